@@ -32,7 +32,7 @@ int llmo_buf_append(struct llmo_buf *b, const void *p, size_t n);
 int llmo_buf_puts(struct llmo_buf *b, const char *s);
 int llmo_buf_putc(struct llmo_buf *b, char c);
 int llmo_buf_appendf(struct llmo_buf *b, const char *fmt, ...) LLMO_PRINTF(2, 3);
-int llmo_buf_vappendf(struct llmo_buf *b, const char *fmt, va_list ap);
+int llmo_buf_vappendf(struct llmo_buf *b, const char *fmt, va_list ap) LLMO_PRINTF(2, 0);
 /* Shortens to len (no-op when already shorter). */
 void llmo_buf_truncate(struct llmo_buf *b, size_t len);
 /*

@@ -1,11 +1,67 @@
-#include "base/common.h"
+/*
+ * llmo: one binary, one subcommand per component.
+ */
+#include "cmd/cmd.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+	{"validate", cmd_validate, "check LLMWorkload, LLMModel and configuration files"},
+	{"config", cmd_config, "print the default configuration or check a configuration file"},
+	{"version", cmd_version, "print the version"},
+	{"help", cmd_help, "show this help"},
+};
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("llmo %s\n", LLMO_VERSION);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	printf("llmo %s: LLM workload orchestrator\n\nusage: llmo COMMAND [ARGS]\n\ncommands:\n",
+	       LLMO_VERSION);
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(commands); i++)
+		printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+	printf("\n`llmo COMMAND --help` describes a command. Documentation: docs/README.md\n");
+	return 0;
+}
+
+int cmd_usage_error(const char *sub, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "llmo %s: ", sub);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	return 2;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "version") == 0) {
-		printf("llmo %s\n", LLMO_VERSION);
-		return 0;
+	const char *name = argc > 1 ? argv[1] : NULL;
+
+	if (!name) {
+		cmd_help(0, NULL);
+		return 2;
 	}
-	fprintf(stderr, "usage: llmo COMMAND\n");
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+		return cmd_help(0, NULL);
+	if (strcmp(name, "--version") == 0)
+		return cmd_version(0, NULL);
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "llmo: unknown command \"%s\" (see `llmo help`)\n", name);
 	return 2;
 }

@@ -1,0 +1,313 @@
+#include "api/config.h"
+#include "base/duration.h"
+#include "base/error.h"
+#include "base/quantity.h"
+
+#define F LLMO_FIELD
+#define END LLMO_FIELD_END
+#define SEC ((double)LLMO_NS_PER_SEC)
+#define MIB (1024.0 * 1024.0 * 1000.0) /* in milli-bytes */
+
+const char *const llmo_config_sections[] = {"scheduler", "resourceManager", "modelRegistry",
+					    "operator", "resourceProfiles",
+					    "deploymentStrategies", NULL};
+
+static const char *const sched_strategies[] = {"performance-aware", "bin-packing", "spread", NULL};
+static const char *const preemption_policies[] = {"never", "lower-priority", "always", NULL};
+static const char *const storage_types[] = {"local", "s3", "gcs", "azure", NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+
+#define QC struct llmo_qos_class
+static const struct llmo_field qos_fields[] = {
+	F(QC, priority, "priority", LLMO_FT_INT32, .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0,
+	  .max = 1000000000, .def = "0",
+	  .doc = "scheduling priority; higher is placed first and may preempt lower"),
+	F(QC, resource_guarantee, "resourceGuarantee", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 1, .def = "0.5",
+	  .doc = "share of requested resources reserved (not overcommitted), 0..1"),
+	F(QC, max_latency_ms, "maxLatency", LLMO_FT_INT32, .flags = LLMO_FF_MIN, .min = 0,
+	  .def = "1000", .doc = "latency objective of the class in milliseconds"),
+	F(QC, preemption_policy, "preemptionPolicy", LLMO_FT_ENUM, .enums = preemption_policies,
+	  .def = "never", .doc = "never | lower-priority | always: whom this class may evict"),
+	END,
+};
+
+#define SC struct llmo_scheduler_config
+static const struct llmo_field scheduler_fields[] = {
+	F(SC, strategy, "strategy", LLMO_FT_ENUM, .enums = sched_strategies,
+	  .def = "performance-aware", .doc = "placement strategy: performance-aware | bin-packing | spread"),
+	F(SC, resource_overcommit_ratio, "resourceOvercommitRatio", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 1, .max = 10, .def = "1.2",
+	  .doc = "cpu and memory may be promised up to this multiple of allocatable (never GPUs)"),
+	F(SC, locality_preference, "localityPreference", LLMO_FT_BOOL, .def = "true",
+	  .doc = "prefer nodes that already cache the model"),
+	F(SC, predictive_scaling, "predictiveScaling", LLMO_FT_BOOL, .def = "true",
+	  .doc = "forecast demand and add replicas before it arrives"),
+	F(SC, qos_classes, "qosClasses", LLMO_FT_OBJMAP, .sub = qos_fields, .elem_size = sizeof(QC),
+	  .def = "{premium: {priority: 100, resourceGuarantee: 0.9, maxLatency: 50, "
+		 "preemptionPolicy: lower-priority}, "
+		 "standard: {priority: 50, resourceGuarantee: 0.7, maxLatency: 200, "
+		 "preemptionPolicy: lower-priority}, "
+		 "basic: {priority: 10, resourceGuarantee: 0.5, maxLatency: 1000, "
+		 "preemptionPolicy: never}}",
+	  .doc = "QoS classes by name (LLMWorkload spec.qosClass)"),
+	END,
+};
+
+#define RM struct llmo_resource_manager_config
+static const struct llmo_field resource_manager_fields[] = {
+	F(RM, optimization_interval, "optimizationInterval", LLMO_FT_DURATION,
+	  .flags = LLMO_FF_MIN, .min = SEC, .def = "5m",
+	  .doc = "how often placement is re-evaluated for migration and rebalancing"),
+	F(RM, resource_utilization_target, "resourceUtilizationTarget", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0.01, .max = 1, .def = "0.8",
+	  .doc = "utilisation the autoscaler aims for, 0..1"),
+	F(RM, scale_up_threshold, "scaleUpThreshold", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0.01, .max = 1, .def = "0.8",
+	  .doc = "utilisation above which replicas are added, 0..1"),
+	F(RM, scale_down_threshold, "scaleDownThreshold", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 1, .def = "0.3",
+	  .doc = "utilisation below which replicas are removed, 0..1 (below scaleUpThreshold)"),
+	F(RM, scale_up_cooldown, "scaleUpCooldown", LLMO_FT_DURATION, .flags = LLMO_FF_MIN,
+	  .min = 0, .def = "3m", .doc = "least time between two scale-ups of a workload"),
+	F(RM, scale_down_cooldown, "scaleDownCooldown", LLMO_FT_DURATION, .flags = LLMO_FF_MIN,
+	  .min = 0, .def = "10m", .doc = "least time between two scale-downs of a workload"),
+	F(RM, max_cpu_per_workload, "maxCPUPerWorkload", LLMO_FT_QUANTITY,
+	  .flags = LLMO_FF_MIN, .min = 1, .def = "8000m",
+	  .doc = "largest cpu request of one replica (also caps vertical scaling)"),
+	F(RM, max_memory_per_workload, "maxMemoryPerWorkload", LLMO_FT_QUANTITY,
+	  .flags = LLMO_FF_MIN | LLMO_FF_BINARY, .min = MIB, .def = "32Gi",
+	  .doc = "largest memory request of one replica (also caps vertical scaling)"),
+	END,
+};
+
+#define MR struct llmo_model_registry_config
+static const struct llmo_field model_registry_fields[] = {
+	F(MR, storage_type, "storageType", LLMO_FT_ENUM, .enums = storage_types, .def = "local",
+	  .doc = "where model blobs live: local | s3 (gcs and azure are not supported yet)"),
+	F(MR, storage_path, "storagePath", LLMO_FT_STRING, .flags = LLMO_FF_NONEMPTY,
+	  .def = "/var/lib/llm-models", .doc = "directory of the local store and node cache"),
+	F(MR, cache_size, "cacheSize", LLMO_FT_QUANTITY, .flags = LLMO_FF_MIN | LLMO_FF_BINARY,
+	  .min = 0, .def = "107374182400", .doc = "bytes of models a node keeps cached (LRU)"),
+	F(MR, benchmark_on_register, "benchmarkOnRegister", LLMO_FT_BOOL, .def = "true",
+	  .doc = "load-test each new model version and record tokens/s and latency"),
+	F(MR, checksum_validation, "checksumValidation", LLMO_FT_BOOL, .def = "true",
+	  .doc = "verify every file's digest when it is read"),
+	F(MR, signature_validation, "signatureValidation", LLMO_FT_BOOL, .def = "false",
+	  .doc = "refuse models without a valid Ed25519 signature"),
+	F(MR, max_versions, "maxVersions", LLMO_FT_INT32, .flags = LLMO_FF_MIN | LLMO_FF_MAX,
+	  .min = 1, .max = 10000, .def = "10", .doc = "versions kept per model"),
+	F(MR, auto_cleanup, "autoCleanup", LLMO_FT_BOOL, .def = "true",
+	  .doc = "delete versions past maxVersions and unreferenced blobs"),
+	F(MR, performance_threshold, "performanceThreshold", LLMO_FT_NUMBER, .flags = LLMO_FF_MIN,
+	  .min = 0, .def = "0",
+	  .doc = "tokens/s a version must reach in its benchmark to become `stable`"),
+	END,
+};
+
+#define OC struct llmo_operator_config
+static const struct llmo_field operator_fields[] = {
+	F(OC, namespace_, "namespace", LLMO_FT_STRING, .flags = LLMO_FF_NONEMPTY,
+	  .def = "llm-orchestrator", .doc = "namespace of llmo's own objects (leases, secrets)"),
+	F(OC, watch_namespaces, "watchNamespaces", LLMO_FT_STRLIST, .def = "[]",
+	  .doc = "namespaces whose workloads are managed; empty for all"),
+	F(OC, leader_election, "leaderElection", LLMO_FT_BOOL, .def = "true",
+	  .doc = "run one active controller among replicas"),
+	F(OC, lease_duration, "leaseDuration", LLMO_FT_DURATION, .flags = LLMO_FF_MIN, .min = SEC,
+	  .def = "15s", .doc = "leader lease duration"),
+	F(OC, renew_deadline, "renewDeadline", LLMO_FT_DURATION, .flags = LLMO_FF_MIN, .min = SEC,
+	  .def = "10s", .doc = "leader gives up if it cannot renew within this"),
+	F(OC, retry_period, "retryPeriod", LLMO_FT_DURATION, .flags = LLMO_FF_MIN,
+	  .min = 100 * (double)LLMO_NS_PER_MS, .def = "2s", .doc = "interval between lease attempts"),
+	F(OC, metrics_addr, "metricsAddr", LLMO_FT_STRING, .flags = LLMO_FF_NONEMPTY,
+	  .def = "\":9090\"", .doc = "address of /metrics, /healthz and /readyz"),
+	F(OC, log_level, "logLevel", LLMO_FT_ENUM, .enums = log_levels, .def = "info",
+	  .doc = "debug | info | warn | error"),
+	F(OC, log_format, "logFormat", LLMO_FT_ENUM, .enums = log_formats, .def = "text",
+	  .doc = "text (ts level component msg key=value) or json lines"),
+	END,
+};
+
+#define RP struct llmo_resource_profile
+static const struct llmo_field profile_fields[] = {
+	F(RP, cpu, "cpu", LLMO_FT_QUANTITY, .flags = LLMO_FF_MIN, .min = 0, .doc = "cpu request"),
+	F(RP, memory, "memory", LLMO_FT_QUANTITY, .flags = LLMO_FF_MIN | LLMO_FF_BINARY, .min = 0,
+	  .doc = "memory request"),
+	F(RP, gpu, "gpu", LLMO_FT_QUANTITY, .flags = LLMO_FF_MIN, .min = 0,
+	  .doc = "GPUs, whole or a share of one"),
+	F(RP, gpu_memory, "gpuMemory", LLMO_FT_QUANTITY, .flags = LLMO_FF_MIN | LLMO_FF_BINARY,
+	  .min = 0, .doc = "GPU memory per replica"),
+	F(RP, gpu_type, "gpuType", LLMO_FT_STRING, .doc = "GPU models allowed, \"A100|H100\""),
+	F(RP, max_replicas, "maxReplicas", LLMO_FT_INT32, .flags = LLMO_FF_MIN, .min = 1,
+	  .doc = "upper bound on a workload's maxReplicas"),
+	END,
+};
+
+static const struct llmo_field canary_defaults_fields[] = {
+	F(struct llmo_canary_defaults, traffic_split, "trafficSplit", LLMO_FT_INT32,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 1, .max = 99, .def = "10",
+	  .doc = "percent of requests sent to the canary"),
+	F(struct llmo_canary_defaults, duration, "duration", LLMO_FT_DURATION, .flags = LLMO_FF_MIN,
+	  .min = SEC, .def = "10m", .doc = "analysis time before promotion"),
+	F(struct llmo_canary_defaults, success_threshold, "successThreshold", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 1, .def = "0.99",
+	  .doc = "success rate the canary must keep"),
+	END,
+};
+
+static const struct llmo_field rolling_defaults_fields[] = {
+	F(struct llmo_rolling_defaults, max_surge, "maxSurge", LLMO_FT_INTORSTR, .def = "\"25%\"",
+	  .doc = "extra replicas allowed during a rollout (count or percent)"),
+	F(struct llmo_rolling_defaults, max_unavailable, "maxUnavailable", LLMO_FT_INTORSTR,
+	  .def = "0", .doc = "replicas that may be missing during a rollout (count or percent)"),
+	END,
+};
+
+static const struct llmo_field blue_green_defaults_fields[] = {
+	F(struct llmo_blue_green_defaults, auto_promote, "autoPromote", LLMO_FT_BOOL, .def = "true",
+	  .doc = "switch traffic when the new set is Ready"),
+	F(struct llmo_blue_green_defaults, scale_down_delay, "scaleDownDelay", LLMO_FT_DURATION,
+	  .flags = LLMO_FF_MIN, .min = 0, .def = "30s",
+	  .doc = "how long the old set stays after the switch"),
+	END,
+};
+
+#define SD struct llmo_strategy_defaults
+static const struct llmo_field strategy_defaults_fields[] = {
+	F(SD, canary, "canary", LLMO_FT_OBJECT, .sub = canary_defaults_fields,
+	  .doc = "defaults of deploymentStrategy.canary"),
+	F(SD, rolling, "rolling", LLMO_FT_OBJECT, .sub = rolling_defaults_fields,
+	  .doc = "defaults of deploymentStrategy.rolling"),
+	F(SD, blue_green, "blueGreen", LLMO_FT_OBJECT, .sub = blue_green_defaults_fields,
+	  .doc = "defaults of deploymentStrategy.blueGreen"),
+	END,
+};
+
+#define CF struct llmo_config
+const struct llmo_field llmo_config_fields[] = {
+	F(CF, scheduler, "scheduler", LLMO_FT_OBJECT, .sub = scheduler_fields,
+	  .doc = "Scheduler: placement policy, overcommit, QoS classes"),
+	F(CF, resource_manager, "resourceManager", LLMO_FT_OBJECT, .sub = resource_manager_fields,
+	  .doc = "Resource manager: autoscaling thresholds and per-workload limits"),
+	F(CF, model_registry, "modelRegistry", LLMO_FT_OBJECT, .sub = model_registry_fields,
+	  .doc = "Model registry: storage, node cache, integrity"),
+	F(CF, operator_, "operator", LLMO_FT_OBJECT, .sub = operator_fields,
+	  .doc = "Operator: namespaces, leader election, logging"),
+	F(CF, resource_profiles, "resourceProfiles", LLMO_FT_OBJMAP, .sub = profile_fields,
+	  .elem_size = sizeof(RP), .def = "{}",
+	  .doc = "Reusable resource profiles by name (LLMWorkload spec.resourceProfile), e.g. "
+		 "large-gpu: {cpu: \"4000m\", memory: \"16Gi\", gpu: 2, maxReplicas: 10}"),
+	F(CF, deployment_strategies, "deploymentStrategies", LLMO_FT_OBJECT,
+	  .sub = strategy_defaults_fields,
+	  .doc = "Defaults for LLMWorkload deploymentStrategy parameters a workload leaves out"),
+	END,
+};
+
+static void check_consistency(const struct llmo_config *cfg, struct llmo_errlist *errs)
+{
+	const struct llmo_resource_manager_config *rm = &cfg->resource_manager;
+	const struct llmo_operator_config *op = &cfg->operator_;
+
+	if (rm->scale_down_threshold >= rm->scale_up_threshold)
+		llmo_errlist_add(errs, "resourceManager.scaleDownThreshold",
+				 "must be below scaleUpThreshold (%g)", rm->scale_up_threshold);
+	if (op->renew_deadline >= op->lease_duration)
+		llmo_errlist_add(errs, "operator.renewDeadline", "must be shorter than leaseDuration");
+	if (op->retry_period >= op->renew_deadline)
+		llmo_errlist_add(errs, "operator.retryPeriod", "must be shorter than renewDeadline");
+	if (cfg->model_registry.storage_type == LLMO_STORAGE_GCS ||
+	    cfg->model_registry.storage_type == LLMO_STORAGE_AZURE)
+		llmo_errlist_add(errs, "modelRegistry.storageType",
+				 "\"%s\" is not supported yet (supported: local, s3)",
+				 cfg->model_registry.storage_type == LLMO_STORAGE_GCS ? "gcs"
+										       : "azure");
+	for (size_t i = 0; i < cfg->resource_profiles.len; i++) {
+		const struct llmo_resource_profile *p = &cfg->resource_profiles.items[i];
+		char path[128];
+
+		snprintf(path, sizeof(path), "resourceProfiles.%s.gpu", p->key);
+		if (p->gpu > 1000 && p->gpu % 1000)
+			llmo_errlist_add(errs, path, "more than one GPU must be a whole number");
+	}
+}
+
+int llmo_config_from_json(const json_t *user, struct llmo_config *cfg, struct llmo_errlist *errs)
+{
+	struct llmo_error err = {0};
+	struct llmo_errlist scratch;
+	struct llmo_buf path;
+	json_t *doc;
+	int rc;
+
+	doc = llmo_fields_defaults(llmo_config_fields, &err);
+	if (!doc)
+		return err.code ? err.code : LLMO_ENOMEM;
+	llmo_buf_init(&path, 4096);
+	llmo_errlist_init(&scratch);
+	if (user) {
+		/* Check the user's document alone first, so that its errors name its own
+		 * keys; the defaults are correct by construction. */
+		struct llmo_config probe = {0};
+
+		rc = llmo_fields_decode(llmo_config_fields, user, &probe, &path, errs,
+					LLMO_DECODE_STRICT | LLMO_DECODE_CHECK);
+		llmo_fields_free(llmo_config_fields, &probe);
+		if (rc)
+			goto out;
+		/* a default map (qosClasses) keeps its entries; user entries override */
+		rc = llmo_json_merge(doc, user);
+		if (!rc)
+			rc = llmo_fields_apply_defaults(llmo_config_fields, doc, &err);
+		if (rc)
+			goto out;
+	}
+	rc = llmo_fields_decode(llmo_config_fields, doc, cfg, &path, &scratch, 0);
+	if (rc)
+		goto out;
+	if (llmo_errlist_count(errs) == 0)
+		check_consistency(cfg, errs);
+out:
+	json_decref(doc);
+	llmo_errlist_release(&scratch);
+	llmo_buf_release(&path);
+	return rc;
+}
+
+void llmo_config_free(struct llmo_config *cfg)
+{
+	llmo_fields_free(llmo_config_fields, cfg);
+}
+
+int llmo_config_write_defaults(struct llmo_buf *out)
+{
+	struct llmo_error err = {0};
+	json_t *doc = llmo_fields_defaults(llmo_config_fields, &err);
+	int rc;
+
+	if (!doc)
+		return err.code ? err.code : LLMO_ENOMEM;
+	rc = llmo_buf_puts(out, "# llmo orchestrator configuration: every key with its default.\n"
+				"# Check a file with `llmo config validate FILE`.\n");
+	if (!rc)
+		rc = llmo_fields_write_yaml(llmo_config_fields, doc, 0, out);
+	json_decref(doc);
+	return rc;
+}
+
+const struct llmo_resource_profile *llmo_config_profile(const struct llmo_config *cfg,
+							 const char *name)
+{
+	for (size_t i = 0; i < cfg->resource_profiles.len; i++)
+		if (strcmp(cfg->resource_profiles.items[i].key, name) == 0)
+			return &cfg->resource_profiles.items[i];
+	return NULL;
+}
+
+const struct llmo_qos_class *llmo_config_qos(const struct llmo_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->scheduler.qos_classes.len; i++)
+		if (strcmp(cfg->scheduler.qos_classes.items[i].key, name) == 0)
+			return &cfg->scheduler.qos_classes.items[i];
+	return NULL;
+}

@@ -1,0 +1,238 @@
+#include "base/common.h"
+
+#include <math.h>
+#include <strings.h>
+
+#include "base/str.h"
+#include "base/vec.h"
+
+/* How much of a rejected input an error message quotes. */
+#define STR_EXCERPT_MAX 64
+
+char *llmo_strdup(const char *s)
+{
+	return s ? llmo_strndup(s, SIZE_MAX) : NULL;
+}
+
+char *llmo_strndup(const char *s, size_t n)
+{
+	size_t len;
+	char *p;
+
+	if (!s)
+		return NULL;
+	len = strnlen(s, n);
+	p = malloc(len + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+/* Records code with a message "\"<input>\": <what>". */
+static int str_reject(struct llmo_error *err, int code, const char *s, const char *what)
+{
+	return llmo_error_set(err, code, "\"%.*s%s\": %s", STR_EXCERPT_MAX, s,
+			      strlen(s) > STR_EXCERPT_MAX ? "..." : "", what);
+}
+
+int llmo_parse_int64(const char *s, int64_t *out, struct llmo_error *err)
+{
+	const char *p = s;
+	uint64_t limit, v = 0;
+	bool neg = false;
+
+	if (!s)
+		return llmo_error_set(err, LLMO_EINVAL, "no integer given");
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	if (!*p)
+		return str_reject(err, LLMO_EPARSE, s, "not an integer");
+	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; *p; p++) {
+		unsigned d;
+
+		if (*p < '0' || *p > '9')
+			return str_reject(err, LLMO_EPARSE, s, "not an integer");
+		d = (unsigned)(*p - '0');
+		if (v > (limit - d) / 10) {
+			/* Keep scanning: "99999999999999999999x" is garbage, not a range error. */
+			while (*p >= '0' && *p <= '9')
+				p++;
+			if (*p)
+				return str_reject(err, LLMO_EPARSE, s, "not an integer");
+			return str_reject(err, LLMO_ERANGE, s, "integer out of range for 64 bits");
+		}
+		v = v * 10 + d;
+	}
+	if (neg)
+		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	else
+		*out = (int64_t)v;
+	return 0;
+}
+
+int llmo_parse_int_range(const char *s, int64_t min, int64_t max, int64_t *out,
+			 struct llmo_error *err)
+{
+	int64_t v;
+	int rc;
+
+	rc = llmo_parse_int64(s, &v, err);
+	if (rc)
+		return rc;
+	if (v < min || v > max)
+		return llmo_error_set(err, LLMO_ERANGE, "\"%s\": must be between %" PRId64
+				      " and %" PRId64, s, min, max);
+	*out = v;
+	return 0;
+}
+
+static const char *skip_digits(const char *p, size_t *n)
+{
+	*n = 0;
+	while (*p >= '0' && *p <= '9') {
+		p++;
+		(*n)++;
+	}
+	return p;
+}
+
+int llmo_parse_double(const char *s, double *out, struct llmo_error *err)
+{
+	const char *p = s;
+	size_t nint, nfrac, nexp;
+	char *end;
+	double v;
+
+	if (!s)
+		return llmo_error_set(err, LLMO_EINVAL, "no number given");
+	/* Check the grammar first: strtod also takes spaces, hex, inf and nan. */
+	if (*p == '+' || *p == '-')
+		p++;
+	p = skip_digits(p, &nint);
+	nfrac = 0;
+	if (*p == '.')
+		p = skip_digits(p + 1, &nfrac);
+	if (nint + nfrac == 0)
+		return str_reject(err, LLMO_EPARSE, s, "not a number");
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		p = skip_digits(p, &nexp);
+		if (nexp == 0)
+			return str_reject(err, LLMO_EPARSE, s, "not a number");
+	}
+	if (*p)
+		return str_reject(err, LLMO_EPARSE, s, "not a number");
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end)
+		return str_reject(err, LLMO_EPARSE, s, "not a number");
+	if (!isfinite(v) || (errno == ERANGE && fabs(v) == HUGE_VAL))
+		return str_reject(err, LLMO_ERANGE, s, "number out of range");
+	*out = v;
+	return 0;
+}
+
+int llmo_parse_bool(const char *s, bool *out, struct llmo_error *err)
+{
+	static const struct {
+		const char *word;
+		bool val;
+	} words[] = {
+		{"true", true}, {"false", false}, {"yes", true}, {"no", false},
+		{"on", true},   {"off", false},   {"1", true},   {"0", false},
+	};
+
+	if (!s)
+		return llmo_error_set(err, LLMO_EINVAL, "no boolean given");
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(words); i++) {
+		if (strcasecmp(s, words[i].word) == 0) {
+			*out = words[i].val;
+			return 0;
+		}
+	}
+	return str_reject(err, LLMO_EPARSE, s,
+			  "not a boolean (expected true/false, yes/no, on/off or 1/0)");
+}
+
+bool llmo_str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool llmo_str_has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return m <= n && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/* Appends an owned string p (taking it) and keeps the NULL terminator. */
+static int strv_take(struct llmo_strv *v, char *p)
+{
+	if (llmo_vec_reserve(v, v->len + 2))
+		return LLMO_ENOMEM;
+	v->items[v->len++] = p;
+	v->items[v->len] = NULL;
+	return 0;
+}
+
+int llmo_strv_push(struct llmo_strv *v, const char *s)
+{
+	char *p = llmo_strdup(s);
+	int rc;
+
+	if (!p)
+		return LLMO_ENOMEM;
+	rc = strv_take(v, p);
+	if (rc)
+		free(p);
+	return rc;
+}
+
+void llmo_strv_release(struct llmo_strv *v)
+{
+	for (size_t i = 0; i < v->len; i++)
+		free(v->items[i]);
+	llmo_vec_release(v);
+}
+
+int llmo_str_split(const char *s, char sep, struct llmo_strv *out)
+{
+	size_t start_len = out->len;
+	const char *p = s, *q;
+	char *piece = NULL;
+	int rc = 0;
+
+	for (;;) {
+		q = strchr(p, sep);
+		if (!q)
+			q = p + strlen(p);
+		piece = llmo_strndup(p, (size_t)(q - p));
+		if (!piece) {
+			rc = LLMO_ENOMEM;
+			goto out;
+		}
+		rc = strv_take(out, piece);
+		if (rc)
+			goto out;
+		piece = NULL;
+		if (!*q)
+			break;
+		p = q + 1;
+	}
+out:
+	free(piece);
+	if (rc) {
+		while (out->len > start_len)
+			free(out->items[--out->len]);
+		if (out->items)
+			out->items[out->len] = NULL;
+	}
+	return rc;
+}

@@ -1,0 +1,77 @@
+#ifndef LLMO_STR_H
+#define LLMO_STR_H
+/*
+ * Small string helpers: copies, strict number and boolean parsing, prefix
+ * tests, splitting.
+ *
+ * The parsers are strict: the whole string must be the value, with no
+ * surrounding spaces, and on failure they return a negative LLMO_E* code,
+ * leave *out untouched and write a message quoting the input (the first 64
+ * bytes of it) into err (which may be NULL).
+ */
+#include "base/common.h"
+#include "base/error.h"
+
+/* Heap copies (free() them); NULL when s is NULL or out of memory. */
+char *llmo_strdup(const char *s);
+/* Copies at most n bytes of s, stopping early at a NUL; always NUL-terminated. */
+char *llmo_strndup(const char *s, size_t n);
+
+/*
+ * Base-10 integer, optional leading '+' or '-', digits only.
+ * LLMO_EPARSE for anything else (including ""), LLMO_ERANGE when it does not
+ * fit in int64_t.
+ */
+int llmo_parse_int64(const char *s, int64_t *out, struct llmo_error *err);
+
+/*
+ * As llmo_parse_int64, then LLMO_ERANGE unless min <= value <= max
+ * (a port: llmo_parse_int_range(s, 1, 65535, &v, err)).
+ */
+int llmo_parse_int_range(const char *s, int64_t min, int64_t max, int64_t *out,
+			 struct llmo_error *err);
+
+/*
+ * Decimal floating point: [+-] digits [. digits] [e [+-] digits], at least
+ * one digit before the exponent ("1.", ".5", "2e3" are fine). No hex, no
+ * inf/nan (LLMO_EPARSE); a value too large for a double is LLMO_ERANGE; one
+ * too small rounds toward zero. Uses strtod, so it assumes the C locale's
+ * decimal point (llmo never calls setlocale).
+ */
+int llmo_parse_double(const char *s, double *out, struct llmo_error *err);
+
+/* true/false, yes/no, on/off, 1/0, in any case; LLMO_EPARSE otherwise. */
+int llmo_parse_bool(const char *s, bool *out, struct llmo_error *err);
+
+bool llmo_str_has_prefix(const char *s, const char *prefix);
+bool llmo_str_has_suffix(const char *s, const char *suffix);
+
+/*
+ * struct llmo_strv: an owned list of heap strings. It has LLMO_VEC's shape
+ * (items, len, cap), but add strings with llmo_strv_push or llmo_str_split
+ * only: they keep items[len] == NULL whenever items is not NULL, so items
+ * can be passed as an argv. llmo_strv_release frees the strings and the
+ * array.
+ */
+struct llmo_strv {
+	char **items;
+	size_t len;
+	size_t cap;
+};
+
+#define LLMO_STRV_INIT {NULL, 0, 0}
+
+/* Appends a copy of s. 0 or LLMO_ENOMEM (v unchanged). */
+int llmo_strv_push(struct llmo_strv *v, const char *s);
+/* Frees every string and the array; v is left empty (LLMO_STRV_INIT). */
+void llmo_strv_release(struct llmo_strv *v);
+
+/*
+ * Appends the pieces of s between occurrences of sep to out (which the
+ * caller has initialised; it may already hold strings). n separators give
+ * n + 1 pieces, empty ones included: "a,,b" gives "a", "", "b" and "" gives
+ * one empty piece. Returns 0, or LLMO_ENOMEM with out as it was on entry.
+ */
+int llmo_str_split(const char *s, char sep, struct llmo_strv *out);
+
+#endif

@@ -1,0 +1,16 @@
+#ifndef LLMO_CMD_H
+#define LLMO_CMD_H
+/*
+ * The subcommands of the llmo binary. Each takes the arguments after its
+ * name (argv[0] is the subcommand) and returns the process exit status:
+ * 0 success, 1 the input was invalid or the job failed, 2 usage error.
+ */
+#include "base/common.h"
+
+int cmd_validate(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+
+/* Prints "llmo SUB: message" to stderr and returns 2. */
+int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);
+
+#endif
