@@ -32,6 +32,20 @@ const struct llmo_field llmo_object_meta_fields[] = {
 	LLMO_FIELD_END,
 };
 
+static const char *const cond_statuses[] = {"True", "False", "Unknown", NULL};
+
+#define CO struct llmo_condition
+const struct llmo_field llmo_condition_fields[] = {
+	LLMO_FIELD(CO, type, "type", LLMO_FT_STRING, .flags = LLMO_FF_REQUIRED),
+	LLMO_FIELD(CO, status, "status", LLMO_FT_ENUM, .enums = cond_statuses,
+		   .flags = LLMO_FF_REQUIRED),
+	LLMO_FIELD(CO, observed_generation, "observedGeneration", LLMO_FT_INT64),
+	LLMO_FIELD(CO, last_transition_time, "lastTransitionTime", LLMO_FT_TIME),
+	LLMO_FIELD(CO, reason, "reason", LLMO_FT_STRING),
+	LLMO_FIELD(CO, message, "message", LLMO_FT_STRING),
+	LLMO_FIELD_END,
+};
+
 static bool is_alnum_lower(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');

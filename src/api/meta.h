@@ -32,6 +32,20 @@ struct llmo_object_meta {
 
 extern const struct llmo_field llmo_object_meta_fields[];
 
+enum llmo_cond_status { LLMO_COND_TRUE = 1, LLMO_COND_FALSE, LLMO_COND_UNKNOWN };
+
+/* A status condition, as Kubernetes API conventions define it. */
+struct llmo_condition {
+	char *type;
+	int status; /* enum llmo_cond_status */
+	int64_t observed_generation;
+	int64_t last_transition_time; /* Unix ms */
+	char *reason;
+	char *message;
+};
+
+extern const struct llmo_field llmo_condition_fields[];
+
 /* Limits from Kubernetes' validation. */
 #define LLMO_DNS1123_LABEL_MAX 63
 #define LLMO_DNS1123_SUBDOMAIN_MAX 253

@@ -10,7 +10,6 @@ static const char *const frameworks[] = {"vllm", "tgi", "llama.cpp", "triton", "
 static const char *const quantizations[] = {"none", "fp16", "bf16", "fp8", "int8", "int4",
 					    "awq", "gptq", "gguf", NULL};
 static const char *const model_phases[] = {"Pending", "Available", "Failed", NULL};
-static const char *const cond_statuses[] = {"True", "False", "Unknown", NULL};
 
 static const struct llmo_field file_fields[] = {
 	F(struct llmo_model_file, path, "path", LLMO_FT_STRING, .flags = LLMO_FF_REQUIRED),
@@ -84,15 +83,6 @@ const struct llmo_field llmo_model_spec_fields[] = {
 };
 
 #define CO struct llmo_condition
-static const struct llmo_field condition_fields[] = {
-	F(CO, type, "type", LLMO_FT_STRING, .flags = LLMO_FF_REQUIRED),
-	F(CO, status, "status", LLMO_FT_ENUM, .enums = cond_statuses, .flags = LLMO_FF_REQUIRED),
-	F(CO, observed_generation, "observedGeneration", LLMO_FT_INT64),
-	F(CO, last_transition_time, "lastTransitionTime", LLMO_FT_TIME),
-	F(CO, reason, "reason", LLMO_FT_STRING),
-	F(CO, message, "message", LLMO_FT_STRING),
-	END,
-};
 
 #define BM struct llmo_benchmark
 static const struct llmo_field benchmark_fields[] = {
@@ -109,7 +99,7 @@ static const struct llmo_field benchmark_fields[] = {
 const struct llmo_field llmo_model_status_fields[] = {
 	F(MT, phase, "phase", LLMO_FT_ENUM, .enums = model_phases),
 	F(MT, observed_generation, "observedGeneration", LLMO_FT_INT64),
-	F(MT, conditions, "conditions", LLMO_FT_LIST, .sub = condition_fields,
+	F(MT, conditions, "conditions", LLMO_FT_LIST, .sub = llmo_condition_fields,
 	  .elem_size = sizeof(CO)),
 	F(MT, digest, "digest", LLMO_FT_STRING),
 	F(MT, total_size, "totalSize", LLMO_FT_INT64),

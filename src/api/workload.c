@@ -24,7 +24,6 @@ static const char *const data_classes[] = {"public", "internal", "confidential",
 static const char *const workload_phases[] = {"Pending", "Deploying", "Running", "Scaling",
 					      "Updating", "Degraded", "Failed", "Terminating",
 					      NULL};
-static const char *const cond_statuses[] = {"True", "False", "Unknown", NULL};
 static const char *const rollout_phases[] = {"Idle", "Progressing", "Analyzing", "Promoting",
 					     "Succeeded", "RollingBack", "RolledBack", "Paused",
 					     NULL};
@@ -185,15 +184,6 @@ const struct llmo_field llmo_workload_spec_fields[] = {
 /* ---- status ---- */
 
 #define CO struct llmo_condition
-static const struct llmo_field condition_fields[] = {
-	F(CO, type, "type", LLMO_FT_STRING, .flags = LLMO_FF_REQUIRED),
-	F(CO, status, "status", LLMO_FT_ENUM, .enums = cond_statuses, .flags = LLMO_FF_REQUIRED),
-	F(CO, observed_generation, "observedGeneration", LLMO_FT_INT64),
-	F(CO, last_transition_time, "lastTransitionTime", LLMO_FT_TIME),
-	F(CO, reason, "reason", LLMO_FT_STRING),
-	F(CO, message, "message", LLMO_FT_STRING),
-	END,
-};
 
 static const struct llmo_field track_fields[] = {
 	F(struct llmo_track, name, "name", LLMO_FT_STRING),
@@ -241,7 +231,7 @@ static const struct llmo_field rollout_fields[] = {
 const struct llmo_field llmo_workload_status_fields[] = {
 	F(WT, phase, "phase", LLMO_FT_ENUM, .enums = workload_phases),
 	F(WT, observed_generation, "observedGeneration", LLMO_FT_INT64),
-	F(WT, conditions, "conditions", LLMO_FT_LIST, .sub = condition_fields,
+	F(WT, conditions, "conditions", LLMO_FT_LIST, .sub = llmo_condition_fields,
 	  .elem_size = sizeof(CO)),
 	F(WT, replicas, "replicas", LLMO_FT_INT32),
 	F(WT, desired_replicas, "desiredReplicas", LLMO_FT_INT32),

@@ -46,7 +46,6 @@ enum llmo_workload_phase {
 	LLMO_WPHASE_FAILED,
 	LLMO_WPHASE_TERMINATING,
 };
-enum llmo_cond_status { LLMO_COND_TRUE = 1, LLMO_COND_FALSE, LLMO_COND_UNKNOWN };
 
 extern const char *const llmo_model_type_names[];
 extern const char *const llmo_qos_names[];
@@ -175,15 +174,6 @@ struct llmo_workload_spec {
 	struct llmo_deployment_strategy deployment_strategy;
 	struct llmo_placement placement;
 	struct llmo_security security;
-};
-
-struct llmo_condition {
-	char *type;
-	int status; /* enum llmo_cond_status */
-	int64_t observed_generation;
-	int64_t last_transition_time;
-	char *reason;
-	char *message;
 };
 
 struct llmo_track {

@@ -1,9 +1,11 @@
 #include "base/common.h"
 
 #include "base/duration.h"
+#include "base/json.h"
+#include "base/str.h"
 
 /* A quoted input in a message: every byte may become "\xNN", plus quotes and "...". */
-#define DUR_QUOTE_MAX (4 * LLMO_DURATION_MAX_LEN + 8)
+#define DUR_QUOTE_MAX LLMO_STR_QUOTE_SIZE(LLMO_DURATION_MAX_LEN)
 /* Magnitude of INT64_MIN: the largest a negative duration may reach. */
 #define DUR_MAG_MAX ((uint64_t)INT64_MAX + 1)
 
@@ -23,38 +25,6 @@ static const struct dur_unit {
 	{"h", LLMO_NS_PER_HOUR},
 };
 
-/*
- * Writes the first len bytes of s to dst in double quotes, escaping quotes,
- * backslashes and bytes that are not printable ASCII (so messages stay valid
- * UTF-8 and name exactly the rejected input). Input past
- * LLMO_DURATION_MAX_LEN bytes is shown as "...". quantity.c has its twin.
- */
-static const char *quote(char dst[DUR_QUOTE_MAX], const char *s, size_t len)
-{
-	size_t w = 0;
-
-	dst[w++] = '"';
-	for (size_t i = 0; i < len && i < LLMO_DURATION_MAX_LEN; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			dst[w++] = '\\';
-			dst[w++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			snprintf(dst + w, DUR_QUOTE_MAX - w, "\\x%02x", c);
-			w += 4;
-		} else {
-			dst[w++] = (char)c;
-		}
-	}
-	if (len > LLMO_DURATION_MAX_LEN) {
-		memcpy(dst + w, "...", 3);
-		w += 3;
-	}
-	dst[w++] = '"';
-	dst[w] = '\0';
-	return dst;
-}
 
 static bool is_digit(char c)
 {
@@ -104,7 +74,7 @@ int llmo_duration_parse(const char *s, int64_t *ns, struct llmo_error *err)
 		goto out;
 	}
 	len = strnlen(s, LLMO_DURATION_MAX_LEN + 1);
-	quote(q, s, len);
+	llmo_str_quote(q, s, len, LLMO_DURATION_MAX_LEN);
 	if (len == 0) {
 		rc = llmo_error_set(err, LLMO_EPARSE, "%s: empty duration", q);
 		goto out;
@@ -166,7 +136,7 @@ int llmo_duration_parse(const char *s, int64_t *ns, struct llmo_error *err)
 		unit = find_unit(up, (size_t)(p - up));
 		if (!unit) {
 			rc = llmo_error_set(err, LLMO_EPARSE, "%s: unknown unit %s " DUR_UNIT_HINT,
-					    q, quote(qs, up, (size_t)(p - up)));
+					    q, llmo_str_quote(qs, up, (size_t)(p - up), LLMO_DURATION_MAX_LEN));
 			goto out;
 		}
 		if (big || v > DUR_MAG_MAX / unit->ns)
@@ -196,27 +166,6 @@ out:
 	return rc;
 }
 
-static const char *json_type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-		return "integer";
-	case JSON_REAL:
-		return "real";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "unknown";
-}
 
 int llmo_duration_from_json(const json_t *v, int64_t *ns, struct llmo_error *err)
 {
@@ -231,7 +180,7 @@ int llmo_duration_from_json(const json_t *v, int64_t *ns, struct llmo_error *err
 	if (!json_is_string(v)) {
 		rc = llmo_error_set(err, LLMO_EINVAL,
 				    "expected a duration string such as \"500ms\", got %s",
-				    json_type_name(v));
+				    llmo_json_type_name(v));
 		goto out;
 	}
 	s = json_string_value(v);

@@ -3,6 +3,8 @@
 #include <math.h>
 
 #include "base/quantity.h"
+#include "base/json.h"
+#include "base/str.h"
 
 /*
  * A parsed quantity is kept as decimal digits until the end, so that no
@@ -17,7 +19,7 @@
  */
 #define QTY_EXP_CAP 10000
 /* A quoted input in a message: every byte may become "\xNN", plus quotes and "...". */
-#define QTY_QUOTE_MAX (4 * LLMO_QUANTITY_MAX_LEN + 8)
+#define QTY_QUOTE_MAX LLMO_STR_QUOTE_SIZE(LLMO_QUANTITY_MAX_LEN)
 
 #define QTY_SUFFIX_HINT "n u m k M G T P E Ki Mi Gi Ti Pi Ei, or an exponent such as e3"
 
@@ -46,38 +48,6 @@ struct qty_num {
 	int exp10;
 };
 
-/*
- * Writes the first len bytes of s to dst in double quotes, escaping quotes,
- * backslashes and bytes that are not printable ASCII, so that a message names
- * exactly the input it rejects. Input past LLMO_QUANTITY_MAX_LEN bytes is
- * shown as "...".
- */
-static const char *quote(char dst[QTY_QUOTE_MAX], const char *s, size_t len)
-{
-	size_t w = 0;
-
-	dst[w++] = '"';
-	for (size_t i = 0; i < len && i < LLMO_QUANTITY_MAX_LEN; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			dst[w++] = '\\';
-			dst[w++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			snprintf(dst + w, QTY_QUOTE_MAX - w, "\\x%02x", c);
-			w += 4;
-		} else {
-			dst[w++] = (char)c;
-		}
-	}
-	if (len > LLMO_QUANTITY_MAX_LEN) {
-		memcpy(dst + w, "...", 3);
-		w += 3;
-	}
-	dst[w++] = '"';
-	dst[w] = '\0';
-	return dst;
-}
 
 static bool is_digit(char c)
 {
@@ -198,7 +168,7 @@ int llmo_quantity_parse(const char *s, int64_t *milli, struct llmo_error *err)
 		goto out;
 	}
 	len = strnlen(s, LLMO_QUANTITY_MAX_LEN + 1);
-	quote(q, s, len);
+	llmo_str_quote(q, s, len, LLMO_QUANTITY_MAX_LEN);
 	if (len == 0) {
 		rc = llmo_error_set(err, LLMO_EPARSE, "%s: empty quantity", q);
 		goto out;
@@ -243,14 +213,14 @@ int llmo_quantity_parse(const char *s, int64_t *milli, struct llmo_error *err)
 	} else if ((*p == 'e' || *p == 'E') && (is_digit(p[1]) || p[1] == '+' || p[1] == '-')) {
 		if (!parse_exponent(p + 1, &exp10)) {
 			rc = llmo_error_set(err, LLMO_EPARSE, "%s: malformed exponent %s", q,
-					    quote(qs, p, strlen(p)));
+					    llmo_str_quote(qs, p, strlen(p), LLMO_QUANTITY_MAX_LEN));
 			goto out;
 		}
 	} else {
 		/* Includes "e" alone: unlike "E" (exa) it is not a suffix. */
 		rc = llmo_error_set(err, LLMO_EPARSE,
 				    "%s: unknown suffix %s (expected " QTY_SUFFIX_HINT ")", q,
-				    quote(qs, p, strlen(p)));
+				    llmo_str_quote(qs, p, strlen(p), LLMO_QUANTITY_MAX_LEN));
 		goto out;
 	}
 
@@ -295,27 +265,6 @@ bool llmo_quantity_is_valid(const char *s)
 	return llmo_quantity_parse(s, &v, NULL) == 0;
 }
 
-static const char *json_type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-		return "integer";
-	case JSON_REAL:
-		return "real";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "unknown";
-}
 
 /* The shortest "%g" form of d that reads back as d (at most 17 digits). */
 static void shortest_real(double d, char *buf, size_t n)
@@ -374,7 +323,7 @@ int llmo_quantity_from_json(const json_t *v, int64_t *milli, struct llmo_error *
 	default:
 		rc = llmo_error_set(err, LLMO_EINVAL,
 				    "expected a quantity (string or number), got %s",
-				    json_type_name(v));
+				    llmo_json_type_name(v));
 		goto out;
 	}
 out:

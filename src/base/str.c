@@ -236,3 +236,30 @@ out:
 	}
 	return rc;
 }
+
+const char *llmo_str_quote(char *dst, const char *s, size_t len, size_t show)
+{
+	size_t w = 0;
+
+	dst[w++] = '"';
+	for (size_t i = 0; i < len && i < show; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			dst[w++] = '\\';
+			dst[w++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			snprintf(dst + w, 5, "\\x%02x", c);
+			w += 4;
+		} else {
+			dst[w++] = (char)c;
+		}
+	}
+	if (len > show) {
+		memcpy(dst + w, "...", 3);
+		w += 3;
+	}
+	dst[w++] = '"';
+	dst[w] = '\0';
+	return dst;
+}

@@ -74,4 +74,13 @@ void llmo_strv_release(struct llmo_strv *v);
  */
 int llmo_str_split(const char *s, char sep, struct llmo_strv *out);
 
+/*
+ * Writes s (len bytes) into dst as a double-quoted string for messages:
+ * '"' and '\\' escaped, bytes that are not printable ASCII as \xNN, and input
+ * past `show` bytes cut with "...". dst needs LLMO_STR_QUOTE_SIZE(show)
+ * bytes. Returns dst.
+ */
+#define LLMO_STR_QUOTE_SIZE(show) (4 * (show) + 8)
+const char *llmo_str_quote(char *dst, const char *s, size_t len, size_t show);
+
 #endif

@@ -79,5 +79,11 @@ grep -q 'w.yaml:9: spec.resources.cpu: 2 exceeds resourceManager.maxCPUPerWorklo
 "$LLMO" config validate tests/data/validate/bad-config.yaml >/dev/null; rc=$?
 [ "$rc" -eq 1 ] && ok || bad "config validate of a bad file: exit $rc, want 1"
 
+# docs/configuration.md shows exactly what `llmo config defaults` prints.
+sed -n '/^<!-- begin: llmo config defaults -->$/,/^<!-- end: llmo config defaults -->$/p' \
+	docs/configuration.md | sed '1,2d;$d' | sed '$d' >"$tmp/doc-defaults.yaml"
+if diff -u "$tmp/doc-defaults.yaml" "$tmp/defaults.yaml"; then ok; else
+	bad "docs/configuration.md differs from llmo config defaults"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -297,7 +297,7 @@ static const struct {
 	{"\"1d\"", LLMO_EPARSE, 0, "\"1d\": unknown unit \"d\""},
 	{"\"1s\\u0000\"", LLMO_EPARSE, 0, "NUL"},
 	{"500", LLMO_EINVAL, 0, "expected a duration string such as \"500ms\", got integer"},
-	{"1.5", LLMO_EINVAL, 0, "got real"},
+	{"1.5", LLMO_EINVAL, 0, "got number"},
 	{"null", LLMO_EINVAL, 0, "got null"},
 	{"{}", LLMO_EINVAL, 0, "got object"},
 	{"[]", LLMO_EINVAL, 0, "got array"},
