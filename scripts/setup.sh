@@ -10,12 +10,15 @@ build_pkgs=(
   libsqlite3-dev libssl-dev
 )
 test_pkgs=(
-  libcmocka-dev clang libclang-rt-dev
+  libcmocka-dev clang libclang-rt-dev curl python3 python3-yaml python3-kubernetes
 )
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--tests" ]; then
   want+=("${test_pkgs[@]}")
+  # The integration tests drive llmo server with real kubectl: use the one on
+  # the PATH, else Debian's.
+  command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
 fi
 
 missing=()

@@ -24,7 +24,8 @@
 	X(CLOSED, -13, "connection closed")                         \
 	X(DENIED, -14, "permission denied")                         \
 	X(INVALID_OBJECT, -15, "object failed validation")          \
-	X(INTERNAL, -16, "internal error")
+	X(INTERNAL, -16, "internal error")                          \
+	X(GONE, -17, "resource version too old")
 
 enum llmo_errno {
 	LLMO_OK = 0,

@@ -316,15 +316,18 @@ static bool real_round_trips(double d, int prec)
 	return strtod(buf, NULL) == d;
 }
 
-/* The fewest digits, 15 to 17, with which every real in v reads back exactly. */
-static int real_precision(const json_t *v, int prec)
+/*
+ * The fewest digits, 15 to 17, with which every real in v reads back exactly.
+ * Past jansson's own nesting limit (or in a cyclic value) it gives up on 17.
+ */
+static int real_precision(const json_t *v, int prec, int depth)
 {
 	const char *key;
 	json_t *item;
 	size_t i;
 
-	if (prec >= 17)
-		return prec;
+	if (prec >= 17 || depth > JSON_PARSER_MAX_DEPTH)
+		return 17;
 	switch (json_typeof(v)) {
 	case JSON_REAL: {
 		double d = json_real_value(v);
@@ -334,10 +337,13 @@ static int real_precision(const json_t *v, int prec)
 		break;
 	}
 	case JSON_ARRAY:
-		json_array_foreach((json_t *)v, i, item) prec = real_precision(item, prec);
+		json_array_foreach(v, i, item)
+			prec = real_precision(item, prec, depth + 1);
 		break;
 	case JSON_OBJECT:
-		json_object_foreach((json_t *)v, key, item) prec = real_precision(item, prec);
+		/* jansson's object iterator takes a non-const object; it reads only */
+		json_object_foreach((json_t *)v, key, item)
+			prec = real_precision(item, prec, depth + 1);
 		break;
 	default:
 		break;
@@ -350,7 +356,7 @@ char *llmo_json_dump(const json_t *v, bool pretty)
 	size_t flags = JSON_SORT_KEYS | JSON_ENCODE_ANY;
 
 	flags |= pretty ? JSON_INDENT(2) : JSON_COMPACT;
-	flags |= JSON_REAL_PRECISION(real_precision(v, 15));
+	flags |= JSON_REAL_PRECISION(real_precision(v, 15, 0));
 	return json_dumps(v, flags);
 }
 

@@ -108,6 +108,9 @@ struct yaml_conv {
 	int line; /* last known position, for messages about nodes without one */
 	int col;
 	struct llmo_path_iter it; /* scratch for merge replays */
+	const char *text;         /* the input */
+	size_t len;
+	struct llmo_buf quoted;   /* scratch: the text of the last single-quoted scalar */
 };
 
 static int conv_fail(struct yaml_conv *c, int code, int line, int col, const char *fmt, ...)
@@ -208,6 +211,85 @@ static const char *token_text(struct fy_token *t, size_t *len)
 		return "";
 	}
 	return s;
+}
+
+/*
+ * Appends the value of a single-quoted scalar whose source (between the
+ * quotes) is src[0, n): '' is a quote, and line breaks fold as in YAML 1.2:
+ * white space around a break is dropped, a lone break becomes a space and
+ * each empty line after it a newline.
+ */
+static int fold_single_quoted(const char *src, size_t n, struct llmo_buf *out)
+{
+	const char *p = src, *end = src + n;
+	size_t empty = 0;
+	bool first = true;
+	int rc = 0;
+
+	while (!rc && p <= end) {
+		const char *eol = p, *a = p, *b;
+		bool last;
+
+		while (eol < end && *eol != '\n' && *eol != '\r')
+			eol++;
+		last = eol == end;
+		b = eol;
+		if (!first)
+			while (a < b && (*a == ' ' || *a == '\t'))
+				a++;
+		if (!last)
+			while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+				b--;
+		if (!first && !last && a == b) {
+			empty++;
+		} else {
+			if (!first) {
+				if (!empty)
+					rc = llmo_buf_putc(out, ' ');
+				for (; !rc && empty; empty--)
+					rc = llmo_buf_putc(out, '\n');
+			}
+			/* '' stands for one quote; a lone quote cannot occur inside */
+			for (const char *q = a; !rc && q < b; q++) {
+				rc = llmo_buf_putc(out, *q);
+				if (*q == '\'' && q + 1 < b && q[1] == '\'')
+					q++;
+			}
+		}
+		first = false;
+		if (last)
+			break;
+		p = eol + (eol[0] == '\r' && eol + 1 < end && eol[1] == '\n' ? 2 : 1);
+	}
+	return rc;
+}
+
+/*
+ * The text of a scalar token. Single-quoted scalars are unescaped here from
+ * the source: libfyaml 0.7.12's fy_token_get_text() leaks the chunk array of
+ * those with many '' escapes (fy_atom_format_text() returns early without
+ * fy_atom_iter_finish()). Their text lives in c->quoted until the next call.
+ */
+static int scalar_text(struct yaml_conv *c, struct fy_token *t, const char **s, size_t *n)
+{
+	const struct fy_mark *a, *b;
+	int rc;
+
+	if (!t || fy_token_scalar_style(t) != FYSS_SINGLE_QUOTED) {
+		*s = token_text(t, n);
+		return 0;
+	}
+	a = fy_token_start_mark(t);
+	b = fy_token_end_mark(t);
+	if (!a || !b || a->input_pos > b->input_pos || b->input_pos > c->len)
+		return conv_fail(c, LLMO_EINTERNAL, 0, 0, "cannot locate a quoted scalar");
+	llmo_buf_reset(&c->quoted);
+	rc = fold_single_quoted(c->text + a->input_pos, b->input_pos - a->input_pos, &c->quoted);
+	if (rc)
+		return rc;
+	*s = c->quoted.data;
+	*n = c->quoted.len;
+	return 0;
 }
 
 /* --- scalars: the YAML 1.2 core schema --- */
@@ -751,7 +833,9 @@ static int conv_key(struct yaml_conv *c, struct yaml_frame *f, struct fy_event *
 	size_t n, def;
 	int rc;
 
-	s = token_text(e->scalar.value, &n);
+	rc = scalar_text(c, e->scalar.value, &s, &n);
+	if (rc)
+		return rc;
 	if (c->nodes >= LLMO_YAML_MAX_NODES)
 		return conv_fail(c, LLMO_ETOOBIG, line, col,
 				 "document expands to more than %zu nodes (aliases count in full)",
@@ -816,7 +900,9 @@ static int conv_scalar(struct yaml_conv *c, struct fy_event *e, const struct fy_
 		return rc;
 	line = m ? m->line + 1 : (f && f->is_map ? f->key_line : c->line);
 	col = m ? m->column + 1 : (f && f->is_map ? f->key_col : c->col);
-	s = token_text(e->scalar.value, &n);
+	rc = scalar_text(c, e->scalar.value, &s, &n);
+	if (rc)
+		return rc;
 	if (tag)
 		t = token_text(tag, &tn);
 	if (!f && !e->scalar.value && !tag && !e->scalar.anchor)
@@ -1122,10 +1208,13 @@ int llmo_yaml_parse(const char *text, size_t len, const char *filename,
 	llmo_buf_init(&c.path, LLMO_YAML_INDEX_MAX);
 	llmo_buf_init(&c.paths, LLMO_YAML_INDEX_MAX);
 	llmo_path_iter_init(&c.it, "");
+	llmo_buf_init(&c.quoted, LLMO_YAML_FILE_MAX);
 	c.filename = filename ? filename : "<input>";
 	c.err = err;
 	if (!text)
 		text = "";
+	c.text = text;
+	c.len = len;
 	if (len > LLMO_YAML_FILE_MAX) {
 		rc = llmo_error_set(err, LLMO_ETOOBIG, "%s: input exceeds %zu MiB", c.filename,
 				    LLMO_YAML_FILE_MAX >> 20);
@@ -1225,6 +1314,7 @@ out:
 	conv_doc_reset(&c);
 	llmo_buf_release(&c.path);
 	llmo_path_iter_release(&c.it);
+	llmo_buf_release(&c.quoted);
 	llmo_yaml_stream_release(&s);
 	if (fyp)
 		fy_parser_destroy(fyp);

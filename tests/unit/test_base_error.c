@@ -31,6 +31,7 @@ static const struct {
 	{-14, "LLMO_EDENIED", "permission denied"},
 	{-15, "LLMO_EINVALID_OBJECT", "object failed validation"},
 	{-16, "LLMO_EINTERNAL", "internal error"},
+	{-17, "LLMO_EGONE", "resource version too old"},
 };
 
 static void test_every_code_has_name_and_message(void **state)
@@ -73,9 +74,9 @@ static void test_table_is_complete_and_distinct(void **state)
 static void test_unknown_codes(void **state)
 {
 	assert_string_equal(llmo_strerror(1), "unknown error");
-	assert_string_equal(llmo_strerror(-17), "unknown error");
+	assert_string_equal(llmo_strerror(-18), "unknown error");
 	assert_string_equal(llmo_strerror(INT_MIN), "unknown error");
-	assert_string_equal(llmo_errname(-17), "LLMO_E?");
+	assert_string_equal(llmo_errname(-18), "LLMO_E?");
 	assert_string_equal(llmo_errname(42), "LLMO_E?");
 }
 

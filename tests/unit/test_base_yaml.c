@@ -131,6 +131,12 @@ static void test_scalar_typing_table(void **state)
 		{"'true'", "\"true\""},
 		{"\"null\"", "\"null\""},
 		{"''", "\"\""},
+		{"'it''s'", "\"it's\""},
+		/* libfyaml 0.7.12 leaks on this one when it unescapes it itself */
+		{"''''''''''''", "\"'''''\""},
+		{"'  lead and trail  '", "\"  lead and trail  \""},
+		{"'one  \n  two\n\n\n  three\t\n  '", "\"one two\\n\\nthree \""},
+		{"\"one\n  two\"", "\"one two\""},
 		{"\"a\\tb\"", "\"a\\tb\""},
 		{"|\n  12\n", "\"12\\n\""},
 		{">-\n  a\n  b\n", "\"a b\""},

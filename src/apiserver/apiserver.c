@@ -1,0 +1,612 @@
+/*
+ * The embedded API server: start-up, listening (HTTPS or loopback HTTP),
+ * authentication, routing, and the helpers every handler uses to answer.
+ */
+#include "apiserver/apiserver_int.h"
+#include "api/crd.h"
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "base/log.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
+
+#define LOG "apiserver"
+#define PATH_SEGMENTS_MAX 8
+
+/* ---- responses ---- */
+
+void llmo__reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	char *text = json_dumps(body, JSON_COMPACT);
+	const char *reason = code == 200 ? "OK" : code == 201 ? "Created" : NULL;
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	if (text) {
+		evbuffer_add(out, text, strlen(text));
+		evbuffer_add(out, "\n", 1);
+	}
+	evhttp_send_reply(req, code, reason, NULL);
+	free(text);
+	json_decref(body);
+}
+
+static json_t *status_new(int code, const char *reason, const char *msg, json_t *details)
+{
+	json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+			       "apiVersion", "v1", "metadata", "status", "Failure", "message", msg,
+			       "reason", reason, "code", code);
+
+	if (st && details)
+		json_object_set(st, "details", details);
+	json_decref(details);
+	return st;
+}
+
+void llmo__reply_status(struct evhttp_request *req, int code, const char *reason, json_t *details,
+			const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	llmo__reply_json(req, code, status_new(code, reason, msg, details));
+}
+
+void llmo__qualified_name(const struct llmo_resource *res, char *out, size_t n)
+{
+	if (*res->group)
+		snprintf(out, n, "%s.%s", res->plural, res->group);
+	else
+		snprintf(out, n, "%s", res->plural);
+}
+
+void llmo__reply_not_found(struct evhttp_request *req, const struct llmo_resource *res,
+			   const char *name)
+{
+	char q[512];
+
+	llmo__qualified_name(res, q, sizeof(q));
+	llmo__reply_status(req, 404, "NotFound",
+			   json_pack("{s:s, s:s, s:s}", "name", name, "group", res->group, "kind",
+				     res->plural),
+			   "%s \"%s\" not found", q, name);
+}
+
+void llmo__reply_invalid(struct evhttp_request *req, const struct llmo_resource *res,
+			 const char *name, const struct llmo_errlist *errs)
+{
+	json_t *causes = json_array();
+	struct llmo_buf msg;
+	char q[512];
+
+	llmo__qualified_name(res, q, sizeof(q));
+	llmo_buf_init(&msg, 16 * 1024);
+	llmo_buf_appendf(&msg, "%s \"%s\" is invalid: ", res->kind, name ? name : "");
+	for (size_t i = 0; i < errs->v.len; i++) {
+		const struct llmo_field_error *e = &errs->v.items[i];
+
+		json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason",
+							"FieldValueInvalid", "message", e->msg,
+							"field", e->path));
+		llmo_buf_appendf(&msg, "%s%s%s%s", i ? ", " : "", e->path, *e->path ? ": " : "",
+				 e->msg);
+	}
+	if (errs->v.len > 1) {
+		/* kube-apiserver brackets a list of several errors */
+		llmo_buf_reset(&msg);
+		llmo_buf_appendf(&msg, "%s \"%s\" is invalid: [", res->kind, name ? name : "");
+		for (size_t i = 0; i < errs->v.len; i++)
+			llmo_buf_appendf(&msg, "%s%s%s%s", i ? ", " : "", errs->v.items[i].path,
+					 *errs->v.items[i].path ? ": " : "", errs->v.items[i].msg);
+		llmo_buf_puts(&msg, "]");
+	}
+	llmo__reply_json(req, 422,
+			 status_new(422, "Invalid", msg.data,
+				    json_pack("{s:s, s:s, s:s, s:o}", "name", name ? name : "",
+					      "group", res->group, "kind", res->kind, "causes",
+					      causes)));
+	llmo_buf_release(&msg);
+}
+
+/* ---- objects ---- */
+
+json_t *llmo__object_from_row(const struct llmo_resource *res, const char *data, int64_t rv)
+{
+	json_t *obj = json_loads(data, 0, NULL);
+	json_t *meta;
+	char buf[64];
+
+	if (!obj)
+		return NULL;
+	llmo_resource_api_version(res, buf, sizeof(buf));
+	json_object_set_new(obj, "apiVersion", json_string(buf));
+	json_object_set_new(obj, "kind", json_string(res->kind));
+	meta = json_object_get(obj, "metadata");
+	if (!json_is_object(meta)) {
+		meta = json_object();
+		json_object_set_new(obj, "metadata", meta);
+	}
+	snprintf(buf, sizeof(buf), "%" PRId64, rv);
+	json_object_set_new(meta, "resourceVersion", json_string(buf));
+	return obj;
+}
+
+json_t *llmo__jsonpath(const json_t *obj, const char *path)
+{
+	const json_t *cur = obj;
+	const char *p = path;
+
+	if (*p == '.')
+		p++;
+	while (cur && *p) {
+		size_t n = strcspn(p, ".[");
+		char key[256];
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		cur = json_object_get(cur, key);
+		p += n;
+		while (cur && *p == '[') {
+			char *end;
+			unsigned long i = strtoul(p + 1, &end, 10);
+
+			if (*end != ']')
+				return NULL;
+			cur = json_array_get(cur, i);
+			p = end + 1;
+		}
+		if (*p == '.')
+			p++;
+	}
+	return (json_t *)cur;
+}
+
+/* ---- routing ---- */
+
+static bool loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return strcmp(host, "localhost") == 0;
+}
+
+static int split_path(char *path, char **seg, int max)
+{
+	int n = 0;
+	char *save = NULL;
+
+	for (char *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		if (n == max)
+			return -1;
+		seg[n++] = t;
+	}
+	return n;
+}
+
+static bool copy_seg(char *dst, size_t n, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (len >= n)
+		return false;
+	memcpy(dst, src, len + 1);
+	return true;
+}
+
+static bool wants_table(struct evhttp_request *req)
+{
+	const char *accept =
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+
+	return accept && strstr(accept, "as=Table") && strstr(accept, "g=meta.k8s.io");
+}
+
+/* Parses /api/v1/... and /apis/G/V/... resource URLs; false when path is not one. */
+static void route_resource(struct llmo_apiserver *srv, struct evhttp_request *req, char *path,
+			   const char *query)
+{
+	struct llmo__req r = {.srv = srv, .req = req, .cmd = evhttp_request_get_command(req)};
+	char *seg[PATH_SEGMENTS_MAX];
+	const char *group, *version;
+	int n = split_path(path, seg, PATH_SEGMENTS_MAX), i;
+
+	if (n < 3)
+		goto not_found;
+	if (strcmp(seg[0], "api") == 0) {
+		group = "";
+		version = seg[1];
+		i = 2;
+	} else {
+		if (n < 4)
+			goto not_found;
+		group = seg[1];
+		version = seg[2];
+		i = 3;
+	}
+	if (n - i >= 3 && strcmp(seg[i], "namespaces") == 0) {
+		const struct llmo_resource *res = llmo_resources_find(&srv->resources, group,
+								       version, seg[i + 2]);
+
+		if (res && res->namespaced) {
+			if (!copy_seg(r.ns, sizeof(r.ns), seg[i + 1]))
+				goto bad_name;
+			r.res = res;
+			i += 3;
+		}
+	}
+	if (!r.res) {
+		r.res = llmo_resources_find(&srv->resources, group, version, seg[i]);
+		if (!r.res)
+			goto not_found;
+		i++;
+	}
+	if (i < n) {
+		if (!copy_seg(r.name, sizeof(r.name), seg[i++]))
+			goto bad_name;
+		r.has_name = true;
+	}
+	if (i < n && !copy_seg(r.sub, sizeof(r.sub), seg[i++]))
+		goto not_found;
+	if (i < n)
+		goto not_found;
+	evhttp_parse_query_str(query ? query : "", &r.query);
+	r.want_table = wants_table(req);
+	llmo__handle_resource(&r);
+	evhttp_clear_headers(&r.query);
+	return;
+not_found:
+	llmo__reply_status(req, 404, "NotFound", NULL,
+			   "the server could not find the requested resource");
+	return;
+bad_name:
+	llmo__reply_status(req, 400, "BadRequest", NULL, "name or namespace is too long");
+}
+
+static void reply_text(struct evhttp_request *req, int code, const char *type, const char *text)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+	evbuffer_add(evhttp_request_get_output_buffer(req), text, strlen(text));
+	evhttp_send_reply(req, code, NULL, NULL);
+}
+
+static void reply_metrics(struct llmo_apiserver *srv, struct evhttp_request *req)
+{
+	struct llmo_buf b;
+
+	llmo_buf_init(&b, 1 << 20);
+	llmo_buf_appendf(&b,
+			 "# HELP llmo_apiserver_requests_total API requests served, by status class.\n"
+			 "# TYPE llmo_apiserver_requests_total counter\n");
+	for (int c = 1; c <= 5; c++)
+		llmo_buf_appendf(&b, "llmo_apiserver_requests_total{code=\"%dxx\"} %" PRIu64 "\n", c,
+				 srv->requests_by_class[c]);
+	llmo_buf_appendf(&b,
+			 "# HELP llmo_apiserver_watches Open watch streams.\n"
+			 "# TYPE llmo_apiserver_watches gauge\n"
+			 "llmo_apiserver_watches %zu\n"
+			 "# HELP llmo_apiserver_watch_events_sent_total Watch events written to clients.\n"
+			 "# TYPE llmo_apiserver_watch_events_sent_total counter\n"
+			 "llmo_apiserver_watch_events_sent_total %" PRIu64 "\n"
+			 "# HELP llmo_apiserver_resource_version The latest resourceVersion issued.\n"
+			 "# TYPE llmo_apiserver_resource_version gauge\n"
+			 "llmo_apiserver_resource_version %" PRId64 "\n",
+			 srv->watches.len, srv->watch_events_sent, llmo_store_rv(srv->store));
+	reply_text(req, 200, "text/plain; version=0.0.4", b.data);
+	llmo_buf_release(&b);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct llmo_apiserver *srv = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evhttp_uri *u = evhttp_uri_parse_with_flags(uri, EVHTTP_URI_NONCONFORMANT);
+	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+					      "Authorization");
+	const char *rawpath = u ? evhttp_uri_get_path(u) : NULL;
+	char *path = rawpath ? evhttp_uridecode(rawpath, 0, NULL) : NULL;
+
+	srv->requests_total++;
+	if (!path) {
+		llmo__reply_status(req, 400, "BadRequest", NULL, "malformed request URI");
+		goto out;
+	}
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/livez") == 0 ||
+	    strcmp(path, "/readyz") == 0) {
+		reply_text(req, 200, "text/plain", "ok");
+		goto out;
+	}
+	if (!llmo_pki_token_ok(&srv->pki, auth)) {
+		llmo__reply_status(req, 401, "Unauthorized", NULL, "Unauthorized");
+		goto out;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		reply_metrics(srv, req);
+		goto out;
+	}
+	if (llmo__handle_discovery(srv, req, path))
+		goto out;
+	if (strncmp(path, "/api/", 5) == 0 || strncmp(path, "/apis/", 6) == 0) {
+		route_resource(srv, req, path, evhttp_uri_get_query(u));
+		goto out;
+	}
+	llmo__reply_status(req, 404, "NotFound", NULL,
+			   "the server could not find the requested resource");
+out:
+	free(path);
+	if (u)
+		evhttp_uri_free(u);
+}
+
+/* Counts replies by status class, whatever handler answered. */
+static void on_complete(struct evhttp_request *req, void *arg)
+{
+	struct llmo_apiserver *srv = arg;
+	int code = evhttp_request_get_response_code(req);
+
+	if (code >= 100 && code < 600)
+		srv->requests_by_class[code / 100]++;
+}
+
+static void on_request_counted(struct evhttp_request *req, void *arg)
+{
+	evhttp_request_set_on_complete_cb(req, on_complete, arg);
+	on_request(req, arg);
+}
+
+static struct bufferevent *ssl_bev(struct event_base *base, void *arg)
+{
+	struct llmo_apiserver *srv = arg;
+	SSL *ssl = SSL_new(srv->ssl_ctx);
+
+	if (!ssl)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* ---- CRDs in the store ---- */
+
+/* Puts the embedded CRDs into the store (so that kubectl sees them) when absent or changed. */
+static int install_builtin_crds(struct llmo_apiserver *srv, struct llmo_error *err)
+{
+	const struct llmo_crd *crds;
+	size_t n;
+	int rc = llmo_crds(&crds, &n, err);
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		json_t *doc = json_deep_copy(crds[i].doc);
+		const char *name = json_string_value(
+			json_object_get(json_object_get(doc, "metadata"), "name"));
+		char *existing = NULL, *text;
+		int64_t rv;
+
+		json_object_del(doc, "apiVersion");
+		json_object_del(doc, "kind");
+		if (!name) {
+			json_decref(doc);
+			return llmo_error_set(err, LLMO_EINTERNAL, "crd.yaml: a CRD has no name");
+		}
+		rc = llmo_store_get(srv->store, "apiextensions.k8s.io/customresourcedefinitions", "",
+				    name, &existing, &rv);
+		if (rc == LLMO_ENOTFOUND) {
+			json_t *meta = json_object_get(doc, "metadata");
+			char ts[64];
+
+			llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, ts, sizeof(ts));
+			json_object_set_new(meta, "creationTimestamp", json_string(ts));
+			json_object_set_new(meta, "uid", json_string(name));
+			json_object_set_new(meta, "generation", json_integer(1));
+			text = json_dumps(doc, JSON_COMPACT);
+			rc = text ? llmo_store_create(srv->store,
+						      "apiextensions.k8s.io/customresourcedefinitions",
+						      "", name, text, &rv)
+				  : LLMO_ENOMEM;
+			free(text);
+		} else if (rc == 0) {
+			json_t *old = json_loads(existing, 0, NULL);
+
+			/* keep the stored metadata; refresh the spec from this binary */
+			if (old && !json_equal(json_object_get(old, "spec"),
+					       json_object_get(doc, "spec"))) {
+				json_object_set(old, "spec", json_object_get(doc, "spec"));
+				text = json_dumps(old, JSON_COMPACT);
+				rc = text ? llmo_store_update(
+						    srv->store,
+						    "apiextensions.k8s.io/customresourcedefinitions",
+						    "", name, text, 0, &rv)
+					  : LLMO_ENOMEM;
+				free(text);
+			}
+			json_decref(old);
+		}
+		free(existing);
+		json_decref(doc);
+		if (rc)
+			return llmo_error_set(err, rc, "storing CRD %s: %s", name, llmo_strerror(rc));
+	}
+	return rc;
+}
+
+static int ensure_namespaces(struct llmo_apiserver *srv, struct llmo_error *err)
+{
+	static const char *const names[] = {"default", "kube-system", "kube-public",
+					    "kube-node-lease", "llm-orchestrator", "llm-workloads"};
+
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(names); i++) {
+		char ts[64], uid[64], *text;
+		int64_t rv;
+		json_t *ns;
+		int rc;
+
+		llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, ts, sizeof(ts));
+		snprintf(uid, sizeof(uid), "namespace-%s", names[i]);
+		ns = json_pack("{s:{s:s, s:s, s:s}, s:{s:[s]}, s:{s:s}}", "metadata", "name",
+			       names[i], "uid", uid, "creationTimestamp", ts, "spec", "finalizers",
+			       "kubernetes", "status", "phase", "Active");
+		text = ns ? json_dumps(ns, JSON_COMPACT) : NULL;
+		json_decref(ns);
+		if (!text)
+			return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		rc = llmo_store_create(srv->store, "/namespaces", "", names[i], text, &rv);
+		free(text);
+		if (rc && rc != LLMO_EEXIST)
+			return llmo_error_set(err, rc, "creating namespace %s: %s", names[i],
+					      llmo_strerror(rc));
+	}
+	return 0;
+}
+
+static void on_compact(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_apiserver *srv = arg;
+
+	llmo_store_compact(srv->store, LLMO_API_HISTORY_KEEP);
+}
+
+/* ---- life cycle ---- */
+
+int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts *opts,
+		       struct llmo_apiserver **out, struct llmo_error *err)
+{
+	struct llmo_apiserver *srv = calloc(1, sizeof(*srv));
+	const char *host = opts->listen_host ? opts->listen_host : "127.0.0.1";
+	const char *hosts[4] = {"127.0.0.1", "localhost", NULL, NULL};
+	struct timeval tv = {60, 0};
+	struct llmo_buf b;
+	char url[300];
+	int rc;
+
+	*out = NULL;
+	if (!srv)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	llmo_buf_init(&b, 4096);
+	srv->base = base;
+	srv->started_ms = llmo_clock_wall_ms();
+	srv->plain_http = opts->plain_http;
+	if (opts->plain_http && !loopback(host)) {
+		rc = llmo_error_set(err, LLMO_EINVAL,
+				    "--insecure-http is only allowed on a loopback address, not %s",
+				    host);
+		goto fail;
+	}
+	srv->data_dir = strdup(opts->data_dir);
+	if (!srv->data_dir || (rc = llmo_mkdir_p(opts->data_dir, 0700, err)))
+		goto fail_oom;
+	if ((rc = llmo_buf_appendf(&b, "%s/state.db", opts->data_dir)) ||
+	    (rc = llmo_store_open(b.data, &srv->store, err)))
+		goto fail;
+	llmo_store_set_observer(srv->store, llmo__watch_observer, srv);
+	if ((rc = llmo_resources_init(&srv->resources)))
+		goto fail_oom;
+	if ((rc = install_builtin_crds(srv, err)) || (rc = ensure_namespaces(srv, err)) ||
+	    (rc = llmo__crd_sync(srv, err)))
+		goto fail;
+
+	srv->http = evhttp_new(base);
+	if (!srv->http)
+		goto fail_oom;
+	evhttp_set_max_body_size(srv->http, LLMO_API_BODY_MAX + 64 * 1024);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						      EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+						      EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	evhttp_set_timeout(srv->http, 3600);
+	evhttp_set_gencb(srv->http, on_request_counted, srv);
+	srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (uint16_t)opts->listen_port);
+	if (!srv->sock) {
+		rc = llmo_error_set(err, LLMO_EIO, "cannot listen on %s:%d: %s", host,
+				    opts->listen_port, strerror(errno));
+		goto fail;
+	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		evutil_socket_t fd = evhttp_bound_socket_get_fd(srv->sock);
+
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+			srv->port = ntohs(ss.ss_family == AF_INET6
+						  ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						  : ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "localhost") != 0)
+		hosts[2] = host;
+	if (strchr(host, ':'))
+		snprintf(url, sizeof(url), "%s://[%s]:%d", opts->plain_http ? "http" : "https",
+			 host, srv->port);
+	else
+		snprintf(url, sizeof(url), "%s://%s:%d", opts->plain_http ? "http" : "https", host,
+			 srv->port);
+	if ((rc = llmo_pki_ensure(opts->data_dir, hosts, url, &srv->pki, err)))
+		goto fail;
+	if (!opts->plain_http) {
+		if ((rc = llmo_pki_ssl_ctx(&srv->pki, (SSL_CTX **)&srv->ssl_ctx, err)))
+			goto fail;
+		evhttp_set_bevcb(srv->http, ssl_bev, srv);
+	}
+	srv->compact_timer = event_new(base, -1, EV_PERSIST, on_compact, srv);
+	if (!srv->compact_timer)
+		goto fail_oom;
+	event_add(srv->compact_timer, &tv);
+	srv->kubeconfig = strdup(srv->pki.kubeconfig_path);
+	if (!srv->kubeconfig)
+		goto fail_oom;
+	if (!opts->quiet)
+		printf("llmo server listening on %s\nexport KUBECONFIG=%s\n", url, srv->kubeconfig);
+	llmo_log(LLMO_LOG_INFO, LOG, "listening", "url=%s data_dir=%s", url, opts->data_dir);
+	llmo_buf_release(&b);
+	*out = srv;
+	return 0;
+fail_oom:
+	if (!rc || rc == LLMO_ENOMEM)
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+fail:
+	llmo_buf_release(&b);
+	llmo_apiserver_free(srv);
+	return rc;
+}
+
+void llmo_apiserver_free(struct llmo_apiserver *srv)
+{
+	if (!srv)
+		return;
+	llmo__watch_close_all(srv);
+	llmo_vec_release(&srv->watches);
+	if (srv->compact_timer)
+		event_free(srv->compact_timer);
+	if (srv->http)
+		evhttp_free(srv->http);
+	if (srv->ssl_ctx)
+		SSL_CTX_free((SSL_CTX *)srv->ssl_ctx);
+	if (srv->store)
+		llmo_store_close(srv->store);
+	llmo_resources_release(&srv->resources);
+	llmo_pki_release(&srv->pki);
+	free(srv->data_dir);
+	free(srv->kubeconfig);
+	free(srv);
+}
+
+int llmo_apiserver_port(const struct llmo_apiserver *srv)
+{
+	return srv->port;
+}
+
+const char *llmo_apiserver_kubeconfig(const struct llmo_apiserver *srv)
+{
+	return srv->kubeconfig;
+}

@@ -1,0 +1,106 @@
+#ifndef LLMO_APISERVER_INT_H
+#define LLMO_APISERVER_INT_H
+/*
+ * Internal to src/apiserver: the server's state and the functions its files
+ * share (llmo__ prefix). Nothing outside src/apiserver includes this.
+ */
+#include "api/errlist.h"
+#include "api/meta.h"
+#include "apiserver/apiserver.h"
+#include "apiserver/pki.h"
+#include "apiserver/resource.h"
+#include "apiserver/store.h"
+#include "base/buf.h"
+#include "base/vec.h"
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+/* kube-apiserver's limit on request bodies. */
+#define LLMO_API_BODY_MAX (3 * 1024 * 1024)
+/* Watch history kept in the store for resuming watches. */
+#define LLMO_API_HISTORY_KEEP 10000
+/* The Kubernetes version this API answers as (kubectl warns on a large skew). */
+#define LLMO_API_KUBE_MAJOR "1"
+#define LLMO_API_KUBE_MINOR "31"
+
+struct llmo__watch;
+
+struct llmo_apiserver {
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+	struct ssl_ctx_st *ssl_ctx;
+	struct llmo_store *store;
+	struct llmo_resources resources;
+	struct llmo_pki pki;
+	char *data_dir;
+	char *kubeconfig;
+	int port;
+	bool plain_http;
+	LLMO_VEC(struct llmo__watch *) watches;
+	struct event *compact_timer;
+	int64_t started_ms;
+	/* counters for /metrics */
+	uint64_t requests_total;
+	uint64_t requests_by_class[6]; /* 1xx .. 5xx by code / 100 */
+	uint64_t watch_events_sent;
+};
+
+/* One request to a resource URL, parsed. */
+struct llmo__req {
+	struct llmo_apiserver *srv;
+	struct evhttp_request *req;
+	enum evhttp_cmd_type cmd;
+	struct evkeyvalq query;
+	const struct llmo_resource *res;
+	char ns[LLMO_DNS1123_LABEL_MAX + 1];
+	char name[LLMO_DNS1123_SUBDOMAIN_MAX + 1];
+	char sub[32];
+	bool has_name;
+	bool want_table;
+};
+
+/* ---- responses (apiserver.c) ---- */
+
+/* Sends body (stolen) as JSON with code. */
+void llmo__reply_json(struct evhttp_request *req, int code, json_t *body);
+/*
+ * Sends a Kubernetes Status failure: code, reason ("NotFound"), message, and
+ * details (stolen; may be NULL).
+ */
+void llmo__reply_status(struct evhttp_request *req, int code, const char *reason, json_t *details,
+			const char *fmt, ...) LLMO_PRINTF(5, 6);
+/* 422 Invalid with one cause per problem in errs, for object kind/name. */
+void llmo__reply_invalid(struct evhttp_request *req, const struct llmo_resource *res,
+			 const char *name, const struct llmo_errlist *errs);
+/* 404 NotFound naming the object as kube-apiserver does. */
+void llmo__reply_not_found(struct evhttp_request *req, const struct llmo_resource *res,
+			   const char *name);
+
+/* ---- objects ---- */
+
+/* Parses a stored row into an object with apiVersion, kind and resourceVersion set. */
+json_t *llmo__object_from_row(const struct llmo_resource *res, const char *data, int64_t rv);
+/* "group/resource" for messages: "llmworkloads.llm.orchestrator.io", "pods". */
+void llmo__qualified_name(const struct llmo_resource *res, char *out, size_t n);
+/* The value at a simple JSONPath (".spec.replicas", ".metadata.labels.app"), borrowed. */
+json_t *llmo__jsonpath(const json_t *obj, const char *path);
+
+/* ---- the parts ---- */
+
+void llmo__handle_resource(struct llmo__req *r);                              /* handlers.c */
+bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *req,
+			    const char *path);                                      /* discovery.c */
+json_t *llmo__table(const struct llmo_resource *res, const json_t *items, const char *rv,
+		    bool single);                                              /* table.c */
+void llmo__watch_start(struct llmo__req *r);                                  /* watch.c */
+int llmo__watch_observer(void *ctx, const struct llmo_store_event *ev);     /* watch.c */
+void llmo__watch_close_all(struct llmo_apiserver *srv);                       /* watch.c */
+
+/* Writes path through store hooks that keep the CRD registry in sync (handlers.c). */
+int llmo__crd_sync(struct llmo_apiserver *srv, struct llmo_error *err);
+
+#endif

@@ -1,0 +1,415 @@
+/*
+ * Discovery (/api, /apis, /api/v1, /apis/G, /apis/G/V), /version, and the
+ * OpenAPI documents kubectl reads: /openapi/v3 (field validation support,
+ * `kubectl explain`) and /openapi/v2.
+ */
+#include "apiserver/apiserver_int.h"
+#include "base/json.h"
+
+#include <event2/buffer.h>
+
+static json_t *verbs_all(void)
+{
+	return json_pack("[s,s,s,s,s,s,s,s]", "create", "delete", "deletecollection", "get",
+			 "list", "patch", "update", "watch");
+}
+
+static json_t *strlist_json(const struct llmo_strlist *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < l->len; i++)
+		json_array_append_new(a, json_string(l->items[i]));
+	return a;
+}
+
+static void add_sub(json_t *list, const struct llmo_resource *res, const char *sub,
+		    const char *kind, const char *group, const char *version, json_t *verbs)
+{
+	char name[300];
+	json_t *e;
+
+	snprintf(name, sizeof(name), "%s/%s", res->plural, sub);
+	e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", name, "singularName", "", "namespaced",
+		      res->namespaced, "kind", kind, "verbs", verbs);
+	if (group)
+		json_object_set_new(e, "group", json_string(group));
+	if (version)
+		json_object_set_new(e, "version", json_string(version));
+	json_array_append_new(list, e);
+}
+
+static json_t *resource_list(struct llmo_apiserver *srv, const char *group, const char *version)
+{
+	json_t *list = json_array();
+	char gv[256];
+
+	for (size_t i = 0; i < srv->resources.v.len; i++) {
+		const struct llmo_resource *res = srv->resources.v.items[i];
+		json_t *e;
+
+		if (strcmp(res->group, group) != 0 || strcmp(res->version, version) != 0)
+			continue;
+		e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", res->plural, "singularName",
+			      res->singular, "namespaced", res->namespaced, "kind", res->kind,
+			      "verbs", verbs_all());
+		if (res->short_names.len)
+			json_object_set_new(e, "shortNames", strlist_json(&res->short_names));
+		if (res->categories.len)
+			json_object_set_new(e, "categories", strlist_json(&res->categories));
+		json_array_append_new(list, e);
+		if (res->subresources & LLMO_SUB_STATUS)
+			add_sub(list, res, "status", res->kind, NULL, NULL,
+				json_pack("[s,s,s]", "get", "patch", "update"));
+		if (res->subresources & LLMO_SUB_SCALE)
+			add_sub(list, res, "scale", "Scale", "autoscaling", "v1",
+				json_pack("[s,s,s]", "get", "patch", "update"));
+		if (res->subresources & LLMO_SUB_BINDING)
+			add_sub(list, res, "binding", "Binding", NULL, NULL, json_pack("[s]", "create"));
+		if (res->subresources & LLMO_SUB_EVICTION)
+			add_sub(list, res, "eviction", "Eviction", "policy", "v1",
+				json_pack("[s]", "create"));
+		if (res->subresources & LLMO_SUB_LOG)
+			add_sub(list, res, "log", "Pod", NULL, NULL, json_pack("[s]", "get"));
+	}
+	if (*group)
+		snprintf(gv, sizeof(gv), "%s/%s", group, version);
+	else
+		snprintf(gv, sizeof(gv), "%s", version);
+	return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+			 "groupVersion", gv, "resources", list);
+}
+
+static json_t *group_entry(const char *group, const char *version)
+{
+	char gv[256];
+
+	snprintf(gv, sizeof(gv), "%s/%s", group, version);
+	return json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", group, "versions",
+			 "groupVersion", gv, "version", version, "preferredVersion", "groupVersion",
+			 gv, "version", version);
+}
+
+static json_t *group_list(struct llmo_apiserver *srv)
+{
+	json_t *groups = json_array(), *seen = json_object();
+
+	for (size_t i = 0; i < srv->resources.v.len; i++) {
+		const struct llmo_resource *res = srv->resources.v.items[i];
+
+		if (!*res->group || json_object_get(seen, res->group))
+			continue;
+		json_object_set_new(seen, res->group, json_true());
+		json_array_append_new(groups, group_entry(res->group, res->version));
+	}
+	json_decref(seen);
+	return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
+			 groups);
+}
+
+static const struct llmo_resource *any_in_group(struct llmo_apiserver *srv, const char *group)
+{
+	for (size_t i = 0; i < srv->resources.v.len; i++)
+		if (strcmp(srv->resources.v.items[i]->group, group) == 0)
+			return srv->resources.v.items[i];
+	return NULL;
+}
+
+/* ---- OpenAPI ---- */
+
+/* "llm.orchestrator.io" -> "io.orchestrator.llm", as Kubernetes names definitions. */
+static void definition_name(const struct llmo_resource *res, char *out, size_t n)
+{
+	char rev[256] = "";
+	const char *g = res->group;
+	size_t len = strlen(g), w = 0;
+
+	if (!*g) {
+		snprintf(out, n, "io.k8s.api.core.%s.%s", res->version, res->kind);
+		return;
+	}
+	while (len > 0) {
+		size_t start = len;
+
+		while (start > 0 && g[start - 1] != '.')
+			start--;
+		w += (size_t)snprintf(rev + w, sizeof(rev) - w, "%s%.*s", w ? "." : "",
+				      (int)(len - start), g + start);
+		if (w >= sizeof(rev))
+			break;
+		len = start ? start - 1 : 0;
+	}
+	snprintf(out, n, "%s.%s.%s", rev, res->version, res->kind);
+}
+
+static json_t *gvk_ext(const struct llmo_resource *res)
+{
+	return json_pack("{s:s, s:s, s:s}", "group", res->group, "version", res->version, "kind",
+			 res->kind);
+}
+
+/* The schema published for res: the CRD's, or an open object for built-ins. */
+static json_t *published_schema(const struct llmo_resource *res, bool v2)
+{
+	json_t *s = res->schema ? json_deep_copy(res->schema)
+				: json_pack("{s:s, s:s, s:b}", "type", "object", "description",
+					    "a built-in Kubernetes object (stored as given by llmo "
+					    "server)",
+					    "x-kubernetes-preserve-unknown-fields", 1);
+
+	json_object_set_new(s, "x-kubernetes-group-version-kind", json_pack("[o]", gvk_ext(res)));
+	if (v2) {
+		/* Swagger 2.0 has no anyOf; kube-apiserver drops such keys from v2 too */
+		json_t *stack = json_pack("[O]", s);
+
+		while (json_array_size(stack)) {
+			json_t *node = json_incref(json_array_get(stack, json_array_size(stack) - 1));
+			const char *k;
+			json_t *v;
+
+			json_array_remove(stack, json_array_size(stack) - 1);
+			if (json_is_object(node)) {
+				json_object_del(node, "anyOf");
+				json_object_del(node, "oneOf");
+				json_object_del(node, "allOf");
+				json_object_del(node, "not");
+				json_object_del(node, "nullable");
+				json_object_foreach(node, k, v)
+					if (json_is_object(v) || json_is_array(v))
+						json_array_append(stack, v);
+			} else if (json_is_array(node)) {
+				size_t i;
+
+				json_array_foreach(node, i, v)
+					if (json_is_object(v) || json_is_array(v))
+						json_array_append(stack, v);
+			}
+			json_decref(node);
+		}
+		json_decref(stack);
+	}
+	return s;
+}
+
+static json_t *operation(const struct llmo_resource *res, const char *id, bool patch)
+{
+	json_t *op = json_pack("{s:s, s:o, s:{s:{s:s}}}", "operationId", id,
+			       "x-kubernetes-group-version-kind", gvk_ext(res), "responses", "200",
+			       "description", "OK");
+
+	if (patch)
+		json_object_set_new(
+			op, "parameters",
+			json_pack("[{s:s, s:s, s:s, s:{s:s}}, {s:s, s:s, s:s, s:{s:s}}]", "name",
+				  "fieldValidation", "in", "query", "description",
+				  "Ignore, Warn or Strict: how unknown fields are treated", "schema",
+				  "type", "string", "name", "dryRun", "in", "query", "description",
+				  "All: do not persist", "schema", "type", "string"));
+	return op;
+}
+
+static void add_paths(json_t *paths, const struct llmo_resource *res)
+{
+	char base[512], item[600];
+
+	if (*res->group)
+		snprintf(base, sizeof(base), "/apis/%s/%s/%s%s", res->group, res->version,
+			 res->namespaced ? "namespaces/{namespace}/" : "", res->plural);
+	else
+		snprintf(base, sizeof(base), "/api/%s/%s%s", res->version,
+			 res->namespaced ? "namespaces/{namespace}/" : "", res->plural);
+	snprintf(item, sizeof(item), "%s/{name}", base);
+	json_object_set_new(paths, base,
+			    json_pack("{s:o, s:o}", "get", operation(res, "list", false), "post",
+				      operation(res, "create", false)));
+	json_object_set_new(paths, item,
+			    json_pack("{s:o, s:o, s:o, s:o}", "get", operation(res, "read", false),
+				      "put", operation(res, "replace", false), "patch",
+				      operation(res, "patch", true), "delete",
+				      operation(res, "delete", false)));
+}
+
+static json_t *openapi_v3_gv(struct llmo_apiserver *srv, const char *group, const char *version)
+{
+	json_t *paths = json_object(), *schemas = json_object();
+	bool any = false;
+
+	for (size_t i = 0; i < srv->resources.v.len; i++) {
+		const struct llmo_resource *res = srv->resources.v.items[i];
+		char def[512];
+
+		if (strcmp(res->group, group) != 0 || strcmp(res->version, version) != 0)
+			continue;
+		any = true;
+		add_paths(paths, res);
+		definition_name(res, def, sizeof(def));
+		json_object_set_new(schemas, def, published_schema(res, false));
+	}
+	if (!any) {
+		json_decref(paths);
+		json_decref(schemas);
+		return NULL;
+	}
+	return json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:o}}", "openapi", "3.0.0", "info", "title",
+			 "llmo", "version", "v" LLMO_API_KUBE_MAJOR "." LLMO_API_KUBE_MINOR ".0",
+			 "paths", paths, "components", "schemas", schemas);
+}
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static json_t *openapi_v3_root(struct llmo_apiserver *srv)
+{
+	json_t *paths = json_object();
+
+	for (size_t i = 0; i < srv->resources.v.len; i++) {
+		const struct llmo_resource *res = srv->resources.v.items[i];
+		char key[300], url[400];
+		json_t *doc;
+		char *text;
+
+		if (*res->group)
+			snprintf(key, sizeof(key), "apis/%s/%s", res->group, res->version);
+		else
+			snprintf(key, sizeof(key), "api/%s", res->version);
+		if (json_object_get(paths, key))
+			continue;
+		doc = openapi_v3_gv(srv, res->group, res->version);
+		text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		snprintf(url, sizeof(url), "/openapi/v3/%s?hash=%016" PRIX64, key,
+			 text ? fnv1a(text) : 0);
+		json_object_set_new(paths, key, json_pack("{s:s}", "serverRelativeURL", url));
+		free(text);
+		json_decref(doc);
+	}
+	return json_pack("{s:o}", "paths", paths);
+}
+
+static json_t *openapi_v2(struct llmo_apiserver *srv)
+{
+	json_t *paths = json_object(), *defs = json_object();
+
+	for (size_t i = 0; i < srv->resources.v.len; i++) {
+		const struct llmo_resource *res = srv->resources.v.items[i];
+		char def[512];
+
+		add_paths(paths, res);
+		definition_name(res, def, sizeof(def));
+		json_object_set_new(defs, def, published_schema(res, true));
+	}
+	/* Swagger 2.0 parameters have no schema: say the type directly */
+	{
+		const char *p;
+		json_t *item;
+
+		json_object_foreach(paths, p, item) {
+			json_t *patch = json_object_get(item, "patch");
+			size_t k;
+			json_t *param;
+
+			json_array_foreach(json_object_get(patch, "parameters"), k, param) {
+				json_object_del(param, "schema");
+				json_object_set_new(param, "type", json_string("string"));
+			}
+		}
+	}
+	return json_pack("{s:s, s:{s:s, s:s}, s:o, s:o}", "swagger", "2.0", "info", "title", "llmo",
+			 "version", "v" LLMO_API_KUBE_MAJOR "." LLMO_API_KUBE_MINOR ".0", "paths",
+			 paths, "definitions", defs);
+}
+
+bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *req,
+			    const char *path)
+{
+	char group[256], version[64];
+	const struct llmo_resource *res;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+		return false;
+	if (strcmp(path, "/version") == 0 || strcmp(path, "/version/") == 0) {
+		llmo__reply_json(req, 200,
+				 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major",
+					   LLMO_API_KUBE_MAJOR, "minor", LLMO_API_KUBE_MINOR,
+					   "gitVersion",
+					   "v" LLMO_API_KUBE_MAJOR "." LLMO_API_KUBE_MINOR
+					   ".0-llmo." LLMO_VERSION,
+					   "gitCommit", "", "gitTreeState", "clean", "buildDate", "",
+					   "goVersion", "n/a (llmo is written in C)", "compiler",
+					   "gcc", "platform", "linux/amd64"));
+		return true;
+	}
+	if (strcmp(path, "/api") == 0 || strcmp(path, "/api/") == 0) {
+		llmo__reply_json(req, 200,
+				 json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions",
+					   "versions", "v1", "serverAddressByClientCIDRs",
+					   "clientCIDR", "0.0.0.0/0", "serverAddress", ""));
+		return true;
+	}
+	if (strcmp(path, "/api/v1") == 0 || strcmp(path, "/api/v1/") == 0) {
+		llmo__reply_json(req, 200, resource_list(srv, "", "v1"));
+		return true;
+	}
+	if (strcmp(path, "/apis") == 0 || strcmp(path, "/apis/") == 0) {
+		llmo__reply_json(req, 200, group_list(srv));
+		return true;
+	}
+	if (strncmp(path, "/apis/", 6) == 0) {
+		const char *rest = path + 6, *slash = strchr(rest, '/');
+		size_t glen = slash ? (size_t)(slash - rest) : strlen(rest);
+
+		if (glen == 0 || glen >= sizeof(group))
+			return false;
+		memcpy(group, rest, glen);
+		group[glen] = '\0';
+		res = any_in_group(srv, group);
+		if (!slash || !slash[1]) {
+			char gv[400];
+
+			if (!res)
+				return false;
+			snprintf(gv, sizeof(gv), "%s/%s", group, res->version);
+			llmo__reply_json(req, 200,
+					 json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}], s:{s:s, s:s}}",
+						   "kind", "APIGroup", "apiVersion", "v1", "name",
+						   group, "versions", "groupVersion", gv, "version",
+						   res->version, "preferredVersion", "groupVersion",
+						   gv, "version", res->version));
+			return true;
+		}
+		if (strchr(slash + 1, '/') || strlen(slash + 1) >= sizeof(version))
+			return false;
+		snprintf(version, sizeof(version), "%s", slash + 1);
+		if (!res || strcmp(res->version, version) != 0)
+			return false;
+		llmo__reply_json(req, 200, resource_list(srv, group, version));
+		return true;
+	}
+	if (strcmp(path, "/openapi/v3") == 0) {
+		llmo__reply_json(req, 200, openapi_v3_root(srv));
+		return true;
+	}
+	if (strncmp(path, "/openapi/v3/", 12) == 0) {
+		const char *gv = path + 12;
+		json_t *doc = NULL;
+
+		if (strncmp(gv, "api/", 4) == 0)
+			doc = openapi_v3_gv(srv, "", gv + 4);
+		else if (sscanf(gv, "apis/%255[^/]/%63s", group, version) == 2)
+			doc = openapi_v3_gv(srv, group, version);
+		if (!doc)
+			return false;
+		llmo__reply_json(req, 200, doc);
+		return true;
+	}
+	if (strcmp(path, "/openapi/v2") == 0 || strcmp(path, "/swagger.json") == 0) {
+		llmo__reply_json(req, 200, openapi_v2(srv));
+		return true;
+	}
+	return false;
+}

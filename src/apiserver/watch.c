@@ -1,0 +1,293 @@
+/*
+ * Watches: a chunked HTTP response of JSON events, one per line:
+ * {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":{...}}.
+ * A watch first replays (all current objects as ADDED when no
+ * resourceVersion is given, or the store's history after the given one),
+ * then follows the store's observer. A resourceVersion older than the kept
+ * history gets an ERROR event with a 410 Expired Status, as kube-apiserver.
+ */
+#include "apiserver/apiserver_int.h"
+#include "apiserver/selector.h"
+#include "base/log.h"
+
+#include <event2/buffer.h>
+
+#define BOOKMARK_SECONDS 30
+#define WATCH_TIMEOUT_MAX 3600
+
+struct llmo__watch {
+	struct llmo_apiserver *srv;
+	struct evhttp_request *req;
+	const struct llmo_resource *res;
+	char *ns; /* NULL: all namespaces */
+	struct llmo_selector *labels;
+	struct llmo_field_selector *fields;
+	bool table;
+	bool bookmarks;
+	int64_t last_rv;
+	struct event *timeout;
+	struct event *bookmark;
+};
+
+static void watch_free(struct llmo__watch *w)
+{
+	struct llmo_apiserver *srv = w->srv;
+
+	for (size_t i = 0; i < srv->watches.len; i++) {
+		if (srv->watches.items[i] == w) {
+			srv->watches.items[i] = srv->watches.items[srv->watches.len - 1];
+			srv->watches.len--;
+			break;
+		}
+	}
+	if (w->timeout)
+		event_free(w->timeout);
+	if (w->bookmark)
+		event_free(w->bookmark);
+	llmo_selector_free(w->labels);
+	llmo_field_selector_free(w->fields);
+	free(w->ns);
+	free(w);
+}
+
+/* Ends the response (the client sees the stream close) and frees w. */
+static void watch_end(struct llmo__watch *w)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(w->req);
+
+	if (conn)
+		evhttp_connection_set_closecb(conn, NULL, NULL);
+	evhttp_send_reply_end(w->req);
+	watch_free(w);
+}
+
+static void send_event(struct llmo__watch *w, const char *type, json_t *object)
+{
+	struct evbuffer *chunk = evbuffer_new();
+	json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", object);
+	char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+
+	if (chunk && text) {
+		evbuffer_add(chunk, text, strlen(text));
+		evbuffer_add(chunk, "\n", 1);
+		evhttp_send_reply_chunk(w->req, chunk);
+		w->srv->watch_events_sent++;
+	}
+	free(text);
+	json_decref(ev);
+	if (chunk)
+		evbuffer_free(chunk);
+}
+
+static bool matches(struct llmo__watch *w, const json_t *obj)
+{
+	const json_t *labels = llmo__jsonpath(obj, ".metadata.labels");
+
+	if (w->labels && !llmo_selector_matches(w->labels, labels))
+		return false;
+	if (w->fields && !llmo_field_selector_matches(w->fields, obj))
+		return false;
+	return true;
+}
+
+static void deliver(struct llmo__watch *w, const char *type, const char *data, int64_t rv)
+{
+	json_t *obj = llmo__object_from_row(w->res, data, rv);
+
+	if (!obj)
+		return;
+	if (matches(w, obj)) {
+		if (w->table) {
+			json_t *items = json_pack("[O]", obj);
+			char rvs[32];
+			json_t *t;
+
+			snprintf(rvs, sizeof(rvs), "%" PRId64, rv);
+			t = llmo__table(w->res, items, rvs, true);
+			send_event(w, type, t);
+			json_decref(t);
+			json_decref(items);
+		} else {
+			send_event(w, type, obj);
+		}
+	}
+	if (rv > w->last_rv)
+		w->last_rv = rv;
+	json_decref(obj);
+}
+
+static const char *event_type(enum llmo_store_event_type t)
+{
+	return t == LLMO_STORE_ADDED ? "ADDED" : t == LLMO_STORE_MODIFIED ? "MODIFIED" : "DELETED";
+}
+
+int llmo__watch_observer(void *ctx, const struct llmo_store_event *ev)
+{
+	struct llmo_apiserver *srv = ctx;
+
+	for (size_t i = 0; i < srv->watches.len; i++) {
+		struct llmo__watch *w = srv->watches.items[i];
+
+		if (strcmp(w->res->store_key, ev->res) != 0)
+			continue;
+		if (w->ns && strcmp(w->ns, ev->ns) != 0)
+			continue;
+		if (ev->rv <= w->last_rv)
+			continue;
+		deliver(w, event_type(ev->type), ev->data, ev->rv);
+	}
+	return 0;
+}
+
+static int replay_event(void *ctx, const struct llmo_store_event *ev)
+{
+	deliver(ctx, event_type(ev->type), ev->data, ev->rv);
+	return 0;
+}
+
+static int replay_item(void *ctx, const char *ns, const char *name, const char *data, int64_t rv)
+{
+	deliver(ctx, "ADDED", data, rv);
+	return 0;
+}
+
+/*
+ * The client went away. libevent detaches a request that is still streaming
+ * from its failed connection and leaves it to us: ending the reply on a
+ * detached request frees it. A request still attached is freed with its
+ * connection.
+ */
+static void on_close(struct evhttp_connection *conn, void *arg)
+{
+	struct llmo__watch *w = arg;
+	struct evhttp_request *req = w->req;
+	bool detached = evhttp_request_get_connection(req) == NULL;
+
+	watch_free(w);
+	if (detached)
+		evhttp_send_reply_end(req);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	watch_end(arg);
+}
+
+static void on_bookmark(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo__watch *w = arg;
+	char api_version[128], rv[32];
+	json_t *obj;
+
+	llmo_resource_api_version(w->res, api_version, sizeof(api_version));
+	snprintf(rv, sizeof(rv), "%" PRId64, w->last_rv);
+	obj = json_pack("{s:s, s:s, s:{s:s}}", "kind", w->res->kind, "apiVersion", api_version,
+			"metadata", "resourceVersion", rv);
+	send_event(w, "BOOKMARK", obj);
+	json_decref(obj);
+}
+
+void llmo__watch_start(struct llmo__req *r)
+{
+	const char *rvs = evhttp_find_header(&r->query, "resourceVersion");
+	const char *tos = evhttp_find_header(&r->query, "timeoutSeconds");
+	const char *bm = evhttp_find_header(&r->query, "allowWatchBookmarks");
+	const char *ls = evhttp_find_header(&r->query, "labelSelector");
+	const char *fs = evhttp_find_header(&r->query, "fieldSelector");
+	struct llmo__watch *w = calloc(1, sizeof(*w)), **slot;
+	struct llmo_error err = {0};
+	struct evhttp_connection *conn;
+	int64_t since = 0, list_rv;
+	bool more;
+	int rc;
+
+	if (!w) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL, "out of memory");
+		return;
+	}
+	w->srv = r->srv;
+	w->req = r->req;
+	w->res = r->res;
+	w->table = r->want_table;
+	w->bookmarks = bm && (strcmp(bm, "true") == 0 || strcmp(bm, "True") == 0 ||
+			      strcmp(bm, "1") == 0);
+	if (r->res->namespaced && *r->ns && !(w->ns = strdup(r->ns)))
+		goto oom;
+	if ((ls && *ls && llmo_selector_parse(ls, &w->labels, &err)) ||
+	    (fs && *fs && llmo_field_selector_parse(fs, &w->fields, &err))) {
+		llmo__reply_status(r->req, 400, "BadRequest", NULL, "%s", err.msg);
+		watch_free(w);
+		return;
+	}
+	if (rvs && *rvs) {
+		char *end;
+
+		since = strtoll(rvs, &end, 10);
+		if (*end || since < 0) {
+			llmo__reply_status(r->req, 400, "BadRequest", NULL,
+					   "resourceVersion: invalid value \"%s\"", rvs);
+			watch_free(w);
+			return;
+		}
+	}
+	slot = llmo_vec_push(&r->srv->watches);
+	if (!slot)
+		goto oom;
+	*slot = w;
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
+			  "application/json");
+	evhttp_send_reply_start(r->req, 200, "OK");
+	conn = evhttp_request_get_connection(r->req);
+	evhttp_connection_set_closecb(conn, on_close, w);
+
+	if (since == 0) {
+		/* no resourceVersion (or "0"): the current state, then changes */
+		rc = llmo_store_list(r->srv->store, r->res->store_key, w->ns, NULL, NULL, 0,
+				     replay_item, w, &list_rv, &more);
+		if (list_rv > w->last_rv)
+			w->last_rv = list_rv;
+	} else {
+		w->last_rv = since;
+		rc = llmo_store_events_since(r->srv->store, r->res->store_key, w->ns, since,
+					     replay_event, w);
+		if (rc == LLMO_EGONE) {
+			json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind",
+					       "Status", "apiVersion", "v1", "metadata", "status",
+					       "Failure", "message",
+					       "too old resource version", "reason", "Expired",
+					       "code", 410);
+
+			send_event(w, "ERROR", st);
+			json_decref(st);
+			watch_end(w);
+			return;
+		}
+	}
+	if (llmo_store_rv(r->srv->store) > w->last_rv && since == 0)
+		w->last_rv = llmo_store_rv(r->srv->store);
+	if (tos && *tos) {
+		long t = strtol(tos, NULL, 10);
+		struct timeval tv = {t > 0 && t < WATCH_TIMEOUT_MAX ? t : WATCH_TIMEOUT_MAX, 0};
+
+		w->timeout = event_new(r->srv->base, -1, 0, on_timeout, w);
+		if (w->timeout)
+			event_add(w->timeout, &tv);
+	}
+	if (w->bookmarks) {
+		struct timeval tv = {BOOKMARK_SECONDS, 0};
+
+		w->bookmark = event_new(r->srv->base, -1, EV_PERSIST, on_bookmark, w);
+		if (w->bookmark)
+			event_add(w->bookmark, &tv);
+	}
+	return;
+oom:
+	llmo__reply_status(r->req, 500, "InternalError", NULL, "out of memory");
+	watch_free(w);
+}
+
+void llmo__watch_close_all(struct llmo_apiserver *srv)
+{
+	while (srv->watches.len)
+		watch_end(srv->watches.items[srv->watches.len - 1]);
+}

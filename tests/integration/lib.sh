@@ -1,0 +1,50 @@
+# Shared by the integration tests: start `llmo server` on a free loopback
+# port in a temporary directory, wait until it answers, stop it on exit.
+# Needs LLMO (the binary). Sets KUBECONFIG, LLMO_DATA, LLMO_URL.
+set -u
+: "${LLMO:?set LLMO to the llmo binary}"
+LLMO_DATA=$(mktemp -d)
+LLMO_LOG="$LLMO_DATA/server.log"
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { # check "description" command...
+	local what=$1; shift
+	if "$@" >"$LLMO_DATA/out" 2>&1; then ok; else bad "$what"; sed 's/^/    /' "$LLMO_DATA/out"; fi
+}
+check_fails() { # the command must fail
+	local what=$1; shift
+	if "$@" >"$LLMO_DATA/out" 2>&1; then bad "$what (succeeded)"; sed 's/^/    /' "$LLMO_DATA/out"; else ok; fi
+}
+server_stop() { # stops the server; a non-zero exit (a crash, a sanitizer report) fails the test
+	local rc=0
+	if [ -n "${LLMO_PID:-}" ] && kill -0 "$LLMO_PID" 2>/dev/null; then
+		kill "$LLMO_PID"; wait "$LLMO_PID" 2>/dev/null; rc=$?
+		if [ "$rc" -ne 0 ]; then bad "llmo server exited with status $rc:"; sed 's/^/    /' "$LLMO_LOG" | tail -40; fi
+	fi
+	LLMO_PID=
+}
+server_start() { # extra args for llmo server
+	"$LLMO" server --data-dir "$LLMO_DATA" --listen 127.0.0.1:0 "$@" >"$LLMO_DATA/stdout" 2>>"$LLMO_LOG" &
+	LLMO_PID=$!
+	# Wait (bounded) for the announced URL, then for /healthz.
+	for _ in $(seq 1 200); do
+		LLMO_URL=$(sed -n 's/^llmo server listening on //p' "$LLMO_DATA/stdout")
+		[ -n "$LLMO_URL" ] && break
+		kill -0 "$LLMO_PID" 2>/dev/null || { echo "llmo server exited:"; cat "$LLMO_LOG"; exit 1; }
+		sleep 0.05
+	done
+	[ -n "$LLMO_URL" ] || { echo "llmo server did not start"; cat "$LLMO_LOG"; exit 1; }
+	export KUBECONFIG="$LLMO_DATA/kubeconfig"
+	for _ in $(seq 1 200); do
+		curl -sk "$LLMO_URL/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "llmo server does not answer /healthz"; exit 1
+}
+finish() {
+	server_stop
+	echo "$pass passed, $fail failed"
+	rm -rf "$LLMO_DATA"
+	[ "$fail" -eq 0 ]
+}

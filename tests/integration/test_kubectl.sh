@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Real kubectl against `llmo server`: a scripted session over the spec's
+# manifests and examples, covering the verbs kubectl users type.
+. "$(dirname "$0")/lib.sh"
+KUBECTL=${KUBECTL:-kubectl}
+command -v "$KUBECTL" >/dev/null || { echo "kubectl not found (scripts/setup.sh --tests installs it)"; exit 1; }
+server_start
+k() { "$KUBECTL" --request-timeout=20s "$@"; }
+W="-n llm-workloads"
+
+# Discovery and the embedded CRDs.
+check "version" k version
+check "api-resources lists llmworkloads" bash -c "$KUBECTL api-resources | grep -E '^llmworkloads +llmw +llm.orchestrator.io/v1 +true +LLMWorkload'"
+check "crds are installed at start" bash -c "$KUBECTL get crd llmworkloads.llm.orchestrator.io -o name | grep -x customresourcedefinition.apiextensions.k8s.io/llmworkloads.llm.orchestrator.io"
+check "the spec's namespaces exist" k get namespace llm-workloads llm-orchestrator default kube-system
+
+# kubectl apply of the spec's Quick Start manifests and examples.
+check "apply namespace.yaml" k apply -f k8s/llm-orchestrator/namespace.yaml
+check "apply crd.yaml" k apply -f k8s/llm-orchestrator/crd.yaml
+check "apply rbac.yaml" k apply -f k8s/llm-orchestrator/rbac.yaml
+check "apply deployment.yaml" k apply -f k8s/llm-orchestrator/deployment.yaml
+check "apply examples/" k apply -f examples/
+check "apply again is unchanged" bash -c "$KUBECTL apply -f examples/my-llm-workload.yaml | grep -x 'llmworkload.llm.orchestrator.io/my-llm-workload unchanged'"
+
+# get: table with the CRD's printer columns, json, yaml.
+check "get prints printer columns" bash -c "$KUBECTL get llmw $W | head -1 | grep -E '^NAME +MODEL +VERSION +PHASE +READY +AGE'"
+check "get shows the workload row" bash -c "$KUBECTL get llmw $W my-llm-workload --no-headers | grep -E '^my-llm-workload +llama2 +7b '"
+check "get -o json" bash -c "$KUBECTL get llmw $W my-llm-workload -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); assert o[\"spec\"][\"resources\"][\"memory\"]==\"8Gi\", o; assert o[\"spec\"][\"qosClass\"]==\"standard\"; assert o[\"metadata\"][\"generation\"]==1; assert o[\"metadata\"][\"uid\"]'"
+check "get -o yaml" bash -c "$KUBECTL get llmm $W -o yaml | grep -q 'framework: vllm'"
+check "get across namespaces" bash -c "$KUBECTL get llm -A --no-headers | grep -c . | grep -qx '[5-9]'"
+check "describe" bash -c "$KUBECTL describe llmw $W my-llm-workload | grep -E '^Name: +my-llm-workload'"
+
+# label, annotate, patch, scale, edit.
+check "label" k label llmw $W my-llm-workload team=ml
+check "get -l" bash -c "$KUBECTL get llmw $W -l team=ml -o name | grep -x llmworkload.llm.orchestrator.io/my-llm-workload"
+check "get -l excludes" bash -c "[ -z \"\$($KUBECTL get llmw $W -l team=other -o name)\" ]"
+check "annotate" k annotate llmw $W my-llm-workload note=hello
+check "patch merge" k patch llmw $W my-llm-workload --type merge -p '{"spec":{"scaling":{"maxReplicas":7}}}'
+check "patch bumped generation" bash -c "[ \$($KUBECTL get llmw $W my-llm-workload -o jsonpath='{.metadata.generation}') = 2 ]"
+check "patch json" k patch llmw $W my-llm-workload --type json -p '[{"op":"replace","path":"/spec/scaling/minReplicas","value":2}]'
+check "scale (scale subresource)" k scale llmw $W my-llm-workload --replicas=3
+check "scale set spec.scaling.replicas" bash -c "[ \$($KUBECTL get llmw $W my-llm-workload -o jsonpath='{.spec.scaling.replicas}') = 3 ]"
+check "edit with KUBE_EDITOR" env KUBE_EDITOR="sed -i 's/maxReplicas: 7/maxReplicas: 6/'" "$KUBECTL" edit llmw $W my-llm-workload
+check "edit took effect" bash -c "[ \$($KUBECTL get llmw $W my-llm-workload -o jsonpath='{.spec.scaling.maxReplicas}') = 6 ]"
+check_fails "an invalid patch is refused" k patch llmw $W my-llm-workload --type merge -p '{"spec":{"scaling":{"maxReplicas":1}}}'
+check "the refusal names the field" bash -c "$KUBECTL patch llmw $W my-llm-workload --type merge -p '{\"spec\":{\"scaling\":{\"maxReplicas\":1}}}' 2>&1 | grep 'spec.scaling.maxReplicas: must be >= minReplicas (2)'"
+check_fails "unknown fields are refused" bash -c "$KUBECTL apply -f - <<'YAML'
+apiVersion: llm.orchestrator.io/v1
+kind: LLMWorkload
+metadata: {name: typo, namespace: llm-workloads}
+spec: {modelName: llama2, replicas: 3}
+YAML"
+
+# status subresource and kubectl wait.
+STATUS='{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True","reason":"AllReplicasReady","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}'
+if "$KUBECTL" patch --help | grep -q -- '--subresource'; then
+	check "status patch" k patch llmw $W my-llm-workload --subresource=status --type merge -p "$STATUS"
+else # kubectl before 1.24 cannot address subresources: talk to the API directly
+	TOKEN=$(cat "$LLMO_DATA/token")
+	check "status patch" curl -sfk -X PATCH -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/merge-patch+json' --data "$STATUS" "$LLMO_URL/apis/llm.orchestrator.io/v1/namespaces/llm-workloads/llmworkloads/my-llm-workload/status"
+fi
+check "wait for Ready" k wait --for=condition=Ready llmworkload/my-llm-workload $W --timeout=10s
+check "status update kept spec" bash -c "[ \$($KUBECTL get llmw $W my-llm-workload -o jsonpath='{.spec.scaling.replicas}') = 3 ]"
+
+# delete with a finalizer.
+check "add finalizer" k patch llmw $W llama2-canary --type merge -p '{"metadata":{"finalizers":["llm.orchestrator.io/test"]}}'
+check "delete --wait=false" k delete llmw $W llama2-canary --wait=false
+check "deletionTimestamp set" bash -c "[ -n \"\$($KUBECTL get llmw $W llama2-canary -o jsonpath='{.metadata.deletionTimestamp}')\" ]"
+check "remove finalizer" k patch llmw $W llama2-canary --type merge -p '{"metadata":{"finalizers":null}}'
+check_fails "object gone after the last finalizer" k get llmw $W llama2-canary
+
+# server-side apply and explain.
+check "apply --server-side" bash -c "$KUBECTL apply --server-side -f - <<'YAML'
+apiVersion: llm.orchestrator.io/v1
+kind: LLMWorkload
+metadata: {name: ssa, namespace: llm-workloads}
+spec: {modelName: llama2, modelVersion: 7b}
+YAML"
+check "explain llmworkload.spec" bash -c "$KUBECTL explain llmworkload.spec | grep -E '^ *modelName\\b'"
+
+# watch sees a change.
+( "$KUBECTL" get llmw $W --watch --output-watch-events --request-timeout=10s >"$LLMO_DATA/watch" 2>&1 & echo $! >"$LLMO_DATA/watch.pid" )
+for _ in $(seq 1 100); do grep -q 'ADDED' "$LLMO_DATA/watch" 2>/dev/null && break; sleep 0.05; done
+k label llmw $W ssa seen=yes >/dev/null
+for _ in $(seq 1 100); do grep -q '^MODIFIED *ssa ' "$LLMO_DATA/watch" && break; sleep 0.05; done
+kill "$(cat "$LLMO_DATA/watch.pid")" 2>/dev/null
+check "watch delivered ADDED and MODIFIED" bash -c "grep -q '^ADDED *my-llm-workload ' '$LLMO_DATA/watch' && grep -q '^MODIFIED *ssa ' '$LLMO_DATA/watch'"
+
+# namespaces: deleting one deletes what is in it.
+check "create namespace" k create namespace scratch
+check "create configmap" k create configmap cm1 -n scratch --from-literal=a=b
+check "delete namespace" k delete namespace scratch --wait=false
+check_fails "its contents are gone" k get configmap cm1 -n scratch
+
+# Authentication.
+check "no token: 401" bash -c "curl -sk -o /dev/null -w '%{http_code}' $LLMO_URL/api | grep -x 401"
+check "wrong token: 401" bash -c "curl -sk -H 'Authorization: Bearer nope' -o /dev/null -w '%{http_code}' $LLMO_URL/api | grep -x 401"
+
+finish
