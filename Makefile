@@ -1,5 +1,5 @@
 # The two commands a new user types (see README.md):
-#   make run    install what llmo needs, build it, and run it on the examples
+#   make run    install what llmo needs, build it, start `llmo server` with the examples
 #   make test   install, build with ASan + UBSan, run every test through CTest
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
@@ -17,9 +17,11 @@ build: setup
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	./$(BUILD)/llmo validate -f examples/ -f k8s/llm-orchestrator/
+	./$(BUILD)/llmo validate -q examples/ k8s/llm-orchestrator/
+	bash scripts/run-example.sh
 
-test:
+# The release build (what `make run` uses) is built too: -O2 finds warnings -O0 does not.
+test: build
 	bash scripts/setup.sh --tests
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLLMO_SANITIZE=ON >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)

@@ -7,19 +7,19 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config
   libevent-dev libcurl4-openssl-dev libjansson-dev libfyaml-dev
-  libsqlite3-dev libssl-dev
+  libsqlite3-dev libssl-dev curl
 )
 test_pkgs=(
-  libcmocka-dev clang libclang-rt-dev curl python3 python3-yaml python3-kubernetes
+  libcmocka-dev clang libclang-rt-dev python3 python3-yaml python3-kubernetes
 )
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--tests" ]; then
   want+=("${test_pkgs[@]}")
-  # The integration tests drive llmo server with real kubectl: use the one on
-  # the PATH, else Debian's.
-  command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
 fi
+# `make run` and the integration tests drive llmo server with real kubectl:
+# the one on the PATH, else Debian's.
+command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
 
 missing=()
 for p in "${want[@]}"; do

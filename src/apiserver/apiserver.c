@@ -490,7 +490,7 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 	struct timeval tv = {60, 0};
 	struct llmo_buf b;
 	char url[300];
-	int rc;
+	int rc = 0;
 
 	*out = NULL;
 	if (!srv)
@@ -505,10 +505,13 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 				    host);
 		goto fail;
 	}
-	srv->data_dir = strdup(opts->data_dir);
-	if (!srv->data_dir || (rc = llmo_mkdir_p(opts->data_dir, 0700, err)))
+	if ((rc = llmo_mkdir_p(opts->data_dir, 0700, err)))
+		goto fail;
+	/* absolute, so that the printed KUBECONFIG works from any directory */
+	srv->data_dir = realpath(opts->data_dir, NULL);
+	if (!srv->data_dir)
 		goto fail_oom;
-	if ((rc = llmo_buf_appendf(&b, "%s/state.db", opts->data_dir)) ||
+	if ((rc = llmo_buf_appendf(&b, "%s/state.db", srv->data_dir)) ||
 	    (rc = llmo_store_open(b.data, &srv->store, err)))
 		goto fail;
 	llmo_store_set_observer(srv->store, llmo__watch_observer, srv);
@@ -551,7 +554,7 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 	else
 		snprintf(url, sizeof(url), "%s://%s:%d", opts->plain_http ? "http" : "https", host,
 			 srv->port);
-	if ((rc = llmo_pki_ensure(opts->data_dir, hosts, url, &srv->pki, err)))
+	if ((rc = llmo_pki_ensure(srv->data_dir, hosts, url, &srv->pki, err)))
 		goto fail;
 	if (!opts->plain_http) {
 		if ((rc = llmo_pki_ssl_ctx(&srv->pki, (SSL_CTX **)&srv->ssl_ctx, err)))
@@ -567,7 +570,7 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 		goto fail_oom;
 	if (!opts->quiet)
 		printf("llmo server listening on %s\nexport KUBECONFIG=%s\n", url, srv->kubeconfig);
-	llmo_log(LLMO_LOG_INFO, LOG, "listening", "url=%s data_dir=%s", url, opts->data_dir);
+	llmo_log(LLMO_LOG_INFO, LOG, "listening", "url=%s data_dir=%s", url, srv->data_dir);
 	llmo_buf_release(&b);
 	*out = srv;
 	return 0;

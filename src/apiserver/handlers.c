@@ -109,6 +109,13 @@ static int read_body(struct llmo__req *r, json_t **out)
 	int rc = 0;
 
 	*out = NULL;
+	if (ctype && (strstr(ctype, "protobuf") || strstr(ctype, "cbor"))) {
+		/* clients fall back to JSON on 415 */
+		llmo__reply_status(r->req, 415, "UnsupportedMediaType", NULL,
+				   "the body content type %s is not supported: send JSON or YAML",
+				   ctype);
+		return LLMO_EUNSUPPORTED;
+	}
 	if (len > LLMO_API_BODY_MAX) {
 		llmo__reply_status(r->req, 413, "RequestEntityTooLarge", NULL,
 				   "the request body is %zu bytes, the limit is %d", len,
@@ -1276,9 +1283,15 @@ static void handle_patch(struct llmo__req *r, json_t *old, int64_t rv)
 	json_t *body = NULL, *patched = NULL;
 	int rc;
 
-	if (!ctype) {
+	if (!ctype || !(strstr(ctype, "application/json-patch+json") ||
+			strstr(ctype, "application/merge-patch+json") ||
+			strstr(ctype, "application/apply-patch") ||
+			strstr(ctype, "application/strategic-merge-patch+json"))) {
 		llmo__reply_status(r->req, 415, "UnsupportedMediaType", NULL,
-				   "a patch needs a Content-Type");
+				   "the patch type %s is not supported (use application/"
+				   "merge-patch+json, application/json-patch+json, application/"
+				   "strategic-merge-patch+json or application/apply-patch+yaml)",
+				   ctype ? ctype : "(none)");
 		return;
 	}
 	if (read_body(r, &body))
@@ -1294,11 +1307,8 @@ static void handle_patch(struct llmo__req *r, json_t *old, int64_t rv)
 						  ? NULL
 						  : llmo_smp_schema_for(r->res->group, r->res->kind),
 					  &patched, &err);
-	else {
-		llmo__reply_status(r->req, 415, "UnsupportedMediaType", NULL,
-				   "the patch type %s is not supported", ctype);
-		goto out;
-	}
+	else
+		rc = LLMO_EINTERNAL; /* excluded above */
 	if (rc) {
 		llmo__reply_status(r->req, rc == LLMO_ENOMEM ? 500 : 422,
 				   rc == LLMO_ENOMEM ? "InternalError" : "Invalid", NULL,

@@ -1031,7 +1031,8 @@ int llmo_field_selector_check(const struct llmo_field_selector *s, const char *c
 			ok = strcmp(allowed[j], f) == 0;
 		if (!ok)
 			return llmo_error_set(err, LLMO_EINVAL, "fieldSelector: field label not "
-					      "supported: %s", llmo_str_quote(q, f, strlen(f), 64));
+					      "supported: %s",
+					      llmo_str_quote(q, f, strlen(f), SEL_QUOTE_SHOW));
 	}
 	return 0;
 }

@@ -25,6 +25,7 @@ server_stop() { # stops the server; a non-zero exit (a crash, a sanitizer report
 	LLMO_PID=
 }
 server_start() { # extra args for llmo server
+	: >"$LLMO_DATA/stdout"
 	"$LLMO" server --data-dir "$LLMO_DATA" --listen 127.0.0.1:0 "$@" >"$LLMO_DATA/stdout" 2>>"$LLMO_LOG" &
 	LLMO_PID=$!
 	# Wait (bounded) for the announced URL, then for /healthz.

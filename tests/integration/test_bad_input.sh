@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Malformed and hostile requests: each gets the right Status (code and reason),
+# nothing is written, and the server stays up.
+. "$(dirname "$0")/lib.sh"
+server_start
+TOKEN=$(cat "$LLMO_DATA/token")
+W="$LLMO_URL/apis/llm.orchestrator.io/v1/namespaces/llm-workloads/llmworkloads"
+expect() { # expect CODE REASON description curl-args...
+	local code=$1 reason=$2 what=$3; shift 3
+	local out
+	out=$(curl -sk -w '\n%{http_code}' -H "Authorization: Bearer $TOKEN" "$@")
+	local got=${out##*$'\n'} body=${out%$'\n'*}
+	if [ "$got" = "$code" ] && { [ -z "$reason" ] || grep -q "\"reason\":\"$reason\"" <<<"$body"; }; then
+		ok
+	else
+		bad "$what: got $got $body, want $code $reason"
+	fi
+}
+J='Content-Type: application/json'
+expect 400 BadRequest "malformed JSON" -X POST -H "$J" --data '{"metadata": {' "$W"
+expect 400 BadRequest "JSON that is not an object" -X POST -H "$J" --data '[1,2]' "$W"
+expect 400 BadRequest "kind mismatch" -X POST -H "$J" --data '{"kind":"LLMModel","metadata":{"name":"x"}}' "$W"
+expect 400 BadRequest "namespace mismatch" -X POST -H "$J" --data '{"metadata":{"name":"x","namespace":"default"},"spec":{"modelName":"m"}}' "$W"
+expect 422 Invalid "wrong type" -X POST -H "$J" --data '{"metadata":{"name":"x"},"spec":{"modelName":5}}' "$W"
+expect 422 Invalid "unknown field" -X POST -H "$J" --data '{"metadata":{"name":"x"},"spec":{"modelName":"m","bogus":1}}' "$W?fieldValidation=Strict"
+expect 422 Invalid "missing required field" -X POST -H "$J" --data '{"metadata":{"name":"x"},"spec":{}}' "$W"
+expect 422 Invalid "bad name" -X POST -H "$J" --data '{"metadata":{"name":"Not_A_Name"},"spec":{"modelName":"m"}}' "$W"
+expect 404 NotFound "missing namespace" -X POST -H "$J" --data '{"metadata":{"name":"x"},"spec":{"modelName":"m"}}' "$LLMO_URL/apis/llm.orchestrator.io/v1/namespaces/nope/llmworkloads"
+expect 404 NotFound "missing object" "$W/nope"
+expect 404 NotFound "unknown resource" "$LLMO_URL/apis/llm.orchestrator.io/v1/namespaces/default/nothings"
+expect 404 NotFound "unknown path" "$LLMO_URL/nothing/here"
+expect 400 BadRequest "bad label selector" "$W?labelSelector=a%20in%20(b"
+expect 400 BadRequest "unsupported field selector" "$W?fieldSelector=spec.modelName%3Dx"
+expect 201 "" "create a configmap to patch" -X POST -H "$J" --data '{"metadata":{"name":"p"}}' "$LLMO_URL/api/v1/namespaces/default/configmaps"
+expect 415 UnsupportedMediaType "patch of an unknown type" -X PATCH -H 'Content-Type: text/plain' --data 'x' "$LLMO_URL/api/v1/namespaces/default/configmaps/p"
+expect 422 Invalid "JSON patch whose test fails" -X PATCH -H 'Content-Type: application/json-patch+json' --data '[{"op":"test","path":"/data","value":{"a":"b"}}]' "$LLMO_URL/api/v1/namespaces/default/configmaps/p"
+expect 409 Conflict "update with a stale resourceVersion" -X PUT -H "$J" --data '{"metadata":{"name":"p","resourceVersion":"1"}}' "$LLMO_URL/api/v1/namespaces/default/configmaps/p"
+# a body over 3 MiB
+head -c $((3 * 1024 * 1024 + 100)) /dev/zero | tr '\0' 'a' >"$LLMO_DATA/big"
+expect 413 "" "body over 3 MiB" -X POST -H "$J" --data-binary @"$LLMO_DATA/big" "$W"
+out=$(curl -sk -w '\n%{http_code}' "$W")
+[ "${out##*$'\n'}" = 401 ] && grep -q '"reason":"Unauthorized"' <<<"$out" && ok || bad "no token: $out"
+# Nothing was written by any of these.
+expect 200 "" "list still works" "$W"
+n=$(curl -sk -H "Authorization: Bearer $TOKEN" "$W" | grep -o '"name":"x"' | wc -l)
+[ "$n" -eq 0 ] && ok || bad "a refused object was stored"
+kill -0 "$LLMO_PID" && ok || bad "server died"
+finish
