@@ -1583,7 +1583,38 @@ static const struct llmo_smp_entry smp_endpoints[] = {
 	SMP_END,
 };
 
+/* Deployments and DaemonSets carry a pod template. */
+static const struct llmo_smp_entry smp_workload[] = {
+	SMP_META_ENTRIES,
+	{"spec.template.metadata.finalizers", NULL, true},
+	SMP_CONTAINER_ENTRIES("spec.template.spec.containers"),
+	SMP_CONTAINER_ENTRIES("spec.template.spec.initContainers"),
+	{"spec.template.spec.volumes", "name", false},
+	{"spec.template.spec.imagePullSecrets", "name", false},
+	{"spec.template.spec.hostAliases", "ip", false},
+	{"spec.template.spec.topologySpreadConstraints", "topologyKey", false},
+	{"spec.template.spec.tolerations", NULL, false},
+	{"status.conditions", "type", false},
+	SMP_END,
+};
+
+static const struct llmo_smp_entry smp_service_account[] = {
+	SMP_META_ENTRIES,
+	{"secrets", "name", false},
+	{"imagePullSecrets", "name", false},
+	SMP_END,
+};
+
 static const struct llmo_smp_schema smp_schemas[] = {
+	{"apps", "Deployment", smp_workload},
+	{"apps", "DaemonSet", smp_workload},
+	{"", "ServiceAccount", smp_service_account},
+	{"", "PersistentVolumeClaim", smp_meta_only},
+	{"rbac.authorization.k8s.io", "Role", smp_meta_only},
+	{"rbac.authorization.k8s.io", "ClusterRole", smp_meta_only},
+	{"rbac.authorization.k8s.io", "RoleBinding", smp_meta_only},
+	{"rbac.authorization.k8s.io", "ClusterRoleBinding", smp_meta_only},
+	{"apiextensions.k8s.io", "CustomResourceDefinition", smp_meta_only},
 	{"", "Pod", smp_pod},
 	{"", "Service", smp_service},
 	{"", "Node", smp_node},

@@ -49,7 +49,10 @@
 /*
  * RFC 7386 merge patch: a null member deletes, an object member merges
  * recursively, anything else replaces; a patch that is not an object replaces
- * the whole document. Only fails with LLMO_ENOMEM.
+ * the whole document. target may be NULL (absent: an object patch applies to
+ * {}). Any patch applies: the only failures are LLMO_EINVAL for a NULL patch,
+ * LLMO_ETOOBIG for a patch nested deeper than LLMO_PATCH_DEPTH_MAX, and
+ * LLMO_ENOMEM.
  */
 int llmo_patch_merge(const json_t *target, const json_t *patch, json_t **out,
 		     struct llmo_error *err);
@@ -116,9 +119,14 @@ const struct llmo_smp_schema *llmo_smp_schema_for(const char *group, const char 
  *     the given order, the target's others kept in place relative to them;
  *   - "$retainKeys": [..] drops the target map's members not listed (and
  *     refuses a patch that sets a member not listed).
- * Directives never reach the result. With a NULL schema every list is
- * replaced, so the patch acts as a merge patch that honours the map
- * directives. Unmatched nulls are dropped, as kube-apiserver does.
+ * Directives in merged maps and lists never reach the result; a "$patch"
+ * item in a list that the schema replaces is refused (LLMO_EPARSE) rather
+ * than stored, since it means the client merges a list the schema does not
+ * know. Values the patch adds where the target has none go through the same
+ * merge (against nothing), so their nulls and directives are dropped too,
+ * as kube-apiserver drops unmatched nulls. With a NULL schema every list is
+ * replaced: the patch acts as a merge patch that honours the map directives.
+ * Lists are merged in time linear in their length (keys are hashed).
  */
 int llmo_patch_strategic(const json_t *target, const json_t *patch,
 			 const struct llmo_smp_schema *schema, json_t **out,

@@ -14,6 +14,7 @@ static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
 	{"server", cmd_server, "run the control plane on this machine (embedded Kubernetes API)"},
+	{"agent", cmd_agent, "the node agent: report this machine's CPUs, memory and GPUs"},
 	{"validate", cmd_validate, "check LLMWorkload, LLMModel and configuration files"},
 	{"config", cmd_config, "print the default configuration or check a configuration file"},
 	{"version", cmd_version, "print the version"},

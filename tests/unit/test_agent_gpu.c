@@ -1,0 +1,111 @@
+/*
+ * GPU discovery: --fake-gpus specs, the JSON report, and NVML being absent
+ * (a machine without GPUs is not an error). The NVML path itself is checked
+ * on a GPU machine (see docs/agent.md).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "agent/node.h"
+
+#include <dlfcn.h>
+
+static void test_fake_specs(void **state)
+{
+	struct llmo_gpu_inventory inv;
+	struct llmo_error err = {0};
+
+	assert_int_equal(llmo_gpu_fake("2", &inv, &err), 0);
+	assert_int_equal(inv.source, LLMO_GPU_FAKE);
+	assert_int_equal(inv.gpus.len, 2);
+	assert_true(inv.gpus.items[0].fake);
+	assert_int_equal(inv.gpus.items[1].index, 1);
+	assert_int_equal(inv.gpus.items[0].memory_total, 80ULL << 30); /* default 80Gi */
+	assert_string_not_equal(inv.gpus.items[0].uuid, inv.gpus.items[1].uuid);
+	llmo_gpu_inventory_release(&inv);
+
+	assert_int_equal(llmo_gpu_fake("4:H100:80Gi", &inv, &err), 0);
+	assert_int_equal(inv.gpus.len, 4);
+	assert_string_equal(inv.gpus.items[3].name, "H100");
+	assert_int_equal(inv.gpus.items[3].memory_total, 80ULL << 30);
+	llmo_gpu_inventory_release(&inv);
+
+	assert_int_equal(llmo_gpu_fake("1:L4:24G", &inv, &err), 0);
+	assert_int_equal(inv.gpus.items[0].memory_total, 24000000000ULL);
+	llmo_gpu_inventory_release(&inv);
+
+	static const char *const bad[] = {"", "0", "-1", "65", "x", "2:A100", "2::80Gi",
+					  "2:A100:lots", "2:A100:0", "1:A:2:3"};
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(bad); i++) {
+		int rc = llmo_gpu_fake(bad[i], &inv, &err);
+
+		if (rc != LLMO_EINVAL)
+			fail_msg("\"%s\" accepted", bad[i]);
+		assert_non_null(strstr(err.msg, "expected N or N:MODEL:MEMORY"));
+		llmo_gpu_inventory_release(&inv);
+	}
+}
+
+static void test_json_report(void **state)
+{
+	struct llmo_gpu_inventory inv;
+	json_t *j, *g;
+
+	assert_int_equal(llmo_gpu_fake("1:A100:40Gi", &inv, NULL), 0);
+	j = llmo_gpu_inventory_json(&inv);
+	assert_string_equal(json_string_value(json_object_get(j, "source")), "fake");
+	g = json_array_get(json_object_get(j, "gpus"), 0);
+	assert_string_equal(json_string_value(json_object_get(g, "name")), "A100");
+	assert_int_equal(json_integer_value(json_object_get(g, "memoryTotalBytes")), 40LL << 30);
+	assert_true(json_is_true(json_object_get(g, "fake")));
+	json_decref(j);
+	llmo_gpu_inventory_release(&inv);
+}
+
+static void test_without_nvml(void **state)
+{
+	struct llmo_gpu_inventory inv;
+	struct llmo_error err = {0};
+	void *lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+
+	if (lib) {
+		/* a GPU machine: this case is about machines without NVML */
+		dlclose(lib);
+		skip();
+	}
+	assert_int_equal(llmo_gpu_discover(&inv, &err), 0);
+	assert_int_equal(inv.source, LLMO_GPU_NONE);
+	assert_int_equal(inv.gpus.len, 0);
+	assert_non_null(strstr(inv.note, "NVML not available"));
+	llmo_gpu_inventory_release(&inv);
+}
+
+static void test_node_info(void **state)
+{
+	struct llmo_node_info n;
+	struct llmo_error err = {0};
+	json_t *j;
+
+	assert_int_equal(llmo_node_info_read(&n, "2", &err), 0);
+	assert_true(n.cpu_milli >= 1000 && n.cpu_milli % 1000 == 0);
+	assert_true(n.memory_bytes > 0);
+	assert_true(n.hostname[0] != '\0');
+	j = llmo_node_info_json(&n);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(j, "gpus"), "gpus")), 2);
+	json_decref(j);
+	llmo_node_info_release(&n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fake_specs),
+		cmocka_unit_test(test_json_report),
+		cmocka_unit_test(test_without_nvml),
+		cmocka_unit_test(test_node_info),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
