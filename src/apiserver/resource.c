@@ -234,8 +234,23 @@ int llmo_resources_add_crd(struct llmo_resources *r, const json_t *crd, struct l
 	json_array_foreach(json_object_get(names, "categories"), i, v)
 		if (json_is_string(v) && (rc = strlist_add(&res->categories, json_string_value(v))))
 			goto fail;
-	res->schema = json_incref(
+	res->schema = json_deep_copy(
 		json_object_get(json_object_get(version, "schema"), "openAPIV3Schema"));
+	if (res->schema) {
+		/* every object has these, whether the CRD's schema says so or not */
+		json_t *props = json_object_get(res->schema, "properties");
+
+		if (!json_is_object(props)) {
+			props = json_object();
+			json_object_set_new(res->schema, "properties", props);
+		}
+		if (!json_object_get(props, "apiVersion"))
+			json_object_set_new(props, "apiVersion", json_pack("{s:s}", "type", "string"));
+		if (!json_object_get(props, "kind"))
+			json_object_set_new(props, "kind", json_pack("{s:s}", "type", "string"));
+		if (!json_object_get(props, "metadata"))
+			json_object_set_new(props, "metadata", json_pack("{s:s}", "type", "object"));
+	}
 	res->columns = json_incref(json_object_get(version, "additionalPrinterColumns"));
 	sub = json_object_get(version, "subresources");
 	if (json_object_get(sub, "status"))

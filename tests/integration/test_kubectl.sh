@@ -95,6 +95,16 @@ check "configmap is there" k get configmap cm1 -n scratch
 check "delete namespace" k delete namespace scratch --wait=false
 check_fails "its contents are gone" k get configmap cm1 -n scratch
 
+# A CRD applied later is served at once.
+check "apply a new CRD" k apply -f tests/data/crd/widgets.yaml
+check "discovery has it" bash -c "$KUBECTL api-resources | grep -E '^widgets +wd +example.com/v1alpha1 +true +Widget'"
+check "create a widget (defaulted)" bash -c "printf 'apiVersion: example.com/v1alpha1\nkind: Widget\nmetadata: {name: w1, namespace: default}\nspec: {color: red}\n' | $KUBECTL apply -f - && [ \$($KUBECTL get wd w1 -o jsonpath='{.spec.size}') = 1 ]"
+check_fails "its schema is enforced" bash -c "printf 'apiVersion: example.com/v1alpha1\nkind: Widget\nmetadata: {name: w2, namespace: default}\nspec: {color: pink}\n' | $KUBECTL apply -f -"
+check "its printer columns" bash -c "$KUBECTL get wd --no-headers | grep -E '^w1 +red +1 '"
+check "its scale subresource" bash -c "$KUBECTL scale wd w1 --replicas=4 && [ \$($KUBECTL get wd w1 -o jsonpath='{.spec.size}') = 4 ]"
+check "delete the CRD" k delete crd widgets.example.com
+check_fails "no longer served" k get wd
+
 # Authentication.
 check "no token: 401" bash -c "curl -sk -o /dev/null -w '%{http_code}' $LLMO_URL/api | grep -x 401"
 check "wrong token: 401" bash -c "curl -sk -H 'Authorization: Bearer nope' -o /dev/null -w '%{http_code}' $LLMO_URL/api | grep -x 401"

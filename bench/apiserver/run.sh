@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Benchmark of llmo server's API against etcd, measured by one client
+# (llmo-loadgen) over HTTP/1.1 on loopback. See bench/README.md.
+#
+# Usage: bench/apiserver/run.sh            (from anywhere; about a minute)
+# Settings (environment):
+#   N=10000        objects created (llmo) / keys put (etcd); also the number of gets
+#   CONC=8         a second write pass at this concurrency on both sides (0: skip)
+#   WATCHERS=100   watch streams for the fan-out phase
+#   EVENTS=100     objects created while they watch
+#   BUILDDIR=build-bench   where llmo and llmo-loadgen are built (RelWithDebInfo, no sanitizers)
+#
+# Durability is each side's default: etcd fsyncs its WAL before answering a put
+# (no --unsafe-no-fsync); llmo server commits each write in one SQLite
+# transaction with synchronous=FULL (WAL mode, fsync at every commit).
+# Prints a results table; writes nothing into the repository but the build dir.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+N=${N:-10000}
+CONC=${CONC:-8}
+WATCHERS=${WATCHERS:-100}
+EVENTS=${EVENTS:-100}
+BUILDDIR=${BUILDDIR:-build-bench}
+
+# ---- what it needs: the build packages, curl, etcd -------------------------
+scripts/setup.sh
+if ! command -v etcd >/dev/null 2>&1; then
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+	echo "bench: installing etcd-server"
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+fi
+
+# ---- build (optimised, no sanitizers, no tests) ----------------------------
+cmake -S . -B "$BUILDDIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMO_SANITIZE=OFF \
+	-DLLMO_FUZZ=OFF -DLLMO_TESTS=OFF -DLLMO_BENCH=ON >/dev/null
+cmake --build "$BUILDDIR" -j"$(nproc)" --target llmo llmo-loadgen >/dev/null
+LLMO=$PWD/$BUILDDIR/llmo
+LOADGEN=$PWD/$BUILDDIR/bench/llmo-loadgen
+
+# ---- helpers ----------------------------------------------------------------
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$((20000 + RANDOM % 30000))
+		if port_free "$p"; then echo "$p"; return 0; fi
+	done
+	echo "bench: no free port" >&2; return 1
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+wait_http() { # URL [curl args]
+	local url=$1; shift
+	for _ in $(seq 1 200); do
+		curl -sf "$@" "$url" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "bench: $url does not answer" >&2; return 1
+}
+
+# LLMO_PID, LLMO_URL, LLMO_DIR: starts llmo server with extra args
+llmo_start() {
+	LLMO_DIR=$(mktemp -d "$WORK/llmo.XXXXXX")
+	"$LLMO" server --data-dir "$LLMO_DIR" --listen 127.0.0.1:0 --log-level warn "$@" \
+		>"$LLMO_DIR/stdout" 2>"$LLMO_DIR/log" &
+	LLMO_PID=$!
+	PIDS+=("$LLMO_PID")
+	LLMO_URL=
+	for _ in $(seq 1 200); do
+		LLMO_URL=$(sed -n 's/^llmo server listening on //p' "$LLMO_DIR/stdout")
+		[ -n "$LLMO_URL" ] && break
+		kill -0 "$LLMO_PID" 2>/dev/null || { cat "$LLMO_DIR/log"; exit 1; }
+		sleep 0.05
+	done
+	[ -n "$LLMO_URL" ] || { echo "bench: llmo server did not start" >&2; exit 1; }
+	wait_http "$LLMO_URL/healthz" --cacert "$LLMO_DIR/pki/ca.crt"
+}
+llmo_stop() {
+	kill "$LLMO_PID"
+	wait "$LLMO_PID" || { echo "bench: llmo server exited with an error" >&2; tail "$LLMO_DIR/log"; }
+}
+
+# field FILE PHASE KEY: the value of KEY on the RESULT line of PHASE
+field() {
+	awk -v ph="phase=$2" -v k="$3" '$1 == "RESULT" && $3 == ph {
+		for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$1" | tail -1
+}
+loadgen() { # OUTFILE args...: runs llmo-loadgen, keeps and shows its RESULT lines
+	local out=$1; shift
+	"$LOADGEN" "$@" | tee -a "$out"
+}
+
+echo "bench: N=$N concurrency=1 and $CONC, $WATCHERS watchers x $EVENTS events, $(nproc) CPUs"
+
+# ---- etcd --------------------------------------------------------------------
+ETCD_DIR=$(mktemp -d "$WORK/etcd.XXXXXX")
+EC=$(free_port)
+EP=$(free_port)
+while [ "$EP" = "$EC" ]; do EP=$(free_port); done
+etcd --name bench --data-dir "$ETCD_DIR/data" \
+	--listen-client-urls "http://127.0.0.1:$EC" --advertise-client-urls "http://127.0.0.1:$EC" \
+	--listen-peer-urls "http://127.0.0.1:$EP" --initial-advertise-peer-urls "http://127.0.0.1:$EP" \
+	--initial-cluster "bench=http://127.0.0.1:$EP" --log-level warn >"$ETCD_DIR/log" 2>&1 &
+ETCD_PID=$!
+PIDS+=("$ETCD_PID")
+wait_http "http://127.0.0.1:$EC/health"
+ETCD_VERSION=$(etcd --version | awk '/etcd Version/ {print $3}')
+
+E=$WORK/etcd.txt
+echo "== etcd $ETCD_VERSION: $N puts, $N gets, list (v3 JSON gateway, HTTP)"
+loadgen "$E" --mode etcd --url "http://127.0.0.1:$EC" -n "$N" --phases create,get,list
+ETCD_RSS=$(rss_kb "$ETCD_PID")
+if [ "$CONC" -gt 0 ]; then
+	EC8=$WORK/etcd-c.txt
+	echo "== etcd: $N puts at concurrency $CONC"
+	loadgen "$EC8" --mode etcd --url "http://127.0.0.1:$EC" -n "$N" -c "$CONC" \
+		--prefix benchc --phases create
+fi
+kill "$ETCD_PID"; wait "$ETCD_PID" 2>/dev/null || true
+
+# ---- llmo server over HTTP ------------------------------------------------------
+L=$WORK/llmo.txt
+echo "== llmo server (HTTP): $N creates, then RSS, $N gets, list, watch fan-out"
+llmo_start --insecure-http
+loadgen "$L" --url "$LLMO_URL" --token-file "$LLMO_DIR/token" -n "$N" --phases create
+LLMO_RSS=$(rss_kb "$LLMO_PID")
+loadgen "$L" --url "$LLMO_URL" --token-file "$LLMO_DIR/token" -n "$N" \
+	--watchers "$WATCHERS" --events "$EVENTS" --phases get,list,watch
+LLMO_HWM=$(hwm_kb "$LLMO_PID")
+if [ "$CONC" -gt 0 ]; then
+	LC8=$WORK/llmo-c.txt
+	echo "== llmo server (HTTP): $N creates at concurrency $CONC"
+	loadgen "$LC8" --url "$LLMO_URL" --token-file "$LLMO_DIR/token" -n "$N" -c "$CONC" \
+		--prefix benchc --phases create
+fi
+llmo_stop
+
+# ---- llmo server over HTTPS (reported apart: TLS is not in the comparison) ---
+S=$WORK/llmo-tls.txt
+echo "== llmo server (HTTPS): $N creates, $N gets, list"
+llmo_start
+loadgen "$S" --url "$LLMO_URL" --token-file "$LLMO_DIR/token" --cacert "$LLMO_DIR/pki/ca.crt" \
+	-n "$N" --phases create,get,list
+llmo_stop
+
+# ---- results ------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+bytes_mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+row() { printf '%-34s %16s %16s %10s %16s\n' "$@"; }
+
+echo
+echo "Results: N=$N, $(nproc) CPUs, $(date -u +%Y-%m-%d), one client over HTTP/1.1 keep-alive on loopback"
+row "" "llmo (HTTP)" "etcd $ETCD_VERSION" "llmo/etcd" "llmo (HTTPS)"
+row "creates|puts/s, 1 connection" "$(field "$L" create per_sec)" "$(field "$E" create per_sec)" \
+	"$(ratio "$(field "$L" create per_sec)" "$(field "$E" create per_sec)")" "$(field "$S" create per_sec)"
+row "  latency p50 / p99 ms" "$(field "$L" create p50_ms) / $(field "$L" create p99_ms)" \
+	"$(field "$E" create p50_ms) / $(field "$E" create p99_ms)" "" \
+	"$(field "$S" create p50_ms) / $(field "$S" create p99_ms)"
+if [ "$CONC" -gt 0 ]; then
+	row "creates|puts/s, $CONC connections" "$(field "$LC8" create per_sec)" "$(field "$EC8" create per_sec)" \
+		"$(ratio "$(field "$LC8" create per_sec)" "$(field "$EC8" create per_sec)")" ""
+	row "  latency p50 / p99 ms" "$(field "$LC8" create p50_ms) / $(field "$LC8" create p99_ms)" \
+		"$(field "$EC8" create p50_ms) / $(field "$EC8" create p99_ms)" "" ""
+fi
+row "gets/s, 1 connection" "$(field "$L" get per_sec)" "$(field "$E" get per_sec)" \
+	"$(ratio "$(field "$L" get per_sec)" "$(field "$E" get per_sec)")" "$(field "$S" get per_sec)"
+row "  latency p50 / p99 ms" "$(field "$L" get p50_ms) / $(field "$L" get p99_ms)" \
+	"$(field "$E" get p50_ms) / $(field "$E" get p99_ms)" "" \
+	"$(field "$S" get p50_ms) / $(field "$S" get p99_ms)"
+row "list of $N: p50 ms" "$(field "$L" list p50_ms)" "$(field "$E" list p50_ms)" \
+	"$(ratio "$(field "$L" list p50_ms)" "$(field "$E" list p50_ms)")" "$(field "$S" list p50_ms)"
+row "  items / MB" "$(field "$L" list items) / $(bytes_mb "$(field "$L" list bytes)")" \
+	"$(field "$E" list items) / $(bytes_mb "$(field "$E" list bytes)")" "" \
+	"$(field "$S" list items) / $(bytes_mb "$(field "$S" list bytes)")"
+row "RSS MB after $N objects" "$(mb "$LLMO_RSS")" "$(mb "$ETCD_RSS")" "$(ratio "$LLMO_RSS" "$ETCD_RSS")" ""
+row "  peak RSS MB (after list, watch)" "$(mb "$LLMO_HWM")" "" "" ""
+echo
+echo "Watch fan-out (llmo, HTTP): $(field "$L" watch watchers) watchers x $(field "$L" watch events) creates," \
+	"$(field "$L" watch deliveries) deliveries, $(field "$L" watch missing) missing, $(field "$L" watch duplicates) duplicates"
+echo "  lag from create sent to event read, per delivery: p50 $(field "$L" watch lag_p50_ms) ms, p99 $(field "$L" watch lag_p99_ms) ms"
+echo "  until the last watcher has it, per event:         p50 $(field "$L" watch all_p50_ms) ms, p99 $(field "$L" watch all_p99_ms) ms"
+echo "  create latency while watched:                     p50 $(field "$L" watch create_p50_ms) ms, p99 $(field "$L" watch create_p99_ms) ms"
+echo
+echo "Durability: etcd fsyncs its WAL before answering each put (default; no --unsafe-no-fsync);"
+echo "llmo server commits each create as one SQLite transaction with synchronous=FULL (fsync per commit)."
+echo
+goal() { # description, awk condition on a and b
+	if awk -v a="$2" -v b="$3" "BEGIN { exit !($4) }"; then echo "  MET      $1"; else echo "  NOT MET  $1"; fi
+}
+echo "Goals:"
+goal "more creates/s than etcd puts/s at equal durability ($(field "$L" create per_sec) vs $(field "$E" create per_sec))" \
+	"$(field "$L" create per_sec)" "$(field "$E" create per_sec)" "a > b"
+goal "p99 get under 1 ms ($(field "$L" get p99_ms) ms)" "$(field "$L" get p99_ms)" 0 "a < 1"
+goal "under 100 MB RSS at $N objects ($(mb "$LLMO_RSS") MB)" "$LLMO_RSS" 0 "a < 100 * 1024"
