@@ -99,6 +99,8 @@ json_t *llmo__table(const struct llmo_resource *res, const json_t *items, const 
 void llmo__watch_start(struct llmo__req *r);                                  /* watch.c */
 int llmo__watch_observer(void *ctx, const struct llmo_store_event *ev);     /* watch.c */
 void llmo__watch_close_all(struct llmo_apiserver *srv);                       /* watch.c */
+/* Ends the watches on custom resources (their definitions are about to be rebuilt). */
+void llmo__watch_close_crd(struct llmo_apiserver *srv);                       /* watch.c */
 
 /* Writes path through store hooks that keep the CRD registry in sync (handlers.c). */
 int llmo__crd_sync(struct llmo_apiserver *srv, struct llmo_error *err);

@@ -306,7 +306,10 @@ int llmo__crd_sync(struct llmo_apiserver *srv, struct llmo_error *err)
 	bool more;
 	int rc;
 
-	/* drop what CRDs served, then serve what the store has now */
+	/* drop what CRDs served, then serve what the store has now; watches on
+	 * custom resources point at those definitions, so they end (clients
+	 * re-watch, as they do when kube-apiserver closes a watch) */
+	llmo__watch_close_crd(srv);
 	for (size_t i = 0; i < srv->resources.v.len;) {
 		struct llmo_resource *res = srv->resources.v.items[i];
 		char name[512];

@@ -286,6 +286,13 @@ oom:
 	watch_free(w);
 }
 
+void llmo__watch_close_crd(struct llmo_apiserver *srv)
+{
+	for (size_t i = srv->watches.len; i-- > 0;)
+		if (srv->watches.items[i]->res->from_crd)
+			watch_end(srv->watches.items[i]);
+}
+
 void llmo__watch_close_all(struct llmo_apiserver *srv)
 {
 	while (srv->watches.len)

@@ -40,6 +40,17 @@ head -c $((3 * 1024 * 1024 + 100)) /dev/zero | tr '\0' 'a' >"$LLMO_DATA/big"
 expect 413 "" "body over 3 MiB" -X POST -H "$J" --data-binary @"$LLMO_DATA/big" "$W"
 out=$(curl -sk -w '\n%{http_code}' "$W")
 [ "${out##*$'\n'}" = 401 ] && grep -q '"reason":"Unauthorized"' <<<"$out" && ok || bad "no token: $out"
+# A watch on a custom resource while CRDs change: the stream ends cleanly
+# (clients re-watch) and the server keeps serving.
+curl -sk -N --max-time 10 -H "Authorization: Bearer $TOKEN" "$W?watch=true" >"$LLMO_DATA/w.out" 2>&1 &
+wpid=$!
+for _ in $(seq 1 100); do [ -s "$LLMO_DATA/w.out" ] || curl -sk -H "Authorization: Bearer $TOKEN" "$LLMO_URL/metrics" | grep -q '^llmo_apiserver_watches 1$' && break; sleep 0.05; done
+crd=$(sed -n '/^apiVersion/,$p' tests/data/crd/widgets.yaml | "$(command -v /usr/bin/python3 || command -v python3)" -c 'import sys,yaml,json; print(json.dumps(yaml.safe_load(sys.stdin)))')
+expect 201 "" "create a CRD while a watch is open" -X POST -H "$J" --data "$crd" "$LLMO_URL/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+wait "$wpid"; rc=$?
+[ "$rc" -eq 0 ] && ok || bad "the watch did not end cleanly (curl exit $rc)"
+expect 200 "" "server still serves after the CRD change" "$W"
+
 # Nothing was written by any of these.
 expect 200 "" "list still works" "$W"
 n=$(curl -sk -H "Authorization: Bearer $TOKEN" "$W" | grep -o '"name":"x"' | wc -l)
