@@ -568,9 +568,11 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 	srv->kubeconfig = strdup(srv->pki.kubeconfig_path);
 	if (!srv->kubeconfig)
 		goto fail_oom;
+	srv->url = strdup(url);
+	if (!srv->url)
+		goto fail_oom;
 	if (!opts->quiet)
-		printf("llmo server listening on %s\nexport KUBECONFIG=%s\n", url, srv->kubeconfig);
-	llmo_log(LLMO_LOG_INFO, LOG, "listening", "url=%s data_dir=%s", url, srv->data_dir);
+		llmo_log(LLMO_LOG_INFO, LOG, "listening", "url=%s data_dir=%s", url, srv->data_dir);
 	llmo_buf_release(&b);
 	*out = srv;
 	return 0;
@@ -601,12 +603,18 @@ void llmo_apiserver_free(struct llmo_apiserver *srv)
 	llmo_pki_release(&srv->pki);
 	free(srv->data_dir);
 	free(srv->kubeconfig);
+	free(srv->url);
 	free(srv);
 }
 
 int llmo_apiserver_port(const struct llmo_apiserver *srv)
 {
 	return srv->port;
+}
+
+const char *llmo_apiserver_url(const struct llmo_apiserver *srv)
+{
+	return srv->url;
 }
 
 const char *llmo_apiserver_kubeconfig(const struct llmo_apiserver *srv)

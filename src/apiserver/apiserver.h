@@ -17,7 +17,7 @@ struct llmo_apiserver_opts {
 	const char *listen_host; /* "127.0.0.1" */
 	int listen_port;         /* 6443; 0 picks a free port */
 	bool plain_http;         /* only allowed on a loopback address */
-	bool quiet;              /* do not print the KUBECONFIG line */
+	bool quiet;              /* no "listening" log line (tests embedding the server) */
 };
 
 /*
@@ -31,6 +31,8 @@ void llmo_apiserver_free(struct llmo_apiserver *srv);
 
 /* The port actually bound (useful with listen_port 0). */
 int llmo_apiserver_port(const struct llmo_apiserver *srv);
+/* The URL clients use ("https://127.0.0.1:6443"). */
+const char *llmo_apiserver_url(const struct llmo_apiserver *srv);
 /* The kubeconfig path written for clients. */
 const char *llmo_apiserver_kubeconfig(const struct llmo_apiserver *srv);
 

@@ -38,6 +38,7 @@ struct llmo_apiserver {
 	struct llmo_pki pki;
 	char *data_dir;
 	char *kubeconfig;
+	char *url;
 	int port;
 	bool plain_http;
 	LLMO_VEC(struct llmo__watch *) watches;

@@ -10,6 +10,7 @@
 int cmd_validate(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_inference_sim(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 
 /* Prints "llmo SUB: message" to stderr and returns 2. */

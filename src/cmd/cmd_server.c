@@ -156,6 +156,8 @@ int cmd_server(int argc, char **argv)
 		fprintf(stderr, "llmo server: %s\n", err.msg);
 		goto out;
 	}
+	printf("llmo server listening on %s\nexport KUBECONFIG=%s\n", llmo_apiserver_url(srv),
+	       llmo_apiserver_kubeconfig(srv));
 	fflush(stdout);
 	sigint = evsignal_new(base, SIGINT, on_signal, base);
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);

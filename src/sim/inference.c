@@ -2,15 +2,16 @@
  * The simulated OpenAI-compatible LLM server (see inference.h for the
  * latency model, docs/inference-sim.md for the HTTP surface).
  *
- * Life of a request: on_request() routes it; handle_generate() or
- * handle_embeddings() validate the body into a struct sim_req, which joins
- * the waiting queue; admit() moves requests to the running list while the
- * batch has room; each running request owns one libevent timer that fires
- * when its next token (streaming) or its whole answer (non-streaming) is
- * due; req_finish() answers, updates the metrics, frees the request and
- * admits the next. A client that goes away is noticed by the connection's
- * close callback (on_close), which takes the request out of the counters
- * the same way.
+ * Life of a request: on_request() routes it; handle_inference() validates
+ * the body (parse_generate, parse_embeddings) into a struct sim_req, which
+ * joins the waiting queue; admit() moves requests to the running list while
+ * the batch has room; each running request owns one libevent timer that
+ * fires when its next token (streaming) or its whole answer (non-streaming)
+ * is due; req_finish() takes it out of the queue and the counters, records
+ * the metrics, frees it and admits the next, and the caller then answers.
+ * A client that goes away is noticed by a read watch on its socket
+ * (on_client_readable) or a failed write; either ends in the connection's
+ * close callback (on_close), which finishes the request the same way.
  */
 #include "base/common.h"
 
@@ -18,6 +19,7 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -266,6 +268,7 @@ struct sim_req {
 	struct evhttp_request *req; /* owned by evhttp; we answer it exactly once */
 	struct sim_model *model;
 	struct event *timer;
+	struct event *watch; /* the client's socket, to notice it going away; may be NULL */
 	enum sim_kind kind;
 	enum sim_state state;
 	bool stream, include_usage, ttft_seen;
@@ -568,7 +571,8 @@ static int parse_messages(const json_t *msgs, struct prompt_acc *a, struct bad *
 			known = known || strcmp(json_string_value(role), chat_roles[r]) == 0;
 		if (!known)
 			return bad_field(b, sub,
-					 "unknown role %s (system, user, assistant, tool, developer)",
+					 "unknown role %s (system, user, assistant, tool, "
+					 "developer)",
 					 llmo_str_quote(q, json_string_value(role),
 							json_string_length(role), QUOTE_SHOW));
 		snprintf(sub, sizeof(sub), "%s.content", path);
@@ -684,7 +688,8 @@ static void admit(struct llmo_sim *sim);
 /*
  * Takes r out of the queue and the counters and frees it; admits the next
  * waiting requests. completed: r was answered in full (counts as a success).
- * The caller has answered (or dropped) r->req.
+ * r->req is still valid (answer it after this call: sending may free it at
+ * once) and its connection's close callback is cleared.
  */
 static void req_finish(struct sim_req *r, bool completed, int64_t now)
 {
@@ -714,6 +719,8 @@ static void req_finish(struct sim_req *r, bool completed, int64_t now)
 		   m->name, r->prompt_tokens, r->stream ? r->sent : r->n,
 		   (now - r->arrived_ns) / 1000000);
 	event_free(r->timer);
+	if (r->watch)
+		event_free(r->watch);
 	free(r->hashes);
 	free(r);
 	admit(sim);
@@ -766,6 +773,43 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 		evhttp_send_reply_end(req);
 }
 
+/*
+ * The client's socket became readable while its request is pending. evhttp
+ * (2.1) does not read a connection while the request on it waits for its
+ * answer, so it would notice a client that went away only when a write
+ * fails, which for a non-streaming request is at the very end. A peek tells
+ * EOF or a reset (the client is gone: free the connection, which calls
+ * on_close) from pipelined bytes (the client is still there: stop watching).
+ */
+static void on_client_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_req *r = arg;
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n > 0 || !conn)
+		return;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		event_add(r->watch, NULL);
+		return;
+	}
+	evhttp_connection_free(conn);
+}
+
+static void watch_client(struct sim_req *r)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+	if (fd < 0)
+		return;
+	r->watch = event_new(r->sim->base, fd, EV_READ, on_client_readable, r);
+	if (r->watch)
+		event_add(r->watch, NULL);
+}
+
 /* ---- generated text ---- */
 
 /* Words of at most LLMO_SIM_WORD_BYTES_PER_TOKEN bytes: one token each. */
@@ -806,7 +850,8 @@ static json_t *chunk_new(const struct sim_req *r, json_t *choice)
 {
 	json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:[]}", "id", r->id, "object",
 			      r->kind == KIND_CHAT ? "chat.completion.chunk" : "text_completion",
-			      "created", (json_int_t)r->created, "model", r->model->name, "choices");
+			      "created", (json_int_t)r->created, "model", r->model->name,
+			      "choices");
 
 	if (!c) {
 		json_decref(choice);
@@ -855,6 +900,7 @@ static void send_sse(struct sim_req *r, json_t *chunk)
 
 static void finish_stream(struct sim_req *r, int64_t now)
 {
+	struct evhttp_request *req = r->req;
 	struct evbuffer *b;
 
 	send_sse(r, chunk_new(r, chunk_choice(r, NULL, false, finish_names[r->finish])));
@@ -866,9 +912,9 @@ static void finish_stream(struct sim_req *r, int64_t now)
 		evhttp_send_reply_chunk(r->req, b);
 		evbuffer_free(b);
 	}
-	evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
-	evhttp_send_reply_end(r->req);
+	/* req_finish first: ending the reply may free req at once */
 	req_finish(r, true, now);
+	evhttp_send_reply_end(req);
 }
 
 /* Sends every token that is due, then the end when due; reschedules otherwise. */
@@ -879,7 +925,8 @@ static void stream_step(struct sim_req *r, int64_t now)
 
 	llmo_buf_init(&tok, 64);
 	for (;;) {
-		int64_t due = sat_add(sat_add(r->started_ns, r->ttft_ns), sat_mul(o->itl_ns, r->sent));
+		int64_t due = sat_add(sat_add(r->started_ns, r->ttft_ns),
+				      sat_mul(o->itl_ns, r->sent));
 
 		if (due > now) {
 			schedule(r, due);
@@ -903,7 +950,8 @@ static void stream_step(struct sim_req *r, int64_t now)
 	llmo_buf_release(&tok);
 }
 
-static void answer_generate(struct sim_req *r, int64_t now)
+/* The whole answer of a non-streaming completion or chat request (NULL: out of memory). */
+static json_t *answer_generate(struct sim_req *r)
 {
 	struct llmo_buf text;
 	json_t *choice, *body;
@@ -924,8 +972,7 @@ static void answer_generate(struct sim_req *r, int64_t now)
 			 (json_int_t)r->created, "model", r->model->name, "choices", choice,
 			 "usage", usage_new(r, r->n));
 	llmo_buf_release(&text);
-	evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
-	reply_json(r->req, 200, body);
+	return body;
 }
 
 /* A unit vector of dims floats derived from h. */
@@ -947,10 +994,11 @@ static void embed_vector(uint64_t h, int dims, float *out)
 }
 
 /*
- * The embeddings body is written as text: a JSON tree of a million reals
- * would cost far more memory than the answer.
+ * Writes the embeddings body into r's output buffer (the caller sends it):
+ * as text, since a JSON tree of a million reals would cost far more memory
+ * than the answer. 0 or LLMO_ENOMEM (nothing written).
  */
-static void answer_embeddings(struct sim_req *r)
+static int answer_embeddings(struct sim_req *r)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(r->req);
 	float *v = calloc((size_t)r->dims, sizeof(float));
@@ -960,10 +1008,10 @@ static void answer_embeddings(struct sim_req *r)
 	json_t *usage = usage_new(r, 0);
 	char *model_text = model ? json_dumps(model, JSON_ENCODE_ANY) : NULL;
 	char *usage_text = usage ? json_dumps(usage, JSON_COMPACT) : NULL;
+	int rc = 0;
 
-	evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
 	if (!v || (r->base64 && !b64) || !model_text || !usage_text) {
-		reply_error(r->req, 500, "server_error", NULL, NULL, "out of memory");
+		rc = LLMO_ENOMEM;
 		goto out;
 	}
 	evbuffer_add_printf(out, "{\"object\":\"list\",\"data\":[");
@@ -998,7 +1046,6 @@ static void answer_embeddings(struct sim_req *r)
 	evbuffer_add_printf(out, "],\"model\":%s,\"usage\":%s}\n", model_text, usage_text);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
 			  "application/json");
-	evhttp_send_reply(r->req, 200, NULL, NULL);
 out:
 	free(v);
 	free(b64);
@@ -1006,13 +1053,17 @@ out:
 	free(usage_text);
 	json_decref(model);
 	json_decref(usage);
+	return rc;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_req *r = arg;
 	int64_t now = llmo_clock_mono_ns();
+	struct evhttp_request *req;
+	json_t *body = NULL;
 	int64_t due;
+	int code = 0;
 
 	if (r->stream) {
 		stream_step(r, now);
@@ -1024,11 +1075,21 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	note_first_token(r, sat_add(r->started_ns, r->ttft_ns));
-	if (r->kind == KIND_EMBEDDING)
-		answer_embeddings(r);
-	else
-		answer_generate(r, now);
+	req = r->req;
+	if (r->kind == KIND_EMBEDDING) {
+		if (answer_embeddings(r) == 0)
+			code = 200;
+	} else {
+		body = answer_generate(r);
+	}
+	/* req_finish first: sending may free req at once */
 	req_finish(r, true, now);
+	if (code == 200)
+		evhttp_send_reply(req, 200, NULL, NULL);
+	else if (body)
+		reply_json(req, 200, body);
+	else
+		reply_error(req, 500, "server_error", NULL, NULL, "out of memory");
 }
 
 /* ---- inference endpoints ---- */
@@ -1098,8 +1159,8 @@ static int parse_generate(struct llmo_sim *sim, struct sim_req *r, const json_t 
 		json_int_t m = json_integer_value(max);
 
 		if (m < 1)
-			return bad_field(b, max_name, "must be at least 1, got %" JSON_INTEGER_FORMAT,
-					 m);
+			return bad_field(b, max_name,
+					 "must be at least 1, got %" JSON_INTEGER_FORMAT, m);
 		if (m > (json_int_t)((size_t)o->max_model_len - r->prompt_tokens))
 			return bad_field(b, max_name,
 					 "this model's maximum context length is %d tokens; the "
@@ -1144,7 +1205,8 @@ static int embed_input(struct sim_req *r, const json_t *in, const char *path, si
 		}
 		a.tokens = json_array_size(in);
 	} else {
-		return bad_field(b, path, "expected a string or a non-empty array of token ids, got %s",
+		return bad_field(b, path,
+				 "expected a string or a non-empty array of token ids, got %s",
 				 llmo_json_type_name(in));
 	}
 	if (a.tokens > (size_t)r->sim->opts.max_model_len)
@@ -1181,10 +1243,12 @@ static int parse_embeddings(struct llmo_sim *sim, struct sim_req *r, const json_
 	r->dims = sim->opts.embedding_dim;
 	dims = opt_get(body, "dimensions");
 	if (dims) {
-		if (json_integer_value(dims) < 1 || json_integer_value(dims) > LLMO_SIM_EMBED_DIM_MAX)
+		json_int_t d = json_integer_value(dims);
+
+		if (d < 1 || d > LLMO_SIM_EMBED_DIM_MAX)
 			return bad_field(b, "dimensions", "must be between 1 and %d",
 					 LLMO_SIM_EMBED_DIM_MAX);
-		r->dims = (int)json_integer_value(dims);
+		r->dims = (int)d;
 	}
 	many = json_is_array(in) &&
 	       (json_is_string(json_array_get(in, 0)) || json_is_array(json_array_get(in, 0)));
@@ -1193,13 +1257,14 @@ static int parse_embeddings(struct llmo_sim *sim, struct sim_req *r, const json_
 		return bad_field(b, "input", "at most %d inputs per request",
 				 LLMO_SIM_EMBED_INPUTS_MAX);
 	if (r->ninputs * (size_t)r->dims > EMBED_VALUES_MAX)
-		return bad_field(b, "input", "inputs x dimensions must be at most %d", EMBED_VALUES_MAX);
+		return bad_field(b, "input", "inputs x dimensions must be at most %d",
+				 EMBED_VALUES_MAX);
 	r->hashes = calloc(r->ninputs, sizeof(*r->hashes));
 	if (!r->hashes)
 		return LLMO_ENOMEM;
 	for (size_t i = 0; i < r->ninputs; i++) {
 		char path[PARAM_MAX];
-		size_t tokens;
+		size_t tokens = 0;
 
 		snprintf(path, sizeof(path), many ? "input[%zu]" : "input", i);
 		rc = embed_input(r, many ? json_array_get(in, i) : in, path, &tokens,
@@ -1221,6 +1286,7 @@ static void handle_inference(struct llmo_sim *sim, struct evhttp_request *req, e
 	struct bad b = {{0}, {0}};
 	char q[LLMO_STR_QUOTE_SIZE(QUOTE_SHOW)];
 	const json_t *model;
+	const char *text;
 	json_t *body = NULL;
 	int64_t left;
 	int rc;
@@ -1235,8 +1301,9 @@ static void handle_inference(struct llmo_sim *sim, struct evhttp_request *req, e
 		reply_loading(req, left);
 		goto out;
 	}
-	if (llmo_json_load((const char *)evbuffer_pullup(in, -1), len, "body", &body, &err)) {
-		reply_invalid(req, NULL, err.msg);
+	text = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	if (!text || llmo_json_load(text, len, "request body", &body, &err)) {
+		reply_invalid(req, NULL, text ? err.msg : "out of memory");
 		goto out;
 	}
 	if (!json_is_object(body)) {
@@ -1296,7 +1363,7 @@ static void handle_inference(struct llmo_sim *sim, struct evhttp_request *req, e
 	r->arrived_ns = llmo_clock_mono_ns();
 	r->created = llmo_clock_wall_ms() / 1000;
 	snprintf(r->id, sizeof(r->id), "%s-%016" PRIx64, prefixes[kind],
-		 ++sim->next_id ^ sim->opts.seed << 32);
+		 ++sim->next_id ^ (sim->opts.seed << 32));
 	r->state = STATE_WAITING;
 	TAILQ_INSERT_TAIL(&sim->waiting, r, link);
 	sim->nwaiting++;
@@ -1309,6 +1376,7 @@ static void handle_inference(struct llmo_sim *sim, struct evhttp_request *req, e
 		evhttp_send_reply_start(req, 200, "OK");
 	}
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close, r);
+	watch_client(r);
 	r = NULL;
 	admit(sim);
 out:
@@ -1396,7 +1464,8 @@ static void handle_metrics(struct llmo_sim *sim, struct evhttp_request *req)
 	size_t i;
 
 	TAILQ_FOREACH(r, &sim->running, link)
-		blocks += llmo_sim_kv_blocks_for(&sim->opts, r->prompt_tokens + req_progress(r, now));
+		blocks += llmo_sim_kv_blocks_for(&sim->opts,
+						 r->prompt_tokens + req_progress(r, now));
 	if (sim->opts.kv_blocks > 0)
 		usage = LLMO_MIN(1.0, (double)blocks / (double)sim->opts.kv_blocks);
 	llmo_buf_init(&b, METRICS_TEXT_MAX);
@@ -1415,14 +1484,16 @@ static void handle_metrics(struct llmo_sim *sim, struct evhttp_request *req)
 	for (i = 0; i < sim->nmodels; i++)
 		llmo_buf_appendf(&b, "vllm:gpu_cache_usage_perc{model_name=\"%s\"} %.6g\n",
 				 sim->models[i].name, usage);
-	metric_head(&b, "vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.");
+	metric_head(&b, "vllm:prompt_tokens_total", "counter",
+		    "Number of prefill tokens processed.");
 	for (i = 0; i < sim->nmodels; i++)
 		llmo_buf_appendf(&b, "vllm:prompt_tokens_total{model_name=\"%s\"} %" PRIu64 "\n",
 				 sim->models[i].name, sim->models[i].prompt_tokens);
 	metric_head(&b, "vllm:generation_tokens_total", "counter",
 		    "Number of generation tokens processed.");
 	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b, "vllm:generation_tokens_total{model_name=\"%s\"} %" PRIu64 "\n",
+		llmo_buf_appendf(&b,
+				 "vllm:generation_tokens_total{model_name=\"%s\"} %" PRIu64 "\n",
 				 sim->models[i].name, sim->models[i].generation_tokens);
 	metric_head(&b, "vllm:request_success_total", "counter",
 		    "Count of successfully processed requests.");
@@ -1533,9 +1604,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		}
 		return;
 	}
-	reply_error(req, 404, "invalid_request_error", NULL, "not_found", "no route for %s %s",
-		    method == EVHTTP_REQ_GET ? "GET" : method == EVHTTP_REQ_POST ? "POST" : "this method",
-		    path);
+	reply_error(req, 404, "invalid_request_error", NULL, "not_found", "no route for %s", path);
 }
 
 /* ---- life cycle ---- */
@@ -1618,6 +1687,8 @@ static void drop_all(struct sim_req_list *list)
 		if (conn)
 			evhttp_connection_set_closecb(conn, NULL, NULL);
 		event_free(r->timer);
+		if (r->watch)
+			event_free(r->watch);
 		free(r->hashes);
 		free(r);
 	}

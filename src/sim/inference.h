@@ -94,8 +94,9 @@ int llmo_sim_new(struct event_base *base, const struct llmo_sim_opts *opts,
 /*
  * Stops listening and frees the server. Requests still in flight are
  * dropped with their connections (clients see the connection close). Call
- * it from the loop's thread, with the loop not dispatching or from inside
- * one of its callbacks' successors (after event_base_loopbreak).
+ * it from the thread that runs base, outside the server's own callbacks:
+ * after the loop has returned, or from another event's callback. NULL is
+ * a no-op.
  */
 void llmo_sim_free(struct llmo_sim *sim);
 
