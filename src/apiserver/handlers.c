@@ -10,6 +10,7 @@
 #include "api/validate.h"
 #include "apiserver/patch.h"
 #include "apiserver/selector.h"
+#include "apiserver/ssa.h"
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -212,6 +213,60 @@ static void reply_store_error(struct llmo__req *r, int rc, const char *name)
 	}
 }
 
+/* ---- field managers (server-side apply bookkeeping) ---- */
+
+#define FIELD_MANAGER_MAX 128
+
+/*
+ * The manager a write is recorded under: ?fieldManager=, else the client's
+ * User-Agent up to its first '/', as kube-apiserver does.
+ */
+static void field_manager(struct llmo__req *r, char *out, size_t n)
+{
+	const char *fm = query(r, "fieldManager");
+	const char *ua = evhttp_find_header(evhttp_request_get_input_headers(r->req), "User-Agent");
+
+	if (fm && *fm) {
+		snprintf(out, n, "%s", fm);
+		return;
+	}
+	if (ua && *ua) {
+		size_t len = strcspn(ua, "/");
+
+		snprintf(out, n, "%.*s", (int)LLMO_MIN(len, n - 1), ua);
+		return;
+	}
+	snprintf(out, n, "unknown");
+}
+
+/* The schema that tells server-side apply which lists are keyed. Caller decrefs. */
+static json_t *ownership_schema(const struct llmo_resource *res)
+{
+	json_t *out = NULL;
+
+	if (res->schema)
+		return json_incref(res->schema);
+	if (llmo_ssa_schema_from_smp(llmo_smp_schema_for(res->group, res->kind), &out, NULL))
+		return NULL;
+	return out;
+}
+
+/* Records manager's ownership of what changed from old (NULL: created) to obj. */
+static void record_update(struct llmo__req *r, const json_t *old, json_t *obj)
+{
+	char manager[FIELD_MANAGER_MAX + 1], api_version[128], now[64];
+	json_t *schema = ownership_schema(r->res);
+	struct llmo_error err = {0};
+
+	field_manager(r, manager, sizeof(manager));
+	llmo_resource_api_version(r->res, api_version, sizeof(api_version));
+	llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, now, sizeof(now));
+	if (llmo_ssa_update(old, obj, manager, schema, api_version, now, &err))
+		llmo_log(LLMO_LOG_DEBUG, LOG, "managedFields not recorded", "error=\"%s\"",
+			 err.msg);
+	json_decref(schema);
+}
+
 /* ---- checking objects ---- */
 
 /*
@@ -393,7 +448,7 @@ static bool namespace_usable(struct llmo__req *r, const char *ns)
 	return true;
 }
 
-static void commit_create(struct llmo__req *r, json_t *obj)
+static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 {
 	json_t *meta = meta_of(obj);
 	const char *obj_ns = meta_str(obj, "namespace");
@@ -451,6 +506,8 @@ static void commit_create(struct llmo__req *r, json_t *obj)
 		goto out;
 	}
 	name = meta_str(obj, "name");
+	if (!applied)
+		record_update(r, NULL, obj);
 	if (query(r, "dryRun")) {
 		llmo__reply_json(r->req, 201, json_incref(obj));
 		goto out;
@@ -480,7 +537,7 @@ static int delete_object(struct llmo__req *r, const struct llmo_resource *res, c
  * finishes a deletion whose last finalizer went away. Replies.
  */
 static void commit_update(struct llmo__req *r, json_t *old, int64_t old_rv, json_t *updated,
-			  const char *sub)
+			  const char *sub, bool applied)
 {
 	json_t *result, *meta, *old_meta = json_object_get(old, "metadata");
 	const char *name = meta_str(old, "name");
@@ -556,6 +613,11 @@ static void commit_update(struct llmo__req *r, json_t *old, int64_t old_rv, json
 		llmo__reply_invalid(r->req, r->res, name, &errs);
 		goto out_result;
 	}
+	if (applied)
+		json_object_set(meta, "managedFields",
+				json_object_get(json_object_get(updated, "metadata"), "managedFields"));
+	else
+		record_update(r, old, result);
 	if (query(r, "dryRun")) {
 		llmo__reply_json(r->req, 200, json_incref(result));
 		goto out_result;
@@ -1276,6 +1338,88 @@ static void handle_eviction(struct llmo__req *r)
 				   "metadata", "status", "Success", "code", 201));
 }
 
+/* ---- server-side apply ---- */
+
+/*
+ * PATCH with application/apply-patch+yaml: config becomes the field
+ * manager's applied configuration (live NULL: the object is created).
+ */
+static void handle_apply(struct llmo__req *r, json_t *live, int64_t rv, json_t *config)
+{
+	const char *fm = query(r, "fieldManager");
+	const char *kind = json_string_value(json_object_get(config, "kind"));
+	const char *name = meta_str(config, "name");
+	char api_version[128], now[64];
+	struct llmo_errlist conflicts;
+	struct llmo_error err = {0};
+	json_t *schema, *out = NULL;
+	int rc;
+
+	if (!json_is_object(config)) {
+		llmo__reply_status(r->req, 400, "BadRequest", NULL,
+				   "the applied configuration must be an object");
+		return;
+	}
+	if (!fm || !*fm || strlen(fm) > FIELD_MANAGER_MAX) {
+		llmo__reply_status(r->req, 400, "BadRequest", NULL,
+				   "PATCH requests with apply content type must have a fieldManager "
+				   "of at most %d characters", FIELD_MANAGER_MAX);
+		return;
+	}
+	if (kind && strcmp(kind, r->res->kind) != 0) {
+		llmo__reply_status(r->req, 400, "BadRequest", NULL,
+				   "the kind of the applied configuration (%s) does not match the "
+				   "resource (%s)", kind, r->res->kind);
+		return;
+	}
+	if (name && strcmp(name, r->name) != 0) {
+		llmo__reply_status(r->req, 400, "BadRequest", NULL,
+				   "the name of the applied configuration (%s) does not match the "
+				   "name on the URL (%s)", name, r->name);
+		return;
+	}
+	/* the main resource ignores status, as an update does */
+	if (!*r->sub && (r->res->subresources & LLMO_SUB_STATUS))
+		json_object_del(config, "status");
+	llmo_errlist_init(&conflicts);
+	schema = ownership_schema(r->res);
+	llmo_resource_api_version(r->res, api_version, sizeof(api_version));
+	llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, now, sizeof(now));
+	rc = llmo_ssa_apply(live, config, fm, query_true(r, "force"), schema, api_version, now,
+			    &out, &conflicts, &err);
+	json_decref(schema);
+	if (rc == LLMO_ECONFLICT) {
+		json_t *causes = json_array();
+
+		for (size_t i = 0; i < conflicts.v.len; i++)
+			json_array_append_new(causes,
+					      json_pack("{s:s, s:s, s:s}", "reason",
+							"FieldManagerConflict", "message",
+							conflicts.v.items[i].msg, "field",
+							conflicts.v.items[i].path));
+		llmo__reply_status(r->req, 409, "Conflict",
+				   json_pack("{s:s, s:s, s:s, s:o}", "name", r->name, "group",
+					     r->res->group, "kind", r->res->plural, "causes", causes),
+				   "%s", err.msg);
+		goto out;
+	}
+	if (rc) {
+		llmo__reply_status(r->req, rc == LLMO_ENOMEM ? 500 : 422,
+				   rc == LLMO_ENOMEM ? "InternalError" : "Invalid", NULL, "%s",
+				   err.msg);
+		goto out;
+	}
+	if (!live) {
+		json_object_set_new(meta_of(out), "name", json_string(r->name));
+		commit_create(r, out, true);
+	} else {
+		commit_update(r, live, rv, out, r->sub, true);
+	}
+out:
+	json_decref(out);
+	llmo_errlist_release(&conflicts);
+}
+
 /* ---- patch ---- */
 
 static void handle_patch(struct llmo__req *r, json_t *old, int64_t rv)
@@ -1299,10 +1443,14 @@ static void handle_patch(struct llmo__req *r, json_t *old, int64_t rv)
 	}
 	if (read_body(r, &body))
 		return;
+	if (strstr(ctype, "application/apply-patch")) {
+		handle_apply(r, old, rv, body);
+		json_decref(body);
+		return;
+	}
 	if (strstr(ctype, "application/json-patch+json"))
 		rc = llmo_patch_json(old, body, &patched, &err);
-	else if (strstr(ctype, "application/merge-patch+json") ||
-		 strstr(ctype, "application/apply-patch"))
+	else if (strstr(ctype, "application/merge-patch+json"))
 		rc = llmo_patch_merge(old, body, &patched, &err);
 	else if (strstr(ctype, "application/strategic-merge-patch+json"))
 		rc = llmo_patch_strategic(old, body,
@@ -1326,7 +1474,7 @@ static void handle_patch(struct llmo__req *r, json_t *old, int64_t rv)
 	/* a patch carries a resourceVersion only as a precondition */
 	if (!meta_str(body, "resourceVersion"))
 		json_object_del(meta_of(patched), "resourceVersion");
-	commit_update(r, old, rv, patched, r->sub);
+	commit_update(r, old, rv, patched, r->sub, false);
 out:
 	json_decref(body);
 	json_decref(patched);
@@ -1359,7 +1507,7 @@ static void handle_collection(struct llmo__req *r)
 						   "the kind of the object (%s) does not match the "
 						   "resource (%s)", kind, r->res->kind);
 			else
-				commit_create(r, body);
+				commit_create(r, body, false);
 		}
 		json_decref(body);
 		return;
@@ -1427,8 +1575,7 @@ void llmo__handle_resource(struct llmo__req *r)
 		    strstr(ctype, "application/apply-patch")) {
 			if (read_body(r, &body))
 				return;
-			json_object_set_new(meta_of(body), "name", json_string(r->name));
-			commit_create(r, body);
+			handle_apply(r, NULL, 0, body);
 			json_decref(body);
 			return;
 		}
@@ -1460,7 +1607,7 @@ void llmo__handle_resource(struct llmo__req *r)
 				llmo__reply_status(r->req, 400, "BadRequest", NULL,
 						   "the request body must be a JSON object");
 			else
-				commit_update(r, obj, rv, body, r->sub);
+				commit_update(r, obj, rv, body, r->sub, false);
 		}
 		break;
 	case EVHTTP_REQ_PATCH:

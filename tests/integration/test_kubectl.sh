@@ -76,6 +76,22 @@ kind: LLMWorkload
 metadata: {name: ssa, namespace: llm-workloads}
 spec: {modelName: llama2, modelVersion: 7b}
 YAML"
+check "managedFields record the applier" bash -c "$KUBECTL get llmw $W ssa -o jsonpath='{.metadata.managedFields[*].manager}' | grep -w kubectl"
+check "another manager changes a field" k patch llmw $W ssa --type merge -p '{"spec":{"modelVersion":"13b"}}'
+check "re-apply conflicts and names that manager" bash -c "! $KUBECTL apply --server-side -f - 2>$LLMO_DATA/ssa.err <<'YAML'
+apiVersion: llm.orchestrator.io/v1
+kind: LLMWorkload
+metadata: {name: ssa, namespace: llm-workloads}
+spec: {modelName: llama2, modelVersion: 7b}
+YAML
+grep -q 'conflict with \"kubectl-patch\"' $LLMO_DATA/ssa.err"
+check "--force-conflicts takes the field" bash -c "$KUBECTL apply --server-side --force-conflicts -f - <<'YAML'
+apiVersion: llm.orchestrator.io/v1
+kind: LLMWorkload
+metadata: {name: ssa, namespace: llm-workloads}
+spec: {modelName: llama2, modelVersion: 7b}
+YAML
+[ \$($KUBECTL get llmw $W ssa -o jsonpath='{.spec.modelVersion}') = 7b ]"
 check "explain llmworkload.spec" bash -c "$KUBECTL explain llmworkload.spec | grep -E '^ *modelName\\b'"
 
 # watch sees a change.
