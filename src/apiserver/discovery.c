@@ -4,6 +4,7 @@
  * `kubectl explain`) and /openapi/v2.
  */
 #include "apiserver/apiserver_int.h"
+#include "apiserver/openapi_pb.h"
 #include "base/json.h"
 
 #include <event2/buffer.h>
@@ -408,7 +409,13 @@ bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *r
 		return true;
 	}
 	if (strcmp(path, "/openapi/v2") == 0 || strcmp(path, "/swagger.json") == 0) {
-		llmo__reply_json(req, 200, openapi_v2(srv));
+		json_t *doc = openapi_v2(srv);
+
+		/* kubectl before 1.29 asks for gnostic protobuf */
+		if (llmo__openapi_v2_reply_pb(req, doc))
+			json_decref(doc);
+		else
+			llmo__reply_json(req, 200, doc);
 		return true;
 	}
 	return false;
