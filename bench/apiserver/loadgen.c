@@ -19,13 +19,18 @@
  * monotonic clock.
  *
  * Phases (--phases, comma-separated, run in this order):
- *   create  N objects named PREFIX-000000 .. PREFIX-(N-1)
- *   get     --gets GETs of objects chosen at random among those N
+ *   create  N objects named PREFIX-(OFFSET) .. PREFIX-(OFFSET+N-1), the
+ *           numbers written with at least six digits (--offset, default 0)
+ *   get     --gets GETs of objects chosen at random among PREFIX-0 .. PREFIX-(N-1)
  *   list    --lists LISTs of the whole namespace (time, bytes, item count)
  *   watch   --watchers watch streams opened at the collection's current
  *           resourceVersion, then --events objects PREFIX-w-NNNNNN created
  *           one after another; for each (event, watcher) the lag from the
  *           start of the create request to the event's arrival is recorded.
+ *
+ * With --raw FILE the latency of every create and get is appended to FILE,
+ * one "PHASE NANOSECONDS" line each, so that runs split in rounds can be
+ * summarised as one.
  *
  * Each phase prints one line for run.sh to read:
  *   RESULT mode=llmo phase=create n=10000 errors=0 seconds=... per_sec=... p50_ms=... ...
@@ -68,7 +73,8 @@ struct lg {
 	char *token;
 	const char *ns;
 	const char *prefix;
-	int64_t n, conc, gets, lists, watchers, events;
+	const char *raw_path; /* when set, each create/get latency (ns) is appended there */
+	int64_t n, offset, conc, gets, lists, watchers, events;
 	unsigned phases;
 	struct curl_slist *headers;
 	int errors_shown;
@@ -98,8 +104,9 @@ static void die_usage(const char *msg)
 	fprintf(stderr, "llmo-loadgen: %s\n", msg);
 	fprintf(stderr,
 		"usage: llmo-loadgen --mode llmo|etcd --url URL [--token-file FILE] [--cacert FILE]\n"
-		"       [-n N] [-c CONCURRENCY] [--gets G] [--lists L] [--watchers W] [--events M]\n"
-		"       [--namespace NS] [--prefix NAME] [--phases create,get,list,watch]\n");
+		"       [-n N] [--offset K] [-c CONCURRENCY] [--raw FILE] [--gets G] [--lists L]\n"
+		"       [--watchers W] [--events M] [--namespace NS] [--prefix NAME]\n"
+		"       [--phases create,get,list,watch] [--seed S]\n");
 	exit(2);
 }
 
@@ -227,7 +234,7 @@ static int fill_create(struct lg *lg, int64_t i, struct lg_req *req)
 {
 	char name[LG_NAME_MAX];
 
-	object_name(lg, "", i, name, sizeof(name));
+	object_name(lg, "", lg->offset + i, name, sizeof(name));
 	return fill_write(lg, name, req);
 }
 
@@ -324,8 +331,11 @@ static void show_error(struct lg *lg, const char *what, const char *detail)
 		fprintf(stderr, "llmo-loadgen: %s: %.300s\n", what, detail);
 }
 
-/* Result of one completed request, for phases that look inside responses. */
-typedef void (*lg_done_fn)(struct lg *lg, const struct llmo_buf *resp, void *ctx);
+/*
+ * Looks inside the answer of a request that succeeded at the HTTP level;
+ * returns false when the answer says it failed after all.
+ */
+typedef bool (*lg_done_fn)(struct lg *lg, const struct llmo_buf *resp, void *ctx);
 
 /*
  * Runs `count` requests made by fill, `conc` at a time, recording each one's
@@ -394,8 +404,9 @@ static int64_t run_requests(struct lg *lg, int64_t count, int64_t conc, size_t r
 			} else if (code != s->req.expect) {
 				failed++;
 				show_error(lg, s->req.url, s->resp.data);
-			} else if (done) {
-				done(lg, &s->resp, ctx);
+			} else if (done && !done(lg, &s->resp, ctx)) {
+				failed++;
+				show_error(lg, s->req.url, s->resp.data);
 			}
 			curl_multi_remove_handle(m, s->h);
 			s->busy = false;
@@ -445,13 +456,20 @@ static void print_latency(lg_ns_vec *v, const char *pfx)
 	       pfx, pct_ms(v, 100));
 }
 
-static int64_t timed_phase(struct lg *lg, const char *phase, int64_t count, lg_fill_fn fill)
+/* etcd answers a range over a missing key with 200 and no "kvs": a failed get. */
+static bool etcd_get_found(struct lg *lg, const struct llmo_buf *resp, void *ctx)
+{
+	return strstr(resp->data, "\"kvs\"") != NULL;
+}
+
+static int64_t timed_phase(struct lg *lg, const char *phase, int64_t count, lg_fill_fn fill,
+			   lg_done_fn done)
 {
 	lg_ns_vec lat = LLMO_VEC_INIT;
 	int64_t t0 = llmo_clock_mono_ns(), failed;
 	double secs;
 
-	failed = run_requests(lg, count, lg->conc, LG_RESP_MAX, fill, NULL, NULL, &lat);
+	failed = run_requests(lg, count, lg->conc, LG_RESP_MAX, fill, done, NULL, &lat);
 	secs = (double)(llmo_clock_mono_ns() - t0) / 1e9;
 	printf("RESULT mode=%s phase=%s n=%" PRId64 " concurrency=%" PRId64 " errors=%" PRId64
 	       " seconds=%.3f per_sec=%.1f",
@@ -460,6 +478,20 @@ static int64_t timed_phase(struct lg *lg, const char *phase, int64_t count, lg_f
 	print_latency(&lat, "");
 	printf("\n");
 	fflush(stdout);
+	if (lg->raw_path) {
+		FILE *f = fopen(lg->raw_path, "a");
+
+		if (!f) {
+			fprintf(stderr, "llmo-loadgen: %s: %s\n", lg->raw_path, strerror(errno));
+			exit(1);
+		}
+		for (size_t i = 0; i < lat.len; i++)
+			fprintf(f, "%s %" PRId64 "\n", phase, lat.items[i]);
+		if (fclose(f)) {
+			fprintf(stderr, "llmo-loadgen: %s: %s\n", lg->raw_path, strerror(errno));
+			exit(1);
+		}
+	}
 	llmo_vec_release(&lat);
 	return failed;
 }
@@ -468,7 +500,7 @@ struct list_stats {
 	int64_t items, bytes, bad;
 };
 
-static void on_list(struct lg *lg, const struct llmo_buf *resp, void *ctx)
+static bool on_list(struct lg *lg, const struct llmo_buf *resp, void *ctx)
 {
 	struct list_stats *ls = ctx;
 	json_t *doc = json_loadb(resp->data, resp->len, 0, NULL);
@@ -480,6 +512,7 @@ static void on_list(struct lg *lg, const struct llmo_buf *resp, void *ctx)
 	else
 		ls->bad++;
 	json_decref(doc);
+	return true;
 }
 
 static int64_t list_phase(struct lg *lg)
@@ -847,6 +880,8 @@ int main(int argc, char **argv)
 		{"token-file", required_argument, NULL, 't'},
 		{"cacert", required_argument, NULL, 'k'},
 		{"requests", required_argument, NULL, 'n'},
+		{"offset", required_argument, NULL, 'o'},
+		{"raw", required_argument, NULL, 'r'},
 		{"concurrency", required_argument, NULL, 'c'},
 		{"gets", required_argument, NULL, 'g'},
 		{"lists", required_argument, NULL, 'l'},
@@ -897,6 +932,12 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			lg.n = arg_int("-n", optarg, 1, 10000000);
+			break;
+		case 'o':
+			lg.offset = arg_int("--offset", optarg, 0, 100000000);
+			break;
+		case 'r':
+			lg.raw_path = optarg;
 			break;
 		case 'c':
 			lg.conc = arg_int("-c", optarg, 1, 1000);
@@ -953,9 +994,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (lg.phases & PH_CREATE)
-		failed += timed_phase(&lg, "create", lg.n, fill_create);
+		failed += timed_phase(&lg, "create", lg.n, fill_create, NULL);
 	if ((lg.phases & PH_GET) && lg.gets)
-		failed += timed_phase(&lg, "get", lg.gets, fill_get);
+		failed += timed_phase(&lg, "get", lg.gets, fill_get,
+				      lg.mode == LG_ETCD ? etcd_get_found : NULL);
 	if (lg.phases & PH_LIST)
 		failed += list_phase(&lg);
 	if (lg.phases & PH_WATCH)

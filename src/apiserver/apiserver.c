@@ -10,6 +10,8 @@
 #include "base/log.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -23,7 +25,8 @@
 void llmo__reply_json(struct evhttp_request *req, int code, json_t *body)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
-	char *text = json_dumps(body, JSON_COMPACT);
+	/* shortest exact numbers (99.9, not 99.900000000000006), as Go writes them */
+	char *text = llmo_json_dump(body, false);
 	const char *reason = code == 200 ? "OK" : code == 201 ? "Created" : NULL;
 
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -540,6 +543,12 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		evutil_socket_t fd = evhttp_bound_socket_get_fd(srv->sock);
+		int one = 1;
+
+		/* Replies go out as a few writes (TLS records); without this, Nagle holds
+		 * the last one until the client's delayed ACK: 40 ms per request.
+		 * Accepted sockets inherit it from the listener on Linux. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 			srv->port = ntohs(ss.ss_family == AF_INET6

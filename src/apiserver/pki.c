@@ -463,7 +463,7 @@ static int pki_make_server(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char
 static int pki_ensure_ca(const struct llmo_pki *p, X509 **ca, EVP_PKEY **ca_key,
 			 struct llmo_buf *pem, struct llmo_error *err)
 {
-	bool have_crt, have_key;
+	bool have_crt = false, have_key = false;
 	int rc;
 
 	*ca = NULL;
@@ -603,7 +603,7 @@ static int pki_ensure_server(const struct llmo_pki *p, X509 *ca, EVP_PKEY *ca_ke
 	char why[PKI_WHY_MAX] = "it does not exist";
 	EVP_PKEY *key = NULL;
 	X509 *crt = NULL;
-	bool have_key, have_crt;
+	bool have_key = false, have_crt = false;
 	int rc, stale = 1;
 
 	rc = pki_exists(p->key_path, &have_key, err);
@@ -675,7 +675,7 @@ static int pki_ensure_token(struct llmo_pki *p, struct llmo_error *err)
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[LLMO_PKI_TOKEN_BYTES];
 	struct llmo_buf b;
-	bool have;
+	bool have = false;
 	size_t i;
 	int rc;
 

@@ -839,6 +839,9 @@ int llmo_store_list(struct llmo_store *s, const char *res, const char *ns, const
 	rc = meta_get(s, "rv", &rv);
 	if (rc)
 		goto out;
+	/* the read's rv holds whether the callback stops the iteration or not */
+	if (list_rv)
+		*list_rv = rv;
 	if (cmp > 0)
 		goto out; /* the continue key is past the namespace */
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -868,8 +871,6 @@ out:
 	store_done(st);
 	if (in_read)
 		read_end(s);
-	if (!rc && list_rv)
-		*list_rv = rv;
 	return rc;
 }
 

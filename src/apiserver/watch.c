@@ -8,6 +8,7 @@
  */
 #include "apiserver/apiserver_int.h"
 #include "apiserver/selector.h"
+#include "base/json.h"
 #include "base/log.h"
 
 #include <event2/buffer.h>
@@ -65,7 +66,7 @@ static void send_event(struct llmo__watch *w, const char *type, json_t *object)
 {
 	struct evbuffer *chunk = evbuffer_new();
 	json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", object);
-	char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	char *text = ev ? llmo_json_dump(ev, false) : NULL;
 
 	if (chunk && text) {
 		evbuffer_add(chunk, text, strlen(text));
