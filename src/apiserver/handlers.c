@@ -921,7 +921,9 @@ struct list_ctx {
 	struct llmo__req *r;
 	struct llmo_selector *labels;
 	struct llmo_field_selector *fields;
-	json_t *items;
+	json_t *items;      /* collected items (tables, deletecollection) ... */
+	struct evbuffer *out; /* ... or items written straight into the reply */
+	size_t count;
 	size_t limit;
 	bool more;
 	char last_ns[LLMO_DNS1123_LABEL_MAX + 1];
@@ -942,12 +944,26 @@ static int list_item(void *ctx, const char *ns, const char *name, const char *da
 		json_decref(obj);
 		return 0;
 	}
-	if (c->limit && json_array_size(c->items) == c->limit) {
+	if (c->limit && c->count == c->limit) {
 		c->more = true;
 		json_decref(obj);
 		return 1;
 	}
-	json_array_append_new(c->items, obj);
+	if (c->out) {
+		/* one object at a time: a list of 10,000 never exists as one tree */
+		char *text = llmo_json_dump(obj, false);
+
+		if (text) {
+			if (c->count)
+				evbuffer_add(c->out, ",", 1);
+			evbuffer_add(c->out, text, strlen(text));
+		}
+		free(text);
+		json_decref(obj);
+	} else {
+		json_array_append_new(c->items, obj);
+	}
+	c->count++;
 	snprintf(c->last_ns, sizeof(c->last_ns), "%s", ns);
 	snprintf(c->last_name, sizeof(c->last_name), "%s", name);
 	return 0;
@@ -1038,7 +1054,7 @@ static void handle_list(struct llmo__req *r)
 {
 	struct list_ctx c = {.r = r};
 	const char *limit = query(r, "limit"), *cont = query(r, "continue");
-	json_t *tok = NULL, *list;
+	json_t *tok = NULL;
 	const char *after_ns = NULL, *after_name = NULL;
 	char api_version[128], rvbuf[32];
 	int64_t list_rv = 0;
@@ -1063,7 +1079,18 @@ static void handle_list(struct llmo__req *r)
 			goto out;
 		}
 	}
-	c.items = json_array();
+	if (r->want_table)
+		c.items = json_array();
+	else
+		c.out = evbuffer_new();
+	if (!c.items && !c.out) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL, "out of memory");
+		goto out;
+	}
+	llmo_resource_api_version(r->res, api_version, sizeof(api_version));
+	if (c.out)
+		evbuffer_add_printf(c.out, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"items\":[",
+				    r->res->list_kind, api_version);
 	rc = llmo_store_list(r->srv->store, r->res->store_key,
 			     r->res->namespaced ? (*r->ns ? r->ns : NULL) : "", after_ns, after_name,
 			     0, list_item, &c, &list_rv, &more);
@@ -1078,20 +1105,23 @@ static void handle_list(struct llmo__req *r)
 		llmo__reply_json(r->req, 200, llmo__table(r->res, c.items, rvbuf, false));
 		goto out;
 	}
-	llmo_resource_api_version(r->res, api_version, sizeof(api_version));
-	list = json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", r->res->list_kind, "apiVersion",
-			 api_version, "metadata", "resourceVersion", rvbuf, "items", c.items);
+	evbuffer_add_printf(c.out, "],\"metadata\":{\"resourceVersion\":\"%s\"", rvbuf);
 	if (c.more) {
 		char *t = continue_token(c.last_ns, c.last_name, list_rv);
 
+		/* base64: no character needs escaping in JSON */
 		if (t)
-			json_object_set_new(json_object_get(list, "metadata"), "continue",
-					    json_string(t));
+			evbuffer_add_printf(c.out, ",\"continue\":\"%s\"", t);
 		free(t);
 	}
-	llmo__reply_json(r->req, 200, list);
+	evbuffer_add(c.out, "}}\n", 3);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
+			  "application/json");
+	evhttp_send_reply(r->req, 200, "OK", c.out);
 out:
 	json_decref(c.items);
+	if (c.out)
+		evbuffer_free(c.out);
 	json_decref(tok);
 	llmo_selector_free(c.labels);
 	llmo_field_selector_free(c.fields);

@@ -62,22 +62,46 @@ static void watch_end(struct llmo__watch *w)
 	watch_free(w);
 }
 
-static void send_event(struct llmo__watch *w, const char *type, json_t *object)
+static void send_text(struct llmo__watch *w, const char *text, size_t len)
 {
 	struct evbuffer *chunk = evbuffer_new();
+
+	if (!chunk)
+		return;
+	evbuffer_add(chunk, text, len);
+	evhttp_send_reply_chunk(w->req, chunk);
+	w->srv->watch_events_sent++;
+	evbuffer_free(chunk);
+}
+
+/* One event line: {"type":...,"object":...}\n. Caller frees. */
+static char *event_line(const char *type, json_t *object, size_t *len)
+{
 	json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", object);
+	struct llmo_buf b;
 	char *text = ev ? llmo_json_dump(ev, false) : NULL;
 
-	if (chunk && text) {
-		evbuffer_add(chunk, text, strlen(text));
-		evbuffer_add(chunk, "\n", 1);
-		evhttp_send_reply_chunk(w->req, chunk);
-		w->srv->watch_events_sent++;
+	json_decref(ev);
+	if (!text)
+		return NULL;
+	llmo_buf_init(&b, LLMO_BUF_UNLIMITED);
+	if (llmo_buf_puts(&b, text) || llmo_buf_putc(&b, '\n')) {
+		free(text);
+		llmo_buf_release(&b);
+		return NULL;
 	}
 	free(text);
-	json_decref(ev);
-	if (chunk)
-		evbuffer_free(chunk);
+	return llmo_buf_detach(&b, len);
+}
+
+static void send_event(struct llmo__watch *w, const char *type, json_t *object)
+{
+	size_t len;
+	char *line = event_line(type, object, &len);
+
+	if (line)
+		send_text(w, line, len);
+	free(line);
 }
 
 static bool matches(struct llmo__watch *w, const json_t *obj)
@@ -91,12 +115,14 @@ static bool matches(struct llmo__watch *w, const json_t *obj)
 	return true;
 }
 
-static void deliver(struct llmo__watch *w, const char *type, const char *data, int64_t rv)
+/*
+ * Sends one stored change to w. obj is the parsed object; *line caches the
+ * serialised event across the watchers of one change, so that a fan-out to
+ * many watchers serialises it once (tables are per watcher).
+ */
+static void deliver_obj(struct llmo__watch *w, const char *type, json_t *obj, int64_t rv,
+			char **line, size_t *len)
 {
-	json_t *obj = llmo__object_from_row(w->res, data, rv);
-
-	if (!obj)
-		return;
 	if (matches(w, obj)) {
 		if (w->table) {
 			json_t *items = json_pack("[O]", obj);
@@ -109,11 +135,26 @@ static void deliver(struct llmo__watch *w, const char *type, const char *data, i
 			json_decref(t);
 			json_decref(items);
 		} else {
-			send_event(w, type, obj);
+			if (!*line)
+				*line = event_line(type, obj, len);
+			if (*line)
+				send_text(w, *line, *len);
 		}
 	}
 	if (rv > w->last_rv)
 		w->last_rv = rv;
+}
+
+static void deliver(struct llmo__watch *w, const char *type, const char *data, int64_t rv)
+{
+	json_t *obj = llmo__object_from_row(w->res, data, rv);
+	char *line = NULL;
+	size_t len = 0;
+
+	if (!obj)
+		return;
+	deliver_obj(w, type, obj, rv, &line, &len);
+	free(line);
 	json_decref(obj);
 }
 
@@ -125,6 +166,10 @@ static const char *event_type(enum llmo_store_event_type t)
 int llmo__watch_observer(void *ctx, const struct llmo_store_event *ev)
 {
 	struct llmo_apiserver *srv = ctx;
+	const char *type = event_type(ev->type);
+	json_t *obj = NULL;
+	char *line = NULL;
+	size_t len = 0;
 
 	for (size_t i = 0; i < srv->watches.len; i++) {
 		struct llmo__watch *w = srv->watches.items[i];
@@ -135,8 +180,15 @@ int llmo__watch_observer(void *ctx, const struct llmo_store_event *ev)
 			continue;
 		if (ev->rv <= w->last_rv)
 			continue;
-		deliver(w, event_type(ev->type), ev->data, ev->rv);
+		/* parsed once for all the watchers of this change */
+		if (!obj)
+			obj = llmo__object_from_row(w->res, ev->data, ev->rv);
+		if (!obj)
+			break;
+		deliver_obj(w, type, obj, ev->rv, &line, &len);
 	}
+	free(line);
+	json_decref(obj);
 	return 0;
 }
 
