@@ -171,6 +171,23 @@ static json_t *load(struct llmo__req *r, const struct llmo_resource *res, const 
 	return obj;
 }
 
+/*
+ * The object just stored, as a reader will see it (apiVersion, kind and the
+ * new resourceVersion), without parsing the stored text again. Returns a new
+ * reference to obj.
+ */
+static json_t *as_stored(const struct llmo_resource *res, json_t *obj, int64_t rv)
+{
+	char buf[128];
+
+	llmo_resource_api_version(res, buf, sizeof(buf));
+	json_object_set_new(obj, "apiVersion", json_string(buf));
+	json_object_set_new(obj, "kind", json_string(res->kind));
+	snprintf(buf, sizeof(buf), "%" PRId64, rv);
+	json_object_set_new(meta_of(obj), "resourceVersion", json_string(buf));
+	return json_incref(obj);
+}
+
 /* Serialises obj for the store, without its resourceVersion. */
 static char *to_row(json_t *obj)
 {
@@ -521,7 +538,7 @@ static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 		goto out;
 	}
 	after_write(r);
-	llmo__reply_json(r->req, 201, llmo__object_from_row(r->res, row, rv));
+	llmo__reply_json(r->req, 201, as_stored(r->res, obj, rv));
 out:
 	free(row);
 	llmo_errlist_release(&errs);
@@ -644,7 +661,7 @@ static void commit_update(struct llmo__req *r, json_t *old, int64_t old_rv, json
 		goto out_result;
 	}
 	after_write(r);
-	llmo__reply_json(r->req, 200, llmo__object_from_row(r->res, row, rv));
+	llmo__reply_json(r->req, 200, as_stored(r->res, result, rv));
 out_result:
 	json_decref(result);
 out:
