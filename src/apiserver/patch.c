@@ -47,46 +47,6 @@ static bool patch_is_container(const json_t *v)
 	return json_is_object(v) || json_is_array(v);
 }
 
-/* JSON equality as RFC 6902's "test" defines it: numbers by value, objects unordered. */
-static bool patch_equal(const json_t *a, const json_t *b)
-{
-	const char *key;
-	size_t klen;
-	json_t *av;
-
-	if (json_is_number(a) && json_is_number(b)) {
-		if (json_is_integer(a) && json_is_integer(b))
-			return json_integer_value(a) == json_integer_value(b);
-		return json_number_value(a) == json_number_value(b);
-	}
-	if (!a || !b || json_typeof(a) != json_typeof(b))
-		return false;
-	switch (json_typeof(a)) {
-	case JSON_OBJECT:
-		if (json_object_size(a) != json_object_size(b))
-			return false;
-		json_object_keylen_foreach((json_t *)a, key, klen, av) {
-			const json_t *bv = json_object_getn(b, key, klen);
-
-			if (!bv || !patch_equal(av, bv))
-				return false;
-		}
-		return true;
-	case JSON_ARRAY:
-		if (json_array_size(a) != json_array_size(b))
-			return false;
-		for (size_t i = 0; i < json_array_size(a); i++)
-			if (!patch_equal(json_array_get(a, i), json_array_get(b, i)))
-				return false;
-		return true;
-	case JSON_STRING:
-		return json_string_length(a) == json_string_length(b) &&
-		       memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
-	default:
-		return true; /* true, false, null: the type is the value */
-	}
-}
-
 /*
  * Measures v: *depth its nesting (0 for a scalar, 1 + the deepest child for
  * a container) and *count its values. Stops and returns false as soon as
@@ -472,7 +432,7 @@ static int jp_apply_one(struct jp *p, enum jp_opcode code, const json_t *value)
 		v = jp_get(p->doc, &p->path, p->path.len);
 		if (!v)
 			return jp_fail(p, LLMO_EINVAL, "path does not exist");
-		if (!patch_equal(v, value))
+		if (!llmo_json_equal_value(v, value))
 			return jp_fail(p, LLMO_EINVAL, "value differs");
 		return 0;
 	case JP_MOVE:

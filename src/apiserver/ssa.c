@@ -134,43 +134,6 @@ static bool ssa_depth_ok(const json_t *v, int depth)
 	return true;
 }
 
-/* Equality as structured-merge-diff has it: numbers by value, maps unordered. */
-static bool ssa_equal(const json_t *a, const json_t *b)
-{
-	const char *key;
-	size_t klen;
-	json_t *av;
-
-	if (json_is_number(a) && json_is_number(b)) {
-		if (json_is_integer(a) && json_is_integer(b))
-			return json_integer_value(a) == json_integer_value(b);
-		return json_number_value(a) == json_number_value(b);
-	}
-	if (!a || !b || json_typeof(a) != json_typeof(b))
-		return false;
-	switch (json_typeof(a)) {
-	case JSON_OBJECT:
-		if (json_object_size(a) != json_object_size(b))
-			return false;
-		json_object_keylen_foreach((json_t *)a, key, klen, av) {
-			const json_t *bv = json_object_getn(b, key, klen);
-
-			if (!bv || !ssa_equal(av, bv))
-				return false;
-		}
-		return true;
-	case JSON_ARRAY:
-		if (json_array_size(a) != json_array_size(b))
-			return false;
-		for (size_t i = 0; i < json_array_size(a); i++)
-			if (!ssa_equal(json_array_get(a, i), json_array_get(b, i)))
-				return false;
-		return true;
-	default:
-		return json_equal(a, b);
-	}
-}
-
 /* ---- schema ------------------------------------------------------------- */
 
 static bool ssa_schema_is(const json_t *schema, const char *ext, const char *value)
@@ -1346,7 +1309,7 @@ static int ssa_compare(struct ssa_ctx *c, const json_t *l, const json_t *r, cons
 	if (lk == rk && lk != SSA_LEAF)
 		return ssa_compare_children(c, l, r, schema, lv, lk, lkeys, d, depth);
 	if (lk == SSA_LEAF && rk == SSA_LEAF) {
-		if (!ssa_equal(l, r) && set_mark(d->modified))
+		if (!llmo_json_equal_value(l, r) && set_mark(d->modified))
 			return ssa_nomem(c);
 		return 0;
 	}

@@ -403,3 +403,39 @@ json_t *llmo_json_get_path(const json_t *root, const char *path)
 	llmo_path_iter_release(&it);
 	return cur;
 }
+
+bool llmo_json_equal_value(const json_t *a, const json_t *b)
+{
+	const char *key;
+	size_t klen;
+	json_t *av;
+
+	if (json_is_number(a) && json_is_number(b)) {
+		if (json_is_integer(a) && json_is_integer(b))
+			return json_integer_value(a) == json_integer_value(b);
+		return json_number_value(a) == json_number_value(b);
+	}
+	if (!a || !b || json_typeof(a) != json_typeof(b))
+		return false;
+	switch (json_typeof(a)) {
+	case JSON_OBJECT:
+		if (json_object_size(a) != json_object_size(b))
+			return false;
+		json_object_keylen_foreach((json_t *)a, key, klen, av) {
+			const json_t *bv = json_object_getn(b, key, klen);
+
+			if (!bv || !llmo_json_equal_value(av, bv))
+				return false;
+		}
+		return true;
+	case JSON_ARRAY:
+		if (json_array_size(a) != json_array_size(b))
+			return false;
+		for (size_t i = 0; i < json_array_size(a); i++)
+			if (!llmo_json_equal_value(json_array_get(a, i), json_array_get(b, i)))
+				return false;
+		return true;
+	default:
+		return json_equal(a, b);
+	}
+}

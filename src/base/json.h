@@ -90,6 +90,13 @@ char *llmo_json_dump(const json_t *v, bool pretty);
 const char *llmo_json_type_name(const json_t *v);
 
 /*
+ * JSON equality with numbers compared by value (1 equals 1.0), as RFC 6902's
+ * "test" and Kubernetes' structured-merge-diff define it; objects unordered.
+ * jansson's json_equal treats 1 and 1.0 as different.
+ */
+bool llmo_json_equal_value(const json_t *a, const json_t *b);
+
+/*
  * The value at `path` (syntax above, "" = root) under root, or NULL when a
  * step is missing, meets the wrong type, or the path is malformed.
  * Returns a borrowed reference: valid while root holds it.
