@@ -120,6 +120,71 @@ void llmo__reply_invalid(struct evhttp_request *req, const struct llmo_resource 
 	llmo_buf_release(&msg);
 }
 
+/* ---- group commit ---- */
+
+void llmo__flush(struct llmo_apiserver *srv)
+{
+	int rc = 0;
+
+	if (!srv->batch_open)
+		return;
+	srv->batch_open = false;
+	rc = llmo_store_commit(srv->store);
+	if (rc)
+		llmo_log(LLMO_LOG_ERROR, LOG, "commit failed", "error=\"%s\" writes=%zu",
+			 llmo_strerror(rc), srv->pending.len);
+	for (size_t i = 0; i < srv->pending.len; i++) {
+		struct llmo__pending *p = &srv->pending.items[i];
+
+		if (rc) {
+			json_decref(p->body);
+			llmo__reply_status(p->req, 500, "InternalError", NULL,
+					   "storage error: the write was not committed: %s",
+					   llmo_strerror(rc));
+		} else {
+			llmo__reply_json(p->req, p->code, p->body);
+		}
+	}
+	srv->pending.len = 0;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	llmo__flush(arg);
+}
+
+void llmo__write_begin(struct llmo_apiserver *srv)
+{
+	if (srv->batch_open || !srv->flush_ev)
+		return;
+	if (llmo_store_begin(srv->store) != 0)
+		return; /* the write then commits on its own */
+	srv->batch_open = true;
+	/* runs once the callbacks already due in this loop pass have run */
+	event_active(srv->flush_ev, EV_TIMEOUT, 0);
+}
+
+void llmo__reply_written(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
+			 json_t *body)
+{
+	struct llmo__pending *p;
+
+	if (!srv->batch_open) {
+		llmo__reply_json(req, code, body);
+		return;
+	}
+	p = llmo_vec_push(&srv->pending);
+	if (!p) {
+		/* cannot hold it: commit now and answer */
+		llmo__flush(srv);
+		llmo__reply_json(req, code, body);
+		return;
+	}
+	p->req = req;
+	p->code = code;
+	p->body = body;
+}
+
 /* ---- objects ---- */
 
 json_t *llmo__object_from_row(const struct llmo_resource *res, const char *data, int64_t rv)
@@ -479,6 +544,7 @@ static void on_compact(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_apiserver *srv = arg;
 
+	llmo__flush(srv);
 	llmo_store_compact(srv->store, LLMO_API_HISTORY_KEEP);
 }
 
@@ -570,6 +636,9 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 			goto fail;
 		evhttp_set_bevcb(srv->http, ssl_bev, srv);
 	}
+	srv->flush_ev = event_new(base, -1, 0, on_flush, srv);
+	if (!srv->flush_ev)
+		goto fail_oom;
 	srv->compact_timer = event_new(base, -1, EV_PERSIST, on_compact, srv);
 	if (!srv->compact_timer)
 		goto fail_oom;
@@ -598,6 +667,10 @@ void llmo_apiserver_free(struct llmo_apiserver *srv)
 {
 	if (!srv)
 		return;
+	llmo__flush(srv);
+	llmo_vec_release(&srv->pending);
+	if (srv->flush_ev)
+		event_free(srv->flush_ev);
 	llmo__watch_close_all(srv);
 	llmo_vec_release(&srv->watches);
 	if (srv->compact_timer)

@@ -28,6 +28,13 @@
 
 struct llmo__watch;
 
+/* A reply held until the write it answers is committed (group commit). */
+struct llmo__pending {
+	struct evhttp_request *req;
+	int code;
+	json_t *body;
+};
+
 struct llmo_apiserver {
 	struct event_base *base;
 	struct evhttp *http;
@@ -43,6 +50,10 @@ struct llmo_apiserver {
 	bool plain_http;
 	LLMO_VEC(struct llmo__watch *) watches;
 	struct event *compact_timer;
+	/* group commit: the writes of one loop pass share one transaction (one fsync) */
+	bool batch_open;
+	struct event *flush_ev;
+	LLMO_VEC(struct llmo__pending) pending;
 	int64_t started_ms;
 	/* counters for /metrics */
 	uint64_t requests_total;
@@ -80,6 +91,18 @@ void llmo__reply_invalid(struct evhttp_request *req, const struct llmo_resource 
 /* 404 NotFound naming the object as kube-apiserver does. */
 void llmo__reply_not_found(struct evhttp_request *req, const struct llmo_resource *res,
 			   const char *name);
+
+/*
+ * Group commit. Every write calls llmo__write_begin first: the writes of one
+ * event-loop pass go into one store transaction, committed (one fsync) when
+ * the pass ends; their replies wait in llmo__reply_written until then, so a
+ * success is only ever reported for a durable write. llmo__flush commits now
+ * (before a read, so reads never see uncommitted writes).
+ */
+void llmo__write_begin(struct llmo_apiserver *srv);
+void llmo__reply_written(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
+			 json_t *body);
+void llmo__flush(struct llmo_apiserver *srv);
 
 /* ---- objects ---- */
 

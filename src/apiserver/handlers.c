@@ -530,6 +530,7 @@ static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 		goto out;
 	}
 	row = to_row(obj);
+	llmo__write_begin(r->srv);
 	rc = row ? llmo_store_create(r->srv->store, r->res->store_key,
 				     r->res->namespaced ? r->ns : "", name, row, &rv)
 		 : LLMO_ENOMEM;
@@ -538,7 +539,7 @@ static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 		goto out;
 	}
 	after_write(r);
-	llmo__reply_json(r->req, 201, as_stored(r->res, obj, rv));
+	llmo__reply_written(r->srv, r->req, 201, as_stored(r->res, obj, rv));
 out:
 	free(row);
 	llmo_errlist_release(&errs);
@@ -649,10 +650,11 @@ static void commit_update(struct llmo__req *r, json_t *old, int64_t old_rv, json
 		if (rc)
 			reply_store_error(r, rc, name);
 		else
-			llmo__reply_json(r->req, 200, gone);
+			llmo__reply_written(r->srv, r->req, 200, gone);
 		goto out_result;
 	}
 	row = to_row(result);
+	llmo__write_begin(r->srv);
 	rc = row ? llmo_store_update(r->srv->store, r->res->store_key,
 				     r->res->namespaced ? r->ns : "", name, row, old_rv, &rv)
 		 : LLMO_ENOMEM;
@@ -661,7 +663,7 @@ static void commit_update(struct llmo__req *r, json_t *old, int64_t old_rv, json
 		goto out_result;
 	}
 	after_write(r);
-	llmo__reply_json(r->req, 200, as_stored(r->res, result, rv));
+	llmo__reply_written(r->srv, r->req, 200, as_stored(r->res, result, rv));
 out_result:
 	json_decref(result);
 out:
@@ -715,6 +717,7 @@ static void orphan(struct llmo__req *r, const struct llmo_resource *res, const c
 	size_t i;
 	json_t *ref;
 
+	llmo__write_begin(r->srv);
 	if (llmo_store_get(r->srv->store, res->store_key, ns, name, &data, &rv))
 		return;
 	obj = json_loads(data, 0, NULL);
@@ -823,6 +826,7 @@ static int delete_object(struct llmo__req *r, const struct llmo_resource *res, c
 	int rc;
 
 	*deleted = NULL;
+	llmo__write_begin(r->srv);
 	rc = llmo_store_get(r->srv->store, res->store_key, ns, name, &data, &rv);
 	if (rc)
 		return rc;
@@ -927,7 +931,7 @@ static void handle_delete(struct llmo__req *r)
 		goto out;
 	}
 	after_write(r);
-	llmo__reply_json(r->req, 200, gone);
+	llmo__reply_written(r->srv, r->req, 200, gone);
 out:
 	json_decref(opts);
 }
@@ -1278,12 +1282,13 @@ static void handle_scale(struct llmo__req *r, json_t *obj, int64_t rv)
 			llmo__reply_invalid(req, r->res, r->name, &errs);
 		} else {
 			row = to_row(updated);
+			llmo__write_begin(r->srv);
 			if (row && llmo_store_update(r->srv->store, r->res->store_key,
 						     r->res->namespaced ? r->ns : "", r->name, row,
 						     rv, &new_rv) == 0) {
 				json_t *now = llmo__object_from_row(r->res, row, new_rv);
 
-				llmo__reply_json(req, 200, scale_of(r->res, now));
+				llmo__reply_written(r->srv, req, 200, scale_of(r->res, now));
 				json_decref(now);
 			} else {
 				reply_store_error(r, LLMO_ECONFLICT, r->name);
@@ -1351,6 +1356,7 @@ static void handle_binding(struct llmo__req *r, json_t *pod, int64_t rv)
 	}
 	json_array_append_new(conds, cond);
 	row = to_row(pod);
+	llmo__write_begin(r->srv);
 	rc = row ? llmo_store_update(r->srv->store, r->res->store_key, r->ns, r->name, row, rv,
 				     &new_rv)
 		 : LLMO_ENOMEM;
@@ -1358,9 +1364,9 @@ static void handle_binding(struct llmo__req *r, json_t *pod, int64_t rv)
 		reply_store_error(r, rc, r->name);
 		goto out;
 	}
-	llmo__reply_json(r->req, 201,
-			 json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
-				   "metadata", "status", "Success", "code", 201));
+	llmo__reply_written(r->srv, r->req, 201,
+			    json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion",
+				      "v1", "metadata", "status", "Success", "code", 201));
 out:
 	free(row);
 	json_decref(body);
@@ -1380,9 +1386,9 @@ static void handle_eviction(struct llmo__req *r)
 		reply_store_error(r, rc, r->name);
 		return;
 	}
-	llmo__reply_json(r->req, 201,
-			 json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
-				   "metadata", "status", "Success", "code", 201));
+	llmo__reply_written(r->srv, r->req, 201,
+			    json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion",
+				      "v1", "metadata", "status", "Success", "code", 201));
 }
 
 /* ---- server-side apply ---- */
@@ -1578,9 +1584,9 @@ static void handle_collection(struct llmo__req *r)
 			json_decref(gone);
 		}
 		after_write(r);
-		llmo__reply_json(r->req, 200,
-				 json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion",
-					   "v1", "metadata", "status", "Success"));
+		llmo__reply_written(r->srv, r->req, 200,
+				    json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status",
+					      "apiVersion", "v1", "metadata", "status", "Success"));
 		json_decref(c.items);
 		llmo_selector_free(c.labels);
 		llmo_field_selector_free(c.fields);
@@ -1596,6 +1602,10 @@ void llmo__handle_resource(struct llmo__req *r)
 {
 	json_t *obj, *body = NULL;
 	int64_t rv = 0;
+
+	/* reads see only committed writes */
+	if (r->cmd == EVHTTP_REQ_GET)
+		llmo__flush(r->srv);
 
 	if (!r->res->namespaced)
 		r->ns[0] = '\0';
