@@ -247,7 +247,7 @@ echo "  until the last watcher has it, per event:         p50 $(field "$L" watch
 echo "  create latency while watched:                     p50 $(field "$L" watch create_p50_ms) ms, p99 $(field "$L" watch create_p99_ms) ms"
 echo
 echo "Durability: etcd fsyncs its WAL before answering each put (default; no --unsafe-no-fsync);"
-echo "llmo server commits each create as one SQLite transaction with synchronous=FULL (fsync per commit)."
+echo "llmo server commits with synchronous=FULL (fsync per commit); the writes of one event-loop pass share a commit."
 echo
 goal() { # description, a, b, awk condition on a and b
 	if awk -v a="$2" -v b="$3" "BEGIN { exit !($4) }"; then echo "  MET      $1"; else echo "  NOT MET  $1"; fi
