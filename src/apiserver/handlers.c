@@ -972,7 +972,7 @@ static int list_item(void *ctx, const char *ns, const char *name, const char *da
 	}
 	if (c->out) {
 		/* one object at a time: a list of 10,000 never exists as one tree */
-		char *text = llmo_json_dump(obj, false);
+		char *text = llmo_json_dump_compact(obj);
 
 		if (text) {
 			if (c->count)

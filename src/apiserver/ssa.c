@@ -8,6 +8,8 @@
 #include "base/str.h"
 #include "base/vec.h"
 
+#include <pthread.h>
+
 /*
  * How it works, after structured-merge-diff (merge/update.go):
  *
@@ -77,13 +79,23 @@ struct ssa_ctx {
 	struct llmo_error *err;
 };
 
+/* The ObjectMeta schema, parsed once for the process (never changed, never freed). */
+static json_t *ssa_meta_schema;
+static pthread_once_t ssa_meta_once = PTHREAD_ONCE_INIT;
+
+static void ssa_meta_load(void)
+{
+	ssa_meta_schema = json_loads(ssa_meta_schema_text, 0, NULL);
+}
+
 static int ssa_ctx_init(struct ssa_ctx *c, struct llmo_error *err)
 {
 	memset(c, 0, sizeof(*c));
 	c->err = err;
 	llmo_buf_init(&c->path, SSA_PATH_MAX);
 	llmo_buf_init(&c->elem, LLMO_SSA_ELEM_MAX);
-	c->meta_schema = json_loads(ssa_meta_schema_text, 0, NULL);
+	pthread_once(&ssa_meta_once, ssa_meta_load);
+	c->meta_schema = json_incref(ssa_meta_schema);
 	if (!c->meta_schema)
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	return 0;

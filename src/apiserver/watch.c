@@ -79,7 +79,7 @@ static char *event_line(const char *type, json_t *object, size_t *len)
 {
 	json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", object);
 	struct llmo_buf b;
-	char *text = ev ? llmo_json_dump(ev, false) : NULL;
+	char *text = ev ? llmo_json_dump_compact(ev) : NULL;
 
 	json_decref(ev);
 	if (!text)

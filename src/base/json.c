@@ -360,6 +360,12 @@ char *llmo_json_dump(const json_t *v, bool pretty)
 	return json_dumps(v, flags);
 }
 
+char *llmo_json_dump_compact(const json_t *v)
+{
+	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
+				     JSON_REAL_PRECISION(real_precision(v, 15, 0)));
+}
+
 const char *llmo_json_type_name(const json_t *v)
 {
 	if (!v)

@@ -87,6 +87,12 @@ int llmo_json_load(const char *text, size_t len, const char *name, json_t **out,
 char *llmo_json_dump(const json_t *v, bool pretty);
 
 /* "object", "array", "string", "integer", "number", "boolean" or "null"; "missing" for NULL. */
+/*
+ * Like llmo_json_dump(v, false) but keeps the objects' key order (no sorting):
+ * for replies on hot paths. Caller frees.
+ */
+char *llmo_json_dump_compact(const json_t *v);
+
 const char *llmo_json_type_name(const json_t *v);
 
 /*
