@@ -12,6 +12,7 @@ int cmd_config(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_inference_sim(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_scheduler(int argc, char **argv);
 
 /* Prints "llmo SUB: message" to stderr and returns 2. */
 int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);

@@ -1,0 +1,101 @@
+/*
+ * llmo scheduler: binds pending pods to nodes, first fit (src/scheduler/binder.h),
+ * until SIGINT or SIGTERM. The GPU-aware scheduler replaces it.
+ */
+#include "base/common.h"
+
+#include <event2/event.h>
+#include <signal.h>
+
+#include "base/log.h"
+#include "cmd/cmd.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+#include "scheduler/binder.h"
+
+static const char scheduler_usage[] =
+	"usage: llmo scheduler [--kubeconfig FILE] [--scheduler-name NAME]\n"
+	"\n"
+	"Binds pods whose spec.schedulerName is NAME (default " LLMO_BINDER_DEFAULT_NAME ")\n"
+	"to the first node, in name order, that is Ready, schedulable and has the\n"
+	"cpu, memory and nvidia.com/gpu they request. Runs until SIGINT or SIGTERM.\n"
+	"\n"
+	"  --kubeconfig FILE     kubeconfig (default $KUBECONFIG, ~/.kube/config,\n"
+	"                        then the in-cluster service account)\n"
+	"  --scheduler-name NAME the spec.schedulerName served\n";
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	llmo_log(LLMO_LOG_INFO, "scheduler", "stopping", "signal=%d", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+int cmd_scheduler(int argc, char **argv)
+{
+	const char *kubeconfig = NULL, *name = NULL;
+	struct llmo_kube_client *client = NULL;
+	struct event *sigint = NULL, *sigterm = NULL;
+	struct llmo_binder *binder = NULL;
+	struct event_base *base = NULL;
+	struct llmo_kube_config cfg;
+	struct llmo_error err = {0};
+	int status = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(scheduler_usage, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--kubeconfig") == 0 && i + 1 < argc) {
+			kubeconfig = argv[++i];
+		} else if (strcmp(argv[i], "--scheduler-name") == 0 && i + 1 < argc) {
+			name = argv[++i];
+		} else {
+			return cmd_usage_error("scheduler",
+					       "unknown or incomplete option %s (see --help)",
+					       argv[i]);
+		}
+	}
+	if (name && !*name)
+		return cmd_usage_error("scheduler", "--scheduler-name wants a non-empty name");
+	signal(SIGPIPE, SIG_IGN);
+	if (llmo_kube_config_auto(kubeconfig, NULL, &cfg, &err)) {
+		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
+		return 1;
+	}
+	if (llmo_kube_client_new(&cfg, &client, &err)) {
+		llmo_kube_config_release(&cfg);
+		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
+		return 1;
+	}
+	llmo_kube_config_release(&cfg);
+	base = event_base_new();
+	if (!base) {
+		fprintf(stderr, "llmo scheduler: cannot create the event loop\n");
+		goto out;
+	}
+	if (llmo_binder_new(client, base, name, &binder, &err) ||
+	    llmo_binder_start(binder, &err)) {
+		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
+		goto out;
+	}
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	if (!sigint || !sigterm || event_add(sigint, NULL) < 0 || event_add(sigterm, NULL) < 0) {
+		fprintf(stderr, "llmo scheduler: cannot watch signals\n");
+		goto out;
+	}
+	llmo_log(LLMO_LOG_INFO, "scheduler", "started", "name=%s",
+		 name ? name : LLMO_BINDER_DEFAULT_NAME);
+	event_base_dispatch(base);
+	status = 0;
+out:
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	llmo_binder_free(binder);
+	if (base)
+		event_base_free(base);
+	llmo_kube_client_free(client);
+	return status;
+}
