@@ -20,6 +20,8 @@
 
 /* kube-apiserver's limit on request bodies. */
 #define LLMO_API_BODY_MAX (3 * 1024 * 1024)
+/* Open watches at once; more get 429 (each holds a connection and a little memory). */
+#define LLMO_API_WATCHES_MAX 10000
 /* Watch history kept in the store for resuming watches. */
 #define LLMO_API_HISTORY_KEEP 10000
 /* The Kubernetes version this API answers as (kubectl warns on a large skew). */

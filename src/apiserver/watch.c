@@ -258,6 +258,14 @@ void llmo__watch_start(struct llmo__req *r)
 		llmo__reply_status(r->req, 500, "InternalError", NULL, "out of memory");
 		return;
 	}
+	if (r->srv->watches.len >= LLMO_API_WATCHES_MAX) {
+		free(w);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+		llmo__reply_status(r->req, 429, "TooManyRequests", NULL,
+				   "too many open watches (%d); try again later",
+				   LLMO_API_WATCHES_MAX);
+		return;
+	}
 	w->srv = r->srv;
 	w->req = r->req;
 	w->res = r->res;
