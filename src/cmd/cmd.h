@@ -14,6 +14,14 @@ int cmd_inference_sim(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_scheduler(int argc, char **argv);
 
+struct event_base;
+
+/*
+ * Runs base until SIGINT or SIGTERM (logged under component). 0, or 1 when
+ * the signals cannot be watched (said on stderr).
+ */
+int cmd_run_until_signal(struct event_base *base, const char *component);
+
 /* Prints "llmo SUB: message" to stderr and returns 2. */
 int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);
 

@@ -51,12 +51,6 @@ static const char usage[] =
 	"  --log-level LEVEL      debug | info | warn | error (default info)\n"
 	"  --log-json             log JSON lines instead of text\n";
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	llmo_log(LLMO_LOG_INFO, SUB, "stopping", "signal=%d", (int)sig);
-	event_base_loopexit(arg, NULL);
-}
-
 enum flag_type { FLAG_DURATION, FLAG_INT, FLAG_INT64, FLAG_UINT64, FLAG_DOUBLE };
 
 /* The flags that set a field of struct llmo_sim_opts; bounds are in llmo_sim_opts_check. */
@@ -137,7 +131,6 @@ int cmd_inference_sim(int argc, char **argv)
 	const char *models[LLMO_SIM_MODELS_MAX];
 	struct llmo_sim_opts opts;
 	struct llmo_sim *sim = NULL;
-	struct event *sigint = NULL, *sigterm = NULL;
 	struct llmo_error err = {0};
 	struct event_base *base;
 	enum llmo_log_level level;
@@ -214,19 +207,8 @@ int cmd_inference_sim(int argc, char **argv)
 	else
 		printf("inference-sim listening on http://%s:%d\n", opts.host, llmo_sim_port(sim));
 	fflush(stdout);
-	sigint = evsignal_new(base, SIGINT, on_signal, base);
-	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-	if (sigint)
-		event_add(sigint, NULL);
-	if (sigterm)
-		event_add(sigterm, NULL);
-	event_base_dispatch(base);
-	status = 0;
+	status = cmd_run_until_signal(base, SUB);
 out:
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
 	llmo_sim_free(sim);
 	event_base_free(base);
 	return status;

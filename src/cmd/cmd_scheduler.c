@@ -24,17 +24,10 @@ static const char scheduler_usage[] =
 	"                        then the in-cluster service account)\n"
 	"  --scheduler-name NAME the spec.schedulerName served\n";
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	llmo_log(LLMO_LOG_INFO, "scheduler", "stopping", "signal=%d", (int)sig);
-	event_base_loopbreak(arg);
-}
-
 int cmd_scheduler(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *name = NULL;
 	struct llmo_kube_client *client = NULL;
-	struct event *sigint = NULL, *sigterm = NULL;
 	struct llmo_binder *binder = NULL;
 	struct event_base *base = NULL;
 	struct llmo_kube_config cfg;
@@ -78,21 +71,10 @@ int cmd_scheduler(int argc, char **argv)
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
 		goto out;
 	}
-	sigint = evsignal_new(base, SIGINT, on_signal, base);
-	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-	if (!sigint || !sigterm || event_add(sigint, NULL) < 0 || event_add(sigterm, NULL) < 0) {
-		fprintf(stderr, "llmo scheduler: cannot watch signals\n");
-		goto out;
-	}
 	llmo_log(LLMO_LOG_INFO, "scheduler", "started", "name=%s",
 		 name ? name : LLMO_BINDER_DEFAULT_NAME);
-	event_base_dispatch(base);
-	status = 0;
+	status = cmd_run_until_signal(base, "scheduler");
 out:
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
 	llmo_binder_free(binder);
 	if (base)
 		event_base_free(base);

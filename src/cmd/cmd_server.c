@@ -32,12 +32,6 @@ static const char server_usage[] =
 	"  --log-level LEVEL  debug | info | warn | error (default info)\n"
 	"  --log-json         log JSON lines instead of text\n";
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	llmo_log(LLMO_LOG_INFO, "server", "stopping", "signal=%d", (int)sig);
-	event_base_loopexit(arg, NULL);
-}
-
 /* Splits "host:port" or "[v6]:port". */
 static int parse_listen(const char *s, char *host, size_t n, int *port)
 {
@@ -92,7 +86,6 @@ int cmd_server(int argc, char **argv)
 {
 	struct llmo_apiserver_opts opts = {.listen_host = "127.0.0.1", .listen_port = 6443};
 	struct llmo_apiserver *srv = NULL;
-	struct event *sigint = NULL, *sigterm = NULL;
 	struct llmo_error err = {0};
 	struct event_base *base;
 	char host[256], dir[4096];
@@ -159,19 +152,8 @@ int cmd_server(int argc, char **argv)
 	printf("llmo server listening on %s\nexport KUBECONFIG=%s\n", llmo_apiserver_url(srv),
 	       llmo_apiserver_kubeconfig(srv));
 	fflush(stdout);
-	sigint = evsignal_new(base, SIGINT, on_signal, base);
-	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-	if (sigint)
-		event_add(sigint, NULL);
-	if (sigterm)
-		event_add(sigterm, NULL);
-	event_base_dispatch(base);
-	status = 0;
+	status = cmd_run_until_signal(base, "server");
 out:
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
 	llmo_apiserver_free(srv);
 	event_base_free(base);
 	return status;
