@@ -17,10 +17,13 @@ int cmd_scheduler(int argc, char **argv);
 struct event_base;
 
 /*
- * Runs base until SIGINT or SIGTERM (logged under component). 0, or 1 when
- * the signals cannot be watched (said on stderr).
+ * Runs base until SIGINT or SIGTERM (logged under component). ready (may be
+ * NULL) is called once the signals are watched, before the loop runs: the
+ * place to tell the world the command is up. 0, or 1 when the signals cannot
+ * be watched (said on stderr).
  */
-int cmd_run_until_signal(struct event_base *base, const char *component);
+int cmd_run_until_signal(struct event_base *base, const char *component,
+			 void (*ready)(void *arg), void *arg);
 
 /* Prints "llmo SUB: message" to stderr and returns 2. */
 int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);

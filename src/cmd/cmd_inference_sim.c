@@ -126,6 +126,23 @@ static const struct flag *find_flag(const char *a, size_t n)
 	return NULL;
 }
 
+struct announce {
+	const char *host;
+	struct llmo_sim *sim;
+};
+
+static void announce(void *arg)
+{
+	const struct announce *a = arg;
+
+	if (strchr(a->host, ':'))
+		printf("inference-sim listening on http://[%s]:%d\n", a->host,
+		       llmo_sim_port(a->sim));
+	else
+		printf("inference-sim listening on http://%s:%d\n", a->host, llmo_sim_port(a->sim));
+	fflush(stdout);
+}
+
 int cmd_inference_sim(int argc, char **argv)
 {
 	const char *models[LLMO_SIM_MODELS_MAX];
@@ -201,13 +218,11 @@ int cmd_inference_sim(int argc, char **argv)
 		fprintf(stderr, "llmo %s: %s\n", SUB, err.msg);
 		goto out;
 	}
-	if (strchr(opts.host, ':'))
-		printf("inference-sim listening on http://[%s]:%d\n", opts.host,
-		       llmo_sim_port(sim));
-	else
-		printf("inference-sim listening on http://%s:%d\n", opts.host, llmo_sim_port(sim));
-	fflush(stdout);
-	status = cmd_run_until_signal(base, SUB);
+	{
+		struct announce a = {.host = opts.host, .sim = sim};
+
+		status = cmd_run_until_signal(base, SUB, announce, &a);
+	}
 out:
 	llmo_sim_free(sim);
 	event_base_free(base);

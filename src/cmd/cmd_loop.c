@@ -21,7 +21,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
-int cmd_run_until_signal(struct event_base *base, const char *component)
+int cmd_run_until_signal(struct event_base *base, const char *component,
+			 void (*ready)(void *arg), void *arg)
 {
 	struct stop s = {.base = base, .component = component};
 	struct event *sigint = evsignal_new(base, SIGINT, on_signal, &s);
@@ -32,6 +33,9 @@ int cmd_run_until_signal(struct event_base *base, const char *component)
 		fprintf(stderr, "llmo %s: cannot watch signals\n", component);
 		rc = 1;
 	} else {
+		/* announced only now, so that a signal right after it is handled */
+		if (ready)
+			ready(arg);
 		event_base_dispatch(base);
 	}
 	if (sigint)

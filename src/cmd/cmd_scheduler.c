@@ -73,7 +73,7 @@ int cmd_scheduler(int argc, char **argv)
 	}
 	llmo_log(LLMO_LOG_INFO, "scheduler", "started", "name=%s",
 		 name ? name : LLMO_BINDER_DEFAULT_NAME);
-	status = cmd_run_until_signal(base, "scheduler");
+	status = cmd_run_until_signal(base, "scheduler", NULL, NULL);
 out:
 	llmo_binder_free(binder);
 	if (base)

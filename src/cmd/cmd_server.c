@@ -32,6 +32,15 @@ static const char server_usage[] =
 	"  --log-level LEVEL  debug | info | warn | error (default info)\n"
 	"  --log-json         log JSON lines instead of text\n";
 
+static void announce(void *arg)
+{
+	struct llmo_apiserver *srv = arg;
+
+	printf("llmo server listening on %s\nexport KUBECONFIG=%s\n", llmo_apiserver_url(srv),
+	       llmo_apiserver_kubeconfig(srv));
+	fflush(stdout);
+}
+
 /* Splits "host:port" or "[v6]:port". */
 static int parse_listen(const char *s, char *host, size_t n, int *port)
 {
@@ -149,10 +158,7 @@ int cmd_server(int argc, char **argv)
 		fprintf(stderr, "llmo server: %s\n", err.msg);
 		goto out;
 	}
-	printf("llmo server listening on %s\nexport KUBECONFIG=%s\n", llmo_apiserver_url(srv),
-	       llmo_apiserver_kubeconfig(srv));
-	fflush(stdout);
-	status = cmd_run_until_signal(base, "server");
+	status = cmd_run_until_signal(base, "server", announce, srv);
 out:
 	llmo_apiserver_free(srv);
 	event_base_free(base);
