@@ -259,13 +259,16 @@ static void field_manager(struct llmo__req *r, char *out, size_t n)
 /* The schema that tells server-side apply which lists are keyed. Caller decrefs. */
 static json_t *ownership_schema(const struct llmo_resource *res)
 {
-	json_t *out = NULL;
+	struct llmo_resource *mut = (struct llmo_resource *)res;
 
 	if (res->schema)
 		return json_incref(res->schema);
-	if (llmo_ssa_schema_from_smp(llmo_smp_schema_for(res->group, res->kind), &out, NULL))
+	/* built once per resource: every write of a built-in type needs it */
+	if (!res->ownership &&
+	    llmo_ssa_schema_from_smp(llmo_smp_schema_for(res->group, res->kind), &mut->ownership,
+				     NULL))
 		return NULL;
-	return out;
+	return json_incref(res->ownership);
 }
 
 /* Records manager's ownership of what changed from old (NULL: created) to obj. */

@@ -56,6 +56,7 @@ static void resource_free(struct llmo_resource *res)
 		free(res->categories.items[i]);
 	free(res->categories.items);
 	json_decref(res->schema);
+	json_decref(res->ownership);
 	json_decref(res->columns);
 	free(res->scale_spec_path);
 	free(res->scale_status_path);

@@ -24,6 +24,8 @@ struct llmo_resource {
 	struct llmo_strlist categories;
 	unsigned subresources; /* LLMO_SUB_* */
 	json_t *schema;        /* openAPIV3Schema, or NULL: any object is accepted */
+	json_t *ownership;     /* built-ins: the keyed lists server-side apply uses, built
+				* from the strategic-merge tables on first use (handlers.c) */
 	json_t *columns;       /* additionalPrinterColumns, or NULL */
 	char *scale_spec_path; /* ".spec.replicas" for the scale subresource */
 	char *scale_status_path;
