@@ -52,6 +52,7 @@ struct llmo_informer {
 	char *group, *version, *plural;
 	char *ns;	      /* NULL: all */
 	char *label_selector; /* NULL: none */
+	char *field_selector; /* NULL: none */
 	int page_limit;
 	struct llmo_informer_handlers h;
 	void *ctx;
@@ -367,6 +368,8 @@ static int list_all(struct llmo_informer *inf, const volatile int *stop, json_t 
 		rc = llmo_kube_path(&inf->res, inf->ns, NULL, NULL, &url);
 		if (!rc && inf->label_selector)
 			rc = llmo_kube_query_add(&url, "labelSelector", inf->label_selector);
+		if (!rc && inf->field_selector)
+			rc = llmo_kube_query_add(&url, "fieldSelector", inf->field_selector);
 		if (!rc && paged)
 			rc = llmo_kube_query_add(&url, "limit", limit);
 		if (!rc && cont)
@@ -516,7 +519,8 @@ static void *run(void *arg)
 				break;
 		}
 		started = llmo_clock_mono_ms();
-		rc = llmo_kube_watch(inf->client, &inf->res, inf->ns, inf->label_selector, NULL, rv,
+		rc = llmo_kube_watch(inf->client, &inf->res, inf->ns, inf->label_selector,
+				     inf->field_selector, rv,
 				     (int)llmo__kube_rand_range(LLMO_INFORMER_WATCH_MIN_S,
 								LLMO_INFORMER_WATCH_MAX_S),
 				     on_watch_event, &w, &inf->stop, &err);
@@ -600,6 +604,23 @@ fail:
 	return rc;
 }
 
+int llmo_informer_set_field_selector(struct llmo_informer *inf, const char *field_selector,
+				     struct llmo_error *err)
+{
+	char *fs = NULL;
+
+	if (inf->running)
+		return llmo_error_set(err, LLMO_EINVAL, "informer: set the field selector before start");
+	if (field_selector && *field_selector) {
+		fs = llmo_strdup(field_selector);
+		if (!fs)
+			return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	free(inf->field_selector);
+	inf->field_selector = fs;
+	return 0;
+}
+
 int llmo_informer_start(struct llmo_informer *inf, struct llmo_error *err)
 {
 	int e;
@@ -651,6 +672,7 @@ void llmo_informer_free(struct llmo_informer *inf)
 	free(inf->plural);
 	free(inf->ns);
 	free(inf->label_selector);
+	free(inf->field_selector);
 	free(inf);
 }
 

@@ -72,6 +72,13 @@ int llmo_informer_new(struct llmo_kube_client *client, const struct llmo_kube_re
 		      struct llmo_informer **out, struct llmo_error *err);
 
 /*
+ * Restricts the list and watch with a field selector ("spec.nodeName=n1";
+ * NULL or "": none). Before llmo_informer_start only: LLMO_EINVAL after.
+ */
+int llmo_informer_set_field_selector(struct llmo_informer *inf, const char *field_selector,
+				     struct llmo_error *err);
+
+/*
  * Starts the background thread. After a stop, a new start resumes the watch
  * from the last resourceVersion the loop applied (or lists again when none).
  * LLMO_EINVAL when already running; LLMO_EIO when the thread cannot start.

@@ -50,6 +50,8 @@ struct llmo_binder {
 	struct llmo_event_recorder *rec;
 	/* pod key -> node name (owned) for bindings made, until the informer shows them */
 	struct llmo_hmap assumed;
+	/* pod key -> the GPU ids assigned (owned), until the informer shows the annotation */
+	struct llmo_hmap assumed_gpus;
 	size_t bound;
 	bool started;
 };
@@ -140,11 +142,24 @@ static bool node_ready(const json_t *node)
 	return false;
 }
 
+/* Drops what the binder assumed about key (its node and GPUs). */
+static void forget_assumed(struct llmo_binder *b, const char *key)
+{
+	void *old = NULL;
+
+	if (llmo_hmap_del(&b->assumed, key, &old) == 0)
+		free(old);
+	old = NULL;
+	if (llmo_hmap_del(&b->assumed_gpus, key, &old) == 0)
+		free(old);
+}
+
 /* ---- one scheduling pass ---- */
 
 struct pass {
 	struct llmo_binder *b;
-	struct llmo_hmap used; /* node name -> struct usage * (owned) */
+	struct llmo_hmap used;	   /* node name -> struct usage * (owned) */
+	struct llmo_hmap gpu_used; /* "node\x1fGPU id" -> int64_t * milli-GPUs (owned) */
 	LLMO_VEC(json_t *) nodes;
 	int rc;
 };
@@ -163,6 +178,146 @@ static struct usage *used_of(struct pass *p, const char *node)
 	return u;
 }
 
+/*
+ * The GPUs assigned to pod: its annotation, or what this binder assigned
+ * before the informer showed the annotation. NULL when none.
+ */
+static const char *pod_gpus(const struct llmo_binder *b, const json_t *pod, const char *key)
+{
+	const char *a = json_string_value(json_object_get(
+		json_object_get(json_object_get(pod, "metadata"), "annotations"),
+		LLMO_BINDER_GPUS_ANNOTATION));
+
+	if (a && *a)
+		return a;
+	return key && *key ? llmo_hmap_get(&b->assumed_gpus, key) : NULL;
+}
+
+static int64_t *gpu_slot(struct pass *p, const char *node, const char *id, size_t idlen)
+{
+	char k[LLMO_BINDER_KEY_MAX];
+	int64_t *v;
+	int n = snprintf(k, sizeof(k), "%s\x1f%.*s", node, (int)idlen, id);
+
+	if (n < 0 || (size_t)n >= sizeof(k))
+		return NULL;
+	v = llmo_hmap_get(&p->gpu_used, k);
+	if (v)
+		return v;
+	v = calloc(1, sizeof(*v));
+	if (!v || llmo_hmap_put(&p->gpu_used, k, v, NULL)) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* Spreads a pod's milli-GPUs evenly over the comma-separated GPU ids it holds. */
+static int add_gpu_usage(struct pass *p, const char *node, const char *ids, int64_t milli)
+{
+	size_t n = 1;
+
+	if (!ids || !*ids)
+		return 0;
+	for (const char *c = ids; *c; c++)
+		n += *c == ',';
+	for (const char *s = ids; *s;) {
+		size_t len = strcspn(s, ",");
+		int64_t *v = len ? gpu_slot(p, node, s, len) : NULL;
+
+		if (len && !v)
+			return LLMO_ENOMEM;
+		if (v)
+			sat_add(v, milli / (int64_t)n);
+		s += len;
+		if (*s == ',')
+			s++;
+	}
+	return 0;
+}
+
+/*
+ * The node's GPU ids in index order: the uuid of each entry of the agent's
+ * gpu-devices annotation, else "0".."N-1" for N whole GPUs allocatable.
+ */
+static int node_gpu_ids(const json_t *node, struct llmo_strv *ids)
+{
+	json_t *meta = json_object_get(node, "metadata");
+	const char *devs = json_string_value(
+		json_object_get(json_object_get(meta, "annotations"), LLMO_BINDER_DEVICES_ANNOTATION));
+	json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
+	json_t *q = json_object_get(alloc, "nvidia.com/gpu"), *arr, *d;
+	int64_t have = 0;
+	size_t i;
+	int rc = 0;
+
+	if (devs && (arr = json_loads(devs, 0, NULL)) != NULL) {
+		json_array_foreach(arr, i, d) {
+			const char *uuid = json_string_value(json_object_get(d, "uuid"));
+
+			if (uuid && *uuid && !strchr(uuid, ',') && (rc = llmo_strv_push(ids, uuid)))
+				break;
+		}
+		json_decref(arr);
+		if (rc || ids->len)
+			return rc;
+	}
+	if (q && llmo_quantity_from_json(q, &have, NULL) == 0) {
+		for (int64_t g = 0; g < have / 1000 && g < LLMO_BINDER_GPUS_MAX && !rc; g++) {
+			char num[24];
+
+			snprintf(num, sizeof(num), "%" PRId64, g);
+			rc = llmo_strv_push(ids, num);
+		}
+	}
+	return rc;
+}
+
+/*
+ * Picks GPUs of node for a request of milli milli-GPUs into out
+ * (comma-separated ids): whole GPUs (milli rounded up to thousands) take
+ * unused GPUs in index order; a fraction takes the fullest GPU it still
+ * fits on (best fit, which keeps whole GPUs free). False when none fit.
+ */
+static bool pick_gpus(struct pass *p, const json_t *node, int64_t milli, struct llmo_buf *out)
+{
+	const char *name = jstr(node, "metadata", "name");
+	struct llmo_strv ids = {0};
+	int64_t want = (milli + 999) / 1000, best_used = -1;
+	size_t best = 0, taken = 0;
+	bool ok = false;
+
+	if (node_gpu_ids(node, &ids))
+		goto out;
+	for (size_t i = 0; i < ids.len; i++) {
+		char k[LLMO_BINDER_KEY_MAX];
+		const int64_t *v;
+		int64_t used;
+
+		snprintf(k, sizeof(k), "%s\x1f%s", name, ids.items[i]);
+		v = llmo_hmap_get(&p->gpu_used, k);
+		used = v ? *v : 0;
+		if (milli >= 1000) {
+			if (used > 0 || taken == (size_t)want)
+				continue;
+			if (taken++ && llmo_buf_putc(out, ','))
+				goto out;
+			if (llmo_buf_puts(out, ids.items[i]))
+				goto out;
+		} else if (used + milli <= 1000 && used > best_used) {
+			best_used = used;
+			best = i;
+		}
+	}
+	if (milli >= 1000)
+		ok = taken == (size_t)want;
+	else
+		ok = best_used >= 0 && llmo_buf_puts(out, ids.items[best]) == 0;
+out:
+	llmo_strv_release(&ids);
+	return ok;
+}
+
 static int add_pod_usage(void *ctx, json_t *pod)
 {
 	struct pass *p = ctx;
@@ -172,7 +327,9 @@ static int add_pod_usage(void *ctx, json_t *pod)
 
 	if (pod_finished(pod))
 		return 0;
-	if ((!node || !*node) && pod_key(pod, key, sizeof(key)) == 0)
+	if (pod_key(pod, key, sizeof(key)))
+		key[0] = '\0';
+	if ((!node || !*node) && key[0])
 		node = llmo_hmap_get(&p->b->assumed, key);
 	if (!node || !*node)
 		return 0;
@@ -182,6 +339,8 @@ static int add_pod_usage(void *ctx, json_t *pod)
 	pod_request(pod, &req);
 	for (int r = 0; r < RES_N; r++)
 		sat_add(&u->v[r], req.v[r]);
+	if (req.v[RES_GPU] > 0)
+		return add_gpu_usage(p, node, pod_gpus(p->b, pod, key), req.v[RES_GPU]);
 	return 0;
 }
 
@@ -260,16 +419,41 @@ static json_t *pod_ref(const json_t *pod)
 	return ref;
 }
 
+/* Writes the GPU assignment to the pod's annotation (before the binding, so the agent sees it). */
+static int annotate_gpus(struct llmo_binder *b, const char *key, const char *ns, const char *name,
+			 const char *gpus)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
+				  LLMO_BINDER_GPUS_ANNOTATION, gpus);
+	int rc;
+
+	if (!patch)
+		return LLMO_ENOMEM;
+	rc = llmo_kube_patch(b->client, &llmo_kube_pods, ns, name, NULL, LLMO_KUBE_PATCH_MERGE,
+			     patch, NULL, &err);
+	json_decref(patch);
+	if (rc)
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "GPU annotation failed",
+			 "pod=%s gpus=%s err=%s", key, gpus, err.msg);
+	return rc;
+}
+
 static int bind_pod(struct llmo_binder *b, const json_t *pod, const char *key, const char *ns,
-		    const char *name, const char *node)
+		    const char *name, const char *node, const char *gpus)
 {
 	struct llmo_error err = {0};
 	struct llmo_buf path;
 	json_t *body = NULL, *ref = NULL;
-	char *node_copy = NULL;
+	char *node_copy = NULL, *gpus_copy = NULL;
 	void *old = NULL;
 	int rc;
 
+	if (gpus && *gpus) {
+		rc = annotate_gpus(b, key, ns, name, gpus);
+		if (rc)
+			return rc;
+	}
 	llmo_buf_init(&path, BINDER_PATH_MAX);
 	rc = llmo_kube_path(&llmo_kube_pods, ns, name, "binding", &path);
 	if (rc)
@@ -301,8 +485,19 @@ static int bind_pod(struct llmo_binder *b, const json_t *pod, const char *key, c
 		goto out;
 	}
 	free(old);
+	if (gpus && *gpus) {
+		old = NULL;
+		gpus_copy = llmo_strdup(gpus);
+		if (!gpus_copy || llmo_hmap_put(&b->assumed_gpus, key, gpus_copy, &old)) {
+			free(gpus_copy);
+			rc = LLMO_ENOMEM;
+			goto out;
+		}
+		free(old);
+	}
 	b->bound++;
-	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "bound", "pod=%s node=%s", key, node);
+	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "bound", "pod=%s node=%s gpus=%s", key, node,
+		 gpus && *gpus ? gpus : "none");
 	ref = pod_ref(pod);
 	if (ref)
 		llmo_kube_event(b->rec, ref, "Normal", "Scheduled", "Successfully assigned %s to %s",
@@ -389,17 +584,18 @@ static int reconcile(void *ctx, const char *key)
 	struct llmo_binder *b = ctx;
 	struct pass p = {.b = b, .nodes = LLMO_VEC_INIT};
 	int whys[WHY_N] = {0};
-	struct llmo_buf msg;
+	struct llmo_buf msg, gpus;
 	const char *slash = strchr(key, '/');
 	char ns[LLMO_BINDER_KEY_MAX];
 	const char *name;
 	struct usage req;
 	json_t *pod, *ref;
-	void *old = NULL;
 	int rc = 0;
 
 	llmo_hmap_init(&p.used);
+	llmo_hmap_init(&p.gpu_used);
 	llmo_buf_init(&msg, LLMO_BINDER_MESSAGE_MAX);
+	llmo_buf_init(&gpus, LLMO_BINDER_MESSAGE_MAX);
 	if (!slash || (size_t)(slash - key) >= sizeof(ns))
 		goto out;
 	memcpy(ns, key, (size_t)(slash - key));
@@ -408,10 +604,8 @@ static int reconcile(void *ctx, const char *key)
 	pod = llmo_informer_get(b->pods, ns, name);
 	if (!pod || !pod_is_candidate(b, pod)) {
 		/* gone or bound (the informer caught up): drop what we assumed */
-		if (!pod || pod_finished(pod) || jstr(pod, "spec", "nodeName")) {
-			llmo_hmap_del(&b->assumed, key, &old);
-			free(old);
-		}
+		if (!pod || pod_finished(pod) || jstr(pod, "spec", "nodeName"))
+			forget_assumed(b, key);
 		llmo_workqueue_forget(b->queue, key);
 		goto out;
 	}
@@ -430,13 +624,18 @@ static int reconcile(void *ctx, const char *key)
 	if (p.nodes.len > 1)
 		qsort(p.nodes.items, p.nodes.len, sizeof(p.nodes.items[0]), cmp_node);
 	for (size_t i = 0; i < p.nodes.len; i++) {
-		if (node_fits(&p, p.nodes.items[i], &req, whys)) {
-			rc = bind_pod(b, pod, key, ns, name,
-				      jstr(p.nodes.items[i], "metadata", "name"));
-			if (!rc)
-				llmo_workqueue_forget(b->queue, key);
-			goto out;
+		if (!node_fits(&p, p.nodes.items[i], &req, whys))
+			continue;
+		llmo_buf_reset(&gpus);
+		if (req.v[RES_GPU] > 0 && !pick_gpus(&p, p.nodes.items[i], req.v[RES_GPU], &gpus)) {
+			whys[WHY_GPU]++;
+			continue;
 		}
+		rc = bind_pod(b, pod, key, ns, name, jstr(p.nodes.items[i], "metadata", "name"),
+			      gpus.data);
+		if (!rc)
+			llmo_workqueue_forget(b->queue, key);
+		goto out;
 	}
 	rc = format_reasons(p.nodes.len, whys, &msg);
 	if (rc)
@@ -450,8 +649,10 @@ static int reconcile(void *ctx, const char *key)
 	rc = 1; /* retry rate-limited */
 out:
 	llmo_buf_release(&msg);
+	llmo_buf_release(&gpus);
 	llmo_vec_release(&p.nodes);
 	llmo_hmap_release(&p.used, free_usage);
+	llmo_hmap_release(&p.gpu_used, free_usage);
 	return rc;
 }
 
@@ -499,7 +700,6 @@ static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 {
 	struct llmo_binder *b = ctx;
 	char key[LLMO_BINDER_KEY_MAX];
-	void *old = NULL;
 
 	if (pod_holds_node(old_obj) && !pod_holds_node(new_obj)) {
 		requeue_all(b);
@@ -507,10 +707,8 @@ static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 		enqueue(b, new_obj);
 	}
 	if (!pod_is_candidate(b, new_obj) && pod_key(new_obj, key, sizeof(key)) == 0 &&
-	    jstr(new_obj, "spec", "nodeName")) {
-		llmo_hmap_del(&b->assumed, key, &old);
-		free(old);
-	}
+	    jstr(new_obj, "spec", "nodeName"))
+		forget_assumed(b, key);
 }
 
 static void on_pod_delete(void *ctx, json_t *obj)
@@ -523,6 +721,7 @@ static void on_pod_delete(void *ctx, json_t *obj)
 	if (pod_key(obj, key, sizeof(key)) == 0 && llmo_hmap_del(&b->assumed, key, &old) == 0) {
 		held = held || old;
 		free(old);
+		forget_assumed(b, key);
 	}
 	if (held)
 		requeue_all(b);
@@ -562,6 +761,7 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	b->client = client;
 	b->base = base;
 	llmo_hmap_init(&b->assumed);
+	llmo_hmap_init(&b->assumed_gpus);
 	b->name = llmo_strdup(scheduler_name ? scheduler_name : LLMO_BINDER_DEFAULT_NAME);
 	if (!b->name) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "binder: out of memory");
@@ -617,6 +817,7 @@ void llmo_binder_free(struct llmo_binder *b)
 	llmo_workqueue_free(b->queue);
 	llmo_event_recorder_free(b->rec);
 	llmo_hmap_release(&b->assumed, free_str);
+	llmo_hmap_release(&b->assumed_gpus, free_str);
 	free(b->name);
 	free(b);
 }

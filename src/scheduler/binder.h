@@ -36,6 +36,21 @@ struct llmo_binder;
 #define LLMO_BINDER_DEFAULT_NAME "llmo-scheduler"
 /* Longest pod key "ns/name" (63 + 1 + 253, NUL, with room to spare). */
 #define LLMO_BINDER_KEY_MAX 320
+/*
+ * GPUs: a pod requesting nvidia.com/gpu is given GPUs of its node before it
+ * is bound, written to its annotation LLMO_BINDER_GPUS_ANNOTATION as
+ * comma-separated GPU ids (the node agent sets CUDA_VISIBLE_DEVICES to
+ * them). The ids are the uuids of the node's LLMO_BINDER_DEVICES_ANNOTATION
+ * (a JSON array of {"index", "uuid", ...} the agent writes), else indices
+ * "0".."N-1". Whole GPUs (the request rounded up to thousands of milli) go
+ * to unused GPUs; a fraction (500m) shares the fullest GPU it still fits on.
+ * A GPU's use is the sum over the unfinished pods holding it of their
+ * request divided by the number of GPUs each holds.
+ */
+#define LLMO_BINDER_GPUS_ANNOTATION "llm.orchestrator.io/gpus"
+#define LLMO_BINDER_DEVICES_ANNOTATION "llm.orchestrator.io/gpu-devices"
+/* GPUs per node considered when a node lists none. */
+#define LLMO_BINDER_GPUS_MAX 1024
 /* Longest FailedScheduling message built. */
 #define LLMO_BINDER_MESSAGE_MAX 1024
 

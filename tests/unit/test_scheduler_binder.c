@@ -182,9 +182,14 @@ static void test_first_fit(void **state)
 	assert_null(scheduled_msg(other));
 	json_decref(other);
 
-	/* freeing the GPU lets the second pod bind */
-	assert_int_equal(llmo_kube_delete(f.client, &llmo_kube_pods, "default", "first",
-					  LLMO_KUBE_PROPAGATE_DEFAULT, NULL, &err),
+	/*
+	 * freeing the GPU lets the second pod bind: a bound pod's delete is
+	 * graceful (it stays, holding its GPU, until its node's agent stops it),
+	 * so force it as `kubectl delete --grace-period=0 --force` does
+	 */
+	assert_int_equal(llmo_kube_request(f.client, "DELETE",
+					   "/api/v1/namespaces/default/pods/first?gracePeriodSeconds=0",
+					   NULL, NULL, NULL, NULL, &err),
 			 0);
 	p.want_node = "gpu-a";
 	assert_true(run_until(f.base, probe_pod, &p, WAIT_MS));
@@ -194,10 +199,98 @@ static void test_first_fit(void **state)
 	fixture_stop(&f);
 }
 
+static const char *gpus_of(struct kube_fixture *f, const char *pod)
+{
+	static char out[128];
+	json_t *obj = NULL;
+	const char *v;
+
+	out[0] = '\0';
+	if (llmo_kube_get(f->client, &llmo_kube_pods, "default", pod, &obj, NULL))
+		return out;
+	v = json_string_value(json_object_get(json_object_get(json_object_get(obj, "metadata"),
+								"annotations"),
+					      LLMO_BINDER_GPUS_ANNOTATION));
+	if (v && node_of(obj))
+		snprintf(out, sizeof(out), "%s", v);
+	json_decref(obj);
+	return out;
+}
+
+struct gpu_probe {
+	struct kube_fixture *f;
+	const char *pod;
+};
+
+static bool pod_has_gpus(void *ctx)
+{
+	struct gpu_probe *g = ctx;
+
+	return gpus_of(g->f, g->pod)[0] != '\0';
+}
+
+/*
+ * GPU assignment: whole GPUs go to unused GPUs in index order, a half GPU
+ * shares the fullest GPU it fits on, and the ids are the node's GPU uuids.
+ */
+static void test_gpu_assignment(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b = NULL;
+	struct llmo_error err = {0};
+	struct gpu_probe g = {.f = &f};
+	struct probe p = {.f = &f};
+	json_t *node = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind",
+				 "Node", "metadata", "name", "two-gpus", "annotations",
+				 LLMO_BINDER_DEVICES_ANNOTATION,
+				 "[{\"index\":0,\"uuid\":\"GPU-aaa\"},{\"index\":1,"
+				 "\"uuid\":\"GPU-bbb\"},{\"index\":2,\"uuid\":\"GPU-ccc\"}]");
+	json_t *st = json_pack("{s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s}]}}", "status", "allocatable",
+			       "cpu", "16", "memory", "64Gi", "nvidia.com/gpu", "3", "conditions",
+			       "type", "Ready", "status", "True");
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	put(&f, &llmo_kube_nodes, node);
+	assert_int_equal(llmo_kube_patch(f.client, &llmo_kube_nodes, NULL, "two-gpus", "status",
+					 LLMO_KUBE_PATCH_MERGE, st, NULL, &err),
+			 0);
+	json_decref(st);
+	assert_int_equal(llmo_binder_new(f.client, f.base, NULL, &b, &err), 0);
+	assert_int_equal(llmo_binder_start(b, &err), 0);
+
+	put(&f, &llmo_kube_pods, make_pod("whole", "llmo-scheduler", "1"));
+	g.pod = "whole";
+	assert_true(run_until(f.base, pod_has_gpus, &g, WAIT_MS));
+	assert_string_equal(gpus_of(&f, "whole"), "GPU-aaa");
+
+	put(&f, &llmo_kube_pods, make_pod("half-1", "llmo-scheduler", "500m"));
+	g.pod = "half-1";
+	assert_true(run_until(f.base, pod_has_gpus, &g, WAIT_MS));
+	assert_string_equal(gpus_of(&f, "half-1"), "GPU-bbb");
+
+	/* best fit: the half-used GPU, not the free one */
+	put(&f, &llmo_kube_pods, make_pod("half-2", "llmo-scheduler", "0.5"));
+	g.pod = "half-2";
+	assert_true(run_until(f.base, pod_has_gpus, &g, WAIT_MS));
+	assert_string_equal(gpus_of(&f, "half-2"), "GPU-bbb");
+
+	/* two whole GPUs do not fit: only GPU-ccc is unused */
+	put(&f, &llmo_kube_pods, make_pod("two", "llmo-scheduler", "2"));
+	p.pod = "two";
+	p.want_msg = "Insufficient nvidia.com/gpu";
+	assert_true(run_until(f.base, probe_pod, &p, WAIT_MS));
+	assert_string_equal(gpus_of(&f, "two"), "");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_fit),
+		cmocka_unit_test(test_gpu_assignment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
