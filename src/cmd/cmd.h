@@ -13,6 +13,7 @@ int cmd_server(int argc, char **argv);
 int cmd_inference_sim(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_scheduler(int argc, char **argv);
+int cmd_controller(int argc, char **argv);
 
 struct event_base;
 
@@ -25,6 +26,13 @@ struct event_base;
 int cmd_run_until_signal(struct event_base *base, const char *component,
 			 void (*ready)(void *arg), void *arg);
 
+struct llmo_config;
+/*
+ * Loads the configuration file at path (NULL: the defaults) into *out
+ * (may be NULL to check only; free with llmo_config_free). Problems go to
+ * stderr as FILE:LINE: FIELD: MESSAGE. 0 or an LLMO_E* code.
+ */
+int cmd_load_config(const char *path, struct llmo_config *out);
 /* Prints "llmo SUB: message" to stderr and returns 2. */
 int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);
 

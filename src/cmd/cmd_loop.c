@@ -2,7 +2,9 @@
  * The long-running subcommands' main loop: run the event loop until SIGINT or
  * SIGTERM, then return so the command can free what it made.
  */
+#include "api/config.h"
 #include "base/log.h"
+#include "base/yaml.h"
 #include "cmd/cmd.h"
 
 #include <event2/event.h>
@@ -42,5 +44,41 @@ int cmd_run_until_signal(struct event_base *base, const char *component,
 		event_free(sigint);
 	if (sigterm)
 		event_free(sigterm);
+	return rc;
+}
+
+int cmd_load_config(const char *path, struct llmo_config *out)
+{
+	struct llmo_yaml_stream s = {0};
+	struct llmo_error err = {0};
+	struct llmo_config cfg = {0};
+	struct llmo_errlist errs;
+	int rc;
+
+	llmo_errlist_init(&errs);
+	if (!path) {
+		rc = llmo_config_from_json(NULL, &cfg, &errs);
+		goto out;
+	}
+	rc = llmo_yaml_load_file(path, &s, &err);
+	if (rc) {
+		fprintf(stderr, "%s\n", err.msg);
+		goto out;
+	}
+	rc = llmo_config_from_json(s.ndocs ? s.docs[0].root : NULL, &cfg, &errs);
+	for (size_t i = 0; i < errs.v.len; i++)
+		fprintf(stderr, "%s:%d: %s: %s\n", path,
+			s.ndocs ? llmo_yaml_line(&s.docs[0], errs.v.items[i].path) : 0,
+			errs.v.items[i].path, errs.v.items[i].msg);
+	if (!rc && llmo_errlist_count(&errs))
+		rc = LLMO_EINVAL;
+out:
+	if (!rc && out) {
+		*out = cfg;
+	} else {
+		llmo_config_free(&cfg);
+	}
+	llmo_errlist_release(&errs);
+	llmo_yaml_stream_release(&s);
 	return rc;
 }

@@ -63,34 +63,6 @@ static int parse_listen(const char *s, char *host, size_t n, int *port)
 	return 0;
 }
 
-static int check_config(const char *path)
-{
-	struct llmo_yaml_stream s = {0};
-	struct llmo_error err = {0};
-	struct llmo_config cfg = {0};
-	struct llmo_errlist errs;
-	int rc;
-
-	llmo_errlist_init(&errs);
-	rc = llmo_yaml_load_file(path, &s, &err);
-	if (rc) {
-		fprintf(stderr, "%s\n", err.msg);
-		goto out;
-	}
-	rc = llmo_config_from_json(s.ndocs ? s.docs[0].root : NULL, &cfg, &errs);
-	for (size_t i = 0; i < errs.v.len; i++)
-		fprintf(stderr, "%s:%d: %s: %s\n", path,
-			s.ndocs ? llmo_yaml_line(&s.docs[0], errs.v.items[i].path) : 0,
-			errs.v.items[i].path, errs.v.items[i].msg);
-	if (!rc && llmo_errlist_count(&errs))
-		rc = LLMO_EINVAL;
-out:
-	llmo_config_free(&cfg);
-	llmo_errlist_release(&errs);
-	llmo_yaml_stream_release(&s);
-	return rc;
-}
-
 int cmd_server(int argc, char **argv)
 {
 	struct llmo_apiserver_opts opts = {.listen_host = "127.0.0.1", .listen_port = 6443};
@@ -136,7 +108,7 @@ int cmd_server(int argc, char **argv)
 			return cmd_usage_error("server", "unknown option %s (see --help)", a);
 		}
 	}
-	if (config && check_config(config))
+	if (config && cmd_load_config(config, NULL))
 		return 1;
 	if (!data_dir) {
 		const char *home = getenv("HOME");

@@ -15,6 +15,7 @@ static int cmd_help(int argc, char **argv);
 static const struct command commands[] = {
 	{"server", cmd_server, "run the control plane on this machine (embedded Kubernetes API)"},
 	{"agent", cmd_agent, "the node agent: report this machine's CPUs, memory and GPUs"},
+	{"controller", cmd_controller, "the operator: LLMWorkloads and LLMModels into replicas, Services and status"},
 	{"scheduler", cmd_scheduler, "bind pending pods to nodes (first fit; the GPU-aware scheduler replaces it)"},
 	{"inference-sim", cmd_inference_sim, "an OpenAI-compatible simulated LLM server for tests and demos"},
 	{"validate", cmd_validate, "check LLMWorkload, LLMModel and configuration files"},

@@ -1,0 +1,105 @@
+/*
+ * llmo controller: the operator (src/controller/controller.h) until SIGINT or
+ * SIGTERM.
+ */
+#include "base/common.h"
+
+#include <event2/event.h>
+#include <signal.h>
+
+#include "api/config.h"
+#include "base/log.h"
+#include "cmd/cmd.h"
+#include "controller/controller.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+
+static const char controller_usage[] =
+	"usage: llmo controller [--kubeconfig FILE] [--config FILE]\n"
+	"                       [--leader-elect true|false] [--identity ID]\n"
+	"\n"
+	"Reconciles LLMWorkloads into replicas (pods scheduled by llmo-scheduler)\n"
+	"and a Service each, and LLMModels into a phase and the workloads using\n"
+	"them. Runs until SIGINT or SIGTERM.\n"
+	"\n"
+	"  --kubeconfig FILE    kubeconfig (default $KUBECONFIG, ~/.kube/config,\n"
+	"                       then the in-cluster service account)\n"
+	"  --config FILE        orchestrator configuration (see `llmo config defaults`)\n"
+	"  --leader-elect BOOL  campaign on the Lease llmo-controller in\n"
+	"                       operator.namespace before acting (default: the\n"
+	"                       configuration's operator.leaderElection)\n"
+	"  --identity ID        this candidate's name (default HOSTNAME_PID)\n";
+
+int cmd_controller(int argc, char **argv)
+{
+	const char *kubeconfig = NULL, *config = NULL, *identity = NULL, *elect = NULL;
+	struct llmo_controller_opts opts = {0};
+	struct llmo_kube_client *client = NULL;
+	struct llmo_controller *ctl = NULL;
+	struct event_base *base = NULL;
+	struct llmo_config cfg = {0};
+	struct llmo_kube_config kc;
+	struct llmo_error err = {0};
+	int status = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(controller_usage, stdout);
+			return 0;
+		} else if (!v) {
+			return cmd_usage_error("controller", "unknown or incomplete option %s (see --help)", a);
+		} else if (strcmp(a, "--kubeconfig") == 0) {
+			kubeconfig = v;
+		} else if (strcmp(a, "--config") == 0) {
+			config = v;
+		} else if (strcmp(a, "--leader-elect") == 0) {
+			elect = v;
+		} else if (strcmp(a, "--identity") == 0) {
+			identity = v;
+		} else {
+			return cmd_usage_error("controller", "unknown option %s (see --help)", a);
+		}
+		i++;
+	}
+	if (elect && strcmp(elect, "true") != 0 && strcmp(elect, "false") != 0)
+		return cmd_usage_error("controller", "--leader-elect wants true or false, not \"%s\"",
+				       elect);
+	if (identity && !*identity)
+		return cmd_usage_error("controller", "--identity wants a non-empty name");
+	if (cmd_load_config(config, &cfg))
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	if (llmo_kube_config_auto(kubeconfig, NULL, &kc, &err)) {
+		fprintf(stderr, "llmo controller: %s\n", err.msg);
+		goto out;
+	}
+	if (llmo_kube_client_new(&kc, &client, &err)) {
+		llmo_kube_config_release(&kc);
+		fprintf(stderr, "llmo controller: %s\n", err.msg);
+		goto out;
+	}
+	llmo_kube_config_release(&kc);
+	base = event_base_new();
+	if (!base) {
+		fprintf(stderr, "llmo controller: cannot create the event loop\n");
+		goto out;
+	}
+	opts.config = &cfg;
+	opts.leader_election = elect ? strcmp(elect, "true") == 0 : cfg.operator_.leader_election;
+	opts.identity = identity;
+	if (llmo_controller_new(client, base, &opts, &ctl, &err) ||
+	    llmo_controller_start(ctl, &err)) {
+		fprintf(stderr, "llmo controller: %s\n", err.msg);
+		goto out;
+	}
+	status = cmd_run_until_signal(base, "controller", NULL, NULL);
+out:
+	llmo_controller_free(ctl);
+	if (base)
+		event_base_free(base);
+	llmo_kube_client_free(client);
+	llmo_config_free(&cfg);
+	return status;
+}

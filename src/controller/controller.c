@@ -1,0 +1,451 @@
+/*
+ * The controller's wiring: informers, queues, leader election; see controller.h.
+ */
+#include "base/common.h"
+
+#include <event2/event.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "controller/controller_int.h"
+
+#include "base/banned.h"
+
+/* ---- helpers shared with workload.c and model.c ---- */
+
+const char *llmo__jstr(const json_t *obj, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(json_object_get(obj, a), b));
+}
+
+int llmo__obj_key(const json_t *obj, char *key, size_t n)
+{
+	const char *ns = llmo__jstr(obj, "metadata", "namespace");
+	const char *name = llmo__jstr(obj, "metadata", "name");
+	int len;
+
+	if (!name)
+		return LLMO_EINVAL;
+	len = snprintf(key, n, "%s/%s", ns ? ns : "", name);
+	return len < 0 || (size_t)len >= n ? LLMO_ETOOBIG : 0;
+}
+
+const char *llmo__split_key(const char *key, char *ns, size_t n)
+{
+	const char *slash = strchr(key, '/');
+
+	if (!slash || (size_t)(slash - key) >= n)
+		return NULL;
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	return slash + 1;
+}
+
+bool llmo__ctrl_synced(const struct llmo_controller *c)
+{
+	return llmo_informer_synced(c->workloads) && llmo_informer_synced(c->models) &&
+	       llmo_informer_synced(c->pods) && llmo_informer_synced(c->services);
+}
+
+json_t *llmo__obj_ref(const json_t *obj, const char *api_version, const char *kind)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+
+	return json_pack("{s:s, s:s, s:{s:O?, s:O?, s:O?, s:O?}}", "apiVersion", api_version,
+			 "kind", kind, "metadata", "name", json_object_get(meta, "name"),
+			 "namespace", json_object_get(meta, "namespace"), "uid",
+			 json_object_get(meta, "uid"), "resourceVersion",
+			 json_object_get(meta, "resourceVersion"));
+}
+
+json_t *llmo__condition(const json_t *obj, const char *type)
+{
+	json_t *conds = json_object_get(json_object_get(obj, "status"), "conditions"), *c;
+	size_t i;
+
+	json_array_foreach(conds, i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+
+		if (t && strcmp(t, type) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+int llmo__condition_set(json_t *conds, const json_t *old_obj, const char *type, bool status,
+			const char *reason, const char *message, json_int_t generation)
+{
+	const char *st = status ? "True" : "False";
+	json_t *old = llmo__condition(old_obj, type);
+	const char *old_st = json_string_value(json_object_get(old, "status"));
+	const char *old_time = json_string_value(json_object_get(old, "lastTransitionTime"));
+	char ts[64];
+
+	if (old_st && old_time && strcmp(old_st, st) == 0) {
+		snprintf(ts, sizeof(ts), "%s", old_time);
+	} else if (llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, ts, sizeof(ts))) {
+		ts[0] = '\0';
+	}
+	return json_array_append_new(conds,
+				     json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "type", type,
+					       "status", st, "reason", reason, "message", message,
+					       "observedGeneration", generation,
+					       "lastTransitionTime", ts))
+		       ? LLMO_ENOMEM
+		       : 0;
+}
+
+void llmo__random_suffix(struct llmo_controller *c, char *out, size_t len)
+{
+	/* kube's generateName alphabet: no vowels, no look-alikes */
+	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+
+	for (size_t i = 0; i < len; i++) {
+		/* xorshift64*: names need to differ, not to be secret */
+		c->rng ^= c->rng >> 12;
+		c->rng ^= c->rng << 25;
+		c->rng ^= c->rng >> 27;
+		out[i] = alphabet[((c->rng * 2685821657736338717ULL) >> 33) %
+				  (sizeof(alphabet) - 1)];
+	}
+	out[len] = '\0';
+}
+
+/* ---- watched namespaces ---- */
+
+static bool watched(const struct llmo_controller *c, const json_t *obj)
+{
+	const struct llmo_strlist *ns = &c->config->operator_.watch_namespaces;
+	const char *n = llmo__jstr(obj, "metadata", "namespace");
+
+	return ns->len == 0 || (n && llmo_strlist_has(ns, n));
+}
+
+static void enqueue(struct llmo_workqueue *q, const struct llmo_controller *c, const json_t *obj)
+{
+	char key[LLMO__CTRL_KEY_MAX];
+
+	if (watched(c, obj) && llmo__obj_key(obj, key, sizeof(key)) == 0)
+		llmo_workqueue_add(q, key);
+}
+
+struct enq {
+	struct llmo_controller *c;
+	struct llmo_workqueue *q;
+};
+
+static int enqueue_each(void *ctx, json_t *obj)
+{
+	struct enq *e = ctx;
+
+	enqueue(e->q, e->c, obj);
+	return 0;
+}
+
+/* Every workload (or model) of ns into its queue. */
+static void enqueue_ns(struct llmo_controller *c, struct llmo_informer *inf,
+		       struct llmo_workqueue *q, const char *ns)
+{
+	struct enq e = {c, q};
+
+	if (ns)
+		llmo_informer_list(inf, ns, enqueue_each, &e);
+}
+
+/* ---- informer handlers ---- */
+
+static void on_workload(struct llmo_controller *c, const json_t *obj)
+{
+	enqueue(c->wq, c, obj);
+	/* the models' usedBy lists */
+	enqueue_ns(c, c->models, c->mq, llmo__jstr(obj, "metadata", "namespace"));
+}
+
+static void wl_add(void *ctx, json_t *obj)
+{
+	on_workload(ctx, obj);
+}
+
+static void wl_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	on_workload(ctx, new_obj);
+}
+
+static void wl_delete(void *ctx, json_t *obj)
+{
+	on_workload(ctx, obj);
+}
+
+static void on_model(struct llmo_controller *c, const json_t *obj)
+{
+	enqueue(c->mq, c, obj);
+	enqueue_ns(c, c->workloads, c->wq, llmo__jstr(obj, "metadata", "namespace"));
+}
+
+static void model_add(void *ctx, json_t *obj)
+{
+	on_model(ctx, obj);
+}
+
+static void model_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	on_model(ctx, new_obj);
+}
+
+static void model_delete(void *ctx, json_t *obj)
+{
+	on_model(ctx, obj);
+}
+
+/* A pod or Service labelled with its workload: requeue that workload. */
+static void on_owned(struct llmo_controller *c, const json_t *obj)
+{
+	const char *ns = llmo__jstr(obj, "metadata", "namespace");
+	const char *w = json_string_value(json_object_get(
+		json_object_get(json_object_get(obj, "metadata"), "labels"), LLMO_LABEL_WORKLOAD));
+	char key[LLMO__CTRL_KEY_MAX];
+	int n;
+
+	if (!ns || !w || !watched(c, obj))
+		return;
+	n = snprintf(key, sizeof(key), "%s/%s", ns, w);
+	if (n > 0 && (size_t)n < sizeof(key))
+		llmo_workqueue_add(c->wq, key);
+}
+
+static void owned_add(void *ctx, json_t *obj)
+{
+	on_owned(ctx, obj);
+}
+
+static void owned_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	on_owned(ctx, new_obj);
+}
+
+static void owned_delete(void *ctx, json_t *obj)
+{
+	on_owned(ctx, obj);
+}
+
+/* ---- leader election ---- */
+
+static void requeue_everything(struct llmo_controller *c)
+{
+	struct enq w = {c, c->wq}, m = {c, c->mq};
+
+	llmo_informer_list(c->workloads, NULL, enqueue_each, &w);
+	llmo_informer_list(c->models, NULL, enqueue_each, &m);
+}
+
+static void started_leading(void *ctx)
+{
+	struct llmo_controller *c = ctx;
+
+	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "leading", "identity=%s", c->identity);
+	c->leading = true;
+	requeue_everything(c);
+}
+
+static void stopped_leading(void *ctx)
+{
+	struct llmo_controller *c = ctx;
+
+	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "stopped leading", "identity=%s", c->identity);
+	c->leading = false;
+}
+
+static void new_leader(void *ctx, const char *identity)
+{
+	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "leader", "identity=%s", identity);
+}
+
+/* ---- life cycle ---- */
+
+static int ensure_namespace(struct llmo_controller *c, struct llmo_error *err)
+{
+	json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+			       "metadata", "name", c->lease_ns);
+	int rc;
+
+	if (!ns)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	rc = llmo_kube_create(c->client, &llmo_kube_namespaces, NULL, ns, NULL, err);
+	json_decref(ns);
+	if (rc == LLMO_EEXIST || rc == LLMO_EDENIED)
+		rc = 0; /* there, or not ours to make: the Lease write will tell */
+	return rc;
+}
+
+int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,
+			const struct llmo_controller_opts *opts, struct llmo_controller **out,
+			struct llmo_error *err)
+{
+	static const struct llmo_informer_handlers wl_h = {wl_add, wl_update, wl_delete};
+	static const struct llmo_informer_handlers model_h = {model_add, model_update,
+							      model_delete};
+	static const struct llmo_informer_handlers owned_h = {owned_add, owned_update,
+							      owned_delete};
+	struct llmo_controller *c;
+	char host[256], id[320];
+	int rc = 0;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
+	c->client = client;
+	c->base = base;
+	llmo_hmap_init(&c->heal);
+	c->rng = (uint64_t)llmo_clock_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
+	if (!c->rng)
+		c->rng = 88172645463325252ULL;
+	if (opts->config) {
+		c->config = opts->config;
+	} else {
+		struct llmo_errlist errs;
+
+		llmo_errlist_init(&errs);
+		rc = llmo_config_from_json(NULL, &c->own_config, &errs);
+		llmo_errlist_release(&errs);
+		if (rc) {
+			rc = llmo_error_set(err, rc, "controller: default configuration: %s",
+					    llmo_strerror(rc));
+			goto out;
+		}
+		c->config = &c->own_config;
+	}
+	c->leader_election = opts->leader_election;
+	c->backoff_base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms
+						       : LLMO_CONTROLLER_BACKOFF_MS;
+	c->backoff_max_ms = opts->backoff_max_ms > 0 ? opts->backoff_max_ms
+						     : LLMO_CONTROLLER_BACKOFF_MAX_MS;
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "llmo");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(id, sizeof(id), "%s_%ld", host, (long)getpid());
+	c->identity = llmo_strdup(opts->identity ? opts->identity : id);
+	c->lease_ns = llmo_strdup(opts->lease_namespace	       ? opts->lease_namespace
+				  : c->config->operator_.namespace_ ? c->config->operator_.namespace_
+								    : "llm-orchestrator");
+	c->scheduler_name = llmo_strdup(opts->scheduler_name ? opts->scheduler_name
+							     : "llmo-scheduler");
+	if (!c->identity || !c->lease_ns || !c->scheduler_name) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
+		goto out;
+	}
+	rc = llmo_workqueue_new(base, llmo__workload_reconcile, c, &c->wq, err);
+	if (!rc)
+		rc = llmo_workqueue_new(base, llmo__model_reconcile, c, &c->mq, err);
+	if (!rc) {
+		llmo_workqueue_set_backoff(c->wq, 50, 30000);
+		llmo_workqueue_set_backoff(c->mq, 50, 30000);
+		rc = llmo_event_recorder_new(client, "llmo-controller", NULL, &c->rec, err);
+	}
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_llmworkloads, NULL, NULL, base, &wl_h, c,
+				       &c->workloads, err);
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_llmmodels, NULL, NULL, base, &model_h, c,
+				       &c->models, err);
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_pods, NULL, LLMO_LABEL_WORKLOAD, base,
+				       &owned_h, c, &c->pods, err);
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_services, NULL, LLMO_LABEL_WORKLOAD, base,
+				       &owned_h, c, &c->services, err);
+	if (!rc && c->leader_election) {
+		const struct llmo_operator_config *op = &c->config->operator_;
+		struct llmo_leader_config lc = {
+			.ns = c->lease_ns,
+			.name = "llmo-controller",
+			.identity = c->identity,
+			.lease_duration_ms = (long)(op->lease_duration / 1000000),
+			.renew_deadline_ms = (long)(op->renew_deadline / 1000000),
+			.retry_period_ms = (long)(op->retry_period / 1000000),
+			.started_leading = started_leading,
+			.stopped_leading = stopped_leading,
+			.new_leader = new_leader,
+			.ctx = c,
+		};
+
+		rc = llmo_leader_new(client, base, &lc, &c->leader, err);
+	}
+out:
+	if (rc) {
+		llmo_controller_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
+{
+	struct llmo_informer *infs[] = {c->models, c->workloads, c->pods, c->services};
+	int rc = 0;
+
+	if (c->started)
+		return llmo_error_set(err, LLMO_EINVAL, "controller: already started");
+	for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]) && !rc; i++)
+		rc = llmo_informer_start(infs[i], err);
+	if (!rc && c->leader) {
+		rc = ensure_namespace(c, err);
+		if (!rc)
+			rc = llmo_leader_start(c->leader, err);
+	} else if (!rc) {
+		c->leading = true;
+	}
+	if (rc) {
+		for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]); i++)
+			llmo_informer_stop(infs[i]);
+		return rc;
+	}
+	c->started = true;
+	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "started", "identity=%s leader_election=%s",
+		 c->identity, c->leader ? "true" : "false");
+	return 0;
+}
+
+static void free_heal(void *v)
+{
+	free(v);
+}
+
+void llmo_controller_free(struct llmo_controller *c)
+{
+	if (!c)
+		return;
+	llmo_leader_free(c->leader);
+	c->leading = false;
+	llmo_informer_free(c->workloads);
+	llmo_informer_free(c->models);
+	llmo_informer_free(c->pods);
+	llmo_informer_free(c->services);
+	llmo_workqueue_free(c->wq);
+	llmo_workqueue_free(c->mq);
+	llmo_event_recorder_free(c->rec);
+	llmo_hmap_release(&c->heal, free_heal);
+	llmo_config_free(&c->own_config);
+	free(c->identity);
+	free(c->lease_ns);
+	free(c->scheduler_name);
+	free(c);
+}
+
+bool llmo_controller_is_leader(const struct llmo_controller *c)
+{
+	return c->leading;
+}
+
+size_t llmo_controller_pods_created(const struct llmo_controller *c)
+{
+	return c->created;
+}
+
+size_t llmo_controller_pods_deleted(const struct llmo_controller *c)
+{
+	return c->deleted;
+}

@@ -1,0 +1,70 @@
+#ifndef LLMO_CONTROLLER_H
+#define LLMO_CONTROLLER_H
+/*
+ * struct llmo_controller: `llmo controller`, the operator. It reconciles
+ * each LLMWorkload into serving replicas (pods it manages itself, not a
+ * Deployment, so it picks which replica goes) and one Service, and each
+ * LLMModel into a phase and the list of workloads using it. docs/controller.md
+ * describes every decision, condition and Event.
+ *
+ * It is an ordinary API client: four informers (llmworkloads, llmmodels,
+ * pods labelled llm.orchestrator.io/workload, services), two work queues,
+ * an event recorder and, when enabled, leader election on a Lease so that
+ * of several controllers only one acts.
+ *
+ * Threads: everything runs on the owner's event loop; the reconcilers make
+ * blocking API calls from it, so the loop must not be the API server's own.
+ */
+#include "base/common.h"
+#include "api/config.h"
+#include "base/error.h"
+#include "kube/client.h"
+
+struct event_base;
+struct llmo_controller;
+
+/* Labels and annotations of the pods the controller makes. */
+#define LLMO_LABEL_WORKLOAD "llm.orchestrator.io/workload"
+#define LLMO_LABEL_MODEL "llm.orchestrator.io/model"
+#define LLMO_LABEL_VERSION "llm.orchestrator.io/version"
+#define LLMO_LABEL_TRACK "llm.orchestrator.io/track"
+#define LLMO_LABEL_TEMPLATE_HASH "llm.orchestrator.io/template-hash"
+/* JSON array: the command a node agent runs instead of the image on one machine. */
+#define LLMO_ANNOTATION_LOCAL_COMMAND "llm.orchestrator.io/local-command"
+/* JSON object {"8000": 41234}: host ports a node agent gave the container ports. */
+#define LLMO_ANNOTATION_HOST_PORTS "llm.orchestrator.io/host-ports"
+/* The finalizer that makes a workload's deletion wait for its replicas to go. */
+#define LLMO_FINALIZER "llm.orchestrator.io/cleanup"
+/* The container's name in every replica. */
+#define LLMO_CONTAINER_NAME "model-server"
+
+/* Replica replacement backoff: first delay, doubling per failure, reset after quiet. */
+#define LLMO_CONTROLLER_BACKOFF_MS 10000L
+#define LLMO_CONTROLLER_BACKOFF_MAX_MS 300000L
+#define LLMO_CONTROLLER_BACKOFF_RESET_MS 600000L
+
+struct llmo_controller_opts {
+	const struct llmo_config *config; /* borrowed, outlives the controller; NULL: defaults */
+	bool leader_election;		  /* campaign on a Lease before acting */
+	const char *identity;		  /* leader identity; NULL: hostname_pid */
+	const char *lease_namespace;	  /* NULL: config operator.namespace */
+	const char *scheduler_name;	  /* pods' spec.schedulerName; NULL: llmo-scheduler */
+	long backoff_base_ms;		  /* 0: LLMO_CONTROLLER_BACKOFF_MS */
+	long backoff_max_ms;		  /* 0: LLMO_CONTROLLER_BACKOFF_MAX_MS */
+};
+
+int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,
+			const struct llmo_controller_opts *opts, struct llmo_controller **out,
+			struct llmo_error *err);
+/* Starts the informers and the campaign (or acts at once without leader election). */
+int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err);
+/* Stops (a leader releases its Lease), flushes events, frees. NULL is fine. */
+void llmo_controller_free(struct llmo_controller *c);
+
+/* Whether this controller acts now (leads, or runs without election). */
+bool llmo_controller_is_leader(const struct llmo_controller *c);
+/* Pods this controller created and deleted (for tests and metrics). */
+size_t llmo_controller_pods_created(const struct llmo_controller *c);
+size_t llmo_controller_pods_deleted(const struct llmo_controller *c);
+
+#endif

@@ -1,0 +1,78 @@
+#ifndef LLMO_CONTROLLER_INT_H
+#define LLMO_CONTROLLER_INT_H
+/*
+ * What controller.c, workload.c and model.c share. Not for other subsystems.
+ */
+#include "base/common.h"
+#include <jansson.h>
+
+#include "base/hmap.h"
+#include "controller/controller.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/leader.h"
+#include "kube/workqueue.h"
+
+#define LLMO__CTRL_LOG "controller"
+/* Longest object key "ns/name". */
+#define LLMO__CTRL_KEY_MAX 320
+/* Retry delay while the informers have not listed yet. */
+#define LLMO__CTRL_UNSYNCED_MS 100
+
+/* Per-workload memory of replica failures (the replacement backoff). */
+struct llmo__heal {
+	int failures;
+	int64_t last_failure_ms; /* monotonic */
+	int64_t next_create_ms;	 /* monotonic; no replacement before */
+};
+
+struct llmo_controller {
+	struct llmo_kube_client *client;
+	struct event_base *base;
+	struct llmo_config own_config; /* the defaults when opts.config is NULL */
+	const struct llmo_config *config;
+	char *identity;
+	char *lease_ns;
+	char *scheduler_name;
+	bool leader_election;
+	long backoff_base_ms, backoff_max_ms;
+	struct llmo_informer *workloads, *models, *pods, *services;
+	struct llmo_workqueue *wq; /* workload keys */
+	struct llmo_workqueue *mq; /* model keys */
+	struct llmo_event_recorder *rec;
+	struct llmo_leader *leader;
+	struct llmo_hmap heal; /* workload key -> struct llmo__heal * (owned) */
+	bool leading;
+	bool started;
+	uint64_t rng;
+	size_t created, deleted;
+};
+
+int llmo__workload_reconcile(void *ctx, const char *key);
+int llmo__model_reconcile(void *ctx, const char *key);
+
+/* ---- helpers (controller.c) ---- */
+
+/* obj.a.b as a string, or NULL. */
+const char *llmo__jstr(const json_t *obj, const char *a, const char *b);
+/* "ns/name" of obj into key; non-zero when it does not fit. */
+int llmo__obj_key(const json_t *obj, char *key, size_t n);
+/* Splits key into ns (n bytes) and returns the name part, or NULL. */
+const char *llmo__split_key(const char *key, char *ns, size_t n);
+/* True when every informer has listed once. */
+bool llmo__ctrl_synced(const struct llmo_controller *c);
+/* A stand-in with apiVersion, kind and metadata for the event recorder (new reference). */
+json_t *llmo__obj_ref(const json_t *obj, const char *api_version, const char *kind);
+/* The condition `type` of obj's status.conditions, or NULL. */
+json_t *llmo__condition(const json_t *obj, const char *type);
+/*
+ * Appends {type, status, reason, message, observedGeneration,
+ * lastTransitionTime} to conds; the time is kept from old (the previous
+ * conditions) when status did not change.
+ */
+int llmo__condition_set(json_t *conds, const json_t *old_obj, const char *type, bool status,
+			const char *reason, const char *message, json_int_t generation);
+/* Lowercase letters and digits for generated names. */
+void llmo__random_suffix(struct llmo_controller *c, char *out, size_t len);
+
+#endif

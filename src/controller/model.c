@@ -1,0 +1,276 @@
+/*
+ * The LLMModel reconciler: checks the artifact reference, sets the phase
+ * (Available or Failed) with a Ready condition, and lists the workloads of
+ * the namespace that use the model (spec.modelName and spec.modelVersion
+ * equal to its spec.name and spec.version) in status.usedBy.
+ */
+#include "base/common.h"
+
+#include <ctype.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "base/vec.h"
+#include "controller/controller_int.h"
+
+#include "base/banned.h"
+
+#define REF_MSG_MAX 512
+
+static bool is_lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+/* One path component of an OCI repository: [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)* */
+static bool repo_component_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
+		return false;
+	while (i < n) {
+		if (is_lower_alnum(s[i])) {
+			i++;
+			continue;
+		}
+		if (s[i] == '.' || s[i] == '-' || s[i] == '_') {
+			/* separators never touch each other, except "__" and runs of '-' */
+			if (s[i] == '.' && !is_lower_alnum(s[i + 1]))
+				return false;
+			if (s[i] == '_' && !(is_lower_alnum(s[i + 1]) ||
+					     (s[i + 1] == '_' && is_lower_alnum(s[i + 2]))))
+				return false;
+			if (s[i] == '_' && s[i + 1] == '_')
+				i++;
+			i++;
+			continue;
+		}
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Checks an artifact reference: "file:///absolute/path", or an OCI
+ * reference [host[:port]/]repo/path[:tag][@sha256:<64 hex>] as the
+ * distribution spec and Docker define them. msg gets why not.
+ */
+int llmo__check_artifact_ref(const char *ref, char *msg, size_t n);
+
+int llmo__check_artifact_ref(const char *ref, char *msg, size_t n)
+{
+	const char *at, *end, *p, *tag = NULL, *colon, *slash;
+	size_t len;
+
+	if (!ref || !*ref) {
+		snprintf(msg, n, "spec.artifact.reference is empty");
+		return LLMO_EINVAL;
+	}
+	if (llmo_str_has_prefix(ref, "file://")) {
+		if (ref[7] != '/') {
+			snprintf(msg, n, "%s: a file:// reference needs an absolute path", ref);
+			return LLMO_EINVAL;
+		}
+		return 0;
+	}
+	if (strstr(ref, "://")) {
+		snprintf(msg, n, "%s: only OCI references and file:// paths are supported", ref);
+		return LLMO_EINVAL;
+	}
+	at = strchr(ref, '@');
+	end = at ? at : ref + strlen(ref);
+	if (at) {
+		const char *d = at + 1;
+
+		if (!llmo_str_has_prefix(d, "sha256:") || strlen(d) != 7 + 64 ||
+		    strspn(d + 7, "0123456789abcdef") != 64) {
+			snprintf(msg, n, "%s: the digest must be sha256: and 64 lowercase hex digits",
+				 ref);
+			return LLMO_EINVAL;
+		}
+	}
+	/* the tag is after the last ':' that follows the last '/' */
+	slash = NULL;
+	for (p = ref; p < end; p++)
+		if (*p == '/')
+			slash = p;
+	colon = NULL;
+	for (p = slash ? slash : ref; p < end; p++)
+		if (*p == ':')
+			colon = p;
+	if (colon) {
+		tag = colon + 1;
+		len = (size_t)(end - tag);
+		if (len == 0 || len > 128 || !(isalnum((unsigned char)tag[0]) || tag[0] == '_')) {
+			snprintf(msg, n, "%s: the tag must be 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
+				 ref);
+			return LLMO_EINVAL;
+		}
+		for (size_t i = 0; i < len; i++) {
+			if (!isalnum((unsigned char)tag[i]) && tag[i] != '_' && tag[i] != '.' &&
+			    tag[i] != '-') {
+				snprintf(msg, n, "%s: the tag has a character '%c' not allowed", ref,
+					 tag[i]);
+				return LLMO_EINVAL;
+			}
+		}
+		end = colon;
+	}
+	/* the first component is a registry host when it has '.' or ':' or is localhost */
+	p = ref;
+	slash = memchr(ref, '/', (size_t)(end - ref));
+	if (slash && (memchr(ref, '.', (size_t)(slash - ref)) || memchr(ref, ':', (size_t)(slash - ref)) ||
+		      ((size_t)(slash - ref) == 9 && strncmp(ref, "localhost", 9) == 0))) {
+		for (const char *h = ref; h < slash; h++) {
+			if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-' && *h != ':') {
+				snprintf(msg, n, "%s: the registry host has a character '%c' not allowed",
+					 ref, *h);
+				return LLMO_EINVAL;
+			}
+		}
+		p = slash + 1;
+	}
+	if (p >= end) {
+		snprintf(msg, n, "%s: no repository name", ref);
+		return LLMO_EINVAL;
+	}
+	while (p < end) {
+		const char *s2 = memchr(p, '/', (size_t)(end - p));
+		size_t clen = (size_t)((s2 ? s2 : end) - p);
+
+		if (!repo_component_ok(p, clen)) {
+			snprintf(msg, n,
+				 "%s: repository component \"%.*s\" must be lowercase letters and digits separated by '.', '_', '__' or '-'",
+				 ref, (int)clen, p);
+			return LLMO_EINVAL;
+		}
+		p += clen + (s2 ? 1 : 0);
+		if (s2 && p == end) {
+			snprintf(msg, n, "%s: the repository ends with '/'", ref);
+			return LLMO_EINVAL;
+		}
+	}
+	return 0;
+}
+
+struct users {
+	const char *name, *version;
+	LLMO_VEC(const char *) names;
+};
+
+static int collect_user(void *ctx, json_t *w)
+{
+	struct users *u = ctx;
+	const char *mn = llmo__jstr(w, "spec", "modelName");
+	const char *mv = llmo__jstr(w, "spec", "modelVersion");
+	const char **slot;
+
+	if (!mn || !mv || strcmp(mn, u->name) != 0 || strcmp(mv, u->version) != 0)
+		return 0;
+	slot = llmo_vec_push(&u->names);
+	if (!slot)
+		return LLMO_ENOMEM;
+	*slot = llmo__jstr(w, "metadata", "name");
+	return 0;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int llmo__model_reconcile(void *ctx, const char *key)
+{
+	struct llmo_controller *c = ctx;
+	struct users u = {.names = LLMO_VEC_INIT};
+	struct llmo_error err = {0};
+	char ns[LLMO__CTRL_KEY_MAX], msg[REF_MSG_MAX];
+	json_t *m, *st = NULL, *conds = NULL, *used = NULL, *old, *v, *patch;
+	const char *name, *k;
+	json_int_t gen;
+	bool ok, same = true;
+	int rc = 0;
+
+	if (!c->leading)
+		return 0;
+	if (!llmo__ctrl_synced(c))
+		return llmo_workqueue_add_after(c->mq, key, LLMO__CTRL_UNSYNCED_MS);
+	name = llmo__split_key(key, ns, sizeof(ns));
+	if (!name)
+		return 0;
+	m = llmo_informer_get(c->models, ns, name);
+	if (!m || json_object_get(json_object_get(m, "metadata"), "deletionTimestamp"))
+		return 0;
+	gen = json_integer_value(json_object_get(json_object_get(m, "metadata"), "generation"));
+	ok = llmo__check_artifact_ref(
+		     llmo__jstr(json_object_get(m, "spec"), "artifact", "reference"), msg,
+		     sizeof(msg)) == 0;
+	if (ok && !llmo__jstr(json_object_get(m, "spec"), "runtime", "image")) {
+		ok = false;
+		snprintf(msg, sizeof(msg), "spec.runtime.image is not set: nothing to run");
+	}
+	if (ok)
+		snprintf(msg, sizeof(msg), "%s:%s is available", llmo__jstr(m, "spec", "name"),
+			 llmo__jstr(m, "spec", "version"));
+	u.name = llmo__jstr(m, "spec", "name");
+	u.version = llmo__jstr(m, "spec", "version");
+	if (u.name && u.version)
+		rc = llmo_informer_list(c->workloads, ns, collect_user, &u);
+	if (rc)
+		goto out;
+	if (u.names.len > 1)
+		qsort(u.names.items, u.names.len, sizeof(u.names.items[0]), cmp_cstr);
+	used = json_array();
+	conds = json_array();
+	if (!used || !conds) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < u.names.len; i++)
+		json_array_append_new(used, json_string(u.names.items[i]));
+	rc = llmo__condition_set(conds, m, "Ready", ok, ok ? "Available" : "InvalidArtifact", msg,
+				 gen);
+	if (rc)
+		goto out;
+	st = json_pack("{s:s, s:I, s:O, s:O, s:s}", "phase", ok ? "Available" : "Failed",
+		       "observedGeneration", gen, "conditions", conds, "usedBy", used, "message",
+		       msg);
+	if (!st) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
+	old = json_object_get(m, "status");
+	json_object_foreach(st, k, v) {
+		if (!llmo_json_equal_value(json_object_get(old, k), v)) {
+			same = false;
+			break;
+		}
+	}
+	if (same)
+		goto out;
+	patch = json_pack("{s:O}", "status", st);
+	rc = patch ? llmo_kube_patch(c->client, &llmo_kube_llmmodels, ns, name, "status",
+				     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err)
+		   : LLMO_ENOMEM;
+	json_decref(patch);
+	if (rc == LLMO_ENOTFOUND)
+		rc = 0;
+	if (rc)
+		llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "model status write failed",
+			 "model=%s error=\"%s\"", key, err.msg);
+	else if (!ok && c->rec) {
+		json_t *ref = llmo__obj_ref(m, "llm.orchestrator.io/v1", "LLMModel");
+
+		if (ref)
+			llmo_kube_event(c->rec, ref, "Warning", "InvalidArtifact", "%s", msg);
+		json_decref(ref);
+	}
+out:
+	json_decref(st);
+	json_decref(conds);
+	json_decref(used);
+	llmo_vec_release(&u.names);
+	return rc;
+}

@@ -1,0 +1,481 @@
+/*
+ * The controller against an in-process `llmo server` with no scheduler or
+ * agent: the test plays the node by writing pod status itself. It checks the
+ * pod template (labels, owner, scheduler, resources, local command, probes),
+ * the Service, the status conditions, the replacement of a failed replica
+ * with a Warning Event, scale-out and scale-in, a rolling replacement after
+ * a model change, the finalizer, the LLMModel phase and usedBy, and that of
+ * two controllers with leader election only one acts.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "base/common.h"
+
+#include "controller/controller.h"
+#include "kube_fixture.h"
+
+#define WAIT_MS 20000
+#define NS "llm"
+
+static void put(struct kube_fixture *f, const struct llmo_kube_resource *r, json_t *obj)
+{
+	struct llmo_error err = {0};
+
+	if (llmo_kube_create(f->client, r, r->namespaced ? NS : NULL, obj, NULL, &err))
+		fail_msg("create: %s", err.msg);
+	json_decref(obj);
+}
+
+static json_t *model(const char *name, const char *version, const char *ref)
+{
+	return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:i, s:s, "
+			 "s:[s, s, s, s]}, s:{s:{s:s, s:s, s:s}}}}",
+			 "apiVersion", "llm.orchestrator.io/v1", "kind", "LLMModel", "metadata",
+			 "name", name, "spec", "name", "llama2", "version", version, "type",
+			 "text-generation", "framework", "vllm", "artifact", "reference", ref,
+			 "runtime", "image", "vllm/vllm-openai:v0.6.3", "port", 8000, "healthPath",
+			 "/health", "localCommand", "llmo", "inference-sim", "--port", "$(PORT)",
+			 "resources", "recommended", "cpu", "4", "memory", "16Gi", "gpu", "1");
+}
+
+static json_t *workload(const char *name, int min)
+{
+	return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s, s:{s:s}, s:{s:i, s:i}}}",
+			 "apiVersion", "llm.orchestrator.io/v1", "kind", "LLMWorkload", "metadata",
+			 "name", name, "spec", "modelName", "llama2", "modelVersion", "7b",
+			 "modelType", "text-generation", "resources", "cpu", "2", "scaling",
+			 "minReplicas", min, "maxReplicas", 5);
+}
+
+struct pods {
+	json_t *items[16];
+	size_t n;
+	json_t *list;
+};
+
+/* The workload's pods that are not being deleted. */
+static void list_pods(struct kube_fixture *f, const char *w, struct pods *p)
+{
+	struct llmo_kube_list_opts o = {0};
+	char sel[128];
+	json_t *it;
+	size_t i;
+
+	snprintf(sel, sizeof(sel), "llm.orchestrator.io/workload=%s", w);
+	o.label_selector = sel;
+	p->n = 0;
+	p->list = NULL;
+	if (llmo_kube_list(f->client, &llmo_kube_pods, NS, &o, &p->list, NULL))
+		return;
+	json_array_foreach(json_object_get(p->list, "items"), i, it) {
+		if (!json_object_get(json_object_get(it, "metadata"), "deletionTimestamp") &&
+		    p->n < 16)
+			p->items[p->n++] = it;
+	}
+}
+
+struct want {
+	struct kube_fixture *f;
+	const char *workload;
+	size_t pods;
+};
+
+static bool has_pods(void *ctx)
+{
+	struct want *w = ctx;
+	struct pods p;
+	bool ok;
+
+	list_pods(w->f, w->workload, &p);
+	ok = p.n == w->pods;
+	json_decref(p.list);
+	return ok;
+}
+
+/* Plays the agent: marks every pod of the workload Running and Ready (or Failed). */
+static void set_pods(struct kube_fixture *f, const char *w, const char *phase, bool ready)
+{
+	struct pods p;
+
+	list_pods(f, w, &p);
+	for (size_t i = 0; i < p.n; i++) {
+		const char *name = meta_str(p.items[i], "name");
+		json_t *patch = json_pack("{s:{s:s, s:s, s:[{s:s, s:s}]}}", "status", "phase", phase,
+					  "podIP", "127.0.0.1", "conditions", "type", "Ready",
+					  "status", ready ? "True" : "False");
+		struct llmo_error err = {0};
+
+		if (llmo_kube_patch(f->client, &llmo_kube_pods, NS, name, "status",
+				    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+			fail_msg("pod status: %s", err.msg);
+		json_decref(patch);
+	}
+	json_decref(p.list);
+}
+
+struct cond {
+	struct kube_fixture *f;
+	const struct llmo_kube_resource *r;
+	const char *name;
+	const char *path; /* "status.phase" or a condition type */
+	const char *want;
+};
+
+static bool has_cond(void *ctx)
+{
+	struct cond *c = ctx;
+	json_t *obj = NULL, *conds, *it;
+	bool ok = false;
+	size_t i;
+
+	if (llmo_kube_get(c->f->client, c->r, NS, c->name, &obj, NULL))
+		return false;
+	if (strcmp(c->path, "phase") == 0) {
+		const char *ph = json_string_value(
+			json_object_get(json_object_get(obj, "status"), "phase"));
+
+		ok = ph && strcmp(ph, c->want) == 0;
+	} else {
+		conds = json_object_get(json_object_get(obj, "status"), "conditions");
+		json_array_foreach(conds, i, it) {
+			const char *t = json_string_value(json_object_get(it, "type"));
+			const char *st = json_string_value(json_object_get(it, "status"));
+
+			if (t && strcmp(t, c->path) == 0 && st && strcmp(st, c->want) == 0)
+				ok = true;
+		}
+	}
+	json_decref(obj);
+	return ok;
+}
+
+static bool has_event(struct kube_fixture *f, const char *reason)
+{
+	json_t *list = NULL, *e;
+	bool found = false;
+	size_t i;
+
+	if (llmo_kube_list(f->client, &llmo_kube_events, NS, NULL, &list, NULL))
+		return false;
+	json_array_foreach(json_object_get(list, "items"), i, e) {
+		const char *r = json_string_value(json_object_get(e, "reason"));
+
+		if (r && strcmp(r, reason) == 0)
+			found = true;
+	}
+	json_decref(list);
+	return found;
+}
+
+static bool event_seen(void *ctx)
+{
+	struct cond *c = ctx;
+
+	return has_event(c->f, c->want);
+}
+
+static bool gone(void *ctx)
+{
+	struct cond *c = ctx;
+	json_t *obj = NULL;
+	int rc = llmo_kube_get(c->f->client, c->r, NS, c->name, &obj, NULL);
+
+	json_decref(obj);
+	return rc == LLMO_ENOTFOUND;
+}
+
+static void make_ns(struct kube_fixture *f)
+{
+	put(f, &llmo_kube_namespaces,
+	    json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+		      "name", NS));
+}
+
+static struct llmo_controller *start_controller(struct kube_fixture *f, bool elect,
+						const char *id)
+{
+	struct llmo_controller_opts o = {.leader_election = elect, .identity = id,
+					 .backoff_base_ms = 200, .backoff_max_ms = 1000};
+	struct llmo_controller *c = NULL;
+	struct llmo_error err = {0};
+
+	if (llmo_controller_new(f->client, f->base, &o, &c, &err) ||
+	    llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	return c;
+}
+
+static void test_workload_lifecycle(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c;
+	struct want w = {.f = &f, .workload = "chat", .pods = 2};
+	struct cond cd = {.f = &f, .r = &llmo_kube_llmworkloads, .name = "chat"};
+	struct llmo_error err = {0};
+	struct pods p;
+	json_t *svc = NULL, *obj = NULL, *ctr, *patch;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	c = start_controller(&f, false, NULL);
+
+	/* no model yet: Pending, ModelResolved False, no pods */
+	put(&f, &llmo_kube_llmworkloads, workload("chat", 2));
+	cd.path = "ModelResolved";
+	cd.want = "False";
+	assert_true(run_until(f.base, has_cond, &cd, WAIT_MS));
+	cd.path = "phase";
+	cd.want = "Pending";
+	assert_true(has_cond(&cd));
+	w.pods = 0;
+	assert_true(has_pods(&w));
+
+	/* the model arrives: two replicas from the template */
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	w.pods = 2;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	list_pods(&f, "chat", &p);
+	ctr = json_array_get(json_object_get(json_object_get(p.items[0], "spec"), "containers"), 0);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(p.items[0], "spec"), "schedulerName")),
+			    "llmo-scheduler");
+	assert_string_equal(json_string_value(json_object_get(ctr, "image")),
+			    "vllm/vllm-openai:v0.6.3");
+	/* spec.resources.cpu wins; memory and gpu come from the model's recommendation */
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(ctr, "resources"), "requests"),
+				    "cpu")),
+			    "2");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(ctr, "resources"), "requests"),
+				    "memory")),
+			    "16Gi");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(ctr, "resources"), "limits"),
+				    "nvidia.com/gpu")),
+			    "1");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(ctr, "readinessProbe"),
+						    "httpGet"),
+				    "path")),
+			    "/health");
+	{
+		json_t *md = json_object_get(p.items[0], "metadata");
+		json_t *labels = json_object_get(md, "labels");
+		json_t *own = json_array_get(json_object_get(md, "ownerReferences"), 0);
+
+		assert_string_equal(json_string_value(json_object_get(labels,
+								      LLMO_LABEL_WORKLOAD)),
+				    "chat");
+		assert_string_equal(json_string_value(json_object_get(labels, LLMO_LABEL_MODEL)),
+				    "llama2");
+		assert_string_equal(json_string_value(json_object_get(labels,
+								      LLMO_LABEL_VERSION)),
+				    "7b");
+		assert_string_equal(json_string_value(json_object_get(labels, LLMO_LABEL_TRACK)),
+				    "stable");
+		assert_string_equal(json_string_value(json_object_get(own, "kind")),
+				    "LLMWorkload");
+		assert_true(json_is_true(json_object_get(own, "controller")));
+		assert_non_null(strstr(json_string_value(json_object_get(
+					       json_object_get(md, "annotations"),
+					       LLMO_ANNOTATION_LOCAL_COMMAND)),
+				       "inference-sim"));
+	}
+	json_decref(p.list);
+	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_services, NS, "chat", &svc, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(json_object_get(svc, "spec"), "ports"),
+						0),
+				 "port")),
+			 8000);
+	json_decref(svc);
+	cd.path = "Ready";
+	cd.want = "False";
+	assert_true(run_until(f.base, has_cond, &cd, WAIT_MS));
+
+	/* the replicas become ready: Ready True, Running, endpoints */
+	set_pods(&f, "chat", "Running", true);
+	cd.path = "Ready";
+	cd.want = "True";
+	assert_true(run_until(f.base, has_cond, &cd, WAIT_MS));
+	cd.path = "phase";
+	cd.want = "Running";
+	assert_true(run_until(f.base, has_cond, &cd, WAIT_MS));
+	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &obj, &err),
+			 0);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(obj, "status"),
+							 "endpoints")),
+			 2);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(json_object_get(obj, "status"), "endpoints"), 0)),
+			    "127.0.0.1:8000");
+	json_decref(obj);
+
+	/* the model lists its user */
+	{
+		json_t *m = NULL;
+		struct cond mc = {.f = &f, .r = &llmo_kube_llmmodels, .name = "llama2-7b",
+				  .path = "phase", .want = "Available"};
+
+		assert_true(run_until(f.base, has_cond, &mc, WAIT_MS));
+		assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmmodels, NS, "llama2-7b", &m,
+					       &err),
+				 0);
+		assert_string_equal(json_string_value(json_array_get(
+					    json_object_get(json_object_get(m, "status"), "usedBy"),
+					    0)),
+				    "chat");
+		json_decref(m);
+	}
+
+	/* a failed replica is replaced, with a Warning Event */
+	set_pods(&f, "chat", "Failed", false);
+	cd.path = "ReplicaFailed";
+	cd.want = "ReplicaFailed";
+	assert_true(run_until(f.base, event_seen, &cd, WAIT_MS));
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	{
+		/* the replacements are new pods, not Failed ones */
+		bool fresh = true;
+
+		list_pods(&f, "chat", &p);
+		for (size_t i = 0; i < p.n; i++) {
+			const char *ph = json_string_value(
+				json_object_get(json_object_get(p.items[i], "status"), "phase"));
+
+			if (ph && strcmp(ph, "Failed") == 0)
+				fresh = false;
+		}
+		json_decref(p.list);
+		assert_true(fresh);
+	}
+
+	/* scale out through minReplicas, then in */
+	patch = json_pack("{s:{s:{s:i}}}", "spec", "scaling", "minReplicas", 3);
+	assert_int_equal(llmo_kube_patch(f.client, &llmo_kube_llmworkloads, NS, "chat", NULL,
+					 LLMO_KUBE_PATCH_MERGE, patch, NULL, &err),
+			 0);
+	json_decref(patch);
+	w.pods = 3;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	patch = json_pack("{s:{s:{s:i}}}", "spec", "scaling", "minReplicas", 1);
+	assert_int_equal(llmo_kube_patch(f.client, &llmo_kube_llmworkloads, NS, "chat", NULL,
+					 LLMO_KUBE_PATCH_MERGE, patch, NULL, &err),
+			 0);
+	json_decref(patch);
+	w.pods = 1;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	cd.path = "Ready";
+	cd.want = "True";
+	assert_true(run_until(f.base, has_cond, &cd, WAIT_MS));
+
+	/* a new model version: the replica is replaced by one of the new template */
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b-v2", "7b-v2", "registry.local/models/llama2:7b-v2"));
+	patch = json_pack("{s:{s:s}}", "spec", "modelVersion", "7b-v2");
+	assert_int_equal(llmo_kube_patch(f.client, &llmo_kube_llmworkloads, NS, "chat", NULL,
+					 LLMO_KUBE_PATCH_MERGE, patch, NULL, &err),
+			 0);
+	json_decref(patch);
+	cd.path = "phase";
+	cd.want = "Updating";
+	assert_true(run_until(f.base, has_cond, &cd, WAIT_MS));
+	w.pods = 2; /* one surge replica beside the old one */
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	w.pods = 1;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	list_pods(&f, "chat", &p);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(p.items[0], "metadata"), "labels"),
+				    LLMO_LABEL_VERSION)),
+			    "7b-v2");
+	json_decref(p.list);
+
+	/* delete: the finalizer removes the pods and the Service, then the workload goes */
+	assert_int_equal(llmo_kube_delete(f.client, &llmo_kube_llmworkloads, NS, "chat",
+					  LLMO_KUBE_PROPAGATE_DEFAULT, NULL, &err),
+			 0);
+	assert_true(run_until(f.base, gone, &cd, WAIT_MS));
+	w.pods = 0;
+	assert_true(has_pods(&w));
+	cd.r = &llmo_kube_services;
+	assert_true(run_until(f.base, gone, &cd, WAIT_MS));
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
+static void test_model_reference(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c;
+	struct cond mc = {.f = &f, .r = &llmo_kube_llmmodels, .path = "phase"};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	c = start_controller(&f, false, NULL);
+	put(&f, &llmo_kube_llmmodels, model("good", "1", "localhost:5000/models/llama2@sha256:"
+					    "0123456789abcdef0123456789abcdef0123456789abcdef"
+					    "0123456789abcdef"));
+	put(&f, &llmo_kube_llmmodels, model("upper", "2", "registry.local/Models/llama2:7b"));
+	put(&f, &llmo_kube_llmmodels, model("relative", "3", "file://models/llama2"));
+	put(&f, &llmo_kube_llmmodels, model("local", "4", "file:///var/lib/models/llama2"));
+	mc.name = "good";
+	mc.want = "Available";
+	assert_true(run_until(f.base, has_cond, &mc, WAIT_MS));
+	mc.name = "local";
+	assert_true(run_until(f.base, has_cond, &mc, WAIT_MS));
+	mc.name = "upper";
+	mc.want = "Failed";
+	assert_true(run_until(f.base, has_cond, &mc, WAIT_MS));
+	mc.name = "relative";
+	assert_true(run_until(f.base, has_cond, &mc, WAIT_MS));
+	mc.want = "InvalidArtifact";
+	assert_true(run_until(f.base, event_seen, &mc, WAIT_MS));
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
+/* Two controllers with leader election: one acts, so replicas are not doubled. */
+static void test_leader_election(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *a, *b;
+	struct want w = {.f = &f, .workload = "solo", .pods = 2};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	a = start_controller(&f, true, "one");
+	b = start_controller(&f, true, "two");
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(&f, &llmo_kube_llmworkloads, workload("solo", 2));
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	/* a while longer: still two, and exactly one leads */
+	run_for(f.base, 1500);
+	assert_true(has_pods(&w));
+	assert_true(llmo_controller_is_leader(a) != llmo_controller_is_leader(b));
+	assert_int_equal(llmo_controller_pods_created(a) + llmo_controller_pods_created(b), 2);
+	llmo_controller_free(a);
+	llmo_controller_free(b);
+	fixture_stop(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_workload_lifecycle),
+		cmocka_unit_test(test_model_reference),
+		cmocka_unit_test(test_leader_election),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
