@@ -14,6 +14,8 @@ int cmd_inference_sim(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_scheduler(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
+/* The agent runtime's process shim (cmd_shim.c); started by the agent only, not in help. */
+int cmd_shim(int argc, char **argv);
 
 struct event_base;
 

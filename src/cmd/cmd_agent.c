@@ -1,21 +1,45 @@
 /*
- * llmo agent: the node agent. Implemented so far: --once, which reports this
- * machine (CPUs, memory, GPUs through NVML or --fake-gpus) and exits.
+ * llmo agent: the node agent (src/agent/agent.h) until SIGINT or SIGTERM, or
+ * with --once a report of this machine (CPUs, memory, GPUs through NVML or
+ * --fake-gpus).
  */
+#include "agent/agent.h"
 #include "agent/node.h"
+#include "base/str.h"
 #include "cmd/cmd.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <unistd.h>
 
 static const char agent_usage[] =
-	"usage: llmo agent --once [-o json|text] [--fake-gpus N[:MODEL:MEMORY]]\n"
+	"usage: llmo agent [--kubeconfig FILE] [--config FILE] [--node-name NAME]\n"
+	"                  [--runtime local|none] [--state-dir DIR] [--keep-pods]\n"
+	"                  [--fake-gpus N[:MODEL:MEMORY]]\n"
+	"       llmo agent --once [-o json|text] [--fake-gpus N[:MODEL:MEMORY]]\n"
 	"\n"
-	"Reports what the agent sees on this machine: hostname, CPUs, memory, and\n"
-	"the GPUs read through NVML (libnvidia-ml.so.1, loaded at run time), or\n"
-	"N fake GPUs for machines without any (labelled fake).\n"
+	"The node agent. With --runtime local (the default; what `llmo server` runs)\n"
+	"it registers a Node for this machine with its CPUs, memory and GPUs (NVML\n"
+	"through libnvidia-ml.so.1 loaded at run time, or N fake GPUs labelled fake),\n"
+	"heartbeats through a Lease in kube-node-lease, and runs the pods bound to\n"
+	"it as processes. With --runtime none (a DaemonSet on a cluster, where the\n"
+	"kubelet owns the Node) it only publishes the GPU labels and the\n"
+	"llm.orchestrator.io/gpu-devices annotation on the Node named --node-name.\n"
 	"\n"
-	"  --once            report and exit (the long-running agent that registers\n"
-	"                    the Node and runs pods is not implemented yet)\n"
-	"  -o json|text      output format (default text)\n"
-	"  --fake-gpus SPEC  N, or N:MODEL:MEMORY such as 2:A100:80Gi\n";
+	"  --kubeconfig FILE   kubeconfig (default $KUBECONFIG, ~/.kube/config, then\n"
+	"                      the in-cluster service account)\n"
+	"  --config FILE       orchestrator configuration (checked)\n"
+	"  --node-name NAME    the Node (default: the host name, lowercased)\n"
+	"  --runtime MODE      local or none (see above)\n"
+	"  --state-dir DIR     pods' records and logs (default /var/lib/llmo/agent as\n"
+	"                      root, else ~/.llmo/agent)\n"
+	"  --keep-pods         leave the pods' processes running on exit (the next\n"
+	"                      agent adopts them); by default they are stopped\n"
+	"  --once              report this machine and exit\n"
+	"  -o json|text        --once output format (default text)\n"
+	"  --fake-gpus SPEC    N, or N:MODEL:MEMORY such as 2:A100:80Gi\n";
 
 static void print_text(const struct llmo_node_info *n)
 {
@@ -39,32 +63,122 @@ static void print_text(const struct llmo_node_info *n)
 	}
 }
 
+static int run_agent(const char *kubeconfig, const struct llmo_agent_opts *o)
+{
+	struct llmo_kube_client *client = NULL;
+	struct llmo_agent *agent = NULL;
+	struct event_base *base = NULL;
+	struct llmo_agent_opts opts = *o;
+	struct llmo_kube_config kc;
+	struct llmo_error err = {0};
+	char shim[4096];
+	ssize_t n;
+	int status = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	n = readlink("/proc/self/exe", shim, sizeof(shim) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "llmo agent: cannot find its own binary (/proc/self/exe)\n");
+		return 1;
+	}
+	shim[n] = '\0';
+	opts.shim_path = shim;
+	if (llmo_kube_config_auto(kubeconfig, NULL, &kc, &err)) {
+		fprintf(stderr, "llmo agent: %s\n", err.msg);
+		return 1;
+	}
+	/* the API server's pods/log proxy authenticates with the cluster's admin token */
+	opts.log_token = kc.token;
+	if (llmo_kube_client_new(&kc, &client, &err)) {
+		fprintf(stderr, "llmo agent: %s\n", err.msg);
+		goto out;
+	}
+	base = event_base_new();
+	if (!base) {
+		fprintf(stderr, "llmo agent: cannot create the event loop\n");
+		goto out;
+	}
+	if (llmo_agent_new(client, base, &opts, &agent, &err) || llmo_agent_start(agent, &err)) {
+		fprintf(stderr, "llmo agent: %s\n", err.msg);
+		goto out;
+	}
+	status = cmd_run_until_signal(base, "agent", NULL, NULL);
+out:
+	llmo_agent_free(agent);
+	if (base)
+		event_base_free(base);
+	llmo_kube_client_free(client);
+	llmo_kube_config_release(&kc);
+	return status;
+}
+
 int cmd_agent(int argc, char **argv)
 {
-	const char *fake = NULL, *format = "text";
+	const char *fake = NULL, *format = "text", *kubeconfig = NULL, *config = NULL;
+	const char *runtime = "local", *state_dir = NULL;
+	struct llmo_agent_opts opts = {.stop_pods = true};
 	struct llmo_node_info info;
 	struct llmo_error err = {0};
+	char dir[4096];
 	bool once = false;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(agent_usage, stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--once") == 0) {
+		} else if (strcmp(a, "--once") == 0) {
 			once = true;
-		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-			format = argv[++i];
-		} else if (strcmp(argv[i], "--fake-gpus") == 0 && i + 1 < argc) {
-			fake = argv[++i];
-		} else {
+			continue;
+		} else if (strcmp(a, "--keep-pods") == 0) {
+			opts.stop_pods = false;
+			continue;
+		} else if (!v) {
 			return cmd_usage_error("agent", "unknown or incomplete option %s (see --help)",
-					       argv[i]);
+					       a);
+		} else if (strcmp(a, "-o") == 0) {
+			format = v;
+		} else if (strcmp(a, "--fake-gpus") == 0) {
+			fake = v;
+		} else if (strcmp(a, "--kubeconfig") == 0) {
+			kubeconfig = v;
+		} else if (strcmp(a, "--config") == 0) {
+			config = v;
+		} else if (strcmp(a, "--node-name") == 0) {
+			opts.node_name = v;
+		} else if (strcmp(a, "--runtime") == 0) {
+			runtime = v;
+		} else if (strcmp(a, "--state-dir") == 0) {
+			state_dir = v;
+		} else {
+			return cmd_usage_error("agent", "unknown option %s (see --help)", a);
 		}
+		i++;
 	}
-	if (!once)
-		return cmd_usage_error("agent", "only --once is implemented so far (see --help)");
 	if (strcmp(format, "json") != 0 && strcmp(format, "text") != 0)
 		return cmd_usage_error("agent", "-o wants json or text, not \"%s\"", format);
+	if (strcmp(runtime, "local") != 0 && strcmp(runtime, "none") != 0)
+		return cmd_usage_error("agent", "--runtime wants local or none, not \"%s\"", runtime);
+	if (opts.node_name && !*opts.node_name)
+		return cmd_usage_error("agent", "--node-name wants a non-empty name");
+	if (!once) {
+		if (config && cmd_load_config(config, NULL))
+			return 1;
+		if (!state_dir) {
+			const char *home = getenv("HOME");
+
+			if (geteuid() == 0 || !home)
+				snprintf(dir, sizeof(dir), "/var/lib/llmo/agent");
+			else
+				snprintf(dir, sizeof(dir), "%s/.llmo/agent", home);
+			state_dir = dir;
+		}
+		opts.state_dir = state_dir;
+		opts.fake_gpus = fake;
+		opts.run_pods = strcmp(runtime, "local") == 0;
+		return run_agent(kubeconfig, &opts);
+	}
 	if (llmo_node_info_read(&info, fake, &err)) {
 		fprintf(stderr, "llmo agent: %s\n", err.msg);
 		return 1;

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <signal.h>
 
+#include "api/config.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
 #include "kube/client.h"
@@ -14,7 +15,7 @@
 #include "scheduler/binder.h"
 
 static const char scheduler_usage[] =
-	"usage: llmo scheduler [--kubeconfig FILE] [--scheduler-name NAME]\n"
+	"usage: llmo scheduler [--kubeconfig FILE] [--config FILE] [--scheduler-name NAME]\n"
 	"\n"
 	"Binds pods whose spec.schedulerName is NAME (default " LLMO_BINDER_DEFAULT_NAME ")\n"
 	"to the first node, in name order, that is Ready, schedulable and has the\n"
@@ -22,11 +23,14 @@ static const char scheduler_usage[] =
 	"\n"
 	"  --kubeconfig FILE     kubeconfig (default $KUBECONFIG, ~/.kube/config,\n"
 	"                        then the in-cluster service account)\n"
+	"  --config FILE         orchestrator configuration; scheduler.resourceOvercommitRatio\n"
+	"                        multiplies the cpu and memory a node may be promised\n"
 	"  --scheduler-name NAME the spec.schedulerName served\n";
 
 int cmd_scheduler(int argc, char **argv)
 {
-	const char *kubeconfig = NULL, *name = NULL;
+	const char *kubeconfig = NULL, *name = NULL, *config = NULL;
+	struct llmo_config conf = {0};
 	struct llmo_kube_client *client = NULL;
 	struct llmo_binder *binder = NULL;
 	struct event_base *base = NULL;
@@ -40,6 +44,8 @@ int cmd_scheduler(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--kubeconfig") == 0 && i + 1 < argc) {
 			kubeconfig = argv[++i];
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config = argv[++i];
 		} else if (strcmp(argv[i], "--scheduler-name") == 0 && i + 1 < argc) {
 			name = argv[++i];
 		} else {
@@ -50,13 +56,17 @@ int cmd_scheduler(int argc, char **argv)
 	}
 	if (name && !*name)
 		return cmd_usage_error("scheduler", "--scheduler-name wants a non-empty name");
+	if (cmd_load_config(config, &conf))
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	if (llmo_kube_config_auto(kubeconfig, NULL, &cfg, &err)) {
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
+		llmo_config_free(&conf);
 		return 1;
 	}
 	if (llmo_kube_client_new(&cfg, &client, &err)) {
 		llmo_kube_config_release(&cfg);
+		llmo_config_free(&conf);
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
 		return 1;
 	}
@@ -66,8 +76,12 @@ int cmd_scheduler(int argc, char **argv)
 		fprintf(stderr, "llmo scheduler: cannot create the event loop\n");
 		goto out;
 	}
-	if (llmo_binder_new(client, base, name, &binder, &err) ||
-	    llmo_binder_start(binder, &err)) {
+	if (llmo_binder_new(client, base, name, &binder, &err)) {
+		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
+		goto out;
+	}
+	llmo_binder_set_overcommit(binder, conf.scheduler.resource_overcommit_ratio);
+	if (llmo_binder_start(binder, &err)) {
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
 		goto out;
 	}
@@ -79,5 +93,6 @@ out:
 	if (base)
 		event_base_free(base);
 	llmo_kube_client_free(client);
+	llmo_config_free(&conf);
 	return status;
 }

@@ -1,22 +1,36 @@
 /*
- * llmo server: the whole control plane on one machine. Today it runs the
- * embedded Kubernetes-compatible API server; the controllers, scheduler,
- * gateway and registry join it as they are built.
+ * llmo server: the whole control plane on one machine: the embedded
+ * Kubernetes-compatible API server on the main thread's loop, and the
+ * components (controller, scheduler, node agent) each on a thread and loop
+ * of its own, talking to the API over loopback like any client (they make
+ * blocking API calls, which must not run on the API server's loop).
+ *
+ * Stop: the first SIGINT/SIGTERM asks every component to stop while the API
+ * keeps serving (the agent stops its pods through it); once all are done
+ * the server exits. A second signal exits at once.
  */
 #include "api/config.h"
+#include "agent/agent.h"
 #include "apiserver/apiserver.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/yaml.h"
 #include "cmd/cmd.h"
+#include "controller/controller.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+#include "scheduler/binder.h"
 
 #include <event2/event.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 static const char server_usage[] =
 	"usage: llmo server [--data-dir DIR] [--listen ADDR:PORT] [--config FILE]\n"
 	"                   [--insecure-http] [--log-level LEVEL] [--log-json]\n"
+	"                   [--fake-gpus N[:MODEL:MEMORY]] [--node-name NAME]\n"
+	"                   [--disable COMPONENTS] [--keep-pods]\n"
 	"\n"
 	"Runs llmo's control plane on this machine, with an embedded Kubernetes-\n"
 	"compatible API server (HTTPS, bearer token). On first start it creates a CA,\n"
@@ -30,15 +44,354 @@ static const char server_usage[] =
 	"  --config FILE      orchestrator configuration (see `llmo config defaults`)\n"
 	"  --insecure-http    plain HTTP instead of HTTPS; only on a loopback address\n"
 	"  --log-level LEVEL  debug | info | warn | error (default info)\n"
-	"  --log-json         log JSON lines instead of text\n";
+	"  --log-json         log JSON lines instead of text\n"
+	"  --fake-gpus SPEC   the agent reports N fake GPUs (N or N:MODEL:MEMORY,\n"
+	"                     such as 2:A100:80Gi) instead of reading NVML\n"
+	"  --node-name NAME   the agent's Node name (default: the host name)\n"
+	"  --disable LIST     components not to run, comma-separated: controller,\n"
+	"                     scheduler, agent\n"
+	"  --keep-pods        leave the replicas' processes running on exit (the\n"
+	"                     next start adopts them); by default they are stopped\n";
 
-static void announce(void *arg)
+enum part_kind { PART_CONTROLLER, PART_SCHEDULER, PART_AGENT, PART_N };
+
+static const char *const part_names[PART_N] = {"controller", "scheduler", "agent"};
+
+struct server;
+
+/* One component on its own thread and loop. */
+struct part {
+	struct server *srv;
+	enum part_kind kind;
+	pthread_t thread;
+	bool running;
+	struct event_base *base;
+	int quit[2]; /* main -> part: stop */
+	struct event *quit_ev;
+	struct llmo_kube_client *client;
+	void *obj;
+	int status; /* 0 once it started */
+};
+
+struct server {
+	struct event_base *base;
+	struct llmo_apiserver *api;
+	const struct llmo_config *cfg;
+	const char *fake_gpus, *node_name, *data_dir;
+	bool keep_pods;
+	bool disabled[PART_N];
+	struct part parts[PART_N];
+	int done[2]; /* part -> main: finished */
+	struct event *done_ev;
+	struct event *sig_ev;
+	int sig[2]; /* the signal handler -> main */
+	int running, stopping;
+	char shim[4096];
+};
+
+static void on_part_quit(evutil_socket_t fd, short what, void *arg)
 {
-	struct llmo_apiserver *srv = arg;
+	struct part *p = arg;
 
+	event_base_loopexit(p->base, NULL);
+}
+
+static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_error *err)
+{
+	struct server *s = p->srv;
+	char state[4096];
+
+	switch (p->kind) {
+	case PART_CONTROLLER: {
+		struct llmo_controller_opts o = {.config = s->cfg, .leader_election = false};
+
+		if (llmo_controller_new(p->client, p->base, &o, (struct llmo_controller **)&p->obj,
+					err))
+			return -1;
+		return llmo_controller_start(p->obj, err);
+	}
+	case PART_SCHEDULER:
+		if (llmo_binder_new(p->client, p->base, NULL, (struct llmo_binder **)&p->obj, err))
+			return -1;
+		llmo_binder_set_overcommit(p->obj, s->cfg->scheduler.resource_overcommit_ratio);
+		return llmo_binder_start(p->obj, err);
+	case PART_AGENT: {
+		struct llmo_agent_opts o = {.node_name = s->node_name,
+					    .fake_gpus = s->fake_gpus,
+					    .state_dir = state,
+					    .shim_path = s->shim,
+					    .log_token = kc->token,
+					    .stop_pods = !s->keep_pods,
+					    .run_pods = true};
+
+		snprintf(state, sizeof(state), "%s/agent", s->data_dir);
+		if (llmo_agent_new(p->client, p->base, &o, (struct llmo_agent **)&p->obj, err))
+			return -1;
+		return llmo_agent_start(p->obj, err);
+	}
+	default:
+		return -1;
+	}
+}
+
+static void part_free(struct part *p)
+{
+	switch (p->kind) {
+	case PART_CONTROLLER:
+		llmo_controller_free(p->obj);
+		break;
+	case PART_SCHEDULER:
+		llmo_binder_free(p->obj);
+		break;
+	case PART_AGENT:
+		llmo_agent_free(p->obj);
+		break;
+	default:
+		break;
+	}
+	p->obj = NULL;
+}
+
+static void *part_main(void *arg)
+{
+	struct part *p = arg;
+	struct server *s = p->srv;
+	struct llmo_kube_config kc = {0};
+	struct llmo_error err = {0};
+	char byte = (char)p->kind;
+
+	if (llmo_kube_config_load(llmo_apiserver_kubeconfig(s->api), NULL, &kc, &err) ||
+	    llmo_kube_client_new(&kc, &p->client, &err)) {
+		llmo_log(LLMO_LOG_ERROR, part_names[p->kind], "cannot reach the API",
+			 "error=\"%s\"", err.msg);
+		goto out;
+	}
+	if (part_start(p, &kc, &err)) {
+		llmo_log(LLMO_LOG_ERROR, part_names[p->kind], "cannot start", "error=\"%s\"",
+			 err.msg);
+		goto out;
+	}
+	p->status = 0;
+	event_base_dispatch(p->base);
+out:
+	part_free(p);
+	llmo_kube_client_free(p->client);
+	p->client = NULL;
+	llmo_kube_config_release(&kc);
+	if (write(s->done[1], &byte, 1) != 1)
+		llmo_log(LLMO_LOG_ERROR, "server", "cannot signal a component's end", NULL);
+	return NULL;
+}
+
+static int part_spawn(struct server *s, enum part_kind kind)
+{
+	struct part *p = &s->parts[kind];
+
+	p->srv = s;
+	p->kind = kind;
+	p->status = -1;
+	p->quit[0] = p->quit[1] = -1;
+	if (pipe(p->quit) < 0)
+		return -1;
+	p->base = event_base_new();
+	if (!p->base)
+		return -1;
+	p->quit_ev = event_new(p->base, p->quit[0], EV_READ, on_part_quit, p);
+	if (!p->quit_ev || event_add(p->quit_ev, NULL) < 0)
+		return -1;
+	if (pthread_create(&p->thread, NULL, part_main, p) != 0)
+		return -1;
+	p->running = true;
+	s->running++;
+	return 0;
+}
+
+static void part_release(struct part *p)
+{
+	if (!p->srv)
+		return; /* never spawned */
+	if (p->running)
+		pthread_join(p->thread, NULL);
+	p->running = false;
+	if (p->quit_ev)
+		event_free(p->quit_ev);
+	if (p->base)
+		event_base_free(p->base);
+	for (int i = 0; i < 2; i++)
+		if (p->quit[i] >= 0)
+			close(p->quit[i]);
+}
+
+static void stop_parts(struct server *s)
+{
+	for (int k = 0; k < PART_N; k++) {
+		char b = 1;
+
+		if (s->parts[k].running && write(s->parts[k].quit[1], &b, 1) != 1)
+			event_base_loopexit(s->base, NULL);
+	}
+	if (!s->running)
+		event_base_loopexit(s->base, NULL);
+}
+
+static void on_part_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	char b;
+
+	if (read(fd, &b, 1) != 1)
+		return;
+	s->running--;
+	if (!s->stopping) {
+		/* a component ended by itself (it could not start): stop everything */
+		llmo_log(LLMO_LOG_ERROR, "server", "a component stopped; shutting down",
+			 "component=%s", b >= 0 && b < PART_N ? part_names[(int)b] : "?");
+		s->stopping = 1;
+		stop_parts(s);
+	}
+	if (s->running == 0)
+		event_base_loopexit(s->base, NULL);
+}
+
+/*
+ * SIGINT and SIGTERM go through a plain handler and a pipe, not libevent's
+ * evsignal: with epoll, libevent delivers signals to one event_base only,
+ * and the agent's runtime watches SIGCHLD on its own base.
+ */
+static volatile sig_atomic_t sig_fd = -1;
+
+static void on_signal_raw(int signo)
+{
+	int saved = errno;
+	char b = (char)signo;
+
+	if (sig_fd >= 0 && write(sig_fd, &b, 1) < 0) {
+		/* nothing to do in a signal handler */
+	}
+	errno = saved;
+}
+
+static void on_server_signal(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	char b = 0;
+	int sig;
+
+	if (read(fd, &b, 1) != 1)
+		return;
+	sig = b;
+
+	if (s->stopping++) {
+		/* components may be mid-request: leave without tearing anything down */
+		llmo_log(LLMO_LOG_WARN, "server", "second signal: exiting now", "signal=%d", sig);
+		_exit(1);
+	}
+	llmo_log(LLMO_LOG_INFO, "server", "stopping", "signal=%d components=%d", (int)sig,
+		 s->running);
+	stop_parts(s);
+}
+
+static void announce(struct llmo_apiserver *srv)
+{
 	printf("llmo server listening on %s\nexport KUBECONFIG=%s\n", llmo_apiserver_url(srv),
 	       llmo_apiserver_kubeconfig(srv));
 	fflush(stdout);
+}
+
+/* Runs the API and the components until stopped; the exit status. */
+static int serve(struct server *s)
+{
+	int status = 1;
+	ssize_t n;
+
+	s->done[0] = s->done[1] = -1;
+	s->sig[0] = s->sig[1] = -1;
+	n = readlink("/proc/self/exe", s->shim, sizeof(s->shim) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "llmo server: cannot find its own binary (/proc/self/exe)\n");
+		return 1;
+	}
+	s->shim[n] = '\0';
+	if (pipe(s->done) < 0) {
+		fprintf(stderr, "llmo server: pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	/* the done pipe is closed by main only after every component is joined */
+	if (pipe(s->sig) < 0) {
+		fprintf(stderr, "llmo server: pipe: %s\n", strerror(errno));
+		goto out;
+	}
+	sig_fd = s->sig[1];
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal_raw;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	s->done_ev = event_new(s->base, s->done[0], EV_READ | EV_PERSIST, on_part_done, s);
+	s->sig_ev = event_new(s->base, s->sig[0], EV_READ | EV_PERSIST, on_server_signal, s);
+	if (!s->done_ev || !s->sig_ev || event_add(s->done_ev, NULL) < 0 ||
+	    event_add(s->sig_ev, NULL) < 0) {
+		fprintf(stderr, "llmo server: cannot watch signals\n");
+		goto out;
+	}
+	for (int k = 0; k < PART_N; k++) {
+		if (!s->disabled[k] && part_spawn(s, (enum part_kind)k)) {
+			fprintf(stderr, "llmo server: cannot start the %s\n", part_names[k]);
+			s->stopping = 1;
+			stop_parts(s);
+			break;
+		}
+	}
+	if (!s->stopping)
+		announce(s->api);
+	event_base_dispatch(s->base);
+	status = 0;
+	for (int k = 0; k < PART_N; k++) {
+		if (s->parts[k].running && s->parts[k].status != 0)
+			status = 1;
+	}
+out:
+	for (int k = 0; k < PART_N; k++)
+		part_release(&s->parts[k]);
+	if (s->done_ev)
+		event_free(s->done_ev);
+	for (int i = 0; i < 2; i++)
+		if (s->done[i] >= 0)
+			close(s->done[i]);
+	if (s->sig_ev)
+		event_free(s->sig_ev);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sig_fd = -1;
+	for (int i = 0; i < 2; i++)
+		if (s->sig[i] >= 0)
+			close(s->sig[i]);
+	return status;
+}
+
+/* "controller,agent" into the disabled flags. */
+static int parse_disable(const char *v, bool disabled[PART_N])
+{
+	struct llmo_strv parts = LLMO_STRV_INIT;
+	int rc = llmo_str_split(v, ',', &parts);
+
+	for (size_t i = 0; i < parts.len && !rc; i++) {
+		int k;
+
+		for (k = 0; k < PART_N && strcmp(parts.items[i], part_names[k]) != 0; k++)
+			;
+		if (k == PART_N)
+			rc = -1;
+		else
+			disabled[k] = true;
+	}
+	llmo_strv_release(&parts);
+	return rc;
 }
 
 /* Splits "host:port" or "[v6]:port". */
@@ -68,6 +421,8 @@ int cmd_server(int argc, char **argv)
 	struct llmo_apiserver_opts opts = {.listen_host = "127.0.0.1", .listen_port = 6443};
 	struct llmo_apiserver *srv = NULL;
 	struct llmo_error err = {0};
+	struct llmo_config cfg = {0};
+	struct server s = {0};
 	struct event_base *base;
 	char host[256], dir[4096];
 	const char *config = NULL, *data_dir = NULL;
@@ -85,6 +440,8 @@ int cmd_server(int argc, char **argv)
 			opts.plain_http = true;
 		} else if (strcmp(a, "--log-json") == 0) {
 			llmo_log_set_json(true);
+		} else if (strcmp(a, "--keep-pods") == 0) {
+			s.keep_pods = true;
 		} else if (!v) {
 			return cmd_usage_error("server", "%s needs a value (see --help)", a);
 		} else if (strcmp(a, "--data-dir") == 0) {
@@ -99,6 +456,19 @@ int cmd_server(int argc, char **argv)
 		} else if (strcmp(a, "--config") == 0) {
 			config = v;
 			i++;
+		} else if (strcmp(a, "--fake-gpus") == 0) {
+			s.fake_gpus = v;
+			i++;
+		} else if (strcmp(a, "--node-name") == 0) {
+			s.node_name = v;
+			i++;
+		} else if (strcmp(a, "--disable") == 0) {
+			if (parse_disable(v, s.disabled))
+				return cmd_usage_error("server",
+						       "--disable wants a comma-separated list of "
+						       "controller, scheduler, agent; got \"%s\"",
+						       v);
+			i++;
 		} else if (strcmp(a, "--log-level") == 0) {
 			if (llmo_log_level_parse(v, &level))
 				return cmd_usage_error("server", "unknown log level \"%s\"", v);
@@ -108,7 +478,7 @@ int cmd_server(int argc, char **argv)
 			return cmd_usage_error("server", "unknown option %s (see --help)", a);
 		}
 	}
-	if (config && cmd_load_config(config, NULL))
+	if (cmd_load_config(config, &cfg))
 		return 1;
 	if (!data_dir) {
 		const char *home = getenv("HOME");
@@ -124,15 +494,21 @@ int cmd_server(int argc, char **argv)
 	base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "llmo server: cannot create the event loop\n");
+		llmo_config_free(&cfg);
 		return 1;
 	}
 	if (llmo_apiserver_new(base, &opts, &srv, &err)) {
 		fprintf(stderr, "llmo server: %s\n", err.msg);
 		goto out;
 	}
-	status = cmd_run_until_signal(base, "server", announce, srv);
+	s.base = base;
+	s.api = srv;
+	s.cfg = &cfg;
+	s.data_dir = data_dir;
+	status = serve(&s);
 out:
 	llmo_apiserver_free(srv);
 	event_base_free(base);
+	llmo_config_free(&cfg);
 	return status;
 }

@@ -6,7 +6,7 @@
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
-	const char *summary;
+	const char *summary; /* NULL: hidden from help (internal commands) */
 };
 
 static int cmd_version(int argc, char **argv);
@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{"config", cmd_config, "print the default configuration or check a configuration file"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "show this help"},
+	{"shim", cmd_shim, NULL},
 };
 
 static int cmd_version(int argc, char **argv)
@@ -35,7 +36,8 @@ static int cmd_help(int argc, char **argv)
 	printf("llmo %s: LLM workload orchestrator\n\nusage: llmo COMMAND [ARGS]\n\ncommands:\n",
 	       LLMO_VERSION);
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(commands); i++)
-		printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary)
+			printf("  %-10s %s\n", commands[i].name, commands[i].summary);
 	printf("\n`llmo COMMAND --help` describes a command. Documentation: docs/README.md\n");
 	return 0;
 }

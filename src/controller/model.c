@@ -120,7 +120,8 @@ int llmo__check_artifact_ref(const char *ref, char *msg, size_t n)
 	}
 	/* the first component is a registry host when it has '.' or ':' or is localhost */
 	p = ref;
-	slash = memchr(ref, '/', (size_t)(end - ref));
+	len = end > ref ? (size_t)(end - ref) : 0;
+	slash = memchr(ref, '/', len);
 	if (slash && (memchr(ref, '.', (size_t)(slash - ref)) || memchr(ref, ':', (size_t)(slash - ref)) ||
 		      ((size_t)(slash - ref) == 9 && strncmp(ref, "localhost", 9) == 0))) {
 		for (const char *h = ref; h < slash; h++) {

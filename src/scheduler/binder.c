@@ -53,6 +53,7 @@ struct llmo_binder {
 	/* pod key -> the GPU ids assigned (owned), until the informer shows the annotation */
 	struct llmo_hmap assumed_gpus;
 	size_t bound;
+	double overcommit; /* cpu and memory allocatable multiplier (>= 1) */
 	bool started;
 };
 
@@ -397,6 +398,9 @@ static bool node_fits(struct pass *p, const json_t *node, const struct usage *re
 			continue;
 		if (q && llmo_quantity_from_json(q, &have, NULL))
 			have = 0;
+		if (r != RES_GPU && p->b->overcommit > 1 &&
+		    (double)have * p->b->overcommit < (double)INT64_MAX)
+			have = (int64_t)((double)have * p->b->overcommit);
 		if (__builtin_sub_overflow(have, used ? used->v[r] : 0, &free_m) ||
 		    free_m < req->v[r]) {
 			whys[r]++;
@@ -762,6 +766,7 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	b->base = base;
 	llmo_hmap_init(&b->assumed);
 	llmo_hmap_init(&b->assumed_gpus);
+	b->overcommit = 1;
 	b->name = llmo_strdup(scheduler_name ? scheduler_name : LLMO_BINDER_DEFAULT_NAME);
 	if (!b->name) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "binder: out of memory");
@@ -820,6 +825,11 @@ void llmo_binder_free(struct llmo_binder *b)
 	llmo_hmap_release(&b->assumed_gpus, free_str);
 	free(b->name);
 	free(b);
+}
+
+void llmo_binder_set_overcommit(struct llmo_binder *b, double ratio)
+{
+	b->overcommit = ratio >= 1 ? ratio : 1;
 }
 
 size_t llmo_binder_bound_count(const struct llmo_binder *b)

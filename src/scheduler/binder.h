@@ -69,6 +69,12 @@ int llmo_binder_start(struct llmo_binder *b, struct llmo_error *err);
 /* Stops the informers, drops the queue, flushes events, frees. NULL is fine. */
 void llmo_binder_free(struct llmo_binder *b);
 
+/*
+ * cpu and memory of a node may be promised up to ratio times its allocatable
+ * (the configuration's scheduler.resourceOvercommitRatio; never GPUs).
+ * Values below 1 count as 1, the default.
+ */
+void llmo_binder_set_overcommit(struct llmo_binder *b, double ratio);
 /* Bindings made by this binder (successful pods/binding POSTs). */
 size_t llmo_binder_bound_count(const struct llmo_binder *b);
 

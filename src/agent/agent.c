@@ -1,0 +1,804 @@
+/*
+ * The node agent; see agent.h.
+ */
+#include "base/common.h"
+
+#include <ctype.h>
+#include <event2/event.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/logserver.h"
+#include "agent/node.h"
+#include "agent/runtime.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/hmap.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/quantity.h"
+#include "base/str.h"
+#include "kube/informer.h"
+#include "kube/leader.h"
+#include "kube/workqueue.h"
+
+#include "base/banned.h"
+
+#define LOG "agent"
+#define KEY_MAX 320
+#define HOST_PORTS_ANNOTATION "llm.orchestrator.io/host-ports"
+#define DEVICES_ANNOTATION "llm.orchestrator.io/gpu-devices"
+/* How often the first sync checks whether the pod list has arrived. */
+#define SYNC_POLL_MS 100
+
+struct llmo_agent {
+	struct llmo_kube_client *client;
+	struct event_base *base;
+	char *node;
+	char *fake_gpus;
+	char *host_ip;
+	char *log_token;
+	long heartbeat_ms;
+	bool stop_pods;
+	bool run_pods;
+	struct llmo_node_info info;
+	struct llmo_runtime *rt;
+	struct llmo_logserver *logs; /* what the API server's pods/log proxies to */
+	struct llmo_informer *pods;
+	struct llmo_workqueue *queue;
+	struct llmo_hmap uid_key; /* pod uid -> "ns/name" (owned) */
+	struct event *heartbeat;
+	struct event *sync_poll;
+	bool synced_once;
+	bool started;
+};
+
+static const char *jstr(const json_t *obj, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(json_object_get(obj, a), b));
+}
+
+static int pod_key(const json_t *pod, char *key, size_t n)
+{
+	const char *ns = jstr(pod, "metadata", "namespace"), *name = jstr(pod, "metadata", "name");
+	int len;
+
+	if (!ns || !name)
+		return LLMO_EINVAL;
+	len = snprintf(key, n, "%s/%s", ns, name);
+	return len < 0 || (size_t)len >= n ? LLMO_ETOOBIG : 0;
+}
+
+static void now_rfc3339(char *ts, size_t n)
+{
+	if (llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, ts, n))
+		ts[0] = '\0';
+}
+
+/* ---- the log endpoint ---- */
+
+static int logs_port(const struct llmo_agent *a)
+{
+	return a->logs ? llmo_logserver_port(a->logs) : 0;
+}
+
+static int logs_start(struct llmo_agent *a, struct llmo_error *err)
+{
+	struct llmo_logserver_opts o = {.host = a->host_ip, .port = 0, .token = a->log_token};
+
+	return llmo_logserver_new(a->base, a->rt, &o, &a->logs, err);
+}
+
+/* ---- the Node ---- */
+
+static const char *kube_arch(const char *uname_m)
+{
+	if (strcmp(uname_m, "x86_64") == 0)
+		return "amd64";
+	if (strcmp(uname_m, "aarch64") == 0)
+		return "arm64";
+	return uname_m;
+}
+
+/* GPU feature discovery's product label: the name with spaces as '-'. */
+static void product_label(const char *name, char out[64])
+{
+	size_t n = 0;
+
+	for (; *name && n < 63; name++)
+		out[n++] = isalnum((unsigned char)*name) || *name == '.' || *name == '_' ||
+					   *name == '-'
+				   ? *name
+				   : '-';
+	while (n && !isalnum((unsigned char)out[n - 1]))
+		n--;
+	out[n] = '\0';
+}
+
+static json_t *node_metadata(const struct llmo_agent *a)
+{
+	const struct llmo_gpu_inventory *inv = &a->info.gpus;
+	json_t *labels, *ann, *invj;
+	char *devtext;
+	char buf[64];
+
+	labels = json_pack("{s:s, s:s, s:s, s:s}", "kubernetes.io/hostname", a->node,
+			   "kubernetes.io/os", "linux", "kubernetes.io/arch",
+			   kube_arch(a->info.arch), "llm.orchestrator.io/agent", "llmo");
+	if (!labels)
+		return NULL;
+	if (inv->gpus.len) {
+		product_label(inv->gpus.items[0].name, buf);
+		json_object_set_new(labels, "nvidia.com/gpu.present", json_string("true"));
+		json_object_set_new(labels, "nvidia.com/gpu.product", json_string(buf));
+		snprintf(buf, sizeof(buf), "%zu", inv->gpus.len);
+		json_object_set_new(labels, "nvidia.com/gpu.count", json_string(buf));
+		snprintf(buf, sizeof(buf), "%" PRIu64, inv->gpus.items[0].memory_total >> 20);
+		json_object_set_new(labels, "nvidia.com/gpu.memory", json_string(buf));
+	}
+	if (inv->source == LLMO_GPU_FAKE)
+		json_object_set_new(labels, "llm.orchestrator.io/fake-gpus", json_string("true"));
+	invj = llmo_gpu_inventory_json(inv);
+	devtext = llmo_json_dump_compact(json_object_get(invj, "gpus"));
+	json_decref(invj);
+	ann = json_pack("{s:s}", DEVICES_ANNOTATION, devtext ? devtext : "[]");
+	free(devtext);
+	return json_pack("{s:s, s:o, s:o}", "name", a->node, "labels", labels, "annotations", ann);
+}
+
+static int quantity_str(int64_t milli, enum llmo_qformat fmt, char *out, size_t n)
+{
+	return llmo_quantity_format(milli, fmt, out, n);
+}
+
+static json_t *node_resources(const struct llmo_agent *a)
+{
+	char cpu[LLMO_QUANTITY_FMT_MAX], mem[LLMO_QUANTITY_FMT_MAX], gpus[24], pods[24];
+
+	if (quantity_str(a->info.cpu_milli, LLMO_QFORMAT_DECIMAL_SI, cpu, sizeof(cpu)) ||
+	    quantity_str(a->info.memory_bytes * 1000, LLMO_QFORMAT_BINARY_SI, mem, sizeof(mem)))
+		return NULL;
+	snprintf(gpus, sizeof(gpus), "%zu", a->info.gpus.gpus.len);
+	snprintf(pods, sizeof(pods), "%d", LLMO_AGENT_MAX_PODS);
+	return json_pack("{s:s, s:s, s:s, s:s}", "cpu", cpu, "memory", mem, "pods", pods,
+			 "nvidia.com/gpu", gpus);
+}
+
+static json_t *node_status(const struct llmo_agent *a, bool ready, const char *reason,
+			   const char *message)
+{
+	json_t *res = node_resources(a), *st;
+	char ts[64];
+
+	if (!res)
+		return NULL;
+	now_rfc3339(ts, sizeof(ts));
+	st = json_pack("{s:O, s:O, s:[{s:s, s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s, "
+		       "s:s}, {s:s, s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s, s:s}], "
+		       "s:[{s:s, s:s}, {s:s, s:s}], s:{s:{s:i}}, s:{s:s, s:s, s:s, s:s, s:s, s:s}}",
+		       "capacity", res, "allocatable", res, "conditions", "type", "Ready",
+		       "status", ready ? "True" : "False", "reason", reason, "message", message,
+		       "lastHeartbeatTime", ts, "lastTransitionTime", ts, "type", "MemoryPressure",
+		       "status", "False", "reason", "AgentHasSufficientMemory", "message",
+		       "no memory pressure", "lastHeartbeatTime", ts, "lastTransitionTime", ts,
+		       "type", "DiskPressure", "status", "False", "reason", "AgentHasNoDiskPressure",
+		       "message", "no disk pressure", "lastHeartbeatTime", ts,
+		       "lastTransitionTime", ts, "type", "PIDPressure", "status", "False", "reason",
+		       "AgentHasSufficientPID", "message", "no PID pressure", "lastHeartbeatTime",
+		       ts, "lastTransitionTime", ts, "addresses", "type", "InternalIP", "address",
+		       a->host_ip, "type", "Hostname", "address", a->info.hostname,
+		       "daemonEndpoints", "kubeletEndpoint", "Port",
+		       logs_port(a), "nodeInfo", "kernelVersion",
+		       a->info.kernel, "osImage", "Linux", "operatingSystem", "linux",
+		       "architecture", kube_arch(a->info.arch), "kubeletVersion",
+		       "v1.30.0-llmo." LLMO_VERSION, "containerRuntimeVersion",
+		       "llmo-shim://" LLMO_VERSION);
+	json_decref(res);
+	return st;
+}
+
+/* Keeps lastTransitionTime of conditions whose status did not change. */
+static void keep_transitions(json_t *st, const json_t *old_node)
+{
+	json_t *olds = json_object_get(json_object_get(old_node, "status"), "conditions");
+	json_t *c, *o;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(st, "conditions"), i, c) {
+		json_array_foreach(olds, j, o) {
+			if (json_equal(json_object_get(o, "type"), json_object_get(c, "type")) &&
+			    json_equal(json_object_get(o, "status"), json_object_get(c, "status")) &&
+			    json_object_get(o, "lastTransitionTime"))
+				json_object_set(c, "lastTransitionTime",
+						json_object_get(o, "lastTransitionTime"));
+		}
+	}
+}
+
+static int write_node_status(struct llmo_agent *a, bool ready, const char *reason,
+			     const char *message, const json_t *old_node, struct llmo_error *err)
+{
+	json_t *st = node_status(a, ready, reason, message), *patch;
+	int rc;
+
+	if (!st)
+		return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	keep_transitions(st, old_node);
+	patch = json_pack("{s:o}", "status", st);
+	if (!patch)
+		return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	rc = llmo_kube_patch(a->client, &llmo_kube_nodes, NULL, a->node, "status",
+			     LLMO_KUBE_PATCH_MERGE, patch, NULL, err);
+	json_decref(patch);
+	return rc;
+}
+
+/* Creates the Node, or brings an existing one's labels and annotations up to date. */
+static int register_node(struct llmo_agent *a, struct llmo_error *err)
+{
+	json_t *meta = node_metadata(a), *node = NULL, *cur = NULL, *patch;
+	int rc;
+
+	if (!meta)
+		return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	node = json_pack("{s:s, s:s, s:O, s:{}}", "apiVersion", "v1", "kind", "Node", "metadata",
+			 meta, "spec");
+	if (!node) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+		goto out;
+	}
+	rc = llmo_kube_create(a->client, &llmo_kube_nodes, NULL, node, &cur, err);
+	if (rc == LLMO_EEXIST) {
+		json_object_del(meta, "name");
+		patch = json_pack("{s:O}", "metadata", meta);
+		rc = patch ? llmo_kube_patch(a->client, &llmo_kube_nodes, NULL, a->node, NULL,
+					     LLMO_KUBE_PATCH_MERGE, patch, &cur, err)
+			   : llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+		json_decref(patch);
+	}
+	if (!rc)
+		rc = write_node_status(a, true, "KubeletReady", "llmo agent is posting ready status",
+				       cur, err);
+out:
+	json_decref(cur);
+	json_decref(node);
+	json_decref(meta);
+	return rc;
+}
+
+/* --runtime none: the kubelet's Node gets our GPU labels and annotation, nothing else. */
+static int publish_node(struct llmo_agent *a, struct llmo_error *err)
+{
+	json_t *meta = node_metadata(a), *patch;
+	int rc;
+
+	if (!meta)
+		return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	json_object_del(meta, "name");
+	patch = json_pack("{s:o}", "metadata", meta);
+	if (!patch)
+		return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	rc = llmo_kube_patch(a->client, &llmo_kube_nodes, NULL, a->node, NULL,
+			     LLMO_KUBE_PATCH_MERGE, patch, NULL, err);
+	json_decref(patch);
+	if (rc == LLMO_ENOTFOUND)
+		rc = llmo_error_set(err, rc,
+				    "node %s not found: with --runtime none the agent labels the "
+				    "kubelet's Node of that name (set --node-name)",
+				    a->node);
+	return rc;
+}
+
+/* Renews (or creates) kube-node-lease/<node>. */
+static int renew_lease(struct llmo_agent *a, struct llmo_error *err)
+{
+	char now[LLMO_MICROTIME_MAX];
+	json_t *lease = NULL, *body;
+	int rc;
+
+	llmo_kube_microtime(llmo_clock_wall_ms(), now, sizeof(now));
+	rc = llmo_kube_get(a->client, &llmo_kube_leases, LLMO_AGENT_LEASE_NAMESPACE, a->node,
+			   &lease, err);
+	if (rc == LLMO_ENOTFOUND) {
+		body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s}}", "apiVersion",
+				 "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+				 a->node, "namespace", LLMO_AGENT_LEASE_NAMESPACE, "spec",
+				 "holderIdentity", a->node, "leaseDurationSeconds",
+				 LLMO_AGENT_LEASE_SECONDS, "renewTime", now);
+		if (!body)
+			return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+		rc = llmo_kube_create(a->client, &llmo_kube_leases, LLMO_AGENT_LEASE_NAMESPACE, body,
+				      NULL, err);
+		json_decref(body);
+		return rc;
+	}
+	if (rc)
+		return rc;
+	json_object_set_new(json_object_get(lease, "spec"), "renewTime", json_string(now));
+	json_object_set_new(json_object_get(lease, "spec"), "holderIdentity", json_string(a->node));
+	rc = llmo_kube_update(a->client, &llmo_kube_leases, LLMO_AGENT_LEASE_NAMESPACE, lease, NULL,
+			      err);
+	json_decref(lease);
+	return rc;
+}
+
+static int ensure_lease_namespace(struct llmo_agent *a)
+{
+	struct llmo_error err = {0};
+	json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+			       "metadata", "name", LLMO_AGENT_LEASE_NAMESPACE);
+	int rc = ns ? llmo_kube_create(a->client, &llmo_kube_namespaces, NULL, ns, NULL, &err)
+		    : LLMO_ENOMEM;
+
+	json_decref(ns);
+	return rc == LLMO_EEXIST || rc == LLMO_EDENIED ? 0 : rc;
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_agent *a = arg;
+	struct llmo_error err = {0};
+	struct llmo_node_info fresh;
+	json_t *cur = NULL;
+
+	/* GPU memory use and utilization change: read them again */
+	if (!a->fake_gpus && llmo_node_info_read(&fresh, NULL, &err) == 0) {
+		llmo_node_info_release(&a->info);
+		a->info = fresh;
+	}
+	if (!a->run_pods) {
+		if (publish_node(a, &err))
+			llmo_log(LLMO_LOG_WARN, LOG, "node labels failed", "node=%s error=\"%s\"",
+				 a->node, err.msg);
+		return;
+	}
+	if (renew_lease(a, &err))
+		llmo_log(LLMO_LOG_WARN, LOG, "lease renewal failed", "node=%s error=\"%s\"", a->node,
+			 err.msg);
+	llmo_kube_get(a->client, &llmo_kube_nodes, NULL, a->node, &cur, NULL);
+	if (!cur) {
+		/* deleted under us (kubectl delete node): register again */
+		if (register_node(a, &err))
+			llmo_log(LLMO_LOG_WARN, LOG, "node registration failed",
+				 "node=%s error=\"%s\"", a->node, err.msg);
+	} else if (write_node_status(a, true, "KubeletReady", "llmo agent is posting ready status",
+				     cur, &err)) {
+		llmo_log(LLMO_LOG_WARN, LOG, "node status failed", "node=%s error=\"%s\"", a->node,
+			 err.msg);
+	}
+	json_decref(cur);
+}
+
+/* ---- pods ---- */
+
+static void remember(struct llmo_agent *a, const char *uid, const char *key)
+{
+	char *k = llmo_strdup(key);
+	void *old = NULL;
+
+	if (!k || llmo_hmap_put(&a->uid_key, uid, k, &old)) {
+		free(k);
+		return;
+	}
+	free(old);
+}
+
+static void forget(struct llmo_agent *a, const char *uid)
+{
+	void *old = NULL;
+
+	if (llmo_hmap_del(&a->uid_key, uid, &old) == 0)
+		free(old);
+}
+
+/* Deletes the pod object for good once its processes are gone (grace 0, this uid only). */
+static int finish_delete(struct llmo_agent *a, const char *ns, const char *name, const char *uid)
+{
+	struct llmo_error err = {0};
+	struct llmo_buf path;
+	json_t *opts = json_pack("{s:s, s:s, s:i, s:{s:s}}", "apiVersion", "v1", "kind",
+				 "DeleteOptions", "gracePeriodSeconds", 0, "preconditions", "uid",
+				 uid);
+	int rc;
+
+	llmo_buf_init(&path, 1024);
+	rc = opts ? llmo_kube_path(&llmo_kube_pods, ns, name, NULL, &path) : LLMO_ENOMEM;
+	if (!rc)
+		rc = llmo_kube_request(a->client, "DELETE", path.data, NULL, opts, NULL, NULL, &err);
+	llmo_buf_release(&path);
+	json_decref(opts);
+	if (rc == LLMO_ENOTFOUND || rc == LLMO_ECONFLICT)
+		return 0;
+	if (rc)
+		llmo_log(LLMO_LOG_WARN, LOG, "pod delete failed", "pod=%s/%s error=\"%s\"", ns, name,
+			 err.msg);
+	return rc;
+}
+
+/* True when every key of want has an equal value in have. */
+static bool covers(const json_t *have, const json_t *want)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)want, k, v) {
+		if (!llmo_json_equal_value(json_object_get(have, k), v))
+			return false;
+	}
+	return true;
+}
+
+static int write_pod(struct llmo_agent *a, const json_t *pod, const char *ns, const char *name,
+		     const char *uid)
+{
+	struct llmo_error err = {0};
+	json_t *st = llmo_runtime_pod_status(a->rt, uid);
+	json_t *ports = llmo_runtime_pod_ports(a->rt, uid), *patch;
+	const char *cur_ports = json_string_value(json_object_get(
+		json_object_get(json_object_get(pod, "metadata"), "annotations"),
+		HOST_PORTS_ANNOTATION));
+	char *text = NULL;
+	int rc = 0;
+
+	if (ports && json_object_size(ports)) {
+		text = llmo_json_dump(ports, false);
+		if (text && (!cur_ports || strcmp(cur_ports, text) != 0)) {
+			patch = json_pack("{s:{s:{s:s}, s:s}}", "metadata", "annotations",
+					  HOST_PORTS_ANNOTATION, text, "uid", uid);
+			rc = patch ? llmo_kube_patch(a->client, &llmo_kube_pods, ns, name, NULL,
+						     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err)
+				   : LLMO_ENOMEM;
+			json_decref(patch);
+		}
+	}
+	if (!rc && st && !covers(json_object_get(pod, "status"), st)) {
+		patch = json_pack("{s:{s:s}, s:O}", "metadata", "uid", uid, "status", st);
+		rc = patch ? llmo_kube_patch(a->client, &llmo_kube_pods, ns, name, "status",
+					     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err)
+			   : LLMO_ENOMEM;
+		json_decref(patch);
+	}
+	if (rc && rc != LLMO_ENOTFOUND)
+		llmo_log(LLMO_LOG_WARN, LOG, "pod status write failed", "pod=%s/%s error=\"%s\"", ns,
+			 name, err.msg);
+	free(text);
+	json_decref(ports);
+	json_decref(st);
+	return rc == LLMO_ENOTFOUND ? 0 : rc;
+}
+
+static int reconcile(void *ctx, const char *key)
+{
+	struct llmo_agent *a = ctx;
+	struct llmo_error err = {0};
+	char ns[KEY_MAX];
+	const char *slash = strchr(key, '/'), *name, *uid;
+	json_t *pod;
+	int rc;
+
+	if (!slash || (size_t)(slash - key) >= sizeof(ns))
+		return 0;
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	name = slash + 1;
+	pod = llmo_informer_get(a->pods, ns, name);
+	if (!pod)
+		return 0;
+	uid = jstr(pod, "metadata", "uid");
+	if (!uid)
+		return 0;
+	remember(a, uid, key);
+	rc = llmo_runtime_sync_pod(a->rt, pod, &err);
+	if (rc && rc != LLMO_EINVAL) {
+		llmo_log(LLMO_LOG_WARN, LOG, "pod sync failed", "pod=%s error=\"%s\"", key, err.msg);
+		return rc;
+	}
+	if (rc)
+		llmo_log(LLMO_LOG_INFO, LOG, "pod cannot run", "pod=%s why=\"%s\"", key, err.msg);
+	if (!llmo_runtime_pod_known(a->rt, uid))
+		return 0;
+	if (llmo_runtime_pod_terminated(a->rt, uid))
+		return finish_delete(a, ns, name, uid);
+	return write_pod(a, pod, ns, name, uid);
+}
+
+static void enqueue(struct llmo_agent *a, const json_t *pod)
+{
+	char key[KEY_MAX];
+
+	if (pod_key(pod, key, sizeof(key)) == 0)
+		llmo_workqueue_add(a->queue, key);
+}
+
+static void on_pod_add(void *ctx, json_t *obj)
+{
+	enqueue(ctx, obj);
+}
+
+static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	struct llmo_agent *a = ctx;
+	const char *old_uid = jstr(old_obj, "metadata", "uid");
+	const char *new_uid = jstr(new_obj, "metadata", "uid");
+
+	/* a pod deleted and made again under the same name between two events */
+	if (old_uid && new_uid && strcmp(old_uid, new_uid) != 0) {
+		llmo_runtime_remove_pod(a->rt, old_uid);
+		forget(a, old_uid);
+	}
+	enqueue(a, new_obj);
+}
+
+static void on_pod_delete(void *ctx, json_t *obj)
+{
+	struct llmo_agent *a = ctx;
+	const char *uid = jstr(obj, "metadata", "uid");
+
+	if (!uid)
+		return;
+	llmo_runtime_remove_pod(a->rt, uid);
+	forget(a, uid);
+}
+
+/* The runtime says a pod's status changed. */
+static void on_runtime_change(void *ctx, const char *uid)
+{
+	struct llmo_agent *a = ctx;
+	const char *key = llmo_hmap_get(&a->uid_key, uid);
+
+	if (key)
+		llmo_workqueue_add(a->queue, key);
+}
+
+static int sync_one(void *ctx, json_t *pod)
+{
+	struct llmo_agent *a = ctx;
+	char key[KEY_MAX];
+
+	if (pod_key(pod, key, sizeof(key)) == 0)
+		reconcile(a, key);
+	return 0;
+}
+
+/*
+ * Once the first pod list is in: every pod of this node is synced (so the
+ * runtime adopts what a previous agent left running), then what is left on
+ * disk for pods the API no longer has is killed.
+ */
+static void on_sync_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_agent *a = arg;
+	struct timeval tv = {0, SYNC_POLL_MS * 1000};
+	int n;
+
+	if (!llmo_informer_synced(a->pods)) {
+		event_add(a->sync_poll, &tv);
+		return;
+	}
+	llmo_informer_list(a->pods, NULL, sync_one, a);
+	n = llmo_runtime_collect_orphans(a->rt);
+	a->synced_once = true;
+	llmo_log(LLMO_LOG_INFO, LOG, "pods synced", "node=%s pods=%zu orphans_stopped=%d", a->node,
+		 llmo_informer_count(a->pods), n);
+}
+
+/* ---- life cycle ---- */
+
+int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
+		   const struct llmo_agent_opts *opts, struct llmo_agent **out,
+		   struct llmo_error *err)
+{
+	static const struct llmo_informer_handlers pod_h = {on_pod_add, on_pod_update,
+							    on_pod_delete};
+	struct llmo_runtime_opts ro = {0};
+	struct llmo_agent *a;
+	char fs[KEY_MAX + 32];
+	int rc;
+
+	*out = NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	a->client = client;
+	a->base = base;
+	a->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : LLMO_AGENT_HEARTBEAT_MS;
+	a->stop_pods = opts->stop_pods;
+	a->run_pods = opts->run_pods;
+	llmo_hmap_init(&a->uid_key);
+	rc = llmo_node_info_read(&a->info, opts->fake_gpus, err);
+	if (rc)
+		goto out;
+	if (opts->node_name) {
+		a->node = llmo_strdup(opts->node_name);
+	} else {
+		a->node = llmo_strdup(a->info.hostname);
+		for (char *p = a->node; p && *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	}
+	a->fake_gpus = opts->fake_gpus ? llmo_strdup(opts->fake_gpus) : NULL;
+	a->host_ip = llmo_strdup(opts->host_ip ? opts->host_ip : "127.0.0.1");
+	a->log_token = opts->log_token ? llmo_strdup(opts->log_token) : NULL;
+	if (!a->node || !a->host_ip || (opts->fake_gpus && !a->fake_gpus) ||
+	    (opts->log_token && !a->log_token)) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+		goto out;
+	}
+	if (!a->run_pods) {
+		a->heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, a);
+		if (!a->heartbeat)
+			rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+		goto out;
+	}
+	ro.state_dir = opts->state_dir;
+	ro.shim_path = opts->shim_path;
+	ro.node_name = a->node;
+	ro.host_ip = a->host_ip;
+	ro.backoff_base_ms = opts->backoff_base_ms;
+	ro.backoff_max_ms = opts->backoff_max_ms;
+	ro.changed = on_runtime_change;
+	ro.ctx = a;
+	rc = llmo_runtime_new(base, &ro, &a->rt, err);
+	if (!rc)
+		rc = llmo_workqueue_new(base, reconcile, a, &a->queue, err);
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_pods, NULL, NULL, base, &pod_h, a,
+				       &a->pods, err);
+	snprintf(fs, sizeof(fs), "spec.nodeName=%s", a->node);
+	if (!rc)
+		rc = llmo_informer_set_field_selector(a->pods, fs, err);
+	if (!rc) {
+		a->heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, a);
+		a->sync_poll = evtimer_new(base, on_sync_poll, a);
+		if (!a->heartbeat || !a->sync_poll)
+			rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	}
+out:
+	if (rc) {
+		llmo_agent_free(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+int llmo_agent_start(struct llmo_agent *a, struct llmo_error *err)
+{
+	struct timeval hb = {a->heartbeat_ms / 1000, (a->heartbeat_ms % 1000) * 1000};
+	struct timeval now = {0, 0};
+	int rc;
+
+	if (a->started)
+		return llmo_error_set(err, LLMO_EINVAL, "agent: already started");
+	if (!a->run_pods) {
+		rc = publish_node(a, err);
+		if (rc)
+			return rc;
+		event_add(a->heartbeat, &hb);
+		a->started = true;
+		llmo_log(LLMO_LOG_INFO, LOG, "publishing GPUs on the node", "node=%s gpus=%zu",
+			 a->node, a->info.gpus.gpus.len);
+		return 0;
+	}
+	if (a->log_token) {
+		rc = logs_start(a, err);
+		if (rc)
+			return rc;
+	}
+	rc = register_node(a, err);
+	if (rc)
+		return rc;
+	ensure_lease_namespace(a);
+	if (renew_lease(a, err))
+		llmo_log(LLMO_LOG_WARN, LOG, "lease creation failed", "node=%s error=\"%s\"",
+			 a->node, err->msg);
+	rc = llmo_informer_start(a->pods, err);
+	if (rc)
+		return rc;
+	event_add(a->heartbeat, &hb);
+	event_add(a->sync_poll, &now);
+	a->started = true;
+	llmo_log(LLMO_LOG_INFO, LOG, "node registered",
+		 "node=%s cpu_milli=%" PRId64 " memory=%" PRId64 " gpus=%zu source=%s logs_port=%d",
+		 a->node, a->info.cpu_milli, a->info.memory_bytes, a->info.gpus.gpus.len,
+		 a->info.gpus.source == LLMO_GPU_FAKE	? "fake"
+		 : a->info.gpus.source == LLMO_GPU_NVML ? "nvml"
+							: "none",
+		 logs_port(a));
+	return 0;
+}
+
+struct stop_wait {
+	struct llmo_agent *a;
+	int64_t deadline;
+	struct event *tick;
+};
+
+static int remove_each(void *ctx, json_t *pod)
+{
+	struct llmo_agent *a = ctx;
+	const char *uid = jstr(pod, "metadata", "uid");
+
+	if (uid)
+		llmo_runtime_remove_pod(a->rt, uid);
+	return 0;
+}
+
+struct any_known {
+	struct llmo_agent *a;
+	bool any;
+};
+
+static int check_known(void *ctx, json_t *pod)
+{
+	struct any_known *k = ctx;
+	const char *uid = jstr(pod, "metadata", "uid");
+
+	if (uid && llmo_runtime_pod_known(k->a->rt, uid))
+		k->any = true;
+	return 0;
+}
+
+static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct stop_wait *w = arg;
+	struct any_known k = {w->a, false};
+	struct timeval tv = {0, 100000};
+
+	llmo_informer_list(w->a->pods, NULL, check_known, &k);
+	if (!k.any || llmo_clock_mono_ms() > w->deadline) {
+		event_base_loopbreak(w->a->base);
+		return;
+	}
+	event_add(w->tick, &tv);
+}
+
+/* Stops every pod the agent runs and waits (running the loop) until they are gone. */
+static void stop_all_pods(struct llmo_agent *a)
+{
+	struct stop_wait w = {a, llmo_clock_mono_ms() + LLMO_AGENT_STOP_WAIT_MS, NULL};
+	struct timeval tv = {0, 0};
+
+	llmo_informer_stop(a->pods);
+	llmo_informer_list(a->pods, NULL, remove_each, a);
+	w.tick = evtimer_new(a->base, on_stop_tick, &w);
+	if (!w.tick)
+		return;
+	event_add(w.tick, &tv);
+	event_base_dispatch(a->base);
+	event_free(w.tick);
+}
+
+void llmo_agent_free(struct llmo_agent *a)
+{
+	struct llmo_error err = {0};
+
+	if (!a)
+		return;
+	if (a->heartbeat)
+		event_free(a->heartbeat);
+	if (a->sync_poll)
+		event_free(a->sync_poll);
+	if (a->started && a->run_pods) {
+		if (a->stop_pods)
+			stop_all_pods(a);
+		if (write_node_status(a, false, "AgentStopped", "llmo agent stopped", NULL, &err))
+			llmo_log(LLMO_LOG_WARN, LOG, "node status failed", "node=%s error=\"%s\"",
+				 a->node, err.msg);
+	}
+	llmo_informer_free(a->pods);
+	llmo_workqueue_free(a->queue);
+	llmo_logserver_free(a->logs);
+	llmo_runtime_free(a->rt);
+	llmo_hmap_release(&a->uid_key, free);
+	llmo_node_info_release(&a->info);
+	free(a->node);
+	free(a->fake_gpus);
+	free(a->host_ip);
+	free(a->log_token);
+	free(a);
+}
+
+const char *llmo_agent_node_name(const struct llmo_agent *a)
+{
+	return a->node;
+}
