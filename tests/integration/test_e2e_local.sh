@@ -3,8 +3,9 @@
 # (API server, controller, scheduler and agent in one process). The spec's
 # example workload becomes Ready and serves; a killed replica process is
 # restarted and serves again; a higher minReplicas brings a second replica on
-# the other GPU; `kubectl logs` shows a replica's output; deleting the
-# workload removes its pods and their processes.
+# the other GPU; a crash of the server leaves the replicas running and the
+# restarted agent adopts them; `kubectl logs` shows a replica's output; deleting
+# the workload removes its pods and their processes.
 . "$(dirname "$0")/lib.sh"
 trap 'kill_leftovers; finish' EXIT
 NS=llm-workloads
@@ -85,6 +86,22 @@ check "the two replicas hold different GPUs" bash -c "
 	kubectl get pods -n $NS -l llm.orchestrator.io/workload=$W \
 		-o jsonpath='{range .items[*]}{.metadata.annotations.llm\.orchestrator\.io/gpus}{\"\n\"}{end}' |
 		sort -u | grep -c . | grep -qx 2"
+# a crash of llmo server: the replicas keep running, and the restarted agent adopts them
+all_pids() {
+	for p in $(jp pods -n $NS -l llm.orchestrator.io/workload=$W -o jsonpath='{.items[*].metadata.name}'); do
+		replica_pids "$p"
+	done | sort -n | tr "\n" " "
+}
+BEFORE=$(all_pids)
+PIDS_SEEN="$PIDS_SEEN $BEFORE"
+kill -9 "$LLMO_PID"; wait "$LLMO_PID" 2>/dev/null; LLMO_PID=
+check "the replicas outlive a crash of the server" bash -c "for p in $BEFORE; do kill -0 \$p || exit 1; done"
+server_start --fake-gpus 2:A100:80Gi --config tests/data/e2e/config.yaml
+check "Ready after the restart" k wait --for=condition=Ready llmworkload/$W -n $NS --timeout=120s
+check "still two replicas" ready_replicas 2
+check "the same processes, adopted, not started again" test "$(all_pids)" = "$BEFORE" -a -n "$BEFORE"
+check "both serve after the restart" wait_for 30 all_endpoints_serve 2
+
 check "a third replica does not fit: Unschedulable" bash -c "
 	kubectl patch llmw $W -n $NS --type merge -p '{\"spec\":{\"scaling\":{\"minReplicas\":3}}}' >/dev/null &&
 	for i in \$(seq 1 100); do

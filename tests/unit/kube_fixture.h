@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "apiserver/apiserver.h"
+#include "test_fs.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "kube/client.h"
@@ -34,32 +35,6 @@ struct kube_fixture {
 	struct event_base *base; /* the test's loop */
 	char url[64];		 /* http://127.0.0.1:PORT */
 };
-
-LLMO_UNUSED static void fixture_rm_rf(const char *path)
-{
-	struct stat st;
-	struct dirent *e;
-	char sub[512];
-	DIR *d;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		d = opendir(path);
-		if (d) {
-			while ((e = readdir(d))) {
-				if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-					continue;
-				snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-				fixture_rm_rf(sub);
-			}
-			closedir(d);
-		}
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
 
 LLMO_UNUSED static void fixture_on_quit(evutil_socket_t fd, short what, void *arg)
 {
@@ -162,7 +137,7 @@ LLMO_UNUSED static void fixture_stop(struct kube_fixture *f)
 	close(f->quit_fds[1]);
 	close(f->pause_fds[0]);
 	close(f->pause_fds[1]);
-	fixture_rm_rf(f->dir);
+	test_rm_rf(f->dir);
 }
 
 LLMO_UNUSED static void fixture_tick(evutil_socket_t fd, short what, void *arg)

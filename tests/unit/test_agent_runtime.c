@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_fs.h"
+
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -113,32 +115,6 @@ static void rt_open(struct fx *f)
 	assert_int_equal(llmo_runtime_new(f->base, &o, &f->rt, &err), 0);
 }
 
-static void rm_rf(const char *path)
-{
-	struct stat st;
-	struct dirent *e;
-	char sub[PATH_MAX];
-	DIR *d;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		d = opendir(path);
-		if (d) {
-			while ((e = readdir(d))) {
-				if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-					continue;
-				snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-				rm_rf(sub);
-			}
-			closedir(d);
-		}
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -197,7 +173,7 @@ static int teardown(void **state)
 	event_free(f->tick);
 	event_base_free(f->base);
 	if (!getenv("KEEP_STATE"))
-		rm_rf(f->dir);
+		test_rm_rf(f->dir);
 	free(f);
 	return 0;
 }

@@ -444,6 +444,11 @@ static void test_model_reference(void **state)
 	fixture_stop(&f);
 }
 
+static bool leads(void *ctx)
+{
+	return llmo_controller_is_leader(ctx);
+}
+
 /* Two controllers with leader election: one acts, so replicas are not doubled. */
 static void test_leader_election(void **state)
 {
@@ -464,7 +469,30 @@ static void test_leader_election(void **state)
 	assert_true(has_pods(&w));
 	assert_true(llmo_controller_is_leader(a) != llmo_controller_is_leader(b));
 	assert_int_equal(llmo_controller_pods_created(a) + llmo_controller_pods_created(b), 2);
+
+	/* the leader stops (releasing the Lease): the other takes over and adds nothing twice */
+	if (llmo_controller_is_leader(b)) {
+		struct llmo_controller *t = a;
+
+		a = b;
+		b = t;
+	}
 	llmo_controller_free(a);
+	assert_true(run_until(f.base, leads, b, WAIT_MS));
+	{
+		struct llmo_error err = {0};
+		json_t *patch = json_pack("{s:{s:{s:i}}}", "spec", "scaling", "minReplicas", 3);
+
+		assert_int_equal(llmo_kube_patch(f.client, &llmo_kube_llmworkloads, NS, "solo", NULL,
+						 LLMO_KUBE_PATCH_MERGE, patch, NULL, &err),
+				 0);
+		json_decref(patch);
+	}
+	w.pods = 3;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	run_for(f.base, 1000);
+	assert_true(has_pods(&w));
+	assert_int_equal(llmo_controller_pods_created(b), 1);
 	llmo_controller_free(b);
 	fixture_stop(&f);
 }

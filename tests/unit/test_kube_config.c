@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_fs.h"
+
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,32 +30,6 @@ static char path[256];
 	"LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tClMwVlpDZz09Ci0tLS0tRU5EIEVDIFBSSVZBVEUgS0VZ" \
 	"LS0tLS0K"
 
-static void rm_rf(const char *p)
-{
-	struct stat st;
-	struct dirent *e;
-	char sub[512];
-	DIR *d;
-
-	if (lstat(p, &st) < 0)
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		d = opendir(p);
-		if (d) {
-			while ((e = readdir(d))) {
-				if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-					continue;
-				snprintf(sub, sizeof(sub), "%s/%s", p, e->d_name);
-				rm_rf(sub);
-			}
-			closedir(d);
-		}
-		rmdir(p);
-	} else {
-		unlink(p);
-	}
-}
-
 static int setup(void **state)
 {
 	snprintf(dir, sizeof(dir), "/tmp/llmo-test-kubeconfig-XXXXXX");
@@ -69,7 +45,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	rm_rf(dir);
+	test_rm_rf(dir);
 	return 0;
 }
 
