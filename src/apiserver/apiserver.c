@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
 #include <openssl/ssl.h>
 
 #define LOG "apiserver"
@@ -289,7 +290,10 @@ static bool wants_table(struct evhttp_request *req)
 static void route_resource(struct llmo_apiserver *srv, struct evhttp_request *req, char *path,
 			   const char *query)
 {
-	struct llmo__req r = {.srv = srv, .req = req, .cmd = evhttp_request_get_command(req)};
+	struct llmo__req r = {.srv = srv,
+			      .req = req,
+			      .cmd = evhttp_request_get_command(req),
+			      .grace = -1};
 	char *seg[PATH_SEGMENTS_MAX];
 	const char *group, *version;
 	int n = split_path(path, seg, PATH_SEGMENTS_MAX), i;
@@ -371,10 +375,14 @@ static void reply_metrics(struct llmo_apiserver *srv, struct evhttp_request *req
 			 "# HELP llmo_apiserver_watch_events_sent_total Watch events written to clients.\n"
 			 "# TYPE llmo_apiserver_watch_events_sent_total counter\n"
 			 "llmo_apiserver_watch_events_sent_total %" PRIu64 "\n"
+			 "# HELP llmo_apiserver_log_streams Open pods/log streams.\n"
+			 "# TYPE llmo_apiserver_log_streams gauge\n"
+			 "llmo_apiserver_log_streams %zu\n"
 			 "# HELP llmo_apiserver_resource_version The latest resourceVersion issued.\n"
 			 "# TYPE llmo_apiserver_resource_version gauge\n"
 			 "llmo_apiserver_resource_version %" PRId64 "\n",
-			 srv->watches.len, srv->watch_events_sent, llmo_store_rv(srv->store));
+			 srv->watches.len, srv->watch_events_sent, srv->logs.len,
+			 llmo_store_rv(srv->store));
 	reply_text(req, 200, "text/plain; version=0.0.4", b.data);
 	llmo_buf_release(&b);
 }
@@ -597,7 +605,7 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 						      EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
 						      EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-	evhttp_set_timeout(srv->http, 3600);
+	evhttp_set_timeout(srv->http, LLMO_API_CONN_TIMEOUT_S);
 	evhttp_set_gencb(srv->http, on_request_counted, srv);
 	srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (uint16_t)opts->listen_port);
 	if (!srv->sock) {
@@ -673,6 +681,10 @@ void llmo_apiserver_free(struct llmo_apiserver *srv)
 		event_free(srv->flush_ev);
 	llmo__watch_close_all(srv);
 	llmo_vec_release(&srv->watches);
+	llmo__logs_close_all(srv);
+	llmo_vec_release(&srv->logs);
+	if (srv->dns)
+		evdns_base_free(srv->dns, 0);
 	if (srv->compact_timer)
 		event_free(srv->compact_timer);
 	if (srv->http)

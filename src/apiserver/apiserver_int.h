@@ -27,8 +27,19 @@
 /* The Kubernetes version this API answers as (kubectl warns on a large skew). */
 #define LLMO_API_KUBE_MAJOR "1"
 #define LLMO_API_KUBE_MINOR "31"
+/* Idle timeout of client connections (a stream that sends nothing ends after it). */
+#define LLMO_API_CONN_TIMEOUT_S 3600
+/* Open pods/log streams at once; more get 429 (each holds two connections). */
+#define LLMO_API_LOG_STREAMS_MAX 1000
+/*
+ * Log bytes waiting to be written to one slow client before its connection
+ * is dropped: a log stream is forwarded, never buffered without bound.
+ */
+#define LLMO_API_LOG_CLIENT_BUFFER_MAX (4 * 1024 * 1024)
 
+struct evdns_base;
 struct llmo__watch;
+struct llmo__logs;
 
 /* A reply held until the write it answers is committed (group commit). */
 struct llmo__pending {
@@ -51,6 +62,8 @@ struct llmo_apiserver {
 	int port;
 	bool plain_http;
 	LLMO_VEC(struct llmo__watch *) watches;
+	LLMO_VEC(struct llmo__logs *) logs; /* open pods/log proxies (logs.c) */
+	struct evdns_base *dns;             /* for agents named by host name; made on first use */
 	struct event *compact_timer;
 	/* group commit: the writes of one loop pass share one transaction (one fsync) */
 	bool batch_open;
@@ -75,6 +88,7 @@ struct llmo__req {
 	char sub[32];
 	bool has_name;
 	bool want_table;
+	int64_t grace; /* a delete's gracePeriodSeconds; -1: the object's default */
 };
 
 /* ---- responses (apiserver.c) ---- */
@@ -127,6 +141,15 @@ int llmo__watch_observer(void *ctx, const struct llmo_store_event *ev);     /* w
 void llmo__watch_close_all(struct llmo_apiserver *srv);                       /* watch.c */
 /* Ends the watches on custom resources (their definitions are about to be rebuilt). */
 void llmo__watch_close_crd(struct llmo_apiserver *srv);                       /* watch.c */
+
+/*
+ * GET pods/NAME/log: proxies to the node agent running the pod (logs.c).
+ * pod is the stored Pod; r->query holds the log options. Replies (now or
+ * when the agent answers); r need not outlive the call.
+ */
+void llmo__logs_start(struct llmo__req *r, const json_t *pod);                  /* logs.c */
+/* Ends every open log stream (the server is stopping). */
+void llmo__logs_close_all(struct llmo_apiserver *srv);                        /* logs.c */
 
 /* Writes path through store hooks that keep the CRD registry in sync (handlers.c). */
 int llmo__crd_sync(struct llmo_apiserver *srv, struct llmo_error *err);

@@ -1,6 +1,7 @@
 /*
  * The REST verbs on resources: get, list, create, update, patch, delete,
- * deletecollection, and the subresources status, scale, binding and eviction.
+ * deletecollection, and the subresources status, scale, binding and eviction
+ * (pods/log is logs.c).
  * Every write goes through one path (commit_create / commit_update /
  * delete_object) that checks the object, keeps server-owned metadata, and
  * answers with Kubernetes Status errors.
@@ -12,6 +13,7 @@
 #include "apiserver/selector.h"
 #include "apiserver/ssa.h"
 #include "base/clock.h"
+#include "base/str.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/yaml.h"
@@ -814,6 +816,44 @@ static void empty_namespace(struct llmo__req *r, const char *ns)
 	}
 }
 
+/* Pods run by a node agent: a delete gives the agent time to stop them. */
+static bool pod_is_running_on_node(const json_t *pod)
+{
+	json_t *spec = json_object_get(pod, "spec");
+	const char *node = json_string_value(json_object_get(spec, "nodeName"));
+	const char *phase =
+		json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+
+	if (!node || !*node)
+		return false;
+	return !phase || (strcmp(phase, "Succeeded") != 0 && strcmp(phase, "Failed") != 0);
+}
+
+/*
+ * kube-apiserver's graceful pod deletion: a pod bound to a node and not
+ * finished gets deletionTimestamp = now + grace and stays until the node's
+ * agent has stopped it and deletes it with grace 0. A shorter grace
+ * shortens a pending one; grace 0 deletes at once (`--force`). Returns
+ * true when obj was marked (or already was) and must stay.
+ */
+static bool pod_grace(struct llmo__req *r, json_t *obj, int64_t *grace_out)
+{
+	json_t *spec = json_object_get(obj, "spec");
+	json_t *tg = json_object_get(spec, "terminationGracePeriodSeconds");
+	json_t *cur = json_object_get(meta_of(obj), "deletionGracePeriodSeconds");
+	int64_t grace = r->grace >= 0 ? r->grace : json_is_integer(tg) ? json_integer_value(tg) : 30;
+
+	if (grace <= 0 || !pod_is_running_on_node(obj))
+		return false;
+	if (meta_str(obj, "deletionTimestamp") && json_is_integer(cur) &&
+	    json_integer_value(cur) <= grace) {
+		*grace_out = -1; /* pending with a shorter grace: keep it */
+		return true;
+	}
+	*grace_out = grace;
+	return true;
+}
+
 /*
  * Deletes one object: with finalizers it only gets a deletionTimestamp;
  * without, it goes, its dependents are collected (policy), and a
@@ -824,7 +864,7 @@ static int delete_object(struct llmo__req *r, const struct llmo_resource *res, c
 			 json_t **deleted)
 {
 	char *data = NULL, *row;
-	int64_t rv;
+	int64_t rv, grace = 0;
 	json_t *obj;
 	int rc;
 
@@ -837,6 +877,26 @@ static int delete_object(struct llmo__req *r, const struct llmo_resource *res, c
 	free(data);
 	if (!obj)
 		return LLMO_EINTERNAL;
+	if (finalizers && strcmp(res->kind, "Pod") == 0 && pod_grace(r, obj, &grace)) {
+		if (grace > 0) {
+			char ts[64];
+
+			llmo_time_format_rfc3339(llmo_clock_wall_ms() + grace * 1000, false, ts,
+						 sizeof(ts));
+			json_object_set_new(meta_of(obj), "deletionTimestamp", json_string(ts));
+			json_object_set_new(meta_of(obj), "deletionGracePeriodSeconds",
+					    json_integer(grace));
+			row = to_row(obj);
+			rc = row ? llmo_store_update(r->srv->store, res->store_key, ns, name, row,
+						     rv, &rv)
+				 : LLMO_ENOMEM;
+			json_decref(obj);
+			obj = rc ? NULL : llmo__object_from_row(res, row, rv);
+			free(row);
+		}
+		*deleted = obj;
+		return rc;
+	}
 	if (policy && strcmp(policy, "Foreground") == 0 && depth < GC_DEPTH_MAX)
 		collect_dependents(r, meta_str(obj, "uid"), ns, policy, depth);
 	if (finalizers && json_array_size(json_object_get(meta_of(obj), "finalizers")) > 0 &&
@@ -885,6 +945,32 @@ static const char *delete_policy(struct llmo__req *r, json_t *opts)
 	return p;
 }
 
+/* gracePeriodSeconds from the query or DeleteOptions into r->grace; 400 when malformed. */
+static int delete_grace(struct llmo__req *r, json_t *opts)
+{
+	const char *q = query(r, "gracePeriodSeconds");
+	json_t *g = json_object_get(opts, "gracePeriodSeconds");
+	int64_t v;
+
+	if (q) {
+		if (llmo_parse_int_range(q, -1, INT32_MAX, &v, NULL)) {
+			llmo__reply_status(r->req, 400, "BadRequest", NULL,
+					   "gracePeriodSeconds: \"%s\" is not a whole number of seconds",
+					   q);
+			return -1;
+		}
+		r->grace = v < 0 ? -1 : v;
+	} else if (g && !json_is_null(g)) {
+		if (!json_is_integer(g) || json_integer_value(g) > INT32_MAX) {
+			llmo__reply_status(r->req, 400, "BadRequest", NULL,
+					   "DeleteOptions.gracePeriodSeconds must be a whole number");
+			return -1;
+		}
+		r->grace = json_integer_value(g) < 0 ? -1 : json_integer_value(g);
+	}
+	return 0;
+}
+
 static void handle_delete(struct llmo__req *r)
 {
 	json_t *opts = NULL, *gone = NULL, *pre;
@@ -895,6 +981,8 @@ static void handle_delete(struct llmo__req *r)
 	if (evbuffer_get_length(in) && read_body(r, &opts))
 		return;
 	policy = delete_policy(r, opts);
+	if (delete_grace(r, opts))
+		goto out;
 	if (policy && strcmp(policy, "Orphan") && strcmp(policy, "Background") &&
 	    strcmp(policy, "Foreground")) {
 		llmo__reply_status(r->req, 400, "BadRequest", NULL,
@@ -1619,6 +1707,7 @@ void llmo__handle_resource(struct llmo__req *r)
 	if (*r->sub && !((strcmp(r->sub, "status") == 0 && (r->res->subresources & LLMO_SUB_STATUS)) ||
 			 (strcmp(r->sub, "scale") == 0 && (r->res->subresources & LLMO_SUB_SCALE)) ||
 			 (strcmp(r->sub, "binding") == 0 && (r->res->subresources & LLMO_SUB_BINDING)) ||
+			 (strcmp(r->sub, "log") == 0 && (r->res->subresources & LLMO_SUB_LOG)) ||
 			 (strcmp(r->sub, "eviction") == 0 &&
 			  (r->res->subresources & LLMO_SUB_EVICTION)))) {
 		llmo__reply_status(r->req, 404, "NotFound", NULL,
@@ -1655,6 +1744,15 @@ void llmo__handle_resource(struct llmo__req *r)
 	if (strcmp(r->sub, "eviction") == 0 && r->cmd == EVHTTP_REQ_POST) {
 		json_decref(obj);
 		handle_eviction(r);
+		return;
+	}
+	if (strcmp(r->sub, "log") == 0) {
+		if (r->cmd == EVHTTP_REQ_GET)
+			llmo__logs_start(r, obj);
+		else
+			llmo__reply_status(r->req, 405, "MethodNotAllowed", NULL,
+					   "only GET is allowed on pods/log");
+		json_decref(obj);
 		return;
 	}
 	switch (r->cmd) {

@@ -64,6 +64,8 @@ check "its CUDA_VISIBLE_DEVICES is the GPU the scheduler assigned" bash -c "
 	gpus=\$(kubectl get pod $POD -n $NS -o jsonpath='{.metadata.annotations.llm\.orchestrator\.io/gpus}')
 	[ -n \"\$gpus\" ] && tr '\0' '\n' </proc/$PID/environ | grep -qx \"CUDA_VISIBLE_DEVICES=\$gpus\""
 check "kubectl logs shows the replica's output" bash -c "kubectl logs -n $NS $POD | grep -q ."
+check "kubectl logs -f follows (until stopped)" bash -c "
+	timeout 3 kubectl logs -f -n $NS $POD >'$LLMO_DATA/follow' 2>&1; [ \$? -eq 124 ] && [ -s '$LLMO_DATA/follow' ]"
 check "kubectl describe shows the controller's events" \
 	bash -c "kubectl describe llmw $W -n $NS | grep -q CreatedReplica"
 

@@ -4,7 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 KUBECTL=${KUBECTL:-kubectl}
 command -v "$KUBECTL" >/dev/null || { echo "kubectl not found (scripts/setup.sh --tests installs it)"; exit 1; }
-server_start
+# the API alone: the test writes workload status itself, as a controller would
+server_start --disable controller,scheduler,agent
 k() { "$KUBECTL" --request-timeout=20s "$@"; }
 W="-n llm-workloads"
 
@@ -120,6 +121,56 @@ check "its printer columns" bash -c "$KUBECTL get wd --no-headers | grep -E '^w1
 check "its scale subresource" bash -c "$KUBECTL scale wd w1 --replicas=4 && [ \$($KUBECTL get wd w1 -o jsonpath='{.spec.size}') = 4 ]"
 check "delete the CRD" k delete crd widgets.example.com
 check_fails "no longer served" k get wd
+
+# pods/log: kubectl logs through a fake node agent (python3 http.server on loopback;
+# it checks the server's bearer token and exits by itself after 60 s).
+python3 - "$LLMO_DATA/token" >"$LLMO_DATA/agent.port" <<'PY' &
+import http.server, sys, threading
+token = open(sys.argv[1]).read().strip()
+class Agent(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, code, text, chunks=None):
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Connection", "close")
+        if chunks is None:
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for c in chunks:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(c), c))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+    def do_GET(self):
+        if self.headers.get("Authorization") != "Bearer " + token:
+            return self.reply(401, b"Unauthorized\n")
+        if not self.path.startswith("/containerLogs/default/logpod/main"):
+            return self.reply(404, b"no such container\n")
+        if "follow=true" in self.path:
+            return self.reply(200, None, [b"hello from the fake agent\n", b"following\n"])
+        self.reply(200, b"hello from the fake agent\n")
+    def log_message(self, *args):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), Agent)
+print(srv.server_port, flush=True)
+threading.Timer(60, srv.shutdown).start()
+srv.serve_forever()
+PY
+AGENT_PID=$!
+for _ in $(seq 1 200); do [ -s "$LLMO_DATA/agent.port" ] && break; sleep 0.05; done
+AGENT_PORT=$(cat "$LLMO_DATA/agent.port")
+[ -n "$AGENT_PORT" ] || bad "the fake node agent did not start"
+check "create a node with an agent endpoint" bash -c "printf 'apiVersion: v1\nkind: Node\nmetadata: {name: fake-node}\nstatus:\n  addresses: [{type: InternalIP, address: 127.0.0.1}]\n  daemonEndpoints: {kubeletEndpoint: {Port: $AGENT_PORT}}\n' | $KUBECTL apply -f -"
+check "create a pod bound to it" bash -c "printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: logpod, namespace: default}\nspec:\n  nodeName: fake-node\n  containers: [{name: main, image: busybox}, {name: side, image: busybox}]\n' | $KUBECTL apply -f -"
+check "kubectl logs" bash -c "$KUBECTL logs logpod -c main | grep -x 'hello from the fake agent'"
+check "kubectl logs -f" bash -c "[ \"\$($KUBECTL logs -f logpod -c main --tail=10 | tr '\n' ' ')\" = 'hello from the fake agent following ' ]"
+check "kubectl logs picks the default container" bash -c "$KUBECTL logs logpod 2>/dev/null | grep -x 'hello from the fake agent'"
+check "kubectl logs of a container the pod lacks" bash -c "$KUBECTL logs logpod -c nope 2>&1 | grep 'container nope is not valid for pod logpod'"
+check "kubectl logs when the agent refuses" bash -c "$KUBECTL logs logpod -c side 2>&1 | grep 'no such container'"
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null
 
 # Authentication.
 check "no token: 401" bash -c "curl -sk -o /dev/null -w '%{http_code}' $LLMO_URL/api | grep -x 401"
