@@ -21,7 +21,8 @@ mkdir -p "$DATA"
 "$LLMO" server "${args[@]}" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM EXIT
-export KUBECONFIG="$PWD/$DATA/kubeconfig"
+case $DATA in /*) ;; *) DATA="$PWD/$DATA" ;; esac
+export KUBECONFIG="$DATA/kubeconfig"
 for _ in $(seq 1 100); do
 	[ -f "$KUBECONFIG" ] && kubectl get --raw /healthz >/dev/null 2>&1 && break
 	kill -0 $pid 2>/dev/null || { echo "llmo server did not start"; exit 1; }
@@ -46,5 +47,9 @@ echo "  kubectl get llmw -A"
 echo "  kubectl describe llmw my-llm-workload -n $NS"
 echo "(the other examples wait for resources this machine may not have: kubectl describe"
 echo " pod says why)"
+# Ctrl-C reaches the server directly (it is in the terminal's process group): the
+# script only waits for it to stop its replicas and exit.
 trap - EXIT
-wait $pid
+trap ':' INT
+trap 'kill -TERM $pid 2>/dev/null' TERM
+while kill -0 $pid 2>/dev/null; do wait $pid || true; done

@@ -39,7 +39,7 @@ struct llmo_agent_opts {
 	long heartbeat_ms;	/* 0: LLMO_AGENT_HEARTBEAT_MS */
 	long backoff_base_ms;	/* CrashLoopBackOff (0: the runtime's default) */
 	long backoff_max_ms;
-	bool stop_pods;		/* on free: stop every pod (grace honoured) instead of leaving them */
+	bool stop_pods;		/* on free: stop every pod (SIGTERM, SIGKILL 2 s later) instead of leaving them */
 	/*
 	 * false (--runtime none, on a cluster where the kubelet owns the Node and
 	 * runs the pods): the agent only publishes the GPU labels and the

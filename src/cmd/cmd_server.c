@@ -12,6 +12,7 @@
 #include "api/config.h"
 #include "agent/agent.h"
 #include "apiserver/apiserver.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/yaml.h"
@@ -53,6 +54,9 @@ static const char server_usage[] =
 	"  --keep-pods        leave the replicas' processes running on exit (the\n"
 	"                     next start adopts them); by default they are stopped\n";
 
+/* A second stop signal sooner than this after the first is the same stop. */
+#define SECOND_SIGNAL_MS 1000
+
 enum part_kind { PART_CONTROLLER, PART_SCHEDULER, PART_AGENT, PART_N };
 
 static const char *const part_names[PART_N] = {"controller", "scheduler", "agent"};
@@ -86,6 +90,7 @@ struct server {
 	struct event *sig_ev;
 	int sig[2]; /* the signal handler -> main */
 	int running, stopping;
+	int64_t stop_ms; /* when the first stop signal came (monotonic) */
 	char shim[4096];
 };
 
@@ -281,11 +286,15 @@ static void on_server_signal(evutil_socket_t fd, short what, void *arg)
 		return;
 	sig = b;
 
+	/* the same stop often arrives twice at once (Ctrl-C and a wrapper script) */
+	if (s->stopping && llmo_clock_mono_ms() - s->stop_ms < SECOND_SIGNAL_MS)
+		return;
 	if (s->stopping++) {
 		/* components may be mid-request: leave without tearing anything down */
 		llmo_log(LLMO_LOG_WARN, "server", "second signal: exiting now", "signal=%d", sig);
 		_exit(1);
 	}
+	s->stop_ms = llmo_clock_mono_ms();
 	llmo_log(LLMO_LOG_INFO, "server", "stopping", "signal=%d components=%d", (int)sig,
 		 s->running);
 	stop_parts(s);
