@@ -377,11 +377,71 @@ static int crd_item(void *ctx, const char *ns, const char *name, const char *dat
 	return 0;
 }
 
+struct keys {
+	LLMO_VEC(char *) v; /* "ns\nname" */
+};
+
+static int collect_key(void *ctx, const char *ns, const char *name, const char *data, int64_t rv)
+{
+	struct keys *k = ctx;
+	char **slot = llmo_vec_push(&k->v);
+	size_t nl = strlen(ns), n = strlen(name);
+
+	if (!slot)
+		return LLMO_ENOMEM;
+	*slot = malloc(nl + n + 2);
+	if (!*slot)
+		return LLMO_ENOMEM;
+	memcpy(*slot, ns, nl);
+	(*slot)[nl] = '\n';
+	memcpy(*slot + nl + 1, name, n + 1);
+	return 0;
+}
+
+/*
+ * The objects of a custom resource whose CRD is gone go with it, as
+ * kube-apiserver's customresourcecleanup finalizer makes them go (watchers
+ * see them DELETED).
+ */
+static void purge_resource(struct llmo_apiserver *srv, const char *store_key)
+{
+	struct keys k = {LLMO_VEC_INIT};
+	int64_t rv;
+	bool more;
+	size_t gone = 0;
+
+	llmo_store_list(srv->store, store_key, NULL, NULL, NULL, 0, collect_key, &k, &rv, &more);
+	for (size_t i = 0; i < k.v.len; i++) {
+		char *nl = strchr(k.v.items[i], '\n');
+
+		*nl = '\0';
+		if (llmo_store_delete(srv->store, store_key, k.v.items[i], nl + 1, 0, NULL, &rv) == 0)
+			gone++;
+		free(k.v.items[i]);
+	}
+	llmo_vec_release(&k.v);
+	if (gone)
+		llmo_log(LLMO_LOG_INFO, LOG, "custom objects deleted with their CRD",
+			 "resource=%s count=%zu", store_key, gone);
+}
+
 int llmo__crd_sync(struct llmo_apiserver *srv, struct llmo_error *err)
 {
+	LLMO_VEC(char *) before = LLMO_VEC_INIT;
 	int64_t rv;
 	bool more;
 	int rc;
+
+	for (size_t i = 0; i < srv->resources.v.len; i++) {
+		const struct llmo_resource *res = srv->resources.v.items[i];
+		char **slot;
+
+		if (!res->from_crd)
+			continue;
+		slot = llmo_vec_push(&before);
+		if (slot)
+			*slot = llmo_strdup(res->store_key);
+	}
 
 	/* drop what CRDs served, then serve what the store has now; watches on
 	 * custom resources point at those definitions, so they end (clients
@@ -400,8 +460,21 @@ int llmo__crd_sync(struct llmo_apiserver *srv, struct llmo_error *err)
 	}
 	rc = llmo_store_list(srv->store, CRD_KEY, "", NULL, NULL, 0, crd_item, srv, &rv, &more);
 	if (rc)
-		return llmo_error_set(err, rc, "listing CRDs: %s", llmo_strerror(rc));
-	return 0;
+		rc = llmo_error_set(err, rc, "listing CRDs: %s", llmo_strerror(rc));
+	for (size_t i = 0; i < before.len; i++) {
+		bool served = false;
+
+		for (size_t j = 0; !rc && before.items[i] && j < srv->resources.v.len; j++) {
+			const struct llmo_resource *res = srv->resources.v.items[j];
+
+			served = served || (res->from_crd && strcmp(res->store_key, before.items[i]) == 0);
+		}
+		if (!rc && before.items[i] && !served)
+			purge_resource(srv, before.items[i]);
+		free(before.items[i]);
+	}
+	llmo_vec_release(&before);
+	return rc;
 }
 
 static int check_crd(const json_t *crd, struct llmo_errlist *errs)

@@ -121,6 +121,10 @@ check "its printer columns" bash -c "$KUBECTL get wd --no-headers | grep -E '^w1
 check "its scale subresource" bash -c "$KUBECTL scale wd w1 --replicas=4 && [ \$($KUBECTL get wd w1 -o jsonpath='{.spec.size}') = 4 ]"
 check "delete the CRD" k delete crd widgets.example.com
 check_fails "no longer served" k get wd
+check "applied again, its old objects are gone" bash -c "$KUBECTL apply -f tests/data/crd/widgets.yaml >/dev/null &&
+	for i in \$(seq 1 50); do $KUBECTL get wd >/dev/null 2>&1 && break; sleep 0.1; done &&
+	[ -z \"\$($KUBECTL get wd -A -o name)\" ]"
+check "delete it again" k delete crd widgets.example.com
 
 # pods/log: kubectl logs through a fake node agent (python3 http.server on loopback;
 # it checks the server's bearer token and exits by itself after 60 s).
