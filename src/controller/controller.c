@@ -322,6 +322,15 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 						       : LLMO_CONTROLLER_BACKOFF_MS;
 	c->backoff_max_ms = opts->backoff_max_ms > 0 ? opts->backoff_max_ms
 						     : LLMO_CONTROLLER_BACKOFF_MAX_MS;
+	c->node_grace_ms = opts->node_grace_ms > 0 ? opts->node_grace_ms
+						   : LLMO_CONTROLLER_NODE_GRACE_MS;
+	c->node_check_ms = opts->node_check_ms > 0 ? opts->node_check_ms
+						   : LLMO_CONTROLLER_NODE_CHECK_MS;
+	c->node_timer = event_new(base, -1, EV_PERSIST, llmo__nodes_check, c);
+	if (!c->node_timer) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
+		goto out;
+	}
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "llmo");
 	host[sizeof(host) - 1] = '\0';
@@ -403,6 +412,11 @@ int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 			llmo_informer_stop(infs[i]);
 		return rc;
 	}
+	{
+		struct timeval tv = {c->node_check_ms / 1000, (c->node_check_ms % 1000) * 1000};
+
+		event_add(c->node_timer, &tv);
+	}
 	c->started = true;
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "started", "identity=%s leader_election=%s",
 		 c->identity, c->leader ? "true" : "false");
@@ -418,6 +432,8 @@ void llmo_controller_free(struct llmo_controller *c)
 {
 	if (!c)
 		return;
+	if (c->node_timer)
+		event_free(c->node_timer);
 	llmo_leader_free(c->leader);
 	c->leading = false;
 	llmo_informer_free(c->workloads);

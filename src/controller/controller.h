@@ -4,7 +4,8 @@
  * struct llmo_controller: `llmo controller`, the operator. It reconciles
  * each LLMWorkload into serving replicas (pods it manages itself, not a
  * Deployment, so it picks which replica goes) and one Service, and each
- * LLMModel into a phase and the list of workloads using it. docs/controller.md
+ * LLMModel into a phase and the list of workloads using it, and marks Nodes
+ * whose agent went silent not ready (Ready=Unknown). docs/controller.md
  * describes every decision, condition and Event.
  *
  * It is an ordinary API client: four informers (llmworkloads, llmmodels,
@@ -42,6 +43,10 @@ struct llmo_controller;
 #define LLMO_CONTROLLER_BACKOFF_MS 10000L
 #define LLMO_CONTROLLER_BACKOFF_MAX_MS 300000L
 #define LLMO_CONTROLLER_BACKOFF_RESET_MS 600000L
+/* A Node whose agent is silent this long gets Ready=Unknown (kube's node-monitor-grace-period). */
+#define LLMO_CONTROLLER_NODE_GRACE_MS 40000L
+/* How often nodes are checked. */
+#define LLMO_CONTROLLER_NODE_CHECK_MS 5000L
 
 struct llmo_controller_opts {
 	const struct llmo_config *config; /* borrowed, outlives the controller; NULL: defaults */
@@ -51,6 +56,8 @@ struct llmo_controller_opts {
 	const char *scheduler_name;	  /* pods' spec.schedulerName; NULL: llmo-scheduler */
 	long backoff_base_ms;		  /* 0: LLMO_CONTROLLER_BACKOFF_MS */
 	long backoff_max_ms;		  /* 0: LLMO_CONTROLLER_BACKOFF_MAX_MS */
+	long node_grace_ms;		  /* 0: LLMO_CONTROLLER_NODE_GRACE_MS */
+	long node_check_ms;		  /* 0: LLMO_CONTROLLER_NODE_CHECK_MS */
 };
 
 int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,

@@ -4,6 +4,7 @@
  * What controller.c, workload.c and model.c share. Not for other subsystems.
  */
 #include "base/common.h"
+#include <event2/util.h>
 #include <jansson.h>
 
 #include "base/hmap.h"
@@ -42,6 +43,8 @@ struct llmo_controller {
 	struct llmo_event_recorder *rec;
 	struct llmo_leader *leader;
 	struct llmo_hmap heal; /* workload key -> struct llmo__heal * (owned) */
+	struct event *node_timer;
+	long node_grace_ms, node_check_ms;
 	bool leading;
 	bool started;
 	uint64_t rng;
@@ -50,6 +53,8 @@ struct llmo_controller {
 
 int llmo__workload_reconcile(void *ctx, const char *key);
 int llmo__model_reconcile(void *ctx, const char *key);
+/* The node lifecycle check (nodes.c), a libevent timer callback; arg is the controller. */
+void llmo__nodes_check(evutil_socket_t fd, short what, void *arg);
 
 /* ---- helpers (controller.c) ---- */
 

@@ -16,6 +16,7 @@
 #include "base/common.h"
 
 #include "controller/controller.h"
+#include "kube/leader.h"
 #include "kube_fixture.h"
 
 #define WAIT_MS 20000
@@ -497,12 +498,80 @@ static void test_leader_election(void **state)
 	fixture_stop(&f);
 }
 
+static bool node_ready_is(struct kube_fixture *f, const char *name, const char *want)
+{
+	json_t *node = NULL, *c;
+	bool ok = false;
+	size_t i;
+
+	if (llmo_kube_get(f->client, &llmo_kube_nodes, NULL, name, &node, NULL))
+		return false;
+	json_array_foreach(json_object_get(json_object_get(node, "status"), "conditions"), i, c) {
+		if (strcmp(json_string_value(json_object_get(c, "type")), "Ready") == 0)
+			ok = strcmp(json_string_value(json_object_get(c, "status")), want) == 0;
+	}
+	json_decref(node);
+	return ok;
+}
+
+static bool silent_unknown(void *ctx)
+{
+	return node_ready_is(ctx, "silent", "Unknown");
+}
+
+static void node_with_lease(struct kube_fixture *f, const char *name, int64_t renew_ms)
+{
+	struct llmo_error err = {0};
+	char renew[LLMO_MICROTIME_MAX], now[64];
+	json_t *st;
+
+	llmo_kube_microtime(renew_ms, renew, sizeof(renew));
+	llmo_time_format_rfc3339(renew_ms, false, now, sizeof(now));
+	put(f, &llmo_kube_nodes,
+	    json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata",
+		      "name", name));
+	st = json_pack("{s:{s:[{s:s, s:s, s:s, s:s}]}}", "status", "conditions", "type", "Ready",
+		       "status", "True", "reason", "KubeletReady", "lastHeartbeatTime", now);
+	if (llmo_kube_patch(f->client, &llmo_kube_nodes, NULL, name, "status",
+			    LLMO_KUBE_PATCH_MERGE, st, NULL, &err))
+		fail_msg("node status: %s", err.msg);
+	json_decref(st);
+	st = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:s}}", "apiVersion",
+		       "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", name, "spec",
+		       "holderIdentity", name, "leaseDurationSeconds", 40, "renewTime", renew);
+	if (llmo_kube_create(f->client, &llmo_kube_leases, "kube-node-lease", st, NULL, &err))
+		fail_msg("lease: %s", err.msg);
+	json_decref(st);
+}
+
+/* A node whose agent stopped renewing its Lease becomes Ready=Unknown; a live one stays. */
+static void test_node_lifecycle(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller_opts o = {.node_check_ms = 100, .node_grace_ms = 40000};
+	struct llmo_controller *c = NULL;
+	struct llmo_error err = {0};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	/* the server has kube-node-lease, as kube-apiserver does */
+	node_with_lease(&f, "silent", llmo_clock_wall_ms() - 120000);
+	node_with_lease(&f, "alive", llmo_clock_wall_ms());
+	assert_int_equal(llmo_controller_new(f.client, f.base, &o, &c, &err), 0);
+	assert_int_equal(llmo_controller_start(c, &err), 0);
+	assert_true(run_until(f.base, silent_unknown, &f, WAIT_MS));
+	assert_true(node_ready_is(&f, "alive", "True"));
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workload_lifecycle),
 		cmocka_unit_test(test_model_reference),
 		cmocka_unit_test(test_leader_election),
+		cmocka_unit_test(test_node_lifecycle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
