@@ -83,7 +83,9 @@ wait_http() { # URL [curl args]
 llmo_start() {
 	LLMO_DIR=$(mktemp -d "$WORK/llmo.XXXXXX")
 	: >"$LLMO_DIR/stdout" # exists before the background child opens it
-	"$LLMO" server --data-dir "$LLMO_DIR" --listen 127.0.0.1:0 --log-level warn "$@" \
+	# the API alone: the controller would act on the workloads the bench creates
+	"$LLMO" server --data-dir "$LLMO_DIR" --listen 127.0.0.1:0 --log-level warn \
+		--disable controller,scheduler,agent "$@" \
 		>"$LLMO_DIR/stdout" 2>"$LLMO_DIR/log" &
 	LLMO_PID=$!
 	PIDS+=("$LLMO_PID")
