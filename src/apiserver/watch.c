@@ -12,9 +12,14 @@
 #include "base/log.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 
 #define BOOKMARK_SECONDS 30
 #define WATCH_TIMEOUT_MAX 3600
+/* An ending watch checks this often whether its last chunk is written ... */
+#define WATCH_END_POLL_MS 2
+/* ... and ends anyway after this long (a client that stopped reading). */
+#define WATCH_END_WAIT_MS 5000
 
 struct llmo__watch {
 	struct llmo_apiserver *srv;
@@ -28,6 +33,9 @@ struct llmo__watch {
 	int64_t last_rv;
 	struct event *timeout;
 	struct event *bookmark;
+	struct event *end_ev; /* an ending watch waits for its output to be written */
+	bool empty_seen;      /* the output was seen empty on the previous pass */
+	int end_polls;
 };
 
 static void watch_free(struct llmo__watch *w)
@@ -45,13 +53,15 @@ static void watch_free(struct llmo__watch *w)
 		event_free(w->timeout);
 	if (w->bookmark)
 		event_free(w->bookmark);
+	if (w->end_ev)
+		event_free(w->end_ev);
 	llmo_selector_free(w->labels);
 	llmo_field_selector_free(w->fields);
 	free(w->ns);
 	free(w);
 }
 
-/* Ends the response (the client sees the stream close) and frees w. */
+/* Ends the response (the client sees the stream close) and frees w, at once. */
 static void watch_end(struct llmo__watch *w)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(w->req);
@@ -60,6 +70,48 @@ static void watch_end(struct llmo__watch *w)
 		evhttp_connection_set_closecb(conn, NULL, NULL);
 	evhttp_send_reply_end(w->req);
 	watch_free(w);
+}
+
+static void on_end_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo__watch *w = arg;
+	struct evhttp_connection *conn = evhttp_request_get_connection(w->req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	size_t pending = bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+	struct timeval tv = {0, WATCH_END_POLL_MS * 1000};
+
+	if ((pending == 0 && w->empty_seen) ||
+	    ++w->end_polls > WATCH_END_WAIT_MS / WATCH_END_POLL_MS) {
+		watch_end(w);
+		return;
+	}
+	w->empty_seen = pending == 0;
+	event_add(w->end_ev, &tv);
+}
+
+/*
+ * Ends the response once what was sent has been written: over TLS,
+ * libevent 2.1 runs a connection's "output written" callback deferred, and
+ * evhttp_send_reply_end right after a chunk can finish the request with
+ * that chunk (an ERROR event, the last events before a timeout) unsent, the
+ * client then waiting forever. The output must be seen empty on two passes
+ * of the loop (see src/apiserver/logs.c). Meanwhile the watch stays listed
+ * (so that a server stop ends it) but gets no more events.
+ */
+static void watch_end_soon(struct llmo__watch *w)
+{
+	struct llmo_apiserver *srv = w->srv;
+	struct timeval now = {0, 0};
+
+	if (w->end_ev)
+		return; /* already ending */
+	if (w->timeout)
+		event_del(w->timeout);
+	if (w->bookmark)
+		event_del(w->bookmark);
+	w->end_ev = evtimer_new(srv->base, on_end_poll, w);
+	if (!w->end_ev || event_add(w->end_ev, &now) < 0)
+		watch_end(w);
 }
 
 static void send_text(struct llmo__watch *w, const char *text, size_t len)
@@ -174,7 +226,8 @@ int llmo__watch_observer(void *ctx, const struct llmo_store_event *ev)
 	for (size_t i = 0; i < srv->watches.len; i++) {
 		struct llmo__watch *w = srv->watches.items[i];
 
-		if (strcmp(w->res->store_key, ev->res) != 0)
+		/* an ending watch gets nothing more (its CRD's resource may be gone) */
+		if (w->end_ev || strcmp(w->res->store_key, ev->res) != 0)
 			continue;
 		if (w->ns && strcmp(w->ns, ev->ns) != 0)
 			continue;
@@ -223,7 +276,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	watch_end(arg);
+	watch_end_soon(arg);
 }
 
 static void on_bookmark(evutil_socket_t fd, short what, void *arg)
@@ -320,7 +373,7 @@ void llmo__watch_start(struct llmo__req *r)
 
 			send_event(w, "ERROR", st);
 			json_decref(st);
-			watch_end(w);
+			watch_end_soon(w);
 			return;
 		}
 	}
@@ -350,8 +403,8 @@ oom:
 void llmo__watch_close_crd(struct llmo_apiserver *srv)
 {
 	for (size_t i = srv->watches.len; i-- > 0;)
-		if (srv->watches.items[i]->res->from_crd)
-			watch_end(srv->watches.items[i]);
+		if (!srv->watches.items[i]->end_ev && srv->watches.items[i]->res->from_crd)
+			watch_end_soon(srv->watches.items[i]);
 }
 
 void llmo__watch_close_all(struct llmo_apiserver *srv)
