@@ -11,6 +11,7 @@ int cmd_validate(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_inference_sim(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_scheduler(int argc, char **argv);
 int cmd_controller(int argc, char **argv);

@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{"controller", cmd_controller, "the operator: LLMWorkloads and LLMModels into replicas, Services and status"},
 	{"scheduler", cmd_scheduler, "bind pending pods to nodes (first fit; the GPU-aware scheduler replaces it)"},
 	{"inference-sim", cmd_inference_sim, "an OpenAI-compatible simulated LLM server for tests and demos"},
+	{"sim", cmd_sim, "trace-driven simulators: `llmo sim schedule` replays a GPU trace through a policy"},
 	{"validate", cmd_validate, "check LLMWorkload, LLMModel and configuration files"},
 	{"config", cmd_config, "print the default configuration or check a configuration file"},
 	{"version", cmd_version, "print the version"},
