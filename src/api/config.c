@@ -13,6 +13,9 @@ const char *const llmo_config_sections[] = {"scheduler", "resourceManager", "mod
 					    "deploymentStrategies", NULL};
 
 static const char *const sched_strategies[] = {"performance-aware", "bin-packing", "spread", NULL};
+/* The placement policies of src/scheduler/policy.h, in its enum's order. */
+static const char *const sched_policies[] = {"random", "bestfit", "dotprod", "gpupacking",
+					     "gpuclustering", "fgd", "llmo", NULL};
 static const char *const preemption_policies[] = {"never", "lower-priority", "always", NULL};
 static const char *const storage_types[] = {"local", "s3", "gcs", "azure", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
@@ -37,6 +40,9 @@ static const struct llmo_field qos_fields[] = {
 static const struct llmo_field scheduler_fields[] = {
 	F(SC, strategy, "strategy", LLMO_FT_ENUM, .enums = sched_strategies,
 	  .def = "performance-aware", .doc = "placement strategy: performance-aware | bin-packing | spread"),
+	F(SC, policy, "policy", LLMO_FT_ENUM, .enums = sched_policies, .def = "llmo",
+	  .doc = "node and GPU choice of `llmo scheduler`: random | bestfit | dotprod | "
+		 "gpupacking | gpuclustering | fgd | llmo"),
 	F(SC, resource_overcommit_ratio, "resourceOvercommitRatio", LLMO_FT_NUMBER,
 	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 1, .max = 10, .def = "1.2",
 	  .doc = "cpu and memory may be promised up to this multiple of allocatable (never GPUs)"),

@@ -34,6 +34,7 @@ struct llmo_resource_profile {
 
 struct llmo_scheduler_config {
 	int strategy; /* 1 performance-aware, 2 bin-packing, 3 spread */
+	int policy;   /* 1 + enum llmo_sched_policy_kind (1 random .. 7 llmo) */
 	double resource_overcommit_ratio;
 	bool locality_preference;
 	bool predictive_scaling;

@@ -1,6 +1,6 @@
 /*
- * llmo scheduler: binds pending pods to nodes, first fit (src/scheduler/binder.h),
- * until SIGINT or SIGTERM. The GPU-aware scheduler replaces it.
+ * llmo scheduler: binds pending pods to nodes with a placement policy
+ * (src/scheduler/binder.h, src/scheduler/policy.h), until SIGINT or SIGTERM.
  */
 #include "base/common.h"
 
@@ -16,20 +16,28 @@
 
 static const char scheduler_usage[] =
 	"usage: llmo scheduler [--kubeconfig FILE] [--config FILE] [--scheduler-name NAME]\n"
+	"                      [--policy NAME]\n"
 	"\n"
 	"Binds pods whose spec.schedulerName is NAME (default " LLMO_BINDER_DEFAULT_NAME ")\n"
-	"to the first node, in name order, that is Ready, schedulable and has the\n"
-	"cpu, memory and nvidia.com/gpu they request. Runs until SIGINT or SIGTERM.\n"
+	"to a node that is Ready, schedulable, of the GPU type their annotation\n"
+	"llm.orchestrator.io/gpu-type asks (\"A100|H100\") and has the cpu, memory and\n"
+	"nvidia.com/gpu they request, chosen by the placement policy.\n"
+	"Runs until SIGINT or SIGTERM.\n"
 	"\n"
 	"  --kubeconfig FILE     kubeconfig (default $KUBECONFIG, ~/.kube/config,\n"
 	"                        then the in-cluster service account)\n"
 	"  --config FILE         orchestrator configuration; scheduler.resourceOvercommitRatio\n"
 	"                        multiplies the cpu and memory a node may be promised\n"
-	"  --scheduler-name NAME the spec.schedulerName served\n";
+	"  --scheduler-name NAME the spec.schedulerName served\n"
+	"  --policy NAME         random, bestfit, dotprod, gpupacking, gpuclustering, fgd\n"
+	"                        or llmo (default: the configuration's scheduler.policy,\n"
+	"                        llmo; docs/scheduler-policies.md)\n";
 
 int cmd_scheduler(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *name = NULL, *config = NULL;
+	enum llmo_sched_policy_kind policy = LLMO_SCHED_LLMO;
+	bool policy_flag = false;
 	struct llmo_config conf = {0};
 	struct llmo_kube_client *client = NULL;
 	struct llmo_binder *binder = NULL;
@@ -48,6 +56,10 @@ int cmd_scheduler(int argc, char **argv)
 			config = argv[++i];
 		} else if (strcmp(argv[i], "--scheduler-name") == 0 && i + 1 < argc) {
 			name = argv[++i];
+		} else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc) {
+			if (llmo_sched_policy_parse(argv[++i], &policy, &err))
+				return cmd_usage_error("scheduler", "--policy: %s", err.msg);
+			policy_flag = true;
 		} else {
 			return cmd_usage_error("scheduler",
 					       "unknown or incomplete option %s (see --help)",
@@ -58,6 +70,8 @@ int cmd_scheduler(int argc, char **argv)
 		return cmd_usage_error("scheduler", "--scheduler-name wants a non-empty name");
 	if (cmd_load_config(config, &conf))
 		return 1;
+	if (!policy_flag && conf.scheduler.policy > 0)
+		policy = (enum llmo_sched_policy_kind)(conf.scheduler.policy - 1);
 	signal(SIGPIPE, SIG_IGN);
 	if (llmo_kube_config_auto(kubeconfig, NULL, &cfg, &err)) {
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
@@ -81,12 +95,13 @@ int cmd_scheduler(int argc, char **argv)
 		goto out;
 	}
 	llmo_binder_set_overcommit(binder, conf.scheduler.resource_overcommit_ratio);
+	llmo_binder_set_policy(binder, policy);
 	if (llmo_binder_start(binder, &err)) {
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
 		goto out;
 	}
-	llmo_log(LLMO_LOG_INFO, "scheduler", "started", "name=%s",
-		 name ? name : LLMO_BINDER_DEFAULT_NAME);
+	llmo_log(LLMO_LOG_INFO, "scheduler", "started", "name=%s policy=%s",
+		 name ? name : LLMO_BINDER_DEFAULT_NAME, llmo_sched_policy_name(policy));
 	status = cmd_run_until_signal(base, "scheduler", NULL, NULL);
 out:
 	llmo_binder_free(binder);

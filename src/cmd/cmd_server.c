@@ -119,6 +119,9 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		if (llmo_binder_new(p->client, p->base, NULL, (struct llmo_binder **)&p->obj, err))
 			return -1;
 		llmo_binder_set_overcommit(p->obj, s->cfg->scheduler.resource_overcommit_ratio);
+		if (s->cfg->scheduler.policy > 0)
+			llmo_binder_set_policy(
+				p->obj, (enum llmo_sched_policy_kind)(s->cfg->scheduler.policy - 1));
 		return llmo_binder_start(p->obj, err);
 	case PART_AGENT: {
 		struct llmo_agent_opts o = {.node_name = s->node_name,

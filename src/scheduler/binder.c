@@ -1,8 +1,21 @@
 /*
- * The first-fit pod binder; see binder.h.
+ * The live scheduler; see binder.h.
+ *
+ * Translation to the policies' model (struct llmo_sched_cluster): one node
+ * per node that passed the filters, in name order (the policies' tie
+ * order); its CPU and memory are its allocatable (times the overcommit
+ * ratio) with the requests of the pods on it taken, in the same milli-units
+ * the filters use (memory in milli-bytes, not MiB: the policies only compare
+ * memory with memory and with the target workload's memory per GPU, which
+ * is built in the same unit); its GPUs are its GPU ids in index order, each
+ * with its use taken; all GPUs are of one model, since the gpuType filter
+ * has already matched names (which are free text the model table does not
+ * take). The cluster and the policy are built per decision: simple, and a
+ * policy's caches are keyed by node versions that a rebuilt cluster reuses.
  */
 #include "base/common.h"
 
+#include <ctype.h>
 #include <event2/event.h>
 #include <jansson.h>
 
@@ -17,27 +30,42 @@
 #include "kube/informer.h"
 #include "kube/workqueue.h"
 #include "scheduler/binder.h"
+#include "scheduler/cluster.h"
+#include "scheduler/frag.h"
+#include "scheduler/policy.h"
+#include "scheduler/rng.h"
 
 #define LOG_COMPONENT "scheduler"
 /* Longest URL path built (namespace, name, subresource). */
 #define BINDER_PATH_MAX 1024
 /* Retry delay while the informers have not listed yet. */
 #define BINDER_UNSYNCED_RETRY_MS 100
+/* The one GPU model of the policies' cluster (see the top of this file). */
+#define BINDER_GPU_MODEL "gpu"
 
 enum { RES_CPU, RES_MEMORY, RES_GPU, RES_N };
 
 static const char *const res_names[RES_N] = {"cpu", "memory", "nvidia.com/gpu"};
 
 /* Failure reasons, in the order the message lists them. */
-enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_NOT_READY, WHY_UNSCHEDULABLE, WHY_N };
+enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_GPU_TYPE, WHY_NOT_READY, WHY_UNSCHEDULABLE, WHY_N };
 
 static const char *const why_text[WHY_N] = {
-	"Insufficient cpu",	    "Insufficient memory",	  "Insufficient nvidia.com/gpu",
-	"node(s) were not ready", "node(s) were unschedulable",
+	"Insufficient cpu",		     "Insufficient memory",
+	"Insufficient nvidia.com/gpu",	     "node(s) didn't match gpuType",
+	"node(s) were not ready",	     "node(s) were unschedulable",
 };
 
 struct usage {
 	int64_t v[RES_N];
+	uint32_t tags[LLMO_SCHED_TAGS]; /* a node's GPU pods by affinity tag (cluster.h) */
+};
+
+/* GPU pods seen of one (GPUs, share) class, for the target workload. */
+struct gpu_class {
+	int num_gpu;
+	int gpu_milli;
+	uint64_t count;
 };
 
 struct llmo_binder {
@@ -54,6 +82,13 @@ struct llmo_binder {
 	struct llmo_hmap assumed_gpus;
 	size_t bound;
 	double overcommit; /* cpu and memory allocatable multiplier (>= 1) */
+	enum llmo_sched_policy_kind policy;
+	struct llmo_rng rng; /* the random policy's choices */
+	/* the target workload's source: GPU pods seen, by class (binder.h) */
+	struct gpu_class classes[LLMO_BINDER_CLASSES_MAX];
+	size_t nclasses;
+	uint64_t class_pods;		   /* pods counted in classes */
+	double seen_cpu, seen_mem, seen_gpu; /* their requests summed (milli-units) */
 	bool started;
 };
 
@@ -127,6 +162,118 @@ static void pod_request(const json_t *pod, struct usage *u)
 	}
 }
 
+/*
+ * The pod's shape for the policies (cluster.h): a request of 1000m GPU or
+ * more is that many whole GPUs rounded up, a fraction is a share of one.
+ * False when it asks more than LLMO_SCHED_POD_GPUS_MAX GPUs.
+ */
+static bool pod_shape(const struct usage *req, struct llmo_sched_pod *shape)
+{
+	int64_t g = req->v[RES_GPU];
+
+	memset(shape, 0, sizeof(*shape));
+	shape->cpu = LLMO_MAX(req->v[RES_CPU], 0);
+	shape->mem = LLMO_MAX(req->v[RES_MEMORY], 0);
+	shape->models = LLMO_SCHED_MODELS_ANY;
+	if (g <= 0)
+		return true;
+	if (g < LLMO_SCHED_MILLI) {
+		shape->num_gpu = 1;
+		shape->gpu_milli = (int)g;
+		return true;
+	}
+	if (g / LLMO_SCHED_MILLI + (g % LLMO_SCHED_MILLI != 0) > LLMO_SCHED_POD_GPUS_MAX)
+		return false;
+	shape->num_gpu = (int)(g / LLMO_SCHED_MILLI + (g % LLMO_SCHED_MILLI != 0));
+	shape->gpu_milli = LLMO_SCHED_MILLI;
+	return true;
+}
+
+static const char *annotation(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(obj, "metadata"), "annotations"), key));
+}
+
+/* Whether needle[0..len) occurs in hay, ASCII case ignored. */
+static bool contains_nocase(const char *hay, const char *needle, size_t len)
+{
+	for (; *hay; hay++) {
+		size_t k = 0;
+
+		while (k < len && hay[k] &&
+		       tolower((unsigned char)hay[k]) == tolower((unsigned char)needle[k]))
+			k++;
+		if (k == len)
+			return true;
+	}
+	return len == 0;
+}
+
+/* Whether one of spec's '|'-separated names (spaces trimmed, empty ones skipped) is in name. */
+static bool gpu_name_matches(const char *name, const char *spec)
+{
+	for (const char *s = spec; *s;) {
+		size_t len = strcspn(s, "|");
+		const char *a = s, *e = s + len;
+
+		while (a < e && isspace((unsigned char)*a))
+			a++;
+		while (e > a && isspace((unsigned char)e[-1]))
+			e--;
+		if (e > a && contains_nocase(name, a, (size_t)(e - a)))
+			return true;
+		s += len;
+		if (*s == '|')
+			s++;
+	}
+	return false;
+}
+
+/* Whether spec names any GPU type (not empty, not only separators and spaces). */
+static bool gpu_type_constrains(const char *spec)
+{
+	for (; spec && *spec; spec++)
+		if (*spec != '|' && !isspace((unsigned char)*spec))
+			return true;
+	return false;
+}
+
+/*
+ * Whether node's GPU name matches the gpuType constraint spec (binder.h):
+ * the name of any entry of its devices annotation, else its product label.
+ */
+static bool node_gpu_type_ok(const json_t *node, const char *spec)
+{
+	const char *devs = annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *label = json_string_value(json_object_get(
+		json_object_get(json_object_get(node, "metadata"), "labels"),
+		LLMO_BINDER_GPU_PRODUCT_LABEL));
+	bool named = false, ok = false;
+	json_t *arr, *d;
+	size_t i;
+
+	if (strlen(spec) > LLMO_BINDER_GPU_TYPE_MAX)
+		return false;
+	if (devs && (arr = json_loads(devs, 0, NULL)) != NULL) {
+		json_array_foreach(arr, i, d) {
+			const char *name = json_string_value(json_object_get(d, "name"));
+
+			if (!name || !*name)
+				continue;
+			named = true;
+			if (gpu_name_matches(name, spec)) {
+				ok = true;
+				break;
+			}
+		}
+		json_decref(arr);
+		if (named)
+			return ok;
+	}
+	return label && *label && gpu_name_matches(label, spec);
+}
+
 static bool node_ready(const json_t *node)
 {
 	json_t *conds = json_object_get(json_object_get(node, "status"), "conditions");
@@ -185,9 +332,7 @@ static struct usage *used_of(struct pass *p, const char *node)
  */
 static const char *pod_gpus(const struct llmo_binder *b, const json_t *pod, const char *key)
 {
-	const char *a = json_string_value(json_object_get(
-		json_object_get(json_object_get(pod, "metadata"), "annotations"),
-		LLMO_BINDER_GPUS_ANNOTATION));
+	const char *a = annotation(pod, LLMO_BINDER_GPUS_ANNOTATION);
 
 	if (a && *a)
 		return a;
@@ -243,9 +388,7 @@ static int add_gpu_usage(struct pass *p, const char *node, const char *ids, int6
  */
 static int node_gpu_ids(const json_t *node, struct llmo_strv *ids)
 {
-	json_t *meta = json_object_get(node, "metadata");
-	const char *devs = json_string_value(
-		json_object_get(json_object_get(meta, "annotations"), LLMO_BINDER_DEVICES_ANNOTATION));
+	const char *devs = annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
 	json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
 	json_t *q = json_object_get(alloc, "nvidia.com/gpu"), *arr, *d;
 	int64_t have = 0;
@@ -325,6 +468,8 @@ static int add_pod_usage(void *ctx, json_t *pod)
 	const char *node = jstr(pod, "spec", "nodeName");
 	char key[LLMO_BINDER_KEY_MAX];
 	struct usage req, *u;
+	struct llmo_sched_pod shape;
+	int tag;
 
 	if (pod_finished(pod))
 		return 0;
@@ -340,6 +485,9 @@ static int add_pod_usage(void *ctx, json_t *pod)
 	pod_request(pod, &req);
 	for (int r = 0; r < RES_N; r++)
 		sat_add(&u->v[r], req.v[r]);
+	tag = pod_shape(&req, &shape) ? llmo_sched_pod_tag(&shape) : -1;
+	if (tag >= 0 && u->tags[tag] < UINT32_MAX)
+		u->tags[tag]++;
 	if (req.v[RES_GPU] > 0)
 		return add_gpu_usage(p, node, pod_gpus(p->b, pod, key), req.v[RES_GPU]);
 	return 0;
@@ -371,14 +519,31 @@ static void free_usage(void *v)
 }
 
 /*
- * Tries node for req; returns true when it fits, otherwise counts why in
- * whys (one reason for a node that is not ready or unschedulable, one per
- * short resource otherwise).
+ * The node's allocatable amount of resource r (milli-units; a missing or
+ * bad entry is 0), cpu and memory times the overcommit ratio.
+ */
+static int64_t node_alloc(const struct llmo_binder *b, const json_t *node, int r)
+{
+	json_t *q = json_object_get(json_object_get(json_object_get(node, "status"), "allocatable"),
+				    res_names[r]);
+	int64_t have = 0;
+
+	if (q && llmo_quantity_from_json(q, &have, NULL))
+		have = 0;
+	if (r != RES_GPU && b->overcommit > 1 && (double)have * b->overcommit < (double)INT64_MAX)
+		have = (int64_t)((double)have * b->overcommit);
+	return have;
+}
+
+/*
+ * Tries node for req (gpu_type: the pod's gpuType constraint, or NULL);
+ * returns true when it passes the filters, otherwise counts why in whys
+ * (one reason for a node that is not ready, unschedulable or of another GPU
+ * type, one per short resource otherwise).
  */
 static bool node_fits(struct pass *p, const json_t *node, const struct usage *req,
-		      int whys[WHY_N])
+		      const char *gpu_type, int whys[WHY_N])
 {
-	json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
 	const struct usage *used = llmo_hmap_get(&p->used, jstr(node, "metadata", "name"));
 	bool fits = true;
 
@@ -390,17 +555,16 @@ static bool node_fits(struct pass *p, const json_t *node, const struct usage *re
 		whys[WHY_UNSCHEDULABLE]++;
 		return false;
 	}
+	if (gpu_type && !node_gpu_type_ok(node, gpu_type)) {
+		whys[WHY_GPU_TYPE]++;
+		return false;
+	}
 	for (int r = 0; r < RES_N; r++) {
-		json_t *q = json_object_get(alloc, res_names[r]);
-		int64_t have = 0, free_m;
+		int64_t have, free_m;
 
 		if (req->v[r] <= 0)
 			continue;
-		if (q && llmo_quantity_from_json(q, &have, NULL))
-			have = 0;
-		if (r != RES_GPU && p->b->overcommit > 1 &&
-		    (double)have * p->b->overcommit < (double)INT64_MAX)
-			have = (int64_t)((double)have * p->b->overcommit);
+		have = node_alloc(p->b, node, r);
 		if (__builtin_sub_overflow(have, used ? used->v[r] : 0, &free_m) ||
 		    free_m < req->v[r]) {
 			whys[r]++;
@@ -408,6 +572,227 @@ static bool node_fits(struct pass *p, const json_t *node, const struct usage *re
 		}
 	}
 	return fits;
+}
+
+/* ---- placement with a policy ---- */
+
+/* Counts a GPU pod of ours into the target workload's classes (binder.h). */
+static void note_class(struct llmo_binder *b, const json_t *pod)
+{
+	struct llmo_sched_pod shape;
+	struct usage req;
+	size_t i;
+
+	pod_request(pod, &req);
+	if (!pod_shape(&req, &shape) || shape.num_gpu == 0)
+		return;
+	for (i = 0; i < b->nclasses; i++)
+		if (b->classes[i].num_gpu == shape.num_gpu &&
+		    b->classes[i].gpu_milli == shape.gpu_milli)
+			break;
+	if (i == b->nclasses) {
+		if (b->nclasses == LLMO_BINDER_CLASSES_MAX)
+			return;
+		b->classes[b->nclasses].num_gpu = shape.num_gpu;
+		b->classes[b->nclasses].gpu_milli = shape.gpu_milli;
+		b->nclasses++;
+	}
+	b->classes[i].count++;
+	b->class_pods++;
+	b->seen_cpu += (double)shape.cpu;
+	b->seen_mem += (double)shape.mem;
+	b->seen_gpu += (double)llmo_sched_pod_gpu_total(&shape);
+}
+
+/* Most pods first, then more GPUs, then larger shares: a fixed order. */
+static int cmp_class(const void *a, const void *b)
+{
+	const struct gpu_class *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->num_gpu != y->num_gpu)
+		return x->num_gpu > y->num_gpu ? -1 : 1;
+	return (x->gpu_milli < y->gpu_milli) - (x->gpu_milli > y->gpu_milli);
+}
+
+/* Builds the target workload of fgd and llmo into w (initialised, empty); see binder.h. */
+static int binder_workload(const struct llmo_binder *b, struct llmo_sched_workload *w)
+{
+	static const struct gpu_class mix[] = {
+		{1, LLMO_SCHED_MILLI, 1}, {1, LLMO_SCHED_MILLI / 2, 1}, {2, LLMO_SCHED_MILLI, 1},
+		{4, LLMO_SCHED_MILLI, 1}, {8, LLMO_SCHED_MILLI, 1},
+	};
+	struct gpu_class classes[LLMO_BINDER_CLASSES_MAX];
+	const struct gpu_class *src = mix;
+	size_t n = sizeof(mix) / sizeof(mix[0]);
+	uint64_t total = n;
+
+	if (b->class_pods >= LLMO_BINDER_WORKLOAD_MIN_PODS) {
+		memcpy(classes, b->classes, b->nclasses * sizeof(classes[0]));
+		qsort(classes, b->nclasses, sizeof(classes[0]), cmp_class);
+		src = classes;
+		n = b->nclasses;
+		total = b->class_pods;
+		if (b->seen_gpu > 0) {
+			w->cpu_per_gpu = b->seen_cpu / b->seen_gpu;
+			w->mem_per_gpu = b->seen_mem / b->seen_gpu;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct llmo_sched_task_type *t = llmo_vec_push(&w->types);
+
+		if (!t)
+			return LLMO_ENOMEM;
+		t->shape.num_gpu = src[i].num_gpu;
+		t->shape.gpu_milli = src[i].gpu_milli;
+		t->shape.models = LLMO_SCHED_MODELS_ANY;
+		t->count = src[i].count;
+		t->popularity = (double)src[i].count / (double)total;
+	}
+	return 0;
+}
+
+/*
+ * First fit, the placement before the policies (binder.h): the first of
+ * nodes[0..n) with GPUs for milli, its GPU ids into gpus. NULL when none.
+ */
+static json_t *first_fit(struct pass *p, json_t **nodes, size_t n, int64_t milli,
+			 struct llmo_buf *gpus)
+{
+	for (size_t i = 0; i < n; i++) {
+		llmo_buf_reset(gpus);
+		if (milli <= 0 || pick_gpus(p, nodes[i], milli, gpus))
+			return nodes[i];
+	}
+	llmo_buf_reset(gpus);
+	return NULL;
+}
+
+/* The nodes that passed the filters, as the policies' cluster (see the top of this file). */
+struct choice {
+	struct llmo_sched_cluster c;
+	LLMO_VEC(json_t *) nodes; /* per cluster node, its node object */
+	LLMO_VEC(struct llmo_strv) ids; /* per cluster node, its GPU ids by index */
+	LLMO_VEC(json_t *) big; /* nodes with more GPUs than the model holds */
+};
+
+static void choice_release(struct choice *ch)
+{
+	for (size_t i = 0; i < ch->ids.len; i++)
+		llmo_strv_release(&ch->ids.items[i]);
+	llmo_vec_release(&ch->ids);
+	llmo_vec_release(&ch->nodes);
+	llmo_vec_release(&ch->big);
+	llmo_sched_cluster_release(&ch->c);
+}
+
+/* Adds node (it passed the filters) to the cluster, or to the big nodes. */
+static int choice_add(struct pass *p, struct choice *ch, json_t *node, struct llmo_error *err)
+{
+	const char *name = jstr(node, "metadata", "name");
+	const struct usage *used = llmo_hmap_get(&p->used, name);
+	int64_t gpu_used[LLMO_SCHED_NODE_GPUS_MAX] = {0};
+	struct llmo_strv *ids = llmo_vec_push(&ch->ids);
+	json_t **slot;
+	int rc;
+
+	if (!ids)
+		return LLMO_ENOMEM;
+	rc = node_gpu_ids(node, ids);
+	if (rc)
+		return rc;
+	if (ids->len > LLMO_SCHED_NODE_GPUS_MAX) {
+		llmo_strv_release(ids);
+		ch->ids.len--;
+		slot = llmo_vec_push(&ch->big);
+		if (!slot)
+			return LLMO_ENOMEM;
+		*slot = node;
+		return 0;
+	}
+	slot = llmo_vec_push(&ch->nodes);
+	if (!slot)
+		return LLMO_ENOMEM;
+	*slot = node;
+	for (size_t g = 0; g < ids->len; g++) {
+		char k[LLMO_BINDER_KEY_MAX];
+		const int64_t *v;
+
+		snprintf(k, sizeof(k), "%s\x1f%s", name, ids->items[g]);
+		v = llmo_hmap_get(&p->gpu_used, k);
+		gpu_used[g] = v ? LLMO_MAX(*v, 0) : 0;
+	}
+	rc = llmo_sched_cluster_add_node(&ch->c, name, LLMO_MAX(node_alloc(p->b, node, RES_CPU), 0),
+					 LLMO_MAX(node_alloc(p->b, node, RES_MEMORY), 0),
+					 (int)ids->len, ids->len ? BINDER_GPU_MODEL : NULL, err);
+	if (!rc)
+		rc = llmo_sched_cluster_take_used(
+			&ch->c, ch->c.nodes.len - 1,
+			used ? LLMO_MAX(used->v[RES_CPU], 0) : 0,
+			used ? LLMO_MAX(used->v[RES_MEMORY], 0) : 0, gpu_used, (int)ids->len,
+			used ? used->tags : NULL, err);
+	return rc;
+}
+
+/*
+ * Chooses among cands[0..n) (the nodes that passed the filters, in name
+ * order) the node for req with the binder's policy, its GPU ids into gpus:
+ * the node, or NULL with *rc 0 when none has GPUs for the pod (or an error
+ * code in *rc).
+ */
+static json_t *choose(struct pass *p, json_t **cands, size_t n, const struct usage *req,
+		      struct llmo_buf *gpus, int *rc)
+{
+	struct llmo_binder *b = p->b;
+	struct llmo_sched_workload w;
+	struct llmo_sched_policy pol;
+	struct llmo_sched_placement pl;
+	struct llmo_sched_pod shape;
+	struct llmo_error err = {0};
+	struct choice ch = {.nodes = LLMO_VEC_INIT, .ids = LLMO_VEC_INIT, .big = LLMO_VEC_INIT};
+	json_t *chosen = NULL;
+
+	*rc = 0;
+	llmo_buf_reset(gpus);
+	if (!pod_shape(req, &shape))
+		return first_fit(p, cands, n, req->v[RES_GPU], gpus);
+	llmo_sched_workload_init(&w);
+	llmo_sched_cluster_init(&ch.c);
+	memset(&pol, 0, sizeof(pol));
+	for (size_t i = 0; i < n && !*rc; i++)
+		*rc = choice_add(p, &ch, cands[i], &err);
+	if (!*rc && llmo_sched_policy_needs_workload(b->policy))
+		*rc = binder_workload(b, &w);
+	if (!*rc)
+		*rc = llmo_sched_policy_init(&pol, b->policy, &w, &err);
+	if (*rc)
+		goto out;
+	*rc = llmo_sched_policy_place(&pol, &ch.c, &shape, -1, &b->rng, &pl);
+	if (*rc == 0) {
+		const struct llmo_strv *ids = &ch.ids.items[pl.node];
+
+		chosen = ch.nodes.items[pl.node];
+		for (int g = 0; g < pl.ngpus && !*rc; g++) {
+			if (g)
+				*rc = llmo_buf_putc(gpus, ',');
+			if (!*rc)
+				*rc = llmo_buf_puts(gpus, ids->items[pl.gpus[g]]);
+		}
+		if (*rc)
+			chosen = NULL;
+	} else if (*rc == LLMO_ENOTFOUND) {
+		*rc = 0;
+		chosen = first_fit(p, ch.big.items, ch.big.len, req->v[RES_GPU], gpus);
+	}
+out:
+	if (*rc)
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "placement failed", "policy=%s rc=%d err=%s",
+			 llmo_sched_policy_name(b->policy), *rc, err.msg);
+	llmo_sched_policy_release(&pol);
+	llmo_sched_workload_release(&w);
+	choice_release(&ch);
+	return chosen;
 }
 
 /* A stand-in involved object with the kind and apiVersion the recorder needs. */
@@ -591,9 +976,10 @@ static int reconcile(void *ctx, const char *key)
 	struct llmo_buf msg, gpus;
 	const char *slash = strchr(key, '/');
 	char ns[LLMO_BINDER_KEY_MAX];
-	const char *name;
+	const char *name, *gpu_type = NULL;
+	LLMO_VEC(json_t *) cands = LLMO_VEC_INIT;
 	struct usage req;
-	json_t *pod, *ref;
+	json_t *pod, *ref, *chosen;
 	int rc = 0;
 
 	llmo_hmap_init(&p.used);
@@ -620,6 +1006,11 @@ static int reconcile(void *ctx, const char *key)
 		goto out;
 	}
 	pod_request(pod, &req);
+	if (req.v[RES_GPU] > 0) {
+		gpu_type = annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
+		if (!gpu_type_constrains(gpu_type))
+			gpu_type = NULL;
+	}
 	rc = llmo_informer_list(b->pods, NULL, add_pod_usage, &p);
 	if (!rc)
 		rc = llmo_informer_list(b->nodes, NULL, collect_node, &p);
@@ -628,19 +1019,28 @@ static int reconcile(void *ctx, const char *key)
 	if (p.nodes.len > 1)
 		qsort(p.nodes.items, p.nodes.len, sizeof(p.nodes.items[0]), cmp_node);
 	for (size_t i = 0; i < p.nodes.len; i++) {
-		if (!node_fits(&p, p.nodes.items[i], &req, whys))
+		json_t **slot;
+
+		if (!node_fits(&p, p.nodes.items[i], &req, gpu_type, whys))
 			continue;
-		llmo_buf_reset(&gpus);
-		if (req.v[RES_GPU] > 0 && !pick_gpus(&p, p.nodes.items[i], req.v[RES_GPU], &gpus)) {
-			whys[WHY_GPU]++;
-			continue;
+		slot = llmo_vec_push(&cands);
+		if (!slot) {
+			rc = LLMO_ENOMEM;
+			goto out;
 		}
-		rc = bind_pod(b, pod, key, ns, name, jstr(p.nodes.items[i], "metadata", "name"),
-			      gpus.data);
+		*slot = p.nodes.items[i];
+	}
+	chosen = choose(&p, cands.items, cands.len, &req, &gpus, &rc);
+	if (rc)
+		goto out;
+	if (chosen) {
+		rc = bind_pod(b, pod, key, ns, name, jstr(chosen, "metadata", "name"), gpus.data);
 		if (!rc)
 			llmo_workqueue_forget(b->queue, key);
 		goto out;
 	}
+	/* every node that passed the filters lacked GPUs in the shares the pod needs */
+	whys[WHY_GPU] += (int)cands.len;
 	rc = format_reasons(p.nodes.len, whys, &msg);
 	if (rc)
 		goto out;
@@ -654,6 +1054,7 @@ static int reconcile(void *ctx, const char *key)
 out:
 	llmo_buf_release(&msg);
 	llmo_buf_release(&gpus);
+	llmo_vec_release(&cands);
 	llmo_vec_release(&p.nodes);
 	llmo_hmap_release(&p.used, free_usage);
 	llmo_hmap_release(&p.gpu_used, free_usage);
@@ -695,7 +1096,10 @@ static bool pod_holds_node(const json_t *pod)
 static void on_pod_add(void *ctx, json_t *obj)
 {
 	struct llmo_binder *b = ctx;
+	const char *sched = jstr(obj, "spec", "schedulerName");
 
+	if (sched && strcmp(sched, b->name) == 0)
+		note_class(b, obj);
 	if (pod_is_candidate(b, obj))
 		enqueue(b, obj);
 }
@@ -767,6 +1171,8 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	llmo_hmap_init(&b->assumed);
 	llmo_hmap_init(&b->assumed_gpus);
 	b->overcommit = 1;
+	b->policy = LLMO_SCHED_LLMO;
+	llmo_rng_seed(&b->rng, (uint64_t)llmo_clock_wall_ms());
 	b->name = llmo_strdup(scheduler_name ? scheduler_name : LLMO_BINDER_DEFAULT_NAME);
 	if (!b->name) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "binder: out of memory");
@@ -830,6 +1236,14 @@ void llmo_binder_free(struct llmo_binder *b)
 void llmo_binder_set_overcommit(struct llmo_binder *b, double ratio)
 {
 	b->overcommit = ratio >= 1 ? ratio : 1;
+}
+
+int llmo_binder_set_policy(struct llmo_binder *b, enum llmo_sched_policy_kind kind)
+{
+	if ((int)kind < 0 || kind >= LLMO_SCHED_POLICY_COUNT)
+		return LLMO_EINVAL;
+	b->policy = kind;
+	return 0;
 }
 
 size_t llmo_binder_bound_count(const struct llmo_binder *b)

@@ -1,22 +1,33 @@
 #ifndef LLMO_SCHEDULER_BINDER_H
 #define LLMO_SCHEDULER_BINDER_H
 /*
- * struct llmo_binder: a first-fit pod binder, the placeholder scheduler
- * until the GPU-aware one exists.
+ * struct llmo_binder: the live scheduler. It places pods with a placement
+ * policy of src/scheduler/policy.h (the same code as `llmo sim schedule`).
  *
  * It watches pods (all namespaces) and nodes with two informers and keeps a
  * work queue of pod keys "ns/name". A pod is a candidate when its
  * spec.schedulerName is the binder's name, spec.nodeName is empty and it has
  * no metadata.deletionTimestamp. A candidate's request is the sum over
  * spec.containers[].resources.requests of cpu, memory and nvidia.com/gpu
- * (milli-units). Nodes are tried in name order; a node fits when its Ready
- * condition is True, spec.unschedulable is not true, and status.allocatable
- * minus the requests of the unfinished pods bound to it covers the request
- * (a missing allocatable entry counts as 0). The first node that fits gets a
- * pods/binding; when none fits the pod gets a PodScheduled=False
- * (Unschedulable) condition and a FailedScheduling Warning Event with a
- * kube-scheduler-style message, and is retried rate-limited. Node changes,
- * and pods that leave a node, requeue every pending candidate.
+ * (milli-units).
+ *
+ * Filters, per node in name order, each failing node counted under its
+ * first failing filter (resources: under every short resource): Ready
+ * condition True; spec.unschedulable not true; for a GPU pod with the
+ * LLMO_BINDER_GPU_TYPE_ANNOTATION, the node's GPU name matches it; then
+ * status.allocatable (cpu and memory times the overcommit ratio; a missing
+ * entry counts as 0) minus the requests of the unfinished pods bound to it
+ * covers the request.
+ *
+ * Choice: the nodes that pass become a struct llmo_sched_cluster (see
+ * binder.c for the translation), rebuilt per decision, and the policy
+ * (llmo_binder_set_policy) picks the node and its GPUs, ties going to the
+ * node first in name order. The chosen node gets a pods/binding; when no
+ * node passes, or the policy finds no node with GPUs to spare in the right
+ * shares, the pod gets a PodScheduled=False (Unschedulable) condition and a
+ * FailedScheduling Warning Event with a kube-scheduler-style message, and is
+ * retried rate-limited. Node changes, and pods that leave a node, requeue
+ * every pending candidate.
  *
  * Bindings are remembered in memory as soon as they succeed, so two pods
  * handled before the informer sees the first binding do not both take the
@@ -28,6 +39,7 @@
 #include "base/common.h"
 #include "base/error.h"
 #include "kube/client.h"
+#include "scheduler/policy.h"
 
 struct event_base;
 struct llmo_binder;
@@ -41,14 +53,47 @@ struct llmo_binder;
  * is bound, written to its annotation LLMO_BINDER_GPUS_ANNOTATION as
  * comma-separated GPU ids (the node agent sets CUDA_VISIBLE_DEVICES to
  * them). The ids are the uuids of the node's LLMO_BINDER_DEVICES_ANNOTATION
- * (a JSON array of {"index", "uuid", ...} the agent writes), else indices
- * "0".."N-1". Whole GPUs (the request rounded up to thousands of milli) go
- * to unused GPUs; a fraction (500m) shares the fullest GPU it still fits on.
+ * (a JSON array of {"index", "uuid", "name", ...} the agent writes), else
+ * indices "0".."N-1". A request of 1000m or more asks for that many whole
+ * GPUs (rounded up), unused ones; a fraction below 1000m a share of one GPU.
+ * The policy picks which (all of them: the lowest-numbered free GPUs for
+ * whole GPUs; bestfit, dotprod, gpupacking, gpuclustering and llmo: the
+ * fullest GPU a share fits on; fgd: the best-scoring one; random: any).
  * A GPU's use is the sum over the unfinished pods holding it of their
  * request divided by the number of GPUs each holds.
+ *
+ * Pods asking more than LLMO_SCHED_POD_GPUS_MAX GPUs, and nodes with more
+ * than LLMO_SCHED_NODE_GPUS_MAX GPUs, are outside the policies' model: they
+ * are placed first fit, as before the policies (nodes in name order; whole
+ * GPUs in index order, a share on the fullest GPU it fits), the big nodes
+ * only when the policy found no other node.
  */
 #define LLMO_BINDER_GPUS_ANNOTATION "llm.orchestrator.io/gpus"
 #define LLMO_BINDER_DEVICES_ANNOTATION "llm.orchestrator.io/gpu-devices"
+/*
+ * GPU model constraint: "A100|H100" accepts a node when one of the names
+ * between '|' (spaces around them ignored) is a case-insensitive substring
+ * of the node's GPU name: the "name" of an entry of its
+ * LLMO_BINDER_DEVICES_ANNOTATION, else its LLMO_BINDER_GPU_PRODUCT_LABEL
+ * (NVIDIA GPU feature discovery's). A node with no GPU name matches no
+ * constraint. An empty value (or only separators) constrains nothing; a
+ * value longer than LLMO_BINDER_GPU_TYPE_MAX matches no node. Nodes that
+ * fail count under "node(s) didn't match gpuType". Only pods that request
+ * GPUs are constrained.
+ */
+#define LLMO_BINDER_GPU_TYPE_ANNOTATION "llm.orchestrator.io/gpu-type"
+#define LLMO_BINDER_GPU_PRODUCT_LABEL "nvidia.com/gpu.product"
+#define LLMO_BINDER_GPU_TYPE_MAX 256
+/*
+ * The target workload of the fgd and llmo policies: the (GPUs, share)
+ * classes of the GPU pods with the binder's schedulerName it has seen added
+ * (up to LLMO_BINDER_CLASSES_MAX distinct classes; pods of further classes
+ * are not counted), weighted by their counts, once at least
+ * LLMO_BINDER_WORKLOAD_MIN_PODS were counted; before that, an even mix of
+ * 1 whole GPU, half a GPU, 2, 4 and 8 GPUs.
+ */
+#define LLMO_BINDER_CLASSES_MAX 64
+#define LLMO_BINDER_WORKLOAD_MIN_PODS 20
 /* GPUs per node considered when a node lists none. */
 #define LLMO_BINDER_GPUS_MAX 1024
 /* Longest FailedScheduling message built. */
@@ -75,6 +120,11 @@ void llmo_binder_free(struct llmo_binder *b);
  * Values below 1 count as 1, the default.
  */
 void llmo_binder_set_overcommit(struct llmo_binder *b, double ratio);
+/*
+ * The placement policy (default LLMO_SCHED_LLMO). LLMO_EINVAL for a kind out
+ * of range (the policy is unchanged).
+ */
+int llmo_binder_set_policy(struct llmo_binder *b, enum llmo_sched_policy_kind kind);
 /* Bindings made by this binder (successful pods/binding POSTs). */
 size_t llmo_binder_bound_count(const struct llmo_binder *b);
 

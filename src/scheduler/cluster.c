@@ -114,6 +114,42 @@ int llmo_sched_cluster_add_node(struct llmo_sched_cluster *c, const char *name, 
 	return 0;
 }
 
+int llmo_sched_cluster_take_used(struct llmo_sched_cluster *c, size_t i, int64_t cpu,
+				 int64_t mem, const int64_t *gpu_used, int ngpus,
+				 const uint32_t *tags, struct llmo_error *err)
+{
+	struct llmo_sched_node *n;
+
+	if (i >= c->nodes.len)
+		return llmo_error_set(err, LLMO_EINVAL, "node %zu out of range", i);
+	n = &c->nodes.items[i];
+	if (cpu < 0 || mem < 0)
+		return llmo_error_set(err, LLMO_EINVAL, "node %s: negative CPU or memory used",
+				      n->name);
+	if (ngpus != n->ngpus)
+		return llmo_error_set(err, LLMO_EINVAL, "node %s: %d GPUs used, it has %d",
+				      n->name, ngpus, n->ngpus);
+	for (int g = 0; g < ngpus; g++)
+		if (gpu_used[g] < 0)
+			return llmo_error_set(err, LLMO_EINVAL, "node %s: GPU %d negative use",
+					      n->name, g);
+	n->cpu_left = cpu < n->cpu_left ? n->cpu_left - cpu : 0;
+	n->mem_left = mem < n->mem_left ? n->mem_left - mem : 0;
+	for (int g = 0; g < ngpus; g++) {
+		int take = gpu_used[g] < n->gpu_left[g] ? (int)gpu_used[g] : n->gpu_left[g];
+
+		if (take > 0 && n->gpu_left[g] == LLMO_SCHED_MILLI)
+			n->gpu_free--;
+		n->gpu_left[g] -= take;
+		n->gpu_left_total -= take;
+		c->gpu_left_total -= take;
+	}
+	for (int t = 0; tags && t < LLMO_SCHED_TAGS; t++)
+		n->tags[t] = tags[t] > UINT32_MAX - n->tags[t] ? UINT32_MAX : n->tags[t] + tags[t];
+	n->version = ++c->clock;
+	return 0;
+}
+
 int llmo_sched_cluster_parse_models(const struct llmo_sched_cluster *c, const char *spec,
 				    uint64_t *models, struct llmo_error *err)
 {

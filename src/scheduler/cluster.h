@@ -9,7 +9,9 @@
  * objects: callers translate.
  *
  * Units: CPU in milli-CPU, memory in MiB, GPU in milli-GPU, where
- * LLMO_SCHED_MILLI (1000) is one whole GPU. Every GPU of a node is of the
+ * LLMO_SCHED_MILLI (1000) is one whole GPU. (The policies only compare
+ * memory with memory, so a caller may use another unit throughout: the live
+ * scheduler uses the API's milli-bytes.) Every GPU of a node is of the
  * node's one model.
  *
  * A pod asks for num_gpu GPUs of gpu_milli each:
@@ -113,6 +115,21 @@ int llmo_sched_cluster_model(struct llmo_sched_cluster *c, const char *name, boo
 int llmo_sched_cluster_add_node(struct llmo_sched_cluster *c, const char *name, int64_t cpu,
 				int64_t mem, int ngpus, const char *model,
 				struct llmo_error *err);
+
+/*
+ * Marks resources of node i as held by pods that run there already (the live
+ * scheduler's view of its cluster; the simulator places every pod with
+ * llmo_sched_cluster_apply instead): cpu and mem are taken from what the node
+ * has left, gpu_used[g] milli-GPU from GPU g for g < ngpus (gpu_used may be
+ * NULL when ngpus is 0), and tags[t] pods are added to the node's affinity
+ * counts (tags NULL: none). Use beyond what is left (a node promised more
+ * than it has) leaves 0, never less. The node's version changes.
+ * LLMO_EINVAL with err set (and nothing changed) for a node index out of
+ * range, a negative amount, or ngpus other than the node's.
+ */
+int llmo_sched_cluster_take_used(struct llmo_sched_cluster *c, size_t i, int64_t cpu,
+				 int64_t mem, const int64_t *gpu_used, int ngpus,
+				 const uint32_t *tags, struct llmo_error *err);
 
 /*
  * Parses a model constraint: "" (any model) or names separated by '|'

@@ -48,6 +48,7 @@
 #include "scheduler/frag.h"
 #include "scheduler/rng.h"
 
+/* The configuration's scheduler.policy lists the names in this order (src/api/config.c). */
 enum llmo_sched_policy_kind {
 	LLMO_SCHED_RANDOM,
 	LLMO_SCHED_BESTFIT,

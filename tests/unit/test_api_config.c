@@ -67,6 +67,7 @@ static void test_defaults_are_the_spec_values(void **state)
 	free(errs);
 	/* the spec's "Orchestrator Configuration" */
 	assert_int_equal(cfg.scheduler.strategy, 1); /* performance-aware */
+	assert_int_equal(cfg.scheduler.policy, 7);   /* llmo */
 	assert_true(cfg.scheduler.resource_overcommit_ratio == 1.2);
 	assert_true(cfg.scheduler.locality_preference);
 	assert_true(cfg.scheduler.predictive_scaling);

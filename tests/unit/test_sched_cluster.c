@@ -240,6 +240,48 @@ static void test_apply_undo(void **state)
 	llmo_sched_cluster_release(&c);
 }
 
+/* Use by pods already running: taken from what is left, never below 0. */
+static void test_take_used(void **state)
+{
+	static const int64_t used[] = {500, 0, 1500};
+	static const uint32_t tags[LLMO_SCHED_TAGS] = {[0] = 1, [1] = 1};
+	struct llmo_sched_cluster c;
+	struct llmo_error err = {0};
+	struct llmo_sched_node *n;
+	struct llmo_sched_pod p;
+	uint64_t v0;
+
+	(void)state;
+	llmo_sched_cluster_init(&c);
+	add_node(&c, 8000, 4096, "A100", 3, NULL);
+	n = &c.nodes.items[0];
+	v0 = n->version;
+	assert_int_equal(llmo_sched_cluster_take_used(&c, 0, 3000, 9999, used, 3, tags, &err), 0);
+	assert_int_equal(n->cpu_left, 5000);
+	assert_int_equal(n->mem_left, 0);
+	assert_int_equal(n->gpu_left[0], 500);
+	assert_int_equal(n->gpu_left[1], 1000);
+	assert_int_equal(n->gpu_left[2], 0);
+	assert_int_equal(n->gpu_free, 1);
+	assert_int_equal(n->gpu_left_total, 1500);
+	assert_int_equal(c.gpu_left_total, 1500);
+	assert_int_equal(n->tags[0], 1);
+	assert_true(n->version > v0);
+	p = pod(1000, 0, 1, 500);
+	assert_true(llmo_sched_node_fits(n, &p));
+	p = pod(1000, 0, 2, 1000);
+	assert_false(llmo_sched_node_fits(n, &p));
+
+	assert_int_equal(llmo_sched_cluster_take_used(&c, 1, 0, 0, NULL, 0, NULL, &err),
+			 LLMO_EINVAL);
+	assert_int_equal(llmo_sched_cluster_take_used(&c, 0, 0, 0, used, 2, NULL, &err),
+			 LLMO_EINVAL);
+	assert_int_equal(llmo_sched_cluster_take_used(&c, 0, -1, 0, used, 3, NULL, &err),
+			 LLMO_EINVAL);
+	assert_int_equal(n->cpu_left, 5000);
+	llmo_sched_cluster_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_pod_check),
 		cmocka_unit_test(test_fits),
 		cmocka_unit_test(test_apply_undo),
+		cmocka_unit_test(test_take_used),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

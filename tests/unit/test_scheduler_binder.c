@@ -1,8 +1,10 @@
 /*
- * The first-fit binder against an in-process `llmo server`: a pod asking a
- * GPU is bound to the one Ready node that has it, a second one is reported
+ * The binder against an in-process `llmo server`: a pod asking a GPU is
+ * bound to the one Ready node that has it, a second one is reported
  * Unschedulable (kube-scheduler's message form), a pod for another scheduler
- * is left alone, and deleting the first pod lets the second bind.
+ * is left alone, and deleting the first pod lets the second bind; GPU
+ * assignment; the policy's choice where first fit would choose otherwise;
+ * the gpuType constraint and its reason in the message.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -286,11 +288,178 @@ static void test_gpu_assignment(void **state)
 	fixture_stop(&f);
 }
 
+/*
+ * A Ready node with cpu 16, memory 64Gi and ngpus GPUs; devices (the
+ * gpu-devices annotation) and product (the GPU feature discovery label)
+ * may be NULL.
+ */
+static void put_gpu_node(struct kube_fixture *f, const char *name, int ngpus, const char *devices,
+			 const char *product)
+{
+	struct llmo_error err = {0};
+	json_t *node = make_node(name), *meta = json_object_get(node, "metadata"), *st;
+	char n[16];
+
+	if (devices)
+		json_object_set_new(meta, "annotations",
+				    json_pack("{s:s}", LLMO_BINDER_DEVICES_ANNOTATION, devices));
+	if (product)
+		json_object_set_new(meta, "labels",
+				    json_pack("{s:s}", LLMO_BINDER_GPU_PRODUCT_LABEL, product));
+	put(f, &llmo_kube_nodes, node);
+	snprintf(n, sizeof(n), "%d", ngpus);
+	st = json_pack("{s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s}]}}", "status", "allocatable", "cpu",
+		       "16", "memory", "64Gi", "nvidia.com/gpu", n, "conditions", "type", "Ready",
+		       "status", "True");
+	assert_int_equal(llmo_kube_patch(f->client, &llmo_kube_nodes, NULL, name, "status",
+					 LLMO_KUBE_PATCH_MERGE, st, NULL, &err),
+			 0);
+	json_decref(st);
+}
+
+/* make_pod with an annotation (key NULL: none) and, when node is set, already bound there. */
+static json_t *make_pod_on(const char *name, const char *sched, const char *gpus,
+			   const char *key, const char *value, const char *node)
+{
+	json_t *pod = make_pod(name, sched, gpus);
+
+	if (key)
+		json_object_set_new(json_object_get(pod, "metadata"), "annotations",
+				    json_pack("{s:s}", key, value));
+	if (node)
+		json_object_set_new(json_object_get(pod, "spec"), "nodeName", json_string(node));
+	return pod;
+}
+
+static void wait_bound(struct kube_fixture *f, const char *pod, const char *node)
+{
+	struct probe p = {.f = f, .pod = pod, .want_node = node};
+
+	assert_true(run_until(f->base, probe_pod, &p, WAIT_MS));
+}
+
+/*
+ * The policy, not first fit: node-b's only GPU is half used by a pod bound
+ * there, node-a's is free. A half-GPU pod goes to node-b although node-a is
+ * first in name order (first fit's choice):
+ *   llmo (default), target workload the even mix of 1, 1/2, 2, 4, 8 GPUs:
+ *     node-a: fragmentation 0.2 * (0 + 0 + 3 * 1000) = 600 before, 0.2 *
+ *     (500 + 0 + 3 * 500) = 400 after: grows by -200;
+ *     node-b: 0.2 * (500 + 0 + 3 * 500) = 400 before, 0 after: -400, the
+ *     better score;
+ *   bestfit (CPU left after it: 15000 on node-b, where "held" asks 500m, 15500
+ *     on node-a): 100 * (1 - 15000/128000/2 - 0/8000/2) = 94 on node-b against
+ *     100 * (1 - 15500/128000/2 - 500/8000/2) = 90 on node-a.
+ * A whole GPU then only fits node-a.
+ */
+static void test_policy_choice(void **state)
+{
+	static const enum llmo_sched_policy_kind kinds[] = {LLMO_SCHED_LLMO, LLMO_SCHED_BESTFIT};
+	struct kube_fixture f;
+	struct llmo_binder *b = NULL;
+	struct llmo_error err = {0};
+	char name[32];
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	put_gpu_node(&f, "node-a", 1, NULL, NULL);
+	put_gpu_node(&f, "node-b", 1, NULL, NULL);
+	assert_int_equal(llmo_binder_new(f.client, f.base, NULL, &b, &err), 0);
+	assert_int_equal(llmo_binder_set_policy(b, LLMO_SCHED_POLICY_COUNT), LLMO_EINVAL);
+	assert_int_equal(llmo_binder_start(b, &err), 0);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		assert_int_equal(llmo_binder_set_policy(b, kinds[k]), 0);
+		snprintf(name, sizeof(name), "held-%zu", k);
+		put(&f, &llmo_kube_pods,
+		    make_pod_on(name, "default-scheduler", "500m", LLMO_BINDER_GPUS_ANNOTATION, "0",
+				"node-b"));
+		snprintf(name, sizeof(name), "half-%zu", k);
+		put(&f, &llmo_kube_pods, make_pod(name, "llmo-scheduler", "500m"));
+		wait_bound(&f, name, "node-b");
+		assert_string_equal(gpus_of(&f, name), "0");
+		snprintf(name, sizeof(name), "whole-%zu", k);
+		put(&f, &llmo_kube_pods, make_pod(name, "llmo-scheduler", "1"));
+		wait_bound(&f, name, "node-a");
+		assert_string_equal(gpus_of(&f, name), "0");
+		/*
+		 * free both nodes for the next policy (forced: a bound pod's
+		 * graceful delete waits for its node's agent); the watch shows
+		 * the deletes before the next pods
+		 */
+		for (int i = 0; i < 3; i++) {
+			static const char *const pods[] = {"held", "half", "whole"};
+			char path[128];
+
+			snprintf(path, sizeof(path),
+				 "/api/v1/namespaces/default/pods/%s-%zu?gracePeriodSeconds=0",
+				 pods[i], k);
+			assert_int_equal(llmo_kube_request(f.client, "DELETE", path, NULL, NULL,
+							   NULL, NULL, &err),
+					 0);
+		}
+	}
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
+ * gpuType: matched case-insensitively as a substring of the GPU name, from
+ * the gpu-devices annotation or the product label; nodes of other types
+ * count under their own reason.
+ */
+static void test_gpu_type(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b = NULL;
+	struct llmo_error err = {0};
+	struct probe p = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	put_gpu_node(&f, "a100-node", 1,
+		     "[{\"index\":0,\"uuid\":\"GPU-a1\",\"name\":\"NVIDIA A100-SXM4-80GB\"}]", NULL);
+	put_gpu_node(&f, "h100-node", 1, NULL, "NVIDIA-H100-80GB-HBM3");
+	put_gpu_node(&f, "t4-node", 1,
+		     "[{\"index\":0,\"uuid\":\"GPU-t4\",\"name\":\"Tesla T4\"}]", NULL);
+	assert_int_equal(llmo_binder_new(f.client, f.base, NULL, &b, &err), 0);
+	assert_int_equal(llmo_binder_start(b, &err), 0);
+
+	/* first fit would take a100-node */
+	put(&f, &llmo_kube_pods,
+	    make_pod_on("want-h100", "llmo-scheduler", "1", LLMO_BINDER_GPU_TYPE_ANNOTATION, "h100",
+			NULL));
+	wait_bound(&f, "want-h100", "h100-node");
+	put(&f, &llmo_kube_pods,
+	    make_pod_on("want-either", "llmo-scheduler", "1", LLMO_BINDER_GPU_TYPE_ANNOTATION,
+			"A100 | H100", NULL));
+	wait_bound(&f, "want-either", "a100-node");
+	assert_string_equal(gpus_of(&f, "want-either"), "GPU-a1");
+
+	/* the two that match are full; the T4 has its GPU but is of another type */
+	put(&f, &llmo_kube_pods,
+	    make_pod_on("third", "llmo-scheduler", "1", LLMO_BINDER_GPU_TYPE_ANNOTATION,
+			"A100|H100", NULL));
+	p.pod = "third";
+	p.want_msg = "0/3 nodes are available: 2 Insufficient nvidia.com/gpu, 1 node(s) didn't "
+		     "match gpuType.";
+	assert_true(run_until(f.base, probe_pod, &p, WAIT_MS));
+
+	/* no constraint: the T4 */
+	put(&f, &llmo_kube_pods,
+	    make_pod_on("any", "llmo-scheduler", "1", LLMO_BINDER_GPU_TYPE_ANNOTATION, " | ", NULL));
+	wait_bound(&f, "any", "t4-node");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_fit),
 		cmocka_unit_test(test_gpu_assignment),
+		cmocka_unit_test(test_policy_choice),
+		cmocka_unit_test(test_gpu_type),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
