@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 LLMO=${LLMO:-./build/llmo}
 DATA=${LLMO_DATA:-build/run-data}
 LISTEN=${LLMO_LISTEN:-127.0.0.1:6443}
+GATEWAY=${LLMO_GATEWAY_LISTEN:-127.0.0.1:8000}
+REGISTRY=${LLMO_REGISTRY_LISTEN:-127.0.0.1:5000}
 NS=llm-workloads
-args=(--data-dir "$DATA" --listen "$LISTEN")
+args=(--data-dir "$DATA" --listen "$LISTEN" --gateway-listen "$GATEWAY" --registry-listen "$REGISTRY")
 if ! nvidia-smi -L >/dev/null 2>&1; then
 	args+=(--fake-gpus "${LLMO_FAKE_GPUS:-2:A100:80Gi}")
 fi
@@ -37,6 +39,13 @@ echo "A completion from the replica at $endpoint:"
 curl -sS "http://$endpoint/v1/completions" -H 'Content-Type: application/json' \
 	-d '{"model":"llama2:7b","prompt":"The capital of France is","max_tokens":8}'
 echo
+echo "The same through llmo's gateway (http://$GATEWAY), by the workload's name:"
+for _ in $(seq 1 50); do
+	curl -sf "http://$GATEWAY/v1/completions" -H 'Content-Type: application/json' \
+		-d '{"model":"my-llm-workload","prompt":"The capital of France is","max_tokens":8}' && break
+	sleep 0.2
+done
+echo
 kubectl apply -f examples/
 kubectl get nodes
 kubectl get llmworkloads,llmmodels,pods -n $NS
@@ -45,6 +54,7 @@ echo "llmo server is running (Ctrl-C stops it and its replicas). In another shel
 echo "  export KUBECONFIG=$KUBECONFIG"
 echo "  kubectl get llmw -A"
 echo "  kubectl describe llmw my-llm-workload -n $NS"
+echo "  curl http://$GATEWAY/v1/models"
 echo "(the other examples wait for resources this machine may not have: kubectl describe"
 echo " pod says why)"
 # Ctrl-C reaches the server directly (it is in the terminal's process group): the

@@ -10,7 +10,8 @@ build_pkgs=(
   libsqlite3-dev libssl-dev curl
 )
 test_pkgs=(
-  libcmocka-dev clang libclang-rt-dev python3 python3-yaml python3-kubernetes
+  libcmocka-dev clang libclang-rt-dev python3 python3-yaml python3-kubernetes skopeo
+  wrk nginx-light
 )
 
 want=("${build_pkgs[@]}")

@@ -10,11 +10,14 @@
 int cmd_validate(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_registry(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 int cmd_inference_sim(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_scheduler(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
+int cmd_gateway(int argc, char **argv);
 /* The agent runtime's process shim (cmd_shim.c); started by the agent only, not in help. */
 int cmd_shim(int argc, char **argv);
 

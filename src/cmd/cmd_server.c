@@ -18,8 +18,10 @@
 #include "base/yaml.h"
 #include "cmd/cmd.h"
 #include "controller/controller.h"
+#include "gateway/gateway.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "registry/registry.h"
 #include "scheduler/binder.h"
 
 #include <event2/event.h>
@@ -31,6 +33,7 @@ static const char server_usage[] =
 	"usage: llmo server [--data-dir DIR] [--listen ADDR:PORT] [--config FILE]\n"
 	"                   [--insecure-http] [--log-level LEVEL] [--log-json]\n"
 	"                   [--fake-gpus N[:MODEL:MEMORY]] [--node-name NAME]\n"
+	"                   [--gateway-listen ADDR:PORT] [--registry-listen ADDR:PORT]\n"
 	"                   [--disable COMPONENTS] [--keep-pods]\n"
 	"\n"
 	"Runs llmo's control plane on this machine, with an embedded Kubernetes-\n"
@@ -49,17 +52,22 @@ static const char server_usage[] =
 	"  --fake-gpus SPEC   the agent reports N fake GPUs (N or N:MODEL:MEMORY,\n"
 	"                     such as 2:A100:80Gi) instead of reading NVML\n"
 	"  --node-name NAME   the agent's Node name (default: the host name)\n"
+	"  --gateway-listen ADDR:PORT  the OpenAI-compatible gateway (default\n"
+	"                     127.0.0.1:8000; plain HTTP; port 0 picks a free one)\n"
+	"  --registry-listen ADDR:PORT the OCI model registry (default 127.0.0.1:5000,\n"
+	"                     with the API's certificate; admin token of the kubeconfig)\n"
 	"  --disable LIST     components not to run, comma-separated: controller,\n"
-	"                     scheduler, agent\n"
+	"                     scheduler, agent, gateway, registry\n"
 	"  --keep-pods        leave the replicas' processes running on exit (the\n"
 	"                     next start adopts them); by default they are stopped\n";
 
 /* A second stop signal sooner than this after the first is the same stop. */
 #define SECOND_SIGNAL_MS 1000
 
-enum part_kind { PART_CONTROLLER, PART_SCHEDULER, PART_AGENT, PART_N };
+enum part_kind { PART_CONTROLLER, PART_SCHEDULER, PART_AGENT, PART_GATEWAY, PART_REGISTRY, PART_N };
 
-static const char *const part_names[PART_N] = {"controller", "scheduler", "agent"};
+static const char *const part_names[PART_N] = {"controller", "scheduler", "agent", "gateway",
+					       "registry"};
 
 struct server;
 
@@ -83,6 +91,9 @@ struct server {
 	const struct llmo_config *cfg;
 	const char *fake_gpus, *node_name, *data_dir;
 	bool keep_pods;
+	bool plain_http;
+	const char *gateway_host, *registry_host;
+	int gateway_port, registry_port;
 	bool disabled[PART_N];
 	struct part parts[PART_N];
 	int done[2]; /* part -> main: finished */
@@ -137,6 +148,47 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 			return -1;
 		return llmo_agent_start(p->obj, err);
 	}
+	case PART_GATEWAY: {
+		struct llmo_gateway_opts o;
+
+		llmo_gateway_opts_init(&o);
+		o.host = s->gateway_host;
+		o.port = s->gateway_port;
+		o.client = p->client;
+		if (llmo_gateway_new(p->base, &o, (struct llmo_gateway **)&p->obj, err) ||
+		    llmo_gateway_start(p->obj, err))
+			return -1;
+		printf("llmo gateway listening on http://%s:%d\n", s->gateway_host,
+		       llmo_gateway_port(p->obj));
+		fflush(stdout);
+		return 0;
+	}
+	case PART_REGISTRY: {
+		struct llmo_registry_token admin = {kc->token, "admin", "repository:*:pull,push,delete"};
+		struct llmo_registry_opts o;
+		char cert[4096], key[4096];
+
+		llmo_registry_opts_init(&o);
+		snprintf(state, sizeof(state), "%s/registry", s->data_dir);
+		snprintf(cert, sizeof(cert), "%s/pki/server.crt", s->data_dir);
+		snprintf(key, sizeof(key), "%s/pki/server.key", s->data_dir);
+		o.host = s->registry_host;
+		o.port = s->registry_port;
+		o.storage_path = state;
+		o.checksum_validation = s->cfg->model_registry.checksum_validation;
+		if (!s->plain_http) {
+			o.tls_cert = cert;
+			o.tls_key = key;
+		}
+		o.tokens = &admin;
+		o.ntokens = kc->token ? 1 : 0;
+		if (llmo_registry_new(p->base, &o, (struct llmo_registry **)&p->obj, err))
+			return -1;
+		printf("llmo registry listening on %s://%s:%d\n", s->plain_http ? "http" : "https",
+		       s->registry_host, llmo_registry_port(p->obj));
+		fflush(stdout);
+		return 0;
+	}
 	default:
 		return -1;
 	}
@@ -153,6 +205,12 @@ static void part_free(struct part *p)
 		break;
 	case PART_AGENT:
 		llmo_agent_free(p->obj);
+		break;
+	case PART_GATEWAY:
+		llmo_gateway_free(p->obj);
+		break;
+	case PART_REGISTRY:
+		llmo_registry_free(p->obj);
 		break;
 	default:
 		break;
@@ -434,7 +492,11 @@ int cmd_server(int argc, char **argv)
 	struct llmo_apiserver *srv = NULL;
 	struct llmo_error err = {0};
 	struct llmo_config cfg = {0};
-	struct server s = {0};
+	struct server s = {.gateway_host = "127.0.0.1",
+			   .gateway_port = LLMO_GATEWAY_PORT,
+			   .registry_host = "127.0.0.1",
+			   .registry_port = LLMO_REGISTRY_PORT};
+	char gw_host[256] = "127.0.0.1", reg_host[256] = "127.0.0.1";
 	struct event_base *base;
 	char host[256], dir[4096];
 	const char *config = NULL, *data_dir = NULL;
@@ -467,6 +529,13 @@ int cmd_server(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--config") == 0) {
 			config = v;
+			i++;
+		} else if (strcmp(a, "--gateway-listen") == 0 || strcmp(a, "--registry-listen") == 0) {
+			bool gw = strcmp(a, "--gateway-listen") == 0;
+			char *h = gw ? gw_host : reg_host;
+
+			if (parse_listen(v, h, 256, gw ? &s.gateway_port : &s.registry_port))
+				return cmd_usage_error("server", "%s wants ADDR:PORT, got \"%s\"", a, v);
 			i++;
 		} else if (strcmp(a, "--fake-gpus") == 0) {
 			s.fake_gpus = v;
@@ -515,6 +584,9 @@ int cmd_server(int argc, char **argv)
 	}
 	s.base = base;
 	s.api = srv;
+	s.plain_http = opts.plain_http;
+	s.gateway_host = gw_host;
+	s.registry_host = reg_host;
 	s.cfg = &cfg;
 	s.data_dir = data_dir;
 	status = serve(&s);

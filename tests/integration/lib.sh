@@ -1,6 +1,7 @@
 # Shared by the integration tests: start `llmo server` on a free loopback
 # port in a temporary directory, wait until it answers, stop it on exit.
-# Needs LLMO (the binary). Sets KUBECONFIG, LLMO_DATA, LLMO_URL.
+# Needs LLMO (the binary). Sets KUBECONFIG, LLMO_DATA, LLMO_URL; the gateway and
+# registry listen on free ports (their URLs: gateway_url, registry_url).
 set -u
 : "${LLMO:?set LLMO to the llmo binary}"
 LLMO_DATA=$(mktemp -d)
@@ -26,7 +27,9 @@ server_stop() { # stops the server; a non-zero exit (a crash, a sanitizer report
 }
 server_start() { # extra args for llmo server
 	: >"$LLMO_DATA/stdout"
-	"$LLMO" server --data-dir "$LLMO_DATA" --listen 127.0.0.1:0 "$@" >"$LLMO_DATA/stdout" 2>>"$LLMO_LOG" &
+	"$LLMO" server --data-dir "$LLMO_DATA" --listen 127.0.0.1:0 \
+		--gateway-listen 127.0.0.1:0 --registry-listen 127.0.0.1:0 "$@" \
+		>"$LLMO_DATA/stdout" 2>>"$LLMO_LOG" &
 	LLMO_PID=$!
 	# Wait (bounded) for the announced URL, then for /healthz.
 	for _ in $(seq 1 200); do
@@ -43,6 +46,8 @@ server_start() { # extra args for llmo server
 	done
 	echo "llmo server does not answer /healthz"; exit 1
 }
+gateway_url() { sed -n 's/^llmo gateway listening on //p' "$LLMO_DATA/stdout" | tail -1; }
+registry_url() { sed -n 's/^llmo registry listening on //p' "$LLMO_DATA/stdout" | tail -1; }
 finish() {
 	server_stop
 	echo "$pass passed, $fail failed"

@@ -56,6 +56,14 @@ check "the model is Available and used by the workload" \
 	bash -c "kubectl get llmm llama2-7b -n $NS -o jsonpath='{.status.phase} {.status.usedBy[0]}' | grep -qx 'Available $W'"
 check "one ready replica" ready_replicas 1
 check "the replica answers a completion" all_endpoints_serve 1
+via_gateway() { # model: a completion through llmo server's gateway
+	curl -sf --max-time 10 "$(gateway_url)/v1/completions" -H 'Content-Type: application/json' \
+		-d "{\"model\":\"$1\",\"prompt\":\"Hello there\",\"max_tokens\":4}" | grep -q '"choices"'
+}
+check "the gateway routes by workload name" wait_for 30 via_gateway $W
+check "the gateway routes by model name:version" via_gateway llama2:7b
+check "the gateway answers 404 for an unknown model" bash -c \
+	"[ \"\$(curl -s -o /dev/null -w '%{http_code}' \"$(gateway_url)/v1/completions\" -d '{\"model\":\"nope\",\"prompt\":\"x\"}')\" = 404 ]"
 POD=$(jp pods -n $NS -l llm.orchestrator.io/workload=$W -o jsonpath='{.items[0].metadata.name}')
 PID=$(replica_pids "$POD")
 PIDS_SEEN="$PIDS_SEEN $PID"

@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# Benchmark of `llmo gateway` against Debian's nginx (proxy_pass to a keep-alive
+# upstream) and against no proxy at all, in front of the same `llmo inference-sim`
+# backends set to zero latency, all driven by wrk over loopback. Also the cost of
+# reading "model" from a body (the gateway's scanner against jansson). See
+# bench/gateway/README.md.
+#
+# Usage: bench/gateway/run.sh                 (from anywhere; about 3 minutes)
+# Settings (environment):
+#   DURATION=10      seconds of each wrk run
+#   ROUNDS=3         rounds of direct / nginx / gateway runs, alternated so that
+#                    background load falls on all three; the table shows medians
+#   CONNS=64         connections of the throughput runs
+#   LIGHT_CONNS=4    connections of the light-load (latency) runs
+#   BIG_CONNS=1000   connections of the memory run
+#   THREADS=1        wrk threads
+#   BACKENDS=1       inference-sim backends behind the proxies (direct uses the first)
+#   NGINX_WORKERS=1  nginx worker processes (the gateway is one thread)
+#   WRK_CPUS=0       CPUs wrk runs on, and SRV_CPUS=1-(N-1) those of the backends
+#                    and proxies (taskset lists; with one CPU nothing is pinned)
+#   BUILDDIR=build-gwrel   where llmo is built (RelWithDebInfo, no sanitizers)
+# Writes nothing into the repository but the build directory.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-64}
+LIGHT_CONNS=${LIGHT_CONNS:-4}
+BIG_CONNS=${BIG_CONNS:-1000}
+THREADS=${THREADS:-1}
+BACKENDS=${BACKENDS:-1}
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+BUILDDIR=${BUILDDIR:-build-gwrel}
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ]; then
+	WRK_CPUS=${WRK_CPUS:-0}
+	SRV_CPUS=${SRV_CPUS:-1-$((NCPU - 1))}
+	WRK_PIN=(taskset -c "$WRK_CPUS")
+	SRV_PIN=(taskset -c "$SRV_CPUS")
+else
+	WRK_CPUS=all SRV_CPUS=all WRK_PIN=() SRV_PIN=()
+fi
+
+# ---- what it needs: the build packages, wrk, nginx ------------------------------
+scripts/setup.sh
+if ! command -v wrk >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; then
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+	echo "bench: installing wrk and nginx-light"
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends wrk nginx-light >/dev/null
+fi
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# ---- build (optimised, no sanitizers, no tests) ----------------------------------
+cmake -S . -B "$BUILDDIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMO_SANITIZE=OFF -DLLMO_FUZZ=OFF \
+	-DLLMO_TESTS=OFF >/dev/null
+cmake --build "$BUILDDIR" -j"$(nproc)" --target llmo >/dev/null
+LLMO=$PWD/$BUILDDIR/llmo
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The parse benchmark is built from its sources alone (no need for the whole library).
+cc -O2 -D_GNU_SOURCE -std=c11 -Isrc -o "$WORK/parse" bench/gateway/parse.c src/gateway/body.c \
+	src/base/buf.c src/base/clock.c src/base/error.c $(pkg-config --libs jansson)
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_line() { # wait_line FILE SED-EXPR: prints the first match, waiting up to 10 s
+	for _ in $(seq 1 200); do
+		local v
+		v=$(sed -n "$2" "$1")
+		[ -n "$v" ] && { echo "$v"; return 0; }
+		sleep 0.05
+	done
+	echo "bench: nothing in $1" >&2; cat "$1" >&2; exit 1
+}
+
+# ---- backends, the gateway, nginx ------------------------------------------------
+SIM_PORTS=()
+for i in $(seq 1 "$BACKENDS"); do
+	"${SRV_PIN[@]}" "$LLMO" inference-sim --port 0 --model llama2:7b --ttft-base 0 --ttft-per-token 0 --itl 0 \
+		--max-batch 0 --log-level warn >"$WORK/sim$i.out" 2>"$WORK/sim$i.err" &
+	PIDS+=($!)
+	url=$(wait_line "$WORK/sim$i.out" 's/^inference-sim listening on //p')
+	SIM_PORTS+=("${url##*:}")
+done
+{
+	echo "models:"
+	echo "  - name: llama2:7b"
+	echo "    endpoints:"
+	for p in "${SIM_PORTS[@]}"; do echo "      - address: 127.0.0.1:$p"; done
+} >"$WORK/backends.yaml"
+"${SRV_PIN[@]}" "$LLMO" gateway --listen 127.0.0.1:0 --backends "$WORK/backends.yaml" --log-level warn \
+	>"$WORK/gw.out" 2>"$WORK/gw.err" &
+GW_PID=$!
+PIDS+=($GW_PID)
+GW_URL=$(wait_line "$WORK/gw.out" 's/^llmo gateway listening on //p')
+
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx"
+{
+	echo "worker_processes $NGINX_WORKERS;"
+	echo "worker_rlimit_nofile 65536;"
+	echo "daemon off;"
+	echo "pid $WORK/nginx/nginx.pid;"
+	echo "error_log $WORK/nginx/error.log warn;"
+	echo "events { worker_connections 16384; }"
+	echo "http {"
+	echo "  access_log off;"
+	for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $WORK/nginx/$t;"; done
+	echo "  keepalive_requests 1000000;"
+	echo "  upstream sims {"
+	for p in "${SIM_PORTS[@]}"; do echo "    server 127.0.0.1:$p;"; done
+	echo "    keepalive 1024;"
+	echo "    keepalive_requests 1000000;"
+	echo "  }"
+	echo "  server {"
+	echo "    listen 127.0.0.1:$NGINX_PORT;"
+	echo "    client_max_body_size 1m;"
+	echo "    location / {"
+	echo "      proxy_pass http://sims;"
+	echo "      proxy_http_version 1.1;"
+	echo "      proxy_set_header Connection \"\";"
+	echo "      proxy_buffering off;"
+	echo "    }"
+	echo "  }"
+	echo "}"
+} >"$WORK/nginx/nginx.conf"
+"${SRV_PIN[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/stderr" &
+NGINX_PID=$!
+PIDS+=($NGINX_PID)
+
+cat >"$WORK/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"model":"llama2:7b","messages":[{"role":"user","content":"Hello there, how are you?"}],"max_tokens":4}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+declare -A URL=(
+	[direct]="http://127.0.0.1:${SIM_PORTS[0]}/v1/chat/completions"
+	[nginx]="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
+	[gateway]="$GW_URL/v1/chat/completions"
+)
+for t in direct nginx gateway; do
+	for _ in $(seq 1 100); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+			-d '{"model":"llama2:7b","prompt":"x","max_tokens":1}' "${URL[$t]/chat\//}" || true)
+		[ "$code" = 200 ] && break
+		sleep 0.1
+	done
+	[ "$code" = 200 ] || { echo "bench: $t answers $code"; exit 1; }
+done
+
+# ---- measuring -------------------------------------------------------------------
+# CPU time (clock ticks, user + system) of the proxy under test: nothing for direct
+proxy_ticks() {
+	local total=0 p pids=()
+	case $1 in
+	gateway) pids=("$GW_PID") ;;
+	nginx) pids=("$NGINX_PID" $(pgrep -P "$NGINX_PID" || true)) ;;
+	esac
+	for p in "${pids[@]}"; do
+		total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$total"
+}
+HZ=$(getconf CLK_TCK)
+# run_wrk NAME CONNS: one wrk run; appends "NAME CONNS rps p50ms p99ms errors cpu_us_per_req" to results
+run_wrk() {
+	local out="$WORK/wrk-$1-$2.txt" t0 t1
+	t0=$(proxy_ticks "$1")
+	"${WRK_PIN[@]}" wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --latency -s "$WORK/post.lua" \
+		"${URL[$1]}" >"$out" 2>&1
+	t1=$(proxy_ticks "$1")
+	awk -v name="$1" -v conns="$2" -v ticks=$((t1 - t0)) -v hz="$HZ" '
+		function ms(v) {
+			if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+			if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+			if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000
+			return v
+		}
+		/Latency Distribution/ { dist = 1 }
+		dist && $1 == "50%" { p50 = ms($2) }
+		dist && $1 == "99%" { p99 = ms($2) }
+		/Requests\/sec:/ { rps = $2 }
+		/requests in/ { reqs = $1 }
+		/Non-2xx or 3xx responses:/ { errors += $NF }
+		/Socket errors:/ { gsub(",", ""); errors += $4 + $6 + $8 + $10 }
+		END { printf "%s %s %.0f %.3f %.3f %d %.2f\n", name, conns, rps, p50, p99, errors,
+			(reqs > 0) ? ticks / hz * 1e6 / reqs : 0 }
+	' "$out" >>"$WORK/results"
+	tail -n 1 "$WORK/results" | awk '{ printf "  %-8s c=%-5s %8s req/s  p50 %s ms  p99 %s ms  errors %s  proxy CPU %s us/req\n", $1, $2, $3, $4, $5, $6, $7 }'
+}
+# median COLUMN NAME CONNS
+median() {
+	awk -v n="$2" -v c="$3" -v col="$1" '$1 == n && $2 == c { print $col }' "$WORK/results" |
+		sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# the RSS of nginx: master and workers
+nginx_rss_kb() {
+	local total=0 p
+	for p in $NGINX_PID $(pgrep -P "$NGINX_PID" || true); do total=$((total + $(rss_kb "$p"))); done
+	echo "$total"
+}
+
+echo "bench: $NCPU CPUs (wrk on $WRK_CPUS, servers on $SRV_CPUS), $BACKENDS backend(s), wrk -t$THREADS, ${DURATION}s per run, $ROUNDS rounds"
+GW_IDLE_KB=$(rss_kb "$GW_PID")
+GW_IDLE_ANON_KB=$(awk '/^RssAnon:/ { print $2 }' "/proc/$GW_PID/status")
+for r in $(seq 1 "$ROUNDS"); do
+	echo "round $r"
+	for t in direct nginx gateway; do run_wrk "$t" "$CONNS"; done
+	for t in direct nginx gateway; do run_wrk "$t" "$LIGHT_CONNS"; done
+done
+
+# memory with BIG_CONNS connections open: sample while wrk runs
+echo "memory, $BIG_CONNS connections"
+for t in nginx gateway; do
+	peak=0
+	run_wrk "$t" "$BIG_CONNS" &
+	wpid=$!
+	while kill -0 "$wpid" 2>/dev/null; do
+		if [ "$t" = gateway ]; then kb=$(rss_kb "$GW_PID"); else kb=$(nginx_rss_kb); fi
+		[ "$kb" -gt "$peak" ] && peak=$kb
+		sleep 0.2
+	done
+	wait "$wpid"
+	eval "PEAK_$t=$peak"
+done
+GW_HWM_KB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$GW_PID/status")
+GW_END_ANON_KB=$(awk '/^RssAnon:/ { print $2 }' "/proc/$GW_PID/status")
+
+# ---- the table -------------------------------------------------------------------
+f2() { awk -v a="$1" 'BEGIN { printf "%.2f", a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+for c in "$CONNS" "$LIGHT_CONNS" "$BIG_CONNS"; do
+	for t in direct nginx gateway; do
+		eval "RPS_${t}_$c=$(median 3 "$t" "$c")"
+		eval "P50_${t}_$c=$(median 4 "$t" "$c")"
+		eval "P99_${t}_$c=$(median 5 "$t" "$c")"
+		eval "CPU_${t}_$c=$(median 7 "$t" "$c")"
+	done
+done
+v() { eval "echo \${$1:-}"; }
+ERRORS=$(awk '{ s += $6 } END { print s + 0 }' "$WORK/results")
+
+echo
+echo "## llmo gateway vs nginx vs direct ($(date -u +%Y-%m-%d), $NCPU CPUs, medians of $ROUNDS rounds)"
+echo
+echo "| | direct | nginx | llmo gateway | gateway/nginx |"
+echo "| --- | --- | --- | --- | --- |"
+for c in "$CONNS" "$LIGHT_CONNS"; do
+	echo "| requests/s, $c connections | $(v RPS_direct_$c) | $(v RPS_nginx_$c) | $(v RPS_gateway_$c) | $(ratio "$(v RPS_gateway_$c)" "$(v RPS_nginx_$c)") |"
+	echo "| p50 / p99 ms, $c connections | $(f2 "$(v P50_direct_$c)") / $(f2 "$(v P99_direct_$c)") | $(f2 "$(v P50_nginx_$c)") / $(f2 "$(v P99_nginx_$c)") | $(f2 "$(v P50_gateway_$c)") / $(f2 "$(v P99_gateway_$c)") | |"
+	echo "| proxy CPU µs per request, $c connections | | $(v CPU_nginx_$c) | $(v CPU_gateway_$c) | $(ratio "$(v CPU_gateway_$c)" "$(v CPU_nginx_$c)") |"
+done
+echo "| requests/s, $BIG_CONNS connections | | $(v RPS_nginx_$BIG_CONNS) | $(v RPS_gateway_$BIG_CONNS) | $(ratio "$(v RPS_gateway_$BIG_CONNS)" "$(v RPS_nginx_$BIG_CONNS)") |"
+echo "| p50 / p99 ms, $BIG_CONNS connections | | $(f2 "$(v P50_nginx_$BIG_CONNS)") / $(f2 "$(v P99_nginx_$BIG_CONNS)") | $(f2 "$(v P50_gateway_$BIG_CONNS)") / $(f2 "$(v P99_gateway_$BIG_CONNS)") | |"
+echo "| RSS MB, $BIG_CONNS connections (peak sampled) | | $(mb "$PEAK_nginx") | $(mb "$PEAK_gateway") | |"
+echo
+echo "Gateway RSS: $(mb "$GW_IDLE_KB") MB idle ($(mb "$GW_IDLE_ANON_KB") MB of it anonymous, the rest the shared libraries' pages)," \
+	"$(mb "$GW_HWM_KB") MB high-water mark over the whole run ($(mb "$GW_END_ANON_KB") MB anonymous at the end)."
+for c in "$CONNS" "$LIGHT_CONNS"; do
+	echo "Added over direct at $c connections: gateway p50 +$(f2 "$(awk -v a="$(v P50_gateway_$c)" -v b="$(v P50_direct_$c)" 'BEGIN { print a - b }')") ms," \
+		"p99 +$(f2 "$(awk -v a="$(v P99_gateway_$c)" -v b="$(v P99_direct_$c)" 'BEGIN { print a - b }')") ms;" \
+		"nginx p50 +$(f2 "$(awk -v a="$(v P50_nginx_$c)" -v b="$(v P50_direct_$c)" 'BEGIN { print a - b }')") ms," \
+		"p99 +$(f2 "$(awk -v a="$(v P99_nginx_$c)" -v b="$(v P99_direct_$c)" 'BEGIN { print a - b }')") ms."
+done
+echo "Non-2xx answers and socket errors over all runs: $ERRORS."
+echo
+echo "## Reading \"model\": the gateway's scanner against jansson"
+echo
+"$WORK/parse"

@@ -1,0 +1,284 @@
+/*
+ * llmo gateway: the OpenAI-compatible router (src/gateway/gateway.h) until
+ * SIGINT or SIGTERM; SIGHUP reloads the static backends file.
+ */
+#include "base/common.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "base/duration.h"
+#include "base/log.h"
+#include "base/quantity.h"
+#include "base/str.h"
+#include "cmd/cmd.h"
+#include "gateway/gateway.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+
+#include "base/banned.h"
+
+#define SUB "gateway"
+
+static const char usage[] =
+	"usage: llmo gateway [--listen ADDR:PORT] [--backends FILE | --kubeconfig FILE]\n"
+	"                    [--namespace NS] [--connect-timeout D] [--first-byte-timeout D]\n"
+	"                    [--idle-timeout D] [--retries N] [--max-body SIZE]\n"
+	"                    [--max-response SIZE] [--backend-connections N]\n"
+	"                    [--max-clients N] [--breaker-failures N] [--breaker-cooldown D]\n"
+	"                    [--watch D] [--log-level LEVEL] [--log-json]\n"
+	"\n"
+	"Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings,\n"
+	"/v1/models) and routes each request by its \"model\" to a replica that serves\n"
+	"it: least outstanding requests with two random choices, keep-alive pools,\n"
+	"streaming, retries on another replica, circuit breaking. Also /healthz,\n"
+	"/readyz and /metrics. Replicas come from a static backends file, or else\n"
+	"from the API (LLMWorkloads and their Ready pods). docs/gateway.md describes\n"
+	"it all. D is a duration (5s, 300ms); SIZE is bytes or a quantity (1Mi).\n"
+	"\n"
+	"  --listen ADDR:PORT        address to serve on (default 127.0.0.1:8000;\n"
+	"                            port 0 picks a free one; the URL is printed)\n"
+	"  --backends FILE           static backends file (YAML or JSON); reloaded on\n"
+	"                            SIGHUP and when it changes\n"
+	"  --kubeconfig FILE         the API to watch when no --backends is given\n"
+	"                            (default $KUBECONFIG, ~/.kube/config, in-cluster)\n"
+	"  --namespace NS            watch one namespace (default all)\n"
+	"  --connect-timeout D       connecting to a replica (default 5s)\n"
+	"  --first-byte-timeout D    from the request sent to the answer's head\n"
+	"                            (default 5m)\n"
+	"  --idle-timeout D          longest silence inside an answer (default 1m)\n"
+	"  --retries N               more attempts on other replicas (default 2, max 10)\n"
+	"  --max-body SIZE           request bodies over it get 413 (default 1Mi)\n"
+	"  --max-response SIZE       non-streaming answers over it are cut (default 64Mi)\n"
+	"  --backend-connections N   requests in flight per replica (default 1024)\n"
+	"  --max-clients N           client connections at once (default 16384)\n"
+	"  --breaker-failures N      failures in a row that take a replica out for the\n"
+	"                            cool-down (default 5; 0 never)\n"
+	"  --breaker-cooldown D      (default 5s)\n"
+	"  --watch D                 how often the backends file is checked (default 1s;\n"
+	"                            0 only on SIGHUP)\n"
+	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
+	"  --log-json                log JSON lines instead of text\n";
+
+static int split_listen(const char *v, char *host, size_t n, int *port)
+{
+	const char *colon = strrchr(v, ':');
+	int64_t p;
+	size_t hlen;
+
+	if (!colon || llmo_parse_int_range(colon + 1, 0, 65535, &p, NULL))
+		return -1;
+	hlen = (size_t)(colon - v);
+	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
+		v++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= n)
+		return -1;
+	memcpy(host, v, hlen);
+	host[hlen] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+static int parse_ms(const char *flag, const char *v, int64_t *out)
+{
+	struct llmo_error err = {0};
+	int64_t ns;
+
+	if (llmo_duration_parse(v, &ns, &err))
+		return cmd_usage_error(SUB, "%s: %s", flag, err.msg);
+	if (ns < 0)
+		return cmd_usage_error(SUB, "%s: must not be negative", flag);
+	*out = ns / LLMO_NS_PER_MS;
+	return 0;
+}
+
+static int parse_size(const char *flag, const char *v, size_t *out)
+{
+	struct llmo_error err = {0};
+	int64_t milli;
+
+	if (llmo_quantity_parse(v, &milli, &err))
+		return cmd_usage_error(SUB, "%s: %s", flag, err.msg);
+	if (milli <= 0)
+		return cmd_usage_error(SUB, "%s: must be positive", flag);
+	*out = (size_t)llmo_quantity_value_ceil(milli);
+	return 0;
+}
+
+static int parse_int(const char *flag, const char *v, int64_t lo, int64_t hi, int *out)
+{
+	struct llmo_error err = {0};
+	int64_t i;
+
+	if (llmo_parse_int_range(v, lo, hi, &i, &err))
+		return cmd_usage_error(SUB, "%s: %s", flag, err.msg);
+	*out = (int)i;
+	return 0;
+}
+
+struct announce {
+	const char *host;
+	struct llmo_gateway *gw;
+};
+
+static void announce(void *arg)
+{
+	const struct announce *a = arg;
+
+	if (strchr(a->host, ':'))
+		printf("llmo gateway listening on http://[%s]:%d\n", a->host,
+		       llmo_gateway_port(a->gw));
+	else
+		printf("llmo gateway listening on http://%s:%d\n", a->host, llmo_gateway_port(a->gw));
+	fflush(stdout);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct llmo_error err = {0};
+
+	llmo_log(LLMO_LOG_INFO, SUB, "SIGHUP: reloading the backends file", NULL);
+	llmo_gateway_reload(arg, &err);
+}
+
+/* Many connections need many descriptors: take the hard limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int cmd_gateway(int argc, char **argv)
+{
+	const char *kubeconfig = NULL;
+	struct llmo_gateway_opts opts;
+	struct llmo_kube_client *client = NULL;
+	struct llmo_gateway *gw = NULL;
+	struct event_base *base = NULL;
+	struct event *hup = NULL;
+	struct llmo_error err = {0};
+	char host[256] = "127.0.0.1";
+	int status = 1, rc;
+
+	llmo_gateway_opts_init(&opts);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '=');
+		char name[64];
+		const char *v;
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (strcmp(a, "--log-json") == 0) {
+			llmo_log_set_json(true);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+		v = eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
+		if (strncmp(name, "--", 2) != 0)
+			return cmd_usage_error(SUB, "unexpected argument %s (see --help)", a);
+		if (!v)
+			return cmd_usage_error(SUB, "%s needs a value (see --help)", name);
+		if (!eq)
+			i++;
+		rc = 0;
+		if (strcmp(name, "--listen") == 0) {
+			if (split_listen(v, host, sizeof(host), &opts.port))
+				return cmd_usage_error(SUB, "--listen wants ADDR:PORT, not \"%s\"", v);
+		} else if (strcmp(name, "--backends") == 0) {
+			opts.backends_file = v;
+		} else if (strcmp(name, "--kubeconfig") == 0) {
+			kubeconfig = v;
+		} else if (strcmp(name, "--namespace") == 0) {
+			opts.ns = v;
+		} else if (strcmp(name, "--connect-timeout") == 0) {
+			rc = parse_ms(name, v, &opts.connect_timeout_ms);
+		} else if (strcmp(name, "--first-byte-timeout") == 0) {
+			rc = parse_ms(name, v, &opts.first_byte_timeout_ms);
+		} else if (strcmp(name, "--idle-timeout") == 0) {
+			rc = parse_ms(name, v, &opts.idle_timeout_ms);
+		} else if (strcmp(name, "--breaker-cooldown") == 0) {
+			rc = parse_ms(name, v, &opts.breaker_cooldown_ms);
+		} else if (strcmp(name, "--watch") == 0) {
+			rc = parse_ms(name, v, &opts.watch_ms);
+		} else if (strcmp(name, "--retries") == 0) {
+			rc = parse_int(name, v, 0, LLMO_GATEWAY_RETRIES_MAX, &opts.retries);
+		} else if (strcmp(name, "--backend-connections") == 0) {
+			rc = parse_int(name, v, 1, 1000000, &opts.backend_conns_max);
+		} else if (strcmp(name, "--max-clients") == 0) {
+			rc = parse_int(name, v, 1, 1000000, &opts.clients_max);
+		} else if (strcmp(name, "--breaker-failures") == 0) {
+			rc = parse_int(name, v, 0, 1000, &opts.breaker_failures);
+		} else if (strcmp(name, "--max-body") == 0) {
+			rc = parse_size(name, v, &opts.body_max);
+		} else if (strcmp(name, "--max-response") == 0) {
+			rc = parse_size(name, v, &opts.response_max);
+		} else if (strcmp(name, "--log-level") == 0) {
+			enum llmo_log_level level;
+
+			if (llmo_log_level_parse(v, &level))
+				return cmd_usage_error(SUB, "unknown log level \"%s\"", v);
+			llmo_log_set_level(level);
+		} else {
+			return cmd_usage_error(SUB, "unknown option %s (see --help)", name);
+		}
+		if (rc)
+			return rc;
+	}
+	if (opts.backends_file && kubeconfig)
+		return cmd_usage_error(SUB, "--backends and --kubeconfig exclude each other");
+	opts.host = host;
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (!opts.backends_file) {
+		struct llmo_kube_config kc;
+
+		if (llmo_kube_config_auto(kubeconfig, NULL, &kc, &err)) {
+			fprintf(stderr, "llmo %s: %s (or give --backends FILE)\n", SUB, err.msg);
+			goto out;
+		}
+		rc = llmo_kube_client_new(&kc, &client, &err);
+		llmo_kube_config_release(&kc);
+		if (rc) {
+			fprintf(stderr, "llmo %s: %s\n", SUB, err.msg);
+			goto out;
+		}
+		opts.client = client;
+	}
+	base = event_base_new();
+	if (!base) {
+		fprintf(stderr, "llmo %s: cannot create the event loop\n", SUB);
+		goto out;
+	}
+	if (llmo_gateway_new(base, &opts, &gw, &err) || llmo_gateway_start(gw, &err)) {
+		fprintf(stderr, "llmo %s: %s\n", SUB, err.msg);
+		goto out;
+	}
+	hup = evsignal_new(base, SIGHUP, on_hup, gw);
+	if (!hup || event_add(hup, NULL) < 0) {
+		fprintf(stderr, "llmo %s: cannot watch SIGHUP\n", SUB);
+		goto out;
+	}
+	{
+		struct announce a = {.host = host, .gw = gw};
+
+		status = cmd_run_until_signal(base, SUB, announce, &a);
+	}
+out:
+	if (hup)
+		event_free(hup);
+	llmo_gateway_free(gw);
+	if (base)
+		event_base_free(base);
+	llmo_kube_client_free(client);
+	return status;
+}

@@ -1,0 +1,215 @@
+/*
+ * llmo registry: the OCI model registry (src/registry/registry.h) until
+ * SIGINT or SIGTERM.
+ */
+#include "base/common.h"
+
+#include <event2/event.h>
+#include <sys/resource.h>
+
+#include "api/config.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "cmd/cmd.h"
+#include "registry/registry.h"
+
+#include "base/banned.h"
+
+#define SUB "registry"
+
+static const char usage[] =
+	"usage: llmo registry [--listen ADDR:PORT] [--storage DIR] [--config FILE]\n"
+	"                     [--tokens FILE] [--anonymous ACTIONS]\n"
+	"                     [--tls-cert FILE --tls-key FILE]\n"
+	"                     [--checksum-validation BOOL] [--log-level LEVEL] [--log-json]\n"
+	"\n"
+	"Serves an OCI Distribution Specification v1.1 registry for models: pushes and\n"
+	"pulls with skopeo, oras or docker, chunked and resumable uploads,\n"
+	"cross-repository mounts, tags, the catalog and the referrers API. Blobs are\n"
+	"stored by digest under the storage directory, verified as they arrive and\n"
+	"when they are served. Bearer tokens give tenants pull, push and delete on\n"
+	"repository patterns. docs/registry.md describes it all.\n"
+	"\n"
+	"  --listen ADDR:PORT        address to serve on (default 127.0.0.1:5000; port 0\n"
+	"                            picks a free one; the URL is printed)\n"
+	"  --storage DIR             storage directory (default: modelRegistry.storagePath\n"
+	"                            of --config)\n"
+	"  --config FILE             llmo configuration (its modelRegistry section)\n"
+	"  --tokens FILE             token file: one \"TOKEN TENANT SCOPE...\" a line,\n"
+	"                            SCOPE like repository:models/x:pull,push (mode 0600)\n"
+	"  --anonymous ACTIONS       what callers without a token may do on every\n"
+	"                            repository: none (default), pull, pull,push, ...\n"
+	"  --tls-cert FILE           serve HTTPS with this PEM certificate (chain) ...\n"
+	"  --tls-key FILE            ... and this PEM key\n"
+	"  --checksum-validation B   verify blob digests when serving (default true, or\n"
+	"                            the configuration's modelRegistry.checksumValidation)\n"
+	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
+	"  --log-json                log JSON lines instead of text\n";
+
+static int split_listen(const char *v, char *host, size_t n, int *port)
+{
+	const char *colon = strrchr(v, ':');
+	int64_t p;
+	size_t hlen;
+
+	if (!colon || llmo_parse_int_range(colon + 1, 0, 65535, &p, NULL))
+		return -1;
+	hlen = (size_t)(colon - v);
+	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
+		v++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= n)
+		return -1;
+	memcpy(host, v, hlen);
+	host[hlen] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+struct announce {
+	const char *host;
+	struct llmo_registry *reg;
+};
+
+static void announce(void *arg)
+{
+	const struct announce *a = arg;
+	const char *scheme = llmo_registry_tls(a->reg) ? "https" : "http";
+
+	if (strchr(a->host, ':'))
+		printf("llmo registry listening on %s://[%s]:%d\n", scheme, a->host,
+		       llmo_registry_port(a->reg));
+	else
+		printf("llmo registry listening on %s://%s:%d\n", scheme, a->host,
+		       llmo_registry_port(a->reg));
+	fflush(stdout);
+}
+
+/*
+ * Connections (up to 1024) and open upload sessions (up to 1024, a file
+ * each) need more descriptors than the usual soft limit: take the hard one.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Takes storage and checksum settings from the configuration file's modelRegistry. */
+static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_registry_opts *o,
+			bool checksum_given)
+{
+	if (cmd_load_config(path, cfg))
+		return 1;
+	if (cfg->model_registry.storage_type != LLMO_STORAGE_LOCAL) {
+		fprintf(stderr,
+			"llmo registry: %s: modelRegistry.storageType: only \"local\" is implemented\n",
+			path);
+		return 1;
+	}
+	if (!o->storage_path)
+		o->storage_path = cfg->model_registry.storage_path;
+	if (!checksum_given)
+		o->checksum_validation = cfg->model_registry.checksum_validation;
+	return 0;
+}
+
+int cmd_registry(int argc, char **argv)
+{
+	struct llmo_registry_opts opts;
+	struct llmo_registry *reg = NULL;
+	struct event_base *base = NULL;
+	struct llmo_config cfg = {0};
+	struct llmo_error err = {0};
+	const char *config = NULL;
+	char host[256] = "127.0.0.1";
+	bool checksum_given = false;
+	int status = 1;
+
+	llmo_registry_opts_init(&opts);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '=');
+		char name[64];
+		const char *v;
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (strcmp(a, "--log-json") == 0) {
+			llmo_log_set_json(true);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+		v = eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
+		if (strncmp(name, "--", 2) != 0)
+			return cmd_usage_error(SUB, "unexpected argument %s (see --help)", a);
+		if (!v)
+			return cmd_usage_error(SUB, "%s needs a value (see --help)", name);
+		if (!eq)
+			i++;
+		if (strcmp(name, "--listen") == 0) {
+			if (split_listen(v, host, sizeof(host), &opts.port))
+				return cmd_usage_error(SUB, "--listen wants ADDR:PORT, not \"%s\"", v);
+		} else if (strcmp(name, "--storage") == 0) {
+			opts.storage_path = v;
+		} else if (strcmp(name, "--config") == 0) {
+			config = v;
+		} else if (strcmp(name, "--tokens") == 0) {
+			opts.tokens_file = v;
+		} else if (strcmp(name, "--anonymous") == 0) {
+			opts.anonymous = v;
+		} else if (strcmp(name, "--tls-cert") == 0) {
+			opts.tls_cert = v;
+		} else if (strcmp(name, "--tls-key") == 0) {
+			opts.tls_key = v;
+		} else if (strcmp(name, "--checksum-validation") == 0) {
+			if (llmo_parse_bool(v, &opts.checksum_validation, &err))
+				return cmd_usage_error(SUB, "--checksum-validation: %s", err.msg);
+			checksum_given = true;
+		} else if (strcmp(name, "--log-level") == 0) {
+			enum llmo_log_level lvl;
+
+			if (llmo_log_level_parse(v, &lvl))
+				return cmd_usage_error(SUB, "--log-level: unknown level \"%s\"", v);
+			llmo_log_set_level(lvl);
+		} else {
+			return cmd_usage_error(SUB, "unknown flag %s (see --help)", name);
+		}
+	}
+	opts.host = host;
+	if (config && apply_config(config, &cfg, &opts, checksum_given))
+		goto out;
+	if (!opts.storage_path) {
+		status = cmd_usage_error(SUB, "no storage: give --storage DIR (or --config with "
+					      "modelRegistry.storagePath)");
+		goto out;
+	}
+	if (!opts.tls_cert != !opts.tls_key) {
+		status = cmd_usage_error(SUB, "--tls-cert and --tls-key go together");
+		goto out;
+	}
+	raise_nofile();
+	base = event_base_new();
+	if (!base) {
+		fprintf(stderr, "llmo registry: cannot create the event loop\n");
+		goto out;
+	}
+	if (llmo_registry_new(base, &opts, &reg, &err)) {
+		fprintf(stderr, "llmo registry: %s\n", err.msg);
+		goto out;
+	}
+	status = cmd_run_until_signal(base, SUB, announce,
+				      &(struct announce){.host = host, .reg = reg});
+out:
+	llmo_registry_free(reg);
+	if (base)
+		event_base_free(base);
+	llmo_config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,605 @@
+/*
+ * struct llmo_gateway's life cycle (gateway.h): options, the listening
+ * socket, where the routing table comes from (the static file, watched; or
+ * informers on LLMWorkloads and pods, rebuilt after each batch of changes),
+ * the metrics, and the answers the gateway makes itself (/healthz,
+ * /readyz, /metrics, /v1/models). Connections and proxying are proxy.c's.
+ */
+#include "base/common.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "base/clock.h"
+#include "base/duration.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "gateway/body.h"
+#include "gateway/gateway_int.h"
+#include "gateway/oaerror.h"
+#include "gateway/source.h"
+#include "kube/client.h"
+#include "kube/informer.h"
+#include "metrics/metrics.h"
+
+#include "base/banned.h"
+
+#define LOG "gateway"
+/* Listen backlog. */
+#define BACKLOG 4096
+/* Pause of accepting after an accept error (out of file descriptors). */
+#define ACCEPT_RETRY_MS 100
+/* Bounds of the options. */
+#define TIMEOUT_MAX_MS (INT64_C(24) * 3600 * 1000)
+#define BODY_MAX_MAX ((size_t)64 << 20)
+#define CONNS_MAX_MAX 1000000
+#define BREAKER_FAILURES_MAX 1000
+
+static const double duration_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+					  0.25,	 0.5,	 1,	2.5,  5,     10,   30,
+					  60,	 120,	 300};
+
+void llmo_gateway_opts_init(struct llmo_gateway_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host = "127.0.0.1";
+	o->port = LLMO_GATEWAY_PORT;
+	o->connect_timeout_ms = LLMO_GATEWAY_CONNECT_TIMEOUT_MS;
+	o->first_byte_timeout_ms = LLMO_GATEWAY_FIRST_BYTE_TIMEOUT_MS;
+	o->idle_timeout_ms = LLMO_GATEWAY_IDLE_TIMEOUT_MS;
+	o->retries = LLMO_GATEWAY_RETRIES;
+	o->body_max = LLMO_GATEWAY_BODY_MAX;
+	o->response_max = LLMO_GATEWAY_RESPONSE_MAX;
+	o->backend_conns_max = LLMO_GATEWAY_BACKEND_CONNS_MAX;
+	o->clients_max = LLMO_GATEWAY_CLIENTS_MAX;
+	o->breaker_failures = LLMO_GW_BREAKER_FAILURES;
+	o->breaker_cooldown_ms = LLMO_GW_BREAKER_COOLDOWN_MS;
+	o->watch_ms = LLMO_GATEWAY_WATCH_MS;
+}
+
+static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
+{
+	const struct {
+		const char *name;
+		int64_t v, lo, hi;
+	} ranges[] = {
+		{"port", o->port, 0, 65535},
+		{"connect timeout (ms)", o->connect_timeout_ms, 1, TIMEOUT_MAX_MS},
+		{"first-byte timeout (ms)", o->first_byte_timeout_ms, 1, TIMEOUT_MAX_MS},
+		{"idle timeout (ms)", o->idle_timeout_ms, 1, TIMEOUT_MAX_MS},
+		{"retries", o->retries, 0, LLMO_GATEWAY_RETRIES_MAX},
+		{"body limit (bytes)", (int64_t)o->body_max, 1, (int64_t)BODY_MAX_MAX},
+		{"response limit (bytes)", (int64_t)LLMO_MIN(o->response_max, (size_t)INT64_MAX), 1,
+		 INT64_MAX},
+		{"connections per backend", o->backend_conns_max, 1, CONNS_MAX_MAX},
+		{"client connections", o->clients_max, 1, CONNS_MAX_MAX},
+		{"breaker failures", o->breaker_failures, 0, BREAKER_FAILURES_MAX},
+		{"breaker cool-down (ms)", o->breaker_cooldown_ms, 0, TIMEOUT_MAX_MS},
+		{"file check period (ms)", o->watch_ms, 0, TIMEOUT_MAX_MS},
+	};
+
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(ranges); i++)
+		if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi)
+			return llmo_error_set(err, LLMO_ERANGE,
+					      "%s: %" PRId64 " is outside %" PRId64 "..%" PRId64,
+					      ranges[i].name, ranges[i].v, ranges[i].lo,
+					      ranges[i].hi);
+	if (!o->host || !*o->host)
+		return llmo_error_set(err, LLMO_EINVAL, "no address to listen on");
+	if (!o->backends_file == !o->client)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "give either a backends file or an API client, not %s",
+				      o->backends_file ? "both" : "neither");
+	return 0;
+}
+
+/* ---- the routing table ---- */
+
+static void count_endpoints(struct llmo_gateway *gw)
+{
+	llmo_metric_clear(gw->m_endpoints);
+	for (size_t i = 0; i < gw->table->models.len; i++) {
+		const struct llmo_gw_model *m = gw->table->models.items[i];
+		size_t ready = llmo_gw_model_ready(m);
+
+		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "ready"}, (double)ready);
+		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "draining"},
+				(double)(m->eps.len - ready));
+	}
+}
+
+void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
+{
+	struct llmo_gw_table *old = gw->table;
+	size_t eps = 0;
+
+	gw->table = t;
+	llmo_gw_table_unref(old);
+	for (size_t i = 0; i < t->models.len; i++)
+		eps += t->models.items[i]->eps.len;
+	count_endpoints(gw);
+	LLMO_INFO(LOG, "routing table", "models=%zu endpoints=%zu names=%zu", t->models.len, eps,
+		  llmo_hmap_count(&t->names));
+}
+
+static int load_file(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	struct llmo_gw_table *t;
+	struct stat st;
+	int rc;
+
+	if (stat(gw->backends_file, &st) == 0)
+		gw->file_st = st;
+	rc = llmo_gw_table_from_file(gw->backends_file, &gw->backends, &t, err);
+	if (rc)
+		return rc;
+	llmo__gw_table_swap(gw, t);
+	gw->ready = true;
+	return 0;
+}
+
+int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	int rc;
+
+	if (!gw->backends_file)
+		return llmo_error_set(err, LLMO_EINVAL, "no backends file to reload (API mode)");
+	rc = load_file(gw, err);
+	if (rc) {
+		char q[LLMO_LOG_QUOTE_MAX];
+
+		LLMO_WARN(LOG, "backends file not reloaded, keeping the old table", "error=%s",
+			  llmo_log_quote(q, sizeof(q), err ? err->msg : llmo_strerror(rc)));
+	}
+	return rc;
+}
+
+static bool file_changed(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino != b->st_ino || a->st_dev != b->st_dev || a->st_size != b->st_size ||
+	       a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_gateway *gw = arg;
+	struct llmo_error err = {0};
+	struct stat st;
+
+	if (stat(gw->backends_file, &st) != 0 || !file_changed(&st, &gw->file_st))
+		return;
+	LLMO_INFO(LOG, "backends file changed, reloading", "file=%s", gw->backends_file);
+	gw->file_st = st; /* a broken file is reported once, not at every check */
+	llmo_gateway_reload(gw, &err);
+}
+
+/* ---- API mode ---- */
+
+static int collect(void *ctx, json_t *obj)
+{
+	return json_array_append(ctx, obj) ? LLMO_ENOMEM : 0;
+}
+
+static void on_rebuild(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_gateway *gw = arg;
+	json_t *wls = json_array(), *pods = json_array();
+	struct llmo_gw_table *t = NULL;
+	struct llmo_error err = {0};
+
+	if (!llmo_informer_synced(gw->wl_inf) || !llmo_informer_synced(gw->pod_inf)) {
+		struct timeval tv = {0, 100 * 1000};
+
+		event_add(gw->rebuild_ev, &tv);
+		goto out;
+	}
+	if (!wls || !pods || llmo_informer_list(gw->wl_inf, NULL, collect, wls) ||
+	    llmo_informer_list(gw->pod_inf, NULL, collect, pods) ||
+	    llmo_gw_table_from_kube(wls, pods, &gw->backends, &t, &err)) {
+		struct timeval tv = {1, 0};
+
+		LLMO_WARN(LOG, "cannot build the routing table, retrying", "error=\"%s\"", err.msg);
+		event_add(gw->rebuild_ev, &tv);
+		goto out;
+	}
+	llmo__gw_table_swap(gw, t);
+	if (!gw->ready)
+		LLMO_INFO(LOG, "ready", "workloads=%zu pods=%zu", json_array_size(wls),
+			  json_array_size(pods));
+	gw->ready = true;
+out:
+	json_decref(wls);
+	json_decref(pods);
+}
+
+static void schedule_rebuild(struct llmo_gateway *gw)
+{
+	struct timeval now = {0, 0};
+
+	/* one rebuild after the batch of changes the loop is delivering */
+	if (!event_pending(gw->rebuild_ev, EV_TIMEOUT, NULL))
+		event_add(gw->rebuild_ev, &now);
+}
+
+static void on_add(void *ctx, json_t *obj)
+{
+	schedule_rebuild(ctx);
+}
+
+static void on_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	schedule_rebuild(ctx);
+}
+
+static void on_delete(void *ctx, json_t *obj)
+{
+	schedule_rebuild(ctx);
+}
+
+/* ---- admin answers ---- */
+
+static int model_entry(json_t *data, const char *name, const struct llmo_gw_model *m)
+{
+	json_t *e = json_pack("{s:s, s:s, s:i, s:s, s:s}", "id", name, "object", "model", "created",
+			      0, "owned_by", "llmo", "root", m->id);
+
+	return !e || json_array_append_new(data, e) ? LLMO_ENOMEM : 0;
+}
+
+static int list_model(void *ctx, const char *name, const struct llmo_gw_model *m)
+{
+	if (llmo_gw_model_ready(m) == 0)
+		return 0;
+	return model_entry(ctx, name, m);
+}
+
+/* Percent-decodes s[0, n) into out; LLMO_EPARSE for a bad escape. */
+static int unescape(const char *s, size_t n, struct llmo_buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo, rc;
+
+		if (s[i] != '%') {
+			if ((rc = llmo_buf_putc(out, s[i])))
+				return rc;
+			continue;
+		}
+		if (n - i < 3)
+			return LLMO_EPARSE;
+		hi = s[i + 1] >= '0' && s[i + 1] <= '9'	  ? s[i + 1] - '0'
+		     : s[i + 1] >= 'a' && s[i + 1] <= 'f' ? s[i + 1] - 'a' + 10
+		     : s[i + 1] >= 'A' && s[i + 1] <= 'F' ? s[i + 1] - 'A' + 10
+							  : -1;
+		lo = s[i + 2] >= '0' && s[i + 2] <= '9'	  ? s[i + 2] - '0'
+		     : s[i + 2] >= 'a' && s[i + 2] <= 'f' ? s[i + 2] - 'a' + 10
+		     : s[i + 2] >= 'A' && s[i + 2] <= 'F' ? s[i + 2] - 'A' + 10
+							  : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return LLMO_EPARSE;
+		if ((rc = llmo_buf_putc(out, (char)(hi * 16 + lo))))
+			return rc;
+		i += 2;
+	}
+	return 0;
+}
+
+static bool path_eq(const char *p, size_t n, const char *want)
+{
+	return n == strlen(want) && memcmp(p, want, n) == 0;
+}
+
+static int models_answer(struct llmo_gateway *gw, const char *id, size_t idlen, int *status,
+			 const char **ctype, struct llmo_buf *body)
+{
+	json_t *data = json_array(), *doc = NULL;
+	struct llmo_buf name;
+	char *text = NULL;
+	int rc = 0;
+
+	llmo_buf_init(&name, LLMO_GW_MODEL_MAX * 3);
+	*ctype = "application/json";
+	if (!data) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
+	if (!id) {
+		rc = llmo_gw_table_each_name(gw->table, list_model, data);
+		if (!rc && !(doc = json_pack("{s:s, s:O}", "object", "list", "data", data)))
+			rc = LLMO_ENOMEM;
+	} else {
+		const struct llmo_gw_model *m = NULL;
+		char q[LLMO_GW_QUOTE_MAX + 4], msg[LLMO_GW_QUOTE_MAX + 128];
+
+		if (unescape(id, idlen, &name) == 0)
+			m = llmo_gw_table_lookup(gw->table, name.data, name.len);
+		if (!m) {
+			llmo_gw_quote_input(q, id, idlen);
+			snprintf(msg, sizeof(msg), "The model '%s' does not exist", q);
+			*status = 404;
+			rc = llmo_gw_error_body(body, 404, msg, "model", "model_not_found");
+			goto out;
+		}
+		if (!(rc = model_entry(data, name.data, m)))
+			doc = json_incref(json_array_get(data, 0));
+	}
+	if (!rc && !(text = llmo_json_dump_compact(doc)))
+		rc = LLMO_ENOMEM;
+	if (!rc)
+		rc = llmo_buf_puts(body, text);
+	*status = 200;
+out:
+	free(text);
+	json_decref(doc);
+	json_decref(data);
+	llmo_buf_release(&name);
+	return rc;
+}
+
+int llmo__gw_admin(struct llmo_gateway *gw, const char *path, size_t len, int *status,
+		   const char **content_type, struct llmo_buf *body)
+{
+	static const char models[] = "/v1/models";
+
+	*status = 200;
+	*content_type = "text/plain; charset=utf-8";
+	if (path_eq(path, len, "/healthz"))
+		return llmo_buf_puts(body, "ok\n");
+	if (path_eq(path, len, "/readyz")) {
+		if (gw->ready)
+			return llmo_buf_puts(body, "ok\n");
+		*status = 503;
+		return llmo_buf_puts(body, gw->backends_file
+						   ? "not ready: the backends file is not loaded\n"
+						   : "not ready: workloads and pods not listed yet\n");
+	}
+	if (path_eq(path, len, "/metrics")) {
+		*content_type = LLMO_METRICS_CONTENT_TYPE;
+		return llmo_metrics_write(gw->metrics, body);
+	}
+	if (path_eq(path, len, models))
+		return models_answer(gw, NULL, 0, status, content_type, body);
+	if (len > sizeof(models) && memcmp(path, models, sizeof(models) - 1) == 0 &&
+	    path[sizeof(models) - 1] == '/')
+		return models_answer(gw, path + sizeof(models), len - sizeof(models), status,
+				     content_type, body);
+	return LLMO_ENOTFOUND;
+}
+
+/* ---- life cycle ---- */
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	llmo__gw_client_accept(arg, fd, sa, salen);
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_gateway *gw = arg;
+
+	if (!gw->full)
+		evconnlistener_enable(gw->listener);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct llmo_gateway *gw = arg;
+	struct timeval tv = {0, ACCEPT_RETRY_MS * 1000};
+	int e = EVUTIL_SOCKET_ERROR();
+
+	LLMO_WARN(LOG, "accept failed, pausing", "error=\"%s\" ms=%d", strerror(e),
+		  ACCEPT_RETRY_MS);
+	evconnlistener_disable(l);
+	event_add(gw->accept_ev, &tv);
+}
+
+static int listen_on(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	const char *host = strcmp(gw->host, "localhost") == 0 ? "127.0.0.1" : gw->host;
+	socklen_t len;
+
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)gw->o.port);
+		len = sizeof(*in);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)gw->o.port);
+		len = sizeof(*in6);
+	} else {
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "listen address \"%s\" is not an IP address", gw->host);
+	}
+	gw->listener = evconnlistener_new_bind(gw->base, on_accept, gw,
+					       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+						       LEV_OPT_REUSEABLE | LEV_OPT_DISABLED,
+					       BACKLOG, (struct sockaddr *)&ss, (int)len);
+	if (!gw->listener)
+		return llmo_error_set(err, LLMO_EIO, "cannot listen on %s:%d: %s", gw->host,
+				      gw->o.port, strerror(errno));
+	evconnlistener_set_error_cb(gw->listener, on_accept_error);
+	len = sizeof(ss);
+	if (getsockname(evconnlistener_get_fd(gw->listener), (struct sockaddr *)&ss, &len) < 0)
+		return llmo_error_set(err, LLMO_EIO, "getsockname: %s", strerror(errno));
+	gw->port = ntohs(ss.ss_family == AF_INET ? in->sin_port : in6->sin6_port);
+	return 0;
+}
+
+static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	int rc;
+
+	if (llmo_metrics_new(&gw->metrics))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	if ((rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_requests_total",
+				       "Inference requests answered, by model, track and status code.",
+				       (const char *[]){"model", "track", "code"}, 3,
+				       &gw->m_requests, err)) ||
+	    (rc = llmo_metrics_histogram(gw->metrics, "llmo_gateway_request_duration_seconds",
+					 "Time from a request's head to the end of its answer.",
+					 (const char *[]){"model"}, 1, duration_buckets,
+					 LLMO_ARRAY_LEN(duration_buckets), &gw->m_duration, err)) ||
+	    (rc = llmo_metrics_histogram(gw->metrics, "llmo_gateway_time_to_first_byte_seconds",
+					 "Time from a request's head to the first byte of its answer's "
+					 "body (the first event of a stream).",
+					 (const char *[]){"model"}, 1, duration_buckets,
+					 LLMO_ARRAY_LEN(duration_buckets), &gw->m_ttfb, err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_upstream_errors_total",
+				       "Failed attempts on a backend, by kind (connect, "
+				       "connect_timeout, reset, timeout, status, protocol).",
+				       (const char *[]){"backend", "kind"}, 2,
+				       &gw->m_upstream_errors, err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_retries_total",
+				       "Requests sent again to another replica after a failure.",
+				       (const char *[]){"model"}, 1, &gw->m_retries, err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_inflight",
+				     "Requests in flight to each backend.",
+				     (const char *[]){"backend"}, 1, &gw->m_inflight, err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_endpoints",
+				     "Endpoints of each model in the routing table, by state.",
+				     (const char *[]){"model", "state"}, 2, &gw->m_endpoints, err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_client_connections",
+				     "Open client connections.", NULL, 0, &gw->m_clients, err)))
+		return rc;
+	llmo_metric_set(gw->m_clients, NULL, 0);
+	return 0;
+}
+
+int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *opts,
+		     struct llmo_gateway **out, struct llmo_error *err)
+{
+	struct llmo_gateway *gw = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_opts(opts, err)))
+		return rc;
+	gw = calloc(1, sizeof(*gw));
+	if (!gw)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	gw->base = base;
+	gw->io.base = base;
+	gw->io.scratch = malloc(LLMO__GW_CONN_READ_MAX);
+	gw->o = *opts;
+	llmo_gw_backends_init(&gw->backends, llmo__gw_backend_freed, gw);
+	gw->host = llmo_strdup(opts->host);
+	gw->backends_file = opts->backends_file ? llmo_strdup(opts->backends_file) : NULL;
+	gw->ns = opts->ns && *opts->ns ? llmo_strdup(opts->ns) : NULL;
+	gw->o.host = gw->host;
+	gw->o.backends_file = gw->backends_file;
+	gw->o.ns = gw->ns;
+	gw->bal.failures = opts->breaker_failures;
+	gw->bal.cooldown_ns = opts->breaker_cooldown_ms * LLMO_NS_PER_MS;
+	gw->bal.conns_max = opts->backend_conns_max;
+	llmo_gw_rng_seed(&gw->rng, opts->seed ? opts->seed : (uint64_t)llmo_clock_mono_ns() ^
+								 (uint64_t)llmo_clock_wall_ms());
+	if (!gw->host || !gw->io.scratch || (opts->backends_file && !gw->backends_file) ||
+	    (opts->ns && *opts->ns && !gw->ns)) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = make_metrics(gw, err)))
+		goto fail;
+	if ((rc = llmo_gw_table_new(&gw->table))) {
+		rc = llmo_error_set(err, rc, "out of memory");
+		goto fail;
+	}
+	gw->accept_ev = evtimer_new(base, on_accept_retry, gw);
+	gw->rebuild_ev = evtimer_new(base, on_rebuild, gw);
+	gw->watch_ev = event_new(base, -1, EV_PERSIST, on_watch, gw);
+	gw->kick_ev = event_new(base, -1, 0, llmo__gw_kick, gw);
+	if (!gw->accept_ev || !gw->rebuild_ev || !gw->watch_ev || !gw->kick_ev) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (gw->backends_file && (rc = load_file(gw, err)))
+		goto fail;
+	if (gw->o.client) {
+		struct llmo_informer_handlers h = {on_add, on_update, on_delete};
+
+		if ((rc = llmo_informer_new(gw->o.client, &llmo_kube_llmworkloads, gw->ns, NULL, base,
+					    &h, gw, &gw->wl_inf, err)) ||
+		    (rc = llmo_informer_new(gw->o.client, &llmo_kube_pods, gw->ns,
+					    LLMO_GW_LABEL_WORKLOAD, base, &h, gw, &gw->pod_inf,
+					    err)))
+			goto fail;
+	}
+	if ((rc = listen_on(gw, err)))
+		goto fail;
+	*out = gw;
+	return 0;
+fail:
+	llmo_gateway_free(gw);
+	return rc;
+}
+
+int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	int rc;
+
+	if (gw->started)
+		return llmo_error_set(err, LLMO_EINVAL, "the gateway is already started");
+	if (gw->wl_inf && ((rc = llmo_informer_start(gw->wl_inf, err)) ||
+			   (rc = llmo_informer_start(gw->pod_inf, err))))
+		return rc;
+	if (gw->backends_file && gw->o.watch_ms > 0) {
+		struct timeval tv = {(time_t)(gw->o.watch_ms / 1000),
+				     (suseconds_t)(gw->o.watch_ms % 1000) * 1000};
+
+		event_add(gw->watch_ev, &tv);
+	}
+	if (evconnlistener_enable(gw->listener) < 0)
+		return llmo_error_set(err, LLMO_EIO, "cannot accept connections");
+	gw->started = true;
+	LLMO_INFO(LOG, "listening", "addr=%s port=%d mode=%s", gw->host, gw->port,
+		  gw->backends_file ? "file" : "api");
+	return 0;
+}
+
+int llmo_gateway_port(const struct llmo_gateway *gw)
+{
+	return gw->port;
+}
+
+bool llmo_gateway_ready(const struct llmo_gateway *gw)
+{
+	return gw->ready;
+}
+
+void llmo_gateway_free(struct llmo_gateway *gw)
+{
+	if (!gw)
+		return;
+	llmo_informer_free(gw->wl_inf);
+	llmo_informer_free(gw->pod_inf);
+	if (gw->listener)
+		evconnlistener_free(gw->listener);
+	llmo__gw_clients_close_all(gw);
+	llmo__gw_kick(-1, 0, gw); /* lets go of the backends it was to serve */
+	llmo_gw_table_unref(gw->table);
+	gw->table = NULL;
+	llmo_gw_backends_release(&gw->backends);
+	if (gw->accept_ev)
+		event_free(gw->accept_ev);
+	if (gw->rebuild_ev)
+		event_free(gw->rebuild_ev);
+	if (gw->watch_ev)
+		event_free(gw->watch_ev);
+	if (gw->kick_ev)
+		event_free(gw->kick_ev);
+	llmo_metrics_free(gw->metrics);
+	free(gw->io.scratch);
+	free(gw->host);
+	free(gw->backends_file);
+	free(gw->ns);
+	free(gw);
+}

@@ -1,0 +1,134 @@
+#ifndef LLMO_GATEWAY_H
+#define LLMO_GATEWAY_H
+/*
+ * struct llmo_gateway: `llmo gateway`, the OpenAI-compatible router in
+ * front of the model replicas. It serves
+ *
+ *     POST /v1/chat/completions, /v1/completions, /v1/embeddings
+ *                       routed by the body's "model" to a replica of the
+ *                       workload that serves it, answers streamed through
+ *     GET  /v1/models   the model names it routes (GET /v1/models/ID: one)
+ *     GET  /healthz     200 while the process runs
+ *     GET  /readyz      200 once the backends are known (file loaded, or
+ *                       the API's workloads and pods listed)
+ *     GET  /metrics     Prometheus text
+ *
+ * Backends come from a static file (opts.backends_file, reloaded by
+ * llmo_gateway_reload and, when opts.watch_ms > 0, when the file changes)
+ * or from the API (opts.client: informers on LLMWorkloads and their pods;
+ * the same code against a cluster and against `llmo server`).
+ * docs/gateway.md describes routing, balancing, retries, timeouts, errors
+ * and metrics.
+ *
+ * Threads: everything runs on the caller's event_base, which must not be
+ * blocked by anything else (the informers' HTTP runs on their own threads
+ * and hands results to this loop). Nothing here blocks: sockets are
+ * non-blocking, upstream addresses are IP literals.
+ */
+#include "base/common.h"
+
+#include "base/error.h"
+
+struct event_base;
+struct llmo_gateway;
+struct llmo_kube_client;
+
+/* Defaults (llmo_gateway_opts_init), each overridable in the options. */
+#define LLMO_GATEWAY_PORT 8000
+/* Request bodies over this get 413. */
+#define LLMO_GATEWAY_BODY_MAX ((size_t)1 << 20)
+/* Non-streaming answers over this are cut (the client sees the connection close). */
+#define LLMO_GATEWAY_RESPONSE_MAX ((size_t)64 << 20)
+/* Request head (request line and headers) over this gets 431. */
+#define LLMO_GATEWAY_HEAD_MAX 16384
+/* Backend response head over this is a 502. */
+#define LLMO_GATEWAY_UPSTREAM_HEAD_MAX 65536
+#define LLMO_GATEWAY_CONNECT_TIMEOUT_MS 5000
+/* From the request sent to the answer's head (a non-streaming answer comes whole). */
+#define LLMO_GATEWAY_FIRST_BYTE_TIMEOUT_MS 300000
+/* Longest silence inside an answer (between SSE events too). */
+#define LLMO_GATEWAY_IDLE_TIMEOUT_MS 60000
+/* A client's whole request head must arrive within this (checked as its bytes come). */
+#define LLMO_GATEWAY_CLIENT_HEAD_TIMEOUT_MS 30000
+/* A client connection silent this long (between requests, or inside one) is closed. */
+#define LLMO_GATEWAY_KEEPALIVE_TIMEOUT_MS 75000
+/* A client that reads nothing of its answer for this long is dropped. */
+#define LLMO_GATEWAY_CLIENT_WRITE_TIMEOUT_MS 60000
+/* An idle backend connection in the pool is closed after this. */
+#define LLMO_GATEWAY_POOL_IDLE_TIMEOUT_MS 60000
+/* Extra attempts on other replicas after a connection failure or a 5xx before any byte. */
+#define LLMO_GATEWAY_RETRIES 2
+#define LLMO_GATEWAY_RETRIES_MAX 10
+/* Connections per backend (busy ones; idle ones kept: LLMO_GATEWAY_POOL_IDLE_MAX). */
+#define LLMO_GATEWAY_BACKEND_CONNS_MAX 1024
+#define LLMO_GATEWAY_POOL_IDLE_MAX 256
+/*
+ * Connections being established to one backend at once; more requests wait
+ * (at most the connect timeout) for one of them or for a pooled connection,
+ * so that a burst of clients does not overflow a backend's listen backlog.
+ */
+#define LLMO_GATEWAY_CONNECTING_MAX 8
+/* Client connections at once; past it the gateway stops accepting until one closes. */
+#define LLMO_GATEWAY_CLIENTS_MAX 16384
+/* Bytes of an answer waiting for a slow client before the backend is no longer read. */
+#define LLMO_GATEWAY_CLIENT_BUFFER_MAX ((size_t)256 << 10)
+/* How often the static file is checked for changes. */
+#define LLMO_GATEWAY_WATCH_MS 1000
+
+struct llmo_gateway_opts {
+	const char *host;	   /* address to listen on: "127.0.0.1" */
+	int port;		   /* LLMO_GATEWAY_PORT; 0 picks a free port */
+	const char *backends_file; /* static mode; NULL: API mode */
+	struct llmo_kube_client *client; /* API mode (borrowed, outlives the gateway) */
+	const char *ns;			 /* API mode: the namespace watched; NULL: all */
+	int64_t connect_timeout_ms;
+	int64_t first_byte_timeout_ms;
+	int64_t idle_timeout_ms;
+	int retries;		  /* 0 .. LLMO_GATEWAY_RETRIES_MAX */
+	size_t body_max;	  /* request bodies */
+	size_t response_max;	  /* non-streaming answers */
+	int backend_conns_max;	  /* per backend */
+	int clients_max;
+	int breaker_failures;	  /* consecutive failures that open the breaker; 0: never */
+	int64_t breaker_cooldown_ms;
+	int64_t watch_ms; /* static file check period; 0: only on llmo_gateway_reload */
+	uint64_t seed;	  /* balancer's random seed; 0: from the clock */
+};
+
+/* The defaults above. */
+void llmo_gateway_opts_init(struct llmo_gateway_opts *o);
+
+/*
+ * Checks opts, binds the listening socket (not accepting yet) and, in
+ * static mode, loads the backends file (its errors are returned here).
+ * opts and its strings are copied; the kube client is borrowed.
+ * LLMO_EINVAL (bad options or file), LLMO_ENOTFOUND (no file), LLMO_EIO
+ * (cannot listen), LLMO_ENOMEM.
+ */
+int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *opts,
+		     struct llmo_gateway **out, struct llmo_error *err);
+
+/* Starts accepting, and in API mode starts the informers. */
+int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err);
+
+/*
+ * Static mode: reads the backends file again and swaps the table in. On an
+ * error the old table stays and the error is returned (and logged).
+ * LLMO_EINVAL in API mode.
+ */
+int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err);
+
+/* The port bound (useful with port 0). */
+int llmo_gateway_port(const struct llmo_gateway *gw);
+
+/* Whether the backends are known (/readyz). */
+bool llmo_gateway_ready(const struct llmo_gateway *gw);
+
+/*
+ * Closes every connection (requests in flight end abruptly), stops the
+ * informers and frees gw. On the loop's thread, outside the gateway's own
+ * callbacks. NULL is fine.
+ */
+void llmo_gateway_free(struct llmo_gateway *gw);
+
+#endif

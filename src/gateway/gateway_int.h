@@ -1,0 +1,84 @@
+#ifndef LLMO_GATEWAY_INT_H
+#define LLMO_GATEWAY_INT_H
+/*
+ * Internal to src/gateway: struct llmo_gateway, shared by gateway.c (life
+ * cycle, backends sources, the admin endpoints) and proxy.c (connections,
+ * requests, forwarding).
+ */
+#include "base/common.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <event2/util.h>
+
+#include "base/buf.h"
+#include "gateway/balance.h"
+#include "gateway/conn.h"
+#include "gateway/gateway.h"
+#include "gateway/table.h"
+
+struct event;
+struct evconnlistener;
+struct llmo_informer;
+struct llmo_metric;
+struct llmo_metrics;
+struct llmo__gw_client;
+
+struct llmo_gateway {
+	struct event_base *base;
+	struct llmo__gw_io io;	    /* the loop and the read buffer all connections share */
+	struct llmo_gateway_opts o; /* strings point at the copies below */
+	char *host, *backends_file, *ns;
+	struct evconnlistener *listener;
+	int port;
+	bool started;		 /* llmo_gateway_start ran */
+	bool full;		 /* accepting paused at opts.clients_max connections */
+	struct event *accept_ev; /* re-enables accepting after an accept error (EMFILE) */
+
+	struct llmo_gw_backends backends;
+	struct llmo_gw_table *table; /* current; never NULL */
+	bool ready;
+	struct llmo_gw_balance_opts bal;
+	struct llmo_gw_rng rng;
+
+	struct llmo__gw_client *clients; /* every open client connection */
+	size_t nclients;
+	struct event *kick_ev;		   /* serves backends' waiting requests (proxy.c) */
+	struct llmo_gw_backend *kick_list; /* the backends to serve, each with a reference */
+
+	/* static mode: the file's identity when last loaded */
+	struct event *watch_ev;
+	struct stat file_st;
+	bool file_loaded_once;
+
+	/* API mode */
+	struct llmo_informer *wl_inf, *pod_inf;
+	struct event *rebuild_ev;
+
+	struct llmo_metrics *metrics;
+	struct llmo_metric *m_requests, *m_duration, *m_ttfb, *m_upstream_errors, *m_retries,
+		*m_inflight, *m_endpoints, *m_clients;
+};
+
+/* proxy.c: a new client connection on fd (accepted, non-blocking). */
+void llmo__gw_client_accept(struct llmo_gateway *gw, int fd, const struct sockaddr *sa,
+			    int salen);
+/* proxy.c: closes every client connection and what it has in flight. */
+void llmo__gw_clients_close_all(struct llmo_gateway *gw);
+/* proxy.c: the kick_ev callback. */
+void llmo__gw_kick(evutil_socket_t fd, short what, void *arg);
+/* proxy.c: a backend's last reference went; closes its idle connections. */
+void llmo__gw_backend_freed(void *ctx, struct llmo_gw_backend *b);
+
+/* gateway.c: swaps t in as the current table (takes the caller's reference). */
+void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t);
+/*
+ * gateway.c: answers the admin paths (/healthz, /readyz, /metrics,
+ * /v1/models[/ID]) into status, content type and body (body's max is set by
+ * the caller). 0, or LLMO_ENOTFOUND when the path is not one of them.
+ */
+int llmo__gw_admin(struct llmo_gateway *gw, const char *path, size_t len, int *status,
+		   const char **content_type, struct llmo_buf *body);
+
+#endif

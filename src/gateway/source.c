@@ -1,0 +1,469 @@
+/*
+ * Routing tables from the static backends file and from the API's objects
+ * (source.h).
+ */
+#include "base/common.h"
+
+#include "base/buf.h"
+#include "base/file.h"
+#include "base/hmap.h"
+#include "base/json.h"
+#include "base/str.h"
+#include "gateway/body.h"
+#include "gateway/source.h"
+
+#include "base/banned.h"
+
+/* ---- the static file ---- */
+
+struct file_ctx {
+	const struct llmo_yaml_doc *doc;
+	const char *name;
+	struct llmo_error *err;
+	struct llmo_buf path;
+};
+
+/* Fails with "name:line: path: message". */
+static int bad(struct file_ctx *c, const char *fmt, ...) LLMO_PRINTF(2, 3);
+static int bad(struct file_ctx *c, const char *fmt, ...)
+{
+	char msg[LLMO_ERRMSG_MAX];
+	va_list ap;
+	int line = c->doc ? llmo_yaml_line(c->doc, c->path.data) : 0;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		return llmo_error_set(c->err, LLMO_EINVAL, "%s:%d: %s: %s", c->name, line,
+				      c->path.len ? c->path.data : "(top)", msg);
+	return llmo_error_set(c->err, LLMO_EINVAL, "%s: %s: %s", c->name,
+			      c->path.len ? c->path.data : "(top)", msg);
+}
+
+/* Every key of obj is in allowed (NULL-terminated). */
+static int known_keys(struct file_ctx *c, const json_t *obj, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		bool ok = false;
+
+		for (size_t i = 0; allowed[i] && !ok; i++)
+			ok = strcmp(key, allowed[i]) == 0;
+		if (!ok) {
+			size_t keep = c->path.len;
+			int rc;
+
+			llmo_path_push_key(&c->path, key);
+			rc = bad(c, "unknown key");
+			llmo_buf_truncate(&c->path, keep);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The optional string member key of obj (NULL when absent); a non-string is an error. */
+static int opt_string(struct file_ctx *c, const json_t *obj, const char *key, const char **out,
+		      bool required)
+{
+	json_t *v = json_object_get(obj, key);
+	size_t keep = c->path.len;
+	int rc = 0;
+
+	*out = NULL;
+	llmo_path_push_key(&c->path, key);
+	if (!v) {
+		if (required)
+			rc = bad(c, "required");
+	} else if (!json_is_string(v) || json_string_length(v) == 0) {
+		rc = bad(c, "expected a non-empty string");
+	} else if (json_string_length(v) > LLMO_GW_MODEL_MAX ||
+		   strlen(json_string_value(v)) != json_string_length(v)) {
+		rc = bad(c, "longer than %d bytes or holds a NUL", LLMO_GW_MODEL_MAX);
+	} else {
+		*out = json_string_value(v);
+	}
+	llmo_buf_truncate(&c->path, keep);
+	return rc;
+}
+
+static int file_endpoint(struct file_ctx *c, struct llmo_gw_table *t, struct llmo_gw_backends *r,
+			 struct llmo_gw_model *m, const char *served, const json_t *e)
+{
+	static const char *const keys[] = {"address", "weight", "track", "draining", "served", NULL};
+	const char *addr, *track, *ep_served;
+	json_t *w = json_object_get(e, "weight"), *d = json_object_get(e, "draining");
+	json_int_t weight = 1;
+	struct llmo_error sub = {0};
+	size_t keep = c->path.len;
+	int rc;
+
+	if (!json_is_object(e))
+		return bad(c, "expected a mapping with an address");
+	if ((rc = known_keys(c, e, keys)) || (rc = opt_string(c, e, "address", &addr, true)) ||
+	    (rc = opt_string(c, e, "track", &track, false)) ||
+	    (rc = opt_string(c, e, "served", &ep_served, false)))
+		return rc;
+	if (track && strlen(track) > LLMO_GW_TRACK_MAX) {
+		llmo_path_push_key(&c->path, "track");
+		return bad(c, "longer than %d bytes", LLMO_GW_TRACK_MAX);
+	}
+	if (w) {
+		llmo_path_push_key(&c->path, "weight");
+		if (!json_is_integer(w) || json_integer_value(w) < 1 ||
+		    json_integer_value(w) > LLMO_GW_WEIGHT_MAX)
+			return bad(c, "expected an integer from 1 to %d", LLMO_GW_WEIGHT_MAX);
+		weight = json_integer_value(w);
+		llmo_buf_truncate(&c->path, keep);
+	}
+	if (d && !json_is_boolean(d)) {
+		llmo_path_push_key(&c->path, "draining");
+		return bad(c, "expected true or false");
+	}
+	rc = llmo_gw_table_add_endpoint(t, r, m, addr, ep_served ? ep_served : served, track,
+					(uint32_t)weight, json_is_true(d), &sub);
+	if (rc) {
+		if (rc == LLMO_ENOMEM)
+			return llmo_error_set(c->err, rc, "out of memory");
+		llmo_path_push_key(&c->path, "address");
+		return bad(c, "%s", sub.msg);
+	}
+	return 0;
+}
+
+static int file_model(struct file_ctx *c, struct llmo_gw_table *t, struct llmo_gw_backends *r,
+		      const json_t *mo)
+{
+	static const char *const keys[] = {"name", "aliases", "served", "endpoints", NULL};
+	const char *name, *served;
+	json_t *aliases = json_object_get(mo, "aliases"), *eps = json_object_get(mo, "endpoints"),
+	       *v;
+	struct llmo_gw_model *m;
+	struct llmo_error sub = {0};
+	size_t keep = c->path.len, i;
+	int rc;
+
+	if (!json_is_object(mo))
+		return bad(c, "expected a mapping with name and endpoints");
+	if ((rc = known_keys(c, mo, keys)) || (rc = opt_string(c, mo, "name", &name, true)) ||
+	    (rc = opt_string(c, mo, "served", &served, false)))
+		return rc;
+	if ((rc = llmo_gw_table_add_model(t, name, &m, &sub))) {
+		llmo_path_push_key(&c->path, "name");
+		return rc == LLMO_ENOMEM ? llmo_error_set(c->err, rc, "out of memory")
+					 : bad(c, "%s", sub.msg);
+	}
+	if ((rc = llmo_gw_table_add_name(t, m, name, LLMO_GW_PRIO_NAME, c->err)))
+		return rc;
+	if (aliases) {
+		llmo_path_push_key(&c->path, "aliases");
+		if (!json_is_array(aliases))
+			return bad(c, "expected a list of names");
+		json_array_foreach(aliases, i, v) {
+			size_t k2 = c->path.len;
+
+			llmo_path_push_index(&c->path, i);
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) > LLMO_GW_MODEL_MAX ||
+			    strlen(json_string_value(v)) != json_string_length(v))
+				return bad(c, "expected a non-empty name of at most %d bytes",
+					   LLMO_GW_MODEL_MAX);
+			if ((rc = llmo_gw_table_add_name(t, m, json_string_value(v),
+							 LLMO_GW_PRIO_ALIAS, &sub)))
+				return bad(c, "%s", sub.msg);
+			llmo_buf_truncate(&c->path, k2);
+		}
+		llmo_buf_truncate(&c->path, keep);
+	}
+	llmo_path_push_key(&c->path, "endpoints");
+	if (!eps)
+		return bad(c, "required (an empty list is fine)");
+	if (!json_is_array(eps))
+		return bad(c, "expected a list of endpoints");
+	json_array_foreach(eps, i, v) {
+		size_t k2 = c->path.len;
+
+		llmo_path_push_index(&c->path, i);
+		if ((rc = file_endpoint(c, t, r, m, served ? served : name, v)))
+			return rc;
+		llmo_buf_truncate(&c->path, k2);
+	}
+	llmo_buf_truncate(&c->path, keep);
+	return 0;
+}
+
+int llmo_gw_table_from_json(const json_t *root, const struct llmo_yaml_doc *doc,
+			    const char *name, struct llmo_gw_backends *r,
+			    struct llmo_gw_table **out, struct llmo_error *err)
+{
+	static const char *const keys[] = {"models", NULL};
+	struct file_ctx c = {.doc = doc, .name = name ? name : "<backends>", .err = err};
+	struct llmo_gw_table *t = NULL;
+	json_t *models, *mo;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	llmo_buf_init(&c.path, 4096);
+	if (!json_is_object(root)) {
+		rc = bad(&c, "expected a mapping with \"models\"");
+		goto out;
+	}
+	if ((rc = known_keys(&c, root, keys)))
+		goto out;
+	models = json_object_get(root, "models");
+	llmo_path_push_key(&c.path, "models");
+	if (!json_is_array(models)) {
+		rc = bad(&c, "expected a list of models");
+		goto out;
+	}
+	if ((rc = llmo_gw_table_new(&t))) {
+		rc = llmo_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	json_array_foreach(models, i, mo) {
+		llmo_buf_truncate(&c.path, strlen("models"));
+		llmo_path_push_index(&c.path, i);
+		if ((rc = file_model(&c, t, r, mo)))
+			goto out;
+	}
+	*out = t;
+	t = NULL;
+out:
+	llmo_gw_table_unref(t);
+	llmo_buf_release(&c.path);
+	return rc;
+}
+
+int llmo_gw_table_from_file(const char *path, struct llmo_gw_backends *r,
+			    struct llmo_gw_table **out, struct llmo_error *err)
+{
+	struct llmo_yaml_stream s = {0};
+	struct llmo_buf text;
+	int rc;
+
+	*out = NULL;
+	llmo_buf_init(&text, LLMO_GW_FILE_MAX);
+	if ((rc = llmo_file_read(path, LLMO_GW_FILE_MAX, &text, err)))
+		goto out;
+	if ((rc = llmo_yaml_parse(text.data, text.len, path, &s, err)))
+		goto out;
+	if (s.ndocs != 1) {
+		rc = llmo_error_set(err, LLMO_EINVAL, "%s: expected one document, found %zu", path,
+				    s.ndocs);
+		goto out;
+	}
+	rc = llmo_gw_table_from_json(s.docs[0].root, &s.docs[0], path, r, out, err);
+out:
+	llmo_yaml_stream_release(&s);
+	llmo_buf_release(&text);
+	return rc;
+}
+
+/* ---- the API's objects ---- */
+
+static const char *jstr(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(o, a);
+
+	if (b)
+		v = json_object_get(v, b);
+	return json_string_value(v);
+}
+
+static bool pod_ready(const json_t *pod)
+{
+	const json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions"), *c;
+	const char *phase = jstr(json_object_get(pod, "status"), "phase", NULL);
+	size_t i;
+
+	if (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
+		return false;
+	json_array_foreach(conds, i, c) {
+		const char *type = json_string_value(json_object_get(c, "type"));
+		const char *st = json_string_value(json_object_get(c, "status"));
+
+		if (type && strcmp(type, "Ready") == 0)
+			return st && strcmp(st, "True") == 0;
+	}
+	return false;
+}
+
+/* The serving port: the container port named http (else the first) of the model container. */
+static json_int_t pod_port(const json_t *pod)
+{
+	const json_t *ctrs = json_object_get(json_object_get(pod, "spec"), "containers"), *c,
+		     *p, *first = NULL;
+	size_t i, j;
+
+	json_array_foreach(ctrs, i, c) {
+		json_array_foreach(json_object_get(c, "ports"), j, p) {
+			const char *name = json_string_value(json_object_get(p, "name"));
+			json_t *port = json_object_get(p, "containerPort");
+
+			if (!json_is_integer(port))
+				continue;
+			if (name && strcmp(name, "http") == 0)
+				return json_integer_value(port);
+			if (!first)
+				first = port;
+		}
+	}
+	return first ? json_integer_value(first) : LLMO_GW_DEFAULT_PORT;
+}
+
+static int pod_address(const json_t *pod, char *out, size_t n)
+{
+	const char *ip = jstr(json_object_get(pod, "status"), "podIP", NULL);
+	const char *hp = json_string_value(json_object_get(
+		json_object_get(json_object_get(pod, "metadata"), "annotations"),
+		LLMO_GW_ANNOTATION_HOST_PORTS));
+	json_int_t port = pod_port(pod);
+	if (!ip || !*ip)
+		return -1;
+	if (hp) {
+		json_t *map = json_loads(hp, 0, NULL);
+		char key[24];
+
+		snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, port);
+		if (json_is_integer(json_object_get(map, key)))
+			port = json_integer_value(json_object_get(map, key));
+		json_decref(map);
+	}
+	if (port < 1 || port > 65535)
+		return -1;
+	snprintf(out, n, strchr(ip, ':') ? "[%s]:%" JSON_INTEGER_FORMAT : "%s:%" JSON_INTEGER_FORMAT,
+		 ip, port);
+	return 0;
+}
+
+static void free_array(void *v)
+{
+	json_decref(v);
+}
+
+static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, const json_t *w,
+			 const struct llmo_hmap *pods_by_owner)
+{
+	const json_t *meta = json_object_get(w, "metadata"), *spec = json_object_get(w, "spec"),
+		     *pods, *pod, *a;
+	const char *ns = jstr(meta, "namespace", NULL), *name = jstr(meta, "name", NULL);
+	const char *model = jstr(spec, "modelName", NULL), *version = jstr(spec, "modelVersion", NULL);
+	struct llmo_gw_model *m;
+	struct llmo_buf id, served, key;
+	size_t i;
+	int rc = 0;
+
+	if (!name || !*name)
+		return 0;
+	llmo_buf_init(&id, 1024);
+	llmo_buf_init(&served, 1024);
+	llmo_buf_init(&key, 1024);
+	if (llmo_buf_appendf(&id, "%s/%s", ns ? ns : "", name) ||
+	    llmo_buf_appendf(&key, "%s/%s", ns ? ns : "", name)) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
+	if (model && *model &&
+	    llmo_buf_appendf(&served, "%s:%s", model, version && *version ? version : "latest")) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
+	if (!served.len && llmo_buf_puts(&served, name)) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
+	if (llmo_gw_table_add_model(t, id.data, &m, NULL))
+		goto out; /* a duplicate id: skip */
+	llmo_gw_table_add_name(t, m, name, LLMO_GW_PRIO_NAME, NULL);
+	json_array_foreach(json_object_get(spec, "aliases"), i, a)
+		if (json_is_string(a) && json_string_length(a) > 0 &&
+		    json_string_length(a) <= LLMO_GW_MODEL_MAX)
+			llmo_gw_table_add_name(t, m, json_string_value(a), LLMO_GW_PRIO_ALIAS, NULL);
+	if (model && *model && served.len <= LLMO_GW_MODEL_MAX)
+		llmo_gw_table_add_name(t, m, served.data, LLMO_GW_PRIO_MODEL, NULL);
+	pods = llmo_hmap_get(pods_by_owner, key.data);
+	json_array_foreach(pods, i, pod) {
+		const json_t *pmeta = json_object_get(pod, "metadata");
+		const json_t *labels = json_object_get(pmeta, "labels");
+		const char *track = json_string_value(json_object_get(labels, LLMO_GW_LABEL_TRACK));
+		const char *pm = json_string_value(json_object_get(labels, LLMO_GW_LABEL_MODEL));
+		const char *pv = json_string_value(json_object_get(labels, LLMO_GW_LABEL_VERSION));
+		bool draining = json_object_get(pmeta, "deletionTimestamp") != NULL &&
+				!json_is_null(json_object_get(pmeta, "deletionTimestamp"));
+		char addr[LLMO_GW_ADDR_MAX + 1], pserved[600];
+
+		if (!pod_ready(pod) || pod_address(pod, addr, sizeof(addr)))
+			continue;
+		if (pm && *pm && pv && *pv)
+			snprintf(pserved, sizeof(pserved), "%s:%s", pm, pv);
+		else
+			snprintf(pserved, sizeof(pserved), "%s", served.data);
+		if (track && strlen(track) > LLMO_GW_TRACK_MAX)
+			track = NULL;
+		rc = llmo_gw_table_add_endpoint(t, r, m, addr, pserved, track, 1, draining, NULL);
+		if (rc == LLMO_ENOMEM)
+			goto out;
+		rc = 0; /* a pod that does not fit is skipped */
+	}
+out:
+	llmo_buf_release(&id);
+	llmo_buf_release(&served);
+	llmo_buf_release(&key);
+	return rc;
+}
+
+int llmo_gw_table_from_kube(const json_t *workloads, const json_t *pods,
+			    struct llmo_gw_backends *r, struct llmo_gw_table **out,
+			    struct llmo_error *err)
+{
+	struct llmo_hmap by_owner;
+	struct llmo_gw_table *t = NULL;
+	const json_t *o;
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	llmo_hmap_init(&by_owner);
+	/* the pods of each workload, by "namespace/workload" */
+	json_array_foreach(pods, i, o) {
+		const json_t *meta = json_object_get(o, "metadata");
+		const char *owner = json_string_value(
+			json_object_get(json_object_get(meta, "labels"), LLMO_GW_LABEL_WORKLOAD));
+		const char *ns = jstr(meta, "namespace", NULL);
+		char key[600];
+		json_t *list;
+
+		if (!owner)
+			continue;
+		snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", owner);
+		list = llmo_hmap_get(&by_owner, key);
+		if (!list) {
+			if (!(list = json_array()) || llmo_hmap_put(&by_owner, key, list, NULL)) {
+				json_decref(list);
+				rc = LLMO_ENOMEM;
+				goto out;
+			}
+		}
+		if (json_array_append((json_t *)list, (json_t *)o)) {
+			rc = LLMO_ENOMEM;
+			goto out;
+		}
+	}
+	if ((rc = llmo_gw_table_new(&t)))
+		goto out;
+	json_array_foreach(workloads, i, o)
+		if ((rc = kube_workload(t, r, o, &by_owner)))
+			goto out;
+	*out = t;
+	t = NULL;
+out:
+	if (rc)
+		llmo_error_set(err, rc, "building the routing table: %s", llmo_strerror(rc));
+	llmo_gw_table_unref(t);
+	llmo_hmap_release(&by_owner, free_array);
+	return rc;
+}

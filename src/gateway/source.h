@@ -1,0 +1,73 @@
+#ifndef LLMO_GATEWAY_SOURCE_H
+#define LLMO_GATEWAY_SOURCE_H
+/*
+ * Where routing tables come from: the static backends file, or the API's
+ * LLMWorkloads and their pods. Both are pure builders (no I/O but reading
+ * the file), so tests feed them documents directly.
+ *
+ * The static file (YAML or JSON; docs/gateway.md has the full description):
+ *
+ *     models:
+ *       - name: llama2:7b              # required; what clients ask for
+ *         aliases: [llama2, chat]      # optional
+ *         served: llama2:7b            # optional: the model name sent to the backends
+ *         endpoints:                   # required, may be empty
+ *           - address: 127.0.0.1:8001  # required: IP:PORT or [IPv6]:PORT
+ *             weight: 1                # optional, 1..10000
+ *             track: stable            # optional
+ *             draining: false          # optional: listed but gets no new requests
+ *             served: llama2:7b        # optional: overrides the model's for this endpoint
+ *
+ * Unknown keys, wrong types and bad addresses are errors naming the file,
+ * line and field path. A name is at most LLMO_GW_MODEL_MAX bytes.
+ */
+#include "base/common.h"
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "base/yaml.h"
+#include "gateway/table.h"
+
+/* Largest backends file read. */
+#define LLMO_GW_FILE_MAX ((size_t)4 << 20)
+
+/* Pod metadata the gateway reads (the controller writes them; see docs/controller.md). */
+#define LLMO_GW_LABEL_WORKLOAD "llm.orchestrator.io/workload"
+#define LLMO_GW_LABEL_TRACK "llm.orchestrator.io/track"
+#define LLMO_GW_LABEL_MODEL "llm.orchestrator.io/model"
+#define LLMO_GW_LABEL_VERSION "llm.orchestrator.io/version"
+#define LLMO_GW_ANNOTATION_HOST_PORTS "llm.orchestrator.io/host-ports"
+/* The serving port when a pod names none. */
+#define LLMO_GW_DEFAULT_PORT 8000
+
+/*
+ * Builds a table from the parsed file root. doc (may be NULL) gives line
+ * numbers for messages, name (may be NULL) the file name. New backends go
+ * into r. LLMO_EINVAL with "name:line: path: problem" for a bad document.
+ */
+int llmo_gw_table_from_json(const json_t *root, const struct llmo_yaml_doc *doc,
+			    const char *name, struct llmo_gw_backends *r,
+			    struct llmo_gw_table **out, struct llmo_error *err);
+
+/* Reads (at most LLMO_GW_FILE_MAX bytes) and builds from the file at path. */
+int llmo_gw_table_from_file(const char *path, struct llmo_gw_backends *r,
+			    struct llmo_gw_table **out, struct llmo_error *err);
+
+/*
+ * Builds a table from LLMWorkload objects and pod objects (JSON arrays).
+ * Each workload is a model with id "namespace/name", named by its name,
+ * its spec.aliases and "spec.modelName:spec.modelVersion" ("latest" when
+ * unset); its endpoints are its Ready pods (label llm.orchestrator.io/workload,
+ * same namespace) with a pod IP: the IP and the port of the container port
+ * named "http" (else the first), or the host port the annotation
+ * llm.orchestrator.io/host-ports maps it to. A pod with a deletionTimestamp
+ * is a draining endpoint. The served name is the pod's model and version
+ * labels ("model:version"), else the workload's. Objects that do not fit
+ * (no name, a bad address) are skipped, never fatal.
+ */
+int llmo_gw_table_from_kube(const json_t *workloads, const json_t *pods,
+			    struct llmo_gw_backends *r, struct llmo_gw_table **out,
+			    struct llmo_error *err);
+
+#endif

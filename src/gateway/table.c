@@ -1,0 +1,359 @@
+/*
+ * Routing tables and the backend registry (table.h).
+ */
+#include "base/common.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+
+#include "base/str.h"
+#include "gateway/table.h"
+
+#include "base/banned.h"
+
+/* What a name leads to, with the claim that won it. */
+struct name_entry {
+	struct llmo_gw_model *m;
+	int prio;
+};
+
+/* ---- backends ---- */
+
+void llmo_gw_backends_init(struct llmo_gw_backends *r,
+			   void (*on_free)(void *ctx, struct llmo_gw_backend *b), void *ctx)
+{
+	llmo_hmap_init(&r->by_addr);
+	r->on_free = on_free;
+	r->ctx = ctx;
+}
+
+void llmo_gw_backends_release(struct llmo_gw_backends *r)
+{
+	llmo_hmap_release(&r->by_addr, free);
+}
+
+int llmo_gw_addr_parse(const char *addr, struct sockaddr_storage *sa, socklen_t *salen,
+		       char *canon, struct llmo_error *err)
+{
+	char host[LLMO_GW_ADDR_MAX + 1], text[INET6_ADDRSTRLEN];
+	const char *colon, *h;
+	size_t hlen;
+	int64_t port;
+
+	memset(sa, 0, sizeof(*sa));
+	if (!addr || strlen(addr) > LLMO_GW_ADDR_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "address \"%.64s\" is too long or empty",
+				      addr ? addr : "");
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+
+		if (!close || close[1] != ':')
+			goto bad;
+		h = addr + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
+			goto bad;
+		h = addr;
+		hlen = (size_t)(colon - addr);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (llmo_parse_int_range(colon + 1, 1, 65535, &port, NULL))
+		goto bad;
+	if (strcmp(host, "localhost") == 0)
+		memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
+	if (addr[0] != '[') {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return llmo_error_set(err, LLMO_EINVAL,
+					      "address \"%s\": the host must be an IP address "
+					      "(names are not resolved)",
+					      addr);
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*salen = sizeof(*in);
+		inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+		if (canon)
+			snprintf(canon, LLMO_GW_ADDR_MAX + 1, "%s:%d", text, (int)port);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			goto bad;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*salen = sizeof(*in6);
+		inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+		if (canon)
+			snprintf(canon, LLMO_GW_ADDR_MAX + 1, "[%s]:%d", text, (int)port);
+	}
+	return 0;
+bad:
+	return llmo_error_set(err, LLMO_EINVAL,
+			      "address \"%s\": expected IP:PORT or [IPv6]:PORT with a port 1-65535",
+			      addr);
+}
+
+int llmo_gw_backend_get(struct llmo_gw_backends *r, const char *addr,
+			struct llmo_gw_backend **out, struct llmo_error *err)
+{
+	struct sockaddr_storage sa;
+	char canon[LLMO_GW_ADDR_MAX + 1];
+	struct llmo_gw_backend *b;
+	socklen_t salen;
+	int rc;
+
+	*out = NULL;
+	if ((rc = llmo_gw_addr_parse(addr, &sa, &salen, canon, err)))
+		return rc;
+	b = llmo_hmap_get(&r->by_addr, canon);
+	if (b) {
+		b->refs++;
+		*out = b;
+		return 0;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	memcpy(b->addr, canon, sizeof(canon));
+	b->sa = sa;
+	b->salen = salen;
+	b->refs = 1;
+	b->registry = r;
+	if (llmo_hmap_put(&r->by_addr, b->addr, b, NULL)) {
+		free(b);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	*out = b;
+	return 0;
+}
+
+void llmo_gw_backend_ref(struct llmo_gw_backend *b)
+{
+	b->refs++;
+}
+
+void llmo_gw_backend_unref(struct llmo_gw_backend *b)
+{
+	struct llmo_gw_backends *r;
+
+	if (!b || --b->refs > 0)
+		return;
+	r = b->registry;
+	if (r->on_free)
+		r->on_free(r->ctx, b);
+	llmo_hmap_del(&r->by_addr, b->addr, NULL);
+	free(b);
+}
+
+/* ---- tables ---- */
+
+int llmo_gw_table_new(struct llmo_gw_table **out)
+{
+	struct llmo_gw_table *t = calloc(1, sizeof(*t));
+
+	*out = t;
+	if (!t)
+		return LLMO_ENOMEM;
+	t->refs = 1;
+	llmo_hmap_init(&t->names);
+	return 0;
+}
+
+void llmo_gw_table_ref(struct llmo_gw_table *t)
+{
+	t->refs++;
+}
+
+static void model_free(struct llmo_gw_model *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->eps.len; i++) {
+		struct llmo_gw_endpoint *e = &m->eps.items[i];
+
+		llmo_gw_backend_unref(e->backend);
+		free(e->served);
+		free(e->served_json);
+		free(e->track);
+	}
+	llmo_vec_release(&m->eps);
+	for (size_t i = 0; i < m->names.len; i++)
+		free(m->names.items[i]);
+	llmo_vec_release(&m->names);
+	free(m->id);
+	free(m);
+}
+
+void llmo_gw_table_unref(struct llmo_gw_table *t)
+{
+	if (!t || --t->refs > 0)
+		return;
+	for (size_t i = 0; i < t->models.len; i++)
+		model_free(t->models.items[i]);
+	llmo_vec_release(&t->models);
+	llmo_hmap_release(&t->names, free);
+	free(t);
+}
+
+int llmo_gw_table_add_model(struct llmo_gw_table *t, const char *id, struct llmo_gw_model **out,
+			    struct llmo_error *err)
+{
+	struct llmo_gw_model *m, **slot;
+
+	*out = NULL;
+	if (t->models.len >= LLMO_GW_MODELS_MAX)
+		return llmo_error_set(err, LLMO_ERANGE, "more than %d models", LLMO_GW_MODELS_MAX);
+	for (size_t i = 0; i < t->models.len; i++)
+		if (strcmp(t->models.items[i]->id, id) == 0)
+			return llmo_error_set(err, LLMO_EEXIST, "model \"%s\" is listed twice", id);
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->id = llmo_strdup(id)) || !(slot = llmo_vec_push(&t->models))) {
+		model_free(m);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	*slot = m;
+	*out = m;
+	return 0;
+}
+
+int llmo_gw_table_add_name(struct llmo_gw_table *t, struct llmo_gw_model *m, const char *name,
+			   int priority, struct llmo_error *err)
+{
+	struct name_entry *e = llmo_hmap_get(&t->names, name);
+	char **slot, *copy;
+
+	for (size_t i = 0; i < m->names.len; i++)
+		if (strcmp(m->names.items[i], name) == 0) {
+			if (e && e->m == m && priority < e->prio)
+				e->prio = priority;
+			return 0;
+		}
+	if (m->names.len >= LLMO_GW_NAMES_MAX)
+		return llmo_error_set(err, LLMO_ERANGE, "model \"%s\": more than %d names", m->id,
+				      LLMO_GW_NAMES_MAX);
+	if (!(copy = llmo_strdup(name)) || !(slot = llmo_vec_push(&m->names))) {
+		free(copy);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	*slot = copy;
+	if (e) {
+		if (e->prio < priority || (e->prio == priority && strcmp(e->m->id, m->id) <= 0))
+			return 0;
+		e->m = m;
+		e->prio = priority;
+		return 0;
+	}
+	e = malloc(sizeof(*e));
+	if (!e || llmo_hmap_put(&t->names, name, e, NULL)) {
+		free(e);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	e->m = m;
+	e->prio = priority;
+	return 0;
+}
+
+int llmo_gw_table_add_endpoint(struct llmo_gw_table *t, struct llmo_gw_backends *r,
+			       struct llmo_gw_model *m, const char *addr, const char *served,
+			       const char *track, uint32_t weight, bool draining,
+			       struct llmo_error *err)
+{
+	struct llmo_gw_endpoint *e;
+	struct llmo_gw_backend *b;
+	json_t *js;
+	int rc;
+
+	if (m->eps.len >= LLMO_GW_ENDPOINTS_MAX)
+		return llmo_error_set(err, LLMO_ERANGE, "model \"%s\": more than %d endpoints",
+				      m->id, LLMO_GW_ENDPOINTS_MAX);
+	if (weight > LLMO_GW_WEIGHT_MAX)
+		return llmo_error_set(err, LLMO_ERANGE, "weight %u is over %d", weight,
+				      LLMO_GW_WEIGHT_MAX);
+	if (!track)
+		track = "stable";
+	if (strlen(track) > LLMO_GW_TRACK_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "track \"%.64s...\" is too long", track);
+	if ((rc = llmo_gw_backend_get(r, addr, &b, err)))
+		return rc;
+	e = llmo_vec_push(&m->eps);
+	if (!e) {
+		llmo_gw_backend_unref(b);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	e->backend = b;
+	e->weight = weight ? weight : 1;
+	e->draining = draining;
+	e->served = llmo_strdup(served);
+	e->track = llmo_strdup(track);
+	js = json_string(served);
+	e->served_json = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+	json_decref(js);
+	if (!e->served || !e->track || !e->served_json) {
+		bool bad_utf8 = !js;
+
+		m->eps.len--;
+		llmo_gw_backend_unref(b);
+		free(e->served);
+		free(e->served_json);
+		free(e->track);
+		if (bad_utf8)
+			return llmo_error_set(err, LLMO_EINVAL, "model name is not valid UTF-8");
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+struct llmo_gw_model *llmo_gw_table_lookup(const struct llmo_gw_table *t, const char *name,
+					   size_t len)
+{
+	const struct name_entry *e;
+
+	if (memchr(name, '\0', len))
+		return NULL;
+	e = llmo_hmap_getn(&t->names, name, len);
+	return e ? e->m : NULL;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int llmo_gw_table_each_name(const struct llmo_gw_table *t,
+			    int (*fn)(void *ctx, const char *name, const struct llmo_gw_model *m),
+			    void *ctx)
+{
+	const char **names = calloc(llmo_hmap_count(&t->names) + 1, sizeof(*names));
+	size_t n = 0, it = 0;
+	const char *k;
+	void *v;
+	int rc = 0;
+
+	if (!names)
+		return LLMO_ENOMEM;
+	while (llmo_hmap_next(&t->names, &it, &k, &v))
+		names[n++] = k;
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = fn(ctx, names[i], ((const struct name_entry *)llmo_hmap_get(&t->names,
+										  names[i]))->m);
+	free(names);
+	return rc;
+}
+
+size_t llmo_gw_model_ready(const struct llmo_gw_model *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->eps.len; i++)
+		n += !m->eps.items[i].draining;
+	return n;
+}

@@ -1,0 +1,168 @@
+#ifndef LLMO_GATEWAY_TABLE_H
+#define LLMO_GATEWAY_TABLE_H
+/*
+ * struct llmo_gw_table: the gateway's routing table, an immutable snapshot
+ * of which model names go to which replicas, and struct llmo_gw_backend,
+ * one replica's address with its load, health and connection pool.
+ *
+ *     model name ("llama2:7b", "my-llm-workload", an alias)
+ *         -> struct llmo_gw_model (one workload, or one entry of the static file)
+ *             -> endpoints: backend + the model name it serves + track + weight
+ *
+ * A table is built whole (from the static backends file or from the API's
+ * workloads and pods, source.h) and swapped in; requests in flight keep a
+ * reference to the table they were routed with, so a swap never pulls an
+ * endpoint from under them. Backends are shared between tables through a
+ * registry keyed by address, so their load, circuit-breaker state and idle
+ * connections survive swaps; a backend lives while a table or a request
+ * holds a reference.
+ *
+ * Name conflicts (two models claiming one name) are settled the same way on
+ * every build: the lower priority value wins (a workload's own name 0, an
+ * alias 1, modelName:modelVersion 2), then the smaller model id (bytes).
+ *
+ * Threads: none; everything here belongs to the gateway's loop.
+ */
+#include "base/common.h"
+
+#include <sys/socket.h>
+
+#include "base/error.h"
+#include "base/hmap.h"
+#include "base/vec.h"
+
+/* Models in one table, endpoints of one model, names of one model. */
+#define LLMO_GW_MODELS_MAX 10000
+#define LLMO_GW_ENDPOINTS_MAX 1024
+#define LLMO_GW_NAMES_MAX 64
+/* Largest endpoint weight. */
+#define LLMO_GW_WEIGHT_MAX 10000
+/* Longest "host:port" address text, and longest track name. */
+#define LLMO_GW_ADDR_MAX 64
+#define LLMO_GW_TRACK_MAX 63
+
+/* Name priorities (lower wins a conflict). */
+#define LLMO_GW_PRIO_NAME 0
+#define LLMO_GW_PRIO_ALIAS 1
+#define LLMO_GW_PRIO_MODEL 2
+
+struct llmo_gw_backends;
+struct llmo_series;
+
+/* One replica address. Fields below `refs` belong to the balancer and the proxy. */
+struct llmo_gw_backend {
+	char addr[LLMO_GW_ADDR_MAX + 1]; /* "10.0.0.5:8000", "[::1]:8000" */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int refs; /* tables naming it and attempts using it */
+	struct llmo_gw_backends *registry;
+
+	int inflight;	   /* requests sent and not finished */
+	int conns;	   /* open connections, busy and idle */
+	int fails;	   /* consecutive failures */
+	int64_t open_until; /* circuit breaker: skipped until this monotonic ns */
+	bool probing;	   /* half-open: the one trial request is out */
+
+	void *idle;			   /* the proxy's idle-connection list */
+	int nidle;			   /* connections in it */
+	int connecting;			   /* connections not yet established */
+	void *waiters, *waiters_tail;	   /* the proxy's requests waiting for a connection */
+	bool kick_pending;		   /* the proxy will serve the waiters soon */
+	struct llmo_gw_backend *kick_next; /* in the proxy's list of those */
+	struct llmo_series *inflight_gauge; /* llmo_gateway_inflight{backend} */
+};
+
+/*
+ * The registry of backends by address. on_free (may be NULL) runs when a
+ * backend's last reference goes, before it is freed (the proxy closes its
+ * idle connections there).
+ */
+struct llmo_gw_backends {
+	struct llmo_hmap by_addr;
+	void (*on_free)(void *ctx, struct llmo_gw_backend *b);
+	void *ctx;
+};
+
+void llmo_gw_backends_init(struct llmo_gw_backends *r, void (*on_free)(void *ctx,
+						  struct llmo_gw_backend *b),
+			   void *ctx);
+/* Every backend must have been released (the tables and requests are gone). */
+void llmo_gw_backends_release(struct llmo_gw_backends *r);
+
+/*
+ * Parses "IPv4:port", "[IPv6]:port" or "localhost:port" (127.0.0.1). Host
+ * names are refused: resolving them would block the loop. 0 or LLMO_EINVAL
+ * with a message naming the address. canon (LLMO_GW_ADDR_MAX + 1 bytes, may
+ * be NULL) receives the canonical text.
+ */
+int llmo_gw_addr_parse(const char *addr, struct sockaddr_storage *sa, socklen_t *salen,
+		       char *canon, struct llmo_error *err);
+
+/* The backend at addr with one more reference, made when new. LLMO_EINVAL, LLMO_ENOMEM. */
+int llmo_gw_backend_get(struct llmo_gw_backends *r, const char *addr,
+			struct llmo_gw_backend **out, struct llmo_error *err);
+void llmo_gw_backend_ref(struct llmo_gw_backend *b);
+void llmo_gw_backend_unref(struct llmo_gw_backend *b);
+
+struct llmo_gw_endpoint {
+	struct llmo_gw_backend *backend; /* a reference, held by the table */
+	char *served;			 /* the model name this endpoint serves */
+	char *served_json;		 /* served as a JSON string, quotes included */
+	char *track;			 /* "stable", "canary", ... */
+	uint32_t weight;		 /* 1 .. LLMO_GW_WEIGHT_MAX */
+	bool draining;			 /* terminating: never picked for a new request */
+};
+
+struct llmo_gw_model {
+	char *id;				  /* static name, or "namespace/workload" */
+	LLMO_VEC(struct llmo_gw_endpoint) eps;
+	LLMO_VEC(char *) names;			  /* the names it answers to (own copies) */
+};
+
+struct llmo_gw_table {
+	int refs;
+	LLMO_VEC(struct llmo_gw_model *) models;
+	struct llmo_hmap names; /* name -> struct name_entry (private) */
+};
+
+/* An empty table with one reference. LLMO_ENOMEM. */
+int llmo_gw_table_new(struct llmo_gw_table **out);
+void llmo_gw_table_ref(struct llmo_gw_table *t);
+/* Drops a reference; the last frees the table and releases its backends. NULL is fine. */
+void llmo_gw_table_unref(struct llmo_gw_table *t);
+
+/* Adds a model with id (unique in the table: LLMO_EEXIST otherwise). */
+int llmo_gw_table_add_model(struct llmo_gw_table *t, const char *id, struct llmo_gw_model **out,
+			    struct llmo_error *err);
+/*
+ * Makes name lead to m unless a model with a better claim (priority, then
+ * id) has it. Adding a name m already has is a no-op. LLMO_ERANGE past
+ * LLMO_GW_NAMES_MAX names of m.
+ */
+int llmo_gw_table_add_name(struct llmo_gw_table *t, struct llmo_gw_model *m, const char *name,
+			   int priority, struct llmo_error *err);
+/*
+ * Adds an endpoint of m at backend address addr (the table takes its own
+ * reference from r). track NULL: "stable"; weight 0: 1.
+ */
+int llmo_gw_table_add_endpoint(struct llmo_gw_table *t, struct llmo_gw_backends *r,
+			       struct llmo_gw_model *m, const char *addr, const char *served,
+			       const char *track, uint32_t weight, bool draining,
+			       struct llmo_error *err);
+
+/* The model name (len bytes, any bytes) leads to, or NULL. */
+struct llmo_gw_model *llmo_gw_table_lookup(const struct llmo_gw_table *t, const char *name,
+					   size_t len);
+
+/*
+ * Calls fn for each name that leads somewhere, sorted by name, with the
+ * model it leads to. A non-zero return stops and is returned.
+ */
+int llmo_gw_table_each_name(const struct llmo_gw_table *t,
+			    int (*fn)(void *ctx, const char *name, const struct llmo_gw_model *m),
+			    void *ctx);
+
+/* Endpoints of m that are not draining. */
+size_t llmo_gw_model_ready(const struct llmo_gw_model *m);
+
+#endif

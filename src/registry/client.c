@@ -1,0 +1,569 @@
+/*
+ * An OCI Distribution client over libcurl (client.h).
+ */
+#include "base/common.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/str.h"
+#include "registry/client.h"
+#include "registry/route.h"
+
+#include "base/banned.h"
+
+#define URL_MAX 4096
+#define HEADER_VALUE_MAX 1024
+#define USER_AGENT "llmo/" LLMO_VERSION
+
+struct llmo_reg_client {
+	CURL *h;
+	char *base;  /* the URL without a trailing slash */
+	char *authz; /* "Authorization: Bearer ..." or NULL */
+	char *cacert;
+	bool insecure;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int llmo_reg_client_new(const struct llmo_reg_client_opts *o, struct llmo_reg_client **out,
+			struct llmo_error *err)
+{
+	struct llmo_reg_client *c;
+	struct llmo_buf b;
+	size_t n;
+
+	*out = NULL;
+	if (!o->url || (!llmo_str_has_prefix(o->url, "http://") &&
+			!llmo_str_has_prefix(o->url, "https://")))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "registry URL \"%.200s\" must start with http:// or https://",
+				      o->url ? o->url : "");
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return llmo_error_set(err, LLMO_EIO, "libcurl: %s", curl_easy_strerror(curl_init_rc));
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	c->insecure = o->insecure;
+	n = strlen(o->url);
+	while (n && o->url[n - 1] == '/')
+		n--;
+	c->base = llmo_strndup(o->url, n);
+	c->cacert = o->cacert ? llmo_strdup(o->cacert) : NULL;
+	llmo_buf_init(&b, 8192);
+	if (o->token && *o->token && !llmo_buf_appendf(&b, "Authorization: Bearer %s", o->token))
+		c->authz = llmo_buf_detach(&b, NULL);
+	llmo_buf_release(&b);
+	c->h = curl_easy_init();
+	if (!c->base || !c->h || (o->cacert && !c->cacert) || (o->token && *o->token && !c->authz)) {
+		llmo_reg_client_free(c);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	*out = c;
+	return 0;
+}
+
+void llmo_reg_client_free(struct llmo_reg_client *c)
+{
+	if (!c)
+		return;
+	if (c->h)
+		curl_easy_cleanup(c->h);
+	free(c->base);
+	if (c->authz) {
+		memset(c->authz, 0, strlen(c->authz));
+		free(c->authz);
+	}
+	free(c->cacert);
+	free(c);
+}
+
+/* ---- one request ---- */
+
+struct source {
+	const char *mem; /* or fd */
+	int fd;
+	uint64_t len, off;
+};
+
+struct sink {
+	struct llmo_buf *buf; /* or fd */
+	int fd;
+	struct llmo_sha256 *hash;
+	/* set by perform: an answer other than 2xx goes to errbuf instead */
+	CURL *h;
+	struct llmo_buf *errbuf;
+	bool failed; /* a write to fd failed (errno kept in err_no) */
+	int err_no;
+};
+
+struct answer {
+	long status;
+	char location[HEADER_VALUE_MAX];
+	char content_type[256];
+	struct llmo_buf error; /* the body of a failed request (its OCI error) */
+};
+
+static size_t on_read(char *dst, size_t size, size_t nmemb, void *arg)
+{
+	struct source *s = arg;
+	size_t want = size * nmemb;
+	uint64_t left = s->len - s->off;
+
+	if ((uint64_t)want > left)
+		want = (size_t)left;
+	if (want == 0)
+		return 0;
+	if (s->mem) {
+		memcpy(dst, s->mem + s->off, want);
+	} else {
+		ssize_t n;
+
+		do
+			n = pread(s->fd, dst, want, (off_t)s->off);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0)
+			return CURL_READFUNC_ABORT;
+		want = (size_t)n;
+	}
+	s->off += want;
+	return want;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 300) {
+		/* keep the start of an error body to quote it; drop the rest */
+		llmo_buf_append(s->errbuf, p, n);
+		return n;
+	}
+	if (s->hash)
+		llmo_sha256_update(s->hash, p, n);
+	if (s->buf)
+		return llmo_buf_append(s->buf, p, n) ? 0 : n;
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(s->fd, p + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			s->failed = true;
+			s->err_no = w < 0 ? errno : EIO;
+			return 0;
+		}
+		done += (size_t)w;
+	}
+	return n;
+}
+
+/* Copies a header's value (trimmed) when the line is "name: value". */
+static void header_value(const char *line, size_t n, const char *name, char *out, size_t max)
+{
+	size_t nl = strlen(name), i;
+
+	if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return;
+	i = nl + 1;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	while (n > i && (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' '))
+		n--;
+	if (n - i >= max)
+		return;
+	memcpy(out, line + i, n - i);
+	out[n - i] = '\0';
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct answer *a = arg;
+	size_t n = size * nmemb;
+
+	header_value(p, n, "Location", a->location, sizeof(a->location));
+	header_value(p, n, "Content-Type", a->content_type, sizeof(a->content_type));
+	return n;
+}
+
+/* Maps a failed answer to an error quoting the registry's OCI error, when there is one. */
+static int status_error(const char *method, const char *url, const struct answer *a,
+			struct llmo_error *err)
+{
+	char msg[512] = "";
+	json_t *j = NULL;
+	int code = a->status == 404			     ? LLMO_ENOTFOUND
+		   : a->status == 401 || a->status == 403 ? LLMO_EDENIED
+		   : a->status >= 500			     ? LLMO_EIO
+							     : LLMO_EINVAL;
+
+	if (a->error.len && llmo_json_load(a->error.data, a->error.len, NULL, &j, NULL) == 0) {
+		json_t *e = json_array_get(json_object_get(j, "errors"), 0);
+		const char *c = json_string_value(json_object_get(e, "code"));
+		const char *m = json_string_value(json_object_get(e, "message"));
+
+		if (c)
+			snprintf(msg, sizeof(msg), ": %s: %s", c, m ? m : "");
+		json_decref(j);
+	}
+	return llmo_error_set(err, code, "%s %s: HTTP %ld%s", method, url, a->status, msg);
+}
+
+enum method { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE };
+
+/*
+ * Runs one request against url (absolute). body: src (may be NULL: none);
+ * answer: into snk on 2xx (may be NULL: dropped). Fills *a.
+ */
+static int perform(struct llmo_reg_client *c, enum method m, const char *url,
+		   const char *content_type, struct source *src, struct sink *snk,
+		   struct answer *a, struct llmo_error *err)
+{
+	static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE"};
+	struct curl_slist *hdrs = NULL, *t;
+	char ctype[300];
+	struct sink drop = {0};
+	struct llmo_buf discard;
+	CURLcode rc;
+	int ret = 0;
+
+	llmo_buf_init(&discard, LLMO_REG_CLIENT_BODY_MAX);
+	if (!snk)
+		snk = &drop;
+	if (!snk->buf && snk != &drop && snk->fd < 0)
+		snk->buf = &discard;
+	if (snk == &drop)
+		drop.buf = &discard;
+	memset(a, 0, sizeof(*a));
+	llmo_buf_init(&a->error, 64 * 1024);
+	curl_easy_reset(c->h);
+	curl_easy_setopt(c->h, CURLOPT_URL, url);
+	curl_easy_setopt(c->h, CURLOPT_USERAGENT, USER_AGENT);
+	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, LLMO_REG_CLIENT_STALL_S);
+	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->cacert)
+		curl_easy_setopt(c->h, CURLOPT_CAINFO, c->cacert);
+	if (c->insecure) {
+		curl_easy_setopt(c->h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c->h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	t = curl_slist_append(hdrs, "Expect:");
+	hdrs = t ? t : hdrs;
+	if (c->authz && (t = curl_slist_append(hdrs, c->authz)))
+		hdrs = t;
+	if (content_type) {
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type);
+		if ((t = curl_slist_append(hdrs, ctype)))
+			hdrs = t;
+	}
+	if (m == M_GET && (t = curl_slist_append(
+				   hdrs, "Accept: application/vnd.oci.image.manifest.v1+json, "
+					 "application/vnd.oci.image.index.v1+json, "
+					 "application/vnd.docker.distribution.manifest.v2+json, "
+					 "application/vnd.docker.distribution.manifest.list.v2+json, "
+					 "application/json;q=0.5, */*;q=0.1")))
+		hdrs = t;
+	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, a);
+	switch (m) {
+	case M_HEAD:
+		curl_easy_setopt(c->h, CURLOPT_NOBODY, 1L);
+		break;
+	case M_POST:
+		curl_easy_setopt(c->h, CURLOPT_POST, 1L);
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		break;
+	case M_PUT:
+		curl_easy_setopt(c->h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c->h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c->h, CURLOPT_READDATA, src);
+		curl_easy_setopt(c->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(src ? src->len : 0));
+		break;
+	case M_DELETE:
+		curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, "DELETE");
+		break;
+	case M_GET:
+		break;
+	}
+	/* the answer goes to snk on success; an error body to a->error, to be quoted */
+	snk->h = c->h;
+	snk->errbuf = &a->error;
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, snk);
+	rc = curl_easy_perform(c->h);
+	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &a->status);
+	if (a->status >= 300) {
+		ret = status_error(names[m], url, a, err);
+	} else if (snk->failed) {
+		ret = llmo_error_set(err, LLMO_EIO, "%s %s: writing the download: %s", names[m], url,
+				     strerror(snk->err_no));
+	} else if (rc == CURLE_WRITE_ERROR && snk->buf) {
+		ret = llmo_error_set(err, LLMO_ETOOBIG, "%s %s: answer larger than %zu bytes",
+				     names[m], url, snk->buf->max);
+	} else if (rc != CURLE_OK) {
+		ret = llmo_error_set(err, LLMO_EIO, "%s %s: %s", names[m], url,
+				     curl_easy_strerror(rc));
+	}
+	curl_slist_free_all(hdrs);
+	llmo_buf_release(&discard);
+	return ret;
+}
+
+static void answer_release(struct answer *a)
+{
+	llmo_buf_release(&a->error);
+}
+
+static int url_of(struct llmo_reg_client *c, char *out, struct llmo_error *err, const char *fmt,
+		  ...) LLMO_PRINTF(4, 5);
+static int url_of(struct llmo_reg_client *c, char *out, struct llmo_error *err, const char *fmt,
+		  ...)
+{
+	va_list ap;
+	int n = snprintf(out, URL_MAX, "%s", c->base), k;
+
+	va_start(ap, fmt);
+	k = n >= 0 && n < URL_MAX ? vsnprintf(out + n, (size_t)(URL_MAX - n), fmt, ap) : -1;
+	va_end(ap);
+	if (k < 0 || k >= URL_MAX - n)
+		return llmo_error_set(err, LLMO_EINVAL, "URL too long");
+	return 0;
+}
+
+/* ---- blobs ---- */
+
+int llmo_reg_client_blob_stat(struct llmo_reg_client *c, const char *repo,
+			      const struct llmo_digest *d, uint64_t *size, struct llmo_error *err)
+{
+	char url[URL_MAX];
+	struct answer a;
+	curl_off_t len = -1;
+	int rc;
+
+	if ((rc = url_of(c, url, err, "/v2/%s/blobs/sha256:%s", repo, d->hex)))
+		return rc;
+	rc = perform(c, M_HEAD, url, NULL, NULL, NULL, &a, err);
+	if (!rc && size) {
+		curl_easy_getinfo(c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+		*size = len < 0 ? 0 : (uint64_t)len;
+	}
+	answer_release(&a);
+	return rc;
+}
+
+/* POST for a session, then PUT the bytes with ?digest= (the portable monolithic upload). */
+static int push(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
+		struct source *src, struct llmo_error *err)
+{
+	char url[URL_MAX], put[URL_MAX];
+	struct answer a;
+	int rc, n;
+
+	rc = llmo_reg_client_blob_stat(c, repo, d, NULL, err);
+	if (rc != LLMO_ENOTFOUND)
+		return rc; /* there already (0), or a real error */
+	llmo_error_clear(err);
+	if ((rc = url_of(c, url, err, "/v2/%s/blobs/uploads/", repo)))
+		return rc;
+	rc = perform(c, M_POST, url, NULL, NULL, NULL, &a, err);
+	if (!rc && a.status != 202)
+		rc = llmo_error_set(err, LLMO_EIO, "POST %s: HTTP %ld, expected 202", url, a.status);
+	if (!rc && !a.location[0])
+		rc = llmo_error_set(err, LLMO_EIO, "POST %s: no Location", url);
+	if (rc) {
+		answer_release(&a);
+		return rc;
+	}
+	if (llmo_str_has_prefix(a.location, "http://") || llmo_str_has_prefix(a.location, "https://"))
+		n = snprintf(put, sizeof(put), "%s%cdigest=sha256:%s", a.location,
+			     strchr(a.location, '?') ? '&' : '?', d->hex);
+	else
+		n = snprintf(put, sizeof(put), "%s%s%cdigest=sha256:%s", c->base, a.location,
+			     strchr(a.location, '?') ? '&' : '?', d->hex);
+	answer_release(&a);
+	if (n < 0 || (size_t)n >= sizeof(put))
+		return llmo_error_set(err, LLMO_EINVAL, "upload URL too long");
+	rc = perform(c, M_PUT, put, "application/octet-stream", src, NULL, &a, err);
+	answer_release(&a);
+	return rc;
+}
+
+int llmo_reg_client_blob_push_fd(struct llmo_reg_client *c, const char *repo,
+				 const struct llmo_digest *d, int fd, uint64_t size,
+				 struct llmo_error *err)
+{
+	struct source src = {.fd = fd, .len = size};
+
+	return push(c, repo, d, &src, err);
+}
+
+int llmo_reg_client_blob_push_mem(struct llmo_reg_client *c, const char *repo,
+				  const struct llmo_digest *d, const void *data, size_t len,
+				  struct llmo_error *err)
+{
+	struct source src = {.mem = data, .fd = -1, .len = len};
+
+	return push(c, repo, d, &src, err);
+}
+
+static int check_hash(struct llmo_sha256 *h, const struct llmo_digest *want, const char *what,
+		      struct llmo_error *err)
+{
+	char a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX];
+	struct llmo_digest got;
+
+	if (llmo_sha256_peek(h, &got))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	if (!llmo_digest_equal(&got, want))
+		return llmo_error_set(err, LLMO_EINVALID_OBJECT,
+				      "%s: downloaded bytes hash to %s, not %s", what,
+				      llmo_digest_str(&got, a), llmo_digest_str(want, b));
+	return 0;
+}
+
+int llmo_reg_client_blob_pull_fd(struct llmo_reg_client *c, const char *repo,
+				 const struct llmo_digest *d, int fd, struct llmo_error *err)
+{
+	struct llmo_sha256 h = {0};
+	struct sink snk = {.fd = fd, .hash = &h};
+	char url[URL_MAX];
+	struct answer a;
+	int rc;
+
+	if ((rc = url_of(c, url, err, "/v2/%s/blobs/sha256:%s", repo, d->hex)))
+		return rc;
+	if (llmo_sha256_init(&h))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
+	if (!rc)
+		rc = check_hash(&h, d, url, err);
+	answer_release(&a);
+	llmo_sha256_release(&h);
+	return rc;
+}
+
+int llmo_reg_client_blob_get(struct llmo_reg_client *c, const char *repo,
+			     const struct llmo_digest *d, size_t max, struct llmo_buf *out,
+			     struct llmo_error *err)
+{
+	struct llmo_sha256 h = {0};
+	struct llmo_buf b;
+	struct sink snk = {.buf = &b, .fd = -1, .hash = &h};
+	char url[URL_MAX];
+	struct answer a;
+	int rc;
+
+	if ((rc = url_of(c, url, err, "/v2/%s/blobs/sha256:%s", repo, d->hex)))
+		return rc;
+	if (llmo_sha256_init(&h))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	llmo_buf_init(&b, max);
+	rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
+	if (!rc)
+		rc = check_hash(&h, d, url, err);
+	if (!rc && llmo_buf_append(out, b.data, b.len))
+		rc = llmo_error_set(err, LLMO_ETOOBIG, "blob too large");
+	answer_release(&a);
+	llmo_buf_release(&b);
+	llmo_sha256_release(&h);
+	return rc;
+}
+
+/* ---- manifests and lists ---- */
+
+int llmo_reg_client_manifest_put(struct llmo_reg_client *c, const char *repo, const char *ref,
+				 const char *media_type, const void *body, size_t len,
+				 struct llmo_digest *d, struct llmo_error *err)
+{
+	struct source src = {.mem = body, .fd = -1, .len = len};
+	char url[URL_MAX];
+	struct answer a;
+	int rc;
+
+	if (d && llmo_digest_of(body, len, d))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	if ((rc = url_of(c, url, err, "/v2/%s/manifests/%s", repo, ref)))
+		return rc;
+	rc = perform(c, M_PUT, url, media_type, &src, NULL, &a, err);
+	answer_release(&a);
+	return rc;
+}
+
+int llmo_reg_client_manifest_get(struct llmo_reg_client *c, const char *repo, const char *ref,
+				 struct llmo_buf *out, struct llmo_digest *d, char *media_type,
+				 struct llmo_error *err)
+{
+	struct llmo_buf b;
+	struct sink snk = {.buf = &b, .fd = -1};
+	struct llmo_digest got, want;
+	char url[URL_MAX];
+	struct answer a;
+	int rc;
+
+	if ((rc = url_of(c, url, err, "/v2/%s/manifests/%s", repo, ref)))
+		return rc;
+	llmo_buf_init(&b, LLMO_REG_CLIENT_BODY_MAX);
+	rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
+	if (!rc && llmo_digest_of(b.data, b.len, &got))
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	if (!rc && strchr(ref, ':') && llmo_digest_parse(ref, strlen(ref), &want, NULL) == 0 &&
+	    !llmo_digest_equal(&got, &want))
+		rc = llmo_error_set(err, LLMO_EINVALID_OBJECT,
+				    "%s: the manifest does not match its digest", url);
+	if (!rc && llmo_buf_append(out, b.data, b.len))
+		rc = llmo_error_set(err, LLMO_ETOOBIG, "manifest too large");
+	if (!rc && d)
+		*d = got;
+	if (!rc && media_type)
+		snprintf(media_type, 256, "%s", a.content_type);
+	answer_release(&a);
+	llmo_buf_release(&b);
+	return rc;
+}
+
+int llmo_reg_client_get(struct llmo_reg_client *c, const char *path, struct llmo_buf *out,
+			struct llmo_error *err)
+{
+	struct sink snk = {.buf = out, .fd = -1};
+	char url[URL_MAX];
+	struct answer a;
+	int rc;
+
+	if ((rc = url_of(c, url, err, "%s", path)))
+		return rc;
+	rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
+	answer_release(&a);
+	return rc;
+}
+
+int llmo_reg_client_delete(struct llmo_reg_client *c, const char *path, struct llmo_error *err)
+{
+	char url[URL_MAX];
+	struct answer a;
+	int rc;
+
+	if ((rc = url_of(c, url, err, "%s", path)))
+		return rc;
+	rc = perform(c, M_DELETE, url, NULL, NULL, NULL, &a, err);
+	answer_release(&a);
+	return rc;
+}

@@ -1,0 +1,521 @@
+/*
+ * The registry: life cycle, routing, access control, errors, and the small
+ * endpoints (/v2/, /token, health, metrics). Blobs and uploads are in
+ * blobs.c, manifests, tags, referrers and the catalog in manifests.c.
+ */
+#include "base/common.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <strings.h>
+
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "metrics/metrics.h"
+#include "registry/registry_int.h"
+
+#include "base/banned.h"
+
+#define LOG "registry"
+/* The service named in WWW-Authenticate and expected by /token. */
+#define SERVICE "llmo-registry"
+/* The token the /token endpoint hands anonymous callers (shorter than any real token). */
+#define ANONYMOUS_TOKEN "anonymous"
+/* How long clients may cache a token from /token; tokens themselves do not expire. */
+#define TOKEN_TTL_S 3600
+#define EXPIRE_EVERY_S 3600
+#define HOST_MAX 255
+#define MESSAGE_MAX 1024
+
+void llmo_registry_opts_init(struct llmo_registry_opts *o)
+{
+	*o = (struct llmo_registry_opts){
+		.host = "127.0.0.1",
+		.port = LLMO_REGISTRY_PORT,
+		.checksum_validation = true,
+		.upload_idle_ms = LLMO_REGISTRY_UPLOAD_IDLE_MS,
+	};
+}
+
+/* ---- errors and access ---- */
+
+void llmo__reg_error(struct llmo__reg_req *req, int status, const char *code, const char *fmt,
+		     ...)
+{
+	char msg[MESSAGE_MAX];
+	json_t *body;
+	char *text = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	body = json_pack("{s:[{s:s,s:s}]}", "errors", "code", code, "message", msg);
+	if (body)
+		text = llmo_json_dump_compact(body);
+	json_decref(body);
+	if (text) {
+		llmo__reg_respond(req, status, "application/json", text, strlen(text));
+		free(text);
+	} else {
+		llmo__reg_respond(req, 500, NULL, NULL, 0);
+	}
+}
+
+void llmo__reg_internal(struct llmo__reg_req *req, const struct llmo_error *err)
+{
+	char q[LLMO_LOG_QUOTE_MAX], qp[LLMO_LOG_QUOTE_MAX];
+
+	LLMO_ERROR(LOG, "storage error", "path=%s error=%s", llmo_log_quote(qp, sizeof(qp), req->path),
+		   llmo_log_quote(q, sizeof(q), err->msg));
+	if (err->code == LLMO_EINVALID_OBJECT)
+		llmo__reg_count_corrupt(req->reg);
+	llmo__reg_error(req, 500, "UNKNOWN", "%s", err->msg);
+}
+
+/* Whether s is fit to appear in a quoted header parameter (a Host value). */
+static bool host_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		char c = s[n];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+			return false;
+	}
+	return n > 0 && n <= HOST_MAX;
+}
+
+void llmo__reg_challenge(struct llmo__reg_req *req, const char *scope, const char *error)
+{
+	struct llmo_registry *r = req->reg;
+	const char *host = llmo__reg_header(req, "Host");
+	char fallback[HOST_MAX + 16];
+
+	if (!host || !host_ok(host)) {
+		snprintf(fallback, sizeof(fallback), "%s%s%s:%d", strchr(r->host, ':') ? "[" : "",
+			 r->host, strchr(r->host, ':') ? "]" : "", r->port);
+		host = fallback;
+	}
+	llmo__reg_add_header(req, "WWW-Authenticate",
+			     "Bearer realm=\"%s://%s/token\",service=\"" SERVICE "\"%s%s%s%s%s%s",
+			     r->ssl_ctx ? "https" : "http", host, scope ? ",scope=\"" : "",
+			     scope ? scope : "", scope ? "\"" : "", error ? ",error=\"" : "",
+			     error ? error : "", error ? "\"" : "");
+}
+
+bool llmo__reg_authorize(struct llmo__reg_req *req, const char *name, unsigned actions)
+{
+	char scope[LLMO_REG_NAME_MAX + 64], acts[32];
+
+	if (req->who && llmo_reg_principal_allows(req->who, name, actions))
+		return true;
+	llmo_reg_actions_str(actions, acts, sizeof(acts));
+	snprintf(scope, sizeof(scope), "repository:%s:%s", name, acts);
+	if (!req->who) {
+		llmo__reg_challenge(req, scope, "invalid_token");
+		llmo__reg_error(req, 401, "UNAUTHORIZED", "authentication required: the token is not valid");
+		return false;
+	}
+	if (req->who == &req->reg->auth.anonymous) {
+		llmo__reg_challenge(req, scope, NULL);
+		llmo__reg_error(req, 401, "UNAUTHORIZED", "authentication required for %s", scope);
+		return false;
+	}
+	llmo__reg_error(req, 403, "DENIED",
+			"requested access to the resource is denied: tenant %s may not %s %s",
+			req->who->tenant, acts, name);
+	return false;
+}
+
+/* ---- metrics ---- */
+
+void llmo__reg_count_bytes(struct llmo_registry *r, bool in, uint64_t n)
+{
+	llmo_metric_add(in ? r->m_bytes_in : r->m_bytes_out, NULL, (double)n);
+}
+
+void llmo__reg_count_corrupt(struct llmo_registry *r)
+{
+	llmo_metric_add(r->m_corrupt, NULL, 1);
+}
+
+void llmo__reg_uploads_changed(struct llmo_registry *r)
+{
+	llmo_metric_set(r->m_uploads, NULL, (double)llmo_reg_upload_count(r->store));
+}
+
+static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
+{
+	int rc;
+
+	if (llmo_metrics_new(&r->metrics))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	if ((rc = llmo_metrics_counter(r->metrics, "llmo_registry_requests_total",
+				       "Requests answered, by method and status code.",
+				       (const char *[]){"method", "code"}, 2, &r->m_requests, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_received_bytes_total",
+				       "Blob bytes received in uploads.", NULL, 0, &r->m_bytes_in,
+				       err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_sent_bytes_total",
+				       "Blob bytes sent.", NULL, 0, &r->m_bytes_out, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_corrupt_blobs_total",
+				       "Reads that found a stored blob not matching its digest.",
+				       NULL, 0, &r->m_corrupt, err)) ||
+	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_upload_sessions",
+				     "Upload sessions open.", NULL, 0, &r->m_uploads, err)))
+		return rc;
+	llmo__reg_uploads_changed(r);
+	return 0;
+}
+
+/* ---- small endpoints ---- */
+
+static void handle_base(struct llmo__reg_req *req)
+{
+	struct llmo_registry *r = req->reg;
+
+	if (req->method != LLMO__REG_GET && req->method != LLMO__REG_HEAD) {
+		llmo__reg_add_header(req, "Allow", "GET, HEAD");
+		llmo__reg_error(req, 405, "UNSUPPORTED", "/v2/ answers GET and HEAD");
+		return;
+	}
+	/*
+	 * The probe clients make before anything else: without credentials it
+	 * answers 401 whenever tokens exist, so that clients holding one learn
+	 * to send it (and anonymous ones go to /token).
+	 */
+	if (!req->who) {
+		llmo__reg_challenge(req, NULL, "invalid_token");
+		llmo__reg_error(req, 401, "UNAUTHORIZED", "the token is not valid");
+		return;
+	}
+	if (req->who == &r->auth.anonymous &&
+	    (r->auth.ntokens > 0 || !llmo_reg_principal_any(req->who, LLMO_REG_ALL))) {
+		llmo__reg_challenge(req, NULL, NULL);
+		llmo__reg_error(req, 401, "UNAUTHORIZED", "authentication required");
+		return;
+	}
+	llmo__reg_respond(req, 200, "application/json", "{}", 2);
+}
+
+/*
+ * GET /token (Docker's token protocol, reduced): Basic USER:TOKEN or Bearer
+ * TOKEN gives TOKEN back, to be sent as a bearer token; no credentials give
+ * the anonymous token when anonymous callers may do anything.
+ */
+static void handle_token(struct llmo__reg_req *req)
+{
+	const char *authz = llmo__reg_header(req, "Authorization");
+	char token[LLMO_REG_TOKEN_MAX + 1] = ANONYMOUS_TOKEN;
+	char now[LLMO_RFC3339_MAX];
+	json_t *body;
+	char *text;
+
+	if (req->method != LLMO__REG_GET) {
+		llmo__reg_add_header(req, "Allow", "GET");
+		llmo__reg_error(req, 405, "UNSUPPORTED", "/token answers GET");
+		return;
+	}
+	if (!req->who || (req->who == &req->reg->auth.anonymous &&
+			  !llmo_reg_principal_any(req->who, LLMO_REG_ALL))) {
+		llmo__reg_add_header(req, "WWW-Authenticate", "Basic realm=\"" SERVICE "\"");
+		llmo__reg_error(req, 401, "UNAUTHORIZED",
+				"give a registry token as the password (any user name)");
+		return;
+	}
+	/* hand back exactly the credential that authenticated */
+	if (authz && req->who != &req->reg->auth.anonymous &&
+	    llmo_reg_auth_credential(authz, token, sizeof(token)) < 0) {
+		llmo__reg_error(req, 401, "UNAUTHORIZED", "malformed credentials");
+		return;
+	}
+	llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, now, sizeof(now));
+	body = json_pack("{s:s,s:s,s:i,s:s}", "token", token, "access_token", token, "expires_in",
+			 TOKEN_TTL_S, "issued_at", now);
+	OPENSSL_cleanse(token, sizeof(token));
+	text = body ? llmo_json_dump_compact(body) : NULL;
+	json_decref(body);
+	if (!text) {
+		llmo__reg_error(req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	llmo__reg_add_header(req, "Cache-Control", "no-store");
+	llmo__reg_respond(req, 200, "application/json", text, strlen(text));
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+}
+
+static void handle_metrics(struct llmo__reg_req *req)
+{
+	struct llmo_buf b;
+
+	llmo_buf_init(&b, (size_t)4 << 20);
+	llmo__reg_uploads_changed(req->reg);
+	if (llmo_metrics_write(req->reg->metrics, &b))
+		llmo__reg_error(req, 500, "UNKNOWN", "metrics too large");
+	else
+		llmo__reg_respond(req, 200, LLMO_METRICS_CONTENT_TYPE, b.data, b.len);
+	llmo_buf_release(&b);
+}
+
+/* ---- routing ---- */
+
+static void bad_route(struct llmo__reg_req *req, const struct llmo_error *err)
+{
+	const struct llmo_reg_route *rt = &req->route;
+
+	switch (rt->bad) {
+	case LLMO_REG_BAD_NAME:
+		llmo__reg_error(req, 400, "NAME_INVALID", "%s", err->msg);
+		return;
+	case LLMO_REG_BAD_DIGEST:
+		llmo__reg_error(req, 400, "DIGEST_INVALID", "%s", err->msg);
+		return;
+	case LLMO_REG_BAD_TAG:
+		if (req->method == LLMO__REG_PUT)
+			llmo__reg_error(req, 400, "MANIFEST_INVALID", "%s", err->msg);
+		else
+			llmo__reg_error(req, 404, "MANIFEST_UNKNOWN", "%s", err->msg);
+		return;
+	case LLMO_REG_BAD_UPLOAD_ID:
+		llmo__reg_error(req, 404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry");
+		return;
+	case LLMO_REG_BAD_NONE:
+		break;
+	}
+	llmo__reg_error(req, 404, "UNSUPPORTED", "%s", err->msg);
+}
+
+void llmo__reg_dispatch(struct llmo__reg_req *req)
+{
+	struct llmo_registry *r = req->reg;
+	struct llmo_error err = {0};
+	const char *authz = llmo__reg_header(req, "Authorization");
+	bool presented;
+	int rc;
+
+	/* the token /token gives anonymous callers stands for no token */
+	if (authz && strcasecmp(authz, "Bearer " ANONYMOUS_TOKEN) == 0)
+		authz = NULL;
+	req->who = llmo_reg_auth_lookup(&r->auth, authz, &presented);
+	rc = llmo_reg_route_parse(req->path, req->path_len, &req->route, &err);
+	if (rc) {
+		bad_route(req, &err);
+		return;
+	}
+	switch (req->route.kind) {
+	case LLMO_REG_R_BASE:
+		handle_base(req);
+		return;
+	case LLMO_REG_R_TOKEN:
+		handle_token(req);
+		return;
+	case LLMO_REG_R_HEALTHZ:
+	case LLMO_REG_R_READYZ:
+		llmo__reg_respond(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
+		return;
+	case LLMO_REG_R_METRICS:
+		handle_metrics(req);
+		return;
+	case LLMO_REG_R_CATALOG:
+		llmo__reg_catalog(req);
+		return;
+	case LLMO_REG_R_TAGS:
+		llmo__reg_tags(req);
+		return;
+	case LLMO_REG_R_MANIFEST:
+		llmo__reg_manifest(req);
+		return;
+	case LLMO_REG_R_REFERRERS:
+		llmo__reg_referrers(req);
+		return;
+	case LLMO_REG_R_BLOB:
+		llmo__reg_blob(req);
+		return;
+	case LLMO_REG_R_UPLOADS:
+		llmo__reg_uploads(req);
+		return;
+	case LLMO_REG_R_UPLOAD:
+		llmo__reg_upload(req);
+		return;
+	}
+	llmo__reg_error(req, 404, "UNSUPPORTED", "no such endpoint");
+}
+
+/* ---- life cycle ---- */
+
+static void on_expire(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_registry *r = arg;
+
+	llmo_reg_upload_expire(r->store, r->upload_idle_ms);
+	llmo__reg_uploads_changed(r);
+}
+
+static int ssl_error(struct llmo_error *err, const char *what, const char *path)
+{
+	char buf[256];
+
+	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+	ERR_clear_error();
+	return llmo_error_set(err, LLMO_EINVAL, "%s: %s: %s", path, what, buf);
+}
+
+static int make_ssl_ctx(struct llmo_registry *r, const struct llmo_registry_opts *o,
+			struct llmo_error *err)
+{
+	if (o->ssl_ctx) {
+		if (SSL_CTX_up_ref(o->ssl_ctx) != 1)
+			return llmo_error_set(err, LLMO_EINTERNAL, "SSL_CTX_up_ref failed");
+		r->ssl_ctx = o->ssl_ctx;
+		return 0;
+	}
+	if (!o->tls_cert)
+		return 0;
+	r->ssl_ctx = SSL_CTX_new(TLS_server_method());
+	if (!r->ssl_ctx)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	SSL_CTX_set_min_proto_version(r->ssl_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(r->ssl_ctx, SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_use_certificate_chain_file(r->ssl_ctx, o->tls_cert) != 1)
+		return ssl_error(err, "cannot load the TLS certificate", o->tls_cert);
+	if (SSL_CTX_use_PrivateKey_file(r->ssl_ctx, o->tls_key, SSL_FILETYPE_PEM) != 1)
+		return ssl_error(err, "cannot load the TLS key", o->tls_key);
+	if (SSL_CTX_check_private_key(r->ssl_ctx) != 1)
+		return ssl_error(err, "the key does not match the certificate", o->tls_key);
+	return 0;
+}
+
+static int check_opts(const struct llmo_registry_opts *o, struct llmo_error *err)
+{
+	if (!o->storage_path || !*o->storage_path)
+		return llmo_error_set(err, LLMO_EINVAL, "no storage path");
+	if (!o->host || !*o->host)
+		return llmo_error_set(err, LLMO_EINVAL, "no listen address");
+	if (o->port < 0 || o->port > 65535)
+		return llmo_error_set(err, LLMO_ERANGE, "port %d is not between 0 and 65535",
+				      o->port);
+	if (!o->tls_cert != !o->tls_key)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "a TLS certificate needs its key, and a key its certificate");
+	if (o->ssl_ctx && o->tls_cert)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "give TLS certificate files or an SSL_CTX, not both");
+	if (o->upload_idle_ms <= 0)
+		return llmo_error_set(err, LLMO_ERANGE, "the upload idle time must be positive");
+	return 0;
+}
+
+static int load_auth(struct llmo_registry *r, const struct llmo_registry_opts *o,
+		     struct llmo_error *err)
+{
+	int rc;
+
+	if ((rc = llmo_reg_auth_init(&r->auth)))
+		return llmo_error_set(err, rc, "out of memory");
+	if (o->tokens_file && (rc = llmo_reg_auth_load_file(&r->auth, o->tokens_file, err)))
+		return rc;
+	for (size_t i = 0; i < o->ntokens; i++) {
+		rc = llmo_reg_auth_add(&r->auth, o->tokens[i].token, o->tokens[i].tenant,
+				       o->tokens[i].scopes, err);
+		if (rc) {
+			llmo_error_prefix(err, "token %zu (tenant %s): ", i + 1,
+					  o->tokens[i].tenant ? o->tokens[i].tenant : "?");
+			return rc;
+		}
+	}
+	if (o->anonymous && (rc = llmo_reg_auth_set_anonymous(&r->auth, o->anonymous, err))) {
+		llmo_error_prefix(err, "anonymous access: ");
+		return rc;
+	}
+	return 0;
+}
+
+int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *opts,
+		      struct llmo_registry **out, struct llmo_error *err)
+{
+	struct llmo_reg_store_opts so = {0};
+	struct llmo_registry *r;
+	struct timeval every = {EXPIRE_EVERY_S, 0};
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_opts(opts, err)))
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	r->base = base;
+	r->listen_port = opts->port;
+	r->upload_idle_ms = opts->upload_idle_ms;
+	r->host = llmo_strdup(opts->host);
+	if (!r->host) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto fail;
+	}
+	so.root = opts->storage_path;
+	so.checksum_validation = opts->checksum_validation;
+	so.blob_max = opts->blob_max;
+	if ((rc = llmo_reg_store_open(&so, &r->store, err)) || (rc = load_auth(r, opts, err)) ||
+	    (rc = make_ssl_ctx(r, opts, err)) || (rc = make_metrics(r, err)))
+		goto fail;
+	llmo_reg_upload_expire(r->store, opts->upload_idle_ms);
+	r->expire_ev = event_new(base, -1, EV_PERSIST, on_expire, r);
+	if (!r->expire_ev || event_add(r->expire_ev, &every) < 0) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "cannot make a timer");
+		goto fail;
+	}
+	if ((rc = llmo__reg_http_listen(r, err)))
+		goto fail;
+	{
+		char qs[LLMO_LOG_QUOTE_MAX], qa[LLMO_LOG_QUOTE_MAX];
+
+		LLMO_INFO(LOG, "listening",
+			  "host=%s port=%d tls=%s storage=%s tokens=%zu anonymous=%s verify=%s",
+			  r->host, r->port, r->ssl_ctx ? "on" : "off",
+			  llmo_log_quote(qs, sizeof(qs), opts->storage_path), r->auth.ntokens,
+			  llmo_log_quote(qa, sizeof(qa),
+					 opts->anonymous && *opts->anonymous ? opts->anonymous
+									     : "none"),
+			  opts->checksum_validation ? "on" : "off");
+	}
+	*out = r;
+	return 0;
+fail:
+	llmo_registry_free(r);
+	return rc;
+}
+
+void llmo_registry_free(struct llmo_registry *r)
+{
+	if (!r)
+		return;
+	llmo__reg_http_stop(r);
+	if (r->expire_ev)
+		event_free(r->expire_ev);
+	llmo_reg_store_free(r->store);
+	llmo_reg_auth_release(&r->auth);
+	if (r->ssl_ctx)
+		SSL_CTX_free(r->ssl_ctx);
+	llmo_metrics_free(r->metrics);
+	free(r->host);
+	free(r);
+}
+
+int llmo_registry_port(const struct llmo_registry *r)
+{
+	return r->port;
+}
+
+bool llmo_registry_tls(const struct llmo_registry *r)
+{
+	return r->ssl_ctx != NULL;
+}

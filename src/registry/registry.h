@@ -1,0 +1,104 @@
+#ifndef LLMO_REGISTRY_H
+#define LLMO_REGISTRY_H
+/*
+ * struct llmo_registry: `llmo registry`, an OCI Distribution Specification
+ * v1.1 registry for models (and any other OCI content), serving
+ *
+ *     /v2/                                 API version check (auth probe)
+ *     /v2/<name>/blobs/<digest>            GET (Range), HEAD, DELETE
+ *     /v2/<name>/blobs/uploads/            POST: start, monolithic (?digest=),
+ *                                          cross-repository mount (?mount=&from=)
+ *     /v2/<name>/blobs/uploads/<id>        PATCH (chunks), PUT (?digest=), GET, DELETE
+ *     /v2/<name>/manifests/<reference>     GET, HEAD, PUT, DELETE (tag or digest)
+ *     /v2/<name>/tags/list                 ?n=&last= with Link pagination
+ *     /v2/<name>/referrers/<digest>        ?artifactType= filter
+ *     /v2/_catalog                         ?n=&last=
+ *     /token                               bearer tokens for Docker-style clients
+ *     /healthz /readyz /metrics
+ *
+ * on its own HTTP/1.1 server (plain or TLS) on the caller's event loop.
+ * Request bodies are streamed to disk as they arrive, hashed on the way; no
+ * blob is ever held in memory whole. Storage and its crash safety:
+ * store.h; tokens and scopes: auth.h; the HTTP surface, errors and limits:
+ * docs/registry.md.
+ *
+ * Threads: everything runs on the caller's event_base. Disk I/O is done in
+ * the loop (blocking, in pieces of at most 1 MiB), so one registry should
+ * have a loop of its own when other components share the process and
+ * latency matters to them.
+ */
+#include "base/common.h"
+
+#include "base/error.h"
+
+struct event_base;
+struct llmo_registry;
+struct ssl_ctx_st;
+
+#define LLMO_REGISTRY_PORT 5000
+/* Manifests larger than this are refused with 413 (the distribution spec's suggested limit). */
+#define LLMO_REGISTRY_MANIFEST_MAX ((size_t)4 << 20)
+/* Request head (request line and headers) over this gets 431. */
+#define LLMO_REGISTRY_HEAD_MAX ((size_t)64 << 10)
+/* Client connections at once; more are closed at accept. */
+#define LLMO_REGISTRY_CONNS_MAX 1024
+/* Silence allowed while a request head or body arrives, and on an idle connection. */
+#define LLMO_REGISTRY_READ_TIMEOUT_S 300
+/* A client that reads nothing of its answer for this long is dropped. */
+#define LLMO_REGISTRY_WRITE_TIMEOUT_S 300
+/* Upload sessions not written to for this long are removed. */
+#define LLMO_REGISTRY_UPLOAD_IDLE_MS ((int64_t)24 * 3600 * 1000)
+/* Most entries one tags-list, catalog or referrers answer holds. */
+#define LLMO_REGISTRY_PAGE_MAX 10000
+
+/* A token given in code rather than in a file (auth.h has the scope syntax). */
+struct llmo_registry_token {
+	const char *token;
+	const char *tenant;
+	const char *scopes; /* space-separated: "repository:*:pull,push,delete" */
+};
+
+struct llmo_registry_opts {
+	const char *host;         /* address to listen on: "127.0.0.1" */
+	int port;                 /* LLMO_REGISTRY_PORT; 0 picks a free port */
+	const char *storage_path; /* required: the storage root (store.h) */
+	bool checksum_validation; /* verify digests when serving (true) */
+	uint64_t blob_max;        /* largest blob accepted; 0: LLMO_REG_BLOB_MAX_DEFAULT */
+	/* TLS: PEM certificate (chain) and key paths, both or neither; or a
+	 * ready SSL_CTX (borrowed: the registry takes its own reference). */
+	const char *tls_cert;
+	const char *tls_key;
+	struct ssl_ctx_st *ssl_ctx;
+	/* Who may do what: a token file, tokens given here, and what anonymous
+	 * callers may do on every repository ("pull", "pull,push"; NULL or ""
+	 * for nothing). */
+	const char *tokens_file;
+	const struct llmo_registry_token *tokens;
+	size_t ntokens;
+	const char *anonymous;
+	int64_t upload_idle_ms; /* LLMO_REGISTRY_UPLOAD_IDLE_MS */
+};
+
+void llmo_registry_opts_init(struct llmo_registry_opts *o);
+
+/*
+ * Opens the storage, loads the tokens, listens on host:port and serves on
+ * base. On success *out owns the registry; free it with llmo_registry_free.
+ * Errors name the file or address at fault.
+ */
+int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *opts,
+		      struct llmo_registry **out, struct llmo_error *err);
+
+/*
+ * Stops listening, drops every connection (uploads in progress keep their
+ * bytes and can be resumed) and frees the registry. Call it from the loop's
+ * thread, outside the registry's callbacks. NULL is fine.
+ */
+void llmo_registry_free(struct llmo_registry *r);
+
+/* The port actually bound (useful with port 0). */
+int llmo_registry_port(const struct llmo_registry *r);
+/* Whether the registry speaks TLS ("https" in its URL). */
+bool llmo_registry_tls(const struct llmo_registry *r);
+
+#endif

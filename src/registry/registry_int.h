@@ -1,0 +1,173 @@
+#ifndef LLMO_REGISTRY_INT_H
+#define LLMO_REGISTRY_INT_H
+/*
+ * Private to src/registry: the registry object, its HTTP/1.1 connections
+ * (http.c) and the request handlers (registry.c, blobs.c, manifests.c).
+ *
+ * Life of a request: http.c reads the head (at most
+ * LLMO_REGISTRY_HEAD_MAX), parses it with gateway/http1.h's strict parser
+ * and hands a struct llmo__reg_req to llmo__reg_dispatch. The handler
+ * either answers at once, or sets req->on_data / req->on_end (and
+ * req->on_abort) to take the body: http.c then feeds it the body bytes as
+ * they arrive (de-chunked), calls on_end when the body is complete, and
+ * on_abort instead when the connection goes away first. Every request is
+ * answered exactly once, with llmo__reg_respond*, llmo__reg_error or
+ * llmo__reg_respond_file; after an answer given before the body was read
+ * the connection is closed.
+ */
+#include "base/common.h"
+
+#include <openssl/ssl.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+#include "gateway/http1.h"
+#include "registry/auth.h"
+#include "registry/registry.h"
+#include "registry/route.h"
+#include "registry/store.h"
+
+struct event;
+struct evconnlistener;
+struct llmo_metrics;
+struct llmo_metric;
+struct llmo__reg_conn;
+
+struct llmo_registry {
+	struct event_base *base;
+	char *host;             /* the listen address (owned) */
+	int listen_port;        /* as asked (0: any) */
+	int64_t upload_idle_ms;
+	struct evconnlistener *listener;
+	struct event *accept_ev; /* re-enables the listener after a failed accept */
+	SSL_CTX *ssl_ctx; /* NULL: plain HTTP */
+	int port;
+	struct llmo_reg_store *store;
+	struct llmo_reg_auth auth;
+	struct event *expire_ev; /* removes idle upload sessions */
+	size_t nconns;
+	struct llmo__reg_conn *conns; /* every open connection (a list through conn->next) */
+	struct llmo_metrics *metrics;
+	struct llmo_metric *m_requests;  /* by method and code */
+	struct llmo_metric *m_bytes_in;  /* blob bytes received */
+	struct llmo_metric *m_bytes_out; /* blob bytes sent */
+	struct llmo_metric *m_corrupt;   /* blobs found not to match their digest */
+	struct llmo_metric *m_uploads;   /* upload sessions open */
+};
+
+enum llmo__reg_method {
+	LLMO__REG_GET = 1,
+	LLMO__REG_HEAD,
+	LLMO__REG_PUT,
+	LLMO__REG_POST,
+	LLMO__REG_PATCH,
+	LLMO__REG_DELETE,
+	LLMO__REG_OTHER,
+};
+
+struct llmo__reg_req;
+/* Body callbacks: on_data returns 0 to go on; non-zero after it has answered (an error). */
+typedef int (*llmo__reg_data_fn)(struct llmo__reg_req *req, const char *p, size_t n);
+typedef void (*llmo__reg_req_fn)(struct llmo__reg_req *req);
+
+struct llmo__reg_req {
+	struct llmo_registry *reg;
+	struct llmo__reg_conn *conn;
+	enum llmo__reg_method method;
+	const char *method_name;
+	/* The head; strings are NUL-terminated and live as long as the request. */
+	const char *path;  /* before '?' */
+	const char *query; /* after '?', "" when none */
+	size_t path_len, query_len;
+	const struct llmo_gw_request_head *head;
+	bool has_body; /* Content-Length > 0 or chunked */
+	int64_t content_length; /* -1: chunked */
+	struct llmo_reg_route route;
+	const struct llmo_reg_principal *who;
+	char actions_needed[32]; /* for the 401/403 scope text */
+	/* body handling, set by the handler */
+	llmo__reg_data_fn on_data;
+	llmo__reg_req_fn on_end;
+	llmo__reg_req_fn on_abort; /* the connection went away before the answer */
+	uint64_t body_seen;        /* body bytes handed to on_data */
+	/* handler state */
+	struct llmo_buf body;            /* manifests: the body so far */
+	struct llmo_reg_upload *upload;  /* uploads: the session written to */
+	bool monolithic;                 /* POST ?digest=: the session is the request's own */
+	bool has_digest;                 /* PUT/POST ?digest= */
+	struct llmo_digest digest;
+	/* the answer */
+	struct llmo_buf headers; /* extra header lines, "Name: value\r\n" each */
+	bool answered;
+	int status;
+};
+
+/* ---- http.c ---- */
+
+int llmo__reg_http_listen(struct llmo_registry *r, struct llmo_error *err);
+/* Closes the listener and every connection (on_abort is called for requests in flight). */
+void llmo__reg_http_stop(struct llmo_registry *r);
+
+/* The value of header name (any case), NUL-terminated, or NULL. */
+const char *llmo__reg_header(const struct llmo__reg_req *req, const char *name);
+
+/* Adds a response header line (value formatted). */
+void llmo__reg_add_header(struct llmo__reg_req *req, const char *name, const char *fmt, ...)
+	LLMO_PRINTF(3, 4);
+
+/*
+ * Answers with len bytes of body (copied; for HEAD only the length is
+ * sent). content_type may be NULL (no Content-Type).
+ */
+void llmo__reg_respond(struct llmo__reg_req *req, int status, const char *content_type,
+		       const void *body, size_t len);
+/* Answers a HEAD: the headers of a body of len bytes, no body. */
+void llmo__reg_respond_head(struct llmo__reg_req *req, int status, const char *content_type,
+			    uint64_t len);
+/*
+ * Answers with len bytes of the file fd from offset first (fd is taken
+ * and closed at the end), sent as the client reads. When verify is not
+ * NULL the bytes (the whole file, first == 0) are hashed as they are sent
+ * and the last piece is held back until the digest matches *verify: on a
+ * mismatch the connection is closed short of the announced length, so the
+ * client never sees a complete wrong blob.
+ */
+void llmo__reg_respond_file(struct llmo__reg_req *req, int status, const char *content_type,
+			    int fd, uint64_t first, uint64_t len, const struct llmo_digest *verify);
+
+/* ---- registry.c ---- */
+
+void llmo__reg_dispatch(struct llmo__reg_req *req);
+/*
+ * Answers with the OCI error body {"errors":[{"code","message","detail"}]}.
+ * detail may be NULL (then {}).
+ */
+void llmo__reg_error(struct llmo__reg_req *req, int status, const char *code, const char *fmt,
+		     ...) LLMO_PRINTF(4, 5);
+/* 500 with code UNKNOWN for an llmo_error from the store (its message is logged too). */
+void llmo__reg_internal(struct llmo__reg_req *req, const struct llmo_error *err);
+/*
+ * Adds the WWW-Authenticate Bearer challenge (realm: this registry's /token
+ * at the Host the client used). scope and error may be NULL.
+ */
+void llmo__reg_challenge(struct llmo__reg_req *req, const char *scope, const char *error);
+/* Whether req's caller may do `actions` on repository name; answers 401/403 when not. */
+bool llmo__reg_authorize(struct llmo__reg_req *req, const char *name, unsigned actions);
+void llmo__reg_count_bytes(struct llmo_registry *r, bool in, uint64_t n);
+void llmo__reg_count_corrupt(struct llmo_registry *r);
+void llmo__reg_uploads_changed(struct llmo_registry *r);
+
+/* ---- blobs.c ---- */
+
+void llmo__reg_blob(struct llmo__reg_req *req);
+void llmo__reg_uploads(struct llmo__reg_req *req);
+void llmo__reg_upload(struct llmo__reg_req *req);
+
+/* ---- manifests.c ---- */
+
+void llmo__reg_manifest(struct llmo__reg_req *req);
+void llmo__reg_referrers(struct llmo__reg_req *req);
+void llmo__reg_tags(struct llmo__reg_req *req);
+void llmo__reg_catalog(struct llmo__reg_req *req);
+
+#endif

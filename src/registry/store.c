@@ -1,0 +1,1084 @@
+/*
+ * Local blob and repository storage (store.h).
+ */
+#include "base/common.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/hmap.h"
+#include "base/log.h"
+#include "registry/store.h"
+
+#include "base/banned.h"
+
+#define LOG "registry"
+/* Longest tag or session-repo file read back (a digest line, a name line). */
+#define SMALL_FILE_MAX 1024
+/* Revision files: a media type line and an optional subject line. */
+#define REVISION_FILE_MAX (LLMO_REG_MEDIA_TYPE_MAX + LLMO_DIGEST_STR_MAX + 16)
+/* Seconds a file must be unchanged before its verification is cached. */
+#define RACY_S 2
+
+struct verified {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+struct llmo_reg_store {
+	char *root;
+	bool verify;
+	uint64_t blob_max;
+	struct llmo_hmap uploads;  /* id -> struct llmo_reg_upload * */
+	struct llmo_hmap verified; /* digest hex -> struct verified * */
+};
+
+/* ---- paths and errors ---- */
+
+/* snprintf into a PATH_MAX buffer; LLMO_EINVAL when it does not fit. */
+static int path_fmt(char *out, struct llmo_error *err, const char *fmt, ...) LLMO_PRINTF(3, 4);
+static int path_fmt(char *out, struct llmo_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, PATH_MAX, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= PATH_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "storage path too long");
+	return 0;
+}
+
+static int sys_err(struct llmo_error *err, int e, const char *path, const char *what)
+{
+	int code = e == ENOENT ? LLMO_ENOTFOUND : e == EACCES || e == EPERM ? LLMO_EDENIED
+						 : e == ENOMEM		     ? LLMO_ENOMEM
+									     : LLMO_EIO;
+
+	return llmo_error_set(err, code, "%s: %s: %s", path, what, strerror(e));
+}
+
+static int blob_path(const struct llmo_reg_store *s, const struct llmo_digest *d, char *out,
+		     struct llmo_error *err)
+{
+	return path_fmt(out, err, "%s/blobs/sha256/%.2s/%s", s->root, d->hex, d->hex);
+}
+
+static int repo_path(const struct llmo_reg_store *s, const char *repo, const char *rest,
+		     char *out, struct llmo_error *err)
+{
+	return path_fmt(out, err, "%s/repositories/%s/%s", s->root, repo, rest);
+}
+
+/* fsync of the directory holding path (where a rename or create happened). */
+static int fsync_parent(const char *path, struct llmo_error *err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, rc = 0;
+
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return 0;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return sys_err(err, errno, dir, "open directory");
+	if (fsync(fd) < 0 && errno != EINVAL)
+		rc = sys_err(err, errno, dir, "fsync");
+	close(fd);
+	return rc;
+}
+
+/* mkdir -p of the directory holding path. */
+static int mkdir_parent(const char *path, struct llmo_error *err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return 0;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return llmo_mkdir_p(dir, 0755, err);
+}
+
+static bool file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Writes data to path atomically, creating the parent directories. */
+static int put_file(const char *path, const void *data, size_t len, struct llmo_error *err)
+{
+	int rc = mkdir_parent(path, err);
+
+	return rc ? rc : llmo_file_write_atomic(path, data, len, 0644, err);
+}
+
+/* Reads a small text file into out (NUL-terminated, trailing newline removed). */
+static int read_line_file(const char *path, char *out, size_t n, struct llmo_error *err)
+{
+	struct llmo_buf b;
+	int rc;
+
+	llmo_buf_init(&b, n - 1);
+	rc = llmo_file_read(path, n - 1, &b, err);
+	if (!rc) {
+		while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+			b.len--;
+		memcpy(out, b.data, b.len);
+		out[b.len] = '\0';
+	}
+	llmo_buf_release(&b);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void strv_sort(struct llmo_strv *v, size_t from)
+{
+	if (v->len > from)
+		qsort(v->items + from, v->len - from, sizeof(char *), cmp_str);
+}
+
+/* ---- open / free ---- */
+
+static void upload_free(struct llmo_reg_upload *u)
+{
+	if (!u)
+		return;
+	if (u->fd >= 0)
+		close(u->fd);
+	llmo_sha256_release(&u->hash);
+	free(u);
+}
+
+static void upload_free_cb(void *v)
+{
+	upload_free(v);
+}
+
+int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_store **out,
+			struct llmo_error *err)
+{
+	static const char *const dirs[] = {"blobs/sha256", "uploads", "repositories"};
+	struct llmo_reg_store *s;
+	char p[PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	if (!opts->root || !*opts->root)
+		return llmo_error_set(err, LLMO_EINVAL, "no storage path");
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->root = llmo_strdup(opts->root))) {
+		free(s);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	s->verify = opts->checksum_validation;
+	s->blob_max = opts->blob_max ? opts->blob_max : LLMO_REG_BLOB_MAX_DEFAULT;
+	llmo_hmap_init(&s->uploads);
+	llmo_hmap_init(&s->verified);
+	rc = llmo_mkdir_p(s->root, 0700, err);
+	for (size_t i = 0; !rc && i < LLMO_ARRAY_LEN(dirs); i++) {
+		rc = path_fmt(p, err, "%s/%s", s->root, dirs[i]);
+		if (!rc)
+			rc = llmo_mkdir_p(p, 0755, err);
+	}
+	if (rc) {
+		llmo_reg_store_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void llmo_reg_store_free(struct llmo_reg_store *s)
+{
+	if (!s)
+		return;
+	llmo_hmap_release(&s->uploads, upload_free_cb);
+	llmo_hmap_release(&s->verified, free);
+	free(s->root);
+	free(s);
+}
+
+bool llmo_reg_store_verifies(const struct llmo_reg_store *s)
+{
+	return s->verify;
+}
+
+uint64_t llmo_reg_store_blob_max(const struct llmo_reg_store *s)
+{
+	return s->blob_max;
+}
+
+/* ---- blobs ---- */
+
+static int link_path(const struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		     char *out, struct llmo_error *err)
+{
+	return path_fmt(out, err, "%s/repositories/%s/_layers/sha256/%s", s->root, repo, d->hex);
+}
+
+int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		       uint64_t *size)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (repo && (link_path(s, repo, d, p, NULL) || !file_exists(p)))
+		return LLMO_ENOTFOUND;
+	if (blob_path(s, d, p, NULL) || stat(p, &st) < 0 || !S_ISREG(st.st_mode))
+		return LLMO_ENOTFOUND;
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int llmo_reg_blob_open(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		       int *fd, uint64_t *size, struct llmo_error *err)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	int f, rc;
+
+	*fd = -1;
+	if (repo) {
+		if ((rc = link_path(s, repo, d, p, err)))
+			return rc;
+		if (!file_exists(p))
+			return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown to repository");
+	}
+	if ((rc = blob_path(s, d, p, err)))
+		return rc;
+	f = open(p, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return sys_err(err, errno, p, "open");
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = sys_err(err, errno ? errno : EINVAL, p, "stat");
+		close(f);
+		return rc;
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static bool same_file(const struct verified *v, const struct stat *st)
+{
+	return v->dev == st->st_dev && v->ino == st->st_ino && v->size == st->st_size &&
+	       v->mtime.tv_sec == st->st_mtim.tv_sec && v->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       v->ctime.tv_sec == st->st_ctim.tv_sec && v->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+void llmo_reg_blob_mark_verified(struct llmo_reg_store *s, const struct llmo_digest *d, int fd)
+{
+	struct verified *v;
+	struct stat st;
+	struct timespec now;
+	void *old = NULL;
+
+	if (fstat(fd, &st) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0)
+		return;
+	/*
+	 * File times tick coarsely (a kernel tick): a write just after this
+	 * verification could leave them unchanged. Like Git's "racily clean"
+	 * index entries, a file changed within RACY_S of now is not cached, so
+	 * that any later change shows in its ctime.
+	 */
+	if (now.tv_sec - st.st_ctim.tv_sec < RACY_S || now.tv_sec - st.st_mtim.tv_sec < RACY_S)
+		return;
+	if (llmo_hmap_count(&s->verified) >= LLMO_REG_VERIFIED_MAX &&
+	    !llmo_hmap_has(&s->verified, d->hex))
+		llmo_hmap_release(&s->verified, free);
+	v = malloc(sizeof(*v));
+	if (!v)
+		return;
+	*v = (struct verified){st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
+	if (llmo_hmap_put(&s->verified, d->hex, v, &old)) {
+		free(v);
+		return;
+	}
+	free(old);
+}
+
+static void forget_verified(struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	void *old = NULL;
+
+	if (llmo_hmap_del(&s->verified, d->hex, &old) == 0)
+		free(old);
+}
+
+static int mismatch(struct llmo_error *err, const struct llmo_digest *want,
+		    const struct llmo_digest *got)
+{
+	char a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX];
+
+	return llmo_error_set(err, LLMO_EINVALID_OBJECT,
+			      "blob %s is corrupt: its content hashes to %s",
+			      llmo_digest_str(want, a), llmo_digest_str(got, b));
+}
+
+int llmo_reg_blob_check(struct llmo_reg_store *s, const struct llmo_digest *d, int fd,
+			struct llmo_error *err)
+{
+	const struct verified *v = llmo_hmap_get(&s->verified, d->hex);
+	struct llmo_sha256 h = {0};
+	struct llmo_digest got;
+	struct stat st;
+	int rc;
+
+	if (fstat(fd, &st) < 0)
+		return sys_err(err, errno, "blob", "stat");
+	if (v && same_file(v, &st))
+		return 0;
+	if ((rc = llmo_sha256_init(&h)))
+		return llmo_error_set(err, rc, "out of memory");
+	rc = llmo_sha256_fd(&h, fd, NULL);
+	if (rc == LLMO_EIO)
+		rc = sys_err(err, errno, "blob", "read");
+	else if (rc)
+		rc = llmo_error_set(err, rc, "out of memory");
+	else if ((rc = llmo_sha256_peek(&h, &got)))
+		rc = llmo_error_set(err, rc, "out of memory");
+	else if (!llmo_digest_equal(&got, d))
+		rc = mismatch(err, d, &got);
+	llmo_sha256_release(&h);
+	if (!rc)
+		llmo_reg_blob_mark_verified(s, d, fd);
+	return rc;
+}
+
+int llmo_reg_blob_read_small(struct llmo_reg_store *s, const char *repo,
+			     const struct llmo_digest *d, size_t max, struct llmo_buf *out,
+			     struct llmo_error *err)
+{
+	size_t start = out->len;
+	uint64_t size, off = 0;
+	int fd, rc;
+
+	rc = llmo_reg_blob_open(s, repo, d, &fd, &size, err);
+	if (rc)
+		return rc;
+	if (size > max) {
+		rc = llmo_error_set(err, LLMO_ETOOBIG, "blob is %" PRIu64 " bytes, limit is %zu",
+				    size, max);
+		goto out;
+	}
+	if ((rc = llmo_buf_grow(out, (size_t)size))) {
+		rc = llmo_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	while (off < size) {
+		ssize_t n = pread(fd, out->data + start + off, (size_t)(size - off), (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? sys_err(err, errno, "blob", "read")
+				   : llmo_error_set(err, LLMO_EIO, "blob shrank while read");
+			goto out;
+		}
+		off += (uint64_t)n;
+	}
+	out->len = start + (size_t)size;
+	out->data[out->len] = '\0';
+	if (s->verify) {
+		struct llmo_digest got;
+
+		if ((rc = llmo_digest_of(out->data + start, (size_t)size, &got))) {
+			rc = llmo_error_set(err, rc, "out of memory");
+			goto out;
+		}
+		if (!llmo_digest_equal(&got, d))
+			rc = mismatch(err, d, &got);
+	}
+out:
+	if (rc)
+		llmo_buf_truncate(out, start);
+	close(fd);
+	return rc;
+}
+
+static int link_blob(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		     struct llmo_error *err)
+{
+	char p[PATH_MAX];
+	int rc = link_path(s, repo, d, p, err);
+
+	if (rc || file_exists(p))
+		return rc;
+	return put_file(p, "", 0, err);
+}
+
+int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		      const void *data, size_t len, struct llmo_digest *dout,
+		      struct llmo_error *err)
+{
+	struct llmo_digest got;
+	char p[PATH_MAX];
+	int rc;
+
+	if ((rc = llmo_digest_of(data, len, &got)))
+		return llmo_error_set(err, rc, "out of memory");
+	if (d && !llmo_digest_equal(d, &got)) {
+		char a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX];
+
+		return llmo_error_set(err, LLMO_EINVALID_OBJECT,
+				      "content hashes to %s, not %s", llmo_digest_str(&got, a),
+				      llmo_digest_str(d, b));
+	}
+	if (len > s->blob_max)
+		return llmo_error_set(err, LLMO_ETOOBIG, "blob larger than %" PRIu64 " bytes",
+				      s->blob_max);
+	if ((rc = blob_path(s, &got, p, err)) || (rc = put_file(p, data, len, err)))
+		return rc;
+	forget_verified(s, &got);
+	if (repo && (rc = link_blob(s, repo, &got, err)))
+		return rc;
+	if (dout)
+		*dout = got;
+	return 0;
+}
+
+int llmo_reg_blob_link(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		       struct llmo_error *err)
+{
+	if (llmo_reg_blob_stat(s, NULL, d, NULL))
+		return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown");
+	return link_blob(s, repo, d, err);
+}
+
+int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+			 struct llmo_error *err)
+{
+	char p[PATH_MAX];
+	int rc = link_path(s, repo, d, p, err);
+
+	if (rc)
+		return rc;
+	if (unlink(p) < 0)
+		return errno == ENOENT ? llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown")
+				       : sys_err(err, errno, p, "unlink");
+	return fsync_parent(p, err);
+}
+
+/* ---- upload sessions ---- */
+
+static int upload_file(const struct llmo_reg_store *s, const char *id, const char *name,
+		       char *out, struct llmo_error *err)
+{
+	return path_fmt(out, err, "%s/uploads/%s%s%s", s->root, id, name ? "/" : "",
+			name ? name : "");
+}
+
+/* Removes a session's files (data, repo, the directory); errors are logged only. */
+static void remove_session_files(const struct llmo_reg_store *s, const char *id)
+{
+	static const char *const names[] = {"data", "repo"};
+	char p[PATH_MAX], q[LLMO_LOG_QUOTE_MAX];
+
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(names); i++)
+		if (!upload_file(s, id, names[i], p, NULL) && unlink(p) < 0 && errno != ENOENT)
+			LLMO_WARN(LOG, "cannot remove upload file", "path=%s error=%d",
+				  llmo_log_quote(q, sizeof(q), p), errno);
+	if (!upload_file(s, id, NULL, p, NULL) && rmdir(p) < 0 && errno != ENOENT)
+		LLMO_WARN(LOG, "cannot remove upload directory", "path=%s error=%d",
+			  llmo_log_quote(q, sizeof(q), p), errno);
+}
+
+static int new_id(char *out)
+{
+	static const char xd[] = "0123456789abcdef";
+	unsigned char r[LLMO_REG_UPLOAD_ID_LEN / 2];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return LLMO_EIO;
+	for (size_t i = 0; i < sizeof(r); i++) {
+		out[2 * i] = xd[r[i] >> 4];
+		out[2 * i + 1] = xd[r[i] & 15];
+	}
+	out[LLMO_REG_UPLOAD_ID_LEN] = '\0';
+	return 0;
+}
+
+int llmo_reg_upload_start(struct llmo_reg_store *s, const char *repo,
+			  struct llmo_reg_upload **out, struct llmo_error *err)
+{
+	struct llmo_reg_upload *u = NULL;
+	char p[PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	if (llmo_hmap_count(&s->uploads) >= LLMO_REG_UPLOADS_MAX)
+		return llmo_error_set(err, LLMO_EAGAIN, "%d upload sessions are open already",
+				      LLMO_REG_UPLOADS_MAX);
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	u->fd = -1;
+	snprintf(u->repo, sizeof(u->repo), "%s", repo);
+	if ((rc = new_id(u->id))) {
+		rc = llmo_error_set(err, rc, "no random bytes for a session id");
+		goto fail;
+	}
+	if ((rc = upload_file(s, u->id, NULL, p, err)) || (rc = llmo_mkdir_p(p, 0700, err)))
+		goto fail;
+	if ((rc = upload_file(s, u->id, "repo", p, err)) ||
+	    (rc = llmo_file_write_atomic(p, repo, strlen(repo), 0644, err)))
+		goto fail_files;
+	if ((rc = upload_file(s, u->id, "data", p, err)))
+		goto fail_files;
+	u->fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (u->fd < 0) {
+		rc = sys_err(err, errno, p, "create");
+		goto fail_files;
+	}
+	if ((rc = llmo_sha256_init(&u->hash))) {
+		rc = llmo_error_set(err, rc, "out of memory");
+		goto fail_files;
+	}
+	u->touched_ms = llmo_clock_mono_ms();
+	if ((rc = llmo_hmap_put(&s->uploads, u->id, u, NULL))) {
+		rc = llmo_error_set(err, rc, "out of memory");
+		goto fail_files;
+	}
+	*out = u;
+	return 0;
+fail_files:
+	remove_session_files(s, u->id);
+fail:
+	upload_free(u);
+	return rc;
+}
+
+int llmo_reg_upload_get(struct llmo_reg_store *s, const char *repo, const char *id,
+			struct llmo_reg_upload **out, struct llmo_error *err)
+{
+	struct llmo_reg_upload *u = llmo_hmap_get(&s->uploads, id);
+	char p[PATH_MAX], owner[LLMO_REG_NAME_MAX + 2];
+	int rc;
+
+	*out = NULL;
+	if (u) {
+		if (strcmp(u->repo, repo) != 0)
+			return llmo_error_set(err, LLMO_ENOTFOUND, "upload unknown");
+		*out = u;
+		return 0;
+	}
+	/* a session from before a restart: its files are all there is */
+	if ((rc = upload_file(s, id, "repo", p, err)))
+		return rc;
+	if (read_line_file(p, owner, sizeof(owner), NULL) || strcmp(owner, repo) != 0)
+		return llmo_error_set(err, LLMO_ENOTFOUND, "upload unknown");
+	if (llmo_hmap_count(&s->uploads) >= LLMO_REG_UPLOADS_MAX)
+		return llmo_error_set(err, LLMO_EAGAIN, "%d upload sessions are open already",
+				      LLMO_REG_UPLOADS_MAX);
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	snprintf(u->id, sizeof(u->id), "%s", id);
+	snprintf(u->repo, sizeof(u->repo), "%s", repo);
+	if ((rc = upload_file(s, id, "data", p, err)))
+		goto fail;
+	u->fd = open(p, O_RDWR | O_CLOEXEC);
+	if (u->fd < 0) {
+		rc = sys_err(err, errno, p, "open");
+		goto fail;
+	}
+	if ((rc = llmo_sha256_init(&u->hash))) {
+		rc = llmo_error_set(err, rc, "out of memory");
+		goto fail;
+	}
+	rc = llmo_sha256_fd(&u->hash, u->fd, &u->size);
+	if (rc) {
+		rc = rc == LLMO_EIO ? sys_err(err, errno, p, "read")
+				    : llmo_error_set(err, rc, "out of memory");
+		goto fail;
+	}
+	u->touched_ms = llmo_clock_mono_ms();
+	if ((rc = llmo_hmap_put(&s->uploads, u->id, u, NULL))) {
+		rc = llmo_error_set(err, rc, "out of memory");
+		goto fail;
+	}
+	LLMO_INFO(LOG, "upload resumed", "id=%s repo=%s size=%" PRIu64, id, repo, u->size);
+	*out = u;
+	return 0;
+fail:
+	upload_free(u);
+	return rc;
+}
+
+int llmo_reg_upload_write(struct llmo_reg_store *s, struct llmo_reg_upload *u, const void *p,
+			  size_t n, struct llmo_error *err)
+{
+	const char *c = p;
+	size_t done = 0;
+
+	if (n > s->blob_max || u->size > s->blob_max - n)
+		return llmo_error_set(err, LLMO_ETOOBIG, "blob larger than %" PRIu64 " bytes",
+				      s->blob_max);
+	while (done < n) {
+		ssize_t w = pwrite(u->fd, c + done, n - done, (off_t)(u->size + done));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+
+			/* keep the file equal to what was hashed */
+			if (ftruncate(u->fd, (off_t)u->size) < 0)
+				LLMO_WARN(LOG, "cannot cut back an upload", "id=%s error=%d", u->id,
+					  errno);
+			return llmo_error_set(err, LLMO_EIO, "upload %s: write: %s", u->id,
+					      strerror(e));
+		}
+		done += (size_t)w;
+	}
+	llmo_sha256_update(&u->hash, p, n);
+	u->size += n;
+	u->touched_ms = llmo_clock_mono_ms();
+	return 0;
+}
+
+static void upload_end(struct llmo_reg_store *s, struct llmo_reg_upload *u, bool remove_files)
+{
+	char id[LLMO_REG_UPLOAD_ID_LEN + 1];
+
+	memcpy(id, u->id, sizeof(id));
+	llmo_hmap_del(&s->uploads, id, NULL);
+	upload_free(u);
+	if (remove_files)
+		remove_session_files(s, id);
+}
+
+int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			   const struct llmo_digest *want, struct llmo_error *err)
+{
+	char data[PATH_MAX], dst[PATH_MAX], repo[LLMO_REG_NAME_MAX + 1];
+	struct llmo_digest got;
+	int rc;
+
+	memcpy(repo, u->repo, sizeof(repo));
+	if ((rc = llmo_sha256_peek(&u->hash, &got))) {
+		rc = llmo_error_set(err, rc, "out of memory");
+		goto fail;
+	}
+	if (!llmo_digest_equal(&got, want)) {
+		char a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX];
+
+		rc = llmo_error_set(err, LLMO_EINVALID_OBJECT,
+				    "the uploaded content hashes to %s, not %s",
+				    llmo_digest_str(&got, a), llmo_digest_str(want, b));
+		goto fail;
+	}
+	if (fsync(u->fd) < 0) {
+		rc = sys_err(err, errno, u->id, "fsync upload");
+		goto fail;
+	}
+	if ((rc = upload_file(s, u->id, "data", data, err)) || (rc = blob_path(s, want, dst, err)) ||
+	    (rc = mkdir_parent(dst, err)))
+		goto fail;
+	if (rename(data, dst) < 0) {
+		rc = sys_err(err, errno, dst, "rename");
+		goto fail;
+	}
+	forget_verified(s, want);
+	upload_end(s, u, true);
+	if ((rc = fsync_parent(dst, err)))
+		return rc;
+	return link_blob(s, repo, want, err);
+fail:
+	upload_end(s, u, true);
+	return rc;
+}
+
+void llmo_reg_upload_cancel(struct llmo_reg_store *s, struct llmo_reg_upload *u)
+{
+	upload_end(s, u, true);
+}
+
+size_t llmo_reg_upload_count(const struct llmo_reg_store *s)
+{
+	return llmo_hmap_count(&s->uploads);
+}
+
+void llmo_reg_upload_expire(struct llmo_reg_store *s, int64_t idle_ms)
+{
+	int64_t now = llmo_clock_mono_ms();
+	int64_t wall = llmo_clock_wall_ms();
+	struct llmo_strv stale = LLMO_STRV_INIT;
+	char p[PATH_MAX];
+	struct dirent *e;
+	size_t it = 0;
+	const char *k;
+	void *v;
+	DIR *d;
+
+	while (llmo_hmap_next(&s->uploads, &it, &k, &v)) {
+		const struct llmo_reg_upload *u = v;
+
+		if (!u->busy && now - u->touched_ms > idle_ms && llmo_strv_push(&stale, k))
+			break;
+	}
+	/* sessions only on disk (from before a restart), by their data file's mtime */
+	if (!path_fmt(p, NULL, "%s/uploads", s->root) && (d = opendir(p))) {
+		while ((e = readdir(d))) {
+			struct stat st;
+			char f[PATH_MAX];
+
+			if (e->d_name[0] == '.' || llmo_hmap_has(&s->uploads, e->d_name))
+				continue;
+			if (path_fmt(f, NULL, "%s/uploads/%s/data", s->root, e->d_name))
+				continue;
+			/* no data file (a crash while starting): the directory's time */
+			if (stat(f, &st) < 0 &&
+			    (path_fmt(f, NULL, "%s/uploads/%s", s->root, e->d_name) ||
+			     stat(f, &st) < 0))
+				continue;
+			if (wall - (int64_t)st.st_mtim.tv_sec * 1000 > idle_ms &&
+			    strlen(e->d_name) == LLMO_REG_UPLOAD_ID_LEN)
+				remove_session_files(s, e->d_name);
+		}
+		closedir(d);
+	}
+	for (size_t i = 0; i < stale.len; i++) {
+		struct llmo_reg_upload *u = llmo_hmap_get(&s->uploads, stale.items[i]);
+
+		if (u) {
+			LLMO_INFO(LOG, "upload expired", "id=%s repo=%s size=%" PRIu64, u->id,
+				  u->repo, u->size);
+			upload_end(s, u, true);
+		}
+	}
+	llmo_strv_release(&stale);
+}
+
+/* ---- manifests and tags ---- */
+
+static int revision_path(const struct llmo_reg_store *s, const char *repo,
+			 const struct llmo_digest *d, char *out, struct llmo_error *err)
+{
+	return path_fmt(out, err, "%s/repositories/%s/_manifests/revisions/sha256/%s", s->root,
+			repo, d->hex);
+}
+
+static int tag_path(const struct llmo_reg_store *s, const char *repo, const char *tag, char *out,
+		    struct llmo_error *err)
+{
+	return path_fmt(out, err, "%s/repositories/%s/_manifests/tags/%s", s->root, repo, tag);
+}
+
+static int referrer_path(const struct llmo_reg_store *s, const char *repo,
+			 const struct llmo_digest *subject, const struct llmo_digest *d, char *out,
+			 struct llmo_error *err)
+{
+	return path_fmt(out, err, "%s/repositories/%s/_referrers/sha256/%s%s%s", s->root, repo,
+			subject->hex, d ? "/" : "", d ? d->hex : "");
+}
+
+int llmo_reg_manifest_put(struct llmo_reg_store *s, const char *repo, const char *tag,
+			  const struct llmo_digest *d, const char *media_type,
+			  const struct llmo_digest *subject, const void *body, size_t len,
+			  struct llmo_error *err)
+{
+	char p[PATH_MAX], rev[REVISION_FILE_MAX], ds[LLMO_DIGEST_STR_MAX];
+	int rc, n;
+
+	if (strlen(media_type) > LLMO_REG_MEDIA_TYPE_MAX || strchr(media_type, '\n'))
+		return llmo_error_set(err, LLMO_EINVAL, "media type too long");
+	n = subject ? snprintf(rev, sizeof(rev), "%s\nsubject %s\n", media_type,
+			       llmo_digest_str(subject, ds))
+		    : snprintf(rev, sizeof(rev), "%s\n", media_type);
+	if (n < 0 || (size_t)n >= sizeof(rev))
+		return llmo_error_set(err, LLMO_EINVAL, "media type too long");
+	/* blob, then revision, then tag, then referrer: each step leaves a usable state */
+	if ((rc = llmo_reg_blob_put(s, NULL, d, body, len, NULL, err)))
+		return rc;
+	if ((rc = revision_path(s, repo, d, p, err)) || (rc = put_file(p, rev, (size_t)n, err)))
+		return rc;
+	if (tag) {
+		n = snprintf(rev, sizeof(rev), "%s\n", llmo_digest_str(d, ds));
+		if ((rc = tag_path(s, repo, tag, p, err)) || (rc = put_file(p, rev, (size_t)n, err)))
+			return rc;
+	}
+	if (subject && ((rc = referrer_path(s, repo, subject, d, p, err)) ||
+			(rc = put_file(p, "", 0, err))))
+		return rc;
+	return 0;
+}
+
+/* Reads a revision file: the media type and the subject (*has_subject). */
+static int read_revision(const struct llmo_reg_store *s, const char *repo,
+			 const struct llmo_digest *d, char *media_type, struct llmo_digest *subject,
+			 bool *has_subject, struct llmo_error *err)
+{
+	char p[PATH_MAX], text[REVISION_FILE_MAX + 1];
+	const char *nl;
+	int rc;
+
+	*has_subject = false;
+	if ((rc = revision_path(s, repo, d, p, err)))
+		return rc;
+	rc = read_line_file(p, text, sizeof(text), NULL);
+	if (rc)
+		return llmo_error_set(err, rc == LLMO_ENOTFOUND ? LLMO_ENOTFOUND : LLMO_EIO,
+				      "manifest unknown");
+	nl = strchr(text, '\n');
+	if (media_type) {
+		size_t mlen = nl ? (size_t)(nl - text) : strlen(text);
+
+		if (mlen > LLMO_REG_MEDIA_TYPE_MAX)
+			mlen = LLMO_REG_MEDIA_TYPE_MAX;
+		memcpy(media_type, text, mlen);
+		media_type[mlen] = '\0';
+	}
+	if (nl && strncmp(nl + 1, "subject ", 8) == 0 &&
+	    llmo_digest_parse(nl + 9, strlen(nl + 9), subject, NULL) == 0)
+		*has_subject = true;
+	return 0;
+}
+
+int llmo_reg_manifest_resolve(struct llmo_reg_store *s, const char *repo, const char *tag,
+			      struct llmo_digest *d, char *media_type, struct llmo_error *err)
+{
+	struct llmo_digest subject;
+	bool has_subject;
+	int rc;
+
+	if (tag) {
+		char p[PATH_MAX], text[SMALL_FILE_MAX];
+
+		if ((rc = tag_path(s, repo, tag, p, err)))
+			return rc;
+		if (read_line_file(p, text, sizeof(text), NULL) ||
+		    llmo_digest_parse(text, strlen(text), d, NULL))
+			return llmo_error_set(err, LLMO_ENOTFOUND, "manifest unknown");
+	}
+	return read_revision(s, repo, d, media_type, &subject, &has_subject, err);
+}
+
+/* Appends the names of the entries of dir that satisfy keep (all but dot files when NULL). */
+static int list_dir(const char *dir, bool (*keep)(const char *name), size_t max,
+		    struct llmo_strv *out, struct llmo_error *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : sys_err(err, errno, dir, "list");
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || (keep && !keep(e->d_name)))
+			continue;
+		if (out->len >= max) {
+			rc = llmo_error_set(err, LLMO_ETOOBIG, "%s: more than %zu entries", dir, max);
+			break;
+		}
+		if (llmo_strv_push(out, e->d_name)) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static bool is_tag(const char *name)
+{
+	return llmo_reg_tag_valid(name, strlen(name));
+}
+
+static bool is_hex_digest(const char *name)
+{
+	struct llmo_digest d;
+	char text[LLMO_DIGEST_STR_MAX + 8];
+
+	snprintf(text, sizeof(text), "sha256:%s", name);
+	return strlen(name) == LLMO_DIGEST_HEX_LEN &&
+	       llmo_digest_parse(text, strlen(text), &d, NULL) == 0;
+}
+
+int llmo_reg_manifest_delete(struct llmo_reg_store *s, const char *repo,
+			     const struct llmo_digest *d, struct llmo_error *err)
+{
+	struct llmo_strv tags = LLMO_STRV_INIT;
+	struct llmo_digest subject;
+	char p[PATH_MAX], ds[LLMO_DIGEST_STR_MAX];
+	bool has_subject;
+	int rc;
+
+	if ((rc = read_revision(s, repo, d, NULL, &subject, &has_subject, err)))
+		return rc;
+	/* tags first: a crash halfway leaves a manifest without tags, never a dangling tag */
+	llmo_digest_str(d, ds);
+	if ((rc = repo_path(s, repo, "_manifests/tags", p, err)) ||
+	    (rc = list_dir(p, is_tag, LLMO_REG_TAGS_MAX, &tags, err)))
+		goto out;
+	for (size_t i = 0; i < tags.len; i++) {
+		char tp[PATH_MAX], text[SMALL_FILE_MAX];
+
+		if (tag_path(s, repo, tags.items[i], tp, NULL) ||
+		    read_line_file(tp, text, sizeof(text), NULL) || strcmp(text, ds) != 0)
+			continue;
+		if (unlink(tp) < 0 && errno != ENOENT) {
+			rc = sys_err(err, errno, tp, "unlink");
+			goto out;
+		}
+	}
+	if (has_subject && !referrer_path(s, repo, &subject, d, p, NULL) && unlink(p) == 0 &&
+	    !referrer_path(s, repo, &subject, NULL, p, NULL))
+		rmdir(p); /* fails, harmlessly, while other referrers remain */
+	if ((rc = revision_path(s, repo, d, p, err)))
+		goto out;
+	if (unlink(p) < 0) {
+		rc = sys_err(err, errno, p, "unlink");
+		goto out;
+	}
+	rc = fsync_parent(p, err);
+out:
+	llmo_strv_release(&tags);
+	return rc;
+}
+
+int llmo_reg_tag_delete(struct llmo_reg_store *s, const char *repo, const char *tag,
+			struct llmo_error *err)
+{
+	char p[PATH_MAX];
+	int rc = tag_path(s, repo, tag, p, err);
+
+	if (rc)
+		return rc;
+	if (unlink(p) < 0)
+		return errno == ENOENT ? llmo_error_set(err, LLMO_ENOTFOUND, "manifest unknown")
+				       : sys_err(err, errno, p, "unlink");
+	return fsync_parent(p, err);
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool llmo_reg_repo_exists(struct llmo_reg_store *s, const char *repo)
+{
+	char p[PATH_MAX];
+
+	return (!repo_path(s, repo, "_manifests", p, NULL) && is_dir(p)) ||
+	       (!repo_path(s, repo, "_layers", p, NULL) && is_dir(p));
+}
+
+int llmo_reg_tags_list(struct llmo_reg_store *s, const char *repo, struct llmo_strv *out,
+		       struct llmo_error *err)
+{
+	size_t from = out->len;
+	char p[PATH_MAX];
+	int rc;
+
+	if (!llmo_reg_repo_exists(s, repo))
+		return llmo_error_set(err, LLMO_ENOTFOUND, "repository name not known to registry");
+	if ((rc = repo_path(s, repo, "_manifests/tags", p, err)) ||
+	    (rc = list_dir(p, is_tag, LLMO_REG_TAGS_MAX, out, err)))
+		return rc;
+	strv_sort(out, from);
+	return 0;
+}
+
+/* Adds the repositories at and below dir (whose name is prefix, "" at the top). */
+static int walk_repos(struct llmo_reg_store *s, const char *dir, const char *prefix,
+		      struct llmo_strv *out, struct llmo_error *err)
+{
+	struct llmo_strv subs = LLMO_STRV_INIT;
+	int rc = list_dir(dir, NULL, LLMO_REG_CATALOG_MAX, &subs, err);
+
+	for (size_t i = 0; !rc && i < subs.len; i++) {
+		char name[LLMO_REG_NAME_MAX + 2], sub[PATH_MAX];
+		int n;
+
+		if (subs.items[i][0] == '_')
+			continue;
+		n = snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "/" : "",
+			     subs.items[i]);
+		if (n < 0 || (size_t)n > LLMO_REG_NAME_MAX || path_fmt(sub, NULL, "%s/%s", dir,
+								      subs.items[i]))
+			continue;
+		if (!is_dir(sub) || !llmo_reg_name_valid(name, (size_t)n))
+			continue;
+		if (llmo_reg_repo_exists(s, name)) {
+			if (out->len >= LLMO_REG_CATALOG_MAX) {
+				rc = llmo_error_set(err, LLMO_ETOOBIG, "more than %d repositories",
+						    LLMO_REG_CATALOG_MAX);
+				break;
+			}
+			if (llmo_strv_push(out, name)) {
+				rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+				break;
+			}
+		}
+		rc = walk_repos(s, sub, name, out, err);
+	}
+	llmo_strv_release(&subs);
+	return rc;
+}
+
+int llmo_reg_catalog(struct llmo_reg_store *s, struct llmo_strv *out, struct llmo_error *err)
+{
+	size_t from = out->len;
+	char p[PATH_MAX];
+	int rc;
+
+	if ((rc = path_fmt(p, err, "%s/repositories", s->root)) ||
+	    (rc = walk_repos(s, p, "", out, err)))
+		return rc;
+	strv_sort(out, from);
+	return 0;
+}
+
+int llmo_reg_referrers(struct llmo_reg_store *s, const char *repo,
+		       const struct llmo_digest *subject, struct llmo_strv *out,
+		       struct llmo_error *err)
+{
+	struct llmo_strv hexes = LLMO_STRV_INIT;
+	size_t from = out->len;
+	char p[PATH_MAX];
+	int rc;
+
+	if ((rc = referrer_path(s, repo, subject, NULL, p, err)) ||
+	    (rc = list_dir(p, is_hex_digest, LLMO_REG_REFERRERS_MAX, &hexes, err)))
+		goto out;
+	for (size_t i = 0; i < hexes.len; i++) {
+		char ds[LLMO_DIGEST_STR_MAX + 8];
+		struct llmo_digest d;
+
+		snprintf(ds, sizeof(ds), "sha256:%s", hexes.items[i]);
+		if (llmo_digest_parse(ds, strlen(ds), &d, NULL) || revision_path(s, repo, &d, p, NULL) ||
+		    !file_exists(p))
+			continue;
+		if (llmo_strv_push(out, ds)) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	strv_sort(out, from);
+out:
+	llmo_strv_release(&hexes);
+	return rc;
+}

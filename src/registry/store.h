@@ -1,0 +1,235 @@
+#ifndef LLMO_REGISTRY_STORE_H
+#define LLMO_REGISTRY_STORE_H
+/*
+ * The registry's local storage (modelRegistry.storageType: local): blobs
+ * addressed by their SHA-256, upload sessions, and repositories made of
+ * links. Everything lives under one root directory:
+ *
+ *     ROOT/blobs/sha256/AB/ABCDEF...        a blob's bytes, named by its digest
+ *     ROOT/uploads/ID/data                  an upload session's bytes so far
+ *     ROOT/uploads/ID/repo                  the repository it was started in
+ *     ROOT/repositories/NAME/_layers/sha256/HEX
+ *                                           empty: blob HEX belongs to NAME
+ *     ROOT/repositories/NAME/_manifests/revisions/sha256/HEX
+ *                                           manifest HEX is in NAME; holds its
+ *                                           media type, and "subject sha256:X"
+ *                                           on a second line when it has one
+ *     ROOT/repositories/NAME/_manifests/tags/TAG
+ *                                           "sha256:HEX": what TAG points at
+ *     ROOT/repositories/NAME/_referrers/sha256/SUBJECT/HEX
+ *                                           empty: manifest HEX refers to SUBJECT
+ *
+ * Crash safety: a blob appears under blobs/ only complete and verified: an
+ * upload's bytes go to its session file, are hashed as they arrive (never
+ * held in memory whole), and at the end are fsynced, compared with the
+ * digest the client named and renamed into place (then the directory is
+ * fsynced). Small files (links, tags, manifests) are written with
+ * llmo_file_write_atomic. A failed upload leaves nothing under blobs/.
+ * Two sessions pushing the same blob are safe: each has its own file and
+ * the rename of identical verified bytes is atomic.
+ *
+ * Verification on read (checksum_validation): llmo_reg_blob_read_small
+ * hashes what it read before returning it; the registry hashes full blob
+ * downloads as it sends them; llmo_reg_blob_check serves range reads from
+ * a cache of blobs verified whole (keyed by device, inode, size, mtime and
+ * ctime, so any write to the file invalidates the entry; a file changed in
+ * the last two seconds is not cached, as file times are coarse) and hashes
+ * the whole blob first on a miss.
+ *
+ * Not thread-safe: one event loop owns a store.
+ */
+#include "base/common.h"
+
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/str.h"
+#include "registry/digest.h"
+#include "registry/route.h"
+
+/* Upload sessions kept at once (more: LLMO_EAGAIN, answered 429). */
+#define LLMO_REG_UPLOADS_MAX 1024
+/* Repositories a catalog lists at most; tags and referrers of one repository. */
+#define LLMO_REG_CATALOG_MAX 100000
+#define LLMO_REG_TAGS_MAX 100000
+#define LLMO_REG_REFERRERS_MAX 10000
+/* Entries in the cache of verified blobs (cleared whole when full). */
+#define LLMO_REG_VERIFIED_MAX 65536
+/* Longest media type stored with a manifest. */
+#define LLMO_REG_MEDIA_TYPE_MAX 255
+
+struct llmo_reg_store;
+
+struct llmo_reg_store_opts {
+	const char *root;
+	bool checksum_validation; /* verify digests on read */
+	uint64_t blob_max;        /* largest blob accepted; 0: LLMO_REG_BLOB_MAX_DEFAULT */
+};
+
+#define LLMO_REG_BLOB_MAX_DEFAULT ((uint64_t)1 << 40)
+
+/*
+ * Opens (creating when missing: root 0700, the rest 0755) the storage at
+ * opts->root. *out is NULL on failure.
+ */
+int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_store **out,
+			struct llmo_error *err);
+/* Frees the store; upload sessions stay on disk and resume after the next open. */
+void llmo_reg_store_free(struct llmo_reg_store *s);
+
+bool llmo_reg_store_verifies(const struct llmo_reg_store *s);
+uint64_t llmo_reg_store_blob_max(const struct llmo_reg_store *s);
+
+/* ---- blobs ---- */
+
+/*
+ * Whether blob d exists, and in repository repo when repo is not NULL
+ * (linked by an upload, a mount or llmo_reg_blob_link). 0 with *size
+ * (may be NULL), or LLMO_ENOTFOUND.
+ */
+int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		       uint64_t *size);
+
+/*
+ * Opens blob d of repo (NULL: any) for reading. 0 with *fd (the caller
+ * closes it) and *size, LLMO_ENOTFOUND, or LLMO_EIO.
+ */
+int llmo_reg_blob_open(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		       int *fd, uint64_t *size, struct llmo_error *err);
+
+/*
+ * Makes sure the bytes of the open blob fd are those of d: from the cache
+ * of verified blobs when fd's file is unchanged since it was verified,
+ * else by hashing it whole (and caching the result). 0, or
+ * LLMO_EINVALID_OBJECT when the content does not match (a corrupt or
+ * tampered blob; err says what it hashes to), or LLMO_EIO.
+ */
+int llmo_reg_blob_check(struct llmo_reg_store *s, const struct llmo_digest *d, int fd,
+			struct llmo_error *err);
+/* Records that fd's file was just hashed whole and matched d. */
+void llmo_reg_blob_mark_verified(struct llmo_reg_store *s, const struct llmo_digest *d, int fd);
+
+/*
+ * Reads blob d of repo (NULL: any), at most max bytes, into out (appended),
+ * verifying its digest when the store verifies. LLMO_ENOTFOUND,
+ * LLMO_ETOOBIG, LLMO_EINVALID_OBJECT (corrupt) or LLMO_EIO.
+ */
+int llmo_reg_blob_read_small(struct llmo_reg_store *s, const char *repo,
+			     const struct llmo_digest *d, size_t max, struct llmo_buf *out,
+			     struct llmo_error *err);
+
+/*
+ * Stores len bytes as blob d (computed when d is NULL; *dout, may be NULL,
+ * receives it), atomically, and links it into repo when repo is not NULL.
+ * LLMO_EINVALID_OBJECT when the bytes do not hash to d.
+ */
+int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		      const void *data, size_t len, struct llmo_digest *dout,
+		      struct llmo_error *err);
+
+/* Links existing blob d into repo (a cross-repository mount). LLMO_ENOTFOUND when absent. */
+int llmo_reg_blob_link(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+		       struct llmo_error *err);
+/* Removes blob d from repo (its bytes stay for other repositories). LLMO_ENOTFOUND. */
+int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+			 struct llmo_error *err);
+
+/* ---- upload sessions ---- */
+
+struct llmo_reg_upload {
+	char id[LLMO_REG_UPLOAD_ID_LEN + 1];
+	char repo[LLMO_REG_NAME_MAX + 1];
+	int fd;                  /* the data file, opened for writing */
+	uint64_t size;           /* bytes stored and hashed */
+	struct llmo_sha256 hash; /* of those bytes */
+	int64_t touched_ms;      /* monotonic time of the last write */
+	bool busy;               /* a request is writing to it (set by the caller) */
+};
+
+/*
+ * Starts a session in repo. LLMO_EAGAIN when LLMO_REG_UPLOADS_MAX sessions
+ * are open. *out is owned by the store (valid until finish or cancel).
+ */
+int llmo_reg_upload_start(struct llmo_reg_store *s, const char *repo,
+			  struct llmo_reg_upload **out, struct llmo_error *err);
+
+/*
+ * The session id of repo: in memory, or found on disk after a restart (its
+ * bytes are then hashed again to resume). LLMO_ENOTFOUND when there is no
+ * such session or it belongs to another repository.
+ */
+int llmo_reg_upload_get(struct llmo_reg_store *s, const char *repo, const char *id,
+			struct llmo_reg_upload **out, struct llmo_error *err);
+
+/*
+ * Appends n bytes to the session and its hash. LLMO_ETOOBIG past the blob
+ * size cap. On a write error (LLMO_EIO, disk full included) the file is cut
+ * back to the bytes before this call, so the session stays consistent.
+ */
+int llmo_reg_upload_write(struct llmo_reg_store *s, struct llmo_reg_upload *u, const void *p,
+			  size_t n, struct llmo_error *err);
+
+/*
+ * Completes the session as blob want: fsyncs the data, checks its digest,
+ * renames it into blobs/, links it into the session's repository. The
+ * session ends (u is freed, its files removed) whatever the outcome.
+ * LLMO_EINVALID_OBJECT when the content does not hash to want; LLMO_EIO
+ * and others for storage errors.
+ */
+int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			   const struct llmo_digest *want, struct llmo_error *err);
+
+/* Ends the session and removes its files; u is freed. */
+void llmo_reg_upload_cancel(struct llmo_reg_store *s, struct llmo_reg_upload *u);
+
+/* Cancels sessions not written to for idle_ms (on disk: by the data file's mtime). */
+void llmo_reg_upload_expire(struct llmo_reg_store *s, int64_t idle_ms);
+
+size_t llmo_reg_upload_count(const struct llmo_reg_store *s);
+
+/* ---- manifests, tags, referrers, repositories ---- */
+
+/*
+ * Stores manifest d (len bytes of body, whose digest the caller computed)
+ * in repo with its media type, tags it when tag is not NULL, and records
+ * it as a referrer of subject when subject is not NULL.
+ */
+int llmo_reg_manifest_put(struct llmo_reg_store *s, const char *repo, const char *tag,
+			  const struct llmo_digest *d, const char *media_type,
+			  const struct llmo_digest *subject, const void *body, size_t len,
+			  struct llmo_error *err);
+
+/*
+ * Resolves tag (when not NULL) or checks digest *d in repo. 0 with *d set
+ * and media_type (LLMO_REG_MEDIA_TYPE_MAX + 1 bytes, may be NULL) filled;
+ * LLMO_ENOTFOUND.
+ */
+int llmo_reg_manifest_resolve(struct llmo_reg_store *s, const char *repo, const char *tag,
+			      struct llmo_digest *d, char *media_type, struct llmo_error *err);
+
+/*
+ * Deletes manifest d from repo with every tag that points at it and its
+ * referrer record. LLMO_ENOTFOUND when it is not in repo.
+ */
+int llmo_reg_manifest_delete(struct llmo_reg_store *s, const char *repo,
+			     const struct llmo_digest *d, struct llmo_error *err);
+
+/* Removes a tag only. LLMO_ENOTFOUND. */
+int llmo_reg_tag_delete(struct llmo_reg_store *s, const char *repo, const char *tag,
+			struct llmo_error *err);
+
+/* Whether repo has been pushed to (it has blobs, manifests or tags). */
+bool llmo_reg_repo_exists(struct llmo_reg_store *s, const char *repo);
+
+/* repo's tags in byte order, appended to out. LLMO_ENOTFOUND for an unknown repo. */
+int llmo_reg_tags_list(struct llmo_reg_store *s, const char *repo, struct llmo_strv *out,
+		       struct llmo_error *err);
+
+/* Every repository name in byte order, appended to out. */
+int llmo_reg_catalog(struct llmo_reg_store *s, struct llmo_strv *out, struct llmo_error *err);
+
+/* The digests ("sha256:HEX") of the manifests in repo that refer to subject. */
+int llmo_reg_referrers(struct llmo_reg_store *s, const char *repo,
+		       const struct llmo_digest *subject, struct llmo_strv *out,
+		       struct llmo_error *err);
+
+#endif

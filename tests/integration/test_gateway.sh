@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# `llmo gateway` with a static backends file in front of `llmo inference-sim`
+# backends, all on loopback: routing by name and alias, OpenAI errors,
+# streaming through the gateway, a backend killed mid-run costing no request,
+# bad input, SIGHUP reloads, and a clean exit after all of it.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+C=(curl -s --max-time 30)
+J='Content-Type: application/json'
+GW_PID= GW_URL= GW_LOG="$LLMO_DATA/gateway.log"
+SIM_PIDS=() SIM_PORTS=()
+
+cleanup() {
+	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null
+	for p in "${SIM_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+}
+trap cleanup EXIT
+
+sim_start() { # flags for llmo inference-sim; appends to SIM_PIDS and SIM_PORTS
+	local out="$LLMO_DATA/sim${#SIM_PIDS[@]}.out" url=
+	"$LLMO" inference-sim --port 0 "$@" >"$out" 2>>"$LLMO_DATA/sim.log" &
+	SIM_PIDS+=($!)
+	for _ in $(seq 1 200); do
+		url=$(sed -n 's/^inference-sim listening on //p' "$out")
+		[ -n "$url" ] && break
+		sleep 0.05
+	done
+	[ -n "$url" ] || { echo "inference-sim did not start"; cat "$LLMO_DATA/sim.log"; exit 1; }
+	SIM_PORTS+=("${url##*:}")
+}
+gateway_start() { # extra flags
+	: >"$LLMO_DATA/gw.out"
+	"$LLMO" gateway --listen 127.0.0.1:0 --backends "$LLMO_DATA/backends.yaml" "$@" \
+		>"$LLMO_DATA/gw.out" 2>>"$GW_LOG" &
+	GW_PID=$!
+	for _ in $(seq 1 200); do
+		GW_URL=$(sed -n 's/^llmo gateway listening on //p' "$LLMO_DATA/gw.out")
+		[ -n "$GW_URL" ] && return 0
+		kill -0 "$GW_PID" 2>/dev/null || { echo "llmo gateway exited:"; cat "$GW_LOG"; exit 1; }
+		sleep 0.05
+	done
+	echo "llmo gateway did not start"; cat "$GW_LOG"; exit 1
+}
+gateway_stop() { # SIGTERM; any exit status but 0 (a crash, a sanitizer report) fails
+	kill "$GW_PID"; wait "$GW_PID"
+	local rc=$?
+	[ "$rc" -eq 0 ] && ok || { bad "llmo gateway exited with status $rc"; tail -40 "$GW_LOG"; }
+	GW_PID=
+}
+status() { "${C[@]}" -o /dev/null -w '%{http_code}' "$@"; }
+expect_status() { # expect_status CODE description curl-args...
+	local want=$1 what=$2; shift 2
+	local got
+	got=$(status "$@")
+	[ "$got" = "$want" ] && ok || bad "$what: got $got, want $want"
+}
+chat() { # chat MODEL [extra JSON members]: a small chat request body
+	echo "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi!\"}],\"max_tokens\":3${2:+,$2}}"
+}
+answer_model() { # answer_model MODEL: the "model" of the answer to a chat request for MODEL
+	"${C[@]}" -H "$J" -d "$(chat "$1")" "$GW_URL/v1/chat/completions" |
+		$PY -c 'import json, sys; print(json.load(sys.stdin)["model"])' 2>/dev/null
+}
+error_is() { # error_is STATUS CODE-OR-null PARAM-OR-null curl-args...: status and OpenAI error body
+	local want=$1 code=$2 param=$3; shift 3
+	"${C[@]}" -o "$LLMO_DATA/err" -w '%{http_code}' "$@" >"$LLMO_DATA/err.code"
+	$PY - "$LLMO_DATA/err" "$want" "$(cat "$LLMO_DATA/err.code")" "$code" "$param" <<'EOF'
+import json, sys
+body, want, got, code, param = sys.argv[1:]
+assert got == want, f"status {got}, want {want}"
+e = json.load(open(body))["error"]
+assert set(e) == {"message", "type", "param", "code"}, e
+assert e["type"] == ("server_error" if int(want) >= 500 else "invalid_request_error"), e
+assert e["code"] == (None if code == "null" else code), e
+assert e["param"] == (None if param == "null" else param), e
+assert e["message"], e
+EOF
+}
+metric() { # metric SERIES: its value in the gateway's /metrics (0 when absent)
+	"${C[@]}" "$GW_URL/metrics" | awk -v s="$1" '$1 == s { v = $2 } END { print v + 0 }'
+}
+closed_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# ---- backends: two replicas of llama2:7b, one of mistral:7b ----
+sim_start --model llama2:7b --ttft-base 0 --ttft-per-token 0 --itl 1ms
+sim_start --model llama2:7b --ttft-base 0 --ttft-per-token 0 --itl 1ms
+sim_start --model mistral:7b --ttft-base 0 --ttft-per-token 0 --itl 50ms
+DEAD=$(closed_port)
+write_backends() { # extra YAML appended to the models list
+	cat >"$LLMO_DATA/backends.yaml" <<EOF
+# llama2 on two replicas, mistral on one; "empty" has none, "dead" one that is down
+models:
+  - name: llama2:7b
+    aliases: [llama2, chat-default]
+    endpoints:
+      - address: 127.0.0.1:${SIM_PORTS[0]}
+      - address: 127.0.0.1:${SIM_PORTS[1]}
+        track: canary
+  - name: mistral:7b
+    aliases: [mistral]
+    endpoints:
+      - {address: "127.0.0.1:${SIM_PORTS[2]}"}
+  - name: empty
+    served: llama2:7b
+    endpoints: []
+  - name: dead
+    served: llama2:7b
+    endpoints:
+      - address: 127.0.0.1:$DEAD
+${1:-}
+EOF
+}
+write_backends
+gateway_start --breaker-cooldown 30s
+
+[[ "$GW_URL" == http://127.0.0.1:* ]] && ok || bad "listening line: $GW_URL"
+expect_status 200 "/healthz" "$GW_URL/healthz"
+expect_status 200 "/readyz" "$GW_URL/readyz"
+check "/v1/models lists the names of served models" bash -c "${C[*]} $GW_URL/v1/models | $PY -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o[\"object\"] == \"list\", o
+ids = [m[\"id\"] for m in o[\"data\"]]
+assert ids == [\"chat-default\", \"dead\", \"llama2\", \"llama2:7b\", \"mistral\", \"mistral:7b\"], ids
+assert all(m[\"object\"] == \"model\" for m in o[\"data\"]), o'"
+expect_status 200 "/v1/models/ID" "$GW_URL/v1/models/llama2:7b"
+error_is 404 model_not_found model "$GW_URL/v1/models/gpt-4"
+
+# ---- routing by name and alias (the forwarded model is the served name) ----
+[ "$(answer_model llama2:7b)" = llama2:7b ] && ok || bad "route by name"
+[ "$(answer_model chat-default)" = llama2:7b ] && ok || bad "route by alias chat-default"
+[ "$(answer_model llama2)" = llama2:7b ] && ok || bad "route by alias llama2"
+[ "$(answer_model mistral)" = mistral:7b ] && ok || bad "route by alias mistral"
+check "completions and embeddings are routed too" bash -c "
+	${C[*]} -f -H '$J' -d '{\"model\":\"mistral\",\"prompt\":\"x\",\"max_tokens\":1}' $GW_URL/v1/completions >/dev/null &&
+	${C[*]} -f -H '$J' -d '{\"model\":\"llama2\",\"input\":\"x\"}' $GW_URL/v1/embeddings >/dev/null"
+check "both replicas of llama2:7b take requests" bash -c "
+	for i in \$(seq 1 20); do ${C[*]} -H '$J' -d '$(chat llama2)' $GW_URL/v1/chat/completions >/dev/null; done
+	${C[*]} $GW_URL/metrics | grep -q 'llmo_gateway_requests_total{model=\"llama2:7b\",track=\"stable\",code=\"200\"}' &&
+	${C[*]} $GW_URL/metrics | grep -q 'llmo_gateway_requests_total{model=\"llama2:7b\",track=\"canary\",code=\"200\"}'"
+
+# ---- errors ----
+error_is 404 model_not_found model -H "$J" -d "$(chat gpt-4)" "$GW_URL/v1/chat/completions"
+error_is 400 invalid_json null -H "$J" -d '{"model":"llama2:7b",' "$GW_URL/v1/chat/completions"
+error_is 400 invalid_json null -H "$J" -d '' "$GW_URL/v1/chat/completions"
+error_is 400 null model -H "$J" -d '{"messages":[]}' "$GW_URL/v1/chat/completions"
+error_is 400 null model -H "$J" -d '{"model":7}' "$GW_URL/v1/chat/completions"
+error_is 400 null model -H "$J" -d '{"model":"llama2","model":"mistral"}' "$GW_URL/v1/chat/completions"
+error_is 400 null null -H "$J" -d '["model"]' "$GW_URL/v1/chat/completions"
+head -c $((1024 * 1024 + 10)) /dev/zero | tr '\0' 'a' >"$LLMO_DATA/big"
+error_is 413 request_too_large null -H "$J" --data-binary @"$LLMO_DATA/big" "$GW_URL/v1/chat/completions"
+error_is 413 request_too_large null -H "$J" -H 'Expect:' --data-binary @"$LLMO_DATA/big" "$GW_URL/v1/chat/completions"
+error_is 405 method_not_allowed null "$GW_URL/v1/chat/completions"
+error_is 405 method_not_allowed null -X DELETE "$GW_URL/v1/models"
+error_is 404 not_found null "$GW_URL/v2/whatever"
+error_is 503 model_unavailable null -H "$J" -d "$(chat empty)" "$GW_URL/v1/chat/completions"
+error_is 502 upstream_error null -H "$J" -d "$(chat dead)" "$GW_URL/v1/chat/completions"
+check "a chunked request body" bash -c "${C[*]} -f -H '$J' -H 'Transfer-Encoding: chunked' -d '$(chat llama2)' \
+	$GW_URL/v1/chat/completions >/dev/null"
+check "a malformed request head gets 400 and a closed connection" $PY - "${GW_URL##*:}" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+assert data.startswith(b"HTTP/1.1 400 "), data
+EOF
+
+# ---- streaming: events reach the client one by one (5 tokens, 50ms apart) ----
+check "SSE chunks pass through as they come" $PY - "$GW_URL" <<'EOF'
+import http.client, json, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+body = {"model": "mistral", "stream": True, "max_tokens": 5,
+        "messages": [{"role": "user", "content": "Hi!"}]}
+t0 = time.monotonic()
+c.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+r = c.getresponse()
+assert r.status == 200, r.status
+assert r.getheader("Content-Type", "").startswith("text/event-stream"), r.getheaders()
+times, events = [], []
+while True:
+    line = r.readline()
+    if not line:
+        break
+    line = line.decode().strip()
+    if line.startswith("data: "):
+        times.append(time.monotonic() - t0)
+        events.append(line[6:])
+assert events[-1] == "[DONE]", events
+chunks = [json.loads(e) for e in events[:-1]]
+assert len(chunks) == 7, len(chunks)  # role, 5 tokens, finish
+assert chunks[0]["model"] == "mistral:7b", chunks[0]
+# the first token came well before the last one: nothing was held back
+assert times[-1] - times[1] >= 0.15, times
+EOF
+check "curl -N sees the stream" bash -c "${C[*]} -N -H '$J' -d '$(chat mistral '"stream":true')' \
+	$GW_URL/v1/chat/completions | grep -c '^data: ' | grep -qx 6"
+check "a client that leaves mid-stream does not hurt" bash -c "
+	timeout 0.08 ${C[*]} -N -H '$J' -d '$(chat mistral '"stream":true,"max_tokens":20')' $GW_URL/v1/chat/completions >/dev/null
+	${C[*]} -f $GW_URL/healthz >/dev/null"
+
+# ---- a replica killed mid-run: every request still succeeds ----
+check "a killed replica costs no request" $PY - "$GW_URL" "${SIM_PIDS[1]}" <<'EOF'
+import http.client, json, os, signal, sys, threading, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+victim = int(sys.argv[2])
+body = json.dumps({"model": "llama2", "max_tokens": 2,
+                   "messages": [{"role": "user", "content": "Hi!"}]})
+failures, done, lock = [], [0], threading.Lock()
+def worker(n):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    for _ in range(n):
+        c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        with lock:
+            done[0] += 1
+            if r.status != 200:
+                failures.append((r.status, data[:200]))
+            if done[0] == 100:
+                os.kill(victim, signal.SIGKILL)
+ts = [threading.Thread(target=worker, args=(100,)) for _ in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+assert done[0] == 400, done
+assert not failures, failures[:5]
+EOF
+[ "$(metric "llmo_gateway_upstream_errors_total{backend=\"127.0.0.1:${SIM_PORTS[1]}\",kind=\"connect\"}")" != 0 ] &&
+	ok || bad "no connect errors counted for the killed replica"
+[ "$(metric 'llmo_gateway_retries_total{model="llama2:7b"}')" != 0 ] && ok || bad "no retries counted"
+check "requests keep flowing to the live replica" bash -c "
+	for i in 1 2 3 4 5; do ${C[*]} -f -H '$J' -d '$(chat llama2)' $GW_URL/v1/chat/completions >/dev/null || exit 1; done"
+
+# ---- SIGHUP reloads the file; a broken file keeps the old table ----
+write_backends "  - name: extra
+    aliases: [extra-alias]
+    endpoints:
+      - address: 127.0.0.1:${SIM_PORTS[0]}
+        served: llama2:7b"
+kill -HUP "$GW_PID"
+for _ in $(seq 1 100); do [ "$(status -H "$J" -d "$(chat extra-alias)" "$GW_URL/v1/chat/completions")" = 200 ] && break; sleep 0.05; done
+[ "$(answer_model extra-alias)" = llama2:7b ] && ok || bad "alias added by a reload"
+echo "models: [ {name: broken" >"$LLMO_DATA/backends.yaml"
+kill -HUP "$GW_PID"
+sleep 0.3
+[ "$(answer_model extra-alias)" = llama2:7b ] && ok || bad "a broken file replaced the table"
+grep -q 'backends file not reloaded' "$GW_LOG" && ok || bad "the broken file was not reported"
+
+# ---- the gateway survived all of it ----
+expect_status 200 "/healthz at the end" "$GW_URL/healthz"
+gateway_stop
+
+# ---- usage errors ----
+"$LLMO" gateway --bogus x >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown flag: want exit 2"
+"$LLMO" gateway --listen nonsense --backends "$LLMO_DATA/backends.yaml" >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "bad --listen: want exit 2"
+"$LLMO" gateway --listen 127.0.0.1:0 --backends "$LLMO_DATA/backends.yaml" >/dev/null 2>"$LLMO_DATA/bad.err"
+[ $? -eq 1 ] && grep -q 'backends.yaml' "$LLMO_DATA/bad.err" && ok || bad "a broken backends file: want exit 1 naming the file"
+finish

@@ -1,0 +1,370 @@
+/*
+ * The gateway's routing table (gateway/table.h) and where it comes from
+ * (gateway/source.h): the static file (YAML), name conflicts, errors with
+ * file lines, the API's workloads and pods (readiness, host ports,
+ * draining, tracks, served names), and backends shared between tables.
+ */
+#include "base/common.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "gateway/source.h"
+#include "gateway/table.h"
+
+static int freed;
+
+static void on_free(void *ctx, struct llmo_gw_backend *b)
+{
+	freed++;
+}
+
+static struct llmo_gw_table *from_yaml(struct llmo_gw_backends *r, const char *text,
+				       struct llmo_error *err)
+{
+	struct llmo_yaml_stream s = {0};
+	struct llmo_gw_table *t = NULL;
+
+	if (llmo_yaml_parse(text, strlen(text), "backends.yaml", &s, err) == 0)
+		llmo_gw_table_from_json(s.docs[0].root, &s.docs[0], "backends.yaml", r, &t, err);
+	llmo_yaml_stream_release(&s);
+	return t;
+}
+
+static const struct llmo_gw_model *lookup(const struct llmo_gw_table *t, const char *name)
+{
+	return llmo_gw_table_lookup(t, name, strlen(name));
+}
+
+static void test_addresses(void **state)
+{
+	static const struct {
+		const char *in, *canon;
+	} good[] = {
+		{"127.0.0.1:8000", "127.0.0.1:8000"},
+		{"localhost:1", "127.0.0.1:1"},
+		{"[::1]:65535", "[::1]:65535"},
+		{"[2001:db8:0::1]:80", "[2001:db8::1]:80"},
+	};
+	static const char *const bad[] = {
+		"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "example.com:80", "::1:80",
+		"[::1]80", ":80", "1.2.3.4:8x", "", "[]:80",
+	};
+	struct sockaddr_storage sa;
+	char canon[LLMO_GW_ADDR_MAX + 1];
+	socklen_t len;
+
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(good); i++) {
+		if (llmo_gw_addr_parse(good[i].in, &sa, &len, canon, NULL))
+			fail_msg("refused %s", good[i].in);
+		assert_string_equal(canon, good[i].canon);
+	}
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(bad); i++) {
+		struct llmo_error err = {0};
+
+		if (llmo_gw_addr_parse(bad[i], &sa, &len, canon, &err) != LLMO_EINVAL || !err.msg[0])
+			fail_msg("accepted %s", bad[i]);
+	}
+}
+
+static void test_static_file(void **state)
+{
+	struct llmo_gw_backends r;
+	struct llmo_error err = {0};
+	struct llmo_gw_table *t;
+	const struct llmo_gw_model *m;
+
+	llmo_gw_backends_init(&r, NULL, NULL);
+	t = from_yaml(&r,
+		      "models:\n"
+		      "  - name: llama2:7b\n"
+		      "    aliases: [llama2, chat]\n"
+		      "    endpoints:\n"
+		      "      - address: 127.0.0.1:8001\n"
+		      "      - address: 127.0.0.1:8002\n"
+		      "        weight: 3\n"
+		      "        track: canary\n"
+		      "        served: llama2:7b-v2\n"
+		      "  - name: mistral\n"
+		      "    served: mistral:7b\n"
+		      "    endpoints:\n"
+		      "      - {address: '127.0.0.1:8001', draining: true}\n",
+		      &err);
+	if (!t)
+		fail_msg("%s", err.msg);
+	m = lookup(t, "chat");
+	assert_non_null(m);
+	assert_ptr_equal(m, lookup(t, "llama2:7b"));
+	assert_ptr_equal(m, lookup(t, "llama2"));
+	assert_null(lookup(t, "llama"));
+	assert_null(lookup(t, "LLAMA2"));
+	assert_string_equal(m->id, "llama2:7b");
+	assert_int_equal(m->eps.len, 2);
+	assert_string_equal(m->eps.items[0].served, "llama2:7b");
+	assert_string_equal(m->eps.items[0].served_json, "\"llama2:7b\"");
+	assert_string_equal(m->eps.items[0].track, "stable");
+	assert_int_equal(m->eps.items[0].weight, 1);
+	assert_string_equal(m->eps.items[1].served, "llama2:7b-v2");
+	assert_string_equal(m->eps.items[1].track, "canary");
+	assert_int_equal(m->eps.items[1].weight, 3);
+	m = lookup(t, "mistral");
+	assert_string_equal(m->eps.items[0].served, "mistral:7b");
+	assert_true(m->eps.items[0].draining);
+	assert_int_equal(llmo_gw_model_ready(m), 0);
+	/* one backend per address, shared by both models */
+	assert_int_equal(llmo_hmap_count(&r.by_addr), 2);
+	assert_ptr_equal(lookup(t, "mistral")->eps.items[0].backend,
+			 lookup(t, "llama2")->eps.items[0].backend);
+	llmo_gw_table_unref(t);
+	assert_int_equal(llmo_hmap_count(&r.by_addr), 0);
+	llmo_gw_backends_release(&r);
+}
+
+static void test_static_file_errors(void **state)
+{
+	static const struct {
+		const char *text, *want; /* want: in the message */
+	} cases[] = {
+		{"models: {}\n", "backends.yaml:1: models: expected a list"},
+		{"model:\n  - name: x\n", "backends.yaml:1: model: unknown key"},
+		{"models:\n  - name: x\n", "backends.yaml:2: models[0].endpoints: required"},
+		{"models:\n  - endpoints: []\n", "models[0].name: required"},
+		{"models:\n  - name: x\n    endpoints:\n      - address: example.com:80\n",
+		 "backends.yaml:4: models[0].endpoints[0].address: address \"example.com:80\""},
+		{"models:\n  - name: x\n    endpoints:\n      - address: 1.2.3.4:80\n        weight: 0\n",
+		 "backends.yaml:5: models[0].endpoints[0].weight: expected an integer from 1 to 10000"},
+		{"models:\n  - name: x\n    endpoints: []\n    aliases: [y, 3]\n",
+		 "models[0].aliases[1]: expected a non-empty name"},
+		{"models:\n  - name: x\n    endpoints: []\n  - name: x\n    endpoints: []\n",
+		 "models[1].name: model \"x\" is listed twice"},
+		{"models:\n  - name: x\n    endpoints:\n      - address: 1.2.3.4:80\n        port: 1\n",
+		 "backends.yaml:5: models[0].endpoints[0].port: unknown key"},
+	};
+
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(cases); i++) {
+		struct llmo_gw_backends r;
+		struct llmo_error err = {0};
+		struct llmo_gw_table *t;
+
+		llmo_gw_backends_init(&r, NULL, NULL);
+		t = from_yaml(&r, cases[i].text, &err);
+		if (t)
+			fail_msg("accepted: %s", cases[i].text);
+		if (!strstr(err.msg, cases[i].want))
+			fail_msg("message \"%s\" lacks \"%s\"", err.msg, cases[i].want);
+		/* nothing leaks from a half-built table */
+		assert_int_equal(llmo_hmap_count(&r.by_addr), 0);
+		llmo_gw_backends_release(&r);
+	}
+}
+
+static void test_file_read(void **state)
+{
+	char path[] = "/tmp/llmo-test-gw-XXXXXX";
+	struct llmo_gw_backends r;
+	struct llmo_error err = {0};
+	struct llmo_gw_table *t;
+	int fd = mkstemp(path);
+	const char text[] = "{\"models\":[{\"name\":\"m\",\"endpoints\":[{\"address\":\"[::1]:9\"}]}]}";
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	llmo_gw_backends_init(&r, NULL, NULL);
+	assert_int_equal(llmo_gw_table_from_file(path, &r, &t, &err), 0);
+	assert_string_equal(lookup(t, "m")->eps.items[0].backend->addr, "[::1]:9");
+	llmo_gw_table_unref(t);
+	unlink(path);
+	assert_int_equal(llmo_gw_table_from_file(path, &r, &t, &err), LLMO_ENOTFOUND);
+	assert_non_null(strstr(err.msg, path));
+	llmo_gw_backends_release(&r);
+}
+
+static void test_name_conflicts(void **state)
+{
+	struct llmo_gw_backends r;
+	struct llmo_gw_table *t;
+	struct llmo_gw_model *a, *b;
+
+	llmo_gw_backends_init(&r, NULL, NULL);
+	assert_int_equal(llmo_gw_table_new(&t), 0);
+	assert_int_equal(llmo_gw_table_add_model(t, "ns/b", &b, NULL), 0);
+	assert_int_equal(llmo_gw_table_add_model(t, "ns/a", &a, NULL), 0);
+	/* a name beats an alias beats model:version, whatever the order of adding */
+	assert_int_equal(llmo_gw_table_add_name(t, b, "x", LLMO_GW_PRIO_MODEL, NULL), 0);
+	assert_int_equal(llmo_gw_table_add_name(t, a, "x", LLMO_GW_PRIO_ALIAS, NULL), 0);
+	assert_ptr_equal(lookup(t, "x"), a);
+	assert_int_equal(llmo_gw_table_add_name(t, b, "y", LLMO_GW_PRIO_NAME, NULL), 0);
+	assert_int_equal(llmo_gw_table_add_name(t, a, "y", LLMO_GW_PRIO_ALIAS, NULL), 0);
+	assert_ptr_equal(lookup(t, "y"), b);
+	/* equal claims: the smaller id */
+	assert_int_equal(llmo_gw_table_add_name(t, b, "z", LLMO_GW_PRIO_ALIAS, NULL), 0);
+	assert_int_equal(llmo_gw_table_add_name(t, a, "z", LLMO_GW_PRIO_ALIAS, NULL), 0);
+	assert_ptr_equal(lookup(t, "z"), a);
+	/* a name with a NUL never matches */
+	assert_null(llmo_gw_table_lookup(t, "z\0", 2));
+	llmo_gw_table_unref(t);
+	llmo_gw_backends_release(&r);
+}
+
+static json_t *workload(const char *ns, const char *name, const char *model, const char *version,
+			const char *alias)
+{
+	json_t *w = json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "namespace", ns, "name", name,
+			      "spec", "modelName", model);
+
+	if (version)
+		json_object_set_new(json_object_get(w, "spec"), "modelVersion", json_string(version));
+	if (alias)
+		json_object_set_new(json_object_get(w, "spec"), "aliases", json_pack("[s]", alias));
+	return w;
+}
+
+static json_t *pod(const char *ns, const char *name, const char *wl, const char *ip, bool ready,
+		   const char *host_ports)
+{
+	json_t *p = json_pack("{s:{s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:[{s:s, s:i}]}]},"
+			      " s:{s:s, s:[{s:s, s:s}]}}",
+			      "metadata", "namespace", ns, "name", name, "labels",
+			      LLMO_GW_LABEL_WORKLOAD, wl, "spec", "containers", "name", "model-server",
+			      "ports", "name", "http", "containerPort", 8000, "status", "podIP", ip,
+			      "conditions", "type", "Ready", "status", ready ? "True" : "False");
+
+	if (host_ports)
+		json_object_set_new(json_object_get(p, "metadata"), "annotations",
+				    json_pack("{s:s}", LLMO_GW_ANNOTATION_HOST_PORTS, host_ports));
+	return p;
+}
+
+static void test_from_kube(void **state)
+{
+	json_t *wls = json_array(), *pods = json_array(), *p;
+	struct llmo_gw_backends r;
+	struct llmo_gw_table *t;
+	const struct llmo_gw_model *m;
+
+	json_array_append_new(wls, workload("llm", "chat", "llama2", "7b", "llama-2-7b"));
+	json_array_append_new(wls, workload("llm", "other", "llama2", NULL, NULL));
+	json_array_append_new(wls, workload("dev", "chat", "mistral", "7b", NULL));
+	/* chat's pods: one with a host port, one not ready, one v6, one draining, one elsewhere */
+	json_array_append_new(pods, pod("llm", "chat-1", "chat", "127.0.0.1", true, "{\"8000\": 41234}"));
+	json_array_append_new(pods, pod("llm", "chat-2", "chat", "10.0.0.2", false, NULL));
+	p = pod("llm", "chat-3", "chat", "fd00::3", true, NULL);
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    LLMO_GW_LABEL_TRACK, json_string("canary"));
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    LLMO_GW_LABEL_MODEL, json_string("llama2"));
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    LLMO_GW_LABEL_VERSION, json_string("13b"));
+	json_array_append_new(pods, p);
+	p = pod("llm", "chat-4", "chat", "10.0.0.4", true, NULL);
+	json_object_set_new(json_object_get(p, "metadata"), "deletionTimestamp",
+			    json_string("2026-11-26T00:00:00Z"));
+	json_array_append_new(pods, p);
+	json_array_append_new(pods, pod("dev", "chat-x", "chat", "10.0.9.9", true, NULL));
+	json_array_append_new(pods, pod("llm", "lost", "gone", "10.0.0.5", true, NULL));
+
+	llmo_gw_backends_init(&r, NULL, NULL);
+	assert_int_equal(llmo_gw_table_from_kube(wls, pods, &r, &t, NULL), 0);
+	/* "chat" is a workload name in two namespaces: the smaller id wins */
+	m = lookup(t, "chat");
+	assert_string_equal(m->id, "dev/chat");
+	m = lookup(t, "llama-2-7b");
+	assert_non_null(m);
+	assert_string_equal(m->id, "llm/chat");
+	/* llama2:7b: chat's model:version; other's is llama2:latest */
+	assert_ptr_equal(lookup(t, "llama2:7b"), m);
+	assert_string_equal(lookup(t, "llama2:latest")->id, "llm/other");
+	assert_string_equal(lookup(t, "other")->id, "llm/other");
+	assert_int_equal(lookup(t, "other")->eps.len, 0);
+	assert_int_equal(m->eps.len, 3);
+	assert_string_equal(m->eps.items[0].backend->addr, "127.0.0.1:41234");
+	assert_string_equal(m->eps.items[0].served, "llama2:7b");
+	assert_string_equal(m->eps.items[0].track, "stable");
+	assert_string_equal(m->eps.items[1].backend->addr, "[fd00::3]:8000");
+	assert_string_equal(m->eps.items[1].track, "canary");
+	assert_string_equal(m->eps.items[1].served, "llama2:13b");
+	assert_string_equal(m->eps.items[2].backend->addr, "10.0.0.4:8000");
+	assert_true(m->eps.items[2].draining);
+	assert_int_equal(llmo_gw_model_ready(m), 2);
+	llmo_gw_table_unref(t);
+	llmo_gw_backends_release(&r);
+	json_decref(wls);
+	json_decref(pods);
+}
+
+static void test_backends_outlive_swaps(void **state)
+{
+	struct llmo_gw_backends r;
+	struct llmo_gw_table *t1, *t2;
+	struct llmo_gw_backend *b;
+	const char *y1 = "models:\n  - name: m\n    endpoints:\n      - address: 127.0.0.1:1\n"
+			 "      - address: 127.0.0.1:2\n";
+	const char *y2 = "models:\n  - name: m\n    endpoints:\n      - address: 127.0.0.1:2\n";
+
+	freed = 0;
+	llmo_gw_backends_init(&r, on_free, NULL);
+	t1 = from_yaml(&r, y1, NULL);
+	b = t1->models.items[0]->eps.items[1].backend;
+	b->fails = 3; /* state that must survive the swap */
+	t2 = from_yaml(&r, y2, NULL);
+	assert_ptr_equal(t2->models.items[0]->eps.items[0].backend, b);
+	llmo_gw_table_unref(t1);
+	assert_int_equal(freed, 1); /* 127.0.0.1:1 went with the old table */
+	assert_int_equal(b->fails, 3);
+	/* a request holding the backend keeps it past its last table */
+	llmo_gw_backend_ref(b);
+	llmo_gw_table_unref(t2);
+	assert_int_equal(freed, 1);
+	llmo_gw_backend_unref(b);
+	assert_int_equal(freed, 2);
+	llmo_gw_backends_release(&r);
+}
+
+static int collect(void *ctx, const char *name, const struct llmo_gw_model *m)
+{
+	llmo_buf_appendf(ctx, "%s=%s ", name, m->id);
+	return 0;
+}
+
+static void test_each_name_sorted(void **state)
+{
+	struct llmo_gw_backends r;
+	struct llmo_gw_table *t;
+	struct llmo_buf b;
+
+	llmo_gw_backends_init(&r, NULL, NULL);
+	t = from_yaml(&r, "models:\n  - {name: b, aliases: [z, a], endpoints: []}\n"
+			  "  - {name: c, endpoints: []}\n", NULL);
+	llmo_buf_init(&b, 1024);
+	assert_int_equal(llmo_gw_table_each_name(t, collect, &b), 0);
+	assert_string_equal(b.data, "a=b b=b c=c z=b ");
+	llmo_buf_release(&b);
+	llmo_gw_table_unref(t);
+	llmo_gw_backends_release(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_static_file),
+		cmocka_unit_test(test_static_file_errors),
+		cmocka_unit_test(test_file_read),
+		cmocka_unit_test(test_name_conflicts),
+		cmocka_unit_test(test_from_kube),
+		cmocka_unit_test(test_backends_outlive_swaps),
+		cmocka_unit_test(test_each_name_sorted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
