@@ -7,45 +7,6 @@
 
 #include "base/banned.h"
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-void llmo_gw_rng_seed(struct llmo_gw_rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-uint64_t llmo_gw_rng_next(struct llmo_gw_rng *r)
-{
-	uint64_t *s = r->s, result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-/* Uniform in [0, n) for n > 0 (Lemire's multiply-shift; the bias is below 2^-40 here). */
-static uint64_t below(struct llmo_gw_rng *r, uint64_t n)
-{
-	return (uint64_t)(((unsigned __int128)llmo_gw_rng_next(r) * n) >> 64);
-}
-
 bool llmo_gw_backend_allowed(const struct llmo_gw_backend *b, int64_t now,
 			     const struct llmo_gw_balance_opts *o)
 {
@@ -124,7 +85,7 @@ static size_t walk(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
 
 int llmo_gw_pick(const struct llmo_gw_model *m, struct llmo_gw_backend *const *exclude,
 		 size_t nexclude, int64_t now, const struct llmo_gw_balance_opts *o,
-		 struct llmo_gw_rng *rng)
+		 struct llmo_rng *rng)
 {
 	uint16_t idx[LLMO_GW_ENDPOINTS_MAX];
 	uint64_t total = 0;
@@ -142,9 +103,9 @@ int llmo_gw_pick(const struct llmo_gw_model *m, struct llmo_gw_backend *const *e
 		return -1;
 	if (n == 1)
 		return idx[0];
-	a = walk(m, idx, n, below(rng, total), n);
+	a = walk(m, idx, n, llmo_rng_below(rng, total), n);
 	ea = &m->eps.items[idx[a]];
-	b = walk(m, idx, n, below(rng, total - ea->weight), a);
+	b = walk(m, idx, n, llmo_rng_below(rng, total - ea->weight), a);
 	eb = &m->eps.items[idx[b]];
 	/* inflight_a / w_a <= inflight_b / w_b, cross-multiplied */
 	la = (uint64_t)ea->backend->inflight * eb->weight;

@@ -20,6 +20,7 @@
  * its success closes the breaker, its failure opens it again.
  */
 #include "base/common.h"
+#include "base/rng.h"
 
 #include "gateway/table.h"
 
@@ -33,14 +34,6 @@ struct llmo_gw_balance_opts {
 	int conns_max;	     /* connections per backend; 0: no cap */
 };
 
-/* A small fast generator (xoshiro256**); not for secrets. */
-struct llmo_gw_rng {
-	uint64_t s[4];
-};
-
-/* Seeds r from seed (any value, 0 included). */
-void llmo_gw_rng_seed(struct llmo_gw_rng *r, uint64_t seed);
-uint64_t llmo_gw_rng_next(struct llmo_gw_rng *r);
 
 /*
  * The endpoint of m for a new request, as an index into m->eps, or -1 when
@@ -50,7 +43,7 @@ uint64_t llmo_gw_rng_next(struct llmo_gw_rng *r);
  */
 int llmo_gw_pick(const struct llmo_gw_model *m, struct llmo_gw_backend *const *exclude,
 		 size_t nexclude, int64_t now, const struct llmo_gw_balance_opts *o,
-		 struct llmo_gw_rng *rng);
+		 struct llmo_rng *rng);
 
 /* Whether the breaker lets b take a request now. */
 bool llmo_gw_backend_allowed(const struct llmo_gw_backend *b, int64_t now,

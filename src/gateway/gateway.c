@@ -500,7 +500,7 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->bal.failures = opts->breaker_failures;
 	gw->bal.cooldown_ns = opts->breaker_cooldown_ms * LLMO_NS_PER_MS;
 	gw->bal.conns_max = opts->backend_conns_max;
-	llmo_gw_rng_seed(&gw->rng, opts->seed ? opts->seed : (uint64_t)llmo_clock_mono_ns() ^
+	llmo_rng_seed(&gw->rng, opts->seed ? opts->seed : (uint64_t)llmo_clock_mono_ns() ^
 								 (uint64_t)llmo_clock_wall_ms());
 	if (!gw->host || !gw->io.scratch || (opts->backends_file && !gw->backends_file) ||
 	    (opts->ns && *opts->ns && !gw->ns)) {

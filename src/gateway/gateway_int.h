@@ -40,7 +40,7 @@ struct llmo_gateway {
 	struct llmo_gw_table *table; /* current; never NULL */
 	bool ready;
 	struct llmo_gw_balance_opts bal;
-	struct llmo_gw_rng rng;
+	struct llmo_rng rng;
 
 	struct llmo__gw_client *clients; /* every open client connection */
 	size_t nclients;

@@ -33,7 +33,7 @@
 #include "scheduler/cluster.h"
 #include "scheduler/frag.h"
 #include "scheduler/policy.h"
-#include "scheduler/rng.h"
+#include "base/rng.h"
 
 #define LOG_COMPONENT "scheduler"
 /* Longest URL path built (namespace, name, subresource). */

@@ -46,7 +46,7 @@
 #include "base/error.h"
 #include "scheduler/cluster.h"
 #include "scheduler/frag.h"
-#include "scheduler/rng.h"
+#include "base/rng.h"
 
 /* The configuration's scheduler.policy lists the names in this order (src/api/config.c). */
 enum llmo_sched_policy_kind {

@@ -5,7 +5,7 @@
 #include "scheduler/cluster.h"
 #include "scheduler/frag.h"
 #include "scheduler/policy.h"
-#include "scheduler/rng.h"
+#include "base/rng.h"
 #include "sim/schedule.h"
 
 /* Mixed into the seed for the policy's stream, so that it differs from the trace's. */

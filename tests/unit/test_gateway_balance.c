@@ -54,10 +54,10 @@ static struct llmo_gw_backend *be(struct fixture *f, size_t i)
 /* Shares of PICKS picks (no request ever ends: the load stays as set). */
 static void shares(struct fixture *f, const struct llmo_gw_balance_opts *o, double *out)
 {
-	struct llmo_gw_rng rng;
+	struct llmo_rng rng;
 	size_t counts[16] = {0};
 
-	llmo_gw_rng_seed(&rng, 42);
+	llmo_rng_seed(&rng, 42);
 	for (int k = 0; k < PICKS; k++) {
 		int i = llmo_gw_pick(f->m, NULL, 0, 0, o, &rng);
 
@@ -142,11 +142,11 @@ static void test_never_picked(void **state)
 {
 	struct llmo_gw_balance_opts capped = opts;
 	struct llmo_gw_backend *ex[1];
-	struct llmo_gw_rng rng;
+	struct llmo_rng rng;
 	struct fixture f;
 
 	setup(&f, 4, NULL);
-	llmo_gw_rng_seed(&rng, 7);
+	llmo_rng_seed(&rng, 7);
 	f.m->eps.items[0].draining = true;   /* draining */
 	ex[0] = be(&f, 1);                    /* tried already */
 	be(&f, 2)->inflight = 2;              /* at the connection cap */
@@ -161,13 +161,13 @@ static void test_never_picked(void **state)
 
 static void test_breaker(void **state)
 {
-	struct llmo_gw_rng rng;
+	struct llmo_rng rng;
 	struct llmo_gw_backend *b;
 	struct fixture f;
 	int64_t t = 100 * SEC;
 
 	setup(&f, 1, NULL);
-	llmo_gw_rng_seed(&rng, 1);
+	llmo_rng_seed(&rng, 1);
 	b = be(&f, 0);
 	/* two failures in a row: still closed; a success resets the count */
 	llmo_gw_backend_failure(b, t, &opts);
@@ -216,15 +216,15 @@ static void test_breaker(void **state)
 
 static void test_rng(void **state)
 {
-	struct llmo_gw_rng a, b;
+	struct llmo_rng a, b;
 	uint64_t ones = 0;
 
-	llmo_gw_rng_seed(&a, 0);
-	llmo_gw_rng_seed(&b, 0);
+	llmo_rng_seed(&a, 0);
+	llmo_rng_seed(&b, 0);
 	for (int i = 0; i < 1000; i++) {
-		uint64_t x = llmo_gw_rng_next(&a);
+		uint64_t x = llmo_rng_next(&a);
 
-		assert_true(x == llmo_gw_rng_next(&b));
+		assert_true(x == llmo_rng_next(&b));
 		ones += (uint64_t)__builtin_popcountll(x);
 	}
 	/* about half the bits set */

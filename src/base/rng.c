@@ -4,7 +4,7 @@
  */
 #include "base/common.h"
 
-#include "scheduler/rng.h"
+#include "base/rng.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

@@ -1,5 +1,5 @@
-#ifndef LLMO_SCHEDULER_RNG_H
-#define LLMO_SCHEDULER_RNG_H
+#ifndef LLMO_BASE_RNG_H
+#define LLMO_BASE_RNG_H
 /*
  * struct llmo_rng: a small deterministic pseudo-random generator
  * (xoshiro256**, seeded through splitmix64), so that a scheduling run with a
