@@ -39,6 +39,11 @@ struct llmo_config;
  * stderr as FILE:LINE: FIELD: MESSAGE. 0 or an LLMO_E* code.
  */
 int cmd_load_config(const char *path, struct llmo_config *out);
+/*
+ * Splits "host:port" or "[v6]:port" (port 0..65535) into host (n bytes) and
+ * *port. -1 when malformed or the host does not fit.
+ */
+int cmd_parse_listen(const char *s, char *host, size_t n, int *port);
 /* Prints "llmo SUB: message" to stderr and returns 2. */
 int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);
 

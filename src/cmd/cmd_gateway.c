@@ -61,27 +61,6 @@ static const char usage[] =
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
 	"  --log-json                log JSON lines instead of text\n";
 
-static int split_listen(const char *v, char *host, size_t n, int *port)
-{
-	const char *colon = strrchr(v, ':');
-	int64_t p;
-	size_t hlen;
-
-	if (!colon || llmo_parse_int_range(colon + 1, 0, 65535, &p, NULL))
-		return -1;
-	hlen = (size_t)(colon - v);
-	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
-		v++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= n)
-		return -1;
-	memcpy(host, v, hlen);
-	host[hlen] = '\0';
-	*port = (int)p;
-	return 0;
-}
-
 static int parse_ms(const char *flag, const char *v, int64_t *out)
 {
 	struct llmo_error err = {0};
@@ -191,7 +170,7 @@ int cmd_gateway(int argc, char **argv)
 			i++;
 		rc = 0;
 		if (strcmp(name, "--listen") == 0) {
-			if (split_listen(v, host, sizeof(host), &opts.port))
+			if (cmd_parse_listen(v, host, sizeof(host), &opts.port))
 				return cmd_usage_error(SUB, "--listen wants ADDR:PORT, not \"%s\"", v);
 		} else if (strcmp(name, "--backends") == 0) {
 			opts.backends_file = v;

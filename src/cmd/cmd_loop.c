@@ -4,6 +4,7 @@
  */
 #include "api/config.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "base/yaml.h"
 #include "cmd/cmd.h"
 
@@ -81,4 +82,25 @@ out:
 	llmo_errlist_release(&errs);
 	llmo_yaml_stream_release(&s);
 	return rc;
+}
+
+int cmd_parse_listen(const char *s, char *host, size_t n, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	int64_t p;
+	size_t hl;
+
+	if (!colon || llmo_parse_int_range(colon + 1, 0, 65535, &p, NULL))
+		return -1;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= n)
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*port = (int)p;
+	return 0;
 }

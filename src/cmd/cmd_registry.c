@@ -46,27 +46,6 @@ static const char usage[] =
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
 	"  --log-json                log JSON lines instead of text\n";
 
-static int split_listen(const char *v, char *host, size_t n, int *port)
-{
-	const char *colon = strrchr(v, ':');
-	int64_t p;
-	size_t hlen;
-
-	if (!colon || llmo_parse_int_range(colon + 1, 0, 65535, &p, NULL))
-		return -1;
-	hlen = (size_t)(colon - v);
-	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
-		v++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= n)
-		return -1;
-	memcpy(host, v, hlen);
-	host[hlen] = '\0';
-	*port = (int)p;
-	return 0;
-}
-
 struct announce {
 	const char *host;
 	struct llmo_registry *reg;
@@ -154,7 +133,7 @@ int cmd_registry(int argc, char **argv)
 		if (!eq)
 			i++;
 		if (strcmp(name, "--listen") == 0) {
-			if (split_listen(v, host, sizeof(host), &opts.port))
+			if (cmd_parse_listen(v, host, sizeof(host), &opts.port))
 				return cmd_usage_error(SUB, "--listen wants ADDR:PORT, not \"%s\"", v);
 		} else if (strcmp(name, "--storage") == 0) {
 			opts.storage_path = v;

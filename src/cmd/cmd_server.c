@@ -464,28 +464,6 @@ static int parse_disable(const char *v, bool disabled[PART_N])
 	return rc;
 }
 
-/* Splits "host:port" or "[v6]:port". */
-static int parse_listen(const char *s, char *host, size_t n, int *port)
-{
-	const char *colon = strrchr(s, ':');
-	int64_t p;
-	size_t hl;
-
-	if (!colon)
-		return -1;
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= n || llmo_parse_int_range(colon + 1, 0, 65535, &p, NULL))
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	*port = (int)p;
-	return 0;
-}
-
 int cmd_server(int argc, char **argv)
 {
 	struct llmo_apiserver_opts opts = {.listen_host = "127.0.0.1", .listen_port = 6443};
@@ -522,7 +500,7 @@ int cmd_server(int argc, char **argv)
 			data_dir = v;
 			i++;
 		} else if (strcmp(a, "--listen") == 0) {
-			if (parse_listen(v, host, sizeof(host), &opts.listen_port))
+			if (cmd_parse_listen(v, host, sizeof(host), &opts.listen_port))
 				return cmd_usage_error("server", "--listen wants ADDR:PORT, got \"%s\"",
 						       v);
 			opts.listen_host = host;
@@ -534,7 +512,7 @@ int cmd_server(int argc, char **argv)
 			bool gw = strcmp(a, "--gateway-listen") == 0;
 			char *h = gw ? gw_host : reg_host;
 
-			if (parse_listen(v, h, 256, gw ? &s.gateway_port : &s.registry_port))
+			if (cmd_parse_listen(v, h, 256, gw ? &s.gateway_port : &s.registry_port))
 				return cmd_usage_error("server", "%s wants ADDR:PORT, got \"%s\"", a, v);
 			i++;
 		} else if (strcmp(a, "--fake-gpus") == 0) {
