@@ -20,6 +20,7 @@
 #include "base/str.h"
 #include "kube/informer.h"
 #include "kube/leader.h"
+#include "kube/object.h"
 #include "kube/workqueue.h"
 
 #include "base/banned.h"
@@ -52,22 +53,6 @@ struct llmo_agent {
 	bool synced_once;
 	bool started;
 };
-
-static const char *jstr(const json_t *obj, const char *a, const char *b)
-{
-	return json_string_value(json_object_get(json_object_get(obj, a), b));
-}
-
-static int pod_key(const json_t *pod, char *key, size_t n)
-{
-	const char *ns = jstr(pod, "metadata", "namespace"), *name = jstr(pod, "metadata", "name");
-	int len;
-
-	if (!ns || !name)
-		return LLMO_EINVAL;
-	len = snprintf(key, n, "%s/%s", ns, name);
-	return len < 0 || (size_t)len >= n ? LLMO_ETOOBIG : 0;
-}
 
 static void now_rfc3339(char *ts, size_t n)
 {
@@ -484,7 +469,7 @@ static int reconcile(void *ctx, const char *key)
 	pod = llmo_informer_get(a->pods, ns, name);
 	if (!pod)
 		return 0;
-	uid = jstr(pod, "metadata", "uid");
+	uid = llmo_kube_str(pod, "metadata", "uid");
 	if (!uid)
 		return 0;
 	remember(a, uid, key);
@@ -506,7 +491,7 @@ static void enqueue(struct llmo_agent *a, const json_t *pod)
 {
 	char key[KEY_MAX];
 
-	if (pod_key(pod, key, sizeof(key)) == 0)
+	if (llmo_kube_object_key(pod, key, sizeof(key)) == 0)
 		llmo_workqueue_add(a->queue, key);
 }
 
@@ -518,8 +503,8 @@ static void on_pod_add(void *ctx, json_t *obj)
 static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 {
 	struct llmo_agent *a = ctx;
-	const char *old_uid = jstr(old_obj, "metadata", "uid");
-	const char *new_uid = jstr(new_obj, "metadata", "uid");
+	const char *old_uid = llmo_kube_str(old_obj, "metadata", "uid");
+	const char *new_uid = llmo_kube_str(new_obj, "metadata", "uid");
 
 	/* a pod deleted and made again under the same name between two events */
 	if (old_uid && new_uid && strcmp(old_uid, new_uid) != 0) {
@@ -532,7 +517,7 @@ static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 static void on_pod_delete(void *ctx, json_t *obj)
 {
 	struct llmo_agent *a = ctx;
-	const char *uid = jstr(obj, "metadata", "uid");
+	const char *uid = llmo_kube_str(obj, "metadata", "uid");
 
 	if (!uid)
 		return;
@@ -555,7 +540,7 @@ static int sync_one(void *ctx, json_t *pod)
 	struct llmo_agent *a = ctx;
 	char key[KEY_MAX];
 
-	if (pod_key(pod, key, sizeof(key)) == 0)
+	if (llmo_kube_object_key(pod, key, sizeof(key)) == 0)
 		reconcile(a, key);
 	return 0;
 }
@@ -716,7 +701,7 @@ struct stop_wait {
 static int remove_each(void *ctx, json_t *pod)
 {
 	struct llmo_agent *a = ctx;
-	const char *uid = jstr(pod, "metadata", "uid");
+	const char *uid = llmo_kube_str(pod, "metadata", "uid");
 
 	if (uid)
 		llmo_runtime_remove_pod(a->rt, uid);
@@ -731,7 +716,7 @@ struct any_known {
 static int check_known(void *ctx, json_t *pod)
 {
 	struct any_known *k = ctx;
-	const char *uid = jstr(pod, "metadata", "uid");
+	const char *uid = llmo_kube_str(pod, "metadata", "uid");
 
 	if (uid && llmo_runtime_pod_known(k->a->rt, uid))
 		k->any = true;

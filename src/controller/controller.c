@@ -15,23 +15,6 @@
 
 /* ---- helpers shared with workload.c and model.c ---- */
 
-const char *llmo__jstr(const json_t *obj, const char *a, const char *b)
-{
-	return json_string_value(json_object_get(json_object_get(obj, a), b));
-}
-
-int llmo__obj_key(const json_t *obj, char *key, size_t n)
-{
-	const char *ns = llmo__jstr(obj, "metadata", "namespace");
-	const char *name = llmo__jstr(obj, "metadata", "name");
-	int len;
-
-	if (!name)
-		return LLMO_EINVAL;
-	len = snprintf(key, n, "%s/%s", ns ? ns : "", name);
-	return len < 0 || (size_t)len >= n ? LLMO_ETOOBIG : 0;
-}
-
 const char *llmo__split_key(const char *key, char *ns, size_t n)
 {
 	const char *slash = strchr(key, '/');
@@ -60,25 +43,11 @@ json_t *llmo__obj_ref(const json_t *obj, const char *api_version, const char *ki
 			 json_object_get(meta, "resourceVersion"));
 }
 
-json_t *llmo__condition(const json_t *obj, const char *type)
-{
-	json_t *conds = json_object_get(json_object_get(obj, "status"), "conditions"), *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c) {
-		const char *t = json_string_value(json_object_get(c, "type"));
-
-		if (t && strcmp(t, type) == 0)
-			return c;
-	}
-	return NULL;
-}
-
 int llmo__condition_set(json_t *conds, const json_t *old_obj, const char *type, bool status,
 			const char *reason, const char *message, json_int_t generation)
 {
 	const char *st = status ? "True" : "False";
-	json_t *old = llmo__condition(old_obj, type);
+	json_t *old = llmo_kube_condition(old_obj, type);
 	const char *old_st = json_string_value(json_object_get(old, "status"));
 	const char *old_time = json_string_value(json_object_get(old, "lastTransitionTime"));
 	char ts[64];
@@ -118,7 +87,7 @@ void llmo__random_suffix(struct llmo_controller *c, char *out, size_t len)
 static bool watched(const struct llmo_controller *c, const json_t *obj)
 {
 	const struct llmo_strlist *ns = &c->config->operator_.watch_namespaces;
-	const char *n = llmo__jstr(obj, "metadata", "namespace");
+	const char *n = llmo_kube_str(obj, "metadata", "namespace");
 
 	return ns->len == 0 || (n && llmo_strlist_has(ns, n));
 }
@@ -127,7 +96,7 @@ static void enqueue(struct llmo_workqueue *q, const struct llmo_controller *c, c
 {
 	char key[LLMO__CTRL_KEY_MAX];
 
-	if (watched(c, obj) && llmo__obj_key(obj, key, sizeof(key)) == 0)
+	if (watched(c, obj) && llmo_kube_object_key(obj, key, sizeof(key)) == 0)
 		llmo_workqueue_add(q, key);
 }
 
@@ -160,7 +129,7 @@ static void on_workload(struct llmo_controller *c, const json_t *obj)
 {
 	enqueue(c->wq, c, obj);
 	/* the models' usedBy lists */
-	enqueue_ns(c, c->models, c->mq, llmo__jstr(obj, "metadata", "namespace"));
+	enqueue_ns(c, c->models, c->mq, llmo_kube_str(obj, "metadata", "namespace"));
 }
 
 static void wl_add(void *ctx, json_t *obj)
@@ -181,7 +150,7 @@ static void wl_delete(void *ctx, json_t *obj)
 static void on_model(struct llmo_controller *c, const json_t *obj)
 {
 	enqueue(c->mq, c, obj);
-	enqueue_ns(c, c->workloads, c->wq, llmo__jstr(obj, "metadata", "namespace"));
+	enqueue_ns(c, c->workloads, c->wq, llmo_kube_str(obj, "metadata", "namespace"));
 }
 
 static void model_add(void *ctx, json_t *obj)
@@ -202,7 +171,7 @@ static void model_delete(void *ctx, json_t *obj)
 /* A pod or Service labelled with its workload: requeue that workload. */
 static void on_owned(struct llmo_controller *c, const json_t *obj)
 {
-	const char *ns = llmo__jstr(obj, "metadata", "namespace");
+	const char *ns = llmo_kube_str(obj, "metadata", "namespace");
 	const char *w = json_string_value(json_object_get(
 		json_object_get(json_object_get(obj, "metadata"), "labels"), LLMO_LABEL_WORKLOAD));
 	char key[LLMO__CTRL_KEY_MAX];

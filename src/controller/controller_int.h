@@ -12,6 +12,7 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/leader.h"
+#include "kube/object.h"
 #include "kube/workqueue.h"
 
 #define LLMO__CTRL_LOG "controller"
@@ -58,18 +59,12 @@ void llmo__nodes_check(evutil_socket_t fd, short what, void *arg);
 
 /* ---- helpers (controller.c) ---- */
 
-/* obj.a.b as a string, or NULL. */
-const char *llmo__jstr(const json_t *obj, const char *a, const char *b);
-/* "ns/name" of obj into key; non-zero when it does not fit. */
-int llmo__obj_key(const json_t *obj, char *key, size_t n);
 /* Splits key into ns (n bytes) and returns the name part, or NULL. */
 const char *llmo__split_key(const char *key, char *ns, size_t n);
 /* True when every informer has listed once. */
 bool llmo__ctrl_synced(const struct llmo_controller *c);
 /* A stand-in with apiVersion, kind and metadata for the event recorder (new reference). */
 json_t *llmo__obj_ref(const json_t *obj, const char *api_version, const char *kind);
-/* The condition `type` of obj's status.conditions, or NULL. */
-json_t *llmo__condition(const json_t *obj, const char *type);
 /*
  * Appends {type, status, reason, message, observedGeneration,
  * lastTransitionTime} to conds; the time is kept from old (the previous

@@ -164,8 +164,8 @@ struct users {
 static int collect_user(void *ctx, json_t *w)
 {
 	struct users *u = ctx;
-	const char *mn = llmo__jstr(w, "spec", "modelName");
-	const char *mv = llmo__jstr(w, "spec", "modelVersion");
+	const char *mn = llmo_kube_str(w, "spec", "modelName");
+	const char *mv = llmo_kube_str(w, "spec", "modelVersion");
 	const char **slot;
 
 	if (!mn || !mv || strcmp(mn, u->name) != 0 || strcmp(mv, u->version) != 0)
@@ -173,7 +173,7 @@ static int collect_user(void *ctx, json_t *w)
 	slot = llmo_vec_push(&u->names);
 	if (!slot)
 		return LLMO_ENOMEM;
-	*slot = llmo__jstr(w, "metadata", "name");
+	*slot = llmo_kube_str(w, "metadata", "name");
 	return 0;
 }
 
@@ -206,17 +206,17 @@ int llmo__model_reconcile(void *ctx, const char *key)
 		return 0;
 	gen = json_integer_value(json_object_get(json_object_get(m, "metadata"), "generation"));
 	ok = llmo__check_artifact_ref(
-		     llmo__jstr(json_object_get(m, "spec"), "artifact", "reference"), msg,
+		     llmo_kube_str(json_object_get(m, "spec"), "artifact", "reference"), msg,
 		     sizeof(msg)) == 0;
-	if (ok && !llmo__jstr(json_object_get(m, "spec"), "runtime", "image")) {
+	if (ok && !llmo_kube_str(json_object_get(m, "spec"), "runtime", "image")) {
 		ok = false;
 		snprintf(msg, sizeof(msg), "spec.runtime.image is not set: nothing to run");
 	}
 	if (ok)
-		snprintf(msg, sizeof(msg), "%s:%s is available", llmo__jstr(m, "spec", "name"),
-			 llmo__jstr(m, "spec", "version"));
-	u.name = llmo__jstr(m, "spec", "name");
-	u.version = llmo__jstr(m, "spec", "version");
+		snprintf(msg, sizeof(msg), "%s:%s is available", llmo_kube_str(m, "spec", "name"),
+			 llmo_kube_str(m, "spec", "version"));
+	u.name = llmo_kube_str(m, "spec", "name");
+	u.version = llmo_kube_str(m, "spec", "version");
 	if (u.name && u.version)
 		rc = llmo_informer_list(c->workloads, ns, collect_user, &u);
 	if (rc)

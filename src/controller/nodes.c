@@ -29,12 +29,12 @@ static int64_t parse_time(const char *s)
 /* When the node's agent was last heard of (Unix ms), 0 when never. */
 static int64_t last_heard(struct llmo_controller *c, const json_t *node, const json_t *ready)
 {
-	const char *name = llmo__jstr(node, "metadata", "name");
+	const char *name = llmo_kube_str(node, "metadata", "name");
 	json_t *lease = NULL;
 	int64_t t = parse_time(json_string_value(json_object_get(ready, "lastHeartbeatTime")));
 
 	if (llmo_kube_get(c->client, &llmo_kube_leases, "kube-node-lease", name, &lease, NULL) == 0) {
-		int64_t r = parse_time(llmo__jstr(lease, "spec", "renewTime"));
+		int64_t r = parse_time(llmo_kube_str(lease, "spec", "renewTime"));
 
 		if (r > t)
 			t = r;
@@ -45,7 +45,7 @@ static int64_t last_heard(struct llmo_controller *c, const json_t *node, const j
 
 static void mark_unknown(struct llmo_controller *c, const json_t *node, int64_t silent_ms)
 {
-	const char *name = llmo__jstr(node, "metadata", "name");
+	const char *name = llmo_kube_str(node, "metadata", "name");
 	json_t *conds = json_object_get(json_object_get(node, "status"), "conditions");
 	json_t *fresh = json_array(), *cond, *patch;
 	struct llmo_error err = {0};
@@ -102,20 +102,10 @@ void llmo__nodes_check(evutil_socket_t fd, short what, void *arg)
 	if (llmo_kube_list(c->client, &llmo_kube_nodes, NULL, NULL, &list, NULL))
 		return;
 	json_array_foreach(json_object_get(list, "items"), i, node) {
-		json_t *ready = NULL, *conds, *cond;
-		const char *st;
+		json_t *ready = llmo_kube_condition(node, "Ready");
 		int64_t heard;
-		size_t j;
 
-		conds = json_object_get(json_object_get(node, "status"), "conditions");
-		json_array_foreach(conds, j, cond) {
-			const char *type = json_string_value(json_object_get(cond, "type"));
-
-			if (type && strcmp(type, "Ready") == 0)
-				ready = cond;
-		}
-		st = json_string_value(json_object_get(ready, "status"));
-		if (!st || strcmp(st, "True") != 0)
+		if (!llmo_kube_condition_true(node, "Ready"))
 			continue;
 		heard = last_heard(c, node, ready);
 		if (heard > 0 && now - heard > c->node_grace_ms)

@@ -87,14 +87,6 @@ static void event(struct wl *s, const char *type, const char *reason, const char
 
 /* ---- pods ---- */
 
-static bool pod_ready(const json_t *pod)
-{
-	json_t *c = llmo__condition(pod, "Ready");
-
-	return c && json_is_string(json_object_get(c, "status")) &&
-	       strcmp(json_string_value(json_object_get(c, "status")), "True") == 0;
-}
-
 static bool pod_terminating(const json_t *pod)
 {
 	return json_object_get(meta(pod), "deletionTimestamp") != NULL;
@@ -102,7 +94,7 @@ static bool pod_terminating(const json_t *pod)
 
 static bool pod_finished(const json_t *pod)
 {
-	const char *phase = llmo__jstr(pod, "status", "phase");
+	const char *phase = llmo_kube_str(pod, "status", "phase");
 
 	return phase && (strcmp(phase, "Failed") == 0 || strcmp(phase, "Succeeded") == 0);
 }
@@ -127,7 +119,7 @@ static int64_t pod_restarts(const json_t *pod, char *msg, size_t n)
 		if (reason && msg && !msg[0] &&
 		    (strcmp(reason, "CrashLoopBackOff") == 0 ||
 		     strcmp(reason, "CreateContainerConfigError") == 0))
-			snprintf(msg, n, "replica %s: %s: %s", llmo__jstr(pod, "metadata", "name"),
+			snprintf(msg, n, "replica %s: %s: %s", llmo_kube_str(pod, "metadata", "name"),
 				 reason,
 				 json_string_value(json_object_get(waiting, "message"))
 					 ? json_string_value(json_object_get(waiting, "message"))
@@ -139,8 +131,8 @@ static int64_t pod_restarts(const json_t *pod, char *msg, size_t n)
 /* Why a finished pod ended: its status reason/message or its container's exit. */
 static void pod_failure(const json_t *pod, char *out, size_t n)
 {
-	const char *reason = llmo__jstr(pod, "status", "reason");
-	const char *message = llmo__jstr(pod, "status", "message");
+	const char *reason = llmo_kube_str(pod, "status", "reason");
+	const char *message = llmo_kube_str(pod, "status", "message");
 	json_t *cs = json_object_get(json_object_get(pod, "status"), "containerStatuses");
 	json_t *term = json_object_get(json_object_get(json_array_get(cs, 0), "state"),
 				       "terminated");
@@ -154,7 +146,7 @@ static void pod_failure(const json_t *pod, char *out, size_t n)
 				 ? json_string_value(json_object_get(term, "reason"))
 				 : "Error");
 	else
-		snprintf(out, n, "phase %s", llmo__jstr(pod, "status", "phase"));
+		snprintf(out, n, "phase %s", llmo_kube_str(pod, "status", "phase"));
 }
 
 static int collect_pod(void *ctx, json_t *pod)
@@ -171,7 +163,7 @@ static int collect_pod(void *ctx, json_t *pod)
 static int delete_pod(struct wl *s, const json_t *pod, bool graceful, const char *why)
 {
 	struct llmo_error err = {0};
-	const char *pname = llmo__jstr(pod, "metadata", "name");
+	const char *pname = llmo_kube_str(pod, "metadata", "name");
 	struct llmo_buf path;
 	int rc;
 
@@ -207,13 +199,13 @@ struct find_model {
 static int match_model(void *ctx, json_t *m)
 {
 	struct find_model *f = ctx;
-	const char *n = llmo__jstr(m, "spec", "name"), *v = llmo__jstr(m, "spec", "version");
+	const char *n = llmo_kube_str(m, "spec", "name"), *v = llmo_kube_str(m, "spec", "version");
 
 	if (n && v && strcmp(n, f->name) == 0 && strcmp(v, f->version) == 0 &&
 	    !json_object_get(meta(m), "deletionTimestamp")) {
 		/* of several, the oldest name wins, so the choice is stable */
-		if (!f->found || strcmp(llmo__jstr(m, "metadata", "name"),
-					llmo__jstr(f->found, "metadata", "name")) < 0)
+		if (!f->found || strcmp(llmo_kube_str(m, "metadata", "name"),
+					llmo_kube_str(f->found, "metadata", "name")) < 0)
 			f->found = m;
 		f->matches++;
 	}
@@ -222,8 +214,8 @@ static int match_model(void *ctx, json_t *m)
 
 static void resolve_model(struct wl *s)
 {
-	const char *mn = llmo__jstr(s->w, "spec", "modelName");
-	const char *mv = llmo__jstr(s->w, "spec", "modelVersion");
+	const char *mn = llmo_kube_str(s->w, "spec", "modelName");
+	const char *mv = llmo_kube_str(s->w, "spec", "modelVersion");
 	struct find_model f = {mn, mv, NULL, 0};
 	const char *phase;
 
@@ -240,27 +232,27 @@ static void resolve_model(struct wl *s)
 			 mn, mv);
 		return;
 	}
-	phase = llmo__jstr(f.found, "status", "phase");
+	phase = llmo_kube_str(f.found, "status", "phase");
 	if (phase && strcmp(phase, "Failed") == 0) {
 		s->model_reason = "ModelFailed";
 		snprintf(s->model_msg, sizeof(s->model_msg), "LLMModel %s is Failed: %s",
-			 llmo__jstr(f.found, "metadata", "name"),
-			 llmo__jstr(f.found, "status", "message")
-				 ? llmo__jstr(f.found, "status", "message")
+			 llmo_kube_str(f.found, "metadata", "name"),
+			 llmo_kube_str(f.found, "status", "message")
+				 ? llmo_kube_str(f.found, "status", "message")
 				 : "see its status");
 		return;
 	}
-	if (!llmo__jstr(json_object_get(f.found, "spec"), "runtime", "image")) {
+	if (!llmo_kube_str(json_object_get(f.found, "spec"), "runtime", "image")) {
 		s->model_reason = "NoRuntime";
 		snprintf(s->model_msg, sizeof(s->model_msg),
 			 "LLMModel %s has no spec.runtime.image to run",
-			 llmo__jstr(f.found, "metadata", "name"));
+			 llmo_kube_str(f.found, "metadata", "name"));
 		return;
 	}
 	s->model = f.found;
 	s->model_reason = "Resolved";
 	snprintf(s->model_msg, sizeof(s->model_msg), "%s:%s is LLMModel %s%s", mn, mv,
-		 llmo__jstr(f.found, "metadata", "name"),
+		 llmo_kube_str(f.found, "metadata", "name"),
 		 f.matches > 1 ? " (several match; the first by name is used)" : "");
 }
 
@@ -299,7 +291,7 @@ static int64_t res_from(const json_t *obj, const char *key)
 static void resources(const struct wl *s, int64_t out[R_N])
 {
 	const json_t *spec_res = json_object_get(json_object_get(s->w, "spec"), "resources");
-	const char *pname = llmo__jstr(s->w, "spec", "resourceProfile");
+	const char *pname = llmo_kube_str(s->w, "spec", "resourceProfile");
 	const struct llmo_resource_profile *p =
 		pname ? llmo_config_profile(s->c->config, pname) : NULL;
 	const json_t *mres = json_object_get(json_object_get(s->model, "spec"), "resources");
@@ -358,7 +350,7 @@ static int build_template(struct wl *s)
 	const char *health = json_string_value(json_object_get(rt, "healthPath"));
 	json_int_t port = json_integer_value(json_object_get(rt, "port"));
 	const char *qos = json_string_value(json_object_get(wspec, "qosClass"));
-	const char *gpu_type = llmo__jstr(wspec, "resources", "gpuType");
+	const char *gpu_type = llmo_kube_str(wspec, "resources", "gpuType");
 	int64_t res[R_N];
 	char lv[64], portstr[16];
 	size_t i;
@@ -382,9 +374,9 @@ static int build_template(struct wl *s)
 	}
 	json_array_append_new(env, json_pack("{s:s, s:s}", "name", "PORT", "value", portstr));
 	json_array_append_new(env, json_pack("{s:s, s:s}", "name", "LLMO_MODEL", "value",
-					     llmo__jstr(s->w, "spec", "modelName")));
+					     llmo_kube_str(s->w, "spec", "modelName")));
 	json_array_append_new(env, json_pack("{s:s, s:s}", "name", "LLMO_MODEL_VERSION", "value",
-					     llmo__jstr(s->w, "spec", "modelVersion")));
+					     llmo_kube_str(s->w, "spec", "modelVersion")));
 	req = json_object();
 	lim = json_object();
 	if (res[R_CPU] > 0)
@@ -422,9 +414,9 @@ static int build_template(struct wl *s)
 	labels = json_object();
 	label_value(s->name, lv);
 	json_object_set_new(labels, LLMO_LABEL_WORKLOAD, json_string(lv));
-	label_value(llmo__jstr(s->w, "spec", "modelName"), lv);
+	label_value(llmo_kube_str(s->w, "spec", "modelName"), lv);
 	json_object_set_new(labels, LLMO_LABEL_MODEL, json_string(lv));
-	label_value(llmo__jstr(s->w, "spec", "modelVersion"), lv);
+	label_value(llmo_kube_str(s->w, "spec", "modelVersion"), lv);
 	json_object_set_new(labels, LLMO_LABEL_VERSION, json_string(lv));
 	json_object_set_new(labels, LLMO_LABEL_TRACK, json_string("stable"));
 	if (qos)
@@ -504,7 +496,7 @@ static int create_pod(struct wl *s)
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "replica created", "workload=%s pod=%s hash=%s",
 		 s->key, pname, s->hash);
 	event(s, "Normal", "CreatedReplica", "Created replica %s (%s:%s)", pname,
-	      llmo__jstr(s->w, "spec", "modelName"), llmo__jstr(s->w, "spec", "modelVersion"));
+	      llmo_kube_str(s->w, "spec", "modelName"), llmo_kube_str(s->w, "spec", "modelVersion"));
 	return 0;
 }
 
@@ -516,7 +508,7 @@ static void desired_replicas(struct wl *s)
 	json_t *rep = json_object_get(scaling, "replicas");
 	json_t *minr = json_object_get(scaling, "minReplicas");
 	json_t *maxr = json_object_get(scaling, "maxReplicas");
-	const char *pname = llmo__jstr(s->w, "spec", "resourceProfile");
+	const char *pname = llmo_kube_str(s->w, "spec", "resourceProfile");
 	const struct llmo_resource_profile *p =
 		pname ? llmo_config_profile(s->c->config, pname) : NULL;
 
@@ -559,7 +551,7 @@ static void record_failure(struct wl *s, const json_t *pod)
 
 	pod_failure(pod, why, sizeof(why));
 	event(s, "Warning", "ReplicaFailed", "Replica %s failed (%s); replacing it",
-	      llmo__jstr(pod, "metadata", "name"), why);
+	      llmo_kube_str(pod, "metadata", "name"), why);
 	if (!h)
 		return;
 	if (h->failures && now - h->last_failure_ms > LLMO_CONTROLLER_BACKOFF_RESET_MS)
@@ -590,7 +582,7 @@ static void classify(struct wl *s)
 		}
 		if (pod_finished(p))
 			continue;
-		ready = pod_ready(p);
+		ready = llmo_kube_condition_true(p, "Ready");
 		updated = s->tmpl ? hash && strcmp(hash, s->hash) == 0 : true;
 		s->active++;
 		s->ready += ready;
@@ -631,16 +623,16 @@ static int replace_failed(struct wl *s)
 static int cmp_victim(const void *a, const void *b)
 {
 	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	const char *tx = llmo__jstr(x, "metadata", "creationTimestamp");
-	const char *ty = llmo__jstr(y, "metadata", "creationTimestamp");
-	int rx = pod_ready(x), ry = pod_ready(y);
+	const char *tx = llmo_kube_str(x, "metadata", "creationTimestamp");
+	const char *ty = llmo_kube_str(y, "metadata", "creationTimestamp");
+	int rx = llmo_kube_condition_true(x, "Ready"), ry = llmo_kube_condition_true(y, "Ready");
 
 	/* not ready first, then the newest, then by name */
 	if (rx != ry)
 		return rx - ry;
 	if (tx && ty && strcmp(tx, ty) != 0)
 		return strcmp(ty, tx);
-	return strcmp(llmo__jstr(x, "metadata", "name"), llmo__jstr(y, "metadata", "name"));
+	return strcmp(llmo_kube_str(x, "metadata", "name"), llmo_kube_str(y, "metadata", "name"));
 }
 
 /*
@@ -658,7 +650,7 @@ static int remove_pods(struct wl *s, int n, bool updated, bool ready_ok, const c
 		bool is_new = hash && strcmp(hash, s->hash) == 0;
 
 		if (pod_terminating(p) || pod_finished(p) || is_new != updated ||
-		    (!ready_ok && pod_ready(p)))
+		    (!ready_ok && llmo_kube_condition_true(p, "Ready")))
 			continue;
 		slot = llmo_vec_push(&c);
 		if (!slot) {
@@ -673,7 +665,7 @@ static int remove_pods(struct wl *s, int n, bool updated, bool ready_ok, const c
 		rc = delete_pod(s, c.items[i], true, why);
 		if (!rc)
 			event(s, "Normal", "DeletedReplica", "Deleted replica %s: %s",
-			      llmo__jstr(c.items[i], "metadata", "name"), why);
+			      llmo_kube_str(c.items[i], "metadata", "name"), why);
 	}
 out:
 	llmo_vec_release(&c);
@@ -785,7 +777,7 @@ static int ensure_service(struct wl *s)
 
 static const char *phase_of(const struct wl *s)
 {
-	const char *old = llmo__jstr(s->w, "status", "phase");
+	const char *old = llmo_kube_str(s->w, "status", "phase");
 	bool served = old && (strcmp(old, "Running") == 0 || strcmp(old, "Scaling") == 0 ||
 			      strcmp(old, "Degraded") == 0 || strcmp(old, "Updating") == 0);
 
@@ -803,7 +795,7 @@ static const char *phase_of(const struct wl *s)
 
 static int endpoint_of(const json_t *pod, int port, char *out, size_t n)
 {
-	const char *ip = llmo__jstr(pod, "status", "podIP");
+	const char *ip = llmo_kube_str(pod, "status", "podIP");
 	const char *hp = json_string_value(json_object_get(
 		json_object_get(meta(pod), "annotations"), LLMO_ANNOTATION_HOST_PORTS));
 	char key[16];
@@ -838,7 +830,7 @@ static json_t *endpoints(const struct wl *s)
 		json_t *p = s->pods.items[i];
 		char **slot;
 
-		if (pod_terminating(p) || !pod_ready(p) || endpoint_of(p, s->port, ep, sizeof(ep)))
+		if (pod_terminating(p) || !llmo_kube_condition_true(p, "Ready") || endpoint_of(p, s->port, ep, sizeof(ep)))
 			continue;
 		slot = llmo_vec_push(&eps);
 		if (slot)
@@ -1088,7 +1080,7 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 			free(old);
 		return 0;
 	}
-	s.uid = llmo__jstr(s.w, "metadata", "uid");
+	s.uid = llmo_kube_str(s.w, "metadata", "uid");
 	s.generation = json_integer_value(json_object_get(meta(s.w), "generation"));
 	if (!s.uid)
 		return 0;

@@ -11,6 +11,7 @@
 #include "base/str.h"
 #include "gateway/body.h"
 #include "gateway/source.h"
+#include "kube/object.h"
 
 #include "base/banned.h"
 
@@ -276,20 +277,11 @@ static const char *jstr(const json_t *o, const char *a, const char *b)
 
 static bool pod_ready(const json_t *pod)
 {
-	const json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions"), *c;
 	const char *phase = jstr(json_object_get(pod, "status"), "phase", NULL);
-	size_t i;
 
 	if (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
 		return false;
-	json_array_foreach(conds, i, c) {
-		const char *type = json_string_value(json_object_get(c, "type"));
-		const char *st = json_string_value(json_object_get(c, "status"));
-
-		if (type && strcmp(type, "Ready") == 0)
-			return st && strcmp(st, "True") == 0;
-	}
-	return false;
+	return llmo_kube_condition_true(pod, "Ready");
 }
 
 /* The serving port: the container port named http (else the first) of the model container. */

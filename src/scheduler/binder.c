@@ -28,6 +28,7 @@
 #include "base/vec.h"
 #include "kube/events.h"
 #include "kube/informer.h"
+#include "kube/object.h"
 #include "kube/workqueue.h"
 #include "scheduler/binder.h"
 #include "scheduler/cluster.h"
@@ -92,11 +93,6 @@ struct llmo_binder {
 	bool started;
 };
 
-static const char *jstr(const json_t *obj, const char *a, const char *b)
-{
-	return json_string_value(json_object_get(json_object_get(obj, a), b));
-}
-
 static bool str_eq(const json_t *v, const char *s)
 {
 	const char *t = json_string_value(v);
@@ -104,21 +100,10 @@ static bool str_eq(const json_t *v, const char *s)
 	return t && strcmp(t, s) == 0;
 }
 
-static int pod_key(const json_t *pod, char *key, size_t n)
-{
-	const char *ns = jstr(pod, "metadata", "namespace"), *name = jstr(pod, "metadata", "name");
-	int len;
-
-	if (!name)
-		return LLMO_EINVAL;
-	len = snprintf(key, n, "%s/%s", ns ? ns : "", name);
-	return len < 0 || (size_t)len >= n ? LLMO_ETOOBIG : 0;
-}
-
 static bool pod_is_candidate(const struct llmo_binder *b, const json_t *pod)
 {
-	const char *sched = jstr(pod, "spec", "schedulerName");
-	const char *node = jstr(pod, "spec", "nodeName");
+	const char *sched = llmo_kube_str(pod, "spec", "schedulerName");
+	const char *node = llmo_kube_str(pod, "spec", "nodeName");
 
 	if (!sched || strcmp(sched, b->name) != 0)
 		return false;
@@ -129,7 +114,7 @@ static bool pod_is_candidate(const struct llmo_binder *b, const json_t *pod)
 
 static bool pod_finished(const json_t *pod)
 {
-	const char *phase = jstr(pod, "status", "phase");
+	const char *phase = llmo_kube_str(pod, "status", "phase");
 
 	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
 }
@@ -274,22 +259,6 @@ static bool node_gpu_type_ok(const json_t *node, const char *spec)
 	return label && *label && gpu_name_matches(label, spec);
 }
 
-static bool node_ready(const json_t *node)
-{
-	json_t *conds = json_object_get(json_object_get(node, "status"), "conditions");
-	json_t *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c) {
-		const char *type = json_string_value(json_object_get(c, "type"));
-		const char *st = json_string_value(json_object_get(c, "status"));
-
-		if (type && strcmp(type, "Ready") == 0)
-			return st && strcmp(st, "True") == 0;
-	}
-	return false;
-}
-
 /* Drops what the binder assumed about key (its node and GPUs). */
 static void forget_assumed(struct llmo_binder *b, const char *key)
 {
@@ -425,7 +394,7 @@ static int node_gpu_ids(const json_t *node, struct llmo_strv *ids)
  */
 static bool pick_gpus(struct pass *p, const json_t *node, int64_t milli, struct llmo_buf *out)
 {
-	const char *name = jstr(node, "metadata", "name");
+	const char *name = llmo_kube_str(node, "metadata", "name");
 	struct llmo_strv ids = {0};
 	int64_t want = (milli + 999) / 1000, best_used = -1;
 	size_t best = 0, taken = 0;
@@ -465,7 +434,7 @@ out:
 static int add_pod_usage(void *ctx, json_t *pod)
 {
 	struct pass *p = ctx;
-	const char *node = jstr(pod, "spec", "nodeName");
+	const char *node = llmo_kube_str(pod, "spec", "nodeName");
 	char key[LLMO_BINDER_KEY_MAX];
 	struct usage req, *u;
 	struct llmo_sched_pod shape;
@@ -473,7 +442,7 @@ static int add_pod_usage(void *ctx, json_t *pod)
 
 	if (pod_finished(pod))
 		return 0;
-	if (pod_key(pod, key, sizeof(key)))
+	if (llmo_kube_object_key(pod, key, sizeof(key)))
 		key[0] = '\0';
 	if ((!node || !*node) && key[0])
 		node = llmo_hmap_get(&p->b->assumed, key);
@@ -498,7 +467,7 @@ static int collect_node(void *ctx, json_t *node)
 	struct pass *p = ctx;
 	json_t **slot;
 
-	if (!jstr(node, "metadata", "name"))
+	if (!llmo_kube_str(node, "metadata", "name"))
 		return 0;
 	slot = llmo_vec_push(&p->nodes);
 	if (!slot)
@@ -509,8 +478,8 @@ static int collect_node(void *ctx, json_t *node)
 
 static int cmp_node(const void *a, const void *b)
 {
-	return strcmp(jstr(*(json_t *const *)a, "metadata", "name"),
-		      jstr(*(json_t *const *)b, "metadata", "name"));
+	return strcmp(llmo_kube_str(*(json_t *const *)a, "metadata", "name"),
+		      llmo_kube_str(*(json_t *const *)b, "metadata", "name"));
 }
 
 static void free_usage(void *v)
@@ -544,10 +513,10 @@ static int64_t node_alloc(const struct llmo_binder *b, const json_t *node, int r
 static bool node_fits(struct pass *p, const json_t *node, const struct usage *req,
 		      const char *gpu_type, int whys[WHY_N])
 {
-	const struct usage *used = llmo_hmap_get(&p->used, jstr(node, "metadata", "name"));
+	const struct usage *used = llmo_hmap_get(&p->used, llmo_kube_str(node, "metadata", "name"));
 	bool fits = true;
 
-	if (!node_ready(node)) {
+	if (!llmo_kube_condition_true(node, "Ready")) {
 		whys[WHY_NOT_READY]++;
 		return false;
 	}
@@ -690,7 +659,7 @@ static void choice_release(struct choice *ch)
 /* Adds node (it passed the filters) to the cluster, or to the big nodes. */
 static int choice_add(struct pass *p, struct choice *ch, json_t *node, struct llmo_error *err)
 {
-	const char *name = jstr(node, "metadata", "name");
+	const char *name = llmo_kube_str(node, "metadata", "name");
 	const struct usage *used = llmo_hmap_get(&p->used, name);
 	int64_t gpu_used[LLMO_SCHED_NODE_GPUS_MAX] = {0};
 	struct llmo_strv *ids = llmo_vec_push(&ch->ids);
@@ -994,7 +963,7 @@ static int reconcile(void *ctx, const char *key)
 	pod = llmo_informer_get(b->pods, ns, name);
 	if (!pod || !pod_is_candidate(b, pod)) {
 		/* gone or bound (the informer caught up): drop what we assumed */
-		if (!pod || pod_finished(pod) || jstr(pod, "spec", "nodeName"))
+		if (!pod || pod_finished(pod) || llmo_kube_str(pod, "spec", "nodeName"))
 			forget_assumed(b, key);
 		llmo_workqueue_forget(b->queue, key);
 		goto out;
@@ -1034,7 +1003,7 @@ static int reconcile(void *ctx, const char *key)
 	if (rc)
 		goto out;
 	if (chosen) {
-		rc = bind_pod(b, pod, key, ns, name, jstr(chosen, "metadata", "name"), gpus.data);
+		rc = bind_pod(b, pod, key, ns, name, llmo_kube_str(chosen, "metadata", "name"), gpus.data);
 		if (!rc)
 			llmo_workqueue_forget(b->queue, key);
 		goto out;
@@ -1067,7 +1036,7 @@ static void enqueue(struct llmo_binder *b, const json_t *pod)
 {
 	char key[LLMO_BINDER_KEY_MAX];
 
-	if (pod_key(pod, key, sizeof(key)) == 0)
+	if (llmo_kube_object_key(pod, key, sizeof(key)) == 0)
 		llmo_workqueue_add(b->queue, key);
 }
 
@@ -1088,7 +1057,7 @@ static void requeue_all(struct llmo_binder *b)
 /* True when the pod held a node's resources. */
 static bool pod_holds_node(const json_t *pod)
 {
-	const char *node = jstr(pod, "spec", "nodeName");
+	const char *node = llmo_kube_str(pod, "spec", "nodeName");
 
 	return node && *node && !pod_finished(pod);
 }
@@ -1096,7 +1065,7 @@ static bool pod_holds_node(const json_t *pod)
 static void on_pod_add(void *ctx, json_t *obj)
 {
 	struct llmo_binder *b = ctx;
-	const char *sched = jstr(obj, "spec", "schedulerName");
+	const char *sched = llmo_kube_str(obj, "spec", "schedulerName");
 
 	if (sched && strcmp(sched, b->name) == 0)
 		note_class(b, obj);
@@ -1114,8 +1083,8 @@ static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 	} else if (pod_is_candidate(b, new_obj)) {
 		enqueue(b, new_obj);
 	}
-	if (!pod_is_candidate(b, new_obj) && pod_key(new_obj, key, sizeof(key)) == 0 &&
-	    jstr(new_obj, "spec", "nodeName"))
+	if (!pod_is_candidate(b, new_obj) && llmo_kube_object_key(new_obj, key, sizeof(key)) == 0 &&
+	    llmo_kube_str(new_obj, "spec", "nodeName"))
 		forget_assumed(b, key);
 }
 
@@ -1126,7 +1095,7 @@ static void on_pod_delete(void *ctx, json_t *obj)
 	void *old = NULL;
 	bool held = pod_holds_node(obj);
 
-	if (pod_key(obj, key, sizeof(key)) == 0 && llmo_hmap_del(&b->assumed, key, &old) == 0) {
+	if (llmo_kube_object_key(obj, key, sizeof(key)) == 0 && llmo_hmap_del(&b->assumed, key, &old) == 0) {
 		held = held || old;
 		free(old);
 		forget_assumed(b, key);
