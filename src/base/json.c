@@ -1,4 +1,5 @@
 #include "base/common.h"
+#include "base/str.h"
 
 #include <math.h>
 
@@ -128,17 +129,6 @@ void llmo_path_iter_release(struct llmo_path_iter *it)
 	llmo_buf_release(&it->key);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Appends code point cp (not a surrogate, at most U+FFFF) as UTF-8. */
 static int put_utf8(struct llmo_buf *b, unsigned cp)
 {
@@ -210,7 +200,7 @@ static int path_read_quoted(struct llmo_path_iter *it, const char **pp)
 			if (it->end - p < 4)
 				return LLMO_EINVAL;
 			for (int i = 0; i < 4; i++) {
-				int d = hex_digit(p[i]);
+				int d = llmo_hex_digit(p[i]);
 
 				if (d < 0)
 					return LLMO_EINVAL;

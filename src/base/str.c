@@ -263,3 +263,14 @@ const char *llmo_str_quote(char *dst, const char *s, size_t len, size_t show)
 	dst[w] = '\0';
 	return dst;
 }
+
+int llmo_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -43,6 +43,9 @@ int llmo_parse_double(const char *s, double *out, struct llmo_error *err);
 /* true/false, yes/no, on/off, 1/0, in any case; LLMO_EPARSE otherwise. */
 int llmo_parse_bool(const char *s, bool *out, struct llmo_error *err);
 
+/* The value of hex digit c (0-9, a-f, A-F), or -1. */
+int llmo_hex_digit(char c);
+
 bool llmo_str_has_prefix(const char *s, const char *prefix);
 bool llmo_str_has_suffix(const char *s, const char *suffix);
 

@@ -2,6 +2,7 @@
  * HTTP/1.x heads and chunked framing (http1.h), after RFC 9110 and 9112.
  */
 #include "base/common.h"
+#include "base/str.h"
 
 #include "gateway/http1.h"
 
@@ -512,17 +513,6 @@ void llmo_gw_chunked_init(struct llmo_gw_chunked *c)
 	c->state = CH_SIZE;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 enum llmo_gw_chunk_step llmo_gw_chunked_next(struct llmo_gw_chunked *c, const char *p, size_t len,
 					     size_t *n)
 {
@@ -546,7 +536,7 @@ enum llmo_gw_chunk_step llmo_gw_chunked_next(struct llmo_gw_chunked *c, const ch
 
 		switch (c->state) {
 		case CH_SIZE:
-			h = hexval(ch);
+			h = llmo_hex_digit(ch);
 			if (h >= 0) {
 				if (++c->digits > 15)
 					return LLMO_GW_CHUNK_ERROR;

@@ -237,17 +237,6 @@ int llmo_reg_route_parse(const char *path, size_t len, struct llmo_reg_route *ou
 
 /* ---- query strings ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes [s, s + len) into out (n bytes with the NUL). */
 static int decode(const char *s, size_t len, char *out, size_t n)
 {
@@ -261,8 +250,8 @@ static int decode(const char *s, size_t len, char *out, size_t n)
 
 			if (len - i < 3)
 				return LLMO_EPARSE;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = llmo_hex_digit(s[i + 1]);
+			lo = llmo_hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return LLMO_EPARSE;
 			c = (char)(hi * 16 + lo);
