@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "api/config.h"
+#include "base/duration.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
 #include "controller/controller.h"
@@ -17,6 +18,7 @@
 static const char controller_usage[] =
 	"usage: llmo controller [--kubeconfig FILE] [--config FILE]\n"
 	"                       [--leader-elect true|false] [--identity ID]\n"
+	"                       [--gateway-metrics URL] [--scrape-interval DURATION]\n"
 	"\n"
 	"Reconciles LLMWorkloads into replicas (pods scheduled by llmo-scheduler)\n"
 	"and a Service each, and LLMModels into a phase and the workloads using\n"
@@ -28,11 +30,18 @@ static const char controller_usage[] =
 	"  --leader-elect BOOL  campaign on the Lease llmo-controller in\n"
 	"                       operator.namespace before acting (default: the\n"
 	"                       configuration's operator.leaderElection)\n"
-	"  --identity ID        this candidate's name (default HOSTNAME_PID)\n";
+	"  --identity ID        this candidate's name (default HOSTNAME_PID)\n"
+	"  --gateway-metrics URL  the gateway's /metrics (http://HOST:PORT/metrics):\n"
+	"                       request rates, latency and in-flight counts for\n"
+	"                       autoscaling, canary analysis and drain-aware scale-in\n"
+	"                       (default: none; replicas are then deleted without\n"
+	"                       draining and canaries are not analysed)\n"
+	"  --scrape-interval D  how often the gateway's metrics are read (default 2s)\n";
 
 int cmd_controller(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *config = NULL, *identity = NULL, *elect = NULL;
+	const char *interval = NULL;
 	struct llmo_controller_opts opts = {0};
 	struct llmo_kube_client *client = NULL;
 	struct llmo_controller *ctl = NULL;
@@ -58,6 +67,14 @@ int cmd_controller(int argc, char **argv)
 			elect = v;
 		} else if (strcmp(a, "--identity") == 0) {
 			identity = v;
+		} else if (strcmp(a, "--gateway-metrics") == 0) {
+			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+				return cmd_usage_error("controller",
+						       "--gateway-metrics wants an http:// or https:// "
+						       "URL, not \"%s\"", v);
+			opts.gateway_metrics_url = v;
+		} else if (strcmp(a, "--scrape-interval") == 0) {
+			interval = v;
 		} else {
 			return cmd_usage_error("controller", "unknown option %s (see --help)", a);
 		}
@@ -66,6 +83,17 @@ int cmd_controller(int argc, char **argv)
 	if (elect && strcmp(elect, "true") != 0 && strcmp(elect, "false") != 0)
 		return cmd_usage_error("controller", "--leader-elect wants true or false, not \"%s\"",
 				       elect);
+	if (interval) {
+		int64_t ns;
+		struct llmo_error derr = {0};
+
+		if (llmo_duration_parse(interval, &ns, &derr) || ns < 100000000LL ||
+		    ns > 600000000000LL)
+			return cmd_usage_error("controller",
+					       "--scrape-interval wants a duration from 100ms to 10m, "
+					       "not \"%s\"", interval);
+		opts.scrape_interval_ms = (long)(ns / 1000000);
+	}
 	if (identity && !*identity)
 		return cmd_usage_error("controller", "--identity wants a non-empty name");
 	if (cmd_load_config(config, &cfg))

@@ -94,6 +94,10 @@ struct server {
 	bool plain_http;
 	const char *gateway_host, *registry_host;
 	int gateway_port, registry_port;
+	/* the gateway's bound port for the controller's metrics URL: 0 not yet, -1 never */
+	pthread_mutex_t gw_lock;
+	pthread_cond_t gw_cond;
+	int gateway_bound;
 	bool disabled[PART_N];
 	struct part parts[PART_N];
 	int done[2]; /* part -> main: finished */
@@ -112,6 +116,14 @@ static void on_part_quit(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(p->base, NULL);
 }
 
+static void gateway_published(struct server *s, int port)
+{
+	pthread_mutex_lock(&s->gw_lock);
+	s->gateway_bound = port;
+	pthread_cond_broadcast(&s->gw_cond);
+	pthread_mutex_unlock(&s->gw_lock);
+}
+
 static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_error *err)
 {
 	struct server *s = p->srv;
@@ -120,7 +132,36 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 	switch (p->kind) {
 	case PART_CONTROLLER: {
 		struct llmo_controller_opts o = {.config = s->cfg, .leader_election = false};
+		int64_t deadline = llmo_clock_mono_ms() + 30000;
+		char url[320];
+		int port;
 
+		/* the gateway's metrics drive autoscaling, canary analysis and drains */
+		pthread_mutex_lock(&s->gw_lock);
+		while (s->gateway_bound == 0 && !s->disabled[PART_GATEWAY] &&
+		       llmo_clock_mono_ms() < deadline) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->gw_cond, &s->gw_lock, &ts);
+		}
+		port = s->gateway_bound;
+		pthread_mutex_unlock(&s->gw_lock);
+		if (port > 0) {
+			snprintf(url, sizeof(url),
+				 strchr(s->gateway_host, ':') ? "http://[%s]:%d/metrics"
+							      : "http://%s:%d/metrics",
+				 strcmp(s->gateway_host, "0.0.0.0") == 0	? "127.0.0.1"
+				 : strcmp(s->gateway_host, "::") == 0 ? "::1"
+								      : s->gateway_host,
+				 port);
+			o.gateway_metrics_url = url;
+		}
 		if (llmo_controller_new(p->client, p->base, &o, (struct llmo_controller **)&p->obj,
 					err))
 			return -1;
@@ -156,8 +197,11 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.port = s->gateway_port;
 		o.client = p->client;
 		if (llmo_gateway_new(p->base, &o, (struct llmo_gateway **)&p->obj, err) ||
-		    llmo_gateway_start(p->obj, err))
+		    llmo_gateway_start(p->obj, err)) {
+			gateway_published(s, -1);
 			return -1;
+		}
+		gateway_published(s, llmo_gateway_port(p->obj));
 		printf("llmo gateway listening on http://%s:%d\n", s->gateway_host,
 		       llmo_gateway_port(p->obj));
 		fflush(stdout);
@@ -240,6 +284,8 @@ static void *part_main(void *arg)
 	p->status = 0;
 	event_base_dispatch(p->base);
 out:
+	if (p->kind == PART_GATEWAY && p->status != 0)
+		gateway_published(s, -1);
 	part_free(p);
 	llmo_kube_client_free(p->client);
 	p->client = NULL;
@@ -473,7 +519,9 @@ int cmd_server(int argc, char **argv)
 	struct server s = {.gateway_host = "127.0.0.1",
 			   .gateway_port = LLMO_GATEWAY_PORT,
 			   .registry_host = "127.0.0.1",
-			   .registry_port = LLMO_REGISTRY_PORT};
+			   .registry_port = LLMO_REGISTRY_PORT,
+			   .gw_lock = PTHREAD_MUTEX_INITIALIZER,
+			   .gw_cond = PTHREAD_COND_INITIALIZER};
 	char gw_host[256] = "127.0.0.1", reg_host[256] = "127.0.0.1";
 	struct event_base *base;
 	char host[256], dir[4096];

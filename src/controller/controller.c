@@ -209,6 +209,32 @@ static void requeue_everything(struct llmo_controller *c)
 	llmo_informer_list(c->models, NULL, enqueue_each, &m);
 }
 
+/*
+ * Reads the gateway's metrics, then looks at every workload again: the
+ * autoscaler, canary analyses and drains act on fresh numbers.
+ */
+static void scrape_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_controller *c = arg;
+	struct enq w = {c, c->wq};
+	bool failing = c->signals.error[0] != '\0';
+
+	(void)fd;
+	(void)what;
+	if (!c->leading)
+		return;
+	if (llmo__signals_scrape(&c->signals)) {
+		if (!failing)
+			llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "gateway metrics unavailable",
+				 "error=\"%s\"", c->signals.error);
+		return;
+	}
+	if (failing)
+		llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "gateway metrics available again",
+			 "url=%s", c->signals.url);
+	llmo_informer_list(c->workloads, NULL, enqueue_each, &w);
+}
+
 static void started_leading(void *ctx)
 {
 	struct llmo_controller *c = ctx;
@@ -268,6 +294,15 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	c->client = client;
 	c->base = base;
 	llmo_hmap_init(&c->heal);
+	llmo_hmap_init(&c->rollouts);
+	rc = llmo__signals_init(&c->signals, opts->gateway_metrics_url,
+				opts->scrape_interval_ms > 0 ? opts->scrape_interval_ms
+							     : LLMO_CONTROLLER_SCRAPE_MS,
+				err);
+	if (rc) {
+		free(c);
+		return rc;
+	}
 	c->rng = (uint64_t)llmo_clock_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
 	if (!c->rng)
 		c->rng = 88172645463325252ULL;
@@ -296,7 +331,9 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	c->node_check_ms = opts->node_check_ms > 0 ? opts->node_check_ms
 						   : LLMO_CONTROLLER_NODE_CHECK_MS;
 	c->node_timer = event_new(base, -1, EV_PERSIST, llmo__nodes_check, c);
-	if (!c->node_timer) {
+	if (c->node_timer && c->signals.url)
+		c->scrape_timer = event_new(base, -1, EV_PERSIST, scrape_tick, c);
+	if (!c->node_timer || (c->signals.url && !c->scrape_timer)) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 		goto out;
 	}
@@ -386,10 +423,21 @@ int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 
 		event_add(c->node_timer, &tv);
 	}
+	if (c->scrape_timer) {
+		long ms = c->signals.interval_ms;
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+		event_add(c->scrape_timer, &tv);
+	}
 	c->started = true;
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "started", "identity=%s leader_election=%s",
 		 c->identity, c->leader ? "true" : "false");
 	return 0;
+}
+
+static void free_rollout(void *v)
+{
+	free(v);
 }
 
 static void free_heal(void *v)
@@ -403,6 +451,8 @@ void llmo_controller_free(struct llmo_controller *c)
 		return;
 	if (c->node_timer)
 		event_free(c->node_timer);
+	if (c->scrape_timer)
+		event_free(c->scrape_timer);
 	llmo_leader_free(c->leader);
 	c->leading = false;
 	llmo_informer_free(c->workloads);
@@ -413,6 +463,8 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo_workqueue_free(c->mq);
 	llmo_event_recorder_free(c->rec);
 	llmo_hmap_release(&c->heal, free_heal);
+	llmo_hmap_release(&c->rollouts, free_rollout);
+	llmo__signals_release(&c->signals);
 	llmo_config_free(&c->own_config);
 	free(c->identity);
 	free(c->lease_ns);

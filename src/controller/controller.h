@@ -34,6 +34,15 @@ struct llmo_controller;
 #define LLMO_ANNOTATION_LOCAL_COMMAND "llm.orchestrator.io/local-command"
 /* JSON object {"8000": 41234}: host ports a node agent gave the container ports. */
 #define LLMO_ANNOTATION_HOST_PORTS "llm.orchestrator.io/host-ports"
+/*
+ * A replica being taken out of service: "true" while the gateway sends it no
+ * new requests and its in-flight ones finish; the controller deletes it when
+ * the gateway reports none left (or its grace period passed since
+ * draining-since, Unix ms). draining-reason says why it goes.
+ */
+#define LLMO_ANNOTATION_DRAINING "llm.orchestrator.io/draining"
+#define LLMO_ANNOTATION_DRAINING_SINCE "llm.orchestrator.io/draining-since"
+#define LLMO_ANNOTATION_DRAINING_REASON "llm.orchestrator.io/draining-reason"
 /* The finalizer that makes a workload's deletion wait for its replicas to go. */
 #define LLMO_FINALIZER "llm.orchestrator.io/cleanup"
 /* The container's name in every replica. */
@@ -45,6 +54,8 @@ struct llmo_controller;
 #define LLMO_CONTROLLER_BACKOFF_RESET_MS 600000L
 /* A Node whose agent is silent this long gets Ready=Unknown (kube's node-monitor-grace-period). */
 #define LLMO_CONTROLLER_NODE_GRACE_MS 40000L
+/* How often the gateway's metrics are read. */
+#define LLMO_CONTROLLER_SCRAPE_MS 2000L
 /* How often nodes are checked. */
 #define LLMO_CONTROLLER_NODE_CHECK_MS 5000L
 
@@ -58,6 +69,13 @@ struct llmo_controller_opts {
 	long backoff_max_ms;		  /* 0: LLMO_CONTROLLER_BACKOFF_MAX_MS */
 	long node_grace_ms;		  /* 0: LLMO_CONTROLLER_NODE_GRACE_MS */
 	long node_check_ms;		  /* 0: LLMO_CONTROLLER_NODE_CHECK_MS */
+	/*
+	 * The gateway's /metrics URL: request rates, latency and in-flight
+	 * counts for autoscaling, canary analysis and drain-aware scale-in.
+	 * NULL: none (replicas are deleted without draining; canaries wait).
+	 */
+	const char *gateway_metrics_url;
+	long scrape_interval_ms;	  /* 0: LLMO_CONTROLLER_SCRAPE_MS */
 };
 
 int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,

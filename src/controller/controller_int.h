@@ -9,6 +9,7 @@
 
 #include "base/hmap.h"
 #include "controller/controller.h"
+#include "controller/signals.h"
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/leader.h"
@@ -28,6 +29,13 @@ struct llmo__heal {
 	int64_t next_create_ms;	 /* monotonic; no replacement before */
 };
 
+/* A canary analysis in progress: the canary track's counters when it began. */
+struct llmo__rollout_mem {
+	char version[130];
+	int64_t base_ms; /* monotonic */
+	struct llmo__track_sample base;
+};
+
 struct llmo_controller {
 	struct llmo_kube_client *client;
 	struct event_base *base;
@@ -44,6 +52,9 @@ struct llmo_controller {
 	struct llmo_event_recorder *rec;
 	struct llmo_leader *leader;
 	struct llmo_hmap heal; /* workload key -> struct llmo__heal * (owned) */
+	struct llmo_hmap rollouts; /* workload key -> struct llmo__rollout_mem * (owned) */
+	struct llmo__signals signals; /* url NULL: no gateway metrics */
+	struct event *scrape_timer;
 	struct event *node_timer;
 	long node_grace_ms, node_check_ms;
 	bool leading;

@@ -6,9 +6,11 @@
 #include "base/common.h"
 
 #include <ctype.h>
+#include <math.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/duration.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/quantity.h"
@@ -35,6 +37,24 @@ enum { R_CPU, R_MEMORY, R_GPU, R_GPU_MEMORY, R_N };
 static const char *const wl_res_keys[R_N] = {"cpu", "memory", "gpu", "gpuMemory"};
 static const char *const profile_res_keys[R_N] = {"cpu", "memory", "gpu", "gpuMemory"};
 
+/*
+ * A group of replicas of one template: "stable" (always first), "canary"
+ * during a canary rollout. Pods belong to the track whose template hash
+ * they carry; pods matching no track are "old" and are replaced within the
+ * first track.
+ */
+struct track {
+	const char *name, *version;
+	json_t *model; /* borrowed from the informer */
+	json_t *tmpl;  /* owned */
+	char hash[17];
+	int64_t desired;
+	int weight; /* percent of the traffic the gateway sends to it; 0: no split */
+	int replicas, ready;
+};
+
+#define TRACKS_MAX 2
+
 /* What one reconcile learns and decides. */
 struct wl {
 	struct llmo_controller *c;
@@ -44,10 +64,9 @@ struct wl {
 	json_t *model; /* borrowed; NULL when not resolved */
 	const char *model_reason;
 	char model_msg[MSG_MAX];
-	json_t *tmpl; /* owned */
-	char hash[17];
 	int port;
 	int64_t desired, min, max;
+	int64_t base; /* replicas of the stable track: spec or autoscaler, within min/max */
 	LLMO_VEC(json_t *) pods; /* borrowed, owned by the workload */
 	/* classification of the pods */
 	int active, ready, updated, updated_ready, old_active, old_ready, terminating, unhealthy,
@@ -57,6 +76,16 @@ struct wl {
 	int64_t backoff_left_ms;
 	int failed_now;
 	int64_t requeue_ms; /* > 0: look again after this long */
+	struct track tracks[TRACKS_MAX];
+	size_t ntracks;
+	int draining; /* replicas waiting for their requests to finish */
+	/* status.rollout as this reconcile leaves it */
+	struct {
+		const char *phase;
+		char stable[130], canary[130], start[40], message[MSG_MAX];
+		int weight;
+		json_t *analysis; /* owned; NULL: none */
+	} ro;
 };
 
 static json_t *meta(const json_t *obj)
@@ -87,8 +116,19 @@ static void event(struct wl *s, const char *type, const char *reason, const char
 
 /* ---- pods ---- */
 
+static bool pod_draining(const json_t *pod)
+{
+	const char *v = json_string_value(
+		json_object_get(json_object_get(meta(pod), "annotations"), LLMO_ANNOTATION_DRAINING));
+
+	return v && strcmp(v, "true") == 0;
+}
+
+/* Deleted, or draining (on its way out; it takes no new requests). */
 static bool pod_terminating(const json_t *pod)
 {
+	if (pod_draining(pod))
+		return true;
 	return json_object_get(meta(pod), "deletionTimestamp") != NULL;
 }
 
@@ -288,13 +328,13 @@ static int64_t res_from(const json_t *obj, const char *key)
  * Each resource from the first source that sets it: spec.resources, the
  * resource profile, the model's recommended, then its minimum resources.
  */
-static void resources(const struct wl *s, int64_t out[R_N])
+static void resources(const struct wl *s, const json_t *model, int64_t out[R_N])
 {
 	const json_t *spec_res = json_object_get(json_object_get(s->w, "spec"), "resources");
 	const char *pname = llmo_kube_str(s->w, "spec", "resourceProfile");
 	const struct llmo_resource_profile *p =
 		pname ? llmo_config_profile(s->c->config, pname) : NULL;
-	const json_t *mres = json_object_get(json_object_get(s->model, "spec"), "resources");
+	const json_t *mres = json_object_get(json_object_get(model, "spec"), "resources");
 	const json_t *rec = json_object_get(mres, "recommended");
 	const json_t *min = json_object_get(mres, "minimum");
 
@@ -340,9 +380,9 @@ static uint64_t fnv1a(const char *s)
 }
 
 /* The Kubernetes toleration object of a spec.placement.tolerations entry (same shape). */
-static int build_template(struct wl *s)
+static int build_template(struct wl *s, struct track *t)
 {
-	json_t *mspec = json_object_get(s->model, "spec");
+	json_t *mspec = json_object_get(t->model, "spec");
 	json_t *rt = json_object_get(mspec, "runtime");
 	json_t *wspec = json_object_get(s->w, "spec");
 	json_t *placement = json_object_get(wspec, "placement");
@@ -361,7 +401,7 @@ static int build_template(struct wl *s)
 		port = DEFAULT_PORT;
 	s->port = (int)port;
 	snprintf(portstr, sizeof(portstr), "%d", s->port);
-	resources(s, res);
+	resources(s, t->model, res);
 	env = json_array();
 	json_array_foreach(json_object_get(rt, "env"), i, e) {
 		const char *n = json_string_value(json_object_get(e, "name"));
@@ -376,7 +416,7 @@ static int build_template(struct wl *s)
 	json_array_append_new(env, json_pack("{s:s, s:s}", "name", "LLMO_MODEL", "value",
 					     llmo_kube_str(s->w, "spec", "modelName")));
 	json_array_append_new(env, json_pack("{s:s, s:s}", "name", "LLMO_MODEL_VERSION", "value",
-					     llmo_kube_str(s->w, "spec", "modelVersion")));
+					     t->version));
 	req = json_object();
 	lim = json_object();
 	if (res[R_CPU] > 0)
@@ -416,9 +456,8 @@ static int build_template(struct wl *s)
 	json_object_set_new(labels, LLMO_LABEL_WORKLOAD, json_string(lv));
 	label_value(llmo_kube_str(s->w, "spec", "modelName"), lv);
 	json_object_set_new(labels, LLMO_LABEL_MODEL, json_string(lv));
-	label_value(llmo_kube_str(s->w, "spec", "modelVersion"), lv);
+	label_value(t->version, lv);
 	json_object_set_new(labels, LLMO_LABEL_VERSION, json_string(lv));
-	json_object_set_new(labels, LLMO_LABEL_TRACK, json_string("stable"));
 	if (qos)
 		json_object_set_new(labels, "llm.orchestrator.io/qos", json_string(qos));
 	annotations = json_object();
@@ -452,23 +491,27 @@ static int build_template(struct wl *s)
 			"metadata", "labels", labels, "annotations", annotations, "spec", spec);
 	if (!pod)
 		return LLMO_ENOMEM;
-	/* the hash covers everything but itself */
+	/*
+	 * The hash covers everything but itself and the track, so that a
+	 * promoted canary replica counts as up to date in the stable track.
+	 */
 	text = llmo_json_dump(pod, false);
 	if (!text) {
 		json_decref(pod);
 		return LLMO_ENOMEM;
 	}
-	snprintf(s->hash, sizeof(s->hash), "%010" PRIx64, (uint64_t)(fnv1a(text) & 0xffffffffffULL));
+	snprintf(t->hash, sizeof(t->hash), "%010" PRIx64, (uint64_t)(fnv1a(text) & 0xffffffffffULL));
 	free(text);
-	json_object_set_new(labels, LLMO_LABEL_TEMPLATE_HASH, json_string(s->hash));
-	s->tmpl = pod;
+	json_object_set_new(labels, LLMO_LABEL_TEMPLATE_HASH, json_string(t->hash));
+	json_object_set_new(labels, LLMO_LABEL_TRACK, json_string(t->name));
+	t->tmpl = pod;
 	return 0;
 }
 
-static int create_pod(struct wl *s)
+static int create_pod(struct wl *s, const struct track *t)
 {
 	struct llmo_error err = {0};
-	json_t *pod = json_deep_copy(s->tmpl), *m, *owner;
+	json_t *pod = json_deep_copy(t->tmpl), *m, *owner;
 	char prefix[NAME_PREFIX_MAX + 1], suffix[SUFFIX_LEN + 1], pname[LLMO__CTRL_KEY_MAX];
 	int rc;
 
@@ -494,9 +537,9 @@ static int create_pod(struct wl *s)
 	}
 	s->c->created++;
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "replica created", "workload=%s pod=%s hash=%s",
-		 s->key, pname, s->hash);
-	event(s, "Normal", "CreatedReplica", "Created replica %s (%s:%s)", pname,
-	      llmo_kube_str(s->w, "spec", "modelName"), llmo_kube_str(s->w, "spec", "modelVersion"));
+		 s->key, pname, t->hash);
+	event(s, "Normal", "CreatedReplica", "Created replica %s (%s:%s, track %s)", pname,
+	      llmo_kube_str(s->w, "spec", "modelName"), t->version, t->name);
 	return 0;
 }
 
@@ -525,6 +568,335 @@ static void desired_replicas(struct wl *s)
 		s->desired = s->min;
 	if (s->desired > s->max)
 		s->desired = s->max;
+	s->base = s->desired;
+}
+
+/* ---- rollouts ---- */
+
+/* Whether the gateway's metrics tell when a replica has no request left. */
+static bool can_drain(const struct wl *s)
+{
+	return s->c->signals.url != NULL;
+}
+
+/* Canary requests needed before the analysis may promote or roll back. */
+#define CANARY_MIN_REQUESTS 20
+
+/* The usable LLMModel of spec.modelName at version, or NULL. */
+static json_t *model_of_version(struct wl *s, const char *version)
+{
+	struct find_model f = {llmo_kube_str(s->w, "spec", "modelName"), version, NULL, 0};
+	const char *phase;
+
+	if (!f.name || !version || !*version)
+		return NULL;
+	llmo_informer_list(s->c->models, s->ns, match_model, &f);
+	if (!f.found)
+		return NULL;
+	phase = llmo_kube_str(f.found, "status", "phase");
+	if ((phase && strcmp(phase, "Failed") == 0) ||
+	    !llmo_kube_str(json_object_get(f.found, "spec"), "runtime", "image"))
+		return NULL;
+	return f.found;
+}
+
+struct canary_params {
+	int split;	      /* percent */
+	int64_t duration_ms;
+	double threshold;     /* success rate, 0..1 */
+	int64_t p95_ms;	      /* 0: not checked */
+	double max_error;     /* < 0: not checked */
+};
+
+static void canary_params(const struct wl *s, struct canary_params *cp)
+{
+	const json_t *spec = json_object_get(s->w, "spec");
+	const json_t *cn = json_object_get(json_object_get(spec, "deploymentStrategy"), "canary");
+	const json_t *sla =
+		json_object_get(json_object_get(spec, "performance"), "slaRequirements");
+	const struct llmo_canary_defaults *d = &s->c->config->deployment_strategies.canary;
+	const json_t *v;
+	int64_t ns = d->duration;
+
+	cp->split = json_is_integer(v = json_object_get(cn, "trafficSplit"))
+			    ? (int)json_integer_value(v)
+			    : d->traffic_split;
+	if (cp->split < 1)
+		cp->split = 1;
+	if (cp->split > 99)
+		cp->split = 99;
+	if ((v = json_object_get(cn, "duration")) && llmo_duration_from_json(v, &ns, NULL))
+		ns = d->duration;
+	cp->duration_ms = llmo_duration_to_ms(ns);
+	cp->threshold = json_is_number(v = json_object_get(cn, "successThreshold"))
+				? json_number_value(v)
+				: d->success_threshold;
+	cp->p95_ms = json_is_integer(v = json_object_get(sla, "responseTimeP95"))
+			     ? json_integer_value(v)
+			     : 0;
+	cp->max_error = json_is_number(v = json_object_get(sla, "errorRate")) ? json_number_value(v)
+									       : -1;
+}
+
+static void ro_load(struct wl *s)
+{
+	const json_t *ro = json_object_get(json_object_get(s->w, "status"), "rollout");
+	const char *v;
+
+	s->ro.phase = json_string_value(json_object_get(ro, "phase"));
+	snprintf(s->ro.stable, sizeof(s->ro.stable), "%s",
+		 (v = json_string_value(json_object_get(ro, "stableVersion"))) ? v : "");
+	snprintf(s->ro.canary, sizeof(s->ro.canary), "%s",
+		 (v = json_string_value(json_object_get(ro, "canaryVersion"))) ? v : "");
+	snprintf(s->ro.start, sizeof(s->ro.start), "%s",
+		 (v = json_string_value(json_object_get(ro, "startTime"))) ? v : "");
+	snprintf(s->ro.message, sizeof(s->ro.message), "%s",
+		 (v = json_string_value(json_object_get(ro, "message"))) ? v : "");
+	s->ro.weight = (int)json_integer_value(json_object_get(ro, "canaryWeight"));
+	json_decref(s->ro.analysis);
+	s->ro.analysis = json_deep_copy(json_object_get(ro, "analysis"));
+}
+
+static void ro_start_now(struct wl *s)
+{
+	if (llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, s->ro.start, sizeof(s->ro.start)))
+		s->ro.start[0] = '\0';
+}
+
+static bool ro_phase_is(const struct wl *s, const char *phase)
+{
+	return s->ro.phase && strcmp(s->ro.phase, phase) == 0;
+}
+
+static void forget_analysis(struct wl *s)
+{
+	void *old = NULL;
+
+	if (llmo_hmap_del(&s->c->rollouts, s->key, &old) == 0)
+		free(old);
+}
+
+/*
+ * The tracks this reconcile keeps, from the spec and status.rollout: one
+ * "stable" track of spec.modelVersion, or, while a canary of a new version
+ * runs, "stable" (the version served before, s->desired replicas) and
+ * "canary" (the new one, trafficSplit % of them, at least one).
+ */
+static void plan_tracks(struct wl *s)
+{
+	const json_t *ds = json_object_get(json_object_get(s->w, "spec"), "deploymentStrategy");
+	const char *type = json_string_value(json_object_get(ds, "type"));
+	const char *want = llmo_kube_str(s->w, "spec", "modelVersion");
+	struct canary_params cp;
+	json_t *stable_model;
+	int64_t n;
+
+	s->ntracks = 1;
+	s->tracks[0] = (struct track){.name = "stable", .version = want, .model = s->model,
+				      .desired = s->base};
+	if (!s->ro.stable[0]) { /* the first version this workload serves */
+		snprintf(s->ro.stable, sizeof(s->ro.stable), "%s", want);
+		s->ro.phase = "Idle";
+		return;
+	}
+	if (strcmp(s->ro.stable, want) == 0) {
+		if (!s->ro.phase || ro_phase_is(s, "Analyzing"))
+			s->ro.phase = "Idle";
+		s->ro.weight = 0;
+		return;
+	}
+	stable_model = model_of_version(s, s->ro.stable);
+	if (!type || strcmp(type, "canary") != 0 || !stable_model) {
+		/* a rolling replacement (also when the old version's model is gone) */
+		event(s, "Normal", "RolloutStarted", "Rolling update from %s to %s", s->ro.stable,
+		      want);
+		snprintf(s->ro.message, sizeof(s->ro.message), "rolling update from %s to %s%s",
+			 s->ro.stable, want,
+			 type && strcmp(type, "canary") == 0 ? " (the old version's model is gone)"
+							     : "");
+		snprintf(s->ro.stable, sizeof(s->ro.stable), "%s", want);
+		s->ro.canary[0] = '\0';
+		s->ro.phase = "Progressing";
+		s->ro.weight = 0;
+		ro_start_now(s);
+		return;
+	}
+	if (ro_phase_is(s, "RolledBack") && strcmp(s->ro.canary, want) == 0) {
+		/* stay on the stable version until the spec names another */
+		s->tracks[0].version = s->ro.stable;
+		s->tracks[0].model = stable_model;
+		s->ro.weight = 0;
+		return;
+	}
+	canary_params(s, &cp);
+	if (strcmp(s->ro.canary, want) != 0 ||
+	    !(ro_phase_is(s, "Progressing") || ro_phase_is(s, "Analyzing"))) {
+		snprintf(s->ro.canary, sizeof(s->ro.canary), "%s", want);
+		s->ro.phase = "Progressing";
+		ro_start_now(s);
+		json_decref(s->ro.analysis);
+		s->ro.analysis = NULL;
+		forget_analysis(s);
+		snprintf(s->ro.message, sizeof(s->ro.message), "canary of %s started", want);
+		event(s, "Normal", "CanaryStarted",
+		      "Canary of %s next to %s: %d%% of the traffic, analysed for %" PRId64 " s",
+		      want, s->ro.stable, cp.split, cp.duration_ms / 1000);
+	}
+	n = (s->base * cp.split + 99) / 100;
+	s->tracks[0] = (struct track){.name = "stable", .version = s->ro.stable,
+				      .model = stable_model, .desired = s->base,
+				      .weight = 100 - cp.split};
+	s->tracks[1] = (struct track){.name = "canary", .version = s->ro.canary, .model = s->model,
+				      .desired = n > 0 ? n : 1, .weight = cp.split};
+	s->ntracks = 2;
+	s->ro.weight = cp.split;
+}
+
+static json_t *analysis_json(double n, double e, double p95_ms)
+{
+	char at[40];
+	json_t *a;
+
+	if (llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, at, sizeof(at)))
+		at[0] = '\0';
+	a = json_pack("{s:f, s:f, s:s}", "successRate", n > 0 ? (n - e) / n : 0.0, "errorRate",
+		      n > 0 ? e / n : 0.0, "checkedAt", at);
+	if (a && !isnan(p95_ms))
+		json_object_set_new(a, "p95LatencyMs", json_real(p95_ms));
+	return a;
+}
+
+/*
+ * The canary analysis, once every canary replica is Ready: over the
+ * duration, from the gateway's counters of the canary track since the
+ * analysis began. Returns true when it promoted or rolled back (the tracks
+ * must be planned again).
+ */
+static bool analyse(struct wl *s)
+{
+	const struct llmo__signals *sig = &s->c->signals;
+	const struct llmo__track_sample *cur;
+	struct llmo__track_sample zero = {0}, d;
+	struct llmo__rollout_mem *m;
+	struct canary_params cp;
+	struct track *cn;
+	int64_t now = llmo_clock_mono_ms(), left;
+	double n, e, sr, p95;
+	char why[MSG_MAX];
+
+	if (s->ntracks < 2)
+		return false;
+	cn = &s->tracks[1];
+	canary_params(s, &cp);
+	if (cn->ready < cn->desired) {
+		s->ro.phase = "Progressing";
+		snprintf(s->ro.message, sizeof(s->ro.message),
+			 "waiting for the canary: %d/%" PRId64 " replicas of %s ready", cn->ready,
+			 cn->desired, cn->version);
+		return false;
+	}
+	s->ro.phase = "Analyzing";
+	if (!can_drain(s)) {
+		snprintf(s->ro.message, sizeof(s->ro.message),
+			 "no gateway metrics to analyse the canary with (the controller's "
+			 "--gateway-metrics); promote by setting deploymentStrategy.type to rolling");
+		return false;
+	}
+	cur = llmo__sample_track(llmo__signals_get(sig, s->key, false), "canary");
+	m = llmo_hmap_get(&s->c->rollouts, s->key);
+	if (!m || strcmp(m->version, cn->version) != 0) {
+		forget_analysis(s);
+		if (!(m = calloc(1, sizeof(*m))) || llmo_hmap_put(&s->c->rollouts, s->key, m, NULL)) {
+			free(m);
+			return false;
+		}
+		snprintf(m->version, sizeof(m->version), "%s", cn->version);
+		m->base = cur ? *cur : zero;
+		m->base_ms = now;
+	}
+	llmo__track_delta(cur ? cur : &zero, &m->base, &d);
+	n = d.requests;
+	e = d.errors > n ? n : d.errors;
+	sr = n > 0 ? (n - e) / n : 0;
+	p95 = llmo__track_quantile(&d, 0.95) * 1000;
+	json_decref(s->ro.analysis);
+	s->ro.analysis = analysis_json(n, e, p95);
+	left = m->base_ms + cp.duration_ms - now;
+	if (left > 0) {
+		snprintf(s->ro.message, sizeof(s->ro.message),
+			 "analysing %s: %.0f requests, success rate %.3f, %" PRId64 " s left",
+			 cn->version, n, sr, (left + 999) / 1000);
+		if (!s->requeue_ms || left < s->requeue_ms)
+			s->requeue_ms = left;
+		return false;
+	}
+	if (n < CANARY_MIN_REQUESTS) {
+		snprintf(s->ro.message, sizeof(s->ro.message),
+			 "waiting for canary traffic: %.0f of %d requests needed to decide", n,
+			 CANARY_MIN_REQUESTS);
+		return false;
+	}
+	why[0] = '\0';
+	if (sr < cp.threshold)
+		snprintf(why, sizeof(why), "success rate %.3f < %.3f", sr, cp.threshold);
+	else if (cp.max_error >= 0 && e / n > cp.max_error)
+		snprintf(why, sizeof(why), "error rate %.3f > %.3f (slaRequirements.errorRate)",
+			 e / n, cp.max_error);
+	else if (cp.p95_ms > 0 && !isnan(p95) && p95 > (double)cp.p95_ms)
+		snprintf(why, sizeof(why),
+			 "p95 latency %.0f ms > %" PRId64 " ms (slaRequirements.responseTimeP95)",
+			 p95, cp.p95_ms);
+	forget_analysis(s);
+	if (why[0]) {
+		s->ro.phase = "RolledBack";
+		s->ro.weight = 0;
+		snprintf(s->ro.message, sizeof(s->ro.message), "rolled back %s over %.0f requests: %s",
+			 cn->version, n, why);
+		event(s, "Warning", "RolledBack", "Canary %s rolled back over %.0f requests: %s",
+		      cn->version, n, why);
+	} else {
+		s->ro.phase = "Succeeded";
+		s->ro.weight = 0;
+		snprintf(s->ro.stable, sizeof(s->ro.stable), "%s", cn->version);
+		snprintf(s->ro.message, sizeof(s->ro.message),
+			 "promoted %s over %.0f requests: success rate %.3f", s->ro.stable, n, sr);
+		event(s, "Normal", "Promoted", "Canary %s promoted over %.0f requests: success rate %.3f",
+		      s->ro.stable, n, sr);
+	}
+	return true;
+}
+
+static json_t *rollout_json(const struct wl *s)
+{
+	json_t *ro = json_pack("{s:s, s:s, s:i}", "phase", s->ro.phase ? s->ro.phase : "Idle",
+			       "stableVersion", s->ro.stable, "canaryWeight", s->ro.weight);
+
+	if (!ro)
+		return NULL;
+	if (s->ro.canary[0])
+		json_object_set_new(ro, "canaryVersion", json_string(s->ro.canary));
+	if (s->ro.start[0])
+		json_object_set_new(ro, "startTime", json_string(s->ro.start));
+	if (s->ro.message[0])
+		json_object_set_new(ro, "message", json_string(s->ro.message));
+	if (s->ro.analysis)
+		json_object_set(ro, "analysis", s->ro.analysis);
+	return ro;
+}
+
+static json_t *tracks_json(const struct wl *s)
+{
+	json_t *arr = json_array();
+
+	for (size_t k = 0; k < s->ntracks && arr; k++) {
+		const struct track *t = &s->tracks[k];
+
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:i, s:i}", "name", t->name,
+						     "modelVersion", t->version ? t->version : "",
+						     "replicas", t->replicas, "readyReplicas",
+						     t->ready, "weight", t->weight));
+	}
+	return arr;
 }
 
 /* ---- healing ---- */
@@ -569,26 +941,46 @@ static void record_failure(struct wl *s, const json_t *pod)
 
 /* ---- classification and actions ---- */
 
+/* The index of the track whose template pod was made from, or -1 (an old pod). */
+static int pod_track(const struct wl *s, const json_t *pod)
+{
+	const char *hash = pod_label(pod, LLMO_LABEL_TEMPLATE_HASH);
+
+	for (size_t k = 0; hash && k < s->ntracks; k++)
+		if (s->tracks[k].tmpl && strcmp(hash, s->tracks[k].hash) == 0)
+			return (int)k;
+	return -1;
+}
+
 static void classify(struct wl *s)
 {
+	for (size_t k = 0; k < s->ntracks; k++)
+		s->tracks[k].replicas = s->tracks[k].ready = 0;
+	s->active = s->ready = s->updated = s->updated_ready = s->old_active = s->old_ready = 0;
+	s->terminating = s->unhealthy = s->starting = s->draining = 0;
 	for (size_t i = 0; i < s->pods.len; i++) {
 		json_t *p = s->pods.items[i];
-		bool ready, updated;
-		const char *hash = pod_label(p, LLMO_LABEL_TEMPLATE_HASH);
+		bool ready;
+		int k;
 
 		if (pod_terminating(p)) {
 			s->terminating++;
+			s->draining += pod_draining(p) && !json_object_get(meta(p), "deletionTimestamp");
 			continue;
 		}
 		if (pod_finished(p))
 			continue;
 		ready = llmo_kube_condition_true(p, "Ready");
-		updated = s->tmpl ? hash && strcmp(hash, s->hash) == 0 : true;
+		k = s->ntracks ? pod_track(s, p) : 0;
 		s->active++;
 		s->ready += ready;
-		if (updated) {
+		if (k >= 0) {
 			s->updated++;
 			s->updated_ready += ready;
+			if (s->ntracks) {
+				s->tracks[k].replicas++;
+				s->tracks[k].ready += ready;
+			}
 		} else {
 			s->old_active++;
 			s->old_ready += ready;
@@ -636,20 +1028,123 @@ static int cmp_victim(const void *a, const void *b)
 }
 
 /*
- * Deletes up to n pods of the kind selected (updated or old; ready ones only
- * when ready_ok), not-ready and newest first.
+ * Takes a replica out of service: a Ready one is first marked draining
+ * (the gateway sends it nothing new) and deleted by finish_drains once the
+ * gateway reports nothing in flight on it; others are deleted at once.
  */
-static int remove_pods(struct wl *s, int n, bool updated, bool ready_ok, const char *why)
+static int retire_pod(struct wl *s, json_t *pod, const char *why)
+{
+	struct llmo_error err = {0};
+	const char *pname = llmo_kube_str(pod, "metadata", "name");
+	char since[32];
+	json_t *patch;
+	int rc;
+
+	if (!can_drain(s) || !llmo_kube_condition_true(pod, "Ready")) {
+		rc = delete_pod(s, pod, true, why);
+		if (!rc)
+			event(s, "Normal", "DeletedReplica", "Deleted replica %s: %s", pname, why);
+		return rc;
+	}
+	snprintf(since, sizeof(since), "%" PRId64, llmo_clock_wall_ms());
+	patch = json_pack("{s:{s:{s:s, s:s, s:s}}}", "metadata", "annotations",
+			  LLMO_ANNOTATION_DRAINING, "true", LLMO_ANNOTATION_DRAINING_SINCE, since,
+			  LLMO_ANNOTATION_DRAINING_REASON, why);
+	if (!patch)
+		return LLMO_ENOMEM;
+	rc = llmo_kube_patch(s->c->client, &llmo_kube_pods, s->ns, pname, NULL,
+			     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err);
+	json_decref(patch);
+	if (rc == LLMO_ENOTFOUND)
+		return 0;
+	if (rc) {
+		llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "replica drain failed",
+			 "workload=%s pod=%s error=\"%s\"", s->key, pname, err.msg);
+		return rc;
+	}
+	s->draining++;
+	event(s, "Normal", "DrainingReplica",
+	      "Draining replica %s (%s): no new requests; deleted when none is in flight", pname,
+	      why);
+	return 0;
+}
+
+/*
+ * Deletes the draining replicas that are done: the gateway reported no
+ * request in flight on them in a scrape taken at least one scrape interval
+ * after the mark (so the gateway had seen it), or the pod's grace period
+ * passed since the mark.
+ */
+static int finish_drains(struct wl *s)
+{
+	const struct llmo__signals *sig = &s->c->signals;
+	int64_t now = llmo_clock_wall_ms(), wait_ms = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < s->pods.len && !rc; i++) {
+		json_t *p = s->pods.items[i];
+		const char *pname = llmo_kube_str(p, "metadata", "name");
+		const char *since_s = json_string_value(json_object_get(
+			json_object_get(meta(p), "annotations"), LLMO_ANNOTATION_DRAINING_SINCE));
+		json_int_t grace = json_integer_value(
+			json_object_get(json_object_get(p, "spec"), "terminationGracePeriodSeconds"));
+		int64_t since = 0, left;
+		int inflight;
+		struct llmo_error ignored = {0};
+
+		if (!pod_draining(p) || json_object_get(meta(p), "deletionTimestamp"))
+			continue;
+		if (!since_s || llmo_parse_int64(since_s, &since, &ignored))
+			since = 0;
+		if (grace <= 0)
+			grace = 30;
+		inflight = llmo__signals_pod_inflight(sig, s->ns, pname);
+		if (since && sig->cur_wall_ms >= since + sig->interval_ms && inflight <= 0 &&
+		    !sig->error[0]) {
+			rc = delete_pod(s, p, true, "drained");
+			if (!rc)
+				event(s, "Normal", "DeletedReplica",
+				      "Deleted replica %s: drained, no request in flight", pname);
+			continue;
+		}
+		left = since + grace * 1000 - now;
+		if (left <= 0) {
+			rc = delete_pod(s, p, true, "drain timed out");
+			if (!rc)
+				event(s, "Warning", "DrainTimeout",
+				      "Deleted replica %s with %d requests still in flight after %" PRId64
+				      " s of draining",
+				      pname, inflight > 0 ? inflight : 0, (int64_t)grace);
+			continue;
+		}
+		if (!wait_ms || left < wait_ms)
+			wait_ms = left;
+	}
+	if (wait_ms > 0) {
+		int64_t next = sig->interval_ms > 0 && sig->interval_ms < wait_ms ? sig->interval_ms
+										  : wait_ms;
+
+		if (!s->requeue_ms || next < s->requeue_ms)
+			s->requeue_ms = next;
+	}
+	return rc;
+}
+
+/*
+ * Retires up to n pods of the kind selected (of track k when updated,
+ * old pods otherwise; ready ones only when ready_ok), not-ready and
+ * newest first.
+ */
+static int remove_pods(struct wl *s, int k, int n, bool updated, bool ready_ok, const char *why)
 {
 	LLMO_VEC(json_t *) c = LLMO_VEC_INIT;
 	int rc = 0;
 
 	for (size_t i = 0; i < s->pods.len && n > 0; i++) {
 		json_t *p = s->pods.items[i], **slot;
-		const char *hash = pod_label(p, LLMO_LABEL_TEMPLATE_HASH);
-		bool is_new = hash && strcmp(hash, s->hash) == 0;
+		int pk = pod_track(s, p);
 
-		if (pod_terminating(p) || pod_finished(p) || is_new != updated ||
+		if (pod_terminating(p) || pod_finished(p) || (updated ? pk != k : pk >= 0) ||
 		    (!ready_ok && llmo_kube_condition_true(p, "Ready")))
 			continue;
 		slot = llmo_vec_push(&c);
@@ -661,31 +1156,31 @@ static int remove_pods(struct wl *s, int n, bool updated, bool ready_ok, const c
 	}
 	if (c.len > 1)
 		qsort(c.items, c.len, sizeof(c.items[0]), cmp_victim);
-	for (size_t i = 0; i < c.len && n > 0 && !rc; i++, n--) {
-		rc = delete_pod(s, c.items[i], true, why);
-		if (!rc)
-			event(s, "Normal", "DeletedReplica", "Deleted replica %s: %s",
-			      llmo_kube_str(c.items[i], "metadata", "name"), why);
-	}
+	for (size_t i = 0; i < c.len && n > 0 && !rc; i++, n--)
+		rc = retire_pod(s, c.items[i], why);
 out:
 	llmo_vec_release(&c);
 	return rc;
 }
 
 /*
- * Converges the pods on the template and the desired count: a rolling
- * replacement (one extra replica at a time, an old one removed only when
- * the ready count allows), scale-out, and scale-in.
+ * Converges track k on its template and desired count: a rolling
+ * replacement of old pods (in the first track only; one extra replica at a
+ * time, an old one removed only when the ready count allows), scale-out,
+ * and scale-in.
  */
-static int manage_pods(struct wl *s)
+static int manage_track(struct wl *s, int k)
 {
+	struct track *t = &s->tracks[k];
 	struct llmo__heal *h = llmo_hmap_get(&s->c->heal, s->key);
 	int64_t now = llmo_clock_mono_ms();
-	int64_t create = s->desired - s->updated;
+	int64_t old_active = k == 0 ? s->old_active : 0, old_ready = k == 0 ? s->old_ready : 0;
+	int64_t active = t->replicas + old_active;
+	int64_t create = t->desired - t->replicas;
 	int rc = 0;
 
-	if (s->old_active > 0 && create > s->desired + 1 - s->active)
-		create = s->desired + 1 - s->active;
+	if (old_active > 0 && create > t->desired + 1 - active)
+		create = t->desired + 1 - active;
 	if (create > 0 && h && h->next_create_ms > now) {
 		s->backoff = true;
 		s->backoff_left_ms = h->next_create_ms - now;
@@ -696,8 +1191,9 @@ static int manage_pods(struct wl *s)
 		create = 0;
 	}
 	for (int64_t i = 0; i < create && !rc; i++) {
-		rc = create_pod(s);
+		rc = create_pod(s, t);
 		if (!rc) {
+			t->replicas++;
 			s->active++;
 			s->updated++;
 			s->starting++;
@@ -705,21 +1201,31 @@ static int manage_pods(struct wl *s)
 	}
 	if (rc)
 		return rc;
-	if (s->updated > s->desired) {
-		rc = remove_pods(s, (int)(s->updated - s->desired), true, true, "scaled in");
+	if (t->replicas > t->desired) {
+		rc = remove_pods(s, k, (int)(t->replicas - t->desired), true, true, "scaled in");
 		if (rc)
 			return rc;
 	}
-	if (s->old_active > 0) {
-		int64_t excess = s->updated_ready + s->old_ready - s->desired;
+	if (old_active > 0) {
+		int64_t excess = t->ready + old_ready - t->desired;
 
 		/* old replicas that serve nothing go once their replacements exist */
-		if (s->updated >= s->desired)
-			rc = remove_pods(s, s->old_active, false, false, "replaced by the new template");
+		if (t->replicas >= t->desired)
+			rc = remove_pods(s, k, (int)old_active, false, false,
+					 "replaced by the new template");
 		if (!rc && excess > 0)
-			rc = remove_pods(s, (int)(excess < s->old_ready ? excess : s->old_ready), false,
+			rc = remove_pods(s, k, (int)(excess < old_ready ? excess : old_ready), false,
 					 true, "replaced by the new template");
 	}
+	return rc;
+}
+
+static int manage_pods(struct wl *s)
+{
+	int rc = finish_drains(s);
+
+	for (size_t k = 0; k < s->ntracks && !rc; k++)
+		rc = manage_track(s, (int)k);
 	return rc;
 }
 
@@ -786,7 +1292,7 @@ static const char *phase_of(const struct wl *s)
 										       : "Pending";
 	if (s->unhealthy || s->crash_msg[0] || s->backoff || s->failed_now)
 		return "Degraded";
-	if (s->old_active > 0)
+	if (s->old_active > 0 || s->ntracks > 1)
 		return "Updating";
 	if (s->starting || s->active != s->desired || s->terminating || s->ready < s->desired)
 		return served ? "Scaling" : "Deploying";
@@ -847,7 +1353,7 @@ static json_t *endpoints(const struct wl *s)
 	return arr;
 }
 
-static json_t *build_status(const struct wl *s)
+static json_t *build_status(struct wl *s)
 {
 	json_t *conds = json_array(), *st;
 	char msg[MSG_MAX], lv[64];
@@ -859,6 +1365,10 @@ static json_t *build_status(const struct wl *s)
 
 	if (!conds)
 		return NULL;
+	if (ro_phase_is(s, "Progressing") && s->ntracks == 1 && converged) {
+		s->ro.phase = "Succeeded";
+		snprintf(s->ro.message, sizeof(s->ro.message), "%s rolled out", s->ro.stable);
+	}
 	/* Ready */
 	if (!s->model)
 		snprintf(msg, sizeof(msg), "%s", s->model_msg);
@@ -924,11 +1434,12 @@ static json_t *build_status(const struct wl *s)
 	}
 	label_value(s->name, lv);
 	snprintf(msg, sizeof(msg), "%s=%s", LLMO_LABEL_WORKLOAD, lv);
-	st = json_pack("{s:s, s:I, s:o, s:i, s:I, s:i, s:i, s:i, s:s, s:o}", "phase", phase_of(s),
-		       "observedGeneration", s->generation, "conditions", conds, "replicas",
-		       s->active, "desiredReplicas", (json_int_t)s->desired, "currentReplicas",
-		       s->active, "readyReplicas", s->ready, "updatedReplicas", s->updated,
-		       "selector", msg, "endpoints", endpoints(s));
+	st = json_pack("{s:s, s:I, s:o, s:i, s:I, s:i, s:i, s:i, s:s, s:o, s:o, s:o}", "phase",
+		       phase_of(s), "observedGeneration", s->generation, "conditions", conds,
+		       "replicas", s->active, "desiredReplicas", (json_int_t)s->desired,
+		       "currentReplicas", s->active, "readyReplicas", s->ready, "updatedReplicas",
+		       s->updated, "selector", msg, "endpoints", endpoints(s), "tracks",
+		       tracks_json(s), "rollout", rollout_json(s));
 	return st;
 }
 
@@ -1058,6 +1569,30 @@ static int finalize(struct wl *s)
 
 /* ---- the reconcile ---- */
 
+static void free_templates(struct wl *s)
+{
+	for (size_t k = 0; k < s->ntracks; k++) {
+		json_decref(s->tracks[k].tmpl);
+		s->tracks[k].tmpl = NULL;
+	}
+	s->ntracks = 0;
+}
+
+/* The tracks, their templates, and the pods classified against them. */
+static int plan(struct wl *s)
+{
+	int rc = 0;
+
+	plan_tracks(s);
+	s->desired = 0;
+	for (size_t k = 0; k < s->ntracks && !rc; k++) {
+		rc = build_template(s, &s->tracks[k]);
+		s->desired += s->tracks[k].desired;
+	}
+	classify(s);
+	return rc;
+}
+
 int llmo__workload_reconcile(void *ctx, const char *key)
 {
 	struct llmo_controller *c = ctx;
@@ -1098,11 +1633,15 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 	}
 	resolve_model(&s);
 	desired_replicas(&s);
+	ro_load(&s);
 	if (s.model) {
-		rc = build_template(&s);
-		if (rc)
-			goto out;
-		rc = replace_failed(&s);
+		rc = plan(&s);
+		if (!rc && analyse(&s)) {
+			free_templates(&s);
+			rc = plan(&s);
+		}
+		if (!rc)
+			rc = replace_failed(&s);
 		classify(&s);
 		if (!rc)
 			rc = manage_pods(&s);
@@ -1117,7 +1656,8 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 out:
 	if (!rc && s.requeue_ms > 0)
 		llmo_workqueue_add_after(c->wq, key, s.requeue_ms);
-	json_decref(s.tmpl);
+	free_templates(&s);
+	json_decref(s.ro.analysis);
 	llmo_vec_release(&s.pods);
 	return rc;
 }

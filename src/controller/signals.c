@@ -1,0 +1,354 @@
+/*
+ * Gateway signals for the controller (signals.h): scrape, parse, keep two
+ * samples per workload, and the arithmetic on them.
+ */
+#include "base/common.h"
+
+#include <curl/curl.h>
+#include <math.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/str.h"
+#include "controller/signals.h"
+#include "metrics/parse.h"
+
+#include "base/banned.h"
+
+/* ---- ingest ---- */
+
+struct ingest {
+	struct llmo__signals *s;
+	struct llmo_hmap *into; /* the new "cur" */
+	struct llmo_hmap *pods;
+	int rc;
+};
+
+static struct llmo__wl_sample *wl_of(struct ingest *in, const char *model)
+{
+	struct llmo__wl_sample *w;
+
+	if (!model || !*model || !strchr(model, '/'))
+		return NULL; /* static-file models have no workload */
+	if ((w = llmo_hmap_get(in->into, model)))
+		return w;
+	if (!(w = calloc(1, sizeof(*w))) || llmo_hmap_put(in->into, model, w, NULL)) {
+		free(w);
+		in->rc = LLMO_ENOMEM;
+		return NULL;
+	}
+	return w;
+}
+
+static struct llmo__track_sample *track_of(struct llmo__wl_sample *w, const char *track)
+{
+	struct llmo__track_sample *t;
+
+	if (!track)
+		track = "";
+	for (size_t i = 0; i < w->ntracks; i++)
+		if (strcmp(w->tracks[i].name, track) == 0)
+			return &w->tracks[i];
+	if (w->ntracks == LLMO__SIG_TRACKS || strlen(track) > LLMO__SIG_TRACK_MAX)
+		return NULL;
+	t = &w->tracks[w->ntracks++];
+	snprintf(t->name, sizeof(t->name), "%s", track);
+	return t;
+}
+
+static bool failed_code(const char *code)
+{
+	return !code || !*code || code[0] == '5' || strcmp(code, "0") == 0;
+}
+
+static void add_bucket(struct llmo__track_sample *t, double le, double v)
+{
+	size_t i;
+
+	for (i = 0; i < t->nb; i++) {
+		if (t->le[i] == le) {
+			t->cum[i] += v;
+			return;
+		}
+		if (t->le[i] > le)
+			break;
+	}
+	if (t->nb == LLMO__SIG_BUCKETS)
+		return;
+	memmove(&t->le[i + 1], &t->le[i], (t->nb - i) * sizeof(t->le[0]));
+	memmove(&t->cum[i + 1], &t->cum[i], (t->nb - i) * sizeof(t->cum[0]));
+	t->le[i] = le;
+	t->cum[i] = v;
+	t->nb++;
+}
+
+static int on_sample(void *arg, const char *name, const struct llmo_prom_label *l, size_t n,
+		     double v)
+{
+	struct ingest *in = arg;
+	const char *model = llmo_prom_label(l, n, "model");
+	const char *track = llmo_prom_label(l, n, "track");
+	struct llmo__wl_sample *w;
+	struct llmo__track_sample *t;
+
+	if (isnan(v))
+		return 0;
+	if (strcmp(name, "llmo_gateway_pod_inflight") == 0) {
+		const char *ns = llmo_prom_label(l, n, "namespace"), *pod = llmo_prom_label(l, n, "pod");
+		const char *wl = llmo_prom_label(l, n, "workload");
+		char key[640];
+
+		if (!ns || !pod || v < 0 || v > INT32_MAX - 1)
+			return 0;
+		snprintf(key, sizeof(key), "%s/%s", ns, pod);
+		if (llmo_hmap_put(in->pods, key, (void *)(uintptr_t)((uint64_t)v + 1), NULL))
+			return in->rc = LLMO_ENOMEM;
+		snprintf(key, sizeof(key), "%s/%s", ns, wl ? wl : "");
+		if (wl && (w = wl_of(in, key)))
+			w->inflight += v;
+		return in->rc;
+	}
+	if (strcmp(name, "llmo_gateway_requests_total") == 0) {
+		if (!(w = wl_of(in, model)) || !(t = track_of(w, track)))
+			return in->rc;
+		t->requests += v;
+		if (failed_code(llmo_prom_label(l, n, "code")))
+			t->errors += v;
+	} else if (strcmp(name, "llmo_gateway_tokens_total") == 0) {
+		const char *kind = llmo_prom_label(l, n, "kind");
+
+		if (!kind || strcmp(kind, "completion") != 0 || !(w = wl_of(in, model)) ||
+		    !(t = track_of(w, track)))
+			return in->rc;
+		t->tokens += v;
+	} else if (strcmp(name, "llmo_gateway_request_duration_seconds_bucket") == 0) {
+		const char *le = llmo_prom_label(l, n, "le");
+		double b;
+		struct llmo_error ignored = {0};
+
+		if (!le || !(w = wl_of(in, model)) || !(t = track_of(w, track)))
+			return in->rc;
+		if (strcmp(le, "+Inf") == 0)
+			b = INFINITY;
+		else if (llmo_parse_double(le, &b, &ignored))
+			return 0;
+		add_bucket(t, b, v);
+	} else if (strcmp(name, "llmo_gateway_pending_requests") == 0) {
+		if ((w = wl_of(in, model)))
+			w->pending += v;
+	}
+	return in->rc;
+}
+
+static void free_sample(void *v)
+{
+	free(v);
+}
+
+int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
+			 struct llmo_error *err)
+{
+	struct llmo_hmap cur, pods;
+	struct ingest in = {.s = s, .into = &cur, .pods = &pods};
+	int rc;
+
+	llmo_hmap_init(&cur);
+	llmo_hmap_init(&pods);
+	rc = llmo_prom_parse(text, len, on_sample, &in, err);
+	if (rc == LLMO_ENOMEM && !err->msg[0])
+		llmo_error_set(err, rc, "out of memory");
+	if (rc) {
+		llmo_hmap_release(&cur, free_sample);
+		llmo_hmap_release(&pods, NULL);
+		return rc;
+	}
+	llmo_hmap_release(&s->prev, free_sample);
+	s->prev = s->cur;
+	s->prev_ms = s->cur_ms;
+	s->cur = cur;
+	s->cur_ms = now_ms;
+	s->cur_wall_ms = llmo_clock_wall_ms();
+	llmo_hmap_release(&s->pods, NULL);
+	s->pods = pods;
+	return 0;
+}
+
+/* ---- scrape ---- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct llmo_buf *b = arg;
+
+	if (llmo_buf_append(b, data, size * n))
+		return 0; /* over LLMO__SIG_BODY_MAX: libcurl fails the transfer */
+	return size * n;
+}
+
+int llmo__signals_scrape(struct llmo__signals *s)
+{
+	struct llmo_error err = {0};
+	struct llmo_buf body;
+	CURLcode cc;
+	long status = 0;
+	int rc = 0;
+
+	s->scrapes++;
+	llmo_buf_init(&body, LLMO__SIG_BODY_MAX);
+	curl_easy_reset(s->curl);
+	curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
+	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, LLMO__SIG_TIMEOUT_MS);
+	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &body);
+	cc = curl_easy_perform(s->curl);
+	if (cc != CURLE_OK) {
+		rc = llmo_error_set(&err, LLMO_EIO, "scraping %s: %s", s->url,
+				    cc == CURLE_WRITE_ERROR ? "answer too large"
+							    : curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		rc = llmo_error_set(&err, LLMO_EIO, "scraping %s: HTTP status %ld", s->url, status);
+		goto out;
+	}
+	if ((rc = llmo__signals_ingest(s, body.data ? body.data : "", body.len,
+				       llmo_clock_mono_ms(), &err))) {
+		char msg[sizeof(err.msg)];
+
+		snprintf(msg, sizeof(msg), "%s", err.msg);
+		llmo_error_set(&err, rc, "scraping %s: %s", s->url, msg);
+	}
+out:
+	if (rc) {
+		s->failures++;
+		snprintf(s->error, sizeof(s->error), "%s", err.msg);
+	} else {
+		s->error[0] = '\0';
+	}
+	llmo_buf_release(&body);
+	return rc;
+}
+
+int llmo__signals_init(struct llmo__signals *s, const char *url, long interval_ms,
+		       struct llmo_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	llmo_hmap_init(&s->cur);
+	llmo_hmap_init(&s->prev);
+	llmo_hmap_init(&s->pods);
+	s->interval_ms = interval_ms;
+	if (!url)
+		return 0;
+	if (!(s->url = llmo_strdup(url)) || !(s->curl = curl_easy_init())) {
+		llmo__signals_release(s);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+void llmo__signals_release(struct llmo__signals *s)
+{
+	if (s->curl)
+		curl_easy_cleanup(s->curl);
+	free(s->url);
+	llmo_hmap_release(&s->cur, free_sample);
+	llmo_hmap_release(&s->prev, free_sample);
+	llmo_hmap_release(&s->pods, NULL);
+	s->curl = NULL;
+	s->url = NULL;
+}
+
+/* ---- queries ---- */
+
+const struct llmo__wl_sample *llmo__signals_get(const struct llmo__signals *s, const char *key,
+						bool prev)
+{
+	return llmo_hmap_get(prev ? &s->prev : &s->cur, key);
+}
+
+const struct llmo__track_sample *llmo__sample_track(const struct llmo__wl_sample *w,
+						    const char *track)
+{
+	if (!w)
+		return NULL;
+	for (size_t i = 0; i < w->ntracks; i++)
+		if (strcmp(w->tracks[i].name, track) == 0)
+			return &w->tracks[i];
+	return NULL;
+}
+
+void llmo__sample_total(const struct llmo__wl_sample *w, struct llmo__track_sample *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->ntracks; i++) {
+		const struct llmo__track_sample *t = &w->tracks[i];
+
+		out->requests += t->requests;
+		out->errors += t->errors;
+		out->tokens += t->tokens;
+		for (size_t b = 0; b < t->nb; b++)
+			add_bucket(out, t->le[b], t->cum[b]);
+	}
+}
+
+static double counter_delta(double now, double then)
+{
+	return now >= then ? now - then : now; /* a reset counts from zero */
+}
+
+void llmo__track_delta(const struct llmo__track_sample *now, const struct llmo__track_sample *then,
+		       struct llmo__track_sample *out)
+{
+	static const struct llmo__track_sample zero;
+	bool reset;
+
+	if (!then)
+		then = &zero;
+	reset = now->requests < then->requests;
+	*out = *now;
+	out->requests = counter_delta(now->requests, then->requests);
+	out->errors = reset ? now->errors : counter_delta(now->errors, then->errors);
+	out->tokens = counter_delta(now->tokens, then->tokens);
+	for (size_t i = 0; i < out->nb; i++) {
+		double old = 0;
+
+		for (size_t j = 0; j < then->nb && !reset; j++)
+			if (then->le[j] == out->le[i])
+				old = then->cum[j];
+		out->cum[i] = counter_delta(now->cum[i], old);
+	}
+}
+
+double llmo__track_quantile(const struct llmo__track_sample *h, double q)
+{
+	double total, rank, lo_le = 0, lo_cum = 0;
+
+	if (h->nb == 0 || !isinf(h->le[h->nb - 1]) || (total = h->cum[h->nb - 1]) <= 0)
+		return NAN;
+	rank = q * total;
+	for (size_t i = 0; i < h->nb; i++) {
+		if (h->cum[i] >= rank) {
+			if (isinf(h->le[i])) /* in the +Inf bucket: the largest finite bound */
+				return i > 0 ? h->le[i - 1] : NAN;
+			if (h->cum[i] == lo_cum)
+				return h->le[i];
+			return lo_le + (h->le[i] - lo_le) * (rank - lo_cum) / (h->cum[i] - lo_cum);
+		}
+		lo_le = h->le[i];
+		lo_cum = h->cum[i];
+	}
+	return NAN;
+}
+
+int llmo__signals_pod_inflight(const struct llmo__signals *s, const char *ns, const char *name)
+{
+	char key[640];
+	uintptr_t v;
+
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	v = (uintptr_t)llmo_hmap_get(&s->pods, key);
+	return v ? (int)(v - 1) : -1;
+}

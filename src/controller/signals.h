@@ -1,0 +1,82 @@
+#ifndef LLMO_CONTROLLER_SIGNALS_H
+#define LLMO_CONTROLLER_SIGNALS_H
+/*
+ * What the controller learns from the gateway's /metrics (Prometheus text):
+ * per workload ("namespace/name", the gateway's model label) and track the
+ * cumulative requests, failed requests (5xx and answers that never came),
+ * completion tokens and the latency histogram; the requests in flight per
+ * pod and held per workload. The autoscaler takes rates from two
+ * consecutive scrapes; rollout analysis takes differences from a snapshot;
+ * drain-aware scale-in reads the in-flight count of the pods it removes.
+ *
+ * A scrape is one blocking GET with a short timeout on the controller's
+ * loop; a failed one keeps the previous samples and is reported by
+ * llmo__signals_error. Counters that go down (the gateway restarted) count
+ * from zero again.
+ */
+#include "base/common.h"
+
+#include "base/error.h"
+#include "base/hmap.h"
+
+/* Histogram buckets and tracks kept per workload. */
+#define LLMO__SIG_BUCKETS 32
+#define LLMO__SIG_TRACKS 8
+#define LLMO__SIG_TRACK_MAX 63
+/* Longest scrape answer read, and the scrape's timeout. */
+#define LLMO__SIG_BODY_MAX ((size_t)16 << 20)
+#define LLMO__SIG_TIMEOUT_MS 2000L
+
+struct llmo__track_sample {
+	char name[LLMO__SIG_TRACK_MAX + 1]; /* "" when the gateway gave none */
+	double requests, errors, tokens;
+	size_t nb;			     /* buckets, ascending le, +Inf last */
+	double le[LLMO__SIG_BUCKETS];
+	double cum[LLMO__SIG_BUCKETS];	     /* cumulative counts */
+};
+
+struct llmo__wl_sample {
+	struct llmo__track_sample tracks[LLMO__SIG_TRACKS];
+	size_t ntracks;
+	double inflight, pending;
+};
+
+struct llmo__signals {
+	char *url;
+	void *curl; /* CURL * */
+	long interval_ms;
+	struct llmo_hmap cur, prev; /* workload key -> struct llmo__wl_sample * (owned) */
+	struct llmo_hmap pods;	    /* "ns/pod" -> in-flight count + 1, cast to a pointer */
+	int64_t cur_ms, prev_ms;    /* monotonic times of the two scrapes; 0: none */
+	int64_t cur_wall_ms;	    /* wall-clock time of the latest scrape */
+	size_t scrapes, failures;
+	char error[256];	    /* the last failure; "" after a good scrape */
+};
+
+int llmo__signals_init(struct llmo__signals *s, const char *url, long interval_ms,
+		       struct llmo_error *err);
+void llmo__signals_release(struct llmo__signals *s);
+
+/* One scrape. 0 or an error (also kept in s->error); the samples stay on failure. */
+int llmo__signals_scrape(struct llmo__signals *s);
+/* Parses text as a scrape taken at now_ms (tests feed text directly). */
+int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
+			 struct llmo_error *err);
+
+/* The latest (prev false) or previous sample of a workload, or NULL. */
+const struct llmo__wl_sample *llmo__signals_get(const struct llmo__signals *s, const char *key,
+						bool prev);
+/* A track of a sample, or NULL. */
+const struct llmo__track_sample *llmo__sample_track(const struct llmo__wl_sample *w,
+						    const char *track);
+/* Sum over a sample's tracks (name ""). */
+void llmo__sample_total(const struct llmo__wl_sample *w, struct llmo__track_sample *out);
+/* now - then, counter resets counted from zero; then may be NULL. */
+void llmo__track_delta(const struct llmo__track_sample *now, const struct llmo__track_sample *then,
+		       struct llmo__track_sample *out);
+/* The q-quantile (0..1) of a histogram (cumulative buckets), seconds; NAN when empty. */
+double llmo__track_quantile(const struct llmo__track_sample *h, double q);
+/* Requests in flight to pod ns/name as of the last scrape; -1 when the gateway did not list it. */
+int llmo__signals_pod_inflight(const struct llmo__signals *s, const char *ns, const char *name);
+
+#endif
