@@ -1,0 +1,158 @@
+/*
+ * What the controller reads from the gateway's /metrics (controller/signals.h):
+ * per-workload, per-track counters and histograms, in-flight per pod,
+ * differences between scrapes with counter resets, and quantiles, all
+ * against numbers worked out by hand.
+ */
+#include "base/common.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "controller/signals.h"
+
+static const char scrape1[] =
+	"# TYPE llmo_gateway_requests_total counter\n"
+	"llmo_gateway_requests_total{model=\"ns/w\",track=\"stable\",code=\"200\"} 3\n"
+	"llmo_gateway_requests_total{model=\"ns/w\",track=\"canary\",code=\"200\"} 3\n"
+	"llmo_gateway_requests_total{model=\"ns/w\",track=\"canary\",code=\"503\"} 1\n"
+	"llmo_gateway_requests_total{model=\"\",track=\"\",code=\"404\"} 7\n"
+	"llmo_gateway_requests_total{model=\"static-model\",track=\"stable\",code=\"200\"} 5\n"
+	"llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"canary\",le=\"0.1\"} 1\n"
+	"llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"canary\",le=\"+Inf\"} 4\n"
+	"llmo_gateway_pod_inflight{namespace=\"ns\",workload=\"w\",pod=\"w-a\",track=\"stable\"} 0\n"
+	"llmo_gateway_pod_inflight{namespace=\"ns\",workload=\"w\",pod=\"w-b\",track=\"canary\"} 2\n"
+	"llmo_gateway_pending_requests{model=\"ns/w\"} 1\n";
+
+static const char scrape2[] =
+	"llmo_gateway_requests_total{model=\"ns/w\",track=\"stable\",code=\"200\"} 9\n"
+	"llmo_gateway_requests_total{model=\"ns/w\",track=\"canary\",code=\"200\"} 8\n"
+	"llmo_gateway_requests_total{model=\"ns/w\",track=\"canary\",code=\"503\"} 1\n"
+	"llmo_gateway_requests_total{model=\"ns/w\",track=\"canary\",code=\"502\"} 1\n"
+	"llmo_gateway_requests_total{model=\"ns/w\",track=\"canary\",code=\"429\"} 5\n"
+	"llmo_gateway_tokens_total{model=\"ns/w\",track=\"canary\",kind=\"completion\"} 120\n"
+	"llmo_gateway_tokens_total{model=\"ns/w\",track=\"canary\",kind=\"prompt\"} 999\n"
+	"llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"canary\",le=\"0.1\"} 3\n"
+	"llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"canary\",le=\"0.5\"} 9\n"
+	"llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"canary\",le=\"1\"} 11\n"
+	"llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"canary\",le=\"+Inf\"} 14\n"
+	"llmo_gateway_pod_inflight{namespace=\"ns\",workload=\"w\",pod=\"w-b\",track=\"canary\"} 0\n";
+
+static void test_ingest_and_deltas(void **state)
+{
+	struct llmo__signals s;
+	struct llmo_error err = {0};
+	const struct llmo__wl_sample *now, *then;
+	const struct llmo__track_sample *c;
+	struct llmo__track_sample d, total;
+
+	(void)state;
+	assert_int_equal(llmo__signals_init(&s, NULL, 1000, &err), 0);
+	assert_int_equal(llmo__signals_ingest(&s, scrape1, strlen(scrape1), 1000, &err), 0);
+	now = llmo__signals_get(&s, "ns/w", false);
+	assert_non_null(now);
+	/* models without a namespace (static files, unrouted) are not workloads */
+	assert_null(llmo__signals_get(&s, "static-model", false));
+	assert_null(llmo__signals_get(&s, "", false));
+	c = llmo__sample_track(now, "canary");
+	assert_non_null(c);
+	assert_true(c->requests == 4 && c->errors == 1);
+	assert_true(now->inflight == 2 && now->pending == 1);
+	assert_int_equal(llmo__signals_pod_inflight(&s, "ns", "w-a"), 0);
+	assert_int_equal(llmo__signals_pod_inflight(&s, "ns", "w-b"), 2);
+	assert_int_equal(llmo__signals_pod_inflight(&s, "ns", "w-c"), -1);
+
+	assert_int_equal(llmo__signals_ingest(&s, scrape2, strlen(scrape2), 3000, &err), 0);
+	assert_true(s.prev_ms == 1000 && s.cur_ms == 3000);
+	now = llmo__signals_get(&s, "ns/w", false);
+	then = llmo__signals_get(&s, "ns/w", true);
+	/* canary: 8+1+1+5 = 15 requests, 503 and 502 failed (429 is not the canary's fault) */
+	llmo__track_delta(llmo__sample_track(now, "canary"), llmo__sample_track(then, "canary"), &d);
+	assert_true(d.requests == 11 && d.errors == 1 && d.tokens == 120);
+	/* buckets: 0.1 3-1, 0.5 9-0, 1 11-0, +Inf 14-4 */
+	assert_int_equal(d.nb, 4);
+	assert_true(d.cum[0] == 2 && d.cum[1] == 9 && d.cum[2] == 11 && d.cum[3] == 10);
+	assert_int_equal(llmo__signals_pod_inflight(&s, "ns", "w-a"), -1);
+	llmo__sample_total(now, &total);
+	assert_true(total.requests == 24 && total.errors == 2);
+	llmo__signals_release(&s);
+}
+
+static void test_counter_reset(void **state)
+{
+	struct llmo__track_sample then = {.requests = 100, .errors = 10, .nb = 1,
+					  .le = {INFINITY}, .cum = {100}};
+	struct llmo__track_sample now = {.requests = 5, .errors = 1, .nb = 1, .le = {INFINITY},
+					 .cum = {5}};
+	struct llmo__track_sample d;
+
+	(void)state;
+	/* the gateway restarted: everything counts from zero */
+	llmo__track_delta(&now, &then, &d);
+	assert_true(d.requests == 5 && d.errors == 1 && d.cum[0] == 5);
+	llmo__track_delta(&now, NULL, &d);
+	assert_true(d.requests == 5);
+}
+
+static void test_quantile(void **state)
+{
+	struct llmo__track_sample h = {.nb = 4, .le = {0.1, 0.5, 1, INFINITY}, .cum = {2, 6, 8, 10}};
+	struct llmo__track_sample empty = {.nb = 2, .le = {0.1, INFINITY}, .cum = {0, 0}};
+	struct llmo__track_sample no_inf = {.nb = 1, .le = {0.1}, .cum = {3}};
+
+	(void)state;
+	/* rank 5 of 10 falls in (0.1, 0.5] holding ranks 3..6: 0.1 + 0.4 * 3/4 */
+	assert_float_equal(llmo__track_quantile(&h, 0.5), 0.4, 1e-9);
+	/* rank 1 in the first bucket: 0 + 0.1 * 1/2 */
+	assert_float_equal(llmo__track_quantile(&h, 0.1), 0.05, 1e-9);
+	/* rank 9.5 is in +Inf: the largest finite bound */
+	assert_float_equal(llmo__track_quantile(&h, 0.95), 1, 1e-9);
+	assert_true(isnan(llmo__track_quantile(&empty, 0.5)));
+	assert_true(isnan(llmo__track_quantile(&no_inf, 0.5)));
+}
+
+static void test_bad_text_keeps_samples(void **state)
+{
+	struct llmo__signals s;
+	struct llmo_error err = {0};
+
+	(void)state;
+	assert_int_equal(llmo__signals_init(&s, NULL, 1000, &err), 0);
+	assert_int_equal(llmo__signals_ingest(&s, scrape1, strlen(scrape1), 1000, &err), 0);
+	assert_int_equal(llmo__signals_ingest(&s, "x{", 2, 2000, &err), LLMO_EPARSE);
+	assert_string_equal(err.msg, "metrics line 1: expected a label name");
+	assert_int_equal(s.cur_ms, 1000);
+	assert_non_null(llmo__signals_get(&s, "ns/w", false));
+	llmo__signals_release(&s);
+}
+
+static void test_scrape_dead_gateway(void **state)
+{
+	struct llmo__signals s;
+	struct llmo_error err = {0};
+
+	(void)state;
+	/* port 1 on loopback: nothing listens; the failure names the URL */
+	assert_int_equal(llmo__signals_init(&s, "http://127.0.0.1:1/metrics", 1000, &err), 0);
+	assert_int_equal(llmo__signals_scrape(&s), LLMO_EIO);
+	assert_non_null(strstr(s.error, "scraping http://127.0.0.1:1/metrics: "));
+	assert_int_equal(s.failures, 1);
+	llmo__signals_release(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ingest_and_deltas),
+		cmocka_unit_test(test_counter_reset),
+		cmocka_unit_test(test_quantile),
+		cmocka_unit_test(test_bad_text_keeps_samples),
+		cmocka_unit_test(test_scrape_dead_gateway),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
