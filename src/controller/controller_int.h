@@ -29,9 +29,14 @@ struct llmo__heal {
 	int64_t next_create_ms;	 /* monotonic; no replacement before */
 };
 
-/* A canary analysis in progress: the canary track's counters when it began. */
+/*
+ * A rollout in progress: for a canary analysis, the canary track's counters
+ * when it began (base_ms: then); after a blue-green switch, the version kept
+ * without traffic (previous) until base_ms.
+ */
 struct llmo__rollout_mem {
 	char version[130];
+	char previous[130];
 	int64_t base_ms; /* monotonic */
 	struct llmo__track_sample base;
 };

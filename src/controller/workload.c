@@ -53,7 +53,7 @@ struct track {
 	int replicas, ready;
 };
 
-#define TRACKS_MAX 2
+#define TRACKS_MAX 8
 
 /* What one reconcile learns and decides. */
 struct wl {
@@ -677,6 +677,108 @@ static void forget_analysis(struct wl *s)
 }
 
 /*
+ * An A/B test: one track per variant ("a", "b", ...), each of its version,
+ * with replicas in proportion to its weight (at least one when the weight is
+ * positive) and that weight as its share of the traffic. A variant whose
+ * model cannot run is left out (Event VariantUnavailable).
+ */
+static void plan_ab(struct wl *s, const json_t *variants)
+{
+	static const char *const names[TRACKS_MAX] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+	json_t *v;
+	size_t i;
+	int64_t sum = 0;
+	char desc[MSG_MAX];
+	size_t dl = 0;
+
+	json_array_foreach(variants, i, v)
+		sum += json_integer_value(json_object_get(v, "weight"));
+	s->ntracks = 0;
+	desc[0] = '\0';
+	json_array_foreach(variants, i, v) {
+		const char *ver = json_string_value(json_object_get(v, "modelVersion"));
+		int64_t w = json_integer_value(json_object_get(v, "weight"));
+		json_t *model = model_of_version(s, ver);
+		struct track *t;
+		int64_t n;
+
+		if (i >= TRACKS_MAX)
+			break;
+		if (!model) {
+			event(s, "Warning", "VariantUnavailable",
+			      "A/B variant %s: no runnable LLMModel %s:%s", names[i],
+			      llmo_kube_str(s->w, "spec", "modelName"), ver ? ver : "");
+			continue;
+		}
+		n = sum > 0 ? (s->base * w + sum / 2) / sum : 0;
+		if (w > 0 && n < 1)
+			n = 1;
+		t = &s->tracks[s->ntracks++];
+		*t = (struct track){.name = names[i], .version = ver, .model = model, .desired = n,
+				    .weight = sum > 0 ? (int)((100 * w + sum / 2) / sum) : 0};
+		if (dl < sizeof(desc))
+			dl += (size_t)snprintf(desc + dl, sizeof(desc) - dl, "%s%s=%s (%d%%)",
+					       dl ? ", " : "", t->name, ver, t->weight);
+	}
+	if (!s->ntracks) { /* nothing runnable: serve spec.modelVersion */
+		s->ntracks = 1;
+		return;
+	}
+	s->ro.phase = "Progressing";
+	s->ro.weight = 0;
+	snprintf(s->ro.message, sizeof(s->ro.message), "A/B test: %s", desc);
+}
+
+/*
+ * Blue-green: the new version comes up in full as track "preview" with no
+ * traffic next to "stable"; once all of it is Ready the traffic switches at
+ * once (autoPromote, or the workload annotation llm.orchestrator.io/promote
+ * naming the version) and the old version stays, without traffic, for
+ * scaleDownDelay as track "previous" (plan_previous).
+ */
+static void plan_blue_green(struct wl *s, json_t *stable_model)
+{
+	const char *want = llmo_kube_str(s->w, "spec", "modelVersion");
+
+	if (strcmp(s->ro.canary, want) != 0 ||
+	    !(ro_phase_is(s, "Progressing") || ro_phase_is(s, "Paused"))) {
+		snprintf(s->ro.canary, sizeof(s->ro.canary), "%s", want);
+		s->ro.phase = "Progressing";
+		ro_start_now(s);
+		snprintf(s->ro.message, sizeof(s->ro.message), "blue-green: starting %s next to %s",
+			 want, s->ro.stable);
+		event(s, "Normal", "RolloutStarted", "Blue-green from %s to %s", s->ro.stable, want);
+	}
+	s->tracks[0] = (struct track){.name = "stable", .version = s->ro.stable,
+				      .model = stable_model, .desired = s->base, .weight = 100};
+	s->tracks[1] = (struct track){.name = "preview", .version = s->ro.canary, .model = s->model,
+				      .desired = s->base, .weight = 0};
+	s->ntracks = 2;
+	s->ro.weight = 0;
+}
+
+/* While a blue-green switch is recent: the old version, kept without traffic. */
+static bool plan_previous(struct wl *s)
+{
+	struct llmo__rollout_mem *m = llmo_hmap_get(&s->c->rollouts, s->key);
+	json_t *model;
+
+	if (!m || !m->previous[0] || llmo_clock_mono_ms() >= m->base_ms) {
+		s->ro.phase = "Succeeded";
+		return false;
+	}
+	if (!(model = model_of_version(s, m->previous)))
+		return false;
+	s->tracks[0].weight = 100;
+	s->tracks[1] = (struct track){.name = "previous", .version = m->previous, .model = model,
+				      .desired = s->base, .weight = 0};
+	s->ntracks = 2;
+	if (!s->requeue_ms || m->base_ms - llmo_clock_mono_ms() < s->requeue_ms)
+		s->requeue_ms = m->base_ms - llmo_clock_mono_ms() + 1;
+	return true;
+}
+
+/*
  * The tracks this reconcile keeps, from the spec and status.rollout: one
  * "stable" track of spec.modelVersion, or, while a canary of a new version
  * runs, "stable" (the version served before, s->desired replicas) and
@@ -694,6 +796,14 @@ static void plan_tracks(struct wl *s)
 	s->ntracks = 1;
 	s->tracks[0] = (struct track){.name = "stable", .version = want, .model = s->model,
 				      .desired = s->base};
+	if (type && strcmp(type, "abTest") == 0 &&
+	    json_array_size(json_object_get(json_object_get(ds, "abTest"), "variants")) > 0) {
+		plan_ab(s, json_object_get(json_object_get(ds, "abTest"), "variants"));
+		return;
+	}
+	if (ro_phase_is(s, "Promoting") && strcmp(s->ro.stable, want) == 0 &&
+	    plan_previous(s))
+		return;
 	if (!s->ro.stable[0]) { /* the first version this workload serves */
 		snprintf(s->ro.stable, sizeof(s->ro.stable), "%s", want);
 		s->ro.phase = "Idle";
@@ -706,6 +816,10 @@ static void plan_tracks(struct wl *s)
 		return;
 	}
 	stable_model = model_of_version(s, s->ro.stable);
+	if (type && strcmp(type, "blueGreen") == 0 && stable_model) {
+		plan_blue_green(s, stable_model);
+		return;
+	}
 	if (!type || strcmp(type, "canary") != 0 || !stable_model) {
 		/* a rolling replacement (also when the old version's model is gone) */
 		event(s, "Normal", "RolloutStarted", "Rolling update from %s to %s", s->ro.stable,
@@ -766,6 +880,67 @@ static json_t *analysis_json(double n, double e, double p95_ms)
 	return a;
 }
 
+/* An A/B test is Succeeded once every variant has its replicas Ready. */
+static void ab_progress(struct wl *s)
+{
+	for (size_t k = 0; k < s->ntracks; k++)
+		if (s->tracks[k].ready < s->tracks[k].desired)
+			return;
+	s->ro.phase = "Succeeded";
+}
+
+/*
+ * Blue-green: switches the traffic once the preview is Ready in full and
+ * promotion is allowed. Returns true when it switched.
+ */
+static bool blue_green_switch(struct wl *s)
+{
+	const json_t *spec = json_object_get(s->w, "spec");
+	const json_t *bg = json_object_get(json_object_get(spec, "deploymentStrategy"), "blueGreen");
+	const struct llmo_blue_green_defaults *d = &s->c->config->deployment_strategies.blue_green;
+	const char *promote = json_string_value(
+		json_object_get(json_object_get(meta(s->w), "annotations"), LLMO_ANNOTATION_PROMOTE));
+	struct track *pv = &s->tracks[1];
+	struct llmo__rollout_mem *m;
+	int64_t delay = d->scale_down_delay;
+	const json_t *v;
+	bool autop = json_is_boolean(v = json_object_get(bg, "autoPromote")) ? json_is_true(v)
+									    : d->auto_promote;
+
+	if (pv->ready < pv->desired) {
+		s->ro.phase = "Progressing";
+		snprintf(s->ro.message, sizeof(s->ro.message),
+			 "blue-green: %d/%" PRId64 " replicas of %s ready", pv->ready, pv->desired,
+			 pv->version);
+		return false;
+	}
+	if (!autop && !(promote && strcmp(promote, pv->version) == 0)) {
+		s->ro.phase = "Paused";
+		snprintf(s->ro.message, sizeof(s->ro.message),
+			 "blue-green: %s is ready; annotate the workload %s=%s to switch the traffic",
+			 pv->version, LLMO_ANNOTATION_PROMOTE, pv->version);
+		return false;
+	}
+	if ((v = json_object_get(bg, "scaleDownDelay")) && llmo_duration_from_json(v, &delay, NULL))
+		delay = d->scale_down_delay;
+	forget_analysis(s);
+	if ((m = calloc(1, sizeof(*m))) && llmo_hmap_put(&s->c->rollouts, s->key, m, NULL) == 0) {
+		snprintf(m->previous, sizeof(m->previous), "%s", s->ro.stable);
+		m->base_ms = llmo_clock_mono_ms() + llmo_duration_to_ms(delay);
+	} else {
+		free(m);
+	}
+	event(s, "Normal", "Promoted",
+	      "Blue-green: traffic switched from %s to %s; %s keeps running for %" PRId64 " s",
+	      s->ro.stable, pv->version, s->ro.stable, llmo_duration_to_ms(delay) / 1000);
+	snprintf(s->ro.message, sizeof(s->ro.message),
+		 "switched from %s to %s; the old version goes after %" PRId64 " s", s->ro.stable,
+		 pv->version, llmo_duration_to_ms(delay) / 1000);
+	snprintf(s->ro.stable, sizeof(s->ro.stable), "%s", pv->version);
+	s->ro.phase = "Promoting";
+	return true;
+}
+
 /*
  * The canary analysis, once every canary replica is Ready: over the
  * duration, from the gateway's counters of the canary track since the
@@ -784,7 +959,15 @@ static bool analyse(struct wl *s)
 	double n, e, sr, p95;
 	char why[MSG_MAX];
 
+	if (strcmp(s->tracks[0].name, "a") == 0) {
+		ab_progress(s);
+		return false;
+	}
 	if (s->ntracks < 2)
+		return false;
+	if (strcmp(s->tracks[1].name, "preview") == 0)
+		return blue_green_switch(s);
+	if (strcmp(s->tracks[1].name, "canary") != 0)
 		return false;
 	cn = &s->tracks[1];
 	canary_params(s, &cp);

@@ -15,6 +15,11 @@
 
 #include "base/common.h"
 
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <pthread.h>
+#include <signal.h>
+
 #include "controller/controller.h"
 #include "kube/leader.h"
 #include "kube_fixture.h"
@@ -565,6 +570,266 @@ static void test_node_lifecycle(void **state)
 	fixture_stop(&f);
 }
 
+/* ---- rollouts: a stand-in gateway /metrics on its own thread ---- */
+
+struct fake_gw {
+	struct event_base *base;
+	struct evhttp *http;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	char text[4096];
+	int port;
+	struct event *tick;
+	volatile sig_atomic_t stop;
+};
+
+static void fake_gw_serve(struct evhttp_request *req, void *arg)
+{
+	struct fake_gw *g = arg;
+	struct evbuffer *b = evbuffer_new();
+
+	pthread_mutex_lock(&g->lock);
+	evbuffer_add(b, g->text, strlen(g->text));
+	pthread_mutex_unlock(&g->lock);
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* The loop ends itself when asked (a loopbreak from another thread would need libevent's locks). */
+static void fake_gw_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_gw *g = arg;
+
+	(void)fd;
+	(void)what;
+	if (g->stop)
+		event_base_loopbreak(g->base);
+}
+
+static void *fake_gw_main(void *arg)
+{
+	struct fake_gw *g = arg;
+
+	event_base_loop(g->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static void fake_gw_start(struct fake_gw *g)
+{
+	struct evhttp_bound_socket *sock;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->lock, NULL);
+	g->base = event_base_new();
+	g->http = evhttp_new(g->base);
+	evhttp_set_gencb(g->http, fake_gw_serve, g);
+	sock = evhttp_bind_socket_with_handle(g->http, "127.0.0.1", 0);
+	assert_non_null(sock);
+	getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&sin, &len);
+	g->port = ntohs(sin.sin_port);
+	g->tick = event_new(g->base, -1, EV_PERSIST, fake_gw_tick, g);
+	event_add(g->tick, &(struct timeval){0, 20000});
+	assert_int_equal(pthread_create(&g->thread, NULL, fake_gw_main, g), 0);
+}
+
+/* The canary track's counters as the gateway would show them. */
+static void fake_gw_canary(struct fake_gw *g, int ok, int failed)
+{
+	pthread_mutex_lock(&g->lock);
+	snprintf(g->text, sizeof(g->text),
+		 "llmo_gateway_requests_total{model=\"" NS "/chat\",track=\"canary\",code=\"200\"} %d\n"
+		 "llmo_gateway_requests_total{model=\"" NS "/chat\",track=\"canary\",code=\"500\"} %d\n",
+		 ok, failed);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void fake_gw_stop(struct fake_gw *g)
+{
+	g->stop = 1;
+	pthread_join(g->thread, NULL);
+	event_free(g->tick);
+	evhttp_free(g->http);
+	event_base_free(g->base);
+	pthread_mutex_destroy(&g->lock);
+}
+
+/* Pods of the workload per version label, and how many carry the canary track. */
+struct versions {
+	struct kube_fixture *f;
+	const char *v1, *v2;
+	size_t n1, n2, canary;
+};
+
+static bool has_versions(void *ctx)
+{
+	struct versions *v = ctx;
+	struct pods p;
+	size_t n1 = 0, n2 = 0, canary = 0;
+
+	list_pods(v->f, "chat", &p);
+	for (size_t i = 0; i < p.n; i++) {
+		json_t *labels = json_object_get(json_object_get(p.items[i], "metadata"), "labels");
+		const char *ver = json_string_value(json_object_get(labels, LLMO_LABEL_VERSION));
+		const char *tr = json_string_value(json_object_get(labels, LLMO_LABEL_TRACK));
+		const char *dr = json_string_value(json_object_get(
+			json_object_get(json_object_get(p.items[i], "metadata"), "annotations"),
+			LLMO_ANNOTATION_DRAINING));
+
+		if (dr)
+			continue; /* on its way out */
+		n1 += ver && strcmp(ver, v->v1) == 0;
+		n2 += ver && v->v2 && strcmp(ver, v->v2) == 0;
+		canary += tr && strcmp(tr, "canary") == 0;
+	}
+	json_decref(p.list);
+	return n1 == v->n1 && n2 == v->n2 && canary == v->canary && p.n == v->n1 + v->n2;
+}
+
+static const char *rollout_str(struct kube_fixture *f, const char *key, json_t **hold)
+{
+	json_t *obj = NULL;
+
+	*hold = NULL;
+	if (llmo_kube_get(f->client, &llmo_kube_llmworkloads, NS, "chat", &obj, NULL))
+		return NULL;
+	*hold = obj;
+	return json_string_value(
+		json_object_get(json_object_get(json_object_get(obj, "status"), "rollout"), key));
+}
+
+struct ro_want {
+	struct kube_fixture *f;
+	const char *phase;
+};
+
+static bool rollout_phase(void *ctx)
+{
+	struct ro_want *w = ctx;
+	json_t *hold;
+	const char *ph = rollout_str(w->f, "phase", &hold);
+	bool ok = ph && strcmp(ph, w->phase) == 0;
+
+	json_decref(hold);
+	return ok;
+}
+
+static void set_version(struct kube_fixture *f, const char *version)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:s}}", "spec", "modelVersion", version);
+
+	if (llmo_kube_patch(f->client, &llmo_kube_llmworkloads, NS, "chat", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("patch: %s", err.msg);
+	json_decref(patch);
+}
+
+/*
+ * A canary of a version failing 30% of its requests is rolled back (the
+ * message names the check); a canary that fails none is promoted and the
+ * old version's replicas drain away.
+ */
+static void test_canary_rollout(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_error err = {0};
+	struct versions v = {.f = &f, .v1 = "7b", .n1 = 2};
+	struct ro_want rw = {.f = &f};
+	struct llmo_controller_opts o = {.backoff_base_ms = 200, .backoff_max_ms = 1000,
+					 .scrape_interval_ms = 100};
+	char url[64];
+	json_t *wl, *hold, *tracks;
+	const char *msg;
+
+	(void)state;
+	fake_gw_start(&g);
+	fake_gw_canary(&g, 0, 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", g.port);
+	o.gateway_metrics_url = url;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
+	put(&f, &llmo_kube_llmmodels, model("llama2-v3", "v3", "registry.local/models/llama2:v3"));
+	wl = workload("chat", 2);
+	json_object_set_new(json_object_get(wl, "spec"), "deploymentStrategy",
+			    json_pack("{s:s, s:{s:i, s:s, s:f}}", "type", "canary", "canary",
+				      "trafficSplit", 25, "duration", "1s", "successThreshold",
+				      0.9));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	rw.phase = "Idle";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+
+	/* v2: one canary replica (25% of 2, rounded up) next to the two stable ones */
+	set_version(&f, "v2");
+	v.v2 = "v2";
+	v.n2 = 1;
+	v.canary = 1;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	rw.phase = "Analyzing";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	msg = rollout_str(&f, "stableVersion", &hold);
+	assert_string_equal(msg, "7b");
+	tracks = json_object_get(json_object_get(hold, "status"), "tracks");
+	assert_int_equal(json_array_size(tracks), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(tracks, 0), "weight")), 75);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(tracks, 1), "weight")), 25);
+	json_decref(hold);
+	/* the canary answers 70 of 100: below the 0.9 threshold */
+	fake_gw_canary(&g, 70, 30);
+	rw.phase = "RolledBack";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	msg = rollout_str(&f, "message", &hold);
+	assert_non_null(strstr(msg, "success rate 0.700 < 0.900"));
+	json_decref(hold);
+	assert_true(has_event(&f, "RolledBack"));
+	v.n2 = 0;
+	v.canary = 0;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+
+	/* v3 fails nothing over 100 requests (counters continue from 100): promoted */
+	set_version(&f, "v3");
+	v.v2 = "v3";
+	v.n2 = 1;
+	v.canary = 1;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	rw.phase = "Analyzing";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	fake_gw_canary(&g, 170, 30);
+	rw.phase = "Succeeded";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	assert_true(has_event(&f, "Promoted"));
+	msg = rollout_str(&f, "stableVersion", &hold);
+	assert_string_equal(msg, "v3");
+	json_decref(hold);
+	/*
+	 * The canary replica stays (it keeps its track label); one more of v3
+	 * comes, then the 7b ones drain and go as the v3 ones become ready.
+	 */
+	v.n1 = 0;
+	v.n2 = 2;
+	v.canary = 1;
+	for (int i = 0; i < 100 && !has_versions(&v); i++) {
+		set_pods(&f, "chat", "Running", true);
+		run_until(f.base, has_versions, &v, 200);
+	}
+	assert_true(has_versions(&v));
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+	fake_gw_stop(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_model_reference),
 		cmocka_unit_test(test_leader_election),
 		cmocka_unit_test(test_node_lifecycle),
+		cmocka_unit_test(test_canary_rollout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
