@@ -102,6 +102,26 @@ static bool has_pods(void *ctx)
 	return ok;
 }
 
+/* w->pods pods, none of them Failed. */
+static bool has_fresh_pods(void *ctx)
+{
+	struct want *w = ctx;
+	struct pods p;
+	bool ok;
+
+	list_pods(w->f, w->workload, &p);
+	ok = p.n == w->pods;
+	for (size_t i = 0; i < p.n; i++) {
+		const char *ph = json_string_value(
+			json_object_get(json_object_get(p.items[i], "status"), "phase"));
+
+		if (ph && strcmp(ph, "Failed") == 0)
+			ok = false;
+	}
+	json_decref(p.list);
+	return ok;
+}
+
 /* Plays the agent: marks every pod of the workload Running and Ready (or Failed). */
 static void set_pods(struct kube_fixture *f, const char *w, const char *phase, bool ready)
 {
@@ -345,22 +365,8 @@ static void test_workload_lifecycle(void **state)
 	cd.path = "ReplicaFailed";
 	cd.want = "ReplicaFailed";
 	assert_true(run_until(f.base, event_seen, &cd, WAIT_MS));
-	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
-	{
-		/* the replacements are new pods, not Failed ones */
-		bool fresh = true;
-
-		list_pods(&f, "chat", &p);
-		for (size_t i = 0; i < p.n; i++) {
-			const char *ph = json_string_value(
-				json_object_get(json_object_get(p.items[i], "status"), "phase"));
-
-			if (ph && strcmp(ph, "Failed") == 0)
-				fresh = false;
-		}
-		json_decref(p.list);
-		assert_true(fresh);
-	}
+	/* the replacements are new pods, not Failed ones (the Event may come before the delete) */
+	assert_true(run_until(f.base, has_fresh_pods, &w, WAIT_MS));
 
 	/* scale out through minReplicas, then in */
 	patch = json_pack("{s:{s:{s:i}}}", "spec", "scaling", "minReplicas", 3);
@@ -830,6 +836,115 @@ static void test_canary_rollout(void **state)
 	fake_gw_stop(&g);
 }
 
+static void set_annotation(struct kube_fixture *f, const char *key, const char *value)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", key, value);
+
+	if (llmo_kube_patch(f->client, &llmo_kube_llmworkloads, NS, "chat", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("patch: %s", err.msg);
+	json_decref(patch);
+}
+
+/*
+ * A/B: one track per variant with replicas by weight (3 x 70/30 -> 2 and 1)
+ * and the weights as percentages for the gateway. Blue-green: the new
+ * version comes up in full with no traffic, waits for the promote
+ * annotation, switches, keeps the old version for scaleDownDelay, then
+ * removes it.
+ */
+static void test_ab_and_blue_green(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_error err = {0};
+	struct versions v = {.f = &f, .v1 = "7b", .v2 = "v2"};
+	struct ro_want rw = {.f = &f};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
+	char url[64];
+	json_t *wl, *hold, *tracks, *patch;
+
+	(void)state;
+	fake_gw_start(&g);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", g.port);
+	o.gateway_metrics_url = url;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
+	wl = workload("chat", 3);
+	json_object_set_new(json_object_get(wl, "spec"), "deploymentStrategy",
+			    json_pack("{s:s, s:{s:[{s:s, s:i}, {s:s, s:i}], s:s}}", "type", "abTest",
+				      "abTest", "variants", "modelVersion", "7b", "weight", 70,
+				      "modelVersion", "v2", "weight", 30, "stickyBy", "tenant"));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	v.n1 = 2;
+	v.n2 = 1;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	rw.phase = "Succeeded";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	rollout_str(&f, "phase", &hold);
+	tracks = json_object_get(json_object_get(hold, "status"), "tracks");
+	assert_int_equal(json_array_size(tracks), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(tracks, 0), "name")), "a");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(tracks, 0), "weight")), 70);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(tracks, 1),
+							      "modelVersion")),
+			    "v2");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(tracks, 1), "weight")), 30);
+	json_decref(hold);
+
+	/* the test ends on 7b (the v2 replica goes), then blue-green to v2 */
+	patch = json_pack("{s:{s:s, s:{s:s, s:{s:b, s:s}}}}", "spec", "modelVersion", "7b",
+			  "deploymentStrategy", "type", "blueGreen", "blueGreen", "autoPromote", 0,
+			  "scaleDownDelay", "1s");
+	if (llmo_kube_patch(f.client, &llmo_kube_llmworkloads, NS, "chat", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("patch: %s", err.msg);
+	json_decref(patch);
+	v.n1 = 3;
+	v.n2 = 0;
+	for (int i = 0; i < 100 && !has_versions(&v); i++) {
+		set_pods(&f, "chat", "Running", true);
+		run_until(f.base, has_versions, &v, 200);
+	}
+	assert_true(has_versions(&v));
+	set_version(&f, "v2");
+	v.n2 = 3;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	rw.phase = "Paused";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	set_annotation(&f, LLMO_ANNOTATION_PROMOTE, "v2");
+	rw.phase = "Promoting";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	/* switched: stable is v2 and takes all the traffic; 7b stays for the delay */
+	rollout_str(&f, "phase", &hold);
+	tracks = json_object_get(json_object_get(hold, "status"), "tracks");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(tracks, 0),
+							      "modelVersion")),
+			    "v2");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(tracks, 0), "weight")), 100);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(tracks, 1), "name")),
+			    "previous");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(tracks, 1), "weight")), 0);
+	json_decref(hold);
+	assert_true(has_versions(&v));
+	rw.phase = "Succeeded";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	v.n1 = 0;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+	fake_gw_stop(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -838,6 +953,7 @@ int main(void)
 		cmocka_unit_test(test_leader_election),
 		cmocka_unit_test(test_node_lifecycle),
 		cmocka_unit_test(test_canary_rollout),
+		cmocka_unit_test(test_ab_and_blue_green),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
