@@ -47,6 +47,11 @@ struct llmo_autoscaler {
 	int32_t max_panic;
 	/* PREDICTIVE */
 	struct llmo_forecast *fc;
+	int64_t ratio_index;       /* bucket being summed, -1 before any */
+	double sum_target, sum_fc; /* this bucket's samples of target 0 and of the forecast metric */
+	int64_t n_target, n_fc;
+	double ratios[LLMO_AS_RATIO_BUCKETS];
+	size_t nratios;            /* ratios[nratios % MAX] is the next slot */
 };
 
 static const char *const policy_names[] = {"reactive", "kpa", "predictive"};
@@ -153,6 +158,9 @@ int llmo_as_config_check(const struct llmo_as_config *c, struct llmo_error *err)
 				      "windows: want 0 < panic window <= stable window");
 	if (!(c->panic_threshold >= 1) || !isfinite(c->panic_threshold))
 		return llmo_error_set(err, LLMO_EINVAL, "panic threshold: want >= 1 (100%%)");
+	if (c->forecast_metric && !strcmp(llmo_as_metric_name(c->forecast_metric), "?"))
+		return llmo_error_set(err, LLMO_EINVAL, "forecast metric: unknown metric %d",
+				      c->forecast_metric);
 	if (check_policy(&c->behavior.scale_up, "scaleUp", err) ||
 	    check_policy(&c->behavior.scale_down, "scaleDown", err))
 		return err->code;
@@ -198,6 +206,7 @@ int llmo_as_configure(struct llmo_autoscaler *as, const struct llmo_as_config *c
 		return rc;
 	/* A new first metric or horizon starts the forecast afresh; the rest is kept. */
 	refit = !as->fc || cfg->targets[0].metric != as->cfg.targets[0].metric ||
+		cfg->forecast_metric != as->cfg.forecast_metric ||
 		bucket_for(cfg) != as->fc->bucket_ns;
 	if (cfg->policy == LLMO_AS_PREDICTIVE && refit) {
 		if (!as->fc)
@@ -206,6 +215,8 @@ int llmo_as_configure(struct llmo_autoscaler *as, const struct llmo_as_config *c
 			return llmo_error_set(err, LLMO_ENOMEM, "autoscaler: out of memory");
 		llmo_forecast_init(as->fc, bucket_for(cfg),
 				   (int32_t)((cfg->cold_start + bucket_for(cfg) - 1) / bucket_for(cfg)));
+		as->ratio_index = -1;
+		as->nratios = 0;
 	}
 	/* Samples of a metric that moved to another slot are dropped with the slot. */
 	for (size_t i = 0; i < LLMO_AS_TARGETS_MAX; i++) {
@@ -230,10 +241,68 @@ const struct llmo_forecast *llmo_as_forecaster(const struct llmo_autoscaler *as)
 	return as->cfg.policy == LLMO_AS_PREDICTIVE ? as->fc : NULL;
 }
 
+static int forecast_metric(const struct llmo_as_config *c)
+{
+	return c->forecast_metric ? c->forecast_metric : c->targets[0].metric;
+}
+
+/* Closes the ratio bucket when `now` is past it: one more target/forecast-metric ratio. */
+static void ratio_advance(struct llmo_autoscaler *as, int64_t now)
+{
+	int64_t idx = now / as->fc->bucket_ns;
+
+	if (idx == as->ratio_index)
+		return;
+	if (as->ratio_index >= 0 && as->n_target && as->n_fc && as->sum_fc > 0) {
+		as->ratios[as->nratios % LLMO_AS_RATIO_BUCKETS] =
+			(as->sum_target / (double)as->n_target) / (as->sum_fc / (double)as->n_fc);
+		as->nratios++;
+	}
+	as->ratio_index = idx;
+	as->sum_target = as->sum_fc = 0;
+	as->n_target = as->n_fc = 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median ratio of the first target's metric to the forecast metric; -1 before any. */
+static double ratio_median(const struct llmo_autoscaler *as)
+{
+	double v[LLMO_AS_RATIO_BUCKETS];
+	size_t n = LLMO_MIN(as->nratios, (size_t)LLMO_AS_RATIO_BUCKETS);
+
+	if (!n)
+		return -1;
+	memcpy(v, as->ratios, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 void llmo_as_observe(struct llmo_autoscaler *as, int64_t now, int metric, double value)
 {
 	if (!isfinite(value) || value < 0)
 		return;
+	if (as->cfg.policy == LLMO_AS_PREDICTIVE && as->fc) {
+		bool is_fc = metric == forecast_metric(&as->cfg);
+
+		if (is_fc)
+			llmo_forecast_observe(as->fc, now, value);
+		if (forecast_metric(&as->cfg) != as->cfg.targets[0].metric) {
+			ratio_advance(as, now);
+			if (is_fc) {
+				as->sum_fc += value;
+				as->n_fc++;
+			} else if (metric == as->cfg.targets[0].metric) {
+				as->sum_target += value;
+				as->n_target++;
+			}
+		}
+	}
 	for (size_t i = 0; i < as->cfg.ntargets; i++) {
 		struct sample_ring *r = &as->obs[i];
 
@@ -244,8 +313,6 @@ void llmo_as_observe(struct llmo_autoscaler *as, int64_t now, int metric, double
 			r->len--;
 		}
 		r->s[(r->head + r->len++) % LLMO_AS_SAMPLES_MAX] = (struct sample){now, value};
-		if (i == 0 && as->cfg.policy == LLMO_AS_PREDICTIVE && as->fc)
-			llmo_forecast_observe(as->fc, now, value);
 	}
 }
 
@@ -518,14 +585,38 @@ static int32_t predictive_recommend(struct llmo_autoscaler *as, int64_t now, int
 			 current);
 		return current;
 	}
+	by_load = replicas_for(t, stable, ready);
+	/* The other targets count with their stable-window means (feedback: queues, latency). */
+	for (size_t i = 1; i < c->ntargets; i++) {
+		double v;
+
+		if (window_mean(&as->obs[i], now, c->stable_window, &v))
+			by_load = LLMO_MAX(by_load, replicas_for(&c->targets[i], v, ready));
+	}
 	llmo_forecast_advance(fc, now);
 	/* Buckets from the newest closed one to the one holding now + cold_start. */
 	h = (int32_t)LLMO_MIN((now + c->cold_start) / fc->bucket_ns - fc->cur_index + 1,
 			      (int64_t)LLMO_FORECAST_BUCKETS_MAX);
 	f = llmo_forecast_max(fc, h);
 	out->forecast = llmo_forecast_at(fc, h);
-	by_load = replicas_for(t, stable, ready);
+	if (forecast_metric(c) != t->metric) {
+		/* Into the first target's units (see forecast_metric in the header). */
+		double k;
+
+		ratio_advance(as, now);
+		k = ratio_median(as);
+		f = k < 0 ? 0 : f * k;
+		out->forecast = k < 0 ? 0 : out->forecast * k;
+	}
 	by_forecast = replicas_for(t, f, ready);
+	/*
+	 * While replicas are starting, the load's feedback adds none: those
+	 * replicas will be Ready before any ordered now, and a queue that grows
+	 * meanwhile is drained by them (piling on is how KPA overshoots). Only
+	 * the forecast may add more then.
+	 */
+	if (ready < current && by_load > current)
+		by_load = current;
 	want = LLMO_MAX(by_load, by_forecast);
 	if (by_forecast > by_load)
 		snprintf(out->reason, sizeof(out->reason),

@@ -49,6 +49,7 @@ enum llmo_as_policy { LLMO_AS_REACTIVE = 1, LLMO_AS_KPA, LLMO_AS_PREDICTIVE };
 #define LLMO_AS_RECS_MAX 1024    /* recommendations kept for stabilization */
 #define LLMO_AS_EVENTS_MAX 256   /* scale events kept for the rate limits */
 #define LLMO_AS_REPLICAS_MAX 100000
+#define LLMO_AS_RATIO_BUCKETS 16
 
 struct llmo_as_target {
 	int metric;    /* enum llmo_metric_type */
@@ -75,6 +76,16 @@ struct llmo_as_config {
 	double panic_threshold;               /* KPA: 2.0 (200%) */
 	int64_t cold_start; /* ns, pod created to Ready: the predictive horizon */
 	int64_t metric_window; /* REACTIVE: the observed value is the mean over this; 30 s */
+	/*
+	 * PREDICTIVE: the metric forecast; 0 (default) for the first target's.
+	 * Another one (typically requests_per_second with queue_length as the
+	 * first target: arrivals do not include the queue a late scale-up
+	 * builds) is converted into the first target's units by the median,
+	 * over the last LLMO_AS_RATIO_BUCKETS forecaster buckets, of the ratio
+	 * of the two metrics' bucket means (Little's law: concurrency / rate =
+	 * time in system).
+	 */
+	int forecast_metric;
 };
 
 /* Fills c with the defaults above for policy (1 target left to the caller: ntargets 0). */

@@ -264,6 +264,7 @@ static const char autoscale_usage[] =
 	"                             gpu_utilization, kv_cache_usage\n"
 	"  --min N, --max N           replica bounds (1, 100); --min 0 scales to zero\n"
 	"  --initial-replicas N       Ready replicas at the start (1)\n"
+	"  --forecast-metric METRIC   predictive: the metric forecast (requests_per_second)\n"
 	"  --series FILE              write one CSV line per sample (second)\n"
 	"  --ttft-base-ms X           fixed part of the prefill (20)\n"
 	"  --prefill-us-per-token X   prefill per prompt token (100)\n"
@@ -391,6 +392,9 @@ static void autoscale_defaults(struct llmo_sim_as_opts *o, int policy)
 		o->as.scale_up_threshold = o->as.scale_down_threshold = 0;
 		o->as.up_cooldown = o->as.down_cooldown = 0;
 	}
+	/* Arrivals, not the queue a late scale-up builds, are what to forecast. */
+	if (policy == LLMO_AS_PREDICTIVE)
+		o->as.forecast_metric = LLMO_METRIC_REQUESTS_PER_SECOND;
 }
 
 static void as_series_point(void *arg, const struct llmo_sim_as_point *pt)
@@ -451,7 +455,7 @@ static int sim_autoscale(int argc, char **argv)
 	struct series series = {NULL, false};
 	struct llmo_sim_azure trace;
 	size_t ntargets = 0;
-	int status = 1, policy = LLMO_AS_PREDICTIVE;
+	int status = 1, policy = LLMO_AS_PREDICTIVE, forecast_metric = -1;
 	bool set[LLMO_ARRAY_LEN(knobs)] = {false};
 	const char *vals[LLMO_ARRAY_LEN(knobs)] = {NULL};
 
@@ -482,6 +486,15 @@ static int sim_autoscale(int argc, char **argv)
 				status = cmd_usage_error("sim autoscale", "--policy: %s", err.msg);
 				goto out;
 			}
+		} else if (strcmp(a, "--forecast-metric") == 0) {
+			struct llmo_as_target ft;
+			char buf[96];
+
+			snprintf(buf, sizeof(buf), "%.64s=1", v);
+			if ((status = target_parse(buf, &ft)) != 0)
+				goto out;
+			status = 1;
+			forecast_metric = ft.metric;
 		} else if (strcmp(a, "--target") == 0) {
 			if (ntargets == LLMO_AS_TARGETS_MAX) {
 				status = cmd_usage_error("sim autoscale", "--target: at most %d",
@@ -513,6 +526,8 @@ static int sim_autoscale(int argc, char **argv)
 	} else {
 		o.as.targets[0].target = 0.7 * o.slots;
 	}
+	if (forecast_metric >= 0)
+		o.as.forecast_metric = forecast_metric;
 	if (!set[knob_index("--initial-replicas")])
 		o.initial_replicas = LLMO_MAX(o.as.min_replicas, 1);
 	if (llmo_sim_as_opts_check(&o, &err)) {

@@ -254,6 +254,15 @@ int llmo_sim_as_opts_check(const struct llmo_sim_as_opts *o, struct llmo_error *
 	return 0;
 }
 
+static bool is_target(const struct llmo_as_config *c, int metric)
+{
+	for (size_t i = 0; i < c->ntargets; i++) {
+		if (c->targets[i].metric == metric)
+			return true;
+	}
+	return false;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -386,6 +395,9 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 		for (size_t i = 0; i < o->as.ntargets; i++)
 			llmo_as_observe(as, tn, o->as.targets[i].metric,
 					metric_value(&s, o->as.targets[i].metric));
+		if (o->as.forecast_metric && !is_target(&o->as, o->as.forecast_metric))
+			llmo_as_observe(as, tn, o->as.forecast_metric,
+					metric_value(&s, o->as.forecast_metric));
 		if (tn >= next_decide) {
 			int32_t current, ready, busy, want;
 
