@@ -12,6 +12,7 @@
 #include "base/common.h"
 
 #include "base/str.h"
+#include "fuzz_csv.h"
 #include "sim/autoscale.h"
 #include "sim/azure.h"
 #include "sim/trace.h"
@@ -21,17 +22,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Replays are run only on traces this small and short, to keep each input fast. */
 #define FUZZ_REQUESTS_MAX 64
 #define FUZZ_SPAN_MAX (INT64_C(3600) * 1000000000)
-
-static size_t data_lines(const char *text, size_t len)
-{
-	size_t lines = 0;
-
-	for (size_t i = 0; i < len; i++)
-		lines += text[i] == '\n';
-	if (len > 0 && text[len - 1] != '\n')
-		lines++;
-	return lines > 0 ? lines - 1 : 0;
-}
 
 static void replay(const struct llmo_sim_azure *t)
 {
@@ -63,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	llmo_sim_azure_init(&t);
 	rc = llmo_sim_azure_parse(&t, text, size, "fuzz.csv", &problems);
 	if (rc == 0) {
-		if (problems.len != 0 || t.requests.len != data_lines(text, size) ||
+		if (problems.len != 0 || t.requests.len != fuzz_csv_data_lines(text, size) ||
 		    t.requests.items[0].arrival != 0)
 			abort();
 		for (size_t i = 1; i < t.requests.len; i++)
