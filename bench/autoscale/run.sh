@@ -12,6 +12,8 @@
 #   SHAPES="diurnal bursty ramp step"    generated traces (bench/autoscale/gen_trace.py)
 #   SEEDS="1 2 3"                        one generated trace per shape and seed
 #   COLD_START=60   SLO_MS=1000   CAPACITY=8   (the simulator's flags; same for every policy)
+#   WARMUP=600      seconds replayed but not counted (every trace starts with one replica
+#                   and no history); WARMUP=0 counts everything
 #   ARGS=""         more flags for every run (e.g. "--itl-ms 30")
 #   BUILDDIR=build-bench   where llmo is built (RelWithDebInfo, no sanitizers)
 #   LLMO=path       use this llmo binary instead of building one
@@ -25,6 +27,7 @@ SEEDS=${SEEDS:-"1 2 3"}
 COLD_START=${COLD_START:-60}
 SLO_MS=${SLO_MS:-1000}
 CAPACITY=${CAPACITY:-8}
+WARMUP=${WARMUP:-600}
 ARGS=${ARGS:-}
 BUILDDIR=${BUILDDIR:-build-bench}
 
@@ -57,7 +60,7 @@ for t in "${traces[@]}"; do
 	for policy in predictive kpa reactive; do
 		# shellcheck disable=SC2086
 		"$LLMO" sim autoscale --trace "$t" --policy $policy --cold-start-s "$COLD_START" \
-			--slo-ttft-ms "$SLO_MS" --replica-capacity "$CAPACITY" $ARGS
+			--slo-ttft-ms "$SLO_MS" --replica-capacity "$CAPACITY" --warmup-s "$WARMUP" $ARGS
 	done
 done >"$tmp/results.jsonl.tmp"
 # One object per line for the table.
@@ -82,6 +85,9 @@ def name(path):
 by = {}
 for r in rows:
     by.setdefault(name(r["trace"]), {})[r["policy"]] = r
+r0 = rows[0]
+print("cold start %.0f s, capacity %d, targets %s, SLO TTFT %.0f ms, warm-up %.0f s" % (
+      r0["cold_start_s"], r0["replica_capacity"], r0["targets"], r0["slo_ttft_ms"], r0["warmup_s"]))
 print("%-14s %-10s %9s %8s %10s %7s %7s %8s" % ("trace", "policy", "gpu_h", "slo_%", "p95_ms",
       "events", "max_r", "mape_%"))
 for t, ps in by.items():

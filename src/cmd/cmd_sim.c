@@ -264,6 +264,7 @@ static const char autoscale_usage[] =
 	"                             gpu_utilization, kv_cache_usage\n"
 	"  --min N, --max N           replica bounds (1, 100); --min 0 scales to zero\n"
 	"  --initial-replicas N       Ready replicas at the start (1)\n"
+	"  --warmup-s X               replay but do not count the first X seconds (0)\n"
 	"  --forecast-metric METRIC   predictive: the metric forecast (requests_per_second)\n"
 	"  --series FILE              write one CSV line per sample (second)\n"
 	"  --ttft-base-ms X           fixed part of the prefill (20)\n"
@@ -305,6 +306,7 @@ static const struct knob knobs[] = {
 	{"--min", K_INT32, OPT(as.min_replicas), 0, 0, LLMO_AS_REPLICAS_MAX},
 	{"--max", K_INT32, OPT(as.max_replicas), 0, 1, LLMO_AS_REPLICAS_MAX},
 	{"--initial-replicas", K_INT32, OPT(initial_replicas), 0, 0, LLMO_AS_REPLICAS_MAX},
+	{"--warmup-s", K_NS, OPT(warmup), SECS, 0, 86400},
 	{"--ttft-base-ms", K_NS, OPT(ttft_base), 1e6, 0, 3.6e6},
 	{"--prefill-us-per-token", K_NS, OPT(prefill_per_token), 1e3, 0, 1e6},
 	{"--itl-ms", K_NS, OPT(itl), 1e6, 0.001, 1000},
@@ -421,7 +423,8 @@ static void print_autoscale(const struct llmo_sim_as_opts *o, const char *trace,
 {
 	printf("{\n  \"policy\": \"%s\",\n  \"trace\": ", llmo_as_policy_name(o->as.policy));
 	print_json_string(trace);
-	printf(",\n  \"requests\": %zu,\n  \"duration_s\": %.3f", r->requests, r->duration_s);
+	printf(",\n  \"warmup_s\": %.1f,\n  \"requests\": %zu,\n  \"duration_s\": %.3f",
+	       (double)o->warmup / 1e9, r->requests, r->duration_s);
 	printf(",\n  \"gpu_hours\": %.4f,\n  \"slo_ttft_ms\": %.1f,\n  \"slo_attainment_pct\": %.3f",
 	       r->gpu_hours, (double)o->slo_ttft / 1e6, r->slo_attainment_pct);
 	printf(",\n  \"p50_ttft_ms\": %.1f,\n  \"p95_ttft_ms\": %.1f,\n  \"p99_ttft_ms\": %.1f,\n  \"mean_ttft_ms\": %.1f",

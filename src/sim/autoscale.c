@@ -247,6 +247,8 @@ int llmo_sim_as_opts_check(const struct llmo_sim_as_opts *o, struct llmo_error *
 	if (o->sample < MS || o->interval < o->sample || o->interval > 3600 * SEC)
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "timing: want 1ms <= sample <= interval <= 1h");
+	if (o->warmup < 0 || o->warmup > 30 * 86400 * SEC)
+		return llmo_error_set(err, LLMO_EINVAL, "warm-up: want 0 to 30 days");
 	if (o->initial_replicas < 0 || o->initial_replicas > o->as.max_replicas)
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "initial replicas: want 0 to maxReplicas (%" PRId32 ")",
@@ -280,29 +282,39 @@ static double pct_ms(const int64_t *v, size_t n, double p)
 
 static void summarize(struct state *s, int64_t end, struct llmo_sim_as_result *res)
 {
-	size_t n = s->trace->requests.len, ok = 0;
+	size_t all = s->trace->requests.len, first = 0, n, ok = 0;
+	int64_t w = s->o->warmup;
 	double gpu_s = 0, sum = 0;
+	int64_t *ttft;
 
 	for (size_t i = 0; i < s->reps.len; i++) {
 		const struct replica *r = &s->reps.items[i];
+		int64_t from = LLMO_MAX(r->created, w), to = LLMO_MIN(r->gone_at, end);
 
-		gpu_s += (double)(LLMO_MIN(r->gone_at, end) - r->created) / SEC;
+		if (to > from)
+			gpu_s += (double)(to - from) / SEC;
 	}
+	while (first < all && s->trace->requests.items[first].arrival < w)
+		first++;
+	n = all - first;
+	ttft = s->ttft + first;
 	for (size_t i = 0; i < n; i++) {
-		ok += s->ttft[i] <= s->o->slo_ttft;
-		sum += (double)s->ttft[i];
+		ok += ttft[i] <= s->o->slo_ttft;
+		sum += (double)ttft[i];
 	}
-	qsort(s->ttft, n, sizeof(s->ttft[0]), cmp_i64);
+	qsort(ttft, n, sizeof(ttft[0]), cmp_i64);
 	res->requests = n;
-	res->duration_s = (double)end / SEC;
+	res->duration_s = (double)(end - w) / SEC;
 	res->gpu_hours = gpu_s / 3600;
 	res->slo_attainment_pct = 100.0 * (double)ok / (double)n;
-	res->p50_ttft_ms = pct_ms(s->ttft, n, 50);
-	res->p95_ttft_ms = pct_ms(s->ttft, n, 95);
-	res->p99_ttft_ms = pct_ms(s->ttft, n, 99);
+	res->p50_ttft_ms = pct_ms(ttft, n, 50);
+	res->p95_ttft_ms = pct_ms(ttft, n, 95);
+	res->p99_ttft_ms = pct_ms(ttft, n, 99);
 	res->mean_ttft_ms = sum / (double)n / MS;
-	res->mean_replicas = end > 0 ? gpu_s / ((double)end / SEC) : 0;
-	res->replicas_created = (int64_t)s->reps.len;
+	res->mean_replicas = end > w ? gpu_s / ((double)(end - w) / SEC) : 0;
+	res->replicas_created = 0;
+	for (size_t i = 0; i < s->reps.len; i++)
+		res->replicas_created += s->reps.items[i].created >= w;
 }
 
 int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as_opts *o,
@@ -325,6 +337,11 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 		return rc;
 	if (n == 0)
 		return llmo_error_set(err, LLMO_EINVAL, "the trace has no request");
+	if (trace->requests.items[n - 1].arrival < o->warmup)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "no request arrives after the warm-up (%.0f s; the trace spans %.0f s)",
+				      (double)o->warmup / SEC,
+				      (double)trace->requests.items[n - 1].arrival / SEC);
 	rc = llmo_as_new(&o->as, &as, err);
 	if (rc)
 		return rc;
@@ -407,15 +424,17 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 			/* The activator: waiting requests always get one replica. */
 			if (want == 0 && s.qhead < s.arrived)
 				want = 1;
-			if (d.panic)
+			bool counted = tn >= o->warmup;
+
+			if (d.panic && counted)
 				res->panic_s += (double)o->interval / SEC;
 			if (want != current) {
-				res->scale_events++;
+				res->scale_events += counted;
 				if (want > current) {
-					res->scale_ups++;
+					res->scale_ups += counted;
 					rc = add_replicas(&s, want - current);
 				} else {
-					res->scale_downs++;
+					res->scale_downs += counted;
 					remove_replicas(&s, current - want);
 				}
 				dispatch(&s);
@@ -427,9 +446,11 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 			struct llmo_sim_as_point pt;
 
 			counts(&s, &current, &ready, &busy);
-			ready_sum += ready;
-			samples++;
-			res->max_replicas = LLMO_MAX(res->max_replicas, current);
+			if (tn >= o->warmup) {
+				ready_sum += ready;
+				samples++;
+				res->max_replicas = LLMO_MAX(res->max_replicas, current);
+			}
 			if (o->on_sample) {
 				pt = (struct llmo_sim_as_point){
 					.t = tn,

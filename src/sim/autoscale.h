@@ -25,6 +25,9 @@
  *    metric_value in autoscale.c); every `interval` it decides and the
  *    decision is applied at once. The replay ends when the last request
  *    has finished; replicas alive then are charged until that time.
+ *  - With a warm-up W, everything is replayed but the results describe
+ *    [W, end]: requests arriving from W, GPU time from W, scale events and
+ *    samples from W (the start of a trace finds no replica and no history).
  * Deterministic: no randomness, no clock.
  */
 #include "autoscale/autoscaler.h"
@@ -55,6 +58,7 @@ struct llmo_sim_as_opts {
 	int64_t interval;         /* between decisions: 15 s REACTIVE, 2 s otherwise */
 	int64_t sample;           /* between observations: 1 s */
 	int32_t initial_replicas; /* Ready at time 0: 1 */
+	int64_t warmup;           /* 0: results count requests arriving and cost from then on */
 	void (*on_sample)(void *arg, const struct llmo_sim_as_point *pt); /* optional */
 	void *arg;
 };

@@ -158,6 +158,21 @@ static void test_queueing(void **state)
 	assert_true(fabs(r.mean_ttft_ms - (100 + 270 + 410) / 3.0) < 1e-9);
 	assert_int_equal(r.scale_events, 0);
 	assert_true(r.forecast_mape_pct < 0); /* not predictive */
+	/*
+	 * A warm-up of 60 ms: the same replay, but only request 2 (arrived at
+	 * 60 ms, TTFT 410) counts, and GPU time from 60 to 470 ms.
+	 */
+	o.warmup = 60 * MS;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), 0);
+	assert_int_equal(r.requests, 1);
+	assert_true(r.slo_attainment_pct == 0);
+	assert_true(fabs(r.p50_ttft_ms - 410) < 1e-9);
+	assert_true(fabs(r.duration_s - 0.410) < 1e-9);
+	assert_true(fabs(r.gpu_hours - 0.410 / 3600) < 1e-12);
+	/* A warm-up past the last arrival leaves nothing to measure. */
+	o.warmup = 61 * MS;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "warm-up"));
 	llmo_sim_azure_release(&t);
 }
 
