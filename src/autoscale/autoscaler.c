@@ -101,6 +101,7 @@ void llmo_as_config_init(struct llmo_as_config *c, int policy)
 	c->panic_threshold = 2.0;
 	c->cold_start = 60 * SEC;
 	c->metric_window = 30 * SEC;
+	c->forecast_z = 1;
 }
 
 static int check_policy(const struct llmo_scaling_policy *p, const char *dir,
@@ -158,6 +159,8 @@ int llmo_as_config_check(const struct llmo_as_config *c, struct llmo_error *err)
 				      "windows: want 0 < panic window <= stable window");
 	if (!(c->panic_threshold >= 1) || !isfinite(c->panic_threshold))
 		return llmo_error_set(err, LLMO_EINVAL, "panic threshold: want >= 1 (100%%)");
+	if (!(c->forecast_z >= 0 && c->forecast_z <= 10))
+		return llmo_error_set(err, LLMO_EINVAL, "forecast z: want 0 to 10");
 	if (c->forecast_metric && !strcmp(llmo_as_metric_name(c->forecast_metric), "?"))
 		return llmo_error_set(err, LLMO_EINVAL, "forecast metric: unknown metric %d",
 				      c->forecast_metric);
@@ -597,7 +600,7 @@ static int32_t predictive_recommend(struct llmo_autoscaler *as, int64_t now, int
 	/* Buckets from the newest closed one to the one holding now + cold_start. */
 	h = (int32_t)LLMO_MIN((now + c->cold_start) / fc->bucket_ns - fc->cur_index + 1,
 			      (int64_t)LLMO_FORECAST_BUCKETS_MAX);
-	f = llmo_forecast_max(fc, h);
+	f = llmo_forecast_max(fc, h) + c->forecast_z * llmo_forecast_stddev(fc);
 	out->forecast = llmo_forecast_at(fc, h);
 	if (forecast_metric(c) != t->metric) {
 		/* Into the first target's units (see forecast_metric in the header). */

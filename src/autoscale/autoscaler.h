@@ -86,6 +86,12 @@ struct llmo_as_config {
 	 * time in system).
 	 */
 	int forecast_metric;
+	/*
+	 * PREDICTIVE: the forecast is sized with this many standard deviations
+	 * of its own recent one-bucket error added (llmo_forecast_stddev):
+	 * headroom that grows where demand is hard to predict; 1.
+	 */
+	double forecast_z;
 };
 
 /* Fills c with the defaults above for policy (1 target left to the caller: ntargets 0). */

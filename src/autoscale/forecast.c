@@ -162,6 +162,12 @@ static void close_bucket(struct llmo_forecast *f, double x)
 		f->ape_sum += fabs(f->pred[slot] - x) / x;
 		f->ape_n++;
 	}
+	if (k >= 2) {
+		double e = x - llmo_forecast_at(f, 1);
+
+		f->err_var = (1 - LLMO_FORECAST_ERR_WEIGHT) * f->err_var +
+			     LLMO_FORECAST_ERR_WEIGHT * e * e;
+	}
 	f->hist[k % LLMO_FORECAST_BUCKETS_MAX] = x;
 	f->nhist++;
 	if (k == 0)
@@ -234,6 +240,11 @@ double llmo_forecast_max(const struct llmo_forecast *f, int32_t h)
 	for (int32_t k = 1; k <= LLMO_MAX(h, 1); k++)
 		m = LLMO_MAX(m, llmo_forecast_at(f, k));
 	return m;
+}
+
+double llmo_forecast_stddev(const struct llmo_forecast *f)
+{
+	return sqrt(f->err_var);
 }
 
 double llmo_forecast_mape(const struct llmo_forecast *f)

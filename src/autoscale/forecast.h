@@ -38,6 +38,7 @@
 #define LLMO_FORECAST_BETA 0.1  /* trend */
 #define LLMO_FORECAST_GAMMA 0.3 /* season */
 #define LLMO_FORECAST_PHI 0.9   /* trend damping per bucket */
+#define LLMO_FORECAST_ERR_WEIGHT 0.1 /* weight of the newest error in its running variance */
 
 struct llmo_forecast {
 	int64_t bucket_ns;   /* bucket length */
@@ -56,6 +57,7 @@ struct llmo_forecast {
 	int64_t pred_for[64];
 	double ape_sum;
 	int64_t ape_n;
+	double err_var; /* EWMA of the squared one-bucket-ahead error */
 };
 
 /* Sets f up for buckets of bucket_ns (> 0), scoring forecasts made `score_ahead` buckets ahead (>= 1). */
@@ -76,6 +78,13 @@ double llmo_forecast_at(const struct llmo_forecast *f, int32_t h);
 
 /* The largest forecast over buckets 1..h ahead (h >= 1). */
 double llmo_forecast_max(const struct llmo_forecast *f, int32_t h);
+
+/*
+ * Standard deviation of the one-bucket-ahead forecast error: the square
+ * root of an exponentially weighted mean of the squared errors (weight
+ * LLMO_FORECAST_ERR_WEIGHT for the newest). 0 before the third bucket.
+ */
+double llmo_forecast_stddev(const struct llmo_forecast *f);
 
 /* Detected season in buckets, 0 without one. */
 static inline int32_t llmo_forecast_season(const struct llmo_forecast *f)

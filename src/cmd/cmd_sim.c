@@ -266,6 +266,8 @@ static const char autoscale_usage[] =
 	"  --initial-replicas N       Ready replicas at the start (1)\n"
 	"  --warmup-s X               replay but do not count the first X seconds (0)\n"
 	"  --forecast-metric METRIC   predictive: the metric forecast (requests_per_second)\n"
+	"  --forecast-z X             predictive: standard deviations of the forecast's\n"
+	"                             error added as headroom (1)\n"
 	"  --series FILE              write one CSV line per sample (second)\n"
 	"  --ttft-base-ms X           fixed part of the prefill (20)\n"
 	"  --prefill-us-per-token X   prefill per prompt token (100)\n"
@@ -321,6 +323,7 @@ static const struct knob knobs[] = {
 	{"--stable-window-s", K_NS, OPT(as.stable_window), SECS, 1, 3600},
 	{"--panic-window-s", K_NS, OPT(as.panic_window), SECS, 1, 3600},
 	{"--panic-threshold", K_DOUBLE, OPT(as.panic_threshold), 0, 1, 100},
+	{"--forecast-z", K_DOUBLE, OPT(as.forecast_z), 0, 0, 10},
 };
 
 static size_t knob_index(const char *flag)

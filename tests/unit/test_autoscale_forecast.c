@@ -49,12 +49,20 @@ static void test_constant_and_step(void **state)
 	assert_true(fabs(llmo_forecast_at(&fc, 1) - 5) < 1e-9);
 	assert_true(fabs(llmo_forecast_at(&fc, 30) - 5) < 1e-9);
 	assert_true(fabs(llmo_forecast_mape(&fc)) < 1e-9);
+	assert_true(llmo_forecast_stddev(&fc) == 0); /* never wrong */
 	assert_int_equal(llmo_forecast_season(&fc), 0);
 	/* A step to 10: the forecast follows it (alpha 0.5: within 1% in 20 buckets). */
 	for (int64_t k = 50; k < 100; k++)
 		put(k, 10);
 	llmo_forecast_advance(&fc, 100 * B);
 	assert_true(fabs(llmo_forecast_at(&fc, 1) - 10) < 0.1);
+	/*
+	 * The step's first error is 5 (forecast 5, value 10): its share of the
+	 * variance, 0.1 * 25, decays by 0.9 a bucket, to 0.1 * 25 * 0.9^49 =
+	 * 0.014 (a deviation of 0.12) after 50 buckets; the smaller errors
+	 * while the trend settles add a little. Not 0, below 0.2.
+	 */
+	assert_true(llmo_forecast_stddev(&fc) > 0 && llmo_forecast_stddev(&fc) < 0.2);
 	/* The largest of the forecasts ahead is never below the forecast one ahead. */
 	assert_true(llmo_forecast_max(&fc, 5) >= llmo_forecast_at(&fc, 1));
 }
