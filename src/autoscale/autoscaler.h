@@ -23,13 +23,15 @@
  *    desired is >= panic_threshold x ready, lasts while it stays so and
  *    ends a stable window after it last was; while panicking the larger
  *    of the two is taken and replicas never go down.
- *  - LLMO_AS_PREDICTIVE: the first target's metric is forecast
- *    (autoscale/forecast.h) over the next cold_start; desired =
- *    ceil(max(largest forecast until now + cold_start, the stable-window
- *    average) / target), so that it never asks for fewer replicas than the
- *    current load needs. A scale-down waits until the recommendation has
- *    been lower for a whole cold_start (a replica removed now could not come
- *    back sooner), and behavior, cooldowns and bounds apply as for REACTIVE.
+ *  - LLMO_AS_PREDICTIVE: forecast_metric (the first target's by default;
+ *    arrivals are better) is forecast (autoscale/forecast.h) over the next
+ *    cold_start, plus forecast_z standard deviations of the forecast's own
+ *    error, and converted into the first target's units; desired =
+ *    max(replicas for that, replicas for the stable-window mean of each
+ *    target), so it never asks for fewer replicas than the current load
+ *    needs. While replicas are starting the load adds none (only the
+ *    forecast may): they will drain the queue that grows meanwhile.
+ *    Stabilization, behavior, cooldowns and bounds apply as for REACTIVE.
  *
  * Observations (llmo_as_observe): for requests_per_second, queue_length
  * (requests waiting or running) and tokens_per_second the value is the
