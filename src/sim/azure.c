@@ -42,7 +42,7 @@ bool llmo_sim_azure_timestamp(const char *s, int64_t *out)
 	if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
 	    !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &sec))
 		return false;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > llmo_days_in_month(y, (int)mo) || h > 23 || mi > 59 ||
+	if (y < 1970 || y > LLMO_SIM_AZURE_YEAR_MAX || mo < 1 || mo > 12 || d < 1 || d > llmo_days_in_month(y, (int)mo) || h > 23 || mi > 59 ||
 	    sec > 59)
 		return false;
 	if (n > 19) {
@@ -139,6 +139,17 @@ int llmo_sim_azure_parse(struct llmo_sim_azure *t, const char *text, size_t len,
 	}
 	if (!rc)
 		rc = sort_requests(t->requests.items, t->requests.len);
+	if (!rc) {
+		int64_t span = t->requests.items[t->requests.len - 1].arrival -
+			       t->requests.items[0].arrival;
+
+		if (span > LLMO_SIM_AZURE_SPAN_MAX) {
+			llmo_sim_problem(&pb, 0, "the requests span %.1f days, limit is %.0f",
+					 (double)span / 86400e9,
+					 (double)LLMO_SIM_AZURE_SPAN_MAX / 86400e9);
+			rc = pb.rc ? pb.rc : LLMO_ETOOBIG;
+		}
+	}
 	if (rc) {
 		llmo_sim_azure_release(t);
 		return rc;

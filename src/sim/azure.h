@@ -7,7 +7,9 @@
  *     TIMESTAMP,ContextTokens,GeneratedTokens
  *
  * TIMESTAMP is "YYYY-MM-DD HH:MM:SS" with an optional fraction of up to 9
- * digits ("2023-11-16 18:15:46.6805900"), UTC, a 'T' allowed for the space;
+ * digits ("2023-11-16 18:15:46.6805900"), UTC, years 1970 to
+ * LLMO_SIM_AZURE_YEAR_MAX, a 'T' allowed for the space; the requests span at
+ * most LLMO_SIM_AZURE_SPAN_MAX (a longer trace is one problem, LLMO_ETOOBIG);
  * the token counts are base-10 integers from 0 to LLMO_SIM_AZURE_TOKENS_MAX.
  * Columns are found by name, in any order; other columns are ignored. The
  * CSV rules and caps are those of src/sim/csv.h. Every malformed row is a
@@ -19,6 +21,8 @@
 #include "base/vec.h"
 
 #define LLMO_SIM_AZURE_TOKENS_MAX 10000000
+#define LLMO_SIM_AZURE_YEAR_MAX 2200 /* nanoseconds since 1970 fit an int64 until 2262 */
+#define LLMO_SIM_AZURE_SPAN_MAX (INT64_C(31) * 86400 * 1000000000) /* first to last request */
 
 struct llmo_sim_request {
 	int64_t arrival; /* ns since the first request of the trace */

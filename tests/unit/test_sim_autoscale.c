@@ -46,6 +46,8 @@ static void test_timestamp(void **state)
 	assert_false(llmo_sim_azure_timestamp("2023-11-16 18:15", &t));
 	assert_false(llmo_sim_azure_timestamp("2023-1x-16 18:15:46", &t));
 	assert_false(llmo_sim_azure_timestamp("1969-12-31 23:59:59", &t));
+	assert_true(llmo_sim_azure_timestamp("2200-12-31 23:59:59.999999999", &t));
+	assert_false(llmo_sim_azure_timestamp("2201-01-01 00:00:00", &t)); /* found by fuzzing */
 }
 
 static void test_parse(void **state)
@@ -100,6 +102,16 @@ static void test_parse(void **state)
 	assert_int_equal(parse(&t, "", &problems), LLMO_EPARSE);
 	assert_string_equal(problems.items[0], "a.csv: no request rows");
 	llmo_strv_release(&problems);
+	/* At most 31 days from the first request to the last. */
+	assert_int_equal(parse(&t, "2023-01-01 00:00:00,1,1\n2023-02-01 00:00:00.000000001,1,1\n",
+			       &problems),
+			 LLMO_ETOOBIG);
+	assert_int_equal(t.requests.len, 0);
+	assert_string_equal(problems.items[0], "a.csv: the requests span 31.0 days, limit is 31");
+	llmo_strv_release(&problems);
+	assert_int_equal(parse(&t, "2023-01-01 00:00:00,1,1\n2023-02-01 00:00:00,1,1\n", &problems),
+			 0);
+	llmo_sim_azure_release(&t);
 }
 
 /* A trace of n requests: arrival in ms, context and generated tokens. */
