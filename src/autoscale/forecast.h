@@ -67,9 +67,9 @@ void llmo_forecast_init(struct llmo_forecast *f, int64_t bucket_ns, int32_t scor
 void llmo_forecast_observe(struct llmo_forecast *f, int64_t now, double value);
 
 /*
- * Closes the buckets that ended by `now` (a bucket with no sample repeats
- * the last value, so a silent gap does not read as zero demand, except
- * after an observed zero).
+ * Closes the buckets that ended by `now`. A bucket with no sample repeats
+ * the value of the one before it: a silent gap (a missed scrape) does not
+ * read as zero demand. Zero demand is observed as 0.
  */
 void llmo_forecast_advance(struct llmo_forecast *f, int64_t now);
 
