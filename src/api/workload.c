@@ -10,7 +10,7 @@ const char *const llmo_model_type_names[] = {"text-generation", "chat", "embeddi
 static const char *const model_sizes[] = {"small", "medium", "large", "xlarge", NULL};
 const char *const llmo_qos_names[] = {"premium", "standard", "basic", NULL};
 static const char *const scaling_strategies[] = {"horizontal", "vertical", "hybrid", NULL};
-static const char *const metric_types[] = {"cpu", "memory", "requests_per_second",
+const char *const llmo_metric_type_names[] = {"cpu", "memory", "requests_per_second",
 					   "queue_length", "latency", "tokens_per_second",
 					   "gpu_utilization", "kv_cache_usage", NULL};
 const char *const llmo_deploy_type_names[] = {"rolling", "canary", "blueGreen", "abTest", NULL};
@@ -42,7 +42,7 @@ static const struct llmo_field resources_fields[] = {
 };
 
 static const struct llmo_field target_metric_fields[] = {
-	F(struct llmo_target_metric, type, "type", LLMO_FT_ENUM, .enums = metric_types, .flags = LLMO_FF_REQUIRED),
+	F(struct llmo_target_metric, type, "type", LLMO_FT_ENUM, .enums = llmo_metric_type_names, .flags = LLMO_FF_REQUIRED),
 	F(struct llmo_target_metric, target, "target", LLMO_FT_NUMBER, .flags = LLMO_FF_REQUIRED),
 	END,
 };

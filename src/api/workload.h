@@ -49,6 +49,8 @@ enum llmo_workload_phase {
 
 extern const char *const llmo_model_type_names[];
 extern const char *const llmo_qos_names[];
+/* Names of enum llmo_metric_type, indexed by value - 1, NULL-terminated. */
+extern const char *const llmo_metric_type_names[];
 extern const char *const llmo_deploy_type_names[];
 
 struct llmo_resources {

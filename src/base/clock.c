@@ -70,15 +70,14 @@ static bool is_leap(int64_t y)
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int days_in_month(int64_t y, int m)
+int llmo_days_in_month(int64_t y, int m)
 {
 	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t llmo_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -157,7 +156,7 @@ int llmo_time_parse_rfc3339(const char *s, int64_t *wall_ms, struct llmo_error *
 		return time_reject(err, s, "trailing characters after the zone");
 	if (mon < 1 || mon > 12)
 		return time_reject(err, s, "month out of range");
-	if (day < 1 || day > days_in_month(year, mon))
+	if (day < 1 || day > llmo_days_in_month(year, mon))
 		return time_reject(err, s, "day out of range for the month");
 	if (hour > 23)
 		return time_reject(err, s, "hour out of range");
@@ -168,7 +167,7 @@ int llmo_time_parse_rfc3339(const char *s, int64_t *wall_ms, struct llmo_error *
 	if (offh > 23 || offm > 59)
 		return time_reject(err, s, "zone offset out of range");
 
-	secs = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec;
+	secs = llmo_days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec;
 	secs -= (int64_t)sign * (offh * 3600 + offm * 60);
 	*wall_ms = secs * 1000 + ms;
 	return 0;

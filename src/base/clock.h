@@ -16,6 +16,11 @@ int64_t llmo_clock_mono_ms(void);
 /* CLOCK_REALTIME in milliseconds since the Unix epoch. */
 int64_t llmo_clock_wall_ms(void);
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant). */
+int64_t llmo_days_from_civil(int64_t y, int m, int d);
+/* Days in month m (1..12) of year y. */
+int llmo_days_in_month(int64_t y, int m);
+
 /* Room for the longest llmo_time_format_rfc3339 output, NUL included. */
 #define LLMO_RFC3339_MAX 32
 

@@ -14,6 +14,7 @@
 #include "base/common.h"
 
 #include "base/str.h"
+#include "fuzz_csv.h"
 #include "sim/schedule.h"
 #include "sim/trace.h"
 
@@ -22,18 +23,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Replays are run only on traces this small, to keep each input fast. */
 #define FUZZ_NODES_MAX 32
 #define FUZZ_PODS_MAX 64
-
-/* Data lines: lines after the first, not counting an empty last piece after "\n". */
-static size_t data_lines(const char *text, size_t len)
-{
-	size_t lines = 0;
-
-	for (size_t i = 0; i < len; i++)
-		lines += text[i] == '\n';
-	if (len > 0 && text[len - 1] != '\n')
-		lines++;
-	return lines > 0 ? lines - 1 : 0;
-}
 
 static int parse(struct llmo_sim_trace *t, bool nodes, const char *text, size_t len)
 {
@@ -47,7 +36,7 @@ static int parse(struct llmo_sim_trace *t, bool nodes, const char *text, size_t 
 		rc = llmo_sim_trace_parse_pods(t, text, len, "fuzz.csv", &problems);
 	after = nodes ? t->nodes.len : t->pods.len;
 	if (rc == 0) {
-		if (problems.len != 0 || after - before != data_lines(text, len))
+		if (problems.len != 0 || after - before != fuzz_csv_data_lines(text, len))
 			abort();
 	} else {
 		if (rc != LLMO_EPARSE && rc != LLMO_ETOOBIG)

@@ -1,0 +1,707 @@
+#include "base/common.h"
+
+#include <math.h>
+
+#include "autoscale/autoscaler.h"
+
+#define SEC INT64_C(1000000000)
+
+/* Knative's rate limits of one decision: up to 1000x, down to 1/2 of the ready replicas. */
+#define KPA_MAX_SCALE_UP_RATE 1000.0
+#define KPA_MAX_SCALE_DOWN_RATE 2.0
+
+/* Forecaster buckets: a quarter of the cold start, within these bounds. */
+#define BUCKET_MIN (5 * SEC)
+#define BUCKET_MAX (60 * SEC)
+
+struct sample {
+	int64_t t;
+	double v;
+};
+
+struct sample_ring {
+	struct sample s[LLMO_AS_SAMPLES_MAX];
+	size_t head, len; /* oldest at head */
+};
+
+struct rec {
+	int64_t t;
+	int32_t n;
+};
+
+struct event {
+	int64_t t;
+	int32_t delta;
+};
+
+struct llmo_autoscaler {
+	struct llmo_as_config cfg;
+	struct sample_ring obs[LLMO_AS_TARGETS_MAX];
+	struct rec recs[LLMO_AS_RECS_MAX];
+	size_t rec_head, rec_len;
+	struct event events[LLMO_AS_EVENTS_MAX];
+	size_t ev_head, ev_len;
+	int64_t last_up, last_down; /* INT64_MIN: never */
+	/* KPA */
+	int64_t panic_since; /* INT64_MIN: not panicking; else the last time over the threshold */
+	int32_t max_panic;
+	/* PREDICTIVE */
+	struct llmo_forecast *fc;
+	int64_t ratio_index;       /* bucket being summed, -1 before any */
+	double sum_target, sum_fc; /* this bucket's samples of target 0 and of the forecast metric */
+	int64_t n_target, n_fc;
+	double ratios[LLMO_AS_RATIO_BUCKETS];
+	size_t nratios;            /* ratios[nratios % MAX] is the next slot */
+};
+
+static const char *const policy_names[] = {"reactive", "kpa", "predictive"};
+
+const char *llmo_as_policy_name(int policy)
+{
+	return policy >= 1 && policy <= 3 ? policy_names[policy - 1] : "?";
+}
+
+int llmo_as_policy_parse(const char *s, int *out, struct llmo_error *err)
+{
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(s, policy_names[i]) == 0) {
+			*out = i + 1;
+			return 0;
+		}
+	}
+	return llmo_error_set(err, LLMO_EINVAL, "\"%.64s\": want reactive, kpa or predictive", s);
+}
+
+const char *llmo_as_metric_name(int metric)
+{
+	return metric >= LLMO_METRIC_CPU && metric <= LLMO_METRIC_KV_CACHE_USAGE
+		       ? llmo_metric_type_names[metric - 1]
+		       : "?";
+}
+
+bool llmo_as_metric_is_total(int metric)
+{
+	return metric == LLMO_METRIC_REQUESTS_PER_SECOND || metric == LLMO_METRIC_QUEUE_LENGTH ||
+	       metric == LLMO_METRIC_TOKENS_PER_SECOND;
+}
+
+void llmo_as_config_init(struct llmo_as_config *c, int policy)
+{
+	memset(c, 0, sizeof(*c));
+	c->policy = policy;
+	c->min_replicas = 1;
+	c->max_replicas = 10;
+	c->tolerance = 0.1;
+	c->scale_up_threshold = 0.8;
+	c->scale_down_threshold = 0.3;
+	c->up_cooldown = 180 * SEC;
+	c->down_cooldown = 600 * SEC;
+	c->stable_window = 60 * SEC;
+	c->panic_window = 6 * SEC;
+	c->panic_threshold = 2.0;
+	c->cold_start = 60 * SEC;
+	c->metric_window = 30 * SEC;
+	c->forecast_z = 1;
+}
+
+static int check_policy(const struct llmo_scaling_policy *p, const char *dir,
+			struct llmo_error *err)
+{
+	if (p->stabilization_window_seconds < 0 || p->stabilization_window_seconds > 3600)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "behavior.%s.stabilizationWindowSeconds: want 0 to 3600", dir);
+	if (p->max_change_percent < 0 || p->max_change_pods < 0)
+		return llmo_error_set(err, LLMO_EINVAL, "behavior.%s: change limits must be >= 0",
+				      dir);
+	if ((p->max_change_percent || p->max_change_pods) &&
+	    (p->period_seconds < 1 || p->period_seconds > 1800))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "behavior.%s.periodSeconds: want 1 to 1800 with a change limit",
+				      dir);
+	return 0;
+}
+
+int llmo_as_config_check(const struct llmo_as_config *c, struct llmo_error *err)
+{
+	if (c->policy < LLMO_AS_REACTIVE || c->policy > LLMO_AS_PREDICTIVE)
+		return llmo_error_set(err, LLMO_EINVAL, "policy: want reactive, kpa or predictive");
+	if (c->min_replicas < 0 || c->max_replicas < c->min_replicas ||
+	    c->max_replicas > LLMO_AS_REPLICAS_MAX || c->max_replicas < 1)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "replicas: want 0 <= min <= max, 1 <= max <= %d (min %" PRId32
+				      ", max %" PRId32 ")",
+				      LLMO_AS_REPLICAS_MAX, c->min_replicas, c->max_replicas);
+	if (c->ntargets < 1 || c->ntargets > LLMO_AS_TARGETS_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "targets: want 1 to %d",
+				      LLMO_AS_TARGETS_MAX);
+	for (size_t i = 0; i < c->ntargets; i++) {
+		if (!strcmp(llmo_as_metric_name(c->targets[i].metric), "?"))
+			return llmo_error_set(err, LLMO_EINVAL, "targets[%zu]: unknown metric %d", i,
+					      c->targets[i].metric);
+		if (!(c->targets[i].target > 0) || !isfinite(c->targets[i].target))
+			return llmo_error_set(err, LLMO_EINVAL,
+					      "targets[%zu].target: want a number above 0", i);
+	}
+	if (!(c->tolerance >= 0 && c->tolerance < 1))
+		return llmo_error_set(err, LLMO_EINVAL, "tolerance: want 0 <= x < 1");
+	if (!(c->scale_up_threshold >= 0 && c->scale_up_threshold <= 1 &&
+	      c->scale_down_threshold >= 0 &&
+	      (c->scale_up_threshold == 0 ? c->scale_down_threshold == 0
+					  : c->scale_down_threshold < c->scale_up_threshold)))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "thresholds: want 0 <= scaleDownThreshold < scaleUpThreshold <= 1 (or both 0)");
+	if (c->up_cooldown < 0 || c->down_cooldown < 0 || c->cold_start < 0 ||
+	    c->metric_window < 0)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "cooldowns, cold start and metric window: want >= 0");
+	if (c->stable_window <= 0 || c->panic_window <= 0 || c->panic_window > c->stable_window)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "windows: want 0 < panic window <= stable window");
+	if (!(c->panic_threshold >= 1) || !isfinite(c->panic_threshold))
+		return llmo_error_set(err, LLMO_EINVAL, "panic threshold: want >= 1 (100%%)");
+	if (!(c->forecast_z >= 0 && c->forecast_z <= 10))
+		return llmo_error_set(err, LLMO_EINVAL, "forecast z: want 0 to 10");
+	if (c->forecast_metric && !strcmp(llmo_as_metric_name(c->forecast_metric), "?"))
+		return llmo_error_set(err, LLMO_EINVAL, "forecast metric: unknown metric %d",
+				      c->forecast_metric);
+	if (check_policy(&c->behavior.scale_up, "scaleUp", err) ||
+	    check_policy(&c->behavior.scale_down, "scaleDown", err))
+		return err->code;
+	return 0;
+}
+
+static int64_t bucket_for(const struct llmo_as_config *c)
+{
+	return LLMO_MAX(BUCKET_MIN, LLMO_MIN(BUCKET_MAX, c->cold_start / 4));
+}
+
+int llmo_as_new(const struct llmo_as_config *cfg, struct llmo_autoscaler **out,
+		struct llmo_error *err)
+{
+	struct llmo_autoscaler *as;
+	int rc;
+
+	*out = NULL;
+	rc = llmo_as_config_check(cfg, err);
+	if (rc)
+		return rc;
+	as = calloc(1, sizeof(*as));
+	if (!as)
+		return llmo_error_set(err, LLMO_ENOMEM, "autoscaler: out of memory");
+	as->last_up = as->last_down = INT64_MIN;
+	as->panic_since = INT64_MIN;
+	rc = llmo_as_configure(as, cfg, err);
+	if (rc) {
+		llmo_as_free(as);
+		return rc;
+	}
+	*out = as;
+	return 0;
+}
+
+int llmo_as_configure(struct llmo_autoscaler *as, const struct llmo_as_config *cfg,
+		      struct llmo_error *err)
+{
+	int rc = llmo_as_config_check(cfg, err);
+	bool refit;
+
+	if (rc)
+		return rc;
+	/* A new first metric or horizon starts the forecast afresh; the rest is kept. */
+	refit = !as->fc || cfg->targets[0].metric != as->cfg.targets[0].metric ||
+		cfg->forecast_metric != as->cfg.forecast_metric ||
+		bucket_for(cfg) != as->fc->bucket_ns;
+	if (cfg->policy == LLMO_AS_PREDICTIVE && refit) {
+		if (!as->fc)
+			as->fc = malloc(sizeof(*as->fc));
+		if (!as->fc)
+			return llmo_error_set(err, LLMO_ENOMEM, "autoscaler: out of memory");
+		llmo_forecast_init(as->fc, bucket_for(cfg),
+				   (int32_t)((cfg->cold_start + bucket_for(cfg) - 1) / bucket_for(cfg)));
+		as->ratio_index = -1;
+		as->nratios = 0;
+	}
+	/* Samples of a metric that moved to another slot are dropped with the slot. */
+	for (size_t i = 0; i < LLMO_AS_TARGETS_MAX; i++) {
+		if (i >= cfg->ntargets || i >= as->cfg.ntargets ||
+		    cfg->targets[i].metric != as->cfg.targets[i].metric)
+			as->obs[i].len = 0;
+	}
+	as->cfg = *cfg;
+	return 0;
+}
+
+void llmo_as_free(struct llmo_autoscaler *as)
+{
+	if (!as)
+		return;
+	free(as->fc);
+	free(as);
+}
+
+const struct llmo_forecast *llmo_as_forecaster(const struct llmo_autoscaler *as)
+{
+	return as->cfg.policy == LLMO_AS_PREDICTIVE ? as->fc : NULL;
+}
+
+static int forecast_metric(const struct llmo_as_config *c)
+{
+	return c->forecast_metric ? c->forecast_metric : c->targets[0].metric;
+}
+
+/* Closes the ratio bucket when `now` is past it: one more target/forecast-metric ratio. */
+static void ratio_advance(struct llmo_autoscaler *as, int64_t now)
+{
+	int64_t idx = now / as->fc->bucket_ns;
+
+	if (idx == as->ratio_index)
+		return;
+	if (as->ratio_index >= 0 && as->n_target && as->n_fc && as->sum_fc > 0) {
+		as->ratios[as->nratios % LLMO_AS_RATIO_BUCKETS] =
+			(as->sum_target / (double)as->n_target) / (as->sum_fc / (double)as->n_fc);
+		as->nratios++;
+	}
+	as->ratio_index = idx;
+	as->sum_target = as->sum_fc = 0;
+	as->n_target = as->n_fc = 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median ratio of the first target's metric to the forecast metric; -1 before any. */
+static double ratio_median(const struct llmo_autoscaler *as)
+{
+	double v[LLMO_AS_RATIO_BUCKETS];
+	size_t n = LLMO_MIN(as->nratios, (size_t)LLMO_AS_RATIO_BUCKETS);
+
+	if (!n)
+		return -1;
+	memcpy(v, as->ratios, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void llmo_as_observe(struct llmo_autoscaler *as, int64_t now, int metric, double value)
+{
+	if (!isfinite(value) || value < 0)
+		return;
+	if (as->cfg.policy == LLMO_AS_PREDICTIVE && as->fc) {
+		bool is_fc = metric == forecast_metric(&as->cfg);
+
+		if (is_fc)
+			llmo_forecast_observe(as->fc, now, value);
+		if (forecast_metric(&as->cfg) != as->cfg.targets[0].metric) {
+			ratio_advance(as, now);
+			if (is_fc) {
+				as->sum_fc += value;
+				as->n_fc++;
+			} else if (metric == as->cfg.targets[0].metric) {
+				as->sum_target += value;
+				as->n_target++;
+			}
+		}
+	}
+	for (size_t i = 0; i < as->cfg.ntargets; i++) {
+		struct sample_ring *r = &as->obs[i];
+
+		if (as->cfg.targets[i].metric != metric)
+			continue;
+		if (r->len == LLMO_AS_SAMPLES_MAX) {
+			r->head = (r->head + 1) % LLMO_AS_SAMPLES_MAX;
+			r->len--;
+		}
+		r->s[(r->head + r->len++) % LLMO_AS_SAMPLES_MAX] = (struct sample){now, value};
+	}
+}
+
+/* Mean of the samples in (now - window, now]; the newest sample if none; false without samples. */
+static bool window_mean(const struct sample_ring *r, int64_t now, int64_t window, double *out)
+{
+	double sum = 0;
+	size_t n = 0;
+
+	if (!r->len)
+		return false;
+	for (size_t k = r->len; k-- > 0;) {
+		const struct sample *s = &r->s[(r->head + k) % LLMO_AS_SAMPLES_MAX];
+
+		if (s->t <= now - window)
+			break;
+		if (s->t > now)
+			continue;
+		sum += s->v;
+		n++;
+	}
+	*out = n ? sum / (double)n : r->s[(r->head + r->len - 1) % LLMO_AS_SAMPLES_MAX].v;
+	return true;
+}
+
+/* ceil(x), forgiving the rounding error of x computed as a ratio. */
+static int32_t ceil_replicas(double x)
+{
+	double c = ceil(x - 1e-9);
+
+	if (!(c > 0))
+		return 0;
+	return c > LLMO_AS_REPLICAS_MAX ? LLMO_AS_REPLICAS_MAX : (int32_t)c;
+}
+
+/* Replicas that carry `value` of target t at its target: totals divide, means scale `ready`. */
+static int32_t replicas_for(const struct llmo_as_target *t, double value, int32_t ready)
+{
+	if (llmo_as_metric_is_total(t->metric))
+		return ceil_replicas(value / t->target);
+	return ceil_replicas((double)ready * value / t->target);
+}
+
+/* The HPA recommendation of one target, or -1 without data. Writes its reason. */
+static int32_t hpa_target(const struct llmo_autoscaler *as, size_t i, int64_t now,
+			  int32_t current, int32_t ready, char *why, size_t whylen)
+{
+	const struct llmo_as_config *c = &as->cfg;
+	const struct llmo_as_target *t = &c->targets[i];
+	double v, per, ratio;
+	int32_t want;
+
+	if (!window_mean(&as->obs[i], now, c->metric_window, &v))
+		return -1;
+	if (llmo_as_metric_is_total(t->metric)) {
+		if (ready == 0) {
+			/* Nothing Ready: the total alone says how many are needed. */
+			want = v > 0 ? LLMO_MAX(1, ceil_replicas(v / t->target)) : current;
+			snprintf(why, whylen, "%s %.1f with no ready replica -> %" PRId32,
+				 llmo_as_metric_name(t->metric), v, want);
+			return want;
+		}
+		per = v / ready;
+	} else {
+		if (ready == 0)
+			return -1;
+		per = v;
+	}
+	ratio = per / t->target;
+	want = current;
+	if (fabs(ratio - 1) > c->tolerance) {
+		want = replicas_for(t, v, ready);
+		/* The thresholds' band: no scale-down until well below the target. */
+		if (want < current && c->scale_up_threshold > 0 &&
+		    ratio >= c->scale_down_threshold / c->scale_up_threshold)
+			want = current;
+	}
+	snprintf(why, whylen, "%s %.1f/%.1f per replica -> %" PRId32,
+		 llmo_as_metric_name(t->metric), per, t->target, want);
+	return want;
+}
+
+static int32_t hpa_recommend(const struct llmo_autoscaler *as, int64_t now, int32_t current,
+			     int32_t ready, char *reason, size_t len)
+{
+	int32_t best = -1;
+
+	snprintf(reason, len, "no metrics yet, keeping %" PRId32, current);
+	for (size_t i = 0; i < as->cfg.ntargets; i++) {
+		char why[160];
+		int32_t n = hpa_target(as, i, now, current, ready, why, sizeof(why));
+
+		if (n > best) {
+			best = n;
+			snprintf(reason, len, "%s", why);
+		}
+	}
+	return best < 0 ? current : best;
+}
+
+static void recs_push(struct llmo_autoscaler *as, int64_t now, int32_t n)
+{
+	if (as->rec_len == LLMO_AS_RECS_MAX) {
+		as->rec_head = (as->rec_head + 1) % LLMO_AS_RECS_MAX;
+		as->rec_len--;
+	}
+	as->recs[(as->rec_head + as->rec_len++) % LLMO_AS_RECS_MAX] = (struct rec){now, n};
+}
+
+/*
+ * HPA stabilization: a scale-up goes to the lowest recommendation of the up
+ * window, a scale-down to the highest of the down window (the current one
+ * included). Records rec.
+ */
+static int32_t stabilize(struct llmo_autoscaler *as, int64_t now, int32_t current, int32_t rec,
+			 int64_t up_window, int64_t down_window)
+{
+	int32_t up = rec, down = rec, out = current;
+
+	for (size_t k = 0; k < as->rec_len; k++) {
+		const struct rec *r = &as->recs[(as->rec_head + k) % LLMO_AS_RECS_MAX];
+
+		if (r->t > now - up_window)
+			up = LLMO_MIN(up, r->n);
+		if (r->t > now - down_window)
+			down = LLMO_MAX(down, r->n);
+	}
+	recs_push(as, now, rec);
+	if (out < up)
+		out = up;
+	if (out > down)
+		out = down;
+	return out;
+}
+
+/* Replicas added (dir > 0) or removed (dir < 0) in (now - period, now]. */
+static int32_t changed_in(const struct llmo_autoscaler *as, int64_t now, int64_t period, int dir)
+{
+	int32_t sum = 0;
+
+	for (size_t k = 0; k < as->ev_len; k++) {
+		const struct event *e = &as->events[(as->ev_head + k) % LLMO_AS_EVENTS_MAX];
+
+		if (e->t > now - period && (dir > 0 ? e->delta > 0 : e->delta < 0))
+			sum += dir > 0 ? e->delta : -e->delta;
+	}
+	return sum;
+}
+
+/*
+ * The behavior rate limits, as HPA's with selectPolicy Max: per period, a
+ * scale-up may reach the larger of start + maxChangePods and
+ * ceil(start * (1 + maxChangePercent/100)), a scale-down the smaller of
+ * start - maxChangePods and ceil(start * (1 - maxChangePercent/100)), where
+ * start is the replica count at the beginning of the period. From zero, one
+ * replica is always allowed.
+ */
+static int32_t rate_limit(const struct llmo_autoscaler *as, int64_t now, int32_t current,
+			  int32_t want)
+{
+	const struct llmo_scaling_policy *p;
+	int32_t start, lim = -1;
+
+	if (want > current) {
+		p = &as->cfg.behavior.scale_up;
+		if (!p->max_change_pods && !p->max_change_percent)
+			return want;
+		start = current - changed_in(as, now, p->period_seconds * SEC, 1);
+		if (start < 0)
+			start = 0;
+		if (p->max_change_pods)
+			lim = start + p->max_change_pods;
+		if (p->max_change_percent)
+			lim = LLMO_MAX(lim, ceil_replicas(start * (1 + p->max_change_percent / 100.0)));
+		lim = LLMO_MAX(lim, 1);
+		return LLMO_MIN(want, LLMO_MAX(lim, current));
+	}
+	if (want < current) {
+		p = &as->cfg.behavior.scale_down;
+		if (!p->max_change_pods && !p->max_change_percent)
+			return want;
+		start = current + changed_in(as, now, p->period_seconds * SEC, -1);
+		lim = INT32_MAX;
+		if (p->max_change_pods)
+			lim = start - p->max_change_pods;
+		if (p->max_change_percent)
+			lim = LLMO_MIN(lim, ceil_replicas(start * (1 - p->max_change_percent / 100.0)));
+		return LLMO_MAX(want, LLMO_MIN(lim, current));
+	}
+	return want;
+}
+
+static void record_event(struct llmo_autoscaler *as, int64_t now, int32_t delta)
+{
+	if (as->ev_len == LLMO_AS_EVENTS_MAX) {
+		as->ev_head = (as->ev_head + 1) % LLMO_AS_EVENTS_MAX;
+		as->ev_len--;
+	}
+	as->events[(as->ev_head + as->ev_len++) % LLMO_AS_EVENTS_MAX] = (struct event){now, delta};
+	if (delta > 0)
+		as->last_up = now;
+	else
+		as->last_down = now;
+}
+
+/* Knative's KPA decision (see the header). */
+static int32_t kpa_decide(struct llmo_autoscaler *as, int64_t now, int32_t current, int32_t ready,
+			  struct llmo_as_decision *out)
+{
+	const struct llmo_as_config *c = &as->cfg;
+	const struct llmo_as_target *t = &c->targets[0];
+	double stable, panic, pods = LLMO_MAX(1, ready);
+	int32_t dspc, dppc, up_cap, down_cap, want;
+	bool over;
+
+	if (!window_mean(&as->obs[0], now, c->stable_window, &stable) ||
+	    !window_mean(&as->obs[0], now, c->panic_window, &panic)) {
+		snprintf(out->reason, sizeof(out->reason), "no metrics yet, keeping %" PRId32,
+			 current);
+		return current;
+	}
+	dspc = replicas_for(t, stable, ready);
+	dppc = replicas_for(t, panic, ready);
+	up_cap = ceil_replicas(KPA_MAX_SCALE_UP_RATE * pods);
+	down_cap = (int32_t)floor(ready / KPA_MAX_SCALE_DOWN_RATE);
+	over = dppc / pods >= c->panic_threshold;
+	dspc = LLMO_MIN(LLMO_MAX(dspc, down_cap), up_cap);
+	dppc = LLMO_MIN(LLMO_MAX(dppc, down_cap), up_cap);
+	if (over)
+		as->panic_since = now;
+	else if (as->panic_since != INT64_MIN && as->panic_since + c->stable_window < now) {
+		as->panic_since = INT64_MIN;
+		as->max_panic = 0;
+	}
+	want = dspc;
+	out->recommended = dspc;
+	if (as->panic_since != INT64_MIN) {
+		out->panic = true;
+		want = LLMO_MAX(want, dppc);
+		if (want > as->max_panic)
+			as->max_panic = want;
+		else
+			want = as->max_panic;
+		out->recommended = LLMO_MAX(dspc, dppc);
+		snprintf(out->reason, sizeof(out->reason),
+			 "panic: %s %.1f over %.0fs is %" PRId32 " replicas' worth, >= %.0f%% of %.0f ready -> %" PRId32,
+			 llmo_as_metric_name(t->metric), panic, c->panic_window / 1e9, dppc,
+			 c->panic_threshold * 100, pods, want);
+	} else {
+		snprintf(out->reason, sizeof(out->reason),
+			 "%s %.1f over %.0fs at %.1f per replica -> %" PRId32,
+			 llmo_as_metric_name(t->metric), stable, c->stable_window / 1e9, t->target,
+			 want);
+	}
+	return want;
+}
+
+/* The predictive recommendation (see the header). */
+static int32_t predictive_recommend(struct llmo_autoscaler *as, int64_t now, int32_t current,
+				    int32_t ready, struct llmo_as_decision *out)
+{
+	const struct llmo_as_config *c = &as->cfg;
+	const struct llmo_as_target *t = &c->targets[0];
+	struct llmo_forecast *fc = as->fc;
+	double stable, f;
+	int32_t h, by_load, by_forecast, want;
+
+	if (!window_mean(&as->obs[0], now, c->stable_window, &stable)) {
+		snprintf(out->reason, sizeof(out->reason), "no metrics yet, keeping %" PRId32,
+			 current);
+		return current;
+	}
+	by_load = replicas_for(t, stable, ready);
+	/* The other targets count with their stable-window means (feedback: queues, latency). */
+	for (size_t i = 1; i < c->ntargets; i++) {
+		double v;
+
+		if (window_mean(&as->obs[i], now, c->stable_window, &v))
+			by_load = LLMO_MAX(by_load, replicas_for(&c->targets[i], v, ready));
+	}
+	llmo_forecast_advance(fc, now);
+	/* Buckets from the newest closed one to the one holding now + cold_start. */
+	h = (int32_t)LLMO_MIN((now + c->cold_start) / fc->bucket_ns - fc->cur_index + 1,
+			      (int64_t)LLMO_FORECAST_BUCKETS_MAX);
+	f = llmo_forecast_max(fc, h) + c->forecast_z * llmo_forecast_stddev(fc);
+	out->forecast = llmo_forecast_at(fc, h);
+	if (forecast_metric(c) != t->metric) {
+		/* Into the first target's units (see forecast_metric in the header). */
+		double k;
+
+		ratio_advance(as, now);
+		k = ratio_median(as);
+		f = k < 0 ? 0 : f * k;
+		out->forecast = k < 0 ? 0 : out->forecast * k;
+	}
+	by_forecast = replicas_for(t, f, ready);
+	/*
+	 * While replicas are starting, the load's feedback adds none: those
+	 * replicas will be Ready before any ordered now, and a queue that grows
+	 * meanwhile is drained by them (piling on is how KPA overshoots). Only
+	 * the forecast may add more then.
+	 */
+	if (ready < current && by_load > current)
+		by_load = current;
+	want = LLMO_MAX(by_load, by_forecast);
+	if (by_forecast > by_load)
+		snprintf(out->reason, sizeof(out->reason),
+			 "forecast: %s up to %.1f within %.0fs at %.1f per replica -> %" PRId32,
+			 llmo_as_metric_name(t->metric), f, c->cold_start / 1e9, t->target, want);
+	else
+		snprintf(out->reason, sizeof(out->reason),
+			 "%s %.1f over %.0fs at %.1f per replica (forecast %.1f) -> %" PRId32,
+			 llmo_as_metric_name(t->metric), stable, c->stable_window / 1e9, t->target,
+			 f, want);
+	return want;
+}
+
+static void limit_reason(struct llmo_as_decision *out, const char *fmt, ...) LLMO_PRINTF(2, 3);
+
+/* Appends "; <what limited it>" to the reason. */
+static void limit_reason(struct llmo_as_decision *out, const char *fmt, ...)
+{
+	size_t n = strlen(out->reason);
+	va_list ap;
+
+	out->limited = true;
+	if (n + 3 >= sizeof(out->reason))
+		return;
+	memcpy(out->reason + n, "; ", 3);
+	va_start(ap, fmt);
+	vsnprintf(out->reason + n + 2, sizeof(out->reason) - n - 2, fmt, ap);
+	va_end(ap);
+}
+
+void llmo_as_decide(struct llmo_autoscaler *as, int64_t now, int32_t current, int32_t ready,
+		    struct llmo_as_decision *out)
+{
+	const struct llmo_as_config *c = &as->cfg;
+	int32_t want, n;
+
+	memset(out, 0, sizeof(*out));
+	out->forecast = -1;
+	if (current < 0)
+		current = 0;
+	ready = LLMO_MAX(0, LLMO_MIN(ready, current));
+	if (c->policy == LLMO_AS_KPA) {
+		want = kpa_decide(as, now, current, ready, out);
+	} else {
+		int64_t up_w = c->behavior.scale_up.stabilization_window_seconds * SEC;
+		int64_t down_w = c->behavior.scale_down.stabilization_window_seconds * SEC;
+
+		if (c->policy == LLMO_AS_PREDICTIVE)
+			out->recommended = predictive_recommend(as, now, current, ready, out);
+		else
+			out->recommended = hpa_recommend(as, now, current, ready, out->reason,
+							 sizeof(out->reason));
+		want = stabilize(as, now, current, out->recommended, up_w, down_w);
+		if (want != out->recommended)
+			limit_reason(out, "stabilized at %" PRId32, want);
+		n = rate_limit(as, now, current, want);
+		if (n != want)
+			limit_reason(out, "rate-limited to %" PRId32 " by behavior", n);
+		want = n;
+		if (want > current && as->last_up != INT64_MIN && now - as->last_up < c->up_cooldown) {
+			limit_reason(out, "scale-up cooldown, %.0fs left",
+				     (c->up_cooldown - (now - as->last_up)) / 1e9);
+			want = current;
+		}
+		if (want < current && as->last_down != INT64_MIN &&
+		    now - as->last_down < c->down_cooldown) {
+			limit_reason(out, "scale-down cooldown, %.0fs left",
+				     (c->down_cooldown - (now - as->last_down)) / 1e9);
+			want = current;
+		}
+	}
+	if (want > c->max_replicas) {
+		want = c->max_replicas;
+		limit_reason(out, "limited by maxReplicas %" PRId32, c->max_replicas);
+	}
+	if (want < c->min_replicas) {
+		want = c->min_replicas;
+		limit_reason(out, "limited by minReplicas %" PRId32, c->min_replicas);
+	}
+	if (c->policy == LLMO_AS_KPA)
+		out->limited = out->limited || want != out->recommended;
+	out->desired = want;
+	if (want != current)
+		record_event(as, now, want - current);
+}

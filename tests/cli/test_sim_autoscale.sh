@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `llmo sim autoscale` end to end: exit statuses, the JSON keys, every policy,
+# determinism, --series, and malformed CSV reported as FILE:LINE (exactly the
+# report in bad-azure.expected).
+set -u
+: "${LLMO:?set LLMO to the llmo binary}"
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+T=tests/data/sim/azure_conv_head.csv
+
+value() { sed -n "s/^  \"$1\": \\(.*\\)\$/\\1/p" "$2" | sed 's/,$//'; }
+
+"$LLMO" sim autoscale --help >"$tmp/help" 2>&1 && grep -q -- "--cold-start-s" "$tmp/help" && ok \
+	|| bad "--help"
+"$LLMO" sim autoscale --policy kpa >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "no --trace: want exit 2"
+"$LLMO" sim autoscale --trace $T --policy hpa >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "bad policy: want exit 2"
+"$LLMO" sim autoscale --trace $T --replica-capacity 0 >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "capacity 0: want exit 2"
+"$LLMO" sim autoscale --trace $T --min 5 --max 2 >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "min > max: want exit 2"
+"$LLMO" sim autoscale --trace $T --target cpu=1 >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "not modelled" "$tmp/err" && ok || bad "cpu target: $(cat "$tmp/err")"
+"$LLMO" sim autoscale --trace "$tmp/none.csv" >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q "none.csv" "$tmp/err" && ok || bad "missing file: $(cat "$tmp/err")"
+
+# Malformed rows: each reported as FILE:LINE: message, exit 1, no JSON.
+"$LLMO" sim autoscale --trace tests/data/sim/bad-azure.csv >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] && ok || bad "bad csv: exit $rc"
+[ -s "$tmp/out" ] && bad "bad csv printed: $(cat "$tmp/out")" || ok
+diff -u tests/data/sim/bad-azure.expected "$tmp/err" >/dev/null && ok \
+	|| { bad "bad csv report"; diff -u tests/data/sim/bad-azure.expected "$tmp/err"; }
+
+# Every policy: the keys, 120 requests, deterministic.
+for policy in predictive reactive kpa; do
+	for run in 1 2; do
+		"$LLMO" sim autoscale --trace $T --policy $policy --cold-start-s 10 >"$tmp/$policy.$run" \
+			2>"$tmp/err" || bad "$policy: $(cat "$tmp/err")"
+	done
+	out=$tmp/$policy.1
+	for key in policy gpu_hours slo_attainment_pct p95_ttft_ms scale_events forecast_mape_pct \
+		requests duration_s mean_replicas; do
+		grep -q "^  \"$key\": " "$out" && ok || bad "$policy: no key $key"
+	done
+	[ "$(value policy "$out")" = "\"$policy\"" ] && ok || bad "policy: $(value policy "$out")"
+	[ "$(value requests "$out")" = 120 ] && ok || bad "requests: $(value requests "$out")"
+	cmp -s "$tmp/$policy.1" "$tmp/$policy.2" && ok || bad "$policy: two runs differ"
+	if command -v jq >/dev/null 2>&1; then
+		jq -e 'type == "object" and .slo_attainment_pct >= 0 and .slo_attainment_pct <= 100' \
+			"$out" >/dev/null && ok || bad "$policy: not the JSON expected"
+	fi
+done
+[ "$(value forecast_mape_pct "$tmp/kpa.1")" = null ] && ok || bad "kpa has a forecast MAPE"
+
+# --series: a header and one line per second of the replay.
+"$LLMO" sim autoscale --trace $T --series "$tmp/s.csv" >"$tmp/out" || bad "series run"
+head -1 "$tmp/s.csv" | grep -q "^t_s,arrivals,concurrency,waiting,replicas,ready,desired,forecast$" \
+	&& ok || bad "series header: $(head -1 "$tmp/s.csv")"
+arrivals=$(tail -n +2 "$tmp/s.csv" | awk -F, '{s += $2} END {print s}')
+[ "$arrivals" = 120 ] && ok || bad "series arrivals sum $arrivals, want 120"
+
+echo "test_sim_autoscale: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

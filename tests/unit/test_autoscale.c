@@ -1,0 +1,465 @@
+/*
+ * The autoscaler (src/autoscale/autoscaler.h): the HPA algorithm (ratio,
+ * tolerance, max over metrics, bounds, stabilization, behavior limits,
+ * cooldowns, thresholds), Knative's KPA (stable and panic windows, panic
+ * entry, hold and exit), scale to zero and the predictive policy, each
+ * against numbers worked out by hand in the comments.
+ */
+#include "base/common.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "autoscale/autoscaler.h"
+
+#define S(x) ((int64_t)(x) * INT64_C(1000000000))
+
+/* A plain HPA: one rps target of 10 per replica, no thresholds, cooldowns or behavior. */
+static void hpa_config(struct llmo_as_config *c)
+{
+	llmo_as_config_init(c, LLMO_AS_REACTIVE);
+	c->ntargets = 1;
+	c->targets[0] = (struct llmo_as_target){LLMO_METRIC_REQUESTS_PER_SECOND, 10};
+	c->scale_up_threshold = c->scale_down_threshold = 0;
+	c->up_cooldown = c->down_cooldown = 0;
+}
+
+static struct llmo_autoscaler *make(const struct llmo_as_config *c)
+{
+	struct llmo_autoscaler *as = NULL;
+	struct llmo_error err = {0};
+
+	assert_int_equal(llmo_as_new(c, &as, &err), 0);
+	return as;
+}
+
+/* Observes metric = v at t and decides for current/ready; returns desired. */
+static int32_t step(struct llmo_autoscaler *as, int64_t t, int metric, double v, int32_t current,
+		    int32_t ready, struct llmo_as_decision *d)
+{
+	llmo_as_observe(as, t, metric, v);
+	llmo_as_decide(as, t, current, ready, d);
+	return d->desired;
+}
+
+#define RPS LLMO_METRIC_REQUESTS_PER_SECOND
+
+static void test_hpa_ratio_and_tolerance(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+
+	(void)state;
+	hpa_config(&c);
+	as = make(&c);
+	/* 42 rps on 2 replicas: 21 per replica, ratio 2.1 -> ceil(42 / 10) = 5. */
+	assert_int_equal(step(as, S(10), RPS, 42, 2, 2, &d), 5);
+	assert_int_equal(d.recommended, 5);
+	assert_false(d.limited);
+	assert_string_equal(d.reason, "requests_per_second 21.0/10.0 per replica -> 5");
+	llmo_as_free(as);
+
+	/* 21 rps on 2: ratio 1.05, within the tolerance 0.1: stays 2. */
+	as = make(&c);
+	assert_int_equal(step(as, S(10), RPS, 21, 2, 2, &d), 2);
+	llmo_as_free(as);
+	/* 23 rps on 2: ratio 1.15 -> ceil(2.3) = 3. */
+	as = make(&c);
+	assert_int_equal(step(as, S(10), RPS, 23, 2, 2, &d), 3);
+	llmo_as_free(as);
+	/* 18 rps on 2: ratio 0.9 is within the tolerance (|0.9 - 1| <= 0.1): 2. */
+	as = make(&c);
+	assert_int_equal(step(as, S(10), RPS, 18, 2, 2, &d), 2);
+	llmo_as_free(as);
+}
+
+static void test_hpa_mean_metric_and_max(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+
+	(void)state;
+	/* gpu_utilization is a mean: 0.8 on 3 ready at target 0.5 -> ceil(3 * 1.6) = 5. */
+	hpa_config(&c);
+	c.targets[0] = (struct llmo_as_target){LLMO_METRIC_GPU_UTILIZATION, 0.5};
+	as = make(&c);
+	assert_int_equal(step(as, S(1), LLMO_METRIC_GPU_UTILIZATION, 0.8, 3, 3, &d), 5);
+	llmo_as_free(as);
+
+	/* Two targets: rps 30 -> 3, queue 20 at 4 per replica -> 5; the larger wins. */
+	hpa_config(&c);
+	c.ntargets = 2;
+	c.targets[1] = (struct llmo_as_target){LLMO_METRIC_QUEUE_LENGTH, 4};
+	as = make(&c);
+	llmo_as_observe(as, S(1), RPS, 30);
+	llmo_as_observe(as, S(1), LLMO_METRIC_QUEUE_LENGTH, 20);
+	llmo_as_decide(as, S(1), 2, 2, &d);
+	assert_int_equal(d.desired, 5);
+	assert_non_null(strstr(d.reason, "queue_length 10.0/4.0 per replica -> 5"));
+	llmo_as_free(as);
+
+	/* The observed value is the mean over metric_window (30 s): 10 and 50 -> 30 -> 3. */
+	hpa_config(&c);
+	as = make(&c);
+	llmo_as_observe(as, S(100), RPS, 10);
+	assert_int_equal(step(as, S(110), RPS, 50, 1, 1, &d), 3);
+	/* At 140 s the sample of 100 s has left the window: 50 alone -> 5. */
+	assert_int_equal(step(as, S(140), RPS, 50, 3, 3, &d), 5);
+	llmo_as_free(as);
+}
+
+static void test_hpa_bounds(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+
+	(void)state;
+	hpa_config(&c);
+	c.max_replicas = 4;
+	c.min_replicas = 2;
+	as = make(&c);
+	/* 100 rps -> 10, bounded to 4. */
+	assert_int_equal(step(as, S(1), RPS, 100, 3, 3, &d), 4);
+	assert_int_equal(d.recommended, 10);
+	assert_true(d.limited);
+	assert_non_null(strstr(d.reason, "limited by maxReplicas 4"));
+	/* 0 rps -> 0, bounded to 2 (the 100 has left the 30 s window at 40 s). */
+	assert_int_equal(step(as, S(40), RPS, 0, 4, 4, &d), 2);
+	assert_non_null(strstr(d.reason, "limited by minReplicas 2"));
+	llmo_as_free(as);
+}
+
+static void test_hpa_stabilization(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+
+	(void)state;
+	hpa_config(&c);
+	c.behavior.scale_down.stabilization_window_seconds = 300;
+	as = make(&c);
+	assert_int_equal(step(as, S(0), RPS, 50, 5, 5, &d), 5);
+	/* 60 s: 20 rps -> 2, but 5 was recommended within 300 s: stays 5. */
+	assert_int_equal(step(as, S(60), RPS, 20, 5, 5, &d), 5);
+	assert_int_equal(d.recommended, 2);
+	assert_true(d.limited);
+	/* 301 s: the window (1 s, 301 s] holds only the 2 of 60 s: down to 2. */
+	assert_int_equal(step(as, S(301), RPS, 20, 5, 5, &d), 2);
+	llmo_as_free(as);
+
+	/* Up window of 60 s: a scale-up goes to the lowest recommendation in it. */
+	hpa_config(&c);
+	c.behavior.scale_up.stabilization_window_seconds = 60;
+	as = make(&c);
+	assert_int_equal(step(as, S(0), RPS, 20, 2, 2, &d), 2);
+	assert_int_equal(step(as, S(35), RPS, 50, 2, 2, &d), 2); /* min(5, 2 of 0 s) */
+	assert_int_equal(step(as, S(61), RPS, 50, 2, 2, &d), 5); /* (1 s, 61 s]: 5 only */
+	llmo_as_free(as);
+}
+
+static void test_hpa_behavior_limits(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+
+	(void)state;
+	hpa_config(&c);
+	c.max_replicas = 20;
+	c.behavior.scale_up = (struct llmo_scaling_policy){0, 0, 2, 60};
+	as = make(&c);
+	/* 100 rps -> 10; at most 2 more per 60 s: 2 -> 4. */
+	assert_int_equal(step(as, S(0), RPS, 100, 2, 2, &d), 4);
+	assert_non_null(strstr(d.reason, "rate-limited to 4 by behavior"));
+	/* 30 s later the period began at 2 replicas: still 4. */
+	assert_int_equal(step(as, S(30), RPS, 100, 4, 4, &d), 4);
+	/* 61 s: nothing added in (1 s, 61 s]: 4 + 2 = 6. */
+	assert_int_equal(step(as, S(61), RPS, 100, 4, 4, &d), 6);
+	llmo_as_free(as);
+
+	/* Pods and percent together: the larger change, max(3 + 1, ceil(3 * 2)) = 6. */
+	hpa_config(&c);
+	c.max_replicas = 20;
+	c.behavior.scale_up = (struct llmo_scaling_policy){0, 100, 1, 15};
+	as = make(&c);
+	assert_int_equal(step(as, S(0), RPS, 100, 3, 3, &d), 6);
+	llmo_as_free(as);
+
+	/* Scale-down by at most 50% per period: 8 -> ceil(8 * 0.5) = 4, not 1. */
+	hpa_config(&c);
+	c.behavior.scale_down = (struct llmo_scaling_policy){0, 50, 0, 60};
+	as = make(&c);
+	assert_int_equal(step(as, S(0), RPS, 10, 8, 8, &d), 4);
+	/* 10 s later the period started at 8: still no lower than 4. */
+	assert_int_equal(step(as, S(10), RPS, 10, 4, 4, &d), 4);
+	llmo_as_free(as);
+}
+
+static void test_hpa_cooldowns_and_thresholds(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+
+	(void)state;
+	hpa_config(&c);
+	c.up_cooldown = S(180);
+	c.down_cooldown = S(600);
+	as = make(&c);
+	assert_int_equal(step(as, S(0), RPS, 30, 1, 1, &d), 3);
+	/* 60 s later 50 rps wants 5, but the last scale-up was 60 s ago. */
+	assert_int_equal(step(as, S(60), RPS, 50, 3, 3, &d), 3);
+	assert_int_equal(d.recommended, 5);
+	assert_non_null(strstr(d.reason, "scale-up cooldown, 120s left"));
+	/* 180 s after it, allowed. */
+	assert_int_equal(step(as, S(180), RPS, 50, 3, 3, &d), 5);
+	/* A scale-down is not held by the scale-up cooldown: 10 rps -> 1. */
+	assert_int_equal(step(as, S(240), RPS, 10, 5, 5, &d), 1);
+	/* 20 rps at 400 s (220 s after the last scale-up) -> 2. */
+	assert_int_equal(step(as, S(400), RPS, 20, 1, 1, &d), 2);
+	/* 5 rps at 460 s wants 1, but the last scale-down was 220 s ago (600 s cooldown). */
+	assert_int_equal(step(as, S(460), RPS, 5, 2, 2, &d), 2);
+	assert_non_null(strstr(d.reason, "scale-down cooldown, 380s left"));
+	llmo_as_free(as);
+
+	/*
+	 * Thresholds 0.8 / 0.3: a scale-down only below 0.3 / 0.8 = 0.375 of
+	 * the target. 4 replicas at 20 rps (ratio 0.5): stays 4; at 12 rps
+	 * (ratio 0.3): ceil(1.2) = 2.
+	 */
+	hpa_config(&c);
+	c.scale_up_threshold = 0.8;
+	c.scale_down_threshold = 0.3;
+	as = make(&c);
+	assert_int_equal(step(as, S(0), RPS, 20, 4, 4, &d), 4);
+	assert_int_equal(step(as, S(40), RPS, 12, 4, 4, &d), 2);
+	llmo_as_free(as);
+}
+
+static void test_scale_to_zero(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+
+	(void)state;
+	hpa_config(&c);
+	c.min_replicas = 0;
+	as = make(&c);
+	/* No traffic: ratio 0 -> 0 replicas. */
+	assert_int_equal(step(as, S(0), RPS, 0, 1, 1, &d), 0);
+	/* From zero, with nothing Ready, 5 rps -> ceil(5 / 10) = 1. */
+	assert_int_equal(step(as, S(40), RPS, 5, 0, 0, &d), 1);
+	assert_non_null(strstr(d.reason, "no ready replica -> 1"));
+	/* Still starting (1 created, 0 Ready) with 25 rps -> 3. */
+	assert_int_equal(step(as, S(80), RPS, 25, 1, 0, &d), 3);
+	llmo_as_free(as);
+
+	/* KPA scales to zero too when the stable window has seen nothing. */
+	llmo_as_config_init(&c, LLMO_AS_KPA);
+	c.min_replicas = 0;
+	c.ntargets = 1;
+	c.targets[0] = (struct llmo_as_target){LLMO_METRIC_QUEUE_LENGTH, 10};
+	as = make(&c);
+	assert_int_equal(step(as, S(1), LLMO_METRIC_QUEUE_LENGTH, 0, 1, 1, &d), 0);
+	llmo_as_free(as);
+}
+
+static void test_kpa_panic(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+	const int Q = LLMO_METRIC_QUEUE_LENGTH;
+
+	(void)state;
+	llmo_as_config_init(&c, LLMO_AS_KPA);
+	c.max_replicas = 100;
+	c.ntargets = 1;
+	c.targets[0] = (struct llmo_as_target){Q, 10};
+	as = make(&c);
+	/* Concurrency 30 each second for a minute: stable and panic 30 -> 3 on 3. */
+	for (int t = 1; t < 60; t++)
+		llmo_as_observe(as, S(t), Q, 30);
+	assert_int_equal(step(as, S(60), Q, 30, 3, 3, &d), 3);
+	assert_false(d.panic);
+	/*
+	 * 90 for 6 s: the panic window (60 s, 66 s] averages 90 -> 9 replicas,
+	 * 9 / 3 ready >= 200%: panic. The stable window (6 s, 66 s] averages
+	 * (54 * 30 + 6 * 90) / 60 = 36 -> 4. Panicking takes the larger: 9.
+	 */
+	for (int t = 61; t < 66; t++)
+		llmo_as_observe(as, S(t), Q, 90);
+	assert_int_equal(step(as, S(66), Q, 90, 3, 3, &d), 9);
+	assert_true(d.panic);
+	assert_int_equal(strncmp(d.reason, "panic: ", 7), 0);
+	/*
+	 * 10 from 67 s: at 70 s the panic window (64, 70] averages
+	 * (2 * 90 + 4 * 10) / 6 = 36.7 -> 4, under the threshold (4 / 9); the
+	 * panic began less than a stable window ago, so it goes on, and never
+	 * scales down while panicking: 9.
+	 */
+	for (int t = 67; t < 70; t++)
+		llmo_as_observe(as, S(t), Q, 10);
+	assert_int_equal(step(as, S(70), Q, 10, 9, 9, &d), 9);
+	assert_true(d.panic);
+	/*
+	 * 127 s: last over the threshold at 66 s, 66 + 60 < 127: the panic
+	 * ends. Stable (67 s, 127 s] is all 10 -> 1, but KPA goes down by at
+	 * most half of the ready replicas per decision: floor(9 / 2) = 4.
+	 */
+	for (int t = 71; t < 127; t++)
+		llmo_as_observe(as, S(t), Q, 10);
+	assert_int_equal(step(as, S(127), Q, 10, 9, 9, &d), 4);
+	assert_false(d.panic);
+	llmo_as_free(as);
+}
+
+static void test_predictive(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+	const int Q = LLMO_METRIC_QUEUE_LENGTH;
+
+	(void)state;
+	/*
+	 * Queue length rising by 1 per 5 s bucket (cold start 20 s: buckets of
+	 * 5 s, the forecast looks 5 buckets ahead). The load alone at 300 s
+	 * (the mean of the last 60 s, 54.5) wants ceil(54.5 / 10) = 6; the
+	 * forecast of the trend wants more, and says so.
+	 */
+	llmo_as_config_init(&c, LLMO_AS_PREDICTIVE);
+	c.max_replicas = 100;
+	c.cold_start = S(20);
+	c.ntargets = 1;
+	c.targets[0] = (struct llmo_as_target){Q, 10};
+	as = make(&c);
+	for (int t = 0; t < 300; t++)
+		llmo_as_observe(as, S(t), Q, t / 5);
+	llmo_as_decide(as, S(300), 6, 6, &d);
+	assert_true(d.forecast > 59); /* above the newest bucket: the trend goes on */
+	assert_true(d.desired >= 6);
+	assert_non_null(strstr(d.reason, "forecast: queue_length"));
+	assert_non_null(llmo_as_forecaster(as));
+	llmo_as_free(as);
+
+	/* Flat load: forecast and load agree: ceil(25 / 10) = 3. */
+	as = make(&c);
+	for (int t = 0; t < 300; t++)
+		llmo_as_observe(as, S(t), Q, 25);
+	llmo_as_decide(as, S(300), 3, 3, &d);
+	assert_int_equal(d.desired, 3);
+	assert_true(d.forecast > 24.99 && d.forecast < 25.01);
+	llmo_as_free(as);
+
+	/*
+	 * A forecast of another metric is converted by the ratio of the two:
+	 * queue 20 at 4 rps -> 5 per rps; flat 4 rps forecast -> 20 -> 2.
+	 */
+	c.forecast_metric = RPS;
+	as = make(&c);
+	for (int t = 0; t < 300; t++) {
+		llmo_as_observe(as, S(t), Q, 20);
+		llmo_as_observe(as, S(t), RPS, 4);
+	}
+	llmo_as_decide(as, S(300), 2, 2, &d);
+	assert_int_equal(d.desired, 2);
+	assert_true(d.forecast > 19.99 && d.forecast < 20.01);
+	/*
+	 * Then a queue builds (60) while arrivals stay at 4 rps, for 30 s: the
+	 * ratio's median over 16 buckets of 5 s still is 5 (6 buckets at 15),
+	 * the forecast still 20 -> 2. The load over the stable window (270 s,
+	 * 330 s], samples 271..329: (29 * 20 + 30 * 60) / 59 = 40.3, wants 5;
+	 * while replicas start (2 made, 1 Ready) it adds none: 2. With both
+	 * Ready it counts: 5.
+	 */
+	for (int t = 300; t < 330; t++) {
+		llmo_as_observe(as, S(t), Q, 60);
+		llmo_as_observe(as, S(t), RPS, 4);
+	}
+	llmo_as_decide(as, S(330), 2, 1, &d);
+	assert_int_equal(d.desired, 2);
+	assert_true(d.forecast > 19.99 && d.forecast < 20.01);
+	llmo_as_decide(as, S(330), 2, 2, &d);
+	assert_int_equal(d.desired, 5);
+	llmo_as_free(as);
+}
+
+static void test_config_errors(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_autoscaler *as = NULL;
+	struct llmo_error err = {0};
+
+	(void)state;
+	hpa_config(&c);
+	c.ntargets = 0;
+	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
+	assert_null(as);
+	assert_non_null(strstr(err.msg, "targets"));
+	hpa_config(&c);
+	c.min_replicas = 5;
+	c.max_replicas = 4;
+	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
+	hpa_config(&c);
+	c.targets[0].target = 0;
+	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
+	hpa_config(&c);
+	c.scale_up_threshold = 0.3;
+	c.scale_down_threshold = 0.8;
+	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
+	hpa_config(&c);
+	c.behavior.scale_up.max_change_pods = 2;
+	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "periodSeconds"));
+
+	/* configure keeps the history: the sample of 10 s still counts at 20 s. */
+	hpa_config(&c);
+	as = make(&c);
+	llmo_as_observe(as, S(10), RPS, 42);
+	c.max_replicas = 3;
+	assert_int_equal(llmo_as_configure(as, &c, &err), 0);
+	{
+		struct llmo_as_decision d;
+
+		llmo_as_decide(as, S(20), 2, 2, &d);
+		assert_int_equal(d.desired, 3);
+		assert_int_equal(d.recommended, 5);
+	}
+	llmo_as_free(as);
+
+	{
+		int p = 0;
+
+		assert_int_equal(llmo_as_policy_parse("kpa", &p, &err), 0);
+		assert_int_equal(p, LLMO_AS_KPA);
+		assert_int_equal(llmo_as_policy_parse("hpa", &p, &err), LLMO_EINVAL);
+		assert_string_equal(llmo_as_policy_name(LLMO_AS_PREDICTIVE), "predictive");
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hpa_ratio_and_tolerance),
+		cmocka_unit_test(test_hpa_mean_metric_and_max),
+		cmocka_unit_test(test_hpa_bounds),
+		cmocka_unit_test(test_hpa_stabilization),
+		cmocka_unit_test(test_hpa_behavior_limits),
+		cmocka_unit_test(test_hpa_cooldowns_and_thresholds),
+		cmocka_unit_test(test_scale_to_zero),
+		cmocka_unit_test(test_kpa_panic),
+		cmocka_unit_test(test_predictive),
+		cmocka_unit_test(test_config_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,295 @@
+/*
+ * The Azure LLM trace reader (src/sim/azure.h), its problems reported as
+ * FILE:LINE: message, and the autoscaling simulator (src/sim/autoscale.h) on
+ * traces of a few requests whose outcome is worked out by hand.
+ */
+#include "base/common.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "sim/autoscale.h"
+#include "sim/azure.h"
+
+#define MS INT64_C(1000000)
+#define SEC INT64_C(1000000000)
+
+static const char hdr[] = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
+
+static int parse(struct llmo_sim_azure *t, const char *body, struct llmo_strv *problems)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text), "%s%s", hdr, body);
+	return llmo_sim_azure_parse(t, text, strlen(text), "a.csv", problems);
+}
+
+static void test_timestamp(void **state)
+{
+	int64_t t;
+
+	(void)state;
+	assert_true(llmo_sim_azure_timestamp("1970-01-01 00:00:00", &t));
+	assert_int_equal(t, 0);
+	/* 2023-11-16 is day 19677 since the epoch; 18:15:46 is 65746 s into it. */
+	assert_true(llmo_sim_azure_timestamp("2023-11-16 18:15:46.6805900", &t));
+	assert_int_equal(t, (INT64_C(19677) * 86400 + 65746) * SEC + 680590000);
+	assert_true(llmo_sim_azure_timestamp("2024-02-29T00:00:00.5", &t));
+	assert_false(llmo_sim_azure_timestamp("2023-02-29 00:00:00", &t)); /* not a leap year */
+	assert_false(llmo_sim_azure_timestamp("2023-11-16 24:00:00", &t));
+	assert_false(llmo_sim_azure_timestamp("2023-11-16 18:15:46.", &t));
+	assert_false(llmo_sim_azure_timestamp("2023-11-16 18:15:46.1234567890", &t));
+	assert_false(llmo_sim_azure_timestamp("2023-11-16 18:15", &t));
+	assert_false(llmo_sim_azure_timestamp("2023-1x-16 18:15:46", &t));
+	assert_false(llmo_sim_azure_timestamp("1969-12-31 23:59:59", &t));
+	assert_true(llmo_sim_azure_timestamp("2200-12-31 23:59:59.999999999", &t));
+	assert_false(llmo_sim_azure_timestamp("2201-01-01 00:00:00", &t)); /* found by fuzzing */
+}
+
+static void test_parse(void **state)
+{
+	struct llmo_strv problems = LLMO_STRV_INIT;
+	struct llmo_sim_azure t;
+
+	(void)state;
+	llmo_sim_azure_init(&t);
+	/* Out of order rows are sorted; times are relative to the first request. */
+	assert_int_equal(parse(&t,
+			       "2023-11-16 18:15:47.5,100,10\r\n"
+			       "2023-11-16 18:15:46,374,44\n"
+			       "2023-11-16 18:15:47.5,5,0\n",
+			       &problems),
+			 0);
+	assert_int_equal(problems.len, 0);
+	assert_int_equal(t.requests.len, 3);
+	assert_int_equal(t.requests.items[0].arrival, 0);
+	assert_int_equal(t.requests.items[0].context_tokens, 374);
+	assert_int_equal(t.requests.items[1].arrival, 1500 * MS);
+	assert_int_equal(t.requests.items[1].context_tokens, 100); /* stable among equals */
+	assert_int_equal(t.requests.items[2].generated_tokens, 0);
+	llmo_sim_azure_release(&t);
+
+	/* Every bad row is reported with its line; nothing is kept. */
+	assert_int_equal(parse(&t,
+			       "2023-11-16 18:15:46,374,44\n"
+			       "yesterday,1,1\n"
+			       "2023-11-16 18:15:47,-1,3\n"
+			       "2023-11-16 18:15:48,1\n"
+			       "2023-11-16 18:15:49,1,99999999999\n",
+			       &problems),
+			 LLMO_EPARSE);
+	assert_int_equal(t.requests.len, 0);
+	assert_int_equal(problems.len, 4);
+	assert_non_null(strstr(problems.items[0], "a.csv:3: TIMESTAMP: \"yesterday\""));
+	assert_non_null(strstr(problems.items[1], "a.csv:4: ContextTokens:"));
+	assert_non_null(strstr(problems.items[2], "a.csv:5: 2 fields, the header has 3"));
+	assert_non_null(strstr(problems.items[3], "a.csv:6: GeneratedTokens:"));
+	llmo_strv_release(&problems);
+
+	/* A header without a wanted column; a file with no row. */
+	{
+		static const char bad[] = "TIMESTAMP,ContextTokens\n1,2\n";
+
+		assert_int_equal(llmo_sim_azure_parse(&t, bad, strlen(bad), "b.csv", &problems),
+				 LLMO_EPARSE);
+	}
+	assert_non_null(strstr(problems.items[0], "b.csv:1: no column \"GeneratedTokens\""));
+	llmo_strv_release(&problems);
+	assert_int_equal(parse(&t, "", &problems), LLMO_EPARSE);
+	assert_string_equal(problems.items[0], "a.csv: no request rows");
+	llmo_strv_release(&problems);
+	/* At most 31 days from the first request to the last. */
+	assert_int_equal(parse(&t, "2023-01-01 00:00:00,1,1\n2023-02-01 00:00:00.000000001,1,1\n",
+			       &problems),
+			 LLMO_ETOOBIG);
+	assert_int_equal(t.requests.len, 0);
+	assert_string_equal(problems.items[0], "a.csv: the requests span 31.0 days, limit is 31");
+	llmo_strv_release(&problems);
+	assert_int_equal(parse(&t, "2023-01-01 00:00:00,1,1\n2023-02-01 00:00:00,1,1\n", &problems),
+			 0);
+	llmo_sim_azure_release(&t);
+}
+
+/* A trace of n requests: arrival in ms, context and generated tokens. */
+static void make_trace(struct llmo_sim_azure *t, const int64_t (*rows)[3], size_t n)
+{
+	llmo_sim_azure_init(t);
+	for (size_t i = 0; i < n; i++) {
+		struct llmo_sim_request *q = llmo_vec_push(&t->requests);
+
+		assert_non_null(q);
+		q->arrival = rows[i][0] * MS;
+		q->context_tokens = (int32_t)rows[i][1];
+		q->generated_tokens = (int32_t)rows[i][2];
+	}
+}
+
+/* One replica, one slot, no scaling room: pure queueing. */
+static void fixed_opts(struct llmo_sim_as_opts *o)
+{
+	llmo_sim_as_opts_init(o, LLMO_AS_KPA);
+	o->slots = 1;
+	o->as.targets[0].target = 0.7;
+	o->as.min_replicas = o->as.max_replicas = 1;
+	o->ttft_base = 100 * MS;
+	o->prefill_per_token = 1 * MS;
+	o->itl = 10 * MS;
+	o->slo_ttft = 200 * MS;
+	o->as.cold_start = 0;
+}
+
+static void test_queueing(void **state)
+{
+	static const int64_t rows[][3] = {{0, 0, 10}, {50, 20, 5}, {60, 0, 0}};
+	struct llmo_sim_as_result r;
+	struct llmo_sim_as_opts o;
+	struct llmo_error err = {0};
+	struct llmo_sim_azure t;
+
+	(void)state;
+	make_trace(&t, rows, 3);
+	fixed_opts(&o);
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), 0);
+	/*
+	 * Request 0 starts at 0: first token at 100 ms (TTFT 100), done at
+	 * 100 + 10 * 10 = 200 ms. Request 1 (arrived 50 ms) starts at 200:
+	 * first token at 200 + 100 + 20 * 1 = 320 ms (TTFT 270), done at 370.
+	 * Request 2 (60 ms) starts at 370: first token 470 (TTFT 410), done
+	 * 470. SLO 200 ms: 1 of 3 met. One replica from 0 to 470 ms.
+	 */
+	assert_int_equal(r.requests, 3);
+	assert_true(fabs(r.duration_s - 0.470) < 1e-9);
+	assert_true(fabs(r.gpu_hours - 0.470 / 3600) < 1e-12);
+	assert_true(fabs(r.slo_attainment_pct - 100.0 / 3) < 1e-9);
+	assert_true(fabs(r.p50_ttft_ms - 270) < 1e-9);
+	assert_true(fabs(r.p95_ttft_ms - 410) < 1e-9); /* nearest rank: ceil(2.85) = 3rd */
+	assert_true(fabs(r.mean_ttft_ms - (100 + 270 + 410) / 3.0) < 1e-9);
+	assert_int_equal(r.scale_events, 0);
+	assert_true(r.forecast_mape_pct < 0); /* not predictive */
+	/*
+	 * A warm-up of 60 ms: the same replay, but only request 2 (arrived at
+	 * 60 ms, TTFT 410) counts, and GPU time from 60 to 470 ms.
+	 */
+	o.warmup = 60 * MS;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), 0);
+	assert_int_equal(r.requests, 1);
+	assert_true(r.slo_attainment_pct == 0);
+	assert_true(fabs(r.p50_ttft_ms - 410) < 1e-9);
+	assert_true(fabs(r.duration_s - 0.410) < 1e-9);
+	assert_true(fabs(r.gpu_hours - 0.410 / 3600) < 1e-12);
+	/* A warm-up past the last arrival leaves nothing to measure. */
+	o.warmup = 61 * MS;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "warm-up"));
+	llmo_sim_azure_release(&t);
+}
+
+static void test_cold_start_from_zero(void **state)
+{
+	static const int64_t rows[][3] = {{0, 0, 0}};
+	struct llmo_sim_as_result r;
+	struct llmo_sim_as_opts o;
+	struct llmo_error err = {0};
+	struct llmo_sim_azure t;
+
+	(void)state;
+	make_trace(&t, rows, 1);
+	fixed_opts(&o);
+	o.as.min_replicas = 0;
+	o.initial_replicas = 0;
+	o.as.cold_start = 10 * SEC;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), 0);
+	/*
+	 * At 0 the request waits with no replica; the first sample sees a
+	 * concurrency of 1 and KPA asks for ceil(1 / 0.7) = 2, bounded to 1.
+	 * The replica is Ready at 10 s; the request's first token comes at
+	 * 10.1 s (TTFT 10100 ms, over the SLO) and it ends then (no tokens).
+	 */
+	assert_int_equal(r.scale_events, 1);
+	assert_int_equal(r.scale_ups, 1);
+	assert_int_equal(r.replicas_created, 1);
+	assert_true(fabs(r.p50_ttft_ms - 10100) < 1e-9);
+	assert_true(r.slo_attainment_pct == 0);
+	assert_true(fabs(r.gpu_hours - 10.1 / 3600) < 1e-12);
+	llmo_sim_azure_release(&t);
+}
+
+static void test_scale_up_spreads_load(void **state)
+{
+	/* Two requests at once, each 1 s long (no prefill, 100 tokens of 10 ms). */
+	static const int64_t rows[][3] = {{0, 0, 100}, {0, 0, 100}};
+	struct llmo_sim_as_result r;
+	struct llmo_sim_as_opts o;
+	struct llmo_error err = {0};
+	struct llmo_sim_azure t;
+
+	(void)state;
+	make_trace(&t, rows, 2);
+	fixed_opts(&o);
+	o.ttft_base = 0;
+	o.as.max_replicas = 2;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), 0);
+	/*
+	 * The first request runs on the one replica at 0 (TTFT 0), the second
+	 * waits. The sample at 0 sees a concurrency of 2: ceil(2 / 0.7) = 3,
+	 * bounded to 2, cold start 0: the new replica is Ready at once and the
+	 * second request starts at 0 too. Both end at 1 s; two replicas for
+	 * 1 s each.
+	 */
+	assert_true(r.p95_ttft_ms == 0);
+	assert_true(r.slo_attainment_pct == 100);
+	assert_int_equal(r.scale_ups, 1);
+	assert_true(fabs(r.gpu_hours - 2.0 / 3600) < 1e-12);
+	assert_int_equal(r.max_replicas, 2);
+	llmo_sim_azure_release(&t);
+}
+
+static void test_deterministic_and_errors(void **state)
+{
+	static const int64_t rows[][3] = {{0, 500, 50},    {300, 100, 200}, {900, 2000, 20},
+					  {1000, 10, 10},  {4000, 800, 300}, {4100, 50, 50},
+					  {9000, 100, 100}, {9500, 100, 100}};
+	struct llmo_sim_as_result a, b;
+	struct llmo_sim_as_opts o;
+	struct llmo_error err = {0};
+	struct llmo_sim_azure t;
+
+	(void)state;
+	make_trace(&t, rows, LLMO_ARRAY_LEN(rows));
+	for (int p = LLMO_AS_REACTIVE; p <= LLMO_AS_PREDICTIVE; p++) {
+		llmo_sim_as_opts_init(&o, p);
+		o.as.cold_start = 2 * SEC;
+		assert_int_equal(llmo_sim_as_run(&t, &o, &a, &err), 0);
+		assert_int_equal(llmo_sim_as_run(&t, &o, &b, &err), 0);
+		assert_memory_equal(&a, &b, sizeof(a));
+		assert_int_equal(a.requests, LLMO_ARRAY_LEN(rows));
+		assert_true(a.gpu_hours > 0);
+	}
+	llmo_sim_as_opts_init(&o, LLMO_AS_KPA);
+	o.slots = 0;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &a, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "slots"));
+	llmo_sim_as_opts_init(&o, LLMO_AS_KPA);
+	o.as.targets[0].metric = LLMO_METRIC_CPU;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &a, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "not modelled"));
+	llmo_sim_azure_release(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_timestamp),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_queueing),
+		cmocka_unit_test(test_cold_start_from_zero),
+		cmocka_unit_test(test_scale_up_spreads_load),
+		cmocka_unit_test(test_deterministic_and_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
