@@ -39,6 +39,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -122,6 +123,8 @@ struct gw_req {
 	int attempts;
 	bool stale_retried;
 	bool trial; /* the current attempt is its backend's half-open trial */
+	bool keyed;	   /* sticky_key is computed */
+	double sticky_key; /* the A/B key's point in [0, 1), or -1: none */
 	enum fail last_fail;
 	struct gw_up *up;
 	/* waiting in cur's queue for a connection (LLMO_GATEWAY_CONNECTING_MAX) */
@@ -678,6 +681,60 @@ void llmo__gw_kick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* What a tenant-sticky A/B test is keyed by: the tenant (none until keys exist). */
+static const char *req_tenant_key(const struct gw_req *req, size_t *len)
+{
+	*len = 0;
+	return NULL;
+}
+
+/*
+ * The value of the forwarded header name (case-insensitive) in req->hdrs,
+ * or NULL. The lines there are "Name: value\r\n", checked by the parser.
+ */
+static const char *find_header(const struct gw_req *req, const char *name, size_t *len)
+{
+	const char *p = req->hdrs.data, *end = p + req->hdrs.len;
+	size_t n = strlen(name);
+
+	while (p < end) {
+		const char *eol = memchr(p, '\r', (size_t)(end - p));
+
+		if (!eol)
+			break;
+		if ((size_t)(eol - p) > n + 1 && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+			const char *v = p + n + 1;
+
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			*len = (size_t)(eol - v);
+			return v;
+		}
+		p = eol + 2;
+	}
+	return NULL;
+}
+
+/* The request's sticky A/B key for its model (-1: none, the track is drawn at random). */
+static double sticky_key(struct gw_req *req)
+{
+	const struct llmo_gw_model *m = req->model;
+	const char *v = NULL;
+	size_t len = 0;
+
+	if (req->keyed)
+		return req->sticky_key;
+	req->keyed = true;
+	req->sticky_key = -1;
+	if (m->sticky == LLMO_GW_STICKY_HEADER && m->sticky_header)
+		v = find_header(req, m->sticky_header, &len);
+	else if (m->sticky == LLMO_GW_STICKY_TENANT)
+		v = req_tenant_key(req, &len);
+	if (v && len > 0)
+		req->sticky_key = llmo_gw_sticky_point(v, len);
+	return req->sticky_key;
+}
+
 /* Sends req to a replica, or answers with an error when none is left. */
 static void dispatch(struct gw_req *req)
 {
@@ -694,8 +751,8 @@ static void dispatch(struct gw_req *req)
 			fail_answer(req);
 			return;
 		}
-		i = llmo_gw_pick(req->model, req->tried, (size_t)req->attempts, now, &gw->bal,
-				 &gw->rng);
+		i = llmo_gw_pick_key(req->model, sticky_key(req), req->tried,
+				     (size_t)req->attempts, now, &gw->bal, &gw->rng);
 		if (i < 0) {
 			fail_answer(req);
 			return;

@@ -135,10 +135,84 @@ static int file_endpoint(struct file_ctx *c, struct llmo_gw_table *t, struct llm
 	return 0;
 }
 
+/* tracks: [{name, weight}] */
+static int file_tracks(struct file_ctx *c, struct llmo_gw_model *m, const json_t *tracks)
+{
+	static const char *const keys[] = {"name", "weight", NULL};
+	size_t keep = c->path.len, k1, k2, i;
+	struct llmo_error sub = {0};
+	const json_t *v;
+	int rc;
+
+	if (!tracks)
+		return 0;
+	llmo_path_push_key(&c->path, "tracks");
+	if (!json_is_array(tracks))
+		return bad(c, "expected a list of {name, weight}");
+	k1 = c->path.len;
+	json_array_foreach(tracks, i, v) {
+		const char *name;
+		json_t *w = json_object_get(v, "weight");
+
+		llmo_buf_truncate(&c->path, k1);
+		llmo_path_push_index(&c->path, i);
+		k2 = c->path.len;
+		if (!json_is_object(v))
+			return bad(c, "expected a mapping with name and weight");
+		if ((rc = known_keys(c, v, keys)) || (rc = opt_string(c, v, "name", &name, true)))
+			return rc;
+		llmo_path_push_key(&c->path, "weight");
+		if (!json_is_integer(w) || json_integer_value(w) < 0 ||
+		    json_integer_value(w) > LLMO_GW_TRACK_WEIGHT_MAX)
+			return bad(c, "expected an integer from 0 to %d", LLMO_GW_TRACK_WEIGHT_MAX);
+		llmo_buf_truncate(&c->path, k2);
+		if ((rc = llmo_gw_model_add_track(m, name, (uint32_t)json_integer_value(w), &sub)))
+			return rc == LLMO_ENOMEM ? llmo_error_set(c->err, rc, "out of memory")
+						 : bad(c, "%s", sub.msg);
+	}
+	llmo_buf_truncate(&c->path, keep);
+	return 0;
+}
+
+/* abTest: {stickyBy: tenant|header, header: NAME} */
+static int file_ab_test(struct file_ctx *c, struct llmo_gw_model *m, const json_t *ab)
+{
+	static const char *const keys[] = {"stickyBy", "header", NULL};
+	const char *by, *header;
+	struct llmo_error sub = {0};
+	size_t keep = c->path.len;
+	int rc;
+
+	if (!ab)
+		return 0;
+	llmo_path_push_key(&c->path, "abTest");
+	if (!json_is_object(ab))
+		return bad(c, "expected a mapping with stickyBy and header");
+	if ((rc = known_keys(c, ab, keys)) || (rc = opt_string(c, ab, "stickyBy", &by, false)) ||
+	    (rc = opt_string(c, ab, "header", &header, false)))
+		return rc;
+	if (by && strcmp(by, "tenant") != 0 && strcmp(by, "header") != 0) {
+		llmo_path_push_key(&c->path, "stickyBy");
+		return bad(c, "expected tenant or header");
+	}
+	if (by && strcmp(by, "header") == 0) {
+		llmo_path_push_key(&c->path, "header");
+		if (!header)
+			return bad(c, "required when stickyBy is header");
+		if ((rc = llmo_gw_model_set_sticky(m, LLMO_GW_STICKY_HEADER, header, &sub)))
+			return bad(c, "%s", sub.msg);
+	} else if ((rc = llmo_gw_model_set_sticky(m, LLMO_GW_STICKY_TENANT, NULL, c->err))) {
+		return rc;
+	}
+	llmo_buf_truncate(&c->path, keep);
+	return 0;
+}
+
 static int file_model(struct file_ctx *c, struct llmo_gw_table *t, struct llmo_gw_backends *r,
 		      const json_t *mo)
 {
-	static const char *const keys[] = {"name", "aliases", "served", "endpoints", NULL};
+	static const char *const keys[] = {"name",   "aliases", "served", "endpoints",
+					   "tracks", "abTest",	NULL};
 	const char *name, *served;
 	json_t *aliases = json_object_get(mo, "aliases"), *eps = json_object_get(mo, "endpoints"),
 	       *v;
@@ -193,7 +267,9 @@ static int file_model(struct file_ctx *c, struct llmo_gw_table *t, struct llmo_g
 		llmo_buf_truncate(&c->path, k2);
 	}
 	llmo_buf_truncate(&c->path, keep);
-	return 0;
+	if ((rc = file_tracks(c, m, json_object_get(mo, "tracks"))))
+		return rc;
+	return file_ab_test(c, m, json_object_get(mo, "abTest"));
 }
 
 int llmo_gw_table_from_json(const json_t *root, const struct llmo_yaml_doc *doc,
@@ -332,6 +408,50 @@ static int pod_address(const json_t *pod, char *out, size_t n)
 	return 0;
 }
 
+/* status.tracks and spec.deploymentStrategy (abTest: sticky). Bad entries are skipped. */
+static int kube_split(struct llmo_gw_model *m, const json_t *w)
+{
+	const json_t *tracks = json_object_get(json_object_get(w, "status"), "tracks"), *tr;
+	const json_t *ds = json_object_get(json_object_get(w, "spec"), "deploymentStrategy");
+	const char *type = jstr(ds, "type", NULL);
+	size_t i;
+
+	json_array_foreach(tracks, i, tr) {
+		const char *name = jstr(tr, "name", NULL);
+		json_t *wt = json_object_get(tr, "weight");
+		json_int_t v = json_is_integer(wt) ? json_integer_value(wt) : 0;
+		int rc;
+
+		if (v < 0 || v > LLMO_GW_TRACK_WEIGHT_MAX)
+			continue;
+		rc = llmo_gw_model_add_track(m, name, (uint32_t)v, NULL);
+		if (rc == LLMO_ENOMEM)
+			return rc;
+	}
+	if (type && strcmp(type, "abTest") == 0) {
+		const json_t *ab = json_object_get(ds, "abTest");
+		const char *by = jstr(ab, "stickyBy", NULL), *header = jstr(ab, "header", NULL);
+		int rc;
+
+		if (by && strcmp(by, "header") == 0)
+			rc = llmo_gw_model_set_sticky(m, LLMO_GW_STICKY_HEADER, header, NULL);
+		else
+			rc = llmo_gw_model_set_sticky(m, LLMO_GW_STICKY_TENANT, NULL, NULL);
+		if (rc == LLMO_ENOMEM)
+			return rc;
+	}
+	return 0;
+}
+
+static bool pod_draining(const json_t *meta)
+{
+	const json_t *del = json_object_get(meta, "deletionTimestamp");
+	const char *d = json_string_value(
+		json_object_get(json_object_get(meta, "annotations"), LLMO_GW_ANNOTATION_DRAINING));
+
+	return (del && !json_is_null(del)) || (d && strcmp(d, "true") == 0);
+}
+
 static void free_array(void *v)
 {
 	json_decref(v);
@@ -370,6 +490,11 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 	}
 	if (llmo_gw_table_add_model(t, id.data, &m, NULL))
 		goto out; /* a duplicate id: skip */
+	if (!(m->ns = llmo_strdup(ns ? ns : "")) || !(m->workload = llmo_strdup(name)) ||
+	    (rc = kube_split(m, w))) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
 	llmo_gw_table_add_name(t, m, name, LLMO_GW_PRIO_NAME, NULL);
 	json_array_foreach(json_object_get(spec, "aliases"), i, a)
 		if (json_is_string(a) && json_string_length(a) > 0 &&
@@ -384,11 +509,16 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 		const char *track = json_string_value(json_object_get(labels, LLMO_GW_LABEL_TRACK));
 		const char *pm = json_string_value(json_object_get(labels, LLMO_GW_LABEL_MODEL));
 		const char *pv = json_string_value(json_object_get(labels, LLMO_GW_LABEL_VERSION));
-		bool draining = json_object_get(pmeta, "deletionTimestamp") != NULL &&
-				!json_is_null(json_object_get(pmeta, "deletionTimestamp"));
+		const char *pname = jstr(pmeta, "name", NULL);
+		bool draining = pod_draining(pmeta);
 		char addr[LLMO_GW_ADDR_MAX + 1], pserved[600];
+		struct llmo_gw_backend *b;
 
-		if (!pod_ready(pod) || pod_address(pod, addr, sizeof(addr)))
+		if (pod_address(pod, addr, sizeof(addr)))
+			continue;
+		/* a draining pod stays while it has requests to finish, Ready or not */
+		if (!pod_ready(pod) &&
+		    !(draining && (b = llmo_gw_backend_find(r, addr)) && b->inflight > 0))
 			continue;
 		if (pm && *pm && pv && *pv)
 			snprintf(pserved, sizeof(pserved), "%s:%s", pm, pv);
@@ -399,6 +529,11 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 		rc = llmo_gw_table_add_endpoint(t, r, m, addr, pserved, track, 1, draining, NULL);
 		if (rc == LLMO_ENOMEM)
 			goto out;
+		if (!rc && pname &&
+		    !(m->eps.items[m->eps.len - 1].pod = llmo_strdup(pname))) {
+			rc = LLMO_ENOMEM;
+			goto out;
+		}
 		rc = 0; /* a pod that does not fit is skipped */
 	}
 out:
