@@ -61,6 +61,8 @@ void llmo_gateway_opts_init(struct llmo_gateway_opts *o)
 	o->breaker_failures = LLMO_GW_BREAKER_FAILURES;
 	o->breaker_cooldown_ms = LLMO_GW_BREAKER_COOLDOWN_MS;
 	o->watch_ms = LLMO_GATEWAY_WATCH_MS;
+	o->hold_max = LLMO_GATEWAY_HOLD_MAX;
+	o->hold_timeout_ms = LLMO_GATEWAY_HOLD_TIMEOUT_MS;
 }
 
 static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
@@ -82,6 +84,8 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 		{"breaker failures", o->breaker_failures, 0, BREAKER_FAILURES_MAX},
 		{"breaker cool-down (ms)", o->breaker_cooldown_ms, 0, TIMEOUT_MAX_MS},
 		{"file check period (ms)", o->watch_ms, 0, TIMEOUT_MAX_MS},
+		{"held requests per model", o->hold_max, 0, CONNS_MAX_MAX},
+		{"hold timeout (ms)", o->hold_timeout_ms, 1, TIMEOUT_MAX_MS},
 	};
 
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(ranges); i++)
@@ -104,6 +108,7 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 static void count_endpoints(struct llmo_gateway *gw)
 {
 	llmo_metric_clear(gw->m_endpoints);
+	llmo_metric_clear(gw->m_pending);
 	for (size_t i = 0; i < gw->table->models.len; i++) {
 		const struct llmo_gw_model *m = gw->table->models.items[i];
 		size_t ready = llmo_gw_model_ready(m);
@@ -111,6 +116,31 @@ static void count_endpoints(struct llmo_gateway *gw)
 		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "ready"}, (double)ready);
 		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "draining"},
 				(double)(m->eps.len - ready));
+		llmo_metric_set(gw->m_pending, (const char *[]){m->id},
+				(double)llmo__gw_held_count(gw, m->id));
+	}
+}
+
+/* The pods' in-flight gauges: one series per pod endpoint of t, draining ones included. */
+static void pod_gauges(struct llmo_gateway *gw, struct llmo_gw_table *old, struct llmo_gw_table *t)
+{
+	for (size_t i = 0; old && i < old->models.len; i++)
+		for (size_t j = 0; j < old->models.items[i]->eps.len; j++)
+			old->models.items[i]->eps.items[j].backend->pod_gauge = NULL;
+	llmo_metric_clear(gw->m_pod_inflight);
+	for (size_t i = 0; i < t->models.len; i++) {
+		const struct llmo_gw_model *m = t->models.items[i];
+
+		for (size_t j = 0; j < m->eps.len; j++) {
+			const struct llmo_gw_endpoint *e = &m->eps.items[j];
+
+			if (!e->pod)
+				continue;
+			e->backend->pod_gauge = llmo_metric_series(
+				gw->m_pod_inflight,
+				(const char *[]){m->ns, m->workload, e->pod, e->track});
+			llmo_series_set(e->backend->pod_gauge, e->backend->inflight);
+		}
 	}
 }
 
@@ -119,6 +149,7 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 	struct llmo_gw_table *old = gw->table;
 	size_t eps = 0;
 
+	pod_gauges(gw, old, t);
 	gw->table = t;
 	llmo_gw_table_unref(old);
 	for (size_t i = 0; i < t->models.len; i++)
@@ -126,6 +157,7 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 	count_endpoints(gw);
 	LLMO_INFO(LOG, "routing table", "models=%zu endpoints=%zu names=%zu", t->models.len, eps,
 		  llmo_hmap_count(&t->names));
+	llmo__gw_held_retry(gw);
 }
 
 static int load_file(struct llmo_gateway *gw, struct llmo_error *err)
@@ -446,12 +478,12 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				       &gw->m_requests, err)) ||
 	    (rc = llmo_metrics_histogram(gw->metrics, "llmo_gateway_request_duration_seconds",
 					 "Time from a request's head to the end of its answer.",
-					 (const char *[]){"model"}, 1, duration_buckets,
+					 (const char *[]){"model", "track"}, 2, duration_buckets,
 					 LLMO_ARRAY_LEN(duration_buckets), &gw->m_duration, err)) ||
 	    (rc = llmo_metrics_histogram(gw->metrics, "llmo_gateway_time_to_first_byte_seconds",
 					 "Time from a request's head to the first byte of its answer's "
 					 "body (the first event of a stream).",
-					 (const char *[]){"model"}, 1, duration_buckets,
+					 (const char *[]){"model", "track"}, 2, duration_buckets,
 					 LLMO_ARRAY_LEN(duration_buckets), &gw->m_ttfb, err)) ||
 	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_upstream_errors_total",
 				       "Failed attempts on a backend, by kind (connect, "
@@ -468,7 +500,20 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				     "Endpoints of each model in the routing table, by state.",
 				     (const char *[]){"model", "state"}, 2, &gw->m_endpoints, err)) ||
 	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_client_connections",
-				     "Open client connections.", NULL, 0, &gw->m_clients, err)))
+				     "Open client connections.", NULL, 0, &gw->m_clients, err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_pod_inflight",
+				     "Requests in flight to each pod of a workload (API mode), "
+				     "draining pods included.",
+				     (const char *[]){"namespace", "workload", "pod", "track"}, 4,
+				     &gw->m_pod_inflight, err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_tokens_total",
+				       "Tokens the backends reported in their answers' usage, by "
+				       "kind (prompt, completion).",
+				       (const char *[]){"model", "track", "kind"}, 3, &gw->m_tokens,
+				       err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_pending_requests",
+				     "Requests held for a model without a ready replica.",
+				     (const char *[]){"model"}, 1, &gw->m_pending, err)))
 		return rc;
 	llmo_metric_set(gw->m_clients, NULL, 0);
 	return 0;

@@ -72,6 +72,12 @@ struct llmo_kube_client;
 #define LLMO_GATEWAY_CLIENTS_MAX 16384
 /* Bytes of an answer waiting for a slow client before the backend is no longer read. */
 #define LLMO_GATEWAY_CLIENT_BUFFER_MAX ((size_t)256 << 10)
+/*
+ * Scale from zero: requests for a model with no ready replica wait (at most
+ * this many per model, at most this long) for one to become ready.
+ */
+#define LLMO_GATEWAY_HOLD_MAX 100
+#define LLMO_GATEWAY_HOLD_TIMEOUT_MS 60000
 /* How often the static file is checked for changes. */
 #define LLMO_GATEWAY_WATCH_MS 1000
 
@@ -93,6 +99,8 @@ struct llmo_gateway_opts {
 	int64_t breaker_cooldown_ms;
 	int64_t watch_ms; /* static file check period; 0: only on llmo_gateway_reload */
 	uint64_t seed;	  /* balancer's random seed; 0: from the clock */
+	int hold_max;	  /* requests held per model without a ready replica; 0: 503 at once */
+	int64_t hold_timeout_ms; /* how long one is held before a 503 */
 };
 
 /* The defaults above. */

@@ -123,6 +123,13 @@ struct gw_req {
 	int attempts;
 	bool stale_retried;
 	bool trial; /* the current attempt is its backend's half-open trial */
+	/* held for a ready replica (scale from zero) */
+	bool held;
+	struct gw_req *hprev, *hnext;
+	struct event *hold_ev;
+	/* the tail of the answer's body, for the usage's token counts */
+	char tail[LLMO_GW_USAGE_TAIL_MAX];
+	size_t tail_len;
 	bool keyed;	   /* sticky_key is computed */
 	double sticky_key; /* the A/B key's point in [0, 1), or -1: none */
 	enum fail last_fail;
@@ -152,6 +159,9 @@ static void client_free(struct llmo__gw_client *c);
 static void dispatch(struct gw_req *req);
 static void upstream_failed(struct gw_req *req, enum fail kind);
 static void wait_remove(struct gw_req *req);
+static void hold_remove(struct gw_req *req);
+static bool hold(struct gw_req *req);
+static void count_usage(struct gw_req *req);
 
 static int64_t now_ns(void)
 {
@@ -239,6 +249,8 @@ static void inflight_gauge(struct llmo_gateway *gw, struct llmo_gw_backend *b)
 	if (!b->inflight_gauge)
 		b->inflight_gauge = llmo_metric_series(gw->m_inflight, (const char *[]){b->addr});
 	llmo_series_set(b->inflight_gauge, b->inflight);
+	if (b->pod_gauge)
+		llmo_series_set(b->pod_gauge, b->inflight);
 }
 
 static void upstream_error(struct llmo_gateway *gw, struct llmo_gw_backend *b, enum fail kind)
@@ -349,6 +361,7 @@ void llmo__gw_backend_freed(void *ctx, struct llmo_gw_backend *b)
 	if (b->inflight_gauge)
 		llmo_metric_remove(gw->m_inflight, (const char *[]){b->addr});
 	b->inflight_gauge = NULL;
+	b->pod_gauge = NULL;
 }
 
 /* ---- attempts ---- */
@@ -477,17 +490,21 @@ static void req_finish(struct gw_req *req, int status)
 	const char *model = model_label(req);
 	int64_t end = now_ns();
 
+	const char *track = req->ep ? req->ep->track : "";
+
 	wait_remove(req);
+	hold_remove(req);
 	if (req->up) {
 		req->up->req = NULL;
 		up_free(req->up);
 		req->up = NULL;
 	}
 	attempt_end(req);
-	count_request(gw, model, req->ep ? req->ep->track : "", status);
-	llmo_metric_observe(gw->m_duration, (const char *[]){model}, (double)(end - req->t0) / 1e9);
+	count_request(gw, model, track, status);
+	llmo_metric_observe(gw->m_duration, (const char *[]){model, track},
+			    (double)(end - req->t0) / 1e9);
 	if (req->t_first)
-		llmo_metric_observe(gw->m_ttfb, (const char *[]){model},
+		llmo_metric_observe(gw->m_ttfb, (const char *[]){model, track},
 				    (double)(req->t_first - req->t0) / 1e9);
 	LLMO_DEBUG(LOG, "request", "model=%s status=%d backend=%s attempts=%d ms=%.3f",
 		   model[0] ? model : "-", status,
@@ -681,6 +698,112 @@ void llmo__gw_kick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- requests held for a ready replica (scale from zero) ---- */
+
+size_t llmo__gw_held_count(const struct llmo_gateway *gw, const char *id)
+{
+	size_t n = 0;
+
+	for (const struct gw_req *r = gw->held; r; r = r->hnext)
+		n += strcmp(r->model->id, id) == 0;
+	return n;
+}
+
+static void pending_gauge(struct llmo_gateway *gw, const char *id)
+{
+	llmo_metric_set(gw->m_pending, (const char *[]){id},
+			(double)llmo__gw_held_count(gw, id));
+}
+
+static void hold_unlink(struct gw_req *req)
+{
+	struct llmo_gateway *gw = req->gw;
+
+	if (req->hprev)
+		req->hprev->hnext = req->hnext;
+	else
+		gw->held = req->hnext;
+	if (req->hnext)
+		req->hnext->hprev = req->hprev;
+	req->hprev = req->hnext = NULL;
+	req->held = false;
+	if (req->hold_ev) {
+		event_free(req->hold_ev);
+		req->hold_ev = NULL;
+	}
+}
+
+static void hold_remove(struct gw_req *req)
+{
+	if (!req->held)
+		return;
+	hold_unlink(req);
+	pending_gauge(req->gw, req->model->id);
+}
+
+static void on_hold_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_req *req = arg;
+	char msg[LLMO_GW_QUOTE_MAX + 128], q[LLMO_GW_QUOTE_MAX + 4];
+
+	hold_remove(req);
+	llmo_gw_quote_input(q, req->parsed.model, req->parsed.model_len);
+	snprintf(msg, sizeof(msg), "No replica of the model '%s' became ready within %.3g s", q,
+		 (double)req->gw->o.hold_timeout_ms / 1000);
+	req_error(req, 503, msg, NULL, "model_unavailable", "Retry-After: 1\r\n");
+}
+
+/* Holds req until its model has a ready replica; false when the model's queue is full. */
+static bool hold(struct gw_req *req)
+{
+	struct llmo_gateway *gw = req->gw;
+	struct timeval tv = tv_ms(gw->o.hold_timeout_ms);
+
+	if (gw->o.hold_max <= 0 || llmo__gw_held_count(gw, req->model->id) >= (size_t)gw->o.hold_max)
+		return false;
+	if (!(req->hold_ev = evtimer_new(gw->base, on_hold_timeout, req)))
+		return false;
+	evtimer_add(req->hold_ev, &tv);
+	req->held = true;
+	req->hprev = NULL;
+	req->hnext = gw->held;
+	if (req->hnext)
+		req->hnext->hprev = req;
+	gw->held = req;
+	pending_gauge(gw, req->model->id);
+	LLMO_DEBUG(LOG, "request held for a ready replica", "model=%s", req->model->id);
+	return true;
+}
+
+void llmo__gw_held_retry(struct llmo_gateway *gw)
+{
+	struct gw_req *go = NULL, *r, *next;
+
+	/* first take out those that can go (dispatching may hold or finish others) */
+	for (r = gw->held; r; r = next) {
+		struct llmo_gw_model *m = llmo_gw_table_model(gw->table, r->model->id);
+
+		next = r->hnext;
+		if (!m || llmo_gw_model_ready(m) == 0)
+			continue;
+		hold_unlink(r);
+		llmo_gw_table_ref(gw->table);
+		llmo_gw_table_unref(r->table);
+		r->table = gw->table;
+		r->model = m;
+		r->keyed = false;
+		pending_gauge(gw, m->id);
+		r->hnext = go;
+		go = r;
+	}
+	while (go) {
+		r = go;
+		go = r->hnext;
+		r->hnext = NULL;
+		dispatch(r);
+	}
+}
+
 /* What a tenant-sticky A/B test is keyed by: the tenant (none until keys exist). */
 static const char *req_tenant_key(const struct gw_req *req, size_t *len)
 {
@@ -754,6 +877,8 @@ static void dispatch(struct gw_req *req)
 		i = llmo_gw_pick_key(req->model, sticky_key(req), req->tried,
 				     (size_t)req->attempts, now, &gw->bal, &gw->rng);
 		if (i < 0) {
+			if (req->attempts == 0 && llmo_gw_model_ready(req->model) == 0 && hold(req))
+				return;
 			fail_answer(req);
 			return;
 		}
@@ -824,6 +949,7 @@ static void complete(struct gw_req *req)
 	if (req->out_chunked)
 		evbuffer_add(llmo__gw_conn_output(c->conn), "0\r\n\r\n", 5);
 	llmo__gw_conn_flush(c->conn);
+	count_usage(req);
 	close = req->close_after || !req->keep_alive;
 	req_finish(req, req->status);
 	if (close)
@@ -847,6 +973,41 @@ static void abort_answer(struct gw_req *req, enum fail kind, const char *why)
 
 /* ---- answers from the backend ---- */
 
+/* Keeps the last LLMO_GW_USAGE_TAIL_MAX bytes of the answer's body (the n at in's front next). */
+static void tail_keep(struct gw_req *req, struct evbuffer *in, size_t n)
+{
+	size_t keep = LLMO_MIN(n, sizeof(req->tail));
+	struct evbuffer_ptr pos;
+
+	if (req->tail_len + keep > sizeof(req->tail)) {
+		size_t drop = req->tail_len + keep - sizeof(req->tail);
+
+		memmove(req->tail, req->tail + drop, req->tail_len - drop);
+		req->tail_len -= drop;
+	}
+	if (evbuffer_ptr_set(in, &pos, n - keep, EVBUFFER_PTR_SET) == 0 &&
+	    evbuffer_copyout_from(in, &pos, req->tail + req->tail_len, keep) == (ev_ssize_t)keep)
+		req->tail_len += keep;
+}
+
+/* The answer is whole: the tokens its usage reports are counted. */
+static void count_usage(struct gw_req *req)
+{
+	const char *track = req->ep ? req->ep->track : "";
+	int64_t prompt, completion;
+
+	if (req->status != 200 || !req->tail_len ||
+	    llmo_gw_usage_scan(req->tail, req->tail_len, &prompt, &completion))
+		return;
+	if (prompt > 0)
+		llmo_metric_add(req->gw->m_tokens, (const char *[]){model_label(req), track, "prompt"},
+				(double)prompt);
+	if (completion > 0)
+		llmo_metric_add(req->gw->m_tokens,
+				(const char *[]){model_label(req), track, "completion"},
+				(double)completion);
+}
+
 /* Moves n bytes of the backend's input to the client, framed for it. */
 static void move_body(struct gw_req *req, struct evbuffer *in, size_t n)
 {
@@ -857,6 +1018,8 @@ static void move_body(struct gw_req *req, struct evbuffer *in, size_t n)
 	if (!req->t_first)
 		req->t_first = now_ns();
 	req->resp_bytes += n;
+	if (req->status == 200)
+		tail_keep(req, in, n);
 	if (req->out_chunked) {
 		char size[24], *p = put_hex(size, n);
 

@@ -695,7 +695,22 @@ static bool gateway_refuses(void *ctx)
 	bool ok;
 
 	http(ctx, "/v1/chat/completions", chat("chatty", NULL), &r);
-	ok = r.status == 503;
+	/* held for hold_timeout_ms, then refused */
+	ok = r.status == 503 && strstr(r.body.data, "became ready");
+	llmo_buf_release(&r.body);
+	return ok;
+}
+
+/* The pod's in-flight gauge is reported (0 between requests). */
+static bool pod_reported(void *ctx)
+{
+	struct resp r = {0};
+	bool ok;
+
+	http(ctx, "/metrics", NULL, &r);
+	ok = r.status == 200 &&
+	     strstr(r.body.data, "llmo_gateway_pod_inflight{namespace=\"default\",workload=\"chat\","
+				 "pod=\"chat-abcde\",track=\"stable\"} 0\n");
 	llmo_buf_release(&r.body);
 	return ok;
 }
@@ -766,6 +781,7 @@ static void test_api_mode(void **state)
 	llmo_gateway_opts_init(&o);
 	o.port = 0;
 	o.client = f.client;
+	o.hold_timeout_ms = 300;
 	assert_int_equal(llmo_gateway_new(base, &o, &gw, &err), 0);
 	assert_int_equal(llmo_gateway_start(gw, &err), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", llmo_gateway_port(gw));
@@ -776,7 +792,8 @@ static void test_api_mode(void **state)
 
 	/* the alias leads to the pod's host port; the backend gets llama2:7b */
 	assert_true(poll_until(gateway_routes, url));
-	/* the replica goes: no replica left, 503 */
+	assert_true(poll_until(pod_reported, url));
+	/* the replica goes: no replica left, held, then 503 */
 	assert_int_equal(llmo_kube_delete(f.client, &llmo_kube_pods, "default", "chat-abcde",
 					  LLMO_KUBE_PROPAGATE_DEFAULT, NULL, &err),
 			 0);
