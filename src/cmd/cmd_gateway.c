@@ -62,6 +62,8 @@ static const char usage[] =
 	"  --hold-max N              requests held per model while it has no ready\n"
 	"                            replica (scale from zero; default 100; 0: 503 at once)\n"
 	"  --hold-timeout D          how long one is held before a 503 (default 1m)\n"
+	"  --keys FILE               API keys and their tenants, with rate limits (YAML\n"
+	"                            or JSON); without it requests are anonymous\n"
 	"  --seed N                  the balancer's random seed (default: from the clock;\n"
 	"                            for reproducible tests)\n"
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
@@ -198,6 +200,8 @@ int cmd_gateway(int argc, char **argv)
 			rc = parse_ms(name, v, &opts.hold_timeout_ms);
 			if (!rc && opts.hold_timeout_ms <= 0)
 				return cmd_usage_error(SUB, "--hold-timeout must be positive");
+		} else if (strcmp(name, "--keys") == 0) {
+			opts.keys_file = v;
 		} else if (strcmp(name, "--seed") == 0) {
 			int64_t seed;
 

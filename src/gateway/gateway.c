@@ -176,12 +176,36 @@ static int load_file(struct llmo_gateway *gw, struct llmo_error *err)
 	return 0;
 }
 
+static int load_keys(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	struct llmo_gw_keys *k;
+	int rc = llmo_gw_keys_from_file(gw->keys_file, &k, err);
+
+	if (rc)
+		return rc;
+	llmo_gw_keys_carry(k, gw->keys);
+	llmo_gw_keys_unref(gw->keys);
+	gw->keys = k;
+	LLMO_INFO(LOG, "keys", "file=%s tenants=%zu keys=%zu", gw->keys_file, k->tenants.len,
+		  llmo_hmap_count(&k->by_key));
+	return 0;
+}
+
 int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
 {
-	int rc;
+	int rc = 0;
 
+	if (!gw->backends_file && !gw->keys_file)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "no backends file (API mode) and no keys file to reload");
+	if (gw->keys_file && (rc = load_keys(gw, err))) {
+		char q[LLMO_LOG_QUOTE_MAX];
+
+		LLMO_WARN(LOG, "keys file not reloaded, keeping the old keys", "error=%s",
+			  llmo_log_quote(q, sizeof(q), err ? err->msg : llmo_strerror(rc)));
+	}
 	if (!gw->backends_file)
-		return llmo_error_set(err, LLMO_EINVAL, "no backends file to reload (API mode)");
+		return rc;
 	rc = load_file(gw, err);
 	if (rc) {
 		char q[LLMO_LOG_QUOTE_MAX];
@@ -513,7 +537,22 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				       err)) ||
 	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_pending_requests",
 				     "Requests held for a model without a ready replica.",
-				     (const char *[]){"model"}, 1, &gw->m_pending, err)))
+				     (const char *[]){"model"}, 1, &gw->m_pending, err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_tenant_requests_total",
+				       "Inference requests of each tenant (API key) answered, by "
+				       "status code.",
+				       (const char *[]){"tenant", "code"}, 2, &gw->m_tenant_requests,
+				       err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_tenant_tokens_total",
+				       "Tokens of each tenant's answers (their usage), by kind "
+				       "(prompt, completion).",
+				       (const char *[]){"tenant", "kind"}, 2, &gw->m_tenant_tokens,
+				       err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_rate_limited_total",
+				       "Requests refused with 429, by tenant and by the limit "
+				       "reached (requests, tokens).",
+				       (const char *[]){"tenant", "kind"}, 2, &gw->m_rate_limited,
+				       err)))
 		return rc;
 	llmo_metric_set(gw->m_clients, NULL, 0);
 	return 0;
@@ -539,6 +578,8 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->host = llmo_strdup(opts->host);
 	gw->backends_file = opts->backends_file ? llmo_strdup(opts->backends_file) : NULL;
 	gw->ns = opts->ns && *opts->ns ? llmo_strdup(opts->ns) : NULL;
+	gw->keys_file = opts->keys_file ? llmo_strdup(opts->keys_file) : NULL;
+	gw->o.keys_file = gw->keys_file;
 	gw->o.host = gw->host;
 	gw->o.backends_file = gw->backends_file;
 	gw->o.ns = gw->ns;
@@ -548,7 +589,7 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	llmo_rng_seed(&gw->rng, opts->seed ? opts->seed : (uint64_t)llmo_clock_mono_ns() ^
 								 (uint64_t)llmo_clock_wall_ms());
 	if (!gw->host || !gw->io.scratch || (opts->backends_file && !gw->backends_file) ||
-	    (opts->ns && *opts->ns && !gw->ns)) {
+	    (opts->ns && *opts->ns && !gw->ns) || (opts->keys_file && !gw->keys_file)) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -566,6 +607,8 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto fail;
 	}
+	if (gw->keys_file && (rc = load_keys(gw, err)))
+		goto fail;
 	if (gw->backends_file && (rc = load_file(gw, err)))
 		goto fail;
 	if (gw->o.client) {
@@ -646,5 +689,7 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 	free(gw->host);
 	free(gw->backends_file);
 	free(gw->ns);
+	free(gw->keys_file);
+	llmo_gw_keys_unref(gw->keys);
 	free(gw);
 }

@@ -99,6 +99,7 @@ struct llmo_gateway_opts {
 	int64_t breaker_cooldown_ms;
 	int64_t watch_ms; /* static file check period; 0: only on llmo_gateway_reload */
 	uint64_t seed;	  /* balancer's random seed; 0: from the clock */
+	const char *keys_file; /* API keys and tenants (keys.h); NULL: no keys, anonymous */
 	int hold_max;	  /* requests held per model without a ready replica; 0: 503 at once */
 	int64_t hold_timeout_ms; /* how long one is held before a 503 */
 };
@@ -120,9 +121,9 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err);
 
 /*
- * Static mode: reads the backends file again and swaps the table in. On an
- * error the old table stays and the error is returned (and logged).
- * LLMO_EINVAL in API mode.
+ * Reads the keys file (when there is one) and, in static mode, the backends
+ * file again and swaps them in. On an error the old ones stay and the
+ * error is returned (and logged). LLMO_EINVAL with neither file.
  */
 int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err);
 

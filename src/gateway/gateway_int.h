@@ -16,6 +16,7 @@
 #include "gateway/balance.h"
 #include "gateway/conn.h"
 #include "gateway/gateway.h"
+#include "gateway/keys.h"
 #include "gateway/table.h"
 
 struct event;
@@ -29,7 +30,8 @@ struct llmo_gateway {
 	struct event_base *base;
 	struct llmo__gw_io io;	    /* the loop and the read buffer all connections share */
 	struct llmo_gateway_opts o; /* strings point at the copies below */
-	char *host, *backends_file, *ns;
+	char *host, *backends_file, *ns, *keys_file;
+	struct llmo_gw_keys *keys; /* NULL: no keys file, requests are anonymous */
 	struct evconnlistener *listener;
 	int port;
 	bool started;		 /* llmo_gateway_start ran */
@@ -59,7 +61,8 @@ struct llmo_gateway {
 
 	struct llmo_metrics *metrics;
 	struct llmo_metric *m_requests, *m_duration, *m_ttfb, *m_upstream_errors, *m_retries,
-		*m_inflight, *m_endpoints, *m_clients, *m_pod_inflight, *m_tokens, *m_pending;
+		*m_inflight, *m_endpoints, *m_clients, *m_pod_inflight, *m_tokens, *m_pending,
+		*m_tenant_requests, *m_tenant_tokens, *m_rate_limited;
 };
 
 /* proxy.c: a new client connection on fd (accepted, non-blocking). */

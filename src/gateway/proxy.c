@@ -53,6 +53,7 @@
 #include "gateway/conn.h"
 #include "gateway/gateway_int.h"
 #include "gateway/http1.h"
+#include "gateway/keys.h"
 #include "gateway/oaerror.h"
 #include "metrics/metrics.h"
 
@@ -130,6 +131,12 @@ struct gw_req {
 	/* the tail of the answer's body, for the usage's token counts */
 	char tail[LLMO_GW_USAGE_TAIL_MAX];
 	size_t tail_len;
+	/* the client's API key (Authorization: Bearer) and, with keys, its tenant */
+	char auth[LLMO_GW_KEY_MAX + 1];
+	size_t auth_len;  /* 0: none */
+	bool auth_bad;	  /* an Authorization that is not a usable bearer key */
+	struct llmo_gw_keys *keys;     /* a reference, once admitted */
+	struct llmo_gw_tenant *tenant; /* of keys */
 	bool keyed;	   /* sticky_key is computed */
 	double sticky_key; /* the A/B key's point in [0, 1), or -1: none */
 	enum fail last_fail;
@@ -480,6 +487,7 @@ static void req_free(struct gw_req *req)
 	llmo_buf_release(&req->hdrs);
 	llmo_buf_release(&req->body);
 	llmo_gw_table_unref(req->table);
+	llmo_gw_keys_unref(req->keys);
 	free(req);
 }
 
@@ -501,6 +509,12 @@ static void req_finish(struct gw_req *req, int status)
 	}
 	attempt_end(req);
 	count_request(gw, model, track, status);
+	if (req->tenant) {
+		char code[24];
+
+		*put_dec(code, (uint64_t)(status > 0 ? status : 0)) = '\0';
+		llmo_metric_add(gw->m_tenant_requests, (const char *[]){req->tenant->name, code}, 1);
+	}
 	llmo_metric_observe(gw->m_duration, (const char *[]){model, track},
 			    (double)(end - req->t0) / 1e9);
 	if (req->t_first)
@@ -804,11 +818,18 @@ void llmo__gw_held_retry(struct llmo_gateway *gw)
 	}
 }
 
-/* What a tenant-sticky A/B test is keyed by: the tenant (none until keys exist). */
+/*
+ * What a tenant-sticky A/B test is keyed by: the tenant of the API key, or
+ * without a keys file the bearer key itself (NULL: none).
+ */
 static const char *req_tenant_key(const struct gw_req *req, size_t *len)
 {
-	*len = 0;
-	return NULL;
+	if (req->tenant) {
+		*len = strlen(req->tenant->name);
+		return req->tenant->name;
+	}
+	*len = req->auth_len;
+	return req->auth_len ? req->auth : NULL;
 }
 
 /*
@@ -1006,6 +1027,18 @@ static void count_usage(struct gw_req *req)
 		llmo_metric_add(req->gw->m_tokens,
 				(const char *[]){model_label(req), track, "completion"},
 				(double)completion);
+	if (req->tenant) {
+		struct llmo_gw_tenant *t = req->tenant;
+
+		if (prompt > 0)
+			llmo_metric_add(req->gw->m_tenant_tokens, (const char *[]){t->name, "prompt"},
+					(double)prompt);
+		if (completion > 0)
+			llmo_metric_add(req->gw->m_tenant_tokens,
+					(const char *[]){t->name, "completion"}, (double)completion);
+		llmo_gw_bucket_debit(&t->tokens, now_ns(),
+				     (double)LLMO_MAX(prompt, 0) + (double)LLMO_MAX(completion, 0));
+	}
 }
 
 /* Moves n bytes of the backend's input to the client, framed for it. */
@@ -1415,6 +1448,42 @@ static bool method_is(const struct llmo_gw_request_head *h, const char *m)
 	return h->method_len == strlen(m) && memcmp(h->method, m, h->method_len) == 0;
 }
 
+static bool is_authorization(const struct llmo_gw_header *hd)
+{
+	return hd->name_len == 13 && strncasecmp(hd->name, "authorization", 13) == 0;
+}
+
+/* Reads the bearer key of an Authorization header into req->auth. */
+static void read_auth(struct gw_req *req, const struct llmo_gw_request_head *h)
+{
+	for (size_t i = 0; i < h->nheaders; i++) {
+		const struct llmo_gw_header *hd = &h->headers[i];
+		const char *v = hd->value;
+		size_t n = hd->value_len;
+
+		if (!is_authorization(hd))
+			continue;
+		if (req->auth_len || req->auth_bad || n < 7 || strncasecmp(v, "Bearer ", 7) != 0) {
+			req->auth_bad = true; /* two of them, or not a bearer key */
+			req->auth_len = 0;
+			return;
+		}
+		v += 7;
+		n -= 7;
+		while (n && *v == ' ') {
+			v++;
+			n--;
+		}
+		if (n == 0 || n > LLMO_GW_KEY_MAX) {
+			req->auth_bad = true;
+			return;
+		}
+		memcpy(req->auth, v, n);
+		req->auth[n] = '\0';
+		req->auth_len = n;
+	}
+}
+
 /* Builds what goes to the backends from the client's head. */
 static int req_prepare(struct gw_req *req, const struct llmo_gw_request_head *h, const char *peer)
 {
@@ -1436,6 +1505,8 @@ static int req_prepare(struct gw_req *req, const struct llmo_gw_request_head *h,
 			continue;
 		if (hd->id == LLMO_GW_H_X_FORWARDED_FOR)
 			continue; /* merged below */
+		if (req->gw->keys && is_authorization(hd))
+			continue; /* the gateway's credential, not the replica's */
 		rc = llmo_buf_append(&req->hdrs, hd->name, hd->name_len);
 		if (!rc)
 			rc = llmo_buf_puts(&req->hdrs, ": ");
@@ -1488,6 +1559,7 @@ static int start_request(struct llmo__gw_client *c, const struct llmo_gw_request
 	llmo_buf_init(&req->hdrs, 2 * LLMO_GATEWAY_HEAD_MAX);
 	llmo_buf_init(&req->body, gw->o.body_max);
 	c->req = req;
+	read_auth(req, h);
 	if (req_prepare(req, h, c->peer)) {
 		evbuffer_drain(in, hlen);
 		req_error(req, 503, "The gateway is out of memory", NULL, NULL, "Retry-After: 1\r\n");
@@ -1520,6 +1592,56 @@ static int start_request(struct llmo__gw_client *c, const struct llmo_gw_request
 	return 1;
 }
 
+/*
+ * With keys: the request's key must lead to a tenant (401), whose buckets
+ * must allow it (429 with Retry-After). false when it was answered.
+ */
+static bool admit(struct gw_req *req)
+{
+	struct llmo_gateway *gw = req->gw;
+	struct llmo_gw_tenant *t = NULL;
+	char msg[256], extra[64];
+	int64_t retry = 0, now = now_ns();
+	const char *kind = NULL;
+
+	if (!req->auth_bad && req->auth_len)
+		t = llmo_gw_keys_lookup(gw->keys, req->auth, req->auth_len);
+	if (!t) {
+		if (!req->auth_len && !req->auth_bad)
+			req_error(req, 401,
+				  "You didn't provide an API key. You need to provide your API key "
+				  "in an Authorization header using Bearer auth (i.e. Authorization: "
+				  "Bearer YOUR_KEY).",
+				  NULL, "missing_api_key", "WWW-Authenticate: Bearer\r\n");
+		else
+			req_error(req, 401, "Incorrect API key provided.", NULL, "invalid_api_key",
+				  "WWW-Authenticate: Bearer\r\n");
+		return false;
+	}
+	llmo_gw_keys_ref(gw->keys);
+	req->keys = gw->keys;
+	req->tenant = t;
+	if (!llmo_gw_bucket_positive(&t->tokens, now, &retry)) {
+		kind = "tokens";
+		snprintf(msg, sizeof(msg),
+			 "Rate limit reached for tenant '%s' on tokens per minute (limit %.0f). "
+			 "Please try again in %" PRId64 " s.",
+			 t->name, t->tokens.rate_per_s * 60, retry);
+	} else if ((retry = llmo_gw_bucket_take(&t->requests, now)) > 0) {
+		kind = "requests";
+		snprintf(msg, sizeof(msg),
+			 "Rate limit reached for tenant '%s' on requests per minute (limit %.0f). "
+			 "Please try again in %" PRId64 " s.",
+			 t->name, t->requests.rate_per_s * 60, retry);
+	}
+	if (!kind)
+		return true;
+	llmo_metric_add(gw->m_rate_limited, (const char *[]){t->name, kind}, 1);
+	snprintf(extra, sizeof(extra), "Retry-After: %" PRId64 "\r\n", retry);
+	req_error(req, 429, msg, NULL, "rate_limit_exceeded", extra);
+	return false;
+}
+
 /* The whole body is in: read the model, route, send. */
 static void body_done(struct gw_req *req)
 {
@@ -1532,6 +1654,8 @@ static void body_done(struct gw_req *req)
 	c->state = CS_WAIT;
 	req->body_read = true;
 	llmo__gw_conn_timeouts(c->conn, 0, LLMO_GATEWAY_CLIENT_WRITE_TIMEOUT_MS);
+	if (gw->keys && !admit(req))
+		return;
 	rc = llmo_gw_body_scan(req->body.data, req->body.len, &req->parsed, &err);
 	switch (rc) {
 	case 0:
