@@ -7,10 +7,18 @@
 . "$(dirname "$0")/gateway_lib.sh"
 
 sim_start --model llama2:7b --ttft-base 0 --ttft-per-token 0 --itl 0
+sim_start --model arm-a --ttft-base 0 --ttft-per-token 0 --itl 0
+sim_start --model arm-b --ttft-base 0 --ttft-per-token 0 --itl 0
 cat >"$LLMO_DATA/backends.yaml" <<EOF
 models:
   - name: llama2:7b
     endpoints: [{address: "127.0.0.1:${SIM_PORTS[0]}"}]
+  - name: ab
+    endpoints:
+      - {address: "127.0.0.1:${SIM_PORTS[1]}", served: arm-a, track: a}
+      - {address: "127.0.0.1:${SIM_PORTS[2]}", served: arm-b, track: b}
+    tracks: [{name: a, weight: 50}, {name: b, weight: 50}]
+    abTest: {}
 EOF
 write_keys() { # extra tenants appended
 	cat >"$LLMO_DATA/keys.yaml" <<EOF
@@ -23,6 +31,7 @@ tenants:
     tokensPerMinute: 5
   - name: free
     keys: [sk-free-0001, sk-free-0002]
+$(for i in 1 2 3 4 5 6 7 8; do printf '  - {name: user%d, keys: [sk-user-000%d, sk-user-100%d]}\n' $i $i $i; done)
 ${1:-}
 EOF
 }
@@ -39,6 +48,25 @@ error_is 401 invalid_api_key null -H "$J" -H "Authorization: Basic c2stZnJlZS0wM
 grep -qi '^WWW-Authenticate: Bearer' "$LLMO_DATA/h401" && ok || bad "401 without WWW-Authenticate"
 expect_status 200 "a known key" -H "$J" -H "$A sk-free-0002" -d "$(chat llama2:7b)" "$GW_URL/v1/chat/completions"
 expect_status 200 "/healthz needs no key" "$GW_URL/healthz"
+
+# ---- A/B sticky by tenant: both keys of a tenant land in its arm every time ----
+check "A/B arms are sticky by tenant" $PY - "$GW_URL" <<'EOF'
+import http.client, json, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+body = json.dumps({"model": "ab", "max_tokens": 1, "messages": [{"role": "user", "content": "Hi"}]})
+arms = {}
+for t in range(1, 9):
+    for k in ("sk-user-000%d" % t, "sk-user-100%d" % t) * 3:
+        c.request("POST", "/v1/chat/completions", body,
+                  {"Content-Type": "application/json", "Authorization": "Bearer " + k})
+        r = c.getresponse()
+        a = json.loads(r.read())
+        assert r.status == 200, a
+        arms.setdefault(t, set()).add(a["model"])
+assert all(len(a) == 1 for a in arms.values()), arms
+assert {next(iter(a)) for a in arms.values()} == {"arm-a", "arm-b"}, arms
+EOF
 
 # ---- request rate: 2 a minute, the third waits 30 s ----
 for i in 1 2; do

@@ -701,6 +701,22 @@ static bool gateway_refuses(void *ctx)
 	return ok;
 }
 
+/* The pod is draining in the table, and still reported. */
+static bool pod_draining(void *ctx)
+{
+	struct resp r = {0};
+	bool ok;
+
+	http(ctx, "/metrics", NULL, &r);
+	ok = r.status == 200 &&
+	     strstr(r.body.data,
+		    "llmo_gateway_endpoints{model=\"default/chat\",state=\"draining\"} 1\n") &&
+	     strstr(r.body.data, "llmo_gateway_pod_inflight{namespace=\"default\",workload=\"chat\","
+				 "pod=\"chat-abcde\",track=\"stable\"} 0\n");
+	llmo_buf_release(&r.body);
+	return ok;
+}
+
 /* The pod's in-flight gauge is reported (0 between requests). */
 static bool pod_reported(void *ctx)
 {
@@ -793,6 +809,15 @@ static void test_api_mode(void **state)
 	/* the alias leads to the pod's host port; the backend gets llama2:7b */
 	assert_true(poll_until(gateway_routes, url));
 	assert_true(poll_until(pod_reported, url));
+	/* the controller marks it draining: no new request (held, then 503), still reported */
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "llm.orchestrator.io/draining",
+			  "true");
+	if (llmo_kube_patch(f.client, &llmo_kube_pods, "default", "chat-abcde", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("pod annotation: %s", err.msg);
+	json_decref(patch);
+	assert_true(poll_until(pod_draining, url));
+	assert_true(gateway_refuses(url));
 	/* the replica goes: no replica left, held, then 503 */
 	assert_int_equal(llmo_kube_delete(f.client, &llmo_kube_pods, "default", "chat-abcde",
 					  LLMO_KUBE_PROPAGATE_DEFAULT, NULL, &err),
