@@ -27,7 +27,8 @@ static const char usage[] =
 	"                    [--idle-timeout D] [--retries N] [--max-body SIZE]\n"
 	"                    [--max-response SIZE] [--backend-connections N]\n"
 	"                    [--max-clients N] [--breaker-failures N] [--breaker-cooldown D]\n"
-	"                    [--watch D] [--hold-max N] [--hold-timeout D] [--keys FILE]\n"
+	"                    [--watch D] [--hold-max N] [--hold-timeout D]\n"
+	"                    [--keys FILE | --keys-secret NS/NAME]\n"
 	"                    [--seed N] [--log-level LEVEL] [--log-json]\n"
 	"\n"
 	"Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings,\n"
@@ -64,6 +65,8 @@ static const char usage[] =
 	"  --hold-timeout D          how long one is held before a 503 (default 1m)\n"
 	"  --keys FILE               API keys and their tenants, with rate limits (YAML\n"
 	"                            or JSON); without it requests are anonymous\n"
+	"  --keys-secret NS/NAME     API mode: the keys file is the Secret's data\n"
+	"                            \"keys.yaml\", watched\n"
 	"  --seed N                  the balancer's random seed (default: from the clock;\n"
 	"                            for reproducible tests)\n"
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
@@ -202,6 +205,8 @@ int cmd_gateway(int argc, char **argv)
 				return cmd_usage_error(SUB, "--hold-timeout must be positive");
 		} else if (strcmp(name, "--keys") == 0) {
 			opts.keys_file = v;
+		} else if (strcmp(name, "--keys-secret") == 0) {
+			opts.keys_secret = v;
 		} else if (strcmp(name, "--seed") == 0) {
 			int64_t seed;
 
@@ -236,6 +241,8 @@ int cmd_gateway(int argc, char **argv)
 	}
 	if (opts.backends_file && kubeconfig)
 		return cmd_usage_error(SUB, "--backends and --kubeconfig exclude each other");
+	if (opts.keys_secret && (opts.keys_file || opts.backends_file))
+		return cmd_usage_error(SUB, "--keys-secret needs API mode (no --backends, no --keys)");
 	opts.host = host;
 
 	signal(SIGPIPE, SIG_IGN);

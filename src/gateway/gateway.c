@@ -15,6 +15,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "base/base64.h"
 #include "base/clock.h"
 #include "base/duration.h"
 #include "base/json.h"
@@ -96,6 +97,13 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 					      ranges[i].hi);
 	if (!o->host || !*o->host)
 		return llmo_error_set(err, LLMO_EINVAL, "no address to listen on");
+	if (o->keys_secret && (!o->client || o->keys_file))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "a keys Secret needs API mode and no keys file");
+	if (o->keys_secret && (!strchr(o->keys_secret, '/') || o->keys_secret[0] == '/' ||
+			       strchr(o->keys_secret, '/')[1] == '\0'))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "keys Secret \"%s\": expected NAMESPACE/NAME", o->keys_secret);
 	if (!o->backends_file == !o->client)
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "give either a backends file or an API client, not %s",
@@ -296,6 +304,105 @@ static void on_update(void *ctx, json_t *old_obj, json_t *new_obj)
 static void on_delete(void *ctx, json_t *obj)
 {
 	schedule_rebuild(ctx);
+}
+
+/* ---- keys from a Secret ---- */
+
+/* The Secret's data key holding the keys file. */
+#define SECRET_KEY "keys.yaml"
+
+static int keys_from_secret(struct llmo_gateway *gw, const json_t *secret, struct llmo_gw_keys **out,
+			    struct llmo_error *err)
+{
+	const char *b64 = json_string_value(
+		json_object_get(json_object_get(secret, "data"), SECRET_KEY));
+	const char *plain = json_string_value(
+		json_object_get(json_object_get(secret, "stringData"), SECRET_KEY));
+	struct llmo_yaml_stream s = {0};
+	char name[600], *text = NULL;
+	int rc;
+
+	snprintf(name, sizeof(name), "secret %s/%s %s", gw->secret_ns, gw->secret_name,
+		 SECRET_KEY);
+	if (!b64 && !plain)
+		return llmo_error_set(err, LLMO_EINVAL, "%s: no such data key", name);
+	if (b64 && (rc = llmo_base64_decode(b64, &text)))
+		return llmo_error_set(err, rc, "%s: not valid base64", name);
+	if (strlen(b64 ? text : plain) > LLMO_GW_KEYS_FILE_MAX)
+		rc = llmo_error_set(err, LLMO_ETOOBIG, "%s: larger than %zu bytes", name,
+				    LLMO_GW_KEYS_FILE_MAX);
+	else if (!(rc = llmo_yaml_parse(b64 ? text : plain, strlen(b64 ? text : plain), name, &s,
+					err)) &&
+		 s.ndocs != 1)
+		rc = llmo_error_set(err, LLMO_EINVAL, "%s: expected one document", name);
+	if (!rc)
+		rc = llmo_gw_keys_from_json(s.docs[0].root, &s.docs[0], name, out, err);
+	llmo_yaml_stream_release(&s);
+	free(text);
+	return rc;
+}
+
+static void on_secret(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_gateway *gw = arg;
+	const json_t *obj = llmo_informer_get(gw->secret_inf, gw->secret_ns, gw->secret_name);
+	struct llmo_error err = {0};
+	struct llmo_gw_keys *k;
+	char q[LLMO_LOG_QUOTE_MAX];
+
+	if (!obj) {
+		LLMO_WARN(LOG, "keys Secret not found, keeping the keys in force", "secret=%s/%s",
+			  gw->secret_ns, gw->secret_name);
+		return;
+	}
+	if (keys_from_secret(gw, obj, &k, &err)) {
+		LLMO_WARN(LOG, "keys Secret not loaded, keeping the keys in force", "error=%s",
+			  llmo_log_quote(q, sizeof(q), err.msg));
+		return;
+	}
+	llmo_gw_keys_carry(k, gw->keys);
+	llmo_gw_keys_unref(gw->keys);
+	gw->keys = k;
+	LLMO_INFO(LOG, "keys", "secret=%s/%s tenants=%zu keys=%zu", gw->secret_ns, gw->secret_name,
+		  k->tenants.len, llmo_hmap_count(&k->by_key));
+}
+
+static void secret_add(void *ctx, json_t *obj)
+{
+	struct llmo_gateway *gw = ctx;
+
+	event_active(gw->secret_ev, EV_TIMEOUT, 0);
+}
+
+static void secret_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	secret_add(ctx, new_obj);
+}
+
+/* Watches the keys Secret; until it loads no key is valid (every request gets 401). */
+static int watch_secret(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	struct llmo_informer_handlers h = {secret_add, secret_update, secret_add};
+	const char *slash = strchr(gw->o.keys_secret, '/');
+	json_t *none = json_pack("{s:[]}", "tenants");
+	char field[320];
+	int rc;
+
+	gw->secret_ns = llmo_strndup(gw->o.keys_secret, (size_t)(slash - gw->o.keys_secret));
+	gw->secret_name = llmo_strdup(slash + 1);
+	gw->secret_ev = event_new(gw->base, -1, 0, on_secret, gw);
+	if (!none || !gw->secret_ns || !gw->secret_name || !gw->secret_ev) {
+		json_decref(none);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	rc = llmo_gw_keys_from_json(none, NULL, NULL, &gw->keys, err);
+	json_decref(none);
+	snprintf(field, sizeof(field), "metadata.name=%s", gw->secret_name);
+	if (rc || (rc = llmo_informer_new(gw->o.client, &llmo_kube_secrets, gw->secret_ns, NULL,
+					  gw->base, &h, gw, &gw->secret_inf, err)) ||
+	    (rc = llmo_informer_set_field_selector(gw->secret_inf, field, err)))
+		return rc;
+	return 0;
 }
 
 /* ---- admin answers ---- */
@@ -580,6 +687,8 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->ns = opts->ns && *opts->ns ? llmo_strdup(opts->ns) : NULL;
 	gw->keys_file = opts->keys_file ? llmo_strdup(opts->keys_file) : NULL;
 	gw->o.keys_file = gw->keys_file;
+	gw->keys_secret = opts->keys_secret ? llmo_strdup(opts->keys_secret) : NULL;
+	gw->o.keys_secret = gw->keys_secret;
 	gw->o.host = gw->host;
 	gw->o.backends_file = gw->backends_file;
 	gw->o.ns = gw->ns;
@@ -589,7 +698,8 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	llmo_rng_seed(&gw->rng, opts->seed ? opts->seed : (uint64_t)llmo_clock_mono_ns() ^
 								 (uint64_t)llmo_clock_wall_ms());
 	if (!gw->host || !gw->io.scratch || (opts->backends_file && !gw->backends_file) ||
-	    (opts->ns && *opts->ns && !gw->ns) || (opts->keys_file && !gw->keys_file)) {
+	    (opts->ns && *opts->ns && !gw->ns) || (opts->keys_file && !gw->keys_file) ||
+	    (opts->keys_secret && !gw->keys_secret)) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -608,6 +718,8 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 		goto fail;
 	}
 	if (gw->keys_file && (rc = load_keys(gw, err)))
+		goto fail;
+	if (gw->o.keys_secret && (rc = watch_secret(gw, err)))
 		goto fail;
 	if (gw->backends_file && (rc = load_file(gw, err)))
 		goto fail;
@@ -639,6 +751,8 @@ int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err)
 	if (gw->wl_inf && ((rc = llmo_informer_start(gw->wl_inf, err)) ||
 			   (rc = llmo_informer_start(gw->pod_inf, err))))
 		return rc;
+	if (gw->secret_inf && (rc = llmo_informer_start(gw->secret_inf, err)))
+		return rc;
 	if (gw->backends_file && gw->o.watch_ms > 0) {
 		struct timeval tv = {(time_t)(gw->o.watch_ms / 1000),
 				     (suseconds_t)(gw->o.watch_ms % 1000) * 1000};
@@ -669,6 +783,7 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 		return;
 	llmo_informer_free(gw->wl_inf);
 	llmo_informer_free(gw->pod_inf);
+	llmo_informer_free(gw->secret_inf);
 	if (gw->listener)
 		evconnlistener_free(gw->listener);
 	llmo__gw_clients_close_all(gw);
@@ -690,6 +805,11 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 	free(gw->backends_file);
 	free(gw->ns);
 	free(gw->keys_file);
+	free(gw->keys_secret);
+	free(gw->secret_ns);
+	free(gw->secret_name);
+	if (gw->secret_ev)
+		event_free(gw->secret_ev);
 	llmo_gw_keys_unref(gw->keys);
 	free(gw);
 }

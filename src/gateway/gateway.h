@@ -100,6 +100,12 @@ struct llmo_gateway_opts {
 	int64_t watch_ms; /* static file check period; 0: only on llmo_gateway_reload */
 	uint64_t seed;	  /* balancer's random seed; 0: from the clock */
 	const char *keys_file; /* API keys and tenants (keys.h); NULL: no keys, anonymous */
+	/*
+	 * API mode, instead of keys_file: "namespace/name" of a Secret whose
+	 * data "keys.yaml" is the keys file, watched. Until it loads, every
+	 * inference request gets 401.
+	 */
+	const char *keys_secret;
 	int hold_max;	  /* requests held per model without a ready replica; 0: 503 at once */
 	int64_t hold_timeout_ms; /* how long one is held before a 503 */
 };

@@ -30,8 +30,11 @@ struct llmo_gateway {
 	struct event_base *base;
 	struct llmo__gw_io io;	    /* the loop and the read buffer all connections share */
 	struct llmo_gateway_opts o; /* strings point at the copies below */
-	char *host, *backends_file, *ns, *keys_file;
+	char *host, *backends_file, *ns, *keys_file, *keys_secret;
 	struct llmo_gw_keys *keys; /* NULL: no keys file, requests are anonymous */
+	char *secret_ns, *secret_name;	  /* opts.keys_secret, split */
+	struct llmo_informer *secret_inf; /* on that Secret */
+	struct event *secret_ev;	  /* reads it after a change */
 	struct evconnlistener *listener;
 	int port;
 	bool started;		 /* llmo_gateway_start ran */

@@ -678,12 +678,28 @@ static void test_reload(void **state)
 
 /* ---- API mode ---- */
 
+/* API mode's requests carry a key of the keys Secret. */
+#define API_KEY "sk-test-0001"
+
+/* A chat request for chatty with the Secret's key (with_key) or none; its status. */
+static long api_chat(const char *url, bool with_key, struct resp *r)
+{
+	struct curl_slist *h = with_key ? curl_slist_append(NULL, "Authorization: Bearer " API_KEY)
+					: NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->extra = h;
+	http(url, "/v1/chat/completions", chat("chatty", NULL), r); /* r->extra is reset */
+	curl_slist_free_all(h);
+	return r->status;
+}
+
 static bool gateway_routes(void *ctx)
 {
-	struct resp r = {0};
+	struct resp r;
 	bool ok;
 
-	http(ctx, "/v1/chat/completions", chat("chatty", NULL), &r);
+	api_chat(ctx, true, &r);
 	ok = r.status == 200 && strcmp(jstr(r.body.data, "model", NULL), "llama2:7b") == 0;
 	llmo_buf_release(&r.body);
 	return ok;
@@ -691,10 +707,10 @@ static bool gateway_routes(void *ctx)
 
 static bool gateway_refuses(void *ctx)
 {
-	struct resp r = {0};
+	struct resp r;
 	bool ok;
 
-	http(ctx, "/v1/chat/completions", chat("chatty", NULL), &r);
+	api_chat(ctx, true, &r);
 	/* held for hold_timeout_ms, then refused */
 	ok = r.status == 503 && strstr(r.body.data, "became ready");
 	llmo_buf_release(&r.body);
@@ -756,7 +772,8 @@ static void test_api_mode(void **state)
 	struct llmo_sim_opts so;
 	pthread_t thread;
 	char url[64], hp[64];
-	json_t *wl, *pod, *patch;
+	json_t *wl, *pod, *patch, *secret;
+	struct resp r;
 	int quit[2];
 	struct event *quit_ev;
 
@@ -793,10 +810,18 @@ static void test_api_mode(void **state)
 	json_decref(wl);
 	json_decref(pod);
 	json_decref(patch);
+	/* the keys Secret: "tenants: [{name: t, keys: [sk-test-0001]}]", base64 */
+	secret = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+			   "metadata", "name", "llmo-keys", "data", "keys.yaml",
+			   "dGVuYW50czogW3tuYW1lOiB0LCBrZXlzOiBbc2stdGVzdC0wMDAxXX1dCg==");
+	if (llmo_kube_create(f.client, &llmo_kube_secrets, "default", secret, NULL, &err))
+		fail_msg("secret: %s", err.msg);
+	json_decref(secret);
 
 	llmo_gateway_opts_init(&o);
 	o.port = 0;
 	o.client = f.client;
+	o.keys_secret = "default/llmo-keys";
 	o.hold_timeout_ms = 300;
 	assert_int_equal(llmo_gateway_new(base, &o, &gw, &err), 0);
 	assert_int_equal(llmo_gateway_start(gw, &err), 0);
@@ -809,6 +834,10 @@ static void test_api_mode(void **state)
 	/* the alias leads to the pod's host port; the backend gets llama2:7b */
 	assert_true(poll_until(gateway_routes, url));
 	assert_true(poll_until(pod_reported, url));
+	/* the Secret's keys apply: no key, 401 */
+	assert_int_equal(api_chat(url, false, &r), 401);
+	assert_non_null(strstr(r.body.data, "missing_api_key"));
+	llmo_buf_release(&r.body);
 	/* the controller marks it draining: no new request (held, then 503), still reported */
 	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "llm.orchestrator.io/draining",
 			  "true");
