@@ -48,7 +48,7 @@ int llmo_gw_body_scan(const char *body, size_t len, struct llmo_gw_body *out,
 		      struct llmo_error *err);
 
 /* Bytes at the end of an answer the token counts are read from (llmo_gw_usage_scan). */
-#define LLMO_GW_USAGE_TAIL_MAX 4096
+#define LLMO_GW_USAGE_TAIL_MAX 2048
 
 /*
  * Token counts from the tail of a backend's answer: the last "usage" member

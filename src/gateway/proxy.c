@@ -129,7 +129,7 @@ struct gw_req {
 	struct gw_req *hprev, *hnext;
 	struct event *hold_ev;
 	/* the tail of the answer's body, for the usage's token counts */
-	char tail[LLMO_GW_USAGE_TAIL_MAX];
+	char *tail; /* LLMO_GW_USAGE_TAIL_MAX bytes, made with the first byte of a 200's body */
 	size_t tail_len;
 	/* the client's API key (Authorization: Bearer) and, with keys, its tenant */
 	char auth[LLMO_GW_KEY_MAX + 1];
@@ -488,6 +488,7 @@ static void req_free(struct gw_req *req)
 	llmo_buf_release(&req->body);
 	llmo_gw_table_unref(req->table);
 	llmo_gw_keys_unref(req->keys);
+	free(req->tail);
 	free(req);
 }
 
@@ -997,11 +998,13 @@ static void abort_answer(struct gw_req *req, enum fail kind, const char *why)
 /* Keeps the last LLMO_GW_USAGE_TAIL_MAX bytes of the answer's body (the n at in's front next). */
 static void tail_keep(struct gw_req *req, struct evbuffer *in, size_t n)
 {
-	size_t keep = LLMO_MIN(n, sizeof(req->tail));
+	size_t keep = LLMO_MIN(n, (size_t)LLMO_GW_USAGE_TAIL_MAX);
 	struct evbuffer_ptr pos;
 
-	if (req->tail_len + keep > sizeof(req->tail)) {
-		size_t drop = req->tail_len + keep - sizeof(req->tail);
+	if (!req->tail && !(req->tail = malloc(LLMO_GW_USAGE_TAIL_MAX)))
+		return; /* no memory: no token counts for this answer */
+	if (req->tail_len + keep > LLMO_GW_USAGE_TAIL_MAX) {
+		size_t drop = req->tail_len + keep - LLMO_GW_USAGE_TAIL_MAX;
 
 		memmove(req->tail, req->tail + drop, req->tail_len - drop);
 		req->tail_len -= drop;
