@@ -519,29 +519,37 @@ static int64_t usage_field(const char *s, size_t n, const char *key)
 	return -1;
 }
 
+/* After "usage" at s[j]: the offset of its object's '{', or n when the value is not an object. */
+static size_t usage_object(const char *s, size_t n, size_t j)
+{
+	while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+		j++;
+	if (j >= n || s[j] != ':')
+		return n;
+	j++;
+	while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+		j++;
+	return j < n && s[j] == '{' ? j : n; /* null in a stream's other events */
+}
+
 int llmo_gw_usage_scan(const char *s, size_t n, int64_t *prompt, int64_t *completion)
 {
 	static const char key[] = "\"usage\"";
-	size_t k = sizeof(key) - 1;
+	size_t k = sizeof(key) - 1, last = n;
+	const char *p = s, *end = s + n, *hit;
 
 	*prompt = *completion = -1;
-	for (size_t i = n >= k ? n - k + 1 : 0; i-- > 0;) {
-		size_t j = i + k;
+	/* forward with memmem (fast), keeping the last occurrence whose value is an object */
+	while (p < end && (hit = memmem(p, (size_t)(end - p), key, k))) {
+		size_t at = usage_object(s, n, (size_t)(hit - s) + k);
 
-		if (memcmp(s + i, key, k) != 0)
-			continue;
-		while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
-			j++;
-		if (j >= n || s[j] != ':')
-			continue;
-		j++;
-		while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
-			j++;
-		if (j >= n || s[j] != '{')
-			continue; /* null in a stream's other events */
-		*prompt = usage_field(s + j, n - j, "prompt_tokens");
-		*completion = usage_field(s + j, n - j, "completion_tokens");
-		return 0;
+		if (at < n)
+			last = at;
+		p = hit + k;
 	}
-	return LLMO_ENOTFOUND;
+	if (last == n)
+		return LLMO_ENOTFOUND;
+	*prompt = usage_field(s + last, n - last, "prompt_tokens");
+	*completion = usage_field(s + last, n - last, "completion_tokens");
+	return 0;
 }
