@@ -107,7 +107,7 @@ int llmo_gw_backend_get(struct llmo_gw_backends *r, const char *addr,
 	struct sockaddr_storage sa;
 	char canon[LLMO_GW_ADDR_MAX + 1];
 	struct llmo_gw_backend *b;
-	socklen_t salen;
+	socklen_t salen = 0;
 	int rc;
 
 	*out = NULL;
@@ -139,7 +139,7 @@ struct llmo_gw_backend *llmo_gw_backend_find(struct llmo_gw_backends *r, const c
 {
 	struct sockaddr_storage sa;
 	char canon[LLMO_GW_ADDR_MAX + 1];
-	socklen_t salen;
+	socklen_t salen = 0;
 
 	if (llmo_gw_addr_parse(addr, &sa, &salen, canon, NULL))
 		return NULL;
