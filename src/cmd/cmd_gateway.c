@@ -27,7 +27,9 @@ static const char usage[] =
 	"                    [--idle-timeout D] [--retries N] [--max-body SIZE]\n"
 	"                    [--max-response SIZE] [--backend-connections N]\n"
 	"                    [--max-clients N] [--breaker-failures N] [--breaker-cooldown D]\n"
-	"                    [--watch D] [--log-level LEVEL] [--log-json]\n"
+	"                    [--watch D] [--hold-max N] [--hold-timeout D]\n"
+	"                    [--keys FILE | --keys-secret NS/NAME]\n"
+	"                    [--seed N] [--log-level LEVEL] [--log-json]\n"
 	"\n"
 	"Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings,\n"
 	"/v1/models) and routes each request by its \"model\" to a replica that serves\n"
@@ -58,6 +60,15 @@ static const char usage[] =
 	"  --breaker-cooldown D      (default 5s)\n"
 	"  --watch D                 how often the backends file is checked (default 1s;\n"
 	"                            0 only on SIGHUP)\n"
+	"  --hold-max N              requests held per model while it has no ready\n"
+	"                            replica (scale from zero; default 100; 0: 503 at once)\n"
+	"  --hold-timeout D          how long one is held before a 503 (default 1m)\n"
+	"  --keys FILE               API keys and their tenants, with rate limits (YAML\n"
+	"                            or JSON); without it requests are anonymous\n"
+	"  --keys-secret NS/NAME     API mode: the keys file is the Secret's data\n"
+	"                            \"keys.yaml\", watched\n"
+	"  --seed N                  the balancer's random seed (default: from the clock;\n"
+	"                            for reproducible tests)\n"
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
 	"  --log-json                log JSON lines instead of text\n";
 
@@ -188,6 +199,22 @@ int cmd_gateway(int argc, char **argv)
 			rc = parse_ms(name, v, &opts.breaker_cooldown_ms);
 		} else if (strcmp(name, "--watch") == 0) {
 			rc = parse_ms(name, v, &opts.watch_ms);
+		} else if (strcmp(name, "--hold-timeout") == 0) {
+			rc = parse_ms(name, v, &opts.hold_timeout_ms);
+			if (!rc && opts.hold_timeout_ms <= 0)
+				return cmd_usage_error(SUB, "--hold-timeout must be positive");
+		} else if (strcmp(name, "--keys") == 0) {
+			opts.keys_file = v;
+		} else if (strcmp(name, "--keys-secret") == 0) {
+			opts.keys_secret = v;
+		} else if (strcmp(name, "--seed") == 0) {
+			int64_t seed;
+
+			if (llmo_parse_int_range(v, 1, INT64_MAX, &seed, &err))
+				return cmd_usage_error(SUB, "%s: %s", name, err.msg);
+			opts.seed = (uint64_t)seed;
+		} else if (strcmp(name, "--hold-max") == 0) {
+			rc = parse_int(name, v, 0, 1000000, &opts.hold_max);
 		} else if (strcmp(name, "--retries") == 0) {
 			rc = parse_int(name, v, 0, LLMO_GATEWAY_RETRIES_MAX, &opts.retries);
 		} else if (strcmp(name, "--backend-connections") == 0) {
@@ -214,6 +241,8 @@ int cmd_gateway(int argc, char **argv)
 	}
 	if (opts.backends_file && kubeconfig)
 		return cmd_usage_error(SUB, "--backends and --kubeconfig exclude each other");
+	if (opts.keys_secret && (opts.keys_file || opts.backends_file))
+		return cmd_usage_error(SUB, "--keys-secret needs API mode (no --backends, no --keys)");
 	opts.host = host;
 
 	signal(SIGPIPE, SIG_IGN);

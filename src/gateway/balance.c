@@ -83,26 +83,20 @@ static size_t walk(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
 	return n - 1 == skip ? n - 2 : n - 1; /* not reached: r < the sum */
 }
 
-int llmo_gw_pick(const struct llmo_gw_model *m, struct llmo_gw_backend *const *exclude,
-		 size_t nexclude, int64_t now, const struct llmo_gw_balance_opts *o,
-		 struct llmo_rng *rng)
+/* Power of two choices among the eligible endpoints of m listed in idx (n of them). */
+static int p2c(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
+	       struct llmo_rng *rng)
 {
-	uint16_t idx[LLMO_GW_ENDPOINTS_MAX];
-	uint64_t total = 0;
-	size_t n = 0, a, b;
+	uint64_t total = 0, la, lb;
 	const struct llmo_gw_endpoint *ea, *eb;
-	uint64_t la, lb;
+	size_t a, b;
 
-	for (size_t i = 0; i < m->eps.len && i < LLMO_GW_ENDPOINTS_MAX; i++) {
-		if (!eligible(&m->eps.items[i], exclude, nexclude, now, o))
-			continue;
-		idx[n++] = (uint16_t)i;
-		total += m->eps.items[i].weight;
-	}
 	if (n == 0)
 		return -1;
 	if (n == 1)
 		return idx[0];
+	for (size_t k = 0; k < n; k++)
+		total += m->eps.items[idx[k]].weight;
 	a = walk(m, idx, n, llmo_rng_below(rng, total), n);
 	ea = &m->eps.items[idx[a]];
 	b = walk(m, idx, n, llmo_rng_below(rng, total - ea->weight), a);
@@ -111,4 +105,98 @@ int llmo_gw_pick(const struct llmo_gw_model *m, struct llmo_gw_backend *const *e
 	la = (uint64_t)ea->backend->inflight * eb->weight;
 	lb = (uint64_t)eb->backend->inflight * ea->weight;
 	return lb < la ? idx[b] : idx[a];
+}
+
+int llmo_gw_pick(const struct llmo_gw_model *m, struct llmo_gw_backend *const *exclude,
+		 size_t nexclude, int64_t now, const struct llmo_gw_balance_opts *o,
+		 struct llmo_rng *rng)
+{
+	return llmo_gw_pick_key(m, -1, exclude, nexclude, now, o, rng);
+}
+
+/* The track index of e in m, or -1 when its track is not a split arm with weight > 0. */
+static int track_of(const struct llmo_gw_model *m, const struct llmo_gw_endpoint *e)
+{
+	for (size_t t = 0; t < m->tracks.len; t++)
+		if (m->tracks.items[t].weight > 0 && strcmp(m->tracks.items[t].name, e->track) == 0)
+			return (int)t;
+	return -1;
+}
+
+/* The arm at point x (0 <= x < sum of the weights of the arms in mask). */
+static int arm_at(const struct llmo_gw_model *m, const bool *mask, double x)
+{
+	int last = -1;
+
+	for (size_t t = 0; t < m->tracks.len; t++) {
+		double w;
+
+		if (!mask[t])
+			continue;
+		w = m->tracks.items[t].weight;
+		last = (int)t;
+		if (x < w)
+			return (int)t;
+		x -= w;
+	}
+	return last; /* rounding at the top end */
+}
+
+int llmo_gw_pick_key(const struct llmo_gw_model *m, double key,
+		     struct llmo_gw_backend *const *exclude, size_t nexclude, int64_t now,
+		     const struct llmo_gw_balance_opts *o, struct llmo_rng *rng)
+{
+	uint16_t idx[LLMO_GW_ENDPOINTS_MAX];
+	int8_t arm[LLMO_GW_ENDPOINTS_MAX];
+	bool listed[LLMO_GW_TRACKS_MAX] = {false}, live[LLMO_GW_TRACKS_MAX] = {false};
+	double wall = 0, wlive = 0;
+	size_t n = 0, k = 0;
+	bool split = llmo_gw_model_split(m);
+	int chosen;
+
+	for (size_t i = 0; i < m->eps.len && i < LLMO_GW_ENDPOINTS_MAX; i++) {
+		if (!eligible(&m->eps.items[i], exclude, nexclude, now, o))
+			continue;
+		arm[n] = (int8_t)(split ? track_of(m, &m->eps.items[i]) : -1);
+		if (arm[n] >= 0)
+			live[arm[n]] = true;
+		idx[n++] = (uint16_t)i;
+	}
+	if (!split)
+		return p2c(m, idx, n, rng);
+	for (size_t t = 0; t < m->tracks.len && t < LLMO_GW_TRACKS_MAX; t++) {
+		listed[t] = m->tracks.items[t].weight > 0;
+		wall += listed[t] ? m->tracks.items[t].weight : 0;
+		wlive += live[t] ? m->tracks.items[t].weight : 0;
+	}
+	if (wlive <= 0)
+		return p2c(m, idx, n, rng); /* no arm can serve: every eligible endpoint */
+	if (key >= 0 && key < 1) {
+		chosen = arm_at(m, listed, key * wall);
+		if (chosen < 0 || !live[chosen])
+			chosen = arm_at(m, live, key * wlive);
+	} else {
+		chosen = arm_at(m, live, (double)llmo_rng_below(rng, (uint64_t)wlive));
+	}
+	/* keep the chosen arm's endpoints, in order */
+	for (size_t i = 0; i < n; i++)
+		if (arm[i] == chosen)
+			idx[k++] = idx[i];
+	return p2c(m, idx, k, rng);
+}
+
+double llmo_gw_sticky_point(const char *key, size_t len)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	h ^= h >> 30;
+	h *= UINT64_C(0xbf58476d1ce4e5b9);
+	h ^= h >> 27;
+	h *= UINT64_C(0x94d049bb133111eb);
+	h ^= h >> 31;
+	return (double)(h >> 11) * 0x1.0p-53;
 }

@@ -45,6 +45,36 @@ int llmo_gw_pick(const struct llmo_gw_model *m, struct llmo_gw_backend *const *e
 		 size_t nexclude, int64_t now, const struct llmo_gw_balance_opts *o,
 		 struct llmo_rng *rng);
 
+/*
+ * The same with the model's traffic split (table.h: tracks). When a track
+ * has weight > 0, a track is chosen first, then an endpoint of it by power
+ * of two choices:
+ *
+ *   - the candidates are the tracks with weight > 0 that have an eligible
+ *     endpoint; their weights are renormalised over them;
+ *   - key < 0: a random one, by weight;
+ *   - key in [0, 1) (a sticky A/B key, llmo_gw_sticky_point): key is mapped
+ *     onto the cumulative weights of all tracks with weight > 0, in the
+ *     model's order, so a key stays in its arm however many replicas each
+ *     arm has; when that arm has no eligible endpoint, key is mapped onto
+ *     the renormalised weights of the candidates instead;
+ *   - no candidate (no listed track has an eligible endpoint): the split is
+ *     ignored and every eligible endpoint competes, so that mislabelled
+ *     pods do not cause an outage.
+ *
+ * Without a split this is llmo_gw_pick.
+ */
+int llmo_gw_pick_key(const struct llmo_gw_model *m, double key,
+		     struct llmo_gw_backend *const *exclude, size_t nexclude, int64_t now,
+		     const struct llmo_gw_balance_opts *o, struct llmo_rng *rng);
+
+/*
+ * A sticky key's point in [0, 1): a 64-bit FNV-1a hash of the len bytes,
+ * mixed (splitmix64 finaliser), top 53 bits. The same bytes give the same
+ * point in every process and build.
+ */
+double llmo_gw_sticky_point(const char *key, size_t len);
+
 /* Whether the breaker lets b take a request now. */
 bool llmo_gw_backend_allowed(const struct llmo_gw_backend *b, int64_t now,
 			     const struct llmo_gw_balance_opts *o);

@@ -479,3 +479,77 @@ int llmo_gw_body_scan(const char *body, size_t len, struct llmo_gw_body *out,
 		return llmo_error_set(err, LLMO_ENOTFOUND, "you must provide a model parameter");
 	return 0;
 }
+
+/* ---- token counts in answers ---- */
+
+/* The non-negative integer after "key" : in s[0, n), within the object that starts there. */
+static int64_t usage_field(const char *s, size_t n, const char *key)
+{
+	size_t k = strlen(key);
+	int depth = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '{' || s[i] == '[') {
+			depth++;
+		} else if (s[i] == '}' || s[i] == ']') {
+			if (--depth <= 0)
+				return -1;
+		} else if (depth == 1 && s[i] == '"' && n - i > k + 1 && s[i + 1 + k] == '"' &&
+			   memcmp(s + i + 1, key, k) == 0) {
+			size_t j = i + k + 2;
+			int64_t v = 0;
+
+			while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+				j++;
+			if (j >= n || s[j] != ':')
+				return -1;
+			j++;
+			while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+				j++;
+			if (j >= n || s[j] < '0' || s[j] > '9')
+				return -1;
+			for (; j < n && s[j] >= '0' && s[j] <= '9'; j++) {
+				if (v > (INT64_MAX - 9) / 10)
+					return -1;
+				v = v * 10 + (s[j] - '0');
+			}
+			return v;
+		}
+	}
+	return -1;
+}
+
+/* After "usage" at s[j]: the offset of its object's '{', or n when the value is not an object. */
+static size_t usage_object(const char *s, size_t n, size_t j)
+{
+	while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+		j++;
+	if (j >= n || s[j] != ':')
+		return n;
+	j++;
+	while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+		j++;
+	return j < n && s[j] == '{' ? j : n; /* null in a stream's other events */
+}
+
+int llmo_gw_usage_scan(const char *s, size_t n, int64_t *prompt, int64_t *completion)
+{
+	static const char key[] = "\"usage\"";
+	size_t k = sizeof(key) - 1, last = n;
+	const char *p = s, *end = s + n, *hit;
+
+	*prompt = *completion = -1;
+	/* forward with memmem (fast), keeping the last occurrence whose value is an object */
+	while (p < end && (hit = memmem(p, (size_t)(end - p), key, k))) {
+		size_t at = usage_object(s, n, (size_t)(hit - s) + k);
+
+		if (at < n)
+			last = at;
+		p = hit + k;
+	}
+	if (last == n)
+		return LLMO_ENOTFOUND;
+	*prompt = usage_field(s + last, n - last, "prompt_tokens");
+	*completion = usage_field(s + last, n - last, "completion_tokens");
+	return 0;
+}

@@ -47,4 +47,17 @@ struct llmo_gw_body {
 int llmo_gw_body_scan(const char *body, size_t len, struct llmo_gw_body *out,
 		      struct llmo_error *err);
 
+/* Bytes at the end of an answer the token counts are read from (llmo_gw_usage_scan). */
+#define LLMO_GW_USAGE_TAIL_MAX 2048
+
+/*
+ * Token counts from the tail of a backend's answer: the last "usage" member
+ * whose value is an object ({"prompt_tokens": P, "completion_tokens": C,
+ * ...}, in a JSON answer or in the final SSE event of a stream; "usage":
+ * null in the other events is passed over). Only the s[0, n) bytes are
+ * read, which may start mid-document. 0 with *prompt and *completion (-1
+ * for one that is absent), or LLMO_ENOTFOUND when there is no such member.
+ */
+int llmo_gw_usage_scan(const char *s, size_t n, int64_t *prompt, int64_t *completion);
+
 #endif

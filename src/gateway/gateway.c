@@ -15,6 +15,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "base/base64.h"
 #include "base/clock.h"
 #include "base/duration.h"
 #include "base/json.h"
@@ -61,6 +62,8 @@ void llmo_gateway_opts_init(struct llmo_gateway_opts *o)
 	o->breaker_failures = LLMO_GW_BREAKER_FAILURES;
 	o->breaker_cooldown_ms = LLMO_GW_BREAKER_COOLDOWN_MS;
 	o->watch_ms = LLMO_GATEWAY_WATCH_MS;
+	o->hold_max = LLMO_GATEWAY_HOLD_MAX;
+	o->hold_timeout_ms = LLMO_GATEWAY_HOLD_TIMEOUT_MS;
 }
 
 static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
@@ -82,6 +85,8 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 		{"breaker failures", o->breaker_failures, 0, BREAKER_FAILURES_MAX},
 		{"breaker cool-down (ms)", o->breaker_cooldown_ms, 0, TIMEOUT_MAX_MS},
 		{"file check period (ms)", o->watch_ms, 0, TIMEOUT_MAX_MS},
+		{"held requests per model", o->hold_max, 0, CONNS_MAX_MAX},
+		{"hold timeout (ms)", o->hold_timeout_ms, 1, TIMEOUT_MAX_MS},
 	};
 
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(ranges); i++)
@@ -92,6 +97,13 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 					      ranges[i].hi);
 	if (!o->host || !*o->host)
 		return llmo_error_set(err, LLMO_EINVAL, "no address to listen on");
+	if (o->keys_secret && (!o->client || o->keys_file))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "a keys Secret needs API mode and no keys file");
+	if (o->keys_secret && (!strchr(o->keys_secret, '/') || o->keys_secret[0] == '/' ||
+			       strchr(o->keys_secret, '/')[1] == '\0'))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "keys Secret \"%s\": expected NAMESPACE/NAME", o->keys_secret);
 	if (!o->backends_file == !o->client)
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "give either a backends file or an API client, not %s",
@@ -104,6 +116,7 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 static void count_endpoints(struct llmo_gateway *gw)
 {
 	llmo_metric_clear(gw->m_endpoints);
+	llmo_metric_clear(gw->m_pending);
 	for (size_t i = 0; i < gw->table->models.len; i++) {
 		const struct llmo_gw_model *m = gw->table->models.items[i];
 		size_t ready = llmo_gw_model_ready(m);
@@ -111,6 +124,31 @@ static void count_endpoints(struct llmo_gateway *gw)
 		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "ready"}, (double)ready);
 		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "draining"},
 				(double)(m->eps.len - ready));
+		llmo_metric_set(gw->m_pending, (const char *[]){m->id},
+				(double)llmo__gw_held_count(gw, m->id));
+	}
+}
+
+/* The pods' in-flight gauges: one series per pod endpoint of t, draining ones included. */
+static void pod_gauges(struct llmo_gateway *gw, struct llmo_gw_table *old, struct llmo_gw_table *t)
+{
+	for (size_t i = 0; old && i < old->models.len; i++)
+		for (size_t j = 0; j < old->models.items[i]->eps.len; j++)
+			old->models.items[i]->eps.items[j].backend->pod_gauge = NULL;
+	llmo_metric_clear(gw->m_pod_inflight);
+	for (size_t i = 0; i < t->models.len; i++) {
+		const struct llmo_gw_model *m = t->models.items[i];
+
+		for (size_t j = 0; j < m->eps.len; j++) {
+			const struct llmo_gw_endpoint *e = &m->eps.items[j];
+
+			if (!e->pod)
+				continue;
+			e->backend->pod_gauge = llmo_metric_series(
+				gw->m_pod_inflight,
+				(const char *[]){m->ns, m->workload, e->pod, e->track});
+			llmo_series_set(e->backend->pod_gauge, e->backend->inflight);
+		}
 	}
 }
 
@@ -119,6 +157,7 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 	struct llmo_gw_table *old = gw->table;
 	size_t eps = 0;
 
+	pod_gauges(gw, old, t);
 	gw->table = t;
 	llmo_gw_table_unref(old);
 	for (size_t i = 0; i < t->models.len; i++)
@@ -126,6 +165,7 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 	count_endpoints(gw);
 	LLMO_INFO(LOG, "routing table", "models=%zu endpoints=%zu names=%zu", t->models.len, eps,
 		  llmo_hmap_count(&t->names));
+	llmo__gw_held_retry(gw);
 }
 
 static int load_file(struct llmo_gateway *gw, struct llmo_error *err)
@@ -144,12 +184,36 @@ static int load_file(struct llmo_gateway *gw, struct llmo_error *err)
 	return 0;
 }
 
+static int load_keys(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	struct llmo_gw_keys *k;
+	int rc = llmo_gw_keys_from_file(gw->keys_file, &k, err);
+
+	if (rc)
+		return rc;
+	llmo_gw_keys_carry(k, gw->keys);
+	llmo_gw_keys_unref(gw->keys);
+	gw->keys = k;
+	LLMO_INFO(LOG, "keys", "file=%s tenants=%zu keys=%zu", gw->keys_file, k->tenants.len,
+		  llmo_hmap_count(&k->by_key));
+	return 0;
+}
+
 int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
 {
-	int rc;
+	int rc = 0;
 
+	if (!gw->backends_file && !gw->keys_file)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "no backends file (API mode) and no keys file to reload");
+	if (gw->keys_file && (rc = load_keys(gw, err))) {
+		char q[LLMO_LOG_QUOTE_MAX];
+
+		LLMO_WARN(LOG, "keys file not reloaded, keeping the old keys", "error=%s",
+			  llmo_log_quote(q, sizeof(q), err ? err->msg : llmo_strerror(rc)));
+	}
 	if (!gw->backends_file)
-		return llmo_error_set(err, LLMO_EINVAL, "no backends file to reload (API mode)");
+		return rc;
 	rc = load_file(gw, err);
 	if (rc) {
 		char q[LLMO_LOG_QUOTE_MAX];
@@ -240,6 +304,105 @@ static void on_update(void *ctx, json_t *old_obj, json_t *new_obj)
 static void on_delete(void *ctx, json_t *obj)
 {
 	schedule_rebuild(ctx);
+}
+
+/* ---- keys from a Secret ---- */
+
+/* The Secret's data key holding the keys file. */
+#define SECRET_KEY "keys.yaml"
+
+static int keys_from_secret(struct llmo_gateway *gw, const json_t *secret, struct llmo_gw_keys **out,
+			    struct llmo_error *err)
+{
+	const char *b64 = json_string_value(
+		json_object_get(json_object_get(secret, "data"), SECRET_KEY));
+	const char *plain = json_string_value(
+		json_object_get(json_object_get(secret, "stringData"), SECRET_KEY));
+	struct llmo_yaml_stream s = {0};
+	char name[600], *text = NULL;
+	int rc;
+
+	snprintf(name, sizeof(name), "secret %s/%s %s", gw->secret_ns, gw->secret_name,
+		 SECRET_KEY);
+	if (!b64 && !plain)
+		return llmo_error_set(err, LLMO_EINVAL, "%s: no such data key", name);
+	if (b64 && (rc = llmo_base64_decode(b64, &text)))
+		return llmo_error_set(err, rc, "%s: not valid base64", name);
+	if (strlen(b64 ? text : plain) > LLMO_GW_KEYS_FILE_MAX)
+		rc = llmo_error_set(err, LLMO_ETOOBIG, "%s: larger than %zu bytes", name,
+				    LLMO_GW_KEYS_FILE_MAX);
+	else if (!(rc = llmo_yaml_parse(b64 ? text : plain, strlen(b64 ? text : plain), name, &s,
+					err)) &&
+		 s.ndocs != 1)
+		rc = llmo_error_set(err, LLMO_EINVAL, "%s: expected one document", name);
+	if (!rc)
+		rc = llmo_gw_keys_from_json(s.docs[0].root, &s.docs[0], name, out, err);
+	llmo_yaml_stream_release(&s);
+	free(text);
+	return rc;
+}
+
+static void on_secret(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_gateway *gw = arg;
+	const json_t *obj = llmo_informer_get(gw->secret_inf, gw->secret_ns, gw->secret_name);
+	struct llmo_error err = {0};
+	struct llmo_gw_keys *k;
+	char q[LLMO_LOG_QUOTE_MAX];
+
+	if (!obj) {
+		LLMO_WARN(LOG, "keys Secret not found, keeping the keys in force", "secret=%s/%s",
+			  gw->secret_ns, gw->secret_name);
+		return;
+	}
+	if (keys_from_secret(gw, obj, &k, &err)) {
+		LLMO_WARN(LOG, "keys Secret not loaded, keeping the keys in force", "error=%s",
+			  llmo_log_quote(q, sizeof(q), err.msg));
+		return;
+	}
+	llmo_gw_keys_carry(k, gw->keys);
+	llmo_gw_keys_unref(gw->keys);
+	gw->keys = k;
+	LLMO_INFO(LOG, "keys", "secret=%s/%s tenants=%zu keys=%zu", gw->secret_ns, gw->secret_name,
+		  k->tenants.len, llmo_hmap_count(&k->by_key));
+}
+
+static void secret_add(void *ctx, json_t *obj)
+{
+	struct llmo_gateway *gw = ctx;
+
+	event_active(gw->secret_ev, EV_TIMEOUT, 0);
+}
+
+static void secret_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	secret_add(ctx, new_obj);
+}
+
+/* Watches the keys Secret; until it loads no key is valid (every request gets 401). */
+static int watch_secret(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	struct llmo_informer_handlers h = {secret_add, secret_update, secret_add};
+	const char *slash = strchr(gw->o.keys_secret, '/');
+	json_t *none = json_pack("{s:[]}", "tenants");
+	char field[320];
+	int rc;
+
+	gw->secret_ns = llmo_strndup(gw->o.keys_secret, (size_t)(slash - gw->o.keys_secret));
+	gw->secret_name = llmo_strdup(slash + 1);
+	gw->secret_ev = event_new(gw->base, -1, 0, on_secret, gw);
+	if (!none || !gw->secret_ns || !gw->secret_name || !gw->secret_ev) {
+		json_decref(none);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	rc = llmo_gw_keys_from_json(none, NULL, NULL, &gw->keys, err);
+	json_decref(none);
+	snprintf(field, sizeof(field), "metadata.name=%s", gw->secret_name);
+	if (rc || (rc = llmo_informer_new(gw->o.client, &llmo_kube_secrets, gw->secret_ns, NULL,
+					  gw->base, &h, gw, &gw->secret_inf, err)) ||
+	    (rc = llmo_informer_set_field_selector(gw->secret_inf, field, err)))
+		return rc;
+	return 0;
 }
 
 /* ---- admin answers ---- */
@@ -446,12 +609,12 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				       &gw->m_requests, err)) ||
 	    (rc = llmo_metrics_histogram(gw->metrics, "llmo_gateway_request_duration_seconds",
 					 "Time from a request's head to the end of its answer.",
-					 (const char *[]){"model"}, 1, duration_buckets,
+					 (const char *[]){"model", "track"}, 2, duration_buckets,
 					 LLMO_ARRAY_LEN(duration_buckets), &gw->m_duration, err)) ||
 	    (rc = llmo_metrics_histogram(gw->metrics, "llmo_gateway_time_to_first_byte_seconds",
 					 "Time from a request's head to the first byte of its answer's "
 					 "body (the first event of a stream).",
-					 (const char *[]){"model"}, 1, duration_buckets,
+					 (const char *[]){"model", "track"}, 2, duration_buckets,
 					 LLMO_ARRAY_LEN(duration_buckets), &gw->m_ttfb, err)) ||
 	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_upstream_errors_total",
 				       "Failed attempts on a backend, by kind (connect, "
@@ -468,7 +631,35 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				     "Endpoints of each model in the routing table, by state.",
 				     (const char *[]){"model", "state"}, 2, &gw->m_endpoints, err)) ||
 	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_client_connections",
-				     "Open client connections.", NULL, 0, &gw->m_clients, err)))
+				     "Open client connections.", NULL, 0, &gw->m_clients, err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_pod_inflight",
+				     "Requests in flight to each pod of a workload (API mode), "
+				     "draining pods included.",
+				     (const char *[]){"namespace", "workload", "pod", "track"}, 4,
+				     &gw->m_pod_inflight, err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_tokens_total",
+				       "Tokens the backends reported in their answers' usage, by "
+				       "kind (prompt, completion).",
+				       (const char *[]){"model", "track", "kind"}, 3, &gw->m_tokens,
+				       err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_pending_requests",
+				     "Requests held for a model without a ready replica.",
+				     (const char *[]){"model"}, 1, &gw->m_pending, err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_tenant_requests_total",
+				       "Inference requests of each tenant (API key) answered, by "
+				       "status code.",
+				       (const char *[]){"tenant", "code"}, 2, &gw->m_tenant_requests,
+				       err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_tenant_tokens_total",
+				       "Tokens of each tenant's answers (their usage), by kind "
+				       "(prompt, completion).",
+				       (const char *[]){"tenant", "kind"}, 2, &gw->m_tenant_tokens,
+				       err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_rate_limited_total",
+				       "Requests refused with 429, by tenant and by the limit "
+				       "reached (requests, tokens).",
+				       (const char *[]){"tenant", "kind"}, 2, &gw->m_rate_limited,
+				       err)))
 		return rc;
 	llmo_metric_set(gw->m_clients, NULL, 0);
 	return 0;
@@ -494,6 +685,10 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->host = llmo_strdup(opts->host);
 	gw->backends_file = opts->backends_file ? llmo_strdup(opts->backends_file) : NULL;
 	gw->ns = opts->ns && *opts->ns ? llmo_strdup(opts->ns) : NULL;
+	gw->keys_file = opts->keys_file ? llmo_strdup(opts->keys_file) : NULL;
+	gw->o.keys_file = gw->keys_file;
+	gw->keys_secret = opts->keys_secret ? llmo_strdup(opts->keys_secret) : NULL;
+	gw->o.keys_secret = gw->keys_secret;
 	gw->o.host = gw->host;
 	gw->o.backends_file = gw->backends_file;
 	gw->o.ns = gw->ns;
@@ -503,7 +698,8 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	llmo_rng_seed(&gw->rng, opts->seed ? opts->seed : (uint64_t)llmo_clock_mono_ns() ^
 								 (uint64_t)llmo_clock_wall_ms());
 	if (!gw->host || !gw->io.scratch || (opts->backends_file && !gw->backends_file) ||
-	    (opts->ns && *opts->ns && !gw->ns)) {
+	    (opts->ns && *opts->ns && !gw->ns) || (opts->keys_file && !gw->keys_file) ||
+	    (opts->keys_secret && !gw->keys_secret)) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -521,6 +717,10 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto fail;
 	}
+	if (gw->keys_file && (rc = load_keys(gw, err)))
+		goto fail;
+	if (gw->o.keys_secret && (rc = watch_secret(gw, err)))
+		goto fail;
 	if (gw->backends_file && (rc = load_file(gw, err)))
 		goto fail;
 	if (gw->o.client) {
@@ -550,6 +750,8 @@ int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err)
 		return llmo_error_set(err, LLMO_EINVAL, "the gateway is already started");
 	if (gw->wl_inf && ((rc = llmo_informer_start(gw->wl_inf, err)) ||
 			   (rc = llmo_informer_start(gw->pod_inf, err))))
+		return rc;
+	if (gw->secret_inf && (rc = llmo_informer_start(gw->secret_inf, err)))
 		return rc;
 	if (gw->backends_file && gw->o.watch_ms > 0) {
 		struct timeval tv = {(time_t)(gw->o.watch_ms / 1000),
@@ -581,6 +783,7 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 		return;
 	llmo_informer_free(gw->wl_inf);
 	llmo_informer_free(gw->pod_inf);
+	llmo_informer_free(gw->secret_inf);
 	if (gw->listener)
 		evconnlistener_free(gw->listener);
 	llmo__gw_clients_close_all(gw);
@@ -601,5 +804,12 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 	free(gw->host);
 	free(gw->backends_file);
 	free(gw->ns);
+	free(gw->keys_file);
+	free(gw->keys_secret);
+	free(gw->secret_ns);
+	free(gw->secret_name);
+	if (gw->secret_ev)
+		event_free(gw->secret_ev);
+	llmo_gw_keys_unref(gw->keys);
 	free(gw);
 }

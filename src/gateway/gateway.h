@@ -72,6 +72,12 @@ struct llmo_kube_client;
 #define LLMO_GATEWAY_CLIENTS_MAX 16384
 /* Bytes of an answer waiting for a slow client before the backend is no longer read. */
 #define LLMO_GATEWAY_CLIENT_BUFFER_MAX ((size_t)256 << 10)
+/*
+ * Scale from zero: requests for a model with no ready replica wait (at most
+ * this many per model, at most this long) for one to become ready.
+ */
+#define LLMO_GATEWAY_HOLD_MAX 100
+#define LLMO_GATEWAY_HOLD_TIMEOUT_MS 60000
 /* How often the static file is checked for changes. */
 #define LLMO_GATEWAY_WATCH_MS 1000
 
@@ -93,6 +99,15 @@ struct llmo_gateway_opts {
 	int64_t breaker_cooldown_ms;
 	int64_t watch_ms; /* static file check period; 0: only on llmo_gateway_reload */
 	uint64_t seed;	  /* balancer's random seed; 0: from the clock */
+	const char *keys_file; /* API keys and tenants (keys.h); NULL: no keys, anonymous */
+	/*
+	 * API mode, instead of keys_file: "namespace/name" of a Secret whose
+	 * data "keys.yaml" is the keys file, watched. Until it loads, every
+	 * inference request gets 401.
+	 */
+	const char *keys_secret;
+	int hold_max;	  /* requests held per model without a ready replica; 0: 503 at once */
+	int64_t hold_timeout_ms; /* how long one is held before a 503 */
 };
 
 /* The defaults above. */
@@ -112,9 +127,9 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err);
 
 /*
- * Static mode: reads the backends file again and swaps the table in. On an
- * error the old table stays and the error is returned (and logged).
- * LLMO_EINVAL in API mode.
+ * Reads the keys file (when there is one) and, in static mode, the backends
+ * file again and swaps them in. On an error the old ones stay and the
+ * error is returned (and logged). LLMO_EINVAL with neither file.
  */
 int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err);
 

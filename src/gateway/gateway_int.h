@@ -16,6 +16,7 @@
 #include "gateway/balance.h"
 #include "gateway/conn.h"
 #include "gateway/gateway.h"
+#include "gateway/keys.h"
 #include "gateway/table.h"
 
 struct event;
@@ -29,7 +30,11 @@ struct llmo_gateway {
 	struct event_base *base;
 	struct llmo__gw_io io;	    /* the loop and the read buffer all connections share */
 	struct llmo_gateway_opts o; /* strings point at the copies below */
-	char *host, *backends_file, *ns;
+	char *host, *backends_file, *ns, *keys_file, *keys_secret;
+	struct llmo_gw_keys *keys; /* NULL: no keys file, requests are anonymous */
+	char *secret_ns, *secret_name;	  /* opts.keys_secret, split */
+	struct llmo_informer *secret_inf; /* on that Secret */
+	struct event *secret_ev;	  /* reads it after a change */
 	struct evconnlistener *listener;
 	int port;
 	bool started;		 /* llmo_gateway_start ran */
@@ -46,6 +51,7 @@ struct llmo_gateway {
 	size_t nclients;
 	struct event *kick_ev;		   /* serves backends' waiting requests (proxy.c) */
 	struct llmo_gw_backend *kick_list; /* the backends to serve, each with a reference */
+	void *held;			   /* proxy.c: requests held for a ready replica */
 
 	/* static mode: the file's identity when last loaded */
 	struct event *watch_ev;
@@ -58,7 +64,8 @@ struct llmo_gateway {
 
 	struct llmo_metrics *metrics;
 	struct llmo_metric *m_requests, *m_duration, *m_ttfb, *m_upstream_errors, *m_retries,
-		*m_inflight, *m_endpoints, *m_clients;
+		*m_inflight, *m_endpoints, *m_clients, *m_pod_inflight, *m_tokens, *m_pending,
+		*m_tenant_requests, *m_tenant_tokens, *m_rate_limited;
 };
 
 /* proxy.c: a new client connection on fd (accepted, non-blocking). */
@@ -68,6 +75,10 @@ void llmo__gw_client_accept(struct llmo_gateway *gw, int fd, const struct sockad
 void llmo__gw_clients_close_all(struct llmo_gateway *gw);
 /* proxy.c: the kick_ev callback. */
 void llmo__gw_kick(evutil_socket_t fd, short what, void *arg);
+/* proxy.c: the table changed: held requests whose model has a ready replica go on. */
+void llmo__gw_held_retry(struct llmo_gateway *gw);
+/* proxy.c: requests held for the model with this id now. */
+size_t llmo__gw_held_count(const struct llmo_gateway *gw, const char *id);
 /* proxy.c: a backend's last reference went; closes its idle connections. */
 void llmo__gw_backend_freed(void *ctx, struct llmo_gw_backend *b);
 

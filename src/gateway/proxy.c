@@ -39,6 +39,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -52,6 +53,7 @@
 #include "gateway/conn.h"
 #include "gateway/gateway_int.h"
 #include "gateway/http1.h"
+#include "gateway/keys.h"
 #include "gateway/oaerror.h"
 #include "metrics/metrics.h"
 
@@ -122,6 +124,21 @@ struct gw_req {
 	int attempts;
 	bool stale_retried;
 	bool trial; /* the current attempt is its backend's half-open trial */
+	/* held for a ready replica (scale from zero) */
+	bool held;
+	struct gw_req *hprev, *hnext;
+	struct event *hold_ev;
+	/* the tail of the answer's body, for the usage's token counts */
+	char *tail; /* LLMO_GW_USAGE_TAIL_MAX bytes, made with the first byte of a 200's body */
+	size_t tail_len;
+	/* the client's API key (Authorization: Bearer) and, with keys, its tenant */
+	char auth[LLMO_GW_KEY_MAX + 1];
+	size_t auth_len;  /* 0: none */
+	bool auth_bad;	  /* an Authorization that is not a usable bearer key */
+	struct llmo_gw_keys *keys;     /* a reference, once admitted */
+	struct llmo_gw_tenant *tenant; /* of keys */
+	bool keyed;	   /* sticky_key is computed */
+	double sticky_key; /* the A/B key's point in [0, 1), or -1: none */
 	enum fail last_fail;
 	struct gw_up *up;
 	/* waiting in cur's queue for a connection (LLMO_GATEWAY_CONNECTING_MAX) */
@@ -149,6 +166,9 @@ static void client_free(struct llmo__gw_client *c);
 static void dispatch(struct gw_req *req);
 static void upstream_failed(struct gw_req *req, enum fail kind);
 static void wait_remove(struct gw_req *req);
+static void hold_remove(struct gw_req *req);
+static bool hold(struct gw_req *req);
+static void count_usage(struct gw_req *req);
 
 static int64_t now_ns(void)
 {
@@ -236,6 +256,8 @@ static void inflight_gauge(struct llmo_gateway *gw, struct llmo_gw_backend *b)
 	if (!b->inflight_gauge)
 		b->inflight_gauge = llmo_metric_series(gw->m_inflight, (const char *[]){b->addr});
 	llmo_series_set(b->inflight_gauge, b->inflight);
+	if (b->pod_gauge)
+		llmo_series_set(b->pod_gauge, b->inflight);
 }
 
 static void upstream_error(struct llmo_gateway *gw, struct llmo_gw_backend *b, enum fail kind)
@@ -346,6 +368,7 @@ void llmo__gw_backend_freed(void *ctx, struct llmo_gw_backend *b)
 	if (b->inflight_gauge)
 		llmo_metric_remove(gw->m_inflight, (const char *[]){b->addr});
 	b->inflight_gauge = NULL;
+	b->pod_gauge = NULL;
 }
 
 /* ---- attempts ---- */
@@ -464,6 +487,8 @@ static void req_free(struct gw_req *req)
 	llmo_buf_release(&req->hdrs);
 	llmo_buf_release(&req->body);
 	llmo_gw_table_unref(req->table);
+	llmo_gw_keys_unref(req->keys);
+	free(req->tail);
 	free(req);
 }
 
@@ -474,17 +499,27 @@ static void req_finish(struct gw_req *req, int status)
 	const char *model = model_label(req);
 	int64_t end = now_ns();
 
+	const char *track = req->ep ? req->ep->track : "";
+
 	wait_remove(req);
+	hold_remove(req);
 	if (req->up) {
 		req->up->req = NULL;
 		up_free(req->up);
 		req->up = NULL;
 	}
 	attempt_end(req);
-	count_request(gw, model, req->ep ? req->ep->track : "", status);
-	llmo_metric_observe(gw->m_duration, (const char *[]){model}, (double)(end - req->t0) / 1e9);
+	count_request(gw, model, track, status);
+	if (req->tenant) {
+		char code[24];
+
+		*put_dec(code, (uint64_t)(status > 0 ? status : 0)) = '\0';
+		llmo_metric_add(gw->m_tenant_requests, (const char *[]){req->tenant->name, code}, 1);
+	}
+	llmo_metric_observe(gw->m_duration, (const char *[]){model, track},
+			    (double)(end - req->t0) / 1e9);
 	if (req->t_first)
-		llmo_metric_observe(gw->m_ttfb, (const char *[]){model},
+		llmo_metric_observe(gw->m_ttfb, (const char *[]){model, track},
 				    (double)(req->t_first - req->t0) / 1e9);
 	LLMO_DEBUG(LOG, "request", "model=%s status=%d backend=%s attempts=%d ms=%.3f",
 		   model[0] ? model : "-", status,
@@ -678,6 +713,173 @@ void llmo__gw_kick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- requests held for a ready replica (scale from zero) ---- */
+
+size_t llmo__gw_held_count(const struct llmo_gateway *gw, const char *id)
+{
+	size_t n = 0;
+
+	for (const struct gw_req *r = gw->held; r; r = r->hnext)
+		n += strcmp(r->model->id, id) == 0;
+	return n;
+}
+
+static void pending_gauge(struct llmo_gateway *gw, const char *id)
+{
+	llmo_metric_set(gw->m_pending, (const char *[]){id},
+			(double)llmo__gw_held_count(gw, id));
+}
+
+static void hold_unlink(struct gw_req *req)
+{
+	struct llmo_gateway *gw = req->gw;
+
+	if (req->hprev)
+		req->hprev->hnext = req->hnext;
+	else
+		gw->held = req->hnext;
+	if (req->hnext)
+		req->hnext->hprev = req->hprev;
+	req->hprev = req->hnext = NULL;
+	req->held = false;
+	if (req->hold_ev) {
+		event_free(req->hold_ev);
+		req->hold_ev = NULL;
+	}
+}
+
+static void hold_remove(struct gw_req *req)
+{
+	if (!req->held)
+		return;
+	hold_unlink(req);
+	pending_gauge(req->gw, req->model->id);
+}
+
+static void on_hold_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_req *req = arg;
+	char msg[LLMO_GW_QUOTE_MAX + 128], q[LLMO_GW_QUOTE_MAX + 4];
+
+	hold_remove(req);
+	llmo_gw_quote_input(q, req->parsed.model, req->parsed.model_len);
+	snprintf(msg, sizeof(msg), "No replica of the model '%s' became ready within %.3g s", q,
+		 (double)req->gw->o.hold_timeout_ms / 1000);
+	req_error(req, 503, msg, NULL, "model_unavailable", "Retry-After: 1\r\n");
+}
+
+/* Holds req until its model has a ready replica; false when the model's queue is full. */
+static bool hold(struct gw_req *req)
+{
+	struct llmo_gateway *gw = req->gw;
+	struct timeval tv = tv_ms(gw->o.hold_timeout_ms);
+
+	if (gw->o.hold_max <= 0 || llmo__gw_held_count(gw, req->model->id) >= (size_t)gw->o.hold_max)
+		return false;
+	if (!(req->hold_ev = evtimer_new(gw->base, on_hold_timeout, req)))
+		return false;
+	evtimer_add(req->hold_ev, &tv);
+	req->held = true;
+	req->hprev = NULL;
+	req->hnext = gw->held;
+	if (req->hnext)
+		req->hnext->hprev = req;
+	gw->held = req;
+	pending_gauge(gw, req->model->id);
+	LLMO_DEBUG(LOG, "request held for a ready replica", "model=%s", req->model->id);
+	return true;
+}
+
+void llmo__gw_held_retry(struct llmo_gateway *gw)
+{
+	struct gw_req *go = NULL, *r, *next;
+
+	/* first take out those that can go (dispatching may hold or finish others) */
+	for (r = gw->held; r; r = next) {
+		struct llmo_gw_model *m = llmo_gw_table_model(gw->table, r->model->id);
+
+		next = r->hnext;
+		if (!m || llmo_gw_model_ready(m) == 0)
+			continue;
+		hold_unlink(r);
+		llmo_gw_table_ref(gw->table);
+		llmo_gw_table_unref(r->table);
+		r->table = gw->table;
+		r->model = m;
+		r->keyed = false;
+		pending_gauge(gw, m->id);
+		r->hnext = go;
+		go = r;
+	}
+	while (go) {
+		r = go;
+		go = r->hnext;
+		r->hnext = NULL;
+		dispatch(r);
+	}
+}
+
+/*
+ * What a tenant-sticky A/B test is keyed by: the tenant of the API key, or
+ * without a keys file the bearer key itself (NULL: none).
+ */
+static const char *req_tenant_key(const struct gw_req *req, size_t *len)
+{
+	if (req->tenant) {
+		*len = strlen(req->tenant->name);
+		return req->tenant->name;
+	}
+	*len = req->auth_len;
+	return req->auth_len ? req->auth : NULL;
+}
+
+/*
+ * The value of the forwarded header name (case-insensitive) in req->hdrs,
+ * or NULL. The lines there are "Name: value\r\n", checked by the parser.
+ */
+static const char *find_header(const struct gw_req *req, const char *name, size_t *len)
+{
+	const char *p = req->hdrs.data, *end = p + req->hdrs.len;
+	size_t n = strlen(name);
+
+	while (p < end) {
+		const char *eol = memchr(p, '\r', (size_t)(end - p));
+
+		if (!eol)
+			break;
+		if ((size_t)(eol - p) > n + 1 && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+			const char *v = p + n + 1;
+
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			*len = (size_t)(eol - v);
+			return v;
+		}
+		p = eol + 2;
+	}
+	return NULL;
+}
+
+/* The request's sticky A/B key for its model (-1: none, the track is drawn at random). */
+static double sticky_key(struct gw_req *req)
+{
+	const struct llmo_gw_model *m = req->model;
+	const char *v = NULL;
+	size_t len = 0;
+
+	if (req->keyed)
+		return req->sticky_key;
+	req->keyed = true;
+	req->sticky_key = -1;
+	if (m->sticky == LLMO_GW_STICKY_HEADER && m->sticky_header)
+		v = find_header(req, m->sticky_header, &len);
+	else if (m->sticky == LLMO_GW_STICKY_TENANT)
+		v = req_tenant_key(req, &len);
+	if (v && len > 0)
+		req->sticky_key = llmo_gw_sticky_point(v, len);
+	return req->sticky_key;
+}
+
 /* Sends req to a replica, or answers with an error when none is left. */
 static void dispatch(struct gw_req *req)
 {
@@ -694,9 +896,11 @@ static void dispatch(struct gw_req *req)
 			fail_answer(req);
 			return;
 		}
-		i = llmo_gw_pick(req->model, req->tried, (size_t)req->attempts, now, &gw->bal,
-				 &gw->rng);
+		i = llmo_gw_pick_key(req->model, sticky_key(req), req->tried,
+				     (size_t)req->attempts, now, &gw->bal, &gw->rng);
 		if (i < 0) {
+			if (req->attempts == 0 && llmo_gw_model_ready(req->model) == 0 && hold(req))
+				return;
 			fail_answer(req);
 			return;
 		}
@@ -767,6 +971,7 @@ static void complete(struct gw_req *req)
 	if (req->out_chunked)
 		evbuffer_add(llmo__gw_conn_output(c->conn), "0\r\n\r\n", 5);
 	llmo__gw_conn_flush(c->conn);
+	count_usage(req);
 	close = req->close_after || !req->keep_alive;
 	req_finish(req, req->status);
 	if (close)
@@ -790,6 +995,55 @@ static void abort_answer(struct gw_req *req, enum fail kind, const char *why)
 
 /* ---- answers from the backend ---- */
 
+/* Keeps the last LLMO_GW_USAGE_TAIL_MAX bytes of the answer's body (the n at in's front next). */
+static void tail_keep(struct gw_req *req, struct evbuffer *in, size_t n)
+{
+	size_t keep = LLMO_MIN(n, (size_t)LLMO_GW_USAGE_TAIL_MAX);
+	struct evbuffer_ptr pos;
+
+	if (!req->tail && !(req->tail = malloc(LLMO_GW_USAGE_TAIL_MAX)))
+		return; /* no memory: no token counts for this answer */
+	if (req->tail_len + keep > LLMO_GW_USAGE_TAIL_MAX) {
+		size_t drop = req->tail_len + keep - LLMO_GW_USAGE_TAIL_MAX;
+
+		memmove(req->tail, req->tail + drop, req->tail_len - drop);
+		req->tail_len -= drop;
+	}
+	if (evbuffer_ptr_set(in, &pos, n - keep, EVBUFFER_PTR_SET) == 0 &&
+	    evbuffer_copyout_from(in, &pos, req->tail + req->tail_len, keep) == (ev_ssize_t)keep)
+		req->tail_len += keep;
+}
+
+/* The answer is whole: the tokens its usage reports are counted. */
+static void count_usage(struct gw_req *req)
+{
+	const char *track = req->ep ? req->ep->track : "";
+	int64_t prompt, completion;
+
+	if (req->status != 200 || !req->tail_len ||
+	    llmo_gw_usage_scan(req->tail, req->tail_len, &prompt, &completion))
+		return;
+	if (prompt > 0)
+		llmo_metric_add(req->gw->m_tokens, (const char *[]){model_label(req), track, "prompt"},
+				(double)prompt);
+	if (completion > 0)
+		llmo_metric_add(req->gw->m_tokens,
+				(const char *[]){model_label(req), track, "completion"},
+				(double)completion);
+	if (req->tenant) {
+		struct llmo_gw_tenant *t = req->tenant;
+
+		if (prompt > 0)
+			llmo_metric_add(req->gw->m_tenant_tokens, (const char *[]){t->name, "prompt"},
+					(double)prompt);
+		if (completion > 0)
+			llmo_metric_add(req->gw->m_tenant_tokens,
+					(const char *[]){t->name, "completion"}, (double)completion);
+		llmo_gw_bucket_debit(&t->tokens, now_ns(),
+				     (double)LLMO_MAX(prompt, 0) + (double)LLMO_MAX(completion, 0));
+	}
+}
+
 /* Moves n bytes of the backend's input to the client, framed for it. */
 static void move_body(struct gw_req *req, struct evbuffer *in, size_t n)
 {
@@ -800,6 +1054,8 @@ static void move_body(struct gw_req *req, struct evbuffer *in, size_t n)
 	if (!req->t_first)
 		req->t_first = now_ns();
 	req->resp_bytes += n;
+	if (req->status == 200)
+		tail_keep(req, in, n);
 	if (req->out_chunked) {
 		char size[24], *p = put_hex(size, n);
 
@@ -1195,6 +1451,42 @@ static bool method_is(const struct llmo_gw_request_head *h, const char *m)
 	return h->method_len == strlen(m) && memcmp(h->method, m, h->method_len) == 0;
 }
 
+static bool is_authorization(const struct llmo_gw_header *hd)
+{
+	return hd->name_len == 13 && strncasecmp(hd->name, "authorization", 13) == 0;
+}
+
+/* Reads the bearer key of an Authorization header into req->auth. */
+static void read_auth(struct gw_req *req, const struct llmo_gw_request_head *h)
+{
+	for (size_t i = 0; i < h->nheaders; i++) {
+		const struct llmo_gw_header *hd = &h->headers[i];
+		const char *v = hd->value;
+		size_t n = hd->value_len;
+
+		if (!is_authorization(hd))
+			continue;
+		if (req->auth_len || req->auth_bad || n < 7 || strncasecmp(v, "Bearer ", 7) != 0) {
+			req->auth_bad = true; /* two of them, or not a bearer key */
+			req->auth_len = 0;
+			return;
+		}
+		v += 7;
+		n -= 7;
+		while (n && *v == ' ') {
+			v++;
+			n--;
+		}
+		if (n == 0 || n > LLMO_GW_KEY_MAX) {
+			req->auth_bad = true;
+			return;
+		}
+		memcpy(req->auth, v, n);
+		req->auth[n] = '\0';
+		req->auth_len = n;
+	}
+}
+
 /* Builds what goes to the backends from the client's head. */
 static int req_prepare(struct gw_req *req, const struct llmo_gw_request_head *h, const char *peer)
 {
@@ -1216,6 +1508,8 @@ static int req_prepare(struct gw_req *req, const struct llmo_gw_request_head *h,
 			continue;
 		if (hd->id == LLMO_GW_H_X_FORWARDED_FOR)
 			continue; /* merged below */
+		if (req->gw->keys && is_authorization(hd))
+			continue; /* the gateway's credential, not the replica's */
 		rc = llmo_buf_append(&req->hdrs, hd->name, hd->name_len);
 		if (!rc)
 			rc = llmo_buf_puts(&req->hdrs, ": ");
@@ -1268,6 +1562,7 @@ static int start_request(struct llmo__gw_client *c, const struct llmo_gw_request
 	llmo_buf_init(&req->hdrs, 2 * LLMO_GATEWAY_HEAD_MAX);
 	llmo_buf_init(&req->body, gw->o.body_max);
 	c->req = req;
+	read_auth(req, h);
 	if (req_prepare(req, h, c->peer)) {
 		evbuffer_drain(in, hlen);
 		req_error(req, 503, "The gateway is out of memory", NULL, NULL, "Retry-After: 1\r\n");
@@ -1300,6 +1595,56 @@ static int start_request(struct llmo__gw_client *c, const struct llmo_gw_request
 	return 1;
 }
 
+/*
+ * With keys: the request's key must lead to a tenant (401), whose buckets
+ * must allow it (429 with Retry-After). false when it was answered.
+ */
+static bool admit(struct gw_req *req)
+{
+	struct llmo_gateway *gw = req->gw;
+	struct llmo_gw_tenant *t = NULL;
+	char msg[256], extra[64];
+	int64_t retry = 0, now = now_ns();
+	const char *kind = NULL;
+
+	if (!req->auth_bad && req->auth_len)
+		t = llmo_gw_keys_lookup(gw->keys, req->auth, req->auth_len);
+	if (!t) {
+		if (!req->auth_len && !req->auth_bad)
+			req_error(req, 401,
+				  "You didn't provide an API key. You need to provide your API key "
+				  "in an Authorization header using Bearer auth (i.e. Authorization: "
+				  "Bearer YOUR_KEY).",
+				  NULL, "missing_api_key", "WWW-Authenticate: Bearer\r\n");
+		else
+			req_error(req, 401, "Incorrect API key provided.", NULL, "invalid_api_key",
+				  "WWW-Authenticate: Bearer\r\n");
+		return false;
+	}
+	llmo_gw_keys_ref(gw->keys);
+	req->keys = gw->keys;
+	req->tenant = t;
+	if (!llmo_gw_bucket_positive(&t->tokens, now, &retry)) {
+		kind = "tokens";
+		snprintf(msg, sizeof(msg),
+			 "Rate limit reached for tenant '%s' on tokens per minute (limit %.0f). "
+			 "Please try again in %" PRId64 " s.",
+			 t->name, t->tokens.rate_per_s * 60, retry);
+	} else if ((retry = llmo_gw_bucket_take(&t->requests, now)) > 0) {
+		kind = "requests";
+		snprintf(msg, sizeof(msg),
+			 "Rate limit reached for tenant '%s' on requests per minute (limit %.0f). "
+			 "Please try again in %" PRId64 " s.",
+			 t->name, t->requests.rate_per_s * 60, retry);
+	}
+	if (!kind)
+		return true;
+	llmo_metric_add(gw->m_rate_limited, (const char *[]){t->name, kind}, 1);
+	snprintf(extra, sizeof(extra), "Retry-After: %" PRId64 "\r\n", retry);
+	req_error(req, 429, msg, NULL, "rate_limit_exceeded", extra);
+	return false;
+}
+
 /* The whole body is in: read the model, route, send. */
 static void body_done(struct gw_req *req)
 {
@@ -1312,6 +1657,8 @@ static void body_done(struct gw_req *req)
 	c->state = CS_WAIT;
 	req->body_read = true;
 	llmo__gw_conn_timeouts(c->conn, 0, LLMO_GATEWAY_CLIENT_WRITE_TIMEOUT_MS);
+	if (gw->keys && !admit(req))
+		return;
 	rc = llmo_gw_body_scan(req->body.data, req->body.len, &req->parsed, &err);
 	switch (rc) {
 	case 0:

@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/str.h"
 #include "gateway/body.h"
+#include "gateway/doc.h"
 #include "gateway/source.h"
 #include "kube/object.h"
 
@@ -17,81 +18,7 @@
 
 /* ---- the static file ---- */
 
-struct file_ctx {
-	const struct llmo_yaml_doc *doc;
-	const char *name;
-	struct llmo_error *err;
-	struct llmo_buf path;
-};
-
-/* Fails with "name:line: path: message". */
-static int bad(struct file_ctx *c, const char *fmt, ...) LLMO_PRINTF(2, 3);
-static int bad(struct file_ctx *c, const char *fmt, ...)
-{
-	char msg[LLMO_ERRMSG_MAX];
-	va_list ap;
-	int line = c->doc ? llmo_yaml_line(c->doc, c->path.data) : 0;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (line > 0)
-		return llmo_error_set(c->err, LLMO_EINVAL, "%s:%d: %s: %s", c->name, line,
-				      c->path.len ? c->path.data : "(top)", msg);
-	return llmo_error_set(c->err, LLMO_EINVAL, "%s: %s: %s", c->name,
-			      c->path.len ? c->path.data : "(top)", msg);
-}
-
-/* Every key of obj is in allowed (NULL-terminated). */
-static int known_keys(struct file_ctx *c, const json_t *obj, const char *const *allowed)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)obj, key, v) {
-		bool ok = false;
-
-		for (size_t i = 0; allowed[i] && !ok; i++)
-			ok = strcmp(key, allowed[i]) == 0;
-		if (!ok) {
-			size_t keep = c->path.len;
-			int rc;
-
-			llmo_path_push_key(&c->path, key);
-			rc = bad(c, "unknown key");
-			llmo_buf_truncate(&c->path, keep);
-			return rc;
-		}
-	}
-	return 0;
-}
-
-/* The optional string member key of obj (NULL when absent); a non-string is an error. */
-static int opt_string(struct file_ctx *c, const json_t *obj, const char *key, const char **out,
-		      bool required)
-{
-	json_t *v = json_object_get(obj, key);
-	size_t keep = c->path.len;
-	int rc = 0;
-
-	*out = NULL;
-	llmo_path_push_key(&c->path, key);
-	if (!v) {
-		if (required)
-			rc = bad(c, "required");
-	} else if (!json_is_string(v) || json_string_length(v) == 0) {
-		rc = bad(c, "expected a non-empty string");
-	} else if (json_string_length(v) > LLMO_GW_MODEL_MAX ||
-		   strlen(json_string_value(v)) != json_string_length(v)) {
-		rc = bad(c, "longer than %d bytes or holds a NUL", LLMO_GW_MODEL_MAX);
-	} else {
-		*out = json_string_value(v);
-	}
-	llmo_buf_truncate(&c->path, keep);
-	return rc;
-}
-
-static int file_endpoint(struct file_ctx *c, struct llmo_gw_table *t, struct llmo_gw_backends *r,
+static int file_endpoint(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct llmo_gw_backends *r,
 			 struct llmo_gw_model *m, const char *served, const json_t *e)
 {
 	static const char *const keys[] = {"address", "weight", "track", "draining", "served", NULL};
@@ -103,26 +30,26 @@ static int file_endpoint(struct file_ctx *c, struct llmo_gw_table *t, struct llm
 	int rc;
 
 	if (!json_is_object(e))
-		return bad(c, "expected a mapping with an address");
-	if ((rc = known_keys(c, e, keys)) || (rc = opt_string(c, e, "address", &addr, true)) ||
-	    (rc = opt_string(c, e, "track", &track, false)) ||
-	    (rc = opt_string(c, e, "served", &ep_served, false)))
+		return llmo_gw_doc_bad(c, "expected a mapping with an address");
+	if ((rc = llmo_gw_doc_known_keys(c, e, keys)) || (rc = llmo_gw_doc_string(c, e, "address", LLMO_GW_MODEL_MAX, &addr, true)) ||
+	    (rc = llmo_gw_doc_string(c, e, "track", LLMO_GW_MODEL_MAX, &track, false)) ||
+	    (rc = llmo_gw_doc_string(c, e, "served", LLMO_GW_MODEL_MAX, &ep_served, false)))
 		return rc;
 	if (track && strlen(track) > LLMO_GW_TRACK_MAX) {
 		llmo_path_push_key(&c->path, "track");
-		return bad(c, "longer than %d bytes", LLMO_GW_TRACK_MAX);
+		return llmo_gw_doc_bad(c, "longer than %d bytes", LLMO_GW_TRACK_MAX);
 	}
 	if (w) {
 		llmo_path_push_key(&c->path, "weight");
 		if (!json_is_integer(w) || json_integer_value(w) < 1 ||
 		    json_integer_value(w) > LLMO_GW_WEIGHT_MAX)
-			return bad(c, "expected an integer from 1 to %d", LLMO_GW_WEIGHT_MAX);
+			return llmo_gw_doc_bad(c, "expected an integer from 1 to %d", LLMO_GW_WEIGHT_MAX);
 		weight = json_integer_value(w);
 		llmo_buf_truncate(&c->path, keep);
 	}
 	if (d && !json_is_boolean(d)) {
 		llmo_path_push_key(&c->path, "draining");
-		return bad(c, "expected true or false");
+		return llmo_gw_doc_bad(c, "expected true or false");
 	}
 	rc = llmo_gw_table_add_endpoint(t, r, m, addr, ep_served ? ep_served : served, track,
 					(uint32_t)weight, json_is_true(d), &sub);
@@ -130,15 +57,89 @@ static int file_endpoint(struct file_ctx *c, struct llmo_gw_table *t, struct llm
 		if (rc == LLMO_ENOMEM)
 			return llmo_error_set(c->err, rc, "out of memory");
 		llmo_path_push_key(&c->path, "address");
-		return bad(c, "%s", sub.msg);
+		return llmo_gw_doc_bad(c, "%s", sub.msg);
 	}
 	return 0;
 }
 
-static int file_model(struct file_ctx *c, struct llmo_gw_table *t, struct llmo_gw_backends *r,
+/* tracks: [{name, weight}] */
+static int file_tracks(struct llmo_gw_doc *c, struct llmo_gw_model *m, const json_t *tracks)
+{
+	static const char *const keys[] = {"name", "weight", NULL};
+	size_t keep = c->path.len, k1, k2, i;
+	struct llmo_error sub = {0};
+	const json_t *v;
+	int rc;
+
+	if (!tracks)
+		return 0;
+	llmo_path_push_key(&c->path, "tracks");
+	if (!json_is_array(tracks))
+		return llmo_gw_doc_bad(c, "expected a list of {name, weight}");
+	k1 = c->path.len;
+	json_array_foreach(tracks, i, v) {
+		const char *name;
+		json_t *w = json_object_get(v, "weight");
+
+		llmo_buf_truncate(&c->path, k1);
+		llmo_path_push_index(&c->path, i);
+		k2 = c->path.len;
+		if (!json_is_object(v))
+			return llmo_gw_doc_bad(c, "expected a mapping with name and weight");
+		if ((rc = llmo_gw_doc_known_keys(c, v, keys)) || (rc = llmo_gw_doc_string(c, v, "name", LLMO_GW_MODEL_MAX, &name, true)))
+			return rc;
+		llmo_path_push_key(&c->path, "weight");
+		if (!json_is_integer(w) || json_integer_value(w) < 0 ||
+		    json_integer_value(w) > LLMO_GW_TRACK_WEIGHT_MAX)
+			return llmo_gw_doc_bad(c, "expected an integer from 0 to %d", LLMO_GW_TRACK_WEIGHT_MAX);
+		llmo_buf_truncate(&c->path, k2);
+		if ((rc = llmo_gw_model_add_track(m, name, (uint32_t)json_integer_value(w), &sub)))
+			return rc == LLMO_ENOMEM ? llmo_error_set(c->err, rc, "out of memory")
+						 : llmo_gw_doc_bad(c, "%s", sub.msg);
+	}
+	llmo_buf_truncate(&c->path, keep);
+	return 0;
+}
+
+/* abTest: {stickyBy: tenant|header, header: NAME} */
+static int file_ab_test(struct llmo_gw_doc *c, struct llmo_gw_model *m, const json_t *ab)
+{
+	static const char *const keys[] = {"stickyBy", "header", NULL};
+	const char *by, *header;
+	struct llmo_error sub = {0};
+	size_t keep = c->path.len;
+	int rc;
+
+	if (!ab)
+		return 0;
+	llmo_path_push_key(&c->path, "abTest");
+	if (!json_is_object(ab))
+		return llmo_gw_doc_bad(c, "expected a mapping with stickyBy and header");
+	if ((rc = llmo_gw_doc_known_keys(c, ab, keys)) || (rc = llmo_gw_doc_string(c, ab, "stickyBy", LLMO_GW_MODEL_MAX, &by, false)) ||
+	    (rc = llmo_gw_doc_string(c, ab, "header", LLMO_GW_MODEL_MAX, &header, false)))
+		return rc;
+	if (by && strcmp(by, "tenant") != 0 && strcmp(by, "header") != 0) {
+		llmo_path_push_key(&c->path, "stickyBy");
+		return llmo_gw_doc_bad(c, "expected tenant or header");
+	}
+	if (by && strcmp(by, "header") == 0) {
+		llmo_path_push_key(&c->path, "header");
+		if (!header)
+			return llmo_gw_doc_bad(c, "required when stickyBy is header");
+		if ((rc = llmo_gw_model_set_sticky(m, LLMO_GW_STICKY_HEADER, header, &sub)))
+			return llmo_gw_doc_bad(c, "%s", sub.msg);
+	} else if ((rc = llmo_gw_model_set_sticky(m, LLMO_GW_STICKY_TENANT, NULL, c->err))) {
+		return rc;
+	}
+	llmo_buf_truncate(&c->path, keep);
+	return 0;
+}
+
+static int file_model(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct llmo_gw_backends *r,
 		      const json_t *mo)
 {
-	static const char *const keys[] = {"name", "aliases", "served", "endpoints", NULL};
+	static const char *const keys[] = {"name",   "aliases", "served", "endpoints",
+					   "tracks", "abTest",	NULL};
 	const char *name, *served;
 	json_t *aliases = json_object_get(mo, "aliases"), *eps = json_object_get(mo, "endpoints"),
 	       *v;
@@ -148,21 +149,21 @@ static int file_model(struct file_ctx *c, struct llmo_gw_table *t, struct llmo_g
 	int rc;
 
 	if (!json_is_object(mo))
-		return bad(c, "expected a mapping with name and endpoints");
-	if ((rc = known_keys(c, mo, keys)) || (rc = opt_string(c, mo, "name", &name, true)) ||
-	    (rc = opt_string(c, mo, "served", &served, false)))
+		return llmo_gw_doc_bad(c, "expected a mapping with name and endpoints");
+	if ((rc = llmo_gw_doc_known_keys(c, mo, keys)) || (rc = llmo_gw_doc_string(c, mo, "name", LLMO_GW_MODEL_MAX, &name, true)) ||
+	    (rc = llmo_gw_doc_string(c, mo, "served", LLMO_GW_MODEL_MAX, &served, false)))
 		return rc;
 	if ((rc = llmo_gw_table_add_model(t, name, &m, &sub))) {
 		llmo_path_push_key(&c->path, "name");
 		return rc == LLMO_ENOMEM ? llmo_error_set(c->err, rc, "out of memory")
-					 : bad(c, "%s", sub.msg);
+					 : llmo_gw_doc_bad(c, "%s", sub.msg);
 	}
 	if ((rc = llmo_gw_table_add_name(t, m, name, LLMO_GW_PRIO_NAME, c->err)))
 		return rc;
 	if (aliases) {
 		llmo_path_push_key(&c->path, "aliases");
 		if (!json_is_array(aliases))
-			return bad(c, "expected a list of names");
+			return llmo_gw_doc_bad(c, "expected a list of names");
 		json_array_foreach(aliases, i, v) {
 			size_t k2 = c->path.len;
 
@@ -170,20 +171,20 @@ static int file_model(struct file_ctx *c, struct llmo_gw_table *t, struct llmo_g
 			if (!json_is_string(v) || json_string_length(v) == 0 ||
 			    json_string_length(v) > LLMO_GW_MODEL_MAX ||
 			    strlen(json_string_value(v)) != json_string_length(v))
-				return bad(c, "expected a non-empty name of at most %d bytes",
+				return llmo_gw_doc_bad(c, "expected a non-empty name of at most %d bytes",
 					   LLMO_GW_MODEL_MAX);
 			if ((rc = llmo_gw_table_add_name(t, m, json_string_value(v),
 							 LLMO_GW_PRIO_ALIAS, &sub)))
-				return bad(c, "%s", sub.msg);
+				return llmo_gw_doc_bad(c, "%s", sub.msg);
 			llmo_buf_truncate(&c->path, k2);
 		}
 		llmo_buf_truncate(&c->path, keep);
 	}
 	llmo_path_push_key(&c->path, "endpoints");
 	if (!eps)
-		return bad(c, "required (an empty list is fine)");
+		return llmo_gw_doc_bad(c, "required (an empty list is fine)");
 	if (!json_is_array(eps))
-		return bad(c, "expected a list of endpoints");
+		return llmo_gw_doc_bad(c, "expected a list of endpoints");
 	json_array_foreach(eps, i, v) {
 		size_t k2 = c->path.len;
 
@@ -193,7 +194,9 @@ static int file_model(struct file_ctx *c, struct llmo_gw_table *t, struct llmo_g
 		llmo_buf_truncate(&c->path, k2);
 	}
 	llmo_buf_truncate(&c->path, keep);
-	return 0;
+	if ((rc = file_tracks(c, m, json_object_get(mo, "tracks"))))
+		return rc;
+	return file_ab_test(c, m, json_object_get(mo, "abTest"));
 }
 
 int llmo_gw_table_from_json(const json_t *root, const struct llmo_yaml_doc *doc,
@@ -201,7 +204,7 @@ int llmo_gw_table_from_json(const json_t *root, const struct llmo_yaml_doc *doc,
 			    struct llmo_gw_table **out, struct llmo_error *err)
 {
 	static const char *const keys[] = {"models", NULL};
-	struct file_ctx c = {.doc = doc, .name = name ? name : "<backends>", .err = err};
+	struct llmo_gw_doc c = {.doc = doc, .name = name ? name : "<backends>", .err = err};
 	struct llmo_gw_table *t = NULL;
 	json_t *models, *mo;
 	size_t i;
@@ -210,15 +213,15 @@ int llmo_gw_table_from_json(const json_t *root, const struct llmo_yaml_doc *doc,
 	*out = NULL;
 	llmo_buf_init(&c.path, 4096);
 	if (!json_is_object(root)) {
-		rc = bad(&c, "expected a mapping with \"models\"");
+		rc = llmo_gw_doc_bad(&c, "expected a mapping with \"models\"");
 		goto out;
 	}
-	if ((rc = known_keys(&c, root, keys)))
+	if ((rc = llmo_gw_doc_known_keys(&c, root, keys)))
 		goto out;
 	models = json_object_get(root, "models");
 	llmo_path_push_key(&c.path, "models");
 	if (!json_is_array(models)) {
-		rc = bad(&c, "expected a list of models");
+		rc = llmo_gw_doc_bad(&c, "expected a list of models");
 		goto out;
 	}
 	if ((rc = llmo_gw_table_new(&t))) {
@@ -243,24 +246,12 @@ int llmo_gw_table_from_file(const char *path, struct llmo_gw_backends *r,
 			    struct llmo_gw_table **out, struct llmo_error *err)
 {
 	struct llmo_yaml_stream s = {0};
-	struct llmo_buf text;
 	int rc;
 
 	*out = NULL;
-	llmo_buf_init(&text, LLMO_GW_FILE_MAX);
-	if ((rc = llmo_file_read(path, LLMO_GW_FILE_MAX, &text, err)))
-		goto out;
-	if ((rc = llmo_yaml_parse(text.data, text.len, path, &s, err)))
-		goto out;
-	if (s.ndocs != 1) {
-		rc = llmo_error_set(err, LLMO_EINVAL, "%s: expected one document, found %zu", path,
-				    s.ndocs);
-		goto out;
-	}
-	rc = llmo_gw_table_from_json(s.docs[0].root, &s.docs[0], path, r, out, err);
-out:
+	if (!(rc = llmo_gw_doc_read(path, LLMO_GW_FILE_MAX, &s, err)))
+		rc = llmo_gw_table_from_json(s.docs[0].root, &s.docs[0], path, r, out, err);
 	llmo_yaml_stream_release(&s);
-	llmo_buf_release(&text);
 	return rc;
 }
 
@@ -332,6 +323,50 @@ static int pod_address(const json_t *pod, char *out, size_t n)
 	return 0;
 }
 
+/* status.tracks and spec.deploymentStrategy (abTest: sticky). Bad entries are skipped. */
+static int kube_split(struct llmo_gw_model *m, const json_t *w)
+{
+	const json_t *tracks = json_object_get(json_object_get(w, "status"), "tracks"), *tr;
+	const json_t *ds = json_object_get(json_object_get(w, "spec"), "deploymentStrategy");
+	const char *type = jstr(ds, "type", NULL);
+	size_t i;
+
+	json_array_foreach(tracks, i, tr) {
+		const char *name = jstr(tr, "name", NULL);
+		json_t *wt = json_object_get(tr, "weight");
+		json_int_t v = json_is_integer(wt) ? json_integer_value(wt) : 0;
+		int rc;
+
+		if (v < 0 || v > LLMO_GW_TRACK_WEIGHT_MAX)
+			continue;
+		rc = llmo_gw_model_add_track(m, name, (uint32_t)v, NULL);
+		if (rc == LLMO_ENOMEM)
+			return rc;
+	}
+	if (type && strcmp(type, "abTest") == 0) {
+		const json_t *ab = json_object_get(ds, "abTest");
+		const char *by = jstr(ab, "stickyBy", NULL), *header = jstr(ab, "header", NULL);
+		int rc;
+
+		if (by && strcmp(by, "header") == 0)
+			rc = llmo_gw_model_set_sticky(m, LLMO_GW_STICKY_HEADER, header, NULL);
+		else
+			rc = llmo_gw_model_set_sticky(m, LLMO_GW_STICKY_TENANT, NULL, NULL);
+		if (rc == LLMO_ENOMEM)
+			return rc;
+	}
+	return 0;
+}
+
+static bool pod_draining(const json_t *meta)
+{
+	const json_t *del = json_object_get(meta, "deletionTimestamp");
+	const char *d = json_string_value(
+		json_object_get(json_object_get(meta, "annotations"), LLMO_GW_ANNOTATION_DRAINING));
+
+	return (del && !json_is_null(del)) || (d && strcmp(d, "true") == 0);
+}
+
 static void free_array(void *v)
 {
 	json_decref(v);
@@ -370,6 +405,11 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 	}
 	if (llmo_gw_table_add_model(t, id.data, &m, NULL))
 		goto out; /* a duplicate id: skip */
+	if (!(m->ns = llmo_strdup(ns ? ns : "")) || !(m->workload = llmo_strdup(name)) ||
+	    (rc = kube_split(m, w))) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
 	llmo_gw_table_add_name(t, m, name, LLMO_GW_PRIO_NAME, NULL);
 	json_array_foreach(json_object_get(spec, "aliases"), i, a)
 		if (json_is_string(a) && json_string_length(a) > 0 &&
@@ -384,11 +424,16 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 		const char *track = json_string_value(json_object_get(labels, LLMO_GW_LABEL_TRACK));
 		const char *pm = json_string_value(json_object_get(labels, LLMO_GW_LABEL_MODEL));
 		const char *pv = json_string_value(json_object_get(labels, LLMO_GW_LABEL_VERSION));
-		bool draining = json_object_get(pmeta, "deletionTimestamp") != NULL &&
-				!json_is_null(json_object_get(pmeta, "deletionTimestamp"));
+		const char *pname = jstr(pmeta, "name", NULL);
+		bool draining = pod_draining(pmeta);
 		char addr[LLMO_GW_ADDR_MAX + 1], pserved[600];
+		struct llmo_gw_backend *b;
 
-		if (!pod_ready(pod) || pod_address(pod, addr, sizeof(addr)))
+		if (pod_address(pod, addr, sizeof(addr)))
+			continue;
+		/* a draining pod stays while it has requests to finish, Ready or not */
+		if (!pod_ready(pod) &&
+		    !(draining && (b = llmo_gw_backend_find(r, addr)) && b->inflight > 0))
 			continue;
 		if (pm && *pm && pv && *pv)
 			snprintf(pserved, sizeof(pserved), "%s:%s", pm, pv);
@@ -399,6 +444,11 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 		rc = llmo_gw_table_add_endpoint(t, r, m, addr, pserved, track, 1, draining, NULL);
 		if (rc == LLMO_ENOMEM)
 			goto out;
+		if (!rc && pname &&
+		    !(m->eps.items[m->eps.len - 1].pod = llmo_strdup(pname))) {
+			rc = LLMO_ENOMEM;
+			goto out;
+		}
 		rc = 0; /* a pod that does not fit is skipped */
 	}
 out:

@@ -17,6 +17,10 @@
  *             track: stable            # optional
  *             draining: false          # optional: listed but gets no new requests
  *             served: llama2:7b        # optional: overrides the model's for this endpoint
+ *         tracks:                      # optional: the traffic split (status.tracks)
+ *           - {name: stable, weight: 90}
+ *           - {name: canary, weight: 10}
+ *         abTest: {stickyBy: header, header: X-User}  # optional: sticky track choice
  *
  * Unknown keys, wrong types and bad addresses are errors naming the file,
  * line and field path. A name is at most LLMO_GW_MODEL_MAX bytes.
@@ -38,6 +42,8 @@
 #define LLMO_GW_LABEL_MODEL "llm.orchestrator.io/model"
 #define LLMO_GW_LABEL_VERSION "llm.orchestrator.io/version"
 #define LLMO_GW_ANNOTATION_HOST_PORTS "llm.orchestrator.io/host-ports"
+/* "true": the pod is draining (as with a deletionTimestamp); the controller sets it on scale-in. */
+#define LLMO_GW_ANNOTATION_DRAINING "llm.orchestrator.io/draining"
 /* The serving port when a pod names none. */
 #define LLMO_GW_DEFAULT_PORT 8000
 
@@ -62,9 +68,14 @@ int llmo_gw_table_from_file(const char *path, struct llmo_gw_backends *r,
  * same namespace) with a pod IP: the IP and the port of the container port
  * named "http" (else the first), or the host port the annotation
  * llm.orchestrator.io/host-ports maps it to. A pod with a deletionTimestamp
- * is a draining endpoint. The served name is the pod's model and version
- * labels ("model:version"), else the workload's. Objects that do not fit
- * (no name, a bad address) are skipped, never fatal.
+ * or the annotation llm.orchestrator.io/draining: "true" is a draining
+ * endpoint; it stays while Ready, or while r's backend at its address has
+ * requests in flight. The served name is the pod's model and version
+ * labels ("model:version"), else the workload's. The model's tracks are
+ * status.tracks[] ({name, weight}); spec.deploymentStrategy.type abTest
+ * makes the choice sticky (abTest.stickyBy tenant, the default, or header
+ * with abTest.header). Objects that do not fit (no name, a bad address)
+ * are skipped, never fatal.
  */
 int llmo_gw_table_from_kube(const json_t *workloads, const json_t *pods,
 			    struct llmo_gw_backends *r, struct llmo_gw_table **out,

@@ -107,7 +107,7 @@ int llmo_gw_backend_get(struct llmo_gw_backends *r, const char *addr,
 	struct sockaddr_storage sa;
 	char canon[LLMO_GW_ADDR_MAX + 1];
 	struct llmo_gw_backend *b;
-	socklen_t salen;
+	socklen_t salen = 0;
 	int rc;
 
 	*out = NULL;
@@ -133,6 +133,17 @@ int llmo_gw_backend_get(struct llmo_gw_backends *r, const char *addr,
 	}
 	*out = b;
 	return 0;
+}
+
+struct llmo_gw_backend *llmo_gw_backend_find(struct llmo_gw_backends *r, const char *addr)
+{
+	struct sockaddr_storage sa;
+	char canon[LLMO_GW_ADDR_MAX + 1];
+	socklen_t salen = 0;
+
+	if (llmo_gw_addr_parse(addr, &sa, &salen, canon, NULL))
+		return NULL;
+	return llmo_hmap_get(&r->by_addr, canon);
 }
 
 void llmo_gw_backend_ref(struct llmo_gw_backend *b)
@@ -183,8 +194,15 @@ static void model_free(struct llmo_gw_model *m)
 		free(e->served);
 		free(e->served_json);
 		free(e->track);
+		free(e->pod);
 	}
 	llmo_vec_release(&m->eps);
+	for (size_t i = 0; i < m->tracks.len; i++)
+		free(m->tracks.items[i].name);
+	llmo_vec_release(&m->tracks);
+	free(m->sticky_header);
+	free(m->ns);
+	free(m->workload);
 	for (size_t i = 0; i < m->names.len; i++)
 		free(m->names.items[i]);
 	llmo_vec_release(&m->names);
@@ -309,6 +327,67 @@ int llmo_gw_table_add_endpoint(struct llmo_gw_table *t, struct llmo_gw_backends 
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	}
 	return 0;
+}
+
+int llmo_gw_model_add_track(struct llmo_gw_model *m, const char *name, uint32_t weight,
+			    struct llmo_error *err)
+{
+	struct llmo_gw_track *tr;
+	char *copy;
+
+	if (!name || !*name || strlen(name) > LLMO_GW_TRACK_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "a track name must have 1 to %d bytes",
+				      LLMO_GW_TRACK_MAX);
+	if (weight > LLMO_GW_TRACK_WEIGHT_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "track \"%s\": weight %u is over %d", name,
+				      weight, LLMO_GW_TRACK_WEIGHT_MAX);
+	if (m->tracks.len >= LLMO_GW_TRACKS_MAX)
+		return llmo_error_set(err, LLMO_ERANGE, "more than %d tracks", LLMO_GW_TRACKS_MAX);
+	for (size_t i = 0; i < m->tracks.len; i++)
+		if (strcmp(m->tracks.items[i].name, name) == 0)
+			return llmo_error_set(err, LLMO_EINVAL, "track \"%s\" is listed twice", name);
+	if (!(copy = llmo_strdup(name)) || !(tr = llmo_vec_push(&m->tracks))) {
+		free(copy);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	tr->name = copy;
+	tr->weight = weight;
+	return 0;
+}
+
+int llmo_gw_model_set_sticky(struct llmo_gw_model *m, enum llmo_gw_sticky by, const char *header,
+			     struct llmo_error *err)
+{
+	char *copy = NULL;
+
+	if (by == LLMO_GW_STICKY_HEADER) {
+		if (!header || !*header || strlen(header) > LLMO_GW_HEADER_NAME_MAX)
+			return llmo_error_set(err, LLMO_EINVAL,
+					      "a sticky header name must have 1 to %d bytes",
+					      LLMO_GW_HEADER_NAME_MAX);
+		if (!(copy = llmo_strdup(header)))
+			return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	free(m->sticky_header);
+	m->sticky_header = copy;
+	m->sticky = by;
+	return 0;
+}
+
+bool llmo_gw_model_split(const struct llmo_gw_model *m)
+{
+	for (size_t i = 0; i < m->tracks.len; i++)
+		if (m->tracks.items[i].weight > 0)
+			return true;
+	return false;
+}
+
+struct llmo_gw_model *llmo_gw_table_model(const struct llmo_gw_table *t, const char *id)
+{
+	for (size_t i = 0; i < t->models.len; i++)
+		if (strcmp(t->models.items[i]->id, id) == 0)
+			return t->models.items[i];
+	return NULL;
 }
 
 struct llmo_gw_model *llmo_gw_table_lookup(const struct llmo_gw_table *t, const char *name,

@@ -40,6 +40,11 @@
 /* Longest "host:port" address text, and longest track name. */
 #define LLMO_GW_ADDR_MAX 64
 #define LLMO_GW_TRACK_MAX 63
+/* Tracks of one model (status.tracks), and the largest track weight. */
+#define LLMO_GW_TRACKS_MAX 16
+#define LLMO_GW_TRACK_WEIGHT_MAX 100
+/* Longest name of the header an A/B test is sticky by. */
+#define LLMO_GW_HEADER_NAME_MAX 128
 
 /* Name priorities (lower wins a conflict). */
 #define LLMO_GW_PRIO_NAME 0
@@ -70,6 +75,7 @@ struct llmo_gw_backend {
 	bool kick_pending;		   /* the proxy will serve the waiters soon */
 	struct llmo_gw_backend *kick_next; /* in the proxy's list of those */
 	struct llmo_series *inflight_gauge; /* llmo_gateway_inflight{backend} */
+	struct llmo_series *pod_gauge;	    /* llmo_gateway_pod_inflight{...}; NULL: none */
 };
 
 /*
@@ -101,6 +107,8 @@ int llmo_gw_addr_parse(const char *addr, struct sockaddr_storage *sa, socklen_t 
 /* The backend at addr with one more reference, made when new. LLMO_EINVAL, LLMO_ENOMEM. */
 int llmo_gw_backend_get(struct llmo_gw_backends *r, const char *addr,
 			struct llmo_gw_backend **out, struct llmo_error *err);
+/* The backend at addr if one exists (no reference taken), else NULL. */
+struct llmo_gw_backend *llmo_gw_backend_find(struct llmo_gw_backends *r, const char *addr);
 void llmo_gw_backend_ref(struct llmo_gw_backend *b);
 void llmo_gw_backend_unref(struct llmo_gw_backend *b);
 
@@ -111,12 +119,31 @@ struct llmo_gw_endpoint {
 	char *track;			 /* "stable", "canary", ... */
 	uint32_t weight;		 /* 1 .. LLMO_GW_WEIGHT_MAX */
 	bool draining;			 /* terminating: never picked for a new request */
+	char *pod;			 /* API mode: the pod's name (metrics); else NULL */
 };
+
+/* One traffic split arm (an LLMWorkload's status.tracks[] entry). */
+struct llmo_gw_track {
+	char *name;
+	uint32_t weight; /* 0 .. LLMO_GW_TRACK_WEIGHT_MAX */
+};
+
+/* What a sticky (A/B) track choice is keyed by. */
+enum llmo_gw_sticky { LLMO_GW_STICKY_NONE, LLMO_GW_STICKY_TENANT, LLMO_GW_STICKY_HEADER };
 
 struct llmo_gw_model {
 	char *id;				  /* static name, or "namespace/workload" */
+	char *ns, *workload;			  /* API mode: the workload's; else NULL */
 	LLMO_VEC(struct llmo_gw_endpoint) eps;
 	LLMO_VEC(char *) names;			  /* the names it answers to (own copies) */
+	/*
+	 * Traffic split: when a track has weight > 0 a request first picks a
+	 * track by weight among those with an eligible endpoint, then an
+	 * endpoint of that track (balance.h).
+	 */
+	LLMO_VEC(struct llmo_gw_track) tracks;
+	enum llmo_gw_sticky sticky; /* the track choice is sticky (A/B test) */
+	char *sticky_header;	    /* LLMO_GW_STICKY_HEADER: the header's name */
 };
 
 struct llmo_gw_table {
@@ -149,6 +176,22 @@ int llmo_gw_table_add_endpoint(struct llmo_gw_table *t, struct llmo_gw_backends 
 			       struct llmo_gw_model *m, const char *addr, const char *served,
 			       const char *track, uint32_t weight, bool draining,
 			       struct llmo_error *err);
+
+/*
+ * Adds a split arm to m (after the others: the order is the one sticky keys
+ * are mapped onto). LLMO_EINVAL (empty or too long a name, a weight over
+ * LLMO_GW_TRACK_WEIGHT_MAX, a name twice), LLMO_ERANGE (over
+ * LLMO_GW_TRACKS_MAX), LLMO_ENOMEM.
+ */
+int llmo_gw_model_add_track(struct llmo_gw_model *m, const char *name, uint32_t weight,
+			    struct llmo_error *err);
+/* Makes m's track choice sticky by tenant or by the header named header. */
+int llmo_gw_model_set_sticky(struct llmo_gw_model *m, enum llmo_gw_sticky by, const char *header,
+			     struct llmo_error *err);
+/* Whether m splits its traffic: a track has weight > 0. */
+bool llmo_gw_model_split(const struct llmo_gw_model *m);
+/* The model with this id, or NULL. */
+struct llmo_gw_model *llmo_gw_table_model(const struct llmo_gw_table *t, const char *id);
 
 /* The model name (len bytes, any bytes) leads to, or NULL. */
 struct llmo_gw_model *llmo_gw_table_lookup(const struct llmo_gw_table *t, const char *name,

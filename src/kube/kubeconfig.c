@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/json.h"
@@ -39,65 +40,6 @@ void llmo_kube_config_release(struct llmo_kube_config *cfg)
 }
 
 /* ---- helpers ---- */
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Decodes standard base64 (padding optional, whitespace ignored) into a heap
- * string; LLMO_EPARSE on any other byte or a dangling bit group.
- */
-static int b64_decode(const char *s, char **out)
-{
-	size_t n = strlen(s), o = 0;
-	uint32_t acc = 0;
-	int bits = 0, pad = 0;
-	char *d = malloc(n / 4 * 3 + 4);
-
-	*out = NULL;
-	if (!d)
-		return LLMO_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int v;
-
-		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-			continue;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		v = b64_value(c);
-		if (v < 0 || pad)
-			goto bad;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			d[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	if (bits >= 6 || pad > 2)
-		goto bad;
-	d[o] = '\0';
-	*out = d;
-	return 0;
-bad:
-	free(d);
-	return LLMO_EPARSE;
-}
 
 /* Drops trailing whitespace (token files end with a newline). */
 static void trim_right(char *s)
@@ -222,7 +164,7 @@ static int load_pem(const struct kc *k, const json_t *obj, const char *what, con
 	    (rc = get_str(k, obj, what, key, &file, err)))
 		return rc;
 	if (data && *data) {
-		rc = b64_decode(data, out);
+		rc = llmo_base64_decode(data, out);
 		if (rc == LLMO_EPARSE)
 			return llmo_error_set(err, rc, "kubeconfig %s: %s.%s: not valid base64",
 					      k->file, what, data_key);

@@ -215,6 +215,44 @@ static void test_long_model(void **state)
 	llmo_buf_release(&s);
 }
 
+static void test_usage_scan(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		int64_t prompt, completion;
+	} ucases[] = {
+		{"{\"id\":\"x\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,"
+		 "\"completion_tokens\":5,\"total_tokens\":17}}",
+		 0, 12, 5},
+		/* a stream: null usage in the token events, the counts in the last one */
+		{"data: {\"choices\":[{\"delta\":{}}],\"usage\":null}\n\n"
+		 "data: {\"choices\":[],\"usage\": {\"completion_tokens\" : 7, \"prompt_tokens\":3}}\n\n"
+		 "data: [DONE]\n\n",
+		 0, 3, 7},
+		/* the last object wins; nested members with the same names are not read */
+		{"\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1} \"usage\":{\"d\":{"
+		 "\"prompt_tokens\":99},\"prompt_tokens\":2}",
+		 0, 2, -1},
+		{"{\"usage\":null}", LLMO_ENOTFOUND, -1, -1},
+		{"no usage here", LLMO_ENOTFOUND, -1, -1},
+		{"\"usage\":{\"prompt_tokens\":-3,\"completion_tokens\":99999999999999999999}", 0, -1,
+		 -1},
+		{"\"usage\":{\"prompt_tokens\":4", 0, 4, -1}, /* cut short */
+		{"\"usage\"", LLMO_ENOTFOUND, -1, -1},
+		{"", LLMO_ENOTFOUND, -1, -1},
+	};
+
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(ucases); i++) {
+		int64_t p, c;
+		int rc = llmo_gw_usage_scan(ucases[i].text, strlen(ucases[i].text), &p, &c);
+
+		if (rc != ucases[i].rc || p != ucases[i].prompt || c != ucases[i].completion)
+			fail_msg("case %zu: rc %d prompt %lld completion %lld", i, rc, (long long)p,
+				 (long long)c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_span_and_rewrite),
 		cmocka_unit_test(test_depth_cap),
 		cmocka_unit_test(test_long_model),
+		cmocka_unit_test(test_usage_scan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -678,12 +678,28 @@ static void test_reload(void **state)
 
 /* ---- API mode ---- */
 
+/* API mode's requests carry a key of the keys Secret. */
+#define API_KEY "sk-test-0001"
+
+/* A chat request for chatty with the Secret's key (with_key) or none; its status. */
+static long api_chat(const char *url, bool with_key, struct resp *r)
+{
+	struct curl_slist *h = with_key ? curl_slist_append(NULL, "Authorization: Bearer " API_KEY)
+					: NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->extra = h;
+	http(url, "/v1/chat/completions", chat("chatty", NULL), r); /* r->extra is reset */
+	curl_slist_free_all(h);
+	return r->status;
+}
+
 static bool gateway_routes(void *ctx)
 {
-	struct resp r = {0};
+	struct resp r;
 	bool ok;
 
-	http(ctx, "/v1/chat/completions", chat("chatty", NULL), &r);
+	api_chat(ctx, true, &r);
 	ok = r.status == 200 && strcmp(jstr(r.body.data, "model", NULL), "llama2:7b") == 0;
 	llmo_buf_release(&r.body);
 	return ok;
@@ -691,11 +707,42 @@ static bool gateway_routes(void *ctx)
 
 static bool gateway_refuses(void *ctx)
 {
+	struct resp r;
+	bool ok;
+
+	api_chat(ctx, true, &r);
+	/* held for hold_timeout_ms, then refused */
+	ok = r.status == 503 && strstr(r.body.data, "became ready");
+	llmo_buf_release(&r.body);
+	return ok;
+}
+
+/* The pod is draining in the table, and still reported. */
+static bool pod_draining(void *ctx)
+{
 	struct resp r = {0};
 	bool ok;
 
-	http(ctx, "/v1/chat/completions", chat("chatty", NULL), &r);
-	ok = r.status == 503;
+	http(ctx, "/metrics", NULL, &r);
+	ok = r.status == 200 &&
+	     strstr(r.body.data,
+		    "llmo_gateway_endpoints{model=\"default/chat\",state=\"draining\"} 1\n") &&
+	     strstr(r.body.data, "llmo_gateway_pod_inflight{namespace=\"default\",workload=\"chat\","
+				 "pod=\"chat-abcde\",track=\"stable\"} 0\n");
+	llmo_buf_release(&r.body);
+	return ok;
+}
+
+/* The pod's in-flight gauge is reported (0 between requests). */
+static bool pod_reported(void *ctx)
+{
+	struct resp r = {0};
+	bool ok;
+
+	http(ctx, "/metrics", NULL, &r);
+	ok = r.status == 200 &&
+	     strstr(r.body.data, "llmo_gateway_pod_inflight{namespace=\"default\",workload=\"chat\","
+				 "pod=\"chat-abcde\",track=\"stable\"} 0\n");
 	llmo_buf_release(&r.body);
 	return ok;
 }
@@ -725,7 +772,8 @@ static void test_api_mode(void **state)
 	struct llmo_sim_opts so;
 	pthread_t thread;
 	char url[64], hp[64];
-	json_t *wl, *pod, *patch;
+	json_t *wl, *pod, *patch, *secret;
+	struct resp r;
 	int quit[2];
 	struct event *quit_ev;
 
@@ -762,10 +810,19 @@ static void test_api_mode(void **state)
 	json_decref(wl);
 	json_decref(pod);
 	json_decref(patch);
+	/* the keys Secret: "tenants: [{name: t, keys: [sk-test-0001]}]", base64 */
+	secret = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+			   "metadata", "name", "llmo-keys", "data", "keys.yaml",
+			   "dGVuYW50czogW3tuYW1lOiB0LCBrZXlzOiBbc2stdGVzdC0wMDAxXX1dCg==");
+	if (llmo_kube_create(f.client, &llmo_kube_secrets, "default", secret, NULL, &err))
+		fail_msg("secret: %s", err.msg);
+	json_decref(secret);
 
 	llmo_gateway_opts_init(&o);
 	o.port = 0;
 	o.client = f.client;
+	o.keys_secret = "default/llmo-keys";
+	o.hold_timeout_ms = 300;
 	assert_int_equal(llmo_gateway_new(base, &o, &gw, &err), 0);
 	assert_int_equal(llmo_gateway_start(gw, &err), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", llmo_gateway_port(gw));
@@ -776,7 +833,21 @@ static void test_api_mode(void **state)
 
 	/* the alias leads to the pod's host port; the backend gets llama2:7b */
 	assert_true(poll_until(gateway_routes, url));
-	/* the replica goes: no replica left, 503 */
+	assert_true(poll_until(pod_reported, url));
+	/* the Secret's keys apply: no key, 401 */
+	assert_int_equal(api_chat(url, false, &r), 401);
+	assert_non_null(strstr(r.body.data, "missing_api_key"));
+	llmo_buf_release(&r.body);
+	/* the controller marks it draining: no new request (held, then 503), still reported */
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "llm.orchestrator.io/draining",
+			  "true");
+	if (llmo_kube_patch(f.client, &llmo_kube_pods, "default", "chat-abcde", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("pod annotation: %s", err.msg);
+	json_decref(patch);
+	assert_true(poll_until(pod_draining, url));
+	assert_true(gateway_refuses(url));
+	/* the replica goes: no replica left, held, then 503 */
 	assert_int_equal(llmo_kube_delete(f.client, &llmo_kube_pods, "default", "chat-abcde",
 					  LLMO_KUBE_PROPAGATE_DEFAULT, NULL, &err),
 			 0);

@@ -148,6 +148,17 @@ static void test_static_file_errors(void **state)
 		 "models[1].name: model \"x\" is listed twice"},
 		{"models:\n  - name: x\n    endpoints:\n      - address: 1.2.3.4:80\n        port: 1\n",
 		 "backends.yaml:5: models[0].endpoints[0].port: unknown key"},
+		{"models:\n  - name: x\n    endpoints: []\n    tracks:\n      - {name: a, weight: 101}\n",
+		 "backends.yaml:5: models[0].tracks[0].weight: expected an integer from 0 to 100"},
+		{"models:\n  - name: x\n    endpoints: []\n    tracks:\n      - {name: a, weight: 1}\n"
+		 "      - {name: a, weight: 2}\n",
+		 "backends.yaml:6: models[0].tracks[1]: track \"a\" is listed twice"},
+		{"models:\n  - name: x\n    endpoints: []\n    tracks:\n      - {weight: 1}\n",
+		 "models[0].tracks[0].name: required"},
+		{"models:\n  - name: x\n    endpoints: []\n    abTest: {stickyBy: header}\n",
+		 "backends.yaml:4: models[0].abTest.header: required when stickyBy is header"},
+		{"models:\n  - name: x\n    endpoints: []\n    abTest: {stickyBy: user}\n",
+		 "models[0].abTest.stickyBy: expected tenant or header"},
 	};
 
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(cases); i++) {
@@ -302,6 +313,119 @@ static void test_from_kube(void **state)
 	json_decref(pods);
 }
 
+static void test_static_tracks(void **state)
+{
+	struct llmo_gw_backends r;
+	struct llmo_error err = {0};
+	struct llmo_gw_table *t;
+	const struct llmo_gw_model *m;
+
+	llmo_gw_backends_init(&r, NULL, NULL);
+	t = from_yaml(&r,
+		      "models:\n"
+		      "  - name: ab\n"
+		      "    endpoints:\n"
+		      "      - {address: 127.0.0.1:8001, track: a}\n"
+		      "      - {address: 127.0.0.1:8002, track: b}\n"
+		      "    tracks:\n"
+		      "      - {name: a, weight: 20}\n"
+		      "      - {name: b, weight: 80}\n"
+		      "    abTest: {stickyBy: header, header: X-User}\n"
+		      "  - name: plain\n"
+		      "    endpoints: []\n"
+		      "    abTest: {}\n",
+		      &err);
+	if (!t)
+		fail_msg("%s", err.msg);
+	m = lookup(t, "ab");
+	assert_int_equal(m->tracks.len, 2);
+	assert_string_equal(m->tracks.items[1].name, "b");
+	assert_int_equal(m->tracks.items[1].weight, 80);
+	assert_true(llmo_gw_model_split(m));
+	assert_int_equal(m->sticky, LLMO_GW_STICKY_HEADER);
+	assert_string_equal(m->sticky_header, "X-User");
+	m = lookup(t, "plain");
+	assert_int_equal(m->sticky, LLMO_GW_STICKY_TENANT);
+	assert_false(llmo_gw_model_split(m));
+	llmo_gw_table_unref(t);
+	llmo_gw_backends_release(&r);
+}
+
+static void test_kube_tracks_and_drain(void **state)
+{
+	json_t *wls = json_array(), *pods = json_array(), *w, *p;
+	struct llmo_gw_backends r;
+	struct llmo_gw_backend *held;
+	struct llmo_gw_table *t;
+	const struct llmo_gw_model *m;
+
+	w = workload("llm", "chat", "llama2", "7b", NULL);
+	json_object_set_new(w, "status",
+			    json_pack("{s:[{s:s,s:i},{s:s,s:i},{s:s}]}", "tracks", "name", "stable",
+				      "weight", 75, "name", "canary", "weight", 25, "name",
+				      "noweight"));
+	json_object_set_new(json_object_get(w, "spec"), "deploymentStrategy",
+			    json_pack("{s:s,s:{s:s,s:s}}", "type", "abTest", "abTest", "stickyBy",
+				      "header", "header", "X-Session"));
+	json_array_append_new(wls, w);
+	/* chat-1 ready; chat-2 marked draining by annotation; chat-3 draining, not Ready */
+	json_array_append_new(pods, pod("llm", "chat-1", "chat", "10.0.0.1", true, NULL));
+	p = pod("llm", "chat-2", "chat", "10.0.0.2", true, NULL);
+	json_object_set_new(json_object_get(p, "metadata"), "annotations",
+			    json_pack("{s:s}", LLMO_GW_ANNOTATION_DRAINING, "true"));
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    LLMO_GW_LABEL_TRACK, json_string("canary"));
+	json_array_append_new(pods, p);
+	p = pod("llm", "chat-3", "chat", "10.0.0.3", false, NULL);
+	json_object_set_new(json_object_get(p, "metadata"), "deletionTimestamp",
+			    json_string("2026-11-26T00:00:00Z"));
+	json_array_append_new(pods, p);
+
+	llmo_gw_backends_init(&r, NULL, NULL);
+	assert_int_equal(llmo_gw_table_from_kube(wls, pods, &r, &t, NULL), 0);
+	m = lookup(t, "chat");
+	assert_string_equal(m->ns, "llm");
+	assert_string_equal(m->workload, "chat");
+	assert_int_equal(m->tracks.len, 3);
+	assert_string_equal(m->tracks.items[0].name, "stable");
+	assert_int_equal(m->tracks.items[0].weight, 75);
+	assert_int_equal(m->tracks.items[1].weight, 25);
+	assert_int_equal(m->tracks.items[2].weight, 0);
+	assert_int_equal(m->sticky, LLMO_GW_STICKY_HEADER);
+	assert_string_equal(m->sticky_header, "X-Session");
+	/* chat-3 is not Ready and has nothing in flight: gone */
+	assert_int_equal(m->eps.len, 2);
+	assert_string_equal(m->eps.items[0].pod, "chat-1");
+	assert_false(m->eps.items[0].draining);
+	assert_string_equal(m->eps.items[1].pod, "chat-2");
+	assert_string_equal(m->eps.items[1].track, "canary");
+	assert_true(m->eps.items[1].draining);
+	/* with a request in flight on chat-3's address it stays, draining */
+	assert_int_equal(llmo_gw_backend_get(&r, "10.0.0.3:8000", &held, NULL), 0);
+	held->inflight = 1;
+	llmo_gw_table_unref(t);
+	assert_int_equal(llmo_gw_table_from_kube(wls, pods, &r, &t, NULL), 0);
+	m = lookup(t, "chat");
+	assert_int_equal(m->eps.len, 3);
+	assert_string_equal(m->eps.items[2].pod, "chat-3");
+	assert_true(m->eps.items[2].draining);
+	assert_int_equal(llmo_gw_model_ready(m), 1);
+	held->inflight = 0;
+	llmo_gw_backend_unref(held);
+	llmo_gw_table_unref(t);
+	/* a plain workload: no split, not sticky */
+	json_object_del(json_object_get(w, "spec"), "deploymentStrategy");
+	json_object_del(w, "status");
+	assert_int_equal(llmo_gw_table_from_kube(wls, pods, &r, &t, NULL), 0);
+	m = lookup(t, "chat");
+	assert_int_equal(m->tracks.len, 0);
+	assert_int_equal(m->sticky, LLMO_GW_STICKY_NONE);
+	llmo_gw_table_unref(t);
+	llmo_gw_backends_release(&r);
+	json_decref(wls);
+	json_decref(pods);
+}
+
 static void test_backends_outlive_swaps(void **state)
 {
 	struct llmo_gw_backends r;
@@ -362,6 +486,8 @@ int main(void)
 		cmocka_unit_test(test_file_read),
 		cmocka_unit_test(test_name_conflicts),
 		cmocka_unit_test(test_from_kube),
+		cmocka_unit_test(test_static_tracks),
+		cmocka_unit_test(test_kube_tracks_and_drain),
 		cmocka_unit_test(test_backends_outlive_swaps),
 		cmocka_unit_test(test_each_name_sorted),
 	};
