@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "controller/controller_int.h"
+#include "controller/scale.h"
 
 #include "base/banned.h"
 
@@ -295,6 +296,7 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	c->base = base;
 	llmo_hmap_init(&c->heal);
 	llmo_hmap_init(&c->rollouts);
+	llmo_hmap_init(&c->scalers);
 	rc = llmo__signals_init(&c->signals, opts->gateway_metrics_url,
 				opts->scrape_interval_ms > 0 ? opts->scrape_interval_ms
 							     : LLMO_CONTROLLER_SCRAPE_MS,
@@ -464,6 +466,7 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo_event_recorder_free(c->rec);
 	llmo_hmap_release(&c->heal, free_heal);
 	llmo_hmap_release(&c->rollouts, free_rollout);
+	llmo__scale_release_all(c);
 	llmo__signals_release(&c->signals);
 	llmo_config_free(&c->own_config);
 	free(c->identity);

@@ -43,6 +43,8 @@ struct llmo_controller;
 #define LLMO_ANNOTATION_DRAINING "llm.orchestrator.io/draining"
 #define LLMO_ANNOTATION_DRAINING_SINCE "llm.orchestrator.io/draining-since"
 #define LLMO_ANNOTATION_DRAINING_REASON "llm.orchestrator.io/draining-reason"
+/* On a workload: the autoscaler policy (reactive, kpa, predictive) instead of the configuration's. */
+#define LLMO_ANNOTATION_AUTOSCALER "llm.orchestrator.io/autoscaler"
 /* On a workload: the version a paused blue-green rollout may switch to. */
 #define LLMO_ANNOTATION_PROMOTE "llm.orchestrator.io/promote"
 /* The finalizer that makes a workload's deletion wait for its replicas to go. */

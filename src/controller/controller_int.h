@@ -58,6 +58,7 @@ struct llmo_controller {
 	struct llmo_leader *leader;
 	struct llmo_hmap heal; /* workload key -> struct llmo__heal * (owned) */
 	struct llmo_hmap rollouts; /* workload key -> struct llmo__rollout_mem * (owned) */
+	struct llmo_hmap scalers;  /* workload key -> autoscaler state (scale.c, owned) */
 	struct llmo__signals signals; /* url NULL: no gateway metrics */
 	struct event *scrape_timer;
 	struct event *node_timer;

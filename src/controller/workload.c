@@ -17,6 +17,7 @@
 #include "base/str.h"
 #include "base/vec.h"
 #include "controller/controller_int.h"
+#include "controller/scale.h"
 
 #include "base/banned.h"
 
@@ -67,6 +68,7 @@ struct wl {
 	int port;
 	int64_t desired, min, max;
 	int64_t base; /* replicas of the stable track: spec or autoscaler, within min/max */
+	struct llmo__scale_out scale;
 	LLMO_VEC(json_t *) pods; /* borrowed, owned by the workload */
 	/* classification of the pods */
 	int active, ready, updated, updated_ready, old_active, old_ready, terminating, unhealthy,
@@ -569,6 +571,44 @@ static void desired_replicas(struct wl *s)
 	if (s->desired > s->max)
 		s->desired = s->max;
 	s->base = s->desired;
+}
+
+/* The autoscaler's count, when spec.scaling.targetMetrics drive it. */
+static int autoscale(struct wl *s)
+{
+	const json_t *tm = json_object_get(
+		json_object_get(json_object_get(s->w, "spec"), "scaling"), "targetMetrics");
+	const json_t *ready[64];
+	struct llmo__scale_in in = {.key = s->key, .w = s->w, .generation = s->generation,
+				    .has_targets = json_array_size(tm) > 0,
+				    .min = (int32_t)s->min,
+				    .max = s->max > INT32_MAX ? INT32_MAX : (int32_t)s->max};
+	size_t nready = 0;
+	int rc;
+
+	for (size_t i = 0; i < s->pods.len; i++) {
+		json_t *p = s->pods.items[i];
+
+		if (pod_terminating(p) || pod_finished(p))
+			continue;
+		in.current++;
+		if (llmo_kube_condition_true(p, "Ready")) {
+			in.ready++;
+			if (nready < LLMO_ARRAY_LEN(ready))
+				ready[nready++] = p;
+		}
+	}
+	in.cold_start_ms = llmo__scale_cold_start_ms(ready, nready);
+	if ((rc = llmo__scale_decide(s->c, &in, &s->scale)))
+		return rc;
+	if (!s->scale.active)
+		return 0;
+	s->desired = s->base = s->scale.desired;
+	if (s->scale.changed)
+		event(s, "Normal", s->scale.desired > s->scale.from ? "ScaledUp" : "ScaledDown",
+		      "Scaled from %d to %d replicas (%s): %s", s->scale.from, s->scale.desired,
+		      s->scale.policy, s->scale.reason);
+	return 0;
 }
 
 /* ---- rollouts ---- */
@@ -1536,6 +1576,69 @@ static json_t *endpoints(const struct wl *s)
 	return arr;
 }
 
+static int put_num(json_t *obj, const char *key, double v)
+{
+	if (isnan(v) || isinf(v))
+		return 0;
+	return json_object_set_new(obj, key, json_real(round(v * 1000) / 1000)) ? LLMO_ENOMEM : 0;
+}
+
+/* lastScaleTime/Reason, currentMetrics and performanceMetrics: new ones, or the old ones kept. */
+static int scale_status(const struct wl *s, json_t *st)
+{
+	const json_t *old = json_object_get(s->w, "status");
+	const struct llmo__measure *m = &s->scale.m;
+	const char *keep[] = {"lastScaleTime", "lastScaleReason", "currentMetrics",
+			      "performanceMetrics"};
+	json_t *cur, *perf, *tm;
+	char at[40];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < LLMO_ARRAY_LEN(keep); i++)
+		if (json_object_get(old, keep[i]))
+			json_object_set(st, keep[i], json_object_get(old, keep[i]));
+	if (llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, at, sizeof(at)))
+		at[0] = '\0';
+	if (s->scale.changed) {
+		json_object_set_new(st, "lastScaleTime", json_string(at));
+		json_object_set_new(st, "lastScaleReason", json_string(s->scale.reason));
+	}
+	if (!s->scale.measured)
+		return 0;
+	cur = json_object();
+	tm = json_object_get(json_object_get(json_object_get(s->w, "spec"), "scaling"),
+			     "targetMetrics");
+	for (i = 0; cur && i < json_array_size(tm) && !rc; i++) {
+		const char *type = json_string_value(json_object_get(json_array_get(tm, i), "type"));
+
+		if (!type)
+			continue;
+		if (strcmp(type, "requests_per_second") == 0)
+			rc = put_num(cur, type, m->rps);
+		else if (strcmp(type, "tokens_per_second") == 0)
+			rc = put_num(cur, type, m->tps);
+		else if (strcmp(type, "queue_length") == 0)
+			rc = put_num(cur, type, m->queue);
+		else if (strcmp(type, "latency") == 0)
+			rc = put_num(cur, type, m->p95_ms);
+	}
+	if (cur && !rc && s->scale.active && s->scale.forecast >= 0)
+		rc = put_num(cur, "forecast_requests_per_second", s->scale.forecast);
+	perf = json_pack("{s:i, s:s}", "queueLength", (int)m->queue, "lastUpdated", at);
+	if (!cur || !perf || rc || put_num(perf, "requestsPerSecond", m->rps) ||
+	    put_num(perf, "tokensPerSecond", m->tps) || put_num(perf, "p50LatencyMs", m->p50_ms) ||
+	    put_num(perf, "p95LatencyMs", m->p95_ms) || put_num(perf, "p99LatencyMs", m->p99_ms) ||
+	    put_num(perf, "errorRate", m->error_rate)) {
+		json_decref(cur);
+		json_decref(perf);
+		return LLMO_ENOMEM;
+	}
+	json_object_set_new(st, "currentMetrics", cur);
+	json_object_set_new(st, "performanceMetrics", perf);
+	return 0;
+}
+
 static json_t *build_status(struct wl *s)
 {
 	json_t *conds = json_array(), *st;
@@ -1611,6 +1714,12 @@ static json_t *build_status(struct wl *s)
 	if (!rc)
 		rc = llmo__condition_set(conds, s->w, "ModelResolved", s->model != NULL,
 					 s->model_reason, s->model_msg, s->generation);
+	if (!rc && (s->scale.active || s->scale.reason[0]))
+		rc = llmo__condition_set(conds, s->w, "ScalingLimited", s->scale.limited,
+					 !s->scale.active     ? "AutoscalingOff"
+					 : s->scale.limited ? "Limited"
+							    : "WithinLimits",
+					 s->scale.reason, s->generation);
 	if (rc) {
 		json_decref(conds);
 		return NULL;
@@ -1623,6 +1732,10 @@ static json_t *build_status(struct wl *s)
 		       "currentReplicas", s->active, "readyReplicas", s->ready, "updatedReplicas",
 		       s->updated, "selector", msg, "endpoints", endpoints(s), "tracks",
 		       tracks_json(s), "rollout", rollout_json(s));
+	if (st && scale_status(s, st)) {
+		json_decref(st);
+		return NULL;
+	}
 	return st;
 }
 
@@ -1816,6 +1929,8 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 	}
 	resolve_model(&s);
 	desired_replicas(&s);
+	if ((rc = autoscale(&s)))
+		goto out;
 	ro_load(&s);
 	if (s.model) {
 		rc = plan(&s);

@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include "api/config.h"
+#include "base/clock.h"
 #include "controller/controller.h"
 #include "kube/leader.h"
 #include "kube_fixture.h"
@@ -585,6 +587,8 @@ struct fake_gw {
 	pthread_mutex_t lock;
 	char text[4096];
 	int port;
+	double rate;	    /* > 0: requests_total grows at this many per second */
+	int64_t rate_since; /* monotonic ms */
 	struct event *tick;
 	volatile sig_atomic_t stop;
 };
@@ -596,6 +600,11 @@ static void fake_gw_serve(struct evhttp_request *req, void *arg)
 
 	pthread_mutex_lock(&g->lock);
 	evbuffer_add(b, g->text, strlen(g->text));
+	if (g->rate > 0)
+		evbuffer_add_printf(b,
+				    "llmo_gateway_requests_total{model=\"" NS "/chat\",track=\"stable\","
+				    "code=\"200\"} %.3f\n",
+				    g->rate * (double)(llmo_clock_mono_ms() - g->rate_since) / 1000);
 	pthread_mutex_unlock(&g->lock);
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
@@ -945,6 +954,110 @@ static void test_ab_and_blue_green(void **state)
 	fake_gw_stop(&g);
 }
 
+static bool never_true(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+static bool status_has(void *ctx)
+{
+	struct cond *c = ctx;
+	json_t *obj = NULL;
+	bool ok;
+
+	if (llmo_kube_get(c->f->client, &llmo_kube_llmworkloads, NS, "chat", &obj, NULL))
+		return false;
+	ok = json_object_get(json_object_get(obj, "status"), c->path) != NULL;
+	json_decref(obj);
+	return ok;
+}
+
+/*
+ * The autoscaler in the controller: no replica and min 0 (scaled to zero);
+ * a request held by the gateway brings one; 40 requests/s against a target
+ * of 10 per replica bring 4 (ceil(40 / 10)), within maxReplicas 5, with a
+ * ScaledUp Event, lastScaleTime and currentMetrics.
+ */
+static void test_autoscale(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_error err = {0};
+	struct llmo_errlist errs;
+	struct llmo_config cfg = {0};
+	struct want w = {.f = &f, .workload = "chat", .pods = 0};
+	struct cond cd = {.f = &f, .r = &llmo_kube_llmworkloads, .name = "chat"};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
+	char url[64];
+	json_t *wl, *user, *hold = NULL;
+
+	(void)state;
+	user = json_pack("{s:{s:s, s:s}}", "resourceManager", "scaleUpCooldown", "0s",
+			 "scaleDownCooldown", "0s");
+	llmo_errlist_init(&errs);
+	assert_int_equal(llmo_config_from_json(user, &cfg, &errs), 0);
+	llmo_errlist_release(&errs);
+	json_decref(user);
+	o.config = &cfg;
+	fake_gw_start(&g);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", g.port);
+	o.gateway_metrics_url = url;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	wl = workload("chat", 0);
+	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
+			    "targetMetrics",
+			    json_pack("[{s:s, s:f}]", "type", "requests_per_second", "target", 10.0));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	cd.path = "performanceMetrics";
+	assert_true(run_until(f.base, status_has, &cd, WAIT_MS));
+	assert_true(has_pods(&w));
+
+	/* a request waits at the gateway: one replica */
+	pthread_mutex_lock(&g.lock);
+	snprintf(g.text, sizeof(g.text), "llmo_gateway_pending_requests{model=\"" NS "/chat\"} 1\n");
+	pthread_mutex_unlock(&g.lock);
+	w.pods = 1;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+
+	/* 40 requests/s over 10 per replica: 4 */
+	pthread_mutex_lock(&g.lock);
+	g.text[0] = '\0';
+	g.rate = 40;
+	g.rate_since = llmo_clock_mono_ms();
+	pthread_mutex_unlock(&g.lock);
+	w.pods = 4;
+	for (int i = 0; i < 100 && !has_pods(&w); i++) {
+		set_pods(&f, "chat", "Running", true);
+		run_until(f.base, has_pods, &w, 200);
+	}
+	assert_true(has_pods(&w));
+	assert_true(has_event(&f, "ScaledUp"));
+	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &hold, &err), 0);
+	assert_non_null(json_object_get(json_object_get(hold, "status"), "lastScaleTime"));
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(hold, "status"),
+								  "lastScaleReason")),
+			       "requests_per_second"));
+	assert_true(json_is_number(json_object_get(
+		json_object_get(json_object_get(hold, "status"), "currentMetrics"),
+		"requests_per_second")));
+	json_decref(hold);
+	/* and it stays there (no flapping above 4 at a steady 40/s) */
+	run_until(f.base, never_true, NULL, 1000);
+	assert_true(has_pods(&w));
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+	fake_gw_stop(&g);
+	llmo_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -954,6 +1067,7 @@ int main(void)
 		cmocka_unit_test(test_node_lifecycle),
 		cmocka_unit_test(test_canary_rollout),
 		cmocka_unit_test(test_ab_and_blue_green),
+		cmocka_unit_test(test_autoscale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,56 @@
+#ifndef LLMO_CONTROLLER_SCALE_H
+#define LLMO_CONTROLLER_SCALE_H
+/*
+ * The controller's horizontal autoscaler (docs/autoscaling.md, "In the
+ * controller"): per workload with spec.scaling.targetMetrics, an autoscaler
+ * of src/autoscale fed at each gateway scrape with requests_per_second,
+ * tokens_per_second, queue_length (in flight + held) and latency (p95, ms)
+ * of the last interval. The policy is predictive with the configuration's
+ * scheduler.predictiveScaling, reactive (Kubernetes HPA) otherwise, or what
+ * the workload's annotation llm.orchestrator.io/autoscaler names (reactive,
+ * kpa, predictive). Its horizon is the workload's measured cold start (the
+ * median, over its Ready replicas, of pod created -> Ready).
+ */
+#include "base/common.h"
+
+#include <jansson.h>
+
+struct llmo_controller;
+
+struct llmo__scale_in {
+	const char *key;     /* "ns/name" */
+	const json_t *w;     /* the workload */
+	json_int_t generation;
+	bool has_targets;    /* spec.scaling.targetMetrics non-empty */
+	int32_t min, max;    /* bounds already resolved (profile maxReplicas included) */
+	int32_t current, ready;
+	int64_t cold_start_ms;
+};
+
+/* The workload's figures over the last scrape interval (NAN latency: no request). */
+struct llmo__measure {
+	double rps, tps, error_rate, p50_ms, p95_ms, p99_ms, queue, pending;
+};
+
+struct llmo__scale_out {
+	bool measured;      /* m holds the last interval's figures */
+	struct llmo__measure m;
+	bool active;	    /* the autoscaler sets the replica count */
+	int32_t desired;
+	bool changed;	    /* desired differs from the count last reported; from: that count */
+	int32_t from;
+	bool limited;	    /* by min/max, a rate limit, a window or a cooldown */
+	double forecast;    /* predictive: requests/s expected one cold start ahead; else -1 */
+	const char *policy; /* "reactive", "kpa", "predictive" */
+	char reason[200];
+};
+
+/* 0 or LLMO_ENOMEM. Without targets it only measures (out->active false). */
+int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *in,
+		       struct llmo__scale_out *out);
+void llmo__scale_forget(struct llmo_controller *c, const char *key);
+void llmo__scale_release_all(struct llmo_controller *c);
+/* Median pod created -> Ready over the Ready pods, ms (60 s when none is known). */
+int64_t llmo__scale_cold_start_ms(const json_t *const *pods, size_t n);
+
+#endif
