@@ -31,6 +31,8 @@ struct llmo_workqueue {
 	struct llmo_hmap waiting;    /* key -> struct delayed */
 	struct llmo_hmap failures;   /* key -> (uintptr_t) requeues, absent for 0 */
 	struct event *dispatch;
+	llmo_workqueue_less_fn less; /* NULL: first in, first out */
+	void *less_ctx;
 	bool shutting_down;
 };
 
@@ -69,11 +71,27 @@ static int push(struct llmo_workqueue *q, const char *key)
 	return 0;
 }
 
-/* Takes the next ready key (the caller frees it), or NULL. */
+/*
+ * Takes the next ready key (the caller frees it), or NULL: the first in
+ * line, or with an order the first that sorts before every other (ties go
+ * to the earlier one), the rest keeping their order.
+ */
 static char *pop(struct llmo_workqueue *q)
 {
+	size_t best = q->head;
+	char *key;
+
 	if (q->head == q->len)
 		return NULL;
+	if (q->less) {
+		for (size_t i = q->head + 1; i < q->len; i++)
+			if (q->less(q->less_ctx, q->items[i], q->items[best]))
+				best = i;
+		key = q->items[best];
+		memmove(q->items + q->head + 1, q->items + q->head,
+			(best - q->head) * sizeof(*q->items));
+		q->items[q->head] = key;
+	}
 	return q->items[q->head++];
 }
 
@@ -274,6 +292,12 @@ int llmo_workqueue_new(struct event_base *base, llmo_workqueue_fn handler, void 
 	}
 	*out = q;
 	return 0;
+}
+
+void llmo_workqueue_set_order(struct llmo_workqueue *q, llmo_workqueue_less_fn less, void *ctx)
+{
+	q->less = less;
+	q->less_ctx = ctx;
 }
 
 void llmo_workqueue_set_backoff(struct llmo_workqueue *q, long base_ms, long max_ms)

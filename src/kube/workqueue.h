@@ -9,7 +9,9 @@
  *   - a key added while it waits is not added twice (the dirty set);
  *   - a key being handled is never handed out again until its handler
  *     returns; if it was added meanwhile, it runs once more afterwards;
- *   - keys run in the order they became ready;
+ *   - keys run in the order they became ready, or, with an order set
+ *     (llmo_workqueue_set_order), the ready key that sorts first runs
+ *     next (a linear scan of the ready keys per key handed out);
  *   - add_after makes a key ready later (the earliest of several requests
  *     wins); add_rate_limited waits base * 2^n for the n-th requeue of the
  *     key since its last forget (5 ms doubling up to 1000 s by default, like
@@ -40,6 +42,15 @@ int llmo_workqueue_new(struct event_base *base, llmo_workqueue_fn handler, void 
 		       struct llmo_workqueue **out, struct llmo_error *err);
 /* Frees the queue and every key in it; not from inside the handler. NULL is fine. */
 void llmo_workqueue_free(struct llmo_workqueue *q);
+
+/* Whether key a should run before key b (both borrowed for the call). */
+typedef bool (*llmo_workqueue_less_fn)(void *ctx, const char *a, const char *b);
+
+/*
+ * Hands out ready keys by less (NULL: first in, first out), ties to the
+ * one ready first. less must be a strict weak order and must not touch q.
+ */
+void llmo_workqueue_set_order(struct llmo_workqueue *q, llmo_workqueue_less_fn less, void *ctx);
 
 /* The per-item backoff (values <= 0 keep the current one). */
 void llmo_workqueue_set_backoff(struct llmo_workqueue *q, long base_ms, long max_ms);

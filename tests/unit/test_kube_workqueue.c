@@ -130,6 +130,33 @@ static void test_dedup_and_order(void **state)
 	assert_int_equal(e->log.n, 4);
 }
 
+/* Orders keys by their first character, descending: "z..." before "a...". */
+static bool by_first_desc(void *ctx, const char *a, const char *b)
+{
+	(void)ctx;
+	return a[0] > b[0];
+}
+
+/* With an order, the ready key that sorts first runs next; equal keys keep arrival order. */
+static void test_order(void **state)
+{
+	struct env *e = *state;
+
+	llmo_workqueue_set_order(e->q, by_first_desc, NULL);
+	assert_int_equal(llmo_workqueue_add(e->q, "b1"), 0);
+	assert_int_equal(llmo_workqueue_add(e->q, "a1"), 0);
+	assert_int_equal(llmo_workqueue_add(e->q, "c1"), 0);
+	assert_int_equal(llmo_workqueue_add(e->q, "b2"), 0);
+	assert_int_equal(llmo_workqueue_add(e->q, "c2"), 0);
+	run_ms(e, 50);
+	assert_int_equal(e->log.n, 5);
+	assert_string_equal(e->log.keys[0], "c1");
+	assert_string_equal(e->log.keys[1], "c2");
+	assert_string_equal(e->log.keys[2], "b1");
+	assert_string_equal(e->log.keys[3], "b2");
+	assert_string_equal(e->log.keys[4], "a1");
+}
+
 static void test_readd_while_processing(void **state)
 {
 	struct env *e = *state;
@@ -278,6 +305,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dedup_and_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readd_while_processing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_after, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_growth_and_forget, setup, teardown),
