@@ -48,6 +48,10 @@ static const struct llmo_field scheduler_fields[] = {
 	  .doc = "cpu and memory may be promised up to this multiple of allocatable (never GPUs)"),
 	F(SC, locality_preference, "localityPreference", LLMO_FT_BOOL, .def = "true",
 	  .doc = "prefer nodes that already cache the model"),
+	F(SC, model_affinity_weight, "modelAffinityWeight", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 100, .def = "1",
+	  .doc = "weight of the model affinity score (0..100, by start-up time saved) against "
+		 "the policy's score (0..100); used when localityPreference is true"),
 	F(SC, predictive_scaling, "predictiveScaling", LLMO_FT_BOOL, .def = "true",
 	  .doc = "forecast demand and add replicas before it arrives"),
 	F(SC, qos_classes, "qosClasses", LLMO_FT_OBJMAP, .sub = qos_fields, .elem_size = sizeof(QC),

@@ -37,6 +37,7 @@ struct llmo_scheduler_config {
 	int policy;   /* 1 + enum llmo_sched_policy_kind (1 random .. 7 llmo) */
 	double resource_overcommit_ratio;
 	bool locality_preference;
+	double model_affinity_weight;
 	bool predictive_scaling;
 	LLMO_LIST(struct llmo_qos_class) qos_classes;
 };

@@ -94,7 +94,10 @@ int cmd_scheduler(int argc, char **argv)
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
 		goto out;
 	}
-	llmo_binder_set_overcommit(binder, conf.scheduler.resource_overcommit_ratio);
+	if (llmo_binder_configure(binder, &conf.scheduler, &err)) {
+		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
+		goto out;
+	}
 	llmo_binder_set_policy(binder, policy);
 	if (llmo_binder_start(binder, &err)) {
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);

@@ -170,7 +170,8 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 	case PART_SCHEDULER:
 		if (llmo_binder_new(p->client, p->base, NULL, (struct llmo_binder **)&p->obj, err))
 			return -1;
-		llmo_binder_set_overcommit(p->obj, s->cfg->scheduler.resource_overcommit_ratio);
+		if (llmo_binder_configure(p->obj, &s->cfg->scheduler, err))
+			return -1;
 		if (s->cfg->scheduler.policy > 0)
 			llmo_binder_set_policy(
 				p->obj, (enum llmo_sched_policy_kind)(s->cfg->scheduler.policy - 1));

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "api/config.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/hmap.h"
@@ -32,8 +33,10 @@
 #include "kube/workqueue.h"
 #include "scheduler/binder.h"
 #include "scheduler/cluster.h"
+#include "scheduler/filter.h"
 #include "scheduler/frag.h"
 #include "scheduler/policy.h"
+#include "scheduler/preempt.h"
 #include "base/rng.h"
 
 #define LOG_COMPONENT "scheduler"
@@ -48,13 +51,44 @@ enum { RES_CPU, RES_MEMORY, RES_GPU, RES_N };
 
 static const char *const res_names[RES_N] = {"cpu", "memory", "nvidia.com/gpu"};
 
-/* Failure reasons, in the order the message lists them. */
-enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_GPU_TYPE, WHY_NOT_READY, WHY_UNSCHEDULABLE, WHY_N };
+/*
+ * Failure reasons, in the order the message lists them; the untolerated
+ * taints (one reason per distinct taint, struct whys) come after gpuType.
+ */
+enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_GPU_TYPE, WHY_SELECTOR, WHY_NOT_READY,
+       WHY_UNSCHEDULABLE, WHY_N };
 
 static const char *const why_text[WHY_N] = {
 	"Insufficient cpu",		     "Insufficient memory",
 	"Insufficient nvidia.com/gpu",	     "node(s) didn't match gpuType",
+	"node(s) didn't match Pod's node affinity/selector",
 	"node(s) were not ready",	     "node(s) were unschedulable",
+};
+
+/* Distinct untolerated taints named in one message; further ones are counted together. */
+#define BINDER_TAINTS_MAX 8
+/* Longest "{key: value}" of a taint in a message. */
+#define BINDER_TAINT_TEXT_MAX 160
+
+/* Why nodes failed: counts per reason, and per untolerated taint. */
+struct whys {
+	int n[WHY_N];
+	struct {
+		char text[BINDER_TAINT_TEXT_MAX];
+		int n;
+	} taints[BINDER_TAINTS_MAX];
+	size_t ntaints;
+	int other_taints; /* nodes with a taint past BINDER_TAINTS_MAX distinct ones */
+};
+
+/* What node_fits found. */
+enum fit { FIT_OK, FIT_SHORT, FIT_NO };
+
+/* A QoS class of the configuration (llmo_binder_add_qos_class). */
+struct qos_class {
+	char *name;
+	int32_t priority;
+	int preemption; /* enum llmo_preemption */
 };
 
 struct usage {
@@ -75,13 +109,20 @@ struct llmo_binder {
 	char *name;
 	struct llmo_informer *pods;
 	struct llmo_informer *nodes;
+	struct llmo_informer *workloads; /* LLMWorkloads: minReplicas for preemption */
 	struct llmo_workqueue *queue;
 	struct llmo_event_recorder *rec;
 	/* pod key -> node name (owned) for bindings made, until the informer shows them */
 	struct llmo_hmap assumed;
 	/* pod key -> the GPU ids assigned (owned), until the informer shows the annotation */
 	struct llmo_hmap assumed_gpus;
+	/* pod key -> nominated node name (owned), for preemptors until bound or gone */
+	struct llmo_hmap nominated;
 	size_t bound;
+	size_t evicted; /* victims evicted */
+	struct qos_class qos[LLMO_BINDER_QOS_MAX];
+	size_t nqos;
+	double affinity_weight; /* model affinity score weight (>= 0) */
 	double overcommit; /* cpu and memory allocatable multiplier (>= 1) */
 	enum llmo_sched_policy_kind policy;
 	struct llmo_rng rng; /* the random policy's choices */
@@ -117,6 +158,106 @@ static bool pod_finished(const json_t *pod)
 	const char *phase = llmo_kube_str(pod, "status", "phase");
 
 	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
+static const char *label(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(obj, "metadata"), "labels"), key));
+}
+
+/* Whether the pod is being deleted (metadata.deletionTimestamp). */
+static bool pod_deleting(const json_t *pod)
+{
+	return json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL;
+}
+
+/* The QoS class the pod's label names, or NULL. */
+static const struct qos_class *pod_qos(const struct llmo_binder *b, const json_t *pod)
+{
+	const char *cls = label(pod, LLMO_BINDER_QOS_LABEL);
+
+	for (size_t i = 0; cls && i < b->nqos; i++)
+		if (strcmp(b->qos[i].name, cls) == 0)
+			return &b->qos[i];
+	return NULL;
+}
+
+/* The pod's priority (binder.h): spec.priority, else its class's, else 0. */
+static int32_t pod_priority(const struct llmo_binder *b, const json_t *pod)
+{
+	json_t *pr = json_object_get(json_object_get(pod, "spec"), "priority");
+	const struct qos_class *q;
+
+	if (json_is_integer(pr)) {
+		json_int_t v = json_integer_value(pr);
+
+		return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+	}
+	q = pod_qos(b, pod);
+	return q ? q->priority : 0;
+}
+
+/* The pod's preemption policy (binder.h), an enum llmo_preemption. */
+static int pod_preemption(const struct llmo_binder *b, const json_t *pod)
+{
+	const char *sp = llmo_kube_str(pod, "spec", "preemptionPolicy");
+	const struct qos_class *q;
+
+	if (sp && strcmp(sp, "Never") == 0)
+		return LLMO_PREEMPT_NEVER;
+	q = pod_qos(b, pod);
+	if (q)
+		return q->preemption;
+	return sp && strcmp(sp, "PreemptLowerPriority") == 0 ? LLMO_PREEMPT_LOWER
+							      : LLMO_PREEMPT_NEVER;
+}
+
+/* Splits "ns/name" into ns (a buffer of n bytes) and *name. False when malformed. */
+static bool split_key(const char *key, char *ns, size_t n, const char **name)
+{
+	const char *slash = strchr(key, '/');
+
+	if (!slash || (size_t)(slash - key) >= n)
+		return false;
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	*name = slash + 1;
+	return true;
+}
+
+/* The creationTimestamp of pod ("" when none): RFC 3339 in UTC sorts as text. */
+static const char *created(const json_t *pod)
+{
+	const char *t = llmo_kube_str(pod, "metadata", "creationTimestamp");
+
+	return t ? t : "";
+}
+
+/* The queue order (binder.h): higher priority, then older, then key; pods not cached last. */
+static bool pod_key_before(void *ctx, const char *ka, const char *kb)
+{
+	const struct llmo_binder *b = ctx;
+	char nsa[LLMO_BINDER_KEY_MAX], nsb[LLMO_BINDER_KEY_MAX];
+	const char *na, *nb;
+	json_t *a = NULL, *c = NULL;
+	int32_t pa, pb;
+	int t;
+
+	if (split_key(ka, nsa, sizeof(nsa), &na))
+		a = llmo_informer_get(b->pods, nsa, na);
+	if (split_key(kb, nsb, sizeof(nsb), &nb))
+		c = llmo_informer_get(b->pods, nsb, nb);
+	if (!a || !c)
+		return a && !c;
+	pa = pod_priority(b, a);
+	pb = pod_priority(b, c);
+	if (pa != pb)
+		return pa > pb;
+	t = strcmp(created(a), created(c));
+	if (t)
+		return t < 0;
+	return strcmp(ka, kb) < 0;
 }
 
 /* Adds a to *sum, saturating at INT64_MAX / INT64_MIN. */
@@ -269,12 +410,27 @@ static void forget_assumed(struct llmo_binder *b, const char *key)
 	old = NULL;
 	if (llmo_hmap_del(&b->assumed_gpus, key, &old) == 0)
 		free(old);
+	old = NULL;
+	if (llmo_hmap_del(&b->nominated, key, &old) == 0)
+		free(old);
+}
+
+/* The node pod is nominated to: this binder's nomination, else its status'; NULL when none. */
+static const char *nominated_node(const struct llmo_binder *b, const json_t *pod, const char *key)
+{
+	const char *n = key && *key ? llmo_hmap_get(&b->nominated, key) : NULL;
+
+	if (!n)
+		n = llmo_kube_str(pod, "status", "nominatedNodeName");
+	return n && *n ? n : NULL;
 }
 
 /* ---- one scheduling pass ---- */
 
 struct pass {
 	struct llmo_binder *b;
+	const char *self;  /* the key of the pod being placed */
+	int32_t priority;  /* its priority */
 	struct llmo_hmap used;	   /* node name -> struct usage * (owned) */
 	struct llmo_hmap gpu_used; /* "node\x1fGPU id" -> int64_t * milli-GPUs (owned) */
 	LLMO_VEC(json_t *) nodes;
@@ -438,6 +594,7 @@ static int add_pod_usage(void *ctx, json_t *pod)
 	char key[LLMO_BINDER_KEY_MAX];
 	struct usage req, *u;
 	struct llmo_sched_pod shape;
+	bool reserved = false;
 	int tag;
 
 	if (pod_finished(pod))
@@ -446,14 +603,21 @@ static int add_pod_usage(void *ctx, json_t *pod)
 		key[0] = '\0';
 	if ((!node || !*node) && key[0])
 		node = llmo_hmap_get(&p->b->assumed, key);
-	if (!node || !*node)
-		return 0;
+	if (!node || !*node) {
+		/* a pending preemptor of at least this priority keeps its node's room */
+		node = pod_is_candidate(p->b, pod) ? nominated_node(p->b, pod, key) : NULL;
+		if (!node || strcmp(key, p->self) == 0 || pod_priority(p->b, pod) < p->priority)
+			return 0;
+		reserved = true;
+	}
 	u = used_of(p, node);
 	if (!u)
 		return LLMO_ENOMEM;
 	pod_request(pod, &req);
 	for (int r = 0; r < RES_N; r++)
 		sat_add(&u->v[r], req.v[r]);
+	if (reserved)
+		return 0; /* room only: it holds no GPUs yet */
 	tag = pod_shape(&req, &shape) ? llmo_sched_pod_tag(&shape) : -1;
 	if (tag >= 0 && u->tags[tag] < UINT32_MAX)
 		u->tags[tag]++;
@@ -504,29 +668,62 @@ static int64_t node_alloc(const struct llmo_binder *b, const json_t *node, int r
 	return have;
 }
 
+/* Counts a node under the untolerated taint {key: value}. */
+static void count_taint(struct whys *w, const json_t *taint)
+{
+	const char *k = json_string_value(json_object_get(taint, "key"));
+	const char *v = json_string_value(json_object_get(taint, "value"));
+	char text[BINDER_TAINT_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "{%s: %s}", k ? k : "", v ? v : "");
+	for (size_t i = 0; i < w->ntaints; i++) {
+		if (strcmp(w->taints[i].text, text) == 0) {
+			w->taints[i].n++;
+			return;
+		}
+	}
+	if (w->ntaints == BINDER_TAINTS_MAX) {
+		w->other_taints++;
+		return;
+	}
+	memcpy(w->taints[w->ntaints].text, text, sizeof(text));
+	w->taints[w->ntaints++].n = 1;
+}
+
 /*
- * Tries node for req (gpu_type: the pod's gpuType constraint, or NULL);
- * returns true when it passes the filters, otherwise counts why in whys
- * (one reason for a node that is not ready, unschedulable or of another GPU
- * type, one per short resource otherwise).
+ * Tries node for pod (req: its request; gpu_type: its gpuType constraint,
+ * or NULL): FIT_OK when it passes the filters; otherwise counts why in w
+ * (one reason for a node that is not ready, unschedulable, tainted, not
+ * selected or of another GPU type: FIT_NO; one per short resource
+ * otherwise: FIT_SHORT, where preemption may help).
  */
-static bool node_fits(struct pass *p, const json_t *node, const struct usage *req,
-		      const char *gpu_type, int whys[WHY_N])
+static enum fit node_fits(struct pass *p, const json_t *node, const json_t *pod,
+			  const struct usage *req, const char *gpu_type, struct whys *w)
 {
 	const struct usage *used = llmo_hmap_get(&p->used, llmo_kube_str(node, "metadata", "name"));
+	const json_t *taint;
 	bool fits = true;
 
 	if (!llmo_kube_condition_true(node, "Ready")) {
-		whys[WHY_NOT_READY]++;
-		return false;
+		w->n[WHY_NOT_READY]++;
+		return FIT_NO;
 	}
 	if (json_is_true(json_object_get(json_object_get(node, "spec"), "unschedulable"))) {
-		whys[WHY_UNSCHEDULABLE]++;
-		return false;
+		w->n[WHY_UNSCHEDULABLE]++;
+		return FIT_NO;
+	}
+	taint = llmo_sched_untolerated_taint(pod, node);
+	if (taint) {
+		count_taint(w, taint);
+		return FIT_NO;
+	}
+	if (!llmo_sched_node_selected(pod, node)) {
+		w->n[WHY_SELECTOR]++;
+		return FIT_NO;
 	}
 	if (gpu_type && !node_gpu_type_ok(node, gpu_type)) {
-		whys[WHY_GPU_TYPE]++;
-		return false;
+		w->n[WHY_GPU_TYPE]++;
+		return FIT_NO;
 	}
 	for (int r = 0; r < RES_N; r++) {
 		int64_t have, free_m;
@@ -536,11 +733,11 @@ static bool node_fits(struct pass *p, const json_t *node, const struct usage *re
 		have = node_alloc(p->b, node, r);
 		if (__builtin_sub_overflow(have, used ? used->v[r] : 0, &free_m) ||
 		    free_m < req->v[r]) {
-			whys[r]++;
+			w->n[r]++;
 			fits = false;
 		}
 	}
-	return fits;
+	return fits ? FIT_OK : FIT_SHORT;
 }
 
 /* ---- placement with a policy ---- */
@@ -705,14 +902,72 @@ static int choice_add(struct pass *p, struct choice *ch, json_t *node, struct ll
 }
 
 /*
- * Chooses among cands[0..n) (the nodes that passed the filters, in name
- * order) the node for req with the binder's policy, its GPU ids into gpus:
- * the node, or NULL with *rc 0 when none has GPUs for the pod (or an error
- * code in *rc).
+ * The score plugins beyond the policy (binder.h) per node of ch into
+ * extra[0..nodes): the model affinity score times the weight, minus 100 *
+ * untolerated PreferNoSchedule taints / the most of any node. False when
+ * every one is 0 (the policy alone decides).
  */
-static json_t *choose(struct pass *p, json_t **cands, size_t n, const struct usage *req,
-		      struct llmo_buf *gpus, int *rc)
+static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
+			 const struct choice *ch, double *extra)
 {
+	int most = 0;
+	bool any = false;
+
+	for (size_t i = 0; i < ch->nodes.len; i++) {
+		int t = llmo_sched_untolerated_preferred(pod, ch->nodes.items[i]);
+
+		extra[i] = 0;
+		if (b->affinity_weight > 0)
+			extra[i] = b->affinity_weight *
+				   llmo_sched_affinity_score(
+					   llmo_sched_model_saved_seconds(pod, ch->nodes.items[i]));
+		most = LLMO_MAX(most, t);
+		any = any || extra[i] != 0;
+	}
+	for (size_t i = 0; most > 0 && i < ch->nodes.len; i++)
+		extra[i] -= 100.0 * llmo_sched_untolerated_preferred(pod, ch->nodes.items[i]) / most;
+	return any || most > 0;
+}
+
+/*
+ * The node of ch with the highest policy score plus extra (ties to the
+ * first) and the GPUs the policy picks there into *out; LLMO_ENOTFOUND when
+ * the pod fits none.
+ */
+static int place_scored(struct llmo_sched_policy *pol, const struct choice *ch,
+			const struct llmo_sched_pod *shape, const double *extra,
+			struct llmo_sched_placement *out)
+{
+	bool found = false;
+	double best = 0;
+
+	for (size_t i = 0; i < ch->nodes.len; i++) {
+		uint8_t g[LLMO_SCHED_POD_GPUS_MAX] = {0};
+		double sc;
+
+		if (!llmo_sched_policy_score(pol, &ch->c, i, shape, &sc, g))
+			continue;
+		if (!found || sc + extra[i] > best) {
+			found = true;
+			best = sc + extra[i];
+			out->node = i;
+			out->ngpus = shape->num_gpu;
+			memcpy(out->gpus, g, sizeof(out->gpus));
+		}
+	}
+	return found ? 0 : LLMO_ENOTFOUND;
+}
+
+/*
+ * Chooses among cands[0..n) (the nodes that passed the filters, in name
+ * order) the node for pod (req: its request) with the binder's policy and
+ * score plugins, its GPU ids into gpus: the node, or NULL with *rc 0 when
+ * none has GPUs for the pod (or an error code in *rc).
+ */
+static json_t *choose(struct pass *p, const json_t *pod, json_t **cands, size_t n,
+		      const struct usage *req, struct llmo_buf *gpus, int *rc)
+{
+	double *extra = NULL;
 	struct llmo_binder *b = p->b;
 	struct llmo_sched_workload w;
 	struct llmo_sched_policy pol;
@@ -737,7 +992,15 @@ static json_t *choose(struct pass *p, json_t **cands, size_t n, const struct usa
 		*rc = llmo_sched_policy_init(&pol, b->policy, &w, &err);
 	if (*rc)
 		goto out;
-	*rc = llmo_sched_policy_place(&pol, &ch.c, &shape, -1, &b->rng, &pl);
+	extra = calloc(ch.nodes.len ? ch.nodes.len : 1, sizeof(*extra));
+	if (!extra) {
+		*rc = LLMO_ENOMEM;
+		goto out;
+	}
+	if (extra_scores(b, pod, &ch, extra))
+		*rc = place_scored(&pol, &ch, &shape, extra, &pl);
+	else
+		*rc = llmo_sched_policy_place(&pol, &ch.c, &shape, -1, &b->rng, &pl);
 	if (*rc == 0) {
 		const struct llmo_strv *ids = &ch.ids.items[pl.node];
 
@@ -758,6 +1021,7 @@ out:
 	if (*rc)
 		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "placement failed", "policy=%s rc=%d err=%s",
 			 llmo_sched_policy_name(b->policy), *rc, err.msg);
+	free(extra);
 	llmo_sched_policy_release(&pol);
 	llmo_sched_workload_release(&w);
 	choice_release(&ch);
@@ -854,6 +1118,9 @@ static int bind_pod(struct llmo_binder *b, const json_t *pod, const char *key, c
 		free(old);
 	}
 	b->bound++;
+	old = NULL;
+	if (llmo_hmap_del(&b->nominated, key, &old) == 0)
+		free(old);
 	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "bound", "pod=%s node=%s gpus=%s", key, node,
 		 gpus && *gpus ? gpus : "none");
 	ref = pod_ref(pod);
@@ -920,16 +1187,28 @@ out:
 	return rc;
 }
 
-static int format_reasons(size_t n_nodes, const int whys[WHY_N], struct llmo_buf *msg)
+static int format_reasons(size_t n_nodes, const struct whys *w, struct llmo_buf *msg)
 {
 	const char *sep = ": ";
 	int rc;
 
 	rc = llmo_buf_appendf(msg, "0/%zu nodes are available", n_nodes);
-	for (int w = 0; w < WHY_N && !rc; w++) {
-		if (!whys[w])
+	for (int r = 0; r < WHY_N && !rc; r++) {
+		if (r == WHY_SELECTOR) {
+			for (size_t t = 0; t < w->ntaints && !rc; t++) {
+				rc = llmo_buf_appendf(msg, "%s%d node(s) had untolerated taint %s", sep,
+						      w->taints[t].n, w->taints[t].text);
+				sep = ", ";
+			}
+			if (w->other_taints && !rc) {
+				rc = llmo_buf_appendf(msg, "%s%d node(s) had untolerated taints", sep,
+						      w->other_taints);
+				sep = ", ";
+			}
+		}
+		if (!w->n[r] || rc)
 			continue;
-		rc = llmo_buf_appendf(msg, "%s%d %s", sep, whys[w], why_text[w]);
+		rc = llmo_buf_appendf(msg, "%s%d %s", sep, w->n[r], why_text[r]);
 		sep = ", ";
 	}
 	if (!rc)
@@ -937,29 +1216,405 @@ static int format_reasons(size_t n_nodes, const int whys[WHY_N], struct llmo_buf
 	return rc;
 }
 
+/* ---- preemption (binder.h) ---- */
+
+/* Workloads whose pods are candidate victims on one node, at most. */
+#define BINDER_GROUPS_MAX LLMO_SCHED_PREEMPT_VICTIMS_MAX
+
+struct victim_ref {
+	json_t *pod; /* borrowed from the informer */
+	char key[LLMO_BINDER_KEY_MAX];
+	struct llmo_sched_victim v;
+};
+
+/* A workload (LLMWorkload ns/name) some candidate victims belong to. */
+struct group {
+	char ns[LLMO_BINDER_KEY_MAX];
+	char name[LLMO_BINDER_KEY_MAX];
+	int32_t min_replicas;
+	int live; /* its bound pods not being deleted */
+};
+
+/* One node's candidate victims for one preemptor. */
+struct node_victims {
+	struct pass *p;
+	const json_t *preemptor;
+	const char *self;
+	int32_t priority;
+	int policy;
+	const char *node;
+	const struct llmo_strv *ids; /* the node's GPU ids by index */
+	LLMO_VEC(struct victim_ref) victims;
+	struct group groups[BINDER_GROUPS_MAX];
+	size_t ngroups;
+	bool waiting; /* a lower-priority pod is leaving the node already */
+	int rc;
+};
+
+/* The node pod holds (bound, or bound by this binder), or NULL. */
+static const char *pod_node(const struct llmo_binder *b, const json_t *pod, const char *key)
+{
+	const char *node = llmo_kube_str(pod, "spec", "nodeName");
+
+	if ((!node || !*node) && key && *key)
+		node = llmo_hmap_get(&b->assumed, key);
+	return node && *node ? node : NULL;
+}
+
+/* Whether the preemptor may evict pod (binder.h: lower, or for always equal and younger). */
+static bool may_evict(const struct node_victims *nv, const json_t *pod, const char *key,
+		      int32_t prio)
+{
+	int t;
+
+	if (prio < nv->priority)
+		return true;
+	if (nv->policy != LLMO_PREEMPT_ALWAYS || prio != nv->priority)
+		return false;
+	t = strcmp(created(pod), created(nv->preemptor));
+	return t > 0 || (t == 0 && strcmp(key, nv->self) > 0);
+}
+
+/* The index of pod's workload group, added when its LLMWorkload exists; -1 when none. */
+static int group_of(struct node_victims *nv, const json_t *pod)
+{
+	const char *wl = label(pod, LLMO_BINDER_WORKLOAD_LABEL);
+	const char *ns = llmo_kube_str(pod, "metadata", "namespace");
+	json_t *w, *min;
+	struct group *g;
+
+	if (!wl || !*wl || !ns || strlen(wl) >= sizeof(g->name) || strlen(ns) >= sizeof(g->ns))
+		return -1;
+	for (size_t i = 0; i < nv->ngroups; i++)
+		if (strcmp(nv->groups[i].ns, ns) == 0 && strcmp(nv->groups[i].name, wl) == 0)
+			return (int)i;
+	w = llmo_informer_get(nv->p->b->workloads, ns, wl);
+	if (!w || nv->ngroups == BINDER_GROUPS_MAX)
+		return w ? -2 : -1; /* -2: a workload past the limit, never evicted */
+	g = &nv->groups[nv->ngroups];
+	snprintf(g->ns, sizeof(g->ns), "%s", ns);
+	snprintf(g->name, sizeof(g->name), "%s", wl);
+	min = json_object_get(json_object_get(json_object_get(w, "spec"), "scaling"), "minReplicas");
+	g->min_replicas = json_is_integer(min) ? (int32_t)json_integer_value(min) : 1;
+	g->live = 0;
+	return (int)nv->ngroups++;
+}
+
+/* Spreads the pod's GPU milli over the node's GPU indices it holds. */
+static void victim_gpus(const struct node_victims *nv, const char *ids, int64_t milli,
+			struct llmo_sched_victim *v)
+{
+	size_t n = 1;
+
+	if (!ids || !*ids)
+		return;
+	for (const char *c = ids; *c; c++)
+		n += *c == ',';
+	for (const char *s = ids; *s;) {
+		size_t len = strcspn(s, ",");
+
+		for (size_t g = 0; g < nv->ids->len && g < LLMO_SCHED_NODE_GPUS_MAX; g++)
+			if (strlen(nv->ids->items[g]) == len && strncmp(nv->ids->items[g], s, len) == 0)
+				v->gpu[g] += (int)LLMO_MIN(milli / (int64_t)n, LLMO_SCHED_MILLI);
+		s += len;
+		if (*s == ',')
+			s++;
+	}
+}
+
+static int collect_victim(void *ctx, json_t *pod)
+{
+	struct node_victims *nv = ctx;
+	struct llmo_binder *b = nv->p->b;
+	char key[LLMO_BINDER_KEY_MAX];
+	struct victim_ref *ref;
+	const char *node;
+	struct usage req;
+	int32_t prio;
+	int group;
+
+	if (llmo_kube_object_key(pod, key, sizeof(key)))
+		return 0;
+	node = pod_node(b, pod, key);
+	if (!node || strcmp(node, nv->node) != 0 || pod_finished(pod))
+		return 0;
+	prio = pod_priority(b, pod);
+	if (pod_deleting(pod)) {
+		nv->waiting = nv->waiting || prio < nv->priority;
+		return 0;
+	}
+	if (!may_evict(nv, pod, key, prio))
+		return 0;
+	group = group_of(nv, pod);
+	if (group == -2)
+		return 0;
+	ref = llmo_vec_push(&nv->victims);
+	if (!ref)
+		return LLMO_ENOMEM;
+	memset(ref, 0, sizeof(*ref));
+	ref->pod = pod;
+	memcpy(ref->key, key, sizeof(key));
+	pod_request(pod, &req);
+	ref->v.cpu = LLMO_MAX(req.v[RES_CPU], 0);
+	ref->v.mem = LLMO_MAX(req.v[RES_MEMORY], 0);
+	ref->v.priority = prio;
+	ref->v.group = group;
+	if (req.v[RES_GPU] > 0)
+		victim_gpus(nv, pod_gpus(b, pod, key), req.v[RES_GPU], &ref->v);
+	return 0;
+}
+
+/* Counts the live pods (bound, not being deleted, unfinished) of the victims' workloads. */
+static int count_live(void *ctx, json_t *pod)
+{
+	struct node_victims *nv = ctx;
+	const char *wl = label(pod, LLMO_BINDER_WORKLOAD_LABEL);
+	const char *ns = llmo_kube_str(pod, "metadata", "namespace");
+	char key[LLMO_BINDER_KEY_MAX];
+
+	if (!wl || !ns || pod_finished(pod) || pod_deleting(pod) ||
+	    llmo_kube_object_key(pod, key, sizeof(key)) || !pod_node(nv->p->b, pod, key))
+		return 0;
+	for (size_t i = 0; i < nv->ngroups; i++)
+		if (strcmp(nv->groups[i].ns, ns) == 0 && strcmp(nv->groups[i].name, wl) == 0)
+			nv->groups[i].live++;
+	return 0;
+}
+
+/* Lowest priority first, then the youngest, then by key: the order victims are tried in. */
+static int cmp_victim(const void *a, const void *b)
+{
+	const struct victim_ref *x = a, *y = b;
+	int t;
+
+	if (x->v.priority != y->v.priority)
+		return x->v.priority < y->v.priority ? -1 : 1;
+	t = strcmp(created(y->pod), created(x->pod));
+	return t ? t : strcmp(x->key, y->key);
+}
+
+/*
+ * Finds the victims on node for the preemptor into nv (set up by the
+ * caller) and *out: true when a set works. The node's state is its
+ * allocatable minus what p counted on it (pods there, and the room of
+ * nominated pods of at least the preemptor's priority).
+ */
+static bool try_node(struct node_victims *nv, const json_t *node, const struct llmo_sched_pod *shape,
+		     struct llmo_sched_preemption *out)
+{
+	struct pass *p = nv->p;
+	const struct usage *used = llmo_hmap_get(&p->used, nv->node);
+	struct llmo_sched_victim v[LLMO_SCHED_PREEMPT_VICTIMS_MAX];
+	int budget[BINDER_GROUPS_MAX] = {0};
+	struct llmo_sched_node n = {0};
+	size_t count;
+
+	n.ngpus = (int)nv->ids->len;
+	n.model = 0;
+	n.cpu_cap = node_alloc(p->b, node, RES_CPU);
+	n.mem_cap = node_alloc(p->b, node, RES_MEMORY);
+	n.cpu_left = n.cpu_cap - (used ? used->v[RES_CPU] : 0);
+	n.mem_left = n.mem_cap - (used ? used->v[RES_MEMORY] : 0);
+	for (size_t g = 0; g < nv->ids->len; g++) {
+		char k[LLMO_BINDER_KEY_MAX];
+		const int64_t *u;
+
+		snprintf(k, sizeof(k), "%s\x1f%s", nv->node, nv->ids->items[g]);
+		u = llmo_hmap_get(&p->gpu_used, k);
+		n.gpu_left[g] = (int)(LLMO_SCHED_MILLI - LLMO_MIN(u ? *u : 0, 2 * LLMO_SCHED_MILLI));
+	}
+	nv->rc = llmo_informer_list(p->b->pods, NULL, collect_victim, nv);
+	if (nv->rc || nv->waiting || !nv->victims.len)
+		return false;
+	if (nv->ngroups)
+		nv->rc = llmo_informer_list(p->b->pods, NULL, count_live, nv);
+	if (nv->rc)
+		return false;
+	qsort(nv->victims.items, nv->victims.len, sizeof(nv->victims.items[0]), cmp_victim);
+	count = LLMO_MIN(nv->victims.len, (size_t)LLMO_SCHED_PREEMPT_VICTIMS_MAX);
+	nv->victims.len = count;
+	for (size_t i = 0; i < count; i++)
+		v[i] = nv->victims.items[i].v;
+	for (size_t g = 0; g < nv->ngroups; g++)
+		budget[g] = LLMO_MAX(nv->groups[g].live - nv->groups[g].min_replicas, 0);
+	return llmo_sched_preempt_pick(&n, shape, v, count, budget, nv->ngroups, out);
+}
+
+/* POSTs pods/eviction for the victim and records its Preempted Event. */
+static int evict(struct llmo_binder *b, const struct victim_ref *vr, const char *preemptor,
+		 int32_t priority, const char *node)
+{
+	const char *ns = llmo_kube_str(vr->pod, "metadata", "namespace");
+	const char *name = llmo_kube_str(vr->pod, "metadata", "name");
+	struct llmo_error err = {0};
+	struct llmo_buf path;
+	json_t *body = NULL, *ref = NULL;
+	int rc;
+
+	llmo_buf_init(&path, BINDER_PATH_MAX);
+	rc = llmo_kube_path(&llmo_kube_pods, ns, name, "eviction", &path);
+	if (rc)
+		goto out;
+	body = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "policy/v1", "kind", "Eviction",
+			 "metadata", "name", name, "namespace", ns);
+	if (!body) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
+	rc = llmo_kube_request(b->client, "POST", path.data, NULL, body, NULL, NULL, &err);
+	if (rc) {
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "eviction failed", "pod=%s err=%s", vr->key,
+			 err.msg);
+		goto out;
+	}
+	b->evicted++;
+	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "preempted", "pod=%s by=%s node=%s", vr->key,
+		 preemptor, node);
+	ref = pod_ref(vr->pod);
+	if (ref)
+		llmo_kube_event(b->rec, ref, "Normal", "Preempted",
+				"Preempted by %s (priority %" PRId32 ") on node %s: this pod's "
+				"priority %" PRId32 " is lower and %s did not fit",
+				preemptor, priority, node, vr->v.priority, preemptor);
+out:
+	json_decref(ref);
+	json_decref(body);
+	llmo_buf_release(&path);
+	return rc;
+}
+
+/* Sets the preemptor's status.nominatedNodeName and remembers it. */
+static int nominate(struct llmo_binder *b, const char *key, const char *ns, const char *name,
+		    const char *node)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:s}}", "status", "nominatedNodeName", node);
+	char *copy = llmo_strdup(node);
+	void *old = NULL;
+	int rc;
+
+	if (!patch || !copy || llmo_hmap_put(&b->nominated, key, copy, &old)) {
+		json_decref(patch);
+		free(copy);
+		return LLMO_ENOMEM;
+	}
+	free(old);
+	rc = llmo_kube_patch(b->client, &llmo_kube_pods, ns, name, "status", LLMO_KUBE_PATCH_MERGE,
+			     patch, NULL, &err);
+	json_decref(patch);
+	if (rc)
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "nominatedNodeName patch failed",
+			 "pod=%s err=%s", key, err.msg);
+	return rc;
+}
+
+static void node_victims_release(struct node_victims *nv)
+{
+	llmo_vec_release(&nv->victims);
+}
+
+/*
+ * Preempts for pod (the binder's rules, binder.h) on one of nodes[0..n)
+ * (those that failed on resources alone, in name order): evicts the best
+ * set of victims, nominates the node. 0 also when there is nothing to do;
+ * an error code when the cache could not be read or memory ran out.
+ */
+static int preempt(struct pass *p, const json_t *pod, const char *key, const char *ns,
+		   const char *name, json_t **nodes, size_t n, const struct usage *req)
+{
+	struct llmo_binder *b = p->b;
+	struct node_victims best = {0};
+	struct llmo_sched_preemption best_r = {0};
+	struct llmo_sched_pod shape;
+	const char *best_node = NULL, *mine;
+	struct llmo_buf names;
+	json_t *ref;
+	int rc = 0, policy = pod_preemption(b, pod), evicted = 0;
+
+	if (policy == LLMO_PREEMPT_NEVER || !pod_shape(req, &shape) ||
+	    !llmo_informer_synced(b->workloads))
+		return 0;
+	mine = nominated_node(b, pod, key);
+	llmo_buf_init(&names, LLMO_BINDER_MESSAGE_MAX);
+	for (size_t i = 0; i < n && !rc; i++) {
+		const char *node = llmo_kube_str(nodes[i], "metadata", "name");
+		struct node_victims nv = {.p = p, .preemptor = pod, .self = key,
+					  .priority = p->priority, .policy = policy, .node = node,
+					  .victims = LLMO_VEC_INIT};
+		struct llmo_strv ids = {0};
+		struct llmo_sched_preemption r;
+
+		rc = node_gpu_ids(nodes[i], &ids);
+		nv.ids = &ids;
+		if (!rc && ids.len <= LLMO_SCHED_NODE_GPUS_MAX && try_node(&nv, nodes[i], &shape, &r) &&
+		    (!best_node || llmo_sched_preemption_better(&r, &best_r))) {
+			node_victims_release(&best);
+			best = nv;
+			memset(&nv.victims, 0, sizeof(nv.victims));
+			best_r = r;
+			best_node = node;
+		}
+		rc = rc ? rc : nv.rc;
+		if (nv.waiting && mine && strcmp(mine, node) == 0) {
+			/* its victims are still leaving: wait for them, evict no more */
+			node_victims_release(&nv);
+			llmo_strv_release(&ids);
+			best_node = NULL;
+			break;
+		}
+		node_victims_release(&nv);
+		llmo_strv_release(&ids);
+	}
+	if (rc || !best_node)
+		goto out;
+	for (size_t i = 0; i < best.victims.len && i < 64; i++) {
+		const struct victim_ref *vr = &best.victims.items[i];
+
+		if (!(best_r.set >> i & 1))
+			continue;
+		if (evict(b, vr, key, p->priority, best_node) == 0) {
+			evicted++;
+			if (names.len)
+				llmo_buf_puts(&names, ", ");
+			llmo_buf_puts(&names, vr->key);
+		}
+	}
+	if (!evicted)
+		goto out;
+	nominate(b, key, ns, name, best_node);
+	ref = pod_ref(pod);
+	if (ref)
+		llmo_kube_event(b->rec, ref, "Normal", "Preempting",
+				"Preempting %d pod(s) of lower priority on node %s: %s", evicted,
+				best_node, names.data ? names.data : "");
+	json_decref(ref);
+out:
+	node_victims_release(&best);
+	llmo_buf_release(&names);
+	return rc;
+}
+
 static int reconcile(void *ctx, const char *key)
 {
 	struct llmo_binder *b = ctx;
-	struct pass p = {.b = b, .nodes = LLMO_VEC_INIT};
-	int whys[WHY_N] = {0};
+	struct pass p = {.b = b, .self = key, .nodes = LLMO_VEC_INIT};
+	struct whys whys;
 	struct llmo_buf msg, gpus;
-	const char *slash = strchr(key, '/');
 	char ns[LLMO_BINDER_KEY_MAX];
 	const char *name, *gpu_type = NULL;
 	LLMO_VEC(json_t *) cands = LLMO_VEC_INIT;
+	LLMO_VEC(json_t *) shorts = LLMO_VEC_INIT; /* nodes short of resources only, and cands */
 	struct usage req;
 	json_t *pod, *ref, *chosen;
 	int rc = 0;
 
+	memset(&whys, 0, sizeof(whys));
 	llmo_hmap_init(&p.used);
 	llmo_hmap_init(&p.gpu_used);
 	llmo_buf_init(&msg, LLMO_BINDER_MESSAGE_MAX);
 	llmo_buf_init(&gpus, LLMO_BINDER_MESSAGE_MAX);
-	if (!slash || (size_t)(slash - key) >= sizeof(ns))
+	if (!split_key(key, ns, sizeof(ns), &name))
 		goto out;
-	memcpy(ns, key, (size_t)(slash - key));
-	ns[slash - key] = '\0';
-	name = slash + 1;
 	pod = llmo_informer_get(b->pods, ns, name);
 	if (!pod || !pod_is_candidate(b, pod)) {
 		/* gone or bound (the informer caught up): drop what we assumed */
@@ -974,6 +1629,7 @@ static int reconcile(void *ctx, const char *key)
 		rc = llmo_workqueue_add_after(b->queue, key, BINDER_UNSYNCED_RETRY_MS);
 		goto out;
 	}
+	p.priority = pod_priority(b, pod);
 	pod_request(pod, &req);
 	if (req.v[RES_GPU] > 0) {
 		gpu_type = annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
@@ -988,18 +1644,26 @@ static int reconcile(void *ctx, const char *key)
 	if (p.nodes.len > 1)
 		qsort(p.nodes.items, p.nodes.len, sizeof(p.nodes.items[0]), cmp_node);
 	for (size_t i = 0; i < p.nodes.len; i++) {
+		enum fit f = node_fits(&p, p.nodes.items[i], pod, &req, gpu_type, &whys);
 		json_t **slot;
 
-		if (!node_fits(&p, p.nodes.items[i], &req, gpu_type, whys))
+		if (f == FIT_NO)
 			continue;
-		slot = llmo_vec_push(&cands);
+		slot = f == FIT_OK ? llmo_vec_push(&cands) : NULL;
+		if (f == FIT_OK && !slot) {
+			rc = LLMO_ENOMEM;
+			goto out;
+		}
+		if (slot)
+			*slot = p.nodes.items[i];
+		slot = llmo_vec_push(&shorts);
 		if (!slot) {
 			rc = LLMO_ENOMEM;
 			goto out;
 		}
 		*slot = p.nodes.items[i];
 	}
-	chosen = choose(&p, cands.items, cands.len, &req, &gpus, &rc);
+	chosen = choose(&p, pod, cands.items, cands.len, &req, &gpus, &rc);
 	if (rc)
 		goto out;
 	if (chosen) {
@@ -1009,8 +1673,8 @@ static int reconcile(void *ctx, const char *key)
 		goto out;
 	}
 	/* every node that passed the filters lacked GPUs in the shares the pod needs */
-	whys[WHY_GPU] += (int)cands.len;
-	rc = format_reasons(p.nodes.len, whys, &msg);
+	whys.n[WHY_GPU] += (int)cands.len;
+	rc = format_reasons(p.nodes.len, &whys, &msg);
 	if (rc)
 		goto out;
 	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "unschedulable", "pod=%s msg=%s", key, msg.data);
@@ -1019,11 +1683,15 @@ static int reconcile(void *ctx, const char *key)
 	if (ref)
 		llmo_kube_event(b->rec, ref, "Warning", "FailedScheduling", "%s", msg.data);
 	json_decref(ref);
+	rc = preempt(&p, pod, key, ns, name, shorts.items, shorts.len, &req);
+	if (rc)
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "preemption failed", "pod=%s rc=%d", key, rc);
 	rc = 1; /* retry rate-limited */
 out:
 	llmo_buf_release(&msg);
 	llmo_buf_release(&gpus);
 	llmo_vec_release(&cands);
+	llmo_vec_release(&shorts);
 	llmo_vec_release(&p.nodes);
 	llmo_hmap_release(&p.used, free_usage);
 	llmo_hmap_release(&p.gpu_used, free_usage);
@@ -1095,9 +1763,13 @@ static void on_pod_delete(void *ctx, json_t *obj)
 	void *old = NULL;
 	bool held = pod_holds_node(obj);
 
-	if (llmo_kube_object_key(obj, key, sizeof(key)) == 0 && llmo_hmap_del(&b->assumed, key, &old) == 0) {
-		held = held || old;
-		free(old);
+	if (llmo_kube_object_key(obj, key, sizeof(key)) == 0) {
+		if (llmo_hmap_del(&b->assumed, key, &old) == 0) {
+			held = held || old;
+			free(old);
+		}
+		/* a preemptor gone frees the room it kept */
+		held = held || nominated_node(b, obj, key);
 		forget_assumed(b, key);
 	}
 	if (held)
@@ -1128,6 +1800,7 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 							    on_pod_delete};
 	static const struct llmo_informer_handlers node_h = {on_node_add, on_node_update,
 							     on_node_delete};
+	static const struct llmo_informer_handlers none_h = {NULL, NULL, NULL};
 	struct llmo_binder *b;
 	int rc;
 
@@ -1139,7 +1812,9 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	b->base = base;
 	llmo_hmap_init(&b->assumed);
 	llmo_hmap_init(&b->assumed_gpus);
+	llmo_hmap_init(&b->nominated);
 	b->overcommit = 1;
+	b->affinity_weight = 1;
 	b->policy = LLMO_SCHED_LLMO;
 	llmo_rng_seed(&b->rng, (uint64_t)llmo_clock_wall_ms());
 	b->name = llmo_strdup(scheduler_name ? scheduler_name : LLMO_BINDER_DEFAULT_NAME);
@@ -1156,6 +1831,11 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	if (!rc)
 		rc = llmo_informer_new(client, &llmo_kube_nodes, NULL, NULL, base, &node_h, b,
 				       &b->nodes, err);
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_llmworkloads, NULL, NULL, base, &none_h,
+				       b, &b->workloads, err);
+	if (!rc)
+		llmo_workqueue_set_order(b->queue, pod_key_before, b);
 out:
 	if (rc) {
 		llmo_binder_free(b);
@@ -1179,6 +1859,12 @@ int llmo_binder_start(struct llmo_binder *b, struct llmo_error *err)
 		llmo_informer_stop(b->nodes);
 		return rc;
 	}
+	rc = llmo_informer_start(b->workloads, err);
+	if (rc) {
+		llmo_informer_stop(b->pods);
+		llmo_informer_stop(b->nodes);
+		return rc;
+	}
 	b->started = true;
 	return 0;
 }
@@ -1194,10 +1880,14 @@ void llmo_binder_free(struct llmo_binder *b)
 		return;
 	llmo_informer_free(b->pods);
 	llmo_informer_free(b->nodes);
+	llmo_informer_free(b->workloads);
 	llmo_workqueue_free(b->queue);
 	llmo_event_recorder_free(b->rec);
 	llmo_hmap_release(&b->assumed, free_str);
 	llmo_hmap_release(&b->assumed_gpus, free_str);
+	llmo_hmap_release(&b->nominated, free_str);
+	for (size_t i = 0; i < b->nqos; i++)
+		free(b->qos[i].name);
 	free(b->name);
 	free(b);
 }
@@ -1218,4 +1908,55 @@ int llmo_binder_set_policy(struct llmo_binder *b, enum llmo_sched_policy_kind ki
 size_t llmo_binder_bound_count(const struct llmo_binder *b)
 {
 	return b->bound;
+}
+
+int llmo_binder_add_qos_class(struct llmo_binder *b, const char *name, int32_t priority,
+			      int preemption_policy)
+{
+	size_t i;
+	char *copy;
+
+	if (!name || !*name || preemption_policy < LLMO_PREEMPT_NEVER ||
+	    preemption_policy > LLMO_PREEMPT_ALWAYS)
+		return LLMO_EINVAL;
+	for (i = 0; i < b->nqos; i++)
+		if (strcmp(b->qos[i].name, name) == 0)
+			break;
+	if (i == LLMO_BINDER_QOS_MAX)
+		return LLMO_ETOOBIG;
+	if (i == b->nqos) {
+		copy = llmo_strdup(name);
+		if (!copy)
+			return LLMO_ENOMEM;
+		b->qos[b->nqos++].name = copy;
+	}
+	b->qos[i].priority = priority;
+	b->qos[i].preemption = preemption_policy;
+	return 0;
+}
+
+void llmo_binder_set_affinity_weight(struct llmo_binder *b, double weight)
+{
+	b->affinity_weight = weight > 0 ? weight : 0;
+}
+
+size_t llmo_binder_evicted_count(const struct llmo_binder *b)
+{
+	return b->evicted;
+}
+
+int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_config *sc,
+			  struct llmo_error *err)
+{
+	llmo_binder_set_overcommit(b, sc->resource_overcommit_ratio);
+	llmo_binder_set_affinity_weight(b, sc->locality_preference ? sc->model_affinity_weight : 0);
+	for (size_t i = 0; i < sc->qos_classes.len; i++) {
+		const struct llmo_qos_class *q = &sc->qos_classes.items[i];
+		int rc = llmo_binder_add_qos_class(b, q->key, q->priority, q->preemption_policy);
+
+		if (rc)
+			return llmo_error_set(err, rc, "scheduler.qosClasses.%s: cannot be used (%s)",
+					      q->key ? q->key : "", llmo_strerror(rc));
+	}
+	return 0;
 }

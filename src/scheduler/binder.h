@@ -11,18 +11,47 @@
  * spec.containers[].resources.requests of cpu, memory and nvidia.com/gpu
  * (milli-units).
  *
+ * Queue: pending pods are handled highest priority first, then oldest
+ * (metadata.creationTimestamp), then by key. A pod's priority is its
+ * spec.priority when set, else the priority of the QoS class its
+ * LLMO_BINDER_QOS_LABEL names (llmo_binder_add_qos_class), else 0.
+ *
  * Filters, per node in name order, each failing node counted under its
  * first failing filter (resources: under every short resource): Ready
- * condition True; spec.unschedulable not true; for a GPU pod with the
+ * condition True; spec.unschedulable not true; every NoSchedule and
+ * NoExecute taint tolerated (scheduler/filter.h); spec.nodeSelector and
+ * required node affinity; for a GPU pod with the
  * LLMO_BINDER_GPU_TYPE_ANNOTATION, the node's GPU name matches it; then
  * status.allocatable (cpu and memory times the overcommit ratio; a missing
- * entry counts as 0) minus the requests of the unfinished pods bound to it
- * covers the request.
+ * entry counts as 0) minus the requests of the unfinished pods bound to it,
+ * and of the pending pods nominated to it (status.nominatedNodeName) whose
+ * priority is at least this pod's, covers the request.
  *
  * Choice: the nodes that pass become a struct llmo_sched_cluster (see
  * binder.c for the translation), rebuilt per decision, and the policy
  * (llmo_binder_set_policy) picks the node and its GPUs, ties going to the
- * node first in name order. The chosen node gets a pods/binding; when no
+ * node first in name order. When a node holds the pod's model in its cache
+ * (filter.h) or has PreferNoSchedule taints the pod does not tolerate, each
+ * node's policy score (0..100) gets the model affinity score (0..100) times
+ * the affinity weight added and 100 * its untolerated PreferNoSchedule
+ * taints / the most any node has taken away; the highest total wins (ties
+ * to name order) with the GPUs the policy picks there.
+ *
+ * Preemption: when no node passes, the pod's preemption policy allows it
+ * (its class's preemptionPolicy; spec.preemptionPolicy "Never" forbids it,
+ * and a pod of no class preempts only with spec.preemptionPolicy
+ * "PreemptLowerPriority") and it is not already waiting for victims to
+ * leave its nominated node, every node that failed on resources alone is
+ * tried with scheduler/preempt.h: the victims are the unfinished pods on it
+ * not being deleted whose priority is lower (lower-priority), or lower or
+ * equal and created after the preemptor (always); a pod with the
+ * LLMO_BINDER_WORKLOAD_LABEL of an LLMWorkload in its namespace may only go
+ * while that workload keeps spec.scaling.minReplicas (default 1) bound pods
+ * that are not being deleted. The best set over all nodes (preempt.h's
+ * order, then name order) is evicted through pods/eviction, each victim gets
+ * a Preempted Event, the preemptor gets status.nominatedNodeName and a
+ * Preempting Event, and it is bound when the victims have left. The
+ * chosen node gets a pods/binding; when no
  * node passes, or the policy finds no node with GPUs to spare in the right
  * shares, the pod gets a PodScheduled=False (Unschedulable) condition and a
  * FailedScheduling Warning Event with a kube-scheduler-style message, and is
@@ -37,6 +66,7 @@
  * event recorder's threads only do HTTP). Not thread-safe.
  */
 #include "base/common.h"
+#include "api/config.h"
 #include "base/error.h"
 #include "kube/client.h"
 #include "scheduler/policy.h"
@@ -84,6 +114,12 @@ struct llmo_binder;
 #define LLMO_BINDER_GPU_TYPE_ANNOTATION "llm.orchestrator.io/gpu-type"
 #define LLMO_BINDER_GPU_PRODUCT_LABEL "nvidia.com/gpu.product"
 #define LLMO_BINDER_GPU_TYPE_MAX 256
+/* The pod label naming its QoS class (the controller sets it from spec.qosClass). */
+#define LLMO_BINDER_QOS_LABEL "llm.orchestrator.io/qos"
+/* The pod label naming its LLMWorkload (in the pod's namespace). */
+#define LLMO_BINDER_WORKLOAD_LABEL "llm.orchestrator.io/workload"
+/* QoS classes a binder knows, at most. */
+#define LLMO_BINDER_QOS_MAX 32
 /*
  * The target workload of the fgd and llmo policies: the (GPUs, share)
  * classes of the GPU pods with the binder's schedulerName it has seen added
@@ -125,6 +161,26 @@ void llmo_binder_set_overcommit(struct llmo_binder *b, double ratio);
  * of range (the policy is unchanged).
  */
 int llmo_binder_set_policy(struct llmo_binder *b, enum llmo_sched_policy_kind kind);
+/*
+ * Adds (or replaces) QoS class name (copied) with its priority and
+ * preemption policy (enum llmo_preemption of api/config.h). LLMO_EINVAL for
+ * an empty name or a policy out of range, LLMO_ETOOBIG past
+ * LLMO_BINDER_QOS_MAX classes, LLMO_ENOMEM.
+ */
+int llmo_binder_add_qos_class(struct llmo_binder *b, const char *name, int32_t priority,
+			      int preemption_policy);
+/* The model affinity weight (default 1; 0 turns model affinity off; negative counts as 0). */
+void llmo_binder_set_affinity_weight(struct llmo_binder *b, double weight);
+/*
+ * Applies the configuration's scheduler section: resourceOvercommitRatio,
+ * every qosClasses entry, and modelAffinityWeight (0 when
+ * localityPreference is false). Not the policy (a flag may override it).
+ * Errors as llmo_binder_add_qos_class, with err naming the class.
+ */
+int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_config *sc,
+			  struct llmo_error *err);
+/* Victims this binder evicted (successful pods/eviction POSTs). */
+size_t llmo_binder_evicted_count(const struct llmo_binder *b);
 /* Bindings made by this binder (successful pods/binding POSTs). */
 size_t llmo_binder_bound_count(const struct llmo_binder *b);
 

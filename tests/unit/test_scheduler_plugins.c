@@ -1,0 +1,518 @@
+/*
+ * The live scheduler's plugins against an in-process `llmo server`
+ * (src/scheduler/binder.h): QoS priority and preemption, taints and node
+ * selection with their failure message, and the score plugins (model
+ * affinity, PreferNoSchedule).
+ *
+ * Preemption and priority:
+ *
+ *   - a premium pod that fits nowhere evicts the smallest set of basic pods
+ *     on one node (one 2-GPU pod rather than two 1-GPU pods), gracefully
+ *     through pods/eviction (the victim stays, being deleted, until its
+ *     node's agent stops it), with a Preempted Event naming the preemptor;
+ *     it gets status.nominatedNodeName and is bound once the victim has
+ *     gone, and a pending basic pod does not take the freed GPUs meanwhile;
+ *   - pods of an LLMWorkload at its minReplicas are not taken;
+ *   - a class with preemptionPolicy never does not preempt;
+ *   - the queue hands out the higher priority first.
+ *
+ * Filters: a tainted node and two nodes of another zone give
+ * "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: llm},
+ * 2 node(s) didn't match Pod's node affinity/selector."; a pod that
+ * tolerates the taint and selects the zone is bound there.
+ *
+ * Scores: of three empty one-GPU nodes, gpu-a has a PreferNoSchedule taint
+ * (-100) and gpu-c caches llama2 7b (13 GB at 130 MB/s: 100 s saved, +100 *
+ * 100 / 600 = +16.7): a pod without a model goes to gpu-b (0, ahead of
+ * gpu-c's 0 by name), then a llama2 7b pod that tolerates the taint to
+ * gpu-c (+16.7 against gpu-a's 0, which name order would have chosen).
+ *
+ * Pods already running are created bound (spec.nodeName and the GPU
+ * annotation set), so where they are is given, not chosen.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "base/common.h"
+
+#include "kube_fixture.h"
+#include "scheduler/binder.h"
+
+#define WAIT_MS 15000
+
+static void put(struct kube_fixture *f, const struct llmo_kube_resource *r, json_t *obj)
+{
+	struct llmo_error err = {0};
+
+	if (llmo_kube_create(f->client, r, r->namespaced ? "default" : NULL, obj, NULL, &err))
+		fail_msg("create: %s", err.msg);
+	json_decref(obj);
+}
+
+/* A Ready node with gpus GPUs, 16 CPUs and 64Gi. */
+static void add_node(struct kube_fixture *f, const char *name, const char *gpus)
+{
+	struct llmo_error err = {0};
+	json_t *st = json_pack("{s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s}]}}", "status", "allocatable",
+			       "cpu", "16", "memory", "64Gi", "nvidia.com/gpu", gpus, "conditions",
+			       "type", "Ready", "status", "True");
+
+	put(f, &llmo_kube_nodes,
+	    json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata", "name",
+		      name));
+	if (llmo_kube_patch(f->client, &llmo_kube_nodes, NULL, name, "status",
+			    LLMO_KUBE_PATCH_MERGE, st, NULL, &err))
+		fail_msg("node status: %s", err.msg);
+	json_decref(st);
+}
+
+/*
+ * A pod asking gpus GPUs of class qos (NULL: none), of workload wl (NULL:
+ * none); with node, already bound there holding GPU ids gpu_ids.
+ */
+static json_t *pod(const char *name, const char *gpus, const char *qos, const char *wl,
+		   const char *node, const char *gpu_ids)
+{
+	json_t *p = json_pack("{s:s, s:s, s:{s:s, s:{}, s:{}}, s:{s:s, s:[{s:s, s:s, "
+			      "s:{s:{s:s, s:s, s:s}}}]}}",
+			      "apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "labels",
+			      "annotations", "spec", "schedulerName", "llmo-scheduler", "containers",
+			      "name", "main", "image", "vllm", "resources", "requests", "cpu", "1",
+			      "memory", "1Gi", "nvidia.com/gpu", gpus);
+	json_t *meta = json_object_get(p, "metadata");
+
+	if (qos)
+		json_object_set_new(json_object_get(meta, "labels"), LLMO_BINDER_QOS_LABEL,
+				    json_string(qos));
+	if (wl)
+		json_object_set_new(json_object_get(meta, "labels"), LLMO_BINDER_WORKLOAD_LABEL,
+				    json_string(wl));
+	if (node) {
+		json_object_set_new(json_object_get(p, "spec"), "nodeName", json_string(node));
+		json_object_set_new(json_object_get(meta, "annotations"),
+				    LLMO_BINDER_GPUS_ANNOTATION, json_string(gpu_ids));
+	}
+	return p;
+}
+
+static json_t *get_pod(struct kube_fixture *f, const char *name)
+{
+	json_t *obj = NULL;
+
+	if (llmo_kube_get(f->client, &llmo_kube_pods, "default", name, &obj, NULL))
+		return NULL;
+	return obj;
+}
+
+static bool deleting(struct kube_fixture *f, const char *name)
+{
+	json_t *p = get_pod(f, name);
+	bool d = p && json_object_get(json_object_get(p, "metadata"), "deletionTimestamp");
+
+	json_decref(p);
+	return d;
+}
+
+/* The pod's spec.nodeName, or status.nominatedNodeName with nominated, into out ("" if none). */
+static const char *node_field(struct kube_fixture *f, const char *name, bool nominated)
+{
+	static char out[128];
+	json_t *p = get_pod(f, name);
+	const char *v = json_string_value(json_object_get(
+		json_object_get(p, nominated ? "status" : "spec"),
+		nominated ? "nominatedNodeName" : "nodeName"));
+
+	snprintf(out, sizeof(out), "%s", v ? v : "");
+	json_decref(p);
+	return out;
+}
+
+static void force_delete(struct kube_fixture *f, const char *name)
+{
+	struct llmo_error err = {0};
+	char path[256];
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/default/pods/%s?gracePeriodSeconds=0",
+		 name);
+	if (llmo_kube_request(f->client, "DELETE", path, NULL, NULL, NULL, NULL, &err))
+		fail_msg("delete %s: %s", name, err.msg);
+}
+
+struct wait {
+	struct kube_fixture *f;
+	const char *pod;
+	const char *node; /* bound there; or */
+	const char *nominated; /* nominated there; or */
+	bool unschedulable; /* PodScheduled False */
+	const char *event_reason; /* an Event of this reason about pod, with event_text */
+	const char *event_text;
+};
+
+static bool has_event(struct kube_fixture *f, const char *pod, const char *reason,
+		      const char *text)
+{
+	json_t *list = NULL, *e;
+	bool found = false;
+	size_t i;
+
+	if (llmo_kube_list(f->client, &llmo_kube_events, "default", NULL, &list, NULL))
+		return false;
+	json_array_foreach(json_object_get(list, "items"), i, e) {
+		const char *r = json_string_value(json_object_get(e, "reason"));
+		const char *n = json_string_value(
+			json_object_get(json_object_get(e, "involvedObject"), "name"));
+		const char *m = json_string_value(json_object_get(e, "message"));
+
+		if (r && !strcmp(r, reason) && n && !strcmp(n, pod) && m && strstr(m, text))
+			found = true;
+	}
+	json_decref(list);
+	return found;
+}
+
+static bool unschedulable(struct kube_fixture *f, const char *name)
+{
+	json_t *p = get_pod(f, name), *c;
+	bool ok = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(p, "status"), "conditions"), i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+		const char *s = json_string_value(json_object_get(c, "status"));
+
+		ok = ok || (t && !strcmp(t, "PodScheduled") && s && !strcmp(s, "False"));
+	}
+	json_decref(p);
+	return ok;
+}
+
+static bool waited(void *ctx)
+{
+	struct wait *w = ctx;
+
+	if (w->node)
+		return !strcmp(node_field(w->f, w->pod, false), w->node);
+	if (w->nominated)
+		return !strcmp(node_field(w->f, w->pod, true), w->nominated);
+	if (w->event_reason)
+		return has_event(w->f, w->pod, w->event_reason, w->event_text);
+	return unschedulable(w->f, w->pod);
+}
+
+static struct llmo_binder *start_binder(struct kube_fixture *f)
+{
+	struct llmo_binder *b = NULL;
+	struct llmo_error err = {0};
+
+	assert_int_equal(llmo_binder_new(f->client, f->base, NULL, &b, &err), 0);
+	assert_int_equal(llmo_binder_add_qos_class(b, "premium", 100, LLMO_PREEMPT_LOWER), 0);
+	assert_int_equal(llmo_binder_add_qos_class(b, "basic", 10, LLMO_PREEMPT_NEVER), 0);
+	assert_int_equal(llmo_binder_add_qos_class(b, "gold", 100, LLMO_PREEMPT_NEVER), 0);
+	assert_int_equal(llmo_binder_start(b, &err), 0);
+	return b;
+}
+
+/*
+ * gpu-a (4 GPUs): b1 (GPU 0), b2 (GPU 1), b3 (GPUs 2, 3); gpu-b (2 GPUs):
+ * b4, b5 (one each); all basic. A premium pod asking 2 GPUs: b3 alone is
+ * the smallest set (b1+b2 or b4+b5 are two victims).
+ */
+static void test_smallest_set(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "gpu-a", "4");
+	add_node(&f, "gpu-b", "2");
+	put(&f, &llmo_kube_pods, pod("b1", "1", "basic", NULL, "gpu-a", "0"));
+	put(&f, &llmo_kube_pods, pod("b2", "1", "basic", NULL, "gpu-a", "1"));
+	put(&f, &llmo_kube_pods, pod("b3", "2", "basic", NULL, "gpu-a", "2,3"));
+	put(&f, &llmo_kube_pods, pod("b4", "1", "basic", NULL, "gpu-b", "0"));
+	put(&f, &llmo_kube_pods, pod("b5", "1", "basic", NULL, "gpu-b", "1"));
+	b = start_binder(&f);
+
+	put(&f, &llmo_kube_pods, pod("p", "2", "premium", NULL, NULL, NULL));
+	w.pod = "p";
+	w.nominated = "gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_true(deleting(&f, "b3"));
+	assert_false(deleting(&f, "b1"));
+	assert_false(deleting(&f, "b2"));
+	assert_false(deleting(&f, "b4"));
+	assert_false(deleting(&f, "b5"));
+	assert_int_equal(llmo_binder_evicted_count(b), 1);
+	assert_true(unschedulable(&f, "p"));
+	/* still waiting for b3 to go: not bound, nothing more evicted */
+	assert_string_equal(node_field(&f, "p", false), "");
+
+	/* the events are written by the recorder's thread */
+	w.nominated = NULL;
+	w.pod = "b3";
+	w.event_reason = "Preempted";
+	w.event_text = "Preempted by default/p (priority 100) on node gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "p";
+	w.event_reason = "Preempting";
+	w.event_text = "Preempting 1 pod(s) of lower priority on node gpu-a: default/b3";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.event_reason = NULL;
+
+	/* a basic pod arriving now does not get the GPUs p is waiting for */
+	put(&f, &llmo_kube_pods, pod("late", "2", "basic", NULL, NULL, NULL));
+	w.pod = "late";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+
+	/* the agent stops b3: p is bound where it was nominated, late stays pending */
+	force_delete(&f, "b3");
+	w.pod = "p";
+	w.node = "gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_string_equal(node_field(&f, "late", false), "");
+	assert_int_equal(llmo_binder_evicted_count(b), 1);
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
+ * gpu-a (4 GPUs): w1, w2 of workload wl (minReplicas 2, both running) and
+ * x1, x2 of no workload, one GPU each, all basic. A premium pod asking 2
+ * GPUs takes x1 and x2: wl may lose none.
+ */
+static void test_min_replicas(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "gpu-a", "4");
+	put(&f, &llmo_kube_llmworkloads,
+	    json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s, s:{s:s}, s:{s:i, s:i}}}",
+		      "apiVersion", "llm.orchestrator.io/v1", "kind", "LLMWorkload", "metadata",
+		      "name", "wl", "spec", "modelName", "llama2", "modelVersion", "7b",
+		      "modelType", "text-generation", "resources", "cpu", "1", "scaling",
+		      "minReplicas", 2, "maxReplicas", 5));
+	put(&f, &llmo_kube_pods, pod("x1", "1", "basic", NULL, "gpu-a", "0"));
+	put(&f, &llmo_kube_pods, pod("x2", "1", "basic", NULL, "gpu-a", "1"));
+	put(&f, &llmo_kube_pods, pod("w1", "1", "basic", "wl", "gpu-a", "2"));
+	put(&f, &llmo_kube_pods, pod("w2", "1", "basic", "wl", "gpu-a", "3"));
+	b = start_binder(&f);
+
+	put(&f, &llmo_kube_pods, pod("p", "2", "premium", NULL, NULL, NULL));
+	w.pod = "p";
+	w.nominated = "gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_true(deleting(&f, "x1"));
+	assert_true(deleting(&f, "x2"));
+	assert_false(deleting(&f, "w1"));
+	assert_false(deleting(&f, "w2"));
+	assert_int_equal(llmo_binder_evicted_count(b), 2);
+
+	/* a third GPU asked for: only wl's pods are left, and wl may lose none */
+	put(&f, &llmo_kube_pods, pod("q", "3", "premium", NULL, NULL, NULL));
+	w.pod = "q";
+	w.nominated = NULL;
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_int_equal(llmo_binder_evicted_count(b), 2);
+	assert_false(deleting(&f, "w1"));
+	assert_false(deleting(&f, "w2"));
+	assert_string_equal(node_field(&f, "q", true), "");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/* gold has priority 100 but preemptionPolicy never: it waits, nobody is evicted. */
+static void test_policy_never(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "gpu-a", "1");
+	put(&f, &llmo_kube_pods, pod("b1", "1", "basic", NULL, "gpu-a", "0"));
+	b = start_binder(&f);
+
+	put(&f, &llmo_kube_pods, pod("g", "1", "gold", NULL, NULL, NULL));
+	w.pod = "g";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	/* the decision not to preempt was taken in the same pass that wrote the condition */
+	assert_int_equal(llmo_binder_evicted_count(b), 0);
+	assert_false(deleting(&f, "b1"));
+	assert_string_equal(node_field(&f, "g", true), "");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
+ * Queue order: a basic and a premium pod wait for a node; when a node with
+ * one GPU comes, the premium one is placed (basic cannot preempt it back).
+ */
+static void test_queue_order(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	b = start_binder(&f);
+	put(&f, &llmo_kube_pods, pod("a-basic", "1", "basic", NULL, NULL, NULL));
+	put(&f, &llmo_kube_pods, pod("z-premium", "1", "premium", NULL, NULL, NULL));
+	w.pod = "a-basic";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "z-premium";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+
+	add_node(&f, "gpu-a", "1");
+	w.node = "gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_string_equal(node_field(&f, "a-basic", false), "");
+	assert_int_equal(llmo_binder_evicted_count(b), 0);
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/* Merges patch (a JSON text) into node name. */
+static void patch_node(struct kube_fixture *f, const char *name, const char *patch)
+{
+	struct llmo_error err = {0};
+	json_t *p = json_loads(patch, 0, NULL);
+
+	assert_non_null(p);
+	if (llmo_kube_patch(f->client, &llmo_kube_nodes, NULL, name, NULL, LLMO_KUBE_PATCH_MERGE,
+			    p, NULL, &err))
+		fail_msg("node patch: %s", err.msg);
+	json_decref(p);
+}
+
+static bool message_is(void *ctx)
+{
+	struct wait *w = ctx;
+	json_t *p = get_pod(w->f, w->pod), *c;
+	bool ok = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(p, "status"), "conditions"), i, c) {
+		const char *m = json_string_value(json_object_get(c, "message"));
+		const char *r = json_string_value(json_object_get(c, "reason"));
+
+		ok = ok || (m && !strcmp(m, w->event_text) && r && !strcmp(r, "Unschedulable"));
+	}
+	json_decref(p);
+	return ok;
+}
+
+static void test_filters(void **state)
+{
+	static const char msg[] = "0/3 nodes are available: 1 node(s) had untolerated taint "
+				  "{dedicated: llm}, 2 node(s) didn't match Pod's node "
+				  "affinity/selector.";
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	json_t *p;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "n1", "1");
+	add_node(&f, "n2", "1");
+	add_node(&f, "n3", "1");
+	patch_node(&f, "n1", "{\"metadata\":{\"labels\":{\"zone\":\"z1\"}},\"spec\":{\"taints\":"
+			     "[{\"key\":\"dedicated\",\"value\":\"llm\",\"effect\":\"NoSchedule\"}]}}");
+	patch_node(&f, "n2", "{\"metadata\":{\"labels\":{\"zone\":\"z2\"}}}");
+	patch_node(&f, "n3", "{\"metadata\":{\"labels\":{\"zone\":\"z2\"}}}");
+	b = start_binder(&f);
+
+	p = pod("sel", "1", NULL, NULL, NULL, NULL);
+	json_object_set_new(json_object_get(p, "spec"), "nodeSelector",
+			    json_pack("{s:s}", "zone", "z1"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "sel";
+	w.event_text = msg;
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+	w.event_reason = "FailedScheduling";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.event_reason = NULL;
+
+	p = pod("tol", "1", NULL, NULL, NULL, NULL);
+	json_object_set_new(json_object_get(p, "spec"), "nodeSelector",
+			    json_pack("{s:s}", "zone", "z1"));
+	json_object_set_new(json_object_get(p, "spec"), "tolerations",
+			    json_pack("[{s:s, s:s}]", "key", "dedicated", "operator", "Exists"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "tol";
+	w.node = "n1";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+static void test_scores(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	json_t *p;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "gpu-a", "1");
+	add_node(&f, "gpu-b", "1");
+	add_node(&f, "gpu-c", "1");
+	patch_node(&f, "gpu-a", "{\"spec\":{\"taints\":[{\"key\":\"spot\",\"effect\":"
+				"\"PreferNoSchedule\"}]}}");
+	patch_node(&f, "gpu-c",
+		   "{\"metadata\":{\"annotations\":{\"llm.orchestrator.io/cached-models\":"
+		   "\"{\\\"pullBytesPerSecond\\\": 130000000, \\\"models\\\": [{\\\"name\\\": "
+		   "\\\"llama2\\\", \\\"version\\\": \\\"7b\\\", \\\"sizeBytes\\\": "
+		   "13000000000}]}\"}}}");
+	b = start_binder(&f);
+
+	put(&f, &llmo_kube_pods, pod("plain", "1", NULL, NULL, NULL, NULL));
+	w.pod = "plain";
+	w.node = "gpu-b";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+
+	p = pod("llama", "1", NULL, NULL, NULL, NULL);
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    "llm.orchestrator.io/model", json_string("llama2"));
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    "llm.orchestrator.io/version", json_string("7b"));
+	json_object_set_new(json_object_get(p, "spec"), "tolerations",
+			    json_pack("[{s:s, s:s}]", "key", "spot", "operator", "Exists"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "llama";
+	w.node = "gpu-c";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_smallest_set),
+		cmocka_unit_test(test_min_replicas),
+		cmocka_unit_test(test_policy_never),
+		cmocka_unit_test(test_queue_order),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_scores),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
