@@ -16,7 +16,7 @@
 
 static const char scheduler_usage[] =
 	"usage: llmo scheduler [--kubeconfig FILE] [--config FILE] [--scheduler-name NAME]\n"
-	"                      [--policy NAME]\n"
+	"                      [--policy NAME] [--leader-elect true|false] [--identity ID]\n"
 	"\n"
 	"Binds pods whose spec.schedulerName is NAME (default " LLMO_BINDER_DEFAULT_NAME ")\n"
 	"to a node that is Ready, schedulable, tolerated (taints), selected (nodeSelector,\n"
@@ -34,11 +34,15 @@ static const char scheduler_usage[] =
 	"  --scheduler-name NAME the spec.schedulerName served\n"
 	"  --policy NAME         random, bestfit, dotprod, gpupacking, gpuclustering, fgd\n"
 	"                        or llmo (default: the configuration's scheduler.policy,\n"
-	"                        llmo; docs/scheduler-policies.md)\n";
+	"                        llmo; docs/scheduler-policies.md)\n"
+	"  --leader-elect BOOL   campaign on the Lease " LLMO_BINDER_LEASE_NAME " in\n"
+	"                        operator.namespace and bind only while leading\n"
+	"                        (default: the configuration's operator.leaderElection)\n"
+	"  --identity ID         this candidate's name (default HOSTNAME_PID)\n";
 
 int cmd_scheduler(int argc, char **argv)
 {
-	const char *kubeconfig = NULL, *name = NULL, *config = NULL;
+	const char *kubeconfig = NULL, *name = NULL, *config = NULL, *elect = NULL, *identity = NULL;
 	enum llmo_sched_policy_kind policy = LLMO_SCHED_LLMO;
 	bool policy_flag = false;
 	struct llmo_config conf = {0};
@@ -59,6 +63,10 @@ int cmd_scheduler(int argc, char **argv)
 			config = argv[++i];
 		} else if (strcmp(argv[i], "--scheduler-name") == 0 && i + 1 < argc) {
 			name = argv[++i];
+		} else if (strcmp(argv[i], "--leader-elect") == 0 && i + 1 < argc) {
+			elect = argv[++i];
+		} else if (strcmp(argv[i], "--identity") == 0 && i + 1 < argc) {
+			identity = argv[++i];
 		} else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc) {
 			if (llmo_sched_policy_parse(argv[++i], &policy, &err))
 				return cmd_usage_error("scheduler", "--policy: %s", err.msg);
@@ -71,6 +79,11 @@ int cmd_scheduler(int argc, char **argv)
 	}
 	if (name && !*name)
 		return cmd_usage_error("scheduler", "--scheduler-name wants a non-empty name");
+	if (elect && strcmp(elect, "true") != 0 && strcmp(elect, "false") != 0)
+		return cmd_usage_error("scheduler", "--leader-elect wants true or false, not \"%s\"",
+				       elect);
+	if (identity && !*identity)
+		return cmd_usage_error("scheduler", "--identity wants a non-empty name");
 	if (cmd_load_config(config, &conf))
 		return 1;
 	if (!policy_flag && conf.scheduler.policy > 0)
@@ -102,6 +115,14 @@ int cmd_scheduler(int argc, char **argv)
 		goto out;
 	}
 	llmo_binder_set_policy(binder, policy);
+	if ((elect ? strcmp(elect, "true") == 0 : conf.operator_.leader_election) &&
+	    llmo_binder_set_leader_election(binder, conf.operator_.namespace_, identity,
+					    (long)(conf.operator_.lease_duration / 1000000),
+					    (long)(conf.operator_.renew_deadline / 1000000),
+					    (long)(conf.operator_.retry_period / 1000000), &err)) {
+		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
+		goto out;
+	}
 	if (llmo_binder_start(binder, &err)) {
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
 		goto out;

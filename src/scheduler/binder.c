@@ -17,6 +17,7 @@
 
 #include <ctype.h>
 #include <event2/event.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "api/config.h"
@@ -29,6 +30,7 @@
 #include "base/vec.h"
 #include "kube/events.h"
 #include "kube/informer.h"
+#include "kube/leader.h"
 #include "kube/object.h"
 #include "kube/workqueue.h"
 #include "scheduler/binder.h"
@@ -112,6 +114,8 @@ struct llmo_binder {
 	struct llmo_informer *workloads; /* LLMWorkloads: minReplicas for preemption */
 	struct llmo_workqueue *queue;
 	struct llmo_event_recorder *rec;
+	struct llmo_leader *leader; /* NULL without leader election */
+	bool leading;
 	/* pod key -> node name (owned) for bindings made, until the informer shows them */
 	struct llmo_hmap assumed;
 	/* pod key -> the GPU ids assigned (owned), until the informer shows the annotation */
@@ -1615,6 +1619,8 @@ static int reconcile(void *ctx, const char *key)
 	llmo_buf_init(&gpus, LLMO_BINDER_MESSAGE_MAX);
 	if (!split_key(key, ns, sizeof(ns), &name))
 		goto out;
+	if (b->leader && !b->leading)
+		goto out; /* another copy binds; all pending pods come back when this one leads */
 	pod = llmo_informer_get(b->pods, ns, name);
 	if (!pod || !pod_is_candidate(b, pod)) {
 		/* gone or bound (the informer caught up): drop what we assumed */
@@ -1860,7 +1866,10 @@ int llmo_binder_start(struct llmo_binder *b, struct llmo_error *err)
 		return rc;
 	}
 	rc = llmo_informer_start(b->workloads, err);
+	if (!rc && b->leader)
+		rc = llmo_leader_start(b->leader, err);
 	if (rc) {
+		llmo_informer_stop(b->workloads);
 		llmo_informer_stop(b->pods);
 		llmo_informer_stop(b->nodes);
 		return rc;
@@ -1878,6 +1887,7 @@ void llmo_binder_free(struct llmo_binder *b)
 {
 	if (!b)
 		return;
+	llmo_leader_free(b->leader);
 	llmo_informer_free(b->pods);
 	llmo_informer_free(b->nodes);
 	llmo_informer_free(b->workloads);
@@ -1959,4 +1969,56 @@ int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_con
 					      q->key ? q->key : "", llmo_strerror(rc));
 	}
 	return 0;
+}
+
+static void started_leading(void *ctx)
+{
+	struct llmo_binder *b = ctx;
+
+	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "leading", "lease=%s", LLMO_BINDER_LEASE_NAME);
+	b->leading = true;
+	requeue_all(b);
+}
+
+static void stopped_leading(void *ctx)
+{
+	struct llmo_binder *b = ctx;
+
+	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "stopped leading", "lease=%s",
+		 LLMO_BINDER_LEASE_NAME);
+	b->leading = false;
+}
+
+int llmo_binder_set_leader_election(struct llmo_binder *b, const char *ns, const char *identity,
+				    long lease_duration_ms, long renew_deadline_ms,
+				    long retry_period_ms, struct llmo_error *err)
+{
+	char id[LLMO_LEADER_IDENTITY_MAX + 1], host[128];
+	struct llmo_leader_config lc = {
+		.ns = ns,
+		.name = LLMO_BINDER_LEASE_NAME,
+		.lease_duration_ms = lease_duration_ms,
+		.renew_deadline_ms = renew_deadline_ms,
+		.retry_period_ms = retry_period_ms,
+		.started_leading = started_leading,
+		.stopped_leading = stopped_leading,
+		.ctx = b,
+	};
+
+	if (b->started || b->leader)
+		return llmo_error_set(err, LLMO_EINVAL, "binder: leader election set too late");
+	if (!identity || !*identity) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "scheduler");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(id, sizeof(id), "%s_%ld", host, (long)getpid());
+		identity = id;
+	}
+	lc.identity = identity;
+	return llmo_leader_new(b->client, b->base, &lc, &b->leader, err);
+}
+
+bool llmo_binder_is_leader(const struct llmo_binder *b)
+{
+	return !b->leader || b->leading;
 }

@@ -62,6 +62,11 @@
  * handled before the informer sees the first binding do not both take the
  * last slot.
  *
+ * Leader election (llmo_binder_set_leader_election): the binder campaigns
+ * for the Lease LLMO_BINDER_LEASE_NAME (src/kube/leader.h) and places pods
+ * only while it leads, so that of several copies only one binds; when it
+ * starts leading it takes up every pending pod.
+ *
  * Threads: everything runs on the owner's event loop (the informers' and the
  * event recorder's threads only do HTTP). Not thread-safe.
  */
@@ -179,6 +184,19 @@ void llmo_binder_set_affinity_weight(struct llmo_binder *b, double weight);
  */
 int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_config *sc,
 			  struct llmo_error *err);
+/* The Lease the binder campaigns for with leader election. */
+#define LLMO_BINDER_LEASE_NAME "llmo-scheduler"
+/*
+ * Turns leader election on (before llmo_binder_start): the Lease
+ * LLMO_BINDER_LEASE_NAME in namespace ns, this candidate called identity
+ * (NULL: "HOSTNAME_PID"), durations as struct llmo_leader_config (0: its
+ * defaults). LLMO_EINVAL when started or already on, or as llmo_leader_new.
+ */
+int llmo_binder_set_leader_election(struct llmo_binder *b, const char *ns, const char *identity,
+				    long lease_duration_ms, long renew_deadline_ms,
+				    long retry_period_ms, struct llmo_error *err);
+/* Whether the binder places pods now: it leads, or runs without leader election. */
+bool llmo_binder_is_leader(const struct llmo_binder *b);
 /* Victims this binder evicted (successful pods/eviction POSTs). */
 size_t llmo_binder_evicted_count(const struct llmo_binder *b);
 /* Bindings made by this binder (successful pods/binding POSTs). */

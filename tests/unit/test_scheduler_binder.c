@@ -4,7 +4,7 @@
  * Unschedulable (kube-scheduler's message form), a pod for another scheduler
  * is left alone, and deleting the first pod lets the second bind; GPU
  * assignment; the policy's choice where first fit would choose otherwise;
- * the gpuType constraint and its reason in the message.
+ * the gpuType constraint and its reason in the message; leader election.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -453,6 +453,60 @@ static void test_gpu_type(void **state)
 	fixture_stop(&f);
 }
 
+static bool leads(void *ctx)
+{
+	return llmo_binder_is_leader(ctx);
+}
+
+static struct llmo_binder *candidate(struct kube_fixture *f, const char *identity)
+{
+	struct llmo_binder *b = NULL;
+	struct llmo_error err = {0};
+
+	assert_int_equal(llmo_binder_new(f->client, f->base, NULL, &b, &err), 0);
+	assert_int_equal(llmo_binder_set_leader_election(b, "llm-orchestrator", identity, 1000,
+							 800, 200, &err),
+			 0);
+	assert_int_equal(llmo_binder_start(b, &err), 0);
+	return b;
+}
+
+/*
+ * Leader election: of two binders on the Lease llmo-scheduler only the
+ * leader binds; when it stops (releasing the Lease) the other takes over.
+ */
+static void test_leader_election(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *one, *two;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	put(&f, &llmo_kube_nodes, make_node("gpu-a"));
+	set_node_status(&f, "gpu-a", true);
+	one = candidate(&f, "one");
+	assert_true(run_until(f.base, leads, one, WAIT_MS));
+	two = candidate(&f, "two");
+	put(&f, &llmo_kube_pods, make_pod("p1", "llmo-scheduler", "0"));
+	put(&f, &llmo_kube_pods, make_pod("p2", "llmo-scheduler", "0"));
+	put(&f, &llmo_kube_pods, make_pod("p3", "llmo-scheduler", "0"));
+	wait_bound(&f, "p1", "gpu-a");
+	wait_bound(&f, "p2", "gpu-a");
+	wait_bound(&f, "p3", "gpu-a");
+	assert_int_equal(llmo_binder_bound_count(one), 3);
+	assert_int_equal(llmo_binder_bound_count(two), 0);
+	assert_false(llmo_binder_is_leader(two));
+
+	llmo_binder_free(one);
+	assert_true(run_until(f.base, leads, two, WAIT_MS));
+	put(&f, &llmo_kube_pods, make_pod("p4", "llmo-scheduler", "0"));
+	wait_bound(&f, "p4", "gpu-a");
+	assert_int_equal(llmo_binder_bound_count(two), 1);
+
+	llmo_binder_free(two);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_gpu_assignment),
 		cmocka_unit_test(test_policy_choice),
 		cmocka_unit_test(test_gpu_type),
+		cmocka_unit_test(test_leader_election),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
