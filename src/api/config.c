@@ -52,6 +52,11 @@ static const struct llmo_field scheduler_fields[] = {
 	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 100, .def = "1",
 	  .doc = "weight of the model affinity score (0..100, by start-up time saved) against "
 		 "the policy's score (0..100); used when localityPreference is true"),
+	F(SC, performance_weight, "performanceWeight", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 100, .def = "1",
+	  .doc = "weight of the performance score (0..100, the node's GPU type's benchmarked "
+		 "tokens/s for the model against the best); used when strategy is "
+		 "performance-aware"),
 	F(SC, predictive_scaling, "predictiveScaling", LLMO_FT_BOOL, .def = "true",
 	  .doc = "forecast demand and add replicas before it arrives"),
 	F(SC, qos_classes, "qosClasses", LLMO_FT_OBJMAP, .sub = qos_fields, .elem_size = sizeof(QC),

@@ -38,6 +38,7 @@ struct llmo_scheduler_config {
 	double resource_overcommit_ratio;
 	bool locality_preference;
 	double model_affinity_weight;
+	double performance_weight;
 	bool predictive_scaling;
 	LLMO_LIST(struct llmo_qos_class) qos_classes;
 };

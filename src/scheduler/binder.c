@@ -112,6 +112,7 @@ struct llmo_binder {
 	struct llmo_informer *pods;
 	struct llmo_informer *nodes;
 	struct llmo_informer *workloads; /* LLMWorkloads: minReplicas for preemption */
+	struct llmo_informer *models;    /* LLMModels: benchmarks for the performance score */
 	struct llmo_workqueue *queue;
 	struct llmo_event_recorder *rec;
 	struct llmo_leader *leader; /* NULL without leader election */
@@ -127,6 +128,7 @@ struct llmo_binder {
 	struct qos_class qos[LLMO_BINDER_QOS_MAX];
 	size_t nqos;
 	double affinity_weight; /* model affinity score weight (>= 0) */
+	double performance_weight; /* performance score weight (>= 0) */
 	double overcommit; /* cpu and memory allocatable multiplier (>= 1) */
 	enum llmo_sched_policy_kind policy;
 	struct llmo_rng rng; /* the random policy's choices */
@@ -135,6 +137,7 @@ struct llmo_binder {
 	size_t nclasses;
 	uint64_t class_pods;		   /* pods counted in classes */
 	double seen_cpu, seen_mem, seen_gpu; /* their requests summed (milli-units) */
+	int64_t started_ms; /* monotonic, when started */
 	bool started;
 };
 
@@ -402,6 +405,86 @@ static bool node_gpu_type_ok(const json_t *node, const char *spec)
 			return ok;
 	}
 	return label && *label && gpu_name_matches(label, spec);
+}
+
+/*
+ * The node's GPU name (binder.h): the first named entry of its devices
+ * annotation, else its product label; into out (n bytes), "" when none.
+ */
+static void node_gpu_name(const json_t *node, char *out, size_t n)
+{
+	const char *devs = annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *lbl = label(node, LLMO_BINDER_GPU_PRODUCT_LABEL);
+	json_t *arr, *d;
+	size_t i;
+
+	out[0] = '\0';
+	if (devs && (arr = json_loads(devs, 0, NULL)) != NULL) {
+		json_array_foreach(arr, i, d) {
+			const char *name = json_string_value(json_object_get(d, "name"));
+
+			if (name && *name) {
+				snprintf(out, n, "%s", name);
+				break;
+			}
+		}
+		json_decref(arr);
+	}
+	if (!out[0] && lbl)
+		snprintf(out, n, "%s", lbl);
+}
+
+struct find_model {
+	const char *name, *version;
+	json_t *found;
+};
+
+static int match_model(void *ctx, json_t *m)
+{
+	struct find_model *f = ctx;
+	const char *n = llmo_kube_str(m, "spec", "name"), *v = llmo_kube_str(m, "spec", "version");
+
+	/* of several, the first name wins, so the choice is stable */
+	if (n && v && strcmp(n, f->name) == 0 && strcmp(v, f->version) == 0 &&
+	    (!f->found || strcmp(llmo_kube_str(m, "metadata", "name"),
+				 llmo_kube_str(f->found, "metadata", "name")) < 0))
+		f->found = m;
+	return 0;
+}
+
+/* The pod's LLMModel (binder.h), or NULL. */
+static json_t *pod_model(const struct llmo_binder *b, const json_t *pod)
+{
+	struct find_model f = {label(pod, LLMO_SCHED_MODEL_LABEL),
+			       label(pod, LLMO_SCHED_VERSION_LABEL), NULL};
+
+	if (!f.name || !f.version || !llmo_informer_synced(b->models))
+		return NULL;
+	llmo_informer_list(b->models, llmo_kube_str(pod, "metadata", "namespace"), match_model, &f);
+	return f.found;
+}
+
+/* The highest tokensPerSecond of model's benchmarks whose gpuType matches node's GPU; 0 if none. */
+static double node_tokens_per_second(const json_t *model, const json_t *node)
+{
+	char gpu[LLMO_BINDER_GPU_TYPE_MAX + 1];
+	json_t *bm;
+	double best = 0;
+	size_t i;
+
+	node_gpu_name(node, gpu, sizeof(gpu));
+	if (!gpu[0])
+		return 0;
+	json_array_foreach(json_object_get(json_object_get(model, "status"), "benchmarks"), i, bm) {
+		const char *type = json_string_value(json_object_get(bm, "gpuType"));
+		json_t *tps = json_object_get(bm, "tokensPerSecond");
+
+		if (type && gpu_type_constrains(type) && strlen(type) <= LLMO_BINDER_GPU_TYPE_MAX &&
+		    gpu_name_matches(gpu, type) && json_is_number(tps) &&
+		    json_number_value(tps) > best)
+			best = json_number_value(tps);
+	}
+	return best;
 }
 
 /* Drops what the binder assumed about key (its node and GPUs). */
@@ -914,8 +997,13 @@ static int choice_add(struct pass *p, struct choice *ch, json_t *node, struct ll
 static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 			 const struct choice *ch, double *extra)
 {
+	json_t *model = b->performance_weight > 0 ? pod_model(b, pod) : NULL;
+	double fastest = 0;
 	int most = 0;
 	bool any = false;
+
+	for (size_t i = 0; model && i < ch->nodes.len; i++)
+		fastest = LLMO_MAX(fastest, node_tokens_per_second(model, ch->nodes.items[i]));
 
 	for (size_t i = 0; i < ch->nodes.len; i++) {
 		int t = llmo_sched_untolerated_preferred(pod, ch->nodes.items[i]);
@@ -925,6 +1013,9 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 			extra[i] = b->affinity_weight *
 				   llmo_sched_affinity_score(
 					   llmo_sched_model_saved_seconds(pod, ch->nodes.items[i]));
+		if (fastest > 0)
+			extra[i] += b->performance_weight * 100.0 *
+				    node_tokens_per_second(model, ch->nodes.items[i]) / fastest;
 		most = LLMO_MAX(most, t);
 		any = any || extra[i] != 0;
 	}
@@ -1631,7 +1722,9 @@ static int reconcile(void *ctx, const char *key)
 	}
 	if (llmo_hmap_has(&b->assumed, key))
 		goto out; /* bound, the informer has not seen it yet */
-	if (!llmo_informer_synced(b->pods) || !llmo_informer_synced(b->nodes)) {
+	if (!llmo_informer_synced(b->pods) || !llmo_informer_synced(b->nodes) ||
+	    ((!llmo_informer_synced(b->workloads) || !llmo_informer_synced(b->models)) &&
+	     llmo_clock_mono_ms() - b->started_ms < LLMO_BINDER_CRD_SYNC_WAIT_MS)) {
 		rc = llmo_workqueue_add_after(b->queue, key, BINDER_UNSYNCED_RETRY_MS);
 		goto out;
 	}
@@ -1821,6 +1914,7 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	llmo_hmap_init(&b->nominated);
 	b->overcommit = 1;
 	b->affinity_weight = 1;
+	b->performance_weight = 1;
 	b->policy = LLMO_SCHED_LLMO;
 	llmo_rng_seed(&b->rng, (uint64_t)llmo_clock_wall_ms());
 	b->name = llmo_strdup(scheduler_name ? scheduler_name : LLMO_BINDER_DEFAULT_NAME);
@@ -1840,6 +1934,9 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	if (!rc)
 		rc = llmo_informer_new(client, &llmo_kube_llmworkloads, NULL, NULL, base, &none_h,
 				       b, &b->workloads, err);
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_llmmodels, NULL, NULL, base, &none_h, b,
+				       &b->models, err);
 	if (!rc)
 		llmo_workqueue_set_order(b->queue, pod_key_before, b);
 out:
@@ -1866,15 +1963,19 @@ int llmo_binder_start(struct llmo_binder *b, struct llmo_error *err)
 		return rc;
 	}
 	rc = llmo_informer_start(b->workloads, err);
+	if (!rc)
+		rc = llmo_informer_start(b->models, err);
 	if (!rc && b->leader)
 		rc = llmo_leader_start(b->leader, err);
 	if (rc) {
+		llmo_informer_stop(b->models);
 		llmo_informer_stop(b->workloads);
 		llmo_informer_stop(b->pods);
 		llmo_informer_stop(b->nodes);
 		return rc;
 	}
 	b->started = true;
+	b->started_ms = llmo_clock_mono_ms();
 	return 0;
 }
 
@@ -1891,6 +1992,7 @@ void llmo_binder_free(struct llmo_binder *b)
 	llmo_informer_free(b->pods);
 	llmo_informer_free(b->nodes);
 	llmo_informer_free(b->workloads);
+	llmo_informer_free(b->models);
 	llmo_workqueue_free(b->queue);
 	llmo_event_recorder_free(b->rec);
 	llmo_hmap_release(&b->assumed, free_str);
@@ -1950,6 +2052,11 @@ void llmo_binder_set_affinity_weight(struct llmo_binder *b, double weight)
 	b->affinity_weight = weight > 0 ? weight : 0;
 }
 
+void llmo_binder_set_performance_weight(struct llmo_binder *b, double weight)
+{
+	b->performance_weight = weight > 0 ? weight : 0;
+}
+
 size_t llmo_binder_evicted_count(const struct llmo_binder *b)
 {
 	return b->evicted;
@@ -1960,6 +2067,8 @@ int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_con
 {
 	llmo_binder_set_overcommit(b, sc->resource_overcommit_ratio);
 	llmo_binder_set_affinity_weight(b, sc->locality_preference ? sc->model_affinity_weight : 0);
+	/* strategy 1 is performance-aware (src/api/config.c) */
+	llmo_binder_set_performance_weight(b, sc->strategy == 1 ? sc->performance_weight : 0);
 	for (size_t i = 0; i < sc->qos_classes.len; i++) {
 		const struct llmo_qos_class *q = &sc->qos_classes.items[i];
 		int rc = llmo_binder_add_qos_class(b, q->key, q->priority, q->preemption_policy);

@@ -31,11 +31,18 @@
  * binder.c for the translation), rebuilt per decision, and the policy
  * (llmo_binder_set_policy) picks the node and its GPUs, ties going to the
  * node first in name order. When a node holds the pod's model in its cache
- * (filter.h) or has PreferNoSchedule taints the pod does not tolerate, each
- * node's policy score (0..100) gets the model affinity score (0..100) times
- * the affinity weight added and 100 * its untolerated PreferNoSchedule
- * taints / the most any node has taken away; the highest total wins (ties
- * to name order) with the GPUs the policy picks there.
+ * (filter.h), the pod's LLMModel has benchmarks for a node's GPU type, or a
+ * node has PreferNoSchedule taints the pod does not tolerate, each node's
+ * policy score (0..100) gets the model affinity score (0..100) times the
+ * affinity weight and the performance score times the performance weight
+ * added, and 100 * its untolerated PreferNoSchedule taints / the most any
+ * node has taken away; the highest total wins (ties to name order) with the
+ * GPUs the policy picks there. The performance score of a node is 100 *
+ * the highest tokensPerSecond among the status.benchmarks of the pod's
+ * LLMModel (in its namespace, spec.name and spec.version equal to the pod's
+ * model and version labels) whose gpuType matches the node's GPU name (as
+ * the gpuType constraint matches), over the highest such value of any
+ * node that passed; 0 for a node with no matching benchmark.
  *
  * Preemption: when no node passes, the pod's preemption policy allows it
  * (its class's preemptionPolicy; spec.preemptionPolicy "Never" forbids it,
@@ -137,6 +144,12 @@ struct llmo_binder;
 #define LLMO_BINDER_WORKLOAD_MIN_PODS 20
 /* GPUs per node considered when a node lists none. */
 #define LLMO_BINDER_GPUS_MAX 1024
+/*
+ * Pods wait for the LLMWorkload and LLMModel caches (minReplicas,
+ * benchmarks) to be listed, for at most this long after the start (a
+ * cluster without llmo's CRDs then schedules without them).
+ */
+#define LLMO_BINDER_CRD_SYNC_WAIT_MS 10000
 /* Longest FailedScheduling message built. */
 #define LLMO_BINDER_MESSAGE_MAX 1024
 
@@ -176,10 +189,12 @@ int llmo_binder_add_qos_class(struct llmo_binder *b, const char *name, int32_t p
 			      int preemption_policy);
 /* The model affinity weight (default 1; 0 turns model affinity off; negative counts as 0). */
 void llmo_binder_set_affinity_weight(struct llmo_binder *b, double weight);
+/* The performance score's weight (default 1; 0 turns it off; negative counts as 0). */
+void llmo_binder_set_performance_weight(struct llmo_binder *b, double weight);
 /*
  * Applies the configuration's scheduler section: resourceOvercommitRatio,
- * every qosClasses entry, and modelAffinityWeight (0 when
- * localityPreference is false). Not the policy (a flag may override it).
+ * every qosClasses entry, modelAffinityWeight (0 when localityPreference
+ * is false) and performanceWeight (0 unless strategy is performance-aware). Not the policy (a flag may override it).
  * Errors as llmo_binder_add_qos_class, with err naming the class.
  */
 int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_config *sc,
