@@ -190,18 +190,23 @@ static const struct qos_class *pod_qos(const struct llmo_binder *b, const json_t
 	return NULL;
 }
 
-/* The pod's priority (binder.h): spec.priority, else its class's, else 0. */
+/*
+ * The pod's priority (binder.h): spec.priority when it names a
+ * priorityClassName, else its QoS class's, else spec.priority, else 0.
+ * (Kubernetes' admission writes spec.priority 0 into every pod without a
+ * priority class, so a bare spec.priority must not hide the QoS class.)
+ */
 static int32_t pod_priority(const struct llmo_binder *b, const json_t *pod)
 {
 	json_t *pr = json_object_get(json_object_get(pod, "spec"), "priority");
-	const struct qos_class *q;
+	const char *pcn = llmo_kube_str(pod, "spec", "priorityClassName");
+	const struct qos_class *q = pod_qos(b, pod);
 
-	if (json_is_integer(pr)) {
+	if (json_is_integer(pr) && ((pcn && *pcn) || !q)) {
 		json_int_t v = json_integer_value(pr);
 
 		return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
 	}
-	q = pod_qos(b, pod);
 	return q ? q->priority : 0;
 }
 

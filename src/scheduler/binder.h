@@ -13,8 +13,9 @@
  *
  * Queue: pending pods are handled highest priority first, then oldest
  * (metadata.creationTimestamp), then by key. A pod's priority is its
- * spec.priority when set, else the priority of the QoS class its
- * LLMO_BINDER_QOS_LABEL names (llmo_binder_add_qos_class), else 0.
+ * spec.priority when it has a spec.priorityClassName, else the priority of
+ * the QoS class its LLMO_BINDER_QOS_LABEL names (llmo_binder_add_qos_class),
+ * else its spec.priority, else 0.
  *
  * Filters, per node in name order, each failing node counted under its
  * first failing filter (resources: under every short resource): Ready

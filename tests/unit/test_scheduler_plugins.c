@@ -14,7 +14,8 @@
  *     gone, and a pending basic pod does not take the freed GPUs meanwhile;
  *   - pods of an LLMWorkload at its minReplicas are not taken;
  *   - a class with preemptionPolicy never does not preempt;
- *   - the queue hands out the higher priority first.
+ *   - the queue hands out the higher priority first; spec.priority counts
+ *     with a priorityClassName, else the QoS class does.
  *
  * Filters: a tainted node and two nodes of another zone give
  * "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: llm},
@@ -361,29 +362,74 @@ static void test_policy_never(void **state)
 	fixture_stop(&f);
 }
 
+/* A pending pod asking one GPU, of class qos, with spec.priority and (non-NULL) priorityClassName. */
+static json_t *prio_pod(const char *name, const char *qos, int priority, const char *pcn)
+{
+	json_t *p = pod(name, "1", qos, NULL, NULL, NULL);
+
+	json_object_set_new(json_object_get(p, "spec"), "priority", json_integer(priority));
+	if (pcn)
+		json_object_set_new(json_object_get(p, "spec"), "priorityClassName",
+				    json_string(pcn));
+	return p;
+}
+
+struct bound_wait {
+	struct llmo_binder *b;
+	size_t n;
+};
+
+static bool bound_n(void *ctx)
+{
+	struct bound_wait *w = ctx;
+
+	return llmo_binder_bound_count(w->b) >= w->n;
+}
+
 /*
- * Queue order: a basic and a premium pod wait for a node; when a node with
- * one GPU comes, the premium one is placed (basic cannot preempt it back).
+ * Queue order and priorities. Four pods wait for nodes:
+ *   a-basic     class basic                                     priority 10
+ *   m-urgent    class basic, priorityClassName, spec.priority 1000   1000
+ *   n-admitted  class premium, spec.priority 0 (as admission writes)  100
+ *   z-premium   class premium                                        100
+ * Nodes of one GPU come one at a time: m-urgent is placed first, then the
+ * two premium pods; a-basic is left (it cannot preempt, and nobody evicts).
  */
 static void test_queue_order(void **state)
 {
 	struct kube_fixture f;
 	struct llmo_binder *b;
 	struct wait w = {.f = &f};
+	struct bound_wait bw;
 
 	(void)state;
 	assert_int_equal(fixture_start(&f), 0);
 	b = start_binder(&f);
+	bw.b = b;
 	put(&f, &llmo_kube_pods, pod("a-basic", "1", "basic", NULL, NULL, NULL));
+	put(&f, &llmo_kube_pods, prio_pod("m-urgent", "basic", 1000, "urgent"));
+	put(&f, &llmo_kube_pods, prio_pod("n-admitted", "premium", 0, NULL));
 	put(&f, &llmo_kube_pods, pod("z-premium", "1", "premium", NULL, NULL, NULL));
 	w.pod = "a-basic";
 	assert_true(run_until(f.base, waited, &w, WAIT_MS));
 	w.pod = "z-premium";
 	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "n-admitted";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "m-urgent";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
 
 	add_node(&f, "gpu-a", "1");
 	w.node = "gpu-a";
 	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	add_node(&f, "gpu-b", "1");
+	bw.n = 2;
+	assert_true(run_until(f.base, bound_n, &bw, WAIT_MS));
+	add_node(&f, "gpu-c", "1");
+	bw.n = 3;
+	assert_true(run_until(f.base, bound_n, &bw, WAIT_MS));
+	assert_string_not_equal(node_field(&f, "n-admitted", false), "");
+	assert_string_not_equal(node_field(&f, "z-premium", false), "");
 	assert_string_equal(node_field(&f, "a-basic", false), "");
 	assert_int_equal(llmo_binder_evicted_count(b), 0);
 
