@@ -14,6 +14,8 @@
  *     gone, and a pending basic pod does not take the freed GPUs meanwhile;
  *   - pods of an LLMWorkload at its minReplicas are not taken;
  *   - a class with preemptionPolicy never does not preempt;
+ *   - always also evicts a younger pod of equal priority, lower-priority
+ *     does not;
  *   - the queue hands out the higher priority first; spec.priority counts
  *     with a priorityClassName, else the QoS class does.
  *
@@ -218,6 +220,7 @@ static struct llmo_binder *start_binder(struct kube_fixture *f)
 	assert_int_equal(llmo_binder_add_qos_class(b, "premium", 100, LLMO_PREEMPT_LOWER), 0);
 	assert_int_equal(llmo_binder_add_qos_class(b, "basic", 10, LLMO_PREEMPT_NEVER), 0);
 	assert_int_equal(llmo_binder_add_qos_class(b, "gold", 100, LLMO_PREEMPT_NEVER), 0);
+	assert_int_equal(llmo_binder_add_qos_class(b, "plat", 100, LLMO_PREEMPT_ALWAYS), 0);
 	assert_int_equal(llmo_binder_start(b, &err), 0);
 	return b;
 }
@@ -467,6 +470,47 @@ static bool message_is(void *ctx)
 	return ok;
 }
 
+/*
+ * always: a-plat (plat, 100, always) and b-prem (premium, 100,
+ * lower-priority) wait; then z-young (premium, 100) is created bound to
+ * gpu-a, the only GPU, younger than both (same second or later, and a later
+ * name); then gpu-a appears. a-plat goes first (older or, within the
+ * second, first by name) and evicts z-young; b-prem may not evict a pod of
+ * its own priority.
+ */
+static void test_policy_always(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	b = start_binder(&f);
+	put(&f, &llmo_kube_pods, pod("a-plat", "1", "plat", NULL, NULL, NULL));
+	put(&f, &llmo_kube_pods, pod("b-prem", "1", "premium", NULL, NULL, NULL));
+	w.pod = "a-plat";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "b-prem";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	put(&f, &llmo_kube_pods, pod("z-young", "1", "premium", NULL, "gpu-a", "0"));
+	add_node(&f, "gpu-a", "1");
+	w.pod = "a-plat";
+	w.nominated = "gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_true(deleting(&f, "z-young"));
+	assert_int_equal(llmo_binder_evicted_count(b), 1);
+	/* b-prem was tried on gpu-a too (its message names the node): it evicted nothing */
+	w.pod = "b-prem";
+	w.event_text = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+	assert_int_equal(llmo_binder_evicted_count(b), 1);
+	assert_string_equal(node_field(&f, "b-prem", true), "");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 /* A pending pod "llama" asking one GPU, of model llama2 version 7b (its labels). */
 static json_t *llama_pod(void)
 {
@@ -610,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_smallest_set),
 		cmocka_unit_test(test_min_replicas),
 		cmocka_unit_test(test_policy_never),
+		cmocka_unit_test(test_policy_always),
 		cmocka_unit_test(test_queue_order),
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_scores),
