@@ -1573,9 +1573,9 @@ static int evict(struct llmo_binder *b, const struct victim_ref *vr, const char 
 	ref = pod_ref(vr->pod);
 	if (ref)
 		llmo_kube_event(b->rec, ref, "Normal", "Preempted",
-				"Preempted by %s (priority %" PRId32 ") on node %s: this pod's "
-				"priority %" PRId32 " is lower and %s did not fit",
-				preemptor, priority, node, vr->v.priority, preemptor);
+				"Preempted by %s (priority %" PRId32 ") on node %s, where %s did "
+				"not fit; this pod's priority is %" PRId32,
+				preemptor, priority, node, preemptor, vr->v.priority);
 out:
 	json_decref(ref);
 	json_decref(body);
