@@ -1332,12 +1332,27 @@ struct group {
 	char ns[LLMO_BINDER_KEY_MAX];
 	char name[LLMO_BINDER_KEY_MAX];
 	int32_t min_replicas;
-	int live; /* its bound pods not being deleted */
+};
+
+/*
+ * The pods on each node and the live pods (bound, unfinished, not being
+ * deleted) of each workload, built once per preemption so that trying a
+ * node reads only its own pods.
+ */
+struct pod_index {
+	struct llmo_binder *b;
+	struct llmo_hmap by_node; /* node name -> struct pod_list * (owned) */
+	struct llmo_hmap live;    /* "ns\x1fworkload" -> (uintptr_t) live pods */
+};
+
+struct pod_list {
+	LLMO_VEC(json_t *) pods; /* borrowed from the informer */
 };
 
 /* One node's candidate victims for one preemptor. */
 struct node_victims {
 	struct pass *p;
+	const struct pod_index *idx;
 	const json_t *preemptor;
 	const char *self;
 	int32_t priority;
@@ -1396,7 +1411,6 @@ static int group_of(struct node_victims *nv, const json_t *pod)
 	snprintf(g->name, sizeof(g->name), "%s", wl);
 	min = json_object_get(json_object_get(json_object_get(w, "spec"), "scaling"), "minReplicas");
 	g->min_replicas = json_is_integer(min) ? (int32_t)json_integer_value(min) : 1;
-	g->live = 0;
 	return (int)nv->ngroups++;
 }
 
@@ -1422,21 +1436,21 @@ static void victim_gpus(const struct node_victims *nv, const char *ids, int64_t 
 	}
 }
 
-static int collect_victim(void *ctx, json_t *pod)
+/*
+ * Takes pod, an unfinished pod on the node (pod_index), as a candidate
+ * victim when the preemptor may evict it; notes a lower-priority pod being
+ * deleted there (the node is being made room on already).
+ */
+static int collect_victim(struct node_victims *nv, json_t *pod)
 {
-	struct node_victims *nv = ctx;
 	struct llmo_binder *b = nv->p->b;
 	char key[LLMO_BINDER_KEY_MAX];
 	struct victim_ref *ref;
-	const char *node;
 	struct usage req;
 	int32_t prio;
 	int group;
 
 	if (llmo_kube_object_key(pod, key, sizeof(key)))
-		return 0;
-	node = pod_node(b, pod, key);
-	if (!node || strcmp(node, nv->node) != 0 || pod_finished(pod))
 		return 0;
 	prio = pod_priority(b, pod);
 	if (pod_deleting(pod)) {
@@ -1464,21 +1478,64 @@ static int collect_victim(void *ctx, json_t *pod)
 	return 0;
 }
 
-/* Counts the live pods (bound, not being deleted, unfinished) of the victims' workloads. */
-static int count_live(void *ctx, json_t *pod)
+/* Files an unfinished pod under its node, and counts it live for its workload. */
+static int index_pod(void *ctx, json_t *pod)
 {
-	struct node_victims *nv = ctx;
+	struct pod_index *idx = ctx;
 	const char *wl = label(pod, LLMO_BINDER_WORKLOAD_LABEL);
 	const char *ns = llmo_kube_str(pod, "metadata", "namespace");
-	char key[LLMO_BINDER_KEY_MAX];
+	char key[LLMO_BINDER_KEY_MAX], wkey[2 * LLMO_BINDER_KEY_MAX];
+	struct pod_list *list;
+	const char *node;
+	json_t **slot;
 
-	if (!wl || !ns || pod_finished(pod) || pod_deleting(pod) ||
-	    llmo_kube_object_key(pod, key, sizeof(key)) || !pod_node(nv->p->b, pod, key))
+	if (pod_finished(pod) || llmo_kube_object_key(pod, key, sizeof(key)))
 		return 0;
-	for (size_t i = 0; i < nv->ngroups; i++)
-		if (strcmp(nv->groups[i].ns, ns) == 0 && strcmp(nv->groups[i].name, wl) == 0)
-			nv->groups[i].live++;
+	node = pod_node(idx->b, pod, key);
+	if (!node)
+		return 0;
+	list = llmo_hmap_get(&idx->by_node, node);
+	if (!list) {
+		list = calloc(1, sizeof(*list));
+		if (!list || llmo_hmap_put(&idx->by_node, node, list, NULL)) {
+			free(list);
+			return LLMO_ENOMEM;
+		}
+	}
+	slot = llmo_vec_push(&list->pods);
+	if (!slot)
+		return LLMO_ENOMEM;
+	*slot = pod;
+	if (wl && ns && !pod_deleting(pod)) {
+		snprintf(wkey, sizeof(wkey), "%s\x1f%s", ns, wl);
+		if (llmo_hmap_put(&idx->live, wkey,
+				  (void *)((uintptr_t)llmo_hmap_get(&idx->live, wkey) + 1), NULL))
+			return LLMO_ENOMEM;
+	}
 	return 0;
+}
+
+static void free_pod_list(void *v)
+{
+	struct pod_list *list = v;
+
+	llmo_vec_release(&list->pods);
+	free(list);
+}
+
+static void pod_index_release(struct pod_index *idx)
+{
+	llmo_hmap_release(&idx->by_node, free_pod_list);
+	llmo_hmap_release(&idx->live, NULL);
+}
+
+/* The live pods of group g (pod_index). */
+static int group_live(const struct node_victims *nv, size_t g)
+{
+	char wkey[2 * LLMO_BINDER_KEY_MAX];
+
+	snprintf(wkey, sizeof(wkey), "%s\x1f%s", nv->groups[g].ns, nv->groups[g].name);
+	return (int)LLMO_MIN((uintptr_t)llmo_hmap_get(&nv->idx->live, wkey), (uintptr_t)INT_MAX);
 }
 
 /* Lowest priority first, then the youngest, then by key: the order victims are tried in. */
@@ -1507,6 +1564,7 @@ static bool try_node(struct node_victims *nv, const json_t *node, const struct l
 	struct llmo_sched_victim v[LLMO_SCHED_PREEMPT_VICTIMS_MAX];
 	int budget[BINDER_GROUPS_MAX] = {0};
 	struct llmo_sched_node n = {0};
+	const struct pod_list *list;
 	size_t count;
 
 	n.ngpus = (int)nv->ids->len;
@@ -1523,12 +1581,10 @@ static bool try_node(struct node_victims *nv, const json_t *node, const struct l
 		u = llmo_hmap_get(&p->gpu_used, k);
 		n.gpu_left[g] = (int)(LLMO_SCHED_MILLI - LLMO_MIN(u ? *u : 0, 2 * LLMO_SCHED_MILLI));
 	}
-	nv->rc = llmo_informer_list(p->b->pods, NULL, collect_victim, nv);
+	list = llmo_hmap_get(&nv->idx->by_node, nv->node);
+	for (size_t i = 0; list && i < list->pods.len && !nv->rc; i++)
+		nv->rc = collect_victim(nv, list->pods.items[i]);
 	if (nv->rc || nv->waiting || !nv->victims.len)
-		return false;
-	if (nv->ngroups)
-		nv->rc = llmo_informer_list(p->b->pods, NULL, count_live, nv);
-	if (nv->rc)
 		return false;
 	qsort(nv->victims.items, nv->victims.len, sizeof(nv->victims.items[0]), cmp_victim);
 	count = LLMO_MIN(nv->victims.len, (size_t)LLMO_SCHED_PREEMPT_VICTIMS_MAX);
@@ -1536,7 +1592,7 @@ static bool try_node(struct node_victims *nv, const json_t *node, const struct l
 	for (size_t i = 0; i < count; i++)
 		v[i] = nv->victims.items[i].v;
 	for (size_t g = 0; g < nv->ngroups; g++)
-		budget[g] = LLMO_MAX(nv->groups[g].live - nv->groups[g].min_replicas, 0);
+		budget[g] = LLMO_MAX(group_live(nv, g) - nv->groups[g].min_replicas, 0);
 	return llmo_sched_preempt_pick(&n, shape, v, count, budget, nv->ngroups, out);
 }
 
@@ -1626,6 +1682,7 @@ static int preempt(struct pass *p, const json_t *pod, const char *key, const cha
 	struct node_victims best = {0};
 	struct llmo_sched_preemption best_r = {0};
 	struct llmo_sched_pod shape;
+	struct pod_index idx = {.b = b};
 	const char *best_node = NULL, *mine;
 	struct llmo_buf names;
 	json_t *ref;
@@ -1636,9 +1693,12 @@ static int preempt(struct pass *p, const json_t *pod, const char *key, const cha
 		return 0;
 	mine = nominated_node(b, pod, key);
 	llmo_buf_init(&names, LLMO_BINDER_MESSAGE_MAX);
+	llmo_hmap_init(&idx.by_node);
+	llmo_hmap_init(&idx.live);
+	rc = llmo_informer_list(b->pods, NULL, index_pod, &idx);
 	for (size_t i = 0; i < n && !rc; i++) {
 		const char *node = llmo_kube_str(nodes[i], "metadata", "name");
-		struct node_victims nv = {.p = p, .preemptor = pod, .self = key,
+		struct node_victims nv = {.p = p, .idx = &idx, .preemptor = pod, .self = key,
 					  .priority = p->priority, .policy = policy, .node = node,
 					  .victims = LLMO_VEC_INIT};
 		struct llmo_strv ids = {0};
@@ -1690,6 +1750,7 @@ static int preempt(struct pass *p, const json_t *pod, const char *key, const cha
 	json_decref(ref);
 out:
 	node_victims_release(&best);
+	pod_index_release(&idx);
 	llmo_buf_release(&names);
 	return rc;
 }
