@@ -1,5 +1,8 @@
 /*
- * The live scheduler; see binder.h.
+ * The live scheduler; see binder.h. This file: the queue and its order,
+ * filters, the choice with the policy and score plugins, binding, leader
+ * election and the life cycle; preemption is in binder_preempt.c, the
+ * shared internals in binder_int.h.
  *
  * Translation to the policies' model (struct llmo_sched_cluster): one node
  * per node that passed the filters, in name order (the policies' tie
@@ -34,6 +37,7 @@
 #include "kube/object.h"
 #include "kube/workqueue.h"
 #include "scheduler/binder.h"
+#include "scheduler/binder_int.h"
 #include "scheduler/cluster.h"
 #include "scheduler/filter.h"
 #include "scheduler/frag.h"
@@ -41,15 +45,12 @@
 #include "scheduler/preempt.h"
 #include "base/rng.h"
 
-#define LOG_COMPONENT "scheduler"
-/* Longest URL path built (namespace, name, subresource). */
-#define BINDER_PATH_MAX 1024
+#define LOG_COMPONENT LLMO__BINDER_LOG
 /* Retry delay while the informers have not listed yet. */
 #define BINDER_UNSYNCED_RETRY_MS 100
 /* The one GPU model of the policies' cluster (see the top of this file). */
 #define BINDER_GPU_MODEL "gpu"
 
-enum { RES_CPU, RES_MEMORY, RES_GPU, RES_N };
 
 static const char *const res_names[RES_N] = {"cpu", "memory", "nvidia.com/gpu"};
 
@@ -86,60 +87,9 @@ struct whys {
 /* What node_fits found. */
 enum fit { FIT_OK, FIT_SHORT, FIT_NO };
 
-/* A QoS class of the configuration (llmo_binder_add_qos_class). */
-struct qos_class {
-	char *name;
-	int32_t priority;
-	int preemption; /* enum llmo_preemption */
-};
 
-struct usage {
-	int64_t v[RES_N];
-	uint32_t tags[LLMO_SCHED_TAGS]; /* a node's GPU pods by affinity tag (cluster.h) */
-};
 
-/* GPU pods seen of one (GPUs, share) class, for the target workload. */
-struct gpu_class {
-	int num_gpu;
-	int gpu_milli;
-	uint64_t count;
-};
 
-struct llmo_binder {
-	struct llmo_kube_client *client;
-	struct event_base *base;
-	char *name;
-	struct llmo_informer *pods;
-	struct llmo_informer *nodes;
-	struct llmo_informer *workloads; /* LLMWorkloads: minReplicas for preemption */
-	struct llmo_informer *models;    /* LLMModels: benchmarks for the performance score */
-	struct llmo_workqueue *queue;
-	struct llmo_event_recorder *rec;
-	struct llmo_leader *leader; /* NULL without leader election */
-	bool leading;
-	/* pod key -> node name (owned) for bindings made, until the informer shows them */
-	struct llmo_hmap assumed;
-	/* pod key -> the GPU ids assigned (owned), until the informer shows the annotation */
-	struct llmo_hmap assumed_gpus;
-	/* pod key -> nominated node name (owned), for preemptors until bound or gone */
-	struct llmo_hmap nominated;
-	size_t bound;
-	size_t evicted; /* victims evicted */
-	struct qos_class qos[LLMO_BINDER_QOS_MAX];
-	size_t nqos;
-	double affinity_weight; /* model affinity score weight (>= 0) */
-	double performance_weight; /* performance score weight (>= 0) */
-	double overcommit; /* cpu and memory allocatable multiplier (>= 1) */
-	enum llmo_sched_policy_kind policy;
-	struct llmo_rng rng; /* the random policy's choices */
-	/* the target workload's source: GPU pods seen, by class (binder.h) */
-	struct gpu_class classes[LLMO_BINDER_CLASSES_MAX];
-	size_t nclasses;
-	uint64_t class_pods;		   /* pods counted in classes */
-	double seen_cpu, seen_mem, seen_gpu; /* their requests summed (milli-units) */
-	int64_t started_ms; /* monotonic, when started */
-	bool started;
-};
 
 static bool str_eq(const json_t *v, const char *s)
 {
@@ -160,29 +110,29 @@ static bool pod_is_candidate(const struct llmo_binder *b, const json_t *pod)
 	return json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") == NULL;
 }
 
-static bool pod_finished(const json_t *pod)
+bool llmo__binder_pod_finished(const json_t *pod)
 {
 	const char *phase = llmo_kube_str(pod, "status", "phase");
 
 	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
 }
 
-static const char *label(const json_t *obj, const char *key)
+const char *llmo__binder_label(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(
 		json_object_get(json_object_get(obj, "metadata"), "labels"), key));
 }
 
 /* Whether the pod is being deleted (metadata.deletionTimestamp). */
-static bool pod_deleting(const json_t *pod)
+bool llmo__binder_pod_deleting(const json_t *pod)
 {
 	return json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL;
 }
 
 /* The QoS class the pod's label names, or NULL. */
-static const struct qos_class *pod_qos(const struct llmo_binder *b, const json_t *pod)
+static const struct llmo__binder_qos *pod_qos(const struct llmo_binder *b, const json_t *pod)
 {
-	const char *cls = label(pod, LLMO_BINDER_QOS_LABEL);
+	const char *cls = llmo__binder_label(pod, LLMO_BINDER_QOS_LABEL);
 
 	for (size_t i = 0; cls && i < b->nqos; i++)
 		if (strcmp(b->qos[i].name, cls) == 0)
@@ -196,11 +146,11 @@ static const struct qos_class *pod_qos(const struct llmo_binder *b, const json_t
  * (Kubernetes' admission writes spec.priority 0 into every pod without a
  * priority class, so a bare spec.priority must not hide the QoS class.)
  */
-static int32_t pod_priority(const struct llmo_binder *b, const json_t *pod)
+int32_t llmo__binder_pod_priority(const struct llmo_binder *b, const json_t *pod)
 {
 	json_t *pr = json_object_get(json_object_get(pod, "spec"), "priority");
 	const char *pcn = llmo_kube_str(pod, "spec", "priorityClassName");
-	const struct qos_class *q = pod_qos(b, pod);
+	const struct llmo__binder_qos *q = pod_qos(b, pod);
 
 	if (json_is_integer(pr) && ((pcn && *pcn) || !q)) {
 		json_int_t v = json_integer_value(pr);
@@ -211,10 +161,10 @@ static int32_t pod_priority(const struct llmo_binder *b, const json_t *pod)
 }
 
 /* The pod's preemption policy (binder.h), an enum llmo_preemption. */
-static int pod_preemption(const struct llmo_binder *b, const json_t *pod)
+int llmo__binder_pod_preemption(const struct llmo_binder *b, const json_t *pod)
 {
 	const char *sp = llmo_kube_str(pod, "spec", "preemptionPolicy");
-	const struct qos_class *q;
+	const struct llmo__binder_qos *q;
 
 	if (sp && strcmp(sp, "Never") == 0)
 		return LLMO_PREEMPT_NEVER;
@@ -239,7 +189,7 @@ static bool split_key(const char *key, char *ns, size_t n, const char **name)
 }
 
 /* The creationTimestamp of pod ("" when none): RFC 3339 in UTC sorts as text. */
-static const char *created(const json_t *pod)
+const char *llmo__binder_created(const json_t *pod)
 {
 	const char *t = llmo_kube_str(pod, "metadata", "creationTimestamp");
 
@@ -262,11 +212,11 @@ static bool pod_key_before(void *ctx, const char *ka, const char *kb)
 		c = llmo_informer_get(b->pods, nsb, nb);
 	if (!a || !c)
 		return a && !c;
-	pa = pod_priority(b, a);
-	pb = pod_priority(b, c);
+	pa = llmo__binder_pod_priority(b, a);
+	pb = llmo__binder_pod_priority(b, c);
 	if (pa != pb)
 		return pa > pb;
-	t = strcmp(created(a), created(c));
+	t = strcmp(llmo__binder_created(a), llmo__binder_created(c));
 	if (t)
 		return t < 0;
 	return strcmp(ka, kb) < 0;
@@ -280,7 +230,7 @@ static void sat_add(int64_t *sum, int64_t a)
 }
 
 /* The pod's request; unparsable quantities count as 0 (validation rejects them). */
-static void pod_request(const json_t *pod, struct usage *u)
+void llmo__binder_pod_request(const json_t *pod, struct llmo__binder_usage *u)
 {
 	json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
 	json_t *c;
@@ -305,7 +255,7 @@ static void pod_request(const json_t *pod, struct usage *u)
  * more is that many whole GPUs rounded up, a fraction is a share of one.
  * False when it asks more than LLMO_SCHED_POD_GPUS_MAX GPUs.
  */
-static bool pod_shape(const struct usage *req, struct llmo_sched_pod *shape)
+bool llmo__binder_pod_shape(const struct llmo__binder_usage *req, struct llmo_sched_pod *shape)
 {
 	int64_t g = req->v[RES_GPU];
 
@@ -419,7 +369,7 @@ static bool node_gpu_type_ok(const json_t *node, const char *spec)
 static void node_gpu_name(const json_t *node, char *out, size_t n)
 {
 	const char *devs = annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
-	const char *lbl = label(node, LLMO_BINDER_GPU_PRODUCT_LABEL);
+	const char *lbl = llmo__binder_label(node, LLMO_BINDER_GPU_PRODUCT_LABEL);
 	json_t *arr, *d;
 	size_t i;
 
@@ -460,8 +410,8 @@ static int match_model(void *ctx, json_t *m)
 /* The pod's LLMModel (binder.h), or NULL. */
 static json_t *pod_model(const struct llmo_binder *b, const json_t *pod)
 {
-	struct find_model f = {label(pod, LLMO_SCHED_MODEL_LABEL),
-			       label(pod, LLMO_SCHED_VERSION_LABEL), NULL};
+	struct find_model f = {llmo__binder_label(pod, LLMO_SCHED_MODEL_LABEL),
+			       llmo__binder_label(pod, LLMO_SCHED_VERSION_LABEL), NULL};
 
 	if (!f.name || !f.version || !llmo_informer_synced(b->models))
 		return NULL;
@@ -508,7 +458,8 @@ static void forget_assumed(struct llmo_binder *b, const char *key)
 }
 
 /* The node pod is nominated to: this binder's nomination, else its status'; NULL when none. */
-static const char *nominated_node(const struct llmo_binder *b, const json_t *pod, const char *key)
+const char *llmo__binder_nominated_node(const struct llmo_binder *b, const json_t *pod,
+					const char *key)
 {
 	const char *n = key && *key ? llmo_hmap_get(&b->nominated, key) : NULL;
 
@@ -519,19 +470,10 @@ static const char *nominated_node(const struct llmo_binder *b, const json_t *pod
 
 /* ---- one scheduling pass ---- */
 
-struct pass {
-	struct llmo_binder *b;
-	const char *self;  /* the key of the pod being placed */
-	int32_t priority;  /* its priority */
-	struct llmo_hmap used;	   /* node name -> struct usage * (owned) */
-	struct llmo_hmap gpu_used; /* "node\x1fGPU id" -> int64_t * milli-GPUs (owned) */
-	LLMO_VEC(json_t *) nodes;
-	int rc;
-};
 
-static struct usage *used_of(struct pass *p, const char *node)
+static struct llmo__binder_usage *used_of(struct llmo__binder_pass *p, const char *node)
 {
-	struct usage *u = llmo_hmap_get(&p->used, node);
+	struct llmo__binder_usage *u = llmo_hmap_get(&p->used, node);
 
 	if (u)
 		return u;
@@ -547,7 +489,7 @@ static struct usage *used_of(struct pass *p, const char *node)
  * The GPUs assigned to pod: its annotation, or what this binder assigned
  * before the informer showed the annotation. NULL when none.
  */
-static const char *pod_gpus(const struct llmo_binder *b, const json_t *pod, const char *key)
+const char *llmo__binder_pod_gpus(const struct llmo_binder *b, const json_t *pod, const char *key)
 {
 	const char *a = annotation(pod, LLMO_BINDER_GPUS_ANNOTATION);
 
@@ -556,7 +498,8 @@ static const char *pod_gpus(const struct llmo_binder *b, const json_t *pod, cons
 	return key && *key ? llmo_hmap_get(&b->assumed_gpus, key) : NULL;
 }
 
-static int64_t *gpu_slot(struct pass *p, const char *node, const char *id, size_t idlen)
+static int64_t *gpu_slot(struct llmo__binder_pass *p, const char *node, const char *id,
+			 size_t idlen)
 {
 	char k[LLMO_BINDER_KEY_MAX];
 	int64_t *v;
@@ -576,7 +519,8 @@ static int64_t *gpu_slot(struct pass *p, const char *node, const char *id, size_
 }
 
 /* Spreads a pod's milli-GPUs evenly over the comma-separated GPU ids it holds. */
-static int add_gpu_usage(struct pass *p, const char *node, const char *ids, int64_t milli)
+static int add_gpu_usage(struct llmo__binder_pass *p, const char *node, const char *ids,
+			 int64_t milli)
 {
 	size_t n = 1;
 
@@ -603,7 +547,7 @@ static int add_gpu_usage(struct pass *p, const char *node, const char *ids, int6
  * The node's GPU ids in index order: the uuid of each entry of the agent's
  * gpu-devices annotation, else "0".."N-1" for N whole GPUs allocatable.
  */
-static int node_gpu_ids(const json_t *node, struct llmo_strv *ids)
+int llmo__binder_node_gpu_ids(const json_t *node, struct llmo_strv *ids)
 {
 	const char *devs = annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
 	json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
@@ -640,7 +584,8 @@ static int node_gpu_ids(const json_t *node, struct llmo_strv *ids)
  * unused GPUs in index order; a fraction takes the fullest GPU it still
  * fits on (best fit, which keeps whole GPUs free). False when none fit.
  */
-static bool pick_gpus(struct pass *p, const json_t *node, int64_t milli, struct llmo_buf *out)
+static bool pick_gpus(struct llmo__binder_pass *p, const json_t *node, int64_t milli,
+		      struct llmo_buf *out)
 {
 	const char *name = llmo_kube_str(node, "metadata", "name");
 	struct llmo_strv ids = {0};
@@ -648,7 +593,7 @@ static bool pick_gpus(struct pass *p, const json_t *node, int64_t milli, struct 
 	size_t best = 0, taken = 0;
 	bool ok = false;
 
-	if (node_gpu_ids(node, &ids))
+	if (llmo__binder_node_gpu_ids(node, &ids))
 		goto out;
 	for (size_t i = 0; i < ids.len; i++) {
 		char k[LLMO_BINDER_KEY_MAX];
@@ -681,15 +626,15 @@ out:
 
 static int add_pod_usage(void *ctx, json_t *pod)
 {
-	struct pass *p = ctx;
+	struct llmo__binder_pass *p = ctx;
 	const char *node = llmo_kube_str(pod, "spec", "nodeName");
 	char key[LLMO_BINDER_KEY_MAX];
-	struct usage req, *u;
+	struct llmo__binder_usage req, *u;
 	struct llmo_sched_pod shape;
 	bool reserved = false;
 	int tag;
 
-	if (pod_finished(pod))
+	if (llmo__binder_pod_finished(pod))
 		return 0;
 	if (llmo_kube_object_key(pod, key, sizeof(key)))
 		key[0] = '\0';
@@ -697,30 +642,30 @@ static int add_pod_usage(void *ctx, json_t *pod)
 		node = llmo_hmap_get(&p->b->assumed, key);
 	if (!node || !*node) {
 		/* a pending preemptor of at least this priority keeps its node's room */
-		node = pod_is_candidate(p->b, pod) ? nominated_node(p->b, pod, key) : NULL;
-		if (!node || strcmp(key, p->self) == 0 || pod_priority(p->b, pod) < p->priority)
+		node = pod_is_candidate(p->b, pod) ? llmo__binder_nominated_node(p->b, pod, key) : NULL;
+		if (!node || strcmp(key, p->self) == 0 || llmo__binder_pod_priority(p->b, pod) < p->priority)
 			return 0;
 		reserved = true;
 	}
 	u = used_of(p, node);
 	if (!u)
 		return LLMO_ENOMEM;
-	pod_request(pod, &req);
+	llmo__binder_pod_request(pod, &req);
 	for (int r = 0; r < RES_N; r++)
 		sat_add(&u->v[r], req.v[r]);
 	if (reserved)
 		return 0; /* room only: it holds no GPUs yet */
-	tag = pod_shape(&req, &shape) ? llmo_sched_pod_tag(&shape) : -1;
+	tag = llmo__binder_pod_shape(&req, &shape) ? llmo_sched_pod_tag(&shape) : -1;
 	if (tag >= 0 && u->tags[tag] < UINT32_MAX)
 		u->tags[tag]++;
 	if (req.v[RES_GPU] > 0)
-		return add_gpu_usage(p, node, pod_gpus(p->b, pod, key), req.v[RES_GPU]);
+		return add_gpu_usage(p, node, llmo__binder_pod_gpus(p->b, pod, key), req.v[RES_GPU]);
 	return 0;
 }
 
 static int collect_node(void *ctx, json_t *node)
 {
-	struct pass *p = ctx;
+	struct llmo__binder_pass *p = ctx;
 	json_t **slot;
 
 	if (!llmo_kube_str(node, "metadata", "name"))
@@ -747,7 +692,7 @@ static void free_usage(void *v)
  * The node's allocatable amount of resource r (milli-units; a missing or
  * bad entry is 0), cpu and memory times the overcommit ratio.
  */
-static int64_t node_alloc(const struct llmo_binder *b, const json_t *node, int r)
+int64_t llmo__binder_node_alloc(const struct llmo_binder *b, const json_t *node, int r)
 {
 	json_t *q = json_object_get(json_object_get(json_object_get(node, "status"), "allocatable"),
 				    res_names[r]);
@@ -789,10 +734,11 @@ static void count_taint(struct whys *w, const json_t *taint)
  * selected or of another GPU type: FIT_NO; one per short resource
  * otherwise: FIT_SHORT, where preemption may help).
  */
-static enum fit node_fits(struct pass *p, const json_t *node, const json_t *pod,
-			  const struct usage *req, const char *gpu_type, struct whys *w)
+static enum fit node_fits(struct llmo__binder_pass *p, const json_t *node, const json_t *pod,
+			  const struct llmo__binder_usage *req, const char *gpu_type, struct whys *w)
 {
-	const struct usage *used = llmo_hmap_get(&p->used, llmo_kube_str(node, "metadata", "name"));
+	const struct llmo__binder_usage *used =
+		llmo_hmap_get(&p->used, llmo_kube_str(node, "metadata", "name"));
 	const json_t *taint;
 	bool fits = true;
 
@@ -822,7 +768,7 @@ static enum fit node_fits(struct pass *p, const json_t *node, const json_t *pod,
 
 		if (req->v[r] <= 0)
 			continue;
-		have = node_alloc(p->b, node, r);
+		have = llmo__binder_node_alloc(p->b, node, r);
 		if (__builtin_sub_overflow(have, used ? used->v[r] : 0, &free_m) ||
 		    free_m < req->v[r]) {
 			w->n[r]++;
@@ -838,11 +784,11 @@ static enum fit node_fits(struct pass *p, const json_t *node, const json_t *pod,
 static void note_class(struct llmo_binder *b, const json_t *pod)
 {
 	struct llmo_sched_pod shape;
-	struct usage req;
+	struct llmo__binder_usage req;
 	size_t i;
 
-	pod_request(pod, &req);
-	if (!pod_shape(&req, &shape) || shape.num_gpu == 0)
+	llmo__binder_pod_request(pod, &req);
+	if (!llmo__binder_pod_shape(&req, &shape) || shape.num_gpu == 0)
 		return;
 	for (i = 0; i < b->nclasses; i++)
 		if (b->classes[i].num_gpu == shape.num_gpu &&
@@ -865,7 +811,7 @@ static void note_class(struct llmo_binder *b, const json_t *pod)
 /* Most pods first, then more GPUs, then larger shares: a fixed order. */
 static int cmp_class(const void *a, const void *b)
 {
-	const struct gpu_class *x = a, *y = b;
+	const struct llmo__binder_gpu_class *x = a, *y = b;
 
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
@@ -877,12 +823,12 @@ static int cmp_class(const void *a, const void *b)
 /* Builds the target workload of fgd and llmo into w (initialised, empty); see binder.h. */
 static int binder_workload(const struct llmo_binder *b, struct llmo_sched_workload *w)
 {
-	static const struct gpu_class mix[] = {
+	static const struct llmo__binder_gpu_class mix[] = {
 		{1, LLMO_SCHED_MILLI, 1}, {1, LLMO_SCHED_MILLI / 2, 1}, {2, LLMO_SCHED_MILLI, 1},
 		{4, LLMO_SCHED_MILLI, 1}, {8, LLMO_SCHED_MILLI, 1},
 	};
-	struct gpu_class classes[LLMO_BINDER_CLASSES_MAX];
-	const struct gpu_class *src = mix;
+	struct llmo__binder_gpu_class classes[LLMO_BINDER_CLASSES_MAX];
+	const struct llmo__binder_gpu_class *src = mix;
 	size_t n = sizeof(mix) / sizeof(mix[0]);
 	uint64_t total = n;
 
@@ -915,7 +861,7 @@ static int binder_workload(const struct llmo_binder *b, struct llmo_sched_worklo
  * First fit, the placement before the policies (binder.h): the first of
  * nodes[0..n) with GPUs for milli, its GPU ids into gpus. NULL when none.
  */
-static json_t *first_fit(struct pass *p, json_t **nodes, size_t n, int64_t milli,
+static json_t *first_fit(struct llmo__binder_pass *p, json_t **nodes, size_t n, int64_t milli,
 			 struct llmo_buf *gpus)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -946,10 +892,11 @@ static void choice_release(struct choice *ch)
 }
 
 /* Adds node (it passed the filters) to the cluster, or to the big nodes. */
-static int choice_add(struct pass *p, struct choice *ch, json_t *node, struct llmo_error *err)
+static int choice_add(struct llmo__binder_pass *p, struct choice *ch, json_t *node,
+		      struct llmo_error *err)
 {
 	const char *name = llmo_kube_str(node, "metadata", "name");
-	const struct usage *used = llmo_hmap_get(&p->used, name);
+	const struct llmo__binder_usage *used = llmo_hmap_get(&p->used, name);
 	int64_t gpu_used[LLMO_SCHED_NODE_GPUS_MAX] = {0};
 	struct llmo_strv *ids = llmo_vec_push(&ch->ids);
 	json_t **slot;
@@ -957,7 +904,7 @@ static int choice_add(struct pass *p, struct choice *ch, json_t *node, struct ll
 
 	if (!ids)
 		return LLMO_ENOMEM;
-	rc = node_gpu_ids(node, ids);
+	rc = llmo__binder_node_gpu_ids(node, ids);
 	if (rc)
 		return rc;
 	if (ids->len > LLMO_SCHED_NODE_GPUS_MAX) {
@@ -981,8 +928,9 @@ static int choice_add(struct pass *p, struct choice *ch, json_t *node, struct ll
 		v = llmo_hmap_get(&p->gpu_used, k);
 		gpu_used[g] = v ? LLMO_MAX(*v, 0) : 0;
 	}
-	rc = llmo_sched_cluster_add_node(&ch->c, name, LLMO_MAX(node_alloc(p->b, node, RES_CPU), 0),
-					 LLMO_MAX(node_alloc(p->b, node, RES_MEMORY), 0),
+	rc = llmo_sched_cluster_add_node(&ch->c, name,
+					 LLMO_MAX(llmo__binder_node_alloc(p->b, node, RES_CPU), 0),
+					 LLMO_MAX(llmo__binder_node_alloc(p->b, node, RES_MEMORY), 0),
 					 (int)ids->len, ids->len ? BINDER_GPU_MODEL : NULL, err);
 	if (!rc)
 		rc = llmo_sched_cluster_take_used(
@@ -1064,8 +1012,8 @@ static int place_scored(struct llmo_sched_policy *pol, const struct choice *ch,
  * score plugins, its GPU ids into gpus: the node, or NULL with *rc 0 when
  * none has GPUs for the pod (or an error code in *rc).
  */
-static json_t *choose(struct pass *p, const json_t *pod, json_t **cands, size_t n,
-		      const struct usage *req, struct llmo_buf *gpus, int *rc)
+static json_t *choose(struct llmo__binder_pass *p, const json_t *pod, json_t **cands, size_t n,
+		      const struct llmo__binder_usage *req, struct llmo_buf *gpus, int *rc)
 {
 	double *extra = NULL;
 	struct llmo_binder *b = p->b;
@@ -1079,7 +1027,7 @@ static json_t *choose(struct pass *p, const json_t *pod, json_t **cands, size_t 
 
 	*rc = 0;
 	llmo_buf_reset(gpus);
-	if (!pod_shape(req, &shape))
+	if (!llmo__binder_pod_shape(req, &shape))
 		return first_fit(p, cands, n, req->v[RES_GPU], gpus);
 	llmo_sched_workload_init(&w);
 	llmo_sched_cluster_init(&ch.c);
@@ -1129,7 +1077,7 @@ out:
 }
 
 /* A stand-in involved object with the kind and apiVersion the recorder needs. */
-static json_t *pod_ref(const json_t *pod)
+json_t *llmo__binder_pod_ref(const json_t *pod)
 {
 	json_t *meta = json_object_get(pod, "metadata");
 	json_t *ref = json_pack("{s:s, s:s, s:{s:O?, s:O?, s:O?, s:O?}}", "apiVersion", "v1",
@@ -1176,7 +1124,7 @@ static int bind_pod(struct llmo_binder *b, const json_t *pod, const char *key, c
 		if (rc)
 			return rc;
 	}
-	llmo_buf_init(&path, BINDER_PATH_MAX);
+	llmo_buf_init(&path, LLMO__BINDER_PATH_MAX);
 	rc = llmo_kube_path(&llmo_kube_pods, ns, name, "binding", &path);
 	if (rc)
 		goto out;
@@ -1223,7 +1171,7 @@ static int bind_pod(struct llmo_binder *b, const json_t *pod, const char *key, c
 		free(old);
 	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "bound", "pod=%s node=%s gpus=%s", key, node,
 		 gpus && *gpus ? gpus : "none");
-	ref = pod_ref(pod);
+	ref = llmo__binder_pod_ref(pod);
 	if (ref)
 		llmo_kube_event(b->rec, ref, "Normal", "Scheduled", "Successfully assigned %s to %s",
 				key, node);
@@ -1316,456 +1264,17 @@ static int format_reasons(size_t n_nodes, const struct whys *w, struct llmo_buf 
 	return rc;
 }
 
-/* ---- preemption (binder.h) ---- */
-
-/* Workloads whose pods are candidate victims on one node, at most. */
-#define BINDER_GROUPS_MAX LLMO_SCHED_PREEMPT_VICTIMS_MAX
-
-struct victim_ref {
-	json_t *pod; /* borrowed from the informer */
-	char key[LLMO_BINDER_KEY_MAX];
-	struct llmo_sched_victim v;
-};
-
-/* A workload (LLMWorkload ns/name) some candidate victims belong to. */
-struct group {
-	char ns[LLMO_BINDER_KEY_MAX];
-	char name[LLMO_BINDER_KEY_MAX];
-	int32_t min_replicas;
-};
-
-/*
- * The pods on each node and the live pods (bound, unfinished, not being
- * deleted) of each workload, built once per preemption so that trying a
- * node reads only its own pods.
- */
-struct pod_index {
-	struct llmo_binder *b;
-	struct llmo_hmap by_node; /* node name -> struct pod_list * (owned) */
-	struct llmo_hmap live;    /* "ns\x1fworkload" -> (uintptr_t) live pods */
-};
-
-struct pod_list {
-	LLMO_VEC(json_t *) pods; /* borrowed from the informer */
-};
-
-/* One node's candidate victims for one preemptor. */
-struct node_victims {
-	struct pass *p;
-	const struct pod_index *idx;
-	const json_t *preemptor;
-	const char *self;
-	int32_t priority;
-	int policy;
-	const char *node;
-	const struct llmo_strv *ids; /* the node's GPU ids by index */
-	LLMO_VEC(struct victim_ref) victims;
-	struct group groups[BINDER_GROUPS_MAX];
-	size_t ngroups;
-	bool waiting; /* a lower-priority pod is leaving the node already */
-	int rc;
-};
-
-/* The node pod holds (bound, or bound by this binder), or NULL. */
-static const char *pod_node(const struct llmo_binder *b, const json_t *pod, const char *key)
-{
-	const char *node = llmo_kube_str(pod, "spec", "nodeName");
-
-	if ((!node || !*node) && key && *key)
-		node = llmo_hmap_get(&b->assumed, key);
-	return node && *node ? node : NULL;
-}
-
-/* Whether the preemptor may evict pod (binder.h: lower, or for always equal and younger). */
-static bool may_evict(const struct node_victims *nv, const json_t *pod, const char *key,
-		      int32_t prio)
-{
-	int t;
-
-	if (prio < nv->priority)
-		return true;
-	if (nv->policy != LLMO_PREEMPT_ALWAYS || prio != nv->priority)
-		return false;
-	t = strcmp(created(pod), created(nv->preemptor));
-	return t > 0 || (t == 0 && strcmp(key, nv->self) > 0);
-}
-
-/* The index of pod's workload group, added when its LLMWorkload exists; -1 when none. */
-static int group_of(struct node_victims *nv, const json_t *pod)
-{
-	const char *wl = label(pod, LLMO_BINDER_WORKLOAD_LABEL);
-	const char *ns = llmo_kube_str(pod, "metadata", "namespace");
-	json_t *w, *min;
-	struct group *g;
-
-	if (!wl || !*wl || !ns || strlen(wl) >= sizeof(g->name) || strlen(ns) >= sizeof(g->ns))
-		return -1;
-	for (size_t i = 0; i < nv->ngroups; i++)
-		if (strcmp(nv->groups[i].ns, ns) == 0 && strcmp(nv->groups[i].name, wl) == 0)
-			return (int)i;
-	w = llmo_informer_get(nv->p->b->workloads, ns, wl);
-	if (!w || nv->ngroups == BINDER_GROUPS_MAX)
-		return w ? -2 : -1; /* -2: a workload past the limit, never evicted */
-	g = &nv->groups[nv->ngroups];
-	snprintf(g->ns, sizeof(g->ns), "%s", ns);
-	snprintf(g->name, sizeof(g->name), "%s", wl);
-	min = json_object_get(json_object_get(json_object_get(w, "spec"), "scaling"), "minReplicas");
-	g->min_replicas = json_is_integer(min) ? (int32_t)json_integer_value(min) : 1;
-	return (int)nv->ngroups++;
-}
-
-/* Spreads the pod's GPU milli over the node's GPU indices it holds. */
-static void victim_gpus(const struct node_victims *nv, const char *ids, int64_t milli,
-			struct llmo_sched_victim *v)
-{
-	size_t n = 1;
-
-	if (!ids || !*ids)
-		return;
-	for (const char *c = ids; *c; c++)
-		n += *c == ',';
-	for (const char *s = ids; *s;) {
-		size_t len = strcspn(s, ",");
-
-		for (size_t g = 0; g < nv->ids->len && g < LLMO_SCHED_NODE_GPUS_MAX; g++)
-			if (strlen(nv->ids->items[g]) == len && strncmp(nv->ids->items[g], s, len) == 0)
-				v->gpu[g] += (int)LLMO_MIN(milli / (int64_t)n, LLMO_SCHED_MILLI);
-		s += len;
-		if (*s == ',')
-			s++;
-	}
-}
-
-/*
- * Takes pod, an unfinished pod on the node (pod_index), as a candidate
- * victim when the preemptor may evict it; notes a lower-priority pod being
- * deleted there (the node is being made room on already).
- */
-static int collect_victim(struct node_victims *nv, json_t *pod)
-{
-	struct llmo_binder *b = nv->p->b;
-	char key[LLMO_BINDER_KEY_MAX];
-	struct victim_ref *ref;
-	struct usage req;
-	int32_t prio;
-	int group;
-
-	if (llmo_kube_object_key(pod, key, sizeof(key)))
-		return 0;
-	prio = pod_priority(b, pod);
-	if (pod_deleting(pod)) {
-		nv->waiting = nv->waiting || prio < nv->priority;
-		return 0;
-	}
-	if (!may_evict(nv, pod, key, prio))
-		return 0;
-	group = group_of(nv, pod);
-	if (group == -2)
-		return 0;
-	ref = llmo_vec_push(&nv->victims);
-	if (!ref)
-		return LLMO_ENOMEM;
-	memset(ref, 0, sizeof(*ref));
-	ref->pod = pod;
-	memcpy(ref->key, key, sizeof(key));
-	pod_request(pod, &req);
-	ref->v.cpu = LLMO_MAX(req.v[RES_CPU], 0);
-	ref->v.mem = LLMO_MAX(req.v[RES_MEMORY], 0);
-	ref->v.priority = prio;
-	ref->v.group = group;
-	if (req.v[RES_GPU] > 0)
-		victim_gpus(nv, pod_gpus(b, pod, key), req.v[RES_GPU], &ref->v);
-	return 0;
-}
-
-/* Files an unfinished pod under its node, and counts it live for its workload. */
-static int index_pod(void *ctx, json_t *pod)
-{
-	struct pod_index *idx = ctx;
-	const char *wl = label(pod, LLMO_BINDER_WORKLOAD_LABEL);
-	const char *ns = llmo_kube_str(pod, "metadata", "namespace");
-	char key[LLMO_BINDER_KEY_MAX], wkey[2 * LLMO_BINDER_KEY_MAX];
-	struct pod_list *list;
-	const char *node;
-	json_t **slot;
-
-	if (pod_finished(pod) || llmo_kube_object_key(pod, key, sizeof(key)))
-		return 0;
-	node = pod_node(idx->b, pod, key);
-	if (!node)
-		return 0;
-	list = llmo_hmap_get(&idx->by_node, node);
-	if (!list) {
-		list = calloc(1, sizeof(*list));
-		if (!list || llmo_hmap_put(&idx->by_node, node, list, NULL)) {
-			free(list);
-			return LLMO_ENOMEM;
-		}
-	}
-	slot = llmo_vec_push(&list->pods);
-	if (!slot)
-		return LLMO_ENOMEM;
-	*slot = pod;
-	if (wl && ns && !pod_deleting(pod)) {
-		snprintf(wkey, sizeof(wkey), "%s\x1f%s", ns, wl);
-		if (llmo_hmap_put(&idx->live, wkey,
-				  (void *)((uintptr_t)llmo_hmap_get(&idx->live, wkey) + 1), NULL))
-			return LLMO_ENOMEM;
-	}
-	return 0;
-}
-
-static void free_pod_list(void *v)
-{
-	struct pod_list *list = v;
-
-	llmo_vec_release(&list->pods);
-	free(list);
-}
-
-static void pod_index_release(struct pod_index *idx)
-{
-	llmo_hmap_release(&idx->by_node, free_pod_list);
-	llmo_hmap_release(&idx->live, NULL);
-}
-
-/* The live pods of group g (pod_index). */
-static int group_live(const struct node_victims *nv, size_t g)
-{
-	char wkey[2 * LLMO_BINDER_KEY_MAX];
-
-	snprintf(wkey, sizeof(wkey), "%s\x1f%s", nv->groups[g].ns, nv->groups[g].name);
-	return (int)LLMO_MIN((uintptr_t)llmo_hmap_get(&nv->idx->live, wkey), (uintptr_t)INT_MAX);
-}
-
-/* Lowest priority first, then the youngest, then by key: the order victims are tried in. */
-static int cmp_victim(const void *a, const void *b)
-{
-	const struct victim_ref *x = a, *y = b;
-	int t;
-
-	if (x->v.priority != y->v.priority)
-		return x->v.priority < y->v.priority ? -1 : 1;
-	t = strcmp(created(y->pod), created(x->pod));
-	return t ? t : strcmp(x->key, y->key);
-}
-
-/*
- * Finds the victims on node for the preemptor into nv (set up by the
- * caller) and *out: true when a set works. The node's state is its
- * allocatable minus what p counted on it (pods there, and the room of
- * nominated pods of at least the preemptor's priority).
- */
-static bool try_node(struct node_victims *nv, const json_t *node, const struct llmo_sched_pod *shape,
-		     struct llmo_sched_preemption *out)
-{
-	struct pass *p = nv->p;
-	const struct usage *used = llmo_hmap_get(&p->used, nv->node);
-	struct llmo_sched_victim v[LLMO_SCHED_PREEMPT_VICTIMS_MAX];
-	int budget[BINDER_GROUPS_MAX] = {0};
-	struct llmo_sched_node n = {0};
-	const struct pod_list *list;
-	size_t count;
-
-	n.ngpus = (int)nv->ids->len;
-	n.model = 0;
-	n.cpu_cap = node_alloc(p->b, node, RES_CPU);
-	n.mem_cap = node_alloc(p->b, node, RES_MEMORY);
-	n.cpu_left = n.cpu_cap - (used ? used->v[RES_CPU] : 0);
-	n.mem_left = n.mem_cap - (used ? used->v[RES_MEMORY] : 0);
-	for (size_t g = 0; g < nv->ids->len; g++) {
-		char k[LLMO_BINDER_KEY_MAX];
-		const int64_t *u;
-
-		snprintf(k, sizeof(k), "%s\x1f%s", nv->node, nv->ids->items[g]);
-		u = llmo_hmap_get(&p->gpu_used, k);
-		n.gpu_left[g] = (int)(LLMO_SCHED_MILLI - LLMO_MIN(u ? *u : 0, 2 * LLMO_SCHED_MILLI));
-	}
-	list = llmo_hmap_get(&nv->idx->by_node, nv->node);
-	for (size_t i = 0; list && i < list->pods.len && !nv->rc; i++)
-		nv->rc = collect_victim(nv, list->pods.items[i]);
-	if (nv->rc || nv->waiting || !nv->victims.len)
-		return false;
-	qsort(nv->victims.items, nv->victims.len, sizeof(nv->victims.items[0]), cmp_victim);
-	count = LLMO_MIN(nv->victims.len, (size_t)LLMO_SCHED_PREEMPT_VICTIMS_MAX);
-	nv->victims.len = count;
-	for (size_t i = 0; i < count; i++)
-		v[i] = nv->victims.items[i].v;
-	for (size_t g = 0; g < nv->ngroups; g++)
-		budget[g] = LLMO_MAX(group_live(nv, g) - nv->groups[g].min_replicas, 0);
-	return llmo_sched_preempt_pick(&n, shape, v, count, budget, nv->ngroups, out);
-}
-
-/* POSTs pods/eviction for the victim and records its Preempted Event. */
-static int evict(struct llmo_binder *b, const struct victim_ref *vr, const char *preemptor,
-		 int32_t priority, const char *node)
-{
-	const char *ns = llmo_kube_str(vr->pod, "metadata", "namespace");
-	const char *name = llmo_kube_str(vr->pod, "metadata", "name");
-	struct llmo_error err = {0};
-	struct llmo_buf path;
-	json_t *body = NULL, *ref = NULL;
-	int rc;
-
-	llmo_buf_init(&path, BINDER_PATH_MAX);
-	rc = llmo_kube_path(&llmo_kube_pods, ns, name, "eviction", &path);
-	if (rc)
-		goto out;
-	body = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "policy/v1", "kind", "Eviction",
-			 "metadata", "name", name, "namespace", ns);
-	if (!body) {
-		rc = LLMO_ENOMEM;
-		goto out;
-	}
-	rc = llmo_kube_request(b->client, "POST", path.data, NULL, body, NULL, NULL, &err);
-	if (rc) {
-		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "eviction failed", "pod=%s err=%s", vr->key,
-			 err.msg);
-		goto out;
-	}
-	b->evicted++;
-	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "preempted", "pod=%s by=%s node=%s", vr->key,
-		 preemptor, node);
-	ref = pod_ref(vr->pod);
-	if (ref)
-		llmo_kube_event(b->rec, ref, "Normal", "Preempted",
-				"Preempted by %s (priority %" PRId32 ") on node %s, where %s did "
-				"not fit; this pod's priority is %" PRId32,
-				preemptor, priority, node, preemptor, vr->v.priority);
-out:
-	json_decref(ref);
-	json_decref(body);
-	llmo_buf_release(&path);
-	return rc;
-}
-
-/* Sets the preemptor's status.nominatedNodeName and remembers it. */
-static int nominate(struct llmo_binder *b, const char *key, const char *ns, const char *name,
-		    const char *node)
-{
-	struct llmo_error err = {0};
-	json_t *patch = json_pack("{s:{s:s}}", "status", "nominatedNodeName", node);
-	char *copy = llmo_strdup(node);
-	void *old = NULL;
-	int rc;
-
-	if (!patch || !copy || llmo_hmap_put(&b->nominated, key, copy, &old)) {
-		json_decref(patch);
-		free(copy);
-		return LLMO_ENOMEM;
-	}
-	free(old);
-	rc = llmo_kube_patch(b->client, &llmo_kube_pods, ns, name, "status", LLMO_KUBE_PATCH_MERGE,
-			     patch, NULL, &err);
-	json_decref(patch);
-	if (rc)
-		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "nominatedNodeName patch failed",
-			 "pod=%s err=%s", key, err.msg);
-	return rc;
-}
-
-static void node_victims_release(struct node_victims *nv)
-{
-	llmo_vec_release(&nv->victims);
-}
-
-/*
- * Preempts for pod (the binder's rules, binder.h) on one of nodes[0..n)
- * (those that failed on resources alone, in name order): evicts the best
- * set of victims, nominates the node. 0 also when there is nothing to do;
- * an error code when the cache could not be read or memory ran out.
- */
-static int preempt(struct pass *p, const json_t *pod, const char *key, const char *ns,
-		   const char *name, json_t **nodes, size_t n, const struct usage *req)
-{
-	struct llmo_binder *b = p->b;
-	struct node_victims best = {0};
-	struct llmo_sched_preemption best_r = {0};
-	struct llmo_sched_pod shape;
-	struct pod_index idx = {.b = b};
-	const char *best_node = NULL, *mine;
-	struct llmo_buf names;
-	json_t *ref;
-	int rc = 0, policy = pod_preemption(b, pod), evicted = 0;
-
-	if (policy == LLMO_PREEMPT_NEVER || !pod_shape(req, &shape) ||
-	    !llmo_informer_synced(b->workloads))
-		return 0;
-	mine = nominated_node(b, pod, key);
-	llmo_buf_init(&names, LLMO_BINDER_MESSAGE_MAX);
-	llmo_hmap_init(&idx.by_node);
-	llmo_hmap_init(&idx.live);
-	rc = llmo_informer_list(b->pods, NULL, index_pod, &idx);
-	for (size_t i = 0; i < n && !rc; i++) {
-		const char *node = llmo_kube_str(nodes[i], "metadata", "name");
-		struct node_victims nv = {.p = p, .idx = &idx, .preemptor = pod, .self = key,
-					  .priority = p->priority, .policy = policy, .node = node,
-					  .victims = LLMO_VEC_INIT};
-		struct llmo_strv ids = {0};
-		struct llmo_sched_preemption r;
-
-		rc = node_gpu_ids(nodes[i], &ids);
-		nv.ids = &ids;
-		if (!rc && ids.len <= LLMO_SCHED_NODE_GPUS_MAX && try_node(&nv, nodes[i], &shape, &r) &&
-		    (!best_node || llmo_sched_preemption_better(&r, &best_r))) {
-			node_victims_release(&best);
-			best = nv;
-			memset(&nv.victims, 0, sizeof(nv.victims));
-			best_r = r;
-			best_node = node;
-		}
-		rc = rc ? rc : nv.rc;
-		if (nv.waiting && mine && strcmp(mine, node) == 0) {
-			/* its victims are still leaving: wait for them, evict no more */
-			node_victims_release(&nv);
-			llmo_strv_release(&ids);
-			best_node = NULL;
-			break;
-		}
-		node_victims_release(&nv);
-		llmo_strv_release(&ids);
-	}
-	if (rc || !best_node)
-		goto out;
-	for (size_t i = 0; i < best.victims.len && i < 64; i++) {
-		const struct victim_ref *vr = &best.victims.items[i];
-
-		if (!(best_r.set >> i & 1))
-			continue;
-		if (evict(b, vr, key, p->priority, best_node) == 0) {
-			evicted++;
-			if (names.len)
-				llmo_buf_puts(&names, ", ");
-			llmo_buf_puts(&names, vr->key);
-		}
-	}
-	if (!evicted)
-		goto out;
-	nominate(b, key, ns, name, best_node);
-	ref = pod_ref(pod);
-	if (ref)
-		llmo_kube_event(b->rec, ref, "Normal", "Preempting",
-				"Preempting %d pod(s) of lower priority on node %s: %s", evicted,
-				best_node, names.data ? names.data : "");
-	json_decref(ref);
-out:
-	node_victims_release(&best);
-	pod_index_release(&idx);
-	llmo_buf_release(&names);
-	return rc;
-}
-
 static int reconcile(void *ctx, const char *key)
 {
 	struct llmo_binder *b = ctx;
-	struct pass p = {.b = b, .self = key, .nodes = LLMO_VEC_INIT};
+	struct llmo__binder_pass p = {.b = b, .self = key, .nodes = LLMO_VEC_INIT};
 	struct whys whys;
 	struct llmo_buf msg, gpus;
 	char ns[LLMO_BINDER_KEY_MAX];
 	const char *name, *gpu_type = NULL;
 	LLMO_VEC(json_t *) cands = LLMO_VEC_INIT;
 	LLMO_VEC(json_t *) shorts = LLMO_VEC_INIT; /* nodes short of resources only, and cands */
-	struct usage req;
+	struct llmo__binder_usage req;
 	json_t *pod, *ref, *chosen;
 	int rc = 0;
 
@@ -1781,7 +1290,7 @@ static int reconcile(void *ctx, const char *key)
 	pod = llmo_informer_get(b->pods, ns, name);
 	if (!pod || !pod_is_candidate(b, pod)) {
 		/* gone or bound (the informer caught up): drop what we assumed */
-		if (!pod || pod_finished(pod) || llmo_kube_str(pod, "spec", "nodeName"))
+		if (!pod || llmo__binder_pod_finished(pod) || llmo_kube_str(pod, "spec", "nodeName"))
 			forget_assumed(b, key);
 		llmo_workqueue_forget(b->queue, key);
 		goto out;
@@ -1794,8 +1303,8 @@ static int reconcile(void *ctx, const char *key)
 		rc = llmo_workqueue_add_after(b->queue, key, BINDER_UNSYNCED_RETRY_MS);
 		goto out;
 	}
-	p.priority = pod_priority(b, pod);
-	pod_request(pod, &req);
+	p.priority = llmo__binder_pod_priority(b, pod);
+	llmo__binder_pod_request(pod, &req);
 	if (req.v[RES_GPU] > 0) {
 		gpu_type = annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
 		if (!gpu_type_constrains(gpu_type))
@@ -1844,11 +1353,11 @@ static int reconcile(void *ctx, const char *key)
 		goto out;
 	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "unschedulable", "pod=%s msg=%s", key, msg.data);
 	mark_unschedulable(b, pod, key, ns, name, msg.data);
-	ref = pod_ref(pod);
+	ref = llmo__binder_pod_ref(pod);
 	if (ref)
 		llmo_kube_event(b->rec, ref, "Warning", "FailedScheduling", "%s", msg.data);
 	json_decref(ref);
-	rc = preempt(&p, pod, key, ns, name, shorts.items, shorts.len, &req);
+	rc = llmo__binder_preempt(&p, pod, key, ns, name, shorts.items, shorts.len, &req);
 	if (rc)
 		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "preemption failed", "pod=%s rc=%d", key, rc);
 	rc = 1; /* retry rate-limited */
@@ -1892,7 +1401,7 @@ static bool pod_holds_node(const json_t *pod)
 {
 	const char *node = llmo_kube_str(pod, "spec", "nodeName");
 
-	return node && *node && !pod_finished(pod);
+	return node && *node && !llmo__binder_pod_finished(pod);
 }
 
 static void on_pod_add(void *ctx, json_t *obj)
@@ -1934,7 +1443,7 @@ static void on_pod_delete(void *ctx, json_t *obj)
 			free(old);
 		}
 		/* a preemptor gone frees the room it kept */
-		held = held || nominated_node(b, obj, key);
+		held = held || llmo__binder_nominated_node(b, obj, key);
 		forget_assumed(b, key);
 	}
 	if (held)

@@ -195,7 +195,8 @@ void llmo_binder_set_performance_weight(struct llmo_binder *b, double weight);
 /*
  * Applies the configuration's scheduler section: resourceOvercommitRatio,
  * every qosClasses entry, modelAffinityWeight (0 when localityPreference
- * is false) and performanceWeight (0 unless strategy is performance-aware). Not the policy (a flag may override it).
+ * is false) and performanceWeight (0 unless strategy is performance-aware);
+ * not the policy (a flag may override it).
  * Errors as llmo_binder_add_qos_class, with err naming the class.
  */
 int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_config *sc,

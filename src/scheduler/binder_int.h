@@ -1,0 +1,147 @@
+#ifndef LLMO_SCHEDULER_BINDER_INT_H
+#define LLMO_SCHEDULER_BINDER_INT_H
+/*
+ * The live scheduler's internals, shared by binder.c (queue, filters,
+ * choice, binding, life cycle) and binder_preempt.c (preemption). Not an
+ * interface: see binder.h. Everything runs on the binder's loop thread.
+ */
+#include "base/common.h"
+
+#include <jansson.h>
+
+#include "base/hmap.h"
+#include "base/rng.h"
+#include "base/str.h"
+#include "kube/client.h"
+#include "scheduler/binder.h"
+#include "scheduler/cluster.h"
+#include "scheduler/policy.h"
+
+struct llmo_event_recorder;
+struct llmo_informer;
+struct llmo_leader;
+struct llmo_workqueue;
+
+/* The component name in log lines. */
+#define LLMO__BINDER_LOG "scheduler"
+/* Longest URL path built (namespace, name, subresource). */
+#define LLMO__BINDER_PATH_MAX 1024
+
+enum { RES_CPU, RES_MEMORY, RES_GPU, RES_N };
+
+/* A QoS class of the configuration (llmo_binder_add_qos_class). */
+struct llmo__binder_qos {
+	char *name;
+	int32_t priority;
+	int preemption; /* enum llmo_preemption */
+};
+
+struct llmo__binder_usage {
+	int64_t v[RES_N];
+	uint32_t tags[LLMO_SCHED_TAGS]; /* a node's GPU pods by affinity tag (cluster.h) */
+};
+
+/* GPU pods seen of one (GPUs, share) class, for the target workload. */
+struct llmo__binder_gpu_class {
+	int num_gpu;
+	int gpu_milli;
+	uint64_t count;
+};
+
+struct llmo_binder {
+	struct llmo_kube_client *client;
+	struct event_base *base;
+	char *name;
+	struct llmo_informer *pods;
+	struct llmo_informer *nodes;
+	struct llmo_informer *workloads; /* LLMWorkloads: minReplicas for preemption */
+	struct llmo_informer *models;    /* LLMModels: benchmarks for the performance score */
+	struct llmo_workqueue *queue;
+	struct llmo_event_recorder *rec;
+	struct llmo_leader *leader; /* NULL without leader election */
+	bool leading;
+	/* pod key -> node name (owned) for bindings made, until the informer shows them */
+	struct llmo_hmap assumed;
+	/* pod key -> the GPU ids assigned (owned), until the informer shows the annotation */
+	struct llmo_hmap assumed_gpus;
+	/* pod key -> nominated node name (owned), for preemptors until bound or gone */
+	struct llmo_hmap nominated;
+	size_t bound;
+	size_t evicted; /* victims evicted */
+	struct llmo__binder_qos qos[LLMO_BINDER_QOS_MAX];
+	size_t nqos;
+	double affinity_weight; /* model affinity score weight (>= 0) */
+	double performance_weight; /* performance score weight (>= 0) */
+	double overcommit; /* cpu and memory allocatable multiplier (>= 1) */
+	enum llmo_sched_policy_kind policy;
+	struct llmo_rng rng; /* the random policy's choices */
+	/* the target workload's source: GPU pods seen, by class (binder.h) */
+	struct llmo__binder_gpu_class classes[LLMO_BINDER_CLASSES_MAX];
+	size_t nclasses;
+	uint64_t class_pods;		   /* pods counted in classes */
+	double seen_cpu, seen_mem, seen_gpu; /* their requests summed (milli-units) */
+	int64_t started_ms; /* monotonic, when started */
+	bool started;
+};
+
+struct llmo__binder_pass {
+	struct llmo_binder *b;
+	const char *self;  /* the key of the pod being placed */
+	int32_t priority;  /* its priority */
+	struct llmo_hmap used;	   /* node name -> struct llmo__binder_usage * (owned) */
+	struct llmo_hmap gpu_used; /* "node\x1fGPU id" -> int64_t * milli-GPUs (owned) */
+	LLMO_VEC(json_t *) nodes;
+	int rc;
+};
+
+/* The pod's creationTimestamp ("" when none): RFC 3339 in UTC sorts as text. */
+const char *llmo__binder_created(const json_t *pod);
+
+/* The value of the object's label key, or NULL. */
+const char *llmo__binder_label(const json_t *obj, const char *key);
+
+/* The node's allocatable resource r (milli-units; cpu and memory times the overcommit). */
+int64_t llmo__binder_node_alloc(const struct llmo_binder *b, const json_t *node, int r);
+
+/* The node's GPU ids in index order into ids (binder.h). 0 or LLMO_ENOMEM. */
+int llmo__binder_node_gpu_ids(const json_t *node, struct llmo_strv *ids);
+
+/* The node pod is nominated to (this binder's nomination, else its status), or NULL. */
+const char *llmo__binder_nominated_node(const struct llmo_binder *b, const json_t *pod,
+					const char *key);
+
+/* Whether the pod has a metadata.deletionTimestamp. */
+bool llmo__binder_pod_deleting(const json_t *pod);
+
+/* Whether the pod's phase is Succeeded or Failed. */
+bool llmo__binder_pod_finished(const json_t *pod);
+
+/* The GPU ids assigned to pod (annotation, or assumed by this binder), or NULL. */
+const char *llmo__binder_pod_gpus(const struct llmo_binder *b, const json_t *pod, const char *key);
+
+/* The pod's preemption policy (binder.h), an enum llmo_preemption. */
+int llmo__binder_pod_preemption(const struct llmo_binder *b, const json_t *pod);
+
+/* The pod's priority (binder.h). */
+int32_t llmo__binder_pod_priority(const struct llmo_binder *b, const json_t *pod);
+
+/* A stand-in involved object for Events about pod (new reference, NULL without memory). */
+json_t *llmo__binder_pod_ref(const json_t *pod);
+
+/* The pod's summed container requests; unparsable quantities count as 0. */
+void llmo__binder_pod_request(const json_t *pod, struct llmo__binder_usage *u);
+
+/* The pod's shape for the policies; false past LLMO_SCHED_POD_GPUS_MAX GPUs. */
+bool llmo__binder_pod_shape(const struct llmo__binder_usage *req, struct llmo_sched_pod *shape);
+
+/*
+ * Preempts for pod (binder.h) on one of nodes[0..n) (those that failed on
+ * resources alone, in name order): evicts the best set of victims and
+ * nominates the node. 0 also when there is nothing to do; an error code
+ * when the cache could not be read or memory ran out. binder_preempt.c.
+ */
+int llmo__binder_preempt(struct llmo__binder_pass *p, const json_t *pod, const char *key,
+			 const char *ns, const char *name, json_t **nodes, size_t n,
+			 const struct llmo__binder_usage *req);
+
+#endif
