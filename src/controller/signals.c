@@ -114,6 +114,15 @@ static int on_sample(void *arg, const char *name, const struct llmo_prom_label *
 		t->requests += v;
 		if (failed_code(llmo_prom_label(l, n, "code")))
 			t->errors += v;
+	} else if (strcmp(name, "llmo_gateway_upstream_attempts_total") == 0) {
+		const char *outcome = llmo_prom_label(l, n, "outcome");
+
+		if (!outcome || !(w = wl_of(in, model)) || !(t = track_of(w, track)))
+			return in->rc;
+		if (strcmp(outcome, "ok") == 0)
+			t->attempts_ok += v;
+		else
+			t->attempts_failed += v;
 	} else if (strcmp(name, "llmo_gateway_tokens_total") == 0) {
 		const char *kind = llmo_prom_label(l, n, "kind");
 
@@ -289,6 +298,8 @@ void llmo__sample_total(const struct llmo__wl_sample *w, struct llmo__track_samp
 		out->requests += t->requests;
 		out->errors += t->errors;
 		out->tokens += t->tokens;
+		out->attempts_ok += t->attempts_ok;
+		out->attempts_failed += t->attempts_failed;
 		for (size_t b = 0; b < t->nb; b++)
 			add_bucket(out, t->le[b], t->cum[b]);
 	}
@@ -312,6 +323,9 @@ void llmo__track_delta(const struct llmo__track_sample *now, const struct llmo__
 	out->requests = counter_delta(now->requests, then->requests);
 	out->errors = reset ? now->errors : counter_delta(now->errors, then->errors);
 	out->tokens = counter_delta(now->tokens, then->tokens);
+	out->attempts_ok = reset ? now->attempts_ok : counter_delta(now->attempts_ok, then->attempts_ok);
+	out->attempts_failed =
+		reset ? now->attempts_failed : counter_delta(now->attempts_failed, then->attempts_failed);
 	for (size_t i = 0; i < out->nb; i++) {
 		double old = 0;
 

@@ -30,6 +30,7 @@
 struct llmo__track_sample {
 	char name[LLMO__SIG_TRACK_MAX + 1]; /* "" when the gateway gave none */
 	double requests, errors, tokens;
+	double attempts_ok, attempts_failed; /* attempts on replicas (retries included) */
 	size_t nb;			     /* buckets, ascending le, +Inf last */
 	double le[LLMO__SIG_BUCKETS];
 	double cum[LLMO__SIG_BUCKETS];	     /* cumulative counts */

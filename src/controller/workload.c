@@ -1038,8 +1038,14 @@ static bool analyse(struct wl *s)
 		m->base_ms = now;
 	}
 	llmo__track_delta(cur ? cur : &zero, &m->base, &d);
-	n = d.requests;
-	e = d.errors > n ? n : d.errors;
+	/* attempts when the gateway counts them: its retries hide failures from clients only */
+	if (d.attempts_ok + d.attempts_failed > 0) {
+		n = d.attempts_ok + d.attempts_failed;
+		e = d.attempts_failed;
+	} else {
+		n = d.requests;
+		e = d.errors > n ? n : d.errors;
+	}
 	sr = n > 0 ? (n - e) / n : 0;
 	p95 = llmo__track_quantile(&d, 0.95) * 1000;
 	json_decref(s->ro.analysis);

@@ -621,6 +621,13 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				       "connect_timeout, reset, timeout, status, protocol).",
 				       (const char *[]){"backend", "kind"}, 2,
 				       &gw->m_upstream_errors, err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_upstream_attempts_total",
+				       "Attempts on replicas by model, track and outcome (ok: an "
+				       "answer below 500; failed: a 5xx, a broken connection or a "
+				       "timeout, retried elsewhere or not). Rollout analysis reads "
+				       "it: a retry hides a failure from the client, not from here.",
+				       (const char *[]){"model", "track", "outcome"}, 3,
+				       &gw->m_attempts, err)) ||
 	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_retries_total",
 				       "Requests sent again to another replica after a failure.",
 				       (const char *[]){"model"}, 1, &gw->m_retries, err)) ||

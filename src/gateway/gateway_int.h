@@ -63,7 +63,8 @@ struct llmo_gateway {
 	struct event *rebuild_ev;
 
 	struct llmo_metrics *metrics;
-	struct llmo_metric *m_requests, *m_duration, *m_ttfb, *m_upstream_errors, *m_retries,
+	struct llmo_metric *m_requests, *m_duration, *m_ttfb, *m_upstream_errors, *m_attempts,
+		*m_retries,
 		*m_inflight, *m_endpoints, *m_clients, *m_pod_inflight, *m_tokens, *m_pending,
 		*m_tenant_requests, *m_tenant_tokens, *m_rate_limited;
 };

@@ -123,6 +123,7 @@ struct gw_req {
 	struct llmo_gw_backend *tried[ATTEMPTS_MAX];
 	int attempts;
 	bool stale_retried;
+	bool cut; /* the answer broke off after its head was sent */
 	bool trial; /* the current attempt is its backend's half-open trial */
 	/* held for a ready replica (scale from zero) */
 	bool held;
@@ -258,6 +259,14 @@ static void inflight_gauge(struct llmo_gateway *gw, struct llmo_gw_backend *b)
 	llmo_series_set(b->inflight_gauge, b->inflight);
 	if (b->pod_gauge)
 		llmo_series_set(b->pod_gauge, b->inflight);
+}
+
+static void attempt_outcome(struct gw_req *req, bool ok)
+{
+	llmo_metric_add(req->gw->m_attempts,
+			(const char *[]){model_label(req), req->ep ? req->ep->track : "",
+					 ok ? "ok" : "failed"},
+			1);
 }
 
 static void upstream_error(struct llmo_gateway *gw, struct llmo_gw_backend *b, enum fail kind)
@@ -410,6 +419,7 @@ static void record_failure(struct gw_req *req, enum fail kind)
 		return;
 	was_closed = llmo_gw_backend_allowed(b, now_ns(), &gw->bal) && !b->probing;
 	upstream_error(gw, b, kind);
+	attempt_outcome(req, false);
 	llmo_gw_backend_failure(b, now_ns(), &gw->bal);
 	if (was_closed && !llmo_gw_backend_allowed(b, now_ns(), &gw->bal))
 		LLMO_WARN(LOG, "backend failing, skipped for a while", "backend=%s failures=%d "
@@ -508,6 +518,8 @@ static void req_finish(struct gw_req *req, int status)
 		up_free(req->up);
 		req->up = NULL;
 	}
+	if (req->ep && req->attempts > 0 && status > 0 && status < 500 && !req->cut)
+		attempt_outcome(req, true);
 	attempt_end(req);
 	count_request(gw, model, track, status);
 	if (req->tenant) {
@@ -985,8 +997,11 @@ static void abort_answer(struct gw_req *req, enum fail kind, const char *why)
 {
 	struct llmo__gw_client *c = req->c;
 
-	if (req->cur)
+	if (req->cur) {
 		upstream_error(req->gw, req->cur, kind);
+		attempt_outcome(req, false);
+	}
+	req->cut = true;
 	LLMO_WARN(LOG, "answer cut short", "model=%s backend=%s reason=%s", model_label(req),
 		  req->ep ? req->ep->backend->addr : "-", why);
 	req_finish(req, req->status);

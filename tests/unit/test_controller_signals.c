@@ -40,7 +40,9 @@ static const char scrape2[] =
 	"llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"canary\",le=\"0.5\"} 9\n"
 	"llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"canary\",le=\"1\"} 11\n"
 	"llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"canary\",le=\"+Inf\"} 14\n"
-	"llmo_gateway_pod_inflight{namespace=\"ns\",workload=\"w\",pod=\"w-b\",track=\"canary\"} 0\n";
+	"llmo_gateway_pod_inflight{namespace=\"ns\",workload=\"w\",pod=\"w-b\",track=\"canary\"} 0\n"
+	"llmo_gateway_upstream_attempts_total{model=\"ns/w\",track=\"canary\",outcome=\"ok\"} 13\n"
+	"llmo_gateway_upstream_attempts_total{model=\"ns/w\",track=\"canary\",outcome=\"failed\"} 4\n";
 
 static void test_ingest_and_deltas(void **state)
 {
@@ -73,6 +75,8 @@ static void test_ingest_and_deltas(void **state)
 	/* canary: 8+1+1+5 = 15 requests, 503 and 502 failed (429 is not the canary's fault) */
 	llmo__track_delta(llmo__sample_track(now, "canary"), llmo__sample_track(then, "canary"), &d);
 	assert_true(d.requests == 11 && d.errors == 1 && d.tokens == 120);
+	/* attempts appear in the second scrape only: all of them are new */
+	assert_true(d.attempts_ok == 13 && d.attempts_failed == 4);
 	/* buckets: 0.1 3-1, 0.5 9-0, 1 11-0, +Inf 14-4 */
 	assert_int_equal(d.nb, 4);
 	assert_true(d.cum[0] == 2 && d.cum[1] == 9 && d.cum[2] == 11 && d.cum[3] == 10);
