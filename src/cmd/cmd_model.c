@@ -18,13 +18,14 @@
 #include "cmd/cmd.h"
 #include "registry/client.h"
 #include "registry/manifest.h"
+#include "registry/registry.h"
 #include "registry/route.h"
 #include "registry/sign.h"
 
 #include "base/banned.h"
 
 #define SUB "model"
-#define MODEL_ARTIFACT_TYPE "application/vnd.llmo.model.v1"
+#define MODEL_ARTIFACT_TYPE LLMO_MODEL_ARTIFACT_TYPE
 #define MODEL_CONFIG_TYPE "application/vnd.llmo.model.config.v1+json"
 #define MODEL_FILE_TYPE "application/vnd.llmo.model.file.v1"
 #define TITLE "org.opencontainers.image.title"

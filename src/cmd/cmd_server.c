@@ -176,6 +176,8 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.port = s->registry_port;
 		o.storage_path = state;
 		o.checksum_validation = s->cfg->model_registry.checksum_validation;
+		o.max_versions = s->cfg->model_registry.max_versions;
+		o.auto_cleanup = s->cfg->model_registry.auto_cleanup;
 		if (!s->plain_http) {
 			o.tls_cert = cert;
 			o.tls_key = key;
