@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/config.h"
 #include "base/clock.h"
 #include "base/file.h"
 #include "base/json.h"
@@ -20,6 +21,7 @@
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "registry/client.h"
+#include "registry/fetch.h"
 #include "registry/manifest.h"
 #include "registry/registry.h"
 #include "registry/route.h"
@@ -41,6 +43,7 @@ static const char usage[] =
 	"usage: llmo model push PATH --name NAME --version V [--type T] [--framework F]\n"
 	"                       [--parameters P] [--quantization Q] [--context-length N]\n"
 	"                       [--no-latest] [--model MODEL] [--image IMAGE]\n"
+	"                       [--local-command JSON]\n"
 	"       llmo model tag NAME:V ALIAS\n"
 	"       llmo model pull NAME:V|NAME@DIGEST [--output DIR]\n"
 	"       llmo model list [NAME]\n"
@@ -67,6 +70,7 @@ static const char usage[] =
 	"  --no-latest         push: do not move the alias \"latest\" to this version\n"
 	"  --model MODEL       push: the LLMModel's spec.name (default: NAME's last part)\n"
 	"  --image IMAGE       push: the LLMModel's spec.runtime.image\n"
+	"  --local-command JSON  push: its spec.runtime.localCommand ('[\"llmo\", ...]')\n"
 	"  --kubeconfig FILE   push and delete write the LLMModel MODEL-V through this API\n"
 	"                      (default $KUBECONFIG; without either, no API is used)\n"
 	"  --namespace NS      its namespace (default: the kubeconfig's, else \"default\")\n"
@@ -78,7 +82,8 @@ struct opts {
 	const char *name, *version, *type, *framework, *parameters, *quantization, *output;
 	const char *key, *pub;
 	const char *kubeconfig, *ns, *model, *image;
-	bool no_latest, no_api;
+	const char *config, *trusted_keys, *local_command;
+	bool no_latest, no_api, require_signature;
 	int64_t context_length; /* -1: not given */
 	const char *args[2];    /* positional arguments */
 	size_t nargs;
@@ -86,10 +91,7 @@ struct opts {
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} flags[] = {
+	static const struct cmd_str_flag flags[] = {
 		{"--registry", offsetof(struct opts, registry)},
 		{"--token", offsetof(struct opts, token)},
 		{"--token-file", offsetof(struct opts, token_file)},
@@ -108,6 +110,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"-n", offsetof(struct opts, ns)},
 		{"--model", offsetof(struct opts, model)},
 		{"--image", offsetof(struct opts, image)},
+		{"--local-command", offsetof(struct opts, local_command)},
+		{"--config", offsetof(struct opts, config)},
+		{"--trusted-keys", offsetof(struct opts, trusted_keys)},
 	};
 	const char *ctx = NULL;
 
@@ -115,11 +120,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->context_length = -1;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *eq = strchr(a, '='), *v;
-		size_t n = eq ? (size_t)(eq - a) : strlen(a), k;
+		size_t n = eq ? (size_t)(eq - a) : strlen(a);
 
 		if (strcmp(a, "--insecure") == 0 || strcmp(a, "--no-latest") == 0 ||
-		    strcmp(a, "--no-api") == 0) {
-			*(a[2] == 'i' ? &o->insecure : a[5] == 'l' ? &o->no_latest : &o->no_api) = true;
+		    strcmp(a, "--no-api") == 0 || strcmp(a, "--require-signature") == 0) {
+			*(a[2] == 'i'	? &o->insecure
+			  : a[2] == 'r' ? &o->require_signature
+			  : a[5] == 'l' ? &o->no_latest
+					: &o->no_api) = true;
 			continue;
 		}
 		if (strncmp(a, "--", 2) != 0 && strncmp(a, "-n", 3) != 0) {
@@ -135,12 +143,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			ctx = v;
 			continue;
 		}
-		for (k = 0; k < LLMO_ARRAY_LEN(flags); k++)
-			if (strlen(flags[k].name) == n && strncmp(a, flags[k].name, n) == 0)
-				break;
-		if (k == LLMO_ARRAY_LEN(flags))
+		if (!cmd_str_flag_set(flags, LLMO_ARRAY_LEN(flags), o, a, n, v))
 			return cmd_usage_error(SUB, "unknown flag %.*s (see --help)", (int)n, a);
-		*(const char **)(void *)((char *)o + flags[k].off) = v;
 	}
 	if (ctx && llmo_parse_int_range(ctx, 1, INT64_C(1) << 40, &o->context_length, NULL))
 		return cmd_usage_error(SUB, "--context-length wants a positive integer");
@@ -154,6 +158,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		o->kubeconfig = getenv("KUBECONFIG");
 	if (o->no_api)
 		o->kubeconfig = NULL;
+	if (!o->trusted_keys)
+		o->trusted_keys = getenv("LLMO_TRUSTED_KEYS");
 	return 0;
 }
 
@@ -472,9 +478,31 @@ static int write_llmmodel(const struct opts *o, const file_vec *files,
 	json_object_set_new(spec, "artifact", art);
 	if (o->image)
 		json_object_set_new(spec, "runtime", json_pack("{s:s}", "image", o->image));
+	if (o->local_command) {
+		json_t *lc = NULL;
+
+		if ((rc = llmo_json_load(o->local_command, strlen(o->local_command), "--local-command",
+					 &lc, err)))
+			goto out;
+		if (!json_is_array(lc) || !json_array_size(lc)) {
+			json_decref(lc);
+			rc = llmo_error_set(err, LLMO_EINVAL,
+					    "--local-command wants a JSON array of strings");
+			goto out;
+		}
+		if (!json_object_get(spec, "runtime"))
+			json_object_set_new(spec, "runtime", json_object());
+		json_object_set_new(json_object_get(spec, "runtime"), "localCommand", lc);
+	}
 	if ((rc = kube_client_of(o, &kc, &ns, err)))
 		goto out;
 	rc = llmo_kube_get(kc, &llmo_kube_llmmodels, ns, name, &got, err);
+	if (rc == LLMO_ENOTFOUND && !json_object_get(spec, "runtime")) {
+		rc = llmo_error_set(err, LLMO_EINVAL,
+				    "a new LLMModel needs a runtime: give --image IMAGE (a cluster) "
+				    "or --local-command '[\"CMD\", \"ARG\"]' (one machine)");
+		goto out;
+	}
 	if (rc == LLMO_ENOTFOUND) {
 		obj = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", "llm.orchestrator.io/v1",
 				"kind", "LLMModel", "metadata", "name", name, "namespace", ns, "spec",
@@ -592,6 +620,9 @@ static int cmd_push(const struct opts *o)
 			"layers", layers, "annotations", "org.opencontainers.image.version",
 			o->version, "org.opencontainers.image.created", now, "io.llmo.model.name",
 			o->name);
+	/* the name workloads use (the LLMModel's spec.name) */
+	json_object_set_new(json_object_get(man, "annotations"), "io.llmo.model.served-name",
+			    json_string(model_name(o, o->name)));
 	layers = NULL; /* taken by json_pack ("o"), even when it fails */
 	man_text = man ? llmo_json_dump(man, false) : NULL;
 	if (!man_text) {
@@ -708,6 +739,43 @@ static int pull_file(struct llmo_reg_client *c, const char *repo, const char *di
 	return rc;
 }
 
+/*
+ * signatureValidation (--require-signature, or the configuration's
+ * modelRegistry.signatureValidation): the model must carry a valid
+ * signature by one of the trusted keys. 0, or 1 with the reason printed.
+ */
+static int check_signature_policy(const struct opts *o, struct llmo_reg_client *c,
+				  const char *repo, const struct llmo_digest *d)
+{
+	struct llmo_sig_key *keys[LLMO_FETCH_KEYS_MAX];
+	struct llmo_error err = {0};
+	bool required = o->require_signature;
+	size_t nkeys = 0;
+	int rc = 0;
+
+	if (o->config) {
+		struct llmo_config cfg;
+
+		if (cmd_load_config(o->config, &cfg))
+			return 1;
+		required |= cfg.model_registry.signature_validation;
+		llmo_config_free(&cfg);
+	}
+	if (!required)
+		return 0;
+	if (!o->trusted_keys) {
+		fprintf(stderr, "llmo model: signatureValidation is on but no trusted keys are "
+				"configured (--trusted-keys or $LLMO_TRUSTED_KEYS)\n");
+		return 1;
+	}
+	if ((rc = llmo_model_keys_load(o->trusted_keys, keys, LLMO_FETCH_KEYS_MAX, &nkeys, &err)) ||
+	    (rc = llmo_model_verify(c, repo, d, keys, nkeys, NULL, &err)))
+		fprintf(stderr, "llmo model: signatureValidation: %s\n", err.msg);
+	for (size_t i = 0; i < nkeys; i++)
+		llmo_sig_key_free(keys[i]);
+	return rc ? 1 : 0;
+}
+
 static int cmd_pull(const struct opts *o)
 {
 	char repo[LLMO_REG_NAME_MAX + 1], ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX], dir[PATH_MAX];
@@ -735,6 +803,8 @@ static int cmd_pull(const struct opts *o)
 		fprintf(stderr, "llmo model: %s is an index, not a model\n", o->args[0]);
 		goto out;
 	}
+	if (check_signature_policy(o, c, repo, &d))
+		goto out;
 	for (size_t i = 0; i < m.refs.len; i++) {
 		const struct llmo_oci_descriptor *l = &m.refs.items[i];
 		const char *title = json_string_value(json_object_get(l->annotations, TITLE));
@@ -1040,40 +1110,15 @@ out:
 	return status;
 }
 
-/* Whether referrer desc (an entry of the referrers index) is a valid signature by k of d. */
-static bool check_signature(struct llmo_reg_client *c, const char *repo, json_t *desc,
-			    const struct llmo_sig_key *k, const struct llmo_digest *d)
-{
-	const char *ref = json_string_value(json_object_get(desc, "digest"));
-	struct llmo_oci_manifest m = {0};
-	struct llmo_error err = {0};
-	struct llmo_buf body, sig;
-	bool ok = false;
-
-	llmo_buf_init(&body, LLMO_REG_CLIENT_BODY_MAX);
-	llmo_buf_init(&sig, 1024);
-	if (ref && get_manifest(c, repo, ref, &body, &m, NULL, &err) == 0 && m.has_subject &&
-	    llmo_digest_equal(&m.subject.digest, d) && m.refs.len == 1 &&
-	    strcmp(m.refs.items[0].media_type, LLMO_SIG_MEDIA_TYPE) == 0 &&
-	    llmo_reg_client_blob_get(c, repo, &m.refs.items[0].digest, 1024, &sig, &err) == 0)
-		ok = llmo_sig_verify(k, d, (const unsigned char *)sig.data, sig.len);
-	llmo_oci_manifest_release(&m);
-	llmo_buf_release(&body);
-	llmo_buf_release(&sig);
-	return ok;
-}
-
 static int cmd_verify(const struct opts *o)
 {
 	char repo[LLMO_REG_NAME_MAX + 1], ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX];
-	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 256];
+	char ds[LLMO_DIGEST_STR_MAX];
 	struct llmo_reg_client *c = NULL;
 	struct llmo_sig_key *k = NULL;
 	struct llmo_error err = {0};
 	struct llmo_digest d;
-	struct llmo_buf body, idx;
-	json_t *j = NULL, *list;
-	size_t checked = 0;
+	struct llmo_buf body;
 	int status = 1, rc;
 
 	if (o->nargs != 1 || !o->pub)
@@ -1081,46 +1126,22 @@ static int cmd_verify(const struct opts *o)
 	if ((rc = split_ref(o->args[0], repo, ref)))
 		return rc;
 	llmo_buf_init(&body, LLMO_REG_CLIENT_BODY_MAX);
-	llmo_buf_init(&idx, LLMO_REG_CLIENT_BODY_MAX);
 	if (llmo_sig_key_load(o->pub, false, &k, &err)) {
 		status = fail(&err);
 		goto out;
 	}
 	if (client_of(o, &c))
 		goto out;
-	if (llmo_reg_client_manifest_get(c, repo, ref, &body, &d, NULL, &err)) {
+	if (llmo_reg_client_manifest_get(c, repo, ref, &body, &d, NULL, &err) ||
+	    llmo_model_verify(c, repo, &d, &k, 1, NULL, &err)) {
 		status = fail(&err);
 		goto out;
 	}
-	snprintf(path, sizeof(path), "/v2/%s/referrers/%s?artifactType=%s", repo,
-		 llmo_digest_str(&d, ds), LLMO_SIG_ARTIFACT_TYPE);
-	if (llmo_reg_client_get(c, path, &idx, &err) ||
-	    llmo_json_load(idx.data, idx.len, "referrers", &j, &err)) {
-		status = fail(&err);
-		goto out;
-	}
-	list = json_object_get(j, "manifests");
-	for (size_t i = 0; i < json_array_size(list); i++) {
-		json_t *desc = json_array_get(list, i);
-		const char *kid = json_string_value(json_object_get(
-			json_object_get(desc, "annotations"), LLMO_SIG_KEY_ANNOTATION));
-
-		if (kid && strcmp(kid, llmo_sig_key_id(k)) != 0)
-			continue;
-		checked++;
-		if (check_signature(c, repo, desc, k, &d)) {
-			printf("verified %s@%s: signed by key %s\n", repo, ds, llmo_sig_key_id(k));
-			status = 0;
-			goto out;
-		}
-	}
-	fprintf(stderr, "llmo model: %s@%s has no valid signature by key %s (%zu of %zu "
-			"signatures were by that key)\n",
-		repo, ds, llmo_sig_key_id(k), checked, json_array_size(list));
+	printf("verified %s@%s: signed by key %s\n", repo, llmo_digest_str(&d, ds),
+	       llmo_sig_key_id(k));
+	status = 0;
 out:
-	json_decref(j);
 	llmo_buf_release(&body);
-	llmo_buf_release(&idx);
 	llmo_sig_key_free(k);
 	llmo_reg_client_free(c);
 	return status;

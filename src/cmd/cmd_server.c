@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 #include "apiserver/apiserver.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/yaml.h"
@@ -103,6 +104,7 @@ struct server {
 	int running, stopping;
 	int64_t stop_ms; /* when the first stop signal came (monotonic) */
 	char shim[4096];
+	const char *trusted_keys; /* $LLMO_TRUSTED_KEYS: for signatureValidation */
 };
 
 static void on_part_quit(evutil_socket_t fd, short what, void *arg)
@@ -142,8 +144,40 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 					    .log_token = kc->token,
 					    .stop_pods = !s->keep_pods,
 					    .run_pods = true};
+		char cache[4096], ca[4096], tokf[4096], size[32];
+		const char *fetch[16];
+		size_t n = 0;
 
 		snprintf(state, sizeof(state), "%s/agent", s->data_dir);
+		/* replicas fetch their model from this server's registry into DATA_DIR/models */
+		snprintf(cache, sizeof(cache), "%s/models", s->data_dir);
+		snprintf(ca, sizeof(ca), "%s/pki/ca.crt", s->data_dir);
+		snprintf(tokf, sizeof(tokf), "%s/registry-token", state);
+		snprintf(size, sizeof(size), "%" PRId64, s->cfg->model_registry.cache_size / 1000);
+		if (llmo_mkdir_p(state, 0700, err) ||
+		    (kc->token && llmo_file_write_atomic(tokf, kc->token, strlen(kc->token), 0600, err)))
+			return -1;
+		fetch[n++] = "--cache-dir";
+		fetch[n++] = cache;
+		fetch[n++] = "--cache-size";
+		fetch[n++] = size;
+		if (kc->token) {
+			fetch[n++] = "--token-file";
+			fetch[n++] = tokf;
+		}
+		fetch[n++] = s->plain_http ? "--plain-http" : "--cacert";
+		if (!s->plain_http)
+			fetch[n++] = ca;
+		if (s->cfg->model_registry.signature_validation) {
+			fetch[n++] = "--require-signature";
+			if (s->trusted_keys) {
+				fetch[n++] = "--trusted-keys";
+				fetch[n++] = s->trusted_keys;
+			}
+		}
+		fetch[n] = NULL;
+		o.fetch_args = fetch;
+		o.model_cache_dir = cache;
 		if (llmo_agent_new(p->client, p->base, &o, (struct llmo_agent **)&p->obj, err))
 			return -1;
 		return llmo_agent_start(p->obj, err);
@@ -569,6 +603,7 @@ int cmd_server(int argc, char **argv)
 	s.registry_host = reg_host;
 	s.cfg = &cfg;
 	s.data_dir = data_dir;
+	s.trusted_keys = getenv("LLMO_TRUSTED_KEYS");
 	status = serve(&s);
 out:
 	llmo_apiserver_free(srv);

@@ -439,6 +439,9 @@ int llmo_reg_prune(struct llmo_reg_store *s, const char *repo,
 			if (strcmp(vs.items[i].hex, d.hex) == 0)
 				vs.items[i].aliased = true;
 	}
+	for (size_t i = 0; o->keep && i < vs.len; i++)
+		if (strcmp(vs.items[i].hex, o->keep->hex) == 0)
+			vs.items[i].aliased = true;
 	qsort(vs.items, vs.len, sizeof(vs.items[0]), cmp_version);
 	excess = vs.len - (size_t)o->max_versions;
 	for (size_t i = 0; i < vs.len && unaliased < excess; i++) {

@@ -57,6 +57,7 @@ struct llmo_reg_prune_opts {
 	const char *artifact_type;   /* which manifests are versions */
 	const char *const *aliases;  /* tags whose manifests are never pruned */
 	size_t naliases;
+	const struct llmo_digest *keep; /* never pruned either (the version just pushed); may be NULL */
 };
 
 /*

@@ -179,13 +179,14 @@ static bool references_ok(struct llmo__reg_req *req, const struct llmo_oci_manif
  * the cleanup done. A failure is logged; the push itself
  * has succeeded.
  */
-static void cleanup(struct llmo_registry *r, const char *repo)
+static void cleanup(struct llmo_registry *r, const char *repo, const struct llmo_digest *pushed)
 {
 	static const char *const aliases[] = {"latest", "stable"};
 	struct llmo_reg_prune_opts po = {.max_versions = r->max_versions,
 					 .artifact_type = LLMO_MODEL_ARTIFACT_TYPE,
 					 .aliases = aliases,
-					 .naliases = LLMO_ARRAY_LEN(aliases)};
+					 .naliases = LLMO_ARRAY_LEN(aliases),
+					 .keep = pushed};
 	struct llmo_strv deleted = LLMO_STRV_INIT;
 	struct llmo_error err = {0};
 
@@ -243,7 +244,7 @@ static void manifest_put_end(struct llmo__reg_req *req)
 		llmo__reg_add_header(req, "OCI-Subject", "%s", llmo_digest_str(&m.subject.digest, want));
 	if (r->max_versions > 0 && !m.has_subject && m.artifact_type &&
 	    strcmp(m.artifact_type, LLMO_MODEL_ARTIFACT_TYPE) == 0)
-		cleanup(r, rt->name);
+		cleanup(r, rt->name, &d);
 	llmo__reg_respond(req, 201, NULL, NULL, 0);
 out:
 	llmo_oci_manifest_release(&m);

@@ -46,6 +46,13 @@ server_start() { # extra args for llmo server
 	done
 	echo "llmo server does not answer /healthz"; exit 1
 }
+wait_for() { # wait_for SECONDS command...: until the command succeeds (polled every 0.2 s)
+	local end=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
 gateway_url() { sed -n 's/^llmo gateway listening on //p' "$LLMO_DATA/stdout" | tail -1; }
 registry_url() { sed -n 's/^llmo registry listening on //p' "$LLMO_DATA/stdout" | tail -1; }
 finish() {

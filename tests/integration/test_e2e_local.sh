@@ -28,13 +28,6 @@ complete_via() { # POST a completion to host:port and check the answer
 	curl -sf --max-time 10 "http://$1/v1/completions" -H 'Content-Type: application/json' \
 		-d '{"model":"llama2:7b","prompt":"Hello there","max_tokens":4}' | grep -q '"choices"'
 }
-wait_for() { # wait_for SECONDS command...: until the command succeeds
-	local end=$((SECONDS + $1)); shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
 ready_replicas() { [ "$(jp llmw $W -n $NS -o jsonpath='{.status.readyReplicas}')" = "$1" ]; }
 all_endpoints_serve() {
 	local eps n=0
