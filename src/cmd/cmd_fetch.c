@@ -180,58 +180,6 @@ static int parse(int argc, char **argv, struct fopts *o)
 	return 0;
 }
 
-/*
- * Splits REFERENCE into the registry URL, the repository and a tag or
- * digest. A first component with '.' or ':' (or "localhost") is a host.
- */
-static int split_reference(const struct fopts *o, char *url, size_t urln, char *repo, char *ref)
-{
-	const char *s = o->ref, *slash = strchr(s, '/'), *at, *colon = NULL, *end;
-	const char *scheme_end = strstr(o->registry, "://");
-	size_t n;
-
-	snprintf(url, urln, "%s", o->registry);
-	if (slash && (memchr(s, '.', (size_t)(slash - s)) || memchr(s, ':', (size_t)(slash - s)) ||
-		      ((size_t)(slash - s) == 9 && strncmp(s, "localhost", 9) == 0))) {
-		const char *rhost = scheme_end ? scheme_end + 3 : o->registry;
-		size_t hl = (size_t)(slash - s);
-
-		/* the configured registry's scheme when it is that host, else https */
-		if (!o->registry_given || strncmp(rhost, s, hl) != 0 ||
-		    (rhost[hl] != '\0' && rhost[hl] != '/'))
-			snprintf(url, urln, "%s://%.*s", o->plain_http ? "http" : "https", (int)hl,
-				 s);
-		s = slash + 1;
-	}
-	at = strchr(s, '@');
-	end = at ? at : s + strlen(s);
-	for (const char *p = s; p < end; p++)
-		if (*p == ':')
-			colon = p;
-	if (colon && strchr(colon, '/'))
-		colon = NULL;
-	n = (size_t)((colon ? colon : end) - s);
-	if (n == 0 || n > LLMO_REG_NAME_MAX || !llmo_reg_name_valid(s, n))
-		return cmd_usage_error(SUB, "\"%s\": not a model reference", o->ref);
-	memcpy(repo, s, n);
-	repo[n] = '\0';
-	if (at) {
-		struct llmo_digest d;
-
-		if (llmo_digest_parse(at + 1, strlen(at + 1), &d, NULL))
-			return cmd_usage_error(SUB, "\"%s\": not a sha256 digest", at + 1);
-		snprintf(ref, LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX, "%s", at + 1);
-	} else if (colon) {
-		snprintf(ref, LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX, "%.*s", (int)(end - colon - 1),
-			 colon + 1);
-		if (!llmo_reg_tag_valid(ref, strlen(ref)))
-			return cmd_usage_error(SUB, "\"%s\": not a valid version", ref);
-	} else {
-		snprintf(ref, LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX, "latest");
-	}
-	return 0;
-}
-
 /* The reason a failure gets in the pod's status. */
 static const char *reason_of(int rc)
 {
@@ -263,7 +211,7 @@ static void write_reason(const char *path, int rc, const char *msg)
 int cmd_fetch(int argc, char **argv)
 {
 	struct llmo_sig_key *keys[LLMO_FETCH_KEYS_MAX];
-	char url[1024], repo[LLMO_REG_NAME_MAX + 1], ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX];
+	struct llmo_model_ref mr;
 	char dir[PATH_MAX], ds[LLMO_DIGEST_STR_MAX], what[LLMO_REG_NAME_MAX + 160];
 	struct llmo_reg_client_opts co = {0};
 	struct llmo_reg_client *c = NULL;
@@ -285,12 +233,13 @@ int cmd_fetch(int argc, char **argv)
 		}
 	if ((rc = parse(argc, argv, &o)))
 		return rc;
-	if ((rc = split_reference(&o, url, sizeof(url), repo, ref)))
-		return rc;
+	if (llmo_model_ref_parse(o.ref, strlen(o.ref), o.registry, o.registry_given, o.plain_http,
+				 &mr, &err))
+		return cmd_usage_error(SUB, "%s", err.msg);
 	llmo_buf_init(&tok, 4096);
 	fo.cache_dir = o.cache_dir;
-	fo.repo = repo;
-	fo.ref = ref;
+	fo.repo = mr.repo;
+	fo.ref = mr.ref;
 	fo.require_signature = o.require_signature;
 	if (o.config) {
 		if (cmd_load_config(o.config, &cfg))
@@ -321,7 +270,7 @@ int cmd_fetch(int argc, char **argv)
 		fo.keys = keys;
 		fo.nkeys = nkeys;
 	}
-	co.url = url;
+	co.url = mr.url;
 	co.token = o.token;
 	co.cacert = o.cacert;
 	co.insecure = o.insecure;
@@ -335,7 +284,7 @@ int cmd_fetch(int argc, char **argv)
 	if (llmo_reg_client_new(&co, &c, &err))
 		goto fail;
 	fo.client = c;
-	snprintf(what, sizeof(what), "%s:%s", repo, ref);
+	snprintf(what, sizeof(what), "%s%s%s", mr.repo, strchr(mr.ref, ':') ? "@" : ":", mr.ref);
 	bar.what = what;
 	bar.tty = isatty(2) == 1;
 	bar.plain = o.progress && strcmp(o.progress, "plain") == 0;
@@ -348,7 +297,7 @@ int cmd_fetch(int argc, char **argv)
 		goto fail;
 	if (o.pin && llmo_model_cache_pin(o.cache_dir, o.pin, d.hex, &err))
 		goto fail;
-	fprintf(stderr, "fetched %s@%s into %s\n", repo, llmo_digest_str(&d, ds), dir);
+	fprintf(stderr, "fetched %s@%s into %s\n", mr.repo, llmo_digest_str(&d, ds), dir);
 	if (o.exec) {
 		setenv("LLMO_MODEL_PATH", dir, 1);
 		llmo_reg_client_free(c);

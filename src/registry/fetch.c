@@ -32,6 +32,68 @@
 /* Requests for one file while each gets further than the last. */
 #define FETCH_ATTEMPTS 5
 
+/* ---- references ---- */
+
+int llmo_model_ref_parse(const char *s, size_t len, const char *registry, bool registry_given,
+			 bool plain_http, struct llmo_model_ref *out, struct llmo_error *err)
+{
+	const char *end = s + len, *slash, *at, *colon = NULL, *name_end;
+	const char *scheme_end = strstr(registry, "://");
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || memchr(s, '\0', len))
+		return llmo_error_set(err, LLMO_EINVAL, "an empty model reference");
+	if (snprintf(out->url, sizeof(out->url), "%s", registry) >= (int)sizeof(out->url))
+		return llmo_error_set(err, LLMO_EINVAL, "registry URL too long");
+	slash = memchr(s, '/', len);
+	if (slash && (memchr(s, '.', (size_t)(slash - s)) || memchr(s, ':', (size_t)(slash - s)) ||
+		      ((size_t)(slash - s) == 9 && strncmp(s, "localhost", 9) == 0))) {
+		const char *rhost = scheme_end ? scheme_end + 3 : registry;
+		size_t hl = (size_t)(slash - s);
+
+		if (hl == 0 || hl > 255 || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+						 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") < hl)
+			return llmo_error_set(err, LLMO_EINVAL, "\"%.*s\": not a registry host",
+					      (int)LLMO_MIN(hl, 256), s);
+		/* the configured registry's scheme when it is that host */
+		if (!registry_given || strncmp(rhost, s, hl) != 0 ||
+		    (rhost[hl] != '\0' && rhost[hl] != '/'))
+			snprintf(out->url, sizeof(out->url), "%s://%.*s",
+				 plain_http ? "http" : "https", (int)hl, s);
+		s = slash + 1;
+	}
+	at = memchr(s, '@', (size_t)(end - s));
+	name_end = at ? at : end;
+	for (const char *p = s; p < name_end; p++)
+		if (*p == ':')
+			colon = p;
+	if (colon && memchr(colon, '/', (size_t)(name_end - colon)))
+		colon = NULL;
+	n = (size_t)((colon ? colon : name_end) - s);
+	if (n == 0 || n > LLMO_REG_NAME_MAX || !llmo_reg_name_valid(s, n))
+		return llmo_error_set(err, LLMO_EINVAL, "\"%.*s\": not a repository name",
+				      (int)LLMO_MIN(n, 300), s);
+	memcpy(out->repo, s, n);
+	if (at) {
+		struct llmo_digest d;
+
+		if (llmo_digest_parse(at + 1, (size_t)(end - at - 1), &d, NULL))
+			return llmo_error_set(err, LLMO_EINVAL, "not a sha256 digest after '@'");
+		llmo_digest_str(&d, out->ref);
+	} else if (colon) {
+		size_t tl = (size_t)(name_end - colon - 1);
+
+		if (!llmo_reg_tag_valid(colon + 1, tl))
+			return llmo_error_set(err, LLMO_EINVAL, "\"%.*s\": not a valid version",
+					      (int)LLMO_MIN(tl, 200), colon + 1);
+		memcpy(out->ref, colon + 1, tl);
+	} else {
+		snprintf(out->ref, sizeof(out->ref), "latest");
+	}
+	return 0;
+}
+
 /* ---- signatures ---- */
 
 /* Whether referrer desc is a valid signature by k of d. */

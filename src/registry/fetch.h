@@ -28,6 +28,7 @@
 #include "base/str.h"
 #include "registry/client.h"
 #include "registry/digest.h"
+#include "registry/route.h"
 #include "registry/sign.h"
 
 /* The pod annotation naming the model a replica needs: "HOST/REPO:TAG@sha256:HEX". */
@@ -59,6 +60,28 @@ struct llmo_fetch_opts {
 	void (*progress)(void *ctx, const struct llmo_fetch_progress *p);
 	void *ctx;
 };
+
+/* Longest registry URL a reference resolves to. */
+#define LLMO_FETCH_URL_MAX 1024
+
+/*
+ * A model reference: "NAME:VERSION", "NAME@sha256:HEX", "NAME" (latest), or
+ * with a registry host first, "HOST[:PORT]/NAME[:VERSION][@sha256:HEX]" (the
+ * form of an LLMModel's spec.artifact.reference and the model-artifact
+ * annotation). The first component is a host when it has '.' or ':' or is
+ * "localhost". registry is the registry of a reference without a host;
+ * a host gets registry's scheme when registry_given and registry names that
+ * host, else "http" with plain_http, else "https".
+ */
+struct llmo_model_ref {
+	char url[LLMO_FETCH_URL_MAX];                        /* "https://host:port" */
+	char repo[LLMO_REG_NAME_MAX + 1];
+	char ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX + 1]; /* tag or "sha256:HEX" */
+};
+
+/* Parses s (len bytes) into *out. LLMO_EINVAL (err says why) for anything else. */
+int llmo_model_ref_parse(const char *s, size_t len, const char *registry, bool registry_given,
+			 bool plain_http, struct llmo_model_ref *out, struct llmo_error *err);
 
 /*
  * Fetches the model into the cache. dir (PATH_MAX) gets the model's
