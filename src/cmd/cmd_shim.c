@@ -210,7 +210,8 @@ static bool shim_read_reason(const char *path, json_t **out)
 	json_t *j = NULL;
 
 	llmo_buf_init(&b, SHIM_REASON_MAX);
-	if (llmo_file_read(path, SHIM_REASON_MAX, &b, NULL) || llmo_json_load(b.data, b.len, path, &j, NULL)) {
+	if (llmo_file_read(path, SHIM_REASON_MAX, &b, NULL) ||
+	    llmo_json_load(b.data, b.len, path, &j, NULL)) {
 		llmo_buf_release(&b);
 		return false;
 	}

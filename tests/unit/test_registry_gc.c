@@ -226,8 +226,10 @@ static void test_prune_oldest_unaliased(void **state)
 				400 - 100 * i);
 	}
 	/* v1 is stable, v4 latest; v2 is signed */
-	v[0] = manifest("m", "stable", LLMO_MODEL_ARTIFACT_TYPE, &cfg[0], (struct llmo_digest[]){own[0], shared}, 2, NULL, 400);
-	v[3] = manifest("m", "latest", LLMO_MODEL_ARTIFACT_TYPE, &cfg[3], (struct llmo_digest[]){own[3], shared}, 2, NULL, 100);
+	lay[0] = own[0];
+	v[0] = manifest("m", "stable", LLMO_MODEL_ARTIFACT_TYPE, &cfg[0], lay, 2, NULL, 400);
+	lay[0] = own[3];
+	v[3] = manifest("m", "latest", LLMO_MODEL_ARTIFACT_TYPE, &cfg[3], lay, 2, NULL, 100);
 	empty = blob("m", "{}");
 	sig = blob("m", "signature of v2");
 	s = manifest("m", NULL, "application/vnd.llmo.signature.v1", &empty, &sig, 1, &v[1], 250);
