@@ -49,15 +49,7 @@ stop() {
 	PID=
 }
 trap 'stop; rm -rf "$WORK"' EXIT
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 30000))
-		if port_free "$p"; then echo "$p"; return 0; fi
-	done
-	echo "bench: no free port" >&2; return 1
-}
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_http() {
 	for _ in $(seq 1 200); do
 		curl -sf "$1" >/dev/null 2>&1 && return 0
