@@ -3,12 +3,13 @@
 # `llmo model push` creates and updates the LLMModel; maxVersions prunes the
 # oldest unaliased version and its blobs (latest and stable kept);
 # signatureValidation refuses an unsigned model at pull and at fetch;
-# `llmo fetch` resumes an interrupted download and verifies every file; a
+# `llmo fetch` resumes an interrupted download (a partial file left behind, and
+# transfers really cut by a proxy, within one fetch and across two) and verifies every file; a
 # replica whose model is tampered never starts (a clear reason on the pod and
 # an Event), one whose model is right starts with LLMO_MODEL_PATH; the Node
 # lists its cached models.
 . "$(dirname "$0")/lib.sh"
-trap 'finish' EXIT
+trap '[ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null; finish' EXIT
 PY=/usr/bin/python3
 k() { kubectl --request-timeout=30s "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -201,3 +202,82 @@ assert not [x for x in a[\"models\"] if x[\"name\"] == \"bad\"], a'"
 # ---- model delete removes the LLMModel ----
 check "model delete" m delete models/bad:1 -n llm-workloads
 check_fails "its LLMModel is gone" kubectl get llmm bad-1 -n llm-workloads
+
+# ---- a transfer really cut: a proxy that closes the connection mid-blob ----
+# The proxy forwards to the server's registry; the first CUTS answers to a blob GET stop
+# after 600000 bytes (the connection is closed). One cut: the same fetch resumes it. Cuts
+# on every answer, resumed ones at once: the fetch fails, keeps what it got, and the next
+# fetch goes on from there.
+cat >"$LLMO_DATA/cutproxy.py" <<'PYEOF'
+import http.client, http.server, socketserver, ssl, sys, threading
+upstream, cuts = sys.argv[1], int(sys.argv[2])
+host, port = upstream.split(":")
+ctx = ssl.create_default_context(cafile=sys.argv[3])
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_HEAD(self): self.forward(False)
+    def do_GET(self): self.forward(True)
+    def forward(self, body):
+        global cuts
+        c = http.client.HTTPSConnection(host, int(port), context=ctx)
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "range", "accept")}
+        c.request(self.command, self.path, headers=hdrs)
+        r = c.getresponse()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("connection", "transfer-encoding"):
+                self.send_header(k, v)
+        self.end_headers()
+        if not body:
+            return
+        # cut: at 600000 bytes; with cuts < 0, every answer, a resumed one (Range) at once
+        limit = 600000 if "range" not in (k.lower() for k in hdrs) else 0
+        cut = False
+        with lock:
+            if "/blobs/" in self.path and int(r.getheader("Content-Length", "0")) > limit and cuts != 0:
+                cuts -= 1
+                cut = True
+        sent = 0
+        while True:
+            chunk = r.read(65536)
+            if not chunk:
+                break
+            if cut and sent + len(chunk) > limit:
+                self.wfile.write(chunk[: limit - sent]); self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            self.wfile.write(chunk); sent += len(chunk)
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PYEOF
+proxy_start() { # CUTS: starts the proxy; sets PROXY (host:port)
+	$PY "$LLMO_DATA/cutproxy.py" "${URL#https://}" "$1" "$CA" >"$LLMO_DATA/proxy.port" 2>/dev/null &
+	PROXY_PID=$!
+	wait_for 10 test -s "$LLMO_DATA/proxy.port"
+	PROXY=127.0.0.1:$(cat "$LLMO_DATA/proxy.port")
+}
+proxy_stop() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; : >"$LLMO_DATA/proxy.port"; }
+C3="$LLMO_DATA/cache3"
+proxy_start 1
+check "a fetch through one cut" "$LLMO" fetch "$PROXY/models/llama2:v2" --plain-http --token "$TOKEN" \
+	--cache-dir "$C3" --progress none
+keep
+check "resumed the cut transfer itself" said "download cut short, resuming blob=sha256:$W2 have=600000"
+check "and got the right bytes" cmp "$(tail -1 "$LLMO_DATA/said")/weights.bin" "$LLMO_DATA/m2/weights.bin"
+proxy_stop
+proxy_start -1
+rm -rf "$C3"
+check_fails "a fetch through a proxy that always cuts" "$LLMO" fetch "$PROXY/models/llama2:v2" --plain-http \
+	--token "$TOKEN" --cache-dir "$C3" --progress none
+check "keeps the 600000 bytes it got" test "$(stat -c %s "$C3/partial/$W2")" -eq 600000
+proxy_stop
+check "the next fetch goes on from there" "${F[@]}" models/llama2:v2 --cache-dir "$C3" --progress none
+keep
+check "from byte 600000" said "resuming a download blob=sha256:$W2 have=600000"
+check "to the right bytes" cmp "$(tail -1 "$LLMO_DATA/said")/weights.bin" "$LLMO_DATA/m2/weights.bin"
