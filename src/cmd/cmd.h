@@ -48,6 +48,20 @@ int cmd_parse_listen(const char *s, char *host, size_t n, int *port);
 /* Prints "llmo SUB: message" to stderr and returns 2. */
 int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);
 
+/*
+ * The options of the agent's model fetch step (`llmo fetch` before a
+ * replica's command; agent.h): argv is NULL-terminated and points into fa
+ * and the strings given, which must outlive it. cfg gives cacheSize and
+ * signatureValidation; token_file, cacert, trusted_keys may be NULL.
+ */
+struct cmd_fetch_args {
+	const char *argv[16];
+	char size[32];
+};
+void cmd_fetch_args_init(struct cmd_fetch_args *fa, const char *cache_dir,
+			 const struct llmo_config *cfg, const char *token_file, const char *cacert,
+			 bool plain_http, const char *trusted_keys);
+
 /* A "--flag VALUE" option stored as a const char * at offset off of an options struct. */
 struct cmd_str_flag {
 	const char *name;

@@ -208,6 +208,40 @@ static void write_reason(const char *path, int rc, const char *msg)
 	json_decref(j);
 }
 
+void cmd_fetch_args_init(struct cmd_fetch_args *fa, const char *cache_dir,
+			 const struct llmo_config *cfg, const char *token_file, const char *cacert,
+			 bool plain_http, const char *trusted_keys)
+{
+	size_t n = 0;
+
+	memset(fa, 0, sizeof(*fa));
+	fa->argv[n++] = "--cache-dir";
+	fa->argv[n++] = cache_dir;
+	if (cfg && cfg->model_registry.cache_size > 0) {
+		snprintf(fa->size, sizeof(fa->size), "%" PRId64, cfg->model_registry.cache_size / 1000);
+		fa->argv[n++] = "--cache-size";
+		fa->argv[n++] = fa->size;
+	}
+	if (token_file) {
+		fa->argv[n++] = "--token-file";
+		fa->argv[n++] = token_file;
+	}
+	if (plain_http)
+		fa->argv[n++] = "--plain-http";
+	if (cacert) {
+		fa->argv[n++] = "--cacert";
+		fa->argv[n++] = cacert;
+	}
+	if (cfg && cfg->model_registry.signature_validation) {
+		fa->argv[n++] = "--require-signature";
+		if (trusted_keys) {
+			fa->argv[n++] = "--trusted-keys";
+			fa->argv[n++] = trusted_keys;
+		}
+	}
+	fa->argv[n] = NULL;
+}
+
 int cmd_fetch(int argc, char **argv)
 {
 	struct llmo_sig_key *keys[LLMO_FETCH_KEYS_MAX];

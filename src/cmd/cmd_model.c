@@ -45,7 +45,8 @@ static const char usage[] =
 	"                       [--no-latest] [--model MODEL] [--image IMAGE]\n"
 	"                       [--local-command JSON]\n"
 	"       llmo model tag NAME:V ALIAS\n"
-	"       llmo model pull NAME:V|NAME@DIGEST [--output DIR]\n"
+	"       llmo model pull NAME:V|NAME@DIGEST [--output DIR] [--config FILE]\n"
+	"                       [--require-signature] [--trusted-keys PATH]\n"
 	"       llmo model list [NAME]\n"
 	"       llmo model inspect NAME:V|NAME@DIGEST\n"
 	"       llmo model delete NAME:V|NAME@DIGEST\n"
@@ -74,7 +75,11 @@ static const char usage[] =
 	"  --kubeconfig FILE   push and delete write the LLMModel MODEL-V through this API\n"
 	"                      (default $KUBECONFIG; without either, no API is used)\n"
 	"  --namespace NS      its namespace (default: the kubeconfig's, else \"default\")\n"
-	"  --no-api            do not write the LLMModel even when $KUBECONFIG is set\n";
+	"  --no-api            do not write the LLMModel even when $KUBECONFIG is set\n"
+	"  --config FILE       pull: modelRegistry.signatureValidation from this configuration\n"
+	"  --require-signature pull: refuse a model without a valid signature by a trusted key\n"
+	"  --trusted-keys PATH pull: a public key file or a directory of *.pub files\n"
+	"                      (default $LLMO_TRUSTED_KEYS)\n";
 
 struct opts {
 	const char *registry, *token, *token_file, *cacert;

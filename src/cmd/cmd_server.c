@@ -144,39 +144,20 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 					    .log_token = kc->token,
 					    .stop_pods = !s->keep_pods,
 					    .run_pods = true};
-		char cache[4096], ca[4096], tokf[4096], size[32];
-		const char *fetch[16];
-		size_t n = 0;
+		char cache[4096], ca[4096], tokf[4096];
+		struct cmd_fetch_args fa;
 
 		snprintf(state, sizeof(state), "%s/agent", s->data_dir);
 		/* replicas fetch their model from this server's registry into DATA_DIR/models */
 		snprintf(cache, sizeof(cache), "%s/models", s->data_dir);
 		snprintf(ca, sizeof(ca), "%s/pki/ca.crt", s->data_dir);
 		snprintf(tokf, sizeof(tokf), "%s/registry-token", state);
-		snprintf(size, sizeof(size), "%" PRId64, s->cfg->model_registry.cache_size / 1000);
 		if (llmo_mkdir_p(state, 0700, err) ||
 		    (kc->token && llmo_file_write_atomic(tokf, kc->token, strlen(kc->token), 0600, err)))
 			return -1;
-		fetch[n++] = "--cache-dir";
-		fetch[n++] = cache;
-		fetch[n++] = "--cache-size";
-		fetch[n++] = size;
-		if (kc->token) {
-			fetch[n++] = "--token-file";
-			fetch[n++] = tokf;
-		}
-		fetch[n++] = s->plain_http ? "--plain-http" : "--cacert";
-		if (!s->plain_http)
-			fetch[n++] = ca;
-		if (s->cfg->model_registry.signature_validation) {
-			fetch[n++] = "--require-signature";
-			if (s->trusted_keys) {
-				fetch[n++] = "--trusted-keys";
-				fetch[n++] = s->trusted_keys;
-			}
-		}
-		fetch[n] = NULL;
-		o.fetch_args = fetch;
+		cmd_fetch_args_init(&fa, cache, s->cfg, kc->token ? tokf : NULL,
+				    s->plain_http ? NULL : ca, s->plain_http, s->trusted_keys);
+		o.fetch_args = fa.argv;
 		o.model_cache_dir = cache;
 		if (llmo_agent_new(p->client, p->base, &o, (struct llmo_agent **)&p->obj, err))
 			return -1;
