@@ -18,10 +18,12 @@
 #include "base/log.h"
 #include "base/quantity.h"
 #include "base/str.h"
+#include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/leader.h"
 #include "kube/object.h"
 #include "kube/workqueue.h"
+#include "registry/fetch.h"
 
 #include "base/banned.h"
 
@@ -50,6 +52,9 @@ struct llmo_agent {
 	struct llmo_hmap uid_key; /* pod uid -> "ns/name" (owned) */
 	struct event *heartbeat;
 	struct event *sync_poll;
+	char *model_cache_dir;
+	struct llmo_event_recorder *rec; /* model fetch failures */
+	struct llmo_hmap evented;        /* pod uid -> "RESTARTS REASON" already reported */
 	bool synced_once;
 	bool started;
 };
@@ -100,6 +105,48 @@ static void product_label(const char *name, char out[64])
 	out[n] = '\0';
 }
 
+/* The cached-models annotation's value (fetch.h), or NULL. */
+static char *cached_models(const struct llmo_agent *a)
+{
+	struct llmo_error err = {0};
+	json_t *j = NULL;
+	char *text;
+
+	if (llmo_model_cache_report(a->model_cache_dir, &j, &err)) {
+		llmo_log(LLMO_LOG_WARN, LOG, "model cache report failed", "dir=%s error=\"%s\"",
+			 a->model_cache_dir, err.msg);
+		return NULL;
+	}
+	/* the scheduler reads it in this key order: pullBytesPerSecond, models */
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return text;
+}
+
+/* Puts the cached-models annotation on the Node when it changed. */
+static void publish_cached_models(struct llmo_agent *a, const json_t *node)
+{
+	struct llmo_error err = {0};
+	const char *cur = json_string_value(json_object_get(
+		json_object_get(json_object_get(node, "metadata"), "annotations"),
+		LLMO_ANNOTATION_CACHED_MODELS));
+	char *text = a->model_cache_dir ? cached_models(a) : NULL;
+	json_t *patch;
+
+	if (!text || (cur && strcmp(cur, text) == 0)) {
+		free(text);
+		return;
+	}
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", LLMO_ANNOTATION_CACHED_MODELS,
+			  text);
+	if (patch && llmo_kube_patch(a->client, &llmo_kube_nodes, NULL, a->node, NULL,
+				     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		llmo_log(LLMO_LOG_WARN, LOG, "cached models annotation failed",
+			 "node=%s error=\"%s\"", a->node, err.msg);
+	json_decref(patch);
+	free(text);
+}
+
 static json_t *node_metadata(const struct llmo_agent *a)
 {
 	const struct llmo_gpu_inventory *inv = &a->info.gpus;
@@ -128,6 +175,13 @@ static json_t *node_metadata(const struct llmo_agent *a)
 	json_decref(invj);
 	ann = json_pack("{s:s}", DEVICES_ANNOTATION, devtext ? devtext : "[]");
 	free(devtext);
+	if (ann && a->model_cache_dir) {
+		char *cached = cached_models(a);
+
+		if (cached)
+			json_object_set_new(ann, LLMO_ANNOTATION_CACHED_MODELS, json_string(cached));
+		free(cached);
+	}
 	return json_pack("{s:s, s:o, s:o}", "name", a->node, "labels", labels, "annotations", ann);
 }
 
@@ -350,6 +404,8 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 				     cur, &err)) {
 		llmo_log(LLMO_LOG_WARN, LOG, "node status failed", "node=%s error=\"%s\"", a->node,
 			 err.msg);
+	} else {
+		publish_cached_models(a, cur);
 	}
 	json_decref(cur);
 }
@@ -373,6 +429,8 @@ static void forget(struct llmo_agent *a, const char *uid)
 	void *old = NULL;
 
 	if (llmo_hmap_del(&a->uid_key, uid, &old) == 0)
+		free(old);
+	if (llmo_hmap_del(&a->evented, uid, &old) == 0)
 		free(old);
 }
 
@@ -413,6 +471,51 @@ static bool covers(const json_t *have, const json_t *want)
 	return true;
 }
 
+/*
+ * A run of the first container that ended because its model could not be
+ * fetched or verified (reasons Model*, written by `llmo fetch`): one
+ * Warning Event per run, on the pod. Also refreshes the Node's list of
+ * cached models once a fetch has finished.
+ */
+static void model_event(struct llmo_agent *a, const json_t *pod, const char *uid, const json_t *st)
+{
+	const json_t *cs = json_array_get(json_object_get(st, "containerStatuses"), 0);
+	const json_t *term = json_object_get(json_object_get(cs, "state"), "terminated");
+	const char *reason, *seen;
+	char key[96];
+	json_t *ref;
+
+	if (!term)
+		term = json_object_get(json_object_get(cs, "lastState"), "terminated");
+	reason = json_string_value(json_object_get(term, "reason"));
+	if (!reason || strncmp(reason, "Model", 5) != 0)
+		return;
+	snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT " %.48s",
+		 json_integer_value(json_object_get(cs, "restartCount")), reason);
+	seen = llmo_hmap_get(&a->evented, uid);
+	if (seen && strcmp(seen, key) == 0)
+		return;
+	{
+		char *copy = llmo_strdup(key);
+		void *old = NULL;
+
+		if (!copy || llmo_hmap_put(&a->evented, uid, copy, &old)) {
+			free(copy);
+			return;
+		}
+		free(old);
+	}
+	ref = json_pack("{s:s,s:s,s:{s:s?,s:s?,s:s}}", "apiVersion", "v1", "kind", "Pod",
+			"metadata", "name", llmo_kube_str(pod, "metadata", "name"), "namespace",
+			llmo_kube_str(pod, "metadata", "namespace"), "uid", uid);
+	if (ref)
+		llmo_kube_event(a->rec, ref, "Warning", reason, "%s",
+				json_string_value(json_object_get(term, "message"))
+					? json_string_value(json_object_get(term, "message"))
+					: "the model could not be fetched");
+	json_decref(ref);
+}
+
 static int write_pod(struct llmo_agent *a, const json_t *pod, const char *ns, const char *name,
 		     const char *uid)
 {
@@ -436,6 +539,8 @@ static int write_pod(struct llmo_agent *a, const json_t *pod, const char *ns, co
 			json_decref(patch);
 		}
 	}
+	if (st && a->rec)
+		model_event(a, pod, uid, st);
 	if (!rc && st && !covers(json_object_get(pod, "status"), st)) {
 		patch = json_pack("{s:{s:s}, s:O}", "metadata", "uid", uid, "status", st);
 		rc = patch ? llmo_kube_patch(a->client, &llmo_kube_pods, ns, name, "status",
@@ -590,6 +695,7 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 	a->stop_pods = opts->stop_pods;
 	a->run_pods = opts->run_pods;
 	llmo_hmap_init(&a->uid_key);
+	llmo_hmap_init(&a->evented);
 	rc = llmo_node_info_read(&a->info, opts->fake_gpus, err);
 	if (rc)
 		goto out;
@@ -622,6 +728,16 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 	ro.backoff_max_ms = opts->backoff_max_ms;
 	ro.changed = on_runtime_change;
 	ro.ctx = a;
+	ro.fetch_args = opts->fetch_args;
+	ro.model_cache_dir = opts->model_cache_dir;
+	if (opts->model_cache_dir) {
+		a->model_cache_dir = llmo_strdup(opts->model_cache_dir);
+		rc = a->model_cache_dir
+			     ? llmo_event_recorder_new(client, "llmo-agent", a->node, &a->rec, err)
+			     : llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+		if (rc)
+			goto out;
+	}
 	rc = llmo_runtime_new(base, &ro, &a->rt, err);
 	if (!rc)
 		rc = llmo_workqueue_new(base, reconcile, a, &a->queue, err);
@@ -775,6 +891,9 @@ void llmo_agent_free(struct llmo_agent *a)
 	llmo_logserver_free(a->logs);
 	llmo_runtime_free(a->rt);
 	llmo_hmap_release(&a->uid_key, free);
+	llmo_hmap_release(&a->evented, free);
+	llmo_event_recorder_free(a->rec);
+	free(a->model_cache_dir);
 	llmo_node_info_release(&a->info);
 	free(a->node);
 	free(a->fake_gpus);

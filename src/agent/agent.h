@@ -46,6 +46,15 @@ struct llmo_agent_opts {
 	 * gpu-devices annotation on the existing Node, every heartbeat.
 	 */
 	bool run_pods;
+	/*
+	 * The model fetch step (runtime.h: llmo_runtime_opts.fetch_args) and the
+	 * node's model cache: its models are reported on the Node in the
+	 * annotation llm.orchestrator.io/cached-models (registry/fetch.h), and a
+	 * replica whose model fails to fetch or verify gets a Warning Event with
+	 * the reason. NULL: no fetch step, no report.
+	 */
+	const char *const *fetch_args;
+	const char *model_cache_dir;
 };
 
 int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,

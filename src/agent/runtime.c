@@ -57,6 +57,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/vec.h"
+#include "registry/fetch.h"
 
 #include "base/banned.h"
 
@@ -80,6 +81,8 @@ extern char **environ;
 #define RT_BACKOFF_MAX_MS 300000L
 /* Caps on what a pod may declare (a pod is outside input). */
 #define RT_CONTAINERS_MAX 64
+/* Longest model-artifact annotation used. */
+#define RT_MODEL_REF_MAX 2048
 #define RT_PORTS_MAX 64
 #define RT_ENV_MAX 1024
 #define RT_ARGS_MAX 4096
@@ -227,6 +230,7 @@ struct rt_pod {
 	bool cond_status[CONDS];
 	int64_t cond_since[CONDS];
 	bool cond_known;
+	char *model_ref; /* the model-artifact annotation, or NULL */
 };
 
 struct llmo_runtime {
@@ -239,6 +243,8 @@ struct llmo_runtime {
 	struct llmo_hmap ports; /* "PORT" -> NULL: host ports handed out */
 	struct event *sigchld, *poll, *notify;
 	SSL_CTX *ssl; /* for https probes, made on first use */
+	struct llmo_strv fetch_args; /* empty: no model fetch step */
+	char *model_cache_dir;
 };
 
 static void ctr_start(struct rt_ctr *c);
@@ -1649,6 +1655,38 @@ static void ctr_schedule_restart(struct rt_ctr *c, int64_t ran_ms)
 }
 
 /* Starts a new run of c (or records why it cannot). */
+/*
+ * The model fetch step before the first container's command (see
+ * llmo_runtime_opts.fetch_args): the shim's --reason-file, then
+ * "-- llmo fetch REF ... --exec" (the caller appends "--" and the command).
+ */
+static int fetch_step(struct rt_ctr *c, int run, struct llmo_strv *argv)
+{
+	struct rt_pod *p = c->pod;
+	struct llmo_runtime *rt = p->rt;
+	char reason[PATH_MAX];
+	int rc;
+
+	ctr_file(c, run, "reason", reason, sizeof(reason));
+	unlink(reason);
+	rc = llmo_strv_push(argv, "--reason-file");
+	rc = rc ? rc : llmo_strv_push(argv, reason);
+	rc = rc ? rc : llmo_strv_push(argv, "--");
+	rc = rc ? rc : llmo_strv_push(argv, rt->shim_path);
+	rc = rc ? rc : llmo_strv_push(argv, "fetch");
+	rc = rc ? rc : llmo_strv_push(argv, p->model_ref);
+	for (size_t i = 0; i < rt->fetch_args.len && !rc; i++)
+		rc = llmo_strv_push(argv, rt->fetch_args.items[i]);
+	rc = rc ? rc : llmo_strv_push(argv, "--pin");
+	rc = rc ? rc : llmo_strv_push(argv, p->uid);
+	rc = rc ? rc : llmo_strv_push(argv, "--progress");
+	rc = rc ? rc : llmo_strv_push(argv, "plain");
+	rc = rc ? rc : llmo_strv_push(argv, "--reason-file");
+	rc = rc ? rc : llmo_strv_push(argv, reason);
+	rc = rc ? rc : llmo_strv_push(argv, "--exec");
+	return rc;
+}
+
 static void ctr_start(struct rt_ctr *c)
 {
 	struct rt_pod *p = c->pod;
@@ -1670,6 +1708,8 @@ static void ctr_start(struct rt_ctr *c)
 		unlink(old);
 		ctr_file(c, k, "exit", old, sizeof(old));
 		unlink(old);
+		ctr_file(c, k, "reason", old, sizeof(old));
+		unlink(old);
 	}
 	ctr_file(c, run, "log", logp, sizeof(logp));
 	ctr_file(c, run, "exit", exitp, sizeof(exitp));
@@ -1684,6 +1724,8 @@ static void ctr_start(struct rt_ctr *c)
 		rc = llmo_strv_push(&argv, "--cwd");
 		rc = rc ? rc : llmo_strv_push(&argv, c->workdir);
 	}
+	if (!rc && c->index == 0 && p->model_ref && rt->fetch_args.len)
+		rc = fetch_step(c, run, &argv);
 	rc = rc ? rc : llmo_strv_push(&argv, "--");
 	for (size_t i = 0; i < c->argv.len && !rc; i++)
 		rc = llmo_strv_push(&argv, c->argv.items[i]);
@@ -1939,6 +1981,7 @@ static void pod_free(struct rt_pod *p)
 	}
 	free(p->ctrs);
 	json_decref(p->status);
+	free(p->model_ref);
 	free(p->uid);
 	free(p->ns);
 	free(p->name);
@@ -2433,6 +2476,14 @@ int llmo_runtime_new(struct event_base *base, const struct llmo_runtime_opts *op
 		rt->backoff_max_ms = rt->backoff_base_ms;
 	rt->changed = opts->changed;
 	rt->ctx = opts->ctx;
+	for (size_t i = 0; opts->fetch_args && opts->fetch_args[i] && !rc; i++)
+		rc = llmo_strv_push(&rt->fetch_args, opts->fetch_args[i]);
+	if (opts->model_cache_dir && !(rt->model_cache_dir = llmo_strdup(opts->model_cache_dir)))
+		rc = LLMO_ENOMEM;
+	if (rc) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto fail;
+	}
 	if (!rt->state_dir || !rt->shim_path || !rt->node_name || !rt->host_ip || !rt->pods_dir) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto fail;
@@ -2478,6 +2529,8 @@ void llmo_runtime_free(struct llmo_runtime *rt)
 	free(rt->shim_path);
 	free(rt->node_name);
 	free(rt->host_ip);
+	llmo_strv_release(&rt->fetch_args);
+	free(rt->model_cache_dir);
 	free(rt);
 }
 
@@ -2542,6 +2595,16 @@ static int pod_create(struct llmo_runtime *rt, const json_t *pod, const char *ui
 								      : RESTART_NEVER;
 	if (json_is_integer(gr))
 		p->grace_s = (long)LLMO_MAX(0, LLMO_MIN(json_integer_value(gr), RT_GRACE_MAX_S));
+	{
+		const char *mref = json_string_value(json_object_get(
+			llmo_json_get_path(pod, "metadata.annotations"), LLMO_RUNTIME_ANN_MODEL));
+
+		if (mref && *mref && strlen(mref) < RT_MODEL_REF_MAX && mref[0] != '-' &&
+		    !(p->model_ref = llmo_strdup(mref))) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
 	if ((rc = llmo_mkdir_p(p->dir, 0700, err)))
 		goto fail;
 	rec = record_load(p->dir);
@@ -2655,6 +2718,9 @@ static void pod_remove(struct rt_pod *p)
 	LLMO_INFO(LOG, "removing pod", "pod=%s/%s uid=%s", p->ns, p->name, p->uid);
 	p->removing = true;
 	p->terminating = true;
+	/* its model may be evicted from the node's cache now */
+	if (p->rt->model_cache_dir)
+		llmo_model_cache_pin(p->rt->model_cache_dir, p->uid, NULL, NULL);
 	pod_stop_all(p, RT_REMOVE_GRACE_MS);
 	pod_dirty(p);
 }

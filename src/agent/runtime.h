@@ -43,6 +43,8 @@
 #define LLMO_RUNTIME_ANN_COMMAND "llm.orchestrator.io/local-command"
 /* The pod annotation naming its GPUs (indices or UUIDs, comma-separated). */
 #define LLMO_RUNTIME_ANN_GPUS "llm.orchestrator.io/gpus"
+/* The pod annotation naming the model its first container needs (registry/fetch.h). */
+#define LLMO_RUNTIME_ANN_MODEL "llm.orchestrator.io/model-artifact"
 
 struct event_base;
 struct llmo_runtime;
@@ -56,6 +58,21 @@ struct llmo_runtime_opts {
 	long backoff_max_ms;    /* (0: 300000); reset after a container ran 10 minutes */
 	void (*changed)(void *ctx, const char *uid); /* a pod's status or host ports changed; on the loop */
 	void *ctx;
+	/*
+	 * The model fetch step. With fetch_args (a NULL-terminated list of
+	 * `llmo fetch` options: "--cache-dir", DIR, "--registry", URL, ...), the
+	 * first container of a pod that carries the annotation
+	 * llm.orchestrator.io/model-artifact (fetch.h) runs as
+	 *     llmo fetch REF OPTIONS --pin UID --progress plain
+	 *          --reason-file RUN.reason --exec -- COMMAND ARGS
+	 * so the model is in the node's cache, verified, before the command
+	 * starts (with LLMO_MODEL_PATH set); a fetch that fails ends the run with
+	 * the reason it wrote (ModelVerificationFailed, ModelSignatureInvalid,
+	 * ModelFetchFailed) and the container restarts with back-off. NULL: the
+	 * annotation is ignored.
+	 */
+	const char *const *fetch_args;
+	const char *model_cache_dir; /* pins of removed pods are dropped there */
 };
 
 /*

@@ -12,6 +12,7 @@ int cmd_config(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 int cmd_inference_sim(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
@@ -46,5 +47,32 @@ int cmd_load_config(const char *path, struct llmo_config *out);
 int cmd_parse_listen(const char *s, char *host, size_t n, int *port);
 /* Prints "llmo SUB: message" to stderr and returns 2. */
 int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);
+
+/*
+ * The options of the agent's model fetch step (`llmo fetch` before a
+ * replica's command; agent.h): argv is NULL-terminated and points into fa
+ * and the strings given, which must outlive it. cfg gives cacheSize and
+ * signatureValidation; token_file, cacert, trusted_keys may be NULL.
+ */
+struct cmd_fetch_args {
+	const char *argv[16];
+	char size[32];
+};
+void cmd_fetch_args_init(struct cmd_fetch_args *fa, const char *cache_dir,
+			 const struct llmo_config *cfg, const char *token_file, const char *cacert,
+			 bool plain_http, const char *trusted_keys);
+
+/* A "--flag VALUE" option stored as a const char * at offset off of an options struct. */
+struct cmd_str_flag {
+	const char *name;
+	size_t off;
+};
+
+/*
+ * Finds the flag named by the first n bytes of arg in flags (nflags) and
+ * stores value into opts at its offset. false when there is no such flag.
+ */
+bool cmd_str_flag_set(const struct cmd_str_flag *flags, size_t nflags, void *opts,
+		      const char *arg, size_t n, const char *value);
 
 #endif

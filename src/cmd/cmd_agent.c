@@ -5,6 +5,7 @@
  */
 #include "agent/agent.h"
 #include "agent/node.h"
+#include "api/config.h"
 #include "base/str.h"
 #include "cmd/cmd.h"
 #include "kube/client.h"
@@ -18,6 +19,8 @@ static const char agent_usage[] =
 	"usage: llmo agent [--kubeconfig FILE] [--config FILE] [--node-name NAME]\n"
 	"                  [--runtime local|none] [--state-dir DIR] [--keep-pods]\n"
 	"                  [--fake-gpus N[:MODEL:MEMORY]]\n"
+	"                  [--model-cache DIR [--registry-token-file FILE]\n"
+	"                   [--registry-cacert FILE | --registry-plain-http]]\n"
 	"       llmo agent --once [-o json|text] [--fake-gpus N[:MODEL:MEMORY]]\n"
 	"\n"
 	"The node agent. With --runtime local (the default; what `llmo server` runs)\n"
@@ -39,7 +42,15 @@ static const char agent_usage[] =
 	"                      agent adopts them); by default they are stopped\n"
 	"  --once              report this machine and exit\n"
 	"  -o json|text        --once output format (default text)\n"
-	"  --fake-gpus SPEC    N, or N:MODEL:MEMORY such as 2:A100:80Gi\n";
+	"  --fake-gpus SPEC    N, or N:MODEL:MEMORY such as 2:A100:80Gi\n"
+	"  --model-cache DIR   fetch each replica's model (pods annotated\n"
+	"                      llm.orchestrator.io/model-artifact) into DIR before it\n"
+	"                      starts, and list the cached models on the Node; the\n"
+	"                      configuration gives cacheSize and signatureValidation\n"
+	"                      (trusted keys: $LLMO_TRUSTED_KEYS). docs/agent.md\n"
+	"  --registry-token-file FILE  bearer token for the registries of those models\n"
+	"  --registry-cacert FILE      CA of an https registry\n"
+	"  --registry-plain-http       the registries speak plain HTTP\n";
 
 static void print_text(const struct llmo_node_info *n)
 {
@@ -115,7 +126,9 @@ out:
 int cmd_agent(int argc, char **argv)
 {
 	const char *fake = NULL, *format = "text", *kubeconfig = NULL, *config = NULL;
-	const char *runtime = "local", *state_dir = NULL;
+	const char *runtime = "local", *state_dir = NULL, *model_cache = NULL;
+	const char *reg_token = NULL, *reg_cacert = NULL;
+	bool reg_plain = false;
 	struct llmo_agent_opts opts = {.stop_pods = true};
 	struct llmo_node_info info;
 	struct llmo_error err = {0};
@@ -134,6 +147,9 @@ int cmd_agent(int argc, char **argv)
 		} else if (strcmp(a, "--keep-pods") == 0) {
 			opts.stop_pods = false;
 			continue;
+		} else if (strcmp(a, "--registry-plain-http") == 0) {
+			reg_plain = true;
+			continue;
 		} else if (!v) {
 			return cmd_usage_error("agent", "unknown or incomplete option %s (see --help)",
 					       a);
@@ -151,6 +167,12 @@ int cmd_agent(int argc, char **argv)
 			runtime = v;
 		} else if (strcmp(a, "--state-dir") == 0) {
 			state_dir = v;
+		} else if (strcmp(a, "--model-cache") == 0) {
+			model_cache = v;
+		} else if (strcmp(a, "--registry-token-file") == 0) {
+			reg_token = v;
+		} else if (strcmp(a, "--registry-cacert") == 0) {
+			reg_cacert = v;
 		} else {
 			return cmd_usage_error("agent", "unknown option %s (see --help)", a);
 		}
@@ -163,7 +185,11 @@ int cmd_agent(int argc, char **argv)
 	if (opts.node_name && !*opts.node_name)
 		return cmd_usage_error("agent", "--node-name wants a non-empty name");
 	if (!once) {
-		if (config && cmd_load_config(config, NULL))
+		struct llmo_config cfg;
+		struct cmd_fetch_args fa;
+		int rc;
+
+		if (cmd_load_config(config, &cfg))
 			return 1;
 		if (!state_dir) {
 			const char *home = getenv("HOME");
@@ -177,7 +203,15 @@ int cmd_agent(int argc, char **argv)
 		opts.state_dir = state_dir;
 		opts.fake_gpus = fake;
 		opts.run_pods = strcmp(runtime, "local") == 0;
-		return run_agent(kubeconfig, &opts);
+		if (model_cache) {
+			cmd_fetch_args_init(&fa, model_cache, &cfg, reg_token, reg_cacert, reg_plain,
+					    getenv("LLMO_TRUSTED_KEYS"));
+			opts.fetch_args = fa.argv;
+			opts.model_cache_dir = model_cache;
+		}
+		rc = run_agent(kubeconfig, &opts);
+		llmo_config_free(&cfg);
+		return rc;
 	}
 	if (llmo_node_info_read(&info, fake, &err)) {
 		fprintf(stderr, "llmo agent: %s\n", err.msg);

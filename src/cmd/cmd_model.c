@@ -5,26 +5,32 @@
  */
 #include "base/common.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/config.h"
 #include "base/clock.h"
 #include "base/file.h"
 #include "base/json.h"
 #include "base/str.h"
 #include "cmd/cmd.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
 #include "registry/client.h"
+#include "registry/fetch.h"
 #include "registry/manifest.h"
+#include "registry/registry.h"
 #include "registry/route.h"
 #include "registry/sign.h"
 
 #include "base/banned.h"
 
 #define SUB "model"
-#define MODEL_ARTIFACT_TYPE "application/vnd.llmo.model.v1"
+#define MODEL_ARTIFACT_TYPE LLMO_MODEL_ARTIFACT_TYPE
 #define MODEL_CONFIG_TYPE "application/vnd.llmo.model.config.v1+json"
 #define MODEL_FILE_TYPE "application/vnd.llmo.model.file.v1"
 #define TITLE "org.opencontainers.image.title"
@@ -36,7 +42,11 @@
 static const char usage[] =
 	"usage: llmo model push PATH --name NAME --version V [--type T] [--framework F]\n"
 	"                       [--parameters P] [--quantization Q] [--context-length N]\n"
-	"       llmo model pull NAME:V|NAME@DIGEST [--output DIR]\n"
+	"                       [--no-latest] [--model MODEL] [--image IMAGE]\n"
+	"                       [--local-command JSON]\n"
+	"       llmo model tag NAME:V ALIAS\n"
+	"       llmo model pull NAME:V|NAME@DIGEST [--output DIR] [--config FILE]\n"
+	"                       [--require-signature] [--trusted-keys PATH]\n"
 	"       llmo model list [NAME]\n"
 	"       llmo model inspect NAME:V|NAME@DIGEST\n"
 	"       llmo model delete NAME:V|NAME@DIGEST\n"
@@ -45,6 +55,7 @@ static const char usage[] =
 	"       llmo model verify NAME:V|NAME@DIGEST --pub PREFIX.pub\n"
 	"  registry flags (every subcommand but keygen):\n"
 	"       [--registry URL] [--token TOKEN | --token-file FILE] [--cacert FILE] [--insecure]\n"
+	"  API flags (push, delete): [--kubeconfig FILE] [-n|--namespace NS] [--no-api]\n"
 	"\n"
 	"A model is an OCI artifact (artifactType " MODEL_ARTIFACT_TYPE "): a config with\n"
 	"its metadata and one layer per file, tagged NAME:V. Every download is checked\n"
@@ -56,13 +67,28 @@ static const char usage[] =
 	"  --token-file FILE   read the token from FILE\n"
 	"  --cacert FILE       CA certificate of an https registry\n"
 	"  --insecure          https without checking the certificate\n"
-	"  --output DIR        where pull writes the files (default: NAME's last part)\n";
+	"  --output DIR        where pull writes the files (default: NAME's last part)\n"
+	"  --no-latest         push: do not move the alias \"latest\" to this version\n"
+	"  --model MODEL       push: the LLMModel's spec.name (default: NAME's last part)\n"
+	"  --image IMAGE       push: the LLMModel's spec.runtime.image\n"
+	"  --local-command JSON  push: its spec.runtime.localCommand ('[\"llmo\", ...]')\n"
+	"  --kubeconfig FILE   push and delete write the LLMModel MODEL-V through this API\n"
+	"                      (default $KUBECONFIG; without either, no API is used)\n"
+	"  --namespace NS      its namespace (default: the kubeconfig's, else \"default\")\n"
+	"  --no-api            do not write the LLMModel even when $KUBECONFIG is set\n"
+	"  --config FILE       pull: modelRegistry.signatureValidation from this configuration\n"
+	"  --require-signature pull: refuse a model without a valid signature by a trusted key\n"
+	"  --trusted-keys PATH pull: a public key file or a directory of *.pub files\n"
+	"                      (default $LLMO_TRUSTED_KEYS)\n";
 
 struct opts {
 	const char *registry, *token, *token_file, *cacert;
 	bool insecure;
 	const char *name, *version, *type, *framework, *parameters, *quantization, *output;
 	const char *key, *pub;
+	const char *kubeconfig, *ns, *model, *image;
+	const char *config, *trusted_keys, *local_command;
+	bool no_latest, no_api, require_signature;
 	int64_t context_length; /* -1: not given */
 	const char *args[2];    /* positional arguments */
 	size_t nargs;
@@ -70,10 +96,7 @@ struct opts {
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} flags[] = {
+	static const struct cmd_str_flag flags[] = {
 		{"--registry", offsetof(struct opts, registry)},
 		{"--token", offsetof(struct opts, token)},
 		{"--token-file", offsetof(struct opts, token_file)},
@@ -87,6 +110,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"--output", offsetof(struct opts, output)},
 		{"--key", offsetof(struct opts, key)},
 		{"--pub", offsetof(struct opts, pub)},
+		{"--kubeconfig", offsetof(struct opts, kubeconfig)},
+		{"--namespace", offsetof(struct opts, ns)},
+		{"-n", offsetof(struct opts, ns)},
+		{"--model", offsetof(struct opts, model)},
+		{"--image", offsetof(struct opts, image)},
+		{"--local-command", offsetof(struct opts, local_command)},
+		{"--config", offsetof(struct opts, config)},
+		{"--trusted-keys", offsetof(struct opts, trusted_keys)},
 	};
 	const char *ctx = NULL;
 
@@ -94,13 +125,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->context_length = -1;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *eq = strchr(a, '='), *v;
-		size_t n = eq ? (size_t)(eq - a) : strlen(a), k;
+		size_t n = eq ? (size_t)(eq - a) : strlen(a);
 
-		if (strcmp(a, "--insecure") == 0) {
-			o->insecure = true;
+		if (strcmp(a, "--insecure") == 0 || strcmp(a, "--no-latest") == 0 ||
+		    strcmp(a, "--no-api") == 0 || strcmp(a, "--require-signature") == 0) {
+			*(a[2] == 'i'	? &o->insecure
+			  : a[2] == 'r' ? &o->require_signature
+			  : a[5] == 'l' ? &o->no_latest
+					: &o->no_api) = true;
 			continue;
 		}
-		if (strncmp(a, "--", 2) != 0) {
+		if (strncmp(a, "--", 2) != 0 && strncmp(a, "-n", 3) != 0) {
 			if (o->nargs == LLMO_ARRAY_LEN(o->args))
 				return cmd_usage_error(SUB, "unexpected argument %s", a);
 			o->args[o->nargs++] = a;
@@ -113,12 +148,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			ctx = v;
 			continue;
 		}
-		for (k = 0; k < LLMO_ARRAY_LEN(flags); k++)
-			if (strlen(flags[k].name) == n && strncmp(a, flags[k].name, n) == 0)
-				break;
-		if (k == LLMO_ARRAY_LEN(flags))
+		if (!cmd_str_flag_set(flags, LLMO_ARRAY_LEN(flags), o, a, n, v))
 			return cmd_usage_error(SUB, "unknown flag %.*s (see --help)", (int)n, a);
-		*(const char **)(void *)((char *)o + flags[k].off) = v;
 	}
 	if (ctx && llmo_parse_int_range(ctx, 1, INT64_C(1) << 40, &o->context_length, NULL))
 		return cmd_usage_error(SUB, "--context-length wants a positive integer");
@@ -128,6 +159,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		o->registry = DEFAULT_REGISTRY;
 	if (!o->token && !o->token_file)
 		o->token = getenv("LLMO_REGISTRY_TOKEN");
+	if (!o->kubeconfig && !o->no_api && getenv("KUBECONFIG") && *getenv("KUBECONFIG"))
+		o->kubeconfig = getenv("KUBECONFIG");
+	if (o->no_api)
+		o->kubeconfig = NULL;
+	if (!o->trusted_keys)
+		o->trusted_keys = getenv("LLMO_TRUSTED_KEYS");
 	return 0;
 }
 
@@ -308,12 +345,210 @@ static void set_opt_str(json_t *o, const char *key, const char *v)
 		json_object_set_new(o, key, json_string(v));
 }
 
+/* ---- the LLMModel object (when an API is reachable) ---- */
+
+/* The LLMModel's spec.name: --model, else the repository's last component. */
+static const char *model_name(const struct opts *o, const char *repo)
+{
+	const char *slash = strrchr(repo, '/');
+
+	return o->model ? o->model : slash ? slash + 1 : repo;
+}
+
+/* The object name MODEL-VERSION as a DNS subdomain: lowercase, [a-z0-9.-], at most 253. */
+static void object_name(const char *model, const char *version, char *out, size_t n)
+{
+	size_t len = 0;
+	char raw[512];
+
+	snprintf(raw, sizeof(raw), "%s-%s", model, version);
+	for (const char *p = raw; *p && len + 1 < n && len < 253; p++) {
+		char ch = (char)tolower((unsigned char)*p);
+
+		out[len++] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ? ch
+											      : '-';
+	}
+	while (len && (out[len - 1] == '-' || out[len - 1] == '.'))
+		len--;
+	out[len] = '\0';
+	while (out[0] == '-' || out[0] == '.')
+		memmove(out, out + 1, strlen(out));
+}
+
+static bool one_of(const char *v, const char *const *set)
+{
+	for (; *set; set++)
+		if (strcmp(v, *set) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Sets spec[key] = v when v is one of the CRD's values; otherwise says that
+ * it is left out (the registry metadata keeps it whatever it is).
+ */
+static void set_enum(json_t *spec, const char *key, const char *v, const char *const *set)
+{
+	if (!v)
+		return;
+	if (one_of(v, set)) {
+		json_object_set_new(spec, key, json_string(v));
+		return;
+	}
+	fprintf(stderr, "llmo model: note: %s \"%s\" is not one of the LLMModel's values: "
+			"spec.%s left unset\n", key, v, key);
+}
+
+static int kube_client_of(const struct opts *o, struct llmo_kube_client **kc, const char **ns,
+			  struct llmo_error *err)
+{
+	struct llmo_kube_config cfg = {0};
+	int rc = llmo_kube_config_auto(o->kubeconfig, NULL, &cfg, err);
+
+	if (!rc)
+		rc = llmo_kube_client_new(&cfg, kc, err);
+	llmo_kube_config_release(&cfg);
+	if (rc)
+		return rc;
+	*ns = o->ns ? o->ns : llmo_kube_client_namespace(*kc);
+	if (!*ns || !**ns)
+		*ns = "default";
+	return 0;
+}
+
+/* The registry's host:port as an artifact reference host (the URL without its scheme). */
+static void registry_host(const char *url, char *out, size_t n)
+{
+	const char *p = strstr(url, "://");
+	size_t len;
+
+	p = p ? p + 3 : url;
+	len = strcspn(p, "/");
+	snprintf(out, n, "%.*s", (int)len, p);
+}
+
+/*
+ * Creates or updates the LLMModel MODEL-VERSION for a pushed model: spec
+ * from the metadata and the artifact, status digest, totalSize, phase.
+ */
+static int write_llmmodel(const struct opts *o, const file_vec *files,
+			  const struct llmo_digest *man, uint64_t total, struct llmo_error *err)
+{
+	static const char *const types[] = {"text-generation", "chat", "embedding",
+					    "code-generation", "classification", NULL};
+	static const char *const frameworks[] = {"vllm", "tgi", "llama.cpp", "triton",
+						 "transformers", "onnx", "custom", NULL};
+	static const char *const quants[] = {"none", "fp16", "bf16", "fp8", "int8",
+					     "int4", "awq", "gptq", "gguf", NULL};
+	struct llmo_kube_client *kc = NULL;
+	const char *ns = NULL, *model = model_name(o, o->name);
+	char name[256], host[256], ref[1024], ds[LLMO_DIGEST_STR_MAX];
+	json_t *spec, *art, *list, *obj = NULL, *patch = NULL, *got = NULL;
+	int rc;
+
+	object_name(model, o->version, name, sizeof(name));
+	registry_host(o->registry, host, sizeof(host));
+	snprintf(ref, sizeof(ref), "%s/%s:%s", host, o->name, o->version);
+	llmo_digest_str(man, ds);
+	spec = json_pack("{s:s,s:s}", "name", model, "version", o->version);
+	list = json_array();
+	art = json_pack("{s:s,s:s}", "reference", ref, "digest", ds);
+	if (!spec || !list || !art) {
+		json_decref(spec);
+		json_decref(list);
+		json_decref(art);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	set_enum(spec, "type", o->type, types);
+	set_enum(spec, "framework", o->framework, frameworks);
+	set_enum(spec, "quantization", o->quantization, quants);
+	if (o->parameters) {
+		const char *p = o->parameters;
+		size_t digits = strspn(p, "0123456789.");
+
+		if (digits && p[0] != '.' && strlen(p + digits) <= 1 && strspn(p + digits, "KMBT") ==
+		    strlen(p + digits))
+			json_object_set_new(spec, "parameterCount", json_string(p));
+		else
+			fprintf(stderr, "llmo model: note: --parameters \"%s\" is not like 7B: "
+					"spec.parameterCount left unset\n", p);
+	}
+	if (o->context_length > 0 && o->context_length <= INT32_MAX)
+		json_object_set_new(spec, "contextLength", json_integer(o->context_length));
+	for (size_t i = 0; files->len <= 4096 && i < files->len; i++)
+		json_array_append_new(list, json_pack("{s:s,s:I,s:s}", "path", files->items[i].rel,
+						      "size", (json_int_t)files->items[i].size,
+						      "sha256", files->items[i].digest.hex));
+	json_object_set_new(art, "files", list);
+	json_object_set_new(spec, "artifact", art);
+	if (o->image)
+		json_object_set_new(spec, "runtime", json_pack("{s:s}", "image", o->image));
+	if (o->local_command) {
+		json_t *lc = NULL;
+
+		if ((rc = llmo_json_load(o->local_command, strlen(o->local_command), "--local-command",
+					 &lc, err)))
+			goto out;
+		if (!json_is_array(lc) || !json_array_size(lc)) {
+			json_decref(lc);
+			rc = llmo_error_set(err, LLMO_EINVAL,
+					    "--local-command wants a JSON array of strings");
+			goto out;
+		}
+		if (!json_object_get(spec, "runtime"))
+			json_object_set_new(spec, "runtime", json_object());
+		json_object_set_new(json_object_get(spec, "runtime"), "localCommand", lc);
+	}
+	if ((rc = kube_client_of(o, &kc, &ns, err)))
+		goto out;
+	rc = llmo_kube_get(kc, &llmo_kube_llmmodels, ns, name, &got, err);
+	if (rc == LLMO_ENOTFOUND && !json_object_get(spec, "runtime")) {
+		rc = llmo_error_set(err, LLMO_EINVAL,
+				    "a new LLMModel needs a runtime: give --image IMAGE (a cluster) "
+				    "or --local-command '[\"CMD\", \"ARG\"]' (one machine)");
+		goto out;
+	}
+	if (rc == LLMO_ENOTFOUND) {
+		obj = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", "llm.orchestrator.io/v1",
+				"kind", "LLMModel", "metadata", "name", name, "namespace", ns, "spec",
+				spec);
+		rc = obj ? llmo_kube_create(kc, &llmo_kube_llmmodels, ns, obj, NULL, err)
+			 : llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	} else if (!rc) {
+		/* a merge patch: what the user set (runtime, resources) stays */
+		patch = json_pack("{s:O}", "spec", spec);
+		rc = patch ? llmo_kube_patch(kc, &llmo_kube_llmmodels, ns, name, NULL,
+					     LLMO_KUBE_PATCH_MERGE, patch, NULL, err)
+			   : llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	if (rc)
+		goto out;
+	json_decref(patch);
+	patch = json_pack("{s:{s:s,s:I,s:s,s:s}}", "status", "digest", ds, "totalSize",
+			  (json_int_t)total, "phase", "Available", "message", "pushed to the registry");
+	rc = patch ? llmo_kube_patch(kc, &llmo_kube_llmmodels, ns, name, "status",
+				     LLMO_KUBE_PATCH_MERGE, patch, NULL, err)
+		   : llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	if (!rc)
+		printf("LLMModel %s/%s: spec.name %s, version %s, digest %s\n", ns, name, model,
+		       o->version, ds);
+out:
+	if (rc)
+		llmo_error_prefix(err, "LLMModel %s/%s: ", ns ? ns : "?", name);
+	json_decref(got);
+	json_decref(obj);
+	json_decref(patch);
+	json_decref(spec);
+	llmo_kube_client_free(kc);
+	return rc;
+}
+
 static int cmd_push(const struct opts *o)
 {
 	struct llmo_reg_client *c = NULL;
 	struct llmo_error err = {0};
 	file_vec files = LLMO_VEC_INIT;
-	json_t *cfg = NULL, *list, *man = NULL, *layers;
+	json_t *cfg = NULL, *list = NULL, *man = NULL, *layers = NULL;
 	char *cfg_text = NULL, *man_text = NULL, now[LLMO_RFC3339_MAX], ds[LLMO_DIGEST_STR_MAX];
 	struct llmo_digest cfg_digest, man_digest;
 	uint64_t total = 0;
@@ -372,15 +607,14 @@ static int cmd_push(const struct opts *o)
 	}
 	json_object_set_new(cfg, "size", json_integer((json_int_t)total));
 	json_object_set_new(cfg, "files", list);
+	list = NULL;
 	cfg_text = llmo_json_dump(cfg, false);
 	if (!cfg_text || llmo_digest_of(cfg_text, strlen(cfg_text), &cfg_digest)) {
-		json_decref(layers);
 		fprintf(stderr, "llmo model: out of memory\n");
 		goto out;
 	}
 	if (llmo_reg_client_blob_push_mem(c, o->name, &cfg_digest, cfg_text, strlen(cfg_text),
 					  &err)) {
-		json_decref(layers);
 		status = fail(&err);
 		goto out;
 	}
@@ -391,20 +625,33 @@ static int cmd_push(const struct opts *o)
 			"layers", layers, "annotations", "org.opencontainers.image.version",
 			o->version, "org.opencontainers.image.created", now, "io.llmo.model.name",
 			o->name);
+	/* the name workloads use (the LLMModel's spec.name) */
+	json_object_set_new(json_object_get(man, "annotations"), "io.llmo.model.served-name",
+			    json_string(model_name(o, o->name)));
+	layers = NULL; /* taken by json_pack ("o"), even when it fails */
 	man_text = man ? llmo_json_dump(man, false) : NULL;
 	if (!man_text) {
 		fprintf(stderr, "llmo model: out of memory\n");
 		goto out;
 	}
 	if (llmo_reg_client_manifest_put(c, o->name, o->version, LLMO_OCI_MANIFEST, man_text,
-					 strlen(man_text), &man_digest, &err)) {
+					 strlen(man_text), &man_digest, &err) ||
+	    (!o->no_latest && strcmp(o->version, "latest") != 0 &&
+	     llmo_reg_client_manifest_put(c, o->name, "latest", LLMO_OCI_MANIFEST, man_text,
+					  strlen(man_text), NULL, &err))) {
 		status = fail(&err);
 		goto out;
 	}
 	printf("pushed %s:%s %s (%zu files, %" PRIu64 " bytes)\n", o->name, o->version,
 	       llmo_digest_str(&man_digest, ds), files.len, total);
+	if (o->kubeconfig && write_llmmodel(o, &files, &man_digest, total, &err)) {
+		fprintf(stderr, "llmo model: the model is in the registry, but %s\n", err.msg);
+		goto out;
+	}
 	status = 0;
 out:
+	json_decref(list);
+	json_decref(layers);
 	json_decref(cfg);
 	json_decref(man);
 	free(cfg_text);
@@ -497,6 +744,43 @@ static int pull_file(struct llmo_reg_client *c, const char *repo, const char *di
 	return rc;
 }
 
+/*
+ * signatureValidation (--require-signature, or the configuration's
+ * modelRegistry.signatureValidation): the model must carry a valid
+ * signature by one of the trusted keys. 0, or 1 with the reason printed.
+ */
+static int check_signature_policy(const struct opts *o, struct llmo_reg_client *c,
+				  const char *repo, const struct llmo_digest *d)
+{
+	struct llmo_sig_key *keys[LLMO_FETCH_KEYS_MAX];
+	struct llmo_error err = {0};
+	bool required = o->require_signature;
+	size_t nkeys = 0;
+	int rc = 0;
+
+	if (o->config) {
+		struct llmo_config cfg;
+
+		if (cmd_load_config(o->config, &cfg))
+			return 1;
+		required |= cfg.model_registry.signature_validation;
+		llmo_config_free(&cfg);
+	}
+	if (!required)
+		return 0;
+	if (!o->trusted_keys) {
+		fprintf(stderr, "llmo model: signatureValidation is on but no trusted keys are "
+				"configured (--trusted-keys or $LLMO_TRUSTED_KEYS)\n");
+		return 1;
+	}
+	if ((rc = llmo_model_keys_load(o->trusted_keys, keys, LLMO_FETCH_KEYS_MAX, &nkeys, &err)) ||
+	    (rc = llmo_model_verify(c, repo, d, keys, nkeys, NULL, &err)))
+		fprintf(stderr, "llmo model: signatureValidation: %s\n", err.msg);
+	for (size_t i = 0; i < nkeys; i++)
+		llmo_sig_key_free(keys[i]);
+	return rc ? 1 : 0;
+}
+
 static int cmd_pull(const struct opts *o)
 {
 	char repo[LLMO_REG_NAME_MAX + 1], ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX], dir[PATH_MAX];
@@ -524,6 +808,8 @@ static int cmd_pull(const struct opts *o)
 		fprintf(stderr, "llmo model: %s is an index, not a model\n", o->args[0]);
 		goto out;
 	}
+	if (check_signature_policy(o, c, repo, &d))
+		goto out;
 	for (size_t i = 0; i < m.refs.len; i++) {
 		const struct llmo_oci_descriptor *l = &m.refs.items[i];
 		const char *title = json_string_value(json_object_get(l->annotations, TITLE));
@@ -643,6 +929,42 @@ out:
 	return status;
 }
 
+/* Deletes the LLMModel of the model whose manifest is body (its name and version annotations). */
+static int delete_llmmodel(const struct opts *o, const char *repo, const struct llmo_buf *body)
+{
+	struct llmo_kube_client *kc = NULL;
+	struct llmo_error err = {0};
+	const char *ns = NULL, *version;
+	json_t *m = NULL;
+	char name[256];
+	int rc;
+
+	if (llmo_json_load(body->data, body->len, "manifest", &m, &err))
+		return fail(&err);
+	version = json_string_value(json_object_get(json_object_get(m, "annotations"),
+						    "org.opencontainers.image.version"));
+	if (!version) {
+		fprintf(stderr, "llmo model: the manifest has no version annotation: no LLMModel "
+				"to delete\n");
+		json_decref(m);
+		return 0;
+	}
+	object_name(model_name(o, repo), version, name, sizeof(name));
+	rc = kube_client_of(o, &kc, &ns, &err);
+	if (!rc)
+		rc = llmo_kube_delete(kc, &llmo_kube_llmmodels, ns, name, LLMO_KUBE_PROPAGATE_DEFAULT,
+				      NULL, &err);
+	if (!rc)
+		printf("deleted LLMModel %s/%s\n", ns, name);
+	else if (rc == LLMO_ENOTFOUND)
+		printf("no LLMModel %s/%s to delete\n", ns, name);
+	else
+		fprintf(stderr, "llmo model: LLMModel %s/%s: %s\n", ns ? ns : "?", name, err.msg);
+	json_decref(m);
+	llmo_kube_client_free(kc);
+	return rc && rc != LLMO_ENOTFOUND ? 1 : 0;
+}
+
 static int cmd_delete(const struct opts *o)
 {
 	char repo[LLMO_REG_NAME_MAX + 1], ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX];
@@ -671,6 +993,40 @@ static int cmd_delete(const struct opts *o)
 		goto out;
 	}
 	printf("deleted %s@%s\n", repo, ds);
+	status = o->kubeconfig ? delete_llmmodel(o, repo, &body) : 0;
+out:
+	llmo_buf_release(&body);
+	llmo_reg_client_free(c);
+	return status;
+}
+
+/* `tag NAME:V ALIAS`: points ALIAS (stable, latest, ...) at the manifest of NAME:V. */
+static int cmd_tag(const struct opts *o)
+{
+	char repo[LLMO_REG_NAME_MAX + 1], ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX];
+	char mt[256], ds[LLMO_DIGEST_STR_MAX];
+	struct llmo_reg_client *c = NULL;
+	struct llmo_error err = {0};
+	struct llmo_digest d;
+	struct llmo_buf body;
+	int status = 1, rc;
+
+	if (o->nargs != 2)
+		return cmd_usage_error(SUB, "tag wants NAME:VERSION ALIAS");
+	if ((rc = split_ref(o->args[0], repo, ref)))
+		return rc;
+	if (!llmo_reg_tag_valid(o->args[1], strlen(o->args[1])))
+		return cmd_usage_error(SUB, "\"%s\": not a valid alias (tag)", o->args[1]);
+	llmo_buf_init(&body, LLMO_REG_CLIENT_BODY_MAX);
+	if (client_of(o, &c))
+		goto out;
+	if (llmo_reg_client_manifest_get(c, repo, ref, &body, &d, mt, &err) ||
+	    llmo_reg_client_manifest_put(c, repo, o->args[1], mt[0] ? mt : LLMO_OCI_MANIFEST,
+					 body.data, body.len, NULL, &err)) {
+		status = fail(&err);
+		goto out;
+	}
+	printf("%s:%s -> %s@%s\n", repo, o->args[1], repo, llmo_digest_str(&d, ds));
 	status = 0;
 out:
 	llmo_buf_release(&body);
@@ -759,40 +1115,15 @@ out:
 	return status;
 }
 
-/* Whether referrer desc (an entry of the referrers index) is a valid signature by k of d. */
-static bool check_signature(struct llmo_reg_client *c, const char *repo, json_t *desc,
-			    const struct llmo_sig_key *k, const struct llmo_digest *d)
-{
-	const char *ref = json_string_value(json_object_get(desc, "digest"));
-	struct llmo_oci_manifest m = {0};
-	struct llmo_error err = {0};
-	struct llmo_buf body, sig;
-	bool ok = false;
-
-	llmo_buf_init(&body, LLMO_REG_CLIENT_BODY_MAX);
-	llmo_buf_init(&sig, 1024);
-	if (ref && get_manifest(c, repo, ref, &body, &m, NULL, &err) == 0 && m.has_subject &&
-	    llmo_digest_equal(&m.subject.digest, d) && m.refs.len == 1 &&
-	    strcmp(m.refs.items[0].media_type, LLMO_SIG_MEDIA_TYPE) == 0 &&
-	    llmo_reg_client_blob_get(c, repo, &m.refs.items[0].digest, 1024, &sig, &err) == 0)
-		ok = llmo_sig_verify(k, d, (const unsigned char *)sig.data, sig.len);
-	llmo_oci_manifest_release(&m);
-	llmo_buf_release(&body);
-	llmo_buf_release(&sig);
-	return ok;
-}
-
 static int cmd_verify(const struct opts *o)
 {
 	char repo[LLMO_REG_NAME_MAX + 1], ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX];
-	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 256];
+	char ds[LLMO_DIGEST_STR_MAX];
 	struct llmo_reg_client *c = NULL;
 	struct llmo_sig_key *k = NULL;
 	struct llmo_error err = {0};
 	struct llmo_digest d;
-	struct llmo_buf body, idx;
-	json_t *j = NULL, *list;
-	size_t checked = 0;
+	struct llmo_buf body;
 	int status = 1, rc;
 
 	if (o->nargs != 1 || !o->pub)
@@ -800,46 +1131,22 @@ static int cmd_verify(const struct opts *o)
 	if ((rc = split_ref(o->args[0], repo, ref)))
 		return rc;
 	llmo_buf_init(&body, LLMO_REG_CLIENT_BODY_MAX);
-	llmo_buf_init(&idx, LLMO_REG_CLIENT_BODY_MAX);
 	if (llmo_sig_key_load(o->pub, false, &k, &err)) {
 		status = fail(&err);
 		goto out;
 	}
 	if (client_of(o, &c))
 		goto out;
-	if (llmo_reg_client_manifest_get(c, repo, ref, &body, &d, NULL, &err)) {
+	if (llmo_reg_client_manifest_get(c, repo, ref, &body, &d, NULL, &err) ||
+	    llmo_model_verify(c, repo, &d, &k, 1, NULL, &err)) {
 		status = fail(&err);
 		goto out;
 	}
-	snprintf(path, sizeof(path), "/v2/%s/referrers/%s?artifactType=%s", repo,
-		 llmo_digest_str(&d, ds), LLMO_SIG_ARTIFACT_TYPE);
-	if (llmo_reg_client_get(c, path, &idx, &err) ||
-	    llmo_json_load(idx.data, idx.len, "referrers", &j, &err)) {
-		status = fail(&err);
-		goto out;
-	}
-	list = json_object_get(j, "manifests");
-	for (size_t i = 0; i < json_array_size(list); i++) {
-		json_t *desc = json_array_get(list, i);
-		const char *kid = json_string_value(json_object_get(
-			json_object_get(desc, "annotations"), LLMO_SIG_KEY_ANNOTATION));
-
-		if (kid && strcmp(kid, llmo_sig_key_id(k)) != 0)
-			continue;
-		checked++;
-		if (check_signature(c, repo, desc, k, &d)) {
-			printf("verified %s@%s: signed by key %s\n", repo, ds, llmo_sig_key_id(k));
-			status = 0;
-			goto out;
-		}
-	}
-	fprintf(stderr, "llmo model: %s@%s has no valid signature by key %s (%zu of %zu "
-			"signatures were by that key)\n",
-		repo, ds, llmo_sig_key_id(k), checked, json_array_size(list));
+	printf("verified %s@%s: signed by key %s\n", repo, llmo_digest_str(&d, ds),
+	       llmo_sig_key_id(k));
+	status = 0;
 out:
-	json_decref(j);
 	llmo_buf_release(&body);
-	llmo_buf_release(&idx);
 	llmo_sig_key_free(k);
 	llmo_reg_client_free(c);
 	return status;
@@ -853,7 +1160,7 @@ int cmd_model(int argc, char **argv)
 	} subs[] = {
 		{"push", cmd_push},	  {"pull", cmd_pull},	  {"list", cmd_list},
 		{"inspect", cmd_inspect}, {"delete", cmd_delete}, {"keygen", cmd_keygen},
-		{"sign", cmd_sign},	  {"verify", cmd_verify},
+		{"sign", cmd_sign},	  {"verify", cmd_verify}, {"tag", cmd_tag},
 	};
 	struct opts o;
 	int rc;

@@ -95,6 +95,8 @@ static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_r
 		o->storage_path = cfg->model_registry.storage_path;
 	if (!checksum_given)
 		o->checksum_validation = cfg->model_registry.checksum_validation;
+	o->max_versions = cfg->model_registry.max_versions;
+	o->auto_cleanup = cfg->model_registry.auto_cleanup;
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 #include "apiserver/apiserver.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/yaml.h"
@@ -107,6 +108,7 @@ struct server {
 	int running, stopping;
 	int64_t stop_ms; /* when the first stop signal came (monotonic) */
 	char shim[4096];
+	const char *trusted_keys; /* $LLMO_TRUSTED_KEYS: for signatureValidation */
 };
 
 static void on_part_quit(evutil_socket_t fd, short what, void *arg)
@@ -184,8 +186,21 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 					    .log_token = kc->token,
 					    .stop_pods = !s->keep_pods,
 					    .run_pods = true};
+		char cache[4096], ca[4096], tokf[4096];
+		struct cmd_fetch_args fa;
 
 		snprintf(state, sizeof(state), "%s/agent", s->data_dir);
+		/* replicas fetch their model from this server's registry into DATA_DIR/models */
+		snprintf(cache, sizeof(cache), "%s/models", s->data_dir);
+		snprintf(ca, sizeof(ca), "%s/pki/ca.crt", s->data_dir);
+		snprintf(tokf, sizeof(tokf), "%s/registry-token", state);
+		if (llmo_mkdir_p(state, 0700, err) ||
+		    (kc->token && llmo_file_write_atomic(tokf, kc->token, strlen(kc->token), 0600, err)))
+			return -1;
+		cmd_fetch_args_init(&fa, cache, s->cfg, kc->token ? tokf : NULL,
+				    s->plain_http ? NULL : ca, s->plain_http, s->trusted_keys);
+		o.fetch_args = fa.argv;
+		o.model_cache_dir = cache;
 		if (llmo_agent_new(p->client, p->base, &o, (struct llmo_agent **)&p->obj, err))
 			return -1;
 		return llmo_agent_start(p->obj, err);
@@ -221,6 +236,8 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.port = s->registry_port;
 		o.storage_path = state;
 		o.checksum_validation = s->cfg->model_registry.checksum_validation;
+		o.max_versions = s->cfg->model_registry.max_versions;
+		o.auto_cleanup = s->cfg->model_registry.auto_cleanup;
 		if (!s->plain_http) {
 			o.tls_cert = cert;
 			o.tls_key = key;
@@ -616,6 +633,7 @@ int cmd_server(int argc, char **argv)
 	s.registry_host = reg_host;
 	s.cfg = &cfg;
 	s.data_dir = data_dir;
+	s.trusted_keys = getenv("LLMO_TRUSTED_KEYS");
 	status = serve(&s);
 out:
 	llmo_apiserver_free(srv);

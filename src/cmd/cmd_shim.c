@@ -3,7 +3,7 @@
  * (src/agent/runtime.c) and one run of a container's command, as conmon does
  * for CRI-O. Hidden from `llmo help`: only the runtime starts it.
  *
- *     llmo shim --log FILE --exit FILE [--cwd DIR] -- CMD [ARGS...]
+ *     llmo shim --log FILE --exit FILE [--cwd DIR] [--reason-file FILE] -- CMD [ARGS...]
  *
  * The runtime starts the shim in a new session (so the shim's process group
  * id and session id are its pid) with the container's environment and stdin
@@ -32,6 +32,10 @@
  *   container runtimes report it). When CMD cannot be started the file says
  *   {"exitCode":128,"reason":"StartError","message":"..."} and the message is
  *   also logged on stderr;
+ *   With --reason-file, a command that exits non-zero after writing
+ *   {"reason":"Word","message":"..."} to that file (as `llmo fetch` does) has
+ *   that reason and message in the exit file, as kubelet reports a
+ *   container's termination message;
  * - exits 0 once the exit file is written (1 when it could not be).
  *
  * The shim keeps running when the agent dies, so that a restarted agent can
@@ -52,7 +56,9 @@
 
 #include "agent/runtime.h"
 #include "base/clock.h"
+#include "base/buf.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "cmd/cmd.h"
 
 #include "base/banned.h"
@@ -66,6 +72,8 @@
 #define SHIM_READ_CHUNK 65536
 /* Longest message about a failed start. */
 #define SHIM_MSG_MAX 512
+/* Largest reason file read (--reason-file). */
+#define SHIM_REASON_MAX 8192
 
 /* Where the child failed before the command ran (sent on the fail pipe). */
 enum { SHIM_FAIL_DUP, SHIM_FAIL_CHDIR, SHIM_FAIL_EXEC };
@@ -191,6 +199,34 @@ out:
 	return rc;
 }
 
+/*
+ * The reason file a failing command left: {"reason": a CamelCase word of
+ * at most 40 letters, "message": text}. false when absent or malformed.
+ */
+static bool shim_read_reason(const char *path, json_t **out)
+{
+	struct llmo_buf b;
+	const char *r;
+	json_t *j = NULL;
+
+	llmo_buf_init(&b, SHIM_REASON_MAX);
+	if (llmo_file_read(path, SHIM_REASON_MAX, &b, NULL) ||
+	    llmo_json_load(b.data, b.len, path, &j, NULL)) {
+		llmo_buf_release(&b);
+		return false;
+	}
+	llmo_buf_release(&b);
+	r = json_string_value(json_object_get(j, "reason"));
+	if (!r || !*r || strlen(r) > 40 ||
+	    strspn(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != strlen(r) ||
+	    (json_object_get(j, "message") && !json_is_string(json_object_get(j, "message")))) {
+		json_decref(j);
+		return false;
+	}
+	*out = j;
+	return true;
+}
+
 /* In the forked child: never returns. Only async-signal-safe calls. */
 static void shim_exec_child(int outw, int errw, int failw, const char *cwd, char **cmd,
 			    const sigset_t *oldmask)
@@ -239,7 +275,7 @@ static int shim_usage(const char *msg)
 
 int cmd_shim(int argc, char **argv)
 {
-	const char *logpath = NULL, *exitpath = NULL, *cwd = NULL;
+	const char *logpath = NULL, *exitpath = NULL, *cwd = NULL, *reasonpath = NULL;
 	struct shim_stream out = {.name = "stdout", .fd = -1};
 	struct shim_stream errs = {.name = "stderr", .fd = -1};
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, failp[2] = {-1, -1};
@@ -250,6 +286,7 @@ int cmd_shim(int argc, char **argv)
 	int64_t started_ms, drain_until = 0;
 	bool exited = false;
 	char **cmd = NULL;
+	json_t *rj = NULL;
 	pid_t child;
 	ssize_t r;
 
@@ -263,6 +300,8 @@ int cmd_shim(int argc, char **argv)
 			exitpath = argv[++i];
 		} else if (strcmp(argv[i], "--cwd") == 0 && i + 1 < argc) {
 			cwd = argv[++i];
+		} else if (strcmp(argv[i], "--reason-file") == 0 && i + 1 < argc) {
+			reasonpath = argv[++i];
 		} else {
 			return shim_usage("unknown or incomplete option");
 		}
@@ -385,8 +424,13 @@ int cmd_shim(int argc, char **argv)
 	if (WIFSIGNALED(status))
 		rc = shim_write_exit(exitpath, 128 + WTERMSIG(status), WTERMSIG(status), started_ms,
 				     NULL, NULL);
+	else if (WEXITSTATUS(status) != 0 && reasonpath && shim_read_reason(reasonpath, &rj))
+		rc = shim_write_exit(exitpath, WEXITSTATUS(status), 0, started_ms,
+				     json_string_value(json_object_get(rj, "reason")),
+				     json_string_value(json_object_get(rj, "message")));
 	else
 		rc = shim_write_exit(exitpath, WEXITSTATUS(status), 0, started_ms, NULL, NULL);
+	json_decref(rj);
 	rc = rc ? 1 : 0;
 out:
 	if (out.fd >= 0)

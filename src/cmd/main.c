@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{"scheduler", cmd_scheduler, "bind pending pods to nodes (first fit; the GPU-aware scheduler replaces it)"},
 	{"gateway", cmd_gateway, "the OpenAI-compatible router: model routing, balancing, streaming, retries"},
 	{"model", cmd_model, "models as OCI artifacts: push, pull, list, inspect, sign, verify"},
+	{"fetch", cmd_fetch, "pull a model into the node's cache, verified and resumable (a replica's init step)"},
 	{"registry", cmd_registry, "the OCI model registry: versioned, verified, access-controlled blobs"},
 	{"inference-sim", cmd_inference_sim, "an OpenAI-compatible simulated LLM server for tests and demos"},
 	{"sim", cmd_sim, "trace-driven simulators: `llmo sim schedule` (GPU placement), `llmo sim autoscale` (autoscaling)"},
@@ -56,6 +57,18 @@ int cmd_usage_error(const char *sub, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n");
 	return 2;
+}
+
+bool cmd_str_flag_set(const struct cmd_str_flag *flags, size_t nflags, void *opts,
+		      const char *arg, size_t n, const char *value)
+{
+	for (size_t k = 0; k < nflags; k++) {
+		if (strlen(flags[k].name) != n || strncmp(arg, flags[k].name, n) != 0)
+			continue;
+		*(const char **)(void *)((char *)opts + flags[k].off) = value;
+		return true;
+	}
+	return false;
 }
 
 int main(int argc, char **argv)

@@ -480,6 +480,22 @@ static int build_template(struct wl *s, struct track *t)
 	if (gpu_type)
 		json_object_set_new(annotations, "llm.orchestrator.io/gpu-type",
 				    json_string(gpu_type));
+	/* a model pinned by digest (llmo model push sets it): the agent fetches and
+	 * verifies exactly those bytes before the replica starts */
+	if (llmo_kube_str(mspec, "artifact", "reference") &&
+	    llmo_kube_str(mspec, "artifact", "digest") &&
+	    !llmo_str_has_prefix(llmo_kube_str(mspec, "artifact", "reference"), "file://")) {
+		const char *aref = llmo_kube_str(mspec, "artifact", "reference");
+		char mref[2048];
+
+		if (strchr(aref, '@'))
+			snprintf(mref, sizeof(mref), "%s", aref);
+		else
+			snprintf(mref, sizeof(mref), "%s@%s", aref,
+				 llmo_kube_str(mspec, "artifact", "digest"));
+		json_object_set_new(annotations, "llm.orchestrator.io/model-artifact",
+				    json_string(mref));
+	}
 
 	spec = json_pack("{s:s, s:s, s:i, s:[o], s:{s:{s:s}}}", "schedulerName",
 			 s->c->scheduler_name, "restartPolicy", "Always",

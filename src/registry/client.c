@@ -106,6 +106,12 @@ struct sink {
 	struct llmo_buf *errbuf;
 	bool failed; /* a write to fd failed (errno kept in err_no) */
 	int err_no;
+	/* a resumed download: the Range asked for (NULL: none); a 200 answer
+	 * (the whole blob) restarts fd and hash from 0 */
+	const char *range;
+	bool first_seen;
+	void (*progress)(void *ctx, uint64_t now);
+	void *progress_ctx;
 };
 
 struct answer {
@@ -153,6 +159,16 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 		llmo_buf_append(s->errbuf, p, n);
 		return n;
 	}
+	if (s->range && !s->first_seen && status == 200 && s->fd >= 0) {
+		/* the server ignored the Range: start over */
+		if (ftruncate(s->fd, 0) < 0 || lseek(s->fd, 0, SEEK_SET) < 0 ||
+		    (s->hash && (llmo_sha256_release(s->hash), llmo_sha256_init(s->hash)))) {
+			s->failed = true;
+			s->err_no = errno ? errno : EIO;
+			return 0;
+		}
+	}
+	s->first_seen = true;
 	if (s->hash)
 		llmo_sha256_update(s->hash, p, n);
 	if (s->buf)
@@ -170,6 +186,18 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 		done += (size_t)w;
 	}
 	return n;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct sink *s = arg;
+
+	(void)dltotal;
+	(void)ultotal;
+	(void)ulnow;
+	s->progress(s->progress_ctx, (uint64_t)dlnow);
+	return 0;
 }
 
 /* Copies a header's value (trimmed) when the line is "name: value". */
@@ -309,6 +337,13 @@ static int perform(struct llmo_reg_client *c, enum method m, const char *url,
 	snk->errbuf = &a->error;
 	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, snk);
+	if (snk->range)
+		curl_easy_setopt(c->h, CURLOPT_RANGE, snk->range);
+	if (snk->progress) {
+		curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, snk);
+		curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
+	}
 	rc = curl_easy_perform(c->h);
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &a->status);
 	if (a->status >= 300) {
@@ -458,6 +493,29 @@ int llmo_reg_client_blob_pull_fd(struct llmo_reg_client *c, const char *repo,
 		rc = check_hash(&h, d, url, err);
 	answer_release(&a);
 	llmo_sha256_release(&h);
+	return rc;
+}
+
+int llmo_reg_client_blob_resume(struct llmo_reg_client *c, const char *repo,
+				const struct llmo_digest *d, int fd, struct llmo_sha256 *h,
+				uint64_t offset, void (*progress)(void *ctx, uint64_t now),
+				void *ctx, struct llmo_error *err)
+{
+	char url[URL_MAX], range[48];
+	struct sink snk = {.fd = fd, .hash = h, .progress = progress, .progress_ctx = ctx};
+	struct answer a;
+	int rc;
+
+	if ((rc = url_of(c, url, err, "/v2/%s/blobs/sha256:%s", repo, d->hex)))
+		return rc;
+	if (offset > 0) {
+		snprintf(range, sizeof(range), "%" PRIu64 "-", offset);
+		snk.range = range;
+	}
+	rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
+	if (!rc)
+		rc = check_hash(h, d, url, err);
+	answer_release(&a);
 	return rc;
 }
 

@@ -61,6 +61,20 @@ int llmo_reg_client_blob_push_mem(struct llmo_reg_client *c, const char *repo,
 /* Downloads blob d into fd (written from its current offset), verified. */
 int llmo_reg_client_blob_pull_fd(struct llmo_reg_client *c, const char *repo,
 				 const struct llmo_digest *d, int fd, struct llmo_error *err);
+/*
+ * Resumes the download of blob d into fd, which holds its first offset
+ * bytes already (written at fd's current offset, its end), h the SHA-256
+ * state of those bytes: asks for the rest with a Range request (a server
+ * that answers the whole blob instead restarts fd and h from 0). On
+ * return h covers every byte of fd, and 0 means they are d's bytes;
+ * LLMO_EINVALID_OBJECT that they are not (the caller removes them).
+ * progress (may be NULL) is called with the bytes received so far by this
+ * request.
+ */
+int llmo_reg_client_blob_resume(struct llmo_reg_client *c, const char *repo,
+				const struct llmo_digest *d, int fd, struct llmo_sha256 *h,
+				uint64_t offset, void (*progress)(void *ctx, uint64_t now),
+				void *ctx, struct llmo_error *err);
 /* Downloads blob d, at most max bytes, into out (appended), verified. */
 int llmo_reg_client_blob_get(struct llmo_reg_client *c, const char *repo,
 			     const struct llmo_digest *d, size_t max, struct llmo_buf *out,

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "metrics/metrics.h"
+#include "registry/gc.h"
 #include "registry/registry_int.h"
 
 #include "base/banned.h"
@@ -409,6 +410,8 @@ static int check_opts(const struct llmo_registry_opts *o, struct llmo_error *err
 	if (o->ssl_ctx && o->tls_cert)
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "give TLS certificate files or an SSL_CTX, not both");
+	if (o->max_versions < 0)
+		return llmo_error_set(err, LLMO_ERANGE, "maxVersions must not be negative");
 	if (o->upload_idle_ms <= 0)
 		return llmo_error_set(err, LLMO_ERANGE, "the upload idle time must be positive");
 	return 0;
@@ -456,6 +459,8 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	r->base = base;
 	r->listen_port = opts->port;
 	r->upload_idle_ms = opts->upload_idle_ms;
+	r->max_versions = opts->auto_cleanup ? opts->max_versions : 0;
+	r->gc_grace_ms = opts->gc_grace_ms > 0 ? opts->gc_grace_ms : LLMO_REG_GC_GRACE_MS;
 	r->host = llmo_strdup(opts->host);
 	if (!r->host) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");

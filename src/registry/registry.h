@@ -77,7 +77,18 @@ struct llmo_registry_opts {
 	size_t ntokens;
 	const char *anonymous;
 	int64_t upload_idle_ms; /* LLMO_REGISTRY_UPLOAD_IDLE_MS */
+	/* modelRegistry.maxVersions and autoCleanup: after a model manifest
+	 * (artifactType LLMO_MODEL_ARTIFACT_TYPE) is pushed, versions of its
+	 * repository past max_versions (0: no limit) are deleted, oldest first,
+	 * keeping those tagged latest or stable, and unreferenced blobs are
+	 * garbage collected (gc.h). Nothing is deleted without auto_cleanup. */
+	int max_versions;
+	bool auto_cleanup;
+	int64_t gc_grace_ms; /* LLMO_REG_GC_GRACE_MS when 0 */
 };
+
+/* The artifactType of a model pushed by `llmo model push`. */
+#define LLMO_MODEL_ARTIFACT_TYPE "application/vnd.llmo.model.v1"
 
 void llmo_registry_opts_init(struct llmo_registry_opts *o);
 

@@ -38,6 +38,8 @@ struct llmo_registry {
 	char *host;             /* the listen address (owned) */
 	int listen_port;        /* as asked (0: any) */
 	int64_t upload_idle_ms;
+	int max_versions; /* 0: versions are not pruned */
+	int64_t gc_grace_ms;
 	struct evconnlistener *listener;
 	struct event *accept_ev; /* re-enables the listener after a failed accept */
 	SSL_CTX *ssl_ctx; /* NULL: plain HTTP */

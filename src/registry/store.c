@@ -43,9 +43,9 @@ struct llmo_reg_store {
 
 /* ---- paths and errors ---- */
 
-/* snprintf into a PATH_MAX buffer; LLMO_EINVAL when it does not fit. */
-static int path_fmt(char *out, struct llmo_error *err, const char *fmt, ...) LLMO_PRINTF(3, 4);
-static int path_fmt(char *out, struct llmo_error *err, const char *fmt, ...)
+#define path_fmt llmo_reg_path_fmt
+
+int llmo_reg_path_fmt(char *out, struct llmo_error *err, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -243,6 +243,10 @@ int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct 
 
 	if (repo && (link_path(s, repo, d, p, NULL) || !file_exists(p)))
 		return LLMO_ENOTFOUND;
+	/* a client that asks is about to refer to the blob: garbage collection
+	 * (gc.h) keeps links touched after the manifest being removed */
+	if (repo)
+		utimensat(AT_FDCWD, p, NULL, 0);
 	if (blob_path(s, d, p, NULL) || stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 		return LLMO_ENOTFOUND;
 	if (size)
@@ -323,6 +327,16 @@ static void forget_verified(struct llmo_reg_store *s, const struct llmo_digest *
 
 	if (llmo_hmap_del(&s->verified, d->hex, &old) == 0)
 		free(old);
+}
+
+void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	forget_verified(s, d);
+}
+
+const char *llmo_reg_store_root(const struct llmo_reg_store *s)
+{
+	return s->root;
 }
 
 static int mismatch(struct llmo_error *err, const struct llmo_digest *want,

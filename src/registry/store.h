@@ -77,14 +77,22 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 void llmo_reg_store_free(struct llmo_reg_store *s);
 
 bool llmo_reg_store_verifies(const struct llmo_reg_store *s);
+/* The storage root (for gc.c, which walks it). */
+const char *llmo_reg_store_root(const struct llmo_reg_store *s);
+/* Drops d from the cache of verified blobs (its file is being removed). */
+void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d);
 uint64_t llmo_reg_store_blob_max(const struct llmo_reg_store *s);
+
+/* snprintf into a PATH_MAX buffer out; LLMO_EINVAL when it does not fit. */
+int llmo_reg_path_fmt(char *out, struct llmo_error *err, const char *fmt, ...) LLMO_PRINTF(3, 4);
 
 /* ---- blobs ---- */
 
 /*
  * Whether blob d exists, and in repository repo when repo is not NULL
  * (linked by an upload, a mount or llmo_reg_blob_link). 0 with *size
- * (may be NULL), or LLMO_ENOTFOUND.
+ * (may be NULL), or LLMO_ENOTFOUND. With repo, the link's mtime is set to
+ * now: the blob is about to be referred to (gc.h relies on it).
  */
 int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 		       uint64_t *size);

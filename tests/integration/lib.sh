@@ -46,7 +46,7 @@ server_start() { # extra args for llmo server
 	done
 	echo "llmo server does not answer /healthz"; exit 1
 }
-wait_for() { # wait_for SECONDS command...: until the command succeeds
+wait_for() { # wait_for SECONDS command...: until the command succeeds (polled every 0.2 s)
 	local end=$((SECONDS + $1)); shift
 	until "$@" >/dev/null 2>&1; do
 		[ $SECONDS -ge $end ] && return 1

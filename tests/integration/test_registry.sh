@@ -6,6 +6,7 @@
 # curl, TLS, and a clean stop.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
+unset KUBECONFIG # llmo model would write LLMModels through it; this test has no API
 REG_PID=
 REG_LOG="$LLMO_DATA/registry.log"
 STORE="$LLMO_DATA/store"

@@ -1,0 +1,127 @@
+#ifndef LLMO_REGISTRY_FETCH_H
+#define LLMO_REGISTRY_FETCH_H
+/*
+ * The node's model cache and `llmo fetch`, the init step of a replica:
+ * pull a model (an OCI artifact pushed by `llmo model push`) into the
+ * cache, resuming interrupted downloads, verifying every file against its
+ * digest, evicting the least recently used models no replica uses when the
+ * cache is over its size. docs/agent.md describes it for users.
+ *
+ * The cache directory:
+ *
+ *     DIR/models/HEX/                  the files of model manifest sha256:HEX
+ *     DIR/models/HEX/.llmo-model.json  written last: the model is complete;
+ *                                      {"name","version","digest","sizeBytes"}
+ *     DIR/models/HEX/.last-used        its mtime: when the model was last fetched
+ *     DIR/partial/HEX                  an unfinished download of blob sha256:HEX
+ *     DIR/pins/NAME                    "HEX": replica NAME uses model HEX (never evicted)
+ *     DIR/rate.json                    {"bytesPerSecond": N}: the measured pull rate
+ *
+ * Not thread-safe; two fetches of one model at once are safe on disk (each
+ * file is renamed into place complete and verified) but do the work twice.
+ */
+#include "base/common.h"
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "base/str.h"
+#include "registry/client.h"
+#include "registry/digest.h"
+#include "registry/route.h"
+#include "registry/sign.h"
+
+/* The pod annotation naming the model a replica needs: "HOST/REPO:TAG@sha256:HEX". */
+#define LLMO_ANNOTATION_MODEL_ARTIFACT "llm.orchestrator.io/model-artifact"
+/* The Node annotation listing the cached models (llmo_model_cache_report). */
+#define LLMO_ANNOTATION_CACHED_MODELS "llm.orchestrator.io/cached-models"
+/* Public keys loaded from a directory at most. */
+#define LLMO_FETCH_KEYS_MAX 64
+/* Downloads smaller than this do not update the measured pull rate. */
+#define LLMO_FETCH_RATE_MIN_BYTES ((uint64_t)1 << 20)
+
+struct llmo_fetch_progress {
+	uint64_t done, total; /* bytes of the model's files in the cache */
+	uint64_t downloaded;  /* bytes received by this fetch */
+	int64_t elapsed_ms;
+	bool finished;
+};
+
+struct llmo_fetch_opts {
+	const char *cache_dir;
+	uint64_t cache_size; /* bytes; 0: no limit */
+	struct llmo_reg_client *client;
+	const char *repo;
+	const char *ref; /* a tag or "sha256:HEX" */
+	/* signatureValidation: the model must carry a valid signature by one of keys */
+	bool require_signature;
+	struct llmo_sig_key *const *keys;
+	size_t nkeys;
+	void (*progress)(void *ctx, const struct llmo_fetch_progress *p);
+	void *ctx;
+};
+
+/* Longest registry URL a reference resolves to. */
+#define LLMO_FETCH_URL_MAX 1024
+
+/*
+ * A model reference: "NAME:VERSION", "NAME@sha256:HEX", "NAME" (latest), or
+ * with a registry host first, "HOST[:PORT]/NAME[:VERSION][@sha256:HEX]" (the
+ * form of an LLMModel's spec.artifact.reference and the model-artifact
+ * annotation). The first component is a host when it has '.' or ':' or is
+ * "localhost". registry is the registry of a reference without a host;
+ * a host gets registry's scheme when registry_given and registry names that
+ * host, else "http" with plain_http, else "https".
+ */
+struct llmo_model_ref {
+	char url[LLMO_FETCH_URL_MAX];                        /* "https://host:port" */
+	char repo[LLMO_REG_NAME_MAX + 1];
+	char ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX + 1]; /* tag or "sha256:HEX" */
+};
+
+/* Parses s (len bytes) into *out. LLMO_EINVAL (err says why) for anything else. */
+int llmo_model_ref_parse(const char *s, size_t len, const char *registry, bool registry_given,
+			 bool plain_http, struct llmo_model_ref *out, struct llmo_error *err);
+
+/*
+ * Fetches the model into the cache. dir (PATH_MAX) gets the model's
+ * directory. Errors: LLMO_EDENIED (signature required and none valid:
+ * err says what was checked), LLMO_EINVALID_OBJECT (a file does not match
+ * its digest: err names it; its bytes are removed), the client's errors.
+ */
+int llmo_fetch(const struct llmo_fetch_opts *o, char *dir, struct llmo_digest *digest,
+	       struct llmo_error *err);
+
+/*
+ * Whether the model manifest d of repo has a valid signature by one of
+ * keys: 0, or LLMO_EDENIED with err saying how many signatures were
+ * checked. *signer (may be NULL) gets the key that verified.
+ */
+int llmo_model_verify(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
+		      struct llmo_sig_key *const *keys, size_t nkeys,
+		      const struct llmo_sig_key **signer, struct llmo_error *err);
+
+/* Loads the public keys of path: one PEM file, or every *.pub file of a directory. */
+int llmo_model_keys_load(const char *path, struct llmo_sig_key **keys, size_t max, size_t *n,
+			 struct llmo_error *err);
+
+/*
+ * Removes least recently used complete models (and stale partial files)
+ * until the cache holds at most limit bytes, never a pinned model nor keep
+ * (a hex digest, may be NULL). *freed (may be NULL) gets the bytes removed.
+ */
+int llmo_model_cache_evict(const char *cache_dir, uint64_t limit, const char *keep,
+			   uint64_t *freed, struct llmo_error *err);
+
+/* Pins model hex for replica name (hex NULL: removes the pin). */
+int llmo_model_cache_pin(const char *cache_dir, const char *name, const char *hex,
+			 struct llmo_error *err);
+
+/*
+ * The cached models as the Node annotation wants them:
+ * {"pullBytesPerSecond": N, "models": [{"name","version","digest","sizeBytes"}]}
+ * sorted by name, version and digest (new reference in *out).
+ */
+int llmo_model_cache_report(const char *cache_dir, json_t **out, struct llmo_error *err);
+
+#endif

@@ -1,0 +1,473 @@
+/*
+ * Version pruning and mark-and-sweep garbage collection of a local store
+ * (gc.h).
+ */
+#include "base/common.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/hmap.h"
+#include "base/log.h"
+#include "base/vec.h"
+#include "registry/gc.h"
+#include "registry/manifest.h"
+
+#include "base/banned.h"
+
+#define LOG "registry"
+/* Largest manifest read back (the registry refuses larger ones on push). */
+#define GC_MANIFEST_MAX ((size_t)4 << 20)
+/* Manifests (revisions) of one repository handled by a prune. */
+#define GC_REVISIONS_MAX 100000
+
+#define gc_path llmo_reg_path_fmt
+
+static bool hex_name(const char *name)
+{
+	return strlen(name) == LLMO_DIGEST_HEX_LEN &&
+	       strspn(name, "0123456789abcdef") == LLMO_DIGEST_HEX_LEN;
+}
+
+/* The 64-hex names in dir (none when it does not exist). */
+static int list_hex(const char *dir, struct llmo_strv *out, struct llmo_error *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0
+				       : llmo_error_set(err, LLMO_EIO, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d))) {
+		if (!hex_name(e->d_name))
+			continue;
+		if (out->len >= GC_REVISIONS_MAX) {
+			rc = llmo_error_set(err, LLMO_ETOOBIG, "%s: more than %d entries", dir,
+					    GC_REVISIONS_MAX);
+			break;
+		}
+		if (llmo_strv_push(out, e->d_name)) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int64_t mtime_ns(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+static int digest_of_hex(const char *hex, struct llmo_digest *d)
+{
+	char text[LLMO_DIGEST_STR_MAX + 8];
+
+	snprintf(text, sizeof(text), "sha256:%s", hex);
+	return llmo_digest_parse(text, strlen(text), d, NULL);
+}
+
+/* Reads and parses manifest hex (from blobs/). */
+static int manifest_load(struct llmo_reg_store *s, const char *hex, struct llmo_oci_manifest *m,
+			 struct llmo_error *err)
+{
+	struct llmo_digest d;
+	struct llmo_buf body;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if (digest_of_hex(hex, &d))
+		return llmo_error_set(err, LLMO_EINVAL, "%s: not a digest", hex);
+	llmo_buf_init(&body, GC_MANIFEST_MAX);
+	rc = llmo_reg_blob_read_small(s, NULL, &d, GC_MANIFEST_MAX, &body, err);
+	if (!rc)
+		rc = llmo_oci_manifest_parse(body.data, body.len, NULL, m, err);
+	llmo_buf_release(&body);
+	if (rc)
+		llmo_error_prefix(err, "manifest sha256:%s", hex);
+	return rc;
+}
+
+/* Puts the digests manifest m refers to (config, layers or manifests) into set. */
+static int mark_refs(struct llmo_hmap *set, const struct llmo_oci_manifest *m)
+{
+	int rc = 0;
+
+	if (m->has_config)
+		rc = llmo_hmap_put(set, m->config.digest.hex, NULL, NULL);
+	for (size_t i = 0; !rc && i < m->refs.len; i++)
+		if (!m->refs.items[i].external)
+			rc = llmo_hmap_put(set, m->refs.items[i].digest.hex, NULL, NULL);
+	return rc;
+}
+
+/* ---- mark and sweep ---- */
+
+/*
+ * Puts what every manifest of repo refers to into set, and the manifests
+ * themselves too when self. *count (may be NULL) counts the manifests.
+ */
+static int mark_repo(struct llmo_reg_store *s, const char *repo, struct llmo_hmap *set,
+		     bool self, size_t *count, struct llmo_error *err)
+{
+	struct llmo_strv revs = LLMO_STRV_INIT;
+	char dir[PATH_MAX];
+	int rc;
+
+	if ((rc = gc_path(dir, err, "%s/repositories/%s/_manifests/revisions/sha256",
+			  llmo_reg_store_root(s), repo)) ||
+	    (rc = list_hex(dir, &revs, err)))
+		goto out;
+	for (size_t i = 0; i < revs.len; i++) {
+		struct llmo_oci_manifest m;
+
+		if ((rc = manifest_load(s, revs.items[i], &m, err)))
+			goto out;
+		if (count)
+			(*count)++;
+		rc = self ? llmo_hmap_put(set, revs.items[i], NULL, NULL) : 0;
+		if (!rc)
+			rc = mark_refs(set, &m);
+		llmo_oci_manifest_release(&m);
+		if (rc) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+out:
+	llmo_strv_release(&revs);
+	return rc;
+}
+
+/*
+ * The links of repo: young ones to unmarked blobs mark them (an upload
+ * waiting for its manifest), old ones to unmarked blobs are removed.
+ */
+static int links_repo(struct llmo_reg_store *s, const char *repo, struct llmo_hmap *marked,
+		      int64_t cutoff_ns, bool remove, struct llmo_reg_gc_stats *st,
+		      struct llmo_error *err)
+{
+	struct llmo_strv links = LLMO_STRV_INIT;
+	char dir[PATH_MAX], p[PATH_MAX];
+	int rc;
+
+	if ((rc = gc_path(dir, err, "%s/repositories/%s/_layers/sha256", llmo_reg_store_root(s),
+			  repo)) ||
+	    (rc = list_hex(dir, &links, err)))
+		goto out;
+	for (size_t i = 0; i < links.len; i++) {
+		if (llmo_hmap_has(marked, links.items[i]))
+			continue;
+		if ((rc = gc_path(p, err, "%s/%s", dir, links.items[i])))
+			goto out;
+		if (!remove) {
+			if (mtime_ns(p) > cutoff_ns && llmo_hmap_put(marked, links.items[i], NULL, NULL)) {
+				rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+				goto out;
+			}
+		} else if (unlink(p) == 0) {
+			st->links_removed++;
+		}
+	}
+out:
+	llmo_strv_release(&links);
+	return rc;
+}
+
+static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked, struct llmo_reg_gc_stats *st,
+		 struct llmo_error *err)
+{
+	char top[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int rc;
+
+	if ((rc = gc_path(top, err, "%s/blobs/sha256", llmo_reg_store_root(s))))
+		return rc;
+	d = opendir(top);
+	if (!d)
+		return errno == ENOENT ? 0
+				       : llmo_error_set(err, LLMO_EIO, "%s: %s", top, strerror(errno));
+	while ((e = readdir(d))) {
+		struct llmo_strv blobs = LLMO_STRV_INIT;
+		char sub[PATH_MAX];
+
+		if (strlen(e->d_name) != 2 || strspn(e->d_name, "0123456789abcdef") != 2)
+			continue;
+		if ((rc = gc_path(sub, err, "%s/%s", top, e->d_name)) ||
+		    (rc = list_hex(sub, &blobs, err))) {
+			llmo_strv_release(&blobs);
+			break;
+		}
+		for (size_t i = 0; i < blobs.len; i++) {
+			char p[PATH_MAX];
+			struct llmo_digest dg;
+			struct stat sb;
+
+			if (llmo_hmap_has(marked, blobs.items[i])) {
+				st->blobs_kept++;
+				continue;
+			}
+			if (gc_path(p, NULL, "%s/%s", sub, blobs.items[i]) || lstat(p, &sb) < 0 ||
+			    unlink(p) < 0)
+				continue;
+			if (!digest_of_hex(blobs.items[i], &dg))
+				llmo_reg_store_forget(s, &dg);
+			st->blobs_removed++;
+			st->bytes_removed += (uint64_t)sb.st_size;
+		}
+		llmo_strv_release(&blobs);
+		rmdir(sub); /* fails, harmlessly, while blobs remain */
+	}
+	closedir(d);
+	return rc;
+}
+
+int llmo_reg_gc(struct llmo_reg_store *s, int64_t grace_ms, struct llmo_reg_gc_stats *stats,
+		struct llmo_error *err)
+{
+	struct llmo_reg_gc_stats st = {0};
+	struct llmo_strv repos = LLMO_STRV_INIT;
+	struct llmo_hmap marked;
+	int64_t cutoff = llmo_clock_wall_ms() - (grace_ms > 0 ? grace_ms : 0);
+	int rc;
+
+	llmo_hmap_init(&marked);
+	if ((rc = llmo_reg_catalog(s, &repos, err)))
+		goto out;
+	/* mark: every manifest and what it refers to, then young links */
+	for (size_t i = 0; i < repos.len; i++)
+		if ((rc = mark_repo(s, repos.items[i], &marked, true, &st.manifests, err)))
+			goto out;
+	for (size_t i = 0; i < repos.len; i++)
+		if ((rc = links_repo(s, repos.items[i], &marked, cutoff * 1000000, false, &st, err)))
+			goto out;
+	/* sweep: old links to unmarked blobs, then the blobs */
+	for (size_t i = 0; i < repos.len; i++)
+		if ((rc = links_repo(s, repos.items[i], &marked, 0, true, &st, err)))
+			goto out;
+	rc = sweep(s, &marked, &st, err);
+	LLMO_INFO(LOG, "garbage collected",
+		  "manifests=%zu blobs_kept=%zu blobs_removed=%zu bytes_removed=%" PRIu64
+		  " links_removed=%zu",
+		  st.manifests, st.blobs_kept, st.blobs_removed, st.bytes_removed,
+		  st.links_removed);
+out:
+	if (stats)
+		*stats = st;
+	llmo_hmap_release(&marked, NULL);
+	llmo_strv_release(&repos);
+	return rc;
+}
+
+/* ---- pruning ---- */
+
+struct version {
+	char hex[LLMO_DIGEST_HEX_LEN + 1];
+	int64_t stored_ns; /* the revision file's mtime */
+	bool aliased;
+};
+
+static int cmp_version(const void *a, const void *b)
+{
+	const struct version *x = a, *y = b;
+
+	if (x->stored_ns != y->stored_ns)
+		return x->stored_ns < y->stored_ns ? -1 : 1;
+	return strcmp(x->hex, y->hex);
+}
+
+/* A manifest deleted by a prune: what it referred to, and when it was stored. */
+struct gone {
+	char hex[LLMO_DIGEST_HEX_LEN + 1];
+	int64_t stored_ns;
+	struct llmo_strv refs;
+};
+
+typedef LLMO_VEC(struct gone) gone_vec;
+
+static int gone_add(struct llmo_reg_store *s, const char *repo, const char *hex, gone_vec *gv,
+		    struct llmo_error *err)
+{
+	struct llmo_oci_manifest m;
+	struct gone *g;
+	char p[PATH_MAX];
+	int rc;
+
+	if ((rc = manifest_load(s, hex, &m, err)))
+		return rc;
+	if ((rc = gc_path(p, err, "%s/repositories/%s/_manifests/revisions/sha256/%s",
+			  llmo_reg_store_root(s), repo, hex))) {
+		llmo_oci_manifest_release(&m);
+		return rc;
+	}
+	g = llmo_vec_push(gv);
+	if (!g) {
+		llmo_oci_manifest_release(&m);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	memset(g, 0, sizeof(*g));
+	snprintf(g->hex, sizeof(g->hex), "%s", hex);
+	g->stored_ns = mtime_ns(p);
+	if (m.has_config)
+		rc = llmo_strv_push(&g->refs, m.config.digest.hex);
+	for (size_t i = 0; !rc && i < m.refs.len; i++)
+		rc = llmo_strv_push(&g->refs, m.refs.items[i].digest.hex);
+	llmo_oci_manifest_release(&m);
+	return rc ? llmo_error_set(err, LLMO_ENOMEM, "out of memory") : 0;
+}
+
+/* Deletes manifest hex of repo after its referrers (recorded in gv as well). */
+static int delete_version(struct llmo_reg_store *s, const char *repo, const char *hex,
+			  gone_vec *gv, struct llmo_error *err)
+{
+	struct llmo_strv refs = LLMO_STRV_INIT;
+	struct llmo_digest d;
+	int rc;
+
+	if (digest_of_hex(hex, &d))
+		return llmo_error_set(err, LLMO_EINVAL, "%s: not a digest", hex);
+	if ((rc = llmo_reg_referrers(s, repo, &d, &refs, err)))
+		goto out;
+	for (size_t i = 0; i < refs.len; i++) {
+		struct llmo_digest rd;
+
+		if (llmo_digest_parse(refs.items[i], strlen(refs.items[i]), &rd, NULL))
+			continue;
+		if ((rc = gone_add(s, repo, rd.hex, gv, err)) ||
+		    (rc = llmo_reg_manifest_delete(s, repo, &rd, err)))
+			goto out;
+	}
+	if ((rc = gone_add(s, repo, hex, gv, err)))
+		goto out;
+	rc = llmo_reg_manifest_delete(s, repo, &d, err);
+out:
+	llmo_strv_release(&refs);
+	return rc;
+}
+
+/*
+ * Removes the links of what the deleted manifests referred to, unless a
+ * remaining manifest of repo uses it or the link was touched after the
+ * deleted manifest was stored.
+ */
+static int unlink_gone(struct llmo_reg_store *s, const char *repo, const gone_vec *gv,
+		       struct llmo_error *err)
+{
+	struct llmo_hmap used;
+	int rc;
+
+	llmo_hmap_init(&used);
+	if ((rc = mark_repo(s, repo, &used, false, NULL, err)))
+		goto out;
+	for (size_t i = 0; i < gv->len; i++) {
+		const struct gone *g = &gv->items[i];
+
+		for (size_t k = 0; k < g->refs.len; k++) {
+			char p[PATH_MAX];
+			int64_t t;
+
+			if (llmo_hmap_has(&used, g->refs.items[k]) ||
+			    gc_path(p, NULL, "%s/repositories/%s/_layers/sha256/%s",
+				    llmo_reg_store_root(s), repo, g->refs.items[k]))
+				continue;
+			t = mtime_ns(p);
+			if (t >= 0 && t <= g->stored_ns)
+				unlink(p);
+		}
+	}
+out:
+	llmo_hmap_release(&used, NULL);
+	return rc;
+}
+
+int llmo_reg_prune(struct llmo_reg_store *s, const char *repo,
+		   const struct llmo_reg_prune_opts *o, struct llmo_strv *deleted,
+		   struct llmo_error *err)
+{
+	struct llmo_strv revs = LLMO_STRV_INIT;
+	LLMO_VEC(struct version) vs = LLMO_VEC_INIT;
+	gone_vec gv = LLMO_VEC_INIT;
+	char dir[PATH_MAX], p[PATH_MAX];
+	size_t excess, unaliased = 0;
+	int rc;
+
+	if (o->max_versions < 1)
+		return llmo_error_set(err, LLMO_EINVAL, "maxVersions must be at least 1");
+	if ((rc = gc_path(dir, err, "%s/repositories/%s/_manifests/revisions/sha256",
+			  llmo_reg_store_root(s), repo)) ||
+	    (rc = list_hex(dir, &revs, err)))
+		goto out;
+	for (size_t i = 0; i < revs.len; i++) {
+		struct llmo_oci_manifest m;
+		struct version *v;
+		bool is_version;
+
+		if ((rc = manifest_load(s, revs.items[i], &m, err)))
+			goto out;
+		is_version = !m.has_subject && m.artifact_type &&
+			     strcmp(m.artifact_type, o->artifact_type) == 0;
+		llmo_oci_manifest_release(&m);
+		if (!is_version)
+			continue;
+		if (!(v = llmo_vec_push(&vs)) || gc_path(p, err, "%s/%s", dir, revs.items[i])) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			goto out;
+		}
+		snprintf(v->hex, sizeof(v->hex), "%s", revs.items[i]);
+		v->stored_ns = mtime_ns(p);
+		v->aliased = false;
+	}
+	if (vs.len <= (size_t)o->max_versions)
+		goto out;
+	for (size_t a = 0; a < o->naliases; a++) {
+		struct llmo_digest d;
+
+		if (llmo_reg_manifest_resolve(s, repo, o->aliases[a], &d, NULL, NULL))
+			continue;
+		for (size_t i = 0; i < vs.len; i++)
+			if (strcmp(vs.items[i].hex, d.hex) == 0)
+				vs.items[i].aliased = true;
+	}
+	for (size_t i = 0; o->keep && i < vs.len; i++)
+		if (strcmp(vs.items[i].hex, o->keep->hex) == 0)
+			vs.items[i].aliased = true;
+	qsort(vs.items, vs.len, sizeof(vs.items[0]), cmp_version);
+	excess = vs.len - (size_t)o->max_versions;
+	for (size_t i = 0; i < vs.len && unaliased < excess; i++) {
+		if (vs.items[i].aliased)
+			continue;
+		if ((rc = delete_version(s, repo, vs.items[i].hex, &gv, err)))
+			goto out;
+		unaliased++;
+		LLMO_INFO(LOG, "old version deleted", "repo=%s digest=sha256:%s max_versions=%d",
+			  repo, vs.items[i].hex, o->max_versions);
+		if (deleted) {
+			char ds[LLMO_DIGEST_STR_MAX + 8];
+
+			snprintf(ds, sizeof(ds), "sha256:%s", vs.items[i].hex);
+			if (llmo_strv_push(deleted, ds)) {
+				rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+	}
+	rc = unlink_gone(s, repo, &gv, err);
+out:
+	for (size_t i = 0; i < gv.len; i++)
+		llmo_strv_release(&gv.items[i].refs);
+	llmo_vec_release(&gv);
+	llmo_vec_release(&vs);
+	llmo_strv_release(&revs);
+	return rc;
+}

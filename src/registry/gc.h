@@ -1,0 +1,72 @@
+#ifndef LLMO_REGISTRY_GC_H
+#define LLMO_REGISTRY_GC_H
+/*
+ * Version pruning (modelRegistry.maxVersions with autoCleanup) and garbage
+ * collection of the blobs nothing refers to, on a local store (store.h).
+ *
+ * Pruning: the versions of a model in a repository are its manifests whose
+ * artifactType is the one given (llmo's model type) and that have no
+ * subject (signatures are referrers, not versions). When there are more
+ * than max_versions, the oldest (by the time their manifest was stored)
+ * that no alias tag (latest, stable) points at are deleted with their tags
+ * and their referrers (signatures); the links of their blobs that no
+ * remaining manifest of the repository uses are removed unless a client
+ * touched the link (uploaded or asked for the blob) after the deleted
+ * manifest was stored: that client is about to push a manifest using it.
+ *
+ * Garbage collection is mark and sweep over the whole store: marked are
+ * every manifest of every repository (referrers included) and what each
+ * refers to (config, layers, an index's manifests), and every blob linked
+ * into a repository whose link is younger than grace_ms (an upload whose
+ * manifest has not come yet). Links older than that to unmarked blobs are
+ * removed, then every unmarked blob. Upload sessions in progress are not
+ * under blobs/ and are never touched.
+ *
+ * Both run to completion in the caller's thread; the store is not
+ * thread-safe, so in the registry they run in its event loop between
+ * requests, which is what makes them safe with concurrent uploads: no
+ * upload can finish halfway through a collection.
+ */
+#include "base/common.h"
+
+#include "base/error.h"
+#include "base/str.h"
+#include "registry/store.h"
+
+/* Links younger than this to unreferenced blobs survive a collection. */
+#define LLMO_REG_GC_GRACE_MS ((int64_t)3600 * 1000)
+
+struct llmo_reg_gc_stats {
+	size_t manifests;      /* manifests found (all repositories) */
+	size_t blobs_kept;     /* blobs marked */
+	size_t blobs_removed;  /* blobs swept */
+	uint64_t bytes_removed;
+	size_t links_removed;  /* repository links to unreferenced blobs removed */
+};
+
+/*
+ * Collects the garbage of s. stats may be NULL. A manifest that cannot be
+ * read or parsed stops the collection before anything is removed
+ * (LLMO_EINVALID_OBJECT or LLMO_EIO): what it refers to is unknown.
+ */
+int llmo_reg_gc(struct llmo_reg_store *s, int64_t grace_ms, struct llmo_reg_gc_stats *stats,
+		struct llmo_error *err);
+
+struct llmo_reg_prune_opts {
+	int max_versions;            /* >= 1 */
+	const char *artifact_type;   /* which manifests are versions */
+	const char *const *aliases;  /* tags whose manifests are never pruned */
+	size_t naliases;
+	const struct llmo_digest *keep; /* never pruned either (the version just pushed); may be NULL */
+};
+
+/*
+ * Deletes the oldest unaliased versions of repo beyond o->max_versions.
+ * deleted (may be NULL) gets the digests ("sha256:HEX") of the versions
+ * deleted, oldest first. Run llmo_reg_gc afterwards to free their bytes.
+ */
+int llmo_reg_prune(struct llmo_reg_store *s, const char *repo,
+		   const struct llmo_reg_prune_opts *o, struct llmo_strv *deleted,
+		   struct llmo_error *err);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * The node's model cache (registry/fetch.h): a fetch from an in-process
+ * registry, resuming a partial download (only the missing bytes travel),
+ * a wrong partial file started over, a wrong cached file fetched again;
+ * LRU eviction that spares pinned models and the one being fetched; the
+ * cached-models report in the exact format the scheduler reads.
+ */
+#include "base/common.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "test_fs.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "registry/fetch.h"
+#include "registry/manifest.h"
+#include "registry/registry.h"
+#include "registry/store.h"
+
+#define WEIGHTS_SIZE 300000
+
+static char dir[64], store_dir[PATH_MAX], cache[PATH_MAX];
+static unsigned char weights[WEIGHTS_SIZE];
+static struct llmo_digest weights_d, manifest_d;
+static struct event_base *srv_base;
+static struct llmo_registry *reg;
+static struct event *quit_ev;
+static int quit_fds[2];
+static pthread_t thread;
+static struct llmo_reg_client *client;
+
+static void on_quit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static void *server_main(void *arg)
+{
+	(void)arg;
+	event_base_loop(srv_base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* models/m:1 with config.json and weights.bin, stored directly. */
+static void seed_store(void)
+{
+	struct llmo_reg_store_opts so = {.root = store_dir, .checksum_validation = true};
+	struct llmo_reg_store *s = NULL;
+	struct llmo_error err = {0};
+	struct llmo_digest cfg;
+	char body[2048], a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX];
+	int n;
+
+	for (size_t i = 0; i < sizeof(weights); i++)
+		weights[i] = (unsigned char)(i * 2654435761u >> 13);
+	assert_int_equal(llmo_reg_store_open(&so, &s, &err), 0);
+	assert_int_equal(llmo_reg_blob_put(s, "models/m", NULL, "{}", 2, &cfg, &err), 0);
+	assert_int_equal(llmo_reg_blob_put(s, "models/m", NULL, weights, sizeof(weights),
+					   &weights_d, &err),
+			 0);
+	n = snprintf(body, sizeof(body),
+		     "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"artifactType\":\"%s\","
+		     "\"config\":{\"mediaType\":\"application/vnd.llmo.model.config.v1+json\","
+		     "\"digest\":\"%s\",\"size\":2},\"layers\":["
+		     "{\"mediaType\":\"application/vnd.llmo.model.file.v1\",\"digest\":\"%s\","
+		     "\"size\":%d,\"annotations\":{\"org.opencontainers.image.title\":"
+		     "\"sub/weights.bin\"}}],\"annotations\":{\"io.llmo.model.served-name\":\"m\","
+		     "\"org.opencontainers.image.version\":\"1\"}}",
+		     LLMO_OCI_MANIFEST, LLMO_MODEL_ARTIFACT_TYPE, llmo_digest_str(&cfg, a),
+		     llmo_digest_str(&weights_d, b), WEIGHTS_SIZE);
+	assert_int_equal(llmo_digest_of(body, (size_t)n, &manifest_d), 0);
+	assert_int_equal(llmo_reg_manifest_put(s, "models/m", "1", &manifest_d, LLMO_OCI_MANIFEST,
+					       NULL, body, (size_t)n, &err),
+			 0);
+	llmo_reg_store_free(s);
+}
+
+static int setup(void **state)
+{
+	struct llmo_registry_opts o;
+	struct llmo_reg_client_opts co = {0};
+	struct llmo_error err = {0};
+	char url[64];
+
+	(void)state;
+	llmo_log_set_level(LLMO_LOG_ERROR);
+	snprintf(dir, sizeof(dir), "/tmp/llmo-test-fetch-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(store_dir, sizeof(store_dir), "%s/store", dir);
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	seed_store();
+	srv_base = event_base_new();
+	if (!srv_base || pipe(quit_fds) < 0)
+		return -1;
+	llmo_registry_opts_init(&o);
+	o.port = 0;
+	o.storage_path = store_dir;
+	o.anonymous = "*";
+	if (llmo_registry_new(srv_base, &o, &reg, &err)) {
+		fprintf(stderr, "registry: %s\n", err.msg);
+		return -1;
+	}
+	quit_ev = event_new(srv_base, quit_fds[0], EV_READ, on_quit, srv_base);
+	if (!quit_ev || event_add(quit_ev, NULL) < 0 ||
+	    pthread_create(&thread, NULL, server_main, NULL))
+		return -1;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", llmo_registry_port(reg));
+	co.url = url;
+	return llmo_reg_client_new(&co, &client, &err) ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	char b = 1;
+
+	(void)state;
+	if (write(quit_fds[1], &b, 1) == 1)
+		pthread_join(thread, NULL);
+	llmo_reg_client_free(client);
+	event_free(quit_ev);
+	llmo_registry_free(reg);
+	event_base_free(srv_base);
+	close(quit_fds[0]);
+	close(quit_fds[1]);
+	test_rm_rf(dir);
+	return 0;
+}
+
+static void on_progress(void *ctx, const struct llmo_fetch_progress *p)
+{
+	struct llmo_fetch_progress *last = ctx;
+
+	*last = *p;
+}
+
+static int fetch(struct llmo_fetch_progress *last, char *mdir, struct llmo_error *err)
+{
+	struct llmo_fetch_opts fo = {.cache_dir = cache, .client = client, .repo = "models/m",
+				     .ref = "1", .progress = on_progress, .ctx = last};
+	struct llmo_digest d;
+
+	memset(last, 0, sizeof(*last));
+	return llmo_fetch(&fo, mdir, &d, err);
+}
+
+static void assert_weights(const char *mdir)
+{
+	char p[PATH_MAX];
+	struct llmo_buf b;
+
+	snprintf(p, sizeof(p), "%s/sub/weights.bin", mdir);
+	llmo_buf_init(&b, 2 * WEIGHTS_SIZE);
+	assert_int_equal(llmo_file_read(p, 2 * WEIGHTS_SIZE, &b, NULL), 0);
+	assert_int_equal(b.len, WEIGHTS_SIZE);
+	assert_memory_equal(b.data, weights, WEIGHTS_SIZE);
+	llmo_buf_release(&b);
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+	assert_int_equal(llmo_file_write_atomic(path, p, n, 0644, NULL), 0);
+}
+
+static void test_fetch_and_resume(void **state)
+{
+	struct llmo_fetch_progress last;
+	struct llmo_error err = {0};
+	char mdir[PATH_MAX], part[PATH_MAX], p[PATH_MAX];
+
+	(void)state;
+	/* a download cut at 100000 bytes left this */
+	snprintf(p, sizeof(p), "%s/partial", cache);
+	assert_int_equal(llmo_mkdir_p(p, 0755, NULL), 0);
+	snprintf(part, sizeof(part), "%s/partial/%s", cache, weights_d.hex);
+	write_file(part, weights, 100000);
+	if (fetch(&last, mdir, &err))
+		fail_msg("fetch: %s", err.msg);
+	assert_true(last.finished);
+	assert_int_equal(last.total, WEIGHTS_SIZE);
+	assert_int_equal(last.done, WEIGHTS_SIZE);
+	/* only the missing bytes came over the wire */
+	assert_int_equal(last.downloaded, WEIGHTS_SIZE - 100000);
+	assert_weights(mdir);
+	assert_int_equal(access(part, F_OK), -1);
+
+	/* fetched again: nothing travels */
+	assert_int_equal(fetch(&last, mdir, &err), 0);
+	assert_int_equal(last.downloaded, 0);
+
+	/* a cached file changed on disk is fetched again, whole */
+	snprintf(p, sizeof(p), "%s/sub/weights.bin", mdir);
+	write_file(p, weights, 1000);
+	assert_int_equal(fetch(&last, mdir, &err), 0);
+	assert_int_equal(last.downloaded, WEIGHTS_SIZE);
+	assert_weights(mdir);
+
+	/* a partial file with wrong bytes: verified, refused, started over */
+	snprintf(p, sizeof(p), "%s/sub/weights.bin", mdir);
+	unlink(p);
+	write_file(part, "not the weights", 15);
+	assert_int_equal(fetch(&last, mdir, &err), 0);
+	assert_weights(mdir);
+}
+
+static void test_tampered_blob(void **state)
+{
+	struct llmo_fetch_progress last;
+	struct llmo_error err = {0};
+	char mdir[PATH_MAX], p[PATH_MAX], part[PATH_MAX];
+	int fd;
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/blobs/sha256/%.2s/%s", store_dir, weights_d.hex, weights_d.hex);
+	fd = open(p, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, 5), 1);
+	close(fd);
+	assert_int_equal(fetch(&last, mdir, &err), LLMO_EINVALID_OBJECT);
+	assert_non_null(strstr(err.msg, "corrupt"));
+	snprintf(p, sizeof(p), "%s/sub/weights.bin", mdir);
+	assert_int_equal(access(p, F_OK), -1);
+	/* nothing wrong is kept to resume from */
+	snprintf(part, sizeof(part), "%s/partial/%s", cache, weights_d.hex);
+	assert_int_equal(access(part, F_OK), -1);
+}
+
+/* A complete cached model HEX of size bytes, last used sec_ago; returns its bytes on disk. */
+static uint64_t cached_model(const char *hex, const char *name, const char *version, size_t size,
+			 int64_t sec_ago)
+{
+	char p[PATH_MAX], info[512];
+	static char zeros[4096];
+	struct timespec ts[2];
+
+	snprintf(p, sizeof(p), "%s/models/%s", cache, hex);
+	assert_int_equal(llmo_mkdir_p(p, 0755, NULL), 0);
+	snprintf(p, sizeof(p), "%s/models/%s/w", cache, hex);
+	write_file(p, zeros, size);
+	snprintf(info, sizeof(info),
+		 "{\"name\":\"%s\",\"version\":\"%s\",\"digest\":\"sha256:%s\",\"sizeBytes\":%zu}",
+		 name, version, hex, size);
+	snprintf(p, sizeof(p), "%s/models/%s/.llmo-model.json", cache, hex);
+	write_file(p, info, strlen(info));
+	snprintf(p, sizeof(p), "%s/models/%s/.last-used", cache, hex);
+	write_file(p, "", 0);
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)(llmo_clock_wall_ms() / 1000 - sec_ago);
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	return size + strlen(info);
+}
+
+static bool cached(const char *hex)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/models/%s", cache, hex);
+	return access(p, F_OK) == 0;
+}
+
+#define HEX(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+	       c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+
+static void test_evict_lru(void **state)
+{
+	const char *a = HEX("a"), *b = HEX("b"), *c = HEX("c"), *d = HEX("d");
+	struct llmo_error err = {0};
+	uint64_t freed = 0, na, nb, nc, nd;
+
+	(void)state;
+	/* a: oldest use; b: in use by a replica; c; d: newest */
+	na = cached_model(a, "m", "1", 1000, 400);
+	nb = cached_model(b, "m", "2", 1000, 300);
+	nc = cached_model(c, "m", "3", 1000, 200);
+	nd = cached_model(d, "m", "4", 1000, 100);
+	assert_int_equal(llmo_model_cache_pin(cache, "pod-uid-1", b, &err), 0);
+	/* room for two: a (least recently used) and c go; b is pinned */
+	assert_int_equal(llmo_model_cache_evict(cache, nb + nd, NULL, &freed, &err), 0);
+	assert_false(cached(a));
+	assert_true(cached(b));
+	assert_false(cached(c));
+	assert_true(cached(d));
+	assert_int_equal(freed, na + nc);
+	/* unpinned, b (older than d) goes next; keep spares d even under 0 */
+	assert_int_equal(llmo_model_cache_pin(cache, "pod-uid-1", NULL, &err), 0);
+	assert_int_equal(llmo_model_cache_evict(cache, 0, d, NULL, &err), 0);
+	assert_false(cached(b));
+	assert_true(cached(d));
+}
+
+static void test_report_format(void **state)
+{
+	const char *a = HEX("a"), *b = HEX("b");
+	struct llmo_error err = {0};
+	json_t *j = NULL;
+	char *text, want[1024], p[PATH_MAX];
+
+	(void)state;
+	cached_model(b, "llama2", "7b", 100, 10);
+	cached_model(a, "llama2", "13b", 200, 20);
+	/* an incomplete model (no .llmo-model.json) is not reported */
+	snprintf(p, sizeof(p), "%s/models/%s", cache, HEX("e"));
+	assert_int_equal(llmo_mkdir_p(p, 0755, NULL), 0);
+	snprintf(p, sizeof(p), "%s/rate.json", cache);
+	write_file(p, "{\"bytesPerSecond\":123456789}", 28);
+	assert_int_equal(llmo_model_cache_report(cache, &j, &err), 0);
+	text = json_dumps(j, JSON_COMPACT);
+	snprintf(want, sizeof(want),
+		 "{\"pullBytesPerSecond\":123456789,\"models\":["
+		 "{\"name\":\"llama2\",\"version\":\"13b\",\"digest\":\"sha256:%s\",\"sizeBytes\":200},"
+		 "{\"name\":\"llama2\",\"version\":\"7b\",\"digest\":\"sha256:%s\",\"sizeBytes\":100}]}",
+		 a, b);
+	assert_string_equal(text, want);
+	free(text);
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fetch_and_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tampered_blob, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_lru, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_format, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
