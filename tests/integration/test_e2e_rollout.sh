@@ -11,13 +11,6 @@ trap 'stop_load; finish' EXIT
 NS=llm-workloads
 k() { kubectl --request-timeout=30s "$@"; }
 jp() { k get "$@" 2>/dev/null; }
-wait_for() { # wait_for SECONDS command...: until the command succeeds
-	local end=$((SECONDS + $1)); shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
 model() { # name version extra-sim-args...
 	local name=$1 version=$2; shift 2
 	local extra=""
@@ -113,8 +106,10 @@ check "the drain is an Event" bash -c \
 stop_load
 check "no request failed during the promotion and the drain" no_failures "$LLMO_DATA/codes-good"
 
-check "add a target of 2 requests/s per replica" k patch llmw chat -n $NS --type merge \
-	-p '{"spec":{"scaling":{"targetMetrics":[{"type":"requests_per_second","target":2}]}}}'
+# The HPA policy (the annotation): its scale-down follows the load within its 30 s metric
+# window; the predictive one keeps capacity for what it forecasts (tested in the simulator).
+check "add a target of 2 requests/s per replica, reactive policy" k patch llmw chat -n $NS --type merge \
+	-p '{"metadata":{"annotations":{"llm.orchestrator.io/autoscaler":"reactive"}},"spec":{"scaling":{"targetMetrics":[{"type":"requests_per_second","target":2}]}}}'
 start_load "$LLMO_DATA/codes-up"
 check "load scales it up to maxReplicas (3)" wait_for 90 ready_is 3
 check "a ScaledUp Event says why" bash -c \
