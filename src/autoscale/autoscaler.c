@@ -630,8 +630,10 @@ static bool queue_sizing(const struct llmo_as_config *c)
  *   want = max(up, min(current, keep)).
  * Headroom is the Phi(forecast_z) quantile of the forecast's own recent
  * errors at the horizon (0.84 for z = 1; the z-sigma point of normal
- * errors, without assuming they are normal). The measured rate bounds both
- * from below: a forecast that lags a step does not hold replicas back.
+ * errors, without assuming they are normal), less the Poisson noise of a
+ * bucket's mean that M/M/c already counts (as variances: head =
+ * z sqrt((q / z)^2 - rate / bucket)). The measured rate bounds both from
+ * below: a forecast that lags a step does not hold replicas back.
  */
 static int32_t queue_recommend(struct llmo_autoscaler *as, int64_t now, int32_t current,
 			       int32_t ready, int32_t h, struct llmo_as_decision *out)
@@ -647,6 +649,17 @@ static int32_t queue_recommend(struct llmo_autoscaler *as, int64_t now, int32_t 
 	if (!(hold > 0))
 		return -1;
 	head = LLMO_MAX(0, llmo_forecast_err_quantile(fc, 0.5 * erfc(-c->forecast_z / sqrt(2))));
+	if (c->forecast_z > 0) {
+		/*
+		 * Less what the queueing model covers already: a bucket's mean
+		 * of Poisson arrivals at rate r varies by r / bucket (variance)
+		 * around r. What is left is the error of the rate itself.
+		 */
+		double noise = llmo_forecast_at(fc, h) / ((double)fc->bucket_ns / SEC);
+		double rate_var = head * head / (c->forecast_z * c->forecast_z) - noise;
+
+		head = rate_var > 0 ? c->forecast_z * sqrt(rate_var) : 0;
+	}
 	last = fc->nhist ? fc->hist[(fc->nhist - 1) % LLMO_FORECAST_BUCKETS_MAX] : 0;
 	/* Requests waiting beyond the Ready slots, over the panic window. */
 	window_mean(&as->obs[0], now, c->panic_window, &q);

@@ -107,7 +107,8 @@ struct llmo_as_config {
 	 * llmo_forecast_stddev; queueing sizing adds the Phi(forecast_z)
 	 * quantile (0.84 for 1) of the recent errors at the horizon
 	 * (llmo_forecast_err_quantile): the same point for normal errors,
-	 * without assuming they are.
+	 * without assuming they are; less the Poisson noise of the
+	 * arrivals, which the queueing model counts already.
 	 */
 	double forecast_z;
 	/*
