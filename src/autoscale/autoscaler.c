@@ -103,6 +103,9 @@ void llmo_as_config_init(struct llmo_as_config *c, int policy)
 	c->metric_window = 30 * SEC;
 	c->forecast_z = 1;
 	c->slo_miss = 0.01;
+	/* A forecaster looks a cold start ahead: that replaces cooldowns. */
+	if (policy == LLMO_AS_PREDICTIVE)
+		c->up_cooldown = c->down_cooldown = 0;
 }
 
 static int check_policy(const struct llmo_scaling_policy *p, const char *dir,

@@ -85,7 +85,7 @@ struct llmo_as_config {
 	 * no band (plain HPA).
 	 */
 	double scale_up_threshold, scale_down_threshold;
-	int64_t up_cooldown, down_cooldown; /* ns between two scale-ups / downs; 3m / 10m */
+	int64_t up_cooldown, down_cooldown; /* ns between two scale-ups / downs; 3m / 10m (PREDICTIVE: 0 / 0) */
 	struct llmo_scaling_behavior behavior; /* windows and rate limits; zeros: none */
 	int64_t stable_window, panic_window; /* KPA: 60 s, 6 s */
 	double panic_threshold;               /* KPA: 2.0 (200%) */

@@ -420,13 +420,14 @@ static void test_predictive_queueing(void **state)
 	 * recursion gives B(5) = 0.0367, B(6) = 0.0121, so C(5, 2) = 0.0597
 	 * and C(6, 2) = 0.0180; the tails are 0.0133 (5 replicas) and 0.0024
 	 * (6): 6 replicas. The arrivals are flat, so the forecast is exact:
-	 * no headroom, and from 10 replicas it scales down to 6 at once
-	 * (no cooldown given). The target (10) is not used.
+	 * no headroom, and from 10 replicas it scales down to 6 at once.
+	 * The target (10) is not used.
 	 */
 	llmo_as_config_init(&c, LLMO_AS_PREDICTIVE);
 	c.max_replicas = 100;
 	c.cold_start = S(20);
-	c.up_cooldown = c.down_cooldown = 0;
+	/* No cooldowns by default: the horizon replaces them. */
+	assert_true(c.up_cooldown == 0 && c.down_cooldown == 0);
 	c.ntargets = 1;
 	c.targets[0] = (struct llmo_as_target){LLMO_METRIC_QUEUE_LENGTH, 10};
 	c.forecast_metric = RPS;
