@@ -4,7 +4,8 @@ format (TIMESTAMP,ContextTokens,GeneratedTokens), for `llmo sim autoscale`.
 
 Arrivals are a non-homogeneous Poisson process (thinning) with a rate curve
 chosen by --shape; token counts are log-normal with medians and spreads close
-to the Azure 2023 conversation trace (context ~1000, generated ~200).
+to the Azure 2023 conversation trace (context ~1000, generated ~200), except
+for code (context ~1500, generated ~20).
 Deterministic for a given --seed.
 
   diurnal  base * (1 + 0.8 sin(2 pi t / period)), period 1 h: a day compressed

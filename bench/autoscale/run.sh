@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Autoscaling policies compared by `llmo sim autoscale`: predictive, reactive
 # (HPA) and kpa (Knative defaults) on the Azure LLM conversation trace and on
-# generated traces of other shapes (diurnal, bursty, ramp, step; several
-# seeds), then per trace the ratio of predictive to KPA GPU-hours, the
+# generated traces of other shapes (diurnal, bursty, ramp, step, code;
+# several seeds), then per trace the ratio of predictive to KPA GPU-hours, the
 # difference in SLO attainment, and whether the goal is met. See
 # docs/autoscaling.md.
 #
