@@ -393,14 +393,14 @@ static void test_predictive(void **state)
 	llmo_as_free(as);
 }
 
-/* A predictive autoscaler that has seen 300 s of 1 request/s with 2 in the system. */
-static struct llmo_autoscaler *flat_queue(const struct llmo_as_config *c)
+/* A predictive autoscaler that has seen 300 s of `rps` requests/s with `queue` in the system. */
+static struct llmo_autoscaler *flat_queue(const struct llmo_as_config *c, double queue, double rps)
 {
 	struct llmo_autoscaler *as = make(c);
 
 	for (int t = 0; t < 300; t++) {
-		llmo_as_observe(as, S(t), LLMO_METRIC_QUEUE_LENGTH, 2);
-		llmo_as_observe(as, S(t), RPS, 1);
+		llmo_as_observe(as, S(t), LLMO_METRIC_QUEUE_LENGTH, queue);
+		llmo_as_observe(as, S(t), RPS, rps);
 	}
 	return as;
 }
@@ -433,7 +433,7 @@ static void test_predictive_queueing(void **state)
 	c.forecast_metric = RPS;
 	c.replica_slots = 1;
 	c.slo_wait = S(1);
-	as = flat_queue(&c);
+	as = flat_queue(&c, 2, 1);
 	llmo_as_decide(as, S(300), 6, 6, &d);
 	assert_int_equal(d.desired, 6);
 	assert_true(d.forecast > 1.99 && d.forecast < 2.01); /* 1/s x 2 s, in queue_length */
@@ -452,14 +452,28 @@ static void test_predictive_queueing(void **state)
 
 	/* 2% allowed over the budget: 5 replicas (0.0133 <= 0.02 < 0.0640 with 4). */
 	c.slo_miss = 0.02;
-	as = flat_queue(&c);
+	as = flat_queue(&c, 2, 1);
 	llmo_as_decide(as, S(300), 6, 6, &d);
 	assert_int_equal(d.desired, 5);
 	llmo_as_free(as);
 
+	/*
+	 * Beyond 65,536 busy slots, slots for A + 3 sqrt(A) instead of the
+	 * recursion: 100,000/s held 1 s on replicas of 1,000 slots,
+	 * 100,000 + 3 x 316.2 = 100,948.7 slots: 101 replicas.
+	 */
+	c.replica_slots = 1000;
+	c.max_replicas = 1000;
+	as = flat_queue(&c, 100000, 100000);
+	llmo_as_decide(as, S(300), 101, 101, &d);
+	assert_int_equal(d.desired, 101);
+	llmo_as_free(as);
+	c.replica_slots = 1;
+	c.max_replicas = 100;
+
 	/* Without a wait budget the target sizes it, as before: 2 / 10 -> 1. */
 	c.slo_wait = 0;
-	as = flat_queue(&c);
+	as = flat_queue(&c, 2, 1);
 	llmo_as_decide(as, S(300), 1, 1, &d);
 	assert_int_equal(d.desired, 1);
 	llmo_as_free(as);
