@@ -405,6 +405,18 @@ static struct llmo_autoscaler *flat_queue(const struct llmo_as_config *c, double
 	return as;
 }
 
+/* The decision of a fresh flat_queue() autoscaler at 300 s with `current` replicas, all Ready. */
+static int32_t flat_queue_desired(const struct llmo_as_config *c, double queue, double rps,
+				  int32_t current)
+{
+	struct llmo_autoscaler *as = flat_queue(c, queue, rps);
+	struct llmo_as_decision d;
+
+	llmo_as_decide(as, S(300), current, current, &d);
+	llmo_as_free(as);
+	return d.desired;
+}
+
 static void test_predictive_queueing(void **state)
 {
 	struct llmo_as_config c;
@@ -452,10 +464,7 @@ static void test_predictive_queueing(void **state)
 
 	/* 2% allowed over the budget: 5 replicas (0.0133 <= 0.02 < 0.0640 with 4). */
 	c.slo_miss = 0.02;
-	as = flat_queue(&c, 2, 1);
-	llmo_as_decide(as, S(300), 6, 6, &d);
-	assert_int_equal(d.desired, 5);
-	llmo_as_free(as);
+	assert_int_equal(flat_queue_desired(&c, 2, 1, 6), 5);
 
 	/*
 	 * Beyond 65,536 busy slots, slots for A + 3 sqrt(A) instead of the
@@ -464,19 +473,13 @@ static void test_predictive_queueing(void **state)
 	 */
 	c.replica_slots = 1000;
 	c.max_replicas = 1000;
-	as = flat_queue(&c, 100000, 100000);
-	llmo_as_decide(as, S(300), 101, 101, &d);
-	assert_int_equal(d.desired, 101);
-	llmo_as_free(as);
+	assert_int_equal(flat_queue_desired(&c, 100000, 100000, 101), 101);
 	c.replica_slots = 1;
 	c.max_replicas = 100;
 
 	/* Without a wait budget the target sizes it, as before: 2 / 10 -> 1. */
 	c.slo_wait = 0;
-	as = flat_queue(&c, 2, 1);
-	llmo_as_decide(as, S(300), 1, 1, &d);
-	assert_int_equal(d.desired, 1);
-	llmo_as_free(as);
+	assert_int_equal(flat_queue_desired(&c, 2, 1, 1), 1);
 }
 
 static void test_config_errors(void **state)
