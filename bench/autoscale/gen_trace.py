@@ -4,7 +4,8 @@ format (TIMESTAMP,ContextTokens,GeneratedTokens), for `llmo sim autoscale`.
 
 Arrivals are a non-homogeneous Poisson process (thinning) with a rate curve
 chosen by --shape; token counts are log-normal with medians and spreads close
-to the Azure 2023 conversation trace (context ~1000, generated ~200).
+to the Azure 2023 conversation trace (context ~1000, generated ~200), except
+for code (context ~1500, generated ~20).
 Deterministic for a given --seed.
 
   diurnal  base * (1 + 0.8 sin(2 pi t / period)), period 1 h: a day compressed
@@ -12,6 +13,9 @@ Deterministic for a given --seed.
            every 5 minutes)
   ramp     from 0.2 base up to 2 base over the first half, back down over the second
   step     base for a third of the run, 3x base for a third, base again
+  code     code completion: short generations (median 20 tokens, prompts
+           median 1500) at 2x base, base * 2 * (1 + 0.6 sin(2 pi t / 20 min)):
+           a shorter season and requests that hold a slot about 0.6 s
 """
 import argparse
 import datetime
@@ -43,7 +47,15 @@ def rate_fn(shape, base, duration, rng):
     if shape == "step":
         third = duration / 3
         return (lambda t: 3 * base if third <= t < 2 * third else base), 3 * base
-    raise SystemExit("unknown shape %s (want diurnal, bursty, ramp or step)" % shape)
+    if shape == "code":
+        period = 1200.0
+        return lambda t: 2 * base * (1 + 0.6 * math.sin(2 * math.pi * t / period)), 3.2 * base
+    raise SystemExit("unknown shape %s (want diurnal, bursty, ramp, step or code)" % shape)
+
+
+# Token counts per shape: (median context, sigma, median generated, sigma).
+TOKENS = {"code": (1500, 0.7, 20, 0.8)}
+CONV_TOKENS = (1000, 0.8, 200, 0.7)
 
 
 def main():
@@ -56,6 +68,7 @@ def main():
     a = ap.parse_args()
     rng = random.Random(a.seed)
     rate, peak = rate_fn(a.shape, a.base_rate, a.duration_s, rng)
+    cm, cs, gm, gs = TOKENS.get(a.shape, CONV_TOKENS)
     start = datetime.datetime(2024, 1, 1)
     out = sys.stdout if a.out == "-" else open(a.out, "w")
     out.write("TIMESTAMP,ContextTokens,GeneratedTokens\n")
@@ -66,8 +79,8 @@ def main():
             break
         if rng.random() * peak > rate(t):
             continue
-        ctx = max(1, min(16000, int(rng.lognormvariate(math.log(1000), 0.8))))
-        gen = max(1, min(1000, int(rng.lognormvariate(math.log(200), 0.7))))
+        ctx = max(1, min(16000, int(rng.lognormvariate(math.log(cm), cs))))
+        gen = max(1, min(1000, int(rng.lognormvariate(math.log(gm), gs))))
         ts = start + datetime.timedelta(microseconds=round(t * 1e6))
         out.write("%s,%d,%d\n" % (ts.strftime("%Y-%m-%d %H:%M:%S.%f"), ctx, gen))
     if out is not sys.stdout:

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Autoscaling policies compared by `llmo sim autoscale`: predictive, reactive
 # (HPA) and kpa (Knative defaults) on the Azure LLM conversation trace and on
-# generated traces of other shapes (diurnal, bursty, ramp, step; several
-# seeds), then per trace the ratio of predictive to KPA GPU-hours, the
+# generated traces of other shapes (diurnal, bursty, ramp, step, code;
+# several seeds), then per trace the ratio of predictive to KPA GPU-hours, the
 # difference in SLO attainment, and whether the issue's goal is met. See
 # docs/autoscaling.md.
 #
 # Usage: bench/autoscale/run.sh     (well under a minute once llmo is built)
 # Settings (environment):
 #   DATA=../shared/data/azure-llm-2023   AzureLLMInferenceTrace_conv.csv (skipped if absent)
-#   SHAPES="diurnal bursty ramp step"    generated traces (bench/autoscale/gen_trace.py)
+#   SHAPES="diurnal bursty ramp step code"  generated traces (bench/autoscale/gen_trace.py)
 #   SEEDS="1 2 3"                        one generated trace per shape and seed
 #   COLD_START=60   SLO_MS=1000   CAPACITY=8   (the simulator's flags; same for every policy)
 #   WARMUP=600      seconds replayed but not counted (every trace starts with one replica
@@ -22,7 +22,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/azure-llm-2023}
-SHAPES=${SHAPES:-"diurnal bursty ramp step"}
+SHAPES=${SHAPES:-"diurnal bursty ramp step code"}
 SEEDS=${SEEDS:-"1 2 3"}
 COLD_START=${COLD_START:-60}
 SLO_MS=${SLO_MS:-1000}
@@ -50,6 +50,7 @@ for shape in $SHAPES; do
 	for seed in $SEEDS; do
 		dur=3600
 		[ "$shape" = diurnal ] && dur=14400 # four compressed days: a season to find
+		[ "$shape" = code ] && dur=7200     # six 20-minute seasons
 		python3 bench/autoscale/gen_trace.py --shape "$shape" --seed "$seed" \
 			--duration-s $dur --out "$tmp/$shape-$seed.csv"
 		traces+=("$tmp/$shape-$seed.csv")

@@ -10,6 +10,9 @@
 #define KPA_MAX_SCALE_UP_RATE 1000.0
 #define KPA_MAX_SCALE_DOWN_RATE 2.0
 
+/* Queueing sizing: offered load (busy slots) up to which Erlang's recursion runs. */
+#define ERLANG_SLOTS_MAX 65536.0
+
 /* Forecaster buckets: a quarter of the cold start, within these bounds. */
 #define BUCKET_MIN (5 * SEC)
 #define BUCKET_MAX (60 * SEC)
@@ -102,6 +105,10 @@ void llmo_as_config_init(struct llmo_as_config *c, int policy)
 	c->cold_start = 60 * SEC;
 	c->metric_window = 30 * SEC;
 	c->forecast_z = 1;
+	c->slo_miss = 0.01;
+	/* A forecaster looks a cold start ahead: that replaces cooldowns. */
+	if (policy == LLMO_AS_PREDICTIVE)
+		c->up_cooldown = c->down_cooldown = 0;
 }
 
 static int check_policy(const struct llmo_scaling_policy *p, const char *dir,
@@ -161,6 +168,11 @@ int llmo_as_config_check(const struct llmo_as_config *c, struct llmo_error *err)
 		return llmo_error_set(err, LLMO_EINVAL, "panic threshold: want >= 1 (100%%)");
 	if (!(c->forecast_z >= 0 && c->forecast_z <= 10))
 		return llmo_error_set(err, LLMO_EINVAL, "forecast z: want 0 to 10");
+	if (c->replica_slots < 0 || c->replica_slots > LLMO_AS_SLOTS_MAX || c->slo_wait < 0 ||
+	    !(c->slo_miss > 0 && c->slo_miss < 1))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "queueing sizing: want 0 <= replica slots <= %d, SLO wait >= 0, 0 < SLO miss < 1",
+				      LLMO_AS_SLOTS_MAX);
 	if (c->forecast_metric && !strcmp(llmo_as_metric_name(c->forecast_metric), "?"))
 		return llmo_error_set(err, LLMO_EINVAL, "forecast metric: unknown metric %d",
 				      c->forecast_metric);
@@ -573,6 +585,118 @@ static int32_t kpa_decide(struct llmo_autoscaler *as, int64_t now, int32_t curre
 	return want;
 }
 
+/*
+ * The replicas that keep P(wait > slo_wait) <= slo_miss for Poisson
+ * arrivals at rate lambda whose requests hold a slot for `hold` seconds
+ * on average: M/M/c with c = replicas x replica_slots, where
+ * P(wait > b) = C(c, A) exp(-(c - A) b / hold), A = lambda x hold and
+ * C is Erlang's C formula (from Erlang B by its recursion, one step a
+ * slot). Capped at max_replicas. Beyond ERLANG_SLOTS_MAX offered slots the
+ * recursion would cost too much a decision; there, slots for A + 3 sqrt(A)
+ * (the requests in flight, Poisson with mean A, exceed that 0.13% of the
+ * time).
+ */
+static int32_t queue_replicas(const struct llmo_as_config *c, double lambda, double hold)
+{
+	double a = lambda * hold, b = 1, wait = (double)c->slo_wait / SEC;
+	int64_t slots = c->replica_slots, k = 0;
+
+	if (!(a > 0) || !(hold > 0))
+		return 0;
+	if (a > ERLANG_SLOTS_MAX) {
+		double n = ceil((a + 3 * sqrt(a)) / (double)slots);
+
+		return n < c->max_replicas ? (int32_t)n : c->max_replicas;
+	}
+	for (int32_t n = 1; n <= c->max_replicas; n++) {
+		while (k < n * slots) {
+			k++;
+			b = a * b / ((double)k + a * b);
+		}
+		if ((double)k > a) {
+			double erlang_c = (double)k * b / ((double)k - a * (1 - b));
+
+			if (erlang_c * exp(-((double)k - a) * wait / hold) <= c->slo_miss)
+				return n;
+		}
+	}
+	return c->max_replicas;
+}
+
+/* Queueing sizing applies: slots and wait set, arrivals forecast, concurrency the first target. */
+static bool queue_sizing(const struct llmo_as_config *c)
+{
+	return c->replica_slots > 0 && c->slo_wait > 0 &&
+	       forecast_metric(c) == LLMO_METRIC_REQUESTS_PER_SECOND &&
+	       c->targets[0].metric == LLMO_METRIC_QUEUE_LENGTH;
+}
+
+/*
+ * The predictive recommendation by queueing (see the header), h buckets
+ * ahead; -1 before the first hold time is known (the caller falls back to
+ * the target). Replicas ordered now are Ready at now + cold_start, replicas
+ * removed now are gone at once, hence:
+ *   up   = replicas for the arrivals forecast at now + cold_start, plus
+ *          headroom, plus the rate that drains, within one more cold
+ *          start, the backlog they will find when Ready;
+ *   keep = replicas for the largest arrivals forecast up to then, plus
+ *          headroom, and for the arrivals just measured;
+ *   want = max(up, min(current, keep)).
+ * Headroom is the Phi(forecast_z) quantile of the forecast's own recent
+ * errors at the horizon (0.84 for z = 1; the z-sigma point of normal
+ * errors, without assuming they are normal), less the Poisson noise of a
+ * bucket's mean that M/M/c already counts (as variances: head =
+ * z sqrt((q / z)^2 - rate / bucket)). The measured rate bounds both from
+ * below: a forecast that lags a step does not hold replicas back.
+ */
+static int32_t queue_recommend(struct llmo_autoscaler *as, int64_t now, int32_t current,
+			       int32_t ready, int32_t h, struct llmo_as_decision *out)
+{
+	const struct llmo_as_config *c = &as->cfg;
+	const struct llmo_forecast *fc = as->fc;
+	double cold_s = LLMO_MAX((double)c->cold_start / SEC, 1.0);
+	double hold, head, last, q = 0, backlog, at, peak;
+	int32_t up, keep, want;
+
+	ratio_advance(as, now);
+	hold = ratio_median(as);
+	if (!(hold > 0))
+		return -1;
+	head = LLMO_MAX(0, llmo_forecast_err_quantile(fc, 0.5 * erfc(-c->forecast_z / sqrt(2))));
+	if (c->forecast_z > 0) {
+		/*
+		 * Less what the queueing model covers already: a bucket's mean
+		 * of Poisson arrivals at rate r varies by r / bucket (variance)
+		 * around r. What is left is the error of the rate itself.
+		 */
+		double noise = llmo_forecast_at(fc, h) / ((double)fc->bucket_ns / SEC);
+		double rate_var = head * head / (c->forecast_z * c->forecast_z) - noise;
+
+		head = rate_var > 0 ? c->forecast_z * sqrt(rate_var) : 0;
+	}
+	last = fc->nhist ? fc->hist[(fc->nhist - 1) % LLMO_FORECAST_BUCKETS_MAX] : 0;
+	/* Requests waiting beyond the Ready slots, over the panic window. */
+	window_mean(&as->obs[0], now, c->panic_window, &q);
+	/*
+	 * The backlog the replicas ordered now will find: what waits now plus
+	 * what the Ready slots cannot take (at `hold` a request) until then.
+	 */
+	backlog = LLMO_MAX(0, q - (double)ready * c->replica_slots) +
+		  LLMO_MAX(0, last - (double)ready * c->replica_slots / hold) * cold_s;
+	at = LLMO_MAX(llmo_forecast_at(fc, h) + head, last);
+	peak = LLMO_MAX(llmo_forecast_max(fc, h) + head, last);
+	up = queue_replicas(c, at + backlog / cold_s, hold);
+	keep = queue_replicas(c, peak, hold);
+	want = LLMO_MAX(up, LLMO_MIN(current, keep));
+	out->forecast = llmo_forecast_at(fc, h) * hold; /* in the first target's units */
+	snprintf(out->reason, sizeof(out->reason),
+		 "arrivals forecast %.2f/s (+%.2f headroom, up to %.2f/s within %.0fs), %.2fs a request, %" PRId32
+		 " slots a replica -> %" PRId32,
+		 llmo_forecast_at(fc, h), head, peak, c->cold_start / 1e9, hold, c->replica_slots,
+		 want);
+	return want;
+}
+
 /* The predictive recommendation (see the header). */
 static int32_t predictive_recommend(struct llmo_autoscaler *as, int64_t now, int32_t current,
 				    int32_t ready, struct llmo_as_decision *out)
@@ -602,6 +726,12 @@ static int32_t predictive_recommend(struct llmo_autoscaler *as, int64_t now, int
 			      (int64_t)LLMO_FORECAST_BUCKETS_MAX);
 	f = llmo_forecast_max(fc, h) + c->forecast_z * llmo_forecast_stddev(fc);
 	out->forecast = llmo_forecast_at(fc, h);
+	if (queue_sizing(c)) {
+		int32_t n = queue_recommend(as, now, current, ready, h, out);
+
+		if (n >= 0)
+			return n;
+	}
 	if (forecast_metric(c) != t->metric) {
 		/* Into the first target's units (see forecast_metric in the header). */
 		double k;

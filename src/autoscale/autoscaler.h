@@ -25,13 +25,25 @@
  *    of the two is taken and replicas never go down.
  *  - LLMO_AS_PREDICTIVE: forecast_metric (the first target's by default;
  *    arrivals are better) is forecast (autoscale/forecast.h) over the next
- *    cold_start, plus forecast_z standard deviations of the forecast's own
- *    error, and converted into the first target's units; desired =
- *    max(replicas for that, replicas for the stable-window mean of each
- *    target), so it never asks for fewer replicas than the current load
- *    needs. While replicas are starting the load adds none (only the
- *    forecast may): they will drain the queue that grows meanwhile.
- *    Stabilization, behavior, cooldowns and bounds apply as for REACTIVE.
+ *    cold_start. Two ways to size replicas for it:
+ *    - queueing (replica_slots and slo_wait set, requests_per_second
+ *      forecast, queue_length the first target): the fewest replicas that
+ *      keep P(wait > slo_wait) <= slo_miss for the forecast arrivals
+ *      (M/M/c, c = replicas x replica_slots, the hold time from Little's
+ *      law). Scale up to what the forecast at now + cold_start, plus
+ *      headroom (the Phi(forecast_z) quantile of the forecast's recent
+ *      errors), plus draining the backlog the new replicas will find,
+ *      needs; scale down only to what the largest forecast until then
+ *      needs. The measured arrivals are a floor for both. The target
+ *      value itself is not used.
+ *    - by the target otherwise: the forecast plus forecast_z standard
+ *      deviations of its own error, converted into the first target's
+ *      units; desired = max(replicas for that, replicas for the
+ *      stable-window mean of each target). While replicas are starting
+ *      the load adds none (only the forecast may): they will drain the
+ *      queue that grows meanwhile.
+ *    Stabilization, behavior, cooldowns and bounds apply as for REACTIVE
+ *    (give the forecaster none: its horizon replaces them).
  *
  * Observations (llmo_as_observe): for requests_per_second, queue_length
  * (requests waiting or running) and tokens_per_second the value is the
@@ -51,6 +63,7 @@ enum llmo_as_policy { LLMO_AS_REACTIVE = 1, LLMO_AS_KPA, LLMO_AS_PREDICTIVE };
 #define LLMO_AS_RECS_MAX 1024    /* recommendations kept for stabilization */
 #define LLMO_AS_EVENTS_MAX 256   /* scale events kept for the rate limits */
 #define LLMO_AS_REPLICAS_MAX 100000
+#define LLMO_AS_SLOTS_MAX 4096 /* replica_slots */
 #define LLMO_AS_RATIO_BUCKETS 16
 
 struct llmo_as_target {
@@ -72,7 +85,7 @@ struct llmo_as_config {
 	 * no band (plain HPA).
 	 */
 	double scale_up_threshold, scale_down_threshold;
-	int64_t up_cooldown, down_cooldown; /* ns between two scale-ups / downs; 3m / 10m */
+	int64_t up_cooldown, down_cooldown; /* ns between two scale-ups / downs; 3m / 10m (PREDICTIVE: 0 / 0) */
 	struct llmo_scaling_behavior behavior; /* windows and rate limits; zeros: none */
 	int64_t stable_window, panic_window; /* KPA: 60 s, 6 s */
 	double panic_threshold;               /* KPA: 2.0 (200%) */
@@ -89,11 +102,25 @@ struct llmo_as_config {
 	 */
 	int forecast_metric;
 	/*
-	 * PREDICTIVE: the forecast is sized with this many standard deviations
-	 * of its own recent one-bucket error added (llmo_forecast_stddev):
-	 * headroom that grows where demand is hard to predict; 1.
+	 * PREDICTIVE: headroom for the forecast's own error, in standard
+	 * deviations; 1. Sizing by the target adds forecast_z x
+	 * llmo_forecast_stddev; queueing sizing adds the Phi(forecast_z)
+	 * quantile (0.84 for 1) of the recent errors at the horizon
+	 * (llmo_forecast_err_quantile): the same point for normal errors,
+	 * without assuming they are; less the Poisson noise of the
+	 * arrivals, which the queueing model counts already.
 	 */
 	double forecast_z;
+	/*
+	 * PREDICTIVE, queueing sizing (both set; else the target sizes it):
+	 * replica_slots is the most requests one replica runs at once
+	 * (containerConcurrency, the runtime's batch); slo_wait the queueing
+	 * delay a request may take (its TTFT objective less the unloaded
+	 * TTFT); slo_miss the share of requests allowed to wait longer (0.01).
+	 */
+	int32_t replica_slots;
+	int64_t slo_wait;
+	double slo_miss;
 };
 
 /* Fills c with the defaults above for policy (1 target left to the caller: ntargets 0). */

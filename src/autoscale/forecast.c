@@ -158,9 +158,12 @@ static void close_bucket(struct llmo_forecast *f, double x)
 	int64_t k = f->nhist;
 	size_t slot = (size_t)(k % PRED_RING);
 
-	if (f->pred_for[slot] == k && x > 0) {
-		f->ape_sum += fabs(f->pred[slot] - x) / x;
-		f->ape_n++;
+	if (f->pred_for[slot] == k) {
+		f->errs[f->nerrs++ % LLMO_FORECAST_ERRS_MAX] = x - f->pred[slot];
+		if (x > 0) {
+			f->ape_sum += fabs(f->pred[slot] - x) / x;
+			f->ape_n++;
+		}
 	}
 	if (k >= 2) {
 		double e = x - llmo_forecast_at(f, 1);
@@ -250,4 +253,25 @@ double llmo_forecast_stddev(const struct llmo_forecast *f)
 double llmo_forecast_mape(const struct llmo_forecast *f)
 {
 	return f->ape_n ? 100.0 * f->ape_sum / (double)f->ape_n : -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double llmo_forecast_err_quantile(const struct llmo_forecast *f, double q)
+{
+	double v[LLMO_FORECAST_ERRS_MAX];
+	size_t n = (size_t)LLMO_MIN(f->nerrs, (int64_t)LLMO_FORECAST_ERRS_MAX), i;
+
+	if (!n)
+		return 0;
+	memcpy(v, f->errs, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	/* Nearest rank. */
+	i = (size_t)ceil(q * (double)n);
+	return v[LLMO_MAX(i, (size_t)1) - 1];
 }

@@ -39,6 +39,7 @@
 #define LLMO_FORECAST_GAMMA 0.3 /* season */
 #define LLMO_FORECAST_PHI 0.9   /* trend damping per bucket */
 #define LLMO_FORECAST_ERR_WEIGHT 0.1 /* weight of the newest error in its running variance */
+#define LLMO_FORECAST_ERRS_MAX 64  /* horizon errors kept for their quantiles */
 
 struct llmo_forecast {
 	int64_t bucket_ns;   /* bucket length */
@@ -58,6 +59,8 @@ struct llmo_forecast {
 	double ape_sum;
 	int64_t ape_n;
 	double err_var; /* EWMA of the squared one-bucket-ahead error */
+	double errs[LLMO_FORECAST_ERRS_MAX]; /* value - forecast made score_ahead before; k % MAX */
+	int64_t nerrs;
 };
 
 /* Sets f up for buckets of bucket_ns (> 0), scoring forecasts made `score_ahead` buckets ahead (>= 1). */
@@ -85,6 +88,13 @@ double llmo_forecast_max(const struct llmo_forecast *f, int32_t h);
  * LLMO_FORECAST_ERR_WEIGHT for the newest). 0 before the third bucket.
  */
 double llmo_forecast_stddev(const struct llmo_forecast *f);
+
+/*
+ * The q-quantile (0 < q < 1) of the last LLMO_FORECAST_ERRS_MAX horizon
+ * errors (a bucket's value less its forecast made score_ahead buckets
+ * before: positive when demand came above the forecast); 0 before any.
+ */
+double llmo_forecast_err_quantile(const struct llmo_forecast *f, double q);
 
 /* Detected season in buckets, 0 without one. */
 static inline int32_t llmo_forecast_season(const struct llmo_forecast *f)

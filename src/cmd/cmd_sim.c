@@ -266,8 +266,14 @@ static const char autoscale_usage[] =
 	"  --initial-replicas N       Ready replicas at the start (1)\n"
 	"  --warmup-s X               replay but do not count the first X seconds (0)\n"
 	"  --forecast-metric METRIC   predictive: the metric forecast (requests_per_second)\n"
-	"  --forecast-z X             predictive: standard deviations of the forecast's\n"
-	"                             error added as headroom (1)\n"
+	"  --forecast-z X             predictive: headroom for the forecast's error, in\n"
+	"                             standard deviations (1; the 0.84 quantile of the\n"
+	"                             recent errors with queueing sizing)\n"
+	"  --slo-wait-ms X            predictive: the queueing delay a request may take\n"
+	"                             (the SLO less the TTFT of the trace's median prompt);\n"
+	"                             0 sizes by the target instead of by queueing\n"
+	"  --slo-miss X               predictive: share of requests allowed to wait\n"
+	"                             longer (0.01)\n"
 	"  --series FILE              write one CSV line per sample (second)\n"
 	"  --ttft-base-ms X           fixed part of the prefill (20)\n"
 	"  --prefill-us-per-token X   prefill per prompt token (100)\n"
@@ -324,6 +330,8 @@ static const struct knob knobs[] = {
 	{"--panic-window-s", K_NS, OPT(as.panic_window), SECS, 1, 3600},
 	{"--panic-threshold", K_DOUBLE, OPT(as.panic_threshold), 0, 1, 100},
 	{"--forecast-z", K_DOUBLE, OPT(as.forecast_z), 0, 0, 10},
+	{"--slo-wait-ms", K_NS, OPT(as.slo_wait), 1e6, 0, 3.6e6},
+	{"--slo-miss", K_DOUBLE, OPT(as.slo_miss), 0, 1e-6, 0.5},
 };
 
 static size_t knob_index(const char *flag)
@@ -400,6 +408,32 @@ static void autoscale_defaults(struct llmo_sim_as_opts *o, int policy)
 	/* Arrivals, not the queue a late scale-up builds, are what to forecast. */
 	if (policy == LLMO_AS_PREDICTIVE)
 		o->as.forecast_metric = LLMO_METRIC_REQUESTS_PER_SECOND;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median prompt (context tokens) of the trace's requests; 0 for none or out of memory. */
+static int64_t median_context(const struct llmo_sim_azure *t)
+{
+	size_t n = t->requests.len;
+	int64_t *v, m;
+
+	if (!n)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		v[i] = t->requests.items[i].context_tokens;
+	qsort(v, n, sizeof(*v), cmp_int64);
+	m = v[n / 2];
+	free(v);
+	return m;
 }
 
 static void as_series_point(void *arg, const struct llmo_sim_as_point *pt)
@@ -543,6 +577,13 @@ static int sim_autoscale(int argc, char **argv)
 	if (llmo_sim_azure_load(&trace, trace_path, &problems)) {
 		print_problems(&problems);
 		goto out;
+	}
+	if (policy == LLMO_AS_PREDICTIVE) {
+		/* Queueing sizing: the replica's slots, and the wait the SLO leaves a typical prompt. */
+		o.as.replica_slots = o.slots;
+		if (!set[knob_index("--slo-wait-ms")])
+			o.as.slo_wait = LLMO_MAX(0, o.slo_ttft - o.ttft_base -
+							o.prefill_per_token * median_context(&trace));
 	}
 	if (series_path) {
 		if (!series_open(&series, "autoscale", series_path,

@@ -23,6 +23,10 @@ value() { sed -n "s/^  \"$1\": \\(.*\\)\$/\\1/p" "$2" | sed 's/,$//'; }
 [ $? -eq 2 ] && ok || bad "capacity 0: want exit 2"
 "$LLMO" sim autoscale --trace $T --min 5 --max 2 >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "min > max: want exit 2"
+"$LLMO" sim autoscale --trace $T --slo-miss 0 >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "slo miss 0: want exit 2"
+"$LLMO" sim autoscale --trace $T --slo-wait-ms 0 >"$tmp/out" 2>&1 && grep -q '"gpu_hours"' "$tmp/out" \
+	&& ok || bad "--slo-wait-ms 0 (sizing by the target): $(cat "$tmp/out")"
 "$LLMO" sim autoscale --trace $T --target cpu=1 >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "not modelled" "$tmp/err" && ok || bad "cpu target: $(cat "$tmp/err")"
 "$LLMO" sim autoscale --trace "$tmp/none.csv" >/dev/null 2>"$tmp/err"

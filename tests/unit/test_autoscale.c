@@ -393,6 +393,95 @@ static void test_predictive(void **state)
 	llmo_as_free(as);
 }
 
+/* A predictive autoscaler that has seen 300 s of `rps` requests/s with `queue` in the system. */
+static struct llmo_autoscaler *flat_queue(const struct llmo_as_config *c, double queue, double rps)
+{
+	struct llmo_autoscaler *as = make(c);
+
+	for (int t = 0; t < 300; t++) {
+		llmo_as_observe(as, S(t), LLMO_METRIC_QUEUE_LENGTH, queue);
+		llmo_as_observe(as, S(t), RPS, rps);
+	}
+	return as;
+}
+
+/* The decision of a fresh flat_queue() autoscaler at 300 s with `current` replicas, all Ready. */
+static int32_t flat_queue_desired(const struct llmo_as_config *c, double queue, double rps,
+				  int32_t current)
+{
+	struct llmo_autoscaler *as = flat_queue(c, queue, rps);
+	struct llmo_as_decision d;
+
+	llmo_as_decide(as, S(300), current, current, &d);
+	llmo_as_free(as);
+	return d.desired;
+}
+
+static void test_predictive_queueing(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+
+	(void)state;
+	/*
+	 * Queueing sizing: 1 request/s, each in the system 2 s (queue 2: the
+	 * hold time by Little's law), one slot a replica, a wait budget of 1 s
+	 * and 1% of requests allowed over it. M/M/c with A = 2 and
+	 * P(wait > 1 s) = C(c, 2) exp(-(c - 2) / 2): Erlang B by its
+	 * recursion gives B(5) = 0.0367, B(6) = 0.0121, so C(5, 2) = 0.0597
+	 * and C(6, 2) = 0.0180; the tails are 0.0133 (5 replicas) and 0.0024
+	 * (6): 6 replicas. The arrivals are flat, so the forecast is exact:
+	 * no headroom, and from 10 replicas it scales down to 6 at once.
+	 * The target (10) is not used.
+	 */
+	llmo_as_config_init(&c, LLMO_AS_PREDICTIVE);
+	c.max_replicas = 100;
+	c.cold_start = S(20);
+	/* No cooldowns by default: the horizon replaces them. */
+	assert_true(c.up_cooldown == 0 && c.down_cooldown == 0);
+	c.ntargets = 1;
+	c.targets[0] = (struct llmo_as_target){LLMO_METRIC_QUEUE_LENGTH, 10};
+	c.forecast_metric = RPS;
+	c.replica_slots = 1;
+	c.slo_wait = S(1);
+	as = flat_queue(&c, 2, 1);
+	llmo_as_decide(as, S(300), 6, 6, &d);
+	assert_int_equal(d.desired, 6);
+	assert_true(d.forecast > 1.99 && d.forecast < 2.01); /* 1/s x 2 s, in queue_length */
+	assert_non_null(strstr(d.reason, "arrivals forecast 1.00/s"));
+	llmo_as_decide(as, S(302), 10, 10, &d);
+	assert_int_equal(d.desired, 6);
+	/*
+	 * One replica Ready: 1 request waits now, and until replicas ordered
+	 * now are Ready (20 s) the one slot takes 0.5/s of the 1/s arriving:
+	 * a backlog of 1 + 0.5 x 20 = 11 to drain within 20 s more, 0.55/s.
+	 * A = 1.55 x 2 = 3.1: the tails are 0.0264 (6) and 0.0063 (7): 7.
+	 */
+	llmo_as_decide(as, S(304), 1, 1, &d);
+	assert_int_equal(d.desired, 7);
+	llmo_as_free(as);
+
+	/* 2% allowed over the budget: 5 replicas (0.0133 <= 0.02 < 0.0640 with 4). */
+	c.slo_miss = 0.02;
+	assert_int_equal(flat_queue_desired(&c, 2, 1, 6), 5);
+
+	/*
+	 * Beyond 65,536 busy slots, slots for A + 3 sqrt(A) instead of the
+	 * recursion: 100,000/s held 1 s on replicas of 1,000 slots,
+	 * 100,000 + 3 x 316.2 = 100,948.7 slots: 101 replicas.
+	 */
+	c.replica_slots = 1000;
+	c.max_replicas = 1000;
+	assert_int_equal(flat_queue_desired(&c, 100000, 100000, 101), 101);
+	c.replica_slots = 1;
+	c.max_replicas = 100;
+
+	/* Without a wait budget the target sizes it, as before: 2 / 10 -> 1. */
+	c.slo_wait = 0;
+	assert_int_equal(flat_queue_desired(&c, 2, 1, 1), 1);
+}
+
 static void test_config_errors(void **state)
 {
 	struct llmo_as_config c;
@@ -415,6 +504,13 @@ static void test_config_errors(void **state)
 	hpa_config(&c);
 	c.scale_up_threshold = 0.3;
 	c.scale_down_threshold = 0.8;
+	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
+	hpa_config(&c);
+	c.slo_miss = 0;
+	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "queueing"));
+	hpa_config(&c);
+	c.replica_slots = -1;
 	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
 	hpa_config(&c);
 	c.behavior.scale_up.max_change_pods = 2;
@@ -458,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_scale_to_zero),
 		cmocka_unit_test(test_kpa_panic),
 		cmocka_unit_test(test_predictive),
+		cmocka_unit_test(test_predictive_queueing),
 		cmocka_unit_test(test_config_errors),
 	};
 

@@ -133,6 +133,30 @@ static void test_gap_repeats_last(void **state)
 	assert_true(llmo_forecast_at(&fc, 5) >= 0);
 }
 
+static void test_error_quantile(void **state)
+{
+	(void)state;
+	llmo_forecast_init(&fc, B, 1);
+	assert_true(llmo_forecast_err_quantile(&fc, 0.5) == 0); /* none yet */
+	/*
+	 * Flat 3: the forecast made one bucket ahead is 3 every time, so every
+	 * horizon error is 0. Then bucket 20 comes at 5: an error of +2.
+	 */
+	for (int64_t k = 0; k < 20; k++)
+		put(k, 3);
+	put(20, 5);
+	llmo_forecast_advance(&fc, 21 * B);
+	assert_true(fc.nerrs > 0);
+	assert_true(llmo_forecast_err_quantile(&fc, 0.5) == 0);
+	assert_true(fabs(llmo_forecast_err_quantile(&fc, 0.9999) - 2) < 1e-9);
+	/* Nearest rank over the last LLMO_FORECAST_ERRS_MAX: of errors 1..10, 0.84 is the 9th. */
+	fc.nerrs = 10;
+	for (int i = 0; i < 10; i++)
+		fc.errs[i] = 10 - i;
+	assert_true(llmo_forecast_err_quantile(&fc, 0.84) == 9);
+	assert_true(llmo_forecast_err_quantile(&fc, 0.05) == 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +165,7 @@ int main(void)
 		cmocka_unit_test(test_sine_season),
 		cmocka_unit_test(test_no_season),
 		cmocka_unit_test(test_gap_repeats_last),
+		cmocka_unit_test(test_error_quantile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
