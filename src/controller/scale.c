@@ -137,8 +137,11 @@ static int build_config(struct llmo_controller *c, const struct llmo__scale_in *
 	cfg->behavior = w.spec.scaling.behavior;
 	cfg->scale_up_threshold = rm->scale_up_threshold;
 	cfg->scale_down_threshold = rm->scale_down_threshold;
-	cfg->up_cooldown = rm->scale_up_cooldown;
-	cfg->down_cooldown = rm->scale_down_cooldown;
+	if (policy == LLMO_AS_REACTIVE) {
+		/* the predictive policy looks a cold start ahead instead; KPA has its windows */
+		cfg->up_cooldown = rm->scale_up_cooldown;
+		cfg->down_cooldown = rm->scale_down_cooldown;
+	}
 	cfg->cold_start = in->cold_start_ms * 1000000;
 	if (policy == LLMO_AS_PREDICTIVE)
 		cfg->forecast_metric = LLMO_METRIC_REQUESTS_PER_SECOND;
