@@ -1264,6 +1264,299 @@ static int format_reasons(size_t n_nodes, const struct whys *w, struct llmo_buf 
 	return rc;
 }
 
+/* A list of borrowed objects (nodes of the pass). */
+struct objv {
+	LLMO_VEC(json_t *) v;
+};
+
+static int objv_push(struct objv *o, json_t *obj)
+{
+	json_t **slot = llmo_vec_push(&o->v);
+
+	if (!slot)
+		return LLMO_ENOMEM;
+	*slot = obj;
+	return 0;
+}
+
+/* The pod's gpuType constraint, or NULL when it asks no GPU or constrains nothing. */
+static const char *pod_gpu_type(const json_t *pod, const struct llmo__binder_usage *req)
+{
+	const char *t;
+
+	if (req->v[RES_GPU] <= 0)
+		return NULL;
+	t = annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
+	return gpu_type_constrains(t) ? t : NULL;
+}
+
+/*
+ * Runs the filters of pod (req: its request) over the pass's nodes: those
+ * that pass into cands, those that pass or are short of resources only
+ * into shorts (NULL: not kept), why the others failed into w.
+ */
+static int filter_nodes(struct llmo__binder_pass *p, const json_t *pod,
+			const struct llmo__binder_usage *req, struct whys *w, struct objv *cands,
+			struct objv *shorts)
+{
+	const char *gpu_type = pod_gpu_type(pod, req);
+	int rc = 0;
+
+	for (size_t i = 0; i < p->nodes.len && !rc; i++) {
+		enum fit f = node_fits(p, p->nodes.items[i], pod, req, gpu_type, w);
+
+		if (f == FIT_OK)
+			rc = objv_push(cands, p->nodes.items[i]);
+		if (f != FIT_NO && shorts && !rc)
+			rc = objv_push(shorts, p->nodes.items[i]);
+	}
+	return rc;
+}
+
+/* Fills the pass with the usage of the pods on nodes and the nodes in name order. */
+static int pass_fill(struct llmo__binder_pass *p)
+{
+	int rc = llmo_informer_list(p->b->pods, NULL, add_pod_usage, p);
+
+	if (!rc)
+		rc = llmo_informer_list(p->b->nodes, NULL, collect_node, p);
+	if (!rc && p->nodes.len > 1)
+		qsort(p->nodes.items, p->nodes.len, sizeof(p->nodes.items[0]), cmp_node);
+	return rc;
+}
+
+/* ---- gang placement (binder.h: LLMO_BINDER_POD_GROUP_ANNOTATION) ---- */
+
+/* A pending member of a pod group, and where this decision puts it. */
+struct gang_member {
+	json_t *pod; /* a reference */
+	char key[LLMO_BINDER_KEY_MAX];
+	const char *node; /* the chosen node's name (the informer's), or NULL */
+	struct llmo_buf gpus;
+};
+
+/* A pod group as the informer shows it: its members bound and pending. */
+struct gang {
+	struct llmo_binder *b;
+	const char *name;
+	size_t bound; /* members holding a node (bound or assumed), unfinished */
+	LLMO_VEC(struct gang_member) pending; /* in queue order */
+};
+
+/* The pod's group (its annotation), or NULL when it has none or a bad one. */
+static const char *pod_group(const json_t *pod)
+{
+	const char *g = annotation(pod, LLMO_BINDER_POD_GROUP_ANNOTATION);
+
+	return g && *g && strlen(g) <= LLMO_BINDER_POD_GROUP_MAX ? g : NULL;
+}
+
+/* The pod's minMember into *min: 1 when absent; false when not 1..LLMO_BINDER_GANG_MAX. */
+static bool pod_group_min(const json_t *pod, int64_t *min)
+{
+	const char *v = annotation(pod, LLMO_BINDER_POD_GROUP_MIN_ANNOTATION);
+	int64_t n = 0;
+
+	*min = 1;
+	if (!v)
+		return true;
+	if (!*v || strlen(v) > 4)
+		return false;
+	for (const char *c = v; *c; c++) {
+		if (!isdigit((unsigned char)*c))
+			return false;
+		n = n * 10 + (*c - '0');
+	}
+	if (n < 1 || n > LLMO_BINDER_GANG_MAX)
+		return false;
+	*min = n;
+	return true;
+}
+
+static int gang_collect(void *ctx, json_t *pod)
+{
+	struct gang *g = ctx;
+	const char *grp = pod_group(pod), *node = llmo_kube_str(pod, "spec", "nodeName");
+	struct gang_member *m;
+	char key[LLMO_BINDER_KEY_MAX];
+
+	if (!grp || strcmp(grp, g->name) != 0 || llmo__binder_pod_finished(pod) ||
+	    llmo_kube_object_key(pod, key, sizeof(key)))
+		return 0;
+	if ((node && *node) || llmo_hmap_has(&g->b->assumed, key)) {
+		g->bound++;
+		return 0;
+	}
+	if (!pod_is_candidate(g->b, pod) || g->pending.len == LLMO_BINDER_GANG_MAX)
+		return 0;
+	m = llmo_vec_push(&g->pending);
+	if (!m)
+		return LLMO_ENOMEM;
+	m->pod = json_incref(pod);
+	memcpy(m->key, key, sizeof(key));
+	llmo_buf_init(&m->gpus, LLMO_BINDER_MESSAGE_MAX);
+	return 0;
+}
+
+static void gang_release(struct gang *g)
+{
+	for (size_t i = 0; i < g->pending.len; i++) {
+		json_decref(g->pending.items[i].pod);
+		llmo_buf_release(&g->pending.items[i].gpus);
+	}
+	llmo_vec_release(&g->pending);
+}
+
+/* Sorts the pending members into queue order (insertion sort: groups are small). */
+static void gang_sort(struct gang *g)
+{
+	for (size_t i = 1; i < g->pending.len; i++) {
+		struct gang_member m = g->pending.items[i];
+		size_t j = i;
+
+		for (; j > 0 && pod_key_before(g->b, m.key, g->pending.items[j - 1].key); j--)
+			g->pending.items[j] = g->pending.items[j - 1];
+		g->pending.items[j] = m;
+	}
+}
+
+/* Keeps what pod (req) takes on node with gpus in the pass, as add_pod_usage does for a bound pod. */
+static int pass_reserve(struct llmo__binder_pass *p, const char *node,
+			const struct llmo__binder_usage *req, const char *gpus)
+{
+	struct llmo__binder_usage *u = used_of(p, node);
+	struct llmo_sched_pod shape;
+	int tag;
+
+	if (!u)
+		return LLMO_ENOMEM;
+	for (int r = 0; r < RES_N; r++)
+		sat_add(&u->v[r], req->v[r]);
+	tag = llmo__binder_pod_shape(req, &shape) ? llmo_sched_pod_tag(&shape) : -1;
+	if (tag >= 0 && u->tags[tag] < UINT32_MAX)
+		u->tags[tag]++;
+	return req->v[RES_GPU] > 0 ? add_gpu_usage(p, node, gpus, req->v[RES_GPU]) : 0;
+}
+
+/* Marks pod Unschedulable with msg and records a FailedScheduling Event. */
+static void gang_fail(struct llmo_binder *b, const json_t *pod, const char *key, const char *ns,
+		      const char *name, const char *msg, bool event)
+{
+	json_t *ref;
+
+	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "unschedulable", "pod=%s msg=%s", key, msg);
+	mark_unschedulable(b, pod, key, ns, name, msg);
+	ref = event ? llmo__binder_pod_ref(pod) : NULL;
+	if (ref)
+		llmo_kube_event(b->rec, ref, "Warning", "FailedScheduling", "%s", msg);
+	json_decref(ref);
+}
+
+/*
+ * Places pod's whole group (binder.h) in one decision: every pending member
+ * in queue order is filtered and placed with the members before it
+ * reserved; when the bound members and those placed reach minMember, the
+ * placed ones are bound (reserve, permit, bind), else none is and pod is
+ * marked with how many fit. 1 to retry with backoff, 0 when done, or an
+ * error code. Gang members do not preempt.
+ */
+static int gang_reconcile(struct llmo__binder_pass *p, const json_t *pod, const char *key,
+			  const char *ns, const char *name)
+{
+	struct llmo_binder *b = p->b;
+	struct gang g = {.b = b, .name = pod_group(pod), .pending = LLMO_VEC_INIT};
+	struct llmo_buf msg;
+	struct whys first_whys; /* of the first member that did not fit */
+	size_t placed = 0, needed, first_failed = SIZE_MAX;
+	int64_t min;
+	int rc;
+
+	llmo_buf_init(&msg, LLMO_BINDER_MESSAGE_MAX);
+	memset(&first_whys, 0, sizeof(first_whys));
+	if (!pod_group_min(pod, &min)) {
+		rc = llmo_buf_appendf(&msg, "pod group %s/%s: annotation %s must be an integer from 1 to %d",
+				      ns, g.name, LLMO_BINDER_POD_GROUP_MIN_ANNOTATION,
+				      LLMO_BINDER_GANG_MAX);
+		if (!rc)
+			gang_fail(b, pod, key, ns, name, msg.data, true);
+		rc = rc ? rc : 1;
+		goto out;
+	}
+	rc = llmo_informer_list(b->pods, ns, gang_collect, &g);
+	if (rc)
+		goto out;
+	gang_sort(&g);
+	needed = (size_t)min > g.bound ? (size_t)min - g.bound : 0;
+	if (g.pending.len < needed) {
+		/* the others are still to come: their arrival brings the group back */
+		rc = llmo_buf_appendf(&msg,
+				      "pod group %s/%s: waiting for %zu more pod(s) (%zu pending, "
+				      "%zu bound, minMember %" PRId64 ")",
+				      ns, g.name, needed - g.pending.len, g.pending.len, g.bound, min);
+		if (!rc)
+			gang_fail(b, pod, key, ns, name, msg.data, false);
+		rc = rc ? rc : 1;
+		goto out;
+	}
+	rc = pass_fill(p);
+	for (size_t i = 0; i < g.pending.len && !rc; i++) {
+		struct gang_member *m = &g.pending.items[i];
+		struct objv cands = {LLMO_VEC_INIT};
+		struct llmo__binder_usage req;
+		struct whys w;
+		json_t *chosen = NULL;
+
+		memset(&w, 0, sizeof(w));
+		llmo__binder_pod_request(m->pod, &req);
+		rc = filter_nodes(p, m->pod, &req, &w, &cands, NULL);
+		if (!rc)
+			chosen = choose(p, m->pod, cands.v.items, cands.v.len, &req, &m->gpus, &rc);
+		if (!rc && chosen) {
+			m->node = llmo_kube_str(chosen, "metadata", "name");
+			rc = pass_reserve(p, m->node, &req, m->gpus.data);
+			placed++;
+		} else if (!rc && first_failed == SIZE_MAX) {
+			w.n[WHY_GPU] += (int)cands.v.len;
+			first_whys = w;
+			first_failed = i;
+		}
+		llmo_vec_release(&cands.v);
+	}
+	if (rc)
+		goto out;
+	if (placed > 0 && placed >= needed) {
+		/* permit: enough of the group fits; bind every member placed */
+		for (size_t i = 0; i < g.pending.len && !rc; i++) {
+			struct gang_member *m = &g.pending.items[i];
+			char mns[LLMO_BINDER_KEY_MAX];
+			const char *mname;
+
+			if (!m->node || !split_key(m->key, mns, sizeof(mns), &mname))
+				continue;
+			rc = bind_pod(b, m->pod, m->key, mns, mname, m->node, m->gpus.data);
+			if (!rc)
+				llmo_workqueue_forget(b->queue, m->key);
+		}
+		if (rc)
+			llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "pod group partly bound",
+				 "group=%s/%s rc=%d", ns, g.name, rc);
+		/* a member not placed (the group was satisfied without it) retries alone */
+		rc = llmo_hmap_has(&b->assumed, key) ? 0 : 1;
+		goto out;
+	}
+	rc = llmo_buf_appendf(&msg, "pod group %s/%s: %zu of %zu pod(s) fit, minMember %" PRId64 "; ",
+			      ns, g.name, placed + g.bound, g.pending.len + g.bound, min);
+	if (!rc && first_failed != SIZE_MAX)
+		rc = format_reasons(p->nodes.len, &first_whys, &msg);
+	if (!rc)
+		gang_fail(b, pod, key, ns, name, msg.data, true);
+	rc = rc ? rc : 1;
+out:
+	llmo_buf_release(&msg);
+	gang_release(&g);
+	return rc;
+}
+
 static int reconcile(void *ctx, const char *key)
 {
 	struct llmo_binder *b = ctx;
@@ -1271,9 +1564,9 @@ static int reconcile(void *ctx, const char *key)
 	struct whys whys;
 	struct llmo_buf msg, gpus;
 	char ns[LLMO_BINDER_KEY_MAX];
-	const char *name, *gpu_type = NULL;
-	LLMO_VEC(json_t *) cands = LLMO_VEC_INIT;
-	LLMO_VEC(json_t *) shorts = LLMO_VEC_INIT; /* nodes short of resources only, and cands */
+	const char *name;
+	struct objv cands = {LLMO_VEC_INIT};
+	struct objv shorts = {LLMO_VEC_INIT}; /* nodes short of resources only, and cands */
 	struct llmo__binder_usage req;
 	json_t *pod, *ref, *chosen;
 	int rc = 0;
@@ -1304,40 +1597,17 @@ static int reconcile(void *ctx, const char *key)
 		goto out;
 	}
 	p.priority = llmo__binder_pod_priority(b, pod);
-	llmo__binder_pod_request(pod, &req);
-	if (req.v[RES_GPU] > 0) {
-		gpu_type = annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
-		if (!gpu_type_constrains(gpu_type))
-			gpu_type = NULL;
+	if (pod_group(pod)) {
+		rc = gang_reconcile(&p, pod, key, ns, name);
+		goto out;
 	}
-	rc = llmo_informer_list(b->pods, NULL, add_pod_usage, &p);
+	llmo__binder_pod_request(pod, &req);
+	rc = pass_fill(&p);
 	if (!rc)
-		rc = llmo_informer_list(b->nodes, NULL, collect_node, &p);
+		rc = filter_nodes(&p, pod, &req, &whys, &cands, &shorts);
 	if (rc)
 		goto out;
-	if (p.nodes.len > 1)
-		qsort(p.nodes.items, p.nodes.len, sizeof(p.nodes.items[0]), cmp_node);
-	for (size_t i = 0; i < p.nodes.len; i++) {
-		enum fit f = node_fits(&p, p.nodes.items[i], pod, &req, gpu_type, &whys);
-		json_t **slot;
-
-		if (f == FIT_NO)
-			continue;
-		slot = f == FIT_OK ? llmo_vec_push(&cands) : NULL;
-		if (f == FIT_OK && !slot) {
-			rc = LLMO_ENOMEM;
-			goto out;
-		}
-		if (slot)
-			*slot = p.nodes.items[i];
-		slot = llmo_vec_push(&shorts);
-		if (!slot) {
-			rc = LLMO_ENOMEM;
-			goto out;
-		}
-		*slot = p.nodes.items[i];
-	}
-	chosen = choose(&p, pod, cands.items, cands.len, &req, &gpus, &rc);
+	chosen = choose(&p, pod, cands.v.items, cands.v.len, &req, &gpus, &rc);
 	if (rc)
 		goto out;
 	if (chosen) {
@@ -1347,7 +1617,7 @@ static int reconcile(void *ctx, const char *key)
 		goto out;
 	}
 	/* every node that passed the filters lacked GPUs in the shares the pod needs */
-	whys.n[WHY_GPU] += (int)cands.len;
+	whys.n[WHY_GPU] += (int)cands.v.len;
 	rc = format_reasons(p.nodes.len, &whys, &msg);
 	if (rc)
 		goto out;
@@ -1357,15 +1627,15 @@ static int reconcile(void *ctx, const char *key)
 	if (ref)
 		llmo_kube_event(b->rec, ref, "Warning", "FailedScheduling", "%s", msg.data);
 	json_decref(ref);
-	rc = llmo__binder_preempt(&p, pod, key, ns, name, shorts.items, shorts.len, &req);
+	rc = llmo__binder_preempt(&p, pod, key, ns, name, shorts.v.items, shorts.v.len, &req);
 	if (rc)
 		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "preemption failed", "pod=%s rc=%d", key, rc);
 	rc = 1; /* retry rate-limited */
 out:
 	llmo_buf_release(&msg);
 	llmo_buf_release(&gpus);
-	llmo_vec_release(&cands);
-	llmo_vec_release(&shorts);
+	llmo_vec_release(&cands.v);
+	llmo_vec_release(&shorts.v);
 	llmo_vec_release(&p.nodes);
 	llmo_hmap_release(&p.used, free_usage);
 	llmo_hmap_release(&p.gpu_used, free_usage);

@@ -151,6 +151,22 @@ struct llmo_binder;
  * cluster without llmo's CRDs then schedules without them).
  */
 #define LLMO_BINDER_CRD_SYNC_WAIT_MS 10000
+/*
+ * Gang placement: pods whose annotation LLMO_BINDER_POD_GROUP_ANNOTATION
+ * names a pod group (of their namespace; at most LLMO_BINDER_POD_GROUP_MAX
+ * bytes) are placed all or nothing. The group needs minMember pods
+ * (LLMO_BINDER_POD_GROUP_MIN_ANNOTATION of the pod being placed: a decimal
+ * integer from 1 to LLMO_BINDER_GANG_MAX; 1 when absent): members bound
+ * already count, the rest are placed together in one decision, each
+ * reserving its node's room and GPUs for the next, and bound only when
+ * enough of them fit; else none is bound and the pod reads
+ * "pod group NS/G: K of N pod(s) fit, minMember M; 0/X nodes are ...".
+ * Past LLMO_BINDER_GANG_MAX pending members, the rest wait.
+ */
+#define LLMO_BINDER_POD_GROUP_ANNOTATION "llm.orchestrator.io/pod-group"
+#define LLMO_BINDER_POD_GROUP_MIN_ANNOTATION "llm.orchestrator.io/pod-group-min-member"
+#define LLMO_BINDER_POD_GROUP_MAX 253
+#define LLMO_BINDER_GANG_MAX 1000
 /* Longest FailedScheduling message built. */
 #define LLMO_BINDER_MESSAGE_MAX 1024
 

@@ -36,6 +36,11 @@
  * the H100 node 100, so a llama2 7b pod goes to the H100 node although the
  * A100 node is first by name.
  *
+ * Gang: a pod group of four one-GPU pods waits for its fourth member,
+ * binds none on 3 free GPUs (saying 3 of 4 fit) and all on 4; two groups
+ * created interleaved on 4 GPUs do not deadlock (test_gang,
+ * test_gang_compete).
+ *
  * Pods already running are created bound (spec.nodeName and the GPU
  * annotation set), so where they are is given, not chosen.
  */
@@ -648,6 +653,148 @@ static void test_performance(void **state)
 	fixture_stop(&f);
 }
 
+/* A one-GPU pod of pod group grp with minMember min. */
+static json_t *gang_pod(const char *name, const char *grp, const char *min)
+{
+	json_t *p = pod(name, "1", NULL, NULL, NULL, NULL);
+	json_t *ann = json_object_get(json_object_get(p, "metadata"), "annotations");
+
+	json_object_set_new(ann, LLMO_BINDER_POD_GROUP_ANNOTATION, json_string(grp));
+	json_object_set_new(ann, LLMO_BINDER_POD_GROUP_MIN_ANNOTATION, json_string(min));
+	return p;
+}
+
+/* Starts the server with nodes gpu-a and gpu-b of 2 GPUs each, and a binder. */
+static struct llmo_binder *gang_start(struct kube_fixture *f)
+{
+	assert_int_equal(fixture_start(f), 0);
+	add_node(f, "gpu-a", "2");
+	add_node(f, "gpu-b", "2");
+	return start_binder(f);
+}
+
+/* The pod's GPU annotation ("" if none; a static buffer). */
+static const char *gpus_of(struct kube_fixture *f, const char *name)
+{
+	static char out[128];
+	json_t *p = get_pod(f, name);
+	const char *v = json_string_value(json_object_get(
+		json_object_get(json_object_get(p, "metadata"), "annotations"),
+		LLMO_BINDER_GPUS_ANNOTATION));
+
+	snprintf(out, sizeof(out), "%s", v ? v : "");
+	json_decref(p);
+	return out;
+}
+
+/* The number of pods of names[0..n) with a spec.nodeName. */
+static size_t bound_of(struct kube_fixture *f, const char *const *names, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += node_field(f, names[i], false)[0] != '\0';
+	return k;
+}
+
+/*
+ * Gang, all or nothing: group g (minMember 4) of four one-GPU pods.
+ *   - g1..g3 exist, on 4 free GPUs (gpu-a 2, gpu-b 2): they wait for the
+ *     fourth ("waiting for 1 more pod(s)"), nothing bound;
+ *   - the same group on 3 free GPUs (gpu-b holds x on one GPU): g4 comes,
+ *     3 of 4 fit, none is bound: "pod group default/g: 3 of 4 pod(s) fit,
+ *     minMember 4; 0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+ *     (the fourth member finds both nodes full of the three reserved);
+ *   - x leaves: 4 free GPUs, all four are bound, two per node, on distinct GPUs.
+ */
+static void test_gang(void **state)
+{
+	static const char *const names[] = {"g1", "g2", "g3", "g4"};
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	struct bound_wait bw;
+
+	(void)state;
+	b = gang_start(&f);
+	bw.b = b;
+	put(&f, &llmo_kube_pods, gang_pod("g1", "g", "4"));
+	put(&f, &llmo_kube_pods, gang_pod("g2", "g", "4"));
+	put(&f, &llmo_kube_pods, gang_pod("g3", "g", "4"));
+	w.pod = "g3";
+	w.event_text = "pod group default/g: waiting for 1 more pod(s) (3 pending, 0 bound, "
+		       "minMember 4)";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+	assert_int_equal(bound_of(&f, names, 3), 0);
+
+	put(&f, &llmo_kube_pods, pod("x", "1", NULL, NULL, "gpu-b", "1"));
+	put(&f, &llmo_kube_pods, gang_pod("g4", "g", "4"));
+	w.pod = "g4";
+	w.event_text = "pod group default/g: 3 of 4 pod(s) fit, minMember 4; 0/2 nodes are "
+		       "available: 2 Insufficient nvidia.com/gpu.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+	w.pod = "g1";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+	w.event_reason = "FailedScheduling";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_int_equal(bound_of(&f, names, 4), 0);
+	assert_int_equal(llmo_binder_bound_count(b), 0);
+
+	force_delete(&f, "x");
+	bw.n = 4;
+	assert_true(run_until(f.base, bound_n, &bw, WAIT_MS));
+	assert_string_equal(node_field(&f, "g1", false), "gpu-a");
+	assert_string_equal(node_field(&f, "g2", false), "gpu-a");
+	assert_string_equal(node_field(&f, "g3", false), "gpu-b");
+	assert_string_equal(node_field(&f, "g4", false), "gpu-b");
+	assert_string_equal(gpus_of(&f, "g1"), "0");
+	assert_string_equal(gpus_of(&f, "g2"), "1");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
+ * Two groups compete without deadlock: a and b (minMember 3, one GPU each)
+ * are created interleaved (a1 b1 a2 b2 a3 b3) on 4 GPUs, where a scheduler
+ * holding the members that fit one by one would give each group two GPUs
+ * and bind neither. Here a, first in queue order, is placed whole; b fits 1
+ * of 3 and waits, holding nothing; when a's pods leave, b is placed whole.
+ */
+static void test_gang_compete(void **state)
+{
+	static const char *const as[] = {"a1", "a2", "a3"}, *const bs[] = {"b1", "b2", "b3"};
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	struct bound_wait bw;
+
+	(void)state;
+	b = gang_start(&f);
+	bw.b = b;
+	for (size_t i = 0; i < 3; i++) {
+		put(&f, &llmo_kube_pods, gang_pod(as[i], "a", "3"));
+		put(&f, &llmo_kube_pods, gang_pod(bs[i], "b", "3"));
+	}
+	bw.n = 3;
+	assert_true(run_until(f.base, bound_n, &bw, WAIT_MS));
+	w.pod = "b3";
+	w.event_text = "pod group default/b: 1 of 3 pod(s) fit, minMember 3; 0/2 nodes are "
+		       "available: 2 Insufficient nvidia.com/gpu.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+	assert_int_equal(bound_of(&f, as, 3), 3);
+	assert_int_equal(bound_of(&f, bs, 3), 0);
+
+	for (size_t i = 0; i < 3; i++)
+		force_delete(&f, as[i]);
+	bw.n = 6;
+	assert_true(run_until(f.base, bound_n, &bw, WAIT_MS));
+	assert_int_equal(bound_of(&f, bs, 3), 3);
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +806,8 @@ int main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_performance),
+		cmocka_unit_test(test_gang),
+		cmocka_unit_test(test_gang_compete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
