@@ -2,6 +2,7 @@
 #include "base/quantity.h"
 #include "base/str.h"
 
+#include <ctype.h>
 #include <dlfcn.h>
 
 /* The few NVML types and entry points llmo uses, declared here (no CUDA headers). */
@@ -22,6 +23,8 @@ struct nvml_pci_info {
 #define NVML_SUCCESS 0
 #define NVML_ERROR_NOT_SUPPORTED 3
 #define NVML_TEMPERATURE_GPU 0
+#define NVML_P2P_CAPS_INDEX_NVLINK 2
+#define NVML_P2P_STATUS_OK 0
 
 struct nvml {
 	void *lib;
@@ -39,6 +42,7 @@ struct nvml {
 	nvml_return (*mig_mode)(nvml_device, unsigned int *, unsigned int *);
 	nvml_return (*pci_info)(nvml_device, struct nvml_pci_info *);
 	nvml_return (*temperature)(nvml_device, int, unsigned int *);
+	nvml_return (*p2p_status)(nvml_device, nvml_device, int, int *);
 };
 
 /* Resolves one symbol; the *_v2 names first, as NVML's own header maps them. */
@@ -71,6 +75,7 @@ static int nvml_load(struct nvml *n, struct llmo_gpu_inventory *inv)
 	LOAD(mig_mode, "nvmlDeviceGetMigMode", NULL);
 	LOAD(pci_info, "nvmlDeviceGetPciInfo", "nvmlDeviceGetPciInfo_v3");
 	LOAD(temperature, "nvmlDeviceGetTemperature", NULL);
+	LOAD(p2p_status, "nvmlDeviceGetP2PStatus", NULL);
 #undef LOAD
 	if (!n->init || !n->shutdown || !n->count || !n->handle_by_index || !n->name ||
 	    !n->uuid || !n->memory) {
@@ -88,8 +93,70 @@ static const char *nvml_err(const struct nvml *n, nvml_return rc)
 	return n->error_string ? n->error_string(rc) : "NVML error";
 }
 
+/*
+ * The NUMA node of the PCI device bus_id (NVML's "00000000:17:00.0") from
+ * sysfs, whose names have a 4-digit domain in lower case; -1 when unknown.
+ */
+static int pci_numa_node(const char *bus_id)
+{
+	char path[96], name[32], line[16];
+	size_t len = strlen(bus_id), i;
+	int64_t node = -1;
+	FILE *f;
+
+	if (len < 12 || len - 12 + 1 > sizeof(name))
+		return -1;
+	for (i = 0; i < 12; i++)
+		name[i] = (char)tolower((unsigned char)bus_id[len - 12 + i]);
+	name[i] = '\0';
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/numa_node", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (llmo_parse_int_range(line, 0, INT32_MAX, &node, NULL))
+			node = -1;
+	}
+	fclose(f);
+	return (int)node;
+}
+
+/*
+ * Joins GPUs linked by NVLink (NVML's P2P status, pairwise) into domains
+ * named by their lowest index; without the call every domain stays -1.
+ */
+static void nvlink_domains(const struct nvml *n, const nvml_device *devs,
+			   struct llmo_gpu_inventory *inv)
+{
+	size_t count = inv->gpus.len;
+
+	if (!n->p2p_status)
+		return;
+	for (size_t i = 0; i < count; i++)
+		inv->gpus.items[i].nvlink_domain = (int)i;
+	/* union by the lowest index: a pass per GPU settles chains too (count <= 64) */
+	for (size_t round = 0; round < count; round++) {
+		for (size_t i = 0; i < count; i++) {
+			for (size_t j = i + 1; j < count; j++) {
+				struct llmo_gpu *a = &inv->gpus.items[i], *b = &inv->gpus.items[j];
+				int st = -1;
+
+				if (a->nvlink_domain == b->nvlink_domain ||
+				    n->p2p_status(devs[i], devs[j], NVML_P2P_CAPS_INDEX_NVLINK, &st) !=
+					    NVML_SUCCESS ||
+				    st != NVML_P2P_STATUS_OK)
+					continue;
+				a->nvlink_domain = b->nvlink_domain =
+					LLMO_MIN(a->nvlink_domain, b->nvlink_domain);
+			}
+		}
+	}
+}
+
 int llmo_gpu_discover(struct llmo_gpu_inventory *inv, struct llmo_error *err)
 {
+	nvml_device devs[LLMO_GPU_MAX];
 	struct nvml n = {0};
 	unsigned int count = 0;
 	nvml_return rc;
@@ -133,6 +200,8 @@ int llmo_gpu_discover(struct llmo_gpu_inventory *inv, struct llmo_error *err)
 		g->temperature_c = -1;
 		g->utilization_gpu = (unsigned)-1;
 		g->utilization_memory = (unsigned)-1;
+		g->nvlink_domain = -1;
+		g->numa_node = -1;
 		rc = n.handle_by_index(i, &dev);
 		if (rc != NVML_SUCCESS) {
 			ret = llmo_error_set(err, LLMO_EIO, "NVML: GPU %u: %s", i, nvml_err(&n, rc));
@@ -152,11 +221,15 @@ int llmo_gpu_discover(struct llmo_gpu_inventory *inv, struct llmo_error *err)
 		}
 		if (n.mig_mode && n.mig_mode(dev, &cur, &pending) == NVML_SUCCESS)
 			g->mig_mode = cur ? 1 : 0;
-		if (n.pci_info && n.pci_info(dev, &pci) == NVML_SUCCESS)
+		if (n.pci_info && n.pci_info(dev, &pci) == NVML_SUCCESS) {
 			snprintf(g->pci_bus_id, sizeof(g->pci_bus_id), "%s", pci.bus_id);
+			g->numa_node = pci_numa_node(g->pci_bus_id);
+		}
+		devs[i] = dev;
 		if (n.temperature && n.temperature(dev, NVML_TEMPERATURE_GPU, &temp) == NVML_SUCCESS)
 			g->temperature_c = (int)temp;
 	}
+	nvlink_domains(&n, devs, inv);
 	inv->source = count ? LLMO_GPU_NVML : LLMO_GPU_NONE;
 	if (!count)
 		snprintf(inv->note, sizeof(inv->note), "NVML reports no GPU");
@@ -172,7 +245,7 @@ int llmo_gpu_fake(const char *spec, struct llmo_gpu_inventory *inv, struct llmo_
 {
 	char model[LLMO_GPU_NAME_MAX] = "FAKE-GPU", count_s[16], mem_s[32] = "80Gi";
 	const char *c1 = strchr(spec, ':');
-	int64_t count, milli;
+	int64_t count, milli, domain = 0;
 	size_t n;
 
 	memset(inv, 0, sizeof(*inv));
@@ -192,6 +265,14 @@ int llmo_gpu_fake(const char *spec, struct llmo_gpu_inventory *inv, struct llmo_
 		memcpy(model, c1 + 1, n);
 		model[n] = '\0';
 		snprintf(mem_s, sizeof(mem_s), "%s", c2 + 1);
+		if (strchr(mem_s, ':')) {
+			/* N:MODEL:MEMORY:D */
+			char *c3 = strchr(mem_s, ':');
+
+			*c3 = '\0';
+			if (llmo_parse_int_range(c3 + 1, 1, LLMO_GPU_MAX, &domain, NULL))
+				goto bad;
+		}
 	}
 	if (llmo_quantity_parse(mem_s, &milli, NULL) || milli <= 0)
 		goto bad;
@@ -213,14 +294,17 @@ int llmo_gpu_fake(const char *spec, struct llmo_gpu_inventory *inv, struct llmo_
 		g->utilization_memory = 0;
 		g->mig_mode = -1;
 		g->temperature_c = -1;
+		g->nvlink_domain = domain ? (int)(i / domain * domain) : -1;
+		g->numa_node = domain ? (int)(i / domain) : -1;
 	}
 	inv->source = LLMO_GPU_FAKE;
 	snprintf(inv->driver_version, sizeof(inv->driver_version), "fake");
 	return 0;
 bad:
 	return llmo_error_set(err, LLMO_EINVAL,
-			      "--fake-gpus \"%s\": expected N or N:MODEL:MEMORY, such as "
-			      "\"2:A100:80Gi\" (1 <= N <= %d)", spec, LLMO_GPU_MAX);
+			      "--fake-gpus \"%s\": expected N, N:MODEL:MEMORY or N:MODEL:MEMORY:D, "
+			      "such as \"2:A100:80Gi\" or \"8:H100:80Gi:4\" (1 <= N, D <= %d)",
+			      spec, LLMO_GPU_MAX);
 }
 
 void llmo_gpu_inventory_release(struct llmo_gpu_inventory *inv)
@@ -254,6 +338,10 @@ json_t *llmo_gpu_inventory_json(const struct llmo_gpu_inventory *inv)
 							      : "disabled"));
 		if (g->temperature_c >= 0)
 			json_object_set_new(o, "temperatureC", json_integer(g->temperature_c));
+		if (g->nvlink_domain >= 0)
+			json_object_set_new(o, "nvlinkDomain", json_integer(g->nvlink_domain));
+		if (g->numa_node >= 0)
+			json_object_set_new(o, "numaNode", json_integer(g->numa_node));
 		json_array_append_new(gpus, o);
 	}
 	out = json_pack("{s:s, s:o}", "source", sources[inv->source], "gpus", gpus);

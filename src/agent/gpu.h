@@ -25,6 +25,13 @@ struct llmo_gpu {
 	unsigned utilization_memory; /* percent */
 	int mig_mode;                /* 1 enabled, 0 disabled, -1 not supported */
 	int temperature_c;           /* -1 when not reported */
+	/*
+	 * Topology (src/scheduler/topology.h): GPUs joined by NVLink, directly
+	 * or through others, share nvlink_domain (the lowest index among them);
+	 * numa_node is the NUMA node of the GPU's PCI device. -1 when unknown.
+	 */
+	int nvlink_domain;
+	int numa_node;
 	bool fake;
 };
 
@@ -39,8 +46,11 @@ struct llmo_gpu_inventory {
 };
 
 /*
- * Parses a --fake-gpus value: "N" or "N:MODEL:MEMORY" ("2:A100:80Gi").
- * Fills inv with N fake GPUs. LLMO_EINVAL with a message on a bad value.
+ * Parses a --fake-gpus value: "N", "N:MODEL:MEMORY" ("2:A100:80Gi") or
+ * "N:MODEL:MEMORY:D" ("8:H100:80Gi:4"): with D, GPUs 0..D-1 form NVLink
+ * domain and NUMA node 0, the next D the next one, and so on; without D the
+ * topology is unknown. Fills inv with N fake GPUs. LLMO_EINVAL with a
+ * message on a bad value.
  */
 int llmo_gpu_fake(const char *spec, struct llmo_gpu_inventory *inv, struct llmo_error *err);
 

@@ -43,6 +43,7 @@
 #include "scheduler/frag.h"
 #include "scheduler/policy.h"
 #include "scheduler/preempt.h"
+#include "scheduler/topology.h"
 #include "base/rng.h"
 
 #define LOG_COMPONENT LLMO__BINDER_LOG
@@ -879,6 +880,7 @@ struct choice {
 	LLMO_VEC(json_t *) nodes; /* per cluster node, its node object */
 	LLMO_VEC(struct llmo_strv) ids; /* per cluster node, its GPU ids by index */
 	LLMO_VEC(json_t *) big; /* nodes with more GPUs than the model holds */
+	struct llmo_sched_topology *topo; /* per cluster node, for a multi-GPU pod; or NULL */
 };
 
 static void choice_release(struct choice *ch)
@@ -888,6 +890,7 @@ static void choice_release(struct choice *ch)
 	llmo_vec_release(&ch->ids);
 	llmo_vec_release(&ch->nodes);
 	llmo_vec_release(&ch->big);
+	free(ch->topo);
 	llmo_sched_cluster_release(&ch->c);
 }
 
@@ -941,14 +944,62 @@ static int choice_add(struct llmo__binder_pass *p, struct choice *ch, json_t *no
 	return rc;
 }
 
+/* Whether shape asks several whole GPUs (where topology matters). */
+static bool multi_gpu(const struct llmo_sched_pod *shape)
+{
+	return shape->num_gpu >= 2 && shape->gpu_milli == LLMO_SCHED_MILLI;
+}
+
+/*
+ * Reads the GPU topology of every node of ch into ch->topo (topology.h):
+ * a node counts as having one only when its annotation lists as many GPUs
+ * as the cluster node has.
+ */
+static int choice_topology(struct choice *ch)
+{
+	ch->topo = calloc(ch->nodes.len ? ch->nodes.len : 1, sizeof(*ch->topo));
+	if (!ch->topo)
+		return LLMO_ENOMEM;
+	for (size_t i = 0; i < ch->nodes.len; i++) {
+		const char *devs = annotation(ch->nodes.items[i], LLMO_BINDER_DEVICES_ANNOTATION);
+		json_t *arr = devs ? json_loads(devs, 0, NULL) : NULL;
+
+		llmo_sched_topology_read(arr, &ch->topo[i]);
+		if (ch->topo[i].ngpus != ch->c.nodes.items[i].ngpus)
+			ch->topo[i].known = false;
+		json_decref(arr);
+	}
+	return 0;
+}
+
+/*
+ * The whole GPUs of cluster node i of ch that a multi-GPU pod of k GPUs
+ * takes by topology into out; the domains they span, 0 when the node has no
+ * topology (or not k free GPUs).
+ */
+static int topology_pick(const struct choice *ch, size_t i, int k, uint8_t *out)
+{
+	const struct llmo_sched_node *n = &ch->c.nodes.items[i];
+	bool is_free[LLMO_SCHED_NODE_GPUS_MAX] = {false};
+
+	if (!ch->topo || !ch->topo[i].known)
+		return 0;
+	for (int g = 0; g < n->ngpus; g++)
+		is_free[g] = n->gpu_left[g] == LLMO_SCHED_MILLI;
+	return llmo_sched_topology_pick(&ch->topo[i], is_free, k, out);
+}
+
 /*
  * The score plugins beyond the policy (binder.h) per node of ch into
  * extra[0..nodes): the model affinity score times the weight, minus 100 *
- * untolerated PreferNoSchedule taints / the most of any node. False when
- * every one is 0 (the policy alone decides).
+ * untolerated PreferNoSchedule taints / the most of any node, and for a pod
+ * of k >= 2 whole GPUs minus 100 * (domains spanned - 1) / (k - 1) on a
+ * node that reports its topology (ch->topo). False when every one is 0
+ * (the policy alone decides).
  */
 static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
-			 const struct choice *ch, double *extra)
+			 const struct llmo_sched_pod *shape, const struct choice *ch,
+			 double *extra)
 {
 	json_t *model = b->performance_weight > 0 ? pod_model(b, pod) : NULL;
 	double fastest = 0;
@@ -974,6 +1025,15 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 	}
 	for (size_t i = 0; most > 0 && i < ch->nodes.len; i++)
 		extra[i] -= 100.0 * llmo_sched_untolerated_preferred(pod, ch->nodes.items[i]) / most;
+	for (size_t i = 0; ch->topo && i < ch->nodes.len; i++) {
+		uint8_t g[LLMO_SCHED_POD_GPUS_MAX];
+		int d = topology_pick(ch, i, shape->num_gpu, g);
+
+		if (d > 1) {
+			extra[i] -= 100.0 * (d - 1) / (shape->num_gpu - 1);
+			any = true;
+		}
+	}
 	return any || most > 0;
 }
 
@@ -1045,12 +1105,19 @@ static json_t *choose(struct llmo__binder_pass *p, const json_t *pod, json_t **c
 		*rc = LLMO_ENOMEM;
 		goto out;
 	}
-	if (extra_scores(b, pod, &ch, extra))
+	if (multi_gpu(&shape) && (*rc = choice_topology(&ch)) != 0)
+		goto out;
+	if (extra_scores(b, pod, &shape, &ch, extra))
 		*rc = place_scored(&pol, &ch, &shape, extra, &pl);
 	else
 		*rc = llmo_sched_policy_place(&pol, &ch.c, &shape, -1, &b->rng, &pl);
 	if (*rc == 0) {
 		const struct llmo_strv *ids = &ch.ids.items[pl.node];
+		uint8_t near[LLMO_SCHED_POD_GPUS_MAX];
+
+		/* whole free GPUs are alike to the policies: take those of fewest domains */
+		if (multi_gpu(&shape) && topology_pick(&ch, pl.node, shape.num_gpu, near) > 0)
+			memcpy(pl.gpus, near, sizeof(pl.gpus));
 
 		chosen = ch.nodes.items[pl.node];
 		for (int g = 0; g < pl.ngpus && !*rc; g++) {

@@ -31,6 +31,18 @@ static void test_fake_specs(void **state)
 	assert_int_equal(inv.gpus.len, 4);
 	assert_string_equal(inv.gpus.items[3].name, "H100");
 	assert_int_equal(inv.gpus.items[3].memory_total, 80ULL << 30);
+	/* no topology without D; with D 4, GPUs 0-3 and 4-7 are NVLink domains 0 and 4, NUMA 0 and 1 */
+	assert_int_equal(inv.gpus.items[3].nvlink_domain, -1);
+	assert_int_equal(inv.gpus.items[3].numa_node, -1);
+	llmo_gpu_inventory_release(&inv);
+	assert_int_equal(llmo_gpu_fake("8:H100:80Gi:4", &inv, &err), 0);
+	assert_int_equal(inv.gpus.len, 8);
+	assert_int_equal(inv.gpus.items[3].nvlink_domain, 0);
+	assert_int_equal(inv.gpus.items[4].nvlink_domain, 4);
+	assert_int_equal(inv.gpus.items[7].nvlink_domain, 4);
+	assert_int_equal(inv.gpus.items[3].numa_node, 0);
+	assert_int_equal(inv.gpus.items[4].numa_node, 1);
+	assert_int_equal(inv.gpus.items[4].memory_total, 80ULL << 30);
 	llmo_gpu_inventory_release(&inv);
 
 	assert_int_equal(llmo_gpu_fake("1:L4:24G", &inv, &err), 0);
@@ -38,13 +50,14 @@ static void test_fake_specs(void **state)
 	llmo_gpu_inventory_release(&inv);
 
 	static const char *const bad[] = {"", "0", "-1", "65", "x", "2:A100", "2::80Gi",
-					  "2:A100:lots", "2:A100:0", "1:A:2:3"};
+					  "2:A100:lots", "2:A100:0", "1:A:2Gi:0", "1:A:2Gi:",
+					  "1:A:2Gi:x", "1:A:2Gi:3:4", "1:A:2Gi:65"};
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(bad); i++) {
 		int rc = llmo_gpu_fake(bad[i], &inv, &err);
 
 		if (rc != LLMO_EINVAL)
 			fail_msg("\"%s\" accepted", bad[i]);
-		assert_non_null(strstr(err.msg, "expected N or N:MODEL:MEMORY"));
+		assert_non_null(strstr(err.msg, "expected N, N:MODEL:MEMORY or N:MODEL:MEMORY:D"));
 		llmo_gpu_inventory_release(&inv);
 	}
 }
@@ -61,6 +74,15 @@ static void test_json_report(void **state)
 	assert_string_equal(json_string_value(json_object_get(g, "name")), "A100");
 	assert_int_equal(json_integer_value(json_object_get(g, "memoryTotalBytes")), 40LL << 30);
 	assert_true(json_is_true(json_object_get(g, "fake")));
+	assert_null(json_object_get(g, "nvlinkDomain"));
+	json_decref(j);
+	llmo_gpu_inventory_release(&inv);
+
+	assert_int_equal(llmo_gpu_fake("2:A100:40Gi:1", &inv, NULL), 0);
+	j = llmo_gpu_inventory_json(&inv);
+	g = json_array_get(json_object_get(j, "gpus"), 1);
+	assert_int_equal(json_integer_value(json_object_get(g, "nvlinkDomain")), 1);
+	assert_int_equal(json_integer_value(json_object_get(g, "numaNode")), 1);
 	json_decref(j);
 	llmo_gpu_inventory_release(&inv);
 }

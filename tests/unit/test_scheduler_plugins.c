@@ -41,6 +41,10 @@
  * created interleaved on 4 GPUs do not deadlock (test_gang,
  * test_gang_compete).
  *
+ * Topology: a 2-GPU pod avoids a node whose free GPUs span two NVLink
+ * domains and takes two GPUs of one domain where the lowest-numbered would
+ * span two (test_topology).
+ *
  * Pods already running are created bound (spec.nodeName and the GPU
  * annotation set), so where they are is given, not chosen.
  */
@@ -795,6 +799,63 @@ static void test_gang_compete(void **state)
 	fixture_stop(&f);
 }
 
+/* Sets node name's gpu-devices to 4 GPUs PREFIX0..3 in NVLink domains {0, 1} and {2, 3}. */
+static void four_gpu_topology(struct kube_fixture *f, const char *name, const char *prefix)
+{
+	char patch[1024];
+
+	snprintf(patch, sizeof(patch),
+		 "{\"metadata\":{\"annotations\":{\"%s\":\"["
+		 "{\\\"uuid\\\":\\\"%s0\\\",\\\"nvlinkDomain\\\":0},"
+		 "{\\\"uuid\\\":\\\"%s1\\\",\\\"nvlinkDomain\\\":0},"
+		 "{\\\"uuid\\\":\\\"%s2\\\",\\\"nvlinkDomain\\\":1},"
+		 "{\\\"uuid\\\":\\\"%s3\\\",\\\"nvlinkDomain\\\":1}]\"}}}",
+		 LLMO_BINDER_DEVICES_ANNOTATION, prefix, prefix, prefix, prefix);
+	patch_node(f, name, patch);
+}
+
+/*
+ * Topology: two 4-GPU nodes in NVLink domains {0, 1} and {2, 3}.
+ *   a-split holds pods on a1 and a3: its free a0, a2 span 2 domains, so a
+ *     2-GPU pod there scores -100 * (2 - 1) / (2 - 1) = -100;
+ *   b-pick holds a pod on b0: b1, b2, b3 are free, and b2, b3 are one domain
+ *     (score 0), where the lowest-numbered b1, b2 would span two.
+ * A 2-GPU pod goes to b-pick (a-split, first by name and fuller, loses by
+ * its -100) on b2,b3. Then a second one has only a-split left: a0,a2.
+ */
+static void test_topology(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "a-split", "4");
+	add_node(&f, "b-pick", "4");
+	four_gpu_topology(&f, "a-split", "a");
+	four_gpu_topology(&f, "b-pick", "b");
+	put(&f, &llmo_kube_pods, pod("x1", "1", NULL, NULL, "a-split", "a1"));
+	put(&f, &llmo_kube_pods, pod("x3", "1", NULL, NULL, "a-split", "a3"));
+	put(&f, &llmo_kube_pods, pod("y0", "1", NULL, NULL, "b-pick", "b0"));
+	b = start_binder(&f);
+
+	put(&f, &llmo_kube_pods, pod("tp", "2", NULL, NULL, NULL, NULL));
+	w.pod = "tp";
+	w.node = "b-pick";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_string_equal(gpus_of(&f, "tp"), "b2,b3");
+
+	put(&f, &llmo_kube_pods, pod("tp2", "2", NULL, NULL, NULL, NULL));
+	w.pod = "tp2";
+	w.node = "a-split";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_string_equal(gpus_of(&f, "tp2"), "a0,a2");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -808,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_performance),
 		cmocka_unit_test(test_gang),
 		cmocka_unit_test(test_gang_compete),
+		cmocka_unit_test(test_topology),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
