@@ -33,7 +33,7 @@
 static const char server_usage[] =
 	"usage: llmo server [--data-dir DIR] [--listen ADDR:PORT] [--config FILE]\n"
 	"                   [--insecure-http] [--log-level LEVEL] [--log-json]\n"
-	"                   [--fake-gpus N[:MODEL:MEMORY]] [--node-name NAME]\n"
+	"                   [--fake-gpus N[:MODEL:MEMORY[:D]]] [--node-name NAME]\n"
 	"                   [--gateway-listen ADDR:PORT] [--registry-listen ADDR:PORT]\n"
 	"                   [--disable COMPONENTS] [--keep-pods]\n"
 	"\n"
@@ -51,7 +51,8 @@ static const char server_usage[] =
 	"  --log-level LEVEL  debug | info | warn | error (default info)\n"
 	"  --log-json         log JSON lines instead of text\n"
 	"  --fake-gpus SPEC   the agent reports N fake GPUs (N or N:MODEL:MEMORY,\n"
-	"                     such as 2:A100:80Gi) instead of reading NVML\n"
+	"                     such as 2:A100:80Gi, or N:MODEL:MEMORY:D with D GPUs\n"
+	"                     per NVLink domain) instead of reading NVML\n"
 	"  --node-name NAME   the agent's Node name (default: the host name)\n"
 	"  --gateway-listen ADDR:PORT  the OpenAI-compatible gateway (default\n"
 	"                     127.0.0.1:8000; plain HTTP; port 0 picks a free one)\n"
