@@ -13,8 +13,11 @@
  * is built in the same unit); its GPUs are its GPU ids in index order, each
  * with its use taken; all GPUs are of one model, since the gpuType filter
  * has already matched names (which are free text the model table does not
- * take). The cluster and the policy are built per decision: simple, and a
- * policy's caches are keyed by node versions that a rebuilt cluster reuses.
+ * take). What pods take per node and GPU, and the nodes with their
+ * allocatable and GPU ids, are kept from the informers' events
+ * (binder_state.c); the policies' cluster of the nodes that pass and the
+ * policy are built per decision: simple, and a policy's caches are keyed by
+ * node versions that a rebuilt cluster reuses.
  */
 #include "base/common.h"
 
@@ -109,6 +112,11 @@ static bool pod_is_candidate(const struct llmo_binder *b, const json_t *pod)
 	if (node && *node)
 		return false;
 	return json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") == NULL;
+}
+
+bool llmo__binder_pod_pending(const struct llmo_binder *b, const json_t *pod)
+{
+	return pod_is_candidate(b, pod);
 }
 
 bool llmo__binder_pod_finished(const json_t *pod)
@@ -443,6 +451,18 @@ static double node_tokens_per_second(const json_t *model, const json_t *node)
 	return best;
 }
 
+/* Brings the cluster state up to date with pod key as the informer has it. */
+static void state_pod_key(struct llmo_binder *b, const char *key)
+{
+	char ns[LLMO_BINDER_KEY_MAX];
+	const char *name;
+	json_t *pod = split_key(key, ns, sizeof(ns), &name) ? llmo_informer_get(b->pods, ns, name)
+							      : NULL;
+
+	if (llmo__binder_state_pod(b, key, pod))
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", key);
+}
+
 /* Drops what the binder assumed about key (its node and GPUs). */
 static void forget_assumed(struct llmo_binder *b, const char *key)
 {
@@ -456,6 +476,7 @@ static void forget_assumed(struct llmo_binder *b, const char *key)
 	old = NULL;
 	if (llmo_hmap_del(&b->nominated, key, &old) == 0)
 		free(old);
+	state_pod_key(b, key);
 }
 
 /* The node pod is nominated to: this binder's nomination, else its status'; NULL when none. */
@@ -472,13 +493,40 @@ const char *llmo__binder_nominated_node(const struct llmo_binder *b, const json_
 /* ---- one scheduling pass ---- */
 
 
+const struct llmo__binder_usage *llmo__binder_used(const struct llmo__binder_pass *p,
+						   const char *node)
+{
+	const struct llmo__binder_usage *u = llmo_hmap_get(&p->used, node);
+
+	return u ? u : llmo_hmap_get(&p->b->state.used, node);
+}
+
+int64_t llmo__binder_gpu_used(const struct llmo__binder_pass *p, const char *node, const char *id)
+{
+	char k[LLMO_BINDER_KEY_MAX];
+	const int64_t *v;
+	int n = snprintf(k, sizeof(k), "%s\x1f%s", node, id);
+
+	if (n < 0 || (size_t)n >= sizeof(k))
+		return 0;
+	v = llmo_hmap_get(&p->gpu_used, k);
+	if (!v)
+		v = llmo_hmap_get(&p->b->state.gpu_used, k);
+	return v ? *v : 0;
+}
+
+/* The pass's own usage entry of node, copied from the state's at first (see the pass). */
 static struct llmo__binder_usage *used_of(struct llmo__binder_pass *p, const char *node)
 {
 	struct llmo__binder_usage *u = llmo_hmap_get(&p->used, node);
+	const struct llmo__binder_usage *base;
 
 	if (u)
 		return u;
 	u = calloc(1, sizeof(*u));
+	base = llmo_hmap_get(&p->b->state.used, node);
+	if (u && base)
+		*u = *base;
 	if (!u || llmo_hmap_put(&p->used, node, u, NULL)) {
 		free(u);
 		return NULL;
@@ -512,6 +560,11 @@ static int64_t *gpu_slot(struct llmo__binder_pass *p, const char *node, const ch
 	if (v)
 		return v;
 	v = calloc(1, sizeof(*v));
+	if (v) {
+		const int64_t *base = llmo_hmap_get(&p->b->state.gpu_used, k);
+
+		*v = base ? *base : 0;
+	}
 	if (!v || llmo_hmap_put(&p->gpu_used, k, v, NULL)) {
 		free(v);
 		return NULL;
@@ -597,13 +650,8 @@ static bool pick_gpus(struct llmo__binder_pass *p, const json_t *node, int64_t m
 	if (llmo__binder_node_gpu_ids(node, &ids))
 		goto out;
 	for (size_t i = 0; i < ids.len; i++) {
-		char k[LLMO_BINDER_KEY_MAX];
-		const int64_t *v;
-		int64_t used;
+		int64_t used = llmo__binder_gpu_used(p, name, ids.items[i]);
 
-		snprintf(k, sizeof(k), "%s\x1f%s", name, ids.items[i]);
-		v = llmo_hmap_get(&p->gpu_used, k);
-		used = v ? *v : 0;
 		if (milli >= 1000) {
 			if (used > 0 || taken == (size_t)want)
 				continue;
@@ -625,63 +673,34 @@ out:
 	return ok;
 }
 
-static int add_pod_usage(void *ctx, json_t *pod)
+/*
+ * Keeps the room of a pending pod of ours nominated to a node (preemption)
+ * in the pass, when its priority is at least the placed pod's: its cpu,
+ * memory and GPU count, on no GPU in particular.
+ */
+static int add_nominee(struct llmo__binder_pass *p, const char *key)
 {
-	struct llmo__binder_pass *p = ctx;
-	const char *node = llmo_kube_str(pod, "spec", "nodeName");
-	char key[LLMO_BINDER_KEY_MAX];
+	char ns[LLMO_BINDER_KEY_MAX];
+	const char *name, *node;
 	struct llmo__binder_usage req, *u;
-	struct llmo_sched_pod shape;
-	bool reserved = false;
-	int tag;
+	json_t *pod;
 
-	if (llmo__binder_pod_finished(pod))
+	if (!split_key(key, ns, sizeof(ns), &name) || strcmp(key, p->self) == 0 ||
+	    llmo_hmap_has(&p->b->assumed, key))
 		return 0;
-	if (llmo_kube_object_key(pod, key, sizeof(key)))
-		key[0] = '\0';
-	if ((!node || !*node) && key[0])
-		node = llmo_hmap_get(&p->b->assumed, key);
-	if (!node || !*node) {
-		/* a pending preemptor of at least this priority keeps its node's room */
-		node = pod_is_candidate(p->b, pod) ? llmo__binder_nominated_node(p->b, pod, key) : NULL;
-		if (!node || strcmp(key, p->self) == 0 || llmo__binder_pod_priority(p->b, pod) < p->priority)
-			return 0;
-		reserved = true;
-	}
+	pod = llmo_informer_get(p->b->pods, ns, name);
+	if (!pod || !pod_is_candidate(p->b, pod) || llmo__binder_pod_finished(pod))
+		return 0;
+	node = llmo__binder_nominated_node(p->b, pod, key);
+	if (!node || llmo__binder_pod_priority(p->b, pod) < p->priority)
+		return 0;
 	u = used_of(p, node);
 	if (!u)
 		return LLMO_ENOMEM;
 	llmo__binder_pod_request(pod, &req);
 	for (int r = 0; r < RES_N; r++)
 		sat_add(&u->v[r], req.v[r]);
-	if (reserved)
-		return 0; /* room only: it holds no GPUs yet */
-	tag = llmo__binder_pod_shape(&req, &shape) ? llmo_sched_pod_tag(&shape) : -1;
-	if (tag >= 0 && u->tags[tag] < UINT32_MAX)
-		u->tags[tag]++;
-	if (req.v[RES_GPU] > 0)
-		return add_gpu_usage(p, node, llmo__binder_pod_gpus(p->b, pod, key), req.v[RES_GPU]);
 	return 0;
-}
-
-static int collect_node(void *ctx, json_t *node)
-{
-	struct llmo__binder_pass *p = ctx;
-	json_t **slot;
-
-	if (!llmo_kube_str(node, "metadata", "name"))
-		return 0;
-	slot = llmo_vec_push(&p->nodes);
-	if (!slot)
-		return LLMO_ENOMEM;
-	*slot = node;
-	return 0;
-}
-
-static int cmp_node(const void *a, const void *b)
-{
-	return strcmp(llmo_kube_str(*(json_t *const *)a, "metadata", "name"),
-		      llmo_kube_str(*(json_t *const *)b, "metadata", "name"));
 }
 
 static void free_usage(void *v)
@@ -738,12 +757,13 @@ static void count_taint(struct whys *w, const json_t *taint)
 static enum fit node_fits(struct llmo__binder_pass *p, const json_t *node, const json_t *pod,
 			  const struct llmo__binder_usage *req, const char *gpu_type, struct whys *w)
 {
-	const struct llmo__binder_usage *used =
-		llmo_hmap_get(&p->used, llmo_kube_str(node, "metadata", "name"));
+	const char *node_name = llmo_kube_str(node, "metadata", "name");
+	const struct llmo__binder_usage *used = llmo__binder_used(p, node_name);
+	const struct llmo__binder_node *cached = llmo__binder_state_node(p->b, node_name);
 	const json_t *taint;
 	bool fits = true;
 
-	if (!llmo_kube_condition_true(node, "Ready")) {
+	if (cached ? !cached->ready : !llmo_kube_condition_true(node, "Ready")) {
 		w->n[WHY_NOT_READY]++;
 		return FIT_NO;
 	}
@@ -769,7 +789,7 @@ static enum fit node_fits(struct llmo__binder_pass *p, const json_t *node, const
 
 		if (req->v[r] <= 0)
 			continue;
-		have = llmo__binder_node_alloc(p->b, node, r);
+		have = cached ? cached->alloc[r] : llmo__binder_node_alloc(p->b, node, r);
 		if (__builtin_sub_overflow(have, used ? used->v[r] : 0, &free_m) ||
 		    free_m < req->v[r]) {
 			w->n[r]++;
@@ -878,15 +898,13 @@ static json_t *first_fit(struct llmo__binder_pass *p, json_t **nodes, size_t n, 
 struct choice {
 	struct llmo_sched_cluster c;
 	LLMO_VEC(json_t *) nodes; /* per cluster node, its node object */
-	LLMO_VEC(struct llmo_strv) ids; /* per cluster node, its GPU ids by index */
+	LLMO_VEC(const struct llmo_strv *) ids; /* per cluster node, its GPU ids (the state's) */
 	LLMO_VEC(json_t *) big; /* nodes with more GPUs than the model holds */
 	struct llmo_sched_topology *topo; /* per cluster node, for a multi-GPU pod; or NULL */
 };
 
 static void choice_release(struct choice *ch)
 {
-	for (size_t i = 0; i < ch->ids.len; i++)
-		llmo_strv_release(&ch->ids.items[i]);
 	llmo_vec_release(&ch->ids);
 	llmo_vec_release(&ch->nodes);
 	llmo_vec_release(&ch->big);
@@ -899,47 +917,41 @@ static int choice_add(struct llmo__binder_pass *p, struct choice *ch, json_t *no
 		      struct llmo_error *err)
 {
 	const char *name = llmo_kube_str(node, "metadata", "name");
-	const struct llmo__binder_usage *used = llmo_hmap_get(&p->used, name);
+	const struct llmo__binder_usage *used = llmo__binder_used(p, name);
+	const struct llmo__binder_node *cached = llmo__binder_state_node(p->b, name);
 	int64_t gpu_used[LLMO_SCHED_NODE_GPUS_MAX] = {0};
-	struct llmo_strv *ids = llmo_vec_push(&ch->ids);
+	const struct llmo_strv **ids;
 	json_t **slot;
 	int rc;
 
-	if (!ids)
-		return LLMO_ENOMEM;
-	rc = llmo__binder_node_gpu_ids(node, ids);
-	if (rc)
-		return rc;
-	if (ids->len > LLMO_SCHED_NODE_GPUS_MAX) {
-		llmo_strv_release(ids);
-		ch->ids.len--;
+	if (!cached)
+		return llmo_error_set(err, LLMO_ENOTFOUND, "node %s is not in the cluster state",
+				      name);
+	if (cached->ids.len > LLMO_SCHED_NODE_GPUS_MAX) {
 		slot = llmo_vec_push(&ch->big);
 		if (!slot)
 			return LLMO_ENOMEM;
 		*slot = node;
 		return 0;
 	}
-	slot = llmo_vec_push(&ch->nodes);
+	ids = llmo_vec_push(&ch->ids);
+	slot = ids ? llmo_vec_push(&ch->nodes) : NULL;
 	if (!slot)
 		return LLMO_ENOMEM;
+	*ids = &cached->ids;
 	*slot = node;
-	for (size_t g = 0; g < ids->len; g++) {
-		char k[LLMO_BINDER_KEY_MAX];
-		const int64_t *v;
-
-		snprintf(k, sizeof(k), "%s\x1f%s", name, ids->items[g]);
-		v = llmo_hmap_get(&p->gpu_used, k);
-		gpu_used[g] = v ? LLMO_MAX(*v, 0) : 0;
-	}
-	rc = llmo_sched_cluster_add_node(&ch->c, name,
-					 LLMO_MAX(llmo__binder_node_alloc(p->b, node, RES_CPU), 0),
-					 LLMO_MAX(llmo__binder_node_alloc(p->b, node, RES_MEMORY), 0),
-					 (int)ids->len, ids->len ? BINDER_GPU_MODEL : NULL, err);
+	/* GPUs are taken only with the node's GPU total: most nodes need no look-up */
+	for (size_t g = 0; used && used->v[RES_GPU] > 0 && g < cached->ids.len; g++)
+		gpu_used[g] = LLMO_MAX(llmo__binder_gpu_used(p, name, cached->ids.items[g]), 0);
+	rc = llmo_sched_cluster_add_node(&ch->c, name, LLMO_MAX(cached->alloc[RES_CPU], 0),
+					 LLMO_MAX(cached->alloc[RES_MEMORY], 0),
+					 (int)cached->ids.len,
+					 cached->ids.len ? BINDER_GPU_MODEL : NULL, err);
 	if (!rc)
 		rc = llmo_sched_cluster_take_used(
 			&ch->c, ch->c.nodes.len - 1,
 			used ? LLMO_MAX(used->v[RES_CPU], 0) : 0,
-			used ? LLMO_MAX(used->v[RES_MEMORY], 0) : 0, gpu_used, (int)ids->len,
+			used ? LLMO_MAX(used->v[RES_MEMORY], 0) : 0, gpu_used, (int)cached->ids.len,
 			used ? used->tags : NULL, err);
 	return rc;
 }
@@ -1112,7 +1124,7 @@ static json_t *choose(struct llmo__binder_pass *p, const json_t *pod, json_t **c
 	else
 		*rc = llmo_sched_policy_place(&pol, &ch.c, &shape, -1, &b->rng, &pl);
 	if (*rc == 0) {
-		const struct llmo_strv *ids = &ch.ids.items[pl.node];
+		const struct llmo_strv *ids = ch.ids.items[pl.node];
 		uint8_t near[LLMO_SCHED_POD_GPUS_MAX];
 
 		/* whole free GPUs are alike to the policies: take those of fewest domains */
@@ -1236,6 +1248,9 @@ static int bind_pod(struct llmo_binder *b, const json_t *pod, const char *key, c
 	old = NULL;
 	if (llmo_hmap_del(&b->nominated, key, &old) == 0)
 		free(old);
+	rc = llmo__binder_state_pod(b, key, pod);
+	if (rc)
+		goto out;
 	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "bound", "pod=%s node=%s gpus=%s", key, node,
 		 gpus && *gpus ? gpus : "none");
 	ref = llmo__binder_pod_ref(pod);
@@ -1380,15 +1395,28 @@ static int filter_nodes(struct llmo__binder_pass *p, const json_t *pod,
 	return rc;
 }
 
-/* Fills the pass with the usage of the pods on nodes and the nodes in name order. */
+/*
+ * Fills the pass from the cluster state: the nodes in name order, and the
+ * rooms of the nominated pods (this binder's nominations, then the others
+ * the informer shows).
+ */
 static int pass_fill(struct llmo__binder_pass *p)
 {
-	int rc = llmo_informer_list(p->b->pods, NULL, add_pod_usage, p);
+	struct llmo__binder_state *st = &p->b->state;
+	const char *key;
+	size_t it = 0;
+	int rc = llmo__binder_state_nodes(p->b);
 
 	if (!rc)
-		rc = llmo_informer_list(p->b->nodes, NULL, collect_node, p);
-	if (!rc && p->nodes.len > 1)
-		qsort(p->nodes.items, p->nodes.len, sizeof(p->nodes.items[0]), cmp_node);
+		rc = llmo_vec_reserve(&p->nodes, st->nodes.len);
+	for (size_t i = 0; i < st->nodes.len && !rc; i++)
+		p->nodes.items[p->nodes.len++] = st->nodes.items[i].obj;
+	while (!rc && llmo_hmap_next(&p->b->nominated, &it, &key, NULL))
+		rc = add_nominee(p, key);
+	it = 0;
+	while (!rc && llmo_hmap_next(&st->nominees, &it, &key, NULL))
+		if (!llmo_hmap_has(&p->b->nominated, key))
+			rc = add_nominee(p, key);
 	return rc;
 }
 
@@ -1487,7 +1515,7 @@ static void gang_sort(struct gang *g)
 	}
 }
 
-/* Keeps what pod (req) takes on node with gpus in the pass, as add_pod_usage does for a bound pod. */
+/* Keeps what pod (req) takes on node with gpus in the pass, as the state does for a bound pod. */
 static int pass_reserve(struct llmo__binder_pass *p, const char *node,
 			const struct llmo__binder_usage *req, const char *gpus)
 {
@@ -1745,7 +1773,10 @@ static void on_pod_add(void *ctx, json_t *obj)
 {
 	struct llmo_binder *b = ctx;
 	const char *sched = llmo_kube_str(obj, "spec", "schedulerName");
+	char key[LLMO_BINDER_KEY_MAX];
 
+	if (llmo_kube_object_key(obj, key, sizeof(key)) == 0 && llmo__binder_state_pod(b, key, obj))
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", key);
 	if (sched && strcmp(sched, b->name) == 0)
 		note_class(b, obj);
 	if (pod_is_candidate(b, obj))
@@ -1757,6 +1788,9 @@ static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 	struct llmo_binder *b = ctx;
 	char key[LLMO_BINDER_KEY_MAX];
 
+	if (llmo_kube_object_key(new_obj, key, sizeof(key)) == 0 &&
+	    llmo__binder_state_pod(b, key, new_obj))
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", key);
 	if (pod_holds_node(old_obj) && !pod_holds_node(new_obj)) {
 		requeue_all(b);
 	} else if (pod_is_candidate(b, new_obj)) {
@@ -1787,19 +1821,26 @@ static void on_pod_delete(void *ctx, json_t *obj)
 		requeue_all(b);
 }
 
+/* A node changed: the state's nodes are rebuilt at the next decision. */
+static void node_changed(struct llmo_binder *b)
+{
+	b->state.nodes_dirty = true;
+	requeue_all(b);
+}
+
 static void on_node_add(void *ctx, json_t *obj)
 {
-	requeue_all(ctx);
+	node_changed(ctx);
 }
 
 static void on_node_update(void *ctx, json_t *old_obj, json_t *new_obj)
 {
-	requeue_all(ctx);
+	node_changed(ctx);
 }
 
 static void on_node_delete(void *ctx, json_t *obj)
 {
-	requeue_all(ctx);
+	node_changed(ctx);
 }
 
 /* ---- lifecycle ---- */
@@ -1824,6 +1865,7 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	llmo_hmap_init(&b->assumed);
 	llmo_hmap_init(&b->assumed_gpus);
 	llmo_hmap_init(&b->nominated);
+	llmo__binder_state_init(&b->state);
 	b->overcommit = 1;
 	b->affinity_weight = 1;
 	b->performance_weight = 1;
@@ -1910,6 +1952,7 @@ void llmo_binder_free(struct llmo_binder *b)
 	llmo_hmap_release(&b->assumed, free_str);
 	llmo_hmap_release(&b->assumed_gpus, free_str);
 	llmo_hmap_release(&b->nominated, free_str);
+	llmo__binder_state_release(&b->state);
 	for (size_t i = 0; i < b->nqos; i++)
 		free(b->qos[i].name);
 	free(b->name);
@@ -1919,6 +1962,7 @@ void llmo_binder_free(struct llmo_binder *b)
 void llmo_binder_set_overcommit(struct llmo_binder *b, double ratio)
 {
 	b->overcommit = ratio >= 1 ? ratio : 1;
+	b->state.nodes_dirty = true; /* the allocatable kept there includes it */
 }
 
 int llmo_binder_set_policy(struct llmo_binder *b, enum llmo_sched_policy_kind kind)

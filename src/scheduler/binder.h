@@ -29,7 +29,8 @@
  * priority is at least this pod's, covers the request.
  *
  * Choice: the nodes that pass become a struct llmo_sched_cluster (see
- * binder.c for the translation), rebuilt per decision, and the policy
+ * binder.c for the translation), built per decision from the cluster
+ * state the binder keeps from the watch (binder_int.h), and the policy
  * (llmo_binder_set_policy) picks the node and its GPUs, ties going to the
  * node first in name order. When a node holds the pod's model in its cache
  * (filter.h), the pod's LLMModel has benchmarks for a node's GPU type, or a

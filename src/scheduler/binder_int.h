@@ -41,6 +41,29 @@ struct llmo__binder_usage {
 	uint32_t tags[LLMO_SCHED_TAGS]; /* a node's GPU pods by affinity tag (cluster.h) */
 };
 
+/* A node of the cluster state: its object, allocatable and GPU ids (binder_state.c). */
+struct llmo__binder_node {
+	json_t *obj;      /* a reference */
+	const char *name; /* in obj */
+	int64_t alloc[RES_N]; /* llmo__binder_node_alloc */
+	struct llmo_strv ids; /* llmo__binder_node_gpu_ids */
+	bool ready;           /* its Ready condition is True */
+};
+
+/*
+ * The cluster state kept from the informers' events (binder_state.c): the
+ * usage of the pods holding nodes, the pending nominated pods, the nodes.
+ */
+struct llmo__binder_state {
+	struct llmo_hmap used;     /* node name -> struct llmo__binder_usage * (owned) */
+	struct llmo_hmap gpu_used; /* "node\x1fGPU id" -> int64_t * milli-GPUs (owned) */
+	struct llmo_hmap pods;     /* pod key -> its contribution (owned, binder_state.c) */
+	struct llmo_hmap nominees; /* keys of pending pods of ours with a nominated node */
+	LLMO_VEC(struct llmo__binder_node) nodes; /* in name order */
+	struct llmo_hmap node_index; /* node name -> struct llmo__binder_node * in nodes */
+	bool nodes_dirty; /* a node changed since nodes were built */
+};
+
 /* GPU pods seen of one (GPUs, share) class, for the target workload. */
 struct llmo__binder_gpu_class {
 	int num_gpu;
@@ -66,6 +89,7 @@ struct llmo_binder {
 	struct llmo_hmap assumed_gpus;
 	/* pod key -> nominated node name (owned), for preemptors until bound or gone */
 	struct llmo_hmap nominated;
+	struct llmo__binder_state state;
 	size_t bound;
 	size_t evicted; /* victims evicted */
 	struct llmo__binder_qos qos[LLMO_BINDER_QOS_MAX];
@@ -88,11 +112,39 @@ struct llmo__binder_pass {
 	struct llmo_binder *b;
 	const char *self;  /* the key of the pod being placed */
 	int32_t priority;  /* its priority */
+	/*
+	 * What this decision adds to the state's usage (nominated rooms, gang
+	 * reservations): a node's or GPU's entry here, copied from the state's
+	 * at its first change, replaces the state's (llmo__binder_used).
+	 */
 	struct llmo_hmap used;	   /* node name -> struct llmo__binder_usage * (owned) */
 	struct llmo_hmap gpu_used; /* "node\x1fGPU id" -> int64_t * milli-GPUs (owned) */
 	LLMO_VEC(json_t *) nodes;
 	int rc;
 };
+
+void llmo__binder_state_init(struct llmo__binder_state *st);
+void llmo__binder_state_release(struct llmo__binder_state *st);
+/*
+ * Brings the state up to date with pod key (pod: its object now, NULL when
+ * gone), after a pod event or a change of what the binder assumed about it.
+ * 0 or LLMO_ENOMEM.
+ */
+int llmo__binder_state_pod(struct llmo_binder *b, const char *key, const json_t *pod);
+/* Rebuilds the state's nodes when a node changed since. 0 or an error code. */
+int llmo__binder_state_nodes(struct llmo_binder *b);
+/* The state's node called name, or NULL. */
+const struct llmo__binder_node *llmo__binder_state_node(const struct llmo_binder *b,
+							 const char *name);
+
+/* What pods take on node in pass p (its own entry, else the state's), or NULL. */
+const struct llmo__binder_usage *llmo__binder_used(const struct llmo__binder_pass *p,
+						   const char *node);
+/* Milli-GPUs taken of node's GPU id in pass p. */
+int64_t llmo__binder_gpu_used(const struct llmo__binder_pass *p, const char *node, const char *id);
+
+/* Whether pod is ours to place: our schedulerName, no node, not being deleted. */
+bool llmo__binder_pod_pending(const struct llmo_binder *b, const json_t *pod);
 
 /* The pod's creationTimestamp ("" when none): RFC 3339 in UTC sorts as text. */
 const char *llmo__binder_created(const json_t *pod);

@@ -265,7 +265,7 @@ static bool try_node(struct node_victims *nv, const json_t *node,
 		     struct llmo_sched_preemption *out)
 {
 	struct llmo__binder_pass *p = nv->p;
-	const struct llmo__binder_usage *used = llmo_hmap_get(&p->used, nv->node);
+	const struct llmo__binder_usage *used = llmo__binder_used(p, nv->node);
 	struct llmo_sched_victim v[LLMO_SCHED_PREEMPT_VICTIMS_MAX];
 	int budget[BINDER_GROUPS_MAX] = {0};
 	struct llmo_sched_node n = {0};
@@ -279,12 +279,9 @@ static bool try_node(struct node_victims *nv, const json_t *node,
 	n.cpu_left = n.cpu_cap - (used ? used->v[RES_CPU] : 0);
 	n.mem_left = n.mem_cap - (used ? used->v[RES_MEMORY] : 0);
 	for (size_t g = 0; g < nv->ids->len; g++) {
-		char k[LLMO_BINDER_KEY_MAX];
-		const int64_t *u;
+		int64_t u = llmo__binder_gpu_used(p, nv->node, nv->ids->items[g]);
 
-		snprintf(k, sizeof(k), "%s\x1f%s", nv->node, nv->ids->items[g]);
-		u = llmo_hmap_get(&p->gpu_used, k);
-		n.gpu_left[g] = (int)(LLMO_SCHED_MILLI - LLMO_MIN(u ? *u : 0, 2 * LLMO_SCHED_MILLI));
+		n.gpu_left[g] = (int)(LLMO_SCHED_MILLI - LLMO_MIN(u, 2 * LLMO_SCHED_MILLI));
 	}
 	list = llmo_hmap_get(&nv->idx->by_node, nv->node);
 	for (size_t i = 0; list && i < list->pods.len && !nv->rc; i++)
