@@ -50,7 +50,7 @@ for run in $(seq 1 "$RUNS"); do
 	done
 	[ -n "$URL" ] || { echo "bench: llmo server did not start" >&2; exit 1; }
 	python3 bench/scheduler/api_bench.py --url "$URL" --token-file "$DIR/token" \
-		--nodes "$NODES" --pods "$PODS" --gpus "$GPUS"
+		--nodes "$NODES" --pods "$PODS" --gpus "$GPUS" --server-pid "$PID"
 	kill "$PID"
 	wait "$PID" || true
 	PID=

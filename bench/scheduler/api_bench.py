@@ -6,6 +6,9 @@ llmo server's API, bound pods/s measured from the first pod create to the last b
 Usage: api_bench.py --url http://127.0.0.1:PORT --token-file FILE [--nodes 1000]
                     [--pods 1000] [--gpus 8]
 Prints one line: RESULT nodes=... pods=... create_s=... bind_s=... bound_per_s=...
+server_cpu_s=... (with --server-pid: the server's CPU seconds from the first pod create
+until the last binding was seen, API server and scheduler together; less sensitive to other
+load on the machine than the rates)
 """
 import argparse
 import http.client
@@ -95,6 +98,16 @@ class Watcher(threading.Thread):
         self.done.set()
 
 
+def cpu_seconds(pid):
+    """user + system CPU seconds of process pid (all its threads), or 0 without one."""
+    if not pid:
+        return 0.0
+    import os
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
@@ -103,6 +116,8 @@ def main():
     ap.add_argument("--pods", type=int, default=1000)
     ap.add_argument("--gpus", type=int, default=8)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--server-pid", type=int, default=0,
+                    help="llmo server's pid: report its CPU seconds over the pods phase")
     a = ap.parse_args()
     with open(a.token_file) as f:
         api = Api(a.url, f.read().strip())
@@ -114,6 +129,7 @@ def main():
         "resourceVersion"]
     w = Watcher(api, rv, a.pods)
     w.start()
+    cpu0 = cpu_seconds(a.server_pid)
     t0 = time.monotonic()
     for i in range(a.pods):
         api.call("POST", f"/api/v1/namespaces/{NS}/pods", pod(i))
@@ -124,9 +140,11 @@ def main():
               file=sys.stderr)
         return 1
     bind_s = w.last - t0
+    cpu = cpu_seconds(a.server_pid) - cpu0
     print(f"RESULT nodes={a.nodes} pods={a.pods} nodes_create_s={nodes_s:.2f} "
           f"create_s={create_s:.2f} create_per_s={a.pods / create_s:.1f} bind_s={bind_s:.2f} "
-          f"bound_per_s={a.pods / bind_s:.1f}")
+          f"bound_per_s={a.pods / bind_s:.1f} server_cpu_s={cpu:.2f} "
+          f"server_cpu_ms_per_pod={1000 * cpu / a.pods:.2f}")
     return 0
 
 
