@@ -4,6 +4,7 @@
 #include "base/common.h"
 
 #include <event2/event.h>
+#include <event2/http.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -236,6 +237,36 @@ static void scrape_tick(evutil_socket_t fd, short what, void *arg)
 	llmo_informer_list(c->workloads, NULL, enqueue_each, &w);
 }
 
+/* The reconcilers, counted for /metrics. */
+static int counted_workload(void *ctx, const char *key)
+{
+	struct llmo_controller *c = ctx;
+	int rc = llmo__workload_reconcile(ctx, key);
+
+	if (rc)
+		c->counters.wl_err++;
+	else
+		c->counters.wl_ok++;
+	return rc;
+}
+
+static int counted_model(void *ctx, const char *key)
+{
+	struct llmo_controller *c = ctx;
+	int rc = llmo__model_reconcile(ctx, key);
+
+	if (rc)
+		c->counters.model_err++;
+	else
+		c->counters.model_ok++;
+	return rc;
+}
+
+int llmo_controller_metrics_port(const struct llmo_controller *c)
+{
+	return c->http ? c->metrics_port : 0;
+}
+
 static void started_leading(void *ctx)
 {
 	struct llmo_controller *c = ctx;
@@ -353,9 +384,11 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 		goto out;
 	}
-	rc = llmo_workqueue_new(base, llmo__workload_reconcile, c, &c->wq, err);
+	rc = llmo_workqueue_new(base, counted_workload, c, &c->wq, err);
 	if (!rc)
-		rc = llmo_workqueue_new(base, llmo__model_reconcile, c, &c->mq, err);
+		rc = llmo_workqueue_new(base, counted_model, c, &c->mq, err);
+	if (!rc && opts->metrics_host)
+		rc = llmo__exporter_start(c, opts->metrics_host, opts->metrics_port, err);
 	if (!rc) {
 		llmo_workqueue_set_backoff(c->wq, 50, 30000);
 		llmo_workqueue_set_backoff(c->mq, 50, 30000);
@@ -455,6 +488,8 @@ void llmo_controller_free(struct llmo_controller *c)
 		event_free(c->node_timer);
 	if (c->scrape_timer)
 		event_free(c->scrape_timer);
+	if (c->http)
+		evhttp_free(c->http);
 	llmo_leader_free(c->leader);
 	c->leading = false;
 	llmo_informer_free(c->workloads);

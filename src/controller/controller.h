@@ -80,6 +80,9 @@ struct llmo_controller_opts {
 	 */
 	const char *gateway_metrics_url;
 	long scrape_interval_ms;	  /* 0: LLMO_CONTROLLER_SCRAPE_MS */
+	/* Serve /metrics and /healthz on metrics_host:metrics_port (0: any free port); NULL: not. */
+	const char *metrics_host;
+	int metrics_port;
 };
 
 int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,
@@ -92,6 +95,8 @@ void llmo_controller_free(struct llmo_controller *c);
 
 /* Whether this controller acts now (leads, or runs without election). */
 bool llmo_controller_is_leader(const struct llmo_controller *c);
+/* The port /metrics listens on, 0 when not served. */
+int llmo_controller_metrics_port(const struct llmo_controller *c);
 /* Pods this controller created and deleted (for tests and metrics). */
 size_t llmo_controller_pods_created(const struct llmo_controller *c);
 size_t llmo_controller_pods_deleted(const struct llmo_controller *c);

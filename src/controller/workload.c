@@ -620,6 +620,10 @@ static int autoscale(struct wl *s)
 	if (!s->scale.active)
 		return 0;
 	s->desired = s->base = s->scale.desired;
+	if (s->scale.changed && s->scale.desired > s->scale.from)
+		s->c->counters.scaled_up++;
+	else if (s->scale.changed)
+		s->c->counters.scaled_down++;
 	if (s->scale.changed)
 		event(s, "Normal", s->scale.desired > s->scale.from ? "ScaledUp" : "ScaledDown",
 		      "Scaled from %d to %d replicas (%s): %s", s->scale.from, s->scale.desired,
@@ -1097,6 +1101,7 @@ static bool analyse(struct wl *s)
 		s->ro.weight = 0;
 		snprintf(s->ro.message, sizeof(s->ro.message), "rolled back %s over %.0f requests: %s",
 			 cn->version, n, why);
+		s->c->counters.rolled_back++;
 		event(s, "Warning", "RolledBack", "Canary %s rolled back over %.0f requests: %s",
 		      cn->version, n, why);
 	} else {
@@ -1105,6 +1110,7 @@ static bool analyse(struct wl *s)
 		snprintf(s->ro.stable, sizeof(s->ro.stable), "%s", cn->version);
 		snprintf(s->ro.message, sizeof(s->ro.message),
 			 "promoted %s over %.0f requests: success rate %.3f", s->ro.stable, n, sr);
+		s->c->counters.promoted++;
 		event(s, "Normal", "Promoted", "Canary %s promoted over %.0f requests: success rate %.3f",
 		      s->ro.stable, n, sr);
 	}
