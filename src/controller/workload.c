@@ -1263,16 +1263,25 @@ static int replace_failed(struct wl *s)
 	return 0;
 }
 
+/* A replica that may be removed, with the requests the gateway has in flight on it. */
+struct victim {
+	json_t *pod;
+	int inflight; /* 0 when the gateway does not know the pod */
+};
+
 static int cmp_victim(const void *a, const void *b)
 {
-	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	const struct victim *va = a, *vb = b;
+	const json_t *x = va->pod, *y = vb->pod;
 	const char *tx = llmo_kube_str(x, "metadata", "creationTimestamp");
 	const char *ty = llmo_kube_str(y, "metadata", "creationTimestamp");
 	int rx = llmo_kube_condition_true(x, "Ready"), ry = llmo_kube_condition_true(y, "Ready");
 
-	/* not ready first, then the newest, then by name */
+	/* not ready first, then the least loaded, then the newest, then by name */
 	if (rx != ry)
 		return rx - ry;
+	if (va->inflight != vb->inflight)
+		return va->inflight < vb->inflight ? -1 : 1;
 	if (tx && ty && strcmp(tx, ty) != 0)
 		return strcmp(ty, tx);
 	return strcmp(llmo_kube_str(x, "metadata", "name"), llmo_kube_str(y, "metadata", "name"));
@@ -1388,12 +1397,13 @@ static int finish_drains(struct wl *s)
  */
 static int remove_pods(struct wl *s, int k, int n, bool updated, bool ready_ok, const char *why)
 {
-	LLMO_VEC(json_t *) c = LLMO_VEC_INIT;
+	LLMO_VEC(struct victim) c = LLMO_VEC_INIT;
 	int rc = 0;
 
 	for (size_t i = 0; i < s->pods.len && n > 0; i++) {
-		json_t *p = s->pods.items[i], **slot;
-		int pk = pod_track(s, p);
+		json_t *p = s->pods.items[i];
+		struct victim *slot;
+		int pk = pod_track(s, p), inflight;
 
 		if (pod_terminating(p) || pod_finished(p) || (updated ? pk != k : pk >= 0) ||
 		    (!ready_ok && llmo_kube_condition_true(p, "Ready")))
@@ -1403,22 +1413,64 @@ static int remove_pods(struct wl *s, int k, int n, bool updated, bool ready_ok, 
 			rc = LLMO_ENOMEM;
 			goto out;
 		}
-		*slot = p;
+		inflight = llmo__signals_pod_inflight(&s->c->signals, s->ns,
+						      llmo_kube_str(p, "metadata", "name"));
+		*slot = (struct victim){p, inflight > 0 ? inflight : 0};
 	}
 	if (c.len > 1)
 		qsort(c.items, c.len, sizeof(c.items[0]), cmp_victim);
 	for (size_t i = 0; i < c.len && n > 0 && !rc; i++, n--)
-		rc = retire_pod(s, c.items[i], why);
+		rc = retire_pod(s, c.items[i].pod, why);
 out:
 	llmo_vec_release(&c);
 	return rc;
 }
 
+/* One IntOrString of spec.deploymentStrategy.rolling, else the configuration's. */
+static int64_t rolling_value(const struct wl *s, const char *key,
+			     const struct llmo_intorstr *def, int64_t total, bool round_up)
+{
+	const json_t *v = json_object_get(
+		json_object_get(json_object_get(json_object_get(s->w, "spec"), "deploymentStrategy"),
+				"rolling"),
+		key);
+	struct llmo_intorstr is = {0};
+	int64_t out = 0;
+
+	if (json_is_integer(v))
+		is = (struct llmo_intorstr){.set = true, .i = json_integer_value(v)};
+	else if (json_is_string(v))
+		is = (struct llmo_intorstr){.set = true, .is_str = true,
+					    .s = (char *)json_string_value(v)};
+	else if (def)
+		is = *def;
+	if (!is.set || llmo_intorstr_scaled(&is, total, round_up, &out) || out < 0)
+		return 0;
+	return out;
+}
+
+/*
+ * The rolling update's bounds (Kubernetes Deployment semantics): at most
+ * desired + surge replicas at once (maxSurge, rounded up), at least desired -
+ * unavailable of them ready (maxUnavailable, rounded down); both 0 counts as
+ * a surge of 1.
+ */
+static void rolling_bounds(const struct wl *s, int64_t desired, int64_t *surge, int64_t *unavail)
+{
+	const struct llmo_rolling_defaults *d = &s->c->config->deployment_strategies.rolling;
+
+	*surge = rolling_value(s, "maxSurge", &d->max_surge, desired, true);
+	*unavail = rolling_value(s, "maxUnavailable", &d->max_unavailable, desired, false);
+	if (*unavail > desired)
+		*unavail = desired;
+	if (*surge == 0 && *unavail == 0)
+		*surge = 1;
+}
+
 /*
  * Converges track k on its template and desired count: a rolling
- * replacement of old pods (in the first track only; one extra replica at a
- * time, an old one removed only when the ready count allows), scale-out,
- * and scale-in.
+ * replacement of old pods (in the first track only, within maxSurge and
+ * maxUnavailable), scale-out, and scale-in.
  */
 static int manage_track(struct wl *s, int k)
 {
@@ -1428,10 +1480,14 @@ static int manage_track(struct wl *s, int k)
 	int64_t old_active = k == 0 ? s->old_active : 0, old_ready = k == 0 ? s->old_ready : 0;
 	int64_t active = t->replicas + old_active;
 	int64_t create = t->desired - t->replicas;
+	int64_t surge = 0, unavail = 0;
 	int rc = 0;
 
-	if (old_active > 0 && create > t->desired + 1 - active)
-		create = t->desired + 1 - active;
+	if (old_active > 0) {
+		rolling_bounds(s, t->desired, &surge, &unavail);
+		if (create > t->desired + surge - active)
+			create = t->desired + surge - active;
+	}
 	if (create > 0 && h && h->next_create_ms > now) {
 		s->backoff = true;
 		s->backoff_left_ms = h->next_create_ms - now;
@@ -1458,7 +1514,7 @@ static int manage_track(struct wl *s, int k)
 			return rc;
 	}
 	if (old_active > 0) {
-		int64_t excess = t->ready + old_ready - t->desired;
+		int64_t excess = t->ready + old_ready - (t->desired - unavail);
 
 		/* old replicas that serve nothing go once their replacements exist */
 		if (t->replicas >= t->desired)
