@@ -68,6 +68,38 @@ int llmo__condition_set(json_t *conds, const json_t *old_obj, const char *type, 
 		       : 0;
 }
 
+int llmo__pod_endpoint(const json_t *pod, int port, char *out, size_t n)
+{
+	const char *ip = llmo_kube_str(pod, "status", "podIP");
+	const char *hp = json_string_value(json_object_get(
+		json_object_get(json_object_get(pod, "metadata"), "annotations"),
+		LLMO_ANNOTATION_HOST_PORTS));
+	char key[16];
+	json_t *map;
+	json_int_t p = port;
+
+	if (!p)
+		p = json_integer_value(json_object_get(
+			json_array_get(json_object_get(json_array_get(json_object_get(
+							       json_object_get(pod, "spec"),
+							       "containers"),
+						       0),
+						"ports"),
+				       0),
+			"containerPort"));
+	if (!ip || !*ip || p <= 0)
+		return -1;
+	if (hp && (map = json_loads(hp, 0, NULL)) != NULL) {
+		snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, p);
+		if (json_is_integer(json_object_get(map, key)))
+			p = json_integer_value(json_object_get(map, key));
+		json_decref(map);
+	}
+	snprintf(out, n, strchr(ip, ':') ? "[%s]:%" JSON_INTEGER_FORMAT : "%s:%" JSON_INTEGER_FORMAT,
+		 ip, p);
+	return 0;
+}
+
 void llmo__random_suffix(struct llmo_controller *c, char *out, size_t len)
 {
 	/* kube's generateName alphabet: no vowels, no look-alikes */
@@ -211,6 +243,25 @@ static void requeue_everything(struct llmo_controller *c)
 	llmo_informer_list(c->models, NULL, enqueue_each, &m);
 }
 
+/* One Ready replica's vLLM metrics (KV cache usage, waiting and running requests). */
+static int read_replica(void *ctx, json_t *pod)
+{
+	struct llmo_controller *c = ctx;
+	const char *ns = llmo_kube_str(pod, "metadata", "namespace");
+	const char *wl = json_string_value(json_object_get(
+		json_object_get(json_object_get(pod, "metadata"), "labels"), LLMO_LABEL_WORKLOAD));
+	char ep[128], key[LLMO__CTRL_KEY_MAX];
+
+	if (!ns || !wl || c->replica_reads >= LLMO__SIG_REPLICAS_MAX ||
+	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") ||
+	    !llmo_kube_condition_true(pod, "Ready") || llmo__pod_endpoint(pod, 0, ep, sizeof(ep)))
+		return 0;
+	c->replica_reads++;
+	snprintf(key, sizeof(key), "%s/%s", ns, wl);
+	llmo__signals_scrape_replica(&c->signals, key, ep);
+	return 0;
+}
+
 /*
  * Reads the gateway's metrics, then looks at every workload again: the
  * autoscaler, canary analyses and drains act on fresh numbers.
@@ -234,6 +285,10 @@ static void scrape_tick(evutil_socket_t fd, short what, void *arg)
 	if (failing)
 		llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "gateway metrics available again",
 			 "url=%s", c->signals.url);
+	llmo__signals_replicas_begin(&c->signals);
+	c->replica_reads = 0;
+	llmo_informer_list(c->pods, NULL, read_replica, c);
+	llmo__signals_replicas_end(&c->signals);
 	llmo_informer_list(c->workloads, NULL, enqueue_each, &w);
 }
 

@@ -68,6 +68,7 @@ struct llmo_controller {
 	struct llmo__signals signals; /* url NULL: no gateway metrics */
 	struct event *scrape_timer;
 	struct llmo__counters counters;
+	int replica_reads; /* this tick's */
 	struct evhttp *http; /* /metrics; NULL: not served */
 	int metrics_port;
 	struct event *node_timer;
@@ -103,6 +104,13 @@ json_t *llmo__obj_ref(const json_t *obj, const char *api_version, const char *ki
  */
 int llmo__condition_set(json_t *conds, const json_t *old_obj, const char *type, bool status,
 			const char *reason, const char *message, json_int_t generation);
+/*
+ * "ip:port" (or "[ip6]:port") where the pod's container port answers: the
+ * pod IP and, on one machine, the host port the agent mapped it to
+ * (annotation llm.orchestrator.io/host-ports). port 0: the pod's first
+ * container port. -1 when the pod has no IP or no port.
+ */
+int llmo__pod_endpoint(const json_t *pod, int port, char *out, size_t n);
 /* Lowercase letters and digits for generated names. */
 void llmo__random_suffix(struct llmo_controller *c, char *out, size_t len);
 

@@ -182,6 +182,75 @@ int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, 
 	return 0;
 }
 
+/* ---- replicas ---- */
+
+struct replica_ingest {
+	double kv, waiting, running;
+	bool has_kv;
+};
+
+static int on_replica_sample(void *arg, const char *name, const struct llmo_prom_label *l,
+			     size_t n, double v)
+{
+	struct replica_ingest *r = arg;
+
+	(void)l;
+	(void)n;
+	if (isnan(v) || isinf(v) || v < 0)
+		return 0;
+	if (strcmp(name, "vllm:gpu_cache_usage_perc") == 0) {
+		r->kv += v > 1 ? 1 : v;
+		r->has_kv = true;
+	} else if (strcmp(name, "vllm:num_requests_waiting") == 0) {
+		r->waiting += v;
+	} else if (strcmp(name, "vllm:num_requests_running") == 0) {
+		r->running += v;
+	}
+	return 0;
+}
+
+void llmo__signals_replicas_begin(struct llmo__signals *s)
+{
+	llmo_hmap_release(&s->next, free_sample);
+}
+
+int llmo__signals_replica_ingest(struct llmo__signals *s, const char *key, const char *text,
+				 size_t len)
+{
+	struct replica_ingest r = {0};
+	struct llmo__replica_stats *st;
+	struct llmo_error err = {0};
+
+	if (llmo_prom_parse(text, len, on_replica_sample, &r, &err))
+		return err.code;
+	if (!(st = llmo_hmap_get(&s->next, key))) {
+		if (!(st = calloc(1, sizeof(*st))) || llmo_hmap_put(&s->next, key, st, NULL)) {
+			free(st);
+			return LLMO_ENOMEM;
+		}
+	}
+	if (r.has_kv) {
+		st->kv_sum += r.kv;
+		st->replicas++;
+	}
+	st->waiting += r.waiting;
+	st->running += r.running;
+	return 0;
+}
+
+void llmo__signals_replicas_end(struct llmo__signals *s)
+{
+	llmo_hmap_release(&s->replicas, free_sample);
+	s->replicas = s->next;
+	llmo_hmap_init(&s->next);
+}
+
+const struct llmo__replica_stats *llmo__signals_replicas(const struct llmo__signals *s,
+							const char *key)
+{
+	return llmo_hmap_get(&s->replicas, key);
+}
+
 /* ---- scrape ---- */
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
@@ -191,6 +260,31 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	if (llmo_buf_append(b, data, size * n))
 		return 0; /* over LLMO__SIG_BODY_MAX: libcurl fails the transfer */
 	return size * n;
+}
+
+int llmo__signals_scrape_replica(struct llmo__signals *s, const char *key, const char *endpoint)
+{
+	struct llmo_buf body;
+	char url[320];
+	long status = 0;
+	int rc = LLMO_EIO;
+
+	if (!s->curl)
+		return LLMO_EINVAL;
+	snprintf(url, sizeof(url), "http://%s/metrics", endpoint);
+	llmo_buf_init(&body, LLMO__SIG_BODY_MAX);
+	curl_easy_reset(s->curl);
+	curl_easy_setopt(s->curl, CURLOPT_URL, url);
+	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, LLMO__SIG_REPLICA_TIMEOUT_MS);
+	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &body);
+	if (curl_easy_perform(s->curl) == CURLE_OK &&
+	    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	    status == 200)
+		rc = llmo__signals_replica_ingest(s, key, body.data ? body.data : "", body.len);
+	llmo_buf_release(&body);
+	return rc;
 }
 
 int llmo__signals_scrape(struct llmo__signals *s)
@@ -246,6 +340,8 @@ int llmo__signals_init(struct llmo__signals *s, const char *url, long interval_m
 	llmo_hmap_init(&s->cur);
 	llmo_hmap_init(&s->prev);
 	llmo_hmap_init(&s->pods);
+	llmo_hmap_init(&s->replicas);
+	llmo_hmap_init(&s->next);
 	s->interval_ms = interval_ms;
 	if (!url)
 		return 0;
@@ -264,6 +360,8 @@ void llmo__signals_release(struct llmo__signals *s)
 	llmo_hmap_release(&s->cur, free_sample);
 	llmo_hmap_release(&s->prev, free_sample);
 	llmo_hmap_release(&s->pods, NULL);
+	llmo_hmap_release(&s->replicas, free_sample);
+	llmo_hmap_release(&s->next, free_sample);
 	s->curl = NULL;
 	s->url = NULL;
 }

@@ -1606,28 +1606,6 @@ static const char *phase_of(const struct wl *s)
 	return "Running";
 }
 
-static int endpoint_of(const json_t *pod, int port, char *out, size_t n)
-{
-	const char *ip = llmo_kube_str(pod, "status", "podIP");
-	const char *hp = json_string_value(json_object_get(
-		json_object_get(meta(pod), "annotations"), LLMO_ANNOTATION_HOST_PORTS));
-	char key[16];
-	json_t *map;
-	json_int_t p = port;
-
-	if (!ip || !*ip)
-		return -1;
-	if (hp && (map = json_loads(hp, 0, NULL)) != NULL) {
-		snprintf(key, sizeof(key), "%d", port);
-		if (json_is_integer(json_object_get(map, key)))
-			p = json_integer_value(json_object_get(map, key));
-		json_decref(map);
-	}
-	snprintf(out, n, strchr(ip, ':') ? "[%s]:%" JSON_INTEGER_FORMAT : "%s:%" JSON_INTEGER_FORMAT,
-		 ip, p);
-	return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -1643,7 +1621,7 @@ static json_t *endpoints(const struct wl *s)
 		json_t *p = s->pods.items[i];
 		char **slot;
 
-		if (pod_terminating(p) || !llmo_kube_condition_true(p, "Ready") || endpoint_of(p, s->port, ep, sizeof(ep)))
+		if (pod_terminating(p) || !llmo_kube_condition_true(p, "Ready") || llmo__pod_endpoint(p, s->port, ep, sizeof(ep)))
 			continue;
 		slot = llmo_vec_push(&eps);
 		if (slot)
@@ -1706,6 +1684,8 @@ static int scale_status(const struct wl *s, json_t *st)
 			rc = put_num(cur, type, m->queue);
 		else if (strcmp(type, "latency") == 0)
 			rc = put_num(cur, type, m->p95_ms);
+		else if (strcmp(type, "kv_cache_usage") == 0)
+			rc = put_num(cur, type, m->kv_pct);
 	}
 	if (cur && !rc && s->scale.active && s->scale.forecast >= 0)
 		rc = put_num(cur, "forecast_requests_per_second", s->scale.forecast);

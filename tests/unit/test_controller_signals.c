@@ -148,6 +148,41 @@ static void test_scrape_dead_gateway(void **state)
 	llmo__signals_release(&s);
 }
 
+/* Two replicas' vLLM metrics: KV usage 0.5 and 0.9 (mean 0.7), 3 + 1 waiting; one without. */
+static void test_replicas(void **state)
+{
+	static const char r1[] = "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.5\n"
+				 "vllm:num_requests_waiting{model_name=\"m\"} 3\n"
+				 "vllm:num_requests_running{model_name=\"m\"} 8\n";
+	static const char r2[] = "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.9\n"
+				 "vllm:num_requests_waiting{model_name=\"m\"} 1\n";
+	static const char other[] = "process_cpu_seconds_total 12\n";
+	struct llmo__signals s;
+	struct llmo_error err = {0};
+	const struct llmo__replica_stats *st;
+
+	(void)state;
+	assert_int_equal(llmo__signals_init(&s, NULL, 1000, &err), 0);
+	llmo__signals_replicas_begin(&s);
+	assert_int_equal(llmo__signals_replica_ingest(&s, "ns/w", r1, strlen(r1)), 0);
+	assert_int_equal(llmo__signals_replica_ingest(&s, "ns/w", r2, strlen(r2)), 0);
+	assert_int_equal(llmo__signals_replica_ingest(&s, "ns/w", other, strlen(other)), 0);
+	assert_int_equal(llmo__signals_replica_ingest(&s, "ns/w", "x{", 2), LLMO_EPARSE);
+	/* nothing is current until the tick ends */
+	assert_null(llmo__signals_replicas(&s, "ns/w"));
+	llmo__signals_replicas_end(&s);
+	st = llmo__signals_replicas(&s, "ns/w");
+	assert_non_null(st);
+	assert_int_equal(st->replicas, 2);
+	assert_float_equal(st->kv_sum / st->replicas, 0.7, 1e-9);
+	assert_true(st->waiting == 4 && st->running == 8);
+	/* a tick with no answer forgets the last */
+	llmo__signals_replicas_begin(&s);
+	llmo__signals_replicas_end(&s);
+	assert_null(llmo__signals_replicas(&s, "ns/w"));
+	llmo__signals_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_quantile),
 		cmocka_unit_test(test_bad_text_keeps_samples),
 		cmocka_unit_test(test_scrape_dead_gateway),
+		cmocka_unit_test(test_replicas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
