@@ -383,10 +383,15 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	llmo_hmap_init(&c->heal);
 	llmo_hmap_init(&c->rollouts);
 	llmo_hmap_init(&c->scalers);
-	rc = llmo__signals_init(&c->signals, opts->gateway_metrics_url,
+	rc = llmo__signals_init(&c->signals,
+				opts->prometheus_url ? opts->prometheus_url : opts->gateway_metrics_url,
 				opts->scrape_interval_ms > 0 ? opts->scrape_interval_ms
 							     : LLMO_CONTROLLER_SCRAPE_MS,
 				err);
+	if (!rc && opts->prometheus_url) {
+		c->signals.prometheus = true;
+		c->signals.lag_ms = LLMO_CONTROLLER_PROMETHEUS_LAG_MS;
+	}
 	if (rc) {
 		free(c);
 		return rc;

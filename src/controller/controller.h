@@ -58,6 +58,8 @@ struct llmo_controller;
 #define LLMO_CONTROLLER_BACKOFF_RESET_MS 600000L
 /* A Node whose agent is silent this long gets Ready=Unknown (kube's node-monitor-grace-period). */
 #define LLMO_CONTROLLER_NODE_GRACE_MS 40000L
+/* With --prometheus: how stale its data may be (its default scrape interval); drains wait it. */
+#define LLMO_CONTROLLER_PROMETHEUS_LAG_MS 15000L
 /* How often the gateway's metrics are read. */
 #define LLMO_CONTROLLER_SCRAPE_MS 2000L
 /* How often nodes are checked. */
@@ -79,6 +81,11 @@ struct llmo_controller_opts {
 	 * NULL: none (replicas are deleted without draining; canaries wait).
 	 */
 	const char *gateway_metrics_url;
+	/*
+	 * Instead: a Prometheus server (http://HOST:9090) that scrapes the
+	 * gateway; the same series are read from its query API.
+	 */
+	const char *prometheus_url;
 	long scrape_interval_ms;	  /* 0: LLMO_CONTROLLER_SCRAPE_MS */
 	/* Serve /metrics and /healthz on metrics_host:metrics_port (0: any free port); NULL: not. */
 	const char *metrics_host;

@@ -5,6 +5,7 @@
 #include "base/common.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <math.h>
 
 #include "base/buf.h"
@@ -154,8 +155,64 @@ static void free_sample(void *v)
 	free(v);
 }
 
-int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
-			 struct llmo_error *err)
+/* A query API answer into on_sample calls. */
+static int parse_query(const char *json, size_t len, struct ingest *in, struct llmo_error *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(json, len, 0, &jerr), *res, *it;
+	size_t i;
+	int rc = 0;
+
+	if (!root)
+		return llmo_error_set(err, LLMO_EPARSE, "Prometheus answer: %s (line %d)", jerr.text,
+				      jerr.line);
+	if (!json_is_string(json_object_get(root, "status")) ||
+	    strcmp(json_string_value(json_object_get(root, "status")), "success") != 0) {
+		const char *e = json_string_value(json_object_get(root, "error"));
+
+		rc = llmo_error_set(err, LLMO_EIO, "Prometheus answered an error: %s",
+				    e ? e : "(no message)");
+		goto out;
+	}
+	res = json_object_get(json_object_get(root, "data"), "result");
+	if (!json_is_array(res)) {
+		rc = llmo_error_set(err, LLMO_EPARSE, "Prometheus answer: no data.result array");
+		goto out;
+	}
+	json_array_foreach(res, i, it) {
+		struct llmo_prom_label labels[LLMO_PROM_LABELS_MAX];
+		const json_t *metric = json_object_get(it, "metric"), *lv;
+		const char *name = json_string_value(json_object_get(metric, "__name__"));
+		const char *val = json_string_value(json_array_get(json_object_get(it, "value"), 1));
+		const char *k;
+		struct llmo_error ignored = {0};
+		size_t n = 0;
+		double v;
+
+		if (!name || !val)
+			continue;
+		if (strcmp(val, "NaN") == 0 || llmo_parse_double(val, &v, &ignored))
+			continue;
+		json_object_foreach((json_t *)metric, k, lv) {
+			if (!json_is_string(lv) || strcmp(k, "__name__") == 0 || strcmp(k, "job") == 0 ||
+			    strcmp(k, "instance") == 0 || n == LLMO_PROM_LABELS_MAX)
+				continue;
+			labels[n].name = k;
+			labels[n].value = json_string_value(lv);
+			n++;
+		}
+		if ((rc = on_sample(in, name, labels, n, v))) {
+			llmo_error_set(err, rc, "out of memory");
+			goto out;
+		}
+	}
+out:
+	json_decref(root);
+	return rc;
+}
+
+static int ingest_any(struct llmo__signals *s, bool query, const char *text, size_t len,
+		      int64_t now_ms, struct llmo_error *err)
 {
 	struct llmo_hmap cur, pods;
 	struct ingest in = {.s = s, .into = &cur, .pods = &pods};
@@ -163,7 +220,7 @@ int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, 
 
 	llmo_hmap_init(&cur);
 	llmo_hmap_init(&pods);
-	rc = llmo_prom_parse(text, len, on_sample, &in, err);
+	rc = query ? parse_query(text, len, &in, err) : llmo_prom_parse(text, len, on_sample, &in, err);
 	if (rc == LLMO_ENOMEM && !err->msg[0])
 		llmo_error_set(err, rc, "out of memory");
 	if (rc) {
@@ -180,6 +237,18 @@ int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, 
 	llmo_hmap_release(&s->pods, NULL);
 	s->pods = pods;
 	return 0;
+}
+
+int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
+			 struct llmo_error *err)
+{
+	return ingest_any(s, false, text, len, now_ms, err);
+}
+
+int llmo__signals_ingest_query(struct llmo__signals *s, const char *json, size_t len,
+			       int64_t now_ms, struct llmo_error *err)
+{
+	return ingest_any(s, true, json, len, now_ms, err);
 }
 
 /* ---- replicas ---- */
@@ -298,7 +367,16 @@ int llmo__signals_scrape(struct llmo__signals *s)
 	s->scrapes++;
 	llmo_buf_init(&body, LLMO__SIG_BODY_MAX);
 	curl_easy_reset(s->curl);
-	curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
+	if (s->prometheus) {
+		char *q = curl_easy_escape(s->curl, LLMO__SIG_PROM_QUERY, 0);
+		char url[2048];
+
+		snprintf(url, sizeof(url), "%s/api/v1/query?query=%s", s->url, q ? q : "");
+		curl_free(q);
+		curl_easy_setopt(s->curl, CURLOPT_URL, url);
+	} else {
+		curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
+	}
 	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, LLMO__SIG_TIMEOUT_MS);
 	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -315,8 +393,8 @@ int llmo__signals_scrape(struct llmo__signals *s)
 		rc = llmo_error_set(&err, LLMO_EIO, "scraping %s: HTTP status %ld", s->url, status);
 		goto out;
 	}
-	if ((rc = llmo__signals_ingest(s, body.data ? body.data : "", body.len,
-				       llmo_clock_mono_ms(), &err))) {
+	if ((rc = ingest_any(s, s->prometheus, body.data ? body.data : "", body.len,
+			     llmo_clock_mono_ms(), &err))) {
 		char msg[sizeof(err.msg)];
 
 		snprintf(msg, sizeof(msg), "%s", err.msg);

@@ -56,6 +56,8 @@ struct llmo__replica_stats {
 
 struct llmo__signals {
 	char *url;
+	bool prometheus; /* url is a Prometheus server: ask its query API for the same series */
+	long lag_ms;	 /* how old the data may be (Prometheus's own scrape interval): drains wait it too */
 	void *curl; /* CURL * */
 	long interval_ms;
 	struct llmo_hmap cur, prev; /* workload key -> struct llmo__wl_sample * (owned) */
@@ -74,6 +76,17 @@ void llmo__signals_release(struct llmo__signals *s);
 
 /* One scrape. 0 or an error (also kept in s->error); the samples stay on failure. */
 int llmo__signals_scrape(struct llmo__signals *s);
+/*
+ * Parses a Prometheus query API answer (an instant vector) as a scrape
+ * taken at now_ms: each series becomes one sample (labels job and instance
+ * dropped; the same series from several gateways add up).
+ */
+int llmo__signals_ingest_query(struct llmo__signals *s, const char *json, size_t len,
+			       int64_t now_ms, struct llmo_error *err);
+/* The PromQL the controller asks a Prometheus server (the gateway's series it uses). */
+#define LLMO__SIG_PROM_QUERY                                                                  \
+	"{__name__=~\"llmo_gateway_(requests_total|upstream_attempts_total|tokens_total|"      \
+	"request_duration_seconds_bucket|pod_inflight|pending_requests)\"}"
 /* Parses text as a scrape taken at now_ms (tests feed text directly). */
 int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
 			 struct llmo_error *err);

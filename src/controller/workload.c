@@ -1359,7 +1359,8 @@ static int finish_drains(struct wl *s)
 		if (grace <= 0)
 			grace = 30;
 		inflight = llmo__signals_pod_inflight(sig, s->ns, pname);
-		if (since && sig->cur_wall_ms >= since + sig->interval_ms && inflight <= 0 &&
+		if (since && sig->cur_wall_ms >= since + sig->interval_ms + sig->lag_ms &&
+		    inflight <= 0 &&
 		    !sig->error[0]) {
 			rc = delete_pod(s, p, true, "drained");
 			if (!rc)

@@ -4,7 +4,8 @@
 # (read off the live /metrics of the gateway, the controller, the API server, the registry
 # and a replica); Debian's Prometheus, with deploy/prometheus/prometheus.yml pointed at a
 # running `llmo server`, scrapes every target, loads the rules, and sees the example
-# workload Ready and serving.
+# workload Ready and serving; and the server's controller, started with --prometheus,
+# reads the gateway's numbers back from Prometheus's query API.
 . "$(dirname "$0")/lib.sh"
 trap 'stop_prom; finish' EXIT
 NS=llm-workloads
@@ -25,7 +26,9 @@ for f in glob.glob("deploy/grafana/*.json"):
         assert p["targets"] and all(t["expr"] for t in p["targets"]), (f, p["title"])'
 
 CM=$(free_port)
-server_start --fake-gpus 1 --config tests/data/e2e/config.yaml --metrics-listen 127.0.0.1:$CM
+PP=$(free_port)
+server_start --fake-gpus 1 --config tests/data/e2e/config.yaml --metrics-listen 127.0.0.1:$CM \
+	--prometheus http://127.0.0.1:$PP
 check "apply the example workload" bash -c "kubectl apply -f k8s/llm-orchestrator/namespace.yaml >/dev/null &&
 	kubectl apply -f examples/llama2-7b-model.yaml -f examples/my-llm-workload.yaml"
 check "it becomes Ready" kubectl wait --for=condition=Ready llmworkload/$W -n $NS --timeout=120s
@@ -49,7 +52,6 @@ check "every metric the rules and dashboards name is exported" bash -c "
 	missing=\$(comm -23 '$LLMO_DATA/named' '$LLMO_DATA/have')
 	[ -z \"\$missing\" ] || { echo \"not exported: \$missing\"; exit 1; }"
 
-PP=$(free_port)
 mkdir -p "$LLMO_DATA/prom"
 sed -e "s|DATA_DIR|$LLMO_DATA|g" -e 's/scrape_interval: 15s/scrape_interval: 1s/' \
 	-e 's/evaluation_interval: 15s/evaluation_interval: 1s/' \
@@ -74,4 +76,8 @@ check "Prometheus counts the completion" wait_for 30 bash -c \
 	"curl -sf 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=sum(llmo_gateway_requests_total{code=\"200\"}) > 0' | grep -q '\"value\"'"
 check "Prometheus loaded the 12 alerting rules" wait_for 30 bash -c \
 	"[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/rules | grep -o '\"type\":\"alerting\"' | wc -l)\" = 12 ]"
+for _ in 1 2 3 4 5; do curl -sf "$(gateway_url)/v1/completions" -d "{\"model\":\"$W\",\"prompt\":\"hi\",\"max_tokens\":2}" >/dev/null; done
+check "the controller reads the gateway's numbers from Prometheus (--prometheus)" wait_for 60 bash -c \
+	"curl -sf http://127.0.0.1:$CM/metrics | grep -qE '^llmo_controller_gateway_scrapes_total\\{outcome=\"ok\"\\} [1-9]' &&
+	 kubectl get llmw $W -n $NS -o jsonpath='{.status.performanceMetrics.lastUpdated}' | grep -q ."
 stop_prom
