@@ -23,6 +23,7 @@
 #define SUB "bench load"
 #define FDS_SPARE 32 /* descriptors besides the connections */
 #define MODEL_NAME_MAX 256
+#define TIMEOUT_S_MAX (7 * 86400) /* --timeout beyond a week is a week */
 
 static const char bench_usage[] =
 	"usage: llmo bench load --target URL (--trace FILE | --rate R --duration D)\n"
@@ -385,7 +386,7 @@ static int bench_load(int argc, char **argv)
 	o.stream = a.stream;
 	o.api_key = a.api_key;
 	o.concurrency_max = (int)conc;
-	o.timeout_s = (int)LLMO_MAX(1, (timeout + 999999999) / 1000000000);
+	o.timeout_s = (int)LLMO_MIN(TIMEOUT_S_MAX, LLMO_MAX(1, (timeout + 999999999) / 1000000000));
 	if (a.trace) {
 		if (llmo_sim_azure_load(&trace, a.trace, &problems)) {
 			for (size_t i = 0; i < problems.len; i++)
