@@ -39,6 +39,9 @@ trap '[ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null' EXIT
 bench() { # bench ARGS...: llmo bench load --json into $OUT, stderr into $ERR
 	"$LLMO" bench load --json "$@" >"$OUT" 2>"$ERR"
 }
+successes() { # the simulator's vllm:request_success_total, all models
+	curl -s "$SIM_URL/metrics" | awk '$1 ~ /^vllm:request_success_total\{/ { s += $2 } END { print s + 0 }'
+}
 expect() { # expect "description" PYTHON-ASSERTIONS (r is the report)
 	local what=$1 code=$2
 	if $PY -c "
@@ -98,7 +101,7 @@ assert r["failures"]["status"] == {"500": r["failed"]}, r
 assert all(v == 0 for v in r["failures"]["kind"].values()), r
 # binomial(100, 0.5): sd 5; the simulator seed fixes the draw
 assert 25 <= r["failed"] <= 75, r'
-SUCC=$(curl -s "$SIM_URL/metrics" | awk '$1 ~ /^vllm:request_success_total\{/ { s += $2 } END { print s + 0 }')
+SUCC=$(successes)
 COMPLETED=$($PY -c "import json; print(json.load(open('$OUT'))['completed'])")
 [ "$SUCC" = "$COMPLETED" ] && ok || bad "completed $COMPLETED, the simulator counted $SUCC successes"
 
@@ -135,6 +138,24 @@ check "bench load --trace --limit --max-tokens-cap runs" bench --target "$SIM_UR
 expect "trace replay with a limit and a cap" '
 assert r["sent"] == 4 and r["completed"] == 4, r
 assert r["completion_tokens"] == 5 + 6 + 1 + 6, r'
+
+# ---- a target that dies during the run: its requests fail, the run goes on ----
+printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,1,1\n2023-11-16 18:15:49,1,1\n' >"$LLMO_DATA/two.csv"
+BEFORE=$(successes)
+bench --target "$SIM_URL" --trace "$LLMO_DATA/two.csv" &
+BENCH_PID=$!
+# the first request (at 0 s) completes; the simulator is killed before the second (at 3 s)
+succeeded_once() { [ "$(successes)" -gt "$BEFORE" ]; }
+wait_for 10 succeeded_once && kill -9 "$SIM_PID" && wait "$SIM_PID" 2>/dev/null
+SIM_PID=
+wait "$BENCH_PID"
+rc=$?
+[ "$rc" = 0 ] && ok || bad "a run with one completed request exits 0, got $rc"
+expect "the requests after the target died failed as connect or closed" '
+k = r["failures"]["kind"]
+assert r["sent"] == 2 and r["completed"] == 1 and r["failed"] == 1, r
+assert k["connect"] + k["closed"] == 1 and r["failures"]["status"] == {}, r'
+sim_start --ttft-base 50ms --ttft-per-token 0 --itl 0
 
 # ---- text report ----
 check "text report" bash -c "'$LLMO' bench load --target '$SIM_URL' --trace '$TRACE' --speedup 10 2>/dev/null |
