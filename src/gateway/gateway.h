@@ -81,6 +81,12 @@ struct llmo_kube_client;
 /* How often the static file is checked for changes. */
 #define LLMO_GATEWAY_WATCH_MS 1000
 
+/* How a replica is chosen among a model's eligible ones (docs/gateway.md, Balancing). */
+enum llmo_gateway_balance {
+	LLMO_GATEWAY_BALANCE_PREFIX, /* prefix affinity, else least load (the default) */
+	LLMO_GATEWAY_BALANCE_P2C,    /* least load: power of two choices */
+};
+
 struct llmo_gateway_opts {
 	const char *host;	   /* address to listen on: "127.0.0.1" */
 	int port;		   /* LLMO_GATEWAY_PORT; 0 picks a free port */
@@ -108,6 +114,10 @@ struct llmo_gateway_opts {
 	const char *keys_secret;
 	int hold_max;	  /* requests held per model without a ready replica; 0: 503 at once */
 	int64_t hold_timeout_ms; /* how long one is held before a 503 */
+	enum llmo_gateway_balance balance;
+	size_t prefix_block;   /* bytes per prefix block (LLMO_GW_PREFIX_BLOCK_BYTES) */
+	int prefix_busy;       /* in flight above the least loaded that makes a match busy */
+	size_t prefix_entries; /* prefix blocks remembered (LLMO_GW_PREFIX_ENTRIES) */
 };
 
 /* The defaults above. */

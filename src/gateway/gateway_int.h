@@ -46,6 +46,7 @@ struct llmo_gateway {
 	bool ready;
 	struct llmo_gw_balance_opts bal;
 	struct llmo_rng rng;
+	struct llmo_gw_lru prefix; /* prefix block hash -> backend id; empty with --balance p2c */
 
 	struct llmo__gw_client *clients; /* every open client connection */
 	size_t nclients;
@@ -66,7 +67,7 @@ struct llmo_gateway {
 	struct llmo_metric *m_requests, *m_duration, *m_ttfb, *m_upstream_errors, *m_attempts,
 		*m_retries,
 		*m_inflight, *m_endpoints, *m_clients, *m_pod_inflight, *m_tokens, *m_pending,
-		*m_tenant_requests, *m_tenant_tokens, *m_rate_limited;
+		*m_tenant_requests, *m_tenant_tokens, *m_rate_limited, *m_prefix;
 };
 
 /* proxy.c: a new client connection on fd (accepted, non-blocking). */

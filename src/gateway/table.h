@@ -61,6 +61,7 @@ struct llmo_gw_backend {
 	socklen_t salen;
 	int refs; /* tables naming it and attempts using it */
 	struct llmo_gw_backends *registry;
+	uint64_t id; /* unique in its registry, never reused (prefix affinity remembers it) */
 
 	int inflight;	   /* requests sent and not finished */
 	int conns;	   /* open connections, busy and idle */
@@ -85,6 +86,7 @@ struct llmo_gw_backend {
  */
 struct llmo_gw_backends {
 	struct llmo_hmap by_addr;
+	uint64_t next_id; /* the last id given to a backend */
 	void (*on_free)(void *ctx, struct llmo_gw_backend *b);
 	void *ctx;
 };
