@@ -1160,7 +1160,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		stream_step(r, now);
 		return;
 	}
-	due = sat_add(r->started_ns, llmo_sim_e2e_ns(&r->sim->opts, r->prompt_tokens, r->n));
+	due = sat_add(r->started_ns, llmo_sim_e2e_ns(&r->sim->opts,
+						     r->prompt_tokens - r->cached_tokens, r->n));
 	if (due > now) {
 		schedule(r, due);
 		return;
