@@ -53,7 +53,7 @@ trap 'stop_all; rm -rf "$WORK"' EXIT
 wait_line() { # wait_line FILE SED-EXPR: prints the first match, waiting up to 10 s
 	for _ in $(seq 1 200); do
 		local v
-		v=$(sed -n "$2" "$1")
+		v=$(sed -n "$2" "$1" 2>/dev/null || true) # the file may not exist yet
 		[ -n "$v" ] && { echo "$v"; return 0; }
 		sleep 0.05
 	done
