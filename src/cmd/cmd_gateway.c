@@ -31,6 +31,7 @@ static const char usage[] =
 	"                    [--watch D] [--hold-max N] [--hold-timeout D]\n"
 	"                    [--keys FILE | --keys-secret NS/NAME] [--balance prefix|p2c]\n"
 	"                    [--prefix-block SIZE] [--prefix-busy N] [--prefix-entries N]\n"
+	"                    [--scrape-interval D]\n"
 	"                    [--seed N] [--log-level LEVEL] [--log-json]\n"
 	"\n"
 	"Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings,\n"
@@ -80,6 +81,9 @@ static const char usage[] =
 	"                            (default 8)\n"
 	"  --prefix-entries N        prefix blocks remembered, least recently used\n"
 	"                            forgotten first (default 65536)\n"
+	"  --scrape-interval D       how often each replica's /metrics is read; its\n"
+	"                            vllm:num_requests_waiting counts into its load\n"
+	"                            (default 1s; 0 never)\n"
 	"  --seed N                  the balancer's random seed (default: from the clock;\n"
 	"                            for reproducible tests)\n"
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
@@ -171,6 +175,7 @@ int cmd_gateway(int argc, char **argv)
 	int status = 1, rc;
 
 	llmo_gateway_opts_init(&opts);
+	opts.scrape_interval_ms = LLMO_GATEWAY_SCRAPE_MS;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *eq = strchr(a, '=');
 		char name[64];
@@ -212,6 +217,8 @@ int cmd_gateway(int argc, char **argv)
 			rc = parse_ms(name, v, &opts.breaker_cooldown_ms);
 		} else if (strcmp(name, "--watch") == 0) {
 			rc = parse_ms(name, v, &opts.watch_ms);
+		} else if (strcmp(name, "--scrape-interval") == 0) {
+			rc = parse_ms(name, v, &opts.scrape_interval_ms);
 		} else if (strcmp(name, "--hold-timeout") == 0) {
 			rc = parse_ms(name, v, &opts.hold_timeout_ms);
 			if (!rc && opts.hold_timeout_ms <= 0)

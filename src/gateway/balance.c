@@ -66,6 +66,15 @@ static bool eligible(const struct llmo_gw_endpoint *e, struct llmo_gw_backend *c
 	return true;
 }
 
+/*
+ * A backend's load: its requests in flight through this gateway, plus those
+ * waiting in its own queue as its last scrape said (0 without scraping).
+ */
+static uint64_t load(const struct llmo_gw_backend *b)
+{
+	return (uint64_t)LLMO_MAX(b->inflight, 0) + (uint64_t)LLMO_MAX(b->waiting, 0);
+}
+
 /* The eligible endpoint (index into idx) where the weights' running sum passes r. */
 static size_t walk(const struct llmo_gw_model *m, const uint16_t *idx, size_t n, uint64_t r,
 		   size_t skip)
@@ -101,9 +110,9 @@ static int p2c(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
 	ea = &m->eps.items[idx[a]];
 	b = walk(m, idx, n, llmo_rng_below(rng, total - ea->weight), a);
 	eb = &m->eps.items[idx[b]];
-	/* inflight_a / w_a <= inflight_b / w_b, cross-multiplied */
-	la = (uint64_t)ea->backend->inflight * eb->weight;
-	lb = (uint64_t)eb->backend->inflight * ea->weight;
+	/* load_a / w_a <= load_b / w_b, cross-multiplied */
+	la = load(ea->backend) * eb->weight;
+	lb = load(eb->backend) * ea->weight;
 	return lb < la ? idx[b] : idx[a];
 }
 
@@ -207,12 +216,12 @@ static bool busy(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
 
 	for (size_t k = 0; k < n; k++) {
 		const struct llmo_gw_endpoint *c = &m->eps.items[idx[k]];
-		double load = (double)c->backend->inflight / c->weight;
+		double l = (double)load(c->backend) / c->weight;
 
-		if (least < 0 || load < least)
-			least = load;
+		if (least < 0 || l < least)
+			least = l;
 	}
-	return (double)e->backend->inflight > least * e->weight + threshold;
+	return (double)load(e->backend) > least * e->weight + threshold;
 }
 
 int llmo_gw_pick_prefix(const struct llmo_gw_model *m, double key,

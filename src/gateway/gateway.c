@@ -96,6 +96,7 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 		{"prefix busy threshold", o->prefix_busy, 0, CONNS_MAX_MAX},
 		{"prefix entries", (int64_t)LLMO_MIN(o->prefix_entries, (size_t)INT64_MAX), 1,
 		 LLMO_GW_LRU_MAX},
+		{"scrape interval (ms)", o->scrape_interval_ms, 0, TIMEOUT_MAX_MS},
 		{"balance", o->balance, LLMO_GATEWAY_BALANCE_PREFIX, LLMO_GATEWAY_BALANCE_P2C},
 	};
 
@@ -681,7 +682,18 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				       "Prefix-affinity choices of a replica, by result (hit: the "
 				       "replica of the longest known prefix; miss: no replica served "
 				       "one; busy: it did but was too loaded).",
-				       (const char *[]){"model", "result"}, 2, &gw->m_prefix, err)))
+				       (const char *[]){"model", "result"}, 2, &gw->m_prefix, err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_backend_scrapes_total",
+				       "Reads of the backends' own /metrics, by result (ok, failed).",
+				       (const char *[]){"result"}, 1, &gw->m_scrapes, err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_backend_waiting_requests",
+				     "Requests waiting in each backend's queue, as its last scrape "
+				     "said (vllm:num_requests_waiting; 0 when it failed).",
+				     (const char *[]){"backend"}, 1, &gw->m_backend_waiting, err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_backend_kv_cache_usage",
+				     "Each backend's KV-cache usage (0 to 1), as its last scrape "
+				     "said (vllm:gpu_cache_usage_perc; 0 when it failed).",
+				     (const char *[]){"backend"}, 1, &gw->m_backend_kv, err)))
 		return rc;
 	llmo_metric_set(gw->m_clients, NULL, 0);
 	return 0;
@@ -741,7 +753,8 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->rebuild_ev = evtimer_new(base, on_rebuild, gw);
 	gw->watch_ev = event_new(base, -1, EV_PERSIST, on_watch, gw);
 	gw->kick_ev = event_new(base, -1, 0, llmo__gw_kick, gw);
-	if (!gw->accept_ev || !gw->rebuild_ev || !gw->watch_ev || !gw->kick_ev) {
+	gw->scrape_ev = event_new(base, -1, EV_PERSIST, llmo__gw_scrape_tick, gw);
+	if (!gw->accept_ev || !gw->rebuild_ev || !gw->watch_ev || !gw->kick_ev || !gw->scrape_ev) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -787,6 +800,12 @@ int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err)
 
 		event_add(gw->watch_ev, &tv);
 	}
+	if (gw->o.scrape_interval_ms > 0) {
+		struct timeval tv = {(time_t)(gw->o.scrape_interval_ms / 1000),
+				     (suseconds_t)(gw->o.scrape_interval_ms % 1000) * 1000};
+
+		event_add(gw->scrape_ev, &tv);
+	}
 	if (evconnlistener_enable(gw->listener) < 0)
 		return llmo_error_set(err, LLMO_EIO, "cannot accept connections");
 	gw->started = true;
@@ -815,6 +834,7 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 	if (gw->listener)
 		evconnlistener_free(gw->listener);
 	llmo__gw_clients_close_all(gw);
+	llmo__gw_scrapes_stop(gw);
 	llmo__gw_kick(-1, 0, gw); /* lets go of the backends it was to serve */
 	llmo_gw_table_unref(gw->table);
 	gw->table = NULL;
@@ -828,6 +848,8 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 		event_free(gw->watch_ev);
 	if (gw->kick_ev)
 		event_free(gw->kick_ev);
+	if (gw->scrape_ev)
+		event_free(gw->scrape_ev);
 	llmo_metrics_free(gw->metrics);
 	free(gw->io.scratch);
 	free(gw->host);

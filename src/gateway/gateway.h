@@ -78,6 +78,8 @@ struct llmo_kube_client;
  */
 #define LLMO_GATEWAY_HOLD_MAX 100
 #define LLMO_GATEWAY_HOLD_TIMEOUT_MS 60000
+/* `llmo gateway`'s backend metrics period (the library's default is 0: off). */
+#define LLMO_GATEWAY_SCRAPE_MS 1000
 /* How often the static file is checked for changes. */
 #define LLMO_GATEWAY_WATCH_MS 1000
 
@@ -118,6 +120,12 @@ struct llmo_gateway_opts {
 	size_t prefix_block;   /* bytes per prefix block (LLMO_GW_PREFIX_BLOCK_BYTES) */
 	int prefix_busy;       /* in flight above the least loaded that makes a match busy */
 	size_t prefix_entries; /* prefix blocks remembered (LLMO_GW_PREFIX_ENTRIES) */
+	/*
+	 * How often each backend's /metrics is read (scrape.h), and the most one
+	 * scrape may take; 0 (the library's default): never. `llmo gateway`
+	 * sets LLMO_GATEWAY_SCRAPE_MS.
+	 */
+	int64_t scrape_interval_ms;
 };
 
 /* The defaults above. */

@@ -379,6 +379,10 @@ void llmo__gw_backend_freed(void *ctx, struct llmo_gw_backend *b)
 		up_free(b->idle);
 	if (b->inflight_gauge)
 		llmo_metric_remove(gw->m_inflight, (const char *[]){b->addr});
+	if (gw->m_backend_waiting) {
+		llmo_metric_remove(gw->m_backend_waiting, (const char *[]){b->addr});
+		llmo_metric_remove(gw->m_backend_kv, (const char *[]){b->addr});
+	}
 	b->inflight_gauge = NULL;
 	b->pod_gauge = NULL;
 }

@@ -11,14 +11,7 @@ SIM=(--model m --ttft-base 0 --ttft-per-token 0 --itl 0 --block-size 16 --prefix
 sim_start "${SIM[@]}"
 sim_start "${SIM[@]}"
 sim_start "${SIM[@]}"
-cat >"$LLMO_DATA/backends.yaml" <<YAML
-models:
-  - name: m
-    endpoints:
-      - address: 127.0.0.1:${SIM_PORTS[0]}
-      - address: 127.0.0.1:${SIM_PORTS[1]}
-      - address: 127.0.0.1:${SIM_PORTS[2]}
-YAML
+backends_one m "127.0.0.1:${SIM_PORTS[0]}" "127.0.0.1:${SIM_PORTS[1]}" "127.0.0.1:${SIM_PORTS[2]}"
 
 # "w" then 399 full stops: 400 tokens (25 blocks of 16); its JSON string is 402 bytes,
 # 6 blocks of 64 for the gateway
