@@ -16,9 +16,11 @@
  * Backends come from a static file (opts.backends_file, reloaded by
  * llmo_gateway_reload and, when opts.watch_ms > 0, when the file changes)
  * or from the API (opts.client: informers on LLMWorkloads and their pods;
- * the same code against a cluster and against `llmo server`).
- * docs/gateway.md describes routing, balancing, retries, timeouts, errors
- * and metrics.
+ * the same code against a cluster and against `llmo server`). Replicas are
+ * picked by prefix affinity and load (balance.h, prefix.h), the load
+ * including what each replica's own /metrics says when opts.scrape_interval_ms
+ * is set (scrape.h). docs/gateway.md describes routing, balancing, retries,
+ * timeouts, errors and metrics.
  *
  * Threads: everything runs on the caller's event_base, which must not be
  * blocked by anything else (the informers' HTTP runs on their own threads

@@ -799,6 +799,8 @@ static void prefix_lookup(struct sim_req *r)
 	struct llmo_sim *sim = r->sim;
 	size_t hit = 0;
 
+	if (r->kind == KIND_EMBEDDING)
+		return;
 	r->model->prefix_queries += r->prompt_tokens;
 	if (sim->prefix.cap == 0 || r->nblocks == 0)
 		return;
