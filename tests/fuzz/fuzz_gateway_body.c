@@ -53,13 +53,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (!j && !number_range(&jerr))
 			abort();
+		/* the prompt's span (prefix affinity hashes it) is one whole JSON value */
+		if (b.prompt_off + b.prompt_len > size || (b.prompt_len == 0 && b.prompt_off != 0))
+			abort();
+		if (j && b.prompt_len) {
+			json_t *pv = json_loadb(body + b.prompt_off, b.prompt_len,
+						JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+
+			if (!pv)
+				abort();
+			json_decref(pv);
+		}
 		llmo_buf_init(&re, LLMO_BUF_UNLIMITED);
 		llmo_buf_append(&re, body, b.model_off);
 		llmo_buf_puts(&re, "\"served:1\"");
 		llmo_buf_append(&re, body + b.model_off + b.model_tok_len,
 				size - b.model_off - b.model_tok_len);
 		if (llmo_gw_body_scan(re.data, re.len, &b2, NULL) != 0 ||
-		    strcmp(b2.model, "served:1") != 0 || b2.stream != b.stream)
+		    strcmp(b2.model, "served:1") != 0 || b2.stream != b.stream ||
+		    b2.prompt_len != b.prompt_len)
 			abort();
 		llmo_buf_release(&re);
 		break;
