@@ -344,11 +344,25 @@ static double num(json_t *e, const char *k)
 	return json_number_value(json_object_get(e, k));
 }
 
-static void world_start(struct world *w, double threshold, long ready_timeout_ms)
+static void controller_start(struct world *w, long ready_timeout_ms)
 {
 	struct llmo_controller_opts o = {.leader_election = false};
-	struct llmo_errlist errs;
 	struct llmo_error err = {0};
+
+	o.config = &w->cfg;
+	o.bench.ready_timeout_ms = ready_timeout_ms;
+	o.bench.retry_ms = 200;
+	o.bench.poll_ms = 50;
+	o.bench.requests = 4;
+	o.bench.max_tokens = MAX_TOKENS;
+	if (llmo_controller_new(w->f.client, w->f.base, &o, &w->c, &err) ||
+	    llmo_controller_start(w->c, &err))
+		fail_msg("controller: %s", err.msg);
+}
+
+static void world_start(struct world *w, double threshold, long ready_timeout_ms)
+{
+	struct llmo_errlist errs;
 	json_t *doc = json_pack("{s:{s:b, s:f}}", "modelRegistry", "benchmarkOnRegister", 1,
 				"performanceThreshold", threshold);
 
@@ -367,15 +381,7 @@ static void world_start(struct world *w, double threshold, long ready_timeout_ms
 	put(&w->f, &llmo_kube_nodes,
 	    json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Node",
 		      "metadata", "name", NODE, "labels", "nvidia.com/gpu.product", "H100"));
-	o.config = &w->cfg;
-	o.bench.ready_timeout_ms = ready_timeout_ms;
-	o.bench.retry_ms = 200;
-	o.bench.poll_ms = 50;
-	o.bench.requests = 4;
-	o.bench.max_tokens = MAX_TOKENS;
-	if (llmo_controller_new(w->f.client, w->f.base, &o, &w->c, &err) ||
-	    llmo_controller_start(w->c, &err))
-		fail_msg("controller: %s", err.msg);
+	controller_start(w, ready_timeout_ms);
 }
 
 static void route(struct world *w, const char *model_obj, struct llmo_sim *s)
@@ -533,11 +539,50 @@ static void test_failures_are_bounded(void **state)
 	world_stop(&w);
 }
 
+/*
+ * A controller that stops mid-attempt: the next one deletes the interrupted
+ * attempt's pod (named in status.benchmark.pod) and carries on from the
+ * attempt count instead of starting over.
+ */
+static void test_restart_keeps_the_count(void **state)
+{
+	struct world w;
+	char msg[8192], pod[128];
+	json_t *m, *run;
+
+	world_start(&w, 1.0, 60000);
+	put(&w.f, &llmo_kube_llmmodels, model("llama2-restart", "7", "f"));
+	wait_phase(&w, "llama2-restart", "Running");
+	m = get_model(&w, "llama2-restart");
+	run = json_object_get(json_object_get(m, "status"), "benchmark");
+	assert_int_equal(json_integer_value(json_object_get(run, "attempts")), 1);
+	snprintf(pod, sizeof(pod), "%s", json_string_value(json_object_get(run, "pod")));
+	json_decref(m);
+	assert_int_equal(live_bench_pods(&w), 1);
+	llmo_controller_free(w.c);
+
+	controller_start(&w, 1000);
+	wait_phase(&w, "llama2-restart", "Failed");
+	m = get_model(&w, "llama2-restart");
+	run = json_object_get(json_object_get(m, "status"), "benchmark");
+	assert_int_equal(json_integer_value(json_object_get(run, "attempts")), 3);
+	assert_string_not_equal(json_string_value(json_object_get(run, "pod")), pod);
+	json_decref(m);
+	wait_events(&w, "llama2-restart", "BenchmarkStarted", 3, msg, sizeof(msg));
+	assert_non_null(strstr(msg, "attempt 2 of 3"));
+	assert_non_null(strstr(msg, "attempt 3 of 3"));
+	kubelet(&w);
+	assert_int_equal(w.npods_seen, 3); /* the interrupted one and two more */
+	assert_int_equal(live_bench_pods(&w), 0);
+	world_stop(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_results_and_stable_alias),
 		cmocka_unit_test(test_failures_are_bounded),
+		cmocka_unit_test(test_restart_keeps_the_count),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
