@@ -333,6 +333,10 @@ static json_t *pod_new(struct bench *b, const json_t *m, int port)
 		json_object_set(container, "command", json_object_get(rt, "command"));
 	if (json_array_size(json_object_get(rt, "args")))
 		json_object_set(container, "args", json_object_get(rt, "args"));
+	/* the same confinement as a workload's replicas */
+	json_object_set_new(container, "securityContext",
+			    json_pack("{s:b, s:{s:[s]}}", "allowPrivilegeEscalation", 0,
+				      "capabilities", "drop", "ALL"));
 	label_of(b->name, lv);
 	pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{}, s:[{s:s, s:s, s:s, s:O?, s:b}]}, "
 			"s:{s:s, s:s, s:[o]}}",
@@ -342,6 +346,9 @@ static json_t *pod_new(struct bench *b, const json_t *m, int port)
 			"uid", json_object_get(json_object_get(m, "metadata"), "uid"), "controller",
 			1, "spec", "schedulerName", b->c->scheduler_name, "restartPolicy", "Never",
 			"containers", container);
+	if (pod)
+		json_object_set_new(json_object_get(pod, "spec"), "securityContext",
+				    json_pack("{s:{s:s}}", "seccompProfile", "type", "RuntimeDefault"));
 	if (!pod)
 		return NULL;
 	ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
@@ -751,7 +758,8 @@ static int stream_send(struct bench_stream *s)
 	s->left--;
 	s->sent_ns = llmo_clock_mono_ns();
 	rc = evhttp_make_request(s->conn, req, EVHTTP_REQ_POST, "/v1/completions");
-	return rc == 0 ? 0 : LLMO_EIO; /* evhttp freed req on failure */
+	/* a connection that cannot be made is reported to on_done (req NULL or code 0) */
+	return rc == 0 ? 0 : LLMO_EIO;
 }
 
 static void level_start(struct bench *b)
