@@ -460,27 +460,27 @@ static void gpu_of(struct bench *b, const char *node)
 	json_decref(n);
 }
 
-/* host and port of a Ready pod: its IP, and the host port an agent gave the container port. */
+/* host and port of a Ready pod (llmo__pod_endpoint's "ip:port" or "[ip6]:port", split). */
 static bool endpoint_of(struct bench *b, const json_t *pod)
 {
-	const char *ip = llmo_kube_str(pod, "status", "podIP");
-	const char *hp = json_string_value(json_object_get(
-		json_object_get(json_object_get(pod, "metadata"), "annotations"),
-		LLMO_ANNOTATION_HOST_PORTS));
-	char key[16];
-	json_t *map;
+	char ep[sizeof(b->host) + 16];
+	char *colon, *host = ep;
+	int64_t port;
 
-	if (!ip || !*ip || strlen(ip) >= sizeof(b->host))
+	if (llmo__pod_endpoint(pod, b->port, ep, sizeof(ep)) != 0)
 		return false;
-	snprintf(b->host, sizeof(b->host), "%s", ip);
-	if (hp && (map = json_loads(hp, 0, NULL)) != NULL) {
-		snprintf(key, sizeof(key), "%d", b->port);
-		if (json_is_integer(json_object_get(map, key)) &&
-		    json_integer_value(json_object_get(map, key)) > 0 &&
-		    json_integer_value(json_object_get(map, key)) <= 65535)
-			b->port = (int)json_integer_value(json_object_get(map, key));
-		json_decref(map);
+	colon = strrchr(ep, ':');
+	if (!colon)
+		return false;
+	*colon = '\0';
+	if (llmo_parse_int_range(colon + 1, 1, 65535, &port, NULL))
+		return false;
+	if (host[0] == '[') {
+		host++;
+		host[strlen(host) - 1] = '\0';
 	}
+	snprintf(b->host, sizeof(b->host), "%s", host);
+	b->port = (int)port;
 	return true;
 }
 
