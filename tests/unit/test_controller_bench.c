@@ -316,6 +316,20 @@ static bool is_stable(struct world *w, const char *name)
 	return ok;
 }
 
+/* What `kubectl label llmmodel NAME llm.orchestrator.io/stable=true` (or `...stable-`) does. */
+static void set_stable(struct world *w, const char *name, bool on)
+{
+	json_t *patch = json_pack("{s:{s:{s:o}}}", "metadata", "labels",
+				  "llm.orchestrator.io/stable",
+				  on ? json_string("true") : json_null());
+	struct llmo_error err = {0};
+
+	if (llmo_kube_patch(w->f.client, &llmo_kube_llmmodels, NS, name, NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("label %s: %s", name, err.msg);
+	json_decref(patch);
+}
+
 static size_t live_bench_pods(struct world *w)
 {
 	struct llmo_kube_list_opts o = {.label_selector = "llm.orchestrator.io/benchmark"};
@@ -484,14 +498,21 @@ static void test_results_and_stable_alias(void **state)
 	assert_true(is_stable(&w, "llama2-1"));
 	assert_false(is_stable(&w, "llama2-2"));
 
-	/* a version as fast as the stable one takes it at threshold 0.5 */
-	w.cfg.model_registry.performance_threshold = 0.5;
+	/*
+	 * The alias moved by hand to the slow version; a fast version then takes
+	 * it at threshold 1 (a comparison as decisive as the one above: both
+	 * measure the fast simulator against the slow one's bound).
+	 */
+	set_stable(&w, "llama2-1", false);
+	set_stable(&w, "llama2-2", true);
 	route(&w, "llama2-3", w.fast);
 	put(&w.f, &llmo_kube_llmmodels, model("llama2-3", "3", "c"));
 	wait_phase(&w, "llama2-3", "Succeeded");
 	wait_event(&w, "llama2-3", "StableAliasMoved", msg, sizeof(msg));
 	assert_non_null(strstr(msg, "llama2:3 is now stable"));
+	assert_non_null(strstr(msg, "of llama2:2 (performanceThreshold)"));
 	assert_true(is_stable(&w, "llama2-3"));
+	assert_false(is_stable(&w, "llama2-2"));
 	assert_false(is_stable(&w, "llama2-1"));
 
 	/* the same subject again (a label change, a resync) starts nothing */
