@@ -14,8 +14,12 @@
  *   - one stream makes at most 32 / 0.052 s = 615.4 tokens/s (closed loop,
  *     each request sent when the previous ended), C streams at most C times
  *     that: 2461.5 at 4, 9846.2 at 16;
- *   - the slow simulator (--itl 8ms) ends a request 20 + 256 = 276 ms after
- *     it arrives: at most 16 * 32 / 0.276 s = 1855.1 tokens/s at 16.
+ *   - the slow simulator (--ttft-base 500ms --itl 8ms) ends a request
+ *     500 + 256 = 756 ms after it arrives: at most 16 * 32 / 0.756 s = 677.2
+ *     tokens/s at 16. The fast one, starved of CPU by two more copies of
+ *     this test on 2 cores, still made 1800 there (its tokens cost the same
+ *     CPU as the slow one's, but come 8 times as often): the comparison is
+ *     decisive.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,7 +97,8 @@ static json_t *model(const char *name, const char *version, const char *digest_c
 			 "recommended", "cpu", "1", "gpu", 1);
 }
 
-static struct llmo_sim *sim_start(struct event_base *base, long itl_us, double error_rate)
+static struct llmo_sim *sim_start(struct event_base *base, long ttft_ms, long itl_us,
+				  double error_rate)
 {
 	static const char *const names[] = {"llama2"};
 	struct llmo_sim_opts o;
@@ -104,7 +109,7 @@ static struct llmo_sim *sim_start(struct event_base *base, long itl_us, double e
 	o.port = 0;
 	o.models = names;
 	o.nmodels = 1;
-	o.ttft_base_ns = 20 * 1000000LL;
+	o.ttft_base_ns = ttft_ms * 1000000LL;
 	o.ttft_per_token_ns = 0;
 	o.itl_ns = itl_us * 1000LL;
 	o.max_batch = 0;
@@ -393,9 +398,9 @@ static void world_start(struct world *w, double threshold, long ready_timeout_ms
 	assert_int_equal(llmo_config_from_json(doc, &w->cfg, &errs), 0);
 	llmo_errlist_release(&errs);
 	json_decref(doc);
-	w->fast = sim_start(w->f.base, 1000, 0);
-	w->slow = sim_start(w->f.base, 8000, 0);
-	w->broken = sim_start(w->f.base, 1000, 1.0);
+	w->fast = sim_start(w->f.base, 20, 1000, 0);
+	w->slow = sim_start(w->f.base, 500, 8000, 0);
+	w->broken = sim_start(w->f.base, 20, 1000, 1.0);
 	put(&w->f, &llmo_kube_namespaces,
 	    json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
 		      "name", NS));
@@ -462,9 +467,9 @@ static void test_results_and_stable_alias(void **state)
 	assert_true(num(e1, "tokensPerSecond") <= 615.4 + 0.1);
 	assert_true(num(e1, "tokensPerSecond") >= 0.5 * 615.4);
 	assert_true(num(e4, "tokensPerSecond") <= 4 * 615.4 + 0.1);
-	assert_true(num(e4, "tokensPerSecond") >= 2 * num(e1, "tokensPerSecond"));
+	assert_true(num(e4, "tokensPerSecond") >= 1.5 * num(e1, "tokensPerSecond"));
 	assert_true(num(e16, "tokensPerSecond") <= 16 * 615.4 + 0.1);
-	assert_true(num(e16, "tokensPerSecond") > 1855.1); /* above anything the slow sim can do */
+	assert_true(num(e16, "tokensPerSecond") > 677.2); /* above anything the slow sim can do */
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(json_object_get(m, "status"), "benchmark"),
 				    "gpuType")),
@@ -482,7 +487,7 @@ static void test_results_and_stable_alias(void **state)
 	assert_int_equal(events(&w, "llama2-1", "StableAliasMoved", msg, sizeof(msg)), 1);
 	assert_non_null(strstr(msg, "no version of llama2 was stable"));
 
-	/* a slower version (8 ms per token) does not take the alias at threshold 1 */
+	/* a slower version (500 ms TTFT, 8 ms per token) does not take the alias at threshold 1 */
 	route(&w, "llama2-2", w.slow);
 	put(&w.f, &llmo_kube_llmmodels, model("llama2-2", "2", "b"));
 	wait_phase(&w, "llama2-2", "Succeeded");
@@ -490,7 +495,7 @@ static void test_results_and_stable_alias(void **state)
 	e16 = entry(m, "H100", 16);
 	assert_non_null(e16);
 	print_message("slow sim, tokens/s at 16: %.1f\n", num(e16, "tokensPerSecond"));
-	assert_true(num(e16, "tokensPerSecond") <= 1855.1 + 0.1);
+	assert_true(num(e16, "tokensPerSecond") <= 677.2 + 0.1);
 	json_decref(m);
 	wait_event(&w, "llama2-2", "StableAliasKept", msg, sizeof(msg));
 	assert_non_null(strstr(msg, "llama2:1 stays stable"));
