@@ -105,8 +105,9 @@ static const struct llmo_field model_registry_fields[] = {
 	  .def = "/var/lib/llm-models", .doc = "directory of the local store and node cache"),
 	F(MR, cache_size, "cacheSize", LLMO_FT_QUANTITY, .flags = LLMO_FF_MIN | LLMO_FF_BINARY,
 	  .min = 0, .def = "107374182400", .doc = "bytes of models a node keeps cached (LRU)"),
-	F(MR, benchmark_on_register, "benchmarkOnRegister", LLMO_FT_BOOL, .def = "true",
-	  .doc = "load-test each new model version and record tokens/s and latency"),
+	F(MR, benchmark_on_register, "benchmarkOnRegister", LLMO_FT_BOOL, .def = "false",
+	  .doc = "load-test each new model version on a temporary replica and record tokens/s "
+		 "and time to first token per GPU type (off by default: it runs a replica)"),
 	F(MR, checksum_validation, "checksumValidation", LLMO_FT_BOOL, .def = "true",
 	  .doc = "verify every file's digest when it is read"),
 	F(MR, signature_validation, "signatureValidation", LLMO_FT_BOOL, .def = "false",
@@ -117,7 +118,9 @@ static const struct llmo_field model_registry_fields[] = {
 	  .doc = "delete versions past maxVersions and unreferenced blobs"),
 	F(MR, performance_threshold, "performanceThreshold", LLMO_FT_NUMBER, .flags = LLMO_FF_MIN,
 	  .min = 0, .def = "0",
-	  .doc = "tokens/s a version must reach in its benchmark to become `stable`"),
+	  .doc = "a benchmarked version becomes `stable` when its tokens/s at the highest "
+		 "concurrency is at least this times the stable version's on the same GPU type "
+		 "(0: always)"),
 	END,
 };
 

@@ -95,6 +95,22 @@ static const struct llmo_field benchmark_fields[] = {
 	END,
 };
 
+static const char *const benchmark_phases[] = {"Pending", "Running", "Succeeded", "Failed",
+					       NULL};
+
+#define BR struct llmo_benchmark_run
+static const struct llmo_field benchmark_run_fields[] = {
+	F(BR, phase, "phase", LLMO_FT_ENUM, .enums = benchmark_phases),
+	F(BR, subject, "subject", LLMO_FT_STRING),
+	F(BR, attempts, "attempts", LLMO_FT_INT32),
+	F(BR, gpu_type, "gpuType", LLMO_FT_STRING),
+	F(BR, pod, "pod", LLMO_FT_STRING),
+	F(BR, message, "message", LLMO_FT_STRING),
+	F(BR, start_time, "startTime", LLMO_FT_TIME),
+	F(BR, completion_time, "completionTime", LLMO_FT_TIME),
+	END,
+};
+
 #define MT struct llmo_model_status
 const struct llmo_field llmo_model_status_fields[] = {
 	F(MT, phase, "phase", LLMO_FT_ENUM, .enums = model_phases),
@@ -107,6 +123,7 @@ const struct llmo_field llmo_model_status_fields[] = {
 	F(MT, message, "message", LLMO_FT_STRING),
 	F(MT, benchmarks, "benchmarks", LLMO_FT_LIST, .sub = benchmark_fields,
 	  .elem_size = sizeof(BM)),
+	F(MT, benchmark, "benchmark", LLMO_FT_OBJECT, .sub = benchmark_run_fields),
 	END,
 };
 

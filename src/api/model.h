@@ -76,6 +76,18 @@ struct llmo_benchmark {
 	int64_t recorded_at;
 };
 
+/* The last benchmark-on-register run (phase 1 Pending .. 4 Failed, 0 unset). */
+struct llmo_benchmark_run {
+	int phase;
+	char *subject;
+	int32_t attempts;
+	char *gpu_type;
+	char *pod;
+	char *message;
+	int64_t start_time;
+	int64_t completion_time;
+};
+
 struct llmo_model_status {
 	int phase; /* enum llmo_model_phase */
 	int64_t observed_generation;
@@ -85,6 +97,7 @@ struct llmo_model_status {
 	struct llmo_strlist used_by;
 	char *message;
 	LLMO_LIST(struct llmo_benchmark) benchmarks;
+	struct llmo_benchmark_run benchmark;
 };
 
 struct llmo_model {

@@ -383,6 +383,8 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	llmo_hmap_init(&c->heal);
 	llmo_hmap_init(&c->rollouts);
 	llmo_hmap_init(&c->scalers);
+	llmo_hmap_init(&c->benches);
+	c->bench = opts->bench;
 	rc = llmo__signals_init(&c->signals,
 				opts->prometheus_url ? opts->prometheus_url : opts->gateway_metrics_url,
 				opts->scrape_interval_ms > 0 ? opts->scrape_interval_ms
@@ -550,6 +552,7 @@ void llmo_controller_free(struct llmo_controller *c)
 		event_free(c->scrape_timer);
 	if (c->http)
 		evhttp_free(c->http);
+	llmo__bench_release_all(c);
 	llmo_leader_free(c->leader);
 	c->leading = false;
 	llmo_informer_free(c->workloads);

@@ -65,6 +65,35 @@ struct llmo_controller;
 /* How often nodes are checked. */
 #define LLMO_CONTROLLER_NODE_CHECK_MS 5000L
 
+/*
+ * On an LLMModel: "true" on the version that holds the `stable` alias of its
+ * spec.name in its namespace; benchmark on register moves it
+ * (docs/benchmark-on-register.md).
+ */
+#define LLMO_LABEL_STABLE "llm.orchestrator.io/stable"
+/* On a benchmark pod: the LLMModel object it measures (up to 63 bytes of its name). */
+#define LLMO_LABEL_BENCHMARK "llm.orchestrator.io/benchmark"
+
+/* Benchmark on register: how long a temporary replica may take to be Ready. */
+#define LLMO_BENCH_READY_TIMEOUT_MS 600000L
+/* The first retry after a failed attempt (doubling); attempts per subject. */
+#define LLMO_BENCH_RETRY_MS 30000L
+#define LLMO_BENCH_ATTEMPTS 3
+/* Requests each stream sends at each concurrency, and the tokens each asks for. */
+#define LLMO_BENCH_REQUESTS 8
+#define LLMO_BENCH_MAX_TOKENS 64
+/* One request (from sending it to its last byte) may take this long. */
+#define LLMO_BENCH_REQUEST_TIMEOUT_S 120
+
+/* Every member 0: the default named after it. */
+struct llmo_controller_bench_opts {
+	long ready_timeout_ms; /* LLMO_BENCH_READY_TIMEOUT_MS */
+	long retry_ms;	       /* LLMO_BENCH_RETRY_MS */
+	long poll_ms;	       /* how often the pod is looked at; 500 */
+	int requests;	       /* LLMO_BENCH_REQUESTS */
+	int max_tokens;	       /* LLMO_BENCH_MAX_TOKENS */
+};
+
 struct llmo_controller_opts {
 	const struct llmo_config *config; /* borrowed, outlives the controller; NULL: defaults */
 	bool leader_election;		  /* campaign on a Lease before acting */
@@ -90,6 +119,7 @@ struct llmo_controller_opts {
 	/* Serve /metrics and /healthz on metrics_host:metrics_port (0: any free port); NULL: not. */
 	const char *metrics_host;
 	int metrics_port;
+	struct llmo_controller_bench_opts bench; /* used with modelRegistry.benchmarkOnRegister */
 };
 
 int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,

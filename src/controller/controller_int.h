@@ -65,6 +65,8 @@ struct llmo_controller {
 	struct llmo_hmap heal; /* workload key -> struct llmo__heal * (owned) */
 	struct llmo_hmap rollouts; /* workload key -> struct llmo__rollout_mem * (owned) */
 	struct llmo_hmap scalers;  /* workload key -> autoscaler state (scale.c, owned) */
+	struct llmo_hmap benches;  /* model key -> benchmark run (bench.c, owned) */
+	struct llmo_controller_bench_opts bench;
 	struct llmo__signals signals; /* url NULL: no gateway metrics */
 	struct event *scrape_timer;
 	struct llmo__counters counters;
@@ -86,6 +88,17 @@ int llmo__exporter_start(struct llmo_controller *c, const char *host, int port,
 			 struct llmo_error *err);
 int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct llmo_error *err);
 int llmo__model_reconcile(void *ctx, const char *key);
+/*
+ * Benchmark on register (bench.c). llmo__bench_model is called by the model
+ * reconciler with the model (informer's, borrowed) once its status is
+ * written: it starts a run for a new subject (artifact digest, else uid)
+ * when modelRegistry.benchmarkOnRegister is on and ok, and cancels a run
+ * whose model is invalid. llmo__bench_forget cancels the run of a model
+ * that is gone. llmo__bench_release_all frees every run (controller free).
+ */
+void llmo__bench_model(struct llmo_controller *c, const char *key, const json_t *model, bool ok);
+void llmo__bench_forget(struct llmo_controller *c, const char *key);
+void llmo__bench_release_all(struct llmo_controller *c);
 /* The node lifecycle check (nodes.c), a libevent timer callback; arg is the controller. */
 void llmo__nodes_check(evutil_socket_t fd, short what, void *arg);
 

@@ -2,7 +2,8 @@
  * The LLMModel reconciler: checks the artifact reference, sets the phase
  * (Available or Failed) with a Ready condition, and lists the workloads of
  * the namespace that use the model (spec.modelName and spec.modelVersion
- * equal to its spec.name and spec.version) in status.usedBy.
+ * equal to its spec.name and spec.version) in status.usedBy, then hands a
+ * valid model to benchmark on register (bench.c).
  */
 #include "base/common.h"
 
@@ -202,8 +203,10 @@ int llmo__model_reconcile(void *ctx, const char *key)
 	if (!name)
 		return 0;
 	m = llmo_informer_get(c->models, ns, name);
-	if (!m || json_object_get(json_object_get(m, "metadata"), "deletionTimestamp"))
+	if (!m || json_object_get(json_object_get(m, "metadata"), "deletionTimestamp")) {
+		llmo__bench_forget(c, key);
 		return 0;
+	}
 	gen = json_integer_value(json_object_get(json_object_get(m, "metadata"), "generation"));
 	ok = llmo__check_artifact_ref(
 		     llmo_kube_str(json_object_get(m, "spec"), "artifact", "reference"), msg,
@@ -249,8 +252,10 @@ int llmo__model_reconcile(void *ctx, const char *key)
 			break;
 		}
 	}
-	if (same)
+	if (same) {
+		llmo__bench_model(c, key, m, ok);
 		goto out;
+	}
 	patch = json_pack("{s:O}", "status", st);
 	rc = patch ? llmo_kube_patch(c->client, &llmo_kube_llmmodels, ns, name, "status",
 				     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err)
@@ -268,6 +273,8 @@ int llmo__model_reconcile(void *ctx, const char *key)
 			llmo_kube_event(c->rec, ref, "Warning", "InvalidArtifact", "%s", msg);
 		json_decref(ref);
 	}
+	if (!rc)
+		llmo__bench_model(c, key, m, ok);
 out:
 	json_decref(st);
 	json_decref(conds);

@@ -91,7 +91,8 @@ static void test_defaults_are_the_spec_values(void **state)
 	assert_int_equal(cfg.model_registry.storage_type, LLMO_STORAGE_LOCAL);
 	assert_string_equal(cfg.model_registry.storage_path, "/var/lib/llm-models");
 	assert_int_equal(cfg.model_registry.cache_size, 107374182400LL * 1000);
-	assert_true(cfg.model_registry.benchmark_on_register);
+	/* the one default that is not the spec's example: a benchmark runs a replica */
+	assert_false(cfg.model_registry.benchmark_on_register);
 	assert_true(cfg.model_registry.checksum_validation);
 	assert_int_equal(cfg.operator_.lease_duration, 15LL * 1000 * 1000 * 1000);
 	assert_string_equal(cfg.operator_.metrics_addr, ":9090");
