@@ -8,8 +8,10 @@
 #include "api/meta.h"
 #include "apiserver/apiserver.h"
 #include "apiserver/pki.h"
+#include "apiserver/rbac.h"
 #include "apiserver/resource.h"
 #include "apiserver/store.h"
+#include "apiserver/tokens.h"
 #include "base/buf.h"
 #include "base/vec.h"
 
@@ -56,6 +58,8 @@ struct llmo_apiserver {
 	struct llmo_store *store;
 	struct llmo_resources resources;
 	struct llmo_pki pki;
+	struct llmo_user admin;    /* whoever has the admin token (system:masters) */
+	struct llmo_tokens tokens; /* --token-file users */
 	char *data_dir;
 	char *kubeconfig;
 	char *url;
@@ -83,6 +87,7 @@ struct llmo__req {
 	enum evhttp_cmd_type cmd;
 	struct evkeyvalq query;
 	const struct llmo_resource *res;
+	const struct llmo_user *user; /* who asks (authenticated and authorized) */
 	char ns[LLMO_DNS1123_LABEL_MAX + 1];
 	char name[LLMO_DNS1123_SUBDOMAIN_MAX + 1];
 	char sub[32];
@@ -130,6 +135,9 @@ void llmo__qualified_name(const struct llmo_resource *res, char *out, size_t n);
 json_t *llmo__jsonpath(const json_t *obj, const char *path);
 
 /* ---- the parts ---- */
+
+/* POST selfsubjectaccessreviews: answers whether r->user may do what the body asks (handlers.c). */
+void llmo__handle_access_review(struct llmo__req *r);
 
 void llmo__handle_resource(struct llmo__req *r);                              /* handlers.c */
 bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *req,

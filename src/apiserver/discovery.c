@@ -53,7 +53,7 @@ static json_t *resource_list(struct llmo_apiserver *srv, const char *group, cons
 			continue;
 		e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", res->plural, "singularName",
 			      res->singular, "namespaced", res->namespaced, "kind", res->kind,
-			      "verbs", verbs_all());
+			      "verbs", res->review ? json_pack("[s]", "create") : verbs_all());
 		if (res->short_names.len)
 			json_object_set_new(e, "shortNames", strlist_json(&res->short_names));
 		if (res->categories.len)
@@ -220,6 +220,11 @@ static void add_paths(json_t *paths, const struct llmo_resource *res)
 		snprintf(base, sizeof(base), "/api/%s/%s%s", res->version,
 			 res->namespaced ? "namespaces/{namespace}/" : "", res->plural);
 	snprintf(item, sizeof(item), "%s/{name}", base);
+	if (res->review) {
+		json_object_set_new(paths, base,
+				    json_pack("{s:o}", "post", operation(res, "create", false)));
+		return;
+	}
 	json_object_set_new(paths, base,
 			    json_pack("{s:o, s:o}", "get", operation(res, "list", false), "post",
 				      operation(res, "create", false)));

@@ -1697,6 +1697,102 @@ out:
 	json_decref(patched);
 }
 
+/* ---- SelfSubjectAccessReview ---- */
+
+/* Copies the string at key of o into out; false (and an error in errs) when it does not fit. */
+static bool review_field(const json_t *o, const char *key, const char *path, char *out,
+			 size_t n, struct llmo_errlist *errs)
+{
+	const json_t *v = json_object_get(o, key);
+	const char *s = json_string_value(v);
+
+	out[0] = '\0';
+	if (!v || json_is_null(v))
+		return true;
+	if (!s) {
+		llmo_errlist_add(errs, path, "must be a string");
+		return false;
+	}
+	if (strlen(s) >= n) {
+		llmo_errlist_add(errs, path, "must be no more than %zu bytes", n - 1);
+		return false;
+	}
+	memcpy(out, s, strlen(s) + 1);
+	return true;
+}
+
+void llmo__handle_access_review(struct llmo__req *r)
+{
+	json_t *body = NULL, *spec, *ra, *nra, *status;
+	struct llmo_rbac_attrs a;
+	struct llmo_errlist errs;
+	char reason[1024];
+	bool allowed = false;
+	int rc;
+
+	if (read_body(r, &body))
+		return;
+	llmo_errlist_init(&errs);
+	memset(&a, 0, sizeof(a));
+	spec = json_object_get(body, "spec");
+	ra = json_object_get(spec, "resourceAttributes");
+	nra = json_object_get(spec, "nonResourceAttributes");
+	if (!json_is_object(body)) {
+		llmo__reply_status(r->req, 400, "BadRequest", NULL,
+				   "the request body must be a JSON object");
+		goto out;
+	}
+	if (!json_is_object(ra) == !json_is_object(nra)) {
+		llmo_errlist_add(&errs, "spec.resourceAttributes",
+				 "exactly one of nonResourceAttributes or resourceAttributes must "
+				 "be specified");
+	} else if (ra) {
+		a.resource_request = true;
+		review_field(ra, "verb", "spec.resourceAttributes.verb", a.verb, sizeof(a.verb),
+			     &errs);
+		review_field(ra, "group", "spec.resourceAttributes.group", a.group,
+			     sizeof(a.group), &errs);
+		review_field(ra, "version", "spec.resourceAttributes.version", a.version,
+			     sizeof(a.version), &errs);
+		review_field(ra, "resource", "spec.resourceAttributes.resource", a.resource,
+			     sizeof(a.resource), &errs);
+		review_field(ra, "subresource", "spec.resourceAttributes.subresource",
+			     a.subresource, sizeof(a.subresource), &errs);
+		review_field(ra, "name", "spec.resourceAttributes.name", a.name, sizeof(a.name),
+			     &errs);
+		review_field(ra, "namespace", "spec.resourceAttributes.namespace", a.ns,
+			     sizeof(a.ns), &errs);
+	} else {
+		review_field(nra, "verb", "spec.nonResourceAttributes.verb", a.verb,
+			     sizeof(a.verb), &errs);
+		a.path = json_string_value(json_object_get(nra, "path"));
+		if (!a.path)
+			a.path = "";
+	}
+	if (errs.v.len) {
+		llmo__reply_invalid(r->req, r->res, "", &errs);
+		goto out;
+	}
+	rc = llmo_rbac_authorize(r->srv->store, r->user, &a, &allowed, reason, sizeof(reason));
+	if (rc) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL, "authorization failed: %s",
+				   llmo_strerror(rc));
+		goto out;
+	}
+	status = json_pack("{s:b}", "allowed", allowed);
+	if (*reason)
+		json_object_set_new(status, "reason", json_string(reason));
+	json_object_set_new(body, "status", status);
+	json_object_set_new(body, "apiVersion", json_string("authorization.k8s.io/v1"));
+	json_object_set_new(body, "kind", json_string("SelfSubjectAccessReview"));
+	if (!json_is_object(json_object_get(body, "metadata")))
+		json_object_set_new(body, "metadata", json_object());
+	llmo__reply_json(r->req, 201, json_incref(body));
+out:
+	llmo_errlist_release(&errs);
+	json_decref(body);
+}
+
 /* ---- dispatch ---- */
 
 static void handle_collection(struct llmo__req *r)
@@ -1773,6 +1869,14 @@ void llmo__handle_resource(struct llmo__req *r)
 
 	if (!r->res->namespaced)
 		r->ns[0] = '\0';
+	if (r->res->review) {
+		if (r->cmd == EVHTTP_REQ_POST && !r->has_name)
+			llmo__handle_access_review(r);
+		else
+			llmo__reply_status(r->req, 405, "MethodNotAllowed", NULL,
+					   "only create is allowed on %s", r->res->plural);
+		return;
+	}
 	if (!r->has_name) {
 		handle_collection(r);
 		return;

@@ -37,6 +37,8 @@ static const struct builtin builtins[] = {
 	 NULL, 0},
 	{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
 	 "ClusterRoleBinding", false, NULL, NULL, 0},
+	{"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
+	 "SelfSubjectAccessReview", false, NULL, NULL, 0},
 };
 
 static void resource_free(struct llmo_resource *res)
@@ -152,6 +154,8 @@ int llmo_resources_init(struct llmo_resources *r)
 			return LLMO_ENOMEM;
 		res->namespaced = b->namespaced;
 		res->subresources = b->subresources;
+		/* authorization.k8s.io holds only reviews: answered, never stored */
+		res->review = strcmp(b->group, "authorization.k8s.io") == 0;
 		if ((rc = strlist_add_csv(&res->short_names, b->short_names)) ||
 		    (rc = strlist_add_csv(&res->categories, b->categories))) {
 			resource_free(res);

@@ -32,6 +32,7 @@ struct llmo_resource {
 	char *scale_selector_path;
 	char *store_key; /* "group/plural", the store's resource key */
 	bool from_crd;   /* served because a CustomResourceDefinition says so */
+	bool review;     /* a review (SelfSubjectAccessReview): create only, nothing stored */
 };
 
 enum llmo_subresource {

@@ -35,7 +35,7 @@ static const char server_usage[] =
 	"                   [--insecure-http] [--log-level LEVEL] [--log-json]\n"
 	"                   [--fake-gpus N[:MODEL:MEMORY]] [--node-name NAME]\n"
 	"                   [--gateway-listen ADDR:PORT] [--registry-listen ADDR:PORT]\n"
-	"                   [--disable COMPONENTS] [--keep-pods]\n"
+	"                   [--disable COMPONENTS] [--keep-pods] [--token-file FILE]\n"
 	"\n"
 	"Runs llmo's control plane on this machine, with an embedded Kubernetes-\n"
 	"compatible API server (HTTPS, bearer token). On first start it creates a CA,\n"
@@ -60,7 +60,9 @@ static const char server_usage[] =
 	"  --disable LIST     components not to run, comma-separated: controller,\n"
 	"                     scheduler, agent, gateway, registry\n"
 	"  --keep-pods        leave the replicas' processes running on exit (the\n"
-	"                     next start adopts them); by default they are stopped\n";
+	"                     next start adopts them); by default they are stopped\n"
+	"  --token-file FILE  more users, as bearer tokens (kube-apiserver's CSV:\n"
+	"                     token,user,uid,\"group1,group2\"); authorized by RBAC\n";
 
 /* A second stop signal sooner than this after the first is the same stop. */
 #define SECOND_SIGNAL_MS 1000
@@ -573,6 +575,9 @@ int cmd_server(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--config") == 0) {
 			config = v;
+			i++;
+		} else if (strcmp(a, "--token-file") == 0) {
+			opts.token_file = v;
 			i++;
 		} else if (strcmp(a, "--gateway-listen") == 0 || strcmp(a, "--registry-listen") == 0) {
 			bool gw = strcmp(a, "--gateway-listen") == 0;
