@@ -25,13 +25,18 @@
 
 void llmo__reply_json(struct evhttp_request *req, int code, json_t *body)
 {
+	llmo__reply_json_type(req, code, body, "application/json");
+}
+
+void llmo__reply_json_type(struct evhttp_request *req, int code, json_t *body,
+			   const char *content_type)
+{
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	/* shortest exact numbers (99.9, not 99.900000000000006), as Go writes them */
 	char *text = llmo_json_dump_compact(body);
 	const char *reason = code == 200 ? "OK" : code == 201 ? "Created" : NULL;
 
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
 	if (text) {
 		evbuffer_add(out, text, strlen(text));
 		evbuffer_add(out, "\n", 1);

@@ -100,6 +100,9 @@ struct llmo__req {
 
 /* Sends body (stolen) as JSON with code. */
 void llmo__reply_json(struct evhttp_request *req, int code, json_t *body);
+/* The same with another Content-Type (aggregated discovery's). */
+void llmo__reply_json_type(struct evhttp_request *req, int code, json_t *body,
+			   const char *content_type);
 /*
  * Sends a Kubernetes Status failure: code, reason ("NotFound"), message, and
  * details (stolen; may be NULL).
@@ -135,6 +138,15 @@ void llmo__qualified_name(const struct llmo_resource *res, char *out, size_t n);
 json_t *llmo__jsonpath(const json_t *obj, const char *path);
 
 /* ---- the parts ---- */
+
+/* The aggregated discovery documents a client may ask for (discovery.c). */
+enum llmo__aggregated { LLMO__AGG_NONE, LLMO__AGG_V2, LLMO__AGG_V2BETA1 };
+/*
+ * The first APIGroupDiscoveryList version (apidiscovery.k8s.io v2 or
+ * v2beta1, as application/json) an Accept header value lists, or LLMO__AGG_NONE
+ * (also for NULL and for values longer than 4 KiB).
+ */
+enum llmo__aggregated llmo__accept_aggregated(const char *accept);
 
 /* POST selfsubjectaccessreviews: answers whether r->user may do what the body asks (handlers.c). */
 void llmo__handle_access_review(struct llmo__req *r);
