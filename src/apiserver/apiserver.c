@@ -16,6 +16,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #define LOG "apiserver"
@@ -395,8 +396,46 @@ static void reply_metrics(struct llmo_apiserver *srv, struct evhttp_request *req
 
 /* ---- authentication and authorization ---- */
 
-/* The user a request's Authorization header names: the admin, a --token-file user, or NULL. */
-static const struct llmo_user *authenticate(struct llmo_apiserver *srv, const char *auth)
+/*
+ * The ServiceAccount a token of satoken.h names, into *u (released by the
+ * caller): valid, unexpired, and the ServiceAccount still there with that uid.
+ */
+static bool authenticate_sa(struct llmo_apiserver *srv, const char *tok, size_t len,
+			    struct llmo_user *u)
+{
+	struct llmo_sa_claims c;
+	char *data = NULL, name[2 * LLMO_RBAC_SEGMENT_MAX + 32];
+	json_t *sa = NULL;
+	bool ok;
+
+	if (llmo_sa_token_verify(srv->sa_key, tok, len, llmo_clock_wall_ms() / 1000, &c) != 0)
+		return false;
+	llmo__flush(srv);
+	if (llmo_store_get(srv->store, "/serviceaccounts", c.ns, c.name, &data, NULL) == 0)
+		sa = json_loads(data, 0, NULL);
+	free(data);
+	ok = sa && json_is_string(json_object_get(json_object_get(sa, "metadata"), "uid")) &&
+	     strcmp(json_string_value(json_object_get(json_object_get(sa, "metadata"), "uid")),
+		    c.uid) == 0;
+	json_decref(sa);
+	if (!ok)
+		return false;
+	snprintf(name, sizeof(name), "system:serviceaccount:%s:%s", c.ns, c.name);
+	u->name = strdup(name);
+	u->uid = strdup(c.uid);
+	snprintf(name, sizeof(name), "system:serviceaccounts:%s", c.ns);
+	return u->name && u->uid && !llmo_strv_push(&u->groups, "system:serviceaccounts") &&
+	       !llmo_strv_push(&u->groups, name) &&
+	       !llmo_strv_push(&u->groups, LLMO_RBAC_AUTHENTICATED);
+}
+
+/*
+ * The user a request's Authorization header names: the admin, a
+ * --token-file user, a ServiceAccount (made in *scratch, which the caller
+ * releases), or NULL.
+ */
+static const struct llmo_user *authenticate(struct llmo_apiserver *srv, const char *auth,
+					    struct llmo_user *scratch)
 {
 	const char *tok;
 	size_t len;
@@ -405,6 +444,9 @@ static const struct llmo_user *authenticate(struct llmo_apiserver *srv, const ch
 		return &srv->admin;
 	if (!llmo_bearer_token(auth, &tok, &len))
 		return NULL;
+	if (len > strlen(LLMO_SA_TOKEN_PREFIX) &&
+	    memcmp(tok, LLMO_SA_TOKEN_PREFIX, strlen(LLMO_SA_TOKEN_PREFIX)) == 0)
+		return authenticate_sa(srv, tok, len, scratch) ? scratch : NULL;
 	return llmo_tokens_find(&srv->tokens, tok, len);
 }
 
@@ -498,6 +540,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const char *rawpath = u ? evhttp_uri_get_path(u) : NULL;
 	char *path = rawpath ? evhttp_uridecode(rawpath, 0, NULL) : NULL;
 	const struct llmo_user *user;
+	struct llmo_user sa_user = {0};
 
 	srv->requests_total++;
 	if (!path) {
@@ -509,7 +552,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		reply_text(req, 200, "text/plain", "ok");
 		goto out;
 	}
-	user = authenticate(srv, auth);
+	user = authenticate(srv, auth, &sa_user);
 	if (!user) {
 		llmo__reply_status(req, 401, "Unauthorized", NULL, "Unauthorized");
 		goto out;
@@ -529,6 +572,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	llmo__reply_status(req, 404, "NotFound", NULL,
 			   "the server could not find the requested resource");
 out:
+	llmo_user_release(&sa_user);
 	free(path);
 	if (u)
 		evhttp_uri_free(u);
@@ -752,6 +796,7 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 			 srv->port);
 	if ((rc = llmo_pki_ensure(srv->data_dir, hosts, url, &srv->pki, err)))
 		goto fail;
+	llmo_sa_key_derive(srv->pki.token, srv->sa_key);
 	if (!opts->plain_http) {
 		if ((rc = llmo_pki_ssl_ctx(&srv->pki, (SSL_CTX **)&srv->ssl_ctx, err)))
 			goto fail;
@@ -810,6 +855,7 @@ void llmo_apiserver_free(struct llmo_apiserver *srv)
 	llmo_pki_release(&srv->pki);
 	llmo_user_release(&srv->admin);
 	llmo_tokens_release(&srv->tokens);
+	OPENSSL_cleanse(srv->sa_key, sizeof(srv->sa_key));
 	free(srv->data_dir);
 	free(srv->kubeconfig);
 	free(srv->url);

@@ -9,6 +9,7 @@
 #include "apiserver/apiserver.h"
 #include "apiserver/pki.h"
 #include "apiserver/rbac.h"
+#include "apiserver/satoken.h"
 #include "apiserver/resource.h"
 #include "apiserver/store.h"
 #include "apiserver/tokens.h"
@@ -60,6 +61,7 @@ struct llmo_apiserver {
 	struct llmo_pki pki;
 	struct llmo_user admin;    /* whoever has the admin token (system:masters) */
 	struct llmo_tokens tokens; /* --token-file users */
+	unsigned char sa_key[LLMO_SA_KEY_LEN]; /* signs ServiceAccount tokens (satoken.h) */
 	char *data_dir;
 	char *kubeconfig;
 	char *url;
@@ -148,8 +150,12 @@ enum llmo__aggregated { LLMO__AGG_NONE, LLMO__AGG_V2, LLMO__AGG_V2BETA1 };
  */
 enum llmo__aggregated llmo__accept_aggregated(const char *accept);
 
-/* POST selfsubjectaccessreviews: answers whether r->user may do what the body asks (handlers.c). */
+/*
+ * POST selfsubjectaccessreviews: answers whether r->user may do what the
+ * body asks; POST selfsubjectreviews: says who r->user is (handlers.c).
+ */
 void llmo__handle_access_review(struct llmo__req *r);
+void llmo__handle_self_review(struct llmo__req *r);
 
 void llmo__handle_resource(struct llmo__req *r);                              /* handlers.c */
 bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *req,

@@ -73,6 +73,9 @@ static json_t *resource_list(struct llmo_apiserver *srv, const char *group, cons
 				json_pack("[s]", "create"));
 		if (res->subresources & LLMO_SUB_LOG)
 			add_sub(list, res, "log", "Pod", NULL, NULL, json_pack("[s]", "get"));
+		if (res->subresources & LLMO_SUB_TOKEN)
+			add_sub(list, res, "token", "TokenRequest", "authentication.k8s.io", "v1",
+				json_pack("[s]", "create"));
 	}
 	if (*group)
 		snprintf(gv, sizeof(gv), "%s/%s", group, version);
@@ -215,6 +218,7 @@ static json_t *aggregated_resource(const struct llmo_resource *res)
 		{LLMO_SUB_BINDING, "binding", "", "v1", "Binding", "create"},
 		{LLMO_SUB_EVICTION, "eviction", "policy", "v1", "Eviction", "create"},
 		{LLMO_SUB_LOG, "log", "", "v1", "Pod", "get"},
+		{LLMO_SUB_TOKEN, "token", "authentication.k8s.io", "v1", "TokenRequest", "create"},
 	};
 
 	if (res->short_names.len)

@@ -19,6 +19,7 @@
 #include "base/yaml.h"
 
 #include <event2/buffer.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -1793,6 +1794,72 @@ out:
 	json_decref(body);
 }
 
+void llmo__handle_self_review(struct llmo__req *r)
+{
+	json_t *groups = json_array();
+
+	for (size_t i = 0; i < r->user->groups.len; i++)
+		json_array_append_new(groups, json_string(r->user->groups.items[i]));
+	llmo__reply_json(r->req, 201,
+			 json_pack("{s:s, s:s, s:{s:n}, s:{s:{s:s, s:s, s:o}}}", "kind",
+				   "SelfSubjectReview", "apiVersion", "authentication.k8s.io/v1",
+				   "metadata", "creationTimestamp", "status", "userInfo", "username",
+				   r->user->name, "uid", r->user->uid ? r->user->uid : "", "groups",
+				   groups));
+}
+
+/* ---- TokenRequest (serviceaccounts/token) ---- */
+
+static void handle_token_request(struct llmo__req *r, const json_t *sa)
+{
+	json_t *body = NULL, *spec, *exp_json, *out;
+	const char *uid = meta_str(sa, "uid");
+	struct llmo_sa_claims c = {0};
+	char token[LLMO_SA_TOKEN_MAX + 1], ts[64];
+	int64_t expiry = LLMO_SA_EXPIRY_DEFAULT_S, now_ms = llmo_clock_wall_ms();
+
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(r->req)) && read_body(r, &body))
+		return;
+	spec = json_object_get(body, "spec");
+	exp_json = json_object_get(spec, "expirationSeconds");
+	if (exp_json && !json_is_null(exp_json)) {
+		if (!json_is_integer(exp_json) ||
+		    json_integer_value(exp_json) < LLMO_SA_EXPIRY_MIN_S ||
+		    json_integer_value(exp_json) > LLMO_SA_EXPIRY_MAX_S) {
+			llmo__reply_status(r->req, 422, "Invalid", NULL,
+					   "TokenRequest.authentication.k8s.io \"%s\" is invalid: "
+					   "spec.expirationSeconds: may not specify a duration less "
+					   "than %d seconds or more than %d seconds",
+					   r->name, LLMO_SA_EXPIRY_MIN_S, LLMO_SA_EXPIRY_MAX_S);
+			json_decref(body);
+			return;
+		}
+		expiry = json_integer_value(exp_json);
+	}
+	snprintf(c.ns, sizeof(c.ns), "%s", r->ns);
+	snprintf(c.name, sizeof(c.name), "%s", r->name);
+	snprintf(c.uid, sizeof(c.uid), "%s", uid ? uid : "");
+	c.exp = now_ms / 1000 + expiry;
+	if (llmo_sa_token_issue(r->srv->sa_key, &c, token, sizeof(token)) != 0) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL,
+				   "cannot issue a token for serviceaccount %s/%s", r->ns, r->name);
+		json_decref(body);
+		return;
+	}
+	llmo_time_format_rfc3339(c.exp * 1000, false, ts, sizeof(ts));
+	out = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:O, s:I}, s:{s:s, s:s}}", "kind",
+			"TokenRequest", "apiVersion", "authentication.k8s.io/v1", "metadata", "name",
+			r->name, "namespace", r->ns, "spec", "audiences",
+			json_is_array(json_object_get(spec, "audiences"))
+				? json_object_get(spec, "audiences")
+				: json_null(),
+			"expirationSeconds", (json_int_t)expiry, "status", "token", token,
+			"expirationTimestamp", ts);
+	OPENSSL_cleanse(token, sizeof(token));
+	llmo__reply_json(r->req, 201, out);
+	json_decref(body);
+}
+
 /* ---- dispatch ---- */
 
 static void handle_collection(struct llmo__req *r)
@@ -1870,7 +1937,10 @@ void llmo__handle_resource(struct llmo__req *r)
 	if (!r->res->namespaced)
 		r->ns[0] = '\0';
 	if (r->res->review) {
-		if (r->cmd == EVHTTP_REQ_POST && !r->has_name)
+		if (r->cmd == EVHTTP_REQ_POST && !r->has_name &&
+		    strcmp(r->res->kind, "SelfSubjectReview") == 0)
+			llmo__handle_self_review(r);
+		else if (r->cmd == EVHTTP_REQ_POST && !r->has_name)
 			llmo__handle_access_review(r);
 		else
 			llmo__reply_status(r->req, 405, "MethodNotAllowed", NULL,
@@ -1885,6 +1955,7 @@ void llmo__handle_resource(struct llmo__req *r)
 			 (strcmp(r->sub, "scale") == 0 && (r->res->subresources & LLMO_SUB_SCALE)) ||
 			 (strcmp(r->sub, "binding") == 0 && (r->res->subresources & LLMO_SUB_BINDING)) ||
 			 (strcmp(r->sub, "log") == 0 && (r->res->subresources & LLMO_SUB_LOG)) ||
+			 (strcmp(r->sub, "token") == 0 && (r->res->subresources & LLMO_SUB_TOKEN)) ||
 			 (strcmp(r->sub, "eviction") == 0 &&
 			  (r->res->subresources & LLMO_SUB_EVICTION)))) {
 		llmo__reply_status(r->req, 404, "NotFound", NULL,
@@ -1915,6 +1986,15 @@ void llmo__handle_resource(struct llmo__req *r)
 	}
 	if (strcmp(r->sub, "binding") == 0 && r->cmd == EVHTTP_REQ_POST) {
 		handle_binding(r, obj, rv);
+		json_decref(obj);
+		return;
+	}
+	if (strcmp(r->sub, "token") == 0) {
+		if (r->cmd == EVHTTP_REQ_POST)
+			handle_token_request(r, obj);
+		else
+			llmo__reply_status(r->req, 405, "MethodNotAllowed", NULL,
+					   "only create is allowed on serviceaccounts/token");
 		json_decref(obj);
 		return;
 	}

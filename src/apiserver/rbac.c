@@ -452,7 +452,9 @@ static const struct default_role default_roles[] = {
 	 LLMO_RBAC_AUTHENTICATED},
 	{"system:basic-user",
 	 "[{\"apiGroups\":[\"authorization.k8s.io\"],\"resources\":[\"selfsubjectaccessreviews\","
-	 "\"selfsubjectrulesreviews\"],\"verbs\":[\"create\"]}]",
+	 "\"selfsubjectrulesreviews\"],\"verbs\":[\"create\"]},"
+	 "{\"apiGroups\":[\"authentication.k8s.io\"],\"resources\":[\"selfsubjectreviews\"],"
+	 "\"verbs\":[\"create\"]}]",
 	 LLMO_RBAC_AUTHENTICATED},
 };
 

@@ -145,6 +145,24 @@ check "nor rolebindings" test "$(curl_as $BOB POST /apis/rbac.authorization.k8s.
 check "system:masters from the token file may do anything" as $ROOT get clusterrolebindings
 check "the admin can-i anything" sh -c "[ \"\$('$KUBECTL' auth can-i '*' '*' --all-namespaces)\" = yes ]"
 
+# ServiceAccount tokens (TokenRequest; curl, since kubectl 1.33's `create token` sends protobuf)
+printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: builder, namespace: team}\n' | admin apply -f - >/dev/null
+check "TokenRequest is 201" test "$(curl_as "$(cat "$LLMO_DATA/token")" POST /api/v1/namespaces/team/serviceaccounts/builder/token '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":1200}}')" = 201
+SA=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"]["token"])' "$LLMO_DATA/body")
+check "an expiry under 10 minutes is 422" test "$(curl_as "$(cat "$LLMO_DATA/token")" POST /api/v1/namespaces/team/serviceaccounts/builder/token '{"spec":{"expirationSeconds":60}}')" = 422
+check "bob may not ask for the ServiceAccount's token" test "$(curl_as $BOB POST /api/v1/namespaces/team/serviceaccounts/builder/token '{}')" = 403
+as "$SA" get pods -n team >"$LLMO_DATA/res" 2>&1
+check "the ServiceAccount is refused by name" grep -q 'User "system:serviceaccount:team:builder" cannot list resource "pods"' "$LLMO_DATA/res"
+check "kubectl auth whoami names it" sh -c "'$KUBECTL' --kubeconfig /dev/null --server '$LLMO_URL' --certificate-authority '$CA' --token '$SA' auth whoami | grep -q 'system:serviceaccounts:team'"
+binding RoleBinding builder-edit team ClusterRole edit ServiceAccount builder
+check "bound by a subject without a namespace (the RoleBinding's)" as "$SA" get pods -n team
+last=${SA: -1}; [ "$last" = 0 ] && flip=1 || flip=0
+check "a tampered token is 401" test "$(curl_as "${SA%?}$flip" GET /api/v1/namespaces/team/pods)" = 401
+admin delete serviceaccount builder -n team >/dev/null
+check "deleting the ServiceAccount revokes its tokens" test "$(curl_as "$SA" GET /api/v1/namespaces/team/pods)" = 401
+printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: builder, namespace: team}\n' | admin apply -f - >/dev/null
+check "...also once one of the same name is made again (new uid)" test "$(curl_as "$SA" GET /api/v1/namespaces/team/pods)" = 401
+
 # a SelfSubjectAccessReview must say what to review
 check "review without attributes is 422" test "$(curl_as $BOB POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews '{"spec":{}}')" = 422
 check "non-resource review" test "$(cani $BOB get /metrics)" = no

@@ -14,6 +14,7 @@
 
 #include "base/common.h"
 #include "apiserver/rbac.h"
+#include "apiserver/satoken.h"
 #include "apiserver/store.h"
 #include "apiserver/tokens.h"
 #include "test_json.h"
@@ -503,6 +504,58 @@ static void test_bearer(void **state)
 	assert_false(llmo_bearer_token(NULL, &tok, &len));
 }
 
+/* ---- ServiceAccount tokens ---- */
+
+static void test_sa_tokens(void **state)
+{
+	unsigned char key[LLMO_SA_KEY_LEN], other[LLMO_SA_KEY_LEN];
+	struct llmo_sa_claims c = {.ns = "team", .name = "builder", .uid = "u-1", .exp = 2000}, got;
+	char tok[LLMO_SA_TOKEN_MAX + 1], bad[LLMO_SA_TOKEN_MAX + 1];
+	size_t len;
+
+	(void)state;
+	llmo_sa_key_derive("admin-token", key);
+	llmo_sa_key_derive("another-admin-token", other);
+	assert_int_equal(llmo_sa_token_issue(key, &c, tok, sizeof(tok)), 0);
+	len = strlen(tok);
+	/* prefix, the claims in order, 64 hex digits */
+	assert_int_equal(strncmp(tok, "llmo-sa:team:builder:u-1:2000:", 30), 0);
+	assert_int_equal(len, 30 + 64);
+	assert_int_equal(llmo_sa_token_verify(key, tok, len, 1999, &got), 0);
+	assert_string_equal(got.ns, "team");
+	assert_string_equal(got.name, "builder");
+	assert_string_equal(got.uid, "u-1");
+	assert_int_equal(got.exp, 2000);
+	/* expired at its second */
+	assert_int_equal(llmo_sa_token_verify(key, tok, len, 2000, &got), LLMO_ETIMEOUT);
+	/* another server's key */
+	assert_int_equal(llmo_sa_token_verify(other, tok, len, 1999, &got), LLMO_EDENIED);
+	/* any change to the claims or the MAC */
+	memcpy(bad, tok, len + 1);
+	bad[10] = 'X'; /* team -> teXm */
+	assert_int_equal(llmo_sa_token_verify(key, bad, len, 1999, &got), LLMO_EDENIED);
+	memcpy(bad, tok, len + 1);
+	bad[len - 1] = bad[len - 1] == '0' ? '1' : '0';
+	assert_int_equal(llmo_sa_token_verify(key, bad, len, 1999, &got), LLMO_EDENIED);
+	snprintf(bad, sizeof(bad), "llmo-sa:team:builder:u-1:9999:%s", tok + 30);
+	assert_int_equal(llmo_sa_token_verify(key, bad, strlen(bad), 1999, &got), LLMO_EDENIED);
+	/* malformed: short, no prefix, truncated MAC, extra field, empty or bad fields */
+	assert_int_equal(llmo_sa_token_verify(key, tok, len - 1, 1999, &got), LLMO_EPARSE);
+	assert_int_equal(llmo_sa_token_verify(key, tok + 1, len - 1, 1999, &got), LLMO_EPARSE);
+	assert_int_equal(llmo_sa_token_verify(key, "llmo-sa:", 8, 0, &got), LLMO_EPARSE);
+	snprintf(bad, sizeof(bad), "llmo-sa:team:builder:u-1:2000:x:%s", tok + 30);
+	assert_int_equal(llmo_sa_token_verify(key, bad, strlen(bad), 1999, &got), LLMO_EPARSE);
+	snprintf(bad, sizeof(bad), "llmo-sa::builder:u-1:2000:%s", tok + 30);
+	assert_int_equal(llmo_sa_token_verify(key, bad, strlen(bad), 1999, &got), LLMO_EPARSE);
+	snprintf(bad, sizeof(bad), "llmo-sa:team:builder:u-1:-5:%s", tok + 30);
+	assert_int_equal(llmo_sa_token_verify(key, bad, strlen(bad), 1999, &got), LLMO_EPARSE);
+	/* what cannot be written into a token */
+	snprintf(c.name, sizeof(c.name), "a:b");
+	assert_int_equal(llmo_sa_token_issue(key, &c, tok, sizeof(tok)), LLMO_EINVAL);
+	snprintf(c.name, sizeof(c.name), "builder");
+	assert_int_equal(llmo_sa_token_issue(key, &c, tok, 20), LLMO_ETOOBIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_tokens_errors),
 		cmocka_unit_test(test_bearer),
+		cmocka_unit_test(test_sa_tokens),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
