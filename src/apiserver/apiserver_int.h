@@ -156,6 +156,8 @@ enum llmo__aggregated llmo__accept_aggregated(const char *accept);
  */
 void llmo__handle_access_review(struct llmo__req *r);
 void llmo__handle_self_review(struct llmo__req *r);
+/* POST selfsubjectrulesreviews: the rules r->user has in spec.namespace (handlers.c). */
+void llmo__handle_rules_review(struct llmo__req *r);
 
 void llmo__handle_resource(struct llmo__req *r);                              /* handlers.c */
 bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *req,

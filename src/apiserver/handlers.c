@@ -1808,6 +1808,68 @@ void llmo__handle_self_review(struct llmo__req *r)
 				   groups));
 }
 
+/* Copies the keys of a PolicyRule that a review's rule of this kind has. */
+static json_t *review_rule(const json_t *rule, const char *const *keys, size_t nkeys)
+{
+	json_t *out = json_object();
+
+	for (size_t i = 0; i < nkeys; i++) {
+		json_t *v = json_object_get(rule, keys[i]);
+
+		if (json_is_array(v) && json_array_size(v))
+			json_object_set(out, keys[i], v);
+	}
+	return out;
+}
+
+void llmo__handle_rules_review(struct llmo__req *r)
+{
+	static const char *const resource_keys[] = {"verbs", "apiGroups", "resources",
+						    "resourceNames"};
+	static const char *const url_keys[] = {"verbs", "nonResourceURLs"};
+	json_t *body = NULL, *rules = json_array(), *res_rules = json_array(),
+	       *url_rules = json_array(), *status, *rule;
+	const char *ns;
+	char errors[1024];
+	size_t i;
+	int rc;
+
+	if (read_body(r, &body))
+		goto out;
+	ns = json_string_value(json_object_get(json_object_get(body, "spec"), "namespace"));
+	rc = llmo_rbac_rules(r->srv->store, r->user, ns ? ns : "", rules, errors, sizeof(errors));
+	if (rc) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL, "reading RBAC rules: %s",
+				   llmo_strerror(rc));
+		goto out;
+	}
+	json_array_foreach(rules, i, rule) {
+		if (json_array_size(json_object_get(rule, "nonResourceURLs")))
+			json_array_append_new(url_rules, review_rule(rule, url_keys,
+								     LLMO_ARRAY_LEN(url_keys)));
+		if (json_array_size(json_object_get(rule, "resources")) ||
+		    json_array_size(json_object_get(rule, "apiGroups")))
+			json_array_append_new(res_rules,
+					      review_rule(rule, resource_keys,
+							  LLMO_ARRAY_LEN(resource_keys)));
+	}
+	status = json_pack("{s:O, s:O, s:b}", "resourceRules", res_rules, "nonResourceRules",
+			   url_rules, "incomplete", *errors != 0);
+	if (*errors)
+		json_object_set_new(status, "evaluationError", json_string(errors));
+	json_object_set_new(body, "status", status);
+	json_object_set_new(body, "apiVersion", json_string("authorization.k8s.io/v1"));
+	json_object_set_new(body, "kind", json_string("SelfSubjectRulesReview"));
+	if (!json_is_object(json_object_get(body, "metadata")))
+		json_object_set_new(body, "metadata", json_object());
+	llmo__reply_json(r->req, 201, json_incref(body));
+out:
+	json_decref(body);
+	json_decref(rules);
+	json_decref(res_rules);
+	json_decref(url_rules);
+}
+
 /* ---- TokenRequest (serviceaccounts/token) ---- */
 
 static void handle_token_request(struct llmo__req *r, const json_t *sa)
@@ -1940,6 +2002,9 @@ void llmo__handle_resource(struct llmo__req *r)
 		if (r->cmd == EVHTTP_REQ_POST && !r->has_name &&
 		    strcmp(r->res->kind, "SelfSubjectReview") == 0)
 			llmo__handle_self_review(r);
+		else if (r->cmd == EVHTTP_REQ_POST && !r->has_name &&
+			 strcmp(r->res->kind, "SelfSubjectRulesReview") == 0)
+			llmo__handle_rules_review(r);
 		else if (r->cmd == EVHTTP_REQ_POST && !r->has_name)
 			llmo__handle_access_review(r);
 		else

@@ -222,6 +222,7 @@ struct visit {
 	const struct llmo_user *user;
 	const struct llmo_rbac_attrs *a;
 	json_t *bindings; /* [[ns, binding], ...] */
+	json_t *collect;  /* NULL, or where every rule of the user's roles goes */
 	struct llmo_buf errors;
 	size_t nerrors;
 	bool allowed;
@@ -291,6 +292,13 @@ static int visit_binding(struct visit *v, const char *ns, const json_t *b, char 
 		return rc;
 	obj = json_loads(data, 0, NULL);
 	free(data);
+	if (v->collect) {
+		json_array_foreach(json_object_get(obj, "rules"), i, rule)
+			if (json_is_object(rule))
+				json_array_append_new(v->collect, json_deep_copy(rule));
+		json_decref(obj);
+		return 0;
+	}
 	json_array_foreach(json_object_get(obj, "rules"), i, rule) {
 		if (llmo_rbac_rule_allows(rule, v->a)) {
 			char who[2 * LLMO_RBAC_SEGMENT_MAX + 64];
@@ -358,6 +366,27 @@ int llmo_rbac_authorize(struct llmo_store *store, const struct llmo_user *user,
 		snprintf(reason, reason_size, "RBAC: %s%s%s", v.nerrors > 1 ? "[" : "",
 			 v.errors.data ? v.errors.data : "", v.nerrors > 1 ? "]" : "");
 	*allowed = !rc && v.allowed;
+	llmo_buf_release(&v.errors);
+	return rc;
+}
+
+int llmo_rbac_rules(struct llmo_store *store, const struct llmo_user *user, const char *ns,
+		    json_t *rules, char *errors, size_t errors_size)
+{
+	struct visit v = {.store = store, .user = user, .collect = rules};
+	struct llmo_rbac_attrs none;
+	int rc;
+
+	memset(&none, 0, sizeof(none));
+	v.a = &none;
+	if (errors && errors_size)
+		errors[0] = '\0';
+	llmo_buf_init(&v.errors, 4096);
+	rc = visit_bindings(&v, KEY_CRB, "", NULL, 0);
+	if (!rc && ns && *ns)
+		rc = visit_bindings(&v, KEY_RB, ns, NULL, 0);
+	if (!rc && v.nerrors && errors)
+		snprintf(errors, errors_size, "%s", v.errors.data ? v.errors.data : "");
 	llmo_buf_release(&v.errors);
 	return rc;
 }

@@ -86,6 +86,16 @@ int llmo_rbac_authorize(struct llmo_store *store, const struct llmo_user *user,
 			size_t reason_size);
 
 /*
+ * Appends to rules (a JSON array) every PolicyRule of the roles bound to
+ * user by ClusterRoleBindings and, when ns is not empty, by ns's
+ * RoleBindings (for SelfSubjectRulesReview). errors (may be NULL) gets the
+ * roles that were named but not found ("clusterrole.rbac.authorization.k8s.io
+ * \"x\" not found, ..."), or "". Returns 0, LLMO_ENOMEM or a store error.
+ */
+int llmo_rbac_rules(struct llmo_store *store, const struct llmo_user *user, const char *ns,
+		    json_t *rules, char *errors, size_t errors_size);
+
+/*
  * The message of the 403 Forbidden Status for a refused request, as
  * kube-apiserver words it: `pods is forbidden: User "bob" cannot list
  * resource "pods" in API group "" in the namespace "default"`, with

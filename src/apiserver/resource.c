@@ -40,6 +40,8 @@ static const struct builtin builtins[] = {
 	 "ClusterRoleBinding", false, NULL, NULL, 0},
 	{"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
 	 "SelfSubjectAccessReview", false, NULL, NULL, 0},
+	{"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview",
+	 "SelfSubjectRulesReview", false, NULL, NULL, 0},
 	{"authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview",
 	 "SelfSubjectReview", false, NULL, NULL, 0},
 };

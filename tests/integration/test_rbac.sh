@@ -101,6 +101,10 @@ check "can-i no for create pods in team" test "$(cani $BOB create pods -n team)"
 check "can-i yes for pods/log (subresource)" test "$(cani $BOB get pods --subresource=log -n team)" = yes
 check "can-i no for secrets (view has none)" test "$(cani $BOB get secrets -n team)" = no
 check_fails "bob cannot create a configmap in team" configmap team c1 as $BOB
+as $BOB auth can-i --list -n team >"$LLMO_DATA/res" 2>&1
+check "can-i --list shows view's pods/log" grep -Eq '^pods/log +\[\] +\[\] +\[get list watch\]' "$LLMO_DATA/res"
+check "can-i --list shows discovery paths" grep -Eq '^ +\[/apis\] +\[\] +\[get\]' "$LLMO_DATA/res"
+check_fails "can-i --list has no secrets" grep -q '^secrets' "$LLMO_DATA/res"
 
 # a Role with resourceNames, bound to a group
 cat >"$LLMO_DATA/role.yaml" <<'EOF'

@@ -358,6 +358,19 @@ static void test_authorize_store(void **state)
 	assert_false(decide(s, &bob, "GET", "/api/v1/pods", reason, sizeof(reason)));
 	assert_false(decide(s, &eve, "GET", "/api/v1/namespaces/team/pods", reason,
 			    sizeof(reason)));
+	/* the rules a SelfSubjectRulesReview lists: the 4 rules every authenticated
+	 * user has (discovery 1, public-info-viewer 1, basic-user 2), plus view's 5 in team */
+	{
+		json_t *rules = json_array();
+
+		assert_int_equal(llmo_rbac_rules(s, &bob, "team", rules, reason, sizeof(reason)), 0);
+		assert_int_equal(json_array_size(rules), 4 + 5);
+		assert_string_equal(reason, "");
+		json_array_clear(rules);
+		assert_int_equal(llmo_rbac_rules(s, &bob, "other", rules, NULL, 0), 0);
+		assert_int_equal(json_array_size(rules), 4);
+		json_decref(rules);
+	}
 
 	/* a Role of the namespace, and bindings to missing roles named in the reason */
 	put(s, "rbac.authorization.k8s.io/roles", "team", "cm",
@@ -373,6 +386,15 @@ static void test_authorize_store(void **state)
 			    sizeof(reason)));
 	assert_string_equal(reason, "RBAC: [role.rbac.authorization.k8s.io \"gone\" not found, "
 				    "clusterrole.rbac.authorization.k8s.io \"gone2\" not found]");
+	{
+		json_t *rules = json_array();
+
+		assert_int_equal(llmo_rbac_rules(s, &eve, "team", rules, reason, sizeof(reason)), 0);
+		assert_string_equal(reason, "role.rbac.authorization.k8s.io \"gone\" not found, "
+					    "clusterrole.rbac.authorization.k8s.io \"gone2\" not "
+					    "found");
+		json_decref(rules);
+	}
 	put(s, "rbac.authorization.k8s.io/rolebindings", "team", "c-cm",
 	    "{'metadata':{'name':'c-cm','namespace':'team'},'roleRef':{'kind':'Role','name':'cm'},"
 	    "'subjects':[{'kind':'User','name':'eve'}]}");
