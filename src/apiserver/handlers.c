@@ -544,6 +544,37 @@ static bool namespace_usable(struct llmo__req *r, const char *ns)
 	return true;
 }
 
+/*
+ * The escalation check of RBAC writes (rbac.h): true when r->user may store
+ * obj; otherwise answers 403 and returns false.
+ */
+static bool rbac_write_allowed(struct llmo__req *r, const json_t *obj)
+{
+	char msg[2048], q[300];
+	bool allowed = true;
+	int rc;
+
+	if (!r->user || strcmp(r->res->group, "rbac.authorization.k8s.io") != 0)
+		return true;
+	rc = llmo_rbac_check_escalation(r->srv->store, r->user, r->res->plural, r->ns, obj,
+					&allowed, msg, sizeof(msg));
+	if (rc) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL, "authorization failed: %s",
+				   llmo_strerror(rc));
+		return false;
+	}
+	if (allowed)
+		return true;
+	llmo__qualified_name(r->res, q, sizeof(q));
+	llmo__reply_status(r->req, 403, "Forbidden",
+			   json_pack("{s:s, s:s, s:s}", "name", meta_str(obj, "name")
+							? meta_str(obj, "name") : "",
+				     "group", r->res->group, "kind", r->res->plural),
+			   "%s \"%s\" is forbidden: %s", q,
+			   meta_str(obj, "name") ? meta_str(obj, "name") : "", msg);
+	return false;
+}
+
 static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 {
 	json_t *meta = meta_of(obj);
@@ -593,6 +624,8 @@ static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 	rc = check_object(r, obj, strict_validation(r), &errs);
 	if (!rc && strcmp(r->res->store_key, CRD_KEY) == 0)
 		rc = check_crd(obj, &errs);
+	if (!rc && !llmo_errlist_count(&errs) && !rbac_write_allowed(r, obj))
+		goto out;
 	if (rc) {
 		llmo__reply_status(r->req, 500, "InternalError", NULL, "%s", llmo_strerror(rc));
 		goto out;
@@ -702,6 +735,8 @@ static void commit_update(struct llmo__req *r, json_t *old, int64_t old_rv, json
 	rc = check_object(r, result, strict_validation(r) && strcmp(sub, "status") != 0, &errs);
 	if (!rc && strcmp(r->res->store_key, CRD_KEY) == 0)
 		rc = check_crd(result, &errs);
+	if (!rc && !llmo_errlist_count(&errs) && !rbac_write_allowed(r, result))
+		goto out_result;
 	if (rc) {
 		llmo__reply_status(r->req, 500, "InternalError", NULL, "%s", llmo_strerror(rc));
 		goto out_result;

@@ -391,6 +391,211 @@ int llmo_rbac_rules(struct llmo_store *store, const struct llmo_user *user, cons
 	return rc;
 }
 
+/* ---- escalation ---- */
+
+/* Whether one of owner's rules allows a. */
+static bool owner_allows(const json_t *owner, const struct llmo_rbac_attrs *a)
+{
+	size_t i;
+	json_t *rule;
+
+	json_array_foreach(owner, i, rule)
+		if (llmo_rbac_rule_allows(rule, a))
+			return true;
+	return false;
+}
+
+/* Strings of arr, or one "" when it has none (a rule without resourceNames). */
+static size_t strings_or_empty(const json_t *arr, size_t i, const char **out)
+{
+	const json_t *v = json_array_get(arr, i);
+
+	if (json_array_size(arr) == 0) {
+		*out = "";
+		return 1;
+	}
+	*out = json_is_string(v) ? json_string_value(v) : NULL;
+	return json_array_size(arr);
+}
+
+/*
+ * Whether owner (the writer's rules in ns) covers one rule of the object
+ * written, broken into single verb x group x resource x name (or verb x
+ * URL) pieces as Kubernetes' rule covering does. When not, *missing
+ * describes the first piece that is not held.
+ */
+static bool covers(const json_t *owner, const json_t *rule, const char *ns, struct llmo_buf *missing)
+{
+	const json_t *verbs = json_object_get(rule, "verbs"), *v, *g, *res, *url;
+	size_t i, j, k, l;
+
+	json_array_foreach(verbs, i, v) {
+		const char *verb = json_string_value(v);
+		struct llmo_rbac_attrs a;
+
+		if (!verb || strlen(verb) >= sizeof(a.verb))
+			return false;
+		json_array_foreach(json_object_get(rule, "nonResourceURLs"), j, url) {
+			memset(&a, 0, sizeof(a));
+			memcpy(a.verb, verb, strlen(verb) + 1);
+			a.path = json_string_value(url);
+			if (a.path && !owner_allows(owner, &a)) {
+				llmo_buf_appendf(missing, "{NonResourceURLs:[\"%s\"], Verbs:[\"%s\"]}",
+						 a.path, verb);
+				return false;
+			}
+		}
+		json_array_foreach(json_object_get(rule, "apiGroups"), j, g) {
+			json_array_foreach(json_object_get(rule, "resources"), k, res) {
+				const json_t *names = json_object_get(rule, "resourceNames");
+				const char *group = json_string_value(g), *rs = json_string_value(res);
+				const char *name;
+				size_t n = strings_or_empty(names, 0, &name);
+
+				for (l = 0; l < n; l++) {
+					const char *slash;
+
+					strings_or_empty(names, l, &name);
+					memset(&a, 0, sizeof(a));
+					a.resource_request = true;
+					memcpy(a.verb, verb, strlen(verb) + 1);
+					if (!group || !rs || !name || strlen(group) >= sizeof(a.group) ||
+					    strlen(name) >= sizeof(a.name) || strlen(ns) >= sizeof(a.ns))
+						return false;
+					slash = strchr(rs, '/');
+					if (snprintf(a.resource, sizeof(a.resource), "%.*s",
+						     (int)(slash ? (size_t)(slash - rs) : strlen(rs)),
+						     rs) >= (int)sizeof(a.resource) ||
+					    snprintf(a.subresource, sizeof(a.subresource), "%s",
+						     slash ? slash + 1 : "") >=
+						    (int)sizeof(a.subresource))
+						return false;
+					snprintf(a.group, sizeof(a.group), "%s", group);
+					snprintf(a.name, sizeof(a.name), "%s", name);
+					snprintf(a.ns, sizeof(a.ns), "%s", ns);
+					if (!owner_allows(owner, &a)) {
+						llmo_buf_appendf(missing,
+								 "{APIGroups:[\"%s\"], Resources:[\"%s\"]",
+								 group, rs);
+						if (*name)
+							llmo_buf_appendf(missing,
+									 ", ResourceNames:[\"%s\"]",
+									 name);
+						llmo_buf_appendf(missing, ", Verbs:[\"%s\"]}", verb);
+						return false;
+					}
+				}
+			}
+		}
+	}
+	return true;
+}
+
+/* Whether user may do verb (escalate, bind) on the RBAC resource plural/name in ns. */
+static int may(struct llmo_store *store, const struct llmo_user *user, const char *verb,
+	       const char *plural, const char *name, const char *ns, bool *allowed)
+{
+	struct llmo_rbac_attrs a;
+
+	memset(&a, 0, sizeof(a));
+	a.resource_request = true;
+	snprintf(a.verb, sizeof(a.verb), "%s", verb);
+	snprintf(a.group, sizeof(a.group), "%s", RBAC_GROUP);
+	snprintf(a.resource, sizeof(a.resource), "%s", plural);
+	if (snprintf(a.name, sizeof(a.name), "%s", name) >= (int)sizeof(a.name) ||
+	    snprintf(a.ns, sizeof(a.ns), "%s", ns) >= (int)sizeof(a.ns)) {
+		*allowed = false;
+		return 0;
+	}
+	return llmo_rbac_authorize(store, user, &a, allowed, NULL, 0);
+}
+
+int llmo_rbac_check_escalation(struct llmo_store *store, const struct llmo_user *user,
+			       const char *plural, const char *ns, const json_t *obj,
+			       bool *allowed, char *msg, size_t n)
+{
+	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+							     "name"));
+	bool binding = strcmp(plural, "rolebindings") == 0 ||
+		       strcmp(plural, "clusterrolebindings") == 0;
+	json_t *rules = NULL, *owner = NULL, *role = NULL, *rule;
+	struct llmo_buf missing;
+	char *data = NULL;
+	size_t i;
+	int rc = 0;
+
+	*allowed = true;
+	if (msg && n)
+		msg[0] = '\0';
+	if (llmo_user_in_group(user, LLMO_RBAC_MASTERS) ||
+	    (!binding && strcmp(plural, "roles") != 0 && strcmp(plural, "clusterroles") != 0))
+		return 0;
+	llmo_buf_init(&missing, 4096);
+	if (!name)
+		name = "";
+	if (!ns)
+		ns = "";
+	if (binding) {
+		const json_t *ref = json_object_get(obj, "roleRef");
+		const char *kind = json_string_value(json_object_get(ref, "kind"));
+		const char *rname = json_string_value(json_object_get(ref, "name"));
+		bool cluster = kind && strcmp(kind, "ClusterRole") == 0;
+
+		if (!kind || !rname || (!cluster && strcmp(kind, "Role") != 0))
+			goto out; /* binds nothing this server evaluates */
+		/* the bind verb on the role lets one bind it without holding it */
+		rc = may(store, user, "bind", cluster ? "clusterroles" : "roles", rname, ns, allowed);
+		if (rc || *allowed)
+			goto out;
+		rc = llmo_store_get(store, cluster ? KEY_CR : KEY_ROLE, cluster ? "" : ns, rname,
+				    &data, NULL);
+		if (rc == LLMO_ENOTFOUND) {
+			*allowed = false;
+			rc = 0;
+			if (msg)
+				snprintf(msg, n, "%s.%s \"%s\" not found",
+					 cluster ? "clusterrole" : "role", RBAC_GROUP, rname);
+			goto out;
+		}
+		if (rc)
+			goto out;
+		role = json_loads(data, 0, NULL);
+		rules = json_incref(json_object_get(role, "rules"));
+	} else {
+		rc = may(store, user, "escalate", plural, name, ns, allowed);
+		if (rc || *allowed)
+			goto out;
+		rules = json_incref(json_object_get(obj, "rules"));
+	}
+	owner = json_array();
+	if (!owner) {
+		rc = LLMO_ENOMEM;
+		goto out;
+	}
+	if ((rc = llmo_rbac_rules(store, user, ns, owner, NULL, 0)))
+		goto out;
+	*allowed = true;
+	json_array_foreach(rules, i, rule) {
+		if (!covers(owner, rule, ns, &missing)) {
+			*allowed = false;
+			break;
+		}
+	}
+	if (!*allowed && msg)
+		snprintf(msg, n,
+			 "user \"%s\" is attempting to grant RBAC permissions not currently held: %s",
+			 user->name, missing.data ? missing.data : "");
+out:
+	if (rc)
+		*allowed = false;
+	free(data);
+	json_decref(role);
+	json_decref(rules);
+	json_decref(owner);
+	llmo_buf_release(&missing);
+	return rc;
+}
+
 void llmo_rbac_forbidden_message(const struct llmo_user *user, const struct llmo_rbac_attrs *a,
 				 const char *reason, char *out, size_t n)
 {

@@ -96,6 +96,23 @@ int llmo_rbac_rules(struct llmo_store *store, const struct llmo_user *user, cons
 		    json_t *rules, char *errors, size_t errors_size);
 
 /*
+ * Kubernetes' escalation prevention, for a write (create, update, patch,
+ * apply) of obj, an object of the RBAC resource plural ("roles",
+ * "clusterroles", "rolebindings", "clusterrolebindings"; anything else is
+ * allowed) in ns ("" for the cluster-scoped ones), by user: a Role or
+ * ClusterRole only with rules the user already holds in ns (or the
+ * `escalate` verb on it), a binding only to a role whose rules the user
+ * holds in ns (or the `bind` verb on that role; a missing role is refused).
+ * system:masters may do anything. *allowed says the answer; msg (may be
+ * NULL) gets the reason of a refusal ("user \"bob\" is attempting to grant
+ * RBAC permissions not currently held: {APIGroups:[\"\"],
+ * Resources:[\"secrets\"], Verbs:[\"get\"]}"). Returns 0 or an error.
+ */
+int llmo_rbac_check_escalation(struct llmo_store *store, const struct llmo_user *user,
+			       const char *plural, const char *ns, const json_t *obj,
+			       bool *allowed, char *msg, size_t n);
+
+/*
  * The message of the 403 Forbidden Status for a refused request, as
  * kube-apiserver words it: `pods is forbidden: User "bob" cannot list
  * resource "pods" in API group "" in the namespace "default"`, with

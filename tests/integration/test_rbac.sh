@@ -149,6 +149,16 @@ check "nor rolebindings" test "$(curl_as $BOB POST /apis/rbac.authorization.k8s.
 check "system:masters from the token file may do anything" as $ROOT get clusterrolebindings
 check "the admin can-i anything" sh -c "[ \"\$('$KUBECTL' auth can-i '*' '*' --all-namespaces)\" = yes ]"
 
+# escalation prevention: olga, admin of ops, may bind view there but not cluster-admin
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: ops}\n' | admin apply -f - >/dev/null
+binding RoleBinding olga-admin ops ClusterRole admin User olga
+rb() { printf 'apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: %s, namespace: ops}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: %s}\nsubjects: [{kind: User, name: bob}]\n' "$1" "$2"; }
+check "an admin binds view in her namespace" sh -c "$(declare -f rb); rb bob-view view | '$KUBECTL' --kubeconfig /dev/null --server '$LLMO_URL' --certificate-authority '$CA' --token $OPS apply -f -"
+rb bob-root cluster-admin | as $OPS apply -f - >"$LLMO_DATA/res" 2>&1
+check "...but not cluster-admin (403, permissions not held)" grep -q 'rolebindings.rbac.authorization.k8s.io "bob-root" is forbidden: user "olga" is attempting to grant RBAC permissions not currently held: {APIGroups:\["\*"\], Resources:\["\*"\], Verbs:\["\*"\]}' "$LLMO_DATA/res"
+printf 'apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: nodes, namespace: ops}\nrules: [{apiGroups: [""], resources: [nodes], verbs: [get]}]\n' | as $OPS apply -f - >"$LLMO_DATA/res" 2>&1
+check "...nor write a Role with rules she lacks" grep -q 'Resources:\["nodes"\], Verbs:\["get"\]' "$LLMO_DATA/res"
+
 # ServiceAccount tokens (TokenRequest; curl, since kubectl 1.33's `create token` sends protobuf)
 printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: builder, namespace: team}\n' | admin apply -f - >/dev/null
 check "TokenRequest is 201" test "$(curl_as "$(cat "$LLMO_DATA/token")" POST /api/v1/namespaces/team/serviceaccounts/builder/token '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":1200}}')" = 201

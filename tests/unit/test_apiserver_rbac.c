@@ -426,6 +426,109 @@ static void test_authorize_store(void **state)
 	llmo_user_release(&root);
 }
 
+/* ---- escalation prevention ---- */
+
+static bool may_write(struct llmo_store *s, const struct llmo_user *u, const char *plural,
+		      const char *ns, const char *obj_json, char *msg, size_t n)
+{
+	json_t *obj = J(obj_json);
+	bool allowed = false;
+
+	assert_int_equal(llmo_rbac_check_escalation(s, u, plural, ns, obj, &allowed, msg, n), 0);
+	json_decref(obj);
+	return allowed;
+}
+
+static void test_escalation(void **state)
+{
+	struct llmo_user amy = user_new("amy", "system:authenticated");
+	struct llmo_user root = user_new("root", "system:masters");
+	struct llmo_error err = {0};
+	struct llmo_store *s = NULL;
+	char msg[1024];
+
+	(void)state;
+	assert_int_equal(llmo_store_open(":memory:", &s, &err), 0);
+	assert_int_equal(llmo_rbac_bootstrap(s, &err), 0);
+	/* amy is admin of team */
+	put(s, "rbac.authorization.k8s.io/rolebindings", "team", "amy-admin",
+	    "{'metadata':{'name':'amy-admin','namespace':'team'},'roleRef':{'kind':'ClusterRole',"
+	    "'name':'admin'},'subjects':[{'kind':'User','name':'amy'}]}");
+	/* bindings: to roles she holds in team, yes; to more, or elsewhere, no */
+	assert_true(may_write(s, &amy, "rolebindings", "team",
+			      "{'metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole','name':'view'}}",
+			      msg, sizeof(msg)));
+	assert_true(may_write(s, &amy, "rolebindings", "team",
+			      "{'metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole','name':'edit'}}",
+			      msg, sizeof(msg)));
+	assert_false(may_write(s, &amy, "rolebindings", "team",
+			       "{'metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole',"
+			       "'name':'cluster-admin'}}",
+			       msg, sizeof(msg)));
+	assert_string_equal(msg, "user \"amy\" is attempting to grant RBAC permissions not "
+				 "currently held: {APIGroups:[\"*\"], Resources:[\"*\"], "
+				 "Verbs:[\"*\"]}");
+	assert_false(may_write(s, &amy, "rolebindings", "other",
+			       "{'metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole','name':'view'}}",
+			       msg, sizeof(msg)));
+	assert_false(may_write(s, &amy, "clusterrolebindings", "",
+			       "{'metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole','name':'view'}}",
+			       msg, sizeof(msg)));
+	assert_false(may_write(s, &amy, "rolebindings", "team",
+			       "{'metadata':{'name':'b'},'roleRef':{'kind':'Role','name':'nope'}}", msg,
+			       sizeof(msg)));
+	assert_string_equal(msg, "role.rbac.authorization.k8s.io \"nope\" not found");
+	/* roles: only rules she holds, piece by piece */
+	assert_true(may_write(s, &amy, "roles", "team",
+			      "{'metadata':{'name':'r'},'rules':[{'apiGroups':[''],'resources':"
+			      "['secrets','pods/log'],'resourceNames':['x'],'verbs':['get']}]}",
+			      msg, sizeof(msg)));
+	assert_false(may_write(s, &amy, "roles", "team",
+			       "{'metadata':{'name':'r'},'rules':[{'apiGroups':[''],'resources':"
+			       "['pods','nodes'],'verbs':['get']}]}",
+			       msg, sizeof(msg)));
+	assert_string_equal(msg, "user \"amy\" is attempting to grant RBAC permissions not "
+				 "currently held: {APIGroups:[\"\"], Resources:[\"nodes\"], "
+				 "Verbs:[\"get\"]}");
+	assert_false(may_write(s, &amy, "roles", "team",
+			       "{'metadata':{'name':'r'},'rules':[{'apiGroups':[''],'resources':"
+			       "['*'],'verbs':['get']}]}",
+			       msg, sizeof(msg)));
+	assert_false(may_write(s, &amy, "clusterroles", "",
+			       "{'metadata':{'name':'r'},'rules':[{'nonResourceURLs':['/metrics'],"
+			       "'verbs':['get']}]}",
+			       msg, sizeof(msg)));
+	assert_true(may_write(s, &amy, "clusterroles", "",
+			      "{'metadata':{'name':'r'},'rules':[{'nonResourceURLs':['/healthz'],"
+			      "'verbs':['get']}]}",
+			      msg, sizeof(msg)));
+	/* the escalate and bind verbs lift the check */
+	put(s, "rbac.authorization.k8s.io/clusterroles", "", "binder",
+	    "{'metadata':{'name':'binder'},'rules':[{'apiGroups':['rbac.authorization.k8s.io'],"
+	    "'resources':['clusterroles'],'resourceNames':['cluster-admin'],'verbs':['bind']},"
+	    "{'apiGroups':['rbac.authorization.k8s.io'],'resources':['roles'],'verbs':['escalate']}]}");
+	put(s, "rbac.authorization.k8s.io/rolebindings", "team", "amy-binder",
+	    "{'metadata':{'name':'amy-binder','namespace':'team'},'roleRef':{'kind':'ClusterRole',"
+	    "'name':'binder'},'subjects':[{'kind':'User','name':'amy'}]}");
+	assert_true(may_write(s, &amy, "rolebindings", "team",
+			      "{'metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole',"
+			      "'name':'cluster-admin'}}",
+			      msg, sizeof(msg)));
+	assert_true(may_write(s, &amy, "roles", "team",
+			      "{'metadata':{'name':'r'},'rules':[{'apiGroups':['*'],'resources':"
+			      "['*'],'verbs':['*']}]}",
+			      msg, sizeof(msg)));
+	/* masters, and other resources, are not checked */
+	assert_true(may_write(s, &root, "clusterrolebindings", "",
+			      "{'metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole','name':'gone'}}",
+			      msg, sizeof(msg)));
+	assert_true(may_write(s, &amy, "configmaps", "other", "{'metadata':{'name':'c'}}", msg,
+			      sizeof(msg)));
+	llmo_store_close(s);
+	llmo_user_release(&amy);
+	llmo_user_release(&root);
+}
+
 /* ---- the token file ---- */
 
 static void test_tokens(void **state)
@@ -587,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_subjects),
 		cmocka_unit_test(test_forbidden_message),
 		cmocka_unit_test(test_authorize_store),
+		cmocka_unit_test(test_escalation),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_tokens_errors),
 		cmocka_unit_test(test_bearer),
