@@ -11,7 +11,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libcmocka-dev clang libclang-rt-dev python3 python3-yaml python3-kubernetes skopeo
-  wrk nginx-light
+  wrk nginx-light prometheus
 )
 
 want=("${build_pkgs[@]}")

@@ -15,6 +15,7 @@ int cmd_model(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_inference_sim(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_scheduler(int argc, char **argv);
 int cmd_controller(int argc, char **argv);

@@ -19,6 +19,7 @@ static const char controller_usage[] =
 	"usage: llmo controller [--kubeconfig FILE] [--config FILE]\n"
 	"                       [--leader-elect true|false] [--identity ID]\n"
 	"                       [--gateway-metrics URL] [--scrape-interval DURATION]\n"
+	"                       [--metrics-listen ADDR:PORT|off] [--prometheus URL]\n"
 	"\n"
 	"Reconciles LLMWorkloads into replicas (pods scheduled by llmo-scheduler)\n"
 	"and a Service each, and LLMModels into a phase and the workloads using\n"
@@ -36,12 +37,17 @@ static const char controller_usage[] =
 	"                       autoscaling, canary analysis and drain-aware scale-in\n"
 	"                       (default: none; replicas are then deleted without\n"
 	"                       draining and canaries are not analysed)\n"
-	"  --scrape-interval D  how often the gateway's metrics are read (default 2s)\n";
+	"  --prometheus URL     read the gateway's series from this Prometheus server's\n"
+	"                       query API (http://HOST:9090) instead of --gateway-metrics\n"
+	"  --scrape-interval D  how often the gateway's metrics are read (default 2s)\n"
+	"  --metrics-listen A   serve /metrics and /healthz on ADDR:PORT (default the\n"
+	"                       configuration's operator.metricsAddr, \":9090\"); off: not\n";
 
 int cmd_controller(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *config = NULL, *identity = NULL, *elect = NULL;
-	const char *interval = NULL;
+	const char *interval = NULL, *mlisten = NULL;
+	char maddr[256], mhost[256];
 	struct llmo_controller_opts opts = {0};
 	struct llmo_kube_client *client = NULL;
 	struct llmo_controller *ctl = NULL;
@@ -73,8 +79,16 @@ int cmd_controller(int argc, char **argv)
 						       "--gateway-metrics wants an http:// or https:// "
 						       "URL, not \"%s\"", v);
 			opts.gateway_metrics_url = v;
+		} else if (strcmp(a, "--prometheus") == 0) {
+			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+				return cmd_usage_error("controller",
+						       "--prometheus wants an http:// or https:// URL, "
+						       "not \"%s\"", v);
+			opts.prometheus_url = v;
 		} else if (strcmp(a, "--scrape-interval") == 0) {
 			interval = v;
+		} else if (strcmp(a, "--metrics-listen") == 0) {
+			mlisten = v;
 		} else {
 			return cmd_usage_error("controller", "unknown option %s (see --help)", a);
 		}
@@ -94,6 +108,10 @@ int cmd_controller(int argc, char **argv)
 					       "not \"%s\"", interval);
 		opts.scrape_interval_ms = (long)(ns / 1000000);
 	}
+	if (opts.prometheus_url && opts.gateway_metrics_url)
+		return cmd_usage_error("controller",
+				       "--prometheus and --gateway-metrics are two sources of the same "
+				       "numbers: give one");
 	if (identity && !*identity)
 		return cmd_usage_error("controller", "--identity wants a non-empty name");
 	if (cmd_load_config(config, &cfg))
@@ -113,6 +131,17 @@ int cmd_controller(int argc, char **argv)
 	if (!base) {
 		fprintf(stderr, "llmo controller: cannot create the event loop\n");
 		goto out;
+	}
+	if (!mlisten)
+		mlisten = cfg.operator_.metrics_addr;
+	if (mlisten && strcmp(mlisten, "off") != 0) {
+		snprintf(maddr, sizeof(maddr), "%s%s", mlisten[0] == ':' ? "0.0.0.0" : "", mlisten);
+		if (cmd_parse_listen(maddr, mhost, sizeof(mhost), &opts.metrics_port)) {
+			fprintf(stderr, "llmo controller: the metrics address \"%s\" is not ADDR:PORT\n",
+				mlisten);
+			goto out;
+		}
+		opts.metrics_host = mhost;
 	}
 	opts.config = &cfg;
 	opts.leader_election = elect ? strcmp(elect, "true") == 0 : cfg.operator_.leader_election;

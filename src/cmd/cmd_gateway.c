@@ -14,6 +14,7 @@
 #include "base/str.h"
 #include "cmd/cmd.h"
 #include "gateway/gateway.h"
+#include "gateway/prefix.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 
@@ -28,12 +29,15 @@ static const char usage[] =
 	"                    [--max-response SIZE] [--backend-connections N]\n"
 	"                    [--max-clients N] [--breaker-failures N] [--breaker-cooldown D]\n"
 	"                    [--watch D] [--hold-max N] [--hold-timeout D]\n"
-	"                    [--keys FILE | --keys-secret NS/NAME]\n"
+	"                    [--keys FILE | --keys-secret NS/NAME] [--balance prefix|p2c]\n"
+	"                    [--prefix-block SIZE] [--prefix-busy N] [--prefix-entries N]\n"
+	"                    [--scrape-interval D]\n"
 	"                    [--seed N] [--log-level LEVEL] [--log-json]\n"
 	"\n"
 	"Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings,\n"
 	"/v1/models) and routes each request by its \"model\" to a replica that serves\n"
-	"it: least outstanding requests with two random choices, keep-alive pools,\n"
+	"it: prefix affinity, else least outstanding requests with two random\n"
+	"choices; keep-alive pools,\n"
 	"streaming, retries on another replica, circuit breaking. Also /healthz,\n"
 	"/readyz and /metrics. Replicas come from a static backends file, or else\n"
 	"from the API (LLMWorkloads and their Ready pods). docs/gateway.md describes\n"
@@ -67,6 +71,19 @@ static const char usage[] =
 	"                            or JSON); without it requests are anonymous\n"
 	"  --keys-secret NS/NAME     API mode: the keys file is the Secret's data\n"
 	"                            \"keys.yaml\", watched\n"
+	"  --balance prefix|p2c      prefix: prefer the replica that last served the\n"
+	"                            longest prefix of the prompt unless it is busy,\n"
+	"                            else least load (default); p2c: least load only\n"
+	"  --prefix-block SIZE       bytes of the prompt's JSON per hashed block\n"
+	"                            (default 256; 16 to 64Ki)\n"
+	"  --prefix-busy N           a matching replica with more than N requests in\n"
+	"                            flight above the least loaded one is busy\n"
+	"                            (default 8)\n"
+	"  --prefix-entries N        prefix blocks remembered, least recently used\n"
+	"                            forgotten first (default 65536)\n"
+	"  --scrape-interval D       how often each replica's /metrics is read; its\n"
+	"                            vllm:num_requests_waiting counts into its load\n"
+	"                            (default 1s; 0 never)\n"
 	"  --seed N                  the balancer's random seed (default: from the clock;\n"
 	"                            for reproducible tests)\n"
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
@@ -158,6 +175,7 @@ int cmd_gateway(int argc, char **argv)
 	int status = 1, rc;
 
 	llmo_gateway_opts_init(&opts);
+	opts.scrape_interval_ms = LLMO_GATEWAY_SCRAPE_MS;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *eq = strchr(a, '=');
 		char name[64];
@@ -199,6 +217,8 @@ int cmd_gateway(int argc, char **argv)
 			rc = parse_ms(name, v, &opts.breaker_cooldown_ms);
 		} else if (strcmp(name, "--watch") == 0) {
 			rc = parse_ms(name, v, &opts.watch_ms);
+		} else if (strcmp(name, "--scrape-interval") == 0) {
+			rc = parse_ms(name, v, &opts.scrape_interval_ms);
 		} else if (strcmp(name, "--hold-timeout") == 0) {
 			rc = parse_ms(name, v, &opts.hold_timeout_ms);
 			if (!rc && opts.hold_timeout_ms <= 0)
@@ -223,6 +243,26 @@ int cmd_gateway(int argc, char **argv)
 			rc = parse_int(name, v, 1, 1000000, &opts.clients_max);
 		} else if (strcmp(name, "--breaker-failures") == 0) {
 			rc = parse_int(name, v, 0, 1000, &opts.breaker_failures);
+		} else if (strcmp(name, "--balance") == 0) {
+			if (strcmp(v, "prefix") == 0)
+				opts.balance = LLMO_GATEWAY_BALANCE_PREFIX;
+			else if (strcmp(v, "p2c") == 0)
+				opts.balance = LLMO_GATEWAY_BALANCE_P2C;
+			else
+				return cmd_usage_error(SUB, "--balance wants prefix or p2c, not \"%s\"",
+						       v);
+		} else if (strcmp(name, "--prefix-busy") == 0) {
+			rc = parse_int(name, v, 0, 1000000, &opts.prefix_busy);
+		} else if (strcmp(name, "--prefix-entries") == 0) {
+			int n;
+
+			rc = parse_int(name, v, 1, LLMO_GW_LRU_MAX, &n);
+			opts.prefix_entries = (size_t)n;
+		} else if (strcmp(name, "--prefix-block") == 0) {
+			rc = parse_size(name, v, &opts.prefix_block);
+			if (!rc && (opts.prefix_block < LLMO_GW_PREFIX_BLOCK_MIN ||
+				    opts.prefix_block > LLMO_GW_PREFIX_BLOCK_MAX))
+				return cmd_usage_error(SUB, "--prefix-block must be 16 to 65536 bytes");
 		} else if (strcmp(name, "--max-body") == 0) {
 			rc = parse_size(name, v, &opts.body_max);
 		} else if (strcmp(name, "--max-response") == 0) {

@@ -18,6 +18,7 @@ static const char usage[] =
 	"                          [--ttft-base D] [--ttft-per-token D] [--itl D]\n"
 	"                          [--max-batch N] [--startup-delay D] [--error-rate F]\n"
 	"                          [--seed N] [--kv-blocks N] [--block-size N]\n"
+	"                          [--prefix-cache-blocks N]\n"
 	"                          [--max-tokens N] [--max-model-len N] [--embedding-dim N]\n"
 	"                          [--log-level LEVEL] [--log-json]\n"
 	"\n"
@@ -44,6 +45,9 @@ static const char usage[] =
 	"  --kv-blocks N          KV-cache blocks behind vllm:gpu_cache_usage_perc\n"
 	"                         (default 2048; 0 reports 0)\n"
 	"  --block-size N         tokens per KV-cache block (default 16)\n"
+	"  --prefix-cache-blocks N  prefix cache: blocks of the prompts kept, least\n"
+	"                         recently used forgotten first; cached prompt tokens\n"
+	"                         cost no --ttft-per-token (default 0: no cache)\n"
 	"  --max-tokens N         most tokens of a completion whose request names no\n"
 	"                         max_tokens (default 16)\n"
 	"  --max-model-len N      context length: prompt + completion tokens (default 4096)\n"
@@ -70,6 +74,7 @@ static const struct flag {
 	{"--max-model-len", FLAG_INT, offsetof(struct llmo_sim_opts, max_model_len)},
 	{"--embedding-dim", FLAG_INT, offsetof(struct llmo_sim_opts, embedding_dim)},
 	{"--kv-blocks", FLAG_INT64, offsetof(struct llmo_sim_opts, kv_blocks)},
+	{"--prefix-cache-blocks", FLAG_INT64, offsetof(struct llmo_sim_opts, prefix_cache_blocks)},
 	{"--seed", FLAG_UINT64, offsetof(struct llmo_sim_opts, seed)},
 	{"--error-rate", FLAG_DOUBLE, offsetof(struct llmo_sim_opts, error_rate)},
 };

@@ -35,7 +35,9 @@ static const char server_usage[] =
 	"                   [--insecure-http] [--log-level LEVEL] [--log-json]\n"
 	"                   [--fake-gpus N[:MODEL:MEMORY]] [--node-name NAME]\n"
 	"                   [--gateway-listen ADDR:PORT] [--registry-listen ADDR:PORT]\n"
-	"                   [--disable COMPONENTS] [--keep-pods] [--token-file FILE]\n"
+	"                   [--disable COMPONENTS] [--keep-pods]\n"
+	"                   [--metrics-listen ADDR:PORT] [--prometheus URL]\n"
+	"                   [--token-file FILE]\n"
 	"\n"
 	"Runs llmo's control plane on this machine, with an embedded Kubernetes-\n"
 	"compatible API server (HTTPS, bearer token). On first start it creates a CA,\n"
@@ -61,6 +63,11 @@ static const char server_usage[] =
 	"                     scheduler, agent, gateway, registry\n"
 	"  --keep-pods        leave the replicas' processes running on exit (the\n"
 	"                     next start adopts them); by default they are stopped\n"
+	"  --metrics-listen ADDR:PORT  the controller's /metrics (workloads, rollouts,\n"
+	"                     models, reconciles; default: not served). The API's\n"
+	"                     /metrics and the gateway's are served anyway\n"
+	"  --prometheus URL   the controller reads the gateway's series from this\n"
+	"                     Prometheus server's query API instead of the gateway\n"
 	"  --token-file FILE  more users, as bearer tokens (kube-apiserver's CSV:\n"
 	"                     token,user,uid,\"group1,group2\"); authorized by RBAC\n";
 
@@ -97,6 +104,9 @@ struct server {
 	bool plain_http;
 	const char *gateway_host, *registry_host;
 	int gateway_port, registry_port;
+	char metrics_host[256]; /* the controller's /metrics; "" not served */
+	const char *prometheus;	/* the controller's source instead of the gateway; NULL none */
+	int metrics_port;
 	/* the gateway's bound port for the controller's metrics URL: 0 not yet, -1 never */
 	pthread_mutex_t gw_lock;
 	pthread_cond_t gw_cond;
@@ -166,9 +176,22 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 				 port);
 			o.gateway_metrics_url = url;
 		}
+		if (s->prometheus) {
+			o.prometheus_url = s->prometheus;
+			o.gateway_metrics_url = NULL;
+		}
+		if (s->metrics_host[0]) {
+			o.metrics_host = s->metrics_host;
+			o.metrics_port = s->metrics_port;
+		}
 		if (llmo_controller_new(p->client, p->base, &o, (struct llmo_controller **)&p->obj,
 					err))
 			return -1;
+		if (s->metrics_host[0]) {
+			printf("llmo controller metrics on http://%s:%d/metrics\n", s->metrics_host,
+			       llmo_controller_metrics_port(p->obj));
+			fflush(stdout);
+		}
 		return llmo_controller_start(p->obj, err);
 	}
 	case PART_SCHEDULER:
@@ -578,6 +601,16 @@ int cmd_server(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--token-file") == 0) {
 			opts.token_file = v;
+			i++;
+		} else if (strcmp(a, "--prometheus") == 0) {
+			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+				return cmd_usage_error("server", "--prometheus wants an http(s):// URL, "
+						       "got \"%s\"", v);
+			s.prometheus = v;
+			i++;
+		} else if (strcmp(a, "--metrics-listen") == 0) {
+			if (cmd_parse_listen(v, s.metrics_host, sizeof(s.metrics_host), &s.metrics_port))
+				return cmd_usage_error("server", "%s wants ADDR:PORT, got \"%s\"", a, v);
 			i++;
 		} else if (strcmp(a, "--gateway-listen") == 0 || strcmp(a, "--registry-listen") == 0) {
 			bool gw = strcmp(a, "--gateway-listen") == 0;

@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{"registry", cmd_registry, "the OCI model registry: versioned, verified, access-controlled blobs"},
 	{"inference-sim", cmd_inference_sim, "an OpenAI-compatible simulated LLM server for tests and demos"},
 	{"sim", cmd_sim, "trace-driven simulators: `llmo sim schedule` (GPU placement), `llmo sim autoscale` (autoscaling)"},
+	{"bench", cmd_bench, "`llmo bench load`: open-loop load generator (trace replay or Poisson) with TTFT and latency percentiles"},
 	{"validate", cmd_validate, "check LLMWorkload, LLMModel and configuration files"},
 	{"config", cmd_config, "print the default configuration or check a configuration file"},
 	{"version", cmd_version, "print the version"},

@@ -4,6 +4,7 @@
 #include "base/common.h"
 
 #include <event2/event.h>
+#include <event2/http.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -65,6 +66,38 @@ int llmo__condition_set(json_t *conds, const json_t *old_obj, const char *type, 
 					       "lastTransitionTime", ts))
 		       ? LLMO_ENOMEM
 		       : 0;
+}
+
+int llmo__pod_endpoint(const json_t *pod, int port, char *out, size_t n)
+{
+	const char *ip = llmo_kube_str(pod, "status", "podIP");
+	const char *hp = json_string_value(json_object_get(
+		json_object_get(json_object_get(pod, "metadata"), "annotations"),
+		LLMO_ANNOTATION_HOST_PORTS));
+	char key[16];
+	json_t *map;
+	json_int_t p = port;
+
+	if (!p)
+		p = json_integer_value(json_object_get(
+			json_array_get(json_object_get(json_array_get(json_object_get(
+							       json_object_get(pod, "spec"),
+							       "containers"),
+						       0),
+						"ports"),
+				       0),
+			"containerPort"));
+	if (!ip || !*ip || p <= 0)
+		return -1;
+	if (hp && (map = json_loads(hp, 0, NULL)) != NULL) {
+		snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, p);
+		if (json_is_integer(json_object_get(map, key)))
+			p = json_integer_value(json_object_get(map, key));
+		json_decref(map);
+	}
+	snprintf(out, n, strchr(ip, ':') ? "[%s]:%" JSON_INTEGER_FORMAT : "%s:%" JSON_INTEGER_FORMAT,
+		 ip, p);
+	return 0;
 }
 
 void llmo__random_suffix(struct llmo_controller *c, char *out, size_t len)
@@ -210,6 +243,25 @@ static void requeue_everything(struct llmo_controller *c)
 	llmo_informer_list(c->models, NULL, enqueue_each, &m);
 }
 
+/* One Ready replica's vLLM metrics (KV cache usage, waiting and running requests). */
+static int read_replica(void *ctx, json_t *pod)
+{
+	struct llmo_controller *c = ctx;
+	const char *ns = llmo_kube_str(pod, "metadata", "namespace");
+	const char *wl = json_string_value(json_object_get(
+		json_object_get(json_object_get(pod, "metadata"), "labels"), LLMO_LABEL_WORKLOAD));
+	char ep[128], key[LLMO__CTRL_KEY_MAX];
+
+	if (!ns || !wl || c->replica_reads >= LLMO__SIG_REPLICAS_MAX ||
+	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") ||
+	    !llmo_kube_condition_true(pod, "Ready") || llmo__pod_endpoint(pod, 0, ep, sizeof(ep)))
+		return 0;
+	c->replica_reads++;
+	snprintf(key, sizeof(key), "%s/%s", ns, wl);
+	llmo__signals_scrape_replica(&c->signals, key, ep);
+	return 0;
+}
+
 /*
  * Reads the gateway's metrics, then looks at every workload again: the
  * autoscaler, canary analyses and drains act on fresh numbers.
@@ -233,7 +285,41 @@ static void scrape_tick(evutil_socket_t fd, short what, void *arg)
 	if (failing)
 		llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "gateway metrics available again",
 			 "url=%s", c->signals.url);
+	llmo__signals_replicas_begin(&c->signals);
+	c->replica_reads = 0;
+	llmo_informer_list(c->pods, NULL, read_replica, c);
+	llmo__signals_replicas_end(&c->signals);
 	llmo_informer_list(c->workloads, NULL, enqueue_each, &w);
+}
+
+/* The reconcilers, counted for /metrics. */
+static int counted_workload(void *ctx, const char *key)
+{
+	struct llmo_controller *c = ctx;
+	int rc = llmo__workload_reconcile(ctx, key);
+
+	if (rc)
+		c->counters.wl_err++;
+	else
+		c->counters.wl_ok++;
+	return rc;
+}
+
+static int counted_model(void *ctx, const char *key)
+{
+	struct llmo_controller *c = ctx;
+	int rc = llmo__model_reconcile(ctx, key);
+
+	if (rc)
+		c->counters.model_err++;
+	else
+		c->counters.model_ok++;
+	return rc;
+}
+
+int llmo_controller_metrics_port(const struct llmo_controller *c)
+{
+	return c->http ? c->metrics_port : 0;
 }
 
 static void started_leading(void *ctx)
@@ -297,10 +383,15 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	llmo_hmap_init(&c->heal);
 	llmo_hmap_init(&c->rollouts);
 	llmo_hmap_init(&c->scalers);
-	rc = llmo__signals_init(&c->signals, opts->gateway_metrics_url,
+	rc = llmo__signals_init(&c->signals,
+				opts->prometheus_url ? opts->prometheus_url : opts->gateway_metrics_url,
 				opts->scrape_interval_ms > 0 ? opts->scrape_interval_ms
 							     : LLMO_CONTROLLER_SCRAPE_MS,
 				err);
+	if (!rc && opts->prometheus_url) {
+		c->signals.prometheus = true;
+		c->signals.lag_ms = LLMO_CONTROLLER_PROMETHEUS_LAG_MS;
+	}
 	if (rc) {
 		free(c);
 		return rc;
@@ -353,9 +444,11 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 		goto out;
 	}
-	rc = llmo_workqueue_new(base, llmo__workload_reconcile, c, &c->wq, err);
+	rc = llmo_workqueue_new(base, counted_workload, c, &c->wq, err);
 	if (!rc)
-		rc = llmo_workqueue_new(base, llmo__model_reconcile, c, &c->mq, err);
+		rc = llmo_workqueue_new(base, counted_model, c, &c->mq, err);
+	if (!rc && opts->metrics_host)
+		rc = llmo__exporter_start(c, opts->metrics_host, opts->metrics_port, err);
 	if (!rc) {
 		llmo_workqueue_set_backoff(c->wq, 50, 30000);
 		llmo_workqueue_set_backoff(c->mq, 50, 30000);
@@ -455,6 +548,8 @@ void llmo_controller_free(struct llmo_controller *c)
 		event_free(c->node_timer);
 	if (c->scrape_timer)
 		event_free(c->scrape_timer);
+	if (c->http)
+		evhttp_free(c->http);
 	llmo_leader_free(c->leader);
 	c->leading = false;
 	llmo_informer_free(c->workloads);

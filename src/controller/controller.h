@@ -58,6 +58,8 @@ struct llmo_controller;
 #define LLMO_CONTROLLER_BACKOFF_RESET_MS 600000L
 /* A Node whose agent is silent this long gets Ready=Unknown (kube's node-monitor-grace-period). */
 #define LLMO_CONTROLLER_NODE_GRACE_MS 40000L
+/* With --prometheus: how stale its data may be (its default scrape interval); drains wait it. */
+#define LLMO_CONTROLLER_PROMETHEUS_LAG_MS 15000L
 /* How often the gateway's metrics are read. */
 #define LLMO_CONTROLLER_SCRAPE_MS 2000L
 /* How often nodes are checked. */
@@ -79,7 +81,15 @@ struct llmo_controller_opts {
 	 * NULL: none (replicas are deleted without draining; canaries wait).
 	 */
 	const char *gateway_metrics_url;
+	/*
+	 * Instead: a Prometheus server (http://HOST:9090) that scrapes the
+	 * gateway; the same series are read from its query API.
+	 */
+	const char *prometheus_url;
 	long scrape_interval_ms;	  /* 0: LLMO_CONTROLLER_SCRAPE_MS */
+	/* Serve /metrics and /healthz on metrics_host:metrics_port (0: any free port); NULL: not. */
+	const char *metrics_host;
+	int metrics_port;
 };
 
 int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,
@@ -92,6 +102,8 @@ void llmo_controller_free(struct llmo_controller *c);
 
 /* Whether this controller acts now (leads, or runs without election). */
 bool llmo_controller_is_leader(const struct llmo_controller *c);
+/* The port /metrics listens on, 0 when not served. */
+int llmo_controller_metrics_port(const struct llmo_controller *c);
 /* Pods this controller created and deleted (for tests and metrics). */
 size_t llmo_controller_pods_created(const struct llmo_controller *c);
 size_t llmo_controller_pods_deleted(const struct llmo_controller *c);

@@ -41,6 +41,12 @@ struct llmo__rollout_mem {
 	struct llmo__track_sample base;
 };
 
+/* What the controller counts for its /metrics (exporter.c). */
+struct llmo__counters {
+	uint64_t wl_ok, wl_err, model_ok, model_err;
+	uint64_t promoted, rolled_back, scaled_up, scaled_down;
+};
+
 struct llmo_controller {
 	struct llmo_kube_client *client;
 	struct event_base *base;
@@ -61,6 +67,10 @@ struct llmo_controller {
 	struct llmo_hmap scalers;  /* workload key -> autoscaler state (scale.c, owned) */
 	struct llmo__signals signals; /* url NULL: no gateway metrics */
 	struct event *scrape_timer;
+	struct llmo__counters counters;
+	int replica_reads; /* this tick's */
+	struct evhttp *http; /* /metrics; NULL: not served */
+	int metrics_port;
 	struct event *node_timer;
 	long node_grace_ms, node_check_ms;
 	bool leading;
@@ -70,6 +80,11 @@ struct llmo_controller {
 };
 
 int llmo__workload_reconcile(void *ctx, const char *key);
+/* The controller's /metrics (exporter.c). */
+struct llmo_buf;
+int llmo__exporter_start(struct llmo_controller *c, const char *host, int port,
+			 struct llmo_error *err);
+int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct llmo_error *err);
 int llmo__model_reconcile(void *ctx, const char *key);
 /* The node lifecycle check (nodes.c), a libevent timer callback; arg is the controller. */
 void llmo__nodes_check(evutil_socket_t fd, short what, void *arg);
@@ -89,6 +104,13 @@ json_t *llmo__obj_ref(const json_t *obj, const char *api_version, const char *ki
  */
 int llmo__condition_set(json_t *conds, const json_t *old_obj, const char *type, bool status,
 			const char *reason, const char *message, json_int_t generation);
+/*
+ * "ip:port" (or "[ip6]:port") where the pod's container port answers: the
+ * pod IP and, on one machine, the host port the agent mapped it to
+ * (annotation llm.orchestrator.io/host-ports). port 0: the pod's first
+ * container port. -1 when the pod has no IP or no port.
+ */
+int llmo__pod_endpoint(const json_t *pod, int port, char *out, size_t n);
 /* Lowercase letters and digits for generated names. */
 void llmo__random_suffix(struct llmo_controller *c, char *out, size_t len);
 

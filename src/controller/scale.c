@@ -168,7 +168,13 @@ static bool measure(const struct llmo_controller *c, const char *key, struct llm
 	double dt;
 
 	memset(m, 0, sizeof(*m));
-	m->p50_ms = m->p95_ms = m->p99_ms = NAN;
+	m->p50_ms = m->p95_ms = m->p99_ms = m->kv_pct = NAN;
+	{
+		const struct llmo__replica_stats *r = llmo__signals_replicas(sig, key);
+
+		if (r && r->replicas > 0)
+			m->kv_pct = 100 * r->kv_sum / r->replicas;
+	}
 	if (!sig->url || !sig->prev_ms || sig->cur_ms <= sig->prev_ms || sig->error[0])
 		return false;
 	if (!now)
@@ -192,6 +198,8 @@ static bool measure(const struct llmo_controller *c, const char *key, struct llm
 static double metric_value(int metric, const struct llmo__measure *m, int32_t ready)
 {
 	switch (metric) {
+	case LLMO_METRIC_KV_CACHE_USAGE:
+		return m->kv_pct;
 	case LLMO_METRIC_REQUESTS_PER_SECOND:
 		return m->rps;
 	case LLMO_METRIC_TOKENS_PER_SECOND:
@@ -202,7 +210,7 @@ static double metric_value(int metric, const struct llmo__measure *m, int32_t re
 		/* with no request in the interval there is no latency to hold against anyone */
 		return isnan(m->p95_ms) ? (ready > 0 ? 0 : NAN) : m->p95_ms;
 	default:
-		return NAN; /* cpu, memory, gpu_utilization, kv_cache_usage: not measured yet */
+		return NAN; /* cpu, memory, gpu_utilization: not measured yet */
 	}
 }
 

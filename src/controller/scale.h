@@ -5,7 +5,8 @@
  * controller"): per workload with spec.scaling.targetMetrics, an autoscaler
  * of src/autoscale fed at each gateway scrape with requests_per_second,
  * tokens_per_second, queue_length (in flight + held) and latency (p95, ms)
- * of the last interval. The policy is predictive with the configuration's
+ * of the last interval, and kv_cache_usage (percent, the mean of the Ready
+ * replicas' vllm:gpu_cache_usage_perc). The policy is predictive with the configuration's
  * scheduler.predictiveScaling, reactive (Kubernetes HPA) otherwise, or what
  * the workload's annotation llm.orchestrator.io/autoscaler names (reactive,
  * kpa, predictive). Its horizon is the workload's measured cold start (the
@@ -30,6 +31,7 @@ struct llmo__scale_in {
 /* The workload's figures over the last scrape interval (NAN latency: no request). */
 struct llmo__measure {
 	double rps, tps, error_rate, p50_ms, p95_ms, p99_ms, queue, pending;
+	double kv_pct; /* mean KV cache usage of the replicas, percent; NAN: unknown */
 };
 
 struct llmo__scale_out {

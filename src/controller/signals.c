@@ -5,6 +5,7 @@
 #include "base/common.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <math.h>
 
 #include "base/buf.h"
@@ -154,8 +155,64 @@ static void free_sample(void *v)
 	free(v);
 }
 
-int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
-			 struct llmo_error *err)
+/* A query API answer into on_sample calls. */
+static int parse_query(const char *json, size_t len, struct ingest *in, struct llmo_error *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(json, len, 0, &jerr), *res, *it;
+	size_t i;
+	int rc = 0;
+
+	if (!root)
+		return llmo_error_set(err, LLMO_EPARSE, "Prometheus answer: %s (line %d)", jerr.text,
+				      jerr.line);
+	if (!json_is_string(json_object_get(root, "status")) ||
+	    strcmp(json_string_value(json_object_get(root, "status")), "success") != 0) {
+		const char *e = json_string_value(json_object_get(root, "error"));
+
+		rc = llmo_error_set(err, LLMO_EIO, "Prometheus answered an error: %s",
+				    e ? e : "(no message)");
+		goto out;
+	}
+	res = json_object_get(json_object_get(root, "data"), "result");
+	if (!json_is_array(res)) {
+		rc = llmo_error_set(err, LLMO_EPARSE, "Prometheus answer: no data.result array");
+		goto out;
+	}
+	json_array_foreach(res, i, it) {
+		struct llmo_prom_label labels[LLMO_PROM_LABELS_MAX];
+		const json_t *metric = json_object_get(it, "metric"), *lv;
+		const char *name = json_string_value(json_object_get(metric, "__name__"));
+		const char *val = json_string_value(json_array_get(json_object_get(it, "value"), 1));
+		const char *k;
+		struct llmo_error ignored = {0};
+		size_t n = 0;
+		double v;
+
+		if (!name || !val)
+			continue;
+		if (strcmp(val, "NaN") == 0 || llmo_parse_double(val, &v, &ignored))
+			continue;
+		json_object_foreach((json_t *)metric, k, lv) {
+			if (!json_is_string(lv) || strcmp(k, "__name__") == 0 || strcmp(k, "job") == 0 ||
+			    strcmp(k, "instance") == 0 || n == LLMO_PROM_LABELS_MAX)
+				continue;
+			labels[n].name = k;
+			labels[n].value = json_string_value(lv);
+			n++;
+		}
+		if ((rc = on_sample(in, name, labels, n, v))) {
+			llmo_error_set(err, rc, "out of memory");
+			goto out;
+		}
+	}
+out:
+	json_decref(root);
+	return rc;
+}
+
+static int ingest_any(struct llmo__signals *s, bool query, const char *text, size_t len,
+		      int64_t now_ms, struct llmo_error *err)
 {
 	struct llmo_hmap cur, pods;
 	struct ingest in = {.s = s, .into = &cur, .pods = &pods};
@@ -163,7 +220,7 @@ int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, 
 
 	llmo_hmap_init(&cur);
 	llmo_hmap_init(&pods);
-	rc = llmo_prom_parse(text, len, on_sample, &in, err);
+	rc = query ? parse_query(text, len, &in, err) : llmo_prom_parse(text, len, on_sample, &in, err);
 	if (rc == LLMO_ENOMEM && !err->msg[0])
 		llmo_error_set(err, rc, "out of memory");
 	if (rc) {
@@ -182,6 +239,87 @@ int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, 
 	return 0;
 }
 
+int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
+			 struct llmo_error *err)
+{
+	return ingest_any(s, false, text, len, now_ms, err);
+}
+
+int llmo__signals_ingest_query(struct llmo__signals *s, const char *json, size_t len,
+			       int64_t now_ms, struct llmo_error *err)
+{
+	return ingest_any(s, true, json, len, now_ms, err);
+}
+
+/* ---- replicas ---- */
+
+struct replica_ingest {
+	double kv, waiting, running;
+	bool has_kv;
+};
+
+static int on_replica_sample(void *arg, const char *name, const struct llmo_prom_label *l,
+			     size_t n, double v)
+{
+	struct replica_ingest *r = arg;
+
+	(void)l;
+	(void)n;
+	if (isnan(v) || isinf(v) || v < 0)
+		return 0;
+	if (strcmp(name, "vllm:gpu_cache_usage_perc") == 0) {
+		r->kv += v > 1 ? 1 : v;
+		r->has_kv = true;
+	} else if (strcmp(name, "vllm:num_requests_waiting") == 0) {
+		r->waiting += v;
+	} else if (strcmp(name, "vllm:num_requests_running") == 0) {
+		r->running += v;
+	}
+	return 0;
+}
+
+void llmo__signals_replicas_begin(struct llmo__signals *s)
+{
+	llmo_hmap_release(&s->next, free_sample);
+}
+
+int llmo__signals_replica_ingest(struct llmo__signals *s, const char *key, const char *text,
+				 size_t len)
+{
+	struct replica_ingest r = {0};
+	struct llmo__replica_stats *st;
+	struct llmo_error err = {0};
+
+	if (llmo_prom_parse(text, len, on_replica_sample, &r, &err))
+		return err.code;
+	if (!(st = llmo_hmap_get(&s->next, key))) {
+		if (!(st = calloc(1, sizeof(*st))) || llmo_hmap_put(&s->next, key, st, NULL)) {
+			free(st);
+			return LLMO_ENOMEM;
+		}
+	}
+	if (r.has_kv) {
+		st->kv_sum += r.kv;
+		st->replicas++;
+	}
+	st->waiting += r.waiting;
+	st->running += r.running;
+	return 0;
+}
+
+void llmo__signals_replicas_end(struct llmo__signals *s)
+{
+	llmo_hmap_release(&s->replicas, free_sample);
+	s->replicas = s->next;
+	llmo_hmap_init(&s->next);
+}
+
+const struct llmo__replica_stats *llmo__signals_replicas(const struct llmo__signals *s,
+							const char *key)
+{
+	return llmo_hmap_get(&s->replicas, key);
+}
+
 /* ---- scrape ---- */
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
@@ -191,6 +329,31 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	if (llmo_buf_append(b, data, size * n))
 		return 0; /* over LLMO__SIG_BODY_MAX: libcurl fails the transfer */
 	return size * n;
+}
+
+int llmo__signals_scrape_replica(struct llmo__signals *s, const char *key, const char *endpoint)
+{
+	struct llmo_buf body;
+	char url[320];
+	long status = 0;
+	int rc = LLMO_EIO;
+
+	if (!s->curl)
+		return LLMO_EINVAL;
+	snprintf(url, sizeof(url), "http://%s/metrics", endpoint);
+	llmo_buf_init(&body, LLMO__SIG_BODY_MAX);
+	curl_easy_reset(s->curl);
+	curl_easy_setopt(s->curl, CURLOPT_URL, url);
+	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, LLMO__SIG_REPLICA_TIMEOUT_MS);
+	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &body);
+	if (curl_easy_perform(s->curl) == CURLE_OK &&
+	    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	    status == 200)
+		rc = llmo__signals_replica_ingest(s, key, body.data ? body.data : "", body.len);
+	llmo_buf_release(&body);
+	return rc;
 }
 
 int llmo__signals_scrape(struct llmo__signals *s)
@@ -204,7 +367,16 @@ int llmo__signals_scrape(struct llmo__signals *s)
 	s->scrapes++;
 	llmo_buf_init(&body, LLMO__SIG_BODY_MAX);
 	curl_easy_reset(s->curl);
-	curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
+	if (s->prometheus) {
+		char *q = curl_easy_escape(s->curl, LLMO__SIG_PROM_QUERY, 0);
+		char url[2048];
+
+		snprintf(url, sizeof(url), "%s/api/v1/query?query=%s", s->url, q ? q : "");
+		curl_free(q);
+		curl_easy_setopt(s->curl, CURLOPT_URL, url);
+	} else {
+		curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
+	}
 	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, LLMO__SIG_TIMEOUT_MS);
 	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -221,8 +393,8 @@ int llmo__signals_scrape(struct llmo__signals *s)
 		rc = llmo_error_set(&err, LLMO_EIO, "scraping %s: HTTP status %ld", s->url, status);
 		goto out;
 	}
-	if ((rc = llmo__signals_ingest(s, body.data ? body.data : "", body.len,
-				       llmo_clock_mono_ms(), &err))) {
+	if ((rc = ingest_any(s, s->prometheus, body.data ? body.data : "", body.len,
+			     llmo_clock_mono_ms(), &err))) {
 		char msg[sizeof(err.msg)];
 
 		snprintf(msg, sizeof(msg), "%s", err.msg);
@@ -246,6 +418,8 @@ int llmo__signals_init(struct llmo__signals *s, const char *url, long interval_m
 	llmo_hmap_init(&s->cur);
 	llmo_hmap_init(&s->prev);
 	llmo_hmap_init(&s->pods);
+	llmo_hmap_init(&s->replicas);
+	llmo_hmap_init(&s->next);
 	s->interval_ms = interval_ms;
 	if (!url)
 		return 0;
@@ -264,6 +438,8 @@ void llmo__signals_release(struct llmo__signals *s)
 	llmo_hmap_release(&s->cur, free_sample);
 	llmo_hmap_release(&s->prev, free_sample);
 	llmo_hmap_release(&s->pods, NULL);
+	llmo_hmap_release(&s->replicas, free_sample);
+	llmo_hmap_release(&s->next, free_sample);
 	s->curl = NULL;
 	s->url = NULL;
 }

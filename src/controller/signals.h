@@ -42,12 +42,28 @@ struct llmo__wl_sample {
 	double inflight, pending;
 };
 
+/* What the replicas of one workload said at the last tick (vLLM's metric names). */
+struct llmo__replica_stats {
+	double kv_sum;	/* sum of vllm:gpu_cache_usage_perc (0..1) */
+	double waiting; /* sum of vllm:num_requests_waiting */
+	double running; /* sum of vllm:num_requests_running */
+	int replicas;	/* replicas that answered with the KV cache usage */
+};
+
+/* Replicas read per tick at most, and each read's timeout. */
+#define LLMO__SIG_REPLICAS_MAX 64
+#define LLMO__SIG_REPLICA_TIMEOUT_MS 300L
+
 struct llmo__signals {
 	char *url;
+	bool prometheus; /* url is a Prometheus server: ask its query API for the same series */
+	long lag_ms;	 /* how old the data may be (Prometheus's own scrape interval): drains wait it too */
 	void *curl; /* CURL * */
 	long interval_ms;
 	struct llmo_hmap cur, prev; /* workload key -> struct llmo__wl_sample * (owned) */
 	struct llmo_hmap pods;	    /* "ns/pod" -> in-flight count + 1, cast to a pointer */
+	struct llmo_hmap replicas;  /* workload key -> struct llmo__replica_stats * (owned) */
+	struct llmo_hmap next;	    /* the tick being read; becomes replicas at its end */
 	int64_t cur_ms, prev_ms;    /* monotonic times of the two scrapes; 0: none */
 	int64_t cur_wall_ms;	    /* wall-clock time of the latest scrape */
 	size_t scrapes, failures;
@@ -60,6 +76,17 @@ void llmo__signals_release(struct llmo__signals *s);
 
 /* One scrape. 0 or an error (also kept in s->error); the samples stay on failure. */
 int llmo__signals_scrape(struct llmo__signals *s);
+/*
+ * Parses a Prometheus query API answer (an instant vector) as a scrape
+ * taken at now_ms: each series becomes one sample (labels job and instance
+ * dropped; the same series from several gateways add up).
+ */
+int llmo__signals_ingest_query(struct llmo__signals *s, const char *json, size_t len,
+			       int64_t now_ms, struct llmo_error *err);
+/* The PromQL the controller asks a Prometheus server (the gateway's series it uses). */
+#define LLMO__SIG_PROM_QUERY                                                                  \
+	"{__name__=~\"llmo_gateway_(requests_total|upstream_attempts_total|tokens_total|"      \
+	"request_duration_seconds_bucket|pod_inflight|pending_requests)\"}"
 /* Parses text as a scrape taken at now_ms (tests feed text directly). */
 int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
 			 struct llmo_error *err);
@@ -77,6 +104,22 @@ void llmo__track_delta(const struct llmo__track_sample *now, const struct llmo__
 		       struct llmo__track_sample *out);
 /* The q-quantile (0..1) of a histogram (cumulative buckets), seconds; NAN when empty. */
 double llmo__track_quantile(const struct llmo__track_sample *h, double q);
+/*
+ * Replica metrics: between begin and end, each call reads one replica's
+ * /metrics at http://ENDPOINT/metrics (LLMO__SIG_REPLICA_TIMEOUT_MS) into the
+ * stats of its workload; end makes the tick's stats current. A replica that
+ * does not answer or has no vLLM metrics adds nothing.
+ */
+void llmo__signals_replicas_begin(struct llmo__signals *s);
+int llmo__signals_scrape_replica(struct llmo__signals *s, const char *key, const char *endpoint);
+/* Parses one replica's metrics text into the tick's stats of key (tests feed text directly). */
+int llmo__signals_replica_ingest(struct llmo__signals *s, const char *key, const char *text,
+				 size_t len);
+void llmo__signals_replicas_end(struct llmo__signals *s);
+/* The last tick's stats of a workload, or NULL. */
+const struct llmo__replica_stats *llmo__signals_replicas(const struct llmo__signals *s,
+							const char *key);
+
 /* Requests in flight to pod ns/name as of the last scrape; -1 when the gateway did not list it. */
 int llmo__signals_pod_inflight(const struct llmo__signals *s, const char *ns, const char *name);
 

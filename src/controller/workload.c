@@ -620,6 +620,10 @@ static int autoscale(struct wl *s)
 	if (!s->scale.active)
 		return 0;
 	s->desired = s->base = s->scale.desired;
+	if (s->scale.changed && s->scale.desired > s->scale.from)
+		s->c->counters.scaled_up++;
+	else if (s->scale.changed)
+		s->c->counters.scaled_down++;
 	if (s->scale.changed)
 		event(s, "Normal", s->scale.desired > s->scale.from ? "ScaledUp" : "ScaledDown",
 		      "Scaled from %d to %d replicas (%s): %s", s->scale.from, s->scale.desired,
@@ -1097,6 +1101,7 @@ static bool analyse(struct wl *s)
 		s->ro.weight = 0;
 		snprintf(s->ro.message, sizeof(s->ro.message), "rolled back %s over %.0f requests: %s",
 			 cn->version, n, why);
+		s->c->counters.rolled_back++;
 		event(s, "Warning", "RolledBack", "Canary %s rolled back over %.0f requests: %s",
 		      cn->version, n, why);
 	} else {
@@ -1105,6 +1110,7 @@ static bool analyse(struct wl *s)
 		snprintf(s->ro.stable, sizeof(s->ro.stable), "%s", cn->version);
 		snprintf(s->ro.message, sizeof(s->ro.message),
 			 "promoted %s over %.0f requests: success rate %.3f", s->ro.stable, n, sr);
+		s->c->counters.promoted++;
 		event(s, "Normal", "Promoted", "Canary %s promoted over %.0f requests: success rate %.3f",
 		      s->ro.stable, n, sr);
 	}
@@ -1257,16 +1263,25 @@ static int replace_failed(struct wl *s)
 	return 0;
 }
 
+/* A replica that may be removed, with the requests the gateway has in flight on it. */
+struct victim {
+	json_t *pod;
+	int inflight; /* 0 when the gateway does not know the pod */
+};
+
 static int cmp_victim(const void *a, const void *b)
 {
-	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	const struct victim *va = a, *vb = b;
+	const json_t *x = va->pod, *y = vb->pod;
 	const char *tx = llmo_kube_str(x, "metadata", "creationTimestamp");
 	const char *ty = llmo_kube_str(y, "metadata", "creationTimestamp");
 	int rx = llmo_kube_condition_true(x, "Ready"), ry = llmo_kube_condition_true(y, "Ready");
 
-	/* not ready first, then the newest, then by name */
+	/* not ready first, then the least loaded, then the newest, then by name */
 	if (rx != ry)
 		return rx - ry;
+	if (va->inflight != vb->inflight)
+		return va->inflight < vb->inflight ? -1 : 1;
 	if (tx && ty && strcmp(tx, ty) != 0)
 		return strcmp(ty, tx);
 	return strcmp(llmo_kube_str(x, "metadata", "name"), llmo_kube_str(y, "metadata", "name"));
@@ -1344,7 +1359,8 @@ static int finish_drains(struct wl *s)
 		if (grace <= 0)
 			grace = 30;
 		inflight = llmo__signals_pod_inflight(sig, s->ns, pname);
-		if (since && sig->cur_wall_ms >= since + sig->interval_ms && inflight <= 0 &&
+		if (since && sig->cur_wall_ms >= since + sig->interval_ms + sig->lag_ms &&
+		    inflight <= 0 &&
 		    !sig->error[0]) {
 			rc = delete_pod(s, p, true, "drained");
 			if (!rc)
@@ -1382,12 +1398,13 @@ static int finish_drains(struct wl *s)
  */
 static int remove_pods(struct wl *s, int k, int n, bool updated, bool ready_ok, const char *why)
 {
-	LLMO_VEC(json_t *) c = LLMO_VEC_INIT;
+	LLMO_VEC(struct victim) c = LLMO_VEC_INIT;
 	int rc = 0;
 
 	for (size_t i = 0; i < s->pods.len && n > 0; i++) {
-		json_t *p = s->pods.items[i], **slot;
-		int pk = pod_track(s, p);
+		json_t *p = s->pods.items[i];
+		struct victim *slot;
+		int pk = pod_track(s, p), inflight;
 
 		if (pod_terminating(p) || pod_finished(p) || (updated ? pk != k : pk >= 0) ||
 		    (!ready_ok && llmo_kube_condition_true(p, "Ready")))
@@ -1397,22 +1414,64 @@ static int remove_pods(struct wl *s, int k, int n, bool updated, bool ready_ok, 
 			rc = LLMO_ENOMEM;
 			goto out;
 		}
-		*slot = p;
+		inflight = llmo__signals_pod_inflight(&s->c->signals, s->ns,
+						      llmo_kube_str(p, "metadata", "name"));
+		*slot = (struct victim){p, inflight > 0 ? inflight : 0};
 	}
 	if (c.len > 1)
 		qsort(c.items, c.len, sizeof(c.items[0]), cmp_victim);
 	for (size_t i = 0; i < c.len && n > 0 && !rc; i++, n--)
-		rc = retire_pod(s, c.items[i], why);
+		rc = retire_pod(s, c.items[i].pod, why);
 out:
 	llmo_vec_release(&c);
 	return rc;
 }
 
+/* One IntOrString of spec.deploymentStrategy.rolling, else the configuration's. */
+static int64_t rolling_value(const struct wl *s, const char *key,
+			     const struct llmo_intorstr *def, int64_t total, bool round_up)
+{
+	const json_t *v = json_object_get(
+		json_object_get(json_object_get(json_object_get(s->w, "spec"), "deploymentStrategy"),
+				"rolling"),
+		key);
+	struct llmo_intorstr is = {0};
+	int64_t out = 0;
+
+	if (json_is_integer(v))
+		is = (struct llmo_intorstr){.set = true, .i = json_integer_value(v)};
+	else if (json_is_string(v))
+		is = (struct llmo_intorstr){.set = true, .is_str = true,
+					    .s = (char *)json_string_value(v)};
+	else if (def)
+		is = *def;
+	if (!is.set || llmo_intorstr_scaled(&is, total, round_up, &out) || out < 0)
+		return 0;
+	return out;
+}
+
+/*
+ * The rolling update's bounds (Kubernetes Deployment semantics): at most
+ * desired + surge replicas at once (maxSurge, rounded up), at least desired -
+ * unavailable of them ready (maxUnavailable, rounded down); both 0 counts as
+ * a surge of 1.
+ */
+static void rolling_bounds(const struct wl *s, int64_t desired, int64_t *surge, int64_t *unavail)
+{
+	const struct llmo_rolling_defaults *d = &s->c->config->deployment_strategies.rolling;
+
+	*surge = rolling_value(s, "maxSurge", &d->max_surge, desired, true);
+	*unavail = rolling_value(s, "maxUnavailable", &d->max_unavailable, desired, false);
+	if (*unavail > desired)
+		*unavail = desired;
+	if (*surge == 0 && *unavail == 0)
+		*surge = 1;
+}
+
 /*
  * Converges track k on its template and desired count: a rolling
- * replacement of old pods (in the first track only; one extra replica at a
- * time, an old one removed only when the ready count allows), scale-out,
- * and scale-in.
+ * replacement of old pods (in the first track only, within maxSurge and
+ * maxUnavailable), scale-out, and scale-in.
  */
 static int manage_track(struct wl *s, int k)
 {
@@ -1422,10 +1481,14 @@ static int manage_track(struct wl *s, int k)
 	int64_t old_active = k == 0 ? s->old_active : 0, old_ready = k == 0 ? s->old_ready : 0;
 	int64_t active = t->replicas + old_active;
 	int64_t create = t->desired - t->replicas;
+	int64_t surge = 0, unavail = 0;
 	int rc = 0;
 
-	if (old_active > 0 && create > t->desired + 1 - active)
-		create = t->desired + 1 - active;
+	if (old_active > 0) {
+		rolling_bounds(s, t->desired, &surge, &unavail);
+		if (create > t->desired + surge - active)
+			create = t->desired + surge - active;
+	}
 	if (create > 0 && h && h->next_create_ms > now) {
 		s->backoff = true;
 		s->backoff_left_ms = h->next_create_ms - now;
@@ -1452,7 +1515,7 @@ static int manage_track(struct wl *s, int k)
 			return rc;
 	}
 	if (old_active > 0) {
-		int64_t excess = t->ready + old_ready - t->desired;
+		int64_t excess = t->ready + old_ready - (t->desired - unavail);
 
 		/* old replicas that serve nothing go once their replacements exist */
 		if (t->replicas >= t->desired)
@@ -1544,28 +1607,6 @@ static const char *phase_of(const struct wl *s)
 	return "Running";
 }
 
-static int endpoint_of(const json_t *pod, int port, char *out, size_t n)
-{
-	const char *ip = llmo_kube_str(pod, "status", "podIP");
-	const char *hp = json_string_value(json_object_get(
-		json_object_get(meta(pod), "annotations"), LLMO_ANNOTATION_HOST_PORTS));
-	char key[16];
-	json_t *map;
-	json_int_t p = port;
-
-	if (!ip || !*ip)
-		return -1;
-	if (hp && (map = json_loads(hp, 0, NULL)) != NULL) {
-		snprintf(key, sizeof(key), "%d", port);
-		if (json_is_integer(json_object_get(map, key)))
-			p = json_integer_value(json_object_get(map, key));
-		json_decref(map);
-	}
-	snprintf(out, n, strchr(ip, ':') ? "[%s]:%" JSON_INTEGER_FORMAT : "%s:%" JSON_INTEGER_FORMAT,
-		 ip, p);
-	return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -1581,7 +1622,7 @@ static json_t *endpoints(const struct wl *s)
 		json_t *p = s->pods.items[i];
 		char **slot;
 
-		if (pod_terminating(p) || !llmo_kube_condition_true(p, "Ready") || endpoint_of(p, s->port, ep, sizeof(ep)))
+		if (pod_terminating(p) || !llmo_kube_condition_true(p, "Ready") || llmo__pod_endpoint(p, s->port, ep, sizeof(ep)))
 			continue;
 		slot = llmo_vec_push(&eps);
 		if (slot)
@@ -1644,6 +1685,8 @@ static int scale_status(const struct wl *s, json_t *st)
 			rc = put_num(cur, type, m->queue);
 		else if (strcmp(type, "latency") == 0)
 			rc = put_num(cur, type, m->p95_ms);
+		else if (strcmp(type, "kv_cache_usage") == 0)
+			rc = put_num(cur, type, m->kv_pct);
 	}
 	if (cur && !rc && s->scale.active && s->scale.forecast >= 0)
 		rc = put_num(cur, "forecast_requests_per_second", s->scale.forecast);

@@ -66,6 +66,15 @@ static bool eligible(const struct llmo_gw_endpoint *e, struct llmo_gw_backend *c
 	return true;
 }
 
+/*
+ * A backend's load: its requests in flight through this gateway, plus those
+ * waiting in its own queue as its last scrape said (0 without scraping).
+ */
+static uint64_t load(const struct llmo_gw_backend *b)
+{
+	return (uint64_t)LLMO_MAX(b->inflight, 0) + (uint64_t)LLMO_MAX(b->waiting, 0);
+}
+
 /* The eligible endpoint (index into idx) where the weights' running sum passes r. */
 static size_t walk(const struct llmo_gw_model *m, const uint16_t *idx, size_t n, uint64_t r,
 		   size_t skip)
@@ -101,9 +110,9 @@ static int p2c(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
 	ea = &m->eps.items[idx[a]];
 	b = walk(m, idx, n, llmo_rng_below(rng, total - ea->weight), a);
 	eb = &m->eps.items[idx[b]];
-	/* inflight_a / w_a <= inflight_b / w_b, cross-multiplied */
-	la = (uint64_t)ea->backend->inflight * eb->weight;
-	lb = (uint64_t)eb->backend->inflight * ea->weight;
+	/* load_a / w_a <= load_b / w_b, cross-multiplied */
+	la = load(ea->backend) * eb->weight;
+	lb = load(eb->backend) * ea->weight;
 	return lb < la ? idx[b] : idx[a];
 }
 
@@ -142,11 +151,15 @@ static int arm_at(const struct llmo_gw_model *m, const bool *mask, double x)
 	return last; /* rounding at the top end */
 }
 
-int llmo_gw_pick_key(const struct llmo_gw_model *m, double key,
-		     struct llmo_gw_backend *const *exclude, size_t nexclude, int64_t now,
-		     const struct llmo_gw_balance_opts *o, struct llmo_rng *rng)
+/*
+ * The endpoints a request may go to, into idx (indexes into m->eps): the
+ * eligible ones, narrowed to one arm when the model splits its traffic
+ * (llmo_gw_pick_key says how the arm is chosen). Returns how many.
+ */
+static size_t candidates(const struct llmo_gw_model *m, double key,
+			 struct llmo_gw_backend *const *exclude, size_t nexclude, int64_t now,
+			 const struct llmo_gw_balance_opts *o, struct llmo_rng *rng, uint16_t *idx)
 {
-	uint16_t idx[LLMO_GW_ENDPOINTS_MAX];
 	int8_t arm[LLMO_GW_ENDPOINTS_MAX];
 	bool listed[LLMO_GW_TRACKS_MAX] = {false}, live[LLMO_GW_TRACKS_MAX] = {false};
 	double wall = 0, wlive = 0;
@@ -163,14 +176,14 @@ int llmo_gw_pick_key(const struct llmo_gw_model *m, double key,
 		idx[n++] = (uint16_t)i;
 	}
 	if (!split)
-		return p2c(m, idx, n, rng);
+		return n;
 	for (size_t t = 0; t < m->tracks.len && t < LLMO_GW_TRACKS_MAX; t++) {
 		listed[t] = m->tracks.items[t].weight > 0;
 		wall += listed[t] ? m->tracks.items[t].weight : 0;
 		wlive += live[t] ? m->tracks.items[t].weight : 0;
 	}
 	if (wlive <= 0)
-		return p2c(m, idx, n, rng); /* no arm can serve: every eligible endpoint */
+		return n; /* no arm can serve: every eligible endpoint */
 	if (key >= 0 && key < 1) {
 		chosen = arm_at(m, listed, key * wall);
 		if (chosen < 0 || !live[chosen])
@@ -182,7 +195,67 @@ int llmo_gw_pick_key(const struct llmo_gw_model *m, double key,
 	for (size_t i = 0; i < n; i++)
 		if (arm[i] == chosen)
 			idx[k++] = idx[i];
-	return p2c(m, idx, k, rng);
+	return k;
+}
+
+int llmo_gw_pick_key(const struct llmo_gw_model *m, double key,
+		     struct llmo_gw_backend *const *exclude, size_t nexclude, int64_t now,
+		     const struct llmo_gw_balance_opts *o, struct llmo_rng *rng)
+{
+	uint16_t idx[LLMO_GW_ENDPOINTS_MAX];
+	size_t n = candidates(m, key, exclude, nexclude, now, o, rng, idx);
+
+	return p2c(m, idx, n, rng);
+}
+
+/* Whether endpoint e is busy: in flight above the least loaded candidate's by more than busy. */
+static bool busy(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
+		 const struct llmo_gw_endpoint *e, int threshold)
+{
+	double least = -1;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct llmo_gw_endpoint *c = &m->eps.items[idx[k]];
+		double l = (double)load(c->backend) / c->weight;
+
+		if (least < 0 || l < least)
+			least = l;
+	}
+	return (double)load(e->backend) > least * e->weight + threshold;
+}
+
+int llmo_gw_pick_prefix(const struct llmo_gw_model *m, double key,
+			struct llmo_gw_backend *const *exclude, size_t nexclude, int64_t now,
+			const struct llmo_gw_balance_opts *o, struct llmo_rng *rng,
+			const struct llmo_gw_lru *table, const uint64_t *hashes, size_t nhashes,
+			enum llmo_gw_prefix_result *result)
+{
+	uint16_t idx[LLMO_GW_ENDPOINTS_MAX];
+	size_t n = candidates(m, key, exclude, nexclude, now, o, rng, idx);
+
+	*result = LLMO_GW_PREFIX_NONE;
+	if (n == 0 || nhashes == 0 || !table)
+		return p2c(m, idx, n, rng);
+	*result = LLMO_GW_PREFIX_MISS;
+	for (size_t i = nhashes; i-- > 0;) {
+		uint64_t id;
+
+		if (!llmo_gw_lru_get(table, hashes[i], &id))
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			const struct llmo_gw_endpoint *e = &m->eps.items[idx[k]];
+
+			if (e->backend->id != id)
+				continue;
+			if (busy(m, idx, n, e, o->prefix_busy)) {
+				*result = LLMO_GW_PREFIX_BUSY;
+				return p2c(m, idx, n, rng);
+			}
+			*result = LLMO_GW_PREFIX_HIT;
+			return idx[k];
+		}
+	}
+	return p2c(m, idx, n, rng);
 }
 
 double llmo_gw_sticky_point(const char *key, size_t len)

@@ -22,6 +22,7 @@
 #include "base/common.h"
 #include "base/rng.h"
 
+#include "gateway/prefix.h"
 #include "gateway/table.h"
 
 /* Defaults of the breaker. */
@@ -32,7 +33,11 @@ struct llmo_gw_balance_opts {
 	int failures;	     /* breaker threshold; 0: never open */
 	int64_t cooldown_ns; /* how long an open breaker refuses */
 	int conns_max;	     /* connections per backend; 0: no cap */
+	int prefix_busy;     /* llmo_gw_pick_prefix: how far above the least loaded is busy */
 };
+
+/* Default of prefix_busy. */
+#define LLMO_GW_PREFIX_BUSY_DEFAULT 8
 
 
 /*
@@ -67,6 +72,32 @@ int llmo_gw_pick(const struct llmo_gw_model *m, struct llmo_gw_backend *const *e
 int llmo_gw_pick_key(const struct llmo_gw_model *m, double key,
 		     struct llmo_gw_backend *const *exclude, size_t nexclude, int64_t now,
 		     const struct llmo_gw_balance_opts *o, struct llmo_rng *rng);
+
+/* What llmo_gw_pick_prefix did. */
+enum llmo_gw_prefix_result {
+	LLMO_GW_PREFIX_NONE, /* no table or no whole block: power of two choices */
+	LLMO_GW_PREFIX_HIT,  /* the replica of the longest known prefix */
+	LLMO_GW_PREFIX_MISS, /* no candidate served a known prefix: power of two choices */
+	LLMO_GW_PREFIX_BUSY, /* it did, but it is busy: power of two choices */
+};
+
+/*
+ * llmo_gw_pick_key with prefix affinity. The candidates are those of
+ * llmo_gw_pick_key (inside the chosen arm when the model splits its
+ * traffic). hashes are the request's chained block hashes (prefix.h),
+ * table maps such hashes to the id of the backend that last served them.
+ * From the longest prefix down, the first hash whose backend is a
+ * candidate decides: that endpoint is picked unless it is busy, that is
+ * unless its in-flight count exceeds weight * (the least in-flight per
+ * weight among the candidates) + o->prefix_busy; a busy one, or no such
+ * hash, falls back to power of two choices. *result says which. Changes
+ * nothing: the caller records the choice (llmo_gw_lru_put for each hash).
+ */
+int llmo_gw_pick_prefix(const struct llmo_gw_model *m, double key,
+			struct llmo_gw_backend *const *exclude, size_t nexclude, int64_t now,
+			const struct llmo_gw_balance_opts *o, struct llmo_rng *rng,
+			const struct llmo_gw_lru *table, const uint64_t *hashes, size_t nhashes,
+			enum llmo_gw_prefix_result *result);
 
 /*
  * A sticky key's point in [0, 1): a 64-bit FNV-1a hash of the len bytes,

@@ -362,7 +362,7 @@ static int object(struct scan *s, int depth, struct llmo_gw_body *out, bool *hav
 		return 0;
 	}
 	for (;;) {
-		bool is_model = false, is_stream = false;
+		bool is_model = false, is_stream = false, is_prompt = false;
 
 		if (s->p >= s->end || *s->p != '"')
 			return fail(s, "expected a string key");
@@ -371,6 +371,8 @@ static int object(struct scan *s, int depth, struct llmo_gw_body *out, bool *hav
 				return rc;
 			is_model = klen == 5 && memcmp(key, "model", 5) == 0;
 			is_stream = klen == 6 && memcmp(key, "stream", 6) == 0;
+			is_prompt = (klen == 6 && memcmp(key, "prompt", 6) == 0) ||
+				    (klen == 8 && memcmp(key, "messages", 8) == 0);
 		} else if ((rc = string(s, NULL, 0, NULL))) {
 			return rc;
 		}
@@ -399,10 +401,16 @@ static int object(struct scan *s, int depth, struct llmo_gw_body *out, bool *hav
 					return rc;
 			}
 		} else {
+			const unsigned char *v = s->p;
+
 			if (is_stream)
 				out->stream = (size_t)(s->end - s->p) >= 4 && memcmp(s->p, "true", 4) == 0;
 			if ((rc = value(s, depth)))
 				return rc;
+			if (is_prompt && out->prompt_len == 0) {
+				out->prompt_off = (size_t)(v - s->start);
+				out->prompt_len = (size_t)(s->p - v);
+			}
 		}
 		skip_ws(s);
 		if (s->p >= s->end)
@@ -458,6 +466,7 @@ int llmo_gw_body_scan(const char *body, size_t len, struct llmo_gw_body *out,
 	out->model_too_long = false;
 	out->model_off = out->model_tok_len = 0;
 	out->stream = false;
+	out->prompt_off = out->prompt_len = 0;
 	skip_ws(&s);
 	is_object = s.p < s.end && *s.p == '{';
 	if (is_object)

@@ -4,7 +4,8 @@
  * The gateway's fast path through an OpenAI request body: one pass over the
  * bytes that checks the whole body is well-formed JSON (RFC 8259: UTF-8,
  * escapes, numbers, nesting) whose top level is an object, and reads the
- * two members the gateway acts on, "model" and "stream". Nothing is
+ * members the gateway acts on, "model" and "stream", and where the prompt
+ * ("prompt" or "messages") lies. Nothing is
  * allocated and no tree is built: the body is forwarded as it came, with
  * at most the model's string replaced (llmo_gw_body_model_span says where).
  *
@@ -33,6 +34,13 @@ struct llmo_gw_body {
 	size_t model_off;		   /* the model value's JSON token, quotes included: */
 	size_t model_tok_len;		   /*   body[model_off, model_off + model_tok_len) */
 	bool stream;			   /* top-level "stream" is true */
+	/*
+	 * The JSON text of the top-level "prompt" (completions) or "messages"
+	 * (chat) value, as it came: body[prompt_off, prompt_off + prompt_len);
+	 * prompt_len 0 when there is neither (the first one counts). Prefix
+	 * affinity hashes these bytes.
+	 */
+	size_t prompt_off, prompt_len;
 };
 
 /*

@@ -64,6 +64,10 @@ void llmo_gateway_opts_init(struct llmo_gateway_opts *o)
 	o->watch_ms = LLMO_GATEWAY_WATCH_MS;
 	o->hold_max = LLMO_GATEWAY_HOLD_MAX;
 	o->hold_timeout_ms = LLMO_GATEWAY_HOLD_TIMEOUT_MS;
+	o->balance = LLMO_GATEWAY_BALANCE_PREFIX;
+	o->prefix_block = LLMO_GW_PREFIX_BLOCK_BYTES;
+	o->prefix_busy = LLMO_GW_PREFIX_BUSY_DEFAULT;
+	o->prefix_entries = LLMO_GW_PREFIX_ENTRIES;
 }
 
 static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
@@ -87,6 +91,13 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 		{"file check period (ms)", o->watch_ms, 0, TIMEOUT_MAX_MS},
 		{"held requests per model", o->hold_max, 0, CONNS_MAX_MAX},
 		{"hold timeout (ms)", o->hold_timeout_ms, 1, TIMEOUT_MAX_MS},
+		{"prefix block (bytes)", (int64_t)LLMO_MIN(o->prefix_block, (size_t)INT64_MAX),
+		 LLMO_GW_PREFIX_BLOCK_MIN, LLMO_GW_PREFIX_BLOCK_MAX},
+		{"prefix busy threshold", o->prefix_busy, 0, CONNS_MAX_MAX},
+		{"prefix entries", (int64_t)LLMO_MIN(o->prefix_entries, (size_t)INT64_MAX), 1,
+		 LLMO_GW_LRU_MAX},
+		{"scrape interval (ms)", o->scrape_interval_ms, 0, TIMEOUT_MAX_MS},
+		{"balance", o->balance, LLMO_GATEWAY_BALANCE_PREFIX, LLMO_GATEWAY_BALANCE_P2C},
 	};
 
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(ranges); i++)
@@ -666,7 +677,23 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				       "Requests refused with 429, by tenant and by the limit "
 				       "reached (requests, tokens).",
 				       (const char *[]){"tenant", "kind"}, 2, &gw->m_rate_limited,
-				       err)))
+				       err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_prefix_lookups_total",
+				       "Prefix-affinity choices of a replica, by result (hit: the "
+				       "replica of the longest known prefix; miss: no replica served "
+				       "one; busy: it did but was too loaded).",
+				       (const char *[]){"model", "result"}, 2, &gw->m_prefix, err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_backend_scrapes_total",
+				       "Reads of the backends' own /metrics, by result (ok, failed).",
+				       (const char *[]){"result"}, 1, &gw->m_scrapes, err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_backend_waiting_requests",
+				     "Requests waiting in each backend's queue, as its last scrape "
+				     "said (vllm:num_requests_waiting; 0 when it failed).",
+				     (const char *[]){"backend"}, 1, &gw->m_backend_waiting, err)) ||
+	    (rc = llmo_metrics_gauge(gw->metrics, "llmo_gateway_backend_kv_cache_usage",
+				     "Each backend's KV-cache usage (0 to 1), as its last scrape "
+				     "said (vllm:gpu_cache_usage_perc; 0 when it failed).",
+				     (const char *[]){"backend"}, 1, &gw->m_backend_kv, err)))
 		return rc;
 	llmo_metric_set(gw->m_clients, NULL, 0);
 	return 0;
@@ -702,6 +729,7 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->bal.failures = opts->breaker_failures;
 	gw->bal.cooldown_ns = opts->breaker_cooldown_ms * LLMO_NS_PER_MS;
 	gw->bal.conns_max = opts->backend_conns_max;
+	gw->bal.prefix_busy = opts->prefix_busy;
 	llmo_rng_seed(&gw->rng, opts->seed ? opts->seed : (uint64_t)llmo_clock_mono_ns() ^
 								 (uint64_t)llmo_clock_wall_ms());
 	if (!gw->host || !gw->io.scratch || (opts->backends_file && !gw->backends_file) ||
@@ -712,6 +740,11 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	}
 	if ((rc = make_metrics(gw, err)))
 		goto fail;
+	if (opts->balance == LLMO_GATEWAY_BALANCE_PREFIX &&
+	    llmo_gw_lru_init(&gw->prefix, opts->prefix_entries)) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto fail;
+	}
 	if ((rc = llmo_gw_table_new(&gw->table))) {
 		rc = llmo_error_set(err, rc, "out of memory");
 		goto fail;
@@ -720,7 +753,8 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->rebuild_ev = evtimer_new(base, on_rebuild, gw);
 	gw->watch_ev = event_new(base, -1, EV_PERSIST, on_watch, gw);
 	gw->kick_ev = event_new(base, -1, 0, llmo__gw_kick, gw);
-	if (!gw->accept_ev || !gw->rebuild_ev || !gw->watch_ev || !gw->kick_ev) {
+	gw->scrape_ev = event_new(base, -1, EV_PERSIST, llmo__gw_scrape_tick, gw);
+	if (!gw->accept_ev || !gw->rebuild_ev || !gw->watch_ev || !gw->kick_ev || !gw->scrape_ev) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -766,6 +800,12 @@ int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err)
 
 		event_add(gw->watch_ev, &tv);
 	}
+	if (gw->o.scrape_interval_ms > 0) {
+		struct timeval tv = {(time_t)(gw->o.scrape_interval_ms / 1000),
+				     (suseconds_t)(gw->o.scrape_interval_ms % 1000) * 1000};
+
+		event_add(gw->scrape_ev, &tv);
+	}
 	if (evconnlistener_enable(gw->listener) < 0)
 		return llmo_error_set(err, LLMO_EIO, "cannot accept connections");
 	gw->started = true;
@@ -794,10 +834,12 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 	if (gw->listener)
 		evconnlistener_free(gw->listener);
 	llmo__gw_clients_close_all(gw);
+	llmo__gw_scrapes_stop(gw);
 	llmo__gw_kick(-1, 0, gw); /* lets go of the backends it was to serve */
 	llmo_gw_table_unref(gw->table);
 	gw->table = NULL;
 	llmo_gw_backends_release(&gw->backends);
+	llmo_gw_lru_release(&gw->prefix);
 	if (gw->accept_ev)
 		event_free(gw->accept_ev);
 	if (gw->rebuild_ev)
@@ -806,6 +848,8 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 		event_free(gw->watch_ev);
 	if (gw->kick_ev)
 		event_free(gw->kick_ev);
+	if (gw->scrape_ev)
+		event_free(gw->scrape_ev);
 	llmo_metrics_free(gw->metrics);
 	free(gw->io.scratch);
 	free(gw->host);

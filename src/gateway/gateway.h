@@ -16,9 +16,11 @@
  * Backends come from a static file (opts.backends_file, reloaded by
  * llmo_gateway_reload and, when opts.watch_ms > 0, when the file changes)
  * or from the API (opts.client: informers on LLMWorkloads and their pods;
- * the same code against a cluster and against `llmo server`).
- * docs/gateway.md describes routing, balancing, retries, timeouts, errors
- * and metrics.
+ * the same code against a cluster and against `llmo server`). Replicas are
+ * picked by prefix affinity and load (balance.h, prefix.h), the load
+ * including what each replica's own /metrics says when opts.scrape_interval_ms
+ * is set (scrape.h). docs/gateway.md describes routing, balancing, retries,
+ * timeouts, errors and metrics.
  *
  * Threads: everything runs on the caller's event_base, which must not be
  * blocked by anything else (the informers' HTTP runs on their own threads
@@ -78,8 +80,16 @@ struct llmo_kube_client;
  */
 #define LLMO_GATEWAY_HOLD_MAX 100
 #define LLMO_GATEWAY_HOLD_TIMEOUT_MS 60000
+/* `llmo gateway`'s backend metrics period (the library's default is 0: off). */
+#define LLMO_GATEWAY_SCRAPE_MS 1000
 /* How often the static file is checked for changes. */
 #define LLMO_GATEWAY_WATCH_MS 1000
+
+/* How a replica is chosen among a model's eligible ones (docs/gateway.md, Balancing). */
+enum llmo_gateway_balance {
+	LLMO_GATEWAY_BALANCE_PREFIX, /* prefix affinity, else least load (the default) */
+	LLMO_GATEWAY_BALANCE_P2C,    /* least load: power of two choices */
+};
 
 struct llmo_gateway_opts {
 	const char *host;	   /* address to listen on: "127.0.0.1" */
@@ -108,6 +118,16 @@ struct llmo_gateway_opts {
 	const char *keys_secret;
 	int hold_max;	  /* requests held per model without a ready replica; 0: 503 at once */
 	int64_t hold_timeout_ms; /* how long one is held before a 503 */
+	enum llmo_gateway_balance balance;
+	size_t prefix_block;   /* bytes per prefix block (LLMO_GW_PREFIX_BLOCK_BYTES) */
+	int prefix_busy;       /* in flight above the least loaded that makes a match busy */
+	size_t prefix_entries; /* prefix blocks remembered (LLMO_GW_PREFIX_ENTRIES) */
+	/*
+	 * How often each backend's /metrics is read (scrape.h), and the most one
+	 * scrape may take; 0 (the library's default): never. `llmo gateway`
+	 * sets LLMO_GATEWAY_SCRAPE_MS.
+	 */
+	int64_t scrape_interval_ms;
 };
 
 /* The defaults above. */

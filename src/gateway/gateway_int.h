@@ -25,6 +25,7 @@ struct llmo_informer;
 struct llmo_metric;
 struct llmo_metrics;
 struct llmo__gw_client;
+struct llmo__gw_scrape;
 
 struct llmo_gateway {
 	struct event_base *base;
@@ -46,6 +47,9 @@ struct llmo_gateway {
 	bool ready;
 	struct llmo_gw_balance_opts bal;
 	struct llmo_rng rng;
+	struct llmo_gw_lru prefix; /* prefix block hash -> backend id; empty with --balance p2c */
+	struct event *scrape_ev;	  /* every opts.scrape_interval_ms: scrape.c */
+	struct llmo__gw_scrape *scrapes; /* in flight */
 
 	struct llmo__gw_client *clients; /* every open client connection */
 	size_t nclients;
@@ -66,7 +70,8 @@ struct llmo_gateway {
 	struct llmo_metric *m_requests, *m_duration, *m_ttfb, *m_upstream_errors, *m_attempts,
 		*m_retries,
 		*m_inflight, *m_endpoints, *m_clients, *m_pod_inflight, *m_tokens, *m_pending,
-		*m_tenant_requests, *m_tenant_tokens, *m_rate_limited;
+		*m_tenant_requests, *m_tenant_tokens, *m_rate_limited, *m_prefix, *m_scrapes,
+		*m_backend_waiting, *m_backend_kv;
 };
 
 /* proxy.c: a new client connection on fd (accepted, non-blocking). */
@@ -82,6 +87,11 @@ void llmo__gw_held_retry(struct llmo_gateway *gw);
 size_t llmo__gw_held_count(const struct llmo_gateway *gw, const char *id);
 /* proxy.c: a backend's last reference went; closes its idle connections. */
 void llmo__gw_backend_freed(void *ctx, struct llmo_gw_backend *b);
+
+/* scrape.c: the scrape_ev callback: scrapes every backend that has no scrape in flight. */
+void llmo__gw_scrape_tick(evutil_socket_t fd, short what, void *arg);
+/* scrape.c: ends the scrapes in flight (their backends' references go). */
+void llmo__gw_scrapes_stop(struct llmo_gateway *gw);
 
 /* gateway.c: swaps t in as the current table (takes the caller's reference). */
 void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t);

@@ -138,6 +138,9 @@ struct gw_req {
 	bool auth_bad;	  /* an Authorization that is not a usable bearer key */
 	struct llmo_gw_keys *keys;     /* a reference, once admitted */
 	struct llmo_gw_tenant *tenant; /* of keys */
+	uint64_t *phash; /* prefix block hashes of the prompt (prefix affinity), nphash of them */
+	size_t nphash;
+	bool phashed;	   /* phash is computed */
 	bool keyed;	   /* sticky_key is computed */
 	double sticky_key; /* the A/B key's point in [0, 1), or -1: none */
 	enum fail last_fail;
@@ -376,6 +379,10 @@ void llmo__gw_backend_freed(void *ctx, struct llmo_gw_backend *b)
 		up_free(b->idle);
 	if (b->inflight_gauge)
 		llmo_metric_remove(gw->m_inflight, (const char *[]){b->addr});
+	if (gw->m_backend_waiting) {
+		llmo_metric_remove(gw->m_backend_waiting, (const char *[]){b->addr});
+		llmo_metric_remove(gw->m_backend_kv, (const char *[]){b->addr});
+	}
 	b->inflight_gauge = NULL;
 	b->pod_gauge = NULL;
 }
@@ -499,6 +506,7 @@ static void req_free(struct gw_req *req)
 	llmo_gw_table_unref(req->table);
 	llmo_gw_keys_unref(req->keys);
 	free(req->tail);
+	free(req->phash);
 	free(req);
 }
 
@@ -892,6 +900,48 @@ static double sticky_key(struct gw_req *req)
 	return req->sticky_key;
 }
 
+/*
+ * The prompt's chained block hashes, once per request (none when the body
+ * has no "prompt" or "messages", or they are shorter than one block).
+ */
+static void prefix_hashes(struct gw_req *req)
+{
+	size_t block = req->gw->o.prefix_block, n;
+
+	if (req->phashed)
+		return;
+	req->phashed = true;
+	n = LLMO_MIN(req->parsed.prompt_len / block, (size_t)LLMO_GW_PREFIX_BLOCKS_MAX);
+	if (n == 0 || !(req->phash = malloc(n * sizeof(*req->phash))))
+		return; /* no memory: least load for this request */
+	req->nphash = llmo_gw_prefix_hashes(req->body.data + req->parsed.prompt_off,
+					    req->parsed.prompt_len, block, 0, req->phash, n);
+}
+
+/* Picks the endpoint for the next attempt (an index into the model's, or -1). */
+static int pick(struct gw_req *req, int64_t now)
+{
+	static const char *const results[] = {"none", "hit", "miss", "busy"};
+	struct llmo_gateway *gw = req->gw;
+	enum llmo_gw_prefix_result res;
+	int i;
+
+	if (gw->o.balance != LLMO_GATEWAY_BALANCE_PREFIX)
+		return llmo_gw_pick_key(req->model, sticky_key(req), req->tried,
+					(size_t)req->attempts, now, &gw->bal, &gw->rng);
+	prefix_hashes(req);
+	i = llmo_gw_pick_prefix(req->model, sticky_key(req), req->tried, (size_t)req->attempts,
+				now, &gw->bal, &gw->rng, &gw->prefix, req->phash, req->nphash, &res);
+	if (i >= 0 && res != LLMO_GW_PREFIX_NONE && req->attempts == 0)
+		llmo_metric_add(gw->m_prefix, (const char *[]){req->model->id, results[res]}, 1);
+	if (i >= 0)
+		/* the chosen replica now holds (or will) every block of this prompt */
+		for (size_t k = 0; k < req->nphash; k++)
+			llmo_gw_lru_put(&gw->prefix, req->phash[k],
+					req->model->eps.items[i].backend->id);
+	return i;
+}
+
 /* Sends req to a replica, or answers with an error when none is left. */
 static void dispatch(struct gw_req *req)
 {
@@ -908,8 +958,7 @@ static void dispatch(struct gw_req *req)
 			fail_answer(req);
 			return;
 		}
-		i = llmo_gw_pick_key(req->model, sticky_key(req), req->tried,
-				     (size_t)req->attempts, now, &gw->bal, &gw->rng);
+		i = pick(req, now);
 		if (i < 0) {
 			if (req->attempts == 0 && llmo_gw_model_ready(req->model) == 0 && hold(req))
 				return;

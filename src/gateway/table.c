@@ -24,6 +24,7 @@ void llmo_gw_backends_init(struct llmo_gw_backends *r,
 			   void (*on_free)(void *ctx, struct llmo_gw_backend *b), void *ctx)
 {
 	llmo_hmap_init(&r->by_addr);
+	r->next_id = 0;
 	r->on_free = on_free;
 	r->ctx = ctx;
 }
@@ -127,6 +128,7 @@ int llmo_gw_backend_get(struct llmo_gw_backends *r, const char *addr,
 	b->salen = salen;
 	b->refs = 1;
 	b->registry = r;
+	b->id = ++r->next_id;
 	if (llmo_hmap_put(&r->by_addr, b->addr, b, NULL)) {
 		free(b);
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");

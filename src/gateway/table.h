@@ -61,6 +61,7 @@ struct llmo_gw_backend {
 	socklen_t salen;
 	int refs; /* tables naming it and attempts using it */
 	struct llmo_gw_backends *registry;
+	uint64_t id; /* unique in its registry, never reused (prefix affinity remembers it) */
 
 	int inflight;	   /* requests sent and not finished */
 	int conns;	   /* open connections, busy and idle */
@@ -76,6 +77,11 @@ struct llmo_gw_backend {
 	struct llmo_gw_backend *kick_next; /* in the proxy's list of those */
 	struct llmo_series *inflight_gauge; /* llmo_gateway_inflight{backend} */
 	struct llmo_series *pod_gauge;	    /* llmo_gateway_pod_inflight{...}; NULL: none */
+	/* from its own /metrics (scrape.h); 0 when not scraped or the last scrape failed */
+	void *scrape;	 /* the scrape in flight, or NULL */
+	int waiting;	 /* vllm:num_requests_waiting: counted into its load */
+	double kv_usage; /* vllm:gpu_cache_usage_perc */
+	bool scraped;	 /* the last scrape succeeded and named one of them */
 };
 
 /*
@@ -85,6 +91,7 @@ struct llmo_gw_backend {
  */
 struct llmo_gw_backends {
 	struct llmo_hmap by_addr;
+	uint64_t next_id; /* the last id given to a backend */
 	void (*on_free)(void *ctx, struct llmo_gw_backend *b);
 	void *ctx;
 };

@@ -36,28 +36,7 @@ static bool hex_name(const char *name)
 /* The 64-hex names in dir (none when it does not exist). */
 static int list_hex(const char *dir, struct llmo_strv *out, struct llmo_error *err)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int rc = 0;
-
-	if (!d)
-		return errno == ENOENT ? 0
-				       : llmo_error_set(err, LLMO_EIO, "%s: %s", dir, strerror(errno));
-	while ((e = readdir(d))) {
-		if (!hex_name(e->d_name))
-			continue;
-		if (out->len >= GC_REVISIONS_MAX) {
-			rc = llmo_error_set(err, LLMO_ETOOBIG, "%s: more than %d entries", dir,
-					    GC_REVISIONS_MAX);
-			break;
-		}
-		if (llmo_strv_push(out, e->d_name)) {
-			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
-			break;
-		}
-	}
-	closedir(d);
-	return rc;
+	return llmo__reg_list_dir(dir, hex_name, GC_REVISIONS_MAX, out, err);
 }
 
 static int64_t mtime_ns(const char *path)

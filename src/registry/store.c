@@ -888,8 +888,7 @@ int llmo_reg_manifest_resolve(struct llmo_reg_store *s, const char *repo, const 
 	return read_revision(s, repo, d, media_type, &subject, &has_subject, err);
 }
 
-/* Appends the names of the entries of dir that satisfy keep (all but dot files when NULL). */
-static int list_dir(const char *dir, bool (*keep)(const char *name), size_t max,
+int llmo__reg_list_dir(const char *dir, bool (*keep)(const char *name), size_t max,
 		    struct llmo_strv *out, struct llmo_error *err)
 {
 	DIR *d = opendir(dir);
@@ -943,7 +942,7 @@ int llmo_reg_manifest_delete(struct llmo_reg_store *s, const char *repo,
 	/* tags first: a crash halfway leaves a manifest without tags, never a dangling tag */
 	llmo_digest_str(d, ds);
 	if ((rc = repo_path(s, repo, "_manifests/tags", p, err)) ||
-	    (rc = list_dir(p, is_tag, LLMO_REG_TAGS_MAX, &tags, err)))
+	    (rc = llmo__reg_list_dir(p, is_tag, LLMO_REG_TAGS_MAX, &tags, err)))
 		goto out;
 	for (size_t i = 0; i < tags.len; i++) {
 		char tp[PATH_MAX], text[SMALL_FILE_MAX];
@@ -1010,7 +1009,7 @@ int llmo_reg_tags_list(struct llmo_reg_store *s, const char *repo, struct llmo_s
 	if (!llmo_reg_repo_exists(s, repo))
 		return llmo_error_set(err, LLMO_ENOTFOUND, "repository name not known to registry");
 	if ((rc = repo_path(s, repo, "_manifests/tags", p, err)) ||
-	    (rc = list_dir(p, is_tag, LLMO_REG_TAGS_MAX, out, err)))
+	    (rc = llmo__reg_list_dir(p, is_tag, LLMO_REG_TAGS_MAX, out, err)))
 		return rc;
 	strv_sort(out, from);
 	return 0;
@@ -1021,7 +1020,7 @@ static int walk_repos(struct llmo_reg_store *s, const char *dir, const char *pre
 		      struct llmo_strv *out, struct llmo_error *err)
 {
 	struct llmo_strv subs = LLMO_STRV_INIT;
-	int rc = list_dir(dir, NULL, LLMO_REG_CATALOG_MAX, &subs, err);
+	int rc = llmo__reg_list_dir(dir, NULL, LLMO_REG_CATALOG_MAX, &subs, err);
 
 	for (size_t i = 0; !rc && i < subs.len; i++) {
 		char name[LLMO_REG_NAME_MAX + 2], sub[PATH_MAX];
@@ -1076,7 +1075,7 @@ int llmo_reg_referrers(struct llmo_reg_store *s, const char *repo,
 	int rc;
 
 	if ((rc = referrer_path(s, repo, subject, NULL, p, err)) ||
-	    (rc = list_dir(p, is_hex_digest, LLMO_REG_REFERRERS_MAX, &hexes, err)))
+	    (rc = llmo__reg_list_dir(p, is_hex_digest, LLMO_REG_REFERRERS_MAX, &hexes, err)))
 		goto out;
 	for (size_t i = 0; i < hexes.len; i++) {
 		char ds[LLMO_DIGEST_STR_MAX + 8];

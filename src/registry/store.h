@@ -240,4 +240,12 @@ int llmo_reg_referrers(struct llmo_reg_store *s, const char *repo,
 		       const struct llmo_digest *subject, struct llmo_strv *out,
 		       struct llmo_error *err);
 
+/*
+ * For the registry's own files (store.c, gc.c): appends to out the names of
+ * the entries of dir that satisfy keep (all but dot files when keep is
+ * NULL), at most max of them (LLMO_ETOOBIG past it). A missing dir has none.
+ */
+int llmo__reg_list_dir(const char *dir, bool (*keep)(const char *name), size_t max,
+		       struct llmo_strv *out, struct llmo_error *err);
+
 #endif

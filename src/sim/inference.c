@@ -25,6 +25,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <sys/socket.h>
 
@@ -33,6 +34,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "gateway/prefix.h"
 #include "sim/inference.h"
 
 #define LOG "inference-sim"
@@ -105,7 +107,11 @@ static bool word_byte(unsigned char c)
 	       c >= 0x80;
 }
 
-size_t llmo_sim_count_tokens(const char *text, size_t len)
+struct prompt_acc;
+static void acc_token(struct prompt_acc *a, const void *p, size_t len);
+
+/* Counts the tokens of text and, with a (may be NULL), feeds each to the prefix blocks. */
+static size_t walk_tokens(const char *text, size_t len, struct prompt_acc *a)
 {
 	size_t n = 0, i = 0;
 
@@ -117,15 +123,29 @@ size_t llmo_sim_count_tokens(const char *text, size_t len)
 
 			while (i < len && word_byte((unsigned char)text[i]))
 				i++;
-			n += (i - start + LLMO_SIM_WORD_BYTES_PER_TOKEN - 1) /
-			     LLMO_SIM_WORD_BYTES_PER_TOKEN;
+			if (!a) {
+				n += (i - start + LLMO_SIM_WORD_BYTES_PER_TOKEN - 1) /
+				     LLMO_SIM_WORD_BYTES_PER_TOKEN;
+				continue;
+			}
+			for (size_t k = start; k < i; k += LLMO_SIM_WORD_BYTES_PER_TOKEN, n++)
+				acc_token(a, text + k,
+					  LLMO_MIN((size_t)LLMO_SIM_WORD_BYTES_PER_TOKEN, i - k));
 		} else {
-			if (c > 0x20 && c < 0x7f)
+			if (c > 0x20 && c < 0x7f) {
 				n++; /* punctuation or symbol */
+				if (a)
+					acc_token(a, text + i, 1);
+			}
 			i++;
 		}
 	}
 	return n;
+}
+
+size_t llmo_sim_count_tokens(const char *text, size_t len)
+{
+	return walk_tokens(text, len, NULL);
 }
 
 int64_t llmo_sim_ttft_ns(const struct llmo_sim_opts *o, size_t prompt_tokens)
@@ -162,6 +182,7 @@ void llmo_sim_opts_init(struct llmo_sim_opts *o)
 		.default_max_tokens = 16,
 		.max_model_len = 4096,
 		.embedding_dim = 384,
+		.prefix_cache_blocks = 0,
 	};
 }
 
@@ -183,6 +204,7 @@ int llmo_sim_opts_check(const struct llmo_sim_opts *o, struct llmo_error *err)
 		{"port", o->port, 0, 65535},
 		{"max-batch", o->max_batch, 0, LLMO_SIM_BATCH_MAX},
 		{"kv-blocks", o->kv_blocks, 0, LLMO_SIM_KV_BLOCKS_MAX},
+		{"prefix-cache-blocks", o->prefix_cache_blocks, 0, LLMO_SIM_PREFIX_BLOCKS_MAX},
 		{"block-size", o->block_size, 1, 1 << 20},
 		{"max-tokens", o->default_max_tokens, 1, LLMO_SIM_MODEL_LEN_MAX},
 		{"max-model-len", o->max_model_len, 1, LLMO_SIM_MODEL_LEN_MAX},
@@ -255,6 +277,7 @@ struct sim_model {
 	size_t base_len; /* bytes before the ':' of "name:version"; strlen(name) without one */
 	uint64_t running, waiting;
 	uint64_t prompt_tokens, generation_tokens;
+	uint64_t prefix_queries, prefix_hits; /* prompt tokens looked up, found in the cache */
 	uint64_t success[FINISH_N];
 	struct histo ttft, e2e;
 };
@@ -273,6 +296,9 @@ struct sim_req {
 	enum sim_state state;
 	bool stream, include_usage, ttft_seen;
 	size_t prompt_tokens;
+	size_t cached_tokens; /* of those, found in the prefix cache at admission */
+	uint64_t *blocks;     /* the prompt's prefix block hashes (prefix cache on), nblocks */
+	size_t nblocks;
 	size_t n;    /* completion tokens this request produces */
 	size_t sent; /* tokens streamed so far */
 	enum finish finish;
@@ -304,6 +330,7 @@ struct llmo_sim {
 	uint64_t next_id;
 	size_t nrunning, nwaiting;
 	struct sim_req_list running, waiting;
+	struct llmo_gw_lru prefix; /* the prefix cache: block hash -> nothing; empty when off */
 };
 
 static void histo_init(struct histo *h, const double *bounds, size_t n)
@@ -480,15 +507,46 @@ static const json_t *opt_get(const json_t *obj, const char *key)
 	return v && !json_is_null(v) ? v : NULL;
 }
 
-/* Tokens and a hash of everything a prompt holds. */
+/*
+ * Tokens and a hash of everything a prompt holds and, when block_size > 0,
+ * its prefix blocks: the chained hash (gateway/prefix.h) after every
+ * block_size tokens, so that two prompts share block i exactly when they
+ * share their first (i + 1) * block_size tokens.
+ */
 struct prompt_acc {
 	size_t tokens;
 	uint64_t hash;
+	size_t block_size; /* 0: no blocks */
+	struct llmo_gw_chain chain;
+	size_t in_block; /* tokens in the block being hashed */
+	uint64_t *blocks;
+	size_t nblocks, cap;
+	bool nomem;
 };
+
+static void acc_token(struct prompt_acc *a, const void *p, size_t len)
+{
+	llmo_gw_chain_add(&a->chain, p, len);
+	if (++a->in_block < a->block_size)
+		return;
+	a->in_block = 0;
+	if (a->nblocks == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		uint64_t *nb = a->nomem ? NULL : realloc(a->blocks, cap * sizeof(*nb));
+
+		if (!nb) {
+			a->nomem = true;
+			return;
+		}
+		a->blocks = nb;
+		a->cap = cap;
+	}
+	a->blocks[a->nblocks++] = llmo_gw_chain_cut(&a->chain);
+}
 
 static void acc_text(struct prompt_acc *a, const char *s, size_t len)
 {
-	a->tokens += llmo_sim_count_tokens(s, len);
+	a->tokens += walk_tokens(s, len, a->block_size ? a : NULL);
 	a->hash = fnv1a(a->hash, s, len);
 	a->hash = fnv1a(a->hash, "", 1); /* separates pieces: "ab" != "a" + "b" */
 }
@@ -581,6 +639,8 @@ static int parse_messages(const json_t *msgs, struct prompt_acc *a, struct bad *
 		if (rc)
 			return rc;
 		a->tokens++;
+		if (a->block_size)
+			acc_token(a, json_string_value(role), json_string_length(role));
 		a->hash = fnv1a(a->hash, json_string_value(role), json_string_length(role));
 	}
 	return 0;
@@ -620,6 +680,8 @@ static int parse_prompt(const json_t *p, struct prompt_acc *a, struct bad *b)
 							    : llmo_json_type_name(t));
 		}
 		a->hash = fnv1a(a->hash, &id, sizeof(id));
+		if (a->block_size)
+			acc_token(a, &id, sizeof(id));
 	}
 	a->tokens += json_array_size(p);
 	return 0;
@@ -722,8 +784,33 @@ static void req_finish(struct sim_req *r, bool completed, int64_t now)
 	if (r->watch)
 		event_free(r->watch);
 	free(r->hashes);
+	free(r->blocks);
 	free(r);
 	admit(sim);
+}
+
+/*
+ * The prefix cache at r's admission: its leading blocks found in the cache
+ * are cached tokens (at most all but the last prompt token, which is always
+ * computed, as vLLM does); then every block of r is in the cache, its first
+ * block the most recently used (a prompt's tail goes before its head).
+ */
+static void prefix_lookup(struct sim_req *r)
+{
+	struct llmo_sim *sim = r->sim;
+	size_t hit = 0;
+
+	if (r->kind == KIND_EMBEDDING)
+		return;
+	r->model->prefix_queries += r->prompt_tokens;
+	if (sim->prefix.cap == 0 || r->nblocks == 0)
+		return;
+	while (hit < r->nblocks && llmo_gw_lru_get(&sim->prefix, r->blocks[hit], NULL))
+		hit++;
+	for (size_t k = r->nblocks; k-- > 0;)
+		llmo_gw_lru_put(&sim->prefix, r->blocks[k], 0);
+	r->cached_tokens = LLMO_MIN(hit * (size_t)sim->opts.block_size, r->prompt_tokens - 1);
+	r->model->prefix_hits += r->cached_tokens;
 }
 
 static void start_req(struct sim_req *r, int64_t now)
@@ -738,7 +825,8 @@ static void start_req(struct sim_req *r, int64_t now)
 	r->model->running++;
 	r->state = STATE_RUNNING;
 	r->started_ns = now;
-	r->ttft_ns = llmo_sim_ttft_ns(&sim->opts, r->prompt_tokens);
+	prefix_lookup(r);
+	r->ttft_ns = llmo_sim_ttft_ns(&sim->opts, r->prompt_tokens - r->cached_tokens);
 	r->model->prompt_tokens += r->prompt_tokens;
 	schedule(r, sat_add(now, r->ttft_ns));
 }
@@ -840,6 +928,12 @@ static json_t *usage_new(const struct sim_req *r, size_t completion)
 	if (r->kind == KIND_EMBEDDING)
 		return json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)r->prompt_tokens,
 				 "total_tokens", (json_int_t)r->prompt_tokens);
+	if (r->sim->prefix.cap > 0)
+		return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens",
+				 (json_int_t)r->prompt_tokens, "completion_tokens",
+				 (json_int_t)completion, "total_tokens",
+				 (json_int_t)(r->prompt_tokens + completion), "prompt_tokens_details",
+				 "cached_tokens", (json_int_t)r->cached_tokens);
 	return json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)r->prompt_tokens,
 			 "completion_tokens", (json_int_t)completion, "total_tokens",
 			 (json_int_t)(r->prompt_tokens + completion));
@@ -1069,7 +1163,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		stream_step(r, now);
 		return;
 	}
-	due = sat_add(r->started_ns, llmo_sim_e2e_ns(&r->sim->opts, r->prompt_tokens, r->n));
+	due = sat_add(r->started_ns, llmo_sim_e2e_ns(&r->sim->opts,
+						     r->prompt_tokens - r->cached_tokens, r->n));
 	if (due > now) {
 		schedule(r, due);
 		return;
@@ -1117,19 +1212,27 @@ static int parse_generate(struct llmo_sim *sim, struct sim_req *r, const json_t 
 			  struct bad *b)
 {
 	const struct llmo_sim_opts *o = &sim->opts;
-	struct prompt_acc a = {0, hash_start(o->seed)};
+	struct prompt_acc a = {.hash = hash_start(o->seed)};
 	const json_t *max, *nv, *so;
 	const char *max_name = "max_tokens";
 	int rc;
 
 	if ((rc = check_opt_fields(body, r->kind, b)))
 		return rc;
+	if (sim->prefix.cap > 0) {
+		a.block_size = (size_t)o->block_size;
+		llmo_gw_chain_init(&a.chain, o->seed);
+	}
 	if (r->kind == KIND_CHAT)
 		rc = parse_messages(json_object_get(body, "messages"), &a, b);
 	else
 		rc = parse_prompt(json_object_get(body, "prompt"), &a, b);
+	r->blocks = a.blocks;
+	r->nblocks = a.nblocks;
 	if (rc)
 		return rc;
+	if (a.nomem)
+		return LLMO_ENOMEM;
 	r->prompt_tokens = a.tokens;
 	r->stream = json_is_true(json_object_get(body, "stream"));
 	so = opt_get(body, "stream_options");
@@ -1188,7 +1291,7 @@ static int parse_generate(struct llmo_sim *sim, struct sim_req *r, const json_t 
 static int embed_input(struct sim_req *r, const json_t *in, const char *path, size_t *tokens,
 		       uint64_t *hash, struct bad *b)
 {
-	struct prompt_acc a = {0, hash_start(r->sim->opts.seed)};
+	struct prompt_acc a = {.hash = hash_start(r->sim->opts.seed)};
 	size_t i;
 	json_t *t;
 
@@ -1382,6 +1485,7 @@ static void handle_inference(struct llmo_sim *sim, struct evhttp_request *req, e
 out:
 	if (r) {
 		free(r->hashes);
+		free(r->blocks);
 		free(r);
 	}
 	json_decref(body);
@@ -1504,6 +1608,27 @@ static void handle_metrics(struct llmo_sim *sim, struct evhttp_request *req)
 					 "model_name=\"%s\"} %" PRIu64 "\n",
 					 finish_names[f], sim->models[i].name,
 					 sim->models[i].success[f]);
+	metric_head(&b, "vllm:prefix_cache_queries_total", "counter",
+		    "Prefix cache queries, in prompt tokens.");
+	for (i = 0; i < sim->nmodels; i++)
+		llmo_buf_appendf(&b,
+				 "vllm:prefix_cache_queries_total{model_name=\"%s\"} %" PRIu64 "\n",
+				 sim->models[i].name, sim->models[i].prefix_queries);
+	metric_head(&b, "vllm:prefix_cache_hits_total", "counter",
+		    "Prefix cache hits, in prompt tokens.");
+	for (i = 0; i < sim->nmodels; i++)
+		llmo_buf_appendf(&b,
+				 "vllm:prefix_cache_hits_total{model_name=\"%s\"} %" PRIu64 "\n",
+				 sim->models[i].name, sim->models[i].prefix_hits);
+	metric_head(&b, "vllm:gpu_prefix_cache_hit_rate", "gauge",
+		    "GPU prefix cache block hit rate (hits over queries, in tokens, since start).");
+	for (i = 0; i < sim->nmodels; i++)
+		llmo_buf_appendf(&b, "vllm:gpu_prefix_cache_hit_rate{model_name=\"%s\"} %.6g\n",
+				 sim->models[i].name,
+				 sim->models[i].prefix_queries
+					 ? (double)sim->models[i].prefix_hits /
+						   (double)sim->models[i].prefix_queries
+					 : 0.0);
 	metric_head(&b, "vllm:time_to_first_token_seconds", "histogram",
 		    "Histogram of time to first token in seconds.");
 	for (i = 0; i < sim->nmodels; i++)
@@ -1645,6 +1770,9 @@ int llmo_sim_new(struct event_base *base, const struct llmo_sim_opts *opts,
 		histo_init(&m->ttft, ttft_bounds, LLMO_ARRAY_LEN(ttft_bounds));
 		histo_init(&m->e2e, e2e_bounds, LLMO_ARRAY_LEN(e2e_bounds));
 	}
+	if (opts->prefix_cache_blocks > 0 &&
+	    llmo_gw_lru_init(&sim->prefix, (size_t)opts->prefix_cache_blocks))
+		goto oom;
 	sim->http = evhttp_new(base);
 	if (!sim->http)
 		goto oom;
@@ -1660,6 +1788,16 @@ int llmo_sim_new(struct event_base *base, const struct llmo_sim_opts *opts,
 		rc = llmo_error_set(err, LLMO_EIO, "cannot listen on %s:%d: %s", opts->host,
 				    opts->port, strerror(errno));
 		goto fail;
+	}
+	{
+		int one = 1;
+
+		/* A stream is one small write per token: without this, Nagle holds each
+		 * one until the client's delayed ACK (40 ms), which shows as TTFT and
+		 * inter-token latency. Accepted sockets inherit it from the listener
+		 * on Linux. */
+		setsockopt(evhttp_bound_socket_get_fd(sim->sock), IPPROTO_TCP, TCP_NODELAY, &one,
+			   sizeof(one));
 	}
 	if (getsockname(evhttp_bound_socket_get_fd(sim->sock), (struct sockaddr *)&ss, &sslen) == 0)
 		sim->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -1690,6 +1828,7 @@ static void drop_all(struct sim_req_list *list)
 		if (r->watch)
 			event_free(r->watch);
 		free(r->hashes);
+		free(r->blocks);
 		free(r);
 	}
 }
@@ -1704,6 +1843,7 @@ void llmo_sim_free(struct llmo_sim *sim)
 		evhttp_free(sim->http);
 	for (size_t i = 0; i < sim->nmodels; i++)
 		free(sim->models[i].name);
+	llmo_gw_lru_release(&sim->prefix);
 	free(sim);
 }
 

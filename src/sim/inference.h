@@ -21,14 +21,18 @@
  * max_batch requests are running, otherwise it waits in one FIFO queue shared
  * by all served names (one simulated GPU). From its admission time t0:
  *
- *     ttft   = ttft_base + ttft_per_token * prompt_tokens
+ *     ttft   = ttft_base + ttft_per_token * (prompt_tokens - cached_tokens)
  *     token i (0-based) is emitted at      t0 + ttft + i * itl
  *     the response ends (finish chunk and
  *     [DONE], or the whole JSON body) at   t0 + ttft + n * itl
  *
  * so a request of n completion tokens takes ttft + n * itl once running (the
  * last interval is the decode step that ends the sequence). Embeddings have
- * n = 0: they answer at t0 + ttft. Emission keeps to this absolute schedule
+ * n = 0: they answer at t0 + ttft. cached_tokens is 0 unless the prefix
+ * cache is on (prefix_cache_blocks > 0): a bounded LRU of the hashes of
+ * prompt blocks of block_size tokens; at admission the prompt's leading
+ * blocks found there are cached (at most prompt_tokens - 1 tokens), then
+ * all its blocks are put there. docs/inference-sim.md has the details. Emission keeps to this absolute schedule
  * (a late timer sends every token that is due at once), so loop delays never
  * stretch a response.
  *
@@ -51,6 +55,8 @@ struct llmo_sim;
 #define LLMO_SIM_MODEL_LEN_MAX (1 << 20)
 #define LLMO_SIM_EMBED_DIM_MAX 8192
 #define LLMO_SIM_KV_BLOCKS_MAX (INT64_C(1) << 40)
+/* Most prefix-cache blocks (each costs about 40 bytes of memory). */
+#define LLMO_SIM_PREFIX_BLOCKS_MAX (INT64_C(1) << 24)
 /* Requests waiting beyond this many get 503 (the queue is memory held for outside input). */
 #define LLMO_SIM_WAITING_MAX 100000
 /* Inputs in one embeddings request. */
@@ -75,6 +81,7 @@ struct llmo_sim_opts {
 	int default_max_tokens;      /* 16: cap of a completion that names no max_tokens */
 	int max_model_len;           /* 4096: prompt + completion tokens */
 	int embedding_dim;           /* 384 */
+	int64_t prefix_cache_blocks; /* 0: no prefix cache; else blocks of block_size tokens kept */
 };
 
 /* Fills o with the defaults above (models: none; the caller names at least one). */

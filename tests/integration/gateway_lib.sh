@@ -79,3 +79,12 @@ metric() { # metric SERIES: its value in the gateway's /metrics (0 when absent)
 }
 closed_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+backends_one() { # backends_one MODEL ADDRESS...: a backends file of one model and these endpoints
+	local m=$1 a; shift
+	{
+		echo "models:"
+		echo "  - name: $m"
+		echo "    endpoints:"
+		for a in "$@"; do echo "      - address: $a"; done
+	} >"$LLMO_DATA/backends.yaml"
+}

@@ -730,15 +730,38 @@ static bool rollout_phase(void *ctx)
 	return ok;
 }
 
-static void set_version(struct kube_fixture *f, const char *version)
+/* A merge patch of the workload "chat" (patch is consumed). */
+static void patch_chat(struct kube_fixture *f, json_t *patch)
 {
 	struct llmo_error err = {0};
-	json_t *patch = json_pack("{s:{s:s}}", "spec", "modelVersion", version);
 
 	if (llmo_kube_patch(f->client, &llmo_kube_llmworkloads, NS, "chat", NULL,
 			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
 		fail_msg("patch: %s", err.msg);
 	json_decref(patch);
+}
+
+static void set_version(struct kube_fixture *f, const char *version)
+{
+	patch_chat(f, json_pack("{s:{s:s}}", "spec", "modelVersion", version));
+}
+
+/* The fixture, the stand-in gateway and a controller reading it every 100 ms. */
+static struct llmo_controller *start_with_gw(struct kube_fixture *f, struct fake_gw *g,
+					     struct llmo_controller_opts *o, char *url, size_t n)
+{
+	struct llmo_controller *c = NULL;
+	struct llmo_error err = {0};
+
+	fake_gw_start(g);
+	snprintf(url, n, "http://127.0.0.1:%d/metrics", g->port);
+	o->gateway_metrics_url = url;
+	o->scrape_interval_ms = 100;
+	assert_int_equal(fixture_start(f), 0);
+	make_ns(f);
+	if (llmo_controller_new(f->client, f->base, o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	return c;
 }
 
 /*
@@ -751,7 +774,6 @@ static void test_canary_rollout(void **state)
 	struct kube_fixture f;
 	struct fake_gw g;
 	struct llmo_controller *c = NULL;
-	struct llmo_error err = {0};
 	struct versions v = {.f = &f, .v1 = "7b", .n1 = 2};
 	struct ro_want rw = {.f = &f};
 	struct llmo_controller_opts o = {.backoff_base_ms = 200, .backoff_max_ms = 1000,
@@ -761,14 +783,8 @@ static void test_canary_rollout(void **state)
 	const char *msg;
 
 	(void)state;
-	fake_gw_start(&g);
+	c = start_with_gw(&f, &g, &o, url, sizeof(url));
 	fake_gw_canary(&g, 0, 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", g.port);
-	o.gateway_metrics_url = url;
-	assert_int_equal(fixture_start(&f), 0);
-	make_ns(&f);
-	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
-		fail_msg("controller: %s", err.msg);
 	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
 	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
 	put(&f, &llmo_kube_llmmodels, model("llama2-v3", "v3", "registry.local/models/llama2:v3"));
@@ -847,13 +863,7 @@ static void test_canary_rollout(void **state)
 
 static void set_annotation(struct kube_fixture *f, const char *key, const char *value)
 {
-	struct llmo_error err = {0};
-	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", key, value);
-
-	if (llmo_kube_patch(f->client, &llmo_kube_llmworkloads, NS, "chat", NULL,
-			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
-		fail_msg("patch: %s", err.msg);
-	json_decref(patch);
+	patch_chat(f, json_pack("{s:{s:{s:s}}}", "metadata", "annotations", key, value));
 }
 
 /*
@@ -868,21 +878,14 @@ static void test_ab_and_blue_green(void **state)
 	struct kube_fixture f;
 	struct fake_gw g;
 	struct llmo_controller *c = NULL;
-	struct llmo_error err = {0};
 	struct versions v = {.f = &f, .v1 = "7b", .v2 = "v2"};
 	struct ro_want rw = {.f = &f};
 	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
 	char url[64];
-	json_t *wl, *hold, *tracks, *patch;
+	json_t *wl, *hold, *tracks;
 
 	(void)state;
-	fake_gw_start(&g);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", g.port);
-	o.gateway_metrics_url = url;
-	assert_int_equal(fixture_start(&f), 0);
-	make_ns(&f);
-	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
-		fail_msg("controller: %s", err.msg);
+	c = start_with_gw(&f, &g, &o, url, sizeof(url));
 	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
 	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
 	wl = workload("chat", 3);
@@ -909,13 +912,9 @@ static void test_ab_and_blue_green(void **state)
 	json_decref(hold);
 
 	/* the test ends on 7b (the v2 replica goes), then blue-green to v2 */
-	patch = json_pack("{s:{s:s, s:{s:s, s:{s:b, s:s}}}}", "spec", "modelVersion", "7b",
-			  "deploymentStrategy", "type", "blueGreen", "blueGreen", "autoPromote", 0,
-			  "scaleDownDelay", "1s");
-	if (llmo_kube_patch(f.client, &llmo_kube_llmworkloads, NS, "chat", NULL,
-			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
-		fail_msg("patch: %s", err.msg);
-	json_decref(patch);
+	patch_chat(&f, json_pack("{s:{s:s, s:{s:s, s:{s:b, s:s}}}}", "spec", "modelVersion", "7b",
+				 "deploymentStrategy", "type", "blueGreen", "blueGreen",
+				 "autoPromote", 0, "scaleDownDelay", "1s"));
 	v.n1 = 3;
 	v.n2 = 0;
 	for (int i = 0; i < 100 && !has_versions(&v); i++) {
@@ -1001,13 +1000,7 @@ static void test_autoscale(void **state)
 	llmo_errlist_release(&errs);
 	json_decref(user);
 	o.config = &cfg;
-	fake_gw_start(&g);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", g.port);
-	o.gateway_metrics_url = url;
-	assert_int_equal(fixture_start(&f), 0);
-	make_ns(&f);
-	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
-		fail_msg("controller: %s", err.msg);
+	c = start_with_gw(&f, &g, &o, url, sizeof(url));
 	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
 	wl = workload("chat", 0);
 	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
@@ -1058,6 +1051,101 @@ static void test_autoscale(void **state)
 	llmo_config_free(&cfg);
 }
 
+/*
+ * maxSurge 2 of 4 replicas: a new version starts two at once and no more
+ * until they are ready (maxUnavailable 0 keeps the four old ones). Scale-in
+ * takes the least loaded replicas: of three ready ones, the one with 5
+ * requests in flight stays.
+ */
+static void test_rolling_and_least_loaded(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_controller_opts o = {0};
+	struct versions v = {.f = &f, .v1 = "7b", .v2 = "v2", .n1 = 4};
+	struct want w = {.f = &f, .workload = "chat", .pods = 3};
+	struct pods p;
+	char url[64];
+	json_t *wl;
+
+	(void)state;
+	c = start_with_gw(&f, &g, &o, url, sizeof(url));
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
+	wl = workload("chat", 4);
+	json_object_set_new(json_object_get(wl, "spec"), "deploymentStrategy",
+			    json_pack("{s:s, s:{s:i, s:i}}", "type", "rolling", "rolling",
+				      "maxSurge", 2, "maxUnavailable", 0));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	run_until(f.base, never_true, NULL, 300);
+	set_version(&f, "v2");
+	v.n2 = 2;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	/* the two new ones are not ready: nothing more starts, nothing old goes */
+	run_until(f.base, never_true, NULL, 1000);
+	assert_true(has_versions(&v));
+	/* all ready: the rest rolls through to four of v2 */
+	v.n1 = 0;
+	v.n2 = 4;
+	for (int i = 0; i < 100 && !has_versions(&v); i++) {
+		set_pods(&f, "chat", "Running", true);
+		run_until(f.base, has_versions, &v, 200);
+	}
+	assert_true(has_versions(&v));
+
+	/* three ready replicas; the gateway reports 5, 0 and 1 in flight */
+	patch_chat(&f, json_pack("{s:{s:{s:i}}}", "spec", "scaling", "minReplicas", 3));
+	for (int i = 0; i < 100 && !has_pods(&w); i++) {
+		set_pods(&f, "chat", "Running", true);
+		run_until(f.base, has_pods, &w, 200);
+	}
+	assert_true(has_pods(&w));
+	set_pods(&f, "chat", "Running", true);
+	list_pods(&f, "chat", &p);
+	assert_int_equal(p.n, 3);
+	pthread_mutex_lock(&g.lock);
+	snprintf(g.text, sizeof(g.text),
+		 "llmo_gateway_pod_inflight{namespace=\"" NS "\",workload=\"chat\",pod=\"%s\"} 5\n"
+		 "llmo_gateway_pod_inflight{namespace=\"" NS "\",workload=\"chat\",pod=\"%s\"} 0\n"
+		 "llmo_gateway_pod_inflight{namespace=\"" NS "\",workload=\"chat\",pod=\"%s\"} 1\n",
+		 meta_str(p.items[0], "name"), meta_str(p.items[1], "name"),
+		 meta_str(p.items[2], "name"));
+	pthread_mutex_unlock(&g.lock);
+	{
+		char busy[128];
+
+		snprintf(busy, sizeof(busy), "%s", meta_str(p.items[0], "name"));
+		json_decref(p.list);
+		run_until(f.base, never_true, NULL, 500); /* a scrape sees the counts */
+		patch_chat(&f, json_pack("{s:{s:{s:i}}}", "spec", "scaling", "minReplicas", 1));
+		/*
+		 * The two least loaded drain: the idle one goes at the next scrape, the
+		 * one with a request in flight stays until the gateway reports none.
+		 */
+		w.pods = 2;
+		assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+		run_until(f.base, never_true, NULL, 1000);
+		assert_true(has_pods(&w));
+		pthread_mutex_lock(&g.lock);
+		g.text[0] = '\0';
+		pthread_mutex_unlock(&g.lock);
+		w.pods = 1;
+		assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+		list_pods(&f, "chat", &p);
+		assert_string_equal(meta_str(p.items[0], "name"), busy);
+		assert_null(json_object_get(json_object_get(json_object_get(p.items[0], "metadata"),
+							    "annotations"),
+					    LLMO_ANNOTATION_DRAINING));
+		json_decref(p.list);
+	}
+	llmo_controller_free(c);
+	fixture_stop(&f);
+	fake_gw_stop(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1068,6 +1156,7 @@ int main(void)
 		cmocka_unit_test(test_canary_rollout),
 		cmocka_unit_test(test_ab_and_blue_green),
 		cmocka_unit_test(test_autoscale),
+		cmocka_unit_test(test_rolling_and_least_loaded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

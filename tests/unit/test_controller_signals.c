@@ -148,6 +148,80 @@ static void test_scrape_dead_gateway(void **state)
 	llmo__signals_release(&s);
 }
 
+/* Two replicas' vLLM metrics: KV usage 0.5 and 0.9 (mean 0.7), 3 + 1 waiting; one without. */
+static void test_replicas(void **state)
+{
+	static const char r1[] = "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.5\n"
+				 "vllm:num_requests_waiting{model_name=\"m\"} 3\n"
+				 "vllm:num_requests_running{model_name=\"m\"} 8\n";
+	static const char r2[] = "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.9\n"
+				 "vllm:num_requests_waiting{model_name=\"m\"} 1\n";
+	static const char other[] = "process_cpu_seconds_total 12\n";
+	struct llmo__signals s;
+	struct llmo_error err = {0};
+	const struct llmo__replica_stats *st;
+
+	(void)state;
+	assert_int_equal(llmo__signals_init(&s, NULL, 1000, &err), 0);
+	llmo__signals_replicas_begin(&s);
+	assert_int_equal(llmo__signals_replica_ingest(&s, "ns/w", r1, strlen(r1)), 0);
+	assert_int_equal(llmo__signals_replica_ingest(&s, "ns/w", r2, strlen(r2)), 0);
+	assert_int_equal(llmo__signals_replica_ingest(&s, "ns/w", other, strlen(other)), 0);
+	assert_int_equal(llmo__signals_replica_ingest(&s, "ns/w", "x{", 2), LLMO_EPARSE);
+	/* nothing is current until the tick ends */
+	assert_null(llmo__signals_replicas(&s, "ns/w"));
+	llmo__signals_replicas_end(&s);
+	st = llmo__signals_replicas(&s, "ns/w");
+	assert_non_null(st);
+	assert_int_equal(st->replicas, 2);
+	assert_float_equal(st->kv_sum / st->replicas, 0.7, 1e-9);
+	assert_true(st->waiting == 4 && st->running == 8);
+	/* a tick with no answer forgets the last */
+	llmo__signals_replicas_begin(&s);
+	llmo__signals_replicas_end(&s);
+	assert_null(llmo__signals_replicas(&s, "ns/w"));
+	llmo__signals_release(&s);
+}
+
+/* A Prometheus query answer (instant vector) reads as the same samples; job/instance dropped. */
+static void test_prometheus_answer(void **state)
+{
+	static const char answer[] =
+		"{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+		"{\"metric\":{\"__name__\":\"llmo_gateway_requests_total\",\"code\":\"200\","
+		"\"instance\":\"gw-1:8080\",\"job\":\"llmo-gateway\",\"model\":\"ns/w\","
+		"\"track\":\"canary\"},\"value\":[1764190000.5,\"30\"]},"
+		"{\"metric\":{\"__name__\":\"llmo_gateway_requests_total\",\"code\":\"200\","
+		"\"instance\":\"gw-2:8080\",\"job\":\"llmo-gateway\",\"model\":\"ns/w\","
+		"\"track\":\"canary\"},\"value\":[1764190000.5,\"12\"]},"
+		"{\"metric\":{\"__name__\":\"llmo_gateway_requests_total\",\"code\":\"502\","
+		"\"model\":\"ns/w\",\"track\":\"canary\"},\"value\":[1764190000.5,\"2\"]},"
+		"{\"metric\":{\"__name__\":\"llmo_gateway_pod_inflight\",\"namespace\":\"ns\","
+		"\"workload\":\"w\",\"pod\":\"w-a\"},\"value\":[1764190000.5,\"3\"]},"
+		"{\"metric\":{\"__name__\":\"llmo_gateway_pending_requests\",\"model\":\"ns/w\"},"
+		"\"value\":[1764190000.5,\"NaN\"]}]}}";
+	static const char failed[] = "{\"status\":\"error\",\"error\":\"bad query\"}";
+	struct llmo__signals s;
+	struct llmo_error err = {0};
+	const struct llmo__track_sample *c;
+
+	(void)state;
+	assert_int_equal(llmo__signals_init(&s, NULL, 1000, &err), 0);
+	assert_int_equal(llmo__signals_ingest_query(&s, answer, strlen(answer), 1000, &err), 0);
+	/* two gateways' counters add up: 30 + 12 + 2, of which 2 failed */
+	c = llmo__sample_track(llmo__signals_get(&s, "ns/w", false), "canary");
+	assert_non_null(c);
+	assert_true(c->requests == 44 && c->errors == 2);
+	assert_int_equal(llmo__signals_pod_inflight(&s, "ns", "w-a"), 3);
+	assert_true(llmo__signals_get(&s, "ns/w", false)->pending == 0); /* NaN skipped */
+	assert_int_equal(llmo__signals_ingest_query(&s, failed, strlen(failed), 2000, &err),
+			 LLMO_EIO);
+	assert_string_equal(err.msg, "Prometheus answered an error: bad query");
+	assert_int_equal(llmo__signals_ingest_query(&s, "{", 1, 2000, &err), LLMO_EPARSE);
+	assert_int_equal(s.cur_ms, 1000); /* the last good numbers stay */
+	llmo__signals_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +230,8 @@ int main(void)
 		cmocka_unit_test(test_quantile),
 		cmocka_unit_test(test_bad_text_keeps_samples),
 		cmocka_unit_test(test_scrape_dead_gateway),
+		cmocka_unit_test(test_replicas),
+		cmocka_unit_test(test_prometheus_answer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

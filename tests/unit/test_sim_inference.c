@@ -968,6 +968,99 @@ static void test_kv_cache_usage(void **state)
 	server_stop(&s);
 }
 
+/* The cached_tokens of an answer's usage.prompt_tokens_details (-1: none). */
+static long long cached_tokens(const struct server *s, const char *path, const char *body,
+			       int64_t *ns)
+{
+	struct resp r;
+	json_t *v, *d;
+	long long n = -1;
+
+	http(s, path, body, &r);
+	assert_int_equal(r.status, 200);
+	v = resp_json(&r);
+	d = json_object_get(json_object_get(json_object_get(v, "usage"),
+					    "prompt_tokens_details"),
+			    "cached_tokens");
+	if (json_is_integer(d))
+		n = (long long)json_integer_value(d);
+	if (ns)
+		*ns = r.ns;
+	json_decref(v);
+	llmo_buf_release(&r.body);
+	return n;
+}
+
+#define PREFIX_Q "vllm:prefix_cache_queries_total{model_name=\"" MODEL "\"}"
+#define PREFIX_H "vllm:prefix_cache_hits_total{model_name=\"" MODEL "\"}"
+#define PREFIX_R "vllm:gpu_prefix_cache_hit_rate{model_name=\"" MODEL "\"}"
+#define CMPL(ids) "{\"model\":\"" MODEL "\",\"prompt\":[" ids "],\"max_tokens\":1}"
+
+static void test_prefix_cache(void **state)
+{
+	struct llmo_sim_opts o;
+	struct server s;
+	int64_t first = 0, second = 0;
+
+	opts_fast(&o);
+	o.block_size = 4;
+	o.prefix_cache_blocks = 3;
+	o.ttft_per_token_ns = 100 * MS;
+	server_start(&s, &o);
+	/* 10 tokens = 2 whole blocks of 4 (the 2 left over are never cached) */
+	assert_int_equal(cached_tokens(&s, "/v1/completions", CMPL("1,2,3,4,5,6,7,8,9,10"),
+				       &first), 0);
+	assert_int_equal(cached_tokens(&s, "/v1/completions", CMPL("1,2,3,4,5,6,7,8,9,10"),
+				       &second), 8);
+	/* prefill: 10 tokens at 100ms, then the 2 uncached ones */
+	assert_true(first >= 1000 * MS);
+	if (!(second >= 200 * MS && second < 800 * MS))
+		fail_msg("first %lld ms, second %lld ms", (long long)(first / MS),
+			 (long long)(second / MS));
+	/* only the first block is shared */
+	assert_int_equal(cached_tokens(&s, "/v1/completions", CMPL("1,2,3,4,99,6,7,8,9,10"),
+				       NULL), 4);
+	/* all 8 tokens are cached, but the last one is always computed */
+	assert_int_equal(cached_tokens(&s, "/v1/completions", CMPL("1,2,3,4,5,6,7,8"), NULL), 7);
+	/* queries 10 + 10 + 10 + 8, hits 0 + 8 + 4 + 7 */
+	assert_true(get_metric(&s, PREFIX_Q) == 38);
+	assert_true(get_metric(&s, PREFIX_H) == 19);
+	assert_true(get_metric(&s, PREFIX_R) == 0.5);
+	/* 3 new blocks fill the cache of 3: the old prompt is forgotten */
+	assert_int_equal(cached_tokens(&s, "/v1/completions",
+				       CMPL("50,51,52,53,54,55,56,57,58,59,60,61"), NULL), 0);
+	assert_int_equal(cached_tokens(&s, "/v1/completions", CMPL("1,2,3,4,5,6,7,8,9,10"), NULL),
+			 0);
+	/* chat: 8 content tokens and the role's = 9 tokens, 2 blocks */
+	o.ttft_per_token_ns = 0;
+	server_stop(&s);
+	server_start(&s, &o);
+	assert_int_equal(cached_tokens(&s, "/v1/chat/completions",
+				       "{\"model\":\"" MODEL "\",\"max_tokens\":1,\"messages\":"
+				       "[{\"role\":\"user\",\"content\":\"a b c d e f g h\"}]}",
+				       NULL), 0);
+	assert_int_equal(cached_tokens(&s, "/v1/chat/completions",
+				       "{\"model\":\"" MODEL "\",\"max_tokens\":1,\"messages\":"
+				       "[{\"role\":\"user\",\"content\":\"a b c d e f g h\"}]}",
+				       NULL), 8);
+	/* the role is the 9th token, after the content, outside the whole blocks: still 8 */
+	assert_int_equal(cached_tokens(&s, "/v1/chat/completions",
+				       "{\"model\":\"" MODEL "\",\"max_tokens\":1,\"messages\":"
+				       "[{\"role\":\"system\",\"content\":\"a b c d e f g h\"}]}",
+				       NULL), 8);
+	server_stop(&s);
+	/* without the cache: no details, nothing cached, queries still counted */
+	opts_fast(&o);
+	server_start(&s, &o);
+	assert_int_equal(cached_tokens(&s, "/v1/completions", CMPL("1,2,3,4,5,6,7,8,9,10"), NULL),
+			 -1);
+	assert_int_equal(cached_tokens(&s, "/v1/completions", CMPL("1,2,3,4,5,6,7,8,9,10"), NULL),
+			 -1);
+	assert_true(get_metric(&s, PREFIX_Q) == 20);
+	assert_true(get_metric(&s, PREFIX_H) == 0);
+	server_stop(&s);
+}
+
 static void test_disconnect_mid_stream(void **state)
 {
 	struct llmo_sim_opts o;
@@ -1070,6 +1163,7 @@ int main(void)
 		cmocka_unit_test(test_context_length),
 		cmocka_unit_test(test_embeddings),
 		cmocka_unit_test(test_kv_cache_usage),
+		cmocka_unit_test(test_prefix_cache),
 		cmocka_unit_test(test_disconnect_mid_stream),
 		cmocka_unit_test(test_disconnect_waiting),
 		cmocka_unit_test(test_free_in_flight),

@@ -1,0 +1,228 @@
+/*
+ * The controller's /metrics (controller.h, docs/monitoring.md): gauges read
+ * from the informers' caches when scraped (workload replicas, readiness,
+ * rollouts, forecasts; model availability) and counters the controller
+ * keeps (reconciles, rollbacks, promotions, scale events, gateway scrapes).
+ * Served by evhttp on the controller's own loop.
+ */
+#include "base/common.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "controller/controller_int.h"
+#include "metrics/metrics.h"
+
+#include "base/banned.h"
+
+struct exporter {
+	struct llmo_metrics *m;
+	struct llmo_metric *replicas, *ready, *degraded, *weight, *phase, *forecast, *model_ok,
+		*reconciles, *rollouts, *scales, *scrapes;
+};
+
+static const char *const wl_labels[] = {"namespace", "workload"};
+
+static int make(struct exporter *e, struct llmo_error *err)
+{
+	const char *const rl[] = {"namespace", "workload", "state"};
+	const char *const pl[] = {"namespace", "workload", "phase"};
+	const char *const ml[] = {"namespace", "model", "name", "version"};
+	const char *const kl[] = {"kind", "result"};
+	const char *const ol[] = {"outcome"};
+	const char *const dl[] = {"direction"};
+	int rc;
+
+	if (llmo_metrics_new(&e->m))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	if ((rc = llmo_metrics_gauge(e->m, "llmo_controller_workload_replicas",
+				     "Replicas of each LLMWorkload by state (desired, current, ready).",
+				     rl, 3, &e->replicas, err)) ||
+	    (rc = llmo_metrics_gauge(e->m, "llmo_controller_workload_ready",
+				     "1 when the workload's Ready condition is True.", wl_labels, 2,
+				     &e->ready, err)) ||
+	    (rc = llmo_metrics_gauge(e->m, "llmo_controller_workload_degraded",
+				     "1 when the workload's Degraded condition is True.", wl_labels, 2,
+				     &e->degraded, err)) ||
+	    (rc = llmo_metrics_gauge(e->m, "llmo_controller_workload_canary_weight",
+				     "Percent of the workload's traffic sent to a canary now.",
+				     wl_labels, 2, &e->weight, err)) ||
+	    (rc = llmo_metrics_gauge(e->m, "llmo_controller_workload_rollout_phase",
+				     "1 for the workload's current rollout phase.", pl, 3, &e->phase,
+				     err)) ||
+	    (rc = llmo_metrics_gauge(e->m, "llmo_controller_workload_forecast_requests_per_second",
+				     "Requests per second the predictive autoscaler expects one cold "
+				     "start ahead.",
+				     wl_labels, 2, &e->forecast, err)) ||
+	    (rc = llmo_metrics_gauge(e->m, "llmo_controller_model_available",
+				     "1 when the LLMModel's phase is Available.", ml, 4, &e->model_ok,
+				     err)) ||
+	    (rc = llmo_metrics_counter(e->m, "llmo_controller_reconciles_total",
+				       "Reconciles by kind (workload, model) and result (ok, error).",
+				       kl, 2, &e->reconciles, err)) ||
+	    (rc = llmo_metrics_counter(e->m, "llmo_controller_rollouts_total",
+				       "Ended canary analyses by outcome (promoted, rolled_back).", ol,
+				       1, &e->rollouts, err)) ||
+	    (rc = llmo_metrics_counter(e->m, "llmo_controller_scale_events_total",
+				       "Replica count changes made by the autoscaler, by direction.",
+				       dl, 1, &e->scales, err)) ||
+	    (rc = llmo_metrics_counter(e->m, "llmo_controller_gateway_scrapes_total",
+				       "Reads of the gateway's metrics by result (ok, error).", ol, 1,
+				       &e->scrapes, err)))
+		return rc;
+	return 0;
+}
+
+static double num(const json_t *v)
+{
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+static bool cond_true(const json_t *obj, const char *type)
+{
+	return llmo_kube_condition_true(obj, type);
+}
+
+static int put_workload(void *ctx, json_t *w)
+{
+	struct exporter *e = ctx;
+	const char *ns = llmo_kube_str(w, "metadata", "namespace");
+	const char *name = llmo_kube_str(w, "metadata", "name");
+	const json_t *st = json_object_get(w, "status");
+	const json_t *ro = json_object_get(st, "rollout");
+	const char *phase = json_string_value(json_object_get(ro, "phase"));
+	const json_t *fc = json_object_get(json_object_get(st, "currentMetrics"),
+					   "forecast_requests_per_second");
+	const char *v[] = {ns ? ns : "", name ? name : "", NULL};
+
+	v[2] = "desired";
+	llmo_metric_set(e->replicas, v, num(json_object_get(st, "desiredReplicas")));
+	v[2] = "current";
+	llmo_metric_set(e->replicas, v, num(json_object_get(st, "currentReplicas")));
+	v[2] = "ready";
+	llmo_metric_set(e->replicas, v, num(json_object_get(st, "readyReplicas")));
+	llmo_metric_set(e->ready, v, cond_true(w, "Ready"));
+	llmo_metric_set(e->degraded, v, cond_true(w, "Degraded"));
+	llmo_metric_set(e->weight, v, num(json_object_get(ro, "canaryWeight")));
+	if (phase) {
+		v[2] = phase;
+		llmo_metric_set(e->phase, v, 1);
+	}
+	if (json_is_number(fc))
+		llmo_metric_set(e->forecast, v, json_number_value(fc));
+	return 0;
+}
+
+static int put_model(void *ctx, json_t *m)
+{
+	struct exporter *e = ctx;
+	const char *phase = llmo_kube_str(m, "status", "phase");
+	const char *ns = llmo_kube_str(m, "metadata", "namespace");
+	const char *n = llmo_kube_str(m, "metadata", "name");
+	const char *sn = llmo_kube_str(m, "spec", "name"), *sv = llmo_kube_str(m, "spec", "version");
+
+	llmo_metric_set(e->model_ok,
+			(const char *[]){ns ? ns : "", n ? n : "", sn ? sn : "", sv ? sv : ""},
+			phase && strcmp(phase, "Available") == 0);
+	return 0;
+}
+
+int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct llmo_error *err)
+{
+	struct exporter e = {0};
+	const struct llmo__counters *k = &c->counters;
+	int rc;
+
+	if ((rc = make(&e, err)))
+		goto out;
+	llmo_informer_list(c->workloads, NULL, put_workload, &e);
+	llmo_informer_list(c->models, NULL, put_model, &e);
+	llmo_metric_add(e.reconciles, (const char *[]){"workload", "ok"}, (double)k->wl_ok);
+	llmo_metric_add(e.reconciles, (const char *[]){"workload", "error"}, (double)k->wl_err);
+	llmo_metric_add(e.reconciles, (const char *[]){"model", "ok"}, (double)k->model_ok);
+	llmo_metric_add(e.reconciles, (const char *[]){"model", "error"}, (double)k->model_err);
+	llmo_metric_add(e.rollouts, (const char *[]){"promoted"}, (double)k->promoted);
+	llmo_metric_add(e.rollouts, (const char *[]){"rolled_back"}, (double)k->rolled_back);
+	llmo_metric_add(e.scales, (const char *[]){"up"}, (double)k->scaled_up);
+	llmo_metric_add(e.scales, (const char *[]){"down"}, (double)k->scaled_down);
+	llmo_metric_add(e.scrapes, (const char *[]){"ok"},
+			(double)(c->signals.scrapes - c->signals.failures));
+	llmo_metric_add(e.scrapes, (const char *[]){"error"}, (double)c->signals.failures);
+	if (llmo_metrics_write(e.m, out))
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+out:
+	llmo_metrics_free(e.m);
+	return rc;
+}
+
+static void serve(struct evhttp_request *req, void *arg)
+{
+	struct llmo_controller *c = arg;
+	struct llmo_error err = {0};
+	struct evbuffer *b;
+	struct llmo_buf text;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+
+	if (!path || (strcmp(path, "/metrics") != 0 && strcmp(path, "/healthz") != 0)) {
+		evhttp_send_error(req, 404, "only /metrics and /healthz");
+		return;
+	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_send_error(req, 405, "GET only");
+		return;
+	}
+	b = evbuffer_new();
+	if (!b) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		evbuffer_add_printf(b, "ok\n");
+		evhttp_send_reply(req, 200, "OK", b);
+		evbuffer_free(b);
+		return;
+	}
+	llmo_buf_init(&text, (size_t)64 << 20);
+	if (llmo__exporter_write(c, &text, &err)) {
+		evhttp_send_error(req, 500, err.msg);
+	} else {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  LLMO_METRICS_CONTENT_TYPE);
+		evbuffer_add(b, text.data ? text.data : "", text.len);
+		evhttp_send_reply(req, 200, "OK", b);
+	}
+	llmo_buf_release(&text);
+	evbuffer_free(b);
+}
+
+int llmo__exporter_start(struct llmo_controller *c, const char *host, int port,
+			 struct llmo_error *err)
+{
+	struct evhttp_bound_socket *s;
+
+	if (!(c->http = evhttp_new(c->base)))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	evhttp_set_gencb(c->http, serve, c);
+	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	s = evhttp_bind_socket_with_handle(c->http, host, (ev_uint16_t)port);
+	if (!s) {
+		evhttp_free(c->http);
+		c->http = NULL;
+		return llmo_error_set(err, LLMO_EIO, "controller metrics: cannot listen on %s:%d",
+				      host, port);
+	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&ss, &len) == 0)
+			c->metrics_port = ntohs(ss.ss_family == AF_INET6
+							? ((struct sockaddr_in6 *)&ss)->sin6_port
+							: ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "metrics listening", "addr=%s:%d", host,
+		 c->metrics_port);
+	return 0;
+}

@@ -1,0 +1,83 @@
+#!/bin/bash
+# Monitoring end to end: deploy/prometheus/rules.yaml passes promtool's check and its unit
+# tests; every metric the rules and the Grafana dashboards name is one llmo really exports
+# (read off the live /metrics of the gateway, the controller, the API server, the registry
+# and a replica); Debian's Prometheus, with deploy/prometheus/prometheus.yml pointed at a
+# running `llmo server`, scrapes every target, loads the rules, and sees the example
+# workload Ready and serving; and the server's controller, started with --prometheus,
+# reads the gateway's numbers back from Prometheus's query API.
+. "$(dirname "$0")/lib.sh"
+trap 'stop_prom; finish' EXIT
+NS=llm-workloads
+W=my-llm-workload
+PROM_PID=""
+stop_prom() { [ -n "$PROM_PID" ] && kill "$PROM_PID" 2>/dev/null; wait "$PROM_PID" 2>/dev/null; PROM_PID=""; }
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+hostport() { echo "$1" | sed -E 's|^https?://||; s|/.*$||'; }
+
+check "promtool check rules" promtool check rules deploy/prometheus/rules.yaml
+check "promtool test rules (hand-computed alert cases)" promtool test rules deploy/prometheus/rules_test.yaml
+check "the dashboards are JSON with a uid, a title and panels" /usr/bin/python3 -c '
+import json, sys, glob
+for f in glob.glob("deploy/grafana/*.json"):
+    d = json.load(open(f))
+    assert d["uid"] and d["title"] and d["panels"], f
+    for p in d["panels"]:
+        assert p["targets"] and all(t["expr"] for t in p["targets"]), (f, p["title"])'
+
+CM=$(free_port)
+PP=$(free_port)
+server_start --fake-gpus 1 --config tests/data/e2e/config.yaml --metrics-listen 127.0.0.1:$CM \
+	--prometheus http://127.0.0.1:$PP
+check "apply the example workload" bash -c "kubectl apply -f k8s/llm-orchestrator/namespace.yaml >/dev/null &&
+	kubectl apply -f examples/llama2-7b-model.yaml -f examples/my-llm-workload.yaml"
+check "it becomes Ready" kubectl wait --for=condition=Ready llmworkload/$W -n $NS --timeout=120s
+check "a completion through the gateway" wait_for 30 bash -c "curl -sf '$(gateway_url)/v1/completions' \
+	-d '{\"model\":\"$W\",\"prompt\":\"hi\",\"max_tokens\":2}' | grep -q choices"
+REPLICA=$(kubectl get llmw $W -n $NS -o jsonpath='{.status.endpoints[0]}')
+TOKEN=$(cat "$LLMO_DATA/token")
+{
+	curl -sf "$(gateway_url)/metrics"
+	curl -sf "http://127.0.0.1:$CM/metrics"
+	curl -sf --cacert "$LLMO_DATA/pki/ca.crt" -H "Authorization: Bearer $TOKEN" "$LLMO_URL/metrics"
+	curl -sf --cacert "$LLMO_DATA/pki/ca.crt" -H "Authorization: Bearer $TOKEN" "$(registry_url)/metrics"
+	curl -sf "http://$REPLICA/metrics"
+} >"$LLMO_DATA/exported" 2>/dev/null
+check "the controller's /metrics shows the workload Ready" \
+	grep -qx "llmo_controller_workload_ready{namespace=\"$NS\",workload=\"$W\"} 1" "$LLMO_DATA/exported"
+check "every metric the rules and dashboards name is exported" bash -c "
+	grep -ohE '(llmo_[a-z_]+|vllm:[a-z_]+)' deploy/prometheus/rules.yaml deploy/grafana/*.json |
+		sed -E 's/_(bucket|sum|count)\$//' | grep -v '_\$' | sort -u >'$LLMO_DATA/named'
+	grep -oE '^# TYPE [^ ]+' '$LLMO_DATA/exported' | cut -d' ' -f3 | sort -u >'$LLMO_DATA/have'
+	missing=\$(comm -23 '$LLMO_DATA/named' '$LLMO_DATA/have')
+	[ -z \"\$missing\" ] || { echo \"not exported: \$missing\"; exit 1; }"
+
+mkdir -p "$LLMO_DATA/prom"
+sed -e "s|DATA_DIR|$LLMO_DATA|g" -e 's/scrape_interval: 15s/scrape_interval: 1s/' \
+	-e 's/evaluation_interval: 15s/evaluation_interval: 1s/' \
+	-e "s|127.0.0.1:8000|$(hostport "$(gateway_url)")|" \
+	-e "s|127.0.0.1:9091|127.0.0.1:$CM|" \
+	-e "s|127.0.0.1:6443|$(hostport "$LLMO_URL")|" \
+	-e "s|127.0.0.1:5000|$(hostport "$(registry_url)")|" \
+	-e "s|targets: \[\]|targets: [\"$REPLICA\"]|" \
+	deploy/prometheus/prometheus.yml >"$LLMO_DATA/prom/prometheus.yml"
+cp deploy/prometheus/rules.yaml "$LLMO_DATA/prom/"
+check "promtool check config (the shipped config, pointed at this server)" \
+	promtool check config "$LLMO_DATA/prom/prometheus.yml"
+prometheus --config.file="$LLMO_DATA/prom/prometheus.yml" --storage.tsdb.path="$LLMO_DATA/prom/data" \
+	--web.listen-address=127.0.0.1:$PP >"$LLMO_DATA/prom/log" 2>&1 &
+PROM_PID=$!
+q() { curl -sf "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1"; }
+all_up() { q 'min(up) == 1 and count(up) == 5' | grep -q '"value"'; }
+check "Prometheus scrapes all five targets (gateway, controller, API, registry, replica)" wait_for 60 all_up
+check "Prometheus sees the workload Ready" wait_for 30 bash -c \
+	"curl -sf 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=llmo_controller_workload_ready{workload=\"$W\"} == 1' | grep -q '\"value\"'"
+check "Prometheus counts the completion" wait_for 30 bash -c \
+	"curl -sf 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=sum(llmo_gateway_requests_total{code=\"200\"}) > 0' | grep -q '\"value\"'"
+check "Prometheus loaded the 12 alerting rules" wait_for 30 bash -c \
+	"[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/rules | grep -o '\"type\":\"alerting\"' | wc -l)\" = 12 ]"
+for _ in 1 2 3 4 5; do curl -sf "$(gateway_url)/v1/completions" -d "{\"model\":\"$W\",\"prompt\":\"hi\",\"max_tokens\":2}" >/dev/null; done
+check "the controller reads the gateway's numbers from Prometheus (--prometheus)" wait_for 60 bash -c \
+	"curl -sf http://127.0.0.1:$CM/metrics | grep -qE '^llmo_controller_gateway_scrapes_total\\{outcome=\"ok\"\\} [1-9]' &&
+	 kubectl get llmw $W -n $NS -o jsonpath='{.status.performanceMetrics.lastUpdated}' | grep -q ."
+stop_prom
