@@ -16,6 +16,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #define LOG "apiserver"
@@ -25,13 +26,18 @@
 
 void llmo__reply_json(struct evhttp_request *req, int code, json_t *body)
 {
+	llmo__reply_json_type(req, code, body, "application/json");
+}
+
+void llmo__reply_json_type(struct evhttp_request *req, int code, json_t *body,
+			   const char *content_type)
+{
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	/* shortest exact numbers (99.9, not 99.900000000000006), as Go writes them */
 	char *text = llmo_json_dump_compact(body);
 	const char *reason = code == 200 ? "OK" : code == 201 ? "Created" : NULL;
 
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
 	if (text) {
 		evbuffer_add(out, text, strlen(text));
 		evbuffer_add(out, "\n", 1);
@@ -288,10 +294,11 @@ static bool wants_table(struct evhttp_request *req)
 
 /* Parses /api/v1/... and /apis/G/V/... resource URLs; false when path is not one. */
 static void route_resource(struct llmo_apiserver *srv, struct evhttp_request *req, char *path,
-			   const char *query)
+			   const char *query, const struct llmo_user *user)
 {
 	struct llmo__req r = {.srv = srv,
 			      .req = req,
+			      .user = user,
 			      .cmd = evhttp_request_get_command(req),
 			      .grace = -1};
 	char *seg[PATH_SEGMENTS_MAX];
@@ -387,6 +394,142 @@ static void reply_metrics(struct llmo_apiserver *srv, struct evhttp_request *req
 	llmo_buf_release(&b);
 }
 
+/* ---- authentication and authorization ---- */
+
+/*
+ * The ServiceAccount a token of satoken.h names, into *u (released by the
+ * caller): valid, unexpired, and the ServiceAccount still there with that uid.
+ */
+static bool authenticate_sa(struct llmo_apiserver *srv, const char *tok, size_t len,
+			    struct llmo_user *u)
+{
+	struct llmo_sa_claims c;
+	char *data = NULL, name[2 * LLMO_RBAC_SEGMENT_MAX + 32];
+	json_t *sa = NULL;
+	bool ok;
+
+	if (llmo_sa_token_verify(srv->sa_key, tok, len, llmo_clock_wall_ms() / 1000, &c) != 0)
+		return false;
+	llmo__flush(srv);
+	if (llmo_store_get(srv->store, "/serviceaccounts", c.ns, c.name, &data, NULL) == 0)
+		sa = json_loads(data, 0, NULL);
+	free(data);
+	ok = sa && json_is_string(json_object_get(json_object_get(sa, "metadata"), "uid")) &&
+	     strcmp(json_string_value(json_object_get(json_object_get(sa, "metadata"), "uid")),
+		    c.uid) == 0;
+	json_decref(sa);
+	if (!ok)
+		return false;
+	snprintf(name, sizeof(name), "system:serviceaccount:%s:%s", c.ns, c.name);
+	u->name = strdup(name);
+	u->uid = strdup(c.uid);
+	snprintf(name, sizeof(name), "system:serviceaccounts:%s", c.ns);
+	return u->name && u->uid && !llmo_strv_push(&u->groups, "system:serviceaccounts") &&
+	       !llmo_strv_push(&u->groups, name) &&
+	       !llmo_strv_push(&u->groups, LLMO_RBAC_AUTHENTICATED);
+}
+
+/*
+ * The user a request's Authorization header names: the admin, a
+ * --token-file user, a ServiceAccount (made in *scratch, which the caller
+ * releases), or NULL.
+ */
+static const struct llmo_user *authenticate(struct llmo_apiserver *srv, const char *auth,
+					    struct llmo_user *scratch)
+{
+	const char *tok;
+	size_t len;
+
+	if (llmo_pki_token_ok(&srv->pki, auth))
+		return &srv->admin;
+	if (!llmo_bearer_token(auth, &tok, &len))
+		return NULL;
+	if (len > strlen(LLMO_SA_TOKEN_PREFIX) &&
+	    memcmp(tok, LLMO_SA_TOKEN_PREFIX, strlen(LLMO_SA_TOKEN_PREFIX)) == 0)
+		return authenticate_sa(srv, tok, len, scratch) ? scratch : NULL;
+	return llmo_tokens_find(&srv->tokens, tok, len);
+}
+
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	default:
+		return "";
+	}
+}
+
+/* Whether the query asks for a watch (?watch=true, as Go's ParseBool reads it). */
+static bool query_watch(const char *query)
+{
+	static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+	struct evkeyvalq q;
+	const char *v;
+	bool watch = false;
+
+	if (!query || evhttp_parse_query_str(query, &q) != 0)
+		return false;
+	v = evhttp_find_header(&q, "watch");
+	for (size_t i = 0; v && i < LLMO_ARRAY_LEN(yes); i++)
+		watch = watch || strcmp(v, yes[i]) == 0;
+	evhttp_clear_headers(&q);
+	return watch;
+}
+
+/* RBAC: true when user may make this request; otherwise answers it (403) and returns false. */
+static bool authorize(struct llmo_apiserver *srv, struct evhttp_request *req,
+		      const struct llmo_user *user, const char *path, const char *query)
+{
+	struct llmo_rbac_attrs a;
+	char reason[1024], msg[2048];
+	bool allowed = false;
+	json_t *details;
+	int rc;
+
+	if (llmo_user_in_group(user, LLMO_RBAC_MASTERS))
+		return true; /* without reading the store: the components ask all the time */
+	rc = llmo_rbac_attrs_from_request(method_name(evhttp_request_get_command(req)), path,
+					  query_watch(query), &a);
+	if (rc) {
+		llmo__reply_status(req, 400, "BadRequest", NULL,
+				   "a name or namespace in the path is too long");
+		return false;
+	}
+	rc = llmo_rbac_authorize(srv->store, user, &a, &allowed, reason, sizeof(reason));
+	if (rc) {
+		llmo__reply_status(req, 500, "InternalError", NULL, "authorization failed: %s",
+				   llmo_strerror(rc));
+		return false;
+	}
+	if (allowed)
+		return true;
+	llmo_rbac_forbidden_message(user, &a, reason, msg, sizeof(msg));
+	llmo_log(LLMO_LOG_DEBUG, LOG, "forbidden", "user=\"%s\" verb=%s path=\"%s\"", user->name,
+		 a.verb, path);
+	details = json_object();
+	if (*a.name)
+		json_object_set_new(details, "name", json_string(a.name));
+	if (*a.group)
+		json_object_set_new(details, "group", json_string(a.group));
+	if (*a.resource)
+		json_object_set_new(details, "kind", json_string(a.resource));
+	llmo__reply_status(req, 403, "Forbidden", details, "%s", msg);
+	return false;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct llmo_apiserver *srv = arg;
@@ -396,6 +539,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 					      "Authorization");
 	const char *rawpath = u ? evhttp_uri_get_path(u) : NULL;
 	char *path = rawpath ? evhttp_uridecode(rawpath, 0, NULL) : NULL;
+	const struct llmo_user *user;
+	struct llmo_user sa_user = {0};
 
 	srv->requests_total++;
 	if (!path) {
@@ -407,10 +552,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 		reply_text(req, 200, "text/plain", "ok");
 		goto out;
 	}
-	if (!llmo_pki_token_ok(&srv->pki, auth)) {
+	user = authenticate(srv, auth, &sa_user);
+	if (!user) {
 		llmo__reply_status(req, 401, "Unauthorized", NULL, "Unauthorized");
 		goto out;
 	}
+	if (!authorize(srv, req, user, path, u ? evhttp_uri_get_query(u) : NULL))
+		goto out;
 	if (strcmp(path, "/metrics") == 0) {
 		reply_metrics(srv, req);
 		goto out;
@@ -418,12 +566,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (llmo__handle_discovery(srv, req, path))
 		goto out;
 	if (strncmp(path, "/api/", 5) == 0 || strncmp(path, "/apis/", 6) == 0) {
-		route_resource(srv, req, path, evhttp_uri_get_query(u));
+		route_resource(srv, req, path, evhttp_uri_get_query(u), user);
 		goto out;
 	}
 	llmo__reply_status(req, 404, "NotFound", NULL,
 			   "the server could not find the requested resource");
 out:
+	llmo_user_release(&sa_user);
 	free(path);
 	if (u)
 		evhttp_uri_free(u);
@@ -595,7 +744,15 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 	if ((rc = llmo_resources_init(&srv->resources)))
 		goto fail_oom;
 	if ((rc = install_builtin_crds(srv, err)) || (rc = ensure_namespaces(srv, err)) ||
-	    (rc = llmo__crd_sync(srv, err)))
+	    (rc = llmo_rbac_bootstrap(srv->store, err)) || (rc = llmo__crd_sync(srv, err)))
+		goto fail;
+	srv->admin.name = strdup("admin");
+	srv->admin.uid = strdup("admin");
+	if (!srv->admin.name || !srv->admin.uid ||
+	    llmo_strv_push(&srv->admin.groups, LLMO_RBAC_MASTERS) ||
+	    llmo_strv_push(&srv->admin.groups, LLMO_RBAC_AUTHENTICATED))
+		goto fail_oom;
+	if (opts->token_file && (rc = llmo_tokens_load(opts->token_file, &srv->tokens, err)))
 		goto fail;
 
 	srv->http = evhttp_new(base);
@@ -639,6 +796,7 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 			 srv->port);
 	if ((rc = llmo_pki_ensure(srv->data_dir, hosts, url, &srv->pki, err)))
 		goto fail;
+	llmo_sa_key_derive(srv->pki.token, srv->sa_key);
 	if (!opts->plain_http) {
 		if ((rc = llmo_pki_ssl_ctx(&srv->pki, (SSL_CTX **)&srv->ssl_ctx, err)))
 			goto fail;
@@ -695,6 +853,9 @@ void llmo_apiserver_free(struct llmo_apiserver *srv)
 		llmo_store_close(srv->store);
 	llmo_resources_release(&srv->resources);
 	llmo_pki_release(&srv->pki);
+	llmo_user_release(&srv->admin);
+	llmo_tokens_release(&srv->tokens);
+	OPENSSL_cleanse(srv->sa_key, sizeof(srv->sa_key));
 	free(srv->data_dir);
 	free(srv->kubeconfig);
 	free(srv->url);

@@ -18,6 +18,7 @@ struct llmo_apiserver_opts {
 	int listen_port;         /* 6443; 0 picks a free port */
 	bool plain_http;         /* only allowed on a loopback address */
 	bool quiet;              /* no "listening" log line (tests embedding the server) */
+	const char *token_file;  /* static bearer tokens (tokens.h), or NULL */
 };
 
 /*

@@ -8,8 +8,11 @@
 #include "api/meta.h"
 #include "apiserver/apiserver.h"
 #include "apiserver/pki.h"
+#include "apiserver/rbac.h"
+#include "apiserver/satoken.h"
 #include "apiserver/resource.h"
 #include "apiserver/store.h"
+#include "apiserver/tokens.h"
 #include "base/buf.h"
 #include "base/vec.h"
 
@@ -56,6 +59,9 @@ struct llmo_apiserver {
 	struct llmo_store *store;
 	struct llmo_resources resources;
 	struct llmo_pki pki;
+	struct llmo_user admin;    /* whoever has the admin token (system:masters) */
+	struct llmo_tokens tokens; /* --token-file users */
+	unsigned char sa_key[LLMO_SA_KEY_LEN]; /* signs ServiceAccount tokens (satoken.h) */
 	char *data_dir;
 	char *kubeconfig;
 	char *url;
@@ -83,6 +89,7 @@ struct llmo__req {
 	enum evhttp_cmd_type cmd;
 	struct evkeyvalq query;
 	const struct llmo_resource *res;
+	const struct llmo_user *user; /* who asks (authenticated and authorized) */
 	char ns[LLMO_DNS1123_LABEL_MAX + 1];
 	char name[LLMO_DNS1123_SUBDOMAIN_MAX + 1];
 	char sub[32];
@@ -95,6 +102,9 @@ struct llmo__req {
 
 /* Sends body (stolen) as JSON with code. */
 void llmo__reply_json(struct evhttp_request *req, int code, json_t *body);
+/* The same with another Content-Type (aggregated discovery's). */
+void llmo__reply_json_type(struct evhttp_request *req, int code, json_t *body,
+			   const char *content_type);
 /*
  * Sends a Kubernetes Status failure: code, reason ("NotFound"), message, and
  * details (stolen; may be NULL).
@@ -130,6 +140,24 @@ void llmo__qualified_name(const struct llmo_resource *res, char *out, size_t n);
 json_t *llmo__jsonpath(const json_t *obj, const char *path);
 
 /* ---- the parts ---- */
+
+/* The aggregated discovery documents a client may ask for (discovery.c). */
+enum llmo__aggregated { LLMO__AGG_NONE, LLMO__AGG_V2, LLMO__AGG_V2BETA1 };
+/*
+ * The first APIGroupDiscoveryList version (apidiscovery.k8s.io v2 or
+ * v2beta1, as application/json) an Accept header value lists, or LLMO__AGG_NONE
+ * (also for NULL and for values longer than 4 KiB).
+ */
+enum llmo__aggregated llmo__accept_aggregated(const char *accept);
+
+/*
+ * POST selfsubjectaccessreviews: answers whether r->user may do what the
+ * body asks; POST selfsubjectreviews: says who r->user is (handlers.c).
+ */
+void llmo__handle_access_review(struct llmo__req *r);
+void llmo__handle_self_review(struct llmo__req *r);
+/* POST selfsubjectrulesreviews: the rules r->user has in spec.namespace (handlers.c). */
+void llmo__handle_rules_review(struct llmo__req *r);
 
 void llmo__handle_resource(struct llmo__req *r);                              /* handlers.c */
 bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *req,

@@ -8,6 +8,7 @@
 #include "base/json.h"
 
 #include <event2/buffer.h>
+#include <strings.h>
 
 static json_t *verbs_all(void)
 {
@@ -53,7 +54,7 @@ static json_t *resource_list(struct llmo_apiserver *srv, const char *group, cons
 			continue;
 		e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", res->plural, "singularName",
 			      res->singular, "namespaced", res->namespaced, "kind", res->kind,
-			      "verbs", verbs_all());
+			      "verbs", res->review ? json_pack("[s]", "create") : verbs_all());
 		if (res->short_names.len)
 			json_object_set_new(e, "shortNames", strlist_json(&res->short_names));
 		if (res->categories.len)
@@ -72,6 +73,9 @@ static json_t *resource_list(struct llmo_apiserver *srv, const char *group, cons
 				json_pack("[s]", "create"));
 		if (res->subresources & LLMO_SUB_LOG)
 			add_sub(list, res, "log", "Pod", NULL, NULL, json_pack("[s]", "get"));
+		if (res->subresources & LLMO_SUB_TOKEN)
+			add_sub(list, res, "token", "TokenRequest", "authentication.k8s.io", "v1",
+				json_pack("[s]", "create"));
 	}
 	if (*group)
 		snprintf(gv, sizeof(gv), "%s/%s", group, version);
@@ -114,6 +118,197 @@ static const struct llmo_resource *any_in_group(struct llmo_apiserver *srv, cons
 		if (strcmp(srv->resources.v.items[i]->group, group) == 0)
 			return srv->resources.v.items[i];
 	return NULL;
+}
+
+/* ---- aggregated discovery (apidiscovery.k8s.io v2 and v2beta1) ---- */
+
+
+#define AGG_TYPE_V2 "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+#define AGG_TYPE_V2BETA1 \
+	"application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+/* Longest Accept header looked at, and longest media range in it. */
+#define ACCEPT_MAX 4096
+#define MEDIA_MAX 512
+
+/* Trims blanks around [s, s+n) and returns the start; *n gets the new length. */
+static const char *trim(const char *s, size_t *n)
+{
+	while (*n && (*s == ' ' || *s == '\t')) {
+		s++;
+		(*n)--;
+	}
+	while (*n && (s[*n - 1] == ' ' || s[*n - 1] == '\t'))
+		(*n)--;
+	return s;
+}
+
+/* Whether the parameter [p, p+n) is exactly key=value. */
+static bool param_is(const char *p, size_t n, const char *key, const char *value)
+{
+	size_t k = strlen(key), v = strlen(value);
+
+	return n == k + 1 + v && strncmp(p, key, k) == 0 && p[k] == '=' &&
+	       strncmp(p + k + 1, value, v) == 0;
+}
+
+/* Which APIGroupDiscoveryList one media range ("application/json;g=...;v=v2;as=...") is. */
+static enum llmo__aggregated media_aggregated(const char *m, size_t len)
+{
+	bool group = false, kind = false;
+	enum llmo__aggregated version = LLMO__AGG_NONE;
+	size_t n = strcspn(m, ";"), blen = LLMO_MIN(n, len);
+	const char *base = trim(m, &blen);
+
+	if (blen != strlen("application/json") || strncasecmp(base, "application/json", blen) != 0)
+		return LLMO__AGG_NONE;
+	while (n < len) {
+		const char *p = m + n + 1;
+		size_t plen = LLMO_MIN(strcspn(p, ";"), len - n - 1);
+
+		n += plen + 1;
+		p = trim(p, &plen);
+		group = group || param_is(p, plen, "g", "apidiscovery.k8s.io");
+		kind = kind || param_is(p, plen, "as", "APIGroupDiscoveryList");
+		if (param_is(p, plen, "v", "v2"))
+			version = LLMO__AGG_V2;
+		else if (param_is(p, plen, "v", "v2beta1"))
+			version = LLMO__AGG_V2BETA1;
+	}
+	return group && kind ? version : LLMO__AGG_NONE;
+}
+
+enum llmo__aggregated llmo__accept_aggregated(const char *accept)
+{
+	size_t total = accept ? strlen(accept) : 0;
+
+	if (total > ACCEPT_MAX)
+		return LLMO__AGG_NONE;
+	while (accept && *accept) {
+		size_t n = strcspn(accept, ",");
+		enum llmo__aggregated a = n <= MEDIA_MAX ? media_aggregated(accept, n) : LLMO__AGG_NONE;
+
+		if (a != LLMO__AGG_NONE)
+			return a;
+		accept += n + (accept[n] == ',');
+	}
+	return LLMO__AGG_NONE;
+}
+
+static json_t *response_kind(const char *group, const char *version, const char *kind)
+{
+	return json_pack("{s:s, s:s, s:s}", "group", group, "version", version, "kind", kind);
+}
+
+/* One resource of an APIVersionDiscovery, with its subresources. */
+static json_t *aggregated_resource(const struct llmo_resource *res)
+{
+	json_t *subs = json_array();
+	json_t *e = json_pack("{s:s, s:o, s:s, s:s, s:o}", "resource", res->plural, "responseKind",
+			      response_kind(res->group, res->version, res->kind), "scope",
+			      res->namespaced ? "Namespaced" : "Cluster", "singularResource",
+			      res->singular, "verbs",
+			      res->review ? json_pack("[s]", "create") : verbs_all());
+	static const struct {
+		unsigned bit;
+		const char *name, *group, *version, *kind; /* kind NULL: the resource's */
+		const char *verbs;
+	} sub_table[] = {
+		{LLMO_SUB_STATUS, "status", NULL, NULL, NULL, "get,patch,update"},
+		{LLMO_SUB_SCALE, "scale", "autoscaling", "v1", "Scale", "get,patch,update"},
+		{LLMO_SUB_BINDING, "binding", "", "v1", "Binding", "create"},
+		{LLMO_SUB_EVICTION, "eviction", "policy", "v1", "Eviction", "create"},
+		{LLMO_SUB_LOG, "log", "", "v1", "Pod", "get"},
+		{LLMO_SUB_TOKEN, "token", "authentication.k8s.io", "v1", "TokenRequest", "create"},
+	};
+
+	if (res->short_names.len)
+		json_object_set_new(e, "shortNames", strlist_json(&res->short_names));
+	if (res->categories.len)
+		json_object_set_new(e, "categories", strlist_json(&res->categories));
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(sub_table); i++) {
+		json_t *verbs;
+		char v[64];
+
+		if (!(res->subresources & sub_table[i].bit))
+			continue;
+		verbs = json_array();
+		snprintf(v, sizeof(v), "%s", sub_table[i].verbs);
+		for (char *save = NULL, *t = strtok_r(v, ",", &save); t;
+		     t = strtok_r(NULL, ",", &save))
+			json_array_append_new(verbs, json_string(t));
+		json_array_append_new(
+			subs, json_pack("{s:s, s:o, s:o}", "subresource", sub_table[i].name,
+					"responseKind",
+					sub_table[i].kind
+						? response_kind(sub_table[i].group,
+								sub_table[i].version,
+								sub_table[i].kind)
+						: response_kind(res->group, res->version, res->kind),
+					"verbs", verbs));
+	}
+	if (json_array_size(subs))
+		json_object_set_new(e, "subresources", subs);
+	else
+		json_decref(subs);
+	return e;
+}
+
+/*
+ * The APIGroupDiscoveryList of /api (core: true, the core group only) or of
+ * /apis (every named group), each group with its versions and their
+ * resources: what kubectl otherwise fetches from /api/v1 and every
+ * /apis/G/V one by one.
+ */
+static json_t *aggregated_list(struct llmo_apiserver *srv, bool core, enum llmo__aggregated agg)
+{
+	json_t *items = json_array(), *by_group = json_object();
+
+	for (size_t i = 0; i < srv->resources.v.len; i++) {
+		const struct llmo_resource *res = srv->resources.v.items[i];
+		json_t *group, *versions, *ver = NULL, *v;
+		size_t k;
+
+		if (core != !*res->group)
+			continue;
+		group = json_object_get(by_group, res->group);
+		if (!group) {
+			group = json_pack("{s:{s:n}, s:[]}", "metadata", "creationTimestamp",
+					  "versions");
+			if (*res->group)
+				json_object_set_new(json_object_get(group, "metadata"), "name",
+						    json_string(res->group));
+			json_object_set(by_group, res->group, group);
+			json_array_append_new(items, group);
+		}
+		versions = json_object_get(group, "versions");
+		json_array_foreach(versions, k, v)
+			if (strcmp(json_string_value(json_object_get(v, "version")), res->version) == 0)
+				ver = v;
+		if (!ver) {
+			ver = json_pack("{s:s, s:[], s:s}", "version", res->version, "resources",
+					"freshness", "Current");
+			json_array_append_new(versions, ver);
+		}
+		json_array_append_new(json_object_get(ver, "resources"), aggregated_resource(res));
+	}
+	json_decref(by_group);
+	return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion",
+			 agg == LLMO__AGG_V2 ? "apidiscovery.k8s.io/v2" : "apidiscovery.k8s.io/v2beta1",
+			 "metadata", "items", items);
+}
+
+/* Answers /api or /apis with aggregated discovery when the client asks for it. */
+static bool reply_aggregated(struct llmo_apiserver *srv, struct evhttp_request *req, bool core)
+{
+	enum llmo__aggregated agg = llmo__accept_aggregated(
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Accept"));
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Vary", "Accept");
+	if (agg == LLMO__AGG_NONE)
+		return false;
+	llmo__reply_json_type(req, 200, aggregated_list(srv, core, agg),
+			      agg == LLMO__AGG_V2 ? AGG_TYPE_V2 : AGG_TYPE_V2BETA1);
+	return true;
 }
 
 /* ---- OpenAPI ---- */
@@ -220,6 +415,11 @@ static void add_paths(json_t *paths, const struct llmo_resource *res)
 		snprintf(base, sizeof(base), "/api/%s/%s%s", res->version,
 			 res->namespaced ? "namespaces/{namespace}/" : "", res->plural);
 	snprintf(item, sizeof(item), "%s/{name}", base);
+	if (res->review) {
+		json_object_set_new(paths, base,
+				    json_pack("{s:o}", "post", operation(res, "create", false)));
+		return;
+	}
 	json_object_set_new(paths, base,
 			    json_pack("{s:o, s:o}", "get", operation(res, "list", false), "post",
 				      operation(res, "create", false)));
@@ -346,6 +546,8 @@ bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *r
 		return true;
 	}
 	if (strcmp(path, "/api") == 0 || strcmp(path, "/api/") == 0) {
+		if (reply_aggregated(srv, req, true))
+			return true;
 		llmo__reply_json(req, 200,
 				 json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions",
 					   "versions", "v1", "serverAddressByClientCIDRs",
@@ -357,6 +559,8 @@ bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *r
 		return true;
 	}
 	if (strcmp(path, "/apis") == 0 || strcmp(path, "/apis/") == 0) {
+		if (reply_aggregated(srv, req, false))
+			return true;
 		llmo__reply_json(req, 200, group_list(srv));
 		return true;
 	}

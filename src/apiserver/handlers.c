@@ -19,6 +19,7 @@
 #include "base/yaml.h"
 
 #include <event2/buffer.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -543,6 +544,37 @@ static bool namespace_usable(struct llmo__req *r, const char *ns)
 	return true;
 }
 
+/*
+ * The escalation check of RBAC writes (rbac.h): true when r->user may store
+ * obj; otherwise answers 403 and returns false.
+ */
+static bool rbac_write_allowed(struct llmo__req *r, const json_t *obj)
+{
+	char msg[2048], q[300];
+	bool allowed = true;
+	int rc;
+
+	if (!r->user || strcmp(r->res->group, "rbac.authorization.k8s.io") != 0)
+		return true;
+	rc = llmo_rbac_check_escalation(r->srv->store, r->user, r->res->plural, r->ns, obj,
+					&allowed, msg, sizeof(msg));
+	if (rc) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL, "authorization failed: %s",
+				   llmo_strerror(rc));
+		return false;
+	}
+	if (allowed)
+		return true;
+	llmo__qualified_name(r->res, q, sizeof(q));
+	llmo__reply_status(r->req, 403, "Forbidden",
+			   json_pack("{s:s, s:s, s:s}", "name", meta_str(obj, "name")
+							? meta_str(obj, "name") : "",
+				     "group", r->res->group, "kind", r->res->plural),
+			   "%s \"%s\" is forbidden: %s", q,
+			   meta_str(obj, "name") ? meta_str(obj, "name") : "", msg);
+	return false;
+}
+
 static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 {
 	json_t *meta = meta_of(obj);
@@ -592,6 +624,8 @@ static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 	rc = check_object(r, obj, strict_validation(r), &errs);
 	if (!rc && strcmp(r->res->store_key, CRD_KEY) == 0)
 		rc = check_crd(obj, &errs);
+	if (!rc && !llmo_errlist_count(&errs) && !rbac_write_allowed(r, obj))
+		goto out;
 	if (rc) {
 		llmo__reply_status(r->req, 500, "InternalError", NULL, "%s", llmo_strerror(rc));
 		goto out;
@@ -701,6 +735,8 @@ static void commit_update(struct llmo__req *r, json_t *old, int64_t old_rv, json
 	rc = check_object(r, result, strict_validation(r) && strcmp(sub, "status") != 0, &errs);
 	if (!rc && strcmp(r->res->store_key, CRD_KEY) == 0)
 		rc = check_crd(result, &errs);
+	if (!rc && !llmo_errlist_count(&errs) && !rbac_write_allowed(r, result))
+		goto out_result;
 	if (rc) {
 		llmo__reply_status(r->req, 500, "InternalError", NULL, "%s", llmo_strerror(rc));
 		goto out_result;
@@ -1697,6 +1733,230 @@ out:
 	json_decref(patched);
 }
 
+/* ---- SelfSubjectAccessReview ---- */
+
+/* Copies the string at key of o into out; false (and an error in errs) when it does not fit. */
+static bool review_field(const json_t *o, const char *key, const char *path, char *out,
+			 size_t n, struct llmo_errlist *errs)
+{
+	const json_t *v = json_object_get(o, key);
+	const char *s = json_string_value(v);
+
+	out[0] = '\0';
+	if (!v || json_is_null(v))
+		return true;
+	if (!s) {
+		llmo_errlist_add(errs, path, "must be a string");
+		return false;
+	}
+	if (strlen(s) >= n) {
+		llmo_errlist_add(errs, path, "must be no more than %zu bytes", n - 1);
+		return false;
+	}
+	memcpy(out, s, strlen(s) + 1);
+	return true;
+}
+
+void llmo__handle_access_review(struct llmo__req *r)
+{
+	json_t *body = NULL, *spec, *ra, *nra, *status;
+	struct llmo_rbac_attrs a;
+	struct llmo_errlist errs;
+	char reason[1024];
+	bool allowed = false;
+	int rc;
+
+	if (read_body(r, &body))
+		return;
+	llmo_errlist_init(&errs);
+	memset(&a, 0, sizeof(a));
+	spec = json_object_get(body, "spec");
+	ra = json_object_get(spec, "resourceAttributes");
+	nra = json_object_get(spec, "nonResourceAttributes");
+	if (!json_is_object(body)) {
+		llmo__reply_status(r->req, 400, "BadRequest", NULL,
+				   "the request body must be a JSON object");
+		goto out;
+	}
+	if (!json_is_object(ra) == !json_is_object(nra)) {
+		llmo_errlist_add(&errs, "spec.resourceAttributes",
+				 "exactly one of nonResourceAttributes or resourceAttributes must "
+				 "be specified");
+	} else if (ra) {
+		a.resource_request = true;
+		review_field(ra, "verb", "spec.resourceAttributes.verb", a.verb, sizeof(a.verb),
+			     &errs);
+		review_field(ra, "group", "spec.resourceAttributes.group", a.group,
+			     sizeof(a.group), &errs);
+		review_field(ra, "version", "spec.resourceAttributes.version", a.version,
+			     sizeof(a.version), &errs);
+		review_field(ra, "resource", "spec.resourceAttributes.resource", a.resource,
+			     sizeof(a.resource), &errs);
+		review_field(ra, "subresource", "spec.resourceAttributes.subresource",
+			     a.subresource, sizeof(a.subresource), &errs);
+		review_field(ra, "name", "spec.resourceAttributes.name", a.name, sizeof(a.name),
+			     &errs);
+		review_field(ra, "namespace", "spec.resourceAttributes.namespace", a.ns,
+			     sizeof(a.ns), &errs);
+	} else {
+		review_field(nra, "verb", "spec.nonResourceAttributes.verb", a.verb,
+			     sizeof(a.verb), &errs);
+		a.path = json_string_value(json_object_get(nra, "path"));
+		if (!a.path)
+			a.path = "";
+	}
+	if (errs.v.len) {
+		llmo__reply_invalid(r->req, r->res, "", &errs);
+		goto out;
+	}
+	rc = llmo_rbac_authorize(r->srv->store, r->user, &a, &allowed, reason, sizeof(reason));
+	if (rc) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL, "authorization failed: %s",
+				   llmo_strerror(rc));
+		goto out;
+	}
+	status = json_pack("{s:b}", "allowed", allowed);
+	if (*reason)
+		json_object_set_new(status, "reason", json_string(reason));
+	json_object_set_new(body, "status", status);
+	json_object_set_new(body, "apiVersion", json_string("authorization.k8s.io/v1"));
+	json_object_set_new(body, "kind", json_string("SelfSubjectAccessReview"));
+	if (!json_is_object(json_object_get(body, "metadata")))
+		json_object_set_new(body, "metadata", json_object());
+	llmo__reply_json(r->req, 201, json_incref(body));
+out:
+	llmo_errlist_release(&errs);
+	json_decref(body);
+}
+
+void llmo__handle_self_review(struct llmo__req *r)
+{
+	json_t *groups = json_array();
+
+	for (size_t i = 0; i < r->user->groups.len; i++)
+		json_array_append_new(groups, json_string(r->user->groups.items[i]));
+	llmo__reply_json(r->req, 201,
+			 json_pack("{s:s, s:s, s:{s:n}, s:{s:{s:s, s:s, s:o}}}", "kind",
+				   "SelfSubjectReview", "apiVersion", "authentication.k8s.io/v1",
+				   "metadata", "creationTimestamp", "status", "userInfo", "username",
+				   r->user->name, "uid", r->user->uid ? r->user->uid : "", "groups",
+				   groups));
+}
+
+/* Copies the keys of a PolicyRule that a review's rule of this kind has. */
+static json_t *review_rule(const json_t *rule, const char *const *keys, size_t nkeys)
+{
+	json_t *out = json_object();
+
+	for (size_t i = 0; i < nkeys; i++) {
+		json_t *v = json_object_get(rule, keys[i]);
+
+		if (json_is_array(v) && json_array_size(v))
+			json_object_set(out, keys[i], v);
+	}
+	return out;
+}
+
+void llmo__handle_rules_review(struct llmo__req *r)
+{
+	static const char *const resource_keys[] = {"verbs", "apiGroups", "resources",
+						    "resourceNames"};
+	static const char *const url_keys[] = {"verbs", "nonResourceURLs"};
+	json_t *body = NULL, *rules = json_array(), *res_rules = json_array(),
+	       *url_rules = json_array(), *status, *rule;
+	const char *ns;
+	char errors[1024];
+	size_t i;
+	int rc;
+
+	if (read_body(r, &body))
+		goto out;
+	ns = json_string_value(json_object_get(json_object_get(body, "spec"), "namespace"));
+	rc = llmo_rbac_rules(r->srv->store, r->user, ns ? ns : "", rules, errors, sizeof(errors));
+	if (rc) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL, "reading RBAC rules: %s",
+				   llmo_strerror(rc));
+		goto out;
+	}
+	json_array_foreach(rules, i, rule) {
+		if (json_array_size(json_object_get(rule, "nonResourceURLs")))
+			json_array_append_new(url_rules, review_rule(rule, url_keys,
+								     LLMO_ARRAY_LEN(url_keys)));
+		if (json_array_size(json_object_get(rule, "resources")) ||
+		    json_array_size(json_object_get(rule, "apiGroups")))
+			json_array_append_new(res_rules,
+					      review_rule(rule, resource_keys,
+							  LLMO_ARRAY_LEN(resource_keys)));
+	}
+	status = json_pack("{s:O, s:O, s:b}", "resourceRules", res_rules, "nonResourceRules",
+			   url_rules, "incomplete", *errors != 0);
+	if (*errors)
+		json_object_set_new(status, "evaluationError", json_string(errors));
+	json_object_set_new(body, "status", status);
+	json_object_set_new(body, "apiVersion", json_string("authorization.k8s.io/v1"));
+	json_object_set_new(body, "kind", json_string("SelfSubjectRulesReview"));
+	if (!json_is_object(json_object_get(body, "metadata")))
+		json_object_set_new(body, "metadata", json_object());
+	llmo__reply_json(r->req, 201, json_incref(body));
+out:
+	json_decref(body);
+	json_decref(rules);
+	json_decref(res_rules);
+	json_decref(url_rules);
+}
+
+/* ---- TokenRequest (serviceaccounts/token) ---- */
+
+static void handle_token_request(struct llmo__req *r, const json_t *sa)
+{
+	json_t *body = NULL, *spec, *exp_json, *out;
+	const char *uid = meta_str(sa, "uid");
+	struct llmo_sa_claims c = {0};
+	char token[LLMO_SA_TOKEN_MAX + 1], ts[64];
+	int64_t expiry = LLMO_SA_EXPIRY_DEFAULT_S, now_ms = llmo_clock_wall_ms();
+
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(r->req)) && read_body(r, &body))
+		return;
+	spec = json_object_get(body, "spec");
+	exp_json = json_object_get(spec, "expirationSeconds");
+	if (exp_json && !json_is_null(exp_json)) {
+		if (!json_is_integer(exp_json) ||
+		    json_integer_value(exp_json) < LLMO_SA_EXPIRY_MIN_S ||
+		    json_integer_value(exp_json) > LLMO_SA_EXPIRY_MAX_S) {
+			llmo__reply_status(r->req, 422, "Invalid", NULL,
+					   "TokenRequest.authentication.k8s.io \"%s\" is invalid: "
+					   "spec.expirationSeconds: may not specify a duration less "
+					   "than %d seconds or more than %d seconds",
+					   r->name, LLMO_SA_EXPIRY_MIN_S, LLMO_SA_EXPIRY_MAX_S);
+			json_decref(body);
+			return;
+		}
+		expiry = json_integer_value(exp_json);
+	}
+	snprintf(c.ns, sizeof(c.ns), "%s", r->ns);
+	snprintf(c.name, sizeof(c.name), "%s", r->name);
+	snprintf(c.uid, sizeof(c.uid), "%s", uid ? uid : "");
+	c.exp = now_ms / 1000 + expiry;
+	if (llmo_sa_token_issue(r->srv->sa_key, &c, token, sizeof(token)) != 0) {
+		llmo__reply_status(r->req, 500, "InternalError", NULL,
+				   "cannot issue a token for serviceaccount %s/%s", r->ns, r->name);
+		json_decref(body);
+		return;
+	}
+	llmo_time_format_rfc3339(c.exp * 1000, false, ts, sizeof(ts));
+	out = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:O, s:I}, s:{s:s, s:s}}", "kind",
+			"TokenRequest", "apiVersion", "authentication.k8s.io/v1", "metadata", "name",
+			r->name, "namespace", r->ns, "spec", "audiences",
+			json_is_array(json_object_get(spec, "audiences"))
+				? json_object_get(spec, "audiences")
+				: json_null(),
+			"expirationSeconds", (json_int_t)expiry, "status", "token", token,
+			"expirationTimestamp", ts);
+	OPENSSL_cleanse(token, sizeof(token));
+	llmo__reply_json(r->req, 201, out);
+	json_decref(body);
+}
+
 /* ---- dispatch ---- */
 
 static void handle_collection(struct llmo__req *r)
@@ -1773,6 +2033,20 @@ void llmo__handle_resource(struct llmo__req *r)
 
 	if (!r->res->namespaced)
 		r->ns[0] = '\0';
+	if (r->res->review) {
+		if (r->cmd == EVHTTP_REQ_POST && !r->has_name &&
+		    strcmp(r->res->kind, "SelfSubjectReview") == 0)
+			llmo__handle_self_review(r);
+		else if (r->cmd == EVHTTP_REQ_POST && !r->has_name &&
+			 strcmp(r->res->kind, "SelfSubjectRulesReview") == 0)
+			llmo__handle_rules_review(r);
+		else if (r->cmd == EVHTTP_REQ_POST && !r->has_name)
+			llmo__handle_access_review(r);
+		else
+			llmo__reply_status(r->req, 405, "MethodNotAllowed", NULL,
+					   "only create is allowed on %s", r->res->plural);
+		return;
+	}
 	if (!r->has_name) {
 		handle_collection(r);
 		return;
@@ -1781,6 +2055,7 @@ void llmo__handle_resource(struct llmo__req *r)
 			 (strcmp(r->sub, "scale") == 0 && (r->res->subresources & LLMO_SUB_SCALE)) ||
 			 (strcmp(r->sub, "binding") == 0 && (r->res->subresources & LLMO_SUB_BINDING)) ||
 			 (strcmp(r->sub, "log") == 0 && (r->res->subresources & LLMO_SUB_LOG)) ||
+			 (strcmp(r->sub, "token") == 0 && (r->res->subresources & LLMO_SUB_TOKEN)) ||
 			 (strcmp(r->sub, "eviction") == 0 &&
 			  (r->res->subresources & LLMO_SUB_EVICTION)))) {
 		llmo__reply_status(r->req, 404, "NotFound", NULL,
@@ -1811,6 +2086,15 @@ void llmo__handle_resource(struct llmo__req *r)
 	}
 	if (strcmp(r->sub, "binding") == 0 && r->cmd == EVHTTP_REQ_POST) {
 		handle_binding(r, obj, rv);
+		json_decref(obj);
+		return;
+	}
+	if (strcmp(r->sub, "token") == 0) {
+		if (r->cmd == EVHTTP_REQ_POST)
+			handle_token_request(r, obj);
+		else
+			llmo__reply_status(r->req, 405, "MethodNotAllowed", NULL,
+					   "only create is allowed on serviceaccounts/token");
 		json_decref(obj);
 		return;
 	}

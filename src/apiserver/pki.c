@@ -1,6 +1,5 @@
 #include "base/common.h"
 
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "apiserver/pki.h"
+#include "apiserver/tokens.h"
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -923,24 +923,12 @@ void llmo_pki_release(struct llmo_pki *p)
 
 bool llmo_pki_token_ok(const struct llmo_pki *p, const char *h)
 {
-	size_t len, tlen;
+	const char *tok;
+	size_t len;
 
-	if (!p || !p->token || !h)
+	if (!p || !p->token || !llmo_bearer_token(h, &tok, &len))
 		return false;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
-		return false;
-	h += 6;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	len = strlen(h);
-	while (len && (h[len - 1] == ' ' || h[len - 1] == '\t'))
-		len--;
-	tlen = strlen(p->token);
-	if (len == 0 || len != tlen)
-		return false;
-	return CRYPTO_memcmp(h, p->token, len) == 0;
+	return len == strlen(p->token) && CRYPTO_memcmp(tok, p->token, len) == 0;
 }
 
 /* ALPN: "http/1.1" when the client offers it, otherwise no ALPN answer at all. */

@@ -21,7 +21,8 @@ static const struct builtin builtins[] = {
 	{"", "v1", "configmaps", "configmap", "ConfigMap", true, "cm", NULL, 0},
 	{"", "v1", "secrets", "secret", "Secret", true, NULL, NULL, 0},
 	{"", "v1", "events", "event", "Event", true, "ev", NULL, 0},
-	{"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, "sa", NULL, 0},
+	{"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, "sa", NULL,
+	 LLMO_SUB_TOKEN},
 	{"", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", true,
 	 "pvc", NULL, LLMO_SUB_STATUS},
 	{"coordination.k8s.io", "v1", "leases", "lease", "Lease", true, NULL, NULL, 0},
@@ -37,6 +38,12 @@ static const struct builtin builtins[] = {
 	 NULL, 0},
 	{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
 	 "ClusterRoleBinding", false, NULL, NULL, 0},
+	{"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
+	 "SelfSubjectAccessReview", false, NULL, NULL, 0},
+	{"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview",
+	 "SelfSubjectRulesReview", false, NULL, NULL, 0},
+	{"authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview",
+	 "SelfSubjectReview", false, NULL, NULL, 0},
 };
 
 static void resource_free(struct llmo_resource *res)
@@ -152,6 +159,9 @@ int llmo_resources_init(struct llmo_resources *r)
 			return LLMO_ENOMEM;
 		res->namespaced = b->namespaced;
 		res->subresources = b->subresources;
+		/* these groups hold only reviews here: answered, never stored */
+		res->review = strcmp(b->group, "authorization.k8s.io") == 0 ||
+			      strcmp(b->group, "authentication.k8s.io") == 0;
 		if ((rc = strlist_add_csv(&res->short_names, b->short_names)) ||
 		    (rc = strlist_add_csv(&res->categories, b->categories))) {
 			resource_free(res);

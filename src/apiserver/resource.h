@@ -32,6 +32,8 @@ struct llmo_resource {
 	char *scale_selector_path;
 	char *store_key; /* "group/plural", the store's resource key */
 	bool from_crd;   /* served because a CustomResourceDefinition says so */
+	bool review;     /* a review (SelfSubjectAccessReview, SelfSubjectReview): create
+			  * only, answered, nothing stored */
 };
 
 enum llmo_subresource {
@@ -40,6 +42,7 @@ enum llmo_subresource {
 	LLMO_SUB_BINDING = 1 << 2,
 	LLMO_SUB_LOG = 1 << 3,
 	LLMO_SUB_EVICTION = 1 << 4,
+	LLMO_SUB_TOKEN = 1 << 5, /* serviceaccounts/token: TokenRequest */
 };
 
 struct llmo_resources {

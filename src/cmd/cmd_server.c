@@ -37,6 +37,7 @@ static const char server_usage[] =
 	"                   [--gateway-listen ADDR:PORT] [--registry-listen ADDR:PORT]\n"
 	"                   [--disable COMPONENTS] [--keep-pods]\n"
 	"                   [--metrics-listen ADDR:PORT] [--prometheus URL]\n"
+	"                   [--token-file FILE]\n"
 	"\n"
 	"Runs llmo's control plane on this machine, with an embedded Kubernetes-\n"
 	"compatible API server (HTTPS, bearer token). On first start it creates a CA,\n"
@@ -67,7 +68,9 @@ static const char server_usage[] =
 	"                     models, reconciles; default: not served). The API's\n"
 	"                     /metrics and the gateway's are served anyway\n"
 	"  --prometheus URL   the controller reads the gateway's series from this\n"
-	"                     Prometheus server's query API instead of the gateway\n";
+	"                     Prometheus server's query API instead of the gateway\n"
+	"  --token-file FILE  more users, as bearer tokens (kube-apiserver's CSV:\n"
+	"                     token,user,uid,\"group1,group2\"); authorized by RBAC\n";
 
 /* A second stop signal sooner than this after the first is the same stop. */
 #define SECOND_SIGNAL_MS 1000
@@ -596,6 +599,9 @@ int cmd_server(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--config") == 0) {
 			config = v;
+			i++;
+		} else if (strcmp(a, "--token-file") == 0) {
+			opts.token_file = v;
 			i++;
 		} else if (strcmp(a, "--prometheus") == 0) {
 			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
