@@ -10,6 +10,7 @@
 #include "api/config.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
+#include "metrics/http.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "scheduler/binder.h"
@@ -17,6 +18,7 @@
 static const char scheduler_usage[] =
 	"usage: llmo scheduler [--kubeconfig FILE] [--config FILE] [--scheduler-name NAME]\n"
 	"                      [--policy NAME] [--leader-elect true|false] [--identity ID]\n"
+	"                      [--metrics-listen ADDR:PORT]\n"
 	"\n"
 	"Binds pods whose spec.schedulerName is NAME (default " LLMO_BINDER_DEFAULT_NAME ")\n"
 	"to a node that is Ready, schedulable, tolerated (taints), selected (nodeSelector,\n"
@@ -38,11 +40,15 @@ static const char scheduler_usage[] =
 	"  --leader-elect BOOL   campaign on the Lease " LLMO_BINDER_LEASE_NAME " in\n"
 	"                        operator.namespace and bind only while leading\n"
 	"                        (default: the configuration's operator.leaderElection)\n"
-	"  --identity ID         this candidate's name (default HOSTNAME_PID)\n";
+	"  --identity ID         this candidate's name (default HOSTNAME_PID)\n"
+	"  --metrics-listen A    serve /metrics and /healthz on ADDR:PORT (default: not)\n";
 
 int cmd_scheduler(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *name = NULL, *config = NULL, *elect = NULL, *identity = NULL;
+	char mhost[256] = "";
+	int mport = 0;
+	struct llmo_metrics_http *mhttp = NULL;
 	enum llmo_sched_policy_kind policy = LLMO_SCHED_LLMO;
 	bool policy_flag = false;
 	struct llmo_config conf = {0};
@@ -65,6 +71,10 @@ int cmd_scheduler(int argc, char **argv)
 			name = argv[++i];
 		} else if (strcmp(argv[i], "--leader-elect") == 0 && i + 1 < argc) {
 			elect = argv[++i];
+		} else if (strcmp(argv[i], "--metrics-listen") == 0 && i + 1 < argc) {
+			if (cmd_parse_listen(argv[++i], mhost, sizeof(mhost), &mport))
+				return cmd_usage_error("scheduler", "--metrics-listen wants ADDR:PORT, "
+						       "not \"%s\"", argv[i]);
 		} else if (strcmp(argv[i], "--identity") == 0 && i + 1 < argc) {
 			identity = argv[++i];
 		} else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc) {
@@ -127,10 +137,16 @@ int cmd_scheduler(int argc, char **argv)
 		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
 		goto out;
 	}
+	if (mhost[0] && llmo_metrics_http_new(base, mhost, mport, llmo_binder_write_metrics, binder,
+					      &mhttp, &err)) {
+		fprintf(stderr, "llmo scheduler: %s\n", err.msg);
+		goto out;
+	}
 	llmo_log(LLMO_LOG_INFO, "scheduler", "started", "name=%s policy=%s",
 		 name ? name : LLMO_BINDER_DEFAULT_NAME, llmo_sched_policy_name(policy));
 	status = cmd_run_until_signal(base, "scheduler", NULL, NULL);
 out:
+	llmo_metrics_http_free(mhttp);
 	llmo_binder_free(binder);
 	if (base)
 		event_base_free(base);

@@ -107,6 +107,7 @@ struct server {
 	int gateway_port, registry_port;
 	char metrics_host[256]; /* the controller's /metrics; "" not served */
 	const char *prometheus;	/* the controller's source instead of the gateway; NULL none */
+	struct llmo_binder *binder_live; /* the running scheduler, under gw_lock; NULL none */
 	int metrics_port;
 	/* the gateway's bound port for the controller's metrics URL: 0 not yet, -1 never */
 	pthread_mutex_t gw_lock;
@@ -129,6 +130,19 @@ static void on_part_quit(evutil_socket_t fd, short what, void *arg)
 	struct part *p = arg;
 
 	event_base_loopexit(p->base, NULL);
+}
+
+/* The scheduler's metrics, on the controller's /metrics (called on its thread). */
+static int scheduler_metrics(void *arg, struct llmo_buf *out, struct llmo_error *err)
+{
+	struct server *s = arg;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->gw_lock);
+	if (s->binder_live)
+		rc = llmo_binder_write_metrics(s->binder_live, out, err);
+	pthread_mutex_unlock(&s->gw_lock);
+	return rc;
 }
 
 static void gateway_published(struct server *s, int port)
@@ -184,6 +198,8 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		if (s->metrics_host[0]) {
 			o.metrics_host = s->metrics_host;
 			o.metrics_port = s->metrics_port;
+			o.extra_metrics = scheduler_metrics;
+			o.extra_metrics_arg = s;
 		}
 		if (llmo_controller_new(p->client, p->base, &o, (struct llmo_controller **)&p->obj,
 					err))
@@ -203,7 +219,12 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		if (s->cfg->scheduler.policy > 0)
 			llmo_binder_set_policy(
 				p->obj, (enum llmo_sched_policy_kind)(s->cfg->scheduler.policy - 1));
-		return llmo_binder_start(p->obj, err);
+		if (llmo_binder_start(p->obj, err))
+			return -1;
+		pthread_mutex_lock(&s->gw_lock);
+		s->binder_live = p->obj;
+		pthread_mutex_unlock(&s->gw_lock);
+		return 0;
 	case PART_AGENT: {
 		struct llmo_agent_opts o = {.node_name = s->node_name,
 					    .fake_gpus = s->fake_gpus,
@@ -289,6 +310,9 @@ static void part_free(struct part *p)
 		llmo_controller_free(p->obj);
 		break;
 	case PART_SCHEDULER:
+		pthread_mutex_lock(&p->srv->gw_lock);
+		p->srv->binder_live = NULL;
+		pthread_mutex_unlock(&p->srv->gw_lock);
 		llmo_binder_free(p->obj);
 		break;
 	case PART_AGENT:

@@ -4,7 +4,6 @@
 #include "base/common.h"
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -449,6 +448,8 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	rc = llmo_workqueue_new(base, counted_workload, c, &c->wq, err);
 	if (!rc)
 		rc = llmo_workqueue_new(base, counted_model, c, &c->mq, err);
+	c->extra_metrics = opts->extra_metrics;
+	c->extra_metrics_arg = opts->extra_metrics_arg;
 	if (!rc && opts->metrics_host)
 		rc = llmo__exporter_start(c, opts->metrics_host, opts->metrics_port, err);
 	if (!rc) {
@@ -550,8 +551,7 @@ void llmo_controller_free(struct llmo_controller *c)
 		event_free(c->node_timer);
 	if (c->scrape_timer)
 		event_free(c->scrape_timer);
-	if (c->http)
-		evhttp_free(c->http);
+	llmo_metrics_http_free(c->http);
 	llmo__bench_release_all(c);
 	llmo_leader_free(c->leader);
 	c->leading = false;

@@ -22,6 +22,7 @@
 #include "kube/client.h"
 
 struct event_base;
+struct llmo_buf;
 struct llmo_controller;
 
 /* Labels and annotations of the pods the controller makes. */
@@ -119,6 +120,12 @@ struct llmo_controller_opts {
 	/* Serve /metrics and /healthz on metrics_host:metrics_port (0: any free port); NULL: not. */
 	const char *metrics_host;
 	int metrics_port;
+	/*
+	 * Called on the controller's loop at each scrape of /metrics to append
+	 * more (llmo server: the scheduler's); must be safe from this thread.
+	 */
+	int (*extra_metrics)(void *arg, struct llmo_buf *out, struct llmo_error *err);
+	void *extra_metrics_arg;
 	struct llmo_controller_bench_opts bench; /* used with modelRegistry.benchmarkOnRegister */
 };
 

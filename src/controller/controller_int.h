@@ -10,6 +10,7 @@
 #include "base/hmap.h"
 #include "controller/controller.h"
 #include "controller/signals.h"
+#include "metrics/http.h"
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/leader.h"
@@ -71,7 +72,9 @@ struct llmo_controller {
 	struct event *scrape_timer;
 	struct llmo__counters counters;
 	int replica_reads; /* this tick's */
-	struct evhttp *http; /* /metrics; NULL: not served */
+	struct llmo_metrics_http *http; /* /metrics; NULL: not served */
+	llmo_metrics_write_fn extra_metrics; /* appended to /metrics (opts) */
+	void *extra_metrics_arg;
 	int metrics_port;
 	struct event *node_timer;
 	long node_grace_ms, node_check_ms;

@@ -3,16 +3,15 @@
  * from the informers' caches when scraped (workload replicas, readiness,
  * rollouts, forecasts; model availability) and counters the controller
  * keeps (reconciles, rollbacks, promotions, scale events, gateway scrapes).
- * Served by evhttp on the controller's own loop.
+ * Served on the controller's own loop (metrics/http.h), with what the
+ * owner adds (llmo server: the scheduler's).
  */
 #include "base/common.h"
-
-#include <event2/buffer.h>
-#include <event2/http.h>
 
 #include "base/buf.h"
 #include "base/log.h"
 #include "controller/controller_int.h"
+#include "metrics/http.h"
 #include "metrics/metrics.h"
 
 #include "base/banned.h"
@@ -157,72 +156,25 @@ out:
 	return rc;
 }
 
-static void serve(struct evhttp_request *req, void *arg)
+static int write_cb(void *arg, struct llmo_buf *out, struct llmo_error *err)
 {
 	struct llmo_controller *c = arg;
-	struct llmo_error err = {0};
-	struct evbuffer *b;
-	struct llmo_buf text;
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	int rc = llmo__exporter_write(c, out, err);
 
-	if (!path || (strcmp(path, "/metrics") != 0 && strcmp(path, "/healthz") != 0)) {
-		evhttp_send_error(req, 404, "only /metrics and /healthz");
-		return;
-	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		evhttp_send_error(req, 405, "GET only");
-		return;
-	}
-	b = evbuffer_new();
-	if (!b) {
-		evhttp_send_error(req, 500, "out of memory");
-		return;
-	}
-	if (strcmp(path, "/healthz") == 0) {
-		evbuffer_add_printf(b, "ok\n");
-		evhttp_send_reply(req, 200, "OK", b);
-		evbuffer_free(b);
-		return;
-	}
-	llmo_buf_init(&text, (size_t)64 << 20);
-	if (llmo__exporter_write(c, &text, &err)) {
-		evhttp_send_error(req, 500, err.msg);
-	} else {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-				  LLMO_METRICS_CONTENT_TYPE);
-		evbuffer_add(b, text.data ? text.data : "", text.len);
-		evhttp_send_reply(req, 200, "OK", b);
-	}
-	llmo_buf_release(&text);
-	evbuffer_free(b);
+	if (!rc && c->extra_metrics)
+		rc = c->extra_metrics(c->extra_metrics_arg, out, err);
+	return rc;
 }
 
 int llmo__exporter_start(struct llmo_controller *c, const char *host, int port,
 			 struct llmo_error *err)
 {
-	struct evhttp_bound_socket *s;
+	int rc = llmo_metrics_http_new(c->base, host, port, write_cb, c, &c->http, err);
 
-	if (!(c->http = evhttp_new(c->base)))
-		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
-	evhttp_set_gencb(c->http, serve, c);
-	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	s = evhttp_bind_socket_with_handle(c->http, host, (ev_uint16_t)port);
-	if (!s) {
-		evhttp_free(c->http);
-		c->http = NULL;
-		return llmo_error_set(err, LLMO_EIO, "controller metrics: cannot listen on %s:%d",
-				      host, port);
+	if (!rc) {
+		c->metrics_port = llmo_metrics_http_port(c->http);
+		llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "metrics listening", "addr=%s:%d", host,
+			 c->metrics_port);
 	}
-	{
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-
-		if (getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&ss, &len) == 0)
-			c->metrics_port = ntohs(ss.ss_family == AF_INET6
-							? ((struct sockaddr_in6 *)&ss)->sin6_port
-							: ((struct sockaddr_in *)&ss)->sin_port);
-	}
-	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "metrics listening", "addr=%s:%d", host,
-		 c->metrics_port);
-	return 0;
+	return rc;
 }

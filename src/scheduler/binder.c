@@ -1652,7 +1652,7 @@ out:
 	return rc;
 }
 
-static int reconcile(void *ctx, const char *key)
+static int reconcile_one(void *ctx, const char *key)
 {
 	struct llmo_binder *b = ctx;
 	struct llmo__binder_pass p = {.b = b, .self = key, .nodes = LLMO_VEC_INIT};
@@ -1735,6 +1735,98 @@ out:
 	llmo_hmap_release(&p.used, free_usage);
 	llmo_hmap_release(&p.gpu_used, free_usage);
 	return rc;
+}
+
+/* ---- metrics ---- */
+
+const double llmo__binder_lat_bounds[LLMO__BINDER_LAT_BUCKETS] = {
+	0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5,
+};
+
+static void stat_add(uint64_t *v, uint64_t n)
+{
+	__atomic_fetch_add(v, n, __ATOMIC_RELAXED);
+}
+
+static uint64_t stat_get(const uint64_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+/* One decision, timed and counted: a pod bound, found unschedulable, or an error. */
+static int reconcile(void *ctx, const char *key)
+{
+	struct llmo_binder *b = ctx;
+	struct llmo__binder_stats *st = &b->stats;
+	size_t bound = b->bound;
+	int64_t t0 = llmo_clock_mono_ns();
+	int rc = reconcile_one(ctx, key);
+	double secs = (double)(llmo_clock_mono_ns() - t0) / 1e9;
+	size_t k = 0;
+
+	__atomic_store_n(&st->pending,
+			 (uint64_t)(llmo_workqueue_len(b->queue) + llmo_workqueue_delayed(b->queue)),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&st->evicted, (uint64_t)b->evicted, __ATOMIC_RELAXED);
+	if (b->bound > bound)
+		stat_add(&st->scheduled, b->bound - bound);
+	else if (rc == 1)
+		stat_add(&st->unschedulable, 1);
+	else if (rc < 0)
+		stat_add(&st->errors, 1);
+	else
+		return rc; /* nothing was decided (gone, waiting, not leading) */
+	while (k < LLMO__BINDER_LAT_BUCKETS && secs > llmo__binder_lat_bounds[k])
+		k++;
+	stat_add(&st->lat[k], 1);
+	stat_add(&st->lat_count, 1);
+	stat_add(&st->lat_sum_ns, (uint64_t)(secs * 1e9));
+	return rc;
+}
+
+int llmo_binder_write_metrics(void *arg, struct llmo_buf *out, struct llmo_error *err)
+{
+	const struct llmo__binder_stats *st = &((struct llmo_binder *)arg)->stats;
+	uint64_t cum = 0;
+	int rc;
+
+	rc = llmo_buf_appendf(
+		out,
+		"# HELP llmo_scheduler_attempts_total Scheduling decisions by result (scheduled, "
+		"unschedulable, error).\n"
+		"# TYPE llmo_scheduler_attempts_total counter\n"
+		"llmo_scheduler_attempts_total{result=\"scheduled\"} %" PRIu64 "\n"
+		"llmo_scheduler_attempts_total{result=\"unschedulable\"} %" PRIu64 "\n"
+		"llmo_scheduler_attempts_total{result=\"error\"} %" PRIu64 "\n"
+		"# HELP llmo_scheduler_pending_pods Pods waiting in the scheduling queue.\n"
+		"# TYPE llmo_scheduler_pending_pods gauge\n"
+		"llmo_scheduler_pending_pods %" PRIu64 "\n"
+		"# HELP llmo_scheduler_preemption_victims_total Pods evicted to make room for "
+		"higher-priority ones.\n"
+		"# TYPE llmo_scheduler_preemption_victims_total counter\n"
+		"llmo_scheduler_preemption_victims_total %" PRIu64 "\n"
+		"# HELP llmo_scheduler_scheduling_duration_seconds Time of one scheduling "
+		"decision.\n"
+		"# TYPE llmo_scheduler_scheduling_duration_seconds histogram\n",
+		stat_get(&st->scheduled), stat_get(&st->unschedulable), stat_get(&st->errors),
+		stat_get(&st->pending), stat_get(&st->evicted));
+	for (size_t k = 0; !rc && k <= LLMO__BINDER_LAT_BUCKETS; k++) {
+		cum += stat_get(&st->lat[k]);
+		if (k < LLMO__BINDER_LAT_BUCKETS)
+			rc = llmo_buf_appendf(out,
+					      "llmo_scheduler_scheduling_duration_seconds_bucket{le=\"%g\"} "
+					      "%" PRIu64 "\n",
+					      llmo__binder_lat_bounds[k], cum);
+		else
+			rc = llmo_buf_appendf(out,
+					      "llmo_scheduler_scheduling_duration_seconds_bucket{le=\"+Inf\"} "
+					      "%" PRIu64 "\n"
+					      "llmo_scheduler_scheduling_duration_seconds_sum %.9f\n"
+					      "llmo_scheduler_scheduling_duration_seconds_count %" PRIu64 "\n",
+					      cum, (double)stat_get(&st->lat_sum_ns) / 1e9,
+					      stat_get(&st->lat_count));
+	}
+	return rc ? llmo_error_set(err, rc, "scheduler metrics: %s", llmo_strerror(rc)) : 0;
 }
 
 /* ---- informer handlers ---- */

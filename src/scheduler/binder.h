@@ -236,4 +236,13 @@ size_t llmo_binder_evicted_count(const struct llmo_binder *b);
 /* Bindings made by this binder (successful pods/binding POSTs). */
 size_t llmo_binder_bound_count(const struct llmo_binder *b);
 
+/*
+ * Appends the scheduler's metrics (Prometheus text: attempts by result,
+ * pending pods, preemption victims, decision latency) to out. Safe from any
+ * thread while the binder lives (the counters are atomics); arg is the
+ * struct llmo_binder *. docs/monitoring.md lists them.
+ */
+struct llmo_buf;
+int llmo_binder_write_metrics(void *arg, struct llmo_buf *out, struct llmo_error *err);
+
 #endif

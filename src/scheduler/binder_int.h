@@ -71,6 +71,21 @@ struct llmo__binder_gpu_class {
 	uint64_t count;
 };
 
+/* Scheduling decision latency buckets (seconds) for /metrics. */
+#define LLMO__BINDER_LAT_BUCKETS 12
+extern const double llmo__binder_lat_bounds[LLMO__BINDER_LAT_BUCKETS];
+
+/*
+ * What the scheduler counts for its /metrics. Written on its loop, read
+ * from any thread (llmo server serves them from the controller's): every
+ * field is accessed with __atomic builtins.
+ */
+struct llmo__binder_stats {
+	uint64_t scheduled, unschedulable, errors, evicted, pending;
+	uint64_t lat_count, lat_sum_ns;
+	uint64_t lat[LLMO__BINDER_LAT_BUCKETS + 1]; /* per bucket, +Inf last; not cumulative */
+};
+
 struct llmo_binder {
 	struct llmo_kube_client *client;
 	struct event_base *base;
@@ -92,6 +107,7 @@ struct llmo_binder {
 	struct llmo__binder_state state;
 	size_t bound;
 	size_t evicted; /* victims evicted */
+	struct llmo__binder_stats stats; /* for /metrics, read from other threads (atomics) */
 	struct llmo__binder_qos qos[LLMO_BINDER_QOS_MAX];
 	size_t nqos;
 	double affinity_weight; /* model affinity score weight (>= 0) */
