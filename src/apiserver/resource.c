@@ -208,31 +208,21 @@ void llmo_resources_remove_crd(struct llmo_resources *r, const char *crd_name)
 	}
 }
 
-int llmo_resources_add_crd(struct llmo_resources *r, const json_t *crd, struct llmo_error *err)
+/* One served version of a CRD as a resource; *out is added by the caller. */
+static int crd_version(const json_t *crd, const json_t *version, struct llmo_resource **out,
+		       struct llmo_error *err)
 {
 	const json_t *spec = json_object_get(crd, "spec");
 	const json_t *names = json_object_get(spec, "names");
 	const char *group = jstr(spec, "group"), *plural = jstr(names, "plural");
 	const char *kind = jstr(names, "kind"), *singular = jstr(names, "singular");
 	const char *scope = jstr(spec, "scope");
-	const json_t *version = NULL, *v, *sub, *scale;
+	const json_t *v, *sub, *scale;
 	struct llmo_resource *res;
-	char crd_name[512];
 	size_t i;
 	int rc;
 
-	if (!group || !plural || !kind)
-		return llmo_error_set(err, LLMO_EINVAL,
-				      "CustomResourceDefinition lacks spec.group, spec.names.plural "
-				      "or spec.names.kind");
-	json_array_foreach(json_object_get(spec, "versions"), i, v) {
-		if (json_is_true(json_object_get(v, "storage")))
-			version = v;
-	}
-	if (!version || !jstr(version, "name"))
-		return llmo_error_set(err, LLMO_EINVAL,
-				      "CustomResourceDefinition %s.%s has no storage version", plural,
-				      group);
+	*out = NULL;
 	res = resource_new(group, jstr(version, "name"), plural,
 			   singular ? singular : plural, kind);
 	if (!res)
@@ -279,12 +269,59 @@ int llmo_resources_add_crd(struct llmo_resources *r, const json_t *crd, struct l
 						   ? strdup(jstr(scale, "labelSelectorPath"))
 						   : NULL;
 	}
-	snprintf(crd_name, sizeof(crd_name), "%s.%s", plural, group);
-	llmo_resources_remove_crd(r, crd_name);
-	return add(r, res);
+	*out = res;
+	return 0;
 fail:
 	resource_free(res);
 	return llmo_error_set(err, rc, "out of memory");
+}
+
+/*
+ * Every served version of the CRD becomes a resource (the storage version
+ * first). They share one store key (group/plural): objects are stored
+ * without apiVersion, so a read through any version gives the same fields
+ * under that version's apiVersion, as Kubernetes' conversion strategy
+ * "None" does; each version validates with its own schema.
+ */
+int llmo_resources_add_crd(struct llmo_resources *r, const json_t *crd, struct llmo_error *err)
+{
+	const json_t *spec = json_object_get(crd, "spec");
+	const json_t *names = json_object_get(spec, "names");
+	const char *group = jstr(spec, "group"), *plural = jstr(names, "plural");
+	const char *kind = jstr(names, "kind");
+	const json_t *storage = NULL, *v;
+	struct llmo_resource *res;
+	char crd_name[512];
+	size_t i;
+	int rc;
+
+	if (!group || !plural || !kind)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "CustomResourceDefinition lacks spec.group, spec.names.plural "
+				      "or spec.names.kind");
+	json_array_foreach(json_object_get(spec, "versions"), i, v) {
+		if (json_is_true(json_object_get(v, "storage")))
+			storage = v;
+	}
+	if (!storage || !jstr(storage, "name"))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "CustomResourceDefinition %s.%s has no storage version", plural,
+				      group);
+	snprintf(crd_name, sizeof(crd_name), "%s.%s", plural, group);
+	llmo_resources_remove_crd(r, crd_name);
+	if ((rc = crd_version(crd, storage, &res, err)) || (rc = add(r, res)))
+		goto fail;
+	json_array_foreach(json_object_get(spec, "versions"), i, v) {
+		if (v == storage || json_is_false(json_object_get(v, "served")) || !jstr(v, "name"))
+			continue;
+		if ((rc = crd_version(crd, v, &res, err)) || (rc = add(r, res)))
+			goto fail;
+	}
+	return 0;
+fail:
+	llmo_resources_remove_crd(r, crd_name);
+	return err->code ? rc : llmo_error_set(err, rc, "CustomResourceDefinition %s: %s", crd_name,
+					       llmo_strerror(rc));
 }
 
 const struct llmo_resource *llmo_resources_find(const struct llmo_resources *r, const char *group,

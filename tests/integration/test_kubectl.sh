@@ -126,6 +126,24 @@ check "applied again, its old objects are gone" bash -c "$KUBECTL apply -f tests
 	[ -z \"\$($KUBECTL get wd -A -o name)\" ]"
 check "delete it again" k delete crd widgets.example.com
 
+# A CRD with two served versions (conversion strategy None): one object, both versions.
+check "apply a CRD serving v1 and v1beta1" k apply -f tests/data/crd/gadgets-two-versions.yaml
+check "discovery lists both served versions, not the unserved one" bash -c "
+	for i in \$(seq 1 50); do $KUBECTL api-versions | grep -qx example.com/v1beta1 && break; sleep 0.1; done
+	$KUBECTL api-versions | grep -qx example.com/v1 && $KUBECTL api-versions | grep -qx example.com/v1beta1 &&
+	! $KUBECTL api-versions | grep -qx example.com/v1alpha1"
+check "write through v1beta1 with a value only its schema allows" bash -c \
+	"printf 'apiVersion: example.com/v1beta1\nkind: Gadget\nmetadata: {name: g1, namespace: default}\nspec: {mode: legacy}\n' | $KUBECTL apply -f -"
+check_fails "v1's schema refuses that value" bash -c \
+	"printf 'apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g2, namespace: default}\nspec: {mode: legacy}\n' | $KUBECTL apply -f -"
+check "the object reads through v1 with v1's apiVersion" bash -c \
+	"[ \"\$($KUBECTL get gadgets.v1.example.com g1 -o jsonpath='{.apiVersion} {.spec.mode}')\" = 'example.com/v1 legacy' ]"
+check "and through v1beta1 with v1beta1's" bash -c \
+	"[ \"\$($KUBECTL get gadgets.v1beta1.example.com g1 -o jsonpath='{.apiVersion}')\" = example.com/v1beta1 ]"
+check "v1's printer column shows it" bash -c "$KUBECTL get gadgets.v1.example.com --no-headers | grep -E '^g1 +legacy'"
+check "deleting the CRD removes every version" bash -c "$KUBECTL delete crd gadgets.example.com >/dev/null &&
+	! $KUBECTL api-versions | grep -q '^example.com/v1'"
+
 # pods/log: kubectl logs through a fake node agent (python3 http.server on loopback;
 # it checks the server's bearer token and exits by itself after 60 s).
 python3 - "$LLMO_DATA/token" >"$LLMO_DATA/agent.port" <<'PY' &
