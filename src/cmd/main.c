@@ -3,6 +3,8 @@
  */
 #include "cmd/cmd.h"
 
+#include <signal.h>
+
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -76,6 +78,11 @@ int main(int argc, char **argv)
 {
 	const char *name = argc > 1 ? argv[1] : NULL;
 
+	/*
+	 * A write past the file size limit (RLIMIT_FSIZE) fails with EFBIG, which
+	 * the writer reports like a full disk, instead of killing the process.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 	if (!name) {
 		cmd_help(0, NULL);
 		return 2;
