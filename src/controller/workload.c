@@ -27,6 +27,8 @@
 #define DEFAULT_HEALTH_PATH "/health"
 /* While a finalizing workload still has pods, look again this often. */
 #define FINALIZE_POLL_MS 1000
+/* Unchanged workload figures are re-stamped in the status at most this often. */
+#define STATUS_METRICS_REFRESH_MS 60000
 /* Longest message put in a condition or an Event. */
 #define MSG_MAX 512
 /* Suffix length of generated pod names, and the longest workload prefix kept. */
@@ -1646,6 +1648,39 @@ static int put_num(json_t *obj, const char *key, double v)
 	return json_object_set_new(obj, key, json_real(round(v * 1000) / 1000)) ? LLMO_ENOMEM : 0;
 }
 
+static bool str_is(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* Same keys, numbers within 2% or 0.01 of each other, other values equal; skip ignored. */
+static bool figures_close(const json_t *a, const json_t *b, const char *skip)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(a) || !json_is_object(b) || json_object_size(a) != json_object_size(b))
+		return false;
+	json_object_foreach((json_t *)a, k, v) {
+		const json_t *w = json_object_get(b, k);
+		double x, y;
+
+		if (skip && strcmp(k, skip) == 0)
+			continue;
+		if (!w)
+			return false;
+		if (json_is_number(v) && json_is_number(w)) {
+			x = json_number_value(v);
+			y = json_number_value(w);
+			if (fabs(x - y) > 0.01 && fabs(x - y) > 0.02 * fmax(fabs(x), fabs(y)))
+				return false;
+		} else if (!llmo_json_equal_value(v, w)) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* lastScaleTime/Reason, currentMetrics and performanceMetrics: new ones, or the old ones kept. */
 static int scale_status(const struct wl *s, json_t *st)
 {
@@ -1698,6 +1733,31 @@ static int scale_status(const struct wl *s, json_t *st)
 		json_decref(cur);
 		json_decref(perf);
 		return LLMO_ENOMEM;
+	}
+	/*
+	 * Figures within 2% (or 0.01) of the stored ones keep the stored ones,
+	 * lastUpdated included, for up to STATUS_METRICS_REFRESH_MS: an idle or
+	 * steady workload's status is not rewritten at every scrape.
+	 */
+	{
+		const json_t *oldp = json_object_get(old, "performanceMetrics");
+		const json_t *oldc = json_object_get(old, "currentMetrics");
+		const char *was = json_string_value(json_object_get(oldp, "lastUpdated"));
+		int64_t was_ms;
+
+		if (was && !llmo_time_parse_rfc3339(was, &was_ms, NULL) &&
+		    llmo_clock_wall_ms() - was_ms < STATUS_METRICS_REFRESH_MS &&
+		    figures_close(perf, oldp, "lastUpdated") && figures_close(cur, oldc, NULL)) {
+			json_decref(perf);
+			json_decref(cur);
+			perf = json_deep_copy(oldp);
+			cur = json_deep_copy(oldc);
+			if (!perf || !cur) {
+				json_decref(perf);
+				json_decref(cur);
+				return LLMO_ENOMEM;
+			}
+		}
 	}
 	json_object_set_new(st, "currentMetrics", cur);
 	json_object_set_new(st, "performanceMetrics", perf);
@@ -1779,12 +1839,28 @@ static json_t *build_status(struct wl *s)
 	if (!rc)
 		rc = llmo__condition_set(conds, s->w, "ModelResolved", s->model != NULL,
 					 s->model_reason, s->model_msg, s->generation);
-	if (!rc && (s->scale.active || s->scale.reason[0]))
-		rc = llmo__condition_set(conds, s->w, "ScalingLimited", s->scale.limited,
-					 !s->scale.active     ? "AutoscalingOff"
-					 : s->scale.limited ? "Limited"
-							    : "WithinLimits",
-					 s->scale.reason, s->generation);
+	if (!rc && (s->scale.active || s->scale.reason[0])) {
+		const char *why = !s->scale.active     ? "AutoscalingOff"
+				  : s->scale.limited ? "Limited"
+						     : "WithinLimits";
+		const char *text = s->scale.reason;
+		const json_t *c, *oc = NULL;
+		size_t i;
+
+		/* the message changes with the count, not with every figure behind it */
+		json_array_foreach(json_object_get(json_object_get(s->w, "status"), "conditions"), i,
+				   c)
+			if (str_is(json_string_value(json_object_get(c, "type")), "ScalingLimited"))
+				oc = c;
+		if (oc && !s->scale.changed &&
+		    str_is(json_string_value(json_object_get(oc, "reason")), why) &&
+		    str_is(json_string_value(json_object_get(oc, "status")),
+				s->scale.limited ? "True" : "False") &&
+		    json_string_value(json_object_get(oc, "message")))
+			text = json_string_value(json_object_get(oc, "message"));
+		rc = llmo__condition_set(conds, s->w, "ScalingLimited", s->scale.limited, why, text,
+					 s->generation);
+	}
 	if (rc) {
 		json_decref(conds);
 		return NULL;
@@ -1802,6 +1878,31 @@ static json_t *build_status(struct wl *s)
 		return NULL;
 	}
 	return st;
+}
+
+/*
+ * Turns the new value of a status field into its merge patch against the
+ * old one: a key the old object had and the new one lacks becomes null (a
+ * merge patch only deletes what it names), recursively.
+ */
+static int null_removed(json_t *patch, const json_t *old)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(patch) || !json_is_object(old))
+		return 0;
+	json_object_foreach((json_t *)old, k, v) {
+		json_t *nv = json_object_get(patch, k);
+
+		if (!nv) {
+			if (json_object_set_new(patch, k, json_null()))
+				return LLMO_ENOMEM;
+		} else if (null_removed(nv, v)) {
+			return LLMO_ENOMEM;
+		}
+	}
+	return 0;
 }
 
 static int write_status(struct wl *s)
@@ -1823,6 +1924,12 @@ static int write_status(struct wl *s)
 	if (same) {
 		json_decref(st);
 		return 0;
+	}
+	json_object_foreach(st, k, v) {
+		if (null_removed(v, json_object_get(old, k))) {
+			json_decref(st);
+			return LLMO_ENOMEM;
+		}
 	}
 	patch = json_pack("{s:o}", "status", st);
 	if (!patch)

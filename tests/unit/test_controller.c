@@ -822,7 +822,11 @@ static void test_canary_rollout(void **state)
 	msg = rollout_str(&f, "message", &hold);
 	assert_non_null(strstr(msg, "success rate 0.700 < 0.900"));
 	json_decref(hold);
-	assert_true(has_event(&f, "RolledBack"));
+	{
+		struct cond ev = {.f = &f, .want = "RolledBack"};
+
+		assert_true(run_until(f.base, event_seen, &ev, WAIT_MS));
+	}
 	v.n2 = 0;
 	v.canary = 0;
 	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
@@ -839,7 +843,11 @@ static void test_canary_rollout(void **state)
 	fake_gw_canary(&g, 170, 30);
 	rw.phase = "Succeeded";
 	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
-	assert_true(has_event(&f, "Promoted"));
+	{
+		struct cond ev = {.f = &f, .want = "Promoted"};
+
+		assert_true(run_until(f.base, event_seen, &ev, WAIT_MS));
+	}
 	msg = rollout_str(&f, "stableVersion", &hold);
 	assert_string_equal(msg, "v3");
 	json_decref(hold);
@@ -959,6 +967,34 @@ static bool never_true(void *ctx)
 	return false;
 }
 
+static json_t *perf_p95(struct kube_fixture *f, json_t **hold)
+{
+	*hold = NULL;
+	if (llmo_kube_get(f->client, &llmo_kube_llmworkloads, NS, "chat", hold, NULL))
+		return NULL;
+	return json_object_get(
+		json_object_get(json_object_get(*hold, "status"), "performanceMetrics"),
+		"p95LatencyMs");
+}
+
+static bool has_p95(void *ctx)
+{
+	json_t *hold;
+	bool ok = perf_p95(ctx, &hold) != NULL;
+
+	json_decref(hold);
+	return ok;
+}
+
+static bool no_p95(void *ctx)
+{
+	json_t *hold;
+	bool ok = perf_p95(ctx, &hold) == NULL && hold;
+
+	json_decref(hold);
+	return ok;
+}
+
 static bool status_has(void *ctx)
 {
 	struct cond *c = ctx;
@@ -1031,7 +1067,11 @@ static void test_autoscale(void **state)
 		run_until(f.base, has_pods, &w, 200);
 	}
 	assert_true(has_pods(&w));
-	assert_true(has_event(&f, "ScaledUp"));
+	{
+		struct cond ev = {.f = &f, .want = "ScaledUp"};
+
+		assert_true(run_until(f.base, event_seen, &ev, WAIT_MS));
+	}
 	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &hold, &err), 0);
 	assert_non_null(json_object_get(json_object_get(hold, "status"), "lastScaleTime"));
 	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(hold, "status"),
@@ -1044,6 +1084,36 @@ static void test_autoscale(void **state)
 	/* and it stays there (no flapping above 4 at a steady 40/s) */
 	run_until(f.base, never_true, NULL, 1000);
 	assert_true(has_pods(&w));
+
+	/*
+	 * Latency seen, then none: the status drops p95LatencyMs (a merge patch
+	 * has to name it as null) and, idle, is not rewritten at every scrape
+	 * (the reactive policy here: a predictive forecast that decays is a change).
+	 */
+	patch_chat(&f, json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
+				 "llm.orchestrator.io/autoscaler", "reactive"));
+	pthread_mutex_lock(&g.lock);
+	g.rate = 0;
+	snprintf(g.text, sizeof(g.text),
+		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",le=\"0.5\"} 1\n"
+		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",le=\"+Inf\"} 1\n");
+	pthread_mutex_unlock(&g.lock);
+	assert_true(run_until(f.base, has_p95, &f, WAIT_MS));
+	pthread_mutex_lock(&g.lock);
+	g.text[0] = '\0';
+	pthread_mutex_unlock(&g.lock);
+	assert_true(run_until(f.base, no_p95, &f, WAIT_MS));
+	{
+		json_t *a = NULL, *b = NULL;
+
+		run_until(f.base, never_true, NULL, 500);
+		assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &a, &err), 0);
+		run_until(f.base, never_true, NULL, 1500); /* 15 scrapes */
+		assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &b, &err), 0);
+		assert_string_equal(meta_str(a, "resourceVersion"), meta_str(b, "resourceVersion"));
+		json_decref(a);
+		json_decref(b);
+	}
 
 	llmo_controller_free(c);
 	fixture_stop(&f);
