@@ -367,8 +367,13 @@ static bool tls_handshake(struct llmo__gw_conn *c)
 			return false;
 		}
 		if (b != TLS_HANDSHAKE_RECORD) {
-			if (send(c->fd, plain_on_tls, sizeof(plain_on_tls) - 1, MSG_NOSIGNAL) < 0)
-				errno = 0; /* the peer learns it from the close anyway */
+			/*
+			 * Read the request first: closing with unread bytes would send a
+			 * reset, which may destroy the answer before the client reads it.
+			 */
+			if (read(c->fd, c->io->scratch, LLMO__GW_CONN_READ_MAX) < 0 ||
+			    send(c->fd, plain_on_tls, sizeof(plain_on_tls) - 1, MSG_NOSIGNAL) < 0)
+				errno = 0; /* best effort: the peer learns it from the close anyway */
 			read_failed(c, EPROTO);
 			return false;
 		}

@@ -92,7 +92,9 @@ void llmo__gw_conn_timeouts(struct llmo__gw_conn *c, int64_t read_ms, int64_t wr
  * Serves TLS on c, a connection just accepted, before reading is enabled:
  * the handshake runs from the loop as the client's bytes come; on_read sees
  * plaintext only. A handshake that fails (a plain-HTTP client is answered a
- * plain 400 first) is ERROR|READING. 0, or LLMO_ENOMEM.
+ * plain 400 first) is ERROR|READING. 0, or LLMO_ENOMEM. OpenSSL writes to
+ * the socket with write(2): the process must ignore SIGPIPE (llmo's
+ * commands do).
  */
 int llmo__gw_conn_tls_accept(struct llmo__gw_conn *c, struct ssl_ctx_st *ctx);
 /* Ends sending (TLS: close_notify first); reading goes on. */
