@@ -5,7 +5,7 @@
 # reading "model" from a body (the gateway's scanner against jansson). See
 # bench/gateway/README.md.
 #
-# Usage: bench/gateway/run.sh                 (from anywhere; about 3 minutes)
+# Usage: bench/gateway/run.sh                 (from anywhere; about 6 minutes)
 # Settings (environment):
 #   DURATION=10      seconds of each wrk run
 #   ROUNDS=3         rounds of direct / nginx / gateway runs, alternated so that
