@@ -5,7 +5,7 @@
 # reading "model" from a body (the gateway's scanner against jansson). See
 # bench/gateway/README.md.
 #
-# Usage: bench/gateway/run.sh                 (from anywhere; about 3 minutes)
+# Usage: bench/gateway/run.sh                 (from anywhere; about 6 minutes)
 # Settings (environment):
 #   DURATION=10      seconds of each wrk run
 #   ROUNDS=3         rounds of direct / nginx / gateway runs, alternated so that
@@ -13,6 +13,7 @@
 #   CONNS=64         connections of the throughput runs
 #   LIGHT_CONNS=4    connections of the light-load (latency) runs
 #   BIG_CONNS=1000   connections of the memory run
+#   HALF=1           also the paced runs at half of the gateway's peak (0: skip)
 #   THREADS=1        wrk threads
 #   BACKENDS=1       inference-sim backends behind the proxies (direct uses the first)
 #   NGINX_WORKERS=1  nginx worker processes (the gateway is one thread)
@@ -28,6 +29,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
 LIGHT_CONNS=${LIGHT_CONNS:-4}
 BIG_CONNS=${BIG_CONNS:-1000}
+HALF=${HALF:-1}
 THREADS=${THREADS:-1}
 BACKENDS=${BACKENDS:-1}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
@@ -175,14 +177,16 @@ proxy_ticks() {
 	echo "$total"
 }
 HZ=$(getconf CLK_TCK)
-# run_wrk NAME CONNS: one wrk run; appends "NAME CONNS rps p50ms p99ms errors cpu_us_per_req" to results
+# run_wrk NAME CONNS [LABEL SCRIPT]: one wrk run; appends "NAME LABEL rps p50ms p99ms errors
+# cpu_us_per_req" to results (LABEL: CONNS unless given; SCRIPT: post.lua unless given)
 run_wrk() {
-	local out="$WORK/wrk-$1-$2.txt" t0 t1
+	local label=${3:-$2} script=${4:-$WORK/post.lua}
+	local out="$WORK/wrk-$1-$label.txt" t0 t1
 	t0=$(proxy_ticks "$1")
-	"${WRK_PIN[@]}" wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --latency -s "$WORK/post.lua" \
+	"${WRK_PIN[@]}" wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --latency -s "$script" \
 		"${URL[$1]}" >"$out" 2>&1
 	t1=$(proxy_ticks "$1")
-	awk -v name="$1" -v conns="$2" -v ticks=$((t1 - t0)) -v hz="$HZ" '
+	awk -v name="$1" -v conns="$label" -v ticks=$((t1 - t0)) -v hz="$HZ" '
 		function ms(v) {
 			if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
 			if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
@@ -223,6 +227,25 @@ for r in $(seq 1 "$ROUNDS"); do
 	for t in direct nginx gateway; do run_wrk "$t" "$LIGHT_CONNS"; done
 done
 
+# Added latency at half of the peak: Debian's wrk 4.1 has no -R (that is wrk2), but its
+# script may pace each connection with delay() (ms before the next request). CONNS
+# connections, each waiting CONNS/RATE s on average (drawn so the mean is exact at ms
+# resolution), offer about RATE requests/s where RATE is half the gateway's median peak at
+# CONNS; a little less in fact (the service time adds to each cycle), which the table shows.
+# wrk's latency excludes the delay, and no request waits behind another: the p99 is the
+# path's own. Direct, nginx and gateway alternate over the rounds, like the peak runs.
+if [ "$HALF" = 1 ]; then
+	HALF_RATE=$(median 3 gateway "$CONNS" | awk '{ printf "%d", $1 / 2 }')
+	awk -v c="$CONNS" -v r="$HALF_RATE" 'BEGIN { printf "local d = %.4f\n", c * 1000 / r }' \
+		>"$WORK/paced.lua"
+	cat "$WORK/post.lua" >>"$WORK/paced.lua"
+	echo 'function delay() return math.floor(d + math.random()) end' >>"$WORK/paced.lua"
+	echo "paced at about $HALF_RATE requests/s (half the gateway's peak), $CONNS connections"
+	for r in $(seq 1 "$ROUNDS"); do
+		for t in direct nginx gateway; do run_wrk "$t" "$CONNS" half "$WORK/paced.lua"; done
+	done
+fi
+
 # memory with BIG_CONNS connections open: sample while wrk runs
 echo "memory, $BIG_CONNS connections"
 for t in nginx gateway; do
@@ -244,7 +267,7 @@ GW_END_ANON_KB=$(awk '/^RssAnon:/ { print $2 }' "/proc/$GW_PID/status")
 f2() { awk -v a="$1" 'BEGIN { printf "%.2f", a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-for c in "$CONNS" "$LIGHT_CONNS" "$BIG_CONNS"; do
+for c in "$CONNS" "$LIGHT_CONNS" "$BIG_CONNS" half; do
 	for t in direct nginx gateway; do
 		eval "RPS_${t}_$c=$(median 3 "$t" "$c")"
 		eval "P50_${t}_$c=$(median 4 "$t" "$c")"
@@ -268,6 +291,11 @@ done
 echo "| requests/s, $BIG_CONNS connections | | $(v RPS_nginx_$BIG_CONNS) | $(v RPS_gateway_$BIG_CONNS) | $(ratio "$(v RPS_gateway_$BIG_CONNS)" "$(v RPS_nginx_$BIG_CONNS)") |"
 echo "| p50 / p99 ms, $BIG_CONNS connections | | $(f2 "$(v P50_nginx_$BIG_CONNS)") / $(f2 "$(v P99_nginx_$BIG_CONNS)") | $(f2 "$(v P50_gateway_$BIG_CONNS)") / $(f2 "$(v P99_gateway_$BIG_CONNS)") | |"
 echo "| RSS MB, $BIG_CONNS connections (peak sampled) | | $(mb "$PEAK_nginx") | $(mb "$PEAK_gateway") | |"
+if [ "$HALF" = 1 ]; then
+	echo "| requests/s, $CONNS connections paced to half the gateway's peak ($HALF_RATE) | $(v RPS_direct_half) | $(v RPS_nginx_half) | $(v RPS_gateway_half) | |"
+	echo "| p50 / p99 ms, paced to half the peak | $(f2 "$(v P50_direct_half)") / $(f2 "$(v P99_direct_half)") | $(f2 "$(v P50_nginx_half)") / $(f2 "$(v P99_nginx_half)") | $(f2 "$(v P50_gateway_half)") / $(f2 "$(v P99_gateway_half)") | |"
+	echo "| proxy CPU µs per request, paced | | $(v CPU_nginx_half) | $(v CPU_gateway_half) | $(ratio "$(v CPU_gateway_half)" "$(v CPU_nginx_half)") |"
+fi
 echo
 echo "Gateway RSS: $(mb "$GW_IDLE_KB") MB idle ($(mb "$GW_IDLE_ANON_KB") MB of it anonymous, the rest the shared libraries' pages)," \
 	"$(mb "$GW_HWM_KB") MB high-water mark over the whole run ($(mb "$GW_END_ANON_KB") MB anonymous at the end)."
@@ -277,6 +305,15 @@ for c in "$CONNS" "$LIGHT_CONNS"; do
 		"nginx p50 +$(f2 "$(awk -v a="$(v P50_nginx_$c)" -v b="$(v P50_direct_$c)" 'BEGIN { print a - b }')") ms," \
 		"p99 +$(f2 "$(awk -v a="$(v P99_nginx_$c)" -v b="$(v P99_direct_$c)" 'BEGIN { print a - b }')") ms."
 done
+if [ "$HALF" = 1 ]; then
+	echo "Added over direct at half the peak ($HALF_RATE requests/s offered, $CONNS connections):" \
+		"gateway p50 +$(f2 "$(awk -v a="$(v P50_gateway_half)" -v b="$(v P50_direct_half)" 'BEGIN { print a - b }')") ms," \
+		"p99 +$(f2 "$(awk -v a="$(v P99_gateway_half)" -v b="$(v P99_direct_half)" 'BEGIN { print a - b }')") ms;" \
+		"nginx p50 +$(f2 "$(awk -v a="$(v P50_nginx_half)" -v b="$(v P50_direct_half)" 'BEGIN { print a - b }')") ms," \
+		"p99 +$(f2 "$(awk -v a="$(v P99_nginx_half)" -v b="$(v P99_direct_half)" 'BEGIN { print a - b }')") ms." \
+		"p99 ms per round (direct / nginx / gateway):" \
+		"$(awk '$2 == "half" { printf "%s%s", (n % 3) ? " / " : (n ? "; " : ""), $5; n++ }' "$WORK/results")."
+fi
 echo "Non-2xx answers and socket errors over all runs: $ERRORS."
 echo
 echo "## Reading \"model\": the gateway's scanner against jansson"

@@ -31,7 +31,7 @@ static const char usage[] =
 	"                    [--watch D] [--hold-max N] [--hold-timeout D]\n"
 	"                    [--keys FILE | --keys-secret NS/NAME] [--balance prefix|p2c]\n"
 	"                    [--prefix-block SIZE] [--prefix-busy N] [--prefix-entries N]\n"
-	"                    [--scrape-interval D]\n"
+	"                    [--scrape-interval D] [--tls-cert FILE --tls-key FILE]\n"
 	"                    [--seed N] [--log-level LEVEL] [--log-json]\n"
 	"\n"
 	"Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings,\n"
@@ -84,6 +84,9 @@ static const char usage[] =
 	"  --scrape-interval D       how often each replica's /metrics is read; its\n"
 	"                            vllm:num_requests_waiting counts into its load\n"
 	"                            (default 1s; 0 never)\n"
+	"  --tls-cert FILE           serve HTTPS with this PEM certificate (chain);\n"
+	"                            backends stay plain HTTP\n"
+	"  --tls-key FILE            its PEM private key\n"
 	"  --seed N                  the balancer's random seed (default: from the clock;\n"
 	"                            for reproducible tests)\n"
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
@@ -134,12 +137,14 @@ struct announce {
 static void announce(void *arg)
 {
 	const struct announce *a = arg;
+	const char *scheme = llmo_gateway_tls(a->gw) ? "https" : "http";
 
 	if (strchr(a->host, ':'))
-		printf("llmo gateway listening on http://[%s]:%d\n", a->host,
+		printf("llmo gateway listening on %s://[%s]:%d\n", scheme, a->host,
 		       llmo_gateway_port(a->gw));
 	else
-		printf("llmo gateway listening on http://%s:%d\n", a->host, llmo_gateway_port(a->gw));
+		printf("llmo gateway listening on %s://%s:%d\n", scheme, a->host,
+		       llmo_gateway_port(a->gw));
 	fflush(stdout);
 }
 
@@ -223,6 +228,10 @@ int cmd_gateway(int argc, char **argv)
 			rc = parse_ms(name, v, &opts.hold_timeout_ms);
 			if (!rc && opts.hold_timeout_ms <= 0)
 				return cmd_usage_error(SUB, "--hold-timeout must be positive");
+		} else if (strcmp(name, "--tls-cert") == 0) {
+			opts.tls_cert = v;
+		} else if (strcmp(name, "--tls-key") == 0) {
+			opts.tls_key = v;
 		} else if (strcmp(name, "--keys") == 0) {
 			opts.keys_file = v;
 		} else if (strcmp(name, "--keys-secret") == 0) {
@@ -279,6 +288,8 @@ int cmd_gateway(int argc, char **argv)
 		if (rc)
 			return rc;
 	}
+	if (!opts.tls_cert != !opts.tls_key)
+		return cmd_usage_error(SUB, "--tls-cert and --tls-key go together");
 	if (opts.backends_file && kubeconfig)
 		return cmd_usage_error(SUB, "--backends and --kubeconfig exclude each other");
 	if (opts.keys_secret && (opts.keys_file || opts.backends_file))

@@ -9,6 +9,13 @@
  * write event to report it. `busy` counts the callbacks on the stack, so
  * that a connection freed from its own callback is only marked dead (socket
  * closed, events removed) and freed when the last one returns.
+ *
+ * TLS (llmo__gw_conn_tls_accept) sits in the same two events: SSL_read and
+ * SSL_write on the socket itself (no BIO pair, no bufferevent), so an
+ * HTTPS request costs the same reads and writes as a plain one plus what
+ * the records need. The handshake runs from the read event (and from the
+ * write event when it waits for the socket); a client that speaks plain
+ * HTTP to a TLS port is told so in plain HTTP and closed.
  */
 #include "base/common.h"
 
@@ -20,13 +27,25 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
+#include "base/error.h"
 #include "gateway/conn.h"
 
 #include "base/banned.h"
 
 /* Pieces of the output handed to one sendmsg. */
 #define WRITE_IOV_MAX 64
+/* The first byte of a TLS record that carries a handshake (a ClientHello). */
+#define TLS_HANDSHAKE_RECORD 0x16
+/* What a plain-HTTP client on a TLS port reads before the close. */
+static const char plain_on_tls[] = "HTTP/1.1 400 Bad Request\r\n"
+				   "Content-Type: text/plain\r\n"
+				   "Content-Length: 47\r\n"
+				   "Connection: close\r\n"
+				   "\r\n"
+				   "This port speaks HTTPS: the request was plain.\n";
 
 struct llmo__gw_conn {
 	struct llmo__gw_io *io;
@@ -44,6 +63,10 @@ struct llmo__gw_conn {
 	short error_what;  /* its flags */
 	int busy;	   /* callbacks of c on the stack */
 	bool dead;	   /* freed while busy */
+	SSL *ssl;	   /* TLS; NULL: plain */
+	bool handshaking;  /* ssl's handshake is not done */
+	bool peeked;	   /* the first byte was seen to be a TLS handshake */
+	bool read_wants_write; /* SSL_read waits for the socket to be writable */
 };
 
 static struct timeval tv_of(int64_t ms)
@@ -53,8 +76,21 @@ static struct timeval tv_of(int64_t ms)
 	return tv;
 }
 
+/* Sends TLS's close_notify once, if the session is up (best effort: never blocks). */
+static void tls_close_notify(struct llmo__gw_conn *c)
+{
+	if (!c->ssl || c->handshaking || c->error || c->fd < 0 ||
+	    (SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN))
+		return;
+	if (SSL_shutdown(c->ssl) < 0)
+		ERR_clear_error();
+}
+
 static void really_free(struct llmo__gw_conn *c)
 {
+	tls_close_notify(c);
+	if (c->ssl)
+		SSL_free(c->ssl);
 	if (c->rev)
 		event_free(c->rev);
 	if (c->wev)
@@ -85,6 +121,7 @@ void llmo__gw_conn_free(struct llmo__gw_conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	tls_close_notify(c);
 	event_del(c->rev);
 	event_del(c->wev);
 	close(c->fd);
@@ -116,9 +153,56 @@ static void fail_later(struct llmo__gw_conn *c, int error, short what)
 	event_active(c->wev, EV_WRITE, 0);
 }
 
+/*
+ * An errno for the failed SSL call whose SSL_get_error is e; 0 when it only
+ * waits for the socket (EAGAIN-like). Clears OpenSSL's error queue.
+ */
+static int tls_errno(int e)
+{
+	int r = e == SSL_ERROR_SYSCALL ? (errno ? errno : EPIPE) : EPROTO;
+
+	ERR_clear_error();
+	return r;
+}
+
+/*
+ * SSL_write of the output's front, copied into the loop's scratch buffer so
+ * that small pieces (a head, a chunk) go out as one record. After a
+ * WANT_WRITE, OpenSSL wants the same bytes again, at least as many: the
+ * front of the output only grows until it is drained, and
+ * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows the copy to be a new one.
+ */
+static int tls_write_some(struct llmo__gw_conn *c)
+{
+	size_t len;
+
+	while ((len = evbuffer_get_length(c->out)) > 0) {
+		ev_ssize_t got;
+		int w;
+
+		if (len > LLMO__GW_CONN_READ_MAX)
+			len = LLMO__GW_CONN_READ_MAX;
+		got = evbuffer_copyout(c->out, c->io->scratch, len);
+		if (got <= 0)
+			return EIO;
+		w = SSL_write(c->ssl, c->io->scratch, (int)got);
+		if (w <= 0) {
+			int e = SSL_get_error(c->ssl, w);
+
+			if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+				return 0;
+			return tls_errno(e);
+		}
+		evbuffer_drain(c->out, (size_t)w);
+	}
+	return 0;
+}
+
 /* Writes as much of the output as the socket takes: 0, or an errno. */
 static int write_some(struct llmo__gw_conn *c)
 {
+	if (c->ssl)
+		return tls_write_some(c);
 	while (evbuffer_get_length(c->out) > 0) {
 		struct evbuffer_iovec v[WRITE_IOV_MAX];
 		struct iovec iov[WRITE_IOV_MAX];
@@ -152,7 +236,8 @@ void llmo__gw_conn_flush(struct llmo__gw_conn *c)
 {
 	int e;
 
-	if (c->dead || c->connecting || c->error || evbuffer_get_length(c->out) == 0)
+	if (c->dead || c->connecting || c->handshaking || c->error ||
+	    evbuffer_get_length(c->out) == 0)
 		return;
 	e = write_some(c);
 	if (e) {
@@ -168,6 +253,152 @@ void llmo__gw_conn_flush(struct llmo__gw_conn *c)
 static void emit(struct llmo__gw_conn *c, short what)
 {
 	c->cbs.on_event(c, what, c->arg);
+}
+
+static void stop_reading(struct llmo__gw_conn *c)
+{
+	if (c->reading)
+		event_del(c->rev);
+	c->reading = false;
+}
+
+static void read_failed(struct llmo__gw_conn *c, int error)
+{
+	stop_reading(c);
+	c->error = error;
+	emit(c, LLMO__GW_CONN_ERROR | LLMO__GW_CONN_READING);
+}
+
+static void plain_read(struct llmo__gw_conn *c)
+{
+	ssize_t n = read(c->fd, c->io->scratch, LLMO__GW_CONN_READ_MAX);
+
+	if (n > 0) {
+		if (evbuffer_add(c->in, c->io->scratch, (size_t)n) < 0)
+			read_failed(c, ENOMEM);
+		else
+			c->cbs.on_read(c, c->arg);
+	} else if (n == 0) {
+		stop_reading(c);
+		emit(c, LLMO__GW_CONN_EOF | LLMO__GW_CONN_READING);
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		read_failed(c, errno);
+	}
+}
+
+/*
+ * Reads the records the socket holds, up to the scratch buffer's size, and
+ * hands them over in one on_read. Stops when OpenSSL holds nothing more:
+ * what is left in the socket wakes the (level-triggered) read event again,
+ * which spares the read that would only say EAGAIN.
+ */
+static void tls_read(struct llmo__gw_conn *c)
+{
+	size_t got = 0;
+	int error = 0;
+	bool eof = false;
+
+	while (got < LLMO__GW_CONN_READ_MAX) {
+		int n = SSL_read(c->ssl, c->io->scratch, LLMO__GW_CONN_READ_MAX);
+
+		if (n > 0) {
+			if (evbuffer_add(c->in, c->io->scratch, (size_t)n) < 0) {
+				error = ENOMEM;
+				break;
+			}
+			got += (size_t)n;
+			if (!SSL_has_pending(c->ssl))
+				break;
+			continue;
+		}
+		int e = SSL_get_error(c->ssl, n);
+
+		switch (e) {
+		case SSL_ERROR_WANT_READ:
+			break;
+		case SSL_ERROR_WANT_WRITE:
+			c->read_wants_write = true;
+			if (!c->w_armed)
+				arm_write(c);
+			break;
+		case SSL_ERROR_ZERO_RETURN:
+			eof = true;
+			break;
+		default:
+			error = tls_errno(e);
+			break;
+		}
+		break;
+	}
+	if (got > 0) {
+		c->cbs.on_read(c, c->arg);
+		if (c->dead)
+			return;
+	}
+	if (error) {
+		read_failed(c, error);
+	} else if (eof && c->reading) {
+		stop_reading(c);
+		emit(c, LLMO__GW_CONN_EOF | LLMO__GW_CONN_READING);
+	}
+}
+
+/*
+ * Moves the handshake on; true once it is done (reading may go on). A first
+ * byte that is no TLS handshake is a plain-HTTP client: it gets a plain 400
+ * (best effort, one send) and the connection fails with EPROTO.
+ */
+static bool tls_handshake(struct llmo__gw_conn *c)
+{
+	int r, e;
+
+	if (!c->peeked) {
+		unsigned char b;
+		ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+
+		if (n == 0) {
+			stop_reading(c);
+			emit(c, LLMO__GW_CONN_EOF | LLMO__GW_CONN_READING);
+			return false;
+		}
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				read_failed(c, errno);
+			return false;
+		}
+		if (b != TLS_HANDSHAKE_RECORD) {
+			/*
+			 * Read the request first: closing with unread bytes would send a
+			 * reset, which may destroy the answer before the client reads it.
+			 */
+			if (read(c->fd, c->io->scratch, LLMO__GW_CONN_READ_MAX) < 0 ||
+			    send(c->fd, plain_on_tls, sizeof(plain_on_tls) - 1, MSG_NOSIGNAL) < 0)
+				errno = 0; /* best effort: the peer learns it from the close anyway */
+			read_failed(c, EPROTO);
+			return false;
+		}
+		c->peeked = true;
+	}
+	r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		c->handshaking = false;
+		if (evbuffer_get_length(c->out) > 0)
+			llmo__gw_conn_flush(c);
+		return true;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		if (c->w_armed && evbuffer_get_length(c->out) == 0)
+			disarm_write(c);
+		return false;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		if (!c->w_armed)
+			arm_write(c);
+		return false;
+	}
+	read_failed(c, tls_errno(e));
+	return false;
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
@@ -207,6 +438,18 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 		if (c->dead)
 			goto out;
 	}
+	if (c->handshaking) {
+		if (!tls_handshake(c))
+			goto out;
+		if (c->dead)
+			goto out;
+	}
+	if (c->read_wants_write) {
+		c->read_wants_write = false;
+		tls_read(c);
+		if (c->dead || c->error)
+			goto out;
+	}
 	e = write_some(c);
 	if (e) {
 		c->error = e;
@@ -229,17 +472,9 @@ out:
 	release(c);
 }
 
-static void stop_reading(struct llmo__gw_conn *c)
-{
-	if (c->reading)
-		event_del(c->rev);
-	c->reading = false;
-}
-
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo__gw_conn *c = arg;
-	ssize_t n;
 
 	c->busy++;
 	if (c->dead)
@@ -249,23 +484,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		emit(c, LLMO__GW_CONN_TIMEOUT | LLMO__GW_CONN_READING);
 		goto out;
 	}
-	n = read(c->fd, c->io->scratch, LLMO__GW_CONN_READ_MAX);
-	if (n > 0) {
-		if (evbuffer_add(c->in, c->io->scratch, (size_t)n) < 0) {
-			stop_reading(c);
-			c->error = ENOMEM;
-			emit(c, LLMO__GW_CONN_ERROR | LLMO__GW_CONN_READING);
-		} else {
-			c->cbs.on_read(c, c->arg);
-		}
-	} else if (n == 0) {
-		stop_reading(c);
-		emit(c, LLMO__GW_CONN_EOF | LLMO__GW_CONN_READING);
-	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-		stop_reading(c);
-		c->error = errno;
-		emit(c, LLMO__GW_CONN_ERROR | LLMO__GW_CONN_READING);
-	}
+	if (c->handshaking && !tls_handshake(c))
+		goto out;
+	if (c->ssl)
+		tls_read(c);
+	else
+		plain_read(c);
 out:
 	release(c);
 }
@@ -370,6 +594,78 @@ void llmo__gw_conn_timeouts(struct llmo__gw_conn *c, int64_t read_ms, int64_t wr
 	}
 	c->read_ms = read_ms;
 	c->write_ms = write_ms;
+}
+
+int llmo__gw_conn_tls_accept(struct llmo__gw_conn *c, struct ssl_ctx_st *ctx)
+{
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+		ERR_clear_error();
+		return LLMO_ENOMEM;
+	}
+	SSL_set_accept_state(c->ssl);
+	c->handshaking = true;
+	return 0;
+}
+
+void llmo__gw_conn_shutdown_write(struct llmo__gw_conn *c)
+{
+	if (c->dead)
+		return;
+	tls_close_notify(c);
+	shutdown(c->fd, SHUT_WR);
+}
+
+static int tls_file_error(struct llmo_error *err, const char *path, const char *what)
+{
+	char buf[256];
+
+	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+	ERR_clear_error();
+	return llmo_error_set(err, LLMO_EINVAL, "%s: %s: %s", path, what, buf);
+}
+
+int llmo__gw_tls_ctx_new(const char *cert, const char *key, struct ssl_ctx_st **out,
+			 struct llmo_error *err)
+{
+	SSL_CTX *ctx = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	/* fopen first: "no such file" and "permission denied" say more than a PEM error */
+	for (int i = 0; i < 2; i++) {
+		const char *path = i ? key : cert;
+		FILE *f = fopen(path, "r");
+
+		if (!f)
+			return llmo_error_set(err, errno == ENOENT ? LLMO_ENOTFOUND : LLMO_EINVAL,
+					      "%s: cannot read the TLS %s: %s", path,
+					      i ? "key" : "certificate", strerror(errno));
+		fclose(f);
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		ERR_clear_error();
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* a client gone without close_notify is an EOF, as on a plain connection */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* idle keep-alive connections give their record buffers back (RSS with many clients) */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		rc = tls_file_error(err, cert, "cannot load the TLS certificate");
+	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		rc = tls_file_error(err, key, "cannot load the TLS key");
+	else if (SSL_CTX_check_private_key(ctx) != 1)
+		rc = tls_file_error(err, key, "the key does not match the certificate");
+	if (rc) {
+		SSL_CTX_free(ctx);
+		return rc;
+	}
+	*out = ctx;
+	return 0;
 }
 
 void llmo__gw_conn_defer_drained(struct llmo__gw_conn *c)

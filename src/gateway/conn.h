@@ -33,6 +33,8 @@
 
 struct event_base;
 struct evbuffer;
+struct llmo_error;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 #define LLMO__GW_CONN_READING 0x01
 #define LLMO__GW_CONN_WRITING 0x02
@@ -86,6 +88,25 @@ void llmo__gw_conn_flush(struct llmo__gw_conn *c);
 void llmo__gw_conn_read(struct llmo__gw_conn *c, bool on);
 /* Sets the timeouts in ms (0: none). */
 void llmo__gw_conn_timeouts(struct llmo__gw_conn *c, int64_t read_ms, int64_t write_ms);
+/*
+ * Serves TLS on c, a connection just accepted, before reading is enabled:
+ * the handshake runs from the loop as the client's bytes come; on_read sees
+ * plaintext only. A handshake that fails (a plain-HTTP client is answered a
+ * plain 400 first) is ERROR|READING. 0, or LLMO_ENOMEM. OpenSSL writes to
+ * the socket with write(2): the process must ignore SIGPIPE (llmo's
+ * commands do).
+ */
+int llmo__gw_conn_tls_accept(struct llmo__gw_conn *c, struct ssl_ctx_st *ctx);
+/* Ends sending (TLS: close_notify first); reading goes on. */
+void llmo__gw_conn_shutdown_write(struct llmo__gw_conn *c);
+/*
+ * A server TLS context from a PEM certificate chain and key. Errors name
+ * the file: LLMO_ENOTFOUND (missing), LLMO_EINVAL (unreadable, not PEM, or
+ * a key that does not match the certificate).
+ */
+int llmo__gw_tls_ctx_new(const char *cert, const char *key, struct ssl_ctx_st **out,
+			 struct llmo_error *err);
+
 /* Calls on_drained from the loop once the output is empty (at once when it is). */
 void llmo__gw_conn_defer_drained(struct llmo__gw_conn *c);
 

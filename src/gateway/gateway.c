@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "base/base64.h"
 #include "base/clock.h"
@@ -115,6 +116,9 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 			       strchr(o->keys_secret, '/')[1] == '\0'))
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "keys Secret \"%s\": expected NAMESPACE/NAME", o->keys_secret);
+	if (!o->tls_cert != !o->tls_key)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "a TLS certificate needs its key, and a key its certificate");
 	if (!o->backends_file == !o->client)
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "give either a backends file or an API client, not %s",
@@ -726,6 +730,7 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->o.host = gw->host;
 	gw->o.backends_file = gw->backends_file;
 	gw->o.ns = gw->ns;
+	gw->o.tls_cert = gw->o.tls_key = NULL; /* read once, below */
 	gw->bal.failures = opts->breaker_failures;
 	gw->bal.cooldown_ns = opts->breaker_cooldown_ms * LLMO_NS_PER_MS;
 	gw->bal.conns_max = opts->backend_conns_max;
@@ -758,6 +763,9 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto fail;
 	}
+	if (opts->tls_cert &&
+	    (rc = llmo__gw_tls_ctx_new(opts->tls_cert, opts->tls_key, &gw->ssl_ctx, err)))
+		goto fail;
 	if (gw->keys_file && (rc = load_keys(gw, err)))
 		goto fail;
 	if (gw->o.keys_secret && (rc = watch_secret(gw, err)))
@@ -809,9 +817,14 @@ int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err)
 	if (evconnlistener_enable(gw->listener) < 0)
 		return llmo_error_set(err, LLMO_EIO, "cannot accept connections");
 	gw->started = true;
-	LLMO_INFO(LOG, "listening", "addr=%s port=%d mode=%s", gw->host, gw->port,
-		  gw->backends_file ? "file" : "api");
+	LLMO_INFO(LOG, "listening", "addr=%s port=%d mode=%s tls=%s", gw->host, gw->port,
+		  gw->backends_file ? "file" : "api", gw->ssl_ctx ? "on" : "off");
 	return 0;
+}
+
+bool llmo_gateway_tls(const struct llmo_gateway *gw)
+{
+	return gw->ssl_ctx != NULL;
 }
 
 int llmo_gateway_port(const struct llmo_gateway *gw)
@@ -851,6 +864,8 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 	if (gw->scrape_ev)
 		event_free(gw->scrape_ev);
 	llmo_metrics_free(gw->metrics);
+	if (gw->ssl_ctx)
+		SSL_CTX_free(gw->ssl_ctx);
 	free(gw->io.scratch);
 	free(gw->host);
 	free(gw->backends_file);

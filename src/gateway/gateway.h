@@ -128,6 +128,12 @@ struct llmo_gateway_opts {
 	 * sets LLMO_GATEWAY_SCRAPE_MS.
 	 */
 	int64_t scrape_interval_ms;
+	/*
+	 * PEM files: with both, clients speak HTTPS (TLS 1.2 or later) on the
+	 * listening port; read once by llmo_gateway_new, whose errors name the
+	 * file. NULL, NULL: plain HTTP. Backends are always plain HTTP.
+	 */
+	const char *tls_cert, *tls_key;
 };
 
 /* The defaults above. */
@@ -155,6 +161,8 @@ int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err);
 
 /* The port bound (useful with port 0). */
 int llmo_gateway_port(const struct llmo_gateway *gw);
+/* Whether clients speak TLS (opts.tls_cert was given). */
+bool llmo_gateway_tls(const struct llmo_gateway *gw);
 
 /* Whether the backends are known (/readyz). */
 bool llmo_gateway_ready(const struct llmo_gateway *gw);

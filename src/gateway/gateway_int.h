@@ -37,6 +37,7 @@ struct llmo_gateway {
 	struct llmo_informer *secret_inf; /* on that Secret */
 	struct event *secret_ev;	  /* reads it after a change */
 	struct evconnlistener *listener;
+	struct ssl_ctx_st *ssl_ctx; /* clients speak TLS (opts.tls_cert); NULL: plain HTTP */
 	int port;
 	bool started;		 /* llmo_gateway_start ran */
 	bool full;		 /* accepting paused at opts.clients_max connections */

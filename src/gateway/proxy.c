@@ -1419,7 +1419,7 @@ static void client_drained_cb(struct llmo__gw_conn *conn, void *arg)
 		}
 		if (!c->shut) {
 			/* lingering close: the client reads our answer before it sees a reset */
-			shutdown(llmo__gw_conn_fd(conn), SHUT_WR);
+			llmo__gw_conn_shutdown_write(conn);
 			c->shut = true;
 			llmo__gw_conn_timeouts(conn, LINGER_MS, 0);
 			llmo__gw_conn_read(conn, true);
@@ -1959,6 +1959,11 @@ void llmo__gw_client_accept(struct llmo_gateway *gw, int fd, const struct sockad
 	c->gw = gw;
 	c->conn = llmo__gw_conn_new(&gw->io, fd, &client_cbs, c);
 	if (!c->conn) {
+		free(c);
+		return;
+	}
+	if (gw->ssl_ctx && llmo__gw_conn_tls_accept(c->conn, gw->ssl_ctx)) {
+		llmo__gw_conn_free(c->conn);
 		free(c);
 		return;
 	}
