@@ -206,6 +206,26 @@ expect_status 201 "closing PUT with the last chunk" -X PUT "${AW[@]}" -H 'Conten
 "${C[@]}" "${AW[@]}" -o "$LLMO_DATA/got" "$URL/v2/models/x/blobs/$CH"
 cmp -s "$LLMO_DATA/got" "$LLMO_DATA/chunked" && ok || bad "chunked upload content"
 expect_error 404 BLOB_UPLOAD_UNKNOWN "the session is gone after PUT" "${AW[@]}" "$URL$LOC"
+
+# large bodies, which the registry reads in pieces of up to 256 KiB: a
+# monolithic push (Content-Length) and a chunked-encoding PATCH whose session
+# is then closed on the same keep-alive connection; what is stored is what
+# was sent
+head -c $((24 << 20)) /dev/urandom >"$LLMO_DATA/large"
+LARGE=sha256:$(sha "$LLMO_DATA/large")
+expect_status 201 "a 24 MiB monolithic push" -X POST "${AW[@]}" -H 'Content-Type: application/octet-stream' \
+	--data-binary @"$LLMO_DATA/large" "$URL/v2/models/x/blobs/uploads/?digest=$LARGE"
+"${C[@]}" "${AR[@]}" -o "$LLMO_DATA/got" "$URL/v2/models/x/blobs/$LARGE"
+cmp -s "$LLMO_DATA/got" "$LLMO_DATA/large" && ok || bad "the 24 MiB blob read back"
+head -c $((20 << 20)) /dev/urandom >"$LLMO_DATA/large2"
+LARGE2=sha256:$(sha "$LLMO_DATA/large2")
+LOC=$(header Location -X POST "${AW[@]}" "$URL/v2/models/x/blobs/uploads/")
+got=$("${C[@]}" "${AW[@]}" -o /dev/null -w '%{http_code} ' -X PATCH -H 'Transfer-Encoding: chunked' \
+	--data-binary @"$LLMO_DATA/large2" "$URL$LOC" \
+	--next "${C[@]:1}" "${AW[@]}" -o /dev/null -w '%{http_code} %{num_connects}' -X PUT "$URL$LOC?digest=$LARGE2")
+[ "$got" = "202 201 0" ] && ok || bad "a 20 MiB chunked PATCH, then PUT on the same connection: $got"
+"${C[@]}" "${AR[@]}" -o "$LLMO_DATA/got" "$URL/v2/models/x/blobs/$LARGE2"
+cmp -s "$LLMO_DATA/got" "$LLMO_DATA/large2" && ok || bad "the 20 MiB chunked upload read back"
 LOC=$(header Location -X POST "${AW[@]}" "$URL/v2/models/x/blobs/uploads/")
 expect_status 204 "DELETE upload" -X DELETE "${AW[@]}" "$URL$LOC"
 expect_error 404 BLOB_UPLOAD_UNKNOWN "a cancelled upload" "${AW[@]}" "$URL$LOC"
@@ -382,6 +402,12 @@ check_fails "skopeo pull of a tampered layer" "${SKOPEO[@]}" copy -q --src-tls-v
 [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt "$(stat -c %s "$LLMO_DATA/src/${BIG#sha256:}")" ] && ok ||
 	bad "a tampered large blob was sent whole"
 expect_error 500 UNKNOWN "Range read of a tampered blob" "${AR[@]}" -H 'Range: bytes=0-9' "$URL/v2/models/x/blobs/$BIG"
+# the last byte of a blob of several pieces: the piece holding it is never sent
+printf 'X' | dd of="$STORE/blobs/sha256/${LARGE:7:2}/${LARGE#sha256:}" bs=1 seek=$(((24 << 20) - 1)) \
+	conv=notrunc 2>/dev/null
+"${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" "$URL/v2/models/x/blobs/$LARGE"
+[ "$(stat -c %s "$LLMO_DATA/tampered")" -lt $((24 << 20)) ] && ok ||
+	bad "a blob tampered in its last byte was sent whole"
 printf 'X' | dd of="$STORE/blobs/sha256/${CFG:7:2}/${CFG#sha256:}" bs=1 seek=3 conv=notrunc 2>/dev/null
 expect_error 500 UNKNOWN "a tampered small blob" "${AR[@]}" "$URL/v2/models/x/blobs/$CFG"
 check "corrupt blobs are counted" bash -c "${C[*]} $URL/metrics | grep -q '^llmo_registry_corrupt_blobs_total [1-9]'"
