@@ -53,7 +53,8 @@ struct llmo_agent {
 	struct llmo_hmap uid_key; /* pod uid -> "ns/name" (owned) */
 	struct event *heartbeat;
 	struct event *sync_poll;
-	struct event *usage; /* every usage_ms: measure the pods, publish llm.orchestrator.io/usage */
+	/* every usage_ms: measure the pods, publish llm.orchestrator.io/usage */
+	struct event *usage;
 	long usage_ms;
 	char *model_cache_dir;
 	struct llmo_event_recorder *rec; /* model fetch failures */

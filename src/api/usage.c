@@ -15,7 +15,8 @@ int llmo_usage_format(const struct llmo_usage *u, char *out, size_t n)
 	char at[LLMO_RFC3339_MAX];
 	int w;
 
-	if (u->cpu_milli < 0 || u->memory < 0 || llmo_time_format_rfc3339(u->at_ms, false, at, sizeof(at)))
+	if (u->cpu_milli < 0 || u->memory < 0 ||
+	    llmo_time_format_rfc3339(u->at_ms, false, at, sizeof(at)))
 		return LLMO_EINVAL;
 	w = snprintf(out, n, "{\"cpu\":%" PRId64 ",\"memory\":%" PRId64 ",\"at\":\"%s\"}",
 		     u->cpu_milli, u->memory, at);
@@ -40,8 +41,8 @@ int llmo_usage_parse(const char *text, struct llmo_usage *out, struct llmo_error
 	at = json_string_value(json_object_get(root, "at"));
 	if (!json_is_integer(cpu) || !json_is_integer(mem) || json_integer_value(cpu) < 0 ||
 	    json_integer_value(mem) < 0 || !at) {
-		rc = llmo_error_set(err, LLMO_EINVAL,
-				    "%s: needs cpu and memory (integers >= 0) and at", LLMO_ANNOTATION_USAGE);
+		rc = llmo_error_set(err, LLMO_EINVAL, "%s: needs cpu and memory (integers >= 0) and at",
+				    LLMO_ANNOTATION_USAGE);
 		goto out;
 	}
 	out->cpu_milli = json_integer_value(cpu);

@@ -156,6 +156,22 @@ out:
 	return rc;
 }
 
+/* The target of one metric type in spec.scaling.targetMetrics; 0 when none. */
+static double target_of(const json_t *w, const char *type)
+{
+	const json_t *tm = json_object_get(
+		json_object_get(json_object_get(w, "spec"), "scaling"), "targetMetrics"), *t;
+	size_t i;
+
+	json_array_foreach(tm, i, t) {
+		const char *ty = json_string_value(json_object_get(t, "type"));
+
+		if (ty && strcmp(ty, type) == 0 && json_is_number(json_object_get(t, "target")))
+			return json_number_value(json_object_get(t, "target"));
+	}
+	return 0;
+}
+
 /*
  * The workload's figures over the last scrape interval: requests and tokens
  * per second, latency percentiles, error rate, in flight + held.
@@ -178,7 +194,8 @@ static bool measure(const struct llmo_controller *c, const struct llmo__scale_in
 		if (r && r->replicas > 0)
 			m->kv_pct = 100 * r->kv_sum / r->replicas;
 	}
-	llmo__usage_percent(in->ready_pods, in->nready_pods, llmo_clock_wall_ms(), &m->cpu_pct,
+	llmo__usage_percent(in->ready_pods, in->nready_pods, llmo_clock_wall_ms(),
+			    target_of(in->w, "cpu"), target_of(in->w, "memory"), &m->cpu_pct,
 			    &m->mem_pct);
 	if (!sig->url || !sig->prev_ms || sig->cur_ms <= sig->prev_ms || sig->error[0])
 		return false;

@@ -7,7 +7,8 @@
  * tokens_per_second, queue_length (in flight + held) and latency (p95, ms)
  * of the last interval, and kv_cache_usage (percent, the mean of the Ready
  * replicas' vllm:gpu_cache_usage_perc), cpu and memory (percent of the
- * request, the mean of the Ready replicas' usage annotations: vertical.h). The policy is predictive with the configuration's
+ * request, the mean of the Ready replicas' usage annotations: vertical.h).
+ * The policy is predictive with the configuration's
  * scheduler.predictiveScaling, reactive (Kubernetes HPA) otherwise, or what
  * the workload's annotation llm.orchestrator.io/autoscaler names (reactive,
  * kpa, predictive). Its horizon is the workload's measured cold start (the

@@ -55,8 +55,8 @@ void llmo__vertical_compute(const struct llmo__vhist *cpu, const struct llmo__vh
 	memset(out, 0, sizeof(*out));
 	out->samples = cpu->n < mem->n ? cpu->n : mem->n;
 	if (out->samples < LLMO__VERT_MIN_SAMPLES) {
-		snprintf(out->reason, sizeof(out->reason),
-			 "%zu usage samples of the %d needed", out->samples, LLMO__VERT_MIN_SAMPLES);
+		snprintf(out->reason, sizeof(out->reason), "%zu usage samples of the %d needed",
+			 out->samples, LLMO__VERT_MIN_SAMPLES);
 		return;
 	}
 	c = llmo__vhist_percentile(cpu, LLMO__VERT_CPU_PERCENTILE);
@@ -115,18 +115,35 @@ static bool pod_usage(const json_t *pod, int64_t now_wall_ms, struct llmo_usage 
 	       now_wall_ms - u->at_ms <= LLMO__USAGE_STALE_MS;
 }
 
+/* The mean of sum over n known, with missing more replicas counted as HPA does (see .h). */
+static double with_missing(double sum, size_t n, size_t missing, double target)
+{
+	double known, all;
+
+	if (!n)
+		return NAN;
+	known = sum / (double)n;
+	if (!missing || !(target > 0) || known == target)
+		return known;
+	all = (sum + (known > target ? 0 : 100.0 * (double)missing)) / (double)(n + missing);
+	return (known > target) == (all > target) ? all : target;
+}
+
 void llmo__usage_percent(const json_t *const *pods, size_t n, int64_t now_wall_ms,
-			 double *cpu_pct, double *mem_pct)
+			 double cpu_target, double mem_target, double *cpu_pct, double *mem_pct)
 {
 	double cs = 0, ms = 0;
-	size_t cn = 0, mn = 0;
+	size_t cn = 0, mn = 0, cmiss = 0, mmiss = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct llmo_usage u;
 		int64_t rc = pod_request(pods[i], "cpu"), rm = pod_request(pods[i], "memory");
 
-		if (!pod_usage(pods[i], now_wall_ms, &u))
+		if (!pod_usage(pods[i], now_wall_ms, &u)) {
+			cmiss += rc > 0;
+			mmiss += rm > 0;
 			continue;
+		}
 		if (rc > 0) {
 			cs += 100.0 * (double)u.cpu_milli / (double)rc;
 			cn++;
@@ -137,8 +154,8 @@ void llmo__usage_percent(const json_t *const *pods, size_t n, int64_t now_wall_m
 			mn++;
 		}
 	}
-	*cpu_pct = cn ? cs / (double)cn : NAN;
-	*mem_pct = mn ? ms / (double)mn : NAN;
+	*cpu_pct = with_missing(cs, cn, cmiss, cpu_target);
+	*mem_pct = with_missing(ms, mn, mmiss, mem_target);
 }
 
 struct vertical {

@@ -50,7 +50,8 @@ struct llmo__vhist {
 };
 
 void llmo__vhist_add(struct llmo__vhist *h, double v);
-/* The p-th percentile (0 < p <= 100), nearest rank: the ceil(p/100 x n)-th smallest; NAN when empty. */
+/* The p-th percentile (0 < p <= 100), nearest rank: the ceil(p/100 x n)-th smallest;
+ * NAN when empty. */
 double llmo__vhist_percentile(const struct llmo__vhist *h, double p);
 
 struct llmo__recommendation {
@@ -72,10 +73,15 @@ void llmo__vertical_compute(const struct llmo__vhist *cpu, const struct llmo__vh
 /*
  * The cpu and memory metrics over pods (the Ready replicas), percent;
  * NAN when no pod has a usage annotation not older than LLMO__USAGE_STALE_MS
- * at now_wall_ms and a request of that resource.
+ * at now_wall_ms and a request of that resource. With a target (> 0; the
+ * workload's, percent), replicas with a request but no fresh annotation
+ * count as the Kubernetes HPA counts pods missing metrics: as 0% when the
+ * others are above the target (a new replica does not multiply a scale-up),
+ * as 100% when below (nor a scale-in), and the target itself when that
+ * would turn the direction round.
  */
 void llmo__usage_percent(const json_t *const *pods, size_t n, int64_t now_wall_ms,
-			 double *cpu_pct, double *mem_pct);
+			 double cpu_target, double mem_target, double *cpu_pct, double *mem_pct);
 
 /*
  * Per workload (key "ns/name"): at most once each c->vertical_sample_ms of

@@ -648,7 +648,7 @@ static int autoscale(struct wl *s)
 					     llmo_clock_mono_ms(), &s->rec)))
 		return rc;
 	else if (!s->requeue_ms || s->requeue_ms > s->c->vertical_sample_ms)
-		s->requeue_ms = s->c->vertical_sample_ms; /* the next sample, without a gateway too */
+		s->requeue_ms = s->c->vertical_sample_ms; /* sample without a gateway too */
 	if (!s->scale.active)
 		return 0;
 	s->desired = s->base = s->scale.desired;

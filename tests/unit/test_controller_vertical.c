@@ -127,11 +127,25 @@ static void test_usage_percent(void **state)
 	double cpu, mem;
 
 	(void)state;
-	llmo__usage_percent((const json_t *const *)pods, 5, now, &cpu, &mem);
+	/* without targets: the mean over the known ones */
+	llmo__usage_percent((const json_t *const *)pods, 5, now, 0, 0, &cpu, &mem);
 	assert_float_equal(cpu, 120.0, 1e-9);
 	assert_float_equal(mem, 37.5, 1e-9);
-	llmo__usage_percent((const json_t *const *)pods + 3, 2, now, &cpu, &mem);
+	llmo__usage_percent((const json_t *const *)pods + 3, 2, now, 0, 0, &cpu, &mem);
 	assert_true(isnan(cpu) && isnan(mem));
+	/*
+	 * Pods 2 (stale) and 3 (none) have requests: two missing. cpu known 120
+	 * above 60: they count 0, (150 + 90) / 4 = 60 -- not above 60 any more,
+	 * so the target itself: 60. Above 50: 60 stays above, 60. Memory known
+	 * 37.5 below 50: they count 100, (25 + 50 + 200) / 4 = 68.75 turns it
+	 * round: 50. Below 80: 68.75.
+	 */
+	llmo__usage_percent((const json_t *const *)pods, 5, now, 60, 50, &cpu, &mem);
+	assert_float_equal(cpu, 60.0, 1e-9);
+	assert_float_equal(mem, 50.0, 1e-9);
+	llmo__usage_percent((const json_t *const *)pods, 5, now, 50, 80, &cpu, &mem);
+	assert_float_equal(cpu, 60.0, 1e-9);
+	assert_float_equal(mem, 68.75, 1e-9);
 	for (size_t i = 0; i < 5; i++)
 		json_decref(pods[i]);
 }
