@@ -11,6 +11,7 @@
 #include "agent/logserver.h"
 #include "agent/node.h"
 #include "agent/runtime.h"
+#include "api/usage.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/hmap.h"
@@ -52,6 +53,9 @@ struct llmo_agent {
 	struct llmo_hmap uid_key; /* pod uid -> "ns/name" (owned) */
 	struct event *heartbeat;
 	struct event *sync_poll;
+	/* every usage_ms: measure the pods, publish llm.orchestrator.io/usage */
+	struct event *usage;
+	long usage_ms;
 	char *model_cache_dir;
 	struct llmo_event_recorder *rec; /* model fetch failures */
 	struct llmo_hmap evented;        /* pod uid -> "RESTARTS REASON" already reported */
@@ -592,6 +596,61 @@ static int reconcile(void *ctx, const char *key)
 	return write_pod(a, pod, ns, name, uid);
 }
 
+/*
+ * One pod's usage (api/usage.h): measured every period, written as the
+ * annotation llm.orchestrator.io/usage when the rule says it moved enough.
+ * The published value is the one on the informer's copy of the pod, so an
+ * agent that restarts carries on from it.
+ */
+static void publish_usage(struct llmo_agent *a, const char *uid, const char *key)
+{
+	struct llmo_error err = {0};
+	struct llmo_usage now, last;
+	char ns[KEY_MAX], text[LLMO_USAGE_TEXT_MAX];
+	const char *slash = strchr(key, '/'), *cur;
+	json_t *pod, *patch;
+	int rc;
+
+	if (llmo_runtime_pod_usage(a->rt, uid, &now.cpu_milli, &now.memory) || !slash ||
+	    (size_t)(slash - key) >= sizeof(ns))
+		return;
+	now.at_ms = llmo_clock_wall_ms();
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	pod = llmo_informer_get(a->pods, ns, slash + 1);
+	if (!pod || !llmo_kube_condition_true(pod, "Ready"))
+		return; /* a replica that serves nothing has no usage worth scaling on */
+	cur = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"),
+								"annotations"),
+						LLMO_ANNOTATION_USAGE));
+	if (!llmo_usage_worth_publishing(cur && !llmo_usage_parse(cur, &last, NULL) ? &last : NULL,
+					 &now) ||
+	    llmo_usage_format(&now, text, sizeof(text)))
+		return;
+	patch = json_pack("{s:{s:{s:s}, s:s}}", "metadata", "annotations", LLMO_ANNOTATION_USAGE,
+			  text, "uid", uid);
+	rc = patch ? llmo_kube_patch(a->client, &llmo_kube_pods, ns, slash + 1, NULL,
+				     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err)
+		   : LLMO_ENOMEM;
+	json_decref(patch);
+	if (rc && rc != LLMO_ENOTFOUND)
+		llmo_log(LLMO_LOG_WARN, LOG, "pod usage write failed", "pod=%s error=\"%s\"", key,
+			 err.msg);
+}
+
+static void on_usage(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_agent *a = arg;
+	size_t it = 0;
+	const char *uid;
+	void *key;
+
+	(void)fd;
+	(void)what;
+	while (llmo_hmap_next(&a->uid_key, &it, &uid, &key))
+		publish_usage(a, uid, key);
+}
+
 static void enqueue(struct llmo_agent *a, const json_t *pod)
 {
 	char key[KEY_MAX];
@@ -750,7 +809,9 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 	if (!rc) {
 		a->heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, a);
 		a->sync_poll = evtimer_new(base, on_sync_poll, a);
-		if (!a->heartbeat || !a->sync_poll)
+		a->usage = event_new(base, -1, EV_PERSIST, on_usage, a);
+		a->usage_ms = opts->usage_ms > 0 ? opts->usage_ms : LLMO_USAGE_PERIOD_MS;
+		if (!a->heartbeat || !a->sync_poll || !a->usage)
 			rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
 	}
 out:
@@ -797,6 +858,11 @@ int llmo_agent_start(struct llmo_agent *a, struct llmo_error *err)
 		return rc;
 	event_add(a->heartbeat, &hb);
 	event_add(a->sync_poll, &now);
+	{
+		struct timeval us = {a->usage_ms / 1000, (a->usage_ms % 1000) * 1000};
+
+		event_add(a->usage, &us);
+	}
 	a->started = true;
 	llmo_log(LLMO_LOG_INFO, LOG, "node registered",
 		 "node=%s cpu_milli=%" PRId64 " memory=%" PRId64 " gpus=%zu source=%s logs_port=%d",
@@ -879,6 +945,8 @@ void llmo_agent_free(struct llmo_agent *a)
 		event_free(a->heartbeat);
 	if (a->sync_poll)
 		event_free(a->sync_poll);
+	if (a->usage)
+		event_free(a->usage);
 	if (a->started && a->run_pods) {
 		if (a->stop_pods)
 			stop_all_pods(a);

@@ -37,6 +37,7 @@ struct llmo_agent_opts {
 	const char *host_ip;	/* NULL: "127.0.0.1" */
 	const char *log_token;	/* bearer token the log endpoint requires; NULL: no log endpoint */
 	long heartbeat_ms;	/* 0: LLMO_AGENT_HEARTBEAT_MS */
+	long usage_ms;		/* pod usage measured this often (0: LLMO_USAGE_PERIOD_MS) */
 	long backoff_base_ms;	/* CrashLoopBackOff (0: the runtime's default) */
 	long backoff_max_ms;
 	bool stop_pods;		/* on free: stop every pod (SIGTERM, SIGKILL 2 s later) instead of leaving them */

@@ -231,6 +231,9 @@ struct rt_pod {
 	int64_t cond_since[CONDS];
 	bool cond_known;
 	char *model_ref; /* the model-artifact annotation, or NULL */
+	/* llmo_runtime_pod_usage's previous reading: CPU ticks at usage_ms (monotonic; 0: none) */
+	uint64_t usage_ticks;
+	int64_t usage_ms;
 };
 
 struct llmo_runtime {
@@ -342,6 +345,7 @@ static bool jint(const json_t *obj, const char *key, long def, long min, long ma
 struct proc_stat {
 	char state;
 	pid_t session;
+	uint64_t utime, stime; /* CPU time used, clock ticks */
 	uint64_t start; /* clock ticks after boot */
 };
 
@@ -367,7 +371,7 @@ static int proc_stat_read(pid_t pid, struct proc_stat *ps)
 		return -1;
 	p += 2;
 	ps->state = *p;
-	/* field 3 is state; walk to 6 (session) and 22 (starttime) */
+	/* field 3 is state; walk to 6 (session), 14, 15 (utime, stime) and 22 (starttime) */
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p, ' ');
 		if (!p)
@@ -379,6 +383,12 @@ static int proc_stat_read(pid_t pid, struct proc_stat *ps)
 			if (end == p)
 				return -1;
 			ps->session = (pid_t)v;
+		} else if (field + 1 == 14 || field + 1 == 15) {
+			unsigned long long v = strtoull(p, &end, 10);
+
+			if (end == p)
+				return -1;
+			*(field + 1 == 14 ? &ps->utime : &ps->stime) = v;
 		}
 	}
 	ps->start = strtoull(p, &end, 10);
@@ -435,6 +445,60 @@ static int proc_sweep(pid_t sid, uint64_t start, int sig, pid_t except)
 	}
 	closedir(d);
 	return found;
+}
+
+/* Resident set size of pid, bytes (the second field of /proc/PID/statm, in pages); 0 if gone. */
+static uint64_t proc_rss(pid_t pid)
+{
+	char path[64], buf[128];
+	unsigned long long size, resident;
+	ssize_t n;
+	long page = sysconf(_SC_PAGESIZE);
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || page <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return 0;
+	return (uint64_t)resident * (uint64_t)page;
+}
+
+/*
+ * CPU ticks (utime + stime) and RSS summed over the live processes of the
+ * session led by the shim (sid, start), as proc_sweep finds them. A process
+ * that exited takes its ticks with it, so the sum may go down between two
+ * readings (the rate is clamped at 0 then).
+ */
+static void proc_usage(pid_t sid, uint64_t start, uint64_t *ticks, uint64_t *rss)
+{
+	struct proc_stat ps;
+	struct dirent *e;
+	DIR *d;
+
+	if (sid <= 0 || (proc_stat_read(sid, &ps) == 0 && ps.start != start))
+		return;
+	if (!(d = opendir("/proc")))
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (end == e->d_name || *end || pid <= 0)
+			continue;
+		if (proc_stat_read((pid_t)pid, &ps) || ps.session != sid || ps.start < start ||
+		    state_dead(ps.state))
+			continue;
+		*ticks += ps.utime + ps.stime;
+		*rss += proc_rss((pid_t)pid);
+	}
+	closedir(d);
 }
 
 /* rm -rf of a state directory (at most `depth` levels: pods/<uid>/<ctr>/file). */
@@ -2904,4 +2968,33 @@ int llmo_runtime_log_path(struct llmo_runtime *rt, const char *ns, const char *p
 	if (running)
 		*running = !previous && c->state == CTR_RUNNING && !c->shim_dead;
 	return 0;
+}
+
+int llmo_runtime_pod_usage(struct llmo_runtime *rt, const char *uid, int64_t *cpu_milli,
+			   int64_t *memory)
+{
+	struct rt_pod *p = llmo_hmap_get(&rt->pods, uid);
+	uint64_t ticks = 0, rss = 0;
+	int64_t now = llmo_clock_mono_ms(), dt;
+	long hz = sysconf(_SC_CLK_TCK);
+	int rc = 0;
+
+	if (!p || p->removing || p->terminating)
+		return LLMO_ENOTFOUND;
+	for (size_t i = 0; i < p->nctrs; i++)
+		if (p->ctrs[i].state == CTR_RUNNING && !p->ctrs[i].shim_dead)
+			proc_usage(p->ctrs[i].shim_pid, p->ctrs[i].shim_start, &ticks, &rss);
+	dt = now - p->usage_ms;
+	if (!p->usage_ms || dt <= 0 || hz <= 0) {
+		rc = LLMO_EAGAIN;
+	} else {
+		uint64_t d = ticks > p->usage_ticks ? ticks - p->usage_ticks : 0;
+
+		/* ticks / hz seconds of CPU over dt ms: millicores = d * 1000 * 1000 / (hz * dt) */
+		*cpu_milli = (int64_t)((double)d * 1e6 / ((double)hz * (double)dt) + 0.5);
+		*memory = (int64_t)rss;
+	}
+	p->usage_ticks = ticks;
+	p->usage_ms = now;
+	return rc;
 }

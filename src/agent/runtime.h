@@ -124,6 +124,17 @@ int llmo_runtime_log_path(struct llmo_runtime *rt, const char *ns, const char *p
  * message), LLMO_EINVAL when out is too small.
  */
 
+/*
+ * What a running pod's processes use (every running container's session):
+ * *cpu_milli the mean CPU since the previous call for this pod, millicores
+ * (utime + stime from /proc/PID/stat), *memory the resident set now, bytes
+ * (/proc/PID/statm). The first call only takes the reference reading and
+ * returns LLMO_EAGAIN; LLMO_ENOTFOUND for an unknown, terminating or
+ * removed pod. The agent calls it every LLMO_USAGE_PERIOD_MS (api/usage.h).
+ */
+int llmo_runtime_pod_usage(struct llmo_runtime *rt, const char *uid, int64_t *cpu_milli,
+			   int64_t *memory);
+
 /* Whether the runtime still tracks uid (synced, or being removed). */
 bool llmo_runtime_pod_known(struct llmo_runtime *rt, const char *uid);
 

@@ -227,6 +227,15 @@ static const struct llmo_field rollout_fields[] = {
 	END,
 };
 
+#define RC struct llmo_recommendation_status
+static const struct llmo_field recommendation_fields[] = {
+	F(RC, cpu, "cpu", LLMO_FT_QUANTITY),
+	F(RC, memory, "memory", LLMO_FT_QUANTITY, .flags = LLMO_FF_BINARY),
+	F(RC, updated_at, "updatedAt", LLMO_FT_TIME),
+	F(RC, reason, "reason", LLMO_FT_STRING),
+	END,
+};
+
 #define WT struct llmo_workload_status
 const struct llmo_field llmo_workload_status_fields[] = {
 	F(WT, phase, "phase", LLMO_FT_ENUM, .enums = workload_phases),
@@ -247,6 +256,7 @@ const struct llmo_field llmo_workload_status_fields[] = {
 	F(WT, current_metrics, "currentMetrics", LLMO_FT_NUMMAP),
 	F(WT, performance_metrics, "performanceMetrics", LLMO_FT_OBJECT, .sub = perf_metrics_fields),
 	F(WT, rollout, "rollout", LLMO_FT_OBJECT, .sub = rollout_fields),
+	F(WT, recommendation, "recommendation", LLMO_FT_OBJECT, .sub = recommendation_fields),
 	END,
 };
 

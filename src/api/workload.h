@@ -214,6 +214,14 @@ struct llmo_rollout_status {
 	struct llmo_rollout_analysis analysis;
 };
 
+/* status.recommendation: vertical scaling's requests per replica (strategy vertical | hybrid). */
+struct llmo_recommendation_status {
+	int64_t cpu;    /* milli-cores */
+	int64_t memory; /* milli-bytes */
+	int64_t updated_at;
+	char *reason;
+};
+
 struct llmo_workload_status {
 	int phase; /* enum llmo_workload_phase */
 	int64_t observed_generation;
@@ -231,6 +239,7 @@ struct llmo_workload_status {
 	struct llmo_nummap current_metrics;
 	struct llmo_performance_metrics performance_metrics;
 	struct llmo_rollout_status rollout;
+	struct llmo_recommendation_status recommendation;
 };
 
 struct llmo_workload {

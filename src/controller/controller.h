@@ -117,6 +117,7 @@ struct llmo_controller_opts {
 	 */
 	const char *prometheus_url;
 	long scrape_interval_ms;	  /* 0: LLMO_CONTROLLER_SCRAPE_MS */
+	long vertical_sample_ms;	  /* vertical scaling's sampling; 0: LLMO__VERT_SAMPLE_MS */
 	/* Serve /metrics and /healthz on metrics_host:metrics_port (0: any free port); NULL: not. */
 	const char *metrics_host;
 	int metrics_port;

@@ -66,6 +66,8 @@ struct llmo_controller {
 	struct llmo_hmap heal; /* workload key -> struct llmo__heal * (owned) */
 	struct llmo_hmap rollouts; /* workload key -> struct llmo__rollout_mem * (owned) */
 	struct llmo_hmap scalers;  /* workload key -> autoscaler state (scale.c, owned) */
+	struct llmo_hmap verticals; /* workload key -> usage history (vertical.c, owned) */
+	long vertical_sample_ms;
 	struct llmo_hmap benches;  /* model key -> benchmark run (bench.c, owned) */
 	struct llmo_controller_bench_opts bench;
 	struct llmo__signals signals; /* url NULL: no gateway metrics */

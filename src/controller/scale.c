@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "controller/controller_int.h"
 #include "controller/scale.h"
+#include "controller/vertical.h"
 
 #include "base/banned.h"
 
@@ -155,12 +156,30 @@ out:
 	return rc;
 }
 
+/* The target of one metric type in spec.scaling.targetMetrics; 0 when none. */
+static double target_of(const json_t *w, const char *type)
+{
+	const json_t *tm = json_object_get(
+		json_object_get(json_object_get(w, "spec"), "scaling"), "targetMetrics"), *t;
+	size_t i;
+
+	json_array_foreach(tm, i, t) {
+		const char *ty = json_string_value(json_object_get(t, "type"));
+
+		if (ty && strcmp(ty, type) == 0 && json_is_number(json_object_get(t, "target")))
+			return json_number_value(json_object_get(t, "target"));
+	}
+	return 0;
+}
+
 /*
  * The workload's figures over the last scrape interval: requests and tokens
  * per second, latency percentiles, error rate, in flight + held.
  */
-static bool measure(const struct llmo_controller *c, const char *key, struct llmo__measure *m)
+static bool measure(const struct llmo_controller *c, const struct llmo__scale_in *in,
+		    struct llmo__measure *m)
 {
+	const char *key = in->key;
 	const struct llmo__signals *sig = &c->signals;
 	const struct llmo__wl_sample *now = llmo__signals_get(sig, key, false);
 	const struct llmo__wl_sample *then = llmo__signals_get(sig, key, true);
@@ -175,6 +194,9 @@ static bool measure(const struct llmo_controller *c, const char *key, struct llm
 		if (r && r->replicas > 0)
 			m->kv_pct = 100 * r->kv_sum / r->replicas;
 	}
+	llmo__usage_percent(in->ready_pods, in->nready_pods, llmo_clock_wall_ms(),
+			    target_of(in->w, "cpu"), target_of(in->w, "memory"), &m->cpu_pct,
+			    &m->mem_pct);
 	if (!sig->url || !sig->prev_ms || sig->cur_ms <= sig->prev_ms || sig->error[0])
 		return false;
 	if (!now)
@@ -200,6 +222,10 @@ static double metric_value(int metric, const struct llmo__measure *m, int32_t re
 	switch (metric) {
 	case LLMO_METRIC_KV_CACHE_USAGE:
 		return m->kv_pct;
+	case LLMO_METRIC_CPU:
+		return m->cpu_pct;
+	case LLMO_METRIC_MEMORY:
+		return m->mem_pct;
 	case LLMO_METRIC_REQUESTS_PER_SECOND:
 		return m->rps;
 	case LLMO_METRIC_TOKENS_PER_SECOND:
@@ -210,7 +236,7 @@ static double metric_value(int metric, const struct llmo__measure *m, int32_t re
 		/* with no request in the interval there is no latency to hold against anyone */
 		return isnan(m->p95_ms) ? (ready > 0 ? 0 : NAN) : m->p95_ms;
 	default:
-		return NAN; /* cpu, memory, gpu_utilization: not measured yet */
+		return NAN; /* gpu_utilization: not measured yet */
 	}
 }
 
@@ -226,7 +252,7 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	out->measured = measure(c, in->key, &out->m);
+	out->measured = measure(c, in, &out->m);
 	if (!in->has_targets) {
 		llmo__scale_forget(c, in->key);
 		return 0;

@@ -6,7 +6,9 @@
  * of src/autoscale fed at each gateway scrape with requests_per_second,
  * tokens_per_second, queue_length (in flight + held) and latency (p95, ms)
  * of the last interval, and kv_cache_usage (percent, the mean of the Ready
- * replicas' vllm:gpu_cache_usage_perc). The policy is predictive with the configuration's
+ * replicas' vllm:gpu_cache_usage_perc), cpu and memory (percent of the
+ * request, the mean of the Ready replicas' usage annotations: vertical.h).
+ * The policy is predictive with the configuration's
  * scheduler.predictiveScaling, reactive (Kubernetes HPA) otherwise, or what
  * the workload's annotation llm.orchestrator.io/autoscaler names (reactive,
  * kpa, predictive). Its horizon is the workload's measured cold start (the
@@ -26,12 +28,16 @@ struct llmo__scale_in {
 	int32_t min, max;    /* bounds already resolved (profile maxReplicas included) */
 	int32_t current, ready;
 	int64_t cold_start_ms;
+	const json_t *const *ready_pods; /* the Ready replicas (cpu and memory metrics) */
+	size_t nready_pods;
 };
 
 /* The workload's figures over the last scrape interval (NAN latency: no request). */
 struct llmo__measure {
 	double rps, tps, error_rate, p50_ms, p95_ms, p99_ms, queue, pending;
 	double kv_pct; /* mean KV cache usage of the replicas, percent; NAN: unknown */
+	/* mean usage / request of the Ready replicas, percent (vertical.h); NAN: unknown */
+	double cpu_pct, mem_pct;
 };
 
 struct llmo__scale_out {

@@ -18,6 +18,7 @@
 #include "base/vec.h"
 #include "controller/controller_int.h"
 #include "controller/scale.h"
+#include "controller/vertical.h"
 
 #include "base/banned.h"
 
@@ -71,6 +72,7 @@ struct wl {
 	int64_t desired, min, max;
 	int64_t base; /* replicas of the stable track: spec or autoscaler, within min/max */
 	struct llmo__scale_out scale;
+	struct llmo__recommendation rec; /* vertical / hybrid: this reconcile's (vertical.h) */
 	LLMO_VEC(json_t *) pods; /* borrowed, owned by the workload */
 	/* classification of the pods */
 	int active, ready, updated, updated_ready, old_active, old_ready, terminating, unhealthy,
@@ -522,6 +524,26 @@ static int build_template(struct wl *s, struct track *t)
 	}
 	snprintf(t->hash, sizeof(t->hash), "%010" PRIx64, (uint64_t)(fnv1a(text) & 0xffffffffffULL));
 	free(text);
+	/*
+	 * Vertical recommendations go in after the hash: replicas created from
+	 * now on (a rollout, a scale-up, a replacement) get them, and no replica
+	 * is replaced just because the recommendation moved.
+	 */
+	{
+		int64_t rcpu, rmem;
+
+		llmo__vertical_requests(s->w, &rcpu, &rmem);
+		if (rcpu > 0)
+			rc = put_quantity(req, "cpu", rcpu, LLMO_QFORMAT_DECIMAL_SI);
+		if (!rc && rmem > 0)
+			rc = put_quantity(req, "memory", rmem, LLMO_QFORMAT_BINARY_SI);
+		if (!rc && rmem > res[R_MEMORY])
+			rc = put_quantity(lim, "memory", rmem, LLMO_QFORMAT_BINARY_SI);
+		if (rc) {
+			json_decref(pod);
+			return rc;
+		}
+	}
 	json_object_set_new(labels, LLMO_LABEL_TEMPLATE_HASH, json_string(t->hash));
 	json_object_set_new(labels, LLMO_LABEL_TRACK, json_string(t->name));
 	t->tmpl = pod;
@@ -598,7 +620,8 @@ static int autoscale(struct wl *s)
 		json_object_get(json_object_get(s->w, "spec"), "scaling"), "targetMetrics");
 	const json_t *ready[64];
 	struct llmo__scale_in in = {.key = s->key, .w = s->w, .generation = s->generation,
-				    .has_targets = json_array_size(tm) > 0,
+				    .has_targets = json_array_size(tm) > 0 &&
+						   !llmo__vertical_only(s->w),
 				    .min = (int32_t)s->min,
 				    .max = s->max > INT32_MAX ? INT32_MAX : (int32_t)s->max};
 	size_t nready = 0;
@@ -617,8 +640,17 @@ static int autoscale(struct wl *s)
 		}
 	}
 	in.cold_start_ms = llmo__scale_cold_start_ms(ready, nready);
+	in.ready_pods = ready;
+	in.nready_pods = nready;
 	if ((rc = llmo__scale_decide(s->c, &in, &s->scale)))
 		return rc;
+	if (!llmo__vertical_on(s->w))
+		llmo__vertical_forget(s->c, s->key);
+	else if ((rc = llmo__vertical_update(s->c, s->key, ready, nready, llmo_clock_wall_ms(),
+					     llmo_clock_mono_ms(), &s->rec)))
+		return rc;
+	else if (!s->requeue_ms || s->requeue_ms > s->c->vertical_sample_ms)
+		s->requeue_ms = s->c->vertical_sample_ms; /* sample without a gateway too */
 	if (!s->scale.active)
 		return 0;
 	s->desired = s->base = s->scale.desired;
@@ -1722,6 +1754,10 @@ static int scale_status(const struct wl *s, json_t *st)
 			rc = put_num(cur, type, m->p95_ms);
 		else if (strcmp(type, "kv_cache_usage") == 0)
 			rc = put_num(cur, type, m->kv_pct);
+		else if (strcmp(type, "cpu") == 0)
+			rc = put_num(cur, type, m->cpu_pct);
+		else if (strcmp(type, "memory") == 0)
+			rc = put_num(cur, type, m->mem_pct);
 	}
 	if (cur && !rc && s->scale.active && s->scale.forecast >= 0)
 		rc = put_num(cur, "forecast_requests_per_second", s->scale.forecast);
@@ -1877,6 +1913,16 @@ static json_t *build_status(struct wl *s)
 		json_decref(st);
 		return NULL;
 	}
+	if (st && llmo__vertical_on(s->w)) {
+		json_t *rec = llmo__vertical_status(
+			json_object_get(json_object_get(s->w, "status"), "recommendation"), &s->rec,
+			llmo_clock_wall_ms());
+
+		if (!rec || json_object_set_new(st, "recommendation", rec)) {
+			json_decref(st);
+			return NULL;
+		}
+	}
 	return st;
 }
 
@@ -2002,6 +2048,7 @@ static int finalize(struct wl *s)
 	void *old = NULL;
 	int rc = 0, deleting = 0;
 
+	llmo__vertical_forget(s->c, s->key);
 	if (!has_finalizer(s->w))
 		return 0;
 	for (size_t i = 0; i < s->pods.len && !rc; i++) {

@@ -79,6 +79,10 @@ check "it serves again" wait_for 30 all_endpoints_serve 1
 NEWPID=$(replica_pids "$POD")
 PIDS_SEEN="$PIDS_SEEN $NEWPID"
 check "a new process" test -n "$NEWPID" -a "$NEWPID" != "$PID"
+# the agent's usage annotation: a reference reading, then a figure, 15 s apart
+check "the agent publishes the replica's usage" wait_for 60 bash -c "
+	kubectl get pod $POD -n $NS -o jsonpath='{.metadata.annotations.llm\.orchestrator\.io/usage}' |
+		grep -Eq '^\{\"cpu\":[0-9]+,\"memory\":[1-9][0-9]*,\"at\":\"[0-9T:Z-]+\"\}$'"
 
 # raise minReplicas: a second replica on the other GPU
 check "raise minReplicas to 2" \

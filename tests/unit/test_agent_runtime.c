@@ -747,6 +747,47 @@ static void test_remove_kills(void **state)
 }
 
 /*
+ * Usage of a pod's process tree: a shell in a busy loop uses one core, an
+ * idle one almost none. One busy loop cannot exceed 1000 millicores; the
+ * clock tick (1/CLK_TCK s, 10 ms at 100 Hz) over a 1 s window adds at most
+ * 1%, hence <= 1100. Below: the test machine is shared, so the loop may get
+ * less than a core; 250 millicores is far above what the idle pod shows
+ * (< 100) and still far below a busy core. Memory is the shell's and the
+ * shim's resident sets: more than 100 KiB, less than 256 MiB.
+ */
+static void test_usage(void **state)
+{
+	struct fx *f = *state;
+	json_t *busy = sh_pod("u-busy", "busy", "Always", "echo ready; while :; do :; done");
+	json_t *idle = sh_pod("u-idle", "idle", "Always", "echo ready; exec sleep 60");
+	int64_t cpu = -1, mem = -1, icpu = -1, imem = -1, t0;
+
+	assert_int_equal(llmo_runtime_pod_usage(f->rt, "u-none", &cpu, &mem), LLMO_ENOTFOUND);
+	sync_ok(f, busy);
+	sync_ok(f, idle);
+	WAIT_UNTIL(f, 10000, log_has(f, "u-busy", "main", 0, "ready") &&
+				     log_has(f, "u-idle", "main", 0, "ready"));
+	/* the first reading is the reference */
+	assert_int_equal(llmo_runtime_pod_usage(f->rt, "u-busy", &cpu, &mem), LLMO_EAGAIN);
+	assert_int_equal(llmo_runtime_pod_usage(f->rt, "u-idle", &icpu, &imem), LLMO_EAGAIN);
+	t0 = llmo_clock_mono_ms();
+	WAIT_UNTIL(f, 5000, llmo_clock_mono_ms() >= t0 + 1000);
+	assert_int_equal(llmo_runtime_pod_usage(f->rt, "u-busy", &cpu, &mem), 0);
+	assert_int_equal(llmo_runtime_pod_usage(f->rt, "u-idle", &icpu, &imem), 0);
+	print_message("busy: %" PRId64 "m %" PRId64 " B; idle: %" PRId64 "m %" PRId64 " B\n", cpu,
+		      mem, icpu, imem);
+	assert_in_range(cpu, 250, 1100);
+	assert_in_range(icpu, 0, 99);
+	assert_in_range(mem, 100 << 10, 256 << 20);
+	assert_in_range(imem, 100 << 10, 256 << 20);
+	/* a terminating pod has no usage */
+	llmo_runtime_remove_pod(f->rt, "u-busy");
+	assert_int_equal(llmo_runtime_pod_usage(f->rt, "u-busy", &cpu, &mem), LLMO_ENOTFOUND);
+	json_decref(busy);
+	json_decref(idle);
+}
+
+/*
  * Adoption after an agent crash: a forked "agent" starts the pod and exits
  * without stopping it; this process's runtime syncs the same pod, starts no
  * second process, and sees the adopted process's exit later (through /proc:
@@ -1071,6 +1112,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_termination, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_kills, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adoption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_keeps_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),

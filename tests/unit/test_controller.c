@@ -21,7 +21,9 @@
 #include <signal.h>
 
 #include "api/config.h"
+#include "api/usage.h"
 #include "base/clock.h"
+#include "base/json.h"
 #include "controller/controller.h"
 #include "kube/leader.h"
 #include "kube_fixture.h"
@@ -1008,6 +1010,35 @@ static bool status_has(void *ctx)
 	return ok;
 }
 
+/* start_with_gw with a configuration without cooldowns, and the model llama2-7b. */
+static struct llmo_controller *start_autoscaling(struct kube_fixture *f, struct fake_gw *g,
+						 struct llmo_config *cfg,
+						 struct llmo_controller_opts *o, char *url, size_t n)
+{
+	struct llmo_errlist errs;
+	struct llmo_controller *c;
+	json_t *user = json_pack("{s:{s:s, s:s}}", "resourceManager", "scaleUpCooldown", "0s",
+				 "scaleDownCooldown", "0s");
+
+	llmo_errlist_init(&errs);
+	assert_int_equal(llmo_config_from_json(user, cfg, &errs), 0);
+	llmo_errlist_release(&errs);
+	json_decref(user);
+	o->config = cfg;
+	c = start_with_gw(f, g, o, url, n);
+	put(f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	return c;
+}
+
+static void stop_autoscaling(struct llmo_controller *c, struct kube_fixture *f,
+			     struct fake_gw *g, struct llmo_config *cfg)
+{
+	llmo_controller_free(c);
+	fixture_stop(f);
+	fake_gw_stop(g);
+	llmo_config_free(cfg);
+}
+
 /*
  * The autoscaler in the controller: no replica and min 0 (scaled to zero);
  * a request held by the gateway brings one; 40 requests/s against a target
@@ -1020,24 +1051,15 @@ static void test_autoscale(void **state)
 	struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct llmo_error err = {0};
-	struct llmo_errlist errs;
 	struct llmo_config cfg = {0};
 	struct want w = {.f = &f, .workload = "chat", .pods = 0};
 	struct cond cd = {.f = &f, .r = &llmo_kube_llmworkloads, .name = "chat"};
 	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
 	char url[64];
-	json_t *wl, *user, *hold = NULL;
+	json_t *wl, *hold = NULL;
 
 	(void)state;
-	user = json_pack("{s:{s:s, s:s}}", "resourceManager", "scaleUpCooldown", "0s",
-			 "scaleDownCooldown", "0s");
-	llmo_errlist_init(&errs);
-	assert_int_equal(llmo_config_from_json(user, &cfg, &errs), 0);
-	llmo_errlist_release(&errs);
-	json_decref(user);
-	o.config = &cfg;
-	c = start_with_gw(&f, &g, &o, url, sizeof(url));
-	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
 	wl = workload("chat", 0);
 	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
 			    "targetMetrics",
@@ -1084,6 +1106,192 @@ static void test_autoscale(void **state)
 	/* and it stays there (no flapping above 4 at a steady 40/s) */
 	run_until(f.base, never_true, NULL, 1000);
 	assert_true(has_pods(&w));
+	stop_autoscaling(c, &f, &g, &cfg);
+}
+
+/* ---- cpu and memory from the agent's usage annotation; vertical recommendations ---- */
+
+/* Plays the agent: pod i of the workload (in list order) gets the usage annotation. */
+static void set_usage(struct kube_fixture *f, const char *w, size_t i, int64_t cpu_milli,
+		      int64_t memory)
+{
+	struct llmo_usage u = {cpu_milli, memory, llmo_clock_wall_ms()};
+	struct llmo_error err = {0};
+	char text[LLMO_USAGE_TEXT_MAX];
+	struct pods p;
+	json_t *patch;
+
+	assert_int_equal(llmo_usage_format(&u, text, sizeof(text)), 0);
+	list_pods(f, w, &p);
+	assert_true(i < p.n);
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", LLMO_ANNOTATION_USAGE, text);
+	if (llmo_kube_patch(f->client, &llmo_kube_pods, NS, meta_str(p.items[i], "name"), NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("pod annotation: %s", err.msg);
+	json_decref(patch);
+	json_decref(p.list);
+}
+
+/* status.PATH of the workload chat as a string, copied into out ("" when absent). */
+static const char *chat_status_str(struct kube_fixture *f, const char *path, char *out, size_t n)
+{
+	json_t *obj = NULL;
+	const char *v;
+
+	out[0] = '\0';
+	if (llmo_kube_get(f->client, &llmo_kube_llmworkloads, NS, "chat", &obj, NULL))
+		return out;
+	v = json_string_value(llmo_json_get_path(json_object_get(obj, "status"), path));
+	snprintf(out, n, "%s", v ? v : "");
+	json_decref(obj);
+	return out;
+}
+
+struct str_want {
+	struct kube_fixture *f;
+	const char *path, *want;
+};
+
+static bool status_str_is(void *ctx)
+{
+	struct str_want *sw = ctx;
+	char v[256];
+
+	return strcmp(chat_status_str(sw->f, sw->path, v, sizeof(v)), sw->want) == 0;
+}
+
+/*
+ * cpu as a target: two Ready replicas requesting 2 cpus (spec.resources)
+ * use 3000m and 1800m: 150% and 90% of their request, 120% on average.
+ * Against a target of 60%: ceil(2 x 120 / 60) = 4 replicas. The two new
+ * ones are never Ready here, so the mean stays over the first two.
+ */
+static void test_autoscale_cpu(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_config cfg = {0};
+	struct want w = {.f = &f, .workload = "chat", .pods = 2};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
+	char url[64];
+	json_t *wl, *hold = NULL;
+
+	(void)state;
+	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
+	wl = workload("chat", 2);
+	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
+			    "targetMetrics", json_pack("[{s:s, s:f}]", "type", "cpu", "target", 60.0));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	/* the usage first, then Ready: the mean never sees one replica alone (150%: 5 replicas) */
+	set_usage(&f, "chat", 0, 3000, (int64_t)1 << 30);
+	set_usage(&f, "chat", 1, 1800, (int64_t)1 << 30);
+	set_pods(&f, "chat", "Running", true);
+	w.pods = 4;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	assert_true(has_event(&f, "ScaledUp"));
+	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &hold, NULL), 0);
+	assert_float_equal(json_number_value(llmo_json_get_path(hold, "status.currentMetrics.cpu")),
+			   120.0, 1e-9);
+	assert_non_null(strstr(json_string_value(llmo_json_get_path(hold, "status.lastScaleReason")),
+			       "cpu"));
+	json_decref(hold);
+	/* and it stays at 4 */
+	run_until(f.base, never_true, NULL, 1000);
+	assert_true(has_pods(&w));
+	stop_autoscaling(c, &f, &g, &cfg);
+}
+
+/* The requests of the first container of pod i of the workload ("" when absent). */
+static void pod_request(struct kube_fixture *f, const char *name, const char *res, char *out,
+			size_t n)
+{
+	json_t *pod = NULL;
+	const char *v;
+	char path[96];
+
+	out[0] = '\0';
+	if (llmo_kube_get(f->client, &llmo_kube_pods, NS, name, &pod, NULL))
+		return;
+	snprintf(path, sizeof(path), "spec.containers[0].resources.requests.%s", res);
+	v = json_string_value(llmo_json_get_path(pod, path));
+	snprintf(out, n, "%s", v ? v : "");
+	json_decref(pod);
+}
+
+/*
+ * strategy hybrid, no spec.resources: the model's recommended 4 cpus and
+ * 16Gi until there is a recommendation. Two Ready replicas use 300m / 1Gi
+ * and 500m / 3Gi; sampled every 100 ms, the history holds as many of each.
+ * p90 of the cpu samples is 500m (its rank, ceil(0.9 n), lies in the upper
+ * half), p95 of memory 3Gi; +15%: 575m and 3532.8Mi, rounded up to 3533Mi.
+ * The two replicas are not replaced for it; a third one (minReplicas 3)
+ * starts with the recommendation.
+ */
+static void test_vertical(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct want w = {.f = &f, .workload = "chat", .pods = 2};
+	struct str_want cpu = {.f = &f, .path = "recommendation.cpu", .want = "575m"};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100, .vertical_sample_ms = 100};
+	char url[64], first[2][64], v[256];
+	json_t *wl;
+	struct pods p;
+	bool found_new = false;
+
+	(void)state;
+	c = start_with_gw(&f, &g, &o, url, sizeof(url));
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	wl = workload("chat", 2);
+	json_object_del(json_object_get(wl, "spec"), "resources");
+	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"), "strategy",
+			    json_string("hybrid"));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	list_pods(&f, "chat", &p);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(first[i], sizeof(first[i]), "%s", meta_str(p.items[i], "name"));
+		pod_request(&f, first[i], "cpu", v, sizeof(v));
+		assert_string_equal(v, "4");
+	}
+	json_decref(p.list);
+	set_pods(&f, "chat", "Running", true);
+	set_usage(&f, "chat", 0, 300, (int64_t)1 << 30);
+	set_usage(&f, "chat", 1, 500, (int64_t)3 << 30);
+	assert_true(run_until(f.base, status_str_is, &cpu, WAIT_MS));
+	assert_string_equal(chat_status_str(&f, "recommendation.memory", v, sizeof(v)), "3533Mi");
+	assert_non_null(strstr(chat_status_str(&f, "recommendation.reason", v, sizeof(v)),
+			       "p90 cpu 500m"));
+	assert_true(chat_status_str(&f, "recommendation.updatedAt", v, sizeof(v))[0] != '\0');
+	/* the two replicas stay as they were */
+	run_until(f.base, never_true, NULL, 500);
+	assert_true(has_pods(&w));
+	list_pods(&f, "chat", &p);
+	for (size_t i = 0; i < p.n; i++)
+		assert_true(strcmp(meta_str(p.items[i], "name"), first[0]) == 0 ||
+			    strcmp(meta_str(p.items[i], "name"), first[1]) == 0);
+	json_decref(p.list);
+	/* a new one gets the recommendation */
+	patch_chat(&f, json_pack("{s:{s:{s:i}}}", "spec", "scaling", "minReplicas", 3));
+	w.pods = 3;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	list_pods(&f, "chat", &p);
+	for (size_t i = 0; i < p.n; i++) {
+		const char *name = meta_str(p.items[i], "name");
+
+		if (strcmp(name, first[0]) == 0 || strcmp(name, first[1]) == 0)
+			continue;
+		found_new = true;
+		pod_request(&f, name, "cpu", v, sizeof(v));
+		assert_string_equal(v, "575m");
+		pod_request(&f, name, "memory", v, sizeof(v));
+		assert_string_equal(v, "3533Mi");
+	}
+	json_decref(p.list);
+	assert_true(found_new);
 
 	/*
 	 * Latency seen, then none: the status drops p95LatencyMs (a merge patch
@@ -1118,7 +1326,6 @@ static void test_autoscale(void **state)
 	llmo_controller_free(c);
 	fixture_stop(&f);
 	fake_gw_stop(&g);
-	llmo_config_free(&cfg);
 }
 
 /*
@@ -1226,6 +1433,8 @@ int main(void)
 		cmocka_unit_test(test_canary_rollout),
 		cmocka_unit_test(test_ab_and_blue_green),
 		cmocka_unit_test(test_autoscale),
+		cmocka_unit_test(test_autoscale_cpu),
+		cmocka_unit_test(test_vertical),
 		cmocka_unit_test(test_rolling_and_least_loaded),
 	};
 

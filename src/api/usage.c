@@ -1,0 +1,73 @@
+/*
+ * The usage annotation (usage.h): its text and the rule for rewriting it.
+ */
+#include "base/common.h"
+
+#include <jansson.h>
+
+#include "api/usage.h"
+#include "base/clock.h"
+
+#include "base/banned.h"
+
+int llmo_usage_format(const struct llmo_usage *u, char *out, size_t n)
+{
+	char at[LLMO_RFC3339_MAX];
+	int w;
+
+	if (u->cpu_milli < 0 || u->memory < 0 ||
+	    llmo_time_format_rfc3339(u->at_ms, false, at, sizeof(at)))
+		return LLMO_EINVAL;
+	w = snprintf(out, n, "{\"cpu\":%" PRId64 ",\"memory\":%" PRId64 ",\"at\":\"%s\"}",
+		     u->cpu_milli, u->memory, at);
+	return w < 0 || (size_t)w >= n ? LLMO_EINVAL : 0;
+}
+
+int llmo_usage_parse(const char *text, struct llmo_usage *out, struct llmo_error *err)
+{
+	json_error_t jerr;
+	json_t *root, *cpu, *mem;
+	const char *at;
+	size_t len = text ? strnlen(text, LLMO_USAGE_TEXT_MAX + 1) : 0;
+	int rc = 0;
+
+	if (!len || len > LLMO_USAGE_TEXT_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "%s: empty or longer than %d bytes",
+				      LLMO_ANNOTATION_USAGE, LLMO_USAGE_TEXT_MAX);
+	if (!(root = json_loadb(text, len, 0, &jerr)))
+		return llmo_error_set(err, LLMO_EINVAL, "%s: %s", LLMO_ANNOTATION_USAGE, jerr.text);
+	cpu = json_object_get(root, "cpu");
+	mem = json_object_get(root, "memory");
+	at = json_string_value(json_object_get(root, "at"));
+	if (!json_is_integer(cpu) || !json_is_integer(mem) || json_integer_value(cpu) < 0 ||
+	    json_integer_value(mem) < 0 || !at) {
+		rc = llmo_error_set(err, LLMO_EINVAL, "%s: needs cpu and memory (integers >= 0) and at",
+				    LLMO_ANNOTATION_USAGE);
+		goto out;
+	}
+	out->cpu_milli = json_integer_value(cpu);
+	out->memory = json_integer_value(mem);
+	if (llmo_time_parse_rfc3339(at, &out->at_ms, err))
+		rc = LLMO_EINVAL;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* |now - last| above both the relative threshold and the absolute floor. */
+static bool moved(int64_t last, int64_t now, int64_t floor)
+{
+	int64_t d = now > last ? now - last : last - now;
+
+	return d > floor && d * 100 > last * LLMO_USAGE_CHANGE_PCT;
+}
+
+bool llmo_usage_worth_publishing(const struct llmo_usage *last, const struct llmo_usage *now)
+{
+	if (!last)
+		return true;
+	if (now->at_ms - last->at_ms >= LLMO_USAGE_REFRESH_MS)
+		return true;
+	return moved(last->cpu_milli, now->cpu_milli, LLMO_USAGE_CPU_FLOOR_MILLI) ||
+	       moved(last->memory, now->memory, LLMO_USAGE_MEMORY_FLOOR_BYTES);
+}

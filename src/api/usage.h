@@ -1,0 +1,49 @@
+#ifndef LLMO_API_USAGE_H
+#define LLMO_API_USAGE_H
+/*
+ * The pod annotation llm.orchestrator.io/usage: what a replica's processes
+ * use, as the node agent measured it (docs/agent.md, "Usage"), and the
+ * controller reads for the cpu and memory autoscaling metrics and the
+ * vertical recommendations (docs/controller.md, "Autoscaling"):
+ *
+ *     {"cpu": 1500, "memory": 268435456, "at": "2026-11-26T23:59:00Z"}
+ *
+ * cpu in millicores (the mean over the last measuring period), memory in
+ * bytes (resident set size, summed over the processes), at the wall-clock
+ * time of the measurement.
+ *
+ * The publication rule (llmo_usage_worth_publishing) bounds the API writes:
+ * the agent measures every LLMO_USAGE_PERIOD_MS and writes at most once a
+ * period per pod, and only when cpu or memory moved by more than
+ * LLMO_USAGE_CHANGE_PCT percent of the published value (and by more than
+ * LLMO_USAGE_CPU_FLOOR_MILLI / LLMO_USAGE_MEMORY_FLOOR_BYTES, so that an idle
+ * process's jitter writes nothing), or the published value is older than
+ * LLMO_USAGE_REFRESH_MS (so readers can tell a live figure from a stale one).
+ */
+#include "base/common.h"
+
+#include "base/error.h"
+
+#define LLMO_ANNOTATION_USAGE "llm.orchestrator.io/usage"
+#define LLMO_USAGE_PERIOD_MS 15000L
+#define LLMO_USAGE_CHANGE_PCT 10
+#define LLMO_USAGE_CPU_FLOOR_MILLI 20
+#define LLMO_USAGE_MEMORY_FLOOR_BYTES ((int64_t)4 << 20)
+#define LLMO_USAGE_REFRESH_MS 300000L
+/* Longest annotation value read (a well-formed one is under 100 bytes). */
+#define LLMO_USAGE_TEXT_MAX 256
+
+struct llmo_usage {
+	int64_t cpu_milli; /* millicores */
+	int64_t memory;	   /* bytes */
+	int64_t at_ms;	   /* wall clock, ms since the epoch */
+};
+
+/* The annotation's value into out (n >= LLMO_USAGE_TEXT_MAX). 0 or LLMO_EINVAL. */
+int llmo_usage_format(const struct llmo_usage *u, char *out, size_t n);
+/* Parses an annotation value. 0, or LLMO_EINVAL (err says why) for anything malformed. */
+int llmo_usage_parse(const char *text, struct llmo_usage *out, struct llmo_error *err);
+/* Whether now should replace last (NULL: nothing published yet) by the rule above. */
+bool llmo_usage_worth_publishing(const struct llmo_usage *last, const struct llmo_usage *now);
+
+#endif
