@@ -1106,6 +1106,36 @@ static void test_autoscale(void **state)
 	/* and it stays there (no flapping above 4 at a steady 40/s) */
 	run_until(f.base, never_true, NULL, 1000);
 	assert_true(has_pods(&w));
+
+	/*
+	 * Latency seen, then none: the status drops p95LatencyMs (a merge patch
+	 * has to name it as null) and, idle, is not rewritten at every scrape
+	 * (the reactive policy here: a predictive forecast that decays is a change).
+	 */
+	patch_chat(&f, json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
+				 "llm.orchestrator.io/autoscaler", "reactive"));
+	pthread_mutex_lock(&g.lock);
+	g.rate = 0;
+	snprintf(g.text, sizeof(g.text),
+		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",le=\"0.5\"} 1\n"
+		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",le=\"+Inf\"} 1\n");
+	pthread_mutex_unlock(&g.lock);
+	assert_true(run_until(f.base, has_p95, &f, WAIT_MS));
+	pthread_mutex_lock(&g.lock);
+	g.text[0] = '\0';
+	pthread_mutex_unlock(&g.lock);
+	assert_true(run_until(f.base, no_p95, &f, WAIT_MS));
+	{
+		json_t *a = NULL, *b = NULL;
+
+		run_until(f.base, never_true, NULL, 500);
+		assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &a, &err), 0);
+		run_until(f.base, never_true, NULL, 1500); /* 15 scrapes */
+		assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &b, &err), 0);
+		assert_string_equal(meta_str(a, "resourceVersion"), meta_str(b, "resourceVersion"));
+		json_decref(a);
+		json_decref(b);
+	}
 	stop_autoscaling(c, &f, &g, &cfg);
 }
 
@@ -1293,35 +1323,6 @@ static void test_vertical(void **state)
 	json_decref(p.list);
 	assert_true(found_new);
 
-	/*
-	 * Latency seen, then none: the status drops p95LatencyMs (a merge patch
-	 * has to name it as null) and, idle, is not rewritten at every scrape
-	 * (the reactive policy here: a predictive forecast that decays is a change).
-	 */
-	patch_chat(&f, json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
-				 "llm.orchestrator.io/autoscaler", "reactive"));
-	pthread_mutex_lock(&g.lock);
-	g.rate = 0;
-	snprintf(g.text, sizeof(g.text),
-		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",le=\"0.5\"} 1\n"
-		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",le=\"+Inf\"} 1\n");
-	pthread_mutex_unlock(&g.lock);
-	assert_true(run_until(f.base, has_p95, &f, WAIT_MS));
-	pthread_mutex_lock(&g.lock);
-	g.text[0] = '\0';
-	pthread_mutex_unlock(&g.lock);
-	assert_true(run_until(f.base, no_p95, &f, WAIT_MS));
-	{
-		json_t *a = NULL, *b = NULL;
-
-		run_until(f.base, never_true, NULL, 500);
-		assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &a, &err), 0);
-		run_until(f.base, never_true, NULL, 1500); /* 15 scrapes */
-		assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &b, &err), 0);
-		assert_string_equal(meta_str(a, "resourceVersion"), meta_str(b, "resourceVersion"));
-		json_decref(a);
-		json_decref(b);
-	}
 
 	llmo_controller_free(c);
 	fixture_stop(&f);
