@@ -1562,10 +1562,46 @@ static int manage_track(struct wl *s, int k)
 	return rc;
 }
 
+/*
+ * A replica whose template belongs to another track than its label says (a
+ * promoted canary, whose template is now the stable one) gets the label of
+ * its track, so that splits and metrics see it where it serves.
+ */
+static int relabel(struct wl *s)
+{
+	for (size_t i = 0; i < s->pods.len; i++) {
+		json_t *p = s->pods.items[i], *patch;
+		struct llmo_error err = {0};
+		const char *have = pod_label(p, LLMO_LABEL_TRACK);
+		int k = pod_track(s, p), rc;
+
+		if (k < 0 || pod_terminating(p) || pod_finished(p) ||
+		    (have && strcmp(have, s->tracks[k].name) == 0))
+			continue;
+		patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", LLMO_LABEL_TRACK,
+				  s->tracks[k].name);
+		if (!patch)
+			return LLMO_ENOMEM;
+		rc = llmo_kube_patch(s->c->client, &llmo_kube_pods, s->ns,
+				     llmo_kube_str(p, "metadata", "name"), NULL, LLMO_KUBE_PATCH_MERGE,
+				     patch, NULL, &err);
+		json_decref(patch);
+		if (rc && rc != LLMO_ENOTFOUND) {
+			llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "replica relabel failed",
+				 "workload=%s pod=%s error=\"%s\"", s->key,
+				 llmo_kube_str(p, "metadata", "name"), err.msg);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static int manage_pods(struct wl *s)
 {
 	int rc = finish_drains(s);
 
+	if (!rc)
+		rc = relabel(s);
 	for (size_t k = 0; k < s->ntracks && !rc; k++)
 		rc = manage_track(s, (int)k);
 	return rc;

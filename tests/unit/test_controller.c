@@ -854,12 +854,12 @@ static void test_canary_rollout(void **state)
 	assert_string_equal(msg, "v3");
 	json_decref(hold);
 	/*
-	 * The canary replica stays (it keeps its track label); one more of v3
+	 * The canary replica stays and is relabelled stable; one more of v3
 	 * comes, then the 7b ones drain and go as the v3 ones become ready.
 	 */
 	v.n1 = 0;
 	v.n2 = 2;
-	v.canary = 1;
+	v.canary = 0;
 	for (int i = 0; i < 100 && !has_versions(&v); i++) {
 		set_pods(&f, "chat", "Running", true);
 		run_until(f.base, has_versions, &v, 200);
