@@ -46,6 +46,16 @@ int cmd_load_config(const char *path, struct llmo_config *out);
  * *port. -1 when malformed or the host does not fit.
  */
 int cmd_parse_listen(const char *s, char *host, size_t n, int *port);
+/*
+ * Reads the option at argv[*i] as "--name=value" or "--name value" (then
+ * *i moves past the value) into name (64 bytes) and *value. Handles
+ * -h/--help (prints usage) and --log-json itself. Returns CMD_OPT_VALUE,
+ * CMD_OPT_HELP (the caller returns 0), CMD_OPT_HANDLED (next option), or
+ * CMD_OPT_ERROR (reported; the caller returns 2).
+ */
+enum cmd_opt { CMD_OPT_VALUE, CMD_OPT_HELP, CMD_OPT_HANDLED, CMD_OPT_ERROR };
+enum cmd_opt cmd_option(const char *sub, const char *usage, int argc, char **argv, int *i,
+			char name[64], const char **value);
 /* Prints "llmo SUB: message" to stderr and returns 2. */
 int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);
 

@@ -182,26 +182,16 @@ int cmd_gateway(int argc, char **argv)
 	llmo_gateway_opts_init(&opts);
 	opts.scrape_interval_ms = LLMO_GATEWAY_SCRAPE_MS;
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *eq = strchr(a, '=');
+		enum cmd_opt k;
 		char name[64];
 		const char *v;
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(usage, stdout);
+		if ((k = cmd_option(SUB, usage, argc, argv, &i, name, &v)) == CMD_OPT_HELP)
 			return 0;
-		}
-		if (strcmp(a, "--log-json") == 0) {
-			llmo_log_set_json(true);
+		if (k == CMD_OPT_ERROR)
+			return 2;
+		if (k == CMD_OPT_HANDLED)
 			continue;
-		}
-		snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-		v = eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
-		if (strncmp(name, "--", 2) != 0)
-			return cmd_usage_error(SUB, "unexpected argument %s (see --help)", a);
-		if (!v)
-			return cmd_usage_error(SUB, "%s needs a value (see --help)", name);
-		if (!eq)
-			i++;
 		rc = 0;
 		if (strcmp(name, "--listen") == 0) {
 			if (cmd_parse_listen(v, host, sizeof(host), &opts.port))

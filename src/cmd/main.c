@@ -5,6 +5,8 @@
 
 #include <signal.h>
 
+#include "base/log.h"
+
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -60,6 +62,34 @@ int cmd_usage_error(const char *sub, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n");
 	return 2;
+}
+
+enum cmd_opt cmd_option(const char *sub, const char *usage, int argc, char **argv, int *i,
+			char name[64], const char **value)
+{
+	const char *a = argv[*i], *eq = strchr(a, '=');
+
+	if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		fputs(usage, stdout);
+		return CMD_OPT_HELP;
+	}
+	if (strcmp(a, "--log-json") == 0) {
+		llmo_log_set_json(true);
+		return CMD_OPT_HANDLED;
+	}
+	snprintf(name, 64, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+	*value = eq ? eq + 1 : *i + 1 < argc ? argv[*i + 1] : NULL;
+	if (strncmp(name, "--", 2) != 0) {
+		cmd_usage_error(sub, "unexpected argument %s (see --help)", a);
+		return CMD_OPT_ERROR;
+	}
+	if (!*value) {
+		cmd_usage_error(sub, "%s needs a value (see --help)", name);
+		return CMD_OPT_ERROR;
+	}
+	if (!eq)
+		(*i)++;
+	return CMD_OPT_VALUE;
 }
 
 bool cmd_str_flag_set(const struct cmd_str_flag *flags, size_t nflags, void *opts,
