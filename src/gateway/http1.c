@@ -244,6 +244,19 @@ static int parse_length(const char *v, size_t n, int64_t *out)
 	return 0;
 }
 
+/* One Content-Length header: valid, and equal to any seen before. */
+static int take_length(const struct llmo_gw_header *h, bool *seen, int64_t *length,
+		       struct llmo_error *err)
+{
+	int64_t n;
+
+	if (parse_length(h->value, h->value_len, &n) || (*seen && n != *length))
+		return llmo_error_set(err, LLMO_EPARSE, "invalid Content-Length");
+	*seen = true;
+	*length = n;
+	return 0;
+}
+
 /*
  * The header lines after the start line, up to the blank line. Fills
  * headers; *toomany when there are more than LLMO_GW_HEADERS_MAX.
@@ -373,13 +386,8 @@ int llmo_gw_parse_request_head(const char *buf, size_t len, struct llmo_gw_reque
 		const struct llmo_gw_header *h = &out->headers[i];
 
 		if (h->id == LLMO_GW_H_CONTENT_LENGTH) {
-			int64_t n;
-
-			if (parse_length(h->value, h->value_len, &n) ||
-			    (has_cl && n != out->content_length))
-				return llmo_error_set(err, LLMO_EPARSE, "invalid Content-Length");
-			has_cl = true;
-			out->content_length = n;
+			if (take_length(h, &has_cl, &out->content_length, err))
+				return LLMO_EPARSE;
 		} else if (h->id == LLMO_GW_H_TRANSFER_ENCODING) {
 			const char *last;
 			size_t ll;
@@ -445,13 +453,8 @@ int llmo_gw_parse_response_head(const char *buf, size_t len, bool request_head,
 		const struct llmo_gw_header *h = &out->headers[i];
 
 		if (h->id == LLMO_GW_H_CONTENT_LENGTH) {
-			int64_t n;
-
-			if (parse_length(h->value, h->value_len, &n) ||
-			    (has_cl && n != out->content_length))
-				return llmo_error_set(err, LLMO_EPARSE, "invalid Content-Length");
-			has_cl = true;
-			out->content_length = n;
+			if (take_length(h, &has_cl, &out->content_length, err))
+				return LLMO_EPARSE;
 		} else if (h->id == LLMO_GW_H_TRANSFER_ENCODING) {
 			const char *last;
 			size_t ll;
