@@ -208,6 +208,14 @@ static bool event_seen(void *ctx)
 	return has_event(c->f, c->want);
 }
 
+/* Waits (bounded) for an Event with this reason. */
+static void wait_event(struct kube_fixture *f, const char *reason)
+{
+	struct cond ev = {.f = f, .want = reason};
+
+	assert_true(run_until(f->base, event_seen, &ev, WAIT_MS));
+}
+
 static bool gone(void *ctx)
 {
 	struct cond *c = ctx;
@@ -766,6 +774,20 @@ static struct llmo_controller *start_with_gw(struct kube_fixture *f, struct fake
 	return c;
 }
 
+/* Sets the version: one canary replica comes next to the stable ones; made Ready, analysed. */
+static void start_canary(struct kube_fixture *f, struct versions *v, struct ro_want *rw,
+			 const char *version)
+{
+	set_version(f, version);
+	v->v2 = version;
+	v->n2 = 1;
+	v->canary = 1;
+	assert_true(run_until(f->base, has_versions, v, WAIT_MS));
+	set_pods(f, "chat", "Running", true);
+	rw->phase = "Analyzing";
+	assert_true(run_until(f->base, rollout_phase, rw, WAIT_MS));
+}
+
 /*
  * A canary of a version failing 30% of its requests is rolled back (the
  * message names the check); a canary that fails none is promoted and the
@@ -802,14 +824,7 @@ static void test_canary_rollout(void **state)
 	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
 
 	/* v2: one canary replica (25% of 2, rounded up) next to the two stable ones */
-	set_version(&f, "v2");
-	v.v2 = "v2";
-	v.n2 = 1;
-	v.canary = 1;
-	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
-	set_pods(&f, "chat", "Running", true);
-	rw.phase = "Analyzing";
-	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	start_canary(&f, &v, &rw, "v2");
 	msg = rollout_str(&f, "stableVersion", &hold);
 	assert_string_equal(msg, "7b");
 	tracks = json_object_get(json_object_get(hold, "status"), "tracks");
@@ -824,32 +839,17 @@ static void test_canary_rollout(void **state)
 	msg = rollout_str(&f, "message", &hold);
 	assert_non_null(strstr(msg, "success rate 0.700 < 0.900"));
 	json_decref(hold);
-	{
-		struct cond ev = {.f = &f, .want = "RolledBack"};
-
-		assert_true(run_until(f.base, event_seen, &ev, WAIT_MS));
-	}
+	wait_event(&f, "RolledBack");
 	v.n2 = 0;
 	v.canary = 0;
 	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
 
 	/* v3 fails nothing over 100 requests (counters continue from 100): promoted */
-	set_version(&f, "v3");
-	v.v2 = "v3";
-	v.n2 = 1;
-	v.canary = 1;
-	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
-	set_pods(&f, "chat", "Running", true);
-	rw.phase = "Analyzing";
-	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	start_canary(&f, &v, &rw, "v3");
 	fake_gw_canary(&g, 170, 30);
 	rw.phase = "Succeeded";
 	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
-	{
-		struct cond ev = {.f = &f, .want = "Promoted"};
-
-		assert_true(run_until(f.base, event_seen, &ev, WAIT_MS));
-	}
+	wait_event(&f, "Promoted");
 	msg = rollout_str(&f, "stableVersion", &hold);
 	assert_string_equal(msg, "v3");
 	json_decref(hold);
@@ -1089,11 +1089,7 @@ static void test_autoscale(void **state)
 		run_until(f.base, has_pods, &w, 200);
 	}
 	assert_true(has_pods(&w));
-	{
-		struct cond ev = {.f = &f, .want = "ScaledUp"};
-
-		assert_true(run_until(f.base, event_seen, &ev, WAIT_MS));
-	}
+	wait_event(&f, "ScaledUp");
 	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &hold, &err), 0);
 	assert_non_null(json_object_get(json_object_get(hold, "status"), "lastScaleTime"));
 	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(hold, "status"),
