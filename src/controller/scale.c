@@ -310,7 +310,9 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 		sc->desired = in->min;
 	if (sc->desired > in->max)
 		sc->desired = in->max;
-	out->desired = sc->desired;
+	out->desired = out->want = sc->desired;
+	if (sc->decided && policy == LLMO_AS_PREDICTIVE && sc->last.recommended > sc->desired)
+		out->want = sc->last.recommended > in->max ? in->max : sc->last.recommended;
 	if (sc->announced != sc->desired) {
 		out->changed = true;
 		out->from = sc->announced;

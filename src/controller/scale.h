@@ -45,6 +45,13 @@ struct llmo__scale_out {
 	struct llmo__measure m;
 	bool active;	    /* the autoscaler sets the replica count */
 	int32_t desired;
+	/*
+	 * Replicas wanted within the horizon, for the model prefetch
+	 * (prefetch.h): the predictive policy's recommendation before
+	 * stabilization, rate limits and cooldowns when above desired (the
+	 * forecast asks for them ahead of time), desired otherwise; within max.
+	 */
+	int32_t want;
 	bool changed;	    /* desired differs from the count last reported; from: that count */
 	int32_t from;
 	bool limited;	    /* by min/max, a rate limit, a window or a cooldown */

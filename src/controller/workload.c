@@ -17,6 +17,7 @@
 #include "base/str.h"
 #include "base/vec.h"
 #include "controller/controller_int.h"
+#include "controller/prefetch.h"
 #include "controller/scale.h"
 #include "controller/vertical.h"
 
@@ -663,6 +664,24 @@ static int autoscale(struct wl *s)
 		      "Scaled from %d to %d replicas (%s): %s", s->scale.from, s->scale.desired,
 		      s->scale.policy, s->scale.reason);
 	return 0;
+}
+
+/*
+ * Asks nodes to fetch the model ahead of the replicas the autoscaler wants
+ * (prefetch.h), or withdraws the request. A failure is logged and tried
+ * again at the next reconcile: it must not hold the replicas back.
+ */
+static void prefetch(struct wl *s)
+{
+	struct llmo__prefetch_in in = {.key = s->key, .w = s->w,
+				       .pods = (const json_t *const *)s->pods.items,
+				       .npods = s->pods.len};
+
+	if (s->model && s->scale.active && s->ntracks) {
+		in.tmpl = s->tracks[0].tmpl;
+		in.want = s->scale.want;
+	}
+	llmo__prefetch_sync(s->c, &in);
 }
 
 /* ---- rollouts ---- */
@@ -2087,6 +2106,7 @@ static int finalize(struct wl *s)
 	llmo__vertical_forget(s->c, s->key);
 	if (!has_finalizer(s->w))
 		return 0;
+	llmo__prefetch_clear(s->c, s->key);
 	for (size_t i = 0; i < s->pods.len && !rc; i++) {
 		if (!pod_terminating(s->pods.items[i])) {
 			rc = delete_pod(s, s->pods.items[i], !pod_finished(s->pods.items[i]),
@@ -2200,7 +2220,10 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 			rc = manage_pods(&s);
 		if (!rc)
 			rc = ensure_service(&s);
+		if (!rc)
+			prefetch(&s);
 	} else {
+		prefetch(&s);
 		classify(&s);
 		event(&s, "Warning", s.model_reason, "%s", s.model_msg);
 	}

@@ -1420,6 +1420,143 @@ static void test_rolling_and_least_loaded(void **state)
 	fake_gw_stop(&g);
 }
 
+/* ---- model prefetch ahead of a scale-up ---- */
+
+#define PF_DIGEST "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+/* A Ready node with allocatable GPUs and, when digest, that model in its cache annotation. */
+static void pf_node(struct kube_fixture *f, const char *name, const char *gpus, const char *digest)
+{
+	struct llmo_error err = {0};
+	char cached[256];
+	json_t *node = json_pack("{s:s, s:s, s:{s:s, s:{}}}", "apiVersion", "v1", "kind", "Node",
+				 "metadata", "name", name, "annotations");
+	json_t *st;
+
+	if (digest) {
+		snprintf(cached, sizeof(cached),
+			 "{\"pullBytesPerSecond\":1000000,\"models\":[{\"name\":\"llama2\","
+			 "\"version\":\"7b\",\"digest\":\"%s\",\"sizeBytes\":1000}]}",
+			 digest);
+		json_object_set_new(json_object_get(json_object_get(node, "metadata"), "annotations"),
+				    "llm.orchestrator.io/cached-models", json_string(cached));
+	}
+	put(f, &llmo_kube_nodes, node);
+	st = json_pack("{s:{s:[{s:s, s:s}], s:{s:s, s:s, s:s}}}", "status", "conditions", "type",
+		       "Ready", "status", "True", "allocatable", "cpu", "16", "memory", "64Gi",
+		       "nvidia.com/gpu", gpus);
+	if (llmo_kube_patch(f->client, &llmo_kube_nodes, NULL, name, "status",
+			    LLMO_KUBE_PATCH_MERGE, st, NULL, &err))
+		fail_msg("node status: %s", err.msg);
+	json_decref(st);
+}
+
+/* The node's prefetch annotation (NULL when none); *hold keeps the node. */
+static const char *pf_request(struct kube_fixture *f, const char *name, json_t **hold)
+{
+	*hold = NULL;
+	if (llmo_kube_get(f->client, &llmo_kube_nodes, NULL, name, hold, NULL))
+		return NULL;
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(*hold, "metadata"), "annotations"),
+		"llm.orchestrator.io/prefetch"));
+}
+
+struct pf_want {
+	struct kube_fixture *f;
+	const char *node;
+	bool asked;
+};
+
+/* The node's annotation asks (or, asked false, no longer asks) for the workload's model. */
+static bool pf_is(void *ctx)
+{
+	struct pf_want *w = ctx;
+	json_t *hold, *req;
+	const char *text = pf_request(w->f, w->node, &hold);
+	const char *ref;
+	bool ok;
+
+	if (!hold)
+		return false;
+	req = text ? json_loads(text, 0, NULL) : NULL;
+	ref = json_string_value(json_object_get(req, NS "/chat"));
+	ok = w->asked ? ref && strstr(ref, "registry.local/models/llama2:7b@" PF_DIGEST) == ref
+		      : !ref;
+	json_decref(req);
+	json_decref(hold);
+	return ok;
+}
+
+/*
+ * The predictive autoscaler wants more replicas than have a node (none is
+ * bound here): the node that could host one and lacks the model is asked to
+ * fetch it; the one that holds it, and the one without GPUs, are not. Once
+ * the asked node lists the model in its cache, the request goes.
+ */
+static void test_prefetch(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_config cfg = {0};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
+	struct pf_want cold = {.f = &f, .node = "cold", .asked = true};
+	struct llmo_error err = {0};
+	char url[64];
+	json_t *wl, *hold;
+
+	(void)state;
+	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
+	/* the model pinned by digest, as `llmo model push` leaves it */
+	{
+		struct llmo_error perr = {0};
+		json_t *patch = json_pack("{s:{s:{s:s}}}", "spec", "artifact", "digest", PF_DIGEST);
+
+		if (llmo_kube_patch(f.client, &llmo_kube_llmmodels, NS, "llama2-7b", NULL,
+				    LLMO_KUBE_PATCH_MERGE, patch, NULL, &perr))
+			fail_msg("model: %s", perr.msg);
+		json_decref(patch);
+	}
+	pf_node(&f, "cold", "2", NULL);
+	pf_node(&f, "warm", "2", PF_DIGEST);
+	pf_node(&f, "nogpu", "0", NULL);
+	wl = workload("chat", 1);
+	json_object_set_new(json_object_get(wl, "metadata"), "annotations",
+			    json_pack("{s:s}", "llm.orchestrator.io/autoscaler", "predictive"));
+	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
+			    "targetMetrics",
+			    json_pack("[{s:s, s:f}]", "type", "requests_per_second", "target", 10.0));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	pthread_mutex_lock(&g.lock);
+	g.rate = 40;
+	g.rate_since = llmo_clock_mono_ms();
+	pthread_mutex_unlock(&g.lock);
+	assert_true(run_until(f.base, pf_is, &cold, WAIT_MS));
+	wait_event(&f, "Prefetching");
+	assert_null(pf_request(&f, "warm", &hold));
+	json_decref(hold);
+	assert_null(pf_request(&f, "nogpu", &hold));
+	json_decref(hold);
+
+	/* the agent fetched it: the request is withdrawn */
+	{
+		json_t *patch = json_pack(
+			"{s:{s:{s:s}}}", "metadata", "annotations", "llm.orchestrator.io/cached-models",
+			"{\"pullBytesPerSecond\":1,\"models\":[{\"name\":\"llama2\",\"version\":\"7b\","
+			"\"digest\":\"" PF_DIGEST "\",\"sizeBytes\":1000}]}");
+
+		if (llmo_kube_patch(f.client, &llmo_kube_nodes, NULL, "cold", NULL,
+				    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+			fail_msg("node: %s", err.msg);
+		json_decref(patch);
+	}
+	cold.asked = false;
+	assert_true(run_until(f.base, pf_is, &cold, WAIT_MS));
+	wait_event(&f, "Prefetched");
+	stop_autoscaling(c, &f, &g, &cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1433,6 +1570,7 @@ int main(void)
 		cmocka_unit_test(test_autoscale_cpu),
 		cmocka_unit_test(test_vertical),
 		cmocka_unit_test(test_rolling_and_least_loaded),
+		cmocka_unit_test(test_prefetch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
