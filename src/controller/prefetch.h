@@ -8,7 +8,8 @@
  * host a replica but do not hold its model in their cache to fetch it now,
  * so the replicas that land there start without the download.
  *
- * The request is the Node annotation LLMO_ANNOTATION_PREFETCH, a JSON
+ * The request is the Node annotation LLMO_ANNOTATION_PREFETCH (registry/
+ * fetch.h; one longer than LLMO_PREFETCH_ANNOTATION_MAX is replaced), a JSON
  * object {"NAMESPACE/WORKLOAD": "HOST/REPO:TAG@sha256:HEX", ...}: one entry
  * per workload, which only that workload's reconcile writes. The agent
  * (agent/prefetch.h) fetches the listed models into its cache one at a time
@@ -22,9 +23,6 @@
 
 struct llmo_controller;
 
-#define LLMO_ANNOTATION_PREFETCH "llm.orchestrator.io/prefetch"
-/* Longest prefetch annotation read or written; a longer one is replaced. */
-#define LLMO_PREFETCH_ANNOTATION_MAX (64 * 1024)
 /* Entries (workloads) one node's annotation holds at most. */
 #define LLMO_PREFETCH_ENTRIES_MAX 64
 /* Nodes one workload asks at once at most, whatever the forecast says. */
