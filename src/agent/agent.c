@@ -682,7 +682,7 @@ static int reconcile(void *ctx, const char *key)
 static void publish_usage(struct llmo_agent *a, const char *uid, const char *key)
 {
 	struct llmo_error err = {0};
-	struct llmo_usage now, last;
+	struct llmo_usage now = {0}, last;
 	char ns[KEY_MAX], text[LLMO_USAGE_TEXT_MAX];
 	const char *slash = strchr(key, '/'), *cur;
 	json_t *pod, *patch;
@@ -697,6 +697,17 @@ static void publish_usage(struct llmo_agent *a, const char *uid, const char *key
 	pod = llmo_informer_get(a->pods, ns, slash + 1);
 	if (!pod || !llmo_kube_condition_true(pod, "Ready"))
 		return; /* a replica that serves nothing has no usage worth scaling on */
+	{
+		/* its GPUs as NVML measured them at the last heartbeat */
+		const char *gpus = json_string_value(json_object_get(
+			json_object_get(json_object_get(pod, "metadata"), "annotations"),
+			LLMO_RUNTIME_ANN_GPUS));
+		uint64_t gmem = 0;
+
+		now.has_gpu = gpus && llmo_gpu_pod_usage(&a->info.gpus, gpus, &now.gpu_pct,
+							 &gmem) == 0;
+		now.gpu_memory = now.has_gpu && gmem <= INT64_MAX ? (int64_t)gmem : 0;
+	}
 	cur = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"),
 								"annotations"),
 						LLMO_ANNOTATION_USAGE));

@@ -38,6 +38,8 @@ struct llmo__measure {
 	double kv_pct; /* mean KV cache usage of the replicas, percent; NAN: unknown */
 	/* mean usage / request of the Ready replicas, percent (vertical.h); NAN: unknown */
 	double cpu_pct, mem_pct;
+	/* mean GPU utilization of the Ready replicas with GPUs, percent (vertical.h); NAN: unknown */
+	double gpu_pct;
 };
 
 struct llmo__scale_out {

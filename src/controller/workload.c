@@ -1813,6 +1813,8 @@ static int scale_status(const struct wl *s, json_t *st)
 			rc = put_num(cur, type, m->cpu_pct);
 		else if (strcmp(type, "memory") == 0)
 			rc = put_num(cur, type, m->mem_pct);
+		else if (strcmp(type, "gpu_utilization") == 0)
+			rc = put_num(cur, type, m->gpu_pct);
 	}
 	if (cur && !rc && s->scale.active && s->scale.forecast >= 0)
 		rc = put_num(cur, "forecast_requests_per_second", s->scale.forecast);

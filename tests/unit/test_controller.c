@@ -1137,11 +1137,16 @@ static void test_autoscale(void **state)
 
 /* ---- cpu and memory from the agent's usage annotation; vertical recommendations ---- */
 
-/* Plays the agent: pod i of the workload (in list order) gets the usage annotation. */
-static void set_usage(struct kube_fixture *f, const char *w, size_t i, int64_t cpu_milli,
-		      int64_t memory)
+/*
+ * Plays the agent: pod i of the workload (in list order) gets the usage
+ * annotation (with a GPU utilization when gpu_pct >= 0).
+ */
+static void set_usage_gpu(struct kube_fixture *f, const char *w, size_t i, int64_t cpu_milli,
+			  int64_t memory, double gpu_pct)
 {
-	struct llmo_usage u = {cpu_milli, memory, llmo_clock_wall_ms()};
+	struct llmo_usage u = {.cpu_milli = cpu_milli, .memory = memory,
+			       .at_ms = llmo_clock_wall_ms(), .has_gpu = gpu_pct >= 0,
+			       .gpu_pct = gpu_pct, .gpu_memory = gpu_pct >= 0 ? (int64_t)1 << 30 : 0};
 	struct llmo_error err = {0};
 	char text[LLMO_USAGE_TEXT_MAX];
 	struct pods p;
@@ -1156,6 +1161,12 @@ static void set_usage(struct kube_fixture *f, const char *w, size_t i, int64_t c
 		fail_msg("pod annotation: %s", err.msg);
 	json_decref(patch);
 	json_decref(p.list);
+}
+
+static void set_usage(struct kube_fixture *f, const char *w, size_t i, int64_t cpu_milli,
+		      int64_t memory)
+{
+	set_usage_gpu(f, w, i, cpu_milli, memory, -1);
 }
 
 /* status.PATH of the workload chat as a string, copied into out ("" when absent). */
@@ -1186,6 +1197,51 @@ static bool status_str_is(void *ctx)
 	return strcmp(chat_status_str(sw->f, sw->path, v, sizeof(v)), sw->want) == 0;
 }
 
+/* Two Ready replicas with set usage, scaled on one usage metric to 4 replicas. */
+struct usage_case {
+	const char *metric; /* the target's type, and its key in status.currentMetrics */
+	double target, expect;
+	int64_t cpu[2];
+	double gpu[2]; /* < 0: no GPU figure */
+};
+
+static void scale_on_usage(const struct usage_case *uc)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_config cfg = {0};
+	struct want w = {.f = &f, .workload = "chat", .pods = 2};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
+	char url[64], path[64];
+	json_t *wl, *hold = NULL;
+
+	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
+	wl = workload("chat", 2);
+	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
+			    "targetMetrics",
+			    json_pack("[{s:s, s:f}]", "type", uc->metric, "target", uc->target));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	/* the usage first, then Ready: the mean never sees one replica alone */
+	for (size_t i = 0; i < 2; i++)
+		set_usage_gpu(&f, "chat", i, uc->cpu[i], (int64_t)1 << 30, uc->gpu[i]);
+	set_pods(&f, "chat", "Running", true);
+	w.pods = 4;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	assert_true(has_event(&f, "ScaledUp"));
+	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &hold, NULL), 0);
+	snprintf(path, sizeof(path), "status.currentMetrics.%s", uc->metric);
+	assert_float_equal(json_number_value(llmo_json_get_path(hold, path)), uc->expect, 1e-9);
+	assert_non_null(strstr(json_string_value(llmo_json_get_path(hold, "status.lastScaleReason")),
+			       uc->metric));
+	json_decref(hold);
+	/* and it stays at 4 */
+	run_until(f.base, never_true, NULL, 1000);
+	assert_true(has_pods(&w));
+	stop_autoscaling(c, &f, &g, &cfg);
+}
+
 /*
  * cpu as a target: two Ready replicas requesting 2 cpus (spec.resources)
  * use 3000m and 1800m: 150% and 90% of their request, 120% on average.
@@ -1194,39 +1250,23 @@ static bool status_str_is(void *ctx)
  */
 static void test_autoscale_cpu(void **state)
 {
-	struct kube_fixture f;
-	struct fake_gw g;
-	struct llmo_controller *c = NULL;
-	struct llmo_config cfg = {0};
-	struct want w = {.f = &f, .workload = "chat", .pods = 2};
-	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
-	char url[64];
-	json_t *wl, *hold = NULL;
+	const struct usage_case uc = {"cpu", 60, 120, {3000, 1800}, {-1, -1}};
 
 	(void)state;
-	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
-	wl = workload("chat", 2);
-	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
-			    "targetMetrics", json_pack("[{s:s, s:f}]", "type", "cpu", "target", 60.0));
-	put(&f, &llmo_kube_llmworkloads, wl);
-	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
-	/* the usage first, then Ready: the mean never sees one replica alone (150%: 5 replicas) */
-	set_usage(&f, "chat", 0, 3000, (int64_t)1 << 30);
-	set_usage(&f, "chat", 1, 1800, (int64_t)1 << 30);
-	set_pods(&f, "chat", "Running", true);
-	w.pods = 4;
-	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
-	assert_true(has_event(&f, "ScaledUp"));
-	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &hold, NULL), 0);
-	assert_float_equal(json_number_value(llmo_json_get_path(hold, "status.currentMetrics.cpu")),
-			   120.0, 1e-9);
-	assert_non_null(strstr(json_string_value(llmo_json_get_path(hold, "status.lastScaleReason")),
-			       "cpu"));
-	json_decref(hold);
-	/* and it stays at 4 */
-	run_until(f.base, never_true, NULL, 1000);
-	assert_true(has_pods(&w));
-	stop_autoscaling(c, &f, &g, &cfg);
+	scale_on_usage(&uc);
+}
+
+/*
+ * gpu_utilization (the agent's NVML figure in the usage annotation): two
+ * GPU replicas (the model asks 1 GPU each) at 60% and 100% against a target
+ * of 40 per replica: mean 80, ceil(2 x 80 / 40) = 4.
+ */
+static void test_autoscale_gpu(void **state)
+{
+	const struct usage_case uc = {"gpu_utilization", 40, 80, {100, 100}, {60, 100}};
+
+	(void)state;
+	scale_on_usage(&uc);
 }
 
 /* The requests of the first container of pod i of the workload ("" when absent). */
@@ -1568,6 +1608,7 @@ int main(void)
 		cmocka_unit_test(test_ab_and_blue_green),
 		cmocka_unit_test(test_autoscale),
 		cmocka_unit_test(test_autoscale_cpu),
+		cmocka_unit_test(test_autoscale_gpu),
 		cmocka_unit_test(test_vertical),
 		cmocka_unit_test(test_rolling_and_least_loaded),
 		cmocka_unit_test(test_prefetch),
