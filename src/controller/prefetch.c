@@ -338,13 +338,18 @@ out:
 	return rc;
 }
 
-int llmo__prefetch_clear(struct llmo_controller *c, const char *key)
+void llmo__prefetch_forget(struct llmo_controller *c, const char *key)
 {
-	struct llmo__prefetch_in in = {.key = key};
 	void *old = NULL;
-	int rc = llmo__prefetch_sync(c, &in);
 
 	if (llmo_hmap_del(&c->prefetches, key, &old) == 0)
 		free(old);
-	return rc;
+}
+
+int llmo__prefetch_clear(struct llmo_controller *c, const char *key)
+{
+	struct llmo__prefetch_in in = {.key = key};
+
+	/* the memory stays until the workload is gone: a finalizing one is cleared once */
+	return llmo__prefetch_sync(c, &in);
 }

@@ -47,8 +47,10 @@ struct llmo__prefetch_in {
  * 0, or the client's error.
  */
 int llmo__prefetch_sync(struct llmo_controller *c, const struct llmo__prefetch_in *in);
-/* Removes every entry of the workload (it is being deleted). */
+/* Removes every entry of the workload (it is being deleted; the Nodes are listed once). */
 int llmo__prefetch_clear(struct llmo_controller *c, const char *key);
+/* Forgets the workload (gone: its entries were removed when it was finalized). */
+void llmo__prefetch_forget(struct llmo_controller *c, const char *key);
 void llmo__prefetch_release_all(struct llmo_controller *c);
 
 #endif

@@ -2186,6 +2186,7 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 	if (!s.w) {
 		if (llmo_hmap_del(&c->heal, key, &old) == 0)
 			free(old);
+		llmo__prefetch_forget(c, key);
 		return 0;
 	}
 	s.uid = llmo_kube_str(s.w, "metadata", "uid");

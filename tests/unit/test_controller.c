@@ -1532,7 +1532,8 @@ static bool pf_is(void *ctx)
  * The predictive autoscaler wants more replicas than have a node (none is
  * bound here): the node that could host one and lacks the model is asked to
  * fetch it; the one that holds it, and the one without GPUs, are not. Once
- * the asked node lists the model in its cache, the request goes.
+ * the asked node lists the model in its cache, the request goes. A node
+ * added later is asked too, and deleting the workload withdraws that.
  */
 static void test_prefetch(void **state)
 {
@@ -1594,6 +1595,20 @@ static void test_prefetch(void **state)
 	cold.asked = false;
 	assert_true(run_until(f.base, pf_is, &cold, WAIT_MS));
 	wait_event(&f, "Prefetched");
+
+	/* a new node is asked while the demand lasts; deleting the workload withdraws it */
+	{
+		struct pf_want late = {.f = &f, .node = "late", .asked = true};
+		struct cond del = {.f = &f, .r = &llmo_kube_llmworkloads, .name = "chat"};
+
+		pf_node(&f, "late", "1", NULL);
+		assert_true(run_until(f.base, pf_is, &late, WAIT_MS));
+		assert_int_equal(llmo_kube_delete(f.client, &llmo_kube_llmworkloads, NS, "chat",
+						  LLMO_KUBE_PROPAGATE_BACKGROUND, NULL, &err), 0);
+		late.asked = false;
+		assert_true(run_until(f.base, pf_is, &late, WAIT_MS));
+		assert_true(run_until(f.base, gone, &del, WAIT_MS));
+	}
 	stop_autoscaling(c, &f, &g, &cfg);
 }
 
