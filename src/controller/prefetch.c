@@ -105,31 +105,37 @@ static bool node_fits(const json_t *tmpl, const json_t *node, int64_t gpus)
 	return llmo_binder_gpu_type_accepts(tmpl, node);
 }
 
-/* Whether a replica of the workload (not being deleted) runs on node. */
+/* The node of a live replica (not being deleted, not finished), or NULL. */
+static const char *live_node(const json_t *pod)
+{
+	const char *node = llmo_kube_str(pod, "spec", "nodeName");
+	const char *phase = llmo_kube_str(pod, "status", "phase");
+
+	if (!node || !*node || json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") ||
+	    (phase && (strcmp(phase, "Failed") == 0 || strcmp(phase, "Succeeded") == 0)))
+		return NULL;
+	return node;
+}
+
+/* Whether a live replica of the workload runs on node. */
 static bool hosts_replica(const struct llmo__prefetch_in *in, const char *node)
 {
 	for (size_t i = 0; i < in->npods; i++) {
-		const char *n = llmo_kube_str(in->pods[i], "spec", "nodeName");
+		const char *n = live_node(in->pods[i]);
 
-		if (n && strcmp(n, node) == 0 &&
-		    !json_object_get(json_object_get(in->pods[i], "metadata"), "deletionTimestamp"))
+		if (n && strcmp(n, node) == 0)
 			return true;
 	}
 	return false;
 }
 
-/* Replicas that have a node (not being deleted). */
+/* Live replicas that have a node. */
 static int32_t placed(const struct llmo__prefetch_in *in)
 {
 	int32_t n = 0;
 
-	for (size_t i = 0; i < in->npods; i++) {
-		const char *node = llmo_kube_str(in->pods[i], "spec", "nodeName");
-
-		if (node && *node &&
-		    !json_object_get(json_object_get(in->pods[i], "metadata"), "deletionTimestamp"))
-			n++;
-	}
+	for (size_t i = 0; i < in->npods; i++)
+		n += live_node(in->pods[i]) != NULL;
 	return n;
 }
 
