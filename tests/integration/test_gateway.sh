@@ -2,7 +2,8 @@
 # `llmo gateway` with a static backends file in front of `llmo inference-sim`
 # backends, all on loopback: routing by name and alias, OpenAI errors,
 # streaming through the gateway, a backend killed mid-run costing no request,
-# bad input, SIGHUP reloads, and a clean exit after all of it.
+# bad input, SIGHUP reloads, and a clean exit after all of it. It never loads
+# libcurl (what keeps its memory small).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway_lib.sh"
 
@@ -39,6 +40,8 @@ write_backends
 gateway_start --breaker-cooldown 30s --hold-timeout 200ms
 
 [[ "$GW_URL" == http://127.0.0.1:* ]] && ok || bad "listening line: $GW_URL"
+# libcurl is loaded at the first client request (src/base/curl_dl.c); a file-mode gateway makes none
+grep -q libcurl "/proc/$GW_PID/maps" && bad "the file-mode gateway mapped libcurl" || ok
 expect_status 200 "/healthz" "$GW_URL/healthz"
 expect_status 200 "/readyz" "$GW_URL/readyz"
 check "/v1/models lists the names of served models" bash -c "${C[*]} $GW_URL/v1/models | $PY -c '
