@@ -20,15 +20,7 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-wait_line() { # wait_line FILE SED-EXPR: the first match, waiting up to 10 s
-	for _ in $(seq 1 200); do
-		local v
-		v=$(sed -n "$2" "$1")
-		[ -n "$v" ] && { echo "$v"; return 0; }
-		sleep 0.05
-	done
-	echo "rss: nothing in $1" >&2; cat "$1" >&2; exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 rollup() { # rollup PID: "RSS PSS ANON" in MB
 	awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Anonymous:/ { a = $2 }
 		END { printf "RSS %.1f MB  PSS %.1f MB  anonymous %.1f MB", r / 1024, p / 1024, a / 1024 }' \

@@ -82,15 +82,7 @@ cc -O2 -D_GNU_SOURCE -std=c11 -Isrc -o "$WORK/parse" bench/gateway/parse.c src/g
 	src/base/buf.c src/base/clock.c src/base/error.c $(pkg-config --libs jansson)
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_line() { # wait_line FILE SED-EXPR: prints the first match, waiting up to 10 s
-	for _ in $(seq 1 200); do
-		local v
-		v=$(sed -n "$2" "$1")
-		[ -n "$v" ] && { echo "$v"; return 0; }
-		sleep 0.05
-	done
-	echo "bench: nothing in $1" >&2; cat "$1" >&2; exit 1
-}
+. bench/gateway/lib.sh # run from the repository root (the cd above)
 
 # ---- backends, the gateway, nginx ------------------------------------------------
 SIM_PORTS=()
