@@ -21,7 +21,9 @@
 #   BACKENDS=1       inference-sim backends behind the proxies (direct uses the first)
 #   NGINX_WORKERS=1  nginx worker processes (the gateway is one thread)
 #   WRK_CPUS=0       CPUs wrk runs on, and SRV_CPUS=1-(N-1) those of the backends
-#                    and proxies (taskset lists; with one CPU nothing is pinned)
+#                    and proxies (taskset lists; with one CPU nothing is pinned);
+#                    PROXY_CPUS=SRV_CPUS those of the proxies alone (PROXY_CPUS=0 on two
+#                    CPUs: the proxy shares wrk's CPU instead of the backend's)
 #   BUILDDIR=build-gwrel   where llmo is built (RelWithDebInfo, no sanitizers)
 # Writes nothing into the repository but the build directory.
 set -euo pipefail
@@ -44,8 +46,10 @@ if [ "$NCPU" -ge 2 ]; then
 	SRV_CPUS=${SRV_CPUS:-1-$((NCPU - 1))}
 	WRK_PIN=(taskset -c "$WRK_CPUS")
 	SRV_PIN=(taskset -c "$SRV_CPUS")
+	PROXY_CPUS=${PROXY_CPUS:-$SRV_CPUS}
+	PROXY_PIN=(taskset -c "$PROXY_CPUS")
 else
-	WRK_CPUS=all SRV_CPUS=all WRK_PIN=() SRV_PIN=()
+	WRK_CPUS=all SRV_CPUS=all PROXY_CPUS=all WRK_PIN=() SRV_PIN=() PROXY_PIN=()
 fi
 
 # ---- what it needs: the build packages, wrk, nginx ------------------------------
@@ -99,7 +103,7 @@ done
 	echo "    endpoints:"
 	for p in "${SIM_PORTS[@]}"; do echo "      - address: 127.0.0.1:$p"; done
 } >"$WORK/backends.yaml"
-"${SRV_PIN[@]}" "$LLMO" gateway --listen 127.0.0.1:0 --backends "$WORK/backends.yaml" --log-level warn \
+"${PROXY_PIN[@]}" "$LLMO" gateway --listen 127.0.0.1:0 --backends "$WORK/backends.yaml" --log-level warn \
 	>"$WORK/gw.out" 2>"$WORK/gw.err" &
 GW_PID=$!
 PIDS+=($GW_PID)
@@ -135,7 +139,7 @@ mkdir -p "$WORK/nginx"
 	echo "  }"
 	echo "}"
 } >"$WORK/nginx/nginx.conf"
-"${SRV_PIN[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/stderr" &
+"${PROXY_PIN[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/stderr" &
 NGINX_PID=$!
 PIDS+=($NGINX_PID)
 
@@ -223,7 +227,7 @@ pss_anon_kb() {
 }
 
 echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
-echo "bench: $NCPU CPUs (wrk on $WRK_CPUS, servers on $SRV_CPUS), $BACKENDS backend(s), wrk -t$THREADS, ${DURATION}s per run, $ROUNDS rounds"
+echo "bench: $NCPU CPUs (wrk on $WRK_CPUS, backends on $SRV_CPUS, proxies on $PROXY_CPUS), $BACKENDS backend(s), wrk -t$THREADS, ${DURATION}s per run, $ROUNDS rounds"
 GW_IDLE_KB=$(rss_kb "$GW_PID")
 GW_IDLE_ANON_KB=$(awk '/^RssAnon:/ { print $2 }' "/proc/$GW_PID/status")
 for r in $(seq 1 "$ROUNDS"); do
