@@ -173,6 +173,19 @@ write_backends "  - name: extra
 kill -HUP "$GW_PID"
 for _ in $(seq 1 100); do [ "$(status -H "$J" -d "$(chat extra-alias)" "$GW_URL/v1/chat/completions")" = 200 ] && break; sleep 0.05; done
 [ "$(answer_model extra-alias)" = llama2:7b ] && ok || bad "alias added by a reload"
+# one replica now serves two models: each request counts in its own model's series
+# (the proxy keeps a replica's series for the model it served last)
+served_ok() { metric "llmo_gateway_requests_total{model=\"$1\",track=\"stable\",code=\"200\"}"; }
+two_models_counted() {
+	local e0 l0
+	e0=$(served_ok extra) l0=$(served_ok llama2:7b)
+	for m in extra-alias llama2 extra-alias; do
+		"${C[@]}" -f -H "$J" -d "$(chat $m)" "$GW_URL/v1/chat/completions" >/dev/null || return 1
+	done
+	[ "$(served_ok extra)" = $((e0 + 2)) ] && [ "$(served_ok llama2:7b)" = $((l0 + 1)) ] ||
+		{ echo "extra $e0 -> $(served_ok extra), llama2 $l0 -> $(served_ok llama2:7b)"; return 1; }
+}
+check "two models on one replica: each request in its own model's series" two_models_counted
 echo "models: [ {name: broken" >"$LLMO_DATA/backends.yaml"
 kill -HUP "$GW_PID"
 sleep 0.3
