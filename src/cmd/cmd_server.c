@@ -189,11 +189,9 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		pthread_mutex_unlock(&s->gw_lock);
 		if (port > 0) {
 			snprintf(url, sizeof(url),
-				 strchr(s->gateway_host, ':')
-					 ? (s->gateway_tls_cert ? "https://[%s]:%d/metrics"
-								: "http://[%s]:%d/metrics")
-					 : (s->gateway_tls_cert ? "https://%s:%d/metrics"
-								: "http://%s:%d/metrics"),
+				 strchr(s->gateway_host, ':') ? "%s://[%s]:%d/metrics"
+							      : "%s://%s:%d/metrics",
+				 s->gateway_tls_cert ? "https" : "http",
 				 strcmp(s->gateway_host, "0.0.0.0") == 0	? "127.0.0.1"
 				 : strcmp(s->gateway_host, "::") == 0 ? "::1"
 								      : s->gateway_host,
