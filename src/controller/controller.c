@@ -398,6 +398,10 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	if (!rc && opts->prometheus_url) {
 		c->signals.prometheus = true;
 		c->signals.lag_ms = LLMO_CONTROLLER_PROMETHEUS_LAG_MS;
+	} else if (!rc && opts->gateway_metrics_url && opts->gateway_metrics_ca &&
+		   !(c->signals.ca = llmo_strdup(opts->gateway_metrics_ca))) {
+		llmo__signals_release(&c->signals);
+		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 	}
 	if (rc) {
 		free(c);
