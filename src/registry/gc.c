@@ -580,7 +580,7 @@ int llmo_reg_lock_take(const char *root, bool exclusive, int *fd, struct llmo_er
 		if (e == EWOULDBLOCK)
 			return llmo_error_set(err, LLMO_EAGAIN, "%s is held: %s", p,
 					      exclusive ? "a registry server is using this storage"
-							: "`llmo registry gc` is running on this storage");
+							: "llmo registry gc is running on this storage");
 		return llmo_error_set(err, LLMO_EIO, "flock %s: %s", p, strerror(e));
 	}
 	return 0;

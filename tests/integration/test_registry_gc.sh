@@ -109,6 +109,12 @@ cmp -s "$LLMO_DATA/got" "$LLMO_DATA/layer" && ok || bad "the layer after gc"
 [ "$("${C[@]}" -o /dev/null -w '%{http_code}' "$URL/v2/models/x/blobs/sha256:$ORPHAN")" = 404 ] && ok || bad "the orphan after gc"
 reg_stop
 
+# ---- a registry does not start while a collection holds the lock ----
+flock -x "$STORE/lock" "$LLMO" registry --listen 127.0.0.1:0 --storage "$STORE" >/dev/null 2>"$LLMO_DATA/err"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q 'lock is held: llmo registry gc is running on this storage' "$LLMO_DATA/err" && ok ||
+	bad "a registry under an exclusive lock: exit $rc, $(cat "$LLMO_DATA/err")"
+
 # ---- usage and failures ----
 "$LLMO" registry gc --storage "$STORE" --upload-max-age soon >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "a bad duration: want exit 2"
