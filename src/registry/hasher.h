@@ -11,7 +11,8 @@
  * for len bytes (pread, LLMO_DIGEST_READ_CHUNK at a time: the bytes come
  * from the page cache the send reads too) and reports on the event loop's
  * thread. Workers touch nothing but their job, the queue and a pipe; every
- * callback, log line and store access stays on the loop.
+ * callback and store access stays on the loop (a worker logs only a pipe
+ * it cannot write).
  *
  * Threads: llmo_reg_hasher_new, _submit, _cancel and _free are for the
  * loop's thread only. Workers (at most LLMO_REG_HASHER_THREADS_MAX) start on
