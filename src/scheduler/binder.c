@@ -65,7 +65,7 @@ static const char *const why_text[WHY_N] = {
 	"node(s) were not ready",	     "node(s) were unschedulable",
 };
 
-/* What node_fits found. */
+/* What node_check found. */
 enum fit { FIT_OK, FIT_SHORT, FIT_NO };
 
 
@@ -749,43 +749,54 @@ static void count_taint(struct llmo__binder_whys *w, const json_t *taint)
 	w->taints[w->ntaints++].n = 1;
 }
 
+/* What the filters found on one node (node_check), before it is counted (node_count). */
+struct node_fit {
+	enum fit fit;
+	int why;	     /* FIT_NO: a WHY_ reason, or WHY_N for the taint below */
+	const json_t *taint; /* the first untolerated NoSchedule/NoExecute taint */
+	bool short_of[RES_N]; /* FIT_SHORT: the resources it lacks */
+};
+
 /*
  * Tries node for pod (req: its request; gpu_type: its gpuType constraint,
- * or NULL): FIT_OK when it passes the filters; otherwise counts why in w
- * (one reason for a node that is not ready, unschedulable, tainted, not
- * selected or of another GPU type: FIT_NO; one per short resource
- * otherwise: FIT_SHORT, where preemption may help).
+ * or NULL) into *nf: FIT_OK when it passes the filters; FIT_NO with the
+ * one reason for a node that is not ready, unschedulable, tainted, not
+ * selected or of another GPU type; FIT_SHORT with every short resource
+ * otherwise (where preemption may help). Reads only (the pass, the state,
+ * the objects), so that several threads may check nodes at once.
  */
-static enum fit node_fits(struct llmo__binder_pass *p, const json_t *node, const json_t *pod,
-			  const struct llmo__binder_usage *req, const char *gpu_type, struct llmo__binder_whys *w)
+static void node_check(const struct llmo__binder_pass *p, const json_t *node, const json_t *pod,
+		       const struct llmo__binder_usage *req, const char *gpu_type,
+		       struct node_fit *nf)
 {
 	const char *node_name = llmo_kube_str(node, "metadata", "name");
 	const struct llmo__binder_usage *used = llmo__binder_used(p, node_name);
 	const struct llmo__binder_node *cached = llmo__binder_state_node(p->b, node_name);
-	const json_t *taint;
-	bool fits = true;
 
+	memset(nf, 0, sizeof(*nf));
+	nf->fit = FIT_NO;
 	if (cached ? !cached->ready : !llmo_kube_condition_true(node, "Ready")) {
-		w->n[WHY_NOT_READY]++;
-		return FIT_NO;
+		nf->why = WHY_NOT_READY;
+		return;
 	}
 	if (json_is_true(json_object_get(json_object_get(node, "spec"), "unschedulable"))) {
-		w->n[WHY_UNSCHEDULABLE]++;
-		return FIT_NO;
+		nf->why = WHY_UNSCHEDULABLE;
+		return;
 	}
-	taint = llmo_sched_untolerated_taint(pod, node);
-	if (taint) {
-		count_taint(w, taint);
-		return FIT_NO;
+	nf->taint = llmo_sched_untolerated_taint(pod, node);
+	if (nf->taint) {
+		nf->why = WHY_N;
+		return;
 	}
 	if (!llmo_sched_node_selected(pod, node)) {
-		w->n[WHY_SELECTOR]++;
-		return FIT_NO;
+		nf->why = WHY_SELECTOR;
+		return;
 	}
 	if (gpu_type && !node_gpu_type_ok(node, gpu_type)) {
-		w->n[WHY_GPU_TYPE]++;
-		return FIT_NO;
+		nf->why = WHY_GPU_TYPE;
+		return;
 	}
+	nf->fit = FIT_OK;
 	for (int r = 0; r < RES_N; r++) {
 		int64_t have, free_m;
 
@@ -794,11 +805,21 @@ static enum fit node_fits(struct llmo__binder_pass *p, const json_t *node, const
 		have = cached ? cached->alloc[r] : llmo__binder_node_alloc(p->b, node, r);
 		if (__builtin_sub_overflow(have, used ? used->v[r] : 0, &free_m) ||
 		    free_m < req->v[r]) {
-			w->n[r]++;
-			fits = false;
+			nf->short_of[r] = true;
+			nf->fit = FIT_SHORT;
 		}
 	}
-	return fits ? FIT_OK : FIT_SHORT;
+}
+
+/* Counts why a node failed (nf) into w: one reason, or one per short resource. */
+static void node_count(struct llmo__binder_whys *w, const struct node_fit *nf)
+{
+	if (nf->fit == FIT_NO && nf->why == WHY_N)
+		count_taint(w, nf->taint);
+	else if (nf->fit == FIT_NO)
+		w->n[nf->why]++;
+	for (int r = 0; nf->fit == FIT_SHORT && r < RES_N; r++)
+		w->n[r] += nf->short_of[r];
 }
 
 /* ---- placement with a policy ---- */
@@ -1126,6 +1147,7 @@ json_t *llmo__binder_choose(struct llmo__binder_pass *p, const json_t *pod, json
 		*rc = llmo_sched_policy_init(&pol, b->policy, &w, &err);
 	if (*rc)
 		goto out;
+	llmo_sched_policy_set_pool(&pol, b->pool);
 	extra = calloc(ch.nodes.len ? ch.nodes.len : 1, sizeof(*extra));
 	if (!extra) {
 		*rc = LLMO_ENOMEM;
@@ -1386,21 +1408,54 @@ static const char *pod_gpu_type(const json_t *pod, const struct llmo__binder_usa
  * that pass into cands, those that pass or are short of resources only
  * into shorts (NULL: not kept), why the others failed into w.
  */
-int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
-			const struct llmo__binder_usage *req, struct llmo__binder_whys *w, struct llmo__binder_objv *cands,
-			struct llmo__binder_objv *shorts)
+/* The filters over a pass's nodes in parallel: what each part of the nodes found. */
+struct filter_job {
+	const struct llmo__binder_pass *p;
+	const json_t *pod;
+	const struct llmo__binder_usage *req;
+	const char *gpu_type;
+	struct node_fit *fits; /* per node of the pass */
+};
+
+static void filter_part(void *ctx, size_t part, size_t lo, size_t hi)
 {
-	const char *gpu_type = pod_gpu_type(pod, req);
+	struct filter_job *j = ctx;
+
+	(void)part;
+	for (size_t i = lo; i < hi; i++)
+		node_check(j->p, j->p->nodes.items[i], j->pod, j->req, j->gpu_type, &j->fits[i]);
+}
+
+int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
+			const struct llmo__binder_usage *req, struct llmo__binder_whys *w,
+			struct llmo__binder_objv *cands, struct llmo__binder_objv *shorts)
+{
+	struct filter_job j = {.p = p, .pod = pod, .req = req, .gpu_type = pod_gpu_type(pod, req)};
 	int rc = 0;
 
+	/*
+	 * On a large cluster the nodes are checked on the pool's threads (each
+	 * a fixed slice; they only read), then counted here in node order, so
+	 * that the candidates and the message are those of the serial loop.
+	 */
+	if (p->b->pool && p->nodes.len >= LLMO_SCHED_PARALLEL_MIN_NODES) {
+		j.fits = malloc(p->nodes.len * sizeof(*j.fits));
+		if (!j.fits)
+			return LLMO_ENOMEM;
+		llmo_sched_pool_run(p->b->pool, p->nodes.len, filter_part, &j);
+	}
 	for (size_t i = 0; i < p->nodes.len && !rc; i++) {
-		enum fit f = node_fits(p, p->nodes.items[i], pod, req, gpu_type, w);
+		struct node_fit one, *nf = j.fits ? &j.fits[i] : &one;
 
-		if (f == FIT_OK)
+		if (!j.fits)
+			node_check(p, p->nodes.items[i], pod, req, j.gpu_type, nf);
+		node_count(w, nf);
+		if (nf->fit == FIT_OK)
 			rc = objv_push(cands, p->nodes.items[i]);
-		if (f != FIT_NO && shorts && !rc)
+		if (nf->fit != FIT_NO && shorts && !rc)
 			rc = objv_push(shorts, p->nodes.items[i]);
 	}
+	free(j.fits);
 	return rc;
 }
 
@@ -1828,6 +1883,7 @@ void llmo_binder_free(struct llmo_binder *b)
 	llmo_hmap_release(&b->assumed_gpus, free_str);
 	llmo_hmap_release(&b->nominated, free_str);
 	llmo_hmap_release(&b->evicting, NULL);
+	llmo_sched_pool_free(b->pool);
 	llmo__binder_state_release(&b->state);
 	for (size_t i = 0; i < b->nqos; i++)
 		free(b->qos[i].name);
@@ -1894,6 +1950,22 @@ void llmo_binder_set_node_affinity_weight(struct llmo_binder *b, double weight)
 	b->node_affinity_weight = weight > 0 ? weight : 0;
 }
 
+int llmo_binder_set_parallelism(struct llmo_binder *b, int threads)
+{
+	struct llmo_sched_pool *pool = NULL;
+	int rc;
+
+	if (threads == 0)
+		threads = llmo_sched_pool_default_threads();
+	if (threads < 1 || threads > LLMO_SCHED_POOL_MAX)
+		return LLMO_EINVAL;
+	if (threads > 1 && (rc = llmo_sched_pool_new(threads, &pool)) != 0)
+		return rc;
+	llmo_sched_pool_free(b->pool);
+	b->pool = pool;
+	return 0;
+}
+
 size_t llmo_binder_evicted_count(const struct llmo_binder *b)
 {
 	return b->evicted;
@@ -1902,14 +1974,21 @@ size_t llmo_binder_evicted_count(const struct llmo_binder *b)
 int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_config *sc,
 			  struct llmo_error *err)
 {
+	int rc;
+
 	llmo_binder_set_overcommit(b, sc->resource_overcommit_ratio);
 	llmo_binder_set_affinity_weight(b, sc->locality_preference ? sc->model_affinity_weight : 0);
 	/* strategy 1 is performance-aware (src/api/config.c) */
 	llmo_binder_set_performance_weight(b, sc->strategy == 1 ? sc->performance_weight : 0);
 	llmo_binder_set_node_affinity_weight(b, sc->node_affinity_weight);
+	rc = llmo_binder_set_parallelism(b, sc->parallelism);
+	if (rc)
+		return llmo_error_set(err, rc, "scheduler.parallelism %d: cannot start its threads (%s)",
+				      sc->parallelism, llmo_strerror(rc));
 	for (size_t i = 0; i < sc->qos_classes.len; i++) {
 		const struct llmo_qos_class *q = &sc->qos_classes.items[i];
-		int rc = llmo_binder_add_qos_class(b, q->key, q->priority, q->preemption_policy);
+
+		rc = llmo_binder_add_qos_class(b, q->key, q->priority, q->preemption_policy);
 
 		if (rc)
 			return llmo_error_set(err, rc, "scheduler.qosClasses.%s: cannot be used (%s)",

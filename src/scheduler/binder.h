@@ -219,6 +219,15 @@ void llmo_binder_set_performance_weight(struct llmo_binder *b, double weight);
 /* The preferred node affinity score's weight (default 1; 0 turns it off; negative counts as 0). */
 void llmo_binder_set_node_affinity_weight(struct llmo_binder *b, double weight);
 /*
+ * Threads that filter and score nodes in decisions over at least
+ * LLMO_SCHED_PARALLEL_MIN_NODES nodes (policy.h): 1 serial (the default
+ * before this is called), 0 the online CPUs up to 16, at most
+ * LLMO_SCHED_POOL_MAX. The choices and messages are the same as serial.
+ * Before llmo_binder_start. LLMO_EINVAL out of range, or as
+ * llmo_sched_pool_new (the binder is unchanged).
+ */
+int llmo_binder_set_parallelism(struct llmo_binder *b, int threads);
+/*
  * Applies the configuration's scheduler section: resourceOvercommitRatio,
  * every qosClasses entry, modelAffinityWeight (0 when localityPreference
  * is false), performanceWeight (0 unless strategy is performance-aware),

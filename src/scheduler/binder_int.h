@@ -17,6 +17,7 @@
 #include "scheduler/binder.h"
 #include "scheduler/cluster.h"
 #include "scheduler/policy.h"
+#include "scheduler/pool.h"
 
 struct llmo_event_recorder;
 struct llmo_informer;
@@ -150,6 +151,8 @@ struct llmo_binder {
 	double affinity_weight; /* model affinity score weight (>= 0) */
 	double performance_weight; /* performance score weight (>= 0) */
 	double node_affinity_weight; /* preferred node affinity score weight (>= 0) */
+	/* threads that filter and score nodes on large clusters; NULL: serial */
+	struct llmo_sched_pool *pool;
 	double overcommit; /* cpu and memory allocatable multiplier (>= 1) */
 	enum llmo_sched_policy_kind policy;
 	struct llmo_rng rng; /* the random policy's choices */
