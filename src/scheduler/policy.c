@@ -461,7 +461,7 @@ struct scan {
 	const struct llmo_sched_pod *pod;
 	struct llmo_sched_class_cache *cc;
 	struct llmo_rng *rng; /* the random policy's ties: serial scans only */
-	struct scan_best part[LLMO_SCHED_POOL_MAX];
+	struct scan_best part[LLMO_SCHED_POOL_PARTS_MAX];
 };
 
 /*
@@ -541,10 +541,15 @@ int llmo_sched_policy_place(struct llmo_sched_policy *p, const struct llmo_sched
 	s->cc = class_cache(p, cls);
 	s->rng = rng;
 	if (scan_parallel(p, c->nodes.len)) {
-		int parts = llmo_sched_pool_threads(p->pool);
+		size_t parts = llmo_sched_pool_parts(p->pool);
 
+		/* a part left empty (more parts than nodes) is not run: it chose nothing */
+		for (size_t k = 0; k < parts; k++) {
+			s->part[k].chosen = SIZE_MAX;
+			s->part[k].evaluations = 0;
+		}
 		llmo_sched_pool_run(p->pool, c->nodes.len, scan_part, s);
-		for (int k = 0; k < parts; k++) {
+		for (size_t k = 0; k < parts; k++) {
 			const struct scan_best *r = &s->part[k];
 
 			p->evaluations += r->evaluations;

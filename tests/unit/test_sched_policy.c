@@ -583,7 +583,7 @@ static void test_parallel_same(void **state)
 /* A pool runs a job in fixed parts that together cover the range once. */
 struct cover {
 	unsigned char *hits;
-	size_t parts_seen[LLMO_SCHED_POOL_MAX];
+	size_t parts_seen[LLMO_SCHED_POOL_PARTS_MAX]; /* each written by the one thread running it */
 };
 
 static void cover_part(void *ctx, size_t part, size_t lo, size_t hi)
@@ -612,7 +612,8 @@ static void test_pool(void **state)
 		llmo_sched_pool_run(pool, 1001, cover_part, &c);
 	for (size_t i = 0; i < 1001; i++)
 		assert_int_equal(hits[i], 50);
-	for (size_t k = 0; k < 3; k++)
+	assert_int_equal(llmo_sched_pool_parts(pool), 3 * LLMO_SCHED_POOL_CHUNKS_PER_THREAD);
+	for (size_t k = 0; k < llmo_sched_pool_parts(pool); k++)
 		assert_int_equal(c.parts_seen[k], 50);
 	/* fewer items than threads: empty parts are skipped */
 	memset(hits, 0, sizeof(hits));
