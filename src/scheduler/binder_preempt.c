@@ -572,13 +572,15 @@ int llmo__binder_preempt(struct llmo__binder_pass *p, const json_t *pod, const c
 {
 	struct llmo_binder *b = p->b;
 	struct llmo__binder_plan *pl = NULL;
+	struct llmo_sched_pod shape;
 	struct llmo_buf names;
 	const char *node_name;
 	json_t *node = NULL, *ref;
 	int rc, evicted;
 
+	/* the cheap refusals first: a plan lists every pod */
 	if (llmo__binder_pod_preemption(b, pod) == LLMO_PREEMPT_NEVER ||
-	    !llmo_informer_synced(b->workloads))
+	    !llmo__binder_pod_shape(req, &shape) || !llmo_informer_synced(b->workloads))
 		return 0;
 	llmo_buf_init(&names, LLMO_BINDER_MESSAGE_MAX);
 	rc = llmo__binder_plan_new(p, &pl);
