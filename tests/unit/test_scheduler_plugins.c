@@ -42,7 +42,9 @@
  * test_gang_compete). A premium group evicts the basic pods that make room
  * for all its members, never a pod of higher priority, nominates each
  * member and is bound once they are gone (test_gang_preempt); a group that
- * could only partly fit evicts nothing (test_gang_preempt_partial).
+ * could only partly fit evicts nothing (test_gang_preempt_partial); its
+ * members' evictions together keep a workload at its minReplicas
+ * (test_gang_preempt_min_replicas).
  *
  * Preferred node affinity: terms' weights summed per node and normalised to
  * 0..100 steer a pod to the node it prefers most (test_preferred_affinity).
@@ -305,6 +307,17 @@ static void test_smallest_set(void **state)
 	fixture_stop(&f);
 }
 
+/* The LLMWorkload wl (llama2 7b) with minReplicas 2. */
+static void put_workload_wl(struct kube_fixture *f)
+{
+	put(f, &llmo_kube_llmworkloads,
+	    json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s, s:{s:s}, s:{s:i, s:i}}}",
+		      "apiVersion", "llm.orchestrator.io/v1", "kind", "LLMWorkload", "metadata",
+		      "name", "wl", "spec", "modelName", "llama2", "modelVersion", "7b",
+		      "modelType", "text-generation", "resources", "cpu", "1", "scaling",
+		      "minReplicas", 2, "maxReplicas", 5));
+}
+
 /*
  * gpu-a (4 GPUs): w1, w2 of workload wl (minReplicas 2, both running) and
  * x1, x2 of no workload, one GPU each, all basic. A premium pod asking 2
@@ -319,12 +332,7 @@ static void test_min_replicas(void **state)
 	(void)state;
 	assert_int_equal(fixture_start(&f), 0);
 	add_node(&f, "gpu-a", "4");
-	put(&f, &llmo_kube_llmworkloads,
-	    json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s, s:{s:s}, s:{s:i, s:i}}}",
-		      "apiVersion", "llm.orchestrator.io/v1", "kind", "LLMWorkload", "metadata",
-		      "name", "wl", "spec", "modelName", "llama2", "modelVersion", "7b",
-		      "modelType", "text-generation", "resources", "cpu", "1", "scaling",
-		      "minReplicas", 2, "maxReplicas", 5));
+	put_workload_wl(&f);
 	put(&f, &llmo_kube_pods, pod("x1", "1", "basic", NULL, "gpu-a", "0"));
 	put(&f, &llmo_kube_pods, pod("x2", "1", "basic", NULL, "gpu-a", "1"));
 	put(&f, &llmo_kube_pods, pod("w1", "1", "basic", "wl", "gpu-a", "2"));
@@ -985,6 +993,50 @@ static void test_gang_preempt_partial(void **state)
 }
 
 /*
+ * A gang's evictions together keep a workload at its minReplicas: wl
+ * (minReplicas 2) runs w1 on gpu-a, w2 on gpu-b and w3 on gpu-c (one GPU
+ * each, basic), x1 (basic, no workload) runs on gpu-d. Each member alone
+ * could take one of wl's pods (3 live, 2 kept); m1 takes w1 (gpu-a, first
+ * of the equal choices), and m2 then sees wl at 2 and takes x1 instead.
+ * w2 and w3 stay.
+ */
+static void test_gang_preempt_min_replicas(void **state)
+{
+	static const char *const nodes[] = {"gpu-a", "gpu-b", "gpu-c", "gpu-d"};
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	for (size_t i = 0; i < 4; i++)
+		add_node(&f, nodes[i], "1");
+	put_workload_wl(&f);
+	put(&f, &llmo_kube_pods, pod("w1", "1", "basic", "wl", "gpu-a", "0"));
+	put(&f, &llmo_kube_pods, pod("w2", "1", "basic", "wl", "gpu-b", "0"));
+	put(&f, &llmo_kube_pods, pod("w3", "1", "basic", "wl", "gpu-c", "0"));
+	put(&f, &llmo_kube_pods, pod("x1", "1", "basic", NULL, "gpu-d", "0"));
+	b = start_binder(&f);
+	put(&f, &llmo_kube_pods, premium_gang_pod("m1", "g", "2"));
+	put(&f, &llmo_kube_pods, premium_gang_pod("m2", "g", "2"));
+
+	w.pod = "m1";
+	w.nominated = "gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "m2";
+	w.nominated = "gpu-d";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_true(deleting(&f, "w1"));
+	assert_true(deleting(&f, "x1"));
+	assert_false(deleting(&f, "w2"));
+	assert_false(deleting(&f, "w3"));
+	assert_int_equal(llmo_binder_evicted_count(b), 2);
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
  * Two groups compete without deadlock: a and b (minMember 3, one GPU each)
  * are created interleaved (a1 b1 a2 b2 a3 b3) on 4 GPUs, where a scheduler
  * holding the members that fit one by one would give each group two GPUs
@@ -1098,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_gang_compete),
 		cmocka_unit_test(test_gang_preempt),
 		cmocka_unit_test(test_gang_preempt_partial),
+		cmocka_unit_test(test_gang_preempt_min_replicas),
 		cmocka_unit_test(test_topology),
 	};
 
