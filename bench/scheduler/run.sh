@@ -2,7 +2,8 @@
 # Scheduling policies compared on the Alibaba openb trace with the method of
 # "Beware of Fragmentation" (ATC'23): every policy over SEEDS at inflate 1.3,
 # the mean of each metric, the published numbers beside them, the ratio of
-# llmo to FGD, then throughput on a 10,000-node synthetic cluster and
+# llmo to FGD, then throughput on a 10,000-node synthetic cluster, serial
+# and with parallel node scoring (PARALLELISM threads) in the same run, and
 # (MIXES=1) the same comparison on other workload mixes. See
 # bench/scheduler/README.md.
 #
@@ -13,6 +14,7 @@
 #   INFLATE=1.3
 #   POLICIES="random bestfit dotprod gpupacking gpuclustering fgd llmo"
 #   SYNTHETIC=10000     nodes of the throughput run (0 skips it)
+#   PARALLELISM=0       threads of its parallel runs (0: the online CPUs up to 16)
 #   MIXES=0             1: also compare bestfit, fgd and llmo on generated mixes
 #                       (bench/scheduler/mixes.py, python3), MIX_SEEDS="42 43 44 45 46"
 #   BUILDDIR=build-bench  where llmo is built (RelWithDebInfo, no sanitizers)
@@ -26,6 +28,7 @@ SEEDS=${SEEDS:-"42 43 44 45 46 47 48 49 50 51"}
 INFLATE=${INFLATE:-1.3}
 POLICIES=${POLICIES:-"random bestfit dotprod gpupacking gpuclustering fgd llmo"}
 SYNTHETIC=${SYNTHETIC:-10000}
+PARALLELISM=${PARALLELISM:-0}
 MIXES=${MIXES:-0}
 MIX_SEEDS=${MIX_SEEDS:-"42 43 44 45 46"}
 BUILDDIR=${BUILDDIR:-build-bench}
@@ -93,14 +96,25 @@ fi
 
 if [ "$SYNTHETIC" -gt 0 ]; then
 	echo
-	echo "Throughput on $SYNTHETIC synthetic nodes (the node list's shapes in turn), seed 42:"
+	echo "Throughput on $SYNTHETIC synthetic nodes (the node list's shapes in turn), seed 42,"
+	echo "serial (--parallelism 1) and parallel (--parallelism $PARALLELISM) one after the other:"
 	echo
-	echo "| policy | pods | decisions/s | unallocated GPU % at 100% |"
-	echo "| --- | --- | --- | --- |"
+	echo "| policy | pods | decisions/s serial | decisions/s parallel | threads | parallel / serial | unallocated GPU % at 100% | same placements |"
+	echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 	for p in fgd llmo; do
-		"$LLMO" sim schedule --nodes "$NODES" --pods "$PODS" --policy $p --seed 42 \
-			--inflate "$INFLATE" --synthetic-nodes "$SYNTHETIC" >"$WORK/out.json"
-		echo "| $p | $(value pods "$WORK/out.json") | $(value decisions_per_second "$WORK/out.json" | cut -d. -f1) | $(value unallocated_gpu_pct_at_arrived_100 "$WORK/out.json") |"
+		for par in 1 "$PARALLELISM"; do
+			"$LLMO" sim schedule --nodes "$NODES" --pods "$PODS" --policy $p --seed 42 \
+				--inflate "$INFLATE" --synthetic-nodes "$SYNTHETIC" \
+				--parallelism "$par" >"$WORK/out-$par.json"
+		done
+		s=$WORK/out-1.json
+		q=$WORK/out-$PARALLELISM.json
+		# same placements: every placement-derived metric equal
+		same=no
+		if [ "$(grep -v -e decision -e parallelism "$s")" = "$(grep -v -e decision -e parallelism "$q")" ]; then
+			same=yes
+		fi
+		echo "| $p | $(value pods "$s") | $(value decisions_per_second "$s" | cut -d. -f1) | $(value decisions_per_second "$q" | cut -d. -f1) | $(value parallelism "$q") | $(awk -v a="$(value decisions_per_second "$q")" -v b="$(value decisions_per_second "$s")" 'BEGIN {printf "%.2f", a / b}') | $(value unallocated_gpu_pct_at_arrived_100 "$s") | $same |"
 	done
 fi
 

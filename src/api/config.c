@@ -57,6 +57,14 @@ static const struct llmo_field scheduler_fields[] = {
 	  .doc = "weight of the performance score (0..100, the node's GPU type's benchmarked "
 		 "tokens/s for the model against the best); used when strategy is "
 		 "performance-aware"),
+	F(SC, node_affinity_weight, "nodeAffinityWeight", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 100, .def = "1",
+	  .doc = "weight of the preferred node affinity score (0..100: the sum of the weights "
+		 "of the pod's preferred terms a node matches, against the largest sum)"),
+	F(SC, parallelism, "parallelism", LLMO_FT_INT32, .flags = LLMO_FF_MIN | LLMO_FF_MAX,
+	  .min = 0, .max = 64, .def = "0",
+	  .doc = "threads that filter and score nodes on clusters of 2048 nodes or more: "
+		 "1 serial, 0 the online CPUs up to 16"),
 	F(SC, predictive_scaling, "predictiveScaling", LLMO_FT_BOOL, .def = "true",
 	  .doc = "forecast demand and add replicas before it arrives"),
 	F(SC, qos_classes, "qosClasses", LLMO_FT_OBJMAP, .sub = qos_fields, .elem_size = sizeof(QC),

@@ -39,6 +39,8 @@ struct llmo_scheduler_config {
 	bool locality_preference;
 	double model_affinity_weight;
 	double performance_weight;
+	double node_affinity_weight;
+	int32_t parallelism;
 	bool predictive_scaling;
 	LLMO_LIST(struct llmo_qos_class) qos_classes;
 };

@@ -58,13 +58,6 @@
 
 static const char *const res_names[RES_N] = {"cpu", "memory", "nvidia.com/gpu"};
 
-/*
- * Failure reasons, in the order the message lists them; the untolerated
- * taints (one reason per distinct taint, struct whys) come after gpuType.
- */
-enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_GPU_TYPE, WHY_SELECTOR, WHY_NOT_READY,
-       WHY_UNSCHEDULABLE, WHY_N };
-
 static const char *const why_text[WHY_N] = {
 	"Insufficient cpu",		     "Insufficient memory",
 	"Insufficient nvidia.com/gpu",	     "node(s) didn't match gpuType",
@@ -72,23 +65,7 @@ static const char *const why_text[WHY_N] = {
 	"node(s) were not ready",	     "node(s) were unschedulable",
 };
 
-/* Distinct untolerated taints named in one message; further ones are counted together. */
-#define BINDER_TAINTS_MAX 8
-/* Longest "{key: value}" of a taint in a message. */
-#define BINDER_TAINT_TEXT_MAX 160
-
-/* Why nodes failed: counts per reason, and per untolerated taint. */
-struct whys {
-	int n[WHY_N];
-	struct {
-		char text[BINDER_TAINT_TEXT_MAX];
-		int n;
-	} taints[BINDER_TAINTS_MAX];
-	size_t ntaints;
-	int other_taints; /* nodes with a taint past BINDER_TAINTS_MAX distinct ones */
-};
-
-/* What node_fits found. */
+/* What node_check found. */
 enum fit { FIT_OK, FIT_SHORT, FIT_NO };
 
 
@@ -102,7 +79,7 @@ static bool str_eq(const json_t *v, const char *s)
 	return t && strcmp(t, s) == 0;
 }
 
-static bool pod_is_candidate(const struct llmo_binder *b, const json_t *pod)
+bool llmo__binder_pod_pending(const struct llmo_binder *b, const json_t *pod)
 {
 	const char *sched = llmo_kube_str(pod, "spec", "schedulerName");
 	const char *node = llmo_kube_str(pod, "spec", "nodeName");
@@ -112,11 +89,6 @@ static bool pod_is_candidate(const struct llmo_binder *b, const json_t *pod)
 	if (node && *node)
 		return false;
 	return json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") == NULL;
-}
-
-bool llmo__binder_pod_pending(const struct llmo_binder *b, const json_t *pod)
-{
-	return pod_is_candidate(b, pod);
 }
 
 bool llmo__binder_pod_finished(const json_t *pod)
@@ -136,6 +108,11 @@ const char *llmo__binder_label(const json_t *obj, const char *key)
 bool llmo__binder_pod_deleting(const json_t *pod)
 {
 	return json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL;
+}
+
+bool llmo__binder_pod_leaving(const struct llmo_binder *b, const json_t *pod, const char *key)
+{
+	return llmo__binder_pod_deleting(pod) || llmo_hmap_has(&b->evicting, key);
 }
 
 /* The QoS class the pod's label names, or NULL. */
@@ -185,7 +162,7 @@ int llmo__binder_pod_preemption(const struct llmo_binder *b, const json_t *pod)
 }
 
 /* Splits "ns/name" into ns (a buffer of n bytes) and *name. False when malformed. */
-static bool split_key(const char *key, char *ns, size_t n, const char **name)
+bool llmo__binder_split_key(const char *key, char *ns, size_t n, const char **name)
 {
 	const char *slash = strchr(key, '/');
 
@@ -206,7 +183,7 @@ const char *llmo__binder_created(const json_t *pod)
 }
 
 /* The queue order (binder.h): higher priority, then older, then key; pods not cached last. */
-static bool pod_key_before(void *ctx, const char *ka, const char *kb)
+bool llmo__binder_pod_before(void *ctx, const char *ka, const char *kb)
 {
 	const struct llmo_binder *b = ctx;
 	char nsa[LLMO_BINDER_KEY_MAX], nsb[LLMO_BINDER_KEY_MAX];
@@ -215,9 +192,9 @@ static bool pod_key_before(void *ctx, const char *ka, const char *kb)
 	int32_t pa, pb;
 	int t;
 
-	if (split_key(ka, nsa, sizeof(nsa), &na))
+	if (llmo__binder_split_key(ka, nsa, sizeof(nsa), &na))
 		a = llmo_informer_get(b->pods, nsa, na);
-	if (split_key(kb, nsb, sizeof(nsb), &nb))
+	if (llmo__binder_split_key(kb, nsb, sizeof(nsb), &nb))
 		c = llmo_informer_get(b->pods, nsb, nb);
 	if (!a || !c)
 		return a && !c;
@@ -232,7 +209,7 @@ static bool pod_key_before(void *ctx, const char *ka, const char *kb)
 }
 
 /* Adds a to *sum, saturating at INT64_MAX / INT64_MIN. */
-static void sat_add(int64_t *sum, int64_t a)
+void llmo__binder_sat_add(int64_t *sum, int64_t a)
 {
 	if (llmo_quantity_add(*sum, a, sum))
 		*sum = a > 0 ? INT64_MAX : INT64_MIN;
@@ -254,7 +231,7 @@ void llmo__binder_pod_request(const json_t *pod, struct llmo__binder_usage *u)
 			int64_t m = 0;
 
 			if (q && llmo_quantity_from_json(q, &m, NULL) == 0)
-				sat_add(&u->v[r], m);
+				llmo__binder_sat_add(&u->v[r], m);
 		}
 	}
 }
@@ -286,7 +263,7 @@ bool llmo__binder_pod_shape(const struct llmo__binder_usage *req, struct llmo_sc
 	return true;
 }
 
-static const char *annotation(const json_t *obj, const char *key)
+const char *llmo__binder_annotation(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(
 		json_object_get(json_object_get(obj, "metadata"), "annotations"), key));
@@ -342,7 +319,7 @@ static bool gpu_type_constrains(const char *spec)
  */
 static bool node_gpu_type_ok(const json_t *node, const char *spec)
 {
-	const char *devs = annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *devs = llmo__binder_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
 	const char *label = json_string_value(json_object_get(
 		json_object_get(json_object_get(node, "metadata"), "labels"),
 		LLMO_BINDER_GPU_PRODUCT_LABEL));
@@ -384,7 +361,7 @@ bool llmo_binder_gpu_type_accepts(const json_t *pod, const json_t *node)
  */
 static void node_gpu_name(const json_t *node, char *out, size_t n)
 {
-	const char *devs = annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *devs = llmo__binder_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
 	const char *lbl = llmo__binder_label(node, LLMO_BINDER_GPU_PRODUCT_LABEL);
 	json_t *arr, *d;
 	size_t i;
@@ -463,7 +440,7 @@ static void state_pod_key(struct llmo_binder *b, const char *key)
 {
 	char ns[LLMO_BINDER_KEY_MAX];
 	const char *name;
-	json_t *pod = split_key(key, ns, sizeof(ns), &name) ? llmo_informer_get(b->pods, ns, name)
+	json_t *pod = llmo__binder_split_key(key, ns, sizeof(ns), &name) ? llmo_informer_get(b->pods, ns, name)
 							      : NULL;
 
 	if (llmo__binder_state_pod(b, key, pod))
@@ -523,7 +500,7 @@ int64_t llmo__binder_gpu_used(const struct llmo__binder_pass *p, const char *nod
 }
 
 /* The pass's own usage entry of node, copied from the state's at first (see the pass). */
-static struct llmo__binder_usage *used_of(struct llmo__binder_pass *p, const char *node)
+struct llmo__binder_usage *llmo__binder_pass_used(struct llmo__binder_pass *p, const char *node)
 {
 	struct llmo__binder_usage *u = llmo_hmap_get(&p->used, node);
 	const struct llmo__binder_usage *base;
@@ -547,7 +524,7 @@ static struct llmo__binder_usage *used_of(struct llmo__binder_pass *p, const cha
  */
 const char *llmo__binder_pod_gpus(const struct llmo_binder *b, const json_t *pod, const char *key)
 {
-	const char *a = annotation(pod, LLMO_BINDER_GPUS_ANNOTATION);
+	const char *a = llmo__binder_annotation(pod, LLMO_BINDER_GPUS_ANNOTATION);
 
 	if (a && *a)
 		return a;
@@ -580,7 +557,7 @@ static int64_t *gpu_slot(struct llmo__binder_pass *p, const char *node, const ch
 }
 
 /* Spreads a pod's milli-GPUs evenly over the comma-separated GPU ids it holds. */
-static int add_gpu_usage(struct llmo__binder_pass *p, const char *node, const char *ids,
+int llmo__binder_pass_add_gpus(struct llmo__binder_pass *p, const char *node, const char *ids,
 			 int64_t milli)
 {
 	size_t n = 1;
@@ -596,12 +573,33 @@ static int add_gpu_usage(struct llmo__binder_pass *p, const char *node, const ch
 		if (len && !v)
 			return LLMO_ENOMEM;
 		if (v)
-			sat_add(v, milli / (int64_t)n);
+			llmo__binder_sat_add(v, milli / (int64_t)n);
 		s += len;
 		if (*s == ',')
 			s++;
 	}
 	return 0;
+}
+
+int llmo__binder_pass_reserve(struct llmo__binder_pass *p, const char *node,
+			      const struct llmo__binder_usage *req, const char *gpus, int sign)
+{
+	struct llmo__binder_usage *u = llmo__binder_pass_used(p, node);
+	struct llmo_sched_pod shape;
+	int tag;
+
+	if (!u)
+		return LLMO_ENOMEM;
+	for (int r = 0; r < RES_N; r++)
+		llmo__binder_sat_add(&u->v[r], sign * req->v[r]);
+	tag = llmo__binder_pod_shape(req, &shape) ? llmo_sched_pod_tag(&shape) : -1;
+	if (tag >= 0 && sign > 0 && u->tags[tag] < UINT32_MAX)
+		u->tags[tag]++;
+	else if (tag >= 0 && sign < 0 && u->tags[tag] > 0)
+		u->tags[tag]--;
+	return req->v[RES_GPU] > 0
+		       ? llmo__binder_pass_add_gpus(p, node, gpus, sign * req->v[RES_GPU])
+		       : 0;
 }
 
 /*
@@ -610,7 +608,7 @@ static int add_gpu_usage(struct llmo__binder_pass *p, const char *node, const ch
  */
 int llmo__binder_node_gpu_ids(const json_t *node, struct llmo_strv *ids)
 {
-	const char *devs = annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *devs = llmo__binder_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
 	json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
 	json_t *q = json_object_get(alloc, "nvidia.com/gpu"), *arr, *d;
 	int64_t have = 0;
@@ -645,7 +643,7 @@ int llmo__binder_node_gpu_ids(const json_t *node, struct llmo_strv *ids)
  * unused GPUs in index order; a fraction takes the fullest GPU it still
  * fits on (best fit, which keeps whole GPUs free). False when none fit.
  */
-static bool pick_gpus(struct llmo__binder_pass *p, const json_t *node, int64_t milli,
+bool llmo__binder_pick_gpus(struct llmo__binder_pass *p, const json_t *node, int64_t milli,
 		      struct llmo_buf *out)
 {
 	const char *name = llmo_kube_str(node, "metadata", "name");
@@ -688,25 +686,29 @@ out:
 static int add_nominee(struct llmo__binder_pass *p, const char *key)
 {
 	char ns[LLMO_BINDER_KEY_MAX];
-	const char *name, *node;
+	const char *name, *node, *group;
 	struct llmo__binder_usage req, *u;
 	json_t *pod;
 
-	if (!split_key(key, ns, sizeof(ns), &name) || strcmp(key, p->self) == 0 ||
+	if (!llmo__binder_split_key(key, ns, sizeof(ns), &name) || strcmp(key, p->self) == 0 ||
 	    llmo_hmap_has(&p->b->assumed, key))
 		return 0;
 	pod = llmo_informer_get(p->b->pods, ns, name);
-	if (!pod || !pod_is_candidate(p->b, pod) || llmo__binder_pod_finished(pod))
+	if (!pod || !llmo__binder_pod_pending(p->b, pod) || llmo__binder_pod_finished(pod))
+		return 0;
+	/* a gang's members are placed together: their own rooms would count them twice */
+	if (p->group && strcmp(ns, p->group_ns) == 0 &&
+	    (group = llmo__binder_pod_group(pod)) != NULL && strcmp(group, p->group) == 0)
 		return 0;
 	node = llmo__binder_nominated_node(p->b, pod, key);
 	if (!node || llmo__binder_pod_priority(p->b, pod) < p->priority)
 		return 0;
-	u = used_of(p, node);
+	u = llmo__binder_pass_used(p, node);
 	if (!u)
 		return LLMO_ENOMEM;
 	llmo__binder_pod_request(pod, &req);
 	for (int r = 0; r < RES_N; r++)
-		sat_add(&u->v[r], req.v[r]);
+		llmo__binder_sat_add(&u->v[r], req.v[r]);
 	return 0;
 }
 
@@ -733,11 +735,11 @@ int64_t llmo__binder_node_alloc(const struct llmo_binder *b, const json_t *node,
 }
 
 /* Counts a node under the untolerated taint {key: value}. */
-static void count_taint(struct whys *w, const json_t *taint)
+static void count_taint(struct llmo__binder_whys *w, const json_t *taint)
 {
 	const char *k = json_string_value(json_object_get(taint, "key"));
 	const char *v = json_string_value(json_object_get(taint, "value"));
-	char text[BINDER_TAINT_TEXT_MAX];
+	char text[LLMO__BINDER_TAINT_TEXT_MAX];
 
 	snprintf(text, sizeof(text), "{%s: %s}", k ? k : "", v ? v : "");
 	for (size_t i = 0; i < w->ntaints; i++) {
@@ -746,7 +748,7 @@ static void count_taint(struct whys *w, const json_t *taint)
 			return;
 		}
 	}
-	if (w->ntaints == BINDER_TAINTS_MAX) {
+	if (w->ntaints == LLMO__BINDER_TAINTS_MAX) {
 		w->other_taints++;
 		return;
 	}
@@ -754,43 +756,54 @@ static void count_taint(struct whys *w, const json_t *taint)
 	w->taints[w->ntaints++].n = 1;
 }
 
+/* What the filters found on one node (node_check), before it is counted (node_count). */
+struct node_fit {
+	enum fit fit;
+	int why;	     /* FIT_NO: a WHY_ reason, or WHY_N for the taint below */
+	const json_t *taint; /* the first untolerated NoSchedule/NoExecute taint */
+	bool short_of[RES_N]; /* FIT_SHORT: the resources it lacks */
+};
+
 /*
  * Tries node for pod (req: its request; gpu_type: its gpuType constraint,
- * or NULL): FIT_OK when it passes the filters; otherwise counts why in w
- * (one reason for a node that is not ready, unschedulable, tainted, not
- * selected or of another GPU type: FIT_NO; one per short resource
- * otherwise: FIT_SHORT, where preemption may help).
+ * or NULL) into *nf: FIT_OK when it passes the filters; FIT_NO with the
+ * one reason for a node that is not ready, unschedulable, tainted, not
+ * selected or of another GPU type; FIT_SHORT with every short resource
+ * otherwise (where preemption may help). Reads only (the pass, the state,
+ * the objects), so that several threads may check nodes at once.
  */
-static enum fit node_fits(struct llmo__binder_pass *p, const json_t *node, const json_t *pod,
-			  const struct llmo__binder_usage *req, const char *gpu_type, struct whys *w)
+static void node_check(const struct llmo__binder_pass *p, const json_t *node, const json_t *pod,
+		       const struct llmo__binder_usage *req, const char *gpu_type,
+		       struct node_fit *nf)
 {
 	const char *node_name = llmo_kube_str(node, "metadata", "name");
 	const struct llmo__binder_usage *used = llmo__binder_used(p, node_name);
 	const struct llmo__binder_node *cached = llmo__binder_state_node(p->b, node_name);
-	const json_t *taint;
-	bool fits = true;
 
+	memset(nf, 0, sizeof(*nf));
+	nf->fit = FIT_NO;
 	if (cached ? !cached->ready : !llmo_kube_condition_true(node, "Ready")) {
-		w->n[WHY_NOT_READY]++;
-		return FIT_NO;
+		nf->why = WHY_NOT_READY;
+		return;
 	}
 	if (json_is_true(json_object_get(json_object_get(node, "spec"), "unschedulable"))) {
-		w->n[WHY_UNSCHEDULABLE]++;
-		return FIT_NO;
+		nf->why = WHY_UNSCHEDULABLE;
+		return;
 	}
-	taint = llmo_sched_untolerated_taint(pod, node);
-	if (taint) {
-		count_taint(w, taint);
-		return FIT_NO;
+	nf->taint = llmo_sched_untolerated_taint(pod, node);
+	if (nf->taint) {
+		nf->why = WHY_N;
+		return;
 	}
 	if (!llmo_sched_node_selected(pod, node)) {
-		w->n[WHY_SELECTOR]++;
-		return FIT_NO;
+		nf->why = WHY_SELECTOR;
+		return;
 	}
 	if (gpu_type && !node_gpu_type_ok(node, gpu_type)) {
-		w->n[WHY_GPU_TYPE]++;
-		return FIT_NO;
+		nf->why = WHY_GPU_TYPE;
+		return;
 	}
+	nf->fit = FIT_OK;
 	for (int r = 0; r < RES_N; r++) {
 		int64_t have, free_m;
 
@@ -799,11 +812,21 @@ static enum fit node_fits(struct llmo__binder_pass *p, const json_t *node, const
 		have = cached ? cached->alloc[r] : llmo__binder_node_alloc(p->b, node, r);
 		if (__builtin_sub_overflow(have, used ? used->v[r] : 0, &free_m) ||
 		    free_m < req->v[r]) {
-			w->n[r]++;
-			fits = false;
+			nf->short_of[r] = true;
+			nf->fit = FIT_SHORT;
 		}
 	}
-	return fits ? FIT_OK : FIT_SHORT;
+}
+
+/* Counts why a node failed (nf) into w: one reason, or one per short resource. */
+static void node_count(struct llmo__binder_whys *w, const struct node_fit *nf)
+{
+	if (nf->fit == FIT_NO && nf->why == WHY_N)
+		count_taint(w, nf->taint);
+	else if (nf->fit == FIT_NO)
+		w->n[nf->why]++;
+	for (int r = 0; nf->fit == FIT_SHORT && r < RES_N; r++)
+		w->n[r] += nf->short_of[r];
 }
 
 /* ---- placement with a policy ---- */
@@ -894,7 +917,7 @@ static json_t *first_fit(struct llmo__binder_pass *p, json_t **nodes, size_t n, 
 {
 	for (size_t i = 0; i < n; i++) {
 		llmo_buf_reset(gpus);
-		if (milli <= 0 || pick_gpus(p, nodes[i], milli, gpus))
+		if (milli <= 0 || llmo__binder_pick_gpus(p, nodes[i], milli, gpus))
 			return nodes[i];
 	}
 	llmo_buf_reset(gpus);
@@ -980,7 +1003,7 @@ static int choice_topology(struct choice *ch)
 	if (!ch->topo)
 		return LLMO_ENOMEM;
 	for (size_t i = 0; i < ch->nodes.len; i++) {
-		const char *devs = annotation(ch->nodes.items[i], LLMO_BINDER_DEVICES_ANNOTATION);
+		const char *devs = llmo__binder_annotation(ch->nodes.items[i], LLMO_BINDER_DEVICES_ANNOTATION);
 		json_t *arr = devs ? json_loads(devs, 0, NULL) : NULL;
 
 		llmo_sched_topology_read(arr, &ch->topo[i]);
@@ -1010,7 +1033,10 @@ static int topology_pick(const struct choice *ch, size_t i, int k, uint8_t *out)
 
 /*
  * The score plugins beyond the policy (binder.h) per node of ch into
- * extra[0..nodes): the model affinity score times the weight, minus 100 *
+ * extra[0..nodes): the model affinity score times the weight, the
+ * performance score times its weight, the preferred node affinity score
+ * (100 * matching terms' weights / the largest such sum) times its weight,
+ * minus 100 *
  * untolerated PreferNoSchedule taints / the most of any node, and for a pod
  * of k >= 2 whole GPUs minus 100 * (domains spanned - 1) / (k - 1) on a
  * node that reports its topology (ch->topo). False when every one is 0
@@ -1022,11 +1048,15 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 {
 	json_t *model = b->performance_weight > 0 ? pod_model(b, pod) : NULL;
 	double fastest = 0;
+	int64_t most_preferred = 0;
 	int most = 0;
 	bool any = false;
 
 	for (size_t i = 0; model && i < ch->nodes.len; i++)
 		fastest = LLMO_MAX(fastest, node_tokens_per_second(model, ch->nodes.items[i]));
+	for (size_t i = 0; b->node_affinity_weight > 0 && i < ch->nodes.len; i++)
+		most_preferred = LLMO_MAX(most_preferred,
+					  llmo_sched_preferred_affinity(pod, ch->nodes.items[i]));
 
 	for (size_t i = 0; i < ch->nodes.len; i++) {
 		int t = llmo_sched_untolerated_preferred(pod, ch->nodes.items[i]);
@@ -1039,6 +1069,11 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 		if (fastest > 0)
 			extra[i] += b->performance_weight * 100.0 *
 				    node_tokens_per_second(model, ch->nodes.items[i]) / fastest;
+		if (most_preferred > 0)
+			extra[i] += b->node_affinity_weight *
+				    (double)llmo_sched_node_affinity_score(
+					    llmo_sched_preferred_affinity(pod, ch->nodes.items[i]),
+					    most_preferred);
 		most = LLMO_MAX(most, t);
 		any = any || extra[i] != 0;
 	}
@@ -1091,7 +1126,7 @@ static int place_scored(struct llmo_sched_policy *pol, const struct choice *ch,
  * score plugins, its GPU ids into gpus: the node, or NULL with *rc 0 when
  * none has GPUs for the pod (or an error code in *rc).
  */
-static json_t *choose(struct llmo__binder_pass *p, const json_t *pod, json_t **cands, size_t n,
+json_t *llmo__binder_choose(struct llmo__binder_pass *p, const json_t *pod, json_t **cands, size_t n,
 		      const struct llmo__binder_usage *req, struct llmo_buf *gpus, int *rc)
 {
 	double *extra = NULL;
@@ -1119,6 +1154,7 @@ static json_t *choose(struct llmo__binder_pass *p, const json_t *pod, json_t **c
 		*rc = llmo_sched_policy_init(&pol, b->policy, &w, &err);
 	if (*rc)
 		goto out;
+	llmo_sched_policy_set_pool(&pol, b->pool);
 	extra = calloc(ch.nodes.len ? ch.nodes.len : 1, sizeof(*extra));
 	if (!extra) {
 		*rc = LLMO_ENOMEM;
@@ -1195,7 +1231,7 @@ static int annotate_gpus(struct llmo_binder *b, const char *key, const char *ns,
 	return rc;
 }
 
-static int bind_pod(struct llmo_binder *b, const json_t *pod, const char *key, const char *ns,
+int llmo__binder_bind(struct llmo_binder *b, const json_t *pod, const char *key, const char *ns,
 		    const char *name, const char *node, const char *gpus)
 {
 	struct llmo_error err = {0};
@@ -1272,7 +1308,7 @@ out:
 }
 
 /* Sets PodScheduled=False/Unschedulable with msg unless the pod already says so. */
-static int mark_unschedulable(struct llmo_binder *b, const json_t *pod, const char *key,
+int llmo__binder_mark_unschedulable(struct llmo_binder *b, const json_t *pod, const char *key,
 			      const char *ns, const char *name, const char *msg)
 {
 	json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
@@ -1324,7 +1360,7 @@ out:
 	return rc;
 }
 
-static int format_reasons(size_t n_nodes, const struct whys *w, struct llmo_buf *msg)
+int llmo__binder_format_reasons(size_t n_nodes, const struct llmo__binder_whys *w, struct llmo_buf *msg)
 {
 	const char *sep = ": ";
 	int rc;
@@ -1353,12 +1389,7 @@ static int format_reasons(size_t n_nodes, const struct whys *w, struct llmo_buf 
 	return rc;
 }
 
-/* A list of borrowed objects (nodes of the pass). */
-struct objv {
-	LLMO_VEC(json_t *) v;
-};
-
-static int objv_push(struct objv *o, json_t *obj)
+static int objv_push(struct llmo__binder_objv *o, json_t *obj)
 {
 	json_t **slot = llmo_vec_push(&o->v);
 
@@ -1375,7 +1406,7 @@ static const char *pod_gpu_type(const json_t *pod, const struct llmo__binder_usa
 
 	if (req->v[RES_GPU] <= 0)
 		return NULL;
-	t = annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
+	t = llmo__binder_annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
 	return gpu_type_constrains(t) ? t : NULL;
 }
 
@@ -1384,21 +1415,54 @@ static const char *pod_gpu_type(const json_t *pod, const struct llmo__binder_usa
  * that pass into cands, those that pass or are short of resources only
  * into shorts (NULL: not kept), why the others failed into w.
  */
-static int filter_nodes(struct llmo__binder_pass *p, const json_t *pod,
-			const struct llmo__binder_usage *req, struct whys *w, struct objv *cands,
-			struct objv *shorts)
+/* The filters over a pass's nodes in parallel: what each part of the nodes found. */
+struct filter_job {
+	const struct llmo__binder_pass *p;
+	const json_t *pod;
+	const struct llmo__binder_usage *req;
+	const char *gpu_type;
+	struct node_fit *fits; /* per node of the pass */
+};
+
+static void filter_part(void *ctx, size_t part, size_t lo, size_t hi)
 {
-	const char *gpu_type = pod_gpu_type(pod, req);
+	struct filter_job *j = ctx;
+
+	(void)part;
+	for (size_t i = lo; i < hi; i++)
+		node_check(j->p, j->p->nodes.items[i], j->pod, j->req, j->gpu_type, &j->fits[i]);
+}
+
+int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
+			const struct llmo__binder_usage *req, struct llmo__binder_whys *w,
+			struct llmo__binder_objv *cands, struct llmo__binder_objv *shorts)
+{
+	struct filter_job j = {.p = p, .pod = pod, .req = req, .gpu_type = pod_gpu_type(pod, req)};
 	int rc = 0;
 
+	/*
+	 * On a large cluster the nodes are checked on the pool's threads (each
+	 * a fixed slice; they only read), then counted here in node order, so
+	 * that the candidates and the message are those of the serial loop.
+	 */
+	if (p->b->pool && p->nodes.len >= LLMO_SCHED_PARALLEL_MIN_NODES) {
+		j.fits = malloc(p->nodes.len * sizeof(*j.fits));
+		if (!j.fits)
+			return LLMO_ENOMEM;
+		llmo_sched_pool_run(p->b->pool, p->nodes.len, filter_part, &j);
+	}
 	for (size_t i = 0; i < p->nodes.len && !rc; i++) {
-		enum fit f = node_fits(p, p->nodes.items[i], pod, req, gpu_type, w);
+		struct node_fit one, *nf = j.fits ? &j.fits[i] : &one;
 
-		if (f == FIT_OK)
+		if (!j.fits)
+			node_check(p, p->nodes.items[i], pod, req, j.gpu_type, nf);
+		node_count(w, nf);
+		if (nf->fit == FIT_OK)
 			rc = objv_push(cands, p->nodes.items[i]);
-		if (f != FIT_NO && shorts && !rc)
+		if (nf->fit != FIT_NO && shorts && !rc)
 			rc = objv_push(shorts, p->nodes.items[i]);
 	}
+	free(j.fits);
 	return rc;
 }
 
@@ -1407,7 +1471,7 @@ static int filter_nodes(struct llmo__binder_pass *p, const json_t *pod,
  * rooms of the nominated pods (this binder's nominations, then the others
  * the informer shows).
  */
-static int pass_fill(struct llmo__binder_pass *p)
+int llmo__binder_pass_fill(struct llmo__binder_pass *p)
 {
 	struct llmo__binder_state *st = &p->b->state;
 	const char *key;
@@ -1427,248 +1491,16 @@ static int pass_fill(struct llmo__binder_pass *p)
 	return rc;
 }
 
-/* ---- gang placement (binder.h: LLMO_BINDER_POD_GROUP_ANNOTATION) ---- */
-
-/* A pending member of a pod group, and where this decision puts it. */
-struct gang_member {
-	json_t *pod; /* a reference */
-	char key[LLMO_BINDER_KEY_MAX];
-	const char *node; /* the chosen node's name (the informer's), or NULL */
-	struct llmo_buf gpus;
-};
-
-/* A pod group as the informer shows it: its members bound and pending. */
-struct gang {
-	struct llmo_binder *b;
-	const char *name;
-	size_t bound; /* members holding a node (bound or assumed), unfinished */
-	LLMO_VEC(struct gang_member) pending; /* in queue order */
-};
-
-/* The pod's group (its annotation), or NULL when it has none or a bad one. */
-static const char *pod_group(const json_t *pod)
-{
-	const char *g = annotation(pod, LLMO_BINDER_POD_GROUP_ANNOTATION);
-
-	return g && *g && strlen(g) <= LLMO_BINDER_POD_GROUP_MAX ? g : NULL;
-}
-
-/* The pod's minMember into *min: 1 when absent; false when not 1..LLMO_BINDER_GANG_MAX. */
-static bool pod_group_min(const json_t *pod, int64_t *min)
-{
-	const char *v = annotation(pod, LLMO_BINDER_POD_GROUP_MIN_ANNOTATION);
-	int64_t n = 0;
-
-	*min = 1;
-	if (!v)
-		return true;
-	if (!*v || strlen(v) > 4)
-		return false;
-	for (const char *c = v; *c; c++) {
-		if (!isdigit((unsigned char)*c))
-			return false;
-		n = n * 10 + (*c - '0');
-	}
-	if (n < 1 || n > LLMO_BINDER_GANG_MAX)
-		return false;
-	*min = n;
-	return true;
-}
-
-static int gang_collect(void *ctx, json_t *pod)
-{
-	struct gang *g = ctx;
-	const char *grp = pod_group(pod), *node = llmo_kube_str(pod, "spec", "nodeName");
-	struct gang_member *m;
-	char key[LLMO_BINDER_KEY_MAX];
-
-	if (!grp || strcmp(grp, g->name) != 0 || llmo__binder_pod_finished(pod) ||
-	    llmo_kube_object_key(pod, key, sizeof(key)))
-		return 0;
-	if ((node && *node) || llmo_hmap_has(&g->b->assumed, key)) {
-		g->bound++;
-		return 0;
-	}
-	if (!pod_is_candidate(g->b, pod) || g->pending.len == LLMO_BINDER_GANG_MAX)
-		return 0;
-	m = llmo_vec_push(&g->pending);
-	if (!m)
-		return LLMO_ENOMEM;
-	m->pod = json_incref(pod);
-	memcpy(m->key, key, sizeof(key));
-	llmo_buf_init(&m->gpus, LLMO_BINDER_MESSAGE_MAX);
-	return 0;
-}
-
-static void gang_release(struct gang *g)
-{
-	for (size_t i = 0; i < g->pending.len; i++) {
-		json_decref(g->pending.items[i].pod);
-		llmo_buf_release(&g->pending.items[i].gpus);
-	}
-	llmo_vec_release(&g->pending);
-}
-
-/* Sorts the pending members into queue order (insertion sort: groups are small). */
-static void gang_sort(struct gang *g)
-{
-	for (size_t i = 1; i < g->pending.len; i++) {
-		struct gang_member m = g->pending.items[i];
-		size_t j = i;
-
-		for (; j > 0 && pod_key_before(g->b, m.key, g->pending.items[j - 1].key); j--)
-			g->pending.items[j] = g->pending.items[j - 1];
-		g->pending.items[j] = m;
-	}
-}
-
-/* Keeps what pod (req) takes on node with gpus in the pass, as the state does for a bound pod. */
-static int pass_reserve(struct llmo__binder_pass *p, const char *node,
-			const struct llmo__binder_usage *req, const char *gpus)
-{
-	struct llmo__binder_usage *u = used_of(p, node);
-	struct llmo_sched_pod shape;
-	int tag;
-
-	if (!u)
-		return LLMO_ENOMEM;
-	for (int r = 0; r < RES_N; r++)
-		sat_add(&u->v[r], req->v[r]);
-	tag = llmo__binder_pod_shape(req, &shape) ? llmo_sched_pod_tag(&shape) : -1;
-	if (tag >= 0 && u->tags[tag] < UINT32_MAX)
-		u->tags[tag]++;
-	return req->v[RES_GPU] > 0 ? add_gpu_usage(p, node, gpus, req->v[RES_GPU]) : 0;
-}
-
-/* Marks pod Unschedulable with msg and records a FailedScheduling Event. */
-static void gang_fail(struct llmo_binder *b, const json_t *pod, const char *key, const char *ns,
-		      const char *name, const char *msg, bool event)
-{
-	json_t *ref;
-
-	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "unschedulable", "pod=%s msg=%s", key, msg);
-	mark_unschedulable(b, pod, key, ns, name, msg);
-	ref = event ? llmo__binder_pod_ref(pod) : NULL;
-	if (ref)
-		llmo_kube_event(b->rec, ref, "Warning", "FailedScheduling", "%s", msg);
-	json_decref(ref);
-}
-
-/*
- * Places pod's whole group (binder.h) in one decision: every pending member
- * in queue order is filtered and placed with the members before it
- * reserved; when the bound members and those placed reach minMember, the
- * placed ones are bound (reserve, permit, bind), else none is and pod is
- * marked with how many fit. 1 to retry with backoff, 0 when done, or an
- * error code. Gang members do not preempt.
- */
-static int gang_reconcile(struct llmo__binder_pass *p, const json_t *pod, const char *key,
-			  const char *ns, const char *name)
-{
-	struct llmo_binder *b = p->b;
-	struct gang g = {.b = b, .name = pod_group(pod), .pending = LLMO_VEC_INIT};
-	struct llmo_buf msg;
-	struct whys first_whys; /* of the first member that did not fit */
-	size_t placed = 0, needed, first_failed = SIZE_MAX;
-	int64_t min;
-	int rc;
-
-	llmo_buf_init(&msg, LLMO_BINDER_MESSAGE_MAX);
-	memset(&first_whys, 0, sizeof(first_whys));
-	if (!pod_group_min(pod, &min)) {
-		rc = llmo_buf_appendf(&msg, "pod group %s/%s: annotation %s must be an integer from 1 to %d",
-				      ns, g.name, LLMO_BINDER_POD_GROUP_MIN_ANNOTATION,
-				      LLMO_BINDER_GANG_MAX);
-		if (!rc)
-			gang_fail(b, pod, key, ns, name, msg.data, true);
-		rc = rc ? rc : 1;
-		goto out;
-	}
-	rc = llmo_informer_list(b->pods, ns, gang_collect, &g);
-	if (rc)
-		goto out;
-	gang_sort(&g);
-	needed = (size_t)min > g.bound ? (size_t)min - g.bound : 0;
-	if (g.pending.len < needed) {
-		/* the others are still to come: their arrival brings the group back */
-		rc = llmo_buf_appendf(&msg,
-				      "pod group %s/%s: waiting for %zu more pod(s) (%zu pending, "
-				      "%zu bound, minMember %" PRId64 ")",
-				      ns, g.name, needed - g.pending.len, g.pending.len, g.bound, min);
-		if (!rc)
-			gang_fail(b, pod, key, ns, name, msg.data, false);
-		rc = rc ? rc : 1;
-		goto out;
-	}
-	rc = pass_fill(p);
-	for (size_t i = 0; i < g.pending.len && !rc; i++) {
-		struct gang_member *m = &g.pending.items[i];
-		struct objv cands = {LLMO_VEC_INIT};
-		struct llmo__binder_usage req;
-		struct whys w;
-		json_t *chosen = NULL;
-
-		memset(&w, 0, sizeof(w));
-		llmo__binder_pod_request(m->pod, &req);
-		rc = filter_nodes(p, m->pod, &req, &w, &cands, NULL);
-		if (!rc)
-			chosen = choose(p, m->pod, cands.v.items, cands.v.len, &req, &m->gpus, &rc);
-		if (!rc && chosen) {
-			m->node = llmo_kube_str(chosen, "metadata", "name");
-			rc = pass_reserve(p, m->node, &req, m->gpus.data);
-			placed++;
-		} else if (!rc && first_failed == SIZE_MAX) {
-			w.n[WHY_GPU] += (int)cands.v.len;
-			first_whys = w;
-			first_failed = i;
-		}
-		llmo_vec_release(&cands.v);
-	}
-	if (rc)
-		goto out;
-	if (placed > 0 && placed >= needed) {
-		/* permit: enough of the group fits; bind every member placed */
-		for (size_t i = 0; i < g.pending.len && !rc; i++) {
-			struct gang_member *m = &g.pending.items[i];
-			char mns[LLMO_BINDER_KEY_MAX];
-			const char *mname;
-
-			if (!m->node || !split_key(m->key, mns, sizeof(mns), &mname))
-				continue;
-			rc = bind_pod(b, m->pod, m->key, mns, mname, m->node, m->gpus.data);
-			if (!rc)
-				llmo_workqueue_forget(b->queue, m->key);
-		}
-		if (rc)
-			llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "pod group partly bound",
-				 "group=%s/%s rc=%d", ns, g.name, rc);
-		/* a member not placed (the group was satisfied without it) retries alone */
-		rc = llmo_hmap_has(&b->assumed, key) ? 0 : 1;
-		goto out;
-	}
-	rc = llmo_buf_appendf(&msg, "pod group %s/%s: %zu of %zu pod(s) fit, minMember %" PRId64 "; ",
-			      ns, g.name, placed + g.bound, g.pending.len + g.bound, min);
-	if (!rc && first_failed != SIZE_MAX)
-		rc = format_reasons(p->nodes.len, &first_whys, &msg);
-	if (!rc)
-		gang_fail(b, pod, key, ns, name, msg.data, true);
-	rc = rc ? rc : 1;
-out:
-	llmo_buf_release(&msg);
-	gang_release(&g);
-	return rc;
-}
-
 static int reconcile_one(void *ctx, const char *key)
 {
 	struct llmo_binder *b = ctx;
 	struct llmo__binder_pass p = {.b = b, .self = key, .nodes = LLMO_VEC_INIT};
-	struct whys whys;
+	struct llmo__binder_whys whys;
 	struct llmo_buf msg, gpus;
 	char ns[LLMO_BINDER_KEY_MAX];
 	const char *name;
-	struct objv cands = {LLMO_VEC_INIT};
-	struct objv shorts = {LLMO_VEC_INIT}; /* nodes short of resources only, and cands */
+	struct llmo__binder_objv cands = {LLMO_VEC_INIT};
+	struct llmo__binder_objv shorts = {LLMO_VEC_INIT}; /* nodes short of resources only, and cands */
 	struct llmo__binder_usage req;
 	json_t *pod, *ref, *chosen;
 	int rc = 0;
@@ -1678,12 +1510,12 @@ static int reconcile_one(void *ctx, const char *key)
 	llmo_hmap_init(&p.gpu_used);
 	llmo_buf_init(&msg, LLMO_BINDER_MESSAGE_MAX);
 	llmo_buf_init(&gpus, LLMO_BINDER_MESSAGE_MAX);
-	if (!split_key(key, ns, sizeof(ns), &name))
+	if (!llmo__binder_split_key(key, ns, sizeof(ns), &name))
 		goto out;
 	if (b->leader && !b->leading)
 		goto out; /* another copy binds; all pending pods come back when this one leads */
 	pod = llmo_informer_get(b->pods, ns, name);
-	if (!pod || !pod_is_candidate(b, pod)) {
+	if (!pod || !llmo__binder_pod_pending(b, pod)) {
 		/* gone or bound (the informer caught up): drop what we assumed */
 		if (!pod || llmo__binder_pod_finished(pod) || llmo_kube_str(pod, "spec", "nodeName"))
 			forget_assumed(b, key);
@@ -1699,32 +1531,32 @@ static int reconcile_one(void *ctx, const char *key)
 		goto out;
 	}
 	p.priority = llmo__binder_pod_priority(b, pod);
-	if (pod_group(pod)) {
-		rc = gang_reconcile(&p, pod, key, ns, name);
+	if (llmo__binder_pod_group(pod)) {
+		rc = llmo__binder_gang_reconcile(&p, pod, key, ns, name);
 		goto out;
 	}
 	llmo__binder_pod_request(pod, &req);
-	rc = pass_fill(&p);
+	rc = llmo__binder_pass_fill(&p);
 	if (!rc)
-		rc = filter_nodes(&p, pod, &req, &whys, &cands, &shorts);
+		rc = llmo__binder_filter(&p, pod, &req, &whys, &cands, &shorts);
 	if (rc)
 		goto out;
-	chosen = choose(&p, pod, cands.v.items, cands.v.len, &req, &gpus, &rc);
+	chosen = llmo__binder_choose(&p, pod, cands.v.items, cands.v.len, &req, &gpus, &rc);
 	if (rc)
 		goto out;
 	if (chosen) {
-		rc = bind_pod(b, pod, key, ns, name, llmo_kube_str(chosen, "metadata", "name"), gpus.data);
+		rc = llmo__binder_bind(b, pod, key, ns, name, llmo_kube_str(chosen, "metadata", "name"), gpus.data);
 		if (!rc)
 			llmo_workqueue_forget(b->queue, key);
 		goto out;
 	}
 	/* every node that passed the filters lacked GPUs in the shares the pod needs */
 	whys.n[WHY_GPU] += (int)cands.v.len;
-	rc = format_reasons(p.nodes.len, &whys, &msg);
+	rc = llmo__binder_format_reasons(p.nodes.len, &whys, &msg);
 	if (rc)
 		goto out;
 	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "unschedulable", "pod=%s msg=%s", key, msg.data);
-	mark_unschedulable(b, pod, key, ns, name, msg.data);
+	llmo__binder_mark_unschedulable(b, pod, key, ns, name, msg.data);
 	ref = llmo__binder_pod_ref(pod);
 	if (ref)
 		llmo_kube_event(b->rec, ref, "Warning", "FailedScheduling", "%s", msg.data);
@@ -1850,7 +1682,7 @@ static int enqueue_pending(void *ctx, json_t *pod)
 {
 	struct llmo_binder *b = ctx;
 
-	if (pod_is_candidate(b, pod))
+	if (llmo__binder_pod_pending(b, pod))
 		enqueue(b, pod);
 	return 0;
 }
@@ -1878,7 +1710,7 @@ static void on_pod_add(void *ctx, json_t *obj)
 		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", key);
 	if (sched && strcmp(sched, b->name) == 0)
 		note_class(b, obj);
-	if (pod_is_candidate(b, obj))
+	if (llmo__binder_pod_pending(b, obj))
 		enqueue(b, obj);
 }
 
@@ -1892,12 +1724,15 @@ static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", key);
 	if (pod_holds_node(old_obj) && !pod_holds_node(new_obj)) {
 		requeue_all(b);
-	} else if (pod_is_candidate(b, new_obj)) {
+	} else if (llmo__binder_pod_pending(b, new_obj)) {
 		enqueue(b, new_obj);
 	}
-	if (!pod_is_candidate(b, new_obj) && llmo_kube_object_key(new_obj, key, sizeof(key)) == 0 &&
+	if (!llmo__binder_pod_pending(b, new_obj) && llmo_kube_object_key(new_obj, key, sizeof(key)) == 0 &&
 	    llmo_kube_str(new_obj, "spec", "nodeName"))
 		forget_assumed(b, key);
+	if (llmo__binder_pod_deleting(new_obj) &&
+	    llmo_kube_object_key(new_obj, key, sizeof(key)) == 0)
+		llmo_hmap_del(&b->evicting, key, NULL);
 }
 
 static void on_pod_delete(void *ctx, json_t *obj)
@@ -1915,6 +1750,7 @@ static void on_pod_delete(void *ctx, json_t *obj)
 		/* a preemptor gone frees the room it kept */
 		held = held || llmo__binder_nominated_node(b, obj, key);
 		forget_assumed(b, key);
+		llmo_hmap_del(&b->evicting, key, NULL);
 	}
 	if (held)
 		requeue_all(b);
@@ -1964,9 +1800,11 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	llmo_hmap_init(&b->assumed);
 	llmo_hmap_init(&b->assumed_gpus);
 	llmo_hmap_init(&b->nominated);
+	llmo_hmap_init(&b->evicting);
 	llmo__binder_state_init(&b->state);
 	b->overcommit = 1;
 	b->affinity_weight = 1;
+	b->node_affinity_weight = 1;
 	b->performance_weight = 1;
 	b->policy = LLMO_SCHED_LLMO;
 	llmo_rng_seed(&b->rng, (uint64_t)llmo_clock_wall_ms());
@@ -1991,7 +1829,7 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 		rc = llmo_informer_new(client, &llmo_kube_llmmodels, NULL, NULL, base, &none_h, b,
 				       &b->models, err);
 	if (!rc)
-		llmo_workqueue_set_order(b->queue, pod_key_before, b);
+		llmo_workqueue_set_order(b->queue, llmo__binder_pod_before, b);
 out:
 	if (rc) {
 		llmo_binder_free(b);
@@ -2051,6 +1889,8 @@ void llmo_binder_free(struct llmo_binder *b)
 	llmo_hmap_release(&b->assumed, free_str);
 	llmo_hmap_release(&b->assumed_gpus, free_str);
 	llmo_hmap_release(&b->nominated, free_str);
+	llmo_hmap_release(&b->evicting, NULL);
+	llmo_sched_pool_free(b->pool);
 	llmo__binder_state_release(&b->state);
 	for (size_t i = 0; i < b->nqos; i++)
 		free(b->qos[i].name);
@@ -2112,6 +1952,27 @@ void llmo_binder_set_performance_weight(struct llmo_binder *b, double weight)
 	b->performance_weight = weight > 0 ? weight : 0;
 }
 
+void llmo_binder_set_node_affinity_weight(struct llmo_binder *b, double weight)
+{
+	b->node_affinity_weight = weight > 0 ? weight : 0;
+}
+
+int llmo_binder_set_parallelism(struct llmo_binder *b, int threads)
+{
+	struct llmo_sched_pool *pool = NULL;
+	int rc;
+
+	if (threads == 0)
+		threads = llmo_sched_pool_default_threads();
+	if (threads < 1 || threads > LLMO_SCHED_POOL_MAX)
+		return LLMO_EINVAL;
+	if (threads > 1 && (rc = llmo_sched_pool_new(threads, &pool)) != 0)
+		return rc;
+	llmo_sched_pool_free(b->pool);
+	b->pool = pool;
+	return 0;
+}
+
 size_t llmo_binder_evicted_count(const struct llmo_binder *b)
 {
 	return b->evicted;
@@ -2120,13 +1981,21 @@ size_t llmo_binder_evicted_count(const struct llmo_binder *b)
 int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_config *sc,
 			  struct llmo_error *err)
 {
+	int rc;
+
 	llmo_binder_set_overcommit(b, sc->resource_overcommit_ratio);
 	llmo_binder_set_affinity_weight(b, sc->locality_preference ? sc->model_affinity_weight : 0);
 	/* strategy 1 is performance-aware (src/api/config.c) */
 	llmo_binder_set_performance_weight(b, sc->strategy == 1 ? sc->performance_weight : 0);
+	llmo_binder_set_node_affinity_weight(b, sc->node_affinity_weight);
+	rc = llmo_binder_set_parallelism(b, sc->parallelism);
+	if (rc)
+		return llmo_error_set(err, rc, "scheduler.parallelism %d: cannot start its threads (%s)",
+				      sc->parallelism, llmo_strerror(rc));
 	for (size_t i = 0; i < sc->qos_classes.len; i++) {
 		const struct llmo_qos_class *q = &sc->qos_classes.items[i];
-		int rc = llmo_binder_add_qos_class(b, q->key, q->priority, q->preemption_policy);
+
+		rc = llmo_binder_add_qos_class(b, q->key, q->priority, q->preemption_policy);
 
 		if (rc)
 			return llmo_error_set(err, rc, "scheduler.qosClasses.%s: cannot be used (%s)",

@@ -33,11 +33,14 @@
  * state the binder keeps from the watch (binder_int.h), and the policy
  * (llmo_binder_set_policy) picks the node and its GPUs, ties going to the
  * node first in name order. When a node holds the pod's model in its cache
- * (filter.h), the pod's LLMModel has benchmarks for a node's GPU type, or a
- * node has PreferNoSchedule taints the pod does not tolerate, each node's
- * policy score (0..100) gets the model affinity score (0..100) times the
- * affinity weight and the performance score times the performance weight
- * added, and 100 * its untolerated PreferNoSchedule taints / the most any
+ * (filter.h), the pod's LLMModel has benchmarks for a node's GPU type, a
+ * node matches a preferred node affinity term of the pod, or a node has
+ * PreferNoSchedule taints the pod does not tolerate, each node's policy
+ * score (0..100) gets the model affinity score (0..100) times the affinity
+ * weight, the performance score times the performance weight and the
+ * preferred node affinity score (filter.h: 100 * the weights of the terms
+ * it matches / the largest such sum) times its weight added, and 100 * its
+ * untolerated PreferNoSchedule taints / the most any
  * node has taken away; the highest total wins (ties to name order) with the
  * GPUs the policy picks there. The performance score of a node is 100 *
  * the highest tokensPerSecond among the status.benchmarks of the pod's
@@ -168,6 +171,10 @@ bool llmo_binder_gpu_type_accepts(const json_t *pod, const json_t *node);
  * reserving its node's room and GPUs for the next, and bound only when
  * enough of them fit; else none is bound and the pod reads
  * "pod group NS/G: K of N pod(s) fit, minMember M; 0/X nodes are ...".
+ * Then, when the pod may preempt, evictions are planned member after
+ * member (each as a lone pod's preemption, seeing those planned before it
+ * as done) and made only if every member then has a node: the victims are
+ * evicted and each member is nominated to its node (binder_gang.c).
  * Past LLMO_BINDER_GANG_MAX pending members, the rest wait.
  */
 #define LLMO_BINDER_POD_GROUP_ANNOTATION "llm.orchestrator.io/pod-group"
@@ -215,10 +222,22 @@ int llmo_binder_add_qos_class(struct llmo_binder *b, const char *name, int32_t p
 void llmo_binder_set_affinity_weight(struct llmo_binder *b, double weight);
 /* The performance score's weight (default 1; 0 turns it off; negative counts as 0). */
 void llmo_binder_set_performance_weight(struct llmo_binder *b, double weight);
+/* The preferred node affinity score's weight (default 1; 0 turns it off; negative counts as 0). */
+void llmo_binder_set_node_affinity_weight(struct llmo_binder *b, double weight);
+/*
+ * Threads that filter and score nodes in decisions over at least
+ * LLMO_SCHED_PARALLEL_MIN_NODES nodes (policy.h): 1 serial (the default
+ * before this is called), 0 the online CPUs up to 16, at most
+ * LLMO_SCHED_POOL_MAX. The choices and messages are the same as serial.
+ * Before llmo_binder_start. LLMO_EINVAL out of range, or as
+ * llmo_sched_pool_new (the binder is unchanged).
+ */
+int llmo_binder_set_parallelism(struct llmo_binder *b, int threads);
 /*
  * Applies the configuration's scheduler section: resourceOvercommitRatio,
  * every qosClasses entry, modelAffinityWeight (0 when localityPreference
- * is false) and performanceWeight (0 unless strategy is performance-aware);
+ * is false), performanceWeight (0 unless strategy is performance-aware),
+ * nodeAffinityWeight and parallelism;
  * not the policy (a flag may override it).
  * Errors as llmo_binder_add_qos_class, with err naming the class.
  */

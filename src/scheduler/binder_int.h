@@ -2,8 +2,9 @@
 #define LLMO_SCHEDULER_BINDER_INT_H
 /*
  * The live scheduler's internals, shared by binder.c (queue, filters,
- * choice, binding, life cycle) and binder_preempt.c (preemption). Not an
- * interface: see binder.h. Everything runs on the binder's loop thread.
+ * choice, binding, life cycle), binder_gang.c (pod groups) and
+ * binder_preempt.c (preemption). Not an interface: see binder.h.
+ * Everything runs on the binder's loop thread.
  */
 #include "base/common.h"
 
@@ -16,6 +17,7 @@
 #include "scheduler/binder.h"
 #include "scheduler/cluster.h"
 #include "scheduler/policy.h"
+#include "scheduler/pool.h"
 
 struct llmo_event_recorder;
 struct llmo_informer;
@@ -28,6 +30,36 @@ struct llmo_workqueue;
 #define LLMO__BINDER_PATH_MAX 1024
 
 enum { RES_CPU, RES_MEMORY, RES_GPU, RES_N };
+
+/*
+ * Failure reasons, in the order the message lists them; the untolerated
+ * taints (one reason per distinct taint, struct llmo__binder_whys) come
+ * after gpuType.
+ */
+enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_GPU_TYPE, WHY_SELECTOR, WHY_NOT_READY,
+       WHY_UNSCHEDULABLE, WHY_N };
+
+/* Distinct untolerated taints named in one message; further ones are counted together. */
+#define LLMO__BINDER_TAINTS_MAX 8
+/* Longest "{key: value}" of a taint in a message. */
+#define LLMO__BINDER_TAINT_TEXT_MAX 160
+
+/* Why nodes failed: counts per reason, and per untolerated taint. */
+struct llmo__binder_whys {
+	int n[WHY_N];
+	struct {
+		char text[LLMO__BINDER_TAINT_TEXT_MAX];
+		int n;
+	} taints[LLMO__BINDER_TAINTS_MAX];
+	size_t ntaints;
+	int other_taints; /* nodes with a taint past LLMO__BINDER_TAINTS_MAX distinct ones */
+};
+
+/* A list of borrowed objects (nodes of the pass). */
+struct llmo__binder_objv {
+	LLMO_VEC(json_t *) v;
+};
+
 
 /* A QoS class of the configuration (llmo_binder_add_qos_class). */
 struct llmo__binder_qos {
@@ -104,6 +136,12 @@ struct llmo_binder {
 	struct llmo_hmap assumed_gpus;
 	/* pod key -> nominated node name (owned), for preemptors until bound or gone */
 	struct llmo_hmap nominated;
+	/*
+	 * Keys of the victims this binder evicted, until the informer shows them
+	 * being deleted or gone: a decision right after an eviction (a gang's
+	 * other members are queued too) sees them leaving, not as victims again.
+	 */
+	struct llmo_hmap evicting;
 	struct llmo__binder_state state;
 	size_t bound;
 	size_t evicted; /* victims evicted */
@@ -112,6 +150,9 @@ struct llmo_binder {
 	size_t nqos;
 	double affinity_weight; /* model affinity score weight (>= 0) */
 	double performance_weight; /* performance score weight (>= 0) */
+	double node_affinity_weight; /* preferred node affinity score weight (>= 0) */
+	/* threads that filter and score nodes on large clusters; NULL: serial */
+	struct llmo_sched_pool *pool;
 	double overcommit; /* cpu and memory allocatable multiplier (>= 1) */
 	enum llmo_sched_policy_kind policy;
 	struct llmo_rng rng; /* the random policy's choices */
@@ -128,6 +169,8 @@ struct llmo__binder_pass {
 	struct llmo_binder *b;
 	const char *self;  /* the key of the pod being placed */
 	int32_t priority;  /* its priority */
+	/* its pod group (namespace and name), whose nominated members keep no room; or NULL */
+	const char *group_ns, *group;
 	/*
 	 * What this decision adds to the state's usage (nominated rooms, gang
 	 * reservations): a node's or GPU's entry here, copied from the state's
@@ -181,6 +224,9 @@ const char *llmo__binder_nominated_node(const struct llmo_binder *b, const json_
 /* Whether the pod has a metadata.deletionTimestamp. */
 bool llmo__binder_pod_deleting(const json_t *pod);
 
+/* Whether the pod (key) is being deleted, or was evicted by this binder (evicting). */
+bool llmo__binder_pod_leaving(const struct llmo_binder *b, const json_t *pod, const char *key);
+
 /* Whether the pod's phase is Succeeded or Failed. */
 bool llmo__binder_pod_finished(const json_t *pod);
 
@@ -211,5 +257,131 @@ bool llmo__binder_pod_shape(const struct llmo__binder_usage *req, struct llmo_sc
 int llmo__binder_preempt(struct llmo__binder_pass *p, const json_t *pod, const char *key,
 			 const char *ns, const char *name, json_t **nodes, size_t n,
 			 const struct llmo__binder_usage *req);
+
+/* ---- shared by binder.c, binder_gang.c and binder_preempt.c ---- */
+
+/* The value of the object's annotation key, or NULL. */
+const char *llmo__binder_annotation(const json_t *obj, const char *key);
+
+/* Splits "ns/name" into ns (a buffer of n bytes) and *name. False when malformed. */
+bool llmo__binder_split_key(const char *key, char *ns, size_t n, const char **name);
+
+/* The queue order (binder.h): higher priority, then older, then key; ctx is the binder. */
+bool llmo__binder_pod_before(void *ctx, const char *ka, const char *kb);
+
+/* Adds a to *sum, saturating at INT64_MAX / INT64_MIN. */
+void llmo__binder_sat_add(int64_t *sum, int64_t a);
+
+/* The pass's own usage entry of node, copied from the state's at first; NULL without memory. */
+struct llmo__binder_usage *llmo__binder_pass_used(struct llmo__binder_pass *p, const char *node);
+
+/* Adds milli (may be negative) spread evenly over the comma-separated GPU ids on node. */
+int llmo__binder_pass_add_gpus(struct llmo__binder_pass *p, const char *node, const char *ids,
+			       int64_t milli);
+
+/*
+ * Counts what a pod (req, of shape tag, on GPU ids gpus) takes on node in
+ * the pass, as the state does for a bound pod: sign 1 adds it (a gang
+ * member reserved), -1 takes it back (a victim whose eviction is planned).
+ */
+int llmo__binder_pass_reserve(struct llmo__binder_pass *p, const char *node,
+			      const struct llmo__binder_usage *req, const char *gpus, int sign);
+
+/*
+ * Picks GPUs of node for milli milli-GPUs in the pass into out
+ * (comma-separated ids): first fit for whole GPUs, best fit for a share.
+ * False when none fit.
+ */
+bool llmo__binder_pick_gpus(struct llmo__binder_pass *p, const json_t *node, int64_t milli,
+			    struct llmo_buf *out);
+
+/*
+ * Fills the pass from the cluster state: the nodes in name order, and the
+ * rooms of the nominated pods. 0 or an error code.
+ */
+int llmo__binder_pass_fill(struct llmo__binder_pass *p);
+
+/*
+ * Runs the filters of pod (req: its request) over the pass's nodes: those
+ * that pass into cands, those that pass or are short of resources only
+ * into shorts (NULL: not kept), why the others failed into w.
+ */
+int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
+			const struct llmo__binder_usage *req, struct llmo__binder_whys *w,
+			struct llmo__binder_objv *cands, struct llmo__binder_objv *shorts);
+
+/*
+ * Chooses among cands[0..n) the node for pod with the policy and the score
+ * plugins, its GPU ids into gpus: the node, or NULL with *rc 0 when none
+ * has GPUs for the pod (or an error code in *rc).
+ */
+json_t *llmo__binder_choose(struct llmo__binder_pass *p, const json_t *pod, json_t **cands,
+			    size_t n, const struct llmo__binder_usage *req, struct llmo_buf *gpus,
+			    int *rc);
+
+/* Binds pod to node with GPU ids gpus (annotation, pods/binding, Event). 0 or an error code. */
+int llmo__binder_bind(struct llmo_binder *b, const json_t *pod, const char *key, const char *ns,
+		      const char *name, const char *node, const char *gpus);
+
+/* Sets PodScheduled=False/Unschedulable with msg unless the pod already says so. */
+int llmo__binder_mark_unschedulable(struct llmo_binder *b, const json_t *pod, const char *key,
+				    const char *ns, const char *name, const char *msg);
+
+/* Appends "0/N nodes are available: ..." for w to msg. */
+int llmo__binder_format_reasons(size_t n_nodes, const struct llmo__binder_whys *w,
+				struct llmo_buf *msg);
+
+/* The pod's group (its annotation), or NULL when it has none or a bad one (binder_gang.c). */
+const char *llmo__binder_pod_group(const json_t *pod);
+
+/*
+ * Places pod's whole group in one decision (binder.h), preempting for it
+ * when it does not fit (binder_gang.c). 1 to retry with backoff, 0 when
+ * done, or an error code.
+ */
+int llmo__binder_gang_reconcile(struct llmo__binder_pass *p, const json_t *pod, const char *key,
+				const char *ns, const char *name);
+
+/* ---- preemption plans (binder_preempt.c) ---- */
+
+/*
+ * The evictions planned for one or more preemptors in one decision: each
+ * search (llmo__binder_plan_pod) sees those planned before it as done.
+ */
+struct llmo__binder_plan;
+
+/* A plan over pass p (which it changes: planned victims' usage is taken out). */
+int llmo__binder_plan_new(struct llmo__binder_pass *p, struct llmo__binder_plan **out);
+void llmo__binder_plan_free(struct llmo__binder_plan *pl);
+
+/* Whether a pod of priority below priority is being deleted on node (room is being made). */
+bool llmo__binder_plan_leaving(const struct llmo__binder_plan *pl, const char *node,
+			       int32_t priority);
+
+/*
+ * Finds for pod (key, req: its request; preemptor number member) the best
+ * node of nodes[0..n) and smallest set of victims not planned yet (the
+ * rules of binder.h) and plans their eviction: *chosen is the node, or NULL
+ * when none works (also when the pod may not preempt, or waits for victims
+ * leaving its nominated node). 0 or an error code.
+ */
+int llmo__binder_plan_pod(struct llmo__binder_plan *pl, const json_t *pod, const char *key,
+			  json_t **nodes, size_t n, const struct llmo__binder_usage *req,
+			  size_t member, json_t **chosen);
+
+/* The victims planned so far. */
+size_t llmo__binder_plan_victims(const struct llmo__binder_plan *pl);
+
+/*
+ * Evicts the victims planned for member (pods/eviction, a Preempted Event
+ * naming preemptor of priority), their keys appended to names
+ * (", "-separated). The number evicted.
+ */
+int llmo__binder_plan_evict(struct llmo__binder_plan *pl, size_t member, const char *preemptor,
+			    int32_t priority, struct llmo_buf *names);
+
+/* Sets the pod's status.nominatedNodeName to node and remembers it. 0 or an error code. */
+int llmo__binder_nominate(struct llmo_binder *b, const char *key, const char *ns, const char *name,
+			  const char *node);
 
 #endif

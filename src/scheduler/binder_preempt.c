@@ -2,7 +2,11 @@
  * The live scheduler's preemption (binder.h): candidate victims from the
  * informers, the one-node search of preempt.h on each node that failed on
  * resources alone, eviction through pods/eviction, Events and the
- * nomination.
+ * nomination. A plan (struct llmo__binder_plan) gathers the victims of one
+ * or more preemptors, each search seeing the evictions planned before it
+ * as done (their resources free in the pass, their workloads' live pods
+ * fewer), so that a gang (binder_gang.c) evicts only when all its members
+ * fit.
  */
 #include "base/common.h"
 
@@ -53,10 +57,27 @@ struct pod_list {
 	LLMO_VEC(json_t *) pods; /* borrowed from the informer */
 };
 
+/* A victim a plan holds: its eviction is planned for preemptor member. */
+struct plan_victim {
+	json_t *pod; /* borrowed from the informer */
+	char key[LLMO_BINDER_KEY_MAX];
+	int32_t priority;
+	size_t member;
+	const char *node; /* borrowed from the node object */
+};
+
+struct llmo__binder_plan {
+	struct llmo__binder_pass *p;
+	struct pod_index idx;
+	struct llmo_hmap taken; /* keys of the victims planned */
+	LLMO_VEC(struct plan_victim) victims;
+};
+
 /* One node's candidate victims for one preemptor. */
 struct node_victims {
 	struct llmo__binder_pass *p;
 	const struct pod_index *idx;
+	const struct llmo_hmap *taken; /* victims planned already: not candidates again */
 	const json_t *preemptor;
 	const char *self;
 	int32_t priority;
@@ -154,10 +175,10 @@ static int collect_victim(struct node_victims *nv, json_t *pod)
 	int32_t prio;
 	int group;
 
-	if (llmo_kube_object_key(pod, key, sizeof(key)))
+	if (llmo_kube_object_key(pod, key, sizeof(key)) || llmo_hmap_has(nv->taken, key))
 		return 0;
 	prio = llmo__binder_pod_priority(b, pod);
-	if (llmo__binder_pod_deleting(pod)) {
+	if (llmo__binder_pod_leaving(b, pod, key)) {
 		nv->waiting = nv->waiting || prio < nv->priority;
 		return 0;
 	}
@@ -210,7 +231,7 @@ static int index_pod(void *ctx, json_t *pod)
 	if (!slot)
 		return LLMO_ENOMEM;
 	*slot = pod;
-	if (wl && ns && !llmo__binder_pod_deleting(pod)) {
+	if (wl && ns && !llmo__binder_pod_leaving(idx->b, pod, key)) {
 		snprintf(wkey, sizeof(wkey), "%s\x1f%s", ns, wl);
 		if (llmo_hmap_put(&idx->live, wkey,
 				  (void *)((uintptr_t)llmo_hmap_get(&idx->live, wkey) + 1), NULL))
@@ -299,11 +320,12 @@ static bool try_node(struct node_victims *nv, const json_t *node,
 }
 
 /* POSTs pods/eviction for the victim and records its Preempted Event. */
-static int evict(struct llmo_binder *b, const struct victim_ref *vr, const char *preemptor,
-		 int32_t priority, const char *node)
+static int evict(struct llmo_binder *b, const struct plan_victim *vr, const char *preemptor,
+		 int32_t priority)
 {
 	const char *ns = llmo_kube_str(vr->pod, "metadata", "namespace");
 	const char *name = llmo_kube_str(vr->pod, "metadata", "name");
+	const char *node = vr->node;
 	struct llmo_error err = {0};
 	struct llmo_buf path;
 	json_t *body = NULL, *ref = NULL;
@@ -326,6 +348,8 @@ static int evict(struct llmo_binder *b, const struct victim_ref *vr, const char 
 		goto out;
 	}
 	b->evicted++;
+	if (llmo_hmap_put(&b->evicting, vr->key, NULL, NULL))
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", vr->key);
 	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "preempted", "pod=%s by=%s node=%s", vr->key,
 		 preemptor, node);
 	ref = llmo__binder_pod_ref(vr->pod);
@@ -333,7 +357,7 @@ static int evict(struct llmo_binder *b, const struct victim_ref *vr, const char 
 		llmo_kube_event(b->rec, ref, "Normal", "Preempted",
 				"Preempted by %s (priority %" PRId32 ") on node %s, where %s did "
 				"not fit; this pod's priority is %" PRId32,
-				preemptor, priority, node, preemptor, vr->v.priority);
+				preemptor, priority, node, preemptor, vr->priority);
 out:
 	json_decref(ref);
 	json_decref(body);
@@ -341,8 +365,7 @@ out:
 	return rc;
 }
 
-/* Sets the preemptor's status.nominatedNodeName and remembers it. */
-static int nominate(struct llmo_binder *b, const char *key, const char *ns, const char *name,
+int llmo__binder_nominate(struct llmo_binder *b, const char *key, const char *ns, const char *name,
 		    const char *node)
 {
 	struct llmo_error err = {0};
@@ -371,39 +394,115 @@ static void node_victims_release(struct node_victims *nv)
 	llmo_vec_release(&nv->victims);
 }
 
-/*
- * Preempts for pod (the binder's rules, binder.h) on one of nodes[0..n)
- * (those that failed on resources alone, in name order): evicts the best
- * set of victims, nominates the node. 0 also when there is nothing to do;
- * an error code when the cache could not be read or memory ran out.
- */
-int llmo__binder_preempt(struct llmo__binder_pass *p, const json_t *pod, const char *key,
-			 const char *ns, const char *name, json_t **nodes, size_t n,
-			 const struct llmo__binder_usage *req)
+int llmo__binder_plan_new(struct llmo__binder_pass *p, struct llmo__binder_plan **out)
 {
+	struct llmo__binder_plan *pl = calloc(1, sizeof(*pl));
+	int rc;
+
+	*out = NULL;
+	if (!pl)
+		return LLMO_ENOMEM;
+	pl->p = p;
+	pl->idx.b = p->b;
+	llmo_hmap_init(&pl->idx.by_node);
+	llmo_hmap_init(&pl->idx.live);
+	llmo_hmap_init(&pl->taken);
+	rc = llmo_informer_list(p->b->pods, NULL, index_pod, &pl->idx);
+	if (rc) {
+		llmo__binder_plan_free(pl);
+		return rc;
+	}
+	*out = pl;
+	return 0;
+}
+
+void llmo__binder_plan_free(struct llmo__binder_plan *pl)
+{
+	if (!pl)
+		return;
+	pod_index_release(&pl->idx);
+	llmo_hmap_release(&pl->taken, NULL);
+	llmo_vec_release(&pl->victims);
+	free(pl);
+}
+
+bool llmo__binder_plan_leaving(const struct llmo__binder_plan *pl, const char *node,
+			       int32_t priority)
+{
+	const struct pod_list *list = llmo_hmap_get(&pl->idx.by_node, node);
+
+	for (size_t i = 0; list && i < list->pods.len; i++) {
+		const json_t *pod = list->pods.items[i];
+		char key[LLMO_BINDER_KEY_MAX];
+
+		if (llmo_kube_object_key(pod, key, sizeof(key)) == 0 &&
+		    llmo__binder_pod_leaving(pl->p->b, pod, key) &&
+		    llmo__binder_pod_priority(pl->p->b, pod) < priority)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Plans the eviction of vr (on node, for preemptor member):
+ * its resources are freed in the pass and its workload counts one live pod
+ * fewer for the searches that follow.
+ */
+static int plan_take(struct llmo__binder_plan *pl, const struct victim_ref *vr, const char *node,
+		     size_t member)
+{
+	struct llmo_binder *b = pl->p->b;
+	const char *wl = llmo__binder_label(vr->pod, LLMO_BINDER_WORKLOAD_LABEL);
+	const char *ns = llmo_kube_str(vr->pod, "metadata", "namespace");
+	char wkey[2 * LLMO_BINDER_KEY_MAX];
+	struct llmo__binder_usage req;
+	struct plan_victim *pv;
+	uintptr_t live;
+
+	if (wl && ns) {
+		snprintf(wkey, sizeof(wkey), "%s\x1f%s", ns, wl);
+		live = (uintptr_t)llmo_hmap_get(&pl->idx.live, wkey);
+		if (live > 0 && llmo_hmap_put(&pl->idx.live, wkey, (void *)(live - 1), NULL))
+			return LLMO_ENOMEM;
+	}
+	if (llmo_hmap_put(&pl->taken, vr->key, (void *)1, NULL))
+		return LLMO_ENOMEM;
+	pv = llmo_vec_push(&pl->victims);
+	if (!pv)
+		return LLMO_ENOMEM;
+	pv->pod = vr->pod;
+	memcpy(pv->key, vr->key, sizeof(pv->key));
+	pv->priority = vr->v.priority;
+	pv->member = member;
+	pv->node = node;
+	llmo__binder_pod_request(vr->pod, &req);
+	return llmo__binder_pass_reserve(pl->p, node, &req,
+					 llmo__binder_pod_gpus(b, vr->pod, vr->key), -1);
+}
+
+int llmo__binder_plan_pod(struct llmo__binder_plan *pl, const json_t *pod, const char *key,
+			  json_t **nodes, size_t n, const struct llmo__binder_usage *req,
+			  size_t member, json_t **chosen)
+{
+	struct llmo__binder_pass *p = pl->p;
 	struct llmo_binder *b = p->b;
 	struct node_victims best = {0};
 	struct llmo_sched_preemption best_r = {0};
 	struct llmo_sched_pod shape;
-	struct pod_index idx = {.b = b};
-	const char *best_node = NULL, *mine;
-	struct llmo_buf names;
-	json_t *ref;
-	int rc = 0, policy = llmo__binder_pod_preemption(b, pod), evicted = 0;
+	json_t *best_node = NULL;
+	const char *mine;
+	int32_t priority = llmo__binder_pod_priority(b, pod);
+	int rc = 0, policy = llmo__binder_pod_preemption(b, pod);
 
-	if (policy == LLMO_PREEMPT_NEVER || !llmo__binder_pod_shape(req, &shape) ||
-	    !llmo_informer_synced(b->workloads))
+	*chosen = NULL;
+	if (policy == LLMO_PREEMPT_NEVER || !llmo__binder_pod_shape(req, &shape))
 		return 0;
 	mine = llmo__binder_nominated_node(b, pod, key);
-	llmo_buf_init(&names, LLMO_BINDER_MESSAGE_MAX);
-	llmo_hmap_init(&idx.by_node);
-	llmo_hmap_init(&idx.live);
-	rc = llmo_informer_list(b->pods, NULL, index_pod, &idx);
 	for (size_t i = 0; i < n && !rc; i++) {
 		const char *node = llmo_kube_str(nodes[i], "metadata", "name");
-		struct node_victims nv = {.p = p, .idx = &idx, .preemptor = pod, .self = key,
-					  .priority = p->priority, .policy = policy, .node = node,
-					  .victims = LLMO_VEC_INIT};
+		struct node_victims nv = {.p = p, .idx = &pl->idx, .taken = &pl->taken,
+					  .preemptor = pod, .self = key, .priority = priority,
+					  .policy = policy, .node = node, .victims = LLMO_VEC_INIT};
 		struct llmo_strv ids = {0};
 		struct llmo_sched_preemption r;
 
@@ -415,7 +514,7 @@ int llmo__binder_preempt(struct llmo__binder_pass *p, const json_t *pod, const c
 			best = nv;
 			memset(&nv.victims, 0, sizeof(nv.victims));
 			best_r = r;
-			best_node = node;
+			best_node = nodes[i];
 		}
 		rc = rc ? rc : nv.rc;
 		if (nv.waiting && mine && strcmp(mine, node) == 0) {
@@ -428,33 +527,80 @@ int llmo__binder_preempt(struct llmo__binder_pass *p, const json_t *pod, const c
 		node_victims_release(&nv);
 		llmo_strv_release(&ids);
 	}
-	if (rc || !best_node)
-		goto out;
-	for (size_t i = 0; i < best.victims.len && i < 64; i++) {
-		const struct victim_ref *vr = &best.victims.items[i];
+	for (size_t i = 0; !rc && best_node && i < best.victims.len && i < 64; i++)
+		if (best_r.set >> i & 1)
+			rc = plan_take(pl, &best.victims.items[i],
+				       llmo_kube_str(best_node, "metadata", "name"), member);
+	if (!rc)
+		*chosen = best_node;
+	node_victims_release(&best);
+	return rc;
+}
 
-		if (!(best_r.set >> i & 1))
+size_t llmo__binder_plan_victims(const struct llmo__binder_plan *pl)
+{
+	return pl->victims.len;
+}
+
+int llmo__binder_plan_evict(struct llmo__binder_plan *pl, size_t member, const char *preemptor,
+			    int32_t priority, struct llmo_buf *names)
+{
+	int evicted = 0;
+
+	for (size_t i = 0; i < pl->victims.len; i++) {
+		const struct plan_victim *pv = &pl->victims.items[i];
+
+		if (pv->member != member || evict(pl->p->b, pv, preemptor, priority) != 0)
 			continue;
-		if (evict(b, vr, key, p->priority, best_node) == 0) {
-			evicted++;
-			if (names.len)
-				llmo_buf_puts(&names, ", ");
-			llmo_buf_puts(&names, vr->key);
-		}
+		evicted++;
+		if (names->len)
+			llmo_buf_puts(names, ", ");
+		llmo_buf_puts(names, pv->key);
 	}
+	return evicted;
+}
+
+/*
+ * Preempts for pod (the binder's rules, binder.h) on one of nodes[0..n)
+ * (those that failed on resources alone, in name order): evicts the best
+ * set of victims, nominates the node. 0 also when there is nothing to do;
+ * an error code when the cache could not be read or memory ran out.
+ */
+int llmo__binder_preempt(struct llmo__binder_pass *p, const json_t *pod, const char *key,
+			 const char *ns, const char *name, json_t **nodes, size_t n,
+			 const struct llmo__binder_usage *req)
+{
+	struct llmo_binder *b = p->b;
+	struct llmo__binder_plan *pl = NULL;
+	struct llmo_sched_pod shape;
+	struct llmo_buf names;
+	const char *node_name;
+	json_t *node = NULL, *ref;
+	int rc, evicted;
+
+	/* the cheap refusals first: a plan lists every pod */
+	if (llmo__binder_pod_preemption(b, pod) == LLMO_PREEMPT_NEVER ||
+	    !llmo__binder_pod_shape(req, &shape) || !llmo_informer_synced(b->workloads))
+		return 0;
+	llmo_buf_init(&names, LLMO_BINDER_MESSAGE_MAX);
+	rc = llmo__binder_plan_new(p, &pl);
+	if (!rc)
+		rc = llmo__binder_plan_pod(pl, pod, key, nodes, n, req, 0, &node);
+	if (rc || !node)
+		goto out;
+	node_name = llmo_kube_str(node, "metadata", "name");
+	evicted = llmo__binder_plan_evict(pl, 0, key, p->priority, &names);
 	if (!evicted)
 		goto out;
-	nominate(b, key, ns, name, best_node);
+	llmo__binder_nominate(b, key, ns, name, node_name);
 	ref = llmo__binder_pod_ref(pod);
 	if (ref)
 		llmo_kube_event(b->rec, ref, "Normal", "Preempting",
 				"Preempting %d pod(s) of lower priority on node %s: %s", evicted,
-				best_node, names.data ? names.data : "");
+				node_name, names.data ? names.data : "");
 	json_decref(ref);
 out:
-	node_victims_release(&best);
-	pod_index_release(&idx);
+	llmo__binder_plan_free(pl);
 	llmo_buf_release(&names);
 	return rc;
 }
-

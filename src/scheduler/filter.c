@@ -182,6 +182,35 @@ bool llmo_sched_node_selected(const json_t *pod, const json_t *node)
 	return false;
 }
 
+int64_t llmo_sched_preferred_affinity(const json_t *pod, const json_t *node)
+{
+	json_t *affinity = json_object_get(json_object_get(pod, "spec"), "affinity");
+	json_t *terms = json_object_get(json_object_get(affinity, "nodeAffinity"),
+					"preferredDuringSchedulingIgnoredDuringExecution");
+	json_t *t;
+	int64_t sum = 0;
+	size_t i;
+
+	json_array_foreach(terms, i, t) {
+		json_t *w = json_object_get(t, "weight");
+		json_int_t weight = json_is_integer(w) ? json_integer_value(w) : 0;
+
+		/* the API admits 1..100 only; kube-scheduler skips weight 0 (and an empty term) */
+		if (weight < LLMO_SCHED_PREFERRED_WEIGHT_MIN || weight > LLMO_SCHED_PREFERRED_WEIGHT_MAX)
+			continue;
+		if (term_matches(json_object_get(t, "preference"), node))
+			sum += weight;
+	}
+	return sum;
+}
+
+int64_t llmo_sched_node_affinity_score(int64_t sum, int64_t most)
+{
+	if (most <= 0 || sum <= 0)
+		return 0;
+	return LLMO_SCHED_AFFINITY_SCORE_MAX * sum / most;
+}
+
 /* A JSON number (integer or real) as a double; def when absent or not a number. */
 static double number_or(const json_t *v, double def)
 {

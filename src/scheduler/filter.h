@@ -59,6 +59,30 @@ int llmo_sched_untolerated_preferred(const json_t *pod, const json_t *node);
 /* Whether node satisfies pod's spec.nodeSelector and required node affinity (above). */
 bool llmo_sched_node_selected(const json_t *pod, const json_t *node);
 
+/* The weights a preferred node affinity term may have (the API's bounds). */
+#define LLMO_SCHED_PREFERRED_WEIGHT_MIN 1
+#define LLMO_SCHED_PREFERRED_WEIGHT_MAX 100
+/* The node affinity score of the node with the largest sum of weights. */
+#define LLMO_SCHED_AFFINITY_SCORE_MAX 100
+
+/*
+ * Preferred node affinity, kube-scheduler's NodeAffinity score before
+ * normalisation: the sum of the weights of pod's
+ * spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution
+ * terms whose preference (a node selector term, matched as for required
+ * affinity above) matches node. Terms with a weight outside 1..100 or not
+ * an integer count for nothing; so does an empty preference. 0 when the
+ * pod has no such terms.
+ */
+int64_t llmo_sched_preferred_affinity(const json_t *pod, const json_t *node);
+
+/*
+ * The normalised node affinity score: LLMO_SCHED_AFFINITY_SCORE_MAX * sum /
+ * most in integers (kube-scheduler's DefaultNormalizeScore), where most is
+ * the largest sum among the nodes scored; 0 when most or sum is not positive.
+ */
+int64_t llmo_sched_node_affinity_score(int64_t sum, int64_t most);
+
 /*
  * Model affinity: the start-up seconds node saves pod because its cache
  * holds the pod's model (LLMO_SCHED_MODEL_LABEL; with

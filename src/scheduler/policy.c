@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "scheduler/policy.h"
+#include "scheduler/pool.h"
 
 #define MAX_NODE_SCORE 100
 #define MAX_SPEC_CPU 128000.0
@@ -440,53 +441,137 @@ bool llmo_sched_policy_score(struct llmo_sched_policy *p, const struct llmo_sche
 	return true;
 }
 
+void llmo_sched_policy_set_pool(struct llmo_sched_policy *p, struct llmo_sched_pool *pool)
+{
+	p->pool = pool;
+}
+
+/* The best node of one range of nodes: highest score, then lowest tie rank. */
+struct scan_best {
+	_Alignas(64) double best; /* a line each: parts are written by different threads */
+	size_t chosen;		  /* SIZE_MAX: no node of the range fits */
+	uint64_t ties;		  /* nodes of the best score seen (the random policy) */
+	uint64_t evaluations;
+};
+
+/* One decision's scan over the nodes, in one range or in a pool's parts. */
+struct scan {
+	struct llmo_sched_policy *p;
+	const struct llmo_sched_cluster *c;
+	const struct llmo_sched_pod *pod;
+	struct llmo_sched_class_cache *cc;
+	struct llmo_rng *rng; /* the random policy's ties: serial scans only */
+	struct scan_best part[LLMO_SCHED_POOL_PARTS_MAX];
+};
+
+/*
+ * Scores nodes [lo, hi) into *r. Writes only the nodes' own cache entries
+ * (frag and class scores of index i), so that disjoint ranges may run at
+ * once. Among equal best scores the lowest tie rank wins whatever order
+ * the nodes are seen in, so merging the parts' bests gives the serial
+ * answer; the random policy alone draws among ties (serially).
+ */
+static void scan_range(struct scan *s, struct scan_best *r, size_t lo, size_t hi)
+{
+	struct llmo_sched_policy *p = s->p;
+	double sc;
+
+	r->best = -INFINITY;
+	r->chosen = SIZE_MAX;
+	r->ties = 0;
+	r->evaluations = 0;
+	for (size_t i = lo; i < hi; i++) {
+		uint64_t v = s->c->nodes.items[i].version;
+		bool ok;
+
+		if (s->cc && s->cc->version[i] == v) {
+			sc = s->cc->score[i];
+			ok = sc != -INFINITY;
+		} else {
+			ok = llmo_sched_policy_score(p, s->c, i, s->pod, &sc, NULL);
+			r->evaluations++;
+			if (s->cc) {
+				s->cc->score[i] = ok ? sc : -INFINITY;
+				s->cc->version[i] = v;
+			}
+		}
+		if (!ok)
+			continue;
+		if (r->chosen == SIZE_MAX || sc > r->best) {
+			r->best = sc;
+			r->chosen = i;
+			r->ties = 1;
+		} else if (sc == r->best) {
+			if (p->kind == LLMO_SCHED_RANDOM ? llmo_rng_below(s->rng, ++r->ties) == 0
+							 : p->rank[i] < p->rank[r->chosen])
+				r->chosen = i;
+		}
+	}
+}
+
+static void scan_part(void *ctx, size_t part, size_t lo, size_t hi)
+{
+	struct scan *s = ctx;
+
+	scan_range(s, &s->part[part], lo, hi);
+}
+
+/* Whether the decision scans in parallel: a pool, enough nodes, and no random draws. */
+static bool scan_parallel(const struct llmo_sched_policy *p, size_t nnodes)
+{
+	return p->pool && llmo_sched_pool_threads(p->pool) > 1 &&
+	       nnodes >= LLMO_SCHED_PARALLEL_MIN_NODES && p->kind != LLMO_SCHED_RANDOM;
+}
+
 int llmo_sched_policy_place(struct llmo_sched_policy *p, const struct llmo_sched_cluster *c,
 			    const struct llmo_sched_pod *pod, long cls, struct llmo_rng *rng,
 			    struct llmo_sched_placement *out)
 {
-	struct llmo_sched_class_cache *cc;
-	double best = -INFINITY, s;
+	struct scan scan, *s = &scan; /* on the stack: decisions of two policies may overlap */
+	double best = -INFINITY, sc;
 	size_t chosen = SIZE_MAX;
-	uint64_t ties = 0;
 	int rc;
 
 	rc = ensure_nodes(p, c->nodes.len);
 	if (rc)
 		return rc;
-	cc = class_cache(p, cls);
-	for (size_t i = 0; i < c->nodes.len; i++) {
-		uint64_t v = c->nodes.items[i].version;
-		bool ok;
+	s->p = p;
+	s->c = c;
+	s->pod = pod;
+	s->cc = class_cache(p, cls);
+	s->rng = rng;
+	if (scan_parallel(p, c->nodes.len)) {
+		size_t parts = llmo_sched_pool_parts(p->pool);
 
-		if (cc && cc->version[i] == v) {
-			s = cc->score[i];
-			ok = s != -INFINITY;
-		} else {
-			ok = llmo_sched_policy_score(p, c, i, pod, &s, NULL);
-			p->evaluations++;
-			if (cc) {
-				cc->score[i] = ok ? s : -INFINITY;
-				cc->version[i] = v;
+		/* a part left empty (more parts than nodes) is not run: it chose nothing */
+		for (size_t k = 0; k < parts; k++) {
+			s->part[k].chosen = SIZE_MAX;
+			s->part[k].evaluations = 0;
+		}
+		llmo_sched_pool_run(p->pool, c->nodes.len, scan_part, s);
+		for (size_t k = 0; k < parts; k++) {
+			const struct scan_best *r = &s->part[k];
+
+			p->evaluations += r->evaluations;
+			if (r->chosen == SIZE_MAX)
+				continue;
+			if (chosen == SIZE_MAX || r->best > best ||
+			    (r->best == best && p->rank[r->chosen] < p->rank[chosen])) {
+				best = r->best;
+				chosen = r->chosen;
 			}
 		}
-		if (!ok)
-			continue;
-		if (chosen == SIZE_MAX || s > best) {
-			best = s;
-			chosen = i;
-			ties = 1;
-		} else if (s == best) {
-			if (p->kind == LLMO_SCHED_RANDOM ? llmo_rng_below(rng, ++ties) == 0
-							 : p->rank[i] < p->rank[chosen])
-				chosen = i;
-		}
+	} else {
+		scan_range(s, &s->part[0], 0, c->nodes.len);
+		p->evaluations += s->part[0].evaluations;
+		chosen = s->part[0].chosen;
 	}
 	if (chosen == SIZE_MAX)
 		return LLMO_ENOTFOUND;
 	memset(out, 0, sizeof(*out));
 	out->node = chosen;
 	out->ngpus = pod->num_gpu;
-	llmo_sched_policy_score(p, c, chosen, pod, &s, out->gpus);
+	llmo_sched_policy_score(p, c, chosen, pod, &sc, out->gpus);
 	if (p->kind == LLMO_SCHED_RANDOM && llmo_sched_pod_is_sharing(pod)) {
 		const struct llmo_sched_node *n = &c->nodes.items[chosen];
 		uint64_t fitting = 0;

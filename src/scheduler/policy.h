@@ -40,12 +40,17 @@
  * Ownership: the policy keeps a pointer to the workload (FGD and llmo need
  * one) that must outlive it; it owns its caches. A policy serves one
  * cluster: its per-node caches are keyed by node index and node version.
- * Not thread-safe.
+ * Not thread-safe: one decision at a time. A decision may itself score
+ * nodes on a pool's threads (llmo_sched_policy_set_pool), each thread a
+ * fixed slice of the nodes, writing only those nodes' cache entries; the
+ * slices' bests are merged by score, then tie order, so the placement is
+ * the serial one whatever the threads' timing.
  */
 #include "base/common.h"
 #include "base/error.h"
 #include "scheduler/cluster.h"
 #include "scheduler/frag.h"
+#include "scheduler/pool.h"
 #include "base/rng.h"
 
 /* The configuration's scheduler.policy lists the names in this order (src/api/config.c). */
@@ -59,6 +64,13 @@ enum llmo_sched_policy_kind {
 	LLMO_SCHED_LLMO,
 	LLMO_SCHED_POLICY_COUNT
 };
+
+/*
+ * Nodes from which a decision scores nodes in parallel, when the policy has
+ * a pool (llmo_sched_policy_set_pool). Below it the threads' hand-off costs
+ * more than it saves (bench/scheduler measures both).
+ */
+#define LLMO_SCHED_PARALLEL_MIN_NODES 2048
 
 /* Bytes of score cache one policy may hold; classes beyond it are scored uncached. */
 #define LLMO_SCHED_CACHE_BYTES_MAX (512u * 1024 * 1024)
@@ -82,6 +94,7 @@ struct llmo_sched_policy {
 	size_t nclasses;
 	size_t cache_bytes;
 	uint64_t evaluations; /* node scores computed (not taken from the cache) */
+	struct llmo_sched_pool *pool; /* not owned; NULL: decisions score serially */
 };
 
 /* The kind called name ("fgd"); LLMO_ENOTFOUND with err listing the names. */
@@ -127,6 +140,15 @@ int llmo_sched_policy_shuffle_ties(struct llmo_sched_policy *p, size_t nnodes, s
 bool llmo_sched_policy_score(struct llmo_sched_policy *p, const struct llmo_sched_cluster *c,
 			     size_t i, const struct llmo_sched_pod *pod, double *score,
 			     uint8_t *gpus);
+
+/*
+ * Scores nodes on pool's threads (not owned; it must outlive its use here)
+ * in decisions over at least LLMO_SCHED_PARALLEL_MIN_NODES nodes; NULL, or
+ * a pool of one thread, scores serially. The random policy always scores
+ * serially (its ties are drawn in node order). The placements are the same
+ * either way.
+ */
+void llmo_sched_policy_set_pool(struct llmo_sched_policy *p, struct llmo_sched_pool *pool);
 
 /*
  * Chooses where pod goes: fills *out and returns 0, or LLMO_ENOTFOUND when

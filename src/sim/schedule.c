@@ -30,6 +30,7 @@ struct run {
 	/* The trace's task types: what fragmentation is measured and scored against. */
 	struct llmo_sched_workload workload;
 	struct llmo_sched_policy policy;
+	struct llmo_sched_pool *pool; /* the policy's threads, or NULL (serial) */
 	double *node_frag; /* per node, under workload */
 };
 
@@ -175,13 +176,25 @@ static int build_workload(struct run *r, size_t npods, const struct llmo_sim_sch
 	struct llmo_sched_workload_opts wo;
 	int rc;
 
+	if (o->parallelism < 0 || o->parallelism > LLMO_SCHED_POOL_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "parallelism %d: want 0 to %d",
+				      o->parallelism, LLMO_SCHED_POOL_MAX);
 	llmo_sched_workload_opts_paper(&wo);
 	rc = llmo_sched_workload_build(&r->workload, r->pods, npods, &wo, err);
 	if (rc)
 		return rc;
+	int threads = o->parallelism ? o->parallelism : llmo_sched_pool_default_threads();
+
 	rc = llmo_sched_policy_init(&r->policy, o->policy, &r->workload, err);
 	if (rc)
 		return rc;
+	if (threads > 1 && r->cluster.nodes.len >= LLMO_SCHED_PARALLEL_MIN_NODES) {
+		rc = llmo_sched_pool_new(threads, &r->pool);
+		if (rc)
+			return llmo_error_set(err, rc, "parallelism %d: %s", threads,
+					      llmo_strerror(rc));
+		llmo_sched_policy_set_pool(&r->policy, r->pool);
+	}
 	return llmo_sched_policy_enable_cache(&r->policy, r->nclasses, err);
 }
 
@@ -302,8 +315,10 @@ int llmo_sim_schedule_run(const struct llmo_sim_trace *t, const struct llmo_sim_
 	res->pods = r.norder;
 	rc = replay(&r, o, res, err);
 	res->evaluations = r.policy.evaluations;
+	res->parallelism = r.pool ? llmo_sched_pool_threads(r.pool) : 1;
 out:
 	llmo_sched_policy_release(&r.policy);
+	llmo_sched_pool_free(r.pool);
 	llmo_sched_workload_release(&r.workload);
 	llmo_sched_cluster_release(&r.cluster);
 	free(r.pods);

@@ -56,6 +56,12 @@ struct llmo_sim_schedule_opts {
 	 * same mix, for throughput measurements).
 	 */
 	size_t synthetic_nodes;
+	/*
+	 * Threads that score nodes (policy.h: from LLMO_SCHED_PARALLEL_MIN_NODES
+	 * nodes): 1 serial, 0 the default (llmo_sched_pool_default_threads), at
+	 * most LLMO_SCHED_POOL_MAX. The results do not depend on it.
+	 */
+	int parallelism;
 	/* Called after each pod (may be NULL); its time is not counted as decision time. */
 	void (*on_pod)(void *arg, const struct llmo_sim_point *pt);
 	void *arg;
@@ -84,6 +90,7 @@ struct llmo_sim_schedule_result {
 	double decision_seconds;     /* time spent choosing and applying placements */
 	double decisions_per_second; /* pods / decision_seconds */
 	uint64_t evaluations;        /* node scores computed (not from the cache) */
+	int parallelism;             /* threads that scored nodes (1: serial) */
 };
 
 /*

@@ -58,6 +58,17 @@ tail -1 "$tmp/series.csv" | grep -Eq '^12[9]\.[0-9]+,[0-9.]+,[0-9.]+$' && ok \
 "$LLMO" sim schedule --nodes $N --pods $P --synthetic-nodes 80 >"$out" && ok || bad "synthetic run"
 [ "$(value nodes "$out")" = 80 ] && ok || bad "synthetic nodes: $(value nodes "$out")"
 
+# --parallelism: 3000 nodes (past the 2048 where scoring goes parallel) scored by 3
+# threads place every pod as one thread does: all but the timings are equal.
+for par in 1 3; do
+	"$LLMO" sim schedule --nodes $N --pods $P --synthetic-nodes 3000 --inflate 2 \
+		--parallelism $par >"$tmp/par$par.json" && ok || bad "parallelism $par run"
+done
+[ "$(value parallelism "$tmp/par1.json")" = 1 ] && [ "$(value parallelism "$tmp/par3.json")" = 3 ] \
+	&& ok || bad "parallelism reported: $(value parallelism "$tmp/par3.json")"
+[ "$(grep -v -e decision -e parallelism "$tmp/par1.json")" = \
+	"$(grep -v -e decision -e parallelism "$tmp/par3.json")" ] && ok || bad "parallel results differ"
+
 # Malformed CSV: every problem as FILE:LINE, exit 1, nothing on standard output.
 for f in nodes pods; do
 	if [ $f = nodes ]; then args="--nodes tests/data/sim/bad-nodes.csv --pods $P"; else
@@ -93,6 +104,8 @@ usage sim schedule --nodes $N --pods $P --seed x
 usage sim schedule --nodes $N --pods $P --inflate 0
 usage sim schedule --nodes $N --pods $P --inflate 1e9
 usage sim schedule --nodes $N --pods $P --synthetic-nodes 0
+usage sim schedule --nodes $N --pods $P --parallelism 65
+usage sim schedule --nodes $N --pods $P --parallelism -1
 usage sim schedule --nodes $N --pods $P --bogus 1
 usage sim schedule --nodes $N --pods
 "$LLMO" sim schedule --help | grep -q 'usage: llmo sim schedule' && ok || bad "--help"

@@ -210,6 +210,68 @@ static void test_model_affinity(void **state)
 	json_decref(none);
 }
 
+/* A pod whose preferred node affinity is the JSON array terms. */
+static json_t *preferring(const char *terms)
+{
+	json_t *pod = js("{\"spec\":{\"affinity\":{\"nodeAffinity\":{}}}}");
+
+	json_object_set_new(json_object_get(json_object_get(json_object_get(pod, "spec"),
+							     "affinity"),
+					     "nodeAffinity"),
+			    "preferredDuringSchedulingIgnoredDuringExecution", js(terms));
+	return pod;
+}
+
+/*
+ * Preferred node affinity: node n1 (zone z2, disk ssd, gpus 8) matches the
+ * terms of weight 20 (zone In z2), 60 (disk In ssd), 5 (gpus Gt 4) and 9
+ * (metadata.name In n1): 94; weight 0, weight 101, a string weight and an
+ * empty preference count for nothing, nor do terms it fails (weight 40:
+ * disk NotIn ssd). Node n2 (no labels) matches only the NotIn term: 40.
+ * Normalised against the larger sum: n1 100 * 94 / 94 = 100, n2
+ * 100 * 40 / 94 = 42 (integer division).
+ */
+static void test_preferred_affinity(void **state)
+{
+	json_t *n1 = js("{\"metadata\":{\"name\":\"n1\",\"labels\":{\"zone\":\"z2\","
+			"\"disk\":\"ssd\",\"gpus\":\"8\"}}}");
+	json_t *n2 = js("{\"metadata\":{\"name\":\"n2\"}}");
+	json_t *pod = preferring(
+		"["
+		"{\"weight\":20,\"preference\":{\"matchExpressions\":[{\"key\":\"zone\","
+		"\"operator\":\"In\",\"values\":[\"z2\"]}]}},"
+		"{\"weight\":60,\"preference\":{\"matchExpressions\":[{\"key\":\"disk\","
+		"\"operator\":\"In\",\"values\":[\"ssd\"]}]}},"
+		"{\"weight\":5,\"preference\":{\"matchExpressions\":[{\"key\":\"gpus\","
+		"\"operator\":\"Gt\",\"values\":[\"4\"]}]}},"
+		"{\"weight\":9,\"preference\":{\"matchFields\":[{\"key\":\"metadata.name\","
+		"\"operator\":\"In\",\"values\":[\"n1\"]}]}},"
+		"{\"weight\":40,\"preference\":{\"matchExpressions\":[{\"key\":\"disk\","
+		"\"operator\":\"NotIn\",\"values\":[\"ssd\"]}]}},"
+		"{\"weight\":0,\"preference\":{\"matchExpressions\":[{\"key\":\"zone\","
+		"\"operator\":\"Exists\"}]}},"
+		"{\"weight\":101,\"preference\":{\"matchExpressions\":[{\"key\":\"zone\","
+		"\"operator\":\"Exists\"}]}},"
+		"{\"weight\":\"7\",\"preference\":{\"matchExpressions\":[{\"key\":\"zone\","
+		"\"operator\":\"Exists\"}]}},"
+		"{\"weight\":3,\"preference\":{}}"
+		"]");
+	json_t *bare = js("{\"spec\":{}}");
+
+	(void)state;
+	assert_int_equal(llmo_sched_preferred_affinity(pod, n1), 94);
+	assert_int_equal(llmo_sched_preferred_affinity(pod, n2), 40);
+	assert_int_equal(llmo_sched_preferred_affinity(bare, n1), 0);
+	assert_int_equal(llmo_sched_node_affinity_score(94, 94), 100);
+	assert_int_equal(llmo_sched_node_affinity_score(40, 94), 42);
+	assert_int_equal(llmo_sched_node_affinity_score(0, 94), 0);
+	assert_int_equal(llmo_sched_node_affinity_score(5, 0), 0);
+	json_decref(pod);
+	json_decref(bare);
+	json_decref(n1);
+	json_decref(n2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_taints),
 		cmocka_unit_test(test_node_selected),
 		cmocka_unit_test(test_model_affinity),
+		cmocka_unit_test(test_preferred_affinity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "scheduler/policy.h"
+#include "scheduler/pool.h"
 
 static struct llmo_sched_pod pod(int64_t cpu, int64_t mem, int num, int milli)
 {
@@ -470,6 +471,158 @@ static void test_cache(void **state)
 	llmo_sched_workload_release(&w);
 }
 
+/* Builds the same random cluster of n nodes into c1 and c2 (seed rng), some GPUs taken. */
+static void random_cluster(struct llmo_sched_cluster *c1, struct llmo_sched_cluster *c2,
+			   size_t n, struct llmo_rng *rng)
+{
+	static const int gpus[] = {0, 1, 2, 4, 8};
+
+	for (size_t i = 0; i < n; i++) {
+		int ng = gpus[llmo_rng_below(rng, 5)];
+		int64_t cpu = 16000 + 16000 * (int64_t)llmo_rng_below(rng, 6);
+		int64_t used_cpu = (int64_t)llmo_rng_below(rng, (uint64_t)cpu / 2);
+		int64_t used[LLMO_SCHED_NODE_GPUS_MAX] = {0};
+		char name[24];
+
+		for (int g = 0; g < ng; g++)
+			used[g] = llmo_rng_below(rng, 3) == 0 ? (int64_t)llmo_rng_below(rng, 1001) : 0;
+		snprintf(name, sizeof(name), "r%zu", i);
+		assert_int_equal(llmo_sched_cluster_add_node(c1, name, cpu, 1 << 20, ng, ng ? "G" : NULL,
+							     NULL), 0);
+		assert_int_equal(llmo_sched_cluster_add_node(c2, name, cpu, 1 << 20, ng, ng ? "G" : NULL,
+							     NULL), 0);
+		assert_int_equal(llmo_sched_cluster_take_used(c1, i, used_cpu, 0, used, ng, NULL, NULL),
+				 0);
+		assert_int_equal(llmo_sched_cluster_take_used(c2, i, used_cpu, 0, used, ng, NULL, NULL),
+				 0);
+	}
+}
+
+/*
+ * Parallel scoring (a pool of 4 threads over 3,000 nodes, above
+ * LLMO_SCHED_PARALLEL_MIN_NODES) places every pod of a random sequence
+ * where serial scoring does, GPUs included, for every policy, with the
+ * tie order shuffled and with and without the class cache; both clusters
+ * take each placement, so later decisions see identical states.
+ */
+static void test_parallel_same(void **state)
+{
+	static const struct llmo_sched_pod shapes[] = {
+		{2000, 1024, 1, 1000, LLMO_SCHED_MODELS_ANY}, {4000, 2048, 2, 1000, LLMO_SCHED_MODELS_ANY},
+		{1000, 512, 1, 500, LLMO_SCHED_MODELS_ANY},   {500, 256, 1, 250, LLMO_SCHED_MODELS_ANY},
+		{8000, 4096, 8, 1000, LLMO_SCHED_MODELS_ANY}, {3000, 1024, 0, 0, LLMO_SCHED_MODELS_ANY},
+		{1000, 512, 4, 1000, LLMO_SCHED_MODELS_ANY},
+	};
+	const size_t nshapes = sizeof(shapes) / sizeof(shapes[0]);
+	struct llmo_sched_pool *pool = NULL;
+	struct llmo_sched_workload w;
+
+	(void)state;
+	assert_true(3000 >= LLMO_SCHED_PARALLEL_MIN_NODES);
+	assert_int_equal(llmo_sched_pool_new(4, &pool), 0);
+	assert_int_equal(llmo_sched_pool_threads(pool), 4);
+	half_half(&w);
+	for (int k = 0; k < LLMO_SCHED_POLICY_COUNT; k++) {
+		for (int cached = 0; cached < 2; cached++) {
+			struct llmo_sched_policy serial, par;
+			struct llmo_sched_cluster c1, c2;
+			struct llmo_rng rc, r1, r2, pick;
+			size_t placed = 0;
+
+			llmo_sched_cluster_init(&c1);
+			llmo_sched_cluster_init(&c2);
+			llmo_rng_seed(&rc, 1000 + (uint64_t)k);
+			random_cluster(&c1, &c2, 3000, &rc);
+			assert_int_equal(llmo_sched_policy_init(&serial, (enum llmo_sched_policy_kind)k,
+								&w, NULL), 0);
+			assert_int_equal(llmo_sched_policy_init(&par, (enum llmo_sched_policy_kind)k, &w,
+								NULL), 0);
+			llmo_sched_policy_set_pool(&par, pool);
+			llmo_rng_seed(&r1, 5);
+			llmo_rng_seed(&r2, 5);
+			assert_int_equal(llmo_sched_policy_shuffle_ties(&serial, c1.nodes.len, &r1), 0);
+			assert_int_equal(llmo_sched_policy_shuffle_ties(&par, c2.nodes.len, &r2), 0);
+			if (cached) {
+				assert_int_equal(llmo_sched_policy_enable_cache(&serial, nshapes, NULL), 0);
+				assert_int_equal(llmo_sched_policy_enable_cache(&par, nshapes, NULL), 0);
+			}
+			llmo_rng_seed(&pick, 77);
+			for (int i = 0; i < 300; i++) {
+				size_t sh = (size_t)llmo_rng_below(&pick, nshapes);
+				long cls = cached ? (long)sh : -1;
+				struct llmo_sched_placement a, b;
+				int ra = llmo_sched_policy_place(&serial, &c1, &shapes[sh], cls, &r1, &a);
+				int rb = llmo_sched_policy_place(&par, &c2, &shapes[sh], cls, &r2, &b);
+
+				assert_int_equal(ra, rb);
+				if (ra)
+					continue;
+				if (a.node != b.node)
+					fail_msg("policy %s cache %d pod %d: serial node %zu, parallel %zu",
+						 llmo_sched_policy_name((enum llmo_sched_policy_kind)k),
+						 cached, i, a.node, b.node);
+				assert_int_equal(a.ngpus, b.ngpus);
+				assert_memory_equal(a.gpus, b.gpus, (size_t)a.ngpus);
+				assert_int_equal(llmo_sched_cluster_apply(&c1, &shapes[sh], &a, NULL), 0);
+				assert_int_equal(llmo_sched_cluster_apply(&c2, &shapes[sh], &b, NULL), 0);
+				placed++;
+			}
+			/* the sequence placed most pods: the comparison covers real choices */
+			assert_true(placed > 250);
+			assert_int_equal(serial.evaluations, par.evaluations);
+			llmo_sched_policy_release(&serial);
+			llmo_sched_policy_release(&par);
+			llmo_sched_cluster_release(&c1);
+			llmo_sched_cluster_release(&c2);
+		}
+	}
+	llmo_sched_workload_release(&w);
+	llmo_sched_pool_free(pool);
+}
+
+/* A pool runs a job in fixed parts that together cover the range once. */
+struct cover {
+	unsigned char *hits;
+	size_t parts_seen[LLMO_SCHED_POOL_PARTS_MAX]; /* each written by the one thread running it */
+};
+
+static void cover_part(void *ctx, size_t part, size_t lo, size_t hi)
+{
+	struct cover *c = ctx;
+
+	c->parts_seen[part]++;
+	for (size_t i = lo; i < hi; i++)
+		c->hits[i]++;
+}
+
+static void test_pool(void **state)
+{
+	struct llmo_sched_pool *pool = NULL;
+	struct cover c = {0};
+	static unsigned char hits[1001];
+
+	(void)state;
+	assert_int_equal(llmo_sched_pool_new(0, &pool), LLMO_EINVAL);
+	assert_int_equal(llmo_sched_pool_new(LLMO_SCHED_POOL_MAX + 1, &pool), LLMO_EINVAL);
+	assert_true(llmo_sched_pool_default_threads() >= 1 &&
+		    llmo_sched_pool_default_threads() <= LLMO_SCHED_POOL_DEFAULT_MAX);
+	assert_int_equal(llmo_sched_pool_new(3, &pool), 0);
+	c.hits = hits;
+	for (int round = 0; round < 50; round++)
+		llmo_sched_pool_run(pool, 1001, cover_part, &c);
+	for (size_t i = 0; i < 1001; i++)
+		assert_int_equal(hits[i], 50);
+	assert_int_equal(llmo_sched_pool_parts(pool), 3 * LLMO_SCHED_POOL_CHUNKS_PER_THREAD);
+	for (size_t k = 0; k < llmo_sched_pool_parts(pool); k++)
+		assert_int_equal(c.parts_seen[k], 50);
+	/* fewer items than threads: empty parts are skipped */
+	memset(hits, 0, sizeof(hits));
+	llmo_sched_pool_run(pool, 2, cover_part, &c);
+	assert_int_equal(hits[0] + hits[1], 2);
+	llmo_sched_pool_free(pool);
+	llmo_sched_pool_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +639,8 @@ int main(void)
 		cmocka_unit_test(test_llmo_best_fit_gpu),
 		cmocka_unit_test(test_nothing_fits),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_parallel_same),
+		cmocka_unit_test(test_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * Unschedulable (kube-scheduler's message form), a pod for another scheduler
  * is left alone, and deleting the first pod lets the second bind; GPU
  * assignment; the policy's choice where first fit would choose otherwise;
- * the gpuType constraint and its reason in the message; leader election.
+ * the gpuType constraint and its reason in the message; the filters and
+ * their message on the parallel path (2,100 nodes); leader election.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -453,6 +454,73 @@ static void test_gpu_type(void **state)
 	fixture_stop(&f);
 }
 
+/* Nodes of test_parallel_filters: past LLMO_SCHED_PARALLEL_MIN_NODES. */
+#define PARALLEL_NODES 2100
+
+/*
+ * Filters on the parallel path (2 threads, 2,100 nodes of one GPU each):
+ * node I is tainted dedicated=llm when I % 3 == 0, in zone z2 when
+ * I % 3 == 1, in zone z1 when I % 3 == 2. A pod of zone z1 asking 2 GPUs
+ * fits none, and the message counts each node under its first failing
+ * filter, 700 each, as the serial loop does; a pod of zone z1 asking 1 GPU
+ * goes to n0002, the first z1 node by name (all score alike).
+ */
+static void test_parallel_filters(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b = NULL;
+	struct llmo_error err = {0};
+	struct probe p = {.f = &f};
+	json_t *pod;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	for (int i = 0; i < PARALLEL_NODES; i++) {
+		char name[16];
+		json_t *node, *st;
+
+		snprintf(name, sizeof(name), "n%04d", i);
+		node = make_node(name);
+		if (i % 3 == 0)
+			json_object_set_new(node, "spec",
+					    json_pack("{s:[{s:s, s:s, s:s}]}", "taints", "key",
+						      "dedicated", "value", "llm", "effect",
+						      "NoSchedule"));
+		else
+			json_object_set_new(json_object_get(node, "metadata"), "labels",
+					    json_pack("{s:s}", "zone", i % 3 == 1 ? "z2" : "z1"));
+		put(&f, &llmo_kube_nodes, node);
+		st = node_status(true);
+		assert_int_equal(llmo_kube_patch(f.client, &llmo_kube_nodes, NULL, name, "status",
+						 LLMO_KUBE_PATCH_MERGE, st, NULL, &err),
+				 0);
+		json_decref(st);
+	}
+	assert_int_equal(llmo_binder_new(f.client, f.base, NULL, &b, &err), 0);
+	assert_int_equal(llmo_binder_set_parallelism(b, 2), 0);
+	assert_int_equal(llmo_binder_set_parallelism(b, 65), LLMO_EINVAL);
+	assert_int_equal(llmo_binder_start(b, &err), 0);
+
+	pod = make_pod("two", "llmo-scheduler", "2");
+	json_object_set_new(json_object_get(pod, "spec"), "nodeSelector",
+			    json_pack("{s:s}", "zone", "z1"));
+	put(&f, &llmo_kube_pods, pod);
+	p.pod = "two";
+	p.want_msg = "0/2100 nodes are available: 700 Insufficient nvidia.com/gpu, 700 node(s) "
+		     "had untolerated taint {dedicated: llm}, 700 node(s) didn't match Pod's node "
+		     "affinity/selector.";
+	assert_true(run_until(f.base, probe_pod, &p, WAIT_MS));
+
+	pod = make_pod("one", "llmo-scheduler", "1");
+	json_object_set_new(json_object_get(pod, "spec"), "nodeSelector",
+			    json_pack("{s:s}", "zone", "z1"));
+	put(&f, &llmo_kube_pods, pod);
+	wait_bound(&f, "one", "n0002");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 static bool leads(void *ctx)
 {
 	return llmo_binder_is_leader(ctx);
@@ -514,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_gpu_assignment),
 		cmocka_unit_test(test_policy_choice),
 		cmocka_unit_test(test_gpu_type),
+		cmocka_unit_test(test_parallel_filters),
 		cmocka_unit_test(test_leader_election),
 	};
 

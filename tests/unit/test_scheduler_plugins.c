@@ -39,7 +39,15 @@
  * Gang: a pod group of four one-GPU pods waits for its fourth member,
  * binds none on 3 free GPUs (saying 3 of 4 fit) and all on 4; two groups
  * created interleaved on 4 GPUs do not deadlock (test_gang,
- * test_gang_compete).
+ * test_gang_compete). A premium group evicts the basic pods that make room
+ * for all its members, never a pod of higher priority, nominates each
+ * member and is bound once they are gone (test_gang_preempt); a group that
+ * could only partly fit evicts nothing (test_gang_preempt_partial); its
+ * members' evictions together keep a workload at its minReplicas
+ * (test_gang_preempt_min_replicas).
+ *
+ * Preferred node affinity: terms' weights summed per node and normalised to
+ * 0..100 steer a pod to the node it prefers most (test_preferred_affinity).
  *
  * Topology: a 2-GPU pod avoids a node whose free GPUs span two NVLink
  * domains and takes two GPUs of one domain where the lowest-numbered would
@@ -299,6 +307,17 @@ static void test_smallest_set(void **state)
 	fixture_stop(&f);
 }
 
+/* The LLMWorkload wl (llama2 7b) with minReplicas 2. */
+static void put_workload_wl(struct kube_fixture *f)
+{
+	put(f, &llmo_kube_llmworkloads,
+	    json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s, s:{s:s}, s:{s:i, s:i}}}",
+		      "apiVersion", "llm.orchestrator.io/v1", "kind", "LLMWorkload", "metadata",
+		      "name", "wl", "spec", "modelName", "llama2", "modelVersion", "7b",
+		      "modelType", "text-generation", "resources", "cpu", "1", "scaling",
+		      "minReplicas", 2, "maxReplicas", 5));
+}
+
 /*
  * gpu-a (4 GPUs): w1, w2 of workload wl (minReplicas 2, both running) and
  * x1, x2 of no workload, one GPU each, all basic. A premium pod asking 2
@@ -313,12 +332,7 @@ static void test_min_replicas(void **state)
 	(void)state;
 	assert_int_equal(fixture_start(&f), 0);
 	add_node(&f, "gpu-a", "4");
-	put(&f, &llmo_kube_llmworkloads,
-	    json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s, s:{s:s}, s:{s:i, s:i}}}",
-		      "apiVersion", "llm.orchestrator.io/v1", "kind", "LLMWorkload", "metadata",
-		      "name", "wl", "spec", "modelName", "llama2", "modelVersion", "7b",
-		      "modelType", "text-generation", "resources", "cpu", "1", "scaling",
-		      "minReplicas", 2, "maxReplicas", 5));
+	put_workload_wl(&f);
 	put(&f, &llmo_kube_pods, pod("x1", "1", "basic", NULL, "gpu-a", "0"));
 	put(&f, &llmo_kube_pods, pod("x2", "1", "basic", NULL, "gpu-a", "1"));
 	put(&f, &llmo_kube_pods, pod("w1", "1", "basic", "wl", "gpu-a", "2"));
@@ -657,6 +671,80 @@ static void test_performance(void **state)
 	fixture_stop(&f);
 }
 
+/* Adds a preferred node affinity term of weight w: label key In [value]. */
+static void prefer(json_t *p, int w, const char *key, const char *value)
+{
+	json_t *spec = json_object_get(p, "spec");
+	json_t *terms;
+
+	if (!json_object_get(spec, "affinity"))
+		json_object_set_new(spec, "affinity",
+				    json_pack("{s:{s:[]}}", "nodeAffinity",
+					      "preferredDuringSchedulingIgnoredDuringExecution"));
+	terms = json_object_get(json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
+				"preferredDuringSchedulingIgnoredDuringExecution");
+	json_array_append_new(terms, json_pack("{s:i, s:{s:[{s:s, s:s, s:[s]}]}}", "weight", w,
+					       "preference", "matchExpressions", "key", key,
+					       "operator", "In", "values", value));
+}
+
+/*
+ * Preferred node affinity: three empty one-GPU nodes, n-a without labels,
+ * n-b in zone z2, n-c with disk ssd; pods prefer zone z2 (weight 20) and
+ * disk ssd (weight 60). n-a scores 0, n-b 100 * 20 / 60 = 33, n-c 100: the
+ * first pod goes to n-c; the second (n-c full) to n-b over n-a, which name
+ * order (the policy's tie) would have chosen. With the weight 0 a third pod
+ * on fresh nodes goes by name order.
+ */
+static void test_preferred_affinity(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	const char *names[] = {"p1", "p2"};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "n-a", "1");
+	add_node(&f, "n-b", "1");
+	add_node(&f, "n-c", "1");
+	patch_node(&f, "n-b", "{\"metadata\":{\"labels\":{\"zone\":\"z2\"}}}");
+	patch_node(&f, "n-c", "{\"metadata\":{\"labels\":{\"disk\":\"ssd\"}}}");
+	b = start_binder(&f);
+
+	for (size_t i = 0; i < 2; i++) {
+		json_t *p = pod(names[i], "1", NULL, NULL, NULL, NULL);
+
+		prefer(p, 20, "zone", "z2");
+		prefer(p, 60, "disk", "ssd");
+		put(&f, &llmo_kube_pods, p);
+		w.pod = names[i];
+		w.node = i == 0 ? "n-c" : "n-b";
+		assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	}
+	llmo_binder_free(b);
+	fixture_stop(&f);
+
+	/* weight 0: the preference is ignored, name order decides */
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "n-a", "1");
+	add_node(&f, "n-c", "1");
+	patch_node(&f, "n-c", "{\"metadata\":{\"labels\":{\"disk\":\"ssd\"}}}");
+	b = start_binder(&f);
+	llmo_binder_set_node_affinity_weight(b, 0);
+	{
+		json_t *p = pod("p3", "1", NULL, NULL, NULL, NULL);
+
+		prefer(p, 60, "disk", "ssd");
+		put(&f, &llmo_kube_pods, p);
+	}
+	w.pod = "p3";
+	w.node = "n-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 /* A one-GPU pod of pod group grp with minMember min. */
 static json_t *gang_pod(const char *name, const char *grp, const char *min)
 {
@@ -753,6 +841,196 @@ static void test_gang(void **state)
 	assert_string_equal(node_field(&f, "g4", false), "gpu-b");
 	assert_string_equal(gpus_of(&f, "g1"), "0");
 	assert_string_equal(gpus_of(&f, "g2"), "1");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/* A premium one-GPU member of pod group grp with minMember min. */
+static json_t *premium_gang_pod(const char *name, const char *grp, const char *min)
+{
+	json_t *p = gang_pod(name, grp, min);
+
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    LLMO_BINDER_QOS_LABEL, json_string("premium"));
+	return p;
+}
+
+/* A one-GPU pod of priority 1000 (priorityClassName urgent) bound to node on GPU gpu. */
+static json_t *urgent_bound(const char *name, const char *node, const char *gpu)
+{
+	json_t *p = pod(name, "1", "basic", NULL, node, gpu);
+
+	json_object_set_new(json_object_get(p, "spec"), "priority", json_integer(1000));
+	json_object_set_new(json_object_get(p, "spec"), "priorityClassName", json_string("urgent"));
+	return p;
+}
+
+/* The number of pods of names[0..n) bound to node. */
+static size_t bound_on(struct kube_fixture *f, const char *const *names, size_t n,
+		       const char *node)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += strcmp(node_field(f, names[i], false), node) == 0;
+	return k;
+}
+
+/*
+ * A gang preempts for all its members together: gpu-a (2 GPUs) runs b1
+ * (basic, GPU 0) and hi (priority 1000, GPU 1), gpu-b runs b2 and b3
+ * (basic); every GPU is taken. Group g of three premium one-GPU members
+ * (minMember 3) fits only if b1, b2 and b3 all go: one member per victim,
+ * planned in queue order (m1 evicts b1 on gpu-a, the first node of the
+ * equal one-victim choices; m2 and m3 one basic pod each on gpu-b). All
+ * three are evicted, hi (higher priority) is not; each member is
+ * nominated (one to gpu-a, two to gpu-b) and gets a Preempting Event; once
+ * the victims are gone the three are bound, one on gpu-a and two on
+ * gpu-b, and nothing more is evicted.
+ */
+static void test_gang_preempt(void **state)
+{
+	static const char *const ms[] = {"m1", "m2", "m3"};
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	struct bound_wait bw;
+	size_t on_a = 0, on_b = 0;
+
+	(void)state;
+	b = gang_start(&f);
+	bw.b = b;
+	put(&f, &llmo_kube_pods, pod("b1", "1", "basic", NULL, "gpu-a", "0"));
+	put(&f, &llmo_kube_pods, urgent_bound("hi", "gpu-a", "1"));
+	put(&f, &llmo_kube_pods, pod("b2", "1", "basic", NULL, "gpu-b", "0"));
+	put(&f, &llmo_kube_pods, pod("b3", "1", "basic", NULL, "gpu-b", "1"));
+	for (size_t i = 0; i < 3; i++)
+		put(&f, &llmo_kube_pods, premium_gang_pod(ms[i], "g", "3"));
+
+	w.pod = "m1";
+	w.nominated = "gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "m2";
+	w.nominated = "gpu-b";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "m3";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_true(deleting(&f, "b1"));
+	assert_true(deleting(&f, "b2"));
+	assert_true(deleting(&f, "b3"));
+	assert_false(deleting(&f, "hi"));
+	assert_int_equal(llmo_binder_evicted_count(b), 3);
+	assert_int_equal(bound_of(&f, ms, 3), 0);
+	w.nominated = NULL;
+	w.pod = "m1";
+	w.event_reason = "Preempting";
+	w.event_text = "Preempting 1 pod(s) of lower priority on node gpu-a for pod group "
+		       "default/g: default/b1";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "b1";
+	w.event_reason = "Preempted";
+	w.event_text = "Preempted by default/m1 (priority 100) on node gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.event_reason = NULL;
+
+	force_delete(&f, "b1");
+	force_delete(&f, "b2");
+	force_delete(&f, "b3");
+	bw.n = 3;
+	assert_true(run_until(f.base, bound_n, &bw, WAIT_MS));
+	on_a = bound_on(&f, ms, 3, "gpu-a");
+	on_b = bound_on(&f, ms, 3, "gpu-b");
+	assert_int_equal(on_a, 1);
+	assert_int_equal(on_b, 2);
+	assert_int_equal(llmo_binder_evicted_count(b), 3);
+	assert_false(deleting(&f, "hi"));
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
+ * A gang that could only partly fit evicts nothing: gpu-a runs b1 (basic)
+ * and hi1, gpu-b hi2 and hi3 (priority 1000). Group g of three premium
+ * members (minMember 3) could take b1's GPU only: 1 of 3 would fit, so
+ * nobody is evicted or nominated, and the group says 0 of 3 fit.
+ */
+static void test_gang_preempt_partial(void **state)
+{
+	static const char *const ms[] = {"m1", "m2", "m3"};
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	b = gang_start(&f);
+	put(&f, &llmo_kube_pods, pod("b1", "1", "basic", NULL, "gpu-a", "0"));
+	put(&f, &llmo_kube_pods, urgent_bound("hi1", "gpu-a", "1"));
+	put(&f, &llmo_kube_pods, urgent_bound("hi2", "gpu-b", "0"));
+	put(&f, &llmo_kube_pods, urgent_bound("hi3", "gpu-b", "1"));
+	for (size_t i = 0; i < 3; i++)
+		put(&f, &llmo_kube_pods, premium_gang_pod(ms[i], "g", "3"));
+
+	w.pod = "m3";
+	w.event_text = "pod group default/g: 0 of 3 pod(s) fit, minMember 3; 0/2 nodes are "
+		       "available: 2 Insufficient nvidia.com/gpu.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+	w.event_reason = "FailedScheduling";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	/* the decision that wrote the message has run its preemption too */
+	assert_int_equal(llmo_binder_evicted_count(b), 0);
+	assert_false(deleting(&f, "b1"));
+	assert_false(deleting(&f, "hi1"));
+	assert_false(deleting(&f, "hi2"));
+	assert_false(deleting(&f, "hi3"));
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(node_field(&f, ms[i], true), "");
+	assert_int_equal(bound_of(&f, ms, 3), 0);
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
+ * A gang's evictions together keep a workload at its minReplicas: wl
+ * (minReplicas 2) runs w1 on gpu-a, w2 on gpu-b and w3 on gpu-c (one GPU
+ * each, basic), x1 (basic, no workload) runs on gpu-d. Each member alone
+ * could take one of wl's pods (3 live, 2 kept); m1 takes w1 (gpu-a, first
+ * of the equal choices), and m2 then sees wl at 2 and takes x1 instead.
+ * w2 and w3 stay.
+ */
+static void test_gang_preempt_min_replicas(void **state)
+{
+	static const char *const nodes[] = {"gpu-a", "gpu-b", "gpu-c", "gpu-d"};
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	for (size_t i = 0; i < 4; i++)
+		add_node(&f, nodes[i], "1");
+	put_workload_wl(&f);
+	put(&f, &llmo_kube_pods, pod("w1", "1", "basic", "wl", "gpu-a", "0"));
+	put(&f, &llmo_kube_pods, pod("w2", "1", "basic", "wl", "gpu-b", "0"));
+	put(&f, &llmo_kube_pods, pod("w3", "1", "basic", "wl", "gpu-c", "0"));
+	put(&f, &llmo_kube_pods, pod("x1", "1", "basic", NULL, "gpu-d", "0"));
+	b = start_binder(&f);
+	put(&f, &llmo_kube_pods, premium_gang_pod("m1", "g", "2"));
+	put(&f, &llmo_kube_pods, premium_gang_pod("m2", "g", "2"));
+
+	w.pod = "m1";
+	w.nominated = "gpu-a";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	w.pod = "m2";
+	w.nominated = "gpu-d";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_true(deleting(&f, "w1"));
+	assert_true(deleting(&f, "x1"));
+	assert_false(deleting(&f, "w2"));
+	assert_false(deleting(&f, "w3"));
+	assert_int_equal(llmo_binder_evicted_count(b), 2);
 
 	llmo_binder_free(b);
 	fixture_stop(&f);
@@ -867,8 +1145,12 @@ int main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_performance),
+		cmocka_unit_test(test_preferred_affinity),
 		cmocka_unit_test(test_gang),
 		cmocka_unit_test(test_gang_compete),
+		cmocka_unit_test(test_gang_preempt),
+		cmocka_unit_test(test_gang_preempt_partial),
+		cmocka_unit_test(test_gang_preempt_min_replicas),
 		cmocka_unit_test(test_topology),
 	};
 
