@@ -45,6 +45,7 @@
 #include "base/str.h"
 #include "registry/digest.h"
 #include "registry/route.h"
+#include "registry/s3.h"
 
 /* Upload sessions kept at once (more: LLMO_EAGAIN, answered 429). */
 #define LLMO_REG_UPLOADS_MAX 1024
@@ -63,13 +64,19 @@ struct llmo_reg_store_opts {
 	const char *root;
 	bool checksum_validation; /* verify digests on read */
 	uint64_t blob_max;        /* largest blob accepted; 0: LLMO_REG_BLOB_MAX_DEFAULT */
+	/* storageType s3: S3 is the store of record and root a verified cache
+	 * of it (s3cache.h); blob_max is then at most LLMO_REG_S3_PUT_MAX.
+	 * NULL: local storage only. */
+	const struct llmo_reg_s3_opts *s3;
 };
 
 #define LLMO_REG_BLOB_MAX_DEFAULT ((uint64_t)1 << 40)
 
 /*
  * Opens (creating when missing: root 0700, the rest 0755) the storage at
- * opts->root. *out is NULL on failure.
+ * opts->root; with opts->s3, also brings its records up to date from S3
+ * (so S3 being unreachable or refusing the credentials fails here). *out
+ * is NULL on failure.
  */
 int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_store **out,
 			struct llmo_error *err);
@@ -247,5 +254,8 @@ int llmo_reg_referrers(struct llmo_reg_store *s, const char *repo,
  */
 int llmo__reg_list_dir(const char *dir, bool (*keep)(const char *name), size_t max,
 		       struct llmo_strv *out, struct llmo_error *err);
+/* mkdir -p of the directory holding path; fsync of it (after a rename or create there). */
+int llmo__reg_mkdir_parent(const char *path, struct llmo_error *err);
+int llmo__reg_fsync_parent(const char *path, struct llmo_error *err);
 
 #endif
