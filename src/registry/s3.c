@@ -478,16 +478,19 @@ static int perform(struct llmo_reg_s3 *s3, struct xfer *x, const char *key, cons
 
 	if (*key && !llmo_reg_s3_key_valid(key))
 		return llmo_error_set(err, LLMO_EINVAL, "S3 key \"%.200s\" is not valid", key);
-	n = snprintf(url, sizeof(url), "%s/%s/%s%s%s%s", s3->endpoint, s3->bucket,
+	n = snprintf(url, sizeof(url), "%s/%s%s%s%s%s%s", s3->endpoint, s3->bucket, *key ? "/" : "",
 		     *key ? s3->prefix : "", key, query ? "?" : "", query ? query : "");
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return llmo_error_set(err, LLMO_EINVAL, "S3 URL too long");
 	snprintf(sha, sizeof(sha), "x-amz-content-sha256: %s", x->sha_hex ? x->sha_hex : EMPTY_SHA256);
 	x->h = s3->h;
 	llmo_buf_init(&x->errbody, LLMO_REG_S3_ERROR_BODY_MAX);
-	/* libcurl signs the headers it sends; "Expect:" drops 100-continue round trips */
-	if (!(t = curl_slist_append(hdrs, sha)) || !(hdrs = t) ||
-	    !(t = curl_slist_append(hdrs, "Expect:")) || !(hdrs = t)) {
+	/*
+	 * No other header is set here: libcurl 7.88 signs every header of this
+	 * list, even an empty "Expect:" it then does not send, which a store
+	 * that checks signatures would refuse.
+	 */
+	if (!(t = curl_slist_append(hdrs, sha)) || !(hdrs = t)) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto out;
 	}
