@@ -156,6 +156,19 @@ reg_start
 M=(env LLMO_REGISTRY="$URL" "$LLMO" model)
 check "after a restart from an empty cache, 8b is gone" bash -c "${M[*]} list models/llama2 | tee /dev/stderr | sort | tr '\n' ' ' | grep -qx 'models/llama2:7b models/llama2:latest '"
 
+# ---- llmo server's registry (DATA_DIR/registry as the cache) reads the same bucket ----
+reg_stop
+server_start --config "$LLMO_DATA/config.yaml"
+SURL=$(registry_url)
+TOKEN=$(sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1)
+check "llmo server: model pull through its registry, from the bucket" "$LLMO" model pull models/llama2:7b \
+	--registry "$SURL" --token "$TOKEN" --cacert "$LLMO_DATA/pki/ca.crt" --output "$LLMO_DATA/pulled-server"
+check "llmo server: the same files" diff -r "$LLMO_DATA/model" "$LLMO_DATA/pulled-server"
+check "llmo server: blobs fetched into DATA_DIR/registry" test -n "$(find "$LLMO_DATA/registry/blobs" -type f ! -name '.*')"
+server_stop
+unset KUBECONFIG
+reg_start
+
 # ---- an object altered in the bucket is refused, and not cached ----
 BIGHEX=$(sha "$LLMO_DATA/model/model.safetensors")
 printf 'not the weights' >"$LLMO_DATA/evil"
