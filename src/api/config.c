@@ -114,6 +114,14 @@ static const struct llmo_field s3_fields[] = {
 	  .doc = "AWS shared credentials file ([default] aws_access_key_id, "
 		 "aws_secret_access_key); empty: the environment's AWS_ACCESS_KEY_ID and "
 		 "AWS_SECRET_ACCESS_KEY"),
+	F(S3, multipart_threshold, "multipartThreshold", LLMO_FT_QUANTITY,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX | LLMO_FF_BINARY, .min = 5 * MIB, .max = 5 * 1024 * MIB,
+	  .def = "5Gi", .doc = "blobs larger than this are stored with a multipart upload (at most 5Gi)"),
+	F(S3, part_size, "partSize", LLMO_FT_QUANTITY,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX | LLMO_FF_BINARY, .min = 5 * MIB,
+	  .max = 5 * 1024 * MIB, .def = "512Mi",
+	  .doc = "part size of a multipart upload, 5Mi to 5Gi (10000 parts at most: the largest "
+		 "blob is 10000 times this)"),
 	END,
 };
 

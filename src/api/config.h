@@ -61,6 +61,8 @@ struct llmo_s3_config {
 	char *region;
 	char *prefix;
 	char *credentials_file;
+	int64_t multipart_threshold; /* milli-bytes */
+	int64_t part_size;           /* milli-bytes */
 };
 
 struct llmo_model_registry_config {

@@ -86,7 +86,10 @@ void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o)
 				       .bucket = c->bucket,
 				       .region = c->region,
 				       .prefix = c->prefix,
-				       .credentials_file = c->credentials_file};
+				       .credentials_file = c->credentials_file,
+				       /* quantities are in milli-bytes */
+				       .multipart_threshold = (uint64_t)(c->multipart_threshold / 1000),
+				       .part_size = (uint64_t)(c->part_size / 1000)};
 }
 
 /*

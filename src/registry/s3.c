@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "registry/s3.h"
 
 #include "base/banned.h"
 
+#define LOG "registry"
 /* SHA-256 of no bytes: the x-amz-content-sha256 of GET, HEAD, DELETE and list. */
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 /* Longest credential value, region or endpoint kept. */
@@ -21,6 +23,15 @@
 #define URL_MAX (3 * FIELD_MAX + 3 * LLMO_REG_S3_KEY_MAX + 256)
 /* Longest S3 error code or message quoted in an error. */
 #define QUOTE_MAX 200
+/* Longest ETag kept (S3's are 34 to 40 characters with their quotes). */
+#define ETAG_MAX 128
+/* Longest multipart upload id (AWS's are about 150 characters). */
+#define UPLOAD_ID_MAX 1024
+/* S3's bounds on a multipart upload: parts, and the smallest part but the last. */
+#define PARTS_MAX 10000
+#define PART_MIN ((uint64_t)5 << 20)
+/* A CompleteMultipartUpload body: its parts' numbers and ETags. */
+#define COMPLETE_BODY_MAX ((size_t)PARTS_MAX * (ETAG_MAX + 64) + 64)
 
 struct llmo_reg_s3 {
 	CURL *h;
@@ -31,6 +42,8 @@ struct llmo_reg_s3 {
 	char access[FIELD_MAX];
 	char secret[FIELD_MAX];
 	char where[FIELD_MAX + LLMO_REG_S3_KEY_MAX + 8];
+	uint64_t multipart_threshold; /* larger blobs go up in parts */
+	uint64_t part_size;
 };
 
 /* ---- setup ---- */
@@ -237,6 +250,16 @@ int llmo_reg_s3_new(const struct llmo_reg_s3_opts *o, struct llmo_reg_s3 **out,
 	memcpy(s3->prefix, prefix, n + 1);
 	if (n && prefix[n - 1] != '/')
 		memcpy(s3->prefix + n, "/", 2);
+	s3->multipart_threshold =
+		o->multipart_threshold ? o->multipart_threshold : LLMO_REG_S3_PUT_MAX;
+	s3->part_size = o->part_size ? o->part_size : LLMO_REG_S3_PART_SIZE;
+	if (s3->multipart_threshold > LLMO_REG_S3_PUT_MAX || s3->part_size < PART_MIN ||
+	    s3->part_size > LLMO_REG_S3_PUT_MAX) {
+		rc = llmo_error_set(err, LLMO_EINVAL,
+				    "S3: the multipart threshold must be at most 5 GiB and the part "
+				    "size between 5 MiB and 5 GiB");
+		goto fail;
+	}
 	snprintf(s3->sigv4, sizeof(s3->sigv4), "aws:amz:%s:s3", region);
 	snprintf(s3->where, sizeof(s3->where), "s3://%s/%s", s3->bucket, s3->prefix);
 	if ((rc = read_credentials(s3, o->credentials_file, err)))
@@ -268,6 +291,11 @@ const char *llmo_reg_s3_where(const struct llmo_reg_s3 *s3)
 	return s3->where;
 }
 
+uint64_t llmo_reg_s3_object_max(const struct llmo_reg_s3 *s3)
+{
+	return (uint64_t)PARTS_MAX * s3->part_size;
+}
+
 /* ---- one request ---- */
 
 struct xfer {
@@ -278,6 +306,7 @@ struct xfer {
 	const char *data;
 	size_t len;
 	int in_fd;
+	uint64_t in_base; /* where in the file the body starts (a multipart part) */
 	uint64_t in_size;
 	uint64_t in_off;
 	/* GET sink: a buffer, or a file hashed into hash */
@@ -291,6 +320,7 @@ struct xfer {
 	int sink_errno;
 	long status;
 	struct llmo_buf errbody;
+	char etag[ETAG_MAX]; /* the answer's ETag header (an UploadPart's), quotes kept */
 };
 
 static bool ok_status(long status)
@@ -361,7 +391,7 @@ static size_t on_read(char *p, size_t size, size_t nmemb, void *arg)
 		return want;
 	}
 	for (;;) {
-		ssize_t r = pread(x->in_fd, p, want, (off_t)x->in_off);
+		ssize_t r = pread(x->in_fd, p, want, (off_t)(x->in_base + x->in_off));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -373,6 +403,27 @@ static size_t on_read(char *p, size_t size, size_t nmemb, void *arg)
 		x->in_off += (uint64_t)r;
 		return (size_t)r;
 	}
+}
+
+/* Keeps the ETag header of the answer. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nmemb;
+
+	if (n > 5 && strncasecmp(p, "ETag:", 5) == 0) {
+		const char *s = p + 5, *e = p + n;
+
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+			e--;
+		if ((size_t)(e - s) < sizeof(x->etag)) {
+			memcpy(x->etag, s, (size_t)(e - s));
+			x->etag[e - s] = '\0';
+		}
+	}
+	return n;
 }
 
 /* libcurl rewinds the body when it sends it again (a dropped reused connection). */
@@ -490,7 +541,10 @@ static int perform(struct llmo_reg_s3 *s3, struct xfer *x, const char *key, cons
 	 * list, even an empty "Expect:" it then does not send, which a store
 	 * that checks signatures would refuse.
 	 */
-	if (!(t = curl_slist_append(hdrs, sha)) || !(hdrs = t)) {
+	if (!(t = curl_slist_append(hdrs, sha)) || !(hdrs = t) ||
+	    (strcmp(x->method, "POST") == 0 &&
+	     (!(t = curl_slist_append(hdrs, "Content-Type: application/octet-stream")) ||
+	      !(hdrs = t)))) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -508,7 +562,12 @@ static int perform(struct llmo_reg_s3 *s3, struct xfer *x, const char *key, cons
 	curl_easy_setopt(s3->h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(s3->h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(s3->h, CURLOPT_WRITEDATA, x);
-	if (strcmp(x->method, "PUT") == 0) {
+	curl_easy_setopt(s3->h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(s3->h, CURLOPT_HEADERDATA, x);
+	if (strcmp(x->method, "POST") == 0) {
+		curl_easy_setopt(s3->h, CURLOPT_POSTFIELDS, x->data ? x->data : "");
+		curl_easy_setopt(s3->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->len);
+	} else if (strcmp(x->method, "PUT") == 0) {
 		curl_easy_setopt(s3->h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(s3->h, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)(x->in_fd >= 0 ? x->in_size : x->len));
@@ -554,6 +613,24 @@ static void xfer_init(struct xfer *x, const char *method)
 
 /* ---- the calls ---- */
 
+/* Appends s to out percent-encoded as SigV4's canonical query wants (RFC 3986 unreserved kept). */
+static int query_escape(struct llmo_buf *out, const char *s)
+{
+	static const char xd[] = "0123456789ABCDEF";
+	int rc = 0;
+
+	for (; *s && !rc; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~')
+			rc = llmo_buf_putc(out, (char)c);
+		else
+			rc = llmo_buf_appendf(out, "%%%c%c", xd[c >> 4], xd[c & 15]);
+	}
+	return rc;
+}
+
 int llmo_reg_s3_put(struct llmo_reg_s3 *s3, const char *key, const void *data, size_t len,
 		    struct llmo_error *err)
 {
@@ -572,16 +649,176 @@ int llmo_reg_s3_put(struct llmo_reg_s3 *s3, const char *key, const void *data, s
 	return perform(s3, &x, key, NULL, err);
 }
 
+/* The SHA-256 (hex, LLMO_DIGEST_HEX_LEN + 1 bytes) of len bytes of fd at off. */
+static int hash_range(int fd, uint64_t off, uint64_t len, char *hex, struct llmo_error *err)
+{
+	char *buf = malloc(LLMO_DIGEST_READ_CHUNK);
+	struct llmo_sha256 h = {0};
+	struct llmo_digest d;
+	int rc;
+
+	if (!buf || (rc = llmo_sha256_init(&h))) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint64_t done = 0; done < len;) {
+		size_t want = len - done < LLMO_DIGEST_READ_CHUNK ? (size_t)(len - done)
+								   : LLMO_DIGEST_READ_CHUNK;
+		ssize_t r = pread(fd, buf, want, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = llmo_error_set(err, LLMO_EIO, "S3 multipart upload: read: %s",
+					    r < 0 ? strerror(errno) : "the file shrank");
+			goto out;
+		}
+		llmo_sha256_update(&h, buf, (size_t)r);
+		done += (uint64_t)r;
+	}
+	if ((rc = llmo_sha256_peek(&h, &d)))
+		rc = llmo_error_set(err, rc, "out of memory");
+	else
+		memcpy(hex, d.hex, LLMO_DIGEST_HEX_LEN + 1);
+out:
+	llmo_sha256_release(&h);
+	free(buf);
+	return rc;
+}
+
+/* "uploadId=ID" (escaped) into q, after what q holds. */
+static int upload_id_query(struct llmo_buf *q, const char *id, struct llmo_error *err)
+{
+	if (llmo_buf_puts(q, "uploadId=") || query_escape(q, id))
+		return llmo_error_set(err, LLMO_EINVAL, "S3 multipart upload: query too long");
+	return 0;
+}
+
+/*
+ * A multipart upload (CreateMultipartUpload, UploadPart, Complete...) of
+ * size bytes of fd in parts of s3->part_size, each signed with its own
+ * SHA-256 (so each part is read twice: hashed, then sent). Aborted on any
+ * failure, so no parts are left behind to be paid for.
+ */
+static int put_multipart(struct llmo_reg_s3 *s3, const char *key, int fd, uint64_t size,
+			 struct llmo_error *err)
+{
+	char id[UPLOAD_ID_MAX], hex[LLMO_DIGEST_HEX_LEN + 1];
+	uint64_t nparts = (size + s3->part_size - 1) / s3->part_size;
+	struct llmo_buf ans, q, done;
+	struct llmo_digest dd;
+	const char *v;
+	struct xfer x;
+	size_t n;
+	int rc;
+
+	if (nparts > PARTS_MAX)
+		return llmo_error_set(err, LLMO_ETOOBIG,
+				      "S3 PUT s3://%s/%s%s: %" PRIu64 " bytes is more than %d parts "
+				      "of %" PRIu64 " bytes",
+				      s3->bucket, s3->prefix, key, size, PARTS_MAX, s3->part_size);
+	llmo_buf_init(&ans, LLMO_REG_S3_ERROR_BODY_MAX);
+	llmo_buf_init(&q, URL_MAX);
+	llmo_buf_init(&done, COMPLETE_BODY_MAX);
+	xfer_init(&x, "POST");
+	x.out = &ans;
+	x.out_max = ans.max;
+	if ((rc = perform(s3, &x, key, "uploads=", err)))
+		goto out;
+	v = xml_find(ans.data, ans.data + ans.len, "UploadId", &n, NULL);
+	if (!v || !n || n >= sizeof(id)) {
+		rc = llmo_error_set(err, LLMO_EPARSE,
+				    "S3 POST s3://%s/%s%s?uploads: no UploadId in the answer",
+				    s3->bucket, s3->prefix, key);
+		goto out;
+	}
+	xml_text(v, n, id, sizeof(id));
+	if (llmo_buf_puts(&done, "<CompleteMultipartUpload>")) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto abort;
+	}
+	for (uint64_t i = 0; i < nparts; i++) {
+		uint64_t off = i * s3->part_size;
+
+		llmo_buf_reset(&q);
+		if ((rc = hash_range(fd, off, size - off < s3->part_size ? size - off : s3->part_size,
+				     hex, err)))
+			goto abort;
+		if (llmo_buf_appendf(&q, "partNumber=%" PRIu64 "&", i + 1) ||
+		    (rc = upload_id_query(&q, id, err))) {
+			rc = rc ? rc : llmo_error_set(err, LLMO_EINVAL, "query too long");
+			goto abort;
+		}
+		xfer_init(&x, "PUT");
+		x.in_fd = fd;
+		x.in_base = off;
+		x.in_size = size - off < s3->part_size ? size - off : s3->part_size;
+		x.sha_hex = hex;
+		if ((rc = perform(s3, &x, key, q.data, err)))
+			goto abort;
+		if (!x.etag[0]) {
+			rc = llmo_error_set(err, LLMO_EPARSE,
+					    "S3 PUT s3://%s/%s%s part %" PRIu64 ": no ETag in the answer",
+					    s3->bucket, s3->prefix, key, i + 1);
+			goto abort;
+		}
+		if (llmo_buf_appendf(&done, "<Part><PartNumber>%" PRIu64 "</PartNumber><ETag>%s</ETag></Part>",
+				     i + 1, x.etag)) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			goto abort;
+		}
+	}
+	llmo_buf_reset(&q);
+	llmo_buf_reset(&ans);
+	if (llmo_buf_puts(&done, "</CompleteMultipartUpload>") ||
+	    (rc = llmo_digest_of(done.data, done.len, &dd))) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto abort;
+	}
+	if ((rc = upload_id_query(&q, id, err)))
+		goto abort;
+	xfer_init(&x, "POST");
+	x.data = done.data;
+	x.len = done.len;
+	x.sha_hex = dd.hex;
+	x.out = &ans;
+	x.out_max = ans.max;
+	if ((rc = perform(s3, &x, key, q.data, err)))
+		goto abort;
+	/* S3 may answer 200 and put its error in the body (the work took long) */
+	if (xml_find(ans.data, ans.data + ans.len, "Code", &n, NULL)) {
+		rc = answer_error(s3, &(struct xfer){.method = "POST", .status = 200, .errbody = ans},
+				  key, err);
+		goto abort;
+	}
+	LLMO_INFO(LOG, "multipart upload to S3", "key=%s%s size=%" PRIu64 " parts=%" PRIu64,
+		  s3->prefix, key, size, nparts);
+	goto out;
+abort:
+	{
+		/* best effort: the parts stored so far would be kept (and billed) otherwise */
+		struct llmo_error ignored = {0};
+
+		llmo_buf_reset(&q);
+		if (!upload_id_query(&q, id, NULL)) {
+			xfer_init(&x, "DELETE");
+			perform(s3, &x, key, q.data, &ignored);
+		}
+	}
+out:
+	llmo_buf_release(&ans);
+	llmo_buf_release(&q);
+	llmo_buf_release(&done);
+	return rc;
+}
+
 int llmo_reg_s3_put_fd(struct llmo_reg_s3 *s3, const char *key, int fd, uint64_t size,
 		       const struct llmo_digest *d, struct llmo_error *err)
 {
 	struct xfer x;
 
-	if (size > LLMO_REG_S3_PUT_MAX)
-		return llmo_error_set(err, LLMO_ETOOBIG,
-				      "S3 PUT s3://%s/%s%s: %" PRIu64 " bytes; one PUT stores at "
-				      "most %" PRIu64 " (multipart upload is not implemented)",
-				      s3->bucket, s3->prefix, key, size, LLMO_REG_S3_PUT_MAX);
+	if (size > s3->multipart_threshold)
+		return put_multipart(s3, key, fd, size, err);
 	xfer_init(&x, "PUT");
 	x.in_fd = fd;
 	x.in_size = size;
@@ -646,24 +883,6 @@ int llmo_reg_s3_delete(struct llmo_reg_s3 *s3, const char *key, struct llmo_erro
 
 	xfer_init(&x, "DELETE");
 	return perform(s3, &x, key, NULL, err);
-}
-
-/* Appends s to out percent-encoded as SigV4's canonical query wants (RFC 3986 unreserved kept). */
-static int query_escape(struct llmo_buf *out, const char *s)
-{
-	static const char xd[] = "0123456789ABCDEF";
-	int rc = 0;
-
-	for (; *s && !rc; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~')
-			rc = llmo_buf_putc(out, (char)c);
-		else
-			rc = llmo_buf_appendf(out, "%%%c%c", xd[c >> 4], xd[c & 15]);
-	}
-	return rc;
 }
 
 /* Calls fn for each <Contents> of one ListObjectsV2 page; *next: the continuation token. */

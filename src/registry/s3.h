@@ -29,8 +29,10 @@
 
 /* Longest key (S3's own limit). */
 #define LLMO_REG_S3_KEY_MAX 1024
-/* Largest object one PUT may store (S3's limit; multipart upload is not implemented). */
+/* Largest object one PUT may store (S3's limit): the largest multipart threshold. */
 #define LLMO_REG_S3_PUT_MAX ((uint64_t)5 << 30)
+/* Default part size of a multipart upload (10000 parts: objects up to 5 TiB). */
+#define LLMO_REG_S3_PART_SIZE ((uint64_t)512 << 20)
 /* Bytes of an error answer kept for its code and message. */
 #define LLMO_REG_S3_ERROR_BODY_MAX 8192
 /* Largest ListObjectsV2 answer (1000 keys of at most 1 KiB each, with their fields). */
@@ -55,6 +57,11 @@ struct llmo_reg_s3_opts {
 	 * AWS_SECRET_ACCESS_KEY.
 	 */
 	const char *credentials_file;
+	/* blobs larger than this (0: LLMO_REG_S3_PUT_MAX, the most allowed) are
+	 * stored with a multipart upload of part_size parts (0:
+	 * LLMO_REG_S3_PART_SIZE; 5 MiB to 5 GiB) */
+	uint64_t multipart_threshold;
+	uint64_t part_size;
 };
 
 /* Checks opts, reads the credentials and makes the client (nothing is sent yet). */
@@ -64,6 +71,8 @@ void llmo_reg_s3_free(struct llmo_reg_s3 *s3);
 
 /* "s3://BUCKET/PREFIX" for logs. */
 const char *llmo_reg_s3_where(const struct llmo_reg_s3 *s3);
+/* The largest object llmo_reg_s3_put_fd can store (10000 parts). */
+uint64_t llmo_reg_s3_object_max(const struct llmo_reg_s3 *s3);
 
 /* PUT key with len bytes of data. */
 int llmo_reg_s3_put(struct llmo_reg_s3 *s3, const char *key, const void *data, size_t len,
@@ -71,8 +80,10 @@ int llmo_reg_s3_put(struct llmo_reg_s3 *s3, const char *key, const void *data, s
 
 /*
  * PUT key with the first size bytes of the open file fd (read with pread:
- * its offset is left alone), whose SHA-256 is d. LLMO_ETOOBIG past
- * LLMO_REG_S3_PUT_MAX.
+ * its offset is left alone), whose SHA-256 is d: one PUT signed with d, or
+ * above the multipart threshold a multipart upload whose parts are each
+ * signed with their own SHA-256 (hashed first: read twice). LLMO_ETOOBIG
+ * past llmo_reg_s3_object_max.
  */
 int llmo_reg_s3_put_fd(struct llmo_reg_s3 *s3, const char *key, int fd, uint64_t size,
 		       const struct llmo_digest *d, struct llmo_error *err);

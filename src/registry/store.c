@@ -212,11 +212,11 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 			rc = llmo_mkdir_p(p, 0755, err);
 	}
 	if (!rc && opts->s3) {
-		/* one PUT stores a blob: larger ones could not be kept */
-		if (s->blob_max > LLMO_REG_S3_PUT_MAX)
-			s->blob_max = LLMO_REG_S3_PUT_MAX;
 		if (!(rc = llmo_reg_s3_new(opts->s3, &s->s3, err)))
 			rc = llmo__reg_s3_restore(s->s3, s->root, err);
+		/* larger blobs could not be stored (10000 parts) */
+		if (!rc && s->blob_max > llmo_reg_s3_object_max(s->s3))
+			s->blob_max = llmo_reg_s3_object_max(s->s3);
 	}
 	if (rc) {
 		llmo_reg_store_free(s);

@@ -65,7 +65,7 @@ struct llmo_reg_store_opts {
 	bool checksum_validation; /* verify digests on read */
 	uint64_t blob_max;        /* largest blob accepted; 0: LLMO_REG_BLOB_MAX_DEFAULT */
 	/* storageType s3: S3 is the store of record and root a verified cache
-	 * of it (s3cache.h); blob_max is then at most LLMO_REG_S3_PUT_MAX.
+	 * of it (s3cache.h); blob_max is then at most llmo_reg_s3_object_max.
 	 * NULL: local storage only. */
 	const struct llmo_reg_s3_opts *s3;
 };

@@ -156,9 +156,29 @@ reg_start
 M=(env LLMO_REGISTRY="$URL" "$LLMO" model)
 check "after a restart from an empty cache, 8b is gone" bash -c "${M[*]} list models/llama2 | tee /dev/stderr | sort | tr '\n' ' ' | grep -qx 'models/llama2:7b models/llama2:latest '"
 
+# ---- blobs over multipartThreshold go up in parts ----
+reg_stop
+printf '    multipartThreshold: 5Mi\n    partSize: 5Mi\n' >>"$LLMO_DATA/config.yaml"
+reg_start
+M=(env LLMO_REGISTRY="$URL" "$LLMO" model)
+mkdir -p "$LLMO_DATA/big"
+head -c 12000000 /dev/urandom >"$LLMO_DATA/big/weights.bin"
+H=$(sha "$LLMO_DATA/big/weights.bin")
+check "model push of a 12 MB file with 5 MiB parts" "${M[@]}" push "$LLMO_DATA/big" --name models/big --version 1 --type llm
+check "the bucket holds the blob whole" bash -c "[ \"\$(s3 $PREFIX/blobs/sha256/${H:0:2}/$H | sha256sum | cut -c1-64)\" = $H ]"
+check "stored in 3 parts" grep -q "multipart upload to S3.*key=$PREFIX/blobs/sha256/${H:0:2}/$H size=12000000 parts=3" "$REG_LOG"
+reg_stop
+rm -rf "$CACHE"
+config "$S3_URL" "$BUCKET"
+reg_start
+M=(env LLMO_REGISTRY="$URL" "$LLMO" model)
+check "and pulled back from an empty cache" "${M[@]}" pull models/big:1 --output "$LLMO_DATA/big-pulled"
+check "the same file" cmp "$LLMO_DATA/big/weights.bin" "$LLMO_DATA/big-pulled/weights.bin"
+
 # ---- llmo server's registry (DATA_DIR/registry as the cache) reads the same bucket ----
 reg_stop
 server_start --config "$LLMO_DATA/config.yaml"
+wait_for 60 grep -q '^llmo registry listening on ' "$LLMO_DATA/stdout" || bad "llmo server's registry did not start"
 SURL=$(registry_url)
 TOKEN=$(sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1)
 check "llmo server: model pull through its registry, from the bucket" "$LLMO" model pull models/llama2:7b \

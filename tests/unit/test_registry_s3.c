@@ -33,11 +33,13 @@ static int port;
 static pthread_t thread;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static char last_head[HEAD_MAX]; /* the last request's head, for the tests to read */
+static char last_body[HEAD_MAX]; /* and the start of its body */
 
 struct canned {
 	const char *request_line; /* "GET /bkt/p/k HTTP/1.1" */
 	const char *status;       /* "200 OK" */
 	const char *body;
+	const char *header; /* an extra answer header line, or NULL */
 };
 
 static const char page1[] =
@@ -54,22 +56,34 @@ static const char page2[] =
 	"<Size>5</Size></Contents><IsTruncated>false</IsTruncated></ListBucketResult>";
 
 static const struct canned script[] = {
-	{"GET /bkt?list-type=2&prefix=p%2Frepositories%2F HTTP/1.1", "200 OK", page1},
+	{"GET /bkt?list-type=2&prefix=p%2Frepositories%2F HTTP/1.1", "200 OK", page1, NULL},
 	{"GET /bkt?continuation-token=tok%2F%2B%3D1&list-type=2&prefix=p%2Frepositories%2F "
 	 "HTTP/1.1",
-	 "200 OK", page2},
-	{"GET /bkt/p/obj HTTP/1.1", "200 OK", "hello"},
-	{"PUT /bkt/p/obj HTTP/1.1", "200 OK", ""},
+	 "200 OK", page2, NULL},
+	{"GET /bkt/p/obj HTTP/1.1", "200 OK", "hello", NULL},
+	{"PUT /bkt/p/obj HTTP/1.1", "200 OK", "", NULL},
 	{"GET /bkt/p/denied HTTP/1.1", "403 Forbidden",
 	 "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Access &amp; "
-	 "Denied</Message></Error>"},
+	 "Denied</Message></Error>", NULL},
 	{"GET /bkt/p/missing HTTP/1.1", "404 Not Found",
-	 "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"},
+	 "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>", NULL},
 	{"GET /bkt/p/nobucket HTTP/1.1", "404 Not Found",
 	 "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not "
-	 "exist</Message></Error>"},
-	{"HEAD /bkt/p/obj HTTP/1.1", "200 OK", NULL},
-	{"HEAD /bkt/p/missing HTTP/1.1", "404 Not Found", NULL},
+	 "exist</Message></Error>", NULL},
+	{"HEAD /bkt/p/obj HTTP/1.1", "200 OK", NULL, NULL},
+	{"HEAD /bkt/p/missing HTTP/1.1", "404 Not Found", NULL, NULL},
+	/* a multipart upload of "big" in two parts; "bad" fails at its first part */
+	{"POST /bkt/p/big?uploads= HTTP/1.1", "200 OK",
+	 "<InitiateMultipartUploadResult><UploadId>u/1+</UploadId></InitiateMultipartUploadResult>", NULL},
+	{"PUT /bkt/p/big?partNumber=1&uploadId=u%2F1%2B HTTP/1.1", "200 OK", "", "ETag: \"e1\""},
+	{"PUT /bkt/p/big?partNumber=2&uploadId=u%2F1%2B HTTP/1.1", "200 OK", "", "ETag: \"e2\""},
+	{"POST /bkt/p/big?uploadId=u%2F1%2B HTTP/1.1", "200 OK",
+	 "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag></CompleteMultipartUploadResult>", NULL},
+	{"POST /bkt/p/bad?uploads= HTTP/1.1", "200 OK",
+	 "<InitiateMultipartUploadResult><UploadId>u2</UploadId></InitiateMultipartUploadResult>", NULL},
+	{"PUT /bkt/p/bad?partNumber=1&uploadId=u2 HTTP/1.1", "403 Forbidden",
+	 "<Error><Code>AccessDenied</Code><Message>no</Message></Error>", NULL},
+	{"DELETE /bkt/p/bad?uploadId=u2 HTTP/1.1", "204 No Content", "", NULL},
 };
 
 static void serve_one(int c)
@@ -95,11 +109,19 @@ static void serve_one(int c)
 	/* drain a PUT body so that the client sees its answer */
 	if ((cl = strcasestr(head, "\r\nContent-Length:")))
 		body_len = strtol(cl + 17, NULL, 10);
+	pthread_mutex_lock(&mu);
+	snprintf(last_body, sizeof(last_body), "%s", end + 4);
+	pthread_mutex_unlock(&mu);
 	for (long have = (long)(n - (size_t)(end + 4 - head)); have < body_len;) {
-		ssize_t r = read(c, out, sizeof(out));
+		ssize_t r = read(c, out, sizeof(out) - 1);
 
 		if (r <= 0)
 			break;
+		out[r] = '\0';
+		pthread_mutex_lock(&mu);
+		if (strlen(last_body) + (size_t)r < sizeof(last_body))
+			memcpy(last_body + strlen(last_body), out, (size_t)r + 1);
+		pthread_mutex_unlock(&mu);
 		have += r;
 	}
 	end[2] = '\0';
@@ -119,8 +141,9 @@ static void serve_one(int c)
 			       k->status, strncmp(k->status, "200", 3) == 0 ? 5 : 0);
 	else
 		len = snprintf(out, sizeof(out),
-			       "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			       k->status, strlen(k->body), k->body);
+			       "HTTP/1.1 %s\r\n%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			       k->status, k->header ? k->header : "", k->header ? "\r\n" : "",
+			       strlen(k->body), k->body);
 	if (write(c, out, (size_t)len) < 0)
 		return;
 }
@@ -358,6 +381,54 @@ static void test_list_pages(void **state)
 	llmo_reg_s3_free(s3);
 }
 
+static int big_file(uint64_t size)
+{
+	char path[] = "/tmp/llmo-test-s3-big-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	return fd;
+}
+
+static void test_multipart(void **state)
+{
+	char ep[64];
+	struct llmo_reg_s3_opts o = {.endpoint = ep, .bucket = "bkt", .prefix = "p",
+				     .multipart_threshold = (uint64_t)5 << 20,
+				     .part_size = (uint64_t)5 << 20};
+	uint64_t size = ((uint64_t)6 << 20) + 1;
+	struct llmo_error err = {0};
+	struct llmo_reg_s3 *s3 = NULL;
+	struct llmo_digest d = {0};
+	int fd = big_file(size);
+
+	(void)state;
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", port);
+	assert_int_equal(llmo_reg_s3_new(&o, &s3, &err), 0);
+	assert_int_equal(llmo_reg_s3_object_max(s3), (uint64_t)10000 * (5 << 20));
+	if (llmo_reg_s3_put_fd(s3, "big", fd, size, &d, &err))
+		fail_msg("multipart: %s\n%s", err.msg, last_head);
+	/* the last request completed it, listing the parts with their ETags in order */
+	head_has("POST /bkt/p/big?uploadId=u%2F1%2B HTTP/1.1\r\n");
+	head_has("\r\nContent-Type: application/octet-stream\r\n");
+	pthread_mutex_lock(&mu);
+	assert_string_equal(last_body,
+			    "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"e1\"</ETag>"
+			    "</Part><Part><PartNumber>2</PartNumber><ETag>\"e2\"</ETag></Part>"
+			    "</CompleteMultipartUpload>");
+	pthread_mutex_unlock(&mu);
+	/* a part refused: the error names it, and the upload is aborted */
+	assert_int_equal(llmo_reg_s3_put_fd(s3, "bad", fd, size, &d, &err), LLMO_EDENIED);
+	assert_non_null(strstr(err.msg, "S3 PUT s3://bkt/p/bad: HTTP 403 AccessDenied"));
+	head_has("DELETE /bkt/p/bad?uploadId=u2 HTTP/1.1\r\n");
+	close(fd);
+	llmo_reg_s3_free(s3);
+	o.part_size = 1 << 20;
+	assert_int_equal(llmo_reg_s3_new(&o, &s3, &err), LLMO_EINVAL);
+}
+
 static void test_unreachable(void **state)
 {
 	struct llmo_reg_s3_opts o = {.endpoint = "http://127.0.0.1:1", .bucket = "bkt"};
@@ -380,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_list_pages),
+		cmocka_unit_test(test_multipart),
 		cmocka_unit_test(test_unreachable),
 	};
 
