@@ -193,7 +193,7 @@ int llmo_reg_s3_new(const struct llmo_reg_s3_opts *o, struct llmo_reg_s3 **out,
 		    struct llmo_error *err)
 {
 	const char *region = o->region && *o->region ? o->region : "us-east-1";
-	const char *prefix = o->prefix ? o->prefix : "";
+	const char *prefix = o->prefix ? o->prefix : "", *path;
 	struct llmo_reg_s3 *s3;
 	size_t n;
 	int rc;
@@ -204,7 +204,7 @@ int llmo_reg_s3_new(const struct llmo_reg_s3_opts *o, struct llmo_reg_s3 **out,
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "S3 endpoint \"%.200s\" must start with http:// or https://",
 				      o->endpoint ? o->endpoint : "");
-	if (strchr(strstr(o->endpoint, "://") + 3, '/') && !llmo_str_has_suffix(o->endpoint, "/"))
+	if ((path = strchr(strstr(o->endpoint, "://") + 3, '/')) && path[strspn(path, "/")])
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "S3 endpoint \"%.200s\" must not have a path (the bucket "
 				      "is modelRegistry.s3.bucket)",

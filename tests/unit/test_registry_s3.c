@@ -246,6 +246,8 @@ static void test_options(void **state)
 		       "must start with http:// or https://");
 	expect_refused(&(struct llmo_reg_s3_opts){.endpoint = "http://h/b", .bucket = "b"},
 		       "must not have a path");
+	expect_refused(&(struct llmo_reg_s3_opts){.endpoint = "http://h/b/", .bucket = "b"},
+		       "must not have a path");
 	expect_refused(&(struct llmo_reg_s3_opts){.endpoint = "http://h", .bucket = "Bad_B"},
 		       "bucket names are");
 	expect_refused(&(struct llmo_reg_s3_opts){.endpoint = "http://h"}, "no bucket");
