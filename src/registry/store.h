@@ -1,7 +1,7 @@
 #ifndef LLMO_REGISTRY_STORE_H
 #define LLMO_REGISTRY_STORE_H
 /*
- * The registry's local storage (modelRegistry.storageType: local): blobs
+ * The registry's storage (modelRegistry.storageType: local, or the cache of s3): blobs
  * addressed by their SHA-256, upload sessions, and repositories made of
  * links. Everything lives under one root directory:
  *
@@ -35,6 +35,12 @@
  * ctime, so any write to the file invalidates the entry; a file changed in
  * the last two seconds is not cached, as file times are coarse) and hashes
  * the whole blob first on a miss.
+ *
+ * With S3 (opts.s3, modelRegistry.storageType: s3) the same layout is
+ * kept in a bucket and this directory is a cache of it: every write and
+ * delete but the upload sessions' reaches S3 first, records are restored
+ * from S3 at open, and a blob missing here is fetched (verified) when it is
+ * opened (s3cache.h).
  *
  * Not thread-safe: one event loop owns a store.
  */
