@@ -154,7 +154,7 @@ static int links_repo(struct llmo_reg_store *s, const char *repo, struct llmo_hm
 				rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 				goto out;
 			}
-		} else if (unlink(p) == 0) {
+		} else if (llmo_reg_store_unlink(s, p, NULL) == 0) {
 			st->links_removed++;
 		}
 	}
@@ -198,7 +198,7 @@ static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked, struct llmo
 				continue;
 			}
 			if (gc_path(p, NULL, "%s/%s", sub, blobs.items[i]) || lstat(p, &sb) < 0 ||
-			    unlink(p) < 0)
+			    llmo_reg_store_unlink(s, p, NULL))
 				continue;
 			if (!digest_of_hex(blobs.items[i], &dg))
 				llmo_reg_store_forget(s, &dg);
@@ -362,7 +362,7 @@ static int unlink_gone(struct llmo_reg_store *s, const char *repo, const gone_ve
 				continue;
 			t = mtime_ns(p);
 			if (t >= 0 && t <= g->stored_ns)
-				unlink(p);
+				llmo_reg_store_unlink(s, p, NULL);
 		}
 	}
 out:

@@ -369,6 +369,15 @@ static void forget_verified(struct llmo_reg_store *s, const struct llmo_digest *
 		free(old);
 }
 
+int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llmo_error *err)
+{
+	int rc = drop_file(s, path, err);
+
+	if (!rc && unlink(path) < 0)
+		rc = sys_err(err, errno, path, "unlink");
+	return rc;
+}
+
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d)
 {
 	forget_verified(s, d);

@@ -92,6 +92,11 @@ void llmo_reg_store_free(struct llmo_reg_store *s);
 bool llmo_reg_store_verifies(const struct llmo_reg_store *s);
 /* The storage root (for gc.c, which walks it). */
 const char *llmo_reg_store_root(const struct llmo_reg_store *s);
+/*
+ * Removes the file path of the store (gc.c's sweep): with S3 its object
+ * first, so the bucket is collected too. 0, or an error (the file stays).
+ */
+int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llmo_error *err);
 /* Drops d from the cache of verified blobs (its file is being removed). */
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d);
 uint64_t llmo_reg_store_blob_max(const struct llmo_reg_store *s);

@@ -175,6 +175,30 @@ M=(env LLMO_REGISTRY="$URL" "$LLMO" model)
 check "and pulled back from an empty cache" "${M[@]}" pull models/big:1 --output "$LLMO_DATA/big-pulled"
 check "the same file" cmp "$LLMO_DATA/big/weights.bin" "$LLMO_DATA/big-pulled/weights.bin"
 
+# ---- pruning and garbage collection (maxVersions: 1) reach the bucket ----
+reg_stop
+printf '  maxVersions: 1\n' >>"$LLMO_DATA/config.yaml"
+reg_start
+M=(env LLMO_REGISTRY="$URL" "$LLMO" model)
+mkdir -p "$LLMO_DATA/gc1" "$LLMO_DATA/gc2"
+head -c 1000 /dev/urandom >"$LLMO_DATA/gc1/a.bin"
+head -c 1000 /dev/urandom >"$LLMO_DATA/gc2/b.bin"
+A=$(sha "$LLMO_DATA/gc1/a.bin")
+B=$(sha "$LLMO_DATA/gc2/b.bin")
+check "model push models/gc:1" "${M[@]}" push "$LLMO_DATA/gc1" --name models/gc --version 1 --type llm
+check "its blob is in the bucket" bash -c "s3_keys blobs/ | grep -q '/$A\$'"
+# older than the collector's hour of grace for fresh links
+find "$CACHE/repositories/models/gc" -type f -exec touch -d '2 hours ago' {} +
+check "model push models/gc:2 (prunes 1)" "${M[@]}" push "$LLMO_DATA/gc2" --name models/gc --version 2 --type llm
+check "version 1's blob is collected from the bucket" bash -c "! s3_keys blobs/ | grep -q '/$A\$'"
+check "and its link" bash -c "! s3_keys repositories/models/gc/_layers/ | grep -q '/$A\$'"
+check "and its tag" bash -c "! s3_keys repositories/models/gc/_manifests/tags/ | grep -q '/1\$'"
+check "and from the cache" test ! -e "$CACHE/blobs/sha256/${A:0:2}/$A"
+check "version 2's blob stays" bash -c "s3_keys blobs/ | grep -q '/$B\$'"
+reg_stop
+config "$S3_URL" "$BUCKET"
+reg_start
+
 # ---- llmo server's registry (DATA_DIR/registry as the cache) reads the same bucket ----
 reg_stop
 server_start --config "$LLMO_DATA/config.yaml"
