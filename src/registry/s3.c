@@ -300,9 +300,9 @@ uint64_t llmo_reg_s3_object_max(const struct llmo_reg_s3 *s3)
 
 struct xfer {
 	CURL *h;
-	const char *method; /* GET PUT HEAD DELETE */
+	const char *method; /* GET PUT POST HEAD DELETE */
 	const char *sha_hex; /* x-amz-content-sha256 */
-	/* PUT body: memory (data, len) or a file (in_fd, in_size) */
+	/* PUT or POST body: memory (data, len), or for PUT a file (in_fd, in_size) */
 	const char *data;
 	size_t len;
 	int in_fd;
@@ -537,9 +537,10 @@ static int perform(struct llmo_reg_s3 *s3, struct xfer *x, const char *key, cons
 	x->h = s3->h;
 	llmo_buf_init(&x->errbody, LLMO_REG_S3_ERROR_BODY_MAX);
 	/*
-	 * No other header is set here: libcurl 7.88 signs every header of this
-	 * list, even an empty "Expect:" it then does not send, which a store
-	 * that checks signatures would refuse.
+	 * Only headers that are sent as given go in this list: libcurl 7.88
+	 * signs every header of it, even an empty "Expect:" that only stops
+	 * libcurl sending one, which a store that checks signatures would
+	 * then refuse (a signed header missing from the request).
 	 */
 	if (!(t = curl_slist_append(hdrs, sha)) || !(hdrs = t) ||
 	    (strcmp(x->method, "POST") == 0 &&
