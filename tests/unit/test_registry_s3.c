@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -360,6 +362,110 @@ static int collect(void *arg, const struct llmo_reg_s3_object *o, struct llmo_er
 	return 0;
 }
 
+/* ---- SigV4, computed here from AWS's description, against what libcurl sent ---- */
+
+#define EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static void hex(const unsigned char *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static void sha256_hex(const char *s, char *out)
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	assert_int_equal(EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL), 1);
+	hex(md, n, out);
+}
+
+static void hmac(const unsigned char *key, size_t klen, const char *msg, unsigned char *out)
+{
+	unsigned int n = 0;
+
+	assert_non_null(HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg),
+			     out, &n));
+	assert_int_equal(n, 32);
+}
+
+/* The value of header name (": " after it) in head, into out. */
+static void header_value(const char *head, const char *name, char *out, size_t n)
+{
+	const char *p = strcasestr(head, name), *e;
+
+	if (!p)
+		fail_msg("no %s in\n%s", name, head);
+	p += strlen(name);
+	e = strstr(p, "\r\n");
+	assert_non_null(e);
+	assert_true((size_t)(e - p) < n);
+	memcpy(out, p, (size_t)(e - p));
+	out[e - p] = '\0';
+}
+
+/*
+ * Checks the Authorization of the last request: method on path with the
+ * canonical query (sorted, escaped), headers host, x-amz-content-sha256
+ * (payload, the body's SHA-256) and x-amz-date, signed with secret for
+ * us-east-1/s3.
+ */
+static void check_signature(const char *method, const char *path, const char *query,
+			    const char *payload, const char *secret)
+{
+	char head[HEAD_MAX], host[128], date[32], auth[512], canon[2048], sts[1024];
+	char ch[65], want[65], key[128];
+	unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
+
+	pthread_mutex_lock(&mu);
+	memcpy(head, last_head, sizeof(head));
+	pthread_mutex_unlock(&mu);
+	header_value(head, "\r\nHost: ", host, sizeof(host));
+	header_value(head, "\r\nX-Amz-Date: ", date, sizeof(date));
+	header_value(head, "\r\nAuthorization: ", auth, sizeof(auth));
+	snprintf(canon, sizeof(canon),
+		 "%s\n%s\n%s\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n"
+		 "host;x-amz-content-sha256;x-amz-date\n%s",
+		 method, path, query, host, payload, date, payload);
+	sha256_hex(canon, ch);
+	snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256\n%s\n%.8s/us-east-1/s3/aws4_request\n%s", date,
+		 date, ch);
+	snprintf(key, sizeof(key), "AWS4%s", secret);
+	snprintf(canon, sizeof(canon), "%.8s", date);
+	hmac((unsigned char *)key, strlen(key), canon, k1);
+	hmac(k1, 32, "us-east-1", k2);
+	hmac(k2, 32, "s3", k3);
+	hmac(k3, 32, "aws4_request", k4);
+	hmac(k4, 32, sts, sig);
+	hex(sig, 32, want);
+	if (!strstr(auth, want))
+		fail_msg("signature of %s?%s: want %s in\n%s", path, query, want, auth);
+}
+
+static void test_signature(void **state)
+{
+	struct llmo_reg_s3 *s3 = client();
+	struct llmo_error err = {0};
+	struct llmo_buf b;
+	struct seen s = {0};
+
+	(void)state;
+	llmo_buf_init(&b, 1024);
+	assert_int_equal(llmo_reg_s3_get(s3, "obj", 1024, &b, &err), 0);
+	check_signature("GET", "/bkt/p/obj", "", EMPTY, "secret");
+	assert_int_equal(llmo_reg_s3_put(s3, "obj", "hello", 5, &err), 0);
+	check_signature("PUT", "/bkt/p/obj", "",
+			"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", "secret");
+	/* the last request of a listing is its second page: a query of three parameters */
+	assert_int_equal(llmo_reg_s3_list(s3, "repositories/", 100, collect, &s, &err), 0);
+	check_signature("GET", "/bkt",
+			"continuation-token=tok%2F%2B%3D1&list-type=2&prefix=p%2Frepositories%2F",
+			EMPTY, "secret");
+	llmo_buf_release(&b);
+	llmo_reg_s3_free(s3);
+}
+
 static void test_list_pages(void **state)
 {
 	struct llmo_reg_s3 *s3 = client();
@@ -453,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_list_pages),
+		cmocka_unit_test(test_signature),
 		cmocka_unit_test(test_multipart),
 		cmocka_unit_test(test_unreachable),
 	};
