@@ -114,6 +114,8 @@ static const struct llmo_field s3_fields[] = {
 	  .doc = "AWS shared credentials file ([default] aws_access_key_id, "
 		 "aws_secret_access_key); empty: the environment's AWS_ACCESS_KEY_ID and "
 		 "AWS_SECRET_ACCESS_KEY"),
+	F(S3, ca_file, "caFile", LLMO_FT_STRING, .def = "\"\"",
+	  .doc = "PEM CA certificates that verify an https endpoint; empty: the system's"),
 	F(S3, multipart_threshold, "multipartThreshold", LLMO_FT_QUANTITY,
 	  .flags = LLMO_FF_MIN | LLMO_FF_MAX | LLMO_FF_BINARY, .min = 5 * MIB, .max = 5 * 1024 * MIB,
 	  .def = "5Gi", .doc = "blobs larger than this are stored with a multipart upload (at most 5Gi)"),

@@ -61,6 +61,7 @@ struct llmo_s3_config {
 	char *region;
 	char *prefix;
 	char *credentials_file;
+	char *ca_file;
 	int64_t multipart_threshold; /* milli-bytes */
 	int64_t part_size;           /* milli-bytes */
 };

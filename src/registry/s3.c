@@ -42,6 +42,7 @@ struct llmo_reg_s3 {
 	char access[FIELD_MAX];
 	char secret[FIELD_MAX];
 	char where[FIELD_MAX + LLMO_REG_S3_KEY_MAX + 8];
+	char *ca_file; /* NULL: the system's CA store */
 	uint64_t multipart_threshold; /* larger blobs go up in parts */
 	uint64_t part_size;
 };
@@ -264,6 +265,10 @@ int llmo_reg_s3_new(const struct llmo_reg_s3_opts *o, struct llmo_reg_s3 **out,
 	snprintf(s3->where, sizeof(s3->where), "s3://%s/%s", s3->bucket, s3->prefix);
 	if ((rc = read_credentials(s3, o->credentials_file, err)))
 		goto fail;
+	if (o->ca_file && *o->ca_file && !(s3->ca_file = llmo_strdup(o->ca_file))) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto fail;
+	}
 	if (!(s3->h = curl_easy_init())) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "libcurl: cannot make a handle");
 		goto fail;
@@ -283,6 +288,7 @@ void llmo_reg_s3_free(struct llmo_reg_s3 *s3)
 		curl_easy_cleanup(s3->h);
 	/* the secret should not outlive its use in a core dump */
 	memset(s3->secret, 0, sizeof(s3->secret));
+	free(s3->ca_file);
 	free(s3);
 }
 
@@ -552,6 +558,8 @@ static int perform(struct llmo_reg_s3 *s3, struct xfer *x, const char *key, cons
 	curl_easy_reset(s3->h);
 	curl_easy_setopt(s3->h, CURLOPT_URL, url);
 	curl_easy_setopt(s3->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (s3->ca_file)
+		curl_easy_setopt(s3->h, CURLOPT_CAINFO, s3->ca_file);
 	curl_easy_setopt(s3->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s3->h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(s3->h, CURLOPT_CONNECTTIMEOUT, (long)LLMO_REG_S3_CONNECT_TIMEOUT_S);

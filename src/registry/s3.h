@@ -57,6 +57,8 @@ struct llmo_reg_s3_opts {
 	 * AWS_SECRET_ACCESS_KEY.
 	 */
 	const char *credentials_file;
+	/* PEM CA certificates that verify an https endpoint (NULL or "": the system's) */
+	const char *ca_file;
 	/* blobs larger than this (0: LLMO_REG_S3_PUT_MAX, the most allowed) are
 	 * stored with a multipart upload of part_size parts (0:
 	 * LLMO_REG_S3_PART_SIZE; 5 MiB to 5 GiB) */

@@ -14,7 +14,7 @@ if ! command -v node >/dev/null || [ ! -x "$S3RVER" ]; then
 	rm -rf "$LLMO_DATA"
 	exit 0
 fi
-REG_PID= S3_PID=
+REG_PID= S3_PID= S3_TLS=() S3_SCHEME=http
 REG_LOG="$LLMO_DATA/registry.log"
 CACHE="$LLMO_DATA/cache"
 BUCKET=models
@@ -26,11 +26,11 @@ s3_start() { # s3rver on a free port, data under $LLMO_DATA/s3, bucket $BUCKET; 
 	: >"$LLMO_DATA/s3.out"
 	# s3rver's continuation tokens use DES, which Node 17+ has only in OpenSSL's legacy provider
 	NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER" -d "$LLMO_DATA/s3" -a 127.0.0.1 -p 0 \
-		--silent --configure-bucket "$BUCKET" >"$LLMO_DATA/s3.out" 2>&1 &
+		--silent --configure-bucket "$BUCKET" "${S3_TLS[@]}" >"$LLMO_DATA/s3.out" 2>&1 &
 	S3_PID=$!
 	S3_URL=
 	for _ in $(seq 1 200); do
-		S3_URL=$(sed -n 's/^S3rver listening on \(.*\)$/http:\/\/\1/p' "$LLMO_DATA/s3.out")
+		S3_URL=$(sed -n "s/^S3rver listening on \\(.*\\)\$/$S3_SCHEME:\\/\\/\\1/p" "$LLMO_DATA/s3.out")
 		[ -n "$S3_URL" ] && { export S3_URL; return 0; }
 		kill -0 "$S3_PID" 2>/dev/null || break
 		sleep 0.05
@@ -264,4 +264,25 @@ reg_stop
 sed -i '$d' "$LLMO_DATA/config.yaml"
 reg_fails "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" "no credentials" -u AWS_ACCESS_KEY_ID
 s3_stop
+
+# ---- an https endpoint: its certificate is checked, against caFile ----
+if command -v openssl >/dev/null; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$LLMO_DATA/s3.key" \
+		-out "$LLMO_DATA/s3.crt" -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	S3_TLS=(--key "$LLMO_DATA/s3.key" --cert "$LLMO_DATA/s3.crt") S3_SCHEME=https
+	s3_start
+	config "$S3_URL" "$BUCKET"
+	reg_fails "SSL certificate problem" "an https endpoint whose certificate is not trusted"
+	printf '    caFile: %s\n' "$LLMO_DATA/s3.crt" >>"$LLMO_DATA/config.yaml"
+	rm -rf "$CACHE"
+	reg_start
+	M=(env LLMO_REGISTRY="$URL" "$LLMO" model)
+	check "https with caFile: model pull from the bucket" "${M[@]}" pull models/gc:2 --output "$LLMO_DATA/gc-tls"
+	check "the same file" cmp "$LLMO_DATA/gc2/b.bin" "$LLMO_DATA/gc-tls/b.bin"
+	check "https with caFile: model push" "${M[@]}" push "$LLMO_DATA/gc1" --name models/tls --version 1 --type llm
+	reg_stop
+	s3_stop
+else
+	echo "SKIP: https endpoint (no openssl command to make a certificate)"
+fi
 finish
