@@ -14,11 +14,16 @@
 #   LIGHT_CONNS=4    connections of the light-load (latency) runs
 #   BIG_CONNS=1000   connections of the memory run
 #   HALF=1           also the paced runs at half of the gateway's peak (0: skip)
+#   RT=0             1: the paced runs in the real-time class (SCHED_FIFO 1: wrk, the
+#                    backends and the proxies; needs root), so that other tenants of a
+#                    shared machine do not make the tail; the kernel still leaves them 5%
 #   THREADS=1        wrk threads
 #   BACKENDS=1       inference-sim backends behind the proxies (direct uses the first)
 #   NGINX_WORKERS=1  nginx worker processes (the gateway is one thread)
 #   WRK_CPUS=0       CPUs wrk runs on, and SRV_CPUS=1-(N-1) those of the backends
-#                    and proxies (taskset lists; with one CPU nothing is pinned)
+#                    and proxies (taskset lists; with one CPU nothing is pinned);
+#                    PROXY_CPUS=SRV_CPUS those of the proxies alone (PROXY_CPUS=0 on two
+#                    CPUs: the proxy shares wrk's CPU instead of the backend's)
 #   BUILDDIR=build-gwrel   where llmo is built (RelWithDebInfo, no sanitizers)
 # Writes nothing into the repository but the build directory.
 set -euo pipefail
@@ -30,6 +35,7 @@ CONNS=${CONNS:-64}
 LIGHT_CONNS=${LIGHT_CONNS:-4}
 BIG_CONNS=${BIG_CONNS:-1000}
 HALF=${HALF:-1}
+RT=${RT:-0}
 THREADS=${THREADS:-1}
 BACKENDS=${BACKENDS:-1}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
@@ -40,8 +46,10 @@ if [ "$NCPU" -ge 2 ]; then
 	SRV_CPUS=${SRV_CPUS:-1-$((NCPU - 1))}
 	WRK_PIN=(taskset -c "$WRK_CPUS")
 	SRV_PIN=(taskset -c "$SRV_CPUS")
+	PROXY_CPUS=${PROXY_CPUS:-$SRV_CPUS}
+	PROXY_PIN=(taskset -c "$PROXY_CPUS")
 else
-	WRK_CPUS=all SRV_CPUS=all WRK_PIN=() SRV_PIN=()
+	WRK_CPUS=all SRV_CPUS=all PROXY_CPUS=all WRK_PIN=() SRV_PIN=() PROXY_PIN=()
 fi
 
 # ---- what it needs: the build packages, wrk, nginx ------------------------------
@@ -78,15 +86,7 @@ cc -O2 -D_GNU_SOURCE -std=c11 -Isrc -o "$WORK/parse" bench/gateway/parse.c src/g
 	src/base/buf.c src/base/clock.c src/base/error.c $(pkg-config --libs jansson)
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_line() { # wait_line FILE SED-EXPR: prints the first match, waiting up to 10 s
-	for _ in $(seq 1 200); do
-		local v
-		v=$(sed -n "$2" "$1")
-		[ -n "$v" ] && { echo "$v"; return 0; }
-		sleep 0.05
-	done
-	echo "bench: nothing in $1" >&2; cat "$1" >&2; exit 1
-}
+. bench/gateway/lib.sh # run from the repository root (the cd above)
 
 # ---- backends, the gateway, nginx ------------------------------------------------
 SIM_PORTS=()
@@ -103,7 +103,7 @@ done
 	echo "    endpoints:"
 	for p in "${SIM_PORTS[@]}"; do echo "      - address: 127.0.0.1:$p"; done
 } >"$WORK/backends.yaml"
-"${SRV_PIN[@]}" "$LLMO" gateway --listen 127.0.0.1:0 --backends "$WORK/backends.yaml" --log-level warn \
+"${PROXY_PIN[@]}" "$LLMO" gateway --listen 127.0.0.1:0 --backends "$WORK/backends.yaml" --log-level warn \
 	>"$WORK/gw.out" 2>"$WORK/gw.err" &
 GW_PID=$!
 PIDS+=($GW_PID)
@@ -139,7 +139,7 @@ mkdir -p "$WORK/nginx"
 	echo "  }"
 	echo "}"
 } >"$WORK/nginx/nginx.conf"
-"${SRV_PIN[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/stderr" &
+"${PROXY_PIN[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/stderr" &
 NGINX_PID=$!
 PIDS+=($NGINX_PID)
 
@@ -217,8 +217,17 @@ nginx_rss_kb() {
 	for p in $NGINX_PID $(pgrep -P "$NGINX_PID" || true); do total=$((total + $(rss_kb "$p"))); done
 	echo "$total"
 }
+# "PSS ANON" kB of the proxy under test (nginx: summed over its processes; PSS counts a page
+# shared by n processes as 1/n, so shared-library pages weigh what they cost the machine)
+pss_anon_kb() {
+	local pids=("$GW_PID") p
+	[ "$1" = nginx ] && pids=("$NGINX_PID" $(pgrep -P "$NGINX_PID" || true))
+	for p in "${pids[@]}"; do cat "/proc/$p/smaps_rollup" 2>/dev/null; done |
+		awk '/^Pss:/ { pss += $2 } /^Anonymous:/ { anon += $2 } END { print pss + 0, anon + 0 }'
+}
 
-echo "bench: $NCPU CPUs (wrk on $WRK_CPUS, servers on $SRV_CPUS), $BACKENDS backend(s), wrk -t$THREADS, ${DURATION}s per run, $ROUNDS rounds"
+echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
+echo "bench: $NCPU CPUs (wrk on $WRK_CPUS, backends on $SRV_CPUS, proxies on $PROXY_CPUS), $BACKENDS backend(s), wrk -t$THREADS, ${DURATION}s per run, $ROUNDS rounds"
 GW_IDLE_KB=$(rss_kb "$GW_PID")
 GW_IDLE_ANON_KB=$(awk '/^RssAnon:/ { print $2 }' "/proc/$GW_PID/status")
 for r in $(seq 1 "$ROUNDS"); do
@@ -241,24 +250,36 @@ if [ "$HALF" = 1 ]; then
 	cat "$WORK/post.lua" >>"$WORK/paced.lua"
 	echo 'function delay() return math.floor(d + math.random()) end' >>"$WORK/paced.lua"
 	echo "paced at about $HALF_RATE requests/s (half the gateway's peak), $CONNS connections"
+	SAVED_PIN=("${WRK_PIN[@]}")
+	if [ "$RT" = 1 ]; then
+		# every thread of the servers and wrk at SCHED_FIFO 1 for these runs only
+		for p in "${PIDS[@]}" $(pgrep -P "$NGINX_PID" || true); do chrt -a -f -p 1 "$p" >/dev/null; done
+		WRK_PIN=(chrt -f 1 "${WRK_PIN[@]}")
+		echo "paced runs in the real-time class (SCHED_FIFO 1)"
+	fi
 	for r in $(seq 1 "$ROUNDS"); do
 		for t in direct nginx gateway; do run_wrk "$t" "$CONNS" half "$WORK/paced.lua"; done
 	done
+	if [ "$RT" = 1 ]; then
+		for p in "${PIDS[@]}" $(pgrep -P "$NGINX_PID" || true); do chrt -a -o -p 0 "$p" >/dev/null; done
+		WRK_PIN=("${SAVED_PIN[@]}")
+	fi
 fi
 
 # memory with BIG_CONNS connections open: sample while wrk runs
 echo "memory, $BIG_CONNS connections"
 for t in nginx gateway; do
-	peak=0
+	peak=0 peak_pss="0 0"
 	run_wrk "$t" "$BIG_CONNS" &
 	wpid=$!
 	while kill -0 "$wpid" 2>/dev/null; do
 		if [ "$t" = gateway ]; then kb=$(rss_kb "$GW_PID"); else kb=$(nginx_rss_kb); fi
-		[ "$kb" -gt "$peak" ] && peak=$kb
+		if [ "$kb" -gt "$peak" ]; then peak=$kb peak_pss=$(pss_anon_kb "$t"); fi
 		sleep 0.2
 	done
 	wait "$wpid"
 	eval "PEAK_$t=$peak"
+	eval "PSS_$t=${peak_pss% *} ANON_$t=${peak_pss#* }"
 done
 GW_HWM_KB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$GW_PID/status")
 GW_END_ANON_KB=$(awk '/^RssAnon:/ { print $2 }' "/proc/$GW_PID/status")
@@ -291,6 +312,7 @@ done
 echo "| requests/s, $BIG_CONNS connections | | $(v RPS_nginx_$BIG_CONNS) | $(v RPS_gateway_$BIG_CONNS) | $(ratio "$(v RPS_gateway_$BIG_CONNS)" "$(v RPS_nginx_$BIG_CONNS)") |"
 echo "| p50 / p99 ms, $BIG_CONNS connections | | $(f2 "$(v P50_nginx_$BIG_CONNS)") / $(f2 "$(v P99_nginx_$BIG_CONNS)") | $(f2 "$(v P50_gateway_$BIG_CONNS)") / $(f2 "$(v P99_gateway_$BIG_CONNS)") | |"
 echo "| RSS MB, $BIG_CONNS connections (peak sampled) | | $(mb "$PEAK_nginx") | $(mb "$PEAK_gateway") | |"
+echo "| PSS / anonymous MB at that sample | | $(mb "$PSS_nginx") / $(mb "$ANON_nginx") | $(mb "$PSS_gateway") / $(mb "$ANON_gateway") | |"
 if [ "$HALF" = 1 ]; then
 	echo "| requests/s, $CONNS connections paced to half the gateway's peak ($HALF_RATE) | $(v RPS_direct_half) | $(v RPS_nginx_half) | $(v RPS_gateway_half) | |"
 	echo "| p50 / p99 ms, paced to half the peak | $(f2 "$(v P50_direct_half)") / $(f2 "$(v P99_direct_half)") | $(f2 "$(v P50_nginx_half)") / $(f2 "$(v P99_nginx_half)") | $(f2 "$(v P50_gateway_half)") / $(f2 "$(v P99_gateway_half)") | |"
@@ -315,6 +337,7 @@ if [ "$HALF" = 1 ]; then
 		"$(awk '$2 == "half" { printf "%s%s", (n % 3) ? " / " : (n ? "; " : ""), $5; n++ }' "$WORK/results")."
 fi
 echo "Non-2xx answers and socket errors over all runs: $ERRORS."
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)$([ "$RT" = 1 ] && [ "$HALF" = 1 ] && echo "; the paced runs ran at SCHED_FIFO 1")."
 echo
 echo "## Reading \"model\": the gateway's scanner against jansson"
 echo

@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "agent/logserver.h"
 #include "agent/node.h"
+#include "agent/prefetch.h"
 #include "agent/runtime.h"
 #include "api/usage.h"
 #include "base/buf.h"
@@ -34,6 +35,8 @@
 #define DEVICES_ANNOTATION "llm.orchestrator.io/gpu-devices"
 /* How often the first sync checks whether the pod list has arrived. */
 #define SYNC_POLL_MS 100
+/* How often a running model prefetch is checked for its end. */
+#define PREFETCH_POLL_MS 500
 
 struct llmo_agent {
 	struct llmo_kube_client *client;
@@ -59,6 +62,8 @@ struct llmo_agent {
 	char *model_cache_dir;
 	struct llmo_event_recorder *rec; /* model fetch failures */
 	struct llmo_hmap evented;        /* pod uid -> "RESTARTS REASON" already reported */
+	struct llmo_prefetcher *pf;      /* models the controller asks for ahead; NULL: no cache */
+	struct event *pf_poll;           /* while a prefetch runs */
 	bool synced_once;
 	bool started;
 };
@@ -377,6 +382,77 @@ static int ensure_lease_namespace(struct llmo_agent *a)
 	return rc == LLMO_EEXIST || rc == LLMO_EDENIED ? 0 : rc;
 }
 
+/* ---- model prefetch (prefetch.h) ---- */
+
+/* Logs how a prefetch ended, with an Event on the Node. */
+static void prefetch_report(struct llmo_agent *a, const struct llmo_prefetch_result *r)
+{
+	json_t *ref;
+
+	if (!r->ended || r->cancelled)
+		return;
+	ref = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata",
+			"name", a->node);
+	if (r->ok) {
+		llmo_log(LLMO_LOG_INFO, LOG, "prefetched", "model=%s", r->ref);
+		if (ref)
+			llmo_kube_event(a->rec, ref, "Normal", "Prefetched",
+					"Model %s fetched into the node's cache ahead of a replica",
+					r->ref);
+	} else {
+		llmo_log(LLMO_LOG_WARN, LOG, "prefetch failed", "model=%s reason=%s error=\"%s\"",
+			 r->ref, r->reason, r->message);
+		if (ref)
+			llmo_kube_event(a->rec, ref, "Warning", r->reason,
+					"Prefetch of %s failed (tried again in %d s): %s", r->ref,
+					LLMO_PREFETCH_RETRY_MS / 1000, r->message);
+	}
+	json_decref(ref);
+}
+
+/* Keeps the poll armed while a prefetch runs. */
+static void prefetch_arm(struct llmo_agent *a)
+{
+	struct timeval tv = {0, PREFETCH_POLL_MS * 1000};
+
+	if (llmo_prefetcher_busy(a->pf) && !evtimer_pending(a->pf_poll, NULL))
+		evtimer_add(a->pf_poll, &tv);
+}
+
+/* One step with the Node as the API has it: reap, stop or start (prefetch.h). */
+static void prefetch_step(struct llmo_agent *a, const json_t *node)
+{
+	struct llmo_prefetch_result r;
+
+	if (!a->pf)
+		return;
+	llmo_prefetcher_step(a->pf, node, &r);
+	prefetch_report(a, &r);
+	prefetch_arm(a);
+}
+
+/* A prefetch ended: the Node gets its new cache list, and the next model starts. */
+static void on_prefetch_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_agent *a = arg;
+	struct llmo_prefetch_result r;
+	json_t *cur = NULL;
+
+	(void)fd;
+	(void)what;
+	llmo_prefetcher_step(a->pf, NULL, &r);
+	if (!r.ended) {
+		prefetch_arm(a);
+		return;
+	}
+	prefetch_report(a, &r);
+	if (llmo_kube_get(a->client, &llmo_kube_nodes, NULL, a->node, &cur, NULL) == 0) {
+		publish_cached_models(a, cur);
+		prefetch_step(a, cur);
+	}
+	json_decref(cur);
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_agent *a = arg;
@@ -410,6 +486,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 			 err.msg);
 	} else {
 		publish_cached_models(a, cur);
+		prefetch_step(a, cur);
 	}
 	json_decref(cur);
 }
@@ -605,7 +682,7 @@ static int reconcile(void *ctx, const char *key)
 static void publish_usage(struct llmo_agent *a, const char *uid, const char *key)
 {
 	struct llmo_error err = {0};
-	struct llmo_usage now, last;
+	struct llmo_usage now = {0}, last;
 	char ns[KEY_MAX], text[LLMO_USAGE_TEXT_MAX];
 	const char *slash = strchr(key, '/'), *cur;
 	json_t *pod, *patch;
@@ -620,6 +697,17 @@ static void publish_usage(struct llmo_agent *a, const char *uid, const char *key
 	pod = llmo_informer_get(a->pods, ns, slash + 1);
 	if (!pod || !llmo_kube_condition_true(pod, "Ready"))
 		return; /* a replica that serves nothing has no usage worth scaling on */
+	{
+		/* its GPUs as NVML measured them at the last heartbeat */
+		const char *gpus = json_string_value(json_object_get(
+			json_object_get(json_object_get(pod, "metadata"), "annotations"),
+			LLMO_RUNTIME_ANN_GPUS));
+		uint64_t gmem = 0;
+
+		now.has_gpu = gpus && llmo_gpu_pod_usage(&a->info.gpus, gpus, &now.gpu_pct,
+							 &gmem) == 0;
+		now.gpu_memory = now.has_gpu && gmem <= INT64_MAX ? (int64_t)gmem : 0;
+	}
 	cur = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"),
 								"annotations"),
 						LLMO_ANNOTATION_USAGE));
@@ -798,6 +886,16 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 			goto out;
 	}
 	rc = llmo_runtime_new(base, &ro, &a->rt, err);
+	if (!rc && opts->fetch_args && opts->model_cache_dir) {
+		struct llmo_prefetcher_opts po = {.shim_path = opts->shim_path,
+						  .fetch_args = opts->fetch_args,
+						  .cache_dir = opts->model_cache_dir,
+						  .state_dir = opts->state_dir};
+
+		rc = llmo_prefetcher_new(&po, &a->pf, err);
+		if (!rc && !(a->pf_poll = evtimer_new(base, on_prefetch_poll, a)))
+			rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	}
 	if (!rc)
 		rc = llmo_workqueue_new(base, reconcile, a, &a->queue, err);
 	if (!rc)
@@ -947,6 +1045,9 @@ void llmo_agent_free(struct llmo_agent *a)
 		event_free(a->sync_poll);
 	if (a->usage)
 		event_free(a->usage);
+	if (a->pf_poll)
+		event_free(a->pf_poll);
+	llmo_prefetcher_free(a->pf);
 	if (a->started && a->run_pods) {
 		if (a->stop_pods)
 			stop_all_pods(a);

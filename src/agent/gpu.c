@@ -55,7 +55,9 @@ static void *sym(void *lib, const char *name, const char *v2)
 
 static int nvml_load(struct nvml *n, struct llmo_gpu_inventory *inv)
 {
-	n->lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+	const char *path = getenv(LLMO_GPU_NVML_ENV);
+
+	n->lib = dlopen(path && *path ? path : "libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
 	if (!n->lib) {
 		snprintf(inv->note, sizeof(inv->note), "NVML not available: %s", dlerror());
 		return -1;
@@ -239,6 +241,55 @@ out:
 	if (ret)
 		llmo_gpu_inventory_release(inv);
 	return ret;
+}
+
+/* The GPU of inv named by one entry of an assignment: an index or a UUID (len bytes). */
+static const struct llmo_gpu *assigned_gpu(const struct llmo_gpu_inventory *inv, const char *s,
+					   size_t len)
+{
+	for (size_t i = 0; i < inv->gpus.len; i++) {
+		const struct llmo_gpu *g = &inv->gpus.items[i];
+		char idx[16];
+
+		snprintf(idx, sizeof(idx), "%u", g->index);
+		if ((strlen(idx) == len && memcmp(idx, s, len) == 0) ||
+		    (strlen(g->uuid) == len && memcmp(g->uuid, s, len) == 0))
+			return g;
+	}
+	return NULL;
+}
+
+int llmo_gpu_pod_usage(const struct llmo_gpu_inventory *inv, const char *assigned,
+		       double *util_pct, uint64_t *memory_used)
+{
+	double sum = 0;
+	uint64_t mem = 0;
+	size_t n = 0;
+
+	for (const char *s = assigned; s && *s;) {
+		size_t len = strcspn(s, ",");
+		const char *a = s, *e = s + len;
+		const struct llmo_gpu *g;
+
+		while (a < e && isspace((unsigned char)*a))
+			a++;
+		while (e > a && isspace((unsigned char)e[-1]))
+			e--;
+		g = e > a ? assigned_gpu(inv, a, (size_t)(e - a)) : NULL;
+		if (g && !g->fake && g->utilization_gpu <= 100) {
+			sum += g->utilization_gpu;
+			mem += g->memory_used;
+			n++;
+		}
+		s += len;
+		if (*s == ',')
+			s++;
+	}
+	if (!n)
+		return LLMO_ENOTFOUND;
+	*util_pct = sum / (double)n;
+	*memory_used = mem;
+	return 0;
 }
 
 int llmo_gpu_fake(const char *spec, struct llmo_gpu_inventory *inv, struct llmo_error *err)

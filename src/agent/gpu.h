@@ -13,6 +13,11 @@
 #define LLMO_GPU_NAME_MAX 96
 #define LLMO_GPU_UUID_MAX 96
 #define LLMO_GPU_MAX 64
+/*
+ * The environment variable naming the NVML library to load instead of
+ * libnvidia-ml.so.1 (a driver installed elsewhere; the tests' fake NVML).
+ */
+#define LLMO_GPU_NVML_ENV "LLMO_NVML_LIBRARY"
 
 struct llmo_gpu {
 	unsigned index;
@@ -62,6 +67,17 @@ int llmo_gpu_fake(const char *spec, struct llmo_gpu_inventory *inv, struct llmo_
 int llmo_gpu_discover(struct llmo_gpu_inventory *inv, struct llmo_error *err);
 
 void llmo_gpu_inventory_release(struct llmo_gpu_inventory *inv);
+
+/*
+ * What a pod's GPUs do: assigned is its GPU assignment (the annotation
+ * llm.orchestrator.io/gpus: indices or UUIDs, comma-separated). *util_pct
+ * gets the mean utilization of those of inv's GPUs NVML measured (percent;
+ * of the whole GPU, so pods sharing one each get its figure), *memory_used
+ * the sum of their used memory (bytes). LLMO_ENOTFOUND when none is (no
+ * assignment, unknown GPUs, fake GPUs, utilization not reported).
+ */
+int llmo_gpu_pod_usage(const struct llmo_gpu_inventory *inv, const char *assigned,
+		       double *util_pct, uint64_t *memory_used);
 
 /* The inventory as JSON (the agent's report and the Node annotation). */
 json_t *llmo_gpu_inventory_json(const struct llmo_gpu_inventory *inv);

@@ -4,6 +4,7 @@
 #include "base/common.h"
 
 #include <jansson.h>
+#include <math.h>
 
 #include "api/usage.h"
 #include "base/clock.h"
@@ -12,21 +13,25 @@
 
 int llmo_usage_format(const struct llmo_usage *u, char *out, size_t n)
 {
-	char at[LLMO_RFC3339_MAX];
+	char at[LLMO_RFC3339_MAX], gpu[64] = "";
 	int w;
 
 	if (u->cpu_milli < 0 || u->memory < 0 ||
+	    (u->has_gpu && !(u->gpu_pct >= 0 && u->gpu_pct <= 100 && u->gpu_memory >= 0)) ||
 	    llmo_time_format_rfc3339(u->at_ms, false, at, sizeof(at)))
 		return LLMO_EINVAL;
-	w = snprintf(out, n, "{\"cpu\":%" PRId64 ",\"memory\":%" PRId64 ",\"at\":\"%s\"}",
-		     u->cpu_milli, u->memory, at);
+	if (u->has_gpu)
+		snprintf(gpu, sizeof(gpu), ",\"gpu\":%.1f,\"gpuMemory\":%" PRId64, u->gpu_pct,
+			 u->gpu_memory);
+	w = snprintf(out, n, "{\"cpu\":%" PRId64 ",\"memory\":%" PRId64 "%s,\"at\":\"%s\"}",
+		     u->cpu_milli, u->memory, gpu, at);
 	return w < 0 || (size_t)w >= n ? LLMO_EINVAL : 0;
 }
 
 int llmo_usage_parse(const char *text, struct llmo_usage *out, struct llmo_error *err)
 {
 	json_error_t jerr;
-	json_t *root, *cpu, *mem;
+	json_t *root, *cpu, *mem, *gpu, *gmem;
 	const char *at;
 	size_t len = text ? strnlen(text, LLMO_USAGE_TEXT_MAX + 1) : 0;
 	int rc = 0;
@@ -45,8 +50,21 @@ int llmo_usage_parse(const char *text, struct llmo_usage *out, struct llmo_error
 				    LLMO_ANNOTATION_USAGE);
 		goto out;
 	}
+	gpu = json_object_get(root, "gpu");
+	gmem = json_object_get(root, "gpuMemory");
+	if ((gpu || gmem) &&
+	    (!json_is_number(gpu) || !(json_number_value(gpu) >= 0 && json_number_value(gpu) <= 100) ||
+	     !json_is_integer(gmem) || json_integer_value(gmem) < 0)) {
+		rc = llmo_error_set(err, LLMO_EINVAL,
+				    "%s: gpu (0 to 100) and gpuMemory (an integer >= 0) go together",
+				    LLMO_ANNOTATION_USAGE);
+		goto out;
+	}
 	out->cpu_milli = json_integer_value(cpu);
 	out->memory = json_integer_value(mem);
+	out->has_gpu = gpu != NULL;
+	out->gpu_pct = gpu ? json_number_value(gpu) : 0;
+	out->gpu_memory = gmem ? json_integer_value(gmem) : 0;
 	if (llmo_time_parse_rfc3339(at, &out->at_ms, err))
 		rc = LLMO_EINVAL;
 out:
@@ -67,6 +85,11 @@ bool llmo_usage_worth_publishing(const struct llmo_usage *last, const struct llm
 	if (!last)
 		return true;
 	if (now->at_ms - last->at_ms >= LLMO_USAGE_REFRESH_MS)
+		return true;
+	if (last->has_gpu != now->has_gpu ||
+	    (now->has_gpu && (fabs(now->gpu_pct - last->gpu_pct) > LLMO_USAGE_GPU_POINTS ||
+			      moved(last->gpu_memory, now->gpu_memory,
+				    LLMO_USAGE_MEMORY_FLOOR_BYTES))))
 		return true;
 	return moved(last->cpu_milli, now->cpu_milli, LLMO_USAGE_CPU_FLOOR_MILLI) ||
 	       moved(last->memory, now->memory, LLMO_USAGE_MEMORY_FLOOR_BYTES);

@@ -6,18 +6,24 @@
  * controller reads for the cpu and memory autoscaling metrics and the
  * vertical recommendations (docs/controller.md, "Autoscaling"):
  *
- *     {"cpu": 1500, "memory": 268435456, "at": "2026-11-26T23:59:00Z"}
+ *     {"cpu": 1500, "memory": 268435456, "gpu": 58.5, "gpuMemory": 32212254720,
+ *      "at": "2026-11-26T23:59:00Z"}
  *
  * cpu in millicores (the mean over the last measuring period), memory in
  * bytes (resident set size, summed over the processes), at the wall-clock
- * time of the measurement.
+ * time of the measurement. gpu and gpuMemory only for a pod with GPUs
+ * measured through NVML (absent otherwise): gpu is the mean of its GPUs'
+ * utilization (percent, NVML's nvmlDeviceGetUtilizationRates, which is of
+ * the whole GPU: pods sharing one each get its figure), gpuMemory the
+ * memory used on them (bytes, likewise of the whole GPUs).
  *
  * The publication rule (llmo_usage_worth_publishing) bounds the API writes:
  * the agent measures every LLMO_USAGE_PERIOD_MS and writes at most once a
  * period per pod, and only when cpu or memory moved by more than
  * LLMO_USAGE_CHANGE_PCT percent of the published value (and by more than
  * LLMO_USAGE_CPU_FLOOR_MILLI / LLMO_USAGE_MEMORY_FLOOR_BYTES, so that an idle
- * process's jitter writes nothing), or the published value is older than
+ * process's jitter writes nothing), gpu by more than LLMO_USAGE_GPU_POINTS
+ * points, gpuMemory as memory, or the published value is older than
  * LLMO_USAGE_REFRESH_MS (so readers can tell a live figure from a stale one).
  */
 #include "base/common.h"
@@ -29,6 +35,7 @@
 #define LLMO_USAGE_CHANGE_PCT 10
 #define LLMO_USAGE_CPU_FLOOR_MILLI 20
 #define LLMO_USAGE_MEMORY_FLOOR_BYTES ((int64_t)4 << 20)
+#define LLMO_USAGE_GPU_POINTS 5.0
 #define LLMO_USAGE_REFRESH_MS 300000L
 /* Longest annotation value read (a well-formed one is under 100 bytes). */
 #define LLMO_USAGE_TEXT_MAX 256
@@ -37,6 +44,9 @@ struct llmo_usage {
 	int64_t cpu_milli; /* millicores */
 	int64_t memory;	   /* bytes */
 	int64_t at_ms;	   /* wall clock, ms since the epoch */
+	bool has_gpu;	   /* gpu_pct and gpu_memory are set */
+	double gpu_pct;	   /* 0..100 */
+	int64_t gpu_memory; /* bytes */
 };
 
 /* The annotation's value into out (n >= LLMO_USAGE_TEXT_MAX). 0 or LLMO_EINVAL. */

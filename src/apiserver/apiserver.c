@@ -249,7 +249,7 @@ json_t *llmo__jsonpath(const json_t *obj, const char *path)
 
 /* ---- routing ---- */
 
-static bool loopback(const char *host)
+bool llmo_apiserver_loopback(const char *host)
 {
 	struct in6_addr a6;
 	struct in_addr a4;
@@ -725,7 +725,7 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 	srv->base = base;
 	srv->started_ms = llmo_clock_wall_ms();
 	srv->plain_http = opts->plain_http;
-	if (opts->plain_http && !loopback(host)) {
+	if (opts->plain_http && !llmo_apiserver_loopback(host)) {
 		rc = llmo_error_set(err, LLMO_EINVAL,
 				    "--insecure-http is only allowed on a loopback address, not %s",
 				    host);

@@ -11,6 +11,8 @@ int cmd_validate(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
+/* `llmo registry gc` (cmd_registry_gc.c); argv[0] is "gc". */
+int cmd_registry_gc(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_inference_sim(int argc, char **argv);

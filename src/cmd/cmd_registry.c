@@ -22,6 +22,7 @@ static const char usage[] =
 	"                     [--tokens FILE] [--anonymous ACTIONS]\n"
 	"                     [--tls-cert FILE --tls-key FILE]\n"
 	"                     [--checksum-validation BOOL] [--log-level LEVEL] [--log-json]\n"
+	"       llmo registry gc [--storage DIR | --config FILE] [--dry-run] ... (gc --help)\n"
 	"\n"
 	"Serves an OCI Distribution Specification v1.1 registry for models: pushes and\n"
 	"pulls with skopeo, oras or docker, chunked and resumable uploads,\n"
@@ -135,6 +136,8 @@ int cmd_registry(int argc, char **argv)
 	bool checksum_given = false;
 	int status = 1;
 
+	if (argc > 1 && strcmp(argv[1], "gc") == 0)
+		return cmd_registry_gc(argc - 1, argv + 1);
 	llmo_registry_opts_init(&opts);
 	for (int i = 1; i < argc; i++) {
 		enum cmd_opt k;

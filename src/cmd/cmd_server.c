@@ -35,6 +35,7 @@ static const char server_usage[] =
 	"                   [--insecure-http] [--log-level LEVEL] [--log-json]\n"
 	"                   [--fake-gpus N[:MODEL:MEMORY[:D]]] [--node-name NAME]\n"
 	"                   [--gateway-listen ADDR:PORT] [--registry-listen ADDR:PORT]\n"
+	"                   [--gateway-tls-cert FILE --gateway-tls-key FILE]\n"
 	"                   [--disable COMPONENTS] [--keep-pods]\n"
 	"                   [--metrics-listen ADDR:PORT] [--prometheus URL]\n"
 	"                   [--token-file FILE]\n"
@@ -57,7 +58,11 @@ static const char server_usage[] =
 	"                     per NVLink domain) instead of reading NVML\n"
 	"  --node-name NAME   the agent's Node name (default: the host name)\n"
 	"  --gateway-listen ADDR:PORT  the OpenAI-compatible gateway (default\n"
-	"                     127.0.0.1:8000; plain HTTP; port 0 picks a free one)\n"
+	"                     127.0.0.1:8000; port 0 picks a free one): plain HTTP,\n"
+	"                     only on a loopback address; HTTPS with the two below\n"
+	"  --gateway-tls-cert FILE     the gateway serves HTTPS with this PEM\n"
+	"                     certificate (chain); replicas stay plain HTTP\n"
+	"  --gateway-tls-key FILE      its PEM private key\n"
 	"  --registry-listen ADDR:PORT the OCI model registry (default 127.0.0.1:5000,\n"
 	"                     with the API's certificate; admin token of the kubeconfig)\n"
 	"  --disable LIST     components not to run, comma-separated: controller,\n"
@@ -104,6 +109,7 @@ struct server {
 	bool keep_pods;
 	bool plain_http;
 	const char *gateway_host, *registry_host;
+	const char *gateway_tls_cert, *gateway_tls_key; /* NULL: plain HTTP (loopback only) */
 	int gateway_port, registry_port;
 	char metrics_host[256]; /* the controller's /metrics; "" not served */
 	const char *prometheus;	/* the controller's source instead of the gateway; NULL none */
@@ -183,13 +189,16 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		pthread_mutex_unlock(&s->gw_lock);
 		if (port > 0) {
 			snprintf(url, sizeof(url),
-				 strchr(s->gateway_host, ':') ? "http://[%s]:%d/metrics"
-							      : "http://%s:%d/metrics",
+				 strchr(s->gateway_host, ':') ? "%s://[%s]:%d/metrics"
+							      : "%s://%s:%d/metrics",
+				 s->gateway_tls_cert ? "https" : "http",
 				 strcmp(s->gateway_host, "0.0.0.0") == 0	? "127.0.0.1"
 				 : strcmp(s->gateway_host, "::") == 0 ? "::1"
 								      : s->gateway_host,
 				 port);
 			o.gateway_metrics_url = url;
+			/* the gateway's own certificate, whatever names it carries */
+			o.gateway_metrics_ca = s->gateway_tls_cert;
 		}
 		if (s->prometheus) {
 			o.prometheus_url = s->prometheus;
@@ -259,13 +268,17 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.host = s->gateway_host;
 		o.port = s->gateway_port;
 		o.client = p->client;
+		o.tls_cert = s->gateway_tls_cert;
+		o.tls_key = s->gateway_tls_key;
 		if (llmo_gateway_new(p->base, &o, (struct llmo_gateway **)&p->obj, err) ||
 		    llmo_gateway_start(p->obj, err)) {
 			gateway_published(s, -1);
 			return -1;
 		}
 		gateway_published(s, llmo_gateway_port(p->obj));
-		printf("llmo gateway listening on http://%s:%d\n", s->gateway_host,
+		printf(strchr(s->gateway_host, ':') ? "llmo gateway listening on %s://[%s]:%d\n"
+						    : "llmo gateway listening on %s://%s:%d\n",
+		       llmo_gateway_tls(p->obj) ? "https" : "http", s->gateway_host,
 		       llmo_gateway_port(p->obj));
 		fflush(stdout);
 		return 0;
@@ -650,6 +663,12 @@ int cmd_server(int argc, char **argv)
 			if (cmd_parse_listen(v, h, 256, gw ? &s.gateway_port : &s.registry_port))
 				return cmd_usage_error("server", "%s wants ADDR:PORT, got \"%s\"", a, v);
 			i++;
+		} else if (strcmp(a, "--gateway-tls-cert") == 0) {
+			s.gateway_tls_cert = v;
+			i++;
+		} else if (strcmp(a, "--gateway-tls-key") == 0) {
+			s.gateway_tls_key = v;
+			i++;
 		} else if (strcmp(a, "--fake-gpus") == 0) {
 			s.fake_gpus = v;
 			i++;
@@ -672,6 +691,14 @@ int cmd_server(int argc, char **argv)
 			return cmd_usage_error("server", "unknown option %s (see --help)", a);
 		}
 	}
+	if (!s.gateway_tls_cert != !s.gateway_tls_key)
+		return cmd_usage_error("server", "--gateway-tls-cert and --gateway-tls-key go together");
+	/* the API's rule for --insecure-http: no plain HTTP off this machine */
+	if (!s.disabled[PART_GATEWAY] && !s.gateway_tls_cert && !llmo_apiserver_loopback(gw_host))
+		return cmd_usage_error("server",
+				       "--gateway-listen %s: plain HTTP is only allowed on a loopback "
+				       "address; give --gateway-tls-cert and --gateway-tls-key",
+				       gw_host);
 	if (cmd_load_config(config, &cfg))
 		return 1;
 	if (!data_dir) {

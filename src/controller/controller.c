@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "controller/controller_int.h"
+#include "controller/prefetch.h"
 #include "controller/scale.h"
 #include "controller/vertical.h"
 
@@ -384,6 +385,7 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	llmo_hmap_init(&c->rollouts);
 	llmo_hmap_init(&c->scalers);
 	llmo_hmap_init(&c->verticals);
+	llmo_hmap_init(&c->prefetches);
 	c->vertical_sample_ms =
 		opts->vertical_sample_ms > 0 ? opts->vertical_sample_ms : LLMO__VERT_SAMPLE_MS;
 	llmo_hmap_init(&c->benches);
@@ -396,6 +398,10 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	if (!rc && opts->prometheus_url) {
 		c->signals.prometheus = true;
 		c->signals.lag_ms = LLMO_CONTROLLER_PROMETHEUS_LAG_MS;
+	} else if (!rc && opts->gateway_metrics_url && opts->gateway_metrics_ca &&
+		   !(c->signals.ca = llmo_strdup(opts->gateway_metrics_ca))) {
+		llmo__signals_release(&c->signals);
+		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 	}
 	if (rc) {
 		free(c);
@@ -570,6 +576,7 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo_hmap_release(&c->rollouts, free_rollout);
 	llmo__scale_release_all(c);
 	llmo__vertical_release_all(c);
+	llmo__prefetch_release_all(c);
 	llmo__signals_release(&c->signals);
 	llmo_config_free(&c->own_config);
 	free(c->identity);

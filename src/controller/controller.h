@@ -112,6 +112,12 @@ struct llmo_controller_opts {
 	 */
 	const char *gateway_metrics_url;
 	/*
+	 * For an https:// gateway_metrics_url: the PEM certificate the gateway
+	 * serves, trusted as is (a pin: the host name in the URL is not checked,
+	 * so a certificate without 127.0.0.1 works). NULL: the system's CAs.
+	 */
+	const char *gateway_metrics_ca;
+	/*
 	 * Instead: a Prometheus server (http://HOST:9090) that scrapes the
 	 * gateway; the same series are read from its query API.
 	 */

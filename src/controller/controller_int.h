@@ -46,6 +46,7 @@ struct llmo__rollout_mem {
 struct llmo__counters {
 	uint64_t wl_ok, wl_err, model_ok, model_err;
 	uint64_t promoted, rolled_back, scaled_up, scaled_down;
+	uint64_t prefetches, prefetched; /* nodes asked to prefetch; requests done (prefetch.c) */
 };
 
 struct llmo_controller {
@@ -67,6 +68,7 @@ struct llmo_controller {
 	struct llmo_hmap rollouts; /* workload key -> struct llmo__rollout_mem * (owned) */
 	struct llmo_hmap scalers;  /* workload key -> autoscaler state (scale.c, owned) */
 	struct llmo_hmap verticals; /* workload key -> usage history (vertical.c, owned) */
+	struct llmo_hmap prefetches; /* workload key -> nodes asked to prefetch (prefetch.c, owned) */
 	long vertical_sample_ms;
 	struct llmo_hmap benches;  /* model key -> benchmark run (bench.c, owned) */
 	struct llmo_controller_bench_opts bench;

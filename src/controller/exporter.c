@@ -2,7 +2,8 @@
  * The controller's /metrics (controller.h, docs/monitoring.md): gauges read
  * from the informers' caches when scraped (workload replicas, readiness,
  * rollouts, forecasts; model availability) and counters the controller
- * keeps (reconciles, rollbacks, promotions, scale events, gateway scrapes).
+ * keeps (reconciles, rollbacks, promotions, scale events, model prefetches,
+ * gateway scrapes).
  * Served on the controller's own loop (metrics/http.h), with what the
  * owner adds (llmo server: the scheduler's).
  */
@@ -19,7 +20,7 @@
 struct exporter {
 	struct llmo_metrics *m;
 	struct llmo_metric *replicas, *ready, *degraded, *weight, *phase, *forecast, *model_ok,
-		*reconciles, *rollouts, *scales, *scrapes;
+		*reconciles, *rollouts, *scales, *scrapes, *prefetches;
 };
 
 static const char *const wl_labels[] = {"namespace", "workload"};
@@ -32,6 +33,7 @@ static int make(struct exporter *e, struct llmo_error *err)
 	const char *const kl[] = {"kind", "result"};
 	const char *const ol[] = {"outcome"};
 	const char *const dl[] = {"direction"};
+	const char *const el[] = {"event"};
 	int rc;
 
 	if (llmo_metrics_new(&e->m))
@@ -67,6 +69,10 @@ static int make(struct exporter *e, struct llmo_error *err)
 	    (rc = llmo_metrics_counter(e->m, "llmo_controller_scale_events_total",
 				       "Replica count changes made by the autoscaler, by direction.",
 				       dl, 1, &e->scales, err)) ||
+	    (rc = llmo_metrics_counter(e->m, "llmo_controller_prefetches_total",
+				       "Model prefetch requests put on nodes ahead of a scale-up "
+				       "(asked) and found done in the node's cache (completed).",
+				       el, 1, &e->prefetches, err)) ||
 	    (rc = llmo_metrics_counter(e->m, "llmo_controller_gateway_scrapes_total",
 				       "Reads of the gateway's metrics by result (ok, error).", ol, 1,
 				       &e->scrapes, err)))
@@ -146,6 +152,8 @@ int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct
 	llmo_metric_add(e.rollouts, (const char *[]){"rolled_back"}, (double)k->rolled_back);
 	llmo_metric_add(e.scales, (const char *[]){"up"}, (double)k->scaled_up);
 	llmo_metric_add(e.scales, (const char *[]){"down"}, (double)k->scaled_down);
+	llmo_metric_add(e.prefetches, (const char *[]){"asked"}, (double)k->prefetches);
+	llmo_metric_add(e.prefetches, (const char *[]){"completed"}, (double)k->prefetched);
 	llmo_metric_add(e.scrapes, (const char *[]){"ok"},
 			(double)(c->signals.scrapes - c->signals.failures));
 	llmo_metric_add(e.scrapes, (const char *[]){"error"}, (double)c->signals.failures);

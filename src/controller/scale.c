@@ -188,6 +188,8 @@ static bool measure(const struct llmo_controller *c, const struct llmo__scale_in
 
 	memset(m, 0, sizeof(*m));
 	m->p50_ms = m->p95_ms = m->p99_ms = m->kv_pct = NAN;
+	m->gpu_pct = llmo__gpu_percent(in->ready_pods, in->nready_pods, llmo_clock_wall_ms(),
+				       target_of(in->w, "gpu_utilization"));
 	{
 		const struct llmo__replica_stats *r = llmo__signals_replicas(sig, key);
 
@@ -226,6 +228,8 @@ static double metric_value(int metric, const struct llmo__measure *m, int32_t re
 		return m->cpu_pct;
 	case LLMO_METRIC_MEMORY:
 		return m->mem_pct;
+	case LLMO_METRIC_GPU_UTILIZATION:
+		return m->gpu_pct;
 	case LLMO_METRIC_REQUESTS_PER_SECOND:
 		return m->rps;
 	case LLMO_METRIC_TOKENS_PER_SECOND:
@@ -236,7 +240,7 @@ static double metric_value(int metric, const struct llmo__measure *m, int32_t re
 		/* with no request in the interval there is no latency to hold against anyone */
 		return isnan(m->p95_ms) ? (ready > 0 ? 0 : NAN) : m->p95_ms;
 	default:
-		return NAN; /* gpu_utilization: not measured yet */
+		return NAN;
 	}
 }
 
@@ -310,7 +314,9 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 		sc->desired = in->min;
 	if (sc->desired > in->max)
 		sc->desired = in->max;
-	out->desired = sc->desired;
+	out->desired = out->want = sc->desired;
+	if (sc->decided && policy == LLMO_AS_PREDICTIVE && sc->last.recommended > sc->desired)
+		out->want = sc->last.recommended > in->max ? in->max : sc->last.recommended;
 	if (sc->announced != sc->desired) {
 		out->changed = true;
 		out->from = sc->announced;

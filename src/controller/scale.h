@@ -38,6 +38,8 @@ struct llmo__measure {
 	double kv_pct; /* mean KV cache usage of the replicas, percent; NAN: unknown */
 	/* mean usage / request of the Ready replicas, percent (vertical.h); NAN: unknown */
 	double cpu_pct, mem_pct;
+	/* mean GPU utilization of the Ready replicas with GPUs, percent (vertical.h); NAN: unknown */
+	double gpu_pct;
 };
 
 struct llmo__scale_out {
@@ -45,6 +47,13 @@ struct llmo__scale_out {
 	struct llmo__measure m;
 	bool active;	    /* the autoscaler sets the replica count */
 	int32_t desired;
+	/*
+	 * Replicas wanted within the horizon, for the model prefetch
+	 * (prefetch.h): the predictive policy's recommendation before
+	 * stabilization, rate limits and cooldowns when above desired (the
+	 * forecast asks for them ahead of time), desired otherwise; within max.
+	 */
+	int32_t want;
 	bool changed;	    /* desired differs from the count last reported; from: that count */
 	int32_t from;
 	bool limited;	    /* by min/max, a rate limit, a window or a cooldown */

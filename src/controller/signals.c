@@ -376,6 +376,10 @@ int llmo__signals_scrape(struct llmo__signals *s)
 		curl_easy_setopt(s->curl, CURLOPT_URL, url);
 	} else {
 		curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
+		if (s->ca) {
+			curl_easy_setopt(s->curl, CURLOPT_CAINFO, s->ca);
+			curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+		}
 	}
 	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, LLMO__SIG_TIMEOUT_MS);
@@ -435,6 +439,7 @@ void llmo__signals_release(struct llmo__signals *s)
 	if (s->curl)
 		curl_easy_cleanup(s->curl);
 	free(s->url);
+	free(s->ca);
 	llmo_hmap_release(&s->cur, free_sample);
 	llmo_hmap_release(&s->prev, free_sample);
 	llmo_hmap_release(&s->pods, NULL);
@@ -442,6 +447,7 @@ void llmo__signals_release(struct llmo__signals *s)
 	llmo_hmap_release(&s->next, free_sample);
 	s->curl = NULL;
 	s->url = NULL;
+	s->ca = NULL;
 }
 
 /* ---- queries ---- */

@@ -56,6 +56,7 @@ struct llmo__replica_stats {
 
 struct llmo__signals {
 	char *url;
+	char *ca; /* a pinned certificate for an https url (see gateway_metrics_ca); NULL none */
 	bool prometheus; /* url is a Prometheus server: ask its query API for the same series */
 	long lag_ms;	 /* how old the data may be (Prometheus's own scrape interval): drains wait it too */
 	void *curl; /* CURL * */

@@ -158,6 +158,27 @@ void llmo__usage_percent(const json_t *const *pods, size_t n, int64_t now_wall_m
 	*mem_pct = with_missing(ms, mn, mmiss, mem_target);
 }
 
+double llmo__gpu_percent(const json_t *const *pods, size_t n, int64_t now_wall_ms,
+			 double target)
+{
+	double sum = 0;
+	size_t known = 0, missing = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct llmo_usage u;
+
+		if (pod_request(pods[i], "nvidia.com/gpu") <= 0)
+			continue;
+		if (!pod_usage(pods[i], now_wall_ms, &u) || !u.has_gpu) {
+			missing++;
+			continue;
+		}
+		sum += u.gpu_pct;
+		known++;
+	}
+	return with_missing(sum, known, missing, target);
+}
+
 struct vertical {
 	struct llmo__vhist cpu, mem;
 	int64_t sampled_ms; /* monotonic, the last sampling; 0: never */

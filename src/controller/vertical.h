@@ -84,6 +84,14 @@ void llmo__usage_percent(const json_t *const *pods, size_t n, int64_t now_wall_m
 			 double cpu_target, double mem_target, double *cpu_pct, double *mem_pct);
 
 /*
+ * gpu_utilization: the mean, over the pods that request nvidia.com/gpu, of
+ * the gpu figure of their fresh usage annotations (percent; the agent reads
+ * it through NVML). NAN when none has one; pods missing it count as above.
+ */
+double llmo__gpu_percent(const json_t *const *pods, size_t n, int64_t now_wall_ms,
+			 double target);
+
+/*
  * Per workload (key "ns/name"): at most once each c->vertical_sample_ms of
  * now_mono_ms, adds one sample per pod with a fresh usage annotation, then
  * recomputes *out from the history. 0 or LLMO_ENOMEM.

@@ -17,6 +17,7 @@
 #include "base/str.h"
 #include "base/vec.h"
 #include "controller/controller_int.h"
+#include "controller/prefetch.h"
 #include "controller/scale.h"
 #include "controller/vertical.h"
 
@@ -663,6 +664,24 @@ static int autoscale(struct wl *s)
 		      "Scaled from %d to %d replicas (%s): %s", s->scale.from, s->scale.desired,
 		      s->scale.policy, s->scale.reason);
 	return 0;
+}
+
+/*
+ * Asks nodes to fetch the model ahead of the replicas the autoscaler wants
+ * (prefetch.h), or withdraws the request. A failure is logged and tried
+ * again at the next reconcile: it must not hold the replicas back.
+ */
+static void prefetch(struct wl *s)
+{
+	struct llmo__prefetch_in in = {.key = s->key, .w = s->w,
+				       .pods = (const json_t *const *)s->pods.items,
+				       .npods = s->pods.len};
+
+	if (s->model && s->scale.active && s->ntracks) {
+		in.tmpl = s->tracks[0].tmpl;
+		in.want = s->scale.want;
+	}
+	llmo__prefetch_sync(s->c, &in);
 }
 
 /* ---- rollouts ---- */
@@ -1794,6 +1813,8 @@ static int scale_status(const struct wl *s, json_t *st)
 			rc = put_num(cur, type, m->cpu_pct);
 		else if (strcmp(type, "memory") == 0)
 			rc = put_num(cur, type, m->mem_pct);
+		else if (strcmp(type, "gpu_utilization") == 0)
+			rc = put_num(cur, type, m->gpu_pct);
 	}
 	if (cur && !rc && s->scale.active && s->scale.forecast >= 0)
 		rc = put_num(cur, "forecast_requests_per_second", s->scale.forecast);
@@ -2087,6 +2108,7 @@ static int finalize(struct wl *s)
 	llmo__vertical_forget(s->c, s->key);
 	if (!has_finalizer(s->w))
 		return 0;
+	llmo__prefetch_clear(s->c, s->key);
 	for (size_t i = 0; i < s->pods.len && !rc; i++) {
 		if (!pod_terminating(s->pods.items[i])) {
 			rc = delete_pod(s, s->pods.items[i], !pod_finished(s->pods.items[i]),
@@ -2164,6 +2186,7 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 	if (!s.w) {
 		if (llmo_hmap_del(&c->heal, key, &old) == 0)
 			free(old);
+		llmo__prefetch_forget(c, key);
 		return 0;
 	}
 	s.uid = llmo_kube_str(s.w, "metadata", "uid");
@@ -2200,7 +2223,10 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 			rc = manage_pods(&s);
 		if (!rc)
 			rc = ensure_service(&s);
+		if (!rc)
+			prefetch(&s);
 	} else {
+		prefetch(&s);
 		classify(&s);
 		event(&s, "Warning", s.model_reason, "%s", s.model_msg);
 	}

@@ -49,6 +49,7 @@
 #include "base/clock.h"
 #include "base/duration.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "gateway/body.h"
 #include "gateway/conn.h"
 #include "gateway/gateway_int.h"
@@ -101,6 +102,19 @@ struct gw_up {
 	size_t scan; /* input searched for the end of the answer's head */
 };
 
+/*
+ * What a request keeps of its struct llmo_gw_body: the model name on the heap
+ * at its length, not in the scanner's LLMO_GW_MODEL_MAX buffer (a request
+ * in flight is about 1.4 KB smaller with this and the key below, which is
+ * most of the gateway's memory with 1000 clients waiting).
+ */
+struct gw_parsed {
+	char *model; /* decoded, NUL-terminated; NULL before the body is scanned */
+	size_t model_len;
+	size_t model_off, model_tok_len; /* the model's JSON token in the body */
+	size_t prompt_off, prompt_len;	 /* see struct llmo_gw_body */
+};
+
 struct gw_req {
 	struct llmo_gateway *gw;
 	struct llmo__gw_client *c;
@@ -114,7 +128,7 @@ struct gw_req {
 	bool body_chunked;
 	struct llmo_gw_chunked ch;
 	bool body_read; /* the whole body came: the connection can be reused */
-	struct llmo_gw_body parsed;
+	struct gw_parsed parsed;
 	/* routing */
 	struct llmo_gw_table *table; /* a reference, once routed */
 	struct llmo_gw_model *model;
@@ -130,10 +144,10 @@ struct gw_req {
 	struct gw_req *hprev, *hnext;
 	struct event *hold_ev;
 	/* the tail of the answer's body, for the usage's token counts */
-	char *tail; /* LLMO_GW_USAGE_TAIL_MAX bytes, made with the first byte of a 200's body */
-	size_t tail_len;
+	char *tail; /* tail_cap bytes, made with the first byte of a 200's body */
+	size_t tail_len, tail_cap;
 	/* the client's API key (Authorization: Bearer) and, with keys, its tenant */
-	char auth[LLMO_GW_KEY_MAX + 1];
+	char *auth;	  /* NUL-terminated, at most LLMO_GW_KEY_MAX bytes; NULL: none */
 	size_t auth_len;  /* 0: none */
 	bool auth_bad;	  /* an Authorization that is not a usable bearer key */
 	struct llmo_gw_keys *keys;     /* a reference, once admitted */
@@ -246,6 +260,66 @@ static const char *model_label(const struct gw_req *req)
 	return req && req->model ? req->model->id : "";
 }
 
+/*
+ * The series a request updates, looked up once per backend instead of once
+ * per request: a lookup encodes and hashes the label values, which was about
+ * 2% of the gateway's CPU time at 64 connections (hmap_hash and encode_key in
+ * perf). Kept on the backend for the model and track it served last (a
+ * backend of another model or track looks them up again). The pointers stay
+ * valid: these families are never pruned. Each is made on first use so that
+ * /metrics shows no series that nothing counted.
+ */
+enum gw_series_slot { GS_OK200, GS_ATTEMPT_OK, GS_DURATION, GS_TTFB, GS_PROMPT, GS_COMPLETION,
+		      GS_N };
+
+struct gw_series {
+	char *model, *track;
+	struct llmo_series *s[GS_N];
+};
+
+static void gw_series_free(struct gw_series *gs)
+{
+	if (!gs)
+		return;
+	free(gs->model);
+	free(gs->track);
+	free(gs);
+}
+
+/* req's series in slot, or NULL (then the caller updates the family by labels). */
+static struct llmo_series *req_series(struct gw_req *req, enum gw_series_slot slot)
+{
+	static const char *const third[GS_N] = {"200", "ok", NULL, NULL, "prompt", "completion"};
+	struct llmo_gateway *gw = req->gw;
+	struct llmo_gw_backend *b = req->ep ? req->ep->backend : NULL;
+	struct gw_series *gs;
+	struct llmo_metric *f;
+
+	if (!b || !req->model)
+		return NULL;
+	gs = b->series;
+	if (!gs || strcmp(gs->model, req->model->id) != 0 || strcmp(gs->track, req->ep->track) != 0) {
+		gw_series_free(gs);
+		b->series = gs = calloc(1, sizeof(*gs));
+		if (gs && (!(gs->model = llmo_strdup(req->model->id)) ||
+			   !(gs->track = llmo_strdup(req->ep->track)))) {
+			gw_series_free(gs);
+			b->series = gs = NULL;
+		}
+		if (!gs)
+			return NULL;
+	}
+	if (!gs->s[slot]) {
+		f = slot == GS_OK200	   ? gw->m_requests
+		    : slot == GS_ATTEMPT_OK ? gw->m_attempts
+		    : slot == GS_DURATION   ? gw->m_duration
+		    : slot == GS_TTFB	   ? gw->m_ttfb
+					   : gw->m_tokens;
+		gs->s[slot] = llmo_metric_series(f, (const char *[]){gs->model, gs->track, third[slot]});
+	}
+	return gs->s[slot];
+}
+
 static void count_request(struct llmo_gateway *gw, const char *model, const char *track,
 			  int status)
 {
@@ -253,6 +327,31 @@ static void count_request(struct llmo_gateway *gw, const char *model, const char
 
 	*put_dec(code, (uint64_t)(status > 0 ? status : 0)) = '\0';
 	llmo_metric_add(gw->m_requests, (const char *[]){model, track, code}, 1);
+}
+
+/* A histogram of (model, track): through req's cached series when it has one. */
+static void series_observe(struct gw_req *req, enum gw_series_slot slot, struct llmo_metric *f,
+			   double v)
+{
+	struct llmo_series *s = req_series(req, slot);
+
+	if (s)
+		llmo_series_observe(s, v);
+	else
+		llmo_metric_observe(f, (const char *[]){model_label(req), req->ep ? req->ep->track : ""},
+				    v);
+}
+
+/* A token count: through req's cached series when it has one. */
+static void series_add(struct gw_req *req, enum gw_series_slot slot, const char *const *labels,
+		       double v)
+{
+	struct llmo_series *s = req_series(req, slot);
+
+	if (s)
+		llmo_series_add(s, v);
+	else
+		llmo_metric_add(req->gw->m_tokens, labels, v);
 }
 
 static void inflight_gauge(struct llmo_gateway *gw, struct llmo_gw_backend *b)
@@ -266,6 +365,12 @@ static void inflight_gauge(struct llmo_gateway *gw, struct llmo_gw_backend *b)
 
 static void attempt_outcome(struct gw_req *req, bool ok)
 {
+	struct llmo_series *s = ok ? req_series(req, GS_ATTEMPT_OK) : NULL;
+
+	if (s) {
+		llmo_series_add(s, 1);
+		return;
+	}
 	llmo_metric_add(req->gw->m_attempts,
 			(const char *[]){model_label(req), req->ep ? req->ep->track : "",
 					 ok ? "ok" : "failed"},
@@ -385,6 +490,8 @@ void llmo__gw_backend_freed(void *ctx, struct llmo_gw_backend *b)
 	}
 	b->inflight_gauge = NULL;
 	b->pod_gauge = NULL;
+	gw_series_free(b->series);
+	b->series = NULL;
 }
 
 /* ---- attempts ---- */
@@ -507,6 +614,8 @@ static void req_free(struct gw_req *req)
 	llmo_gw_keys_unref(req->keys);
 	free(req->tail);
 	free(req->phash);
+	free(req->parsed.model);
+	free(req->auth);
 	free(req);
 }
 
@@ -529,18 +638,23 @@ static void req_finish(struct gw_req *req, int status)
 	if (req->ep && req->attempts > 0 && status > 0 && status < 500 && !req->cut)
 		attempt_outcome(req, true);
 	attempt_end(req);
-	count_request(gw, model, track, status);
+	{
+		struct llmo_series *s = status == 200 ? req_series(req, GS_OK200) : NULL;
+
+		if (s)
+			llmo_series_add(s, 1);
+		else
+			count_request(gw, model, track, status);
+	}
 	if (req->tenant) {
 		char code[24];
 
 		*put_dec(code, (uint64_t)(status > 0 ? status : 0)) = '\0';
 		llmo_metric_add(gw->m_tenant_requests, (const char *[]){req->tenant->name, code}, 1);
 	}
-	llmo_metric_observe(gw->m_duration, (const char *[]){model, track},
-			    (double)(end - req->t0) / 1e9);
+	series_observe(req, GS_DURATION, gw->m_duration, (double)(end - req->t0) / 1e9);
 	if (req->t_first)
-		llmo_metric_observe(gw->m_ttfb, (const char *[]){model, track},
-				    (double)(req->t_first - req->t0) / 1e9);
+		series_observe(req, GS_TTFB, gw->m_ttfb, (double)(req->t_first - req->t0) / 1e9);
 	LLMO_DEBUG(LOG, "request", "model=%s status=%d backend=%s attempts=%d ms=%.3f",
 		   model[0] ? model : "-", status,
 		   req->ep ? req->ep->backend->addr : "-", req->attempts,
@@ -1059,16 +1173,29 @@ static void abort_answer(struct gw_req *req, enum fail kind, const char *why)
 
 /* ---- answers from the backend ---- */
 
-/* Keeps the last LLMO_GW_USAGE_TAIL_MAX bytes of the answer's body (the n at in's front next). */
+/*
+ * Keeps the last LLMO_GW_USAGE_TAIL_MAX bytes of the answer's body (the n at
+ * in's front next). An answer of known length smaller than that gets a
+ * buffer of its size: a 2 KiB malloc is a "large" one to glibc, which
+ * consolidates its free lists for it, about 1% of the proxy's CPU time when
+ * done for every small answer.
+ */
 static void tail_keep(struct gw_req *req, struct evbuffer *in, size_t n)
 {
-	size_t keep = LLMO_MIN(n, (size_t)LLMO_GW_USAGE_TAIL_MAX);
+	size_t keep;
 	struct evbuffer_ptr pos;
 
-	if (!req->tail && !(req->tail = malloc(LLMO_GW_USAGE_TAIL_MAX)))
-		return; /* no memory: no token counts for this answer */
-	if (req->tail_len + keep > LLMO_GW_USAGE_TAIL_MAX) {
-		size_t drop = req->tail_len + keep - LLMO_GW_USAGE_TAIL_MAX;
+	if (!req->tail) {
+		/* B_LENGTH: left is the whole body yet, n included (move_body comes first) */
+		req->tail_cap = req->mode == B_LENGTH && req->left < LLMO_GW_USAGE_TAIL_MAX
+					? (size_t)req->left
+					: LLMO_GW_USAGE_TAIL_MAX;
+		if (req->tail_cap == 0 || !(req->tail = malloc(req->tail_cap)))
+			return; /* no memory: no token counts for this answer */
+	}
+	keep = LLMO_MIN(n, req->tail_cap);
+	if (req->tail_len + keep > req->tail_cap) {
+		size_t drop = req->tail_len + keep - req->tail_cap;
 
 		memmove(req->tail, req->tail + drop, req->tail_len - drop);
 		req->tail_len -= drop;
@@ -1088,12 +1215,11 @@ static void count_usage(struct gw_req *req)
 	    llmo_gw_usage_scan(req->tail, req->tail_len, &prompt, &completion))
 		return;
 	if (prompt > 0)
-		llmo_metric_add(req->gw->m_tokens, (const char *[]){model_label(req), track, "prompt"},
-				(double)prompt);
+		series_add(req, GS_PROMPT, (const char *[]){model_label(req), track, "prompt"},
+			   (double)prompt);
 	if (completion > 0)
-		llmo_metric_add(req->gw->m_tokens,
-				(const char *[]){model_label(req), track, "completion"},
-				(double)completion);
+		series_add(req, GS_COMPLETION, (const char *[]){model_label(req), track, "completion"},
+			   (double)completion);
 	if (req->tenant) {
 		struct llmo_gw_tenant *t = req->tenant;
 
@@ -1545,6 +1671,10 @@ static void read_auth(struct gw_req *req, const struct llmo_gw_request_head *h)
 			req->auth_bad = true;
 			return;
 		}
+		if (!(req->auth = malloc(n + 1))) {
+			req->auth_bad = true; /* no memory: refused like a bad key, 401 */
+			return;
+		}
 		memcpy(req->auth, v, n);
 		req->auth[n] = '\0';
 		req->auth_len = n;
@@ -1716,6 +1846,7 @@ static void body_done(struct gw_req *req)
 	struct llmo__gw_client *c = req->c;
 	struct llmo_error err = {0};
 	char msg[LLMO_ERRMSG_MAX + 128], q[LLMO_GW_QUOTE_MAX + 4];
+	struct llmo_gw_body b;
 	int rc;
 
 	c->state = CS_WAIT;
@@ -1723,7 +1854,7 @@ static void body_done(struct gw_req *req)
 	llmo__gw_conn_timeouts(c->conn, 0, LLMO_GATEWAY_CLIENT_WRITE_TIMEOUT_MS);
 	if (gw->keys && !admit(req))
 		return;
-	rc = llmo_gw_body_scan(req->body.data, req->body.len, &req->parsed, &err);
+	rc = llmo_gw_body_scan(req->body.data, req->body.len, &b, &err);
 	switch (rc) {
 	case 0:
 		break;
@@ -1739,16 +1870,25 @@ static void body_done(struct gw_req *req)
 		req_error(req, 400, msg, NULL, "invalid_json", NULL);
 		return;
 	}
-	req->model = req->parsed.model_too_long ? NULL
-						: llmo_gw_table_lookup(gw->table, req->parsed.model,
-								       req->parsed.model_len);
+	req->model = b.model_too_long ? NULL : llmo_gw_table_lookup(gw->table, b.model, b.model_len);
 	if (!req->model) {
-		llmo_gw_quote_input(q, req->parsed.model, req->parsed.model_len);
+		llmo_gw_quote_input(q, b.model, b.model_len);
 		snprintf(msg, sizeof(msg),
 			 "The model '%s' does not exist or you do not have access to it.", q);
 		req_error(req, 404, msg, "model", "model_not_found", NULL);
 		return;
 	}
+	if (!(req->parsed.model = malloc(b.model_len + 1))) {
+		req->model = NULL;
+		req_error(req, 503, "The gateway is out of memory", NULL, NULL, "Retry-After: 1\r\n");
+		return;
+	}
+	memcpy(req->parsed.model, b.model, b.model_len + 1);
+	req->parsed.model_len = b.model_len;
+	req->parsed.model_off = b.model_off;
+	req->parsed.model_tok_len = b.model_tok_len;
+	req->parsed.prompt_off = b.prompt_off;
+	req->parsed.prompt_len = b.prompt_len;
 	req->table = gw->table;
 	llmo_gw_table_ref(req->table);
 	dispatch(req);

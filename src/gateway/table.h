@@ -77,6 +77,7 @@ struct llmo_gw_backend {
 	struct llmo_gw_backend *kick_next; /* in the proxy's list of those */
 	struct llmo_series *inflight_gauge; /* llmo_gateway_inflight{backend} */
 	struct llmo_series *pod_gauge;	    /* llmo_gateway_pod_inflight{...}; NULL: none */
+	void *series; /* the proxy's per-model series of this backend's requests; NULL: none */
 	/* from its own /metrics (scrape.h); 0 when not scraped or the last scrape failed */
 	void *scrape;	 /* the scrape in flight, or NULL */
 	int waiting;	 /* vllm:num_requests_waiting: counted into its load */

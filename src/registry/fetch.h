@@ -35,6 +35,14 @@
 #define LLMO_ANNOTATION_MODEL_ARTIFACT "llm.orchestrator.io/model-artifact"
 /* The Node annotation listing the cached models (llmo_model_cache_report). */
 #define LLMO_ANNOTATION_CACHED_MODELS "llm.orchestrator.io/cached-models"
+/*
+ * The Node annotation asking its agent to fetch models ahead of replicas:
+ * {"NAMESPACE/WORKLOAD": "HOST/REPO:TAG@sha256:HEX", ...} (the controller
+ * writes it, controller/prefetch.h; the agent reads it, agent/prefetch.h).
+ * A longer value is ignored.
+ */
+#define LLMO_ANNOTATION_PREFETCH "llm.orchestrator.io/prefetch"
+#define LLMO_PREFETCH_ANNOTATION_MAX (64 * 1024)
 /* Public keys loaded from a directory at most. */
 #define LLMO_FETCH_KEYS_MAX 64
 /* Downloads smaller than this do not update the measured pull rate. */

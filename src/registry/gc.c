@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,8 +134,8 @@ out:
  * waiting for its manifest), old ones to unmarked blobs are removed.
  */
 static int links_repo(struct llmo_reg_store *s, const char *repo, struct llmo_hmap *marked,
-		      int64_t cutoff_ns, bool remove, struct llmo_reg_gc_stats *st,
-		      struct llmo_error *err)
+		      int64_t cutoff_ns, const struct llmo_reg_gc_opts *o,
+		      struct llmo_reg_gc_stats *st, struct llmo_error *err)
 {
 	struct llmo_strv links = LLMO_STRV_INIT;
 	char dir[PATH_MAX], p[PATH_MAX];
@@ -149,13 +150,15 @@ static int links_repo(struct llmo_reg_store *s, const char *repo, struct llmo_hm
 			continue;
 		if ((rc = gc_path(p, err, "%s/%s", dir, links.items[i])))
 			goto out;
-		if (!remove) {
+		if (!o) {
 			if (mtime_ns(p) > cutoff_ns && llmo_hmap_put(marked, links.items[i], NULL, NULL)) {
 				rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 				goto out;
 			}
-		} else if (llmo_reg_store_unlink(s, p, NULL) == 0) {
+		} else if (o->dry_run ? access(p, F_OK) == 0 : llmo_reg_store_unlink(s, p, NULL) == 0) {
 			st->links_removed++;
+			if (o->report)
+				o->report(o->arg, LLMO_REG_GC_LINK, repo, links.items[i], 0);
 		}
 	}
 out:
@@ -163,7 +166,23 @@ out:
 	return rc;
 }
 
-static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked, struct llmo_reg_gc_stats *st,
+/* Opens ROOT/sub (its path into top, PATH_MAX): *d NULL when it does not exist. */
+static int open_dir(struct llmo_reg_store *s, const char *sub, char *top, DIR **d,
+		    struct llmo_error *err)
+{
+	int rc;
+
+	*d = NULL;
+	if ((rc = gc_path(top, err, "%s/%s", llmo_reg_store_root(s), sub)))
+		return rc;
+	*d = opendir(top);
+	if (!*d && errno != ENOENT)
+		return llmo_error_set(err, LLMO_EIO, "%s: %s", top, strerror(errno));
+	return 0;
+}
+
+static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked,
+		 const struct llmo_reg_gc_opts *o, struct llmo_reg_gc_stats *st,
 		 struct llmo_error *err)
 {
 	char top[PATH_MAX];
@@ -171,12 +190,8 @@ static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked, struct llmo
 	struct dirent *e;
 	int rc;
 
-	if ((rc = gc_path(top, err, "%s/blobs/sha256", llmo_reg_store_root(s))))
+	if ((rc = open_dir(s, "blobs/sha256", top, &d, err)) || !d)
 		return rc;
-	d = opendir(top);
-	if (!d)
-		return errno == ENOENT ? 0
-				       : llmo_error_set(err, LLMO_EIO, "%s: %s", top, strerror(errno));
 	while ((e = readdir(d))) {
 		struct llmo_strv blobs = LLMO_STRV_INIT;
 		char sub[PATH_MAX];
@@ -198,15 +213,19 @@ static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked, struct llmo
 				continue;
 			}
 			if (gc_path(p, NULL, "%s/%s", sub, blobs.items[i]) || lstat(p, &sb) < 0 ||
-			    llmo_reg_store_unlink(s, p, NULL))
+			    (!o->dry_run && llmo_reg_store_unlink(s, p, NULL)))
 				continue;
-			if (!digest_of_hex(blobs.items[i], &dg))
+			if (!o->dry_run && !digest_of_hex(blobs.items[i], &dg))
 				llmo_reg_store_forget(s, &dg);
 			st->blobs_removed++;
 			st->bytes_removed += (uint64_t)sb.st_size;
+			if (o->report)
+				o->report(o->arg, LLMO_REG_GC_BLOB, NULL, blobs.items[i],
+					  (uint64_t)sb.st_size);
 		}
 		llmo_strv_release(&blobs);
-		rmdir(sub); /* fails, harmlessly, while blobs remain */
+		if (!o->dry_run)
+			rmdir(sub); /* fails, harmlessly, while blobs remain */
 	}
 	closedir(d);
 	return rc;
@@ -215,10 +234,20 @@ static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked, struct llmo
 int llmo_reg_gc(struct llmo_reg_store *s, int64_t grace_ms, struct llmo_reg_gc_stats *stats,
 		struct llmo_error *err)
 {
+	struct llmo_reg_gc_opts o = {.grace_ms = grace_ms > 0 ? grace_ms : -1};
+
+	return llmo_reg_gc_run(s, &o, stats, err);
+}
+
+int llmo_reg_gc_run(struct llmo_reg_store *s, const struct llmo_reg_gc_opts *o,
+		    struct llmo_reg_gc_stats *stats, struct llmo_error *err)
+{
 	struct llmo_reg_gc_stats st = {0};
 	struct llmo_strv repos = LLMO_STRV_INIT;
 	struct llmo_hmap marked;
-	int64_t cutoff = llmo_clock_wall_ms() - (grace_ms > 0 ? grace_ms : 0);
+	/* llmo_reg_gc's callers pass 0 for "no grace" (-1 here); 0 in opts is the default */
+	int64_t grace = o->grace_ms == 0 ? LLMO_REG_GC_GRACE_MS : o->grace_ms < 0 ? 0 : o->grace_ms;
+	int64_t cutoff = llmo_clock_wall_ms() - grace;
 	int rc;
 
 	llmo_hmap_init(&marked);
@@ -229,14 +258,14 @@ int llmo_reg_gc(struct llmo_reg_store *s, int64_t grace_ms, struct llmo_reg_gc_s
 		if ((rc = mark_repo(s, repos.items[i], &marked, true, &st.manifests, err)))
 			goto out;
 	for (size_t i = 0; i < repos.len; i++)
-		if ((rc = links_repo(s, repos.items[i], &marked, cutoff * 1000000, false, &st, err)))
+		if ((rc = links_repo(s, repos.items[i], &marked, cutoff * 1000000, NULL, &st, err)))
 			goto out;
 	/* sweep: old links to unmarked blobs, then the blobs */
 	for (size_t i = 0; i < repos.len; i++)
-		if ((rc = links_repo(s, repos.items[i], &marked, 0, true, &st, err)))
+		if ((rc = links_repo(s, repos.items[i], &marked, 0, o, &st, err)))
 			goto out;
-	rc = sweep(s, &marked, &st, err);
-	LLMO_INFO(LOG, "garbage collected",
+	rc = sweep(s, &marked, o, &st, err);
+	LLMO_INFO(LOG, o->dry_run ? "garbage found (dry run)" : "garbage collected",
 		  "manifests=%zu blobs_kept=%zu blobs_removed=%zu bytes_removed=%" PRIu64
 		  " links_removed=%zu",
 		  st.manifests, st.blobs_kept, st.blobs_removed, st.bytes_removed,
@@ -449,4 +478,110 @@ out:
 	llmo_vec_release(&vs);
 	llmo_strv_release(&revs);
 	return rc;
+}
+
+/* The repository an upload session records (its "repo" file), or "" when unreadable. */
+static void upload_repo(const char *dir, char *out, size_t n)
+{
+	char p[PATH_MAX];
+	ssize_t got = -1;
+	int fd;
+
+	out[0] = '\0';
+	if (gc_path(p, NULL, "%s/repo", dir) || (fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	got = read(fd, out, n - 1);
+	close(fd);
+	out[got > 0 ? got : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/* Removes an upload session's directory: its files (data, repo) and itself. */
+static void upload_remove(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[PATH_MAX], q[LLMO_LOG_QUOTE_MAX];
+
+	while (d && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (!gc_path(p, NULL, "%s/%s", dir, e->d_name) && unlink(p) < 0 && errno != ENOENT)
+			LLMO_WARN(LOG, "cannot remove upload file", "path=%s error=\"%s\"",
+				  llmo_log_quote(q, sizeof(q), p), strerror(errno));
+	}
+	if (d)
+		closedir(d);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		LLMO_WARN(LOG, "cannot remove upload directory", "path=%s error=\"%s\"",
+			  llmo_log_quote(q, sizeof(q), dir), strerror(errno));
+}
+
+int llmo_reg_gc_uploads(struct llmo_reg_store *s, int64_t max_age_ms,
+			const struct llmo_reg_gc_opts *o, struct llmo_reg_gc_stats *stats,
+			struct llmo_error *err)
+{
+	int64_t now = llmo_clock_wall_ms();
+	char top[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int rc;
+
+	if ((rc = open_dir(s, "uploads", top, &d, err)) || !d)
+		return rc;
+	while ((e = readdir(d))) {
+		char dir[PATH_MAX], f[PATH_MAX], repo[LLMO_REG_NAME_MAX + 2];
+		struct stat st;
+		uint64_t bytes = 0;
+
+		/* session ids only: anything else under uploads/ is not ours to judge */
+		if (strlen(e->d_name) != LLMO_REG_UPLOAD_ID_LEN || e->d_name[0] == '.')
+			continue;
+		if (gc_path(dir, NULL, "%s/%s", top, e->d_name) || gc_path(f, NULL, "%s/data", dir))
+			continue;
+		/* no data file (a crash while the session started): the directory's time */
+		if (stat(f, &st) == 0)
+			bytes = (uint64_t)st.st_size;
+		else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (now - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000) <=
+		    max_age_ms)
+			continue;
+		upload_repo(dir, repo, sizeof(repo));
+		if (!o->dry_run)
+			upload_remove(dir);
+		stats->uploads_removed++;
+		stats->upload_bytes_removed += bytes;
+		if (o->report)
+			o->report(o->arg, LLMO_REG_GC_UPLOAD, repo[0] ? repo : NULL, e->d_name, bytes);
+	}
+	closedir(d);
+	return 0;
+}
+
+int llmo_reg_lock_take(const char *root, bool exclusive, int *fd, struct llmo_error *err)
+{
+	char p[PATH_MAX];
+	int rc;
+
+	*fd = -1;
+	if ((rc = gc_path(p, err, "%s/" LLMO_REG_LOCK_FILE, root)))
+		return rc;
+	*fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return llmo_error_set(err, LLMO_EIO, "%s: %s", p, strerror(errno));
+	while (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		int e = errno;
+
+		if (e == EINTR)
+			continue;
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK)
+			return llmo_error_set(err, LLMO_EAGAIN, "%s is held: %s", p,
+					      exclusive ? "a registry server is using this storage"
+							: "llmo registry gc is running on this storage");
+		return llmo_error_set(err, LLMO_EIO, "flock %s: %s", p, strerror(e));
+	}
+	return 0;
 }

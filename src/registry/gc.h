@@ -42,7 +42,55 @@ struct llmo_reg_gc_stats {
 	size_t blobs_removed;  /* blobs swept */
 	uint64_t bytes_removed;
 	size_t links_removed;  /* repository links to unreferenced blobs removed */
+	size_t uploads_removed; /* stale upload sessions (llmo_reg_gc_uploads) */
+	uint64_t upload_bytes_removed;
 };
+
+/* What a collection removes, one at a time, for llmo_reg_gc_opts.report. */
+enum llmo_reg_gc_kind { LLMO_REG_GC_BLOB, LLMO_REG_GC_LINK, LLMO_REG_GC_UPLOAD };
+
+struct llmo_reg_gc_opts {
+	int64_t grace_ms; /* LLMO_REG_GC_GRACE_MS when 0 */
+	bool dry_run;     /* find and report what would go; remove nothing */
+	/*
+	 * Called (may be NULL) for each thing removed, or that would be in a
+	 * dry run, once it is gone: a blob (repo NULL, name its hex, bytes its
+	 * size), a link (repo, name the blob's hex, bytes 0), an upload session
+	 * (repo as recorded or NULL, name its id, bytes received so far).
+	 */
+	void (*report)(void *arg, enum llmo_reg_gc_kind kind, const char *repo, const char *name,
+		       uint64_t bytes);
+	void *arg;
+};
+
+/*
+ * llmo_reg_gc with options: a dry run changes nothing (the verification
+ * cache included) and counts in stats what a real run would remove.
+ */
+int llmo_reg_gc_run(struct llmo_reg_store *s, const struct llmo_reg_gc_opts *o,
+		    struct llmo_reg_gc_stats *stats, struct llmo_error *err);
+
+/*
+ * Removes the upload sessions on disk under the store's uploads/ whose data
+ * file (or directory, without one) was last written more than max_age_ms
+ * ago, reporting each (o->report) and adding to stats (uploads_removed,
+ * upload_bytes_removed). Offline only: sessions a running registry holds
+ * in memory are not told (the registry expires its own, see
+ * llmo_reg_upload_expire).
+ */
+int llmo_reg_gc_uploads(struct llmo_reg_store *s, int64_t max_age_ms,
+			const struct llmo_reg_gc_opts *o, struct llmo_reg_gc_stats *stats,
+			struct llmo_error *err);
+
+/*
+ * DIR/lock keeps an offline collection and a serving registry apart: every
+ * registry serving DIR holds it shared (flock LOCK_SH) for its lifetime,
+ * `llmo registry gc` exclusively. Never waits: LLMO_EAGAIN when the other
+ * kind holds it, LLMO_EIO when it cannot be opened. *fd receives the
+ * descriptor; closing it releases the lock.
+ */
+#define LLMO_REG_LOCK_FILE "lock"
+int llmo_reg_lock_take(const char *root, bool exclusive, int *fd, struct llmo_error *err);
 
 /*
  * Collects the garbage of s. stats may be NULL. A manifest that cannot be

@@ -36,8 +36,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +73,12 @@
  * cost a 1 GiB pull 65536 of each.
  */
 #define SINGLE_WRITE ((size_t)1 << 20)
+/*
+ * While a blob's digest is computed beside its sending (hasher.h), its last
+ * VERIFY_HOLD bytes are not queued: a client can never receive the whole
+ * of a blob that turns out not to match.
+ */
+#define VERIFY_HOLD ((uint64_t)64 << 10)
 /* Lingering close bounds. */
 #define LINGER_S 5
 #define LINGER_MAX ((size_t)64 << 20)
@@ -97,9 +105,16 @@ struct llmo__reg_conn {
 	/* file answer */
 	int fd;
 	uint64_t off, left;
-	bool streaming, verifying;
+	bool streaming;  /* read into memory piece by piece (TLS, or hashing inline) */
+	bool sendfile;   /* queued as file segments the kernel sends (plain sockets) */
+	bool verifying;  /* hashed inline as read, in c->hash (no worker thread) */
 	struct llmo_sha256 hash;
 	struct llmo_digest want;
+	/* verification on a worker thread (hasher.h): the last c->held bytes
+	 * wait until the hash of the whole file matches */
+	struct llmo_reg_hash_job *job;
+	uint64_t held;
+	struct stat st0; /* the file when the answer began */
 	size_t lingered;
 };
 
@@ -282,14 +297,76 @@ void llmo__reg_respond_head(struct llmo__reg_req *req, int status, const char *c
 	c->state = ST_DONE;
 }
 
+/* The end of a file answer, whole or not. */
+static void file_end(struct llmo__reg_conn *c)
+{
+	if (c->job) {
+		llmo_reg_hash_job_cancel(c->job);
+		c->job = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->streaming = c->sendfile = c->verifying = false;
+	c->held = 0;
+	llmo_sha256_release(&c->hash);
+}
+
 /* Ends a file answer early: the client gets fewer bytes than announced. */
 static void stream_fail(struct llmo__reg_conn *c)
 {
-	close(c->fd);
-	c->fd = -1;
-	c->streaming = false;
-	llmo_sha256_release(&c->hash);
+	file_end(c);
 	conn_close(c);
+}
+
+/* Every byte of the file answer is queued: the request is finished by the loop. */
+static void stream_done(struct llmo__reg_conn *c)
+{
+	file_end(c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	c->state = ST_DONE;
+}
+
+/*
+ * (Plain sockets.) Queues what may be sent of the file (all but c->held
+ * bytes) as a file segment: the kernel sends it with sendfile() straight
+ * from the page cache, and the loop stays free. The segment has its own
+ * descriptor, so it outlives this answer if it must.
+ */
+static void send_segments(struct llmo__reg_conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer_file_segment *seg;
+	uint64_t n = c->left - c->held;
+	int fd;
+
+	if (n > 0) {
+		fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+		seg = fd < 0 ? NULL
+			     : evbuffer_file_segment_new(fd, (ev_off_t)c->off, (ev_off_t)n,
+							 EVBUF_FS_CLOSE_ON_FREE);
+		if (!seg) {
+			if (fd >= 0)
+				close(fd);
+			LLMO_ERROR(LOG, "cannot send a blob", "error=\"%s\" peer=%s",
+				   strerror(errno), c->peer);
+			stream_fail(c);
+			return;
+		}
+		if (evbuffer_add_file_segment(out, seg, 0, (ev_off_t)n) < 0) {
+			evbuffer_file_segment_free(seg);
+			LLMO_ERROR(LOG, "out of memory sending a blob", "peer=%s", c->peer);
+			stream_fail(c);
+			return;
+		}
+		/* the buffer holds its own reference until the bytes are sent */
+		evbuffer_file_segment_free(seg);
+		c->off += n;
+		c->left -= n;
+		llmo__reg_count_bytes(c->reg, false, n);
+	}
+	if (c->left == 0)
+		stream_done(c);
 }
 
 /* Queues file pieces while the output is short; finishes the request at the end. */
@@ -297,8 +374,8 @@ static void stream_fill(struct llmo__reg_conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	while (c->left > 0 && evbuffer_get_length(out) < OUT_HIGH) {
-		size_t want = c->left < OUT_CHUNK ? (size_t)c->left : OUT_CHUNK;
+	while (c->left > c->held && evbuffer_get_length(out) < OUT_HIGH) {
+		size_t want = c->left - c->held < OUT_CHUNK ? (size_t)(c->left - c->held) : OUT_CHUNK;
 		struct evbuffer_iovec v;
 		ssize_t n;
 
@@ -341,14 +418,80 @@ static void stream_fill(struct llmo__reg_conn *c)
 		c->left -= (uint64_t)n;
 		llmo__reg_count_bytes(c->reg, false, (uint64_t)n);
 	}
-	if (c->left > 0)
-		return;
-	close(c->fd);
-	c->fd = -1;
-	c->streaming = false;
-	llmo_sha256_release(&c->hash);
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	c->state = ST_DONE;
+	if (c->left == 0)
+		stream_done(c);
+}
+
+/* Whether the file was written to or replaced since the answer began. */
+static bool file_changed(const struct llmo__reg_conn *c)
+{
+	struct stat st;
+
+	return fstat(c->fd, &st) < 0 || st.st_ino != c->st0.st_ino ||
+	       st.st_size != c->st0.st_size || st.st_mtim.tv_sec != c->st0.st_mtim.tv_sec ||
+	       st.st_mtim.tv_nsec != c->st0.st_mtim.tv_nsec ||
+	       st.st_ctim.tv_sec != c->st0.st_ctim.tv_sec ||
+	       st.st_ctim.tv_nsec != c->st0.st_ctim.tv_nsec;
+}
+
+/*
+ * (Loop thread, from the hasher.) The digest of the file being sent is
+ * known: release the held-back end if it matches and the file did not
+ * change meanwhile (the hash and the send read the file separately), else
+ * cut the connection short of the announced length.
+ */
+static void on_hashed(void *arg, int rc, const struct llmo_digest *got, const char *msg)
+{
+	struct llmo__reg_conn *c = arg;
+	char a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX];
+
+	c->job = NULL;
+	enter(c);
+	if (rc) {
+		LLMO_ERROR(LOG, "cannot verify a blob, not sent whole", "digest=%s error=\"%s\" peer=%s",
+			   llmo_digest_str(&c->want, a), msg, c->peer);
+		stream_fail(c);
+	} else if (!llmo_digest_equal(got, &c->want)) {
+		LLMO_ERROR(LOG, "blob does not match its digest, not sent whole",
+			   "digest=%s got=%s peer=%s", llmo_digest_str(&c->want, a),
+			   llmo_digest_str(got, b), c->peer);
+		llmo__reg_count_corrupt(c->reg);
+		stream_fail(c);
+	} else if (file_changed(c)) {
+		LLMO_ERROR(LOG, "blob file changed while it was sent, not sent whole",
+			   "digest=%s peer=%s", llmo_digest_str(&c->want, a), c->peer);
+		llmo__reg_count_corrupt(c->reg);
+		stream_fail(c);
+	} else {
+		llmo_reg_blob_mark_verified(c->reg->store, &c->want, c->fd);
+		c->held = 0;
+		if (c->sendfile)
+			send_segments(c);
+		else
+			stream_fill(c);
+		if (!c->dead && c->state == ST_DONE)
+			conn_process(c);
+	}
+	leave(c);
+}
+
+/*
+ * Starts the hash of the file answer's len bytes on a worker thread and
+ * holds back its end. false when no worker can take it (the caller then
+ * hashes inline).
+ */
+static bool hash_beside(struct llmo__reg_conn *c, uint64_t len)
+{
+	struct llmo_error err = {0};
+
+	if (!c->reg->hasher || fstat(c->fd, &c->st0) < 0)
+		return false;
+	if (llmo_reg_hasher_submit(c->reg->hasher, c->fd, len, on_hashed, c, &c->job, &err)) {
+		LLMO_WARN(LOG, "hashing inline", "error=\"%s\"", err.msg);
+		return false;
+	}
+	c->held = len < VERIFY_HOLD ? len : VERIFY_HOLD;
+	return true;
 }
 
 void llmo__reg_respond_file(struct llmo__reg_req *req, int status, const char *content_type,
@@ -370,13 +513,21 @@ void llmo__reg_respond_file(struct llmo__reg_req *req, int status, const char *c
 	c->fd = fd;
 	c->off = first;
 	c->left = len;
-	c->verifying = verify != NULL;
+	c->held = 0;
 	if (verify) {
 		c->want = *verify;
-		if (llmo_sha256_init(&c->hash)) {
+		/* inline, the loop alternates reading, hashing and sending */
+		c->verifying = !hash_beside(c, len);
+		if (c->verifying && llmo_sha256_init(&c->hash)) {
 			stream_fail(c);
 			return;
 		}
+	}
+	if (!c->reg->ssl_ctx && !c->verifying) {
+		c->sendfile = true;
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		send_segments(c);
+		return;
 	}
 	c->streaming = true;
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
@@ -761,9 +912,7 @@ static void conn_free(struct llmo__reg_conn *c)
 			req->on_abort(req);
 		req_free(req);
 	}
-	if (c->fd >= 0)
-		close(c->fd);
-	llmo_sha256_release(&c->hash);
+	file_end(c);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	llmo_buf_release(&c->head);

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/json.h"
@@ -457,6 +458,7 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	if (!r)
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	r->base = base;
+	r->lock_fd = -1;
 	r->listen_port = opts->port;
 	r->upload_idle_ms = opts->upload_idle_ms;
 	r->max_versions = opts->auto_cleanup ? opts->max_versions : 0;
@@ -470,8 +472,11 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	so.checksum_validation = opts->checksum_validation;
 	so.blob_max = opts->blob_max;
 	so.s3 = opts->s3;
-	if ((rc = llmo_reg_store_open(&so, &r->store, err)) || (rc = load_auth(r, opts, err)) ||
-	    (rc = make_ssl_ctx(r, opts, err)) || (rc = make_metrics(r, err)))
+	if ((rc = llmo_reg_store_open(&so, &r->store, err)) ||
+	    (rc = llmo_reg_lock_take(opts->storage_path, false, &r->lock_fd, err)) ||
+	    (rc = load_auth(r, opts, err)) ||
+	    (rc = make_ssl_ctx(r, opts, err)) || (rc = make_metrics(r, err)) ||
+	    (rc = llmo_reg_hasher_new(base, &r->hasher, err)))
 		goto fail;
 	llmo_reg_upload_expire(r->store, opts->upload_idle_ms);
 	r->expire_ev = event_new(base, -1, EV_PERSIST, on_expire, r);
@@ -506,9 +511,12 @@ void llmo_registry_free(struct llmo_registry *r)
 	if (!r)
 		return;
 	llmo__reg_http_stop(r);
+	llmo_reg_hasher_free(r->hasher);
 	if (r->expire_ev)
 		event_free(r->expire_ev);
 	llmo_reg_store_free(r->store);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
 	llmo_reg_auth_release(&r->auth);
 	if (r->ssl_ctx)
 		SSL_CTX_free(r->ssl_ctx);

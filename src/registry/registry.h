@@ -22,10 +22,12 @@
  * store.h; tokens and scopes: auth.h; the HTTP surface, errors and limits:
  * docs/registry.md.
  *
- * Threads: everything runs on the caller's event_base. Disk I/O is done in
- * the loop (blocking, in pieces of at most 1 MiB), so one registry should
- * have a loop of its own when other components share the process and
- * latency matters to them.
+ * Threads: everything runs on the caller's event_base except the SHA-256
+ * of large blobs being served, which worker threads compute beside the
+ * send (hasher.h). Other disk I/O is done in the loop (blocking, in pieces
+ * of at most 1 MiB), so one registry should have a loop of its own when
+ * other components share the process and latency matters to them. While
+ * it runs, the registry holds the storage's lock file shared (gc.h).
  */
 #include "base/common.h"
 

@@ -23,6 +23,7 @@
 #include "base/error.h"
 #include "gateway/http1.h"
 #include "registry/auth.h"
+#include "registry/hasher.h"
 #include "registry/registry.h"
 #include "registry/route.h"
 #include "registry/store.h"
@@ -45,6 +46,8 @@ struct llmo_registry {
 	SSL_CTX *ssl_ctx; /* NULL: plain HTTP */
 	int port;
 	struct llmo_reg_store *store;
+	struct llmo_reg_hasher *hasher; /* verifies large blobs beside their sending */
+	int lock_fd; /* DIR/lock held shared: keeps `llmo registry gc` off (gc.h) */
 	struct llmo_reg_auth auth;
 	struct event *expire_ev; /* removes idle upload sessions */
 	size_t nconns;

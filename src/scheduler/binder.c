@@ -371,6 +371,13 @@ static bool node_gpu_type_ok(const json_t *node, const char *spec)
 	return label && *label && gpu_name_matches(label, spec);
 }
 
+bool llmo_binder_gpu_type_accepts(const json_t *pod, const json_t *node)
+{
+	const char *t = annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
+
+	return !gpu_type_constrains(t) || node_gpu_type_ok(node, t);
+}
+
 /*
  * The node's GPU name (binder.h): the first named entry of its devices
  * annotation, else its product label; into out (n bytes), "" when none.

@@ -128,6 +128,12 @@ struct llmo_binder;
 #define LLMO_BINDER_GPU_TYPE_ANNOTATION "llm.orchestrator.io/gpu-type"
 #define LLMO_BINDER_GPU_PRODUCT_LABEL "nvidia.com/gpu.product"
 #define LLMO_BINDER_GPU_TYPE_MAX 256
+/*
+ * Whether node passes pod's gpuType constraint (above): true when the pod
+ * names no GPU type. The caller applies it to pods that request GPUs (the
+ * controller's model prefetch asks which nodes a replica could land on).
+ */
+bool llmo_binder_gpu_type_accepts(const json_t *pod, const json_t *node);
 /* The pod label naming its QoS class (the controller sets it from spec.qosClass). */
 #define LLMO_BINDER_QOS_LABEL "llm.orchestrator.io/qos"
 /* The pod label naming its LLMWorkload (in the pod's namespace). */

@@ -59,5 +59,6 @@ finish() {
 	server_stop
 	echo "$pass passed, $fail failed"
 	rm -rf "$LLMO_DATA"
-	[ "$fail" -eq 0 ]
+	# finish runs as the EXIT trap, whose own status bash ignores: exit says it
+	[ "$fail" -eq 0 ] || exit 1
 }

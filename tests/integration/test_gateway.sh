@@ -2,7 +2,8 @@
 # `llmo gateway` with a static backends file in front of `llmo inference-sim`
 # backends, all on loopback: routing by name and alias, OpenAI errors,
 # streaming through the gateway, a backend killed mid-run costing no request,
-# bad input, SIGHUP reloads, and a clean exit after all of it.
+# bad input, SIGHUP reloads, and a clean exit after all of it. It never loads
+# libcurl (what keeps its memory small).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway_lib.sh"
 
@@ -39,6 +40,8 @@ write_backends
 gateway_start --breaker-cooldown 30s --hold-timeout 200ms
 
 [[ "$GW_URL" == http://127.0.0.1:* ]] && ok || bad "listening line: $GW_URL"
+# libcurl is loaded at the first client request (src/base/curl_dl.c); a file-mode gateway makes none
+grep -q libcurl "/proc/$GW_PID/maps" && bad "the file-mode gateway mapped libcurl" || ok
 expect_status 200 "/healthz" "$GW_URL/healthz"
 expect_status 200 "/readyz" "$GW_URL/readyz"
 check "/v1/models lists the names of served models" bash -c "${C[*]} $GW_URL/v1/models | $PY -c '
@@ -170,6 +173,19 @@ write_backends "  - name: extra
 kill -HUP "$GW_PID"
 for _ in $(seq 1 100); do [ "$(status -H "$J" -d "$(chat extra-alias)" "$GW_URL/v1/chat/completions")" = 200 ] && break; sleep 0.05; done
 [ "$(answer_model extra-alias)" = llama2:7b ] && ok || bad "alias added by a reload"
+# one replica now serves two models: each request counts in its own model's series
+# (the proxy keeps a replica's series for the model it served last)
+served_ok() { metric "llmo_gateway_requests_total{model=\"$1\",track=\"stable\",code=\"200\"}"; }
+two_models_counted() {
+	local e0 l0
+	e0=$(served_ok extra) l0=$(served_ok llama2:7b)
+	for m in extra-alias llama2 extra-alias; do
+		"${C[@]}" -f -H "$J" -d "$(chat $m)" "$GW_URL/v1/chat/completions" >/dev/null || return 1
+	done
+	[ "$(served_ok extra)" = $((e0 + 2)) ] && [ "$(served_ok llama2:7b)" = $((l0 + 1)) ] ||
+		{ echo "extra $e0 -> $(served_ok extra), llama2 $l0 -> $(served_ok llama2:7b)"; return 1; }
+}
+check "two models on one replica: each request in its own model's series" two_models_counted
 echo "models: [ {name: broken" >"$LLMO_DATA/backends.yaml"
 kill -HUP "$GW_PID"
 sleep 0.3

@@ -199,6 +199,28 @@ assert m[0][\"digest\"].startswith(\"sha256:\") and len(m[0][\"digest\"]) == 71,
 assert sorted(m[0]) == [\"digest\", \"name\", \"sizeBytes\", \"version\"], a
 assert not [x for x in a[\"models\"] if x[\"name\"] == \"bad\"], a'"
 
+# ---- prefetch: the Node annotation asks the agent for a model ahead of a replica ----
+mkmodel "$LLMO_DATA/pre" 1200000
+check "push a model no replica uses" m push "$LLMO_DATA/pre" --name models/pre --version 1 -n llm-workloads \
+	--local-command '["true"]'
+PREREF=$(kubectl get llmm pre-1 -n llm-workloads -o jsonpath='{.spec.artifact.reference}@{.spec.artifact.digest}')
+check "ask the node to prefetch it" k annotate node "$NODE" --overwrite \
+	"llm.orchestrator.io/prefetch={\"llm-workloads/pre\":\"$PREREF\"}"
+check "the agent fetches it into its cache and the Node lists it" wait_for 60 bash -c "kubectl get node $NODE -o json | $PY -c '
+import json, sys
+a = json.loads(json.load(sys.stdin)[\"metadata\"][\"annotations\"][\"llm.orchestrator.io/cached-models\"])
+m = [x for x in a[\"models\"] if x[\"name\"] == \"pre\"]
+assert m and m[0][\"version\"] == \"1\" and m[0][\"sizeBytes\"] == 1200038, a
+assert \"$PREREF\".endswith(\"@\" + m[0][\"digest\"]), (m, \"$PREREF\")'"
+check "its files are the pushed ones" cmp "$LLMO_DATA/models/models/${PREREF##*sha256:}/weights.bin" "$LLMO_DATA/pre/weights.bin"
+pre_event() {
+	kubectl get events -A -o json | $PY -c '
+import json, sys
+ev = [e for e in json.load(sys.stdin)["items"] if e.get("reason") == "Prefetched"]
+assert ev and ev[0]["involvedObject"]["kind"] == "Node" and "/models/pre:1@sha256:" in ev[0]["message"], ev'
+}
+check "and an Event on the Node says so" wait_for 30 pre_event
+
 # ---- model delete removes the LLMModel ----
 check "model delete" m delete models/bad:1 -n llm-workloads
 check_fails "its LLMModel is gone" kubectl get llmm bad-1 -n llm-workloads

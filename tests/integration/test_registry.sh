@@ -217,6 +217,12 @@ expect_status 201 "a 24 MiB monolithic push" -X POST "${AW[@]}" -H 'Content-Type
 	--data-binary @"$LLMO_DATA/large" "$URL/v2/models/x/blobs/uploads/?digest=$LARGE"
 "${C[@]}" "${AR[@]}" -o "$LLMO_DATA/got" "$URL/v2/models/x/blobs/$LARGE"
 cmp -s "$LLMO_DATA/got" "$LLMO_DATA/large" && ok || bad "the 24 MiB blob read back"
+# two verified reads on one keep-alive connection: the second request is
+# served after the first answer's held-back end was released
+got=$("${C[@]}" "${AR[@]}" -o "$LLMO_DATA/got" -w '%{http_code} %{num_connects} ' "$URL/v2/models/x/blobs/$LARGE" \
+	-o "$LLMO_DATA/got2" "$URL/v2/models/x/blobs/$LARGE")
+[ "$got" = "200 1 200 0 " ] && ok || bad "two reads on one connection: $got"
+cmp -s "$LLMO_DATA/got2" "$LLMO_DATA/large" && ok || bad "the second read on one connection"
 head -c $((20 << 20)) /dev/urandom >"$LLMO_DATA/large2"
 LARGE2=sha256:$(sha "$LLMO_DATA/large2")
 LOC=$(header Location -X POST "${AW[@]}" "$URL/v2/models/x/blobs/uploads/")
@@ -408,6 +414,20 @@ printf 'X' | dd of="$STORE/blobs/sha256/${LARGE:7:2}/${LARGE#sha256:}" bs=1 seek
 "${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" "$URL/v2/models/x/blobs/$LARGE"
 [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt $((24 << 20)) ] && ok ||
 	bad "a blob tampered in its last byte was sent whole"
+# a byte in the middle, found while the answer is under way (the hash runs
+# beside the send): the 200 and most of the body went out, the end never does
+head -c $((24 << 20)) /dev/urandom >"$LLMO_DATA/mid"
+MID=sha256:$(sha "$LLMO_DATA/mid")
+expect_status 201 "push a blob to tamper in its middle" -X POST "${AW[@]}" \
+	--data-binary @"$LLMO_DATA/mid" "$URL/v2/models/x/blobs/uploads/?digest=$MID"
+printf 'X' | dd of="$STORE/blobs/sha256/${MID:7:2}/${MID#sha256:}" bs=1 seek=$((12 << 20)) \
+	conv=notrunc 2>/dev/null
+got=$("${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" -w '%{http_code}' "$URL/v2/models/x/blobs/$MID")
+rc=$?
+[ "$got" = 200 ] && [ "$rc" = 18 ] && [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt $((24 << 20)) ] && ok ||
+	bad "a blob tampered in its middle: HTTP $got, curl exit $rc (want 200 and 18, a partial body)"
+grep -q "blob does not match its digest, not sent whole.*${MID#sha256:}" "$REG_LOG" && ok ||
+	bad "the mismatch found during the send is logged"
 printf 'X' | dd of="$STORE/blobs/sha256/${CFG:7:2}/${CFG#sha256:}" bs=1 seek=3 conv=notrunc 2>/dev/null
 expect_error 500 UNKNOWN "a tampered small blob" "${AR[@]}" "$URL/v2/models/x/blobs/$CFG"
 check "corrupt blobs are counted" bash -c "${C[*]} $URL/metrics | grep -q '^llmo_registry_corrupt_blobs_total [1-9]'"
@@ -434,6 +454,12 @@ if command -v openssl >/dev/null; then
 	check "skopeo pull over TLS, certificate verified" "${SKOPEO[@]}" copy -q --src-cert-dir "$LLMO_DATA/certs" \
 		--src-registry-token "$R" "docker://$HOSTPORT/models/x:1" "dir:$LLMO_DATA/tls"
 	check "TLS round trip" diff -r "$LLMO_DATA/src" "$LLMO_DATA/tls"
+	# over TLS the file is read and encrypted on the loop and hashed beside it
+	printf 'X' | dd of="$STORE/blobs/sha256/${BIG:7:2}/${BIG#sha256:}" bs=1 seek=4096 conv=notrunc 2>/dev/null
+	got=$("${C[@]}" --cacert "$LLMO_DATA/tls.crt" "${AR[@]}" -o "$LLMO_DATA/tampered" -w '%{http_code}' \
+		"$URL/v2/models/x/blobs/$BIG")
+	[ "$got" = 200 ] && [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt "$(stat -c %s "$LLMO_DATA/src/${BIG#sha256:}")" ] &&
+		ok || bad "a tampered blob over TLS: HTTP $got, sent whole or not started"
 else
 	echo "SKIP: TLS (no openssl command to make a certificate)"
 fi

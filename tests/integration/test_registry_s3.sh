@@ -19,7 +19,7 @@ REG_LOG="$LLMO_DATA/registry.log"
 CACHE="$LLMO_DATA/cache"
 BUCKET=models
 PREFIX=reg
-trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null' EXIT
+trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null; finish' EXIT
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 s3_start() { # s3rver on a free port, data under $LLMO_DATA/s3, bucket $BUCKET; sets S3_URL
@@ -285,4 +285,3 @@ if command -v openssl >/dev/null; then
 else
 	echo "SKIP: https endpoint (no openssl command to make a certificate)"
 fi
-finish

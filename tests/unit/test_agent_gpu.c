@@ -12,6 +12,7 @@
 #include "agent/node.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 
 static void test_fake_specs(void **state)
 {
@@ -105,6 +106,45 @@ static void test_without_nvml(void **state)
 	llmo_gpu_inventory_release(&inv);
 }
 
+/*
+ * The NVML path against tests/unit/fake_nvml.c (two GPUs at 37% and 80%,
+ * 10 and 20 GiB used): discovery reads utilization and memory, and a pod's
+ * figures come from the GPUs its assignment names, by index or UUID.
+ */
+static void test_fake_nvml(void **state)
+{
+	struct llmo_gpu_inventory inv;
+	struct llmo_error err = {0};
+	double pct = -1;
+	uint64_t mem = 0;
+
+	setenv(LLMO_GPU_NVML_ENV, LLMO_FAKE_NVML, 1);
+	assert_int_equal(llmo_gpu_discover(&inv, &err), 0);
+	unsetenv(LLMO_GPU_NVML_ENV);
+	assert_int_equal(inv.source, LLMO_GPU_NVML);
+	assert_int_equal(inv.gpus.len, 2);
+	assert_string_equal(inv.gpus.items[1].name, "NVIDIA H100 80GB HBM3");
+	assert_int_equal(inv.gpus.items[0].utilization_gpu, 37);
+	assert_int_equal(inv.gpus.items[1].utilization_gpu, 80);
+	assert_int_equal(inv.gpus.items[1].memory_used, 20ULL << 30);
+	/* both GPUs: the mean of 37 and 80, the sum of 10 and 20 GiB */
+	assert_int_equal(llmo_gpu_pod_usage(&inv, "0,1", &pct, &mem), 0);
+	assert_float_equal(pct, 58.5, 1e-9);
+	assert_int_equal(mem, 30ULL << 30);
+	/* by UUID, spaces around */
+	assert_int_equal(llmo_gpu_pod_usage(&inv, " GPU-00000000-fake-nvml-0001 ", &pct, &mem), 0);
+	assert_float_equal(pct, 80, 1e-9);
+	assert_int_equal(mem, 20ULL << 30);
+	/* GPUs it does not have, or none */
+	assert_int_equal(llmo_gpu_pod_usage(&inv, "7,GPU-x,", &pct, &mem), LLMO_ENOTFOUND);
+	assert_int_equal(llmo_gpu_pod_usage(&inv, "", &pct, &mem), LLMO_ENOTFOUND);
+	llmo_gpu_inventory_release(&inv);
+	/* fake GPUs are not measured */
+	assert_int_equal(llmo_gpu_fake("2", &inv, &err), 0);
+	assert_int_equal(llmo_gpu_pod_usage(&inv, "0", &pct, &mem), LLMO_ENOTFOUND);
+	llmo_gpu_inventory_release(&inv);
+}
+
 static void test_node_info(void **state)
 {
 	struct llmo_node_info n;
@@ -127,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_fake_specs),
 		cmocka_unit_test(test_json_report),
 		cmocka_unit_test(test_without_nvml),
+		cmocka_unit_test(test_fake_nvml),
 		cmocka_unit_test(test_node_info),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

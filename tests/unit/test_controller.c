@@ -1137,11 +1137,16 @@ static void test_autoscale(void **state)
 
 /* ---- cpu and memory from the agent's usage annotation; vertical recommendations ---- */
 
-/* Plays the agent: pod i of the workload (in list order) gets the usage annotation. */
-static void set_usage(struct kube_fixture *f, const char *w, size_t i, int64_t cpu_milli,
-		      int64_t memory)
+/*
+ * Plays the agent: pod i of the workload (in list order) gets the usage
+ * annotation (with a GPU utilization when gpu_pct >= 0).
+ */
+static void set_usage_gpu(struct kube_fixture *f, const char *w, size_t i, int64_t cpu_milli,
+			  int64_t memory, double gpu_pct)
 {
-	struct llmo_usage u = {cpu_milli, memory, llmo_clock_wall_ms()};
+	struct llmo_usage u = {.cpu_milli = cpu_milli, .memory = memory,
+			       .at_ms = llmo_clock_wall_ms(), .has_gpu = gpu_pct >= 0,
+			       .gpu_pct = gpu_pct, .gpu_memory = gpu_pct >= 0 ? (int64_t)1 << 30 : 0};
 	struct llmo_error err = {0};
 	char text[LLMO_USAGE_TEXT_MAX];
 	struct pods p;
@@ -1156,6 +1161,12 @@ static void set_usage(struct kube_fixture *f, const char *w, size_t i, int64_t c
 		fail_msg("pod annotation: %s", err.msg);
 	json_decref(patch);
 	json_decref(p.list);
+}
+
+static void set_usage(struct kube_fixture *f, const char *w, size_t i, int64_t cpu_milli,
+		      int64_t memory)
+{
+	set_usage_gpu(f, w, i, cpu_milli, memory, -1);
 }
 
 /* status.PATH of the workload chat as a string, copied into out ("" when absent). */
@@ -1186,6 +1197,51 @@ static bool status_str_is(void *ctx)
 	return strcmp(chat_status_str(sw->f, sw->path, v, sizeof(v)), sw->want) == 0;
 }
 
+/* Two Ready replicas with set usage, scaled on one usage metric to 4 replicas. */
+struct usage_case {
+	const char *metric; /* the target's type, and its key in status.currentMetrics */
+	double target, expect;
+	int64_t cpu[2];
+	double gpu[2]; /* < 0: no GPU figure */
+};
+
+static void scale_on_usage(const struct usage_case *uc)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_config cfg = {0};
+	struct want w = {.f = &f, .workload = "chat", .pods = 2};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
+	char url[64], path[64];
+	json_t *wl, *hold = NULL;
+
+	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
+	wl = workload("chat", 2);
+	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
+			    "targetMetrics",
+			    json_pack("[{s:s, s:f}]", "type", uc->metric, "target", uc->target));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	/* the usage first, then Ready: the mean never sees one replica alone */
+	for (size_t i = 0; i < 2; i++)
+		set_usage_gpu(&f, "chat", i, uc->cpu[i], (int64_t)1 << 30, uc->gpu[i]);
+	set_pods(&f, "chat", "Running", true);
+	w.pods = 4;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	assert_true(has_event(&f, "ScaledUp"));
+	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &hold, NULL), 0);
+	snprintf(path, sizeof(path), "status.currentMetrics.%s", uc->metric);
+	assert_float_equal(json_number_value(llmo_json_get_path(hold, path)), uc->expect, 1e-9);
+	assert_non_null(strstr(json_string_value(llmo_json_get_path(hold, "status.lastScaleReason")),
+			       uc->metric));
+	json_decref(hold);
+	/* and it stays at 4 */
+	run_until(f.base, never_true, NULL, 1000);
+	assert_true(has_pods(&w));
+	stop_autoscaling(c, &f, &g, &cfg);
+}
+
 /*
  * cpu as a target: two Ready replicas requesting 2 cpus (spec.resources)
  * use 3000m and 1800m: 150% and 90% of their request, 120% on average.
@@ -1194,39 +1250,23 @@ static bool status_str_is(void *ctx)
  */
 static void test_autoscale_cpu(void **state)
 {
-	struct kube_fixture f;
-	struct fake_gw g;
-	struct llmo_controller *c = NULL;
-	struct llmo_config cfg = {0};
-	struct want w = {.f = &f, .workload = "chat", .pods = 2};
-	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
-	char url[64];
-	json_t *wl, *hold = NULL;
+	const struct usage_case uc = {"cpu", 60, 120, {3000, 1800}, {-1, -1}};
 
 	(void)state;
-	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
-	wl = workload("chat", 2);
-	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
-			    "targetMetrics", json_pack("[{s:s, s:f}]", "type", "cpu", "target", 60.0));
-	put(&f, &llmo_kube_llmworkloads, wl);
-	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
-	/* the usage first, then Ready: the mean never sees one replica alone (150%: 5 replicas) */
-	set_usage(&f, "chat", 0, 3000, (int64_t)1 << 30);
-	set_usage(&f, "chat", 1, 1800, (int64_t)1 << 30);
-	set_pods(&f, "chat", "Running", true);
-	w.pods = 4;
-	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
-	assert_true(has_event(&f, "ScaledUp"));
-	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_llmworkloads, NS, "chat", &hold, NULL), 0);
-	assert_float_equal(json_number_value(llmo_json_get_path(hold, "status.currentMetrics.cpu")),
-			   120.0, 1e-9);
-	assert_non_null(strstr(json_string_value(llmo_json_get_path(hold, "status.lastScaleReason")),
-			       "cpu"));
-	json_decref(hold);
-	/* and it stays at 4 */
-	run_until(f.base, never_true, NULL, 1000);
-	assert_true(has_pods(&w));
-	stop_autoscaling(c, &f, &g, &cfg);
+	scale_on_usage(&uc);
+}
+
+/*
+ * gpu_utilization (the agent's NVML figure in the usage annotation): two
+ * GPU replicas (the model asks 1 GPU each) at 60% and 100% against a target
+ * of 40 per replica: mean 80, ceil(2 x 80 / 40) = 4.
+ */
+static void test_autoscale_gpu(void **state)
+{
+	const struct usage_case uc = {"gpu_utilization", 40, 80, {100, 100}, {60, 100}};
+
+	(void)state;
+	scale_on_usage(&uc);
 }
 
 /* The requests of the first container of pod i of the workload ("" when absent). */
@@ -1420,6 +1460,158 @@ static void test_rolling_and_least_loaded(void **state)
 	fake_gw_stop(&g);
 }
 
+/* ---- model prefetch ahead of a scale-up ---- */
+
+#define PF_DIGEST "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+/* A Ready node with allocatable GPUs and, when digest, that model in its cache annotation. */
+static void pf_node(struct kube_fixture *f, const char *name, const char *gpus, const char *digest)
+{
+	struct llmo_error err = {0};
+	char cached[256];
+	json_t *node = json_pack("{s:s, s:s, s:{s:s, s:{}}}", "apiVersion", "v1", "kind", "Node",
+				 "metadata", "name", name, "annotations");
+	json_t *st;
+
+	if (digest) {
+		snprintf(cached, sizeof(cached),
+			 "{\"pullBytesPerSecond\":1000000,\"models\":[{\"name\":\"llama2\","
+			 "\"version\":\"7b\",\"digest\":\"%s\",\"sizeBytes\":1000}]}",
+			 digest);
+		json_object_set_new(json_object_get(json_object_get(node, "metadata"), "annotations"),
+				    "llm.orchestrator.io/cached-models", json_string(cached));
+	}
+	put(f, &llmo_kube_nodes, node);
+	st = json_pack("{s:{s:[{s:s, s:s}], s:{s:s, s:s, s:s}}}", "status", "conditions", "type",
+		       "Ready", "status", "True", "allocatable", "cpu", "16", "memory", "64Gi",
+		       "nvidia.com/gpu", gpus);
+	if (llmo_kube_patch(f->client, &llmo_kube_nodes, NULL, name, "status",
+			    LLMO_KUBE_PATCH_MERGE, st, NULL, &err))
+		fail_msg("node status: %s", err.msg);
+	json_decref(st);
+}
+
+/* The node's prefetch annotation (NULL when none); *hold keeps the node. */
+static const char *pf_request(struct kube_fixture *f, const char *name, json_t **hold)
+{
+	*hold = NULL;
+	if (llmo_kube_get(f->client, &llmo_kube_nodes, NULL, name, hold, NULL))
+		return NULL;
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(*hold, "metadata"), "annotations"),
+		"llm.orchestrator.io/prefetch"));
+}
+
+struct pf_want {
+	struct kube_fixture *f;
+	const char *node;
+	bool asked;
+};
+
+/* The node's annotation asks (or, asked false, no longer asks) for the workload's model. */
+static bool pf_is(void *ctx)
+{
+	struct pf_want *w = ctx;
+	json_t *hold, *req;
+	const char *text = pf_request(w->f, w->node, &hold);
+	const char *ref;
+	bool ok;
+
+	if (!hold)
+		return false;
+	req = text ? json_loads(text, 0, NULL) : NULL;
+	ref = json_string_value(json_object_get(req, NS "/chat"));
+	ok = w->asked ? ref && strstr(ref, "registry.local/models/llama2:7b@" PF_DIGEST) == ref
+		      : !ref;
+	json_decref(req);
+	json_decref(hold);
+	return ok;
+}
+
+/*
+ * The predictive autoscaler wants more replicas than have a node (none is
+ * bound here): the node that could host one and lacks the model is asked to
+ * fetch it; the one that holds it, and the one without GPUs, are not. Once
+ * the asked node lists the model in its cache, the request goes. A node
+ * added later is asked too, and deleting the workload withdraws that.
+ */
+static void test_prefetch(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_config cfg = {0};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
+	struct pf_want cold = {.f = &f, .node = "cold", .asked = true};
+	struct llmo_error err = {0};
+	char url[64];
+	json_t *wl, *hold;
+
+	(void)state;
+	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
+	/* the model pinned by digest, as `llmo model push` leaves it */
+	{
+		struct llmo_error perr = {0};
+		json_t *patch = json_pack("{s:{s:{s:s}}}", "spec", "artifact", "digest", PF_DIGEST);
+
+		if (llmo_kube_patch(f.client, &llmo_kube_llmmodels, NS, "llama2-7b", NULL,
+				    LLMO_KUBE_PATCH_MERGE, patch, NULL, &perr))
+			fail_msg("model: %s", perr.msg);
+		json_decref(patch);
+	}
+	pf_node(&f, "cold", "2", NULL);
+	pf_node(&f, "warm", "2", PF_DIGEST);
+	pf_node(&f, "nogpu", "0", NULL);
+	wl = workload("chat", 1);
+	json_object_set_new(json_object_get(wl, "metadata"), "annotations",
+			    json_pack("{s:s}", "llm.orchestrator.io/autoscaler", "predictive"));
+	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
+			    "targetMetrics",
+			    json_pack("[{s:s, s:f}]", "type", "requests_per_second", "target", 10.0));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	pthread_mutex_lock(&g.lock);
+	g.rate = 40;
+	g.rate_since = llmo_clock_mono_ms();
+	pthread_mutex_unlock(&g.lock);
+	assert_true(run_until(f.base, pf_is, &cold, WAIT_MS));
+	wait_event(&f, "Prefetching");
+	assert_null(pf_request(&f, "warm", &hold));
+	json_decref(hold);
+	assert_null(pf_request(&f, "nogpu", &hold));
+	json_decref(hold);
+
+	/* the agent fetched it: the request is withdrawn */
+	{
+		json_t *patch = json_pack(
+			"{s:{s:{s:s}}}", "metadata", "annotations", "llm.orchestrator.io/cached-models",
+			"{\"pullBytesPerSecond\":1,\"models\":[{\"name\":\"llama2\",\"version\":\"7b\","
+			"\"digest\":\"" PF_DIGEST "\",\"sizeBytes\":1000}]}");
+
+		if (llmo_kube_patch(f.client, &llmo_kube_nodes, NULL, "cold", NULL,
+				    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+			fail_msg("node: %s", err.msg);
+		json_decref(patch);
+	}
+	cold.asked = false;
+	assert_true(run_until(f.base, pf_is, &cold, WAIT_MS));
+	wait_event(&f, "Prefetched");
+
+	/* a new node is asked while the demand lasts; deleting the workload withdraws it */
+	{
+		struct pf_want late = {.f = &f, .node = "late", .asked = true};
+		struct cond del = {.f = &f, .r = &llmo_kube_llmworkloads, .name = "chat"};
+
+		pf_node(&f, "late", "1", NULL);
+		assert_true(run_until(f.base, pf_is, &late, WAIT_MS));
+		assert_int_equal(llmo_kube_delete(f.client, &llmo_kube_llmworkloads, NS, "chat",
+						  LLMO_KUBE_PROPAGATE_BACKGROUND, NULL, &err), 0);
+		late.asked = false;
+		assert_true(run_until(f.base, pf_is, &late, WAIT_MS));
+		assert_true(run_until(f.base, gone, &del, WAIT_MS));
+	}
+	stop_autoscaling(c, &f, &g, &cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1431,8 +1623,10 @@ int main(void)
 		cmocka_unit_test(test_ab_and_blue_green),
 		cmocka_unit_test(test_autoscale),
 		cmocka_unit_test(test_autoscale_cpu),
+		cmocka_unit_test(test_autoscale_gpu),
 		cmocka_unit_test(test_vertical),
 		cmocka_unit_test(test_rolling_and_least_loaded),
+		cmocka_unit_test(test_prefetch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

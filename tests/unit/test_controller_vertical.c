@@ -43,6 +43,34 @@ static void test_usage_text(void **state)
 	assert_int_equal(llmo_usage_parse("{\"cpu\":1,\"memory\":1,\"at\":\"yesterday\"}", &u, &err),
 			 LLMO_EINVAL);
 	assert_int_equal(llmo_usage_parse("", &u, &err), LLMO_EINVAL);
+	assert_false(u.has_gpu);
+}
+
+/* With GPUs: gpu (percent, one decimal) and gpuMemory come together, or neither. */
+static void test_usage_text_gpu(void **state)
+{
+	const char *text = "{\"cpu\":1500,\"memory\":268435456,\"gpu\":58.5,"
+			   "\"gpuMemory\":32212254720,\"at\":\"2026-11-26T23:59:00Z\"}";
+	struct llmo_usage u = {0};
+	struct llmo_error err = {0};
+	char out[LLMO_USAGE_TEXT_MAX];
+
+	(void)state;
+	assert_int_equal(llmo_usage_parse(text, &u, &err), 0);
+	assert_true(u.has_gpu);
+	assert_float_equal(u.gpu_pct, 58.5, 1e-9);
+	assert_int_equal(u.gpu_memory, 30 * GIB);
+	assert_int_equal(llmo_usage_format(&u, out, sizeof(out)), 0);
+	assert_string_equal(out, text);
+	assert_int_equal(llmo_usage_parse("{\"cpu\":1,\"memory\":1,\"gpu\":50,"
+					  "\"at\":\"2026-11-26T23:59:00Z\"}", &u, &err),
+			 LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "go together"));
+	assert_int_equal(llmo_usage_parse("{\"cpu\":1,\"memory\":1,\"gpu\":101,\"gpuMemory\":0,"
+					  "\"at\":\"2026-11-26T23:59:00Z\"}", &u, &err),
+			 LLMO_EINVAL);
+	u.gpu_pct = -1;
+	assert_int_equal(llmo_usage_format(&u, out, sizeof(out)), LLMO_EINVAL);
 }
 
 /*
@@ -51,7 +79,7 @@ static void test_usage_text(void **state)
  */
 static void test_usage_rule(void **state)
 {
-	struct llmo_usage last = {1000, GIB, 0}, now = last;
+	struct llmo_usage last = {.cpu_milli = 1000, .memory = GIB}, now = last;
 
 	(void)state;
 	now.at_ms = 15000;
@@ -79,6 +107,20 @@ static void test_usage_rule(void **state)
 	assert_false(llmo_usage_worth_publishing(&last, &now));
 	now.at_ms = LLMO_USAGE_REFRESH_MS;
 	assert_true(llmo_usage_worth_publishing(&last, &now));
+	/* GPUs: measured now and not before; then more than 5 points */
+	now.at_ms = 15000;
+	now.has_gpu = true;
+	now.gpu_pct = 40;
+	now.gpu_memory = GIB;
+	assert_true(llmo_usage_worth_publishing(&last, &now));
+	last = now;
+	now.gpu_pct = 45; /* 5 points: not more */
+	assert_false(llmo_usage_worth_publishing(&last, &now));
+	now.gpu_pct = 34.5;
+	assert_true(llmo_usage_worth_publishing(&last, &now));
+	now.gpu_pct = 40;
+	now.gpu_memory = GIB + 103 * MIB; /* as memory */
+	assert_true(llmo_usage_worth_publishing(&last, &now));
 }
 
 /* ---- the metrics ---- */
@@ -86,7 +128,7 @@ static void test_usage_rule(void **state)
 static json_t *pod(const char *cpu_req, const char *mem_req, int64_t cpu, int64_t mem, int64_t at)
 {
 	char text[LLMO_USAGE_TEXT_MAX];
-	struct llmo_usage u = {cpu, mem, at};
+	struct llmo_usage u = {.cpu_milli = cpu, .memory = mem, .at_ms = at};
 	json_t *p = json_pack("{s:{s:{}}, s:{s:[{s:s, s:{s:{}}}]}}", "metadata", "annotations",
 			      "spec", "containers", "name", "main", "resources", "requests");
 	json_t *req = json_object_get(
@@ -114,6 +156,46 @@ static json_t *pod(const char *cpu_req, const char *mem_req, int64_t cpu, int64_
  * 25%, 2Gi of 4Gi: 50%; mean 37.5. A stale annotation (11 minutes), a pod
  * without one and a pod without requests add nothing.
  */
+/* A pod requesting gpus GPUs with, when pct >= 0, a fresh usage annotation saying pct. */
+static json_t *gpu_pod(const char *gpus, double pct, int64_t at)
+{
+	struct llmo_usage u = {.cpu_milli = 100, .memory = GIB, .at_ms = at, .has_gpu = pct >= 0,
+			       .gpu_pct = pct, .gpu_memory = GIB};
+	char text[LLMO_USAGE_TEXT_MAX];
+	json_t *p = pod("1", "1Gi", -1, 0, 0);
+
+	json_object_set_new(json_object_get(json_object_get(json_array_get(json_object_get(
+		json_object_get(p, "spec"), "containers"), 0), "resources"), "requests"),
+			    "nvidia.com/gpu", json_string(gpus));
+	assert_int_equal(llmo_usage_format(&u, text, sizeof(text)), 0);
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_ANNOTATION_USAGE, json_string(text));
+	return p;
+}
+
+/*
+ * gpu_utilization: 30% and 70%, mean 50; a pod without GPUs adds nothing,
+ * one whose usage has no gpu figure counts as missing (as cpu's do).
+ */
+static void test_gpu_percent(void **state)
+{
+	int64_t now = llmo_clock_wall_ms();
+	json_t *pods[4] = {gpu_pod("1", 30, now), gpu_pod("2", 70, now - 1000),
+			   pod("1", "1Gi", 100, GIB, now), gpu_pod("1", -1, now)};
+
+	(void)state;
+	assert_float_equal(llmo__gpu_percent((const json_t *const *)pods, 3, now, 0), 50.0, 1e-9);
+	assert_true(isnan(llmo__gpu_percent((const json_t *const *)pods + 2, 1, now, 0)));
+	/* the fourth is missing: above a target of 40 it counts 0, (30 + 70) / 3 < 40: the target */
+	assert_float_equal(llmo__gpu_percent((const json_t *const *)pods, 4, now, 40), 40.0, 1e-9);
+	/* below a target of 60 it counts 100: 200 / 3 turns it round too: 60 */
+	assert_float_equal(llmo__gpu_percent((const json_t *const *)pods, 4, now, 60), 60.0, 1e-9);
+	/* without a target, the known ones */
+	assert_float_equal(llmo__gpu_percent((const json_t *const *)pods, 4, now, 0), 50.0, 1e-9);
+	for (size_t i = 0; i < 4; i++)
+		json_decref(pods[i]);
+}
+
 static void test_usage_percent(void **state)
 {
 	int64_t now = llmo_clock_wall_ms();
@@ -282,6 +364,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_usage_text),
+		cmocka_unit_test(test_usage_text_gpu),
+		cmocka_unit_test(test_gpu_percent),
 		cmocka_unit_test(test_usage_rule),
 		cmocka_unit_test(test_usage_percent),
 		cmocka_unit_test(test_percentile_ring),

@@ -1,0 +1,306 @@
+/*
+ * The agent's model prefetch; see prefetch.h.
+ */
+#include "base/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/prefetch.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "registry/digest.h"
+#include "registry/fetch.h"
+
+#include "base/banned.h"
+
+#define LOG "agent"
+/* Longest reason file read (`llmo fetch` writes one short JSON object). */
+#define REASON_MAX 4096
+
+extern char **environ;
+
+struct failed {
+	char ref[LLMO_PREFETCH_REF_MAX];
+	int64_t until_ms; /* monotonic: not before */
+};
+
+struct llmo_prefetcher {
+	char *shim_path, *cache_dir;
+	struct llmo_strv args;
+	char log_path[PATH_MAX], reason_path[PATH_MAX];
+	pid_t pid; /* 0: none running */
+	bool cancelling;
+	char running[LLMO_PREFETCH_REF_MAX];
+	struct failed failed[LLMO_PREFETCH_FAILED_MAX];
+	size_t nfailed;
+};
+
+int llmo_prefetcher_new(const struct llmo_prefetcher_opts *o, struct llmo_prefetcher **out,
+			struct llmo_error *err)
+{
+	struct llmo_prefetcher *p;
+	int rc = 0;
+
+	*out = NULL;
+	if (!o->shim_path || !o->cache_dir || !o->state_dir)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "prefetch: the llmo binary, cache and state directories are needed");
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return llmo_error_set(err, LLMO_ENOMEM, "prefetch: out of memory");
+	p->args = (struct llmo_strv)LLMO_STRV_INIT;
+	p->shim_path = llmo_strdup(o->shim_path);
+	p->cache_dir = llmo_strdup(o->cache_dir);
+	if (!p->shim_path || !p->cache_dir)
+		rc = LLMO_ENOMEM;
+	for (size_t i = 0; o->fetch_args && o->fetch_args[i] && !rc; i++)
+		rc = llmo_strv_push(&p->args, o->fetch_args[i]);
+	if (!rc && (snprintf(p->log_path, sizeof(p->log_path), "%s/prefetch.log", o->state_dir) >=
+			    (int)sizeof(p->log_path) ||
+		    snprintf(p->reason_path, sizeof(p->reason_path), "%s/prefetch.reason",
+			     o->state_dir) >= (int)sizeof(p->reason_path)))
+		rc = llmo_error_set(err, LLMO_EINVAL, "prefetch: state directory path too long");
+	else if (rc)
+		rc = llmo_error_set(err, rc, "prefetch: out of memory");
+	if (rc) {
+		llmo_prefetcher_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+bool llmo_prefetcher_busy(const struct llmo_prefetcher *p)
+{
+	return p->pid > 0;
+}
+
+void llmo_prefetcher_free(struct llmo_prefetcher *p)
+{
+	if (!p)
+		return;
+	if (p->pid > 0) {
+		int st;
+
+		kill(p->pid, SIGTERM);
+		while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	llmo_strv_release(&p->args);
+	free(p->shim_path);
+	free(p->cache_dir);
+	free(p);
+}
+
+/* The hex digest of a reference pinned by digest ("...@sha256:HEX"), or NULL. */
+static const char *ref_hex(const char *ref)
+{
+	const char *at = strrchr(ref, '@');
+	struct llmo_digest d;
+
+	if (!at || strncmp(at + 1, "sha256:", 7) != 0 ||
+	    llmo_digest_parse(at + 1, strlen(at + 1), &d, NULL))
+		return NULL;
+	return at + 8;
+}
+
+/* Whether the cache holds the model complete (its .llmo-model.json is written last). */
+static bool cached(const struct llmo_prefetcher *p, const char *hex)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/models/%s/.llmo-model.json", p->cache_dir, hex) >=
+	    (int)sizeof(path))
+		return false;
+	return stat(path, &st) == 0;
+}
+
+static bool failed_lately(const struct llmo_prefetcher *p, const char *ref, int64_t now)
+{
+	for (size_t i = 0; i < p->nfailed; i++)
+		if (strcmp(p->failed[i].ref, ref) == 0 && now < p->failed[i].until_ms)
+			return true;
+	return false;
+}
+
+static void remember_failure(struct llmo_prefetcher *p, const char *ref)
+{
+	size_t i;
+
+	for (i = 0; i < p->nfailed && strcmp(p->failed[i].ref, ref) != 0; i++)
+		;
+	if (i == p->nfailed) {
+		if (p->nfailed == LLMO_PREFETCH_FAILED_MAX) {
+			memmove(p->failed, p->failed + 1, sizeof(p->failed[0]) * (p->nfailed - 1));
+			i = --p->nfailed;
+		}
+		p->nfailed++;
+	}
+	snprintf(p->failed[i].ref, sizeof(p->failed[i].ref), "%s", ref);
+	p->failed[i].until_ms = llmo_clock_mono_ms() + LLMO_PREFETCH_RETRY_MS;
+}
+
+/* Why the fetch failed, from its reason file; a generic reason when it left none. */
+static void read_reason(const struct llmo_prefetcher *p, int st, struct llmo_prefetch_result *res)
+{
+	struct llmo_buf b;
+	json_t *j = NULL;
+
+	snprintf(res->reason, sizeof(res->reason), "ModelFetchFailed");
+	if (WIFSIGNALED(st))
+		snprintf(res->message, sizeof(res->message), "llmo fetch killed by signal %d",
+			 WTERMSIG(st));
+	else
+		snprintf(res->message, sizeof(res->message), "llmo fetch exited with status %d (see %s)",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : -1, p->log_path);
+	llmo_buf_init(&b, REASON_MAX);
+	if (llmo_file_read(p->reason_path, REASON_MAX, &b, NULL) == 0)
+		j = json_loads(b.data, 0, NULL);
+	if (json_string_value(json_object_get(j, "reason")))
+		snprintf(res->reason, sizeof(res->reason), "%s",
+			 json_string_value(json_object_get(j, "reason")));
+	if (json_string_value(json_object_get(j, "message")))
+		snprintf(res->message, sizeof(res->message), "%s",
+			 json_string_value(json_object_get(j, "message")));
+	json_decref(j);
+	llmo_buf_release(&b);
+}
+
+static void reap(struct llmo_prefetcher *p, struct llmo_prefetch_result *res)
+{
+	int st = 0;
+	pid_t r;
+
+	if (p->pid <= 0)
+		return;
+	do
+		r = waitpid(p->pid, &st, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return; /* still running */
+	res->ended = true;
+	snprintf(res->ref, sizeof(res->ref), "%s", p->running);
+	res->cancelled = p->cancelling;
+	res->ok = r == p->pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	if (!res->ok && !res->cancelled) {
+		read_reason(p, st, res);
+		remember_failure(p, p->running);
+	}
+	p->pid = 0;
+	p->cancelling = false;
+	p->running[0] = '\0';
+}
+
+/* Starts `llmo fetch REF ...` with its output in the log file; 0 or an errno. */
+static int start(struct llmo_prefetcher *p, const char *ref)
+{
+	struct llmo_strv argv = LLMO_STRV_INIT;
+	posix_spawn_file_actions_t fa;
+	int rc, e;
+
+	rc = llmo_strv_push(&argv, p->shim_path);
+	rc = rc ? rc : llmo_strv_push(&argv, "fetch");
+	rc = rc ? rc : llmo_strv_push(&argv, ref);
+	for (size_t i = 0; i < p->args.len && !rc; i++)
+		rc = llmo_strv_push(&argv, p->args.items[i]);
+	rc = rc ? rc : llmo_strv_push(&argv, "--progress");
+	rc = rc ? rc : llmo_strv_push(&argv, "none");
+	rc = rc ? rc : llmo_strv_push(&argv, "--reason-file");
+	rc = rc ? rc : llmo_strv_push(&argv, p->reason_path);
+	if (rc) {
+		llmo_strv_release(&argv);
+		return ENOMEM;
+	}
+	unlink(p->reason_path);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, p->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	e = posix_spawn(&p->pid, p->shim_path, &fa, NULL, argv.items, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	llmo_strv_release(&argv);
+	if (e) {
+		p->pid = 0;
+		return e;
+	}
+	snprintf(p->running, sizeof(p->running), "%s", ref);
+	return 0;
+}
+
+/* Whether the annotation's requests (an object) list ref. */
+static bool listed(const json_t *req, const char *ref)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)req, k, v) {
+		if (json_string_value(v) && strcmp(json_string_value(v), ref) == 0)
+			return true;
+	}
+	return false;
+}
+
+void llmo_prefetcher_step(struct llmo_prefetcher *p, const json_t *node,
+			  struct llmo_prefetch_result *res)
+{
+	const char *text, *k;
+	json_t *req = NULL, *v;
+	int64_t now = llmo_clock_mono_ms();
+	size_t seen = 0;
+
+	memset(res, 0, sizeof(*res));
+	reap(p, res);
+	if (!node)
+		return;
+	text = json_string_value(json_object_get(
+		json_object_get(json_object_get(node, "metadata"), "annotations"),
+		LLMO_ANNOTATION_PREFETCH));
+	if (text && strlen(text) <= LLMO_PREFETCH_ANNOTATION_MAX)
+		req = json_loads(text, 0, NULL);
+	if (!json_is_object(req)) {
+		json_decref(req);
+		req = json_object();
+	}
+	if (p->pid > 0) {
+		if (!p->cancelling && !listed(req, p->running)) {
+			llmo_log(LLMO_LOG_INFO, LOG, "prefetch no longer asked, stopping",
+				 "model=%s", p->running);
+			kill(p->pid, SIGTERM);
+			p->cancelling = true;
+		}
+		goto out; /* one at a time */
+	}
+	json_object_foreach(req, k, v) {
+		const char *ref = json_string_value(v), *hex;
+		int e;
+
+		if (++seen > LLMO_PREFETCH_REFS_MAX)
+			break;
+		if (!ref || strlen(ref) >= LLMO_PREFETCH_REF_MAX || !(hex = ref_hex(ref)) ||
+		    cached(p, hex) || failed_lately(p, ref, now))
+			continue;
+		e = start(p, ref);
+		if (e) {
+			llmo_log(LLMO_LOG_WARN, LOG, "prefetch start failed", "model=%s error=\"%s\"",
+				 ref, strerror(e));
+			remember_failure(p, ref);
+			continue;
+		}
+		llmo_log(LLMO_LOG_INFO, LOG, "prefetch started", "model=%s for=%s pid=%d", ref, k,
+			 (int)p->pid);
+		break;
+	}
+out:
+	json_decref(req);
+}
