@@ -2,6 +2,7 @@
 #include "base/duration.h"
 #include "base/error.h"
 #include "base/quantity.h"
+#include "base/str.h"
 
 #define F LLMO_FIELD
 #define END LLMO_FIELD_END
@@ -105,12 +106,45 @@ static const struct llmo_field resource_manager_fields[] = {
 	END,
 };
 
+#define S3 struct llmo_s3_config
+static const struct llmo_field s3_fields[] = {
+	F(S3, endpoint, "endpoint", LLMO_FT_STRING, .def = "\"\"",
+	  .doc = "S3-compatible endpoint, http(s)://HOST[:PORT] (requests are path-style: "
+		 "ENDPOINT/BUCKET/KEY); required with storageType s3"),
+	F(S3, bucket, "bucket", LLMO_FT_STRING, .def = "\"\"",
+	  .doc = "bucket holding the registry (it must exist); required with storageType s3"),
+	F(S3, region, "region", LLMO_FT_STRING, .flags = LLMO_FF_NONEMPTY, .def = "us-east-1",
+	  .doc = "region the requests are signed for (AWS Signature Version 4)"),
+	F(S3, prefix, "prefix", LLMO_FT_STRING, .def = "\"\"",
+	  .doc = "key prefix: the registry's objects are PREFIX/blobs/... and "
+		 "PREFIX/repositories/..."),
+	F(S3, credentials_file, "credentialsFile", LLMO_FT_STRING, .def = "\"\"",
+	  .doc = "AWS shared credentials file ([default] aws_access_key_id, "
+		 "aws_secret_access_key); empty: the environment's AWS_ACCESS_KEY_ID and "
+		 "AWS_SECRET_ACCESS_KEY"),
+	F(S3, ca_file, "caFile", LLMO_FT_STRING, .def = "\"\"",
+	  .doc = "PEM CA certificates that verify an https endpoint; empty: the system's"),
+	F(S3, multipart_threshold, "multipartThreshold", LLMO_FT_QUANTITY,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX | LLMO_FF_BINARY, .min = 5 * MIB, .max = 5 * 1024 * MIB,
+	  .def = "5Gi", .doc = "blobs larger than this are stored with a multipart upload (at most 5Gi)"),
+	F(S3, part_size, "partSize", LLMO_FT_QUANTITY,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX | LLMO_FF_BINARY, .min = 5 * MIB,
+	  .max = 5 * 1024 * MIB, .def = "512Mi",
+	  .doc = "part size of a multipart upload, 5Mi to 5Gi (10000 parts at most: the largest "
+		 "blob is 10000 times this)"),
+	END,
+};
+
 #define MR struct llmo_model_registry_config
 static const struct llmo_field model_registry_fields[] = {
 	F(MR, storage_type, "storageType", LLMO_FT_ENUM, .enums = storage_types, .def = "local",
 	  .doc = "where model blobs live: local | s3 (gcs and azure are not supported yet)"),
 	F(MR, storage_path, "storagePath", LLMO_FT_STRING, .flags = LLMO_FF_NONEMPTY,
-	  .def = "/var/lib/llm-models", .doc = "directory of the local store and node cache"),
+	  .def = "/var/lib/llm-models",
+	  .doc = "directory of the local store (with s3: the registry's verified cache of the "
+		 "bucket) and node cache"),
+	F(MR, s3, "s3", LLMO_FT_OBJECT, .sub = s3_fields,
+	  .doc = "the bucket of storageType s3 (docs/registry.md, Storage on S3)"),
 	F(MR, cache_size, "cacheSize", LLMO_FT_QUANTITY, .flags = LLMO_FF_MIN | LLMO_FF_BINARY,
 	  .min = 0, .def = "107374182400", .doc = "bytes of models a node keeps cached (LRU)"),
 	F(MR, benchmark_on_register, "benchmarkOnRegister", LLMO_FT_BOOL, .def = "false",
@@ -248,6 +282,20 @@ static void check_consistency(const struct llmo_config *cfg, struct llmo_errlist
 				 "\"%s\" is not supported yet (supported: local, s3)",
 				 cfg->model_registry.storage_type == LLMO_STORAGE_GCS ? "gcs"
 										       : "azure");
+	if (cfg->model_registry.storage_type == LLMO_STORAGE_S3) {
+		const struct llmo_s3_config *s3 = &cfg->model_registry.s3;
+
+		if (!s3->endpoint || !*s3->endpoint)
+			llmo_errlist_add(errs, "modelRegistry.s3.endpoint",
+					 "required when storageType is s3");
+		else if (!llmo_str_has_prefix(s3->endpoint, "http://") &&
+			 !llmo_str_has_prefix(s3->endpoint, "https://"))
+			llmo_errlist_add(errs, "modelRegistry.s3.endpoint",
+					 "must start with http:// or https://");
+		if (!s3->bucket || !*s3->bucket)
+			llmo_errlist_add(errs, "modelRegistry.s3.bucket",
+					 "required when storageType is s3");
+	}
 	for (size_t i = 0; i < cfg->resource_profiles.len; i++) {
 		const struct llmo_resource_profile *p = &cfg->resource_profiles.items[i];
 		char path[128];

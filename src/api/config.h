@@ -56,9 +56,22 @@ struct llmo_resource_manager_config {
 	int64_t max_memory_per_workload; /* milli-bytes */
 };
 
+/* modelRegistry.s3: the bucket of storageType s3 (src/registry/s3.h). */
+struct llmo_s3_config {
+	char *endpoint;
+	char *bucket;
+	char *region;
+	char *prefix;
+	char *credentials_file;
+	char *ca_file;
+	int64_t multipart_threshold; /* milli-bytes */
+	int64_t part_size;           /* milli-bytes */
+};
+
 struct llmo_model_registry_config {
 	int storage_type; /* enum llmo_storage_type */
 	char *storage_path;
+	struct llmo_s3_config s3;
 	int64_t cache_size; /* milli-bytes */
 	bool benchmark_on_register;
 	bool checksum_validation;

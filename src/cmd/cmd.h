@@ -43,6 +43,11 @@ struct llmo_config;
  * stderr as FILE:LINE: FIELD: MESSAGE. 0 or an LLMO_E* code.
  */
 int cmd_load_config(const char *path, struct llmo_config *out);
+
+struct llmo_s3_config;
+struct llmo_reg_s3_opts;
+/* The registry's S3 options from modelRegistry.s3 (o points into c; cmd_registry.c). */
+void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o);
 /*
  * Splits "host:port" or "[v6]:port" (port 0..65535) into host (n bytes) and
  * *port. -1 when malformed or the host does not fit.

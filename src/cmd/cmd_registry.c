@@ -34,7 +34,8 @@ static const char usage[] =
 	"  --listen ADDR:PORT        address to serve on (default 127.0.0.1:5000; port 0\n"
 	"                            picks a free one; the URL is printed)\n"
 	"  --storage DIR             storage directory (default: modelRegistry.storagePath\n"
-	"                            of --config)\n"
+	"                            of --config); with modelRegistry.storageType s3, the\n"
+	"                            cache of the bucket (modelRegistry.s3)\n"
 	"  --config FILE             llmo configuration (its modelRegistry section)\n"
 	"  --tokens FILE             token file: one \"TOKEN TENANT SCOPE...\" a line,\n"
 	"                            SCOPE like repository:models/x:pull,push (mode 0600)\n"
@@ -80,15 +81,36 @@ static void raise_nofile(void)
 	}
 }
 
-/* Takes storage and checksum settings from the configuration file's modelRegistry. */
+void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o)
+{
+	*o = (struct llmo_reg_s3_opts){.endpoint = c->endpoint,
+				       .bucket = c->bucket,
+				       .region = c->region,
+				       .prefix = c->prefix,
+				       .credentials_file = c->credentials_file,
+				       .ca_file = c->ca_file,
+				       /* quantities are in milli-bytes */
+				       .multipart_threshold = (uint64_t)(c->multipart_threshold / 1000),
+				       .part_size = (uint64_t)(c->part_size / 1000)};
+}
+
+/*
+ * Takes storage and checksum settings from the configuration file's
+ * modelRegistry; with storageType s3, s3 (kept by the caller) is filled
+ * and o points at it.
+ */
 static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_registry_opts *o,
-			bool checksum_given)
+			struct llmo_reg_s3_opts *s3, bool checksum_given)
 {
 	if (cmd_load_config(path, cfg))
 		return 1;
-	if (cfg->model_registry.storage_type != LLMO_STORAGE_LOCAL) {
+	if (cfg->model_registry.storage_type == LLMO_STORAGE_S3) {
+		cmd_s3_opts(&cfg->model_registry.s3, s3);
+		o->s3 = s3;
+	} else if (cfg->model_registry.storage_type != LLMO_STORAGE_LOCAL) {
 		fprintf(stderr,
-			"llmo registry: %s: modelRegistry.storageType: only \"local\" is implemented\n",
+			"llmo registry: %s: modelRegistry.storageType: only \"local\" and \"s3\" "
+			"are implemented\n",
 			path);
 		return 1;
 	}
@@ -104,6 +126,7 @@ static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_r
 int cmd_registry(int argc, char **argv)
 {
 	struct llmo_registry_opts opts;
+	struct llmo_reg_s3_opts s3 = {0};
 	struct llmo_registry *reg = NULL;
 	struct event_base *base = NULL;
 	struct llmo_config cfg = {0};
@@ -157,7 +180,7 @@ int cmd_registry(int argc, char **argv)
 		}
 	}
 	opts.host = host;
-	if (config && apply_config(config, &cfg, &opts, checksum_given))
+	if (config && apply_config(config, &cfg, &opts, &s3, checksum_given))
 		goto out;
 	if (!opts.storage_path) {
 		status = cmd_usage_error(SUB, "no storage: give --storage DIR (or --config with "

@@ -286,9 +286,15 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 	case PART_REGISTRY: {
 		struct llmo_registry_token admin = {kc->token, "admin", "repository:*:pull,push,delete"};
 		struct llmo_registry_opts o;
+		struct llmo_reg_s3_opts s3;
 		char cert[4096], key[4096];
 
 		llmo_registry_opts_init(&o);
+		if (s->cfg->model_registry.storage_type == LLMO_STORAGE_S3) {
+			/* DATA_DIR/registry becomes the cache of the bucket */
+			cmd_s3_opts(&s->cfg->model_registry.s3, &s3);
+			o.s3 = &s3;
+		}
 		snprintf(state, sizeof(state), "%s/registry", s->data_dir);
 		snprintf(cert, sizeof(cert), "%s/pki/server.crt", s->data_dir);
 		snprintf(key, sizeof(key), "%s/pki/server.key", s->data_dir);

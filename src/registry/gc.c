@@ -155,7 +155,7 @@ static int links_repo(struct llmo_reg_store *s, const char *repo, struct llmo_hm
 				rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 				goto out;
 			}
-		} else if (o->dry_run ? access(p, F_OK) == 0 : unlink(p) == 0) {
+		} else if (o->dry_run ? access(p, F_OK) == 0 : llmo_reg_store_unlink(s, p, NULL) == 0) {
 			st->links_removed++;
 			if (o->report)
 				o->report(o->arg, LLMO_REG_GC_LINK, repo, links.items[i], 0);
@@ -213,7 +213,7 @@ static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked,
 				continue;
 			}
 			if (gc_path(p, NULL, "%s/%s", sub, blobs.items[i]) || lstat(p, &sb) < 0 ||
-			    (!o->dry_run && unlink(p) < 0))
+			    (!o->dry_run && llmo_reg_store_unlink(s, p, NULL)))
 				continue;
 			if (!o->dry_run && !digest_of_hex(blobs.items[i], &dg))
 				llmo_reg_store_forget(s, &dg);
@@ -391,7 +391,7 @@ static int unlink_gone(struct llmo_reg_store *s, const char *repo, const gone_ve
 				continue;
 			t = mtime_ns(p);
 			if (t >= 0 && t <= g->stored_ns)
-				unlink(p);
+				llmo_reg_store_unlink(s, p, NULL);
 		}
 	}
 out:

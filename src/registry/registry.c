@@ -471,6 +471,7 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	so.root = opts->storage_path;
 	so.checksum_validation = opts->checksum_validation;
 	so.blob_max = opts->blob_max;
+	so.s3 = opts->s3;
 	if ((rc = llmo_reg_store_open(&so, &r->store, err)) ||
 	    (rc = llmo_reg_lock_take(opts->storage_path, false, &r->lock_fd, err)) ||
 	    (rc = load_auth(r, opts, err)) ||
@@ -489,9 +490,10 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 		char qs[LLMO_LOG_QUOTE_MAX], qa[LLMO_LOG_QUOTE_MAX];
 
 		LLMO_INFO(LOG, "listening",
-			  "host=%s port=%d tls=%s storage=%s tokens=%zu anonymous=%s verify=%s",
+			  "host=%s port=%d tls=%s storage=%s s3=%s tokens=%zu anonymous=%s verify=%s",
 			  r->host, r->port, r->ssl_ctx ? "on" : "off",
-			  llmo_log_quote(qs, sizeof(qs), opts->storage_path), r->auth.ntokens,
+			  llmo_log_quote(qs, sizeof(qs), opts->storage_path),
+			  opts->s3 ? opts->s3->bucket : "-", r->auth.ntokens,
 			  llmo_log_quote(qa, sizeof(qa),
 					 opts->anonymous && *opts->anonymous ? opts->anonymous
 									     : "none"),

@@ -32,6 +32,7 @@
 #include "base/common.h"
 
 #include "base/error.h"
+#include "registry/s3.h"
 
 struct event_base;
 struct llmo_registry;
@@ -66,6 +67,9 @@ struct llmo_registry_opts {
 	const char *storage_path; /* required: the storage root (store.h) */
 	bool checksum_validation; /* verify digests when serving (true) */
 	uint64_t blob_max;        /* largest blob accepted; 0: LLMO_REG_BLOB_MAX_DEFAULT */
+	/* modelRegistry.storageType s3: the bucket holding the registry, with
+	 * storage_path a verified cache of it (s3cache.h). NULL: local only. */
+	const struct llmo_reg_s3_opts *s3;
 	/* TLS: PEM certificate (chain) and key paths, both or neither; or a
 	 * ready SSL_CTX (borrowed: the registry takes its own reference). */
 	const char *tls_cert;

@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "base/hmap.h"
 #include "base/log.h"
+#include "registry/s3cache.h"
 #include "registry/store.h"
 
 #include "base/banned.h"
@@ -39,6 +40,7 @@ struct llmo_reg_store {
 	uint64_t blob_max;
 	struct llmo_hmap uploads;  /* id -> struct llmo_reg_upload * */
 	struct llmo_hmap verified; /* digest hex -> struct verified * */
+	struct llmo_reg_s3 *s3;    /* storageType s3: the store of record (s3cache.h) */
 };
 
 /* ---- paths and errors ---- */
@@ -79,8 +81,7 @@ static int repo_path(const struct llmo_reg_store *s, const char *repo, const cha
 	return path_fmt(out, err, "%s/repositories/%s/%s", s->root, repo, rest);
 }
 
-/* fsync of the directory holding path (where a rename or create happened). */
-static int fsync_parent(const char *path, struct llmo_error *err)
+int llmo__reg_fsync_parent(const char *path, struct llmo_error *err)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
@@ -99,8 +100,7 @@ static int fsync_parent(const char *path, struct llmo_error *err)
 	return rc;
 }
 
-/* mkdir -p of the directory holding path. */
-static int mkdir_parent(const char *path, struct llmo_error *err)
+int llmo__reg_mkdir_parent(const char *path, struct llmo_error *err)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
@@ -119,12 +119,24 @@ static bool file_exists(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Writes data to path atomically, creating the parent directories. */
-static int put_file(const char *path, const void *data, size_t len, struct llmo_error *err)
+/*
+ * Writes data to path atomically, creating the parent directories; with
+ * S3, to S3 first (s3cache.h: the directory never holds what S3 lacks).
+ */
+static int put_file(struct llmo_reg_store *s, const char *path, const void *data, size_t len,
+		    struct llmo_error *err)
 {
-	int rc = mkdir_parent(path, err);
+	int rc = s->s3 ? llmo__reg_s3_mirror_put(s->s3, s->root, path, data, len, err) : 0;
 
+	if (!rc)
+		rc = llmo__reg_mkdir_parent(path, err);
 	return rc ? rc : llmo_file_write_atomic(path, data, len, 0644, err);
+}
+
+/* Before a file of the store is removed: its S3 object goes first. */
+static int drop_file(struct llmo_reg_store *s, const char *path, struct llmo_error *err)
+{
+	return s->s3 ? llmo__reg_s3_mirror_delete(s->s3, s->root, path, err) : 0;
 }
 
 /* Reads a small text file into out (NUL-terminated, trailing newline removed). */
@@ -199,6 +211,13 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 		if (!rc)
 			rc = llmo_mkdir_p(p, 0755, err);
 	}
+	if (!rc && opts->s3) {
+		if (!(rc = llmo_reg_s3_new(opts->s3, &s->s3, err)))
+			rc = llmo__reg_s3_restore(s->s3, s->root, err);
+		/* larger blobs could not be stored (10000 parts) */
+		if (!rc && s->blob_max > llmo_reg_s3_object_max(s->s3))
+			s->blob_max = llmo_reg_s3_object_max(s->s3);
+	}
 	if (rc) {
 		llmo_reg_store_free(s);
 		return rc;
@@ -213,6 +232,7 @@ void llmo_reg_store_free(struct llmo_reg_store *s)
 		return;
 	llmo_hmap_release(&s->uploads, upload_free_cb);
 	llmo_hmap_release(&s->verified, free);
+	llmo_reg_s3_free(s->s3);
 	free(s->root);
 	free(s);
 }
@@ -235,6 +255,18 @@ static int link_path(const struct llmo_reg_store *s, const char *repo, const str
 	return path_fmt(out, err, "%s/repositories/%s/_layers/sha256/%s", s->root, repo, d->hex);
 }
 
+/* A blob missing from the cache: its size in S3 (HEAD), without fetching it. */
+static int s3_blob_size(struct llmo_reg_store *s, const char *path, uint64_t *size)
+{
+	struct llmo_error err = {0};
+	int rc = llmo__reg_s3_mirror_size(s->s3, s->root, path, size, &err);
+
+	/* stat has no error to return: S3 failing reads as absent, and is logged */
+	if (rc && rc != LLMO_ENOTFOUND)
+		LLMO_WARN(LOG, "cannot ask S3 about a blob", "error=\"%s\"", err.msg);
+	return rc ? LLMO_ENOTFOUND : 0;
+}
+
 int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 		       uint64_t *size)
 {
@@ -247,8 +279,10 @@ int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct 
 	 * (gc.h) keeps links touched after the manifest being removed */
 	if (repo)
 		utimensat(AT_FDCWD, p, NULL, 0);
-	if (blob_path(s, d, p, NULL) || stat(p, &st) < 0 || !S_ISREG(st.st_mode))
+	if (blob_path(s, d, p, NULL))
 		return LLMO_ENOTFOUND;
+	if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
+		return s->s3 ? s3_blob_size(s, p, size) : LLMO_ENOTFOUND;
 	if (size)
 		*size = (uint64_t)st.st_size;
 	return 0;
@@ -271,6 +305,12 @@ int llmo_reg_blob_open(struct llmo_reg_store *s, const char *repo, const struct 
 	if ((rc = blob_path(s, d, p, err)))
 		return rc;
 	f = open(p, O_RDONLY | O_CLOEXEC);
+	/* a cache miss: fetch the blob from S3 (verified), then serve it as a local one */
+	if (f < 0 && errno == ENOENT && s->s3) {
+		if ((rc = llmo__reg_s3_fetch(s->s3, s->root, p, d, s->blob_max, err)))
+			return rc;
+		f = open(p, O_RDONLY | O_CLOEXEC);
+	}
 	if (f < 0)
 		return sys_err(err, errno, p, "open");
 	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -327,6 +367,15 @@ static void forget_verified(struct llmo_reg_store *s, const struct llmo_digest *
 
 	if (llmo_hmap_del(&s->verified, d->hex, &old) == 0)
 		free(old);
+}
+
+int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llmo_error *err)
+{
+	int rc = drop_file(s, path, err);
+
+	if (!rc && unlink(path) < 0)
+		rc = sys_err(err, errno, path, "unlink");
+	return rc;
 }
 
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d)
@@ -438,7 +487,7 @@ static int link_blob(struct llmo_reg_store *s, const char *repo, const struct ll
 
 	if (rc || file_exists(p))
 		return rc;
-	return put_file(p, "", 0, err);
+	return put_file(s, p, "", 0, err);
 }
 
 int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
@@ -461,7 +510,7 @@ int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct l
 	if (len > s->blob_max)
 		return llmo_error_set(err, LLMO_ETOOBIG, "blob larger than %" PRIu64 " bytes",
 				      s->blob_max);
-	if ((rc = blob_path(s, &got, p, err)) || (rc = put_file(p, data, len, err)))
+	if ((rc = blob_path(s, &got, p, err)) || (rc = put_file(s, p, data, len, err)))
 		return rc;
 	forget_verified(s, &got);
 	if (repo && (rc = link_blob(s, repo, &got, err)))
@@ -487,10 +536,14 @@ int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struc
 
 	if (rc)
 		return rc;
+	if (!file_exists(p))
+		return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown");
+	if ((rc = drop_file(s, p, err)))
+		return rc;
 	if (unlink(p) < 0)
 		return errno == ENOENT ? llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown")
 				       : sys_err(err, errno, p, "unlink");
-	return fsync_parent(p, err);
+	return llmo__reg_fsync_parent(p, err);
 }
 
 /* ---- upload sessions ---- */
@@ -707,7 +760,11 @@ int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 		goto fail;
 	}
 	if ((rc = upload_file(s, u->id, "data", data, err)) || (rc = blob_path(s, want, dst, err)) ||
-	    (rc = mkdir_parent(dst, err)))
+	    (rc = llmo__reg_mkdir_parent(dst, err)))
+		goto fail;
+	/* S3 holds the blob before the directory does (s3cache.h) */
+	if (s->s3 &&
+	    (rc = llmo__reg_s3_mirror_put_fd(s->s3, s->root, dst, u->fd, u->size, want, err)))
 		goto fail;
 	if (rename(data, dst) < 0) {
 		rc = sys_err(err, errno, dst, "rename");
@@ -715,7 +772,7 @@ int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 	}
 	forget_verified(s, want);
 	upload_end(s, u, true);
-	if ((rc = fsync_parent(dst, err)))
+	if ((rc = llmo__reg_fsync_parent(dst, err)))
 		return rc;
 	return link_blob(s, repo, want, err);
 fail:
@@ -825,15 +882,15 @@ int llmo_reg_manifest_put(struct llmo_reg_store *s, const char *repo, const char
 	/* blob, then revision, then tag, then referrer: each step leaves a usable state */
 	if ((rc = llmo_reg_blob_put(s, NULL, d, body, len, NULL, err)))
 		return rc;
-	if ((rc = revision_path(s, repo, d, p, err)) || (rc = put_file(p, rev, (size_t)n, err)))
+	if ((rc = revision_path(s, repo, d, p, err)) || (rc = put_file(s, p, rev, (size_t)n, err)))
 		return rc;
 	if (tag) {
 		n = snprintf(rev, sizeof(rev), "%s\n", llmo_digest_str(d, ds));
-		if ((rc = tag_path(s, repo, tag, p, err)) || (rc = put_file(p, rev, (size_t)n, err)))
+		if ((rc = tag_path(s, repo, tag, p, err)) || (rc = put_file(s, p, rev, (size_t)n, err)))
 			return rc;
 	}
 	if (subject && ((rc = referrer_path(s, repo, subject, d, p, err)) ||
-			(rc = put_file(p, "", 0, err))))
+			(rc = put_file(s, p, "", 0, err))))
 		return rc;
 	return 0;
 }
@@ -950,21 +1007,26 @@ int llmo_reg_manifest_delete(struct llmo_reg_store *s, const char *repo,
 		if (tag_path(s, repo, tags.items[i], tp, NULL) ||
 		    read_line_file(tp, text, sizeof(text), NULL) || strcmp(text, ds) != 0)
 			continue;
+		if ((rc = drop_file(s, tp, err)))
+			goto out;
 		if (unlink(tp) < 0 && errno != ENOENT) {
 			rc = sys_err(err, errno, tp, "unlink");
 			goto out;
 		}
 	}
-	if (has_subject && !referrer_path(s, repo, &subject, d, p, NULL) && unlink(p) == 0 &&
-	    !referrer_path(s, repo, &subject, NULL, p, NULL))
-		rmdir(p); /* fails, harmlessly, while other referrers remain */
-	if ((rc = revision_path(s, repo, d, p, err)))
+	if (has_subject && !referrer_path(s, repo, &subject, d, p, NULL)) {
+		if ((rc = drop_file(s, p, err)))
+			goto out;
+		if (unlink(p) == 0 && !referrer_path(s, repo, &subject, NULL, p, NULL))
+			rmdir(p); /* fails, harmlessly, while other referrers remain */
+	}
+	if ((rc = revision_path(s, repo, d, p, err)) || (rc = drop_file(s, p, err)))
 		goto out;
 	if (unlink(p) < 0) {
 		rc = sys_err(err, errno, p, "unlink");
 		goto out;
 	}
-	rc = fsync_parent(p, err);
+	rc = llmo__reg_fsync_parent(p, err);
 out:
 	llmo_strv_release(&tags);
 	return rc;
@@ -978,10 +1040,14 @@ int llmo_reg_tag_delete(struct llmo_reg_store *s, const char *repo, const char *
 
 	if (rc)
 		return rc;
+	if (!file_exists(p))
+		return llmo_error_set(err, LLMO_ENOTFOUND, "manifest unknown");
+	if ((rc = drop_file(s, p, err)))
+		return rc;
 	if (unlink(p) < 0)
 		return errno == ENOENT ? llmo_error_set(err, LLMO_ENOTFOUND, "manifest unknown")
 				       : sys_err(err, errno, p, "unlink");
-	return fsync_parent(p, err);
+	return llmo__reg_fsync_parent(p, err);
 }
 
 static bool is_dir(const char *path)

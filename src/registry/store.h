@@ -1,7 +1,7 @@
 #ifndef LLMO_REGISTRY_STORE_H
 #define LLMO_REGISTRY_STORE_H
 /*
- * The registry's local storage (modelRegistry.storageType: local): blobs
+ * The registry's storage (modelRegistry.storageType: local, or the cache of s3): blobs
  * addressed by their SHA-256, upload sessions, and repositories made of
  * links. Everything lives under one root directory:
  *
@@ -36,6 +36,12 @@
  * the last two seconds is not cached, as file times are coarse) and hashes
  * the whole blob first on a miss.
  *
+ * With S3 (opts.s3, modelRegistry.storageType: s3) the same layout is
+ * kept in a bucket and this directory is a cache of it: every write and
+ * delete but the upload sessions' reaches S3 first, records are restored
+ * from S3 at open, and a blob missing here is fetched (verified) when it is
+ * opened (s3cache.h).
+ *
  * Not thread-safe: one event loop owns a store.
  */
 #include "base/common.h"
@@ -45,6 +51,7 @@
 #include "base/str.h"
 #include "registry/digest.h"
 #include "registry/route.h"
+#include "registry/s3.h"
 
 /* Upload sessions kept at once (more: LLMO_EAGAIN, answered 429). */
 #define LLMO_REG_UPLOADS_MAX 1024
@@ -63,13 +70,19 @@ struct llmo_reg_store_opts {
 	const char *root;
 	bool checksum_validation; /* verify digests on read */
 	uint64_t blob_max;        /* largest blob accepted; 0: LLMO_REG_BLOB_MAX_DEFAULT */
+	/* storageType s3: S3 is the store of record and root a verified cache
+	 * of it (s3cache.h); blob_max is then at most llmo_reg_s3_object_max.
+	 * NULL: local storage only. */
+	const struct llmo_reg_s3_opts *s3;
 };
 
 #define LLMO_REG_BLOB_MAX_DEFAULT ((uint64_t)1 << 40)
 
 /*
  * Opens (creating when missing: root 0700, the rest 0755) the storage at
- * opts->root. *out is NULL on failure.
+ * opts->root; with opts->s3, also brings its records up to date from S3
+ * (so S3 being unreachable or refusing the credentials fails here). *out
+ * is NULL on failure.
  */
 int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_store **out,
 			struct llmo_error *err);
@@ -79,6 +92,11 @@ void llmo_reg_store_free(struct llmo_reg_store *s);
 bool llmo_reg_store_verifies(const struct llmo_reg_store *s);
 /* The storage root (for gc.c, which walks it). */
 const char *llmo_reg_store_root(const struct llmo_reg_store *s);
+/*
+ * Removes the file path of the store (gc.c's sweep): with S3 its object
+ * first, so the bucket is collected too. 0, or an error (the file stays).
+ */
+int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llmo_error *err);
 /* Drops d from the cache of verified blobs (its file is being removed). */
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d);
 uint64_t llmo_reg_store_blob_max(const struct llmo_reg_store *s);
@@ -247,5 +265,8 @@ int llmo_reg_referrers(struct llmo_reg_store *s, const char *repo,
  */
 int llmo__reg_list_dir(const char *dir, bool (*keep)(const char *name), size_t max,
 		       struct llmo_strv *out, struct llmo_error *err);
+/* mkdir -p of the directory holding path; fsync of it (after a rename or create there). */
+int llmo__reg_mkdir_parent(const char *path, struct llmo_error *err);
+int llmo__reg_fsync_parent(const char *path, struct llmo_error *err);
 
 #endif
