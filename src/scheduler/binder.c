@@ -350,7 +350,7 @@ static bool node_gpu_type_ok(const json_t *node, const char *spec)
 
 bool llmo_binder_gpu_type_accepts(const json_t *pod, const json_t *node)
 {
-	const char *t = annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
+	const char *t = llmo__binder_annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
 
 	return !gpu_type_constrains(t) || node_gpu_type_ok(node, t);
 }

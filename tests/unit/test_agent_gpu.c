@@ -1,7 +1,8 @@
 /*
  * GPU discovery: --fake-gpus specs, the JSON report, and NVML being absent
- * (a machine without GPUs is not an error). The NVML path itself is checked
- * on a GPU machine (see docs/agent.md).
+ * (a machine without GPUs is not an error), and the NVML path through a
+ * stand-in libnvidia-ml (tests/unit/fake_nvml.c): figures, pod usage and
+ * NVLink domains. Real NVML is checked on a GPU machine (see docs/agent.md).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "agent/node.h"
+#include "scheduler/topology.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -145,6 +147,65 @@ static void test_fake_nvml(void **state)
 	llmo_gpu_inventory_release(&inv);
 }
 
+/*
+ * NVLink topology through the NVML path: P2P status joins GPUs into domains
+ * (chains too), the inventory's JSON carries them as the agent writes them
+ * on its Node, and the scheduler's topology reader picks GPUs of one domain.
+ * GPUs 0-1-2 (a chain), 4-5 and 6-7 are linked; 3 is alone.
+ */
+static void test_fake_nvml_nvlink(void **state)
+{
+	static const int want[8] = {0, 0, 0, 3, 4, 4, 6, 6};
+	struct llmo_gpu_inventory inv;
+	struct llmo_sched_topology t;
+	struct llmo_error err = {0};
+	bool is_free[8] = {true, true, true, true, true, true, true, true};
+	uint8_t pick[4];
+	json_t *j, *gpus;
+
+	setenv(LLMO_GPU_NVML_ENV, LLMO_FAKE_NVML, 1);
+	setenv("FAKE_NVML_GPUS", "8", 1);
+	setenv("FAKE_NVML_NVLINK", "1-2,0-1,4-5,7-6", 1);
+	assert_int_equal(llmo_gpu_discover(&inv, &err), 0);
+	unsetenv("FAKE_NVML_NVLINK");
+	unsetenv("FAKE_NVML_GPUS");
+	unsetenv(LLMO_GPU_NVML_ENV);
+	assert_int_equal(inv.gpus.len, 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(inv.gpus.items[i].nvlink_domain, want[i]);
+		assert_int_equal(inv.gpus.items[i].numa_node, -1); /* no sysfs entry for the bus */
+	}
+	assert_string_equal(inv.gpus.items[3].pci_bus_id, "0000FAKE:13:00.0");
+	j = llmo_gpu_inventory_json(&inv);
+	gpus = json_object_get(j, "gpus");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(gpus, 7), "nvlinkDomain")),
+			 6);
+	llmo_sched_topology_read(gpus, &t);
+	assert_true(t.known);
+	assert_int_equal(t.ngpus, 8);
+	/* three GPUs: the chain 0-1-2 is the one domain that holds them */
+	assert_int_equal(llmo_sched_topology_pick(&t, is_free, 3, pick), 1);
+	assert_int_equal(pick[0], 0);
+	assert_int_equal(pick[2], 2);
+	/* with GPUs 1, 4 and 6 taken, 0 and 2 are the only free pair of one domain */
+	is_free[1] = is_free[4] = is_free[6] = false;
+	assert_int_equal(llmo_sched_topology_pick(&t, is_free, 2, pick), 1);
+	assert_int_equal(pick[0], 0);
+	assert_int_equal(pick[1], 2);
+	/* and four GPUs then span three domains at least */
+	assert_int_equal(llmo_sched_topology_pick(&t, is_free, 4, pick), 3);
+	json_decref(j);
+	llmo_gpu_inventory_release(&inv);
+
+	/* without NVLink every GPU is a domain of its own */
+	setenv(LLMO_GPU_NVML_ENV, LLMO_FAKE_NVML, 1);
+	assert_int_equal(llmo_gpu_discover(&inv, &err), 0);
+	unsetenv(LLMO_GPU_NVML_ENV);
+	assert_int_equal(inv.gpus.items[0].nvlink_domain, 0);
+	assert_int_equal(inv.gpus.items[1].nvlink_domain, 1);
+	llmo_gpu_inventory_release(&inv);
+}
+
 static void test_node_info(void **state)
 {
 	struct llmo_node_info n;
@@ -168,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_json_report),
 		cmocka_unit_test(test_without_nvml),
 		cmocka_unit_test(test_fake_nvml),
+		cmocka_unit_test(test_fake_nvml_nvlink),
 		cmocka_unit_test(test_node_info),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
