@@ -72,7 +72,8 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 wait_http() { # URL [curl args]
 	local url=$1; shift
-	for _ in $(seq 1 200); do
+	# up to 30 s: etcd's first leader election takes seconds on a loaded machine
+	for _ in $(seq 1 600); do
 		curl -sf "$@" "$url" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
