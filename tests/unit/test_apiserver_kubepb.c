@@ -61,7 +61,8 @@ static size_t envelope(unsigned char *out, const char *api_version, const char *
 	n += k;
 	out[n++] = 0x12;
 	out[n++] = (unsigned char)raw_len;
-	memcpy(out + n, raw, raw_len);
+	if (raw_len)
+		memcpy(out + n, raw, raw_len);
 	n += raw_len;
 	out[n++] = 0x22;
 	out[n++] = (unsigned char)strlen(ct);
