@@ -387,9 +387,19 @@ static void reply_metrics(struct llmo_apiserver *srv, struct evhttp_request *req
 			 "llmo_apiserver_log_streams %zu\n"
 			 "# HELP llmo_apiserver_resource_version The latest resourceVersion issued.\n"
 			 "# TYPE llmo_apiserver_resource_version gauge\n"
-			 "llmo_apiserver_resource_version %" PRId64 "\n",
+			 "llmo_apiserver_resource_version %" PRId64 "\n"
+			 "# HELP llmo_apiserver_rbac_cache_total RBAC decisions of users outside "
+			 "system:masters, by whether the bound rules came from the cache.\n"
+			 "# TYPE llmo_apiserver_rbac_cache_total counter\n"
+			 "llmo_apiserver_rbac_cache_total{result=\"hit\"} %" PRIu64 "\n"
+			 "llmo_apiserver_rbac_cache_total{result=\"miss\"} %" PRIu64 "\n"
+			 "# HELP llmo_apiserver_rbac_cache_clears_total Times a change of a role or "
+			 "binding (or the size cap) emptied the RBAC cache.\n"
+			 "# TYPE llmo_apiserver_rbac_cache_clears_total counter\n"
+			 "llmo_apiserver_rbac_cache_clears_total %" PRIu64 "\n",
 			 srv->watches.len, srv->watch_events_sent, srv->logs.len,
-			 llmo_store_rv(srv->store));
+			 llmo_store_rv(srv->store), srv->rbac_cache.hits, srv->rbac_cache.misses,
+			 srv->rbac_cache.clears);
 	reply_text(req, 200, "text/plain; version=0.0.4", b.data);
 	llmo_buf_release(&b);
 }
