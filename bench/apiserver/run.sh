@@ -72,7 +72,8 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 wait_http() { # URL [curl args]
 	local url=$1; shift
-	for _ in $(seq 1 200); do
+	# up to 30 s: etcd's first leader election takes seconds on a loaded machine
+	for _ in $(seq 1 600); do
 		curl -sf "$@" "$url" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
@@ -83,9 +84,10 @@ wait_http() { # URL [curl args]
 llmo_start() {
 	LLMO_DIR=$(mktemp -d "$WORK/llmo.XXXXXX")
 	: >"$LLMO_DIR/stdout" # exists before the background child opens it
-	# the API alone: the controller would act on the workloads the bench creates
+	# the API alone: the controller would act on the workloads the bench creates, and the
+	# gateway would follow each one (on this process's CPUs, with its own memory)
 	"$LLMO" server --data-dir "$LLMO_DIR" --listen 127.0.0.1:0 --log-level warn \
-		--disable controller,scheduler,agent "$@" \
+		--disable controller,scheduler,agent,gateway,registry "$@" \
 		>"$LLMO_DIR/stdout" 2>"$LLMO_DIR/log" &
 	LLMO_PID=$!
 	PIDS+=("$LLMO_PID")

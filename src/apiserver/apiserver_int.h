@@ -9,6 +9,7 @@
 #include "apiserver/apiserver.h"
 #include "apiserver/pki.h"
 #include "apiserver/rbac.h"
+#include "apiserver/rbac_cache.h"
 #include "apiserver/satoken.h"
 #include "apiserver/resource.h"
 #include "apiserver/store.h"
@@ -57,6 +58,7 @@ struct llmo_apiserver {
 	struct evhttp_bound_socket *sock;
 	struct ssl_ctx_st *ssl_ctx;
 	struct llmo_store *store;
+	struct llmo_rbac_cache rbac_cache; /* emptied by every committed RBAC change */
 	struct llmo_resources resources;
 	struct llmo_pki pki;
 	struct llmo_user admin;    /* whoever has the admin token (system:masters) */

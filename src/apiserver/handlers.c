@@ -7,6 +7,7 @@
  * answers with Kubernetes Status errors.
  */
 #include "apiserver/apiserver_int.h"
+#include "apiserver/kubepb.h"
 #include "api/schema.h"
 #include "api/validate.h"
 #include "apiserver/patch.h"
@@ -113,11 +114,12 @@ static int read_body(struct llmo__req *r, json_t **out)
 	int rc = 0;
 
 	*out = NULL;
-	if (ctype && (strstr(ctype, "protobuf") || strstr(ctype, "cbor"))) {
-		/* clients fall back to JSON on 415 */
+	if (ctype && !llmo_kubepb_content_type(ctype) &&
+	    (strstr(ctype, "protobuf") || strstr(ctype, "cbor"))) {
 		llmo__reply_status(r->req, 415, "UnsupportedMediaType", NULL,
-				   "the body content type %s is not supported: send JSON or YAML",
-				   ctype);
+				   "the body content type %s is not supported: send JSON, YAML or "
+				   "%s",
+				   ctype, LLMO_KUBEPB_MEDIA_TYPE);
 		return LLMO_EUNSUPPORTED;
 	}
 	if (len > LLMO_API_BODY_MAX) {
@@ -133,6 +135,24 @@ static int read_body(struct llmo__req *r, json_t **out)
 	}
 	evbuffer_copyout(in, text, len);
 	text[len] = '\0';
+	if (llmo_kubepb_content_type(ctype)) {
+		rc = llmo_kubepb_decode(text, len, out, &err);
+		free(text);
+		if (rc == LLMO_EUNSUPPORTED) {
+			/* kubectl shows the message; it does not retry with JSON */
+			llmo__reply_status(r->req, 415, "UnsupportedMediaType", NULL, "%s",
+					   err.msg);
+			return rc;
+		}
+		if (rc) {
+			llmo__reply_status(r->req, rc == LLMO_ENOMEM ? 500 : 400,
+					   rc == LLMO_ENOMEM ? "InternalError" : "BadRequest", NULL,
+					   "the protobuf request body is not valid: %s",
+					   rc == LLMO_ENOMEM ? "out of memory" : err.msg);
+			return rc;
+		}
+		return 0;
+	}
 	if (ctype && strstr(ctype, "yaml")) {
 		struct llmo_yaml_stream s = {0};
 

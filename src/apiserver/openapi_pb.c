@@ -15,13 +15,12 @@
 #include "apiserver/openapi_pb.h"
 
 #include "apiserver/apiserver_int.h"
+#include "apiserver/pb_wire.h"
 #include "base/json.h"
 
 #include <ctype.h>
 #include <event2/buffer.h>
 #include <strings.h>
-
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
 
 #define VARINT_MAX 10
 /* Longest mapping key written as a YAML implicit key (YAML allows 1024 characters). */
@@ -103,14 +102,14 @@ static int put_bytes(struct pb *p, uint32_t num, const char *s, size_t n)
 {
 	int rc;
 
-	if ((rc = put_tag(p, num, WT_LEN)) || (rc = put_varint(p, n)))
+	if ((rc = put_tag(p, num, LLMO_PB_WT_LEN)) || (rc = put_varint(p, n)))
 		return rc;
 	return llmo_buf_append(p->out, s, n);
 }
 
 static int put_uint(struct pb *p, uint32_t num, uint64_t v)
 {
-	int rc = put_tag(p, num, WT_VARINT);
+	int rc = put_tag(p, num, LLMO_PB_WT_VARINT);
 
 	return rc ? rc : put_varint(p, v);
 }
@@ -124,7 +123,7 @@ static int put_double(struct pb *p, uint32_t num, double d)
 	memcpy(&bits, &d, sizeof(bits));
 	for (int i = 0; i < 8; i++)
 		le[i] = (unsigned char)(bits >> (8 * i));
-	if ((rc = put_tag(p, num, WT_I64)))
+	if ((rc = put_tag(p, num, LLMO_PB_WT_I64)))
 		return rc;
 	return llmo_buf_append(p->out, le, sizeof(le));
 }
@@ -138,7 +137,7 @@ static int pb_begin(struct pb *p, uint32_t num, size_t *mark)
 		p->too_deep = true;
 		return LLMO_ETOOBIG;
 	}
-	if ((rc = put_tag(p, num, WT_LEN)))
+	if ((rc = put_tag(p, num, LLMO_PB_WT_LEN)))
 		return rc;
 	p->depth++;
 	*mark = p->out->len;

@@ -370,8 +370,9 @@ int llmo_rbac_authorize(struct llmo_store *store, const struct llmo_user *user,
 	return rc;
 }
 
-int llmo_rbac_rules(struct llmo_store *store, const struct llmo_user *user, const char *ns,
-		    json_t *rules, char *errors, size_t errors_size)
+/* The rules bound to user in ns (CRBs, then ns's RBs); *nerrors: the roles named and not found. */
+static int bound_rules(struct llmo_store *store, const struct llmo_user *user, const char *ns,
+		       json_t *rules, struct llmo_buf *errors, size_t *nerrors)
 {
 	struct visit v = {.store = store, .user = user, .collect = rules};
 	struct llmo_rbac_attrs none;
@@ -379,16 +380,48 @@ int llmo_rbac_rules(struct llmo_store *store, const struct llmo_user *user, cons
 
 	memset(&none, 0, sizeof(none));
 	v.a = &none;
-	if (errors && errors_size)
-		errors[0] = '\0';
 	llmo_buf_init(&v.errors, 4096);
 	rc = visit_bindings(&v, KEY_CRB, "", NULL, 0);
 	if (!rc && ns && *ns)
 		rc = visit_bindings(&v, KEY_RB, ns, NULL, 0);
-	if (!rc && v.nerrors && errors)
-		snprintf(errors, errors_size, "%s", v.errors.data ? v.errors.data : "");
-	llmo_buf_release(&v.errors);
+	*errors = v.errors;
+	*nerrors = v.nerrors;
 	return rc;
+}
+
+/*
+ * bound_rules, with the roles not found written to out: as a list
+ * (llmo_rbac_rules) or, with as_reason, worded as llmo_rbac_authorize words
+ * a refusal.
+ */
+static int rules_and_errors(struct llmo_store *store, const struct llmo_user *user,
+			    const char *ns, json_t *rules, char *out, size_t n, bool as_reason)
+{
+	struct llmo_buf e;
+	size_t nerrors;
+	int rc;
+
+	if (out && n)
+		out[0] = '\0';
+	rc = bound_rules(store, user, ns, rules, &e, &nerrors);
+	if (!rc && nerrors && out)
+		snprintf(out, n, "%s%s%s%s", as_reason ? "RBAC: " : "",
+			 as_reason && nerrors > 1 ? "[" : "", e.data ? e.data : "",
+			 as_reason && nerrors > 1 ? "]" : "");
+	llmo_buf_release(&e);
+	return rc;
+}
+
+int llmo_rbac_rules(struct llmo_store *store, const struct llmo_user *user, const char *ns,
+		    json_t *rules, char *errors, size_t errors_size)
+{
+	return rules_and_errors(store, user, ns, rules, errors, errors_size, false);
+}
+
+int llmo_rbac_bound_rules(struct llmo_store *store, const struct llmo_user *user,
+			  const char *ns, json_t *rules, char *deny_reason, size_t n)
+{
+	return rules_and_errors(store, user, ns, rules, deny_reason, n, true);
 }
 
 /* ---- escalation ---- */

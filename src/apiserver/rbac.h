@@ -96,6 +96,18 @@ int llmo_rbac_rules(struct llmo_store *store, const struct llmo_user *user, cons
 		    json_t *rules, char *errors, size_t errors_size);
 
 /*
+ * The rules of llmo_rbac_rules, for deciding requests without the store
+ * (rbac_cache.h): a request with attributes a is allowed exactly when one of
+ * the rules bound in a->ns (resource requests in a namespace) or in ""
+ * (cluster-scoped and non-resource requests) allows it
+ * (llmo_rbac_rule_allows). deny_reason (may be NULL) gets what
+ * llmo_rbac_authorize gives as the reason of a refusal: "" or "RBAC: ..."
+ * naming the roles not found. Returns 0, LLMO_ENOMEM or a store error.
+ */
+int llmo_rbac_bound_rules(struct llmo_store *store, const struct llmo_user *user,
+			  const char *ns, json_t *rules, char *deny_reason, size_t n);
+
+/*
  * Kubernetes' escalation prevention, for a write (create, update, patch,
  * apply) of obj, an object of the RBAC resource plural ("roles",
  * "clusterroles", "rolebindings", "clusterrolebindings"; anything else is

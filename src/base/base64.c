@@ -62,3 +62,34 @@ bad:
 	free(d);
 	return LLMO_EPARSE;
 }
+
+int llmo_base64_encode(const void *data, size_t len, char **out)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	size_t o = 0;
+	char *s;
+
+	*out = NULL;
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 2)
+		return LLMO_ETOOBIG;
+	s = malloc((len + 2) / 3 * 4 + 1);
+	if (!s)
+		return LLMO_ENOMEM;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		s[o++] = alphabet[(v >> 18) & 63];
+		s[o++] = alphabet[(v >> 12) & 63];
+		s[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+		s[o++] = i + 2 < len ? alphabet[v & 63] : '=';
+	}
+	s[o] = '\0';
+	*out = s;
+	return 0;
+}

@@ -182,4 +182,13 @@ check "review without attributes is 422" test "$(curl_as $BOB POST /apis/authori
 check "non-resource review" test "$(cani $BOB get /metrics)" = no
 check "non-resource review, allowed path" test "$(cani $BOB get /healthz)" = yes
 
+# Decisions come from the RBAC cache, which every binding change above emptied (each
+# binding applied to the very next request: the checks before prove it).
+metric() { curl -sk -H "Authorization: Bearer $(cat "$LLMO_DATA/token")" "$LLMO_URL/metrics" | sed -n "s/^$1 //p"; }
+as $OPS get configmaps -n team >/dev/null 2>&1
+hits=$(metric 'llmo_apiserver_rbac_cache_total{result="hit"}')
+as $OPS get configmaps -n team >/dev/null 2>&1
+check "a repeated request is decided from the RBAC cache" test "$(metric 'llmo_apiserver_rbac_cache_total{result="hit"}')" -gt "$hits"
+check "binding changes emptied the RBAC cache" test "$(metric llmo_apiserver_rbac_cache_clears_total)" -gt 0
+
 finish

@@ -16,67 +16,12 @@
 #include <stdint.h>
 #include <string.h>
 
-struct pb_wire_field {
-	uint32_t num;
-	int wt; /* 0 varint, 1 fixed64, 2 length-delimited */
-	uint64_t v; /* wt 0: the value; wt 1: the eight bytes, little-endian */
-	const unsigned char *p; /* wt 2: the bytes */
-	size_t len;
-};
+#include "apiserver/pb_wire.h"
 
-static inline bool pb_wire_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
-{
-	*v = 0;
-	for (int shift = 0; shift < 64; shift += 7) {
-		unsigned char b;
-
-		if (*p >= end)
-			return false;
-		b = *(*p)++;
-		if (shift == 63 && b > 1)
-			return false; /* a tenth byte holds only bit 63 */
-		*v |= (uint64_t)(b & 0x7F) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
-
-/* 1 with a field, 0 at the end, -1 when malformed. */
-static inline int pb_wire_next(const unsigned char **p, const unsigned char *end,
-			       struct pb_wire_field *f)
-{
-	uint64_t key, len;
-
-	if (*p == end)
-		return 0;
-	if (!pb_wire_varint(p, end, &key) || (key >> 3) == 0 || (key >> 3) > 536870911)
-		return -1;
-	f->num = (uint32_t)(key >> 3);
-	f->wt = (int)(key & 7);
-	f->p = NULL;
-	f->len = 0;
-	switch (f->wt) {
-	case 0:
-		return pb_wire_varint(p, end, &f->v) ? 1 : -1;
-	case 1:
-		if (end - *p < 8)
-			return -1;
-		f->v = 0;
-		for (int i = 0; i < 8; i++)
-			f->v |= (uint64_t)(*p)[i] << (8 * i);
-		*p += 8;
-		return 1;
-	case 2:
-		if (!pb_wire_varint(p, end, &len) || len > (uint64_t)(end - *p))
-			return -1;
-		f->p = *p;
-		f->len = (size_t)len;
-		*p += len;
-		return 1;
-	}
-	return -1;
-}
+/* The shared reader (src/apiserver/pb_wire.h) under this header's names. */
+#define pb_wire_field llmo__pb_field
+#define pb_wire_varint llmo__pb_varint
+#define pb_wire_next llmo__pb_next
 
 /* The nth (from 0) occurrence of field num in the message; false when absent or malformed. */
 static inline bool pb_wire_find(const unsigned char *msg, size_t len, uint32_t num, size_t nth,

@@ -343,7 +343,7 @@ static void expect_yaml(const char *value, const char *want)
 {
 	char doc[TEXT_MAX];
 	struct llmo_buf out;
-	struct pb_wire_field f;
+	struct pb_wire_field f = {0};
 	/* Document.vendor_extension = 16, NamedAny.value = 2, Any.yaml = 2 */
 	static const uint32_t path[] = {16, 0, 2, 0, 2, 0};
 
@@ -525,7 +525,7 @@ static const char *const whole_doc =
 static void assert_string_at(const struct llmo_buf *out, const uint32_t *path, size_t n,
 			     const char *want)
 {
-	struct pb_wire_field f;
+	struct pb_wire_field f = {0};
 
 	if (!pb_wire_get((const unsigned char *)out->data, out->len, path, n, &f))
 		fail_msg("no field at the path for \"%s\"", want);
