@@ -779,7 +779,12 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 					    &h, gw, &gw->wl_inf, err)) ||
 		    (rc = llmo_informer_new(gw->o.client, &llmo_kube_pods, gw->ns,
 					    LLMO_GW_LABEL_WORKLOAD, base, &h, gw, &gw->pod_inf,
-					    err)))
+					    err)) ||
+		    /* the caches are read-only: keep only what the table is built from */
+		    (rc = llmo_informer_set_transform(gw->wl_inf, llmo_gw_workload_transform, NULL,
+						      err)) ||
+		    (rc = llmo_informer_set_transform(gw->pod_inf, llmo_gw_pod_transform, NULL,
+						      err)))
 			goto fail;
 	}
 	if ((rc = listen_on(gw, err)))
