@@ -128,20 +128,26 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 
 /* ---- the routing table ---- */
 
-static void count_endpoints(struct llmo_gateway *gw)
+/*
+ * llmo_gateway_endpoints{model, state}, made at each scrape from the table:
+ * stored series would cost a few hundred bytes per model (10,000
+ * workloads) and would have to be rebuilt at each swap.
+ */
+static int endpoints_collect(void *ctx, struct llmo_metric_emitter *e)
 {
-	llmo_metric_clear(gw->m_endpoints);
-	llmo_metric_clear(gw->m_pending);
-	for (size_t i = 0; i < gw->table->models.len; i++) {
+	const struct llmo_gateway *gw = ctx;
+	int rc = 0;
+
+	for (size_t i = 0; gw->table && i < gw->table->models.len && !rc; i++) {
 		const struct llmo_gw_model *m = gw->table->models.items[i];
 		size_t ready = llmo_gw_model_ready(m);
 
-		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "ready"}, (double)ready);
-		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "draining"},
-				(double)(m->eps.len - ready));
-		llmo_metric_set(gw->m_pending, (const char *[]){m->id},
-				(double)llmo__gw_held_count(gw, m->id));
+		rc = llmo_metric_emit(e, (const char *[]){m->id, "ready"}, (double)ready);
+		if (!rc)
+			rc = llmo_metric_emit(e, (const char *[]){m->id, "draining"},
+					      (double)(m->eps.len - ready));
 	}
+	return rc;
 }
 
 /* The pods' in-flight gauges: one series per pod endpoint of t, draining ones included. */
@@ -177,7 +183,6 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 	llmo_gw_table_unref(old);
 	for (size_t i = 0; i < t->models.len; i++)
 		eps += t->models.items[i]->eps.len;
-	count_endpoints(gw);
 	LLMO_INFO(LOG, "routing table", "models=%zu endpoints=%zu names=%zu", t->models.len, eps,
 		  llmo_hmap_count(&t->names));
 	llmo__gw_held_retry(gw);
@@ -700,6 +705,9 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				     (const char *[]){"backend"}, 1, &gw->m_backend_kv, err)))
 		return rc;
 	llmo_metric_set(gw->m_clients, NULL, 0);
+	/* per model, read off the table at each scrape: no stored series */
+	llmo_metric_set_collect(gw->m_endpoints, endpoints_collect, gw);
+	llmo_metric_set_collect(gw->m_pending, llmo__gw_pending_collect, gw);
 	return 0;
 }
 
