@@ -5,7 +5,9 @@
 # gateway and without it (--disable ...,gateway), N LLMWorkloads created through
 # the API by llmo-loadgen (no pods), then VmRSS once the gateway's routing table
 # has all N models (the server's log says so) and a few seconds more. The
-# difference of the two runs, divided by N, is the gateway's cost per workload.
+# difference of the two runs, divided by N, is the gateway's cost per workload;
+# the difference at start (libcurl, threads) is printed apart, and each
+# binary's total against the first one's.
 #
 # Usage: bench/gateway/workloads.sh LOADGEN LLMO [LLMO...]   (N=10000 CONC=8 SETTLE=3)
 # LOADGEN is build/bench/llmo-loadgen (configure with -DLLMO_BENCH=ON).
@@ -20,7 +22,7 @@ shift
 work_dir
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-# run LLMO DISABLE: prints the server's VmRSS in kB after N workloads
+# run LLMO DISABLE: prints the server's VmRSS in kB at start and after N workloads
 run() {
 	local llmo=$1 disable=$2 dir pid url
 	dir=$(mktemp -d "$WORK/srv.XXXXXX")
@@ -31,7 +33,7 @@ run() {
 	pid=$!
 	PIDS+=("$pid")
 	url=$(wait_line "$dir/stdout" 's/^llmo server listening on //p')
-	echo "  idle ($disable off): $(rss_kb "$pid") kB" >&2
+	echo -n "$(rss_kb "$pid") "
 	"$LOADGEN" --mode llmo --url "$url" --token-file "$dir/token" -n "$N" -c "$CONC" \
 		--phases create >"$dir/loadgen.txt" ||
 		{ cat "$dir/loadgen.txt" >&2; exit 1; }
@@ -52,11 +54,20 @@ run() {
 }
 
 echo "workloads: $N LLMWorkloads, no pods; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+first=
 for llmo in "$@"; do
 	echo "== $llmo"
 	with=$(run "$llmo" controller,scheduler,agent,registry)
 	without=$(run "$llmo" controller,scheduler,agent,registry,gateway)
-	awk -v w="$with" -v wo="$without" -v n="$N" 'BEGIN {
-		printf "  server with the gateway %.1f MB, without %.1f MB: the gateway %.1f MB, %.0f bytes per workload\n",
-			w / 1024, wo / 1024, (w - wo) / 1024, (w - wo) * 1024 / n }'
+	# "START END" of each run: the gateway's share at start, and its growth with the workloads
+	read -r w0 w1 <<<"$with"
+	read -r o0 o1 <<<"$without"
+	gw=$((w1 - o1))
+	[ -n "$first" ] || first=$gw
+	awk -v w0="$w0" -v w1="$w1" -v o0="$o0" -v o1="$o1" -v n="$N" -v first="$first" 'BEGIN {
+		gw = w1 - o1; start = w0 - o0
+		printf "  server with the gateway %.1f MB, without %.1f MB: the gateway %.1f MB (%.2fx the first binary'"'"'s),\n",
+			w1 / 1024, o1 / 1024, gw / 1024, gw / first
+		printf "  %.0f bytes per workload; %.1f MB of it at start, %.0f bytes per workload on top\n",
+			gw * 1024 / n, start / 1024, (gw - start) * 1024 / n }'
 done
