@@ -8,6 +8,9 @@
 #include "base/common.h"
 
 #include <arpa/inet.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <sys/stat.h>
 
@@ -42,6 +45,13 @@
 #define BODY_MAX_MAX ((size_t)64 << 20)
 #define CONNS_MAX_MAX 1000000
 #define BREAKER_FAILURES_MAX 1000
+/*
+ * A table of this many models or more, freed at a swap, is handed back to
+ * the system (malloc_trim): glibc keeps the pages of a freed table that is
+ * not at the top of the heap, and a table is built before the old one goes,
+ * so the process would keep room for two (about 500 bytes per workload).
+ */
+#define TRIM_MODELS 1000
 
 static const double duration_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 					  0.25,	 0.5,	 1,	2.5,  5,     10,   30,
@@ -177,10 +187,17 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 {
 	struct llmo_gw_table *old = gw->table;
 	size_t eps = 0;
+	bool big = old && old->refs == 1 && old->models.len >= TRIM_MODELS;
 
 	pod_gauges(gw, old, t);
 	gw->table = t;
 	llmo_gw_table_unref(old);
+#ifdef __GLIBC__
+	if (big)
+		malloc_trim(0);
+#else
+	(void)big;
+#endif
 	for (size_t i = 0; i < t->models.len; i++)
 		eps += t->models.items[i]->eps.len;
 	LLMO_INFO(LOG, "routing table", "models=%zu endpoints=%zu names=%zu", t->models.len, eps,
