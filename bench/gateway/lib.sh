@@ -8,3 +8,8 @@ wait_line() { # wait_line FILE SED-EXPR: prints the first match, waiting up to 1
 	done
 	echo "bench: nothing in $1" >&2; cat "$1" >&2; exit 1
 }
+work_dir() { # sets WORK (a temporary directory) and PIDS; at exit, kills PIDS and removes WORK
+	WORK=$(mktemp -d)
+	PIDS=()
+	trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+}

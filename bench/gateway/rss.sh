@@ -13,14 +13,8 @@ DURATION=${DURATION:-5}
 TOP=${TOP:-12}
 command -v wrk >/dev/null || { echo "rss: needs wrk (bench/gateway/run.sh installs it)"; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+work_dir
 rollup() { # rollup PID: "RSS PSS ANON" in MB
 	awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Anonymous:/ { a = $2 }
 		END { printf "RSS %.1f MB  PSS %.1f MB  anonymous %.1f MB", r / 1024, p / 1024, a / 1024 }' \

@@ -8,6 +8,9 @@
 #include "base/common.h"
 
 #include <arpa/inet.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <sys/stat.h>
 
@@ -42,6 +45,13 @@
 #define BODY_MAX_MAX ((size_t)64 << 20)
 #define CONNS_MAX_MAX 1000000
 #define BREAKER_FAILURES_MAX 1000
+/*
+ * A table of this many models or more, freed at a swap, is handed back to
+ * the system (malloc_trim): glibc keeps the pages of a freed table that is
+ * not at the top of the heap, and a table is built before the old one goes,
+ * so the process would keep room for two (about 500 bytes per workload).
+ */
+#define TRIM_MODELS 1000
 
 static const double duration_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 					  0.25,	 0.5,	 1,	2.5,  5,     10,   30,
@@ -128,20 +138,26 @@ static int check_opts(const struct llmo_gateway_opts *o, struct llmo_error *err)
 
 /* ---- the routing table ---- */
 
-static void count_endpoints(struct llmo_gateway *gw)
+/*
+ * llmo_gateway_endpoints{model, state}, made at each scrape from the table:
+ * stored series would cost a few hundred bytes per model (10,000
+ * workloads) and would have to be rebuilt at each swap.
+ */
+static int endpoints_collect(void *ctx, struct llmo_metric_emitter *e)
 {
-	llmo_metric_clear(gw->m_endpoints);
-	llmo_metric_clear(gw->m_pending);
-	for (size_t i = 0; i < gw->table->models.len; i++) {
+	const struct llmo_gateway *gw = ctx;
+	int rc = 0;
+
+	for (size_t i = 0; gw->table && i < gw->table->models.len && !rc; i++) {
 		const struct llmo_gw_model *m = gw->table->models.items[i];
 		size_t ready = llmo_gw_model_ready(m);
 
-		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "ready"}, (double)ready);
-		llmo_metric_set(gw->m_endpoints, (const char *[]){m->id, "draining"},
-				(double)(m->eps.len - ready));
-		llmo_metric_set(gw->m_pending, (const char *[]){m->id},
-				(double)llmo__gw_held_count(gw, m->id));
+		rc = llmo_metric_emit(e, (const char *[]){m->id, "ready"}, (double)ready);
+		if (!rc)
+			rc = llmo_metric_emit(e, (const char *[]){m->id, "draining"},
+					      (double)(m->eps.len - ready));
 	}
+	return rc;
 }
 
 /* The pods' in-flight gauges: one series per pod endpoint of t, draining ones included. */
@@ -171,13 +187,19 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 {
 	struct llmo_gw_table *old = gw->table;
 	size_t eps = 0;
+	bool big = old && old->refs == 1 && old->models.len >= TRIM_MODELS;
 
 	pod_gauges(gw, old, t);
 	gw->table = t;
 	llmo_gw_table_unref(old);
+#ifdef __GLIBC__
+	if (big)
+		malloc_trim(0);
+#else
+	(void)big;
+#endif
 	for (size_t i = 0; i < t->models.len; i++)
 		eps += t->models.items[i]->eps.len;
-	count_endpoints(gw);
 	LLMO_INFO(LOG, "routing table", "models=%zu endpoints=%zu names=%zu", t->models.len, eps,
 		  llmo_hmap_count(&t->names));
 	llmo__gw_held_retry(gw);
@@ -700,6 +722,9 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				     (const char *[]){"backend"}, 1, &gw->m_backend_kv, err)))
 		return rc;
 	llmo_metric_set(gw->m_clients, NULL, 0);
+	/* per model, read off the table at each scrape: no stored series */
+	llmo_metric_set_collect(gw->m_endpoints, endpoints_collect, gw);
+	llmo_metric_set_collect(gw->m_pending, llmo__gw_pending_collect, gw);
 	return 0;
 }
 
@@ -779,7 +804,12 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 					    &h, gw, &gw->wl_inf, err)) ||
 		    (rc = llmo_informer_new(gw->o.client, &llmo_kube_pods, gw->ns,
 					    LLMO_GW_LABEL_WORKLOAD, base, &h, gw, &gw->pod_inf,
-					    err)))
+					    err)) ||
+		    /* the caches are read-only: keep only what the table is built from */
+		    (rc = llmo_informer_set_transform(gw->wl_inf, llmo_gw_workload_transform, NULL,
+						      err)) ||
+		    (rc = llmo_informer_set_transform(gw->pod_inf, llmo_gw_pod_transform, NULL,
+						      err)))
 			goto fail;
 	}
 	if ((rc = listen_on(gw, err)))

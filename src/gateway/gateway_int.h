@@ -23,6 +23,7 @@ struct event;
 struct evconnlistener;
 struct llmo_informer;
 struct llmo_metric;
+struct llmo_metric_emitter;
 struct llmo_metrics;
 struct llmo__gw_client;
 struct llmo__gw_scrape;
@@ -86,6 +87,8 @@ void llmo__gw_kick(evutil_socket_t fd, short what, void *arg);
 void llmo__gw_held_retry(struct llmo_gateway *gw);
 /* proxy.c: requests held for the model with this id now. */
 size_t llmo__gw_held_count(const struct llmo_gateway *gw, const char *id);
+/* llmo_gateway_pending_requests{model}, made at each scrape (llmo_metric_set_collect). */
+int llmo__gw_pending_collect(void *ctx, struct llmo_metric_emitter *e);
 /* proxy.c: a backend's last reference went; closes its idle connections. */
 void llmo__gw_backend_freed(void *ctx, struct llmo_gw_backend *b);
 

@@ -858,10 +858,27 @@ size_t llmo__gw_held_count(const struct llmo_gateway *gw, const char *id)
 	return n;
 }
 
-static void pending_gauge(struct llmo_gateway *gw, const char *id)
+int llmo__gw_pending_collect(void *ctx, struct llmo_metric_emitter *e)
 {
-	llmo_metric_set(gw->m_pending, (const char *[]){id},
-			(double)llmo__gw_held_count(gw, id));
+	const struct llmo_gateway *gw = ctx;
+	struct llmo_hmap held = LLMO_HMAP_INIT; /* model id -> count, in the pointer */
+	int rc = 0;
+
+	if (!gw->table)
+		return 0;
+	for (const struct gw_req *r = gw->held; r && !rc; r = r->hnext) {
+		uintptr_t n = (uintptr_t)llmo_hmap_get(&held, r->model->id);
+
+		rc = llmo_hmap_put(&held, r->model->id, (void *)(n + 1), NULL);
+	}
+	for (size_t i = 0; i < gw->table->models.len && !rc; i++) {
+		const char *id = gw->table->models.items[i]->id;
+
+		rc = llmo_metric_emit(e, (const char *[]){id},
+				      (double)(uintptr_t)llmo_hmap_get(&held, id));
+	}
+	llmo_hmap_release(&held, NULL);
+	return rc;
 }
 
 static void hold_unlink(struct gw_req *req)
@@ -887,7 +904,6 @@ static void hold_remove(struct gw_req *req)
 	if (!req->held)
 		return;
 	hold_unlink(req);
-	pending_gauge(req->gw, req->model->id);
 }
 
 static void on_hold_timeout(evutil_socket_t fd, short what, void *arg)
@@ -919,7 +935,6 @@ static bool hold(struct gw_req *req)
 	if (req->hnext)
 		req->hnext->hprev = req;
 	gw->held = req;
-	pending_gauge(gw, req->model->id);
 	LLMO_DEBUG(LOG, "request held for a ready replica", "model=%s", req->model->id);
 	return true;
 }
@@ -941,7 +956,6 @@ void llmo__gw_held_retry(struct llmo_gateway *gw)
 		r->table = gw->table;
 		r->model = m;
 		r->keyed = false;
-		pending_gauge(gw, m->id);
 		r->hnext = go;
 		go = r;
 	}

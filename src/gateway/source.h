@@ -81,4 +81,16 @@ int llmo_gw_table_from_kube(const json_t *workloads, const json_t *pods,
 			    struct llmo_gw_backends *r, struct llmo_gw_table **out,
 			    struct llmo_error *err);
 
+/*
+ * Informer transforms (llmo_informer_set_transform): a new object with only
+ * what llmo_gw_table_from_kube reads (and the metadata the informer keys
+ * its cache by), so that the gateway's caches do not hold whole objects
+ * (managedFields, defaulted specs, container env): a workload drops from
+ * about 15 KB of jansson values to a few hundred bytes. Building a table
+ * from the transformed objects gives the same table as from the originals.
+ * NULL when out of memory. ctx is unused. Any thread.
+ */
+json_t *llmo_gw_workload_transform(void *ctx, const json_t *w);
+json_t *llmo_gw_pod_transform(void *ctx, const json_t *pod);
+
 #endif

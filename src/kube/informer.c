@@ -54,6 +54,8 @@ struct llmo_informer {
 	char *label_selector; /* NULL: none */
 	char *field_selector; /* NULL: none */
 	int page_limit;
+	llmo_informer_transform_fn transform; /* NULL: objects are cached whole */
+	void *transform_ctx;
 	struct llmo_informer_handlers h;
 	void *ctx;
 	struct llmo__mailbox mb;
@@ -337,6 +339,31 @@ static int post(struct llmo_informer *inf, enum msg_kind kind, json_t *obj, cons
 }
 
 /*
+ * The loop's own copy of obj (background thread): the transform's result,
+ * or a deep copy. NULL when out of memory.
+ */
+static json_t *own_copy(struct llmo_informer *inf, const json_t *obj)
+{
+	if (inf->transform)
+		return inf->transform(inf->transform_ctx, obj);
+	return json_deep_copy(obj);
+}
+
+/* Appends the page's items to items: transformed, or the items themselves. */
+static int append_page(struct llmo_informer *inf, json_t *items, json_t *page_items)
+{
+	json_t *obj;
+	size_t i;
+
+	if (!inf->transform)
+		return json_array_extend(items, page_items) ? LLMO_ENOMEM : 0;
+	json_array_foreach (page_items, i, obj)
+		if (json_array_append_new(items, own_copy(inf, obj)))
+			return LLMO_ENOMEM;
+	return 0;
+}
+
+/*
  * A full paged list: *items (new array) and the list's resourceVersion.
  * A paged answer without a usable resourceVersion ("0" is never one: it
  * means "any version" to a watch) is listed again in one piece; llmo server
@@ -419,7 +446,7 @@ static int list_all(struct llmo_informer *inf, const volatile int *stop, json_t 
 			    LLMO_INFORMER_OBJECTS_MAX)
 			rc = llmo_error_set(err, LLMO_ETOOBIG, "list %s: more than %d objects",
 					    inf->res.plural, LLMO_INFORMER_OBJECTS_MAX);
-		if (!rc && json_array_extend(*items, json_object_get(page, "items")))
+		if (!rc && append_page(inf, *items, json_object_get(page, "items")))
 			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		free(cont);
 		cont = NULL;
@@ -482,7 +509,7 @@ static int on_watch_event(void *arg, const char *type, json_t *obj)
 	 * json_decref to whichever thread came second, and jansson's
 	 * decrement does not order the other thread's reads before the free.
 	 */
-	if (kind != MSG_BOOKMARK && !(mine = json_deep_copy(obj)))
+	if (kind != MSG_BOOKMARK && !(mine = own_copy(w->inf, obj)))
 		return LLMO_ENOMEM;
 	rc = post(w->inf, kind, mine, rv);
 	return rc == LLMO_ECLOSED ? 0 : rc;
@@ -618,6 +645,16 @@ int llmo_informer_set_field_selector(struct llmo_informer *inf, const char *fiel
 	}
 	free(inf->field_selector);
 	inf->field_selector = fs;
+	return 0;
+}
+
+int llmo_informer_set_transform(struct llmo_informer *inf, llmo_informer_transform_fn fn,
+				void *ctx, struct llmo_error *err)
+{
+	if (inf->running)
+		return llmo_error_set(err, LLMO_EINVAL, "informer: set the transform before start");
+	inf->transform = fn;
+	inf->transform_ctx = ctx;
 	return 0;
 }
 

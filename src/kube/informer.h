@@ -79,6 +79,30 @@ int llmo_informer_set_field_selector(struct llmo_informer *inf, const char *fiel
 				     struct llmo_error *err);
 
 /*
+ * A transform, after client-go's SetTransform: applied on the background
+ * thread to each listed or watched object (deleted ones included) before it
+ * is posted to the loop, so that the cache, the handlers and the getters
+ * only ever see what it returns. It returns a new object (a new reference
+ * that shares no value with obj: obj is freed on the background thread) or
+ * NULL when out of memory (the list or the watch then fails and is retried
+ * after a backoff, as on any other error).
+ *
+ * The result must keep metadata.name, metadata.namespace and
+ * metadata.resourceVersion (the cache's key; a relist compares
+ * resourceVersions), and metadata.labels and metadata.ownerReferences where
+ * llmo_informer_by_index is used with those indexes. It runs concurrently
+ * with the loop: fn may not touch loop-thread state through ctx.
+ *
+ * For read-only caches: never for an informer whose objects are written
+ * back to the API (an update built from a trimmed object would drop fields).
+ */
+typedef json_t *(*llmo_informer_transform_fn)(void *ctx, const json_t *obj);
+
+/* Sets the transform (NULL: none). Before llmo_informer_start only: LLMO_EINVAL after. */
+int llmo_informer_set_transform(struct llmo_informer *inf, llmo_informer_transform_fn fn,
+				void *ctx, struct llmo_error *err);
+
+/*
  * Starts the background thread. After a stop, a new start resumes the watch
  * from the last resourceVersion the loop applied (or lists again when none).
  * LLMO_EINVAL when already running; LLMO_EIO when the thread cannot start.

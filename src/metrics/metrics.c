@@ -27,6 +27,14 @@ struct llmo_metric {
 	struct llmo_hmap by_key;		 /* encoded values -> struct llmo_series * */
 	LLMO_VEC(struct llmo_series *) series; /* creation order */
 	bool warned;				 /* the series cap was hit and said so */
+	llmo_metric_collect_fn collect;		 /* non-NULL: the samples are made at write */
+	void *collect_ctx;
+};
+
+/* What llmo_metric_emit writes to. */
+struct llmo_metric_emitter {
+	const struct llmo_metric *f;
+	struct llmo_buf *b;
 };
 
 struct llmo_metrics {
@@ -371,11 +379,13 @@ static int put_number(struct llmo_buf *b, double v)
 	return llmo_buf_puts(b, tmp);
 }
 
-static int put_escaped(struct llmo_buf *b, const char *s, bool quote_too)
+/* s escaped, at most max bytes of it. */
+static int put_escaped(struct llmo_buf *b, const char *s, size_t max, bool quote_too)
 {
+	const char *end = s + strnlen(s, max);
 	int rc = 0;
 
-	for (; *s && !rc; s++) {
+	for (; s < end && !rc; s++) {
 		if (*s == '\\')
 			rc = llmo_buf_puts(b, "\\\\");
 		else if (*s == '\n')
@@ -389,7 +399,7 @@ static int put_escaped(struct llmo_buf *b, const char *s, bool quote_too)
 }
 
 /* "{a="x",b="y"" plus the extra label (le) when given, then "}"; nothing when empty. */
-static int put_labels(struct llmo_buf *b, const struct llmo_metric *f, const struct llmo_series *s,
+static int put_labels(struct llmo_buf *b, const struct llmo_metric *f, const char *const *values,
 		      const char *extra_name, const char *extra_value)
 {
 	int rc = 0;
@@ -398,7 +408,8 @@ static int put_labels(struct llmo_buf *b, const struct llmo_metric *f, const str
 	for (size_t i = 0; i < f->nlabels && !rc; i++) {
 		rc = llmo_buf_appendf(b, "%s%s=\"", any ? "," : "{", f->labels[i]);
 		if (!rc)
-			rc = put_escaped(b, s->values[i], true);
+			rc = put_escaped(b, values && values[i] ? values[i] : "",
+					 LLMO_METRICS_VALUE_MAX, true);
 		if (!rc)
 			rc = llmo_buf_putc(b, '"');
 		any = true;
@@ -412,30 +423,58 @@ static int put_labels(struct llmo_buf *b, const struct llmo_metric *f, const str
 	return rc;
 }
 
+/* One counter or gauge sample line. */
+static int put_sample(struct llmo_buf *b, const struct llmo_metric *f, const char *const *values,
+		      double v)
+{
+	int rc = llmo_buf_puts(b, f->name);
+
+	if (!rc)
+		rc = put_labels(b, f, values, NULL, NULL);
+	if (!rc)
+		rc = llmo_buf_putc(b, ' ');
+	if (!rc)
+		rc = put_number(b, v);
+	if (!rc)
+		rc = llmo_buf_putc(b, '\n');
+	return rc;
+}
+
+int llmo_metric_set_collect(struct llmo_metric *f, llmo_metric_collect_fn fn, void *ctx)
+{
+	if (f->type == LLMO_METRIC_HISTOGRAM)
+		return LLMO_EINVAL;
+	f->collect = fn;
+	f->collect_ctx = ctx;
+	return 0;
+}
+
+int llmo_metric_emit(struct llmo_metric_emitter *e, const char *const *values, double v)
+{
+	return put_sample(e->b, e->f, values, v);
+}
+
 static int write_family(const struct llmo_metric *f, struct llmo_buf *b)
 {
 	static const char *const types[] = {"counter", "gauge", "histogram"};
 	int rc = llmo_buf_appendf(b, "# HELP %s ", f->name);
 
 	if (!rc)
-		rc = put_escaped(b, f->help, false);
+		rc = put_escaped(b, f->help, SIZE_MAX, false);
 	if (!rc)
 		rc = llmo_buf_appendf(b, "\n# TYPE %s %s\n", f->name, types[f->type]);
+	if (!rc && f->collect) {
+		struct llmo_metric_emitter e = {f, b};
+
+		return f->collect(f->collect_ctx, &e);
+	}
 	for (size_t i = 0; i < f->series.len && !rc; i++) {
 		const struct llmo_series *s = f->series.items[i];
 		uint64_t cum = 0;
 		char le[64];
 
 		if (f->type != LLMO_METRIC_HISTOGRAM) {
-			rc = llmo_buf_puts(b, f->name);
-			if (!rc)
-				rc = put_labels(b, f, s, NULL, NULL);
-			if (!rc)
-				rc = llmo_buf_putc(b, ' ');
-			if (!rc)
-				rc = put_number(b, s->value);
-			if (!rc)
-				rc = llmo_buf_putc(b, '\n');
+			rc = put_sample(b, f, (const char *const *)s->values, s->value);
 			continue;
 		}
 		for (size_t k = 0; k <= f->nbuckets && !rc; k++) {
@@ -453,14 +492,14 @@ static int write_family(const struct llmo_metric *f, struct llmo_buf *b)
 			}
 			llmo_buf_release(&leb);
 			if (!rc)
-				rc = put_labels(b, f, s, "le", le);
+				rc = put_labels(b, f, (const char *const *)s->values, "le", le);
 			if (!rc)
 				rc = llmo_buf_appendf(b, " %" PRIu64 "\n", cum);
 		}
 		if (!rc)
 			rc = llmo_buf_appendf(b, "%s_sum", f->name);
 		if (!rc)
-			rc = put_labels(b, f, s, NULL, NULL);
+			rc = put_labels(b, f, (const char *const *)s->values, NULL, NULL);
 		if (!rc)
 			rc = llmo_buf_putc(b, ' ');
 		if (!rc)
@@ -468,7 +507,7 @@ static int write_family(const struct llmo_metric *f, struct llmo_buf *b)
 		if (!rc)
 			rc = llmo_buf_appendf(b, "\n%s_count", f->name);
 		if (!rc)
-			rc = put_labels(b, f, s, NULL, NULL);
+			rc = put_labels(b, f, (const char *const *)s->values, NULL, NULL);
 		if (!rc)
 			rc = llmo_buf_appendf(b, " %" PRIu64 "\n", s->count);
 	}

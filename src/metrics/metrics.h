@@ -110,6 +110,21 @@ void llmo_metric_observe(struct llmo_metric *f, const char *const *values, doubl
 size_t llmo_metric_count(const struct llmo_metric *f);
 
 /*
+ * Collected families: f's samples are not stored but made each time the
+ * registry is written, by fn calling llmo_metric_emit once per sample in the
+ * order they are to appear (values as for llmo_metric_series). For values
+ * a component can read off a structure it keeps anyway (the gateway's
+ * routing table): they cost no memory per series and are never stale. No
+ * series cap applies, fn bounds them; stored series of f are not written.
+ * fn returns 0 or the first non-zero llmo_metric_emit returned (out's
+ * error). Counters and gauges only: LLMO_EINVAL for a histogram.
+ */
+struct llmo_metric_emitter;
+typedef int (*llmo_metric_collect_fn)(void *ctx, struct llmo_metric_emitter *e);
+int llmo_metric_set_collect(struct llmo_metric *f, llmo_metric_collect_fn fn, void *ctx);
+int llmo_metric_emit(struct llmo_metric_emitter *e, const char *const *values, double v);
+
+/*
  * Appends the text exposition of every family to out (in registration
  * order, series in creation order): # HELP, # TYPE, then the samples, label
  * values escaped (\\, \", \n). Families without series print only their

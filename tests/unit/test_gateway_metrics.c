@@ -108,6 +108,70 @@ static void test_series_cap(void **state)
 	llmo_metrics_free(m);
 }
 
+/* A collected family: its samples come from the callback at each write, none stored. */
+struct rows {
+	int n;		/* samples to emit */
+	double base;	/* the first one's value */
+};
+
+static int emit_rows(void *ctx, struct llmo_metric_emitter *e)
+{
+	const struct rows *r = ctx;
+	int rc = 0;
+
+	for (int i = 0; i < r->n && !rc; i++) {
+		char model[16];
+
+		snprintf(model, sizeof(model), "m%d", i);
+		rc = llmo_metric_emit(e, (const char *[]){model, i ? "draining" : "re\"ady"},
+				      r->base + i);
+	}
+	return rc;
+}
+
+static void test_collected_family(void **state)
+{
+	static const double buckets[] = {1};
+	struct llmo_metrics *m;
+	struct llmo_metric *g, *h;
+	struct rows rows = {.n = 0, .base = 0};
+	struct llmo_buf small;
+	char *text;
+
+	assert_int_equal(llmo_metrics_new(&m), 0);
+	assert_int_equal(llmo_metrics_gauge(m, "x_endpoints", "Endpoints.",
+					    (const char *[]){"model", "state"}, 2, &g, NULL),
+			 0);
+	assert_int_equal(llmo_metrics_histogram(m, "x_seconds", "S.", NULL, 0, buckets, 1, &h,
+						NULL),
+			 0);
+	assert_int_equal(llmo_metric_set_collect(h, emit_rows, &rows), LLMO_EINVAL);
+	assert_int_equal(llmo_metric_set_collect(g, emit_rows, &rows), 0);
+	/* a stored series of a collected family is not written */
+	llmo_metric_set(g, (const char *[]){"stored", "ready"}, 7);
+	text = expose(m);
+	assert_string_equal(text, "# HELP x_endpoints Endpoints.\n"
+				  "# TYPE x_endpoints gauge\n"
+				  "# HELP x_seconds S.\n"
+				  "# TYPE x_seconds histogram\n");
+	free(text);
+	/* read at each write: what the callback's source says now, escaped like stored ones */
+	rows = (struct rows){.n = 2, .base = 3};
+	text = expose(m);
+	assert_string_equal(text, "# HELP x_endpoints Endpoints.\n"
+				  "# TYPE x_endpoints gauge\n"
+				  "x_endpoints{model=\"m0\",state=\"re\\\"ady\"} 3\n"
+				  "x_endpoints{model=\"m1\",state=\"draining\"} 4\n"
+				  "# HELP x_seconds S.\n"
+				  "# TYPE x_seconds histogram\n");
+	free(text);
+	/* the output's error comes back through the callback */
+	llmo_buf_init(&small, 64);
+	assert_int_equal(llmo_metrics_write(m, &small), LLMO_ETOOBIG);
+	llmo_buf_release(&small);
+	llmo_metrics_free(m);
+}
+
 static void test_bad_names(void **state)
 {
 	static const double one[] = {1}, down[] = {2, 1};
@@ -138,6 +202,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exposition),
 		cmocka_unit_test(test_series_cap),
+		cmocka_unit_test(test_collected_family),
 		cmocka_unit_test(test_bad_names),
 	};
 

@@ -256,6 +256,39 @@ static json_t *pod(const char *ns, const char *name, const char *wl, const char 
 	return p;
 }
 
+/* Set: the builders get the objects as the informers cache them (transformed). */
+static bool transformed;
+
+static json_t *map_array(const json_t *arr, json_t *(*fn)(void *ctx, const json_t *obj))
+{
+	json_t *out = json_array(), *o;
+	size_t i;
+
+	json_array_foreach(arr, i, o) {
+		json_t *slim = fn(NULL, o);
+
+		assert_non_null(slim);
+		json_array_append_new(out, slim);
+	}
+	return out;
+}
+
+static int from_kube(const json_t *wls, const json_t *pods, struct llmo_gw_backends *r,
+		     struct llmo_gw_table **t)
+{
+	json_t *w2, *p2;
+	int rc;
+
+	if (!transformed)
+		return llmo_gw_table_from_kube(wls, pods, r, t, NULL);
+	w2 = map_array(wls, llmo_gw_workload_transform);
+	p2 = map_array(pods, llmo_gw_pod_transform);
+	rc = llmo_gw_table_from_kube(w2, p2, r, t, NULL);
+	json_decref(w2);
+	json_decref(p2);
+	return rc;
+}
+
 static void test_from_kube(void **state)
 {
 	json_t *wls = json_array(), *pods = json_array(), *p;
@@ -285,7 +318,7 @@ static void test_from_kube(void **state)
 	json_array_append_new(pods, pod("llm", "lost", "gone", "10.0.0.5", true, NULL));
 
 	llmo_gw_backends_init(&r, NULL, NULL);
-	assert_int_equal(llmo_gw_table_from_kube(wls, pods, &r, &t, NULL), 0);
+	assert_int_equal(from_kube(wls, pods, &r, &t), 0);
 	/* "chat" is a workload name in two namespaces: the smaller id wins */
 	m = lookup(t, "chat");
 	assert_string_equal(m->id, "dev/chat");
@@ -382,7 +415,7 @@ static void test_kube_tracks_and_drain(void **state)
 	json_array_append_new(pods, p);
 
 	llmo_gw_backends_init(&r, NULL, NULL);
-	assert_int_equal(llmo_gw_table_from_kube(wls, pods, &r, &t, NULL), 0);
+	assert_int_equal(from_kube(wls, pods, &r, &t), 0);
 	m = lookup(t, "chat");
 	assert_string_equal(m->ns, "llm");
 	assert_string_equal(m->workload, "chat");
@@ -404,7 +437,7 @@ static void test_kube_tracks_and_drain(void **state)
 	assert_int_equal(llmo_gw_backend_get(&r, "10.0.0.3:8000", &held, NULL), 0);
 	held->inflight = 1;
 	llmo_gw_table_unref(t);
-	assert_int_equal(llmo_gw_table_from_kube(wls, pods, &r, &t, NULL), 0);
+	assert_int_equal(from_kube(wls, pods, &r, &t), 0);
 	m = lookup(t, "chat");
 	assert_int_equal(m->eps.len, 3);
 	assert_string_equal(m->eps.items[2].pod, "chat-3");
@@ -416,7 +449,7 @@ static void test_kube_tracks_and_drain(void **state)
 	/* a plain workload: no split, not sticky */
 	json_object_del(json_object_get(w, "spec"), "deploymentStrategy");
 	json_object_del(w, "status");
-	assert_int_equal(llmo_gw_table_from_kube(wls, pods, &r, &t, NULL), 0);
+	assert_int_equal(from_kube(wls, pods, &r, &t), 0);
 	m = lookup(t, "chat");
 	assert_int_equal(m->tracks.len, 0);
 	assert_int_equal(m->sticky, LLMO_GW_STICKY_NONE);
@@ -424,6 +457,76 @@ static void test_kube_tracks_and_drain(void **state)
 	llmo_gw_backends_release(&r);
 	json_decref(wls);
 	json_decref(pods);
+}
+
+/* The same tables from the objects as the gateway's informers cache them. */
+static void test_from_kube_transformed(void **state)
+{
+	transformed = true;
+	test_from_kube(state);
+	test_kube_tracks_and_drain(state);
+	transformed = false;
+}
+
+/* The transforms keep what the builder reads and nothing else. */
+static void test_transforms_keep_only_what_is_read(void **state)
+{
+	json_t *w = json_loads(
+		"{\"apiVersion\": \"llm.orchestrator.io/v1\", \"kind\": \"LLMWorkload\","
+		" \"metadata\": {\"name\": \"chat\", \"namespace\": \"llm\", \"uid\": \"u1\","
+		"  \"resourceVersion\": \"7\", \"managedFields\": [{\"manager\": \"x\"}]},"
+		" \"spec\": {\"modelName\": \"llama2\", \"modelVersion\": \"7b\","
+		"  \"resources\": {\"gpu\": \"1\"}, \"deploymentStrategy\": {\"type\": \"rolling\"}},"
+		" \"status\": {\"phase\": \"Running\", \"tracks\": [{\"name\": \"stable\", \"weight\": 100}]}}",
+		0, NULL);
+	json_t *p = json_loads(
+		"{\"metadata\": {\"name\": \"chat-1\", \"namespace\": \"llm\", \"resourceVersion\": \"9\","
+		"  \"labels\": {\"llm.orchestrator.io/workload\": \"chat\", \"app\": \"x\"},"
+		"  \"annotations\": {\"llm.orchestrator.io/draining\": \"true\", \"note\": \"big\"}},"
+		" \"spec\": {\"containers\": [{\"name\": \"side\", \"env\": [{\"name\": \"A\"}]},"
+		"  {\"name\": \"model\", \"ports\": [{\"name\": \"http\", \"containerPort\": 9000}]}]},"
+		" \"status\": {\"phase\": \"Running\", \"podIP\": \"10.0.0.1\", \"hostIP\": \"10.1.1.1\","
+		"  \"conditions\": [{\"type\": \"Initialized\", \"status\": \"True\"},"
+		"   {\"type\": \"Ready\", \"status\": \"True\", \"lastTransitionTime\": \"t\"}]}}",
+		0, NULL);
+	json_t *want_w = json_loads(
+		"{\"metadata\": {\"name\": \"chat\", \"namespace\": \"llm\", \"resourceVersion\": \"7\"},"
+		" \"spec\": {\"modelName\": \"llama2\", \"modelVersion\": \"7b\"},"
+		" \"status\": {\"tracks\": [{\"name\": \"stable\", \"weight\": 100}]}}",
+		0, NULL);
+	json_t *want_p = json_loads(
+		"{\"metadata\": {\"name\": \"chat-1\", \"namespace\": \"llm\", \"resourceVersion\": \"9\","
+		"  \"labels\": {\"llm.orchestrator.io/workload\": \"chat\"},"
+		"  \"annotations\": {\"llm.orchestrator.io/draining\": \"true\"}},"
+		" \"spec\": {\"containers\": [{},"
+		"  {\"ports\": [{\"name\": \"http\", \"containerPort\": 9000}]}]},"
+		" \"status\": {\"phase\": \"Running\", \"podIP\": \"10.0.0.1\","
+		"  \"conditions\": [{\"type\": \"Ready\", \"status\": \"True\"}]}}",
+		0, NULL);
+	json_t *got_w, *got_p;
+
+	assert_non_null(w);
+	assert_non_null(p);
+	got_w = llmo_gw_workload_transform(NULL, w);
+	got_p = llmo_gw_pod_transform(NULL, p);
+	assert_true(json_equal(got_w, want_w));
+	assert_true(json_equal(got_p, want_p));
+	json_decref(got_w);
+	/* an A/B test keeps its strategy */
+	json_object_set_new(json_object_get(w, "spec"), "deploymentStrategy",
+			    json_pack("{s:s, s:{s:s}, s:i}", "type", "abTest", "abTest", "stickyBy",
+				      "tenant", "maxSurge", 1));
+	got_w = llmo_gw_workload_transform(NULL, w);
+	json_decref(want_w);
+	want_w = json_pack("{s:s, s:{s:s}}", "type", "abTest", "abTest", "stickyBy", "tenant");
+	assert_true(json_equal(json_object_get(json_object_get(got_w, "spec"), "deploymentStrategy"),
+			       want_w));
+	json_decref(got_w);
+	json_decref(got_p);
+	json_decref(want_w);
+	json_decref(want_p);
+	json_decref(w);
+	json_decref(p);
 }
 
 static void test_backends_outlive_swaps(void **state)
@@ -486,6 +589,8 @@ int main(void)
 		cmocka_unit_test(test_file_read),
 		cmocka_unit_test(test_name_conflicts),
 		cmocka_unit_test(test_from_kube),
+		cmocka_unit_test(test_from_kube_transformed),
+		cmocka_unit_test(test_transforms_keep_only_what_is_read),
 		cmocka_unit_test(test_static_tracks),
 		cmocka_unit_test(test_kube_tracks_and_drain),
 		cmocka_unit_test(test_backends_outlive_swaps),

@@ -364,6 +364,101 @@ static void test_selector_and_stop(void **state)
 	llmo_informer_free(inf);
 }
 
+/* ---- the transform ---- */
+
+/* Keeps the identity and data, drops the rest (labels), and marks the result. */
+static json_t *slim(void *ctx, const json_t *obj)
+{
+	const json_t *m = json_object_get(obj, "metadata");
+
+	return json_pack("{s:{s:o, s:o, s:o}, s:o, s:b}", "metadata", "name",
+			 json_deep_copy(json_object_get(m, "name")), "namespace",
+			 json_deep_copy(json_object_get(m, "namespace")), "resourceVersion",
+			 json_deep_copy(json_object_get(m, "resourceVersion")), "data",
+			 json_deep_copy(json_object_get(obj, "data")), "transformed", 1);
+}
+
+/* What the handlers saw of a transformed cache: every object must be slim. */
+struct slim_seen {
+	int adds, updates, deletes;
+	bool all_slim;
+};
+
+static void check_slim(struct slim_seen *s, const json_t *obj)
+{
+	if (!json_is_true(json_object_get(obj, "transformed")) ||
+	    json_object_get(json_object_get(obj, "metadata"), "labels"))
+		s->all_slim = false;
+}
+
+static void slim_add(void *ctx, json_t *obj)
+{
+	((struct slim_seen *)ctx)->adds++;
+	check_slim(ctx, obj);
+}
+
+static void slim_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	((struct slim_seen *)ctx)->updates++;
+	check_slim(ctx, old_obj);
+	check_slim(ctx, new_obj);
+}
+
+static void slim_delete(void *ctx, json_t *obj)
+{
+	((struct slim_seen *)ctx)->deletes++;
+	check_slim(ctx, obj);
+}
+
+static bool slim_counts(void *ctx)
+{
+	const struct slim_seen *s = ctx;
+
+	return s->adds >= 4 && s->updates >= 1 && s->deletes >= 1;
+}
+
+/* Listed (two pages) and watched objects alike are cached and handed over transformed. */
+static void test_transform(void **state)
+{
+	static const struct llmo_informer_handlers h = {slim_add, slim_update, slim_delete};
+	struct slim_seen s = {.all_slim = true};
+	struct llmo_error err = {0};
+	struct llmo_informer *inf = NULL;
+	json_t *live;
+
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "pre-%d", i);
+		create_cm(name, "web", "1");
+	}
+	assert_int_equal(llmo_informer_new(fx.client, &llmo_kube_configmaps, NS, NULL, fx.base, &h,
+					   &s, &inf, &err),
+			 0);
+	llmo__informer_set_page_limit(inf, 2);
+	assert_int_equal(llmo_informer_set_transform(inf, slim, NULL, &err), 0);
+	assert_int_equal(llmo_informer_start(inf, &err), 0);
+	assert_int_equal(llmo_informer_set_transform(inf, NULL, NULL, &err), LLMO_EINVAL);
+	assert_true(run_until(fx.base, synced, inf, WAIT_MS));
+	assert_int_equal(s.adds, 3);
+	assert_true(converged(inf)); /* keyed and versioned as the server's objects */
+	/* the cache holds the slim form: no labels, so the label index is empty */
+	assert_int_equal(by_index_count(inf, LLMO_INFORMER_INDEX_LABEL, "app=web"), 0);
+
+	create_cm("live", "web", "1");
+	patch_cm("live", "2");
+	delete_cm("pre-0");
+	assert_true(run_until(fx.base, slim_counts, &s, WAIT_MS));
+	assert_true(converged(inf));
+	live = llmo_informer_get(inf, NS, "live");
+	assert_non_null(live);
+	assert_true(json_is_true(json_object_get(live, "transformed")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(live, "data"), "k")),
+			    "2");
+	assert_true(s.all_slim);
+	llmo_informer_free(inf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +466,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relist_delivers_differences, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_after_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_selector_and_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transform, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The embedded gateway's memory per LLMWorkload: for each llmo binary given (say
+# an old build and a new one, in the same command), `llmo server` (controller,
+# scheduler, agent and registry off, so nothing acts on the workloads) with the
+# gateway and without it (--disable ...,gateway), N LLMWorkloads created through
+# the API by llmo-loadgen (no pods), then VmRSS once the gateway's routing table
+# has all N models (the server's log says so) and a few seconds more. The
+# difference of the two runs, divided by N, is the gateway's cost per workload;
+# the difference at start (libcurl, threads) is printed apart, and each
+# binary's total against the first one's.
+#
+# Usage: bench/gateway/workloads.sh LOADGEN LLMO [LLMO...]   (N=10000 CONC=8 SETTLE=3)
+# LOADGEN is build/bench/llmo-loadgen (configure with -DLLMO_BENCH=ON).
+set -euo pipefail
+[ $# -ge 2 ] || { sed -n '2,12p' "$0"; exit 2; }
+N=${N:-10000}
+CONC=${CONC:-8}
+SETTLE=${SETTLE:-3}
+LOADGEN=$1
+shift
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+work_dir
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# run LLMO DISABLE: prints the server's VmRSS in kB at start and after N workloads
+run() {
+	local llmo=$1 disable=$2 dir pid url
+	dir=$(mktemp -d "$WORK/srv.XXXXXX")
+	: >"$dir/stdout"
+	"$llmo" server --insecure-http --data-dir "$dir" --listen 127.0.0.1:0 \
+		--gateway-listen 127.0.0.1:0 --disable "$disable" --log-level info \
+		>"$dir/stdout" 2>"$dir/log" &
+	pid=$!
+	PIDS+=("$pid")
+	url=$(wait_line "$dir/stdout" 's/^llmo server listening on //p')
+	echo -n "$(rss_kb "$pid") "
+	"$LOADGEN" --mode llmo --url "$url" --token-file "$dir/token" -n "$N" -c "$CONC" \
+		--phases create >"$dir/loadgen.txt" ||
+		{ cat "$dir/loadgen.txt" >&2; exit 1; }
+	# the creates' rate: the gateway rebuilds its table on the server's threads meanwhile
+	echo "  creates/s with $disable off: $(sed -n 's/.* per_sec=\([0-9.]*\).*/\1/p' "$dir/loadgen.txt")" >&2
+	if [[ $disable != *gateway* ]]; then
+		# the table is rebuilt after each batch of changes; wait for the last one
+		for _ in $(seq 1 1200); do
+			grep -q "routing table.*models=$N " "$dir/log" && break
+			sleep 0.1
+		done
+		grep -q "routing table.*models=$N " "$dir/log" ||
+			{ echo "bench: the gateway never had $N models" >&2; tail -3 "$dir/log" >&2; exit 1; }
+	fi
+	sleep "$SETTLE"
+	rss_kb "$pid"
+	kill "$pid"
+	wait "$pid" || true
+	PIDS=()
+}
+
+echo "workloads: $N LLMWorkloads, no pods; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+first=
+for llmo in "$@"; do
+	echo "== $llmo"
+	with=$(run "$llmo" controller,scheduler,agent,registry)
+	without=$(run "$llmo" controller,scheduler,agent,registry,gateway)
+	# "START END" of each run: the gateway's share at start, and its growth with the workloads
+	read -r w0 w1 <<<"$with"
+	read -r o0 o1 <<<"$without"
+	gw=$((w1 - o1))
+	[ -n "$first" ] || first=$gw
+	awk -v w0="$w0" -v w1="$w1" -v o0="$o0" -v o1="$o1" -v n="$N" -v first="$first" 'BEGIN {
+		gw = w1 - o1; start = w0 - o0
+		printf "  server with the gateway %.1f MB, without %.1f MB: the gateway %.1f MB (%.2fx the first binary'"'"'s),\n",
+			w1 / 1024, o1 / 1024, gw / 1024, gw / first
+		printf "  %.0f bytes per workload; %.1f MB of it at start, %.0f bytes per workload on top\n",
+			gw * 1024 / n, start / 1024, (gw - start) * 1024 / n }'
+done
