@@ -177,6 +177,7 @@ int llmo_gw_table_new(struct llmo_gw_table **out)
 		return LLMO_ENOMEM;
 	t->refs = 1;
 	llmo_hmap_init(&t->names);
+	llmo_hmap_init(&t->ids);
 	return 0;
 }
 
@@ -220,6 +221,7 @@ void llmo_gw_table_unref(struct llmo_gw_table *t)
 		model_free(t->models.items[i]);
 	llmo_vec_release(&t->models);
 	llmo_hmap_release(&t->names, free);
+	llmo_hmap_release(&t->ids, NULL);
 	free(t);
 }
 
@@ -231,11 +233,16 @@ int llmo_gw_table_add_model(struct llmo_gw_table *t, const char *id, struct llmo
 	*out = NULL;
 	if (t->models.len >= LLMO_GW_MODELS_MAX)
 		return llmo_error_set(err, LLMO_ERANGE, "more than %d models", LLMO_GW_MODELS_MAX);
-	for (size_t i = 0; i < t->models.len; i++)
-		if (strcmp(t->models.items[i]->id, id) == 0)
-			return llmo_error_set(err, LLMO_EEXIST, "model \"%s\" is listed twice", id);
+	/* by the id index: a table of thousands of models is rebuilt after each change */
+	if (llmo_hmap_has(&t->ids, id))
+		return llmo_error_set(err, LLMO_EEXIST, "model \"%s\" is listed twice", id);
 	m = calloc(1, sizeof(*m));
-	if (!m || !(m->id = llmo_strdup(id)) || !(slot = llmo_vec_push(&t->models))) {
+	if (!m || !(m->id = llmo_strdup(id)) || llmo_hmap_put(&t->ids, id, m, NULL)) {
+		model_free(m);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	if (!(slot = llmo_vec_push(&t->models))) {
+		llmo_hmap_del(&t->ids, id, NULL);
 		model_free(m);
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	}
@@ -386,10 +393,7 @@ bool llmo_gw_model_split(const struct llmo_gw_model *m)
 
 struct llmo_gw_model *llmo_gw_table_model(const struct llmo_gw_table *t, const char *id)
 {
-	for (size_t i = 0; i < t->models.len; i++)
-		if (strcmp(t->models.items[i]->id, id) == 0)
-			return t->models.items[i];
-	return NULL;
+	return llmo_hmap_get(&t->ids, id);
 }
 
 struct llmo_gw_model *llmo_gw_table_lookup(const struct llmo_gw_table *t, const char *name,

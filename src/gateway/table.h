@@ -158,6 +158,7 @@ struct llmo_gw_table {
 	int refs;
 	LLMO_VEC(struct llmo_gw_model *) models;
 	struct llmo_hmap names; /* name -> struct name_entry (private) */
+	struct llmo_hmap ids;   /* model id -> its struct llmo_gw_model (borrowed from models) */
 };
 
 /* An empty table with one reference. LLMO_ENOMEM. */
