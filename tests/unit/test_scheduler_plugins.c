@@ -56,7 +56,9 @@
  * GPU memory: 20Gi shares of an 80Gi GPU pack four to a GPU (250m each), a
  * share with more memory than its fraction takes the larger (500m and 60Gi:
  * 750m), and a 48Gi request skips 40Gi GPUs with its own reason
- * (test_gpu_memory_share, test_gpu_memory_filter).
+ * (test_gpu_memory_share, test_gpu_memory_filter); running pods hold their
+ * shares (annotated, or worked out on their node) when a pod preempts
+ * (test_gpu_memory_preempt).
  *
  * Pods already running are created bound (spec.nodeName and the GPU
  * annotation set), so where they are is given, not chosen.
@@ -1282,6 +1284,66 @@ static void test_gpu_memory_filter(void **state)
 	fixture_stop(&f);
 }
 
+/*
+ * GPU memory shares held by running pods, with preemption: ha and hb have
+ * one 80Gi GPU each (a0, b0), each held by a basic pod asking 100m and
+ * 40Gi: ha's with its gpu-share annotation 500m (bound by llmo), hb's
+ * without (its share is worked out on hb: 1000 * 40 / 80 = 500m). A premium
+ * pod asking 100m and 48Gi (600m) fits neither (500m + 600m), so it evicts
+ * one of them and is nominated; counted at their 100m requests, both would
+ * have had room (700m). Once the victim is gone it is bound there, with
+ * the share 600m.
+ */
+static void test_gpu_memory_preempt(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	json_t *p;
+	char node[128];
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "ha", "1");
+	add_node(&f, "hb", "1");
+	gpu_memory_node(&f, "ha", "a", 1, (json_int_t)80 << 30);
+	gpu_memory_node(&f, "hb", "b", 1, (json_int_t)80 << 30);
+	p = pod("held-a", "100m", "basic", NULL, "ha", "a0");
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string("40Gi"));
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_BINDER_GPU_SHARE_ANNOTATION, json_string("500m"));
+	put(&f, &llmo_kube_pods, p);
+	p = pod("held-b", "100m", "basic", NULL, "hb", "b0");
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string("40Gi"));
+	put(&f, &llmo_kube_pods, p);
+	b = start_binder(&f);
+
+	p = gpu_memory_pod("pm", "100m", "48Gi");
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    LLMO_BINDER_QOS_LABEL, json_string("premium"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "pm";
+	w.event_reason = "Preempting";
+	w.event_text = "Preempting 1 pod(s) of lower priority on node h";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_int_equal(llmo_binder_evicted_count(b), 1);
+	assert_string_equal(node_field(&f, "pm", false), "");
+	snprintf(node, sizeof(node), "%s", node_field(&f, "pm", true));
+	assert_true(!strcmp(node, "ha") || !strcmp(node, "hb"));
+	assert_true(deleting(&f, !strcmp(node, "ha") ? "held-a" : "held-b"));
+
+	force_delete(&f, !strcmp(node, "ha") ? "held-a" : "held-b");
+	w.event_reason = NULL;
+	w.node = node;
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_string_equal(annotation_of(&f, "pm", LLMO_BINDER_GPU_SHARE_ANNOTATION), "600m");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1302,6 +1364,7 @@ int main(void)
 		cmocka_unit_test(test_topology),
 		cmocka_unit_test(test_gpu_memory_share),
 		cmocka_unit_test(test_gpu_memory_filter),
+		cmocka_unit_test(test_gpu_memory_preempt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
