@@ -61,6 +61,7 @@ static const char *const res_names[RES_N] = {"cpu", "memory", "nvidia.com/gpu"};
 static const char *const why_text[WHY_N] = {
 	"Insufficient cpu",		     "Insufficient memory",
 	"Insufficient nvidia.com/gpu",	     "node(s) didn't match gpuType",
+	NULL, /* WHY_GPU_MEMORY names the pod's memory: llmo__binder_format_reasons */
 	"node(s) didn't match Pod's node affinity/selector",
 	"node(s) were not ready",	     "node(s) were unschedulable",
 };
@@ -215,6 +216,16 @@ void llmo__binder_sat_add(int64_t *sum, int64_t a)
 		*sum = a > 0 ? INT64_MAX : INT64_MIN;
 }
 
+/* The bytes of a quantity such as "20Gi" (rounded up); 0 when missing, bad or not positive. */
+static int64_t quantity_bytes(const char *q)
+{
+	int64_t milli = 0;
+
+	if (!q || llmo_quantity_parse(q, &milli, NULL) || milli <= 0)
+		return 0;
+	return milli / 1000 + (milli % 1000 != 0);
+}
+
 /* The pod's request; unparsable quantities count as 0 (validation rejects them). */
 void llmo__binder_pod_request(const json_t *pod, struct llmo__binder_usage *u)
 {
@@ -234,6 +245,69 @@ void llmo__binder_pod_request(const json_t *pod, struct llmo__binder_usage *u)
 				llmo__binder_sat_add(&u->v[r], m);
 		}
 	}
+	u->gpu_mem = quantity_bytes(llmo__binder_annotation(pod, LLMO_BINDER_GPU_MEMORY_ANNOTATION));
+}
+
+int64_t llmo__binder_node_gpu_memory(const json_t *node)
+{
+	const char *devs = llmo__binder_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *label = llmo__binder_label(node, LLMO_BINDER_GPU_MEMORY_LABEL);
+	json_t *arr = devs ? json_loads(devs, 0, NULL) : NULL, *d;
+	int64_t least = 0, mib = 0;
+	size_t i;
+
+	json_array_foreach(arr, i, d) {
+		json_t *t = json_object_get(d, "memoryTotalBytes");
+
+		if (json_is_integer(t) && json_integer_value(t) > 0 &&
+		    (!least || json_integer_value(t) < least))
+			least = json_integer_value(t);
+	}
+	json_decref(arr);
+	if (least)
+		return least;
+	/* the label is a plain decimal count of MiB */
+	if (label && llmo_parse_int64(label, &mib, NULL) == 0 && mib > 0 && mib <= INT64_MAX >> 20)
+		return mib << 20;
+	return 0;
+}
+
+int64_t llmo__binder_gpu_share(int64_t milli, int64_t gpu_mem, int64_t gpu_total)
+{
+	int64_t share;
+
+	if (gpu_mem <= 0)
+		return milli;
+	if (gpu_total < gpu_mem)
+		return -1;
+	if (milli >= LLMO_SCHED_MILLI)
+		return milli;
+	/* gpu_mem <= gpu_total: scaled down (both alike) until 1000 * gpu_mem fits */
+	while (gpu_mem > INT64_MAX / LLMO_SCHED_MILLI) {
+		gpu_mem >>= 10;
+		gpu_total >>= 10;
+	}
+	share = gpu_mem * LLMO_SCHED_MILLI / gpu_total +
+		(gpu_mem * LLMO_SCHED_MILLI % gpu_total != 0);
+	return LLMO_MAX(share, milli);
+}
+
+bool llmo__binder_node_request(const struct llmo_binder *b, const json_t *node,
+			       const struct llmo__binder_usage *req, struct llmo__binder_usage *out)
+{
+	const struct llmo__binder_node *cached;
+	int64_t share;
+
+	*out = *req;
+	if (req->gpu_mem <= 0)
+		return true;
+	cached = llmo__binder_state_node(b, llmo_kube_str(node, "metadata", "name"));
+	share = llmo__binder_gpu_share(req->v[RES_GPU], req->gpu_mem,
+				      cached ? cached->gpu_mem : llmo__binder_node_gpu_memory(node));
+	if (share < 0)
+		return false;
+	out->v[RES_GPU] = share;
+	return true;
 }
 
 /*
@@ -706,7 +780,7 @@ static int add_nominee(struct llmo__binder_pass *p, const char *key)
 	u = llmo__binder_pass_used(p, node);
 	if (!u)
 		return LLMO_ENOMEM;
-	llmo__binder_pod_request(pod, &req);
+	llmo__binder_pod_held(p->b, pod, node, &req);
 	for (int r = 0; r < RES_N; r++)
 		llmo__binder_sat_add(&u->v[r], req.v[r]);
 	return 0;
@@ -779,6 +853,7 @@ static void node_check(const struct llmo__binder_pass *p, const json_t *node, co
 	const char *node_name = llmo_kube_str(node, "metadata", "name");
 	const struct llmo__binder_usage *used = llmo__binder_used(p, node_name);
 	const struct llmo__binder_node *cached = llmo__binder_state_node(p->b, node_name);
+	struct llmo__binder_usage on;
 
 	memset(nf, 0, sizeof(*nf));
 	nf->fit = FIT_NO;
@@ -803,6 +878,12 @@ static void node_check(const struct llmo__binder_pass *p, const json_t *node, co
 		nf->why = WHY_GPU_TYPE;
 		return;
 	}
+	/* a GPU memory request is a share that depends on the node's GPUs */
+	if (!llmo__binder_node_request(p->b, node, req, &on)) {
+		nf->why = WHY_GPU_MEMORY;
+		return;
+	}
+	req = &on;
 	nf->fit = FIT_OK;
 	for (int r = 0; r < RES_N; r++) {
 		int64_t have, free_m;
@@ -910,14 +991,18 @@ static int binder_workload(const struct llmo_binder *b, struct llmo_sched_worklo
 
 /*
  * First fit, the placement before the policies (binder.h): the first of
- * nodes[0..n) with GPUs for milli, its GPU ids into gpus. NULL when none.
+ * nodes[0..n) with GPUs for req there, its GPU ids into gpus. NULL when none.
  */
-static json_t *first_fit(struct llmo__binder_pass *p, json_t **nodes, size_t n, int64_t milli,
-			 struct llmo_buf *gpus)
+static json_t *first_fit(struct llmo__binder_pass *p, json_t **nodes, size_t n,
+			 const struct llmo__binder_usage *req, struct llmo_buf *gpus)
 {
 	for (size_t i = 0; i < n; i++) {
+		struct llmo__binder_usage on;
+
 		llmo_buf_reset(gpus);
-		if (milli <= 0 || llmo__binder_pick_gpus(p, nodes[i], milli, gpus))
+		if (!llmo__binder_node_request(p->b, nodes[i], req, &on))
+			continue;
+		if (on.v[RES_GPU] <= 0 || llmo__binder_pick_gpus(p, nodes[i], on.v[RES_GPU], gpus))
 			return nodes[i];
 	}
 	llmo_buf_reset(gpus);
@@ -930,6 +1015,8 @@ struct choice {
 	LLMO_VEC(json_t *) nodes; /* per cluster node, its node object */
 	LLMO_VEC(const struct llmo_strv *) ids; /* per cluster node, its GPU ids (the state's) */
 	LLMO_VEC(json_t *) big; /* nodes with more GPUs than the model holds */
+	/* per cluster node, the pod's shape there: a GPU memory request only (binder.h) */
+	LLMO_VEC(struct llmo_sched_pod) shapes;
 	struct llmo_sched_topology *topo; /* per cluster node, for a multi-GPU pod; or NULL */
 };
 
@@ -938,13 +1025,17 @@ static void choice_release(struct choice *ch)
 	llmo_vec_release(&ch->ids);
 	llmo_vec_release(&ch->nodes);
 	llmo_vec_release(&ch->big);
+	llmo_vec_release(&ch->shapes);
 	free(ch->topo);
 	llmo_sched_cluster_release(&ch->c);
 }
 
-/* Adds node (it passed the filters) to the cluster, or to the big nodes. */
+/*
+ * Adds node (it passed the filters) to the cluster, or to the big nodes;
+ * for a pod with a GPU memory request (req), its shape on the node too.
+ */
 static int choice_add(struct llmo__binder_pass *p, struct choice *ch, json_t *node,
-		      struct llmo_error *err)
+		      const struct llmo__binder_usage *req, struct llmo_error *err)
 {
 	const char *name = llmo_kube_str(node, "metadata", "name");
 	const struct llmo__binder_usage *used = llmo__binder_used(p, name);
@@ -963,6 +1054,18 @@ static int choice_add(struct llmo__binder_pass *p, struct choice *ch, json_t *no
 			return LLMO_ENOMEM;
 		*slot = node;
 		return 0;
+	}
+	if (req->gpu_mem > 0) {
+		struct llmo__binder_usage on;
+		struct llmo_sched_pod *shape;
+
+		/* the filters passed it, so its GPUs are large enough; a pod too big is first fit */
+		if (!llmo__binder_node_request(p->b, node, req, &on))
+			return 0;
+		shape = llmo_vec_push(&ch->shapes);
+		if (!shape)
+			return LLMO_ENOMEM;
+		llmo__binder_pod_shape(&on, shape);
 	}
 	ids = llmo_vec_push(&ch->ids);
 	slot = ids ? llmo_vec_push(&ch->nodes) : NULL;
@@ -1093,27 +1196,29 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 
 /*
  * The node of ch with the highest policy score plus extra (ties to the
- * first) and the GPUs the policy picks there into *out; LLMO_ENOTFOUND when
- * the pod fits none.
+ * first) and the GPUs the policy picks there into *out, for the pod of
+ * shape, or of per_node[i] on cluster node i when per_node is not NULL;
+ * LLMO_ENOTFOUND when the pod fits none.
  */
 static int place_scored(struct llmo_sched_policy *pol, const struct choice *ch,
-			const struct llmo_sched_pod *shape, const double *extra,
-			struct llmo_sched_placement *out)
+			const struct llmo_sched_pod *shape, const struct llmo_sched_pod *per_node,
+			const double *extra, struct llmo_sched_placement *out)
 {
 	bool found = false;
 	double best = 0;
 
 	for (size_t i = 0; i < ch->nodes.len; i++) {
+		const struct llmo_sched_pod *s = per_node ? &per_node[i] : shape;
 		uint8_t g[LLMO_SCHED_POD_GPUS_MAX] = {0};
 		double sc;
 
-		if (!llmo_sched_policy_score(pol, &ch->c, i, shape, &sc, g))
+		if (!llmo_sched_policy_score(pol, &ch->c, i, s, &sc, g))
 			continue;
 		if (!found || sc + extra[i] > best) {
 			found = true;
 			best = sc + extra[i];
 			out->node = i;
-			out->ngpus = shape->num_gpu;
+			out->ngpus = s->num_gpu;
 			memcpy(out->gpus, g, sizeof(out->gpus));
 		}
 	}
@@ -1136,18 +1241,20 @@ json_t *llmo__binder_choose(struct llmo__binder_pass *p, const json_t *pod, json
 	struct llmo_sched_placement pl;
 	struct llmo_sched_pod shape;
 	struct llmo_error err = {0};
-	struct choice ch = {.nodes = LLMO_VEC_INIT, .ids = LLMO_VEC_INIT, .big = LLMO_VEC_INIT};
+	struct choice ch = {.nodes = LLMO_VEC_INIT, .ids = LLMO_VEC_INIT, .big = LLMO_VEC_INIT,
+			    .shapes = LLMO_VEC_INIT};
+	const struct llmo_sched_pod *per_node;
 	json_t *chosen = NULL;
 
 	*rc = 0;
 	llmo_buf_reset(gpus);
 	if (!llmo__binder_pod_shape(req, &shape))
-		return first_fit(p, cands, n, req->v[RES_GPU], gpus);
+		return first_fit(p, cands, n, req, gpus);
 	llmo_sched_workload_init(&w);
 	llmo_sched_cluster_init(&ch.c);
 	memset(&pol, 0, sizeof(pol));
 	for (size_t i = 0; i < n && !*rc; i++)
-		*rc = choice_add(p, &ch, cands[i], &err);
+		*rc = choice_add(p, &ch, cands[i], req, &err);
 	if (!*rc && llmo_sched_policy_needs_workload(b->policy))
 		*rc = binder_workload(b, &w);
 	if (!*rc)
@@ -1162,8 +1269,10 @@ json_t *llmo__binder_choose(struct llmo__binder_pass *p, const json_t *pod, json
 	}
 	if (multi_gpu(&shape) && (*rc = choice_topology(&ch)) != 0)
 		goto out;
-	if (extra_scores(b, pod, &shape, &ch, extra))
-		*rc = place_scored(&pol, &ch, &shape, extra, &pl);
+	/* a GPU memory request asks a different share per node: scored node by node */
+	per_node = req->gpu_mem > 0 ? ch.shapes.items : NULL;
+	if (extra_scores(b, pod, &shape, &ch, extra) || per_node)
+		*rc = place_scored(&pol, &ch, &shape, per_node, extra, &pl);
 	else
 		*rc = llmo_sched_policy_place(&pol, &ch.c, &shape, -1, &b->rng, &pl);
 	if (*rc == 0) {
@@ -1185,7 +1294,7 @@ json_t *llmo__binder_choose(struct llmo__binder_pass *p, const json_t *pod, json
 			chosen = NULL;
 	} else if (*rc == LLMO_ENOTFOUND) {
 		*rc = 0;
-		chosen = first_fit(p, ch.big.items, ch.big.len, req->v[RES_GPU], gpus);
+		chosen = first_fit(p, ch.big.items, ch.big.len, req, gpus);
 	}
 out:
 	if (*rc)
@@ -1211,17 +1320,27 @@ json_t *llmo__binder_pod_ref(const json_t *pod)
 	return ref;
 }
 
-/* Writes the GPU assignment to the pod's annotation (before the binding, so the agent sees it). */
+/*
+ * Writes the GPU assignment to the pod's annotations (before the binding, so
+ * the agent sees it): the ids, and the share when share > 0 (binder.h).
+ */
 static int annotate_gpus(struct llmo_binder *b, const char *key, const char *ns, const char *name,
-			 const char *gpus)
+			 const char *gpus, int64_t share)
 {
 	struct llmo_error err = {0};
 	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
 				  LLMO_BINDER_GPUS_ANNOTATION, gpus);
+	char q[LLMO_QUANTITY_FMT_MAX];
 	int rc;
 
 	if (!patch)
 		return LLMO_ENOMEM;
+	if (share > 0 && llmo_quantity_format(share, LLMO_QFORMAT_DECIMAL_SI, q, sizeof(q)) == 0 &&
+	    json_object_set_new(json_object_get(json_object_get(patch, "metadata"), "annotations"),
+				LLMO_BINDER_GPU_SHARE_ANNOTATION, json_string(q))) {
+		json_decref(patch);
+		return LLMO_ENOMEM;
+	}
 	rc = llmo_kube_patch(b->client, &llmo_kube_pods, ns, name, NULL, LLMO_KUBE_PATCH_MERGE,
 			     patch, NULL, &err);
 	json_decref(patch);
@@ -1242,7 +1361,15 @@ int llmo__binder_bind(struct llmo_binder *b, const json_t *pod, const char *key,
 	int rc;
 
 	if (gpus && *gpus) {
-		rc = annotate_gpus(b, key, ns, name, gpus);
+		const struct llmo__binder_node *n = llmo__binder_state_node(b, node);
+		struct llmo__binder_usage req, on;
+
+		/* a GPU memory request: the share it takes on this node (binder.h) */
+		llmo__binder_pod_request(pod, &req);
+		rc = annotate_gpus(b, key, ns, name, gpus,
+				   req.gpu_mem > 0 && n && llmo__binder_node_request(b, n->obj, &req, &on)
+					   ? on.v[RES_GPU]
+					   : 0);
 		if (rc)
 			return rc;
 	}
@@ -1381,7 +1508,18 @@ int llmo__binder_format_reasons(size_t n_nodes, const struct llmo__binder_whys *
 		}
 		if (!w->n[r] || rc)
 			continue;
-		rc = llmo_buf_appendf(msg, "%s%d %s", sep, w->n[r], why_text[r]);
+		if (r == WHY_GPU_MEMORY) {
+			char q[LLMO_QUANTITY_FMT_MAX];
+
+			if (llmo_quantity_format(w->gpu_mem > INT64_MAX / 1000 ? INT64_MAX
+										: w->gpu_mem * 1000,
+						 LLMO_QFORMAT_BINARY_SI, q, sizeof(q)))
+				q[0] = '\0';
+			rc = llmo_buf_appendf(msg, "%s%d node(s) had no GPU with %s of memory", sep,
+					      w->n[r], q);
+		} else {
+			rc = llmo_buf_appendf(msg, "%s%d %s", sep, w->n[r], why_text[r]);
+		}
 		sep = ", ";
 	}
 	if (!rc)
@@ -1404,7 +1542,7 @@ static const char *pod_gpu_type(const json_t *pod, const struct llmo__binder_usa
 {
 	const char *t;
 
-	if (req->v[RES_GPU] <= 0)
+	if (req->v[RES_GPU] <= 0 && req->gpu_mem <= 0)
 		return NULL;
 	t = llmo__binder_annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
 	return gpu_type_constrains(t) ? t : NULL;
@@ -1440,6 +1578,7 @@ int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
 	struct filter_job j = {.p = p, .pod = pod, .req = req, .gpu_type = pod_gpu_type(pod, req)};
 	int rc = 0;
 
+	w->gpu_mem = req->gpu_mem;
 	/*
 	 * On a large cluster the nodes are checked on the pool's threads (each
 	 * a fixed slice; they only read), then counted here in node order, so

@@ -118,6 +118,24 @@ struct llmo_binder;
 #define LLMO_BINDER_GPUS_ANNOTATION "llm.orchestrator.io/gpus"
 #define LLMO_BINDER_DEVICES_ANNOTATION "llm.orchestrator.io/gpu-devices"
 /*
+ * GPU memory: a pod whose LLMO_BINDER_GPU_MEMORY_ANNOTATION asks M bytes
+ * (a quantity, "20Gi"; the controller copies spec.resources.gpuMemory) needs
+ * a GPU of at least M bytes: nodes whose GPUs have less (or do not say) fail
+ * with "node(s) had no GPU with M of memory". A node's GPU memory is the
+ * smallest memoryTotalBytes of its LLMO_BINDER_DEVICES_ANNOTATION entries,
+ * else its LLMO_BINDER_GPU_MEMORY_LABEL (MiB, GPU feature discovery's). A
+ * pod of whole GPUs (nvidia.com/gpu >= 1) takes whole GPUs as before; a pod
+ * of a share (or of no nvidia.com/gpu) takes on a node with G bytes per GPU
+ * the share max(request, ceil(1000 * M / G)) milli-GPU of one GPU, so that
+ * 20Gi is 250m of an 80Gi GPU and 500m of a 40Gi one. That share is what
+ * the filters, the policy and the cluster state count, and it is written
+ * with the GPU ids to the pod's LLMO_BINDER_GPU_SHARE_ANNOTATION (milli-GPU,
+ * "250m"), which then stands for the pod's share on its node.
+ */
+#define LLMO_BINDER_GPU_MEMORY_ANNOTATION "llm.orchestrator.io/gpu-memory"
+#define LLMO_BINDER_GPU_SHARE_ANNOTATION "llm.orchestrator.io/gpu-share"
+#define LLMO_BINDER_GPU_MEMORY_LABEL "nvidia.com/gpu.memory"
+/*
  * GPU model constraint: "A100|H100" accepts a node when one of the names
  * between '|' (spaces around them ignored) is a case-insensitive substring
  * of the node's GPU name: the "name" of an entry of its

@@ -156,7 +156,7 @@ static int gang_place(struct llmo__binder_pass *p, struct gang *g, struct llmo__
 	for (size_t i = 0; i < g->pending.len && !rc; i++) {
 		struct gang_member *m = &g->pending.items[i];
 		struct llmo__binder_objv cands = {LLMO_VEC_INIT}, shorts = {LLMO_VEC_INIT};
-		struct llmo__binder_usage req;
+		struct llmo__binder_usage req, on;
 		struct llmo__binder_whys w;
 		json_t *chosen = NULL;
 
@@ -173,14 +173,18 @@ static int gang_place(struct llmo__binder_pass *p, struct gang *g, struct llmo__
 			rc = llmo__binder_plan_pod(plan, m->pod, m->key, shorts.v.items,
 						   shorts.v.len, &req, i, &chosen);
 			/* the plan freed room there: take GPUs as the binding will */
-			if (!rc && chosen && req.v[RES_GPU] > 0 &&
-			    !llmo__binder_pick_gpus(p, chosen, req.v[RES_GPU], &m->gpus))
+			if (!rc && chosen && (!llmo__binder_node_request(p->b, chosen, &req, &on) ||
+					      (on.v[RES_GPU] > 0 &&
+					       !llmo__binder_pick_gpus(p, chosen, on.v[RES_GPU],
+								       &m->gpus))))
 				chosen = NULL;
 			m->preempts = chosen != NULL;
 		}
 		if (!rc && chosen) {
 			m->node = llmo_kube_str(chosen, "metadata", "name");
-			rc = llmo__binder_pass_reserve(p, m->node, &req, m->gpus.data, 1);
+			/* what it takes there: a GPU memory request's share on that node */
+			llmo__binder_node_request(p->b, chosen, &req, &on);
+			rc = llmo__binder_pass_reserve(p, m->node, &on, m->gpus.data, 1);
 			t->placed++;
 		} else if (!rc && t->first_failed == SIZE_MAX) {
 			w.n[WHY_GPU] += (int)cands.v.len;

@@ -36,8 +36,8 @@ enum { RES_CPU, RES_MEMORY, RES_GPU, RES_N };
  * taints (one reason per distinct taint, struct llmo__binder_whys) come
  * after gpuType.
  */
-enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_GPU_TYPE, WHY_SELECTOR, WHY_NOT_READY,
-       WHY_UNSCHEDULABLE, WHY_N };
+enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_GPU_TYPE, WHY_GPU_MEMORY, WHY_SELECTOR,
+       WHY_NOT_READY, WHY_UNSCHEDULABLE, WHY_N };
 
 /* Distinct untolerated taints named in one message; further ones are counted together. */
 #define LLMO__BINDER_TAINTS_MAX 8
@@ -53,6 +53,7 @@ struct llmo__binder_whys {
 	} taints[LLMO__BINDER_TAINTS_MAX];
 	size_t ntaints;
 	int other_taints; /* nodes with a taint past LLMO__BINDER_TAINTS_MAX distinct ones */
+	int64_t gpu_mem;  /* the pod's GPU memory (bytes), named by WHY_GPU_MEMORY */
 };
 
 /* A list of borrowed objects (nodes of the pass). */
@@ -71,6 +72,12 @@ struct llmo__binder_qos {
 struct llmo__binder_usage {
 	int64_t v[RES_N];
 	uint32_t tags[LLMO_SCHED_TAGS]; /* a node's GPU pods by affinity tag (cluster.h) */
+	/*
+	 * A pod's request only: the GPU memory it needs per GPU, in bytes (its
+	 * LLMO_BINDER_GPU_MEMORY_ANNOTATION; 0: none). Never summed: what a pod
+	 * holds is v[RES_GPU] converted on its node (llmo__binder_node_request).
+	 */
+	int64_t gpu_mem;
 };
 
 /* A node of the cluster state: its object, allocatable and GPU ids (binder_state.c). */
@@ -79,6 +86,7 @@ struct llmo__binder_node {
 	const char *name; /* in obj */
 	int64_t alloc[RES_N]; /* llmo__binder_node_alloc */
 	struct llmo_strv ids; /* llmo__binder_node_gpu_ids */
+	int64_t gpu_mem;      /* llmo__binder_node_gpu_memory */
 	bool ready;           /* its Ready condition is True */
 };
 
@@ -242,8 +250,44 @@ int32_t llmo__binder_pod_priority(const struct llmo_binder *b, const json_t *pod
 /* A stand-in involved object for Events about pod (new reference, NULL without memory). */
 json_t *llmo__binder_pod_ref(const json_t *pod);
 
-/* The pod's summed container requests; unparsable quantities count as 0. */
+/*
+ * The pod's summed container requests, and its GPU memory annotation into
+ * u->gpu_mem; unparsable quantities count as 0.
+ */
 void llmo__binder_pod_request(const json_t *pod, struct llmo__binder_usage *u);
+
+/*
+ * The memory of each GPU of node in bytes: the smallest memoryTotalBytes of
+ * its gpu-devices entries, else its LLMO_BINDER_GPU_MEMORY_LABEL (MiB);
+ * 0 when unknown.
+ */
+int64_t llmo__binder_node_gpu_memory(const json_t *node);
+
+/*
+ * The milli-GPUs a pod asking milli (its nvidia.com/gpu) and gpu_mem bytes
+ * per GPU takes of GPUs of gpu_total bytes each (binder.h): milli without
+ * gpu_mem or for whole GPUs; for a share (or none), the larger of milli and
+ * ceil(1000 * gpu_mem / gpu_total). -1 when gpu_total is below gpu_mem
+ * (unknown, 0, included).
+ */
+int64_t llmo__binder_gpu_share(int64_t milli, int64_t gpu_mem, int64_t gpu_total);
+
+/*
+ * The pod's request req on node into *out: req with its GPU share converted
+ * (llmo__binder_gpu_share with the node's GPU memory, the state's when it
+ * has the node). False, *out left as req, when the node's GPUs are too small.
+ */
+bool llmo__binder_node_request(const struct llmo_binder *b, const json_t *node,
+			       const struct llmo__binder_usage *req, struct llmo__binder_usage *out);
+
+/*
+ * What pod holds on the node called node into *u: its request, its GPU
+ * share that of its LLMO_BINDER_GPU_SHARE_ANNOTATION when it has a GPU
+ * memory request and that annotation, else converted on the node (the
+ * state's, else the node informer's; unchanged when the node is unknown).
+ */
+void llmo__binder_pod_held(const struct llmo_binder *b, const json_t *pod, const char *node,
+			   struct llmo__binder_usage *u);
 
 /* The pod's shape for the policies; false past LLMO_SCHED_POD_GPUS_MAX GPUs. */
 bool llmo__binder_pod_shape(const struct llmo__binder_usage *req, struct llmo_sched_pod *shape);

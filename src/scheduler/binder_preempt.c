@@ -193,7 +193,7 @@ static int collect_victim(struct node_victims *nv, json_t *pod)
 	memset(ref, 0, sizeof(*ref));
 	ref->pod = pod;
 	memcpy(ref->key, key, sizeof(key));
-	llmo__binder_pod_request(pod, &req);
+	llmo__binder_pod_held(b, pod, nv->node, &req);
 	ref->v.cpu = LLMO_MAX(req.v[RES_CPU], 0);
 	ref->v.mem = LLMO_MAX(req.v[RES_MEMORY], 0);
 	ref->v.priority = prio;
@@ -475,7 +475,7 @@ static int plan_take(struct llmo__binder_plan *pl, const struct victim_ref *vr, 
 	pv->priority = vr->v.priority;
 	pv->member = member;
 	pv->node = node;
-	llmo__binder_pod_request(vr->pod, &req);
+	llmo__binder_pod_held(b, vr->pod, node, &req);
 	return llmo__binder_pass_reserve(pl->p, node, &req,
 					 llmo__binder_pod_gpus(b, vr->pod, vr->key), -1);
 }
@@ -505,7 +505,12 @@ int llmo__binder_plan_pod(struct llmo__binder_plan *pl, const json_t *pod, const
 					  .policy = policy, .node = node, .victims = LLMO_VEC_INIT};
 		struct llmo_strv ids = {0};
 		struct llmo_sched_preemption r;
+		struct llmo__binder_usage on;
 
+		/* a GPU memory request asks a share that depends on the node */
+		if (!llmo__binder_node_request(b, nodes[i], req, &on) ||
+		    !llmo__binder_pod_shape(&on, &shape))
+			continue;
 		rc = llmo__binder_node_gpu_ids(nodes[i], &ids);
 		nv.ids = &ids;
 		if (!rc && ids.len <= LLMO_SCHED_NODE_GPUS_MAX && try_node(&nv, nodes[i], &shape, &r) &&

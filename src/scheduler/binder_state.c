@@ -128,6 +128,39 @@ static int apply(struct llmo__binder_state *st, const struct pod_rec *r, int sig
 	return 0;
 }
 
+void llmo__binder_pod_held(const struct llmo_binder *b, const json_t *pod, const char *node,
+			   struct llmo__binder_usage *u)
+{
+	const char *share = llmo__binder_annotation(pod, LLMO_BINDER_GPU_SHARE_ANNOTATION);
+	const struct llmo__binder_node *n = llmo__binder_state_node(b, node);
+	const json_t *obj;
+	int64_t milli = 0, total;
+
+	llmo__binder_pod_request(pod, u);
+	if (u->gpu_mem <= 0)
+		return;
+	/*
+	 * The share the scheduler gave a bound pod holds even when the node's
+	 * report changes; a pending pod's annotation is not the scheduler's yet.
+	 */
+	if (share && llmo_kube_str(pod, "spec", "nodeName") && llmo_quantity_parse(share, &milli, NULL) == 0 && milli > 0 &&
+	    milli <= LLMO_SCHED_MILLI) {
+		u->v[RES_GPU] = LLMO_MAX(u->v[RES_GPU], milli);
+		return;
+	}
+	if (n) {
+		total = n->gpu_mem;
+	} else {
+		obj = node && b->nodes ? llmo_informer_get(b->nodes, NULL, node) : NULL;
+		if (!obj)
+			return;
+		total = llmo__binder_node_gpu_memory(obj);
+	}
+	milli = llmo__binder_gpu_share(u->v[RES_GPU], u->gpu_mem, total);
+	if (milli >= 0)
+		u->v[RES_GPU] = milli;
+}
+
 static bool rec_same(const struct pod_rec *a, const struct pod_rec *b)
 {
 	if (!a || !b)
@@ -166,7 +199,7 @@ int llmo__binder_state_pod(struct llmo_binder *b, const char *key, const json_t 
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return LLMO_ENOMEM;
-		llmo__binder_pod_request(pod, &r->req);
+		llmo__binder_pod_held(b, pod, node, &r->req);
 		memset(r->req.tags, 0, sizeof(r->req.tags));
 		tag = llmo__binder_pod_shape(&r->req, &shape) ? llmo_sched_pod_tag(&shape) : -1;
 		if (tag >= 0)
@@ -237,6 +270,7 @@ int llmo__binder_state_nodes(struct llmo_binder *b)
 		for (int r = 0; r < RES_N; r++)
 			n->alloc[r] = llmo__binder_node_alloc(b, n->obj, r);
 		n->ready = llmo_kube_condition_true(n->obj, "Ready");
+		n->gpu_mem = llmo__binder_node_gpu_memory(n->obj);
 		rc = llmo__binder_node_gpu_ids(n->obj, &n->ids);
 		if (!rc)
 			rc = llmo_hmap_put(&st->node_index, n->name, n, NULL);

@@ -53,6 +53,13 @@
  * domains and takes two GPUs of one domain where the lowest-numbered would
  * span two (test_topology).
  *
+ * GPU memory: 20Gi shares of an 80Gi GPU pack four to a GPU (250m each), a
+ * share with more memory than its fraction takes the larger (500m and 60Gi:
+ * 750m), and a 48Gi request skips 40Gi GPUs with its own reason
+ * (test_gpu_memory_share, test_gpu_memory_filter); running pods hold their
+ * shares (annotated, or worked out on their node) when a pod preempts
+ * (test_gpu_memory_preempt).
+ *
  * Pods already running are created bound (spec.nodeName and the GPU
  * annotation set), so where they are is given, not chosen.
  */
@@ -765,18 +772,23 @@ static struct llmo_binder *gang_start(struct kube_fixture *f)
 	return start_binder(f);
 }
 
-/* The pod's GPU annotation ("" if none; a static buffer). */
-static const char *gpus_of(struct kube_fixture *f, const char *name)
+/* The pod's annotation key ("" if none; a static buffer). */
+static const char *annotation_of(struct kube_fixture *f, const char *name, const char *key)
 {
 	static char out[128];
 	json_t *p = get_pod(f, name);
 	const char *v = json_string_value(json_object_get(
-		json_object_get(json_object_get(p, "metadata"), "annotations"),
-		LLMO_BINDER_GPUS_ANNOTATION));
+		json_object_get(json_object_get(p, "metadata"), "annotations"), key));
 
 	snprintf(out, sizeof(out), "%s", v ? v : "");
 	json_decref(p);
 	return out;
+}
+
+/* The pod's GPU annotation ("" if none; a static buffer). */
+static const char *gpus_of(struct kube_fixture *f, const char *name)
+{
+	return annotation_of(f, name, LLMO_BINDER_GPUS_ANNOTATION);
 }
 
 /* The number of pods of names[0..n) with a spec.nodeName. */
@@ -1134,6 +1146,204 @@ static void test_topology(void **state)
 	fixture_stop(&f);
 }
 
+/*
+ * Gives node name n GPUs "PREFIX0".."PREFIXn-1" of bytes each in its
+ * gpu-devices annotation (as llmo's agent reports them).
+ */
+static void gpu_memory_node(struct kube_fixture *f, const char *name, const char *prefix, int n,
+			    json_int_t bytes)
+{
+	json_t *devs = json_array(), *patch;
+	struct llmo_error err = {0};
+	char *text, uuid[32];
+
+	for (int g = 0; g < n; g++) {
+		snprintf(uuid, sizeof(uuid), "%s%d", prefix, g);
+		json_array_append_new(devs, json_pack("{s:i, s:s, s:I}", "index", g, "uuid", uuid,
+						      "memoryTotalBytes", bytes));
+	}
+	text = json_dumps(devs, JSON_COMPACT);
+	assert_non_null(text);
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
+			  LLMO_BINDER_DEVICES_ANNOTATION, text);
+	if (llmo_kube_patch(f->client, &llmo_kube_nodes, NULL, name, NULL, LLMO_KUBE_PATCH_MERGE,
+			    patch, NULL, &err))
+		fail_msg("node patch: %s", err.msg);
+	json_decref(patch);
+	json_decref(devs);
+	free(text);
+}
+
+/* A pod asking gpus of nvidia.com/gpu and mem of GPU memory per GPU. */
+static json_t *gpu_memory_pod(const char *name, const char *gpus, const char *mem)
+{
+	json_t *p = pod(name, gpus, NULL, NULL, NULL, NULL);
+
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string(mem));
+	return p;
+}
+
+/* Creates pod p and waits until it is bound to node. */
+static void put_bound(struct kube_fixture *f, json_t *p, const char *name, const char *node)
+{
+	struct wait w = {.f = f, .pod = name, .node = node};
+
+	put(f, &llmo_kube_pods, p);
+	assert_true(run_until(f->base, waited, &w, WAIT_MS));
+}
+
+/*
+ * GPU memory shares on h80, two GPUs of 80Gi (h0, h1):
+ *   m1..m4 ask 100m and 20Gi: 1000 * 20 / 80 = 250m each (more than 100m),
+ *     so the four fill h0 (the fullest GPU that fits: best fit), each
+ *     annotated with the share 250m; m5 no longer fits h0 (1250m) and takes h1;
+ *   on h1 (250m used) s1 asks 500m and 60Gi: 750m, the larger, fits (1000m)
+ *     there; then s2, a plain 300m, fits neither GPU and waits.
+ */
+static void test_gpu_memory_share(void **state)
+{
+	static const char *const names[] = {"m1", "m2", "m3", "m4"};
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "h80", "2");
+	gpu_memory_node(&f, "h80", "h", 2, (json_int_t)80 << 30);
+	b = start_binder(&f);
+
+	for (size_t i = 0; i < 4; i++) {
+		put_bound(&f, gpu_memory_pod(names[i], "100m", "20Gi"), names[i], "h80");
+		assert_string_equal(gpus_of(&f, names[i]), "h0");
+		assert_string_equal(annotation_of(&f, names[i], LLMO_BINDER_GPU_SHARE_ANNOTATION),
+				    "250m");
+	}
+	put_bound(&f, gpu_memory_pod("m5", "100m", "20Gi"), "m5", "h80");
+	assert_string_equal(gpus_of(&f, "m5"), "h1");
+
+	put_bound(&f, gpu_memory_pod("s1", "500m", "60Gi"), "s1", "h80");
+	assert_string_equal(gpus_of(&f, "s1"), "h1");
+	assert_string_equal(annotation_of(&f, "s1", LLMO_BINDER_GPU_SHARE_ANNOTATION), "750m");
+
+	put(&f, &llmo_kube_pods, pod("s2", "300m", NULL, NULL, NULL, NULL));
+	w.pod = "s2";
+	w.event_text = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
+ * GPU memory as a filter: a40 has one 40Gi GPU, h80 (created later) one of 80Gi.
+ *   big asks 100m and 48Gi: with a40 alone "0/1 nodes are available: 1
+ *     node(s) had no GPU with 48Gi of memory."; once h80 is there it is
+ *     bound to h80 with 1000 * 48 / 80 = 600m;
+ *   whole asks one whole GPU and 48Gi: a40's GPU is too small and h80's is
+ *     in use: "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1
+ *     node(s) had no GPU with 48Gi of memory.";
+ *   small asks 100m and 40Gi: 500m of h80 (600m used) does not fit, all of
+ *     a40's one GPU (1000m, share "1") does: it is bound to a40.
+ */
+static void test_gpu_memory_filter(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "a40", "1");
+	gpu_memory_node(&f, "a40", "a", 1, (json_int_t)40 << 30);
+	b = start_binder(&f);
+
+	put(&f, &llmo_kube_pods, gpu_memory_pod("big", "100m", "48Gi"));
+	w.pod = "big";
+	w.event_text = "0/1 nodes are available: 1 node(s) had no GPU with 48Gi of memory.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+
+	add_node(&f, "h80", "1");
+	gpu_memory_node(&f, "h80", "h", 1, (json_int_t)80 << 30);
+	w.node = "h80";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_string_equal(annotation_of(&f, "big", LLMO_BINDER_GPU_SHARE_ANNOTATION), "600m");
+
+	put(&f, &llmo_kube_pods, gpu_memory_pod("whole", "1", "48Gi"));
+	w.pod = "whole";
+	w.node = NULL;
+	w.event_text = "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) had "
+		       "no GPU with 48Gi of memory.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+
+	put_bound(&f, gpu_memory_pod("small", "100m", "40Gi"), "small", "a40");
+	assert_string_equal(annotation_of(&f, "small", LLMO_BINDER_GPU_SHARE_ANNOTATION), "1");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
+ * GPU memory shares held by running pods, with preemption: ha and hb have
+ * one 80Gi GPU each (a0, b0), each held by a basic pod asking 100m and
+ * 40Gi: ha's with its gpu-share annotation 500m (bound by llmo), hb's
+ * without (its share is worked out on hb: 1000 * 40 / 80 = 500m). A premium
+ * pod asking 100m and 48Gi (600m) fits neither (500m + 600m), so it evicts
+ * one of them and is nominated; counted at their 100m requests, both would
+ * have had room (700m). Once the victim is gone it is bound there, with
+ * the share 600m.
+ */
+static void test_gpu_memory_preempt(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	json_t *p;
+	char node[128];
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "ha", "1");
+	add_node(&f, "hb", "1");
+	gpu_memory_node(&f, "ha", "a", 1, (json_int_t)80 << 30);
+	gpu_memory_node(&f, "hb", "b", 1, (json_int_t)80 << 30);
+	p = pod("held-a", "100m", "basic", NULL, "ha", "a0");
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string("40Gi"));
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_BINDER_GPU_SHARE_ANNOTATION, json_string("500m"));
+	put(&f, &llmo_kube_pods, p);
+	p = pod("held-b", "100m", "basic", NULL, "hb", "b0");
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string("40Gi"));
+	put(&f, &llmo_kube_pods, p);
+	b = start_binder(&f);
+
+	p = gpu_memory_pod("pm", "100m", "48Gi");
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    LLMO_BINDER_QOS_LABEL, json_string("premium"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "pm";
+	w.event_reason = "Preempting";
+	w.event_text = "Preempting 1 pod(s) of lower priority on node h";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_int_equal(llmo_binder_evicted_count(b), 1);
+	assert_string_equal(node_field(&f, "pm", false), "");
+	snprintf(node, sizeof(node), "%s", node_field(&f, "pm", true));
+	assert_true(!strcmp(node, "ha") || !strcmp(node, "hb"));
+	assert_true(deleting(&f, !strcmp(node, "ha") ? "held-a" : "held-b"));
+
+	force_delete(&f, !strcmp(node, "ha") ? "held-a" : "held-b");
+	w.event_reason = NULL;
+	w.node = node;
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_string_equal(annotation_of(&f, "pm", LLMO_BINDER_GPU_SHARE_ANNOTATION), "600m");
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1152,6 +1362,9 @@ int main(void)
 		cmocka_unit_test(test_gang_preempt_partial),
 		cmocka_unit_test(test_gang_preempt_min_replicas),
 		cmocka_unit_test(test_topology),
+		cmocka_unit_test(test_gpu_memory_share),
+		cmocka_unit_test(test_gpu_memory_filter),
+		cmocka_unit_test(test_gpu_memory_preempt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
