@@ -1435,6 +1435,45 @@ out:
 }
 
 /* Sets PodScheduled=False/Unschedulable with msg unless the pod already says so. */
+/* Whether pod's PodScheduled condition already says Unschedulable with msg. */
+static bool says_unschedulable(const json_t *pod, const char *msg)
+{
+	json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(conds, i, c) {
+		const char *type = json_string_value(json_object_get(c, "type"));
+
+		if (type && strcmp(type, "PodScheduled") == 0 &&
+		    str_eq(json_object_get(c, "status"), "False") &&
+		    str_eq(json_object_get(c, "reason"), "Unschedulable") &&
+		    str_eq(json_object_get(c, "message"), msg))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Logs that pod cannot be placed (at info when the reason is new for it, at
+ * debug when its condition already says so: a waiting pod is retried every
+ * few seconds), marks it Unschedulable and, when event, records a
+ * FailedScheduling Event.
+ */
+void llmo__binder_report_unschedulable(struct llmo_binder *b, const json_t *pod, const char *key,
+				       const char *ns, const char *name, const char *msg, bool event)
+{
+	json_t *ref;
+
+	llmo_log(says_unschedulable(pod, msg) ? LLMO_LOG_DEBUG : LLMO_LOG_INFO, LOG_COMPONENT,
+		 "unschedulable", "pod=%s msg=%s", key, msg);
+	llmo__binder_mark_unschedulable(b, pod, key, ns, name, msg);
+	ref = event ? llmo__binder_pod_ref(pod) : NULL;
+	if (ref)
+		llmo_kube_event(b->rec, ref, "Warning", "FailedScheduling", "%s", msg);
+	json_decref(ref);
+}
+
 int llmo__binder_mark_unschedulable(struct llmo_binder *b, const json_t *pod, const char *key,
 			      const char *ns, const char *name, const char *msg)
 {
@@ -1445,15 +1484,8 @@ int llmo__binder_mark_unschedulable(struct llmo_binder *b, const json_t *pod, co
 	size_t i;
 	int rc = 0;
 
-	json_array_foreach(conds, i, c) {
-		const char *type = json_string_value(json_object_get(c, "type"));
-
-		if (type && strcmp(type, "PodScheduled") == 0 &&
-		    str_eq(json_object_get(c, "status"), "False") &&
-		    str_eq(json_object_get(c, "reason"), "Unschedulable") &&
-		    str_eq(json_object_get(c, "message"), msg))
-			return 0;
-	}
+	if (says_unschedulable(pod, msg))
+		return 0;
 	if (llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, ts, sizeof(ts)))
 		ts[0] = '\0';
 	newconds = json_array();
@@ -1641,7 +1673,7 @@ static int reconcile_one(void *ctx, const char *key)
 	struct llmo__binder_objv cands = {LLMO_VEC_INIT};
 	struct llmo__binder_objv shorts = {LLMO_VEC_INIT}; /* nodes short of resources only, and cands */
 	struct llmo__binder_usage req;
-	json_t *pod, *ref, *chosen;
+	json_t *pod, *chosen;
 	int rc = 0;
 
 	memset(&whys, 0, sizeof(whys));
@@ -1694,12 +1726,7 @@ static int reconcile_one(void *ctx, const char *key)
 	rc = llmo__binder_format_reasons(p.nodes.len, &whys, &msg);
 	if (rc)
 		goto out;
-	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "unschedulable", "pod=%s msg=%s", key, msg.data);
-	llmo__binder_mark_unschedulable(b, pod, key, ns, name, msg.data);
-	ref = llmo__binder_pod_ref(pod);
-	if (ref)
-		llmo_kube_event(b->rec, ref, "Warning", "FailedScheduling", "%s", msg.data);
-	json_decref(ref);
+	llmo__binder_report_unschedulable(b, pod, key, ns, name, msg.data, true);
 	rc = llmo__binder_preempt(&p, pod, key, ns, name, shorts.v.items, shorts.v.len, &req);
 	if (rc)
 		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "preemption failed", "pod=%s rc=%d", key, rc);

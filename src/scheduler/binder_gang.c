@@ -122,14 +122,7 @@ static void gang_sort(struct gang *g)
 static void gang_fail(struct llmo_binder *b, const json_t *pod, const char *key, const char *ns,
 		      const char *name, const char *msg, bool event)
 {
-	json_t *ref;
-
-	llmo_log(LLMO_LOG_INFO, LOG_COMPONENT, "unschedulable", "pod=%s msg=%s", key, msg);
-	llmo__binder_mark_unschedulable(b, pod, key, ns, name, msg);
-	ref = event ? llmo__binder_pod_ref(pod) : NULL;
-	if (ref)
-		llmo_kube_event(b->rec, ref, "Warning", "FailedScheduling", "%s", msg);
-	json_decref(ref);
+	llmo__binder_report_unschedulable(b, pod, key, ns, name, msg, event);
 }
 
 /* What one attempt at placing a group found. */

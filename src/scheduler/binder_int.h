@@ -368,6 +368,9 @@ int llmo__binder_bind(struct llmo_binder *b, const json_t *pod, const char *key,
 		      const char *name, const char *node, const char *gpus);
 
 /* Sets PodScheduled=False/Unschedulable with msg unless the pod already says so. */
+/* Logs, marks pod Unschedulable with msg and (event) records FailedScheduling (binder.c). */
+void llmo__binder_report_unschedulable(struct llmo_binder *b, const json_t *pod, const char *key,
+				       const char *ns, const char *name, const char *msg, bool event);
 int llmo__binder_mark_unschedulable(struct llmo_binder *b, const json_t *pod, const char *key,
 				    const char *ns, const char *name, const char *msg);
 
