@@ -36,6 +36,7 @@ static const char server_usage[] =
 	"                   [--fake-gpus N[:MODEL:MEMORY[:D]]] [--node-name NAME]\n"
 	"                   [--gateway-listen ADDR:PORT] [--registry-listen ADDR:PORT]\n"
 	"                   [--gateway-tls-cert FILE --gateway-tls-key FILE]\n"
+	"                   [--gateway-keys-secret NAMESPACE/NAME]\n"
 	"                   [--disable COMPONENTS] [--keep-pods]\n"
 	"                   [--metrics-listen ADDR:PORT] [--prometheus URL]\n"
 	"                   [--token-file FILE]\n"
@@ -63,6 +64,9 @@ static const char server_usage[] =
 	"  --gateway-tls-cert FILE     the gateway serves HTTPS with this PEM\n"
 	"                     certificate (chain); replicas stay plain HTTP\n"
 	"  --gateway-tls-key FILE      its PEM private key\n"
+	"  --gateway-keys-secret NAMESPACE/NAME  API keys and tenants of the gateway\n"
+	"                     from this Secret's keys.yaml, watched; until it loads\n"
+	"                     every inference request gets 401 (default: no keys)\n"
 	"  --registry-listen ADDR:PORT the OCI model registry (default 127.0.0.1:5000,\n"
 	"                     with the API's certificate; admin token of the kubeconfig)\n"
 	"  --disable LIST     components not to run, comma-separated: controller,\n"
@@ -110,6 +114,7 @@ struct server {
 	bool plain_http;
 	const char *gateway_host, *registry_host;
 	const char *gateway_tls_cert, *gateway_tls_key; /* NULL: plain HTTP (loopback only) */
+	const char *gateway_keys_secret; /* "ns/name" of the tenants' Secret; NULL: no keys */
 	int gateway_port, registry_port;
 	char metrics_host[256]; /* the controller's /metrics; "" not served */
 	const char *prometheus;	/* the controller's source instead of the gateway; NULL none */
@@ -270,6 +275,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.client = p->client;
 		o.tls_cert = s->gateway_tls_cert;
 		o.tls_key = s->gateway_tls_key;
+		o.keys_secret = s->gateway_keys_secret;
 		if (llmo_gateway_new(p->base, &o, (struct llmo_gateway **)&p->obj, err) ||
 		    llmo_gateway_start(p->obj, err)) {
 			gateway_published(s, -1);
@@ -668,6 +674,14 @@ int cmd_server(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--gateway-tls-key") == 0) {
 			s.gateway_tls_key = v;
+			i++;
+		} else if (strcmp(a, "--gateway-keys-secret") == 0) {
+			const char *slash = strchr(v, '/');
+
+			if (!slash || slash == v || !slash[1] || strchr(slash + 1, '/'))
+				return cmd_usage_error("server", "--gateway-keys-secret wants "
+						       "NAMESPACE/NAME, got \"%s\"", v);
+			s.gateway_keys_secret = v;
 			i++;
 		} else if (strcmp(a, "--fake-gpus") == 0) {
 			s.fake_gpus = v;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `llmo server --gateway-keys-secret NS/NAME`: the embedded gateway takes its API
+# keys and tenants from a Secret it watches. Before the Secret exists every
+# inference request gets 401 (never anonymous access); once `kubectl create
+# secret` has made it, a listed key passes (here to a 404 for a model nobody
+# serves) while no key or another key still gets 401; the admin paths need no
+# key; a tenant's request limit answers 429; a malformed NAMESPACE/NAME is
+# refused at start.
+. "$(dirname "$0")/lib.sh"
+trap finish EXIT
+D=$LLMO_DATA
+KEY=sk-acme-0123456789
+
+"$LLMO" server --data-dir "$D/refused" --listen 127.0.0.1:0 --gateway-keys-secret nope \
+	>/dev/null 2>"$D/refused.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "NAMESPACE/NAME" "$D/refused.err" && ok ||
+	bad "a Secret name without a namespace: want exit 2, got $rc: $(cat "$D/refused.err")"
+
+server_start --disable controller,scheduler,agent,registry \
+	--gateway-keys-secret llm-orchestrator/gw-keys
+GW=$(gateway_url)
+code() { # code [KEY]: the status of a chat completion for a model nobody serves
+	curl -s --max-time 10 -o "$D/body" -w '%{http_code}' ${1:+-H "Authorization: Bearer $1"} \
+		-H 'Content-Type: application/json' \
+		-d '{"model":"nobody","messages":[{"role":"user","content":"Hi"}]}' "$GW/v1/chat/completions"
+}
+check "before the Secret exists a key gets 401" bash -c "[ \"\$($(declare -f code); D=$D GW=$GW code $KEY)\" = 401 ]"
+check "the admin paths need no key" curl -sf --max-time 10 "$GW/v1/models"
+
+cat >"$D/keys.yaml" <<YAML
+tenants:
+  - name: acme
+    keys: [$KEY]
+    requestsPerMinute: 2
+YAML
+check "kubectl creates the Secret" bash -c "kubectl apply -f k8s/llm-orchestrator/namespace.yaml >/dev/null &&
+	kubectl create secret generic gw-keys -n llm-orchestrator --from-file=keys.yaml=$D/keys.yaml"
+check "then the key passes (404: no such model)" wait_for 30 bash -c \
+	"[ \"\$($(declare -f code); D=$D GW=$GW code $KEY)\" = 404 ]"
+check "no key still gets 401" bash -c "[ \"\$($(declare -f code); D=$D GW=$GW code)\" = 401 ]"
+check "another key gets 401" bash -c "[ \"\$($(declare -f code); D=$D GW=$GW code sk-other-0123456789)\" = 401 ]"
+check "and says invalid_api_key" grep -q invalid_api_key "$D/body"
+# two requests a minute: the wait_for above spent at least one of them
+codes=""
+for _ in 1 2 3; do codes="$codes $(code $KEY)"; done
+[[ "$codes" == *429* ]] && ok || bad "a third request in a minute gets 429 (got$codes)"
+check "the tenant's requests are counted" bash -c \
+	"curl -sf --max-time 10 $GW/metrics | grep -q 'llmo_gateway_tenant_requests_total{tenant=\"acme\",code=\"429\"}'"
