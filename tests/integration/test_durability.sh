@@ -45,4 +45,12 @@ last=$(tail -1 "$acked" | cut -d' ' -f2)
 new=$(api -X POST -H 'Content-Type: application/json' --data '{"metadata":{"name":"after"}}' "$URL" |
 	sed -n 's/.*"resourceVersion":"\([0-9]*\)".*/\1/p')
 [ -n "$new" ] && [ "$new" -gt "$last" ] && ok || bad "resourceVersion after restart ($new) not above $last"
+
+# The answer to a create is the stored text with the resourceVersion put back
+# (not a second serialisation): it must be the object a GET then returns.
+created=$(api -X POST -H 'Content-Type: application/json' \
+	--data '{"metadata":{"name":"same","labels":{"a":"b"}},"data":{"x":"1.5"}}' "$URL")
+fetched=$(api "$URL/same")
+python3 -c 'import json, sys; a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2]); sys.exit(a != b or a["kind"] != "ConfigMap" or a["metadata"]["resourceVersion"] == "")' \
+	"$created" "$fetched" && ok || bad "create answered $created but GET returned $fetched"
 finish
