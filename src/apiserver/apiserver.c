@@ -155,10 +155,10 @@ void llmo__flush(struct llmo_apiserver *srv)
 	if (!rc) {
 		srv->group_commits++;
 		srv->group_commit_writes += srv->pending.len;
-	}
-	if (rc)
+	} else {
 		llmo_log(LLMO_LOG_ERROR, LOG, "commit failed", "error=\"%s\" writes=%zu",
 			 llmo_strerror(rc), srv->pending.len);
+	}
 	for (size_t i = 0; i < srv->pending.len; i++) {
 		struct llmo__pending *p = &srv->pending.items[i];
 
