@@ -24,6 +24,11 @@
 
 /* ---- responses ---- */
 
+static const char *reason_of(int code)
+{
+	return code == 200 ? "OK" : code == 201 ? "Created" : NULL;
+}
+
 void llmo__reply_json(struct evhttp_request *req, int code, json_t *body)
 {
 	llmo__reply_json_type(req, code, body, "application/json");
@@ -35,16 +40,26 @@ void llmo__reply_json_type(struct evhttp_request *req, int code, json_t *body,
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	/* shortest exact numbers (99.9, not 99.900000000000006), as Go writes them */
 	char *text = llmo_json_dump_compact(body);
-	const char *reason = code == 200 ? "OK" : code == 201 ? "Created" : NULL;
 
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
 	if (text) {
 		evbuffer_add(out, text, strlen(text));
 		evbuffer_add(out, "\n", 1);
 	}
-	evhttp_send_reply(req, code, reason, NULL);
+	evhttp_send_reply(req, code, reason_of(code), NULL);
 	free(text);
 	json_decref(body);
+}
+
+void llmo__reply_json_text(struct evhttp_request *req, int code, const char *text, size_t len)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	evbuffer_add(out, text, len);
+	evbuffer_add(out, "\n", 1);
+	evhttp_send_reply(req, code, reason_of(code), NULL);
 }
 
 static json_t *status_new(int code, const char *reason, const char *msg, json_t *details)
@@ -137,9 +152,13 @@ void llmo__flush(struct llmo_apiserver *srv)
 		return;
 	srv->batch_open = false;
 	rc = llmo_store_commit(srv->store);
-	if (rc)
+	if (!rc) {
+		srv->group_commits++;
+		srv->group_commit_writes += srv->pending.len;
+	} else {
 		llmo_log(LLMO_LOG_ERROR, LOG, "commit failed", "error=\"%s\" writes=%zu",
 			 llmo_strerror(rc), srv->pending.len);
+	}
 	for (size_t i = 0; i < srv->pending.len; i++) {
 		struct llmo__pending *p = &srv->pending.items[i];
 
@@ -148,9 +167,12 @@ void llmo__flush(struct llmo_apiserver *srv)
 			llmo__reply_status(p->req, 500, "InternalError", NULL,
 					   "storage error: the write was not committed: %s",
 					   llmo_strerror(rc));
-		} else {
+		} else if (p->body) {
 			llmo__reply_json(p->req, p->code, p->body);
+		} else {
+			llmo__reply_json_text(p->req, p->code, p->text, p->len);
 		}
+		free(p->text);
 	}
 	srv->pending.len = 0;
 }
@@ -171,25 +193,41 @@ void llmo__write_begin(struct llmo_apiserver *srv)
 	event_active(srv->flush_ev, EV_TIMEOUT, 0);
 }
 
-void llmo__reply_written(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
-			 json_t *body)
+/*
+ * Holds an answer (body, or text of len bytes) until the open batch commits;
+ * false when there is no batch to wait for (or no room to hold it, after
+ * committing now), and the caller answers at once.
+ */
+static bool hold_reply(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
+		       json_t *body, char *text, size_t len)
 {
 	struct llmo__pending *p;
 
-	if (!srv->batch_open) {
-		llmo__reply_json(req, code, body);
-		return;
-	}
+	if (!srv->batch_open)
+		return false;
 	p = llmo_vec_push(&srv->pending);
 	if (!p) {
-		/* cannot hold it: commit now and answer */
 		llmo__flush(srv);
-		llmo__reply_json(req, code, body);
-		return;
+		return false;
 	}
-	p->req = req;
-	p->code = code;
-	p->body = body;
+	*p = (struct llmo__pending){.req = req, .code = code, .body = body, .text = text, .len = len};
+	return true;
+}
+
+void llmo__reply_written(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
+			 json_t *body)
+{
+	if (!hold_reply(srv, req, code, body, NULL, 0))
+		llmo__reply_json(req, code, body);
+}
+
+void llmo__reply_written_text(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
+			      char *text, size_t len)
+{
+	if (!hold_reply(srv, req, code, NULL, text, len)) {
+		llmo__reply_json_text(req, code, text, len);
+		free(text);
+	}
 }
 
 /* ---- objects ---- */
@@ -213,6 +251,61 @@ json_t *llmo__object_from_row(const struct llmo_resource *res, const char *data,
 	snprintf(buf, sizeof(buf), "%" PRId64, rv);
 	json_object_set_new(meta, "resourceVersion", json_string(buf));
 	return obj;
+}
+
+char *llmo__row_dump(const json_t *obj, size_t *meta_at)
+{
+	struct llmo_buf b;
+	const char *key;
+	json_t *v;
+	bool first = true, ok = true;
+
+	*meta_at = 0;
+	llmo_buf_init(&b, LLMO_API_ROW_MAX);
+	ok = !llmo_buf_putc(&b, '{');
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		json_t *k = json_string(key);
+		char *kt = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+		char *vt = llmo_json_dump_compact(v);
+
+		ok = ok && kt && vt && (first || !llmo_buf_putc(&b, ',')) &&
+		     !llmo_buf_puts(&b, kt) && !llmo_buf_putc(&b, ':');
+		if (ok && strcmp(key, "metadata") == 0 && json_is_object(v))
+			*meta_at = b.len + 1; /* just past the '{' vt starts with */
+		ok = ok && !llmo_buf_puts(&b, vt);
+		first = false;
+		free(kt);
+		free(vt);
+		json_decref(k);
+		if (!ok)
+			break;
+	}
+	if (!ok || llmo_buf_putc(&b, '}')) {
+		llmo_buf_release(&b);
+		*meta_at = 0;
+		return NULL;
+	}
+	return llmo_buf_detach(&b, NULL);
+}
+
+char *llmo__row_with_rv(const char *row, size_t meta_at, int64_t rv, size_t *len)
+{
+	struct llmo_buf b;
+	bool empty;
+
+	if (!meta_at)
+		return NULL;
+	/* the metadata is "{}" when the character after its '{' closes it */
+	empty = row[meta_at] == '}';
+	llmo_buf_init(&b, LLMO_API_ROW_MAX + 64);
+	if (llmo_buf_append(&b, row, meta_at) ||
+	    llmo_buf_appendf(&b, "\"resourceVersion\":\"%" PRId64 "\"%s", rv, empty ? "" : ",") ||
+	    llmo_buf_puts(&b, row + meta_at)) {
+		llmo_buf_release(&b);
+		return NULL;
+	}
+	return llmo_buf_detach(&b, len);
 }
 
 json_t *llmo__jsonpath(const json_t *obj, const char *path)
@@ -396,10 +489,18 @@ static void reply_metrics(struct llmo_apiserver *srv, struct evhttp_request *req
 			 "# HELP llmo_apiserver_rbac_cache_clears_total Times a change of a role or "
 			 "binding (or the size cap) emptied the RBAC cache.\n"
 			 "# TYPE llmo_apiserver_rbac_cache_clears_total counter\n"
-			 "llmo_apiserver_rbac_cache_clears_total %" PRIu64 "\n",
+			 "llmo_apiserver_rbac_cache_clears_total %" PRIu64 "\n"
+			 "# HELP llmo_apiserver_group_commits_total Write batches committed, one "
+			 "fsync each.\n"
+			 "# TYPE llmo_apiserver_group_commits_total counter\n"
+			 "llmo_apiserver_group_commits_total %" PRIu64 "\n"
+			 "# HELP llmo_apiserver_group_commit_writes_total Writes answered after "
+			 "those commits (divided by the commits: writes per fsync).\n"
+			 "# TYPE llmo_apiserver_group_commit_writes_total counter\n"
+			 "llmo_apiserver_group_commit_writes_total %" PRIu64 "\n",
 			 srv->watches.len, srv->watch_events_sent, srv->logs.len,
 			 llmo_store_rv(srv->store), srv->rbac_cache.hits, srv->rbac_cache.misses,
-			 srv->rbac_cache.clears);
+			 srv->rbac_cache.clears, srv->group_commits, srv->group_commit_writes);
 	reply_text(req, 200, "text/plain; version=0.0.4", b.data);
 	llmo_buf_release(&b);
 }

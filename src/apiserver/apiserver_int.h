@@ -49,8 +49,17 @@ struct llmo__logs;
 struct llmo__pending {
 	struct evhttp_request *req;
 	int code;
-	json_t *body;
+	json_t *body; /* the answer, or NULL when text holds it already serialised */
+	char *text;
+	size_t len;
 };
+
+/*
+ * Largest text llmo__row_dump makes: a request body is capped at 3 MiB
+ * (LLMO_STORE_DATA_MAX) and defaults and managedFields add less than as much
+ * again; the store refuses a row over LLMO_STORE_DATA_MAX in any case.
+ */
+#define LLMO_API_ROW_MAX (2 * LLMO_STORE_DATA_MAX)
 
 struct llmo_apiserver {
 	struct event_base *base;
@@ -82,6 +91,8 @@ struct llmo_apiserver {
 	uint64_t requests_total;
 	uint64_t requests_by_class[6]; /* 1xx .. 5xx by code / 100 */
 	uint64_t watch_events_sent;
+	uint64_t group_commits;       /* batches committed (one fsync each) */
+	uint64_t group_commit_writes; /* answers those batches held: writes per fsync */
 };
 
 /* One request to a resource URL, parsed. */
@@ -107,6 +118,8 @@ void llmo__reply_json(struct evhttp_request *req, int code, json_t *body);
 /* The same with another Content-Type (aggregated discovery's). */
 void llmo__reply_json_type(struct evhttp_request *req, int code, json_t *body,
 			   const char *content_type);
+/* Sends text (len bytes of JSON, borrowed) with code, as llmo__reply_json would body. */
+void llmo__reply_json_text(struct evhttp_request *req, int code, const char *text, size_t len);
 /*
  * Sends a Kubernetes Status failure: code, reason ("NotFound"), message, and
  * details (stolen; may be NULL).
@@ -130,12 +143,31 @@ void llmo__reply_not_found(struct evhttp_request *req, const struct llmo_resourc
 void llmo__write_begin(struct llmo_apiserver *srv);
 void llmo__reply_written(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
 			 json_t *body);
+/* The same with the answer already serialised: text (len bytes, stolen). */
+void llmo__reply_written_text(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
+			      char *text, size_t len);
 void llmo__flush(struct llmo_apiserver *srv);
 
 /* ---- objects ---- */
 
 /* Parses a stored row into an object with apiVersion, kind and resourceVersion set. */
 json_t *llmo__object_from_row(const struct llmo_resource *res, const char *data, int64_t rv);
+/*
+ * obj (an object whose metadata has no resourceVersion) as compact JSON for
+ * the store, and in *meta_at the offset just inside its metadata object's
+ * '{' (0 when there is no metadata object), where llmo__row_with_rv puts the
+ * resourceVersion. The top level is written key by key only to learn that
+ * offset: the answer to a write is then the stored text plus the
+ * resourceVersion, not a second serialisation. NULL when out of memory or
+ * over LLMO_API_ROW_MAX. Caller frees.
+ */
+char *llmo__row_dump(const json_t *obj, size_t *meta_at);
+/*
+ * row (from llmo__row_dump) with "resourceVersion":"rv" first in its
+ * metadata: the text a reader of the object gets. *len gets its length.
+ * NULL when out of memory or meta_at is 0. Caller frees.
+ */
+char *llmo__row_with_rv(const char *row, size_t meta_at, int64_t rv, size_t *len);
 /* "group/resource" for messages: "llmworkloads.llm.orchestrator.io", "pods". */
 void llmo__qualified_name(const struct llmo_resource *res, char *out, size_t n);
 /* The value at a simple JSONPath (".spec.replicas", ".metadata.labels.app"), borrowed. */

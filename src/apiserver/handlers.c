@@ -194,6 +194,16 @@ static json_t *load(struct llmo__req *r, const struct llmo_resource *res, const 
 	return obj;
 }
 
+/* Sets obj's apiVersion and kind to the resource's. */
+static void set_type(const struct llmo_resource *res, json_t *obj)
+{
+	char buf[128];
+
+	llmo_resource_api_version(res, buf, sizeof(buf));
+	json_object_set_new(obj, "apiVersion", json_string(buf));
+	json_object_set_new(obj, "kind", json_string(res->kind));
+}
+
 /*
  * The object just stored, as a reader will see it (apiVersion, kind and the
  * new resourceVersion), without parsing the stored text again. Returns a new
@@ -201,11 +211,9 @@ static json_t *load(struct llmo__req *r, const struct llmo_resource *res, const 
  */
 static json_t *as_stored(const struct llmo_resource *res, json_t *obj, int64_t rv)
 {
-	char buf[128];
+	char buf[32];
 
-	llmo_resource_api_version(res, buf, sizeof(buf));
-	json_object_set_new(obj, "apiVersion", json_string(buf));
-	json_object_set_new(obj, "kind", json_string(res->kind));
+	set_type(res, obj);
 	snprintf(buf, sizeof(buf), "%" PRId64, rv);
 	json_object_set_new(meta_of(obj), "resourceVersion", json_string(buf));
 	return json_incref(obj);
@@ -551,10 +559,18 @@ static bool namespace_usable(struct llmo__req *r, const char *ns)
 				   "namespaces \"%s\" not found", ns);
 		return false;
 	}
-	obj = json_loads(data, 0, NULL);
+	/*
+	 * Every create in a namespace asks this: parse the namespace only when
+	 * its text can hold the key at all (stored text is written by jansson,
+	 * which never escapes the letters of a key).
+	 */
+	terminating = false;
+	if (strstr(data, "\"deletionTimestamp\"")) {
+		obj = json_loads(data, 0, NULL);
+		terminating = meta_str(obj, "deletionTimestamp") != NULL;
+		json_decref(obj);
+	}
 	free(data);
-	terminating = meta_str(obj, "deletionTimestamp") != NULL;
-	json_decref(obj);
 	if (terminating) {
 		llmo__reply_status(r->req, 403, "Forbidden", NULL,
 				   "unable to create new content in namespace %s because it is "
@@ -602,7 +618,8 @@ static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 	const char *name = meta_str(obj, "name");
 	const char *gen = meta_str(obj, "generateName");
 	struct llmo_errlist errs;
-	char uid[37], ts[64], gen_name[300], *row = NULL;
+	char uid[37], ts[64], gen_name[300], *row = NULL, *answer;
+	size_t meta_at, len;
 	int64_t rv;
 	int rc;
 
@@ -661,7 +678,12 @@ static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 		llmo__reply_json(r->req, 201, json_incref(obj));
 		goto out;
 	}
-	row = to_row(obj);
+	/*
+	 * apiVersion and kind go into the row too, so that the answer is the
+	 * stored text plus the resourceVersion: one serialisation per create.
+	 */
+	set_type(r->res, obj);
+	row = llmo__row_dump(obj, &meta_at);
 	llmo__write_begin(r->srv);
 	rc = row ? llmo_store_create(r->srv->store, r->res->store_key,
 				     r->res->namespaced ? r->ns : "", name, row, &rv)
@@ -671,7 +693,11 @@ static void commit_create(struct llmo__req *r, json_t *obj, bool applied)
 		goto out;
 	}
 	after_write(r);
-	llmo__reply_written(r->srv, r->req, 201, as_stored(r->res, obj, rv));
+	answer = llmo__row_with_rv(row, meta_at, rv, &len);
+	if (answer)
+		llmo__reply_written_text(r->srv, r->req, 201, answer, len);
+	else
+		llmo__reply_written(r->srv, r->req, 201, as_stored(r->res, obj, rv));
 out:
 	free(row);
 	llmo_errlist_release(&errs);

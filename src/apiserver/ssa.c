@@ -1169,30 +1169,44 @@ struct ssa_diff {
 static int ssa_compare(struct ssa_ctx *c, const json_t *l, const json_t *r, const json_t *schema,
 		       enum ssa_level lv, const struct ssa_diff *d, int depth);
 
-/* Compares one child (elem) of the node d stands at. */
+/*
+ * Compares one child (elem) of the node d stands at. When only one side has
+ * the child, everything under it goes to one set (added when only r has
+ * it, removed when only l has it), so only that set gets a child node and
+ * the others stay NULL below: on a create (l is {}) that saves building and
+ * trimming two empty trees as big as the object.
+ */
 static int ssa_compare_child(struct ssa_ctx *c, const char *elem_in, size_t len, const json_t *l,
 			     const json_t *r, const json_t *schema, enum ssa_level lv,
 			     const struct ssa_diff *d, int depth)
 {
 	/* a copy: elem_in may be c->elem, which the recursion reuses */
 	char *elem = malloc(len + 1);
-	struct ssa_diff cd;
+	struct ssa_diff cd = {0};
+	bool want_added = r != NULL, want_removed = l != NULL, want_modified = l && r;
 	int rc;
 
 	if (!elem)
 		return ssa_nomem(c);
 	memcpy(elem, elem_in, len);
 	elem[len] = '\0';
-	cd.added = set_child(d->added, elem, len, true);
-	cd.modified = set_child(d->modified, elem, len, true);
-	cd.removed = set_child(d->removed, elem, len, true);
-	if (!cd.added || !cd.modified || !cd.removed)
+	if (want_added)
+		cd.added = set_child(d->added, elem, len, true);
+	if (want_modified)
+		cd.modified = set_child(d->modified, elem, len, true);
+	if (want_removed)
+		cd.removed = set_child(d->removed, elem, len, true);
+	if ((want_added && !cd.added) || (want_modified && !cd.modified) ||
+	    (want_removed && !cd.removed))
 		rc = ssa_nomem(c);
 	else
 		rc = ssa_compare(c, l, r, schema, lv, &cd, depth + 1);
-	set_trim(d->added, elem, len);
-	set_trim(d->modified, elem, len);
-	set_trim(d->removed, elem, len);
+	if (want_added)
+		set_trim(d->added, elem, len);
+	if (want_modified)
+		set_trim(d->modified, elem, len);
+	if (want_removed)
+		set_trim(d->removed, elem, len);
 	free(elem);
 	return rc;
 }

@@ -42,7 +42,25 @@ while read -r name rv; do
 done <"$acked"
 [ "$missing" -eq 0 ] && ok || bad "$missing of $n acknowledged writes lost or changed"
 last=$(tail -1 "$acked" | cut -d' ' -f2)
+counter() { api "$LLMO_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+commits0=$(counter llmo_apiserver_group_commits_total)
+writes0=$(counter llmo_apiserver_group_commit_writes_total)
 new=$(api -X POST -H 'Content-Type: application/json' --data '{"metadata":{"name":"after"}}' "$URL" |
 	sed -n 's/.*"resourceVersion":"\([0-9]*\)".*/\1/p')
 [ -n "$new" ] && [ "$new" -gt "$last" ] && ok || bad "resourceVersion after restart ($new) not above $last"
+
+# The answer to a create is the stored text with the resourceVersion put back
+# (not a second serialisation): it must be the object a GET then returns.
+created=$(api -X POST -H 'Content-Type: application/json' \
+	--data '{"metadata":{"name":"same","labels":{"a":"b"}},"data":{"x":"1.5"}}' "$URL")
+fetched=$(api "$URL/same")
+python3 -c 'import json, sys; a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2]); sys.exit(a != b or a["kind"] != "ConfigMap" or a["metadata"]["resourceVersion"] == "")' \
+	"$created" "$fetched" && ok || bad "create answered $created but GET returned $fetched"
+
+# Group commit is counted: the two creates above were answered after commits
+# (other writers in the server may add to both counters meanwhile).
+commits=$(counter llmo_apiserver_group_commits_total)
+writes=$(counter llmo_apiserver_group_commit_writes_total)
+[ "$commits" -ge $((commits0 + 1)) ] && [ "$writes" -ge $((writes0 + 2)) ] && ok ||
+	bad "group commit counters went from $commits0, $writes0 to $commits, $writes over 2 creates"
 finish
