@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 #include "apiserver/apiserver.h"
 #include "base/clock.h"
+#include "base/duration.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -37,6 +38,7 @@ static const char server_usage[] =
 	"                   [--gateway-listen ADDR:PORT] [--registry-listen ADDR:PORT]\n"
 	"                   [--gateway-tls-cert FILE --gateway-tls-key FILE]\n"
 	"                   [--gateway-keys-secret NAMESPACE/NAME]\n"
+	"                   [--gateway-hold-max N] [--gateway-hold-timeout D]\n"
 	"                   [--disable COMPONENTS] [--keep-pods]\n"
 	"                   [--metrics-listen ADDR:PORT] [--prometheus URL]\n"
 	"                   [--token-file FILE]\n"
@@ -67,6 +69,9 @@ static const char server_usage[] =
 	"  --gateway-keys-secret NAMESPACE/NAME  API keys and tenants of the gateway\n"
 	"                     from this Secret's keys.yaml, watched; until it loads\n"
 	"                     every inference request gets 401 (default: no keys)\n"
+	"  --gateway-hold-max N        requests held per model while it has no ready\n"
+	"                     replica (default 100; 0: 503 at once)\n"
+	"  --gateway-hold-timeout D    how long one is held before a 503 (default 1m)\n"
 	"  --registry-listen ADDR:PORT the OCI model registry (default 127.0.0.1:5000,\n"
 	"                     with the API's certificate; admin token of the kubeconfig)\n"
 	"  --disable LIST     components not to run, comma-separated: controller,\n"
@@ -115,6 +120,8 @@ struct server {
 	const char *gateway_host, *registry_host;
 	const char *gateway_tls_cert, *gateway_tls_key; /* NULL: plain HTTP (loopback only) */
 	const char *gateway_keys_secret; /* "ns/name" of the tenants' Secret; NULL: no keys */
+	int gateway_hold_max;		 /* -1: the gateway's default */
+	int64_t gateway_hold_timeout_ms; /* 0: the gateway's default */
 	int gateway_port, registry_port;
 	char metrics_host[256]; /* the controller's /metrics; "" not served */
 	const char *prometheus;	/* the controller's source instead of the gateway; NULL none */
@@ -276,6 +283,10 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.tls_cert = s->gateway_tls_cert;
 		o.tls_key = s->gateway_tls_key;
 		o.keys_secret = s->gateway_keys_secret;
+		if (s->gateway_hold_max >= 0)
+			o.hold_max = s->gateway_hold_max;
+		if (s->gateway_hold_timeout_ms > 0)
+			o.hold_timeout_ms = s->gateway_hold_timeout_ms;
 		if (llmo_gateway_new(p->base, &o, (struct llmo_gateway **)&p->obj, err) ||
 		    llmo_gateway_start(p->obj, err)) {
 			gateway_published(s, -1);
@@ -607,12 +618,13 @@ int cmd_server(int argc, char **argv)
 {
 	struct llmo_apiserver_opts opts = {.listen_host = "127.0.0.1", .listen_port = 6443};
 	struct llmo_apiserver *srv = NULL;
-	struct llmo_error err = {0};
+	struct llmo_error err = {0}, perr = {0};
 	struct llmo_config cfg = {0};
 	struct server s = {.gateway_host = "127.0.0.1",
 			   .gateway_port = LLMO_GATEWAY_PORT,
 			   .registry_host = "127.0.0.1",
 			   .registry_port = LLMO_REGISTRY_PORT,
+			   .gateway_hold_max = -1,
 			   .gw_lock = PTHREAD_MUTEX_INITIALIZER,
 			   .gw_cond = PTHREAD_COND_INITIALIZER};
 	char gw_host[256] = "127.0.0.1", reg_host[256] = "127.0.0.1";
@@ -674,6 +686,22 @@ int cmd_server(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--gateway-tls-key") == 0) {
 			s.gateway_tls_key = v;
+			i++;
+		} else if (strcmp(a, "--gateway-hold-max") == 0) {
+			int64_t n;
+
+			if (llmo_parse_int_range(v, 0, 1000000, &n, &perr))
+				return cmd_usage_error("server", "%s: %s", a, perr.msg);
+			s.gateway_hold_max = (int)n;
+			i++;
+		} else if (strcmp(a, "--gateway-hold-timeout") == 0) {
+			int64_t ns;
+
+			if (llmo_duration_parse(v, &ns, &perr))
+				return cmd_usage_error("server", "%s: %s", a, perr.msg);
+			if (ns < LLMO_NS_PER_MS)
+				return cmd_usage_error("server", "%s must be positive", a);
+			s.gateway_hold_timeout_ms = ns / LLMO_NS_PER_MS;
 			i++;
 		} else if (strcmp(a, "--gateway-keys-secret") == 0) {
 			const char *slash = strchr(v, '/');

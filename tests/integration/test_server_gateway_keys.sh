@@ -5,7 +5,8 @@
 # secret` has made it, a listed key passes (here to a 404 for a model nobody
 # serves) while no key or another key still gets 401; the admin paths need no
 # key; a tenant's request limit answers 429; a malformed NAMESPACE/NAME is
-# refused at start.
+# refused at start. --gateway-hold-timeout bounds how long a request for a
+# workload without a ready replica is held (here 1 s, then 503).
 . "$(dirname "$0")/lib.sh"
 trap finish EXIT
 D=$LLMO_DATA
@@ -18,7 +19,7 @@ rc=$?
 	bad "a Secret name without a namespace: want exit 2, got $rc: $(cat "$D/refused.err")"
 
 server_start --disable controller,scheduler,agent,registry \
-	--gateway-keys-secret llm-orchestrator/gw-keys
+	--gateway-keys-secret llm-orchestrator/gw-keys --gateway-hold-timeout 1s
 GW=$(gateway_url)
 code() { # code [KEY]: the status of a chat completion for a model nobody serves
 	curl -s --max-time 10 -o "$D/body" -w '%{http_code}' ${1:+-H "Authorization: Bearer $1"} \
@@ -33,6 +34,8 @@ tenants:
   - name: acme
     keys: [$KEY]
     requestsPerMinute: 2
+  - name: internal
+    keys: [sk-internal-000001]
 YAML
 check "kubectl creates the Secret" bash -c "kubectl apply -f k8s/llm-orchestrator/namespace.yaml >/dev/null &&
 	kubectl create secret generic gw-keys -n llm-orchestrator --from-file=keys.yaml=$D/keys.yaml"
@@ -47,3 +50,23 @@ for _ in 1 2 3; do codes="$codes $(code $KEY)"; done
 [[ "$codes" == *429* ]] && ok || bad "a third request in a minute gets 429 (got$codes)"
 check "the tenant's requests are counted" bash -c \
 	"curl -sf --max-time 10 $GW/metrics | grep -q 'llmo_gateway_tenant_requests_total{tenant=\"acme\",code=\"429\"}'"
+
+# no controller runs: the workload's model is in the gateway's table with no replica
+check "a workload without replicas" kubectl apply -f - <<YAML
+apiVersion: llm.orchestrator.io/v1
+kind: LLMWorkload
+metadata: {name: idle, namespace: llm-workloads}
+spec: {modelName: idle, modelVersion: "1", scaling: {minReplicas: 0, maxReplicas: 1}}
+YAML
+check "the gateway's table has it" wait_for 30 bash -c \
+	"curl -sf --max-time 10 $GW/metrics | grep -q '^llmo_gateway_pending_requests{model=\"[^\"]*idle'"
+held() {
+	curl -s --max-time 20 -o "$D/held" -w '%{http_code} %{time_total}' \
+		-H "Authorization: Bearer sk-internal-000001" -H 'Content-Type: application/json' \
+		-d '{"model":"idle","messages":[{"role":"user","content":"Hi"}]}' "$GW/v1/chat/completions"
+}
+read -r hcode htime <<<"$(held)"
+[ "$hcode" = 503 ] && ok || bad "a held request ends in 503 (got $hcode)"
+# held for the second given, not the default minute
+awk -v t="$htime" 'BEGIN { exit !(t >= 0.9 && t < 10) }' && ok || bad "held about 1 s (took $htime s)"
+check "and the answer says how long" grep -q "within 1 s" "$D/held"
