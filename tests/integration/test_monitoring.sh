@@ -76,8 +76,8 @@ check "Prometheus sees the workload Ready" wait_for 30 bash -c \
 	"curl -sf 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=llmo_controller_workload_ready{workload=\"$W\"} == 1' | grep -q '\"value\"'"
 check "Prometheus counts the completion" wait_for 30 bash -c \
 	"curl -sf 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=sum(llmo_gateway_requests_total{code=\"200\"}) > 0' | grep -q '\"value\"'"
-check "Prometheus loaded the 13 alerting rules" wait_for 30 bash -c \
-	"[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/rules | grep -o '\"type\":\"alerting\"' | wc -l)\" = 13 ]"
+check "Prometheus loaded the 14 alerting rules" wait_for 30 bash -c \
+	"[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/rules | grep -o '\"type\":\"alerting\"' | wc -l)\" = 14 ]"
 for _ in 1 2 3 4 5; do curl -sf "$(gateway_url)/v1/completions" -d "{\"model\":\"$W\",\"prompt\":\"hi\",\"max_tokens\":2}" >/dev/null; done
 check "the controller reads the gateway's numbers from Prometheus (--prometheus)" wait_for 60 bash -c \
 	"curl -sf http://127.0.0.1:$CM/metrics | grep -qE '^llmo_controller_gateway_scrapes_total\\{outcome=\"ok\"\\} [1-9]' &&
