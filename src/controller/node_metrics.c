@@ -24,8 +24,12 @@
 
 #include "base/banned.h"
 
-/* Nodes exported per scrape; the rest are left out (logged): 3 + 6 series each. */
-#define NODE_METRICS_NODES_MAX 5000
+/*
+ * Nodes exported per scrape; the rest are left out (logged). Each takes 3
+ * series of llmo_node_allocatable and of llmo_node_requested, which stays
+ * under a family's LLMO_METRICS_SERIES_MAX (metrics.h drops series past it).
+ */
+#define NODE_METRICS_NODES_MAX 3000
 /* GPU entries read from one node's gpu-devices annotation (the agent has at most 64). */
 #define NODE_METRICS_GPUS_MAX 256
 /* Longest gpu-devices annotation parsed (64 GPUs take about 20 KiB). */
@@ -166,8 +170,9 @@ static void add_pod(struct node_sum *s, const json_t *pod)
 	for (int r = 0; r < RES_N; r++)
 		llmo_quantity_add(s->requested[r], pod_req[r], &s->requested[r]);
 	if (usage && strlen(usage) <= LLMO_USAGE_TEXT_MAX && llmo_usage_parse(usage, &u, NULL) == 0) {
-		s->used[RES_CPU] += u.cpu_milli;
-		s->used[RES_MEMORY] += u.memory;
+		/* outside input: an addend that would overflow int64 is dropped (quantity.h) */
+		llmo_quantity_add(s->used[RES_CPU], u.cpu_milli, &s->used[RES_CPU]);
+		llmo_quantity_add(s->used[RES_MEMORY], u.memory, &s->used[RES_MEMORY]);
 	}
 }
 
