@@ -94,6 +94,15 @@ struct llmo_buf;
 int llmo__exporter_start(struct llmo_controller *c, const char *host, int port,
 			 struct llmo_error *err);
 int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct llmo_error *err);
+/*
+ * Declares the node resource families (llmo_node_*, docs/monitoring.md) in
+ * m and sets their series from nodes and pods (JSON arrays of Node and Pod
+ * objects, borrowed; either may be NULL: the families are then declared
+ * with fewer or no samples). node_metrics.c.
+ */
+struct llmo_metrics;
+int llmo__node_metrics_put(struct llmo_metrics *m, const json_t *nodes, const json_t *pods,
+			   struct llmo_error *err);
 int llmo__model_reconcile(void *ctx, const char *key);
 /*
  * Benchmark on register (bench.c). llmo__bench_model is called by the model

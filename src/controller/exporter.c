@@ -3,7 +3,7 @@
  * from the informers' caches when scraped (workload replicas, readiness,
  * rollouts, forecasts; model availability) and counters the controller
  * keeps (reconciles, rollbacks, promotions, scale events, model prefetches,
- * gateway scrapes).
+ * gateway scrapes), and the node resource families (node_metrics.c).
  * Served on the controller's own loop (metrics/http.h), with what the
  * owner adds (llmo server: the scheduler's).
  */
@@ -134,6 +134,30 @@ static int put_model(void *ctx, json_t *m)
 	return 0;
 }
 
+/*
+ * The node families from Nodes and Pods listed now: the controller has no
+ * Node informer, and its pod informer holds only workload pods while a
+ * node's requests count every pod on it. A failed list leaves the families
+ * declared without its samples (logged), so one bad scrape of the API does
+ * not fail the whole /metrics.
+ */
+static int put_nodes(struct llmo_controller *c, struct llmo_metrics *m, struct llmo_error *err)
+{
+	json_t *nodes = NULL, *pods = NULL;
+	struct llmo_error lerr = {0};
+	int rc;
+
+	if (llmo_kube_list(c->client, &llmo_kube_nodes, NULL, NULL, &nodes, &lerr) ||
+	    llmo_kube_list(c->client, &llmo_kube_pods, NULL, NULL, &pods, &lerr))
+		llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "node metrics: list failed", "error=\"%s\"",
+			 lerr.msg);
+	rc = llmo__node_metrics_put(m, json_object_get(nodes, "items"),
+				    json_object_get(pods, "items"), err);
+	json_decref(nodes);
+	json_decref(pods);
+	return rc;
+}
+
 int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct llmo_error *err)
 {
 	struct exporter e = {0};
@@ -144,6 +168,8 @@ int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct
 		goto out;
 	llmo_informer_list(c->workloads, NULL, put_workload, &e);
 	llmo_informer_list(c->models, NULL, put_model, &e);
+	if ((rc = put_nodes(c, e.m, err)))
+		goto out;
 	llmo_metric_add(e.reconciles, (const char *[]){"workload", "ok"}, (double)k->wl_ok);
 	llmo_metric_add(e.reconciles, (const char *[]){"workload", "error"}, (double)k->wl_err);
 	llmo_metric_add(e.reconciles, (const char *[]){"model", "ok"}, (double)k->model_ok);

@@ -2,7 +2,9 @@
 # Monitoring end to end: deploy/prometheus/rules.yaml passes promtool's check and its unit
 # tests; every metric the rules and the Grafana dashboards name is one llmo really exports
 # (read off the live /metrics of the gateway, the controller, the API server, the registry
-# and a replica); Debian's Prometheus, with deploy/prometheus/prometheus.yml pointed at a
+# and a replica, as a "# TYPE" line: the fake GPU here reports no utilization, so
+# llmo_node_gpu_utilization_percent is declared without samples, and test_node_metrics
+# checks its values); the controller's node families show the server's node; Debian's Prometheus, with deploy/prometheus/prometheus.yml pointed at a
 # running `llmo server`, scrapes every target, loads the rules, and sees the example
 # workload Ready and serving; and the server's controller, started with --prometheus,
 # reads the gateway's numbers back from Prometheus's query API.
@@ -47,6 +49,12 @@ check "the scheduler counts the replica it placed (on the controller's listener)
 	grep -qx 'llmo_scheduler_attempts_total{result="scheduled"} [1-9][0-9]*' "$LLMO_DATA/exported"
 check "the controller's /metrics shows the workload Ready" \
 	grep -qx "llmo_controller_workload_ready{namespace=\"$NS\",workload=\"$W\"} 1" "$LLMO_DATA/exported"
+# One fake GPU of 80Gi on the server's one node; the example workload's one replica asks 1 GPU.
+NODE=$(kubectl get nodes -o jsonpath='{.items[0].metadata.name}')
+check "the controller's /metrics shows the node's GPU allocatable and requested" bash -c "
+	grep -qx 'llmo_node_allocatable{node=\"$NODE\",resource=\"gpu\"} 1' '$LLMO_DATA/exported' &&
+	grep -qx 'llmo_node_requested{node=\"$NODE\",resource=\"gpu\"} 1' '$LLMO_DATA/exported' &&
+	grep -qx 'llmo_node_gpu_memory_total_bytes{node=\"$NODE\",gpu=\"0\"} 85899345920' '$LLMO_DATA/exported'"
 check "every metric the rules and dashboards name is exported" bash -c "
 	grep -ohE '(llmo_[a-z_]+|vllm:[a-z_]+)' deploy/prometheus/rules.yaml deploy/grafana/*.json |
 		sed -E 's/_(bucket|sum|count)\$//' | grep -v '_\$' | sort -u >'$LLMO_DATA/named'
@@ -76,8 +84,8 @@ check "Prometheus sees the workload Ready" wait_for 30 bash -c \
 	"curl -sf 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=llmo_controller_workload_ready{workload=\"$W\"} == 1' | grep -q '\"value\"'"
 check "Prometheus counts the completion" wait_for 30 bash -c \
 	"curl -sf 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=sum(llmo_gateway_requests_total{code=\"200\"}) > 0' | grep -q '\"value\"'"
-check "Prometheus loaded the 13 alerting rules" wait_for 30 bash -c \
-	"[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/rules | grep -o '\"type\":\"alerting\"' | wc -l)\" = 13 ]"
+check "Prometheus loaded the 14 alerting rules" wait_for 30 bash -c \
+	"[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/rules | grep -o '\"type\":\"alerting\"' | wc -l)\" = 14 ]"
 for _ in 1 2 3 4 5; do curl -sf "$(gateway_url)/v1/completions" -d "{\"model\":\"$W\",\"prompt\":\"hi\",\"max_tokens\":2}" >/dev/null; done
 check "the controller reads the gateway's numbers from Prometheus (--prometheus)" wait_for 60 bash -c \
 	"curl -sf http://127.0.0.1:$CM/metrics | grep -qE '^llmo_controller_gateway_scrapes_total\\{outcome=\"ok\"\\} [1-9]' &&

@@ -1,0 +1,246 @@
+/*
+ * Node resource families of the controller's /metrics (docs/monitoring.md,
+ * "Node resources"): per Node, what it offers (status.allocatable), what
+ * the pods placed on it ask (their container requests) and use (their
+ * llm.orchestrator.io/usage annotations), and per GPU what the node agent
+ * measured (the llm.orchestrator.io/gpu-devices annotation).
+ *
+ * Pure: it reads the Node and Pod objects it is given and writes series
+ * into a registry, so the exporter decides where they come from (a list at
+ * scrape time) and the unit test can hand it fixtures.
+ */
+#include "base/common.h"
+
+#include <jansson.h>
+
+#include "api/usage.h"
+#include "base/hmap.h"
+#include "base/log.h"
+#include "base/quantity.h"
+#include "controller/controller_int.h"
+#include "kube/object.h"
+#include "metrics/metrics.h"
+#include "scheduler/binder.h"
+
+#include "base/banned.h"
+
+/*
+ * Nodes exported per scrape; the rest are left out (logged). Each takes 3
+ * series of llmo_node_allocatable and of llmo_node_requested, which stays
+ * under a family's LLMO_METRICS_SERIES_MAX (metrics.h drops series past it).
+ */
+#define NODE_METRICS_NODES_MAX 3000
+/* GPU entries read from one node's gpu-devices annotation (the agent has at most 64). */
+#define NODE_METRICS_GPUS_MAX 256
+/* Longest gpu-devices annotation parsed (64 GPUs take about 20 KiB). */
+#define NODE_METRICS_DEVICES_TEXT_MAX (256 * 1024)
+
+enum { RES_CPU, RES_MEMORY, RES_GPU, RES_N };
+
+static const char *const res_names[RES_N] = {"cpu", "memory", "gpu"};
+/* The Kubernetes resource name of each, in requests and allocatable. */
+static const char *const res_keys[RES_N] = {"cpu", "memory", "nvidia.com/gpu"};
+
+struct node_sum {
+	const char *name;	  /* borrowed from the Node */
+	int64_t requested[RES_N]; /* milli-units */
+	int64_t used[2];	  /* cpu millicores, memory bytes */
+};
+
+struct families {
+	struct llmo_metric *gpu_util, *gpu_used, *gpu_total, *alloc, *requested, *used;
+};
+
+static int declare(struct llmo_metrics *m, struct families *f, struct llmo_error *err)
+{
+	const char *const ul[] = {"node", "gpu", "model"};
+	const char *const gl[] = {"node", "gpu"};
+	const char *const rl[] = {"node", "resource"};
+	int rc;
+
+	if ((rc = llmo_metrics_gauge(m, "llmo_node_gpu_utilization_percent",
+				     "GPU utilization (percent) the node agent measured, for GPUs "
+				     "that report it.",
+				     ul, 3, &f->gpu_util, err)) ||
+	    (rc = llmo_metrics_gauge(m, "llmo_node_gpu_memory_used_bytes",
+				     "GPU memory in use as the node agent measured it.", gl, 2,
+				     &f->gpu_used, err)) ||
+	    (rc = llmo_metrics_gauge(m, "llmo_node_gpu_memory_total_bytes",
+				     "GPU memory of each GPU of the node.", gl, 2, &f->gpu_total,
+				     err)) ||
+	    (rc = llmo_metrics_gauge(m, "llmo_node_allocatable",
+				     "The node's status.allocatable: cpu in cores, memory in bytes, "
+				     "gpu in GPUs.",
+				     rl, 2, &f->alloc, err)) ||
+	    (rc = llmo_metrics_gauge(m, "llmo_node_requested",
+				     "Sum of the container requests of the node's pods that are not "
+				     "Succeeded or Failed (cpu cores, memory bytes, gpu GPUs).",
+				     rl, 2, &f->requested, err)) ||
+	    (rc = llmo_metrics_gauge(m, "llmo_node_used",
+				     "Sum of the usage the node agent measured for the node's pods "
+				     "(cpu cores, memory bytes).",
+				     rl, 2, &f->used, err)))
+		return rc;
+	return 0;
+}
+
+static double units(int64_t milli)
+{
+	return (double)milli / 1000.0;
+}
+
+/* A quantity field of obj in milli-units; 0 when absent or malformed. */
+static int64_t quantity_of(const json_t *obj, const char *key)
+{
+	int64_t milli = 0;
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v || llmo_quantity_from_json(v, &milli, NULL))
+		return 0;
+	return milli;
+}
+
+static void put_gpus(const struct families *f, const char *node, const json_t *annotations)
+{
+	const char *text = json_string_value(json_object_get(annotations,
+							     LLMO_BINDER_DEVICES_ANNOTATION));
+	json_t *devs, *d;
+	size_t i;
+
+	if (!text || strlen(text) > NODE_METRICS_DEVICES_TEXT_MAX)
+		return;
+	devs = json_loads(text, 0, NULL);
+	json_array_foreach(devs, i, d) {
+		const json_t *idx = json_object_get(d, "index");
+		const json_t *util = json_object_get(d, "utilizationGpuPercent");
+		const json_t *used = json_object_get(d, "memoryUsedBytes");
+		const json_t *total = json_object_get(d, "memoryTotalBytes");
+		const char *model = json_string_value(json_object_get(d, "name"));
+		char gpu[24];
+
+		if (i >= NODE_METRICS_GPUS_MAX)
+			break;
+		if (!json_is_integer(idx))
+			continue;
+		snprintf(gpu, sizeof(gpu), "%" JSON_INTEGER_FORMAT, json_integer_value(idx));
+		if (json_is_number(util))
+			llmo_metric_set(f->gpu_util, (const char *[]){node, gpu, model ? model : ""},
+					json_number_value(util));
+		if (json_is_number(used))
+			llmo_metric_set(f->gpu_used, (const char *[]){node, gpu},
+					json_number_value(used));
+		if (json_is_number(total))
+			llmo_metric_set(f->gpu_total, (const char *[]){node, gpu},
+					json_number_value(total));
+	}
+	json_decref(devs);
+}
+
+/*
+ * A container's request for key: requests[key], else limits[key] (the API
+ * server defaults a missing request to the limit).
+ */
+static int64_t container_request(const json_t *ctr, const char *key)
+{
+	const json_t *res = json_object_get(ctr, "resources");
+	const json_t *req = json_object_get(res, "requests");
+
+	if (json_object_get(req, key))
+		return quantity_of(req, key);
+	return quantity_of(json_object_get(res, "limits"), key);
+}
+
+static void add_pod(struct node_sum *s, const json_t *pod)
+{
+	const json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
+	const char *share = json_string_value(json_object_get(ann, LLMO_BINDER_GPU_SHARE_ANNOTATION));
+	const char *usage = json_string_value(json_object_get(ann, LLMO_ANNOTATION_USAGE));
+	int64_t pod_req[RES_N] = {0};
+	const json_t *ctr;
+	struct llmo_usage u;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, ctr) {
+		for (int r = 0; r < RES_N; r++)
+			llmo_quantity_add(pod_req[r], container_request(ctr, res_keys[r]), &pod_req[r]);
+	}
+	/* The GPU share the scheduler gave the pod stands for its GPU request (binder.h). */
+	if (share)
+		llmo_quantity_parse(share, &pod_req[RES_GPU], NULL);
+	for (int r = 0; r < RES_N; r++)
+		llmo_quantity_add(s->requested[r], pod_req[r], &s->requested[r]);
+	if (usage && strlen(usage) <= LLMO_USAGE_TEXT_MAX && llmo_usage_parse(usage, &u, NULL) == 0) {
+		/* outside input: an addend that would overflow int64 is dropped (quantity.h) */
+		llmo_quantity_add(s->used[RES_CPU], u.cpu_milli, &s->used[RES_CPU]);
+		llmo_quantity_add(s->used[RES_MEMORY], u.memory, &s->used[RES_MEMORY]);
+	}
+}
+
+static bool finished(const json_t *pod)
+{
+	const char *phase = llmo_kube_str(pod, "status", "phase");
+
+	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
+int llmo__node_metrics_put(struct llmo_metrics *m, const json_t *nodes, const json_t *pods,
+			   struct llmo_error *err)
+{
+	struct families f = {0};
+	struct llmo_hmap by_name = LLMO_HMAP_INIT;
+	struct node_sum *sums = NULL;
+	size_t n = json_array_size(nodes), i;
+	const json_t *obj;
+	int rc;
+
+	if ((rc = declare(m, &f, err)) || n == 0)
+		goto out;
+	if (n > NODE_METRICS_NODES_MAX) {
+		llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "node metrics cut", "nodes=%zu exported=%d", n,
+			 NODE_METRICS_NODES_MAX);
+		n = NODE_METRICS_NODES_MAX;
+	}
+	sums = calloc(n, sizeof(*sums));
+	if (!sums) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const json_t *node = json_array_get(nodes, i);
+
+		sums[i].name = llmo_kube_str(node, "metadata", "name");
+		if (sums[i].name && llmo_hmap_put(&by_name, sums[i].name, &sums[i], NULL)) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	json_array_foreach(pods, i, obj) {
+		const char *node = llmo_kube_str(obj, "spec", "nodeName");
+		struct node_sum *s = node ? llmo_hmap_get(&by_name, node) : NULL;
+
+		if (s && !finished(obj))
+			add_pod(s, obj);
+	}
+	for (i = 0; i < n; i++) {
+		const json_t *node = json_array_get(nodes, i);
+		const json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
+		const char *name = sums[i].name;
+
+		if (!name)
+			continue;
+		put_gpus(&f, name, json_object_get(json_object_get(node, "metadata"), "annotations"));
+		for (int r = 0; r < RES_N; r++) {
+			const char *v[] = {name, res_names[r]};
+
+			llmo_metric_set(f.alloc, v, units(quantity_of(alloc, res_keys[r])));
+			llmo_metric_set(f.requested, v, units(sums[i].requested[r]));
+		}
+		llmo_metric_set(f.used, (const char *[]){name, "cpu"}, units(sums[i].used[RES_CPU]));
+		llmo_metric_set(f.used, (const char *[]){name, "memory"},
+				(double)sums[i].used[RES_MEMORY]);
+	}
+out:
+	llmo_hmap_release(&by_name, NULL);
+	free(sums);
+	return rc;
+}
