@@ -15,26 +15,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_json.h"
+
 #include "base/common.h"
 #include "apiserver/kubepb.h"
 
-#define TEXT_MAX 4096
 #define BODY_MAX 1024
-
-static json_t *J(const char *text)
-{
-	char buf[TEXT_MAX];
-	size_t n = strlen(text);
-	json_t *v;
-
-	assert_true(n < sizeof(buf));
-	for (size_t i = 0; i <= n; i++)
-		buf[i] = text[i] == '\'' ? '"' : text[i];
-	v = json_loads(buf, 0, NULL);
-	if (!v)
-		fail_msg("test JSON does not parse: %s", buf);
-	return v;
-}
 
 /*
  * "k8s\0" + runtime.Unknown { typeMeta = 1 { apiVersion = 1; kind = 2 };

@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_json.h"
+
 #include "base/common.h"
 #include "apiserver/openapi_pb.h"
 #include "base/json.h"
@@ -21,22 +23,6 @@
 #include "openapi_pb_wire.h"
 
 #define TEXT_MAX 4096
-
-/* Parses text with ' standing for ". */
-static json_t *J(const char *text)
-{
-	char buf[TEXT_MAX];
-	size_t n = strlen(text);
-	json_t *v;
-
-	assert_true(n < sizeof(buf));
-	for (size_t i = 0; i <= n; i++)
-		buf[i] = text[i] == '\'' ? '"' : text[i];
-	v = json_loads(buf, JSON_DECODE_ANY, NULL);
-	if (!v)
-		fail_msg("test JSON does not parse: %s", buf);
-	return v;
-}
 
 /* Encodes the document text; out is initialised here, the caller releases it. */
 static void encode(const char *text, struct llmo_buf *out)

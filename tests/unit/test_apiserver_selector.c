@@ -11,25 +11,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_json.h"
+
 #include "base/common.h"
 #include "apiserver/selector.h"
 
-#define TEXT_MAX 8192
-
-static json_t *J(const char *text)
-{
-	char buf[TEXT_MAX];
-	size_t n = strlen(text);
-	json_t *v;
-
-	assert_true(n < sizeof(buf));
-	for (size_t i = 0; i <= n; i++)
-		buf[i] = text[i] == '\'' ? '"' : text[i];
-	v = json_loads(buf, JSON_DECODE_ANY, NULL);
-	if (!v)
-		fail_msg("test JSON does not parse: %s", buf);
-	return v;
-}
 
 /* ---- label selector text ------------------------------------------------ */
 

@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_json.h"
+
 #include "base/common.h"
 #include "apiserver/ssa.h"
 #include "apiserver/patch.h"
@@ -22,22 +24,6 @@
 #define T1 "2024-05-01T11:00:00Z"
 #define T2 "2024-05-01T12:00:00Z"
 #define T3 "2024-05-01T13:00:00Z"
-
-/* Parses text with ' standing for ". */
-static json_t *J(const char *text)
-{
-	char buf[TEXT_MAX];
-	size_t n = strlen(text);
-	json_t *v;
-
-	assert_true(n < sizeof(buf));
-	for (size_t i = 0; i <= n; i++)
-		buf[i] = text[i] == '\'' ? '"' : text[i];
-	v = json_loads(buf, JSON_DECODE_ANY, NULL);
-	if (!v)
-		fail_msg("test JSON does not parse: %s", buf);
-	return v;
-}
 
 static void assert_json(const json_t *got, const char *want_text, const char *what)
 {

@@ -3,7 +3,6 @@
 /*
  * J("{'a':1}"): JSON written in C strings with ' for ", parsed (any type);
  * a text that does not parse fails the test. Include after cmocka.h.
- * (Several older tests still carry their own copy of this helper.)
  */
 #include "base/common.h"
 #include <jansson.h>
