@@ -63,6 +63,12 @@ int cmd_parse_listen(const char *s, char *host, size_t n, int *port);
 enum cmd_opt { CMD_OPT_VALUE, CMD_OPT_HELP, CMD_OPT_HANDLED, CMD_OPT_ERROR };
 enum cmd_opt cmd_option(const char *sub, const char *usage, int argc, char **argv, int *i,
 			char name[64], const char **value);
+/*
+ * Reads a duration flag's value v ("30s", "1m", "250ms") into *ms (whole
+ * milliseconds). A malformed or negative one is reported as a usage error
+ * of SUB naming flag: returns 2; else 0.
+ */
+int cmd_parse_ms(const char *sub, const char *flag, const char *v, int64_t *ms);
 /* Prints "llmo SUB: message" to stderr and returns 2. */
 int cmd_usage_error(const char *sub, const char *fmt, ...) LLMO_PRINTF(2, 3);
 

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-#include "base/duration.h"
 #include "base/log.h"
 #include "base/quantity.h"
 #include "base/str.h"
@@ -92,18 +91,6 @@ static const char usage[] =
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
 	"  --log-json                log JSON lines instead of text\n";
 
-static int parse_ms(const char *flag, const char *v, int64_t *out)
-{
-	struct llmo_error err = {0};
-	int64_t ns;
-
-	if (llmo_duration_parse(v, &ns, &err))
-		return cmd_usage_error(SUB, "%s: %s", flag, err.msg);
-	if (ns < 0)
-		return cmd_usage_error(SUB, "%s: must not be negative", flag);
-	*out = ns / LLMO_NS_PER_MS;
-	return 0;
-}
 
 static int parse_size(const char *flag, const char *v, size_t *out)
 {
@@ -203,19 +190,19 @@ int cmd_gateway(int argc, char **argv)
 		} else if (strcmp(name, "--namespace") == 0) {
 			opts.ns = v;
 		} else if (strcmp(name, "--connect-timeout") == 0) {
-			rc = parse_ms(name, v, &opts.connect_timeout_ms);
+			rc = cmd_parse_ms(SUB, name, v, &opts.connect_timeout_ms);
 		} else if (strcmp(name, "--first-byte-timeout") == 0) {
-			rc = parse_ms(name, v, &opts.first_byte_timeout_ms);
+			rc = cmd_parse_ms(SUB, name, v, &opts.first_byte_timeout_ms);
 		} else if (strcmp(name, "--idle-timeout") == 0) {
-			rc = parse_ms(name, v, &opts.idle_timeout_ms);
+			rc = cmd_parse_ms(SUB, name, v, &opts.idle_timeout_ms);
 		} else if (strcmp(name, "--breaker-cooldown") == 0) {
-			rc = parse_ms(name, v, &opts.breaker_cooldown_ms);
+			rc = cmd_parse_ms(SUB, name, v, &opts.breaker_cooldown_ms);
 		} else if (strcmp(name, "--watch") == 0) {
-			rc = parse_ms(name, v, &opts.watch_ms);
+			rc = cmd_parse_ms(SUB, name, v, &opts.watch_ms);
 		} else if (strcmp(name, "--scrape-interval") == 0) {
-			rc = parse_ms(name, v, &opts.scrape_interval_ms);
+			rc = cmd_parse_ms(SUB, name, v, &opts.scrape_interval_ms);
 		} else if (strcmp(name, "--hold-timeout") == 0) {
-			rc = parse_ms(name, v, &opts.hold_timeout_ms);
+			rc = cmd_parse_ms(SUB, name, v, &opts.hold_timeout_ms);
 			if (!rc && opts.hold_timeout_ms <= 0)
 				return cmd_usage_error(SUB, "--hold-timeout must be positive");
 		} else if (strcmp(name, "--tls-cert") == 0) {

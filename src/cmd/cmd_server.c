@@ -13,7 +13,6 @@
 #include "agent/agent.h"
 #include "apiserver/apiserver.h"
 #include "base/clock.h"
-#include "base/duration.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -695,13 +694,10 @@ int cmd_server(int argc, char **argv)
 			s.gateway_hold_max = (int)n;
 			i++;
 		} else if (strcmp(a, "--gateway-hold-timeout") == 0) {
-			int64_t ns;
-
-			if (llmo_duration_parse(v, &ns, &perr))
-				return cmd_usage_error("server", "%s: %s", a, perr.msg);
-			if (ns < LLMO_NS_PER_MS)
+			if (cmd_parse_ms("server", a, v, &s.gateway_hold_timeout_ms))
+				return 2;
+			if (s.gateway_hold_timeout_ms <= 0)
 				return cmd_usage_error("server", "%s must be positive", a);
-			s.gateway_hold_timeout_ms = ns / LLMO_NS_PER_MS;
 			i++;
 		} else if (strcmp(a, "--gateway-keys-secret") == 0) {
 			const char *slash = strchr(v, '/');

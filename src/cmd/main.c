@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include "base/duration.h"
 #include "base/log.h"
 
 struct command {
@@ -62,6 +63,19 @@ int cmd_usage_error(const char *sub, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n");
 	return 2;
+}
+
+int cmd_parse_ms(const char *sub, const char *flag, const char *v, int64_t *ms)
+{
+	struct llmo_error err = {0};
+	int64_t ns;
+
+	if (llmo_duration_parse(v, &ns, &err))
+		return cmd_usage_error(sub, "%s: %s", flag, err.msg);
+	if (ns < 0)
+		return cmd_usage_error(sub, "%s: must not be negative", flag);
+	*ms = ns / LLMO_NS_PER_MS;
+	return 0;
 }
 
 enum cmd_opt cmd_option(const char *sub, const char *usage, int argc, char **argv, int *i,
