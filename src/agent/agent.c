@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "agent/logserver.h"
 #include "agent/node.h"
+#include "agent/nodeusage.h"
 #include "agent/prefetch.h"
 #include "agent/runtime.h"
 #include "api/usage.h"
@@ -64,6 +65,10 @@ struct llmo_agent {
 	struct llmo_hmap evented;        /* pod uid -> "RESTARTS REASON" already reported */
 	struct llmo_prefetcher *pf;      /* models the controller asks for ahead; NULL: no cache */
 	struct event *pf_poll;           /* while a prefetch runs */
+	/* the machine's own usage, published on the Node at heartbeats (nodeusage.h) */
+	struct llmo_node_sample node_prev; /* the last sample; at_ms 0: none yet */
+	struct llmo_usage node_last;	   /* what the Node's annotation holds */
+	bool node_last_ok;
 	bool synced_once;
 	bool started;
 };
@@ -453,6 +458,57 @@ static void on_prefetch_poll(evutil_socket_t fd, short what, void *arg)
 	json_decref(cur);
 }
 
+/*
+ * The node's usage since the last heartbeat, written to its
+ * llm.orchestrator.io/usage annotation when the rule of api/usage.h says it
+ * moved enough. cur is the Node as read this heartbeat (NULL: not read); its
+ * annotation is the published value, so a restarted agent carries on from it.
+ */
+static void publish_node_usage(struct llmo_agent *a, const json_t *cur)
+{
+	struct llmo_error err = {0};
+	struct llmo_node_sample now;
+	struct llmo_usage u, last;
+	char text[LLMO_USAGE_TEXT_MAX];
+	const char *pub = json_string_value(json_object_get(
+		json_object_get(json_object_get(cur, "metadata"), "annotations"),
+		LLMO_ANNOTATION_USAGE));
+	bool have_last = false;
+	json_t *patch;
+	int rc;
+
+	if (llmo_node_sample_read(&now, &err)) {
+		llmo_log(LLMO_LOG_DEBUG, LOG, "node usage unreadable", "error=\"%s\"", err.msg);
+		return;
+	}
+	rc = a->node_prev.at_ms ? llmo_node_usage_between(&a->node_prev, &now, a->info.cpu_milli,
+							   &u)
+				: LLMO_EINVAL;
+	a->node_prev = now;
+	if (rc)
+		return;
+	u.at_ms = llmo_clock_wall_ms();
+	if (pub && llmo_usage_parse(pub, &last, NULL) == 0)
+		have_last = true;
+	else if (!cur && a->node_last_ok)
+		last = a->node_last, have_last = true;
+	if (!llmo_usage_worth_publishing(have_last ? &last : NULL, &u) ||
+	    llmo_usage_format(&u, text, sizeof(text)))
+		return;
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", LLMO_ANNOTATION_USAGE, text);
+	rc = patch ? llmo_kube_patch(a->client, &llmo_kube_nodes, NULL, a->node, NULL,
+				     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err)
+		   : LLMO_ENOMEM;
+	json_decref(patch);
+	if (rc) {
+		llmo_log(LLMO_LOG_WARN, LOG, "node usage write failed", "node=%s error=\"%s\"",
+			 a->node, err.msg);
+		return;
+	}
+	a->node_last = u;
+	a->node_last_ok = true;
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_agent *a = arg;
@@ -469,6 +525,8 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 		if (publish_node(a, &err))
 			llmo_log(LLMO_LOG_WARN, LOG, "node labels failed", "node=%s error=\"%s\"",
 				 a->node, err.msg);
+		else
+			publish_node_usage(a, NULL);
 		return;
 	}
 	if (renew_lease(a, &err))
@@ -487,6 +545,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	} else {
 		publish_cached_models(a, cur);
 		prefetch_step(a, cur);
+		publish_node_usage(a, cur);
 	}
 	json_decref(cur);
 }
@@ -929,6 +988,8 @@ int llmo_agent_start(struct llmo_agent *a, struct llmo_error *err)
 
 	if (a->started)
 		return llmo_error_set(err, LLMO_EINVAL, "agent: already started");
+	/* the first heartbeat then has an interval to measure over */
+	llmo_node_sample_read(&a->node_prev, NULL);
 	if (!a->run_pods) {
 		rc = publish_node(a, err);
 		if (rc)

@@ -17,13 +17,22 @@
  * the whole GPU: pods sharing one each get its figure), gpuMemory the
  * memory used on them (bytes, likewise of the whole GPUs).
  *
+ * The same annotation on a Node is the whole machine's usage (the agent,
+ * agent/nodeusage.h): cpu busy over the node's CPUs, memory in use
+ * (MemTotal - MemAvailable), and netRx / netTx, the bytes per second
+ * received and sent on its interfaces other than loopback (Node only):
+ *
+ *     {"cpu": 3100, "memory": 8589934592, "netRx": 125000, "netTx": 98000,
+ *      "at": "2026-11-26T23:59:00Z"}
+ *
  * The publication rule (llmo_usage_worth_publishing) bounds the API writes:
  * the agent measures every LLMO_USAGE_PERIOD_MS and writes at most once a
  * period per pod, and only when cpu or memory moved by more than
  * LLMO_USAGE_CHANGE_PCT percent of the published value (and by more than
  * LLMO_USAGE_CPU_FLOOR_MILLI / LLMO_USAGE_MEMORY_FLOOR_BYTES, so that an idle
  * process's jitter writes nothing), gpu by more than LLMO_USAGE_GPU_POINTS
- * points, gpuMemory as memory, or the published value is older than
+ * points, gpuMemory as memory, netRx or netTx by more than
+ * LLMO_USAGE_CHANGE_PCT percent and LLMO_USAGE_NET_FLOOR_BPS, or the published value is older than
  * LLMO_USAGE_REFRESH_MS (so readers can tell a live figure from a stale one).
  */
 #include "base/common.h"
@@ -36,6 +45,7 @@
 #define LLMO_USAGE_CPU_FLOOR_MILLI 20
 #define LLMO_USAGE_MEMORY_FLOOR_BYTES ((int64_t)4 << 20)
 #define LLMO_USAGE_GPU_POINTS 5.0
+#define LLMO_USAGE_NET_FLOOR_BPS ((int64_t)256 << 10)
 #define LLMO_USAGE_REFRESH_MS 300000L
 /* Longest annotation value read (a well-formed one is under 100 bytes). */
 #define LLMO_USAGE_TEXT_MAX 256
@@ -47,6 +57,9 @@ struct llmo_usage {
 	bool has_gpu;	   /* gpu_pct and gpu_memory are set */
 	double gpu_pct;	   /* 0..100 */
 	int64_t gpu_memory; /* bytes */
+	bool has_net;	    /* net_rx and net_tx are set (a Node's annotation) */
+	int64_t net_rx;	    /* bytes per second received */
+	int64_t net_tx;	    /* bytes per second sent */
 };
 
 /* The annotation's value into out (n >= LLMO_USAGE_TEXT_MAX). 0 or LLMO_EINVAL. */

@@ -49,38 +49,70 @@ struct node_sum {
 
 struct families {
 	struct llmo_metric *gpu_util, *gpu_used, *gpu_total, *alloc, *requested, *used;
+	struct llmo_metric *cpu, *memory, *net_rx, *net_tx; /* the node's own usage */
+};
+
+static const char *const gpu_model_labels[] = {"node", "gpu", "model"};
+static const char *const gpu_labels[] = {"node", "gpu"};
+static const char *const resource_labels[] = {"node", "resource"};
+static const char *const node_labels[] = {"node"};
+
+/* One family of the table below: where its handle goes in struct families. */
+struct family_def {
+	const char *name, *help;
+	const char *const *labels;
+	size_t nlabels;
+	size_t at; /* offsetof(struct families, ...) */
+};
+
+#define FAMILY(n, h, l, field) {n, h, l, LLMO_ARRAY_LEN(l), offsetof(struct families, field)}
+
+static const struct family_def family_defs[] = {
+	FAMILY("llmo_node_gpu_utilization_percent",
+	       "GPU utilization (percent) the node agent measured, for GPUs that report it.",
+	       gpu_model_labels, gpu_util),
+	FAMILY("llmo_node_gpu_memory_used_bytes", "GPU memory in use as the node agent measured it.",
+	       gpu_labels, gpu_used),
+	FAMILY("llmo_node_gpu_memory_total_bytes", "GPU memory of each GPU of the node.", gpu_labels,
+	       gpu_total),
+	FAMILY("llmo_node_allocatable",
+	       "The node's status.allocatable: cpu in cores, memory in bytes, gpu in GPUs.",
+	       resource_labels, alloc),
+	FAMILY("llmo_node_requested",
+	       "Sum of the container requests of the node's pods that are not Succeeded or Failed "
+	       "(cpu cores, memory bytes, gpu GPUs).",
+	       resource_labels, requested),
+	FAMILY("llmo_node_used",
+	       "Sum of the usage the node agent measured for the node's pods (cpu cores, memory "
+	       "bytes).",
+	       resource_labels, used),
+	FAMILY("llmo_node_cpu_used_cores",
+	       "CPU time the whole node spent busy (not idle or waiting for I/O), in cores, as its "
+	       "agent measured it.",
+	       node_labels, cpu),
+	FAMILY("llmo_node_memory_used_bytes",
+	       "Memory in use on the node (MemTotal - MemAvailable) as its agent measured it.",
+	       node_labels, memory),
+	FAMILY("llmo_node_network_receive_bytes_per_second",
+	       "Bytes per second the node received on its interfaces other than loopback, as its "
+	       "agent measured it.",
+	       node_labels, net_rx),
+	FAMILY("llmo_node_network_transmit_bytes_per_second",
+	       "Bytes per second the node sent on its interfaces other than loopback, as its agent "
+	       "measured it.",
+	       node_labels, net_tx),
 };
 
 static int declare(struct llmo_metrics *m, struct families *f, struct llmo_error *err)
 {
-	const char *const ul[] = {"node", "gpu", "model"};
-	const char *const gl[] = {"node", "gpu"};
-	const char *const rl[] = {"node", "resource"};
-	int rc;
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(family_defs); i++) {
+		const struct family_def *d = &family_defs[i];
+		struct llmo_metric **slot = (struct llmo_metric **)((char *)f + d->at);
+		int rc = llmo_metrics_gauge(m, d->name, d->help, d->labels, d->nlabels, slot, err);
 
-	if ((rc = llmo_metrics_gauge(m, "llmo_node_gpu_utilization_percent",
-				     "GPU utilization (percent) the node agent measured, for GPUs "
-				     "that report it.",
-				     ul, 3, &f->gpu_util, err)) ||
-	    (rc = llmo_metrics_gauge(m, "llmo_node_gpu_memory_used_bytes",
-				     "GPU memory in use as the node agent measured it.", gl, 2,
-				     &f->gpu_used, err)) ||
-	    (rc = llmo_metrics_gauge(m, "llmo_node_gpu_memory_total_bytes",
-				     "GPU memory of each GPU of the node.", gl, 2, &f->gpu_total,
-				     err)) ||
-	    (rc = llmo_metrics_gauge(m, "llmo_node_allocatable",
-				     "The node's status.allocatable: cpu in cores, memory in bytes, "
-				     "gpu in GPUs.",
-				     rl, 2, &f->alloc, err)) ||
-	    (rc = llmo_metrics_gauge(m, "llmo_node_requested",
-				     "Sum of the container requests of the node's pods that are not "
-				     "Succeeded or Failed (cpu cores, memory bytes, gpu GPUs).",
-				     rl, 2, &f->requested, err)) ||
-	    (rc = llmo_metrics_gauge(m, "llmo_node_used",
-				     "Sum of the usage the node agent measured for the node's pods "
-				     "(cpu cores, memory bytes).",
-				     rl, 2, &f->used, err)))
-		return rc;
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -134,6 +166,23 @@ static void put_gpus(const struct families *f, const char *node, const json_t *a
 					json_number_value(total));
 	}
 	json_decref(devs);
+}
+
+/* The node's own usage annotation (api/usage.h), when its agent publishes one. */
+static void put_node_usage(const struct families *f, const char *node, const json_t *annotations)
+{
+	const char *text = json_string_value(json_object_get(annotations, LLMO_ANNOTATION_USAGE));
+	const char *v[] = {node};
+	struct llmo_usage u;
+
+	if (!text || llmo_usage_parse(text, &u, NULL))
+		return;
+	llmo_metric_set(f->cpu, v, units(u.cpu_milli));
+	llmo_metric_set(f->memory, v, (double)u.memory);
+	if (u.has_net) {
+		llmo_metric_set(f->net_rx, v, (double)u.net_rx);
+		llmo_metric_set(f->net_tx, v, (double)u.net_tx);
+	}
 }
 
 /*
@@ -229,6 +278,8 @@ int llmo__node_metrics_put(struct llmo_metrics *m, const json_t *nodes, const js
 		if (!name)
 			continue;
 		put_gpus(&f, name, json_object_get(json_object_get(node, "metadata"), "annotations"));
+		put_node_usage(&f, name,
+			       json_object_get(json_object_get(node, "metadata"), "annotations"));
 		for (int r = 0; r < RES_N; r++) {
 			const char *v[] = {name, res_names[r]};
 

@@ -55,6 +55,30 @@ check "the controller's /metrics shows the node's GPU allocatable and requested"
 	grep -qx 'llmo_node_allocatable{node=\"$NODE\",resource=\"gpu\"} 1' '$LLMO_DATA/exported' &&
 	grep -qx 'llmo_node_requested{node=\"$NODE\",resource=\"gpu\"} 1' '$LLMO_DATA/exported' &&
 	grep -qx 'llmo_node_gpu_memory_total_bytes{node=\"$NODE\",gpu=\"0\"} 85899345920' '$LLMO_DATA/exported'"
+# The agent's measure of the whole machine on its Node (llm.orchestrator.io/usage): memory in
+# use near what /proc/meminfo says now (MemTotal - MemAvailable, within an eighth of MemTotal:
+# other processes come and go), CPU within the machine's cores, network rates present; and
+# the controller exports the same figures.
+node_usage_exported() {
+	kubectl get node "$NODE" -o json | /usr/bin/python3 -c '
+import json, os, sys, urllib.request
+n = json.load(sys.stdin)
+u = json.loads(n["metadata"]["annotations"]["llm.orchestrator.io/usage"])
+mi = dict((l.split(":")[0], int(l.split()[1]) * 1024) for l in open("/proc/meminfo"))
+used = mi["MemTotal"] - mi["MemAvailable"]
+assert abs(u["memory"] - used) < mi["MemTotal"] / 8, (u, used)
+assert 0 <= u["cpu"] <= os.cpu_count() * 1000, u
+assert u["netRx"] >= 0 and u["netTx"] >= 0, u
+m = urllib.request.urlopen(sys.argv[1]).read().decode()
+for name, want in (("llmo_node_memory_used_bytes", u["memory"]),
+                   ("llmo_node_cpu_used_cores", u["cpu"] / 1000),
+                   ("llmo_node_network_receive_bytes_per_second", u["netRx"])):
+    line = "%s{node=\"%s\"} " % (name, sys.argv[2])
+    got = [float(l[len(line):]) for l in m.splitlines() if l.startswith(line)]
+    assert got and abs(got[0] - want) < 1e-6, (name, got, want)' "http://127.0.0.1:$CM/metrics" "$NODE"
+}
+check "the Node's usage annotation is the machine's, and the controller exports it" \
+	wait_for 40 node_usage_exported
 check "every metric the rules and dashboards name is exported" bash -c "
 	grep -ohE '(llmo_[a-z_]+|vllm:[a-z_]+)' deploy/prometheus/rules.yaml deploy/grafana/*.json |
 		sed -E 's/_(bucket|sum|count)\$//' | grep -v '_\$' | sort -u >'$LLMO_DATA/named'
@@ -84,8 +108,9 @@ check "Prometheus sees the workload Ready" wait_for 30 bash -c \
 	"curl -sf 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=llmo_controller_workload_ready{workload=\"$W\"} == 1' | grep -q '\"value\"'"
 check "Prometheus counts the completion" wait_for 30 bash -c \
 	"curl -sf 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=sum(llmo_gateway_requests_total{code=\"200\"}) > 0' | grep -q '\"value\"'"
-check "Prometheus loaded the 14 alerting rules" wait_for 30 bash -c \
-	"[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/rules | grep -o '\"type\":\"alerting\"' | wc -l)\" = 14 ]"
+NRULES=$(grep -c '^ *- alert: ' deploy/prometheus/rules.yaml)
+check "Prometheus loaded the $NRULES alerting rules of rules.yaml" wait_for 30 bash -c \
+	"[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/rules | grep -o '\"type\":\"alerting\"' | wc -l)\" = $NRULES ]"
 for _ in 1 2 3 4 5; do curl -sf "$(gateway_url)/v1/completions" -d "{\"model\":\"$W\",\"prompt\":\"hi\",\"max_tokens\":2}" >/dev/null; done
 check "the controller reads the gateway's numbers from Prometheus (--prometheus)" wait_for 60 bash -c \
 	"curl -sf http://127.0.0.1:$CM/metrics | grep -qE '^llmo_controller_gateway_scrapes_total\\{outcome=\"ok\"\\} [1-9]' &&

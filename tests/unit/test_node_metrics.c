@@ -186,12 +186,43 @@ static void test_malformed(void **state)
 	free(t);
 }
 
+/*
+ * A node's own usage annotation: 3100 millicores = 3.1 cores, 8 GiB, and
+ * network rates; a node whose annotation has no network figures gets no
+ * network series; a malformed one gets none at all.
+ */
+static void test_node_own_usage(void **state)
+{
+	char *t = render("[{\"metadata\":{\"name\":\"u1\",\"annotations\":{"
+			 "\"llm.orchestrator.io/usage\":\"{\\\"cpu\\\":3100,"
+			 "\\\"memory\\\":8589934592,\\\"netRx\\\":125000,"
+			 "\\\"netTx\\\":98000,\\\"at\\\":\\\"2026-11-27T00:00:00Z\\\"}\"}}},"
+			 "{\"metadata\":{\"name\":\"u2\",\"annotations\":{"
+			 "\"llm.orchestrator.io/usage\":\"{\\\"cpu\\\":500,"
+			 "\\\"memory\\\":1024,\\\"at\\\":\\\"2026-11-27T00:00:00Z\\\"}\"}}},"
+			 "{\"metadata\":{\"name\":\"u3\",\"annotations\":{"
+			 "\"llm.orchestrator.io/usage\":\"{\\\"cpu\\\":-1}\"}}}]",
+			 "[]");
+
+	(void)state;
+	expect(t, "llmo_node_cpu_used_cores{node=\"u1\"} 3.1");
+	expect(t, "llmo_node_memory_used_bytes{node=\"u1\"} 8589934592");
+	expect(t, "llmo_node_network_receive_bytes_per_second{node=\"u1\"} 125000");
+	expect(t, "llmo_node_network_transmit_bytes_per_second{node=\"u1\"} 98000");
+	expect(t, "llmo_node_cpu_used_cores{node=\"u2\"} 0.5");
+	expect(t, "llmo_node_memory_used_bytes{node=\"u2\"} 1024");
+	assert_null(strstr(t, "llmo_node_network_receive_bytes_per_second{node=\"u2\"}"));
+	assert_null(strstr(t, "llmo_node_cpu_used_cores{node=\"u3\"}"));
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_node_families),
 		cmocka_unit_test(test_declared_without_nodes),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_node_own_usage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
