@@ -117,7 +117,7 @@ static void test_malformed(void **state)
 	assert_int_equal(s.net_rx, 0);
 }
 
-/* The live /proc of this machine parses, and time moves on between two reads. */
+/* The live /proc of this machine parses into plausible figures. */
 static void test_read_live(void **state)
 {
 	struct llmo_node_sample s;
