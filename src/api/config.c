@@ -183,9 +183,9 @@ static const struct llmo_field operator_fields[] = {
 	F(OC, metrics_addr, "metricsAddr", LLMO_FT_STRING, .flags = LLMO_FF_NONEMPTY,
 	  .def = "\":9090\"", .doc = "address of /metrics, /healthz and /readyz"),
 	F(OC, log_level, "logLevel", LLMO_FT_ENUM, .enums = log_levels, .def = "info",
-	  .doc = "debug | info | warn | error"),
+	  .doc = "debug | info | warn | error (a --log-level flag wins)"),
 	F(OC, log_format, "logFormat", LLMO_FT_ENUM, .enums = log_formats, .def = "text",
-	  .doc = "text (ts level component msg key=value) or json lines"),
+	  .doc = "text (ts level component msg key=value) or json lines (--log-json wins)"),
 	END,
 };
 

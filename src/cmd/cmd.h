@@ -7,6 +7,8 @@
  */
 #include "base/common.h"
 
+#include "base/log.h"
+
 int cmd_validate(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_server(int argc, char **argv);
@@ -43,6 +45,19 @@ struct llmo_config;
  * stderr as FILE:LINE: FIELD: MESSAGE. 0 or an LLMO_E* code.
  */
 int cmd_load_config(const char *path, struct llmo_config *out);
+/*
+ * --log-level LEVEL and --log-json: set logging and remember that a flag
+ * did, so that cmd_apply_log_config leaves that setting alone (flags win
+ * over the configuration file).
+ */
+void cmd_log_level_flag(enum llmo_log_level lvl);
+void cmd_log_json_flag(void);
+/*
+ * The configuration's operator.logLevel and operator.logFormat, for the
+ * settings no flag made. The long-running commands (server, controller,
+ * scheduler, registry, agent) call it after loading a --config file.
+ */
+void cmd_apply_log_config(const struct llmo_config *cfg);
 
 struct llmo_s3_config;
 struct llmo_reg_s3_opts;

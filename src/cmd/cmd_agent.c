@@ -192,6 +192,8 @@ int cmd_agent(int argc, char **argv)
 
 		if (cmd_load_config(config, &cfg))
 			return 1;
+		if (config)
+			cmd_apply_log_config(&cfg);
 		if (!state_dir) {
 			const char *home = getenv("HOME");
 

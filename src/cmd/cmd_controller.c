@@ -116,6 +116,8 @@ int cmd_controller(int argc, char **argv)
 		return cmd_usage_error("controller", "--identity wants a non-empty name");
 	if (cmd_load_config(config, &cfg))
 		return 1;
+	if (config)
+		cmd_apply_log_config(&cfg);
 	signal(SIGPIPE, SIG_IGN);
 	if (llmo_kube_config_auto(kubeconfig, NULL, &kc, &err)) {
 		fprintf(stderr, "llmo controller: %s\n", err.msg);

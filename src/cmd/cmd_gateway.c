@@ -258,7 +258,7 @@ int cmd_gateway(int argc, char **argv)
 
 			if (llmo_log_level_parse(v, &level))
 				return cmd_usage_error(SUB, "unknown log level \"%s\"", v);
-			llmo_log_set_level(level);
+			cmd_log_level_flag(level);
 		} else {
 			return cmd_usage_error(SUB, "unknown option %s (see --help)", name);
 		}

@@ -172,7 +172,7 @@ int cmd_inference_sim(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		} else if (strcmp(a, "--log-json") == 0) {
-			llmo_log_set_json(true);
+			cmd_log_json_flag();
 			continue;
 		}
 		if (!f && !named(a, nlen, "--host") && !named(a, nlen, "--model") &&
@@ -197,7 +197,7 @@ int cmd_inference_sim(int argc, char **argv)
 		} else { /* --log-level */
 			if (llmo_log_level_parse(v, &level))
 				return cmd_usage_error(SUB, "unknown log level \"%s\"", v);
-			llmo_log_set_level(level);
+			cmd_log_level_flag(level);
 		}
 	}
 	env_port = getenv("PORT");

@@ -84,6 +84,33 @@ out:
 	return rc;
 }
 
+static bool log_level_by_flag, log_json_by_flag;
+
+void cmd_log_level_flag(enum llmo_log_level lvl)
+{
+	llmo_log_set_level(lvl);
+	log_level_by_flag = true;
+}
+
+void cmd_log_json_flag(void)
+{
+	llmo_log_set_json(true);
+	log_json_by_flag = true;
+}
+
+void cmd_apply_log_config(const struct llmo_config *cfg)
+{
+	/* config.h: log_level 1 debug .. 4 error, log_format 1 text, 2 json (0: unset) */
+	static const enum llmo_log_level levels[] = {LLMO_LOG_INFO, LLMO_LOG_DEBUG, LLMO_LOG_INFO,
+						     LLMO_LOG_WARN, LLMO_LOG_ERROR};
+
+	if (!log_level_by_flag && cfg->operator_.log_level > 0 &&
+	    (size_t)cfg->operator_.log_level < LLMO_ARRAY_LEN(levels))
+		llmo_log_set_level(levels[cfg->operator_.log_level]);
+	if (!log_json_by_flag && cfg->operator_.log_format > 0)
+		llmo_log_set_json(cfg->operator_.log_format == 2);
+}
+
 int cmd_parse_listen(const char *s, char *host, size_t n, int *port)
 {
 	const char *colon = strrchr(s, ':');

@@ -104,6 +104,8 @@ static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_r
 {
 	if (cmd_load_config(path, cfg))
 		return 1;
+	if (path)
+		cmd_apply_log_config(cfg);
 	if (cfg->model_registry.storage_type == LLMO_STORAGE_S3) {
 		cmd_s3_opts(&cfg->model_registry.s3, s3);
 		o->s3 = s3;
@@ -174,7 +176,7 @@ int cmd_registry(int argc, char **argv)
 
 			if (llmo_log_level_parse(v, &lvl))
 				return cmd_usage_error(SUB, "--log-level: unknown level \"%s\"", v);
-			llmo_log_set_level(lvl);
+			cmd_log_level_flag(lvl);
 		} else {
 			return cmd_usage_error(SUB, "unknown flag %s (see --help)", name);
 		}

@@ -96,6 +96,8 @@ int cmd_scheduler(int argc, char **argv)
 		return cmd_usage_error("scheduler", "--identity wants a non-empty name");
 	if (cmd_load_config(config, &conf))
 		return 1;
+	if (config)
+		cmd_apply_log_config(&conf);
 	if (!policy_flag && conf.scheduler.policy > 0)
 		policy = (enum llmo_sched_policy_kind)(conf.scheduler.policy - 1);
 	signal(SIGPIPE, SIG_IGN);

@@ -643,7 +643,7 @@ int cmd_server(int argc, char **argv)
 		} else if (strcmp(a, "--insecure-http") == 0) {
 			opts.plain_http = true;
 		} else if (strcmp(a, "--log-json") == 0) {
-			llmo_log_set_json(true);
+			cmd_log_json_flag();
 		} else if (strcmp(a, "--keep-pods") == 0) {
 			s.keep_pods = true;
 		} else if (!v) {
@@ -723,7 +723,7 @@ int cmd_server(int argc, char **argv)
 		} else if (strcmp(a, "--log-level") == 0) {
 			if (llmo_log_level_parse(v, &level))
 				return cmd_usage_error("server", "unknown log level \"%s\"", v);
-			llmo_log_set_level(level);
+			cmd_log_level_flag(level);
 			i++;
 		} else {
 			return cmd_usage_error("server", "unknown option %s (see --help)", a);
@@ -739,6 +739,8 @@ int cmd_server(int argc, char **argv)
 				       gw_host);
 	if (cmd_load_config(config, &cfg))
 		return 1;
+	if (config)
+		cmd_apply_log_config(&cfg);
 	if (!data_dir) {
 		const char *home = getenv("HOME");
 

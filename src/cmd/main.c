@@ -88,7 +88,7 @@ enum cmd_opt cmd_option(const char *sub, const char *usage, int argc, char **arg
 		return CMD_OPT_HELP;
 	}
 	if (strcmp(a, "--log-json") == 0) {
-		llmo_log_set_json(true);
+		cmd_log_json_flag();
 		return CMD_OPT_HANDLED;
 	}
 	snprintf(name, 64, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
