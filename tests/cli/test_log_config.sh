@@ -3,14 +3,9 @@
 # commands (here `llmo registry`, which starts without an API), and --log-level / --log-json
 # win over them. Each run serves until its URL is printed and its first lines are logged,
 # then is stopped.
-set -u
-: "${LLMO:?set LLMO to the llmo binary}"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 PID=""
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$tmp"' EXIT
+cli_cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; }
 
 # Runs the registry with the given flags until it prints its URL (at most 10 s), stops it, and
 # leaves what it logged in $tmp/log.
@@ -64,5 +59,4 @@ rc=$?
 [ "$rc" -ne 0 ] && grep -q "bad.yaml:2: operator.logLevel" "$tmp/err" && ok \
 	|| bad "logLevel loud: want an error naming bad.yaml:2 operator.logLevel, got rc $rc: $(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_finish

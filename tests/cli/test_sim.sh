@@ -2,13 +2,7 @@
 # `llmo sim schedule` end to end on tests/data/sim: exit statuses, the JSON
 # keys and their consistency, determinism per seed, --series, and malformed
 # CSV reported as FILE:LINE (exactly the report in NAME.expected).
-set -u
-: "${LLMO:?set LLMO to the llmo binary}"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 N=tests/data/sim/nodes.csv
 P=tests/data/sim/pods.csv
 
@@ -111,5 +105,4 @@ usage sim schedule --nodes $N --pods
 "$LLMO" sim schedule --help | grep -q 'usage: llmo sim schedule' && ok || bad "--help"
 "$LLMO" help | grep -q '^  sim ' && ok || bad "llmo help does not list sim"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_finish

@@ -2,13 +2,7 @@
 # `llmo sim autoscale` end to end: exit statuses, the JSON keys, every policy,
 # determinism, --series, and malformed CSV reported as FILE:LINE (exactly the
 # report in bad-azure.expected).
-set -u
-: "${LLMO:?set LLMO to the llmo binary}"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 T=tests/data/sim/azure_conv_head.csv
 
 value() { sed -n "s/^  \"$1\": \\(.*\\)\$/\\1/p" "$2" | sed 's/,$//'; }
@@ -68,5 +62,4 @@ head -1 "$tmp/s.csv" | grep -q "^t_s,arrivals,concurrency,waiting,replicas,ready
 arrivals=$(tail -n +2 "$tmp/s.csv" | awk -F, '{s += $2} END {print s}')
 [ "$arrivals" = 120 ] && ok || bad "series arrivals sum $arrivals, want 120"
 
-echo "test_sim_autoscale: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_finish test_sim_autoscale

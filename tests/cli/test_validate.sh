@@ -2,11 +2,7 @@
 # `llmo validate` on broken inputs: each tests/data/validate/NAME.yaml must be
 # rejected (exit 1) with exactly the report in NAME.expected, whose lines and
 # messages were written by hand from the input. Valid inputs must pass.
-set -u
-: "${LLMO:?set LLMO to the llmo binary}"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 
 for input in tests/data/validate/*.yaml; do
 	expected="${input%.yaml}.expected"
@@ -44,8 +40,6 @@ rc=$?
 [ "$rc" -eq 2 ] && ok || bad "unknown option: exit $rc, want 2"
 
 # --config: resource profiles and limits come from the configuration.
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/config.yaml" <<'YAML'
 resourceManager:
   maxCPUPerWorkload: "1000m"
@@ -85,5 +79,4 @@ sed -n '/^<!-- begin: llmo config defaults -->$/,/^<!-- end: llmo config default
 if diff -u "$tmp/doc-defaults.yaml" "$tmp/defaults.yaml"; then ok; else
 	bad "docs/configuration.md differs from llmo config defaults"; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_finish
