@@ -486,27 +486,66 @@ static json_t *pod_model(const struct llmo_binder *b, const json_t *pod)
 	return f.found;
 }
 
-/* The highest tokensPerSecond of model's benchmarks whose gpuType matches node's GPU; 0 if none. */
-static double node_tokens_per_second(const json_t *model, const json_t *node)
+/*
+ * Over model's benchmarks whose gpuType matches node's GPU, the highest
+ * (lowest when !highest) non-negative number in field; -1 when none has one.
+ */
+static double node_benchmark(const json_t *model, const json_t *node, const char *field,
+			     bool highest)
 {
 	char gpu[LLMO_BINDER_GPU_TYPE_MAX + 1];
 	json_t *bm;
-	double best = 0;
+	double best = -1;
 	size_t i;
 
 	node_gpu_name(node, gpu, sizeof(gpu));
 	if (!gpu[0])
-		return 0;
+		return -1;
 	json_array_foreach(json_object_get(json_object_get(model, "status"), "benchmarks"), i, bm) {
 		const char *type = json_string_value(json_object_get(bm, "gpuType"));
-		json_t *tps = json_object_get(bm, "tokensPerSecond");
+		json_t *v = json_object_get(bm, field);
+		double x = json_is_number(v) ? json_number_value(v) : -1;
 
 		if (type && gpu_type_constrains(type) && strlen(type) <= LLMO_BINDER_GPU_TYPE_MAX &&
-		    gpu_name_matches(gpu, type) && json_is_number(tps) &&
-		    json_number_value(tps) > best)
-			best = json_number_value(tps);
+		    gpu_name_matches(gpu, type) && x >= 0 &&
+		    (best < 0 || (highest ? x > best : x < best)))
+			best = x;
 	}
 	return best;
+}
+
+/* The highest tokensPerSecond of model's benchmarks whose gpuType matches node's GPU; 0 if none. */
+static double node_tokens_per_second(const json_t *model, const json_t *node)
+{
+	return LLMO_MAX(node_benchmark(model, node, "tokensPerSecond", true), 0);
+}
+
+/*
+ * Whether the pod's QoS class has a latency objective (maxLatency) that the
+ * benchmarked time to first token (its lowest ttftP95Ms, the least loaded
+ * run) on node's GPU type misses; false when either is unknown.
+ */
+static bool misses_objective(const struct llmo__binder_qos *q, const json_t *model,
+			     const json_t *node)
+{
+	double ttft;
+
+	if (!q || q->max_latency_ms <= 0 || !model)
+		return false;
+	ttft = node_benchmark(model, node, "ttftP95Ms", false);
+	return ttft >= 0 && ttft > q->max_latency_ms;
+}
+
+/* Whether node's GPU type has a benchmark that meets the class's latency objective. */
+static bool meets_objective(const struct llmo__binder_qos *q, const json_t *model,
+			    const json_t *node)
+{
+	double ttft;
+
+	if (!q || q->max_latency_ms <= 0 || !model)
+		return false;
+	ttft = node_benchmark(model, node, "ttftP95Ms", false);
+	return ttft >= 0 && ttft <= q->max_latency_ms;
 }
 
 /* Brings the cluster state up to date with pod key as the informer has it. */
@@ -1137,7 +1176,9 @@ static int topology_pick(const struct choice *ch, size_t i, int k, uint8_t *out)
 /*
  * The score plugins beyond the policy (binder.h) per node of ch into
  * extra[0..nodes): the model affinity score times the weight, the
- * performance score times its weight, the preferred node affinity score
+ * performance score times its weight (minus 200 times it on a node whose
+ * benchmarked time to first token misses the pod's QoS class's maxLatency
+ * while another node meets it), the preferred node affinity score
  * (100 * matching terms' weights / the largest such sum) times its weight,
  * minus 100 *
  * untolerated PreferNoSchedule taints / the most of any node, and for a pod
@@ -1150,13 +1191,16 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 			 double *extra)
 {
 	json_t *model = b->performance_weight > 0 ? pod_model(b, pod) : NULL;
+	const struct llmo__binder_qos *q = pod_qos(b, pod);
 	double fastest = 0;
 	int64_t most_preferred = 0;
 	int most = 0;
-	bool any = false;
+	bool any = false, some_meet = false;
 
-	for (size_t i = 0; model && i < ch->nodes.len; i++)
+	for (size_t i = 0; model && i < ch->nodes.len; i++) {
 		fastest = LLMO_MAX(fastest, node_tokens_per_second(model, ch->nodes.items[i]));
+		some_meet = some_meet || meets_objective(q, model, ch->nodes.items[i]);
+	}
 	for (size_t i = 0; b->node_affinity_weight > 0 && i < ch->nodes.len; i++)
 		most_preferred = LLMO_MAX(most_preferred,
 					  llmo_sched_preferred_affinity(pod, ch->nodes.items[i]));
@@ -1172,6 +1216,9 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 		if (fastest > 0)
 			extra[i] += b->performance_weight * 100.0 *
 				    node_tokens_per_second(model, ch->nodes.items[i]) / fastest;
+		/* the class's latency objective outweighs throughput while some node meets it */
+		if (some_meet && misses_objective(q, model, ch->nodes.items[i]))
+			extra[i] -= b->performance_weight * 200.0;
 		if (most_preferred > 0)
 			extra[i] += b->node_affinity_weight *
 				    (double)llmo_sched_node_affinity_score(
@@ -1922,26 +1969,43 @@ static void on_pod_delete(void *ctx, json_t *obj)
 		requeue_all(b);
 }
 
-/* A node changed: the state's nodes are rebuilt at the next decision. */
-static void node_changed(struct llmo_binder *b)
+/*
+ * A node changed: the state's nodes are rebuilt at the next decision. When
+ * its GPU memory appeared or changed (obj added, or old_obj reported other),
+ * the pods on it whose GPU share comes from that memory are counted again:
+ * a pod seen before its node would otherwise keep its bare request.
+ */
+static void node_changed(struct llmo_binder *b, const json_t *old_obj, const json_t *obj)
 {
+	const char *name = obj ? llmo_kube_str(obj, "metadata", "name") : NULL;
+	struct llmo_strv keys = {0};
+
 	b->state.nodes_dirty = true;
+	if (name && (!old_obj || llmo__binder_node_gpu_memory(old_obj) !=
+					 llmo__binder_node_gpu_memory(obj))) {
+		if (llmo__binder_state_nodes(b) ||
+		    llmo__binder_state_gpu_memory_pods(b, name, &keys))
+			llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "node=%s", name);
+		for (size_t i = 0; i < keys.len; i++)
+			state_pod_key(b, keys.items[i]);
+		llmo_strv_release(&keys);
+	}
 	requeue_all(b);
 }
 
 static void on_node_add(void *ctx, json_t *obj)
 {
-	node_changed(ctx);
+	node_changed(ctx, NULL, obj);
 }
 
 static void on_node_update(void *ctx, json_t *old_obj, json_t *new_obj)
 {
-	node_changed(ctx);
+	node_changed(ctx, old_obj, new_obj);
 }
 
 static void on_node_delete(void *ctx, json_t *obj)
 {
-	node_changed(ctx);
+	node_changed(ctx, obj, NULL);
 }
 
 /* ---- lifecycle ---- */
@@ -2108,6 +2172,17 @@ int llmo_binder_add_qos_class(struct llmo_binder *b, const char *name, int32_t p
 	return 0;
 }
 
+int llmo_binder_set_qos_latency(struct llmo_binder *b, const char *name, int32_t max_latency_ms)
+{
+	for (size_t i = 0; name && i < b->nqos; i++) {
+		if (strcmp(b->qos[i].name, name) == 0) {
+			b->qos[i].max_latency_ms = max_latency_ms > 0 ? max_latency_ms : 0;
+			return 0;
+		}
+	}
+	return LLMO_ENOTFOUND;
+}
+
 void llmo_binder_set_affinity_weight(struct llmo_binder *b, double weight)
 {
 	b->affinity_weight = weight > 0 ? weight : 0;
@@ -2162,6 +2237,8 @@ int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_con
 		const struct llmo_qos_class *q = &sc->qos_classes.items[i];
 
 		rc = llmo_binder_add_qos_class(b, q->key, q->priority, q->preemption_policy);
+		if (!rc)
+			rc = llmo_binder_set_qos_latency(b, q->key, q->max_latency_ms);
 
 		if (rc)
 			return llmo_error_set(err, rc, "scheduler.qosClasses.%s: cannot be used (%s)",

@@ -236,6 +236,15 @@ int llmo_binder_set_policy(struct llmo_binder *b, enum llmo_sched_policy_kind ki
  */
 int llmo_binder_add_qos_class(struct llmo_binder *b, const char *name, int32_t priority,
 			      int preemption_policy);
+/*
+ * The latency objective (maxLatency, ms; 0: none) of QoS class name, added
+ * before. With the performance score on, a node whose GPU type's benchmarked
+ * time to first token (the lowest ttftP95Ms of the pod's LLMModel there)
+ * misses it scores 200 times the performance weight less while some other
+ * node that passed meets it (docs/scheduler.md). LLMO_ENOTFOUND for an
+ * unknown class.
+ */
+int llmo_binder_set_qos_latency(struct llmo_binder *b, const char *name, int32_t max_latency_ms);
 /* The model affinity weight (default 1; 0 turns model affinity off; negative counts as 0). */
 void llmo_binder_set_affinity_weight(struct llmo_binder *b, double weight);
 /* The performance score's weight (default 1; 0 turns it off; negative counts as 0). */

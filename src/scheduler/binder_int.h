@@ -67,6 +67,7 @@ struct llmo__binder_qos {
 	char *name;
 	int32_t priority;
 	int preemption; /* enum llmo_preemption */
+	int32_t max_latency_ms; /* the class's latency objective; 0: none */
 };
 
 struct llmo__binder_usage {
@@ -200,6 +201,12 @@ void llmo__binder_state_release(struct llmo__binder_state *st);
 int llmo__binder_state_pod(struct llmo_binder *b, const char *key, const json_t *pod);
 /* Rebuilds the state's nodes when a node changed since. 0 or an error code. */
 int llmo__binder_state_nodes(struct llmo_binder *b);
+/*
+ * Appends to keys the pods held on node whose GPU share is worked out from
+ * the node's GPU memory (a gpuMemory request). 0 or LLMO_ENOMEM.
+ */
+int llmo__binder_state_gpu_memory_pods(const struct llmo_binder *b, const char *node,
+					struct llmo_strv *keys);
 /* The state's node called name, or NULL. */
 const struct llmo__binder_node *llmo__binder_state_node(const struct llmo_binder *b,
 							 const char *name);

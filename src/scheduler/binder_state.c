@@ -283,6 +283,22 @@ out:
 	return rc;
 }
 
+int llmo__binder_state_gpu_memory_pods(const struct llmo_binder *b, const char *node,
+					struct llmo_strv *keys)
+{
+	size_t it = 0;
+	const char *key;
+	void *v;
+
+	while (llmo_hmap_next(&b->state.pods, &it, &key, &v)) {
+		const struct pod_rec *r = v;
+
+		if (r->req.gpu_mem > 0 && strcmp(r->node, node) == 0 && llmo_strv_push(keys, key))
+			return LLMO_ENOMEM;
+	}
+	return 0;
+}
+
 const struct llmo__binder_node *llmo__binder_state_node(const struct llmo_binder *b,
 							 const char *name)
 {

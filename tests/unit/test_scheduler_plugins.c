@@ -678,6 +678,74 @@ static void test_performance(void **state)
 	fixture_stop(&f);
 }
 
+/*
+ * The QoS class's latency objective: benchmarks give A100 1000 tokens/s with
+ * a time to first token p95 of 40 ms (and 70 ms at concurrency 64: the
+ * lowest counts), L40S 1800 tokens/s at 90 ms. The performance score alone
+ * puts a pod on the L40S node (100 against 56); a premium pod whose class
+ * objective is 50 ms goes to the A100 node (its L40S score drops by 200);
+ * with an objective of 30 ms that no node meets, throughput decides again.
+ */
+static void test_latency_objective(void **state)
+{
+	static const struct {
+		const char *pod, *qos, *node;
+		int32_t objective;
+	} cases[] = {
+		{"any", NULL, "b-l40s", 50},
+		{"fast", "premium", "a-a100", 50},
+		{"unmet", "premium", "b-l40s", 30},
+	};
+	struct llmo_error err = {0};
+	json_t *st;
+
+	(void)state;
+	for (size_t c = 0; c < LLMO_ARRAY_LEN(cases); c++) {
+		struct kube_fixture f;
+		struct llmo_binder *b;
+		struct wait w = {.f = &f};
+		json_t *p;
+
+		assert_int_equal(fixture_start(&f), 0);
+		add_node(&f, "a-a100", "1");
+		add_node(&f, "b-l40s", "1");
+		patch_node(&f, "a-a100", "{\"metadata\":{\"labels\":{\"nvidia.com/gpu.product\":"
+					 "\"NVIDIA-A100-SXM4-80GB\"}}}");
+		patch_node(&f, "b-l40s",
+			   "{\"metadata\":{\"labels\":{\"nvidia.com/gpu.product\":\"NVIDIA-L40S\"}}}");
+		put(&f, &llmo_kube_llmmodels,
+		    json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s}}}",
+			      "apiVersion", "llm.orchestrator.io/v1", "kind", "LLMModel", "metadata",
+			      "name", "llama2-7b", "spec", "name", "llama2", "version", "7b", "type",
+			      "text-generation", "framework", "vllm", "artifact", "reference",
+			      "registry.local/llama2:7b", "runtime", "image", "vllm/vllm-openai:v0.6.3"));
+		st = json_pack("{s:{s:[{s:s, s:f, s:f}, {s:s, s:f, s:f, s:i}, {s:s, s:f, s:f}]}}",
+			       "status", "benchmarks", "gpuType", "A100", "tokensPerSecond", 1000.0,
+			       "ttftP95Ms", 40.0, "gpuType", "A100", "tokensPerSecond", 900.0,
+			       "ttftP95Ms", 70.0, "concurrency", 64, "gpuType", "L40S",
+			       "tokensPerSecond", 1800.0, "ttftP95Ms", 90.0);
+		if (llmo_kube_patch(f.client, &llmo_kube_llmmodels, "default", "llama2-7b", "status",
+				    LLMO_KUBE_PATCH_MERGE, st, NULL, &err))
+			fail_msg("model status: %s", err.msg);
+		json_decref(st);
+		b = start_binder(&f);
+		assert_int_equal(llmo_binder_set_qos_latency(b, "premium", cases[c].objective), 0);
+		assert_int_equal(llmo_binder_set_qos_latency(b, "nosuch", 10), LLMO_ENOTFOUND);
+		p = llama_pod();
+		json_object_set_new(json_object_get(p, "metadata"), "name", json_string(cases[c].pod));
+		if (cases[c].qos)
+			json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+					    "llm.orchestrator.io/qos", json_string(cases[c].qos));
+		put(&f, &llmo_kube_pods, p);
+		w.pod = cases[c].pod;
+		w.node = cases[c].node;
+		if (!run_until(f.base, waited, &w, WAIT_MS))
+			fail_msg("case %s: not bound to %s", cases[c].pod, cases[c].node);
+		llmo_binder_free(b);
+		fixture_stop(&f);
+	}
+}
+
 /* Adds a preferred node affinity term of weight w: label key In [value]. */
 static void prefer(json_t *p, int w, const char *key, const char *value)
 {
@@ -1344,6 +1412,51 @@ static void test_gpu_memory_preempt(void **state)
 	fixture_stop(&f);
 }
 
+/*
+ * A pod held on a node that reports its GPU memory only later: hl has one
+ * GPU and no gpu-devices annotation when the binder starts, so the basic
+ * pod held there (100m, 40Gi) counts at its bare 100m, and a premium pod
+ * asking 48Gi cannot be placed (no GPU known to have 48Gi). Then hl reports
+ * one 80Gi GPU: the held pod now counts as 500m (1000 * 40 / 80), so the
+ * premium pod's 600m does not fit beside it and it preempts; had the held
+ * pod kept its 100m, the premium pod would have been bound at once.
+ */
+static void test_gpu_memory_late_node(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	json_t *p;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "hl", "1");
+	p = pod("held", "100m", "basic", NULL, "hl", "l0");
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string("40Gi"));
+	put(&f, &llmo_kube_pods, p);
+	b = start_binder(&f);
+
+	p = gpu_memory_pod("pm", "100m", "48Gi");
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    LLMO_BINDER_QOS_LABEL, json_string("premium"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "pm";
+	w.event_text = "0/1 nodes are available: 1 node(s) had no GPU with 48Gi of memory.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+
+	gpu_memory_node(&f, "hl", "l", 1, (json_int_t)80 << 30);
+	w.event_text = NULL;
+	w.event_reason = "Preempting";
+	w.event_text = "Preempting 1 pod(s) of lower priority on node hl";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+	assert_string_equal(node_field(&f, "pm", false), "");
+	assert_true(deleting(&f, "held"));
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1355,6 +1468,7 @@ int main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_performance),
+		cmocka_unit_test(test_latency_objective),
 		cmocka_unit_test(test_preferred_affinity),
 		cmocka_unit_test(test_gang),
 		cmocka_unit_test(test_gang_compete),
@@ -1365,6 +1479,7 @@ int main(void)
 		cmocka_unit_test(test_gpu_memory_share),
 		cmocka_unit_test(test_gpu_memory_filter),
 		cmocka_unit_test(test_gpu_memory_preempt),
+		cmocka_unit_test(test_gpu_memory_late_node),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
