@@ -666,10 +666,9 @@ static double poisson_llr(double n, double m)
  * bucket, and later tests start at that window. Only upward: a shift down
  * costs replicas kept a little longer while the smoothing follows, a shift
  * up missed requests a cold start long (and bursts that end read as shifts
- * down: dropping replicas at once left too few for the next one). Returns
- * true when it re-levelled.
+ * down: dropping replicas at once left too few for the next one).
  */
-static bool shift_test(struct llmo_autoscaler *as, int64_t now)
+static void shift_test(struct llmo_autoscaler *as, int64_t now)
 {
 	const struct sample_ring *r = &as->fc_obs;
 	double lambda0 = llmo_forecast_at(as->fc, 1), n = 0, secs = 0, best = 0, rate = 0;
@@ -696,10 +695,9 @@ static bool shift_test(struct llmo_autoscaler *as, int64_t now)
 		}
 	}
 	if (!(best > SHIFT_LLR))
-		return false;
+		return;
 	llmo_forecast_relevel(as->fc, rate);
 	as->shift_since = start;
-	return true;
 }
 
 /*
