@@ -24,23 +24,29 @@ import random
 import sys
 
 
+def bursts(rng, duration, base, mult, gap, lo, hi):
+    """base, plus bursts of mult x base lasting lo to hi seconds (uniform), the
+    gaps between them exponential with mean gap seconds: (rate(t), peak)."""
+    spans = []
+    t = rng.expovariate(1 / gap)
+    while t < duration:
+        spans.append((t, t + rng.uniform(lo, hi)))
+        t = spans[-1][1] + rng.expovariate(1 / gap)
+
+    def f(t):
+        for a, b in spans:
+            if a <= t < b:
+                return mult * base
+        return base
+    return f, mult * base
+
+
 def rate_fn(shape, base, duration, rng):
     if shape == "diurnal":
         period = 3600.0
         return lambda t: base * (1 + 0.8 * math.sin(2 * math.pi * t / period)), 1.8 * base
     if shape == "bursty":
-        bursts = []
-        t = rng.expovariate(1 / 300.0)
-        while t < duration:
-            bursts.append((t, t + rng.uniform(30, 90)))
-            t = bursts[-1][1] + rng.expovariate(1 / 300.0)
-
-        def f(t):
-            for a, b in bursts:
-                if a <= t < b:
-                    return 3 * base
-            return base
-        return f, 3 * base
+        return bursts(rng, duration, base, 3, 300.0, 30, 90)
     if shape == "ramp":
         half = duration / 2
         return (lambda t: base * (0.2 + 1.8 * (t / half if t < half else (duration - t) / half))), 2 * base
@@ -58,7 +64,9 @@ TOKENS = {"code": (1500, 0.7, 20, 0.8)}
 CONV_TOKENS = (1000, 0.8, 200, 0.7)
 
 
-def main():
+def main(shapes=None):
+    """shapes: another rate_fn(shape, base, duration, rng) -> (rate(t), peak), for
+    gen_heldout.py; this file's own by default."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shape", required=True)
     ap.add_argument("--seed", type=int, default=1)
@@ -67,7 +75,7 @@ def main():
     ap.add_argument("--out", default="-")
     a = ap.parse_args()
     rng = random.Random(a.seed)
-    rate, peak = rate_fn(a.shape, a.base_rate, a.duration_s, rng)
+    rate, peak = (shapes or rate_fn)(a.shape, a.base_rate, a.duration_s, rng)
     cm, cs, gm, gs = TOKENS.get(a.shape, CONV_TOKENS)
     start = datetime.datetime(2024, 1, 1)
     out = sys.stdout if a.out == "-" else open(a.out, "w")

@@ -11,6 +11,8 @@
 #   DATA=../shared/data/azure-llm-2023   AzureLLMInferenceTrace_conv.csv (skipped if absent)
 #   SHAPES="diurnal bursty ramp step code"  generated traces (bench/autoscale/gen_trace.py)
 #   SEEDS="1 2 3"                        one generated trace per shape and seed
+#   GEN=bench/autoscale/gen_trace.py     the generator; gen_heldout.py has held-out shapes
+#                   (SHAPES="sawtooth drop stairs spikes"), not used to develop the policy
 #   COLD_START=60   SLO_MS=1000   CAPACITY=8   (the simulator's flags; same for every policy)
 #   WARMUP=600      seconds replayed but not counted (every trace starts with one replica
 #                   and no history); WARMUP=0 counts everything
@@ -24,6 +26,7 @@ cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/azure-llm-2023}
 SHAPES=${SHAPES:-"diurnal bursty ramp step code"}
 SEEDS=${SEEDS:-"1 2 3"}
+GEN=${GEN:-bench/autoscale/gen_trace.py}
 COLD_START=${COLD_START:-60}
 SLO_MS=${SLO_MS:-1000}
 CAPACITY=${CAPACITY:-8}
@@ -51,7 +54,7 @@ for shape in $SHAPES; do
 		dur=3600
 		[ "$shape" = diurnal ] && dur=14400 # four compressed days: a season to find
 		[ "$shape" = code ] && dur=7200     # six 20-minute seasons
-		python3 bench/autoscale/gen_trace.py --shape "$shape" --seed "$seed" \
+		python3 "$GEN" --shape "$shape" --seed "$seed" \
 			--duration-s $dur --out "$tmp/$shape-$seed.csv"
 		traces+=("$tmp/$shape-$seed.csv")
 	done

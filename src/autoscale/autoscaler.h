@@ -32,10 +32,13 @@
  *      (M/M/c, c = replicas x replica_slots, the hold time from Little's
  *      law). Scale up to what the forecast at now + cold_start, plus
  *      headroom (the Phi(forecast_z) quantile of the forecast's recent
- *      errors), plus draining the backlog the new replicas will find,
- *      needs; scale down only to what the largest forecast until then
- *      needs. The measured arrivals are a floor for both. The target
- *      value itself is not used.
+ *      errors), needs, and to the slots that take, within slo_wait, the
+ *      backlog the new replicas will find (a fluid model); scale down
+ *      only to what the largest forecast until then, and the backlog
+ *      until then, need. The measured arrivals are a floor for both; an
+ *      upward level shift in them (a Poisson likelihood-ratio test)
+ *      re-levels the forecaster at once. The target value itself is not
+ *      used.
  *    - by the target otherwise: the forecast plus forecast_z standard
  *      deviations of its own error, converted into the first target's
  *      units; desired = max(replicas for that, replicas for the

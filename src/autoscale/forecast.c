@@ -222,6 +222,21 @@ void llmo_forecast_observe(struct llmo_forecast *f, int64_t now, double value)
 	f->cur_n++;
 }
 
+void llmo_forecast_relevel(struct llmo_forecast *f, double value)
+{
+	if (!isfinite(value) || value < 0)
+		return;
+	f->relevels++;
+	if (f->nhist < 2) {
+		/* Before two closed buckets the forecast is the newest value itself. */
+		for (int64_t k = 0; k < f->nhist; k++)
+			f->hist[k] = value;
+	}
+	f->level = value - season_of(f, f->nhist);
+	f->trend = 0;
+	f->cur_sum = value * (double)f->cur_n;
+}
+
 double llmo_forecast_at(const struct llmo_forecast *f, int32_t h)
 {
 	double v;

@@ -61,6 +61,7 @@ struct llmo_forecast {
 	double err_var; /* EWMA of the squared one-bucket-ahead error */
 	double errs[LLMO_FORECAST_ERRS_MAX]; /* value - forecast made score_ahead before; k % MAX */
 	int64_t nerrs;
+	int64_t relevels; /* llmo_forecast_relevel calls */
 };
 
 /* Sets f up for buckets of bucket_ns (> 0), scoring forecasts made `score_ahead` buckets ahead (>= 1). */
@@ -75,6 +76,18 @@ void llmo_forecast_observe(struct llmo_forecast *f, int64_t now, double value);
  * read as zero demand. Zero demand is observed as 0.
  */
 void llmo_forecast_advance(struct llmo_forecast *f, int64_t now);
+
+/*
+ * A level shift: from now on the series is at `value` (>= 0) in the bucket
+ * being filled. The level is set so that llmo_forecast_at(f, 1) is
+ * `value` (the season, if any, kept), the trend to 0 (a step is not a
+ * trend), and the samples already in the bucket being filled count as
+ * `value`: they belong to the old regime, and closing the bucket with
+ * their mean would pull the new level halfway back. The history of closed
+ * buckets and the error scores are kept as they were; with only one closed
+ * bucket (whose value is then the forecast) that bucket is set to `value`.
+ */
+void llmo_forecast_relevel(struct llmo_forecast *f, double value);
 
 /* Forecast of the mean value in the bucket h buckets after the newest closed one (h >= 1). */
 double llmo_forecast_at(const struct llmo_forecast *f, int32_t h);

@@ -482,8 +482,9 @@ static void print_autoscale(const struct llmo_sim_as_opts *o, const char *trace,
 	       r->replicas_created, r->mean_replicas, r->mean_ready, r->max_replicas);
 	printf(",\n  \"panic_s\": %.1f", r->panic_s);
 	print_num_or_null("forecast_mape_pct", r->forecast_mape_pct);
-	printf(",\n  \"forecast_bucket_s\": %.1f,\n  \"forecast_season_buckets\": %" PRId32,
-	       r->bucket_s, r->season_buckets);
+	printf(",\n  \"forecast_bucket_s\": %.1f,\n  \"forecast_season_buckets\": %" PRId32
+	       ",\n  \"forecast_relevels\": %" PRId64,
+	       r->bucket_s, r->season_buckets, r->relevels);
 	printf(",\n  \"cold_start_s\": %.1f,\n  \"replica_capacity\": %" PRId32,
 	       (double)o->as.cold_start / 1e9, o->slots);
 	printf(",\n  \"targets\": {");

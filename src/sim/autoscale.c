@@ -477,6 +477,7 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 
 		res->forecast_mape_pct = llmo_forecast_mape(fc);
 		res->season_buckets = llmo_forecast_season(fc);
+		res->relevels = fc->relevels;
 		res->bucket_s = (double)fc->bucket_ns / SEC;
 	}
 out:

@@ -82,6 +82,7 @@ struct llmo_sim_as_result {
 	double panic_s;           /* KPA: time in panic mode */
 	double forecast_mape_pct; /* PREDICTIVE; -1 otherwise or without a scored bucket */
 	int32_t season_buckets;   /* PREDICTIVE: detected season at the end, 0 none */
+	int64_t relevels;         /* PREDICTIVE: level shifts found in the arrivals (forecaster re-levelled) */
 	double bucket_s;          /* PREDICTIVE: forecaster bucket */
 };
 

@@ -38,6 +38,38 @@ static void test_short_history(void **state)
 	assert_true(llmo_forecast_mape(&fc) < 0); /* nothing scored yet */
 }
 
+/*
+ * A level shift: after a constant 5, llmo_forecast_relevel(12) makes the
+ * forecast 12 at every horizon (trend 0), and the samples of 5 already in
+ * the bucket being filled count as 12: closing it with a sample of 12
+ * more keeps the level at 0.5 x 12 + 0.5 x 12 = 12. The history is kept.
+ */
+static void test_relevel(void **state)
+{
+	(void)state;
+	llmo_forecast_init(&fc, B, 1);
+	for (int64_t k = 0; k < 20; k++)
+		put(k, 5);
+	put(20, 5); /* in the bucket being filled */
+	llmo_forecast_relevel(&fc, 12);
+	assert_int_equal(fc.relevels, 1);
+	assert_true(fabs(llmo_forecast_at(&fc, 1) - 12) < 1e-9);
+	assert_true(fabs(llmo_forecast_at(&fc, 9) - 12) < 1e-9);
+	put(20, 12);
+	llmo_forecast_advance(&fc, 21 * B);
+	assert_true(fabs(llmo_forecast_at(&fc, 1) - 12) < 1e-9);
+	assert_true(fc.hist[19] == 5 && fc.hist[20] == 12);
+	/* Not a rate: ignored. */
+	llmo_forecast_relevel(&fc, -1);
+	assert_int_equal(fc.relevels, 1);
+	/* With one closed bucket the forecast is that bucket: it is set too. */
+	llmo_forecast_init(&fc, B, 1);
+	put(0, 3);
+	put(1, 3);
+	llmo_forecast_relevel(&fc, 6);
+	assert_true(llmo_forecast_at(&fc, 1) == 6);
+}
+
 static void test_constant_and_step(void **state)
 {
 	(void)state;
@@ -161,6 +193,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_short_history),
+		cmocka_unit_test(test_relevel),
 		cmocka_unit_test(test_constant_and_step),
 		cmocka_unit_test(test_sine_season),
 		cmocka_unit_test(test_no_season),
