@@ -172,7 +172,15 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 				       "Reads that found a stored blob not matching its digest.",
 				       NULL, 0, &r->m_corrupt, err)) ||
 	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_upload_sessions",
-				     "Upload sessions open.", NULL, 0, &r->m_uploads, err)))
+				     "Upload sessions open.", NULL, 0, &r->m_uploads, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_s3_cache_reads_total",
+				       "storageType s3: blob reads by whether the cache held the "
+				       "blob (hit) or it was fetched from S3 (miss).",
+				       (const char *[]){"result"}, 1, &r->m_s3_cache, err)) ||
+	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_s3_transfers",
+				     "storageType s3: blob transfers with S3 queued or running on "
+				     "worker threads.",
+				     NULL, 0, &r->m_s3_active, err)))
 		return rc;
 	llmo__reg_uploads_changed(r);
 	return 0;
@@ -478,6 +486,9 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	    (rc = make_ssl_ctx(r, opts, err)) || (rc = make_metrics(r, err)) ||
 	    (rc = llmo_reg_hasher_new(base, &r->hasher, err)))
 		goto fail;
+	if (opts->s3 && (rc = llmo_reg_s3jobs_new(base, llmo_reg_store_s3(r->store),
+						  opts->s3->concurrency, &r->s3jobs, err)))
+		goto fail;
 	llmo_reg_upload_expire(r->store, opts->upload_idle_ms);
 	r->expire_ev = event_new(base, -1, EV_PERSIST, on_expire, r);
 	if (!r->expire_ev || event_add(r->expire_ev, &every) < 0) {
@@ -512,6 +523,8 @@ void llmo_registry_free(struct llmo_registry *r)
 		return;
 	llmo__reg_http_stop(r);
 	llmo_reg_hasher_free(r->hasher);
+	/* before the store: its S3 client is what the workers' clients copy */
+	llmo_reg_s3jobs_free(r->s3jobs);
 	if (r->expire_ev)
 		event_free(r->expire_ev);
 	llmo_reg_store_free(r->store);

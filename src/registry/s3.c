@@ -280,6 +280,27 @@ fail:
 	return rc;
 }
 
+int llmo_reg_s3_clone(const struct llmo_reg_s3 *s3, struct llmo_reg_s3 **out,
+		      struct llmo_error *err)
+{
+	struct llmo_reg_s3 *c = malloc(sizeof(*c));
+
+	*out = NULL;
+	if (!c)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	/* every field but the handle and the CA path is plain data, set once in _new */
+	*c = *s3;
+	c->h = NULL;
+	c->ca_file = NULL;
+	if ((s3->ca_file && !(c->ca_file = llmo_strdup(s3->ca_file))) ||
+	    !(c->h = curl_easy_init())) {
+		llmo_reg_s3_free(c);
+		return llmo_error_set(err, LLMO_ENOMEM, "libcurl: cannot make a handle");
+	}
+	*out = c;
+	return 0;
+}
+
 void llmo_reg_s3_free(struct llmo_reg_s3 *s3)
 {
 	if (!s3)

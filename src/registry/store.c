@@ -41,6 +41,7 @@ struct llmo_reg_store {
 	struct llmo_hmap uploads;  /* id -> struct llmo_reg_upload * */
 	struct llmo_hmap verified; /* digest hex -> struct verified * */
 	struct llmo_reg_s3 *s3;    /* storageType s3: the store of record (s3cache.h) */
+	struct llmo_hmap known;    /* s3: digest hex -> uint64_t * size of blobs S3 has */
 };
 
 /* ---- paths and errors ---- */
@@ -205,6 +206,7 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 	s->blob_max = opts->blob_max ? opts->blob_max : LLMO_REG_BLOB_MAX_DEFAULT;
 	llmo_hmap_init(&s->uploads);
 	llmo_hmap_init(&s->verified);
+	llmo_hmap_init(&s->known);
 	rc = llmo_mkdir_p(s->root, 0700, err);
 	for (size_t i = 0; !rc && i < LLMO_ARRAY_LEN(dirs); i++) {
 		rc = path_fmt(p, err, "%s/%s", s->root, dirs[i]);
@@ -232,6 +234,7 @@ void llmo_reg_store_free(struct llmo_reg_store *s)
 		return;
 	llmo_hmap_release(&s->uploads, upload_free_cb);
 	llmo_hmap_release(&s->verified, free);
+	llmo_hmap_release(&s->known, free);
 	llmo_reg_s3_free(s->s3);
 	free(s->root);
 	free(s);
@@ -267,9 +270,62 @@ static int s3_blob_size(struct llmo_reg_store *s, const char *path, uint64_t *si
 	return rc ? LLMO_ENOTFOUND : 0;
 }
 
+void llmo_reg_store_s3_known(struct llmo_reg_store *s, const struct llmo_digest *d,
+			     uint64_t size)
+{
+	uint64_t *v;
+	void *old = NULL;
+
+	/* cleared whole when full, as the verified cache: a miss only costs a HEAD */
+	if (llmo_hmap_count(&s->known) >= LLMO_REG_S3_KNOWN_MAX) {
+		llmo_hmap_release(&s->known, free);
+		llmo_hmap_init(&s->known);
+	}
+	if (!(v = malloc(sizeof(*v))))
+		return;
+	*v = size;
+	if (llmo_hmap_put(&s->known, d->hex, v, &old))
+		free(v);
+	else
+		free(old);
+}
+
+bool llmo_reg_blob_linked(const struct llmo_reg_store *s, const char *repo,
+			  const struct llmo_digest *d)
+{
+	char p[PATH_MAX];
+
+	return link_path(s, repo, d, p, NULL) == 0 && file_exists(p);
+}
+
+int llmo_reg_blob_path(const struct llmo_reg_store *s, const struct llmo_digest *d, char *out,
+		       struct llmo_error *err)
+{
+	return blob_path(s, d, out, err);
+}
+
+bool llmo_reg_blob_cached(const struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	char p[PATH_MAX];
+
+	return blob_path(s, d, p, NULL) == 0 && file_exists(p);
+}
+
+bool llmo_reg_blob_s3_known(const struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	return llmo_hmap_has(&s->known, d->hex);
+}
+
+struct llmo_reg_s3 *llmo_reg_store_s3(const struct llmo_reg_store *s)
+{
+	return s->s3;
+}
+
 int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 		       uint64_t *size)
 {
+	const uint64_t *known;
+
 	char p[PATH_MAX];
 	struct stat st;
 
@@ -281,6 +337,13 @@ int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct 
 		utimensat(AT_FDCWD, p, NULL, 0);
 	if (blob_path(s, d, p, NULL))
 		return LLMO_ENOTFOUND;
+	if ((stat(p, &st) < 0 || !S_ISREG(st.st_mode)) && s->s3 &&
+	    (known = llmo_hmap_get(&s->known, d->hex))) {
+		/* a HEAD on a worker (s3jobs.h) found it in S3 */
+		if (size)
+			*size = *known;
+		return 0;
+	}
 	if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 		return s->s3 ? s3_blob_size(s, p, size) : LLMO_ENOTFOUND;
 	if (size)
@@ -307,7 +370,7 @@ int llmo_reg_blob_open(struct llmo_reg_store *s, const char *repo, const struct 
 	f = open(p, O_RDONLY | O_CLOEXEC);
 	/* a cache miss: fetch the blob from S3 (verified), then serve it as a local one */
 	if (f < 0 && errno == ENOENT && s->s3) {
-		if ((rc = llmo__reg_s3_fetch(s->s3, s->root, p, d, s->blob_max, err)))
+		if ((rc = llmo__reg_s3_fetch(s->s3, s->root, p, d, s->blob_max, NULL, err)))
 			return rc;
 		f = open(p, O_RDONLY | O_CLOEXEC);
 	}
@@ -366,6 +429,9 @@ static void forget_verified(struct llmo_reg_store *s, const struct llmo_digest *
 	void *old = NULL;
 
 	if (llmo_hmap_del(&s->verified, d->hex, &old) == 0)
+		free(old);
+	old = NULL;
+	if (llmo_hmap_del(&s->known, d->hex, &old) == 0)
 		free(old);
 }
 
@@ -479,14 +545,18 @@ out:
 	return rc;
 }
 
+/* mirrored: S3 has the link already (an upload's worker stored it: s3jobs.h) */
 static int link_blob(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
-		     struct llmo_error *err)
+		     bool mirrored, struct llmo_error *err)
 {
 	char p[PATH_MAX];
 	int rc = link_path(s, repo, d, p, err);
 
 	if (rc || file_exists(p))
 		return rc;
+	if (mirrored)
+		return (rc = llmo__reg_mkdir_parent(p, err)) ? rc
+							     : llmo_file_write_atomic(p, "", 0, 0644, err);
 	return put_file(s, p, "", 0, err);
 }
 
@@ -513,7 +583,7 @@ int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct l
 	if ((rc = blob_path(s, &got, p, err)) || (rc = put_file(s, p, data, len, err)))
 		return rc;
 	forget_verified(s, &got);
-	if (repo && (rc = link_blob(s, repo, &got, err)))
+	if (repo && (rc = link_blob(s, repo, &got, false, err)))
 		return rc;
 	if (dout)
 		*dout = got;
@@ -525,7 +595,7 @@ int llmo_reg_blob_link(struct llmo_reg_store *s, const char *repo, const struct 
 {
 	if (llmo_reg_blob_stat(s, NULL, d, NULL))
 		return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown");
-	return link_blob(s, repo, d, err);
+	return link_blob(s, repo, d, false, err);
 }
 
 int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
@@ -735,14 +805,13 @@ static void upload_end(struct llmo_reg_store *s, struct llmo_reg_upload *u, bool
 		remove_session_files(s, id);
 }
 
-int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
-			   const struct llmo_digest *want, struct llmo_error *err)
+int llmo_reg_upload_seal(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			 const struct llmo_digest *want, char *dst, char *link,
+			 struct llmo_error *err)
 {
-	char data[PATH_MAX], dst[PATH_MAX], repo[LLMO_REG_NAME_MAX + 1];
 	struct llmo_digest got;
 	int rc;
 
-	memcpy(repo, u->repo, sizeof(repo));
 	if ((rc = llmo_sha256_peek(&u->hash, &got))) {
 		rc = llmo_error_set(err, rc, "out of memory");
 		goto fail;
@@ -759,11 +828,28 @@ int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 		rc = sys_err(err, errno, u->id, "fsync upload");
 		goto fail;
 	}
-	if ((rc = upload_file(s, u->id, "data", data, err)) || (rc = blob_path(s, want, dst, err)) ||
-	    (rc = llmo__reg_mkdir_parent(dst, err)))
+	if ((rc = blob_path(s, want, dst, err)) || (rc = llmo__reg_mkdir_parent(dst, err)) ||
+	    (rc = link_path(s, u->repo, want, link, err)))
+		goto fail;
+	if (file_exists(link))
+		link[0] = '\0';
+	return 0;
+fail:
+	upload_end(s, u, true);
+	return rc;
+}
+
+int llmo_reg_upload_commit(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			   const struct llmo_digest *want, bool mirrored, struct llmo_error *err)
+{
+	char data[PATH_MAX], dst[PATH_MAX], repo[LLMO_REG_NAME_MAX + 1];
+	int rc;
+
+	memcpy(repo, u->repo, sizeof(repo));
+	if ((rc = upload_file(s, u->id, "data", data, err)) || (rc = blob_path(s, want, dst, err)))
 		goto fail;
 	/* S3 holds the blob before the directory does (s3cache.h) */
-	if (s->s3 &&
+	if (s->s3 && !mirrored &&
 	    (rc = llmo__reg_s3_mirror_put_fd(s->s3, s->root, dst, u->fd, u->size, want, err)))
 		goto fail;
 	if (rename(data, dst) < 0) {
@@ -774,10 +860,19 @@ int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 	upload_end(s, u, true);
 	if ((rc = llmo__reg_fsync_parent(dst, err)))
 		return rc;
-	return link_blob(s, repo, want, err);
+	return link_blob(s, repo, want, mirrored, err);
 fail:
 	upload_end(s, u, true);
 	return rc;
+}
+
+int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			   const struct llmo_digest *want, struct llmo_error *err)
+{
+	char dst[PATH_MAX], link[PATH_MAX];
+	int rc = llmo_reg_upload_seal(s, u, want, dst, link, err);
+
+	return rc ? rc : llmo_reg_upload_commit(s, u, want, false, err);
 }
 
 void llmo_reg_upload_cancel(struct llmo_reg_store *s, struct llmo_reg_upload *u)

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# `llmo registry` with modelRegistry.storageType s3 (s3rver 3.7.1 on loopback, see s3_lib.sh):
+# S3 transfers run on worker threads, so that while a large blob is fetched from S3, or an
+# upload is stored to it, other requests are answered (s3rver is put behind slow_proxy.py,
+# which makes a transfer last seconds: the test waits for the registry's "S3 transfer
+# started" line, then gives the other request a time limit).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/s3_lib.sh"
+PROXY_PID=
+trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null;
+      [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; finish' EXIT
+REPO=models/cache
+
+push_blob() { # push_blob FILE: a monolithic upload into $REPO; 0 on 201
+	local code
+	code=$(curl -s -o "$LLMO_DATA/push.out" -w '%{http_code}' -X POST --data-binary @"$1" \
+		-H 'Content-Type: application/octet-stream' \
+		"$URL/v2/$REPO/blobs/uploads/?digest=sha256:$(sha "$1")")
+	[ "$code" = 201 ] || { echo "push of $1: HTTP $code"; cat "$LLMO_DATA/push.out"; return 1; }
+}
+proxy_start() { # slow_proxy.py in front of s3rver at $1 bytes/s; sets PROXY_URL
+	local port=${S3_URL##*:}
+	python3 "$(dirname "$0")/slow_proxy.py" 127.0.0.1 "$port" "$1" >"$LLMO_DATA/proxy.out" 2>&1 &
+	PROXY_PID=$!
+	wait_for 10 grep -q '^listening on ' "$LLMO_DATA/proxy.out" || { echo "proxy did not start"; exit 1; }
+	PROXY_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$LLMO_DATA/proxy.out")"
+}
+proxy_stop() { [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; PROXY_PID=; }
+started() { # started OP HEX: the registry has logged the start of that S3 transfer
+	wait_for 30 grep -q "S3 transfer started op=$1 digest=sha256:$2" "$REG_LOG"
+}
+
+s3_start
+head -c 24000000 /dev/urandom >"$LLMO_DATA/big"
+head -c 100000 /dev/urandom >"$LLMO_DATA/small"
+head -c 24000000 /dev/urandom >"$LLMO_DATA/big2"
+BIG=$(sha "$LLMO_DATA/big") SMALL=$(sha "$LLMO_DATA/small") BIG2=$(sha "$LLMO_DATA/big2")
+
+# ---- a pull through an empty cache does not hold up other requests ----
+config "$S3_URL" "$BUCKET"
+reg_start
+check "push a 24 MB blob" push_blob "$LLMO_DATA/big"
+check "push a small blob" push_blob "$LLMO_DATA/small"
+reg_stop
+rm -rf "$CACHE"
+proxy_start 2000000 # 2 MB/s each way: the 24 MB blob takes about 12 s
+config "$PROXY_URL" "$BUCKET"
+reg_start
+check "the small blob, fetched into the cache" curl -sf --max-time 30 -o /dev/null "$URL/v2/$REPO/blobs/sha256:$SMALL"
+curl -sf -o "$LLMO_DATA/big.out" "$URL/v2/$REPO/blobs/sha256:$BIG" &
+PULL=$!
+check "the large fetch from S3 started" started fetch "$BIG"
+check "/v2/ answers while it runs" curl -sf --max-time 3 -o /dev/null "$URL/v2/"
+check "a cached blob is served while it runs" curl -sf --max-time 3 -o "$LLMO_DATA/small.out" "$URL/v2/$REPO/blobs/sha256:$SMALL"
+check "the same bytes" cmp "$LLMO_DATA/small" "$LLMO_DATA/small.out"
+check "the metrics show the transfer in progress" bash -c "curl -sf --max-time 3 '$URL/metrics' | grep -qx 'llmo_registry_s3_transfers 1'"
+check "the large fetch was still in progress all along" kill -0 "$PULL"
+wait "$PULL" && ok || bad "the large pull failed"
+check "the large blob arrives whole" cmp "$LLMO_DATA/big" "$LLMO_DATA/big.out"
+check "the metrics count a hit and the misses" bash -c "curl -sf '$URL/metrics' | tee '$LLMO_DATA/metrics' |
+	grep -qx 'llmo_registry_s3_cache_reads_total{result=\"miss\"} 2' &&
+	grep -qx 'llmo_registry_s3_cache_reads_total{result=\"hit\"} 1' '$LLMO_DATA/metrics'"
+
+# ---- neither does a push's upload to S3 ----
+curl -s -o "$LLMO_DATA/push2.out" -w '%{http_code}' -X POST --data-binary @"$LLMO_DATA/big2" \
+	-H 'Content-Type: application/octet-stream' \
+	"$URL/v2/$REPO/blobs/uploads/?digest=sha256:$BIG2" >"$LLMO_DATA/push2.code" &
+PUSH=$!
+check "the upload to S3 started" started put "$BIG2"
+check "/v2/ answers while it runs" curl -sf --max-time 3 -o /dev/null "$URL/v2/"
+check "a HEAD of a cached blob answers while it runs" curl -sf --max-time 3 -I -o /dev/null "$URL/v2/$REPO/blobs/sha256:$SMALL"
+check "the upload was still in progress all along" kill -0 "$PUSH"
+wait "$PUSH"
+check "the push is answered 201 once S3 has the blob" grep -qx 201 "$LLMO_DATA/push2.code"
+check "and the bucket holds it whole" bash -c "[ \"\$(s3 $PREFIX/blobs/sha256/${BIG2:0:2}/$BIG2 | sha256sum | cut -c1-64)\" = $BIG2 ]"
+check "and the cache too" test -f "$CACHE/blobs/sha256/${BIG2:0:2}/$BIG2"
+reg_stop
+proxy_stop
