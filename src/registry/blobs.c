@@ -63,6 +63,10 @@ static void blob_get(struct llmo__reg_req *req)
 		llmo__reg_internal(req, &err);
 		return;
 	}
+	/* S3: the cache keeps this blob's file while it is sent (store.h) */
+	req->pinned = true;
+	req->pin = rt->digest;
+	llmo_reg_blob_pin(r->store, &rt->digest);
 	add_digest_header(req, &rt->digest);
 	llmo__reg_add_header(req, "Accept-Ranges", "bytes");
 	llmo__reg_add_header(req, "ETag", "\"sha256:%s\"", rt->digest.hex);

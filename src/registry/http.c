@@ -155,6 +155,8 @@ static void req_free(struct llmo__reg_req *req)
 		req->upload->busy = false;
 	/* a transfer for a request gone: its result is not wanted */
 	llmo_reg_s3_job_cancel(req->s3_job);
+	if (req->pinned)
+		llmo_reg_blob_unpin(req->reg->store, &req->pin);
 	llmo_buf_release(&req->body);
 	llmo_buf_release(&req->headers);
 	free(req);

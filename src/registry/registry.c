@@ -177,6 +177,13 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 				       "storageType s3: blob reads by whether the cache held the "
 				       "blob (hit) or it was fetched from S3 (miss).",
 				       (const char *[]){"result"}, 1, &r->m_s3_cache, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_s3_cache_evictions_total",
+				       "storageType s3: blobs removed from the cache to keep it "
+				       "within modelRegistry.s3.cacheSize (they stay in S3).",
+				       NULL, 0, &r->m_s3_evictions, err)) ||
+	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_s3_cache_bytes",
+				     "storageType s3: bytes of blobs in the cache.", NULL, 0,
+				     &r->m_s3_cache_bytes, err)) ||
 	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_s3_transfers",
 				     "storageType s3: blob transfers with S3 queued or running on "
 				     "worker threads.",
@@ -263,12 +270,24 @@ static void handle_token(struct llmo__reg_req *req)
 	free(text);
 }
 
+/* The S3 cache's figures as the store counts them, brought up to date for a scrape. */
+static void s3_cache_metrics(struct llmo_registry *r)
+{
+	uint64_t bytes, evictions;
+
+	llmo_reg_store_cache_stats(r->store, &bytes, &evictions);
+	llmo_metric_set(r->m_s3_cache_bytes, NULL, (double)bytes);
+	llmo_metric_add(r->m_s3_evictions, NULL, (double)(evictions - r->evictions_seen));
+	r->evictions_seen = evictions;
+}
+
 static void handle_metrics(struct llmo__reg_req *req)
 {
 	struct llmo_buf b;
 
 	llmo_buf_init(&b, (size_t)4 << 20);
 	llmo__reg_uploads_changed(req->reg);
+	s3_cache_metrics(req->reg);
 	if (llmo_metrics_write(req->reg->metrics, &b))
 		llmo__reg_error(req, 500, "UNKNOWN", "metrics too large");
 	else

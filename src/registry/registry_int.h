@@ -62,6 +62,9 @@ struct llmo_registry {
 	struct llmo_metric *m_uploads;   /* upload sessions open */
 	struct llmo_metric *m_s3_cache;  /* s3: blob reads by cache result (hit, miss) */
 	struct llmo_metric *m_s3_active; /* s3: blob transfers queued or running */
+	struct llmo_metric *m_s3_evictions;   /* s3: blobs evicted from the cache */
+	struct llmo_metric *m_s3_cache_bytes; /* s3: bytes cached */
+	uint64_t evictions_seen; /* the store's eviction count last added to m_s3_evictions */
 };
 
 enum llmo__reg_method {
@@ -113,6 +116,9 @@ struct llmo__reg_req {
 	struct llmo_digest s3_digest;
 	int s3_rc;
 	struct llmo_error s3_err;
+	/* the blob whose file the answer sends: kept in the S3 cache until the request ends */
+	bool pinned;
+	struct llmo_digest pin;
 	/* the answer */
 	struct llmo_buf headers; /* extra header lines, "Name: value\r\n" each */
 	bool answered;

@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "base/hmap.h"
 #include "base/log.h"
+#include "registry/lru.h"
 #include "registry/s3cache.h"
 #include "registry/store.h"
 
@@ -42,6 +43,8 @@ struct llmo_reg_store {
 	struct llmo_hmap verified; /* digest hex -> struct verified * */
 	struct llmo_reg_s3 *s3;    /* storageType s3: the store of record (s3cache.h) */
 	struct llmo_hmap known;    /* s3: digest hex -> uint64_t * size of blobs S3 has */
+	struct llmo_reg_lru lru;   /* s3: the cached blobs, for s3.cacheSize */
+	uint64_t evictions;        /* s3: blobs removed from the cache to keep it in bound */
 };
 
 /* ---- paths and errors ---- */
@@ -186,6 +189,158 @@ static void upload_free_cb(void *v)
 	upload_free(v);
 }
 
+/* ---- the S3 cache's bound (s3.cacheSize, lru.h) ---- */
+
+static void forget_verified(struct llmo_reg_store *s, const struct llmo_digest *d);
+
+/* Removes least recently used blobs not being read until the cache is within its bound. */
+static void cache_trim(struct llmo_reg_store *s)
+{
+	const char *victim;
+
+	while ((victim = llmo_reg_lru_victim(&s->lru))) {
+		struct llmo_digest d = {{0}};
+		char p[PATH_MAX];
+
+		snprintf(d.hex, sizeof(d.hex), "%s", victim);
+		/* the bytes stay in S3: the next read fetches them again */
+		if (blob_path(s, &d, p, NULL) || (unlink(p) < 0 && errno != ENOENT)) {
+			LLMO_WARN(LOG, "cannot evict a blob from the cache", "digest=sha256:%s error=\"%s\"",
+				  d.hex, strerror(errno));
+			return; /* tried again at the next use */
+		}
+		forget_verified(s, &d);
+		llmo_reg_lru_drop(&s->lru, d.hex);
+		s->evictions++;
+		LLMO_INFO(LOG, "blob evicted from the cache", "digest=sha256:%s cached_bytes=%" PRIu64,
+			  d.hex, s->lru.bytes);
+	}
+}
+
+/* Blob d (size bytes) was just read or stored: the most recent in the cache. */
+static void cache_use(struct llmo_reg_store *s, const struct llmo_digest *d, uint64_t size)
+{
+	if (!s->s3)
+		return;
+	if (llmo_reg_lru_use(&s->lru, d->hex, size))
+		LLMO_WARN(LOG, "out of memory: a cached blob is not accounted", "digest=sha256:%s",
+			  d->hex);
+	cache_trim(s);
+}
+
+static bool is_hex64(const char *name)
+{
+	return strlen(name) == LLMO_DIGEST_HEX_LEN &&
+	       strspn(name, "0123456789abcdef") == LLMO_DIGEST_HEX_LEN;
+}
+
+struct scanned {
+	char hex[LLMO_DIGEST_HEX_LEN + 1];
+	uint64_t size;
+	int64_t mtime_ns;
+};
+
+static int cmp_scanned(const void *a, const void *b)
+{
+	const struct scanned *x = a, *y = b;
+
+	return x->mtime_ns < y->mtime_ns ? -1 : x->mtime_ns > y->mtime_ns;
+}
+
+/*
+ * At open: accounts the blobs the cache holds, oldest (by mtime: when
+ * fetched or stored) first, removes downloads a crash left half done, and
+ * trims the cache to its bound.
+ */
+static int cache_scan(struct llmo_reg_store *s, struct llmo_error *err)
+{
+	struct scanned *v = NULL;
+	size_t n = 0, cap = 0;
+	char dir[PATH_MAX], p[PATH_MAX];
+	DIR *top;
+	struct dirent *e;
+	int rc = 0;
+
+	if ((rc = path_fmt(dir, err, "%s/blobs/sha256", s->root)))
+		return rc;
+	if (!(top = opendir(dir)))
+		return sys_err(err, errno, dir, "opendir");
+	while (!rc && (e = readdir(top))) {
+		DIR *sub;
+		struct dirent *f;
+
+		if (e->d_name[0] == '.' || path_fmt(p, NULL, "%s/%s", dir, e->d_name) ||
+		    !(sub = opendir(p)))
+			continue;
+		while (!rc && (f = readdir(sub))) {
+			char fp[PATH_MAX];
+			struct stat st;
+
+			if (path_fmt(fp, NULL, "%s/%s", p, f->d_name))
+				continue;
+			if (stat(fp, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			/* a download cut short: one in progress (another registry sharing
+			 * the directory) writes at least every LLMO_REG_S3_STALL_S */
+			if (f->d_name[0] == '.' && strstr(f->d_name, ".s3part") &&
+			    st.st_mtim.tv_sec < time(NULL) - 2 * LLMO_REG_S3_STALL_S) {
+				unlink(fp);
+				continue;
+			}
+			if (!is_hex64(f->d_name))
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 256;
+				struct scanned *nv;
+
+				if (ncap > LLMO_REG_CACHE_SCAN_MAX ||
+				    !(nv = realloc(v, ncap * sizeof(*v)))) {
+					rc = llmo_error_set(err, LLMO_ETOOBIG,
+							    "%s: more than %d cached blobs, or out of memory",
+							    dir, LLMO_REG_CACHE_SCAN_MAX);
+					break;
+				}
+				v = nv;
+				cap = ncap;
+			}
+			snprintf(v[n].hex, sizeof(v[n].hex), "%s", f->d_name);
+			v[n].size = (uint64_t)st.st_size;
+			v[n].mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+			n++;
+		}
+		closedir(sub);
+	}
+	closedir(top);
+	if (!rc) {
+		if (n)
+			qsort(v, n, sizeof(*v), cmp_scanned);
+		for (size_t i = 0; !rc && i < n; i++)
+			if (llmo_reg_lru_use(&s->lru, v[i].hex, v[i].size))
+				rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	free(v);
+	if (!rc)
+		cache_trim(s);
+	return rc;
+}
+
+void llmo_reg_blob_pin(struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	llmo_reg_lru_pin(&s->lru, d->hex);
+}
+
+void llmo_reg_blob_unpin(struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	llmo_reg_lru_unpin(&s->lru, d->hex);
+}
+
+void llmo_reg_store_cache_stats(const struct llmo_reg_store *s, uint64_t *bytes,
+				uint64_t *evictions)
+{
+	*bytes = s->lru.bytes;
+	*evictions = s->evictions;
+}
+
 int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_store **out,
 			struct llmo_error *err)
 {
@@ -207,6 +362,7 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 	llmo_hmap_init(&s->uploads);
 	llmo_hmap_init(&s->verified);
 	llmo_hmap_init(&s->known);
+	llmo_reg_lru_init(&s->lru, opts->s3 ? opts->s3->cache_size : 0);
 	rc = llmo_mkdir_p(s->root, 0700, err);
 	for (size_t i = 0; !rc && i < LLMO_ARRAY_LEN(dirs); i++) {
 		rc = path_fmt(p, err, "%s/%s", s->root, dirs[i]);
@@ -219,6 +375,8 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 		/* larger blobs could not be stored (10000 parts) */
 		if (!rc && s->blob_max > llmo_reg_s3_object_max(s->s3))
 			s->blob_max = llmo_reg_s3_object_max(s->s3);
+		if (!rc)
+			rc = cache_scan(s, err);
 	}
 	if (rc) {
 		llmo_reg_store_free(s);
@@ -235,6 +393,7 @@ void llmo_reg_store_free(struct llmo_reg_store *s)
 	llmo_hmap_release(&s->uploads, upload_free_cb);
 	llmo_hmap_release(&s->verified, free);
 	llmo_hmap_release(&s->known, free);
+	llmo_reg_lru_release(&s->lru);
 	llmo_reg_s3_free(s->s3);
 	free(s->root);
 	free(s);
@@ -383,6 +542,7 @@ int llmo_reg_blob_open(struct llmo_reg_store *s, const char *repo, const struct 
 	}
 	*fd = f;
 	*size = (uint64_t)st.st_size;
+	cache_use(s, d, *size);
 	return 0;
 }
 
@@ -447,6 +607,7 @@ int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llm
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d)
 {
 	forget_verified(s, d);
+	llmo_reg_lru_drop(&s->lru, d->hex);
 }
 
 const char *llmo_reg_store_root(const struct llmo_reg_store *s)
@@ -583,6 +744,7 @@ int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct l
 	if ((rc = blob_path(s, &got, p, err)) || (rc = put_file(s, p, data, len, err)))
 		return rc;
 	forget_verified(s, &got);
+	cache_use(s, &got, len);
 	if (repo && (rc = link_blob(s, repo, &got, false, err)))
 		return rc;
 	if (dout)
@@ -857,6 +1019,7 @@ int llmo_reg_upload_commit(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 		goto fail;
 	}
 	forget_verified(s, want);
+	cache_use(s, want, u->size);
 	upload_end(s, u, true);
 	if ((rc = llmo__reg_fsync_parent(dst, err)))
 		return rc;

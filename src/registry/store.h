@@ -137,6 +137,21 @@ void llmo_reg_store_s3_known(struct llmo_reg_store *s, const struct llmo_digest 
 bool llmo_reg_blob_s3_known(const struct llmo_reg_store *s, const struct llmo_digest *d);
 
 /*
+ * With S3 and s3.cacheSize (opts.s3->cache_size): the cache keeps at most
+ * that many bytes of blobs. Every blob opened or stored becomes the most
+ * recently used; past the bound the least recently used ones that no
+ * request is reading (pinned) are removed from the directory, never from
+ * S3, and fetched again when read (lru.h). A reader pins the blob for as
+ * long as it sends from its file.
+ */
+#define LLMO_REG_CACHE_SCAN_MAX 10000000 /* blobs accounted at open at most */
+void llmo_reg_blob_pin(struct llmo_reg_store *s, const struct llmo_digest *d);
+void llmo_reg_blob_unpin(struct llmo_reg_store *s, const struct llmo_digest *d);
+/* The bytes of blobs cached now, and the evictions so far. */
+void llmo_reg_store_cache_stats(const struct llmo_reg_store *s, uint64_t *bytes,
+				uint64_t *evictions);
+
+/*
  * Opens blob d of repo (NULL: any) for reading. 0 with *fd (the caller
  * closes it) and *size, LLMO_ENOTFOUND, or LLMO_EIO.
  */

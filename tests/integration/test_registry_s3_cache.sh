@@ -76,3 +76,37 @@ check "and the bucket holds it whole" bash -c "[ \"\$(s3 $PREFIX/blobs/sha256/${
 check "and the cache too" test -f "$CACHE/blobs/sha256/${BIG2:0:2}/$BIG2"
 reg_stop
 proxy_stop
+
+# ---- the cache is kept within s3.cacheSize: the least recently used blobs go (S3 keeps them) ----
+for x in a b c; do head -c 1048576 /dev/urandom >"$LLMO_DATA/$x"; done
+A=$(sha "$LLMO_DATA/a") B=$(sha "$LLMO_DATA/b") C=$(sha "$LLMO_DATA/c")
+metric() { curl -sf "$URL/metrics" | sed -n "s/^$1 //p"; }
+rm -rf "$CACHE"
+config "$S3_URL" "$BUCKET"
+printf '    cacheSize: 2500Ki\n' >>"$LLMO_DATA/config.yaml"
+reg_start
+check "push a (1 MiB)" push_blob "$LLMO_DATA/a"
+check "push b (1 MiB)" push_blob "$LLMO_DATA/b"
+check "both cached" bash -c "test -f '$CACHE/blobs/sha256/${A:0:2}/$A' && test -f '$CACHE/blobs/sha256/${B:0:2}/$B'"
+check "a read of a (b is now the least recently used)" curl -sf -o /dev/null "$URL/v2/$REPO/blobs/sha256:$A"
+check "push c: 3 MiB would pass 2500Ki" push_blob "$LLMO_DATA/c"
+check "b is evicted from the cache" bash -c "! test -e '$CACHE/blobs/sha256/${B:0:2}/$B'"
+check "a and c stay" bash -c "test -f '$CACHE/blobs/sha256/${A:0:2}/$A' && test -f '$CACHE/blobs/sha256/${C:0:2}/$C'"
+check "the eviction is logged" grep -q "blob evicted from the cache digest=sha256:$B" "$REG_LOG"
+check "b stays in the bucket" bash -c "s3_keys blobs/ | grep -q '/$B\$'"
+[ "$(metric llmo_registry_s3_cache_evictions_total)" = 1 ] && ok || bad "evictions metric: $(metric llmo_registry_s3_cache_evictions_total), want 1"
+[ "$(metric llmo_registry_s3_cache_bytes)" = 2097152 ] && ok || bad "cache bytes metric: $(metric llmo_registry_s3_cache_bytes), want 2097152"
+check "b is pulled again, from S3" curl -sf -o "$LLMO_DATA/b.out" "$URL/v2/$REPO/blobs/sha256:$B"
+check "the same bytes" cmp "$LLMO_DATA/b" "$LLMO_DATA/b.out"
+check "it was fetched" grep -q "S3 transfer started op=fetch digest=sha256:$B" "$REG_LOG"
+check "which evicted a, now the least recently used" bash -c "! test -e '$CACHE/blobs/sha256/${A:0:2}/$A' && test -f '$CACHE/blobs/sha256/${B:0:2}/$B' && test -f '$CACHE/blobs/sha256/${C:0:2}/$C'"
+[ "$(metric llmo_registry_s3_cache_evictions_total)" = 2 ] && ok || bad "evictions metric: $(metric llmo_registry_s3_cache_evictions_total), want 2"
+# a start with a smaller bound trims the cache to it, keeping the newest (b, fetched last)
+reg_stop
+sed -i 's/cacheSize: 2500Ki/cacheSize: 1100Ki/' "$LLMO_DATA/config.yaml"
+reg_start
+check "a start trims the cache to the bound" test "$(find "$CACHE/blobs" -type f ! -name '.*' | wc -l)" -eq 1
+check "keeping the most recent blob" test -f "$CACHE/blobs/sha256/${B:0:2}/$B"
+check "c is pulled back from S3" curl -sf -o "$LLMO_DATA/c.out" "$URL/v2/$REPO/blobs/sha256:$C"
+check "the same bytes" cmp "$LLMO_DATA/c" "$LLMO_DATA/c.out"
+reg_stop
