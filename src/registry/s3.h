@@ -127,6 +127,7 @@ struct llmo_reg_s3_object {
 	const char *key;  /* relative to the prefix */
 	const char *etag; /* without quotes; for a single PUT, the MD5 of the bytes in hex */
 	uint64_t size;
+	int64_t mtime_ms; /* LastModified, Unix epoch milliseconds; -1 when not given */
 };
 
 /*

@@ -190,6 +190,15 @@ static int restore_one(void *arg, const struct llmo_reg_s3_object *o, struct llm
 	    !(rc = llmo__reg_mkdir_parent(path, err)))
 		rc = llmo_file_write_atomic(path, b.data, b.len, 0644, err);
 	llmo_buf_release(&b);
+	/* the record keeps its age in S3: a link's age is the collector's grace, a
+	 * revision's the order pruning goes by (gc.h), after a restore as before */
+	if (!rc && o->mtime_ms >= 0) {
+		struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
+					 {.tv_sec = o->mtime_ms / 1000,
+					  .tv_nsec = (o->mtime_ms % 1000) * 1000000}};
+
+		utimensat(AT_FDCWD, path, ts, 0);
+	}
 	if (!rc)
 		r->fetched++;
 	return rc;
