@@ -154,7 +154,7 @@ static void req_free(struct llmo__reg_req *req)
 	if (req->upload)
 		req->upload->busy = false;
 	/* a transfer for a request gone: its result is not wanted */
-	llmo_reg_s3_job_cancel(req->s3_job);
+	llmo__reg_s3_abandon(req);
 	if (req->pinned)
 		llmo_reg_blob_unpin(req->reg->store, &req->pin);
 	llmo_buf_release(&req->body);
@@ -708,7 +708,7 @@ static bool deliver(struct llmo__reg_conn *c, const char *p, size_t n)
 /* After a handler ran: it answered, or waits for a worker; anything else is a bug. */
 static void must_answer(struct llmo__reg_conn *c, struct llmo__reg_req *req)
 {
-	if (!c->dead && !req->answered && !req->s3_job) {
+	if (!c->dead && !req->answered && !llmo__reg_s3_waiting(req)) {
 		char q[LLMO_LOG_QUOTE_MAX];
 
 		LLMO_ERROR(LOG, "handler did not answer", "path=%s",

@@ -276,6 +276,9 @@ static void s3_cache_metrics(struct llmo_registry *r)
 	uint64_t bytes, evictions;
 
 	llmo_reg_store_cache_stats(r->store, &bytes, &evictions);
+	/* a cancelled transfer reports nothing when it ends: count them now */
+	if (r->s3jobs)
+		llmo_metric_set(r->m_s3_active, NULL, (double)llmo_reg_s3jobs_pending(r->s3jobs));
 	llmo_metric_set(r->m_s3_cache_bytes, NULL, (double)bytes);
 	llmo_metric_add(r->m_s3_evictions, NULL, (double)(evictions - r->evictions_seen));
 	r->evictions_seen = evictions;
@@ -486,6 +489,7 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	r->base = base;
 	r->lock_fd = -1;
+	llmo_hmap_init(&r->s3_fetches);
 	r->listen_port = opts->port;
 	r->upload_idle_ms = opts->upload_idle_ms;
 	r->max_versions = opts->auto_cleanup ? opts->max_versions : 0;
@@ -544,6 +548,7 @@ void llmo_registry_free(struct llmo_registry *r)
 	llmo_reg_hasher_free(r->hasher);
 	/* before the store: its S3 client is what the workers' clients copy */
 	llmo_reg_s3jobs_free(r->s3jobs);
+	llmo__reg_s3_release(r);
 	if (r->expire_ev)
 		event_free(r->expire_ev);
 	llmo_reg_store_free(r->store);

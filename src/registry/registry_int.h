@@ -21,6 +21,7 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/hmap.h"
 #include "gateway/http1.h"
 #include "registry/auth.h"
 #include "registry/hasher.h"
@@ -34,6 +35,7 @@ struct evconnlistener;
 struct llmo_metrics;
 struct llmo_metric;
 struct llmo__reg_conn;
+struct llmo__reg_fetch;
 
 struct llmo_registry {
 	struct event_base *base;
@@ -49,6 +51,9 @@ struct llmo_registry {
 	struct llmo_reg_store *store;
 	struct llmo_reg_hasher *hasher; /* verifies large blobs beside their sending */
 	struct llmo_reg_s3jobs *s3jobs; /* storageType s3: blob transfers off the loop */
+	/* digest hex -> struct llmo__reg_fetch *: the fetches from S3 in progress, each
+	 * shared by every request waiting for that blob (s3req.c) */
+	struct llmo_hmap s3_fetches;
 	int lock_fd; /* DIR/lock held shared: keeps `llmo registry gc` off (gc.h) */
 	struct llmo_reg_auth auth;
 	struct event *expire_ev; /* removes idle upload sessions */
@@ -109,7 +114,8 @@ struct llmo__reg_req {
 	bool has_digest;                 /* PUT/POST ?digest= */
 	struct llmo_digest digest;
 	/* waiting for S3 on a worker thread (s3req.c) */
-	struct llmo_reg_s3_job *s3_job; /* the transfer in progress; NULL when none */
+	struct llmo_reg_s3_job *s3_job; /* its own transfer in progress (HEAD, PUT); or */
+	struct llmo__reg_fetch *s3_fetch; /* the shared fetch it waits for; NULL when none */
 	llmo__reg_req_fn s3_again;      /* called on the loop when it ends */
 	bool s3_done;                   /* its result is below, for the handler's next run */
 	enum llmo_reg_s3_op s3_op;
@@ -183,6 +189,12 @@ void llmo__reg_resume(struct llmo__reg_req *req, llmo__reg_req_fn fn);
  */
 int llmo__reg_s3_need(struct llmo__reg_req *req, const char *repo, const struct llmo_digest *d,
 		      bool fetch, llmo__reg_req_fn again, struct llmo_error *err);
+/* Whether req waits for a transfer (it will be answered when it ends). */
+bool llmo__reg_s3_waiting(const struct llmo__reg_req *req);
+/* req goes away while it waits: its transfer is dropped (a shared fetch once no one waits). */
+void llmo__reg_s3_abandon(struct llmo__reg_req *req);
+/* At the registry's end: no request waits any more (every connection is closed). */
+void llmo__reg_s3_release(struct llmo_registry *r);
 /*
  * Stores w (LLMO_REG_S3_PUT) on a worker; true when it started (again(req)
  * then runs on the loop with req->s3_rc and req->s3_err), false when no

@@ -4,6 +4,7 @@
 #include "base/common.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/str.h"
@@ -49,6 +50,7 @@ static void job_run(struct llmo_reg_pool_job *pj, void *local)
 	struct llmo_reg_s3_job *j = (struct llmo_reg_s3_job *)pj;
 	struct llmo_reg_s3 *s3 = local;
 	const struct llmo_reg_s3_work *w = &j->w;
+	struct stat st;
 
 	if (!s3) {
 		j->rc = llmo_error_set(&j->err, LLMO_ENOMEM, "no S3 client for this worker");
@@ -56,6 +58,11 @@ static void job_run(struct llmo_reg_pool_job *pj, void *local)
 	}
 	switch (w->op) {
 	case LLMO_REG_S3_FETCH:
+		/* queued behind another fetch of the same blob, which has stored it */
+		if (stat(w->path, &st) == 0 && S_ISREG(st.st_mode)) {
+			j->size = (uint64_t)st.st_size;
+			break;
+		}
 		j->rc = llmo__reg_s3_fetch(s3, w->root, w->path, &w->digest, w->max, &j->size,
 					   &j->err);
 		break;

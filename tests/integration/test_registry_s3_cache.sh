@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `llmo registry` with modelRegistry.storageType s3 (s3rver 3.7.1 on loopback, see s3_lib.sh):
 # S3 transfers run on worker threads, so that while a large blob is fetched from S3, or an
-# upload is stored to it, other requests are answered (s3rver is put behind slow_proxy.py,
+# upload is stored to it, other requests are answered (and a second pull of the blob being
+# fetched waits for the same download) (s3rver is put behind slow_proxy.py,
 # which makes a transfer last seconds: the test waits for the registry's "S3 transfer
 # started" line, then gives the other request a time limit).
 . "$(dirname "$0")/lib.sh"
@@ -34,13 +35,16 @@ s3_start
 head -c 24000000 /dev/urandom >"$LLMO_DATA/big"
 head -c 100000 /dev/urandom >"$LLMO_DATA/small"
 head -c 24000000 /dev/urandom >"$LLMO_DATA/big2"
+head -c 24000000 /dev/urandom >"$LLMO_DATA/big3"
 BIG=$(sha "$LLMO_DATA/big") SMALL=$(sha "$LLMO_DATA/small") BIG2=$(sha "$LLMO_DATA/big2")
+BIG3=$(sha "$LLMO_DATA/big3")
 
 # ---- a pull through an empty cache does not hold up other requests ----
 config "$S3_URL" "$BUCKET"
 reg_start
 check "push a 24 MB blob" push_blob "$LLMO_DATA/big"
 check "push a small blob" push_blob "$LLMO_DATA/small"
+check "push another 24 MB blob" push_blob "$LLMO_DATA/big3"
 reg_stop
 rm -rf "$CACHE"
 proxy_start 2000000 # 2 MB/s each way: the 24 MB blob takes about 12 s
@@ -50,16 +54,38 @@ check "the small blob, fetched into the cache" curl -sf --max-time 30 -o /dev/nu
 curl -sf -o "$LLMO_DATA/big.out" "$URL/v2/$REPO/blobs/sha256:$BIG" &
 PULL=$!
 check "the large fetch from S3 started" started fetch "$BIG"
+curl -sf -o "$LLMO_DATA/big2.out" "$URL/v2/$REPO/blobs/sha256:$BIG" &
+PULL2=$!
+check "a second pull of the same blob joins that fetch" wait_for 30 grep -q "S3 transfer joined op=fetch digest=sha256:$BIG waiters=2" "$REG_LOG"
 check "/v2/ answers while it runs" curl -sf --max-time 3 -o /dev/null "$URL/v2/"
 check "a cached blob is served while it runs" curl -sf --max-time 3 -o "$LLMO_DATA/small.out" "$URL/v2/$REPO/blobs/sha256:$SMALL"
 check "the same bytes" cmp "$LLMO_DATA/small" "$LLMO_DATA/small.out"
 check "the metrics show the transfer in progress" bash -c "curl -sf --max-time 3 '$URL/metrics' | grep -qx 'llmo_registry_s3_transfers 1'"
 check "the large fetch was still in progress all along" kill -0 "$PULL"
 wait "$PULL" && ok || bad "the large pull failed"
+wait "$PULL2" && ok || bad "the second large pull failed"
 check "the large blob arrives whole" cmp "$LLMO_DATA/big" "$LLMO_DATA/big.out"
+check "to both pulls" cmp "$LLMO_DATA/big" "$LLMO_DATA/big2.out"
+check "downloaded from S3 once" test "$(grep -c "blob fetched from S3 digest=sha256:$BIG" "$REG_LOG")" -eq 1
 check "the metrics count a hit and the misses" bash -c "curl -sf '$URL/metrics' | tee '$LLMO_DATA/metrics' |
-	grep -qx 'llmo_registry_s3_cache_reads_total{result=\"miss\"} 2' &&
+	grep -qx 'llmo_registry_s3_cache_reads_total{result=\"miss\"} 3' &&
 	grep -qx 'llmo_registry_s3_cache_reads_total{result=\"hit\"} 1' '$LLMO_DATA/metrics'"
+
+# ---- pulls that go away while their fetch runs ----
+curl -sf -o "$LLMO_DATA/big3.out" "$URL/v2/$REPO/blobs/sha256:$BIG3" &
+PULL=$!
+check "a fetch of a third large blob started" started fetch "$BIG3"
+rc=0; curl -sf --max-time 2 -o /dev/null "$URL/v2/$REPO/blobs/sha256:$BIG3" || rc=$?
+[ "$rc" = 28 ] && ok || bad "a pull given up after 2 s: curl exit $rc, want 28 (timed out)"
+wait "$PULL" && ok || bad "the pull that stayed failed"
+check "the one that stayed gets the blob whole" cmp "$LLMO_DATA/big3" "$LLMO_DATA/big3.out"
+rm -f "$CACHE/blobs/sha256/${BIG3:0:2}/$BIG3"
+rc=0; curl -sf --max-time 2 -o /dev/null "$URL/v2/$REPO/blobs/sha256:$BIG3" || rc=$?
+[ "$rc" = 28 ] && ok || bad "the only pull of a fetch, given up after 2 s: curl exit $rc, want 28"
+check "the registry still answers" curl -sf --max-time 3 -o /dev/null "$URL/v2/"
+check "the fetch nobody waits for any more still completes" wait_for 30 bash -c 	"[ \$(grep -c 'blob fetched from S3 digest=sha256:$BIG3' '$REG_LOG') -eq 2 ]"
+check "and the blob is then served from the cache" curl -sf --max-time 10 -o "$LLMO_DATA/big3.out" "$URL/v2/$REPO/blobs/sha256:$BIG3"
+check "whole" cmp "$LLMO_DATA/big3" "$LLMO_DATA/big3.out"
 
 # ---- neither does a push's upload to S3 ----
 curl -s -o "$LLMO_DATA/push2.out" -w '%{http_code}' -X POST --data-binary @"$LLMO_DATA/big2" \
