@@ -14,8 +14,6 @@
 set -euo pipefail
 LLMO=$1
 SIZE_MB=${SIZE_MB:-256}
-S3RVER=$PWD/.cache/s3rver/node_modules/.bin/s3rver
-[ -x "$S3RVER" ] || { echo "no s3rver: run scripts/setup.sh --tests" >&2; exit 1; }
 
 W=$(mktemp -d)
 PID= S3PID=
@@ -24,26 +22,10 @@ head -c $((SIZE_MB << 20)) /dev/urandom >"$W/blob"
 BYTES=$(stat -c %s "$W/blob")
 D=sha256:$(sha256sum "$W/blob" | cut -d' ' -f1)
 
-NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER" -d "$W/s3" -a 127.0.0.1 -p 0 --silent \
-	--configure-bucket bench >"$W/s3.out" 2>&1 &
-S3PID=$!
-for _ in $(seq 1 200); do grep -q 'listening on' "$W/s3.out" && break; sleep 0.05; done
-S3URL=http://$(sed -n 's/^S3rver listening on //p' "$W/s3.out")
-printf 'modelRegistry:\n  storageType: s3\n  s3:\n    endpoint: %s\n    bucket: bench\n' "$S3URL" >"$W/s3.yaml"
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
-
-start() { # start STORE [--config FILE]: a registry on a free port; sets U
-	"$LLMO" registry --listen 127.0.0.1:0 --storage "$@" --anonymous '*' >"$W/out" 2>>"$W/log" &
-	PID=$!
-	U=
-	for _ in $(seq 1 400); do
-		U=$(sed -n 's/^llmo registry listening on //p' "$W/out")
-		[ -n "$U" ] && return 0
-		sleep 0.05
-	done
-	echo "registry did not start" >&2; tail "$W/log" >&2; exit 1
-}
-stop() { kill "$PID"; wait "$PID" || true; PID=; }
+. "$(dirname "$0")/s3_common.sh"
+s3rver_start
+s3_config "$S3URL"
+start() { start_registry "$LLMO" --storage "$@"; } # start STORE [--config FILE]
 rate() { python3 -c 'import sys; print("%.1f" % (int(sys.argv[1]) / float(sys.argv[2]) / 1e6))' "$BYTES" "$1"; }
 push() { # the seconds a monolithic push takes
 	local loc

@@ -132,6 +132,15 @@ static const struct llmo_field s3_fields[] = {
 	  .max = 5 * 1024 * MIB, .def = "512Mi",
 	  .doc = "part size of a multipart upload, 5Mi to 5Gi (10000 parts at most: the largest "
 		 "blob is 10000 times this)"),
+	F(S3, concurrency, "concurrency", LLMO_FT_INT32, .flags = LLMO_FF_MIN | LLMO_FF_MAX,
+	  .min = 1, .max = 64, .def = "4",
+	  .doc = "blob transfers with S3 run at once, each on a worker thread of its own (more "
+		 "wait their turn); the event loop serves other requests meanwhile"),
+	F(S3, cache_size, "cacheSize", LLMO_FT_QUANTITY, .flags = LLMO_FF_MIN | LLMO_FF_BINARY,
+	  .min = 0, .def = "100Gi",
+	  .doc = "bytes of blobs the storage directory keeps cached; past it the least recently "
+		 "used blobs not being read are removed from the directory (not from S3) and "
+		 "fetched again when read; 0: no bound"),
 	END,
 };
 

@@ -66,6 +66,8 @@ struct llmo_s3_config {
 	char *ca_file;
 	int64_t multipart_threshold; /* milli-bytes */
 	int64_t part_size;           /* milli-bytes */
+	int32_t concurrency;         /* blob transfers at once */
+	int64_t cache_size;          /* milli-bytes; 0: no bound */
 };
 
 struct llmo_model_registry_config {

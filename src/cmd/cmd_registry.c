@@ -91,7 +91,9 @@ void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o)
 				       .ca_file = c->ca_file,
 				       /* quantities are in milli-bytes */
 				       .multipart_threshold = (uint64_t)(c->multipart_threshold / 1000),
-				       .part_size = (uint64_t)(c->part_size / 1000)};
+				       .part_size = (uint64_t)(c->part_size / 1000),
+				       .concurrency = (size_t)c->concurrency,
+				       .cache_size = (uint64_t)(c->cache_size / 1000)};
 }
 
 /*

@@ -1,8 +1,8 @@
 /*
- * llmo registry gc: offline garbage collection of a registry's local
- * storage (src/registry/gc.h): blobs no manifest refers to, links to them,
- * and upload sessions left idle too long. Refuses to run while a registry
- * serves the storage (DIR/lock).
+ * llmo registry gc: offline garbage collection of a registry's storage
+ * (src/registry/gc.h): blobs no manifest refers to, links to them, and
+ * upload sessions left idle too long; with storageType s3, in the bucket
+ * too. Refuses to run while a registry serves the storage (DIR/lock).
  */
 #include "base/common.h"
 
@@ -11,6 +11,7 @@
 
 #include "api/config.h"
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
 #include "registry/gc.h"
@@ -33,8 +34,9 @@ static const char usage[] =
 	"Prints one line per thing removed and a summary with the bytes freed.\n"
 	"\n"
 	"  --storage DIR             the registry's storage directory\n"
-	"  --config FILE             or the modelRegistry.storagePath of this llmo\n"
-	"                            configuration (storageType local)\n"
+	"  --config FILE             or the modelRegistry of this llmo configuration:\n"
+	"                            its storagePath, or with storageType s3 its bucket\n"
+	"                            (storagePath is then the registry's cache)\n"
 	"  --dry-run                 print what would be removed; remove nothing\n"
 	"  --upload-max-age DUR      upload sessions idle longer than this go (default 24h)\n"
 	"  --grace DUR               blobs linked into a repository less than this ago\n"
@@ -84,6 +86,7 @@ int cmd_registry_gc(int argc, char **argv)
 {
 	struct llmo_reg_gc_opts go = {.report = report};
 	struct llmo_reg_store_opts so = {0};
+	struct llmo_reg_s3_opts s3 = {0};
 	struct llmo_reg_gc_stats st = {0};
 	struct llmo_reg_store *store = NULL;
 	struct llmo_config cfg = {0};
@@ -135,9 +138,13 @@ int cmd_registry_gc(int argc, char **argv)
 	if (config) {
 		if (cmd_load_config(config, &cfg))
 			goto out;
-		if (cfg.model_registry.storage_type != LLMO_STORAGE_LOCAL) {
+		if (cfg.model_registry.storage_type == LLMO_STORAGE_S3) {
+			/* the bucket is the registry; storagePath its cache, made when missing */
+			cmd_s3_opts(&cfg.model_registry.s3, &s3);
+			so.s3 = &s3;
+		} else if (cfg.model_registry.storage_type != LLMO_STORAGE_LOCAL) {
 			fprintf(stderr, "llmo %s: %s: modelRegistry.storageType: only \"local\" "
-					"storage can be collected\n", SUB, config);
+					"and \"s3\" storage can be collected\n", SUB, config);
 			goto out;
 		}
 		storage = cfg.model_registry.storage_path;
@@ -146,7 +153,11 @@ int cmd_registry_gc(int argc, char **argv)
 		status = cmd_usage_error(SUB, "no storage: give --storage DIR or --config FILE");
 		goto out;
 	}
-	/* never create a storage to collect: a typo must not look like an empty registry */
+	if (so.s3 && llmo_mkdir_p(storage, 0700, &err)) {
+		fprintf(stderr, "llmo %s: %s\n", SUB, err.msg);
+		goto out;
+	}
+	/* never create a local storage to collect: a typo must not look like an empty registry */
 	if (stat(storage, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 		fprintf(stderr, "llmo %s: %s: %s\n", SUB, storage,
 			S_ISDIR(sb.st_mode) || !sb.st_mode ? strerror(errno) : "not a directory");

@@ -49,7 +49,12 @@ static void blob_get(struct llmo__reg_req *req)
 	uint64_t size, first = 0, last = 0;
 	int fd = -1, rc;
 
-	rc = llmo_reg_blob_open(r->store, rt->name, &rt->digest, &fd, &size, &err);
+	/* S3: a blob the cache lacks is fetched on a worker first (runs this again) */
+	rc = llmo__reg_s3_need(req, rt->name, &rt->digest, true, blob_get, &err);
+	if (rc == 1)
+		return;
+	if (!rc)
+		rc = llmo_reg_blob_open(r->store, rt->name, &rt->digest, &fd, &size, &err);
 	if (rc == LLMO_ENOTFOUND) {
 		llmo__reg_error(req, 404, "BLOB_UNKNOWN", "blob unknown to registry");
 		return;
@@ -58,6 +63,10 @@ static void blob_get(struct llmo__reg_req *req)
 		llmo__reg_internal(req, &err);
 		return;
 	}
+	/* S3: the cache keeps this blob's file while it is sent (store.h) */
+	req->pinned = true;
+	req->pin = rt->digest;
+	llmo_reg_blob_pin(r->store, &rt->digest);
 	add_digest_header(req, &rt->digest);
 	llmo__reg_add_header(req, "Accept-Ranges", "bytes");
 	llmo__reg_add_header(req, "ETag", "\"sha256:%s\"", rt->digest.hex);
@@ -187,6 +196,67 @@ static void upload_abort(struct llmo__reg_req *req)
 	drop_session(req);
 }
 
+/* The answer to a finished session: 201, or the error of rc. */
+static void finished(struct llmo__reg_req *req, const char *repo, uint64_t size, int rc,
+		     const struct llmo_error *err);
+
+/* (S3) The blob and its link are in S3: into the directory, and answer. */
+static void finish_stored(struct llmo__reg_req *req)
+{
+	struct llmo_registry *r = req->reg;
+	struct llmo_reg_upload *u = req->upload;
+	char repo[LLMO_REG_NAME_MAX + 1];
+	struct llmo_error err = req->s3_err;
+	uint64_t size = u->size;
+	int rc = req->s3_rc;
+
+	memcpy(repo, u->repo, sizeof(repo));
+	req->upload = NULL;
+	req->s3_done = false;
+	if (rc)
+		llmo_reg_upload_cancel(r->store, u);
+	else
+		rc = llmo_reg_upload_commit(r->store, u, &req->digest, true, &err);
+	llmo__reg_uploads_changed(r);
+	finished(req, repo, size, rc, &err);
+}
+
+/*
+ * (S3) Verifies the session and stores it in S3 on a worker: true when the
+ * worker has it (finish_stored answers), false when answered already or
+ * when the caller must finish in the loop (no worker: *inline set).
+ */
+static bool finish_async(struct llmo__reg_req *req, bool *inline_)
+{
+	struct llmo_registry *r = req->reg;
+	struct llmo_reg_upload *u = req->upload;
+	char dst[PATH_MAX], link[PATH_MAX], repo[LLMO_REG_NAME_MAX + 1];
+	struct llmo_error err = {0};
+	int rc;
+
+	*inline_ = false;
+	memcpy(repo, u->repo, sizeof(repo));
+	if ((rc = llmo_reg_upload_seal(r->store, u, &req->digest, dst, link, &err))) {
+		req->upload = NULL; /* the session has ended */
+		llmo__reg_uploads_changed(r);
+		finished(req, repo, 0, rc, &err);
+		return false;
+	}
+	struct llmo_reg_s3_work w = {.op = LLMO_REG_S3_PUT,
+				     .root = llmo_reg_store_root(r->store),
+				     .path = dst,
+				     .digest = req->digest,
+				     .fd = u->fd,
+				     .size = u->size,
+				     .link = link[0] ? link : NULL};
+
+	/* the session stays the request's (busy) until the worker is done */
+	if (llmo__reg_s3_put(req, &w, finish_stored))
+		return true;
+	*inline_ = true;
+	return false;
+}
+
 /* Completes the session as the blob req->digest: 201, or the error. */
 static void finish(struct llmo__reg_req *req)
 {
@@ -195,19 +265,30 @@ static void finish(struct llmo__reg_req *req)
 	char repo[LLMO_REG_NAME_MAX + 1];
 	struct llmo_error err = {0};
 	uint64_t size = u->size;
+	bool inline_ = true;
 	int rc;
 
+	if (r->s3jobs && (finish_async(req, &inline_) || !inline_))
+		return;
 	memcpy(repo, u->repo, sizeof(repo));
 	/* the session ends here whatever happens */
 	req->upload = NULL;
-	rc = llmo_reg_upload_finish(r->store, u, &req->digest, &err);
+	/* sealed already when finish_async found no worker: _commit does the rest */
+	rc = r->s3jobs ? llmo_reg_upload_commit(r->store, u, &req->digest, false, &err)
+		       : llmo_reg_upload_finish(r->store, u, &req->digest, &err);
 	llmo__reg_uploads_changed(r);
+	finished(req, repo, size, rc, &err);
+}
+
+static void finished(struct llmo__reg_req *req, const char *repo, uint64_t size, int rc,
+		     const struct llmo_error *err)
+{
 	if (rc == LLMO_EINVALID_OBJECT) {
-		llmo__reg_error(req, 400, "DIGEST_INVALID", "%s", err.msg);
+		llmo__reg_error(req, 400, "DIGEST_INVALID", "%s", err->msg);
 		return;
 	}
 	if (rc) {
-		llmo__reg_internal(req, &err);
+		llmo__reg_internal(req, err);
 		return;
 	}
 	LLMO_INFO(LOG, "blob stored", "repo=%s digest=sha256:%s size=%" PRIu64 " tenant=%s",
@@ -281,8 +362,12 @@ static int try_mount(struct llmo__reg_req *req)
 	    !llmo_reg_name_valid(from, strlen(from)))
 		return 0;
 	/* only from where the caller may pull: a mount must not reveal other tenants' blobs */
-	if (!req->who || !llmo_reg_principal_allows(req->who, from, LLMO_REG_PULL) ||
-	    llmo_reg_blob_stat(r->store, from, &req->digest, NULL))
+	if (!req->who || !llmo_reg_principal_allows(req->who, from, LLMO_REG_PULL))
+		return 0;
+	/* S3: whether it has a blob the cache lacks, asked on a worker (runs this again) */
+	if ((rc = llmo__reg_s3_need(req, from, &req->digest, false, llmo__reg_uploads, &err)))
+		return rc == 1 ? 1 : 0;
+	if (llmo_reg_blob_stat(r->store, from, &req->digest, NULL))
 		return 0;
 	if (llmo_reg_blob_link(r->store, name, &req->digest, &err)) {
 		llmo__reg_internal(req, &err);

@@ -181,7 +181,8 @@ static int open_dir(struct llmo_reg_store *s, const char *sub, char *top, DIR **
 	return 0;
 }
 
-static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked,
+/* swept receives the blobs removed (or that would be, in a dry run) */
+static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked, struct llmo_hmap *swept,
 		 const struct llmo_reg_gc_opts *o, struct llmo_reg_gc_stats *st,
 		 struct llmo_error *err)
 {
@@ -219,6 +220,7 @@ static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked,
 				llmo_reg_store_forget(s, &dg);
 			st->blobs_removed++;
 			st->bytes_removed += (uint64_t)sb.st_size;
+			llmo_hmap_put(swept, blobs.items[i], NULL, NULL);
 			if (o->report)
 				o->report(o->arg, LLMO_REG_GC_BLOB, NULL, blobs.items[i],
 					  (uint64_t)sb.st_size);
@@ -228,6 +230,82 @@ static int sweep(struct llmo_reg_store *s, struct llmo_hmap *marked,
 			rmdir(sub); /* fails, harmlessly, while blobs remain */
 	}
 	closedir(d);
+	return rc;
+}
+
+/* ---- the bucket (storageType s3) ---- */
+
+struct doomed {
+	char hex[LLMO_DIGEST_HEX_LEN + 1];
+	uint64_t size;
+};
+
+struct bucket_sweep {
+	struct llmo_reg_store *s;
+	struct llmo_hmap *marked, *swept;
+	int64_t cutoff_ms;
+	struct llmo_reg_gc_stats *st;
+	LLMO_VEC(struct doomed) doomed;
+};
+
+static int bucket_blob(void *arg, const struct llmo_reg_s3_object *obj, struct llmo_error *err)
+{
+	struct bucket_sweep *b = arg;
+	const char *hex = obj->key + strlen("blobs/sha256/AB/");
+	struct llmo_digest d;
+	struct doomed *x;
+
+	/* only the registry's own blob keys: anything else in the prefix is not ours */
+	if (strlen(obj->key) != strlen("blobs/sha256/AB/") + LLMO_DIGEST_HEX_LEN ||
+	    strncmp(obj->key, "blobs/sha256/", 13) != 0 || memcmp(obj->key + 13, hex, 2) != 0 ||
+	    obj->key[15] != '/' || !hex_name(hex) || digest_of_hex(hex, &d))
+		return 0;
+	/* the local sweep has dealt with it (removed, or would in a dry run) */
+	if (llmo_hmap_has(b->swept, hex))
+		return 0;
+	/* referred to, or stored within the grace (an upload whose link and
+	 * manifest may be on their way, in this registry or another) */
+	if (llmo_hmap_has(b->marked, hex) || obj->mtime_ms < 0 || obj->mtime_ms > b->cutoff_ms) {
+		if (!llmo_reg_blob_cached(b->s, &d))
+			b->st->blobs_kept++; /* a cached one was counted by the local sweep */
+		return 0;
+	}
+	if (b->doomed.len >= LLMO_REG_GC_BUCKET_BLOBS_MAX || !(x = llmo_vec_push(&b->doomed)))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	snprintf(x->hex, sizeof(x->hex), "%s", hex);
+	x->size = obj->size;
+	return 0;
+}
+
+/*
+ * With S3: the blobs of the bucket that no manifest refers to, which the
+ * cache may not hold (never read through it, or evicted): listed
+ * (ListObjectsV2), then deleted one by one.
+ */
+static int sweep_bucket(struct llmo_reg_store *s, struct llmo_hmap *marked,
+			struct llmo_hmap *swept, int64_t cutoff_ms, const struct llmo_reg_gc_opts *o,
+			struct llmo_reg_gc_stats *st, struct llmo_error *err)
+{
+	struct llmo_reg_s3 *s3 = llmo_reg_store_s3(s);
+	struct bucket_sweep b = {s, marked, swept, cutoff_ms, st, LLMO_VEC_INIT};
+	int rc;
+
+	if (!s3)
+		return 0;
+	rc = llmo_reg_s3_list(s3, "blobs/sha256/", LLMO_REG_GC_BUCKET_BLOBS_MAX, bucket_blob, &b, err);
+	for (size_t i = 0; !rc && i < b.doomed.len; i++) {
+		const struct doomed *x = &b.doomed.items[i];
+		char key[LLMO_REG_S3_KEY_MAX];
+
+		snprintf(key, sizeof(key), "blobs/sha256/%.2s/%s", x->hex, x->hex);
+		if (!o->dry_run && (rc = llmo_reg_s3_delete(s3, key, err)))
+			break;
+		st->blobs_removed++;
+		st->bytes_removed += x->size;
+		if (o->report)
+			o->report(o->arg, LLMO_REG_GC_BLOB, NULL, x->hex, x->size);
+	}
+	llmo_vec_release(&b.doomed);
 	return rc;
 }
 
@@ -244,13 +322,14 @@ int llmo_reg_gc_run(struct llmo_reg_store *s, const struct llmo_reg_gc_opts *o,
 {
 	struct llmo_reg_gc_stats st = {0};
 	struct llmo_strv repos = LLMO_STRV_INIT;
-	struct llmo_hmap marked;
+	struct llmo_hmap marked, swept;
 	/* llmo_reg_gc's callers pass 0 for "no grace" (-1 here); 0 in opts is the default */
 	int64_t grace = o->grace_ms == 0 ? LLMO_REG_GC_GRACE_MS : o->grace_ms < 0 ? 0 : o->grace_ms;
 	int64_t cutoff = llmo_clock_wall_ms() - grace;
 	int rc;
 
 	llmo_hmap_init(&marked);
+	llmo_hmap_init(&swept);
 	if ((rc = llmo_reg_catalog(s, &repos, err)))
 		goto out;
 	/* mark: every manifest and what it refers to, then young links */
@@ -264,7 +343,9 @@ int llmo_reg_gc_run(struct llmo_reg_store *s, const struct llmo_reg_gc_opts *o,
 	for (size_t i = 0; i < repos.len; i++)
 		if ((rc = links_repo(s, repos.items[i], &marked, 0, o, &st, err)))
 			goto out;
-	rc = sweep(s, &marked, o, &st, err);
+	rc = sweep(s, &marked, &swept, o, &st, err);
+	if (!rc)
+		rc = sweep_bucket(s, &marked, &swept, cutoff, o, &st, err);
 	LLMO_INFO(LOG, o->dry_run ? "garbage found (dry run)" : "garbage collected",
 		  "manifests=%zu blobs_kept=%zu blobs_removed=%zu bytes_removed=%" PRIu64
 		  " links_removed=%zu",
@@ -274,6 +355,7 @@ out:
 	if (stats)
 		*stats = st;
 	llmo_hmap_release(&marked, NULL);
+	llmo_hmap_release(&swept, NULL);
 	llmo_strv_release(&repos);
 	return rc;
 }

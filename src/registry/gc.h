@@ -2,7 +2,7 @@
 #define LLMO_REGISTRY_GC_H
 /*
  * Version pruning (modelRegistry.maxVersions with autoCleanup) and garbage
- * collection of the blobs nothing refers to, on a local store (store.h).
+ * collection of the blobs nothing refers to, on a store (store.h).
  *
  * Pruning: the versions of a model in a repository are its manifests whose
  * artifactType is the one given (llmo's model type) and that have no
@@ -22,6 +22,13 @@
  * removed, then every unmarked blob. Upload sessions in progress are not
  * under blobs/ and are never touched.
  *
+ * With S3 (storageType s3) the sweep goes on in the bucket: its blob
+ * objects are listed (ListObjectsV2) and those unmarked and stored longer
+ * than grace_ms ago (LastModified) are deleted, so blobs the cache does not
+ * hold (never read through it, or evicted) are collected too. Records
+ * restored from the bucket keep its LastModified as their mtime, so the
+ * grace of links means the same after a restore.
+ *
  * Both run to completion in the caller's thread; the store is not
  * thread-safe, so in the registry they run in its event loop between
  * requests, which is what makes them safe with concurrent uploads: no
@@ -32,6 +39,9 @@
 #include "base/error.h"
 #include "base/str.h"
 #include "registry/store.h"
+
+/* Blob objects a collection of an S3 store lists from the bucket at most. */
+#define LLMO_REG_GC_BUCKET_BLOBS_MAX 10000000
 
 /* Links younger than this to unreferenced blobs survive a collection. */
 #define LLMO_REG_GC_GRACE_MS ((int64_t)3600 * 1000)

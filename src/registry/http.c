@@ -153,6 +153,10 @@ static void req_free(struct llmo__reg_req *req)
 		return;
 	if (req->upload)
 		req->upload->busy = false;
+	/* a transfer for a request gone: its result is not wanted */
+	llmo__reg_s3_abandon(req);
+	if (req->pinned)
+		llmo_reg_blob_unpin(req->reg->store, &req->pin);
 	llmo_buf_release(&req->body);
 	llmo_buf_release(&req->headers);
 	free(req);
@@ -701,6 +705,18 @@ static bool deliver(struct llmo__reg_conn *c, const char *p, size_t n)
 	return req->on_data(req, p, n) == 0 && !req->answered && !c->dead;
 }
 
+/* After a handler ran: it answered, or waits for a worker; anything else is a bug. */
+static void must_answer(struct llmo__reg_conn *c, struct llmo__reg_req *req)
+{
+	if (!c->dead && !req->answered && !llmo__reg_s3_waiting(req)) {
+		char q[LLMO_LOG_QUOTE_MAX];
+
+		LLMO_ERROR(LOG, "handler did not answer", "path=%s",
+			   llmo_log_quote(q, sizeof(q), req->path));
+		llmo__reg_error(req, 500, "UNKNOWN", "internal error");
+	}
+}
+
 static void body_complete(struct llmo__reg_conn *c)
 {
 	struct llmo__reg_req *req = c->req;
@@ -708,13 +724,29 @@ static void body_complete(struct llmo__reg_conn *c)
 	c->state = ST_ANSWER;
 	if (req->on_end)
 		req->on_end(req);
-	if (!c->dead && !req->answered) {
-		char q[LLMO_LOG_QUOTE_MAX];
+	must_answer(c, req);
+}
 
-		LLMO_ERROR(LOG, "handler did not answer", "path=%s",
-			   llmo_log_quote(q, sizeof(q), req->path));
-		llmo__reg_error(req, 500, "UNKNOWN", "internal error");
-	}
+void llmo__reg_wait(struct llmo__reg_req *req)
+{
+	struct timeval wt = {LLMO_REGISTRY_WRITE_TIMEOUT_S, 0};
+
+	bufferevent_set_timeouts(req->conn->bev, NULL, &wt);
+}
+
+void llmo__reg_resume(struct llmo__reg_req *req, llmo__reg_req_fn fn)
+{
+	struct llmo__reg_conn *c = req->conn;
+	struct timeval rt = {LLMO_REGISTRY_READ_TIMEOUT_S, 0};
+	struct timeval wt = {LLMO_REGISTRY_WRITE_TIMEOUT_S, 0};
+
+	enter(c);
+	bufferevent_set_timeouts(c->bev, &rt, &wt);
+	fn(req);
+	must_answer(c, req);
+	if (!c->dead && c->state == ST_DONE)
+		conn_process(c);
+	leave(c);
 }
 
 /* Feeds the buffered body bytes to the handler: 1 (go on), 0 (wait for more). */

@@ -58,6 +58,13 @@ static void manifest_get(struct llmo__reg_req *req)
 		llmo__reg_error(req, 404, "MANIFEST_UNKNOWN", "manifest unknown to registry");
 		return;
 	}
+	/* S3: a manifest the cache lacks is fetched on a worker first (runs this again) */
+	if (!rc && (rc = llmo__reg_s3_need(req, NULL, &d, true, manifest_get, &err)) == 1)
+		return;
+	if (rc == LLMO_ENOTFOUND) {
+		llmo__reg_error(req, 404, "MANIFEST_UNKNOWN", "manifest unknown to registry");
+		return;
+	}
 	if (rc) {
 		llmo__reg_internal(req, &err);
 		return;
@@ -129,8 +136,14 @@ static void blob_unknown(struct llmo__reg_req *req, const struct llmo_digest *d,
 	respond_json(req, 400, JSON_TYPE, v);
 }
 
-/* Whether everything m references is in the repository: true, or false after answering. */
-static bool references_ok(struct llmo__reg_req *req, const struct llmo_oci_manifest *m)
+static void manifest_put_end(struct llmo__reg_req *req);
+
+/*
+ * Whether everything m references is in the repository: 1, or 0 after
+ * answering, or -1 while S3 is asked about a blob on a worker (the push
+ * is handled again when it answers).
+ */
+static int references_ok(struct llmo__reg_req *req, const struct llmo_oci_manifest *m)
 {
 	struct llmo_registry *r = req->reg;
 	const char *name = req->route.name;
@@ -154,22 +167,31 @@ static bool references_ok(struct llmo__reg_req *req, const struct llmo_oci_manif
 
 			if (llmo_reg_manifest_resolve(r->store, name, NULL, &dg, NULL, NULL)) {
 				blob_unknown(req, &d->digest, "manifest unknown to repository");
-				return false;
+				return 0;
 			}
 			continue;
 		}
-		if (llmo_reg_blob_stat(r->store, name, &d->digest, &size)) {
+		struct llmo_error err = {0};
+		int rc = llmo__reg_s3_need(req, name, &d->digest, false, manifest_put_end, &err);
+
+		if (rc == 1)
+			return -1;
+		if (rc && rc != LLMO_ENOTFOUND) {
+			llmo__reg_internal(req, &err);
+			return 0;
+		}
+		if (rc || llmo_reg_blob_stat(r->store, name, &d->digest, &size)) {
 			blob_unknown(req, &d->digest, "blob unknown to repository");
-			return false;
+			return 0;
 		}
 		if (size != d->size) {
 			llmo__reg_error(req, 400, "MANIFEST_INVALID",
 					"descriptor of %s says %" PRIu64 " bytes, the blob has %" PRIu64,
 					llmo_digest_str(&d->digest, ds), d->size, size);
-			return false;
+			return 0;
 		}
 	}
-	return true;
+	return 1;
 }
 
 /*
@@ -226,7 +248,7 @@ static void manifest_put_end(struct llmo__reg_req *req)
 		llmo__reg_error(req, 400, "MANIFEST_INVALID", "%s", err.msg);
 		return;
 	}
-	if (!references_ok(req, &m))
+	if (references_ok(req, &m) != 1)
 		goto out;
 	rc = llmo_reg_manifest_put(r->store, rt->name, rt->by_digest ? NULL : rt->tag, &d,
 				   m.media_type, m.has_subject ? &m.subject.digest : NULL,

@@ -172,7 +172,22 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 				       "Reads that found a stored blob not matching its digest.",
 				       NULL, 0, &r->m_corrupt, err)) ||
 	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_upload_sessions",
-				     "Upload sessions open.", NULL, 0, &r->m_uploads, err)))
+				     "Upload sessions open.", NULL, 0, &r->m_uploads, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_s3_cache_reads_total",
+				       "storageType s3: blob reads by whether the cache held the "
+				       "blob (hit) or it was fetched from S3 (miss).",
+				       (const char *[]){"result"}, 1, &r->m_s3_cache, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_s3_cache_evictions_total",
+				       "storageType s3: blobs removed from the cache to keep it "
+				       "within modelRegistry.s3.cacheSize (they stay in S3).",
+				       NULL, 0, &r->m_s3_evictions, err)) ||
+	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_s3_cache_bytes",
+				     "storageType s3: bytes of blobs in the cache.", NULL, 0,
+				     &r->m_s3_cache_bytes, err)) ||
+	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_s3_transfers",
+				     "storageType s3: blob transfers with S3 queued or running on "
+				     "worker threads.",
+				     NULL, 0, &r->m_s3_active, err)))
 		return rc;
 	llmo__reg_uploads_changed(r);
 	return 0;
@@ -255,12 +270,27 @@ static void handle_token(struct llmo__reg_req *req)
 	free(text);
 }
 
+/* The S3 cache's figures as the store counts them, brought up to date for a scrape. */
+static void s3_cache_metrics(struct llmo_registry *r)
+{
+	uint64_t bytes, evictions;
+
+	llmo_reg_store_cache_stats(r->store, &bytes, &evictions);
+	/* a cancelled transfer reports nothing when it ends: count them now */
+	if (r->s3jobs)
+		llmo_metric_set(r->m_s3_active, NULL, (double)llmo_reg_s3jobs_pending(r->s3jobs));
+	llmo_metric_set(r->m_s3_cache_bytes, NULL, (double)bytes);
+	llmo_metric_add(r->m_s3_evictions, NULL, (double)(evictions - r->evictions_seen));
+	r->evictions_seen = evictions;
+}
+
 static void handle_metrics(struct llmo__reg_req *req)
 {
 	struct llmo_buf b;
 
 	llmo_buf_init(&b, (size_t)4 << 20);
 	llmo__reg_uploads_changed(req->reg);
+	s3_cache_metrics(req->reg);
 	if (llmo_metrics_write(req->reg->metrics, &b))
 		llmo__reg_error(req, 500, "UNKNOWN", "metrics too large");
 	else
@@ -459,6 +489,7 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	r->base = base;
 	r->lock_fd = -1;
+	llmo_hmap_init(&r->s3_fetches);
 	r->listen_port = opts->port;
 	r->upload_idle_ms = opts->upload_idle_ms;
 	r->max_versions = opts->auto_cleanup ? opts->max_versions : 0;
@@ -477,6 +508,9 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	    (rc = load_auth(r, opts, err)) ||
 	    (rc = make_ssl_ctx(r, opts, err)) || (rc = make_metrics(r, err)) ||
 	    (rc = llmo_reg_hasher_new(base, &r->hasher, err)))
+		goto fail;
+	if (opts->s3 && (rc = llmo_reg_s3jobs_new(base, llmo_reg_store_s3(r->store),
+						  opts->s3->concurrency, &r->s3jobs, err)))
 		goto fail;
 	llmo_reg_upload_expire(r->store, opts->upload_idle_ms);
 	r->expire_ev = event_new(base, -1, EV_PERSIST, on_expire, r);
@@ -512,6 +546,9 @@ void llmo_registry_free(struct llmo_registry *r)
 		return;
 	llmo__reg_http_stop(r);
 	llmo_reg_hasher_free(r->hasher);
+	/* before the store: its S3 client is what the workers' clients copy */
+	llmo_reg_s3jobs_free(r->s3jobs);
+	llmo__reg_s3_release(r);
 	if (r->expire_ev)
 		event_free(r->expire_ev);
 	llmo_reg_store_free(r->store);

@@ -21,11 +21,13 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/hmap.h"
 #include "gateway/http1.h"
 #include "registry/auth.h"
 #include "registry/hasher.h"
 #include "registry/registry.h"
 #include "registry/route.h"
+#include "registry/s3jobs.h"
 #include "registry/store.h"
 
 struct event;
@@ -33,6 +35,7 @@ struct evconnlistener;
 struct llmo_metrics;
 struct llmo_metric;
 struct llmo__reg_conn;
+struct llmo__reg_fetch;
 
 struct llmo_registry {
 	struct event_base *base;
@@ -47,6 +50,10 @@ struct llmo_registry {
 	int port;
 	struct llmo_reg_store *store;
 	struct llmo_reg_hasher *hasher; /* verifies large blobs beside their sending */
+	struct llmo_reg_s3jobs *s3jobs; /* storageType s3: blob transfers off the loop */
+	/* digest hex -> struct llmo__reg_fetch *: the fetches from S3 in progress, each
+	 * shared by every request waiting for that blob (s3req.c) */
+	struct llmo_hmap s3_fetches;
 	int lock_fd; /* DIR/lock held shared: keeps `llmo registry gc` off (gc.h) */
 	struct llmo_reg_auth auth;
 	struct event *expire_ev; /* removes idle upload sessions */
@@ -58,6 +65,11 @@ struct llmo_registry {
 	struct llmo_metric *m_bytes_out; /* blob bytes sent */
 	struct llmo_metric *m_corrupt;   /* blobs found not to match their digest */
 	struct llmo_metric *m_uploads;   /* upload sessions open */
+	struct llmo_metric *m_s3_cache;  /* s3: blob reads by cache result (hit, miss) */
+	struct llmo_metric *m_s3_active; /* s3: blob transfers queued or running */
+	struct llmo_metric *m_s3_evictions;   /* s3: blobs evicted from the cache */
+	struct llmo_metric *m_s3_cache_bytes; /* s3: bytes cached */
+	uint64_t evictions_seen; /* the store's eviction count last added to m_s3_evictions */
 };
 
 enum llmo__reg_method {
@@ -101,6 +113,18 @@ struct llmo__reg_req {
 	bool monolithic;                 /* POST ?digest=: the session is the request's own */
 	bool has_digest;                 /* PUT/POST ?digest= */
 	struct llmo_digest digest;
+	/* waiting for S3 on a worker thread (s3req.c) */
+	struct llmo_reg_s3_job *s3_job; /* its own transfer in progress (HEAD, PUT); or */
+	struct llmo__reg_fetch *s3_fetch; /* the shared fetch it waits for; NULL when none */
+	llmo__reg_req_fn s3_again;      /* called on the loop when it ends */
+	bool s3_done;                   /* its result is below, for the handler's next run */
+	enum llmo_reg_s3_op s3_op;
+	struct llmo_digest s3_digest;
+	int s3_rc;
+	struct llmo_error s3_err;
+	/* the blob whose file the answer sends: kept in the S3 cache until the request ends */
+	bool pinned;
+	struct llmo_digest pin;
 	/* the answer */
 	struct llmo_buf headers; /* extra header lines, "Name: value\r\n" each */
 	bool answered;
@@ -139,6 +163,45 @@ void llmo__reg_respond_head(struct llmo__reg_req *req, int status, const char *c
  */
 void llmo__reg_respond_file(struct llmo__reg_req *req, int status, const char *content_type,
 			    int fd, uint64_t first, uint64_t len, const struct llmo_digest *verify);
+
+/*
+ * A handler that waits for a worker thread (s3req.c): the read timeout is
+ * off meanwhile (the client is waiting for the answer, not sending).
+ */
+void llmo__reg_wait(struct llmo__reg_req *req);
+/*
+ * On the loop when the wait ends: calls fn(req), which answers or waits
+ * again, then goes on with the connection (the next request, or closing).
+ */
+void llmo__reg_resume(struct llmo__reg_req *req, llmo__reg_req_fn fn);
+
+/* ---- s3req.c: storageType s3 transfers on worker threads (s3jobs.h) ---- */
+
+/*
+ * Makes blob d of repo (NULL: any) usable by the handler without blocking
+ * the loop on S3. fetch: its bytes in the cache (GET); else its size known
+ * (llmo_reg_blob_stat answers from memory). Returns 0 to go on (local
+ * storage, a cached or known blob, or the result of the transfer this
+ * request waited for), 1 when a transfer started (the handler returns
+ * without answering; again(req) runs on the loop when it ends and calls
+ * this again), or an error: LLMO_ENOTFOUND (not linked into repo, or not in
+ * S3) or S3's failure, in err.
+ */
+int llmo__reg_s3_need(struct llmo__reg_req *req, const char *repo, const struct llmo_digest *d,
+		      bool fetch, llmo__reg_req_fn again, struct llmo_error *err);
+/* Whether req waits for a transfer (it will be answered when it ends). */
+bool llmo__reg_s3_waiting(const struct llmo__reg_req *req);
+/* req goes away while it waits: its transfer is dropped (a shared fetch once no one waits). */
+void llmo__reg_s3_abandon(struct llmo__reg_req *req);
+/* At the registry's end: no request waits any more (every connection is closed). */
+void llmo__reg_s3_release(struct llmo_registry *r);
+/*
+ * Stores w (LLMO_REG_S3_PUT) on a worker; true when it started (again(req)
+ * then runs on the loop with req->s3_rc and req->s3_err), false when no
+ * worker could take it (the caller stores it in the loop).
+ */
+bool llmo__reg_s3_put(struct llmo__reg_req *req, const struct llmo_reg_s3_work *w,
+		      llmo__reg_req_fn again);
 
 /* ---- registry.c ---- */
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -278,6 +279,27 @@ int llmo_reg_s3_new(const struct llmo_reg_s3_opts *o, struct llmo_reg_s3 **out,
 fail:
 	llmo_reg_s3_free(s3);
 	return rc;
+}
+
+int llmo_reg_s3_clone(const struct llmo_reg_s3 *s3, struct llmo_reg_s3 **out,
+		      struct llmo_error *err)
+{
+	struct llmo_reg_s3 *c = malloc(sizeof(*c));
+
+	*out = NULL;
+	if (!c)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	/* every field but the handle and the CA path is plain data, set once in _new */
+	*c = *s3;
+	c->h = NULL;
+	c->ca_file = NULL;
+	if ((s3->ca_file && !(c->ca_file = llmo_strdup(s3->ca_file))) ||
+	    !(c->h = curl_easy_init())) {
+		llmo_reg_s3_free(c);
+		return llmo_error_set(err, LLMO_ENOMEM, "libcurl: cannot make a handle");
+	}
+	*out = c;
+	return 0;
 }
 
 void llmo_reg_s3_free(struct llmo_reg_s3 *s3)
@@ -905,9 +927,9 @@ static int list_page(struct llmo_reg_s3 *s3, const struct llmo_buf *body, size_t
 
 	next[0] = '\0';
 	while ((c = xml_find(p, end, "Contents", &n, &p))) {
-		char key[LLMO_REG_S3_KEY_MAX + 1], etag[FIELD_MAX], size[32] = "";
+		char key[LLMO_REG_S3_KEY_MAX + 1], etag[FIELD_MAX], size[32] = "", when[64] = "";
 		const char *ce = c + n;
-		int64_t sz;
+		int64_t sz, mtime_ms = -1;
 
 		if (!(v = xml_find(c, ce, "Key", &n, NULL)) || n > LLMO_REG_S3_KEY_MAX)
 			return llmo_error_set(err, LLMO_EPARSE, "S3 list %s: an entry without a key",
@@ -918,6 +940,12 @@ static int list_page(struct llmo_reg_s3 *s3, const struct llmo_buf *body, size_t
 			xml_text(v, n, etag, sizeof(etag));
 		if ((v = xml_find(c, ce, "Size", &n, NULL)))
 			xml_text(v, n, size, sizeof(size));
+		/* unknown (-1) when absent or unreadable: callers then treat it as new */
+		if ((v = xml_find(c, ce, "LastModified", &n, NULL))) {
+			xml_text(v, n, when, sizeof(when));
+			if (llmo_time_parse_rfc3339(when, &mtime_ms, NULL))
+				mtime_ms = -1;
+		}
 		if (strncmp(key, s3->prefix, plen) != 0 || llmo_parse_int64(size, &sz, NULL) ||
 		    sz < 0)
 			return llmo_error_set(err, LLMO_EPARSE,
@@ -931,7 +959,8 @@ static int list_page(struct llmo_reg_s3 *s3, const struct llmo_buf *body, size_t
 			memmove(etag, etag + 1, n - 2);
 			etag[n - 2] = '\0';
 		}
-		rc = fn(arg, &(struct llmo_reg_s3_object){key + plen, etag, (uint64_t)sz}, err);
+		rc = fn(arg, &(struct llmo_reg_s3_object){key + plen, etag, (uint64_t)sz, mtime_ms},
+			err);
 		if (rc)
 			return rc;
 	}

@@ -42,6 +42,8 @@
 /* Seconds to connect; seconds a transfer may make no progress before it is dropped. */
 #define LLMO_REG_S3_CONNECT_TIMEOUT_S 10
 #define LLMO_REG_S3_STALL_S 60
+/* S3 transfers a registry runs at once by default (modelRegistry.s3.concurrency). */
+#define LLMO_REG_S3_CONCURRENCY_DEFAULT 4
 
 struct llmo_reg_s3;
 
@@ -64,12 +66,24 @@ struct llmo_reg_s3_opts {
 	 * LLMO_REG_S3_PART_SIZE; 5 MiB to 5 GiB) */
 	uint64_t multipart_threshold;
 	uint64_t part_size;
+	/* for the registry, not the client: S3 transfers run at once at most
+	 * (s3jobs.h; 0: LLMO_REG_S3_CONCURRENCY_DEFAULT), and the bytes of blobs
+	 * the storage directory keeps cached (0: no bound) */
+	size_t concurrency;
+	uint64_t cache_size;
 };
 
 /* Checks opts, reads the credentials and makes the client (nothing is sent yet). */
 int llmo_reg_s3_new(const struct llmo_reg_s3_opts *opts, struct llmo_reg_s3 **out,
 		    struct llmo_error *err);
 void llmo_reg_s3_free(struct llmo_reg_s3 *s3);
+/*
+ * A second client with s3's settings and its own connection: a client is
+ * used by one thread at a time, so each S3 worker thread (s3jobs.h) has one.
+ * Reads only what _new set, so it may run on another thread while s3 is in use.
+ */
+int llmo_reg_s3_clone(const struct llmo_reg_s3 *s3, struct llmo_reg_s3 **out,
+		      struct llmo_error *err);
 
 /* "s3://BUCKET/PREFIX" for logs. */
 const char *llmo_reg_s3_where(const struct llmo_reg_s3 *s3);
@@ -113,6 +127,7 @@ struct llmo_reg_s3_object {
 	const char *key;  /* relative to the prefix */
 	const char *etag; /* without quotes; for a single PUT, the MD5 of the bytes in hex */
 	uint64_t size;
+	int64_t mtime_ms; /* LastModified, Unix epoch milliseconds; -1 when not given */
 };
 
 /*

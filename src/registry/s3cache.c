@@ -68,7 +68,8 @@ int llmo__reg_s3_mirror_size(struct llmo_reg_s3 *s3, const char *root, const cha
 }
 
 int llmo__reg_s3_fetch(struct llmo_reg_s3 *s3, const char *root, const char *path,
-		       const struct llmo_digest *d, uint64_t max, struct llmo_error *err)
+		       const struct llmo_digest *d, uint64_t max, uint64_t *fetched,
+		       struct llmo_error *err)
 {
 	char tmp[PATH_MAX], a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX];
 	const char *slash = strrchr(path, '/'), *key;
@@ -79,11 +80,14 @@ int llmo__reg_s3_fetch(struct llmo_reg_s3 *s3, const char *root, const char *pat
 
 	if ((rc = key_of(root, path, &key, err)) || (rc = llmo__reg_mkdir_parent(path, err)))
 		return rc;
-	/* a dot file: directory listings (gc, the catalog) pass over it */
-	if (!slash || (rc = llmo_reg_path_fmt(tmp, err, "%.*s/.%s.s3part", (int)(slash - path),
-					      path, slash + 1)))
+	/* a dot file: directory listings (gc, the catalog) pass over it; a name
+	 * of its own, since two workers may fetch the same blob at once */
+	if (!slash || (rc = llmo_reg_path_fmt(tmp, err, "%.*s/.%s.XXXXXX.s3part",
+					      (int)(slash - path), path, slash + 1)))
 		return rc ? rc : llmo_error_set(err, LLMO_EINTERNAL, "bad blob path %s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = mkostemps(tmp, 7, O_CLOEXEC);
+	if (fd >= 0)
+		fchmod(fd, 0644);
 	if (fd < 0)
 		return llmo_error_set(err, LLMO_EIO, "%s: open: %s", tmp, strerror(errno));
 	if ((rc = llmo_sha256_init(&h))) {
@@ -112,6 +116,8 @@ int llmo__reg_s3_fetch(struct llmo_reg_s3 *s3, const char *root, const char *pat
 		goto out;
 	}
 	rc = llmo__reg_fsync_parent(path, err);
+	if (!rc && fetched)
+		*fetched = size;
 	if (!rc)
 		LLMO_INFO(LOG, "blob fetched from S3", "digest=%s size=%" PRIu64,
 			  llmo_digest_str(d, a), size);
@@ -184,6 +190,15 @@ static int restore_one(void *arg, const struct llmo_reg_s3_object *o, struct llm
 	    !(rc = llmo__reg_mkdir_parent(path, err)))
 		rc = llmo_file_write_atomic(path, b.data, b.len, 0644, err);
 	llmo_buf_release(&b);
+	/* the record keeps its age in S3: a link's age is the collector's grace, a
+	 * revision's the order pruning goes by (gc.h), after a restore as before */
+	if (!rc && o->mtime_ms >= 0) {
+		struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
+					 {.tv_sec = o->mtime_ms / 1000,
+					  .tv_nsec = (o->mtime_ms % 1000) * 1000000}};
+
+		utimensat(AT_FDCWD, path, ts, 0);
+	}
 	if (!rc)
 		r->fetched++;
 	return rc;

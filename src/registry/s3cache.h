@@ -21,8 +21,9 @@
  *    their place, hashed on the way, renamed into blobs/ only when they
  *    hash to their digest, then served like any local blob.
  *
- * All of it blocks the caller (the registry's event loop) for the
- * transfer, as local disk I/O does.
+ * These calls block their caller for the transfer: the registry makes the
+ * blob transfers on worker threads (s3jobs.h) and only the small record
+ * writes and deletes in its event loop.
  */
 #include "base/common.h"
 
@@ -50,11 +51,14 @@ int llmo__reg_s3_mirror_size(struct llmo_reg_s3 *s3, const char *root, const cha
 			     uint64_t *size, struct llmo_error *err);
 /*
  * Downloads blob d to path (its place in blobs/), at most max bytes,
- * verified against d. LLMO_ENOTFOUND when S3 lacks it, LLMO_EINVALID_OBJECT
- * when its bytes hash to something else (nothing is stored then).
+ * verified against d; *fetched (may be NULL) gets its size. LLMO_ENOTFOUND
+ * when S3 lacks it, LLMO_EINVALID_OBJECT when its bytes hash to something
+ * else (nothing is stored then). Safe on several threads at once, even for
+ * one blob: each download has a temporary file of its own.
  */
 int llmo__reg_s3_fetch(struct llmo_reg_s3 *s3, const char *root, const char *path,
-		       const struct llmo_digest *d, uint64_t max, struct llmo_error *err);
+		       const struct llmo_digest *d, uint64_t max, uint64_t *fetched,
+		       struct llmo_error *err);
 /* Brings root/repositories up to date with S3 (see above). */
 int llmo__reg_s3_restore(struct llmo_reg_s3 *s3, const char *root, struct llmo_error *err);
 

@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "base/hmap.h"
 #include "base/log.h"
+#include "registry/lru.h"
 #include "registry/s3cache.h"
 #include "registry/store.h"
 
@@ -41,6 +42,9 @@ struct llmo_reg_store {
 	struct llmo_hmap uploads;  /* id -> struct llmo_reg_upload * */
 	struct llmo_hmap verified; /* digest hex -> struct verified * */
 	struct llmo_reg_s3 *s3;    /* storageType s3: the store of record (s3cache.h) */
+	struct llmo_hmap known;    /* s3: digest hex -> uint64_t * size of blobs S3 has */
+	struct llmo_reg_lru lru;   /* s3: the cached blobs, for s3.cacheSize */
+	uint64_t evictions;        /* s3: blobs removed from the cache to keep it in bound */
 };
 
 /* ---- paths and errors ---- */
@@ -185,6 +189,158 @@ static void upload_free_cb(void *v)
 	upload_free(v);
 }
 
+/* ---- the S3 cache's bound (s3.cacheSize, lru.h) ---- */
+
+static void forget_verified(struct llmo_reg_store *s, const struct llmo_digest *d);
+
+/* Removes least recently used blobs not being read until the cache is within its bound. */
+static void cache_trim(struct llmo_reg_store *s)
+{
+	const char *victim;
+
+	while ((victim = llmo_reg_lru_victim(&s->lru))) {
+		struct llmo_digest d = {{0}};
+		char p[PATH_MAX];
+
+		snprintf(d.hex, sizeof(d.hex), "%s", victim);
+		/* the bytes stay in S3: the next read fetches them again */
+		if (blob_path(s, &d, p, NULL) || (unlink(p) < 0 && errno != ENOENT)) {
+			LLMO_WARN(LOG, "cannot evict a blob from the cache", "digest=sha256:%s error=\"%s\"",
+				  d.hex, strerror(errno));
+			return; /* tried again at the next use */
+		}
+		forget_verified(s, &d);
+		llmo_reg_lru_drop(&s->lru, d.hex);
+		s->evictions++;
+		LLMO_INFO(LOG, "blob evicted from the cache", "digest=sha256:%s cached_bytes=%" PRIu64,
+			  d.hex, s->lru.bytes);
+	}
+}
+
+/* Blob d (size bytes) was just read or stored: the most recent in the cache. */
+static void cache_use(struct llmo_reg_store *s, const struct llmo_digest *d, uint64_t size)
+{
+	if (!s->s3)
+		return;
+	if (llmo_reg_lru_use(&s->lru, d->hex, size))
+		LLMO_WARN(LOG, "out of memory: a cached blob is not accounted", "digest=sha256:%s",
+			  d->hex);
+	cache_trim(s);
+}
+
+static bool is_hex64(const char *name)
+{
+	return strlen(name) == LLMO_DIGEST_HEX_LEN &&
+	       strspn(name, "0123456789abcdef") == LLMO_DIGEST_HEX_LEN;
+}
+
+struct scanned {
+	char hex[LLMO_DIGEST_HEX_LEN + 1];
+	uint64_t size;
+	int64_t mtime_ns;
+};
+
+static int cmp_scanned(const void *a, const void *b)
+{
+	const struct scanned *x = a, *y = b;
+
+	return x->mtime_ns < y->mtime_ns ? -1 : x->mtime_ns > y->mtime_ns;
+}
+
+/*
+ * At open: accounts the blobs the cache holds, oldest (by mtime: when
+ * fetched or stored) first, removes downloads a crash left half done, and
+ * trims the cache to its bound.
+ */
+static int cache_scan(struct llmo_reg_store *s, struct llmo_error *err)
+{
+	struct scanned *v = NULL;
+	size_t n = 0, cap = 0;
+	char dir[PATH_MAX], p[PATH_MAX];
+	DIR *top;
+	struct dirent *e;
+	int rc = 0;
+
+	if ((rc = path_fmt(dir, err, "%s/blobs/sha256", s->root)))
+		return rc;
+	if (!(top = opendir(dir)))
+		return sys_err(err, errno, dir, "opendir");
+	while (!rc && (e = readdir(top))) {
+		DIR *sub;
+		struct dirent *f;
+
+		if (e->d_name[0] == '.' || path_fmt(p, NULL, "%s/%s", dir, e->d_name) ||
+		    !(sub = opendir(p)))
+			continue;
+		while (!rc && (f = readdir(sub))) {
+			char fp[PATH_MAX];
+			struct stat st;
+
+			if (path_fmt(fp, NULL, "%s/%s", p, f->d_name))
+				continue;
+			if (stat(fp, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			/* a download cut short: one in progress (another registry sharing
+			 * the directory) writes at least every LLMO_REG_S3_STALL_S */
+			if (f->d_name[0] == '.' && strstr(f->d_name, ".s3part") &&
+			    st.st_mtim.tv_sec < time(NULL) - 2 * LLMO_REG_S3_STALL_S) {
+				unlink(fp);
+				continue;
+			}
+			if (!is_hex64(f->d_name))
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 256;
+				struct scanned *nv;
+
+				if (ncap > LLMO_REG_CACHE_SCAN_MAX ||
+				    !(nv = realloc(v, ncap * sizeof(*v)))) {
+					rc = llmo_error_set(err, LLMO_ETOOBIG,
+							    "%s: more than %d cached blobs, or out of memory",
+							    dir, LLMO_REG_CACHE_SCAN_MAX);
+					break;
+				}
+				v = nv;
+				cap = ncap;
+			}
+			snprintf(v[n].hex, sizeof(v[n].hex), "%s", f->d_name);
+			v[n].size = (uint64_t)st.st_size;
+			v[n].mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+			n++;
+		}
+		closedir(sub);
+	}
+	closedir(top);
+	if (!rc) {
+		if (n)
+			qsort(v, n, sizeof(*v), cmp_scanned);
+		for (size_t i = 0; !rc && i < n; i++)
+			if (llmo_reg_lru_use(&s->lru, v[i].hex, v[i].size))
+				rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	free(v);
+	if (!rc)
+		cache_trim(s);
+	return rc;
+}
+
+void llmo_reg_blob_pin(struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	llmo_reg_lru_pin(&s->lru, d->hex);
+}
+
+void llmo_reg_blob_unpin(struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	llmo_reg_lru_unpin(&s->lru, d->hex);
+}
+
+void llmo_reg_store_cache_stats(const struct llmo_reg_store *s, uint64_t *bytes,
+				uint64_t *evictions)
+{
+	*bytes = s->lru.bytes;
+	*evictions = s->evictions;
+}
+
 int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_store **out,
 			struct llmo_error *err)
 {
@@ -205,6 +361,8 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 	s->blob_max = opts->blob_max ? opts->blob_max : LLMO_REG_BLOB_MAX_DEFAULT;
 	llmo_hmap_init(&s->uploads);
 	llmo_hmap_init(&s->verified);
+	llmo_hmap_init(&s->known);
+	llmo_reg_lru_init(&s->lru, opts->s3 ? opts->s3->cache_size : 0);
 	rc = llmo_mkdir_p(s->root, 0700, err);
 	for (size_t i = 0; !rc && i < LLMO_ARRAY_LEN(dirs); i++) {
 		rc = path_fmt(p, err, "%s/%s", s->root, dirs[i]);
@@ -217,6 +375,8 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 		/* larger blobs could not be stored (10000 parts) */
 		if (!rc && s->blob_max > llmo_reg_s3_object_max(s->s3))
 			s->blob_max = llmo_reg_s3_object_max(s->s3);
+		if (!rc)
+			rc = cache_scan(s, err);
 	}
 	if (rc) {
 		llmo_reg_store_free(s);
@@ -232,6 +392,8 @@ void llmo_reg_store_free(struct llmo_reg_store *s)
 		return;
 	llmo_hmap_release(&s->uploads, upload_free_cb);
 	llmo_hmap_release(&s->verified, free);
+	llmo_hmap_release(&s->known, free);
+	llmo_reg_lru_release(&s->lru);
 	llmo_reg_s3_free(s->s3);
 	free(s->root);
 	free(s);
@@ -267,9 +429,62 @@ static int s3_blob_size(struct llmo_reg_store *s, const char *path, uint64_t *si
 	return rc ? LLMO_ENOTFOUND : 0;
 }
 
+void llmo_reg_store_s3_known(struct llmo_reg_store *s, const struct llmo_digest *d,
+			     uint64_t size)
+{
+	uint64_t *v;
+	void *old = NULL;
+
+	/* cleared whole when full, as the verified cache: a miss only costs a HEAD */
+	if (llmo_hmap_count(&s->known) >= LLMO_REG_S3_KNOWN_MAX) {
+		llmo_hmap_release(&s->known, free);
+		llmo_hmap_init(&s->known);
+	}
+	if (!(v = malloc(sizeof(*v))))
+		return;
+	*v = size;
+	if (llmo_hmap_put(&s->known, d->hex, v, &old))
+		free(v);
+	else
+		free(old);
+}
+
+bool llmo_reg_blob_linked(const struct llmo_reg_store *s, const char *repo,
+			  const struct llmo_digest *d)
+{
+	char p[PATH_MAX];
+
+	return link_path(s, repo, d, p, NULL) == 0 && file_exists(p);
+}
+
+int llmo_reg_blob_path(const struct llmo_reg_store *s, const struct llmo_digest *d, char *out,
+		       struct llmo_error *err)
+{
+	return blob_path(s, d, out, err);
+}
+
+bool llmo_reg_blob_cached(const struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	char p[PATH_MAX];
+
+	return blob_path(s, d, p, NULL) == 0 && file_exists(p);
+}
+
+bool llmo_reg_blob_s3_known(const struct llmo_reg_store *s, const struct llmo_digest *d)
+{
+	return llmo_hmap_has(&s->known, d->hex);
+}
+
+struct llmo_reg_s3 *llmo_reg_store_s3(const struct llmo_reg_store *s)
+{
+	return s->s3;
+}
+
 int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 		       uint64_t *size)
 {
+	const uint64_t *known;
+
 	char p[PATH_MAX];
 	struct stat st;
 
@@ -281,6 +496,13 @@ int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct 
 		utimensat(AT_FDCWD, p, NULL, 0);
 	if (blob_path(s, d, p, NULL))
 		return LLMO_ENOTFOUND;
+	if ((stat(p, &st) < 0 || !S_ISREG(st.st_mode)) && s->s3 &&
+	    (known = llmo_hmap_get(&s->known, d->hex))) {
+		/* a HEAD on a worker (s3jobs.h) found it in S3 */
+		if (size)
+			*size = *known;
+		return 0;
+	}
 	if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 		return s->s3 ? s3_blob_size(s, p, size) : LLMO_ENOTFOUND;
 	if (size)
@@ -307,7 +529,7 @@ int llmo_reg_blob_open(struct llmo_reg_store *s, const char *repo, const struct 
 	f = open(p, O_RDONLY | O_CLOEXEC);
 	/* a cache miss: fetch the blob from S3 (verified), then serve it as a local one */
 	if (f < 0 && errno == ENOENT && s->s3) {
-		if ((rc = llmo__reg_s3_fetch(s->s3, s->root, p, d, s->blob_max, err)))
+		if ((rc = llmo__reg_s3_fetch(s->s3, s->root, p, d, s->blob_max, NULL, err)))
 			return rc;
 		f = open(p, O_RDONLY | O_CLOEXEC);
 	}
@@ -320,6 +542,7 @@ int llmo_reg_blob_open(struct llmo_reg_store *s, const char *repo, const struct 
 	}
 	*fd = f;
 	*size = (uint64_t)st.st_size;
+	cache_use(s, d, *size);
 	return 0;
 }
 
@@ -367,6 +590,9 @@ static void forget_verified(struct llmo_reg_store *s, const struct llmo_digest *
 
 	if (llmo_hmap_del(&s->verified, d->hex, &old) == 0)
 		free(old);
+	old = NULL;
+	if (llmo_hmap_del(&s->known, d->hex, &old) == 0)
+		free(old);
 }
 
 int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llmo_error *err)
@@ -381,6 +607,7 @@ int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llm
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d)
 {
 	forget_verified(s, d);
+	llmo_reg_lru_drop(&s->lru, d->hex);
 }
 
 const char *llmo_reg_store_root(const struct llmo_reg_store *s)
@@ -479,14 +706,18 @@ out:
 	return rc;
 }
 
+/* mirrored: S3 has the link already (an upload's worker stored it: s3jobs.h) */
 static int link_blob(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
-		     struct llmo_error *err)
+		     bool mirrored, struct llmo_error *err)
 {
 	char p[PATH_MAX];
 	int rc = link_path(s, repo, d, p, err);
 
 	if (rc || file_exists(p))
 		return rc;
+	if (mirrored)
+		return (rc = llmo__reg_mkdir_parent(p, err)) ? rc
+							     : llmo_file_write_atomic(p, "", 0, 0644, err);
 	return put_file(s, p, "", 0, err);
 }
 
@@ -513,7 +744,8 @@ int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct l
 	if ((rc = blob_path(s, &got, p, err)) || (rc = put_file(s, p, data, len, err)))
 		return rc;
 	forget_verified(s, &got);
-	if (repo && (rc = link_blob(s, repo, &got, err)))
+	cache_use(s, &got, len);
+	if (repo && (rc = link_blob(s, repo, &got, false, err)))
 		return rc;
 	if (dout)
 		*dout = got;
@@ -525,7 +757,7 @@ int llmo_reg_blob_link(struct llmo_reg_store *s, const char *repo, const struct 
 {
 	if (llmo_reg_blob_stat(s, NULL, d, NULL))
 		return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown");
-	return link_blob(s, repo, d, err);
+	return link_blob(s, repo, d, false, err);
 }
 
 int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
@@ -735,14 +967,13 @@ static void upload_end(struct llmo_reg_store *s, struct llmo_reg_upload *u, bool
 		remove_session_files(s, id);
 }
 
-int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
-			   const struct llmo_digest *want, struct llmo_error *err)
+int llmo_reg_upload_seal(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			 const struct llmo_digest *want, char *dst, char *link,
+			 struct llmo_error *err)
 {
-	char data[PATH_MAX], dst[PATH_MAX], repo[LLMO_REG_NAME_MAX + 1];
 	struct llmo_digest got;
 	int rc;
 
-	memcpy(repo, u->repo, sizeof(repo));
 	if ((rc = llmo_sha256_peek(&u->hash, &got))) {
 		rc = llmo_error_set(err, rc, "out of memory");
 		goto fail;
@@ -759,11 +990,28 @@ int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 		rc = sys_err(err, errno, u->id, "fsync upload");
 		goto fail;
 	}
-	if ((rc = upload_file(s, u->id, "data", data, err)) || (rc = blob_path(s, want, dst, err)) ||
-	    (rc = llmo__reg_mkdir_parent(dst, err)))
+	if ((rc = blob_path(s, want, dst, err)) || (rc = llmo__reg_mkdir_parent(dst, err)) ||
+	    (rc = link_path(s, u->repo, want, link, err)))
+		goto fail;
+	if (file_exists(link))
+		link[0] = '\0';
+	return 0;
+fail:
+	upload_end(s, u, true);
+	return rc;
+}
+
+int llmo_reg_upload_commit(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			   const struct llmo_digest *want, bool mirrored, struct llmo_error *err)
+{
+	char data[PATH_MAX], dst[PATH_MAX], repo[LLMO_REG_NAME_MAX + 1];
+	int rc;
+
+	memcpy(repo, u->repo, sizeof(repo));
+	if ((rc = upload_file(s, u->id, "data", data, err)) || (rc = blob_path(s, want, dst, err)))
 		goto fail;
 	/* S3 holds the blob before the directory does (s3cache.h) */
-	if (s->s3 &&
+	if (s->s3 && !mirrored &&
 	    (rc = llmo__reg_s3_mirror_put_fd(s->s3, s->root, dst, u->fd, u->size, want, err)))
 		goto fail;
 	if (rename(data, dst) < 0) {
@@ -771,13 +1019,23 @@ int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 		goto fail;
 	}
 	forget_verified(s, want);
+	cache_use(s, want, u->size);
 	upload_end(s, u, true);
 	if ((rc = llmo__reg_fsync_parent(dst, err)))
 		return rc;
-	return link_blob(s, repo, want, err);
+	return link_blob(s, repo, want, mirrored, err);
 fail:
 	upload_end(s, u, true);
 	return rc;
+}
+
+int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			   const struct llmo_digest *want, struct llmo_error *err)
+{
+	char dst[PATH_MAX], link[PATH_MAX];
+	int rc = llmo_reg_upload_seal(s, u, want, dst, link, err);
+
+	return rc ? rc : llmo_reg_upload_commit(s, u, want, false, err);
 }
 
 void llmo_reg_upload_cancel(struct llmo_reg_store *s, struct llmo_reg_upload *u)

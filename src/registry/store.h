@@ -115,6 +115,42 @@ int llmo_reg_path_fmt(char *out, struct llmo_error *err, const char *fmt, ...) L
 int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 		       uint64_t *size);
 
+/* The S3 client of an s3 store (NULL for local storage). */
+struct llmo_reg_s3 *llmo_reg_store_s3(const struct llmo_reg_store *s);
+/* Whether blob d is linked into repo (its link file; nothing is asked of S3). */
+bool llmo_reg_blob_linked(const struct llmo_reg_store *s, const char *repo,
+			  const struct llmo_digest *d);
+/* The file of blob d: ROOT/blobs/sha256/AB/HEX, into a PATH_MAX buffer. */
+int llmo_reg_blob_path(const struct llmo_reg_store *s, const struct llmo_digest *d, char *out,
+		       struct llmo_error *err);
+/* Whether blob d's file is in the directory (with S3: cached; nothing is asked of S3). */
+bool llmo_reg_blob_cached(const struct llmo_reg_store *s, const struct llmo_digest *d);
+/*
+ * With S3: records that S3 holds blob d of size bytes (a HEAD made on a
+ * worker thread), so that llmo_reg_blob_stat answers from memory instead
+ * of asking S3 in the caller's thread. Forgotten when the store removes
+ * the blob; at most LLMO_REG_S3_KNOWN_MAX (cleared whole when full).
+ */
+#define LLMO_REG_S3_KNOWN_MAX 65536
+void llmo_reg_store_s3_known(struct llmo_reg_store *s, const struct llmo_digest *d,
+			     uint64_t size);
+bool llmo_reg_blob_s3_known(const struct llmo_reg_store *s, const struct llmo_digest *d);
+
+/*
+ * With S3 and s3.cacheSize (opts.s3->cache_size): the cache keeps at most
+ * that many bytes of blobs. Every blob opened or stored becomes the most
+ * recently used; past the bound the least recently used ones that no
+ * request is reading (pinned) are removed from the directory, never from
+ * S3, and fetched again when read (lru.h). A reader pins the blob for as
+ * long as it sends from its file.
+ */
+#define LLMO_REG_CACHE_SCAN_MAX 10000000 /* blobs accounted at open at most */
+void llmo_reg_blob_pin(struct llmo_reg_store *s, const struct llmo_digest *d);
+void llmo_reg_blob_unpin(struct llmo_reg_store *s, const struct llmo_digest *d);
+/* The bytes of blobs cached now, and the evictions so far. */
+void llmo_reg_store_cache_stats(const struct llmo_reg_store *s, uint64_t *bytes,
+				uint64_t *evictions);
+
 /*
  * Opens blob d of repo (NULL: any) for reading. 0 with *fd (the caller
  * closes it) and *size, LLMO_ENOTFOUND, or LLMO_EIO.
@@ -203,6 +239,25 @@ int llmo_reg_upload_write(struct llmo_reg_store *s, struct llmo_reg_upload *u, c
  */
 int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 			   const struct llmo_digest *want, struct llmo_error *err);
+
+/*
+ * llmo_reg_upload_finish in two steps, so that the S3 upload between them
+ * can run on a worker thread (s3jobs.h):
+ *
+ * _seal checks the digest and fsyncs the data (on failure the session
+ * ends, as with _finish); dst (PATH_MAX) receives the blob's place and
+ * link (PATH_MAX) the repository link to store, "" when it exists already.
+ * The session's u->fd then holds the verified bytes.
+ *
+ * _commit renames the data into blobs/ and links it; with S3 and not
+ * mirrored, it first stores the blob in S3 as _finish does (mirrored: the
+ * caller stored the blob and the link already). The session ends.
+ */
+int llmo_reg_upload_seal(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			 const struct llmo_digest *want, char *dst, char *link,
+			 struct llmo_error *err);
+int llmo_reg_upload_commit(struct llmo_reg_store *s, struct llmo_reg_upload *u,
+			   const struct llmo_digest *want, bool mirrored, struct llmo_error *err);
 
 /* Ends the session and removes its files; u is freed. */
 void llmo_reg_upload_cancel(struct llmo_reg_store *s, struct llmo_reg_upload *u);

@@ -1,0 +1,249 @@
+/*
+ * storageType s3: the requests' blob transfers on worker threads
+ * (registry_int.h, s3jobs.h). The handler asks for what it needs
+ * (llmo__reg_s3_need) and, when a transfer must be made, returns without
+ * answering; the transfer's end runs the handler again on the loop, which
+ * then finds the blob cached (or its size known) and answers as with local
+ * storage. Handlers are written so that running them again up to that
+ * point changes nothing.
+ */
+#include "base/common.h"
+
+#include "base/log.h"
+#include "metrics/metrics.h"
+#include "registry/registry_int.h"
+
+#include "base/banned.h"
+
+#define LOG "registry"
+
+static const char *op_name(enum llmo_reg_s3_op op)
+{
+	return op == LLMO_REG_S3_FETCH ? "fetch" : op == LLMO_REG_S3_HEAD ? "head" : "put";
+}
+
+static void set_active(struct llmo_registry *r)
+{
+	llmo_metric_set(r->m_s3_active, NULL, (double)llmo_reg_s3jobs_pending(r->s3jobs));
+}
+
+/* One fetch of a blob from S3, for every request that needs it meanwhile. */
+struct llmo__reg_fetch {
+	struct llmo_registry *r;
+	struct llmo_reg_s3_job *job;
+	struct llmo_digest d;
+	struct llmo__reg_req **waiters; /* at most one request per connection */
+	size_t n, cap;
+};
+
+static void fetch_free(struct llmo__reg_fetch *f)
+{
+	llmo_hmap_del(&f->r->s3_fetches, f->d.hex, NULL);
+	free(f->waiters);
+	free(f);
+}
+
+static int fetch_join(struct llmo__reg_fetch *f, struct llmo__reg_req *req)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 4;
+		struct llmo__reg_req **w;
+
+		if (cap > LLMO_REGISTRY_CONNS_MAX || !(w = realloc(f->waiters, cap * sizeof(*w))))
+			return LLMO_ENOMEM;
+		f->waiters = w;
+		f->cap = cap;
+	}
+	f->waiters[f->n++] = req;
+	req->s3_fetch = f;
+	return 0;
+}
+
+/* The shared fetch ended: every request that waited for it runs again. */
+static void fetch_done(void *arg, int rc, uint64_t size, const struct llmo_error *err)
+{
+	struct llmo__reg_fetch *f = arg;
+	struct llmo_registry *r = f->r;
+	struct llmo__reg_req **w = f->waiters;
+	size_t n = f->n;
+
+	LLMO_DEBUG(LOG, "S3 transfer done", "op=fetch digest=sha256:%s rc=%d waiters=%zu",
+		   f->d.hex, rc, n);
+	/* each waiter is on a connection of its own: resuming one never frees another */
+	f->waiters = NULL;
+	for (size_t i = 0; i < n; i++) {
+		w[i]->s3_fetch = NULL;
+		w[i]->s3_done = true;
+		w[i]->s3_op = LLMO_REG_S3_FETCH;
+		w[i]->s3_digest = f->d;
+		w[i]->s3_rc = rc;
+		if (rc)
+			w[i]->s3_err = *err;
+	}
+	fetch_free(f);
+	set_active(r);
+	for (size_t i = 0; i < n; i++)
+		llmo__reg_resume(w[i], w[i]->s3_again);
+	free(w);
+}
+
+bool llmo__reg_s3_waiting(const struct llmo__reg_req *req)
+{
+	return req->s3_job || req->s3_fetch;
+}
+
+void llmo__reg_s3_abandon(struct llmo__reg_req *req)
+{
+	struct llmo__reg_fetch *f = req->s3_fetch;
+
+	llmo_reg_s3_job_cancel(req->s3_job);
+	req->s3_job = NULL;
+	if (!f)
+		return;
+	req->s3_fetch = NULL;
+	for (size_t i = 0; i < f->n; i++)
+		if (f->waiters[i] == req) {
+			f->waiters[i] = f->waiters[--f->n];
+			break;
+		}
+	if (f->n == 0) {
+		/* nobody wants the blob now: the download goes on, unreported */
+		llmo_reg_s3_job_cancel(f->job);
+		fetch_free(f);
+	}
+}
+
+void llmo__reg_s3_release(struct llmo_registry *r)
+{
+	llmo_hmap_release(&r->s3_fetches, NULL);
+}
+
+static void on_done(void *arg, int rc, uint64_t size, const struct llmo_error *err)
+{
+	struct llmo__reg_req *req = arg;
+	struct llmo_registry *r = req->reg;
+
+	req->s3_job = NULL;
+	req->s3_done = true;
+	req->s3_rc = rc;
+	if (rc)
+		req->s3_err = *err;
+	else if (req->s3_op == LLMO_REG_S3_HEAD)
+		llmo_reg_store_s3_known(r->store, &req->s3_digest, size);
+	LLMO_DEBUG(LOG, "S3 transfer done", "op=%s digest=sha256:%s rc=%d", op_name(req->s3_op),
+		   req->s3_digest.hex, rc);
+	set_active(r);
+	llmo__reg_resume(req, req->s3_again);
+}
+
+static bool submit(struct llmo__reg_req *req, const struct llmo_reg_s3_work *w,
+		   llmo__reg_req_fn again)
+{
+	struct llmo_registry *r = req->reg;
+	struct llmo_error err = {0};
+
+	if (llmo_reg_s3jobs_submit(r->s3jobs, w, on_done, req, &req->s3_job, &err)) {
+		/* the store can still do it, in the loop as before */
+		LLMO_WARN(LOG, "S3 transfer made in the event loop", "op=%s error=\"%s\"",
+			  op_name(w->op), err.msg);
+		return false;
+	}
+	req->s3_op = w->op;
+	req->s3_digest = w->digest;
+	req->s3_again = again;
+	req->s3_done = false;
+	/* tests wait for this line to know a transfer is in progress */
+	LLMO_INFO(LOG, "S3 transfer started", "op=%s digest=sha256:%s queued=%zu",
+		  op_name(w->op), w->digest.hex, llmo_reg_s3jobs_pending(r->s3jobs));
+	set_active(r);
+	llmo__reg_wait(req);
+	return true;
+}
+
+/*
+ * Waits for the fetch of w's blob: joins the one in progress, or starts
+ * it. 0, or non-zero when neither could be done.
+ */
+static int fetch_wait(struct llmo__reg_req *req, const struct llmo_reg_s3_work *w,
+		      llmo__reg_req_fn again)
+{
+	struct llmo_registry *r = req->reg;
+	struct llmo__reg_fetch *f = llmo_hmap_get(&r->s3_fetches, w->digest.hex);
+	struct llmo_error err = {0};
+
+	if (f) {
+		if (fetch_join(f, req))
+			return LLMO_ENOMEM;
+		LLMO_INFO(LOG, "S3 transfer joined", "op=fetch digest=sha256:%s waiters=%zu",
+			  w->digest.hex, f->n);
+	} else {
+		if (!(f = calloc(1, sizeof(*f))))
+			return LLMO_ENOMEM;
+		f->r = r;
+		f->d = w->digest;
+		if (llmo_hmap_put(&r->s3_fetches, f->d.hex, f, NULL) || fetch_join(f, req)) {
+			fetch_free(f);
+			req->s3_fetch = NULL;
+			return LLMO_ENOMEM;
+		}
+		if (llmo_reg_s3jobs_submit(r->s3jobs, w, fetch_done, f, &f->job, &err)) {
+			LLMO_WARN(LOG, "S3 transfer made in the event loop", "op=fetch error=\"%s\"",
+				  err.msg);
+			fetch_free(f);
+			req->s3_fetch = NULL;
+			return err.code;
+		}
+		/* tests wait for this line to know a transfer is in progress */
+		LLMO_INFO(LOG, "S3 transfer started", "op=fetch digest=sha256:%s queued=%zu",
+			  w->digest.hex, llmo_reg_s3jobs_pending(r->s3jobs));
+		set_active(r);
+	}
+	req->s3_again = again;
+	req->s3_done = false;
+	llmo__reg_wait(req);
+	return 0;
+}
+
+int llmo__reg_s3_need(struct llmo__reg_req *req, const char *repo, const struct llmo_digest *d,
+		      bool fetch, llmo__reg_req_fn again, struct llmo_error *err)
+{
+	struct llmo_registry *r = req->reg;
+	enum llmo_reg_s3_op op = fetch ? LLMO_REG_S3_FETCH : LLMO_REG_S3_HEAD;
+	struct llmo_reg_s3_work w = {.op = op, .digest = *d, .fd = -1};
+	char path[PATH_MAX];
+
+	if (!r->s3jobs)
+		return 0;
+	if (repo && !llmo_reg_blob_linked(r->store, repo, d))
+		return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown to repository");
+	if (req->s3_done && req->s3_op == op && llmo_digest_equal(&req->s3_digest, d)) {
+		req->s3_done = false;
+		if (req->s3_rc)
+			*err = req->s3_err;
+		return req->s3_rc;
+	}
+	if (llmo_reg_blob_cached(r->store, d)) {
+		if (fetch)
+			llmo_metric_add(r->m_s3_cache, (const char *[]){"hit"}, 1);
+		return 0;
+	}
+	if (!fetch && llmo_reg_blob_s3_known(r->store, d))
+		return 0;
+	if (llmo_reg_blob_path(r->store, d, path, err))
+		return err->code;
+	w.root = llmo_reg_store_root(r->store);
+	w.path = path;
+	w.max = llmo_reg_store_blob_max(r->store);
+	if (!fetch)
+		return submit(req, &w, again) ? 1 : 0;
+	if (fetch_wait(req, &w, again))
+		return 0; /* no worker: the store fetches it in the loop */
+	llmo_metric_add(r->m_s3_cache, (const char *[]){"miss"}, 1);
+	return 1;
+}
+
+bool llmo__reg_s3_put(struct llmo__reg_req *req, const struct llmo_reg_s3_work *w,
+		      llmo__reg_req_fn again)
+{
+	return req->reg->s3jobs && submit(req, w, again);
+}

@@ -1,0 +1,90 @@
+# Shared by the storageType s3 registry tests: s3rver 3.7.1 (npm; installed into .cache/s3rver
+# by scripts/setup.sh --tests) on loopback, and `llmo registry` on a configuration that uses it.
+# Sourced after lib.sh; a test without node or s3rver is skipped.
+unset KUBECONFIG # llmo model would write LLMModels through it; this test has no API
+S3RVER="$PWD/.cache/s3rver/node_modules/.bin/s3rver"
+if ! command -v node >/dev/null || [ ! -x "$S3RVER" ]; then
+	echo "SKIP: no node or s3rver (scripts/setup.sh --tests installs them)"
+	rm -rf "$LLMO_DATA"
+	exit 0
+fi
+REG_PID= S3_PID= S3_TLS=() S3_SCHEME=http
+REG_LOG="$LLMO_DATA/registry.log"
+CACHE="$LLMO_DATA/cache"
+BUCKET=models
+PREFIX=reg
+trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null; finish' EXIT
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+s3_start() { # s3rver on a free port, data under $LLMO_DATA/s3, bucket $BUCKET; sets S3_URL
+	: >"$LLMO_DATA/s3.out"
+	# s3rver's continuation tokens use DES, which Node 17+ has only in OpenSSL's legacy provider
+	NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER" -d "$LLMO_DATA/s3" -a 127.0.0.1 -p 0 \
+		--silent --configure-bucket "$BUCKET" "${S3_TLS[@]}" >"$LLMO_DATA/s3.out" 2>&1 &
+	S3_PID=$!
+	S3_URL=
+	for _ in $(seq 1 200); do
+		S3_URL=$(sed -n "s/^S3rver listening on \\(.*\\)\$/$S3_SCHEME:\\/\\/\\1/p" "$LLMO_DATA/s3.out")
+		[ -n "$S3_URL" ] && { export S3_URL; return 0; }
+		kill -0 "$S3_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "s3rver did not start:"; cat "$LLMO_DATA/s3.out"; exit 1
+}
+s3_stop() { [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null; wait "$S3_PID" 2>/dev/null; S3_PID=; }
+s3() { # s3 CURL-ARGS... PATH: a signed request to s3rver (path below the bucket)
+	local path=${*: -1}
+	curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u S3RVER:S3RVER \
+		-H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+		"${@:1:$#-1}" "$S3_URL/$BUCKET/$path"
+}
+s3_keys() { # the keys under PREFIX/$1, one a line
+	s3 "?list-type=2&prefix=$PREFIX%2F${1//\//%2F}" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
+}
+export -f s3 s3_keys
+export BUCKET PREFIX
+config() { # config ENDPOINT BUCKET: a configuration file for storageType s3
+	cat >"$LLMO_DATA/config.yaml" <<EOF
+modelRegistry:
+  storageType: s3
+  storagePath: $CACHE
+  s3:
+    endpoint: $1
+    bucket: $2
+    prefix: $PREFIX
+EOF
+}
+reg_stop() {
+	[ -n "$REG_PID" ] || return 0
+	kill "$REG_PID" 2>/dev/null
+	wait "$REG_PID"
+	local rc=$?
+	[ "$rc" -eq 0 ] && ok || { bad "llmo registry exited with status $rc"; tail -20 "$REG_LOG"; }
+	REG_PID=
+}
+reg_start() { # starts llmo registry on the configuration; sets URL
+	reg_stop
+	: >"$LLMO_DATA/reg.out"
+	"$LLMO" registry --listen 127.0.0.1:0 --config "$LLMO_DATA/config.yaml" --anonymous pull,push,delete \
+		>"$LLMO_DATA/reg.out" 2>>"$REG_LOG" &
+	REG_PID=$!
+	URL=
+	for _ in $(seq 1 200); do
+		URL=$(sed -n 's/^llmo registry listening on //p' "$LLMO_DATA/reg.out")
+		[ -n "$URL" ] && return 0
+		kill -0 "$REG_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "llmo registry did not start:"; tail -20 "$REG_LOG"; exit 1
+}
+reg_fails() { # reg_fails PATTERN description [env args]: the start fails, stderr matches PATTERN
+	local pat=$1 what=$2 rc=0
+	shift 2
+	env "$@" timeout 60 "$LLMO" registry --listen 127.0.0.1:0 --config "$LLMO_DATA/config.yaml" \
+		>/dev/null 2>"$LLMO_DATA/fail.err" || rc=$?
+	if [ "$rc" -ne 0 ] && grep -q -- "$pat" "$LLMO_DATA/fail.err"; then ok
+	else bad "$what: status $rc, stderr:"; sed 's/^/    /' "$LLMO_DATA/fail.err"; fi
+}
+cache_blobs() { find "$CACHE/blobs" -type f ! -name '.*' | sort; }
+
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
