@@ -434,6 +434,11 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 						   : LLMO_CONTROLLER_NODE_GRACE_MS;
 	c->node_check_ms = opts->node_check_ms > 0 ? opts->node_check_ms
 						   : LLMO_CONTROLLER_NODE_CHECK_MS;
+	c->migrate_timeout_ms = opts->migrate_timeout_ms > 0 ? opts->migrate_timeout_ms
+							     : LLMO_CONTROLLER_MIGRATE_TIMEOUT_MS;
+	c->migrate_unschedulable_ms = opts->migrate_unschedulable_ms > 0
+					      ? opts->migrate_unschedulable_ms
+					      : LLMO_CONTROLLER_MIGRATE_UNSCHEDULABLE_MS;
 	c->node_timer = event_new(base, -1, EV_PERSIST, llmo__nodes_check, c);
 	if (c->node_timer && c->signals.url)
 		c->scrape_timer = event_new(base, -1, EV_PERSIST, scrape_tick, c);

@@ -47,6 +47,7 @@ struct llmo__counters {
 	uint64_t wl_ok, wl_err, model_ok, model_err;
 	uint64_t promoted, rolled_back, scaled_up, scaled_down;
 	uint64_t prefetches, prefetched; /* nodes asked to prefetch; requests done (prefetch.c) */
+	uint64_t migrated, migrate_failed; /* migrations done, abandoned (workload.c) */
 };
 
 struct llmo_controller {
@@ -82,6 +83,7 @@ struct llmo_controller {
 	int metrics_port;
 	struct event *node_timer;
 	long node_grace_ms, node_check_ms;
+	long migrate_timeout_ms, migrate_unschedulable_ms;
 	bool leading;
 	bool started;
 	uint64_t rng;

@@ -1612,6 +1612,197 @@ static void test_prefetch(void **state)
 	stop_autoscaling(c, &f, &g, &cfg);
 }
 
+/* ---- migration (make-before-break) ---- */
+
+/* Plays the scheduler: binds the pod to node. */
+static void bind_pod(struct kube_fixture *f, const char *pod, const char *node)
+{
+	struct llmo_error err = {0};
+	json_t *body = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}}", "apiVersion", "v1",
+				 "kind", "Binding", "metadata", "name", pod, "target", "apiVersion",
+				 "v1", "kind", "Node", "name", node);
+	char path[256];
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/binding", NS, pod);
+	if (llmo_kube_request(f->client, "POST", path, NULL, body, NULL, NULL, &err))
+		fail_msg("binding: %s", err.msg);
+	json_decref(body);
+}
+
+/* Plays the agent (or the scheduler) on one pod: its phase and Ready, or PodScheduled. */
+static void pod_status(struct kube_fixture *f, const char *pod, const char *phase,
+		       const char *cond, const char *cstatus, const char *reason)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s}]}}", "status", "phase",
+				  phase, "podIP", "127.0.0.1", "conditions", "type", cond, "status",
+				  cstatus, "reason", reason, "message", "0/2 nodes are available");
+
+	if (llmo_kube_patch(f->client, &llmo_kube_pods, NS, pod, "status", LLMO_KUBE_PATCH_MERGE,
+			    patch, NULL, &err))
+		fail_msg("pod status: %s", err.msg);
+	json_decref(patch);
+}
+
+static void annotate(struct kube_fixture *f, const char *pod, const char *key, const char *v)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", key, v);
+
+	if (llmo_kube_patch(f->client, &llmo_kube_pods, NS, pod, NULL, LLMO_KUBE_PATCH_MERGE,
+			    patch, NULL, &err))
+		fail_msg("annotate: %s", err.msg);
+	json_decref(patch);
+}
+
+static const char *annotation_of(const json_t *pod, const char *key)
+{
+	return json_string_value(
+		json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
+				key));
+}
+
+static void assert_no_annotation(struct kube_fixture *f, const char *name, const char *key)
+{
+	json_t *pod = NULL;
+
+	assert_int_equal(llmo_kube_get(f->client, &llmo_kube_pods, NS, name, &pod, NULL), 0);
+	assert_null(annotation_of(pod, key));
+	json_decref(pod);
+}
+
+/* The workload's only pod not being deleted is named name. */
+struct only {
+	struct kube_fixture *f;
+	const char *name;
+};
+
+static bool only_pod(void *ctx)
+{
+	struct only *o = ctx;
+	struct pods p;
+	bool ok;
+
+	list_pods(o->f, "mig", &p);
+	ok = p.n == 1 && strcmp(meta_str(p.items[0], "name"), o->name) == 0;
+	json_decref(p.list);
+	return ok;
+}
+
+static void wait_only(struct kube_fixture *f, const char *name)
+{
+	struct only only = {.f = f, .name = name};
+
+	assert_true(run_until(f->base, only_pod, &only, WAIT_MS));
+}
+
+/* The pod other than not (of two), into out. */
+static void other_pod(struct kube_fixture *f, const char *not, char *out, size_t n)
+{
+	struct pods p;
+
+	list_pods(f, "mig", &p);
+	assert_int_equal(p.n, 2);
+	snprintf(out, n, "%s",
+		 meta_str(p.items[strcmp(meta_str(p.items[0], "name"), not) == 0 ? 1 : 0], "name"));
+	json_decref(p.list);
+}
+
+static json_int_t status_int(struct kube_fixture *f, const char *field)
+{
+	json_t *w = NULL;
+	json_int_t v;
+
+	if (llmo_kube_get(f->client, &llmo_kube_llmworkloads, NS, "mig", &w, NULL))
+		return -1;
+	v = json_integer_value(json_object_get(json_object_get(w, "status"), field));
+	json_decref(w);
+	return v;
+}
+
+/*
+ * A replica annotated llm.orchestrator.io/migrate gets a replacement kept
+ * off its node (required node affinity NotIn), counted in no replica count
+ * and never scaled in; only when the replacement is Ready does the replica
+ * go (deleted at once here: no gateway to drain through). A replacement the
+ * scheduler cannot place is removed after the bound and the request is
+ * cleared, with a MigrationFailed Event.
+ */
+static void test_migration(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c = NULL;
+	struct llmo_controller_opts o = {.migrate_unschedulable_ms = 500};
+	struct want w = {.f = &f, .workload = "mig", .pods = 1};
+	struct llmo_error err = {0};
+	char first[128], repl[128];
+	struct pods p;
+	json_t *terms, *expr, *pod = NULL;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(&f, &llmo_kube_llmworkloads, workload("mig", 1));
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	list_pods(&f, "mig", &p);
+	snprintf(first, sizeof(first), "%s", meta_str(p.items[0], "name"));
+	json_decref(p.list);
+	bind_pod(&f, first, "node-a");
+	pod_status(&f, first, "Running", "Ready", "True", "Ready");
+
+	/* asked to move: a replacement that may not go to node-a; the replica stays */
+	annotate(&f, first, "llm.orchestrator.io/migrate", "true");
+	w.pods = 2;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	wait_event(&f, "Migrating");
+	other_pod(&f, first, repl, sizeof(repl));
+	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_pods, NS, repl, &pod, NULL), 0);
+	assert_string_equal(annotation_of(pod, "llm.orchestrator.io/migration-of"), first);
+	terms = json_object_get(
+		json_object_get(json_object_get(json_object_get(json_object_get(pod, "spec"),
+								"affinity"),
+						"nodeAffinity"),
+				"requiredDuringSchedulingIgnoredDuringExecution"),
+		"nodeSelectorTerms");
+	expr = json_array_get(json_object_get(json_array_get(terms, 0), "matchFields"), 0);
+	assert_string_equal(json_string_value(json_object_get(expr, "key")), "metadata.name");
+	assert_string_equal(json_string_value(json_object_get(expr, "operator")), "NotIn");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(expr, "values"), 0)),
+			    "node-a");
+	json_decref(pod);
+	pod = NULL;
+
+	/* placed and running but not Ready: both stay, and the count is still one */
+	bind_pod(&f, repl, "node-b");
+	pod_status(&f, repl, "Running", "Ready", "False", "ContainersNotReady");
+	run_for(f.base, 500); /* what must not happen would have: reconciles take milliseconds */
+	assert_true(has_pods(&w));
+	assert_int_equal(status_int(&f, "replicas"), 1);
+	assert_int_equal(status_int(&f, "desiredReplicas"), 1);
+
+	/* Ready: the replica goes, the replacement is an ordinary replica */
+	pod_status(&f, repl, "Running", "Ready", "True", "Ready");
+	wait_only(&f, repl);
+	wait_event(&f, "Migrated");
+	assert_no_annotation(&f, repl, "llm.orchestrator.io/migration-of");
+
+	/* no node can take the next replacement: abandoned, the request cleared */
+	snprintf(first, sizeof(first), "%s", repl);
+	annotate(&f, first, "llm.orchestrator.io/migrate", "make room");
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	other_pod(&f, first, repl, sizeof(repl));
+	pod_status(&f, repl, "Pending", "PodScheduled", "False", "Unschedulable");
+	wait_only(&f, first);
+	wait_event(&f, "MigrationFailed");
+	assert_no_annotation(&f, first, "llm.orchestrator.io/migrate");
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1627,6 +1818,7 @@ int main(void)
 		cmocka_unit_test(test_vertical),
 		cmocka_unit_test(test_rolling_and_least_loaded),
 		cmocka_unit_test(test_prefetch),
+		cmocka_unit_test(test_migration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
