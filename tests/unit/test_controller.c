@@ -1721,6 +1721,33 @@ static json_int_t status_int(struct kube_fixture *f, const char *field)
 }
 
 /*
+ * Starts a controller with o (the fixture running, its namespace made), the
+ * model and the one-replica workload "mig"; its replica, named into name,
+ * bound to node and Ready.
+ */
+static struct llmo_controller *start_mig(struct kube_fixture *f,
+					 const struct llmo_controller_opts *o, const char *node,
+					 char *name, size_t n)
+{
+	struct llmo_controller *c = NULL;
+	struct want w = {.f = f, .workload = "mig", .pods = 1};
+	struct llmo_error err = {0};
+	struct pods p;
+
+	if (llmo_controller_new(f->client, f->base, o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	put(f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(f, &llmo_kube_llmworkloads, workload("mig", 1));
+	assert_true(run_until(f->base, has_pods, &w, WAIT_MS));
+	list_pods(f, "mig", &p);
+	snprintf(name, n, "%s", meta_str(p.items[0], "name"));
+	json_decref(p.list);
+	bind_pod(f, name, node);
+	pod_status(f, name, "Running", "Ready", "True", "Ready");
+	return c;
+}
+
+/*
  * A replica annotated llm.orchestrator.io/migrate gets a replacement kept
  * off its node (required node affinity NotIn), counted in no replica count
  * and never scaled in; only when the replacement is Ready does the replica
@@ -1734,24 +1761,13 @@ static void test_migration(void **state)
 	struct llmo_controller *c = NULL;
 	struct llmo_controller_opts o = {.migrate_unschedulable_ms = 500};
 	struct want w = {.f = &f, .workload = "mig", .pods = 1};
-	struct llmo_error err = {0};
 	char first[128], repl[128];
-	struct pods p;
 	json_t *terms, *expr, *pod = NULL;
 
 	(void)state;
 	assert_int_equal(fixture_start(&f), 0);
 	make_ns(&f);
-	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
-		fail_msg("controller: %s", err.msg);
-	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
-	put(&f, &llmo_kube_llmworkloads, workload("mig", 1));
-	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
-	list_pods(&f, "mig", &p);
-	snprintf(first, sizeof(first), "%s", meta_str(p.items[0], "name"));
-	json_decref(p.list);
-	bind_pod(&f, first, "node-a");
-	pod_status(&f, first, "Running", "Ready", "True", "Ready");
+	c = start_mig(&f, &o, "node-a", first, sizeof(first));
 
 	/* asked to move: a replacement that may not go to node-a; the replica stays */
 	annotate(&f, first, "llm.orchestrator.io/migrate", "true");
@@ -1803,6 +1819,86 @@ static void test_migration(void **state)
 	fixture_stop(&f);
 }
 
+/* The Node's own usage annotation (what its agent would publish), now. */
+static void node_usage(struct kube_fixture *f, const char *name, int64_t cpu_milli,
+		       int64_t memory)
+{
+	struct llmo_usage u = {.cpu_milli = cpu_milli, .memory = memory,
+			       .at_ms = llmo_clock_wall_ms()};
+	struct llmo_error err = {0};
+	char text[LLMO_USAGE_TEXT_MAX];
+	json_t *patch;
+
+	assert_int_equal(llmo_usage_format(&u, text, sizeof(text)), 0);
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", LLMO_ANNOTATION_USAGE, text);
+	if (llmo_kube_patch(f->client, &llmo_kube_nodes, NULL, name, NULL, LLMO_KUBE_PATCH_MERGE,
+			    patch, NULL, &err))
+		fail_msg("node annotation: %s", err.msg);
+	json_decref(patch);
+}
+
+/* The pod's migrate annotation begins with want->want. */
+static bool migrate_asked(void *ctx)
+{
+	struct cond *c = ctx;
+	json_t *pod = NULL;
+	const char *v;
+	bool ok;
+
+	if (llmo_kube_get(c->f->client, &llmo_kube_pods, NS, c->name, &pod, NULL))
+		return false;
+	v = annotation_of(pod, "llm.orchestrator.io/migrate");
+	ok = v && strncmp(v, c->want, strlen(c->want)) == 0;
+	json_decref(pod);
+	return ok;
+}
+
+/*
+ * The rebalancer, every optimizationInterval (200ms here): node "hot" (16
+ * cpus, 64Gi, one GPU) uses 15000m = 0.94 > scaleUpThreshold 0.8; its
+ * replica (2 cpus, 16Gi, 1 GPU requested; 4000m used) fits on "cool" (its
+ * GPU free; 1000m used), which would be at 5000/16000 = 0.31, below the
+ * target 0.8 and below hot's 11000/16000 = 0.69 after. The replica is
+ * asked to move, and the migration starts.
+ */
+static void test_rebalance_trigger(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c = NULL;
+	struct llmo_controller_opts o = {0};
+	struct llmo_config cfg = {0};
+	struct llmo_errlist errs;
+	struct want w = {.f = &f, .workload = "mig", .pods = 1};
+	struct cond asked = {.f = &f, .want = "rebalance: node hot at 94%"};
+	json_t *user = json_pack("{s:{s:s}}", "resourceManager", "optimizationInterval", "200ms");
+	char name[128];
+
+	(void)state;
+	llmo_errlist_init(&errs);
+	assert_int_equal(llmo_config_from_json(user, &cfg, &errs), 0);
+	llmo_errlist_release(&errs);
+	json_decref(user);
+	o.config = &cfg;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	pf_node(&f, "hot", "1", NULL);
+	pf_node(&f, "cool", "1", NULL);
+	node_usage(&f, "hot", 15000, (int64_t)8 << 30);
+	node_usage(&f, "cool", 1000, (int64_t)8 << 30);
+	c = start_mig(&f, &o, "hot", name, sizeof(name));
+	set_usage(&f, "mig", 0, 4000, (int64_t)1 << 30);
+
+	asked.name = name;
+	assert_true(run_until(f.base, migrate_asked, &asked, WAIT_MS));
+	wait_event(&f, "Migrating");
+	w.pods = 2;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+	llmo_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1819,6 +1915,7 @@ int main(void)
 		cmocka_unit_test(test_rolling_and_least_loaded),
 		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_rebalance_trigger),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
