@@ -236,7 +236,8 @@ static int read_pods(struct llmo_controller *c, struct rb_input *in, const json_
 		     int64_t now)
 {
 	size_t n = json_array_size(items), i;
-	int64_t mono = llmo_clock_mono_ms(), interval = c->config->resource_manager.optimization_interval / 1000000;
+	int64_t mono = llmo_clock_mono_ms();
+	int64_t interval = c->config->resource_manager.optimization_interval / 1000000; /* ms */
 	const json_t *pod;
 
 	if (n > REBALANCE_PODS_MAX) {
