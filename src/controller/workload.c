@@ -1609,6 +1609,7 @@ static void requeue_within(struct wl *s, int64_t ms)
 static int migration_follow(struct wl *s, json_t *src, json_t *repl)
 {
 	const char *since_s = pod_annotation(repl, LLMO_ANNOTATION_MIGRATION_SINCE);
+	const char *created = llmo_kube_str(repl, "metadata", "creationTimestamp");
 	const json_t *sched = llmo_kube_condition(repl, "PodScheduled");
 	const char *sreason = json_string_value(json_object_get(sched, "reason"));
 	const char *from = llmo_kube_str(src, "spec", "nodeName");
@@ -1617,8 +1618,10 @@ static int migration_follow(struct wl *s, json_t *src, json_t *repl)
 	char why[MSG_MAX];
 	int rc;
 
-	if (!since_s || llmo_parse_int64(since_s, &since, &ignored))
-		since = llmo_clock_wall_ms(); /* edited by hand: the bounds start now */
+	/* without it (edited by hand), from the replacement's creation */
+	if ((!since_s || llmo_parse_int64(since_s, &since, &ignored)) &&
+	    (!created || llmo_time_parse_rfc3339(created, &since, NULL)))
+		since = llmo_clock_wall_ms();
 	age = llmo_clock_wall_ms() - since;
 	if (!pod_wants_move(src))
 		return migration_abandon(s, src, repl, "the migrate annotation was removed");

@@ -1819,6 +1819,62 @@ static void test_migration(void **state)
 	fixture_stop(&f);
 }
 
+/*
+ * No migration starts while a rollout replaces replicas: during a rolling
+ * update to v2, the new replica (placed, not Ready yet, the old one still
+ * serving) asks to move; nothing is made for it (no third pod, no Migrating
+ * Event). Once it is Ready the rollout retires the old replica, and then the
+ * migration starts.
+ */
+static void test_migration_waits_for_rollout(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c;
+	struct llmo_controller_opts o = {0};
+	struct want w = {.f = &f, .workload = "mig", .pods = 2};
+	struct llmo_error err = {0};
+	char old[128], fresh[128];
+	json_t *patch;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	c = start_mig(&f, &o, "node-a", old, sizeof(old));
+	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
+	patch = json_pack("{s:{s:s}}", "spec", "modelVersion", "v2");
+	if (llmo_kube_patch(f.client, &llmo_kube_llmworkloads, NS, "mig", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("patch: %s", err.msg);
+	json_decref(patch);
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	other_pod(&f, old, fresh, sizeof(fresh));
+	bind_pod(&f, fresh, "node-b");
+	pod_status(&f, fresh, "Running", "Ready", "False", "ContainersNotReady");
+
+	annotate(&f, fresh, "llm.orchestrator.io/migrate", "true");
+	run_for(f.base, 500); /* what must not happen would have: reconciles take milliseconds */
+	assert_true(has_pods(&w));
+	assert_false(has_event(&f, "Migrating"));
+
+	/* the rollout retires the old replica; once it is gone (the node's part, played
+	 * here) the rollout is over and the request is taken up */
+	pod_status(&f, fresh, "Running", "Ready", "True", "Ready");
+	wait_only(&f, fresh);
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path),
+			 "/api/v1/namespaces/%s/pods/%s?gracePeriodSeconds=0", NS, old);
+		if (llmo_kube_request(f.client, "DELETE", path, NULL, NULL, NULL, NULL, &err))
+			fail_msg("delete: %s", err.msg);
+	}
+	wait_event(&f, "Migrating");
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
 /* The Node's own usage annotation (what its agent would publish), now. */
 static void node_usage(struct kube_fixture *f, const char *name, int64_t cpu_milli,
 		       int64_t memory)
@@ -1915,6 +1971,7 @@ int main(void)
 		cmocka_unit_test(test_rolling_and_least_loaded),
 		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_migration_waits_for_rollout),
 		cmocka_unit_test(test_rebalance_trigger),
 	};
 
