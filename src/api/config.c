@@ -82,8 +82,9 @@ static const struct llmo_field scheduler_fields[] = {
 #define RM struct llmo_resource_manager_config
 static const struct llmo_field resource_manager_fields[] = {
 	F(RM, optimization_interval, "optimizationInterval", LLMO_FT_DURATION,
-	  .flags = LLMO_FF_MIN, .min = SEC, .def = "5m",
-	  .doc = "how often placement is re-evaluated for migration and rebalancing"),
+	  .flags = LLMO_FF_MIN, .min = 0, .def = "5m",
+	  .doc = "how often the controller moves at most one replica off a node above scaleUpThreshold "
+		 "of its cpu or memory (docs/controller.md, Rebalancing); 0: never"),
 	F(RM, resource_utilization_target, "resourceUtilizationTarget", LLMO_FT_NUMBER,
 	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0.01, .max = 1, .def = "0.8",
 	  .doc = "utilisation the autoscaler aims for, 0..1"),

@@ -11,6 +11,7 @@
 #include "base/str.h"
 #include "controller/controller_int.h"
 #include "controller/prefetch.h"
+#include "controller/rebalance.h"
 #include "controller/scale.h"
 #include "controller/vertical.h"
 
@@ -386,6 +387,7 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	llmo_hmap_init(&c->scalers);
 	llmo_hmap_init(&c->verticals);
 	llmo_hmap_init(&c->prefetches);
+	llmo_hmap_init(&c->rebalanced);
 	c->vertical_sample_ms =
 		opts->vertical_sample_ms > 0 ? opts->vertical_sample_ms : LLMO__VERT_SAMPLE_MS;
 	llmo_hmap_init(&c->benches);
@@ -434,10 +436,18 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 						   : LLMO_CONTROLLER_NODE_GRACE_MS;
 	c->node_check_ms = opts->node_check_ms > 0 ? opts->node_check_ms
 						   : LLMO_CONTROLLER_NODE_CHECK_MS;
+	c->migrate_timeout_ms = opts->migrate_timeout_ms > 0 ? opts->migrate_timeout_ms
+							     : LLMO_CONTROLLER_MIGRATE_TIMEOUT_MS;
+	c->migrate_unschedulable_ms = opts->migrate_unschedulable_ms > 0
+					      ? opts->migrate_unschedulable_ms
+					      : LLMO_CONTROLLER_MIGRATE_UNSCHEDULABLE_MS;
 	c->node_timer = event_new(base, -1, EV_PERSIST, llmo__nodes_check, c);
 	if (c->node_timer && c->signals.url)
 		c->scrape_timer = event_new(base, -1, EV_PERSIST, scrape_tick, c);
-	if (!c->node_timer || (c->signals.url && !c->scrape_timer)) {
+	if (c->config->resource_manager.optimization_interval > 0)
+		c->rebalance_timer = event_new(base, -1, EV_PERSIST, llmo__rebalance_tick, c);
+	if (!c->node_timer || (c->signals.url && !c->scrape_timer) ||
+	    (c->config->resource_manager.optimization_interval > 0 && !c->rebalance_timer)) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 		goto out;
 	}
@@ -537,6 +547,12 @@ int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 
 		event_add(c->scrape_timer, &tv);
 	}
+	if (c->rebalance_timer) {
+		int64_t ms = c->config->resource_manager.optimization_interval / 1000000;
+		struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+
+		event_add(c->rebalance_timer, &tv);
+	}
 	c->started = true;
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "started", "identity=%s leader_election=%s",
 		 c->identity, c->leader ? "true" : "false");
@@ -561,6 +577,8 @@ void llmo_controller_free(struct llmo_controller *c)
 		event_free(c->node_timer);
 	if (c->scrape_timer)
 		event_free(c->scrape_timer);
+	if (c->rebalance_timer)
+		event_free(c->rebalance_timer);
 	llmo_metrics_http_free(c->http);
 	llmo__bench_release_all(c);
 	llmo_leader_free(c->leader);
@@ -577,6 +595,7 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo__scale_release_all(c);
 	llmo__vertical_release_all(c);
 	llmo__prefetch_release_all(c);
+	llmo__rebalance_release(c);
 	llmo__signals_release(&c->signals);
 	llmo_config_free(&c->own_config);
 	free(c->identity);

@@ -44,6 +44,19 @@ struct llmo_controller;
 #define LLMO_ANNOTATION_DRAINING "llm.orchestrator.io/draining"
 #define LLMO_ANNOTATION_DRAINING_SINCE "llm.orchestrator.io/draining-since"
 #define LLMO_ANNOTATION_DRAINING_REASON "llm.orchestrator.io/draining-reason"
+/*
+ * On a replica: move it to another node, make-before-break (docs/controller.md,
+ * "Migration"). The value is "true" or a reason ("rebalance: ..." when the
+ * rebalancer asked). Cleared when a migration is abandoned.
+ */
+#define LLMO_ANNOTATION_MIGRATE "llm.orchestrator.io/migrate"
+/*
+ * On the replacement a migration made: the replica it replaces, and when it
+ * was made (Unix ms). While that replica is still in service the replacement
+ * is a surge: counted in no replica count, never scaled in.
+ */
+#define LLMO_ANNOTATION_MIGRATION_OF "llm.orchestrator.io/migration-of"
+#define LLMO_ANNOTATION_MIGRATION_SINCE "llm.orchestrator.io/migration-since"
 /* On a workload: the autoscaler policy (reactive, kpa, predictive) instead of the configuration's. */
 #define LLMO_ANNOTATION_AUTOSCALER "llm.orchestrator.io/autoscaler"
 /* On a workload: the version a paused blue-green rollout may switch to. */
@@ -63,6 +76,10 @@ struct llmo_controller;
 #define LLMO_CONTROLLER_PROMETHEUS_LAG_MS 15000L
 /* How often the gateway's metrics are read. */
 #define LLMO_CONTROLLER_SCRAPE_MS 2000L
+/* A migration's replacement must be Ready this long after it was made (the startup probe's 30 min bound). */
+#define LLMO_CONTROLLER_MIGRATE_TIMEOUT_MS 1800000L
+/* ... and the scheduler may fail to place it this long before the migration is abandoned. */
+#define LLMO_CONTROLLER_MIGRATE_UNSCHEDULABLE_MS 30000L
 /* How often nodes are checked. */
 #define LLMO_CONTROLLER_NODE_CHECK_MS 5000L
 
@@ -105,6 +122,8 @@ struct llmo_controller_opts {
 	long backoff_max_ms;		  /* 0: LLMO_CONTROLLER_BACKOFF_MAX_MS */
 	long node_grace_ms;		  /* 0: LLMO_CONTROLLER_NODE_GRACE_MS */
 	long node_check_ms;		  /* 0: LLMO_CONTROLLER_NODE_CHECK_MS */
+	long migrate_timeout_ms;	  /* 0: LLMO_CONTROLLER_MIGRATE_TIMEOUT_MS */
+	long migrate_unschedulable_ms;	  /* 0: LLMO_CONTROLLER_MIGRATE_UNSCHEDULABLE_MS */
 	/*
 	 * The gateway's /metrics URL: request rates, latency and in-flight
 	 * counts for autoscaling, canary analysis and drain-aware scale-in.

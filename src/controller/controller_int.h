@@ -47,6 +47,7 @@ struct llmo__counters {
 	uint64_t wl_ok, wl_err, model_ok, model_err;
 	uint64_t promoted, rolled_back, scaled_up, scaled_down;
 	uint64_t prefetches, prefetched; /* nodes asked to prefetch; requests done (prefetch.c) */
+	uint64_t migrated, migrate_failed; /* migrations done, abandoned (workload.c) */
 };
 
 struct llmo_controller {
@@ -69,6 +70,8 @@ struct llmo_controller {
 	struct llmo_hmap scalers;  /* workload key -> autoscaler state (scale.c, owned) */
 	struct llmo_hmap verticals; /* workload key -> usage history (vertical.c, owned) */
 	struct llmo_hmap prefetches; /* workload key -> nodes asked to prefetch (prefetch.c, owned) */
+	struct llmo_hmap rebalanced; /* workload key -> int64_t mono ms of its last rebalance (owned) */
+	struct event *rebalance_timer; /* every optimizationInterval; NULL when 0 (rebalance.c) */
 	long vertical_sample_ms;
 	struct llmo_hmap benches;  /* model key -> benchmark run (bench.c, owned) */
 	struct llmo_controller_bench_opts bench;
@@ -82,6 +85,7 @@ struct llmo_controller {
 	int metrics_port;
 	struct event *node_timer;
 	long node_grace_ms, node_check_ms;
+	long migrate_timeout_ms, migrate_unschedulable_ms;
 	bool leading;
 	bool started;
 	uint64_t rng;
@@ -103,6 +107,14 @@ int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct
 struct llmo_metrics;
 int llmo__node_metrics_put(struct llmo_metrics *m, const json_t *nodes, const json_t *pods,
 			   struct llmo_error *err);
+/* A quantity field of obj in milli-units; 0 when absent or malformed (node_metrics.c). */
+int64_t llmo__quantity_of(const json_t *obj, const char *key);
+/*
+ * The container requests of pod, milli-units: [0] cpu, [1] memory, [2]
+ * nvidia.com/gpu (the GPU share the scheduler gave it stands for the GPU
+ * request; a missing request is its limit). node_metrics.c.
+ */
+void llmo__pod_requests(const json_t *pod, int64_t out[3]);
 int llmo__model_reconcile(void *ctx, const char *key);
 /*
  * Benchmark on register (bench.c). llmo__bench_model is called by the model

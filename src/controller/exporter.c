@@ -20,7 +20,8 @@
 struct exporter {
 	struct llmo_metrics *m;
 	struct llmo_metric *replicas, *ready, *degraded, *weight, *phase, *forecast, *model_ok,
-		*reconciles, *rollouts, *scales, *scrapes, *prefetches;
+		*reconciles, *rollouts, *scales, *scrapes, *prefetches,
+		*migrations;
 };
 
 static const char *const wl_labels[] = {"namespace", "workload"};
@@ -34,6 +35,7 @@ static int make(struct exporter *e, struct llmo_error *err)
 	const char *const ol[] = {"outcome"};
 	const char *const dl[] = {"direction"};
 	const char *const el[] = {"event"};
+	const char *const ol_result[] = {"result"};
 	int rc;
 
 	if (llmo_metrics_new(&e->m))
@@ -73,6 +75,10 @@ static int make(struct exporter *e, struct llmo_error *err)
 				       "Model prefetch requests put on nodes ahead of a scale-up "
 				       "(asked) and found done in the node's cache (completed).",
 				       el, 1, &e->prefetches, err)) ||
+	    (rc = llmo_metrics_counter(e->m, "llmo_controller_migrations_total",
+				       "Replica migrations by result (succeeded: the replacement was "
+				       "Ready and the old replica drains; failed: abandoned).",
+				       ol_result, 1, &e->migrations, err)) ||
 	    (rc = llmo_metrics_counter(e->m, "llmo_controller_gateway_scrapes_total",
 				       "Reads of the gateway's metrics by result (ok, error).", ol, 1,
 				       &e->scrapes, err)))
@@ -180,6 +186,8 @@ int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct
 	llmo_metric_add(e.scales, (const char *[]){"down"}, (double)k->scaled_down);
 	llmo_metric_add(e.prefetches, (const char *[]){"asked"}, (double)k->prefetches);
 	llmo_metric_add(e.prefetches, (const char *[]){"completed"}, (double)k->prefetched);
+	llmo_metric_add(e.migrations, (const char *[]){"succeeded"}, (double)k->migrated);
+	llmo_metric_add(e.migrations, (const char *[]){"failed"}, (double)k->migrate_failed);
 	llmo_metric_add(e.scrapes, (const char *[]){"ok"},
 			(double)(c->signals.scrapes - c->signals.failures));
 	llmo_metric_add(e.scrapes, (const char *[]){"error"}, (double)c->signals.failures);

@@ -121,8 +121,7 @@ static double units(int64_t milli)
 	return (double)milli / 1000.0;
 }
 
-/* A quantity field of obj in milli-units; 0 when absent or malformed. */
-static int64_t quantity_of(const json_t *obj, const char *key)
+int64_t llmo__quantity_of(const json_t *obj, const char *key)
 {
 	int64_t milli = 0;
 	const json_t *v = json_object_get(obj, key);
@@ -195,27 +194,36 @@ static int64_t container_request(const json_t *ctr, const char *key)
 	const json_t *req = json_object_get(res, "requests");
 
 	if (json_object_get(req, key))
-		return quantity_of(req, key);
-	return quantity_of(json_object_get(res, "limits"), key);
+		return llmo__quantity_of(req, key);
+	return llmo__quantity_of(json_object_get(res, "limits"), key);
+}
+
+void llmo__pod_requests(const json_t *pod, int64_t out[3])
+{
+	const json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
+	const char *share = json_string_value(json_object_get(ann, LLMO_BINDER_GPU_SHARE_ANNOTATION));
+	const json_t *ctr;
+	size_t i;
+
+	for (int r = 0; r < RES_N; r++)
+		out[r] = 0;
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, ctr) {
+		for (int r = 0; r < RES_N; r++)
+			llmo_quantity_add(out[r], container_request(ctr, res_keys[r]), &out[r]);
+	}
+	/* The GPU share the scheduler gave the pod stands for its GPU request (binder.h). */
+	if (share)
+		llmo_quantity_parse(share, &out[RES_GPU], NULL);
 }
 
 static void add_pod(struct node_sum *s, const json_t *pod)
 {
 	const json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
-	const char *share = json_string_value(json_object_get(ann, LLMO_BINDER_GPU_SHARE_ANNOTATION));
 	const char *usage = json_string_value(json_object_get(ann, LLMO_ANNOTATION_USAGE));
-	int64_t pod_req[RES_N] = {0};
-	const json_t *ctr;
+	int64_t pod_req[RES_N];
 	struct llmo_usage u;
-	size_t i;
 
-	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, ctr) {
-		for (int r = 0; r < RES_N; r++)
-			llmo_quantity_add(pod_req[r], container_request(ctr, res_keys[r]), &pod_req[r]);
-	}
-	/* The GPU share the scheduler gave the pod stands for its GPU request (binder.h). */
-	if (share)
-		llmo_quantity_parse(share, &pod_req[RES_GPU], NULL);
+	llmo__pod_requests(pod, pod_req);
 	for (int r = 0; r < RES_N; r++)
 		llmo_quantity_add(s->requested[r], pod_req[r], &s->requested[r]);
 	if (usage && strlen(usage) <= LLMO_USAGE_TEXT_MAX && llmo_usage_parse(usage, &u, NULL) == 0) {
@@ -283,7 +291,7 @@ int llmo__node_metrics_put(struct llmo_metrics *m, const json_t *nodes, const js
 		for (int r = 0; r < RES_N; r++) {
 			const char *v[] = {name, res_names[r]};
 
-			llmo_metric_set(f.alloc, v, units(quantity_of(alloc, res_keys[r])));
+			llmo_metric_set(f.alloc, v, units(llmo__quantity_of(alloc, res_keys[r])));
 			llmo_metric_set(f.requested, v, units(sums[i].requested[r]));
 		}
 		llmo_metric_set(f.used, (const char *[]){name, "cpu"}, units(sums[i].used[RES_CPU]));

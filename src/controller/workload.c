@@ -86,6 +86,7 @@ struct wl {
 	struct track tracks[TRACKS_MAX];
 	size_t ntracks;
 	int draining; /* replicas waiting for their requests to finish */
+	int surge;    /* migration replacements whose replica is still in service */
 	/* status.rollout as this reconcile leaves it */
 	struct {
 		const char *phase;
@@ -149,6 +150,29 @@ static bool pod_finished(const json_t *pod)
 static const char *pod_label(const json_t *pod, const char *label)
 {
 	return json_string_value(json_object_get(json_object_get(meta(pod), "labels"), label));
+}
+
+static const char *pod_annotation(const json_t *pod, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(meta(pod), "annotations"), key));
+}
+
+/*
+ * A migration's replacement while the replica it replaces is still in
+ * service (neither draining, deleted nor finished): an extra pod that no
+ * replica count, scale-in or rollout sees (docs/controller.md, "Migration").
+ */
+static bool pod_surge(const struct wl *s, const json_t *pod)
+{
+	const char *of = pod_annotation(pod, LLMO_ANNOTATION_MIGRATION_OF);
+
+	for (size_t i = 0; of && i < s->pods.len; i++) {
+		const json_t *p = s->pods.items[i];
+
+		if (p != pod && strcmp(llmo_kube_str(p, "metadata", "name"), of) == 0)
+			return !pod_terminating(p) && !pod_finished(p);
+	}
+	return false;
 }
 
 /* Restarts over the pod's containers; the waiting reason CrashLoopBackOff goes to msg. */
@@ -551,7 +575,35 @@ static int build_template(struct wl *s, struct track *t)
 	return 0;
 }
 
-static int create_pod(struct wl *s, const struct track *t)
+/*
+ * The replacement of a migration: marked with the replica it replaces, and
+ * kept off that replica's node by a required node affinity (the template
+ * has none of its own: placement is a nodeSelector).
+ */
+static int mark_migration(json_t *pod, const json_t *src)
+{
+	const char *node = llmo_kube_str(src, "spec", "nodeName");
+	char since[32];
+	json_t *aff;
+
+	snprintf(since, sizeof(since), "%" PRId64, llmo_clock_wall_ms());
+	aff = json_pack("{s:{s:{s:[{s:[{s:s, s:s, s:[s]}]}]}}}", "nodeAffinity",
+			"requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms",
+			"matchFields", "key", "metadata.name", "operator", "NotIn", "values", node);
+	if (!aff)
+		return LLMO_ENOMEM;
+	if (json_object_set_new(json_object_get(pod, "spec"), "affinity", aff) ||
+	    json_object_set_new(json_object_get(meta(pod), "annotations"),
+				LLMO_ANNOTATION_MIGRATION_OF,
+				json_string(llmo_kube_str(src, "metadata", "name"))) ||
+	    json_object_set_new(json_object_get(meta(pod), "annotations"),
+				LLMO_ANNOTATION_MIGRATION_SINCE, json_string(since)))
+		return LLMO_ENOMEM;
+	return 0;
+}
+
+/* A replica of track t; with src (a replica on a node), its migration's replacement. */
+static int create_pod(struct wl *s, const struct track *t, const json_t *src)
 {
 	struct llmo_error err = {0};
 	json_t *pod = json_deep_copy(t->tmpl), *m, *owner;
@@ -560,6 +612,10 @@ static int create_pod(struct wl *s, const struct track *t)
 
 	if (!pod)
 		return LLMO_ENOMEM;
+	if (src && (rc = mark_migration(pod, src))) {
+		json_decref(pod);
+		return rc;
+	}
 	snprintf(prefix, sizeof(prefix), "%s", s->name);
 	llmo__random_suffix(s->c, suffix, SUFFIX_LEN);
 	snprintf(pname, sizeof(pname), "%s-%s", prefix, suffix);
@@ -631,7 +687,7 @@ static int autoscale(struct wl *s)
 	for (size_t i = 0; i < s->pods.len; i++) {
 		json_t *p = s->pods.items[i];
 
-		if (pod_terminating(p) || pod_finished(p))
+		if (pod_terminating(p) || pod_finished(p) || pod_surge(s, p))
 			continue;
 		in.current++;
 		if (llmo_kube_condition_true(p, "Ready")) {
@@ -1261,12 +1317,16 @@ static void classify(struct wl *s)
 	for (size_t k = 0; k < s->ntracks; k++)
 		s->tracks[k].replicas = s->tracks[k].ready = 0;
 	s->active = s->ready = s->updated = s->updated_ready = s->old_active = s->old_ready = 0;
-	s->terminating = s->unhealthy = s->starting = s->draining = 0;
+	s->terminating = s->unhealthy = s->starting = s->draining = s->surge = 0;
 	for (size_t i = 0; i < s->pods.len; i++) {
 		json_t *p = s->pods.items[i];
 		bool ready;
 		int k;
 
+		if (pod_surge(s, p)) {
+			s->surge++;
+			continue;
+		}
 		if (pod_terminating(p)) {
 			s->terminating++;
 			s->draining += pod_draining(p) && !json_object_get(meta(p), "deletionTimestamp");
@@ -1305,7 +1365,7 @@ static int replace_failed(struct wl *s)
 	for (size_t i = 0; i < s->pods.len; i++) {
 		json_t *p = s->pods.items[i];
 
-		if (pod_terminating(p) || !pod_finished(p))
+		if (pod_terminating(p) || !pod_finished(p) || pod_surge(s, p))
 			continue;
 		record_failure(s, p);
 		s->failed_now++;
@@ -1341,16 +1401,45 @@ static int cmp_victim(const void *a, const void *b)
 }
 
 /*
+ * Merges ann (taken; a null value removes that key) into the pod's
+ * annotations. LLMO_ENOTFOUND when the pod is gone.
+ */
+static int patch_annotations(struct wl *s, const json_t *pod, json_t *ann)
+{
+	struct llmo_error err = {0};
+	const char *pname = llmo_kube_str(pod, "metadata", "name");
+	json_t *patch = ann ? json_pack("{s:{s:o}}", "metadata", "annotations", ann) : NULL;
+	int rc;
+
+	if (!patch)
+		return LLMO_ENOMEM;
+	rc = llmo_kube_patch(s->c->client, &llmo_kube_pods, s->ns, pname, NULL,
+			     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err);
+	json_decref(patch);
+	if (rc && rc != LLMO_ENOTFOUND)
+		llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "replica annotate failed",
+			 "workload=%s pod=%s error=\"%s\"", s->key, pname, err.msg);
+	return rc;
+}
+
+/* Sets (value) or removes (NULL) one annotation of a pod. A pod gone is fine. */
+static int annotate_pod(struct wl *s, const json_t *pod, const char *key, const char *value)
+{
+	int rc = patch_annotations(s, pod,
+				   json_pack("{s:o}", key, value ? json_string(value) : json_null()));
+
+	return rc == LLMO_ENOTFOUND ? 0 : rc;
+}
+
+/*
  * Takes a replica out of service: a Ready one is first marked draining
  * (the gateway sends it nothing new) and deleted by finish_drains once the
  * gateway reports nothing in flight on it; others are deleted at once.
  */
 static int retire_pod(struct wl *s, json_t *pod, const char *why)
 {
-	struct llmo_error err = {0};
 	const char *pname = llmo_kube_str(pod, "metadata", "name");
 	char since[32];
-	json_t *patch;
 	int rc;
 
 	if (!can_drain(s) || !llmo_kube_condition_true(pod, "Ready")) {
@@ -1360,21 +1449,14 @@ static int retire_pod(struct wl *s, json_t *pod, const char *why)
 		return rc;
 	}
 	snprintf(since, sizeof(since), "%" PRId64, llmo_clock_wall_ms());
-	patch = json_pack("{s:{s:{s:s, s:s, s:s}}}", "metadata", "annotations",
-			  LLMO_ANNOTATION_DRAINING, "true", LLMO_ANNOTATION_DRAINING_SINCE, since,
-			  LLMO_ANNOTATION_DRAINING_REASON, why);
-	if (!patch)
-		return LLMO_ENOMEM;
-	rc = llmo_kube_patch(s->c->client, &llmo_kube_pods, s->ns, pname, NULL,
-			     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err);
-	json_decref(patch);
+	rc = patch_annotations(s, pod,
+			       json_pack("{s:s, s:s, s:s}", LLMO_ANNOTATION_DRAINING, "true",
+					 LLMO_ANNOTATION_DRAINING_SINCE, since,
+					 LLMO_ANNOTATION_DRAINING_REASON, why));
 	if (rc == LLMO_ENOTFOUND)
 		return 0;
-	if (rc) {
-		llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "replica drain failed",
-			 "workload=%s pod=%s error=\"%s\"", s->key, pname, err.msg);
+	if (rc)
 		return rc;
-	}
 	s->draining++;
 	event(s, "Normal", "DrainingReplica",
 	      "Draining replica %s (%s): no new requests; deleted when none is in flight", pname,
@@ -1459,7 +1541,8 @@ static int remove_pods(struct wl *s, int k, int n, bool updated, bool ready_ok, 
 		struct victim *slot;
 		int pk = pod_track(s, p), inflight;
 
-		if (pod_terminating(p) || pod_finished(p) || (updated ? pk != k : pk >= 0) ||
+		if (pod_terminating(p) || pod_finished(p) || pod_surge(s, p) ||
+		    (updated ? pk != k : pk >= 0) ||
 		    (!ready_ok && llmo_kube_condition_true(p, "Ready")))
 			continue;
 		slot = llmo_vec_push(&c);
@@ -1478,6 +1561,173 @@ static int remove_pods(struct wl *s, int k, int n, bool updated, bool ready_ok, 
 out:
 	llmo_vec_release(&c);
 	return rc;
+}
+
+/* ---- migration (docs/controller.md, "Migration") ---- */
+
+/* Whether the replica asks to be moved: its migrate annotation, other than "false". */
+static bool pod_wants_move(const json_t *pod)
+{
+	const char *v = pod_annotation(pod, LLMO_ANNOTATION_MIGRATE);
+
+	return v && v[0] && strcmp(v, "false") != 0;
+}
+
+/* A migration is over without a move: the replacement (NULL: none) goes, the request is cleared. */
+static int migration_abandon(struct wl *s, const json_t *src, const json_t *repl, const char *why)
+{
+	int rc = repl ? delete_pod(s, repl, false, "migration abandoned") : 0;
+
+	if (!rc && pod_wants_move(src))
+		rc = annotate_pod(s, src, LLMO_ANNOTATION_MIGRATE, NULL);
+	if (rc)
+		return rc;
+	s->c->counters.migrate_failed++;
+	event(s, "Warning", "MigrationFailed", "Migration of replica %s off node %s abandoned: %s",
+	      llmo_kube_str(src, "metadata", "name"),
+	      llmo_kube_str(src, "spec", "nodeName") ? llmo_kube_str(src, "spec", "nodeName")
+						    : "(none)",
+	      why);
+	return 0;
+}
+
+/* Shortens the requeue so that the reconcile looks again within ms. */
+static void requeue_within(struct wl *s, int64_t ms)
+{
+	if (ms < 1)
+		ms = 1;
+	if (!s->requeue_ms || ms < s->requeue_ms)
+		s->requeue_ms = ms;
+}
+
+/*
+ * Follows a migration in flight: once its replacement is Ready the replica
+ * drains (retire_pod) and the replacement becomes an ordinary replica; a
+ * replacement that ended, stays unschedulable or is not Ready in time, or a
+ * request withdrawn, abandons it.
+ */
+static int migration_follow(struct wl *s, json_t *src, json_t *repl)
+{
+	const char *since_s = pod_annotation(repl, LLMO_ANNOTATION_MIGRATION_SINCE);
+	const char *created = llmo_kube_str(repl, "metadata", "creationTimestamp");
+	const json_t *sched = llmo_kube_condition(repl, "PodScheduled");
+	const char *sreason = json_string_value(json_object_get(sched, "reason"));
+	const char *from = llmo_kube_str(src, "spec", "nodeName");
+	int64_t since = 0, age;
+	struct llmo_error ignored = {0};
+	char why[MSG_MAX];
+	int rc;
+
+	/* without it (edited by hand), from the replacement's creation */
+	if ((!since_s || llmo_parse_int64(since_s, &since, &ignored)) &&
+	    (!created || llmo_time_parse_rfc3339(created, &since, NULL)))
+		since = llmo_clock_wall_ms();
+	age = llmo_clock_wall_ms() - since;
+	if (!pod_wants_move(src))
+		return migration_abandon(s, src, repl, "the migrate annotation was removed");
+	if (pod_finished(repl)) {
+		char f[MSG_MAX / 2];
+
+		pod_failure(repl, f, sizeof(f));
+		snprintf(why, sizeof(why), "replacement %s ended (%s)",
+			 llmo_kube_str(repl, "metadata", "name"), f);
+		return migration_abandon(s, src, repl, why);
+	}
+	if (llmo_kube_condition_true(repl, "Ready")) {
+		char reason[MSG_MAX];
+
+		snprintf(reason, sizeof(reason), "migrated to %s on %s",
+			 llmo_kube_str(repl, "metadata", "name"),
+			 llmo_kube_str(repl, "spec", "nodeName") ? llmo_kube_str(repl, "spec", "nodeName")
+								  : "another node");
+		if ((rc = retire_pod(s, src, reason)))
+			return rc;
+		s->c->counters.migrated++;
+		event(s, "Normal", "Migrated",
+		      "Replica %s moved off node %s: replacement %s is Ready on %s; %s leaves "
+		      "through the drain",
+		      llmo_kube_str(src, "metadata", "name"), from ? from : "(none)",
+		      llmo_kube_str(repl, "metadata", "name"),
+		      llmo_kube_str(repl, "spec", "nodeName") ? llmo_kube_str(repl, "spec", "nodeName")
+							       : "another node",
+		      llmo_kube_str(src, "metadata", "name"));
+		/* an ordinary replica from now on (it already is: its replica is out of service) */
+		return annotate_pod(s, repl, LLMO_ANNOTATION_MIGRATION_OF, NULL);
+	}
+	if (sreason && strcmp(sreason, "Unschedulable") == 0 &&
+	    !llmo_kube_condition_true(repl, "PodScheduled")) {
+		if (age >= s->c->migrate_unschedulable_ms) {
+			const char *msg = json_string_value(json_object_get(sched, "message"));
+
+			snprintf(why, sizeof(why), "replacement %s could not be scheduled for %" PRId64
+				 " s: %s",
+				 llmo_kube_str(repl, "metadata", "name"), age / 1000,
+				 msg ? msg : "Unschedulable");
+			return migration_abandon(s, src, repl, why);
+		}
+		requeue_within(s, s->c->migrate_unschedulable_ms - age);
+	}
+	if (age >= s->c->migrate_timeout_ms) {
+		snprintf(why, sizeof(why), "replacement %s not Ready within %ld s",
+			 llmo_kube_str(repl, "metadata", "name"), s->c->migrate_timeout_ms / 1000);
+		return migration_abandon(s, src, repl, why);
+	}
+	requeue_within(s, s->c->migrate_timeout_ms - age);
+	return 0;
+}
+
+/* Whether a rollout is replacing replicas now: no migration starts then. */
+static bool rollout_busy(const struct wl *s)
+{
+	return s->old_active > 0 || ro_phase_is(s, "Progressing") ||
+	       ro_phase_is(s, "Analyzing") || ro_phase_is(s, "Promoting") ||
+	       ro_phase_is(s, "Paused");
+}
+
+/*
+ * Moves a replica that asks for it (the migrate annotation), one at a time
+ * per workload, make-before-break: a replacement of the same track that
+ * may not go to the replica's node, then, once it is Ready, the replica
+ * drains (migration_follow).
+ */
+static int migrate(struct wl *s)
+{
+	json_t *src = NULL;
+	const char *node;
+	int k, rc;
+
+	for (size_t i = 0; i < s->pods.len; i++) {
+		json_t *p = s->pods.items[i];
+		const char *of = pod_annotation(p, LLMO_ANNOTATION_MIGRATION_OF);
+
+		if (!pod_surge(s, p))
+			continue;
+		for (size_t j = 0; j < s->pods.len; j++)
+			if (strcmp(llmo_kube_str(s->pods.items[j], "metadata", "name"), of) == 0)
+				return migration_follow(s, s->pods.items[j], p);
+	}
+	for (size_t i = 0; i < s->pods.len && !src; i++) {
+		json_t *p = s->pods.items[i];
+
+		if (pod_wants_move(p) && !pod_terminating(p) && !pod_finished(p))
+			src = p;
+	}
+	if (!src)
+		return 0;
+	k = pod_track(s, src);
+	if (k < 0 || rollout_busy(s))
+		return 0; /* the rollout replaces it anyway, or moves it after */
+	node = llmo_kube_str(src, "spec", "nodeName");
+	if (!node)
+		return migration_abandon(s, src, NULL, "the replica is not on a node");
+	if ((rc = create_pod(s, &s->tracks[k], src)))
+		return rc;
+	event(s, "Normal", "Migrating", "Migrating replica %s off node %s (%s): a replacement first",
+	      llmo_kube_str(src, "metadata", "name"), node,
+	      pod_annotation(src, LLMO_ANNOTATION_MIGRATE));
+	s->surge++;
+	requeue_within(s, s->c->migrate_unschedulable_ms);
+	return 0;
 }
 
 /* One IntOrString of spec.deploymentStrategy.rolling, else the configuration's. */
@@ -1552,7 +1802,7 @@ static int manage_track(struct wl *s, int k)
 		create = 0;
 	}
 	for (int64_t i = 0; i < create && !rc; i++) {
-		rc = create_pod(s, t);
+		rc = create_pod(s, t, NULL);
 		if (!rc) {
 			t->replicas++;
 			s->active++;
@@ -1621,6 +1871,8 @@ static int manage_pods(struct wl *s)
 
 	if (!rc)
 		rc = relabel(s);
+	if (!rc)
+		rc = migrate(s);
 	for (size_t k = 0; k < s->ntracks && !rc; k++)
 		rc = manage_track(s, (int)k);
 	return rc;

@@ -1612,6 +1612,349 @@ static void test_prefetch(void **state)
 	stop_autoscaling(c, &f, &g, &cfg);
 }
 
+/* ---- migration (make-before-break) ---- */
+
+/* Plays the scheduler: binds the pod to node. */
+static void bind_pod(struct kube_fixture *f, const char *pod, const char *node)
+{
+	struct llmo_error err = {0};
+	json_t *body = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}}", "apiVersion", "v1",
+				 "kind", "Binding", "metadata", "name", pod, "target", "apiVersion",
+				 "v1", "kind", "Node", "name", node);
+	char path[256];
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/binding", NS, pod);
+	if (llmo_kube_request(f->client, "POST", path, NULL, body, NULL, NULL, &err))
+		fail_msg("binding: %s", err.msg);
+	json_decref(body);
+}
+
+/* Plays the agent (or the scheduler) on one pod: its phase and Ready, or PodScheduled. */
+static void pod_status(struct kube_fixture *f, const char *pod, const char *phase,
+		       const char *cond, const char *cstatus, const char *reason)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s}]}}", "status", "phase",
+				  phase, "podIP", "127.0.0.1", "conditions", "type", cond, "status",
+				  cstatus, "reason", reason, "message", "0/2 nodes are available");
+
+	if (llmo_kube_patch(f->client, &llmo_kube_pods, NS, pod, "status", LLMO_KUBE_PATCH_MERGE,
+			    patch, NULL, &err))
+		fail_msg("pod status: %s", err.msg);
+	json_decref(patch);
+}
+
+static void annotate(struct kube_fixture *f, const char *pod, const char *key, const char *v)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", key, v);
+
+	if (llmo_kube_patch(f->client, &llmo_kube_pods, NS, pod, NULL, LLMO_KUBE_PATCH_MERGE,
+			    patch, NULL, &err))
+		fail_msg("annotate: %s", err.msg);
+	json_decref(patch);
+}
+
+static const char *annotation_of(const json_t *pod, const char *key)
+{
+	return json_string_value(
+		json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
+				key));
+}
+
+static void assert_no_annotation(struct kube_fixture *f, const char *name, const char *key)
+{
+	json_t *pod = NULL;
+
+	assert_int_equal(llmo_kube_get(f->client, &llmo_kube_pods, NS, name, &pod, NULL), 0);
+	assert_null(annotation_of(pod, key));
+	json_decref(pod);
+}
+
+/* The workload's only pod not being deleted is named name. */
+struct only {
+	struct kube_fixture *f;
+	const char *name;
+};
+
+static bool only_pod(void *ctx)
+{
+	struct only *o = ctx;
+	struct pods p;
+	bool ok;
+
+	list_pods(o->f, "mig", &p);
+	ok = p.n == 1 && strcmp(meta_str(p.items[0], "name"), o->name) == 0;
+	json_decref(p.list);
+	return ok;
+}
+
+static void wait_only(struct kube_fixture *f, const char *name)
+{
+	struct only only = {.f = f, .name = name};
+
+	assert_true(run_until(f->base, only_pod, &only, WAIT_MS));
+}
+
+/* The pod other than not (of two), into out. */
+static void other_pod(struct kube_fixture *f, const char *not, char *out, size_t n)
+{
+	struct pods p;
+
+	list_pods(f, "mig", &p);
+	assert_int_equal(p.n, 2);
+	snprintf(out, n, "%s",
+		 meta_str(p.items[strcmp(meta_str(p.items[0], "name"), not) == 0 ? 1 : 0], "name"));
+	json_decref(p.list);
+}
+
+static json_int_t status_int(struct kube_fixture *f, const char *field)
+{
+	json_t *w = NULL;
+	json_int_t v;
+
+	if (llmo_kube_get(f->client, &llmo_kube_llmworkloads, NS, "mig", &w, NULL))
+		return -1;
+	v = json_integer_value(json_object_get(json_object_get(w, "status"), field));
+	json_decref(w);
+	return v;
+}
+
+/*
+ * Starts a controller with o (the fixture running, its namespace made), the
+ * model and the one-replica workload "mig"; its replica, named into name,
+ * bound to node and Ready.
+ */
+static struct llmo_controller *start_mig(struct kube_fixture *f,
+					 const struct llmo_controller_opts *o, const char *node,
+					 char *name, size_t n)
+{
+	struct llmo_controller *c = NULL;
+	struct want w = {.f = f, .workload = "mig", .pods = 1};
+	struct llmo_error err = {0};
+	struct pods p;
+
+	if (llmo_controller_new(f->client, f->base, o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	put(f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(f, &llmo_kube_llmworkloads, workload("mig", 1));
+	assert_true(run_until(f->base, has_pods, &w, WAIT_MS));
+	list_pods(f, "mig", &p);
+	snprintf(name, n, "%s", meta_str(p.items[0], "name"));
+	json_decref(p.list);
+	bind_pod(f, name, node);
+	pod_status(f, name, "Running", "Ready", "True", "Ready");
+	return c;
+}
+
+/*
+ * A replica annotated llm.orchestrator.io/migrate gets a replacement kept
+ * off its node (required node affinity NotIn), counted in no replica count
+ * and never scaled in; only when the replacement is Ready does the replica
+ * go (deleted at once here: no gateway to drain through). A replacement the
+ * scheduler cannot place is removed after the bound and the request is
+ * cleared, with a MigrationFailed Event.
+ */
+static void test_migration(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c = NULL;
+	struct llmo_controller_opts o = {.migrate_unschedulable_ms = 500};
+	struct want w = {.f = &f, .workload = "mig", .pods = 1};
+	char first[128], repl[128];
+	json_t *terms, *expr, *pod = NULL;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	c = start_mig(&f, &o, "node-a", first, sizeof(first));
+
+	/* asked to move: a replacement that may not go to node-a; the replica stays */
+	annotate(&f, first, "llm.orchestrator.io/migrate", "true");
+	w.pods = 2;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	wait_event(&f, "Migrating");
+	other_pod(&f, first, repl, sizeof(repl));
+	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_pods, NS, repl, &pod, NULL), 0);
+	assert_string_equal(annotation_of(pod, "llm.orchestrator.io/migration-of"), first);
+	terms = json_object_get(
+		json_object_get(json_object_get(json_object_get(json_object_get(pod, "spec"),
+								"affinity"),
+						"nodeAffinity"),
+				"requiredDuringSchedulingIgnoredDuringExecution"),
+		"nodeSelectorTerms");
+	expr = json_array_get(json_object_get(json_array_get(terms, 0), "matchFields"), 0);
+	assert_string_equal(json_string_value(json_object_get(expr, "key")), "metadata.name");
+	assert_string_equal(json_string_value(json_object_get(expr, "operator")), "NotIn");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(expr, "values"), 0)),
+			    "node-a");
+	json_decref(pod);
+	pod = NULL;
+
+	/* placed and running but not Ready: both stay, and the count is still one */
+	bind_pod(&f, repl, "node-b");
+	pod_status(&f, repl, "Running", "Ready", "False", "ContainersNotReady");
+	run_for(f.base, 500); /* what must not happen would have: reconciles take milliseconds */
+	assert_true(has_pods(&w));
+	assert_int_equal(status_int(&f, "replicas"), 1);
+	assert_int_equal(status_int(&f, "desiredReplicas"), 1);
+
+	/* Ready: the replica goes, the replacement is an ordinary replica */
+	pod_status(&f, repl, "Running", "Ready", "True", "Ready");
+	wait_only(&f, repl);
+	wait_event(&f, "Migrated");
+	assert_no_annotation(&f, repl, "llm.orchestrator.io/migration-of");
+
+	/* no node can take the next replacement: abandoned, the request cleared */
+	snprintf(first, sizeof(first), "%s", repl);
+	annotate(&f, first, "llm.orchestrator.io/migrate", "make room");
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	other_pod(&f, first, repl, sizeof(repl));
+	pod_status(&f, repl, "Pending", "PodScheduled", "False", "Unschedulable");
+	wait_only(&f, first);
+	wait_event(&f, "MigrationFailed");
+	assert_no_annotation(&f, first, "llm.orchestrator.io/migrate");
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
+/*
+ * No migration starts while a rollout replaces replicas: during a rolling
+ * update to v2, the new replica (placed, not Ready yet, the old one still
+ * serving) asks to move; nothing is made for it (no third pod, no Migrating
+ * Event). Once it is Ready the rollout retires the old replica, and then the
+ * migration starts.
+ */
+static void test_migration_waits_for_rollout(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c;
+	struct llmo_controller_opts o = {0};
+	struct want w = {.f = &f, .workload = "mig", .pods = 2};
+	struct llmo_error err = {0};
+	char old[128], fresh[128];
+	json_t *patch;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	c = start_mig(&f, &o, "node-a", old, sizeof(old));
+	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
+	patch = json_pack("{s:{s:s}}", "spec", "modelVersion", "v2");
+	if (llmo_kube_patch(f.client, &llmo_kube_llmworkloads, NS, "mig", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("patch: %s", err.msg);
+	json_decref(patch);
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	other_pod(&f, old, fresh, sizeof(fresh));
+	bind_pod(&f, fresh, "node-b");
+	pod_status(&f, fresh, "Running", "Ready", "False", "ContainersNotReady");
+
+	annotate(&f, fresh, "llm.orchestrator.io/migrate", "true");
+	run_for(f.base, 500); /* what must not happen would have: reconciles take milliseconds */
+	assert_true(has_pods(&w));
+	assert_false(has_event(&f, "Migrating"));
+
+	/* the rollout retires the old replica; once it is gone (the node's part, played
+	 * here) the rollout is over and the request is taken up */
+	pod_status(&f, fresh, "Running", "Ready", "True", "Ready");
+	wait_only(&f, fresh);
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path),
+			 "/api/v1/namespaces/%s/pods/%s?gracePeriodSeconds=0", NS, old);
+		if (llmo_kube_request(f.client, "DELETE", path, NULL, NULL, NULL, NULL, &err))
+			fail_msg("delete: %s", err.msg);
+	}
+	wait_event(&f, "Migrating");
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
+/* The Node's own usage annotation (what its agent would publish), now. */
+static void node_usage(struct kube_fixture *f, const char *name, int64_t cpu_milli,
+		       int64_t memory)
+{
+	struct llmo_usage u = {.cpu_milli = cpu_milli, .memory = memory,
+			       .at_ms = llmo_clock_wall_ms()};
+	struct llmo_error err = {0};
+	char text[LLMO_USAGE_TEXT_MAX];
+	json_t *patch;
+
+	assert_int_equal(llmo_usage_format(&u, text, sizeof(text)), 0);
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", LLMO_ANNOTATION_USAGE, text);
+	if (llmo_kube_patch(f->client, &llmo_kube_nodes, NULL, name, NULL, LLMO_KUBE_PATCH_MERGE,
+			    patch, NULL, &err))
+		fail_msg("node annotation: %s", err.msg);
+	json_decref(patch);
+}
+
+/* The pod's migrate annotation begins with want->want. */
+static bool migrate_asked(void *ctx)
+{
+	struct cond *c = ctx;
+	json_t *pod = NULL;
+	const char *v;
+	bool ok;
+
+	if (llmo_kube_get(c->f->client, &llmo_kube_pods, NS, c->name, &pod, NULL))
+		return false;
+	v = annotation_of(pod, "llm.orchestrator.io/migrate");
+	ok = v && strncmp(v, c->want, strlen(c->want)) == 0;
+	json_decref(pod);
+	return ok;
+}
+
+/*
+ * The rebalancer, every optimizationInterval (200ms here): node "hot" (16
+ * cpus, 64Gi, one GPU) uses 15000m = 0.94 > scaleUpThreshold 0.8; its
+ * replica (2 cpus, 16Gi, 1 GPU requested; 4000m used) fits on "cool" (its
+ * GPU free; 1000m used), which would be at 5000/16000 = 0.31, below the
+ * target 0.8 and below hot's 11000/16000 = 0.69 after. The replica is
+ * asked to move, and the migration starts.
+ */
+static void test_rebalance_trigger(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c = NULL;
+	struct llmo_controller_opts o = {0};
+	struct llmo_config cfg = {0};
+	struct llmo_errlist errs;
+	struct want w = {.f = &f, .workload = "mig", .pods = 1};
+	struct cond asked = {.f = &f, .want = "rebalance: node hot at 94%"};
+	json_t *user = json_pack("{s:{s:s}}", "resourceManager", "optimizationInterval", "200ms");
+	char name[128];
+
+	(void)state;
+	llmo_errlist_init(&errs);
+	assert_int_equal(llmo_config_from_json(user, &cfg, &errs), 0);
+	llmo_errlist_release(&errs);
+	json_decref(user);
+	o.config = &cfg;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	pf_node(&f, "hot", "1", NULL);
+	pf_node(&f, "cool", "1", NULL);
+	node_usage(&f, "hot", 15000, (int64_t)8 << 30);
+	node_usage(&f, "cool", 1000, (int64_t)8 << 30);
+	c = start_mig(&f, &o, "hot", name, sizeof(name));
+	set_usage(&f, "mig", 0, 4000, (int64_t)1 << 30);
+
+	asked.name = name;
+	assert_true(run_until(f.base, migrate_asked, &asked, WAIT_MS));
+	wait_event(&f, "Migrating");
+	w.pods = 2;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+	llmo_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1627,6 +1970,9 @@ int main(void)
 		cmocka_unit_test(test_vertical),
 		cmocka_unit_test(test_rolling_and_least_loaded),
 		cmocka_unit_test(test_prefetch),
+		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_migration_waits_for_rollout),
+		cmocka_unit_test(test_rebalance_trigger),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
