@@ -29,6 +29,15 @@ static const char *reason_of(int code)
 	return code == 200 ? "OK" : code == 201 ? "Created" : NULL;
 }
 
+/*
+ * The server whose on_request runs on this thread now, NULL outside it: the
+ * reply functions take only the request (they have over a hundred callers)
+ * and learn from it whether an answer must wait for the open batch.
+ */
+static _Thread_local struct llmo_apiserver *answering;
+
+static void answer(struct llmo_apiserver *srv, struct llmo__pending a);
+
 void llmo__reply_json(struct evhttp_request *req, int code, json_t *body)
 {
 	llmo__reply_json_type(req, code, body, "application/json");
@@ -37,29 +46,14 @@ void llmo__reply_json(struct evhttp_request *req, int code, json_t *body)
 void llmo__reply_json_type(struct evhttp_request *req, int code, json_t *body,
 			   const char *content_type)
 {
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
-	/* shortest exact numbers (99.9, not 99.900000000000006), as Go writes them */
-	char *text = llmo_json_dump_compact(body);
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
-	if (text) {
-		evbuffer_add(out, text, strlen(text));
-		evbuffer_add(out, "\n", 1);
-	}
-	evhttp_send_reply(req, code, reason_of(code), NULL);
-	free(text);
-	json_decref(body);
+	answer(answering, (struct llmo__pending){
+				  .req = req, .code = code, .type = content_type, .body = body});
 }
 
-void llmo__reply_json_text(struct evhttp_request *req, int code, const char *text, size_t len)
+void llmo__reply_json_buffer(struct evhttp_request *req, int code, struct evbuffer *out)
 {
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	evbuffer_add(out, text, len);
-	evbuffer_add(out, "\n", 1);
-	evhttp_send_reply(req, code, reason_of(code), NULL);
+	answer(answering, (struct llmo__pending){
+				  .req = req, .code = code, .type = "application/json", .out = out});
 }
 
 static json_t *status_new(int code, const char *reason, const char *msg, json_t *details)
@@ -144,8 +138,59 @@ void llmo__reply_invalid(struct evhttp_request *req, const struct llmo_resource 
 
 /* ---- group commit ---- */
 
+/* Sends a's answer now; frees its body and text (a.out stays its owner's, drained). */
+static void send_answer(struct llmo__pending *a)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(a->req);
+
+	evhttp_add_header(evhttp_request_get_output_headers(a->req), "Content-Type", a->type);
+	if (a->body) {
+		/* shortest exact numbers (99.9, not 99.900000000000006), as Go writes them */
+		char *text = llmo_json_dump_compact(a->body);
+
+		if (text) {
+			evbuffer_add(out, text, strlen(text));
+			evbuffer_add(out, "\n", 1);
+		}
+		free(text);
+	} else if (a->text) {
+		evbuffer_add(out, a->text, a->len);
+		evbuffer_add(out, "\n", 1);
+	} else if (a->out) {
+		evbuffer_add_buffer(out, a->out);
+	}
+	evhttp_send_reply(a->req, a->code, reason_of(a->code), NULL);
+	json_decref(a->body);
+	free(a->text);
+	a->body = NULL;
+	a->text = NULL;
+}
+
+/* Frees what a holds without sending it. */
+static void drop_answer(struct llmo__pending *a, bool owns_out)
+{
+	json_decref(a->body);
+	free(a->text);
+	if (owns_out && a->out)
+		evbuffer_free(a->out);
+}
+
+/* The 500 that replaces an answer given from a batch whose commit (rc) failed. */
+static void send_storage_failed(struct evhttp_request *req, int rc)
+{
+	struct llmo__pending a = {.req = req, .code = 500, .type = "application/json"};
+	char msg[256];
+
+	snprintf(msg, sizeof(msg),
+		 "storage error: the changes this answer depends on were not committed: %s",
+		 llmo_strerror(rc));
+	a.body = status_new(500, "InternalError", msg, NULL);
+	send_answer(&a);
+}
+
 void llmo__flush(struct llmo_apiserver *srv)
 {
+	struct llmo__current *cur = &srv->current;
 	int rc = 0;
 
 	if (!srv->batch_open)
@@ -154,32 +199,52 @@ void llmo__flush(struct llmo_apiserver *srv)
 	rc = llmo_store_commit(srv->store);
 	if (!rc) {
 		srv->group_commits++;
-		srv->group_commit_writes += srv->pending.len;
+		for (size_t i = 0; i < srv->pending.len; i++)
+			srv->group_commit_writes += srv->pending.items[i].write;
 	} else {
-		llmo_log(LLMO_LOG_ERROR, LOG, "commit failed", "error=\"%s\" writes=%zu",
+		llmo_log(LLMO_LOG_ERROR, LOG, "commit failed", "error=\"%s\" answers=%zu",
 			 llmo_strerror(rc), srv->pending.len);
+		/* the request being handled read or wrote the batch: its answer is lost too */
+		if (cur->req && llmo_store_calls(srv->store) != cur->calls)
+			cur->lost = rc;
+		srv->crds_stale = true;
 	}
+	cur->calls = llmo_store_calls(srv->store);
 	for (size_t i = 0; i < srv->pending.len; i++) {
 		struct llmo__pending *p = &srv->pending.items[i];
 
 		if (rc) {
-			json_decref(p->body);
-			llmo__reply_status(p->req, 500, "InternalError", NULL,
-					   "storage error: the write was not committed: %s",
-					   llmo_strerror(rc));
-		} else if (p->body) {
-			llmo__reply_json(p->req, p->code, p->body);
-		} else {
-			llmo__reply_json_text(p->req, p->code, p->text, p->len);
+			drop_answer(p, true);
+			send_storage_failed(p->req, rc);
+			continue;
 		}
-		free(p->text);
+		send_answer(p);
+		if (p->out)
+			evbuffer_free(p->out);
 	}
 	srv->pending.len = 0;
+}
+
+/*
+ * After a failed commit the served custom resources may follow a CRD write
+ * that was rolled back: they are read again from the committed CRDs. Only
+ * between requests, since a request being handled points at them.
+ */
+static void resync_crds(struct llmo_apiserver *srv)
+{
+	struct llmo_error err = {0};
+
+	if (!srv->crds_stale)
+		return;
+	srv->crds_stale = false;
+	if (llmo__crd_sync(srv, &err))
+		llmo_log(LLMO_LOG_ERROR, LOG, "CRD sync failed", "error=\"%s\"", err.msg);
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	llmo__flush(arg);
+	resync_crds(arg);
 }
 
 void llmo__write_begin(struct llmo_apiserver *srv)
@@ -194,40 +259,73 @@ void llmo__write_begin(struct llmo_apiserver *srv)
 }
 
 /*
- * Holds an answer (body, or text of len bytes) until the open batch commits;
- * false when there is no batch to wait for (or no room to hold it, after
- * committing now), and the caller answers at once.
+ * Gives a (body and text stolen, out drained) its answer: held until the
+ * open batch commits when a answers the request being handled and that
+ * request read or wrote the store since the batch began; a 500 when that
+ * request used a batch whose commit already failed; sent now otherwise
+ * (srv NULL: outside on_request).
  */
-static bool hold_reply(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
-		       json_t *body, char *text, size_t len)
+static void answer(struct llmo_apiserver *srv, struct llmo__pending a)
 {
+	struct llmo__current *cur = srv ? &srv->current : NULL;
 	struct llmo__pending *p;
 
-	if (!srv->batch_open)
-		return false;
-	p = llmo_vec_push(&srv->pending);
-	if (!p) {
-		llmo__flush(srv);
-		return false;
+	if (!cur || cur->req != a.req) {
+		send_answer(&a);
+		return;
 	}
-	*p = (struct llmo__pending){.req = req, .code = code, .body = body, .text = text, .len = len};
-	return true;
+	if (!cur->lost && srv->batch_open && llmo_store_calls(srv->store) != cur->calls) {
+		struct evbuffer *own = a.out ? evbuffer_new() : NULL;
+
+		p = (!a.out || own) ? llmo_vec_push(&srv->pending) : NULL;
+		if (p) {
+			if (own)
+				evbuffer_add_buffer(own, a.out);
+			a.out = own;
+			*p = a;
+			return;
+		}
+		if (own)
+			evbuffer_free(own);
+		/* no room to hold it: commit now, then answer (a 500 if that failed) */
+		llmo__flush(srv);
+	}
+	if (cur->lost) {
+		drop_answer(&a, false);
+		send_storage_failed(a.req, cur->lost);
+		return;
+	}
+	send_answer(&a);
+}
+
+bool llmo__flush_for_stream(struct llmo_apiserver *srv, struct evhttp_request *req)
+{
+	llmo__flush(srv);
+	if (!srv->current.lost || srv->current.req != req)
+		return true;
+	send_storage_failed(req, srv->current.lost);
+	return false;
 }
 
 void llmo__reply_written(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
 			 json_t *body)
 {
-	if (!hold_reply(srv, req, code, body, NULL, 0))
-		llmo__reply_json(req, code, body);
+	answer(srv, (struct llmo__pending){.req = req,
+					   .code = code,
+					   .type = "application/json",
+					   .body = body,
+					   .write = true});
 }
 
 void llmo__reply_written_text(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
 			      char *text, size_t len)
 {
-	if (!hold_reply(srv, req, code, NULL, text, len)) {
-		llmo__reply_json_text(req, code, text, len);
-		free(text);
-	}
+	answer(srv, (struct llmo__pending){.req = req,
+					   .code = code,
+					   .type = "application/json",
+					   .text = text,
+					   .len = len,
+					   .write = true});
 }
 
 /* ---- objects ---- */
@@ -671,6 +769,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct llmo_user sa_user = {0};
 
 	srv->requests_total++;
+	srv->current = (struct llmo__current){.req = req, .calls = llmo_store_calls(srv->store)};
+	answering = srv;
 	if (!path) {
 		llmo__reply_status(req, 400, "BadRequest", NULL, "malformed request URI");
 		goto out;
@@ -700,6 +800,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 	llmo__reply_status(req, 404, "NotFound", NULL,
 			   "the server could not find the requested resource");
 out:
+	answering = NULL;
+	srv->current = (struct llmo__current){0};
+	resync_crds(srv);
 	llmo_user_release(&sa_user);
 	free(path);
 	if (u)
@@ -830,6 +933,7 @@ static void on_compact(evutil_socket_t fd, short what, void *arg)
 	struct llmo_apiserver *srv = arg;
 
 	llmo__flush(srv);
+	resync_crds(srv);
 	llmo_store_compact(srv->store, LLMO_API_HISTORY_KEEP);
 }
 

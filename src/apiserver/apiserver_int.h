@@ -45,13 +45,29 @@ struct evdns_base;
 struct llmo__watch;
 struct llmo__logs;
 
-/* A reply held until the write it answers is committed (group commit). */
+/*
+ * An answer held until the batch it depends on is committed (group commit):
+ * exactly one of body, text or out holds it.
+ */
 struct llmo__pending {
 	struct evhttp_request *req;
 	int code;
-	json_t *body; /* the answer, or NULL when text holds it already serialised */
-	char *text;
+	const char *type; /* Content-Type, a string literal */
+	json_t *body;
+	char *text; /* len bytes of serialised JSON */
 	size_t len;
+	struct evbuffer *out; /* a body built in a buffer (a list) */
+	bool write;           /* the answer to a write (llmo__reply_written*), for /metrics */
+};
+
+/*
+ * The request on_request is handling now: whether it read or wrote the
+ * store since the open batch began decides whether its answer is held.
+ */
+struct llmo__current {
+	struct evhttp_request *req; /* NULL between requests */
+	uint64_t calls;             /* llmo_store_calls at its start or the last commit since */
+	int lost; /* the failed commit's code when it used a batch rolled back: it answers 500 */
 };
 
 /*
@@ -86,13 +102,15 @@ struct llmo_apiserver {
 	bool batch_open;
 	struct event *flush_ev;
 	LLMO_VEC(struct llmo__pending) pending;
+	struct llmo__current current;
+	bool crds_stale; /* a commit failed: the served CRDs are re-read between requests */
 	int64_t started_ms;
 	/* counters for /metrics */
 	uint64_t requests_total;
 	uint64_t requests_by_class[6]; /* 1xx .. 5xx by code / 100 */
 	uint64_t watch_events_sent;
 	uint64_t group_commits;       /* batches committed (one fsync each) */
-	uint64_t group_commit_writes; /* answers those batches held: writes per fsync */
+	uint64_t group_commit_writes; /* write answers those batches held: writes per fsync */
 };
 
 /* One request to a resource URL, parsed. */
@@ -118,8 +136,6 @@ void llmo__reply_json(struct evhttp_request *req, int code, json_t *body);
 /* The same with another Content-Type (aggregated discovery's). */
 void llmo__reply_json_type(struct evhttp_request *req, int code, json_t *body,
 			   const char *content_type);
-/* Sends text (len bytes of JSON, borrowed) with code, as llmo__reply_json would body. */
-void llmo__reply_json_text(struct evhttp_request *req, int code, const char *text, size_t len);
 /*
  * Sends a Kubernetes Status failure: code, reason ("NotFound"), message, and
  * details (stolen; may be NULL).
@@ -136,17 +152,31 @@ void llmo__reply_not_found(struct evhttp_request *req, const struct llmo_resourc
 /*
  * Group commit. Every write calls llmo__write_begin first: the writes of one
  * event-loop pass go into one store transaction, committed (one fsync) when
- * the pass ends; their replies wait in llmo__reply_written until then, so a
- * success is only ever reported for a durable write. llmo__flush commits now
- * (before a read, so reads never see uncommitted writes).
+ * the pass ends. While that batch is open, every answer of a request that
+ * read or wrote the store (a success, a 409 or 404 that an uncommitted write
+ * caused, a GET that saw one, a 403 from an uncommitted binding) waits
+ * until the commit: the llmo__reply_* functions hold it. If the commit
+ * fails, each held answer becomes a 500 saying that storage failed; so
+ * nothing is ever answered from state that was then rolled back. Answers of
+ * requests that did not touch the store (a 400 for a bad body) go at once.
+ * Streams (watches, pods/log) cannot be held: they llmo__flush first.
+ * llmo__flush commits now (a no-op without a batch).
  */
 void llmo__write_begin(struct llmo_apiserver *srv);
+/* llmo__reply_json for a write (held as every answer is; srv given, not looked up). */
 void llmo__reply_written(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
 			 json_t *body);
 /* The same with the answer already serialised: text (len bytes, stolen). */
 void llmo__reply_written_text(struct llmo_apiserver *srv, struct evhttp_request *req, int code,
 			      char *text, size_t len);
+/* Sends the JSON in out (drained, still the caller's) with code: a list built in a buffer. */
+void llmo__reply_json_buffer(struct evhttp_request *req, int code, struct evbuffer *out);
 void llmo__flush(struct llmo_apiserver *srv);
+/*
+ * Commits the open batch before req starts a stream; false when req itself
+ * read that batch and the commit failed (then req has its 500).
+ */
+bool llmo__flush_for_stream(struct llmo_apiserver *srv, struct evhttp_request *req);
 
 /* ---- objects ---- */
 

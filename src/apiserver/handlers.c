@@ -1382,9 +1382,7 @@ static void handle_list(struct llmo__req *r)
 		free(t);
 	}
 	evbuffer_add(c.out, "}}\n", 3);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
-			  "application/json");
-	evhttp_send_reply(r->req, 200, "OK", c.out);
+	llmo__reply_json_buffer(r->req, 200, c.out);
 out:
 	json_decref(c.items);
 	if (c.out)
@@ -2073,9 +2071,14 @@ void llmo__handle_resource(struct llmo__req *r)
 	json_t *obj, *body = NULL;
 	int64_t rv = 0;
 
-	/* reads see only committed writes */
-	if (r->cmd == EVHTTP_REQ_GET)
-		llmo__flush(r->srv);
+	/*
+	 * A stream (a watch, pods/log) cannot wait for the open batch as other
+	 * answers do (apiserver_int.h): it starts from committed state.
+	 */
+	if (r->cmd == EVHTTP_REQ_GET &&
+	    ((!r->has_name && query_true(r, "watch")) || strcmp(r->sub, "log") == 0) &&
+	    !llmo__flush_for_stream(r->srv, r->req))
+		return;
 
 	if (!r->res->namespaced)
 		r->ns[0] = '\0';

@@ -123,6 +123,8 @@ struct llmo_store {
 	bool batch;	  /* between llmo_store_begin and commit/rollback */
 	bool batch_lost;  /* SQLite rolled the batch back on its own after an error */
 	size_t mark;	  /* pending.len when the current write started */
+	uint64_t calls;	  /* reads and writes asked of this store (llmo_store_calls) */
+	int fail_commit;  /* test-only: what the next llmo_store_commit fails with */
 	LLMO_VEC(struct store_pending) pending;
 	llmo_store_event_fn observer;
 	void *observer_ctx;
@@ -505,6 +507,7 @@ static int store_write(struct llmo_store *s, enum llmo_store_event_type type, co
 	int64_t rv = 0, cur_rv = 0;
 	int rc;
 
+	s->calls++;
 	if (!s || !key_ok(res, ns, name) || (type != LLMO_STORE_DELETED && !data) ||
 	    expect_rv < 0)
 		return LLMO_EINVAL;
@@ -764,6 +767,7 @@ int llmo_store_get(struct llmo_store *s, const char *res, const char *ns, const 
 	int rc;
 
 	*data = NULL;
+	s->calls++;
 	if (!key_ok(res, ns, name))
 		return LLMO_EINVAL;
 	rc = object_get(s, res, ns, name, data, &r);
@@ -803,6 +807,7 @@ int llmo_store_list(struct llmo_store *s, const char *res, const char *ns, const
 	int src, rc = 0, cmp;
 	bool in_read = false;
 
+	s->calls++;
 	if (more)
 		*more = false;
 	if (after_name) {
@@ -880,6 +885,7 @@ int llmo_store_count(struct llmo_store *s, const char *res, const char *ns, size
 	int src, rc = 0;
 
 	*n = 0;
+	s->calls++;
 	if (!key_part_ok(res, false) || (ns && !key_part_ok(ns, true)))
 		return LLMO_EINVAL;
 	src = bind_text(st, 1, res);
@@ -909,6 +915,7 @@ int llmo_store_events_since(struct llmo_store *s, const char *res, const char *n
 	int src, rc = 0, type;
 	bool in_read = false;
 
+	s->calls++;
 	if ((res && !key_part_ok(res, false)) || (ns && !key_part_ok(ns, true)) || !fn ||
 	    since_rv < 0)
 		return LLMO_EINVAL;
@@ -1002,6 +1009,16 @@ out:
 	return write_finish(s, rc, 0);
 }
 
+uint64_t llmo_store_calls(const struct llmo_store *s)
+{
+	return s->calls;
+}
+
+void llmo_store_fail_next_commit(struct llmo_store *s, int rc)
+{
+	s->fail_commit = rc;
+}
+
 void llmo_store_set_observer(struct llmo_store *s, llmo_store_event_fn fn, void *ctx)
 {
 	s->observer = fn;
@@ -1033,6 +1050,10 @@ int llmo_store_commit(struct llmo_store *s)
 	if (s->batch_lost || sqlite3_get_autocommit(s->db)) {
 		LLMO_ERROR("store", "batch was rolled back after an error; not committed", NULL);
 		rc = LLMO_EIO;
+	}
+	if (!rc && s->fail_commit) {
+		rc = s->fail_commit;
+		s->fail_commit = 0;
 	}
 	if (!rc)
 		rc = store_exec(s, ST_COMMIT, "commit batch");

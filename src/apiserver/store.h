@@ -171,6 +171,23 @@ int llmo_store_compact(struct llmo_store *s, size_t keep_events);
 void llmo_store_set_observer(struct llmo_store *s, llmo_store_event_fn fn, void *ctx);
 
 /*
+ * How many reads and writes (get, list, count, events_since, create,
+ * update, delete) this store has been asked for, failed ones included: a
+ * caller compares two values to learn whether something it ran in between
+ * read or wrote the store (the API server holds such answers while a batch
+ * is open, since they may show its uncommitted writes).
+ */
+uint64_t llmo_store_calls(const struct llmo_store *s);
+
+/*
+ * Test-only: the next llmo_store_commit fails with rc (a negative LLMO_E*
+ * code) as if SQLite's COMMIT had, rolling the batch back; 0 cancels. There
+ * is no other way to make a commit fail on demand (a full or failing disk),
+ * and the API server's answers on that path need tests.
+ */
+void llmo_store_fail_next_commit(struct llmo_store *s, int rc);
+
+/*
  * Batches: writes between llmo_store_begin and llmo_store_commit form one
  * transaction (a cascading namespace deletion). Without begin, each write
  * is its own transaction. Inside a batch a write that fails leaves no trace
