@@ -224,8 +224,13 @@ static int load_file(struct llmo_gateway *gw, struct llmo_error *err)
 static int load_keys(struct llmo_gateway *gw, struct llmo_error *err)
 {
 	struct llmo_gw_keys *k;
-	int rc = llmo_gw_keys_from_file(gw->keys_file, &k, err);
+	struct stat st;
+	int rc;
 
+	/* the identity before the read: a change made during it is seen at the next check */
+	if (stat(gw->keys_file, &st) == 0)
+		gw->keys_st = st;
+	rc = llmo_gw_keys_from_file(gw->keys_file, &k, err);
 	if (rc)
 		return rc;
 	llmo_gw_keys_carry(k, gw->keys);
@@ -236,22 +241,25 @@ static int load_keys(struct llmo_gateway *gw, struct llmo_error *err)
 	return 0;
 }
 
-int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
+/* load_keys, or a warning and the keys in force. */
+static int reload_keys(struct llmo_gateway *gw, struct llmo_error *err)
 {
-	int rc = 0;
+	int rc = load_keys(gw, err);
 
-	if (!gw->backends_file && !gw->keys_file)
-		return llmo_error_set(err, LLMO_EINVAL,
-				      "no backends file (API mode) and no keys file to reload");
-	if (gw->keys_file && (rc = load_keys(gw, err))) {
+	if (rc) {
 		char q[LLMO_LOG_QUOTE_MAX];
 
 		LLMO_WARN(LOG, "keys file not reloaded, keeping the old keys", "error=%s",
 			  llmo_log_quote(q, sizeof(q), err ? err->msg : llmo_strerror(rc)));
 	}
-	if (!gw->backends_file)
-		return rc;
-	rc = load_file(gw, err);
+	return rc;
+}
+
+/* load_file, or a warning and the table in force. */
+static int reload_backends(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	int rc = load_file(gw, err);
+
 	if (rc) {
 		char q[LLMO_LOG_QUOTE_MAX];
 
@@ -261,23 +269,54 @@ int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
 	return rc;
 }
 
+int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	int rc = 0;
+
+	if (!gw->backends_file && !gw->keys_file)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "no backends file (API mode) and no keys file to reload");
+	if (gw->keys_file)
+		rc = reload_keys(gw, err);
+	if (!gw->backends_file)
+		return rc;
+	return reload_backends(gw, err);
+}
+
 static bool file_changed(const struct stat *a, const struct stat *b)
 {
 	return a->st_ino != b->st_ino || a->st_dev != b->st_dev || a->st_size != b->st_size ||
 	       a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
 }
 
+/*
+ * path's identity, when it differs from *last: then *last takes it, so that a
+ * broken file is reported once, not at every check.
+ */
+static bool file_check(const char *path, struct stat *last)
+{
+	struct stat st;
+
+	if (!path || stat(path, &st) != 0 || !file_changed(&st, last))
+		return false;
+	*last = st;
+	return true;
+}
+
+/* Every opts.watch_ms: the keys file and the backends file, each reloaded when it changed. */
 static void on_watch(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_gateway *gw = arg;
 	struct llmo_error err = {0};
-	struct stat st;
 
-	if (stat(gw->backends_file, &st) != 0 || !file_changed(&st, &gw->file_st))
-		return;
-	LLMO_INFO(LOG, "backends file changed, reloading", "file=%s", gw->backends_file);
-	gw->file_st = st; /* a broken file is reported once, not at every check */
-	llmo_gateway_reload(gw, &err);
+	if (file_check(gw->keys_file, &gw->keys_st)) {
+		LLMO_INFO(LOG, "keys file changed, reloading", "file=%s", gw->keys_file);
+		reload_keys(gw, &err);
+	}
+	if (file_check(gw->backends_file, &gw->file_st)) {
+		LLMO_INFO(LOG, "backends file changed, reloading", "file=%s", gw->backends_file);
+		reload_backends(gw, &err);
+	}
 }
 
 /* ---- API mode ---- */
@@ -832,7 +871,7 @@ int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err)
 		return rc;
 	if (gw->secret_inf && (rc = llmo_informer_start(gw->secret_inf, err)))
 		return rc;
-	if (gw->backends_file && gw->o.watch_ms > 0) {
+	if ((gw->backends_file || gw->keys_file) && gw->o.watch_ms > 0) {
 		struct timeval tv = {(time_t)(gw->o.watch_ms / 1000),
 				     (suseconds_t)(gw->o.watch_ms % 1000) * 1000};
 

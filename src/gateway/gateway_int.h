@@ -34,6 +34,7 @@ struct llmo_gateway {
 	struct llmo_gateway_opts o; /* strings point at the copies below */
 	char *host, *backends_file, *ns, *keys_file, *keys_secret;
 	struct llmo_gw_keys *keys; /* NULL: no keys file, requests are anonymous */
+	struct stat keys_st;	   /* the keys file's identity when last read */
 	char *secret_ns, *secret_name;	  /* opts.keys_secret, split */
 	struct llmo_informer *secret_inf; /* on that Secret */
 	struct event *secret_ev;	  /* reads it after a change */
@@ -59,7 +60,7 @@ struct llmo_gateway {
 	struct llmo_gw_backend *kick_list; /* the backends to serve, each with a reference */
 	void *held;			   /* proxy.c: requests held for a ready replica */
 
-	/* static mode: the file's identity when last loaded */
+	/* static mode: the file's identity when last loaded (watch_ev checks the keys file too) */
 	struct event *watch_ev;
 	struct stat file_st;
 	bool file_loaded_once;
