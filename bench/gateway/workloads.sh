@@ -7,7 +7,10 @@
 # has all N models (the server's log says so) and a few seconds more. The
 # difference of the two runs, divided by N, is the gateway's cost per workload;
 # the difference at start (libcurl, threads) is printed apart, and each
-# binary's total against the first one's.
+# binary's total against the first one's. Also the creates' rate and the
+# server's CPU time (user + system, all threads) from the first create until
+# the table has all N models: with the gateway, what its table updates cost.
+# Give binaries alternated (OLD NEW OLD NEW) to compare them on a busy machine.
 #
 # Usage: bench/gateway/workloads.sh LOADGEN LLMO [LLMO...]   (N=10000 CONC=8 SETTLE=3)
 # LOADGEN is build/bench/llmo-loadgen (configure with -DLLMO_BENCH=ON).
@@ -21,6 +24,8 @@ shift
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work_dir
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# user + system CPU seconds of a process, all its threads
+cpu_s() { sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'; }
 
 # run LLMO DISABLE: prints the server's VmRSS in kB at start and after N workloads
 run() {
@@ -34,11 +39,12 @@ run() {
 	PIDS+=("$pid")
 	url=$(wait_line "$dir/stdout" 's/^llmo server listening on //p')
 	echo -n "$(rss_kb "$pid") "
+	cpu0=$(cpu_s "$pid")
 	"$LOADGEN" --mode llmo --url "$url" --token-file "$dir/token" -n "$N" -c "$CONC" \
 		--phases create >"$dir/loadgen.txt" ||
 		{ cat "$dir/loadgen.txt" >&2; exit 1; }
 	# the creates' rate: the gateway rebuilds its table on the server's threads meanwhile
-	echo "  creates/s with $disable off: $(sed -n 's/.* per_sec=\([0-9.]*\).*/\1/p' "$dir/loadgen.txt")" >&2
+	rate=$(sed -n 's/.* per_sec=\([0-9.]*\).*/\1/p' "$dir/loadgen.txt")
 	if [[ $disable != *gateway* ]]; then
 		# the table is rebuilt after each batch of changes; wait for the last one
 		for _ in $(seq 1 1200); do
@@ -48,6 +54,8 @@ run() {
 		grep -q "routing table.*models=$N " "$dir/log" ||
 			{ echo "bench: the gateway never had $N models" >&2; tail -3 "$dir/log" >&2; exit 1; }
 	fi
+	cpu1=$(cpu_s "$pid")
+	echo "  creates/s with $disable off: $rate; server CPU $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }') s" >&2
 	sleep "$SETTLE"
 	rss_kb "$pid"
 	kill "$pid"

@@ -28,8 +28,9 @@
  *
  * Lifetimes: the client owns its request; the request owns its upstream
  * connection while it is busy; idle connections live in their backend's
- * list. A request holds references on its routing table and on the
- * backend of its current attempt. Freeing happens only at the tail of a
+ * list. A request holds references on the model it was routed to (its
+ * endpoints stay as they were whatever the table does meanwhile) and on
+ * the backend of its current attempt. Freeing happens only at the tail of a
  * callback of the object freed, or of another object (an upstream callback
  * may free its client), never while a caller up the stack still uses it.
  */
@@ -130,7 +131,7 @@ struct gw_req {
 	bool body_read; /* the whole body came: the connection can be reused */
 	struct gw_parsed parsed;
 	/* routing */
-	struct llmo_gw_table *table; /* a reference, once routed */
+	struct llmo_gw_model *routed; /* model's reference, once routed */
 	struct llmo_gw_model *model;
 	const struct llmo_gw_endpoint *ep; /* of the current or last attempt */
 	struct llmo_gw_backend *cur;	   /* the current attempt's backend (a reference) */
@@ -519,6 +520,8 @@ static void attempt_end(struct gw_req *req)
 	llmo_gw_backend_end(b, req->trial);
 	req->trial = false;
 	inflight_gauge(req->gw, b);
+	if (b->linger && b->inflight == 0)
+		llmo__gw_linger_done(req->gw, b);
 	llmo_gw_backend_unref(b);
 }
 
@@ -610,7 +613,7 @@ static void req_free(struct gw_req *req)
 	llmo_buf_release(&req->line);
 	llmo_buf_release(&req->hdrs);
 	llmo_buf_release(&req->body);
-	llmo_gw_table_unref(req->table);
+	llmo_gw_model_unref(req->routed);
 	llmo_gw_keys_unref(req->keys);
 	free(req->tail);
 	free(req->phash);
@@ -951,9 +954,9 @@ void llmo__gw_held_retry(struct llmo_gateway *gw)
 		if (!m || llmo_gw_model_ready(m) == 0)
 			continue;
 		hold_unlink(r);
-		llmo_gw_table_ref(gw->table);
-		llmo_gw_table_unref(r->table);
-		r->table = gw->table;
+		llmo_gw_model_ref(m);
+		llmo_gw_model_unref(r->routed);
+		r->routed = m;
 		r->model = m;
 		r->keyed = false;
 		r->hnext = go;
@@ -1903,8 +1906,8 @@ static void body_done(struct gw_req *req)
 	req->parsed.model_tok_len = b.model_tok_len;
 	req->parsed.prompt_off = b.prompt_off;
 	req->parsed.prompt_len = b.prompt_len;
-	req->table = gw->table;
-	llmo_gw_table_ref(req->table);
+	req->routed = req->model;
+	llmo_gw_model_ref(req->routed);
 	dispatch(req);
 }
 
