@@ -25,6 +25,8 @@
 #                    PROXY_CPUS=SRV_CPUS those of the proxies alone (PROXY_CPUS=0 on two
 #                    CPUs: the proxy shares wrk's CPU instead of the backend's)
 #   BUILDDIR=build-gwrel   where llmo is built (RelWithDebInfo, no sanitizers)
+#   LLMO=PATH        run this llmo binary instead of building one (to compare two
+#                    builds: run the script for each, alternated, and compare the tables)
 # Writes nothing into the repository but the build directory.
 set -euo pipefail
 
@@ -64,11 +66,13 @@ if ! command -v wrk >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; then
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# ---- build (optimised, no sanitizers, no tests) ----------------------------------
-cmake -S . -B "$BUILDDIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMO_SANITIZE=OFF -DLLMO_FUZZ=OFF \
-	-DLLMO_TESTS=OFF >/dev/null
-cmake --build "$BUILDDIR" -j"$(nproc)" --target llmo >/dev/null
-LLMO=$PWD/$BUILDDIR/llmo
+# ---- build (optimised, no sanitizers, no tests), unless LLMO names a binary -------
+if [ -z "${LLMO:-}" ]; then
+	cmake -S . -B "$BUILDDIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMO_SANITIZE=OFF -DLLMO_FUZZ=OFF \
+		-DLLMO_TESTS=OFF >/dev/null
+	cmake --build "$BUILDDIR" -j"$(nproc)" --target llmo >/dev/null
+	LLMO=$PWD/$BUILDDIR/llmo
+fi
 
 WORK=$(mktemp -d)
 PIDS=()

@@ -1,6 +1,6 @@
 /*
  * llmo gateway: the OpenAI-compatible router (src/gateway/gateway.h) until
- * SIGINT or SIGTERM; SIGHUP reloads the static backends file.
+ * SIGINT or SIGTERM; SIGHUP reloads the static backends file and the keys file.
  */
 #include "base/common.h"
 
@@ -61,13 +61,14 @@ static const char usage[] =
 	"  --breaker-failures N      failures in a row that take a replica out for the\n"
 	"                            cool-down (default 5; 0 never)\n"
 	"  --breaker-cooldown D      (default 5s)\n"
-	"  --watch D                 how often the backends file is checked (default 1s;\n"
-	"                            0 only on SIGHUP)\n"
+	"  --watch D                 how often the backends and keys files are checked\n"
+	"                            (default 1s; 0 only on SIGHUP)\n"
 	"  --hold-max N              requests held per model while it has no ready\n"
 	"                            replica (scale from zero; default 100; 0: 503 at once)\n"
 	"  --hold-timeout D          how long one is held before a 503 (default 1m)\n"
 	"  --keys FILE               API keys and their tenants, with rate limits (YAML\n"
-	"                            or JSON); without it requests are anonymous\n"
+	"                            or JSON); reloaded on SIGHUP and when it changes;\n"
+	"                            without it requests are anonymous\n"
 	"  --keys-secret NS/NAME     API mode: the keys file is the Secret's data\n"
 	"                            \"keys.yaml\", watched\n"
 	"  --balance prefix|p2c      prefix: prefer the replica that last served the\n"
@@ -139,7 +140,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct llmo_error err = {0};
 
-	llmo_log(LLMO_LOG_INFO, SUB, "SIGHUP: reloading the backends file", NULL);
+	llmo_log(LLMO_LOG_INFO, SUB, "SIGHUP: reloading the backends and keys files", NULL);
 	llmo_gateway_reload(arg, &err);
 }
 

@@ -20,6 +20,7 @@
 #include "cmd/cmd.h"
 #include "controller/controller.h"
 #include "gateway/gateway.h"
+#include "gateway/keys.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "registry/registry.h"
@@ -36,7 +37,7 @@ static const char server_usage[] =
 	"                   [--fake-gpus N[:MODEL:MEMORY[:D]]] [--node-name NAME]\n"
 	"                   [--gateway-listen ADDR:PORT] [--registry-listen ADDR:PORT]\n"
 	"                   [--gateway-tls-cert FILE --gateway-tls-key FILE]\n"
-	"                   [--gateway-keys-secret NAMESPACE/NAME]\n"
+	"                   [--gateway-keys-secret NAMESPACE/NAME | --gateway-keys-file FILE]\n"
 	"                   [--gateway-hold-max N] [--gateway-hold-timeout D]\n"
 	"                   [--disable COMPONENTS] [--keep-pods]\n"
 	"                   [--metrics-listen ADDR:PORT] [--prometheus URL]\n"
@@ -68,6 +69,8 @@ static const char server_usage[] =
 	"  --gateway-keys-secret NAMESPACE/NAME  API keys and tenants of the gateway\n"
 	"                     from this Secret's keys.yaml, watched; until it loads\n"
 	"                     every inference request gets 401 (default: no keys)\n"
+	"  --gateway-keys-file FILE    the same from a keys file (llmo gateway --keys),\n"
+	"                     reloaded when it changes\n"
 	"  --gateway-hold-max N        requests held per model while it has no ready\n"
 	"                     replica (default 100; 0: 503 at once)\n"
 	"  --gateway-hold-timeout D    how long one is held before a 503 (default 1m)\n"
@@ -118,7 +121,8 @@ struct server {
 	bool plain_http;
 	const char *gateway_host, *registry_host;
 	const char *gateway_tls_cert, *gateway_tls_key; /* NULL: plain HTTP (loopback only) */
-	const char *gateway_keys_secret; /* "ns/name" of the tenants' Secret; NULL: no keys */
+	const char *gateway_keys_secret; /* "ns/name" of the tenants' Secret; NULL: none */
+	const char *gateway_keys_file;	 /* the tenants' keys file; NULL: none */
 	int gateway_hold_max;		 /* -1: the gateway's default */
 	int64_t gateway_hold_timeout_ms; /* 0: the gateway's default */
 	int gateway_port, registry_port;
@@ -282,6 +286,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.tls_cert = s->gateway_tls_cert;
 		o.tls_key = s->gateway_tls_key;
 		o.keys_secret = s->gateway_keys_secret;
+		o.keys_file = s->gateway_keys_file;
 		if (s->gateway_hold_max >= 0)
 			o.hold_max = s->gateway_hold_max;
 		if (s->gateway_hold_timeout_ms > 0)
@@ -613,6 +618,20 @@ static int parse_disable(const char *v, bool disabled[PART_N])
 	return rc;
 }
 
+/* Whether the gateway's keys file loads; 1 with a message naming the file if not. */
+static int check_keys_file(const char *path)
+{
+	struct llmo_error err = {0};
+	struct llmo_gw_keys *k = NULL;
+
+	if (llmo_gw_keys_from_file(path, &k, &err)) {
+		fprintf(stderr, "llmo server: --gateway-keys-file: %s\n", err.msg);
+		return 1;
+	}
+	llmo_gw_keys_unref(k);
+	return 0;
+}
+
 int cmd_server(int argc, char **argv)
 {
 	struct llmo_apiserver_opts opts = {.listen_host = "127.0.0.1", .listen_port = 6443};
@@ -707,6 +726,9 @@ int cmd_server(int argc, char **argv)
 						       "NAMESPACE/NAME, got \"%s\"", v);
 			s.gateway_keys_secret = v;
 			i++;
+		} else if (strcmp(a, "--gateway-keys-file") == 0) {
+			s.gateway_keys_file = v;
+			i++;
 		} else if (strcmp(a, "--fake-gpus") == 0) {
 			s.fake_gpus = v;
 			i++;
@@ -731,6 +753,12 @@ int cmd_server(int argc, char **argv)
 	}
 	if (!s.gateway_tls_cert != !s.gateway_tls_key)
 		return cmd_usage_error("server", "--gateway-tls-cert and --gateway-tls-key go together");
+	if (s.gateway_keys_file && s.gateway_keys_secret)
+		return cmd_usage_error("server", "--gateway-keys-file and --gateway-keys-secret "
+				       "exclude each other: the gateway's keys come from one place");
+	/* a keys file that does not load stops the server before it starts anything */
+	if (s.gateway_keys_file && !s.disabled[PART_GATEWAY] && check_keys_file(s.gateway_keys_file))
+		return 1;
 	/* the API's rule for --insecure-http: no plain HTTP off this machine */
 	if (!s.disabled[PART_GATEWAY] && !s.gateway_tls_cert && !llmo_apiserver_loopback(gw_host))
 		return cmd_usage_error("server",

@@ -1,7 +1,8 @@
 /*
  * struct llmo_gateway's life cycle (gateway.h): options, the listening
  * socket, where the routing table comes from (the static file, watched; or
- * informers on LLMWorkloads and pods, rebuilt after each batch of changes),
+ * informers on LLMWorkloads and pods: built whole at the start, then the
+ * models that changed built again after each batch of changes),
  * the metrics, and the answers the gateway makes itself (/healthz,
  * /readyz, /metrics, /v1/models). Connections and proxying are proxy.c's.
  */
@@ -160,33 +161,66 @@ static int endpoints_collect(void *ctx, struct llmo_metric_emitter *e)
 	return rc;
 }
 
-/* The pods' in-flight gauges: one series per pod endpoint of t, draining ones included. */
+/*
+ * m's pods' in-flight gauges (one series per pod endpoint, draining ones
+ * included), and its lingering endpoints noted.
+ */
+static void model_note(struct llmo_gateway *gw, const struct llmo_gw_model *m)
+{
+	bool linger = false;
+
+	for (size_t j = 0; j < m->eps.len; j++) {
+		const struct llmo_gw_endpoint *e = &m->eps.items[j];
+
+		if (e->linger)
+			linger = e->backend->linger = true;
+		if (!e->pod)
+			continue;
+		e->backend->pod_gauge = llmo_metric_series(
+			gw->m_pod_inflight, (const char *[]){m->ns, m->workload, e->pod, e->track});
+		llmo_series_set(e->backend->pod_gauge, e->backend->inflight);
+	}
+	/* out of memory: the endpoint leaves at the model's next change instead */
+	if (linger && llmo_hmap_put(&gw->lingering, m->id, gw, NULL))
+		LLMO_WARN(LOG, "out of memory: a drained pod stays listed", "model=%s", m->id);
+}
+
+/* Undoes model_note: m leaves the table. */
+static void model_forget(struct llmo_gateway *gw, const struct llmo_gw_model *m)
+{
+	for (size_t j = 0; j < m->eps.len; j++) {
+		const struct llmo_gw_endpoint *e = &m->eps.items[j];
+
+		if (!e->pod)
+			continue;
+		e->backend->pod_gauge = NULL;
+		llmo_metric_remove(gw->m_pod_inflight,
+				   (const char *[]){m->ns, m->workload, e->pod, e->track});
+	}
+	llmo_hmap_del(&gw->lingering, m->id, NULL);
+}
+
+/* The pods' gauges and the lingering models, all of them again for a new table t. */
 static void pod_gauges(struct llmo_gateway *gw, struct llmo_gw_table *old, struct llmo_gw_table *t)
 {
 	for (size_t i = 0; old && i < old->models.len; i++)
 		for (size_t j = 0; j < old->models.items[i]->eps.len; j++)
 			old->models.items[i]->eps.items[j].backend->pod_gauge = NULL;
 	llmo_metric_clear(gw->m_pod_inflight);
-	for (size_t i = 0; i < t->models.len; i++) {
-		const struct llmo_gw_model *m = t->models.items[i];
+	llmo_hmap_release(&gw->lingering, NULL);
+	for (size_t i = 0; i < t->models.len; i++)
+		model_note(gw, t->models.items[i]);
+}
 
-		for (size_t j = 0; j < m->eps.len; j++) {
-			const struct llmo_gw_endpoint *e = &m->eps.items[j];
-
-			if (!e->pod)
-				continue;
-			e->backend->pod_gauge = llmo_metric_series(
-				gw->m_pod_inflight,
-				(const char *[]){m->ns, m->workload, e->pod, e->track});
-			llmo_series_set(e->backend->pod_gauge, e->backend->inflight);
-		}
-	}
+static void table_log(const struct llmo_gw_table *t, size_t changed)
+{
+	LLMO_INFO(LOG, "routing table", "models=%zu endpoints=%zu names=%zu changed=%zu",
+		  t->models.len, t->neps, llmo_hmap_count(&t->names), changed);
 }
 
 void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 {
 	struct llmo_gw_table *old = gw->table;
-	size_t eps = 0;
 	bool big = old && old->refs == 1 && old->models.len >= TRIM_MODELS;
 
 	pod_gauges(gw, old, t);
@@ -198,10 +232,7 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 #else
 	(void)big;
 #endif
-	for (size_t i = 0; i < t->models.len; i++)
-		eps += t->models.items[i]->eps.len;
-	LLMO_INFO(LOG, "routing table", "models=%zu endpoints=%zu names=%zu", t->models.len, eps,
-		  llmo_hmap_count(&t->names));
+	table_log(t, t->models.len);
 	llmo__gw_held_retry(gw);
 }
 
@@ -224,8 +255,13 @@ static int load_file(struct llmo_gateway *gw, struct llmo_error *err)
 static int load_keys(struct llmo_gateway *gw, struct llmo_error *err)
 {
 	struct llmo_gw_keys *k;
-	int rc = llmo_gw_keys_from_file(gw->keys_file, &k, err);
+	struct stat st;
+	int rc;
 
+	/* the identity before the read: a change made during it is seen at the next check */
+	if (stat(gw->keys_file, &st) == 0)
+		gw->keys_st = st;
+	rc = llmo_gw_keys_from_file(gw->keys_file, &k, err);
 	if (rc)
 		return rc;
 	llmo_gw_keys_carry(k, gw->keys);
@@ -236,22 +272,25 @@ static int load_keys(struct llmo_gateway *gw, struct llmo_error *err)
 	return 0;
 }
 
-int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
+/* load_keys, or a warning and the keys in force. */
+static int reload_keys(struct llmo_gateway *gw, struct llmo_error *err)
 {
-	int rc = 0;
+	int rc = load_keys(gw, err);
 
-	if (!gw->backends_file && !gw->keys_file)
-		return llmo_error_set(err, LLMO_EINVAL,
-				      "no backends file (API mode) and no keys file to reload");
-	if (gw->keys_file && (rc = load_keys(gw, err))) {
+	if (rc) {
 		char q[LLMO_LOG_QUOTE_MAX];
 
 		LLMO_WARN(LOG, "keys file not reloaded, keeping the old keys", "error=%s",
 			  llmo_log_quote(q, sizeof(q), err ? err->msg : llmo_strerror(rc)));
 	}
-	if (!gw->backends_file)
-		return rc;
-	rc = load_file(gw, err);
+	return rc;
+}
+
+/* load_file, or a warning and the table in force. */
+static int reload_backends(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	int rc = load_file(gw, err);
+
 	if (rc) {
 		char q[LLMO_LOG_QUOTE_MAX];
 
@@ -261,23 +300,54 @@ int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
 	return rc;
 }
 
+int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	int rc = 0;
+
+	if (!gw->backends_file && !gw->keys_file)
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "no backends file (API mode) and no keys file to reload");
+	if (gw->keys_file)
+		rc = reload_keys(gw, err);
+	if (!gw->backends_file)
+		return rc;
+	return reload_backends(gw, err);
+}
+
 static bool file_changed(const struct stat *a, const struct stat *b)
 {
 	return a->st_ino != b->st_ino || a->st_dev != b->st_dev || a->st_size != b->st_size ||
 	       a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
 }
 
+/*
+ * path's identity, when it differs from *last: then *last takes it, so that a
+ * broken file is reported once, not at every check.
+ */
+static bool file_check(const char *path, struct stat *last)
+{
+	struct stat st;
+
+	if (!path || stat(path, &st) != 0 || !file_changed(&st, last))
+		return false;
+	*last = st;
+	return true;
+}
+
+/* Every opts.watch_ms: the keys file and the backends file, each reloaded when it changed. */
 static void on_watch(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_gateway *gw = arg;
 	struct llmo_error err = {0};
-	struct stat st;
 
-	if (stat(gw->backends_file, &st) != 0 || !file_changed(&st, &gw->file_st))
-		return;
-	LLMO_INFO(LOG, "backends file changed, reloading", "file=%s", gw->backends_file);
-	gw->file_st = st; /* a broken file is reported once, not at every check */
-	llmo_gateway_reload(gw, &err);
+	if (file_check(gw->keys_file, &gw->keys_st)) {
+		LLMO_INFO(LOG, "keys file changed, reloading", "file=%s", gw->keys_file);
+		reload_keys(gw, &err);
+	}
+	if (file_check(gw->backends_file, &gw->file_st)) {
+		LLMO_INFO(LOG, "backends file changed, reloading", "file=%s", gw->backends_file);
+		reload_backends(gw, &err);
+	}
 }
 
 /* ---- API mode ---- */
@@ -287,36 +357,119 @@ static int collect(void *ctx, json_t *obj)
 	return json_array_append(ctx, obj) ? LLMO_ENOMEM : 0;
 }
 
+/* The table whole from the informers' caches (at the start, and after an error). */
+static int build_whole(struct llmo_gateway *gw, struct llmo_error *err)
+{
+	json_t *wls = json_array(), *pods = json_array();
+	struct llmo_gw_table *t = NULL;
+	int rc = LLMO_ENOMEM;
+
+	if (!wls || !pods || llmo_informer_list(gw->wl_inf, NULL, collect, wls) ||
+	    llmo_informer_list(gw->pod_inf, NULL, collect, pods))
+		llmo_error_set(err, rc, "out of memory");
+	else
+		rc = llmo_gw_table_from_kube(wls, pods, &gw->backends, &t, err);
+	if (!rc) {
+		/* the changes seen so far are in it */
+		llmo_hmap_release(&gw->dirty, NULL);
+		gw->rebuild_all = false;
+		llmo__gw_table_swap(gw, t);
+		if (!gw->ready)
+			LLMO_INFO(LOG, "ready", "workloads=%zu pods=%zu", json_array_size(wls),
+				  json_array_size(pods));
+		gw->ready = true;
+	}
+	json_decref(wls);
+	json_decref(pods);
+	return rc;
+}
+
+struct ns_pods {
+	const char *ns;
+	json_t *pods;
+};
+
+/* Collects the pods of one namespace. */
+static int collect_ns(void *ctx, json_t *obj)
+{
+	struct ns_pods *np = ctx;
+	const char *ns = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "namespace"));
+
+	if (strcmp(ns ? ns : "", np->ns) != 0)
+		return 0;
+	return json_array_append(np->pods, obj) ? LLMO_ENOMEM : 0;
+}
+
+/* Builds the model with id key ("namespace/name") again from the caches. */
+static int rebuild_one(struct llmo_gateway *gw, const char *key, struct llmo_error *err)
+{
+	const char *slash = strchr(key, '/');
+	char ns[LLMO_GW_MODEL_ID_MAX], label[LLMO_GW_MODEL_ID_MAX + sizeof(LLMO_GW_LABEL_WORKLOAD)];
+	struct ns_pods np = {ns, json_array()};
+	struct llmo_gw_model *m;
+	const json_t *w;
+	int rc = LLMO_ENOMEM;
+
+	if (!slash || (size_t)(slash - key) >= sizeof(ns)) {
+		json_decref(np.pods);
+		return 0; /* not an id llmo_gw_kube_key makes */
+	}
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	snprintf(label, sizeof(label), "%s=%s", LLMO_GW_LABEL_WORKLOAD, slash + 1);
+	w = llmo_informer_get(gw->wl_inf, ns, slash + 1);
+	if (!np.pods ||
+	    (w && llmo_informer_by_index(gw->pod_inf, LLMO_INFORMER_INDEX_LABEL, label, collect_ns,
+					 &np))) {
+		json_decref(np.pods);
+		return llmo_error_set(err, rc, "out of memory");
+	}
+	if ((m = llmo_gw_table_model(gw->table, key)))
+		model_forget(gw, m);
+	rc = llmo_gw_table_update_kube(gw->table, &gw->backends, key, w, np.pods, err);
+	if ((m = llmo_gw_table_model(gw->table, key)))
+		model_note(gw, m);
+	json_decref(np.pods);
+	return rc;
+}
+
 static void on_rebuild(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_gateway *gw = arg;
-	json_t *wls = json_array(), *pods = json_array();
-	struct llmo_gw_table *t = NULL;
 	struct llmo_error err = {0};
+	size_t it = 0, changed = 0;
+	const char *key;
+	int rc = 0;
 
 	if (!llmo_informer_synced(gw->wl_inf) || !llmo_informer_synced(gw->pod_inf)) {
 		struct timeval tv = {0, 100 * 1000};
 
 		event_add(gw->rebuild_ev, &tv);
-		goto out;
+		return;
 	}
-	if (!wls || !pods || llmo_informer_list(gw->wl_inf, NULL, collect, wls) ||
-	    llmo_informer_list(gw->pod_inf, NULL, collect, pods) ||
-	    llmo_gw_table_from_kube(wls, pods, &gw->backends, &t, &err)) {
+	if (!gw->ready || gw->rebuild_all) {
+		rc = build_whole(gw, &err);
+	} else {
+		/* only the models that changed; the table stays the same object */
+		while (!rc && llmo_hmap_next(&gw->dirty, &it, &key, NULL)) {
+			rc = rebuild_one(gw, key, &err);
+			changed++;
+		}
+		llmo_hmap_release(&gw->dirty, NULL);
+		if (rc) {
+			gw->rebuild_all = true; /* the changes not applied are in the next whole build */
+		} else {
+			table_log(gw->table, changed);
+			llmo__gw_held_retry(gw);
+		}
+	}
+	if (rc) {
 		struct timeval tv = {1, 0};
 
 		LLMO_WARN(LOG, "cannot build the routing table, retrying", "error=\"%s\"", err.msg);
 		event_add(gw->rebuild_ev, &tv);
-		goto out;
 	}
-	llmo__gw_table_swap(gw, t);
-	if (!gw->ready)
-		LLMO_INFO(LOG, "ready", "workloads=%zu pods=%zu", json_array_size(wls),
-			  json_array_size(pods));
-	gw->ready = true;
-out:
-	json_decref(wls);
-	json_decref(pods);
 }
 
 static void schedule_rebuild(struct llmo_gateway *gw)
@@ -328,19 +481,52 @@ static void schedule_rebuild(struct llmo_gateway *gw)
 		event_add(gw->rebuild_ev, &now);
 }
 
-static void on_add(void *ctx, json_t *obj)
+/* obj's model (pod: its workload label's) is to be built again. */
+static void mark(struct llmo_gateway *gw, const json_t *obj, bool pod)
 {
-	schedule_rebuild(ctx);
+	char key[LLMO_GW_MODEL_ID_MAX];
+
+	if (!obj || !llmo_gw_kube_key(obj, pod, key, sizeof(key)))
+		return;
+	if (!gw->rebuild_all && llmo_hmap_put(&gw->dirty, key, gw, NULL))
+		gw->rebuild_all = true; /* out of memory: the whole table, later */
+	schedule_rebuild(gw);
 }
 
-static void on_update(void *ctx, json_t *old_obj, json_t *new_obj)
+void llmo__gw_linger_done(struct llmo_gateway *gw, struct llmo_gw_backend *b)
 {
-	schedule_rebuild(ctx);
+	size_t it = 0;
+	const char *id;
+
+	b->linger = false;
+	/* a few models at most: drained pods that still had requests when they left */
+	while (llmo_hmap_next(&gw->lingering, &it, &id, NULL))
+		if (!gw->rebuild_all && llmo_hmap_put(&gw->dirty, id, gw, NULL))
+			gw->rebuild_all = true;
+	if (llmo_hmap_count(&gw->lingering))
+		schedule_rebuild(gw);
 }
 
-static void on_delete(void *ctx, json_t *obj)
+static void wl_add(void *ctx, json_t *obj)
 {
-	schedule_rebuild(ctx);
+	mark(ctx, obj, false);
+}
+
+static void wl_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	mark(ctx, new_obj, false);
+}
+
+static void pod_add(void *ctx, json_t *obj)
+{
+	mark(ctx, obj, true);
+}
+
+static void pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	/* a relabelled pod leaves one workload's model for another's */
+	mark(ctx, old_obj, true);
+	mark(ctx, new_obj, true);
 }
 
 /* ---- keys from a Secret ---- */
@@ -745,6 +931,8 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->io.scratch = malloc(LLMO__GW_CONN_READ_MAX);
 	gw->o = *opts;
 	llmo_gw_backends_init(&gw->backends, llmo__gw_backend_freed, gw);
+	llmo_hmap_init(&gw->dirty);
+	llmo_hmap_init(&gw->lingering);
 	gw->host = llmo_strdup(opts->host);
 	gw->backends_file = opts->backends_file ? llmo_strdup(opts->backends_file) : NULL;
 	gw->ns = opts->ns && *opts->ns ? llmo_strdup(opts->ns) : NULL;
@@ -798,12 +986,13 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	if (gw->backends_file && (rc = load_file(gw, err)))
 		goto fail;
 	if (gw->o.client) {
-		struct llmo_informer_handlers h = {on_add, on_update, on_delete};
+		struct llmo_informer_handlers wh = {wl_add, wl_update, wl_add};
+		struct llmo_informer_handlers ph = {pod_add, pod_update, pod_add};
 
 		if ((rc = llmo_informer_new(gw->o.client, &llmo_kube_llmworkloads, gw->ns, NULL, base,
-					    &h, gw, &gw->wl_inf, err)) ||
+					    &wh, gw, &gw->wl_inf, err)) ||
 		    (rc = llmo_informer_new(gw->o.client, &llmo_kube_pods, gw->ns,
-					    LLMO_GW_LABEL_WORKLOAD, base, &h, gw, &gw->pod_inf,
+					    LLMO_GW_LABEL_WORKLOAD, base, &ph, gw, &gw->pod_inf,
 					    err)) ||
 		    /* the caches are read-only: keep only what the table is built from */
 		    (rc = llmo_informer_set_transform(gw->wl_inf, llmo_gw_workload_transform, NULL,
@@ -832,7 +1021,7 @@ int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err)
 		return rc;
 	if (gw->secret_inf && (rc = llmo_informer_start(gw->secret_inf, err)))
 		return rc;
-	if (gw->backends_file && gw->o.watch_ms > 0) {
+	if ((gw->backends_file || gw->keys_file) && gw->o.watch_ms > 0) {
 		struct timeval tv = {(time_t)(gw->o.watch_ms / 1000),
 				     (suseconds_t)(gw->o.watch_ms % 1000) * 1000};
 
@@ -882,6 +1071,8 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 	llmo_gw_table_unref(gw->table);
 	gw->table = NULL;
 	llmo_gw_backends_release(&gw->backends);
+	llmo_hmap_release(&gw->dirty, NULL);
+	llmo_hmap_release(&gw->lingering, NULL);
 	llmo_gw_lru_release(&gw->prefix);
 	if (gw->accept_ev)
 		event_free(gw->accept_ev);

@@ -107,9 +107,18 @@ struct llmo_gateway_opts {
 	int clients_max;
 	int breaker_failures;	  /* consecutive failures that open the breaker; 0: never */
 	int64_t breaker_cooldown_ms;
-	int64_t watch_ms; /* static file check period; 0: only on llmo_gateway_reload */
+	/*
+	 * How often the backends file and the keys file are checked for changes
+	 * (size, modification time, inode) and reloaded; 0: only on
+	 * llmo_gateway_reload.
+	 */
+	int64_t watch_ms;
 	uint64_t seed;	  /* balancer's random seed; 0: from the clock */
-	const char *keys_file; /* API keys and tenants (keys.h); NULL: no keys, anonymous */
+	/*
+	 * API keys and tenants (keys.h), either mode; reloaded like the backends
+	 * file. NULL: no keys, requests are anonymous.
+	 */
+	const char *keys_file;
 	/*
 	 * API mode, instead of keys_file: "namespace/name" of a Secret whose
 	 * data "keys.yaml" is the keys file, watched. Until it loads, every

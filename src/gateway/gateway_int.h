@@ -34,6 +34,7 @@ struct llmo_gateway {
 	struct llmo_gateway_opts o; /* strings point at the copies below */
 	char *host, *backends_file, *ns, *keys_file, *keys_secret;
 	struct llmo_gw_keys *keys; /* NULL: no keys file, requests are anonymous */
+	struct stat keys_st;	   /* the keys file's identity when last read */
 	char *secret_ns, *secret_name;	  /* opts.keys_secret, split */
 	struct llmo_informer *secret_inf; /* on that Secret */
 	struct event *secret_ev;	  /* reads it after a change */
@@ -59,14 +60,22 @@ struct llmo_gateway {
 	struct llmo_gw_backend *kick_list; /* the backends to serve, each with a reference */
 	void *held;			   /* proxy.c: requests held for a ready replica */
 
-	/* static mode: the file's identity when last loaded */
+	/* static mode: the file's identity when last loaded (watch_ev checks the keys file too) */
 	struct event *watch_ev;
 	struct stat file_st;
 	bool file_loaded_once;
 
-	/* API mode */
+	/*
+	 * API mode. The table is built whole once both informers have listed;
+	 * after that each change marks the model ids it touches (a workload's,
+	 * a pod's old and new workload label) and only those models are built
+	 * again, after each batch of changes (rebuild_ev).
+	 */
 	struct llmo_informer *wl_inf, *pod_inf;
 	struct event *rebuild_ev;
+	struct llmo_hmap dirty;	    /* model ids to build again (values unused) */
+	struct llmo_hmap lingering; /* ids of the models with a lingering endpoint */
+	bool rebuild_all;	    /* the next rebuild builds the whole table */
 
 	struct llmo_metrics *metrics;
 	struct llmo_metric *m_requests, *m_duration, *m_ttfb, *m_upstream_errors, *m_attempts,
@@ -97,6 +106,11 @@ void llmo__gw_scrape_tick(evutil_socket_t fd, short what, void *arg);
 /* scrape.c: ends the scrapes in flight (their backends' references go). */
 void llmo__gw_scrapes_stop(struct llmo_gateway *gw);
 
+/*
+ * gateway.c: the last request on a lingering backend (table.h) ended: the
+ * models with a lingering endpoint are built again.
+ */
+void llmo__gw_linger_done(struct llmo_gateway *gw, struct llmo_gw_backend *b);
 /* gateway.c: swaps t in as the current table (takes the caller's reference). */
 void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t);
 /*

@@ -28,8 +28,9 @@
  *
  * Lifetimes: the client owns its request; the request owns its upstream
  * connection while it is busy; idle connections live in their backend's
- * list. A request holds references on its routing table and on the
- * backend of its current attempt. Freeing happens only at the tail of a
+ * list. A request holds references on the model it was routed to (its
+ * endpoints stay as they were whatever the table does meanwhile) and on
+ * the backend of its current attempt. Freeing happens only at the tail of a
  * callback of the object freed, or of another object (an upstream callback
  * may free its client), never while a caller up the stack still uses it.
  */
@@ -108,8 +109,16 @@ struct gw_up {
  * in flight is about 1.4 KB smaller with this and the key below, which is
  * most of the gateway's memory with 1000 clients waiting).
  */
+/* Bytes first reserved for a request's head as forwarded (it grows past them). */
+#define HEAD_GUESS 512
+/* Answers' tails up to this long (short answers whole) are kept in the request itself. */
+#define TAIL_INLINE 512
+/* Model names up to this long are kept in the request itself (no allocation). */
+#define MODEL_INLINE 64
+
 struct gw_parsed {
-	char *model; /* decoded, NUL-terminated; NULL before the body is scanned */
+	char *model; /* decoded, NUL-terminated (model_inline or allocated); NULL before the body is scanned */
+	char model_inline[MODEL_INLINE];
 	size_t model_len;
 	size_t model_off, model_tok_len; /* the model's JSON token in the body */
 	size_t prompt_off, prompt_len;	 /* see struct llmo_gw_body */
@@ -121,8 +130,13 @@ struct gw_req {
 	int minor;
 	bool keep_alive;
 	int64_t t0, t_first; /* head complete; first byte of the answer sent (mono ns) */
-	struct llmo_buf line; /* "POST /v1/... HTTP/1.1\r\n" for the backend */
-	struct llmo_buf hdrs; /* the header lines forwarded */
+	/*
+	 * For the backend: the request line ("POST /v1/... HTTP/1.1\r\n", its
+	 * first line_len bytes), then the header lines forwarded and the blank
+	 * line; one buffer, one allocation per request.
+	 */
+	struct llmo_buf head;
+	size_t line_len;
 	struct llmo_buf body;
 	int64_t body_left; /* Content-Length bytes still to read */
 	bool body_chunked;
@@ -130,7 +144,7 @@ struct gw_req {
 	bool body_read; /* the whole body came: the connection can be reused */
 	struct gw_parsed parsed;
 	/* routing */
-	struct llmo_gw_table *table; /* a reference, once routed */
+	struct llmo_gw_model *routed; /* model's reference, once routed */
 	struct llmo_gw_model *model;
 	const struct llmo_gw_endpoint *ep; /* of the current or last attempt */
 	struct llmo_gw_backend *cur;	   /* the current attempt's backend (a reference) */
@@ -144,8 +158,9 @@ struct gw_req {
 	struct gw_req *hprev, *hnext;
 	struct event *hold_ev;
 	/* the tail of the answer's body, for the usage's token counts */
-	char *tail; /* tail_cap bytes, made with the first byte of a 200's body */
+	char *tail; /* tail_cap bytes (tail_inline, or allocated), from a 200's first body byte */
 	size_t tail_len, tail_cap;
+	char tail_inline[TAIL_INLINE];
 	/* the client's API key (Authorization: Bearer) and, with keys, its tenant */
 	char *auth;	  /* NUL-terminated, at most LLMO_GW_KEY_MAX bytes; NULL: none */
 	size_t auth_len;  /* 0: none */
@@ -519,6 +534,8 @@ static void attempt_end(struct gw_req *req)
 	llmo_gw_backend_end(b, req->trial);
 	req->trial = false;
 	inflight_gauge(req->gw, b);
+	if (b->linger && b->inflight == 0)
+		llmo__gw_linger_done(req->gw, b);
 	llmo_gw_backend_unref(b);
 }
 
@@ -607,14 +624,15 @@ static void req_free(struct gw_req *req)
 {
 	if (!req)
 		return;
-	llmo_buf_release(&req->line);
-	llmo_buf_release(&req->hdrs);
+	llmo_buf_release(&req->head);
 	llmo_buf_release(&req->body);
-	llmo_gw_table_unref(req->table);
+	llmo_gw_model_unref(req->routed);
 	llmo_gw_keys_unref(req->keys);
-	free(req->tail);
+	if (req->tail != req->tail_inline)
+		free(req->tail);
 	free(req->phash);
-	free(req->parsed.model);
+	if (req->parsed.model != req->parsed.model_inline)
+		free(req->parsed.model);
 	free(req->auth);
 	free(req);
 }
@@ -718,9 +736,10 @@ static void send_request(struct gw_req *req, struct gw_up *up)
 	p = PUT_LIT(p, "\r\nContent-Length: ");
 	p = put_dec(p, len);
 	p = PUT_LIT(p, "\r\n");
-	evbuffer_add(out, req->line.data, req->line.len);
+	evbuffer_add(out, req->head.data, req->line_len);
 	evbuffer_add(out, head, (size_t)(p - head));
-	evbuffer_add(out, req->hdrs.data, req->hdrs.len); /* ends with the blank line */
+	/* ends with the blank line */
+	evbuffer_add(out, req->head.data + req->line_len, req->head.len - req->line_len);
 	if (!rewrite) {
 		evbuffer_add(out, req->body.data, req->body.len);
 		return;
@@ -951,9 +970,9 @@ void llmo__gw_held_retry(struct llmo_gateway *gw)
 		if (!m || llmo_gw_model_ready(m) == 0)
 			continue;
 		hold_unlink(r);
-		llmo_gw_table_ref(gw->table);
-		llmo_gw_table_unref(r->table);
-		r->table = gw->table;
+		llmo_gw_model_ref(m);
+		llmo_gw_model_unref(r->routed);
+		r->routed = m;
 		r->model = m;
 		r->keyed = false;
 		r->hnext = go;
@@ -982,12 +1001,12 @@ static const char *req_tenant_key(const struct gw_req *req, size_t *len)
 }
 
 /*
- * The value of the forwarded header name (case-insensitive) in req->hdrs,
+ * The value of the forwarded header name (case-insensitive) in req->head,
  * or NULL. The lines there are "Name: value\r\n", checked by the parser.
  */
 static const char *find_header(const struct gw_req *req, const char *name, size_t *len)
 {
-	const char *p = req->hdrs.data, *end = p + req->hdrs.len;
+	const char *p = req->head.data + req->line_len, *end = req->head.data + req->head.len;
 	size_t n = strlen(name);
 
 	while (p < end) {
@@ -1192,7 +1211,8 @@ static void abort_answer(struct gw_req *req, enum fail kind, const char *why)
  * in's front next). An answer of known length smaller than that gets a
  * buffer of its size: a 2 KiB malloc is a "large" one to glibc, which
  * consolidates its free lists for it, about 1% of the proxy's CPU time when
- * done for every small answer.
+ * done for every small answer; one of at most TAIL_INLINE bytes (a short
+ * answer) is kept in the request itself, without an allocation.
  */
 static void tail_keep(struct gw_req *req, struct evbuffer *in, size_t n)
 {
@@ -1204,7 +1224,10 @@ static void tail_keep(struct gw_req *req, struct evbuffer *in, size_t n)
 		req->tail_cap = req->mode == B_LENGTH && req->left < LLMO_GW_USAGE_TAIL_MAX
 					? (size_t)req->left
 					: LLMO_GW_USAGE_TAIL_MAX;
-		if (req->tail_cap == 0 || !(req->tail = malloc(req->tail_cap)))
+		if (req->tail_cap == 0)
+			return;
+		req->tail = req->tail_cap <= TAIL_INLINE ? req->tail_inline : malloc(req->tail_cap);
+		if (!req->tail)
 			return; /* no memory: no token counts for this answer */
 	}
 	keep = LLMO_MIN(n, req->tail_cap);
@@ -1701,13 +1724,17 @@ static int req_prepare(struct gw_req *req, const struct llmo_gw_request_head *h,
 	bool conn = has_connection(h->headers, h->nheaders);
 	int rc;
 
-	rc = llmo_buf_append(&req->line, h->method, h->method_len);
+	/* most heads fit: one allocation, not one per doubling */
+	rc = llmo_buf_grow(&req->head, HEAD_GUESS);
 	if (!rc)
-		rc = llmo_buf_putc(&req->line, ' ');
+		rc = llmo_buf_append(&req->head, h->method, h->method_len);
 	if (!rc)
-		rc = llmo_buf_append(&req->line, h->target, h->target_len);
+		rc = llmo_buf_putc(&req->head, ' ');
 	if (!rc)
-		rc = llmo_buf_puts(&req->line, " HTTP/1.1\r\n");
+		rc = llmo_buf_append(&req->head, h->target, h->target_len);
+	if (!rc)
+		rc = llmo_buf_puts(&req->head, " HTTP/1.1\r\n");
+	req->line_len = req->head.len;
 	for (size_t i = 0; i < h->nheaders && !rc; i++) {
 		const struct llmo_gw_header *hd = &h->headers[i];
 
@@ -1718,30 +1745,30 @@ static int req_prepare(struct gw_req *req, const struct llmo_gw_request_head *h,
 			continue; /* merged below */
 		if (req->gw->keys && is_authorization(hd))
 			continue; /* the gateway's credential, not the replica's */
-		rc = llmo_buf_append(&req->hdrs, hd->name, hd->name_len);
+		rc = llmo_buf_append(&req->head, hd->name, hd->name_len);
 		if (!rc)
-			rc = llmo_buf_puts(&req->hdrs, ": ");
+			rc = llmo_buf_puts(&req->head, ": ");
 		if (!rc)
-			rc = llmo_buf_append(&req->hdrs, hd->value, hd->value_len);
+			rc = llmo_buf_append(&req->head, hd->value, hd->value_len);
 		if (!rc)
-			rc = llmo_buf_puts(&req->hdrs, "\r\n");
+			rc = llmo_buf_puts(&req->head, "\r\n");
 	}
 	/* X-Forwarded-For: what came (every such line, in order), then this client's address */
 	if (!rc)
-		rc = llmo_buf_puts(&req->hdrs, "X-Forwarded-For: ");
+		rc = llmo_buf_puts(&req->head, "X-Forwarded-For: ");
 	for (size_t i = 0; i < h->nheaders && !rc; i++) {
 		const struct llmo_gw_header *hd = &h->headers[i];
 
 		if (hd->id != LLMO_GW_H_X_FORWARDED_FOR || hd->value_len == 0)
 			continue;
-		rc = llmo_buf_append(&req->hdrs, hd->value, hd->value_len);
+		rc = llmo_buf_append(&req->head, hd->value, hd->value_len);
 		if (!rc)
-			rc = llmo_buf_puts(&req->hdrs, ", ");
+			rc = llmo_buf_puts(&req->head, ", ");
 	}
 	if (!rc)
-		rc = llmo_buf_puts(&req->hdrs, peer);
+		rc = llmo_buf_puts(&req->head, peer);
 	if (!rc)
-		rc = llmo_buf_puts(&req->hdrs, "\r\n\r\n"); /* and the blank line */
+		rc = llmo_buf_puts(&req->head, "\r\n\r\n"); /* and the blank line */
 	return rc;
 }
 
@@ -1766,8 +1793,8 @@ static int start_request(struct llmo__gw_client *c, const struct llmo_gw_request
 	req->keep_alive = h->keep_alive;
 	req->t0 = now_ns();
 	req->status = 0;
-	llmo_buf_init(&req->line, LLMO_GATEWAY_HEAD_MAX + 64);
-	llmo_buf_init(&req->hdrs, 2 * LLMO_GATEWAY_HEAD_MAX);
+	/* the line and the headers (at most the head's size each), with what the gateway adds */
+	llmo_buf_init(&req->head, 3 * LLMO_GATEWAY_HEAD_MAX + 64);
 	llmo_buf_init(&req->body, gw->o.body_max);
 	c->req = req;
 	read_auth(req, h);
@@ -1892,7 +1919,9 @@ static void body_done(struct gw_req *req)
 		req_error(req, 404, msg, "model", "model_not_found", NULL);
 		return;
 	}
-	if (!(req->parsed.model = malloc(b.model_len + 1))) {
+	req->parsed.model = b.model_len < MODEL_INLINE ? req->parsed.model_inline
+						       : malloc(b.model_len + 1);
+	if (!req->parsed.model) {
 		req->model = NULL;
 		req_error(req, 503, "The gateway is out of memory", NULL, NULL, "Retry-After: 1\r\n");
 		return;
@@ -1903,8 +1932,8 @@ static void body_done(struct gw_req *req)
 	req->parsed.model_tok_len = b.model_tok_len;
 	req->parsed.prompt_off = b.prompt_off;
 	req->parsed.prompt_len = b.prompt_len;
-	req->table = gw->table;
-	llmo_gw_table_ref(req->table);
+	req->routed = req->model;
+	llmo_gw_model_ref(req->routed);
 	dispatch(req);
 }
 

@@ -372,15 +372,87 @@ static void free_array(void *v)
 	json_decref(v);
 }
 
-static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, const json_t *w,
-			 const struct llmo_hmap *pods_by_owner)
+static const char *pod_name(const json_t *pod)
 {
-	const json_t *meta = json_object_get(w, "metadata"), *spec = json_object_get(w, "spec"),
-		     *pods, *pod, *a;
+	const char *n = jstr(json_object_get(pod, "metadata"), "name", NULL);
+
+	return n ? n : "";
+}
+
+static int cmp_pods(const void *a, const void *b)
+{
+	return strcmp(pod_name(*(const json_t *const *)a), pod_name(*(const json_t *const *)b));
+}
+
+/*
+ * m's endpoints from its workload's pods, in the order of their names (the
+ * same endpoints in the same order whatever order the cache lists them in).
+ */
+static int kube_endpoints(struct llmo_gw_table *t, struct llmo_gw_backends *r,
+			  struct llmo_gw_model *m, const char *served, const json_t *pods)
+{
+	size_t n = json_array_size(pods), i;
+	const json_t **sorted;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	/* bounded by the informer's cache (LLMO_INFORMER_OBJECTS_MAX) */
+	if (!(sorted = malloc(n * sizeof(*sorted))))
+		return LLMO_ENOMEM;
+	for (i = 0; i < n; i++)
+		sorted[i] = json_array_get(pods, i);
+	qsort(sorted, n, sizeof(*sorted), cmp_pods);
+	for (i = 0; i < n; i++) {
+		const json_t *pod = sorted[i];
+		const json_t *pmeta = json_object_get(pod, "metadata");
+		const json_t *labels = json_object_get(pmeta, "labels");
+		const char *track = json_string_value(json_object_get(labels, LLMO_GW_LABEL_TRACK));
+		const char *pm = json_string_value(json_object_get(labels, LLMO_GW_LABEL_MODEL));
+		const char *pv = json_string_value(json_object_get(labels, LLMO_GW_LABEL_VERSION));
+		const char *pname = jstr(pmeta, "name", NULL);
+		bool draining = pod_draining(pmeta), ready = pod_ready(pod);
+		char addr[LLMO_GW_ADDR_MAX + 1], pserved[600];
+		struct llmo_gw_backend *b;
+
+		if (pod_address(pod, addr, sizeof(addr)))
+			continue;
+		/* a draining pod stays while it has requests to finish, Ready or not */
+		if (!ready && !(draining && (b = llmo_gw_backend_find(r, addr)) && b->inflight > 0))
+			continue;
+		if (pm && *pm && pv && *pv)
+			snprintf(pserved, sizeof(pserved), "%s:%s", pm, pv);
+		else
+			snprintf(pserved, sizeof(pserved), "%s", served);
+		if (track && strlen(track) > LLMO_GW_TRACK_MAX)
+			track = NULL;
+		rc = llmo_gw_table_add_endpoint(t, r, m, addr, pserved, track, 1, draining, NULL);
+		if (rc == LLMO_ENOMEM)
+			break;
+		if (!rc) {
+			struct llmo_gw_endpoint *e = &m->eps.items[m->eps.len - 1];
+
+			e->linger = !ready;
+			if (pname && !(e->pod = llmo_strdup(pname))) {
+				rc = LLMO_ENOMEM;
+				break;
+			}
+		}
+		rc = 0; /* a pod that does not fit is skipped */
+	}
+	free(sorted);
+	return rc;
+}
+
+/* Adds workload w's model to t, its endpoints from pods (an array, NULL: none). */
+static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, const json_t *w,
+			 const json_t *pods)
+{
+	const json_t *meta = json_object_get(w, "metadata"), *spec = json_object_get(w, "spec"), *a;
 	const char *ns = jstr(meta, "namespace", NULL), *name = jstr(meta, "name", NULL);
 	const char *model = jstr(spec, "modelName", NULL), *version = jstr(spec, "modelVersion", NULL);
 	struct llmo_gw_model *m;
-	struct llmo_buf id, served, key;
+	struct llmo_buf id, served;
 	size_t i;
 	int rc = 0;
 
@@ -388,9 +460,7 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 		return 0;
 	llmo_buf_init(&id, 1024);
 	llmo_buf_init(&served, 1024);
-	llmo_buf_init(&key, 1024);
-	if (llmo_buf_appendf(&id, "%s/%s", ns ? ns : "", name) ||
-	    llmo_buf_appendf(&key, "%s/%s", ns ? ns : "", name)) {
+	if (llmo_buf_appendf(&id, "%s/%s", ns ? ns : "", name)) {
 		rc = LLMO_ENOMEM;
 		goto out;
 	}
@@ -417,45 +487,52 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 			llmo_gw_table_add_name(t, m, json_string_value(a), LLMO_GW_PRIO_ALIAS, NULL);
 	if (model && *model && served.len <= LLMO_GW_MODEL_MAX)
 		llmo_gw_table_add_name(t, m, served.data, LLMO_GW_PRIO_MODEL, NULL);
-	pods = llmo_hmap_get(pods_by_owner, key.data);
-	json_array_foreach(pods, i, pod) {
-		const json_t *pmeta = json_object_get(pod, "metadata");
-		const json_t *labels = json_object_get(pmeta, "labels");
-		const char *track = json_string_value(json_object_get(labels, LLMO_GW_LABEL_TRACK));
-		const char *pm = json_string_value(json_object_get(labels, LLMO_GW_LABEL_MODEL));
-		const char *pv = json_string_value(json_object_get(labels, LLMO_GW_LABEL_VERSION));
-		const char *pname = jstr(pmeta, "name", NULL);
-		bool draining = pod_draining(pmeta);
-		char addr[LLMO_GW_ADDR_MAX + 1], pserved[600];
-		struct llmo_gw_backend *b;
-
-		if (pod_address(pod, addr, sizeof(addr)))
-			continue;
-		/* a draining pod stays while it has requests to finish, Ready or not */
-		if (!pod_ready(pod) &&
-		    !(draining && (b = llmo_gw_backend_find(r, addr)) && b->inflight > 0))
-			continue;
-		if (pm && *pm && pv && *pv)
-			snprintf(pserved, sizeof(pserved), "%s:%s", pm, pv);
-		else
-			snprintf(pserved, sizeof(pserved), "%s", served.data);
-		if (track && strlen(track) > LLMO_GW_TRACK_MAX)
-			track = NULL;
-		rc = llmo_gw_table_add_endpoint(t, r, m, addr, pserved, track, 1, draining, NULL);
-		if (rc == LLMO_ENOMEM)
-			goto out;
-		if (!rc && pname &&
-		    !(m->eps.items[m->eps.len - 1].pod = llmo_strdup(pname))) {
-			rc = LLMO_ENOMEM;
-			goto out;
-		}
-		rc = 0; /* a pod that does not fit is skipped */
-	}
+	rc = kube_endpoints(t, r, m, served.data, pods);
 out:
 	llmo_buf_release(&id);
 	llmo_buf_release(&served);
-	llmo_buf_release(&key);
 	return rc;
+}
+
+bool llmo_gw_kube_key(const json_t *obj, bool pod, char *buf, size_t size)
+{
+	const json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = jstr(meta, "namespace", NULL), *name;
+	int n;
+
+	name = pod ? json_string_value(json_object_get(json_object_get(meta, "labels"),
+						       LLMO_GW_LABEL_WORKLOAD))
+		   : jstr(meta, "name", NULL);
+	if (!name || !*name)
+		return false;
+	n = snprintf(buf, size, "%s/%s", ns ? ns : "", name);
+	return n > 0 && (size_t)n < size;
+}
+
+int llmo_gw_table_update_kube(struct llmo_gw_table *t, struct llmo_gw_backends *r,
+			      const char *key, const json_t *workload, const json_t *pods,
+			      struct llmo_error *err)
+{
+	struct llmo_gw_model *old = llmo_gw_table_model(t, key), *m;
+	char wkey[LLMO_GW_MODEL_ID_MAX];
+	int rc;
+
+	if (old)
+		llmo_gw_table_remove_model(t, old);
+	if (!workload)
+		return 0;
+	if (!llmo_gw_kube_key(workload, false, wkey, sizeof(wkey)) || strcmp(wkey, key) != 0)
+		return llmo_error_set(err, LLMO_EINVAL, "workload %s is not %s",
+				      llmo_gw_kube_key(workload, false, wkey, sizeof(wkey)) ? wkey
+											    : "(no name)",
+				      key);
+	rc = kube_workload(t, r, workload, pods);
+	if (rc && (m = llmo_gw_table_model(t, key)))
+		llmo_gw_table_remove_model(t, m); /* never half a model */
+	if (rc)
+		return llmo_error_set(err, rc, "building the routing table's model %s: %s", key,
+				      llmo_strerror(rc));
+	return 0;
 }
 
 /* ---- informer transforms ---- */
@@ -579,16 +656,11 @@ int llmo_gw_table_from_kube(const json_t *workloads, const json_t *pods,
 	llmo_hmap_init(&by_owner);
 	/* the pods of each workload, by "namespace/workload" */
 	json_array_foreach(pods, i, o) {
-		const json_t *meta = json_object_get(o, "metadata");
-		const char *owner = json_string_value(
-			json_object_get(json_object_get(meta, "labels"), LLMO_GW_LABEL_WORKLOAD));
-		const char *ns = jstr(meta, "namespace", NULL);
-		char key[600];
+		char key[LLMO_GW_MODEL_ID_MAX];
 		json_t *list;
 
-		if (!owner)
+		if (!llmo_gw_kube_key(o, true, key, sizeof(key)))
 			continue;
-		snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", owner);
 		list = llmo_hmap_get(&by_owner, key);
 		if (!list) {
 			if (!(list = json_array()) || llmo_hmap_put(&by_owner, key, list, NULL)) {
@@ -604,9 +676,13 @@ int llmo_gw_table_from_kube(const json_t *workloads, const json_t *pods,
 	}
 	if ((rc = llmo_gw_table_new(&t)))
 		goto out;
-	json_array_foreach(workloads, i, o)
-		if ((rc = kube_workload(t, r, o, &by_owner)))
+	json_array_foreach(workloads, i, o) {
+		char key[LLMO_GW_MODEL_ID_MAX];
+
+		if (llmo_gw_kube_key(o, false, key, sizeof(key)) &&
+		    (rc = kube_workload(t, r, o, llmo_hmap_get(&by_owner, key))))
 			goto out;
+	}
 	*out = t;
 	t = NULL;
 out:

@@ -75,11 +75,37 @@ int llmo_gw_table_from_file(const char *path, struct llmo_gw_backends *r,
  * status.tracks[] ({name, weight}); spec.deploymentStrategy.type abTest
  * makes the choice sticky (abTest.stickyBy tenant, the default, or header
  * with abTest.header). Objects that do not fit (no name, a bad address)
- * are skipped, never fatal.
+ * are skipped, never fatal. A model's endpoints are in the order of their
+ * pods' names.
  */
 int llmo_gw_table_from_kube(const json_t *workloads, const json_t *pods,
 			    struct llmo_gw_backends *r, struct llmo_gw_table **out,
 			    struct llmo_error *err);
+
+/* Longest model id in API mode ("namespace/name", each at most 253 bytes), NUL included. */
+#define LLMO_GW_MODEL_ID_MAX 512
+
+/*
+ * The model id a workload ("namespace/name") or a pod ("namespace/" and its
+ * label llm.orchestrator.io/workload) belongs to, into buf. false when it
+ * has none, or it does not fit.
+ */
+bool llmo_gw_kube_key(const json_t *obj, bool pod, char *buf, size_t size);
+
+/*
+ * One workload's change, without the rest of the table: takes the model
+ * with id key out of t (requests routed to it keep it) and, when workload
+ * is not NULL (its id must be key), adds it again from workload and pods
+ * (a JSON array, any order, NULL for none: the pods of key's namespace
+ * labelled with its name), as llmo_gw_table_from_kube builds it. A table
+ * changed this way after every change of a workload or of a pod (for the
+ * keys of its old and new labels) routes as one built whole from the same
+ * objects. LLMO_ENOMEM (the model is then left out), LLMO_EINVAL (workload
+ * is not key).
+ */
+int llmo_gw_table_update_kube(struct llmo_gw_table *t, struct llmo_gw_backends *r,
+			      const char *key, const json_t *workload, const json_t *pods,
+			      struct llmo_error *err);
 
 /*
  * Informer transforms (llmo_informer_set_transform): a new object with only

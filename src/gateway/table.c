@@ -12,11 +12,57 @@
 
 #include "base/banned.h"
 
-/* What a name leads to, with the claim that won it. */
-struct name_entry {
+/* One model's claim on a name. */
+struct claim {
 	struct llmo_gw_model *m;
 	int prio;
 };
+
+/*
+ * What a name leads to: the winning claim, and the others (most names have
+ * none: nothing is allocated for them). A better claim is a lower priority,
+ * then a smaller model id.
+ */
+struct name_entry {
+	struct llmo_gw_model *m; /* the winner */
+	int prio;
+	uint32_t nmore, capmore;
+	struct claim *more;
+};
+
+static bool claim_better(const struct llmo_gw_model *a, int pa, const struct llmo_gw_model *b,
+			 int pb)
+{
+	return pa < pb || (pa == pb && strcmp(a->id, b->id) < 0);
+}
+
+static void name_entry_free(void *v)
+{
+	struct name_entry *e = v;
+
+	if (e)
+		free(e->more);
+	free(e);
+}
+
+/* Appends a losing claim. LLMO_ENOMEM. */
+static int name_entry_push(struct name_entry *e, struct llmo_gw_model *m, int prio)
+{
+	if (e->nmore == e->capmore) {
+		uint32_t cap = e->capmore ? e->capmore * 2 : 2;
+		struct claim *c;
+
+		/* at most one claim per model of the table: bounded by LLMO_GW_MODELS_MAX */
+		if (cap > LLMO_GW_MODELS_MAX || !(c = realloc(e->more, cap * sizeof(*c))))
+			return LLMO_ENOMEM;
+		e->more = c;
+		e->capmore = cap;
+	}
+	e->more[e->nmore].m = m;
+	e->more[e->nmore].prio = prio;
+	e->nmore++;
+	return 0;
+}
 
 /* ---- backends ---- */
 
@@ -186,9 +232,14 @@ void llmo_gw_table_ref(struct llmo_gw_table *t)
 	t->refs++;
 }
 
-static void model_free(struct llmo_gw_model *m)
+void llmo_gw_model_ref(struct llmo_gw_model *m)
 {
-	if (!m)
+	m->refs++;
+}
+
+void llmo_gw_model_unref(struct llmo_gw_model *m)
+{
+	if (!m || --m->refs > 0)
 		return;
 	for (size_t i = 0; i < m->eps.len; i++) {
 		struct llmo_gw_endpoint *e = &m->eps.items[i];
@@ -218,9 +269,9 @@ void llmo_gw_table_unref(struct llmo_gw_table *t)
 	if (!t || --t->refs > 0)
 		return;
 	for (size_t i = 0; i < t->models.len; i++)
-		model_free(t->models.items[i]);
+		llmo_gw_model_unref(t->models.items[i]);
 	llmo_vec_release(&t->models);
-	llmo_hmap_release(&t->names, free);
+	llmo_hmap_release(&t->names, name_entry_free);
 	llmo_hmap_release(&t->ids, NULL);
 	free(t);
 }
@@ -237,18 +288,96 @@ int llmo_gw_table_add_model(struct llmo_gw_table *t, const char *id, struct llmo
 	if (llmo_hmap_has(&t->ids, id))
 		return llmo_error_set(err, LLMO_EEXIST, "model \"%s\" is listed twice", id);
 	m = calloc(1, sizeof(*m));
+	if (m)
+		m->refs = 1;
 	if (!m || !(m->id = llmo_strdup(id)) || llmo_hmap_put(&t->ids, id, m, NULL)) {
-		model_free(m);
+		llmo_gw_model_unref(m);
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	}
 	if (!(slot = llmo_vec_push(&t->models))) {
 		llmo_hmap_del(&t->ids, id, NULL);
-		model_free(m);
+		llmo_gw_model_unref(m);
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	}
 	*slot = m;
+	m->slot = t->models.len - 1;
 	*out = m;
 	return 0;
+}
+
+/* m claims e's name again with priority: its claim keeps the better of the two. */
+static void name_reclaim(struct name_entry *e, struct llmo_gw_model *m, int priority)
+{
+	struct claim c;
+
+	if (!e)
+		return;
+	if (e->m == m) {
+		if (priority < e->prio)
+			e->prio = priority;
+		return;
+	}
+	for (uint32_t i = 0; i < e->nmore; i++) {
+		if (e->more[i].m != m)
+			continue;
+		if (priority >= e->more[i].prio)
+			return;
+		e->more[i].prio = priority;
+		if (!claim_better(m, priority, e->m, e->prio))
+			return;
+		/* it now beats the winner: they trade places */
+		c = e->more[i];
+		e->more[i].m = e->m;
+		e->more[i].prio = e->prio;
+		e->m = c.m;
+		e->prio = c.prio;
+		return;
+	}
+}
+
+/* Takes m's claim off name; the best other claim wins it, or the name goes. */
+static void name_drop(struct llmo_gw_table *t, const char *name, struct llmo_gw_model *m)
+{
+	struct name_entry *e = llmo_hmap_get(&t->names, name);
+	uint32_t best = 0;
+
+	if (!e)
+		return;
+	if (e->m != m) {
+		for (uint32_t i = 0; i < e->nmore; i++)
+			if (e->more[i].m == m) {
+				e->more[i] = e->more[--e->nmore];
+				break;
+			}
+		return;
+	}
+	if (e->nmore == 0) {
+		llmo_hmap_del(&t->names, name, NULL);
+		name_entry_free(e);
+		return;
+	}
+	for (uint32_t i = 1; i < e->nmore; i++)
+		if (claim_better(e->more[i].m, e->more[i].prio, e->more[best].m, e->more[best].prio))
+			best = i;
+	e->m = e->more[best].m;
+	e->prio = e->more[best].prio;
+	e->more[best] = e->more[--e->nmore];
+}
+
+void llmo_gw_table_remove_model(struct llmo_gw_table *t, struct llmo_gw_model *m)
+{
+	struct llmo_gw_model *last;
+
+	for (size_t i = 0; i < m->names.len; i++)
+		name_drop(t, m->names.items[i], m);
+	llmo_hmap_del(&t->ids, m->id, NULL);
+	/* the last model takes its slot: O(1), the order of models means nothing */
+	last = t->models.items[t->models.len - 1];
+	t->models.items[m->slot] = last;
+	last->slot = m->slot;
+	t->models.len--;
+	t->neps -= m->eps.len;
+	llmo_gw_model_unref(m);
 }
 
 int llmo_gw_table_add_name(struct llmo_gw_table *t, struct llmo_gw_model *m, const char *name,
@@ -259,8 +388,7 @@ int llmo_gw_table_add_name(struct llmo_gw_table *t, struct llmo_gw_model *m, con
 
 	for (size_t i = 0; i < m->names.len; i++)
 		if (strcmp(m->names.items[i], name) == 0) {
-			if (e && e->m == m && priority < e->prio)
-				e->prio = priority;
+			name_reclaim(e, m, priority);
 			return 0;
 		}
 	if (m->names.len >= LLMO_GW_NAMES_MAX)
@@ -272,15 +400,26 @@ int llmo_gw_table_add_name(struct llmo_gw_table *t, struct llmo_gw_model *m, con
 	}
 	*slot = copy;
 	if (e) {
-		if (e->prio < priority || (e->prio == priority && strcmp(e->m->id, m->id) <= 0))
-			return 0;
-		e->m = m;
-		e->prio = priority;
+		int rc;
+
+		if (!claim_better(m, priority, e->m, e->prio))
+			rc = name_entry_push(e, m, priority);
+		else if (!(rc = name_entry_push(e, e->m, e->prio))) {
+			e->m = m;
+			e->prio = priority;
+		}
+		if (rc) {
+			m->names.len--;
+			free(copy);
+			return llmo_error_set(err, rc, "out of memory");
+		}
 		return 0;
 	}
-	e = malloc(sizeof(*e));
+	e = calloc(1, sizeof(*e));
 	if (!e || llmo_hmap_put(&t->names, name, e, NULL)) {
 		free(e);
+		m->names.len--;
+		free(copy);
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	}
 	e->m = m;
@@ -335,6 +474,7 @@ int llmo_gw_table_add_endpoint(struct llmo_gw_table *t, struct llmo_gw_backends 
 			return llmo_error_set(err, LLMO_EINVAL, "model name is not valid UTF-8");
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	}
+	t->neps++;
 	return 0;
 }
 

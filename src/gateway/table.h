@@ -9,10 +9,14 @@
  *         -> struct llmo_gw_model (one workload, or one entry of the static file)
  *             -> endpoints: backend + the model name it serves + track + weight
  *
- * A table is built whole (from the static backends file or from the API's
- * workloads and pods, source.h) and swapped in; requests in flight keep a
- * reference to the table they were routed with, so a swap never pulls an
- * endpoint from under them. Backends are shared between tables through a
+ * A table is built whole (from the static backends file, or from the API's
+ * workloads and pods at start, source.h) and swapped in, or changed one
+ * model at a time (llmo_gw_table_remove_model, then the model built again:
+ * what the API's changes do, so that a pod's change costs its workload's
+ * entries, not the whole table). A model, once its endpoints are added, is
+ * never changed: a change builds a new one. Requests in flight keep a
+ * reference to the model they were routed with, so neither a swap nor a
+ * model's replacement pulls an endpoint from under them. Backends are shared between tables through a
  * registry keyed by address, so their load, circuit-breaker state and idle
  * connections survive swaps; a backend lives while a table or a request
  * holds a reference.
@@ -83,6 +87,12 @@ struct llmo_gw_backend {
 	int waiting;	 /* vllm:num_requests_waiting: counted into its load */
 	double kv_usage; /* vllm:gpu_cache_usage_perc */
 	bool scraped;	 /* the last scrape succeeded and named one of them */
+	/*
+	 * An endpoint of a model in the table lingers on it (draining, not
+	 * Ready, requests in flight): the gateway builds that model again when
+	 * they are done.
+	 */
+	bool linger;
 };
 
 /*
@@ -127,6 +137,12 @@ struct llmo_gw_endpoint {
 	char *track;			 /* "stable", "canary", ... */
 	uint32_t weight;		 /* 1 .. LLMO_GW_WEIGHT_MAX */
 	bool draining;			 /* terminating: never picked for a new request */
+	/*
+	 * API mode: draining and not Ready, listed only while requests are in
+	 * flight on its backend (source.h); the model is to be built again
+	 * once they are done.
+	 */
+	bool linger;
 	char *pod;			 /* API mode: the pod's name (metrics); else NULL */
 };
 
@@ -140,6 +156,8 @@ struct llmo_gw_track {
 enum llmo_gw_sticky { LLMO_GW_STICKY_NONE, LLMO_GW_STICKY_TENANT, LLMO_GW_STICKY_HEADER };
 
 struct llmo_gw_model {
+	int refs;	/* the table's, and each request's routed to it */
+	size_t slot;	/* its index in its table's models, while in one */
 	char *id;				  /* static name, or "namespace/workload" */
 	char *ns, *workload;			  /* API mode: the workload's; else NULL */
 	LLMO_VEC(struct llmo_gw_endpoint) eps;
@@ -156,8 +174,14 @@ struct llmo_gw_model {
 
 struct llmo_gw_table {
 	int refs;
-	LLMO_VEC(struct llmo_gw_model *) models;
-	struct llmo_hmap names; /* name -> struct name_entry (private) */
+	LLMO_VEC(struct llmo_gw_model *) models; /* in no particular order */
+	size_t neps;		/* endpoints of all the models */
+	/*
+	 * name -> struct name_entry (private): the model it leads to, and every
+	 * other model's claim on it, so that removing a model hands its names
+	 * to the next best claim without a look at the other models.
+	 */
+	struct llmo_hmap names;
 	struct llmo_hmap ids;   /* model id -> its struct llmo_gw_model (borrowed from models) */
 };
 
@@ -166,6 +190,18 @@ int llmo_gw_table_new(struct llmo_gw_table **out);
 void llmo_gw_table_ref(struct llmo_gw_table *t);
 /* Drops a reference; the last frees the table and releases its backends. NULL is fine. */
 void llmo_gw_table_unref(struct llmo_gw_table *t);
+
+/* A reference on m, for a request routed to it. */
+void llmo_gw_model_ref(struct llmo_gw_model *m);
+/* Drops one; the last frees m and releases its backends. NULL is fine. */
+void llmo_gw_model_unref(struct llmo_gw_model *m);
+
+/*
+ * Takes m out of t: its names go to the next best claim (as a table built
+ * without m would have them), and t's reference goes (requests routed to
+ * m keep theirs).
+ */
+void llmo_gw_table_remove_model(struct llmo_gw_table *t, struct llmo_gw_model *m);
 
 /* Adds a model with id (unique in the table: LLMO_EEXIST otherwise). */
 int llmo_gw_table_add_model(struct llmo_gw_table *t, const char *id, struct llmo_gw_model **out,

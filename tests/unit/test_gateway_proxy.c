@@ -760,6 +760,119 @@ static bool poll_until(bool (*pred)(void *), void *ctx)
 	return false;
 }
 
+/* /metrics has want (may be NULL) and not absent (may be NULL). */
+struct metrics_check {
+	const char *url, *want, *want2, *absent;
+};
+
+static bool metrics_match(void *ctx)
+{
+	const struct metrics_check *mc = ctx;
+	struct resp r = {0};
+	bool ok;
+
+	http(mc->url, "/metrics", NULL, &r);
+	ok = r.status == 200 && (!mc->want || strstr(r.body.data, mc->want)) &&
+	     (!mc->want2 || strstr(r.body.data, mc->want2)) &&
+	     (!mc->absent || !strstr(r.body.data, mc->absent));
+	llmo_buf_release(&r.body);
+	return ok;
+}
+
+struct slow_chat {
+	const char *url;
+	long status;
+};
+
+/* A chat of 750 tokens (1.5 s at the simulator's 2 ms per token), with the key. */
+static void *slow_chat_main(void *arg)
+{
+	struct slow_chat *sc = arg;
+	struct resp r = {0};
+
+	r.extra = curl_slist_append(NULL, "Authorization: Bearer " API_KEY);
+	{
+		struct curl_slist *h = r.extra;
+
+		http(sc->url, "/v1/chat/completions", chat("chatty", "\"max_tokens\":750"), &r);
+		curl_slist_free_all(h);
+	}
+	sc->status = r.status;
+	llmo_buf_release(&r.body);
+	return NULL;
+}
+
+/* Creates pod name of the workload chat at the simulator's port (hp), Ready. */
+static void ready_pod(struct kube_fixture *f, const char *name, const char *hp)
+{
+	struct llmo_error err = {0};
+	json_t *pod, *patch;
+
+	pod = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:{s:s}},"
+			" s:{s:[{s:s, s:s, s:[{s:s, s:i}]}]}}",
+			"apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "labels",
+			"llm.orchestrator.io/workload", "chat", "llm.orchestrator.io/track", "stable",
+			"annotations", "llm.orchestrator.io/host-ports", hp, "spec", "containers",
+			"name", "model-server", "image", "sim", "ports", "name", "http",
+			"containerPort", 8000);
+	if (llmo_kube_create(f->client, &llmo_kube_pods, "default", pod, NULL, &err))
+		fail_msg("pod: %s", err.msg);
+	patch = json_pack("{s:{s:s, s:s, s:[{s:s, s:s}]}}", "status", "phase", "Running", "podIP",
+			  "127.0.0.1", "conditions", "type", "Ready", "status", "True");
+	if (llmo_kube_patch(f->client, &llmo_kube_pods, "default", name, "status",
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("pod status: %s", err.msg);
+	json_decref(pod);
+	json_decref(patch);
+}
+
+/*
+ * A pod that stops being Ready while draining stays in the table while its
+ * request runs (reported in flight), and leaves once that request ends,
+ * with no other change to the workload or its pods.
+ */
+static void check_linger(struct kube_fixture *f, const char *url, const char *hp)
+{
+	struct llmo_error err = {0};
+	struct slow_chat sc = {url, 0};
+	struct metrics_check in_flight = {
+		url,
+		"llmo_gateway_pod_inflight{namespace=\"default\",workload=\"chat\",pod=\"chat-slow\","
+		"track=\"stable\"} 1\n",
+		NULL, NULL};
+	struct metrics_check lingers = {
+		url, in_flight.want,
+		"llmo_gateway_endpoints{model=\"default/chat\",state=\"draining\"} 1\n", NULL};
+	struct metrics_check gone = {
+		url, "llmo_gateway_endpoints{model=\"default/chat\",state=\"draining\"} 0\n", NULL,
+		"pod=\"chat-slow\""};
+	pthread_t t;
+	json_t *patch;
+
+	ready_pod(f, "chat-slow", hp);
+	assert_true(poll_until(gateway_routes, (void *)url));
+	assert_int_equal(pthread_create(&t, NULL, slow_chat_main, &sc), 0);
+	assert_true(poll_until(metrics_match, &in_flight));
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "llm.orchestrator.io/draining",
+			  "true");
+	if (llmo_kube_patch(f->client, &llmo_kube_pods, "default", "chat-slow", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("pod annotation: %s", err.msg);
+	json_decref(patch);
+	patch = json_pack("{s:{s:[{s:s, s:s}]}}", "status", "conditions", "type", "Ready", "status",
+			  "False");
+	if (llmo_kube_patch(f->client, &llmo_kube_pods, "default", "chat-slow", "status",
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("pod status: %s", err.msg);
+	json_decref(patch);
+	/* not Ready, draining: still listed while its request runs */
+	assert_true(poll_until(metrics_match, &lingers));
+	pthread_join(t, NULL);
+	assert_int_equal(sc.status, 200);
+	/* its request done: gone, without any other change */
+	assert_true(poll_until(metrics_match, &gone));
+}
+
 static void test_api_mode(void **state)
 {
 	struct kube_fixture f;
@@ -772,7 +885,7 @@ static void test_api_mode(void **state)
 	struct llmo_sim_opts so;
 	pthread_t thread;
 	char url[64], hp[64];
-	json_t *wl, *pod, *patch, *secret;
+	json_t *wl, *patch, *secret;
 	struct resp r;
 	int quit[2];
 	struct event *quit_ev;
@@ -784,7 +897,8 @@ static void test_api_mode(void **state)
 	so.port = 0;
 	so.models = models;
 	so.nmodels = 1;
-	so.ttft_base_ns = so.itl_ns = 0;
+	so.ttft_base_ns = 0;
+	so.itl_ns = 2000000; /* 2 ms: check_linger's request takes 1.5 s, the others 6 ms */
 	assert_int_equal(llmo_sim_new(base, &so, &sim, &err), 0);
 	/* the workload and a replica the way the controller and the agent leave them */
 	wl = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:[s]}}", "apiVersion",
@@ -793,23 +907,8 @@ static void test_api_mode(void **state)
 	if (llmo_kube_create(f.client, &llmo_kube_llmworkloads, "default", wl, NULL, &err))
 		fail_msg("workload: %s", err.msg);
 	snprintf(hp, sizeof(hp), "{\"8000\": %d}", llmo_sim_port(sim));
-	pod = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:{s:s}},"
-			" s:{s:[{s:s, s:s, s:[{s:s, s:i}]}]}}",
-			"apiVersion", "v1", "kind", "Pod", "metadata", "name", "chat-abcde", "labels",
-			"llm.orchestrator.io/workload", "chat", "llm.orchestrator.io/track", "stable",
-			"annotations", "llm.orchestrator.io/host-ports", hp, "spec", "containers",
-			"name", "model-server", "image", "sim", "ports", "name", "http",
-			"containerPort", 8000);
-	if (llmo_kube_create(f.client, &llmo_kube_pods, "default", pod, NULL, &err))
-		fail_msg("pod: %s", err.msg);
-	patch = json_pack("{s:{s:s, s:s, s:[{s:s, s:s}]}}", "status", "phase", "Running", "podIP",
-			  "127.0.0.1", "conditions", "type", "Ready", "status", "True");
-	if (llmo_kube_patch(f.client, &llmo_kube_pods, "default", "chat-abcde", "status",
-			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
-		fail_msg("pod status: %s", err.msg);
+	ready_pod(&f, "chat-abcde", hp);
 	json_decref(wl);
-	json_decref(pod);
-	json_decref(patch);
 	/* the keys Secret: "tenants: [{name: t, keys: [sk-test-0001]}]", base64 */
 	secret = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
 			   "metadata", "name", "llmo-keys", "data", "keys.yaml",
@@ -852,6 +951,7 @@ static void test_api_mode(void **state)
 					  LLMO_KUBE_PROPAGATE_DEFAULT, NULL, &err),
 			 0);
 	assert_true(poll_until(gateway_refuses, url));
+	check_linger(&f, url, hp);
 
 	assert_int_equal(write(quit[1], "q", 1), 1);
 	pthread_join(thread, NULL);

@@ -580,6 +580,249 @@ static void test_each_name_sorted(void **state)
 	llmo_gw_backends_release(&r);
 }
 
+/* ---- changed one model at a time, against the table built whole ---- */
+
+static uint64_t rnd_state;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (unsigned)((rnd_state >> 33) % n);
+}
+
+static const char *pick(const char *const *v, unsigned n)
+{
+	return v[rnd(n)];
+}
+
+/* A workload of a small world, so that names collide (aliases, model:version). */
+static json_t *random_workload(const char *ns, const char *name)
+{
+	static const char *const models[] = {"m0", "m1", "w1", NULL};
+	static const char *const versions[] = {"v1", "v2", "v3"};
+	static const char *const aliases[] = {"w0", "w1", "m0:v1", "m1:latest", "x", "y"};
+	const char *model = pick(models, 4);
+	json_t *w = json_pack("{s:{s:s, s:s, s:s}, s:{}}", "metadata", "namespace", ns, "name",
+			      name, "resourceVersion", "1", "spec");
+	json_t *spec = json_object_get(w, "spec");
+
+	if (model)
+		json_object_set_new(spec, "modelName", json_string(model));
+	if (model && rnd(2))
+		json_object_set_new(spec, "modelVersion", json_string(pick(versions, 3)));
+	if (rnd(2)) {
+		json_t *a = json_array();
+
+		for (unsigned i = rnd(3) + 1; i > 0; i--)
+			json_array_append_new(a, json_string(pick(aliases, 6)));
+		json_object_set_new(spec, "aliases", a);
+	}
+	if (rnd(3) == 0)
+		json_object_set_new(w, "status",
+				    json_pack("{s:[{s:s,s:i},{s:s,s:i}]}", "tracks", "name", "stable",
+					      "weight", (int)rnd(101), "name", "canary", "weight",
+					      (int)rnd(101)));
+	if (rnd(4) == 0)
+		json_object_set_new(spec, "deploymentStrategy",
+				    json_pack("{s:s,s:{s:s,s:s}}", "type", "abTest", "abTest",
+					      "stickyBy", rnd(2) ? "header" : "tenant", "header",
+					      "X-User"));
+	return w;
+}
+
+/* A pod of that world: few addresses (a backend in two models), some not ready or draining. */
+static json_t *random_pod(const char *ns, const char *name)
+{
+	static const char *const owners[] = {"w0", "w1", "w2", "w3", "w4", NULL};
+	static const char *const ips[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "fd00::1"};
+	const char *owner = pick(owners, 6);
+	json_t *p = pod(ns, name, owner ? owner : "w0", pick(ips, 5), rnd(4) != 0,
+			rnd(3) == 0 ? "{\"8000\": 41000}" : NULL);
+	json_t *meta = json_object_get(p, "metadata"), *labels = json_object_get(meta, "labels");
+
+	json_object_set_new(meta, "resourceVersion", json_string("1"));
+	if (!owner)
+		json_object_del(labels, LLMO_GW_LABEL_WORKLOAD);
+	if (rnd(3) == 0)
+		json_object_set_new(labels, LLMO_GW_LABEL_TRACK, json_string(rnd(2) ? "canary" : "b"));
+	if (rnd(4) == 0) {
+		json_object_set_new(labels, LLMO_GW_LABEL_MODEL, json_string("m9"));
+		json_object_set_new(labels, LLMO_GW_LABEL_VERSION, json_string("v9"));
+	}
+	if (rnd(5) == 0)
+		json_object_set_new(meta, "deletionTimestamp", json_string("2026-11-26T00:00:00Z"));
+	return p;
+}
+
+/* The values of obj (a JSON object) as an array, in a random order. */
+static json_t *shuffled(const json_t *obj)
+{
+	json_t *a = json_array(), *v;
+	const char *k;
+
+	json_object_foreach((json_t *)obj, k, v)
+		json_array_insert(a, rnd((unsigned)json_array_size(a) + 1), v);
+	return a;
+}
+
+static int cmp_models(const void *a, const void *b)
+{
+	return strcmp((*(struct llmo_gw_model *const *)a)->id,
+		      (*(struct llmo_gw_model *const *)b)->id);
+}
+
+/* Everything a table routes by, as text: models by id, then every name's model. */
+static void dump(const struct llmo_gw_table *t, struct llmo_buf *b)
+{
+	struct llmo_gw_model **ms = calloc(t->models.len + 1, sizeof(*ms));
+	size_t neps = 0;
+
+	assert_non_null(ms);
+	if (t->models.len)
+		memcpy(ms, t->models.items, t->models.len * sizeof(*ms));
+	qsort(ms, t->models.len, sizeof(*ms), cmp_models);
+	for (size_t i = 0; i < t->models.len; i++) {
+		const struct llmo_gw_model *m = ms[i];
+
+		assert_ptr_equal(t->models.items[m->slot], m);
+		assert_ptr_equal(llmo_gw_table_model(t, m->id), m);
+		llmo_buf_appendf(b, "%s ns=%s wl=%s sticky=%d/%s names=", m->id, m->ns, m->workload,
+				 (int)m->sticky, m->sticky_header ? m->sticky_header : "-");
+		for (size_t j = 0; j < m->names.len; j++)
+			llmo_buf_appendf(b, "%s,", m->names.items[j]);
+		for (size_t j = 0; j < m->tracks.len; j++)
+			llmo_buf_appendf(b, " track=%s:%u", m->tracks.items[j].name,
+					 m->tracks.items[j].weight);
+		for (size_t j = 0; j < m->eps.len; j++) {
+			const struct llmo_gw_endpoint *e = &m->eps.items[j];
+
+			llmo_buf_appendf(b, "\n  %s %s %s %s w=%u d=%d l=%d", e->pod, e->backend->addr,
+					 e->served_json, e->track, e->weight, e->draining, e->linger);
+		}
+		neps += m->eps.len;
+		llmo_buf_puts(b, "\n");
+	}
+	assert_int_equal(neps, t->neps);
+	assert_int_equal(llmo_hmap_count(&t->ids), t->models.len);
+	assert_int_equal(llmo_gw_table_each_name(t, collect, b), 0);
+	free(ms);
+}
+
+/*
+ * Random adds, updates and deletes of workloads and pods, in batches; after
+ * each batch the table changed model by model (the ids each change touches,
+ * as the gateway marks them) routes exactly as the table built whole from
+ * the same objects (the builder the gateway used after every batch before).
+ * Requests hold models across changes (ASan checks that nothing they hold
+ * is freed).
+ */
+static void test_kube_updates_match_whole_builds(void **state)
+{
+	static const char *const nss[] = {"a", "b"};
+	json_t *wls = json_object(), *pods = json_object();
+	struct llmo_gw_model *held[8] = {0};
+	char held_ids[8][64];
+	struct llmo_gw_backends r;
+	struct llmo_gw_table *t;
+	struct llmo_hmap dirty;
+	struct llmo_buf want, got;
+	int batches = 0;
+
+	rnd_state = 42;
+	llmo_gw_backends_init(&r, NULL, NULL);
+	llmo_hmap_init(&dirty);
+	assert_int_equal(llmo_gw_table_new(&t), 0);
+	for (int op = 0; op < 3000; op++) {
+		const char *ns = pick(nss, 2);
+		bool is_pod = rnd(3) != 0, del = rnd(4) == 0;
+		char name[16], key[64], k[LLMO_GW_MODEL_ID_MAX];
+		json_t *set = is_pod ? pods : wls, *old, *obj;
+
+		snprintf(name, sizeof(name), is_pod ? "p%u" : "w%u", rnd(is_pod ? 10 : 6));
+		snprintf(key, sizeof(key), "%s/%s", ns, name);
+		old = json_object_get(set, key);
+		/* the ids the gateway marks: the old object's and the new one's */
+		if (old && llmo_gw_kube_key(old, is_pod, k, sizeof(k)))
+			llmo_hmap_put(&dirty, k, t, NULL);
+		if (del) {
+			json_object_del(set, key);
+		} else {
+			obj = is_pod ? random_pod(ns, name) : random_workload(ns, name);
+			if (llmo_gw_kube_key(obj, is_pod, k, sizeof(k)))
+				llmo_hmap_put(&dirty, k, t, NULL);
+			json_object_set_new(set, key, obj);
+		}
+		if (rnd(4) != 0)
+			continue; /* more changes in this batch */
+
+		/* the batch: each marked model again, from its workload and its pods */
+		{
+			size_t it = 0;
+			const char *id;
+
+			while (llmo_hmap_next(&dirty, &it, &id, NULL)) {
+				json_t *mine = json_array(), *p;
+				const char *pk;
+
+				json_object_foreach(pods, pk, p)
+					if (llmo_gw_kube_key(p, true, k, sizeof(k)) && strcmp(k, id) == 0)
+						json_array_append(mine, p);
+				assert_int_equal(llmo_gw_table_update_kube(t, &r, id,
+									   json_object_get(wls, id),
+									   mine, NULL),
+						 0);
+				json_decref(mine);
+			}
+			llmo_hmap_release(&dirty, NULL);
+		}
+		{
+			json_t *wa = shuffled(wls), *pa = shuffled(pods);
+			struct llmo_gw_table *whole;
+
+			assert_int_equal(llmo_gw_table_from_kube(wa, pa, &r, &whole, NULL), 0);
+			llmo_buf_init(&want, LLMO_BUF_UNLIMITED);
+			llmo_buf_init(&got, LLMO_BUF_UNLIMITED);
+			dump(whole, &want);
+			dump(t, &got);
+			if (strcmp(want.data ? want.data : "", got.data ? got.data : "") != 0)
+				fail_msg("after op %d (batch %d) the tables differ:\nwhole:\n%s\nchanged:\n%s",
+					 op, batches, want.data, got.data);
+			llmo_buf_release(&want);
+			llmo_buf_release(&got);
+			llmo_gw_table_unref(whole);
+			json_decref(wa);
+			json_decref(pa);
+		}
+		batches++;
+		/* a request routed now holds its model; an older one ends */
+		{
+			unsigned slot = rnd(8);
+
+			if (held[slot]) {
+				/* what it was routed with, whatever the table did since */
+				assert_string_equal(held[slot]->id, held_ids[slot]);
+				for (size_t j = 0; j < held[slot]->eps.len; j++)
+					assert_non_null(held[slot]->eps.items[j].backend->addr);
+				llmo_gw_model_unref(held[slot]);
+				held[slot] = NULL;
+			}
+			if (t->models.len) {
+				held[slot] = t->models.items[rnd((unsigned)t->models.len)];
+				llmo_gw_model_ref(held[slot]);
+				snprintf(held_ids[slot], sizeof(held_ids[slot]), "%s", held[slot]->id);
+			}
+		}
+	}
+	assert_true(batches > 500);
+	llmo_hmap_release(&dirty, NULL);
+	for (int i = 0; i < 8; i++)
+		llmo_gw_model_unref(held[i]);
+	llmo_gw_table_unref(t);
+	llmo_gw_backends_release(&r);
+	json_decref(wls);
+	json_decref(pods);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +838,7 @@ int main(void)
 		cmocka_unit_test(test_kube_tracks_and_drain),
 		cmocka_unit_test(test_backends_outlive_swaps),
 		cmocka_unit_test(test_each_name_sorted),
+		cmocka_unit_test(test_kube_updates_match_whole_builds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
