@@ -479,6 +479,19 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	if (!rc)
 		rc = llmo_informer_new(client, &llmo_kube_services, NULL, LLMO_LABEL_WORKLOAD, base,
 				       &owned_h, c, &c->services, err);
+	/* the node families of /metrics: no handlers, read at a scrape only */
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_nodes, NULL, NULL, base, NULL, NULL,
+				       &c->metric_nodes, err);
+	if (!rc)
+		rc = llmo_informer_set_transform(c->metric_nodes, llmo__node_metrics_node_transform,
+						 NULL, err);
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_pods, NULL, NULL, base, NULL, NULL,
+				       &c->metric_pods, err);
+	if (!rc)
+		rc = llmo_informer_set_transform(c->metric_pods, llmo__node_metrics_pod_transform,
+						 NULL, err);
 	if (!rc && c->leader_election) {
 		const struct llmo_operator_config *op = &c->config->operator_;
 		struct llmo_leader_config lc = {
@@ -507,7 +520,8 @@ out:
 
 int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 {
-	struct llmo_informer *infs[] = {c->models, c->workloads, c->pods, c->services};
+	struct llmo_informer *infs[] = {c->models,	 c->workloads,	  c->pods,
+					c->services,	 c->metric_nodes, c->metric_pods};
 	int rc = 0;
 
 	if (c->started)
@@ -569,6 +583,8 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo_informer_free(c->models);
 	llmo_informer_free(c->pods);
 	llmo_informer_free(c->services);
+	llmo_informer_free(c->metric_nodes);
+	llmo_informer_free(c->metric_pods);
 	llmo_workqueue_free(c->wq);
 	llmo_workqueue_free(c->mq);
 	llmo_event_recorder_free(c->rec);

@@ -186,12 +186,66 @@ static void test_malformed(void **state)
 	free(t);
 }
 
+/* Each element of the JSON array text through fn (the informer transforms). */
+static char *transformed(const char *text, json_t *(*fn)(void *, const json_t *))
+{
+	json_t *in = json_loads(text, 0, NULL), *out = json_array(), *o;
+	size_t i;
+	char *dump;
+
+	assert_non_null(in);
+	json_array_foreach(in, i, o) {
+		json_t *t = fn(NULL, o);
+
+		assert_non_null(t);
+		assert_int_equal(json_array_append_new(out, t), 0);
+	}
+	dump = json_dumps(out, JSON_COMPACT);
+	assert_non_null(dump);
+	json_decref(in);
+	json_decref(out);
+	return dump;
+}
+
+/*
+ * The controller caches Nodes and Pods trimmed by the transforms: the
+ * families from the trimmed objects are the same text as from the whole
+ * ones, and what is not read (another annotation, a container's env and
+ * image, labels) is gone while the cache's key stays.
+ */
+static void test_transforms_keep_what_is_read(void **state)
+{
+	char *nodes = transformed(nodes_json, llmo__node_metrics_node_transform);
+	char *pods = transformed(pods_json, llmo__node_metrics_pod_transform);
+	char *whole = render(nodes_json, pods_json), *trimmed = render(nodes, pods);
+	char *extra = transformed(
+		"[{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"7\","
+		"\"labels\":{\"a\":\"b\"},\"annotations\":{\"other\":\"x\"}},"
+		"\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"image\":\"i\","
+		"\"env\":[{\"name\":\"K\",\"value\":\"V\"}],\"resources\":{\"requests\":"
+		"{\"cpu\":\"1\"}}}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"}}]",
+		llmo__node_metrics_pod_transform);
+
+	(void)state;
+	assert_string_equal(trimmed, whole);
+	assert_string_equal(extra, "[{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\","
+				   "\"resourceVersion\":\"7\"},\"spec\":{\"nodeName\":\"n1\","
+				   "\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1\"}}}]},"
+				   "\"status\":{\"phase\":\"Running\"}}]");
+	free(nodes);
+	free(pods);
+	free(whole);
+	free(trimmed);
+	free(extra);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_node_families),
 		cmocka_unit_test(test_declared_without_nodes),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_transforms_keep_what_is_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
