@@ -479,17 +479,17 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	if (!rc)
 		rc = llmo_informer_new(client, &llmo_kube_services, NULL, LLMO_LABEL_WORKLOAD, base,
 				       &owned_h, c, &c->services, err);
-	/* the node families of /metrics: no handlers, read at a scrape only */
-	if (!rc)
+	/* the node families of /metrics: no handlers, read at a scrape; none when not served */
+	if (!rc && opts->metrics_host)
 		rc = llmo_informer_new(client, &llmo_kube_nodes, NULL, NULL, base, NULL, NULL,
 				       &c->metric_nodes, err);
-	if (!rc)
+	if (!rc && c->metric_nodes)
 		rc = llmo_informer_set_transform(c->metric_nodes, llmo__node_metrics_node_transform,
 						 NULL, err);
-	if (!rc)
+	if (!rc && c->metric_nodes)
 		rc = llmo_informer_new(client, &llmo_kube_pods, NULL, NULL, base, NULL, NULL,
 				       &c->metric_pods, err);
-	if (!rc)
+	if (!rc && c->metric_pods)
 		rc = llmo_informer_set_transform(c->metric_pods, llmo__node_metrics_pod_transform,
 						 NULL, err);
 	if (!rc && c->leader_election) {
@@ -527,7 +527,7 @@ int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 	if (c->started)
 		return llmo_error_set(err, LLMO_EINVAL, "controller: already started");
 	for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]) && !rc; i++)
-		rc = llmo_informer_start(infs[i], err);
+		rc = infs[i] ? llmo_informer_start(infs[i], err) : 0;
 	if (!rc && c->leader) {
 		rc = ensure_namespace(c, err);
 		if (!rc)
@@ -537,7 +537,8 @@ int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 	}
 	if (rc) {
 		for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]); i++)
-			llmo_informer_stop(infs[i]);
+			if (infs[i])
+				llmo_informer_stop(infs[i]);
 		return rc;
 	}
 	{

@@ -63,7 +63,8 @@ struct llmo_controller {
 	/*
 	 * Every Node and every Pod (not only the workloads'), trimmed to what
 	 * the node families of /metrics read (node_metrics.c), so that a scrape
-	 * reads caches instead of listing through the API.
+	 * reads caches instead of listing through the API. NULL when /metrics is
+	 * not served (opts.metrics_host).
 	 */
 	struct llmo_informer *metric_nodes, *metric_pods;
 	struct llmo_workqueue *wq; /* workload keys */

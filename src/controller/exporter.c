@@ -150,8 +150,10 @@ static int put_nodes(struct llmo_controller *c, struct llmo_metrics *m, struct l
 	json_t *nodes = json_array(), *pods = json_array();
 	int rc;
 
-	if (!nodes || !pods || llmo_informer_list(c->metric_nodes, NULL, append_each, nodes) ||
-	    llmo_informer_list(c->metric_pods, NULL, append_each, pods)) {
+	/* the caches exist when /metrics is served (controller.c) */
+	if (!nodes || !pods ||
+	    (c->metric_nodes && llmo_informer_list(c->metric_nodes, NULL, append_each, nodes)) ||
+	    (c->metric_pods && llmo_informer_list(c->metric_pods, NULL, append_each, pods))) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 		goto out;
 	}

@@ -1707,8 +1707,8 @@ static bool scrape_has(void *ctx)
 static void test_node_metrics_from_caches(void **state)
 {
 	struct kube_fixture f;
-	/* no node check while counting (it lists the Nodes) */
-	struct llmo_controller_opts o = {.node_check_ms = 3600 * 1000};
+	/* served (the caches exist only then); no node check while counting (it lists Nodes) */
+	struct llmo_controller_opts o = {.metrics_host = "127.0.0.1", .node_check_ms = 3600 * 1000};
 	struct llmo_controller *c = NULL;
 	struct llmo_error err = {0};
 	struct scrape_want w;
