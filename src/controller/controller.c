@@ -520,8 +520,9 @@ out:
 
 int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 {
-	struct llmo_informer *infs[] = {c->models,	 c->workloads,	  c->pods,
-					c->services,	 c->metric_nodes, c->metric_pods};
+	/* the metric caches are NULL when /metrics is not served */
+	struct llmo_informer *infs[] = {c->models, c->workloads, c->pods,
+					c->services, c->metric_nodes, c->metric_pods};
 	int rc = 0;
 
 	if (c->started)
