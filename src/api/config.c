@@ -98,6 +98,9 @@ static const struct llmo_field resource_manager_fields[] = {
 	  .min = 0, .def = "3m", .doc = "least time between two scale-ups of a workload"),
 	F(RM, scale_down_cooldown, "scaleDownCooldown", LLMO_FT_DURATION, .flags = LLMO_FF_MIN,
 	  .min = 0, .def = "10m", .doc = "least time between two scale-downs of a workload"),
+	F(RM, model_prefetch, "modelPrefetch", LLMO_FT_BOOL, .def = "true",
+	  .doc = "ask nodes that lack a workload's model to fetch it ahead of the replicas the "
+		 "autoscaler wants (docs/autoscaling.md)"),
 	F(RM, max_cpu_per_workload, "maxCPUPerWorkload", LLMO_FT_QUANTITY,
 	  .flags = LLMO_FF_MIN, .min = 1, .def = "8000m",
 	  .doc = "largest cpu request of one replica (also caps vertical scaling)"),

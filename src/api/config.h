@@ -52,6 +52,7 @@ struct llmo_resource_manager_config {
 	double scale_down_threshold;
 	int64_t scale_up_cooldown;   /* ns */
 	int64_t scale_down_cooldown; /* ns */
+	bool model_prefetch;
 	int64_t max_cpu_per_workload;    /* milli */
 	int64_t max_memory_per_workload; /* milli-bytes */
 };

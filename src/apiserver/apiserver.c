@@ -768,7 +768,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const struct llmo_user *user;
 	struct llmo_user sa_user = {0};
 
-	srv->requests_total++;
+	/* atomic: llmo_apiserver_requests reads it from other threads */
+	__atomic_add_fetch(&srv->requests_total, 1, __ATOMIC_RELAXED);
 	srv->current = (struct llmo__current){.req = req, .calls = llmo_store_calls(srv->store)};
 	answering = srv;
 	if (!path) {
@@ -1099,6 +1100,11 @@ void llmo_apiserver_free(struct llmo_apiserver *srv)
 int llmo_apiserver_port(const struct llmo_apiserver *srv)
 {
 	return srv->port;
+}
+
+uint64_t llmo_apiserver_requests(const struct llmo_apiserver *srv)
+{
+	return __atomic_load_n(&srv->requests_total, __ATOMIC_RELAXED);
 }
 
 const char *llmo_apiserver_url(const struct llmo_apiserver *srv)

@@ -32,6 +32,12 @@ void llmo_apiserver_free(struct llmo_apiserver *srv);
 
 /* The port actually bound (useful with listen_port 0). */
 int llmo_apiserver_port(const struct llmo_apiserver *srv);
+/*
+ * Requests received so far, every kind (llmo_apiserver_requests_total of
+ * /metrics, before it is split by status). Any thread: tests count what a
+ * client asked of a server running on another.
+ */
+uint64_t llmo_apiserver_requests(const struct llmo_apiserver *srv);
 /* The URL clients use ("https://127.0.0.1:6443"). */
 const char *llmo_apiserver_url(const struct llmo_apiserver *srv);
 /* The kubeconfig path written for clients. */

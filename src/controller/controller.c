@@ -489,6 +489,19 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	if (!rc)
 		rc = llmo_informer_new(client, &llmo_kube_services, NULL, LLMO_LABEL_WORKLOAD, base,
 				       &owned_h, c, &c->services, err);
+	/* the node families of /metrics: no handlers, read at a scrape; none when not served */
+	if (!rc && opts->metrics_host)
+		rc = llmo_informer_new(client, &llmo_kube_nodes, NULL, NULL, base, NULL, NULL,
+				       &c->metric_nodes, err);
+	if (!rc && c->metric_nodes)
+		rc = llmo_informer_set_transform(c->metric_nodes, llmo__node_metrics_node_transform,
+						 NULL, err);
+	if (!rc && c->metric_nodes)
+		rc = llmo_informer_new(client, &llmo_kube_pods, NULL, NULL, base, NULL, NULL,
+				       &c->metric_pods, err);
+	if (!rc && c->metric_pods)
+		rc = llmo_informer_set_transform(c->metric_pods, llmo__node_metrics_pod_transform,
+						 NULL, err);
 	if (!rc && c->leader_election) {
 		const struct llmo_operator_config *op = &c->config->operator_;
 		struct llmo_leader_config lc = {
@@ -517,13 +530,15 @@ out:
 
 int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 {
-	struct llmo_informer *infs[] = {c->models, c->workloads, c->pods, c->services};
+	/* the metric caches are NULL when /metrics is not served */
+	struct llmo_informer *infs[] = {c->models, c->workloads, c->pods,
+					c->services, c->metric_nodes, c->metric_pods};
 	int rc = 0;
 
 	if (c->started)
 		return llmo_error_set(err, LLMO_EINVAL, "controller: already started");
 	for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]) && !rc; i++)
-		rc = llmo_informer_start(infs[i], err);
+		rc = infs[i] ? llmo_informer_start(infs[i], err) : 0;
 	if (!rc && c->leader) {
 		rc = ensure_namespace(c, err);
 		if (!rc)
@@ -533,7 +548,8 @@ int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 	}
 	if (rc) {
 		for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]); i++)
-			llmo_informer_stop(infs[i]);
+			if (infs[i])
+				llmo_informer_stop(infs[i]);
 		return rc;
 	}
 	{
@@ -587,6 +603,8 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo_informer_free(c->models);
 	llmo_informer_free(c->pods);
 	llmo_informer_free(c->services);
+	llmo_informer_free(c->metric_nodes);
+	llmo_informer_free(c->metric_pods);
 	llmo_workqueue_free(c->wq);
 	llmo_workqueue_free(c->mq);
 	llmo_event_recorder_free(c->rec);

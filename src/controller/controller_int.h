@@ -61,6 +61,13 @@ struct llmo_controller {
 	bool leader_election;
 	long backoff_base_ms, backoff_max_ms;
 	struct llmo_informer *workloads, *models, *pods, *services;
+	/*
+	 * Every Node and every Pod (not only the workloads'), trimmed to what
+	 * the node families of /metrics read (node_metrics.c), so that a scrape
+	 * reads caches instead of listing through the API. NULL when /metrics is
+	 * not served (opts.metrics_host).
+	 */
+	struct llmo_informer *metric_nodes, *metric_pods;
 	struct llmo_workqueue *wq; /* workload keys */
 	struct llmo_workqueue *mq; /* model keys */
 	struct llmo_event_recorder *rec;
@@ -115,6 +122,16 @@ int64_t llmo__quantity_of(const json_t *obj, const char *key);
  * request; a missing request is its limit). node_metrics.c.
  */
 void llmo__pod_requests(const json_t *pod, int64_t out[3]);
+/*
+ * Informer transforms (kube/informer.h) for the caches the node families
+ * are read from: a new object with only what llmo__node_metrics_put reads
+ * (Node: allocatable, the gpu-devices and usage annotations; Pod: nodeName, phase,
+ * the containers' resources, the usage and GPU-share annotations) and the
+ * metadata the cache is keyed by. Exporting from the trimmed objects gives
+ * the same series as from the originals. NULL when out of memory; any thread.
+ */
+json_t *llmo__node_metrics_node_transform(void *ctx, const json_t *node);
+json_t *llmo__node_metrics_pod_transform(void *ctx, const json_t *pod);
 int llmo__model_reconcile(void *ctx, const char *key);
 /*
  * Benchmark on register (bench.c). llmo__bench_model is called by the model

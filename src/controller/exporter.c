@@ -140,25 +140,31 @@ static int put_model(void *ctx, json_t *m)
 	return 0;
 }
 
+static int append_each(void *ctx, json_t *obj)
+{
+	return json_array_append((json_t *)ctx, obj) ? LLMO_ENOMEM : 0;
+}
+
 /*
- * The node families from Nodes and Pods listed now: the controller has no
- * Node informer, and its pod informer holds only workload pods while a
- * node's requests count every pod on it. A failed list leaves the families
- * declared without its samples (logged), so one bad scrape of the API does
- * not fail the whole /metrics.
+ * The node families from the caches of every Node and every Pod (the
+ * workload pod informer is not enough: a node's requests count every pod on
+ * it), so a scrape makes no request to the API. Until those caches have
+ * synced the families are declared with what they hold so far.
  */
 static int put_nodes(struct llmo_controller *c, struct llmo_metrics *m, struct llmo_error *err)
 {
-	json_t *nodes = NULL, *pods = NULL;
-	struct llmo_error lerr = {0};
+	json_t *nodes = json_array(), *pods = json_array();
 	int rc;
 
-	if (llmo_kube_list(c->client, &llmo_kube_nodes, NULL, NULL, &nodes, &lerr) ||
-	    llmo_kube_list(c->client, &llmo_kube_pods, NULL, NULL, &pods, &lerr))
-		llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "node metrics: list failed", "error=\"%s\"",
-			 lerr.msg);
-	rc = llmo__node_metrics_put(m, json_object_get(nodes, "items"),
-				    json_object_get(pods, "items"), err);
+	/* the caches exist when /metrics is served (controller.c) */
+	if (!nodes || !pods ||
+	    (c->metric_nodes && llmo_informer_list(c->metric_nodes, NULL, append_each, nodes)) ||
+	    (c->metric_pods && llmo_informer_list(c->metric_pods, NULL, append_each, pods))) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = llmo__node_metrics_put(m, nodes, pods, err);
+out:
 	json_decref(nodes);
 	json_decref(pods);
 	return rc;

@@ -6,8 +6,9 @@
  * measured (the llm.orchestrator.io/gpu-devices annotation).
  *
  * Pure: it reads the Node and Pod objects it is given and writes series
- * into a registry, so the exporter decides where they come from (a list at
- * scrape time) and the unit test can hand it fixtures.
+ * into a registry, so the exporter decides where they come from (the
+ * controller's node and all-pod informers, trimmed by the transforms below
+ * to what is read here) and the unit test can hand it fixtures.
  */
 #include "base/common.h"
 
@@ -302,4 +303,46 @@ out:
 	llmo_hmap_release(&by_name, NULL);
 	free(sums);
 	return rc;
+}
+
+json_t *llmo__node_metrics_node_transform(void *ctx, const json_t *node)
+{
+	const json_t *m = json_object_get(node, "metadata");
+	json_t *out = json_object(), *meta = json_object(), *ann = json_object(),
+	       *st = json_object();
+	bool ok = out && meta && ann && st && llmo_kube_keep_identity(meta, m) &&
+		  llmo_kube_keep(ann, json_object_get(m, "annotations"),
+				 LLMO_BINDER_DEVICES_ANNOTATION) &&
+		  llmo_kube_keep(ann, json_object_get(m, "annotations"), LLMO_ANNOTATION_USAGE) &&
+		  llmo_kube_keep(st, json_object_get(node, "status"), "allocatable");
+
+	(void)ctx;
+	ok = llmo_kube_attach(meta, "annotations", ann) && ok;
+	ok = llmo_kube_attach(out, "metadata", meta) && ok;
+	ok = llmo_kube_attach(out, "status", st) && ok;
+	return llmo_kube_trimmed(out, ok);
+}
+
+json_t *llmo__node_metrics_pod_transform(void *ctx, const json_t *pod)
+{
+	static const char *const notes[] = {LLMO_BINDER_GPU_SHARE_ANNOTATION,
+					    LLMO_ANNOTATION_USAGE};
+	const json_t *m = json_object_get(pod, "metadata"), *spec = json_object_get(pod, "spec");
+	json_t *out = json_object(), *meta = json_object(), *ann = json_object(),
+	       *sp = json_object(), *st = json_object();
+	bool ok = out && meta && ann && sp && st && llmo_kube_keep_identity(meta, m) &&
+		  llmo_kube_keep(sp, spec, "nodeName") &&
+		  llmo_kube_keep(st, json_object_get(pod, "status"), "phase");
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; ok && i < LLMO_ARRAY_LEN(notes); i++)
+		ok = llmo_kube_keep(ann, json_object_get(m, "annotations"), notes[i]);
+	/* add_pod reads each container's requests and limits only */
+	ok = ok && llmo_kube_keep_each(sp, spec, "containers", "resources");
+	ok = llmo_kube_attach(meta, "annotations", ann) && ok;
+	ok = llmo_kube_attach(out, "metadata", meta) && ok;
+	ok = llmo_kube_attach(out, "spec", sp) && ok;
+	ok = llmo_kube_attach(out, "status", st) && ok;
+	return llmo_kube_trimmed(out, ok);
 }

@@ -725,7 +725,9 @@ static int autoscale(struct wl *s)
 /*
  * Asks nodes to fetch the model ahead of the replicas the autoscaler wants
  * (prefetch.h), or withdraws the request. A failure is logged and tried
- * again at the next reconcile: it must not hold the replicas back.
+ * again at the next reconcile: it must not hold the replicas back. With
+ * resourceManager.modelPrefetch off nothing is wanted, so requests an
+ * earlier configuration left are withdrawn.
  */
 static void prefetch(struct wl *s)
 {
@@ -733,7 +735,8 @@ static void prefetch(struct wl *s)
 				       .pods = (const json_t *const *)s->pods.items,
 				       .npods = s->pods.len};
 
-	if (s->model && s->scale.active && s->ntracks) {
+	if (s->model && s->scale.active && s->ntracks &&
+	    s->c->config->resource_manager.model_prefetch) {
 		in.tmpl = s->tracks[0].tmpl;
 		in.want = s->scale.want;
 	}

@@ -537,42 +537,6 @@ int llmo_gw_table_update_kube(struct llmo_gw_table *t, struct llmo_gw_backends *
 
 /* ---- informer transforms ---- */
 
-/* dst[key] = a deep copy of src[key] when src has it. false: out of memory. */
-static bool keep(json_t *dst, const json_t *src, const char *key)
-{
-	const json_t *v = json_object_get(src, key);
-
-	return !v || json_object_set_new(dst, key, json_deep_copy(v)) == 0;
-}
-
-/* dst[key] = v (taken) when v has members, else drops v. false: out of memory. */
-static bool attach(json_t *dst, const char *key, json_t *v)
-{
-	if (!v)
-		return false;
-	if ((json_is_array(v) ? json_array_size(v) : json_object_size(v)) == 0) {
-		json_decref(v);
-		return true;
-	}
-	return json_object_set_new(dst, key, v) == 0;
-}
-
-/* What the informer keys its cache by. */
-static bool keep_identity(json_t *meta, const json_t *src)
-{
-	return keep(meta, src, "name") && keep(meta, src, "namespace") &&
-	       keep(meta, src, "resourceVersion");
-}
-
-/* out, or NULL (out released) when !ok. */
-static json_t *finish(json_t *out, bool ok)
-{
-	if (ok)
-		return out;
-	json_decref(out);
-	return NULL;
-}
-
 json_t *llmo_gw_workload_transform(void *ctx, const json_t *w)
 {
 	const json_t *m = json_object_get(w, "metadata"), *spec = json_object_get(w, "spec");
@@ -580,20 +544,21 @@ json_t *llmo_gw_workload_transform(void *ctx, const json_t *w)
 	const char *type = jstr(ds, "type", NULL);
 	json_t *out = json_object(), *meta = json_object(), *sp = json_object(),
 	       *st = json_object(), *d;
-	bool ok = out && meta && sp && st && keep_identity(meta, m) &&
-		  keep(sp, spec, "modelName") && keep(sp, spec, "modelVersion") &&
-		  keep(sp, spec, "aliases") && keep(st, json_object_get(w, "status"), "tracks");
+	bool ok = out && meta && sp && st && llmo_kube_keep_identity(meta, m) &&
+		  llmo_kube_keep(sp, spec, "modelName") &&
+		  llmo_kube_keep(sp, spec, "modelVersion") && llmo_kube_keep(sp, spec, "aliases") &&
+		  llmo_kube_keep(st, json_object_get(w, "status"), "tracks");
 
 	/* kube_split reads the strategy only when it is an A/B test */
 	if (ok && type && strcmp(type, "abTest") == 0) {
 		d = json_object();
-		ok = d && keep(d, ds, "type") && keep(d, ds, "abTest");
-		ok = attach(sp, "deploymentStrategy", d) && ok;
+		ok = d && llmo_kube_keep(d, ds, "type") && llmo_kube_keep(d, ds, "abTest");
+		ok = llmo_kube_attach(sp, "deploymentStrategy", d) && ok;
 	}
-	ok = attach(out, "metadata", meta) && ok;
-	ok = attach(out, "spec", sp) && ok;
-	ok = attach(out, "status", st) && ok;
-	return finish(out, ok);
+	ok = llmo_kube_attach(out, "metadata", meta) && ok;
+	ok = llmo_kube_attach(out, "spec", sp) && ok;
+	ok = llmo_kube_attach(out, "status", st) && ok;
+	return llmo_kube_trimmed(out, ok);
 }
 
 json_t *llmo_gw_pod_transform(void *ctx, const json_t *pod)
@@ -603,43 +568,35 @@ json_t *llmo_gw_pod_transform(void *ctx, const json_t *pod)
 	static const char *const notes[] = {LLMO_GW_ANNOTATION_HOST_PORTS,
 					    LLMO_GW_ANNOTATION_DRAINING};
 	const json_t *m = json_object_get(pod, "metadata"), *status = json_object_get(pod, "status");
-	const json_t *ready = llmo_kube_condition(pod, "Ready"), *c;
+	const json_t *ready = llmo_kube_condition(pod, "Ready");
 	json_t *out = json_object(), *meta = json_object(), *lab = json_object(),
-	       *ann = json_object(), *spec = json_object(), *ctrs = json_array(),
-	       *st = json_object(), *conds = json_array(), *cond;
-	bool ok = out && meta && lab && ann && spec && ctrs && st && conds &&
-		  keep_identity(meta, m) && keep(meta, m, "deletionTimestamp") &&
-		  keep(st, status, "phase") && keep(st, status, "podIP");
+	       *ann = json_object(), *spec = json_object(), *st = json_object(),
+	       *conds = json_array(), *cond;
+	bool ok = out && meta && lab && ann && spec && st && conds &&
+		  llmo_kube_keep_identity(meta, m) && llmo_kube_keep(meta, m, "deletionTimestamp") &&
+		  llmo_kube_keep(st, status, "phase") && llmo_kube_keep(st, status, "podIP");
 	size_t i;
 
 	for (i = 0; ok && i < LLMO_ARRAY_LEN(labels); i++)
-		ok = keep(lab, json_object_get(m, "labels"), labels[i]);
+		ok = llmo_kube_keep(lab, json_object_get(m, "labels"), labels[i]);
 	for (i = 0; ok && i < LLMO_ARRAY_LEN(notes); i++)
-		ok = keep(ann, json_object_get(m, "annotations"), notes[i]);
+		ok = llmo_kube_keep(ann, json_object_get(m, "annotations"), notes[i]);
 	/* pod_port reads the containers' ports only; their positions stay */
-	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
-		json_t *one;
-
-		if (!ok)
-			break;
-		one = json_object();
-		ok = one && keep(one, c, "ports");
-		ok = (one && json_array_append_new(ctrs, one) == 0) && ok;
-	}
+	ok = ok && llmo_kube_keep_each(spec, json_object_get(pod, "spec"), "containers", "ports");
 	/* pod_ready reads the Ready condition's status only */
 	if (ok && ready) {
 		cond = json_object();
-		ok = cond && keep(cond, ready, "type") && keep(cond, ready, "status");
+		ok = cond && llmo_kube_keep(cond, ready, "type") &&
+		     llmo_kube_keep(cond, ready, "status");
 		ok = (cond && json_array_append_new(conds, cond) == 0) && ok;
 	}
-	ok = attach(st, "conditions", conds) && ok;
-	ok = attach(meta, "labels", lab) && ok;
-	ok = attach(meta, "annotations", ann) && ok;
-	ok = attach(spec, "containers", ctrs) && ok;
-	ok = attach(out, "metadata", meta) && ok;
-	ok = attach(out, "spec", spec) && ok;
-	ok = attach(out, "status", st) && ok;
-	return finish(out, ok);
+	ok = llmo_kube_attach(st, "conditions", conds) && ok;
+	ok = llmo_kube_attach(meta, "labels", lab) && ok;
+	ok = llmo_kube_attach(meta, "annotations", ann) && ok;
+	ok = llmo_kube_attach(out, "metadata", meta) && ok;
+	ok = llmo_kube_attach(out, "spec", spec) && ok;
+	ok = llmo_kube_attach(out, "status", st) && ok;
+	return llmo_kube_trimmed(out, ok);
 }
 
 int llmo_gw_table_from_kube(const json_t *workloads, const json_t *pods,

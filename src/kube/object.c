@@ -45,3 +45,57 @@ bool llmo_kube_condition_true(const json_t *obj, const char *type)
 
 	return st && strcmp(st, "True") == 0;
 }
+
+bool llmo_kube_keep(json_t *dst, const json_t *src, const char *key)
+{
+	const json_t *v = json_object_get(src, key);
+
+	return !v || json_object_set_new(dst, key, json_deep_copy(v)) == 0;
+}
+
+bool llmo_kube_attach(json_t *dst, const char *key, json_t *v)
+{
+	if (!v)
+		return false;
+	if ((json_is_array(v) ? json_array_size(v) : json_object_size(v)) == 0) {
+		json_decref(v);
+		return true;
+	}
+	return json_object_set_new(dst, key, v) == 0;
+}
+
+bool llmo_kube_keep_each(json_t *dst, const json_t *src, const char *array, const char *key)
+{
+	json_t *out = json_array();
+	const json_t *e;
+	bool ok = out != NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(src, array), i, e) {
+		json_t *one = json_object();
+
+		if (!ok)
+			break;
+		ok = one && llmo_kube_keep(one, e, key);
+		ok = (one && json_array_append_new(out, one) == 0) && ok;
+	}
+	if (!ok) {
+		json_decref(out);
+		return false;
+	}
+	return llmo_kube_attach(dst, array, out);
+}
+
+bool llmo_kube_keep_identity(json_t *meta, const json_t *src)
+{
+	return llmo_kube_keep(meta, src, "name") && llmo_kube_keep(meta, src, "namespace") &&
+	       llmo_kube_keep(meta, src, "resourceVersion");
+}
+
+json_t *llmo_kube_trimmed(json_t *out, bool ok)
+{
+	if (ok)
+		return out;
+	json_decref(out);
+	return NULL;
+}

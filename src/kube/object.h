@@ -20,4 +20,24 @@ json_t *llmo_kube_condition(const json_t *obj, const char *type);
 /* Whether that condition exists with status "True". */
 bool llmo_kube_condition_true(const json_t *obj, const char *type);
 
+/*
+ * Building trimmed copies of objects, for informer transforms
+ * (informer.h: llmo_informer_set_transform). Each returns false when out of
+ * memory; a caller chains them with && and ends with llmo_kube_trimmed.
+ */
+/* dst[key] = a deep copy of src[key] when src has it (src may be NULL). */
+bool llmo_kube_keep(json_t *dst, const json_t *src, const char *key);
+/* dst[key] = v (taken) when v has members, else drops v. v NULL: false. */
+bool llmo_kube_attach(json_t *dst, const char *key, json_t *v);
+/*
+ * dst[array] = src[array] with each element reduced to its key (an empty
+ * object when it has none, so that positions stay); nothing when src has
+ * no such array or it is empty. As spec.containers with only "ports".
+ */
+bool llmo_kube_keep_each(json_t *dst, const json_t *src, const char *array, const char *key);
+/* The metadata an informer keys its cache by: name, namespace, resourceVersion. */
+bool llmo_kube_keep_identity(json_t *meta, const json_t *src);
+/* out when ok, else NULL (out released). */
+json_t *llmo_kube_trimmed(json_t *out, bool ok);
+
 #endif

@@ -24,7 +24,9 @@
 #include "api/usage.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/buf.h"
 #include "controller/controller.h"
+#include "controller/controller_int.h"
 #include "kube/leader.h"
 #include "kube_fixture.h"
 
@@ -1529,6 +1531,37 @@ static bool pf_is(void *ctx)
 }
 
 /*
+ * The model pinned by digest (as `llmo model push` leaves it); the nodes cold
+ * (2 GPUs, without the model), warm (2 GPUs, with it) and nogpu; the workload
+ * chat with the predictive autoscaler at 40 requests/s against a target of 10.
+ */
+static void pf_setup(struct kube_fixture *f, struct fake_gw *g)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:{s:s}}}", "spec", "artifact", "digest", PF_DIGEST);
+	json_t *wl;
+
+	if (llmo_kube_patch(f->client, &llmo_kube_llmmodels, NS, "llama2-7b", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("model: %s", err.msg);
+	json_decref(patch);
+	pf_node(f, "cold", "2", NULL);
+	pf_node(f, "warm", "2", PF_DIGEST);
+	pf_node(f, "nogpu", "0", NULL);
+	wl = workload("chat", 1);
+	json_object_set_new(json_object_get(wl, "metadata"), "annotations",
+			    json_pack("{s:s}", "llm.orchestrator.io/autoscaler", "predictive"));
+	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
+			    "targetMetrics",
+			    json_pack("[{s:s, s:f}]", "type", "requests_per_second", "target", 10.0));
+	put(f, &llmo_kube_llmworkloads, wl);
+	pthread_mutex_lock(&g->lock);
+	g->rate = 40;
+	g->rate_since = llmo_clock_mono_ms();
+	pthread_mutex_unlock(&g->lock);
+}
+
+/*
  * The predictive autoscaler wants more replicas than have a node (none is
  * bound here): the node that could host one and lacks the model is asked to
  * fetch it; the one that holds it, and the one without GPUs, are not. Once
@@ -1545,34 +1578,11 @@ static void test_prefetch(void **state)
 	struct pf_want cold = {.f = &f, .node = "cold", .asked = true};
 	struct llmo_error err = {0};
 	char url[64];
-	json_t *wl, *hold;
+	json_t *hold;
 
 	(void)state;
 	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
-	/* the model pinned by digest, as `llmo model push` leaves it */
-	{
-		struct llmo_error perr = {0};
-		json_t *patch = json_pack("{s:{s:{s:s}}}", "spec", "artifact", "digest", PF_DIGEST);
-
-		if (llmo_kube_patch(f.client, &llmo_kube_llmmodels, NS, "llama2-7b", NULL,
-				    LLMO_KUBE_PATCH_MERGE, patch, NULL, &perr))
-			fail_msg("model: %s", perr.msg);
-		json_decref(patch);
-	}
-	pf_node(&f, "cold", "2", NULL);
-	pf_node(&f, "warm", "2", PF_DIGEST);
-	pf_node(&f, "nogpu", "0", NULL);
-	wl = workload("chat", 1);
-	json_object_set_new(json_object_get(wl, "metadata"), "annotations",
-			    json_pack("{s:s}", "llm.orchestrator.io/autoscaler", "predictive"));
-	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
-			    "targetMetrics",
-			    json_pack("[{s:s, s:f}]", "type", "requests_per_second", "target", 10.0));
-	put(&f, &llmo_kube_llmworkloads, wl);
-	pthread_mutex_lock(&g.lock);
-	g.rate = 40;
-	g.rate_since = llmo_clock_mono_ms();
-	pthread_mutex_unlock(&g.lock);
+	pf_setup(&f, &g);
 	assert_true(run_until(f.base, pf_is, &cold, WAIT_MS));
 	wait_event(&f, "Prefetching");
 	assert_null(pf_request(&f, "warm", &hold));
@@ -1955,6 +1965,131 @@ static void test_rebalance_trigger(void **state)
 	llmo_config_free(&cfg);
 }
 
+/*
+ * resourceManager.modelPrefetch false: the same scale-up (four replicas
+ * wanted, none placed) asks no node, and a request an earlier configuration
+ * left on a node is withdrawn.
+ */
+static void test_prefetch_off(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_config cfg = {0};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
+	struct pf_want left = {.f = &f, .node = "old", .asked = false};
+	struct pf_want cold = {.f = &f, .node = "cold", .asked = false};
+	struct want four = {.f = &f, .workload = "chat", .pods = 4};
+	struct llmo_error err = {0};
+	json_t *patch;
+	char url[64];
+
+	(void)state;
+	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
+	cfg.resource_manager.model_prefetch = false;
+	pf_node(&f, "old", "2", NULL);
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
+			  "llm.orchestrator.io/prefetch",
+			  "{\"" NS "/chat\":\"registry.local/models/llama2:7b@" PF_DIGEST "\"}");
+	if (llmo_kube_patch(f.client, &llmo_kube_nodes, NULL, "old", NULL, LLMO_KUBE_PATCH_MERGE,
+			    patch, NULL, &err))
+		fail_msg("node: %s", err.msg);
+	json_decref(patch);
+	pf_setup(&f, &g);
+	wait_event(&f, "ScaledUp");
+	assert_true(run_until(f.base, has_pods, &four, WAIT_MS));
+	assert_true(run_until(f.base, pf_is, &left, WAIT_MS));
+	/* reconciles after the scale-up do not ask either */
+	run_until(f.base, never_true, NULL, 500);
+	assert_true(pf_is(&cold));
+	assert_true(pf_is(&left));
+	stop_autoscaling(c, &f, &g, &cfg);
+}
+
+/* ---- the node families of /metrics ---- */
+
+/* A pod of no workload on node, requesting cpu. */
+static json_t *plain_pod(const char *name, const char *node, const char *cpu)
+{
+	return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:[{s:s, s:s, s:{s:{s:s}}}]}}",
+			 "apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "spec",
+			 "nodeName", node, "containers", "name", "main", "image", "busybox",
+			 "resources", "requests", "cpu", cpu);
+}
+
+struct scrape_want {
+	struct llmo_controller *c;
+	const char *line; /* a whole line of the exposition */
+};
+
+/* The controller's /metrics has w->line. */
+static bool scrape_has(void *ctx)
+{
+	struct scrape_want *w = ctx;
+	struct llmo_error err = {0};
+	struct llmo_buf out;
+	const char *p;
+	size_t n = strlen(w->line);
+	bool ok = false;
+
+	llmo_buf_init(&out, 1 << 20);
+	if (llmo__exporter_write(w->c, &out, &err))
+		fail_msg("metrics: %s", err.msg);
+	for (p = out.data; p && !ok && (p = strstr(p, w->line)); p++)
+		ok = (p == out.data || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0');
+	llmo_buf_release(&out);
+	return ok;
+}
+
+/*
+ * The node families come from the controller's caches of every Node and
+ * Pod: a node and pods that belong to no workload show up, and so do
+ * changes made after the caches synced (their watches run). Then ten
+ * scrapes make no request to the API: the server counts none.
+ */
+static void test_node_metrics_from_caches(void **state)
+{
+	struct kube_fixture f;
+	/* served (the caches exist only then); no node check while counting (it lists Nodes) */
+	struct llmo_controller_opts o = {.metrics_host = "127.0.0.1", .node_check_ms = 3600 * 1000};
+	struct llmo_controller *c = NULL;
+	struct llmo_error err = {0};
+	struct scrape_want w;
+	json_t *patch;
+	uint64_t before;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	w.c = c;
+	pf_node(&f, "n1", "2", NULL);
+	put(&f, &llmo_kube_pods, plain_pod("a", "n1", "500m"));
+	w.line = "llmo_node_allocatable{node=\"n1\",resource=\"gpu\"} 2";
+	assert_true(run_until(f.base, scrape_has, &w, WAIT_MS));
+	w.line = "llmo_node_requested{node=\"n1\",resource=\"cpu\"} 0.5";
+	assert_true(run_until(f.base, scrape_has, &w, WAIT_MS));
+	/* after the sync: through the watches */
+	patch = json_pack("{s:{s:{s:s}}}", "status", "allocatable", "nvidia.com/gpu", "3");
+	if (llmo_kube_patch(f.client, &llmo_kube_nodes, NULL, "n1", "status",
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("node status: %s", err.msg);
+	json_decref(patch);
+	put(&f, &llmo_kube_pods, plain_pod("b", "n1", "1"));
+	w.line = "llmo_node_allocatable{node=\"n1\",resource=\"gpu\"} 3";
+	assert_true(run_until(f.base, scrape_has, &w, WAIT_MS));
+	w.line = "llmo_node_requested{node=\"n1\",resource=\"cpu\"} 1.5";
+	assert_true(run_until(f.base, scrape_has, &w, WAIT_MS));
+
+	before = llmo_apiserver_requests(f.srv);
+	for (int i = 0; i < 10; i++)
+		assert_true(scrape_has(&w));
+	assert_int_equal(llmo_apiserver_requests(f.srv), before);
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1973,6 +2108,8 @@ int main(void)
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_migration_waits_for_rollout),
 		cmocka_unit_test(test_rebalance_trigger),
+		cmocka_unit_test(test_prefetch_off),
+		cmocka_unit_test(test_node_metrics_from_caches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

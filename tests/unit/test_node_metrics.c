@@ -186,6 +186,59 @@ static void test_malformed(void **state)
 	free(t);
 }
 
+/* Each element of the JSON array text through fn (the informer transforms). */
+static char *transformed(const char *text, json_t *(*fn)(void *, const json_t *))
+{
+	json_t *in = json_loads(text, 0, NULL), *out = json_array(), *o;
+	size_t i;
+	char *dump;
+
+	assert_non_null(in);
+	json_array_foreach(in, i, o) {
+		json_t *t = fn(NULL, o);
+
+		assert_non_null(t);
+		assert_int_equal(json_array_append_new(out, t), 0);
+	}
+	dump = json_dumps(out, JSON_COMPACT);
+	assert_non_null(dump);
+	json_decref(in);
+	json_decref(out);
+	return dump;
+}
+
+/*
+ * The controller caches Nodes and Pods trimmed by the transforms: the
+ * families from the trimmed objects are the same text as from the whole
+ * ones, and what is not read (another annotation, a container's env and
+ * image, labels) is gone while the cache's key stays.
+ */
+static void test_transforms_keep_what_is_read(void **state)
+{
+	char *nodes = transformed(nodes_json, llmo__node_metrics_node_transform);
+	char *pods = transformed(pods_json, llmo__node_metrics_pod_transform);
+	char *whole = render(nodes_json, pods_json), *trimmed = render(nodes, pods);
+	char *extra = transformed(
+		"[{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"7\","
+		"\"labels\":{\"a\":\"b\"},\"annotations\":{\"other\":\"x\"}},"
+		"\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"image\":\"i\","
+		"\"env\":[{\"name\":\"K\",\"value\":\"V\"}],\"resources\":{\"requests\":"
+		"{\"cpu\":\"1\"}}}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"}}]",
+		llmo__node_metrics_pod_transform);
+
+	(void)state;
+	assert_string_equal(trimmed, whole);
+	assert_string_equal(extra, "[{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\","
+				   "\"resourceVersion\":\"7\"},\"spec\":{\"nodeName\":\"n1\","
+				   "\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1\"}}}]},"
+				   "\"status\":{\"phase\":\"Running\"}}]");
+	free(nodes);
+	free(pods);
+	free(whole);
+	free(trimmed);
+	free(extra);
+}
+
 /*
  * A node's own usage annotation: 3100 millicores = 3.1 cores, 8 GiB, and
  * network rates; a node whose annotation has no network figures gets no
@@ -193,7 +246,7 @@ static void test_malformed(void **state)
  */
 static void test_node_own_usage(void **state)
 {
-	char *t = render("[{\"metadata\":{\"name\":\"u1\",\"annotations\":{"
+	static const char usage_nodes[] = "[{\"metadata\":{\"name\":\"u1\",\"annotations\":{"
 			 "\"llm.orchestrator.io/usage\":\"{\\\"cpu\\\":3100,"
 			 "\\\"memory\\\":8589934592,\\\"netRx\\\":125000,"
 			 "\\\"netTx\\\":98000,\\\"at\\\":\\\"2026-11-27T00:00:00Z\\\"}\"}}},"
@@ -201,10 +254,16 @@ static void test_node_own_usage(void **state)
 			 "\"llm.orchestrator.io/usage\":\"{\\\"cpu\\\":500,"
 			 "\\\"memory\\\":1024,\\\"at\\\":\\\"2026-11-27T00:00:00Z\\\"}\"}}},"
 			 "{\"metadata\":{\"name\":\"u3\",\"annotations\":{"
-			 "\"llm.orchestrator.io/usage\":\"{\\\"cpu\\\":-1}\"}}}]",
-			 "[]");
+			 "\"llm.orchestrator.io/usage\":\"{\\\"cpu\\\":-1}\"}}}]";
+	char *t = render(usage_nodes, "[]");
+	char *trimmed = transformed(usage_nodes, llmo__node_metrics_node_transform);
+	char *t2 = render(trimmed, "[]");
 
 	(void)state;
+	/* the controller's node cache keeps the annotation (the transform) */
+	assert_string_equal(t2, t);
+	free(trimmed);
+	free(t2);
 	expect(t, "llmo_node_cpu_used_cores{node=\"u1\"} 3.1");
 	expect(t, "llmo_node_memory_used_bytes{node=\"u1\"} 8589934592");
 	expect(t, "llmo_node_network_receive_bytes_per_second{node=\"u1\"} 125000");
@@ -223,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_declared_without_nodes),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_node_own_usage),
+		cmocka_unit_test(test_transforms_keep_what_is_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
