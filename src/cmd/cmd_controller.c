@@ -20,6 +20,7 @@ static const char controller_usage[] =
 	"                       [--leader-elect true|false] [--identity ID]\n"
 	"                       [--gateway-metrics URL] [--scrape-interval DURATION]\n"
 	"                       [--metrics-listen ADDR:PORT|off] [--prometheus URL]\n"
+	"                       [--node-lifecycle true|false]\n"
 	"\n"
 	"Reconciles LLMWorkloads into replicas (pods scheduled by llmo-scheduler)\n"
 	"and a Service each, and LLMModels into a phase and the workloads using\n"
@@ -40,6 +41,9 @@ static const char controller_usage[] =
 	"  --prometheus URL     read the gateway's series from this Prometheus server's\n"
 	"                       query API (http://HOST:9090) instead of --gateway-metrics\n"
 	"  --scrape-interval D  how often the gateway's metrics are read (default 2s)\n"
+	"  --node-lifecycle BOOL  mark nodes whose agent stopped reporting\n"
+	"                       Ready=Unknown, as kube-controller-manager does (default\n"
+	"                       false: on a cluster kube-controller-manager does it)\n"
 	"  --metrics-listen A   serve /metrics and /healthz on ADDR:PORT (default the\n"
 	"                       configuration's operator.metricsAddr, \":9090\"); off: not\n";
 
@@ -89,6 +93,12 @@ int cmd_controller(int argc, char **argv)
 			interval = v;
 		} else if (strcmp(a, "--metrics-listen") == 0) {
 			mlisten = v;
+		} else if (strcmp(a, "--node-lifecycle") == 0) {
+			if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+				return cmd_usage_error("controller",
+						       "--node-lifecycle wants true or false, not "
+						       "\"%s\"", v);
+			opts.node_lifecycle = strcmp(v, "true") == 0;
 		} else {
 			return cmd_usage_error("controller", "unknown option %s (see --help)", a);
 		}

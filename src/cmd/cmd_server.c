@@ -181,7 +181,9 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 
 	switch (p->kind) {
 	case PART_CONTROLLER: {
-		struct llmo_controller_opts o = {.config = s->cfg, .leader_election = false};
+		struct llmo_controller_opts o = {.config = s->cfg,
+						 .leader_election = false,
+						 .node_lifecycle = true};
 		int64_t deadline = llmo_clock_mono_ms() + 30000;
 		char url[320];
 		int port;

@@ -436,6 +436,7 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 						   : LLMO_CONTROLLER_NODE_GRACE_MS;
 	c->node_check_ms = opts->node_check_ms > 0 ? opts->node_check_ms
 						   : LLMO_CONTROLLER_NODE_CHECK_MS;
+	c->node_lifecycle = opts->node_lifecycle;
 	c->migrate_timeout_ms = opts->migrate_timeout_ms > 0 ? opts->migrate_timeout_ms
 							     : LLMO_CONTROLLER_MIGRATE_TIMEOUT_MS;
 	c->migrate_unschedulable_ms = opts->migrate_unschedulable_ms > 0
@@ -552,7 +553,7 @@ int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 				llmo_informer_stop(infs[i]);
 		return rc;
 	}
-	{
+	if (c->node_lifecycle) {
 		struct timeval tv = {c->node_check_ms / 1000, (c->node_check_ms % 1000) * 1000};
 
 		event_add(c->node_timer, &tv);

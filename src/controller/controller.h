@@ -122,6 +122,12 @@ struct llmo_controller_opts {
 	long backoff_max_ms;		  /* 0: LLMO_CONTROLLER_BACKOFF_MAX_MS */
 	long node_grace_ms;		  /* 0: LLMO_CONTROLLER_NODE_GRACE_MS */
 	long node_check_ms;		  /* 0: LLMO_CONTROLLER_NODE_CHECK_MS */
+	/*
+	 * Do kube-controller-manager's node lifecycle work (Ready=Unknown for
+	 * nodes that stopped reporting; docs/controller.md, "Nodes"): llmo
+	 * server's embedded controller, where no controller-manager runs.
+	 */
+	bool node_lifecycle;
 	long migrate_timeout_ms;	  /* 0: LLMO_CONTROLLER_MIGRATE_TIMEOUT_MS */
 	long migrate_unschedulable_ms;	  /* 0: LLMO_CONTROLLER_MIGRATE_UNSCHEDULABLE_MS */
 	/*

@@ -92,6 +92,7 @@ struct llmo_controller {
 	int metrics_port;
 	struct event *node_timer;
 	long node_grace_ms, node_check_ms;
+	bool node_lifecycle; /* run llmo__nodes_check (llmo_controller_opts) */
 	long migrate_timeout_ms, migrate_unschedulable_ms;
 	bool leading;
 	bool started;

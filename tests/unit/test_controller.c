@@ -569,11 +569,16 @@ static void node_with_lease(struct kube_fixture *f, const char *name, int64_t re
 	json_decref(st);
 }
 
-/* A node whose agent stopped renewing its Lease becomes Ready=Unknown; a live one stays. */
+/*
+ * With the node lifecycle check on, a node whose agent stopped renewing its
+ * Lease becomes Ready=Unknown and a live one stays; with it off, nothing moves.
+ */
 static void test_node_lifecycle(void **state)
 {
 	struct kube_fixture f;
-	struct llmo_controller_opts o = {.node_check_ms = 100, .node_grace_ms = 40000};
+	struct llmo_controller_opts o = {.node_check_ms = 100,
+					 .node_grace_ms = 40000,
+					 .node_lifecycle = true};
 	struct llmo_controller *c = NULL;
 	struct llmo_error err = {0};
 
@@ -582,6 +587,14 @@ static void test_node_lifecycle(void **state)
 	/* the server has kube-node-lease, as kube-apiserver does */
 	node_with_lease(&f, "silent", llmo_clock_wall_ms() - 120000);
 	node_with_lease(&f, "alive", llmo_clock_wall_ms());
+	/* off (llmo controller's default on a cluster): ten check periods change nothing */
+	o.node_lifecycle = false;
+	assert_int_equal(llmo_controller_new(f.client, f.base, &o, &c, &err), 0);
+	assert_int_equal(llmo_controller_start(c, &err), 0);
+	assert_false(run_until(f.base, silent_unknown, &f, 10 * o.node_check_ms));
+	assert_true(node_ready_is(&f, "silent", "True"));
+	llmo_controller_free(c);
+	o.node_lifecycle = true;
 	assert_int_equal(llmo_controller_new(f.client, f.base, &o, &c, &err), 0);
 	assert_int_equal(llmo_controller_start(c, &err), 0);
 	assert_true(run_until(f.base, silent_unknown, &f, WAIT_MS));
