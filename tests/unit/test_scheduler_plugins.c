@@ -1252,6 +1252,26 @@ static json_t *gpu_memory_pod(const char *name, const char *gpus, const char *me
 	return p;
 }
 
+/* A basic pod asking 100m of a GPU and 40Gi of its memory, bound to node's GPU gpu. */
+static json_t *held_gpu_memory_pod(const char *name, const char *node, const char *gpu)
+{
+	json_t *p = pod(name, "100m", "basic", NULL, node, gpu);
+
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string("40Gi"));
+	return p;
+}
+
+/* The premium pod "pm" asking 100m of a GPU and 48Gi of its memory. */
+static json_t *premium_gpu_memory_pod(void)
+{
+	json_t *p = gpu_memory_pod("pm", "100m", "48Gi");
+
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+			    LLMO_BINDER_QOS_LABEL, json_string("premium"));
+	return p;
+}
+
 /* Creates pod p and waits until it is bound to node. */
 static void put_bound(struct kube_fixture *f, json_t *p, const char *name, const char *node)
 {
@@ -1376,22 +1396,14 @@ static void test_gpu_memory_preempt(void **state)
 	add_node(&f, "hb", "1");
 	gpu_memory_node(&f, "ha", "a", 1, (json_int_t)80 << 30);
 	gpu_memory_node(&f, "hb", "b", 1, (json_int_t)80 << 30);
-	p = pod("held-a", "100m", "basic", NULL, "ha", "a0");
-	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
-			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string("40Gi"));
+	p = held_gpu_memory_pod("held-a", "ha", "a0");
 	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
 			    LLMO_BINDER_GPU_SHARE_ANNOTATION, json_string("500m"));
 	put(&f, &llmo_kube_pods, p);
-	p = pod("held-b", "100m", "basic", NULL, "hb", "b0");
-	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
-			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string("40Gi"));
-	put(&f, &llmo_kube_pods, p);
+	put(&f, &llmo_kube_pods, held_gpu_memory_pod("held-b", "hb", "b0"));
 	b = start_binder(&f);
 
-	p = gpu_memory_pod("pm", "100m", "48Gi");
-	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
-			    LLMO_BINDER_QOS_LABEL, json_string("premium"));
-	put(&f, &llmo_kube_pods, p);
+	put(&f, &llmo_kube_pods, premium_gpu_memory_pod());
 	w.pod = "pm";
 	w.event_reason = "Preempting";
 	w.event_text = "Preempting 1 pod(s) of lower priority on node h";
@@ -1426,27 +1438,19 @@ static void test_gpu_memory_late_node(void **state)
 	struct kube_fixture f;
 	struct llmo_binder *b;
 	struct wait w = {.f = &f};
-	json_t *p;
 
 	(void)state;
 	assert_int_equal(fixture_start(&f), 0);
 	add_node(&f, "hl", "1");
-	p = pod("held", "100m", "basic", NULL, "hl", "l0");
-	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
-			    LLMO_BINDER_GPU_MEMORY_ANNOTATION, json_string("40Gi"));
-	put(&f, &llmo_kube_pods, p);
+	put(&f, &llmo_kube_pods, held_gpu_memory_pod("held", "hl", "l0"));
 	b = start_binder(&f);
 
-	p = gpu_memory_pod("pm", "100m", "48Gi");
-	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
-			    LLMO_BINDER_QOS_LABEL, json_string("premium"));
-	put(&f, &llmo_kube_pods, p);
+	put(&f, &llmo_kube_pods, premium_gpu_memory_pod());
 	w.pod = "pm";
 	w.event_text = "0/1 nodes are available: 1 node(s) had no GPU with 48Gi of memory.";
 	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
 
 	gpu_memory_node(&f, "hl", "l", 1, (json_int_t)80 << 30);
-	w.event_text = NULL;
 	w.event_reason = "Preempting";
 	w.event_text = "Preempting 1 pod(s) of lower priority on node hl";
 	assert_true(run_until(f.base, waited, &w, WAIT_MS));
