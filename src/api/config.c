@@ -29,9 +29,12 @@ static const struct llmo_field qos_fields[] = {
 	  .doc = "scheduling priority; higher is placed first and may preempt lower"),
 	F(QC, resource_guarantee, "resourceGuarantee", LLMO_FT_NUMBER,
 	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 1, .def = "0.5",
-	  .doc = "share of requested resources reserved (not overcommitted), 0..1"),
+	  .doc = "share of its pods' cpu and memory requests that resourceOvercommitRatio may "
+		 "not stretch, 0..1"),
 	F(QC, max_latency_ms, "maxLatency", LLMO_FT_INT32, .flags = LLMO_FF_MIN, .min = 0,
-	  .def = "1000", .doc = "latency objective of the class in milliseconds (time to first token; the scheduler avoids GPU types benchmarked slower)"),
+	  .def = "1000",
+	  .doc = "latency objective of the class in milliseconds (time to first token; the "
+		 "scheduler avoids GPU types benchmarked slower)"),
 	F(QC, preemption_policy, "preemptionPolicy", LLMO_FT_ENUM, .enums = preemption_policies,
 	  .def = "never", .doc = "never | lower-priority | always: whom this class may evict"),
 	END,

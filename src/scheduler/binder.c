@@ -23,6 +23,7 @@
 
 #include <ctype.h>
 #include <event2/event.h>
+#include <math.h>
 #include <unistd.h>
 #include <jansson.h>
 
@@ -246,6 +247,29 @@ void llmo__binder_pod_request(const json_t *pod, struct llmo__binder_usage *u)
 		}
 	}
 	u->gpu_mem = quantity_bytes(llmo__binder_annotation(pod, LLMO_BINDER_GPU_MEMORY_ANNOTATION));
+}
+
+/* v * m rounded up, for v >= 0 and m >= 1; INT64_MAX when it does not fit. */
+static int64_t charged(int64_t v, double m)
+{
+	double x = ceil((double)v * m);
+
+	return x >= (double)INT64_MAX ? INT64_MAX : (int64_t)x;
+}
+
+void llmo__binder_pod_demand(const struct llmo_binder *b, const json_t *pod,
+			     struct llmo__binder_usage *u)
+{
+	const struct llmo__binder_qos *q = pod_qos(b, pod);
+	double m;
+
+	llmo__binder_pod_request(pod, u);
+	if (!q || q->guarantee <= 0 || b->overcommit <= 1)
+		return;
+	/* the guaranteed share g is not overcommitted: r * (g * ratio + 1 - g) of r * ratio */
+	m = 1 + q->guarantee * (b->overcommit - 1);
+	u->v[RES_CPU] = charged(LLMO_MAX(u->v[RES_CPU], 0), m);
+	u->v[RES_MEMORY] = charged(LLMO_MAX(u->v[RES_MEMORY], 0), m);
 }
 
 int64_t llmo__binder_node_gpu_memory(const json_t *node)
@@ -1753,7 +1777,7 @@ static int reconcile_one(void *ctx, const char *key)
 		rc = llmo__binder_gang_reconcile(&p, pod, key, ns, name);
 		goto out;
 	}
-	llmo__binder_pod_request(pod, &req);
+	llmo__binder_pod_demand(b, pod, &req);
 	rc = llmo__binder_pass_fill(&p);
 	if (!rc)
 		rc = llmo__binder_filter(&p, pod, &req, &whys, &cands, &shorts);
@@ -2172,6 +2196,19 @@ int llmo_binder_add_qos_class(struct llmo_binder *b, const char *name, int32_t p
 	return 0;
 }
 
+int llmo_binder_set_qos_guarantee(struct llmo_binder *b, const char *name, double guarantee)
+{
+	if (!(guarantee >= 0 && guarantee <= 1))
+		return LLMO_EINVAL;
+	for (size_t i = 0; name && i < b->nqos; i++) {
+		if (strcmp(b->qos[i].name, name) == 0) {
+			b->qos[i].guarantee = guarantee;
+			return 0;
+		}
+	}
+	return LLMO_ENOTFOUND;
+}
+
 int llmo_binder_set_qos_latency(struct llmo_binder *b, const char *name, int32_t max_latency_ms)
 {
 	for (size_t i = 0; name && i < b->nqos; i++) {
@@ -2239,6 +2276,8 @@ int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_con
 		rc = llmo_binder_add_qos_class(b, q->key, q->priority, q->preemption_policy);
 		if (!rc)
 			rc = llmo_binder_set_qos_latency(b, q->key, q->max_latency_ms);
+		if (!rc)
+			rc = llmo_binder_set_qos_guarantee(b, q->key, q->resource_guarantee);
 
 		if (rc)
 			return llmo_error_set(err, rc, "scheduler.qosClasses.%s: cannot be used (%s)",

@@ -245,6 +245,16 @@ int llmo_binder_add_qos_class(struct llmo_binder *b, const char *name, int32_t p
  * unknown class.
  */
 int llmo_binder_set_qos_latency(struct llmo_binder *b, const char *name, int32_t max_latency_ms);
+/*
+ * The resourceGuarantee g (0..1) of QoS class name, added before: the share
+ * of its pods' cpu and memory requests that the overcommit ratio may not
+ * stretch. With ratio R a node offers allocatable * R, and a pod of the
+ * class is charged its request * (1 + g * (R - 1)), so pods of g = 1 fit
+ * the node's real allocatable and pods of g = 0 (or no class) use all of
+ * allocatable * R (docs/scheduler.md). LLMO_EINVAL outside 0..1,
+ * LLMO_ENOTFOUND for an unknown class.
+ */
+int llmo_binder_set_qos_guarantee(struct llmo_binder *b, const char *name, double guarantee);
 /* The model affinity weight (default 1; 0 turns model affinity off; negative counts as 0). */
 void llmo_binder_set_affinity_weight(struct llmo_binder *b, double weight);
 /* The performance score's weight (default 1; 0 turns it off; negative counts as 0). */

@@ -157,7 +157,7 @@ static int gang_place(struct llmo__binder_pass *p, struct gang *g, struct llmo__
 		m->node = NULL;
 		m->preempts = false;
 		llmo_buf_reset(&m->gpus);
-		llmo__binder_pod_request(m->pod, &req);
+		llmo__binder_pod_demand(p->b, m->pod, &req);
 		rc = llmo__binder_filter(p, m->pod, &req, &w, &cands, plan ? &shorts : NULL);
 		if (!rc)
 			chosen = llmo__binder_choose(p, m->pod, cands.v.items, cands.v.len, &req,

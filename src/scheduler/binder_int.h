@@ -68,6 +68,7 @@ struct llmo__binder_qos {
 	int32_t priority;
 	int preemption; /* enum llmo_preemption */
 	int32_t max_latency_ms; /* the class's latency objective; 0: none */
+	double guarantee;	/* resourceGuarantee, 0..1: the request share not overcommitted */
 };
 
 struct llmo__binder_usage {
@@ -262,6 +263,15 @@ json_t *llmo__binder_pod_ref(const json_t *pod);
  * u->gpu_mem; unparsable quantities count as 0.
  */
 void llmo__binder_pod_request(const json_t *pod, struct llmo__binder_usage *u);
+/*
+ * What the pod is charged on a node: its request, with cpu and memory
+ * times 1 + g * (resourceOvercommitRatio - 1) for a pod of a QoS class with
+ * resourceGuarantee g (llmo_binder_set_qos_guarantee), since nodes offer
+ * allocatable * ratio and that share of its request must not come from the
+ * overcommitted part. Every fit, account and preemption plan uses it.
+ */
+void llmo__binder_pod_demand(const struct llmo_binder *b, const json_t *pod,
+			     struct llmo__binder_usage *u);
 
 /*
  * The memory of each GPU of node in bytes: the smallest memoryTotalBytes of

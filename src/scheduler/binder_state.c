@@ -136,7 +136,7 @@ void llmo__binder_pod_held(const struct llmo_binder *b, const json_t *pod, const
 	const json_t *obj;
 	int64_t milli = 0, total;
 
-	llmo__binder_pod_request(pod, u);
+	llmo__binder_pod_demand(b, pod, u);
 	if (u->gpu_mem <= 0)
 		return;
 	/*

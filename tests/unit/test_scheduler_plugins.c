@@ -746,6 +746,63 @@ static void test_latency_objective(void **state)
 	}
 }
 
+/* A premium pod asking cpu cores and no GPU. */
+static json_t *cpu_pod(const char *name, const char *cpu)
+{
+	json_t *p = pod(name, "0", "premium", NULL, NULL, NULL);
+	json_t *c = json_array_get(json_object_get(json_object_get(p, "spec"), "containers"), 0);
+
+	json_object_set_new(json_object_get(json_object_get(c, "resources"), "requests"), "cpu",
+			    json_string(cpu));
+	return p;
+}
+
+/*
+ * resourceGuarantee: node n has 16 cpu, offered as 24 with the overcommit
+ * ratio 1.5; two premium pods of 10 cpu each. A pod is charged
+ * 10 * (1 + g * 0.5): g 0 -> 10 (20 <= 24: both fit), 0.3 -> 11.5 (23: both
+ * fit), 0.5 -> 12.5 (25: the second does not), 1 -> 15 (30: nor here).
+ */
+static void test_resource_guarantee(void **state)
+{
+	static const struct {
+		double g;
+		bool both;
+	} cases[] = {{0, true}, {0.3, true}, {0.5, false}, {1, false}};
+
+	(void)state;
+	for (size_t c = 0; c < LLMO_ARRAY_LEN(cases); c++) {
+		struct kube_fixture f;
+		struct llmo_binder *b;
+		struct wait w = {.f = &f};
+
+		assert_int_equal(fixture_start(&f), 0);
+		add_node(&f, "n", "0");
+		b = start_binder(&f);
+		llmo_binder_set_overcommit(b, 1.5);
+		assert_int_equal(llmo_binder_set_qos_guarantee(b, "premium", cases[c].g), 0);
+		assert_int_equal(llmo_binder_set_qos_guarantee(b, "premium", 1.5), LLMO_EINVAL);
+		assert_int_equal(llmo_binder_set_qos_guarantee(b, "nosuch", 0.5), LLMO_ENOTFOUND);
+		put(&f, &llmo_kube_pods, cpu_pod("c1", "10"));
+		w.pod = "c1";
+		w.node = "n";
+		assert_true(run_until(f.base, waited, &w, WAIT_MS));
+		put(&f, &llmo_kube_pods, cpu_pod("c2", "10"));
+		w.pod = "c2";
+		if (cases[c].both) {
+			if (!run_until(f.base, waited, &w, WAIT_MS))
+				fail_msg("g %.1f: the second pod was not bound", cases[c].g);
+		} else {
+			w.node = NULL;
+			w.event_text = "0/1 nodes are available: 1 Insufficient cpu.";
+			if (!run_until(f.base, message_is, &w, WAIT_MS))
+				fail_msg("g %.1f: the second pod was not refused for cpu", cases[c].g);
+		}
+		llmo_binder_free(b);
+		fixture_stop(&f);
+	}
+}
+
 /* Adds a preferred node affinity term of weight w: label key In [value]. */
 static void prefer(json_t *p, int w, const char *key, const char *value)
 {
@@ -1473,6 +1530,7 @@ int main(void)
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_performance),
 		cmocka_unit_test(test_latency_objective),
+		cmocka_unit_test(test_resource_guarantee),
 		cmocka_unit_test(test_preferred_affinity),
 		cmocka_unit_test(test_gang),
 		cmocka_unit_test(test_gang_compete),
