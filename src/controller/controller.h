@@ -59,6 +59,12 @@ struct llmo_controller;
 #define LLMO_ANNOTATION_MIGRATION_SINCE "llm.orchestrator.io/migration-since"
 /* On a workload: the autoscaler policy (reactive, kpa, predictive) instead of the configuration's. */
 #define LLMO_ANNOTATION_AUTOSCALER "llm.orchestrator.io/autoscaler"
+/*
+ * On a workload: the requests one replica serves at once (the runtime's batch,
+ * vLLM's --max-num-seqs), 1..LLMO_AS_SLOTS_MAX: the predictive autoscaler's
+ * queueing sizing needs it, and no runtime metric states it.
+ */
+#define LLMO_ANNOTATION_REPLICA_SLOTS "llm.orchestrator.io/replica-slots"
 /* On a workload: the version a paused blue-green rollout may switch to. */
 #define LLMO_ANNOTATION_PROMOTE "llm.orchestrator.io/promote"
 /* The finalizer that makes a workload's deletion wait for its replicas to go. */

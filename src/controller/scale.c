@@ -8,10 +8,13 @@
 
 #include <math.h>
 
+#include "api/config.h"
 #include "api/workload.h"
 #include "autoscale/autoscaler.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/str.h"
+#include "kube/object.h"
 #include "controller/controller_int.h"
 #include "controller/scale.h"
 #include "controller/vertical.h"
@@ -28,6 +31,9 @@ struct scaler {
 	struct llmo_autoscaler *as;
 	json_int_t generation; /* of the spec the configuration came from */
 	int policy;
+	/* the queueing inputs it was built with: annotation and model change no generation */
+	int32_t slots;
+	int64_t slo_wait;
 	int64_t observed_ms;   /* the scrape last observed (signals cur_ms) */
 	int32_t desired;
 	int32_t announced; /* the count last reported as a scale (Event, lastScaleTime) */
@@ -108,12 +114,74 @@ static int64_t cold_start_ms(const json_t *const *pods, size_t n)
 	return v[k / 2] < 1000 ? 1000 : v[k / 2];
 }
 
-static int build_config(struct llmo_controller *c, const struct llmo__scale_in *in, int policy,
-			struct llmo_as_config *cfg, struct llmo_error *err)
+/*
+ * The model's unloaded time to first token, ms: the lowest ttftP50Ms of its
+ * status.benchmarks (the least loaded run, as the scheduler takes it; the
+ * median, as the simulator subtracts the TTFT of the median prompt). 0 when
+ * it has none.
+ */
+static double unloaded_ttft_ms(const json_t *model)
+{
+	const json_t *b;
+	double best = 0;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(model, "status"), "benchmarks"), i, b) {
+		const json_t *v = json_object_get(b, "ttftP50Ms");
+		double t = json_number_value(v);
+
+		if (json_is_number(v) && t > 0 && isfinite(t) && (best == 0 || t < best))
+			best = t;
+	}
+	return best;
+}
+
+/*
+ * The predictive policy's queueing inputs (docs/autoscaling.md, "In the
+ * controller"): *slots from the annotation LLMO_ANNOTATION_REPLICA_SLOTS (0
+ * without it), *wait (ns) = the QoS class's maxLatency less the model's
+ * unloaded TTFT (0 without a class, an objective, or when the TTFT takes it
+ * all). Both set turn the queueing sizing on; when either is 0 both are.
+ * LLMO_EINVAL when the annotation is not an integer in 1..LLMO_AS_SLOTS_MAX.
+ */
+static int queue_inputs(const struct llmo_config *conf, const struct llmo__scale_in *in,
+			int32_t *slots, int64_t *wait, struct llmo_error *err)
+{
+	const char *a = json_string_value(json_object_get(
+		json_object_get(json_object_get(in->w, "metadata"), "annotations"),
+		LLMO_ANNOTATION_REPLICA_SLOTS));
+	const char *qos = llmo_kube_str(in->w, "spec", "qosClass");
+	const struct llmo_qos_class *q = qos ? llmo_config_qos(conf, qos) : NULL;
+	int64_t v;
+
+	*slots = 0;
+	*wait = 0;
+	if (a) {
+		if (llmo_parse_int_range(a, 1, LLMO_AS_SLOTS_MAX, &v, NULL))
+			return llmo_error_set(err, LLMO_EINVAL,
+					      "annotation " LLMO_ANNOTATION_REPLICA_SLOTS
+					      ": \"%.32s\" is not an integer from 1 to %d",
+					      a, LLMO_AS_SLOTS_MAX);
+		*slots = (int32_t)v;
+	}
+	if (q && q->max_latency_ms > 0) {
+		double w = q->max_latency_ms - unloaded_ttft_ms(in->model);
+
+		*wait = w > 0 ? (int64_t)llround(w * 1e6) : 0;
+	}
+	if (!*slots || !*wait) { /* one alone sizes nothing: the configuration stays as without */
+		*slots = 0;
+		*wait = 0;
+	}
+	return 0;
+}
+
+int llmo__scale_config(const struct llmo_config *conf, const struct llmo__scale_in *in, int policy,
+		       struct llmo_as_config *cfg, struct llmo_error *err)
 {
 	struct llmo_workload w = {0};
 	struct llmo_errlist errs;
-	const struct llmo_resource_manager_config *rm = &c->config->resource_manager;
+	const struct llmo_resource_manager_config *rm = &conf->resource_manager;
 	int rc;
 
 	llmo_errlist_init(&errs);
@@ -144,8 +212,11 @@ static int build_config(struct llmo_controller *c, const struct llmo__scale_in *
 		cfg->down_cooldown = rm->scale_down_cooldown;
 	}
 	cfg->cold_start = in->cold_start_ms * 1000000;
-	if (policy == LLMO_AS_PREDICTIVE)
+	if (policy == LLMO_AS_PREDICTIVE) {
 		cfg->forecast_metric = LLMO_METRIC_REQUESTS_PER_SECOND;
+		if ((rc = queue_inputs(conf, in, &cfg->replica_slots, &cfg->slo_wait, err)))
+			goto out;
+	}
 	if (!cfg->ntargets)
 		rc = llmo_error_set(err, LLMO_EINVAL, "no targetMetrics with a target above 0");
 	else
@@ -252,8 +323,10 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 	struct llmo_as_config cfg;
 	int policy = policy_of(c, in->w);
 	int64_t now = llmo_clock_mono_ns();
+	int64_t slo_wait = 0;
+	int32_t slots = 0;
 	bool fresh;
-	int rc;
+	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->measured = measure(c, in, &out->m);
@@ -262,8 +335,12 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 		return 0;
 	}
 	out->active = true;
-	if (!sc || sc->generation != in->generation || sc->policy != policy) {
-		rc = build_config(c, in, policy, &cfg, &err);
+	if (policy == LLMO_AS_PREDICTIVE)
+		rc = queue_inputs(c->config, in, &slots, &slo_wait, &err);
+	if (rc || !sc || sc->generation != in->generation || sc->policy != policy ||
+	    sc->slots != slots || sc->slo_wait != slo_wait) {
+		if (!rc)
+			rc = llmo__scale_config(c->config, in, policy, &cfg, &err);
 		if (rc) {
 			snprintf(out->reason, sizeof(out->reason), "autoscaling off: %s", err.msg);
 			out->active = false;
@@ -288,6 +365,8 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 		}
 		sc->generation = in->generation;
 		sc->policy = policy;
+		sc->slots = slots;
+		sc->slo_wait = slo_wait;
 	}
 	fresh = out->measured && c->signals.cur_ms != sc->observed_ms;
 	if (fresh) {

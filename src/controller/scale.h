@@ -12,13 +12,21 @@
  * scheduler.predictiveScaling, reactive (Kubernetes HPA) otherwise, or what
  * the workload's annotation llm.orchestrator.io/autoscaler names (reactive,
  * kpa, predictive). Its horizon is the workload's measured cold start (the
- * median, over its Ready replicas, of pod created -> Ready).
+ * median, over its Ready replicas, of pod created -> Ready). The predictive
+ * policy sizes by queueing (autoscale/autoscaler.h) when the workload says
+ * how many requests a replica serves at once (the annotation
+ * llm.orchestrator.io/replica-slots) and its QoS class has a time to first
+ * token objective (scheduler.qosClasses.NAME.maxLatency): the wait budget is
+ * that objective less the model's benchmarked unloaded time to first token.
  */
 #include "base/common.h"
 
 #include <jansson.h>
 
+struct llmo_as_config;
+struct llmo_config;
 struct llmo_controller;
+struct llmo_error;
 
 struct llmo__scale_in {
 	const char *key;     /* "ns/name" */
@@ -30,6 +38,8 @@ struct llmo__scale_in {
 	int64_t cold_start_ms;
 	const json_t *const *ready_pods; /* the Ready replicas (cpu and memory metrics) */
 	size_t nready_pods;
+	/* the workload's LLMModel (status.benchmarks: the unloaded TTFT); NULL: none known */
+	const json_t *model;
 };
 
 /* The workload's figures over the last scrape interval (NAN latency: no request). */
@@ -61,6 +71,16 @@ struct llmo__scale_out {
 	const char *policy; /* "reactive", "kpa", "predictive" */
 	char reason[200];
 };
+
+/*
+ * The autoscaler configuration of in->w under policy with the orchestrator
+ * configuration conf: targets, bounds, thresholds, behavior, cooldowns
+ * (reactive), the horizon and, predictive, replica_slots and slo_wait
+ * (docs/autoscaling.md, "In the controller"). 0, or LLMO_EINVAL with err
+ * saying which field or annotation cannot be used.
+ */
+int llmo__scale_config(const struct llmo_config *conf, const struct llmo__scale_in *in, int policy,
+		       struct llmo_as_config *cfg, struct llmo_error *err);
 
 /* 0 or LLMO_ENOMEM. Without targets it only measures (out->active false). */
 int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *in,

@@ -699,6 +699,7 @@ static int autoscale(struct wl *s)
 	in.cold_start_ms = llmo__scale_cold_start_ms(ready, nready);
 	in.ready_pods = ready;
 	in.nready_pods = nready;
+	in.model = s->model;
 	if ((rc = llmo__scale_decide(s->c, &in, &s->scale)))
 		return rc;
 	if (!llmo__vertical_on(s->w))

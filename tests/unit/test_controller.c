@@ -1212,6 +1212,79 @@ static bool status_str_is(void *ctx)
 	return strcmp(chat_status_str(sw->f, sw->path, v, sizeof(v)), sw->want) == 0;
 }
 
+/*
+ * The workload chat's ScalingLimited condition has reason `want` (and a
+ * message with `text`); with `other`, a reason other than `want`.
+ */
+struct scaling_cond {
+	struct kube_fixture *f;
+	const char *want, *text;
+	bool other;
+};
+
+static bool scaling_cond_is(void *ctx)
+{
+	struct scaling_cond *sc = ctx;
+	json_t *obj = NULL, *it;
+	bool ok = false;
+	size_t i;
+
+	if (llmo_kube_get(sc->f->client, &llmo_kube_llmworkloads, NS, "chat", &obj, NULL))
+		return false;
+	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, it) {
+		const char *t = json_string_value(json_object_get(it, "type"));
+		const char *r = json_string_value(json_object_get(it, "reason"));
+		const char *m = json_string_value(json_object_get(it, "message"));
+
+		if (t && strcmp(t, "ScalingLimited") == 0 && r &&
+		    (strcmp(r, sc->want) == 0) != sc->other &&
+		    (!sc->text || (m && strstr(m, sc->text))))
+			ok = true;
+	}
+	json_decref(obj);
+	return ok;
+}
+
+/*
+ * The annotation llm.orchestrator.io/replica-slots on a predictive workload
+ * with a QoS class: a value that is not an integer from 1 to 4096 turns
+ * autoscaling off with a condition naming it (the annotation changes no
+ * generation, so this is seen without a spec change); a good one turns it
+ * back on. (The configuration it builds: test_controller_scale.)
+ */
+static void test_autoscale_slots(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct llmo_config cfg = {0};
+	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
+	struct scaling_cond off = {.f = &f, .want = "AutoscalingOff",
+				   .text = "annotation llm.orchestrator.io/replica-slots: \"many\""};
+	struct scaling_cond on = {.f = &f, .want = "AutoscalingOff", .other = true};
+	char url[64];
+	json_t *wl;
+
+	(void)state;
+	c = start_autoscaling(&f, &g, &cfg, &o, url, sizeof(url));
+	wl = workload("chat", 1);
+	json_object_set_new(json_object_get(wl, "metadata"), "annotations",
+			    json_pack("{s:s, s:s}", "llm.orchestrator.io/autoscaler", "predictive",
+				      "llm.orchestrator.io/replica-slots", "many"));
+	json_object_set_new(json_object_get(wl, "spec"), "qosClass", json_string("standard"));
+	json_object_set_new(json_object_get(json_object_get(wl, "spec"), "scaling"),
+			    "targetMetrics",
+			    json_pack("[{s:s, s:f}, {s:s, s:f}]", "type", "queue_length", "target",
+				      8.0, "type", "requests_per_second", "target", 10.0));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f.base, scaling_cond_is, &off, WAIT_MS));
+
+	patch_chat(&f, json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
+				 "llm.orchestrator.io/replica-slots", "32"));
+	assert_true(run_until(f.base, scaling_cond_is, &on, WAIT_MS));
+	stop_autoscaling(c, &f, &g, &cfg);
+}
+
 /* Two Ready replicas with set usage, scaled on one usage metric to 4 replicas. */
 struct usage_case {
 	const char *metric; /* the target's type, and its key in status.currentMetrics */
@@ -2113,6 +2186,7 @@ int main(void)
 		cmocka_unit_test(test_canary_rollout),
 		cmocka_unit_test(test_ab_and_blue_green),
 		cmocka_unit_test(test_autoscale),
+		cmocka_unit_test(test_autoscale_slots),
 		cmocka_unit_test(test_autoscale_cpu),
 		cmocka_unit_test(test_autoscale_gpu),
 		cmocka_unit_test(test_vertical),
