@@ -212,10 +212,20 @@ static void pod_gauges(struct llmo_gateway *gw, struct llmo_gw_table *old, struc
 		model_note(gw, t->models.items[i]);
 }
 
-static void table_log(const struct llmo_gw_table *t, size_t changed)
+/*
+ * Logs the table's size: at info when it differs from the last one logged,
+ * at debug otherwise (pod status updates that route nothing new would fill
+ * the log every few seconds).
+ */
+static void table_log(struct llmo_gateway *gw, const struct llmo_gw_table *t, size_t changed)
 {
-	LLMO_INFO(LOG, "routing table", "models=%zu endpoints=%zu names=%zu changed=%zu",
-		  t->models.len, t->neps, llmo_hmap_count(&t->names), changed);
+	size_t now[3] = {t->models.len, t->neps, llmo_hmap_count(&t->names)};
+	enum llmo_log_level lvl = memcmp(now, gw->logged_size, sizeof(now)) ? LLMO_LOG_INFO
+									     : LLMO_LOG_DEBUG;
+
+	memcpy(gw->logged_size, now, sizeof(now));
+	llmo_log(lvl, LOG, "routing table", "models=%zu endpoints=%zu names=%zu changed=%zu",
+		 now[0], now[1], now[2], changed);
 }
 
 void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
@@ -232,7 +242,7 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t)
 #else
 	(void)big;
 #endif
-	table_log(t, t->models.len);
+	table_log(gw, t, t->models.len);
 	llmo__gw_held_retry(gw);
 }
 
@@ -460,7 +470,7 @@ static void on_rebuild(evutil_socket_t fd, short what, void *arg)
 		if (rc) {
 			gw->rebuild_all = true; /* the changes not applied are in the next whole build */
 		} else {
-			table_log(gw->table, changed);
+			table_log(gw, gw->table, changed);
 			llmo__gw_held_retry(gw);
 		}
 	}

@@ -35,6 +35,7 @@ struct llmo_gateway {
 	char *host, *backends_file, *ns, *keys_file, *keys_secret;
 	struct llmo_gw_keys *keys; /* NULL: no keys file, requests are anonymous */
 	struct stat keys_st;	   /* the keys file's identity when last read */
+	size_t logged_size[3];	   /* models, endpoints, names of the table last logged at info */
 	char *secret_ns, *secret_name;	  /* opts.keys_secret, split */
 	struct llmo_informer *secret_inf; /* on that Secret */
 	struct event *secret_ev;	  /* reads it after a change */
