@@ -232,10 +232,16 @@ int llmo_as_configure(struct llmo_autoscaler *as, const struct llmo_as_config *c
 
 	if (rc)
 		return rc;
-	/* A new first metric or horizon starts the forecast afresh; the rest is kept. */
+	/*
+	 * A new first metric starts the forecast afresh, and so does a horizon
+	 * whose bucket would be twice or half the one in use. A smaller change
+	 * (the controller's measured cold start moving with each replica that
+	 * becomes Ready) keeps the buckets and their history: decisions look
+	 * cold_start ahead in the buckets there are.
+	 */
 	refit = !as->fc || cfg->targets[0].metric != as->cfg.targets[0].metric ||
 		cfg->forecast_metric != as->cfg.forecast_metric ||
-		bucket_for(cfg) != as->fc->bucket_ns;
+		bucket_for(cfg) >= 2 * as->fc->bucket_ns || 2 * bucket_for(cfg) <= as->fc->bucket_ns;
 	if (cfg->policy == LLMO_AS_PREDICTIVE && refit) {
 		if (!as->fc)
 			as->fc = malloc(sizeof(*as->fc));

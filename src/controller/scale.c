@@ -34,6 +34,7 @@ struct scaler {
 	/* the queueing inputs it was built with: annotation and model change no generation */
 	int32_t slots;
 	int64_t slo_wait;
+	int64_t cold_start_ms; /* the measured cold start it was built with (the horizon) */
 	int64_t observed_ms;   /* the scrape last observed (signals cur_ms) */
 	int32_t desired;
 	int32_t announced; /* the count last reported as a scale (Event, lastScaleTime) */
@@ -338,7 +339,8 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 	if (policy == LLMO_AS_PREDICTIVE)
 		rc = queue_inputs(c->config, in, &slots, &slo_wait, &err);
 	if (rc || !sc || sc->generation != in->generation || sc->policy != policy ||
-	    sc->slots != slots || sc->slo_wait != slo_wait) {
+	    sc->slots != slots || sc->slo_wait != slo_wait ||
+	    sc->cold_start_ms != in->cold_start_ms) {
 		if (!rc)
 			rc = llmo__scale_config(c->config, in, policy, &cfg, &err);
 		if (rc) {
@@ -367,6 +369,7 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 		sc->policy = policy;
 		sc->slots = slots;
 		sc->slo_wait = slo_wait;
+		sc->cold_start_ms = in->cold_start_ms;
 	}
 	fresh = out->measured && c->signals.cur_ms != sc->observed_ms;
 	if (fresh) {

@@ -353,6 +353,33 @@ static void test_predictive(void **state)
 	assert_non_null(llmo_as_forecaster(as));
 	llmo_as_free(as);
 
+	/*
+	 * A new cold start (the controller's measurement moving) keeps the
+	 * forecast's buckets and history while its bucket stays within a
+	 * factor 2: 20 s -> 30 s wants buckets of 7.5 s against 5 s in use,
+	 * kept; 20 s -> 60 s wants 15 s, three times: started afresh.
+	 */
+	as = make(&c);
+	for (int t = 0; t < 300; t++)
+		llmo_as_observe(as, S(t), Q, t / 5);
+	llmo_as_decide(as, S(300), 6, 6, &d);
+	{
+		int64_t kept = llmo_as_forecaster(as)->nhist;
+		struct llmo_error err = {0};
+
+		assert_true(kept >= 59);
+		c.cold_start = S(30);
+		assert_int_equal(llmo_as_configure(as, &c, &err), 0);
+		assert_int_equal(llmo_as_forecaster(as)->nhist, kept);
+		assert_int_equal(llmo_as_forecaster(as)->bucket_ns, S(5));
+		c.cold_start = S(60);
+		assert_int_equal(llmo_as_configure(as, &c, &err), 0);
+		assert_int_equal(llmo_as_forecaster(as)->nhist, 0);
+		assert_int_equal(llmo_as_forecaster(as)->bucket_ns, S(15));
+		c.cold_start = S(20);
+	}
+	llmo_as_free(as);
+
 	/* Flat load: forecast and load agree: ceil(25 / 10) = 3. */
 	as = make(&c);
 	for (int t = 0; t < 300; t++)
