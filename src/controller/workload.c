@@ -410,6 +410,37 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
+/*
+ * spec.placement.clusters asks for cross-cluster scheduling, which is not
+ * implemented: rather than ignore it silently, the workload says so in the
+ * condition PlacementSatisfied=False (reason CrossClusterNotSupported) while
+ * every replica runs in this cluster. No condition when the list is empty.
+ */
+static int placement_condition(struct wl *s, json_t *conds)
+{
+	const json_t *cl = json_object_get(json_object_get(json_object_get(s->w, "spec"),
+							   "placement"),
+					   "clusters");
+	char msg[512];
+	size_t n = 0, i;
+	const json_t *v;
+
+	if (!json_array_size(cl))
+		return 0;
+	n = (size_t)snprintf(msg, sizeof(msg), "spec.placement.clusters [");
+	json_array_foreach(cl, i, v) {
+		if (n < sizeof(msg))
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s", i ? ", " : "",
+					      json_string_value(v) ? json_string_value(v) : "");
+	}
+	if (n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - n,
+			 "]: cross-cluster scheduling is not implemented; every replica runs in "
+			 "this cluster");
+	return llmo__condition_set(conds, s->w, "PlacementSatisfied", false,
+				   "CrossClusterNotSupported", msg, s->generation);
+}
+
 /* The Kubernetes toleration object of a spec.placement.tolerations entry (same shape). */
 static int build_template(struct wl *s, struct track *t)
 {
@@ -2188,6 +2219,8 @@ static json_t *build_status(struct wl *s)
 	if (!rc)
 		rc = llmo__condition_set(conds, s->w, "ModelResolved", s->model != NULL,
 					 s->model_reason, s->model_msg, s->generation);
+	if (!rc)
+		rc = placement_condition(s, conds);
 	if (!rc && (s->scale.active || s->scale.reason[0])) {
 		const char *why = !s->scale.active     ? "AutoscalingOff"
 				  : s->scale.limited ? "Limited"

@@ -279,6 +279,25 @@ static void test_workload_lifecycle(void **state)
 	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
 	w.pods = 2;
 	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	/*
+	 * spec.placement.clusters (cross-cluster scheduling, not implemented) is
+	 * reported, not ignored: PlacementSatisfied False; a workload without it
+	 * has no such condition
+	 */
+	{
+		json_t *far = workload("far", 1);
+		struct cond fc = {.f = &f, .r = &llmo_kube_llmworkloads, .name = "far",
+				  .path = "PlacementSatisfied", .want = "False"};
+
+		json_object_set_new(json_object_get(far, "spec"), "placement",
+				    json_pack("{s:[s, s]}", "clusters", "cluster-1", "cluster-2"));
+		put(&f, &llmo_kube_llmworkloads, far);
+		assert_true(run_until(f.base, has_cond, &fc, WAIT_MS));
+		fc.name = "chat";
+		assert_false(has_cond(&fc));
+		fc.want = "True";
+		assert_false(has_cond(&fc));
+	}
 	list_pods(&f, "chat", &p);
 	ctr = json_array_get(json_object_get(json_object_get(p.items[0], "spec"), "containers"), 0);
 	assert_string_equal(json_string_value(json_object_get(
