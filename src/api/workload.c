@@ -210,6 +210,7 @@ static const struct llmo_field perf_metrics_fields[] = {
 static const struct llmo_field analysis_fields[] = {
 	F(struct llmo_rollout_analysis, success_rate, "successRate", LLMO_FT_NUMBER),
 	F(struct llmo_rollout_analysis, p95_latency_ms, "p95LatencyMs", LLMO_FT_NUMBER),
+	F(struct llmo_rollout_analysis, p99_latency_ms, "p99LatencyMs", LLMO_FT_NUMBER),
 	F(struct llmo_rollout_analysis, error_rate, "errorRate", LLMO_FT_NUMBER),
 	F(struct llmo_rollout_analysis, checked_at, "checkedAt", LLMO_FT_TIME),
 	END,

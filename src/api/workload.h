@@ -200,6 +200,7 @@ struct llmo_performance_metrics {
 struct llmo_rollout_analysis {
 	double success_rate;
 	double p95_latency_ms;
+	double p99_latency_ms;
 	double error_rate;
 	int64_t checked_at;
 };

@@ -809,7 +809,9 @@ struct canary_params {
 	int64_t duration_ms;
 	double threshold;     /* success rate, 0..1 */
 	int64_t p95_ms;	      /* 0: not checked */
+	int64_t p99_ms;	      /* 0: not checked */
 	double max_error;     /* < 0: not checked */
+	double availability;  /* percent of requests answered without error; < 0: not checked */
 };
 
 static void canary_params(const struct wl *s, struct canary_params *cp)
@@ -838,8 +840,14 @@ static void canary_params(const struct wl *s, struct canary_params *cp)
 	cp->p95_ms = json_is_integer(v = json_object_get(sla, "responseTimeP95"))
 			     ? json_integer_value(v)
 			     : 0;
+	cp->p99_ms = json_is_integer(v = json_object_get(sla, "responseTimeP99"))
+			     ? json_integer_value(v)
+			     : 0;
 	cp->max_error = json_is_number(v = json_object_get(sla, "errorRate")) ? json_number_value(v)
 									       : -1;
+	cp->availability = json_is_number(v = json_object_get(sla, "availability"))
+				   ? json_number_value(v)
+				   : -1;
 }
 
 static void ro_load(struct wl *s)
@@ -1070,7 +1078,7 @@ static void plan_tracks(struct wl *s)
 	s->ro.weight = cp.split;
 }
 
-static json_t *analysis_json(double n, double e, double p95_ms)
+static json_t *analysis_json(double n, double e, double p95_ms, double p99_ms)
 {
 	char at[40];
 	json_t *a;
@@ -1081,6 +1089,8 @@ static json_t *analysis_json(double n, double e, double p95_ms)
 		      n > 0 ? e / n : 0.0, "checkedAt", at);
 	if (a && !isnan(p95_ms))
 		json_object_set_new(a, "p95LatencyMs", json_real(p95_ms));
+	if (a && !isnan(p99_ms))
+		json_object_set_new(a, "p99LatencyMs", json_real(p99_ms));
 	return a;
 }
 
@@ -1160,7 +1170,7 @@ static bool analyse(struct wl *s)
 	struct canary_params cp;
 	struct track *cn;
 	int64_t now = llmo_clock_mono_ms(), left;
-	double n, e, sr, p95;
+	double n, e, sr, p95, p99;
 	char why[MSG_MAX];
 
 	if (strcmp(s->tracks[0].name, "a") == 0) {
@@ -1212,8 +1222,9 @@ static bool analyse(struct wl *s)
 	}
 	sr = n > 0 ? (n - e) / n : 0;
 	p95 = llmo__track_quantile(&d, 0.95) * 1000;
+	p99 = llmo__track_quantile(&d, 0.99) * 1000;
 	json_decref(s->ro.analysis);
-	s->ro.analysis = analysis_json(n, e, p95);
+	s->ro.analysis = analysis_json(n, e, p95, p99);
 	left = m->base_ms + cp.duration_ms - now;
 	if (left > 0) {
 		snprintf(s->ro.message, sizeof(s->ro.message),
@@ -1235,10 +1246,18 @@ static bool analyse(struct wl *s)
 	else if (cp.max_error >= 0 && e / n > cp.max_error)
 		snprintf(why, sizeof(why), "error rate %.3f > %.3f (slaRequirements.errorRate)",
 			 e / n, cp.max_error);
+	else if (cp.availability >= 0 && 100 * sr < cp.availability)
+		snprintf(why, sizeof(why),
+			 "availability %.2f%% < %.2f%% (slaRequirements.availability)", 100 * sr,
+			 cp.availability);
 	else if (cp.p95_ms > 0 && !isnan(p95) && p95 > (double)cp.p95_ms)
 		snprintf(why, sizeof(why),
 			 "p95 latency %.0f ms > %" PRId64 " ms (slaRequirements.responseTimeP95)",
 			 p95, cp.p95_ms);
+	else if (cp.p99_ms > 0 && !isnan(p99) && p99 > (double)cp.p99_ms)
+		snprintf(why, sizeof(why),
+			 "p99 latency %.0f ms > %" PRId64 " ms (slaRequirements.responseTimeP99)",
+			 p99, cp.p99_ms);
 	forget_analysis(s);
 	if (why[0]) {
 		s->ro.phase = "RolledBack";

@@ -714,6 +714,28 @@ static void fake_gw_stop(struct fake_gw *g)
 	pthread_mutex_destroy(&g->lock);
 }
 
+/*
+ * The canary answering ok and failed requests, fast of them within 0.1 s
+ * and the rest of the answered ones between 2.5 and 5 s (latency buckets).
+ */
+static void fake_gw_canary_latency(struct fake_gw *g, int ok, int failed, int fast)
+{
+	pthread_mutex_lock(&g->lock);
+	snprintf(g->text, sizeof(g->text),
+		 "llmo_gateway_requests_total{model=\"" NS "/chat\",track=\"canary\",code=\"200\"} %d\n"
+		 "llmo_gateway_requests_total{model=\"" NS "/chat\",track=\"canary\",code=\"500\"} %d\n"
+		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",track=\"canary\","
+		 "le=\"0.1\"} %d\n"
+		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",track=\"canary\","
+		 "le=\"2.5\"} %d\n"
+		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",track=\"canary\","
+		 "le=\"5\"} %d\n"
+		 "llmo_gateway_request_duration_seconds_bucket{model=\"" NS "/chat\",track=\"canary\","
+		 "le=\"+Inf\"} %d\n",
+		 ok, failed, fast, fast, ok + failed, ok + failed);
+	pthread_mutex_unlock(&g->lock);
+}
+
 /* Pods of the workload per version label, and how many carry the canary track. */
 struct versions {
 	struct kube_fixture *f;
@@ -899,6 +921,72 @@ static void test_canary_rollout(void **state)
 		run_until(f.base, has_versions, &v, 200);
 	}
 	assert_true(has_versions(&v));
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+	fake_gw_stop(&g);
+}
+
+/*
+ * The SLA's availability and p99 are analysis checks too. v2 answers 97 of
+ * 100: above the 0.9 success threshold, below the 99.5% availability:
+ * rolled back, naming it. v3 answers all 100 (counters from 100 to 200), 96
+ * within 0.1 s and 4 between 2.5 and 5 s: the 99th request falls in that
+ * bucket, so p99 is over 2.5 s > 1000 ms: rolled back, naming
+ * responseTimeP99 (p95 is within 0.1 s and not checked).
+ */
+static void test_canary_sla(void **state)
+{
+	struct kube_fixture f;
+	struct fake_gw g;
+	struct llmo_controller *c = NULL;
+	struct versions v = {.f = &f, .v1 = "7b", .n1 = 2};
+	struct ro_want rw = {.f = &f};
+	struct llmo_controller_opts o = {.backoff_base_ms = 200, .backoff_max_ms = 1000,
+					 .scrape_interval_ms = 100};
+	char url[64];
+	json_t *wl, *hold;
+	const char *msg;
+
+	(void)state;
+	c = start_with_gw(&f, &g, &o, url, sizeof(url));
+	fake_gw_canary_latency(&g, 0, 0, 0);
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
+	put(&f, &llmo_kube_llmmodels, model("llama2-v3", "v3", "registry.local/models/llama2:v3"));
+	wl = workload("chat", 2);
+	json_object_set_new(json_object_get(wl, "spec"), "deploymentStrategy",
+			    json_pack("{s:s, s:{s:i, s:s, s:f}}", "type", "canary", "canary",
+				      "trafficSplit", 25, "duration", "1s", "successThreshold",
+				      0.9));
+	json_object_set_new(json_object_get(wl, "spec"), "performance",
+			    json_pack("{s:{s:f, s:i}}", "slaRequirements", "availability", 99.5,
+				      "responseTimeP99", 1000));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	rw.phase = "Idle";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+
+	start_canary(&f, &v, &rw, "v2");
+	fake_gw_canary_latency(&g, 97, 3, 97);
+	rw.phase = "RolledBack";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	msg = rollout_str(&f, "message", &hold);
+	assert_non_null(strstr(msg, "availability 97.00% < 99.50% (slaRequirements.availability)"));
+	json_decref(hold);
+	v.n2 = 0;
+	v.canary = 0;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+
+	start_canary(&f, &v, &rw, "v3");
+	fake_gw_canary_latency(&g, 197, 3, 193);
+	rw.phase = "RolledBack";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	msg = rollout_str(&f, "message", &hold);
+	if (!strstr(msg, "(slaRequirements.responseTimeP99)"))
+		fail_msg("want a p99 rollback, got: %s", msg);
+	json_decref(hold);
 
 	llmo_controller_free(c);
 	fixture_stop(&f);
@@ -2203,6 +2291,7 @@ int main(void)
 		cmocka_unit_test(test_leader_election),
 		cmocka_unit_test(test_node_lifecycle),
 		cmocka_unit_test(test_canary_rollout),
+		cmocka_unit_test(test_canary_sla),
 		cmocka_unit_test(test_ab_and_blue_green),
 		cmocka_unit_test(test_autoscale),
 		cmocka_unit_test(test_autoscale_slots),
