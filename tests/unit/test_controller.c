@@ -845,6 +845,33 @@ static void start_canary(struct kube_fixture *f, struct versions *v, struct ro_w
 }
 
 /*
+ * The models 7b, v2 and v3, and the workload chat (two replicas of 7b, canary
+ * strategy: 25%, 1 s, success threshold 0.9) with performance (taken; NULL: none)
+ * as its spec.performance; waits until its replicas run and the rollout is Idle.
+ */
+static void canary_setup(struct kube_fixture *f, struct versions *v, struct ro_want *rw,
+			 json_t *performance)
+{
+	json_t *wl;
+
+	put(f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
+	put(f, &llmo_kube_llmmodels, model("llama2-v3", "v3", "registry.local/models/llama2:v3"));
+	wl = workload("chat", 2);
+	json_object_set_new(json_object_get(wl, "spec"), "deploymentStrategy",
+			    json_pack("{s:s, s:{s:i, s:s, s:f}}", "type", "canary", "canary",
+				      "trafficSplit", 25, "duration", "1s", "successThreshold",
+				      0.9));
+	if (performance)
+		json_object_set_new(json_object_get(wl, "spec"), "performance", performance);
+	put(f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f->base, has_versions, v, WAIT_MS));
+	set_pods(f, "chat", "Running", true);
+	rw->phase = "Idle";
+	assert_true(run_until(f->base, rollout_phase, rw, WAIT_MS));
+}
+
+/*
  * A canary of a version failing 30% of its requests is rolled back (the
  * message names the check); a canary that fails none is promoted and the
  * old version's replicas drain away.
@@ -859,25 +886,13 @@ static void test_canary_rollout(void **state)
 	struct llmo_controller_opts o = {.backoff_base_ms = 200, .backoff_max_ms = 1000,
 					 .scrape_interval_ms = 100};
 	char url[64];
-	json_t *wl, *hold, *tracks;
+	json_t *hold, *tracks;
 	const char *msg;
 
 	(void)state;
 	c = start_with_gw(&f, &g, &o, url, sizeof(url));
 	fake_gw_canary(&g, 0, 0);
-	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
-	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
-	put(&f, &llmo_kube_llmmodels, model("llama2-v3", "v3", "registry.local/models/llama2:v3"));
-	wl = workload("chat", 2);
-	json_object_set_new(json_object_get(wl, "spec"), "deploymentStrategy",
-			    json_pack("{s:s, s:{s:i, s:s, s:f}}", "type", "canary", "canary",
-				      "trafficSplit", 25, "duration", "1s", "successThreshold",
-				      0.9));
-	put(&f, &llmo_kube_llmworkloads, wl);
-	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
-	set_pods(&f, "chat", "Running", true);
-	rw.phase = "Idle";
-	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	canary_setup(&f, &v, &rw, NULL);
 
 	/* v2: one canary replica (25% of 2, rounded up) next to the two stable ones */
 	start_canary(&f, &v, &rw, "v2");
@@ -945,28 +960,15 @@ static void test_canary_sla(void **state)
 	struct llmo_controller_opts o = {.backoff_base_ms = 200, .backoff_max_ms = 1000,
 					 .scrape_interval_ms = 100};
 	char url[64];
-	json_t *wl, *hold;
+	json_t *hold;
 	const char *msg;
 
 	(void)state;
 	c = start_with_gw(&f, &g, &o, url, sizeof(url));
 	fake_gw_canary_latency(&g, 0, 0, 0);
-	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
-	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
-	put(&f, &llmo_kube_llmmodels, model("llama2-v3", "v3", "registry.local/models/llama2:v3"));
-	wl = workload("chat", 2);
-	json_object_set_new(json_object_get(wl, "spec"), "deploymentStrategy",
-			    json_pack("{s:s, s:{s:i, s:s, s:f}}", "type", "canary", "canary",
-				      "trafficSplit", 25, "duration", "1s", "successThreshold",
-				      0.9));
-	json_object_set_new(json_object_get(wl, "spec"), "performance",
-			    json_pack("{s:{s:f, s:i}}", "slaRequirements", "availability", 99.5,
-				      "responseTimeP99", 1000));
-	put(&f, &llmo_kube_llmworkloads, wl);
-	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
-	set_pods(&f, "chat", "Running", true);
-	rw.phase = "Idle";
-	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	canary_setup(&f, &v, &rw,
+		     json_pack("{s:{s:f, s:i}}", "slaRequirements", "availability", 99.5,
+			       "responseTimeP99", 1000));
 
 	start_canary(&f, &v, &rw, "v2");
 	fake_gw_canary_latency(&g, 97, 3, 97);
