@@ -359,6 +359,29 @@ static int64_t res_from(const json_t *obj, const char *key)
  * Each resource from the first source that sets it: spec.resources, the
  * resource profile, the model's recommended, then its minimum resources.
  */
+/*
+ * What spec.modelSize stands for when nothing else gives a resource (milli-
+ * units): cpu, memory, GPUs and GPU memory of a typical replica of the size
+ * class (docs/controller.md, "From a workload to replicas").
+ */
+static int64_t size_default(const char *size, int r)
+{
+	static const struct {
+		const char *name;
+		int64_t v[R_N];
+	} classes[] = {
+		{"small", {2000, 8000LL << 30, 1000, 16000LL << 30}},
+		{"medium", {4000, 16000LL << 30, 1000, 40000LL << 30}},
+		{"large", {8000, 64000LL << 30, 2000, 80000LL << 30}},
+		{"xlarge", {16000, 128000LL << 30, 8000, 80000LL << 30}},
+	};
+
+	for (size_t i = 0; size && i < LLMO_ARRAY_LEN(classes); i++)
+		if (strcmp(size, classes[i].name) == 0)
+			return classes[i].v[r];
+	return 0;
+}
+
 static void resources(const struct wl *s, const json_t *model, int64_t out[R_N])
 {
 	const json_t *spec_res = json_object_get(json_object_get(s->w, "spec"), "resources");
@@ -379,6 +402,8 @@ static void resources(const struct wl *s, const json_t *model, int64_t out[R_N])
 			v = res_from(rec, profile_res_keys[r]);
 		if (!v)
 			v = res_from(min, profile_res_keys[r]);
+		if (!v)
+			v = size_default(llmo_kube_str(s->w, "spec", "modelSize"), r);
 		out[r] = v;
 	}
 }

@@ -298,6 +298,31 @@ static void test_workload_lifecycle(void **state)
 		fc.want = "True";
 		assert_false(has_cond(&fc));
 	}
+	/*
+	 * spec.modelSize fills what neither the workload nor the model gives:
+	 * here only the GPU memory (the model recommends cpu, memory and a
+	 * GPU), 80Gi for large
+	 */
+	{
+		json_t *sized = workload("sized", 1);
+		struct pods sp;
+
+		json_object_set_new(json_object_get(sized, "spec"), "modelSize",
+				    json_string("large"));
+		put(&f, &llmo_kube_llmworkloads, sized);
+		w.workload = "sized";
+		w.pods = 1;
+		assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+		list_pods(&f, "sized", &sp);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(json_object_get(sp.items[0], "metadata"),
+							    "annotations"),
+					    "llm.orchestrator.io/gpu-memory")),
+				    "80Gi");
+		json_decref(sp.list);
+		w.workload = "chat";
+		w.pods = 2;
+	}
 	list_pods(&f, "chat", &p);
 	ctr = json_array_get(json_object_get(json_object_get(p.items[0], "spec"), "containers"), 0);
 	assert_string_equal(json_string_value(json_object_get(
