@@ -90,21 +90,27 @@ static void manifest_get(struct llmo__reg_req *req)
 	llmo_buf_release(&b);
 }
 
+/* Runs again when its turn comes and when its S3 steps end (registry_int.h). */
 static void manifest_delete(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
 	const struct llmo_reg_route *rt = &req->route;
 	struct llmo_error err = {0};
-	int rc;
+	int rc = 0;
 
-	if (rt->by_digest)
-		rc = llmo_reg_manifest_delete(r->store, rt->name, &rt->digest, &err);
-	else
-		rc = llmo_reg_tag_delete(r->store, rt->name, rt->tag, &err);
+	if (llmo__reg_records_turn(req, manifest_delete))
+		return;
+	if (!llmo__reg_records_ended(req))
+		rc = rt->by_digest
+			     ? llmo_reg_manifest_delete_plan(r->store, rt->name, &rt->digest,
+							     &r->recs, &err)
+			     : llmo_reg_tag_delete_plan(r->store, rt->name, rt->tag, &r->recs, &err);
 	if (rc == LLMO_ENOTFOUND) {
 		llmo__reg_error(req, 404, "MANIFEST_UNKNOWN", "manifest unknown to registry");
 		return;
 	}
+	if (!rc && (rc = llmo__reg_records(req, manifest_delete, &err)) == 1)
+		return;
 	if (rc) {
 		llmo__reg_internal(req, &err);
 		return;
@@ -219,6 +225,11 @@ static void cleanup(struct llmo_registry *r, const char *repo, const struct llmo
 	llmo_strv_release(&deleted);
 }
 
+/*
+ * Runs again when the push's turn comes, when S3 answers about a layer,
+ * and when the push's S3 steps end (registry_int.h): everything up to the
+ * plan changes nothing, so running it again is harmless.
+ */
 static void manifest_put_end(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
@@ -229,6 +240,8 @@ static void manifest_put_end(struct llmo__reg_req *req)
 	char ds[LLMO_DIGEST_STR_MAX], want[LLMO_DIGEST_STR_MAX];
 	int rc;
 
+	if (llmo__reg_records_turn(req, manifest_put_end))
+		return;
 	if (llmo_digest_of(req->body.data, req->body.len, &d)) {
 		llmo__reg_error(req, 500, "UNKNOWN", "out of memory");
 		return;
@@ -248,11 +261,16 @@ static void manifest_put_end(struct llmo__reg_req *req)
 		llmo__reg_error(req, 400, "MANIFEST_INVALID", "%s", err.msg);
 		return;
 	}
-	if (references_ok(req, &m) != 1)
+	if (!llmo__reg_records_ended(req)) {
+		if (references_ok(req, &m) != 1)
+			goto out;
+		rc = llmo_reg_manifest_put_plan(r->store, rt->name, rt->by_digest ? NULL : rt->tag,
+						&d, m.media_type,
+						m.has_subject ? &m.subject.digest : NULL,
+						req->body.data, req->body.len, &r->recs, &err);
+	}
+	if (!rc && (rc = llmo__reg_records(req, manifest_put_end, &err)) == 1)
 		goto out;
-	rc = llmo_reg_manifest_put(r->store, rt->name, rt->by_digest ? NULL : rt->tag, &d,
-				   m.media_type, m.has_subject ? &m.subject.digest : NULL,
-				   req->body.data, req->body.len, &err);
 	if (rc) {
 		llmo__reg_internal(req, &err);
 		goto out;
