@@ -462,6 +462,39 @@ static json_t *referrer_descriptor(struct llmo_registry *r, const char *name,
 	return desc;
 }
 
+/*
+ * S3: referrer i (d), when its manifest is not cached, is fetched on a
+ * worker and the listing runs again when it ends: 1 to read it, 0 to skip
+ * it (logged), -1 while its fetch runs. One referrer is fetched at a time;
+ * those before req->refs_fetched are not asked for again, so a failed
+ * fetch is not retried and nothing is read from S3 in the loop.
+ */
+static int referrer_cached(struct llmo__reg_req *req, size_t i, const struct llmo_digest *d)
+{
+	struct llmo_registry *r = req->reg;
+	struct llmo_error err = {0};
+	char q[LLMO_LOG_QUOTE_MAX];
+	int rc;
+
+	if (i < req->refs_fetched) {
+		if (!r->s3jobs || llmo_reg_blob_cached(r->store, d))
+			return 1;
+		/* a later fetch of this listing evicted it */
+		llmo_error_set(&err, LLMO_ENOTFOUND, "evicted from the cache");
+		rc = LLMO_ENOTFOUND;
+	} else if ((rc = llmo__reg_s3_need(req, NULL, d, true, llmo__reg_referrers, &err)) == 1) {
+		req->refs_fetched = i;
+		return -1;
+	} else {
+		req->refs_fetched = i + 1;
+	}
+	if (!rc)
+		return 1;
+	LLMO_WARN(LOG, "referrer skipped", "repo=%s digest=sha256:%s error=%s", req->route.name,
+		  d->hex, llmo_log_quote(q, sizeof(q), err.msg));
+	return 0;
+}
+
 void llmo__reg_referrers(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
@@ -494,12 +527,22 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 		goto out;
 	}
 	list = json_array();
-	for (size_t i = 0; list && i < refs.len && json_array_size(list) < REFERRERS_ANSWER_MAX;
+	if (!list) {
+		llmo__reg_error(req, 500, "UNKNOWN", "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < refs.len && json_array_size(list) < REFERRERS_ANSWER_MAX;
 	     i++) {
 		struct llmo_digest d;
 		json_t *desc;
 
 		if (llmo_digest_parse(refs.items[i], strlen(refs.items[i]), &d, NULL))
+			continue;
+		if ((rc = referrer_cached(req, i, &d)) < 0) {
+			json_decref(list);
+			goto out;
+		}
+		if (rc == 0)
 			continue;
 		desc = referrer_descriptor(r, rt->name, &d);
 		if (!desc)
@@ -517,9 +560,8 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 	if (has_filter == 1)
 		llmo__reg_add_header(req, "OCI-Filters-Applied", "artifactType");
 	respond_json(req, 200, LLMO_OCI_INDEX,
-		     list ? json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
-				      LLMO_OCI_INDEX, "manifests", list)
-			  : NULL);
+		     json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType", LLMO_OCI_INDEX,
+			       "manifests", list));
 out:
 	llmo_strv_release(&refs);
 }

@@ -124,6 +124,7 @@ struct llmo__reg_req {
 	struct llmo_reg_upload *upload;  /* uploads: the session written to */
 	bool monolithic;                 /* POST ?digest=: the session is the request's own */
 	bool has_digest;                 /* PUT/POST ?digest= */
+	size_t refs_fetched;             /* referrers: those before it were fetched (or failed) */
 	struct llmo_digest digest;
 	/* waiting for S3 on a worker thread (s3req.c) */
 	struct llmo_reg_s3_job *s3_job; /* its own transfer in progress (HEAD, PUT); or */

@@ -3,7 +3,8 @@
 # S3 transfers run on worker threads, so that while a large blob is fetched from S3, or an
 # upload is stored to it, other requests are answered (and a second pull of the blob being
 # fetched waits for the same download), and while a manifest push's or a DELETE's record
-# writes wait on an S3 slow to answer (a second change waits for the first) (s3rver is put
+# writes, or a referrers listing's fetch of a manifest, wait on an S3 slow to answer (a
+# second change waits for the first) (s3rver is put
 # behind slow_proxy.py, which makes a transfer last seconds: the test waits for the
 # registry's "S3 transfer started" line, then gives the other request a time limit).
 . "$(dirname "$0")/lib.sh"
@@ -142,6 +143,22 @@ check "the manifest stays in both" bash -c "s3_keys repositories/$REPO/_manifest
 	test -f '$CACHE/repositories/$REPO/_manifests/revisions/sha256/$MAN'"
 code=$(curl -s --max-time 1 -o /dev/null -w '%{http_code}' "$URL/v2/$REPO/manifests/slow")
 [ "$code" = 404 ] && ok || bad "the deleted tag: HTTP $code, want 404"
+# a referrers listing fetches a referrer's manifest the cache lacks on a worker too
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sig","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":100000},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":100000}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d}}' \
+	"$SMALL" "$SMALL" "$MAN" "$(wc -c <"$LLMO_DATA/manifest.json")" >"$LLMO_DATA/referrer.json"
+REF=$(sha "$LLMO_DATA/referrer.json")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$LLMO_DATA/referrer.json" \
+	-H 'Content-Type: application/vnd.oci.image.manifest.v1+json' "$URL/v2/$REPO/manifests/sha256:$REF")
+[ "$code" = 201 ] && ok || bad "push of a referrer: HTTP $code, want 201"
+rm -f "$CACHE/blobs/sha256/${REF:0:2}/$REF"
+curl -sf -o "$LLMO_DATA/referrers.out" "$URL/v2/$REPO/referrers/sha256:$MAN" &
+LIST=$!
+check "the referrer's manifest is fetched from S3 on a worker" started fetch "$REF"
+check "/v2/ answers while the listing waits on S3" curl -sf --max-time 1 -o /dev/null "$URL/v2/"
+check "the listing was still waiting on S3" kill -0 "$LIST"
+wait "$LIST" && ok || bad "the referrers listing failed"
+check "the listing holds the referrer, read from its manifest" bash -c "grep -q '\"digest\":\"sha256:$REF\"' '$LLMO_DATA/referrers.out' &&
+	grep -q '\"artifactType\":\"application/vnd.example.sig\"' '$LLMO_DATA/referrers.out'"
 reg_stop
 proxy_stop
 
