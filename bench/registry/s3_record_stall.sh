@@ -22,10 +22,8 @@ trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "$S3PID" ] && kill "$S3PID"
       [ -n "$PXPID" ] && kill "$PXPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
 . "$(dirname "$0")/s3_common.sh"
 s3rver_start
-python3 tests/integration/slow_proxy.py 127.0.0.1 "${S3URL##*:}" 0 "$DELAY" >"$W/proxy.out" 2>&1 &
-PXPID=$!
-for _ in $(seq 1 200); do grep -q 'listening on' "$W/proxy.out" && break; sleep 0.05; done
-s3_config "http://127.0.0.1:$(sed -n 's/^listening on //p' "$W/proxy.out")"
+proxy_start 0 "$DELAY"
+s3_config "$PXURL"
 : >"$W/before" && : >"$W/after"
 n=0
 for r in $(seq 1 "$ROUNDS"); do
@@ -48,8 +46,4 @@ for r in $(seq 1 "$ROUNDS"); do
 		stop
 	done
 done
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-bv=$(cut -d' ' -f1 "$W/before" | median) av=$(cut -d' ' -f1 "$W/after" | median)
-bp=$(cut -d' ' -f2 "$W/before" | median) ap=$(cut -d' ' -f2 "$W/after" | median)
-echo "medians: /v2/ before ${bv}s after ${av}s (after/before $(python3 -c "print('%.5f' % ($av / $bv))"));" \
-	"push before ${bp}s after ${ap}s (after/before $(python3 -c "print('%.2f' % ($ap / $bp))"))"
+stall_report push
