@@ -185,8 +185,8 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 				     "storageType s3: bytes of blobs in the cache.", NULL, 0,
 				     &r->m_s3_cache_bytes, err)) ||
 	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_s3_transfers",
-				     "storageType s3: blob transfers with S3 queued or running on "
-				     "worker threads.",
+				     "storageType s3: blob transfers and record changes with S3 "
+				     "queued or running on worker threads.",
 				     NULL, 0, &r->m_s3_active, err)))
 		return rc;
 	llmo__reg_uploads_changed(r);
