@@ -159,6 +159,15 @@ check "the listing was still waiting on S3" kill -0 "$LIST"
 wait "$LIST" && ok || bad "the referrers listing failed"
 check "the listing holds the referrer, read from its manifest" bash -c "grep -q '\"digest\":\"sha256:$REF\"' '$LLMO_DATA/referrers.out' &&
 	grep -q '\"artifactType\":\"application/vnd.example.sig\"' '$LLMO_DATA/referrers.out'"
+# a push whose client gives up while its records wait on S3: the change is still made whole,
+# and the next change gets its turn
+rc=0; curl -s --max-time 1 -o /dev/null -X PUT --data-binary @"$LLMO_DATA/manifest.json" \
+	-H 'Content-Type: application/vnd.oci.image.manifest.v1+json' "$URL/v2/$REPO/manifests/gone" || rc=$?
+[ "$rc" = 28 ] && ok || bad "a push given up after 1 s: curl exit $rc, want 28 (timed out)"
+check "its tag still reaches the cache once S3 has it" wait_for 30 test -f "$CACHE/$TAGDIR/gone"
+check "and the bucket" bash -c "[ \"\$(s3 $PREFIX/$TAGDIR/gone)\" = sha256:$MAN ]"
+code=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' -X DELETE "$URL/v2/$REPO/manifests/gone")
+[ "$code" = 202 ] && ok || bad "a DELETE after the abandoned push: HTTP $code, want 202"
 reg_stop
 proxy_stop
 
