@@ -25,11 +25,7 @@ head -c $((SIZE_MB * 1000000)) /dev/urandom >"$W/blob"
 D=sha256:$(sha256sum "$W/blob" | cut -d' ' -f1)
 . "$(dirname "$0")/s3_common.sh"
 s3rver_start
-: >"$W/proxy.out"
-python3 tests/integration/slow_proxy.py 127.0.0.1 "${S3URL##*:}" "$RATE" >"$W/proxy.out" 2>&1 &
-PXPID=$!
-for _ in $(seq 1 200); do grep -q 'listening on' "$W/proxy.out" && break; sleep 0.05; done
-PXURL=http://127.0.0.1:$(sed -n 's/^listening on //p' "$W/proxy.out")
+proxy_start "$RATE"
 start() { rm -rf "$W/cache"; start_registry "$1" --storage "$W/cache" --config "$W/s3.yaml"; }
 
 # the blob goes into the bucket directly, not through the proxy
@@ -53,8 +49,4 @@ for r in $(seq 1 "$ROUNDS"); do
 		stop
 	done
 done
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-bv=$(cut -d' ' -f1 "$W/before" | median) av=$(cut -d' ' -f1 "$W/after" | median)
-bp=$(cut -d' ' -f2 "$W/before" | median) ap=$(cut -d' ' -f2 "$W/after" | median)
-echo "medians: /v2/ before ${bv}s after ${av}s (after/before $(python3 -c "print('%.5f' % ($av / $bv))"));" \
-	"pull before ${bp}s after ${ap}s (after/before $(python3 -c "print('%.2f' % ($ap / $bp))"))"
+stall_report pull

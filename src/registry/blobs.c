@@ -122,12 +122,31 @@ static void blob_get(struct llmo__reg_req *req)
 			       llmo_reg_store_verifies(r->store) ? &rt->digest : NULL);
 }
 
-void llmo__reg_blob(struct llmo__reg_req *req)
+/* DELETE: runs again when its turn comes and when its S3 step ends (registry_int.h). */
+static void blob_delete(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
 	const struct llmo_reg_route *rt = &req->route;
 	struct llmo_error err = {0};
-	int rc;
+	int rc = 0;
+
+	if (llmo__reg_records_turn(req, blob_delete))
+		return;
+	if (!llmo__reg_records_ended(req))
+		rc = llmo_reg_blob_unlink_plan(r->store, rt->name, &rt->digest, &r->recs, &err);
+	if (!rc && (rc = llmo__reg_records(req, blob_delete, &err)) == 1)
+		return;
+	if (rc == LLMO_ENOTFOUND)
+		llmo__reg_error(req, 404, "BLOB_UNKNOWN", "blob unknown to registry");
+	else if (rc)
+		llmo__reg_internal(req, &err);
+	else
+		llmo__reg_respond(req, 202, NULL, NULL, 0);
+}
+
+void llmo__reg_blob(struct llmo__reg_req *req)
+{
+	const struct llmo_reg_route *rt = &req->route;
 
 	switch (req->method) {
 	case LLMO__REG_GET:
@@ -136,15 +155,8 @@ void llmo__reg_blob(struct llmo__reg_req *req)
 			blob_get(req);
 		return;
 	case LLMO__REG_DELETE:
-		if (!llmo__reg_authorize(req, rt->name, LLMO_REG_DELETE))
-			return;
-		rc = llmo_reg_blob_unlink(r->store, rt->name, &rt->digest, &err);
-		if (rc == LLMO_ENOTFOUND)
-			llmo__reg_error(req, 404, "BLOB_UNKNOWN", "blob unknown to registry");
-		else if (rc)
-			llmo__reg_internal(req, &err);
-		else
-			llmo__reg_respond(req, 202, NULL, NULL, 0);
+		if (llmo__reg_authorize(req, rt->name, LLMO_REG_DELETE))
+			blob_delete(req);
 		return;
 	default:
 		not_allowed(req, "GET, HEAD, DELETE");
@@ -364,12 +376,25 @@ static int try_mount(struct llmo__reg_req *req)
 	/* only from where the caller may pull: a mount must not reveal other tenants' blobs */
 	if (!req->who || !llmo_reg_principal_allows(req->who, from, LLMO_REG_PULL))
 		return 0;
-	/* S3: whether it has a blob the cache lacks, asked on a worker (runs this again) */
-	if ((rc = llmo__reg_s3_need(req, from, &req->digest, false, llmo__reg_uploads, &err)))
-		return rc == 1 ? 1 : 0;
-	if (llmo_reg_blob_stat(r->store, from, &req->digest, NULL))
-		return 0;
-	if (llmo_reg_blob_link(r->store, name, &req->digest, &err)) {
+	/* the link's S3 write has ended: this runs again to finish it */
+	if (!llmo__reg_records_ended(req)) {
+		/* S3: whether it has a blob the cache lacks, asked on a worker (runs this again) */
+		if ((rc = llmo__reg_s3_need(req, from, &req->digest, false, llmo__reg_uploads,
+					    &err)))
+			return rc == 1 ? 1 : 0;
+		if (llmo_reg_blob_stat(r->store, from, &req->digest, NULL))
+			return 0;
+		/* the link is a record change: written to S3 on a worker, in its turn */
+		if (llmo__reg_records_turn(req, llmo__reg_uploads))
+			return 1;
+		if ((rc = llmo_reg_blob_link_plan(r->store, name, &req->digest, &r->recs, &err))) {
+			llmo__reg_internal(req, &err);
+			return 1;
+		}
+	}
+	if ((rc = llmo__reg_records(req, llmo__reg_uploads, &err)) == 1)
+		return 1;
+	if (rc) {
 		llmo__reg_internal(req, &err);
 		return 1;
 	}

@@ -270,6 +270,8 @@ static bool begin_answer(struct llmo__reg_req *req, int status)
 	}
 	req->answered = true;
 	req->status = status;
+	/* its record change is made: the next one may start */
+	llmo__reg_records_release(req);
 	count_request(req, status);
 	/* an answer before the whole body was read: the rest of it is not wanted */
 	if (req->conn->state == ST_BODY && req->has_body)

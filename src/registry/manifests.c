@@ -90,21 +90,27 @@ static void manifest_get(struct llmo__reg_req *req)
 	llmo_buf_release(&b);
 }
 
+/* Runs again when its turn comes and when its S3 steps end (registry_int.h). */
 static void manifest_delete(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
 	const struct llmo_reg_route *rt = &req->route;
 	struct llmo_error err = {0};
-	int rc;
+	int rc = 0;
 
-	if (rt->by_digest)
-		rc = llmo_reg_manifest_delete(r->store, rt->name, &rt->digest, &err);
-	else
-		rc = llmo_reg_tag_delete(r->store, rt->name, rt->tag, &err);
+	if (llmo__reg_records_turn(req, manifest_delete))
+		return;
+	if (!llmo__reg_records_ended(req))
+		rc = rt->by_digest
+			     ? llmo_reg_manifest_delete_plan(r->store, rt->name, &rt->digest,
+							     &r->recs, &err)
+			     : llmo_reg_tag_delete_plan(r->store, rt->name, rt->tag, &r->recs, &err);
 	if (rc == LLMO_ENOTFOUND) {
 		llmo__reg_error(req, 404, "MANIFEST_UNKNOWN", "manifest unknown to registry");
 		return;
 	}
+	if (!rc && (rc = llmo__reg_records(req, manifest_delete, &err)) == 1)
+		return;
 	if (rc) {
 		llmo__reg_internal(req, &err);
 		return;
@@ -219,6 +225,11 @@ static void cleanup(struct llmo_registry *r, const char *repo, const struct llmo
 	llmo_strv_release(&deleted);
 }
 
+/*
+ * Runs again when the push's turn comes, when S3 answers about a layer,
+ * and when the push's S3 steps end (registry_int.h): everything up to the
+ * plan changes nothing, so running it again is harmless.
+ */
 static void manifest_put_end(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
@@ -229,6 +240,8 @@ static void manifest_put_end(struct llmo__reg_req *req)
 	char ds[LLMO_DIGEST_STR_MAX], want[LLMO_DIGEST_STR_MAX];
 	int rc;
 
+	if (llmo__reg_records_turn(req, manifest_put_end))
+		return;
 	if (llmo_digest_of(req->body.data, req->body.len, &d)) {
 		llmo__reg_error(req, 500, "UNKNOWN", "out of memory");
 		return;
@@ -248,11 +261,16 @@ static void manifest_put_end(struct llmo__reg_req *req)
 		llmo__reg_error(req, 400, "MANIFEST_INVALID", "%s", err.msg);
 		return;
 	}
-	if (references_ok(req, &m) != 1)
+	if (!llmo__reg_records_ended(req)) {
+		if (references_ok(req, &m) != 1)
+			goto out;
+		rc = llmo_reg_manifest_put_plan(r->store, rt->name, rt->by_digest ? NULL : rt->tag,
+						&d, m.media_type,
+						m.has_subject ? &m.subject.digest : NULL,
+						req->body.data, req->body.len, &r->recs, &err);
+	}
+	if (!rc && (rc = llmo__reg_records(req, manifest_put_end, &err)) == 1)
 		goto out;
-	rc = llmo_reg_manifest_put(r->store, rt->name, rt->by_digest ? NULL : rt->tag, &d,
-				   m.media_type, m.has_subject ? &m.subject.digest : NULL,
-				   req->body.data, req->body.len, &err);
 	if (rc) {
 		llmo__reg_internal(req, &err);
 		goto out;
@@ -444,6 +462,39 @@ static json_t *referrer_descriptor(struct llmo_registry *r, const char *name,
 	return desc;
 }
 
+/*
+ * S3: referrer i (d), when its manifest is not cached, is fetched on a
+ * worker and the listing runs again when it ends: 1 to read it, 0 to skip
+ * it (logged), -1 while its fetch runs. One referrer is fetched at a time;
+ * those before req->refs_fetched are not asked for again, so a failed
+ * fetch is not retried and nothing is read from S3 in the loop.
+ */
+static int referrer_cached(struct llmo__reg_req *req, size_t i, const struct llmo_digest *d)
+{
+	struct llmo_registry *r = req->reg;
+	struct llmo_error err = {0};
+	char q[LLMO_LOG_QUOTE_MAX];
+	int rc;
+
+	if (i < req->refs_fetched) {
+		if (!r->s3jobs || llmo_reg_blob_cached(r->store, d))
+			return 1;
+		/* a later fetch of this listing evicted it */
+		llmo_error_set(&err, LLMO_ENOTFOUND, "evicted from the cache");
+		rc = LLMO_ENOTFOUND;
+	} else if ((rc = llmo__reg_s3_need(req, NULL, d, true, llmo__reg_referrers, &err)) == 1) {
+		req->refs_fetched = i;
+		return -1;
+	} else {
+		req->refs_fetched = i + 1;
+	}
+	if (!rc)
+		return 1;
+	LLMO_WARN(LOG, "referrer skipped", "repo=%s digest=sha256:%s error=%s", req->route.name,
+		  d->hex, llmo_log_quote(q, sizeof(q), err.msg));
+	return 0;
+}
+
 void llmo__reg_referrers(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
@@ -476,12 +527,22 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 		goto out;
 	}
 	list = json_array();
-	for (size_t i = 0; list && i < refs.len && json_array_size(list) < REFERRERS_ANSWER_MAX;
+	if (!list) {
+		llmo__reg_error(req, 500, "UNKNOWN", "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < refs.len && json_array_size(list) < REFERRERS_ANSWER_MAX;
 	     i++) {
 		struct llmo_digest d;
 		json_t *desc;
 
 		if (llmo_digest_parse(refs.items[i], strlen(refs.items[i]), &d, NULL))
+			continue;
+		if ((rc = referrer_cached(req, i, &d)) < 0) {
+			json_decref(list);
+			goto out;
+		}
+		if (rc == 0)
 			continue;
 		desc = referrer_descriptor(r, rt->name, &d);
 		if (!desc)
@@ -499,9 +560,8 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 	if (has_filter == 1)
 		llmo__reg_add_header(req, "OCI-Filters-Applied", "artifactType");
 	respond_json(req, 200, LLMO_OCI_INDEX,
-		     list ? json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
-				      LLMO_OCI_INDEX, "manifests", list)
-			  : NULL);
+		     json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType", LLMO_OCI_INDEX,
+			       "manifests", list));
 out:
 	llmo_strv_release(&refs);
 }

@@ -185,8 +185,8 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 				     "storageType s3: bytes of blobs in the cache.", NULL, 0,
 				     &r->m_s3_cache_bytes, err)) ||
 	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_s3_transfers",
-				     "storageType s3: blob transfers with S3 queued or running on "
-				     "worker threads.",
+				     "storageType s3: blob transfers and record changes with S3 "
+				     "queued or running on worker threads.",
 				     NULL, 0, &r->m_s3_active, err)))
 		return rc;
 	llmo__reg_uploads_changed(r);
@@ -512,6 +512,8 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	if (opts->s3 && (rc = llmo_reg_s3jobs_new(base, llmo_reg_store_s3(r->store),
 						  opts->s3->concurrency, &r->s3jobs, err)))
 		goto fail;
+	if ((rc = llmo__reg_records_init(r, err)))
+		goto fail;
 	llmo_reg_upload_expire(r->store, opts->upload_idle_ms);
 	r->expire_ev = event_new(base, -1, EV_PERSIST, on_expire, r);
 	if (!r->expire_ev || event_add(r->expire_ev, &every) < 0) {
@@ -549,6 +551,7 @@ void llmo_registry_free(struct llmo_registry *r)
 	/* before the store: its S3 client is what the workers' clients copy */
 	llmo_reg_s3jobs_free(r->s3jobs);
 	llmo__reg_s3_release(r);
+	llmo__reg_records_free(r);
 	if (r->expire_ev)
 		event_free(r->expire_ev);
 	llmo_reg_store_free(r->store);

@@ -54,6 +54,18 @@ struct llmo_registry {
 	/* digest hex -> struct llmo__reg_fetch *: the fetches from S3 in progress, each
 	 * shared by every request waiting for that blob (s3req.c) */
 	struct llmo_hmap s3_fetches;
+	/*
+	 * Record changes (s3req.c), made one at a time in the order asked so
+	 * that S3 and the directory take them in the same order: the request
+	 * that holds the turn plans its change in recs, its S3 steps run on a
+	 * worker (rec_job), and the others wait in the queue (rec_head).
+	 */
+	bool rec_busy;                     /* the turn is taken */
+	struct llmo__reg_req *rec_holder;  /* by this request; NULL: it went away, rec_job runs on */
+	struct llmo_reg_s3_job *rec_job;   /* the holder's S3 steps in progress */
+	struct llmo_reg_recs recs;         /* the holder's plan */
+	struct llmo__reg_req *rec_head, *rec_tail; /* waiting for the turn, oldest first */
+	struct event *rec_ev;              /* hands the turn on, from the loop */
 	int lock_fd; /* DIR/lock held shared: keeps `llmo registry gc` off (gc.h) */
 	struct llmo_reg_auth auth;
 	struct event *expire_ev; /* removes idle upload sessions */
@@ -112,9 +124,11 @@ struct llmo__reg_req {
 	struct llmo_reg_upload *upload;  /* uploads: the session written to */
 	bool monolithic;                 /* POST ?digest=: the session is the request's own */
 	bool has_digest;                 /* PUT/POST ?digest= */
+	size_t refs_fetched;             /* referrers: those before it were fetched (or failed) */
 	struct llmo_digest digest;
 	/* waiting for S3 on a worker thread (s3req.c) */
 	struct llmo_reg_s3_job *s3_job; /* its own transfer in progress (HEAD, PUT); or */
+	uint64_t s3_size;               /* RECORDS: the steps S3 took */
 	struct llmo__reg_fetch *s3_fetch; /* the shared fetch it waits for; NULL when none */
 	llmo__reg_req_fn s3_again;      /* called on the loop when it ends */
 	bool s3_done;                   /* its result is below, for the handler's next run */
@@ -122,6 +136,10 @@ struct llmo__reg_req {
 	struct llmo_digest s3_digest;
 	int s3_rc;
 	struct llmo_error s3_err;
+	/* waiting for the turn of record changes (llmo__reg_records_turn) */
+	bool rec_queued;
+	struct llmo__reg_req *rec_next;
+	llmo__reg_req_fn rec_again;
 	/* the blob whose file the answer sends: kept in the S3 cache until the request ends */
 	bool pinned;
 	struct llmo_digest pin;
@@ -202,6 +220,33 @@ void llmo__reg_s3_release(struct llmo_registry *r);
  */
 bool llmo__reg_s3_put(struct llmo__reg_req *req, const struct llmo_reg_s3_work *w,
 		      llmo__reg_req_fn again);
+
+/*
+ * Record changes (store.h's plans: a manifest push, a manifest or tag
+ * DELETE, a blob's DELETE, a mount's link) are made one at a time, so that
+ * S3 and the directory take them in the same order, and their S3 steps
+ * run on a worker so that the loop goes on serving other requests.
+ *
+ * llmo__reg_records_turn: 0 when req holds the turn (it keeps it until it
+ * is answered or goes away), or 1 when it waits for it (again(req) runs
+ * on the loop when it comes). Local storage: always 0.
+ */
+int llmo__reg_records_turn(struct llmo__reg_req *req, llmo__reg_req_fn again);
+/*
+ * Makes the change planned in req->reg->recs by the turn's holder: its S3
+ * steps on a worker, then the directory, each step S3 took. 0 when made,
+ * 1 when the worker started (again(req) then runs on the loop and calls
+ * this again, which finishes), or the error (S3's: the steps before it are
+ * made in both, as a usable state). The plan is released.
+ */
+int llmo__reg_records(struct llmo__reg_req *req, llmo__reg_req_fn again, struct llmo_error *err);
+/* Whether the change req waited for has ended (its handler runs again to finish it). */
+bool llmo__reg_records_ended(const struct llmo__reg_req *req);
+/* req is answered or goes away: the turn passes on (once its S3 steps end). */
+void llmo__reg_records_release(struct llmo__reg_req *req);
+/* The registry's part: 0, or LLMO_ENOMEM. */
+int llmo__reg_records_init(struct llmo_registry *r, struct llmo_error *err);
+void llmo__reg_records_free(struct llmo_registry *r);
 
 /* ---- registry.c ---- */
 

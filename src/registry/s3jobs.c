@@ -18,6 +18,7 @@ struct llmo_reg_s3_job {
 	struct llmo_reg_pool_job base; /* first: the pool's view of it */
 	struct llmo_reg_s3_work w;     /* strings point into the job's own copies */
 	char *root, *path, *link;
+	struct llmo_reg_recs recs; /* RECORDS: the job's own copy */
 	llmo_reg_s3_done_fn fn;
 	void *arg;
 	/* the result, written by the worker */
@@ -76,6 +77,13 @@ static void job_run(struct llmo_reg_pool_job *pj, void *local)
 			j->rc = llmo__reg_s3_mirror_put(s3, w->root, w->link, "", 0, &j->err);
 		j->size = w->size;
 		break;
+	case LLMO_REG_S3_RECORDS: {
+		size_t done = 0;
+
+		j->rc = llmo_reg_recs_mirror(s3, w->root, &j->recs, &done, &j->err);
+		j->size = done;
+		break;
+	}
 	}
 }
 
@@ -95,6 +103,7 @@ static void job_release(struct llmo_reg_pool_job *pj)
 	free(j->root);
 	free(j->path);
 	free(j->link);
+	llmo_reg_recs_release(&j->recs);
 	free(j);
 }
 
@@ -155,6 +164,11 @@ int llmo_reg_s3jobs_submit(struct llmo_reg_s3jobs *js, const struct llmo_reg_s3_
 	j->w.root = j->root;
 	j->w.path = j->path;
 	j->w.link = j->link;
+	j->w.recs = NULL;
+	if (w->op == LLMO_REG_S3_RECORDS && (rc = llmo_reg_recs_copy(&j->recs, w->recs, err))) {
+		job_release(&j->base);
+		return rc;
+	}
 	if (w->op == LLMO_REG_S3_PUT && (j->w.fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		rc = llmo_error_set(err, LLMO_EIO, "dup: %s", strerror(errno));
 		job_release(&j->base);

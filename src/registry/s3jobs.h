@@ -18,6 +18,7 @@
 #include "base/error.h"
 #include "registry/digest.h"
 #include "registry/s3.h"
+#include "registry/store.h"
 
 struct event_base;
 struct llmo_reg_s3jobs;
@@ -27,6 +28,7 @@ enum llmo_reg_s3_op {
 	LLMO_REG_S3_FETCH, /* download blob digest to path (llmo__reg_s3_fetch) */
 	LLMO_REG_S3_HEAD,  /* the size of path's object */
 	LLMO_REG_S3_PUT,   /* store fd's size bytes as path's object, then link's (empty) */
+	LLMO_REG_S3_RECORDS, /* llmo_reg_recs_mirror of recs (size: the steps done) */
 };
 
 struct llmo_reg_s3_work {
@@ -38,12 +40,14 @@ struct llmo_reg_s3_work {
 	int fd;           /* PUT: the verified bytes (duplicated; the caller keeps its own) */
 	uint64_t size;    /* PUT */
 	const char *link; /* PUT: a record to store after the blob (copied); may be NULL */
+	const struct llmo_reg_recs *recs; /* RECORDS (copied) */
 };
 
 /*
  * On the loop when a job ends (never after llmo_reg_s3_job_cancel): rc 0
- * with size (HEAD: the object's; FETCH: the bytes fetched), or the error
- * (err), LLMO_ENOTFOUND for a missing object. The job is freed after.
+ * with size (HEAD: the object's; FETCH: the bytes fetched; RECORDS: the
+ * steps done, also on failure), or the error (err), LLMO_ENOTFOUND for a
+ * missing object. The job is freed after.
  */
 typedef void (*llmo_reg_s3_done_fn)(void *arg, int rc, uint64_t size,
 				    const struct llmo_error *err);

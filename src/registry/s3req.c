@@ -9,6 +9,8 @@
  */
 #include "base/common.h"
 
+#include <event2/event.h>
+
 #include "base/log.h"
 #include "metrics/metrics.h"
 #include "registry/registry_int.h"
@@ -19,7 +21,17 @@
 
 static const char *op_name(enum llmo_reg_s3_op op)
 {
-	return op == LLMO_REG_S3_FETCH ? "fetch" : op == LLMO_REG_S3_HEAD ? "head" : "put";
+	switch (op) {
+	case LLMO_REG_S3_FETCH:
+		return "fetch";
+	case LLMO_REG_S3_HEAD:
+		return "head";
+	case LLMO_REG_S3_PUT:
+		return "put";
+	case LLMO_REG_S3_RECORDS:
+		break;
+	}
+	return "records";
 }
 
 static void set_active(struct llmo_registry *r)
@@ -89,7 +101,10 @@ static void fetch_done(void *arg, int rc, uint64_t size, const struct llmo_error
 
 bool llmo__reg_s3_waiting(const struct llmo__reg_req *req)
 {
-	return req->s3_job || req->s3_fetch;
+	const struct llmo_registry *r = req->reg;
+
+	return req->s3_job || req->s3_fetch || req->rec_queued ||
+	       (r->rec_holder == req && r->rec_job);
 }
 
 void llmo__reg_s3_abandon(struct llmo__reg_req *req)
@@ -98,6 +113,7 @@ void llmo__reg_s3_abandon(struct llmo__reg_req *req)
 
 	llmo_reg_s3_job_cancel(req->s3_job);
 	req->s3_job = NULL;
+	llmo__reg_records_release(req);
 	if (!f)
 		return;
 	req->s3_fetch = NULL;
@@ -246,4 +262,189 @@ bool llmo__reg_s3_put(struct llmo__reg_req *req, const struct llmo_reg_s3_work *
 		      llmo__reg_req_fn again)
 {
 	return req->reg->s3jobs && submit(req, w, again);
+}
+
+/* ---- record changes, one at a time (registry_int.h) ---- */
+
+/* The turn is free: the next request waiting gets it, from the loop (never inside an answer). */
+static void turn_free(struct llmo_registry *r)
+{
+	llmo_reg_recs_release(&r->recs);
+	r->rec_busy = false;
+	r->rec_holder = NULL;
+	if (r->rec_head)
+		event_active(r->rec_ev, EV_TIMEOUT, 1);
+}
+
+static void on_turn(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_registry *r = arg;
+	struct llmo__reg_req *req = r->rec_head;
+
+	(void)fd;
+	(void)what;
+	if (r->rec_busy || !req)
+		return;
+	if (!(r->rec_head = req->rec_next))
+		r->rec_tail = NULL;
+	req->rec_next = NULL;
+	req->rec_queued = false;
+	r->rec_busy = true;
+	r->rec_holder = req;
+	llmo__reg_resume(req, req->rec_again);
+}
+
+int llmo__reg_records_init(struct llmo_registry *r, struct llmo_error *err)
+{
+	if (!(r->rec_ev = event_new(r->base, -1, 0, on_turn, r)))
+		return llmo_error_set(err, LLMO_ENOMEM, "cannot make an event");
+	return 0;
+}
+
+void llmo__reg_records_free(struct llmo_registry *r)
+{
+	if (r->rec_ev)
+		event_free(r->rec_ev);
+	r->rec_ev = NULL;
+	llmo_reg_recs_release(&r->recs);
+}
+
+int llmo__reg_records_turn(struct llmo__reg_req *req, llmo__reg_req_fn again)
+{
+	struct llmo_registry *r = req->reg;
+
+	/* local storage: every change is made whole in the loop, from an empty plan */
+	if (!r->s3jobs) {
+		llmo_reg_recs_release(&r->recs);
+		return 0;
+	}
+	if (r->rec_busy && r->rec_holder == req)
+		return 0;
+	if (!r->rec_busy && !r->rec_head) {
+		r->rec_busy = true;
+		r->rec_holder = req;
+		llmo_reg_recs_release(&r->recs);
+		return 0;
+	}
+	if (!req->rec_queued) {
+		char q[LLMO_LOG_QUOTE_MAX];
+
+		/* tests wait for this line to know a change waits behind another */
+		LLMO_INFO(LOG, "record change queued", "method=%s path=%s", req->method_name,
+			  llmo_log_quote(q, sizeof(q), req->path));
+		req->rec_queued = true;
+		req->rec_next = NULL;
+		if (r->rec_tail)
+			r->rec_tail->rec_next = req;
+		else
+			r->rec_head = req;
+		r->rec_tail = req;
+	}
+	req->rec_again = again;
+	llmo__reg_wait(req);
+	return 1;
+}
+
+void llmo__reg_records_release(struct llmo__reg_req *req)
+{
+	struct llmo_registry *r = req->reg;
+
+	if (req->rec_queued) {
+		struct llmo__reg_req **pp = &r->rec_head, *prev = NULL;
+
+		while (*pp && *pp != req) {
+			prev = *pp;
+			pp = &(*pp)->rec_next;
+		}
+		if (*pp)
+			*pp = req->rec_next;
+		if (r->rec_tail == req)
+			r->rec_tail = prev;
+		req->rec_queued = false;
+		req->rec_next = NULL;
+		return;
+	}
+	if (!r->rec_busy || r->rec_holder != req)
+		return;
+	if (r->rec_job)
+		r->rec_holder = NULL; /* records_done makes the change and frees the turn */
+	else
+		turn_free(r);
+}
+
+bool llmo__reg_records_ended(const struct llmo__reg_req *req)
+{
+	return req->s3_done && req->s3_op == LLMO_REG_S3_RECORDS;
+}
+
+/* The directory's steps of the change, up to done (those S3 took). */
+static int records_apply(struct llmo_registry *r, size_t done, int rc, struct llmo_error *err)
+{
+	struct llmo_error ignored = {0};
+	int arc = llmo_reg_recs_apply(r->store, &r->recs, done, rc ? &ignored : err);
+
+	if (arc && rc)
+		LLMO_WARN(LOG, "record change not written to the directory", "error=\"%s\"",
+			  ignored.msg);
+	llmo_reg_recs_release(&r->recs);
+	return rc ? rc : arc;
+}
+
+static void records_done(void *arg, int rc, uint64_t size, const struct llmo_error *err)
+{
+	struct llmo_registry *r = arg;
+	struct llmo__reg_req *req = r->rec_holder;
+
+	r->rec_job = NULL;
+	LLMO_DEBUG(LOG, "S3 transfer done", "op=records steps=%" PRIu64 " rc=%d", size, rc);
+	set_active(r);
+	if (!req) {
+		/* its request went away: the change is made all the same, as S3 took it */
+		struct llmo_error e = {0};
+
+		if (records_apply(r, (size_t)size, 0, &e))
+			LLMO_WARN(LOG, "record change not written to the directory",
+				  "error=\"%s\"", e.msg);
+		turn_free(r);
+		return;
+	}
+	req->s3_done = true;
+	req->s3_op = LLMO_REG_S3_RECORDS;
+	req->s3_size = size;
+	req->s3_rc = rc;
+	if (rc)
+		req->s3_err = *err;
+	llmo__reg_resume(req, req->s3_again);
+}
+
+int llmo__reg_records(struct llmo__reg_req *req, llmo__reg_req_fn again, struct llmo_error *err)
+{
+	struct llmo_registry *r = req->reg;
+	struct llmo_reg_s3_work w = {.op = LLMO_REG_S3_RECORDS, .fd = -1, .recs = &r->recs};
+	struct llmo_error e = {0};
+	size_t done = r->recs.len;
+	int rc = 0;
+
+	if (llmo__reg_records_ended(req)) {
+		req->s3_done = false;
+		done = (size_t)req->s3_size;
+		if ((rc = req->s3_rc))
+			*err = req->s3_err;
+	} else if (r->s3jobs && r->recs.len) {
+		w.root = w.path = llmo_reg_store_root(r->store);
+		if (!llmo_reg_s3jobs_submit(r->s3jobs, &w, records_done, r, &r->rec_job, &e)) {
+			req->s3_again = again;
+			req->s3_done = false;
+			/* tests wait for this line to know a change is in progress */
+			LLMO_INFO(LOG, "S3 transfer started", "op=records steps=%zu queued=%zu",
+				  r->recs.len, llmo_reg_s3jobs_pending(r->s3jobs));
+			set_active(r);
+			llmo__reg_wait(req);
+			return 1;
+		}
+		LLMO_WARN(LOG, "S3 transfer made in the event loop", "op=records error=\"%s\"",
+			  e.msg);
+		rc = llmo_reg_recs_mirror(llmo_reg_store_s3(r->store), w.root, &r->recs, &done, err);
+	}
+	return records_apply(r, done, rc, err);
 }

@@ -721,6 +721,28 @@ static int link_blob(struct llmo_reg_store *s, const char *repo, const struct ll
 	return put_file(s, p, "", 0, err);
 }
 
+/* Whether len bytes may be stored as blob d (NULL: any): *got is their digest. */
+static int blob_acceptable(const struct llmo_reg_store *s, const struct llmo_digest *d,
+			   const void *data, size_t len, struct llmo_digest *got,
+			   struct llmo_error *err)
+{
+	int rc;
+
+	if ((rc = llmo_digest_of(data, len, got)))
+		return llmo_error_set(err, rc, "out of memory");
+	if (d && !llmo_digest_equal(d, got)) {
+		char a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX];
+
+		return llmo_error_set(err, LLMO_EINVALID_OBJECT,
+				      "content hashes to %s, not %s", llmo_digest_str(got, a),
+				      llmo_digest_str(d, b));
+	}
+	if (len > s->blob_max)
+		return llmo_error_set(err, LLMO_ETOOBIG, "blob larger than %" PRIu64 " bytes",
+				      s->blob_max);
+	return 0;
+}
+
 int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 		      const void *data, size_t len, struct llmo_digest *dout,
 		      struct llmo_error *err)
@@ -729,18 +751,8 @@ int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct l
 	char p[PATH_MAX];
 	int rc;
 
-	if ((rc = llmo_digest_of(data, len, &got)))
-		return llmo_error_set(err, rc, "out of memory");
-	if (d && !llmo_digest_equal(d, &got)) {
-		char a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX];
-
-		return llmo_error_set(err, LLMO_EINVALID_OBJECT,
-				      "content hashes to %s, not %s", llmo_digest_str(&got, a),
-				      llmo_digest_str(d, b));
-	}
-	if (len > s->blob_max)
-		return llmo_error_set(err, LLMO_ETOOBIG, "blob larger than %" PRIu64 " bytes",
-				      s->blob_max);
+	if ((rc = blob_acceptable(s, d, data, len, &got, err)))
+		return rc;
 	if ((rc = blob_path(s, &got, p, err)) || (rc = put_file(s, p, data, len, err)))
 		return rc;
 	forget_verified(s, &got);
@@ -752,16 +764,187 @@ int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct l
 	return 0;
 }
 
+/* ---- records in two steps (store.h) ---- */
+
+void llmo_reg_recs_release(struct llmo_reg_recs *r)
+{
+	for (size_t i = 0; i < r->len; i++) {
+		free(r->v[i].path);
+		free(r->v[i].data);
+	}
+	free(r->v);
+	*r = (struct llmo_reg_recs){0};
+}
+
+/* Appends a copy of rec (its path and data duplicated). */
+static int recs_add(struct llmo_reg_recs *r, const struct llmo_reg_rec *rec,
+		    struct llmo_error *err)
+{
+	struct llmo_reg_rec *x;
+
+	if (r->len >= LLMO_REG_RECS_MAX)
+		return llmo_error_set(err, LLMO_ETOOBIG, "more than %d record changes at once",
+				      LLMO_REG_RECS_MAX);
+	if (r->len == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 4;
+
+		if (!(x = realloc(r->v, cap * sizeof(*x))))
+			return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		r->v = x;
+		r->cap = cap;
+	}
+	x = &r->v[r->len];
+	*x = *rec;
+	x->path = llmo_strdup(rec->path);
+	x->data = rec->len ? malloc(rec->len) : NULL;
+	if (!x->path || (rec->len && !x->data)) {
+		free(x->path);
+		free(x->data);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	if (rec->len)
+		memcpy(x->data, rec->data, rec->len);
+	r->len++;
+	return 0;
+}
+
+static int rec_put(struct llmo_reg_recs *r, const char *path, const void *data, size_t len,
+		   const struct llmo_digest *blob, struct llmo_error *err)
+{
+	struct llmo_reg_rec x = {.path = (char *)path, .data = (char *)data, .len = len};
+
+	if (blob) {
+		x.is_blob = true;
+		x.blob = *blob;
+	}
+	return recs_add(r, &x, err);
+}
+
+static int rec_del(struct llmo_reg_recs *r, const char *path, bool rmdir_parent,
+		   struct llmo_error *err)
+{
+	struct llmo_reg_rec x = {.del = true, .rmdir_parent = rmdir_parent, .path = (char *)path};
+
+	return recs_add(r, &x, err);
+}
+
+int llmo_reg_recs_copy(struct llmo_reg_recs *dst, const struct llmo_reg_recs *src,
+		       struct llmo_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < src->len; i++)
+		rc = recs_add(dst, &src->v[i], err);
+	if (rc)
+		llmo_reg_recs_release(dst);
+	return rc;
+}
+
+int llmo_reg_recs_mirror(struct llmo_reg_s3 *s3, const char *root,
+			 const struct llmo_reg_recs *r, size_t *done, struct llmo_error *err)
+{
+	*done = 0;
+	for (size_t i = 0; i < r->len; i++) {
+		const struct llmo_reg_rec *x = &r->v[i];
+		int rc = x->del ? llmo__reg_s3_mirror_delete(s3, root, x->path, err)
+				: llmo__reg_s3_mirror_put(s3, root, x->path, x->data ? x->data : "",
+							  x->len, err);
+
+		if (rc)
+			return rc;
+		*done = i + 1;
+	}
+	return 0;
+}
+
+int llmo_reg_recs_apply(struct llmo_reg_store *s, const struct llmo_reg_recs *r, size_t n,
+			struct llmo_error *err)
+{
+	int rc;
+
+	for (size_t i = 0; i < n && i < r->len; i++) {
+		const struct llmo_reg_rec *x = &r->v[i];
+
+		if (!x->del) {
+			if ((rc = llmo__reg_mkdir_parent(x->path, err)) ||
+			    (rc = llmo_file_write_atomic(x->path, x->data ? x->data : "", x->len,
+							 0644, err)))
+				return rc;
+			if (x->is_blob) {
+				forget_verified(s, &x->blob);
+				cache_use(s, &x->blob, x->len);
+			}
+			continue;
+		}
+		/* gone already: the plan saw it, so nothing but this change removes it */
+		if (unlink(x->path) < 0 && errno != ENOENT)
+			return sys_err(err, errno, x->path, "unlink");
+		if (x->rmdir_parent) {
+			char dir[PATH_MAX];
+			char *slash;
+
+			snprintf(dir, sizeof(dir), "%s", x->path);
+			if ((slash = strrchr(dir, '/')))
+				*slash = '\0';
+			rmdir(dir); /* fails, harmlessly, while other entries remain */
+		} else if ((rc = llmo__reg_fsync_parent(x->path, err))) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Runs plan r in the calling thread: S3 (storageType s3), then the
+ * directory, each step that S3 took. r is released.
+ */
+static int recs_run(struct llmo_reg_store *s, struct llmo_reg_recs *r, struct llmo_error *err)
+{
+	struct llmo_error ignored = {0};
+	size_t done = r->len;
+	int rc = s->s3 ? llmo_reg_recs_mirror(s->s3, s->root, r, &done, err) : 0;
+	int arc = llmo_reg_recs_apply(s, r, done, rc ? &ignored : err);
+
+	llmo_reg_recs_release(r);
+	return rc ? rc : arc;
+}
+
+/* Runs the plan that rc (a planning's result) left in r, or releases it. */
+static int plan_then_run(struct llmo_reg_store *s, struct llmo_reg_recs *r, int rc,
+			 struct llmo_error *err)
+{
+	if (rc) {
+		llmo_reg_recs_release(r);
+		return rc;
+	}
+	return recs_run(s, r, err);
+}
+
+int llmo_reg_blob_link_plan(struct llmo_reg_store *s, const char *repo,
+			    const struct llmo_digest *d, struct llmo_reg_recs *out,
+			    struct llmo_error *err)
+{
+	char p[PATH_MAX];
+	int rc;
+
+	if (llmo_reg_blob_stat(s, NULL, d, NULL))
+		return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown");
+	if ((rc = link_path(s, repo, d, p, err)) || file_exists(p))
+		return rc;
+	return rec_put(out, p, "", 0, NULL, err);
+}
+
 int llmo_reg_blob_link(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 		       struct llmo_error *err)
 {
-	if (llmo_reg_blob_stat(s, NULL, d, NULL))
-		return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown");
-	return link_blob(s, repo, d, false, err);
+	struct llmo_reg_recs r = {0};
+
+	return plan_then_run(s, &r, llmo_reg_blob_link_plan(s, repo, d, &r, err), err);
 }
 
-int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
-			 struct llmo_error *err)
+int llmo_reg_blob_unlink_plan(struct llmo_reg_store *s, const char *repo,
+			      const struct llmo_digest *d, struct llmo_reg_recs *out,
+			      struct llmo_error *err)
 {
 	char p[PATH_MAX];
 	int rc = link_path(s, repo, d, p, err);
@@ -770,12 +953,15 @@ int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struc
 		return rc;
 	if (!file_exists(p))
 		return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown");
-	if ((rc = drop_file(s, p, err)))
-		return rc;
-	if (unlink(p) < 0)
-		return errno == ENOENT ? llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown")
-				       : sys_err(err, errno, p, "unlink");
-	return llmo__reg_fsync_parent(p, err);
+	return rec_del(out, p, false, err);
+}
+
+int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
+			 struct llmo_error *err)
+{
+	struct llmo_reg_recs r = {0};
+
+	return plan_then_run(s, &r, llmo_reg_blob_unlink_plan(s, repo, d, &r, err), err);
 }
 
 /* ---- upload sessions ---- */
@@ -1122,11 +1308,12 @@ static int referrer_path(const struct llmo_reg_store *s, const char *repo,
 			subject->hex, d ? "/" : "", d ? d->hex : "");
 }
 
-int llmo_reg_manifest_put(struct llmo_reg_store *s, const char *repo, const char *tag,
-			  const struct llmo_digest *d, const char *media_type,
-			  const struct llmo_digest *subject, const void *body, size_t len,
-			  struct llmo_error *err)
+int llmo_reg_manifest_put_plan(struct llmo_reg_store *s, const char *repo, const char *tag,
+			       const struct llmo_digest *d, const char *media_type,
+			       const struct llmo_digest *subject, const void *body, size_t len,
+			       struct llmo_reg_recs *out, struct llmo_error *err)
 {
+	struct llmo_digest got;
 	char p[PATH_MAX], rev[REVISION_FILE_MAX], ds[LLMO_DIGEST_STR_MAX];
 	int rc, n;
 
@@ -1138,19 +1325,34 @@ int llmo_reg_manifest_put(struct llmo_reg_store *s, const char *repo, const char
 	if (n < 0 || (size_t)n >= sizeof(rev))
 		return llmo_error_set(err, LLMO_EINVAL, "media type too long");
 	/* blob, then revision, then tag, then referrer: each step leaves a usable state */
-	if ((rc = llmo_reg_blob_put(s, NULL, d, body, len, NULL, err)))
+	if ((rc = blob_acceptable(s, d, body, len, &got, err)) ||
+	    (rc = blob_path(s, &got, p, err)) || (rc = rec_put(out, p, body, len, &got, err)))
 		return rc;
-	if ((rc = revision_path(s, repo, d, p, err)) || (rc = put_file(s, p, rev, (size_t)n, err)))
+	if ((rc = revision_path(s, repo, d, p, err)) ||
+	    (rc = rec_put(out, p, rev, (size_t)n, NULL, err)))
 		return rc;
 	if (tag) {
 		n = snprintf(rev, sizeof(rev), "%s\n", llmo_digest_str(d, ds));
-		if ((rc = tag_path(s, repo, tag, p, err)) || (rc = put_file(s, p, rev, (size_t)n, err)))
+		if ((rc = tag_path(s, repo, tag, p, err)) ||
+		    (rc = rec_put(out, p, rev, (size_t)n, NULL, err)))
 			return rc;
 	}
 	if (subject && ((rc = referrer_path(s, repo, subject, d, p, err)) ||
-			(rc = put_file(s, p, "", 0, err))))
+			(rc = rec_put(out, p, "", 0, NULL, err))))
 		return rc;
 	return 0;
+}
+
+int llmo_reg_manifest_put(struct llmo_reg_store *s, const char *repo, const char *tag,
+			  const struct llmo_digest *d, const char *media_type,
+			  const struct llmo_digest *subject, const void *body, size_t len,
+			  struct llmo_error *err)
+{
+	struct llmo_reg_recs r = {0};
+	int rc = llmo_reg_manifest_put_plan(s, repo, tag, d, media_type, subject, body, len, &r,
+					    err);
+
+	return plan_then_run(s, &r, rc, err);
 }
 
 /* Reads a revision file: the media type and the subject (*has_subject). */
@@ -1243,8 +1445,9 @@ static bool is_hex_digest(const char *name)
 	       llmo_digest_parse(text, strlen(text), &d, NULL) == 0;
 }
 
-int llmo_reg_manifest_delete(struct llmo_reg_store *s, const char *repo,
-			     const struct llmo_digest *d, struct llmo_error *err)
+int llmo_reg_manifest_delete_plan(struct llmo_reg_store *s, const char *repo,
+				  const struct llmo_digest *d, struct llmo_reg_recs *out,
+				  struct llmo_error *err)
 {
 	struct llmo_strv tags = LLMO_STRV_INIT;
 	struct llmo_digest subject;
@@ -1265,33 +1468,30 @@ int llmo_reg_manifest_delete(struct llmo_reg_store *s, const char *repo,
 		if (tag_path(s, repo, tags.items[i], tp, NULL) ||
 		    read_line_file(tp, text, sizeof(text), NULL) || strcmp(text, ds) != 0)
 			continue;
-		if ((rc = drop_file(s, tp, err)))
+		if ((rc = rec_del(out, tp, false, err)))
 			goto out;
-		if (unlink(tp) < 0 && errno != ENOENT) {
-			rc = sys_err(err, errno, tp, "unlink");
-			goto out;
-		}
 	}
-	if (has_subject && !referrer_path(s, repo, &subject, d, p, NULL)) {
-		if ((rc = drop_file(s, p, err)))
-			goto out;
-		if (unlink(p) == 0 && !referrer_path(s, repo, &subject, NULL, p, NULL))
-			rmdir(p); /* fails, harmlessly, while other referrers remain */
-	}
-	if ((rc = revision_path(s, repo, d, p, err)) || (rc = drop_file(s, p, err)))
+	/* its directory goes with the last referrer of subject */
+	if (has_subject && !referrer_path(s, repo, &subject, d, p, NULL) &&
+	    (rc = rec_del(out, p, true, err)))
 		goto out;
-	if (unlink(p) < 0) {
-		rc = sys_err(err, errno, p, "unlink");
-		goto out;
-	}
-	rc = llmo__reg_fsync_parent(p, err);
+	if (!(rc = revision_path(s, repo, d, p, err)))
+		rc = rec_del(out, p, false, err);
 out:
 	llmo_strv_release(&tags);
 	return rc;
 }
 
-int llmo_reg_tag_delete(struct llmo_reg_store *s, const char *repo, const char *tag,
-			struct llmo_error *err)
+int llmo_reg_manifest_delete(struct llmo_reg_store *s, const char *repo,
+			     const struct llmo_digest *d, struct llmo_error *err)
+{
+	struct llmo_reg_recs r = {0};
+
+	return plan_then_run(s, &r, llmo_reg_manifest_delete_plan(s, repo, d, &r, err), err);
+}
+
+int llmo_reg_tag_delete_plan(struct llmo_reg_store *s, const char *repo, const char *tag,
+			     struct llmo_reg_recs *out, struct llmo_error *err)
 {
 	char p[PATH_MAX];
 	int rc = tag_path(s, repo, tag, p, err);
@@ -1300,12 +1500,15 @@ int llmo_reg_tag_delete(struct llmo_reg_store *s, const char *repo, const char *
 		return rc;
 	if (!file_exists(p))
 		return llmo_error_set(err, LLMO_ENOTFOUND, "manifest unknown");
-	if ((rc = drop_file(s, p, err)))
-		return rc;
-	if (unlink(p) < 0)
-		return errno == ENOENT ? llmo_error_set(err, LLMO_ENOTFOUND, "manifest unknown")
-				       : sys_err(err, errno, p, "unlink");
-	return llmo__reg_fsync_parent(p, err);
+	return rec_del(out, p, false, err);
+}
+
+int llmo_reg_tag_delete(struct llmo_reg_store *s, const char *repo, const char *tag,
+			struct llmo_error *err)
+{
+	struct llmo_reg_recs r = {0};
+
+	return plan_then_run(s, &r, llmo_reg_tag_delete_plan(s, repo, tag, &r, err), err);
 }
 
 static bool is_dir(const char *path)

@@ -195,6 +195,64 @@ int llmo_reg_blob_link(struct llmo_reg_store *s, const char *repo, const struct 
 int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 			 struct llmo_error *err);
 
+/*
+ * ---- record writes as two steps (S3 on a worker, the directory on the loop) ----
+ *
+ * A change to the store's small records (a manifest push's blob, revision,
+ * tag and referrer files; a manifest's or tag's DELETE; a blob's link or
+ * unlink) is planned on the loop as a list of object writes and deletes
+ * (llmo_reg_*_plan), mirrored to S3 in that order, stopping at the first
+ * failure (llmo_reg_recs_mirror: on a worker, s3jobs.h), and then its
+ * first `done` steps are applied to the directory (llmo_reg_recs_apply):
+ * S3 first, the directory after, as put_file does, and a failure half way
+ * leaves the same usable state as before (the steps before it, in both).
+ */
+struct llmo_reg_rec {
+	bool del;           /* an unlink; else a write of data */
+	bool rmdir_parent;  /* del: the parent directory goes too once empty */
+	bool is_blob;       /* a write of blob `blob` (the cache's bookkeeping) */
+	struct llmo_digest blob;
+	char *path;         /* in the storage directory */
+	char *data;         /* the bytes written (may be NULL when len is 0) */
+	size_t len;
+};
+
+/* Steps of one change at most: a manifest DELETE's tags, and three more. */
+#define LLMO_REG_RECS_MAX (LLMO_REG_TAGS_MAX + 3)
+
+struct llmo_reg_recs {
+	struct llmo_reg_rec *v;
+	size_t len, cap;
+};
+
+void llmo_reg_recs_release(struct llmo_reg_recs *r);
+/* A deep copy of src in *dst (empty before). */
+int llmo_reg_recs_copy(struct llmo_reg_recs *dst, const struct llmo_reg_recs *src,
+		       struct llmo_error *err);
+/* Mirrors r's steps to s3 in order; *done: how many succeeded (all of them on 0). */
+int llmo_reg_recs_mirror(struct llmo_reg_s3 *s3, const char *root,
+			 const struct llmo_reg_recs *r, size_t *done, struct llmo_error *err);
+/* Applies r's first n steps to the directory (their S3 objects already written). */
+int llmo_reg_recs_apply(struct llmo_reg_store *s, const struct llmo_reg_recs *r, size_t n,
+			struct llmo_error *err);
+
+/* The plans of llmo_reg_manifest_put, _delete, llmo_reg_tag_delete, blob_link and unlink. */
+int llmo_reg_manifest_put_plan(struct llmo_reg_store *s, const char *repo, const char *tag,
+			       const struct llmo_digest *d, const char *media_type,
+			       const struct llmo_digest *subject, const void *body, size_t len,
+			       struct llmo_reg_recs *out, struct llmo_error *err);
+int llmo_reg_manifest_delete_plan(struct llmo_reg_store *s, const char *repo,
+				  const struct llmo_digest *d, struct llmo_reg_recs *out,
+				  struct llmo_error *err);
+int llmo_reg_tag_delete_plan(struct llmo_reg_store *s, const char *repo, const char *tag,
+			     struct llmo_reg_recs *out, struct llmo_error *err);
+int llmo_reg_blob_link_plan(struct llmo_reg_store *s, const char *repo,
+			    const struct llmo_digest *d, struct llmo_reg_recs *out,
+			    struct llmo_error *err);
+int llmo_reg_blob_unlink_plan(struct llmo_reg_store *s, const char *repo,
+			      const struct llmo_digest *d, struct llmo_reg_recs *out,
+			      struct llmo_error *err);
+
 /* ---- upload sessions ---- */
 
 struct llmo_reg_upload {

@@ -5,7 +5,8 @@
 # records at start and fetches blobs on a read miss, so a pull gives back the same files;
 # deletes reach the bucket; an object altered in the bucket is refused (nothing cached);
 # a wrong access key, a missing bucket, a closed port fail the start with a clear error;
-# and with S3 gone a push fails cleanly, leaving nothing in the cache.
+# and with S3 gone a push (a blob, a manifest) or a tag DELETE fails cleanly (500 naming S3's
+# request), changing nothing in the cache.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/s3_lib.sh"
 s3_start
@@ -154,6 +155,21 @@ check "nothing half-written: the blob is not in the cache" test ! -e "$CACHE/blo
 check "nor linked into the repository" test ! -e "$CACHE/repositories/models/other/_layers/sha256/$SMALL"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/models/other/blobs/sha256:$SMALL")
 [ "$code" = 404 ] && ok || bad "GET of the failed blob: $code, want 404"
+# record changes too (their S3 requests run on a worker): the same 500, nothing written
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}' >"$LLMO_DATA/index.json"
+IDX=$(sha "$LLMO_DATA/index.json")
+code=$(curl -s -o "$LLMO_DATA/body" -w '%{http_code}' -X PUT --data-binary @"$LLMO_DATA/index.json" \
+	-H 'Content-Type: application/vnd.oci.image.index.v1+json' "$URL/v2/models/other/manifests/down")
+[ "$code" = 500 ] && ok || bad "a manifest push with S3 down: $code, want 500"
+check "its error names S3 and the object" grep -q "S3 PUT .*blobs/sha256/${IDX:0:2}/$IDX" "$LLMO_DATA/body"
+check "nothing written: no manifest, revision or tag in the cache" bash -c "test ! -e '$CACHE/blobs/sha256/${IDX:0:2}/$IDX' &&
+	test ! -e '$CACHE/repositories/models/other/_manifests/revisions/sha256/$IDX' &&
+	test ! -e '$CACHE/repositories/models/other/_manifests/tags/down'"
+code=$(curl -s -o "$LLMO_DATA/body" -w '%{http_code}' -X DELETE "$URL/v2/models/llama2/manifests/7b")
+[ "$code" = 500 ] && ok || bad "a tag DELETE with S3 down: $code, want 500"
+check "its error names S3 and the object" grep -q "S3 DELETE .*_manifests/tags/7b" "$LLMO_DATA/body"
+check "the tag stays in the cache" test -f "$CACHE/repositories/models/llama2/_manifests/tags/7b"
+check "and is still listed" bash -c "curl -sf '$URL/v2/models/llama2/tags/list' | grep -q '\"7b\"'"
 reg_stop
 
 # ---- a start that cannot reach the bucket fails, saying why ----

@@ -2,9 +2,11 @@
 # `llmo registry` with modelRegistry.storageType s3 (s3rver 3.7.1 on loopback, see s3_lib.sh):
 # S3 transfers run on worker threads, so that while a large blob is fetched from S3, or an
 # upload is stored to it, other requests are answered (and a second pull of the blob being
-# fetched waits for the same download) (s3rver is put behind slow_proxy.py,
-# which makes a transfer last seconds: the test waits for the registry's "S3 transfer
-# started" line, then gives the other request a time limit).
+# fetched waits for the same download), and while a manifest push's or a DELETE's record
+# writes, or a referrers listing's fetch of a manifest, wait on an S3 slow to answer (a
+# second change waits for the first) (s3rver is put
+# behind slow_proxy.py, which makes a transfer last seconds: the test waits for the
+# registry's "S3 transfer started" line, then gives the other request a time limit).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/s3_lib.sh"
 PROXY_PID=
@@ -19,9 +21,11 @@ push_blob() { # push_blob FILE: a monolithic upload into $REPO; 0 on 201
 		"$URL/v2/$REPO/blobs/uploads/?digest=sha256:$(sha "$1")")
 	[ "$code" = 201 ] || { echo "push of $1: HTTP $code"; cat "$LLMO_DATA/push.out"; return 1; }
 }
-proxy_start() { # slow_proxy.py in front of s3rver at $1 bytes/s; sets PROXY_URL
+proxy_start() { # slow_proxy.py in front of s3rver at $1 bytes/s, $2 s delay; sets PROXY_URL
 	local port=${S3_URL##*:}
-	python3 "$(dirname "$0")/slow_proxy.py" 127.0.0.1 "$port" "$1" >"$LLMO_DATA/proxy.out" 2>&1 &
+	# gone first: a second proxy's wait must not read the first one's port
+	rm -f "$LLMO_DATA/proxy.out"
+	python3 "$(dirname "$0")/slow_proxy.py" 127.0.0.1 "$port" "$1" ${2:+"$2"} >"$LLMO_DATA/proxy.out" 2>&1 &
 	PROXY_PID=$!
 	wait_for 10 grep -q '^listening on ' "$LLMO_DATA/proxy.out" || { echo "proxy did not start"; exit 1; }
 	PROXY_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$LLMO_DATA/proxy.out")"
@@ -100,6 +104,70 @@ wait "$PUSH"
 check "the push is answered 201 once S3 has the blob" grep -qx 201 "$LLMO_DATA/push2.code"
 check "and the bucket holds it whole" bash -c "[ \"\$(s3 $PREFIX/blobs/sha256/${BIG2:0:2}/$BIG2 | sha256sum | cut -c1-64)\" = $BIG2 ]"
 check "and the cache too" test -f "$CACHE/blobs/sha256/${BIG2:0:2}/$BIG2"
+reg_stop
+proxy_stop
+
+# ---- nor do the record writes of a manifest push and a DELETE, on an S3 slow to answer ----
+# every request to S3 waits DELAY seconds at the proxy (a slow store's round trip); the
+# checks meanwhile are given less than that
+DELAY=2
+proxy_start 0 "$DELAY"
+config "$PROXY_URL" "$BUCKET"
+reg_start
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":100000},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":100000}]}' \
+	"$SMALL" "$SMALL" >"$LLMO_DATA/manifest.json"
+MAN=$(sha "$LLMO_DATA/manifest.json")
+TAGDIR=repositories/$REPO/_manifests/tags
+curl -s -o "$LLMO_DATA/mput.out" -w '%{http_code}' -X PUT --data-binary @"$LLMO_DATA/manifest.json" \
+	-H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+	"$URL/v2/$REPO/manifests/slow" >"$LLMO_DATA/mput.code" &
+PUT=$!
+check "the push's record writes to S3 started (blob, revision, tag)" wait_for 30 grep -q "S3 transfer started op=records steps=3" "$REG_LOG"
+check "/v2/ answers while they wait on S3" curl -sf --max-time 1 -o /dev/null "$URL/v2/"
+code=$(curl -s --max-time 1 -o /dev/null -w '%{http_code}' "$URL/v2/$REPO/manifests/slow")
+[ "$code" = 404 ] && ok || bad "the tag before S3 took it: HTTP $code, want 404 at once"
+curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/v2/$REPO/manifests/slow" >"$LLMO_DATA/mdel.code" &
+DEL=$!
+check "a DELETE of the tag meanwhile waits its turn" wait_for 10 grep -q "record change queued method=DELETE path=/v2/$REPO/manifests/slow" "$REG_LOG"
+check "the push was still waiting on S3 all along" kill -0 "$PUT"
+wait "$PUT"
+check "the push is answered 201 once S3 has its records" grep -qx 201 "$LLMO_DATA/mput.code"
+check "the tag's DELETE to S3 started after it" wait_for 30 grep -q "S3 transfer started op=records steps=1" "$REG_LOG"
+check "/v2/ answers while the DELETE waits on S3" curl -sf --max-time 1 -o /dev/null "$URL/v2/"
+check "the DELETE was still waiting on S3" kill -0 "$DEL"
+wait "$DEL"
+check "the DELETE, made after the push, found the tag (202)" grep -qx 202 "$LLMO_DATA/mdel.code"
+check "the tag is gone from the bucket" bash -c "! s3_keys $TAGDIR/ | grep -q '/slow\$'"
+check "and from the cache" test ! -e "$CACHE/$TAGDIR/slow"
+check "the manifest stays in both" bash -c "s3_keys repositories/$REPO/_manifests/revisions/ | grep -q '/$MAN\$' &&
+	test -f '$CACHE/repositories/$REPO/_manifests/revisions/sha256/$MAN'"
+code=$(curl -s --max-time 1 -o /dev/null -w '%{http_code}' "$URL/v2/$REPO/manifests/slow")
+[ "$code" = 404 ] && ok || bad "the deleted tag: HTTP $code, want 404"
+# a referrers listing fetches a referrer's manifest the cache lacks on a worker too
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sig","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":100000},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":100000}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d}}' \
+	"$SMALL" "$SMALL" "$MAN" "$(wc -c <"$LLMO_DATA/manifest.json")" >"$LLMO_DATA/referrer.json"
+REF=$(sha "$LLMO_DATA/referrer.json")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$LLMO_DATA/referrer.json" \
+	-H 'Content-Type: application/vnd.oci.image.manifest.v1+json' "$URL/v2/$REPO/manifests/sha256:$REF")
+[ "$code" = 201 ] && ok || bad "push of a referrer: HTTP $code, want 201"
+rm -f "$CACHE/blobs/sha256/${REF:0:2}/$REF"
+curl -sf -o "$LLMO_DATA/referrers.out" "$URL/v2/$REPO/referrers/sha256:$MAN" &
+LIST=$!
+check "the referrer's manifest is fetched from S3 on a worker" started fetch "$REF"
+check "/v2/ answers while the listing waits on S3" curl -sf --max-time 1 -o /dev/null "$URL/v2/"
+check "the listing was still waiting on S3" kill -0 "$LIST"
+wait "$LIST" && ok || bad "the referrers listing failed"
+check "the listing holds the referrer, read from its manifest" bash -c "grep -q '\"digest\":\"sha256:$REF\"' '$LLMO_DATA/referrers.out' &&
+	grep -q '\"artifactType\":\"application/vnd.example.sig\"' '$LLMO_DATA/referrers.out'"
+# a push whose client gives up while its records wait on S3: the change is still made whole,
+# and the next change gets its turn
+rc=0; curl -s --max-time 1 -o /dev/null -X PUT --data-binary @"$LLMO_DATA/manifest.json" \
+	-H 'Content-Type: application/vnd.oci.image.manifest.v1+json' "$URL/v2/$REPO/manifests/gone" || rc=$?
+[ "$rc" = 28 ] && ok || bad "a push given up after 1 s: curl exit $rc, want 28 (timed out)"
+check "its tag still reaches the cache once S3 has it" wait_for 30 test -f "$CACHE/$TAGDIR/gone"
+check "and the bucket" bash -c "[ \"\$(s3 $PREFIX/$TAGDIR/gone)\" = sha256:$MAN ]"
+code=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' -X DELETE "$URL/v2/$REPO/manifests/gone")
+[ "$code" = 202 ] && ok || bad "a DELETE after the abandoned push: HTTP $code, want 202"
 reg_stop
 proxy_stop
 

@@ -2,7 +2,8 @@
  * The registry's local storage (registry/store.h): blobs written atomically
  * and verified, uploads streamed, resumed after a reopen, cut back after a
  * failed write, and leaving nothing under blobs/ when they fail; manifests,
- * tags, referrers and the catalog.
+ * tags, referrers and the catalog; record changes planned, then applied
+ * only as far as S3 took them.
  */
 #include "base/common.h"
 
@@ -385,6 +386,50 @@ static void test_referrers_and_catalog(void **state)
 	llmo_strv_release(&v);
 }
 
+/*
+ * A plan changes nothing until it is applied, and applying only its first
+ * steps (S3 failed at the next) leaves a usable state: the manifest
+ * without its tag.
+ */
+static void test_record_plans(void **state)
+{
+	const char *body = "{\"plan\":1}";
+	struct llmo_digest d = digest_of(body), got;
+	struct llmo_reg_recs r = {0}, copy = {0};
+	struct llmo_error err = {0};
+
+	assert_int_equal(llmo_reg_manifest_put_plan(st, "models/p", "v1", &d,
+						    "application/vnd.oci.image.manifest.v1+json",
+						    NULL, body, strlen(body), &r, &err),
+			 0);
+	assert_int_equal(r.len, 3); /* blob, revision, tag */
+	assert_false(r.v[0].del);
+	assert_true(r.v[0].is_blob);
+	assert_int_equal(llmo_reg_recs_copy(&copy, &r, &err), 0);
+	assert_int_equal(copy.len, 3);
+	assert_memory_equal(copy.v[0].data, body, strlen(body));
+	llmo_reg_recs_release(&copy);
+	got = d;
+	assert_int_equal(llmo_reg_manifest_resolve(st, "models/p", NULL, &got, NULL, &err),
+			 LLMO_ENOTFOUND);
+	assert_int_equal(llmo_reg_recs_apply(st, &r, 2, &err), 0);
+	llmo_reg_recs_release(&r);
+	assert_int_equal(llmo_reg_manifest_resolve(st, "models/p", NULL, &got, NULL, &err), 0);
+	assert_int_equal(llmo_reg_manifest_resolve(st, "models/p", "v1", &got, NULL, &err),
+			 LLMO_ENOTFOUND);
+	/* a DELETE's plan: ENOTFOUND for what is not there, else nothing removed until applied */
+	assert_int_equal(llmo_reg_tag_delete_plan(st, "models/p", "v1", &r, &err), LLMO_ENOTFOUND);
+	assert_int_equal(r.len, 0);
+	assert_int_equal(llmo_reg_manifest_delete_plan(st, "models/p", &d, &r, &err), 0);
+	assert_int_equal(r.len, 1); /* the revision: no tag, no subject */
+	assert_true(r.v[0].del);
+	assert_int_equal(llmo_reg_manifest_resolve(st, "models/p", NULL, &got, NULL, &err), 0);
+	assert_int_equal(llmo_reg_recs_apply(st, &r, r.len, &err), 0);
+	llmo_reg_recs_release(&r);
+	assert_int_equal(llmo_reg_manifest_resolve(st, "models/p", NULL, &got, NULL, &err),
+			 LLMO_ENOTFOUND);
+}
+
 static void test_concurrent_sessions_same_blob(void **state)
 {
 	struct llmo_reg_upload *u1 = NULL, *u2 = NULL;
@@ -439,6 +484,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blob_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifests_and_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_referrers_and_catalog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_sessions_same_blob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
 	};
