@@ -1917,6 +1917,10 @@ static bool admit(struct gw_req *req)
 	return false;
 }
 
+/* an access list's names are tenant names: a longer one could never match */
+_Static_assert(LLMO_GW_ACCESS_NAME_MAX == LLMO_GW_TENANT_MAX,
+	       "access list names and tenant names have one length limit");
+
 /*
  * Whether req's tenant may call req->model (table.h: access control); when
  * not, answers 403, counts it in llmo_gateway_forbidden_total and returns
