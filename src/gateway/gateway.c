@@ -648,11 +648,19 @@ static int model_entry(json_t *data, const char *name, const struct llmo_gw_mode
 	return !e || json_array_append_new(data, e) ? LLMO_ENOMEM : 0;
 }
 
+/* What /v1/models lists into, for whom. */
+struct model_list {
+	json_t *data;
+	const char *tenant; /* NULL: anonymous */
+};
+
 static int list_model(void *ctx, const char *name, const struct llmo_gw_model *m)
 {
-	if (llmo_gw_model_ready(m) == 0)
+	struct model_list *l = ctx;
+
+	if (llmo_gw_model_ready(m) == 0 || !llmo_gw_model_allows(m, l->tenant))
 		return 0;
-	return model_entry(ctx, name, m);
+	return model_entry(l->data, name, m);
 }
 
 /* Percent-decodes s[0, n) into out; LLMO_EPARSE for a bad escape. */
@@ -690,8 +698,8 @@ static bool path_eq(const char *p, size_t n, const char *want)
 	return n == strlen(want) && memcmp(p, want, n) == 0;
 }
 
-static int models_answer(struct llmo_gateway *gw, const char *id, size_t idlen, int *status,
-			 const char **ctype, struct llmo_buf *body)
+static int models_answer(struct llmo_gateway *gw, const char *id, size_t idlen,
+			 const char *tenant, int *status, const char **ctype, struct llmo_buf *body)
 {
 	json_t *data = json_array(), *doc = NULL;
 	struct llmo_buf name;
@@ -705,7 +713,9 @@ static int models_answer(struct llmo_gateway *gw, const char *id, size_t idlen, 
 		goto out;
 	}
 	if (!id) {
-		rc = llmo_gw_table_each_name(gw->table, list_model, data);
+		struct model_list l = {data, tenant};
+
+		rc = llmo_gw_table_each_name(gw->table, list_model, &l);
 		if (!rc && !(doc = json_pack("{s:s, s:O}", "object", "list", "data", data)))
 			rc = LLMO_ENOMEM;
 	} else {
@@ -714,7 +724,8 @@ static int models_answer(struct llmo_gateway *gw, const char *id, size_t idlen, 
 
 		if (unescape(id, idlen, &name) == 0)
 			m = llmo_gw_table_lookup(gw->table, name.data, name.len);
-		if (!m) {
+		/* one the caller may not call is not there for it, as in the list */
+		if (!m || !llmo_gw_model_allows(m, tenant)) {
 			llmo_gw_quote_input(q, id, idlen);
 			snprintf(msg, sizeof(msg), "The model '%s' does not exist", q);
 			*status = 404;
@@ -737,8 +748,8 @@ out:
 	return rc;
 }
 
-int llmo__gw_admin(struct llmo_gateway *gw, const char *path, size_t len, int *status,
-		   const char **content_type, struct llmo_buf *body)
+int llmo__gw_admin(struct llmo_gateway *gw, const char *path, size_t len, const char *tenant,
+		   int *status, const char **content_type, struct llmo_buf *body)
 {
 	static const char models[] = "/v1/models";
 
@@ -759,11 +770,11 @@ int llmo__gw_admin(struct llmo_gateway *gw, const char *path, size_t len, int *s
 		return llmo_metrics_write(gw->metrics, body);
 	}
 	if (path_eq(path, len, models))
-		return models_answer(gw, NULL, 0, status, content_type, body);
+		return models_answer(gw, NULL, 0, tenant, status, content_type, body);
 	if (len > sizeof(models) && memcmp(path, models, sizeof(models) - 1) == 0 &&
 	    path[sizeof(models) - 1] == '/')
-		return models_answer(gw, path + sizeof(models), len - sizeof(models), status,
-				     content_type, body);
+		return models_answer(gw, path + sizeof(models), len - sizeof(models), tenant,
+				     status, content_type, body);
 	return LLMO_ENOTFOUND;
 }
 
@@ -899,6 +910,12 @@ static int make_metrics(struct llmo_gateway *gw, struct llmo_error *err)
 				       "Requests refused with 429, by tenant and by the limit "
 				       "reached (requests, tokens).",
 				       (const char *[]){"tenant", "kind"}, 2, &gw->m_rate_limited,
+				       err)) ||
+	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_forbidden_total",
+				       "Requests refused with 403 because the model's access list "
+				       "(spec.security.accessControl) does not name the tenant "
+				       "(tenant \"\": no keys configured).",
+				       (const char *[]){"model", "tenant"}, 2, &gw->m_forbidden,
 				       err)) ||
 	    (rc = llmo_metrics_counter(gw->metrics, "llmo_gateway_prefix_lookups_total",
 				       "Prefix-affinity choices of a replica, by result (hit: the "

@@ -83,7 +83,7 @@ struct llmo_gateway {
 		*m_retries,
 		*m_inflight, *m_endpoints, *m_clients, *m_pod_inflight, *m_tokens, *m_pending,
 		*m_tenant_requests, *m_tenant_tokens, *m_rate_limited, *m_prefix, *m_scrapes,
-		*m_backend_waiting, *m_backend_kv;
+		*m_backend_waiting, *m_backend_kv, *m_forbidden;
 };
 
 /* proxy.c: a new client connection on fd (accepted, non-blocking). */
@@ -117,9 +117,12 @@ void llmo__gw_table_swap(struct llmo_gateway *gw, struct llmo_gw_table *t);
 /*
  * gateway.c: answers the admin paths (/healthz, /readyz, /metrics,
  * /v1/models[/ID]) into status, content type and body (body's max is set by
- * the caller). 0, or LLMO_ENOTFOUND when the path is not one of them.
+ * the caller). tenant (NULL: none) is the caller's, by its API key:
+ * /v1/models lists only the models it may call (table.h: access control),
+ * and /v1/models/ID of another is 404. 0, or LLMO_ENOTFOUND when the path
+ * is not one of them.
  */
-int llmo__gw_admin(struct llmo_gateway *gw, const char *path, size_t len, int *status,
-		   const char **content_type, struct llmo_buf *body);
+int llmo__gw_admin(struct llmo_gateway *gw, const char *path, size_t len, const char *tenant,
+		   int *status, const char **content_type, struct llmo_buf *body);
 
 #endif

@@ -197,6 +197,7 @@ static void client_next(struct llmo__gw_client *c);
 static void client_close(struct llmo__gw_client *c, bool linger);
 static void client_free(struct llmo__gw_client *c);
 static void dispatch(struct gw_req *req);
+static bool access_allowed(struct gw_req *req);
 static void upstream_failed(struct gw_req *req, enum fail kind);
 static void wait_remove(struct gw_req *req);
 static void hold_remove(struct gw_req *req);
@@ -982,7 +983,9 @@ void llmo__gw_held_retry(struct llmo_gateway *gw)
 		r = go;
 		go = r->hnext;
 		r->hnext = NULL;
-		dispatch(r);
+		/* its workload's access list may have changed while it waited */
+		if (access_allowed(r))
+			dispatch(r);
 	}
 }
 
@@ -1683,9 +1686,15 @@ static bool is_authorization(const struct llmo_gw_header *hd)
 	return hd->name_len == 13 && strncasecmp(hd->name, "authorization", 13) == 0;
 }
 
-/* Reads the bearer key of an Authorization header into req->auth. */
-static void read_auth(struct gw_req *req, const struct llmo_gw_request_head *h)
+/*
+ * The bearer key of h's Authorization header into *key, *len (0: none).
+ * false when it is not usable: two of them, not a bearer key, empty or
+ * longer than LLMO_GW_KEY_MAX.
+ */
+static bool bearer_key(const struct llmo_gw_request_head *h, const char **key, size_t *len)
 {
+	*key = NULL;
+	*len = 0;
 	for (size_t i = 0; i < h->nheaders; i++) {
 		const struct llmo_gw_header *hd = &h->headers[i];
 		const char *v = hd->value;
@@ -1693,29 +1702,57 @@ static void read_auth(struct gw_req *req, const struct llmo_gw_request_head *h)
 
 		if (!is_authorization(hd))
 			continue;
-		if (req->auth_len || req->auth_bad || n < 7 || strncasecmp(v, "Bearer ", 7) != 0) {
-			req->auth_bad = true; /* two of them, or not a bearer key */
-			req->auth_len = 0;
-			return;
-		}
+		if (*key || n < 7 || strncasecmp(v, "Bearer ", 7) != 0)
+			return false; /* two of them, or not a bearer key */
 		v += 7;
 		n -= 7;
 		while (n && *v == ' ') {
 			v++;
 			n--;
 		}
-		if (n == 0 || n > LLMO_GW_KEY_MAX) {
-			req->auth_bad = true;
-			return;
-		}
-		if (!(req->auth = malloc(n + 1))) {
-			req->auth_bad = true; /* no memory: refused like a bad key, 401 */
-			return;
-		}
-		memcpy(req->auth, v, n);
-		req->auth[n] = '\0';
-		req->auth_len = n;
+		if (n == 0 || n > LLMO_GW_KEY_MAX)
+			return false;
+		*key = v;
+		*len = n;
 	}
+	return true;
+}
+
+/* Reads the bearer key of an Authorization header into req->auth. */
+static void read_auth(struct gw_req *req, const struct llmo_gw_request_head *h)
+{
+	const char *v;
+	size_t n;
+
+	if (!bearer_key(h, &v, &n)) {
+		req->auth_bad = true;
+		return;
+	}
+	if (!n)
+		return;
+	if (!(req->auth = malloc(n + 1))) {
+		req->auth_bad = true; /* no memory: refused like a bad key, 401 */
+		return;
+	}
+	memcpy(req->auth, v, n);
+	req->auth[n] = '\0';
+	req->auth_len = n;
+}
+
+/*
+ * The tenant whose key h carries, for /v1/models: NULL without keys, or
+ * without a valid key (the list then shows the models open to everyone).
+ */
+static const char *head_tenant(const struct llmo_gateway *gw, const struct llmo_gw_request_head *h)
+{
+	const struct llmo_gw_tenant *t;
+	const char *v;
+	size_t n;
+
+	if (!gw->keys || !bearer_key(h, &v, &n) || !n)
+		return NULL;
+	t = llmo_gw_keys_lookup(gw->keys, v, n);
+	return t ? t->name : NULL;
 }
 
 /* Builds what goes to the backends from the client's head. */
@@ -1880,6 +1917,38 @@ static bool admit(struct gw_req *req)
 	return false;
 }
 
+/* an access list's names are tenant names: a longer one could never match */
+_Static_assert(LLMO_GW_ACCESS_NAME_MAX == LLMO_GW_TENANT_MAX,
+	       "access list names and tenant names have one length limit");
+
+/*
+ * Whether req's tenant may call req->model (table.h: access control); when
+ * not, answers 403, counts it in llmo_gateway_forbidden_total and returns
+ * false. Anonymous requests (no keys configured) may not call a restricted
+ * model: nothing says who they are.
+ */
+static bool access_allowed(struct gw_req *req)
+{
+	const char *tenant = req->tenant ? req->tenant->name : NULL;
+	char msg[LLMO_GW_QUOTE_MAX + LLMO_GW_TENANT_MAX + 192], q[LLMO_GW_QUOTE_MAX + 4];
+
+	if (llmo_gw_model_allows(req->model, tenant))
+		return true;
+	llmo_metric_add(req->gw->m_forbidden, (const char *[]){req->model->id, tenant ? tenant : ""},
+			1);
+	llmo_gw_quote_input(q, req->parsed.model, req->parsed.model_len);
+	if (tenant)
+		snprintf(msg, sizeof(msg), "The tenant '%s' is not allowed to use the model '%s'.",
+			 tenant, q);
+	else
+		snprintf(msg, sizeof(msg),
+			 "The model '%s' is restricted to some tenants, and the gateway has no API "
+			 "keys to tell who you are.",
+			 q);
+	req_error(req, 403, msg, "model", "model_access_denied", NULL);
+	return false;
+}
+
 /* The whole body is in: read the model, route, send. */
 static void body_done(struct gw_req *req)
 {
@@ -1934,6 +2003,8 @@ static void body_done(struct gw_req *req)
 	req->parsed.prompt_len = b.prompt_len;
 	req->routed = req->model;
 	llmo_gw_model_ref(req->routed);
+	if (!access_allowed(req))
+		return;
 	dispatch(req);
 }
 
@@ -2022,7 +2093,8 @@ static int route(struct llmo__gw_client *c, const struct llmo_gw_request_head *h
 		return 1;
 	}
 	llmo_buf_init(&body, LLMO_BUF_UNLIMITED);
-	rc = llmo__gw_admin(c->gw, h->target, h->path_len, &status, &ctype, &body);
+	rc = llmo__gw_admin(c->gw, h->target, h->path_len, head_tenant(c->gw, h), &status, &ctype,
+			     &body);
 	if (rc == LLMO_ENOTFOUND) {
 		snprintf(msg, sizeof(msg), "Unknown path %.*s", (int)h->path_len, h->target);
 		llmo_buf_release(&body);

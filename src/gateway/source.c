@@ -101,6 +101,33 @@ static int file_tracks(struct llmo_gw_doc *c, struct llmo_gw_model *m, const jso
 	return 0;
 }
 
+/* accessControl: [tenant, ...] (empty or absent: every caller) */
+static int file_access(struct llmo_gw_doc *c, struct llmo_gw_model *m, const json_t *list)
+{
+	size_t keep = c->path.len, k1, i;
+	struct llmo_error sub = {0};
+	const json_t *v;
+	int rc;
+
+	if (!list)
+		return 0;
+	llmo_path_push_key(&c->path, "accessControl");
+	if (!json_is_array(list))
+		return llmo_gw_doc_bad(c, "expected a list of tenant names");
+	k1 = c->path.len;
+	json_array_foreach(list, i, v) {
+		llmo_buf_truncate(&c->path, k1);
+		llmo_path_push_index(&c->path, i);
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+			return llmo_gw_doc_bad(c, "expected a tenant name");
+		if ((rc = llmo_gw_model_allow(m, json_string_value(v), &sub)))
+			return rc == LLMO_ENOMEM ? llmo_error_set(c->err, rc, "out of memory")
+						 : llmo_gw_doc_bad(c, "%s", sub.msg);
+	}
+	llmo_buf_truncate(&c->path, keep);
+	return 0;
+}
+
 /* abTest: {stickyBy: tenant|header, header: NAME} */
 static int file_ab_test(struct llmo_gw_doc *c, struct llmo_gw_model *m, const json_t *ab)
 {
@@ -138,8 +165,8 @@ static int file_ab_test(struct llmo_gw_doc *c, struct llmo_gw_model *m, const js
 static int file_model(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct llmo_gw_backends *r,
 		      const json_t *mo)
 {
-	static const char *const keys[] = {"name",   "aliases", "served", "endpoints",
-					   "tracks", "abTest",	NULL};
+	static const char *const keys[] = {"name",   "aliases", "served",	"endpoints",
+					   "tracks", "abTest",	"accessControl", NULL};
 	const char *name, *served;
 	json_t *aliases = json_object_get(mo, "aliases"), *eps = json_object_get(mo, "endpoints"),
 	       *v;
@@ -194,7 +221,8 @@ static int file_model(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct llm
 		llmo_buf_truncate(&c->path, k2);
 	}
 	llmo_buf_truncate(&c->path, keep);
-	if ((rc = file_tracks(c, m, json_object_get(mo, "tracks"))))
+	if ((rc = file_tracks(c, m, json_object_get(mo, "tracks"))) ||
+	    (rc = file_access(c, m, json_object_get(mo, "accessControl"))))
 		return rc;
 	return file_ab_test(c, m, json_object_get(mo, "abTest"));
 }
@@ -358,6 +386,25 @@ static int kube_split(struct llmo_gw_model *m, const json_t *w)
 	return 0;
 }
 
+/*
+ * spec.security.accessControl. A non-empty list restricts the model even
+ * when none of its entries can name a tenant (too long, not a string): it
+ * fails closed. Entries past LLMO_GW_ACCESS_MAX are dropped, so are those
+ * tenants refused.
+ */
+static int kube_access(struct llmo_gw_model *m, const json_t *spec)
+{
+	const json_t *list = json_object_get(json_object_get(spec, "security"), "accessControl");
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v) {
+		if (llmo_gw_model_allow(m, json_string_value(v), NULL) == LLMO_ENOMEM)
+			return LLMO_ENOMEM;
+	}
+	return 0;
+}
+
 static bool pod_draining(const json_t *meta)
 {
 	const json_t *del = json_object_get(meta, "deletionTimestamp");
@@ -476,7 +523,7 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 	if (llmo_gw_table_add_model(t, id.data, &m, NULL))
 		goto out; /* a duplicate id: skip */
 	if (!(m->ns = llmo_strdup(ns ? ns : "")) || !(m->workload = llmo_strdup(name)) ||
-	    (rc = kube_split(m, w))) {
+	    (rc = kube_split(m, w)) || (rc = kube_access(m, spec))) {
 		rc = LLMO_ENOMEM;
 		goto out;
 	}
@@ -542,6 +589,7 @@ json_t *llmo_gw_workload_transform(void *ctx, const json_t *w)
 	const json_t *m = json_object_get(w, "metadata"), *spec = json_object_get(w, "spec");
 	const json_t *ds = json_object_get(spec, "deploymentStrategy");
 	const char *type = jstr(ds, "type", NULL);
+	const json_t *sec = json_object_get(spec, "security");
 	json_t *out = json_object(), *meta = json_object(), *sp = json_object(),
 	       *st = json_object(), *d;
 	bool ok = out && meta && sp && st && llmo_kube_keep_identity(meta, m) &&
@@ -549,6 +597,12 @@ json_t *llmo_gw_workload_transform(void *ctx, const json_t *w)
 		  llmo_kube_keep(sp, spec, "modelVersion") && llmo_kube_keep(sp, spec, "aliases") &&
 		  llmo_kube_keep(st, json_object_get(w, "status"), "tracks");
 
+	/* kube_access reads security.accessControl only */
+	if (ok && json_object_get(sec, "accessControl")) {
+		d = json_object();
+		ok = d && llmo_kube_keep(d, sec, "accessControl");
+		ok = llmo_kube_attach(sp, "security", d) && ok;
+	}
 	/* kube_split reads the strategy only when it is an A/B test */
 	if (ok && type && strcmp(type, "abTest") == 0) {
 		d = json_object();

@@ -21,6 +21,8 @@
  *           - {name: stable, weight: 90}
  *           - {name: canary, weight: 10}
  *         abTest: {stickyBy: header, header: X-User}  # optional: sticky track choice
+ *         accessControl: [acme, beta]  # optional: only these tenants (keys file) may call
+ *                                      #   it; empty or absent: every caller
  *
  * Unknown keys, wrong types and bad addresses are errors naming the file,
  * line and field path. A name is at most LLMO_GW_MODEL_MAX bytes.
@@ -74,7 +76,8 @@ int llmo_gw_table_from_file(const char *path, struct llmo_gw_backends *r,
  * labels ("model:version"), else the workload's. The model's tracks are
  * status.tracks[] ({name, weight}); spec.deploymentStrategy.type abTest
  * makes the choice sticky (abTest.stickyBy tenant, the default, or header
- * with abTest.header). Objects that do not fit (no name, a bad address)
+ * with abTest.header). spec.security.accessControl, when not empty, is the
+ * model's access list (table.h: llmo_gw_model_allow). Objects that do not fit (no name, a bad address)
  * are skipped, never fatal. A model's endpoints are in the order of their
  * pods' names.
  */

@@ -255,6 +255,9 @@ void llmo_gw_model_unref(struct llmo_gw_model *m)
 		free(m->tracks.items[i].name);
 	llmo_vec_release(&m->tracks);
 	free(m->sticky_header);
+	for (size_t i = 0; i < m->access.len; i++)
+		free(m->access.items[i]);
+	llmo_vec_release(&m->access);
 	free(m->ns);
 	free(m->workload);
 	for (size_t i = 0; i < m->names.len; i++)
@@ -521,6 +524,40 @@ int llmo_gw_model_set_sticky(struct llmo_gw_model *m, enum llmo_gw_sticky by, co
 	m->sticky_header = copy;
 	m->sticky = by;
 	return 0;
+}
+
+int llmo_gw_model_allow(struct llmo_gw_model *m, const char *tenant, struct llmo_error *err)
+{
+	char **slot, *copy;
+	size_t n = tenant ? strlen(tenant) : 0;
+
+	m->restricted = true;
+	if (n == 0 || n > LLMO_GW_ACCESS_NAME_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "a tenant name must have 1 to %d bytes",
+				      LLMO_GW_ACCESS_NAME_MAX);
+	if (llmo_gw_model_allows(m, tenant))
+		return 0;
+	if (m->access.len >= LLMO_GW_ACCESS_MAX)
+		return llmo_error_set(err, LLMO_ERANGE, "more than %d tenants", LLMO_GW_ACCESS_MAX);
+	if (!(copy = llmo_strdup(tenant)) || !(slot = llmo_vec_push(&m->access))) {
+		free(copy);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	*slot = copy;
+	return 0;
+}
+
+bool llmo_gw_model_allows(const struct llmo_gw_model *m, const char *tenant)
+{
+	if (!m->restricted)
+		return true;
+	if (!tenant)
+		return false;
+	/* a linear scan: lists are short, and a request does one */
+	for (size_t i = 0; i < m->access.len; i++)
+		if (strcmp(m->access.items[i], tenant) == 0)
+			return true;
+	return false;
 }
 
 bool llmo_gw_model_split(const struct llmo_gw_model *m)

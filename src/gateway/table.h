@@ -47,6 +47,12 @@
 /* Tracks of one model (status.tracks), and the largest track weight. */
 #define LLMO_GW_TRACKS_MAX 16
 #define LLMO_GW_TRACK_WEIGHT_MAX 100
+/*
+ * Tenants named by one model's access list (spec.security.accessControl),
+ * and the longest name kept (a longer one can name no tenant: keys.h).
+ */
+#define LLMO_GW_ACCESS_MAX 1024
+#define LLMO_GW_ACCESS_NAME_MAX 63
 /* Longest name of the header an A/B test is sticky by. */
 #define LLMO_GW_HEADER_NAME_MAX 128
 
@@ -170,6 +176,14 @@ struct llmo_gw_model {
 	LLMO_VEC(struct llmo_gw_track) tracks;
 	enum llmo_gw_sticky sticky; /* the track choice is sticky (A/B test) */
 	char *sticky_header;	    /* LLMO_GW_STICKY_HEADER: the header's name */
+	/*
+	 * Access control: when restricted, only the tenants in access may call
+	 * it, and anonymous requests (no keys configured) may not. A list whose
+	 * entries were all dropped (too long, past LLMO_GW_ACCESS_MAX) stays
+	 * restricted: the gateway fails closed.
+	 */
+	bool restricted;
+	LLMO_VEC(char *) access; /* tenant names (own copies) */
 };
 
 struct llmo_gw_table {
@@ -233,6 +247,18 @@ int llmo_gw_model_add_track(struct llmo_gw_model *m, const char *name, uint32_t 
 /* Makes m's track choice sticky by tenant or by the header named header. */
 int llmo_gw_model_set_sticky(struct llmo_gw_model *m, enum llmo_gw_sticky by, const char *header,
 			     struct llmo_error *err);
+/*
+ * Makes m restricted and, when tenant fits (1 to LLMO_GW_ACCESS_NAME_MAX
+ * bytes) and m has fewer than LLMO_GW_ACCESS_MAX, lets tenant call it.
+ * LLMO_EINVAL (a name that does not fit: m stays restricted without it),
+ * LLMO_ERANGE (too many), LLMO_ENOMEM.
+ */
+int llmo_gw_model_allow(struct llmo_gw_model *m, const char *tenant, struct llmo_error *err);
+/*
+ * Whether tenant (NULL: an anonymous request, no keys configured; or the
+ * caller of /v1/models without a valid key) may call m.
+ */
+bool llmo_gw_model_allows(const struct llmo_gw_model *m, const char *tenant);
 /* Whether m splits its traffic: a track has weight > 0. */
 bool llmo_gw_model_split(const struct llmo_gw_model *m);
 /* The model with this id, or NULL. */

@@ -3,6 +3,8 @@
 # without a known key), per-tenant request and token rate limits (429 with
 # Retry-After and an OpenAI error), per-tenant counters, a keys reload on
 # SIGHUP, and a malformed keys file refused with its line and field path.
+# A model's accessControl: its tenants only (403 for others and for
+# anonymous callers without keys), and /v1/models lists what the caller may use.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway_lib.sh"
 
@@ -19,6 +21,11 @@ models:
       - {address: "127.0.0.1:${SIM_PORTS[2]}", served: arm-b, track: b}
     tracks: [{name: a, weight: 50}, {name: b, weight: 50}]
     abTest: {}
+  - name: private
+    aliases: [priv]
+    served: llama2:7b
+    endpoints: [{address: "127.0.0.1:${SIM_PORTS[0]}"}]
+    accessControl: [free]
 EOF
 write_keys() { # extra tenants appended
 	cat >"$LLMO_DATA/keys.yaml" <<EOF
@@ -48,6 +55,27 @@ error_is 401 invalid_api_key null -H "$J" -H "Authorization: Basic c2stZnJlZS0wM
 grep -qi '^WWW-Authenticate: Bearer' "$LLMO_DATA/h401" && ok || bad "401 without WWW-Authenticate"
 expect_status 200 "a known key" -H "$J" -H "$A sk-free-0002" -d "$(chat llama2:7b)" "$GW_URL/v1/chat/completions"
 expect_status 200 "/healthz needs no key" "$GW_URL/healthz"
+
+# ---- accessControl: only its tenants; /v1/models lists what the caller may use ----
+expect_status 200 "an allowed tenant" -H "$J" -H "$A sk-free-0001" -d "$(chat private)" "$GW_URL/v1/chat/completions"
+expect_status 200 "an allowed tenant, by an alias" -H "$J" -H "$A sk-free-0002" -d "$(chat priv)" "$GW_URL/v1/chat/completions"
+error_is 403 model_access_denied model -H "$J" -H "$A sk-user-0001" -d "$(chat priv)" "$GW_URL/v1/chat/completions"
+grep -q "tenant 'user1' is not allowed to use the model 'priv'" "$LLMO_DATA/err" && ok || bad "403 message: $(cat "$LLMO_DATA/err")"
+[ "$(metric 'llmo_gateway_forbidden_total{model="private",tenant="user1"}')" = 1 ] && ok || bad "forbidden_total"
+[ "$(metric 'llmo_gateway_tenant_requests_total{tenant="user1",code="403"}')" = 1 ] && ok || bad "tenant 403s"
+[ "$(metric 'llmo_gateway_requests_total{model="private",track="",code="403"}')" = 1 ] && ok || bad "requests_total 403"
+models_are() { # models_are WANT-NAMES-SPACE-SEPARATED curl-args...: the ids /v1/models lists
+	local want=$1; shift
+	"${C[@]}" "$@" "$GW_URL/v1/models" | $PY -c '
+import json, sys
+got = sorted(m["id"] for m in json.load(sys.stdin)["data"])
+assert got == sorted(sys.argv[1].split()), got' "$want"
+}
+check "/v1/models for an allowed tenant" models_are "ab llama2:7b priv private" -H "$A sk-free-0001"
+check "/v1/models for another tenant" models_are "ab llama2:7b" -H "$A sk-user-0001"
+check "/v1/models without a key" models_are "ab llama2:7b"
+expect_status 200 "/v1/models/ID for an allowed tenant" -H "$A sk-free-0001" "$GW_URL/v1/models/private"
+error_is 404 model_not_found model -H "$A sk-user-0001" "$GW_URL/v1/models/private"
 
 # ---- A/B sticky by tenant: both keys of a tenant land in its arm every time ----
 check "A/B arms are sticky by tenant" $PY - "$GW_URL" <<'EOF'
@@ -107,6 +135,15 @@ sleep 0.3
 expect_status 200 "a broken keys file keeps the old keys" -H "$J" -H "$A sk-late-0001" -d "$(chat llama2:7b)" \
 	"$GW_URL/v1/chat/completions"
 grep -q 'keys file not reloaded' "$GW_LOG" && ok || bad "the broken keys file was not reported"
+gateway_stop
+
+# ---- without keys, a restricted model refuses everyone: nothing says who they are ----
+gateway_start
+error_is 403 model_access_denied model -H "$J" -d "$(chat private)" "$GW_URL/v1/chat/completions"
+grep -q "no API keys" "$LLMO_DATA/err" && ok || bad "anonymous 403 message: $(cat "$LLMO_DATA/err")"
+[ "$(metric 'llmo_gateway_forbidden_total{model="private",tenant=""}')" = 1 ] && ok || bad "anonymous forbidden_total"
+expect_status 200 "an open model without keys" -H "$J" -d "$(chat llama2:7b)" "$GW_URL/v1/chat/completions"
+check "/v1/models without keys" models_are "ab llama2:7b"
 gateway_stop
 
 # ---- a malformed keys file: exit 1, naming the file, line and field ----

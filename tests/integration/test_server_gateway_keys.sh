@@ -6,7 +6,8 @@
 # serves) while no key or another key still gets 401; the admin paths need no
 # key; a tenant's request limit answers 429; a malformed NAMESPACE/NAME is
 # refused at start. --gateway-hold-timeout bounds how long a request for a
-# workload without a ready replica is held (here 1 s, then 503).
+# workload without a ready replica is held (here 1 s, then 503). A workload's
+# spec.security.accessControl answers 403 to other tenants, and follows a change.
 . "$(dirname "$0")/lib.sh"
 trap finish EXIT
 D=$LLMO_DATA
@@ -70,3 +71,34 @@ read -r hcode htime <<<"$(held)"
 # held for the second given, not the default minute
 awk -v t="$htime" 'BEGIN { exit !(t >= 0.9 && t < 10) }' && ok || bad "held about 1 s (took $htime s)"
 check "and the answer says how long" grep -q "within 1 s" "$D/held"
+
+# spec.security.accessControl, through the informers' transform: another
+# tenant gets 403 with the OpenAI error; once the list names it, it passes
+# the check (and is held, as the workload has no replica)
+check "a workload for acme only" kubectl apply -f - <<YAML
+apiVersion: llm.orchestrator.io/v1
+kind: LLMWorkload
+metadata: {name: locked, namespace: llm-workloads}
+spec: {modelName: locked, modelVersion: "1", scaling: {minReplicas: 0, maxReplicas: 1},
+       security: {accessControl: [acme]}}
+YAML
+internal() { # internal MODEL: the status of internal's chat completion for MODEL
+	curl -s --max-time 20 -o "$D/body" -w '%{http_code}' \
+		-H "Authorization: Bearer sk-internal-000001" -H 'Content-Type: application/json' \
+		-d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}" "$GW/v1/chat/completions"
+}
+check "another tenant gets 403" wait_for 30 bash -c "[ \"\$($(declare -f internal); D=$D GW=$GW internal locked)\" = 403 ]"
+check "with the OpenAI error naming the tenant and the model" python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))["error"]
+assert e["type"] == "invalid_request_error" and e["code"] == "model_access_denied", e
+assert e["param"] == "model", e
+assert "'"'"'internal'"'"'" in e["message"] and "'"'"'locked'"'"'" in e["message"], e' "$D/body"
+# (the body of the wait_for's last try); by the model:version name too
+[ "$(internal locked:1)" = 403 ] && ok || bad "403 by the model:version name too"
+check "and counted" bash -c \
+	"curl -sf --max-time 10 $GW/metrics | grep -q 'llmo_gateway_forbidden_total{model=\"llm-workloads/locked\",tenant=\"internal\"} [1-9]'"
+check "the list changes to internal" kubectl patch llmworkload locked -n llm-workloads --type merge \
+	-p '{"spec":{"security":{"accessControl":["internal"]}}}'
+check "then internal passes the check (held, 503: no replica)" wait_for 30 bash -c \
+	"[ \"\$($(declare -f internal); D=$D GW=$GW internal locked)\" = 503 ]"

@@ -676,6 +676,56 @@ static void test_reload(void **state)
 	llmo_buf_release(&r.body);
 }
 
+/*
+ * A model's accessControl without keys: every request for it is anonymous,
+ * so it gets 403 (counted with an empty tenant) and /v1/models leaves it
+ * out; an empty list, loaded by a reload, opens it again.
+ */
+static void load_locked(const char *access)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "models:\n  - name: open\n    served: llama2:7b\n    endpoints:\n"
+		 "      - address: 127.0.0.1:%d\n"
+		 "  - name: locked\n    served: llama2:7b\n    accessControl: [%s]\n"
+		 "    endpoints:\n      - address: 127.0.0.1:%d\n",
+		 env.ports[S_A], access, env.ports[S_A]);
+	write_file(text);
+	assert_int_equal(command('r', 0), 1);
+}
+
+static void test_access_list_without_keys(void **state)
+{
+	struct resp r = {0};
+
+	load_locked("acme");
+	http(env.url, "/v1/chat/completions", chat("locked", NULL), &r);
+	assert_int_equal(r.status, 403);
+	assert_string_equal(jstr(r.body.data, "error", "code"), "model_access_denied");
+	assert_string_equal(jstr(r.body.data, "error", "param"), "model");
+	assert_string_equal(jstr(r.body.data, "error", "type"), "invalid_request_error");
+	assert_non_null(strstr(jstr(r.body.data, "error", "message"), "'locked'"));
+	llmo_buf_release(&r.body);
+	assert_true(wait_metric("llmo_gateway_forbidden_total{model=\"locked\",tenant=\"\"}", 1));
+	http(env.url, "/v1/models", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body.data, "\"id\":\"open\""));
+	assert_null(strstr(r.body.data, "\"id\":\"locked\""));
+	llmo_buf_release(&r.body);
+	http(env.url, "/v1/models/locked", NULL, &r);
+	assert_int_equal(r.status, 404);
+	llmo_buf_release(&r.body);
+	http(env.url, "/v1/chat/completions", chat("open", NULL), &r);
+	assert_int_equal(r.status, 200);
+	llmo_buf_release(&r.body);
+
+	load_locked("");
+	http(env.url, "/v1/chat/completions", chat("locked", NULL), &r);
+	assert_int_equal(r.status, 200);
+	llmo_buf_release(&r.body);
+}
+
 /* ---- API mode ---- */
 
 /* API mode's requests carry a key of the keys Secret. */
@@ -975,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_raw_http),
 		cmocka_unit_test(test_forwarding),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_access_list_without_keys),
 	};
 	const struct CMUnitTest api[] = {
 		cmocka_unit_test(test_api_mode),

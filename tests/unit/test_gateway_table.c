@@ -159,6 +159,12 @@ static void test_static_file_errors(void **state)
 		 "backends.yaml:4: models[0].abTest.header: required when stickyBy is header"},
 		{"models:\n  - name: x\n    endpoints: []\n    abTest: {stickyBy: user}\n",
 		 "models[0].abTest.stickyBy: expected tenant or header"},
+		{"models:\n  - name: x\n    endpoints: []\n    accessControl: acme\n",
+		 "backends.yaml:4: models[0].accessControl: expected a list of tenant names"},
+		{"models:\n  - name: x\n    endpoints: []\n    accessControl: [acme, 3]\n",
+		 "backends.yaml:4: models[0].accessControl[1]: expected a tenant name"},
+		{"models:\n  - name: x\n    endpoints: []\n    accessControl: [\"\"]\n",
+		 "models[0].accessControl[0]: a tenant name must have 1 to 63 bytes"},
 	};
 
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(cases); i++) {
@@ -476,7 +482,8 @@ static void test_transforms_keep_only_what_is_read(void **state)
 		" \"metadata\": {\"name\": \"chat\", \"namespace\": \"llm\", \"uid\": \"u1\","
 		"  \"resourceVersion\": \"7\", \"managedFields\": [{\"manager\": \"x\"}]},"
 		" \"spec\": {\"modelName\": \"llama2\", \"modelVersion\": \"7b\","
-		"  \"resources\": {\"gpu\": \"1\"}, \"deploymentStrategy\": {\"type\": \"rolling\"}},"
+		"  \"resources\": {\"gpu\": \"1\"}, \"deploymentStrategy\": {\"type\": \"rolling\"},"
+		"  \"security\": {\"encryption\": true, \"accessControl\": [\"team-a\"]}},"
 		" \"status\": {\"phase\": \"Running\", \"tracks\": [{\"name\": \"stable\", \"weight\": 100}]}}",
 		0, NULL);
 	json_t *p = json_loads(
@@ -491,7 +498,8 @@ static void test_transforms_keep_only_what_is_read(void **state)
 		0, NULL);
 	json_t *want_w = json_loads(
 		"{\"metadata\": {\"name\": \"chat\", \"namespace\": \"llm\", \"resourceVersion\": \"7\"},"
-		" \"spec\": {\"modelName\": \"llama2\", \"modelVersion\": \"7b\"},"
+		" \"spec\": {\"modelName\": \"llama2\", \"modelVersion\": \"7b\","
+		"  \"security\": {\"accessControl\": [\"team-a\"]}},"
 		" \"status\": {\"tracks\": [{\"name\": \"stable\", \"weight\": 100}]}}",
 		0, NULL);
 	json_t *want_p = json_loads(
@@ -527,6 +535,81 @@ static void test_transforms_keep_only_what_is_read(void **state)
 	json_decref(want_p);
 	json_decref(w);
 	json_decref(p);
+}
+
+/*
+ * Access control (spec.security.accessControl, the file's accessControl):
+ * a restricted model lets only its tenants call it, never an anonymous
+ * caller; an empty list is open to all; a list with nothing usable stays
+ * restricted (fails closed).
+ */
+static void test_access_control(void **state)
+{
+	static const char *const yaml =
+		"models:\n"
+		"  - name: open\n    endpoints: []\n"
+		"  - name: empty\n    endpoints: []\n    accessControl: []\n"
+		"  - name: closed\n    endpoints: []\n    accessControl: [acme, beta, acme]\n";
+	json_t *wls = json_pack("[o, o, o, o]", workload("ns", "w-open", "m", NULL, NULL),
+				workload("ns", "w-acme", "m2", NULL, NULL),
+				workload("ns", "w-empty", "m3", NULL, NULL),
+				workload("ns", "w-none", "m4", NULL, NULL));
+	json_t *pods = json_array(), *tw;
+	struct llmo_gw_backends r;
+	struct llmo_gw_table *t;
+	const struct llmo_gw_model *m;
+	char longname[LLMO_GW_ACCESS_NAME_MAX + 2];
+
+	llmo_gw_backends_init(&r, NULL, NULL);
+	t = from_yaml(&r, yaml, NULL);
+	assert_non_null(t);
+	m = lookup(t, "open");
+	assert_true(llmo_gw_model_allows(m, NULL));
+	assert_true(llmo_gw_model_allows(m, "anyone"));
+	assert_true(llmo_gw_model_allows(lookup(t, "empty"), NULL));
+	m = lookup(t, "closed");
+	assert_true(m->restricted);
+	assert_int_equal(m->access.len, 2); /* a name twice is kept once */
+	assert_true(llmo_gw_model_allows(m, "acme"));
+	assert_true(llmo_gw_model_allows(m, "beta"));
+	assert_false(llmo_gw_model_allows(m, "acm"));
+	assert_false(llmo_gw_model_allows(m, "acme2"));
+	assert_false(llmo_gw_model_allows(m, NULL));
+	llmo_gw_table_unref(t);
+
+	/* the API's workloads: security.accessControl, kept by the transform */
+	json_object_set_new(json_object_get(json_array_get(wls, 1), "spec"), "security",
+			    json_pack("{s:[s], s:b}", "accessControl", "team-a", "encryption", 1));
+	json_object_set_new(json_object_get(json_array_get(wls, 2), "spec"), "security",
+			    json_pack("{s:[]}", "accessControl"));
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	json_object_set_new(json_object_get(json_array_get(wls, 3), "spec"), "security",
+			    json_pack("{s:[s, i, s]}", "accessControl", longname, 7, ""));
+	for (int pass = 0; pass < 2; pass++) {
+		tw = pass ? map_array(wls, llmo_gw_workload_transform) : json_incref(wls);
+		assert_int_equal(llmo_gw_table_from_kube(tw, pods, &r, &t, NULL), 0);
+		assert_true(llmo_gw_model_allows(lookup(t, "w-open"), NULL));
+		assert_true(llmo_gw_model_allows(lookup(t, "w-empty"), "x"));
+		m = lookup(t, "w-acme");
+		assert_true(llmo_gw_model_allows(m, "team-a"));
+		assert_false(llmo_gw_model_allows(m, "team-b"));
+		assert_false(llmo_gw_model_allows(m, NULL));
+		/* the model's other names lead to the same restricted model */
+		assert_ptr_equal(lookup(t, "m2:latest"), m);
+		/* nothing usable in the list: nobody may call it */
+		m = lookup(t, "w-none");
+		assert_true(m->restricted);
+		assert_int_equal(m->access.len, 0);
+		assert_false(llmo_gw_model_allows(m, NULL));
+		assert_false(llmo_gw_model_allows(m, longname));
+		assert_false(llmo_gw_model_allows(m, ""));
+		llmo_gw_table_unref(t);
+		json_decref(tw);
+	}
+	llmo_gw_backends_release(&r);
+	json_decref(wls);
+	json_decref(pods);
 }
 
 static void test_backends_outlive_swaps(void **state)
@@ -622,6 +705,15 @@ static json_t *random_workload(const char *ns, const char *name)
 				    json_pack("{s:[{s:s,s:i},{s:s,s:i}]}", "tracks", "name", "stable",
 					      "weight", (int)rnd(101), "name", "canary", "weight",
 					      (int)rnd(101)));
+	if (rnd(4) == 0) {
+		static const char *const tenants[] = {"acme", "beta", ""};
+		json_t *a = json_array();
+
+		/* sometimes empty (open to all), sometimes with a name that fits no tenant */
+		for (unsigned i = rnd(3); i > 0; i--)
+			json_array_append_new(a, json_string(pick(tenants, 3)));
+		json_object_set_new(spec, "security", json_pack("{s:o}", "accessControl", a));
+	}
 	if (rnd(4) == 0)
 		json_object_set_new(spec, "deploymentStrategy",
 				    json_pack("{s:s,s:{s:s,s:s}}", "type", "abTest", "abTest",
@@ -693,6 +785,9 @@ static void dump(const struct llmo_gw_table *t, struct llmo_buf *b)
 		for (size_t j = 0; j < m->tracks.len; j++)
 			llmo_buf_appendf(b, " track=%s:%u", m->tracks.items[j].name,
 					 m->tracks.items[j].weight);
+		llmo_buf_appendf(b, " restricted=%d", (int)m->restricted);
+		for (size_t j = 0; j < m->access.len; j++)
+			llmo_buf_appendf(b, " allow=%s", m->access.items[j]);
 		for (size_t j = 0; j < m->eps.len; j++) {
 			const struct llmo_gw_endpoint *e = &m->eps.items[j];
 
@@ -837,6 +932,7 @@ int main(void)
 		cmocka_unit_test(test_static_tracks),
 		cmocka_unit_test(test_kube_tracks_and_drain),
 		cmocka_unit_test(test_backends_outlive_swaps),
+		cmocka_unit_test(test_access_control),
 		cmocka_unit_test(test_each_name_sorted),
 		cmocka_unit_test(test_kube_updates_match_whole_builds),
 	};
