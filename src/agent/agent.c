@@ -14,6 +14,7 @@
 #include "agent/prefetch.h"
 #include "agent/runtime.h"
 #include "api/usage.h"
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/hmap.h"
@@ -550,6 +551,48 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	json_decref(cur);
 }
 
+/*
+ * The runtime's envFrom source (runtime.h): a Secret's data (base64,
+ * decoded here) or a ConfigMap's data, read from the API when a container
+ * starts. NULL in *out when it does not exist.
+ */
+static int env_source(void *ctx, const char *kind, const char *ns, const char *name,
+		      json_t **out, struct llmo_error *err)
+{
+	struct llmo_agent *a = ctx;
+	bool secret = strcmp(kind, "secret") == 0;
+	json_t *obj = NULL, *data, *v;
+	const char *k;
+	int rc;
+
+	*out = NULL;
+	rc = llmo_kube_get(a->client, secret ? &llmo_kube_secrets : &llmo_kube_configmaps, ns,
+			   name, &obj, err);
+	if (rc == LLMO_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	data = json_object();
+	json_object_foreach(json_object_get(obj, "data"), k, v) {
+		char *plain = NULL;
+
+		if (!json_is_string(v))
+			continue;
+		if (!secret) {
+			json_object_set(data, k, v);
+			continue;
+		}
+		if (llmo_base64_decode(json_string_value(v), &plain) == 0)
+			json_object_set_new(data, k, json_string(plain));
+		free(plain);
+	}
+	json_decref(obj);
+	if (!data)
+		return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	*out = data;
+	return 0;
+}
+
 /* ---- pods ---- */
 
 static void remember(struct llmo_agent *a, const char *uid, const char *key)
@@ -934,6 +977,7 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 	ro.backoff_max_ms = opts->backoff_max_ms;
 	ro.changed = on_runtime_change;
 	ro.ctx = a;
+	ro.env_source = env_source;
 	ro.fetch_args = opts->fetch_args;
 	ro.model_cache_dir = opts->model_cache_dir;
 	if (opts->model_cache_dir) {

@@ -242,6 +242,8 @@ struct llmo_runtime {
 	long backoff_base_ms, backoff_max_ms;
 	void (*changed)(void *ctx, const char *uid);
 	void *ctx;
+	int (*env_source)(void *ctx, const char *kind, const char *ns, const char *name,
+			  json_t **out, struct llmo_error *err);
 	struct llmo_hmap pods;  /* uid -> struct rt_pod * */
 	struct llmo_hmap ports; /* "PORT" -> NULL: host ports handed out */
 	struct event *sigchld, *poll, *notify;
@@ -925,6 +927,74 @@ static int set_port_env(const struct rt_ctr *c, env_vec *env)
 	return rc;
 }
 
+/* Whether name can be an environment variable from envFrom (Kubernetes' rule). */
+static bool env_name_ok(const char *name)
+{
+	if (!*name || (*name >= '0' && *name <= '9'))
+		return false;
+	for (const char *s = name; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+			return false;
+	return true;
+}
+
+/*
+ * The container's envFrom entries (secretRef, configMapRef, with an optional
+ * prefix) into env, before its env list (whose entries win). A missing
+ * source is a config error unless optional; keys that are no variable name
+ * are left out, as the kubelet does.
+ */
+static int env_from(struct rt_ctr *c, const json_t *list, env_vec *env)
+{
+	struct llmo_runtime *rt = c->pod->rt;
+	struct llmo_error err = {0};
+	const json_t *e;
+	size_t i;
+	int rc = 0;
+
+	if (!json_array_size(list))
+		return 0;
+	if (!rt->env_source)
+		return config_error(c, "container \"%s\": envFrom is not supported here (set env "
+				       "values instead)",
+				    c->name);
+	json_array_foreach(list, i, e) {
+		const json_t *sref = json_object_get(e, "secretRef");
+		const json_t *ref = sref ? sref : json_object_get(e, "configMapRef");
+		const char *kind = sref ? "secret" : "configmap";
+		const char *name = jstr(ref, "name"), *prefix = jstr(e, "prefix"), *k;
+		json_t *data = NULL, *v;
+		char key[256]; /* a Secret key is at most 253 bytes */
+
+		if (!name || !*name)
+			return config_error(c, "container \"%s\": envFrom[%zu] needs secretRef.name "
+					       "or configMapRef.name",
+					    c->name, i);
+		if (rt->env_source(rt->ctx, kind, c->pod->ns, name, &data, &err))
+			return config_error(c, "container \"%s\": envFrom %s \"%s\": %s", c->name,
+					    kind, name, err.msg);
+		if (!data) {
+			if (json_is_true(json_object_get(ref, "optional")))
+				continue;
+			return config_error(c, "container \"%s\": envFrom %s \"%s\" not found",
+					    c->name, kind, name);
+		}
+		json_object_foreach(data, k, v) {
+			if (!json_is_string(v) ||
+			    (size_t)snprintf(key, sizeof(key), "%s%s", prefix ? prefix : "", k) >=
+				    sizeof(key) ||
+			    !env_name_ok(key))
+				continue;
+			if ((rc = env_set(env, key, json_string_value(v))))
+				break;
+		}
+		json_decref(data);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* The env of container c, in env (base, pod identity, spec env, ports, GPUs). */
 static int ctr_build_env(struct rt_ctr *c, const json_t *cj, const json_t *pod, env_vec *env)
 {
@@ -955,12 +1025,8 @@ static int ctr_build_env(struct rt_ctr *c, const json_t *cj, const json_t *pod, 
 	rc = rc ? rc : set_port_env(c, env);
 	if (rc)
 		goto out;
-	if (json_array_size(json_object_get(cj, "envFrom")) > 0) {
-		rc = config_error(c, "container \"%s\": envFrom is not supported by the local runtime "
-				     "(set env values instead)",
-				  c->name);
+	if ((rc = env_from(c, json_object_get(cj, "envFrom"), env)))
 		goto out;
-	}
 	if (json_array_size(list) > RT_ENV_MAX) {
 		rc = config_error(c, "container \"%s\": more than %d env entries", c->name,
 				  RT_ENV_MAX);
@@ -2540,6 +2606,7 @@ int llmo_runtime_new(struct event_base *base, const struct llmo_runtime_opts *op
 		rt->backoff_max_ms = rt->backoff_base_ms;
 	rt->changed = opts->changed;
 	rt->ctx = opts->ctx;
+	rt->env_source = opts->env_source;
 	for (size_t i = 0; opts->fetch_args && opts->fetch_args[i] && !rc; i++)
 		rc = llmo_strv_push(&rt->fetch_args, opts->fetch_args[i]);
 	if (opts->model_cache_dir && !(rt->model_cache_dir = llmo_strdup(opts->model_cache_dir)))

@@ -73,6 +73,16 @@ struct llmo_runtime_opts {
 	 */
 	const char *const *fetch_args;
 	const char *model_cache_dir; /* pins of removed pods are dropped there */
+	/*
+	 * A container's envFrom: reads the Secret (kind "secret", values
+	 * decoded) or ConfigMap (kind "configmap") name in namespace ns into
+	 * *out, an object of key -> string (the caller's to free), or NULL when
+	 * it does not exist; an error when it cannot be read. Called on the
+	 * loop when a container starts. NULL: envFrom is refused (a config
+	 * error on the pod).
+	 */
+	int (*env_source)(void *ctx, const char *kind, const char *ns, const char *name,
+			  json_t **out, struct llmo_error *err);
 };
 
 /*

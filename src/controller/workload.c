@@ -533,6 +533,21 @@ static int build_template(struct wl *s, struct track *t)
 		json_decref(container);
 		return rc ? rc : LLMO_ENOMEM;
 	}
+	{
+		/* spec.security.secretRefs: each Secret's keys become the replica's variables */
+		const json_t *refs = json_object_get(json_object_get(wspec, "security"), "secretRefs");
+		json_t *from = json_array_size(refs) ? json_array() : NULL, *r;
+
+		json_array_foreach(refs, i, r) {
+			if (json_is_string(r) && from)
+				json_array_append_new(from, json_pack("{s:{s:O}}", "secretRef", "name",
+								      r));
+		}
+		if (from && json_object_set_new(container, "envFrom", from)) {
+			json_decref(container);
+			return LLMO_ENOMEM;
+		}
+	}
 	if (json_array_size(json_object_get(rt, "command")))
 		json_object_set(container, "command", json_object_get(rt, "command"));
 	if (json_array_size(json_object_get(rt, "args")))
