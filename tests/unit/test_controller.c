@@ -973,7 +973,9 @@ static void test_canary_rollout(void **state)
  * rolled back, naming it. v3 answers all 100 (counters from 100 to 200), 96
  * within 0.1 s and 4 between 2.5 and 5 s: the 99th request falls in that
  * bucket, so p99 is over 2.5 s > 1000 ms: rolled back, naming
- * responseTimeP99 (p95 is within 0.1 s and not checked).
+ * responseTimeP99 (p95 is within 0.1 s and not checked). Then with only
+ * performance.maxLatency 1s, v2 again with the same tail (200 to 300, 96
+ * fast): rolled back, naming maxLatency.
  */
 static void test_canary_sla(void **state)
 {
@@ -1013,6 +1015,29 @@ static void test_canary_sla(void **state)
 	msg = rollout_str(&f, "message", &hold);
 	if (!strstr(msg, "(slaRequirements.responseTimeP99)"))
 		fail_msg("want a p99 rollback, got: %s", msg);
+	json_decref(hold);
+	v.n2 = 0;
+	v.canary = 0;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+
+	/* without responseTimeP99, performance.maxLatency (1s) bounds the p99: v2 again, same tail */
+	{
+		struct llmo_error err = {0};
+		json_t *patch = json_pack("{s:{s:{s:n, s:s}}}", "spec", "performance",
+					  "slaRequirements", "maxLatency", "1s");
+
+		if (llmo_kube_patch(f.client, &llmo_kube_llmworkloads, NS, "chat", NULL,
+				    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+			fail_msg("patch: %s", err.msg);
+		json_decref(patch);
+	}
+	start_canary(&f, &v, &rw, "v2");
+	fake_gw_canary_latency(&g, 297, 3, 289);
+	rw.phase = "RolledBack";
+	assert_true(run_until(f.base, rollout_phase, &rw, WAIT_MS));
+	msg = rollout_str(&f, "message", &hold);
+	if (!strstr(msg, "(performance.maxLatency)"))
+		fail_msg("want a maxLatency rollback, got: %s", msg);
 	json_decref(hold);
 
 	llmo_controller_free(c);
