@@ -13,6 +13,18 @@ check() { # check "description" command...
 	local what=$1; shift
 	if "$@" >"$LLMO_DATA/out" 2>&1; then ok; else bad "$what"; sed 's/^/    /' "$LLMO_DATA/out"; fi
 }
+# flip_byte FILE OFFSET: inverts the byte at OFFSET in place (a tamper that always changes the
+# file: writing a fixed byte leaves it unchanged when that byte was already there).
+flip_byte() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]))
+    b = f.read(1)
+    f.seek(int(sys.argv[2]))
+    f.write(bytes([b[0] ^ 0xFF]))
+PY
+}
 check_fails() { # the command must fail
 	local what=$1; shift
 	if "$@" >"$LLMO_DATA/out" 2>&1; then bad "$what (succeeded)"; sed 's/^/    /' "$LLMO_DATA/out"; else ok; fi

@@ -132,7 +132,7 @@ printf 'garbage' >"$C/partial/$(sha "$LLMO_DATA/m4/weights.bin")"  # a wrong pre
 check "a wrong partial file is not trusted" "${F[@]}" models/llama2:v4 --cache-dir "$C" --progress none
 keep
 check "the v4 files are right" cmp "$(tail -1 "$LLMO_DATA/said")/weights.bin" "$LLMO_DATA/m4/weights.bin"
-printf 'X' | dd of="$DIR/weights.bin" bs=1 seek=10 conv=notrunc 2>/dev/null
+flip_byte "$DIR/weights.bin" 10
 check "a cached file changed on disk is fetched again" "${F[@]}" models/llama2:v2 --cache-dir "$C" --progress none
 check "and right again" cmp "$DIR/weights.bin" "$LLMO_DATA/m2/weights.bin"
 
@@ -145,7 +145,7 @@ check "push the good model" m push "$LLMO_DATA/good" --name models/good --versio
 check "push the bad model" m push "$LLMO_DATA/bad" --name models/bad --version 1 -n llm-workloads \
 	--local-command '["true"]'
 BADW=$(sha "$LLMO_DATA/bad/weights.bin")
-printf 'X' | dd of="$(blob_file "$BADW")" bs=1 seek=1000 conv=notrunc 2>/dev/null
+flip_byte "$(blob_file "$BADW")" 1000
 for m in good bad; do
 	$PY - "$m" "$LLMO" >"$LLMO_DATA/patch.json" <<'EOF'
 import json, sys

@@ -401,7 +401,7 @@ check "model delete" "${M[@]}" delete models/llama2:7b --token "$W"
 check_fails "the deleted model" "${M[@]}" inspect models/llama2:7b --token "$R"
 
 # ---- a tampered blob on disk: an error on pull, never the wrong bytes ----
-printf 'X' | dd of="$STORE/blobs/sha256/${BIG:7:2}/${BIG#sha256:}" bs=1 seek=4096 conv=notrunc 2>/dev/null
+flip_byte "$STORE/blobs/sha256/${BIG:7:2}/${BIG#sha256:}" 4096
 check_fails "skopeo pull of a tampered layer" "${SKOPEO[@]}" copy -q --src-tls-verify=false \
 	--src-registry-token "$R" "docker://$HOSTPORT/models/x:1" "dir:$LLMO_DATA/dst5"
 "${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" "$URL/v2/models/x/blobs/$BIG"
@@ -409,8 +409,7 @@ check_fails "skopeo pull of a tampered layer" "${SKOPEO[@]}" copy -q --src-tls-v
 	bad "a tampered large blob was sent whole"
 expect_error 500 UNKNOWN "Range read of a tampered blob" "${AR[@]}" -H 'Range: bytes=0-9' "$URL/v2/models/x/blobs/$BIG"
 # the last byte of a blob of several pieces: the piece holding it is never sent
-printf 'X' | dd of="$STORE/blobs/sha256/${LARGE:7:2}/${LARGE#sha256:}" bs=1 seek=$(((24 << 20) - 1)) \
-	conv=notrunc 2>/dev/null
+flip_byte "$STORE/blobs/sha256/${LARGE:7:2}/${LARGE#sha256:}" $(((24 << 20) - 1))
 "${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" "$URL/v2/models/x/blobs/$LARGE"
 [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt $((24 << 20)) ] && ok ||
 	bad "a blob tampered in its last byte was sent whole"
@@ -420,15 +419,14 @@ head -c $((24 << 20)) /dev/urandom >"$LLMO_DATA/mid"
 MID=sha256:$(sha "$LLMO_DATA/mid")
 expect_status 201 "push a blob to tamper in its middle" -X POST "${AW[@]}" \
 	--data-binary @"$LLMO_DATA/mid" "$URL/v2/models/x/blobs/uploads/?digest=$MID"
-printf 'X' | dd of="$STORE/blobs/sha256/${MID:7:2}/${MID#sha256:}" bs=1 seek=$((12 << 20)) \
-	conv=notrunc 2>/dev/null
+flip_byte "$STORE/blobs/sha256/${MID:7:2}/${MID#sha256:}" $((12 << 20))
 got=$("${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" -w '%{http_code}' "$URL/v2/models/x/blobs/$MID")
 rc=$?
 [ "$got" = 200 ] && [ "$rc" = 18 ] && [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt $((24 << 20)) ] && ok ||
 	bad "a blob tampered in its middle: HTTP $got, curl exit $rc (want 200 and 18, a partial body)"
 grep -q "blob does not match its digest, not sent whole.*${MID#sha256:}" "$REG_LOG" && ok ||
 	bad "the mismatch found during the send is logged"
-printf 'X' | dd of="$STORE/blobs/sha256/${CFG:7:2}/${CFG#sha256:}" bs=1 seek=3 conv=notrunc 2>/dev/null
+flip_byte "$STORE/blobs/sha256/${CFG:7:2}/${CFG#sha256:}" 3
 expect_error 500 UNKNOWN "a tampered small blob" "${AR[@]}" "$URL/v2/models/x/blobs/$CFG"
 check "corrupt blobs are counted" bash -c "${C[*]} $URL/metrics | grep -q '^llmo_registry_corrupt_blobs_total [1-9]'"
 
@@ -455,7 +453,7 @@ if command -v openssl >/dev/null; then
 		--src-registry-token "$R" "docker://$HOSTPORT/models/x:1" "dir:$LLMO_DATA/tls"
 	check "TLS round trip" diff -r "$LLMO_DATA/src" "$LLMO_DATA/tls"
 	# over TLS the file is read and encrypted on the loop and hashed beside it
-	printf 'X' | dd of="$STORE/blobs/sha256/${BIG:7:2}/${BIG#sha256:}" bs=1 seek=4096 conv=notrunc 2>/dev/null
+	flip_byte "$STORE/blobs/sha256/${BIG:7:2}/${BIG#sha256:}" 4096
 	got=$("${C[@]}" --cacert "$LLMO_DATA/tls.crt" "${AR[@]}" -o "$LLMO_DATA/tampered" -w '%{http_code}' \
 		"$URL/v2/models/x/blobs/$BIG")
 	[ "$got" = 200 ] && [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt "$(stat -c %s "$LLMO_DATA/src/${BIG#sha256:}")" ] &&
