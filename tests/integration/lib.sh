@@ -65,8 +65,19 @@ wait_for() { # wait_for SECONDS command...: until the command succeeds (polled e
 		sleep 0.2
 	done
 }
-gateway_url() { sed -n 's/^llmo gateway listening on //p' "$LLMO_DATA/stdout" | tail -1; }
-registry_url() { sed -n 's/^llmo registry listening on //p' "$LLMO_DATA/stdout" | tail -1; }
+# announced URL WHAT: the URL llmo server printed as "llmo WHAT listening on URL", waited for (10 s at
+# most: the server prints its API line first, and the others may follow it by a moment)
+announced() {
+	local u
+	for _ in $(seq 1 200); do
+		u=$(sed -n "s/^llmo $1 listening on //p" "$LLMO_DATA/stdout" | tail -1)
+		[ -n "$u" ] && { echo "$u"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+gateway_url() { announced gateway; }
+registry_url() { announced registry; }
 finish() {
 	server_stop
 	echo "$pass passed, $fail failed"
