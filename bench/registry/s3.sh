@@ -15,14 +15,11 @@ set -euo pipefail
 LLMO=$1
 SIZE_MB=${SIZE_MB:-256}
 
-W=$(mktemp -d)
-PID= S3PID=
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "$S3PID" ] && kill "$S3PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
+. "$(dirname "$0")/s3_common.sh"
 head -c $((SIZE_MB << 20)) /dev/urandom >"$W/blob"
 BYTES=$(stat -c %s "$W/blob")
 D=sha256:$(sha256sum "$W/blob" | cut -d' ' -f1)
 
-. "$(dirname "$0")/s3_common.sh"
 s3rver_start
 s3_config "$S3URL"
 start() { start_registry "$LLMO" --storage "$@"; } # start STORE [--config FILE]

@@ -1,8 +1,13 @@
-# Shared by bench/registry/s3.sh, s3_stall.sh and s3_record_stall.sh (sourced; W is their work directory):
+# Shared by bench/registry/s3.sh, s3_stall.sh and s3_record_stall.sh (sourced): the work directory
+# W, removed at exit with the registry (PID), s3rver (S3PID) and the proxy (PXPID) stopped;
 # s3rver 3.7.1 on loopback with a bucket "bench", and `llmo registry` started on a free port.
 S3RVER=$PWD/.cache/s3rver/node_modules/.bin/s3rver
 [ -x "$S3RVER" ] || { echo "no s3rver: run scripts/setup.sh --tests" >&2; exit 1; }
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+W=$(mktemp -d)
+PID= S3PID= PXPID=
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "$S3PID" ] && kill "$S3PID" 2>/dev/null;
+      [ -n "$PXPID" ] && kill "$PXPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
 
 s3rver_start() { # sets S3URL and S3PID
 	: >"$W/s3.out"

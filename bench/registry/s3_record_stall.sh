@@ -16,10 +16,6 @@ AFTER=$2
 DELAY=${DELAY:-0.5}
 ROUNDS=${ROUNDS:-3}
 
-W=$(mktemp -d)
-PID= S3PID= PXPID=
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "$S3PID" ] && kill "$S3PID" 2>/dev/null;
-      [ -n "$PXPID" ] && kill "$PXPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
 . "$(dirname "$0")/s3_common.sh"
 s3rver_start
 proxy_start 0 "$DELAY"

@@ -17,13 +17,9 @@ SIZE_MB=${SIZE_MB:-24}
 RATE=${RATE:-4000000}
 ROUNDS=${ROUNDS:-3}
 
-W=$(mktemp -d)
-PID= S3PID= PXPID=
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "$S3PID" ] && kill "$S3PID" 2>/dev/null;
-      [ -n "$PXPID" ] && kill "$PXPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
+. "$(dirname "$0")/s3_common.sh"
 head -c $((SIZE_MB * 1000000)) /dev/urandom >"$W/blob"
 D=sha256:$(sha256sum "$W/blob" | cut -d' ' -f1)
-. "$(dirname "$0")/s3_common.sh"
 s3rver_start
 proxy_start "$RATE"
 start() { rm -rf "$W/cache"; start_registry "$1" --storage "$W/cache" --config "$W/s3.yaml"; }

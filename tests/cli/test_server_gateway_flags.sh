@@ -3,13 +3,7 @@
 # file and the keys Secret together (status 2, the message names both), the
 # file flag without a value (status 2), and a keys file that is missing or
 # malformed (status 1, the message names the file, and the line and field).
-set -u
-: "${LLMO:?set LLMO to the llmo binary}"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 # expect STATUS PATTERN ARGS...: llmo server ARGS exits STATUS with PATTERN on stderr
 expect() {
@@ -37,5 +31,4 @@ expect 1 "bad.yaml:3: tenants\[0\].keys\[0\]: expected a key of 8 to 256" \
 # nothing was started: no state was written
 [ ! -e "$tmp/data" ] && ok || bad "a refused start left $tmp/data behind"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_finish
