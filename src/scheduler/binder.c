@@ -545,31 +545,21 @@ static double node_tokens_per_second(const json_t *model, const json_t *node)
 }
 
 /*
- * Whether the pod's QoS class has a latency objective (maxLatency) that the
- * benchmarked time to first token (its lowest ttftP95Ms, the least loaded
- * run) on node's GPU type misses; false when either is unknown.
+ * How node's GPU type stands against the latency objective (maxLatency) of
+ * the pod's QoS class: its benchmarked time to first token (the lowest
+ * ttftP95Ms, the least loaded run) meets it (> 0), misses it (< 0), or
+ * either is unknown (0).
  */
-static bool misses_objective(const struct llmo__binder_qos *q, const json_t *model,
-			     const json_t *node)
+static int objective_met(const struct llmo__binder_qos *q, const json_t *model, const json_t *node)
 {
 	double ttft;
 
 	if (!q || q->max_latency_ms <= 0 || !model)
-		return false;
+		return 0;
 	ttft = node_benchmark(model, node, "ttftP95Ms", false);
-	return ttft >= 0 && ttft > q->max_latency_ms;
-}
-
-/* Whether node's GPU type has a benchmark that meets the class's latency objective. */
-static bool meets_objective(const struct llmo__binder_qos *q, const json_t *model,
-			    const json_t *node)
-{
-	double ttft;
-
-	if (!q || q->max_latency_ms <= 0 || !model)
-		return false;
-	ttft = node_benchmark(model, node, "ttftP95Ms", false);
-	return ttft >= 0 && ttft <= q->max_latency_ms;
+	if (ttft < 0)
+		return 0;
+	return ttft <= q->max_latency_ms ? 1 : -1;
 }
 
 /* Brings the cluster state up to date with pod key as the informer has it. */
@@ -1223,7 +1213,7 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 
 	for (size_t i = 0; model && i < ch->nodes.len; i++) {
 		fastest = LLMO_MAX(fastest, node_tokens_per_second(model, ch->nodes.items[i]));
-		some_meet = some_meet || meets_objective(q, model, ch->nodes.items[i]);
+		some_meet = some_meet || objective_met(q, model, ch->nodes.items[i]) > 0;
 	}
 	for (size_t i = 0; b->node_affinity_weight > 0 && i < ch->nodes.len; i++)
 		most_preferred = LLMO_MAX(most_preferred,
@@ -1241,7 +1231,7 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 			extra[i] += b->performance_weight * 100.0 *
 				    node_tokens_per_second(model, ch->nodes.items[i]) / fastest;
 		/* the class's latency objective outweighs throughput while some node meets it */
-		if (some_meet && misses_objective(q, model, ch->nodes.items[i]))
+		if (some_meet && objective_met(q, model, ch->nodes.items[i]) < 0)
 			extra[i] -= b->performance_weight * 200.0;
 		if (most_preferred > 0)
 			extra[i] += b->node_affinity_weight *
