@@ -11,7 +11,7 @@
 
 const char *const llmo_config_sections[] = {"scheduler", "resourceManager", "modelRegistry",
 					    "operator", "resourceProfiles",
-					    "deploymentStrategies", NULL};
+					    "deploymentStrategies", "federation", NULL};
 
 static const char *const sched_strategies[] = {"performance-aware", "bin-packing", "spread", NULL};
 /* The placement policies of src/scheduler/policy.h, in its enum's order. */
@@ -260,6 +260,35 @@ static const struct llmo_field strategy_defaults_fields[] = {
 	END,
 };
 
+#define MC struct llmo_member_cluster
+static const struct llmo_field member_cluster_fields[] = {
+	F(MC, kubeconfig, "kubeconfig", LLMO_FT_STRING,
+	  .doc = "path of the kubeconfig of the cluster's API (required except for localCluster)"),
+	F(MC, context, "context", LLMO_FT_STRING,
+	  .doc = "context of that kubeconfig (default: its current-context)"),
+	F(MC, cost_per_gpu_hour, "costPerGPUHour", LLMO_FT_NUMBER, .flags = LLMO_FF_MIN, .min = 0,
+	  .def = "1", .doc = "price of one GPU for an hour there (cost-optimized placement)"),
+	F(MC, region, "region", LLMO_FT_STRING, .doc = "where it is; shown in status.placement"),
+	END,
+};
+
+#define FC struct llmo_federation_config
+static const struct llmo_field federation_fields[] = {
+	F(FC, local_cluster, "localCluster", LLMO_FT_STRING,
+	  .doc = "this cluster's name in spec.placement.clusters (\"\": it runs no federated "
+		 "replica)"),
+	F(FC, sync_interval, "syncInterval", LLMO_FT_DURATION, .flags = LLMO_FF_MIN, .min = SEC,
+	  .def = "10s", .doc = "how often member clusters' capacity and replicas are read"),
+	F(FC, failover_after, "failoverAfter", LLMO_FT_DURATION, .flags = LLMO_FF_MIN, .min = 0,
+	  .def = "30s",
+	  .doc = "a member unreachable this long loses its replicas to the other clusters"),
+	F(FC, clusters, "clusters", LLMO_FT_OBJMAP, .sub = member_cluster_fields,
+	  .elem_size = sizeof(MC), .def = "{}",
+	  .doc = "member clusters by name, e.g. eu: {kubeconfig: /etc/llmo/eu.kubeconfig, "
+		 "costPerGPUHour: 2.1}"),
+	END,
+};
+
 #define CF struct llmo_config
 const struct llmo_field llmo_config_fields[] = {
 	F(CF, scheduler, "scheduler", LLMO_FT_OBJECT, .sub = scheduler_fields,
@@ -277,6 +306,8 @@ const struct llmo_field llmo_config_fields[] = {
 	F(CF, deployment_strategies, "deploymentStrategies", LLMO_FT_OBJECT,
 	  .sub = strategy_defaults_fields,
 	  .doc = "Defaults for LLMWorkload deploymentStrategy parameters a workload leaves out"),
+	F(CF, federation, "federation", LLMO_FT_OBJECT, .sub = federation_fields,
+	  .doc = "Cross-cluster scheduling: member clusters for spec.placement.clusters"),
 	END,
 };
 
@@ -311,6 +342,20 @@ static void check_consistency(const struct llmo_config *cfg, struct llmo_errlist
 		if (!s3->bucket || !*s3->bucket)
 			llmo_errlist_add(errs, "modelRegistry.s3.bucket",
 					 "required when storageType is s3");
+	}
+	for (size_t i = 0; i < cfg->federation.clusters.len; i++) {
+		const struct llmo_member_cluster *m = &cfg->federation.clusters.items[i];
+		bool local = cfg->federation.local_cluster &&
+			     strcmp(cfg->federation.local_cluster, m->key) == 0;
+		char path[160];
+
+		snprintf(path, sizeof(path), "federation.clusters.%s.kubeconfig", m->key);
+		if (!local && (!m->kubeconfig || !*m->kubeconfig))
+			llmo_errlist_add(errs, path, "required (the cluster is not localCluster)");
+		else if (local && m->kubeconfig && *m->kubeconfig)
+			llmo_errlist_add(errs, path,
+					 "must be empty: this is localCluster, reached through "
+					 "the controller's own API");
 	}
 	for (size_t i = 0; i < cfg->resource_profiles.len; i++) {
 		const struct llmo_resource_profile *p = &cfg->resource_profiles.items[i];
@@ -391,6 +436,15 @@ const struct llmo_resource_profile *llmo_config_profile(const struct llmo_config
 	for (size_t i = 0; i < cfg->resource_profiles.len; i++)
 		if (strcmp(cfg->resource_profiles.items[i].key, name) == 0)
 			return &cfg->resource_profiles.items[i];
+	return NULL;
+}
+
+const struct llmo_member_cluster *llmo_config_cluster(const struct llmo_config *cfg,
+						     const char *name)
+{
+	for (size_t i = 0; i < cfg->federation.clusters.len; i++)
+		if (strcmp(cfg->federation.clusters.items[i].key, name) == 0)
+			return &cfg->federation.clusters.items[i];
 	return NULL;
 }
 

@@ -118,6 +118,22 @@ struct llmo_strategy_defaults {
 	struct llmo_blue_green_defaults blue_green;
 };
 
+/* A member cluster of cross-cluster scheduling (federation.clusters.NAME). */
+struct llmo_member_cluster {
+	char *key;	  /* the name spec.placement.clusters uses */
+	char *kubeconfig; /* its API; NULL for federation.localCluster */
+	char *context;	  /* kubeconfig context; NULL: the current one */
+	double cost_per_gpu_hour;
+	char *region;
+};
+
+struct llmo_federation_config {
+	char *local_cluster;	/* this cluster's name in spec.placement.clusters; NULL: none */
+	int64_t sync_interval;	/* ns */
+	int64_t failover_after; /* ns */
+	LLMO_LIST(struct llmo_member_cluster) clusters;
+};
+
 struct llmo_config {
 	struct llmo_scheduler_config scheduler;
 	struct llmo_resource_manager_config resource_manager;
@@ -125,6 +141,7 @@ struct llmo_config {
 	struct llmo_operator_config operator_;
 	LLMO_LIST(struct llmo_resource_profile) resource_profiles;
 	struct llmo_strategy_defaults deployment_strategies;
+	struct llmo_federation_config federation;
 };
 
 extern const struct llmo_field llmo_config_fields[];
@@ -147,6 +164,9 @@ int llmo_config_write_defaults(struct llmo_buf *out);
 /* Lookups (NULL when absent). */
 const struct llmo_resource_profile *llmo_config_profile(const struct llmo_config *cfg,
 							 const char *name);
+/* The member cluster called name, or NULL. */
+const struct llmo_member_cluster *llmo_config_cluster(const struct llmo_config *cfg,
+						     const char *name);
 const struct llmo_qos_class *llmo_config_qos(const struct llmo_config *cfg, const char *name);
 
 #endif

@@ -194,6 +194,19 @@ static const struct llmo_field track_fields[] = {
 	END,
 };
 
+#define CP struct llmo_cluster_placement
+static const struct llmo_field placement_status_fields[] = {
+	F(CP, cluster, "cluster", LLMO_FT_STRING),
+	F(CP, region, "region", LLMO_FT_STRING),
+	F(CP, replicas, "replicas", LLMO_FT_INT32),
+	F(CP, ready_replicas, "readyReplicas", LLMO_FT_INT32),
+	F(CP, reachable, "reachable", LLMO_FT_BOOL),
+	F(CP, cost_per_gpu_hour, "costPerGPUHour", LLMO_FT_NUMBER),
+	F(CP, latency_ms, "latencyMs", LLMO_FT_NUMBER),
+	F(CP, endpoints, "endpoints", LLMO_FT_STRLIST),
+	END,
+};
+
 #define PM struct llmo_performance_metrics
 static const struct llmo_field perf_metrics_fields[] = {
 	F(PM, requests_per_second, "requestsPerSecond", LLMO_FT_NUMBER),
@@ -252,6 +265,8 @@ const struct llmo_field llmo_workload_status_fields[] = {
 	F(WT, tracks, "tracks", LLMO_FT_LIST, .sub = track_fields,
 	  .elem_size = sizeof(struct llmo_track)),
 	F(WT, endpoints, "endpoints", LLMO_FT_STRLIST),
+	F(WT, placement, "placement", LLMO_FT_LIST, .sub = placement_status_fields,
+	  .elem_size = sizeof(CP)),
 	F(WT, last_scale_time, "lastScaleTime", LLMO_FT_TIME),
 	F(WT, last_scale_reason, "lastScaleReason", LLMO_FT_STRING),
 	F(WT, current_metrics, "currentMetrics", LLMO_FT_NUMMAP),

@@ -186,6 +186,18 @@ struct llmo_track {
 	int32_t weight;
 };
 
+/* status.placement[]: one cluster's share (cross-cluster scheduling). */
+struct llmo_cluster_placement {
+	char *cluster;
+	char *region;
+	int32_t replicas;
+	int32_t ready_replicas;
+	bool reachable;
+	double cost_per_gpu_hour;
+	double latency_ms;
+	struct llmo_strlist endpoints;
+};
+
 struct llmo_performance_metrics {
 	double requests_per_second;
 	double tokens_per_second;
@@ -235,6 +247,7 @@ struct llmo_workload_status {
 	char *selector;
 	LLMO_LIST(struct llmo_track) tracks;
 	struct llmo_strlist endpoints;
+	LLMO_LIST(struct llmo_cluster_placement) placement;
 	int64_t last_scale_time;
 	char *last_scale_reason;
 	struct llmo_nummap current_metrics;

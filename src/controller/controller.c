@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "controller/controller_int.h"
+#include "controller/federation.h"
 #include "controller/prefetch.h"
 #include "controller/rebalance.h"
 #include "controller/scale.h"
@@ -520,6 +521,8 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 
 		rc = llmo_leader_new(client, base, &lc, &c->leader, err);
 	}
+	if (!rc)
+		rc = llmo__fed_new(c, err);
 out:
 	if (rc) {
 		llmo_controller_free(c);
@@ -570,6 +573,7 @@ int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 
 		event_add(c->rebalance_timer, &tv);
 	}
+	llmo__fed_run(c);
 	c->started = true;
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "started", "identity=%s leader_election=%s",
 		 c->identity, c->leader ? "true" : "false");
@@ -596,6 +600,7 @@ void llmo_controller_free(struct llmo_controller *c)
 		event_free(c->scrape_timer);
 	if (c->rebalance_timer)
 		event_free(c->rebalance_timer);
+	llmo__fed_release(c);
 	llmo_metrics_http_free(c->http);
 	llmo__bench_release_all(c);
 	llmo_leader_free(c->leader);

@@ -79,6 +79,7 @@ struct llmo_controller {
 	struct llmo_hmap prefetches; /* workload key -> nodes asked to prefetch (prefetch.c, owned) */
 	struct llmo_hmap rebalanced; /* workload key -> int64_t mono ms of its last rebalance (owned) */
 	struct event *rebalance_timer; /* every optimizationInterval; NULL when 0 (rebalance.c) */
+	struct llmo__fed *fed; /* cross-cluster scheduling; NULL without federation.clusters */
 	long vertical_sample_ms;
 	struct llmo_hmap benches;  /* model key -> benchmark run (bench.c, owned) */
 	struct llmo_controller_bench_opts bench;

@@ -17,6 +17,7 @@
 #include "base/str.h"
 #include "base/vec.h"
 #include "controller/controller_int.h"
+#include "controller/federation.h"
 #include "controller/prefetch.h"
 #include "controller/scale.h"
 #include "controller/vertical.h"
@@ -29,6 +30,7 @@
 #define DEFAULT_HEALTH_PATH "/health"
 /* While a finalizing workload still has pods, look again this often. */
 #define FINALIZE_POLL_MS 1000
+#define STATUS_CONFLICT_RETRY_MS 50 /* after a status write lost to a newer object */
 /* Unchanged workload figures are re-stamped in the status at most this often. */
 #define STATUS_METRICS_REFRESH_MS 60000
 /* Longest message put in a condition or an Event. */
@@ -85,6 +87,7 @@ struct wl {
 	int64_t requeue_ms; /* > 0: look again after this long */
 	struct track tracks[TRACKS_MAX];
 	size_t ntracks;
+	struct llmo__fed_out fed; /* cross-cluster placement (federation.h) */
 	int draining; /* replicas waiting for their requests to finish */
 	int surge;    /* migration replacements whose replica is still in service */
 	/* status.rollout as this reconcile leaves it */
@@ -382,7 +385,7 @@ static int64_t size_default(const char *size, int r)
 	return 0;
 }
 
-static void resources(const struct wl *s, const json_t *model, int64_t out[R_N])
+static void resources(const struct wl *s, const json_t *model, int64_t out[])
 {
 	const json_t *spec_res = json_object_get(json_object_get(s->w, "spec"), "resources");
 	const char *pname = llmo_kube_str(s->w, "spec", "resourceProfile");
@@ -436,34 +439,45 @@ static uint64_t fnv1a(const char *s)
 }
 
 /*
- * spec.placement.clusters asks for cross-cluster scheduling, which is not
- * implemented: rather than ignore it silently, the workload says so in the
- * condition PlacementSatisfied=False (reason CrossClusterNotSupported) while
- * every replica runs in this cluster. No condition when the list is empty.
+ * PlacementSatisfied, for a workload with spec.placement.clusters: whether
+ * every replica has a cluster and every named cluster is known and
+ * reachable (federation.c says which is not). None otherwise.
  */
 static int placement_condition(struct wl *s, json_t *conds)
 {
-	const json_t *cl = json_object_get(json_object_get(json_object_get(s->w, "spec"),
-							   "placement"),
-					   "clusters");
-	char msg[512];
-	size_t n = 0, i;
-	const json_t *v;
-
-	if (!json_array_size(cl))
+	if (!s->fed.federated)
 		return 0;
-	n = (size_t)snprintf(msg, sizeof(msg), "spec.placement.clusters [");
-	json_array_foreach(cl, i, v) {
-		if (n < sizeof(msg))
-			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s", i ? ", " : "",
-					      json_string_value(v) ? json_string_value(v) : "");
-	}
-	if (n < sizeof(msg))
-		snprintf(msg + n, sizeof(msg) - n,
-			 "]: cross-cluster scheduling is not implemented; every replica runs in "
-			 "this cluster");
-	return llmo__condition_set(conds, s->w, "PlacementSatisfied", false,
-				   "CrossClusterNotSupported", msg, s->generation);
+	return llmo__condition_set(conds, s->w, "PlacementSatisfied", s->fed.satisfied,
+				   s->fed.reason, s->fed.message, s->generation);
+}
+
+/*
+ * Splits the replicas over the clusters of spec.placement.clusters: the
+ * member clusters' copies are written here, and this cluster keeps its
+ * share (s->desired). Nothing when the list is empty.
+ */
+static void resources(const struct wl *s, const json_t *model, int64_t out[]);
+
+static int federate(struct wl *s, bool deleting)
+{
+	int64_t res[R_N] = {0};
+	struct llmo__fed_in in = {.key = s->key, .ns = s->ns, .name = s->name, .uid = s->uid,
+				  .w = s->w, .model = s->model, .total = s->desired,
+				  .deleting = deleting};
+	int rc;
+
+	if (s->model || deleting)
+		resources(s, s->model, res);
+	in.demand[0] = res[R_CPU];
+	in.demand[1] = res[R_MEMORY];
+	in.demand[2] = res[R_GPU];
+	if ((rc = llmo__fed_reconcile(s->c, &in, &s->fed)))
+		return rc;
+	if (s->fed.federated && !deleting)
+		s->desired = s->base = s->fed.local;
+	if (s->fed.requeue_ms > 0 && (!s->requeue_ms || s->fed.requeue_ms < s->requeue_ms))
+		s->requeue_ms = s->fed.requeue_ms;
+	return 0;
 }
 
 /* The Kubernetes toleration object of a spec.placement.tolerations entry (same shape). */
@@ -1122,7 +1136,7 @@ static void plan_tracks(struct wl *s)
 				      .model = stable_model, .desired = s->base,
 				      .weight = 100 - cp.split};
 	s->tracks[1] = (struct track){.name = "canary", .version = s->ro.canary, .model = s->model,
-				      .desired = n > 0 ? n : 1, .weight = cp.split};
+				      .desired = n > 0 ? n : s->base > 0, .weight = cp.split};
 	s->ntracks = 2;
 	s->ro.weight = cp.split;
 }
@@ -2045,7 +2059,8 @@ static const char *phase_of(const struct wl *s)
 		return "Degraded";
 	if (s->old_active > 0 || s->ntracks > 1)
 		return "Updating";
-	if (s->starting || s->active != s->desired || s->terminating || s->ready < s->desired)
+	if (s->starting || s->active != s->desired || s->terminating || s->ready < s->desired ||
+	    s->fed.remote_ready < s->fed.remote_wanted)
 		return served ? "Scaling" : "Deploying";
 	return "Running";
 }
@@ -2215,7 +2230,10 @@ static json_t *build_status(struct wl *s)
 {
 	json_t *conds = json_array(), *st;
 	char msg[MSG_MAX], lv[64];
-	bool ready = s->model && s->ready >= s->desired && (s->desired == 0 || s->ready > 0);
+	/* with member clusters: the replicas of every cluster */
+	int64_t all_desired = s->desired + s->fed.remote_wanted;
+	int64_t all_ready = s->ready + s->fed.remote_ready;
+	bool ready = s->model && all_ready >= all_desired && (all_desired == 0 || all_ready > 0);
 	bool converged = s->model && ready && s->active == s->desired && s->old_active == 0 &&
 			 s->terminating == 0;
 	const char *progress_reason;
@@ -2230,11 +2248,16 @@ static json_t *build_status(struct wl *s)
 	/* Ready */
 	if (!s->model)
 		snprintf(msg, sizeof(msg), "%s", s->model_msg);
+	else if (s->fed.remote_wanted)
+		snprintf(msg, sizeof(msg),
+			 "%" PRId64 "/%" PRId64 " replicas ready (%" PRId64 "/%" PRId64
+			 " in other clusters)",
+			 all_ready, all_desired, s->fed.remote_ready, s->fed.remote_wanted);
 	else
 		snprintf(msg, sizeof(msg), "%d/%" PRId64 " replicas ready", s->ready, s->desired);
 	rc = llmo__condition_set(conds, s->w, "Ready", ready,
 				 !s->model      ? "ModelNotResolved"
-				 : s->desired == 0 ? "ScaledToZero"
+				 : all_desired == 0 ? "ScaledToZero"
 				 : ready	  ? "ReplicasReady"
 						  : "ReplicasNotReady",
 				 msg, s->generation);
@@ -2318,10 +2341,18 @@ static json_t *build_status(struct wl *s)
 	snprintf(msg, sizeof(msg), "%s=%s", LLMO_LABEL_WORKLOAD, lv);
 	st = json_pack("{s:s, s:I, s:o, s:i, s:I, s:i, s:i, s:i, s:s, s:o, s:o, s:o}", "phase",
 		       phase_of(s), "observedGeneration", s->generation, "conditions", conds,
-		       "replicas", s->active, "desiredReplicas", (json_int_t)s->desired,
-		       "currentReplicas", s->active, "readyReplicas", s->ready, "updatedReplicas",
-		       s->updated, "selector", msg, "endpoints", endpoints(s), "tracks",
-		       tracks_json(s), "rollout", rollout_json(s));
+		       "replicas", (int)(s->active + s->fed.remote_wanted), "desiredReplicas",
+		       (json_int_t)all_desired, "currentReplicas",
+		       (int)(s->active + s->fed.remote_wanted), "readyReplicas", (int)all_ready,
+		       "updatedReplicas", (int)(s->updated + s->fed.remote_ready), "selector", msg,
+		       "endpoints", endpoints(s), "tracks", tracks_json(s), "rollout",
+		       rollout_json(s));
+	if (st && (s->fed.placement || json_object_get(json_object_get(s->w, "status"), "placement")) &&
+	    json_object_set_new(st, "placement",
+				s->fed.placement ? json_incref(s->fed.placement) : json_null())) {
+		json_decref(st);
+		return NULL;
+	}
 	if (st && scale_status(s, st)) {
 		json_decref(st);
 		return NULL;
@@ -2390,7 +2421,13 @@ static int write_status(struct wl *s)
 			return LLMO_ENOMEM;
 		}
 	}
-	patch = json_pack("{s:o}", "status", st);
+	/*
+	 * Conditional on the resourceVersion this reconcile read: a reconcile
+	 * that ran on a cached object older than our last write (the informer
+	 * had not delivered it yet) must not put an older rollout back.
+	 */
+	patch = json_pack("{s:o, s:{s:O}}", "status", st, "metadata", "resourceVersion",
+			  json_object_get(meta(s->w), "resourceVersion"));
 	if (!patch)
 		return LLMO_ENOMEM;
 	rc = llmo_kube_patch(s->c->client, &llmo_kube_llmworkloads, s->ns, s->name, "status",
@@ -2398,6 +2435,10 @@ static int write_status(struct wl *s)
 	json_decref(patch);
 	if (rc == LLMO_ENOTFOUND)
 		return 0;
+	if (rc == LLMO_ECONFLICT) { /* the newer object is on its way: look again then */
+		requeue_within(s, STATUS_CONFLICT_RETRY_MS);
+		return 0;
+	}
 	if (rc)
 		llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "status write failed",
 			 "workload=%s error=\"%s\"", s->key, err.msg);
@@ -2465,6 +2506,12 @@ static int finalize(struct wl *s)
 	if (!has_finalizer(s->w))
 		return 0;
 	llmo__prefetch_clear(s->c, s->key);
+	if ((rc = federate(s, true)))
+		return rc;
+	if (s->fed.copies_left) { /* member clusters first */
+		s->requeue_ms = FINALIZE_POLL_MS;
+		return 0;
+	}
 	for (size_t i = 0; i < s->pods.len && !rc; i++) {
 		if (!pod_terminating(s->pods.items[i])) {
 			rc = delete_pod(s, s->pods.items[i], !pod_finished(s->pods.items[i]),
@@ -2563,7 +2610,7 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 	}
 	resolve_model(&s);
 	desired_replicas(&s);
-	if ((rc = autoscale(&s)))
+	if ((rc = autoscale(&s)) || (rc = federate(&s, false)))
 		goto out;
 	ro_load(&s);
 	if (s.model) {
@@ -2593,6 +2640,7 @@ out:
 		llmo_workqueue_add_after(c->wq, key, s.requeue_ms);
 	free_templates(&s);
 	json_decref(s.ro.analysis);
+	llmo__fed_out_release(&s.fed);
 	llmo_vec_release(&s.pods);
 	return rc;
 }

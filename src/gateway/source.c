@@ -491,6 +491,32 @@ static int kube_endpoints(struct llmo_gw_table *t, struct llmo_gw_backends *r,
 	return rc;
 }
 
+/*
+ * The Ready replicas the workload has in member clusters (cross-cluster
+ * scheduling): status.placement[].endpoints, "host:port" each, in the
+ * stable track.
+ */
+static int kube_remote_endpoints(struct llmo_gw_table *t, struct llmo_gw_backends *r,
+				 struct llmo_gw_model *m, const char *served, const json_t *w)
+{
+	const json_t *pl = json_object_get(json_object_get(w, "status"), "placement"), *c, *e;
+	size_t i, j;
+
+	json_array_foreach(pl, i, c) {
+		json_array_foreach(json_object_get(c, "endpoints"), j, e) {
+			const char *addr = json_string_value(e);
+
+			if (!addr || strlen(addr) > LLMO_GW_ADDR_MAX)
+				continue;
+			/* an address that does not parse is skipped, as a pod's would be */
+			if (llmo_gw_table_add_endpoint(t, r, m, addr, served, "stable", 1, false,
+						       NULL) == LLMO_ENOMEM)
+				return LLMO_ENOMEM;
+		}
+	}
+	return 0;
+}
+
 /* Adds workload w's model to t, its endpoints from pods (an array, NULL: none). */
 static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, const json_t *w,
 			 const json_t *pods)
@@ -535,6 +561,8 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 	if (model && *model && served.len <= LLMO_GW_MODEL_MAX)
 		llmo_gw_table_add_name(t, m, served.data, LLMO_GW_PRIO_MODEL, NULL);
 	rc = kube_endpoints(t, r, m, served.data, pods);
+	if (!rc)
+		rc = kube_remote_endpoints(t, r, m, served.data, w);
 out:
 	llmo_buf_release(&id);
 	llmo_buf_release(&served);
@@ -595,7 +623,8 @@ json_t *llmo_gw_workload_transform(void *ctx, const json_t *w)
 	bool ok = out && meta && sp && st && llmo_kube_keep_identity(meta, m) &&
 		  llmo_kube_keep(sp, spec, "modelName") &&
 		  llmo_kube_keep(sp, spec, "modelVersion") && llmo_kube_keep(sp, spec, "aliases") &&
-		  llmo_kube_keep(st, json_object_get(w, "status"), "tracks");
+		  llmo_kube_keep(st, json_object_get(w, "status"), "tracks") &&
+		  llmo_kube_keep(st, json_object_get(w, "status"), "placement");
 
 	/* kube_access reads security.accessControl only */
 	if (ok && json_object_get(sec, "accessControl")) {

@@ -77,8 +77,10 @@ int llmo_gw_table_from_file(const char *path, struct llmo_gw_backends *r,
  * status.tracks[] ({name, weight}); spec.deploymentStrategy.type abTest
  * makes the choice sticky (abTest.stickyBy tenant, the default, or header
  * with abTest.header). spec.security.accessControl, when not empty, is the
- * model's access list (table.h: llmo_gw_model_allow). Objects that do not fit (no name, a bad address)
- * are skipped, never fatal. A model's endpoints are in the order of their
+ * model's access list (table.h: llmo_gw_model_allow). After the pods come
+ * status.placement[].endpoints ("host:port", replicas in member clusters;
+ * stable track). Objects that do not fit (no name, a bad address) are
+ * skipped, never fatal. A model's endpoints are in the order of their
  * pods' names.
  */
 int llmo_gw_table_from_kube(const json_t *workloads, const json_t *pods,

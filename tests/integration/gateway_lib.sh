@@ -18,12 +18,8 @@ sim_start() { # flags for llmo inference-sim; appends to SIM_PIDS and SIM_PORTS
 	local out="$LLMO_DATA/sim${#SIM_PIDS[@]}.out" url=
 	"$LLMO" inference-sim --port 0 "$@" >"$out" 2>>"$LLMO_DATA/sim.log" &
 	SIM_PIDS+=($!)
-	for _ in $(seq 1 200); do
-		url=$(sed -n 's/^inference-sim listening on //p' "$out")
-		[ -n "$url" ] && break
-		sleep 0.05
-	done
-	[ -n "$url" ] || { echo "inference-sim did not start"; cat "$LLMO_DATA/sim.log"; exit 1; }
+	url=$(line_value "$out" "inference-sim listening on") ||
+		{ echo "inference-sim did not start"; cat "$LLMO_DATA/sim.log"; exit 1; }
 	SIM_PORTS+=("${url##*:}")
 }
 gateway_start() { # extra flags

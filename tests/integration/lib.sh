@@ -65,17 +65,44 @@ wait_for() { # wait_for SECONDS command...: until the command succeeds (polled e
 		sleep 0.2
 	done
 }
-# announced URL WHAT: the URL llmo server printed as "llmo WHAT listening on URL", waited for (10 s at
-# most: the server prints its API line first, and the others may follow it by a moment)
-announced() {
-	local u
+# line_value FILE PREFIX: VALUE of the last line "PREFIX VALUE" in FILE, waited for (10 s at most)
+line_value() {
+	local v
 	for _ in $(seq 1 200); do
-		u=$(sed -n "s/^llmo $1 listening on //p" "$LLMO_DATA/stdout" | tail -1)
-		[ -n "$u" ] && { echo "$u"; return 0; }
+		v=$(sed -n "s/^$2 //p" "$1" | tail -1)
+		[ -n "$v" ] && { echo "$v"; return 0; }
 		sleep 0.05
 	done
 	return 1
 }
+# sim_model NAME VERSION [inference-sim flags...]: an LLMModel (namespace $NS) of llama2:VERSION
+# whose replicas run `llmo inference-sim` on one machine
+sim_model() {
+	local name=$1 version=$2; shift 2
+	local extra=""
+	for a in "$@"; do extra="$extra, \"$a\""; done
+	cat <<YAML
+apiVersion: llm.orchestrator.io/v1
+kind: LLMModel
+metadata: {name: $name, namespace: $NS}
+spec:
+  name: llama2
+  version: "$version"
+  type: text-generation
+  framework: vllm
+  artifact: {reference: "registry.local/models/llama2:$version"}
+  runtime:
+    image: vllm/vllm-openai:v0.6.3
+    port: 8000
+    healthPath: /health
+    localCommand: ["llmo", "inference-sim", "--port", "\$(PORT)", "--model", "llama2:$version", "--itl", "1ms"$extra]
+  resources:
+    minimum: {cpu: 100m, memory: 128Mi}
+YAML
+}
+# announced WHAT: the URL llmo server printed as "llmo WHAT listening on URL" (the server prints
+# its API line first, and the others may follow it by a moment)
+announced() { line_value "$LLMO_DATA/stdout" "llmo $1 listening on"; }
 gateway_url() { announced gateway; }
 registry_url() { announced registry; }
 finish() {

@@ -11,29 +11,6 @@ trap 'stop_load; finish' EXIT
 NS=llm-workloads
 k() { kubectl --request-timeout=30s "$@"; }
 jp() { k get "$@" 2>/dev/null; }
-model() { # name version extra-sim-args...
-	local name=$1 version=$2; shift 2
-	local extra=""
-	for a in "$@"; do extra="$extra, \"$a\""; done
-	cat <<YAML
-apiVersion: llm.orchestrator.io/v1
-kind: LLMModel
-metadata: {name: $name, namespace: $NS}
-spec:
-  name: llama2
-  version: "$version"
-  type: text-generation
-  framework: vllm
-  artifact: {reference: "registry.local/models/llama2:$version"}
-  runtime:
-    image: vllm/vllm-openai:v0.6.3
-    port: 8000
-    healthPath: /health
-    localCommand: ["llmo", "inference-sim", "--port", "\$(PORT)", "--model", "llama2:$version", "--itl", "1ms"$extra]
-  resources:
-    minimum: {cpu: 100m, memory: 128Mi}
-YAML
-}
 LOAD_PID=""
 start_load() { # sequential completions through the gateway, every code to $1
 	: >"$1"
@@ -60,7 +37,7 @@ no_failures() { [ -s "$1" ] && ! grep -vx 200 "$1"; }
 server_start --fake-gpus 1 --config tests/data/e2e/rollout.yaml
 check "apply the namespaces" k apply -f k8s/llm-orchestrator/namespace.yaml
 check "apply three versions (v2 fails 30% of its requests)" bash -c "
-	{ $(declare -f model); NS=$NS; model llama2-v1 v1; echo ---; model llama2-v2 v2 --error-rate 0.3 --seed 3; echo ---; model llama2-v3 v3; } | kubectl apply -f -"
+	{ $(declare -f sim_model); NS=$NS; sim_model llama2-v1 v1; echo ---; sim_model llama2-v2 v2 --error-rate 0.3 --seed 3; echo ---; sim_model llama2-v3 v3; } | kubectl apply -f -"
 cat >"$LLMO_DATA/chat.yaml" <<YAML
 apiVersion: llm.orchestrator.io/v1
 kind: LLMWorkload

@@ -612,6 +612,48 @@ static void test_access_control(void **state)
 	json_decref(pods);
 }
 
+/*
+ * A workload placed over several clusters: its local pods, then the member
+ * clusters' Ready replicas from status.placement[].endpoints (stable track,
+ * the workload's served name); a bad address is skipped. The same after
+ * the informer's transform.
+ */
+static void test_remote_endpoints(void **state)
+{
+	json_t *w = workload("llm", "chat", "llama2", "7b", NULL);
+	json_t *wls = json_pack("[o]", w), *pods = json_array(), *tw;
+	struct llmo_gw_backends r;
+	struct llmo_gw_table *t;
+	const struct llmo_gw_model *m;
+
+	(void)state;
+	json_object_set_new(w, "status",
+			    json_pack("{s:[{s:s, s:i}, {s:s, s:[s, s, s]}]}", "placement", "cluster",
+				      "home", "replicas", 1, "cluster", "east", "endpoints",
+				      "10.1.0.7:8000", "not an address", "[fd00::9]:8001"));
+	json_array_append_new(pods, pod("llm", "chat-1", "chat", "127.0.0.1", true, "{\"8000\": 41234}"));
+	llmo_gw_backends_init(&r, NULL, NULL);
+	for (int pass = 0; pass < 2; pass++) {
+		tw = pass ? map_array(wls, llmo_gw_workload_transform) : json_incref(wls);
+		assert_int_equal(llmo_gw_table_from_kube(tw, pods, &r, &t, NULL), 0);
+		m = lookup(t, "chat");
+		assert_non_null(m);
+		assert_int_equal(m->eps.len, 3);
+		assert_string_equal(m->eps.items[0].backend->addr, "127.0.0.1:41234");
+		assert_string_equal(m->eps.items[1].backend->addr, "10.1.0.7:8000");
+		assert_string_equal(m->eps.items[1].track, "stable");
+		assert_string_equal(m->eps.items[1].served, "llama2:7b");
+		assert_false(m->eps.items[1].draining);
+		assert_string_equal(m->eps.items[2].backend->addr, "[fd00::9]:8001");
+		assert_int_equal(llmo_gw_model_ready(m), 3);
+		llmo_gw_table_unref(t);
+		json_decref(tw);
+	}
+	llmo_gw_backends_release(&r);
+	json_decref(wls);
+	json_decref(pods);
+}
+
 static void test_backends_outlive_swaps(void **state)
 {
 	struct llmo_gw_backends r;
@@ -933,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_kube_tracks_and_drain),
 		cmocka_unit_test(test_backends_outlive_swaps),
 		cmocka_unit_test(test_access_control),
+		cmocka_unit_test(test_remote_endpoints),
 		cmocka_unit_test(test_each_name_sorted),
 		cmocka_unit_test(test_kube_updates_match_whole_builds),
 	};
