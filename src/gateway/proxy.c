@@ -143,6 +143,7 @@ struct gw_req {
 	struct llmo_gw_chunked ch;
 	bool body_read; /* the whole body came: the connection can be reused */
 	struct gw_parsed parsed;
+	unsigned api; /* the path's LLMO_GW_API_* bit */
 	/* routing */
 	struct llmo_gw_model *routed; /* model's reference, once routed */
 	struct llmo_gw_model *model;
@@ -1840,6 +1841,9 @@ static int start_request(struct llmo__gw_client *c, const struct llmo_gw_request
 		req_error(req, 503, "The gateway is out of memory", NULL, NULL, "Retry-After: 1\r\n");
 		return 1;
 	}
+	req->api = path_is(h, "/v1/completions")    ? LLMO_GW_API_COMPLETIONS
+		   : path_is(h, "/v1/embeddings") ? LLMO_GW_API_EMBEDDINGS
+						  : LLMO_GW_API_CHAT;
 	req->body_chunked = h->chunked;
 	req->body_left = h->content_length > 0 ? h->content_length : 0;
 	req->body_read = !has_body;
@@ -1949,6 +1953,27 @@ static bool access_allowed(struct gw_req *req)
 	return false;
 }
 
+/*
+ * Whether req->model serves the path of req (its model type: table.h,
+ * llmo_gw_api_of_type); when not, answers 404 as OpenAI does for a model
+ * called on an API it does not serve, naming the paths it does serve.
+ */
+static bool api_allowed(struct gw_req *req)
+{
+	char msg[LLMO_GW_QUOTE_MAX + 256], q[LLMO_GW_QUOTE_MAX + 4], want[96], got[64];
+
+	if (!req->model->apis || (req->model->apis & req->api))
+		return true;
+	llmo_gw_quote_input(q, req->parsed.model, req->parsed.model_len);
+	llmo_gw_api_paths(req->model->apis, want, sizeof(want));
+	llmo_gw_api_paths(req->api, got, sizeof(got));
+	snprintf(msg, sizeof(msg),
+		 "The model '%s' is not supported on %s (its model type serves %s).", q, got,
+		 want);
+	req_error(req, 404, msg, "model", "model_not_supported", NULL);
+	return false;
+}
+
 /* The whole body is in: read the model, route, send. */
 static void body_done(struct gw_req *req)
 {
@@ -2003,7 +2028,7 @@ static void body_done(struct gw_req *req)
 	req->parsed.prompt_len = b.prompt_len;
 	req->routed = req->model;
 	llmo_gw_model_ref(req->routed);
-	if (!access_allowed(req))
+	if (!access_allowed(req) || !api_allowed(req))
 		return;
 	dispatch(req);
 }

@@ -166,8 +166,9 @@ static int file_model(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct llm
 		      const json_t *mo)
 {
 	static const char *const keys[] = {"name",   "aliases", "served",	"endpoints",
-					   "tracks", "abTest",	"accessControl", NULL};
-	const char *name, *served;
+					   "tracks", "abTest",	"accessControl", "modelType", NULL};
+	const char *name, *served, *type;
+	bool known;
 	json_t *aliases = json_object_get(mo, "aliases"), *eps = json_object_get(mo, "endpoints"),
 	       *v;
 	struct llmo_gw_model *m;
@@ -178,8 +179,14 @@ static int file_model(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct llm
 	if (!json_is_object(mo))
 		return llmo_gw_doc_bad(c, "expected a mapping with name and endpoints");
 	if ((rc = llmo_gw_doc_known_keys(c, mo, keys)) || (rc = llmo_gw_doc_string(c, mo, "name", LLMO_GW_MODEL_MAX, &name, true)) ||
-	    (rc = llmo_gw_doc_string(c, mo, "served", LLMO_GW_MODEL_MAX, &served, false)))
+	    (rc = llmo_gw_doc_string(c, mo, "served", LLMO_GW_MODEL_MAX, &served, false)) ||
+	    (rc = llmo_gw_doc_string(c, mo, "modelType", LLMO_GW_MODEL_MAX, &type, false)))
 		return rc;
+	if (type && (llmo_gw_api_of_type(type, &known), !known)) {
+		llmo_path_push_key(&c->path, "modelType");
+		return llmo_gw_doc_bad(c, "expected text-generation, chat, embedding, "
+					  "code-generation or classification");
+	}
 	if ((rc = llmo_gw_table_add_model(t, name, &m, &sub))) {
 		llmo_path_push_key(&c->path, "name");
 		return rc == LLMO_ENOMEM ? llmo_error_set(c->err, rc, "out of memory")
@@ -187,6 +194,7 @@ static int file_model(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct llm
 	}
 	if ((rc = llmo_gw_table_add_name(t, m, name, LLMO_GW_PRIO_NAME, c->err)))
 		return rc;
+	m->apis = llmo_gw_api_of_type(type, NULL);
 	if (aliases) {
 		llmo_path_push_key(&c->path, "aliases");
 		if (!json_is_array(aliases))
@@ -554,6 +562,7 @@ static int kube_workload(struct llmo_gw_table *t, struct llmo_gw_backends *r, co
 		goto out;
 	}
 	llmo_gw_table_add_name(t, m, name, LLMO_GW_PRIO_NAME, NULL);
+	m->apis = llmo_gw_api_of_type(jstr(spec, "modelType", NULL), NULL);
 	json_array_foreach(json_object_get(spec, "aliases"), i, a)
 		if (json_is_string(a) && json_string_length(a) > 0 &&
 		    json_string_length(a) <= LLMO_GW_MODEL_MAX)
@@ -623,6 +632,7 @@ json_t *llmo_gw_workload_transform(void *ctx, const json_t *w)
 	bool ok = out && meta && sp && st && llmo_kube_keep_identity(meta, m) &&
 		  llmo_kube_keep(sp, spec, "modelName") &&
 		  llmo_kube_keep(sp, spec, "modelVersion") && llmo_kube_keep(sp, spec, "aliases") &&
+		  llmo_kube_keep(sp, spec, "modelType") &&
 		  llmo_kube_keep(st, json_object_get(w, "status"), "tracks") &&
 		  llmo_kube_keep(st, json_object_get(w, "status"), "placement");
 

@@ -547,6 +547,44 @@ int llmo_gw_model_allow(struct llmo_gw_model *m, const char *tenant, struct llmo
 	return 0;
 }
 
+unsigned llmo_gw_api_of_type(const char *type, bool *known)
+{
+	static const struct {
+		const char *type;
+		unsigned apis;
+	} types[] = {
+		{"text-generation", LLMO_GW_API_COMPLETIONS | LLMO_GW_API_CHAT},
+		{"code-generation", LLMO_GW_API_COMPLETIONS | LLMO_GW_API_CHAT},
+		{"chat", LLMO_GW_API_CHAT},
+		{"embedding", LLMO_GW_API_EMBEDDINGS},
+		{"classification", 0},
+	};
+
+	for (size_t i = 0; type && i < LLMO_ARRAY_LEN(types); i++)
+		if (strcmp(type, types[i].type) == 0) {
+			if (known)
+				*known = true;
+			return types[i].apis;
+		}
+	if (known)
+		*known = false;
+	return 0;
+}
+
+void llmo_gw_api_paths(unsigned apis, char *out, size_t n)
+{
+	static const char *const paths[] = {"/v1/completions", "/v1/chat/completions",
+					    "/v1/embeddings"};
+	size_t len = 0;
+
+	if (n)
+		out[0] = '\0';
+	for (unsigned b = 0; b < LLMO_ARRAY_LEN(paths); b++)
+		if ((apis & (1u << b)) && len < n)
+			len += (size_t)snprintf(out + len, n - len, "%s%s", len ? " or " : "",
+						paths[b]);
+}
+
 bool llmo_gw_model_allows(const struct llmo_gw_model *m, const char *tenant)
 {
 	if (!m->restricted)

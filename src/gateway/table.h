@@ -184,7 +184,27 @@ struct llmo_gw_model {
 	 */
 	bool restricted;
 	LLMO_VEC(char *) access; /* tenant names (own copies) */
+	/*
+	 * The OpenAI paths it serves (LLMO_GW_API_* bits), from its model type
+	 * (llmo_gw_api_of_type); 0: every path.
+	 */
+	unsigned apis;
 };
+
+/* The OpenAI paths a model may be called on. */
+#define LLMO_GW_API_COMPLETIONS 1u /* /v1/completions */
+#define LLMO_GW_API_CHAT 2u	   /* /v1/chat/completions */
+#define LLMO_GW_API_EMBEDDINGS 4u  /* /v1/embeddings */
+
+/*
+ * The paths a model of type (LLMWorkload spec.modelType) serves:
+ * text-generation and code-generation both completion APIs, chat the chat
+ * API, embedding the embeddings API; classification, NULL or an unknown type
+ * every path (0). *known (may be NULL) says whether type was recognised.
+ */
+unsigned llmo_gw_api_of_type(const char *type, bool *known);
+/* "/v1/completions" ... for one LLMO_GW_API_* bit; the list "/v1/a or /v1/b" for several. */
+void llmo_gw_api_paths(unsigned apis, char *out, size_t n);
 
 struct llmo_gw_table {
 	int refs;

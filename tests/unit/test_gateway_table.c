@@ -654,6 +654,53 @@ static void test_remote_endpoints(void **state)
 	json_decref(pods);
 }
 
+/* spec.modelType decides the paths (table.h: llmo_gw_api_of_type), also after the transform. */
+static void test_model_type(void **state)
+{
+	static const struct {
+		const char *type;
+		unsigned apis;
+	} cases[] = {
+		{"embedding", LLMO_GW_API_EMBEDDINGS},
+		{"chat", LLMO_GW_API_CHAT},
+		{"text-generation", LLMO_GW_API_COMPLETIONS | LLMO_GW_API_CHAT},
+		{"code-generation", LLMO_GW_API_COMPLETIONS | LLMO_GW_API_CHAT},
+		{"classification", 0},
+		{NULL, 0},
+	};
+	struct llmo_gw_backends r;
+	char paths[96];
+
+	(void)state;
+	llmo_gw_backends_init(&r, NULL, NULL);
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(cases); i++) {
+		json_t *w = workload("llm", "w", "m", NULL, NULL), *wls = json_pack("[o]", w);
+		json_t *pods = json_array(), *tw;
+		struct llmo_gw_table *t;
+
+		if (cases[i].type)
+			json_object_set_new(json_object_get(w, "spec"), "modelType",
+					    json_string(cases[i].type));
+		for (int pass = 0; pass < 2; pass++) {
+			tw = pass ? map_array(wls, llmo_gw_workload_transform) : json_incref(wls);
+			assert_int_equal(llmo_gw_table_from_kube(tw, pods, &r, &t, NULL), 0);
+			if (lookup(t, "w")->apis != cases[i].apis)
+				fail_msg("%s (pass %d): apis %u, want %u",
+					 cases[i].type ? cases[i].type : "none", pass, lookup(t, "w")->apis,
+					 cases[i].apis);
+			llmo_gw_table_unref(t);
+			json_decref(tw);
+		}
+		json_decref(wls);
+		json_decref(pods);
+	}
+	llmo_gw_backends_release(&r);
+	llmo_gw_api_paths(LLMO_GW_API_COMPLETIONS | LLMO_GW_API_CHAT, paths, sizeof(paths));
+	assert_string_equal(paths, "/v1/completions or /v1/chat/completions");
+	llmo_gw_api_paths(LLMO_GW_API_EMBEDDINGS, paths, sizeof(paths));
+	assert_string_equal(paths, "/v1/embeddings");
+}
+
 static void test_backends_outlive_swaps(void **state)
 {
 	struct llmo_gw_backends r;
@@ -976,6 +1023,7 @@ int main(void)
 		cmocka_unit_test(test_backends_outlive_swaps),
 		cmocka_unit_test(test_access_control),
 		cmocka_unit_test(test_remote_endpoints),
+		cmocka_unit_test(test_model_type),
 		cmocka_unit_test(test_each_name_sorted),
 		cmocka_unit_test(test_kube_updates_match_whole_builds),
 	};
