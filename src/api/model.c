@@ -89,6 +89,7 @@ static const struct llmo_field benchmark_fields[] = {
 	F(BM, gpu_type, "gpuType", LLMO_FT_STRING),
 	F(BM, concurrency, "concurrency", LLMO_FT_INT32),
 	F(BM, tokens_per_second, "tokensPerSecond", LLMO_FT_NUMBER),
+	F(BM, requests_per_second, "requestsPerSecond", LLMO_FT_NUMBER),
 	F(BM, ttft_p50_ms, "ttftP50Ms", LLMO_FT_NUMBER),
 	F(BM, ttft_p95_ms, "ttftP95Ms", LLMO_FT_NUMBER),
 	F(BM, recorded_at, "recordedAt", LLMO_FT_TIME),

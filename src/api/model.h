@@ -71,6 +71,7 @@ struct llmo_benchmark {
 	char *gpu_type;
 	int32_t concurrency;
 	double tokens_per_second;
+	double requests_per_second;
 	double ttft_p50_ms;
 	double ttft_p95_ms;
 	int64_t recorded_at;

@@ -102,6 +102,7 @@ struct bench {
 	int active;
 	int64_t level_start_ns;
 	long level_tokens;
+	long level_requests; /* completions finished at this level */
 	LLMO_VEC(double) ttfts; /* ms, this level */
 	struct bench_stream streams[BENCH_STREAMS_MAX];
 	json_t *results; /* status.benchmarks entries of this run */
@@ -712,6 +713,7 @@ static void on_done(struct evhttp_request *req, void *arg)
 		return;
 	}
 	b->level_tokens += tokens;
+	b->level_requests++;
 	if (s->left > 0) {
 		if (stream_send(s))
 			stream_fail(s, "cannot send a request to %s:%d", b->host, b->port);
@@ -769,6 +771,7 @@ static void level_start(struct bench *b)
 
 	b->ttfts.len = 0;
 	b->level_tokens = 0;
+	b->level_requests = 0;
 	b->active = conc;
 	b->level_start_ns = llmo_clock_mono_ns();
 	for (int i = 0; i < conc; i++) {
@@ -816,9 +819,11 @@ static int level_end(struct bench *b)
 		at[0] = '\0';
 	if (b->ttfts.len > 1)
 		qsort(b->ttfts.items, b->ttfts.len, sizeof(double), cmp_double);
-	e = json_pack("{s:s, s:i, s:f, s:f, s:f, s:s}", "gpuType", b->gpu, "concurrency",
+	e = json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:s}", "gpuType", b->gpu, "concurrency",
 		      levels[b->level], "tokensPerSecond",
 		      round((secs > 0 ? (double)b->level_tokens / secs : 0) * 10) / 10,
+		      "requestsPerSecond",
+		      round((secs > 0 ? (double)b->level_requests / secs : 0) * 100) / 100,
 		      "ttftP50Ms", round(percentile(b->ttfts.items, b->ttfts.len, 50) * 100) / 100,
 		      "ttftP95Ms", round(percentile(b->ttfts.items, b->ttfts.len, 95) * 100) / 100,
 		      "recordedAt", at);

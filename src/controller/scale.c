@@ -228,8 +228,7 @@ out:
 	return rc;
 }
 
-/* The target of one metric type in spec.scaling.targetMetrics; 0 when none. */
-static double target_of(const json_t *w, const char *type)
+double llmo__scale_target_of(const json_t *w, const char *type)
 {
 	const json_t *tm = json_object_get(
 		json_object_get(json_object_get(w, "spec"), "scaling"), "targetMetrics"), *t;
@@ -261,7 +260,7 @@ static bool measure(const struct llmo_controller *c, const struct llmo__scale_in
 	memset(m, 0, sizeof(*m));
 	m->p50_ms = m->p95_ms = m->p99_ms = m->kv_pct = NAN;
 	m->gpu_pct = llmo__gpu_percent(in->ready_pods, in->nready_pods, llmo_clock_wall_ms(),
-				       target_of(in->w, "gpu_utilization"));
+				       llmo__scale_target_of(in->w, "gpu_utilization"));
 	{
 		const struct llmo__replica_stats *r = llmo__signals_replicas(sig, key);
 
@@ -269,7 +268,7 @@ static bool measure(const struct llmo_controller *c, const struct llmo__scale_in
 			m->kv_pct = 100 * r->kv_sum / r->replicas;
 	}
 	llmo__usage_percent(in->ready_pods, in->nready_pods, llmo_clock_wall_ms(),
-			    target_of(in->w, "cpu"), target_of(in->w, "memory"), &m->cpu_pct,
+			    llmo__scale_target_of(in->w, "cpu"), llmo__scale_target_of(in->w, "memory"), &m->cpu_pct,
 			    &m->mem_pct);
 	if (!sig->url || !sig->prev_ms || sig->cur_ms <= sig->prev_ms || sig->error[0])
 		return false;

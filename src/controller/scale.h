@@ -90,4 +90,7 @@ void llmo__scale_release_all(struct llmo_controller *c);
 /* Median pod created -> Ready over the Ready pods, ms (60 s when none is known). */
 int64_t llmo__scale_cold_start_ms(const json_t *const *pods, size_t n);
 
+/* The target of one metric type in w's spec.scaling.targetMetrics; 0 when none. */
+double llmo__scale_target_of(const json_t *w, const char *type);
+
 #endif

@@ -88,6 +88,13 @@ struct wl {
 	struct track tracks[TRACKS_MAX];
 	size_t ntracks;
 	struct llmo__fed_out fed; /* cross-cluster placement (federation.h) */
+	/* spec.performance.minThroughput: requests/s wanted, one replica's rate, its source */
+	struct {
+		double want, per;
+		const char *source;
+		int64_t floor;
+		bool limited; /* the floor is above maxReplicas */
+	} tput;
 	int draining; /* replicas waiting for their requests to finish */
 	int surge;    /* migration replacements whose replica is still in service */
 	/* status.rollout as this reconcile leaves it */
@@ -753,6 +760,92 @@ static void desired_replicas(struct wl *s)
 	if (s->desired > s->max)
 		s->desired = s->max;
 	s->base = s->desired;
+}
+
+/*
+ * One replica's rate in requests/s from the model's benchmark on register:
+ * at the highest concurrency measured, the slowest GPU type's (a replica
+ * may land on any of them). 0 when there is none.
+ */
+static double bench_rps(const json_t *model)
+{
+	const json_t *list = json_object_get(json_object_get(model, "status"), "benchmarks"), *e;
+	json_int_t top = 0;
+	double rps = 0;
+	size_t i;
+
+	json_array_foreach(list, i, e)
+		if (json_integer_value(json_object_get(e, "concurrency")) > top &&
+		    json_is_number(json_object_get(e, "requestsPerSecond")))
+			top = json_integer_value(json_object_get(e, "concurrency"));
+	json_array_foreach(list, i, e) {
+		const json_t *r = json_object_get(e, "requestsPerSecond");
+
+		if (json_integer_value(json_object_get(e, "concurrency")) == top && json_is_number(r) &&
+		    json_number_value(r) > 0 && (rps == 0 || json_number_value(r) < rps))
+			rps = json_number_value(r);
+	}
+	return rps;
+}
+
+/*
+ * spec.performance.minThroughput (requests/s over all replicas): never
+ * fewer replicas than serve it at one replica's rate, which is the
+ * requests_per_second target of spec.scaling.targetMetrics (what the user
+ * says one replica takes) or else the model's benchmark. Raises the lower
+ * bound the autoscaler works within, never above maxReplicas.
+ */
+static void min_throughput(struct wl *s)
+{
+	const json_t *v = json_object_get(
+		json_object_get(json_object_get(s->w, "spec"), "performance"), "minThroughput");
+
+	if (!json_is_number(v) || json_number_value(v) <= 0)
+		return;
+	s->tput.want = json_number_value(v);
+	if ((s->tput.per = llmo__scale_target_of(s->w, "requests_per_second")) > 0)
+		s->tput.source = "the requests_per_second target";
+	else if (s->model && (s->tput.per = bench_rps(s->model)) > 0)
+		s->tput.source = "the model's benchmark";
+	else
+		return;
+	s->tput.floor = (int64_t)ceil(s->tput.want / s->tput.per - 1e-9);
+	if (s->tput.floor > s->max) {
+		s->tput.limited = true;
+		s->tput.floor = s->max;
+	}
+	if (s->tput.floor > s->min)
+		s->min = s->tput.floor;
+	if (s->desired < s->min)
+		s->desired = s->base = s->min;
+}
+
+/* The condition MinThroughput, for a workload with spec.performance.minThroughput. */
+static int throughput_condition(struct wl *s, json_t *conds, int64_t ready)
+{
+	char msg[MSG_MAX];
+	bool ok = s->tput.per > 0 && (double)ready * s->tput.per >= s->tput.want - 1e-9;
+	const char *reason = ok			? "CapacityMet"
+			     : s->tput.per <= 0 ? "RateUnknown"
+			     : s->tput.limited	? "LimitedByMaxReplicas"
+						: "BelowMinThroughput";
+
+	if (s->tput.want <= 0)
+		return 0;
+	if (s->tput.per <= 0)
+		snprintf(msg, sizeof(msg),
+			 "minThroughput %.4g requests/s: no replica rate known (set a "
+			 "requests_per_second target or benchmark the model on register)",
+			 s->tput.want);
+	else
+		snprintf(msg, sizeof(msg),
+			 "%" PRId64 " ready replicas x %.4g requests/s (%s) = %.4g requests/s, "
+			 "minThroughput %.4g%s",
+			 ready, s->tput.per, s->tput.source, (double)ready * s->tput.per, s->tput.want,
+			 s->tput.limited ? "; maxReplicas holds the count below the "
+					   "replicas it needs"
+					 : "");
+	return llmo__condition_set(conds, s->w, "MinThroughput", ok, reason, msg, s->generation);
 }
 
 /* The autoscaler's count, when spec.scaling.targetMetrics drive it. */
@@ -2311,6 +2404,8 @@ static json_t *build_status(struct wl *s)
 					 s->model_reason, s->model_msg, s->generation);
 	if (!rc)
 		rc = placement_condition(s, conds);
+	if (!rc)
+		rc = throughput_condition(s, conds, all_ready);
 	if (!rc && (s->scale.active || s->scale.reason[0])) {
 		const char *why = !s->scale.active     ? "AutoscalingOff"
 				  : s->scale.limited ? "Limited"
@@ -2610,6 +2705,7 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 	}
 	resolve_model(&s);
 	desired_replicas(&s);
+	min_throughput(&s);
 	if ((rc = autoscale(&s)) || (rc = federate(&s, false)))
 		goto out;
 	ro_load(&s);

@@ -1045,6 +1045,106 @@ static void test_canary_sla(void **state)
 	fake_gw_stop(&g);
 }
 
+/*
+ * The workload chat's condition TYPE has reason want (other: any reason but
+ * want) and a message containing text (NULL: any).
+ */
+struct cond_reason {
+	struct kube_fixture *f;
+	const char *type, *want, *text;
+	bool other;
+};
+
+static bool cond_reason_is(void *ctx)
+{
+	struct cond_reason *cr = ctx;
+	json_t *obj = NULL, *it;
+	bool ok = false;
+	size_t i;
+
+	if (llmo_kube_get(cr->f->client, &llmo_kube_llmworkloads, NS, "chat", &obj, NULL))
+		return false;
+	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, it) {
+		const char *t = json_string_value(json_object_get(it, "type"));
+		const char *r = json_string_value(json_object_get(it, "reason"));
+		const char *m = json_string_value(json_object_get(it, "message"));
+
+		if (t && strcmp(t, cr->type) == 0 && r && (strcmp(r, cr->want) == 0) != cr->other &&
+		    (!cr->text || (m && strstr(m, cr->text))))
+			ok = true;
+	}
+	json_decref(obj);
+	return ok;
+}
+
+static void model_benchmarks(struct kube_fixture *f, const char *name, json_t *benchmarks)
+{
+	struct llmo_error err = {0};
+	json_t *patch = json_pack("{s:{s:o}}", "status", "benchmarks", benchmarks);
+
+	if (llmo_kube_patch(f->client, &llmo_kube_llmmodels, NS, name, "status",
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("model status: %s", err.msg);
+	json_decref(patch);
+}
+
+/*
+ * spec.performance.minThroughput: 10 requests/s at the benchmark's rate of
+ * the slowest GPU type at the highest concurrency (T4, 4/s) needs 3
+ * replicas though minReplicas is 1; MinThroughput is True once they are
+ * ready (3 x 4 >= 10). maxReplicas 2 holds it at 2 (LimitedByMaxReplicas);
+ * without a benchmark nothing is known (RateUnknown) and minReplicas rules.
+ */
+static void test_min_throughput(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c;
+	struct want w = {.f = &f, .workload = "chat", .pods = 3};
+	struct cond_reason cr = {.f = &f, .type = "MinThroughput"};
+	json_t *wl;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	c = start_controller(&f, false, NULL);
+	put(&f, &llmo_kube_llmmodels, model("m", "7b", "registry.local/models/llama2:7b"));
+	model_benchmarks(&f, "m",
+			 json_pack("[{s:s, s:i, s:f}, {s:s, s:i, s:f}, {s:s, s:i, s:f}, {s:s, s:i}]",
+				   "gpuType", "A100", "concurrency", 1, "requestsPerSecond", 2.0,
+				   "gpuType", "A100", "concurrency", 16, "requestsPerSecond", 10.0,
+				   "gpuType", "T4", "concurrency", 16, "requestsPerSecond", 4.0,
+				   "gpuType", "H100", "concurrency", 64));
+	wl = workload("chat", 1);
+	json_object_set_new(json_object_get(wl, "spec"), "performance",
+			    json_pack("{s:f}", "minThroughput", 10.0));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	cr.want = "BelowMinThroughput";
+	cr.text = "0 ready replicas x 4 requests/s (the model's benchmark)";
+	assert_true(run_until(f.base, cond_reason_is, &cr, WAIT_MS));
+	set_pods(&f, "chat", "Running", true);
+	cr.want = "CapacityMet";
+	cr.text = "3 ready replicas x 4 requests/s (the model's benchmark) = 12 requests/s";
+	assert_true(run_until(f.base, cond_reason_is, &cr, WAIT_MS));
+
+	patch_chat(&f, json_pack("{s:{s:{s:i}}}", "spec", "scaling", "maxReplicas", 2));
+	w.pods = 2;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	cr.want = "LimitedByMaxReplicas";
+	cr.text = "maxReplicas holds the count";
+	assert_true(run_until(f.base, cond_reason_is, &cr, WAIT_MS));
+
+	model_benchmarks(&f, "m", json_null());
+	patch_chat(&f, json_pack("{s:{s:{s:i}}}", "spec", "scaling", "maxReplicas", 5));
+	w.pods = 1;
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	cr.want = "RateUnknown";
+	cr.text = "no replica rate known";
+	assert_true(run_until(f.base, cond_reason_is, &cr, WAIT_MS));
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
 static void set_annotation(struct kube_fixture *f, const char *key, const char *value)
 {
 	patch_chat(f, json_pack("{s:{s:{s:s}}}", "metadata", "annotations", key, value));
@@ -1375,35 +1475,6 @@ static bool status_str_is(void *ctx)
  * The workload chat's ScalingLimited condition has reason `want` (and a
  * message with `text`); with `other`, a reason other than `want`.
  */
-struct scaling_cond {
-	struct kube_fixture *f;
-	const char *want, *text;
-	bool other;
-};
-
-static bool scaling_cond_is(void *ctx)
-{
-	struct scaling_cond *sc = ctx;
-	json_t *obj = NULL, *it;
-	bool ok = false;
-	size_t i;
-
-	if (llmo_kube_get(sc->f->client, &llmo_kube_llmworkloads, NS, "chat", &obj, NULL))
-		return false;
-	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, it) {
-		const char *t = json_string_value(json_object_get(it, "type"));
-		const char *r = json_string_value(json_object_get(it, "reason"));
-		const char *m = json_string_value(json_object_get(it, "message"));
-
-		if (t && strcmp(t, "ScalingLimited") == 0 && r &&
-		    (strcmp(r, sc->want) == 0) != sc->other &&
-		    (!sc->text || (m && strstr(m, sc->text))))
-			ok = true;
-	}
-	json_decref(obj);
-	return ok;
-}
-
 /*
  * The annotation llm.orchestrator.io/replica-slots on a predictive workload
  * with a QoS class: a value that is not an integer from 1 to 4096 turns
@@ -1418,9 +1489,10 @@ static void test_autoscale_slots(void **state)
 	struct llmo_controller *c = NULL;
 	struct llmo_config cfg = {0};
 	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
-	struct scaling_cond off = {.f = &f, .want = "AutoscalingOff",
+	struct cond_reason off = {.f = &f, .type = "ScalingLimited", .want = "AutoscalingOff",
 				   .text = "annotation llm.orchestrator.io/replica-slots: \"many\""};
-	struct scaling_cond on = {.f = &f, .want = "AutoscalingOff", .other = true};
+	struct cond_reason on = {.f = &f, .type = "ScalingLimited", .want = "AutoscalingOff",
+				 .other = true};
 	char url[64];
 	json_t *wl;
 
@@ -1436,11 +1508,11 @@ static void test_autoscale_slots(void **state)
 			    json_pack("[{s:s, s:f}, {s:s, s:f}]", "type", "queue_length", "target",
 				      8.0, "type", "requests_per_second", "target", 10.0));
 	put(&f, &llmo_kube_llmworkloads, wl);
-	assert_true(run_until(f.base, scaling_cond_is, &off, WAIT_MS));
+	assert_true(run_until(f.base, cond_reason_is, &off, WAIT_MS));
 
 	patch_chat(&f, json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
 				 "llm.orchestrator.io/replica-slots", "32"));
-	assert_true(run_until(f.base, scaling_cond_is, &on, WAIT_MS));
+	assert_true(run_until(f.base, cond_reason_is, &on, WAIT_MS));
 	stop_autoscaling(c, &f, &g, &cfg);
 }
 
@@ -2344,6 +2416,7 @@ int main(void)
 		cmocka_unit_test(test_node_lifecycle),
 		cmocka_unit_test(test_canary_rollout),
 		cmocka_unit_test(test_canary_sla),
+		cmocka_unit_test(test_min_throughput),
 		cmocka_unit_test(test_ab_and_blue_green),
 		cmocka_unit_test(test_autoscale),
 		cmocka_unit_test(test_autoscale_slots),
