@@ -146,10 +146,27 @@ struct server {
 	const char *trusted_keys; /* $LLMO_TRUSTED_KEYS: for signatureValidation */
 };
 
+/* What main writes into a part's quit pipe. */
+#define PART_MSG_STOP 1
+#define PART_MSG_RELOAD 2 /* SIGHUP: the gateway reads its keys file again */
+
 static void on_part_quit(evutil_socket_t fd, short what, void *arg)
 {
 	struct part *p = arg;
+	struct llmo_error err = {0};
+	char b = PART_MSG_STOP;
 
+	(void)what;
+	if (read(fd, &b, 1) == 1 && b == PART_MSG_RELOAD) {
+		/* a failed reload keeps the old keys and says why (gateway.c) */
+		if (p->kind == PART_GATEWAY && p->obj && llmo_gateway_reload(p->obj, &err) == 0)
+			llmo_log(LLMO_LOG_INFO, "server", "SIGHUP: the gateway's keys file was reloaded",
+				 NULL);
+		else if (p->kind == PART_GATEWAY && err.code == LLMO_EINVAL)
+			llmo_log(LLMO_LOG_INFO, "server", "SIGHUP: nothing to reload", "reason=\"%s\"",
+				 err.msg);
+		return;
+	}
 	event_base_loopexit(p->base, NULL);
 }
 
@@ -418,7 +435,7 @@ static int part_spawn(struct server *s, enum part_kind kind)
 	p->base = event_base_new();
 	if (!p->base)
 		return -1;
-	p->quit_ev = event_new(p->base, p->quit[0], EV_READ, on_part_quit, p);
+	p->quit_ev = event_new(p->base, p->quit[0], EV_READ | EV_PERSIST, on_part_quit, p);
 	if (!p->quit_ev || event_add(p->quit_ev, NULL) < 0)
 		return -1;
 	if (pthread_create(&p->thread, NULL, part_main, p) != 0)
@@ -447,7 +464,7 @@ static void part_release(struct part *p)
 static void stop_parts(struct server *s)
 {
 	for (int k = 0; k < PART_N; k++) {
-		char b = 1;
+		char b = PART_MSG_STOP;
 
 		if (s->parts[k].running && write(s->parts[k].quit[1], &b, 1) != 1)
 			event_base_loopexit(s->base, NULL);
@@ -502,6 +519,15 @@ static void on_server_signal(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &b, 1) != 1)
 		return;
 	sig = b;
+	if (sig == SIGHUP) {
+		struct part *gw = &s->parts[PART_GATEWAY];
+		char m = PART_MSG_RELOAD;
+
+		llmo_log(LLMO_LOG_INFO, "server", "SIGHUP: reloading the gateway's keys file", NULL);
+		if (!s->stopping && gw->running && write(gw->quit[1], &m, 1) != 1)
+			llmo_log(LLMO_LOG_WARN, "server", "SIGHUP: cannot reach the gateway", NULL);
+		return;
+	}
 
 	/* the same stop often arrives twice at once (Ctrl-C and a wrapper script) */
 	if (s->stopping && llmo_clock_mono_ms() - s->stop_ms < SECOND_SIGNAL_MS)
@@ -557,6 +583,7 @@ static int serve(struct server *s)
 		sa.sa_flags = SA_RESTART;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
 	}
 	s->done_ev = event_new(s->base, s->done[0], EV_READ | EV_PERSIST, on_part_done, s);
 	s->sig_ev = event_new(s->base, s->sig[0], EV_READ | EV_PERSIST, on_server_signal, s);
@@ -593,6 +620,7 @@ out:
 		event_free(s->sig_ev);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	sig_fd = -1;
 	for (int i = 0; i < 2; i++)
 		if (s->sig[i] >= 0)

@@ -55,3 +55,29 @@ check "no key still gets 401" is 401
 write_keys ""
 check "a key removed from the file gets 401" wait_for 30 is 401 $LATE
 check "the others still pass" is 404 $KEY
+
+# SIGHUP reads the file again even when nothing the watcher looks at changed: the late key is
+# swapped in place for another of the same length, with the file's times put back
+HUP=sk-hupk-0123456789
+write_keys "  - name: late
+    keys: [$LATE]"
+check "the late key passes again" wait_for 30 is 404 $LATE
+check "swap the key in place (same inode, size and times)" /usr/bin/python3 - "$D/keys.yaml" "$LATE" "$HUP" <<'PY'
+import os, sys
+path, old, new = sys.argv[1:]
+st = os.stat(path)
+with open(path, "r+b") as f:
+    data = f.read()
+    assert len(old) == len(new) and old.encode() in data
+    f.seek(0)
+    f.write(data.replace(old.encode(), new.encode()))
+os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+after = os.stat(path)
+assert (after.st_ino, after.st_size, after.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+PY
+check "unseen by the watcher, the new key gets 401" is 401 $HUP
+kill -HUP "$LLMO_PID"
+check "after SIGHUP the new key passes" wait_for 10 is 404 $HUP
+check "and the swapped-out key gets 401" is 401 $LATE
+check "the server logs the reload" grep -q "SIGHUP: the gateway's keys file was reloaded" "$LLMO_LOG"
+check "and keeps serving" curl -sf --max-time 10 "$GW/v1/models"
