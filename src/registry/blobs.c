@@ -212,25 +212,52 @@ static void upload_abort(struct llmo__reg_req *req)
 static void finished(struct llmo__reg_req *req, const char *repo, uint64_t size, int rc,
 		     const struct llmo_error *err);
 
-/* (S3) The blob and its link are in S3: into the directory, and answer. */
+/*
+ * (S3) The worker stored the blob: into the directory, then the link, which
+ * is a record change made in its turn (as a mount's), so that a DELETE of
+ * the blob never falls between S3's link and the directory's; then answer.
+ * Runs again when the turn comes and when the link's S3 step ends.
+ */
 static void finish_stored(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
-	struct llmo_reg_upload *u = req->upload;
-	char repo[LLMO_REG_NAME_MAX + 1];
-	struct llmo_error err = req->s3_err;
-	uint64_t size = u->size;
-	int rc = req->s3_rc;
+	struct llmo_error err = {0};
+	int rc;
 
-	memcpy(repo, u->repo, sizeof(repo));
-	req->upload = NULL;
-	req->s3_done = false;
-	if (rc)
-		llmo_reg_upload_cancel(r->store, u);
-	else
-		rc = llmo_reg_upload_commit(r->store, u, &req->digest, true, &err);
-	llmo__reg_uploads_changed(r);
-	finished(req, repo, size, rc, &err);
+	if (req->upload) { /* the blob's PUT ended */
+		struct llmo_reg_upload *u = req->upload;
+
+		memcpy(req->up_repo, u->repo, sizeof(req->up_repo));
+		req->up_size = u->size;
+		req->upload = NULL;
+		req->s3_done = false;
+		if ((rc = req->s3_rc)) {
+			err = req->s3_err;
+			llmo_reg_upload_cancel(r->store, u);
+		} else {
+			rc = llmo_reg_upload_commit(r->store, u, &req->digest,
+						    LLMO_REG_COMMIT_MIRRORED | LLMO_REG_COMMIT_NO_LINK,
+						    &err);
+		}
+		llmo__reg_uploads_changed(r);
+		if (rc) {
+			finished(req, req->up_repo, req->up_size, rc, &err);
+			return;
+		}
+	}
+	if (!llmo__reg_records_ended(req)) {
+		if (llmo__reg_records_turn(req, finish_stored))
+			return;
+		/* nothing to plan when the repository links the blob already */
+		if ((rc = llmo_reg_blob_link_plan(r->store, req->up_repo, &req->digest, &r->recs,
+						  &err))) {
+			finished(req, req->up_repo, req->up_size, rc, &err);
+			return;
+		}
+	}
+	if ((rc = llmo__reg_records(req, finish_stored, &err)) == 1)
+		return;
+	finished(req, req->up_repo, req->up_size, rc, &err);
 }
 
 /*
@@ -242,13 +269,13 @@ static bool finish_async(struct llmo__reg_req *req, bool *inline_)
 {
 	struct llmo_registry *r = req->reg;
 	struct llmo_reg_upload *u = req->upload;
-	char dst[PATH_MAX], link[PATH_MAX], repo[LLMO_REG_NAME_MAX + 1];
+	char dst[PATH_MAX], repo[LLMO_REG_NAME_MAX + 1];
 	struct llmo_error err = {0};
 	int rc;
 
 	*inline_ = false;
 	memcpy(repo, u->repo, sizeof(repo));
-	if ((rc = llmo_reg_upload_seal(r->store, u, &req->digest, dst, link, &err))) {
+	if ((rc = llmo_reg_upload_seal(r->store, u, &req->digest, dst, &err))) {
 		req->upload = NULL; /* the session has ended */
 		llmo__reg_uploads_changed(r);
 		finished(req, repo, 0, rc, &err);
@@ -259,8 +286,7 @@ static bool finish_async(struct llmo__reg_req *req, bool *inline_)
 				     .path = dst,
 				     .digest = req->digest,
 				     .fd = u->fd,
-				     .size = u->size,
-				     .link = link[0] ? link : NULL};
+				     .size = u->size};
 
 	/* the session stays the request's (busy) until the worker is done */
 	if (llmo__reg_s3_put(req, &w, finish_stored))
@@ -286,7 +312,7 @@ static void finish(struct llmo__reg_req *req)
 	/* the session ends here whatever happens */
 	req->upload = NULL;
 	/* sealed already when finish_async found no worker: _commit does the rest */
-	rc = r->s3jobs ? llmo_reg_upload_commit(r->store, u, &req->digest, false, &err)
+	rc = r->s3jobs ? llmo_reg_upload_commit(r->store, u, &req->digest, 0, &err)
 		       : llmo_reg_upload_finish(r->store, u, &req->digest, &err);
 	llmo__reg_uploads_changed(r);
 	finished(req, repo, size, rc, &err);

@@ -126,6 +126,9 @@ struct llmo__reg_req {
 	bool has_digest;                 /* PUT/POST ?digest= */
 	size_t refs_fetched;             /* referrers: those before it were fetched (or failed) */
 	struct llmo_digest digest;
+	/* an upload whose session ended, still to be linked (S3: blobs.c, finish_stored) */
+	char up_repo[LLMO_REG_NAME_MAX + 1];
+	uint64_t up_size;
 	/* waiting for S3 on a worker thread (s3req.c) */
 	struct llmo_reg_s3_job *s3_job; /* its own transfer in progress (HEAD, PUT); or */
 	uint64_t s3_size;               /* RECORDS: the steps S3 took */

@@ -17,7 +17,7 @@
 struct llmo_reg_s3_job {
 	struct llmo_reg_pool_job base; /* first: the pool's view of it */
 	struct llmo_reg_s3_work w;     /* strings point into the job's own copies */
-	char *root, *path, *link;
+	char *root, *path;
 	struct llmo_reg_recs recs; /* RECORDS: the job's own copy */
 	llmo_reg_s3_done_fn fn;
 	void *arg;
@@ -73,8 +73,6 @@ static void job_run(struct llmo_reg_pool_job *pj, void *local)
 	case LLMO_REG_S3_PUT:
 		j->rc = llmo__reg_s3_mirror_put_fd(s3, w->root, w->path, w->fd, w->size,
 						   &w->digest, &j->err);
-		if (!j->rc && w->link)
-			j->rc = llmo__reg_s3_mirror_put(s3, w->root, w->link, "", 0, &j->err);
 		j->size = w->size;
 		break;
 	case LLMO_REG_S3_RECORDS: {
@@ -102,7 +100,6 @@ static void job_release(struct llmo_reg_pool_job *pj)
 		close(j->w.fd);
 	free(j->root);
 	free(j->path);
-	free(j->link);
 	llmo_reg_recs_release(&j->recs);
 	free(j);
 }
@@ -156,14 +153,12 @@ int llmo_reg_s3jobs_submit(struct llmo_reg_s3jobs *js, const struct llmo_reg_s3_
 	j->base.release = job_release;
 	j->fn = fn;
 	j->arg = arg;
-	if (!(j->root = llmo_strdup(w->root)) || !(j->path = llmo_strdup(w->path)) ||
-	    (w->link && !(j->link = llmo_strdup(w->link)))) {
+	if (!(j->root = llmo_strdup(w->root)) || !(j->path = llmo_strdup(w->path))) {
 		job_release(&j->base);
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	}
 	j->w.root = j->root;
 	j->w.path = j->path;
-	j->w.link = j->link;
 	j->w.recs = NULL;
 	if (w->op == LLMO_REG_S3_RECORDS && (rc = llmo_reg_recs_copy(&j->recs, w->recs, err))) {
 		job_release(&j->base);

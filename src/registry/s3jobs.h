@@ -39,7 +39,6 @@ struct llmo_reg_s3_work {
 	uint64_t max;     /* FETCH: largest blob taken */
 	int fd;           /* PUT: the verified bytes (duplicated; the caller keeps its own) */
 	uint64_t size;    /* PUT */
-	const char *link; /* PUT: a record to store after the blob (copied); may be NULL */
 	const struct llmo_reg_recs *recs; /* RECORDS (copied) */
 };
 

@@ -706,18 +706,14 @@ out:
 	return rc;
 }
 
-/* mirrored: S3 has the link already (an upload's worker stored it: s3jobs.h) */
 static int link_blob(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
-		     bool mirrored, struct llmo_error *err)
+		     struct llmo_error *err)
 {
 	char p[PATH_MAX];
 	int rc = link_path(s, repo, d, p, err);
 
 	if (rc || file_exists(p))
 		return rc;
-	if (mirrored)
-		return (rc = llmo__reg_mkdir_parent(p, err)) ? rc
-							     : llmo_file_write_atomic(p, "", 0, 0644, err);
 	return put_file(s, p, "", 0, err);
 }
 
@@ -757,7 +753,7 @@ int llmo_reg_blob_put(struct llmo_reg_store *s, const char *repo, const struct l
 		return rc;
 	forget_verified(s, &got);
 	cache_use(s, &got, len);
-	if (repo && (rc = link_blob(s, repo, &got, false, err)))
+	if (repo && (rc = link_blob(s, repo, &got, err)))
 		return rc;
 	if (dout)
 		*dout = got;
@@ -1154,8 +1150,7 @@ static void upload_end(struct llmo_reg_store *s, struct llmo_reg_upload *u, bool
 }
 
 int llmo_reg_upload_seal(struct llmo_reg_store *s, struct llmo_reg_upload *u,
-			 const struct llmo_digest *want, char *dst, char *link,
-			 struct llmo_error *err)
+			 const struct llmo_digest *want, char *dst, struct llmo_error *err)
 {
 	struct llmo_digest got;
 	int rc;
@@ -1176,11 +1171,8 @@ int llmo_reg_upload_seal(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 		rc = sys_err(err, errno, u->id, "fsync upload");
 		goto fail;
 	}
-	if ((rc = blob_path(s, want, dst, err)) || (rc = llmo__reg_mkdir_parent(dst, err)) ||
-	    (rc = link_path(s, u->repo, want, link, err)))
+	if ((rc = blob_path(s, want, dst, err)) || (rc = llmo__reg_mkdir_parent(dst, err)))
 		goto fail;
-	if (file_exists(link))
-		link[0] = '\0';
 	return 0;
 fail:
 	upload_end(s, u, true);
@@ -1188,8 +1180,9 @@ fail:
 }
 
 int llmo_reg_upload_commit(struct llmo_reg_store *s, struct llmo_reg_upload *u,
-			   const struct llmo_digest *want, bool mirrored, struct llmo_error *err)
+			   const struct llmo_digest *want, unsigned flags, struct llmo_error *err)
 {
+	bool mirrored = flags & LLMO_REG_COMMIT_MIRRORED;
 	char data[PATH_MAX], dst[PATH_MAX], repo[LLMO_REG_NAME_MAX + 1];
 	int rc;
 
@@ -1209,7 +1202,7 @@ int llmo_reg_upload_commit(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 	upload_end(s, u, true);
 	if ((rc = llmo__reg_fsync_parent(dst, err)))
 		return rc;
-	return link_blob(s, repo, want, mirrored, err);
+	return flags & LLMO_REG_COMMIT_NO_LINK ? 0 : link_blob(s, repo, want, err);
 fail:
 	upload_end(s, u, true);
 	return rc;
@@ -1218,10 +1211,10 @@ fail:
 int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
 			   const struct llmo_digest *want, struct llmo_error *err)
 {
-	char dst[PATH_MAX], link[PATH_MAX];
-	int rc = llmo_reg_upload_seal(s, u, want, dst, link, err);
+	char dst[PATH_MAX];
+	int rc = llmo_reg_upload_seal(s, u, want, dst, err);
 
-	return rc ? rc : llmo_reg_upload_commit(s, u, want, false, err);
+	return rc ? rc : llmo_reg_upload_commit(s, u, want, 0, err);
 }
 
 void llmo_reg_upload_cancel(struct llmo_reg_store *s, struct llmo_reg_upload *u)

@@ -303,19 +303,21 @@ int llmo_reg_upload_finish(struct llmo_reg_store *s, struct llmo_reg_upload *u,
  * can run on a worker thread (s3jobs.h):
  *
  * _seal checks the digest and fsyncs the data (on failure the session
- * ends, as with _finish); dst (PATH_MAX) receives the blob's place and
- * link (PATH_MAX) the repository link to store, "" when it exists already.
- * The session's u->fd then holds the verified bytes.
+ * ends, as with _finish); dst (PATH_MAX) receives the blob's place. The
+ * session's u->fd then holds the verified bytes.
  *
- * _commit renames the data into blobs/ and links it; with S3 and not
- * mirrored, it first stores the blob in S3 as _finish does (mirrored: the
- * caller stored the blob and the link already). The session ends.
+ * _commit renames the data into blobs/ and links it; with S3 and without
+ * LLMO_REG_COMMIT_MIRRORED, it first stores the blob in S3 as _finish does
+ * (MIRRORED: the caller stored the blob already). LLMO_REG_COMMIT_NO_LINK:
+ * no link (the caller links it as a record change, in its turn). The
+ * session ends.
  */
+#define LLMO_REG_COMMIT_MIRRORED 1u
+#define LLMO_REG_COMMIT_NO_LINK 2u
 int llmo_reg_upload_seal(struct llmo_reg_store *s, struct llmo_reg_upload *u,
-			 const struct llmo_digest *want, char *dst, char *link,
-			 struct llmo_error *err);
+			 const struct llmo_digest *want, char *dst, struct llmo_error *err);
 int llmo_reg_upload_commit(struct llmo_reg_store *s, struct llmo_reg_upload *u,
-			   const struct llmo_digest *want, bool mirrored, struct llmo_error *err);
+			   const struct llmo_digest *want, unsigned flags, struct llmo_error *err);
 
 /* Ends the session and removes its files; u is freed. */
 void llmo_reg_upload_cancel(struct llmo_reg_store *s, struct llmo_reg_upload *u);
