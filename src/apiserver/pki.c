@@ -434,10 +434,11 @@ static int pki_make_ca(EVP_PKEY *key, X509 **out, const char *path, struct llmo_
 	return 0;
 }
 
-static int pki_make_server(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *const *hosts,
-			   X509 **out, const char *path, struct llmo_error *err)
+static int pki_make_leaf(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *cn,
+			 const char *const *hosts, long days, X509 **out, const char *path,
+			 struct llmo_error *err)
 {
-	X509 *x = pki_cert_base(key, "llmo-server", LLMO_PKI_SERVER_DAYS);
+	X509 *x = pki_cert_base(key, cn, days);
 
 	*out = NULL;
 	if (!x || !X509_set_issuer_name(x, X509_get_subject_name(ca)) ||
@@ -453,6 +454,94 @@ static int pki_make_server(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char
 	}
 	*out = x;
 	return 0;
+}
+
+static int pki_make_server(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *const *hosts,
+			   X509 **out, const char *path, struct llmo_error *err)
+{
+	return pki_make_leaf(key, ca, ca_key, "llmo-server", hosts, LLMO_PKI_SERVER_DAYS, out, path,
+			     err);
+}
+
+/* Appends x's PEM (cert) or key's PKCS#8 PEM to out. */
+static int pki_pem(X509 *x, EVP_PKEY *key, struct llmo_buf *out, struct llmo_error *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int rc = 0;
+
+	if (!bio || !(x ? PEM_write_bio_X509(bio, x)
+			: PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)))
+		rc = pki_ssl_err(err, LLMO_EINTERNAL, "writing PEM");
+	else if ((n = BIO_get_mem_data(bio, &data)) <= 0 || llmo_buf_append(out, data, (size_t)n))
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	BIO_free(bio);
+	return rc;
+}
+
+int llmo_pki_issue(const char *ca_cert, const char *ca_key, const char *cn,
+		   const char *const *hosts, long days, struct llmo_buf *cert_pem,
+		   struct llmo_buf *key_pem, struct llmo_error *err)
+{
+	X509 *ca = NULL, *x = NULL;
+	EVP_PKEY *cakey = NULL, *key = NULL;
+	size_t n = 0;
+	int rc;
+
+	while (hosts[n])
+		n++;
+	if (n == 0 || n > LLMO_PKI_HOSTS_MAX)
+		return llmo_error_set(err, LLMO_EINVAL, "a certificate needs 1 to %d hosts",
+				      LLMO_PKI_HOSTS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		ASN1_OCTET_STRING *ip = pki_host_ip(hosts[i]);
+
+		ASN1_OCTET_STRING_free(ip);
+		if (!ip && !pki_dns_name_ok(hosts[i]))
+			return llmo_error_set(err, LLMO_EINVAL,
+					      "\"%s\" is neither an IP address nor a DNS name",
+					      hosts[i]);
+	}
+	if ((rc = pki_load_cert(ca_cert, &ca, err)) || (rc = pki_load_key(ca_key, &cakey, err)))
+		goto out;
+	if (X509_check_private_key(ca, cakey) != 1) {
+		rc = pki_ssl_err(err, LLMO_EINVAL, "%s: the key does not match %s", ca_key, ca_cert);
+		goto out;
+	}
+	if ((rc = pki_new_key(&key, cn, err)) ||
+	    (rc = pki_make_leaf(key, ca, cakey, cn, hosts, days, &x, cn, err)) ||
+	    (rc = pki_pem(x, NULL, cert_pem, err)) || (rc = pki_pem(NULL, key, key_pem, err)))
+		goto out;
+out:
+	X509_free(x);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(cakey);
+	return rc;
+}
+
+int llmo_pki_cert_valid(const char *cert_pem, size_t len, const char *ca_cert, const char *host,
+			time_t renew_before)
+{
+	BIO *bio = BIO_new_mem_buf(cert_pem, (int)len);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL, *ca = NULL;
+	struct llmo_error err = {0};
+	bool ok = false;
+
+	if (x && !pki_load_cert(ca_cert, &ca, &err)) {
+		EVP_PKEY *pub = X509_get0_pubkey(ca);
+		time_t soon = time(NULL) + renew_before;
+
+		ok = pub && X509_verify(x, pub) == 1 &&
+		     X509_check_host(x, host, 0, 0, NULL) == 1 &&
+		     X509_cmp_time(X509_get0_notAfter(x), &soon) > 0;
+	}
+	ERR_clear_error();
+	X509_free(x);
+	X509_free(ca);
+	BIO_free(bio);
+	return ok;
 }
 
 /*

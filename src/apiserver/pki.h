@@ -94,6 +94,23 @@ struct llmo_pki {
 int llmo_pki_ensure(const char *data_dir, const char *const *hosts, const char *server_url,
 		    struct llmo_pki *out, struct llmo_error *err);
 
+/*
+ * A new serving certificate, signed by the CA of ca_cert and ca_key (PEM
+ * files, as DATA_DIR/pki/ca.*): subject CN=cn, a SAN for each of hosts
+ * (NULL-terminated, checked as for llmo_pki_ensure), valid for days, with a
+ * new EC P-256 key. cert_pem and key_pem (PKCS#8) receive the PEM text.
+ */
+struct llmo_buf;
+int llmo_pki_issue(const char *ca_cert, const char *ca_key, const char *cn,
+		   const char *const *hosts, long days, struct llmo_buf *cert_pem,
+		   struct llmo_buf *key_pem, struct llmo_error *err);
+/*
+ * Whether the PEM certificate cert_pem verifies against ca_cert's key, names
+ * host, and is valid for renew_before seconds more. Returns 1 or 0.
+ */
+int llmo_pki_cert_valid(const char *cert_pem, size_t len, const char *ca_cert, const char *host,
+			time_t renew_before);
+
 /* Frees what p owns and leaves it empty; fine on an empty or released p. */
 void llmo_pki_release(struct llmo_pki *p);
 

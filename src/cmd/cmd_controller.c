@@ -21,6 +21,7 @@ static const char controller_usage[] =
 	"                       [--gateway-metrics URL] [--scrape-interval DURATION]\n"
 	"                       [--metrics-listen ADDR:PORT|off] [--prometheus URL]\n"
 	"                       [--node-lifecycle true|false]\n"
+	"                       [--replica-ca-cert FILE --replica-ca-key FILE]\n"
 	"\n"
 	"Reconciles LLMWorkloads into replicas (pods scheduled by llmo-scheduler)\n"
 	"and a Service each, and LLMModels into a phase and the workloads using\n"
@@ -44,6 +45,10 @@ static const char controller_usage[] =
 	"  --node-lifecycle BOOL  mark nodes whose agent stopped reporting\n"
 	"                       Ready=Unknown, as kube-controller-manager does (default\n"
 	"                       false: on a cluster kube-controller-manager does it)\n"
+	"  --replica-ca-cert FILE, --replica-ca-key FILE  the CA (PEM) that signs the\n"
+	"                       certificates of workloads with spec.security.encryption;\n"
+	"                       give the gateway the same certificate (--upstream-ca).\n"
+	"                       Without them encrypted workloads run no replica\n"
 	"  --metrics-listen A   serve /metrics and /healthz on ADDR:PORT (default the\n"
 	"                       configuration's operator.metricsAddr, \":9090\"); off: not\n";
 
@@ -93,6 +98,10 @@ int cmd_controller(int argc, char **argv)
 			interval = v;
 		} else if (strcmp(a, "--metrics-listen") == 0) {
 			mlisten = v;
+		} else if (strcmp(a, "--replica-ca-cert") == 0) {
+			opts.replica_ca_cert = v;
+		} else if (strcmp(a, "--replica-ca-key") == 0) {
+			opts.replica_ca_key = v;
 		} else if (strcmp(a, "--node-lifecycle") == 0) {
 			if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
 				return cmd_usage_error("controller",
@@ -124,6 +133,9 @@ int cmd_controller(int argc, char **argv)
 				       "numbers: give one");
 	if (identity && !*identity)
 		return cmd_usage_error("controller", "--identity wants a non-empty name");
+	if (!opts.replica_ca_cert != !opts.replica_ca_key)
+		return cmd_usage_error("controller",
+				       "--replica-ca-cert and --replica-ca-key go together");
 	if (cmd_load_config(config, &cfg))
 		return 1;
 	if (config)

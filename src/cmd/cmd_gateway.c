@@ -31,6 +31,7 @@ static const char usage[] =
 	"                    [--keys FILE | --keys-secret NS/NAME] [--balance prefix|p2c]\n"
 	"                    [--prefix-block SIZE] [--prefix-busy N] [--prefix-entries N]\n"
 	"                    [--scrape-interval D] [--tls-cert FILE --tls-key FILE]\n"
+	"                    [--upstream-ca FILE]\n"
 	"                    [--seed N] [--log-level LEVEL] [--log-json]\n"
 	"\n"
 	"Serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/embeddings,\n"
@@ -84,9 +85,12 @@ static const char usage[] =
 	"  --scrape-interval D       how often each replica's /metrics is read; its\n"
 	"                            vllm:num_requests_waiting counts into its load\n"
 	"                            (default 1s; 0 never)\n"
-	"  --tls-cert FILE           serve HTTPS with this PEM certificate (chain);\n"
-	"                            backends stay plain HTTP\n"
+	"  --tls-cert FILE           serve HTTPS with this PEM certificate (chain)\n"
 	"  --tls-key FILE            its PEM private key\n"
+	"  --upstream-ca FILE        reach encrypted backends (pods annotated\n"
+	"                            llm.orchestrator.io/tls-server-name, endpoints\n"
+	"                            with tlsServerName) over TLS, trusting this PEM\n"
+	"                            CA; without it they cannot be reached\n"
 	"  --seed N                  the balancer's random seed (default: from the clock;\n"
 	"                            for reproducible tests)\n"
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
@@ -210,6 +214,8 @@ int cmd_gateway(int argc, char **argv)
 			opts.tls_cert = v;
 		} else if (strcmp(name, "--tls-key") == 0) {
 			opts.tls_key = v;
+		} else if (strcmp(name, "--upstream-ca") == 0) {
+			opts.upstream_ca = v;
 		} else if (strcmp(name, "--keys") == 0) {
 			opts.keys_file = v;
 		} else if (strcmp(name, "--keys-secret") == 0) {

@@ -2,7 +2,9 @@
  * llmo inference-sim: a simulated OpenAI-compatible LLM server (src/sim/inference.h)
  * for tests, demos and load tests without GPUs.
  */
+#include "base/buf.h"
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "cmd/cmd.h"
@@ -20,6 +22,7 @@ static const char usage[] =
 	"                          [--seed N] [--kv-blocks N] [--block-size N]\n"
 	"                          [--prefix-cache-blocks N]\n"
 	"                          [--max-tokens N] [--max-model-len N] [--embedding-dim N]\n"
+	"                          [--tls-cert FILE --tls-key FILE]\n"
 	"                          [--log-level LEVEL] [--log-json]\n"
 	"\n"
 	"Serves a simulated LLM with vLLM's OpenAI-compatible API: /v1/models,\n"
@@ -52,8 +55,15 @@ static const char usage[] =
 	"                         max_tokens (default 16)\n"
 	"  --max-model-len N      context length: prompt + completion tokens (default 4096)\n"
 	"  --embedding-dim N      default size of embedding vectors (default 384)\n"
+	"  --tls-cert FILE, --tls-key FILE  serve HTTPS with this PEM certificate (chain)\n"
+	"                         and key. Without them, the PEM text in $LLMO_TLS_CERT_PEM\n"
+	"                         and $LLMO_TLS_KEY_PEM when both are set (what an\n"
+	"                         encrypted workload's replica gets); else plain HTTP\n"
 	"  --log-level LEVEL      debug | info | warn | error (default info)\n"
 	"  --log-json             log JSON lines instead of text\n";
+
+/* Largest PEM file read for --tls-cert and --tls-key. */
+#define TLS_PEM_MAX ((size_t)256 << 10)
 
 enum flag_type { FLAG_DURATION, FLAG_INT, FLAG_INT64, FLAG_UINT64, FLAG_DOUBLE };
 
@@ -140,11 +150,14 @@ static void announce(void *arg)
 {
 	const struct announce *a = arg;
 
+	const char *scheme = llmo_sim_tls(a->sim) ? "https" : "http";
+
 	if (strchr(a->host, ':'))
-		printf("inference-sim listening on http://[%s]:%d\n", a->host,
+		printf("inference-sim listening on %s://[%s]:%d\n", scheme, a->host,
 		       llmo_sim_port(a->sim));
 	else
-		printf("inference-sim listening on http://%s:%d\n", a->host, llmo_sim_port(a->sim));
+		printf("inference-sim listening on %s://%s:%d\n", scheme, a->host,
+		       llmo_sim_port(a->sim));
 	fflush(stdout);
 }
 
@@ -157,7 +170,8 @@ int cmd_inference_sim(int argc, char **argv)
 	struct event_base *base;
 	enum llmo_log_level level;
 	bool port_given = false;
-	const char *env_port;
+	const char *env_port, *cert_file = NULL, *key_file = NULL;
+	struct llmo_buf cert, key;
 	int status = 1, rc;
 
 	llmo_sim_opts_init(&opts);
@@ -176,7 +190,8 @@ int cmd_inference_sim(int argc, char **argv)
 			continue;
 		}
 		if (!f && !named(a, nlen, "--host") && !named(a, nlen, "--model") &&
-		    !named(a, nlen, "--log-level"))
+		    !named(a, nlen, "--log-level") && !named(a, nlen, "--tls-cert") &&
+		    !named(a, nlen, "--tls-key"))
 			return cmd_usage_error(SUB, "unknown option %.*s (see --help)", (int)nlen,
 					       a);
 		if (!v)
@@ -189,6 +204,10 @@ int cmd_inference_sim(int argc, char **argv)
 			port_given = port_given || strcmp(f->name, "--port") == 0;
 		} else if (named(a, nlen, "--host")) {
 			opts.host = v;
+		} else if (named(a, nlen, "--tls-cert")) {
+			cert_file = v;
+		} else if (named(a, nlen, "--tls-key")) {
+			key_file = v;
 		} else if (named(a, nlen, "--model")) {
 			if (opts.nmodels == LLMO_SIM_MODELS_MAX)
 				return cmd_usage_error(SUB, "at most %d --model names",
@@ -212,11 +231,31 @@ int cmd_inference_sim(int argc, char **argv)
 		models[opts.nmodels++] = "llama2:7b";
 	if (llmo_sim_opts_check(&opts, &err))
 		return cmd_usage_error(SUB, "%s", err.msg);
+	if (!cert_file != !key_file)
+		return cmd_usage_error(SUB, "--tls-cert and --tls-key go together");
+	llmo_buf_init(&cert, TLS_PEM_MAX);
+	llmo_buf_init(&key, TLS_PEM_MAX);
+	if (cert_file) {
+		if (llmo_file_read(cert_file, TLS_PEM_MAX, &cert, &err) ||
+		    llmo_file_read(key_file, TLS_PEM_MAX, &key, &err)) {
+			fprintf(stderr, "llmo %s: %s\n", SUB, err.msg);
+			llmo_buf_release(&cert);
+			llmo_buf_release(&key);
+			return 1;
+		}
+		opts.tls_cert_pem = cert.data;
+		opts.tls_key_pem = key.data;
+	} else if (getenv("LLMO_TLS_CERT_PEM") && getenv("LLMO_TLS_KEY_PEM")) {
+		opts.tls_cert_pem = getenv("LLMO_TLS_CERT_PEM");
+		opts.tls_key_pem = getenv("LLMO_TLS_KEY_PEM");
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "llmo %s: cannot create the event loop\n", SUB);
+		llmo_buf_release(&cert);
+		llmo_buf_release(&key);
 		return 1;
 	}
 	if (llmo_sim_new(base, &opts, &sim, &err)) {
@@ -231,5 +270,7 @@ int cmd_inference_sim(int argc, char **argv)
 out:
 	llmo_sim_free(sim);
 	event_base_free(base);
+	llmo_buf_release(&cert);
+	llmo_buf_release(&key);
 	return status;
 }

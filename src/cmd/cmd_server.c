@@ -202,8 +202,14 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 						 .leader_election = false,
 						 .node_lifecycle = true};
 		int64_t deadline = llmo_clock_mono_ms() + 30000;
-		char url[320];
+		char url[320], ca_crt[4096], ca_key[4096];
 		int port;
+
+		/* encrypted workloads' replica certificates: signed by the server's own CA */
+		snprintf(ca_crt, sizeof(ca_crt), "%s/pki/ca.crt", s->data_dir);
+		snprintf(ca_key, sizeof(ca_key), "%s/pki/ca.key", s->data_dir);
+		o.replica_ca_cert = ca_crt;
+		o.replica_ca_key = ca_key;
 
 		/* the gateway's metrics drive autoscaling, canary analysis and drains */
 		pthread_mutex_lock(&s->gw_lock);
@@ -297,6 +303,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 	}
 	case PART_GATEWAY: {
 		struct llmo_gateway_opts o;
+		char upca[4096];
 
 		llmo_gateway_opts_init(&o);
 		o.host = s->gateway_host;
@@ -304,6 +311,9 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.client = p->client;
 		o.tls_cert = s->gateway_tls_cert;
 		o.tls_key = s->gateway_tls_key;
+		/* encrypted workloads' replicas: certificates from this server's CA (controller) */
+		snprintf(upca, sizeof(upca), "%s/pki/ca.crt", s->data_dir);
+		o.upstream_ca = upca;
 		o.keys_secret = s->gateway_keys_secret;
 		o.keys_file = s->gateway_keys_file;
 		if (s->gateway_hold_max >= 0)

@@ -261,7 +261,12 @@ static int read_replica(void *ctx, json_t *pod)
 		return 0;
 	c->replica_reads++;
 	snprintf(key, sizeof(key), "%s/%s", ns, wl);
-	llmo__signals_scrape_replica(&c->signals, key, ep);
+	llmo__signals_scrape_replica(
+		&c->signals, key, ep,
+		json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"),
+								  "annotations"),
+						  LLMO_ANNOTATION_TLS_SERVER_NAME)),
+		c->replica_ca_cert);
 	return 0;
 }
 
@@ -389,6 +394,7 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	llmo_hmap_init(&c->verticals);
 	llmo_hmap_init(&c->prefetches);
 	llmo_hmap_init(&c->rebalanced);
+	llmo_hmap_init(&c->tls_checked);
 	c->vertical_sample_ms =
 		opts->vertical_sample_ms > 0 ? opts->vertical_sample_ms : LLMO__VERT_SAMPLE_MS;
 	llmo_hmap_init(&c->benches);
@@ -461,6 +467,10 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	c->lease_ns = llmo_strdup(opts->lease_namespace	       ? opts->lease_namespace
 				  : c->config->operator_.namespace_ ? c->config->operator_.namespace_
 								    : "llm-orchestrator");
+	if (opts->replica_ca_cert && opts->replica_ca_key) {
+		c->replica_ca_cert = llmo_strdup(opts->replica_ca_cert);
+		c->replica_ca_key = llmo_strdup(opts->replica_ca_key);
+	}
 	c->scheduler_name = llmo_strdup(opts->scheduler_name ? opts->scheduler_name
 							     : "llmo-scheduler");
 	if (!c->identity || !c->lease_ns || !c->scheduler_name) {
@@ -625,6 +635,9 @@ void llmo_controller_free(struct llmo_controller *c)
 	free(c->identity);
 	free(c->lease_ns);
 	free(c->scheduler_name);
+	free(c->replica_ca_cert);
+	free(c->replica_ca_key);
+	llmo_hmap_release(&c->tls_checked, free_heal);
 	free(c);
 }
 

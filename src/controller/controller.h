@@ -65,6 +65,19 @@ struct llmo_controller;
  * queueing sizing needs it, and no runtime metric states it.
  */
 #define LLMO_ANNOTATION_REPLICA_SLOTS "llm.orchestrator.io/replica-slots"
+/*
+ * On a replica of a workload with spec.security.encryption: the name its
+ * TLS certificate carries ("NAME.NAMESPACE.svc"), which the gateway checks
+ * when it connects (docs/controller.md, "Encryption").
+ */
+#define LLMO_ANNOTATION_TLS_SERVER_NAME "llm.orchestrator.io/tls-server-name"
+/* Where an encrypted replica finds its certificate and key (the Secret NAME-tls, mounted). */
+#define LLMO_REPLICA_TLS_DIR "/etc/llmo/tls"
+/* An encrypted workload's certificate: its lifetime, and how long before expiry it is reissued. */
+#define LLMO_REPLICA_TLS_DAYS 90
+#define LLMO_REPLICA_TLS_RENEW_S ((time_t)30 * 24 * 3600)
+/* How often the controller looks at an encrypted workload's Secret again. */
+#define LLMO_REPLICA_TLS_CHECK_MS 60000L
 /* On a workload: the version a paused blue-green rollout may switch to. */
 #define LLMO_ANNOTATION_PROMOTE "llm.orchestrator.io/promote"
 /* The finalizer that makes a workload's deletion wait for its replicas to go. */
@@ -165,6 +178,13 @@ struct llmo_controller_opts {
 	int (*extra_metrics)(void *arg, struct llmo_buf *out, struct llmo_error *err);
 	void *extra_metrics_arg;
 	struct llmo_controller_bench_opts bench; /* used with modelRegistry.benchmarkOnRegister */
+	/*
+	 * The CA that signs the certificates of encrypted workloads' replicas
+	 * (spec.security.encryption): PEM files; the gateway trusts the same
+	 * certificate. NULL: encrypted workloads get no replica (condition
+	 * Encrypted=False, NoCertificateAuthority).
+	 */
+	const char *replica_ca_cert, *replica_ca_key;
 };
 
 int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,

@@ -80,6 +80,8 @@ struct llmo_controller {
 	struct llmo_hmap rebalanced; /* workload key -> int64_t mono ms of its last rebalance (owned) */
 	struct event *rebalance_timer; /* every optimizationInterval; NULL when 0 (rebalance.c) */
 	struct llmo__fed *fed; /* cross-cluster scheduling; NULL without federation.clusters */
+	char *replica_ca_cert, *replica_ca_key; /* opts; NULL: none */
+	struct llmo_hmap tls_checked; /* workload key -> int64_t * mono ms of its next Secret check */
 	long vertical_sample_ms;
 	struct llmo_hmap benches;  /* model key -> benchmark run (bench.c, owned) */
 	struct llmo_controller_bench_opts bench;

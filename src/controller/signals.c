@@ -331,18 +331,36 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-int llmo__signals_scrape_replica(struct llmo__signals *s, const char *key, const char *endpoint)
+int llmo__signals_scrape_replica(struct llmo__signals *s, const char *key, const char *endpoint,
+				 const char *tls_name, const char *ca)
 {
+	struct curl_slist *resolve = NULL;
+	const char *colon = strrchr(endpoint, ':');
 	struct llmo_buf body;
-	char url[320];
+	char url[640], pin[640];
 	long status = 0;
 	int rc = LLMO_EIO;
 
 	if (!s->curl)
 		return LLMO_EINVAL;
-	snprintf(url, sizeof(url), "http://%s/metrics", endpoint);
+	if (tls_name && (!ca || !colon))
+		return LLMO_EINVAL;
 	llmo_buf_init(&body, LLMO__SIG_BODY_MAX);
 	curl_easy_reset(s->curl);
+	if (tls_name) {
+		/* the name the certificate carries, at the replica's address */
+		snprintf(url, sizeof(url), "https://%s%s/metrics", tls_name, colon);
+		snprintf(pin, sizeof(pin), "%s%s:%.*s", tls_name, colon, (int)(colon - endpoint),
+			 endpoint);
+		if (!(resolve = curl_slist_append(NULL, pin))) {
+			llmo_buf_release(&body);
+			return LLMO_ENOMEM;
+		}
+		curl_easy_setopt(s->curl, CURLOPT_RESOLVE, resolve);
+		curl_easy_setopt(s->curl, CURLOPT_CAINFO, ca);
+	} else {
+		snprintf(url, sizeof(url), "http://%s/metrics", endpoint);
+	}
 	curl_easy_setopt(s->curl, CURLOPT_URL, url);
 	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, LLMO__SIG_REPLICA_TIMEOUT_MS);
@@ -353,6 +371,8 @@ int llmo__signals_scrape_replica(struct llmo__signals *s, const char *key, const
 	    status == 200)
 		rc = llmo__signals_replica_ingest(s, key, body.data ? body.data : "", body.len);
 	llmo_buf_release(&body);
+	curl_easy_setopt(s->curl, CURLOPT_RESOLVE, NULL);
+	curl_slist_free_all(resolve);
 	return rc;
 }
 

@@ -109,10 +109,13 @@ double llmo__track_quantile(const struct llmo__track_sample *h, double q);
  * Replica metrics: between begin and end, each call reads one replica's
  * /metrics at http://ENDPOINT/metrics (LLMO__SIG_REPLICA_TIMEOUT_MS) into the
  * stats of its workload; end makes the tick's stats current. A replica that
- * does not answer or has no vLLM metrics adds nothing.
+ * does not answer or has no vLLM metrics adds nothing. With tls_name (an
+ * encrypted workload's replica) it is https://TLS_NAME:PORT/metrics at the
+ * endpoint's address, verified against the PEM CA file ca.
  */
 void llmo__signals_replicas_begin(struct llmo__signals *s);
-int llmo__signals_scrape_replica(struct llmo__signals *s, const char *key, const char *endpoint);
+int llmo__signals_scrape_replica(struct llmo__signals *s, const char *key, const char *endpoint,
+				 const char *tls_name, const char *ca);
 /* Parses one replica's metrics text into the tick's stats of key (tests feed text directly). */
 int llmo__signals_replica_ingest(struct llmo__signals *s, const char *key, const char *text,
 				 size_t len);

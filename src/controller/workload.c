@@ -8,9 +8,12 @@
 #include <ctype.h>
 #include <math.h>
 
+#include "apiserver/pki.h"
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/quantity.h"
@@ -88,6 +91,10 @@ struct wl {
 	struct track tracks[TRACKS_MAX];
 	size_t ntracks;
 	struct llmo__fed_out fed; /* cross-cluster placement (federation.h) */
+	/* spec.security.encryption: whether its certificate is in place, else why not */
+	bool tls_on, tls_ok;
+	const char *tls_reason;
+	char tls_msg[MSG_MAX];
 	/* spec.performance.minThroughput: requests/s wanted, one replica's rate, its source */
 	struct {
 		double want, per;
@@ -487,6 +494,222 @@ static int federate(struct wl *s, bool deleting)
 	return 0;
 }
 
+/* ---- encryption (spec.security.encryption) ---- */
+
+static void requeue_within(struct wl *s, int64_t ms);
+
+static bool encrypted(const json_t *w)
+{
+	return json_is_true(json_object_get(
+		json_object_get(json_object_get(w, "spec"), "security"), "encryption"));
+}
+
+/* The name an encrypted workload's replicas prove with their certificate. */
+static void tls_server_name(const struct wl *s, char *out, size_t n)
+{
+	snprintf(out, n, "%s.%s.svc", s->name, s->ns);
+}
+
+/* Appends v to the array obj[key], making it when missing. */
+static int append_to(json_t *obj, const char *key, json_t *v)
+{
+	json_t *a = json_object_get(obj, key);
+
+	if (!v)
+		return LLMO_ENOMEM;
+	if (!a && (json_object_set_new(obj, key, a = json_array()) || !a)) {
+		json_decref(v);
+		return LLMO_ENOMEM;
+	}
+	return json_array_append_new(a, v) ? LLMO_ENOMEM : 0;
+}
+
+/*
+ * An encrypted workload's replica serves HTTPS with the certificate of the
+ * Secret NAME-tls: mounted at LLMO_REPLICA_TLS_DIR (tls.crt, tls.key,
+ * ca.crt) for runtimes that read files (vLLM gets --ssl-certfile and
+ * --ssl-keyfile), and its PEM text in LLMO_TLS_CERT_PEM / LLMO_TLS_KEY_PEM
+ * (envFrom) for those that read the environment (llmo inference-sim, and on
+ * one machine, where the agent mounts nothing). Probes use HTTPS; the
+ * annotation tells the gateway which name to expect.
+ */
+static int tls_template(struct wl *s, const json_t *mspec, json_t *container, json_t *spec,
+			json_t *annotations)
+{
+	char secret[LLMO__CTRL_KEY_MAX], name[LLMO__CTRL_KEY_MAX];
+	static const char *const probes[] = {"startupProbe", "readinessProbe", "livenessProbe"};
+	const char *fw = json_string_value(json_object_get(mspec, "framework"));
+	int rc;
+
+	if (!encrypted(s->w))
+		return 0;
+	snprintf(secret, sizeof(secret), "%s-tls", s->name);
+	tls_server_name(s, name, sizeof(name));
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(probes); i++)
+		json_object_set_new(json_object_get(json_object_get(container, probes[i]),
+						    "httpGet"),
+				    "scheme", json_string("HTTPS"));
+	if ((rc = append_to(container, "envFrom",
+			    json_pack("{s:{s:s}}", "secretRef", "name", secret))) ||
+	    (rc = append_to(container, "env",
+			    json_pack("{s:s, s:s}", "name", "LLMO_TLS_CERT", "value",
+				      LLMO_REPLICA_TLS_DIR "/tls.crt"))) ||
+	    (rc = append_to(container, "env",
+			    json_pack("{s:s, s:s}", "name", "LLMO_TLS_KEY", "value",
+				      LLMO_REPLICA_TLS_DIR "/tls.key"))) ||
+	    (rc = append_to(container, "volumeMounts",
+			    json_pack("{s:s, s:s, s:b}", "name", "llmo-tls", "mountPath",
+				      LLMO_REPLICA_TLS_DIR, "readOnly", 1))) ||
+	    (rc = append_to(spec, "volumes",
+			    json_pack("{s:s, s:{s:s}}", "name", "llmo-tls", "secret", "secretName",
+				      secret))))
+		return rc;
+	if (fw && strcmp(fw, "vllm") == 0 &&
+	    ((rc = append_to(container, "args",
+			     json_string("--ssl-certfile=" LLMO_REPLICA_TLS_DIR "/tls.crt"))) ||
+	     (rc = append_to(container, "args",
+			     json_string("--ssl-keyfile=" LLMO_REPLICA_TLS_DIR "/tls.key")))))
+		return rc;
+	return json_object_set_new(annotations, LLMO_ANNOTATION_TLS_SERVER_NAME,
+				   json_string(name))
+		       ? LLMO_ENOMEM
+		       : 0;
+}
+
+/* The Secret NAME-tls with a new certificate for the workload's server name. */
+static int tls_issue(struct wl *s, const char *secret, const char *name, json_t *old)
+{
+	struct llmo_buf crt, key, ca;
+	struct llmo_error err = {0};
+	const char *hosts[] = {name, NULL, NULL};
+	char full[LLMO__CTRL_KEY_MAX + 32], *b_crt = NULL, *b_key = NULL, *b_ca = NULL;
+	json_t *obj = NULL;
+	int rc;
+
+	snprintf(full, sizeof(full), "%s.cluster.local", name);
+	hosts[1] = full;
+	llmo_buf_init(&crt, 65536);
+	llmo_buf_init(&key, 65536);
+	llmo_buf_init(&ca, 65536);
+	rc = llmo_pki_issue(s->c->replica_ca_cert, s->c->replica_ca_key, name, hosts,
+			    LLMO_REPLICA_TLS_DAYS, &crt, &key, &err);
+	if (!rc && llmo_file_read(s->c->replica_ca_cert, 65536, &ca, &err))
+		rc = err.code ? err.code : LLMO_EIO;
+	if (!rc && (llmo_base64_encode(crt.data, crt.len, &b_crt) ||
+		    llmo_base64_encode(key.data, key.len, &b_key) ||
+		    llmo_base64_encode(ca.data, ca.len, &b_ca)))
+		rc = llmo_error_set(&err, LLMO_ENOMEM, "out of memory");
+	if (!rc)
+		obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:[{s:s, s:s, s:s, s:s, s:b}]}, "
+				"s:s, s:{s:s, s:s, s:s, s:s, s:s}}",
+				"apiVersion", "v1", "kind", "Secret", "metadata", "name", secret,
+				"namespace", s->ns, "labels", LLMO_LABEL_WORKLOAD, s->name,
+				"ownerReferences", "apiVersion", API_VERSION, "kind", "LLMWorkload",
+				"name", s->name, "uid", s->uid, "controller", 1, "type",
+				"kubernetes.io/tls", "data", "tls.crt", b_crt, "tls.key", b_key,
+				"ca.crt", b_ca, "LLMO_TLS_CERT_PEM", b_crt, "LLMO_TLS_KEY_PEM", b_key);
+	if (!rc && !obj)
+		rc = llmo_error_set(&err, LLMO_ENOMEM, "out of memory");
+	if (!rc && old) {
+		json_object_set(json_object_get(obj, "metadata"), "resourceVersion",
+				json_object_get(meta(old), "resourceVersion"));
+		rc = llmo_kube_update(s->c->client, &llmo_kube_secrets, s->ns, obj, NULL, &err);
+	} else if (!rc) {
+		rc = llmo_kube_create(s->c->client, &llmo_kube_secrets, s->ns, obj, NULL, &err);
+	}
+	if (rc) {
+		s->tls_reason = "CertificateError";
+		snprintf(s->tls_msg, sizeof(s->tls_msg), "Secret %s: %s", secret, err.msg);
+	} else {
+		event(s, "Normal", "CertificateIssued",
+		      "Issued a %d-day certificate for %s in Secret %s", LLMO_REPLICA_TLS_DAYS, name,
+		      secret);
+	}
+	json_decref(obj);
+	free(b_crt);
+	free(b_key);
+	free(b_ca);
+	llmo_buf_release(&crt);
+	llmo_buf_release(&key);
+	llmo_buf_release(&ca);
+	return rc;
+}
+
+/*
+ * For an encrypted workload: that its Secret holds a certificate for its
+ * server name, signed by the replica CA and valid for a while yet (issued
+ * when not); looked at again every LLMO_REPLICA_TLS_CHECK_MS. Without a CA,
+ * or when the certificate cannot be made, it runs no replica: nothing may
+ * serve it in plain text.
+ */
+static int ensure_tls(struct wl *s)
+{
+	char secret[LLMO__CTRL_KEY_MAX], name[LLMO__CTRL_KEY_MAX];
+	int64_t *next = llmo_hmap_get(&s->c->tls_checked, s->key), now = llmo_clock_mono_ms();
+	json_t *old = NULL, *crt;
+	char *pem = NULL;
+	bool valid = false;
+	int rc;
+
+	if (!(s->tls_on = encrypted(s->w))) {
+		void *v = NULL;
+
+		if (llmo_hmap_del(&s->c->tls_checked, s->key, &v) == 0)
+			free(v);
+		return 0;
+	}
+	snprintf(secret, sizeof(secret), "%s-tls", s->name);
+	tls_server_name(s, name, sizeof(name));
+	s->tls_reason = "CertificateIssued";
+	snprintf(s->tls_msg, sizeof(s->tls_msg), "replicas serve HTTPS as %s (Secret %s)", name,
+		 secret);
+	if (!s->c->replica_ca_cert) {
+		s->tls_reason = "NoCertificateAuthority";
+		snprintf(s->tls_msg, sizeof(s->tls_msg),
+			 "spec.security.encryption needs the controller's replica CA "
+			 "(--replica-ca-cert and --replica-ca-key); no replica runs without it");
+	} else if (next && now < *next) {
+		s->tls_ok = true;
+		return 0;
+	} else {
+		rc = llmo_kube_get(s->c->client, &llmo_kube_secrets, s->ns, secret, &old, NULL);
+		if (rc && rc != LLMO_ENOTFOUND)
+			return rc;
+		crt = json_object_get(json_object_get(old, "data"), "tls.crt");
+		if (json_is_string(crt) && llmo_base64_decode(json_string_value(crt), &pem) == 0)
+			valid = llmo_pki_cert_valid(pem, strlen(pem), s->c->replica_ca_cert, name,
+						    LLMO_REPLICA_TLS_RENEW_S);
+		free(pem);
+		rc = valid ? 0 : tls_issue(s, secret, name, old);
+		json_decref(old);
+		if (!rc) {
+			if (!next && (next = malloc(sizeof(*next))) &&
+			    llmo_hmap_put(&s->c->tls_checked, s->key, next, NULL)) {
+				free(next);
+				next = NULL;
+			}
+			if (next)
+				*next = now + LLMO_REPLICA_TLS_CHECK_MS;
+			s->tls_ok = true;
+			return 0;
+		}
+		if (rc == LLMO_ENOMEM)
+			return rc;
+	}
+	/* no replica serves it in plain text */
+	s->desired = s->base = 0;
+	requeue_within(s, LLMO_REPLICA_TLS_CHECK_MS);
+	return 0;
+}
+
+static int tls_condition(struct wl *s, json_t *conds)
+{
+	if (!s->tls_on)
+		return 0;
+	return llmo__condition_set(conds, s->w, "Encrypted", s->tls_ok, s->tls_reason,
+				   s->tls_msg, s->generation);
+}
+
 /* The Kubernetes toleration object of a spec.placement.tolerations entry (same shape). */
 static int build_template(struct wl *s, struct track *t)
 {
@@ -618,10 +841,18 @@ static int build_template(struct wl *s, struct track *t)
 				    json_string(mref));
 	}
 
-	spec = json_pack("{s:s, s:s, s:i, s:[o], s:{s:{s:s}}}", "schedulerName",
+	spec = json_pack("{s:s, s:s, s:i, s:[O], s:{s:{s:s}}}", "schedulerName",
 			 s->c->scheduler_name, "restartPolicy", "Always",
 			 "terminationGracePeriodSeconds", 30, "containers", container,
 			 "securityContext", "seccompProfile", "type", "RuntimeDefault");
+	rc = spec ? tls_template(s, mspec, container, spec, annotations) : LLMO_ENOMEM;
+	json_decref(container);
+	if (rc) {
+		json_decref(spec);
+		json_decref(labels);
+		json_decref(annotations);
+		return rc;
+	}
 	if (spec && json_object_size(json_object_get(placement, "nodeSelector")))
 		json_object_set(spec, "nodeSelector", json_object_get(placement, "nodeSelector"));
 	if (spec && json_array_size(json_object_get(placement, "tolerations")))
@@ -2406,6 +2637,8 @@ static json_t *build_status(struct wl *s)
 		rc = placement_condition(s, conds);
 	if (!rc)
 		rc = throughput_condition(s, conds, all_ready);
+	if (!rc)
+		rc = tls_condition(s, conds);
 	if (!rc && (s->scale.active || s->scale.reason[0])) {
 		const char *why = !s->scale.active     ? "AutoscalingOff"
 				  : s->scale.limited ? "Limited"
@@ -2706,7 +2939,7 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 	resolve_model(&s);
 	desired_replicas(&s);
 	min_throughput(&s);
-	if ((rc = autoscale(&s)) || (rc = federate(&s, false)))
+	if ((rc = autoscale(&s)) || (rc = federate(&s, false)) || (rc = ensure_tls(&s)))
 		goto out;
 	ro_load(&s);
 	if (s.model) {

@@ -67,6 +67,7 @@ struct llmo__gw_conn {
 	bool handshaking;  /* ssl's handshake is not done */
 	bool peeked;	   /* the first byte was seen to be a TLS handshake */
 	bool read_wants_write; /* SSL_read waits for the socket to be writable */
+	bool hs_reading;       /* rev is added for the handshake only (a client's) */
 };
 
 static struct timeval tv_of(int64_t ms)
@@ -265,6 +266,10 @@ static void stop_reading(struct llmo__gw_conn *c)
 static void read_failed(struct llmo__gw_conn *c, int error)
 {
 	stop_reading(c);
+	if (c->hs_reading) { /* a client's handshake failed */
+		event_del(c->rev);
+		c->hs_reading = false;
+	}
 	c->error = error;
 	emit(c, LLMO__GW_CONN_ERROR | LLMO__GW_CONN_READING);
 }
@@ -382,14 +387,25 @@ static bool tls_handshake(struct llmo__gw_conn *c)
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		c->handshaking = false;
+		if (c->hs_reading) {
+			c->hs_reading = false;
+			if (!c->reading)
+				event_del(c->rev);
+		}
 		if (evbuffer_get_length(c->out) > 0)
 			llmo__gw_conn_flush(c);
 		return true;
 	}
 	e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ) {
-		if (c->w_armed && evbuffer_get_length(c->out) == 0)
+		/* output waits for the handshake (flush holds it), not for the socket */
+		if (c->w_armed)
 			disarm_write(c);
+		/* a client's handshake reads whether or not its owner reads yet */
+		if (!c->reading && !c->hs_reading) {
+			event_add(c->rev, NULL);
+			c->hs_reading = true;
+		}
 		return false;
 	}
 	if (e == SSL_ERROR_WANT_WRITE) {
@@ -486,6 +502,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->handshaking && !tls_handshake(c))
 		goto out;
+	if (!c->reading) /* armed for the handshake only */
+		goto out;
 	if (c->ssl)
 		tls_read(c);
 	else
@@ -567,7 +585,10 @@ void llmo__gw_conn_read(struct llmo__gw_conn *c, bool on)
 	if (c->dead || on == c->reading)
 		return;
 	if (!on) {
-		stop_reading(c);
+		if (c->hs_reading) /* the handshake still reads */
+			c->reading = false;
+		else
+			stop_reading(c);
 		return;
 	}
 	event_add(c->rev, c->read_ms > 0 ? &tv : NULL);
@@ -608,6 +629,22 @@ int llmo__gw_conn_tls_accept(struct llmo__gw_conn *c, struct ssl_ctx_st *ctx)
 	return 0;
 }
 
+int llmo__gw_conn_tls_connect(struct llmo__gw_conn *c, struct ssl_ctx_st *ctx,
+			      const char *server_name)
+{
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_set_tlsext_host_name(c->ssl, server_name) != 1 ||
+	    SSL_set1_host(c->ssl, server_name) != 1) {
+		ERR_clear_error();
+		return LLMO_ENOMEM;
+	}
+	SSL_set_connect_state(c->ssl);
+	c->handshaking = true;
+	c->peeked = true; /* the peek at the first byte is a server's */
+	return 0;
+}
+
 void llmo__gw_conn_shutdown_write(struct llmo__gw_conn *c)
 {
 	if (c->dead)
@@ -623,6 +660,24 @@ static int tls_file_error(struct llmo_error *err, const char *path, const char *
 	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
 	ERR_clear_error();
 	return llmo_error_set(err, LLMO_EINVAL, "%s: %s: %s", path, what, buf);
+}
+
+/* A context of either side: TLS 1.2 or later, the gateway's modes; NULL when out of memory. */
+static SSL_CTX *ctx_new(const SSL_METHOD *method)
+{
+	SSL_CTX *ctx = SSL_CTX_new(method);
+
+	if (!ctx) {
+		ERR_clear_error();
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* a peer gone without close_notify is an EOF, as on a plain connection */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* idle keep-alive connections give their record buffers back (RSS with many clients) */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
 }
 
 int llmo__gw_tls_ctx_new(const char *cert, const char *key, struct ssl_ctx_st **out,
@@ -643,17 +698,8 @@ int llmo__gw_tls_ctx_new(const char *cert, const char *key, struct ssl_ctx_st **
 					      i ? "key" : "certificate", strerror(errno));
 		fclose(f);
 	}
-	ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx) {
-		ERR_clear_error();
+	if (!(ctx = ctx_new(TLS_server_method())))
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	/* a client gone without close_notify is an EOF, as on a plain connection */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	/* idle keep-alive connections give their record buffers back (RSS with many clients) */
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		rc = tls_file_error(err, cert, "cannot load the TLS certificate");
 	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
@@ -663,6 +709,27 @@ int llmo__gw_tls_ctx_new(const char *cert, const char *key, struct ssl_ctx_st **
 	if (rc) {
 		SSL_CTX_free(ctx);
 		return rc;
+	}
+	*out = ctx;
+	return 0;
+}
+
+int llmo__gw_tls_client_ctx_new(const char *ca, struct ssl_ctx_st **out, struct llmo_error *err)
+{
+	SSL_CTX *ctx;
+	FILE *f = fopen(ca, "r");
+
+	*out = NULL;
+	if (!f)
+		return llmo_error_set(err, errno == ENOENT ? LLMO_ENOTFOUND : LLMO_EINVAL,
+				      "%s: cannot read the upstream CA: %s", ca, strerror(errno));
+	fclose(f);
+	if (!(ctx = ctx_new(TLS_client_method())))
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		SSL_CTX_free(ctx);
+		return tls_file_error(err, ca, "cannot load the upstream CA");
 	}
 	*out = ctx;
 	return 0;

@@ -97,6 +97,17 @@ void llmo__gw_conn_timeouts(struct llmo__gw_conn *c, int64_t read_ms, int64_t wr
  * commands do).
  */
 int llmo__gw_conn_tls_accept(struct llmo__gw_conn *c, struct ssl_ctx_st *ctx);
+/*
+ * Speaks TLS as a client on c, a connection just made by
+ * llmo__gw_conn_connect: after CONNECTED the handshake runs from the loop
+ * (output waits for it), the server's certificate must verify against ctx's
+ * CA and name server_name (also sent as SNI). A failed handshake or
+ * verification is ERROR|READING. 0, or LLMO_ENOMEM.
+ */
+int llmo__gw_conn_tls_connect(struct llmo__gw_conn *c, struct ssl_ctx_st *ctx,
+			      const char *server_name);
+/* A client TLS context that trusts the PEM CA file ca only. Errors name the file. */
+int llmo__gw_tls_client_ctx_new(const char *ca, struct ssl_ctx_st **out, struct llmo_error *err);
 /* Ends sending (TLS: close_notify first); reading goes on. */
 void llmo__gw_conn_shutdown_write(struct llmo__gw_conn *c);
 /*

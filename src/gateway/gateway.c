@@ -970,7 +970,7 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	gw->o.host = gw->host;
 	gw->o.backends_file = gw->backends_file;
 	gw->o.ns = gw->ns;
-	gw->o.tls_cert = gw->o.tls_key = NULL; /* read once, below */
+	gw->o.tls_cert = gw->o.tls_key = gw->o.upstream_ca = NULL; /* read once, below */
 	gw->bal.failures = opts->breaker_failures;
 	gw->bal.cooldown_ns = opts->breaker_cooldown_ms * LLMO_NS_PER_MS;
 	gw->bal.conns_max = opts->backend_conns_max;
@@ -1005,6 +1005,9 @@ int llmo_gateway_new(struct event_base *base, const struct llmo_gateway_opts *op
 	}
 	if (opts->tls_cert &&
 	    (rc = llmo__gw_tls_ctx_new(opts->tls_cert, opts->tls_key, &gw->ssl_ctx, err)))
+		goto fail;
+	if (opts->upstream_ca &&
+	    (rc = llmo__gw_tls_client_ctx_new(opts->upstream_ca, &gw->upstream_ctx, err)))
 		goto fail;
 	if (gw->keys_file && (rc = load_keys(gw, err)))
 		goto fail;
@@ -1114,6 +1117,7 @@ void llmo_gateway_free(struct llmo_gateway *gw)
 	llmo_metrics_free(gw->metrics);
 	if (gw->ssl_ctx)
 		SSL_CTX_free(gw->ssl_ctx);
+	SSL_CTX_free(gw->upstream_ctx);
 	free(gw->io.scratch);
 	free(gw->host);
 	free(gw->backends_file);

@@ -140,9 +140,17 @@ struct llmo_gateway_opts {
 	/*
 	 * PEM files: with both, clients speak HTTPS (TLS 1.2 or later) on the
 	 * listening port; read once by llmo_gateway_new, whose errors name the
-	 * file. NULL, NULL: plain HTTP. Backends are always plain HTTP.
+	 * file. NULL, NULL: plain HTTP.
 	 */
 	const char *tls_cert, *tls_key;
+	/*
+	 * A PEM CA file: backends whose pods carry the annotation
+	 * llm.orchestrator.io/tls-server-name (encrypted workloads) are reached
+	 * over TLS, their certificate verified against it and that name; read
+	 * once by llmo_gateway_new. NULL: such backends cannot be reached (the
+	 * attempt fails as a connection failure). Other backends: plain HTTP.
+	 */
+	const char *upstream_ca;
 };
 
 /* The defaults above. */

@@ -41,6 +41,8 @@ struct llmo_gateway {
 	struct event *secret_ev;	  /* reads it after a change */
 	struct evconnlistener *listener;
 	struct ssl_ctx_st *ssl_ctx; /* clients speak TLS (opts.tls_cert); NULL: plain HTTP */
+	struct ssl_ctx_st *upstream_ctx; /* TLS to encrypted backends (opts.upstream_ca); NULL: none */
+	bool warned_upstream_tls;	 /* the missing upstream CA was logged */
 	int port;
 	bool started;		 /* llmo_gateway_start ran */
 	bool full;		 /* accepting paused at opts.clients_max connections */
@@ -93,6 +95,14 @@ void llmo__gw_client_accept(struct llmo_gateway *gw, int fd, const struct sockad
 void llmo__gw_clients_close_all(struct llmo_gateway *gw);
 /* proxy.c: the kick_ev callback. */
 void llmo__gw_kick(evutil_socket_t fd, short what, void *arg);
+/*
+ * A new connection to b (llmo__gw_conn_connect), over TLS when b has a
+ * tls_name (checked against opts.upstream_ca). NULL when no socket could be
+ * made, or b wants TLS and the gateway has no upstream CA (logged once).
+ */
+struct llmo__gw_conn *llmo__gw_backend_connect(struct llmo_gateway *gw,
+					       struct llmo_gw_backend *b, int64_t timeout_ms,
+					       const struct llmo__gw_conn_cbs *cbs, void *arg);
 /* proxy.c: the table changed: held requests whose model has a ready replica go on. */
 void llmo__gw_held_retry(struct llmo_gateway *gw);
 /* proxy.c: requests held for the model with this id now. */

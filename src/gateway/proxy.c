@@ -439,6 +439,29 @@ static void up_free(struct gw_up *up)
 	free(up);
 }
 
+struct llmo__gw_conn *llmo__gw_backend_connect(struct llmo_gateway *gw,
+					       struct llmo_gw_backend *b, int64_t timeout_ms,
+					       const struct llmo__gw_conn_cbs *cbs, void *arg)
+{
+	struct llmo__gw_conn *c;
+
+	if (b->tls_name[0] && !gw->upstream_ctx) {
+		if (!gw->warned_upstream_tls) {
+			gw->warned_upstream_tls = true;
+			LLMO_WARN(LOG, "a backend wants TLS and the gateway has no upstream CA",
+				  "backend=%s name=%s", b->addr, b->tls_name);
+		}
+		return NULL;
+	}
+	c = llmo__gw_conn_connect(&gw->io, (struct sockaddr *)&b->sa, b->salen, timeout_ms, cbs,
+				  arg);
+	if (c && b->tls_name[0] && llmo__gw_conn_tls_connect(c, gw->upstream_ctx, b->tls_name)) {
+		llmo__gw_conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
 /* A new connection to b, connecting. NULL when no socket could be made. */
 static struct gw_up *up_new(struct llmo_gateway *gw, struct llmo_gw_backend *b)
 {
@@ -448,8 +471,7 @@ static struct gw_up *up_new(struct llmo_gateway *gw, struct llmo_gw_backend *b)
 		return NULL;
 	up->gw = gw;
 	up->b = b;
-	up->conn = llmo__gw_conn_connect(&gw->io, (struct sockaddr *)&b->sa, b->salen,
-					 gw->o.connect_timeout_ms, &up_cbs, up);
+	up->conn = llmo__gw_backend_connect(gw, b, gw->o.connect_timeout_ms, &up_cbs, up);
 	if (!up->conn) {
 		free(up);
 		return NULL;

@@ -212,8 +212,7 @@ static void scrape_start(struct llmo_gateway *gw, struct llmo_gw_backend *b)
 		return;
 	s->gw = gw;
 	s->b = b;
-	s->conn = llmo__gw_conn_connect(&gw->io, (struct sockaddr *)&b->sa, b->salen, limit,
-					&scrape_cbs, s);
+	s->conn = llmo__gw_backend_connect(gw, b, limit, &scrape_cbs, s);
 	if (!s->conn) {
 		free(s);
 		return;

@@ -18,11 +18,21 @@
 
 /* ---- the static file ---- */
 
+/* The TLS name of m's last endpoint's backend (NULL or too long: plain HTTP). */
+static void set_tls_name(struct llmo_gw_model *m, const char *name)
+{
+	struct llmo_gw_backend *b = m->eps.items[m->eps.len - 1].backend;
+
+	snprintf(b->tls_name, sizeof(b->tls_name), "%s",
+		 name && strlen(name) <= LLMO_GW_TLS_NAME_MAX ? name : "");
+}
+
 static int file_endpoint(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct llmo_gw_backends *r,
 			 struct llmo_gw_model *m, const char *served, const json_t *e)
 {
-	static const char *const keys[] = {"address", "weight", "track", "draining", "served", NULL};
-	const char *addr, *track, *ep_served;
+	static const char *const keys[] = {"address", "weight",        "track",
+					   "draining", "served", "tlsServerName", NULL};
+	const char *addr, *track, *ep_served, *tls;
 	json_t *w = json_object_get(e, "weight"), *d = json_object_get(e, "draining");
 	json_int_t weight = 1;
 	struct llmo_error sub = {0};
@@ -33,7 +43,8 @@ static int file_endpoint(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct 
 		return llmo_gw_doc_bad(c, "expected a mapping with an address");
 	if ((rc = llmo_gw_doc_known_keys(c, e, keys)) || (rc = llmo_gw_doc_string(c, e, "address", LLMO_GW_MODEL_MAX, &addr, true)) ||
 	    (rc = llmo_gw_doc_string(c, e, "track", LLMO_GW_MODEL_MAX, &track, false)) ||
-	    (rc = llmo_gw_doc_string(c, e, "served", LLMO_GW_MODEL_MAX, &ep_served, false)))
+	    (rc = llmo_gw_doc_string(c, e, "served", LLMO_GW_MODEL_MAX, &ep_served, false)) ||
+	    (rc = llmo_gw_doc_string(c, e, "tlsServerName", LLMO_GW_TLS_NAME_MAX, &tls, false)))
 		return rc;
 	if (track && strlen(track) > LLMO_GW_TRACK_MAX) {
 		llmo_path_push_key(&c->path, "track");
@@ -59,6 +70,7 @@ static int file_endpoint(struct llmo_gw_doc *c, struct llmo_gw_table *t, struct 
 		llmo_path_push_key(&c->path, "address");
 		return llmo_gw_doc_bad(c, "%s", sub.msg);
 	}
+	set_tls_name(m, tls);
 	return 0;
 }
 
@@ -487,6 +499,9 @@ static int kube_endpoints(struct llmo_gw_table *t, struct llmo_gw_backends *r,
 		if (!rc) {
 			struct llmo_gw_endpoint *e = &m->eps.items[m->eps.len - 1];
 
+			set_tls_name(m, json_string_value(json_object_get(
+						json_object_get(pmeta, "annotations"),
+						LLMO_GW_ANNOTATION_TLS_SERVER_NAME)));
 			e->linger = !ready;
 			if (pname && !(e->pod = llmo_strdup(pname))) {
 				rc = LLMO_ENOMEM;
@@ -659,7 +674,8 @@ json_t *llmo_gw_pod_transform(void *ctx, const json_t *pod)
 	static const char *const labels[] = {LLMO_GW_LABEL_WORKLOAD, LLMO_GW_LABEL_TRACK,
 					     LLMO_GW_LABEL_MODEL, LLMO_GW_LABEL_VERSION};
 	static const char *const notes[] = {LLMO_GW_ANNOTATION_HOST_PORTS,
-					    LLMO_GW_ANNOTATION_DRAINING};
+					    LLMO_GW_ANNOTATION_DRAINING,
+					    LLMO_GW_ANNOTATION_TLS_SERVER_NAME};
 	const json_t *m = json_object_get(pod, "metadata"), *status = json_object_get(pod, "status");
 	const json_t *ready = llmo_kube_condition(pod, "Ready");
 	json_t *out = json_object(), *meta = json_object(), *lab = json_object(),

@@ -17,6 +17,7 @@
  *             track: stable            # optional
  *             draining: false          # optional: listed but gets no new requests
  *             served: llama2:7b        # optional: overrides the model's for this endpoint
+ *             tlsServerName: chat.llm.svc  # optional: TLS, verified as this name
  *         tracks:                      # optional: the traffic split (status.tracks)
  *           - {name: stable, weight: 90}
  *           - {name: canary, weight: 10}
@@ -44,6 +45,8 @@
 #define LLMO_GW_LABEL_MODEL "llm.orchestrator.io/model"
 #define LLMO_GW_LABEL_VERSION "llm.orchestrator.io/version"
 #define LLMO_GW_ANNOTATION_HOST_PORTS "llm.orchestrator.io/host-ports"
+/* The name an encrypted workload's pod proves with its TLS certificate (the controller sets it). */
+#define LLMO_GW_ANNOTATION_TLS_SERVER_NAME "llm.orchestrator.io/tls-server-name"
 /* "true": the pod is draining (as with a deletionTimestamp); the controller sets it on scale-in. */
 #define LLMO_GW_ANNOTATION_DRAINING "llm.orchestrator.io/draining"
 /* The serving port when a pod names none. */

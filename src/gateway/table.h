@@ -43,6 +43,8 @@
 #define LLMO_GW_WEIGHT_MAX 10000
 /* Longest "host:port" address text, and longest track name. */
 #define LLMO_GW_ADDR_MAX 64
+/* Longest server name a backend's TLS certificate is checked against (a DNS name). */
+#define LLMO_GW_TLS_NAME_MAX 253
 #define LLMO_GW_TRACK_MAX 63
 /* Tracks of one model (status.tracks), and the largest track weight. */
 #define LLMO_GW_TRACKS_MAX 16
@@ -67,6 +69,8 @@ struct llmo_series;
 /* One replica address. Fields below `refs` belong to the balancer and the proxy. */
 struct llmo_gw_backend {
 	char addr[LLMO_GW_ADDR_MAX + 1]; /* "10.0.0.5:8000", "[::1]:8000" */
+	/* TLS: the name its certificate must carry (an encrypted workload's); "": plain HTTP */
+	char tls_name[LLMO_GW_TLS_NAME_MAX + 1];
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	int refs; /* tables naming it and attempts using it */

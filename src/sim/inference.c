@@ -20,13 +20,17 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include "base/buf.h"
@@ -331,6 +335,7 @@ struct llmo_sim {
 	size_t nrunning, nwaiting;
 	struct sim_req_list running, waiting;
 	struct llmo_gw_lru prefix; /* the prefix cache: block hash -> nothing; empty when off */
+	SSL_CTX *tls;		   /* HTTPS; NULL: plain */
 };
 
 static void histo_init(struct histo *h, const double *bounds, size_t n)
@@ -1748,6 +1753,59 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- life cycle ---- */
 
+/* A server context from PEM text: the certificate chain and its key. */
+static int tls_ctx(const char *cert_pem, const char *key_pem, SSL_CTX **out, struct llmo_error *err)
+{
+	BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL, *extra;
+	EVP_PKEY *key = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	int rc = 0;
+
+	if (!ctx || !x || !key || SSL_CTX_use_certificate(ctx, x) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		rc = llmo_error_set(err, LLMO_EINVAL,
+				    "TLS: %s", !x ? "the certificate is not PEM"
+					       : !key ? "the key is not PEM (nor unencrypted)"
+						      : "the key does not match the certificate");
+	}
+	/* the rest of the chain, when the PEM has more certificates */
+	while (!rc && cb && (extra = PEM_read_bio_X509(cb, NULL, NULL, NULL)))
+		if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1) {
+			X509_free(extra);
+			rc = llmo_error_set(err, LLMO_ENOMEM, "TLS: out of memory");
+		}
+	ERR_clear_error();
+	if (!rc)
+		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	BIO_free(cb);
+	BIO_free(kb);
+	if (rc) {
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
+	*out = ctx;
+	return rc;
+}
+
+/* evhttp's connections over TLS (evhttp_set_bevcb). */
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+	struct llmo_sim *sim = arg;
+	SSL *ssl = SSL_new(sim->tls);
+
+	return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						    BEV_OPT_CLOSE_ON_FREE)
+		   : NULL;
+}
+
+bool llmo_sim_tls(const struct llmo_sim *sim)
+{
+	return sim->tls != NULL;
+}
+
 int llmo_sim_new(struct event_base *base, const struct llmo_sim_opts *opts,
 		 struct llmo_sim **out, struct llmo_error *err)
 {
@@ -1797,6 +1855,16 @@ int llmo_sim_new(struct event_base *base, const struct llmo_sim_opts *opts,
 						      EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
 						      EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(sim->http, on_request, sim);
+	if (opts->tls_cert_pem || opts->tls_key_pem) {
+		if (!opts->tls_cert_pem || !opts->tls_key_pem) {
+			rc = llmo_error_set(err, LLMO_EINVAL, "TLS needs a certificate and a key");
+			goto fail;
+		}
+		if ((rc = tls_ctx(opts->tls_cert_pem, opts->tls_key_pem, &sim->tls, err)))
+			goto fail;
+		evhttp_set_bevcb(sim->http, tls_bev, sim);
+	}
+	sim->opts.tls_cert_pem = sim->opts.tls_key_pem = NULL; /* not kept: the context has them */
 	sim->sock = evhttp_bind_socket_with_handle(sim->http, opts->host, (uint16_t)opts->port);
 	if (!sim->sock) {
 		rc = llmo_error_set(err, LLMO_EIO, "cannot listen on %s:%d: %s", opts->host,
@@ -1858,6 +1926,7 @@ void llmo_sim_free(struct llmo_sim *sim)
 	for (size_t i = 0; i < sim->nmodels; i++)
 		free(sim->models[i].name);
 	llmo_gw_lru_release(&sim->prefix);
+	SSL_CTX_free(sim->tls);
 	free(sim);
 }
 

@@ -82,10 +82,15 @@ struct llmo_sim_opts {
 	int max_model_len;           /* 4096: prompt + completion tokens */
 	int embedding_dim;           /* 384 */
 	int64_t prefix_cache_blocks; /* 0: no prefix cache; else blocks of block_size tokens kept */
+	/* HTTPS with this certificate chain and key (PEM text, copied); NULL: plain HTTP */
+	const char *tls_cert_pem, *tls_key_pem;
 };
 
 /* Fills o with the defaults above (models: none; the caller names at least one). */
 void llmo_sim_opts_init(struct llmo_sim_opts *o);
+
+/* Whether the server serves HTTPS. */
+bool llmo_sim_tls(const struct llmo_sim *sim);
 
 /* 0, or LLMO_EINVAL / LLMO_ERANGE with err naming the option and its bounds. */
 int llmo_sim_opts_check(const struct llmo_sim_opts *o, struct llmo_error *err);

@@ -103,6 +103,19 @@ YAML
 # announced WHAT: the URL llmo server printed as "llmo WHAT listening on URL" (the server prints
 # its API line first, and the others may follow it by a moment)
 announced() { line_value "$LLMO_DATA/stdout" "llmo $1 listening on"; }
+# sim_workload NAME VERSION [SPEC]: an LLMWorkload (namespace $NS) serving llama2:VERSION (a
+# sim_model); SPEC, YAML lines indented by two spaces, goes on in its spec
+sim_workload() {
+	cat <<YAML
+apiVersion: llm.orchestrator.io/v1
+kind: LLMWorkload
+metadata: {name: $1, namespace: $NS}
+spec:
+  modelName: llama2
+  modelVersion: $2
+${3:-}
+YAML
+}
 gateway_url() { announced gateway; }
 registry_url() { announced registry; }
 finish() {

@@ -38,19 +38,11 @@ server_start --fake-gpus 1 --config tests/data/e2e/rollout.yaml
 check "apply the namespaces" k apply -f k8s/llm-orchestrator/namespace.yaml
 check "apply three versions (v2 fails 30% of its requests)" bash -c "
 	{ $(declare -f sim_model); NS=$NS; sim_model llama2-v1 v1; echo ---; sim_model llama2-v2 v2 --error-rate 0.3 --seed 3; echo ---; sim_model llama2-v3 v3; } | kubectl apply -f -"
-cat >"$LLMO_DATA/chat.yaml" <<YAML
-apiVersion: llm.orchestrator.io/v1
-kind: LLMWorkload
-metadata: {name: chat, namespace: $NS}
-spec:
-  modelName: llama2
-  modelVersion: v1
-  resources: {cpu: 100m, memory: 128Mi}
+sim_workload chat v1 "  resources: {cpu: 100m, memory: 128Mi}
   scaling: {minReplicas: 1, maxReplicas: 3}
   deploymentStrategy:
     type: canary
-    canary: {trafficSplit: 50, duration: 5s, successThreshold: 0.95}
-YAML
+    canary: {trafficSplit: 50, duration: 5s, successThreshold: 0.95}" >"$LLMO_DATA/chat.yaml"
 check "apply a workload with a canary strategy" k apply -f "$LLMO_DATA/chat.yaml"
 check "it becomes Ready" k wait --for=condition=Ready llmworkload/chat -n $NS --timeout=120s
 check "the gateway serves it" wait_for 30 bash -c "curl -sf '$(gateway_url)/v1/completions' -d '{\"model\":\"chat\",\"prompt\":\"x\",\"max_tokens\":2}'"

@@ -50,17 +50,9 @@ server_start --fake-gpus 1 --config "$LLMO_DATA/home.yaml"
 
 sim_model llama2-v1 v1 >"$LLMO_DATA/model.yaml"
 workload() { # REPLICAS STRATEGY CLUSTERS
-	cat <<YAML
-apiVersion: llm.orchestrator.io/v1
-kind: LLMWorkload
-metadata: {name: chat, namespace: $NS}
-spec:
-  modelName: llama2
-  modelVersion: v1
-  resources: {cpu: 100m, memory: 128Mi, gpu: 1}
+	sim_workload chat v1 "  resources: {cpu: 100m, memory: 128Mi, gpu: 1}
   scaling: {replicas: $1, minReplicas: 1, maxReplicas: 8}
-  placement: {clusters: [$3], strategy: $2}
-YAML
+  placement: {clusters: [$3], strategy: $2}"
 }
 check "apply the namespaces" k apply -f k8s/llm-orchestrator/namespace.yaml
 check "apply the model" k apply -f "$LLMO_DATA/model.yaml"
@@ -105,7 +97,7 @@ check "PlacementSatisfied=False, InsufficientCapacity" wait_for 30 bash -c \
 	"kubectl get llmw chat -n $NS -o jsonpath='{.status.conditions[?(@.type==\"PlacementSatisfied\")].reason}' | grep -qx InsufficientCapacity"
 
 check "balanced over east and west, three replicas" bash -c \
-	"$(declare -f workload); NS=$NS; workload 3 balanced 'east, west' | kubectl apply -f -"
+	"$(declare -f workload sim_workload); NS=$NS; workload 3 balanced 'east, west' | kubectl apply -f -"
 check "balanced: 2 and 1, the cheaper cluster breaking the tie" wait_for 30 split_is "east=2 west=1 "
 check "home's replica goes" wait_for 60 local_pods 0
 check "west's copy shrinks to 1" wait_for 60 member_runs west 1
@@ -120,7 +112,7 @@ check "the gateway keeps answering (from west)" wait_for 20 bash -c \
 	"curl -sf '$(gateway_url)/v1/completions' -d '{\"model\":\"chat\",\"prompt\":\"x\",\"max_tokens\":2}' | grep -q choices"
 
 check "a cluster not in the configuration is named" bash -c \
-	"$(declare -f workload); NS=$NS; workload 3 balanced 'west, mars' | kubectl apply -f -"
+	"$(declare -f workload sim_workload); NS=$NS; workload 3 balanced 'west, mars' | kubectl apply -f -"
 check "PlacementSatisfied=False, UnknownCluster, naming it" wait_for 30 bash -c \
 	"kubectl get llmw chat -n $NS -o jsonpath='{.status.conditions[?(@.type==\"PlacementSatisfied\")].message}' | grep -q 'cluster mars is not in federation.clusters'"
 

@@ -11,18 +11,10 @@ NS=llm-workloads
 
 k() { kubectl --request-timeout=30s "$@"; }
 workload() { # workload NAME SECRET
-	cat <<YAML
-apiVersion: llm.orchestrator.io/v1
-kind: LLMWorkload
-metadata: {name: $1, namespace: $NS}
-spec:
-  modelName: llama2
-  modelVersion: 7b
-  modelType: text-generation
-  resources: {cpu: 250m, memory: 512Mi, gpu: "1"}
+	sim_workload "$1" 7b "  modelType: text-generation
+  resources: {cpu: 250m, memory: 512Mi, gpu: \"1\"}
   scaling: {replicas: 1, minReplicas: 1, maxReplicas: 1}
-  security: {secretRefs: [$2]}
-YAML
+  security: {secretRefs: [$2]}"
 }
 pod_of() { k get pods -n $NS -l "llm.orchestrator.io/workload=$1" -o jsonpath="{.items[0]$2}" 2>/dev/null; }
 # The environment of the process listening on the replica's endpoint port, one variable a line.
@@ -42,7 +34,7 @@ check "create the Secret" k create secret generic model-keys -n $NS \
 	--from-literal=HF_TOKEN=hf-secret-123 --from-literal=API_BASE=https://example.test \
 	--from-literal=not-a-var=x --from-literal=1BAD=y
 check "apply a workload with secretRefs [model-keys]" \
-	bash -c "$(declare -f workload); NS=$NS; workload keyed model-keys | kubectl apply -f -"
+	bash -c "$(declare -f workload sim_workload); NS=$NS; workload keyed model-keys | kubectl apply -f -"
 check "its replica's container has envFrom secretRef model-keys" \
 	wait_for 30 bash -c "[ \"\$(kubectl get pods -n $NS -l llm.orchestrator.io/workload=keyed -o jsonpath='{.items[0].spec.containers[0].envFrom[0].secretRef.name}')\" = model-keys ]"
 check "it becomes Ready" k wait --for=condition=Ready llmworkload/keyed -n $NS --timeout=120s
@@ -53,7 +45,7 @@ check "...and the runtime's PORT still" grep -q '^PORT=[0-9]' "$LLMO_DATA/env"
 check_fails "a key starting with a digit is left out" grep -q '^1BAD=' "$LLMO_DATA/env"
 
 check "apply a workload naming a Secret that does not exist" \
-	bash -c "$(declare -f workload); NS=$NS; workload unkeyed no-such-secret | kubectl apply -f -"
+	bash -c "$(declare -f workload sim_workload); NS=$NS; workload unkeyed no-such-secret | kubectl apply -f -"
 config_error() {
 	[ "$(pod_of unkeyed '.status.containerStatuses[0].state.waiting.reason')" = CreateContainerConfigError ] &&
 		pod_of unkeyed '.status.containerStatuses[0].state.waiting.message' | grep -q 'no-such-secret'

@@ -1145,6 +1145,92 @@ static void test_min_throughput(void **state)
 	fixture_stop(&f);
 }
 
+/* The first pod of workload chat's (a new reference), or NULL. */
+static json_t *first_pod(struct kube_fixture *f)
+{
+	struct pods p;
+	json_t *pod;
+
+	list_pods(f, "chat", &p);
+	pod = p.n ? json_incref(p.items[0]) : NULL;
+	json_decref(p.list);
+	return pod;
+}
+
+/*
+ * spec.security.encryption: a controller without a replica CA runs no
+ * replica (Encrypted=False, NoCertificateAuthority); with the API server's
+ * own CA it issues the Secret chat-tls and the replica's template serves
+ * HTTPS with it (envFrom, the mounted files, HTTPS probes, the name for the
+ * gateway). The end-to-end path with real TLS: integration.test_encryption.
+ */
+static void test_encryption(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c = NULL;
+	struct llmo_controller_opts o = {.backoff_base_ms = 200, .backoff_max_ms = 1000};
+	struct llmo_error err = {0};
+	struct want w = {.f = &f, .workload = "chat", .pods = 1};
+	struct cond_reason cr = {.f = &f, .type = "Encrypted"};
+	char ca[128], key[128];
+	json_t *wl, *pod, *secret = NULL, *ctr;
+	struct pods p;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	put(&f, &llmo_kube_llmmodels, model("m", "7b", "registry.local/models/llama2:7b"));
+	wl = workload("chat", 1);
+	json_object_set_new(json_object_get(wl, "spec"), "security",
+			    json_pack("{s:b}", "encryption", 1));
+	put(&f, &llmo_kube_llmworkloads, wl);
+	c = start_controller(&f, false, NULL);
+	cr.want = "NoCertificateAuthority";
+	cr.text = "no replica runs without it";
+	assert_true(run_until(f.base, cond_reason_is, &cr, WAIT_MS));
+	list_pods(&f, "chat", &p);
+	assert_int_equal(p.n, 0);
+	json_decref(p.list);
+	llmo_controller_free(c);
+
+	snprintf(ca, sizeof(ca), "%s/pki/ca.crt", f.dir);
+	snprintf(key, sizeof(key), "%s/pki/ca.key", f.dir);
+	o.replica_ca_cert = ca;
+	o.replica_ca_key = key;
+	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	cr.want = "CertificateIssued";
+	cr.text = "replicas serve HTTPS as chat." NS ".svc (Secret chat-tls)";
+	assert_true(run_until(f.base, cond_reason_is, &cr, WAIT_MS));
+	if (llmo_kube_get(f.client, &llmo_kube_secrets, NS, "chat-tls", &secret, &err))
+		fail_msg("secret: %s", err.msg);
+	assert_string_equal(json_string_value(json_object_get(secret, "type")), "kubernetes.io/tls");
+	assert_non_null(json_object_get(json_object_get(secret, "data"), "LLMO_TLS_CERT_PEM"));
+	assert_non_null(json_object_get(json_object_get(secret, "data"), "tls.key"));
+	json_decref(secret);
+	pod = first_pod(&f);
+	assert_non_null(pod);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(pod, "metadata"), "annotations"),
+				    LLMO_ANNOTATION_TLS_SERVER_NAME)),
+			    "chat." NS ".svc");
+	ctr = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
+	assert_string_equal(json_string_value(llmo_json_get_path(ctr, "readinessProbe.httpGet.scheme")),
+			    "HTTPS");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_array_get(json_object_get(ctr, "envFrom"), 0),
+						    "secretRef"),
+				    "name")),
+			    "chat-tls");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(ctr, "volumeMounts"), 0), "mountPath")),
+			    LLMO_REPLICA_TLS_DIR);
+	json_decref(pod);
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
 static void set_annotation(struct kube_fixture *f, const char *key, const char *value)
 {
 	patch_chat(f, json_pack("{s:{s:{s:s}}}", "metadata", "annotations", key, value));
@@ -2417,6 +2503,7 @@ int main(void)
 		cmocka_unit_test(test_canary_rollout),
 		cmocka_unit_test(test_canary_sla),
 		cmocka_unit_test(test_min_throughput),
+		cmocka_unit_test(test_encryption),
 		cmocka_unit_test(test_ab_and_blue_green),
 		cmocka_unit_test(test_autoscale),
 		cmocka_unit_test(test_autoscale_slots),
