@@ -45,7 +45,10 @@ static const char controller_usage[] =
 	"                       Ready=Unknown, as kube-controller-manager does (default\n"
 	"                       false: on a cluster kube-controller-manager does it)\n"
 	"  --metrics-listen A   serve /metrics and /healthz on ADDR:PORT (default the\n"
-	"                       configuration's operator.metricsAddr, \":9090\"); off: not\n";
+	"                       configuration's operator.metricsAddr, \":9090\"); off: not\n"
+	"\n"
+	"$LLMO_TRUSTED_KEYS (the agents' trusted public keys, a directory of NAME.pub\n"
+	"files): an LLMModel whose spec.signature.keyRef names no key there is Failed.\n";
 
 int cmd_controller(int argc, char **argv)
 {
@@ -126,6 +129,8 @@ int cmd_controller(int argc, char **argv)
 		return cmd_usage_error("controller", "--identity wants a non-empty name");
 	if (cmd_load_config(config, &cfg))
 		return 1;
+	/* the agents' trusted keys, when mounted here too: keyRef is checked */
+	opts.trusted_keys = getenv("LLMO_TRUSTED_KEYS");
 	if (config)
 		cmd_apply_log_config(&cfg);
 	signal(SIGPIPE, SIG_IGN);

@@ -200,7 +200,8 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 	case PART_CONTROLLER: {
 		struct llmo_controller_opts o = {.config = s->cfg,
 						 .leader_election = false,
-						 .node_lifecycle = true};
+						 .node_lifecycle = true,
+						 .trusted_keys = s->trusted_keys};
 		int64_t deadline = llmo_clock_mono_ms() + 30000;
 		char url[320];
 		int port;

@@ -463,6 +463,10 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 								    : "llm-orchestrator");
 	c->scheduler_name = llmo_strdup(opts->scheduler_name ? opts->scheduler_name
 							     : "llmo-scheduler");
+	if (opts->trusted_keys && !(c->trusted_keys = llmo_strdup(opts->trusted_keys))) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
+		goto out;
+	}
 	if (!c->identity || !c->lease_ns || !c->scheduler_name) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 		goto out;
@@ -625,6 +629,7 @@ void llmo_controller_free(struct llmo_controller *c)
 	free(c->identity);
 	free(c->lease_ns);
 	free(c->scheduler_name);
+	free(c->trusted_keys);
 	free(c);
 }
 

@@ -165,6 +165,12 @@ struct llmo_controller_opts {
 	int (*extra_metrics)(void *arg, struct llmo_buf *out, struct llmo_error *err);
 	void *extra_metrics_arg;
 	struct llmo_controller_bench_opts bench; /* used with modelRegistry.benchmarkOnRegister */
+	/*
+	 * The trusted public keys the agents' fetch steps read ($LLMO_TRUSTED_KEYS:
+	 * a directory of NAME.pub files or one key file): an LLMModel whose
+	 * spec.signature.keyRef names no key there is Failed. NULL: not checked.
+	 */
+	const char *trusted_keys;
 };
 
 int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,
