@@ -20,6 +20,7 @@ URL=$(registry_url)
 TOKEN=$(sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1)
 R=(--registry "$URL" --token "$TOKEN" --cacert "$LLMO_DATA/pki/ca.crt")
 m() { "$LLMO" model "$1" "${R[@]}" "${@:2}"; } # m SUBCOMMAND ARGS...
+keep() { cp "$LLMO_DATA/out" "$LLMO_DATA/said"; } # what the last check printed
 
 check "keygen release" m keygen --key "$LLMO_DATA/release"
 check "keygen other" m keygen --key "$LLMO_DATA/other"
@@ -135,3 +136,10 @@ check_fails "fetch --key-ref of a key not there" \
 check "its reason says there is no such key" grep -q 'no public key called absent' "$LLMO_DATA/reason"
 check "--key-ref alone checks nothing (no signature required)" \
 	"${F[@]}" models/plain:1 --key-ref release
+printf 'modelRegistry:\n  signatureValidation: true\n' >"$LLMO_DATA/sig.yaml"
+check_fails "with signatureValidation on, --key-ref other still narrows to that key" \
+	"${F[@]}" models/signed:1 --config "$LLMO_DATA/sig.yaml" --key-ref other
+keep
+check "and names it" grep -q 'signature.keyRef: the model must be signed by the key called other' "$LLMO_DATA/said"
+check "with signatureValidation on and --key-ref release: fetched" \
+	"${F[@]}" models/signed:1 --config "$LLMO_DATA/sig.yaml" --key-ref release
