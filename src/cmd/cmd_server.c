@@ -143,7 +143,7 @@ struct server {
 	int running, stopping;
 	int64_t stop_ms; /* when the first stop signal came (monotonic) */
 	char shim[4096];
-	const char *trusted_keys; /* $LLMO_TRUSTED_KEYS: for signatureValidation */
+	const char *trusted_keys; /* $LLMO_TRUSTED_KEYS: signatureValidation, spec.signature */
 };
 
 /* What main writes into a part's quit pipe. */
