@@ -231,6 +231,8 @@ struct rt_pod {
 	int64_t cond_since[CONDS];
 	bool cond_known;
 	char *model_ref; /* the model-artifact annotation, or NULL */
+	bool sig_required; /* the model-signature-required annotation is "true" */
+	char *sig_key;	   /* the model-signature-key annotation, or NULL */
 	/* llmo_runtime_pod_usage's previous reading: CPU ticks at usage_ms (monotonic; 0: none) */
 	uint64_t usage_ticks;
 	int64_t usage_ms;
@@ -1807,6 +1809,13 @@ static int fetch_step(struct rt_ctr *c, int run, struct llmo_strv *argv)
 	rc = rc ? rc : llmo_strv_push(argv, p->model_ref);
 	for (size_t i = 0; i < rt->fetch_args.len && !rc; i++)
 		rc = llmo_strv_push(argv, rt->fetch_args.items[i]);
+	/* the LLMModel's spec.signature (only stricter than the agent's own options) */
+	if (!rc && p->sig_required)
+		rc = llmo_strv_push(argv, "--require-signature");
+	if (!rc && p->sig_key) {
+		rc = llmo_strv_push(argv, "--key-ref");
+		rc = rc ? rc : llmo_strv_push(argv, p->sig_key);
+	}
 	rc = rc ? rc : llmo_strv_push(argv, "--pin");
 	rc = rc ? rc : llmo_strv_push(argv, p->uid);
 	rc = rc ? rc : llmo_strv_push(argv, "--progress");
@@ -2112,6 +2121,7 @@ static void pod_free(struct rt_pod *p)
 	free(p->ctrs);
 	json_decref(p->status);
 	free(p->model_ref);
+	free(p->sig_key);
 	free(p->uid);
 	free(p->ns);
 	free(p->name);
@@ -2727,11 +2737,25 @@ static int pod_create(struct llmo_runtime *rt, const json_t *pod, const char *ui
 	if (json_is_integer(gr))
 		p->grace_s = (long)LLMO_MAX(0, LLMO_MIN(json_integer_value(gr), RT_GRACE_MAX_S));
 	{
-		const char *mref = json_string_value(json_object_get(
-			llmo_json_get_path(pod, "metadata.annotations"), LLMO_RUNTIME_ANN_MODEL));
+		const json_t *ann = llmo_json_get_path(pod, "metadata.annotations");
+		const char *mref = json_string_value(json_object_get(ann, LLMO_RUNTIME_ANN_MODEL));
+		const char *skey = json_string_value(json_object_get(ann,
+								     LLMO_ANNOTATION_SIGNATURE_KEY));
+		const char *sreq = json_string_value(json_object_get(
+			ann, LLMO_ANNOTATION_SIGNATURE_REQUIRED));
 
 		if (mref && *mref && strlen(mref) < RT_MODEL_REF_MAX && mref[0] != '-' &&
 		    !(p->model_ref = llmo_strdup(mref))) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			goto fail;
+		}
+		p->sig_required = sreq && strcmp(sreq, "true") == 0;
+		/*
+		 * Passed on even when not a key name (cut one past the longest):
+		 * llmo fetch refuses it with a reason, where dropping it would
+		 * accept any trusted key.
+		 */
+		if (skey && *skey && !(p->sig_key = llmo_strndup(skey, LLMO_SIG_KEY_NAME_MAX + 1))) {
 			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 			goto fail;
 		}

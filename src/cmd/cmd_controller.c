@@ -50,7 +50,10 @@ static const char controller_usage[] =
 	"                       give the gateway the same certificate (--upstream-ca).\n"
 	"                       Without them encrypted workloads run no replica\n"
 	"  --metrics-listen A   serve /metrics and /healthz on ADDR:PORT (default the\n"
-	"                       configuration's operator.metricsAddr, \":9090\"); off: not\n";
+	"                       configuration's operator.metricsAddr, \":9090\"); off: not\n"
+	"\n"
+	"$LLMO_TRUSTED_KEYS (the agents' trusted public keys, a directory of NAME.pub\n"
+	"files): an LLMModel whose spec.signature.keyRef names no key there is Failed.\n";
 
 int cmd_controller(int argc, char **argv)
 {
@@ -138,6 +141,8 @@ int cmd_controller(int argc, char **argv)
 				       "--replica-ca-cert and --replica-ca-key go together");
 	if (cmd_load_config(config, &cfg))
 		return 1;
+	/* the agents' trusted keys, when mounted here too: keyRef is checked */
+	opts.trusted_keys = getenv("LLMO_TRUSTED_KEYS");
 	if (config)
 		cmd_apply_log_config(&cfg);
 	signal(SIGPIPE, SIG_IGN);

@@ -24,7 +24,8 @@
 
 static const char usage[] =
 	"usage: llmo fetch REFERENCE --cache-dir DIR [--cache-size SIZE] [--config FILE]\n"
-	"                  [--require-signature] [--trusted-keys PATH] [--pin NAME]\n"
+	"                  [--require-signature] [--trusted-keys PATH] [--key-ref NAME]\n"
+	"                  [--pin NAME]\n"
 	"                  [--progress auto|bar|plain|none] [--reason-file FILE]\n"
 	"                  [--registry URL] [--token TOKEN | --token-file FILE] [--cacert FILE]\n"
 	"                  [--insecure] [--plain-http] [--exec -- COMMAND [ARGS...]]\n"
@@ -45,6 +46,9 @@ static const char usage[] =
 	"                      (also when modelRegistry.signatureValidation is true)\n"
 	"  --trusted-keys PATH a public key file or a directory of *.pub files\n"
 	"                      (default $LLMO_TRUSTED_KEYS)\n"
+	"  --key-ref NAME      when a signature is required, only the trusted key called\n"
+	"                      NAME (the file NAME.pub) counts (an LLMModel's\n"
+	"                      spec.signature.keyRef)\n"
 	"  --pin NAME          record that replica NAME uses the model (never evicted)\n"
 	"  --progress MODE     auto (default: a bar on a terminal, lines otherwise)\n"
 	"  --reason-file FILE  on failure, write {\"reason\",\"message\"} there (the agent's\n"
@@ -56,7 +60,7 @@ static const char usage[] =
 	"  --token, --token-file, --cacert, --insecure: as for `llmo model`\n";
 
 struct fopts {
-	const char *ref, *cache_dir, *cache_size, *config, *trusted_keys, *pin, *progress;
+	const char *ref, *cache_dir, *cache_size, *config, *trusted_keys, *key_ref, *pin, *progress;
 	const char *reason_file, *registry, *token, *token_file, *cacert;
 	bool insecure, require_signature, plain_http;
 	bool registry_given; /* --registry or $LLMO_REGISTRY */
@@ -123,6 +127,7 @@ static int parse(int argc, char **argv, struct fopts *o)
 		{"--cache-size", offsetof(struct fopts, cache_size)},
 		{"--config", offsetof(struct fopts, config)},
 		{"--trusted-keys", offsetof(struct fopts, trusted_keys)},
+		{"--key-ref", offsetof(struct fopts, key_ref)},
 		{"--pin", offsetof(struct fopts, pin)},
 		{"--progress", offsetof(struct fopts, progress)},
 		{"--reason-file", offsetof(struct fopts, reason_file)},
@@ -208,6 +213,29 @@ static void write_reason(const char *path, int rc, const char *msg)
 	json_decref(j);
 }
 
+/*
+ * keys[0] = the trusted key called name (--key-ref). A name no trusted key
+ * has is a refusal (LLMO_EDENIED: the pod's reason ModelSignatureInvalid),
+ * not a fetch failure: the model cannot be verified as its LLMModel asks.
+ */
+static int load_named_key(const char *trusted, const char *name, struct llmo_sig_key **keys,
+			  size_t *nkeys, struct llmo_error *err)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	*nkeys = 0;
+	if ((rc = llmo_model_key_find(trusted, name, path, sizeof(path), err)) ||
+	    (rc = llmo_sig_key_load(path, false, &keys[0], err))) {
+		if (rc == LLMO_ENOTFOUND || rc == LLMO_EINVAL)
+			err->code = LLMO_EDENIED;
+		llmo_error_prefix(err, "signature.keyRef: ");
+		return err->code;
+	}
+	*nkeys = 1;
+	return 0;
+}
+
 void cmd_fetch_args_init(struct cmd_fetch_args *fa, const char *cache_dir,
 			 const struct llmo_config *cfg, const char *token_file, const char *cacert,
 			 bool plain_http, const char *trusted_keys)
@@ -232,12 +260,12 @@ void cmd_fetch_args_init(struct cmd_fetch_args *fa, const char *cache_dir,
 		fa->argv[n++] = "--cacert";
 		fa->argv[n++] = cacert;
 	}
-	if (cfg && cfg->model_registry.signature_validation) {
+	if (cfg && cfg->model_registry.signature_validation)
 		fa->argv[n++] = "--require-signature";
-		if (trusted_keys) {
-			fa->argv[n++] = "--trusted-keys";
-			fa->argv[n++] = trusted_keys;
-		}
+	/* also with signatureValidation off: an LLMModel's signature.required needs them */
+	if (trusted_keys) {
+		fa->argv[n++] = "--trusted-keys";
+		fa->argv[n++] = trusted_keys;
 	}
 	fa->argv[n] = NULL;
 }
@@ -291,18 +319,28 @@ int cmd_fetch(int argc, char **argv)
 		}
 		fo.cache_size = (uint64_t)(q / 1000);
 	}
+	/* a bad name is refused even unused: the pod's reason says so */
+	if (o.key_ref && !llmo_model_key_name_ok(o.key_ref)) {
+		llmo_error_set(&err, LLMO_EDENIED, "signature.keyRef: \"%.*s\" is not a key name",
+			       LLMO_SIG_KEY_NAME_MAX, o.key_ref);
+		goto fail;
+	}
 	if (fo.require_signature) {
 		if (!o.trusted_keys) {
 			err.code = LLMO_EDENIED;
 			snprintf(err.msg, sizeof(err.msg),
-				 "signatureValidation is on but no trusted keys are configured "
+				 "a signature is required (signatureValidation or the LLMModel's "
+				 "signature.required) but no trusted keys are configured "
 				 "(--trusted-keys or $LLMO_TRUSTED_KEYS)");
 			goto fail;
 		}
-		if (llmo_model_keys_load(o.trusted_keys, keys, LLMO_FETCH_KEYS_MAX, &nkeys, &err))
+		if (o.key_ref ? load_named_key(o.trusted_keys, o.key_ref, keys, &nkeys, &err)
+			      : llmo_model_keys_load(o.trusted_keys, keys, LLMO_FETCH_KEYS_MAX,
+						     &nkeys, &err))
 			goto fail;
 		fo.keys = keys;
 		fo.nkeys = nkeys;
+		fo.key_name = o.key_ref;
 	}
 	co.url = mr.url;
 	co.token = o.token;

@@ -143,7 +143,7 @@ struct server {
 	int running, stopping;
 	int64_t stop_ms; /* when the first stop signal came (monotonic) */
 	char shim[4096];
-	const char *trusted_keys; /* $LLMO_TRUSTED_KEYS: for signatureValidation */
+	const char *trusted_keys; /* $LLMO_TRUSTED_KEYS: signatureValidation, spec.signature */
 };
 
 /* What main writes into a part's quit pipe. */
@@ -200,7 +200,8 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 	case PART_CONTROLLER: {
 		struct llmo_controller_opts o = {.config = s->cfg,
 						 .leader_election = false,
-						 .node_lifecycle = true};
+						 .node_lifecycle = true,
+						 .trusted_keys = s->trusted_keys};
 		int64_t deadline = llmo_clock_mono_ms() + 30000;
 		char url[320], ca_crt[4096], ca_key[4096];
 		int port;

@@ -473,6 +473,10 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	}
 	c->scheduler_name = llmo_strdup(opts->scheduler_name ? opts->scheduler_name
 							     : "llmo-scheduler");
+	if (opts->trusted_keys && !(c->trusted_keys = llmo_strdup(opts->trusted_keys))) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
+		goto out;
+	}
 	if (!c->identity || !c->lease_ns || !c->scheduler_name) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 		goto out;
@@ -638,6 +642,7 @@ void llmo_controller_free(struct llmo_controller *c)
 	free(c->replica_ca_cert);
 	free(c->replica_ca_key);
 	llmo_hmap_release(&c->tls_checked, free_heal);
+	free(c->trusted_keys);
 	free(c);
 }
 

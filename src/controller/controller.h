@@ -185,6 +185,12 @@ struct llmo_controller_opts {
 	 * Encrypted=False, NoCertificateAuthority).
 	 */
 	const char *replica_ca_cert, *replica_ca_key;
+	/*
+	 * The trusted public keys the agents' fetch steps read ($LLMO_TRUSTED_KEYS:
+	 * a directory of NAME.pub files or one key file): an LLMModel whose
+	 * spec.signature.keyRef names no key there is Failed. NULL: not checked.
+	 */
+	const char *trusted_keys;
 };
 
 int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,

@@ -58,6 +58,7 @@ struct llmo_controller {
 	char *identity;
 	char *lease_ns;
 	char *scheduler_name;
+	char *trusted_keys; /* opts.trusted_keys, or NULL */
 	bool leader_election;
 	long backoff_base_ms, backoff_max_ms;
 	struct llmo_informer *workloads, *models, *pods, *services;
@@ -137,6 +138,12 @@ void llmo__pod_requests(const json_t *pod, int64_t out[3]);
 json_t *llmo__node_metrics_node_transform(void *ctx, const json_t *node);
 json_t *llmo__node_metrics_pod_transform(void *ctx, const json_t *pod);
 int llmo__model_reconcile(void *ctx, const char *key);
+/*
+ * The LLMModel spec mspec's signature requirement as the annotations of
+ * its replicas' pods (registry/fetch.h: LLMO_ANNOTATION_SIGNATURE_*), set
+ * on annotations; the agent's fetch step enforces them.
+ */
+int llmo__model_signature_annotations(const json_t *mspec, json_t *annotations);
 /*
  * Benchmark on register (bench.c). llmo__bench_model is called by the model
  * reconciler with the model (informer's, borrowed) once its status is

@@ -14,10 +14,13 @@
 #include "base/str.h"
 #include "base/vec.h"
 #include "controller/controller_int.h"
+#include "registry/fetch.h"
 
 #include "base/banned.h"
 
 #define REF_MSG_MAX 512
+/* A model Failed for an unknown keyRef is checked again this often (the key may be added). */
+#define KEY_RECHECK_MS 10000
 
 static bool is_lower_alnum(char ch)
 {
@@ -157,6 +160,46 @@ int llmo__check_artifact_ref(const char *ref, char *msg, size_t n)
 	return 0;
 }
 
+int llmo__model_signature_annotations(const json_t *mspec, json_t *annotations)
+{
+	const json_t *sig = json_object_get(mspec, "signature");
+	const char *key = json_string_value(json_object_get(sig, "keyRef"));
+
+	if (json_is_true(json_object_get(sig, "required")) &&
+	    json_object_set_new(annotations, LLMO_ANNOTATION_SIGNATURE_REQUIRED,
+				json_string("true")))
+		return LLMO_ENOMEM;
+	if (key && *key &&
+	    json_object_set_new(annotations, LLMO_ANNOTATION_SIGNATURE_KEY, json_string(key)))
+		return LLMO_ENOMEM;
+	return 0;
+}
+
+/*
+ * spec.signature.keyRef against the trusted keys the controller was given:
+ * when a signature will be checked (signature.required, or
+ * modelRegistry.signatureValidation), a keyRef naming none of them fails
+ * the model here instead of each replica at its fetch. A stat per
+ * reconcile. true when fine or not checkable (no trusted keys given).
+ */
+static bool key_ref_known(const struct llmo_controller *c, const json_t *spec, char *msg,
+			  size_t n)
+{
+	const json_t *sig = json_object_get(spec, "signature");
+	const char *ref = json_string_value(json_object_get(sig, "keyRef"));
+	struct llmo_error err = {0};
+	char path[PATH_MAX];
+
+	if (!ref || !*ref || !c->trusted_keys ||
+	    !(json_is_true(json_object_get(sig, "required")) ||
+	      c->config->model_registry.signature_validation))
+		return true;
+	if (llmo_model_key_find(c->trusted_keys, ref, path, sizeof(path), &err) == 0)
+		return true;
+	snprintf(msg, n, "spec.signature.keyRef: %s", err.msg);
+	return false;
+}
+
 struct users {
 	const char *name, *version;
 	LLMO_VEC(const char *) names;
@@ -190,7 +233,7 @@ int llmo__model_reconcile(void *ctx, const char *key)
 	struct llmo_error err = {0};
 	char ns[LLMO__CTRL_KEY_MAX], msg[REF_MSG_MAX];
 	json_t *m, *st = NULL, *conds = NULL, *used = NULL, *old, *v, *patch;
-	const char *name, *k;
+	const char *name, *k, *reason = "InvalidArtifact";
 	json_int_t gen;
 	bool ok, same = true;
 	int rc = 0;
@@ -215,6 +258,13 @@ int llmo__model_reconcile(void *ctx, const char *key)
 		ok = false;
 		snprintf(msg, sizeof(msg), "spec.runtime.image is not set: nothing to run");
 	}
+	if (ok && !key_ref_known(c, json_object_get(m, "spec"), msg, sizeof(msg))) {
+		ok = false;
+		reason = "UnknownSignatureKey";
+		rc = llmo_workqueue_add_after(c->mq, key, KEY_RECHECK_MS);
+		if (rc)
+			goto out;
+	}
 	if (ok)
 		snprintf(msg, sizeof(msg), "%s:%s is available", llmo_kube_str(m, "spec", "name"),
 			 llmo_kube_str(m, "spec", "version"));
@@ -234,8 +284,7 @@ int llmo__model_reconcile(void *ctx, const char *key)
 	}
 	for (size_t i = 0; i < u.names.len; i++)
 		json_array_append_new(used, json_string(u.names.items[i]));
-	rc = llmo__condition_set(conds, m, "Ready", ok, ok ? "Available" : "InvalidArtifact", msg,
-				 gen);
+	rc = llmo__condition_set(conds, m, "Ready", ok, ok ? "Available" : reason, msg, gen);
 	if (rc)
 		goto out;
 	st = json_pack("{s:s, s:I, s:O, s:O, s:s}", "phase", ok ? "Available" : "Failed",
@@ -270,7 +319,7 @@ int llmo__model_reconcile(void *ctx, const char *key)
 		json_t *ref = llmo__obj_ref(m, "llm.orchestrator.io/v1", "LLMModel");
 
 		if (ref)
-			llmo_kube_event(c->rec, ref, "Warning", "InvalidArtifact", "%s", msg);
+			llmo_kube_event(c->rec, ref, "Warning", reason, "%s", msg);
 		json_decref(ref);
 	}
 	if (!rc)

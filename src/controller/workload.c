@@ -839,6 +839,13 @@ static int build_template(struct wl *s, struct track *t)
 				 llmo_kube_str(mspec, "artifact", "digest"));
 		json_object_set_new(annotations, "llm.orchestrator.io/model-artifact",
 				    json_string(mref));
+		/* spec.signature: what the fetch must check besides the digest */
+		if ((rc = llmo__model_signature_annotations(mspec, annotations))) {
+			json_decref(annotations);
+			json_decref(labels);
+			json_decref(container);
+			return rc;
+		}
 	}
 
 	spec = json_pack("{s:s, s:s, s:i, s:[O], s:{s:{s:s}}}", "schedulerName",

@@ -3,6 +3,7 @@
  */
 #include "base/common.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -210,6 +211,61 @@ int llmo_model_keys_load(const char *path, struct llmo_sig_key **keys, size_t ma
 		*n = 0;
 	}
 	return rc;
+}
+
+bool llmo_model_key_name_ok(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len > LLMO_SIG_KEY_NAME_MAX || !isalnum((unsigned char)name[0]) ||
+	    !isalnum((unsigned char)name[len - 1]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+			return false;
+	return true;
+}
+
+int llmo_model_key_find(const char *path, const char *name, char *out, size_t n,
+			struct llmo_error *err)
+{
+	const char *base;
+	struct stat st;
+
+	if (!llmo_model_key_name_ok(name))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "\"%.*s\" is not a key name (1 to %d of A-Z a-z 0-9 . _ -, "
+				      "starting and ending with a letter or digit)",
+				      LLMO_SIG_KEY_NAME_MAX, name ? name : "", LLMO_SIG_KEY_NAME_MAX);
+	if (stat(path, &st) < 0)
+		return llmo_error_set(err, LLMO_ENOTFOUND, "no public key called %s: %s: %s", name,
+				      path, strerror(errno));
+	if (S_ISDIR(st.st_mode)) {
+		if ((size_t)snprintf(out, n, "%s/%s.pub", path, name) >= n)
+			return llmo_error_set(err, LLMO_ETOOBIG, "%s/%s.pub: path too long", path,
+					      name);
+		if (stat(out, &st) < 0)
+			return llmo_error_set(err, LLMO_ENOTFOUND,
+					      "no public key called %s among the trusted keys (%s: %s)",
+					      name, out, strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return llmo_error_set(err, LLMO_ENOTFOUND,
+					      "no public key called %s among the trusted keys (%s is "
+					      "not a file)",
+					      name, out);
+		return 0;
+	}
+	/* one key file: it is the key called NAME only when its file is NAME.pub */
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (strncmp(base, name, strlen(name)) != 0 || strcmp(base + strlen(name), ".pub") != 0)
+		return llmo_error_set(err, LLMO_ENOTFOUND,
+				      "no public key called %s among the trusted keys (%s is one "
+				      "key file, not %s.pub)",
+				      name, path, name);
+	if ((size_t)snprintf(out, n, "%s", path) >= n)
+		return llmo_error_set(err, LLMO_ETOOBIG, "%s: path too long", path);
+	return 0;
 }
 
 /* ---- the cache ---- */
@@ -493,7 +549,12 @@ int llmo_fetch(const struct llmo_fetch_opts *o, char *dir, struct llmo_digest *d
 	}
 	if (o->require_signature &&
 	    (rc = llmo_model_verify(o->client, o->repo, &d, o->keys, o->nkeys, NULL, err))) {
-		llmo_error_prefix(err, "signatureValidation: ");
+		if (o->key_name && o->nkeys == 1)
+			llmo_error_prefix(err, "signature.keyRef: the model must be signed by the key "
+					       "called %s (%s): ",
+					  o->key_name, llmo_sig_key_id(o->keys[0]));
+		else
+			llmo_error_prefix(err, "signatureValidation: ");
 		goto out;
 	}
 	for (size_t i = 0; i < m.refs.len; i++) {

@@ -33,6 +33,14 @@
 
 /* The pod annotation naming the model a replica needs: "HOST/REPO:TAG@sha256:HEX". */
 #define LLMO_ANNOTATION_MODEL_ARTIFACT "llm.orchestrator.io/model-artifact"
+/*
+ * The pod annotations carrying its LLMModel's spec.signature to the fetch
+ * step (the controller writes them; the agent turns them into `llmo fetch
+ * --require-signature` and `--key-ref NAME`): "true" when the model
+ * requires a signature, and the name of the key that must have signed it.
+ */
+#define LLMO_ANNOTATION_SIGNATURE_REQUIRED "llm.orchestrator.io/model-signature-required"
+#define LLMO_ANNOTATION_SIGNATURE_KEY "llm.orchestrator.io/model-signature-key"
 /* The Node annotation listing the cached models (llmo_model_cache_report). */
 #define LLMO_ANNOTATION_CACHED_MODELS "llm.orchestrator.io/cached-models"
 /*
@@ -61,10 +69,18 @@ struct llmo_fetch_opts {
 	struct llmo_reg_client *client;
 	const char *repo;
 	const char *ref; /* a tag or "sha256:HEX" */
-	/* signatureValidation: the model must carry a valid signature by one of keys */
+	/*
+	 * signatureValidation or the LLMModel's signature.required: the model
+	 * must carry a valid signature by one of keys.
+	 */
 	bool require_signature;
 	struct llmo_sig_key *const *keys;
 	size_t nkeys;
+	/*
+	 * The LLMModel's signature.keyRef, or NULL: keys is that one key, and
+	 * a refusal names it.
+	 */
+	const char *key_name;
 	void (*progress)(void *ctx, const struct llmo_fetch_progress *p);
 	void *ctx;
 };
@@ -112,6 +128,27 @@ int llmo_model_verify(struct llmo_reg_client *c, const char *repo, const struct 
 /* Loads the public keys of path: one PEM file, or every *.pub file of a directory. */
 int llmo_model_keys_load(const char *path, struct llmo_sig_key **keys, size_t max, size_t *n,
 			 struct llmo_error *err);
+
+/* Longest name of a public key (an LLMModel's spec.signature.keyRef). */
+#define LLMO_SIG_KEY_NAME_MAX 128
+
+/*
+ * Whether name can name a public key: 1 to LLMO_SIG_KEY_NAME_MAX of
+ * [A-Za-z0-9._-], first and last a letter or digit (the CRD's pattern of
+ * keyRef), so that NAME.pub is a file in the trusted keys directory and
+ * never a path elsewhere.
+ */
+bool llmo_model_key_name_ok(const char *name);
+
+/*
+ * The file of the public key called name among the trusted keys path
+ * (what llmo_model_keys_load reads): PATH/NAME.pub when path is a
+ * directory, path itself when it is a file called NAME.pub. out gets it
+ * (n bytes). LLMO_EINVAL: not a key name; LLMO_ENOTFOUND: no such key (err
+ * names the file looked for).
+ */
+int llmo_model_key_find(const char *path, const char *name, char *out, size_t n,
+			struct llmo_error *err);
 
 /*
  * Removes least recently used complete models (and stale partial files)

@@ -23,12 +23,15 @@
 #include "api/config.h"
 #include "api/usage.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "base/buf.h"
 #include "controller/controller.h"
 #include "controller/controller_int.h"
 #include "kube/leader.h"
 #include "kube_fixture.h"
+#include "registry/fetch.h"
+#include "test_fs.h"
 
 #define WAIT_MS 20000
 #define NS "llm"
@@ -512,6 +515,128 @@ static void test_model_reference(void **state)
 	assert_true(run_until(f.base, event_seen, &mc, WAIT_MS));
 	llmo_controller_free(c);
 	fixture_stop(&f);
+}
+
+struct pod_ann {
+	struct kube_fixture *f;
+	const char *workload, *key, *want; /* want NULL: the annotation is absent */
+};
+
+/* The workload has a pod, and its annotation key is want. */
+static bool pod_annotated(void *ctx)
+{
+	struct pod_ann *a = ctx;
+	struct pods p;
+	bool ok;
+
+	list_pods(a->f, a->workload, &p);
+	ok = p.n > 0;
+	for (size_t i = 0; i < p.n && ok; i++) {
+		const char *v = json_string_value(json_object_get(
+			json_object_get(json_object_get(p.items[i], "metadata"), "annotations"),
+			a->key));
+
+		ok = a->want ? v && strcmp(v, a->want) == 0 : v == NULL;
+	}
+	json_decref(p.list);
+	return ok;
+}
+
+/* Ready is False with this reason and a message containing msg. */
+struct ready_reason {
+	struct kube_fixture *f;
+	const char *name, *reason, *msg;
+};
+
+static bool model_not_ready(void *ctx)
+{
+	struct ready_reason *r = ctx;
+	json_t *obj = NULL, *it;
+	bool ok = false;
+	size_t i;
+
+	if (llmo_kube_get(r->f->client, &llmo_kube_llmmodels, NS, r->name, &obj, NULL))
+		return false;
+	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, it) {
+		const char *m = json_string_value(json_object_get(it, "message"));
+
+		if (strcmp(json_string_value(json_object_get(it, "type")), "Ready") == 0 &&
+		    strcmp(json_string_value(json_object_get(it, "status")), "False") == 0 &&
+		    strcmp(json_string_value(json_object_get(it, "reason")), r->reason) == 0 && m &&
+		    strstr(m, r->msg))
+			ok = true;
+	}
+	json_decref(obj);
+	return ok;
+}
+
+/*
+ * spec.signature: a keyRef naming no trusted key fails the model (Ready
+ * False, UnknownSignatureKey, an Event) until the key appears; one naming
+ * a trusted key is Available; replicas of a model pinned by digest carry
+ * the requirement to the agent's fetch step as annotations.
+ */
+static void test_model_signature(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c = NULL;
+	struct llmo_controller_opts o = {.backoff_base_ms = 200, .backoff_max_ms = 1000};
+	struct cond mc = {.f = &f, .r = &llmo_kube_llmmodels, .path = "phase"};
+	struct ready_reason rr = {.f = &f, .name = "unknown", .reason = "UnknownSignatureKey",
+				  .msg = "spec.signature.keyRef: no public key called missing"};
+	struct pod_ann pa = {.f = &f, .workload = "signed"};
+	struct llmo_error err = {0};
+	char keys[64], p[PATH_MAX];
+	json_t *m;
+
+	(void)state;
+	snprintf(keys, sizeof(keys), "/tmp/llmo-test-ctrl-keys-XXXXXX");
+	assert_non_null(mkdtemp(keys));
+	snprintf(p, sizeof(p), "%s/release.pub", keys);
+	assert_int_equal(llmo_file_write_atomic(p, "x", 1, 0644, NULL), 0);
+	o.trusted_keys = keys;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	if (llmo_controller_new(f.client, f.base, &o, &c, &err) || llmo_controller_start(c, &err))
+		fail_msg("controller: %s", err.msg);
+	m = model("unknown", "1", "localhost:5000/models/llama2:1");
+	json_object_set_new(json_object_get(m, "spec"), "signature",
+			    json_pack("{s:b, s:s}", "required", 1, "keyRef", "missing"));
+	put(&f, &llmo_kube_llmmodels, m);
+	m = model("llama2-7b", "7b", "localhost:5000/models/llama2:7b");
+	json_object_set_new(json_object_get(m, "spec"), "artifact",
+			    json_pack("{s:s, s:s}", "reference", "localhost:5000/models/llama2:7b",
+				      "digest",
+				      "sha256:0123456789abcdef0123456789abcdef0123456789abcdef"
+				      "0123456789abcdef"));
+	json_object_set_new(json_object_get(m, "spec"), "signature",
+			    json_pack("{s:b, s:s}", "required", 1, "keyRef", "release"));
+	put(&f, &llmo_kube_llmmodels, m);
+	mc.name = "unknown";
+	mc.want = "Failed";
+	assert_true(run_until(f.base, has_cond, &mc, WAIT_MS));
+	assert_true(run_until(f.base, model_not_ready, &rr, WAIT_MS));
+	wait_event(&f, "UnknownSignatureKey");
+	mc.name = "llama2-7b";
+	mc.want = "Available";
+	assert_true(run_until(f.base, has_cond, &mc, WAIT_MS));
+	/* the replicas of the signed model say what their fetch must check */
+	put(&f, &llmo_kube_llmworkloads, workload("signed", 1));
+	pa.key = LLMO_ANNOTATION_SIGNATURE_REQUIRED;
+	pa.want = "true";
+	assert_true(run_until(f.base, pod_annotated, &pa, WAIT_MS));
+	pa.key = LLMO_ANNOTATION_SIGNATURE_KEY;
+	pa.want = "release";
+	assert_true(run_until(f.base, pod_annotated, &pa, WAIT_MS));
+	/* the missing key appears: the model is checked again and becomes Available */
+	snprintf(p, sizeof(p), "%s/missing.pub", keys);
+	assert_int_equal(llmo_file_write_atomic(p, "x", 1, 0644, NULL), 0);
+	mc.name = "unknown";
+	mc.want = "Available";
+	assert_true(run_until(f.base, has_cond, &mc, WAIT_MS));
+	llmo_controller_free(c);
+	fixture_stop(&f);
+	test_rm_rf(keys);
 }
 
 static bool leads(void *ctx)
@@ -2498,6 +2623,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workload_lifecycle),
 		cmocka_unit_test(test_model_reference),
+		cmocka_unit_test(test_model_signature),
 		cmocka_unit_test(test_leader_election),
 		cmocka_unit_test(test_node_lifecycle),
 		cmocka_unit_test(test_canary_rollout),

@@ -3,7 +3,9 @@
  * registry, resuming a partial download (only the missing bytes travel),
  * a wrong partial file started over, a wrong cached file fetched again;
  * LRU eviction that spares pinned models and the one being fetched; the
- * cached-models report in the exact format the scheduler reads.
+ * cached-models report in the exact format the scheduler reads; named
+ * public keys (an LLMModel's signature.keyRef) and a fetch that requires
+ * a signature by one of them.
  */
 #include "base/common.h"
 
@@ -33,6 +35,7 @@
 static char dir[64], store_dir[PATH_MAX], cache[PATH_MAX];
 static unsigned char weights[WEIGHTS_SIZE];
 static struct llmo_digest weights_d, manifest_d;
+static size_t manifest_len;
 static struct event_base *srv_base;
 static struct llmo_registry *reg;
 static struct event *quit_ev;
@@ -82,6 +85,7 @@ static void seed_store(void)
 		     LLMO_OCI_MANIFEST, LLMO_MODEL_ARTIFACT_TYPE, llmo_digest_str(&cfg, a),
 		     llmo_digest_str(&weights_d, b), WEIGHTS_SIZE);
 	assert_int_equal(llmo_digest_of(body, (size_t)n, &manifest_d), 0);
+	manifest_len = (size_t)n;
 	assert_int_equal(llmo_reg_manifest_put(s, "models/m", "1", &manifest_d, LLMO_OCI_MANIFEST,
 					       NULL, body, (size_t)n, &err),
 			 0);
@@ -238,6 +242,173 @@ static void test_tampered_blob(void **state)
 	assert_int_equal(access(part, F_OK), -1);
 }
 
+/* ---- named keys and signatures ---- */
+
+static void test_key_names(void **state)
+{
+	static const struct {
+		const char *name;
+		bool ok;
+	} cases[] = {
+		{"release", true},     {"release-2024.v1_a", true}, {"a", true},
+		{"A9", true},	       {"", false},		    {"-release", false},
+		{"release-", false},   {".hidden", false},	    {"..", false},
+		{"a/b", false},	       {"../etc/passwd", false},    {"a b", false},
+		{"rel\nease", false}, {"release.", false},
+	};
+	char long_ok[LLMO_SIG_KEY_NAME_MAX + 1], too_long[LLMO_SIG_KEY_NAME_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (llmo_model_key_name_ok(cases[i].name) != cases[i].ok)
+			fail_msg("\"%s\": want %s", cases[i].name, cases[i].ok ? "ok" : "refused");
+	assert_false(llmo_model_key_name_ok(NULL));
+	memset(long_ok, 'k', sizeof(long_ok) - 1);
+	long_ok[sizeof(long_ok) - 1] = '\0';
+	assert_true(llmo_model_key_name_ok(long_ok));
+	memset(too_long, 'k', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	assert_false(llmo_model_key_name_ok(too_long));
+}
+
+/* DIR/keys/NAME.pub and NAME.key for each name; the directory's path into keys. */
+static void make_keys(char *keys, size_t n, const char *const *names, size_t count)
+{
+	struct llmo_error err = {0};
+	char prefix[PATH_MAX], id[LLMO_DIGEST_STR_MAX];
+
+	snprintf(keys, n, "%s/keys", dir);
+	assert_int_equal(llmo_mkdir_p(keys, 0755, NULL), 0);
+	for (size_t i = 0; i < count; i++) {
+		snprintf(prefix, sizeof(prefix), "%s/%s", keys, names[i]);
+		if (llmo_sig_keygen(prefix, id, &err))
+			fail_msg("keygen %s: %s", names[i], err.msg);
+	}
+}
+
+static void test_key_find(void **state)
+{
+	static const char *const names[] = {"release"};
+	struct llmo_error err = {0};
+	char keys[PATH_MAX], path[PATH_MAX], want[PATH_MAX], one[PATH_MAX];
+
+	(void)state;
+	make_keys(keys, sizeof(keys), names, 1);
+	/* a directory: NAME.pub in it */
+	assert_int_equal(llmo_model_key_find(keys, "release", path, sizeof(path), &err), 0);
+	snprintf(want, sizeof(want), "%s/release.pub", keys);
+	assert_string_equal(path, want);
+	assert_int_equal(llmo_model_key_find(keys, "other", path, sizeof(path), &err),
+			 LLMO_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "no public key called other"));
+	assert_non_null(strstr(err.msg, "other.pub"));
+	/* the private key beside it is no public key called release.key */
+	assert_int_equal(llmo_model_key_find(keys, "release.key", path, sizeof(path), &err),
+			 LLMO_ENOTFOUND);
+	/* a name that would leave the directory is not looked up */
+	assert_int_equal(llmo_model_key_find(keys, "../keys/release", path, sizeof(path), &err),
+			 LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "not a key name"));
+	/* one key file: it is the key called by its name, and no other */
+	snprintf(one, sizeof(one), "%s/release.pub", keys);
+	assert_int_equal(llmo_model_key_find(one, "release", path, sizeof(path), &err), 0);
+	assert_string_equal(path, one);
+	assert_int_equal(llmo_model_key_find(one, "rel", path, sizeof(path), &err),
+			 LLMO_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "not rel.pub"));
+	/* no trusted keys where they should be */
+	snprintf(one, sizeof(one), "%s/nowhere", dir);
+	assert_int_equal(llmo_model_key_find(one, "release", path, sizeof(path), &err),
+			 LLMO_ENOTFOUND);
+}
+
+/* Pushes a signature of models/m:1 by the private key file priv (as `llmo model sign`). */
+static void sign_model(const char *priv)
+{
+	unsigned char sig[LLMO_SIG_LEN];
+	struct llmo_sig_key *k = NULL;
+	struct llmo_error err = {0};
+	struct llmo_digest empty, sd, ad;
+	char es[LLMO_DIGEST_STR_MAX], ss[LLMO_DIGEST_STR_MAX], ms[LLMO_DIGEST_STR_MAX];
+	char body[2048];
+	int n;
+
+	assert_int_equal(llmo_sig_key_load(priv, true, &k, &err), 0);
+	assert_int_equal(llmo_sig_sign(k, &manifest_d, sig, &err), 0);
+	assert_int_equal(llmo_digest_of("{}", 2, &empty), 0);
+	assert_int_equal(llmo_digest_of(sig, sizeof(sig), &sd), 0);
+	assert_int_equal(llmo_reg_client_blob_push_mem(client, "models/m", &empty, "{}", 2, &err), 0);
+	assert_int_equal(llmo_reg_client_blob_push_mem(client, "models/m", &sd, sig, sizeof(sig),
+						       &err),
+			 0);
+	n = snprintf(body, sizeof(body),
+		     "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"artifactType\":\"%s\","
+		     "\"config\":{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":2},"
+		     "\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%d}],"
+		     "\"subject\":{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu},"
+		     "\"annotations\":{\"%s\":\"%s\"}}",
+		     LLMO_OCI_MANIFEST, LLMO_SIG_ARTIFACT_TYPE, LLMO_OCI_EMPTY,
+		     llmo_digest_str(&empty, es), LLMO_SIG_MEDIA_TYPE, llmo_digest_str(&sd, ss),
+		     LLMO_SIG_LEN, LLMO_OCI_MANIFEST, llmo_digest_str(&manifest_d, ms),
+		     manifest_len, LLMO_SIG_KEY_ANNOTATION, llmo_sig_key_id(k));
+	assert_int_equal(llmo_digest_of(body, (size_t)n, &ad), 0);
+	if (llmo_reg_client_manifest_put(client, "models/m", llmo_digest_str(&ad, es),
+					 LLMO_OCI_MANIFEST, body, (size_t)n, NULL, &err))
+		fail_msg("signature push: %s", err.msg);
+	llmo_sig_key_free(k);
+}
+
+/* Fetches models/m:1 requiring a signature by the key called name of keys. */
+static int fetch_signed_by(const char *keys, const char *name, struct llmo_error *err)
+{
+	struct llmo_fetch_opts fo = {.cache_dir = cache, .client = client, .repo = "models/m",
+				     .ref = "1", .require_signature = true, .key_name = name};
+	struct llmo_sig_key *k = NULL;
+	struct llmo_digest d;
+	char path[PATH_MAX], mdir[PATH_MAX];
+	int rc;
+
+	assert_int_equal(llmo_model_key_find(keys, name, path, sizeof(path), err), 0);
+	assert_int_equal(llmo_sig_key_load(path, false, &k, err), 0);
+	fo.keys = &k;
+	fo.nkeys = 1;
+	rc = llmo_fetch(&fo, mdir, &d, err);
+	if (!rc)
+		assert_weights(mdir);
+	llmo_sig_key_free(k);
+	return rc;
+}
+
+static void test_fetch_key_ref(void **state)
+{
+	static const char *const names[] = {"release", "other"};
+	struct llmo_error err = {0};
+	struct llmo_sig_key *other = NULL;
+	char keys[PATH_MAX], p[PATH_MAX];
+
+	(void)state;
+	make_keys(keys, sizeof(keys), names, 2);
+	snprintf(p, sizeof(p), "%s/other.pub", keys);
+	assert_int_equal(llmo_sig_key_load(p, false, &other, &err), 0);
+	/* unsigned: refused, naming the key asked for */
+	assert_int_equal(fetch_signed_by(keys, "release", &err), LLMO_EDENIED);
+	assert_non_null(strstr(err.msg, "signature.keyRef: the model must be signed by the key "
+					"called release (sha256:"));
+	assert_non_null(strstr(err.msg, "0 signatures"));
+	snprintf(p, sizeof(p), "%s/models", cache);
+	assert_int_equal(access(p, F_OK), -1); /* refused before a byte was fetched */
+	/* signed by release: fetched; other, also trusted, did not sign: refused, named */
+	snprintf(p, sizeof(p), "%s/release.key", keys);
+	sign_model(p);
+	if (fetch_signed_by(keys, "release", &err))
+		fail_msg("fetch signed by release: %s", err.msg);
+	assert_int_equal(fetch_signed_by(keys, "other", &err), LLMO_EDENIED);
+	assert_non_null(strstr(err.msg, "the key called other ("));
+	assert_non_null(strstr(err.msg, llmo_sig_key_id(other)));
+	assert_non_null(strstr(err.msg, "1 signatures"));
+	llmo_sig_key_free(other);
+}
+
 /* A complete cached model HEX of size bytes, last used sec_ago; returns its bytes on disk. */
 static uint64_t cached_model(const char *hex, const char *name, const char *version, size_t size,
 			 int64_t sec_ago)
@@ -335,6 +506,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tampered_blob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_lru, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_key_ref, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
