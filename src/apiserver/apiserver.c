@@ -226,15 +226,17 @@ void llmo__flush(struct llmo_apiserver *srv)
 }
 
 /*
- * After a failed commit the served custom resources may follow a CRD write
- * that was rolled back: they are read again from the committed CRDs. Only
- * between requests, since a request being handled points at them.
+ * After a CRD write's batch commits, or a commit fails (the write was
+ * rolled back), the served custom resources are read again from the
+ * committed CRDs. Only between requests, since a request being handled
+ * points at them, and never while a batch is open: the store would show
+ * its uncommitted writes.
  */
 static void resync_crds(struct llmo_apiserver *srv)
 {
 	struct llmo_error err = {0};
 
-	if (!srv->crds_stale)
+	if (!srv->crds_stale || srv->batch_open)
 		return;
 	srv->crds_stale = false;
 	if (llmo__crd_sync(srv, &err))

@@ -103,7 +103,8 @@ struct llmo_apiserver {
 	struct event *flush_ev;
 	LLMO_VEC(struct llmo__pending) pending;
 	struct llmo__current current;
-	bool crds_stale; /* a commit failed: the served CRDs are re-read between requests */
+	/* the served CRDs are re-read between requests: a CRD write's batch committed or failed */
+	bool crds_stale;
 	int64_t started_ms;
 	/* counters for /metrics */
 	uint64_t requests_total;

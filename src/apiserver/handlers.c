@@ -538,11 +538,21 @@ static int check_crd(const json_t *crd, struct llmo_errlist *errs)
 
 /* ---- writes ---- */
 
+/*
+ * A CRD write changes what is served (discovery, OpenAPI, the custom
+ * resources' handlers). In an open batch that happens once it commits (the
+ * flush reads the committed CRDs again, then the next request sees them):
+ * until then the write may still be rolled back, and its answer waits too.
+ */
 static void after_write(struct llmo__req *r)
 {
 	struct llmo_error err = {0};
 
-	if (strcmp(r->res->store_key, CRD_KEY) == 0 && llmo__crd_sync(r->srv, &err))
+	if (strcmp(r->res->store_key, CRD_KEY) != 0)
+		return;
+	if (r->srv->batch_open)
+		r->srv->crds_stale = true;
+	else if (llmo__crd_sync(r->srv, &err))
 		llmo_log(LLMO_LOG_ERROR, LOG, "CRD sync failed", "error=\"%s\"", err.msg);
 }
 

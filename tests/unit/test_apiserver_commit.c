@@ -275,12 +275,55 @@ static void test_answers_without_the_store_go_at_once(void **state)
 	close(b);
 }
 
+/*
+ * A CRD created in a batch is served (discovery, its resources) only once
+ * the batch commits: a discovery request of the same loop pass does not see
+ * it, nor does any request after a commit that failed.
+ */
+static void test_crd_served_after_commit(void **state)
+{
+	static const char crd[] =
+		"{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+		"\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+		"\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\","
+		"\"kind\":\"Widget\",\"listKind\":\"WidgetList\"},\"versions\":[{\"name\":\"v1\","
+		"\"served\":true,\"storage\":true,\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\","
+		"\"x-kubernetes-preserve-unknown-fields\":true}}}]}}";
+	static const char crds[] = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+	struct fixture *f = *state;
+	char body[ANSWER_MAX];
+	int a = conn_open(f), b = conn_open(f);
+
+	connected(f, a);
+	connected(f, b);
+	/* the commit fails: never served */
+	llmo_store_fail_next_commit(f->srv->store, LLMO_EIO);
+	send_request(f, a, "POST", crds, crd);
+	send_request(f, b, "GET", "/apis/example.com/v1", NULL);
+	assert_int_equal(read_answer(f, b, body, sizeof(body)), 404);
+	assert_int_equal(read_answer(f, a, body, sizeof(body)), 500);
+	send_request(f, b, "GET", "/apis/example.com/v1", NULL);
+	assert_int_equal(read_answer(f, b, body, sizeof(body)), 404);
+
+	/* it commits: not served in its own loop pass, served from the next request on */
+	send_request(f, a, "POST", crds, crd);
+	send_request(f, b, "GET", "/apis/example.com/v1", NULL);
+	assert_int_equal(read_answer(f, b, body, sizeof(body)), 404);
+	assert_int_equal(read_answer(f, a, body, sizeof(body)), 201);
+	send_request(f, b, "GET", "/apis/example.com/v1", NULL);
+	assert_int_equal(read_answer(f, b, body, sizeof(body)), 200);
+	assert_non_null(strstr(body, "\"name\":\"widgets\""));
+	close(a);
+	close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_answers_wait_for_the_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answers_without_the_store_go_at_once, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_crd_served_after_commit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
