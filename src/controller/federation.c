@@ -684,6 +684,10 @@ static int put_object(struct fed_cluster *k, const struct llmo_kube_resource *r,
 		return rc;
 	json_object_set(json_object_get(obj, "metadata"), "resourceVersion",
 			json_object_get(json_object_get(cur, "metadata"), "resourceVersion"));
+	/* the member's controller owns the finalizers (its cleanup of the replicas) */
+	if (json_object_get(json_object_get(cur, "metadata"), "finalizers"))
+		json_object_set(json_object_get(obj, "metadata"), "finalizers",
+				json_object_get(json_object_get(cur, "metadata"), "finalizers"));
 	rc = llmo_kube_update(k->client, r, ns, obj, NULL, err);
 	json_decref(cur);
 	return rc;
