@@ -717,6 +717,33 @@ static int tls_condition(struct wl *s, json_t *conds)
 				   s->tls_msg, s->generation);
 }
 
+/*
+ * The labels of a replica of version but the template hash and the track
+ * (new object; NULL when out of memory).
+ */
+static json_t *replica_labels(const struct wl *s, const char *version)
+{
+	const char *qos = llmo_kube_str(s->w, "spec", "qosClass");
+	json_t *labels = json_object();
+	char lv[64];
+	int rc = labels ? 0 : LLMO_ENOMEM;
+
+	label_value(s->name, lv);
+	rc = rc ? rc : json_object_set_new(labels, LLMO_LABEL_WORKLOAD, json_string(lv));
+	label_value(llmo_kube_str(s->w, "spec", "modelName"), lv);
+	rc = rc ? rc : json_object_set_new(labels, LLMO_LABEL_MODEL, json_string(lv));
+	label_value(version, lv);
+	rc = rc ? rc : json_object_set_new(labels, LLMO_LABEL_VERSION, json_string(lv));
+	if (qos)
+		rc = rc ? rc : json_object_set_new(labels, "llm.orchestrator.io/qos", json_string(qos));
+	rc = rc ? rc : llmo__security_pod_labels(json_object_get(s->w, "spec"), labels);
+	if (rc) {
+		json_decref(labels);
+		return NULL;
+	}
+	return labels;
+}
+
 /* The Kubernetes toleration object of a spec.placement.tolerations entry (same shape). */
 static int build_template(struct wl *s, struct track *t)
 {
@@ -727,10 +754,9 @@ static int build_template(struct wl *s, struct track *t)
 	json_t *container = NULL, *env, *e, *req, *lim, *labels, *annotations, *spec, *pod;
 	const char *health = json_string_value(json_object_get(rt, "healthPath"));
 	json_int_t port = json_integer_value(json_object_get(rt, "port"));
-	const char *qos = json_string_value(json_object_get(wspec, "qosClass"));
 	const char *gpu_type = llmo_kube_str(wspec, "resources", "gpuType");
 	int64_t res[R_N];
-	char lv[64], portstr[16];
+	char portstr[16];
 	size_t i;
 	char *text;
 	int rc = 0;
@@ -804,19 +830,9 @@ static int build_template(struct wl *s, struct track *t)
 	if (json_array_size(json_object_get(rt, "args")))
 		json_object_set(container, "args", json_object_get(rt, "args"));
 
-	labels = json_object();
-	label_value(s->name, lv);
-	json_object_set_new(labels, LLMO_LABEL_WORKLOAD, json_string(lv));
-	label_value(llmo_kube_str(s->w, "spec", "modelName"), lv);
-	json_object_set_new(labels, LLMO_LABEL_MODEL, json_string(lv));
-	label_value(t->version, lv);
-	json_object_set_new(labels, LLMO_LABEL_VERSION, json_string(lv));
-	if (qos)
-		json_object_set_new(labels, "llm.orchestrator.io/qos", json_string(qos));
-	if ((rc = llmo__security_pod_labels(wspec, labels))) {
-		json_decref(labels);
+	if (!(labels = replica_labels(s, t->version))) {
 		json_decref(container);
-		return rc;
+		return LLMO_ENOMEM;
 	}
 	annotations = json_object();
 	if (json_array_size(json_object_get(rt, "localCommand"))) {
@@ -2606,7 +2622,7 @@ static void unschedulable_message(const struct wl *s, char *msg, size_t n)
 /*
  * NetworkPoliciesApplied (for a workload naming NetworkPolicies): checked
  * against the labels of every track's template, or, with no template yet
- * (the model is not resolved), the labels that do not depend on it.
+ * (the model is not resolved), those a replica of spec.modelVersion would get.
  */
 static int netpol_condition(struct wl *s, json_t *conds)
 {
@@ -2622,15 +2638,8 @@ static int netpol_condition(struct wl *s, json_t *conds)
 		if (s->tracks[k].tmpl)
 			labels[n++] = json_object_get(meta(s->tracks[k].tmpl), "labels");
 	if (!n) {
-		char lv[64];
-
-		own = json_object();
-		label_value(s->name, lv);
-		if (!own || json_object_set_new(own, LLMO_LABEL_WORKLOAD, json_string(lv)) ||
-		    llmo__security_pod_labels(json_object_get(s->w, "spec"), own)) {
-			json_decref(own);
+		if (!(own = replica_labels(s, llmo_kube_str(s->w, "spec", "modelVersion"))))
 			return LLMO_ENOMEM;
-		}
 		labels[n++] = own;
 	}
 	rc = llmo__security_netpol_condition(s->c->netpols, s->w, labels, n, conds, s->generation);
