@@ -1585,6 +1585,8 @@ static const struct llmo_smp_schema smp_schemas[] = {
 	{"", "Event", smp_meta_only},
 	{"events.k8s.io", "Event", smp_meta_only},
 	{"coordination.k8s.io", "Lease", smp_meta_only},
+	/* ingress, egress and their peers have no merge keys: replaced whole */
+	{"networking.k8s.io", "NetworkPolicy", smp_meta_only},
 };
 
 const struct llmo_smp_schema *llmo_smp_schema_for(const char *group, const char *kind)

@@ -678,6 +678,8 @@ void llmo_rbac_forbidden_message(const struct llmo_user *user, const struct llmo
 	"{\"apiGroups\":[\"apps\"],\"resources\":[\"daemonsets\",\"daemonsets/status\","           \
 	"\"deployments\",\"deployments/scale\",\"deployments/status\"],\"verbs\":[" RO "]},"        \
 	"{\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[" RO "]}," \
+	"{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"networkpolicies\"],"             \
+	"\"verbs\":[" RO "]},"                                                                    \
 	"{\"apiGroups\":[\"llm.orchestrator.io\"],\"resources\":[\"*\"],\"verbs\":[" RO "]}"
 #define EDIT_RULES                                                                                \
 	"{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"endpoints\","                       \
@@ -687,6 +689,8 @@ void llmo_rbac_forbidden_message(const struct llmo_user *user, const struct llmo
 	"{\"apiGroups\":[\"apps\"],\"resources\":[\"daemonsets\",\"deployments\","                 \
 	"\"deployments/scale\"],\"verbs\":[" RW "]},"                                             \
 	"{\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[" RW "]}," \
+	"{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"networkpolicies\"],"             \
+	"\"verbs\":[" RW "]},"                                                                    \
 	"{\"apiGroups\":[\"llm.orchestrator.io\"],\"resources\":[\"*\"],\"verbs\":[" RW "]}"
 #define ADMIN_RULES                                                                               \
 	"{\"apiGroups\":[\"rbac.authorization.k8s.io\"],\"resources\":[\"roles\","                 \

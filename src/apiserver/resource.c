@@ -26,6 +26,9 @@ static const struct builtin builtins[] = {
 	{"", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", true,
 	 "pvc", NULL, LLMO_SUB_STATUS},
 	{"coordination.k8s.io", "v1", "leases", "lease", "Lease", true, NULL, NULL, 0},
+	/* stored only, for llmo's controller to check (nothing enforces them on one machine) */
+	{"networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true,
+	 "netpol", NULL, 0},
 	{"apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
 	 "CustomResourceDefinition", false, "crd,crds", NULL, LLMO_SUB_STATUS},
 	{"apps", "v1", "deployments", "deployment", "Deployment", true, "deploy", "all",

@@ -34,7 +34,8 @@ const char *llmo__split_key(const char *key, char *ns, size_t n)
 bool llmo__ctrl_synced(const struct llmo_controller *c)
 {
 	return llmo_informer_synced(c->workloads) && llmo_informer_synced(c->models) &&
-	       llmo_informer_synced(c->pods) && llmo_informer_synced(c->services);
+	       llmo_informer_synced(c->pods) && llmo_informer_synced(c->services) &&
+	       llmo_informer_synced(c->netpols);
 }
 
 json_t *llmo__obj_ref(const json_t *obj, const char *api_version, const char *kind)
@@ -236,6 +237,27 @@ static void owned_delete(void *ctx, json_t *obj)
 	on_owned(ctx, obj);
 }
 
+/* A NetworkPolicy changed: the workloads of its namespace may name it (NetworkPoliciesApplied). */
+static void on_netpol(struct llmo_controller *c, const json_t *obj)
+{
+	enqueue_ns(c, c->workloads, c->wq, llmo_kube_str(obj, "metadata", "namespace"));
+}
+
+static void netpol_add(void *ctx, json_t *obj)
+{
+	on_netpol(ctx, obj);
+}
+
+static void netpol_update(void *ctx, json_t *old_obj, json_t *new_obj)
+{
+	on_netpol(ctx, new_obj);
+}
+
+static void netpol_delete(void *ctx, json_t *obj)
+{
+	on_netpol(ctx, obj);
+}
+
 /* ---- leader election ---- */
 
 static void requeue_everything(struct llmo_controller *c)
@@ -378,6 +400,8 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 							      model_delete};
 	static const struct llmo_informer_handlers owned_h = {owned_add, owned_update,
 							      owned_delete};
+	static const struct llmo_informer_handlers netpol_h = {netpol_add, netpol_update,
+							       netpol_delete};
 	struct llmo_controller *c;
 	char host[256], id[320];
 	int rc = 0;
@@ -505,6 +529,11 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	if (!rc)
 		rc = llmo_informer_new(client, &llmo_kube_services, NULL, LLMO_LABEL_WORKLOAD, base,
 				       &owned_h, c, &c->services, err);
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_networkpolicies, NULL, NULL, base,
+				       &netpol_h, c, &c->netpols, err);
+	if (!rc)
+		rc = llmo_informer_set_transform(c->netpols, llmo__netpol_transform, NULL, err);
 	/* the node families of /metrics: no handlers, read at a scrape; none when not served */
 	if (!rc && opts->metrics_host)
 		rc = llmo_informer_new(client, &llmo_kube_nodes, NULL, NULL, base, NULL, NULL,
@@ -549,8 +578,8 @@ out:
 int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 {
 	/* the metric caches are NULL when /metrics is not served */
-	struct llmo_informer *infs[] = {c->models, c->workloads, c->pods,
-					c->services, c->metric_nodes, c->metric_pods};
+	struct llmo_informer *infs[] = {c->models, c->workloads, c->pods,     c->services,
+					c->netpols, c->metric_nodes, c->metric_pods};
 	int rc = 0;
 
 	if (c->started)
@@ -623,6 +652,7 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo_informer_free(c->models);
 	llmo_informer_free(c->pods);
 	llmo_informer_free(c->services);
+	llmo_informer_free(c->netpols);
 	llmo_informer_free(c->metric_nodes);
 	llmo_informer_free(c->metric_pods);
 	llmo_workqueue_free(c->wq);

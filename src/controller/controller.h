@@ -84,6 +84,20 @@ struct llmo_controller;
 #define LLMO_FINALIZER "llm.orchestrator.io/cleanup"
 /* The container's name in every replica. */
 #define LLMO_CONTAINER_NAME "model-server"
+/*
+ * Node labels spec.security.complianceLevel and dataClassification require
+ * (a required node affinity in every replica): strict runs on nodes labelled
+ * strict or enterprise, enterprise on enterprise; internal data on nodes
+ * labelled internal or confidential, confidential on confidential.
+ */
+#define LLMO_NODE_LABEL_COMPLIANCE "llm.orchestrator.io/compliance-level"
+#define LLMO_NODE_LABEL_DATA_CLASS "llm.orchestrator.io/data-classification"
+/*
+ * Prefix of the pod label each name in spec.security.networkPolicies gives
+ * the replicas ("policy.llm.orchestrator.io/NAME": "true"), for the
+ * NetworkPolicy's podSelector to select them by.
+ */
+#define LLMO_LABEL_POLICY_PREFIX "policy.llm.orchestrator.io/"
 
 /* Replica replacement backoff: first delay, doubling per failure, reset after quiet. */
 #define LLMO_CONTROLLER_BACKOFF_MS 10000L

@@ -62,6 +62,7 @@ struct llmo_controller {
 	bool leader_election;
 	long backoff_base_ms, backoff_max_ms;
 	struct llmo_informer *workloads, *models, *pods, *services;
+	struct llmo_informer *netpols; /* NetworkPolicies, trimmed (llmo__netpol_transform) */
 	/*
 	 * Every Node and every Pod (not only the workloads'), trimmed to what
 	 * the node families of /metrics read (node_metrics.c), so that a scrape
@@ -155,6 +156,30 @@ int llmo__model_signature_annotations(const json_t *mspec, json_t *annotations);
 void llmo__bench_model(struct llmo_controller *c, const char *key, const json_t *model, bool ok);
 void llmo__bench_forget(struct llmo_controller *c, const char *key);
 void llmo__bench_release_all(struct llmo_controller *c);
+/*
+ * spec.security (security.c). llmo__node_affinity_require adds req (a
+ * NodeSelectorRequirement, stolen) to member ("matchExpressions" or
+ * "matchFields") of every required nodeSelectorTerm of podspec, making the
+ * first term when there is none, so that it holds with whatever was
+ * required before. llmo__security_node_affinity adds the node labels
+ * complianceLevel and dataClassification require (controller.h);
+ * llmo__security_pod_labels the policy.llm.orchestrator.io/NAME labels of
+ * networkPolicies. llmo__security_netpol_condition appends
+ * NetworkPoliciesApplied to conds for a workload that names NetworkPolicies
+ * (nothing otherwise): True when each one exists in netpols' cache (NULL:
+ * none exist) and its podSelector selects each of labels[0..n) (the
+ * replicas' template labels). llmo__netpol_transform trims a cached
+ * NetworkPolicy to what that reads.
+ */
+int llmo__node_affinity_require(json_t *podspec, const char *member, json_t *req);
+int llmo__security_node_affinity(const json_t *wspec, json_t *podspec);
+/* What llmo__security_node_affinity requires, as text for a message ("" for nothing). */
+void llmo__security_node_needs(const json_t *wspec, char *out, size_t n);
+int llmo__security_pod_labels(const json_t *wspec, json_t *labels);
+int llmo__security_netpol_condition(const struct llmo_informer *netpols, const json_t *w,
+				    const json_t *const *labels, size_t nlabels, json_t *conds,
+				    json_int_t generation);
+json_t *llmo__netpol_transform(void *ctx, const json_t *np);
 /* The node lifecycle check (nodes.c), a libevent timer callback; arg is the controller. */
 void llmo__nodes_check(evutil_socket_t fd, short what, void *arg);
 

@@ -83,6 +83,8 @@ struct wl {
 	/* classification of the pods */
 	int active, ready, updated, updated_ready, old_active, old_ready, terminating, unhealthy,
 		starting;
+	int unschedulable;	  /* of starting: the scheduler found no node for them */
+	char unsched_msg[MSG_MAX]; /* the scheduler's reason for one of them */
 	char crash_msg[MSG_MAX];
 	bool backoff;
 	int64_t backoff_left_ms;
@@ -140,6 +142,11 @@ static void event(struct wl *s, const char *type, const char *reason, const char
 }
 
 /* ---- pods ---- */
+
+static bool str_is(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
 
 static bool pod_draining(const json_t *pod)
 {
@@ -710,6 +717,33 @@ static int tls_condition(struct wl *s, json_t *conds)
 				   s->tls_msg, s->generation);
 }
 
+/*
+ * The labels of a replica of version but the template hash and the track
+ * (new object; NULL when out of memory).
+ */
+static json_t *replica_labels(const struct wl *s, const char *version)
+{
+	const char *qos = llmo_kube_str(s->w, "spec", "qosClass");
+	json_t *labels = json_object();
+	char lv[64];
+	int rc = labels ? 0 : LLMO_ENOMEM;
+
+	label_value(s->name, lv);
+	rc = rc ? rc : json_object_set_new(labels, LLMO_LABEL_WORKLOAD, json_string(lv));
+	label_value(llmo_kube_str(s->w, "spec", "modelName"), lv);
+	rc = rc ? rc : json_object_set_new(labels, LLMO_LABEL_MODEL, json_string(lv));
+	label_value(version, lv);
+	rc = rc ? rc : json_object_set_new(labels, LLMO_LABEL_VERSION, json_string(lv));
+	if (qos)
+		rc = rc ? rc : json_object_set_new(labels, "llm.orchestrator.io/qos", json_string(qos));
+	rc = rc ? rc : llmo__security_pod_labels(json_object_get(s->w, "spec"), labels);
+	if (rc) {
+		json_decref(labels);
+		return NULL;
+	}
+	return labels;
+}
+
 /* The Kubernetes toleration object of a spec.placement.tolerations entry (same shape). */
 static int build_template(struct wl *s, struct track *t)
 {
@@ -720,10 +754,9 @@ static int build_template(struct wl *s, struct track *t)
 	json_t *container = NULL, *env, *e, *req, *lim, *labels, *annotations, *spec, *pod;
 	const char *health = json_string_value(json_object_get(rt, "healthPath"));
 	json_int_t port = json_integer_value(json_object_get(rt, "port"));
-	const char *qos = json_string_value(json_object_get(wspec, "qosClass"));
 	const char *gpu_type = llmo_kube_str(wspec, "resources", "gpuType");
 	int64_t res[R_N];
-	char lv[64], portstr[16];
+	char portstr[16];
 	size_t i;
 	char *text;
 	int rc = 0;
@@ -797,15 +830,10 @@ static int build_template(struct wl *s, struct track *t)
 	if (json_array_size(json_object_get(rt, "args")))
 		json_object_set(container, "args", json_object_get(rt, "args"));
 
-	labels = json_object();
-	label_value(s->name, lv);
-	json_object_set_new(labels, LLMO_LABEL_WORKLOAD, json_string(lv));
-	label_value(llmo_kube_str(s->w, "spec", "modelName"), lv);
-	json_object_set_new(labels, LLMO_LABEL_MODEL, json_string(lv));
-	label_value(t->version, lv);
-	json_object_set_new(labels, LLMO_LABEL_VERSION, json_string(lv));
-	if (qos)
-		json_object_set_new(labels, "llm.orchestrator.io/qos", json_string(qos));
+	if (!(labels = replica_labels(s, t->version))) {
+		json_decref(container);
+		return LLMO_ENOMEM;
+	}
 	annotations = json_object();
 	if (json_array_size(json_object_get(rt, "localCommand"))) {
 		text = llmo_json_dump_compact(json_object_get(rt, "localCommand"));
@@ -864,6 +892,13 @@ static int build_template(struct wl *s, struct track *t)
 		json_object_set(spec, "nodeSelector", json_object_get(placement, "nodeSelector"));
 	if (spec && json_array_size(json_object_get(placement, "tolerations")))
 		json_object_set(spec, "tolerations", json_object_get(placement, "tolerations"));
+	/* nothing is added for basic/public (or unset): such templates keep their hash */
+	if (spec && (rc = llmo__security_node_affinity(wspec, spec))) {
+		json_decref(spec);
+		json_decref(labels);
+		json_decref(annotations);
+		return rc;
+	}
 	pod = json_pack("{s:s, s:s, s:{s:o, s:o}, s:o}", "apiVersion", "v1", "kind", "Pod",
 			"metadata", "labels", labels, "annotations", annotations, "spec", spec);
 	if (!pod)
@@ -907,23 +942,22 @@ static int build_template(struct wl *s, struct track *t)
 
 /*
  * The replacement of a migration: marked with the replica it replaces, and
- * kept off that replica's node by a required node affinity (the template
- * has none of its own: placement is a nodeSelector).
+ * kept off that replica's node by a required node affinity, added to what
+ * the template requires (spec.security's node labels).
  */
 static int mark_migration(json_t *pod, const json_t *src)
 {
 	const char *node = llmo_kube_str(src, "spec", "nodeName");
 	char since[32];
-	json_t *aff;
+	int rc;
 
 	snprintf(since, sizeof(since), "%" PRId64, llmo_clock_wall_ms());
-	aff = json_pack("{s:{s:{s:[{s:[{s:s, s:s, s:[s]}]}]}}}", "nodeAffinity",
-			"requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms",
-			"matchFields", "key", "metadata.name", "operator", "NotIn", "values", node);
-	if (!aff)
-		return LLMO_ENOMEM;
-	if (json_object_set_new(json_object_get(pod, "spec"), "affinity", aff) ||
-	    json_object_set_new(json_object_get(meta(pod), "annotations"),
+	rc = llmo__node_affinity_require(json_object_get(pod, "spec"), "matchFields",
+					 json_pack("{s:s, s:s, s:[s]}", "key", "metadata.name",
+						   "operator", "NotIn", "values", node));
+	if (rc)
+		return rc;
+	if (json_object_set_new(json_object_get(meta(pod), "annotations"),
 				LLMO_ANNOTATION_MIGRATION_OF,
 				json_string(llmo_kube_str(src, "metadata", "name"))) ||
 	    json_object_set_new(json_object_get(meta(pod), "annotations"),
@@ -1759,12 +1793,28 @@ static int pod_track(const struct wl *s, const json_t *pod)
 	return -1;
 }
 
+/* Counts pod when the scheduler marked it Unschedulable, keeping its message. */
+static void pod_unschedulable(struct wl *s, const json_t *pod)
+{
+	const json_t *c = llmo_kube_condition(pod, "PodScheduled");
+	const char *msg = json_string_value(json_object_get(c, "message"));
+
+	if (!c || llmo_kube_str(pod, "spec", "nodeName") ||
+	    !str_is(json_string_value(json_object_get(c, "status")), "False") ||
+	    !str_is(json_string_value(json_object_get(c, "reason")), "Unschedulable"))
+		return;
+	if (!s->unschedulable++ && msg)
+		snprintf(s->unsched_msg, sizeof(s->unsched_msg), "%s", msg);
+}
+
 static void classify(struct wl *s)
 {
 	for (size_t k = 0; k < s->ntracks; k++)
 		s->tracks[k].replicas = s->tracks[k].ready = 0;
 	s->active = s->ready = s->updated = s->updated_ready = s->old_active = s->old_ready = 0;
 	s->terminating = s->unhealthy = s->starting = s->draining = s->surge = 0;
+	s->unschedulable = 0;
+	s->unsched_msg[0] = '\0';
 	for (size_t i = 0; i < s->pods.len; i++) {
 		json_t *p = s->pods.items[i];
 		bool ready;
@@ -1801,6 +1851,7 @@ static void classify(struct wl *s)
 				s->unhealthy++;
 			else
 				s->starting++;
+			pod_unschedulable(s, p);
 		}
 	}
 }
@@ -2435,11 +2486,6 @@ static int put_num(json_t *obj, const char *key, double v)
 	return json_object_set_new(obj, key, json_real(round(v * 1000) / 1000)) ? LLMO_ENOMEM : 0;
 }
 
-static bool str_is(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
 /* Same keys, numbers within 2% or 0.01 of each other, other values equal; skip ignored. */
 static bool figures_close(const json_t *a, const json_t *b, const char *skip)
 {
@@ -2557,6 +2603,50 @@ static int scale_status(const struct wl *s, json_t *st)
 	return 0;
 }
 
+/*
+ * The Ready message while replicas wait for a node: how many, the
+ * scheduler's reason, and what spec.security requires of a node (the
+ * scheduler's message cannot say which of its affinity terms failed).
+ */
+static void unschedulable_message(const struct wl *s, char *msg, size_t n)
+{
+	char needs[MSG_MAX / 2];
+
+	llmo__security_node_needs(json_object_get(s->w, "spec"), needs, sizeof(needs));
+	snprintf(msg, n, "%d/%" PRId64 " replicas ready, %d unschedulable: %s%s%s%s", s->ready,
+		 s->desired, s->unschedulable, s->unsched_msg[0] ? s->unsched_msg : "no node fits",
+		 needs[0] ? " (spec.security requires node labels " : "", needs,
+		 needs[0] ? ")" : "");
+}
+
+/*
+ * NetworkPoliciesApplied (for a workload naming NetworkPolicies): checked
+ * against the labels of every track's template, or, with no template yet
+ * (the model is not resolved), those a replica of spec.modelVersion would get.
+ */
+static int netpol_condition(struct wl *s, json_t *conds)
+{
+	const json_t *labels[TRACKS_MAX];
+	json_t *own = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!json_array_size(json_object_get(
+		    json_object_get(json_object_get(s->w, "spec"), "security"), "networkPolicies")))
+		return 0;
+	for (size_t k = 0; k < s->ntracks; k++)
+		if (s->tracks[k].tmpl)
+			labels[n++] = json_object_get(meta(s->tracks[k].tmpl), "labels");
+	if (!n) {
+		if (!(own = replica_labels(s, llmo_kube_str(s->w, "spec", "modelVersion"))))
+			return LLMO_ENOMEM;
+		labels[n++] = own;
+	}
+	rc = llmo__security_netpol_condition(s->c->netpols, s->w, labels, n, conds, s->generation);
+	json_decref(own);
+	return rc;
+}
+
 static json_t *build_status(struct wl *s)
 {
 	json_t *conds = json_array(), *st;
@@ -2584,13 +2674,16 @@ static json_t *build_status(struct wl *s)
 			 "%" PRId64 "/%" PRId64 " replicas ready (%" PRId64 "/%" PRId64
 			 " in other clusters)",
 			 all_ready, all_desired, s->fed.remote_ready, s->fed.remote_wanted);
+	else if (s->unschedulable && !ready)
+		unschedulable_message(s, msg, sizeof(msg));
 	else
 		snprintf(msg, sizeof(msg), "%d/%" PRId64 " replicas ready", s->ready, s->desired);
 	rc = llmo__condition_set(conds, s->w, "Ready", ready,
-				 !s->model      ? "ModelNotResolved"
-				 : all_desired == 0 ? "ScaledToZero"
-				 : ready	  ? "ReplicasReady"
-						  : "ReplicasNotReady",
+				 !s->model		       ? "ModelNotResolved"
+				 : all_desired == 0	       ? "ScaledToZero"
+				 : ready		       ? "ReplicasReady"
+				 : s->unschedulable	       ? "ReplicasUnschedulable"
+							       : "ReplicasNotReady",
 				 msg, s->generation);
 	/* Progressing */
 	if (!s->model) {
@@ -2615,6 +2708,9 @@ static json_t *build_status(struct wl *s)
 							   : "WaitingForReplicas";
 		snprintf(msg, sizeof(msg), "%d/%" PRId64 " replicas ready, %d starting", s->ready,
 			 s->desired, s->starting);
+		if (s->unschedulable)
+			snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+				 " (%d unschedulable)", s->unschedulable);
 	}
 	if (!rc)
 		rc = llmo__condition_set(conds, s->w, "Progressing", !s->backoff && s->model,
@@ -2646,6 +2742,8 @@ static json_t *build_status(struct wl *s)
 		rc = throughput_condition(s, conds, all_ready);
 	if (!rc)
 		rc = tls_condition(s, conds);
+	if (!rc)
+		rc = netpol_condition(s, conds);
 	if (!rc && (s->scale.active || s->scale.reason[0])) {
 		const char *why = !s->scale.active     ? "AutoscalingOff"
 				  : s->scale.limited ? "Limited"

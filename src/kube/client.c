@@ -36,6 +36,8 @@ const struct llmo_kube_resource llmo_kube_configmaps = {"", "v1", "configmaps", 
 const struct llmo_kube_resource llmo_kube_secrets = {"", "v1", "secrets", true};
 const struct llmo_kube_resource llmo_kube_events = {"", "v1", "events", true};
 const struct llmo_kube_resource llmo_kube_leases = {"coordination.k8s.io", "v1", "leases", true};
+const struct llmo_kube_resource llmo_kube_networkpolicies = {"networking.k8s.io", "v1",
+							      "networkpolicies", true};
 const struct llmo_kube_resource llmo_kube_llmworkloads = {"llm.orchestrator.io", "v1",
 							  "llmworkloads", true};
 const struct llmo_kube_resource llmo_kube_llmmodels = {"llm.orchestrator.io", "v1", "llmmodels",

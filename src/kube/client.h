@@ -61,6 +61,7 @@ extern const struct llmo_kube_resource llmo_kube_configmaps;
 extern const struct llmo_kube_resource llmo_kube_secrets;
 extern const struct llmo_kube_resource llmo_kube_events;
 extern const struct llmo_kube_resource llmo_kube_leases;
+extern const struct llmo_kube_resource llmo_kube_networkpolicies;
 extern const struct llmo_kube_resource llmo_kube_llmworkloads;
 extern const struct llmo_kube_resource llmo_kube_llmmodels;
 

@@ -29,6 +29,7 @@
 #include "controller/controller.h"
 #include "controller/controller_int.h"
 #include "kube/leader.h"
+#include "scheduler/filter.h"
 #include "kube_fixture.h"
 #include "registry/fetch.h"
 #include "test_fs.h"
@@ -2618,6 +2619,297 @@ static void test_node_metrics_from_caches(void **state)
 	fixture_stop(&f);
 }
 
+/* ---- spec.security ---- */
+
+/* The required nodeSelectorTerms of a pod (or its spec), or NULL. */
+static json_t *required_terms(const json_t *podspec)
+{
+	return json_object_get(
+		json_object_get(json_object_get(json_object_get(podspec, "affinity"),
+						"nodeAffinity"),
+				"requiredDuringSchedulingIgnoredDuringExecution"),
+		"nodeSelectorTerms");
+}
+
+static json_t *node_labelled(const char *compliance, const char *data_class)
+{
+	json_t *labels = json_object();
+
+	if (compliance)
+		json_object_set_new(labels, LLMO_NODE_LABEL_COMPLIANCE, json_string(compliance));
+	if (data_class)
+		json_object_set_new(labels, LLMO_NODE_LABEL_DATA_CLASS, json_string(data_class));
+	return json_pack("{s:{s:s, s:o}}", "metadata", "name", "n", "labels", labels);
+}
+
+/* Whether the scheduler's filter lets a replica of wspec's template on that node. */
+static bool fits(const json_t *wspec, const char *compliance, const char *data_class)
+{
+	json_t *pod = json_pack("{s:{}}", "spec"), *node = node_labelled(compliance, data_class);
+	bool ok;
+
+	assert_int_equal(llmo__security_node_affinity(wspec, json_object_get(pod, "spec")), 0);
+	ok = llmo_sched_node_selected(pod, node);
+	json_decref(pod);
+	json_decref(node);
+	return ok;
+}
+
+/*
+ * complianceLevel and dataClassification as the scheduler sees them: each
+ * level runs on nodes labelled with it or a stricter one; basic and public
+ * (and nothing) constrain nothing; both together must both hold.
+ */
+static void test_security_levels_schedule(void **state)
+{
+	json_t *w;
+
+	(void)state;
+	w = json_pack("{s:{s:s}}", "security", "complianceLevel", "strict");
+	assert_false(fits(w, NULL, NULL));
+	assert_false(fits(w, "basic", NULL));
+	assert_true(fits(w, "strict", NULL));
+	assert_true(fits(w, "enterprise", NULL));
+	json_decref(w);
+	w = json_pack("{s:{s:s}}", "security", "complianceLevel", "enterprise");
+	assert_false(fits(w, "strict", NULL));
+	assert_true(fits(w, "enterprise", NULL));
+	json_decref(w);
+	w = json_pack("{s:{s:s, s:s}}", "security", "complianceLevel", "basic",
+		      "dataClassification", "public");
+	assert_true(fits(w, NULL, NULL));
+	json_decref(w);
+	w = json_pack("{s:{s:s}}", "security", "dataClassification", "internal");
+	assert_false(fits(w, NULL, "public"));
+	assert_true(fits(w, NULL, "internal"));
+	assert_true(fits(w, NULL, "confidential"));
+	json_decref(w);
+	w = json_pack("{s:{s:s, s:s}}", "security", "complianceLevel", "strict",
+		      "dataClassification", "confidential");
+	assert_false(fits(w, "strict", "internal"));
+	assert_false(fits(w, NULL, "confidential"));
+	assert_true(fits(w, "enterprise", "confidential"));
+	json_decref(w);
+}
+
+/*
+ * A new requirement goes into every required term (terms are ORed, a
+ * term's requirements ANDed), so that what was required still is; with no
+ * term, one is made.
+ */
+static void test_node_affinity_require(void **state)
+{
+	json_t *spec = json_pack(
+		"{s:{s:{s:{s:[{s:[{s:s, s:s, s:[s]}]}, {s:[{s:s, s:s}]}]}}}}", "affinity",
+		"nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+		"nodeSelectorTerms", "matchExpressions", "key", "zone", "operator", "In", "values",
+		"a", "matchExpressions", "key", "gpu", "operator", "Exists");
+	json_t *empty = json_object(), *terms, *t;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(llmo__node_affinity_require(
+				 spec, "matchFields",
+				 json_pack("{s:s, s:s, s:[s]}", "key", "metadata.name", "operator",
+					   "NotIn", "values", "node-a")),
+			 0);
+	terms = required_terms(spec);
+	assert_int_equal(json_array_size(terms), 2);
+	json_array_foreach(terms, i, t) {
+		assert_int_equal(json_array_size(json_object_get(t, "matchExpressions")), 1);
+		assert_int_equal(json_array_size(json_object_get(t, "matchFields")), 1);
+		assert_string_equal(
+			json_string_value(json_array_get(
+				json_object_get(json_array_get(json_object_get(t, "matchFields"), 0),
+						"values"),
+				0)),
+			"node-a");
+	}
+	assert_int_equal(llmo__node_affinity_require(
+				 empty, "matchExpressions",
+				 json_pack("{s:s, s:s}", "key", "k", "operator", "Exists")),
+			 0);
+	assert_int_equal(json_array_size(required_terms(empty)), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(json_array_get(required_terms(empty),
+										  0),
+								   "matchExpressions"),
+						   0),
+				    "key")),
+			    "k");
+	json_decref(spec);
+	json_decref(empty);
+}
+
+/* The workload's condition of type: reason and message into n-byte buffers; false if none. */
+static bool cond_of(struct kube_fixture *f, const char *w, const char *type, char *reason,
+		    char *msg, size_t n)
+{
+	json_t *obj = NULL, *it;
+	bool found = false;
+	size_t i;
+
+	if (llmo_kube_get(f->client, &llmo_kube_llmworkloads, NS, w, &obj, NULL))
+		return false;
+	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, it) {
+		const char *t = json_string_value(json_object_get(it, "type"));
+		const char *r = json_string_value(json_object_get(it, "reason"));
+		const char *m = json_string_value(json_object_get(it, "message"));
+
+		if (t && strcmp(t, type) == 0) {
+			snprintf(reason, n, "%s", r ? r : "");
+			snprintf(msg, n, "%s", m ? m : "");
+			found = true;
+		}
+	}
+	json_decref(obj);
+	return found;
+}
+
+struct reason_want {
+	struct kube_fixture *f;
+	const char *workload, *type, *reason;
+};
+
+static bool has_reason(void *ctx)
+{
+	struct reason_want *r = ctx;
+	char reason[1024], msg[1024];
+
+	return cond_of(r->f, r->workload, r->type, reason, msg, sizeof(reason)) &&
+	       strcmp(reason, r->reason) == 0;
+}
+
+static json_t *netpol(const char *name, json_t *pod_selector)
+{
+	return json_pack("{s:s, s:s, s:{s:s}, s:{s:o, s:[s]}}", "apiVersion", "networking.k8s.io/v1",
+			 "kind", "NetworkPolicy", "metadata", "name", name, "spec", "podSelector",
+			 pod_selector, "policyTypes", "Egress");
+}
+
+/*
+ * spec.security in the replicas and the status: a required node affinity
+ * term for complianceLevel strict and dataClassification confidential, a
+ * policy.llm.orchestrator.io/NAME label per NetworkPolicy named, and
+ * NetworkPoliciesApplied: NetworkPolicyNotFound while one is missing,
+ * NetworkPolicyDoesNotSelect while one's podSelector misses the replicas,
+ * True once both select them (NetworkPolicy changes reach the workload by
+ * themselves). An unschedulable replica shows in Ready with the
+ * scheduler's message and the node labels needed. A workload without
+ * spec.security gets none of it.
+ */
+static void test_security(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c;
+	struct want w = {.f = &f, .workload = "sec", .pods = 1};
+	struct reason_want rw = {.f = &f, .workload = "sec", .type = "NetworkPoliciesApplied",
+				 .reason = "NetworkPolicyNotFound"};
+	struct llmo_error err = {0};
+	char reason[1024], msg[1024];
+	json_t *sec = workload("sec", 1), *labels, *terms, *exprs, *patch;
+	struct pods p;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	c = start_controller(&f, false, NULL);
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	json_object_set_new(json_object_get(sec, "spec"), "security",
+			    json_pack("{s:s, s:s, s:[s, s]}", "complianceLevel", "strict",
+				      "dataClassification", "confidential", "networkPolicies",
+				      "deny-egress", "audit"));
+	put(&f, &llmo_kube_llmworkloads, sec);
+	put(&f, &llmo_kube_llmworkloads, workload("plain", 1));
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+
+	list_pods(&f, "sec", &p);
+	labels = json_object_get(json_object_get(p.items[0], "metadata"), "labels");
+	assert_string_equal(json_string_value(json_object_get(
+				    labels, "policy.llm.orchestrator.io/deny-egress")),
+			    "true");
+	assert_string_equal(
+		json_string_value(json_object_get(labels, "policy.llm.orchestrator.io/audit")),
+		"true");
+	terms = required_terms(json_object_get(p.items[0], "spec"));
+	assert_int_equal(json_array_size(terms), 1);
+	exprs = json_object_get(json_array_get(terms, 0), "matchExpressions");
+	assert_int_equal(json_array_size(exprs), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(exprs, 0), "key")),
+			    LLMO_NODE_LABEL_COMPLIANCE);
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(exprs, 0), "operator")), "In");
+	assert_int_equal(json_array_size(json_object_get(json_array_get(exprs, 0), "values")), 2);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(json_array_get(exprs, 0), "values"), 0)),
+			    "strict");
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(json_array_get(exprs, 0), "values"), 1)),
+			    "enterprise");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(exprs, 1), "key")),
+			    LLMO_NODE_LABEL_DATA_CLASS);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(exprs, 1), "values")), 1);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(json_array_get(exprs, 1), "values"), 0)),
+			    "confidential");
+
+	/* the scheduler finds no node: Ready says so, with what a node needs */
+	pod_status(&f, meta_str(p.items[0], "name"), "Pending", "PodScheduled", "False",
+		   "Unschedulable");
+	json_decref(p.list);
+	rw.type = "Ready";
+	rw.reason = "ReplicasUnschedulable";
+	assert_true(run_until(f.base, has_reason, &rw, WAIT_MS));
+	assert_true(cond_of(&f, "sec", "Ready", reason, msg, sizeof(reason)));
+	assert_non_null(strstr(msg, "1 unschedulable: 0/2 nodes are available"));
+	assert_non_null(strstr(msg, LLMO_NODE_LABEL_COMPLIANCE " in (strict, enterprise), "
+				    LLMO_NODE_LABEL_DATA_CLASS " in (confidential)"));
+
+	/* neither policy exists */
+	rw.type = "NetworkPoliciesApplied";
+	rw.reason = "NetworkPolicyNotFound";
+	assert_true(run_until(f.base, has_reason, &rw, WAIT_MS));
+	assert_true(cond_of(&f, "sec", rw.type, reason, msg, sizeof(reason)));
+	assert_non_null(strstr(msg, "deny-egress, audit"));
+	/* one selects the replicas' label, the other something else */
+	put(&f, &llmo_kube_networkpolicies,
+	    netpol("deny-egress", json_pack("{s:{s:s}}", "matchLabels",
+					    "policy.llm.orchestrator.io/deny-egress", "true")));
+	put(&f, &llmo_kube_networkpolicies,
+	    netpol("audit", json_pack("{s:{s:s}}", "matchLabels", "app", "other")));
+	rw.reason = "NetworkPolicyDoesNotSelect";
+	assert_true(run_until(f.base, has_reason, &rw, WAIT_MS));
+	assert_true(cond_of(&f, "sec", rw.type, reason, msg, sizeof(reason)));
+	assert_non_null(strstr(msg, ": audit"));
+	assert_null(strstr(msg, "deny-egress"));
+	/* fixed with a matchExpression on its label: True */
+	patch = json_pack("{s:{s:{s:n, s:[{s:s, s:s}]}}}", "spec", "podSelector", "matchLabels",
+			  "matchExpressions", "key", "policy.llm.orchestrator.io/audit", "operator",
+			  "Exists");
+	if (llmo_kube_patch(f.client, &llmo_kube_networkpolicies, NS, "audit", NULL,
+			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
+		fail_msg("patch: %s", err.msg);
+	json_decref(patch);
+	rw.reason = "NetworkPoliciesSelectReplicas";
+	assert_true(run_until(f.base, has_reason, &rw, WAIT_MS));
+	{
+		struct cond cd = {.f = &f, .r = &llmo_kube_llmworkloads, .name = "sec",
+				  .path = "NetworkPoliciesApplied", .want = "True"};
+
+		assert_true(has_cond(&cd));
+	}
+
+	/* no spec.security: no affinity, no policy label, no condition */
+	w.workload = "plain";
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	list_pods(&f, "plain", &p);
+	assert_null(json_object_get(json_object_get(p.items[0], "spec"), "affinity"));
+	json_decref(p.list);
+	assert_false(cond_of(&f, "plain", "NetworkPoliciesApplied", reason, msg, sizeof(reason)));
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2643,6 +2935,9 @@ int main(void)
 		cmocka_unit_test(test_rebalance_trigger),
 		cmocka_unit_test(test_prefetch_off),
 		cmocka_unit_test(test_node_metrics_from_caches),
+		cmocka_unit_test(test_security_levels_schedule),
+		cmocka_unit_test(test_node_affinity_require),
+		cmocka_unit_test(test_security),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
