@@ -31,24 +31,28 @@ printf 'subjectAltName=DNS:chat.bench.svc\n' >"$WORK/ext"
 openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -CAcreateserial \
 	-days 1 -extfile "$WORK/ext" -out "$WORK/tls.crt" 2>/dev/null
 
-start() { # NAME ARGS...: starts a process logging to WORK/NAME.out; prints its listening URL
+start() { # NAME ARGS...: starts a process logging to WORK/NAME.out (in this shell: PIDS keeps it)
 	local name=$1; shift
 	: >"$WORK/$name.out"
 	"$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
 	PIDS+=($!)
-	wait_line "$WORK/$name.out" 's/^.* listening on //p' | head -1
 }
+url_of() { wait_line "$WORK/$1.out" 's/^.* listening on //p' | head -1; }
 SIM_ARGS=(inference-sim --port 0 --model m --ttft-base 0 --ttft-per-token 0 --itl 0 --max-batch 0)
-plain_url=$(start sim-plain "$LLMO" "${SIM_ARGS[@]}")
-tls_url=$(start sim-tls "$LLMO" "${SIM_ARGS[@]}" --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key")
+start sim-plain "$LLMO" "${SIM_ARGS[@]}"
+start sim-tls "$LLMO" "${SIM_ARGS[@]}" --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key"
+plain_url=$(url_of sim-plain)
+tls_url=$(url_of sim-tls)
 cat >"$WORK/plain.yaml" <<EOF
 models: [{name: m, endpoints: [{address: "${plain_url#http://}"}]}]
 EOF
 cat >"$WORK/tls.yaml" <<EOF
 models: [{name: m, endpoints: [{address: "${tls_url#https://}", tlsServerName: chat.bench.svc}]}]
 EOF
-gw_plain=$(start gw-plain "$LLMO" gateway --listen 127.0.0.1:0 --backends "$WORK/plain.yaml")
-gw_tls=$(start gw-tls "$LLMO" gateway --listen 127.0.0.1:0 --backends "$WORK/tls.yaml" --upstream-ca "$WORK/ca.crt")
+start gw-plain "$LLMO" gateway --listen 127.0.0.1:0 --backends "$WORK/plain.yaml"
+start gw-tls "$LLMO" gateway --listen 127.0.0.1:0 --backends "$WORK/tls.yaml" --upstream-ca "$WORK/ca.crt"
+gw_plain=$(url_of gw-plain)
+gw_tls=$(url_of gw-tls)
 
 cat >"$WORK/post.lua" <<'EOF'
 wrk.method = "POST"

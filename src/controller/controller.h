@@ -51,6 +51,12 @@ struct llmo_controller;
  */
 #define LLMO_ANNOTATION_MIGRATE "llm.orchestrator.io/migrate"
 /*
+ * On a replica with LLMO_ANNOTATION_MIGRATE: the node the rebalancer chose for
+ * it; the replacement prefers that node (a preferred node affinity of weight
+ * 100), so the move lands where the choice was made when the scheduler agrees.
+ */
+#define LLMO_ANNOTATION_MIGRATE_TO "llm.orchestrator.io/migrate-to"
+/*
  * On the replacement a migration made: the replica it replaces, and when it
  * was made (Unix ms). While that replica is still in service the replacement
  * is a surge: counted in no replica count, never scaled in.

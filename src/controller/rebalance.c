@@ -305,8 +305,8 @@ static void request_move(struct llmo_controller *c, const struct rb_input *in,
 		 "%.0f%%",
 		 in->nodes[pod->node].name, pk->from_before * 100, rm->scale_up_threshold * 100,
 		 pk->from_after * 100, in->nodes[pk->to].name, pk->to_after * 100);
-	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", LLMO_ANNOTATION_MIGRATE,
-			  reason);
+	patch = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations", LLMO_ANNOTATION_MIGRATE,
+			  reason, LLMO_ANNOTATION_MIGRATE_TO, in->nodes[pk->to].name);
 	rc = patch ? llmo_kube_patch(c->client, &llmo_kube_pods,
 				     llmo_kube_str(obj, "metadata", "namespace"), pod->name, NULL,
 				     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err)

@@ -947,7 +947,7 @@ static int build_template(struct wl *s, struct track *t)
  */
 static int mark_migration(json_t *pod, const json_t *src)
 {
-	const char *node = llmo_kube_str(src, "spec", "nodeName");
+	const char *node = llmo_kube_str(src, "spec", "nodeName"), *to;
 	char since[32];
 	int rc;
 
@@ -957,6 +957,22 @@ static int mark_migration(json_t *pod, const json_t *src)
 						   "operator", "NotIn", "values", node));
 	if (rc)
 		return rc;
+	/* the rebalancer's choice of node, preferred (the scheduler still decides) */
+	if ((to = pod_annotation(src, LLMO_ANNOTATION_MIGRATE_TO)) && *to && strcmp(to, node) != 0) {
+		json_t *aff = json_object_get(json_object_get(pod, "spec"), "affinity"), *na;
+
+		if (!aff && json_object_set_new(json_object_get(pod, "spec"), "affinity",
+						aff = json_object()))
+			return LLMO_ENOMEM;
+		if (!(na = json_object_get(aff, "nodeAffinity")) &&
+		    json_object_set_new(aff, "nodeAffinity", na = json_object()))
+			return LLMO_ENOMEM;
+		if (append_to(na, "preferredDuringSchedulingIgnoredDuringExecution",
+			      json_pack("{s:i, s:{s:[{s:s, s:s, s:[s]}]}}", "weight", 100,
+					"preference", "matchFields", "key", "metadata.name",
+					"operator", "In", "values", to)))
+			return LLMO_ENOMEM;
+	}
 	if (json_object_set_new(json_object_get(meta(pod), "annotations"),
 				LLMO_ANNOTATION_MIGRATION_OF,
 				json_string(llmo_kube_str(src, "metadata", "name"))) ||
@@ -2077,7 +2093,11 @@ static int migration_abandon(struct wl *s, const json_t *src, const json_t *repl
 	int rc = repl ? delete_pod(s, repl, false, "migration abandoned") : 0;
 
 	if (!rc && pod_wants_move(src))
-		rc = annotate_pod(s, src, LLMO_ANNOTATION_MIGRATE, NULL);
+		rc = patch_annotations(s, src,
+				       json_pack("{s:n, s:n}", LLMO_ANNOTATION_MIGRATE,
+						 LLMO_ANNOTATION_MIGRATE_TO));
+	if (rc == LLMO_ENOTFOUND)
+		rc = 0;
 	if (rc)
 		return rc;
 	s->c->counters.migrate_failed++;

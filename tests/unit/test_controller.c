@@ -2344,15 +2344,36 @@ static void test_migration(void **state)
 	wait_event(&f, "Migrated");
 	assert_no_annotation(&f, repl, "llm.orchestrator.io/migration-of");
 
-	/* no node can take the next replacement: abandoned, the request cleared */
+	/*
+	 * The next one names a node (as the rebalancer does): the replacement
+	 * prefers it. No node can take it: abandoned, both annotations cleared.
+	 */
 	snprintf(first, sizeof(first), "%s", repl);
+	annotate(&f, first, "llm.orchestrator.io/migrate-to", "node-c");
 	annotate(&f, first, "llm.orchestrator.io/migrate", "make room");
 	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
 	other_pod(&f, first, repl, sizeof(repl));
+	assert_int_equal(llmo_kube_get(f.client, &llmo_kube_pods, NS, repl, &pod, NULL), 0);
+	terms = json_object_get(
+		json_object_get(json_object_get(json_object_get(pod, "spec"), "affinity"),
+				"nodeAffinity"),
+		"preferredDuringSchedulingIgnoredDuringExecution");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(terms, 0), "weight")),
+			 100);
+	expr = json_array_get(json_object_get(json_object_get(json_array_get(terms, 0),
+							      "preference"),
+					      "matchFields"),
+			      0);
+	assert_string_equal(json_string_value(json_object_get(expr, "operator")), "In");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(expr, "values"), 0)),
+			    "node-c");
+	json_decref(pod);
+	pod = NULL;
 	pod_status(&f, repl, "Pending", "PodScheduled", "False", "Unschedulable");
 	wait_only(&f, first);
 	wait_event(&f, "MigrationFailed");
 	assert_no_annotation(&f, first, "llm.orchestrator.io/migrate");
+	assert_no_annotation(&f, first, "llm.orchestrator.io/migrate-to");
 
 	llmo_controller_free(c);
 	fixture_stop(&f);
@@ -2485,6 +2506,14 @@ static void test_rebalance_trigger(void **state)
 
 	asked.name = name;
 	assert_true(run_until(f.base, migrate_asked, &asked, WAIT_MS));
+	/* the node it chose, for the replacement to prefer */
+	{
+		json_t *pod = NULL;
+
+		assert_int_equal(llmo_kube_get(f.client, &llmo_kube_pods, NS, name, &pod, NULL), 0);
+		assert_string_equal(annotation_of(pod, "llm.orchestrator.io/migrate-to"), "cool");
+		json_decref(pod);
+	}
 	wait_event(&f, "Migrating");
 	w.pods = 2;
 	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
