@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "controller/controller_int.h"
+#include "controller/federation.h"
 #include "metrics/http.h"
 #include "metrics/metrics.h"
 
@@ -21,7 +22,7 @@ struct exporter {
 	struct llmo_metrics *m;
 	struct llmo_metric *replicas, *ready, *degraded, *weight, *phase, *forecast, *model_ok,
 		*reconciles, *rollouts, *scales, *scrapes, *prefetches,
-		*migrations;
+		*migrations, *placed;
 };
 
 static const char *const wl_labels[] = {"namespace", "workload"};
@@ -79,6 +80,13 @@ static int make(struct exporter *e, struct llmo_error *err)
 				       "Replica migrations by result (succeeded: the replacement was "
 				       "Ready and the old replica drains; failed: abandoned).",
 				       ol_result, 1, &e->migrations, err)) ||
+	    (rc = llmo_metrics_gauge(e->m, "llmo_controller_workload_cluster_replicas",
+				     "Replicas of a workload placed over clusters "
+				     "(spec.placement.clusters) in each cluster, by state (desired: "
+				     "given to it, ready: ready there; this cluster's ready ones are "
+				     "in llmo_controller_workload_replicas).",
+				     (const char *const[]){"namespace", "workload", "cluster", "state"},
+				     4, &e->placed, err)) ||
 	    (rc = llmo_metrics_counter(e->m, "llmo_controller_gateway_scrapes_total",
 				       "Reads of the gateway's metrics by result (ok, error).", ol, 1,
 				       &e->scrapes, err)))
@@ -123,6 +131,21 @@ static int put_workload(void *ctx, json_t *w)
 	}
 	if (json_is_number(fc))
 		llmo_metric_set(e->forecast, v, json_number_value(fc));
+	{
+		const json_t *pl = json_object_get(st, "placement"), *p;
+		size_t i;
+
+		json_array_foreach(pl, i, p) {
+			const char *cl = json_string_value(json_object_get(p, "cluster"));
+			const char *pv[] = {v[0], v[1], cl ? cl : "", "desired"};
+
+			llmo_metric_set(e->placed, pv, num(json_object_get(p, "replicas")));
+			if (json_object_get(p, "readyReplicas")) {
+				pv[3] = "ready";
+				llmo_metric_set(e->placed, pv, num(json_object_get(p, "readyReplicas")));
+			}
+		}
+	}
 	return 0;
 }
 
@@ -180,7 +203,7 @@ int llmo__exporter_write(struct llmo_controller *c, struct llmo_buf *out, struct
 		goto out;
 	llmo_informer_list(c->workloads, NULL, put_workload, &e);
 	llmo_informer_list(c->models, NULL, put_model, &e);
-	if ((rc = put_nodes(c, e.m, err)))
+	if ((rc = put_nodes(c, e.m, err)) || (rc = llmo__fed_metrics_put(c, e.m, err)))
 		goto out;
 	llmo_metric_add(e.reconciles, (const char *[]){"workload", "ok"}, (double)k->wl_ok);
 	llmo_metric_add(e.reconciles, (const char *[]){"workload", "error"}, (double)k->wl_err);

@@ -18,6 +18,7 @@
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "kube/object.h"
+#include "metrics/metrics.h"
 
 #include "base/banned.h"
 
@@ -486,6 +487,37 @@ void llmo__fed_run(struct llmo_controller *c)
 {
 	if (c->fed)
 		event_active(c->fed->timer, EV_TIMEOUT, 0); /* a first snapshot now */
+}
+
+int llmo__fed_metrics_put(struct llmo_controller *c, struct llmo_metrics *m,
+			  struct llmo_error *err)
+{
+	static const char *const labels[] = {"cluster"};
+	struct llmo__fed *f = c->fed;
+	struct llmo_metric *up, *lat;
+	int rc;
+
+	if (!f)
+		return 0;
+	if ((rc = llmo_metrics_gauge(m, "llmo_controller_cluster_up",
+				     "1 when the last read of the cluster's API (federation.clusters) "
+				     "worked; 0 when it failed or none was made yet.",
+				     labels, 1, &up, err)) ||
+	    (rc = llmo_metrics_gauge(m, "llmo_controller_cluster_api_latency_seconds",
+				     "Round trip of GET /version to the cluster's API, smoothed over "
+				     "syncs (what latency-optimized placement orders by); only for "
+				     "clusters read at least once.",
+				     labels, 1, &lat, err)))
+		return rc;
+	for (size_t i = 0; i < f->n; i++) {
+		const struct fed_cluster *k = &f->cl[i];
+		const char *v[] = {k->cfg->key};
+
+		llmo_metric_set(up, v, k->synced && k->healthy);
+		if (k->synced)
+			llmo_metric_set(lat, v, k->rtt_ms / 1000.0);
+	}
+	return 0;
 }
 
 void llmo__fed_release(struct llmo_controller *c)

@@ -95,6 +95,14 @@ void llmo__fed_run(struct llmo_controller *c);
 int llmo__fed_reconcile(struct llmo_controller *c, const struct llmo__fed_in *in,
 			struct llmo__fed_out *out);
 void llmo__fed_out_release(struct llmo__fed_out *out);
+/*
+ * Declares in m, when federation.clusters is not empty, the member clusters'
+ * families (llmo_controller_cluster_up, llmo_controller_cluster_api_latency_seconds;
+ * docs/monitoring.md) with a sample per configured cluster.
+ */
+struct llmo_metrics;
+int llmo__fed_metrics_put(struct llmo_controller *c, struct llmo_metrics *m,
+			  struct llmo_error *err);
 /* Frees the member clients and snapshots. */
 void llmo__fed_release(struct llmo_controller *c);
 

@@ -46,7 +46,11 @@ federation:
     west: {kubeconfig: "$LLMO_DATA/west/kubeconfig", costPerGPUHour: 3, region: us-west}
 YAML
 check "the federation configuration is valid" "$LLMO" config validate "$LLMO_DATA/home.yaml"
-server_start --fake-gpus 1 --config "$LLMO_DATA/home.yaml"
+server_start --fake-gpus 1 --config "$LLMO_DATA/home.yaml" --metrics-listen 127.0.0.1:0
+CM=$(line_value "$LLMO_DATA/stdout" "llmo controller metrics on")
+# metric SERIES: its value on the home controller's /metrics (nothing when absent)
+metric() { curl -s --max-time 5 "$CM" | awk -v s="$1" '$1 == s { print $2 }'; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
 
 sim_model llama2-v1 v1 >"$LLMO_DATA/model.yaml"
 workload() { # REPLICAS STRATEGY CLUSTERS
@@ -80,6 +84,9 @@ check "the home workload is Ready: 3/3 in other clusters" \
 check "PlacementSatisfied is True" bash -c "kubectl get llmw chat -n $NS -o jsonpath='{.status.conditions[?(@.type==\"PlacementSatisfied\")].status}' | grep -qx True"
 check "status.placement names east's region and a measured latency" bash -c \
 	"kubectl get llmw chat -n $NS -o jsonpath='{.status.placement[0].region} {.status.placement[0].latencyMs}' | grep -Eq '^us-east [0-9.]+$'"
+check "/metrics: east is up" wait_for 10 metric_is 'llmo_controller_cluster_up{cluster="east"}' 1
+check "/metrics: 2 replicas given to east, 2 ready there" bash -c \
+	"$(declare -f metric metric_is); CM=$CM; metric_is 'llmo_controller_workload_cluster_replicas{namespace=\"$NS\",workload=\"chat\",cluster=\"east\",state=\"desired\"}' 2 && metric_is 'llmo_controller_workload_cluster_replicas{namespace=\"$NS\",workload=\"chat\",cluster=\"east\",state=\"ready\"}' 2"
 check "the home gateway answers from the member replicas" wait_for 20 bash -c \
 	"curl -sf '$(gateway_url)/v1/completions' -d '{\"model\":\"chat\",\"prompt\":\"x\",\"max_tokens\":2}' | grep -q choices"
 
@@ -108,6 +115,8 @@ check "east dies: after failoverAfter its share moves to west" wait_for 30 split
 check "PlacementSatisfied=False, ClusterUnreachable" wait_for 10 bash -c \
 	"kubectl get llmw chat -n $NS -o jsonpath='{.status.conditions[?(@.type==\"PlacementSatisfied\")].reason}' | grep -qx ClusterUnreachable"
 check "west runs all three" wait_for 60 member_runs west 3
+check "/metrics: east is down, west up" bash -c \
+	"$(declare -f metric metric_is); CM=$CM; metric_is 'llmo_controller_cluster_up{cluster=\"east\"}' 0 && metric_is 'llmo_controller_cluster_up{cluster=\"west\"}' 1"
 check "the gateway keeps answering (from west)" wait_for 20 bash -c \
 	"curl -sf '$(gateway_url)/v1/completions' -d '{\"model\":\"chat\",\"prompt\":\"x\",\"max_tokens\":2}' | grep -q choices"
 
