@@ -842,6 +842,8 @@ int llmo__fed_reconcile(struct llmo_controller *c, const struct llmo__fed_in *in
 	const json_t *names = json_object_get(pl, "clusters"), *v;
 	enum llmo__fed_strategy st =
 		llmo__fed_strategy_parse(json_string_value(json_object_get(pl, "strategy")));
+	bool encrypted = json_is_true(
+		json_object_get(json_object_get(spec, "security"), "encryption"));
 	struct llmo__fed_site sites[32];
 	struct fed_cluster *ks[32];
 	int64_t n[32], now = llmo_clock_mono_ms();
@@ -949,7 +951,7 @@ int llmo__fed_reconcile(struct llmo_controller *c, const struct llmo__fed_in *in
 			if (ready > n[j])
 				ready = n[j];
 			out->remote_ready += ready;
-			for (size_t x = 0; x < json_array_size(eps); x++)
+			for (size_t x = 0; !encrypted && x < json_array_size(eps); x++)
 				json_array_append(out->endpoints, json_array_get(eps, x));
 		}
 		if (!k->synced)
@@ -966,7 +968,12 @@ int llmo__fed_reconcile(struct llmo_controller *c, const struct llmo__fed_in *in
 		}
 		if (!k->local) {
 			json_object_set_new(e, "readyReplicas", json_integer(ready));
-			if (json_array_size(eps))
+			/*
+			 * An encrypted workload's member replicas serve HTTPS with the
+			 * member's own CA, which this cluster's gateway does not trust:
+			 * they are not offered to it (the member's gateway serves them).
+			 */
+			if (json_array_size(eps) && !encrypted)
 				json_object_set(e, "endpoints", eps);
 		}
 		if (k->cfg->region && *k->cfg->region)

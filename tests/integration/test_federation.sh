@@ -125,6 +125,20 @@ check "a cluster not in the configuration is named" bash -c \
 check "PlacementSatisfied=False, UnknownCluster, naming it" wait_for 30 bash -c \
 	"kubectl get llmw chat -n $NS -o jsonpath='{.status.conditions[?(@.type==\"PlacementSatisfied\")].message}' | grep -q 'cluster mars is not in federation.clusters'"
 
+# an encrypted workload: west serves it over HTTPS with west's CA, which this gateway does not
+# trust, so its address is not offered here
+check "an encrypted workload placed on west" bash -c "$(declare -f sim_workload); NS=$NS; sim_workload sec v1 \"  resources: {cpu: 100m, memory: 128Mi, gpu: 1}
+  scaling: {replicas: 1, minReplicas: 1, maxReplicas: 1}
+  placement: {clusters: [west]}
+  security: {encryption: true}\" | kubectl apply -f -"
+check "west runs it, Ready" wait_for 60 bash -c \
+	"[ \"\$(kubectl get llmw sec -n $NS -o jsonpath='{.status.placement[0].readyReplicas}')\" = 1 ]"
+check "and its address is not among the endpoints the home gateway takes" bash -c \
+	"[ -z \"\$(kubectl get llmw sec -n $NS -o jsonpath='{.status.placement[0].endpoints}')\" ]"
+check "west's copy is encrypted there" bash -c \
+	"KUBECONFIG=$LLMO_DATA/west/kubeconfig kubectl get llmw sec -n $NS -o jsonpath='{.status.conditions[?(@.type==\"Encrypted\")].status}' | grep -qx True"
+check "delete it" k delete llmw sec -n $NS --timeout=60s
+
 check "delete the workload" k delete llmw chat -n $NS --timeout=60s
 check "its copy in west is gone" wait_for 30 bash -c "! west get llmw chat -n $NS"
 check "and west's replicas with it" wait_for 60 bash -c \
