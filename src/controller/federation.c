@@ -497,8 +497,7 @@ int llmo__fed_metrics_put(struct llmo_controller *c, struct llmo_metrics *m,
 	struct llmo_metric *up, *lat;
 	int rc;
 
-	if (!f)
-		return 0;
+	/* declared without federation too (no samples), as every family of /metrics is */
 	if ((rc = llmo_metrics_gauge(m, "llmo_controller_cluster_up",
 				     "1 when the last read of the cluster's API (federation.clusters) "
 				     "worked; 0 when it failed or none was made yet.",
@@ -509,7 +508,7 @@ int llmo__fed_metrics_put(struct llmo_controller *c, struct llmo_metrics *m,
 				     "clusters read at least once.",
 				     labels, 1, &lat, err)))
 		return rc;
-	for (size_t i = 0; i < f->n; i++) {
+	for (size_t i = 0; f && i < f->n; i++) {
 		const struct fed_cluster *k = &f->cl[i];
 		const char *v[] = {k->cfg->key};
 

@@ -96,9 +96,9 @@ int llmo__fed_reconcile(struct llmo_controller *c, const struct llmo__fed_in *in
 			struct llmo__fed_out *out);
 void llmo__fed_out_release(struct llmo__fed_out *out);
 /*
- * Declares in m, when federation.clusters is not empty, the member clusters'
- * families (llmo_controller_cluster_up, llmo_controller_cluster_api_latency_seconds;
- * docs/monitoring.md) with a sample per configured cluster.
+ * Declares in m the member clusters' families (llmo_controller_cluster_up,
+ * llmo_controller_cluster_api_latency_seconds; docs/monitoring.md), with a
+ * sample per cluster of federation.clusters (none without).
  */
 struct llmo_metrics;
 int llmo__fed_metrics_put(struct llmo_controller *c, struct llmo_metrics *m,
