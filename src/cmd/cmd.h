@@ -101,6 +101,17 @@ void cmd_fetch_args_init(struct cmd_fetch_args *fa, const char *cache_dir,
 			 const struct llmo_config *cfg, const char *token_file, const char *cacert,
 			 bool plain_http, const char *trusted_keys);
 
+/*
+ * The public key called name (an LLMModel's signature.keyRef) among the
+ * trusted keys (a directory of NAME.pub files, or one such file) into
+ * keys[0], *nkeys 1; the error (LLMO_EDENIED for a bad or missing name)
+ * starts "signature.keyRef: ".
+ */
+struct llmo_sig_key;
+struct llmo_error;
+int cmd_load_named_key(const char *trusted, const char *name, struct llmo_sig_key **keys,
+		       size_t *nkeys, struct llmo_error *err);
+
 /* A "--flag VALUE" option stored as a const char * at offset off of an options struct. */
 struct cmd_str_flag {
 	const char *name;

@@ -218,8 +218,8 @@ static void write_reason(const char *path, int rc, const char *msg)
  * has is a refusal (LLMO_EDENIED: the pod's reason ModelSignatureInvalid),
  * not a fetch failure: the model cannot be verified as its LLMModel asks.
  */
-static int load_named_key(const char *trusted, const char *name, struct llmo_sig_key **keys,
-			  size_t *nkeys, struct llmo_error *err)
+int cmd_load_named_key(const char *trusted, const char *name, struct llmo_sig_key **keys,
+		       size_t *nkeys, struct llmo_error *err)
 {
 	char path[PATH_MAX];
 	int rc;
@@ -334,7 +334,7 @@ int cmd_fetch(int argc, char **argv)
 				 "(--trusted-keys or $LLMO_TRUSTED_KEYS)");
 			goto fail;
 		}
-		if (o.key_ref ? load_named_key(o.trusted_keys, o.key_ref, keys, &nkeys, &err)
+		if (o.key_ref ? cmd_load_named_key(o.trusted_keys, o.key_ref, keys, &nkeys, &err)
 			      : llmo_model_keys_load(o.trusted_keys, keys, LLMO_FETCH_KEYS_MAX,
 						     &nkeys, &err))
 			goto fail;

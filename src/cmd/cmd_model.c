@@ -46,7 +46,7 @@ static const char usage[] =
 	"                       [--local-command JSON]\n"
 	"       llmo model tag NAME:V ALIAS\n"
 	"       llmo model pull NAME:V|NAME@DIGEST [--output DIR] [--config FILE]\n"
-	"                       [--require-signature] [--trusted-keys PATH]\n"
+	"                       [--require-signature] [--trusted-keys PATH] [--key-ref NAME]\n"
 	"       llmo model list [NAME]\n"
 	"       llmo model inspect NAME:V|NAME@DIGEST\n"
 	"       llmo model delete NAME:V|NAME@DIGEST\n"
@@ -79,6 +79,8 @@ static const char usage[] =
 	"  --config FILE       pull: modelRegistry.signatureValidation from this configuration\n"
 	"  --require-signature pull: refuse a model without a valid signature by a trusted key\n"
 	"  --trusted-keys PATH pull: a public key file or a directory of *.pub files\n"
+	"  --key-ref NAME      pull: when a signature is required, only the key NAME.pub of\n"
+	"                      the trusted keys counts (an LLMModel's signature.keyRef)\n"
 	"                      (default $LLMO_TRUSTED_KEYS)\n";
 
 struct opts {
@@ -87,7 +89,7 @@ struct opts {
 	const char *name, *version, *type, *framework, *parameters, *quantization, *output;
 	const char *key, *pub;
 	const char *kubeconfig, *ns, *model, *image;
-	const char *config, *trusted_keys, *local_command;
+	const char *config, *trusted_keys, *local_command, *key_ref;
 	bool no_latest, no_api, require_signature;
 	int64_t context_length; /* -1: not given */
 	const char *args[2];    /* positional arguments */
@@ -118,6 +120,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"--local-command", offsetof(struct opts, local_command)},
 		{"--config", offsetof(struct opts, config)},
 		{"--trusted-keys", offsetof(struct opts, trusted_keys)},
+		{"--key-ref", offsetof(struct opts, key_ref)},
 	};
 	const char *ctx = NULL;
 
@@ -773,8 +776,15 @@ static int check_signature_policy(const struct opts *o, struct llmo_reg_client *
 				"configured (--trusted-keys or $LLMO_TRUSTED_KEYS)\n");
 		return 1;
 	}
-	if ((rc = llmo_model_keys_load(o->trusted_keys, keys, LLMO_FETCH_KEYS_MAX, &nkeys, &err)) ||
-	    (rc = llmo_model_verify(c, repo, d, keys, nkeys, NULL, &err)))
+	/* --key-ref: only that key's signature counts, as an LLMModel's keyRef */
+	rc = o->key_ref ? cmd_load_named_key(o->trusted_keys, o->key_ref, keys, &nkeys, &err)
+			: llmo_model_keys_load(o->trusted_keys, keys, LLMO_FETCH_KEYS_MAX, &nkeys,
+					       &err);
+	if (!rc && (rc = llmo_model_verify(c, repo, d, keys, nkeys, NULL, &err)) && o->key_ref)
+		llmo_error_prefix(&err, "signature.keyRef: the model must be signed by the key "
+					"called %s: ",
+				  o->key_ref);
+	if (rc)
 		fprintf(stderr, "llmo model: signatureValidation: %s\n", err.msg);
 	for (size_t i = 0; i < nkeys; i++)
 		llmo_sig_key_free(keys[i]);

@@ -143,3 +143,17 @@ keep
 check "and names it" grep -q 'signature.keyRef: the model must be signed by the key called other' "$LLMO_DATA/said"
 check "with signatureValidation on and --key-ref release: fetched" \
 	"${F[@]}" models/signed:1 --config "$LLMO_DATA/sig.yaml" --key-ref release
+
+# ---- llmo model pull: the same --key-ref ----
+P=(--no-api --trusted-keys "$LLMO_DATA/keys" --require-signature)
+check "model pull --key-ref release of the model release signed" \
+	m pull models/signed:1 "${P[@]}" --key-ref release --output "$LLMO_DATA/pulled-release"
+check_fails "model pull --key-ref other of it" \
+	m pull models/signed:1 "${P[@]}" --key-ref other --output "$LLMO_DATA/pulled-other"
+keep
+check "names the key it wanted" grep -q 'signature.keyRef: the model must be signed by the key called other' "$LLMO_DATA/said"
+check "and wrote nothing" test ! -e "$LLMO_DATA/pulled-other"
+check_fails "model pull --key-ref of a key not there" \
+	m pull models/signed:1 "${P[@]}" --key-ref absent --output "$LLMO_DATA/pulled-absent"
+keep
+check "says there is no such key" grep -q 'no public key called absent' "$LLMO_DATA/said"
