@@ -559,8 +559,18 @@ static int64_t capacity(const struct llmo_controller *c, const struct fed_cluste
 			const char *key, const int64_t demand[3])
 {
 	double ratio = c->config->scheduler.resource_overcommit_ratio;
-	int64_t total = 0;
+	int64_t total = 0, (*own)[3];
 
+	/* what the workload's own bound replicas take on each node: one pass over the pods */
+	if (!k->nodes.len || !(own = calloc(k->nodes.len, sizeof(*own))))
+		return 0;
+	for (size_t p = 0; p < k->pods.len; p++) {
+		const struct fed_pod *fp = &k->pods.items[p];
+
+		if (fp->node < k->nodes.len && strcmp(fp->key, key) == 0)
+			for (int r = 0; r < 3; r++)
+				own[fp->node][r] += fp->req[r];
+	}
 	for (size_t i = 0; i < k->nodes.len; i++) {
 		const struct fed_node *n = &k->nodes.items[i];
 		int64_t fit = FED_FIT_UNBOUNDED;
@@ -571,11 +581,7 @@ static int64_t capacity(const struct llmo_controller *c, const struct fed_cluste
 			int64_t free_r = r == RES_GPU ? n->alloc[r]
 						      : (int64_t)((double)n->alloc[r] * ratio);
 
-			free_r -= n->used[r];
-			for (size_t p = 0; p < k->pods.len; p++)
-				if (k->pods.items[p].node == i &&
-				    strcmp(k->pods.items[p].key, key) == 0)
-					free_r += k->pods.items[p].req[r];
+			free_r += own[i][r] - n->used[r];
 			if (demand[r] > 0) {
 				int64_t f_r = free_r > 0 ? free_r / demand[r] : 0;
 
@@ -584,9 +590,12 @@ static int64_t capacity(const struct llmo_controller *c, const struct fed_cluste
 			}
 		}
 		total += fit;
-		if (total >= FED_FIT_UNBOUNDED)
-			return FED_FIT_UNBOUNDED;
+		if (total >= FED_FIT_UNBOUNDED) {
+			total = FED_FIT_UNBOUNDED;
+			break;
+		}
 	}
+	free(own);
 	return total;
 }
 
