@@ -2674,7 +2674,10 @@ static json_t *build_status(struct wl *s)
 	/* with member clusters: the replicas of every cluster */
 	int64_t all_desired = s->desired + s->fed.remote_wanted;
 	int64_t all_ready = s->ready + s->fed.remote_ready;
-	bool ready = s->model && all_ready >= all_desired && (all_desired == 0 || all_ready > 0);
+	/* an encrypted workload without its certificate runs nothing: not "scaled to zero" */
+	bool no_tls = s->tls_on && !s->tls_ok;
+	bool ready = s->model && !no_tls && all_ready >= all_desired &&
+		     (all_desired == 0 || all_ready > 0);
 	bool converged = s->model && ready && s->active == s->desired && s->old_active == 0 &&
 			 s->terminating == 0;
 	const char *progress_reason;
@@ -2689,6 +2692,8 @@ static json_t *build_status(struct wl *s)
 	/* Ready */
 	if (!s->model)
 		snprintf(msg, sizeof(msg), "%s", s->model_msg);
+	else if (no_tls)
+		snprintf(msg, sizeof(msg), "%s", s->tls_msg);
 	else if (s->fed.remote_wanted)
 		snprintf(msg, sizeof(msg),
 			 "%" PRId64 "/%" PRId64 " replicas ready (%" PRId64 "/%" PRId64
@@ -2700,6 +2705,7 @@ static json_t *build_status(struct wl *s)
 		snprintf(msg, sizeof(msg), "%d/%" PRId64 " replicas ready", s->ready, s->desired);
 	rc = llmo__condition_set(conds, s->w, "Ready", ready,
 				 !s->model		       ? "ModelNotResolved"
+				 : no_tls		       ? "EncryptionNotReady"
 				 : all_desired == 0	       ? "ScaledToZero"
 				 : ready		       ? "ReplicasReady"
 				 : s->unschedulable	       ? "ReplicasUnschedulable"

@@ -1314,6 +1314,16 @@ static void test_encryption(void **state)
 	cr.want = "NoCertificateAuthority";
 	cr.text = "no replica runs without it";
 	assert_true(run_until(f.base, cond_reason_is, &cr, WAIT_MS));
+	/* not Ready (nothing runs), and not for want of replicas */
+	{
+		struct cond_reason rd = {.f = &f, .type = "Ready", .want = "EncryptionNotReady",
+					 .text = "no replica runs without it"};
+		struct cond nr = {.f = &f, .r = &llmo_kube_llmworkloads, .name = "chat",
+				  .path = "Ready", .want = "False"};
+
+		assert_true(run_until(f.base, cond_reason_is, &rd, WAIT_MS));
+		assert_true(has_cond(&nr));
+	}
 	list_pods(&f, "chat", &p);
 	assert_int_equal(p.n, 0);
 	json_decref(p.list);
