@@ -16,17 +16,9 @@ jp() { k get "$@" 2>/dev/null; }
 cond() { jp llmw "$1" -n $NS -o jsonpath="{.status.conditions[?(@.type==\"$2\")].$3}"; }
 cond_is() { [ "$(cond "$1" "$2" "$3")" = "$4" ]; }
 workload() { # workload NAME SECURITY-FLOW-MAPPING
-	cat <<YAML
-apiVersion: llm.orchestrator.io/v1
-kind: LLMWorkload
-metadata: {name: $1, namespace: $NS}
-spec:
-  modelName: llama2
-  modelVersion: v1
-  resources: {cpu: 100m, memory: 128Mi}
+	sim_workload "$1" v1 "  resources: {cpu: 100m, memory: 128Mi}
   scaling: {minReplicas: 1, maxReplicas: 1}
-  security: $2
-YAML
+  security: $2"
 }
 
 server_start --fake-gpus 1
@@ -36,7 +28,7 @@ NODE=$(jp nodes -o jsonpath='{.items[0].metadata.name}')
 check "the node has no compliance label" test -n "$NODE" -a -z "$(jp node "$NODE" -o jsonpath='{.metadata.labels.llm\.orchestrator\.io/compliance-level}')"
 
 # complianceLevel strict: no node qualifies until one is labelled
-check "apply a strict workload" bash -c "$(declare -f workload); NS=$NS; workload strict '{complianceLevel: strict}' | kubectl apply -f -"
+check "apply a strict workload" bash -c "$(declare -f workload sim_workload); NS=$NS; workload strict '{complianceLevel: strict}' | kubectl apply -f -"
 check "its replica is unschedulable" wait_for 60 bash -c "[ \"\$(kubectl get pods -n $NS -l llm.orchestrator.io/workload=strict -o jsonpath='{.items[0].status.conditions[?(@.type==\"PodScheduled\")].reason}')\" = Unschedulable ]"
 check "the replica requires the label" bash -c "kubectl get pods -n $NS -l llm.orchestrator.io/workload=strict -o json | python3 -c '
 import json, sys
@@ -65,13 +57,13 @@ YAML
 check "apply a NetworkPolicy" k apply -f "$LLMO_DATA/netpol.yaml"
 check "apply it again is unchanged" bash -c "kubectl apply -f '$LLMO_DATA/netpol.yaml' | grep -x 'networkpolicy.networking.k8s.io/deny-egress unchanged'"
 check "get netpol lists it" bash -c "kubectl get netpol -n $NS --no-headers | grep -E '^deny-egress '"
-check "apply a workload naming it" bash -c "$(declare -f workload); NS=$NS; workload guarded '{networkPolicies: [deny-egress]}' | kubectl apply -f -"
+check "apply a workload naming it" bash -c "$(declare -f workload sim_workload); NS=$NS; workload guarded '{networkPolicies: [deny-egress]}' | kubectl apply -f -"
 check "NetworkPoliciesApplied is True" wait_for 60 cond_is guarded NetworkPoliciesApplied status True
 check "its replica carries the policy label" wait_for 30 bash -c "[ \"\$(kubectl get pods -n $NS -l policy.llm.orchestrator.io/deny-egress=true -o jsonpath='{.items[*].metadata.labels.llm\.orchestrator\.io/workload}')\" = guarded ]"
-check "apply a workload naming a missing one" bash -c "$(declare -f workload); NS=$NS; workload open '{networkPolicies: [no-such-policy]}' | kubectl apply -f -"
+check "apply a workload naming a missing one" bash -c "$(declare -f workload sim_workload); NS=$NS; workload open '{networkPolicies: [no-such-policy]}' | kubectl apply -f -"
 check "NetworkPoliciesApplied is False: NetworkPolicyNotFound" wait_for 60 cond_is open NetworkPoliciesApplied reason NetworkPolicyNotFound
 check "the message names it" bash -c "$(declare -f k jp cond); NS=$NS; cond open NetworkPoliciesApplied message | grep -F no-such-policy"
-check_fails "a name that cannot be a label name is refused" bash -c "$(declare -f workload); NS=$NS; workload badname '{networkPolicies: [Deny_Egress]}' | kubectl apply -f -"
+check_fails "a name that cannot be a label name is refused" bash -c "$(declare -f workload sim_workload); NS=$NS; workload badname '{networkPolicies: [Deny_Egress]}' | kubectl apply -f -"
 check "a workload naming none has no such condition" test -z "$(cond strict NetworkPoliciesApplied status)"
 check "delete the NetworkPolicy" k delete netpol deny-egress -n $NS
 check "the workload naming it notices" wait_for 60 cond_is guarded NetworkPoliciesApplied reason NetworkPolicyNotFound

@@ -559,32 +559,58 @@ static bool pod_annotated(void *ctx)
 	return ok;
 }
 
-/* Ready is False with this reason and a message containing msg. */
-struct ready_reason {
-	struct kube_fixture *f;
-	const char *name, *reason, *msg;
-};
-
-static bool model_not_ready(void *ctx)
+/*
+ * The condition type of object name of r (an LLMWorkload when r is NULL):
+ * whether it is there, and its status, reason and message (n bytes each).
+ */
+static bool cond_of(struct kube_fixture *f, const struct llmo_kube_resource *r, const char *name,
+		    const char *type, char *status, char *reason, char *msg, size_t n)
 {
-	struct ready_reason *r = ctx;
 	json_t *obj = NULL, *it;
-	bool ok = false;
+	bool found = false;
 	size_t i;
 
-	if (llmo_kube_get(r->f->client, &llmo_kube_llmmodels, NS, r->name, &obj, NULL))
+	if (llmo_kube_get(f->client, r ? r : &llmo_kube_llmworkloads, NS, name, &obj, NULL))
 		return false;
 	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, it) {
+		const char *t = json_string_value(json_object_get(it, "type"));
+		const char *st = json_string_value(json_object_get(it, "status"));
+		const char *rs = json_string_value(json_object_get(it, "reason"));
 		const char *m = json_string_value(json_object_get(it, "message"));
 
-		if (strcmp(json_string_value(json_object_get(it, "type")), "Ready") == 0 &&
-		    strcmp(json_string_value(json_object_get(it, "status")), "False") == 0 &&
-		    strcmp(json_string_value(json_object_get(it, "reason")), r->reason) == 0 && m &&
-		    strstr(m, r->msg))
-			ok = true;
+		if (t && strcmp(t, type) == 0) {
+			snprintf(status, n, "%s", st ? st : "");
+			snprintf(reason, n, "%s", rs ? rs : "");
+			snprintf(msg, n, "%s", m ? m : "");
+			found = true;
+		}
 	}
 	json_decref(obj);
-	return ok;
+	return found;
+}
+
+/*
+ * The condition type of object name of r (NULL, NULL: the LLMWorkload
+ * chat) has reason want (other: any reason but want), status status (NULL:
+ * any) and a message containing text (NULL: any).
+ */
+struct cond_reason {
+	struct kube_fixture *f;
+	const struct llmo_kube_resource *r;
+	const char *name, *type, *want, *text, *status;
+	bool other;
+};
+
+static bool cond_reason_is(void *ctx)
+{
+	struct cond_reason *cr = ctx;
+	char status[1024], reason[1024], msg[1024];
+
+	return cond_of(cr->f, cr->r, cr->name ? cr->name : "chat", cr->type, status, reason, msg,
+		       sizeof(msg)) &&
+	       (strcmp(reason, cr->want) == 0) != cr->other &&
+	       (!cr->status || strcmp(status, cr->status) == 0) &&
+	       (!cr->text || strstr(msg, cr->text));
 }
 
 /*
@@ -599,8 +625,9 @@ static void test_model_signature(void **state)
 	struct llmo_controller *c = NULL;
 	struct llmo_controller_opts o = {.backoff_base_ms = 200, .backoff_max_ms = 1000};
 	struct cond mc = {.f = &f, .r = &llmo_kube_llmmodels, .path = "phase"};
-	struct ready_reason rr = {.f = &f, .name = "unknown", .reason = "UnknownSignatureKey",
-				  .msg = "spec.signature.keyRef: no public key called missing"};
+	struct cond_reason rr = {.f = &f, .r = &llmo_kube_llmmodels, .name = "unknown",
+				 .type = "Ready", .status = "False", .want = "UnknownSignatureKey",
+				 .text = "spec.signature.keyRef: no public key called missing"};
 	struct pod_ann pa = {.f = &f, .workload = "signed"};
 	struct llmo_error err = {0};
 	char keys[64], p[PATH_MAX];
@@ -632,7 +659,7 @@ static void test_model_signature(void **state)
 	mc.name = "unknown";
 	mc.want = "Failed";
 	assert_true(run_until(f.base, has_cond, &mc, WAIT_MS));
-	assert_true(run_until(f.base, model_not_ready, &rr, WAIT_MS));
+	assert_true(run_until(f.base, cond_reason_is, &rr, WAIT_MS));
 	wait_event(&f, "UnknownSignatureKey");
 	mc.name = "llama2-7b";
 	mc.want = "Available";
@@ -1187,37 +1214,6 @@ static void test_canary_sla(void **state)
 	fake_gw_stop(&g);
 }
 
-/*
- * The workload chat's condition TYPE has reason want (other: any reason but
- * want) and a message containing text (NULL: any).
- */
-struct cond_reason {
-	struct kube_fixture *f;
-	const char *type, *want, *text;
-	bool other;
-};
-
-static bool cond_reason_is(void *ctx)
-{
-	struct cond_reason *cr = ctx;
-	json_t *obj = NULL, *it;
-	bool ok = false;
-	size_t i;
-
-	if (llmo_kube_get(cr->f->client, &llmo_kube_llmworkloads, NS, "chat", &obj, NULL))
-		return false;
-	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, it) {
-		const char *t = json_string_value(json_object_get(it, "type"));
-		const char *r = json_string_value(json_object_get(it, "reason"));
-		const char *m = json_string_value(json_object_get(it, "message"));
-
-		if (t && strcmp(t, cr->type) == 0 && r && (strcmp(r, cr->want) == 0) != cr->other &&
-		    (!cr->text || (m && strstr(m, cr->text))))
-			ok = true;
-	}
-	json_decref(obj);
-	return ok;
-}
 
 static void model_benchmarks(struct kube_fixture *f, const char *name, json_t *benchmarks)
 {
@@ -2797,43 +2793,6 @@ static void test_node_affinity_require(void **state)
 }
 
 /* The workload's condition of type: reason and message into n-byte buffers; false if none. */
-static bool cond_of(struct kube_fixture *f, const char *w, const char *type, char *reason,
-		    char *msg, size_t n)
-{
-	json_t *obj = NULL, *it;
-	bool found = false;
-	size_t i;
-
-	if (llmo_kube_get(f->client, &llmo_kube_llmworkloads, NS, w, &obj, NULL))
-		return false;
-	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, it) {
-		const char *t = json_string_value(json_object_get(it, "type"));
-		const char *r = json_string_value(json_object_get(it, "reason"));
-		const char *m = json_string_value(json_object_get(it, "message"));
-
-		if (t && strcmp(t, type) == 0) {
-			snprintf(reason, n, "%s", r ? r : "");
-			snprintf(msg, n, "%s", m ? m : "");
-			found = true;
-		}
-	}
-	json_decref(obj);
-	return found;
-}
-
-struct reason_want {
-	struct kube_fixture *f;
-	const char *workload, *type, *reason;
-};
-
-static bool has_reason(void *ctx)
-{
-	struct reason_want *r = ctx;
-	char reason[1024], msg[1024];
-
-	return cond_of(r->f, r->workload, r->type, reason, msg, sizeof(reason)) &&
-	       strcmp(reason, r->reason) == 0;
-}
 
 static json_t *netpol(const char *name, json_t *pod_selector)
 {
@@ -2858,10 +2817,10 @@ static void test_security(void **state)
 	struct kube_fixture f;
 	struct llmo_controller *c;
 	struct want w = {.f = &f, .workload = "sec", .pods = 1};
-	struct reason_want rw = {.f = &f, .workload = "sec", .type = "NetworkPoliciesApplied",
-				 .reason = "NetworkPolicyNotFound"};
+	struct cond_reason rw = {.f = &f, .name = "sec", .type = "NetworkPoliciesApplied",
+				 .want = "NetworkPolicyNotFound"};
 	struct llmo_error err = {0};
-	char reason[1024], msg[1024];
+	char status[1024], reason[1024], msg[1024];
 	json_t *sec = workload("sec", 1), *labels, *terms, *exprs, *patch;
 	struct pods p;
 
@@ -2913,18 +2872,18 @@ static void test_security(void **state)
 		   "Unschedulable");
 	json_decref(p.list);
 	rw.type = "Ready";
-	rw.reason = "ReplicasUnschedulable";
-	assert_true(run_until(f.base, has_reason, &rw, WAIT_MS));
-	assert_true(cond_of(&f, "sec", "Ready", reason, msg, sizeof(reason)));
+	rw.want = "ReplicasUnschedulable";
+	assert_true(run_until(f.base, cond_reason_is, &rw, WAIT_MS));
+	assert_true(cond_of(&f, NULL, "sec", "Ready", status, reason, msg, sizeof(reason)));
 	assert_non_null(strstr(msg, "1 unschedulable: 0/2 nodes are available"));
 	assert_non_null(strstr(msg, LLMO_NODE_LABEL_COMPLIANCE " in (strict, enterprise), "
 				    LLMO_NODE_LABEL_DATA_CLASS " in (confidential)"));
 
 	/* neither policy exists */
 	rw.type = "NetworkPoliciesApplied";
-	rw.reason = "NetworkPolicyNotFound";
-	assert_true(run_until(f.base, has_reason, &rw, WAIT_MS));
-	assert_true(cond_of(&f, "sec", rw.type, reason, msg, sizeof(reason)));
+	rw.want = "NetworkPolicyNotFound";
+	assert_true(run_until(f.base, cond_reason_is, &rw, WAIT_MS));
+	assert_true(cond_of(&f, NULL, "sec", rw.type, status, reason, msg, sizeof(reason)));
 	assert_non_null(strstr(msg, "deny-egress, audit"));
 	/* one selects the replicas' label, the other something else */
 	put(&f, &llmo_kube_networkpolicies,
@@ -2932,9 +2891,9 @@ static void test_security(void **state)
 					    "policy.llm.orchestrator.io/deny-egress", "true")));
 	put(&f, &llmo_kube_networkpolicies,
 	    netpol("audit", json_pack("{s:{s:s}}", "matchLabels", "app", "other")));
-	rw.reason = "NetworkPolicyDoesNotSelect";
-	assert_true(run_until(f.base, has_reason, &rw, WAIT_MS));
-	assert_true(cond_of(&f, "sec", rw.type, reason, msg, sizeof(reason)));
+	rw.want = "NetworkPolicyDoesNotSelect";
+	assert_true(run_until(f.base, cond_reason_is, &rw, WAIT_MS));
+	assert_true(cond_of(&f, NULL, "sec", rw.type, status, reason, msg, sizeof(reason)));
 	assert_non_null(strstr(msg, ": audit"));
 	assert_null(strstr(msg, "deny-egress"));
 	/* fixed with a matchExpression on its label: True */
@@ -2945,8 +2904,8 @@ static void test_security(void **state)
 			    LLMO_KUBE_PATCH_MERGE, patch, NULL, &err))
 		fail_msg("patch: %s", err.msg);
 	json_decref(patch);
-	rw.reason = "NetworkPoliciesSelectReplicas";
-	assert_true(run_until(f.base, has_reason, &rw, WAIT_MS));
+	rw.want = "NetworkPoliciesSelectReplicas";
+	assert_true(run_until(f.base, cond_reason_is, &rw, WAIT_MS));
 	{
 		struct cond cd = {.f = &f, .r = &llmo_kube_llmworkloads, .name = "sec",
 				  .path = "NetworkPoliciesApplied", .want = "True"};
@@ -2960,7 +2919,7 @@ static void test_security(void **state)
 	list_pods(&f, "plain", &p);
 	assert_null(json_object_get(json_object_get(p.items[0], "spec"), "affinity"));
 	json_decref(p.list);
-	assert_false(cond_of(&f, "plain", "NetworkPoliciesApplied", reason, msg, sizeof(reason)));
+	assert_false(cond_of(&f, NULL, "plain", "NetworkPoliciesApplied", status, reason, msg, sizeof(reason)));
 	llmo_controller_free(c);
 	fixture_stop(&f);
 }
