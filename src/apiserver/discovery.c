@@ -6,6 +6,7 @@
 #include "apiserver/apiserver_int.h"
 #include "apiserver/openapi_pb.h"
 #include "base/json.h"
+#include "base/str.h"
 
 #include <event2/buffer.h>
 #include <strings.h>
@@ -456,15 +457,6 @@ static json_t *openapi_v3_gv(struct llmo_apiserver *srv, const char *group, cons
 			 "paths", paths, "components", "schemas", schemas);
 }
 
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static json_t *openapi_v3_root(struct llmo_apiserver *srv)
 {
 	json_t *paths = json_object();
@@ -484,7 +476,7 @@ static json_t *openapi_v3_root(struct llmo_apiserver *srv)
 		doc = openapi_v3_gv(srv, res->group, res->version);
 		text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		snprintf(url, sizeof(url), "/openapi/v3/%s?hash=%016" PRIX64, key,
-			 text ? fnv1a(text) : 0);
+			 text ? llmo_fnv1a(text) : 0);
 		json_object_set_new(paths, key, json_pack("{s:s}", "serverRelativeURL", url));
 		free(text);
 		json_decref(doc);

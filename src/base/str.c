@@ -9,6 +9,17 @@
 /* How much of a rejected input an error message quotes. */
 #define STR_EXCERPT_MAX 64
 
+uint64_t llmo_fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 char *llmo_strdup(const char *s)
 {
 	return s ? llmo_strndup(s, SIZE_MAX) : NULL;

@@ -14,6 +14,9 @@
 
 /* Heap copies (free() them); NULL when s is NULL or out of memory. */
 char *llmo_strdup(const char *s);
+
+/* The 64-bit FNV-1a hash of the string s (not for secrets: names and contents that change). */
+uint64_t llmo_fnv1a(const char *s);
 /* Copies at most n bytes of s, stopping early at a NUL; always NUL-terminated. */
 char *llmo_strndup(const char *s, size_t n);
 

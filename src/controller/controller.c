@@ -72,6 +72,13 @@ int llmo__condition_set(json_t *conds, const json_t *old_obj, const char *type, 
 		       : 0;
 }
 
+bool llmo__pod_finished(const json_t *pod)
+{
+	const char *phase = llmo_kube_str(pod, "status", "phase");
+
+	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
 int llmo__pod_endpoint(const json_t *pod, int port, char *out, size_t n)
 {
 	const char *ip = llmo_kube_str(pod, "status", "podIP");

@@ -205,6 +205,8 @@ int llmo__condition_set(json_t *conds, const json_t *old_obj, const char *type, 
  * container port. -1 when the pod has no IP or no port.
  */
 int llmo__pod_endpoint(const json_t *pod, int port, char *out, size_t n);
+/* Whether pod has ended (phase Succeeded or Failed). */
+bool llmo__pod_finished(const json_t *pod);
 /* Lowercase letters and digits for generated names. */
 void llmo__random_suffix(struct llmo_controller *c, char *out, size_t len);
 

@@ -194,13 +194,6 @@ static bool node_usable(const json_t *node)
 	       !json_is_true(json_object_get(json_object_get(node, "spec"), "unschedulable"));
 }
 
-static bool pod_finished(const json_t *pod)
-{
-	const char *phase = llmo_kube_str(pod, "status", "phase");
-
-	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
-}
-
 static int read_nodes(struct fed_cluster *k, const json_t *list)
 {
 	const json_t *n;
@@ -243,7 +236,7 @@ static int read_pods(struct fed_cluster *k, const json_t *list)
 		size_t node = node_index(k, llmo_kube_str(p, "spec", "nodeName"));
 		int64_t req[3];
 
-		if (pod_finished(p))
+		if (llmo__pod_finished(p))
 			continue;
 		llmo__pod_requests(p, req);
 		if (node != SIZE_MAX)
@@ -614,17 +607,6 @@ static int64_t previous_of(const json_t *w, const char *cluster)
 	return 0;
 }
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; s && *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* The hash annotation of obj's spec (and labels): what decides a rewrite. */
 static int spec_hash(const json_t *obj, char out[17])
 {
@@ -635,7 +617,7 @@ static int spec_hash(const json_t *obj, char out[17])
 	json_decref(pair);
 	if (!text)
 		return LLMO_ENOMEM;
-	snprintf(out, 17, "%016" PRIx64, hash_str(text));
+	snprintf(out, 17, "%016" PRIx64, llmo_fnv1a(text));
 	free(text);
 	return 0;
 }

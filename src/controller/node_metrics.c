@@ -234,13 +234,6 @@ static void add_pod(struct node_sum *s, const json_t *pod)
 	}
 }
 
-static bool finished(const json_t *pod)
-{
-	const char *phase = llmo_kube_str(pod, "status", "phase");
-
-	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
-}
-
 int llmo__node_metrics_put(struct llmo_metrics *m, const json_t *nodes, const json_t *pods,
 			   struct llmo_error *err)
 {
@@ -276,7 +269,7 @@ int llmo__node_metrics_put(struct llmo_metrics *m, const json_t *nodes, const js
 		const char *node = llmo_kube_str(obj, "spec", "nodeName");
 		struct node_sum *s = node ? llmo_hmap_get(&by_name, node) : NULL;
 
-		if (s && !finished(obj))
+		if (s && !llmo__pod_finished(obj))
 			add_pod(s, obj);
 	}
 	for (i = 0; i < n; i++) {

@@ -164,13 +164,6 @@ static bool pod_terminating(const json_t *pod)
 	return json_object_get(meta(pod), "deletionTimestamp") != NULL;
 }
 
-static bool pod_finished(const json_t *pod)
-{
-	const char *phase = llmo_kube_str(pod, "status", "phase");
-
-	return phase && (strcmp(phase, "Failed") == 0 || strcmp(phase, "Succeeded") == 0);
-}
-
 static const char *pod_label(const json_t *pod, const char *label)
 {
 	return json_string_value(json_object_get(json_object_get(meta(pod), "labels"), label));
@@ -194,7 +187,7 @@ static bool pod_surge(const struct wl *s, const json_t *pod)
 		const json_t *p = s->pods.items[i];
 
 		if (p != pod && strcmp(llmo_kube_str(p, "metadata", "name"), of) == 0)
-			return !pod_terminating(p) && !pod_finished(p);
+			return !pod_terminating(p) && !llmo__pod_finished(p);
 	}
 	return false;
 }
@@ -446,17 +439,6 @@ static json_t *http_probe(const char *path, int period, int failures, int initia
 	return json_pack("{s:{s:s, s:s}, s:i, s:i, s:i, s:i}", "httpGet", "path", path, "port",
 			 "http", "periodSeconds", period, "failureThreshold", failures,
 			 "timeoutSeconds", 2, "initialDelaySeconds", initial);
-}
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
 }
 
 /*
@@ -912,7 +894,7 @@ static int build_template(struct wl *s, struct track *t)
 		json_decref(pod);
 		return LLMO_ENOMEM;
 	}
-	snprintf(t->hash, sizeof(t->hash), "%010" PRIx64, (uint64_t)(fnv1a(text) & 0xffffffffffULL));
+	snprintf(t->hash, sizeof(t->hash), "%010" PRIx64, (uint64_t)(llmo_fnv1a(text) & 0xffffffffffULL));
 	free(text);
 	/*
 	 * Vertical recommendations go in after the hash: replicas created from
@@ -1153,7 +1135,7 @@ static int autoscale(struct wl *s)
 	for (size_t i = 0; i < s->pods.len; i++) {
 		json_t *p = s->pods.items[i];
 
-		if (pod_terminating(p) || pod_finished(p) || pod_surge(s, p))
+		if (pod_terminating(p) || llmo__pod_finished(p) || pod_surge(s, p))
 			continue;
 		in.current++;
 		if (llmo_kube_condition_true(p, "Ready")) {
@@ -1845,7 +1827,7 @@ static void classify(struct wl *s)
 			s->draining += pod_draining(p) && !json_object_get(meta(p), "deletionTimestamp");
 			continue;
 		}
-		if (pod_finished(p))
+		if (llmo__pod_finished(p))
 			continue;
 		ready = llmo_kube_condition_true(p, "Ready");
 		k = s->ntracks ? pod_track(s, p) : 0;
@@ -1879,7 +1861,7 @@ static int replace_failed(struct wl *s)
 	for (size_t i = 0; i < s->pods.len; i++) {
 		json_t *p = s->pods.items[i];
 
-		if (pod_terminating(p) || !pod_finished(p) || pod_surge(s, p))
+		if (pod_terminating(p) || !llmo__pod_finished(p) || pod_surge(s, p))
 			continue;
 		record_failure(s, p);
 		s->failed_now++;
@@ -2055,7 +2037,7 @@ static int remove_pods(struct wl *s, int k, int n, bool updated, bool ready_ok, 
 		struct victim *slot;
 		int pk = pod_track(s, p), inflight;
 
-		if (pod_terminating(p) || pod_finished(p) || pod_surge(s, p) ||
+		if (pod_terminating(p) || llmo__pod_finished(p) || pod_surge(s, p) ||
 		    (updated ? pk != k : pk >= 0) ||
 		    (!ready_ok && llmo_kube_condition_true(p, "Ready")))
 			continue;
@@ -2143,7 +2125,7 @@ static int migration_follow(struct wl *s, json_t *src, json_t *repl)
 	age = llmo_clock_wall_ms() - since;
 	if (!pod_wants_move(src))
 		return migration_abandon(s, src, repl, "the migrate annotation was removed");
-	if (pod_finished(repl)) {
+	if (llmo__pod_finished(repl)) {
 		char f[MSG_MAX / 2];
 
 		pod_failure(repl, f, sizeof(f));
@@ -2227,7 +2209,7 @@ static int migrate(struct wl *s)
 	for (size_t i = 0; i < s->pods.len && !src; i++) {
 		json_t *p = s->pods.items[i];
 
-		if (pod_wants_move(p) && !pod_terminating(p) && !pod_finished(p))
+		if (pod_wants_move(p) && !pod_terminating(p) && !llmo__pod_finished(p))
 			src = p;
 	}
 	if (!src)
@@ -2362,7 +2344,7 @@ static int relabel(struct wl *s)
 		const char *have = pod_label(p, LLMO_LABEL_TRACK);
 		int k = pod_track(s, p), rc;
 
-		if (k < 0 || pod_terminating(p) || pod_finished(p) ||
+		if (k < 0 || pod_terminating(p) || llmo__pod_finished(p) ||
 		    (have && strcmp(have, s->tracks[k].name) == 0))
 			continue;
 		patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", LLMO_LABEL_TRACK,
@@ -2973,7 +2955,7 @@ static int finalize(struct wl *s)
 	}
 	for (size_t i = 0; i < s->pods.len && !rc; i++) {
 		if (!pod_terminating(s->pods.items[i])) {
-			rc = delete_pod(s, s->pods.items[i], !pod_finished(s->pods.items[i]),
+			rc = delete_pod(s, s->pods.items[i], !llmo__pod_finished(s->pods.items[i]),
 					"workload deleted");
 			deleting++;
 		}
