@@ -262,12 +262,11 @@ static int read_pods(struct fed_cluster *k, const json_t *list)
 	return 0;
 }
 
-static int read_copies(struct llmo__fed *f, struct fed_cluster *k, const json_t *list)
+static int read_copies(struct fed_cluster *k, const json_t *list)
 {
 	const json_t *w;
 	size_t i;
 
-	(void)f;
 	json_object_clear(k->copies);
 	json_array_foreach(json_object_get(list, "items"), i, w) {
 		const json_t *ann = json_object_get(json_object_get(w, "metadata"), "annotations");
@@ -326,7 +325,7 @@ static void sync_cluster(struct llmo__fed *f, struct fed_cluster *k)
 		if (!rc)
 			rc = read_pods(k, pods);
 		if (!rc && wls)
-			rc = read_copies(f, k, wls);
+			rc = read_copies(k, wls);
 		if (rc)
 			snprintf(err.msg, sizeof(err.msg), "out of memory");
 	}
