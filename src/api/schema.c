@@ -112,14 +112,114 @@ static void verr(struct vctx *c, const char *fmt, ...)
 		c->rc = LLMO_ENOMEM;
 }
 
-static const char *sstr(const json_t *schema, const char *key)
-{
-	return json_string_value(json_object_get(schema, key));
-}
-
 static bool sbool(const json_t *schema, const char *key)
 {
 	return json_is_true(json_object_get(schema, key));
+}
+
+/*
+ * The keywords of one schema node that validation reads, found in one pass
+ * over the node's keys: a node has a handful of keys, and looking two dozen
+ * keywords up by hash in each node cost more than the checks themselves.
+ */
+struct snode {
+	const char *type, *format, *pattern, *list_type;
+	const json_t *en, *props, *addl, *req, *items, *list_keys;
+	const json_t *max_len, *min_len, *minimum, *maximum, *multiple_of;
+	const json_t *max_items, *min_items, *max_props, *min_props;
+	const json_t *all_of, *any_of, *one_of, *not;
+	bool excl_min, excl_max, int_or_string, preserve;
+};
+
+static void snode_read(const json_t *schema, struct snode *n)
+{
+	const char *k;
+	json_t *v;
+
+	memset(n, 0, sizeof(*n));
+	/* jansson's object iterator takes a non-const object; it reads only */
+	json_object_foreach((json_t *)schema, k, v) {
+		switch (k[0]) {
+		case 'a':
+			if (strcmp(k, "additionalProperties") == 0)
+				n->addl = v;
+			else if (strcmp(k, "allOf") == 0)
+				n->all_of = v;
+			else if (strcmp(k, "anyOf") == 0)
+				n->any_of = v;
+			break;
+		case 'e':
+			if (strcmp(k, "enum") == 0)
+				n->en = v;
+			else if (strcmp(k, "exclusiveMinimum") == 0)
+				n->excl_min = json_is_true(v);
+			else if (strcmp(k, "exclusiveMaximum") == 0)
+				n->excl_max = json_is_true(v);
+			break;
+		case 'f':
+			if (strcmp(k, "format") == 0)
+				n->format = json_string_value(v);
+			break;
+		case 'i':
+			if (strcmp(k, "items") == 0)
+				n->items = v;
+			break;
+		case 'm':
+			if (strcmp(k, "maxLength") == 0)
+				n->max_len = v;
+			else if (strcmp(k, "minLength") == 0)
+				n->min_len = v;
+			else if (strcmp(k, "minimum") == 0)
+				n->minimum = v;
+			else if (strcmp(k, "maximum") == 0)
+				n->maximum = v;
+			else if (strcmp(k, "multipleOf") == 0)
+				n->multiple_of = v;
+			else if (strcmp(k, "maxItems") == 0)
+				n->max_items = v;
+			else if (strcmp(k, "minItems") == 0)
+				n->min_items = v;
+			else if (strcmp(k, "maxProperties") == 0)
+				n->max_props = v;
+			else if (strcmp(k, "minProperties") == 0)
+				n->min_props = v;
+			break;
+		case 'n':
+			if (strcmp(k, "not") == 0)
+				n->not = v;
+			break;
+		case 'o':
+			if (strcmp(k, "oneOf") == 0)
+				n->one_of = v;
+			break;
+		case 'p':
+			if (strcmp(k, "pattern") == 0)
+				n->pattern = json_string_value(v);
+			else if (strcmp(k, "properties") == 0)
+				n->props = v;
+			break;
+		case 'r':
+			if (strcmp(k, "required") == 0)
+				n->req = v;
+			break;
+		case 't':
+			if (strcmp(k, "type") == 0)
+				n->type = json_string_value(v);
+			break;
+		case 'x':
+			if (strcmp(k, "x-kubernetes-int-or-string") == 0)
+				n->int_or_string = json_is_true(v);
+			else if (strcmp(k, "x-kubernetes-preserve-unknown-fields") == 0)
+				n->preserve = json_is_true(v);
+			else if (strcmp(k, "x-kubernetes-list-type") == 0)
+				n->list_type = json_string_value(v);
+			else if (strcmp(k, "x-kubernetes-list-map-keys") == 0)
+				n->list_keys = v;
+			break;
+		default:
+			break;
+		}
+	}
 }
 
 static size_t utf8_len(const char *s)
@@ -203,13 +303,12 @@ static void check_format(struct vctx *c, const char *format, const json_t *v)
  * say what is wrong with it the way the quantity parser does ("8Gb": unknown
  * suffix "Gb") rather than quoting the regular expression.
  */
-static bool quantity_error(struct vctx *c, const json_t *schema, const char *s)
+static bool quantity_error(struct vctx *c, const struct snode *n, const char *s)
 {
-	const char *pat = sstr(schema, "pattern");
 	struct llmo_error err = {0};
 	int64_t milli;
 
-	if (!sbool(schema, "x-kubernetes-int-or-string") || !strstr(pat, "[KMGTPE]i"))
+	if (!n->int_or_string || !n->pattern || !strstr(n->pattern, "[KMGTPE]i"))
 		return false;
 	if (llmo_quantity_parse(s, &milli, &err) == 0)
 		return false;
@@ -217,17 +316,17 @@ static bool quantity_error(struct vctx *c, const json_t *schema, const char *s)
 	return true;
 }
 
-static void check_string(struct vctx *c, const json_t *schema, const json_t *v)
+static void check_string(struct vctx *c, const struct snode *n, const json_t *v)
 {
 	const char *s = json_string_value(v);
-	const char *pat = sstr(schema, "pattern");
-	json_t *lim;
+	const char *pat = n->pattern;
+	const json_t *lim;
 
-	if ((lim = json_object_get(schema, "maxLength")) && json_is_integer(lim) &&
+	if ((lim = n->max_len) && json_is_integer(lim) &&
 	    (json_int_t)utf8_len(s) > json_integer_value(lim))
 		verr(c, "must be at most %" JSON_INTEGER_FORMAT " characters long",
 		     json_integer_value(lim));
-	if ((lim = json_object_get(schema, "minLength")) && json_is_integer(lim) &&
+	if ((lim = n->min_len) && json_is_integer(lim) &&
 	    (json_int_t)utf8_len(s) < json_integer_value(lim))
 		verr(c, "must be at least %" JSON_INTEGER_FORMAT " characters long",
 		     json_integer_value(lim));
@@ -236,30 +335,29 @@ static void check_string(struct vctx *c, const json_t *schema, const json_t *v)
 
 		if (!re)
 			verr(c, "the schema's pattern %s cannot be evaluated", pat);
-		else if (regexec(re, s, 0, NULL, 0) != 0 && !quantity_error(c, schema, s))
+		else if (regexec(re, s, 0, NULL, 0) != 0 && !quantity_error(c, n, s))
 			verr(c, "\"%s\" does not match the pattern %s", s, pat);
 	}
 }
 
-static void check_number(struct vctx *c, const json_t *schema, const json_t *v)
+static void check_number(struct vctx *c, const struct snode *n, const json_t *v)
 {
 	double x = json_number_value(v);
-	json_t *lim;
+	const json_t *lim;
 
-	if ((lim = json_object_get(schema, "minimum")) && json_is_number(lim)) {
+	if ((lim = n->minimum) && json_is_number(lim)) {
 		double m = json_number_value(lim);
 
-		if (sbool(schema, "exclusiveMinimum") ? x <= m : x < m)
-			verr(c, "must be %s %.15g", sbool(schema, "exclusiveMinimum") ? ">" : ">=", m);
+		if (n->excl_min ? x <= m : x < m)
+			verr(c, "must be %s %.15g", n->excl_min ? ">" : ">=", m);
 	}
-	if ((lim = json_object_get(schema, "maximum")) && json_is_number(lim)) {
+	if ((lim = n->maximum) && json_is_number(lim)) {
 		double m = json_number_value(lim);
 
-		if (sbool(schema, "exclusiveMaximum") ? x >= m : x > m)
-			verr(c, "must be %s %.15g", sbool(schema, "exclusiveMaximum") ? "<" : "<=", m);
+		if (n->excl_max ? x >= m : x > m)
+			verr(c, "must be %s %.15g", n->excl_max ? "<" : "<=", m);
 	}
-	if ((lim = json_object_get(schema, "multipleOf")) && json_is_number(lim) &&
-	    json_number_value(lim) > 0) {
+	if ((lim = n->multiple_of) && json_is_number(lim) && json_number_value(lim) > 0) {
 		double q = x / json_number_value(lim);
 
 		if (fabs(q - round(q)) > 1e-9)
@@ -267,10 +365,10 @@ static void check_number(struct vctx *c, const json_t *schema, const json_t *v)
 	}
 }
 
-static void check_list_type(struct vctx *c, const json_t *schema, const json_t *v)
+static void check_list_type(struct vctx *c, const struct snode *sn, const json_t *v)
 {
-	const char *lt = sstr(schema, "x-kubernetes-list-type");
-	const json_t *keys = json_object_get(schema, "x-kubernetes-list-map-keys");
+	const char *lt = sn->list_type;
+	const json_t *keys = sn->list_keys;
 	size_t n = json_array_size(v);
 
 	if (!lt || strcmp(lt, "atomic") == 0)
@@ -308,24 +406,22 @@ static void check_list_type(struct vctx *c, const json_t *schema, const json_t *
 	}
 }
 
-static void check_object(struct vctx *c, const json_t *schema, const json_t *v)
+static void check_object(struct vctx *c, const struct snode *n, const json_t *v)
 {
-	const json_t *props = json_object_get(schema, "properties");
-	const json_t *addl = json_object_get(schema, "additionalProperties");
-	const json_t *req = json_object_get(schema, "required");
-	bool preserve = sbool(schema, "x-kubernetes-preserve-unknown-fields");
+	const json_t *props = n->props, *addl = n->addl;
 	size_t mark = c->path->len, i;
 	const char *key;
-	json_t *item, *lim;
+	const json_t *lim;
+	json_t *item;
 
-	if ((lim = json_object_get(schema, "maxProperties")) && json_is_integer(lim) &&
+	if ((lim = n->max_props) && json_is_integer(lim) &&
 	    (json_int_t)json_object_size(v) > json_integer_value(lim))
 		verr(c, "must have at most %" JSON_INTEGER_FORMAT " entries", json_integer_value(lim));
-	if ((lim = json_object_get(schema, "minProperties")) && json_is_integer(lim) &&
+	if ((lim = n->min_props) && json_is_integer(lim) &&
 	    (json_int_t)json_object_size(v) < json_integer_value(lim))
 		verr(c, "must have at least %" JSON_INTEGER_FORMAT " entries", json_integer_value(lim));
 
-	json_array_foreach(req, i, item) {
+	json_array_foreach(n->req, i, item) {
 		const char *name = json_string_value(item);
 		json_t *present = name ? json_object_get(v, name) : NULL;
 
@@ -346,26 +442,26 @@ static void check_object(struct vctx *c, const json_t *schema, const json_t *v)
 			validate_node(c, addl, item);
 		else if (json_is_false(addl))
 			verr(c, "unknown field");
-		else if ((c->flags & LLMO_SCHEMA_UNKNOWN_FIELDS) && !preserve && props &&
+		else if ((c->flags & LLMO_SCHEMA_UNKNOWN_FIELDS) && !n->preserve && props &&
 			 !json_is_true(addl))
 			verr(c, "unknown field");
 		llmo_buf_truncate(c->path, mark);
 	}
 }
 
-static void check_array(struct vctx *c, const json_t *schema, const json_t *v)
+static void check_array(struct vctx *c, const struct snode *n, const json_t *v)
 {
-	const json_t *items = json_object_get(schema, "items");
+	const json_t *items = n->items, *lim;
 	size_t mark = c->path->len, i;
-	json_t *item, *lim;
+	json_t *item;
 
-	if ((lim = json_object_get(schema, "maxItems")) && json_is_integer(lim) &&
+	if ((lim = n->max_items) && json_is_integer(lim) &&
 	    (json_int_t)json_array_size(v) > json_integer_value(lim))
 		verr(c, "must have at most %" JSON_INTEGER_FORMAT " items", json_integer_value(lim));
-	if ((lim = json_object_get(schema, "minItems")) && json_is_integer(lim) &&
+	if ((lim = n->min_items) && json_is_integer(lim) &&
 	    (json_int_t)json_array_size(v) < json_integer_value(lim))
 		verr(c, "must have at least %" JSON_INTEGER_FORMAT " items", json_integer_value(lim));
-	check_list_type(c, schema, v);
+	check_list_type(c, n, v);
 	if (!json_is_object(items))
 		return;
 	json_array_foreach(v, i, item) {
@@ -399,9 +495,7 @@ static size_t count_passing(struct vctx *c, const json_t *list, const json_t *v)
 
 static void validate_node(struct vctx *c, const json_t *schema, const json_t *v)
 {
-	const char *type = sstr(schema, "type");
-	const char *format = sstr(schema, "format");
-	const json_t *en = json_object_get(schema, "enum");
+	struct snode n;
 	const json_t *list;
 	size_t i;
 	json_t *s;
@@ -413,9 +507,9 @@ static void validate_node(struct vctx *c, const json_t *schema, const json_t *v)
 		 * dropped by defaulting, as kube-apiserver prunes them */
 		return;
 	}
-	if (sbool(schema, "x-kubernetes-int-or-string")) {
-		if (json_is_real(v) && strstr(sstr(schema, "pattern") ? sstr(schema, "pattern") : "",
-					      "[KMGTPE]i")) {
+	snode_read(schema, &n);
+	if (n.int_or_string) {
+		if (json_is_real(v) && strstr(n.pattern ? n.pattern : "", "[KMGTPE]i")) {
 			verr(c, "expected integer or string, got number (write a fractional "
 				"quantity as a string: \"%g\")", json_real_value(v));
 			return;
@@ -424,33 +518,31 @@ static void validate_node(struct vctx *c, const json_t *schema, const json_t *v)
 			verr(c, "expected integer or string, got %s", llmo_json_type_name(v));
 			return;
 		}
-	} else if (type && !type_matches(type, v)) {
-		verr(c, "expected %s, got %s", type, llmo_json_type_name(v));
+	} else if (n.type && !type_matches(n.type, v)) {
+		verr(c, "expected %s, got %s", n.type, llmo_json_type_name(v));
 		return;
 	}
-	if (json_is_array(en))
-		check_enum(c, en, v);
-	if (format)
-		check_format(c, format, v);
+	if (json_is_array(n.en))
+		check_enum(c, n.en, v);
+	if (n.format)
+		check_format(c, n.format, v);
 	if (json_is_string(v))
-		check_string(c, schema, v);
+		check_string(c, &n, v);
 	else if (json_is_number(v))
-		check_number(c, schema, v);
+		check_number(c, &n, v);
 	else if (json_is_object(v))
-		check_object(c, schema, v);
+		check_object(c, &n, v);
 	else if (json_is_array(v))
-		check_array(c, schema, v);
+		check_array(c, &n, v);
 
-	if ((list = json_object_get(schema, "allOf")))
+	if ((list = n.all_of))
 		json_array_foreach(list, i, s)
 			validate_node(c, s, v);
-	if ((list = json_object_get(schema, "anyOf")) && json_array_size(list) &&
-	    count_passing(c, list, v) == 0)
+	if ((list = n.any_of) && json_array_size(list) && count_passing(c, list, v) == 0)
 		verr(c, "does not match any of the allowed forms");
-	if ((list = json_object_get(schema, "oneOf")) && json_array_size(list) &&
-	    count_passing(c, list, v) != 1)
+	if ((list = n.one_of) && json_array_size(list) && count_passing(c, list, v) != 1)
 		verr(c, "must match exactly one of the allowed forms");
-	if ((s = json_object_get(schema, "not")) && json_is_object(s)) {
+	if ((s = (json_t *)n.not) && json_is_object(s)) {
 		json_t *one = json_array();
 
 		json_array_append(one, s);

@@ -356,32 +356,28 @@ json_t *llmo__object_from_row(const struct llmo_resource *res, const char *data,
 char *llmo__row_dump(const json_t *obj, size_t *meta_at)
 {
 	struct llmo_buf b;
-	const char *key;
-	json_t *v;
-	bool first = true, ok = true;
+	bool first = true;
+	int rc;
 
 	*meta_at = 0;
 	llmo_buf_init(&b, LLMO_API_ROW_MAX);
-	ok = !llmo_buf_putc(&b, '{');
-	json_object_foreach((json_t *)obj, key, v)
-	{
-		json_t *k = json_string(key);
-		char *kt = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
-		char *vt = llmo_json_dump_compact(v);
+	rc = llmo_buf_putc(&b, '{');
+	/* jansson's object iterator takes a non-const object; it reads only */
+	for (void *it = json_object_iter((json_t *)obj); !rc && it;
+	     it = json_object_iter_next((json_t *)obj, it)) {
+		const char *key = json_object_iter_key(it);
+		json_t *v = json_object_iter_value(it);
 
-		ok = ok && kt && vt && (first || !llmo_buf_putc(&b, ',')) &&
-		     !llmo_buf_puts(&b, kt) && !llmo_buf_putc(&b, ':');
-		if (ok && strcmp(key, "metadata") == 0 && json_is_object(v))
-			*meta_at = b.len + 1; /* just past the '{' vt starts with */
-		ok = ok && !llmo_buf_puts(&b, vt);
-		first = false;
-		free(kt);
-		free(vt);
-		json_decref(k);
-		if (!ok)
+		if ((!first && (rc = llmo_buf_putc(&b, ','))) ||
+		    (rc = llmo_json_write_string(&b, key, json_object_iter_key_len(it))) ||
+		    (rc = llmo_buf_putc(&b, ':')))
 			break;
+		if (strcmp(key, "metadata") == 0 && json_is_object(v))
+			*meta_at = b.len + 1; /* just past the '{' the value starts with */
+		rc = llmo_json_write(&b, v);
+		first = false;
 	}
-	if (!ok || llmo_buf_putc(&b, '}')) {
+	if (rc || llmo_buf_putc(&b, '}')) {
 		llmo_buf_release(&b);
 		*meta_at = 0;
 		return NULL;

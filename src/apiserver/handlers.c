@@ -53,19 +53,40 @@ static void now_rfc3339(char *out, size_t n)
 	llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, out, n);
 }
 
+/*
+ * Random bytes for uids, drawn from OpenSSL 4 KiB at a time: one
+ * RAND_bytes per create took as long as formatting the whole answer. Per
+ * thread, so that two threads never hand out the same bytes.
+ */
+static _Thread_local unsigned char uid_pool[4096];
+static _Thread_local size_t uid_pool_left;
+
 static void new_uid(char out[37])
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
+	char *o = out;
 
-	if (RAND_bytes(b, sizeof(b)) != 1)
+	if (uid_pool_left < sizeof(b) && RAND_bytes(uid_pool, sizeof(uid_pool)) == 1)
+		uid_pool_left = sizeof(uid_pool);
+	if (uid_pool_left >= sizeof(b)) {
+		uid_pool_left -= sizeof(b);
+		memcpy(b, uid_pool + uid_pool_left, sizeof(b));
+		/* used bytes do not stay in memory */
+		memset(uid_pool + uid_pool_left, 0, sizeof(b));
+	} else {
 		for (size_t i = 0; i < sizeof(b); i++)
 			b[i] = (unsigned char)(llmo_clock_mono_ns() >> (i % 8));
+	}
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	for (size_t i = 0; i < sizeof(b); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 0x0f];
+	}
+	*o = '\0';
 }
 
 static const char *query(struct llmo__req *r, const char *key)

@@ -69,6 +69,13 @@ static const char *const ssa_meta_server[] = {
 	"creationTimestamp", "selfLink", "uid", "clusterName",
 	"generation", "managedFields", "resourceVersion",
 };
+/* The same as field elements, for taking them out of sets. */
+static const char *const ssa_meta_server_elems[] = {
+	"f:creationTimestamp", "f:selfLink", "f:uid", "f:clusterName",
+	"f:generation", "f:managedFields", "f:resourceVersion",
+};
+_Static_assert(LLMO_ARRAY_LEN(ssa_meta_server) == LLMO_ARRAY_LEN(ssa_meta_server_elems),
+	       "one element per server field");
 
 struct ssa_ctx {
 	json_t *meta_schema;
@@ -508,12 +515,8 @@ static void set_strip(json_t *root)
 	json_object_del(m, SSA_SELF);
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(meta); i++)
 		json_object_del(m, meta[i]);
-	for (size_t i = 0; i < LLMO_ARRAY_LEN(ssa_meta_server); i++) {
-		char elem[64];
-
-		snprintf(elem, sizeof(elem), "f:%s", ssa_meta_server[i]);
-		json_object_del(m, elem);
-	}
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(ssa_meta_server_elems); i++)
+		json_object_del(m, ssa_meta_server_elems[i]);
 	if (json_object_size(m) == 0)
 		json_object_del(root, "f:metadata");
 }
@@ -2040,6 +2043,121 @@ out:
 
 /* ---- update ------------------------------------------------------------- */
 
+/* ---- a create's entry ----------------------------------------------------- */
+
+static int ssa_created_fields(struct ssa_ctx *c, const json_t *v, const json_t *schema,
+			      enum ssa_level lv, json_t *out, int depth);
+
+/*
+ * Adds child elem of out (a node in FieldsV1 form) for a value everything
+ * under which is new. A non-root node that has children owns itself too
+ * ("." first, as ssa_compare marks it before its children).
+ */
+static int ssa_created_child(struct ssa_ctx *c, json_t *out, enum ssa_level lv, const char *elem,
+			     size_t len, const json_t *v, const json_t *schema,
+			     enum ssa_level child_lv, int depth)
+{
+	json_t *ch = json_object();
+
+	if (!ch)
+		return ssa_nomem(c);
+	if (lv != SSA_AT_ROOT && json_object_size(out) == 0 &&
+	    json_object_set_new_nocheck(out, SSA_SELF, json_object())) {
+		json_decref(ch);
+		return ssa_nomem(c);
+	}
+	if (json_object_setn_new_nocheck(out, elem, len, ch))
+		return ssa_nomem(c);
+	return ssa_created_fields(c, v, schema, child_lv, ch, depth + 1);
+}
+
+/*
+ * The fields of v, all of them new, straight into FieldsV1 form (out):
+ * what ssa_diff({}, v) and set_encode give together, in one walk and
+ * without the internal sets (a quarter of a create's CPU time went there).
+ */
+static int ssa_created_fields(struct ssa_ctx *c, const json_t *v, const json_t *schema,
+			      enum ssa_level lv, json_t *out, int depth)
+{
+	const json_t *keys;
+	enum ssa_kind kind;
+	struct ssa_items it;
+	int rc = 0;
+
+	if (depth > LLMO_SSA_DEPTH_MAX)
+		return ssa_depth_error(c);
+	kind = ssa_kind_of(schema, v, lv, &keys);
+	if (kind == SSA_LEAF)
+		return 0;
+	if (kind == SSA_MAP) {
+		const char *key;
+		size_t klen;
+		json_t *val;
+
+		json_object_keylen_foreach((json_t *)v, key, klen, val) {
+			bool declared;
+			const json_t *cs = ssa_member_schema(c, schema, key, klen, lv, &declared);
+
+			if (ssa_elem_field(&c->elem, key, klen))
+				continue; /* too long a name to own */
+			if ((rc = ssa_created_child(c, out, lv, c->elem.data, c->elem.len, val, cs,
+						    ssa_member_level(lv, key, klen), depth)))
+				return rc;
+		}
+		return 0;
+	}
+	if ((rc = ssa_items_init(c, v, kind, keys, &it))) {
+		ssa_items_release(&it);
+		return ssa_nomem(c);
+	}
+	/* a list that cannot be keyed is owned as an atomic one: no children */
+	for (size_t i = 0; it.ok && !rc && i < it.elems.len; i++) {
+		const char *e = it.elems.items[i];
+
+		rc = ssa_created_child(c, out, lv, e, strlen(e), json_array_get(v, i),
+				       json_object_get(schema, "items"), SSA_AT_OTHER, depth);
+	}
+	ssa_items_release(&it);
+	return rc;
+}
+
+/*
+ * A create: the manager's Update entry owns everything the object holds
+ * (none when that is only what no one may own), and it is the only entry.
+ */
+static int ssa_update_created(struct ssa_ctx *c, json_t *obj, const char *manager,
+			      const json_t *schema, const char *api_version, const char *now)
+{
+	json_t *fields = json_object(), *meta = json_object_get(obj, "metadata"), *entry;
+	int rc;
+
+	if (!fields)
+		return ssa_nomem(c);
+	if ((rc = ssa_created_fields(c, obj, schema, SSA_AT_ROOT, fields, 0))) {
+		json_decref(fields);
+		return rc;
+	}
+	set_strip(fields); /* the same in FieldsV1 form */
+	if (!json_is_object(meta)) {
+		meta = json_object();
+		if (!meta || json_object_set_new(obj, "metadata", meta)) {
+			json_decref(fields);
+			return ssa_nomem(c);
+		}
+	}
+	if (json_object_size(fields) == 0) {
+		json_decref(fields);
+		json_object_del(meta, "managedFields");
+		return 0;
+	}
+	entry = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:o}]", "manager", manager, "operation",
+			  "Update", "apiVersion", api_version, "time", now, "fieldsType",
+			  "FieldsV1", "fieldsV1", fields);
+	if (!entry || json_object_set_new(meta, "managedFields", entry))
+		return ssa_nomem(c);
+	return 0;
+}
+
 int llmo_ssa_update(const json_t *old, json_t *updated, const char *manager,
 		    const json_t *schema, const char *api_version, const char *now,
 		    struct llmo_error *err)
@@ -2062,33 +2180,13 @@ int llmo_ssa_update(const json_t *old, json_t *updated, const char *manager,
 	if ((rc = ssa_ctx_init(&c, err)))
 		goto out;
 	ctx = true;
-	base = old ? json_incref((json_t *)old) : json_object();
-	if (!base) {
-		rc = ssa_nomem(&c);
+	if (!old) {
+		rc = ssa_update_created(&c, updated, manager, schema, api_version, now);
 		goto out;
 	}
+	base = json_incref((json_t *)old);
 	if ((rc = ssa_entries_load(&c, base, &es)) || (rc = ssa_diff(&c, base, updated, schema, &d)))
 		goto out;
-	if (!old) {
-		/*
-		 * A create: there are no entries to take fields from, so the
-		 * manager's entry is what was added. Skips copying and merging
-		 * the whole field set twice (a third of a create's CPU time).
-		 */
-		if (json_object_size(d.added)) {
-			size_t self;
-
-			if ((rc = ssa_entries_add(&c, &es, manager, false, &self)))
-				goto out;
-			json_decref(es.v.items[self].set);
-			es.v.items[self].set = json_incref(d.added);
-			if ((rc = ssa_entry_stamp(&c, &es.v.items[self], api_version, now)))
-				goto out;
-		}
-		if ((rc = ssa_entries_cap(&c, &es)) || (rc = ssa_entries_store(&c, &es, updated)))
-			goto out;
-		goto out;
-	}
 	changed = json_deep_copy(d.added);
 	gone = json_deep_copy(d.removed);
 	if (!changed || !gone || set_union(changed, d.modified) || set_union(gone, changed)) {

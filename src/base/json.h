@@ -92,6 +92,14 @@ char *llmo_json_dump(const json_t *v, bool pretty);
  * for replies on hot paths. Caller frees.
  */
 char *llmo_json_dump_compact(const json_t *v);
+/*
+ * Appends v's llmo_json_dump_compact text to b. LLMO_EINVAL when v holds a
+ * string that is not UTF-8 or nests deeper than jansson's parser allows (b
+ * is then unchanged), LLMO_ENOMEM or LLMO_ETOOBIG from the buffer.
+ */
+int llmo_json_write(struct llmo_buf *b, const json_t *v);
+/* Appends s (len bytes of UTF-8) as a JSON string; errors as llmo_json_write. */
+int llmo_json_write_string(struct llmo_buf *b, const char *s, size_t len);
 
 const char *llmo_json_type_name(const json_t *v);
 

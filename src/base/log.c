@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/str.h"
 
 /*
  * Room kept past a line's content budget for what closes it: a JSON value's
@@ -206,40 +207,6 @@ static void text_put(struct log_line *l, const char *s, size_t n, bool *in_quote
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t k;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		k = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		k = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		k = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < k)
-		return 0;
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates, past U+10FFFF. */
-	if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return k;
-}
-
 /* JSON mode: the n bytes at s as the inside of a JSON string. */
 static void json_chars(struct log_line *l, const char *s, size_t n)
 {
@@ -271,7 +238,7 @@ static void json_chars(struct log_line *l, const char *s, size_t n)
 				line_unit(l, e, 6);
 			}
 			i++;
-		} else if ((k = utf8_len(u + i, n - i)) > 0) {
+		} else if ((k = llmo_utf8_seq_len(u + i, n - i)) > 0) {
 			line_unit(l, s + i, k);
 			i += k;
 		} else {

@@ -89,4 +89,11 @@ int llmo_str_split(const char *s, char sep, struct llmo_strv *out);
 #define LLMO_STR_QUOTE_SIZE(show) (4 * (show) + 8)
 const char *llmo_str_quote(char *dst, const char *s, size_t len, size_t show);
 
+/*
+ * Length of the valid UTF-8 sequence at s (n >= 1 bytes left): 1 for ASCII,
+ * 2 to 4, or 0 when the bytes are not UTF-8 (overlong forms, surrogates and
+ * code points past U+10FFFF included).
+ */
+size_t llmo_utf8_seq_len(const unsigned char *s, size_t n);
+
 #endif

@@ -550,6 +550,48 @@ static void test_update_create(void **state)
 	json_decref(obj);
 }
 
+/*
+ * A create (no stored object) takes a path of its own; it must give the
+ * entry the general path gives against a stored object that holds only
+ * what no one owns (apiVersion, kind, name, namespace).
+ */
+static void test_update_create_matches_general_path(void **state)
+{
+	static const char *const objs[] = {
+		"{'apiVersion':'" V1 "','kind':'LLMWorkload',"
+		" 'metadata':{'name':'w','namespace':'default','labels':{'app':'llm','t':'x'},"
+		"  'annotations':{},'uid':'u','resourceVersion':'5','generation':1},"
+		" 'spec':{'replicas':2,'scaling':{'minReplicas':1,'maxReplicas':10},"
+		"  'containers':[{'name':'a','image':'i','ports':[{'containerPort':80,'protocol':'TCP'},"
+		"   {'containerPort':81,'protocol':'UDP'}]},{'name':'b'}],"
+		"  'tags':['x','y'],'args':['--a','--b'],'env':{'K':'v'},'resources':{'r':{'q':1}},"
+		"  'selector':{'m':{'n':1}},'unknown':{'deep':[1,{'z':null}]},'nothing':null,"
+		"  'empty':{}},"
+		" 'status':{'phase':'Ready'}}",
+		/* lists that cannot be keyed are owned whole */
+		"{'apiVersion':'" V1 "','kind':'LLMWorkload','metadata':{'name':'w','namespace':'default'},"
+		" 'spec':{'containers':[{'image':'no name'}],'tags':['x','x']}}",
+		/* nothing anyone may own */
+		"{'apiVersion':'" V1 "','kind':'LLMWorkload','metadata':{'name':'w','namespace':'default',"
+		" 'uid':'u','managedFields':[{'manager':'m'}]}}",
+	};
+
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		json_t *created = J(objs[i]), *general = J(objs[i]);
+		json_t *stub = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", V1, "kind",
+					 "LLMWorkload", "metadata", "name", "w", "namespace",
+					 "default");
+
+		assert_int_equal(llmo_ssa_update(NULL, created, "m", schema, V1, T0, NULL), 0);
+		assert_int_equal(llmo_ssa_update(stub, general, "m", schema, V1, T0, NULL), 0);
+		assert_same(llmo_json_get_path(created, "metadata"),
+			    llmo_json_get_path(general, "metadata"), objs[i]);
+		json_decref(stub);
+		json_decref(created);
+		json_decref(general);
+	}
+}
+
 static void test_update_removal_leaves_every_set(void **state)
 {
 	json_t *one = apply_ok(NULL, base_config, "ci", false, T0);
@@ -724,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_set_union_and_atomic_replace),
 		cmocka_unit_test(test_atomic_list_conflicts_whole),
 		cmocka_unit_test(test_update_create),
+		cmocka_unit_test(test_update_create_matches_general_path),
 		cmocka_unit_test(test_update_removal_leaves_every_set),
 		cmocka_unit_test(test_update_merges_own_entry_and_caps),
 		cmocka_unit_test(test_pod_schema_from_smp),

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <math.h>
 #include <cmocka.h>
 
 #include "base/json.h"
@@ -288,6 +289,145 @@ static void test_dump_reals_read_back_exactly(void **state)
 	json_decref(v);
 }
 
+/*
+ * The compact writer's text is jansson's JSON_COMPACT text (jansson is the
+ * reference here), keys in insertion order, for documents without reals.
+ */
+static void test_compact_matches_jansson(void **state)
+{
+	static const char *const docs[] = {
+		"{}",
+		"[]",
+		"\"\"",
+		"{\"b\":1,\"a\":[true,false,null,{\"z\":{}},[]],\"c\":\"x\"}",
+		"{\"esc\":\"q\\\" b\\\\ \\/ \\b\\f\\n\\r\\t \\u0001\\u001f \\u007f\"}",
+		"{\"utf8\":\"\\u00e9\\u4e2d\\ud83d\\ude00\",\"key\":\"nul \\u0000 inside\"}",
+		"[-9223372036854775808,9223372036854775807,0,-1,42]",
+		"{\"metadata\":{\"name\":\"w\",\"labels\":{\"app\":\"x\"}},\"spec\":{\"n\":[1,[2,[3]]]}}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		json_error_t jerr;
+		json_t *v = json_loads(docs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+		char *want, *got;
+
+		assert_non_null(v);
+		want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		got = llmo_json_dump_compact(v);
+		assert_non_null(want);
+		assert_non_null(got);
+		assert_string_equal(got, want);
+		free(want);
+		free(got);
+		json_decref(v);
+	}
+}
+
+/* Each real at its own fewest digits that read back, in jansson's form. */
+static void test_compact_reals(void **state)
+{
+	json_t *v = json_pack("[f,f,f,f,f,f,f]", 0.1, 0.1 + 0.2, 1.0, -2.5, 1e300, 1.5e-7, 100.0);
+	char *got;
+
+	(void)state;
+	assert_non_null(v);
+	got = llmo_json_dump_compact(v);
+	assert_non_null(got);
+	assert_string_equal(got, "[0.1,0.30000000000000004,1.0,-2.5,1e300,1.5e-7,100.0]");
+	free(got);
+	json_decref(v);
+}
+
+/* The fewest digits, 15 to 17, with which "%.*g" reads back as d. */
+static int fewest_digits(double d)
+{
+	for (int p = 15; p < 17; p++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%.*g", p, d);
+		if (strtod(buf, NULL) == d)
+			return p;
+	}
+	return 17;
+}
+
+/*
+ * Every real is written as jansson writes it at its fewest round-tripping
+ * digits (jansson is the reference): short decimals, which take a path of
+ * their own, and arbitrary bit patterns.
+ */
+static void test_compact_reals_match_jansson(void **state)
+{
+	static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+	uint64_t x = 88172645463325252ull;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		double d;
+		json_t *v;
+		char *want, *got;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+		if (i % 2) {
+			memcpy(&d, &x, sizeof(d));
+			if (!isfinite(d))
+				continue;
+		} else {
+			d = (double)(x % (i % 4 ? 1000000 : 1000000000000000ull)) /
+			    pow10[(x >> 50) % LLMO_ARRAY_LEN(pow10)];
+			if (x >> 63)
+				d = -d;
+		}
+		v = json_real(d);
+		assert_non_null(v);
+		want = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(fewest_digits(d)));
+		got = llmo_json_dump_compact(v);
+		assert_non_null(want);
+		assert_non_null(got);
+		if (strcmp(want, got) != 0)
+			fail_msg("%.17g: got %s, jansson writes %s", d, got, want);
+		free(want);
+		free(got);
+		json_decref(v);
+	}
+}
+
+/* Text that is not UTF-8 is refused, and a failed write leaves the buffer as it was. */
+static void test_compact_refuses_bad_utf8(void **state)
+{
+	static const char *const bad[] = {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+	struct llmo_buf b;
+
+	(void)state;
+	llmo_buf_init(&b, 1024);
+	assert_int_equal(llmo_buf_puts(&b, "keep"), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *v = json_pack("{s:o}", "k", json_stringn_nocheck(bad[i], strlen(bad[i])));
+
+		assert_non_null(v);
+		assert_int_equal(llmo_json_write(&b, v), LLMO_EINVAL);
+		assert_string_equal(b.data, "keep");
+		assert_null(llmo_json_dump_compact(v));
+		json_decref(v);
+	}
+	llmo_buf_release(&b);
+}
+
+/* A buffer's cap is kept: the write fails whole. */
+static void test_compact_respects_cap(void **state)
+{
+	json_t *v = json_pack("{s:s}", "key", "a value longer than the cap");
+	struct llmo_buf b;
+
+	(void)state;
+	llmo_buf_init(&b, 16);
+	assert_int_equal(llmo_json_write(&b, v), LLMO_ETOOBIG);
+	assert_int_equal(b.len, 0);
+	llmo_buf_release(&b);
+	json_decref(v);
+}
+
 static void test_type_names(void **state)
 {
 	json_t *o = json_object(), *a = json_array(), *s = json_string("x");
@@ -325,6 +465,11 @@ int main(void)
 		cmocka_unit_test(test_load_errors_name_line_and_column),
 		cmocka_unit_test(test_dump_sorted_compact_and_pretty),
 		cmocka_unit_test(test_dump_reals_read_back_exactly),
+		cmocka_unit_test(test_compact_matches_jansson),
+		cmocka_unit_test(test_compact_reals),
+		cmocka_unit_test(test_compact_reals_match_jansson),
+		cmocka_unit_test(test_compact_refuses_bad_utf8),
+		cmocka_unit_test(test_compact_respects_cap),
 		cmocka_unit_test(test_type_names),
 	};
 
