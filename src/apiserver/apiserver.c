@@ -353,6 +353,152 @@ json_t *llmo__object_from_row(const struct llmo_resource *res, const char *data,
 	return obj;
 }
 
+/* ---- reading rows without parsing them ---- */
+
+static const char *row_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* Just past the JSON string at p (at its '"'), or NULL. */
+static const char *row_string(const char *p)
+{
+	for (p++; *p && *p != '"'; p++) {
+		if (*p == '\\' && !*++p)
+			return NULL;
+	}
+	return *p ? p + 1 : NULL;
+}
+
+/* Just past the JSON value at p, or NULL when it is not one. */
+static const char *row_value(const char *p, int depth)
+{
+	const char *start;
+	char close;
+
+	p = row_ws(p);
+	if (*p == '"')
+		return row_string(p);
+	if (*p != '{' && *p != '[') {
+		for (start = p; *p && !strchr(",}] \t\n\r", *p); p++)
+			;
+		return p > start ? p : NULL;
+	}
+	if (depth > JSON_PARSER_MAX_DEPTH)
+		return NULL;
+	close = *p == '{' ? '}' : ']';
+	p = row_ws(p + 1);
+	if (*p == close)
+		return p + 1;
+	for (;;) {
+		if (close == '}') {
+			if (*p != '"' || !(p = row_string(p)))
+				return NULL;
+			p = row_ws(p);
+			if (*p++ != ':')
+				return NULL;
+		}
+		if (!(p = row_value(p, depth + 1)))
+			return NULL;
+		p = row_ws(p);
+		if (*p == close)
+			return p + 1;
+		if (*p++ != ',')
+			return NULL;
+		p = row_ws(p);
+	}
+}
+
+/* Whether the member key at p (at its '"', just past it in *end) is name. */
+static bool row_key_is(const char *p, const char **end, const char *name)
+{
+	size_t n = strlen(name);
+
+	*end = row_string(p);
+	return *end && (size_t)(*end - p) == n + 2 && memcmp(p + 1, name, n) == 0;
+}
+
+/*
+ * Finds in row (an object) where its metadata object's members start, and
+ * checks that apiVersion and kind are api_version and kind and that the
+ * metadata has no resourceVersion. 0 when the row is not of that form.
+ */
+static size_t row_meta_at(const char *row, const char *api_version, const char *kind)
+{
+	const char *p = row_ws(row), *end;
+	size_t meta_at = 0;
+	bool version_ok = false, kind_ok = false;
+
+	if (*p++ != '{')
+		return 0;
+	for (p = row_ws(p);; p = row_ws(p + 1)) {
+		const char *v;
+		int which = row_key_is(p, &end, "apiVersion") ? 1
+			    : row_key_is(p, &end, "kind")     ? 2
+			    : row_key_is(p, &end, "metadata") ? 3
+							      : 0;
+
+		if (*p != '"' || !end || *(p = row_ws(end)) != ':')
+			return 0;
+		v = row_ws(p + 1);
+		if (!(p = row_value(v, 1)))
+			return 0;
+		if (which == 1 || which == 2) {
+			const char *want = which == 1 ? api_version : kind;
+			size_t n = strlen(want);
+			bool same = (size_t)(p - v) == n + 2 && *v == '"' && memcmp(v + 1, want, n) == 0;
+
+			if (!same)
+				return 0;
+			*(which == 1 ? &version_ok : &kind_ok) = true;
+		} else if (which == 3) {
+			const char *m = row_ws(v + 1);
+
+			if (*v != '{')
+				return 0;
+			meta_at = (size_t)(v + 1 - row);
+			/* a stored row has no resourceVersion: let the parser deal with one that has */
+			for (; *m == '"'; m = row_ws(m)) {
+				if (row_key_is(m, &end, "resourceVersion") || !end ||
+				    *(m = row_ws(end)) != ':' || !(m = row_value(m + 1, 2)))
+					return 0;
+				m = row_ws(m);
+				if (*m == ',')
+					m = row_ws(m + 1);
+			}
+		}
+		p = row_ws(p);
+		if (*p != ',')
+			break;
+	}
+	if (*p != '}' || *row_ws(p + 1))
+		return 0;
+	return version_ok && kind_ok ? meta_at : 0;
+}
+
+bool llmo__row_text(const struct llmo_resource *res, const char *row, int64_t rv,
+		    const char *sep, struct evbuffer *out)
+{
+	char api_version[128], rvs[48];
+	size_t meta_at, len;
+	int n;
+
+	llmo_resource_api_version(res, api_version, sizeof(api_version));
+	meta_at = row_meta_at(row, api_version, res->kind);
+	if (!meta_at)
+		return false;
+	n = snprintf(rvs, sizeof(rvs), "\"resourceVersion\":\"%" PRId64 "\"%s", rv,
+		     *row_ws(row + meta_at) == '}' ? "" : ",");
+	len = strlen(row);
+	/* room first, so that the three adds cannot fail halfway */
+	return evbuffer_expand(out, strlen(sep) + len + (size_t)n) == 0 &&
+	       evbuffer_add(out, sep, strlen(sep)) == 0 && evbuffer_add(out, row, meta_at) == 0 &&
+	       evbuffer_add(out, rvs, (size_t)n) == 0 &&
+	       evbuffer_add(out, row + meta_at, len - meta_at) == 0;
+}
+
 char *llmo__row_dump(const json_t *obj, size_t *meta_at)
 {
 	struct llmo_buf b;

@@ -1233,6 +1233,14 @@ static int list_item(void *ctx, const char *ns, const char *name, const char *da
 	struct list_ctx *c = ctx;
 	json_t *obj;
 
+	/* most lists: the stored text itself, the resourceVersion added */
+	if (c->out && !c->labels && !c->fields && !(c->limit && c->count == c->limit) &&
+	    llmo__row_text(c->r->res, data, rv, c->count ? "," : "", c->out)) {
+		c->count++;
+		snprintf(c->last_ns, sizeof(c->last_ns), "%s", ns);
+		snprintf(c->last_name, sizeof(c->last_name), "%s", name);
+		return 0;
+	}
 	obj = llmo__object_from_row(c->r->res, data, rv);
 	if (!obj)
 		return 0;
