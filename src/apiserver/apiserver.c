@@ -334,12 +334,13 @@ void llmo__reply_written_text(struct llmo_apiserver *srv, struct evhttp_request 
 
 json_t *llmo__object_from_row(const struct llmo_resource *res, const char *data, int64_t rv)
 {
-	json_t *obj = json_loads(data, 0, NULL);
-	json_t *meta;
+	json_t *obj = NULL, *meta;
 	char buf[64];
 
-	if (!obj)
+	if (llmo_json_load(data, strlen(data), "stored object", &obj, NULL) || !json_is_object(obj)) {
+		json_decref(obj);
 		return NULL;
+	}
 	llmo_resource_api_version(res, buf, sizeof(buf));
 	json_object_set_new(obj, "apiVersion", json_string(buf));
 	json_object_set_new(obj, "kind", json_string(res->kind));

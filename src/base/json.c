@@ -281,22 +281,6 @@ int llmo_path_iter_next(struct llmo_path_iter *it)
 	return 1;
 }
 
-int llmo_json_load(const char *text, size_t len, const char *name, json_t **out,
-		   struct llmo_error *err)
-{
-	json_error_t jerr;
-
-	if (!name)
-		name = "<input>";
-	*out = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (*out)
-		return 0;
-	if (jerr.line < 1)
-		return llmo_error_set(err, LLMO_EPARSE, "%s: %s", name, jerr.text);
-	return llmo_error_set(err, LLMO_EPARSE, "%s:%d:%d: %s", name, jerr.line, jerr.column,
-			      jerr.text);
-}
-
 /* Whether "%.*g" with precision prec reads back as d. */
 static bool real_round_trips(double d, int prec)
 {

@@ -18,6 +18,12 @@ expect() { # expect CODE REASON description curl-args...
 }
 J='Content-Type: application/json'
 expect 400 BadRequest "malformed JSON" -X POST -H "$J" --data '{"metadata": {' "$W"
+# the message names the place, as docs/embedded-server.md shows
+out=$(curl -sk -H "Authorization: Bearer $TOKEN" -X POST -H "$J" --data '{"metadata":1]' "$W")
+check "malformed JSON names line and column" grep -qF "body:1:14: expected ',' or '}' in an object, got ']'" <<<"$out"
+expect 400 BadRequest "duplicate keys" -X POST -H "$J" --data '{"metadata":{"name":"d"},"metadata":{"name":"e"}}' "$W"
+printf '{"metadata":{"name":"n"},"spec":{"modelName":"m"}}\0' >"$LLMO_DATA/nul.json"
+expect 400 BadRequest "a NUL byte after the object" -X POST -H "$J" --data-binary "@$LLMO_DATA/nul.json" "$W"
 expect 400 BadRequest "JSON that is not an object" -X POST -H "$J" --data '[1,2]' "$W"
 expect 400 BadRequest "kind mismatch" -X POST -H "$J" --data '{"kind":"LLMModel","metadata":{"name":"x"}}' "$W"
 expect 400 BadRequest "namespace mismatch" -X POST -H "$J" --data '{"metadata":{"name":"x","namespace":"default"},"spec":{"modelName":"m"}}' "$W"
