@@ -129,28 +129,6 @@ void llmo_path_iter_release(struct llmo_path_iter *it)
 	llmo_buf_release(&it->key);
 }
 
-/* Appends code point cp (not a surrogate, at most U+FFFF) as UTF-8. */
-static int put_utf8(struct llmo_buf *b, unsigned cp)
-{
-	char u[3];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	}
-	return llmo_buf_append(b, u, n);
-}
-
 /* Reads a "..." key at *pp (just past the opening quote) into it->key. */
 static int path_read_quoted(struct llmo_path_iter *it, const char **pp)
 {
@@ -174,51 +152,22 @@ static int path_read_quoted(struct llmo_path_iter *it, const char **pp)
 		if (p >= it->end)
 			return LLMO_EINVAL;
 		c = *p++;
-		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			break;
-		case 'b':
-			c = '\b';
-			break;
-		case 'f':
-			c = '\f';
-			break;
-		case 'n':
-			c = '\n';
-			break;
-		case 'r':
-			c = '\r';
-			break;
-		case 't':
-			c = '\t';
-			break;
-		case 'u': {
-			unsigned cp = 0;
+		if (c == 'u') {
+			int cp = it->end - p >= 4 ? llmo_hex4(p) : -1;
+			char u[4];
 
-			if (it->end - p < 4)
-				return LLMO_EINVAL;
-			for (int i = 0; i < 4; i++) {
-				int d = llmo_hex_digit(p[i]);
-
-				if (d < 0)
-					return LLMO_EINVAL;
-				cp = cp << 4 | (unsigned)d;
-			}
-			p += 4;
 			/* paths never hold surrogate pairs: keys are UTF-8 */
-			if (cp >= 0xd800 && cp <= 0xdfff)
+			if (cp < 0 || (cp >= 0xd800 && cp <= 0xdfff))
 				return LLMO_EINVAL;
-			rc = put_utf8(&it->key, cp);
-			if (rc)
-				return rc;
-			continue;
+			p += 4;
+			rc = llmo_buf_append(&it->key, u, llmo_utf8_encode((uint32_t)cp, u));
+		} else {
+			int b = llmo_json_escape_byte(c);
+
+			if (b < 0)
+				return LLMO_EINVAL;
+			rc = llmo_buf_putc(&it->key, (char)b);
 		}
-		default:
-			return LLMO_EINVAL;
-		}
-		rc = llmo_buf_putc(&it->key, c);
 		if (rc)
 			return rc;
 	}

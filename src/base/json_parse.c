@@ -70,60 +70,13 @@ static const char *jp_near(const struct jp *j, const char *p, char buf[8])
 	return buf;
 }
 
-static int jp_hex4(const char *p)
-{
-	int v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	return v;
-}
-
-static int jp_put_utf8(struct llmo_buf *b, uint32_t cp)
-{
-	char u[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return llmo_buf_append(b, u, n);
-}
-
 /* One escape at p (at its '\'), decoded into j->text; moves p past it. */
 static bool jp_escape(struct jp *j)
 {
 	const char *at = j->p;
 	uint32_t cp;
 	int v, lo;
-	char c;
+	char c, u[4];
 
 	if (j->end - j->p < 2) {
 		jp_fail(j, at, "unfinished escape in a string");
@@ -131,59 +84,41 @@ static bool jp_escape(struct jp *j)
 	}
 	c = j->p[1];
 	j->p += 2;
-	switch (c) {
-	case '"':
-	case '\\':
-	case '/':
-		break;
-	case 'b':
-		c = '\b';
-		break;
-	case 'f':
-		c = '\f';
-		break;
-	case 'n':
-		c = '\n';
-		break;
-	case 'r':
-		c = '\r';
-		break;
-	case 't':
-		c = '\t';
-		break;
-	case 'u':
-		if (j->end - j->p < 4 || (v = jp_hex4(j->p)) < 0) {
-			jp_fail(j, at, "invalid \\u escape in a string");
+	if (c != 'u') {
+		v = llmo_json_escape_byte(c);
+		if (v < 0) {
+			jp_fail(j, at, "invalid escape '\\%c' in a string", c);
 			return false;
 		}
-		j->p += 4;
-		cp = (uint32_t)v;
-		if (cp >= 0xdc00 && cp <= 0xdfff) {
-			jp_fail(j, at, "invalid Unicode escape: a low surrogate \\u%04X alone", cp);
-			return false;
-		}
-		if (cp >= 0xd800 && cp <= 0xdbff) {
-			if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
-			    (lo = jp_hex4(j->p + 2)) < 0xdc00 || lo > 0xdfff) {
-				jp_fail(j, at, "invalid Unicode escape: \\u%04X without its low "
-					       "surrogate", cp);
-				return false;
-			}
-			j->p += 6;
-			cp = 0x10000 + ((cp - 0xd800) << 10) + ((uint32_t)lo - 0xdc00);
-		}
-		if (cp == 0) {
-			jp_fail(j, at, "\\u0000 is not allowed in a string");
-			return false;
-		}
-		if (jp_put_utf8(&j->text, cp))
+		if (llmo_buf_putc(&j->text, (char)v))
 			jp_nomem(j);
 		return !j->rc;
-	default:
-		jp_fail(j, at, "invalid escape '\\%c' in a string", c);
+	}
+	if (j->end - j->p < 4 || (v = llmo_hex4(j->p)) < 0) {
+		jp_fail(j, at, "invalid \\u escape in a string");
 		return false;
 	}
-	if (llmo_buf_putc(&j->text, c))
+	j->p += 4;
+	cp = (uint32_t)v;
+	if (cp >= 0xdc00 && cp <= 0xdfff) {
+		jp_fail(j, at, "invalid Unicode escape: a low surrogate \\u%04X alone", cp);
+		return false;
+	}
+	if (cp >= 0xd800 && cp <= 0xdbff) {
+		if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
+		    (lo = llmo_hex4(j->p + 2)) < 0xdc00 || lo > 0xdfff) {
+			jp_fail(j, at, "invalid Unicode escape: \\u%04X without its low surrogate",
+				cp);
+			return false;
+		}
+		j->p += 6;
+		cp = 0x10000 + ((cp - 0xd800) << 10) + ((uint32_t)lo - 0xdc00);
+	}
+	if (cp == 0) {
+		jp_fail(j, at, "\\u0000 is not allowed in a string");
+		return false;
+	}
+	if (llmo_buf_append(&j->text, u, llmo_utf8_encode(cp, u)))
 		jp_nomem(j);
 	return !j->rc;
 }

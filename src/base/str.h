@@ -96,4 +96,15 @@ const char *llmo_str_quote(char *dst, const char *s, size_t len, size_t show);
  */
 size_t llmo_utf8_seq_len(const unsigned char *s, size_t n);
 
+/* The value of 4 hex digits at p (which has at least 4 bytes), or -1. */
+int llmo_hex4(const char *p);
+/* cp (at most U+10FFFF) as UTF-8 into out; returns the byte count, 1 to 4. */
+size_t llmo_utf8_encode(uint32_t cp, char out[4]);
+/*
+ * The byte a one-character JSON escape stands for (c is what follows the
+ * backslash: '"', '\\', '/', 'b', 'f', 'n', 'r', 't'), or -1 for any other
+ * (including 'u', which the caller decodes with llmo_hex4).
+ */
+int llmo_json_escape_byte(char c);
+
 #endif

@@ -7,6 +7,7 @@
  */
 #include "base/common.h"
 
+#include "base/str.h"
 #include "gateway/body.h"
 
 #include "base/banned.h"
@@ -91,25 +92,12 @@ static inline void put(char *dec, size_t cap, size_t *n, unsigned char c)
 
 static int hex4(struct scan *s, unsigned *out)
 {
-	unsigned v = 0;
+	int v;
 
-	if (s->end - s->p < 4)
+	if (s->end - s->p < 4 || (v = llmo_hex4((const char *)s->p)) < 0)
 		return fail(s, "expected 4 hex digits after \\u");
-	for (int i = 0; i < 4; i++) {
-		unsigned char c = s->p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return fail(s, "expected 4 hex digits after \\u");
-	}
 	s->p += 4;
-	*out = v;
+	*out = (unsigned)v;
 	return 0;
 }
 
@@ -117,24 +105,22 @@ static int hex4(struct scan *s, unsigned *out)
 static int escape(struct scan *s, char *dec, size_t cap, size_t *n)
 {
 	unsigned cp, lo;
+	char u[4];
+	size_t k;
 	int rc;
 
 	if (s->p >= s->end)
 		return fail(s, "expected an escape after '\\'");
-	switch (*s->p++) {
-	case '"': put(dec, cap, n, '"'); return 0;
-	case '\\': put(dec, cap, n, '\\'); return 0;
-	case '/': put(dec, cap, n, '/'); return 0;
-	case 'b': put(dec, cap, n, '\b'); return 0;
-	case 'f': put(dec, cap, n, '\f'); return 0;
-	case 'n': put(dec, cap, n, '\n'); return 0;
-	case 'r': put(dec, cap, n, '\r'); return 0;
-	case 't': put(dec, cap, n, '\t'); return 0;
-	case 'u': break;
-	default:
-		s->p--;
-		return fail(s, "invalid escape");
+	if (*s->p != 'u') {
+		int b = llmo_json_escape_byte((char)*s->p);
+
+		if (b < 0)
+			return fail(s, "invalid escape");
+		s->p++;
+		put(dec, cap, n, (unsigned char)b);
+		return 0;
 	}
+	s->p++;
 	if ((rc = hex4(s, &cp)))
 		return rc;
 	if (cp >= 0xDC00 && cp <= 0xDFFF) {
@@ -155,21 +141,9 @@ static int escape(struct scan *s, char *dec, size_t cap, size_t *n)
 		}
 		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 	}
-	if (cp < 0x80) {
-		put(dec, cap, n, (unsigned char)cp);
-	} else if (cp < 0x800) {
-		put(dec, cap, n, (unsigned char)(0xC0 | (cp >> 6)));
-		put(dec, cap, n, (unsigned char)(0x80 | (cp & 0x3F)));
-	} else if (cp < 0x10000) {
-		put(dec, cap, n, (unsigned char)(0xE0 | (cp >> 12)));
-		put(dec, cap, n, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
-		put(dec, cap, n, (unsigned char)(0x80 | (cp & 0x3F)));
-	} else {
-		put(dec, cap, n, (unsigned char)(0xF0 | (cp >> 18)));
-		put(dec, cap, n, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
-		put(dec, cap, n, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
-		put(dec, cap, n, (unsigned char)(0x80 | (cp & 0x3F)));
-	}
+	k = llmo_utf8_encode(cp, u);
+	for (size_t i = 0; i < k; i++)
+		put(dec, cap, n, (unsigned char)u[i]);
 	return 0;
 }
 
