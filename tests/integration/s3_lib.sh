@@ -91,11 +91,11 @@ reg_fails() { # reg_fails PATTERN description [env args]: the start fails, stder
 	if [ "$rc" -ne 0 ] && grep -q -- "$pat" "$LLMO_DATA/fail.err"; then ok
 	else bad "$what: status $rc, stderr:"; sed 's/^/    /' "$LLMO_DATA/fail.err"; fi
 }
-proxy_start() { # slow_proxy.py in front of s3rver at $1 bytes/s, $2 s delay; sets PROXY_URL
+proxy_start() { # slow_proxy.py in front of s3rver at $1 bytes/s, $2 s delay [on port $3]; sets PROXY_URL
 	local port=${S3_URL##*:}
 	# gone first: a second proxy's wait must not read the first one's port
 	rm -f "$LLMO_DATA/proxy.out"
-	python3 "$(dirname "$0")/slow_proxy.py" 127.0.0.1 "$port" "$1" ${2:+"$2"} >"$LLMO_DATA/proxy.out" 2>&1 &
+	python3 "$(dirname "$0")/slow_proxy.py" 127.0.0.1 "$port" "$1" ${2:+"$2"} ${3:+"$3"} >"$LLMO_DATA/proxy.out" 2>&1 &
 	PROXY_PID=$!
 	wait_for 10 grep -q '^listening on ' "$LLMO_DATA/proxy.out" || { echo "proxy did not start"; exit 1; }
 	PROXY_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$LLMO_DATA/proxy.out")"

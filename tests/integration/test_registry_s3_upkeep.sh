@@ -52,6 +52,7 @@ check "version 1's blobs" version 1
 check "version 2's blobs" version 2
 [ "$(put_manifest 2)" = 201 ] && ok || bad "push of version 2: $(cat "$LLMO_DATA/mput2.out")"
 check "version 3's blobs" version 3
+check "version 4's blobs" version 4
 C1=$(sha "$LLMO_DATA/c1") L1=$(sha "$LLMO_DATA/l1") M1=$(sha "$LLMO_DATA/m1.json")
 L2=$(sha "$LLMO_DATA/l2") M2=$(sha "$LLMO_DATA/m2.json") M3=$(sha "$LLMO_DATA/m3.json")
 check "nothing pruned with two versions" bash -c "in_bucket $TAGS/ v1 && blob_in_bucket $L1"
@@ -92,6 +93,23 @@ for n in 2 3; do
 done
 check "versions 2 and 3 stay in the bucket" bash -c "in_bucket $TAGS/ v2 && in_bucket $TAGS/ v3 && blob_in_bucket $M2 && blob_in_bucket $M3 && blob_in_bucket $L2"
 check "no cleanup failed" bash -c "! curl -sf '$URL/metrics' | grep -q '^llmo_registry_upkeep_failures_total{job=\"cleanup\"}'"
+# a push whose client goes away during its cleanup: the cleanup runs to its end, then the
+# next change gets the turn
+mark
+put_manifest 4 >/dev/null &
+PUT=$!
+check "version 4's push: its cleanup started" wait_for 60 bash -c "since | grep -q 'S3 transfer started op=cleanup repo=$REPO'"
+kill "$PUT"
+wait "$PUT" 2>/dev/null
+curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/v2/$REPO/manifests/v4" >"$LLMO_DATA/del4.code" &
+DEL=$!
+check "a DELETE sent meanwhile waits its turn" wait_for 10 bash -c "since | grep -q 'record change queued method=DELETE path=/v2/$REPO/manifests/v4'"
+wait "$DEL"
+check "and gets it once the cleanup has ended" grep -qx 202 "$LLMO_DATA/del4.code"
+check "the cleanup ended first, whole" bash -c "since | grep -n -e 'cleanup done repo=$REPO pruned=1 ' -e 'S3 transfer started op=records steps=1' | head -2 | tr '\n' ' ' | grep -q 'cleanup done.*op=records steps=1'"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/$REPO/manifests/v2")
+[ "$code" = 404 ] && ok || bad "version 2 after version 4's cleanup: HTTP $code, want 404 (pruned)"
+check "version 4's manifest stays without its tag" bash -c "curl -sf '$URL/v2/$REPO/manifests/sha256:$(sha "$LLMO_DATA/m4.json")' | cmp - '$LLMO_DATA/m4.json' && ! in_bucket $TAGS/ v4"
 reg_stop
 
 # ---- the restore of the records at start, from an empty cache, on a worker ----
@@ -108,6 +126,26 @@ wait "$GET"
 check "the manifest read is answered 200 once the records are restored" grep -qx 200 "$LLMO_DATA/get3.code"
 check "with version 3's manifest" cmp "$LLMO_DATA/get3.out" "$LLMO_DATA/m3.json"
 check "the restore's end was logged" bash -c "since | grep -q 'registry ready restore_ms='"
-check "the tags are those left by the prune" bash -c "curl -sf '$URL/v2/$REPO/tags/list' | grep -qx '{\"name\":\"$REPO\",\"tags\":\\[\"v2\",\"v3\"\\]}'"
+check "the tags are those left" bash -c "curl -sf '$URL/v2/$REPO/tags/list' | grep -qx '{\"name\":\"$REPO\",\"tags\":\\[\"v3\"\\]}'"
+
+# ---- a restore that fails (S3 gone half way): reads answer 503 at once; it is tried again ----
+reg_stop
+rm -rf "$CACHE"
+mark
+reg_start
+check "a restore started" bash -c "since | grep -q 'S3 transfer started op=restore'"
+PORT=${PROXY_URL##*:}
+proxy_stop
+check "it fails, logged" wait_for 30 bash -c "since | grep -q 'records not restored from S3 error='"
+code=$(curl -s --max-time 2 -D "$LLMO_DATA/503.head" -o "$LLMO_DATA/503.out" -w '%{http_code}' "$URL/v2/$REPO/manifests/v3")
+[ "$code" = 503 ] && ok || bad "a manifest read while the restore has failed: HTTP $code, want 503 at once"
+check "with Retry-After and the reason" bash -c "grep -qi '^Retry-After: 5' '$LLMO_DATA/503.head' && grep -q '\"code\":\"UNAVAILABLE\".*not restored from S3' '$LLMO_DATA/503.out'"
+check "counted" bash -c "curl -sf '$URL/metrics' | grep -q '^llmo_registry_upkeep_failures_total{job=\"restore\"} [1-9]'"
+check "/v2/ answers" curl -sf --max-time 2 -o /dev/null "$URL/v2/"
+proxy_start 0 "$DELAY" "$PORT"
+check "tried again once S3 is back, the records are restored" reg_restored
+code=$(curl -s -o "$LLMO_DATA/get3.out" -w '%{http_code}' "$URL/v2/$REPO/manifests/v3")
+[ "$code" = 200 ] && ok || bad "the manifest read after the restore: HTTP $code, want 200"
+check "with version 3's manifest" cmp "$LLMO_DATA/get3.out" "$LLMO_DATA/m3.json"
 reg_stop
 proxy_stop
