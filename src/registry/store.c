@@ -657,6 +657,36 @@ int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llm
 	return rc;
 }
 
+/* path's modification time in ns, or -1 when it is gone. */
+static int64_t file_mtime_ns(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+int llmo_reg_store_unlink_link(struct llmo_reg_store *s, const char *path, int64_t not_after_ns,
+			       struct llmo_error *err)
+{
+	int64_t t = file_mtime_ns(path);
+	int rc;
+
+	if (t < 0 || t > not_after_ns)
+		return 1;
+	if ((rc = drop_file(s, path, err)))
+		return rc;
+	/* touched while S3 deleted it (a worker's cleanup beside the loop's requests): it stays */
+	if (file_mtime_ns(path) > not_after_ns) {
+		rc = s->s3 ? llmo__reg_s3_mirror_put(s->s3, s->root, path, "", 0, err) : 0;
+		return rc ? rc : 1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		return sys_err(err, errno, path, "unlink");
+	return 0;
+}
+
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d)
 {
 	forget_verified(s, d);

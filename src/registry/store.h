@@ -121,6 +121,16 @@ const char *llmo_reg_store_root(const struct llmo_reg_store *s);
  * first, so the bucket is collected too. 0, or an error (the file stays).
  */
 int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llmo_error *err);
+/*
+ * Removes the link file path (gc.c's pruning; links are empty) unless it was
+ * modified after not_after_ns, which is checked before its S3 object is
+ * deleted and again after: a client that asked for the blob meanwhile
+ * (llmo_reg_blob_stat touches the link), while the S3 delete ran on a
+ * worker, keeps the link, its object put back. 0 when removed, 1 when
+ * kept, or an error (the file stays).
+ */
+int llmo_reg_store_unlink_link(struct llmo_reg_store *s, const char *path, int64_t not_after_ns,
+			       struct llmo_error *err);
 /* Drops d from the cache of verified blobs (its file is being removed). */
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d);
 uint64_t llmo_reg_store_blob_max(const struct llmo_reg_store *s);
