@@ -24,8 +24,9 @@ proxy_start() { # proxy_start RATE [DELAY]: tests/integration/slow_proxy.py befo
 	for _ in $(seq 1 200); do grep -q 'listening on' "$W/proxy.out" && break; sleep 0.05; done
 	PXURL=http://127.0.0.1:$(sed -n 's/^listening on //p' "$W/proxy.out")
 }
-s3_config() { # s3_config ENDPOINT: $W/s3.yaml, storageType s3 on bucket "bench"
+s3_config() { # s3_config ENDPOINT [PREFIX]: $W/s3.yaml, storageType s3 on bucket "bench"
 	printf 'modelRegistry:\n  storageType: s3\n  s3:\n    endpoint: %s\n    bucket: bench\n' "$1" >"$W/s3.yaml"
+	[ -z "${2:-}" ] || printf '    prefix: %s\n' "$2" >>"$W/s3.yaml"
 }
 start_registry() { # start_registry LLMO ARGS...: a registry on a free port; sets U and PID
 	: >"$W/out" # there before the registry opens it, for the first sed below

@@ -216,31 +216,26 @@ static void finished(struct llmo__reg_req *req, const char *repo, uint64_t size,
  * (S3) The worker stored the blob: into the directory, then the link, which
  * is a record change made in its turn (as a mount's), so that a DELETE of
  * the blob never falls between S3's link and the directory's; then answer.
+ * The blob enters the directory in the turn too: a collection (autoCleanup
+ * holds the turn while it sweeps, upkeep.c) never finds it there unlinked.
  * Runs again when the turn comes and when the link's S3 step ends.
  */
 static void finish_stored(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
+	struct llmo_reg_upload *u = req->upload;
 	struct llmo_error err = {0};
 	int rc;
 
-	if (req->upload) { /* the blob's PUT ended */
-		struct llmo_reg_upload *u = req->upload;
-
-		memcpy(req->up_repo, u->repo, sizeof(req->up_repo));
-		req->up_size = u->size;
-		req->upload = NULL;
+	if (u && req->s3_done) { /* the blob's PUT ended */
 		req->s3_done = false;
 		if ((rc = req->s3_rc)) {
 			err = req->s3_err;
+			memcpy(req->up_repo, u->repo, sizeof(req->up_repo));
+			req->up_size = u->size;
+			req->upload = NULL;
 			llmo_reg_upload_cancel(r->store, u);
-		} else {
-			rc = llmo_reg_upload_commit(r->store, u, &req->digest,
-						    LLMO_REG_COMMIT_MIRRORED | LLMO_REG_COMMIT_NO_LINK,
-						    &err);
-		}
-		llmo__reg_uploads_changed(r);
-		if (rc) {
+			llmo__reg_uploads_changed(r);
 			finished(req, req->up_repo, req->up_size, rc, &err);
 			return;
 		}
@@ -248,6 +243,19 @@ static void finish_stored(struct llmo__reg_req *req)
 	if (!llmo__reg_records_ended(req)) {
 		if (llmo__reg_records_turn(req, finish_stored))
 			return;
+		if (u) {
+			memcpy(req->up_repo, u->repo, sizeof(req->up_repo));
+			req->up_size = u->size;
+			req->upload = NULL;
+			rc = llmo_reg_upload_commit(r->store, u, &req->digest,
+						    LLMO_REG_COMMIT_MIRRORED | LLMO_REG_COMMIT_NO_LINK,
+						    &err);
+			llmo__reg_uploads_changed(r);
+			if (rc) {
+				finished(req, req->up_repo, req->up_size, rc, &err);
+				return;
+			}
+		}
 		/* nothing to plan when the repository links the blob already */
 		if ((rc = llmo_reg_blob_link_plan(r->store, req->up_repo, &req->digest, &r->recs,
 						  &err))) {

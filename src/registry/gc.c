@@ -465,15 +465,12 @@ static int unlink_gone(struct llmo_reg_store *s, const char *repo, const gone_ve
 
 		for (size_t k = 0; k < g->refs.len; k++) {
 			char p[PATH_MAX];
-			int64_t t;
 
 			if (llmo_hmap_has(&used, g->refs.items[k]) ||
 			    gc_path(p, NULL, "%s/repositories/%s/_layers/sha256/%s",
 				    llmo_reg_store_root(s), repo, g->refs.items[k]))
 				continue;
-			t = mtime_ns(p);
-			if (t >= 0 && t <= g->stored_ns)
-				llmo_reg_store_unlink(s, p, NULL);
+			llmo_reg_store_unlink_link(s, p, g->stored_ns, NULL);
 		}
 	}
 out:

@@ -8,7 +8,6 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/str.h"
-#include "registry/gc.h"
 #include "registry/manifest.h"
 #include "registry/registry_int.h"
 
@@ -200,29 +199,10 @@ static int references_ok(struct llmo__reg_req *req, const struct llmo_oci_manife
 	return 1;
 }
 
-/*
- * maxVersions with autoCleanup: prunes repo's old versions and collects
- * the garbage. It runs in the loop before the push is answered, so no other
- * request is handled halfway through (gc.h) and the client that pushed sees
- * the cleanup done. A failure is logged; the push itself
- * has succeeded.
- */
-static void cleanup(struct llmo_registry *r, const char *repo, const struct llmo_digest *pushed)
+/* The push's cleanup ended (upkeep.c): the answer the push was to get. */
+static void manifest_put_cleaned(struct llmo__reg_req *req)
 {
-	static const char *const aliases[] = {"latest", "stable"};
-	struct llmo_reg_prune_opts po = {.max_versions = r->max_versions,
-					 .artifact_type = LLMO_MODEL_ARTIFACT_TYPE,
-					 .aliases = aliases,
-					 .naliases = LLMO_ARRAY_LEN(aliases),
-					 .keep = pushed};
-	struct llmo_strv deleted = LLMO_STRV_INIT;
-	struct llmo_error err = {0};
-
-	if (llmo_reg_prune(r->store, repo, &po, &deleted, &err))
-		LLMO_WARN(LOG, "pruning versions failed", "repo=%s error=\"%s\"", repo, err.msg);
-	else if (deleted.len && llmo_reg_gc(r->store, r->gc_grace_ms, NULL, &err))
-		LLMO_WARN(LOG, "garbage collection failed", "error=\"%s\"", err.msg);
-	llmo_strv_release(&deleted);
+	llmo__reg_respond(req, 201, NULL, NULL, 0);
 }
 
 /*
@@ -283,8 +263,9 @@ static void manifest_put_end(struct llmo__reg_req *req)
 	if (m.has_subject)
 		llmo__reg_add_header(req, "OCI-Subject", "%s", llmo_digest_str(&m.subject.digest, want));
 	if (r->max_versions > 0 && !m.has_subject && m.artifact_type &&
-	    strcmp(m.artifact_type, LLMO_MODEL_ARTIFACT_TYPE) == 0)
-		cleanup(r, rt->name, &d);
+	    strcmp(m.artifact_type, LLMO_MODEL_ARTIFACT_TYPE) == 0 &&
+	    llmo__reg_cleanup(req, &d, manifest_put_cleaned) == 1)
+		goto out; /* answered when it ends, with the headers above */
 	llmo__reg_respond(req, 201, NULL, NULL, 0);
 out:
 	llmo_oci_manifest_release(&m);

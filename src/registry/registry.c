@@ -187,7 +187,11 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_s3_transfers",
 				     "storageType s3: blob transfers and record changes with S3 "
 				     "queued or running on worker threads.",
-				     NULL, 0, &r->m_s3_active, err)))
+				     NULL, 0, &r->m_s3_active, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_upkeep_failures_total",
+				       "autoCleanup runs (job=cleanup) and storageType s3 restores "
+				       "of the records at start (job=restore) that failed.",
+				       (const char *[]){"job"}, 1, &r->m_upkeep_failures, err)))
 		return rc;
 	llmo__reg_uploads_changed(r);
 	return 0;
@@ -343,6 +347,9 @@ void llmo__reg_dispatch(struct llmo__reg_req *req)
 		bad_route(req, &err);
 		return;
 	}
+	/* S3 at start: a read of the records waits until they are restored */
+	if (llmo__reg_restore_wait(req))
+		return;
 	switch (req->route.kind) {
 	case LLMO_REG_R_BASE:
 		handle_base(req);
@@ -503,6 +510,8 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	so.checksum_validation = opts->checksum_validation;
 	so.blob_max = opts->blob_max;
 	so.s3 = opts->s3;
+	/* the records are restored on a worker while the registry serves (upkeep.c) */
+	so.defer_restore = opts->s3 != NULL;
 	if ((rc = llmo_reg_store_open(&so, &r->store, err)) ||
 	    (rc = llmo_reg_lock_take(opts->storage_path, false, &r->lock_fd, err)) ||
 	    (rc = load_auth(r, opts, err)) ||
@@ -512,7 +521,8 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	if (opts->s3 && (rc = llmo_reg_s3jobs_new(base, llmo_reg_store_s3(r->store),
 						  opts->s3->concurrency, &r->s3jobs, err)))
 		goto fail;
-	if ((rc = llmo__reg_records_init(r, err)))
+	if ((rc = llmo__reg_records_init(r, err)) ||
+	    (opts->s3 && (rc = llmo__reg_restore_start(r, err))))
 		goto fail;
 	llmo_reg_upload_expire(r->store, opts->upload_idle_ms);
 	r->expire_ev = event_new(base, -1, EV_PERSIST, on_expire, r);
@@ -549,9 +559,11 @@ void llmo_registry_free(struct llmo_registry *r)
 	llmo__reg_http_stop(r);
 	llmo_reg_hasher_free(r->hasher);
 	/* before the store: its S3 client is what the workers' clients copy */
+	llmo__reg_upkeep_stop(r);
 	llmo_reg_s3jobs_free(r->s3jobs);
 	llmo__reg_s3_release(r);
 	llmo__reg_records_free(r);
+	llmo__reg_upkeep_free(r);
 	if (r->expire_ev)
 		event_free(r->expire_ev);
 	llmo_reg_store_free(r->store);

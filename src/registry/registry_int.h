@@ -36,6 +36,20 @@ struct llmo_metrics;
 struct llmo_metric;
 struct llmo__reg_conn;
 struct llmo__reg_fetch;
+struct llmo__reg_upkeep;
+struct llmo__reg_req;
+
+/*
+ * Requests waiting for something on the loop, oldest first (s3req.c): the
+ * turn of record changes, the restore at start. A request waits in one
+ * queue at a time (req->queue).
+ */
+struct llmo__reg_queue {
+	struct llmo__reg_req *head, *tail;
+};
+
+/* Seconds between tries of a restore of the records from S3 that failed (upkeep.c). */
+#define LLMO_REGISTRY_RESTORE_RETRY_S 5
 
 struct llmo_registry {
 	struct event_base *base;
@@ -58,14 +72,23 @@ struct llmo_registry {
 	 * Record changes (s3req.c), made one at a time in the order asked so
 	 * that S3 and the directory take them in the same order: the request
 	 * that holds the turn plans its change in recs, its S3 steps run on a
-	 * worker (rec_job), and the others wait in the queue (rec_head).
+	 * worker (rec_job), and the others wait in the queue (rec_queue).
 	 */
 	bool rec_busy;                     /* the turn is taken */
 	struct llmo__reg_req *rec_holder;  /* by this request; NULL: it went away, rec_job runs on */
 	struct llmo_reg_s3_job *rec_job;   /* the holder's S3 steps in progress */
 	struct llmo_reg_recs recs;         /* the holder's plan */
-	struct llmo__reg_req *rec_head, *rec_tail; /* waiting for the turn, oldest first */
+	struct llmo__reg_queue rec_queue;  /* waiting for the turn */
 	struct event *rec_ev;              /* hands the turn on, from the loop */
+	/* the registry's own work holding the turn (upkeep.c): the restore at
+	 * start, or the holder's autoCleanup; NULL when none runs */
+	struct llmo__reg_upkeep *upkeep;
+	/* S3 at start: the records are being restored; reads of them wait (rst_queue) */
+	bool restoring;
+	bool restore_failed;          /* the last try failed (restore_err); reads get 503 */
+	struct llmo_error restore_err;
+	struct llmo__reg_queue rst_queue; /* reads waiting for it */
+	struct event *restore_ev;     /* tries a failed restore again */
 	int lock_fd; /* DIR/lock held shared: keeps `llmo registry gc` off (gc.h) */
 	struct llmo_reg_auth auth;
 	struct event *expire_ev; /* removes idle upload sessions */
@@ -81,6 +104,7 @@ struct llmo_registry {
 	struct llmo_metric *m_s3_active; /* s3: blob transfers queued or running */
 	struct llmo_metric *m_s3_evictions;   /* s3: blobs evicted from the cache */
 	struct llmo_metric *m_s3_cache_bytes; /* s3: bytes cached */
+	struct llmo_metric *m_upkeep_failures; /* cleanups and restores that failed, by job */
 	uint64_t evictions_seen; /* the store's eviction count last added to m_s3_evictions */
 };
 
@@ -139,9 +163,9 @@ struct llmo__reg_req {
 	struct llmo_digest s3_digest;
 	int s3_rc;
 	struct llmo_error s3_err;
-	/* waiting for the turn of record changes (llmo__reg_records_turn) */
-	bool rec_queued;
-	struct llmo__reg_req *rec_next;
+	/* waiting in a queue (the turn of record changes, the restore at start) */
+	struct llmo__reg_queue *queue; /* NULL: in none */
+	struct llmo__reg_req *queue_next;
 	llmo__reg_req_fn rec_again;
 	/* the blob whose file the answer sends: kept in the S3 cache until the request ends */
 	bool pinned;
@@ -198,6 +222,12 @@ void llmo__reg_resume(struct llmo__reg_req *req, llmo__reg_req_fn fn);
 
 /* ---- s3req.c: storageType s3 transfers on worker threads (s3jobs.h) ---- */
 
+/* req (in no queue) waits at q's end; the first of q leaves it (NULL when empty). */
+void llmo__reg_queue_push(struct llmo__reg_queue *q, struct llmo__reg_req *req);
+struct llmo__reg_req *llmo__reg_queue_pop(struct llmo__reg_queue *q);
+/* req leaves the queue it waits in, if any. */
+void llmo__reg_queue_leave(struct llmo__reg_req *req);
+
 /*
  * Makes blob d of repo (NULL: any) usable by the handler without blocking
  * the loop on S3. fetch: its bytes in the cache (GET); else its size known
@@ -250,6 +280,50 @@ void llmo__reg_records_release(struct llmo__reg_req *req);
 /* The registry's part: 0, or LLMO_ENOMEM. */
 int llmo__reg_records_init(struct llmo_registry *r, struct llmo_error *err);
 void llmo__reg_records_free(struct llmo_registry *r);
+/*
+ * The registry's own work (upkeep.c) takes the turn, free at the time, with
+ * no request holding it (_hold); _end passes it on. A request that holds
+ * the turn keeps it, when it goes away, until r->upkeep ends too.
+ */
+void llmo__reg_records_hold(struct llmo_registry *r);
+void llmo__reg_records_end(struct llmo_registry *r);
+/* llmo_registry_s3_transfers is set again (a job was queued or ended). */
+void llmo__reg_s3_active_changed(struct llmo_registry *r);
+
+/* ---- upkeep.c: the store's upkeep off the loop (storageType s3) ---- */
+
+/*
+ * autoCleanup after req's push of manifest pushed (into req->route.name):
+ * prunes the versions beyond maxVersions and collects the garbage. With S3
+ * and the push holding the turn of record changes it runs on a worker, on a
+ * clone of the store, keeping the turn until it ends, so that no other
+ * change of the records comes between; returns 1 and again(req) runs on the
+ * loop when it ends (the push is answered then: its client sees the cleanup
+ * done, as with local storage). Otherwise (local storage, no worker) it runs
+ * in the loop and returns 0. A failure is logged and counted
+ * (llmo_registry_upkeep_failures_total{job="cleanup"}); the push itself has
+ * succeeded either way.
+ */
+int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_digest *pushed,
+		      llmo__reg_req_fn again);
+/*
+ * S3 at start (the store opened with defer_restore): restores the records
+ * on a worker, holding the turn of record changes until it ends, while the
+ * registry already serves. 0, or the error of a restore made in the caller
+ * (no worker could take it).
+ */
+int llmo__reg_restore_start(struct llmo_registry *r, struct llmo_error *err);
+/*
+ * Before a request that reads the records (GET or HEAD of a manifest, tag
+ * list, catalog, referrers or blob) is handled: true when it waits for the
+ * restore (llmo__reg_dispatch runs it again when it ends) or was answered
+ * 503 (the last try failed); false to go on. Changes of the records need
+ * no gate: they wait in the turn the restore holds.
+ */
+bool llmo__reg_restore_wait(struct llmo__reg_req *req);
+/* Before the workers stop (the registry's end): the upkeep in progress is not reported. */
+void llmo__reg_upkeep_stop(struct llmo_registry *r);
+void llmo__reg_upkeep_free(struct llmo_registry *r);
 
 /* ---- registry.c ---- */
 

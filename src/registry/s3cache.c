@@ -134,6 +134,7 @@ out:
 struct restore {
 	struct llmo_reg_s3 *s3;
 	const char *root;
+	const atomic_bool *stop;
 	size_t fetched, unchanged;
 };
 
@@ -168,6 +169,8 @@ static int restore_one(void *arg, const struct llmo_reg_s3_object *o, struct llm
 	struct llmo_buf b;
 	int rc;
 
+	if (r->stop && atomic_load(r->stop))
+		return llmo_error_set(err, LLMO_EAGAIN, "the restore from S3 was stopped");
 	/* keys become paths: only the registry's own shapes, never "..", are taken */
 	if (!llmo_reg_s3_key_valid(o->key) || !llmo_str_has_prefix(o->key, "repositories/"))
 		return llmo_error_set(err, LLMO_EINVALID_OBJECT,
@@ -204,9 +207,10 @@ static int restore_one(void *arg, const struct llmo_reg_s3_object *o, struct llm
 	return rc;
 }
 
-int llmo__reg_s3_restore(struct llmo_reg_s3 *s3, const char *root, struct llmo_error *err)
+int llmo__reg_s3_restore(struct llmo_reg_s3 *s3, const char *root, const atomic_bool *stop,
+			 struct llmo_error *err)
 {
-	struct restore r = {s3, root, 0, 0};
+	struct restore r = {s3, root, stop, 0, 0};
 	int rc = llmo_reg_s3_list(s3, "repositories/", LLMO_REG_S3_RECORDS_MAX, restore_one, &r,
 				  err);
 
@@ -215,4 +219,20 @@ int llmo__reg_s3_restore(struct llmo_reg_s3 *s3, const char *root, struct llmo_e
 	LLMO_INFO(LOG, "records restored from S3", "where=%s fetched=%zu unchanged=%zu",
 		  llmo_reg_s3_where(s3), r.fetched, r.unchanged);
 	return 0;
+}
+
+/* Stops the listing at its first key: the page it came in answered. */
+static int probe_one(void *arg, const struct llmo_reg_s3_object *o, struct llmo_error *err)
+{
+	(void)arg;
+	(void)o;
+	(void)err;
+	return 1;
+}
+
+int llmo__reg_s3_probe(struct llmo_reg_s3 *s3, struct llmo_error *err)
+{
+	int rc = llmo_reg_s3_list(s3, "repositories/", 1, probe_one, NULL, err);
+
+	return rc == 1 ? 0 : rc;
 }

@@ -21,11 +21,13 @@
  *    their place, hashed on the way, renamed into blobs/ only when they
  *    hash to their digest, then served like any local blob.
  *
- * These calls block their caller for the transfer: the registry makes the
- * blob transfers on worker threads (s3jobs.h) and only the small record
- * writes and deletes in its event loop.
+ * These calls block their caller for the transfer: the registry makes
+ * them on worker threads (s3jobs.h): blob transfers, record changes, the
+ * restore at start and autoCleanup's pruning and collection.
  */
 #include "base/common.h"
+
+#include <stdatomic.h>
 
 #include "base/error.h"
 #include "registry/digest.h"
@@ -59,7 +61,21 @@ int llmo__reg_s3_mirror_size(struct llmo_reg_s3 *s3, const char *root, const cha
 int llmo__reg_s3_fetch(struct llmo_reg_s3 *s3, const char *root, const char *path,
 		       const struct llmo_digest *d, uint64_t max, uint64_t *fetched,
 		       struct llmo_error *err);
-/* Brings root/repositories up to date with S3 (see above). */
-int llmo__reg_s3_restore(struct llmo_reg_s3 *s3, const char *root, struct llmo_error *err);
+/*
+ * Brings root/repositories up to date with S3 (see above). It writes only
+ * files under root/repositories, so it may run on a worker while the loop
+ * serves what does not depend on them (the registry, registry_int.h).
+ * When stop (may be NULL) becomes true it ends before the next record:
+ * LLMO_AGAIN, the records restored so far kept (each one whole).
+ */
+int llmo__reg_s3_restore(struct llmo_reg_s3 *s3, const char *root, const atomic_bool *stop,
+			 struct llmo_error *err);
+/*
+ * The check of llmo__reg_s3_restore's first request alone: one listing
+ * request of the records (at most one page, nothing downloaded), which
+ * fails as the restore would on a missing bucket, refused credentials or a
+ * store that cannot be reached.
+ */
+int llmo__reg_s3_probe(struct llmo_reg_s3 *s3, struct llmo_error *err);
 
 #endif

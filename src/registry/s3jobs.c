@@ -177,6 +177,12 @@ int llmo_reg_s3jobs_submit(struct llmo_reg_s3jobs *js, const struct llmo_reg_s3_
 	return 0;
 }
 
+int llmo_reg_s3jobs_run(struct llmo_reg_s3jobs *j, struct llmo_reg_pool_job *job,
+			struct llmo_error *err)
+{
+	return llmo_reg_pool_submit(j->pool, job, err);
+}
+
 void llmo_reg_s3_job_cancel(struct llmo_reg_s3_job *job)
 {
 	if (job)

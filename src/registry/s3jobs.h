@@ -21,6 +21,7 @@
 #include "registry/store.h"
 
 struct event_base;
+struct llmo_reg_pool_job;
 struct llmo_reg_s3jobs;
 struct llmo_reg_s3_job;
 
@@ -61,6 +62,16 @@ void llmo_reg_s3jobs_free(struct llmo_reg_s3jobs *j);
 int llmo_reg_s3jobs_submit(struct llmo_reg_s3jobs *j, const struct llmo_reg_s3_work *w,
 			   llmo_reg_s3_done_fn fn, void *arg, struct llmo_reg_s3_job **job,
 			   struct llmo_error *err);
+
+/*
+ * Queues a job of the caller's own (pool.h: its run, done and release set)
+ * on the same workers, behind the transfers queued before it; its run gets
+ * that worker's S3 client as local (NULL when it could not be made). The
+ * registry's restore at start and autoCleanup run so (registry_int.h). On
+ * failure job is not taken.
+ */
+int llmo_reg_s3jobs_run(struct llmo_reg_s3jobs *j, struct llmo_reg_pool_job *job,
+			struct llmo_error *err);
 
 /* fn will not be called (the request went away); the transfer runs to its end. */
 void llmo_reg_s3_job_cancel(struct llmo_reg_s3_job *job);

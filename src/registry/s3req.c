@@ -34,7 +34,7 @@ static const char *op_name(enum llmo_reg_s3_op op)
 	return "records";
 }
 
-static void set_active(struct llmo_registry *r)
+void llmo__reg_s3_active_changed(struct llmo_registry *r)
 {
 	llmo_metric_set(r->m_s3_active, NULL, (double)llmo_reg_s3jobs_pending(r->s3jobs));
 }
@@ -93,7 +93,7 @@ static void fetch_done(void *arg, int rc, uint64_t size, const struct llmo_error
 			w[i]->s3_err = *err;
 	}
 	fetch_free(f);
-	set_active(r);
+	llmo__reg_s3_active_changed(r);
 	for (size_t i = 0; i < n; i++)
 		llmo__reg_resume(w[i], w[i]->s3_again);
 	free(w);
@@ -103,8 +103,8 @@ bool llmo__reg_s3_waiting(const struct llmo__reg_req *req)
 {
 	const struct llmo_registry *r = req->reg;
 
-	return req->s3_job || req->s3_fetch || req->rec_queued ||
-	       (r->rec_holder == req && r->rec_job);
+	return req->s3_job || req->s3_fetch || req->queue ||
+	       (r->rec_holder == req && (r->rec_job || r->upkeep));
 }
 
 void llmo__reg_s3_abandon(struct llmo__reg_req *req)
@@ -114,6 +114,7 @@ void llmo__reg_s3_abandon(struct llmo__reg_req *req)
 	llmo_reg_s3_job_cancel(req->s3_job);
 	req->s3_job = NULL;
 	llmo__reg_records_release(req);
+	llmo__reg_queue_leave(req);
 	if (!f)
 		return;
 	req->s3_fetch = NULL;
@@ -148,7 +149,7 @@ static void on_done(void *arg, int rc, uint64_t size, const struct llmo_error *e
 		llmo_reg_store_s3_known(r->store, &req->s3_digest, size);
 	LLMO_DEBUG(LOG, "S3 transfer done", "op=%s digest=sha256:%s rc=%d", op_name(req->s3_op),
 		   req->s3_digest.hex, rc);
-	set_active(r);
+	llmo__reg_s3_active_changed(r);
 	llmo__reg_resume(req, req->s3_again);
 }
 
@@ -171,7 +172,7 @@ static bool submit(struct llmo__reg_req *req, const struct llmo_reg_s3_work *w,
 	/* tests wait for this line to know a transfer is in progress */
 	LLMO_INFO(LOG, "S3 transfer started", "op=%s digest=sha256:%s queued=%zu",
 		  op_name(w->op), w->digest.hex, llmo_reg_s3jobs_pending(r->s3jobs));
-	set_active(r);
+	llmo__reg_s3_active_changed(r);
 	llmo__reg_wait(req);
 	return true;
 }
@@ -212,7 +213,7 @@ static int fetch_wait(struct llmo__reg_req *req, const struct llmo_reg_s3_work *
 		/* tests wait for this line to know a transfer is in progress */
 		LLMO_INFO(LOG, "S3 transfer started", "op=fetch digest=sha256:%s queued=%zu",
 			  w->digest.hex, llmo_reg_s3jobs_pending(r->s3jobs));
-		set_active(r);
+		llmo__reg_s3_active_changed(r);
 	}
 	req->s3_again = again;
 	req->s3_done = false;
@@ -264,6 +265,45 @@ bool llmo__reg_s3_put(struct llmo__reg_req *req, const struct llmo_reg_s3_work *
 	return req->reg->s3jobs && submit(req, w, again);
 }
 
+/* ---- waiting queues (registry_int.h) ---- */
+
+void llmo__reg_queue_push(struct llmo__reg_queue *q, struct llmo__reg_req *req)
+{
+	req->queue = q;
+	req->queue_next = NULL;
+	if (q->tail)
+		q->tail->queue_next = req;
+	else
+		q->head = req;
+	q->tail = req;
+}
+
+struct llmo__reg_req *llmo__reg_queue_pop(struct llmo__reg_queue *q)
+{
+	struct llmo__reg_req *req = q->head;
+
+	if (req)
+		llmo__reg_queue_leave(req);
+	return req;
+}
+
+void llmo__reg_queue_leave(struct llmo__reg_req *req)
+{
+	struct llmo__reg_queue *q = req->queue;
+	struct llmo__reg_req **pp, *prev = NULL;
+
+	if (!q)
+		return;
+	for (pp = &q->head; *pp && *pp != req; pp = &(*pp)->queue_next)
+		prev = *pp;
+	if (*pp)
+		*pp = req->queue_next;
+	if (q->tail == req)
+		q->tail = prev;
+	req->queue = NULL;
+	req->queue_next = NULL;
+}
+
 /* ---- record changes, one at a time (registry_int.h) ---- */
 
 /* The turn is free: the next request waiting gets it, from the loop (never inside an answer). */
@@ -272,26 +312,34 @@ static void turn_free(struct llmo_registry *r)
 	llmo_reg_recs_release(&r->recs);
 	r->rec_busy = false;
 	r->rec_holder = NULL;
-	if (r->rec_head)
+	if (r->rec_queue.head)
 		event_active(r->rec_ev, EV_TIMEOUT, 1);
 }
 
 static void on_turn(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_registry *r = arg;
-	struct llmo__reg_req *req = r->rec_head;
+	struct llmo__reg_req *req;
 
 	(void)fd;
 	(void)what;
-	if (r->rec_busy || !req)
+	if (r->rec_busy || !(req = llmo__reg_queue_pop(&r->rec_queue)))
 		return;
-	if (!(r->rec_head = req->rec_next))
-		r->rec_tail = NULL;
-	req->rec_next = NULL;
-	req->rec_queued = false;
 	r->rec_busy = true;
 	r->rec_holder = req;
 	llmo__reg_resume(req, req->rec_again);
+}
+
+void llmo__reg_records_hold(struct llmo_registry *r)
+{
+	llmo_reg_recs_release(&r->recs);
+	r->rec_busy = true;
+	r->rec_holder = NULL;
+}
+
+void llmo__reg_records_end(struct llmo_registry *r)
+{
+	turn_free(r);
 }
 
 int llmo__reg_records_init(struct llmo_registry *r, struct llmo_error *err)
@@ -320,25 +368,19 @@ int llmo__reg_records_turn(struct llmo__reg_req *req, llmo__reg_req_fn again)
 	}
 	if (r->rec_busy && r->rec_holder == req)
 		return 0;
-	if (!r->rec_busy && !r->rec_head) {
+	if (!r->rec_busy && !r->rec_queue.head) {
 		r->rec_busy = true;
 		r->rec_holder = req;
 		llmo_reg_recs_release(&r->recs);
 		return 0;
 	}
-	if (!req->rec_queued) {
+	if (req->queue != &r->rec_queue) {
 		char q[LLMO_LOG_QUOTE_MAX];
 
 		/* tests wait for this line to know a change waits behind another */
 		LLMO_INFO(LOG, "record change queued", "method=%s path=%s", req->method_name,
 			  llmo_log_quote(q, sizeof(q), req->path));
-		req->rec_queued = true;
-		req->rec_next = NULL;
-		if (r->rec_tail)
-			r->rec_tail->rec_next = req;
-		else
-			r->rec_head = req;
-		r->rec_tail = req;
+		llmo__reg_queue_push(&r->rec_queue, req);
 	}
 	req->rec_again = again;
 	llmo__reg_wait(req);
@@ -349,25 +391,15 @@ void llmo__reg_records_release(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
 
-	if (req->rec_queued) {
-		struct llmo__reg_req **pp = &r->rec_head, *prev = NULL;
-
-		while (*pp && *pp != req) {
-			prev = *pp;
-			pp = &(*pp)->rec_next;
-		}
-		if (*pp)
-			*pp = req->rec_next;
-		if (r->rec_tail == req)
-			r->rec_tail = prev;
-		req->rec_queued = false;
-		req->rec_next = NULL;
+	if (req->queue == &r->rec_queue) {
+		llmo__reg_queue_leave(req);
 		return;
 	}
 	if (!r->rec_busy || r->rec_holder != req)
 		return;
-	if (r->rec_job)
-		r->rec_holder = NULL; /* records_done makes the change and frees the turn */
+	if (r->rec_job || r->upkeep)
+		/* records_done makes the change and frees the turn; an upkeep frees it when it ends */
+		r->rec_holder = NULL;
 	else
 		turn_free(r);
 }
@@ -397,7 +429,7 @@ static void records_done(void *arg, int rc, uint64_t size, const struct llmo_err
 
 	r->rec_job = NULL;
 	LLMO_DEBUG(LOG, "S3 transfer done", "op=records steps=%" PRIu64 " rc=%d", size, rc);
-	set_active(r);
+	llmo__reg_s3_active_changed(r);
 	if (!req) {
 		/* its request went away: the change is made all the same, as S3 took it */
 		struct llmo_error e = {0};
@@ -438,7 +470,7 @@ int llmo__reg_records(struct llmo__reg_req *req, llmo__reg_req_fn again, struct 
 			/* tests wait for this line to know a change is in progress */
 			LLMO_INFO(LOG, "S3 transfer started", "op=records steps=%zu queued=%zu",
 				  r->recs.len, llmo_reg_s3jobs_pending(r->s3jobs));
-			set_active(r);
+			llmo__reg_s3_active_changed(r);
 			llmo__reg_wait(req);
 			return 1;
 		}

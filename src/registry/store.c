@@ -371,7 +371,8 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 	}
 	if (!rc && opts->s3) {
 		if (!(rc = llmo_reg_s3_new(opts->s3, &s->s3, err)))
-			rc = llmo__reg_s3_restore(s->s3, s->root, err);
+			rc = opts->defer_restore ? llmo__reg_s3_probe(s->s3, err)
+						 : llmo__reg_s3_restore(s->s3, s->root, NULL, err);
 		/* larger blobs could not be stored (10000 parts) */
 		if (!rc && s->blob_max > llmo_reg_s3_object_max(s->s3))
 			s->blob_max = llmo_reg_s3_object_max(s->s3);
@@ -397,6 +398,58 @@ void llmo_reg_store_free(struct llmo_reg_store *s)
 	llmo_reg_s3_free(s->s3);
 	free(s->root);
 	free(s);
+}
+
+int llmo_reg_store_clone(const struct llmo_reg_store *s, struct llmo_reg_store **out,
+			 struct llmo_error *err)
+{
+	struct llmo_reg_store *c = calloc(1, sizeof(*c));
+	int rc = 0;
+
+	*out = NULL;
+	if (!c || !(c->root = llmo_strdup(s->root))) {
+		free(c);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	c->verify = s->verify;
+	c->blob_max = s->blob_max;
+	llmo_hmap_init(&c->uploads);
+	llmo_hmap_init(&c->verified);
+	llmo_hmap_init(&c->known);
+	/* no bound: evicting is the loop's store's business, which adopts these */
+	llmo_reg_lru_init(&c->lru, 0);
+	if (s->s3 && (rc = llmo_reg_s3_clone(s->s3, &c->s3, err))) {
+		llmo_reg_store_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void llmo_reg_store_adopt(struct llmo_reg_store *s, const struct llmo_reg_store *clone)
+{
+	size_t it = 0;
+	const char *hex;
+	void *val;
+
+	while (llmo_hmap_next(&clone->lru.map, &it, &hex, &val)) {
+		struct llmo_digest d = {{0}};
+		char p[PATH_MAX];
+		struct stat st;
+
+		snprintf(d.hex, sizeof(d.hex), "%s", hex);
+		/* a blob the clone removed again, or the loop evicted meanwhile, is not cached */
+		if (!blob_path(s, &d, p, NULL) && stat(p, &st) == 0 && S_ISREG(st.st_mode))
+			cache_use(s, &d, (uint64_t)st.st_size);
+	}
+}
+
+void llmo_reg_store_forget_all(struct llmo_reg_store *s)
+{
+	llmo_hmap_release(&s->verified, free);
+	llmo_hmap_init(&s->verified);
+	llmo_hmap_release(&s->known, free);
+	llmo_hmap_init(&s->known);
 }
 
 bool llmo_reg_store_verifies(const struct llmo_reg_store *s)
@@ -602,6 +655,36 @@ int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llm
 	if (!rc && unlink(path) < 0)
 		rc = sys_err(err, errno, path, "unlink");
 	return rc;
+}
+
+/* path's modification time in ns, or -1 when it is gone. */
+static int64_t file_mtime_ns(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+int llmo_reg_store_unlink_link(struct llmo_reg_store *s, const char *path, int64_t not_after_ns,
+			       struct llmo_error *err)
+{
+	int64_t t = file_mtime_ns(path);
+	int rc;
+
+	if (t < 0 || t > not_after_ns)
+		return 1;
+	if ((rc = drop_file(s, path, err)))
+		return rc;
+	/* touched while S3 deleted it (a worker's cleanup beside the loop's requests): it stays */
+	if (file_mtime_ns(path) > not_after_ns) {
+		rc = s->s3 ? llmo__reg_s3_mirror_put(s->s3, s->root, path, "", 0, err) : 0;
+		return rc ? rc : 1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		return sys_err(err, errno, path, "unlink");
+	return 0;
 }
 
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d)

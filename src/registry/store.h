@@ -39,10 +39,12 @@
  * With S3 (opts.s3, modelRegistry.storageType: s3) the same layout is
  * kept in a bucket and this directory is a cache of it: every write and
  * delete but the upload sessions' reaches S3 first, records are restored
- * from S3 at open, and a blob missing here is fetched (verified) when it is
- * opened (s3cache.h).
+ * from S3 at open (or by the caller, opts.defer_restore), and a blob
+ * missing here is fetched (verified) when it is opened (s3cache.h).
  *
- * Not thread-safe: one event loop owns a store.
+ * Not thread-safe: one event loop owns a store. A worker thread works on
+ * a clone of it (llmo_reg_store_clone), which shares only the directory
+ * and the bucket.
  */
 #include "base/common.h"
 
@@ -74,6 +76,11 @@ struct llmo_reg_store_opts {
 	 * of it (s3cache.h); blob_max is then at most llmo_reg_s3_object_max.
 	 * NULL: local storage only. */
 	const struct llmo_reg_s3_opts *s3;
+	/* s3: open only checks that the bucket answers (one listing request,
+	 * llmo__reg_s3_probe) instead of restoring the records; the caller
+	 * restores them (llmo__reg_s3_restore, on a worker) before it answers
+	 * anything from them (the registry, registry_int.h) */
+	bool defer_restore;
 };
 
 #define LLMO_REG_BLOB_MAX_DEFAULT ((uint64_t)1 << 40)
@@ -89,6 +96,23 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 /* Frees the store; upload sessions stay on disk and resume after the next open. */
 void llmo_reg_store_free(struct llmo_reg_store *s);
 
+/*
+ * A second handle on s's directory and bucket for one worker thread (the
+ * registry's autoCleanup, registry_int.h): its own S3 client and its own
+ * memory (no upload sessions; an unbounded account of the blobs it opens,
+ * which trims nothing), so it may run on another thread while s serves the
+ * loop. Nothing is restored or scanned. Free it with llmo_reg_store_free.
+ */
+int llmo_reg_store_clone(const struct llmo_reg_store *s, struct llmo_reg_store **out,
+			 struct llmo_error *err);
+/*
+ * On s's thread, once clone's work is done: the blobs clone cached (read
+ * from S3 into the directory) are accounted in s's cache bound too.
+ */
+void llmo_reg_store_adopt(struct llmo_reg_store *s, const struct llmo_reg_store *clone);
+/* Forgets every blob s remembers as verified or as held by S3 (a cache, not the truth). */
+void llmo_reg_store_forget_all(struct llmo_reg_store *s);
+
 bool llmo_reg_store_verifies(const struct llmo_reg_store *s);
 /* The storage root (for gc.c, which walks it). */
 const char *llmo_reg_store_root(const struct llmo_reg_store *s);
@@ -97,6 +121,16 @@ const char *llmo_reg_store_root(const struct llmo_reg_store *s);
  * first, so the bucket is collected too. 0, or an error (the file stays).
  */
 int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llmo_error *err);
+/*
+ * Removes the link file path (gc.c's pruning; links are empty) unless it was
+ * modified after not_after_ns, which is checked before its S3 object is
+ * deleted and again after: a client that asked for the blob meanwhile
+ * (llmo_reg_blob_stat touches the link), while the S3 delete ran on a
+ * worker, keeps the link, its object put back. 0 when removed, 1 when
+ * kept, or an error (the file stays).
+ */
+int llmo_reg_store_unlink_link(struct llmo_reg_store *s, const char *path, int64_t not_after_ns,
+			       struct llmo_error *err);
 /* Drops d from the cache of verified blobs (its file is being removed). */
 void llmo_reg_store_forget(struct llmo_reg_store *s, const struct llmo_digest *d);
 uint64_t llmo_reg_store_blob_max(const struct llmo_reg_store *s);

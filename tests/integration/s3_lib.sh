@@ -8,12 +8,13 @@ if ! command -v node >/dev/null || [ ! -x "$S3RVER" ]; then
 	rm -rf "$LLMO_DATA"
 	exit 0
 fi
-REG_PID= S3_PID= S3_TLS=() S3_SCHEME=http
+REG_PID= S3_PID= PROXY_PID= S3_TLS=() S3_SCHEME=http
 REG_LOG="$LLMO_DATA/registry.log"
 CACHE="$LLMO_DATA/cache"
 BUCKET=models
 PREFIX=reg
-trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null; finish' EXIT
+trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null;
+      [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; finish' EXIT
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 s3_start() { # s3rver on a free port, data under $LLMO_DATA/s3, bucket $BUCKET; sets S3_URL
@@ -64,6 +65,7 @@ reg_stop() {
 }
 reg_start() { # starts llmo registry on the configuration; sets URL
 	reg_stop
+	READY_BEFORE=$(grep -c 'registry ready' "$REG_LOG" 2>/dev/null || true)
 	: >"$LLMO_DATA/reg.out"
 	"$LLMO" registry --listen 127.0.0.1:0 --config "$LLMO_DATA/config.yaml" --anonymous pull,push,delete \
 		>"$LLMO_DATA/reg.out" 2>>"$REG_LOG" &
@@ -77,6 +79,10 @@ reg_start() { # starts llmo registry on the configuration; sets URL
 	done
 	echo "llmo registry did not start:"; tail -20 "$REG_LOG"; exit 1
 }
+reg_restored() { # waits until the registry started last has restored its records from S3 (a worker
+	# restores them while it serves: reads wait for them, files appear in the cache one by one)
+	wait_for 60 bash -c "[ \$(grep -c 'registry ready' '$REG_LOG') -gt ${READY_BEFORE:-0} ]"
+}
 reg_fails() { # reg_fails PATTERN description [env args]: the start fails, stderr matches PATTERN
 	local pat=$1 what=$2 rc=0
 	shift 2
@@ -85,6 +91,16 @@ reg_fails() { # reg_fails PATTERN description [env args]: the start fails, stder
 	if [ "$rc" -ne 0 ] && grep -q -- "$pat" "$LLMO_DATA/fail.err"; then ok
 	else bad "$what: status $rc, stderr:"; sed 's/^/    /' "$LLMO_DATA/fail.err"; fi
 }
+proxy_start() { # slow_proxy.py in front of s3rver at $1 bytes/s, $2 s delay [on port $3]; sets PROXY_URL
+	local port=${S3_URL##*:}
+	# gone first: a second proxy's wait must not read the first one's port
+	rm -f "$LLMO_DATA/proxy.out"
+	python3 "$(dirname "$0")/slow_proxy.py" 127.0.0.1 "$port" "$1" ${2:+"$2"} ${3:+"$3"} >"$LLMO_DATA/proxy.out" 2>&1 &
+	PROXY_PID=$!
+	wait_for 10 grep -q '^listening on ' "$LLMO_DATA/proxy.out" || { echo "proxy did not start"; exit 1; }
+	PROXY_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$LLMO_DATA/proxy.out")"
+}
+proxy_stop() { [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; PROXY_PID=; }
 cache_blobs() { find "$CACHE/blobs" -type f ! -name '.*' | sort; }
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """A TCP proxy on loopback that passes answers on at a bounded rate.
 
-    slow_proxy.py UPSTREAM_HOST UPSTREAM_PORT BYTES_PER_SECOND [DELAY_SECONDS]
+    slow_proxy.py UPSTREAM_HOST UPSTREAM_PORT BYTES_PER_SECOND [DELAY_SECONDS [PORT]]
 
-Listens on a free 127.0.0.1 port, prints "listening on PORT", and forwards
+Listens on 127.0.0.1:PORT (a free port when 0 or not given: a proxy
+started again on the port of one that was stopped stands for an S3 that
+came back), prints "listening on PORT", and forwards
 every connection to UPSTREAM, each direction of each connection at most
 BYTES_PER_SECOND (0: no bound). With DELAY_SECONDS, every piece read from
 the client waits that long before it goes upstream, so that even a small
@@ -60,9 +62,10 @@ def serve(conn, host, port, rate, delay):
 def main():
     host, port, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    listen_port = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", 0))
+    ls.bind(("127.0.0.1", listen_port))
     ls.listen(64)
     print("listening on %d" % ls.getsockname()[1], flush=True)
     while True:

@@ -44,6 +44,7 @@ reg_stop
 rm -rf "$CACHE"
 reg_start
 M=(env LLMO_REGISTRY="$URL" "$LLMO" model)
+check "the restore at start ends" reg_restored
 check "records restored: the tag is back" test -f "$CACHE/repositories/models/llama2/_manifests/tags/7b"
 check "no blob fetched before it is read" test "$(cache_blobs | wc -l)" -eq 0
 check "model list (catalog from the restored records)" bash -c "${M[*]} list | grep -qx models/llama2"
@@ -59,6 +60,7 @@ check "the registry logs the fetches" grep -q 'blob fetched from S3' "$REG_LOG"
 # a restart with a warm cache downloads no record again
 reg_stop
 reg_start
+check "the restore at start ends" reg_restored
 check "a warm restart fetches no record" bash -c "grep 'records restored from S3' '$REG_LOG' | tail -1 | grep -q 'fetched=0'"
 
 # ---- deletes reach the bucket ----

@@ -9,9 +9,6 @@
 # registry's "S3 transfer started" line, then gives the other request a time limit).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/s3_lib.sh"
-PROXY_PID=
-trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null;
-      [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; finish' EXIT
 REPO=models/cache
 
 push_blob() { # push_blob FILE: a monolithic upload into $REPO; 0 on 201
@@ -21,16 +18,6 @@ push_blob() { # push_blob FILE: a monolithic upload into $REPO; 0 on 201
 		"$URL/v2/$REPO/blobs/uploads/?digest=sha256:$(sha "$1")")
 	[ "$code" = 201 ] || { echo "push of $1: HTTP $code"; cat "$LLMO_DATA/push.out"; return 1; }
 }
-proxy_start() { # slow_proxy.py in front of s3rver at $1 bytes/s, $2 s delay; sets PROXY_URL
-	local port=${S3_URL##*:}
-	# gone first: a second proxy's wait must not read the first one's port
-	rm -f "$LLMO_DATA/proxy.out"
-	python3 "$(dirname "$0")/slow_proxy.py" 127.0.0.1 "$port" "$1" ${2:+"$2"} >"$LLMO_DATA/proxy.out" 2>&1 &
-	PROXY_PID=$!
-	wait_for 10 grep -q '^listening on ' "$LLMO_DATA/proxy.out" || { echo "proxy did not start"; exit 1; }
-	PROXY_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$LLMO_DATA/proxy.out")"
-}
-proxy_stop() { [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; PROXY_PID=; }
 started() { # started OP HEX: the registry has logged the start of that S3 transfer
 	wait_for 30 grep -q "S3 transfer started op=$1 digest=sha256:$2" "$REG_LOG"
 }
