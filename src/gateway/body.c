@@ -104,7 +104,7 @@ static int hex4(struct scan *s, unsigned *out)
 /* One escape after the backslash (s->p is past it). */
 static int escape(struct scan *s, char *dec, size_t cap, size_t *n)
 {
-	unsigned cp, lo;
+	unsigned cp = 0, lo = 0;
 	char u[4];
 	size_t k;
 	int rc;
