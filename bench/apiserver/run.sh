@@ -259,6 +259,9 @@ goal() { # description, a, b, awk condition on a and b
 echo "Goals:"
 goal "more creates/s than etcd puts/s at equal durability, 1 connection ($LC vs $ECR1)" \
 	"$LC" "$ECR1" "a > b"
+if [ "$CONC" -gt 0 ]; then
+	goal "  ... and with $CONC connections ($LCC vs $ECC)" "$LCC" "$ECC" "a > b"
+fi
 goal "p99 get under 1 ms ($(pct "$LR" get 99) ms)" "$(pct "$LR" get 99)" 0 "a < 1"
 goal "under 100 MB RSS at $N objects ($(mb "$LLMO_RSS") MB)" "$LLMO_RSS" 0 "a < 100 * 1024"
 goal "  ... and still after serving gets and lists of them ($(mb "$LLMO_RSS_LIST") MB)" \
