@@ -87,7 +87,7 @@ trap cleanup EXIT
 
 # The parse benchmark is built from its sources alone (no need for the whole library).
 cc -O2 -D_GNU_SOURCE -std=c11 -Isrc -o "$WORK/parse" bench/gateway/parse.c src/gateway/body.c \
-	src/base/buf.c src/base/clock.c src/base/error.c $(pkg-config --libs jansson)
+	src/base/buf.c src/base/clock.c src/base/error.c src/base/str.c src/base/vec.c $(pkg-config --libs jansson)
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 . bench/gateway/lib.sh # run from the repository root (the cd above)
