@@ -816,7 +816,13 @@ static void test_node_lifecycle(void **state)
 	fixture_stop(&f);
 }
 
-/* ---- rollouts: a stand-in gateway /metrics on its own thread ---- */
+/*
+ * ---- rollouts: a stand-in gateway /metrics on its own thread ----
+ *
+ * Tests keep their struct fake_gw in static storage: a failed assertion
+ * longjmps out of the test without stopping the thread, which must not be
+ * left serving from a dead stack frame (ASan then blamed a later test).
+ */
 
 struct fake_gw {
 	struct event_base *base;
@@ -1073,7 +1079,7 @@ static void canary_setup(struct kube_fixture *f, struct versions *v, struct ro_w
 static void test_canary_rollout(void **state)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct versions v = {.f = &f, .v1 = "7b", .n1 = 2};
 	struct ro_want rw = {.f = &f};
@@ -1149,7 +1155,7 @@ static void test_canary_rollout(void **state)
 static void test_canary_sla(void **state)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct versions v = {.f = &f, .v1 = "7b", .n1 = 2};
 	struct ro_want rw = {.f = &f};
@@ -1394,7 +1400,7 @@ static void set_annotation(struct kube_fixture *f, const char *key, const char *
 static void test_ab_and_blue_green(void **state)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct versions v = {.f = &f, .v1 = "7b", .v2 = "v2"};
 	struct ro_want rw = {.f = &f};
@@ -1556,7 +1562,7 @@ static void stop_autoscaling(struct llmo_controller *c, struct kube_fixture *f,
 static void test_autoscale(void **state)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct llmo_error err = {0};
 	struct llmo_config cfg = {0};
@@ -1719,7 +1725,7 @@ static bool status_str_is(void *ctx)
 static void test_autoscale_slots(void **state)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct llmo_config cfg = {0};
 	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
@@ -1761,7 +1767,7 @@ struct usage_case {
 static void scale_on_usage(const struct usage_case *uc)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct llmo_config cfg = {0};
 	struct want w = {.f = &f, .workload = "chat", .pods = 2};
@@ -1851,7 +1857,7 @@ static void pod_request(struct kube_fixture *f, const char *name, const char *re
 static void test_vertical(void **state)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct want w = {.f = &f, .workload = "chat", .pods = 2};
 	struct str_want cpu = {.f = &f, .path = "recommendation.cpu", .want = "575m"};
@@ -1927,7 +1933,7 @@ static void test_vertical(void **state)
 static void test_rolling_and_least_loaded(void **state)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct llmo_controller_opts o = {0};
 	struct versions v = {.f = &f, .v1 = "7b", .v2 = "v2", .n1 = 4};
@@ -2122,7 +2128,7 @@ static void pf_setup(struct kube_fixture *f, struct fake_gw *g)
 static void test_prefetch(void **state)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct llmo_config cfg = {0};
 	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
@@ -2553,7 +2559,7 @@ static void test_rebalance_trigger(void **state)
 static void test_prefetch_off(void **state)
 {
 	struct kube_fixture f;
-	struct fake_gw g;
+	static struct fake_gw g;
 	struct llmo_controller *c = NULL;
 	struct llmo_config cfg = {0};
 	struct llmo_controller_opts o = {.scrape_interval_ms = 100};
