@@ -109,8 +109,13 @@ struct gw_up {
  * in flight is about 1.4 KB smaller with this and the key below, which is
  * most of the gateway's memory with 1000 clients waiting).
  */
-/* Bytes first reserved for a request's head as forwarded (it grows past them). */
-#define HEAD_GUESS 512
+/*
+ * Bytes first reserved for a request's head as forwarded (it grows past
+ * them). llmo_buf keeps a byte for its terminating NUL and doubles from 64,
+ * so asking for 511 allocates 512: asking for 512 allocated 1 KiB, half of it
+ * never used, for every request in flight.
+ */
+#define HEAD_GUESS 511
 /* Answers' tails up to this long (short answers whole) are kept in the request itself. */
 #define TAIL_INLINE 512
 /* Model names up to this long are kept in the request itself (no allocation). */
