@@ -246,7 +246,7 @@ static char *to_row(json_t *obj)
 	json_t *m = json_object_get(obj, "metadata");
 
 	json_object_del(m, "resourceVersion");
-	return json_dumps(obj, JSON_COMPACT);
+	return llmo_json_dump_compact(obj);
 }
 
 static void reply_store_error(struct llmo__req *r, int rc, const char *name)

@@ -516,7 +516,7 @@ int llmo__kube_request(struct llmo_kube_client *c, const char *method, const cha
 		*http_status = 0;
 	llmo_buf_init(&sink.body, LLMO_KUBE_RESPONSE_MAX);
 	if (body) {
-		text = json_dumps(body, JSON_COMPACT);
+		text = llmo_json_dump_compact(body);
 		if (!text) {
 			rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 			goto out;

@@ -361,7 +361,7 @@ static void histo_observe(struct histo *h, double v)
 
 static void reply_json(struct evhttp_request *req, int code, json_t *body)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *text = body ? llmo_json_dump_compact(body) : NULL;
 
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "application/json");
@@ -985,7 +985,7 @@ static json_t *chunk_choice(const struct sim_req *r, const char *content, bool r
 static void send_sse(struct sim_req *r, json_t *chunk)
 {
 	struct evbuffer *b = evbuffer_new();
-	char *text = chunk ? json_dumps(chunk, JSON_COMPACT) : NULL;
+	char *text = chunk ? llmo_json_dump_compact(chunk) : NULL;
 
 	if (b && text) {
 		evbuffer_add_printf(b, "data: %s\n\n", text);
@@ -1105,8 +1105,8 @@ static int answer_embeddings(struct sim_req *r)
 	unsigned char *b64 = r->base64 ? malloc(b64_len) : NULL;
 	json_t *model = json_string(r->model->name);
 	json_t *usage = usage_new(r, 0);
-	char *model_text = model ? json_dumps(model, JSON_ENCODE_ANY) : NULL;
-	char *usage_text = usage ? json_dumps(usage, JSON_COMPACT) : NULL;
+	char *model_text = model ? llmo_json_dump_compact(model) : NULL;
+	char *usage_text = usage ? llmo_json_dump_compact(usage) : NULL;
 	int rc = 0;
 
 	if (!v || (r->base64 && !b64) || !model_text || !usage_text) {
