@@ -215,6 +215,32 @@ static json_t *load(struct llmo__req *r, const struct llmo_resource *res, const 
 	return obj;
 }
 
+/*
+ * A GET of an object (or its status, which is the whole object) answered
+ * with its stored text and the resourceVersion (llmo__row_text), without
+ * parsing it and writing it again. False when the object is missing or its
+ * row is of another form: the caller loads it (and answers 404).
+ */
+static bool get_as_stored(struct llmo__req *r)
+{
+	struct evbuffer *out;
+	char *data = NULL;
+	int64_t rv;
+	bool done = false;
+
+	if (llmo_store_get(r->srv->store, r->res->store_key, r->ns, r->name, &data, &rv))
+		return false;
+	out = evbuffer_new();
+	if (out && llmo__row_text(r->res, data, rv, "", out)) {
+		llmo__reply_json_buffer(r->req, 200, out);
+		done = true;
+	}
+	if (out)
+		evbuffer_free(out);
+	free(data);
+	return done;
+}
+
 /* Sets obj's apiVersion and kind to the resource's. */
 static void set_type(const struct llmo_resource *res, json_t *obj)
 {
@@ -2150,6 +2176,9 @@ void llmo__handle_resource(struct llmo__req *r)
 				   "the server could not find the requested resource");
 		return;
 	}
+	if (r->cmd == EVHTTP_REQ_GET && (!*r->sub || strcmp(r->sub, "status") == 0) &&
+	    !r->want_table && get_as_stored(r))
+		return;
 	obj = load(r, r->res, r->ns, r->name, &rv);
 	if (!obj) {
 		/* server-side apply creates */
