@@ -807,10 +807,18 @@ static int build_template(struct wl *s, struct track *t)
 			return LLMO_ENOMEM;
 		}
 	}
+	/*
+	 * Copies: the template is changed further on (an encrypted workload's
+	 * --ssl-* arguments), and the runtime's arrays belong to the
+	 * configuration, shared by every workload and every reconcile (sharing
+	 * them made the arguments grow by two at each pass, a new template
+	 * hash each time, and replicas replaced every two seconds).
+	 */
 	if (json_array_size(json_object_get(rt, "command")))
-		json_object_set(container, "command", json_object_get(rt, "command"));
+		json_object_set_new(container, "command",
+				    json_deep_copy(json_object_get(rt, "command")));
 	if (json_array_size(json_object_get(rt, "args")))
-		json_object_set(container, "args", json_object_get(rt, "args"));
+		json_object_set_new(container, "args", json_deep_copy(json_object_get(rt, "args")));
 
 	if (!(labels = replica_labels(s, t->version))) {
 		json_decref(container);

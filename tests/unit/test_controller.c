@@ -1301,6 +1301,38 @@ static json_t *first_pod(struct kube_fixture *f)
 	return pod;
 }
 
+static const char *pod_name(const json_t *pod)
+{
+	return json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+}
+
+/* The vLLM container's arguments: the runtime's, then --ssl-certfile and --ssl-keyfile once. */
+static void assert_args(const json_t *ctr)
+{
+	const json_t *args = json_object_get(ctr, "args");
+
+	assert_int_equal(json_array_size(args), 4);
+	assert_string_equal(json_string_value(json_array_get(args, 0)), "--served-model-name");
+	assert_string_equal(json_string_value(json_array_get(args, 1)), "llama2");
+	assert_string_equal(json_string_value(json_array_get(args, 2)),
+			    "--ssl-certfile=" LLMO_REPLICA_TLS_DIR "/tls.crt");
+	assert_string_equal(json_string_value(json_array_get(args, 3)),
+			    "--ssl-keyfile=" LLMO_REPLICA_TLS_DIR "/tls.key");
+}
+
+static struct kube_fixture *chat_fixture;
+static void set_annotation(struct kube_fixture *f, const char *key, const char *value);
+
+/* run_until: chat's replica is no longer the pod named arg (or there is none). */
+static bool chat_pod_replaced(void *arg)
+{
+	json_t *pod = first_pod(chat_fixture);
+	bool replaced = !pod || strcmp(pod_name(pod), arg) != 0;
+
+	json_decref(pod);
+	return replaced;
+}
+
 /*
  * spec.security.encryption: a controller without a replica CA runs no
  * replica (Encrypted=False, NoCertificateAuthority); with the API server's
@@ -1317,13 +1349,19 @@ static void test_encryption(void **state)
 	struct want w = {.f = &f, .workload = "chat", .pods = 1};
 	struct cond_reason cr = {.f = &f, .type = "Encrypted"};
 	char ca[128], key[128];
-	json_t *wl, *pod, *secret = NULL, *ctr;
+	json_t *wl, *pod, *secret = NULL, *ctr, *mdl;
+	char first[256];
 	struct pods p;
 
 	(void)state;
 	assert_int_equal(fixture_start(&f), 0);
 	make_ns(&f);
-	put(&f, &llmo_kube_llmmodels, model("m", "7b", "registry.local/models/llama2:7b"));
+	chat_fixture = &f;
+	mdl = model("m", "7b", "registry.local/models/llama2:7b");
+	/* the runtime's own arguments: the TLS ones go after them, once */
+	json_object_set_new(json_object_get(json_object_get(mdl, "spec"), "runtime"), "args",
+			    json_pack("[s, s]", "--served-model-name", "llama2"));
+	put(&f, &llmo_kube_llmmodels, mdl);
 	wl = workload("chat", 1);
 	json_object_set_new(json_object_get(wl, "spec"), "security",
 			    json_pack("{s:b}", "encryption", 1));
@@ -1380,6 +1418,25 @@ static void test_encryption(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_array_get(json_object_get(ctr, "volumeMounts"), 0), "mountPath")),
 			    LLMO_REPLICA_TLS_DIR);
+	assert_args(ctr);
+	/*
+	 * Reconciles change nothing: the runtime's arguments were once shared
+	 * with the template, which grew by two --ssl-* arguments at every pass
+	 * (a new template hash, the replica replaced every time).
+	 */
+	snprintf(first, sizeof(first), "%s", pod_name(pod));
+	json_decref(pod);
+	for (int i = 0; i < 4; i++) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", i);
+		set_annotation(&f, "test.llmo/poke", v);
+		assert_false(run_until(f.base, chat_pod_replaced, first, 1000));
+	}
+	pod = first_pod(&f);
+	assert_non_null(pod);
+	assert_string_equal(pod_name(pod), first);
+	assert_args(json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0));
 	json_decref(pod);
 	llmo_controller_free(c);
 	fixture_stop(&f);
