@@ -878,10 +878,13 @@ static int build_template(struct wl *s, struct track *t)
 		json_decref(annotations);
 		return rc;
 	}
+	/* copies too: the workload in the informer's cache must not change with the template */
 	if (spec && json_object_size(json_object_get(placement, "nodeSelector")))
-		json_object_set(spec, "nodeSelector", json_object_get(placement, "nodeSelector"));
+		json_object_set_new(spec, "nodeSelector",
+				    json_deep_copy(json_object_get(placement, "nodeSelector")));
 	if (spec && json_array_size(json_object_get(placement, "tolerations")))
-		json_object_set(spec, "tolerations", json_object_get(placement, "tolerations"));
+		json_object_set_new(spec, "tolerations",
+				    json_deep_copy(json_object_get(placement, "tolerations")));
 	/* nothing is added for basic/public (or unset): such templates keep their hash */
 	if (spec && (rc = llmo__security_node_affinity(wspec, spec))) {
 		json_decref(spec);
