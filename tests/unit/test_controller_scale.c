@@ -5,7 +5,8 @@
  * time to first token objective gets the queueing sizing's replica_slots and
  * slo_wait (the objective less the model's unloaded TTFT, worked out by hand
  * below); without either, the configuration is the one built before they
- * existed; a bad annotation is refused with a message naming it.
+ * existed; a bad annotation is refused with a message naming it. And the
+ * measured cold start (the predictive horizon) leaves out restarted replicas.
  */
 #include "base/common.h"
 
