@@ -50,35 +50,8 @@ W=pf
 PY=python3
 HERE=bench/autoscale
 
-if [ -z "${LLMO:-}" ]; then
-	cmake -S . -B "$BUILDDIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMO_SANITIZE=OFF \
-		-DLLMO_FUZZ=OFF -DLLMO_TESTS=OFF >/dev/null
-	cmake --build "$BUILDDIR" -j"$(nproc)" --target llmo >/dev/null
-	LLMO=$BUILDDIR/llmo
-fi
-LLMO=$(realpath "$LLMO")
-tmp=$(mktemp -d)
-SERVER_PID= AGENT_PID=
-stop() { # stops the round's agent and server (each stops its replicas)
-	for p in $AGENT_PID $SERVER_PID; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	SERVER_PID= AGENT_PID=
-}
-cleanup() {
-	stop
-	if [ "${KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-wait_for() { # SECONDS command...: until it succeeds, polled every 0.2 s
-	local end=$((SECONDS + $1)); shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
-die() { echo "prefetch.sh: $*" >&2; exit 1; }
+BENCH=prefetch.sh
+. "$HERE/lib.sh"
 
 # The model, once: SIZE_MB MiB of random weights and a config.
 mkdir -p "$tmp/model"
@@ -90,22 +63,9 @@ round() { # ARM (on|off) N: one round; appends its result line to $tmp/results
 	mkdir -p "$d"
 	printf 'scheduler:\n  resourceOvercommitRatio: 4\nresourceManager:\n  modelPrefetch: %s\n' \
 		"$([ "$arm" = on ] && echo true || echo false)" >"$d/config.yaml"
-	"$LLMO" server --data-dir "$d" --listen 127.0.0.1:0 --gateway-listen 127.0.0.1:0 \
-		--registry-listen 127.0.0.1:0 --fake-gpus 1:A100:80Gi --node-name hot \
-		--config "$d/config.yaml" >"$d/stdout" 2>"$d/server.log" &
-	SERVER_PID=$!
-	wait_for 30 grep -q '^llmo server listening on ' "$d/stdout" || die "server did not start"
-	url=$(sed -n 's/^llmo server listening on //p' "$d/stdout")
-	wait_for 30 grep -q '^llmo registry listening on ' "$d/stdout" || die "no registry"
-	wait_for 30 grep -q '^llmo gateway listening on ' "$d/stdout" || die "no gateway"
-	gw=$(sed -n 's/^llmo gateway listening on //p' "$d/stdout" | tail -1)
-	reg=$(sed -n 's/^llmo registry listening on //p' "$d/stdout" | tail -1)
-	export KUBECONFIG="$d/kubeconfig"
-	wait_for 30 curl -sfk "$url/healthz" || die "server not healthy"
-	token=$(sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1)
-	ca="$d/pki/ca.crt"
+	server_start "$d" --fake-gpus 1:A100:80Gi --node-name hot
+	url=$SERVER_URL gw=$GATEWAY_URL reg=$REGISTRY_URL token=$TOKEN ca=$CA
 	printf '%s' "$token" >"$d/token"
-	kubectl apply -f k8s/llm-orchestrator/namespace.yaml >/dev/null 2>&1
 	"$LLMO" model push "$tmp/model" --name models/$W --version 1 -n $NS --registry "$reg" \
 		--token "$token" --cacert "$ca" --local-command '["true"]' >"$d/push.log" 2>&1
 	digest=$(sed -n "s/^pushed models\/$W:1 \(sha256:[0-9a-f]*\) .*/\1/p" "$d/push.log")
@@ -142,7 +102,7 @@ EOF
 	"$LLMO" agent --kubeconfig "$KUBECONFIG" --config "$d/config.yaml" --node-name cold \
 		--fake-gpus 1:A100:80Gi --state-dir "$d/cold/state" --model-cache "$d/cold/models" \
 		--registry-token-file "$d/token" --registry-cacert "$ca" 2>"$d/agent.log" &
-	AGENT_PID=$!
+	PIDS="$! $PIDS"
 	wait_for 60 bash -c "kubectl get node cold -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True" ||
 		die "node cold is not Ready"
 	$PY "$HERE/prefetch_round.py" --api "$url" --token "$token" --cacert "$ca" --gateway "$gw" \

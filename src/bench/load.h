@@ -52,6 +52,7 @@ struct llmo_load_stats {
 	uint64_t prompt_tokens;	    /* of the requests sent */
 	uint64_t completion_tokens; /* of the completed answers (their usage, else counted) */
 	struct llmo_hist ttft, latency; /* completed requests */
+	uint64_t within_slo; /* completed with TTFT <= opts.slo_ttft_ns (when that is set) */
 	int64_t elapsed;		/* ns since the start */
 	bool done;			/* the schedule is over and nothing is in flight */
 };
@@ -66,6 +67,7 @@ struct llmo_load_opts {
 	bool stream;
 	int concurrency_max;
 	int timeout_s; /* longest silence of the target on a request */
+	int64_t slo_ttft_ns; /* > 0: count the completed requests whose TTFT is within it */
 	/* Called every progress_ns (0: never) from the loop; may be NULL. */
 	void (*progress)(const struct llmo_load_stats *st, void *arg);
 	int64_t progress_ns;

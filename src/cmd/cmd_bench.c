@@ -59,6 +59,8 @@ static const char bench_usage[] =
 	"  --seed N               with --rate: seed of the arrival times (1)\n"
 	"  --timeout D            longest silence of the target on a request (5m)\n"
 	"  --api-key KEY          sent as Authorization: Bearer KEY\n"
+	"  --slo-ttft D           also report the share of the requests sent that\n"
+	"                         completed with a TTFT of at most D (\"200ms\")\n"
 	"  --json                 print the report as one JSON object\n"
 	"\n"
 	"Exit status: 0 done; 1 the target could not be reached, the trace is\n"
@@ -68,7 +70,7 @@ static const char bench_usage[] =
 struct bench_args {
 	const char *target, *trace, *model, *api_key;
 	const char *rate, *duration, *speedup, *limit, *concurrency, *cap;
-	const char *prompt_tokens, *max_tokens, *seed, *timeout;
+	const char *prompt_tokens, *max_tokens, *seed, *timeout, *slo_ttft;
 	bool stream, json;
 };
 
@@ -87,6 +89,7 @@ static const struct cmd_str_flag str_flags[] = {
 	{"--max-tokens", offsetof(struct bench_args, max_tokens)},
 	{"--seed", offsetof(struct bench_args, seed)},
 	{"--timeout", offsetof(struct bench_args, timeout)},
+	{"--slo-ttft", offsetof(struct bench_args, slo_ttft)},
 };
 
 /* Progress on stderr: rewritten in place on a terminal, else one line each time. */
@@ -130,6 +133,12 @@ static double per_second(uint64_t n, int64_t elapsed)
 	return elapsed > 0 ? (double)n / ((double)elapsed / 1e9) : 0;
 }
 
+/* The share of the requests sent (failed and dropped ones miss) within the TTFT objective. */
+static double slo_pct(const struct llmo_load_stats *st)
+{
+	return st->sent ? 100.0 * (double)st->within_slo / (double)st->sent : 0;
+}
+
 static int print_json(const struct llmo_load_opts *o, const struct llmo_load_stats *st,
 		      bool interrupted)
 {
@@ -167,6 +176,11 @@ static int print_json(const struct llmo_load_opts *o, const struct llmo_load_sta
 	json_object_set_new(r, "completion_tokens", json_integer((json_int_t)st->completion_tokens));
 	json_object_set_new(r, "ttft_ms", hist_json(&st->ttft));
 	json_object_set_new(r, "latency_ms", hist_json(&st->latency));
+	if (o->slo_ttft_ns > 0) {
+		json_object_set_new(r, "slo_ttft_ms", json_real((double)o->slo_ttft_ns / 1e6));
+		json_object_set_new(r, "within_slo", json_integer((json_int_t)st->within_slo));
+		json_object_set_new(r, "within_slo_pct", json_real(slo_pct(st)));
+	}
 	json_object_set_new(r, "interrupted", json_boolean(interrupted));
 	rc = json_dumpf(r, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
 	json_decref(r);
@@ -218,6 +232,9 @@ static void print_text(const struct llmo_load_opts *o, const struct llmo_load_st
 	       "mean");
 	print_row("ttft", &st->ttft);
 	print_row("latency", &st->latency);
+	if (o->slo_ttft_ns > 0)
+		printf("slo         ttft <= %.1f ms: %" PRIu64 " of %" PRIu64 " sent (%.2f%%)\n",
+		       (double)o->slo_ttft_ns / 1e6, st->within_slo, st->sent, slo_pct(st));
 }
 
 static struct event_base *signal_base;
@@ -348,7 +365,8 @@ static int bench_load(int argc, char **argv)
 	    (status = double_flag("--rate", a.rate, LLMO_LOAD_RATE_MAX, &rate)) ||
 	    (status = double_flag("--speedup", a.speedup, LLMO_LOAD_SPEEDUP_MAX, &speedup)) ||
 	    (status = duration_flag("--duration", a.duration, &duration)) ||
-	    (status = duration_flag("--timeout", a.timeout, &timeout)))
+	    (status = duration_flag("--timeout", a.timeout, &timeout)) ||
+	    (status = duration_flag("--slo-ttft", a.slo_ttft, &o.slo_ttft_ns)))
 		goto out;
 	status = 2;
 	if (!a.target) {

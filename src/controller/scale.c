@@ -77,6 +77,19 @@ static int policy_of(const struct llmo_controller *c, const json_t *w)
 }
 
 /* Median of pod created -> Ready over the Ready replicas, ms; the default when none. */
+/* Whether a container of the pod has restarted (status.containerStatuses[].restartCount). */
+static bool restarted(const json_t *pod)
+{
+	const json_t *cs, *st = json_object_get(json_object_get(pod, "status"), "containerStatuses");
+	size_t i;
+
+	json_array_foreach(st, i, cs) {
+		if (json_integer_value(json_object_get(cs, "restartCount")) > 0)
+			return true;
+	}
+	return false;
+}
+
 static int64_t cold_start_ms(const json_t *const *pods, size_t n)
 {
 	int64_t v[64];
@@ -89,6 +102,14 @@ static int64_t cold_start_ms(const json_t *const *pods, size_t n)
 			json_object_get(pods[i], "metadata"), "creationTimestamp"));
 		size_t j;
 
+		/*
+		 * A container that restarted made the pod Ready again at its restart:
+		 * creation -> that Ready is the pod's age, not a cold start (4 s
+		 * became 226 s in bench/autoscale/e2e_fluid.sh), and the predictive
+		 * horizon would jump with it.
+		 */
+		if (restarted(pods[i]))
+			continue;
 		json_array_foreach(conds, j, cd) {
 			const char *t = json_string_value(json_object_get(cd, "type"));
 			const char *st = json_string_value(json_object_get(cd, "status"));
@@ -104,7 +125,7 @@ static int64_t cold_start_ms(const json_t *const *pods, size_t n)
 		}
 	}
 	if (!k)
-		return COLD_START_DEFAULT_MS;
+		return 0;
 	for (size_t i = 1; i < k; i++) /* insertion sort: k is small */
 		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
 			int64_t t = v[j];
@@ -212,7 +233,7 @@ int llmo__scale_config(const struct llmo_config *conf, const struct llmo__scale_
 		cfg->up_cooldown = rm->scale_up_cooldown;
 		cfg->down_cooldown = rm->scale_down_cooldown;
 	}
-	cfg->cold_start = in->cold_start_ms * 1000000;
+	cfg->cold_start = (in->cold_start_ms > 0 ? in->cold_start_ms : COLD_START_DEFAULT_MS) * 1000000;
 	if (policy == LLMO_AS_PREDICTIVE) {
 		cfg->forecast_metric = LLMO_METRIC_REQUESTS_PER_SECOND;
 		if ((rc = queue_inputs(conf, in, &cfg->replica_slots, &cfg->slo_wait, err)))
@@ -325,6 +346,7 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 	int64_t now = llmo_clock_mono_ns();
 	int64_t slo_wait = 0;
 	int32_t slots = 0;
+	struct llmo__scale_in known = *in;
 	bool fresh;
 	int rc = 0;
 
@@ -337,11 +359,14 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 	out->active = true;
 	if (policy == LLMO_AS_PREDICTIVE)
 		rc = queue_inputs(c->config, in, &slots, &slo_wait, &err);
+	/* no Ready replica tells a cold start now (none, or all restarted): keep the last one */
+	if (known.cold_start_ms <= 0)
+		known.cold_start_ms = sc && sc->cold_start_ms > 0 ? sc->cold_start_ms : COLD_START_DEFAULT_MS;
 	if (rc || !sc || sc->generation != in->generation || sc->policy != policy ||
 	    sc->slots != slots || sc->slo_wait != slo_wait ||
-	    sc->cold_start_ms != in->cold_start_ms) {
+	    sc->cold_start_ms != known.cold_start_ms) {
 		if (!rc)
-			rc = llmo__scale_config(c->config, in, policy, &cfg, &err);
+			rc = llmo__scale_config(c->config, &known, policy, &cfg, &err);
 		if (rc) {
 			snprintf(out->reason, sizeof(out->reason), "autoscaling off: %s", err.msg);
 			out->active = false;
@@ -368,7 +393,7 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 		sc->policy = policy;
 		sc->slots = slots;
 		sc->slo_wait = slo_wait;
-		sc->cold_start_ms = in->cold_start_ms;
+		sc->cold_start_ms = known.cold_start_ms;
 	}
 	fresh = out->measured && c->signals.cur_ms != sc->observed_ms;
 	if (fresh) {

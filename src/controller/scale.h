@@ -87,7 +87,11 @@ int llmo__scale_decide(struct llmo_controller *c, const struct llmo__scale_in *i
 		       struct llmo__scale_out *out);
 void llmo__scale_forget(struct llmo_controller *c, const char *key);
 void llmo__scale_release_all(struct llmo_controller *c);
-/* Median pod created -> Ready over the Ready pods, ms (60 s when none is known). */
+/*
+ * Median pod created -> Ready over the Ready pods whose containers never
+ * restarted, ms; 0 when none tells it (the scaler then keeps the cold start it
+ * has, or assumes 60 s).
+ */
 int64_t llmo__scale_cold_start_ms(const json_t *const *pods, size_t n);
 
 /* The target of one metric type in w's spec.scaling.targetMetrics; 0 when none. */

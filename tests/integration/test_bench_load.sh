@@ -58,7 +58,7 @@ sim_start --ttft-base 20ms --ttft-per-token 0 --itl 1ms --max-batch 1024
 # 20/s for 6 s: the count is Poisson with mean 120 (sd 11); seed 3 fixes it,
 # and any seed is within 4.5 sd (+-49) but for a chance of 7e-6.
 check "bench load --rate --stream runs" bench --target "$SIM_URL" --rate 20 --duration 6s \
-	--seed 3 --prompt-tokens 50 --max-tokens 10 --stream
+	--seed 3 --prompt-tokens 50 --max-tokens 10 --stream --slo-ttft 1s
 expect "Poisson count and totals" '
 n = r["sent"]
 assert abs(n - 120) <= 49, n
@@ -69,7 +69,9 @@ assert r["stream"] is True and r["model"] == "llama2:7b", r
 assert r["target"].endswith("/v1/completions"), r
 assert r["late"] <= n // 10, r   # a loaded machine may stall the loop past 10 ms now and then
 assert 5.0 <= r["duration_s"] < 8, r
-assert abs(r["requests_per_second"] - n / r["duration_s"]) < 0.01 * r["requests_per_second"], r'
+assert abs(r["requests_per_second"] - n / r["duration_s"]) < 0.01 * r["requests_per_second"], r
+# --slo-ttft 1s: every TTFT is under 20 + 40 ms (below), so all of them are within it
+assert r["slo_ttft_ms"] == 1000 and r["within_slo"] == n and r["within_slo_pct"] == 100, r'
 expect "streamed TTFT and latency within the simulator's bounds" '
 t, l = r["ttft_ms"], r["latency_ms"]
 assert t["min"] >= 20, t          # first token: ttft-base
@@ -83,8 +85,9 @@ check "progress line on stderr" grep -q '^bench load: 5s sent [0-9]* completed' 
 
 # ---- not streamed: TTFT is the first body byte, the answer comes whole at the end ----
 check "bench load without --stream runs" bench --target "$SIM_URL" --rate 20 --duration 1s \
-	--seed 5 --max-tokens 20
+	--seed 5 --max-tokens 20 --slo-ttft 10ms
 expect "unstreamed TTFT and latency" '
+assert r["within_slo"] == 0 and r["within_slo_pct"] == 0, r   # no TTFT is under 40 ms
 t, l = r["ttft_ms"], r["latency_ms"]
 assert r["completed"] == r["sent"] > 0 and r["completion_tokens"] == 20 * r["sent"], r
 assert t["min"] >= 40 and l["min"] >= 40, r   # 20 ms + 20 x 1 ms, sent at once
@@ -108,8 +111,11 @@ COMPLETED=$($PY -c "import json; print(json.load(open('$OUT'))['completed'])")
 # ---- open loop: one connection, requests due every ~20 ms, each takes 50 ms: late ----
 sim_start --ttft-base 50ms --ttft-per-token 0 --itl 0
 check "bench load --concurrency-max 1 runs" bench --target "$SIM_URL" --rate 50 --duration 1s \
-	--seed 2 --max-tokens 1 --concurrency-max 1
+	--seed 2 --max-tokens 1 --concurrency-max 1 --slo-ttft 100ms
 expect "late starts counted, none lost" '
+# the first request takes 50 ms (within 100 ms), the backlog pushes later ones past it
+assert 1 <= r["within_slo"] < r["sent"], r
+assert abs(r["within_slo_pct"] - 100 * r["within_slo"] / r["sent"]) < 1e-3, r
 assert r["completed"] == r["sent"] > 10, r
 assert r["late"] >= r["sent"] // 2, r
 assert r["late_max_ms"] > 100, r
@@ -160,6 +166,11 @@ sim_start --ttft-base 50ms --ttft-per-token 0 --itl 0
 # ---- text report ----
 check "text report" bash -c "'$LLMO' bench load --target '$SIM_URL' --trace '$TRACE' --speedup 10 2>/dev/null |
 	grep -q '^requests    sent 5, completed 5, failed 0'"
+check "text report: the share within --slo-ttft" bash -c "'$LLMO' bench load --target '$SIM_URL' \
+	--trace '$TRACE' --speedup 10 --slo-ttft 1s 2>/dev/null |
+	grep -qx 'slo         ttft <= 1000.0 ms: 5 of 5 sent (100.00%)'"
+check "no slo line without --slo-ttft" bash -c "! '$LLMO' bench load --target '$SIM_URL' \
+	--trace '$TRACE' --speedup 10 2>/dev/null | grep -q '^slo'"
 
 # ---- bad input and a dead target ----
 printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,1,1\n2023-11-16 18:15:47,x,1\n' >"$LLMO_DATA/bad.csv"
@@ -175,6 +186,8 @@ rc=$?
 	bad "dead target: status $rc, $(cat "$ERR")"
 "$LLMO" bench load --target "$SIM_URL" --rate 10 >/dev/null 2>&1
 [ $? = 2 ] && ok || bad "--rate without --duration is a usage error"
+"$LLMO" bench load --target "$SIM_URL" --rate 10 --duration 1s --slo-ttft 0 >/dev/null 2>&1
+[ $? = 2 ] && ok || bad "--slo-ttft 0 is a usage error"
 "$LLMO" bench load --rate 10 --duration 1s >/dev/null 2>&1
 [ $? = 2 ] && ok || bad "no --target is a usage error"
 "$LLMO" bench load --target https://127.0.0.1:1 --rate 10 --duration 1s >/dev/null 2>&1
