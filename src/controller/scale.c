@@ -76,7 +76,6 @@ static int policy_of(const struct llmo_controller *c, const json_t *w)
 	return c->config->scheduler.predictive_scaling ? LLMO_AS_PREDICTIVE : LLMO_AS_REACTIVE;
 }
 
-/* Median of pod created -> Ready over the Ready replicas, ms; the default when none. */
 /* Whether a container of the pod has restarted (status.containerStatuses[].restartCount). */
 static bool restarted(const json_t *pod)
 {
@@ -90,6 +89,10 @@ static bool restarted(const json_t *pod)
 	return false;
 }
 
+/*
+ * Median of pod created -> Ready over the Ready replicas that never
+ * restarted, ms; 0 when there is none (the caller keeps its last one).
+ */
 static int64_t cold_start_ms(const json_t *const *pods, size_t n)
 {
 	int64_t v[64];
