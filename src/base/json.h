@@ -88,8 +88,12 @@ char *llmo_json_dump(const json_t *v, bool pretty);
 
 /* "object", "array", "string", "integer", "number", "boolean" or "null"; "missing" for NULL. */
 /*
- * Like llmo_json_dump(v, false) but keeps the objects' key order (no sorting):
- * for replies on hot paths. Caller frees.
+ * Like llmo_json_dump(v, false) but keeps the objects' key order (no sorting)
+ * and gives each real its own fewest digits (15 to 17) that read back
+ * exactly: for replies and stored rows. Written by llmo's own writer, not
+ * jansson's json_dumps, whose JSON_COMPACT text it otherwise is. NULL when
+ * out of memory, or when v holds a string that is not UTF-8 or nests deeper
+ * than jansson's parser allows. Caller frees.
  */
 char *llmo_json_dump_compact(const json_t *v);
 /*
