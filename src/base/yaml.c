@@ -6,6 +6,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/vec.h"
+#include "base/str.h"
 #include "base/yaml.h"
 
 /*
@@ -137,42 +138,10 @@ static int conv_fail(struct yaml_conv *c, int code, int line, int col, const cha
  */
 static size_t utf8_valid_len(const unsigned char *s, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, k;
 
-	while (i < n) {
-		unsigned char c = s[i];
-		unsigned char lo = 0x80, hi = 0xbf;
-		size_t need;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
-			break;
-		}
-		if (n - i <= need || s[i + 1] < lo || s[i + 1] > hi)
-			break;
-		if (need >= 2 && (s[i + 2] & 0xc0) != 0x80)
-			break;
-		if (need == 3 && (s[i + 3] & 0xc0) != 0x80)
-			break;
-		i += need + 1;
-	}
+	while (i < n && (k = llmo_utf8_seq_len(s + i, n - i)) > 0)
+		i += k;
 	return i;
 }
 

@@ -147,30 +147,15 @@ static int escape(struct scan *s, char *dec, size_t cap, size_t *n)
 	return 0;
 }
 
-static inline bool cont(unsigned char c)
-{
-	return (c & 0xC0) == 0x80;
-}
-
 /* A multi-byte UTF-8 sequence at s->p of class k (RFC 3629: no overlongs, no surrogates). */
 static int utf8_seq(struct scan *s, int k, char *dec, size_t cap, size_t *n)
 {
 	const unsigned char *p = s->p;
 	size_t need = k == C_U2 ? 2 : k == C_U3 ? 3 : 4;
-	bool ok;
 
 	if ((size_t)(s->end - p) < need)
 		return fail(s, "truncated UTF-8 sequence");
-	if (k == C_U2) {
-		ok = cont(p[1]);
-	} else if (k == C_U3) {
-		ok = cont(p[1]) && cont(p[2]) && !(p[0] == 0xE0 && p[1] < 0xA0) &&
-		     !(p[0] == 0xED && p[1] > 0x9F);
-	} else {
-		ok = cont(p[1]) && cont(p[2]) && cont(p[3]) && !(p[0] == 0xF0 && p[1] < 0x90) &&
-		     !(p[0] == 0xF4 && p[1] > 0x8F);
-	}
-	if (!ok)
+	if (llmo_utf8_seq_len(p, need) != need)
 		return fail(s, "invalid UTF-8");
 	for (size_t i = 0; i < need; i++)
 		put(dec, cap, n, p[i]);

@@ -3,36 +3,10 @@
  */
 #include "base/common.h"
 
+#include "base/str.h"
 #include "gateway/oaerror.h"
 
 #include "base/banned.h"
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t need;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		need = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		need = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		need = 4;
-	else
-		return 0;
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
-	    (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-		return 0;
-	return need;
-}
 
 static int put_json_string(struct llmo_buf *b, const char *s)
 {
@@ -41,7 +15,7 @@ static int put_json_string(struct llmo_buf *b, const char *s)
 	int rc = llmo_buf_putc(b, '"');
 
 	while (n > 0 && !rc) {
-		size_t k = utf8_len(p, n);
+		size_t k = llmo_utf8_seq_len(p, n);
 
 		if (k == 0) {
 			rc = llmo_buf_puts(b, "\xEF\xBF\xBD");
@@ -88,7 +62,7 @@ const char *llmo_gw_quote_input(char *dst, const char *s, size_t len)
 	size_t i = 0, o = 0;
 
 	while (i < len) {
-		size_t k = utf8_len(p + i, len - i);
+		size_t k = llmo_utf8_seq_len(p + i, len - i);
 
 		if (k == 0)
 			k = 1; /* an invalid byte: kept, the JSON writer replaces it */
