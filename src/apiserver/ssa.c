@@ -1637,6 +1637,38 @@ out:
 }
 
 /* Writes the entries, sorted, into obj's metadata.managedFields (removed when none). */
+/*
+ * A managedFields item; api_version, time and subresource may be NULL, and
+ * fields (FieldsV1) is taken even on failure. NULL when out of memory.
+ */
+static json_t *ssa_entry_json(const char *manager, bool apply, const char *api_version,
+			      const char *time, const char *subresource, json_t *fields)
+{
+	json_t *j = json_object();
+	bool bad;
+
+	if (!j) {
+		json_decref(fields);
+		return NULL;
+	}
+	/* json_object_set_new takes its value, even when it fails */
+	bad = json_object_set_new(j, "manager", json_string(manager)) != 0;
+	bad |= json_object_set_new(j, "operation", json_string(apply ? "Apply" : "Update")) != 0;
+	if (api_version)
+		bad |= json_object_set_new(j, "apiVersion", json_string(api_version)) != 0;
+	if (time)
+		bad |= json_object_set_new(j, "time", json_string(time)) != 0;
+	bad |= json_object_set_new(j, "fieldsType", json_string("FieldsV1")) != 0;
+	bad |= json_object_set_new(j, "fieldsV1", fields) != 0;
+	if (subresource)
+		bad |= json_object_set_new(j, "subresource", json_string(subresource)) != 0;
+	if (bad) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
 static int ssa_entries_store(struct ssa_ctx *c, struct ssa_entries *es, json_t *obj)
 {
 	json_t *meta = json_object_get(obj, "metadata"), *arr = NULL;
@@ -1659,27 +1691,10 @@ static int ssa_entries_store(struct ssa_ctx *c, struct ssa_entries *es, json_t *
 		return ssa_nomem(c);
 	for (size_t i = 0; i < es->v.len; i++) {
 		const struct ssa_entry *e = &es->v.items[i];
-		json_t *j = json_object();
-		bool bad;
+		json_t *j = ssa_entry_json(e->manager, e->apply, e->api_version, e->time,
+					   e->subresource, set_encode(e->set));
 
 		if (!j) {
-			rc = ssa_nomem(c);
-			goto out;
-		}
-		/* json_object_set_new takes its value, even when it fails */
-		bad = json_object_set_new(j, "manager", json_string(e->manager)) != 0;
-		bad |= json_object_set_new(j, "operation",
-					   json_string(e->apply ? "Apply" : "Update")) != 0;
-		if (e->api_version)
-			bad |= json_object_set_new(j, "apiVersion", json_string(e->api_version)) != 0;
-		if (e->time)
-			bad |= json_object_set_new(j, "time", json_string(e->time)) != 0;
-		bad |= json_object_set_new(j, "fieldsType", json_string("FieldsV1")) != 0;
-		bad |= json_object_set_new(j, "fieldsV1", set_encode(e->set)) != 0;
-		if (e->subresource)
-			bad |= json_object_set_new(j, "subresource", json_string(e->subresource)) != 0;
-		if (bad) {
-			json_decref(j);
 			rc = ssa_nomem(c);
 			goto out;
 		}
@@ -2128,7 +2143,7 @@ static int ssa_created_fields(struct ssa_ctx *c, const json_t *v, const json_t *
 static int ssa_update_created(struct ssa_ctx *c, json_t *obj, const char *manager,
 			      const json_t *schema, const char *api_version, const char *now)
 {
-	json_t *fields = json_object(), *meta = json_object_get(obj, "metadata"), *entry;
+	json_t *fields = json_object(), *meta = json_object_get(obj, "metadata"), *entry, *item;
 	int rc;
 
 	if (!fields)
@@ -2150,12 +2165,18 @@ static int ssa_update_created(struct ssa_ctx *c, json_t *obj, const char *manage
 		json_object_del(meta, "managedFields");
 		return 0;
 	}
-	entry = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:o}]", "manager", manager, "operation",
-			  "Update", "apiVersion", api_version, "time", now, "fieldsType",
-			  "FieldsV1", "fieldsV1", fields);
-	if (!entry || json_object_set_new(meta, "managedFields", entry))
+	item = ssa_entry_json(manager, false, api_version, now, NULL, fields);
+	entry = item ? json_array() : NULL;
+	if (!entry) {
+		json_decref(item);
 		return ssa_nomem(c);
-	return 0;
+	}
+	/* both take their value, even when they fail */
+	if (json_array_append_new(entry, item)) {
+		json_decref(entry);
+		return ssa_nomem(c);
+	}
+	return json_object_set_new(meta, "managedFields", entry) ? ssa_nomem(c) : 0;
 }
 
 int llmo_ssa_update(const json_t *old, json_t *updated, const char *manager,

@@ -293,8 +293,8 @@ static json_t *jp_object(struct jp *j)
 		return obj;
 	}
 	for (;;) {
-		const char *key_at = j->p, *s;
-		char *key;
+		const char *key_at = j->p, *key;
+		char *owned = NULL;
 		size_t n;
 		json_t *v;
 		char nb[8];
@@ -303,41 +303,45 @@ static json_t *jp_object(struct jp *j)
 			jp_fail(j, j->p, "expected a string key, got %s", jp_near(j, j->p, nb));
 			break;
 		}
-		if (!jp_string(j, &s, &n))
+		if (!jp_string(j, &key, &n))
 			break;
-		/* the key outlives j->text, which the value may reuse */
-		key = malloc(n + 1);
-		if (!key) {
-			jp_nomem(j);
-			break;
+		/* a key decoded into j->text must outlive it (the value may reuse it);
+		 * one without escapes is a slice of the text itself */
+		if (key == j->text.data) {
+			if (!(owned = malloc(n ? n : 1))) {
+				jp_nomem(j);
+				break;
+			}
+			memcpy(owned, key, n);
+			key = owned;
 		}
-		memcpy(key, s, n);
-		key[n] = '\0';
 		jp_ws(j);
 		if (j->p >= j->end || *j->p != ':') {
 			jp_fail(j, j->p, "expected ':' after an object key, got %s",
 				jp_near(j, j->p, nb));
-			free(key);
+			free(owned);
 			break;
 		}
 		j->p++;
 		v = jp_value(j);
 		if (!v) {
-			free(key);
+			free(owned);
 			break;
 		}
 		if (json_object_getn(obj, key, n)) {
-			jp_fail(j, key_at, "duplicate object key \"%s\"", key);
+			jp_fail(j, key_at, "duplicate object key \"%.*s\"", (int)LLMO_MIN(n, sizeof(j->msg)),
+				key);
 			json_decref(v);
-			free(key);
+			free(owned);
 			break;
 		}
+		/* setn copies the key */
 		if (json_object_setn_new_nocheck(obj, key, n, v)) {
 			jp_nomem(j);
-			free(key);
+			free(owned);
 			break;
 		}
-		free(key);
+		free(owned);
 		jp_ws(j);
 		if (j->p < j->end && *j->p == ',') {
 			j->p++;
