@@ -8,13 +8,18 @@
 # to /dev/null): the registry's own rate without skopeo's hashing and copying.
 # Prints MB/s (10^6 bytes) of the medians, the llmo/docker-registry ratios,
 # and the SHA-256 rate of `openssl speed` (measured in the same run) as the
-# limit a verifying registry works under. See bench/README.md.
+# limit a verifying registry works under. With NOVERIFY=1 (the default) a third
+# registry takes part: llmo with --checksum-validation false, which hashes
+# nothing it serves; and each skopeo pull's CPU time (user + system) is taken,
+# so the run shows what bounds a skopeo pull (skopeo's own core, or the
+# registry). See bench/README.md.
 #
-# Usage: bench/registry/run.sh            (from anywhere; about 2 minutes)
+# Usage: bench/registry/run.sh            (from anywhere; about 3 minutes)
 # Settings (environment):
 #   SIZE_MB=1024    size of the model's one file (MiB)
 #   ROUNDS=3        pushes and pulls per registry
 #   BUILDDIR=build-bench   where llmo is built (RelWithDebInfo, no sanitizers)
+#   NOVERIFY=1      also llmo without verification on read (0: only the two)
 # Installs what is missing: scripts/setup.sh --tests (skopeo), then Debian's
 # docker-registry (not needed by the tests, only here).
 set -euo pipefail
@@ -23,6 +28,9 @@ cd "$(dirname "$0")/../.."
 SIZE_MB=${SIZE_MB:-1024}
 ROUNDS=${ROUNDS:-3}
 BUILDDIR=${BUILDDIR:-build-bench}
+NOVERIFY=${NOVERIFY:-1}
+SIDES=(llmo docker)
+if [ "$NOVERIFY" = 1 ]; then SIDES+=(llmo-nv); fi
 
 # ---- what it needs ------------------------------------------------------------
 scripts/setup.sh --tests
@@ -62,16 +70,18 @@ wait_http() {
 now() { date +%s.%N; }
 SKOPEO=(skopeo --insecure-policy copy -q)
 
-start() { # llmo|docker: a registry on an empty store; sets HOSTPORT
+start() { # llmo|llmo-nv|docker: a registry on an empty store; sets HOSTPORT
 	local port
 	stop
 	rm -rf "$WORK/store"
 	mkdir -p "$WORK/store"
 	port=$(free_port)
 	HOSTPORT=127.0.0.1:$port
-	if [ "$1" = llmo ]; then
+	if [ "$1" != docker ]; then
+		local verify=true
+		if [ "$1" = llmo-nv ]; then verify=false; fi
 		"$LLMO" registry --listen "$HOSTPORT" --storage "$WORK/store" --anonymous '*' \
-			>/dev/null 2>"$WORK/llmo.log" &
+			--checksum-validation "$verify" >/dev/null 2>"$WORK/llmo.log" &
 	else
 		cat >"$WORK/docker.yml" <<EOF
 version: 0.1
@@ -104,25 +114,30 @@ printf 'Directory Transport Version: 1.1\n' >"$SRC/version"
 BYTES=$((SIZE_MB << 20))
 
 # ---- rounds, alternating -------------------------------------------------------------
-declare -A PUSH PULL CURL
+declare -A PUSH PULL CURL BUSY
+TIMEFORMAT='%U %S'
 for r in $(seq 1 "$ROUNDS"); do
-	for side in llmo docker; do
+	for side in "${SIDES[@]}"; do
 		start "$side"
 		t0=$(now)
 		"${SKOPEO[@]}" --dest-tls-verify=false "dir:$SRC" "docker://$HOSTPORT/bench/model:1"
 		t1=$(now)
 		rm -rf "$WORK/dst"
-		"${SKOPEO[@]}" --src-tls-verify=false "docker://$HOSTPORT/bench/model:1" "dir:$WORK/dst"
+		# skopeo's CPU time over the pull's wall time: near 1, one core of skopeo's is the bound
+		{ time "${SKOPEO[@]}" --src-tls-verify=false "docker://$HOSTPORT/bench/model:1" "dir:$WORK/dst"; } \
+			2>"$WORK/cpu"
 		t2=$(now)
+		busy=$(awk -v w="$(echo "$t2 - $t1" | bc -l)" '{ print ($1 + $2) / w }' "$WORK/cpu")
+		BUSY[$side]+="$busy "
 		cmp -s "$WORK/dst/$LAYER" "$SRC/$LAYER" || { echo "bench: $side pulled other bytes" >&2; exit 1; }
 		# curl: the layer alone, one connection, plain HTTP (llmo verifies it as it sends)
 		c=$(curl -sf -o /dev/null -w '%{speed_download}' "http://$HOSTPORT/v2/bench/model/blobs/sha256:$LAYER")
 		CURL[$side]+="$(echo "$c / 1000000" | bc -l) "
 		PUSH[$side]+="$(echo "$BYTES / ($t1 - $t0) / 1000000" | bc -l) "
 		PULL[$side]+="$(echo "$BYTES / ($t2 - $t1) / 1000000" | bc -l) "
-		printf 'round %d %-6s push %7.1f MB/s  pull %7.1f MB/s  curl pull %7.1f MB/s\n' "$r" "$side" \
-			"$(echo "$BYTES / ($t1 - $t0) / 1000000" | bc -l)" "$(echo "$BYTES / ($t2 - $t1) / 1000000" | bc -l)" \
-			"$(echo "$c / 1000000" | bc -l)"
+		printf 'round %d %-7s push %7.1f MB/s  pull %7.1f MB/s (skopeo CPU %.2f of it)  curl pull %7.1f MB/s\n' \
+			"$r" "$side" "$(echo "$BYTES / ($t1 - $t0) / 1000000" | bc -l)" \
+			"$(echo "$BYTES / ($t2 - $t1) / 1000000" | bc -l)" "$busy" "$(echo "$c / 1000000" | bc -l)"
 	done
 done
 stop
@@ -131,16 +146,26 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR
 lp=$(echo "${PUSH[llmo]}" | median) dp=$(echo "${PUSH[docker]}" | median)
 ll=$(echo "${PULL[llmo]}" | median) dl=$(echo "${PULL[docker]}" | median)
 lc=$(echo "${CURL[llmo]}" | median) dc=$(echo "${CURL[docker]}" | median)
+lb=$(echo "${BUSY[llmo]}" | median) db=$(echo "${BUSY[docker]}" | median)
 # openssl speed: the last column is 16 KiB blocks, in thousands of bytes per second
 sha=$(openssl speed -seconds 2 -bytes 16384 sha256 2>/dev/null | awk '/^sha256/ {v=$NF} END {sub(/k$/, "", v); print v * 1000 / 1000000}')
 
 echo
 echo "model: ${SIZE_MB} MiB, ${ROUNDS} rounds, skopeo $(skopeo --version | awk '{print $3}'), $(docker-registry --version 2>/dev/null | awk '{print $NF}' || true) docker-registry, medians:"
-printf '%-16s %12s %12s %16s\n' "" "push MB/s" "pull MB/s" "curl pull MB/s"
-printf '%-16s %12.1f %12.1f %16.1f\n' "llmo registry" "$lp" "$ll" "$lc"
-printf '%-16s %12.1f %12.1f %16.1f\n' "docker-registry" "$dp" "$dl" "$dc"
-printf '%-16s %12.2f %12.2f %16.2f\n' "ratio llmo/dr" "$(echo "$lp / $dp" | bc -l)" "$(echo "$ll / $dl" | bc -l)" \
+printf '%-18s %12s %12s %16s %18s\n' "" "push MB/s" "pull MB/s" "curl pull MB/s" "skopeo CPU / pull"
+printf '%-18s %12.1f %12.1f %16.1f %18.2f\n' "llmo registry" "$lp" "$ll" "$lc" "$lb"
+printf '%-18s %12.1f %12.1f %16.1f %18.2f\n' "docker-registry" "$dp" "$dl" "$dc" "$db"
+if [ "$NOVERIFY" = 1 ]; then
+	np=$(echo "${PUSH[llmo-nv]}" | median) nl=$(echo "${PULL[llmo-nv]}" | median)
+	nc=$(echo "${CURL[llmo-nv]}" | median) nb=$(echo "${BUSY[llmo-nv]}" | median)
+	printf '%-18s %12.1f %12.1f %16.1f %18.2f\n' "llmo, no verify" "$np" "$nl" "$nc" "$nb"
+fi
+printf '%-18s %12.2f %12.2f %16.2f\n' "ratio llmo/dr" "$(echo "$lp / $dp" | bc -l)" "$(echo "$ll / $dl" | bc -l)" \
 	"$(echo "$lc / $dc" | bc -l)"
+if [ "$NOVERIFY" = 1 ]; then
+	printf '%-18s %12.2f %12.2f %16.2f\n' "ratio llmo/no ver." "$(echo "$lp / $np" | bc -l)" \
+		"$(echo "$ll / $nl" | bc -l)" "$(echo "$lc / $nc" | bc -l)"
+fi
 printf 'SHA-256 (openssl speed, one core, 16 KiB blocks): %.1f MB/s; llmo pull = %.0f%% of it (skopeo), %.0f%% (curl)\n' \
 	"$sha" "$(echo "100 * $ll / $sha" | bc -l)" "$(echo "100 * $lc / $sha" | bc -l)"
 printf 'goals: push >= docker-registry: %s; pull >= docker-registry: %s (curl: %s); curl pull >= 80%% of SHA-256: %s\n' \
