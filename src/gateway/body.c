@@ -504,16 +504,23 @@ int llmo_gw_usage_scan(const char *s, size_t n, int64_t *prompt, int64_t *comple
 {
 	static const char key[] = "\"usage\"";
 	size_t k = sizeof(key) - 1, last = n;
-	const char *p = s, *end = s + n, *hit;
+	const char *q = s + n;
 
 	*prompt = *completion = -1;
-	/* forward with memmem (fast), keeping the last occurrence whose value is an object */
-	while (p < end && (hit = memmem(p, (size_t)(end - p), key, k))) {
-		size_t at = usage_object(s, n, (size_t)(hit - s) + k);
+	/*
+	 * The last occurrence whose value is an object: backwards, from quote
+	 * to quote (an answer's usage is at or near its end, a few quotes from
+	 * it; a forward memmem went through the whole tail twice).
+	 */
+	while ((q = memrchr(s, '"', (size_t)(q - s)))) {
+		if ((size_t)(q - s) + 1 >= k && memcmp(q + 1 - k, key, k) == 0) {
+			size_t at = usage_object(s, n, (size_t)(q - s) + 1);
 
-		if (at < n)
-			last = at;
-		p = hit + k;
+			if (at < n) {
+				last = at;
+				break;
+			}
+		}
 	}
 	if (last == n)
 		return LLMO_ENOTFOUND;

@@ -8,23 +8,37 @@
 
 #include "base/banned.h"
 
-/* tchar of RFC 9110 5.6.2: the bytes of tokens (methods, header names). */
+/* tchar of RFC 9110 5.6.2, the bytes of tokens (methods, header names): one lookup a byte */
+static const unsigned char tchars[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+	['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+	['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+	['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1
+};
+
 static inline bool tchar(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')
-		return true;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '.': case '^': case '_': case '`': case '|': case '~':
-		return true;
-	default:
-		return false;
-	}
+	return tchars[c];
 }
 
 static char lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* a[0, n) equals b[0, n) but for ASCII case; b is in lower case */
+static bool eq_lower_n(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lower(a[i]) != b[i])
+			return false;
+	return true;
 }
 
 static bool eq_nocase(const char *a, size_t alen, const char *b)
@@ -46,33 +60,31 @@ bool llmo_gw_header_is(const struct llmo_gw_header *h, const char *name)
 
 enum llmo_gw_header_id llmo_gw_header_id(const char *name, size_t len)
 {
-	static const struct {
-		const char *name;
-		enum llmo_gw_header_id id;
-	} known[] = {
-		{"te", LLMO_GW_H_TE},
-		{"host", LLMO_GW_H_HOST},
-		{"expect", LLMO_GW_H_EXPECT},
-		{"trailer", LLMO_GW_H_TRAILER},
-		{"upgrade", LLMO_GW_H_UPGRADE},
-		{"keep-alive", LLMO_GW_H_KEEP_ALIVE},
-		{"connection", LLMO_GW_H_CONNECTION},
-		{"content-type", LLMO_GW_H_CONTENT_TYPE},
-		{"content-length", LLMO_GW_H_CONTENT_LENGTH},
-		{"x-forwarded-for", LLMO_GW_H_X_FORWARDED_FOR},
-		{"proxy-connection", LLMO_GW_H_PROXY_CONNECTION},
-		{"transfer-encoding", LLMO_GW_H_TRANSFER_ENCODING},
-		{"proxy-authenticate", LLMO_GW_H_PROXY_AUTHENTICATE},
-		{"proxy-authorization", LLMO_GW_H_PROXY_AUTHORIZATION},
-	};
-
-	/* most names are none of these: their length and first letter alone say so */
-	if (len < 2 || len > 19)
-		return LLMO_GW_H_OTHER;
-	for (size_t i = 0; i < LLMO_ARRAY_LEN(known); i++)
-		if (known[i].name[0] == lower(name[0]) && eq_nocase(name, len, known[i].name))
-			return known[i].id;
-	return LLMO_GW_H_OTHER;
+	/* by length first: most names are none of these, and a length has at most two */
+#define IS(lit) eq_lower_n(name, lit, sizeof(lit) - 1)
+	switch (len) {
+	case 2: return IS("te") ? LLMO_GW_H_TE : LLMO_GW_H_OTHER;
+	case 4: return IS("host") ? LLMO_GW_H_HOST : LLMO_GW_H_OTHER;
+	case 6: return IS("expect") ? LLMO_GW_H_EXPECT : LLMO_GW_H_OTHER;
+	case 7:
+		return IS("trailer") ? LLMO_GW_H_TRAILER
+		       : IS("upgrade") ? LLMO_GW_H_UPGRADE
+				       : LLMO_GW_H_OTHER;
+	case 10:
+		return IS("keep-alive") ? LLMO_GW_H_KEEP_ALIVE
+		       : IS("connection") ? LLMO_GW_H_CONNECTION
+					  : LLMO_GW_H_OTHER;
+	case 12: return IS("content-type") ? LLMO_GW_H_CONTENT_TYPE : LLMO_GW_H_OTHER;
+	case 14: return IS("content-length") ? LLMO_GW_H_CONTENT_LENGTH : LLMO_GW_H_OTHER;
+	case 15: return IS("x-forwarded-for") ? LLMO_GW_H_X_FORWARDED_FOR : LLMO_GW_H_OTHER;
+	case 16: return IS("proxy-connection") ? LLMO_GW_H_PROXY_CONNECTION : LLMO_GW_H_OTHER;
+	case 17: return IS("transfer-encoding") ? LLMO_GW_H_TRANSFER_ENCODING : LLMO_GW_H_OTHER;
+	case 18: return IS("proxy-authenticate") ? LLMO_GW_H_PROXY_AUTHENTICATE : LLMO_GW_H_OTHER;
+	case 19:
+		return IS("proxy-authorization") ? LLMO_GW_H_PROXY_AUTHORIZATION : LLMO_GW_H_OTHER;
+	default: return LLMO_GW_H_OTHER;
+	}
+#undef IS
 }
 
 bool llmo_gw_header_hop_by_hop(const struct llmo_gw_header *h)
@@ -258,6 +270,32 @@ static int take_length(const struct llmo_gw_header *h, bool *seen, int64_t *leng
 }
 
 /*
+ * A field value holds no control character but HTAB, and no DEL (RFC 9110
+ * 5.5; obs-text, 0x80-0xFF, is allowed). Eight bytes at a time: a word with
+ * no byte below 0x20 and none equal to 0x7F is fine as it is (the "has a
+ * byte less than n" test of bit-twiddling lore, exact for whether there is
+ * one); a word with one, a tab say, is looked at byte by byte.
+ */
+static bool value_ok(const char *v, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	size_t i = 0;
+
+	for (; n - i >= 8; i += 8) {
+		uint64_t w, del;
+
+		memcpy(&w, v + i, sizeof(w));
+		del = w ^ (0x7F * ones);
+		if ((((w - 0x20 * ones) & ~w) | ((del - ones) & ~del)) & highs)
+			break;
+	}
+	for (; i < n; i++)
+		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') || v[i] == 0x7F)
+			return false;
+	return true;
+}
+
+/*
  * The header lines after the start line, up to the blank line. Fills
  * headers; *toomany when there are more than LLMO_GW_HEADERS_MAX.
  */
@@ -289,13 +327,8 @@ static int parse_headers(struct cursor *c, struct llmo_gw_header *headers, size_
 		ve = len;
 		while (ve > vs && (line[ve - 1] == ' ' || line[ve - 1] == '\t'))
 			ve--;
-		for (size_t k = vs; k < ve; k++) {
-			unsigned char ch = (unsigned char)line[k];
-
-			if ((ch < 0x20 && ch != '\t') || ch == 0x7F)
-				return llmo_error_set(err, LLMO_EPARSE,
-						      "control character in a header value");
-		}
+		if (!value_ok(line + vs, ve - vs))
+			return llmo_error_set(err, LLMO_EPARSE, "control character in a header value");
 		if (*nheaders == LLMO_GW_HEADERS_MAX) {
 			*toomany = true;
 			return llmo_error_set(err, LLMO_ETOOBIG, "more than %d header lines",

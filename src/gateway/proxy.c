@@ -1427,6 +1427,33 @@ static void send_head(struct gw_req *req, const struct llmo_gw_response_head *rh
 	evbuffer_commit_space(out, &v, 1);
 }
 
+/*
+ * Where the blank line that ends a head starts in `in`, searching from byte
+ * `from` on; -1 while there is none. A head nearly always arrives in one
+ * piece of the buffer: there the CRLF CRLF is looked for line by line
+ * (memchr for each LF); libevent's evbuffer_search, which compares at each
+ * CR through the chain, is left for heads that span pieces.
+ */
+static ev_ssize_t head_end(struct evbuffer *in, size_t from, size_t len)
+{
+	struct evbuffer_iovec v;
+	struct evbuffer_ptr start, pos;
+
+	if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 && v.iov_len >= len) {
+		const char *b = v.iov_base, *p = b + (from > 3 ? from : 3), *end = b + len;
+
+		while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+			if (p[-1] == '\r' && p[-2] == '\n' && p[-3] == '\r')
+				return (ev_ssize_t)(p - 3 - b);
+			p++;
+		}
+		return -1;
+	}
+	evbuffer_ptr_set(in, &start, from, EVBUFFER_PTR_SET);
+	pos = evbuffer_search(in, "\r\n\r\n", 4, &start);
+	return pos.pos;
+}
+
 enum { HEAD_WAIT, HEAD_OK, HEAD_GONE };
 
 /* Reads the answer's head. HEAD_GONE: the request went elsewhere (a retry) or was answered. */
@@ -1437,16 +1464,15 @@ static int read_response_head(struct gw_req *req, struct gw_up *up)
 
 	for (;;) {
 		struct llmo_gw_response_head rh;
-		struct evbuffer_ptr start, pos;
 		size_t len = evbuffer_get_length(in), hlen;
 		struct llmo_error err = {0};
 		const char *p;
+		ev_ssize_t at;
 
 		if (len == 0)
 			return HEAD_WAIT;
-		evbuffer_ptr_set(in, &start, up->scan, EVBUFFER_PTR_SET);
-		pos = evbuffer_search(in, "\r\n\r\n", 4, &start);
-		if (pos.pos < 0) {
+		at = head_end(in, up->scan, len);
+		if (at < 0) {
 			if (len > LLMO_GATEWAY_UPSTREAM_HEAD_MAX) {
 				upstream_failed(req, F_PROTOCOL);
 				return HEAD_GONE;
@@ -1454,7 +1480,7 @@ static int read_response_head(struct gw_req *req, struct gw_up *up)
 			up->scan = len > 3 ? len - 3 : 0;
 			return HEAD_WAIT;
 		}
-		hlen = (size_t)pos.pos + 4;
+		hlen = (size_t)at + 4;
 		up->scan = 0;
 		p = (const char *)evbuffer_pullup(in, (ev_ssize_t)hlen);
 		if (hlen > LLMO_GATEWAY_UPSTREAM_HEAD_MAX || !p ||
@@ -2175,10 +2201,10 @@ static int read_head(struct llmo__gw_client *c)
 {
 	struct evbuffer *in = llmo__gw_conn_input(c->conn);
 	struct llmo_gw_request_head h;
-	struct evbuffer_ptr start, pos;
 	struct llmo_error err = {0};
 	const char *p;
 	size_t len, hlen;
+	ev_ssize_t at;
 	int status;
 
 	/* empty lines before a request are ignored (RFC 9112 2.2) */
@@ -2192,9 +2218,8 @@ static int read_head(struct llmo__gw_client *c)
 		return 0;
 	if (!c->head_started)
 		c->head_started = now_ns(); /* the whole head must come within the head timeout */
-	evbuffer_ptr_set(in, &start, c->scan, EVBUFFER_PTR_SET);
-	pos = evbuffer_search(in, "\r\n\r\n", 4, &start);
-	if (pos.pos < 0 && len <= LLMO_GATEWAY_HEAD_MAX) {
+	at = head_end(in, c->scan, len);
+	if (at < 0 && len <= LLMO_GATEWAY_HEAD_MAX) {
 		if (now_ns() - c->head_started > LLMO_GATEWAY_CLIENT_HEAD_TIMEOUT_MS * LLMO_NS_PER_MS) {
 			client_error(c, 1, false, 408, "The request head took too long to arrive",
 				     "request_timeout", NULL);
@@ -2203,12 +2228,12 @@ static int read_head(struct llmo__gw_client *c)
 		c->scan = len > 3 ? len - 3 : 0;
 		return 0;
 	}
-	if (pos.pos < 0 || (size_t)pos.pos + 4 > LLMO_GATEWAY_HEAD_MAX) {
+	if (at < 0 || (size_t)at + 4 > LLMO_GATEWAY_HEAD_MAX) {
 		client_error(c, 1, false, 431, "The request head is too large",
 			     "request_header_too_large", NULL);
 		return 1;
 	}
-	hlen = (size_t)pos.pos + 4;
+	hlen = (size_t)at + 4;
 	c->scan = 0;
 	p = (const char *)evbuffer_pullup(in, (ev_ssize_t)hlen);
 	if (!p || llmo_gw_parse_request_head(p, hlen, &h, &status, &err)) {

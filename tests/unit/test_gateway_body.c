@@ -240,6 +240,10 @@ static void test_usage_scan(void **state)
 		 -1},
 		{"\"usage\":{\"prompt_tokens\":4", 0, 4, -1}, /* cut short */
 		{"\"usage\"", LLMO_ENOTFOUND, -1, -1},
+		/* a later null does not hide the object before it; the key at the very start */
+		{"\"usage\":{\"prompt_tokens\":5} \"usage\":null \"content\":\"x\"", 0, 5, -1},
+		/* quotes after the usage object, inside strings too */
+		{"{\"usage\":{\"completion_tokens\":6},\"s\":\"a \\\"usage\\\" b\",\"t\":\"\"}", 0, -1, 6},
 		{"", LLMO_ENOTFOUND, -1, -1},
 	};
 

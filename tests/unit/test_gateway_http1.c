@@ -6,6 +6,7 @@
  */
 #include "base/common.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,6 +115,95 @@ static void test_connection_listed(void **state)
 	assert_int_equal(llmo_gw_parse_request_head(head, sizeof(head) - 1, &h, &status, NULL), 0);
 	assert_true(llmo_gw_header_connection_listed(h.headers, h.nheaders, &h.headers[2]));
 	assert_false(llmo_gw_header_connection_listed(h.headers, h.nheaders, &h.headers[3]));
+}
+
+/* Every known name in any case; names one byte or one letter away are others. */
+static void test_header_ids(void **state)
+{
+	static const struct {
+		const char *name;
+		enum llmo_gw_header_id id;
+	} known[] = {
+		{"te", LLMO_GW_H_TE},
+		{"host", LLMO_GW_H_HOST},
+		{"expect", LLMO_GW_H_EXPECT},
+		{"trailer", LLMO_GW_H_TRAILER},
+		{"upgrade", LLMO_GW_H_UPGRADE},
+		{"keep-alive", LLMO_GW_H_KEEP_ALIVE},
+		{"connection", LLMO_GW_H_CONNECTION},
+		{"content-type", LLMO_GW_H_CONTENT_TYPE},
+		{"content-length", LLMO_GW_H_CONTENT_LENGTH},
+		{"x-forwarded-for", LLMO_GW_H_X_FORWARDED_FOR},
+		{"proxy-connection", LLMO_GW_H_PROXY_CONNECTION},
+		{"transfer-encoding", LLMO_GW_H_TRANSFER_ENCODING},
+		{"proxy-authenticate", LLMO_GW_H_PROXY_AUTHENTICATE},
+		{"proxy-authorization", LLMO_GW_H_PROXY_AUTHORIZATION},
+	};
+
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(known); i++) {
+		char n[32];
+		size_t len = strlen(known[i].name);
+
+		memcpy(n, known[i].name, len);
+		assert_int_equal(llmo_gw_header_id(n, len), known[i].id);
+		for (size_t k = 0; k < len; k++) /* upper case, one letter at a time, then all */
+			n[k] = (char)toupper((unsigned char)n[k]);
+		assert_int_equal(llmo_gw_header_id(n, len), known[i].id);
+		n[len - 1] ^= 1; /* the last byte changed */
+		assert_int_equal(llmo_gw_header_id(n, len), LLMO_GW_H_OTHER);
+		n[len - 1] ^= 1;
+		n[0] = n[0] == 'X' ? 'Y' : 'X'; /* the first */
+		assert_int_equal(llmo_gw_header_id(n, len), LLMO_GW_H_OTHER);
+		assert_int_equal(llmo_gw_header_id(known[i].name, len - 1), LLMO_GW_H_OTHER);
+		/* a prefix that reads as a known name of that length is not one: "host" of "hosts" */
+		memcpy(n, known[i].name, len);
+		n[len] = 's';
+		assert_int_equal(llmo_gw_header_id(n, len + 1), LLMO_GW_H_OTHER);
+	}
+	/* "-" and "\r" differ by 0x20 alone: no case folding beyond the letters */
+	assert_int_equal(llmo_gw_header_id("keep\ralive", 10), LLMO_GW_H_OTHER);
+	assert_int_equal(llmo_gw_header_id("", 0), LLMO_GW_H_OTHER);
+}
+
+/*
+ * Header values are checked eight bytes at a time: a control byte, DEL or
+ * a tab at every position of a value of every length up to 40 bytes, and
+ * obs-text bytes, which are allowed.
+ */
+static void test_header_value_bytes(void **state)
+{
+	static const unsigned char probes[] = {0x00, 0x01, 0x0A, 0x1F, 0x7F, '\t', 0x20, 0x7E, 0x80,
+					       0xFF, 0x9F, 0xA0};
+
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t at = 0; at < len; at++) {
+			for (size_t k = 0; k < sizeof(probes); k++) {
+				unsigned char b = probes[k];
+				bool ok = b == '\t' || (b >= 0x20 && b != 0x7F);
+				char head[128];
+				struct llmo_gw_request_head h;
+				int status = 0, n;
+
+				/* no tab or space at either end: those are trimmed, not checked */
+				if ((b == '\t' || b == ' ') && (at == 0 || at == len - 1))
+					continue;
+				n = snprintf(head, sizeof(head), "GET / HTTP/1.1\r\n" H "X-V: ");
+				memset(head + n, 'v', len);
+				head[n + (int)at] = (char)b;
+				memcpy(head + n + (int)len, "\r\n\r\n", 4);
+				if (b == '\n') { /* a bare LF ends the line early: refused either way */
+					ok = false;
+				}
+				if ((llmo_gw_parse_request_head(head, (size_t)n + len + 4, &h, &status,
+								NULL) == 0) != ok)
+					fail_msg("byte 0x%02x at %zu of %zu: %s", b, at, len,
+						 ok ? "refused" : "accepted");
+				if (ok && (h.nheaders != 2 || h.headers[1].value_len != len))
+					fail_msg("byte 0x%02x at %zu of %zu: value of %zu bytes", b, at,
+						 len, h.headers[1].value_len);
+			}
+		}
+	}
 }
 
 static void test_request_limits(void **state)
@@ -274,6 +364,8 @@ int main(void)
 		cmocka_unit_test(test_request_fields),
 		cmocka_unit_test(test_connection_listed),
 		cmocka_unit_test(test_request_limits),
+		cmocka_unit_test(test_header_ids),
+		cmocka_unit_test(test_header_value_bytes),
 		cmocka_unit_test(test_response_heads),
 		cmocka_unit_test(test_chunked),
 		cmocka_unit_test(test_chunked_bounds),

@@ -534,7 +534,13 @@ static void test_killed_backend(void **state)
 }
 
 /* Sends raw bytes and reads until the connection closes or `want` answers came. */
-static void raw(const char *req, size_t len, int want, struct llmo_buf *out)
+/*
+ * Sends pieces[0, npieces) (NUL-terminated) on one connection, 50 ms apart, and
+ * reads answers until want heads came (0: until the gateway closes). The
+ * pause only makes it likely that the gateway reads each piece on its
+ * own; the answers must be the same when pieces arrive together.
+ */
+static void raw_pieces(const char *const *pieces, size_t npieces, int want, struct llmo_buf *out)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(llmo_gateway_port(env.gw))};
 	struct timeval tv = {10, 0};
@@ -544,7 +550,11 @@ static void raw(const char *req, size_t len, int want, struct llmo_buf *out)
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	assert_int_equal(write(fd, req, len), (ssize_t)len);
+	for (size_t i = 0; i < npieces; i++) {
+		if (i)
+			usleep(50000);
+		assert_int_equal(write(fd, pieces[i], strlen(pieces[i])), (ssize_t)strlen(pieces[i]));
+	}
 	while (want == 0 || seen < want) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 		const char *p;
@@ -557,6 +567,16 @@ static void raw(const char *req, size_t len, int want, struct llmo_buf *out)
 			seen++;
 	}
 	close(fd);
+}
+
+static void raw(const char *req, size_t len, int want, struct llmo_buf *out)
+{
+	char *copy = strndup(req, len);
+
+	assert_non_null(copy);
+	assert_int_equal(strlen(copy), len);
+	raw_pieces((const char *const *)&copy, 1, want, out);
+	free(copy);
 }
 
 static void test_raw_http(void **state)
@@ -585,6 +605,30 @@ static void test_raw_http(void **state)
 	assert_non_null(strstr(out.data, "data: [DONE]"));
 	llmo_buf_release(&out);
 	llmo_buf_release(&req);
+	/*
+	 * A head in pieces: split inside its closing CRLF CRLF (the search for
+	 * it resumes where it stopped), and a head larger than the first piece
+	 * of the gateway's input buffer, which then spans two of them.
+	 */
+	{
+		static const char *const split[] = {"GET /healthz HTTP/1.1\r\nHost: x\r\n\r", "\n"};
+		const char *spans[3] = {"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ", NULL, "\r\n\r\n"};
+		char *big = malloc(3001);
+
+		assert_non_null(big);
+		memset(big, 'b', 3000);
+		big[3000] = '\0';
+		spans[1] = big;
+		llmo_buf_init(&out, RESP_MAX);
+		raw_pieces(split, 2, 1, &out);
+		assert_true(strncmp(out.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+		llmo_buf_release(&out);
+		llmo_buf_init(&out, RESP_MAX);
+		raw_pieces(spans, 3, 1, &out);
+		assert_true(strncmp(out.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+		llmo_buf_release(&out);
+		free(big);
+	}
 	/* a head too large: 431 */
 	llmo_buf_init(&out, RESP_MAX);
 	llmo_buf_init(&req, LLMO_BUF_UNLIMITED);
