@@ -69,7 +69,7 @@ int cmd_controller(int argc, char **argv)
 	struct llmo_error err = {0};
 	int status = 1;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) { /* every option takes a value */
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -114,7 +114,6 @@ int cmd_controller(int argc, char **argv)
 		} else {
 			return cmd_usage_error("controller", "unknown option %s (see --help)", a);
 		}
-		i++;
 	}
 	if (elect && strcmp(elect, "true") != 0 && strcmp(elect, "false") != 0)
 		return cmd_usage_error("controller", "--leader-elect wants true or false, not \"%s\"",
