@@ -15,29 +15,17 @@ command -v wrk >/dev/null || { echo "rss: needs wrk (bench/gateway/run.sh instal
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work_dir
+GW_WRAP=()
 rollup() { # rollup PID: "RSS PSS ANON" in MB
 	awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Anonymous:/ { a = $2 }
 		END { printf "RSS %.1f MB  PSS %.1f MB  anonymous %.1f MB", r / 1024, p / 1024, a / 1024 }' \
 		"/proc/$1/smaps_rollup"
 }
-cat >"$WORK/post.lua" <<'L'
-wrk.method = "POST"
-wrk.body = '{"model":"llama2:7b","messages":[{"role":"user","content":"Hello there, how are you?"}],"max_tokens":4}'
-wrk.headers["Content-Type"] = "application/json"
-L
+post_lua "$WORK/post.lua"
 echo "rss: load average $(cut -d' ' -f1-3 /proc/loadavg); $CONNS connections, ${DURATION}s"
 for llmo in "$@"; do
-	"$llmo" inference-sim --port 0 --model llama2:7b --ttft-base 0 --ttft-per-token 0 --itl 0 \
-		--max-batch 0 --log-level warn >"$WORK/sim.out" 2>&1 &
-	PIDS+=($!)
-	url=$(wait_line "$WORK/sim.out" 's/^inference-sim listening on //p')
-	printf 'models:\n  - name: llama2:7b\n    endpoints:\n      - address: 127.0.0.1:%s\n' \
-		"${url##*:}" >"$WORK/backends.yaml"
-	"$llmo" gateway --listen 127.0.0.1:0 --backends "$WORK/backends.yaml" --log-level warn \
-		>"$WORK/gw.out" 2>&1 &
-	gw=$!
-	PIDS+=($gw)
-	gw_url=$(wait_line "$WORK/gw.out" 's/^llmo gateway listening on //p')
+	start_pair "$llmo"
+	gw=$GW gw_url=$GW_URL
 	echo "== $llmo ($(ldd "$llmo" | wc -l) shared objects)"
 	echo "idle:      $(rollup "$gw")"
 	wrk -t1 -c"$CONNS" -d"${DURATION}s" -s "$WORK/post.lua" "$gw_url/v1/chat/completions" \

@@ -147,11 +147,7 @@ mkdir -p "$WORK/nginx"
 NGINX_PID=$!
 PIDS+=($NGINX_PID)
 
-cat >"$WORK/post.lua" <<'EOF'
-wrk.method = "POST"
-wrk.body = '{"model":"llama2:7b","messages":[{"role":"user","content":"Hello there, how are you?"}],"max_tokens":4}'
-wrk.headers["Content-Type"] = "application/json"
-EOF
+post_lua "$WORK/post.lua"
 declare -A URL=(
 	[direct]="http://127.0.0.1:${SIM_PORTS[0]}/v1/chat/completions"
 	[nginx]="http://127.0.0.1:$NGINX_PORT/v1/chat/completions"
