@@ -73,6 +73,12 @@ static void blob_get(struct llmo__reg_req *req)
 	llmo__reg_add_header(req, "Cache-Control", "max-age=31536000");
 	if (req->method == LLMO__REG_HEAD) {
 		close(fd);
+		/*
+		 * A client that asks with HEAD is about to push a manifest using
+		 * the blob: llmo_reg_blob_stat touches the link, which keeps it
+		 * (and so the blob) from a pruning under way or to come (gc.h).
+		 */
+		llmo_reg_blob_stat(r->store, rt->name, &rt->digest, NULL);
 		llmo__reg_respond_head(req, 200, OCTET, size);
 		return;
 	}

@@ -159,6 +159,14 @@ expect_status 200 "HEAD blob" -I "${AR[@]}" "$URL/v2/models/x/blobs/$BIG"
 	ok || bad "HEAD blob: Content-Length"
 [ "$(header Docker-Content-Digest -I "${AR[@]}" "$URL/v2/models/x/blobs/$BIG")" = "$BIG" ] && ok ||
 	bad "HEAD blob: Docker-Content-Digest"
+# a HEAD touches the blob's link (a client about to push a manifest that uses it: maxVersions'
+# pruning keeps a link touched after the version it prunes, gc.h); a GET leaves it
+LINK="$STORE/repositories/models/x/_layers/sha256/${BIG#sha256:}"
+touch -d '2 hours ago' "$LINK"
+"${C[@]}" -o /dev/null "${AR[@]}" "$URL/v2/models/x/blobs/$BIG"
+check "a blob GET leaves its link's time" test "$(stat -c %Y "$LINK")" -lt "$(($(date +%s) - 3600))"
+"${C[@]}" -o /dev/null -I "${AR[@]}" "$URL/v2/models/x/blobs/$BIG"
+check "a blob HEAD touches its link" test "$(stat -c %Y "$LINK")" -gt "$(($(date +%s) - 3600))"
 expect_status 404 "HEAD unknown blob" -I "${AR[@]}" "$URL/v2/models/x/blobs/sha256:$HEX_ZERO"
 expect_error 404 BLOB_UNKNOWN "GET unknown blob" "${AR[@]}" "$URL/v2/models/x/blobs/sha256:$HEX_ZERO"
 expect_error 404 BLOB_UNKNOWN "a blob of another repository" "${AR[@]}" "$URL/v2/models/other/blobs/$BIG"
