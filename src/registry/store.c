@@ -679,8 +679,20 @@ int llmo_reg_store_unlink_link(struct llmo_reg_store *s, const char *path, int64
 		return rc;
 	/* touched while S3 deleted it (a worker's cleanup beside the loop's requests): it stays */
 	if (file_mtime_ns(path) > not_after_ns) {
-		rc = s->s3 ? llmo__reg_s3_mirror_put(s->s3, s->root, path, "", 0, err) : 0;
-		return rc ? rc : 1;
+		struct llmo_error put_err = {0};
+		char qb[LLMO_LOG_QUOTE_MAX];
+		const char *q = llmo_log_quote(qb, sizeof(qb), path);
+
+		/* the pruning ignores a kept link: the log tells an operator why it stayed */
+		if (s->s3 && (rc = llmo__reg_s3_mirror_put(s->s3, s->root, path, "", 0, &put_err))) {
+			LLMO_WARN(LOG, "link kept, its S3 object not put back",
+				  "path=%s error=\"%s\"", q, put_err.msg);
+			if (err)
+				*err = put_err;
+			return rc;
+		}
+		LLMO_INFO(LOG, "link kept", "path=%s reason=touched_while_deleted", q);
+		return 1;
 	}
 	if (unlink(path) < 0 && errno != ENOENT)
 		return sys_err(err, errno, path, "unlink");

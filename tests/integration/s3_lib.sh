@@ -8,7 +8,7 @@ if ! command -v node >/dev/null || [ ! -x "$S3RVER" ]; then
 	rm -rf "$LLMO_DATA"
 	exit 0
 fi
-REG_PID= S3_PID= PROXY_PID= S3_TLS=() S3_SCHEME=http
+REG_PID= S3_PID= PROXY_PID= S3_TLS=() S3_SCHEME=http PROXY_OPTS=()
 REG_LOG="$LLMO_DATA/registry.log"
 CACHE="$LLMO_DATA/cache"
 BUCKET=models
@@ -92,10 +92,11 @@ reg_fails() { # reg_fails PATTERN description [env args]: the start fails, stder
 	else bad "$what: status $rc, stderr:"; sed 's/^/    /' "$LLMO_DATA/fail.err"; fi
 }
 proxy_start() { # slow_proxy.py in front of s3rver at $1 bytes/s, $2 s delay [on port $3]; sets PROXY_URL
+	# (its options, such as --log, in the array PROXY_OPTS)
 	local port=${S3_URL##*:}
 	# gone first: a second proxy's wait must not read the first one's port
 	rm -f "$LLMO_DATA/proxy.out"
-	python3 "$(dirname "$0")/slow_proxy.py" 127.0.0.1 "$port" "$1" ${2:+"$2"} ${3:+"$3"} >"$LLMO_DATA/proxy.out" 2>&1 &
+	python3 "$(dirname "$0")/slow_proxy.py" ${PROXY_OPTS[@]+"${PROXY_OPTS[@]}"} 127.0.0.1 "$port" "$1" ${2:+"$2"} ${3:+"$3"} >"$LLMO_DATA/proxy.out" 2>&1 &
 	PROXY_PID=$!
 	wait_for 10 grep -q '^listening on ' "$LLMO_DATA/proxy.out" || { echo "proxy did not start"; exit 1; }
 	PROXY_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$LLMO_DATA/proxy.out")"

@@ -6,7 +6,9 @@
 # answered meanwhile (well within the seconds the proxy makes them last); the push is answered
 # 201 once its cleanup is done, and the cleanup's result is right (the oldest version gone with
 # its tag, links and blobs, from the bucket and the cache; the others whole); a manifest read
-# sent while the records are restored waits for them and gets the manifest.
+# sent while the records are restored waits for them and gets the manifest. Last, the pruning's
+# check of a link after its S3 delete: the proxy holds that DELETE (--hold) while a blob HEAD
+# touches the link, and the link stays, put back in the bucket, with its blob.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/s3_lib.sh"
 REPO=models/upkeep
@@ -147,5 +149,67 @@ check "tried again once S3 is back, the records are restored" reg_restored
 code=$(curl -s -o "$LLMO_DATA/get3.out" -w '%{http_code}' "$URL/v2/$REPO/manifests/v3")
 [ "$code" = 200 ] && ok || bad "the manifest read after the restore: HTTP $code, want 200"
 check "with version 3's manifest" cmp "$LLMO_DATA/get3.out" "$LLMO_DATA/m3.json"
+reg_stop
+proxy_stop
+
+# ---- a blob HEAD while the pruning's S3 DELETE of that blob's link is in flight ----
+# The pruning checks the link's time before the delete and again after it: the proxy holds the
+# DELETE of the link of version 5's layer (used by no other version) until the test has sent
+# the HEAD, which touches the link; then the second check must keep the link (its object put
+# back) and so the blob.
+REPO=models/race
+TAGS=repositories/$REPO/_manifests/tags
+LINKS=repositories/$REPO/_layers/sha256
+config "$S3_URL" "$BUCKET"
+printf '  maxVersions: 2\n' >>"$LLMO_DATA/config.yaml"
+reg_start
+reg_restored
+for n in 5 6; do
+	check "version $n's blobs" version $n
+	code=$(put_manifest $n)
+	[ "$code" = 201 ] && ok || bad "push of version $n: HTTP $code $(cat "$LLMO_DATA/mput$n.out")"
+done
+check "version 7's blobs" version 7
+reg_stop
+C5=$(sha "$LLMO_DATA/c5") L5=$(sha "$LLMO_DATA/l5") M5=$(sha "$LLMO_DATA/m5.json")
+PROXY_OPTS=(--log "$LLMO_DATA/proxy.log" --hold "^DELETE /.*/$LINKS/$L5\$"
+	--release "$LLMO_DATA/release")
+proxy_start 0 0
+PROXY_OPTS=()
+config "$PROXY_URL" "$BUCKET"
+printf '  maxVersions: 2\n' >>"$LLMO_DATA/config.yaml"
+mark
+reg_start
+check "the records are restored" reg_restored
+put_manifest 7 >"$LLMO_DATA/mput7.code" &
+PUT=$!
+check "the pruning's DELETE of version 5's layer link reaches the proxy" \
+	wait_for 60 grep -q "^DELETE /.*/$LINKS/$L5\$" "$LLMO_DATA/proxy.log"
+code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' -I "$URL/v2/$REPO/blobs/sha256:$L5")
+[ "$code" = 200 ] && ok || bad "a HEAD of the layer while its link's S3 delete is held: HTTP $code, want 200"
+check "the push is not answered while the DELETE is held" kill -0 "$PUT"
+check "nor its cleanup done" bash -c "! since | grep -q 'cleanup done repo=$REPO'"
+touch "$LLMO_DATA/release"
+wait "$PUT"
+check "the push is answered 201 once its cleanup is done" grep -qx 201 "$LLMO_DATA/mput7.code"
+check "the proxy let the DELETE go" grep -q "^released DELETE /.*/$LINKS/$L5\$" "$LLMO_DATA/proxy.log"
+check "the link was kept after its delete, logged" \
+	bash -c "since | grep -q 'link kept path=.*/$LINKS/$L5 reason=touched_while_deleted'"
+check "and put back in the bucket after the DELETE" \
+	bash -c "sed -n '\\|^released DELETE /.*/$LINKS/$L5\$|,\$p' '$LLMO_DATA/proxy.log' | grep -q '^PUT /.*/$LINKS/$L5\$'"
+check "version 5 was pruned, the rest of it collected" \
+	bash -c "since | grep -q 'cleanup done repo=$REPO pruned=1 blobs_removed=2 .* rc=0'"
+check "its tag is gone" bash -c "! in_bucket $TAGS/ v5 && ! blob_in_bucket $M5 && ! blob_in_bucket $C5"
+check "the layer's link is in the bucket" in_bucket "$LINKS/" "$L5"
+check "its blob object too" blob_in_bucket "$L5"
+check "the link is in the cache" test -e "$CACHE/$LINKS/$L5"
+check "the blob file too" bash -c "find '$CACHE/blobs' -type f | grep -q /$L5\$"
+check "a GET of the blob returns its bytes" \
+	bash -c "curl -sf '$URL/v2/$REPO/blobs/sha256:$L5' | cmp - '$LLMO_DATA/l5'"
+# what the HEAD promised: a manifest that refers to the layer is accepted
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"%s","config":{"mediaType":"application/vnd.llmo.model.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/octet-stream","digest":"sha256:%s","size":50000}]}' \
+	"$ART" "$(sha "$LLMO_DATA/c7")" "$(wc -c <"$LLMO_DATA/c7")" "$L5" >"$LLMO_DATA/m8.json"
+code=$(put_manifest 8)
+[ "$code" = 201 ] && ok || bad "a manifest with the kept layer: HTTP $code $(cat "$LLMO_DATA/mput8.out")"
 reg_stop
 proxy_stop
