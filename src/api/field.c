@@ -408,6 +408,18 @@ int llmo_fields_decode(const struct llmo_field *table, const json_t *obj, void *
 	return 0;
 }
 
+int llmo_fields_decode_doc(const struct llmo_field *table, const json_t *obj, void *out,
+			   struct llmo_errlist *errs, unsigned flags)
+{
+	struct llmo_buf path;
+	int rc;
+
+	llmo_buf_init(&path, LLMO_FIELD_PATH_MAX);
+	rc = llmo_fields_decode(table, obj, out, &path, errs, flags);
+	llmo_buf_release(&path);
+	return rc;
+}
+
 /* ---- encode ---- */
 
 static json_t *encode_value(const struct llmo_field *f, const void *in);
