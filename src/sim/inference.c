@@ -10,7 +10,7 @@
  * is due; req_finish() takes it out of the queue and the counters, records
  * the metrics, frees it and admits the next, and the caller then answers.
  * A client that goes away is noticed by a read watch on its socket
- * (on_client_readable) or a failed write; either ends in the connection's
+ * (base/http_watch.h) or a failed write; either ends in the connection's
  * close callback (on_close), which finishes the request the same way.
  */
 #include "base/common.h"
@@ -35,6 +35,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/http_watch.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -295,7 +296,7 @@ struct sim_req {
 	struct evhttp_request *req; /* owned by evhttp; we answer it exactly once */
 	struct sim_model *model;
 	struct event *timer;
-	struct event *watch; /* the client's socket, to notice it going away; may be NULL */
+	struct llmo_http_watch *watch; /* the client's socket, to notice it going away; may be NULL */
 	enum sim_kind kind;
 	enum sim_state state;
 	bool stream, include_usage, ttft_seen;
@@ -786,8 +787,7 @@ static void req_finish(struct sim_req *r, bool completed, int64_t now)
 		   m->name, r->prompt_tokens, r->stream ? r->sent : r->n,
 		   (now - r->arrived_ns) / 1000000);
 	event_free(r->timer);
-	if (r->watch)
-		event_free(r->watch);
+	llmo_http_watch_free(r->watch);
 	free(r->hashes);
 	free(r->blocks);
 	free(r);
@@ -864,43 +864,6 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 	req_finish(r, false, now);
 	if (detached)
 		evhttp_send_reply_end(req);
-}
-
-/*
- * The client's socket became readable while its request is pending. evhttp
- * (2.1) does not read a connection while the request on it waits for its
- * answer, so it would notice a client that went away only when a write
- * fails, which for a non-streaming request is at the very end. A peek tells
- * EOF or a reset (the client is gone: free the connection, which calls
- * on_close) from pipelined bytes (the client is still there: stop watching).
- */
-static void on_client_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct sim_req *r = arg;
-	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-	char c;
-	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-
-	if (n > 0 || !conn)
-		return;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-		event_add(r->watch, NULL);
-		return;
-	}
-	evhttp_connection_free(conn);
-}
-
-static void watch_client(struct sim_req *r)
-{
-	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-
-	if (fd < 0)
-		return;
-	r->watch = event_new(r->sim->base, fd, EV_READ, on_client_readable, r);
-	if (r->watch)
-		event_add(r->watch, NULL);
 }
 
 /* ---- generated text ---- */
@@ -1498,7 +1461,7 @@ static void handle_inference(struct llmo_sim *sim, struct evhttp_request *req, e
 		}
 	}
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close, r);
-	watch_client(r);
+	r->watch = llmo_http_watch_new(sim->base, r->req);
 	r = NULL;
 	admit(sim);
 out:
@@ -1907,8 +1870,7 @@ static void drop_all(struct sim_req_list *list)
 		if (conn)
 			evhttp_connection_set_closecb(conn, NULL, NULL);
 		event_free(r->timer);
-		if (r->watch)
-			event_free(r->watch);
+		llmo_http_watch_free(r->watch);
 		free(r->hashes);
 		free(r->blocks);
 		free(r);
