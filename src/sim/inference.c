@@ -1536,6 +1536,26 @@ static void metric_histo(struct llmo_buf *b, const char *name, const char *model
 	llmo_buf_appendf(b, "%s_count{model_name=\"%s\"} %" PRIu64 "\n", name, model, h->count);
 }
 
+/* The counter or gauge at off in struct sim_model (a uint64_t), one line per model. */
+static void metric_models_u64(struct llmo_buf *b, const struct llmo_sim *sim, const char *name,
+			      const char *type, const char *help, size_t off)
+{
+	metric_head(b, name, type, help);
+	for (size_t i = 0; i < sim->nmodels; i++)
+		llmo_buf_appendf(b, "%s{model_name=\"%s\"} %" PRIu64 "\n", name, sim->models[i].name,
+				 *(const uint64_t *)((const char *)&sim->models[i] + off));
+}
+
+/* The histogram at off in struct sim_model, one series per model. */
+static void metric_models_histo(struct llmo_buf *b, const struct llmo_sim *sim, const char *name,
+				const char *help, size_t off)
+{
+	metric_head(b, name, "histogram", help);
+	for (size_t i = 0; i < sim->nmodels; i++)
+		metric_histo(b, name, sim->models[i].name,
+			     (const struct histo *)((const char *)&sim->models[i] + off));
+}
+
 /*
  * Model names are checked at start-up to hold no '"', '\\' or control
  * characters, so they go into label values as they are.
@@ -1555,32 +1575,23 @@ static void handle_metrics(struct llmo_sim *sim, struct evhttp_request *req)
 	if (sim->opts.kv_blocks > 0)
 		usage = LLMO_MIN(1.0, (double)blocks / (double)sim->opts.kv_blocks);
 	llmo_buf_init(&b, METRICS_TEXT_MAX);
-	metric_head(&b, "vllm:num_requests_running", "gauge",
-		    "Number of requests currently running on GPU.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b, "vllm:num_requests_running{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].running);
-	metric_head(&b, "vllm:num_requests_waiting", "gauge",
-		    "Number of requests waiting to be processed.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b, "vllm:num_requests_waiting{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].waiting);
+	metric_models_u64(&b, sim, "vllm:num_requests_running", "gauge",
+			  "Number of requests currently running on GPU.",
+			  offsetof(struct sim_model, running));
+	metric_models_u64(&b, sim, "vllm:num_requests_waiting", "gauge",
+			  "Number of requests waiting to be processed.",
+			  offsetof(struct sim_model, waiting));
 	metric_head(&b, "vllm:gpu_cache_usage_perc", "gauge",
 		    "GPU KV-cache usage. 1 means 100 percent usage.");
 	for (i = 0; i < sim->nmodels; i++)
 		llmo_buf_appendf(&b, "vllm:gpu_cache_usage_perc{model_name=\"%s\"} %.6g\n",
 				 sim->models[i].name, usage);
-	metric_head(&b, "vllm:prompt_tokens_total", "counter",
-		    "Number of prefill tokens processed.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b, "vllm:prompt_tokens_total{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].prompt_tokens);
-	metric_head(&b, "vllm:generation_tokens_total", "counter",
-		    "Number of generation tokens processed.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b,
-				 "vllm:generation_tokens_total{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].generation_tokens);
+	metric_models_u64(&b, sim, "vllm:prompt_tokens_total", "counter",
+			  "Number of prefill tokens processed.",
+			  offsetof(struct sim_model, prompt_tokens));
+	metric_models_u64(&b, sim, "vllm:generation_tokens_total", "counter",
+			  "Number of generation tokens processed.",
+			  offsetof(struct sim_model, generation_tokens));
 	metric_head(&b, "vllm:request_success_total", "counter",
 		    "Count of successfully processed requests.");
 	for (i = 0; i < sim->nmodels; i++)
@@ -1590,18 +1601,11 @@ static void handle_metrics(struct llmo_sim *sim, struct evhttp_request *req)
 					 "model_name=\"%s\"} %" PRIu64 "\n",
 					 finish_names[f], sim->models[i].name,
 					 sim->models[i].success[f]);
-	metric_head(&b, "vllm:prefix_cache_queries_total", "counter",
-		    "Prefix cache queries, in prompt tokens.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b,
-				 "vllm:prefix_cache_queries_total{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].prefix_queries);
-	metric_head(&b, "vllm:prefix_cache_hits_total", "counter",
-		    "Prefix cache hits, in prompt tokens.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b,
-				 "vllm:prefix_cache_hits_total{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].prefix_hits);
+	metric_models_u64(&b, sim, "vllm:prefix_cache_queries_total", "counter",
+			  "Prefix cache queries, in prompt tokens.",
+			  offsetof(struct sim_model, prefix_queries));
+	metric_models_u64(&b, sim, "vllm:prefix_cache_hits_total", "counter",
+			  "Prefix cache hits, in prompt tokens.", offsetof(struct sim_model, prefix_hits));
 	metric_head(&b, "vllm:gpu_prefix_cache_hit_rate", "gauge",
 		    "GPU prefix cache block hit rate (hits over queries, in tokens, since start).");
 	for (i = 0; i < sim->nmodels; i++)
@@ -1611,16 +1615,12 @@ static void handle_metrics(struct llmo_sim *sim, struct evhttp_request *req)
 					 ? (double)sim->models[i].prefix_hits /
 						   (double)sim->models[i].prefix_queries
 					 : 0.0);
-	metric_head(&b, "vllm:time_to_first_token_seconds", "histogram",
-		    "Histogram of time to first token in seconds.");
-	for (i = 0; i < sim->nmodels; i++)
-		metric_histo(&b, "vllm:time_to_first_token_seconds", sim->models[i].name,
-			     &sim->models[i].ttft);
-	metric_head(&b, "vllm:e2e_request_latency_seconds", "histogram",
-		    "Histogram of end to end request latency in seconds.");
-	for (i = 0; i < sim->nmodels; i++)
-		metric_histo(&b, "vllm:e2e_request_latency_seconds", sim->models[i].name,
-			     &sim->models[i].e2e);
+	metric_models_histo(&b, sim, "vllm:time_to_first_token_seconds",
+			    "Histogram of time to first token in seconds.",
+			    offsetof(struct sim_model, ttft));
+	metric_models_histo(&b, sim, "vllm:e2e_request_latency_seconds",
+			    "Histogram of end to end request latency in seconds.",
+			    offsetof(struct sim_model, e2e));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evbuffer_add(evhttp_request_get_output_buffer(req), b.data, b.len);
