@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -32,6 +31,7 @@
 #include "agent/logserver.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/http_watch.h"
 #include "base/log.h"
 #include "base/str.h"
 
@@ -69,7 +69,7 @@ struct ls_stream {
 	bool skipping;    /* the current logical line is older than since */
 	struct llmo_buf pending; /* an unfinished CRI line */
 	struct event *timer;
-	struct event *watch; /* the client's socket, to notice it went away */
+	struct llmo_http_watch *watch; /* the client's socket, to notice it went away */
 };
 
 TAILQ_HEAD(ls_stream_list, ls_stream);
@@ -150,8 +150,7 @@ static void stream_free(struct ls_stream *s)
 	ls->nstreams--;
 	if (s->timer)
 		event_free(s->timer);
-	if (s->watch)
-		event_free(s->watch);
+	llmo_http_watch_free(s->watch);
 	if (s->fd >= 0)
 		close(s->fd);
 	llmo_buf_release(&s->pending);
@@ -182,28 +181,6 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 	/* a detached request is ours to free; an attached one goes with its connection */
 	if (detached)
 		evhttp_send_reply_end(req);
-}
-
-/*
- * The client's socket turned readable while the reply streams: evhttp does
- * not read a connection whose request is being answered, so a client that
- * left would only be noticed at the next write. A peek tells EOF or an
- * error (close it) from pipelined bytes (stop watching).
- */
-static void on_client_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct ls_stream *s = arg;
-	struct evhttp_connection *conn = evhttp_request_get_connection(s->req);
-	char c;
-	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-
-	if (n > 0 || !conn)
-		return;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-		event_add(s->watch, NULL);
-		return;
-	}
-	evhttp_connection_free(conn); /* calls on_close, which frees s */
 }
 
 static void stream_later(struct ls_stream *s, int64_t ms)
@@ -538,7 +515,6 @@ static void handle_logs(struct llmo_logserver *ls, struct evhttp_request *req,
 	struct llmo_error err = {0};
 	const char *a = rest, *b, *c;
 	struct evhttp_connection *conn;
-	struct bufferevent *bev;
 	bool previous = false, running = false;
 	int64_t tail = -1;
 	int rc;
@@ -595,12 +571,8 @@ static void handle_logs(struct llmo_logserver *ls, struct evhttp_request *req,
 	evhttp_send_reply_start(req, 200, "OK");
 	conn = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(conn, on_close, s);
-	bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-	if (bev && bufferevent_getfd(bev) >= 0) {
-		s->watch = event_new(ls->base, bufferevent_getfd(bev), EV_READ, on_client_readable, s);
-		if (s->watch)
-			event_add(s->watch, NULL);
-	}
+	/* a client that leaves ends in on_close, which frees s */
+	s->watch = llmo_http_watch_new(ls->base, req);
 	stream_later(s, 0);
 	return;
 fail:

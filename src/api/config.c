@@ -371,22 +371,20 @@ int llmo_config_from_json(const json_t *user, struct llmo_config *cfg, struct ll
 {
 	struct llmo_error err = {0};
 	struct llmo_errlist scratch;
-	struct llmo_buf path;
 	json_t *doc;
 	int rc;
 
 	doc = llmo_fields_defaults(llmo_config_fields, &err);
 	if (!doc)
 		return err.code ? err.code : LLMO_ENOMEM;
-	llmo_buf_init(&path, 4096);
 	llmo_errlist_init(&scratch);
 	if (user) {
 		/* Check the user's document alone first, so that its errors name its own
 		 * keys; the defaults are correct by construction. */
 		struct llmo_config probe = {0};
 
-		rc = llmo_fields_decode(llmo_config_fields, user, &probe, &path, errs,
-					LLMO_DECODE_STRICT | LLMO_DECODE_CHECK);
+		rc = llmo_fields_decode_doc(llmo_config_fields, user, &probe, errs,
+					    LLMO_DECODE_STRICT | LLMO_DECODE_CHECK);
 		llmo_fields_free(llmo_config_fields, &probe);
 		if (rc)
 			goto out;
@@ -397,7 +395,7 @@ int llmo_config_from_json(const json_t *user, struct llmo_config *cfg, struct ll
 		if (rc)
 			goto out;
 	}
-	rc = llmo_fields_decode(llmo_config_fields, doc, cfg, &path, &scratch, 0);
+	rc = llmo_fields_decode_doc(llmo_config_fields, doc, cfg, &scratch, 0);
 	if (rc)
 		goto out;
 	if (llmo_errlist_count(errs) == 0)
@@ -405,7 +403,6 @@ int llmo_config_from_json(const json_t *user, struct llmo_config *cfg, struct ll
 out:
 	json_decref(doc);
 	llmo_errlist_release(&scratch);
-	llmo_buf_release(&path);
 	return rc;
 }
 

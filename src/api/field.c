@@ -152,78 +152,24 @@ static int decode_strlist(const json_t *v, struct llmo_strlist *l, struct llmo_b
 	return rc;
 }
 
-static int decode_strmap(const json_t *v, struct llmo_strmap *m, struct llmo_buf *path,
-			 struct llmo_errlist *errs)
+/*
+ * Decodes the entry key: v of a JSON object into elem, which is zeroed. Sets
+ * *kept once elem owns memory, so that the map counts it and llmo_fields_free
+ * frees it; an entry of the wrong type is reported and not kept.
+ */
+typedef int (*entry_decode_fn)(const struct llmo_field *f, char *elem, const char *key,
+			       const json_t *v, struct llmo_buf *path, struct llmo_errlist *errs,
+			       unsigned flags, bool *kept);
+
+/*
+ * Decodes the JSON object v into the map l (STRMAP, NUMMAP and OBJMAP all have the
+ * layout of struct any_list), one entry of elem_size bytes per key, in the
+ * order of the document. want is the expected type named when v is no object.
+ */
+static int decode_map(const struct llmo_field *f, const json_t *v, struct any_list *l,
+		      size_t elem_size, const char *want, entry_decode_fn entry,
+		      struct llmo_buf *path, struct llmo_errlist *errs, unsigned flags)
 {
-	size_t mark = path->len;
-	const char *key;
-	json_t *item;
-	int rc = 0;
-
-	if (!json_is_object(v))
-		return type_error(errs, path->data, "object of strings", v);
-	if (json_object_size(v) == 0)
-		return 0;
-	m->items = calloc(json_object_size(v), sizeof(*m->items));
-	if (!m->items)
-		return LLMO_ENOMEM;
-	json_object_foreach((json_t *)v, key, item) {
-		struct llmo_kv *kv = &m->items[m->len];
-
-		llmo_path_push_key(path, key);
-		if (!json_is_string(item)) {
-			rc = type_error(errs, path->data, "string", item);
-		} else {
-			kv->key = strdup(key);
-			kv->value = strdup(json_string_value(item));
-			rc = kv->key && kv->value ? 0 : LLMO_ENOMEM;
-			m->len++;
-		}
-		llmo_buf_truncate(path, mark);
-		if (rc)
-			break;
-	}
-	return rc;
-}
-
-static int decode_nummap(const json_t *v, struct llmo_nummap *m, struct llmo_buf *path,
-			 struct llmo_errlist *errs)
-{
-	size_t mark = path->len;
-	const char *key;
-	json_t *item;
-	int rc = 0;
-
-	if (!json_is_object(v))
-		return type_error(errs, path->data, "object of numbers", v);
-	if (json_object_size(v) == 0)
-		return 0;
-	m->items = calloc(json_object_size(v), sizeof(*m->items));
-	if (!m->items)
-		return LLMO_ENOMEM;
-	json_object_foreach((json_t *)v, key, item) {
-		struct llmo_numkv *kv = &m->items[m->len];
-
-		llmo_path_push_key(path, key);
-		if (!json_is_number(item)) {
-			rc = type_error(errs, path->data, "number", item);
-		} else {
-			kv->key = strdup(key);
-			kv->value = json_number_value(item);
-			rc = kv->key ? 0 : LLMO_ENOMEM;
-			m->len++;
-		}
-		llmo_buf_truncate(path, mark);
-		if (rc)
-			break;
-	}
-	return rc;
-}
-
-static int decode_objmap(const struct llmo_field *f, const json_t *v, void *out,
-			 struct llmo_buf *path, struct llmo_errlist *errs, unsigned flags)
-{
-	struct any_list *l = MEMBER(out, f, struct any_list);
 	size_t mark = path->len;
 	const char *key;
 	json_t *item;
@@ -231,31 +177,71 @@ static int decode_objmap(const struct llmo_field *f, const json_t *v, void *out,
 	int rc = 0;
 
 	if (!json_is_object(v))
-		return type_error(errs, path->data, "object", v);
+		return type_error(errs, path->data, want, v);
 	if (json_object_size(v) == 0)
 		return 0;
-	items = calloc(json_object_size(v), f->elem_size);
+	items = calloc(json_object_size(v), elem_size);
 	if (!items)
 		return LLMO_ENOMEM;
 	l->items = items;
 	json_object_foreach((json_t *)v, key, item) {
-		char *elem = items + l->len * f->elem_size;
+		bool kept = false;
 
 		llmo_path_push_key(path, key);
-		/* the element struct starts with its key */
-		*(char **)elem = strdup(key);
-		l->len++;
-		if (!*(char **)elem)
-			rc = LLMO_ENOMEM;
-		else if (!json_is_object(item))
-			rc = type_error(errs, path->data, "object", item);
-		else
-			rc = llmo_fields_decode(f->sub, item, elem, path, errs, flags);
+		rc = entry(f, items + l->len * elem_size, key, item, path, errs, flags, &kept);
+		if (kept)
+			l->len++;
 		llmo_buf_truncate(path, mark);
 		if (rc)
 			break;
 	}
 	return rc;
+}
+
+static int strmap_entry(const struct llmo_field *f, char *elem, const char *key,
+			const json_t *v, struct llmo_buf *path, struct llmo_errlist *errs,
+			unsigned flags, bool *kept)
+{
+	struct llmo_kv *kv = (struct llmo_kv *)elem;
+
+	(void)f;
+	(void)flags;
+	if (!json_is_string(v))
+		return type_error(errs, path->data, "string", v);
+	*kept = true;
+	kv->key = strdup(key);
+	kv->value = strdup(json_string_value(v));
+	return kv->key && kv->value ? 0 : LLMO_ENOMEM;
+}
+
+static int nummap_entry(const struct llmo_field *f, char *elem, const char *key,
+			const json_t *v, struct llmo_buf *path, struct llmo_errlist *errs,
+			unsigned flags, bool *kept)
+{
+	struct llmo_numkv *kv = (struct llmo_numkv *)elem;
+
+	(void)f;
+	(void)flags;
+	if (!json_is_number(v))
+		return type_error(errs, path->data, "number", v);
+	*kept = true;
+	kv->key = strdup(key);
+	kv->value = json_number_value(v);
+	return kv->key ? 0 : LLMO_ENOMEM;
+}
+
+/* An OBJMAP element is a struct that starts with its key, the rest by f->sub. */
+static int objmap_entry(const struct llmo_field *f, char *elem, const char *key,
+			const json_t *v, struct llmo_buf *path, struct llmo_errlist *errs,
+			unsigned flags, bool *kept)
+{
+	*kept = true;
+	*(char **)elem = strdup(key);
+	if (!*(char **)elem)
+		return LLMO_ENOMEM;
+	if (!json_is_object(v))
+		return type_error(errs, path->data, "object", v);
+	return llmo_fields_decode(f->sub, v, elem, path, errs, flags);
 }
 
 static int decode_value(const struct llmo_field *f, const json_t *v, void *out,
@@ -362,11 +348,14 @@ static int decode_value(const struct llmo_field *f, const json_t *v, void *out,
 	case LLMO_FT_STRLIST:
 		return decode_strlist(v, MEMBER(out, f, struct llmo_strlist), path, errs);
 	case LLMO_FT_STRMAP:
-		return decode_strmap(v, MEMBER(out, f, struct llmo_strmap), path, errs);
+		return decode_map(f, v, MEMBER(out, f, struct any_list), sizeof(struct llmo_kv),
+				  "object of strings", strmap_entry, path, errs, flags);
 	case LLMO_FT_NUMMAP:
-		return decode_nummap(v, MEMBER(out, f, struct llmo_nummap), path, errs);
+		return decode_map(f, v, MEMBER(out, f, struct any_list), sizeof(struct llmo_numkv),
+				  "object of numbers", nummap_entry, path, errs, flags);
 	case LLMO_FT_OBJMAP:
-		return decode_objmap(f, v, out, path, errs, flags);
+		return decode_map(f, v, MEMBER(out, f, struct any_list), f->elem_size, "object",
+				  objmap_entry, path, errs, flags);
 	}
 	return LLMO_EINTERNAL;
 }
@@ -406,6 +395,18 @@ int llmo_fields_decode(const struct llmo_field *table, const json_t *obj, void *
 			return rc;
 	}
 	return 0;
+}
+
+int llmo_fields_decode_doc(const struct llmo_field *table, const json_t *obj, void *out,
+			   struct llmo_errlist *errs, unsigned flags)
+{
+	struct llmo_buf path;
+	int rc;
+
+	llmo_buf_init(&path, LLMO_FIELD_PATH_MAX);
+	rc = llmo_fields_decode(table, obj, out, &path, errs, flags);
+	llmo_buf_release(&path);
+	return rc;
 }
 
 /* ---- encode ---- */

@@ -97,6 +97,17 @@ enum llmo_decode_flags {
 int llmo_fields_decode(const struct llmo_field *table, const json_t *obj, void *out,
 		       struct llmo_buf *path, struct llmo_errlist *errs, unsigned flags);
 
+/* The longest field path a decode builds ("spec.scaling.policies[3].type"): a key
+ * that would make it longer is left out of the path in messages; decoding goes on. */
+#define LLMO_FIELD_PATH_MAX 4096
+
+/*
+ * llmo_fields_decode of a whole document: obj is the root, so paths in errs start
+ * at its keys. Ownership and return as llmo_fields_decode.
+ */
+int llmo_fields_decode_doc(const struct llmo_field *table, const json_t *obj, void *out,
+			   struct llmo_errlist *errs, unsigned flags);
+
 /* The JSON form of in: unset and empty members are left out. NULL when out of memory. */
 json_t *llmo_fields_encode(const struct llmo_field *table, const void *in);
 

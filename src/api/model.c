@@ -137,13 +137,7 @@ const struct llmo_field llmo_model_fields[] = {
 
 int llmo_model_decode(const json_t *obj, struct llmo_model *m, struct llmo_errlist *errs)
 {
-	struct llmo_buf path;
-	int rc;
-
-	llmo_buf_init(&path, 4096);
-	rc = llmo_fields_decode(llmo_model_fields, obj, m, &path, errs, 0);
-	llmo_buf_release(&path);
-	return rc;
+	return llmo_fields_decode_doc(llmo_model_fields, obj, m, errs, 0);
 }
 
 void llmo_model_free(struct llmo_model *m)

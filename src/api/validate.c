@@ -284,6 +284,26 @@ static int validate_stream(struct llmo_yaml_stream *s, const char *name,
 	return rc;
 }
 
+/*
+ * One file after the YAML reader (rc, s and err are what it gave): validates
+ * its documents, or counts it invalid and prints why it could not be read.
+ */
+static int validate_read(int rc, struct llmo_yaml_stream *s, const struct llmo_error *err,
+			 const char *name, const struct llmo_validate_opts *opts,
+			 struct llmo_validate_result *res)
+{
+	if (rc == LLMO_ENOMEM)
+		return rc;
+	if (rc) {
+		res->invalid++;
+		fprintf(opts->out, "%s\n", err->msg);
+		return 0;
+	}
+	rc = validate_stream(s, name, opts, res);
+	llmo_yaml_stream_release(s);
+	return rc;
+}
+
 int llmo_validate_text(const char *text, size_t len, const char *name,
 		       const struct llmo_validate_opts *opts, struct llmo_validate_result *res)
 {
@@ -293,16 +313,7 @@ int llmo_validate_text(const char *text, size_t len, const char *name,
 
 	res->files++;
 	rc = llmo_yaml_parse(text, len, name, &s, &err);
-	if (rc == LLMO_ENOMEM)
-		return rc;
-	if (rc) {
-		res->invalid++;
-		fprintf(opts->out, "%s\n", err.msg);
-		return 0;
-	}
-	rc = validate_stream(&s, name, opts, res);
-	llmo_yaml_stream_release(&s);
-	return rc;
+	return validate_read(rc, &s, &err, name, opts, res);
 }
 
 static bool wanted_file(const char *name)
@@ -377,14 +388,5 @@ int llmo_validate_path(const char *path, const struct llmo_validate_opts *opts,
 		return validate_dir(path, opts, res, 0);
 	res->files++;
 	rc = llmo_yaml_load_file(path, &s, &err);
-	if (rc == LLMO_ENOMEM)
-		return rc;
-	if (rc) {
-		res->invalid++;
-		fprintf(opts->out, "%s\n", err.msg);
-		return 0;
-	}
-	rc = validate_stream(&s, path, opts, res);
-	llmo_yaml_stream_release(&s);
-	return rc;
+	return validate_read(rc, &s, &err, path, opts, res);
 }

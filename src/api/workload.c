@@ -285,13 +285,7 @@ const struct llmo_field llmo_workload_fields[] = {
 
 int llmo_workload_decode(const json_t *obj, struct llmo_workload *w, struct llmo_errlist *errs)
 {
-	struct llmo_buf path;
-	int rc;
-
-	llmo_buf_init(&path, 4096);
-	rc = llmo_fields_decode(llmo_workload_fields, obj, w, &path, errs, 0);
-	llmo_buf_release(&path);
-	return rc;
+	return llmo_fields_decode_doc(llmo_workload_fields, obj, w, errs, 0);
 }
 
 void llmo_workload_free(struct llmo_workload *w)

@@ -122,6 +122,17 @@ static void pki_buf_wipe(struct llmo_buf *b)
 	llmo_buf_release(b);
 }
 
+/* Reads path into b (the caller releases it, read or not) and opens *bio on its bytes. */
+static int pki_read_bio(const char *path, struct llmo_buf *b, BIO **bio, struct llmo_error *err)
+{
+	int rc = pki_read(path, b, err);
+
+	if (rc)
+		return rc;
+	*bio = BIO_new_mem_buf(b->data, (int)b->len);
+	return *bio ? 0 : pki_ssl_err(err, LLMO_ENOMEM, "%s: reading", path);
+}
+
 static int pki_load_cert(const char *path, X509 **out, struct llmo_error *err)
 {
 	struct llmo_buf b;
@@ -129,14 +140,9 @@ static int pki_load_cert(const char *path, X509 **out, struct llmo_error *err)
 	int rc;
 
 	*out = NULL;
-	rc = pki_read(path, &b, err);
+	rc = pki_read_bio(path, &b, &bio, err);
 	if (rc)
 		goto out;
-	bio = BIO_new_mem_buf(b.data, (int)b.len);
-	if (!bio) {
-		rc = pki_ssl_err(err, LLMO_ENOMEM, "%s: reading", path);
-		goto out;
-	}
 	*out = PEM_read_bio_X509(bio, NULL, pki_no_password, NULL);
 	if (!*out)
 		rc = pki_ssl_err(err, LLMO_EPARSE, "%s: not a PEM certificate", path);
@@ -156,16 +162,10 @@ static int pki_load_key(const char *path, EVP_PKEY **out, struct llmo_error *err
 	*out = NULL;
 	llmo_buf_init(&b, LLMO_PKI_FILE_MAX);
 	rc = pki_check_private(path, err);
+	if (!rc)
+		rc = pki_read_bio(path, &b, &bio, err);
 	if (rc)
 		goto out;
-	rc = pki_read(path, &b, err);
-	if (rc)
-		goto out;
-	bio = BIO_new_mem_buf(b.data, (int)b.len);
-	if (!bio) {
-		rc = pki_ssl_err(err, LLMO_ENOMEM, "%s: reading", path);
-		goto out;
-	}
 	*out = PEM_read_bio_PrivateKey(bio, NULL, pki_no_password, NULL);
 	if (!*out)
 		rc = pki_ssl_err(err, LLMO_EPARSE,

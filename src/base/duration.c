@@ -31,11 +31,6 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
 static const struct dur_unit *find_unit(const char *u, size_t len)
 {
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(dur_units); i++) {
@@ -65,7 +60,7 @@ int llmo_duration_parse(const char *s, int64_t *ns, struct llmo_error *err)
 	const struct dur_unit *unit;
 	const char *p, *fp, *up;
 	uint64_t total = 0, v;
-	size_t len, nfrac;
+	size_t nfrac;
 	bool neg = false, pre, big;
 	int rc = 0;
 
@@ -73,23 +68,9 @@ int llmo_duration_parse(const char *s, int64_t *ns, struct llmo_error *err)
 		rc = llmo_error_set(err, LLMO_EINVAL, "duration: NULL argument");
 		goto out;
 	}
-	len = strnlen(s, LLMO_DURATION_MAX_LEN + 1);
-	llmo_str_quote(q, s, len, LLMO_DURATION_MAX_LEN);
-	if (len == 0) {
-		rc = llmo_error_set(err, LLMO_EPARSE, "%s: empty duration", q);
+	rc = llmo_str_check_short(s, LLMO_DURATION_MAX_LEN, "duration", q, err);
+	if (rc)
 		goto out;
-	}
-	if (len > LLMO_DURATION_MAX_LEN) {
-		rc = llmo_error_set(err, LLMO_ETOOBIG, "%s: duration longer than %d characters",
-				    q, LLMO_DURATION_MAX_LEN);
-		goto out;
-	}
-	for (p = s; *p; p++) {
-		if (is_space(*p)) {
-			rc = llmo_error_set(err, LLMO_EPARSE, "%s: whitespace is not allowed", q);
-			goto out;
-		}
-	}
 
 	p = s;
 	if (*p == '+' || *p == '-') {

@@ -76,39 +76,19 @@ int llmo_file_read(const char *path, size_t max, struct llmo_buf *out, struct ll
 	for (;;) {
 		size_t room = limit - total;
 		size_t space = out->cap ? out->cap - out->len - 1 : 0;
+		/*
+		 * Full buffer or at the limit: read one byte before growing, so that
+		 * a file that exactly fits costs no extra allocation and one byte
+		 * more than the limit is caught.
+		 */
+		bool probing = room == 0 || space == 0;
 		char probe;
 
-		if (room == 0 || space == 0) {
-			/*
-			 * Full buffer or at the limit: read one byte before growing, so
-			 * that a file that exactly fits costs no extra allocation and one
-			 * byte more than the limit is caught.
-			 */
+		if (probing)
 			n = read(fd, &probe, 1);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				rc = file_errno(err, errno, path, "read");
-				goto out;
-			}
-			if (n == 0)
-				break;
-			if (room == 0) {
-				rc = llmo_error_set(err, LLMO_ETOOBIG,
-						    "%s: file is over %zu bytes, limit is %zu", path,
-						    limit, limit);
-				goto out;
-			}
-			rc = llmo_buf_append(out, &probe, 1);
-			if (rc) {
-				rc = llmo_error_set(err, rc, "%s: %s", path, llmo_strerror(rc));
-				goto out;
-			}
-			total++;
-			continue;
-		}
-		n = read(fd, out->data + out->len,
-			 LLMO_MIN(LLMO_MIN(space, room), (size_t)FILE_READ_CHUNK));
+		else
+			n = read(fd, out->data + out->len,
+				 LLMO_MIN(LLMO_MIN(space, room), (size_t)FILE_READ_CHUNK));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -117,9 +97,23 @@ int llmo_file_read(const char *path, size_t max, struct llmo_buf *out, struct ll
 		}
 		if (n == 0)
 			break;
-		out->len += (size_t)n;
-		out->data[out->len] = '\0';
-		total += (size_t)n;
+		if (!probing) {
+			out->len += (size_t)n;
+			out->data[out->len] = '\0';
+			total += (size_t)n;
+			continue;
+		}
+		if (room == 0) {
+			rc = llmo_error_set(err, LLMO_ETOOBIG, "%s: file is over %zu bytes, limit is %zu",
+					    path, limit, limit);
+			goto out;
+		}
+		rc = llmo_buf_append(out, &probe, 1);
+		if (rc) {
+			rc = llmo_error_set(err, rc, "%s: %s", path, llmo_strerror(rc));
+			goto out;
+		}
+		total++;
 	}
 out:
 	if (fd >= 0)

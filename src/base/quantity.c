@@ -54,11 +54,6 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
 /* "[+-]?[0-9]+" to the end of p, into *exp10 (saturated at +-QTY_EXP_CAP). */
 static bool parse_exponent(const char *p, int *exp10)
 {
@@ -158,7 +153,7 @@ int llmo_quantity_parse(const char *s, int64_t *milli, struct llmo_error *err)
 	const char *p, *ip, *fp = "";
 	struct qty_num num;
 	uint8_t big[LLMO_QUANTITY_MAX_LEN];
-	size_t len, nint, nfrac = 0;
+	size_t nint, nfrac = 0;
 	int exp10 = 0, mul1024 = 0, rc = 0, n = 0;
 	bool neg = false;
 	int64_t v;
@@ -167,23 +162,9 @@ int llmo_quantity_parse(const char *s, int64_t *milli, struct llmo_error *err)
 		rc = llmo_error_set(err, LLMO_EINVAL, "quantity: NULL argument");
 		goto out;
 	}
-	len = strnlen(s, LLMO_QUANTITY_MAX_LEN + 1);
-	llmo_str_quote(q, s, len, LLMO_QUANTITY_MAX_LEN);
-	if (len == 0) {
-		rc = llmo_error_set(err, LLMO_EPARSE, "%s: empty quantity", q);
+	rc = llmo_str_check_short(s, LLMO_QUANTITY_MAX_LEN, "quantity", q, err);
+	if (rc)
 		goto out;
-	}
-	if (len > LLMO_QUANTITY_MAX_LEN) {
-		rc = llmo_error_set(err, LLMO_ETOOBIG, "%s: quantity longer than %d characters",
-				    q, LLMO_QUANTITY_MAX_LEN);
-		goto out;
-	}
-	for (p = s; *p; p++) {
-		if (is_space(*p)) {
-			rc = llmo_error_set(err, LLMO_EPARSE, "%s: whitespace is not allowed", q);
-			goto out;
-		}
-	}
 
 	p = s;
 	if (*p == '+' || *p == '-') {

@@ -275,6 +275,25 @@ const char *llmo_str_quote(char *dst, const char *s, size_t len, size_t show)
 	return dst;
 }
 
+int llmo_str_check_short(const char *s, size_t max, const char *what, char *q,
+			 struct llmo_error *err)
+{
+	size_t len = strnlen(s, max + 1);
+
+	llmo_str_quote(q, s, len, max);
+	if (len == 0)
+		return llmo_error_set(err, LLMO_EPARSE, "%s: empty %s", q, what);
+	if (len > max)
+		return llmo_error_set(err, LLMO_ETOOBIG, "%s: %s longer than %zu characters", q,
+				      what, max);
+	for (const char *p = s; *p; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\v' || *p == '\f' ||
+		    *p == '\r')
+			return llmo_error_set(err, LLMO_EPARSE, "%s: whitespace is not allowed", q);
+	}
+	return 0;
+}
+
 int llmo_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')

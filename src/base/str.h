@@ -90,6 +90,15 @@ int llmo_str_split(const char *s, char sep, struct llmo_strv *out);
 const char *llmo_str_quote(char *dst, const char *s, size_t len, size_t show);
 
 /*
+ * The first checks of a parser of short unit-suffixed values (quantities,
+ * durations): s holds 1 to max characters and no whitespace. q (LLMO_STR_QUOTE_SIZE(max) bytes) gets s quoted for messages,
+ * whatever the outcome; what names the kind of value in them ("duration").
+ * 0, or LLMO_EPARSE or LLMO_ETOOBIG with err set.
+ */
+int llmo_str_check_short(const char *s, size_t max, const char *what, char *q,
+			 struct llmo_error *err);
+
+/*
  * Length of the valid UTF-8 sequence at s (n >= 1 bytes left): 1 for ASCII,
  * 2 to 4, or 0 when the bytes are not UTF-8 (overlong forms, surrogates and
  * code points past U+10FFFF included).

@@ -23,3 +23,15 @@ int llmo_vec_reserve_(void **items, size_t *cap, size_t need, size_t size)
 	*cap = n;
 	return 0;
 }
+
+int llmo_vec_append_(void **items, size_t *len, size_t *cap, const void *src, size_t n,
+		     size_t size)
+{
+	if (n > SIZE_MAX - *len || llmo_vec_reserve_(items, cap, *len + n, size))
+		return LLMO_ENOMEM;
+	if (n) {
+		memcpy((char *)*items + *len * size, src, n * size);
+		*len += n;
+	}
+	return 0;
+}

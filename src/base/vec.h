@@ -35,6 +35,16 @@ int llmo_vec_reserve_(void **items, size_t *cap, size_t need, size_t size);
 #define llmo_vec_reserve(v, n) \
 	llmo_vec_reserve_((void **)&(v)->items, &(v)->cap, (n), sizeof(*(v)->items))
 
+/*
+ * Appends a copy of the n elements at src (of v's element type: the bytes are
+ * copied, what they point to is then shared). 0, or LLMO_ENOMEM with v unchanged.
+ */
+int llmo_vec_append_(void **items, size_t *len, size_t *cap, const void *src, size_t n,
+		     size_t size);
+#define llmo_vec_append(v, src, n)                                                     \
+	llmo_vec_append_((void **)&(v)->items, &(v)->len, &(v)->cap, (src), (n),       \
+			 sizeof(*(v)->items))
+
 #define llmo_vec_release(v)          \
 	do {                         \
 		free((v)->items);    \

@@ -38,6 +38,26 @@ struct event_base;
 int cmd_run_until_signal(struct event_base *base, const char *component,
 			 void (*ready)(void *arg), void *arg);
 
+/* Where a server listens, for cmd_announce_listening. */
+struct cmd_listening {
+	const char *what; /* "llmo gateway" */
+	bool tls;
+	const char *host; /* an IPv6 address without brackets */
+	int port;
+};
+/*
+ * Prints "WHAT listening on SCHEME://HOST:PORT" to stdout and flushes it:
+ * tests and scripts wait for this line to learn the port. An IPv6 host is
+ * put in brackets, as a URL wants it. arg is a struct cmd_listening; the
+ * signature is that of cmd_run_until_signal's ready.
+ */
+void cmd_announce_listening(void *arg);
+/*
+ * Raises the soft limit of open descriptors to the hard one, for servers that
+ * hold many connections (and files) at once; failing leaves the limit as it was.
+ */
+void cmd_raise_nofile(void);
+
 struct llmo_config;
 /*
  * Loads the configuration file at path (NULL: the defaults) into *out

@@ -6,7 +6,6 @@
 
 #include <event2/event.h>
 #include <signal.h>
-#include <sys/resource.h>
 
 #include "base/log.h"
 #include "base/quantity.h"
@@ -121,42 +120,12 @@ static int parse_int(const char *flag, const char *v, int64_t lo, int64_t hi, in
 	return 0;
 }
 
-struct announce {
-	const char *host;
-	struct llmo_gateway *gw;
-};
-
-static void announce(void *arg)
-{
-	const struct announce *a = arg;
-	const char *scheme = llmo_gateway_tls(a->gw) ? "https" : "http";
-
-	if (strchr(a->host, ':'))
-		printf("llmo gateway listening on %s://[%s]:%d\n", scheme, a->host,
-		       llmo_gateway_port(a->gw));
-	else
-		printf("llmo gateway listening on %s://%s:%d\n", scheme, a->host,
-		       llmo_gateway_port(a->gw));
-	fflush(stdout);
-}
-
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct llmo_error err = {0};
 
 	llmo_log(LLMO_LOG_INFO, SUB, "SIGHUP: reloading the backends and keys files", NULL);
 	llmo_gateway_reload(arg, &err);
-}
-
-/* Many connections need many descriptors: take the hard limit. */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 int cmd_gateway(int argc, char **argv)
@@ -281,7 +250,8 @@ int cmd_gateway(int argc, char **argv)
 	opts.host = host;
 
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	/* many connections need many descriptors */
+	cmd_raise_nofile();
 	if (!opts.backends_file) {
 		struct llmo_kube_config kc;
 
@@ -311,11 +281,11 @@ int cmd_gateway(int argc, char **argv)
 		fprintf(stderr, "llmo %s: cannot watch SIGHUP\n", SUB);
 		goto out;
 	}
-	{
-		struct announce a = {.host = host, .gw = gw};
-
-		status = cmd_run_until_signal(base, SUB, announce, &a);
-	}
+	status = cmd_run_until_signal(base, SUB, cmd_announce_listening,
+				      &(struct cmd_listening){.what = "llmo gateway",
+							      .tls = llmo_gateway_tls(gw),
+							      .host = host,
+							      .port = llmo_gateway_port(gw)});
 out:
 	if (hup)
 		event_free(hup);

@@ -141,26 +141,6 @@ static const struct flag *find_flag(const char *a, size_t n)
 	return NULL;
 }
 
-struct announce {
-	const char *host;
-	struct llmo_sim *sim;
-};
-
-static void announce(void *arg)
-{
-	const struct announce *a = arg;
-
-	const char *scheme = llmo_sim_tls(a->sim) ? "https" : "http";
-
-	if (strchr(a->host, ':'))
-		printf("inference-sim listening on %s://[%s]:%d\n", scheme, a->host,
-		       llmo_sim_port(a->sim));
-	else
-		printf("inference-sim listening on %s://%s:%d\n", scheme, a->host,
-		       llmo_sim_port(a->sim));
-	fflush(stdout);
-}
-
 int cmd_inference_sim(int argc, char **argv)
 {
 	const char *models[LLMO_SIM_MODELS_MAX];
@@ -262,11 +242,11 @@ int cmd_inference_sim(int argc, char **argv)
 		fprintf(stderr, "llmo %s: %s\n", SUB, err.msg);
 		goto out;
 	}
-	{
-		struct announce a = {.host = opts.host, .sim = sim};
-
-		status = cmd_run_until_signal(base, SUB, announce, &a);
-	}
+	status = cmd_run_until_signal(base, SUB, cmd_announce_listening,
+				      &(struct cmd_listening){.what = "inference-sim",
+							      .tls = llmo_sim_tls(sim),
+							      .host = opts.host,
+							      .port = llmo_sim_port(sim)});
 out:
 	llmo_sim_free(sim);
 	event_base_free(base);

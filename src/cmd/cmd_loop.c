@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 struct stop {
 	struct event_base *base;
@@ -46,6 +47,26 @@ int cmd_run_until_signal(struct event_base *base, const char *component,
 	if (sigterm)
 		event_free(sigterm);
 	return rc;
+}
+
+void cmd_announce_listening(void *arg)
+{
+	const struct cmd_listening *l = arg;
+
+	printf(strchr(l->host, ':') ? "%s listening on %s://[%s]:%d\n"
+				    : "%s listening on %s://%s:%d\n",
+	       l->what, l->tls ? "https" : "http", l->host, l->port);
+	fflush(stdout);
+}
+
+void cmd_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 int cmd_load_config(const char *path, struct llmo_config *out)

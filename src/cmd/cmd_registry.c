@@ -5,7 +5,6 @@
 #include "base/common.h"
 
 #include <event2/event.h>
-#include <sys/resource.h>
 
 #include "api/config.h"
 #include "base/log.h"
@@ -48,38 +47,6 @@ static const char usage[] =
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
 	"  --log-json                log JSON lines instead of text\n";
 
-struct announce {
-	const char *host;
-	struct llmo_registry *reg;
-};
-
-static void announce(void *arg)
-{
-	const struct announce *a = arg;
-	const char *scheme = llmo_registry_tls(a->reg) ? "https" : "http";
-
-	if (strchr(a->host, ':'))
-		printf("llmo registry listening on %s://[%s]:%d\n", scheme, a->host,
-		       llmo_registry_port(a->reg));
-	else
-		printf("llmo registry listening on %s://%s:%d\n", scheme, a->host,
-		       llmo_registry_port(a->reg));
-	fflush(stdout);
-}
-
-/*
- * Connections (up to 1024) and open upload sessions (up to 1024, a file
- * each) need more descriptors than the usual soft limit: take the hard one.
- */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
 
 void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o)
 {
@@ -195,7 +162,9 @@ int cmd_registry(int argc, char **argv)
 		status = cmd_usage_error(SUB, "--tls-cert and --tls-key go together");
 		goto out;
 	}
-	raise_nofile();
+	/* connections (up to 1024) and open upload sessions (up to 1024, a file each)
+	 * need more descriptors than the usual soft limit */
+	cmd_raise_nofile();
 	base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "llmo registry: cannot create the event loop\n");
@@ -205,8 +174,11 @@ int cmd_registry(int argc, char **argv)
 		fprintf(stderr, "llmo registry: %s\n", err.msg);
 		goto out;
 	}
-	status = cmd_run_until_signal(base, SUB, announce,
-				      &(struct announce){.host = host, .reg = reg});
+	status = cmd_run_until_signal(base, SUB, cmd_announce_listening,
+				      &(struct cmd_listening){.what = "llmo registry",
+							      .tls = llmo_registry_tls(reg),
+							      .host = host,
+							      .port = llmo_registry_port(reg)});
 out:
 	llmo_registry_free(reg);
 	if (base)

@@ -327,11 +327,10 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 			return -1;
 		}
 		gateway_published(s, llmo_gateway_port(p->obj));
-		printf(strchr(s->gateway_host, ':') ? "llmo gateway listening on %s://[%s]:%d\n"
-						    : "llmo gateway listening on %s://%s:%d\n",
-		       llmo_gateway_tls(p->obj) ? "https" : "http", s->gateway_host,
-		       llmo_gateway_port(p->obj));
-		fflush(stdout);
+		cmd_announce_listening(&(struct cmd_listening){.what = "llmo gateway",
+							       .tls = llmo_gateway_tls(p->obj),
+							       .host = s->gateway_host,
+							       .port = llmo_gateway_port(p->obj)});
 		return 0;
 	}
 	case PART_REGISTRY: {

@@ -475,23 +475,33 @@ static int check_hash(struct llmo_sha256 *h, const struct llmo_digest *want, con
 	return 0;
 }
 
-int llmo_reg_client_blob_pull_fd(struct llmo_reg_client *c, const char *repo,
-				 const struct llmo_digest *d, int fd, struct llmo_error *err)
+/* GETs blob d of repo into snk (its hash included), then checks the hash is d. */
+static int blob_fetch(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
+		      struct sink *snk, struct llmo_error *err)
 {
-	struct llmo_sha256 h = {0};
-	struct sink snk = {.fd = fd, .hash = &h};
 	char url[URL_MAX];
 	struct answer a;
 	int rc;
 
 	if ((rc = url_of(c, url, err, "/v2/%s/blobs/sha256:%s", repo, d->hex)))
 		return rc;
+	rc = perform(c, M_GET, url, NULL, NULL, snk, &a, err);
+	if (!rc)
+		rc = check_hash(snk->hash, d, url, err);
+	answer_release(&a);
+	return rc;
+}
+
+int llmo_reg_client_blob_pull_fd(struct llmo_reg_client *c, const char *repo,
+				 const struct llmo_digest *d, int fd, struct llmo_error *err)
+{
+	struct llmo_sha256 h = {0};
+	struct sink snk = {.fd = fd, .hash = &h};
+	int rc;
+
 	if (llmo_sha256_init(&h))
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
-	rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
-	if (!rc)
-		rc = check_hash(&h, d, url, err);
-	answer_release(&a);
+	rc = blob_fetch(c, repo, d, &snk, err);
 	llmo_sha256_release(&h);
 	return rc;
 }
@@ -501,22 +511,14 @@ int llmo_reg_client_blob_resume(struct llmo_reg_client *c, const char *repo,
 				uint64_t offset, void (*progress)(void *ctx, uint64_t now),
 				void *ctx, struct llmo_error *err)
 {
-	char url[URL_MAX], range[48];
+	char range[48];
 	struct sink snk = {.fd = fd, .hash = h, .progress = progress, .progress_ctx = ctx};
-	struct answer a;
-	int rc;
 
-	if ((rc = url_of(c, url, err, "/v2/%s/blobs/sha256:%s", repo, d->hex)))
-		return rc;
 	if (offset > 0) {
 		snprintf(range, sizeof(range), "%" PRIu64 "-", offset);
 		snk.range = range;
 	}
-	rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
-	if (!rc)
-		rc = check_hash(h, d, url, err);
-	answer_release(&a);
-	return rc;
+	return blob_fetch(c, repo, d, &snk, err);
 }
 
 int llmo_reg_client_blob_get(struct llmo_reg_client *c, const char *repo,
@@ -526,21 +528,14 @@ int llmo_reg_client_blob_get(struct llmo_reg_client *c, const char *repo,
 	struct llmo_sha256 h = {0};
 	struct llmo_buf b;
 	struct sink snk = {.buf = &b, .fd = -1, .hash = &h};
-	char url[URL_MAX];
-	struct answer a;
 	int rc;
 
-	if ((rc = url_of(c, url, err, "/v2/%s/blobs/sha256:%s", repo, d->hex)))
-		return rc;
 	if (llmo_sha256_init(&h))
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	llmo_buf_init(&b, max);
-	rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
-	if (!rc)
-		rc = check_hash(&h, d, url, err);
+	rc = blob_fetch(c, repo, d, &snk, err);
 	if (!rc && llmo_buf_append(out, b.data, b.len))
 		rc = llmo_error_set(err, LLMO_ETOOBIG, "blob too large");
-	answer_release(&a);
 	llmo_buf_release(&b);
 	llmo_sha256_release(&h);
 	return rc;

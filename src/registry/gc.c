@@ -40,6 +40,16 @@ static int list_hex(const char *dir, struct llmo_strv *out, struct llmo_error *e
 	return llmo__reg_list_dir(dir, hex_name, GC_REVISIONS_MAX, out, err);
 }
 
+/* The revisions directory of repo into dir (PATH_MAX bytes), and its manifests (hex) into revs. */
+static int list_revisions(struct llmo_reg_store *s, const char *repo, char *dir,
+			  struct llmo_strv *revs, struct llmo_error *err)
+{
+	int rc = gc_path(dir, err, "%s/repositories/%s/_manifests/revisions/sha256",
+			 llmo_reg_store_root(s), repo);
+
+	return rc ? rc : list_hex(dir, revs, err);
+}
+
 static int64_t mtime_ns(const char *path)
 {
 	struct stat st;
@@ -104,9 +114,7 @@ static int mark_repo(struct llmo_reg_store *s, const char *repo, struct llmo_hma
 	char dir[PATH_MAX];
 	int rc;
 
-	if ((rc = gc_path(dir, err, "%s/repositories/%s/_manifests/revisions/sha256",
-			  llmo_reg_store_root(s), repo)) ||
-	    (rc = list_hex(dir, &revs, err)))
+	if ((rc = list_revisions(s, repo, dir, &revs, err)))
 		goto out;
 	for (size_t i = 0; i < revs.len; i++) {
 		struct llmo_oci_manifest m;
@@ -491,9 +499,7 @@ int llmo_reg_prune(struct llmo_reg_store *s, const char *repo,
 
 	if (o->max_versions < 1)
 		return llmo_error_set(err, LLMO_EINVAL, "maxVersions must be at least 1");
-	if ((rc = gc_path(dir, err, "%s/repositories/%s/_manifests/revisions/sha256",
-			  llmo_reg_store_root(s), repo)) ||
-	    (rc = list_hex(dir, &revs, err)))
+	if ((rc = list_revisions(s, repo, dir, &revs, err)))
 		goto out;
 	for (size_t i = 0; i < revs.len; i++) {
 		struct llmo_oci_manifest m;

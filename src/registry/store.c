@@ -919,6 +919,15 @@ static int rec_del(struct llmo_reg_recs *r, const char *path, bool rmdir_parent,
 	return recs_add(r, &x, err);
 }
 
+/* Plans to delete the file at path, which must be there: else LLMO_ENOTFOUND, "missing". */
+static int rec_del_present(struct llmo_reg_recs *r, const char *path, const char *missing,
+			   struct llmo_error *err)
+{
+	if (!file_exists(path))
+		return llmo_error_set(err, LLMO_ENOTFOUND, "%s", missing);
+	return rec_del(r, path, false, err);
+}
+
 int llmo_reg_recs_copy(struct llmo_reg_recs *dst, const struct llmo_reg_recs *src,
 		       struct llmo_error *err)
 {
@@ -1040,11 +1049,7 @@ int llmo_reg_blob_unlink_plan(struct llmo_reg_store *s, const char *repo,
 	char p[PATH_MAX];
 	int rc = link_path(s, repo, d, p, err);
 
-	if (rc)
-		return rc;
-	if (!file_exists(p))
-		return llmo_error_set(err, LLMO_ENOTFOUND, "blob unknown");
-	return rec_del(out, p, false, err);
+	return rc ? rc : rec_del_present(out, p, "blob unknown", err);
 }
 
 int llmo_reg_blob_unlink(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
@@ -1584,11 +1589,7 @@ int llmo_reg_tag_delete_plan(struct llmo_reg_store *s, const char *repo, const c
 	char p[PATH_MAX];
 	int rc = tag_path(s, repo, tag, p, err);
 
-	if (rc)
-		return rc;
-	if (!file_exists(p))
-		return llmo_error_set(err, LLMO_ENOTFOUND, "manifest unknown");
-	return rec_del(out, p, false, err);
+	return rc ? rc : rec_del_present(out, p, "manifest unknown", err);
 }
 
 int llmo_reg_tag_delete(struct llmo_reg_store *s, const char *repo, const char *tag,

@@ -10,7 +10,7 @@
  * is due; req_finish() takes it out of the queue and the counters, records
  * the metrics, frees it and admits the next, and the caller then answers.
  * A client that goes away is noticed by a read watch on its socket
- * (on_client_readable) or a failed write; either ends in the connection's
+ * (base/http_watch.h) or a failed write; either ends in the connection's
  * close callback (on_close), which finishes the request the same way.
  */
 #include "base/common.h"
@@ -35,6 +35,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/http_watch.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -295,7 +296,7 @@ struct sim_req {
 	struct evhttp_request *req; /* owned by evhttp; we answer it exactly once */
 	struct sim_model *model;
 	struct event *timer;
-	struct event *watch; /* the client's socket, to notice it going away; may be NULL */
+	struct llmo_http_watch *watch; /* the client's socket, to notice it going away; may be NULL */
 	enum sim_kind kind;
 	enum sim_state state;
 	bool stream, include_usage, ttft_seen;
@@ -786,8 +787,7 @@ static void req_finish(struct sim_req *r, bool completed, int64_t now)
 		   m->name, r->prompt_tokens, r->stream ? r->sent : r->n,
 		   (now - r->arrived_ns) / 1000000);
 	event_free(r->timer);
-	if (r->watch)
-		event_free(r->watch);
+	llmo_http_watch_free(r->watch);
 	free(r->hashes);
 	free(r->blocks);
 	free(r);
@@ -864,43 +864,6 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 	req_finish(r, false, now);
 	if (detached)
 		evhttp_send_reply_end(req);
-}
-
-/*
- * The client's socket became readable while its request is pending. evhttp
- * (2.1) does not read a connection while the request on it waits for its
- * answer, so it would notice a client that went away only when a write
- * fails, which for a non-streaming request is at the very end. A peek tells
- * EOF or a reset (the client is gone: free the connection, which calls
- * on_close) from pipelined bytes (the client is still there: stop watching).
- */
-static void on_client_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct sim_req *r = arg;
-	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-	char c;
-	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-
-	if (n > 0 || !conn)
-		return;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-		event_add(r->watch, NULL);
-		return;
-	}
-	evhttp_connection_free(conn);
-}
-
-static void watch_client(struct sim_req *r)
-{
-	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-
-	if (fd < 0)
-		return;
-	r->watch = event_new(r->sim->base, fd, EV_READ, on_client_readable, r);
-	if (r->watch)
-		event_add(r->watch, NULL);
 }
 
 /* ---- generated text ---- */
@@ -1498,7 +1461,7 @@ static void handle_inference(struct llmo_sim *sim, struct evhttp_request *req, e
 		}
 	}
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close, r);
-	watch_client(r);
+	r->watch = llmo_http_watch_new(sim->base, r->req);
 	r = NULL;
 	admit(sim);
 out:
@@ -1573,6 +1536,26 @@ static void metric_histo(struct llmo_buf *b, const char *name, const char *model
 	llmo_buf_appendf(b, "%s_count{model_name=\"%s\"} %" PRIu64 "\n", name, model, h->count);
 }
 
+/* The counter or gauge at off in struct sim_model (a uint64_t), one line per model. */
+static void metric_models_u64(struct llmo_buf *b, const struct llmo_sim *sim, const char *name,
+			      const char *type, const char *help, size_t off)
+{
+	metric_head(b, name, type, help);
+	for (size_t i = 0; i < sim->nmodels; i++)
+		llmo_buf_appendf(b, "%s{model_name=\"%s\"} %" PRIu64 "\n", name, sim->models[i].name,
+				 *(const uint64_t *)((const char *)&sim->models[i] + off));
+}
+
+/* The histogram at off in struct sim_model, one series per model. */
+static void metric_models_histo(struct llmo_buf *b, const struct llmo_sim *sim, const char *name,
+				const char *help, size_t off)
+{
+	metric_head(b, name, "histogram", help);
+	for (size_t i = 0; i < sim->nmodels; i++)
+		metric_histo(b, name, sim->models[i].name,
+			     (const struct histo *)((const char *)&sim->models[i] + off));
+}
+
 /*
  * Model names are checked at start-up to hold no '"', '\\' or control
  * characters, so they go into label values as they are.
@@ -1592,32 +1575,23 @@ static void handle_metrics(struct llmo_sim *sim, struct evhttp_request *req)
 	if (sim->opts.kv_blocks > 0)
 		usage = LLMO_MIN(1.0, (double)blocks / (double)sim->opts.kv_blocks);
 	llmo_buf_init(&b, METRICS_TEXT_MAX);
-	metric_head(&b, "vllm:num_requests_running", "gauge",
-		    "Number of requests currently running on GPU.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b, "vllm:num_requests_running{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].running);
-	metric_head(&b, "vllm:num_requests_waiting", "gauge",
-		    "Number of requests waiting to be processed.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b, "vllm:num_requests_waiting{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].waiting);
+	metric_models_u64(&b, sim, "vllm:num_requests_running", "gauge",
+			  "Number of requests currently running on GPU.",
+			  offsetof(struct sim_model, running));
+	metric_models_u64(&b, sim, "vllm:num_requests_waiting", "gauge",
+			  "Number of requests waiting to be processed.",
+			  offsetof(struct sim_model, waiting));
 	metric_head(&b, "vllm:gpu_cache_usage_perc", "gauge",
 		    "GPU KV-cache usage. 1 means 100 percent usage.");
 	for (i = 0; i < sim->nmodels; i++)
 		llmo_buf_appendf(&b, "vllm:gpu_cache_usage_perc{model_name=\"%s\"} %.6g\n",
 				 sim->models[i].name, usage);
-	metric_head(&b, "vllm:prompt_tokens_total", "counter",
-		    "Number of prefill tokens processed.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b, "vllm:prompt_tokens_total{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].prompt_tokens);
-	metric_head(&b, "vllm:generation_tokens_total", "counter",
-		    "Number of generation tokens processed.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b,
-				 "vllm:generation_tokens_total{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].generation_tokens);
+	metric_models_u64(&b, sim, "vllm:prompt_tokens_total", "counter",
+			  "Number of prefill tokens processed.",
+			  offsetof(struct sim_model, prompt_tokens));
+	metric_models_u64(&b, sim, "vllm:generation_tokens_total", "counter",
+			  "Number of generation tokens processed.",
+			  offsetof(struct sim_model, generation_tokens));
 	metric_head(&b, "vllm:request_success_total", "counter",
 		    "Count of successfully processed requests.");
 	for (i = 0; i < sim->nmodels; i++)
@@ -1627,18 +1601,11 @@ static void handle_metrics(struct llmo_sim *sim, struct evhttp_request *req)
 					 "model_name=\"%s\"} %" PRIu64 "\n",
 					 finish_names[f], sim->models[i].name,
 					 sim->models[i].success[f]);
-	metric_head(&b, "vllm:prefix_cache_queries_total", "counter",
-		    "Prefix cache queries, in prompt tokens.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b,
-				 "vllm:prefix_cache_queries_total{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].prefix_queries);
-	metric_head(&b, "vllm:prefix_cache_hits_total", "counter",
-		    "Prefix cache hits, in prompt tokens.");
-	for (i = 0; i < sim->nmodels; i++)
-		llmo_buf_appendf(&b,
-				 "vllm:prefix_cache_hits_total{model_name=\"%s\"} %" PRIu64 "\n",
-				 sim->models[i].name, sim->models[i].prefix_hits);
+	metric_models_u64(&b, sim, "vllm:prefix_cache_queries_total", "counter",
+			  "Prefix cache queries, in prompt tokens.",
+			  offsetof(struct sim_model, prefix_queries));
+	metric_models_u64(&b, sim, "vllm:prefix_cache_hits_total", "counter",
+			  "Prefix cache hits, in prompt tokens.", offsetof(struct sim_model, prefix_hits));
 	metric_head(&b, "vllm:gpu_prefix_cache_hit_rate", "gauge",
 		    "GPU prefix cache block hit rate (hits over queries, in tokens, since start).");
 	for (i = 0; i < sim->nmodels; i++)
@@ -1648,16 +1615,12 @@ static void handle_metrics(struct llmo_sim *sim, struct evhttp_request *req)
 					 ? (double)sim->models[i].prefix_hits /
 						   (double)sim->models[i].prefix_queries
 					 : 0.0);
-	metric_head(&b, "vllm:time_to_first_token_seconds", "histogram",
-		    "Histogram of time to first token in seconds.");
-	for (i = 0; i < sim->nmodels; i++)
-		metric_histo(&b, "vllm:time_to_first_token_seconds", sim->models[i].name,
-			     &sim->models[i].ttft);
-	metric_head(&b, "vllm:e2e_request_latency_seconds", "histogram",
-		    "Histogram of end to end request latency in seconds.");
-	for (i = 0; i < sim->nmodels; i++)
-		metric_histo(&b, "vllm:e2e_request_latency_seconds", sim->models[i].name,
-			     &sim->models[i].e2e);
+	metric_models_histo(&b, sim, "vllm:time_to_first_token_seconds",
+			    "Histogram of time to first token in seconds.",
+			    offsetof(struct sim_model, ttft));
+	metric_models_histo(&b, sim, "vllm:e2e_request_latency_seconds",
+			    "Histogram of end to end request latency in seconds.",
+			    offsetof(struct sim_model, e2e));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evbuffer_add(evhttp_request_get_output_buffer(req), b.data, b.len);
@@ -1907,8 +1870,7 @@ static void drop_all(struct sim_req_list *list)
 		if (conn)
 			evhttp_connection_set_closecb(conn, NULL, NULL);
 		event_free(r->timer);
-		if (r->watch)
-			event_free(r->watch);
+		llmo_http_watch_free(r->watch);
 		free(r->hashes);
 		free(r->blocks);
 		free(r);

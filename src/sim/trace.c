@@ -140,14 +140,10 @@ int llmo_sim_trace_parse_nodes(struct llmo_sim_trace *t, const char *text, size_
 
 	rc = llmo_sim_csv_parse(text, len, node_columns, LLMO_ARRAY_LEN(node_columns), node_row, &nr, &pb);
 	rc = llmo_sim_problems_close(&pb, rc, nr.rc);
-	if (!rc && llmo_vec_reserve(&t->nodes, t->nodes.len + nr.rows.len))
-		rc = LLMO_ENOMEM;
-	if (!rc && nr.rows.len) {
-		memcpy(t->nodes.items + t->nodes.len, nr.rows.items,
-		       nr.rows.len * sizeof(nr.rows.items[0]));
-		t->nodes.len += nr.rows.len;
-		nr.rows.len = 0;
-	}
+	if (!rc)
+		rc = llmo_vec_append(&t->nodes, nr.rows.items, nr.rows.len);
+	if (!rc)
+		nr.rows.len = 0; /* what the rows own is t's now */
 	free_nodes(nr.rows.items, nr.rows.len);
 	llmo_vec_release(&nr.rows);
 	llmo_hmap_release(&nr.names, NULL);
@@ -222,14 +218,10 @@ int llmo_sim_trace_parse_pods(struct llmo_sim_trace *t, const char *text, size_t
 
 	rc = llmo_sim_csv_parse(text, len, pod_columns, LLMO_ARRAY_LEN(pod_columns), pod_row, &pr, &pb);
 	rc = llmo_sim_problems_close(&pb, rc, pr.rc);
-	if (!rc && llmo_vec_reserve(&t->pods, t->pods.len + pr.rows.len))
-		rc = LLMO_ENOMEM;
-	if (!rc && pr.rows.len) {
-		memcpy(t->pods.items + t->pods.len, pr.rows.items,
-		       pr.rows.len * sizeof(pr.rows.items[0]));
-		t->pods.len += pr.rows.len;
-		pr.rows.len = 0;
-	}
+	if (!rc)
+		rc = llmo_vec_append(&t->pods, pr.rows.items, pr.rows.len);
+	if (!rc)
+		pr.rows.len = 0; /* what the rows own is t's now */
 	free_pods(pr.rows.items, pr.rows.len);
 	llmo_vec_release(&pr.rows);
 	return rc;

@@ -13,6 +13,7 @@
 
 #include "base/common.h"
 #include "base/duration.h"
+#include "test_parse_case.h"
 
 #define US INT64_C(1000)
 #define MS INT64_C(1000000)
@@ -20,12 +21,6 @@
 #define MIN (60 * SEC)
 #define HOUR (3600 * SEC)
 
-struct parse_case {
-	const char *in;
-	int rc;
-	int64_t ns; /* when rc == 0 */
-	const char *msg; /* substring of the message when rc != 0 */
-};
 
 /* 64 characters: the longest input accepted. */
 #define LEN64 "000000000000000000000000000000000000000000000000000000000000001s"
@@ -109,23 +104,8 @@ static const struct parse_case parse_cases[] = {
 
 static void test_parse_table(void **state)
 {
-	for (size_t i = 0; i < LLMO_ARRAY_LEN(parse_cases); i++) {
-		const struct parse_case *c = &parse_cases[i];
-		struct llmo_error err = {0};
-		int64_t v = INT64_C(0x5a5a5a5a);
-		int rc = llmo_duration_parse(c->in, &v, &err);
-
-		if (rc != c->rc)
-			fail_msg("parse(\"%s\"): rc %s, want %s (%s)", c->in, llmo_errname(rc),
-				 llmo_errname(c->rc), err.msg);
-		if (rc == 0 && v != c->ns)
-			fail_msg("parse(\"%s\") = %" PRId64 ", want %" PRId64, c->in, v, c->ns);
-		if (rc != 0 && v != INT64_C(0x5a5a5a5a))
-			fail_msg("parse(\"%s\") wrote its output on error", c->in);
-		if (rc != 0 && (err.code != c->rc || !strstr(err.msg, c->msg)))
-			fail_msg("parse(\"%s\"): message \"%s\" lacks \"%s\"", c->in, err.msg,
-				 c->msg);
-	}
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(parse_cases); i++)
+		check_parse_case(llmo_duration_parse, &parse_cases[i]);
 }
 
 static void test_parse_long_and_null(void **state)

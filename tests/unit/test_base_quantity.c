@@ -12,6 +12,7 @@
 
 #include "base/common.h"
 #include "base/quantity.h"
+#include "test_parse_case.h"
 
 #define KI INT64_C(1024)
 #define MI (KI * KI)
@@ -19,12 +20,6 @@
 #define TI (GI * KI)
 #define PI (TI * KI)
 
-struct parse_case {
-	const char *in;
-	int rc;
-	int64_t milli; /* when rc == 0 */
-	const char *msg; /* substring of the message when rc != 0 */
-};
 
 /* 64 characters: the longest input accepted. */
 #define LEN64 "000000000000000000000000000000000000000000000000000000000000001k"
@@ -158,20 +153,8 @@ static void test_parse_table(void **state)
 {
 	for (size_t i = 0; i < LLMO_ARRAY_LEN(parse_cases); i++) {
 		const struct parse_case *c = &parse_cases[i];
-		struct llmo_error err = {0};
-		int64_t v = INT64_C(0x5a5a5a5a);
-		int rc = llmo_quantity_parse(c->in, &v, &err);
 
-		if (rc != c->rc)
-			fail_msg("parse(\"%s\"): rc %s, want %s (%s)", c->in, llmo_errname(rc),
-				 llmo_errname(c->rc), err.msg);
-		if (rc == 0 && v != c->milli)
-			fail_msg("parse(\"%s\") = %" PRId64 ", want %" PRId64, c->in, v, c->milli);
-		if (rc != 0 && v != INT64_C(0x5a5a5a5a))
-			fail_msg("parse(\"%s\") wrote its output on error", c->in);
-		if (rc != 0 && (err.code != c->rc || !strstr(err.msg, c->msg)))
-			fail_msg("parse(\"%s\"): message \"%s\" lacks \"%s\"", c->in, err.msg,
-				 c->msg);
+		check_parse_case(llmo_quantity_parse, c);
 		assert_true(llmo_quantity_is_valid(c->in) == (c->rc == 0));
 	}
 }

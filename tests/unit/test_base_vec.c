@@ -95,12 +95,36 @@ static void test_reserve_overflow(void **state)
 	llmo_vec_release(&c);
 }
 
+static void test_append(void **state)
+{
+	LLMO_VEC(struct thing) v = LLMO_VEC_INIT;
+	const struct thing more[] = {{.id = 7, .name = "seven"}, {.id = 8, .weight = 0.5}};
+
+	assert_int_equal(llmo_vec_append(&v, more, 0), 0);
+	assert_int_equal(v.len, 0);
+	assert_non_null(llmo_vec_push(&v));
+	v.items[0].id = 1;
+	assert_int_equal(llmo_vec_append(&v, more, 2), 0);
+	assert_int_equal(v.len, 3);
+	assert_true(v.cap >= 3);
+	assert_int_equal(v.items[0].id, 1);
+	assert_int_equal(v.items[1].id, 7);
+	assert_string_equal(v.items[1].name, "seven");
+	assert_int_equal(v.items[2].id, 8);
+	assert_true(v.items[2].weight == 0.5);
+	/* a count that cannot fit leaves v as it was */
+	assert_int_equal(llmo_vec_append(&v, more, SIZE_MAX), LLMO_ENOMEM);
+	assert_int_equal(v.len, 3);
+	llmo_vec_release(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_push_zeroed_and_grows),
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_reserve_overflow),
+		cmocka_unit_test(test_append),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
