@@ -92,7 +92,18 @@ static size_t walk(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
 	return n - 1 == skip ? n - 2 : n - 1; /* not reached: r < the sum */
 }
 
-/* Power of two choices among the eligible endpoints of m listed in idx (n of them). */
+/* Whether b's KV cache, as its last scrape said, is too full for a new sequence. */
+static bool kv_full(const struct llmo_gw_backend *b)
+{
+	return b->kv_usage >= LLMO_GW_KV_FULL;
+}
+
+/*
+ * Power of two choices among the eligible endpoints of m listed in idx (n
+ * of them): of two drawn by weight, the one whose KV cache is not full, then
+ * the less loaded for its weight, then the one with more KV cache free
+ * (without scraping every usage reads 0 and load alone decides).
+ */
 static int p2c(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
 	       struct llmo_rng *rng)
 {
@@ -110,10 +121,14 @@ static int p2c(const struct llmo_gw_model *m, const uint16_t *idx, size_t n,
 	ea = &m->eps.items[idx[a]];
 	b = walk(m, idx, n, llmo_rng_below(rng, total - ea->weight), a);
 	eb = &m->eps.items[idx[b]];
+	if (kv_full(ea->backend) != kv_full(eb->backend))
+		return kv_full(ea->backend) ? idx[b] : idx[a];
 	/* load_a / w_a <= load_b / w_b, cross-multiplied */
 	la = load(ea->backend) * eb->weight;
 	lb = load(eb->backend) * ea->weight;
-	return lb < la ? idx[b] : idx[a];
+	if (la != lb)
+		return lb < la ? idx[b] : idx[a];
+	return eb->backend->kv_usage < ea->backend->kv_usage ? idx[b] : idx[a];
 }
 
 int llmo_gw_pick(const struct llmo_gw_model *m, struct llmo_gw_backend *const *exclude,

@@ -39,6 +39,13 @@ struct llmo_gw_balance_opts {
 /* Default of prefix_busy. */
 #define LLMO_GW_PREFIX_BUSY_DEFAULT 8
 
+/*
+ * A replica whose KV cache is at least this full (vllm:gpu_cache_usage_perc,
+ * scraped) is avoided by power of two choices while the other choice is not:
+ * a new sequence there waits for blocks or preempts a running one.
+ */
+#define LLMO_GW_KV_FULL 0.9
+
 
 /*
  * The endpoint of m for a new request, as an index into m->eps, or -1 when

@@ -1,8 +1,8 @@
 /*
  * The gateway's balancer (gateway/balance.h): power-of-two-choices
  * statistics over many picks, each expected share worked out by hand and
- * checked within 2 points; what is never picked; and the circuit breaker's
- * states.
+ * checked within 2 points (load, weight, KV cache usage); what is never
+ * picked; and the circuit breaker's states.
  */
 #include "base/common.h"
 
@@ -138,6 +138,48 @@ static void test_load_against_weight(void **state)
 	teardown(&f);
 }
 
+static void test_kv_cache(void **state)
+{
+	struct fixture f;
+	double s[3];
+
+	/*
+	 * Equal loads: the fuller KV cache loses every pair it is in, so usages
+	 * 0.2, 0.5, 0.8 get 2/3, 1/3 and nothing.
+	 */
+	setup(&f, 3, NULL);
+	be(&f, 0)->kv_usage = 0.2;
+	be(&f, 1)->kv_usage = 0.5;
+	be(&f, 2)->kv_usage = 0.8;
+	shares(&f, &opts, s);
+	near(s[0], 2.0 / 3, "most KV cache free");
+	near(s[1], 1.0 / 3, "middle");
+	assert_true(s[2] == 0);
+	teardown(&f);
+	/*
+	 * A full cache (>= LLMO_GW_KV_FULL) loses to one that is not, whatever
+	 * the loads: 0 in flight at 0.95 against 6 at 0.1; among full ones and
+	 * among the rest the load decides first.
+	 */
+	setup(&f, 3, NULL);
+	be(&f, 0)->kv_usage = 0.95;
+	be(&f, 1)->kv_usage = 0.1;
+	be(&f, 1)->inflight = 6;
+	be(&f, 2)->kv_usage = LLMO_GW_KV_FULL;
+	be(&f, 2)->inflight = 1;
+	shares(&f, &opts, s);
+	near(s[0], 1.0 / 3, "full, idle: wins only against the full and busier one");
+	near(s[1], 2.0 / 3, "not full, busy");
+	assert_true(s[2] == 0);
+	teardown(&f);
+	/* without scraping every usage is 0: the load alone, as before */
+	setup(&f, 2, NULL);
+	be(&f, 0)->inflight = 1;
+	shares(&f, &opts, s);
+	assert_true(s[1] == 1);
+	teardown(&f);
+}
+
 static void test_never_picked(void **state)
 {
 	struct llmo_gw_balance_opts capped = opts;
@@ -238,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_weights),
 		cmocka_unit_test(test_least_loaded_of_two),
 		cmocka_unit_test(test_load_against_weight),
+		cmocka_unit_test(test_kv_cache),
 		cmocka_unit_test(test_never_picked),
 		cmocka_unit_test(test_breaker),
 		cmocka_unit_test(test_rng),
