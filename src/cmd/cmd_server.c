@@ -362,9 +362,10 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.ntokens = kc->token ? 1 : 0;
 		if (llmo_registry_new(p->base, &o, (struct llmo_registry **)&p->obj, err))
 			return -1;
-		printf("llmo registry listening on %s://%s:%d\n", s->plain_http ? "http" : "https",
-		       s->registry_host, llmo_registry_port(p->obj));
-		fflush(stdout);
+		cmd_announce_listening(&(struct cmd_listening){.what = "llmo registry",
+							       .tls = !s->plain_http,
+							       .host = s->registry_host,
+							       .port = llmo_registry_port(p->obj)});
 		return 0;
 	}
 	default:
