@@ -74,6 +74,8 @@ static const char server_usage[] =
 	"  --gateway-hold-max N        requests held per model while it has no ready\n"
 	"                     replica (default 100; 0: 503 at once)\n"
 	"  --gateway-hold-timeout D    how long one is held before a 503 (default 1m)\n"
+	"  --gateway-scrape-interval D how often the gateway reads each replica's\n"
+	"                     /metrics for balancing (default 1s; 0: never)\n"
 	"  --registry-listen ADDR:PORT the OCI model registry (default 127.0.0.1:5000,\n"
 	"                     with the API's certificate; admin token of the kubeconfig)\n"
 	"  --disable LIST     components not to run, comma-separated: controller,\n"
@@ -125,6 +127,7 @@ struct server {
 	const char *gateway_keys_file;	 /* the tenants' keys file; NULL: none */
 	int gateway_hold_max;		 /* -1: the gateway's default */
 	int64_t gateway_hold_timeout_ms; /* 0: the gateway's default */
+	int64_t gateway_scrape_ms;	 /* how often replicas' /metrics are read; 0: never */
 	int gateway_port, registry_port;
 	char metrics_host[256]; /* the controller's /metrics; "" not served */
 	const char *prometheus;	/* the controller's source instead of the gateway; NULL none */
@@ -321,6 +324,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 			o.hold_max = s->gateway_hold_max;
 		if (s->gateway_hold_timeout_ms > 0)
 			o.hold_timeout_ms = s->gateway_hold_timeout_ms;
+		o.scrape_interval_ms = s->gateway_scrape_ms;
 		if (llmo_gateway_new(p->base, &o, (struct llmo_gateway **)&p->obj, err) ||
 		    llmo_gateway_start(p->obj, err)) {
 			gateway_published(s, -1);
@@ -684,6 +688,7 @@ int cmd_server(int argc, char **argv)
 			   .registry_host = "127.0.0.1",
 			   .registry_port = LLMO_REGISTRY_PORT,
 			   .gateway_hold_max = -1,
+			   .gateway_scrape_ms = LLMO_GATEWAY_SCRAPE_MS,
 			   .gw_lock = PTHREAD_MUTEX_INITIALIZER,
 			   .gw_cond = PTHREAD_COND_INITIALIZER};
 	char gw_host[256] = "127.0.0.1", reg_host[256] = "127.0.0.1";
@@ -758,6 +763,10 @@ int cmd_server(int argc, char **argv)
 				return 2;
 			if (s.gateway_hold_timeout_ms <= 0)
 				return cmd_usage_error("server", "%s must be positive", a);
+			i++;
+		} else if (strcmp(a, "--gateway-scrape-interval") == 0) {
+			if (cmd_parse_ms("server", a, v, &s.gateway_scrape_ms))
+				return 2;
 			i++;
 		} else if (strcmp(a, "--gateway-keys-secret") == 0) {
 			const char *slash = strchr(v, '/');

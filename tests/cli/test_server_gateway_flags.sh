@@ -2,7 +2,8 @@
 # `llmo server`'s gateway key flags refused before anything starts: the keys
 # file and the keys Secret together (status 2, the message names both), the
 # file flag without a value (status 2), and a keys file that is missing or
-# malformed (status 1, the message names the file, and the line and field).
+# malformed (status 1, the message names the file, and the line and field);
+# a scrape interval that is no duration or negative (status 2).
 . "$(dirname "$0")/lib.sh"
 
 # expect STATUS PATTERN ARGS...: llmo server ARGS exits STATUS with PATTERN on stderr
@@ -28,6 +29,8 @@ expect 1 "--gateway-keys-file: .*$tmp/none.yaml" --gateway-keys-file "$tmp/none.
 printf 'tenants:\n  - name: acme\n    keys: [short]\n' >"$tmp/bad.yaml"
 expect 1 "bad.yaml:3: tenants\[0\].keys\[0\]: expected a key of 8 to 256" \
 	--gateway-keys-file "$tmp/bad.yaml"
+expect 2 '--gateway-scrape-interval: "soon": expected a number' --gateway-scrape-interval soon
+expect 2 "--gateway-scrape-interval: must not be negative" --gateway-scrape-interval -1s
 # nothing was started: no state was written
 [ ! -e "$tmp/data" ] && ok || bad "a refused start left $tmp/data behind"
 

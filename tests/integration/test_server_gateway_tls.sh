@@ -53,6 +53,11 @@ check "plain HTTP on the gateway's port: a plain 400 saying HTTPS" bash -c "
 	[ \$(cat $D/plain.code) = 400 ] && grep -q HTTPS $D/plain.body"
 check_fails "a client that does not trust the certificate" curl -sf --max-time 10 "$GW/v1/models"
 
+# ---- the gateway reads the replica's /metrics (--gateway-scrape-interval, 1s by default) ----
+gw_scrapes() { ${T[*]} -f "$GW/metrics" | sed -n 's/^llmo_gateway_backend_scrapes_total{result="ok"} //p'; }
+gw_scraped() { [ "$(gw_scrapes)" -gt 0 ] 2>/dev/null; }
+check "the embedded gateway scrapes the replica's metrics" wait_for 30 gw_scraped
+
 # ---- the controller reads the gateway's metrics through TLS ----
 scrapes() { # scrapes ok|error: the controller's count of its reads of the gateway's /metrics
 	curl -sf "http://127.0.0.1:$CM/metrics" |
