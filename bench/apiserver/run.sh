@@ -31,14 +31,8 @@ if [ $((N % ROUNDS)) -ne 0 ]; then echo "bench: N must be a multiple of ROUNDS" 
 
 # ---- what it needs: the build packages, curl, etcd -------------------------
 scripts/setup.sh
-if ! command -v etcd >/dev/null 2>&1; then
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-	echo "bench: installing etcd-server"
-	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get update -qq
-	$SUDO apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
-fi
+. bench/lib.sh
+need etcd etcd-server
 
 # ---- build (optimised, no sanitizers, no tests) ----------------------------
 cmake -S . -B "$BUILDDIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMO_SANITIZE=OFF \

@@ -16,14 +16,8 @@ CONNS=${CONNS:-16}
 DURATION=${DURATION:-8}
 TOP=${TOP:-12}
 command -v wrk >/dev/null || { echo "instructions: needs wrk (bench/gateway/run.sh installs it)"; exit 1; }
-if ! command -v valgrind >/dev/null 2>&1; then
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-	echo "instructions: installing valgrind"
-	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get update -qq
-	$SUDO apt-get install -y -qq --no-install-recommends valgrind >/dev/null
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+need "valgrind callgrind_annotate" valgrind
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work_dir
 post_lua "$WORK/post.lua"

@@ -56,14 +56,8 @@ fi
 
 # ---- what it needs: the build packages, wrk, nginx ------------------------------
 scripts/setup.sh
-if ! command -v wrk >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; then
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-	echo "bench: installing wrk and nginx-light"
-	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get update -qq
-	$SUDO apt-get install -y -qq --no-install-recommends wrk nginx-light >/dev/null
-fi
+. bench/lib.sh
+need "wrk nginx" wrk nginx-light
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # ---- build (optimised, no sanitizers, no tests), unless LLMO names a binary -------

@@ -34,14 +34,8 @@ if [ "$NOVERIFY" = 1 ]; then SIDES+=(llmo-nv); fi
 
 # ---- what it needs ------------------------------------------------------------
 scripts/setup.sh --tests
-if ! command -v docker-registry >/dev/null 2>&1; then
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-	echo "bench: installing docker-registry"
-	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get update -qq
-	$SUDO apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
-fi
+. bench/lib.sh
+need docker-registry docker-registry
 
 # ---- build (optimised, no sanitizers) -------------------------------------------
 cmake -S . -B "$BUILDDIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
