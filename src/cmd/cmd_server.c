@@ -367,7 +367,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		if (llmo_registry_new(p->base, &o, (struct llmo_registry **)&p->obj, err))
 			return -1;
 		cmd_announce_listening(&(struct cmd_listening){.what = "llmo registry",
-							       .tls = !s->plain_http,
+							       .tls = llmo_registry_tls(p->obj),
 							       .host = s->registry_host,
 							       .port = llmo_registry_port(p->obj)});
 		return 0;
