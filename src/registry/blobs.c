@@ -75,10 +75,11 @@ static void blob_get(struct llmo__reg_req *req)
 		close(fd);
 		/*
 		 * A client that asks with HEAD is about to push a manifest using
-		 * the blob: llmo_reg_blob_stat touches the link, which keeps it
-		 * (and so the blob) from a pruning under way or to come (gc.h).
+		 * the blob: touching the link keeps it (and so the blob) from a
+		 * pruning under way or to come (gc.h). The blob itself was just
+		 * opened: no second look at it.
 		 */
-		llmo_reg_blob_stat(r->store, rt->name, &rt->digest, NULL);
+		llmo_reg_link_touch(r->store, rt->name, &rt->digest);
 		llmo__reg_respond_head(req, 200, OCTET, size);
 		return;
 	}

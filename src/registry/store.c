@@ -533,6 +533,18 @@ struct llmo_reg_s3 *llmo_reg_store_s3(const struct llmo_reg_store *s)
 	return s->s3;
 }
 
+int llmo_reg_link_touch(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d)
+{
+	char p[PATH_MAX];
+
+	if (link_path(s, repo, d, p, NULL) || !file_exists(p))
+		return LLMO_ENOTFOUND;
+	/* a client that asks is about to refer to the blob: garbage collection
+	 * (gc.h) keeps links touched after the manifest being removed */
+	utimensat(AT_FDCWD, p, NULL, 0);
+	return 0;
+}
+
 int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 		       uint64_t *size)
 {
@@ -541,12 +553,8 @@ int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct 
 	char p[PATH_MAX];
 	struct stat st;
 
-	if (repo && (link_path(s, repo, d, p, NULL) || !file_exists(p)))
+	if (repo && llmo_reg_link_touch(s, repo, d))
 		return LLMO_ENOTFOUND;
-	/* a client that asks is about to refer to the blob: garbage collection
-	 * (gc.h) keeps links touched after the manifest being removed */
-	if (repo)
-		utimensat(AT_FDCWD, p, NULL, 0);
 	if (blob_path(s, d, p, NULL))
 		return LLMO_ENOTFOUND;
 	if ((stat(p, &st) < 0 || !S_ISREG(st.st_mode)) && s->s3 &&

@@ -125,7 +125,7 @@ int llmo_reg_store_unlink(struct llmo_reg_store *s, const char *path, struct llm
  * Removes the link file path (gc.c's pruning; links are empty) unless it was
  * modified after not_after_ns, which is checked before its S3 object is
  * deleted and again after: a client that asked for the blob meanwhile
- * (llmo_reg_blob_stat touches the link), while the S3 delete ran on a
+ * (llmo_reg_link_touch touches the link), while the S3 delete ran on a
  * worker, keeps the link, its object put back. 0 when removed, 1 when
  * kept, or an error (the file stays).
  */
@@ -148,6 +148,12 @@ int llmo_reg_path_fmt(char *out, struct llmo_error *err, const char *fmt, ...) L
  */
 int llmo_reg_blob_stat(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d,
 		       uint64_t *size);
+/*
+ * Sets the mtime of blob d's link in repo to now (what llmo_reg_blob_stat
+ * does with a repo), for a reader that has the blob already: 0, or
+ * LLMO_ENOTFOUND when repo has no link to d.
+ */
+int llmo_reg_link_touch(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *d);
 
 /* The S3 client of an s3 store (NULL for local storage). */
 struct llmo_reg_s3 *llmo_reg_store_s3(const struct llmo_reg_store *s);
