@@ -11,6 +11,7 @@
 #include "agent/logserver.h"
 #include "agent/node.h"
 #include "agent/nodeusage.h"
+#include "agent/podfetch.h"
 #include "agent/prefetch.h"
 #include "agent/runtime.h"
 #include "api/usage.h"
@@ -66,6 +67,9 @@ struct llmo_agent {
 	struct llmo_hmap evented;        /* pod uid -> "RESTARTS REASON" already reported */
 	struct llmo_prefetcher *pf;      /* models the controller asks for ahead; NULL: no cache */
 	struct event *pf_poll;           /* while a prefetch runs */
+	/* --runtime none with a cache: replicas' models, fetched for the kubelet (podfetch.h) */
+	struct llmo_podfetcher *podf;
+	struct event *podf_timer; /* the pod fetcher's next step */
 	/* the machine's own usage, published on the Node at heartbeats (nodeusage.h) */
 	struct llmo_node_sample node_prev; /* the last sample; at_ms 0: none yet */
 	struct llmo_usage node_last;	   /* what the Node's annotation holds */
@@ -390,6 +394,8 @@ static int ensure_lease_namespace(struct llmo_agent *a)
 
 /* ---- model prefetch (prefetch.h) ---- */
 
+static void podf_step(struct llmo_agent *a);
+
 /* Logs how a prefetch ended, with an Event on the Node. */
 static void prefetch_report(struct llmo_agent *a, const struct llmo_prefetch_result *r)
 {
@@ -432,6 +438,9 @@ static void prefetch_step(struct llmo_agent *a, const json_t *node)
 
 	if (!a->pf)
 		return;
+	/* one fetch into the cache at a time: a replica's comes first */
+	if (a->podf && llmo_podfetcher_busy(a->podf))
+		node = NULL;
 	llmo_prefetcher_step(a->pf, node, &r);
 	prefetch_report(a, &r);
 	prefetch_arm(a);
@@ -452,6 +461,8 @@ static void on_prefetch_poll(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	prefetch_report(a, &r);
+	if (a->podf)
+		podf_step(a); /* a replica's fetch may have waited for this one */
 	if (llmo_kube_get(a->client, &llmo_kube_nodes, NULL, a->node, &cur, NULL) == 0) {
 		publish_cached_models(a, cur);
 		prefetch_step(a, cur);
@@ -523,11 +534,16 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 		a->info = fresh;
 	}
 	if (!a->run_pods) {
-		if (publish_node(a, &err))
+		if (publish_node(a, &err)) {
 			llmo_log(LLMO_LOG_WARN, LOG, "node labels failed", "node=%s error=\"%s\"",
 				 a->node, err.msg);
-		else
-			publish_node_usage(a, NULL);
+			return;
+		}
+		publish_node_usage(a, NULL);
+		if (a->pf && llmo_kube_get(a->client, &llmo_kube_nodes, NULL, a->node, &cur,
+					   NULL) == 0)
+			prefetch_step(a, cur);
+		json_decref(cur);
 		return;
 	}
 	if (renew_lease(a, &err))
@@ -849,6 +865,18 @@ static void enqueue(struct llmo_agent *a, const json_t *pod)
 		llmo_workqueue_add(a->queue, key);
 }
 
+/* The pod uid is gone: its processes (local runtime) or its model fetch (podfetch.h). */
+static void pod_gone(struct llmo_agent *a, const char *uid)
+{
+	if (a->rt)
+		llmo_runtime_remove_pod(a->rt, uid);
+	if (a->podf)
+		llmo_podfetcher_forget(a->podf, uid);
+	forget(a, uid);
+	if (a->podf)
+		podf_step(a);
+}
+
 static void on_pod_add(void *ctx, json_t *obj)
 {
 	enqueue(ctx, obj);
@@ -861,23 +889,20 @@ static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 	const char *new_uid = llmo_kube_str(new_obj, "metadata", "uid");
 
 	/* a pod deleted and made again under the same name between two events */
-	if (old_uid && new_uid && strcmp(old_uid, new_uid) != 0) {
-		llmo_runtime_remove_pod(a->rt, old_uid);
-		forget(a, old_uid);
-	}
+	if (old_uid && new_uid && strcmp(old_uid, new_uid) != 0)
+		pod_gone(a, old_uid);
 	enqueue(a, new_obj);
 }
 
 static void on_pod_delete(void *ctx, json_t *obj)
 {
-	struct llmo_agent *a = ctx;
 	const char *uid = llmo_kube_str(obj, "metadata", "uid");
 
-	if (!uid)
-		return;
-	llmo_runtime_remove_pod(a->rt, uid);
-	forget(a, uid);
+	if (uid)
+		pod_gone(ctx, uid);
 }
+
+static const struct llmo_informer_handlers pod_h = {on_pod_add, on_pod_update, on_pod_delete};
 
 /* The runtime says a pod's status changed. */
 static void on_runtime_change(void *ctx, const char *uid)
@@ -889,13 +914,15 @@ static void on_runtime_change(void *ctx, const char *uid)
 		llmo_workqueue_add(a->queue, key);
 }
 
+static int reconcile_fetch(void *ctx, const char *key);
+
 static int sync_one(void *ctx, json_t *pod)
 {
 	struct llmo_agent *a = ctx;
 	char key[KEY_MAX];
 
 	if (llmo_kube_object_key(pod, key, sizeof(key)) == 0)
-		reconcile(a, key);
+		(a->podf ? reconcile_fetch : reconcile)(a, key);
 	return 0;
 }
 
@@ -915,23 +942,174 @@ static void on_sync_poll(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	llmo_informer_list(a->pods, NULL, sync_one, a);
-	n = llmo_runtime_collect_orphans(a->rt);
+	/* --runtime none: the directories and pins of pods gone while no agent ran */
+	n = a->podf ? llmo_podfetcher_collect(a->podf) : llmo_runtime_collect_orphans(a->rt);
 	a->synced_once = true;
-	llmo_log(LLMO_LOG_INFO, LOG, "pods synced", "node=%s pods=%zu orphans_stopped=%d", a->node,
-		 llmo_informer_count(a->pods), n);
+	llmo_log(LLMO_LOG_INFO, LOG, "pods synced", "node=%s pods=%zu %s=%d", a->node,
+		 llmo_informer_count(a->pods), a->podf ? "stale_removed" : "orphans_stopped", n);
+}
+
+/* ---- --runtime none: the fetch step of the kubelet's replicas (podfetch.h) ---- */
+
+static void podf_event(struct llmo_agent *a, const struct llmo_podfetch_result *r)
+{
+	const char *key = llmo_hmap_get(&a->uid_key, r->uid), *slash;
+	char ns[KEY_MAX];
+	json_t *ref;
+
+	if (r->ok) {
+		llmo_log(LLMO_LOG_INFO, LOG, "pod model ready", "pod=%s model=%s attempt=%d",
+			 key ? key : r->uid, r->ref, r->attempt);
+		return;
+	}
+	llmo_log(LLMO_LOG_WARN, LOG, "pod model fetch failed",
+		 "pod=%s model=%s attempt=%d reason=%s retry_s=%ld error=\"%s\"",
+		 key ? key : r->uid, r->ref, r->attempt, r->reason, r->retry_s, r->message);
+	if (!key || !(slash = strchr(key, '/')) || (size_t)(slash - key) >= sizeof(ns))
+		return;
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	ref = json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata",
+			"name", slash + 1, "namespace", ns, "uid", r->uid);
+	if (ref)
+		llmo_kube_event(a->rec, ref, "Warning", r->reason, "%s (attempt %d, tried again in %ld s)",
+				r->message, r->attempt, r->retry_s);
+	json_decref(ref);
+}
+
+/* One step of the pod fetcher; the timer is set for the next. */
+static void podf_step(struct llmo_agent *a)
+{
+	struct llmo_podfetch_result r;
+	int64_t next = llmo_podfetcher_step(a->podf, !a->pf || !llmo_prefetcher_busy(a->pf), &r);
+	json_t *cur = NULL;
+
+	if (r.ended) {
+		podf_event(a, &r);
+		if (r.ok && llmo_kube_get(a->client, &llmo_kube_nodes, NULL, a->node, &cur, NULL) == 0)
+			publish_cached_models(a, cur);
+		json_decref(cur);
+	}
+	evtimer_del(a->podf_timer);
+	if (next) {
+		int64_t ms = LLMO_MAX(next - llmo_clock_mono_ms(), 0);
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+		evtimer_add(a->podf_timer, &tv);
+	}
+}
+
+static void on_podf_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	podf_step(arg);
+}
+
+/* A pod of this node: followed while it has a model to fetch and has not ended. */
+static int reconcile_fetch(void *ctx, const char *key)
+{
+	struct llmo_agent *a = ctx;
+	struct llmo_error err = {0};
+	char ns[KEY_MAX];
+	const char *slash = strchr(key, '/'), *uid, *ref, *phase, *sreq;
+	const json_t *ann;
+	json_t *pod;
+
+	if (!slash || (size_t)(slash - key) >= sizeof(ns))
+		return 0;
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	pod = llmo_informer_get(a->pods, ns, slash + 1);
+	uid = pod ? llmo_kube_str(pod, "metadata", "uid") : NULL;
+	if (!uid)
+		return 0;
+	ann = llmo_json_get_path(pod, "metadata.annotations");
+	ref = json_string_value(json_object_get(ann, LLMO_ANNOTATION_MODEL_ARTIFACT));
+	phase = llmo_kube_str(pod, "status", "phase");
+	if (!ref || !*ref || (phase && (strcmp(phase, "Succeeded") == 0 ||
+					strcmp(phase, "Failed") == 0))) {
+		pod_gone(a, uid);
+		return 0;
+	}
+	remember(a, uid, key);
+	sreq = json_string_value(json_object_get(ann, LLMO_ANNOTATION_SIGNATURE_REQUIRED));
+	if (llmo_podfetcher_want(a->podf, uid, ref, sreq && strcmp(sreq, "true") == 0,
+				 json_string_value(json_object_get(ann,
+								   LLMO_ANNOTATION_SIGNATURE_KEY)),
+				 &err))
+		llmo_log(LLMO_LOG_WARN, LOG, "pod model not fetched", "pod=%s error=\"%s\"", key,
+			 err.msg);
+	podf_step(a);
+	return 0;
 }
 
 /* ---- life cycle ---- */
+
+/* The node's model cache: its report, the Events of its fetches, the prefetch. */
+static int cache_new(struct llmo_agent *a, const struct llmo_agent_opts *opts,
+		     struct llmo_error *err)
+{
+	int rc;
+
+	a->model_cache_dir = llmo_strdup(opts->model_cache_dir);
+	rc = a->model_cache_dir
+		     ? llmo_event_recorder_new(a->client, "llmo-agent", a->node, &a->rec, err)
+		     : llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	if (!rc && opts->fetch_args) {
+		struct llmo_prefetcher_opts po = {.shim_path = opts->shim_path,
+						  .fetch_args = opts->fetch_args,
+						  .cache_dir = opts->model_cache_dir,
+						  .state_dir = opts->state_dir};
+
+		rc = llmo_prefetcher_new(&po, &a->pf, err);
+		if (!rc && !(a->pf_poll = evtimer_new(a->base, on_prefetch_poll, a)))
+			rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	}
+	return rc;
+}
+
+/* The pods bound to this node, each key through fn. */
+static int pods_watch_new(struct llmo_agent *a, int (*fn)(void *, const char *),
+			  const struct llmo_informer_handlers *h, struct llmo_error *err)
+{
+	char fs[KEY_MAX + 32];
+	int rc = llmo_workqueue_new(a->base, fn, a, &a->queue, err);
+
+	if (!rc)
+		rc = llmo_informer_new(a->client, &llmo_kube_pods, NULL, NULL, a->base, h, a,
+				       &a->pods, err);
+	snprintf(fs, sizeof(fs), "spec.nodeName=%s", a->node);
+	if (!rc)
+		rc = llmo_informer_set_field_selector(a->pods, fs, err);
+	return rc;
+}
+
+/* --runtime none --model-cache: the pod fetcher and what feeds it. */
+static int fetch_for_kubelet_new(struct llmo_agent *a, const struct llmo_agent_opts *opts,
+				 struct llmo_error *err)
+{
+	struct llmo_podfetcher_opts po = {.shim_path = opts->shim_path,
+					  .fetch_args = opts->fetch_args,
+					  .cache_dir = opts->model_cache_dir};
+	int rc = cache_new(a, opts, err);
+
+	if (!rc)
+		rc = llmo_podfetcher_new(&po, &a->podf, err);
+	if (!rc)
+		rc = pods_watch_new(a, reconcile_fetch, &pod_h, err);
+	if (!rc && (!(a->podf_timer = evtimer_new(a->base, on_podf_timer, a)) ||
+		    !(a->sync_poll = evtimer_new(a->base, on_sync_poll, a))))
+		rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	return rc;
+}
 
 int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 		   const struct llmo_agent_opts *opts, struct llmo_agent **out,
 		   struct llmo_error *err)
 {
-	static const struct llmo_informer_handlers pod_h = {on_pod_add, on_pod_update,
-							    on_pod_delete};
 	struct llmo_runtime_opts ro = {0};
 	struct llmo_agent *a;
-	char fs[KEY_MAX + 32];
 	int rc;
 
 	*out = NULL;
@@ -967,6 +1145,9 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 		a->heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, a);
 		if (!a->heartbeat)
 			rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+		/* the kubelet runs the replicas; their models are fetched here */
+		if (!rc && opts->model_cache_dir && opts->fetch_args)
+			rc = fetch_for_kubelet_new(a, opts, err);
 		goto out;
 	}
 	ro.state_dir = opts->state_dir;
@@ -980,33 +1161,11 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 	ro.env_source = env_source;
 	ro.fetch_args = opts->fetch_args;
 	ro.model_cache_dir = opts->model_cache_dir;
-	if (opts->model_cache_dir) {
-		a->model_cache_dir = llmo_strdup(opts->model_cache_dir);
-		rc = a->model_cache_dir
-			     ? llmo_event_recorder_new(client, "llmo-agent", a->node, &a->rec, err)
-			     : llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
-		if (rc)
-			goto out;
-	}
+	if (opts->model_cache_dir && (rc = cache_new(a, opts, err)))
+		goto out;
 	rc = llmo_runtime_new(base, &ro, &a->rt, err);
-	if (!rc && opts->fetch_args && opts->model_cache_dir) {
-		struct llmo_prefetcher_opts po = {.shim_path = opts->shim_path,
-						  .fetch_args = opts->fetch_args,
-						  .cache_dir = opts->model_cache_dir,
-						  .state_dir = opts->state_dir};
-
-		rc = llmo_prefetcher_new(&po, &a->pf, err);
-		if (!rc && !(a->pf_poll = evtimer_new(base, on_prefetch_poll, a)))
-			rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
-	}
 	if (!rc)
-		rc = llmo_workqueue_new(base, reconcile, a, &a->queue, err);
-	if (!rc)
-		rc = llmo_informer_new(client, &llmo_kube_pods, NULL, NULL, base, &pod_h, a,
-				       &a->pods, err);
-	snprintf(fs, sizeof(fs), "spec.nodeName=%s", a->node);
-	if (!rc)
-		rc = llmo_informer_set_field_selector(a->pods, fs, err);
+		rc = pods_watch_new(a, reconcile, &pod_h, err);
 	if (!rc) {
 		a->heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, a);
 		a->sync_poll = evtimer_new(base, on_sync_poll, a);
@@ -1038,10 +1197,17 @@ int llmo_agent_start(struct llmo_agent *a, struct llmo_error *err)
 		rc = publish_node(a, err);
 		if (rc)
 			return rc;
+		if (a->podf) {
+			rc = llmo_informer_start(a->pods, err);
+			if (rc)
+				return rc;
+			event_add(a->sync_poll, &now);
+		}
 		event_add(a->heartbeat, &hb);
 		a->started = true;
-		llmo_log(LLMO_LOG_INFO, LOG, "publishing GPUs on the node", "node=%s gpus=%zu",
-			 a->node, a->info.gpus.gpus.len);
+		llmo_log(LLMO_LOG_INFO, LOG, "publishing GPUs on the node",
+			 "node=%s gpus=%zu model_cache=%s", a->node, a->info.gpus.gpus.len,
+			 a->model_cache_dir ? a->model_cache_dir : "none");
 		return 0;
 	}
 	if (a->log_token) {
@@ -1152,7 +1318,10 @@ void llmo_agent_free(struct llmo_agent *a)
 		event_free(a->usage);
 	if (a->pf_poll)
 		event_free(a->pf_poll);
+	if (a->podf_timer)
+		event_free(a->podf_timer);
 	llmo_prefetcher_free(a->pf);
+	llmo_podfetcher_free(a->podf);
 	if (a->started && a->run_pods) {
 		if (a->stop_pods)
 			stop_all_pods(a);

@@ -4,17 +4,14 @@
 #include "base/common.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/fetchrun.h"
 #include "agent/prefetch.h"
-#include "base/buf.h"
 #include "base/clock.h"
-#include "base/file.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "registry/digest.h"
@@ -23,10 +20,6 @@
 #include "base/banned.h"
 
 #define LOG "agent"
-/* Longest reason file read (`llmo fetch` writes one short JSON object). */
-#define REASON_MAX 4096
-
-extern char **environ;
 
 struct failed {
 	char ref[LLMO_PREFETCH_REF_MAX];
@@ -153,27 +146,8 @@ static void remember_failure(struct llmo_prefetcher *p, const char *ref)
 /* Why the fetch failed, from its reason file; a generic reason when it left none. */
 static void read_reason(const struct llmo_prefetcher *p, int st, struct llmo_prefetch_result *res)
 {
-	struct llmo_buf b;
-	json_t *j = NULL;
-
-	snprintf(res->reason, sizeof(res->reason), "ModelFetchFailed");
-	if (WIFSIGNALED(st))
-		snprintf(res->message, sizeof(res->message), "llmo fetch killed by signal %d",
-			 WTERMSIG(st));
-	else
-		snprintf(res->message, sizeof(res->message), "llmo fetch exited with status %d (see %s)",
-			 WIFEXITED(st) ? WEXITSTATUS(st) : -1, p->log_path);
-	llmo_buf_init(&b, REASON_MAX);
-	if (llmo_file_read(p->reason_path, REASON_MAX, &b, NULL) == 0)
-		j = json_loads(b.data, 0, NULL);
-	if (json_string_value(json_object_get(j, "reason")))
-		snprintf(res->reason, sizeof(res->reason), "%s",
-			 json_string_value(json_object_get(j, "reason")));
-	if (json_string_value(json_object_get(j, "message")))
-		snprintf(res->message, sizeof(res->message), "%s",
-			 json_string_value(json_object_get(j, "message")));
-	json_decref(j);
-	llmo_buf_release(&b);
+	llmo__fetch_why(p->reason_path, p->log_path, st, res->reason, sizeof(res->reason),
+			res->message, sizeof(res->message));
 }
 
 static void reap(struct llmo_prefetcher *p, struct llmo_prefetch_result *res)
@@ -181,13 +155,8 @@ static void reap(struct llmo_prefetcher *p, struct llmo_prefetch_result *res)
 	int st = 0;
 	pid_t r;
 
-	if (p->pid <= 0)
-		return;
-	do
-		r = waitpid(p->pid, &st, WNOHANG);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return; /* still running */
+	if (!llmo__fetch_reap(p->pid, &st, &r))
+		return; /* none, or still running */
 	res->ended = true;
 	snprintf(res->ref, sizeof(res->ref), "%s", p->running);
 	res->cancelled = p->cancelling;
@@ -204,38 +173,13 @@ static void reap(struct llmo_prefetcher *p, struct llmo_prefetch_result *res)
 /* Starts `llmo fetch REF ...` with its output in the log file; 0 or an errno. */
 static int start(struct llmo_prefetcher *p, const char *ref)
 {
-	struct llmo_strv argv = LLMO_STRV_INIT;
-	posix_spawn_file_actions_t fa;
-	int rc, e;
+	const char *const extra[] = {"--progress", "none", "--reason-file", p->reason_path, NULL};
+	int e = llmo__fetch_spawn(p->shim_path, ref, &p->args, extra, p->log_path, p->reason_path,
+				  &p->pid);
 
-	rc = llmo_strv_push(&argv, p->shim_path);
-	rc = rc ? rc : llmo_strv_push(&argv, "fetch");
-	rc = rc ? rc : llmo_strv_push(&argv, ref);
-	for (size_t i = 0; i < p->args.len && !rc; i++)
-		rc = llmo_strv_push(&argv, p->args.items[i]);
-	rc = rc ? rc : llmo_strv_push(&argv, "--progress");
-	rc = rc ? rc : llmo_strv_push(&argv, "none");
-	rc = rc ? rc : llmo_strv_push(&argv, "--reason-file");
-	rc = rc ? rc : llmo_strv_push(&argv, p->reason_path);
-	if (rc) {
-		llmo_strv_release(&argv);
-		return ENOMEM;
-	}
-	unlink(p->reason_path);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, p->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	e = posix_spawn(&p->pid, p->shim_path, &fa, NULL, argv.items, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	llmo_strv_release(&argv);
-	if (e) {
-		p->pid = 0;
-		return e;
-	}
-	snprintf(p->running, sizeof(p->running), "%s", ref);
-	return 0;
+	if (!e)
+		snprintf(p->running, sizeof(p->running), "%s", ref);
+	return e;
 }
 
 /* Whether the annotation's requests (an object) list ref. */

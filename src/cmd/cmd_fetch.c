@@ -5,8 +5,13 @@
 #include "base/common.h"
 
 #include <jansson.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "agent/podfetch.h"
 #include "api/config.h"
 #include "base/buf.h"
 #include "base/file.h"
@@ -29,6 +34,8 @@ static const char usage[] =
 	"                  [--progress auto|bar|plain|none] [--reason-file FILE]\n"
 	"                  [--registry URL] [--token TOKEN | --token-file FILE] [--cacert FILE]\n"
 	"                  [--insecure] [--plain-http] [--exec -- COMMAND [ARGS...]]\n"
+	"       llmo fetch --await UID --cache-dir DIR [--reason-file FILE]\n"
+	"                  [--exec -- COMMAND [ARGS...]]\n"
 	"\n"
 	"Pulls a model pushed by `llmo model push` into the node's model cache: every\n"
 	"file is checked against its digest, an interrupted download is resumed, and\n"
@@ -57,11 +64,17 @@ static const char usage[] =
 	"                      of one with this host (default $LLMO_REGISTRY, else "
 	DEFAULT_REGISTRY ")\n"
 	"  --plain-http        a REFERENCE's host speaks plain HTTP (default https)\n"
-	"  --token, --token-file, --cacert, --insecure: as for `llmo model`\n";
+	"  --token, --token-file, --cacert, --insecure: as for `llmo model`\n"
+	"\n"
+	"With --await UID (a replica's init container on a cluster, the cache mounted\n"
+	"read-only) it fetches nothing: it waits until the node's `llmo agent --runtime\n"
+	"none --model-cache DIR` has fetched and verified the model of pod UID\n"
+	"(DIR/pods/UID/status), shows the agent's progress lines, and exits 0 (printing\n"
+	"the model's directory) or 1 with the agent's reason.\n";
 
 struct fopts {
 	const char *ref, *cache_dir, *cache_size, *config, *trusted_keys, *key_ref, *pin, *progress;
-	const char *reason_file, *registry, *token, *token_file, *cacert;
+	const char *reason_file, *registry, *token, *token_file, *cacert, *await_uid;
 	bool insecure, require_signature, plain_http;
 	bool registry_given; /* --registry or $LLMO_REGISTRY */
 	char **exec;
@@ -135,6 +148,7 @@ static int parse(int argc, char **argv, struct fopts *o)
 		{"--token", offsetof(struct fopts, token)},
 		{"--token-file", offsetof(struct fopts, token_file)},
 		{"--cacert", offsetof(struct fopts, cacert)},
+		{"--await", offsetof(struct fopts, await_uid)},
 	};
 
 	memset(o, 0, sizeof(*o));
@@ -168,6 +182,18 @@ static int parse(int argc, char **argv, struct fopts *o)
 		if (!eq)
 			i++;
 	}
+	if (o->await_uid) {
+		if (o->ref)
+			return cmd_usage_error(SUB, "--await takes no REFERENCE (the agent's status "
+						    "names the model)");
+		if (!o->cache_dir)
+			return cmd_usage_error(SUB, "--await needs --cache-dir");
+		if (!llmo_podfetch_uid_ok(o->await_uid))
+			return cmd_usage_error(SUB, "--await \"%.80s\": not a pod uid (1-%d letters, "
+						    "digits and '-')",
+					       o->await_uid, LLMO_PODFETCH_UID_MAX);
+		return 0;
+	}
 	if (!o->ref || !o->cache_dir)
 		return cmd_usage_error(SUB, "a REFERENCE and --cache-dir are required");
 	if (o->progress && strcmp(o->progress, "auto") && strcmp(o->progress, "bar") &&
@@ -198,19 +224,146 @@ static const char *reason_of(int rc)
 	}
 }
 
-static void write_reason(const char *path, int rc, const char *msg)
+static void write_reason_text(const char *path, const char *reason, const char *msg)
 {
 	json_t *j;
 	char *text;
 
 	if (!path)
 		return;
-	j = json_pack("{s:s,s:s}", "reason", reason_of(rc), "message", msg);
+	j = json_pack("{s:s,s:s}", "reason", reason, "message", msg);
 	text = j ? llmo_json_dump(j, false) : NULL;
 	if (text)
 		llmo_file_write_atomic(path, text, strlen(text), 0644, NULL);
 	free(text);
 	json_decref(j);
+}
+
+static void write_reason(const char *path, int rc, const char *msg)
+{
+	write_reason_text(path, reason_of(rc), msg);
+}
+
+/* ---- --await: the init container of a replica the kubelet runs ---- */
+
+/* How often the agent's status is read; how often a wait with no status says so. */
+#define AWAIT_POLL_MS 500
+#define AWAIT_NOTE_MS 60000
+/* Longest status file read (the agent writes one short object). */
+#define AWAIT_STATUS_MAX 8192
+
+/* Copies what the agent's fetch added to its log since *off to stderr. */
+static void await_tail(const char *log_path, off_t *off)
+{
+	char buf[4096];
+	struct stat st;
+	ssize_t n;
+	int fd = open(log_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_size < *off)
+		*off = 0; /* a new attempt started its log over */
+	while ((n = pread(fd, buf, sizeof(buf), *off)) > 0) {
+		if (fwrite(buf, 1, (size_t)n, stderr) != (size_t)n)
+			break;
+		*off += n;
+	}
+	close(fd);
+}
+
+/* The status's model directory, when it is one of this cache's complete models. */
+static bool await_model_ok(const char *cache_dir, const char *path)
+{
+	char info[PATH_MAX];
+	size_t n = strlen(cache_dir);
+	struct stat st;
+
+	if (!path || strncmp(path, cache_dir, n) != 0 || strncmp(path + n, "/models/", 8) != 0 ||
+	    strchr(path + n + 8, '/') || strstr(path, "/.."))
+		return false;
+	return snprintf(info, sizeof(info), "%s/.llmo-model.json", path) < (int)sizeof(info) &&
+	       stat(info, &st) == 0;
+}
+
+static int await_agent(const struct fopts *o)
+{
+	char status_path[PATH_MAX], log_path[PATH_MAX], msg[LLMO_ERRMSG_MAX];
+	struct timespec poll = {0, AWAIT_POLL_MS * 1000000L};
+	int64_t noted = 0, waited = 0;
+	const char *state;
+	struct llmo_buf b;
+	off_t off = 0;
+	json_t *j;
+
+	snprintf(status_path, sizeof(status_path), "%s/" LLMO_PODFETCH_DIR "/%s/status",
+		 o->cache_dir, o->await_uid);
+	snprintf(log_path, sizeof(log_path), "%s/" LLMO_PODFETCH_DIR "/%s/log", o->cache_dir,
+		 o->await_uid);
+	llmo_buf_init(&b, AWAIT_STATUS_MAX);
+	for (;; nanosleep(&poll, NULL), waited += AWAIT_POLL_MS) {
+		await_tail(log_path, &off);
+		b.len = 0;
+		j = llmo_file_read(status_path, AWAIT_STATUS_MAX, &b, NULL) == 0
+			    ? json_loads(b.data, 0, NULL)
+			    : NULL;
+		state = json_string_value(json_object_get(j, "state"));
+		if (!state) {
+			if (waited >= noted) {
+				fprintf(stderr,
+					"llmo fetch: waiting for the node's llmo agent to fetch the "
+					"model of pod %s (%s not there yet)\n",
+					o->await_uid, status_path);
+				noted = waited + AWAIT_NOTE_MS;
+			}
+			json_decref(j);
+			continue;
+		}
+		if (strcmp(state, "ready") == 0) {
+			const char *path = json_string_value(json_object_get(j, "path"));
+
+			if (!await_model_ok(o->cache_dir, path)) {
+				snprintf(msg, sizeof(msg),
+					 "the agent says %s is ready but it is not a complete model "
+					 "of the cache %s",
+					 path ? path : "(no path)", o->cache_dir);
+				fprintf(stderr, "llmo fetch: ModelFetchFailed: %s\n", msg);
+				write_reason_text(o->reason_file, "ModelFetchFailed", msg);
+				json_decref(j);
+				llmo_buf_release(&b);
+				return 1;
+			}
+			snprintf(msg, sizeof(msg), "%s", path);
+			json_decref(j);
+			llmo_buf_release(&b);
+			fprintf(stderr, "model %s is in %s, verified by the node's agent\n",
+				o->await_uid, msg);
+			if (o->exec) {
+				setenv("LLMO_MODEL_PATH", msg, 1);
+				execvp(o->exec[0], o->exec);
+				fprintf(stderr, "llmo fetch: cannot run %s: %s\n", o->exec[0],
+					strerror(errno));
+				return 127;
+			}
+			printf("%s\n", msg);
+			return 0;
+		}
+		if (strcmp(state, "failed") == 0) {
+			const char *reason = json_string_value(json_object_get(j, "reason"));
+			const char *m = json_string_value(json_object_get(j, "message"));
+
+			snprintf(msg, sizeof(msg), "%s (the node's agent tries again in %" JSON_INTEGER_FORMAT " s)",
+				 m ? m : "the fetch failed",
+				 json_integer_value(json_object_get(j, "retryInSeconds")));
+			reason = reason && strncmp(reason, "Model", 5) == 0 ? reason : "ModelFetchFailed";
+			fprintf(stderr, "llmo fetch: %s: %s\n", reason, msg);
+			write_reason_text(o->reason_file, reason, msg);
+			json_decref(j);
+			llmo_buf_release(&b);
+			return 1;
+		}
+		json_decref(j); /* fetching: its log lines follow */
+	}
 }
 
 /*
@@ -295,6 +448,8 @@ int cmd_fetch(int argc, char **argv)
 		}
 	if ((rc = parse(argc, argv, &o)))
 		return rc;
+	if (o.await_uid)
+		return await_agent(&o);
 	if (llmo_model_ref_parse(o.ref, strlen(o.ref), o.registry, o.registry_given, o.plain_http,
 				 &mr, &err))
 		return cmd_usage_error(SUB, "%s", err.msg);
