@@ -5,11 +5,14 @@
 #include "base/common.h"
 
 #include <event2/event.h>
+#include <signal.h>
 
 #include "api/config.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "cmd/cmd.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
 #include "registry/registry.h"
 
 #include "base/banned.h"
@@ -18,7 +21,8 @@
 
 static const char usage[] =
 	"usage: llmo registry [--listen ADDR:PORT] [--storage DIR] [--config FILE]\n"
-	"                     [--tokens FILE] [--anonymous ACTIONS]\n"
+	"                     [--tokens FILE] [--tokens-secret [NAMESPACE/]NAME]\n"
+	"                     [--kubeconfig FILE] [--anonymous ACTIONS]\n"
 	"                     [--tls-cert FILE --tls-key FILE]\n"
 	"                     [--checksum-validation BOOL] [--log-level LEVEL] [--log-json]\n"
 	"       llmo registry gc [--storage DIR | --config FILE] [--dry-run] ... (gc --help)\n"
@@ -37,7 +41,14 @@ static const char usage[] =
 	"                            cache of the bucket (modelRegistry.s3)\n"
 	"  --config FILE             llmo configuration (its modelRegistry section)\n"
 	"  --tokens FILE             token file: one \"TOKEN TENANT SCOPE...\" a line,\n"
-	"                            SCOPE like repository:models/x:pull,push (mode 0600)\n"
+	"                            SCOPE like repository:models/x:pull,push (mode 0600);\n"
+	"                            read again when it changes, and on SIGHUP\n"
+	"  --tokens-secret [NS/]NAME more tokens, in the same format, from the key\n"
+	"                            \"tokens\" of this Secret (namespace default\n"
+	"                            $POD_NAMESPACE, else default), watched: a new\n"
+	"                            version takes effect without a restart\n"
+	"  --kubeconfig FILE         the API of --tokens-secret (default $KUBECONFIG,\n"
+	"                            ~/.kube/config, then the pod's service account)\n"
 	"  --anonymous ACTIONS       what callers without a token may do on every\n"
 	"                            repository: none (default), pull, pull,push, ...\n"
 	"  --tls-cert FILE           serve HTTPS with this PEM certificate (chain) ...\n"
@@ -47,6 +58,13 @@ static const char usage[] =
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
 	"  --log-json                log JSON lines instead of text\n";
 
+
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	llmo_registry_reload_tokens(arg);
+}
 
 void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o)
 {
@@ -102,7 +120,10 @@ int cmd_registry(int argc, char **argv)
 	struct event_base *base = NULL;
 	struct llmo_config cfg = {0};
 	struct llmo_error err = {0};
-	const char *config = NULL;
+	const char *config = NULL, *kubeconfig = NULL;
+	struct llmo_kube_client *kube = NULL;
+	struct llmo_kube_config kc = {0};
+	struct event *hup = NULL;
 	char host[256] = "127.0.0.1";
 	bool checksum_given = false;
 	int status = 1;
@@ -130,6 +151,10 @@ int cmd_registry(int argc, char **argv)
 			config = v;
 		} else if (strcmp(name, "--tokens") == 0) {
 			opts.tokens_file = v;
+		} else if (strcmp(name, "--tokens-secret") == 0) {
+			opts.tokens_secret = v;
+		} else if (strcmp(name, "--kubeconfig") == 0) {
+			kubeconfig = v;
 		} else if (strcmp(name, "--anonymous") == 0) {
 			opts.anonymous = v;
 		} else if (strcmp(name, "--tls-cert") == 0) {
@@ -170,8 +195,24 @@ int cmd_registry(int argc, char **argv)
 		fprintf(stderr, "llmo registry: cannot create the event loop\n");
 		goto out;
 	}
+	if (kubeconfig && !opts.tokens_secret) {
+		status = cmd_usage_error(SUB, "--kubeconfig is for --tokens-secret");
+		goto out;
+	}
+	if (opts.tokens_secret && (llmo_kube_config_auto(kubeconfig, NULL, &kc, &err) ||
+				   llmo_kube_client_new(&kc, &kube, &err))) {
+		fprintf(stderr, "llmo registry: --tokens-secret: %s\n", err.msg);
+		goto out;
+	}
+	opts.kube = kube;
 	if (llmo_registry_new(base, &opts, &reg, &err)) {
 		fprintf(stderr, "llmo registry: %s\n", err.msg);
+		goto out;
+	}
+	/* SIGHUP: read the token file again now (it is also polled) */
+	hup = evsignal_new(base, SIGHUP, on_hup, reg);
+	if (!hup || evsignal_add(hup, NULL) < 0) {
+		fprintf(stderr, "llmo registry: cannot watch SIGHUP\n");
 		goto out;
 	}
 	status = cmd_run_until_signal(base, SUB, cmd_announce_listening,
@@ -180,7 +221,11 @@ int cmd_registry(int argc, char **argv)
 							      .host = host,
 							      .port = llmo_registry_port(reg)});
 out:
+	if (hup)
+		event_free(hup);
 	llmo_registry_free(reg);
+	llmo_kube_client_free(kube);
+	llmo_kube_config_release(&kc);
 	if (base)
 		event_base_free(base);
 	llmo_config_free(&cfg);

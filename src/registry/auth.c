@@ -327,59 +327,66 @@ static int merge(struct llmo_reg_auth *dst, struct llmo_reg_auth *src)
 	return 0;
 }
 
-int llmo_reg_auth_load_file(struct llmo_reg_auth *a, const char *path, struct llmo_error *err)
+int llmo_reg_auth_load_text(struct llmo_reg_auth *a, const char *text, size_t n,
+			    const char *what, struct llmo_error *err)
 {
 	struct llmo_reg_auth tmp;
-	struct llmo_buf text;
-	struct stat st;
 	size_t pos = 0, line = 0;
 	int rc;
 
-	llmo_buf_init(&text, LLMO_REG_TOKEN_FILE_MAX);
-	if ((rc = llmo_reg_auth_init(&tmp))) {
-		rc = llmo_error_set(err, rc, "out of memory");
-		goto out;
-	}
-	if (stat(path, &st) == 0 && (st.st_mode & 077)) {
-		rc = llmo_error_set(err, LLMO_EDENIED,
-				    "%s: group or others may access this token file (mode %04o); "
-				    "chmod 600 it",
-				    path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	rc = llmo_file_read(path, LLMO_REG_TOKEN_FILE_MAX, &text, err);
-	if (rc)
-		goto out;
+	if (n > LLMO_REG_TOKEN_FILE_MAX)
+		return llmo_error_set(err, LLMO_ETOOBIG, "%s: %zu bytes, at most %zu", what, n,
+				      LLMO_REG_TOKEN_FILE_MAX);
+	if ((rc = llmo_reg_auth_init(&tmp)))
+		return llmo_error_set(err, rc, "out of memory");
 	/* into a table of its own first, so that a bad line changes nothing */
-	while (pos < text.len) {
-		const char *nl = memchr(text.data + pos, '\n', text.len - pos);
-		size_t end = nl ? (size_t)(nl - text.data) : text.len;
+	while (pos < n) {
+		const char *nl = memchr(text + pos, '\n', n - pos);
+		size_t end = nl ? (size_t)(nl - text) : n;
 		size_t len = end - pos;
 
 		line++;
-		if (len && text.data[pos + len - 1] == '\r')
+		if (len && text[pos + len - 1] == '\r')
 			len--;
 		if (len > LINE_MAX_BYTES)
 			rc = llmo_error_set(err, LLMO_ETOOBIG, "line longer than %d bytes",
 					    LINE_MAX_BYTES);
-		else if (memchr(text.data + pos, '\0', len))
+		else if (memchr(text + pos, '\0', len))
 			rc = llmo_error_set(err, LLMO_EINVAL, "NUL byte in the line");
 		else
-			rc = add_line(&tmp, text.data + pos, len, err);
+			rc = add_line(&tmp, text + pos, len, err);
 		if (rc) {
-			llmo_error_prefix(err, "%s:%zu: ", path, line);
+			llmo_error_prefix(err, "%s:%zu: ", what, line);
 			goto out;
 		}
 		pos = end + 1;
 	}
 	rc = merge(a, &tmp);
 	if (rc)
-		rc = llmo_error_set(err, rc, "%s: %s", path,
+		rc = llmo_error_set(err, rc, "%s: %s", what,
 				    rc == LLMO_EEXIST ? "a token in it is already known"
 				    : rc == LLMO_ERANGE ? "too many tokens"
 							: "out of memory");
 out:
 	llmo_reg_auth_release(&tmp);
+	return rc;
+}
+
+int llmo_reg_auth_load_file(struct llmo_reg_auth *a, const char *path, struct llmo_error *err)
+{
+	struct llmo_buf text;
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) == 0 && (st.st_mode & 077))
+		return llmo_error_set(err, LLMO_EDENIED,
+				      "%s: group or others may access this token file (mode %04o); "
+				      "chmod 600 it",
+				      path, (unsigned)(st.st_mode & 07777));
+	llmo_buf_init(&text, LLMO_REG_TOKEN_FILE_MAX);
+	rc = llmo_file_read(path, LLMO_REG_TOKEN_FILE_MAX, &text, err);
+	if (!rc)
+		rc = llmo_reg_auth_load_text(a, text.data, text.len, path, err);
 	llmo_buf_release(&text);
 	return rc;
 }

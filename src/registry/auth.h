@@ -82,6 +82,12 @@ int llmo_reg_auth_add(struct llmo_reg_auth *a, const char *token, const char *te
 
 /* Adds every token of the file at path (format above). All or nothing. */
 int llmo_reg_auth_load_file(struct llmo_reg_auth *a, const char *path, struct llmo_error *err);
+/*
+ * The same for the n bytes of text in the file's format (a Secret's key);
+ * errors start with "WHAT:LINE: ". All or nothing.
+ */
+int llmo_reg_auth_load_text(struct llmo_reg_auth *a, const char *text, size_t n,
+			    const char *what, struct llmo_error *err);
 
 /*
  * Grants anonymous callers `actions` ("pull", "pull,push", "*"; "" or

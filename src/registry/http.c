@@ -157,6 +157,7 @@ static void req_free(struct llmo__reg_req *req)
 	llmo__reg_s3_abandon(req);
 	if (req->pinned)
 		llmo_reg_blob_unpin(req->reg->store, &req->pin);
+	llmo__reg_auth_drop(req->auth);
 	llmo_buf_release(&req->body);
 	llmo_buf_release(&req->headers);
 	free(req);

@@ -389,7 +389,7 @@ void llmo__reg_catalog(struct llmo__reg_req *req)
 		return;
 	}
 	/* every caller sees the repositories it may pull, and only those */
-	if (!req->who || (req->who == &r->auth.anonymous &&
+	if (!req->who || (req->who == &req->auth->a.anonymous &&
 			  !llmo_reg_principal_any(req->who, LLMO_REG_PULL))) {
 		llmo__reg_challenge(req, "registry:catalog:*", req->who ? NULL : "invalid_token");
 		llmo__reg_error(req, 401, "UNAUTHORIZED", "authentication required");

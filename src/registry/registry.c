@@ -126,7 +126,7 @@ bool llmo__reg_authorize(struct llmo__reg_req *req, const char *name, unsigned a
 		llmo__reg_error(req, 401, "UNAUTHORIZED", "authentication required: the token is not valid");
 		return false;
 	}
-	if (req->who == &req->reg->auth.anonymous) {
+	if (req->who == &req->auth->a.anonymous) {
 		llmo__reg_challenge(req, scope, NULL);
 		llmo__reg_error(req, 401, "UNAUTHORIZED", "authentication required for %s", scope);
 		return false;
@@ -191,7 +191,16 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_upkeep_failures_total",
 				       "autoCleanup runs (job=cleanup) and storageType s3 restores "
 				       "of the records at start (job=restore) that failed.",
-				       (const char *[]){"job"}, 1, &r->m_upkeep_failures, err)))
+				       (const char *[]){"job"}, 1, &r->m_upkeep_failures, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_token_reloads_total",
+				       "Changes of the token file (source=file) or the tokens "
+				       "Secret (source=secret) taken in (result=ok) or refused "
+				       "(result=error: the tokens in use were kept).",
+				       (const char *[]){"source", "result"}, 2, &r->m_token_reloads,
+				       err)) ||
+	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_tokens",
+				     "Bearer tokens the registry knows.", NULL, 0, &r->m_tokens,
+				     err)))
 		return rc;
 	llmo__reg_uploads_changed(r);
 	return 0;
@@ -201,8 +210,6 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 
 static void handle_base(struct llmo__reg_req *req)
 {
-	struct llmo_registry *r = req->reg;
-
 	if (req->method != LLMO__REG_GET && req->method != LLMO__REG_HEAD) {
 		llmo__reg_add_header(req, "Allow", "GET, HEAD");
 		llmo__reg_error(req, 405, "UNSUPPORTED", "/v2/ answers GET and HEAD");
@@ -218,8 +225,8 @@ static void handle_base(struct llmo__reg_req *req)
 		llmo__reg_error(req, 401, "UNAUTHORIZED", "the token is not valid");
 		return;
 	}
-	if (req->who == &r->auth.anonymous &&
-	    (r->auth.ntokens > 0 || !llmo_reg_principal_any(req->who, LLMO_REG_ALL))) {
+	if (req->who == &req->auth->a.anonymous &&
+	    (req->auth->a.ntokens > 0 || !llmo_reg_principal_any(req->who, LLMO_REG_ALL))) {
 		llmo__reg_challenge(req, NULL, NULL);
 		llmo__reg_error(req, 401, "UNAUTHORIZED", "authentication required");
 		return;
@@ -245,7 +252,7 @@ static void handle_token(struct llmo__reg_req *req)
 		llmo__reg_error(req, 405, "UNSUPPORTED", "/token answers GET");
 		return;
 	}
-	if (!req->who || (req->who == &req->reg->auth.anonymous &&
+	if (!req->who || (req->who == &req->auth->a.anonymous &&
 			  !llmo_reg_principal_any(req->who, LLMO_REG_ALL))) {
 		llmo__reg_add_header(req, "WWW-Authenticate", "Basic realm=\"" SERVICE "\"");
 		llmo__reg_error(req, 401, "UNAUTHORIZED",
@@ -253,7 +260,7 @@ static void handle_token(struct llmo__reg_req *req)
 		return;
 	}
 	/* hand back exactly the credential that authenticated */
-	if (authz && req->who != &req->reg->auth.anonymous &&
+	if (authz && req->who != &req->auth->a.anonymous &&
 	    llmo_reg_auth_credential(authz, token, sizeof(token)) < 0) {
 		llmo__reg_error(req, 401, "UNAUTHORIZED", "malformed credentials");
 		return;
@@ -341,7 +348,9 @@ void llmo__reg_dispatch(struct llmo__reg_req *req)
 	/* the token /token gives anonymous callers stands for no token */
 	if (authz && strcasecmp(authz, "Bearer " ANONYMOUS_TOKEN) == 0)
 		authz = NULL;
-	req->who = llmo_reg_auth_lookup(&r->auth, authz, &presented);
+	if (!req->auth)
+		req->auth = llmo__reg_auth_hold(r);
+	req->who = llmo_reg_auth_lookup(&req->auth->a, authz, &presented);
 	rc = llmo_reg_route_parse(req->path, req->path_len, &req->route, &err);
 	if (rc) {
 		bad_route(req, &err);
@@ -455,31 +464,6 @@ static int check_opts(const struct llmo_registry_opts *o, struct llmo_error *err
 	return 0;
 }
 
-static int load_auth(struct llmo_registry *r, const struct llmo_registry_opts *o,
-		     struct llmo_error *err)
-{
-	int rc;
-
-	if ((rc = llmo_reg_auth_init(&r->auth)))
-		return llmo_error_set(err, rc, "out of memory");
-	if (o->tokens_file && (rc = llmo_reg_auth_load_file(&r->auth, o->tokens_file, err)))
-		return rc;
-	for (size_t i = 0; i < o->ntokens; i++) {
-		rc = llmo_reg_auth_add(&r->auth, o->tokens[i].token, o->tokens[i].tenant,
-				       o->tokens[i].scopes, err);
-		if (rc) {
-			llmo_error_prefix(err, "token %zu (tenant %s): ", i + 1,
-					  o->tokens[i].tenant ? o->tokens[i].tenant : "?");
-			return rc;
-		}
-	}
-	if (o->anonymous && (rc = llmo_reg_auth_set_anonymous(&r->auth, o->anonymous, err))) {
-		llmo_error_prefix(err, "anonymous access: ");
-		return rc;
-	}
-	return 0;
-}
-
 int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *opts,
 		      struct llmo_registry **out, struct llmo_error *err)
 {
@@ -514,8 +498,8 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	so.defer_restore = opts->s3 != NULL;
 	if ((rc = llmo_reg_store_open(&so, &r->store, err)) ||
 	    (rc = llmo_reg_lock_take(opts->storage_path, false, &r->lock_fd, err)) ||
-	    (rc = load_auth(r, opts, err)) ||
-	    (rc = make_ssl_ctx(r, opts, err)) || (rc = make_metrics(r, err)) ||
+	    (rc = make_metrics(r, err)) || (rc = llmo__reg_tokens_start(r, opts, err)) ||
+	    (rc = make_ssl_ctx(r, opts, err)) ||
 	    (rc = llmo_reg_hasher_new(base, &r->hasher, err)))
 		goto fail;
 	if (opts->s3 && (rc = llmo_reg_s3jobs_new(base, llmo_reg_store_s3(r->store),
@@ -539,7 +523,7 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 			  "host=%s port=%d tls=%s storage=%s s3=%s tokens=%zu anonymous=%s verify=%s",
 			  r->host, r->port, r->ssl_ctx ? "on" : "off",
 			  llmo_log_quote(qs, sizeof(qs), opts->storage_path),
-			  opts->s3 ? opts->s3->bucket : "-", r->auth.ntokens,
+			  opts->s3 ? opts->s3->bucket : "-", r->auth->a.ntokens,
 			  llmo_log_quote(qa, sizeof(qa),
 					 opts->anonymous && *opts->anonymous ? opts->anonymous
 									     : "none"),
@@ -569,7 +553,7 @@ void llmo_registry_free(struct llmo_registry *r)
 	llmo_reg_store_free(r->store);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
-	llmo_reg_auth_release(&r->auth);
+	llmo__reg_tokens_stop(r);
 	if (r->ssl_ctx)
 		SSL_CTX_free(r->ssl_ctx);
 	llmo_metrics_free(r->metrics);

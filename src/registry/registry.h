@@ -37,6 +37,7 @@
 struct event_base;
 struct llmo_registry;
 struct ssl_ctx_st;
+struct llmo_kube_client;
 
 #define LLMO_REGISTRY_PORT 5000
 /* Manifests larger than this are refused with 413 (the distribution spec's suggested limit). */
@@ -82,6 +83,12 @@ struct llmo_registry_opts {
 	const struct llmo_registry_token *tokens;
 	size_t ntokens;
 	const char *anonymous;
+	/* More tokens from the key "tokens" of the Secret NAMESPACE/NAME, in the
+	 * token file's format, read through kube (borrowed; both or neither) and
+	 * watched: a new version replaces them while the registry serves. The
+	 * token file is watched too (docs/registry.md, "Access control"). */
+	struct llmo_kube_client *kube;
+	const char *tokens_secret;
 	int64_t upload_idle_ms; /* LLMO_REGISTRY_UPLOAD_IDLE_MS */
 	/* modelRegistry.maxVersions and autoCleanup: after a model manifest
 	 * (artifactType LLMO_MODEL_ARTIFACT_TYPE) is pushed, versions of its
@@ -97,6 +104,12 @@ struct llmo_registry_opts {
 #define LLMO_MODEL_ARTIFACT_TYPE "application/vnd.llmo.model.v1"
 
 void llmo_registry_opts_init(struct llmo_registry_opts *o);
+
+/*
+ * Reads the token file again now (what SIGHUP does in `llmo registry`);
+ * a file that does not parse changes nothing. 0 or the error, logged.
+ */
+int llmo_registry_reload_tokens(struct llmo_registry *r);
 
 /*
  * Opens the storage, loads the tokens, listens on host:port and serves on

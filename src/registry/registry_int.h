@@ -90,7 +90,11 @@ struct llmo_registry {
 	struct llmo__reg_queue rst_queue; /* reads waiting for it */
 	struct event *restore_ev;     /* tries a failed restore again */
 	int lock_fd; /* DIR/lock held shared: keeps `llmo registry gc` off (gc.h) */
-	struct llmo_reg_auth auth;
+	/* the tokens now (tokens.c): a request holds the generation it started with */
+	struct llmo__reg_auth *auth;
+	struct llmo__reg_tokens *tokens; /* where they come from, watched for changes */
+	struct llmo_metric *m_token_reloads; /* by source and result */
+	struct llmo_metric *m_tokens;        /* tokens known */
 	struct event *expire_ev; /* removes idle upload sessions */
 	size_t nconns;
 	struct llmo__reg_conn *conns; /* every open connection (a list through conn->next) */
@@ -136,6 +140,7 @@ struct llmo__reg_req {
 	bool has_body; /* Content-Length > 0 or chunked */
 	int64_t content_length; /* -1: chunked */
 	struct llmo_reg_route route;
+	struct llmo__reg_auth *auth; /* held until the request is freed; who lives in it */
 	const struct llmo_reg_principal *who;
 	char actions_needed[32]; /* for the 401/403 scope text */
 	/* body handling, set by the handler */
@@ -342,6 +347,27 @@ void llmo__reg_internal(struct llmo__reg_req *req, const struct llmo_error *err)
  */
 void llmo__reg_challenge(struct llmo__reg_req *req, const char *scope, const char *error);
 /* Whether req's caller may do `actions` on repository name; answers 401/403 when not. */
+/*
+ * ---- tokens.c: the token table and its sources ----
+ * The table is rebuilt whole when a source changes (the token file, polled
+ * every LLMO_REG_TOKENS_POLL_MS and on llmo_registry_reload_tokens; the
+ * Secret, watched) and swapped in; a request keeps the generation it
+ * started with, so a principal never goes away under it. A source that
+ * fails to parse changes nothing (logged, counted).
+ */
+struct llmo__reg_auth {
+	struct llmo_reg_auth a;
+	unsigned refs;
+};
+#define LLMO_REG_TOKENS_POLL_MS 5000
+/* Loads the first table (a bad token file fails the start) and starts watching. */
+int llmo__reg_tokens_start(struct llmo_registry *r, const struct llmo_registry_opts *o,
+			   struct llmo_error *err);
+void llmo__reg_tokens_stop(struct llmo_registry *r);
+/* The table now, held (drop it with llmo__reg_auth_drop). */
+struct llmo__reg_auth *llmo__reg_auth_hold(struct llmo_registry *r);
+void llmo__reg_auth_drop(struct llmo__reg_auth *g);
+
 bool llmo__reg_authorize(struct llmo__reg_req *req, const char *name, unsigned actions);
 void llmo__reg_count_bytes(struct llmo_registry *r, bool in, uint64_t n);
 void llmo__reg_count_corrupt(struct llmo_registry *r);
