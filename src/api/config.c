@@ -179,6 +179,14 @@ static const struct llmo_field model_registry_fields[] = {
 	  .doc = "a benchmarked version becomes `stable` when its tokens/s at the highest "
 		 "concurrency is at least this times the stable version's on the same GPU type "
 		 "(0: always)"),
+	F(MR, fetch_image, "fetchImage", LLMO_FT_STRING, .def = "\"\"",
+	  .doc = "image of the init container `llmo controller` gives replicas of a model pinned "
+		 "by digest: it waits until the node's agent has fetched and verified the model "
+		 "(`llmo fetch --await`); \"\": none (llmo server never adds it)"),
+	F(MR, node_cache_path, "nodeCachePath", LLMO_FT_STRING, .flags = LLMO_FF_NONEMPTY,
+	  .def = LLMO_NODE_CACHE_PATH_DEFAULT,
+	  .doc = "the node agents' model cache on each node (their --model-cache), mounted "
+		 "read-only into those replicas when fetchImage is set; an absolute path"),
 	END,
 };
 
@@ -311,6 +319,39 @@ const struct llmo_field llmo_config_fields[] = {
 	END,
 };
 
+/*
+ * modelRegistry.nodeCachePath becomes a hostPath volume and a mountPath of
+ * replicas: an absolute path that cannot climb out of where it says (no ".."
+ * component), in one spelling (no trailing '/', so not "/" itself: the host's
+ * root is never a model cache), short enough for P/models/HEX to fit a path.
+ */
+static void check_node_cache_path(const char *p, struct llmo_errlist *errs)
+{
+	const char *key = "modelRegistry.nodeCachePath";
+	size_t len = p ? strlen(p) : 0;
+
+	if (!p || !*p)
+		return; /* LLMO_FF_NONEMPTY said so */
+	if (len > LLMO_NODE_CACHE_PATH_MAX) {
+		llmo_errlist_add(errs, key, "longer than %d bytes", LLMO_NODE_CACHE_PATH_MAX);
+		return;
+	}
+	if (p[0] != '/') {
+		llmo_errlist_add(errs, key, "\"%s\" must be an absolute path", p);
+		return;
+	}
+	if (p[len - 1] == '/') {
+		llmo_errlist_add(errs, key, "\"%s\" must not end with '/'", p);
+		return;
+	}
+	for (const char *c = p; c; c = strchr(c + 1, '/')) {
+		if (strncmp(c, "/..", 3) == 0 && (c[3] == '/' || c[3] == '\0')) {
+			llmo_errlist_add(errs, key, "\"%s\" must not have a \"..\" component", p);
+			return;
+		}
+	}
+}
+
 static void check_consistency(const struct llmo_config *cfg, struct llmo_errlist *errs)
 {
 	const struct llmo_resource_manager_config *rm = &cfg->resource_manager;
@@ -343,6 +384,7 @@ static void check_consistency(const struct llmo_config *cfg, struct llmo_errlist
 			llmo_errlist_add(errs, "modelRegistry.s3.bucket",
 					 "required when storageType is s3");
 	}
+	check_node_cache_path(cfg->model_registry.node_cache_path, errs);
 	for (size_t i = 0; i < cfg->federation.clusters.len; i++) {
 		const struct llmo_member_cluster *m = &cfg->federation.clusters.items[i];
 		bool local = cfg->federation.local_cluster &&

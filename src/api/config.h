@@ -71,6 +71,14 @@ struct llmo_s3_config {
 	int64_t cache_size;          /* milli-bytes; 0: no bound */
 };
 
+/*
+ * Longest modelRegistry.nodeCachePath: it is a hostPath and a mountPath of
+ * replicas, and P/models/HEX their LLMO_MODEL_PATH.
+ */
+#define LLMO_NODE_CACHE_PATH_MAX 1024
+/* Its default: where the agent DaemonSet of k8s/llm-orchestrator keeps its cache. */
+#define LLMO_NODE_CACHE_PATH_DEFAULT "/var/lib/llm-models/cache"
+
 struct llmo_model_registry_config {
 	int storage_type; /* enum llmo_storage_type */
 	char *storage_path;
@@ -82,6 +90,8 @@ struct llmo_model_registry_config {
 	int32_t max_versions;
 	bool auto_cleanup;
 	double performance_threshold;
+	char *fetch_image;     /* "": no init container (llmo controller only) */
+	char *node_cache_path; /* absolute, no "..", at most LLMO_NODE_CACHE_PATH_MAX */
 };
 
 struct llmo_operator_config {

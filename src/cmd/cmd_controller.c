@@ -172,6 +172,9 @@ int cmd_controller(int argc, char **argv)
 		opts.metrics_host = mhost;
 	}
 	opts.config = &cfg;
+	/* on a cluster the kubelet starts replicas: they wait for the node agent's fetch */
+	opts.fetch_image = cfg.model_registry.fetch_image;
+	opts.node_cache_path = cfg.model_registry.node_cache_path;
 	opts.leader_election = elect ? strcmp(elect, "true") == 0 : cfg.operator_.leader_election;
 	opts.identity = identity;
 	if (llmo_controller_new(client, base, &opts, &ctl, &err) ||

@@ -366,6 +366,12 @@ static json_t *pod_new(struct bench *b, const json_t *m, int port)
 
 		snprintf(mref, sizeof(mref), strchr(aref, '@') ? "%s" : "%s@%s", aref, digest);
 		json_object_set_new(ann, "llm.orchestrator.io/model-artifact", json_string(mref));
+		/* on a cluster, as a workload's replica: wait for the node agent's verified fetch */
+		if (llmo__fetch_init_add(json_object_get(pod, "spec"), container, mref,
+					 b->c->fetch_image, b->c->node_cache_path)) {
+			json_decref(pod);
+			return NULL;
+		}
 	}
 	return pod;
 }

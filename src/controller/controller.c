@@ -508,6 +508,14 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 		goto out;
 	}
+	if (opts->fetch_image && *opts->fetch_image &&
+	    (!(c->fetch_image = llmo_strdup(opts->fetch_image)) ||
+	     !(c->node_cache_path = llmo_strdup(opts->node_cache_path
+							? opts->node_cache_path
+							: LLMO_NODE_CACHE_PATH_DEFAULT)))) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
+		goto out;
+	}
 	if (!c->identity || !c->lease_ns || !c->scheduler_name) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "controller: out of memory");
 		goto out;
@@ -680,6 +688,8 @@ void llmo_controller_free(struct llmo_controller *c)
 	free(c->replica_ca_key);
 	llmo_hmap_release(&c->tls_checked, free_heal);
 	free(c->trusted_keys);
+	free(c->fetch_image);
+	free(c->node_cache_path);
 	free(c);
 }
 

@@ -211,6 +211,19 @@ struct llmo_controller_opts {
 	 * spec.signature.keyRef names no key there is Failed. NULL: not checked.
 	 */
 	const char *trusted_keys;
+	/*
+	 * modelRegistry.fetchImage and nodeCachePath, for `llmo controller` on a
+	 * cluster, where the kubelet starts replicas: a replica of a model
+	 * pinned by digest gets an init container running fetch_image that
+	 * waits until the node's agent has fetched and verified the model into
+	 * node_cache_path (a hostPath, mounted read-only), and LLMO_MODEL_PATH
+	 * (docs/controller.md). NULL or "": none, and templates stay as they
+	 * were (llmo server: its agent fetches before it starts a replica, and
+	 * its runtime refuses init containers). node_cache_path NULL:
+	 * LLMO_NODE_CACHE_PATH_DEFAULT.
+	 */
+	const char *fetch_image;
+	const char *node_cache_path;
 };
 
 int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base,

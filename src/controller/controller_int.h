@@ -83,6 +83,8 @@ struct llmo_controller {
 	struct event *rebalance_timer; /* every optimizationInterval; NULL when 0 (rebalance.c) */
 	struct llmo__fed *fed; /* cross-cluster scheduling; NULL without federation.clusters */
 	char *replica_ca_cert, *replica_ca_key; /* opts; NULL: none */
+	char *fetch_image;	/* opts.fetch_image; NULL: no model fetch init container */
+	char *node_cache_path;	/* opts.node_cache_path, or the default */
 	struct llmo_hmap tls_checked; /* workload key -> int64_t * mono ms of its next Secret check */
 	long vertical_sample_ms;
 	struct llmo_hmap benches;  /* model key -> benchmark run (bench.c, owned) */
@@ -145,6 +147,20 @@ int llmo__model_reconcile(void *ctx, const char *key);
  * on annotations; the agent's fetch step enforces them.
  */
 int llmo__model_signature_annotations(const json_t *mspec, json_t *annotations);
+/*
+ * The model fetch init container (fetch_init.c), for a replica pod whose
+ * llm.orchestrator.io/model-artifact annotation is model_ref: adds to
+ * podspec the hostPath volume of cache (the node agents' model cache) and
+ * the init container running image (`llmo fetch --await`), and to container
+ * (the model server's) a read-only mount of cache and LLMO_MODEL_PATH =
+ * cache/models/HEX. Nothing at all when image is NULL or "" or model_ref is
+ * NULL: such templates keep their hash. LLMO_EINVAL when model_ref has no
+ * sha256 digest or cache is not absolute or too long; LLMO_ENOMEM.
+ */
+int llmo__fetch_init_add(json_t *podspec, json_t *container, const char *model_ref,
+			 const char *image, const char *cache);
+/* Appends v (a new reference, taken even on failure) to the array obj.key, made if absent. */
+int llmo__append_to(json_t *obj, const char *key, json_t *v);
 /*
  * Benchmark on register (bench.c). llmo__bench_model is called by the model
  * reconciler with the model (informer's, borrowed) once its status is

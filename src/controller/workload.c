@@ -499,20 +499,6 @@ static void tls_server_name(const struct wl *s, char *out, size_t n)
 	snprintf(out, n, "%s.%s.svc", s->name, s->ns);
 }
 
-/* Appends v to the array obj[key], making it when missing. */
-static int append_to(json_t *obj, const char *key, json_t *v)
-{
-	json_t *a = json_object_get(obj, key);
-
-	if (!v)
-		return LLMO_ENOMEM;
-	if (!a && (json_object_set_new(obj, key, a = json_array()) || !a)) {
-		json_decref(v);
-		return LLMO_ENOMEM;
-	}
-	return json_array_append_new(a, v) ? LLMO_ENOMEM : 0;
-}
-
 /*
  * An encrypted workload's replica serves HTTPS with the certificate of the
  * Secret NAME-tls: mounted at LLMO_REPLICA_TLS_DIR (tls.crt, tls.key,
@@ -538,25 +524,25 @@ static int tls_template(struct wl *s, const json_t *mspec, json_t *container, js
 		json_object_set_new(json_object_get(json_object_get(container, probes[i]),
 						    "httpGet"),
 				    "scheme", json_string("HTTPS"));
-	if ((rc = append_to(container, "envFrom",
+	if ((rc = llmo__append_to(container, "envFrom",
 			    json_pack("{s:{s:s}}", "secretRef", "name", secret))) ||
-	    (rc = append_to(container, "env",
+	    (rc = llmo__append_to(container, "env",
 			    json_pack("{s:s, s:s}", "name", "LLMO_TLS_CERT", "value",
 				      LLMO_REPLICA_TLS_DIR "/tls.crt"))) ||
-	    (rc = append_to(container, "env",
+	    (rc = llmo__append_to(container, "env",
 			    json_pack("{s:s, s:s}", "name", "LLMO_TLS_KEY", "value",
 				      LLMO_REPLICA_TLS_DIR "/tls.key"))) ||
-	    (rc = append_to(container, "volumeMounts",
+	    (rc = llmo__append_to(container, "volumeMounts",
 			    json_pack("{s:s, s:s, s:b}", "name", "llmo-tls", "mountPath",
 				      LLMO_REPLICA_TLS_DIR, "readOnly", 1))) ||
-	    (rc = append_to(spec, "volumes",
+	    (rc = llmo__append_to(spec, "volumes",
 			    json_pack("{s:s, s:{s:s}}", "name", "llmo-tls", "secret", "secretName",
 				      secret))))
 		return rc;
 	if (fw && strcmp(fw, "vllm") == 0 &&
-	    ((rc = append_to(container, "args",
+	    ((rc = llmo__append_to(container, "args",
 			     json_string("--ssl-certfile=" LLMO_REPLICA_TLS_DIR "/tls.crt"))) ||
-	     (rc = append_to(container, "args",
+	     (rc = llmo__append_to(container, "args",
 			     json_string("--ssl-keyfile=" LLMO_REPLICA_TLS_DIR "/tls.key")))))
 		return rc;
 	return json_object_set_new(annotations, LLMO_ANNOTATION_TLS_SERVER_NAME,
@@ -738,7 +724,7 @@ static int build_template(struct wl *s, struct track *t)
 	json_int_t port = json_integer_value(json_object_get(rt, "port"));
 	const char *gpu_type = llmo_kube_str(wspec, "resources", "gpuType");
 	int64_t res[R_N];
-	char portstr[16];
+	char portstr[16], mref[2048];
 	size_t i;
 	char *text;
 	int rc = 0;
@@ -844,11 +830,11 @@ static int build_template(struct wl *s, struct track *t)
 				    json_string(gpu_type));
 	/* a model pinned by digest (llmo model push sets it): the agent fetches and
 	 * verifies exactly those bytes before the replica starts */
+	mref[0] = '\0';
 	if (llmo_kube_str(mspec, "artifact", "reference") &&
 	    llmo_kube_str(mspec, "artifact", "digest") &&
 	    !llmo_str_has_prefix(llmo_kube_str(mspec, "artifact", "reference"), "file://")) {
 		const char *aref = llmo_kube_str(mspec, "artifact", "reference");
-		char mref[2048];
 
 		if (strchr(aref, '@'))
 			snprintf(mref, sizeof(mref), "%s", aref);
@@ -871,6 +857,10 @@ static int build_template(struct wl *s, struct track *t)
 			 "terminationGracePeriodSeconds", 30, "containers", container,
 			 "securityContext", "seccompProfile", "type", "RuntimeDefault");
 	rc = spec ? tls_template(s, mspec, container, spec, annotations) : LLMO_ENOMEM;
+	/* on a cluster: wait for the node agent's verified fetch (nothing when not configured) */
+	if (!rc && mref[0])
+		rc = llmo__fetch_init_add(spec, container, mref, s->c->fetch_image,
+					  s->c->node_cache_path);
 	json_decref(container);
 	if (rc) {
 		json_decref(spec);
@@ -960,7 +950,7 @@ static int mark_migration(json_t *pod, const json_t *src)
 		if (!(na = json_object_get(aff, "nodeAffinity")) &&
 		    json_object_set_new(aff, "nodeAffinity", na = json_object()))
 			return LLMO_ENOMEM;
-		if (append_to(na, "preferredDuringSchedulingIgnoredDuringExecution",
+		if (llmo__append_to(na, "preferredDuringSchedulingIgnoredDuringExecution",
 			      json_pack("{s:i, s:{s:[{s:s, s:s, s:[s]}]}}", "weight", 100,
 					"preference", "matchFields", "key", "metadata.name",
 					"operator", "In", "values", to)))

@@ -94,6 +94,9 @@ static void test_defaults_are_the_spec_values(void **state)
 	/* the one default that is not the spec's example: a benchmark runs a replica */
 	assert_false(cfg.model_registry.benchmark_on_register);
 	assert_true(cfg.model_registry.checksum_validation);
+	/* no fetch init container unless asked; the agent DaemonSet's cache path */
+	assert_string_equal(cfg.model_registry.fetch_image, "");
+	assert_string_equal(cfg.model_registry.node_cache_path, "/var/lib/llm-models/cache");
 	assert_int_equal(cfg.operator_.lease_duration, 15LL * 1000 * 1000 * 1000);
 	assert_string_equal(cfg.operator_.metrics_addr, ":9090");
 	assert_int_equal(cfg.deployment_strategies.canary.traffic_split, 10);
@@ -187,6 +190,48 @@ static void test_consistency(void **state)
 		      "modelRegistry.storageType: \"gcs\" is not supported yet (supported: local, s3)");
 }
 
+/* nodeCachePath is a hostPath and a mountPath: absolute, one spelling, nowhere above itself. */
+static void test_node_cache_path(void **state)
+{
+	struct llmo_config cfg = {0};
+	const char *prefix = "modelRegistry:\n  nodeCachePath: /";
+	char *errs, *text;
+	size_t len = LLMO_NODE_CACHE_PATH_MAX + 1;
+
+	(void)state;
+	errs = load("modelRegistry:\n  fetchImage: ghcr.io/llmo/llmo:0.1.0\n"
+		    "  nodeCachePath: /mnt/models/cache\n",
+		    &cfg);
+	assert_string_equal(errs, "");
+	assert_string_equal(cfg.model_registry.fetch_image, "ghcr.io/llmo/llmo:0.1.0");
+	assert_string_equal(cfg.model_registry.node_cache_path, "/mnt/models/cache");
+	free(errs);
+	llmo_config_free(&cfg);
+	expect_errors("modelRegistry:\n  nodeCachePath: \"\"\n",
+		      "modelRegistry.nodeCachePath: must not be empty");
+	expect_errors("modelRegistry:\n  nodeCachePath: var/cache\n",
+		      "modelRegistry.nodeCachePath: \"var/cache\" must be an absolute path");
+	expect_errors("modelRegistry:\n  nodeCachePath: /var/cache/\n",
+		      "modelRegistry.nodeCachePath: \"/var/cache/\" must not end with '/'");
+	expect_errors("modelRegistry:\n  nodeCachePath: /\n",
+		      "modelRegistry.nodeCachePath: \"/\" must not end with '/'");
+	expect_errors("modelRegistry:\n  nodeCachePath: /var/../etc\n",
+		      "modelRegistry.nodeCachePath: \"/var/../etc\" must not have a \"..\" component");
+	expect_errors("modelRegistry:\n  nodeCachePath: /var/cache/..\n",
+		      "modelRegistry.nodeCachePath: \"/var/cache/..\" must not have a \"..\" "
+		      "component");
+	/* names that only start with two dots are names */
+	expect_errors("modelRegistry:\n  nodeCachePath: /var/..cache/x..\n", "");
+	/* "/" and len - 1 letters: one byte over */
+	text = malloc(strlen(prefix) + len + 2);
+	assert_non_null(text);
+	memcpy(text, prefix, strlen(prefix));
+	memset(text + strlen(prefix), 'a', len - 1);
+	memcpy(text + strlen(prefix) + len - 1, "\n", 2);
+	expect_errors(text, "modelRegistry.nodeCachePath: longer than 1024 bytes");
+	free(text);
+}
+
 /* `llmo config defaults` must produce a file that loads back to the same configuration. */
 static void test_defaults_file_round_trips(void **state)
 {
@@ -226,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_spec_example_loads),
 		cmocka_unit_test(test_mistakes),
 		cmocka_unit_test(test_consistency),
+		cmocka_unit_test(test_node_cache_path),
 		cmocka_unit_test(test_defaults_file_round_trips),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
