@@ -11,7 +11,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libcmocka-dev clang libclang-rt-dev python3 python3-yaml python3-kubernetes skopeo
-  wrk nginx-light prometheus nodejs
+  wrk nginx-light prometheus nodejs iproute2 util-linux
 )
 # The S3-compatible server the S3 storage test (tests/integration/test_registry_s3.sh)
 # runs against: npm's s3rver, pinned, installed into the ignored .cache/s3rver.

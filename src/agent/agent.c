@@ -28,6 +28,7 @@
 #include "kube/leader.h"
 #include "kube/object.h"
 #include "kube/workqueue.h"
+#include "metrics/metrics.h"
 #include "registry/fetch.h"
 
 #include "base/banned.h"
@@ -76,7 +77,25 @@ struct llmo_agent {
 	bool node_last_ok;
 	bool synced_once;
 	bool started;
+	struct llmo_metrics *metrics;  /* llmo_agent_write_metrics */
+	struct llmo_metric *m_fetches; /* model fetches the agent ran, by kind and result */
 };
+
+int llmo_agent_write_metrics(void *arg, struct llmo_buf *out, struct llmo_error *err)
+{
+	struct llmo_agent *a = arg;
+	int rc = llmo_metrics_write(a->metrics, out);
+
+	return rc ? llmo_error_set(err, rc, "agent metrics: out of memory") : 0;
+}
+
+bool llmo_agent_ready(void *arg)
+{
+	const struct llmo_agent *a = arg;
+
+	/* the Node is published; with pods to follow, their first list is in */
+	return a->started && (!a->pods || a->synced_once);
+}
 
 static void now_rfc3339(char *ts, size_t n)
 {
@@ -405,6 +424,7 @@ static void prefetch_report(struct llmo_agent *a, const struct llmo_prefetch_res
 		return;
 	ref = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata",
 			"name", a->node);
+	llmo_metric_add(a->m_fetches, (const char *[]){"prefetch", r->ok ? "ok" : "error"}, 1);
 	if (r->ok) {
 		llmo_log(LLMO_LOG_INFO, LOG, "prefetched", "model=%s", r->ref);
 		if (ref)
@@ -957,6 +977,7 @@ static void podf_event(struct llmo_agent *a, const struct llmo_podfetch_result *
 	char ns[KEY_MAX];
 	json_t *ref;
 
+	llmo_metric_add(a->m_fetches, (const char *[]){"replica", r->ok ? "ok" : "error"}, 1);
 	if (r->ok) {
 		llmo_log(LLMO_LOG_INFO, LOG, "pod model ready", "pod=%s model=%s attempt=%d",
 			 key ? key : r->uid, r->ref, r->attempt);
@@ -1121,6 +1142,19 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 	a->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : LLMO_AGENT_HEARTBEAT_MS;
 	a->stop_pods = opts->stop_pods;
 	a->run_pods = opts->run_pods;
+	if (llmo_metrics_new(&a->metrics)) {
+		free(a);
+		return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	}
+	if ((rc = llmo_metrics_counter(a->metrics, "llmo_agent_model_fetches_total",
+				       "Model fetches into the node cache that the agent ran and saw "
+				       "end: kind=replica for the pods the kubelet runs (--runtime "
+				       "none), kind=prefetch ahead of a scale-up; by result.",
+				       (const char *[]){"kind", "result"}, 2, &a->m_fetches, err))) {
+		llmo_metrics_free(a->metrics);
+		free(a);
+		return rc;
+	}
 	llmo_hmap_init(&a->uid_key);
 	llmo_hmap_init(&a->evented);
 	rc = llmo_node_info_read(&a->info, opts->fake_gpus, err);
@@ -1338,6 +1372,7 @@ void llmo_agent_free(struct llmo_agent *a)
 	llmo_event_recorder_free(a->rec);
 	free(a->model_cache_dir);
 	llmo_node_info_release(&a->info);
+	llmo_metrics_free(a->metrics);
 	free(a->node);
 	free(a->fake_gpus);
 	free(a->host_ip);

@@ -15,6 +15,7 @@
  * calls from it, so that loop must not be the API server's own.
  */
 #include "base/common.h"
+#include "base/buf.h"
 #include "base/error.h"
 #include "kube/client.h"
 
@@ -71,5 +72,12 @@ int llmo_agent_start(struct llmo_agent *a, struct llmo_error *err);
 void llmo_agent_free(struct llmo_agent *a);
 /* The Node's name. */
 const char *llmo_agent_node_name(const struct llmo_agent *a);
+/*
+ * For llmo_metrics_http (arg: the agent): its metrics
+ * (llmo_agent_model_fetches_total{kind,result}), and whether it is ready
+ * (started; with pods to follow, their first list is in).
+ */
+int llmo_agent_write_metrics(void *arg, struct llmo_buf *out, struct llmo_error *err);
+bool llmo_agent_ready(void *arg);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cmd/cmd.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "metrics/http.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -21,6 +22,7 @@ static const char agent_usage[] =
 	"                  [--fake-gpus N[:MODEL:MEMORY[:D]]]\n"
 	"                  [--model-cache DIR [--registry-token-file FILE]\n"
 	"                   [--registry-cacert FILE | --registry-plain-http]]\n"
+	"                  [--metrics-listen ADDR:PORT]\n"
 	"       llmo agent --once [-o json|text] [--fake-gpus N[:MODEL:MEMORY[:D]]]\n"
 	"\n"
 	"The node agent. With --runtime local (the default; what `llmo server` runs)\n"
@@ -55,7 +57,9 @@ static const char agent_usage[] =
 	"                      (trusted keys: $LLMO_TRUSTED_KEYS). docs/agent.md\n"
 	"  --registry-token-file FILE  bearer token for the registries of those models\n"
 	"  --registry-cacert FILE      CA of an https registry\n"
-	"  --registry-plain-http       the registries speak plain HTTP\n";
+	"  --registry-plain-http       the registries speak plain HTTP\n"
+	"  --metrics-listen A  serve /metrics, /healthz and /readyz on ADDR:PORT\n"
+	"                      (default: not)\n";
 
 static void print_text(const struct llmo_node_info *n)
 {
@@ -79,8 +83,10 @@ static void print_text(const struct llmo_node_info *n)
 	}
 }
 
-static int run_agent(const char *kubeconfig, const struct llmo_agent_opts *o)
+static int run_agent(const char *kubeconfig, const struct llmo_agent_opts *o, const char *mhost,
+		     int mport)
 {
+	struct llmo_metrics_http *mhttp = NULL;
 	struct llmo_kube_client *client = NULL;
 	struct llmo_agent *agent = NULL;
 	struct event_base *base = NULL;
@@ -118,8 +124,17 @@ static int run_agent(const char *kubeconfig, const struct llmo_agent_opts *o)
 		fprintf(stderr, "llmo agent: %s\n", err.msg);
 		goto out;
 	}
+	if (mhost && mhost[0]) {
+		if (llmo_metrics_http_new(base, mhost, mport, llmo_agent_write_metrics, agent, &mhttp,
+					  &err)) {
+			fprintf(stderr, "llmo agent: %s\n", err.msg);
+			goto out;
+		}
+		llmo_metrics_http_set_ready(mhttp, llmo_agent_ready, agent);
+	}
 	status = cmd_run_until_signal(base, "agent", NULL, NULL);
 out:
+	llmo_metrics_http_free(mhttp);
 	llmo_agent_free(agent);
 	if (base)
 		event_base_free(base);
@@ -133,6 +148,8 @@ int cmd_agent(int argc, char **argv)
 	const char *fake = NULL, *format = "text", *kubeconfig = NULL, *config = NULL;
 	const char *runtime = "local", *state_dir = NULL, *model_cache = NULL;
 	const char *reg_token = NULL, *reg_cacert = NULL;
+	char mhost[256] = "";
+	int mport = 0;
 	bool reg_plain = false;
 	struct llmo_agent_opts opts = {.stop_pods = true};
 	struct llmo_node_info info;
@@ -176,6 +193,11 @@ int cmd_agent(int argc, char **argv)
 			model_cache = v;
 		} else if (strcmp(a, "--registry-token-file") == 0) {
 			reg_token = v;
+		} else if (strcmp(a, "--metrics-listen") == 0) {
+			if (cmd_parse_listen(v, mhost, sizeof(mhost), &mport))
+				return cmd_usage_error("agent", "--metrics-listen wants ADDR:PORT, not "
+								"\"%s\"",
+						       v);
 		} else if (strcmp(a, "--registry-cacert") == 0) {
 			reg_cacert = v;
 		} else {
@@ -216,7 +238,7 @@ int cmd_agent(int argc, char **argv)
 			opts.fetch_args = fa.argv;
 			opts.model_cache_dir = model_cache;
 		}
-		rc = run_agent(kubeconfig, &opts);
+		rc = run_agent(kubeconfig, &opts, mhost, mport);
 		llmo_config_free(&cfg);
 		return rc;
 	}

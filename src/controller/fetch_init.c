@@ -40,7 +40,7 @@ static json_t *fetch_container(const char *image, const char *cache)
 {
 	return json_pack("{s:s, s:s, s:s, s:[s, s, s, s, s, s], s:[{s:s, s:{s:{s:s}}}], "
 			 "s:[{s:s, s:s, s:b}], s:s, s:{s:{s:s, s:s}, s:{s:s}}, "
-			 "s:{s:b, s:b, s:b, s:{s:[s]}}}",
+			 "s:{s:b, s:b, s:b, s:i, s:i, s:{s:[s]}}}",
 			 "name", FETCH_CONTAINER, "image", image, "imagePullPolicy", "IfNotPresent",
 			 "command", "llmo", "fetch", "--await", "$(LLMO_POD_UID)", "--cache-dir",
 			 cache, "env", "name", "LLMO_POD_UID", "valueFrom", "fieldRef", "fieldPath",
@@ -48,7 +48,8 @@ static json_t *fetch_container(const char *image, const char *cache)
 			 "readOnly", 1, "terminationMessagePolicy", "FallbackToLogsOnError",
 			 "resources", "requests", "cpu", "10m", "memory", "16Mi", "limits", "memory",
 			 "64Mi", "securityContext", "allowPrivilegeEscalation", 0,
-			 "readOnlyRootFilesystem", 1, "runAsNonRoot", 1, "capabilities", "drop",
+			 "readOnlyRootFilesystem", 1, "runAsNonRoot", 1, "runAsUser", 65532,
+			 "runAsGroup", 65532, "capabilities", "drop",
 			 "ALL");
 }
 

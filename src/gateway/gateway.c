@@ -1049,6 +1049,13 @@ int llmo_gateway_start(struct llmo_gateway *gw, struct llmo_error *err)
 	if (gw->wl_inf && ((rc = llmo_informer_start(gw->wl_inf, err)) ||
 			   (rc = llmo_informer_start(gw->pod_inf, err))))
 		return rc;
+	if (gw->wl_inf) {
+		/* the first table, once both have listed, even when they list nothing (no
+		 * event would come to build it, and /readyz would stay 503) */
+		struct timeval now = {0, 0};
+
+		event_add(gw->rebuild_ev, &now);
+	}
 	if (gw->secret_inf && (rc = llmo_informer_start(gw->secret_inf, err)))
 		return rc;
 	if ((gw->backends_file || gw->keys_file) && gw->o.watch_ms > 0) {

@@ -17,8 +17,17 @@ struct llmo_metrics_http {
 	struct evhttp *http;
 	llmo_metrics_write_fn write;
 	void *arg;
+	llmo_metrics_ready_fn ready; /* NULL: ready while it serves */
+	void *ready_arg;
 	int port;
 };
+
+void llmo_metrics_http_set_ready(struct llmo_metrics_http *h, llmo_metrics_ready_fn fn,
+				 void *arg)
+{
+	h->ready = fn;
+	h->ready_arg = arg;
+}
 
 static void serve(struct evhttp_request *req, void *arg)
 {
@@ -28,17 +37,20 @@ static void serve(struct evhttp_request *req, void *arg)
 	struct evbuffer *b;
 	struct llmo_buf text;
 
-	if (!path || (strcmp(path, "/metrics") != 0 && strcmp(path, "/healthz") != 0)) {
-		evhttp_send_error(req, 404, "only /metrics and /healthz");
+	if (!path || (strcmp(path, "/metrics") != 0 && strcmp(path, "/healthz") != 0 &&
+		      strcmp(path, "/readyz") != 0)) {
+		evhttp_send_error(req, 404, "only /metrics, /healthz and /readyz");
 		return;
 	}
 	if (!(b = evbuffer_new())) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	if (strcmp(path, "/healthz") == 0) {
-		evbuffer_add_printf(b, "ok\n");
-		evhttp_send_reply(req, 200, "OK", b);
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+		bool ready = path[1] == 'h' || !h->ready || h->ready(h->ready_arg);
+
+		evbuffer_add_printf(b, ready ? "ok\n" : "not ready\n");
+		evhttp_send_reply(req, ready ? 200 : 503, ready ? "OK" : "Service Unavailable", b);
 		evbuffer_free(b);
 		return;
 	}

@@ -54,6 +54,8 @@ static json_t *want_init(const char *image, const char *cache)
 	json_object_set_new(sc, "allowPrivilegeEscalation", json_false());
 	json_object_set_new(sc, "readOnlyRootFilesystem", json_true());
 	json_object_set_new(sc, "runAsNonRoot", json_true());
+	json_object_set_new(sc, "runAsUser", json_integer(65532));
+	json_object_set_new(sc, "runAsGroup", json_integer(65532));
 	json_object_set_new(sc, "capabilities", json_pack("{s:[s]}", "drop", "ALL"));
 	json_object_set_new(c, "securityContext", sc);
 	return c;
