@@ -18,6 +18,7 @@
 #include "base/base64.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/hmap.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -1077,6 +1078,10 @@ static int cache_new(struct llmo_agent *a, const struct llmo_agent_opts *opts,
 	rc = a->model_cache_dir
 		     ? llmo_event_recorder_new(a->client, "llmo-agent", a->node, &a->rec, err)
 		     : llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+	/* the prefetch's log and reason files (the local runtime makes it too; --runtime none
+	 * has nothing else there) */
+	if (!rc && opts->fetch_args && opts->state_dir)
+		rc = llmo_mkdir_p(opts->state_dir, 0700, err);
 	if (!rc && opts->fetch_args) {
 		struct llmo_prefetcher_opts po = {.shim_path = opts->shim_path,
 						  .fetch_args = opts->fetch_args,

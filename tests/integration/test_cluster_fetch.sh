@@ -11,6 +11,7 @@
 # agent restart keeps a ready pod without fetching again and removes what dead pods left.
 . "$(dirname "$0")/lib.sh"
 trap '[ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null; finish' EXIT
+export KEEP=1
 PY=/usr/bin/python3
 k() { kubectl --request-timeout=30s "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -32,12 +33,15 @@ mkmodel() { # DIR SIZE
 NODE=gpu-node-2
 CACHE="$LLMO_DATA/nodecache"
 ALOG="$LLMO_DATA/agent.log"
+MPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 agent_start() {
 	"$LLMO" agent --runtime none --node-name "$NODE" --kubeconfig "$KUBECONFIG" \
 		--state-dir "$LLMO_DATA/agent2" --fake-gpus 1:A100:80Gi --model-cache "$CACHE" \
-		--registry-token-file "$LLMO_DATA/token" --registry-cacert "$CA" 2>>"$ALOG" &
+		--registry-token-file "$LLMO_DATA/token" --registry-cacert "$CA" \
+		--metrics-listen "127.0.0.1:$MPORT" 2>>"$ALOG" &
 	AGENT_PID=$!
 }
+metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | grep -q "^$1\$"; }
 agent_stop() { # a non-zero exit (a sanitizer report) fails the test
 	local rc=0
 	kill "$AGENT_PID"; wait "$AGENT_PID" || rc=$?
@@ -129,6 +133,21 @@ assert \"no trusted keys\" in s[\"message\"], s' $CACHE/pods/$US/status"
 flip_byte "$(blob_file "$BADW")" 1000
 check "repaired, the bad model is fetched on the next try" wait_for 40 bash -c "[ \"\$($PY -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s[\"state\"], s[\"attempt\"])' $CACHE/pods/$UB/status)\" = 'ready 2' ]"
 check "and its init container passes" await "$UB"
+
+check "the agent counts its fetches" metric 'llmo_agent_model_fetches_total{kind="replica",result="ok"} 2'
+check "and the failures" metric 'llmo_agent_model_fetches_total{kind="replica",result="error"} 2'
+check "and is ready" bash -c "curl -sf http://127.0.0.1:$MPORT/readyz | grep -qx ok"
+
+# prefetch: the Node annotation (the controller's, ahead of a scale-up) asks for a model
+mkmodel "$LLMO_DATA/pre" 700000
+check "push a model no pod uses" m push "$LLMO_DATA/pre" --name models/pre --version 1 --no-api
+DP=$(sed -n 's/^pushed models\/pre:1 \(sha256:[0-9a-f]*\) .*/\1/p' "$LLMO_DATA/out")
+check "ask the node to prefetch it" k annotate node "$NODE" --overwrite \
+	"llm.orchestrator.io/prefetch={\"default/pre\":\"$HOSTPORT/models/pre:1@$DP\"}"
+check "the agent fetches it into the cache (at its next heartbeat)" wait_for 40 \
+	cmp "$CACHE/models/${DP#sha256:}/weights.bin" "$LLMO_DATA/pre/weights.bin"
+check "counted as a prefetch" wait_for 10 metric 'llmo_agent_model_fetches_total{kind="prefetch",result="ok"} 1'
+check "no pod pins it" test ! -e "$CACHE/pins/pre"
 
 # no kubelet stops its containers here: deleted at once, as a kubelet ends a graceful delete
 check "delete the bad pod" k delete pod bad -n default --grace-period=0 --force
