@@ -9,6 +9,9 @@ server listening on 127.0.0.1 only is caught), every probe's path must answer 20
 Service's targetPort must be a port of the pods it selects that accepts connections, and
 SIGTERM must end the process with status 0.
 
+Each container gets a token of its pod's ServiceAccount (kubectl create token), so what
+rbac.yaml grants is what it has; a log line saying "forbidden" or 403 fails it.
+
 Usage (inside a network namespace of its own; test_manifests.sh arranges it):
     manifest_run.py LLMO KUBECONFIG WORKDIR
 Prints "ok WHAT" or "FAIL WHAT: why" lines; exits 1 when any failed.
@@ -71,6 +74,25 @@ def port_number(container, port):
     return None
 
 
+def sa_kubeconfig(ns, sa):
+    """A kubeconfig with a token of the ServiceAccount ns/sa (TokenRequest, as a projected
+    service account token), so that the component has exactly what rbac.yaml grants it."""
+    path = os.path.join(work, "kubeconfig-%s-%s" % (ns, sa))
+    if os.path.exists(path):
+        return path
+    kenv = dict(os.environ, KUBECONFIG=kubeconfig)
+    subprocess.run(["kubectl", "create", "serviceaccount", sa, "-n", ns], env=kenv,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    token = subprocess.run(["kubectl", "create", "token", sa, "-n", ns], env=kenv, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    cfg = yaml.safe_load(open(kubeconfig))
+    cfg["users"] = [{"name": sa, "user": {"token": token}}]
+    for c in cfg["contexts"]:
+        c["context"]["user"] = sa
+    yaml.safe_dump(cfg, open(path, "w"))
+    return path
+
+
 def run(workload):
     ns = workload["metadata"]["namespace"]
     spec = workload["spec"]["template"]["spec"]
@@ -102,7 +124,8 @@ def run(workload):
                     continue
                 for item in v["configMap"].get("items") or [{"key": k, "path": k} for k in cm["data"]]:
                     open(os.path.join(d, item["path"]), "w").write(moved(cm["data"][item["key"]]))
-        env = {"KUBECONFIG": kubeconfig, "HOME": os.path.join(work, "home"),
+        env = {"KUBECONFIG": sa_kubeconfig(ns, spec.get("serviceAccountName", "default")),
+               "HOME": os.path.join(work, "home"),
                "PATH": os.path.dirname(llmo) + ":" + os.environ["PATH"]}
         fields = {"metadata.namespace": ns, "metadata.name": workload["metadata"]["name"] + "-0",
                   "spec.nodeName": NODE, "metadata.uid": "0-manifest"}
@@ -148,6 +171,10 @@ def run(workload):
                        "%s: Service %s port %s (targetPort %s)" % (cwhat, svc["metadata"]["name"],
                                                                    sp["port"], sp.get("targetPort")),
                        "no such container port" if port is None else "nothing listens on it")
+        log.flush()
+        denied = [l.strip() for l in open(log.name) if re.search(r"forbidden|403", l, re.I)]
+        report(not denied, cwhat + ": nothing refused by RBAC (its ServiceAccount's token)",
+               denied[0] if denied else "")
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
             try:
