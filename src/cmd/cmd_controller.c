@@ -20,6 +20,7 @@ static const char controller_usage[] =
 	"                       [--leader-elect true|false] [--identity ID]\n"
 	"                       [--gateway-metrics URL] [--scrape-interval DURATION]\n"
 	"                       [--metrics-listen ADDR:PORT|off] [--prometheus URL]\n"
+	"                       [--gateway-pods NAMESPACE/LABEL_SELECTOR]\n"
 	"                       [--node-lifecycle true|false]\n"
 	"                       [--replica-ca-cert FILE --replica-ca-key FILE]\n"
 	"\n"
@@ -41,6 +42,10 @@ static const char controller_usage[] =
 	"                       draining and canaries are not analysed)\n"
 	"  --prometheus URL     read the gateway's series from this Prometheus server's\n"
 	"                       query API (http://HOST:9090) instead of --gateway-metrics\n"
+	"  --gateway-pods NS/SELECTOR  read every Ready gateway pod the selector finds\n"
+	"                       (http://POD_IP:PORT/metrics, PORT its prometheus.io/port\n"
+	"                       annotation or its port named http) and add their counts\n"
+	"                       up: several gateways without a Prometheus\n"
 	"  --scrape-interval D  how often the gateway's metrics are read (default 2s)\n"
 	"  --node-lifecycle BOOL  mark nodes whose agent stopped reporting\n"
 	"                       Ready=Unknown, as kube-controller-manager does (default\n"
@@ -97,6 +102,13 @@ int cmd_controller(int argc, char **argv)
 						       "--prometheus wants an http:// or https:// URL, "
 						       "not \"%s\"", v);
 			opts.prometheus_url = v;
+		} else if (strcmp(a, "--gateway-pods") == 0) {
+			if (!strchr(v, '/') || v[0] == '/' || !strchr(v, '/')[1])
+				return cmd_usage_error("controller",
+						       "--gateway-pods wants NAMESPACE/LABEL_SELECTOR, "
+						       "not \"%s\"",
+						       v);
+			opts.gateway_pods = v;
 		} else if (strcmp(a, "--scrape-interval") == 0) {
 			interval = v;
 		} else if (strcmp(a, "--metrics-listen") == 0) {
@@ -129,10 +141,10 @@ int cmd_controller(int argc, char **argv)
 					       "not \"%s\"", interval);
 		opts.scrape_interval_ms = (long)(ns / 1000000);
 	}
-	if (opts.prometheus_url && opts.gateway_metrics_url)
+	if (!!opts.prometheus_url + !!opts.gateway_metrics_url + !!opts.gateway_pods > 1)
 		return cmd_usage_error("controller",
-				       "--prometheus and --gateway-metrics are two sources of the same "
-				       "numbers: give one");
+				       "--prometheus, --gateway-metrics and --gateway-pods are sources "
+				       "of the same numbers: give one");
 	if (identity && !*identity)
 		return cmd_usage_error("controller", "--identity wants a non-empty name");
 	if (!opts.replica_ca_cert != !opts.replica_ca_key)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "controller/controller_int.h"
@@ -299,6 +300,55 @@ static int read_replica(void *ctx, json_t *pod)
 	return 0;
 }
 
+struct gw_list {
+	struct llmo_strv *ids, *urls;
+	int rc;
+};
+
+/* A Ready gateway pod: its uid and http://IP:PORT/metrics (prometheus.io/port, or port "http"). */
+static int add_gateway_pod(void *ctx, json_t *pod)
+{
+	struct gw_list *l = ctx;
+	const char *uid = llmo_kube_str(pod, "metadata", "uid");
+	const char *ip = llmo_kube_str(pod, "status", "podIP");
+	const char *ann = json_string_value(json_object_get(
+		json_object_get(json_object_get(pod, "metadata"), "annotations"),
+		"prometheus.io/port"));
+	long port = ann ? strtol(ann, NULL, 10) : 0;
+	char url[160];
+	const json_t *c, *p;
+	size_t i, j;
+
+	if (!uid || !ip || !llmo_kube_condition_true(pod, "Ready"))
+		return 0;
+	json_array_foreach(llmo_json_get_path(pod, "spec.containers"), i, c) {
+		json_array_foreach(json_object_get(c, "ports"), j, p) {
+			const char *name = json_string_value(json_object_get(p, "name"));
+
+			if (!port && name && strcmp(name, "http") == 0)
+				port = (long)json_integer_value(json_object_get(p, "containerPort"));
+		}
+	}
+	if (port <= 0 || port > 65535)
+		return 0;
+	snprintf(url, sizeof(url), strchr(ip, ':') ? "http://[%s]:%ld/metrics"
+						   : "http://%s:%ld/metrics",
+		 ip, port);
+	if (llmo_strv_push(l->ids, uid) || llmo_strv_push(l->urls, url))
+		return l->rc = LLMO_ENOMEM;
+	return 0;
+}
+
+/* signals.h: the gateways to read this tick (opts.gateway_pods). */
+static int list_gateways(void *ctx, struct llmo_strv *ids, struct llmo_strv *urls)
+{
+	struct llmo_controller *c = ctx;
+	struct gw_list l = {ids, urls, 0};
+
+	llmo_informer_list(c->gw_pods, NULL, add_gateway_pod, &l);
+	return l.rc;
+}
+
 /*
  * Reads the gateway's metrics, then looks at every workload again: the
  * autoscaler, canary analyses and drains act on fresh numbers.
@@ -410,7 +460,8 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	static const struct llmo_informer_handlers netpol_h = {netpol_add, netpol_update,
 							       netpol_delete};
 	struct llmo_controller *c;
-	char host[256], id[320];
+	char host[256], id[320], gw_desc[600], gw_ns[254] = "";
+	const char *gw_sel = NULL;
 	int rc = 0;
 
 	*out = NULL;
@@ -430,12 +481,38 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 		opts->vertical_sample_ms > 0 ? opts->vertical_sample_ms : LLMO__VERT_SAMPLE_MS;
 	llmo_hmap_init(&c->benches);
 	c->bench = opts->bench;
+	if (opts->gateway_pods && (opts->prometheus_url || opts->gateway_metrics_url)) {
+		free(c);
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "controller: the gateway pods, the gateway's URL and Prometheus "
+				      "are three sources of the same metrics: give one");
+	}
+	if (opts->gateway_pods) {
+		snprintf(gw_desc, sizeof(gw_desc), "the gateway pods %s", opts->gateway_pods);
+		gw_sel = strchr(opts->gateway_pods, '/');
+		if (!gw_sel || gw_sel == opts->gateway_pods || !gw_sel[1] ||
+		    (size_t)(gw_sel - opts->gateway_pods) >= sizeof(gw_ns)) {
+			free(c);
+			return llmo_error_set(err, LLMO_EINVAL,
+					      "controller: gateway pods \"%s\": want "
+					      "NAMESPACE/LABEL_SELECTOR",
+					      opts->gateway_pods);
+		}
+		memcpy(gw_ns, opts->gateway_pods, (size_t)(gw_sel - opts->gateway_pods));
+		gw_ns[gw_sel - opts->gateway_pods] = '\0';
+		gw_sel++;
+	}
 	rc = llmo__signals_init(&c->signals,
-				opts->prometheus_url ? opts->prometheus_url : opts->gateway_metrics_url,
+				opts->gateway_pods     ? gw_desc
+				: opts->prometheus_url ? opts->prometheus_url
+						       : opts->gateway_metrics_url,
 				opts->scrape_interval_ms > 0 ? opts->scrape_interval_ms
 							     : LLMO_CONTROLLER_SCRAPE_MS,
 				err);
-	if (!rc && opts->prometheus_url) {
+	if (!rc && opts->gateway_pods) {
+		c->signals.gateways_fn = list_gateways;
+		c->signals.gateways_ctx = c;
+	} else if (!rc && opts->prometheus_url) {
 		c->signals.prometheus = true;
 		c->signals.lag_ms = LLMO_CONTROLLER_PROMETHEUS_LAG_MS;
 	} else if (!rc && opts->gateway_metrics_url && opts->gateway_metrics_ca &&
@@ -544,6 +621,9 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	if (!rc)
 		rc = llmo_informer_new(client, &llmo_kube_services, NULL, LLMO_LABEL_WORKLOAD, base,
 				       &owned_h, c, &c->services, err);
+	if (!rc && opts->gateway_pods)
+		rc = llmo_informer_new(client, &llmo_kube_pods, gw_ns, gw_sel, base, NULL, NULL,
+				       &c->gw_pods, err);
 	if (!rc)
 		rc = llmo_informer_new(client, &llmo_kube_networkpolicies, NULL, NULL, base,
 				       &netpol_h, c, &c->netpols, err);
@@ -593,8 +673,9 @@ out:
 int llmo_controller_start(struct llmo_controller *c, struct llmo_error *err)
 {
 	/* the metric caches are NULL when /metrics is not served */
-	struct llmo_informer *infs[] = {c->models, c->workloads, c->pods,     c->services,
-					c->netpols, c->metric_nodes, c->metric_pods};
+	struct llmo_informer *infs[] = {c->models,	 c->workloads,	 c->pods,
+					c->services,	 c->netpols,	 c->metric_nodes,
+					c->metric_pods, c->gw_pods};
 	int rc = 0;
 
 	if (c->started)
@@ -670,6 +751,7 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo_informer_free(c->netpols);
 	llmo_informer_free(c->metric_nodes);
 	llmo_informer_free(c->metric_pods);
+	llmo_informer_free(c->gw_pods);
 	llmo_workqueue_free(c->wq);
 	llmo_workqueue_free(c->mq);
 	llmo_event_recorder_free(c->rec);

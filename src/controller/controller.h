@@ -186,6 +186,13 @@ struct llmo_controller_opts {
 	 * gateway; the same series are read from its query API.
 	 */
 	const char *prometheus_url;
+	/*
+	 * Or: the gateways are the Ready pods "NAMESPACE/LABEL_SELECTOR" selects
+	 * (several replicas of `llmo gateway` on a cluster); each is read at
+	 * http://POD_IP:PORT/metrics, PORT its prometheus.io/port annotation or
+	 * its container port named http, and their counts add up per gateway.
+	 */
+	const char *gateway_pods;
 	long scrape_interval_ms;	  /* 0: LLMO_CONTROLLER_SCRAPE_MS */
 	long vertical_sample_ms;	  /* vertical scaling's sampling; 0: LLMO__VERT_SAMPLE_MS */
 	/* Serve /metrics and /healthz on metrics_host:metrics_port (0: any free port); NULL: not. */

@@ -70,6 +70,7 @@ struct llmo_controller {
 	 * not served (opts.metrics_host).
 	 */
 	struct llmo_informer *metric_nodes, *metric_pods;
+	struct llmo_informer *gw_pods; /* opts.gateway_pods: the gateways read (NULL: not) */
 	struct llmo_workqueue *wq; /* workload keys */
 	struct llmo_workqueue *mq; /* model keys */
 	struct llmo_event_recorder *rec;

@@ -211,23 +211,29 @@ out:
 	return rc;
 }
 
-static int ingest_any(struct llmo__signals *s, bool query, const char *text, size_t len,
-		      int64_t now_ms, struct llmo_error *err)
+/* A scrape's text (or a query answer) into fresh maps of samples and pods. */
+static int parse_into(struct llmo__signals *s, bool query, const char *text, size_t len,
+		      struct llmo_hmap *cur, struct llmo_hmap *pods, struct llmo_error *err)
 {
-	struct llmo_hmap cur, pods;
-	struct ingest in = {.s = s, .into = &cur, .pods = &pods};
+	struct ingest in = {.s = s, .into = cur, .pods = pods};
 	int rc;
 
-	llmo_hmap_init(&cur);
-	llmo_hmap_init(&pods);
+	llmo_hmap_init(cur);
+	llmo_hmap_init(pods);
 	rc = query ? parse_query(text, len, &in, err) : llmo_prom_parse(text, len, on_sample, &in, err);
 	if (rc == LLMO_ENOMEM && !err->msg[0])
 		llmo_error_set(err, rc, "out of memory");
 	if (rc) {
-		llmo_hmap_release(&cur, free_sample);
-		llmo_hmap_release(&pods, NULL);
-		return rc;
+		llmo_hmap_release(cur, free_sample);
+		llmo_hmap_release(pods, NULL);
 	}
+	return rc;
+}
+
+/* The new samples become the current ones, the current ones the previous. */
+static void install(struct llmo__signals *s, struct llmo_hmap cur, struct llmo_hmap pods,
+		    int64_t now_ms)
+{
 	llmo_hmap_release(&s->prev, free_sample);
 	s->prev = s->cur;
 	s->prev_ms = s->cur_ms;
@@ -236,13 +242,195 @@ static int ingest_any(struct llmo__signals *s, bool query, const char *text, siz
 	s->cur_wall_ms = llmo_clock_wall_ms();
 	llmo_hmap_release(&s->pods, NULL);
 	s->pods = pods;
-	return 0;
+}
+
+static int ingest_any(struct llmo__signals *s, bool query, const char *text, size_t len,
+		      int64_t now_ms, struct llmo_error *err)
+{
+	struct llmo_hmap cur, pods;
+	int rc = parse_into(s, query, text, len, &cur, &pods, err);
+
+	if (!rc)
+		install(s, cur, pods, now_ms);
+	return rc;
 }
 
 int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
 			 struct llmo_error *err)
 {
 	return ingest_any(s, false, text, len, now_ms, err);
+}
+
+/* ---- several gateways (gateways_fn) ---- */
+
+/* What one gateway said at its last answer. */
+struct inst {
+	struct llmo_hmap wl;   /* workload key -> struct llmo__wl_sample * */
+	struct llmo_hmap pods; /* as llmo__signals.pods */
+};
+
+static void inst_free(void *v)
+{
+	struct inst *g = v;
+
+	if (!g)
+		return;
+	llmo_hmap_release(&g->wl, free_sample);
+	llmo_hmap_release(&g->pods, NULL);
+	free(g);
+}
+
+/* agg's track += now - then (then NULL: all of now); a reset counts from zero. */
+static void add_delta(struct llmo__track_sample *agg, const struct llmo__track_sample *now,
+		      const struct llmo__track_sample *then)
+{
+	struct llmo__track_sample d;
+
+	llmo__track_delta(now, then, &d);
+	agg->requests += d.requests;
+	agg->errors += d.errors;
+	agg->tokens += d.tokens;
+	agg->attempts_ok += d.attempts_ok;
+	agg->attempts_failed += d.attempts_failed;
+	for (size_t b = 0; b < d.nb; b++)
+		add_bucket(agg, d.le[b], d.cum[b]);
+}
+
+/* The pods' in-flight counts of src added into dst (values are count + 1). */
+static int add_pods(struct llmo_hmap *dst, const struct llmo_hmap *src)
+{
+	size_t it = 0;
+	const char *k;
+	void *v;
+
+	while (llmo_hmap_next(src, &it, &k, &v)) {
+		uintptr_t have = (uintptr_t)llmo_hmap_get(dst, k);
+		uintptr_t sum = have ? have + (uintptr_t)v - 1 : (uintptr_t)v;
+
+		if (llmo_hmap_put(dst, k, (void *)sum, NULL))
+			return LLMO_ENOMEM;
+	}
+	return 0;
+}
+
+/* One gateway's new samples (now) added into agg, against its previous ones (old). */
+static int add_gateway(struct llmo_hmap *agg, const struct llmo_hmap *now,
+		       const struct inst *old)
+{
+	size_t it = 0;
+	const char *key;
+	void *v;
+
+	while (llmo_hmap_next(now, &it, &key, &v)) {
+		const struct llmo__wl_sample *w = v;
+		const struct llmo__wl_sample *ow = old ? llmo_hmap_get(&old->wl, key) : NULL;
+		struct llmo__wl_sample *a = llmo_hmap_get(agg, key);
+
+		if (!a && (!(a = calloc(1, sizeof(*a))) || llmo_hmap_put(agg, key, a, NULL))) {
+			free(a);
+			return LLMO_ENOMEM;
+		}
+		for (size_t t = 0; t < w->ntracks; t++) {
+			struct llmo__track_sample *at = track_of(a, w->tracks[t].name);
+
+			if (at)
+				add_delta(at, &w->tracks[t],
+					  ow ? llmo__sample_track(ow, w->tracks[t].name) : NULL);
+		}
+		a->inflight += w->inflight;
+		a->pending += w->pending;
+	}
+	return 0;
+}
+
+static bool listed(size_t n, const char *const *ids, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+int llmo__signals_ingest_many(struct llmo__signals *s, size_t n, const char *const *ids,
+			      const char *const *texts, const size_t *lens, const bool *ok,
+			      int64_t now_ms, struct llmo_error *err)
+{
+	struct llmo_hmap agg, pods;
+	size_t it = 0;
+	const char *key;
+	void *v;
+	int rc = 0;
+
+	llmo_hmap_init(&agg);
+	llmo_hmap_init(&pods);
+	/* the counters go on from the current sample; the gauges are summed anew */
+	while (!rc && llmo_hmap_next(&s->cur, &it, &key, &v)) {
+		struct llmo__wl_sample *c = malloc(sizeof(*c));
+
+		if (!c || llmo_hmap_put(&agg, key, c, NULL)) {
+			free(c);
+			rc = LLMO_ENOMEM;
+			break;
+		}
+		*c = *(const struct llmo__wl_sample *)v;
+		c->inflight = c->pending = 0;
+	}
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct inst *old = llmo_hmap_get(&s->inst, ids[i]), *g;
+		struct llmo_error perr = {0};
+
+		if (!ok[i] || !texts[i]) {
+			/* not read this tick: its last in-flight counts stand (a drain waits) */
+			if (old)
+				rc = add_pods(&pods, &old->pods);
+			continue;
+		}
+		if (!(g = calloc(1, sizeof(*g)))) {
+			rc = LLMO_ENOMEM;
+			break;
+		}
+		if (parse_into(s, false, texts[i], lens[i], &g->wl, &g->pods, &perr)) {
+			free(g);
+			if (perr.code == LLMO_ENOMEM) {
+				rc = LLMO_ENOMEM;
+				break;
+			}
+			llmo_error_set(err, perr.code, "gateway %s: %s", ids[i], perr.msg);
+			if (old)
+				rc = add_pods(&pods, &old->pods);
+			continue; /* taken as not read; the message is kept */
+		}
+		rc = add_gateway(&agg, &g->wl, old);
+		if (!rc)
+			rc = add_pods(&pods, &g->pods);
+		if (!rc && llmo_hmap_put(&s->inst, ids[i], g, (void **)&old))
+			rc = LLMO_ENOMEM;
+		if (rc) {
+			inst_free(g);
+			break;
+		}
+		inst_free(old);
+	}
+	if (rc) {
+		llmo_hmap_release(&agg, free_sample);
+		llmo_hmap_release(&pods, NULL);
+		return llmo_error_set(err, rc, "out of memory");
+	}
+	/* gateways that are gone */
+	for (bool again = true; again;) {
+		again = false;
+		it = 0;
+		while (llmo_hmap_next(&s->inst, &it, &key, &v)) {
+			if (listed(n, ids, key))
+				continue;
+			if (llmo_hmap_del(&s->inst, key, &v) == 0)
+				inst_free(v);
+			again = true; /* the iteration does not survive a delete */
+			break;
+		}
+	}
+	install(s, agg, pods, now_ms);
+	return 0;
 }
 
 int llmo__signals_ingest_query(struct llmo__signals *s, const char *json, size_t len,
@@ -376,55 +564,114 @@ int llmo__signals_scrape_replica(struct llmo__signals *s, const char *key, const
 	return rc;
 }
 
+/* GET url into body (the pinned CA with ca). 0 or LLMO_EIO naming url. */
+static int get_body(struct llmo__signals *s, const char *url, const char *ca,
+		    struct llmo_buf *body, struct llmo_error *err)
+{
+	CURLcode cc;
+	long status = 0;
+
+	curl_easy_reset(s->curl);
+	curl_easy_setopt(s->curl, CURLOPT_URL, url);
+	if (ca) {
+		curl_easy_setopt(s->curl, CURLOPT_CAINFO, ca);
+		curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, LLMO__SIG_TIMEOUT_MS);
+	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, body);
+	cc = curl_easy_perform(s->curl);
+	if (cc != CURLE_OK)
+		return llmo_error_set(err, LLMO_EIO, "scraping %s: %s", url,
+				      cc == CURLE_WRITE_ERROR ? "answer too large"
+							      : curl_easy_strerror(cc));
+	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200)
+		return llmo_error_set(err, LLMO_EIO, "scraping %s: HTTP status %ld", url, status);
+	return 0;
+}
+
+/* Every gateway gateways_fn names, read one after the other, added up. */
+static int scrape_gateways(struct llmo__signals *s, struct llmo_error *err)
+{
+	struct llmo_strv ids = LLMO_STRV_INIT, urls = LLMO_STRV_INIT;
+	struct llmo_buf *bodies = NULL;
+	const char **texts = NULL;
+	size_t *lens = NULL, answered = 0;
+	bool *ok = NULL;
+	int rc = s->gateways_fn(s->gateways_ctx, &ids, &urls);
+
+	if (!rc && ids.len != urls.len)
+		rc = LLMO_EINVAL;
+	if (!rc && ids.len &&
+	    (!(bodies = calloc(ids.len, sizeof(*bodies))) ||
+	     !(texts = calloc(ids.len, sizeof(*texts))) || !(lens = calloc(ids.len, sizeof(*lens))) ||
+	     !(ok = calloc(ids.len, sizeof(*ok)))))
+		rc = LLMO_ENOMEM;
+	if (rc) {
+		llmo_error_set(err, rc, "listing the gateways: %s", llmo_strerror(rc));
+		goto out;
+	}
+	for (size_t i = 0; i < ids.len; i++) {
+		struct llmo_error gerr = {0};
+
+		llmo_buf_init(&bodies[i], LLMO__SIG_BODY_MAX);
+		ok[i] = get_body(s, urls.items[i], NULL, &bodies[i], &gerr) == 0;
+		if (!ok[i]) {
+			*err = gerr; /* the last failure is what is reported */
+			continue;
+		}
+		texts[i] = bodies[i].data ? bodies[i].data : "";
+		lens[i] = bodies[i].len;
+		answered++;
+	}
+	if (ids.len && !answered) {
+		rc = err->code ? err->code : LLMO_EIO;
+		goto out;
+	}
+	rc = llmo__signals_ingest_many(s, ids.len, (const char *const *)ids.items, texts, lens, ok,
+				       llmo_clock_mono_ms(), err);
+out:
+	for (size_t i = 0; bodies && i < ids.len; i++)
+		llmo_buf_release(&bodies[i]);
+	free(bodies);
+	free(texts);
+	free(lens);
+	free(ok);
+	llmo_strv_release(&ids);
+	llmo_strv_release(&urls);
+	return rc;
+}
+
 int llmo__signals_scrape(struct llmo__signals *s)
 {
 	struct llmo_error err = {0};
 	struct llmo_buf body;
-	CURLcode cc;
-	long status = 0;
 	int rc = 0;
 
 	s->scrapes++;
 	llmo_buf_init(&body, LLMO__SIG_BODY_MAX);
-	curl_easy_reset(s->curl);
-	if (s->prometheus) {
+	if (s->gateways_fn) {
+		rc = scrape_gateways(s, &err);
+	} else if (s->prometheus) {
 		char *q = curl_easy_escape(s->curl, LLMO__SIG_PROM_QUERY, 0);
 		char url[2048];
 
 		snprintf(url, sizeof(url), "%s/api/v1/query?query=%s", s->url, q ? q : "");
 		curl_free(q);
-		curl_easy_setopt(s->curl, CURLOPT_URL, url);
+		rc = get_body(s, url, NULL, &body, &err);
 	} else {
-		curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
-		if (s->ca) {
-			curl_easy_setopt(s->curl, CURLOPT_CAINFO, s->ca);
-			curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-		}
+		rc = get_body(s, s->url, s->ca, &body, &err);
 	}
-	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, LLMO__SIG_TIMEOUT_MS);
-	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &body);
-	cc = curl_easy_perform(s->curl);
-	if (cc != CURLE_OK) {
-		rc = llmo_error_set(&err, LLMO_EIO, "scraping %s: %s", s->url,
-				    cc == CURLE_WRITE_ERROR ? "answer too large"
-							    : curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		rc = llmo_error_set(&err, LLMO_EIO, "scraping %s: HTTP status %ld", s->url, status);
-		goto out;
-	}
-	if ((rc = ingest_any(s, s->prometheus, body.data ? body.data : "", body.len,
+	if (!rc && !s->gateways_fn &&
+	    (rc = ingest_any(s, s->prometheus, body.data ? body.data : "", body.len,
 			     llmo_clock_mono_ms(), &err))) {
 		char msg[sizeof(err.msg)];
 
 		snprintf(msg, sizeof(msg), "%s", err.msg);
 		llmo_error_set(&err, rc, "scraping %s: %s", s->url, msg);
 	}
-out:
 	if (rc) {
 		s->failures++;
 		snprintf(s->error, sizeof(s->error), "%s", err.msg);
@@ -444,6 +691,7 @@ int llmo__signals_init(struct llmo__signals *s, const char *url, long interval_m
 	llmo_hmap_init(&s->pods);
 	llmo_hmap_init(&s->replicas);
 	llmo_hmap_init(&s->next);
+	llmo_hmap_init(&s->inst);
 	s->interval_ms = interval_ms;
 	if (!url)
 		return 0;
@@ -465,6 +713,7 @@ void llmo__signals_release(struct llmo__signals *s)
 	llmo_hmap_release(&s->pods, NULL);
 	llmo_hmap_release(&s->replicas, free_sample);
 	llmo_hmap_release(&s->next, free_sample);
+	llmo_hmap_release(&s->inst, inst_free);
 	s->curl = NULL;
 	s->url = NULL;
 	s->ca = NULL;

@@ -18,6 +18,7 @@
 
 #include "base/error.h"
 #include "base/hmap.h"
+#include "base/str.h"
 
 /* Histogram buckets and tracks kept per workload. */
 #define LLMO__SIG_BUCKETS 32
@@ -54,8 +55,18 @@ struct llmo__replica_stats {
 #define LLMO__SIG_REPLICAS_MAX 64
 #define LLMO__SIG_REPLICA_TIMEOUT_MS 300L
 
+/*
+ * Gateways the controller finds itself (--gateway-pods): fills ids (one
+ * stable name per gateway, such as its pod's uid) and urls (its /metrics)
+ * with the gateways to read this tick. 0 or LLMO_ENOMEM.
+ */
+typedef int (*llmo__sig_gateways_fn)(void *ctx, struct llmo_strv *ids, struct llmo_strv *urls);
+
 struct llmo__signals {
-	char *url;
+	char *url; /* the one gateway (or Prometheus); with gateways_fn, a description */
+	llmo__sig_gateways_fn gateways_fn;
+	void *gateways_ctx;
+	struct llmo_hmap inst; /* gateways_fn: gateway id -> its last samples (struct llmo_hmap *) */
 	char *ca; /* a pinned certificate for an https url (see gateway_metrics_ca); NULL none */
 	bool prometheus; /* url is a Prometheus server: ask its query API for the same series */
 	long lag_ms;	 /* how old the data may be (Prometheus's own scrape interval): drains wait it too */
@@ -91,6 +102,19 @@ int llmo__signals_ingest_query(struct llmo__signals *s, const char *json, size_t
 /* Parses text as a scrape taken at now_ms (tests feed text directly). */
 int llmo__signals_ingest(struct llmo__signals *s, const char *text, size_t len, int64_t now_ms,
 			 struct llmo_error *err);
+
+/*
+ * Several gateways read at now_ms (gateways_fn): texts[i] is the scrape of
+ * gateway ids[i] (ok[i] false: it did not answer, its last samples are kept
+ * for its next answer); gateways not in ids are forgotten. The counters of
+ * the new sample are the previous sample's plus what each gateway counted
+ * since its own last scrape (all of it for a gateway seen the first time,
+ * or whose counters went down: it restarted), so a gateway that goes away
+ * takes nothing back; the gauges (in flight, pending) are this tick's sums.
+ */
+int llmo__signals_ingest_many(struct llmo__signals *s, size_t n, const char *const *ids,
+			      const char *const *texts, const size_t *lens, const bool *ok,
+			      int64_t now_ms, struct llmo_error *err);
 
 /* The latest (prev false) or previous sample of a workload, or NULL. */
 const struct llmo__wl_sample *llmo__signals_get(const struct llmo__signals *s, const char *key,

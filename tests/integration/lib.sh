@@ -58,6 +58,18 @@ server_start() { # extra args for llmo server
 	done
 	echo "llmo server does not answer /healthz"; exit 1
 }
+# Components a test runs beside the server: start each with `cmd & BG_PIDS+=($!)`;
+# bg_stop stops them all, and a non-zero exit (a crash, a sanitizer report) fails the test.
+BG_PIDS=()
+bg_stop() {
+	local p rc
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || continue
+		rc=0; wait "$p" || rc=$?
+		[ "$rc" -eq 0 ] || { bad "a component (pid $p) exited with status $rc"; tail -20 "$LLMO_DATA"/*.log; }
+	done
+	BG_PIDS=()
+}
 wait_for() { # wait_for SECONDS command...: until the command succeeds (polled every 0.2 s)
 	local end=$((SECONDS + $1)); shift
 	until "$@" >/dev/null 2>&1; do

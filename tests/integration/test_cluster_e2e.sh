@@ -9,17 +9,7 @@
 # model server's LLMO_MODEL_PATH names. A tampered model: the command fails with
 # ModelVerificationFailed and the pod gets a Warning Event.
 . "$(dirname "$0")/lib.sh"
-PIDS=()
-stop_all() { # a non-zero exit (a crash, a sanitizer report) fails the test
-	local p rc
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || continue
-		rc=0; wait "$p" || rc=$?
-		[ "$rc" -eq 0 ] || { bad "a component (pid $p) exited with status $rc"; tail -20 "$LLMO_DATA"/*.log; }
-	done
-	PIDS=()
-}
-trap 'stop_all; finish' EXIT
+trap 'bg_stop; finish' EXIT
 PY=/usr/bin/python3
 k() { kubectl --request-timeout=30s "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -52,14 +42,14 @@ status='{"status":{"capacity":{"cpu":"8","memory":"32Gi","pods":"110"},"allocata
 check "with the status its kubelet would post" k patch node "$NODE" --subresource=status --type=merge -p "$status"
 "$LLMO" controller --kubeconfig "$KUBECONFIG" --config "$LLMO_DATA/config.yaml" \
 	--metrics-listen off >/dev/null 2>"$LLMO_DATA/controller.log" &
-PIDS+=($!)
+BG_PIDS+=($!)
 "$LLMO" scheduler --kubeconfig "$KUBECONFIG" --config "$LLMO_DATA/config.yaml" \
 	>/dev/null 2>"$LLMO_DATA/scheduler.log" &
-PIDS+=($!)
+BG_PIDS+=($!)
 "$LLMO" agent --runtime none --node-name "$NODE" --kubeconfig "$KUBECONFIG" \
 	--state-dir "$LLMO_DATA/agent" --model-cache "$CACHE" --config "$LLMO_DATA/config.yaml" \
 	--registry-token-file "$LLMO_DATA/token" --registry-cacert "$CA" 2>"$LLMO_DATA/agent.log" &
-PIDS+=($!)
+BG_PIDS+=($!)
 
 mkmodel() { # DIR SIZE
 	mkdir -p "$1"
@@ -113,4 +103,4 @@ ev = [e for e in json.load(sys.stdin)["items"] if e.get("reason") == "ModelVerif
 assert ev and ev[0]["type"] == "Warning" and ev[0]["involvedObject"]["kind"] == "Pod", ev'
 }
 check "and a Warning Event on its pod" wait_for 30 bad_event
-stop_all
+bg_stop

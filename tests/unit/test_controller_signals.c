@@ -222,6 +222,90 @@ static void test_prometheus_answer(void **state)
 	llmo__signals_release(&s);
 }
 
+/* gateway text with n requests (200) of ns/w's stable track and pod w-a holding f in flight */
+static char *gw_text(char *buf, size_t size, int n, int inflight, int pending)
+{
+	snprintf(buf, size,
+		 "llmo_gateway_requests_total{model=\"ns/w\",track=\"stable\",code=\"200\"} %d\n"
+		 "llmo_gateway_request_duration_seconds_bucket{model=\"ns/w\",track=\"stable\","
+		 "le=\"+Inf\"} %d\n"
+		 "llmo_gateway_pod_inflight{namespace=\"ns\",workload=\"w\",pod=\"w-a\"} %d\n"
+		 "llmo_gateway_pending_requests{model=\"ns/w\"} %d\n",
+		 n, n, inflight, pending);
+	return buf;
+}
+
+static double stable_requests(const struct llmo__signals *s, bool prev)
+{
+	const struct llmo__wl_sample *w = llmo__signals_get(s, "ns/w", prev);
+	const struct llmo__track_sample *t = w ? llmo__sample_track(w, "stable") : NULL;
+
+	return t ? t->requests : -1;
+}
+
+/*
+ * Two gateways (A and B), then A restarts and B goes away: the sum of the
+ * counters only grows by what each gateway counted since its last scrape;
+ * in-flight and pending are the tick's sums; a gateway that does not answer
+ * keeps its last in-flight counts.
+ */
+static void test_several_gateways(void **state)
+{
+	struct llmo__signals s;
+	struct llmo_error err = {0};
+	char a[512], b[512];
+	const char *ids[] = {"A", "B"};
+	const char *texts[2];
+	size_t lens[2];
+	bool ok[2] = {true, true};
+	struct llmo__track_sample d;
+	const struct llmo__wl_sample *w;
+
+	(void)state;
+	assert_int_equal(llmo__signals_init(&s, NULL, 1000, &err), 0);
+	/* tick 1: A counted 10, B 5 (all of it: the first scrape of each) */
+	texts[0] = gw_text(a, sizeof(a), 10, 1, 1), lens[0] = strlen(a);
+	texts[1] = gw_text(b, sizeof(b), 5, 2, 0), lens[1] = strlen(b);
+	assert_int_equal(llmo__signals_ingest_many(&s, 2, ids, texts, lens, ok, 1000, &err), 0);
+	assert_true(stable_requests(&s, false) == 15);
+	w = llmo__signals_get(&s, "ns/w", false);
+	assert_true(w->pending == 1 && w->inflight == 3);
+	assert_int_equal(llmo__signals_pod_inflight(&s, "ns", "w-a"), 3);
+	/* tick 2: A 14 (+4), B 9 (+4): 23 */
+	texts[0] = gw_text(a, sizeof(a), 14, 0, 0), lens[0] = strlen(a);
+	texts[1] = gw_text(b, sizeof(b), 9, 1, 2), lens[1] = strlen(b);
+	assert_int_equal(llmo__signals_ingest_many(&s, 2, ids, texts, lens, ok, 3000, &err), 0);
+	assert_true(stable_requests(&s, false) == 23);
+	assert_true(stable_requests(&s, true) == 15);
+	llmo__track_delta(llmo__sample_track(llmo__signals_get(&s, "ns/w", false), "stable"),
+			  llmo__sample_track(llmo__signals_get(&s, "ns/w", true), "stable"), &d);
+	assert_true(d.requests == 8 && d.nb == 1 && d.cum[0] == 8);
+	assert_int_equal(llmo__signals_pod_inflight(&s, "ns", "w-a"), 1);
+	/* tick 3: B does not answer (its last in flight, 1, stands), A restarted: 3 (all new) */
+	ok[1] = false;
+	texts[0] = gw_text(a, sizeof(a), 3, 2, 0), lens[0] = strlen(a);
+	assert_int_equal(llmo__signals_ingest_many(&s, 2, ids, texts, lens, ok, 5000, &err), 0);
+	assert_true(stable_requests(&s, false) == 26);
+	assert_int_equal(llmo__signals_pod_inflight(&s, "ns", "w-a"), 3);
+	/* tick 4: B is gone for good (not listed) and takes nothing back; A +2 */
+	ok[1] = true;
+	texts[0] = gw_text(a, sizeof(a), 5, 0, 0), lens[0] = strlen(a);
+	assert_int_equal(llmo__signals_ingest_many(&s, 1, ids, texts, lens, ok, 7000, &err), 0);
+	assert_true(stable_requests(&s, false) == 28);
+	assert_int_equal(llmo__signals_pod_inflight(&s, "ns", "w-a"), 0);
+	/* tick 5: B comes back as a new gateway: all of its 4 count */
+	texts[1] = gw_text(b, sizeof(b), 4, 0, 0), lens[1] = strlen(b);
+	assert_int_equal(llmo__signals_ingest_many(&s, 2, ids, texts, lens, ok, 9000, &err), 0);
+	assert_true(stable_requests(&s, false) == 32);
+	/* a gateway whose text does not parse is taken as not read; the message says which */
+	texts[1] = "llmo_gateway_requests_total{model=\"ns/w\" 1\n", lens[1] = strlen(texts[1]);
+	texts[0] = gw_text(a, sizeof(a), 6, 0, 0), lens[0] = strlen(a);
+	assert_int_equal(llmo__signals_ingest_many(&s, 2, ids, texts, lens, ok, 11000, &err), 0);
+	assert_true(stable_requests(&s, false) == 33);
+	assert_non_null(strstr(err.msg, "gateway B"));
+	llmo__signals_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_scrape_dead_gateway),
 		cmocka_unit_test(test_replicas),
 		cmocka_unit_test(test_prometheus_answer),
+		cmocka_unit_test(test_several_gateways),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
