@@ -127,7 +127,8 @@ static int reload(struct llmo__reg_tokens *t, const char *source, char *secret_t
 		LLMO_ERROR(LOG, "tokens not reloaded, the ones in use are kept",
 			   "source=%s error=%s", source, llmo_log_quote(q, sizeof(q), err->msg));
 		llmo_metric_add(r->m_token_reloads, (const char *[]){source, "error"}, 1);
-		free(secret_text);
+		if (secret_text != t->secret_text) /* a new Secret's text, refused */
+			free(secret_text);
 		return rc;
 	}
 	if (secret_text != t->secret_text) {

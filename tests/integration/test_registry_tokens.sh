@@ -59,6 +59,10 @@ check "its tokens no longer count" wait_for 20 is secretc 401
 check "logged" grep -q "tokens secret deleted" "$RLOG"
 check "the file's token stays" is filea 200
 
+echo "$(tok secretg) ci repository:*:pull" >"$LLMO_DATA/s4"
+check "the Secret created again" secret "$LLMO_DATA/s4"
+check "its token is taken" wait_for 20 is secretg 200
+
 # the token file: SIGHUP, then the poll
 echo "$(tok filed) team-a repository:models/*:pull" >"$TF"
 kill -HUP "$REG_PID"
@@ -72,6 +76,11 @@ kill -HUP "$REG_PID"
 check "a file others may read is refused" wait_for 5 grep -q "source=file error=.*group or others may access this token file" "$RLOG"
 check "and the tokens in use are kept" is filee 200
 check "none of the refused file's" is filef 401
+check "the Secret's token still counts after the refused file" is secretg 200
+chmod 600 "$TF"
+kill -HUP "$REG_PID"
+check "the file mended, its tokens are taken at SIGHUP" wait_for 5 is filef 200
+check "and the Secret's still count with them" is secretg 200
 
 kill "$REG_PID"
 rc=0; wait "$REG_PID" || rc=$?
