@@ -11,6 +11,10 @@ RLOG="$LLMO_DATA/registry.log"
 tok() { printf '%s%s' "$1" "0123456789abcdef0123"; } # a 21+ byte token from a word
 
 server_start
+check "--kubeconfig without --tokens-secret is a usage error (2)" bash -c \
+	"\"$LLMO\" registry --storage '$LLMO_DATA/x' --kubeconfig '$KUBECONFIG' 2>'$LLMO_DATA/e'; [ \$? -eq 2 ] && grep -q 'is for --tokens-secret' '$LLMO_DATA/e'"
+check "a secret name with two slashes stops the start (1), saying what it wants" bash -c \
+	"\"$LLMO\" registry --listen 127.0.0.1:0 --storage '$LLMO_DATA/x' --tokens-secret a/b/c --kubeconfig '$KUBECONFIG' 2>'$LLMO_DATA/e'; [ \$? -eq 1 ] && grep -q 'want \[NAMESPACE/\]NAME' '$LLMO_DATA/e'"
 TF="$LLMO_DATA/tokens"
 install -m 600 /dev/null "$TF"
 echo "$(tok filea) team-a repository:models/*:pull,push" >"$TF"
