@@ -782,15 +782,12 @@ static int reconcile(void *ctx, const char *key)
 	struct llmo_agent *a = ctx;
 	struct llmo_error err = {0};
 	char ns[KEY_MAX];
-	const char *slash = strchr(key, '/'), *name, *uid;
+	const char *name = llmo_kube_key_split(key, ns, sizeof(ns)), *uid;
 	json_t *pod;
 	int rc;
 
-	if (!slash || (size_t)(slash - key) >= sizeof(ns))
+	if (!name)
 		return 0;
-	memcpy(ns, key, (size_t)(slash - key));
-	ns[slash - key] = '\0';
-	name = slash + 1;
 	pod = llmo_informer_get(a->pods, ns, name);
 	if (!pod)
 		return 0;
@@ -823,17 +820,14 @@ static void publish_usage(struct llmo_agent *a, const char *uid, const char *key
 	struct llmo_error err = {0};
 	struct llmo_usage now = {0}, last;
 	char ns[KEY_MAX], text[LLMO_USAGE_TEXT_MAX];
-	const char *slash = strchr(key, '/'), *cur;
+	const char *name = llmo_kube_key_split(key, ns, sizeof(ns)), *cur;
 	json_t *pod, *patch;
 	int rc;
 
-	if (llmo_runtime_pod_usage(a->rt, uid, &now.cpu_milli, &now.memory) || !slash ||
-	    (size_t)(slash - key) >= sizeof(ns))
+	if (llmo_runtime_pod_usage(a->rt, uid, &now.cpu_milli, &now.memory) || !name)
 		return;
 	now.at_ms = llmo_clock_wall_ms();
-	memcpy(ns, key, (size_t)(slash - key));
-	ns[slash - key] = '\0';
-	pod = llmo_informer_get(a->pods, ns, slash + 1);
+	pod = llmo_informer_get(a->pods, ns, name);
 	if (!pod || !llmo_kube_condition_true(pod, "Ready"))
 		return; /* a replica that serves nothing has no usage worth scaling on */
 	{
@@ -856,7 +850,7 @@ static void publish_usage(struct llmo_agent *a, const char *uid, const char *key
 		return;
 	patch = json_pack("{s:{s:{s:s}, s:s}}", "metadata", "annotations", LLMO_ANNOTATION_USAGE,
 			  text, "uid", uid);
-	rc = patch ? llmo_kube_patch(a->client, &llmo_kube_pods, ns, slash + 1, NULL,
+	rc = patch ? llmo_kube_patch(a->client, &llmo_kube_pods, ns, name, NULL,
 				     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err)
 		   : LLMO_ENOMEM;
 	json_decref(patch);
@@ -974,7 +968,7 @@ static void on_sync_poll(evutil_socket_t fd, short what, void *arg)
 
 static void podf_event(struct llmo_agent *a, const struct llmo_podfetch_result *r)
 {
-	const char *key = llmo_hmap_get(&a->uid_key, r->uid), *slash;
+	const char *key = llmo_hmap_get(&a->uid_key, r->uid), *name;
 	char ns[KEY_MAX];
 	json_t *ref;
 
@@ -987,12 +981,10 @@ static void podf_event(struct llmo_agent *a, const struct llmo_podfetch_result *
 	llmo_log(LLMO_LOG_WARN, LOG, "pod model fetch failed",
 		 "pod=%s model=%s attempt=%d reason=%s retry_s=%ld error=\"%s\"",
 		 key ? key : r->uid, r->ref, r->attempt, r->reason, r->retry_s, r->message);
-	if (!key || !(slash = strchr(key, '/')) || (size_t)(slash - key) >= sizeof(ns))
+	if (!key || !(name = llmo_kube_key_split(key, ns, sizeof(ns))))
 		return;
-	memcpy(ns, key, (size_t)(slash - key));
-	ns[slash - key] = '\0';
 	ref = json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata",
-			"name", slash + 1, "namespace", ns, "uid", r->uid);
+			"name", name, "namespace", ns, "uid", r->uid);
 	if (ref)
 		llmo_kube_event(a->rec, ref, "Warning", r->reason, "%s (attempt %d, tried again in %ld s)",
 				r->message, r->attempt, r->retry_s);
@@ -1034,15 +1026,13 @@ static int reconcile_fetch(void *ctx, const char *key)
 	struct llmo_agent *a = ctx;
 	struct llmo_error err = {0};
 	char ns[KEY_MAX];
-	const char *slash = strchr(key, '/'), *uid, *ref, *phase, *sreq;
+	const char *name = llmo_kube_key_split(key, ns, sizeof(ns)), *uid, *ref, *phase, *sreq;
 	const json_t *ann;
 	json_t *pod;
 
-	if (!slash || (size_t)(slash - key) >= sizeof(ns))
+	if (!name)
 		return 0;
-	memcpy(ns, key, (size_t)(slash - key));
-	ns[slash - key] = '\0';
-	pod = llmo_informer_get(a->pods, ns, slash + 1);
+	pod = llmo_informer_get(a->pods, ns, name);
 	uid = pod ? llmo_kube_str(pod, "metadata", "uid") : NULL;
 	if (!uid)
 		return 0;

@@ -21,17 +21,6 @@
 
 /* ---- helpers shared with workload.c and model.c ---- */
 
-const char *llmo__split_key(const char *key, char *ns, size_t n)
-{
-	const char *slash = strchr(key, '/');
-
-	if (!slash || (size_t)(slash - key) >= n)
-		return NULL;
-	memcpy(ns, key, (size_t)(slash - key));
-	ns[slash - key] = '\0';
-	return slash + 1;
-}
-
 bool llmo__ctrl_synced(const struct llmo_controller *c)
 {
 	return llmo_informer_synced(c->workloads) && llmo_informer_synced(c->models) &&

@@ -202,8 +202,6 @@ void llmo__nodes_check(evutil_socket_t fd, short what, void *arg);
 
 /* ---- helpers (controller.c) ---- */
 
-/* Splits key into ns (n bytes) and returns the name part, or NULL. */
-const char *llmo__split_key(const char *key, char *ns, size_t n);
 /* True when every informer has listed once. */
 bool llmo__ctrl_synced(const struct llmo_controller *c);
 /* A stand-in with apiVersion, kind and metadata for the event recorder (new reference). */

@@ -385,7 +385,7 @@ static void delete_orphans(struct llmo_controller *c, struct fed_cluster *k)
 
 	json_object_foreach_safe(k->copies, tmp, key, v) {
 		char ns[LLMO__CTRL_KEY_MAX];
-		const char *name = llmo__split_key(key, ns, sizeof(ns));
+		const char *name = llmo_kube_key_split(key, ns, sizeof(ns));
 		struct llmo_error err = {0};
 
 		if (!name || llmo_informer_get(c->workloads, ns, name) ||

@@ -242,7 +242,7 @@ int llmo__model_reconcile(void *ctx, const char *key)
 		return 0;
 	if (!llmo__ctrl_synced(c))
 		return llmo_workqueue_add_after(c->mq, key, LLMO__CTRL_UNSYNCED_MS);
-	name = llmo__split_key(key, ns, sizeof(ns));
+	name = llmo_kube_key_split(key, ns, sizeof(ns));
 	if (!name)
 		return 0;
 	m = llmo_informer_get(c->models, ns, name);

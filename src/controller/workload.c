@@ -3023,7 +3023,7 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 		return 0;
 	if (!llmo__ctrl_synced(c))
 		return llmo_workqueue_add_after(c->wq, key, LLMO__CTRL_UNSYNCED_MS);
-	s.name = llmo__split_key(key, ns, sizeof(ns));
+	s.name = llmo_kube_key_split(key, ns, sizeof(ns));
 	s.ns = ns;
 	if (!s.name)
 		return 0;

@@ -32,6 +32,7 @@
 #include "gateway/source.h"
 #include "kube/client.h"
 #include "kube/informer.h"
+#include "kube/object.h"
 #include "metrics/metrics.h"
 
 #include "base/banned.h"
@@ -414,21 +415,19 @@ static int collect_ns(void *ctx, json_t *obj)
 /* Builds the model with id key ("namespace/name") again from the caches. */
 static int rebuild_one(struct llmo_gateway *gw, const char *key, struct llmo_error *err)
 {
-	const char *slash = strchr(key, '/');
 	char ns[LLMO_GW_MODEL_ID_MAX], label[LLMO_GW_MODEL_ID_MAX + sizeof(LLMO_GW_LABEL_WORKLOAD)];
+	const char *name;
 	struct ns_pods np = {ns, json_array()};
 	struct llmo_gw_model *m;
 	const json_t *w;
 	int rc = LLMO_ENOMEM;
 
-	if (!slash || (size_t)(slash - key) >= sizeof(ns)) {
+	if (!(name = llmo_kube_key_split(key, ns, sizeof(ns)))) {
 		json_decref(np.pods);
 		return 0; /* not an id llmo_gw_kube_key makes */
 	}
-	memcpy(ns, key, (size_t)(slash - key));
-	ns[slash - key] = '\0';
-	snprintf(label, sizeof(label), "%s=%s", LLMO_GW_LABEL_WORKLOAD, slash + 1);
-	w = llmo_informer_get(gw->wl_inf, ns, slash + 1);
+	snprintf(label, sizeof(label), "%s=%s", LLMO_GW_LABEL_WORKLOAD, name);
+	w = llmo_informer_get(gw->wl_inf, ns, name);
 	if (!np.pods ||
 	    (w && llmo_informer_by_index(gw->pod_inf, LLMO_INFORMER_INDEX_LABEL, label, collect_ns,
 					 &np))) {

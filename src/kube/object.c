@@ -25,6 +25,17 @@ int llmo_kube_object_key(const json_t *obj, char *key, size_t n)
 	return len < 0 || (size_t)len >= n ? LLMO_ETOOBIG : 0;
 }
 
+const char *llmo_kube_key_split(const char *key, char *ns, size_t n)
+{
+	const char *slash = strchr(key, '/');
+
+	if (!slash || (size_t)(slash - key) >= n)
+		return NULL;
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	return slash + 1;
+}
+
 json_t *llmo_kube_condition(const json_t *obj, const char *type)
 {
 	json_t *conds = json_object_get(json_object_get(obj, "status"), "conditions"), *c;

@@ -15,6 +15,12 @@ const char *llmo_kube_str(const json_t *obj, const char *a, const char *b);
  * without metadata.name, LLMO_ETOOBIG when it does not fit in n bytes.
  */
 int llmo_kube_object_key(const json_t *obj, char *key, size_t n);
+/*
+ * The other way: "ns/name" split into ns (a buffer of n bytes) and the
+ * name, returned (a pointer into key). NULL without a '/' or when ns does
+ * not fit.
+ */
+const char *llmo_kube_key_split(const char *key, char *ns, size_t n);
 /* The entry of status.conditions whose type is type, or NULL. */
 json_t *llmo_kube_condition(const json_t *obj, const char *type);
 /* Whether that condition exists with status "True". */

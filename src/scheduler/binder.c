@@ -163,19 +163,6 @@ int llmo__binder_pod_preemption(const struct llmo_binder *b, const json_t *pod)
 							      : LLMO_PREEMPT_NEVER;
 }
 
-/* Splits "ns/name" into ns (a buffer of n bytes) and *name. False when malformed. */
-bool llmo__binder_split_key(const char *key, char *ns, size_t n, const char **name)
-{
-	const char *slash = strchr(key, '/');
-
-	if (!slash || (size_t)(slash - key) >= n)
-		return false;
-	memcpy(ns, key, (size_t)(slash - key));
-	ns[slash - key] = '\0';
-	*name = slash + 1;
-	return true;
-}
-
 /* The creationTimestamp of pod ("" when none): RFC 3339 in UTC sorts as text. */
 const char *llmo__binder_created(const json_t *pod)
 {
@@ -194,9 +181,9 @@ bool llmo__binder_pod_before(void *ctx, const char *ka, const char *kb)
 	int32_t pa, pb;
 	int t;
 
-	if (llmo__binder_split_key(ka, nsa, sizeof(nsa), &na))
+	if ((na = llmo_kube_key_split(ka, nsa, sizeof(nsa))))
 		a = llmo_informer_get(b->pods, nsa, na);
-	if (llmo__binder_split_key(kb, nsb, sizeof(nsb), &nb))
+	if ((nb = llmo_kube_key_split(kb, nsb, sizeof(nsb))))
 		c = llmo_informer_get(b->pods, nsb, nb);
 	if (!a || !c)
 		return a && !c;
@@ -566,9 +553,8 @@ static int objective_met(const struct llmo__binder_qos *q, const json_t *model, 
 static void state_pod_key(struct llmo_binder *b, const char *key)
 {
 	char ns[LLMO_BINDER_KEY_MAX];
-	const char *name;
-	json_t *pod = llmo__binder_split_key(key, ns, sizeof(ns), &name) ? llmo_informer_get(b->pods, ns, name)
-							      : NULL;
+	const char *name = llmo_kube_key_split(key, ns, sizeof(ns));
+	json_t *pod = name ? llmo_informer_get(b->pods, ns, name) : NULL;
 
 	if (llmo__binder_state_pod(b, key, pod))
 		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", key);
@@ -817,7 +803,7 @@ static int add_nominee(struct llmo__binder_pass *p, const char *key)
 	struct llmo__binder_usage req, *u;
 	json_t *pod;
 
-	if (!llmo__binder_split_key(key, ns, sizeof(ns), &name) || strcmp(key, p->self) == 0 ||
+	if (!(name = llmo_kube_key_split(key, ns, sizeof(ns))) || strcmp(key, p->self) == 0 ||
 	    llmo_hmap_has(&p->b->assumed, key))
 		return 0;
 	pod = llmo_informer_get(p->b->pods, ns, name);
@@ -1742,7 +1728,7 @@ static int reconcile_one(void *ctx, const char *key)
 	llmo_hmap_init(&p.gpu_used);
 	llmo_buf_init(&msg, LLMO_BINDER_MESSAGE_MAX);
 	llmo_buf_init(&gpus, LLMO_BINDER_MESSAGE_MAX);
-	if (!llmo__binder_split_key(key, ns, sizeof(ns), &name))
+	if (!(name = llmo_kube_key_split(key, ns, sizeof(ns))))
 		goto out;
 	if (b->leader && !b->leading)
 		goto out; /* another copy binds; all pending pods come back when this one leads */

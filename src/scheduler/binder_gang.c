@@ -240,7 +240,7 @@ static int gang_preempt(struct llmo_binder *b, struct gang *g, const json_t *pod
 		json_t *ref;
 		int evicted;
 
-		if (!m->node || !llmo__binder_split_key(m->key, mns, sizeof(mns), &mname))
+		if (!m->node || !(mname = llmo_kube_key_split(m->key, mns, sizeof(mns))))
 			continue;
 		llmo_buf_reset(&names);
 		evicted = m->preempts ? llmo__binder_plan_evict(plan, i, m->key, prio, &names) : 0;
@@ -322,7 +322,7 @@ int llmo__binder_gang_reconcile(struct llmo__binder_pass *p, const json_t *pod, 
 			char mns[LLMO_BINDER_KEY_MAX];
 			const char *mname;
 
-			if (!m->node || !llmo__binder_split_key(m->key, mns, sizeof(mns), &mname))
+			if (!m->node || !(mname = llmo_kube_key_split(m->key, mns, sizeof(mns))))
 				continue;
 			rc = llmo__binder_bind(b, m->pod, m->key, mns, mname, m->node, m->gpus.data);
 			if (!rc)

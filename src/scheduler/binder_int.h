@@ -324,9 +324,6 @@ int llmo__binder_preempt(struct llmo__binder_pass *p, const json_t *pod, const c
 /* The value of the object's annotation key, or NULL. */
 const char *llmo__binder_annotation(const json_t *obj, const char *key);
 
-/* Splits "ns/name" into ns (a buffer of n bytes) and *name. False when malformed. */
-bool llmo__binder_split_key(const char *key, char *ns, size_t n, const char **name);
-
 /* The queue order (binder.h): higher priority, then older, then key; ctx is the binder. */
 bool llmo__binder_pod_before(void *ctx, const char *ka, const char *kb);
 
