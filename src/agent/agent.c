@@ -1137,22 +1137,19 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 	a->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : LLMO_AGENT_HEARTBEAT_MS;
 	a->stop_pods = opts->stop_pods;
 	a->run_pods = opts->run_pods;
-	if (llmo_metrics_new(&a->metrics)) {
-		free(a);
-		return llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
-	}
-	if ((rc = llmo_metrics_counter(a->metrics, "llmo_agent_model_fetches_total",
-				       "Model fetches into the node cache that the agent ran and saw "
-				       "end: kind=replica for the pods the kubelet runs (--runtime "
-				       "none), kind=prefetch ahead of a scale-up; by result.",
-				       (const char *[]){"kind", "result"}, 2, &a->m_fetches, err))) {
-		llmo_metrics_free(a->metrics);
-		free(a);
-		return rc;
-	}
 	llmo_hmap_init(&a->uid_key);
 	llmo_hmap_init(&a->evented);
-	rc = llmo_node_info_read(&a->info, opts->fake_gpus, err);
+	if (llmo_metrics_new(&a->metrics)) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "agent: out of memory");
+		goto out;
+	}
+	rc = llmo_metrics_counter(a->metrics, "llmo_agent_model_fetches_total",
+				  "Model fetches into the node cache that the agent ran and saw end: "
+				  "kind=replica for the pods the kubelet runs (--runtime none), "
+				  "kind=prefetch ahead of a scale-up; by result.",
+				  (const char *[]){"kind", "result"}, 2, &a->m_fetches, err);
+	if (!rc)
+		rc = llmo_node_info_read(&a->info, opts->fake_gpus, err);
 	if (rc)
 		goto out;
 	if (opts->node_name) {
