@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,22 +148,9 @@ static struct pf_pod *find(struct llmo_podfetcher *p, const char *uid)
 	return NULL;
 }
 
-/* The hex of the manifest digest of a reference pinned by digest, or NULL. */
-static const char *ref_hex(const char *ref)
-{
-	const char *at = strrchr(ref, '@');
-
-	if (!at || strncmp(at + 1, "sha256:", 7) != 0 || strlen(at + 8) != 64)
-		return NULL;
-	for (const char *h = at + 8; *h; h++)
-		if (!isxdigit((unsigned char)*h) || isupper((unsigned char)*h))
-			return NULL;
-	return at + 8;
-}
-
 static void model_dir(const struct llmo_podfetcher *p, const char *ref, char *out, size_t n)
 {
-	snprintf(out, n, "%s/models/%s", p->cache_dir, ref_hex(ref));
+	snprintf(out, n, "%s/models/%s", p->cache_dir, llmo_model_ref_hex(ref));
 }
 
 /* Writes DIR/pods/UID/status (and the directory); failures are logged. */
@@ -199,9 +185,8 @@ static void write_status(struct llmo_podfetcher *p, const struct pf_pod *pod, co
 /* Whether the status on disk says this reference is ready and the model is still there. */
 static bool ready_on_disk(struct llmo_podfetcher *p, const struct pf_pod *pod)
 {
-	char path[PATH_MAX], info[PATH_MAX + 32];
+	char path[PATH_MAX];
 	struct llmo_buf b;
-	struct stat st;
 	json_t *j = NULL;
 	bool ok = false;
 
@@ -210,13 +195,11 @@ static bool ready_on_disk(struct llmo_podfetcher *p, const struct pf_pod *pod)
 	llmo_buf_init(&b, STATUS_MAX);
 	if (llmo_file_read(path, STATUS_MAX, &b, NULL) == 0)
 		j = json_loads(b.data, 0, NULL);
-	model_dir(p, pod->ref, path, sizeof(path));
-	snprintf(info, sizeof(info), "%s/.llmo-model.json", path);
 	ok = json_is_string(json_object_get(j, "state")) &&
 	     strcmp(json_string_value(json_object_get(j, "state")), "ready") == 0 &&
 	     json_is_string(json_object_get(j, "ref")) &&
 	     strcmp(json_string_value(json_object_get(j, "ref")), pod->ref) == 0 &&
-	     stat(info, &st) == 0;
+	     llmo_model_cache_complete(p->cache_dir, llmo_model_ref_hex(pod->ref));
 	json_decref(j);
 	llmo_buf_release(&b);
 	return ok;
@@ -230,7 +213,7 @@ int llmo_podfetcher_want(struct llmo_podfetcher *p, const char *uid, const char 
 	if (!llmo_podfetch_uid_ok(uid))
 		return llmo_error_set(err, LLMO_EINVAL, "pod uid \"%.80s\" cannot name a directory",
 				      uid ? uid : "");
-	if (!ref || strlen(ref) >= LLMO_PODFETCH_REF_MAX || ref[0] == '-' || !ref_hex(ref))
+	if (!ref || strlen(ref) >= LLMO_PODFETCH_REF_MAX || ref[0] == '-' || !llmo_model_ref_hex(ref))
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "pod %s: model reference \"%.200s\" is not pinned by a sha256 "
 				      "digest",

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +13,6 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/str.h"
-#include "registry/digest.h"
 #include "registry/fetch.h"
 
 #include "base/banned.h"
@@ -92,30 +90,6 @@ void llmo_prefetcher_free(struct llmo_prefetcher *p)
 	free(p->shim_path);
 	free(p->cache_dir);
 	free(p);
-}
-
-/* The hex digest of a reference pinned by digest ("...@sha256:HEX"), or NULL. */
-static const char *ref_hex(const char *ref)
-{
-	const char *at = strrchr(ref, '@');
-	struct llmo_digest d;
-
-	if (!at || strncmp(at + 1, "sha256:", 7) != 0 ||
-	    llmo_digest_parse(at + 1, strlen(at + 1), &d, NULL))
-		return NULL;
-	return at + 8;
-}
-
-/* Whether the cache holds the model complete (its .llmo-model.json is written last). */
-static bool cached(const struct llmo_prefetcher *p, const char *hex)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (snprintf(path, sizeof(path), "%s/models/%s/.llmo-model.json", p->cache_dir, hex) >=
-	    (int)sizeof(path))
-		return false;
-	return stat(path, &st) == 0;
 }
 
 static bool failed_lately(const struct llmo_prefetcher *p, const char *ref, int64_t now)
@@ -231,8 +205,8 @@ void llmo_prefetcher_step(struct llmo_prefetcher *p, const json_t *node,
 
 		if (++seen > LLMO_PREFETCH_REFS_MAX)
 			break;
-		if (!ref || strlen(ref) >= LLMO_PREFETCH_REF_MAX || !(hex = ref_hex(ref)) ||
-		    cached(p, hex) || failed_lately(p, ref, now))
+		if (!ref || strlen(ref) >= LLMO_PREFETCH_REF_MAX || !(hex = llmo_model_ref_hex(ref)) ||
+		    llmo_model_cache_complete(p->cache_dir, hex) || failed_lately(p, ref, now))
 			continue;
 		e = start(p, ref);
 		if (e) {

@@ -275,15 +275,12 @@ static void await_tail(const char *log_path, off_t *off)
 /* The status's model directory, when it is one of this cache's complete models. */
 static bool await_model_ok(const char *cache_dir, const char *path)
 {
-	char info[PATH_MAX];
 	size_t n = strlen(cache_dir);
-	struct stat st;
 
 	if (!path || strncmp(path, cache_dir, n) != 0 || strncmp(path + n, "/models/", 8) != 0 ||
 	    strchr(path + n + 8, '/') || strstr(path, "/.."))
 		return false;
-	return snprintf(info, sizeof(info), "%s/.llmo-model.json", path) < (int)sizeof(info) &&
-	       stat(info, &st) == 0;
+	return llmo_model_cache_complete(cache_dir, path + n + 8);
 }
 
 static int await_agent(const struct fopts *o)

@@ -11,9 +11,9 @@
 
 #include "api/config.h"
 #include "base/error.h"
-#include "base/str.h"
 #include "controller/controller_int.h"
 #include "registry/digest.h"
+#include "registry/fetch.h"
 
 #include "base/banned.h"
 
@@ -56,10 +56,8 @@ static json_t *fetch_container(const char *image, const char *cache)
 int llmo__fetch_init_add(json_t *podspec, json_t *container, const char *model_ref,
 			 const char *image, const char *cache)
 {
-	struct llmo_error err = {0};
-	struct llmo_digest d;
 	char path[MODEL_PATH_MAX];
-	const char *at = model_ref ? strrchr(model_ref, '@') : NULL;
+	const char *hex = model_ref ? llmo_model_ref_hex(model_ref) : NULL;
 	int rc;
 
 	if (!image || !*image || !model_ref)
@@ -69,11 +67,10 @@ int llmo__fetch_init_add(json_t *podspec, json_t *container, const char *model_r
 	 * P/models/HEX (registry/fetch.h); a reference the model reconciler let
 	 * through always has one, so anything else is refused, not run unverified.
 	 */
-	if (!at || !llmo_str_has_prefix(at + 1, "sha256:") ||
-	    llmo_digest_parse(at + 1, strlen(at + 1), &d, &err))
+	if (!hex)
 		return LLMO_EINVAL;
 	if (!cache || cache[0] != '/' ||
-	    (size_t)snprintf(path, sizeof(path), "%s/models/%s", cache, d.hex) >= sizeof(path))
+	    (size_t)snprintf(path, sizeof(path), "%s/models/%s", cache, hex) >= sizeof(path))
 		return LLMO_EINVAL;
 	if ((rc = llmo__append_to(podspec, "volumes",
 				  json_pack("{s:s, s:{s:s, s:s}}", "name", CACHE_VOLUME, "hostPath",

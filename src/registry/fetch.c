@@ -786,6 +786,28 @@ out:
 	return rc;
 }
 
+const char *llmo_model_ref_hex(const char *ref)
+{
+	const char *at = strrchr(ref, '@');
+	struct llmo_digest d;
+
+	if (!at || strncmp(at + 1, "sha256:", 7) != 0 ||
+	    llmo_digest_parse(at + 1, strlen(at + 1), &d, NULL))
+		return NULL;
+	return at + 8;
+}
+
+bool llmo_model_cache_complete(const char *cache_dir, const char *hex)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/models/%s/" INFO_FILE, cache_dir, hex) >=
+	    (int)sizeof(path))
+		return false;
+	return stat(path, &st) == 0;
+}
+
 int llmo_model_cache_pin(const char *cache_dir, const char *name, const char *hex,
 			 struct llmo_error *err)
 {

@@ -158,6 +158,11 @@ int llmo_model_key_find(const char *path, const char *name, char *out, size_t n,
 int llmo_model_cache_evict(const char *cache_dir, uint64_t limit, const char *keep,
 			   uint64_t *freed, struct llmo_error *err);
 
+/* The hex of the manifest digest of a reference pinned by digest ("...@sha256:HEX"), or NULL. */
+const char *llmo_model_ref_hex(const char *ref);
+/* Whether DIR/models/HEX is a complete model (its .llmo-model.json is written last). */
+bool llmo_model_cache_complete(const char *cache_dir, const char *hex);
+
 /* Pins model hex for replica name (hex NULL: removes the pin). */
 int llmo_model_cache_pin(const char *cache_dir, const char *name, const char *hex,
 			 struct llmo_error *err);
