@@ -44,4 +44,12 @@ int llmo_file_write_atomic(const char *path, const void *data, size_t len, int m
  */
 int llmo_mkdir_p(const char *path, int mode, struct llmo_error *err);
 
+struct stat;
+/*
+ * Whether two stats are of the same file, unchanged between them: device,
+ * inode, size, mtime and ctime all equal (a write or a replacement by rename
+ * changes one of them, to the times' resolution).
+ */
+bool llmo_file_same(const struct stat *a, const struct stat *b);
+
 #endif

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "metrics/metrics.h"
 #include "registry/registry_int.h"
@@ -434,11 +435,8 @@ static bool file_changed(const struct llmo__reg_conn *c)
 {
 	struct stat st;
 
-	return fstat(c->fd, &st) < 0 || st.st_ino != c->st0.st_ino ||
-	       st.st_size != c->st0.st_size || st.st_mtim.tv_sec != c->st0.st_mtim.tv_sec ||
-	       st.st_mtim.tv_nsec != c->st0.st_mtim.tv_nsec ||
-	       st.st_ctim.tv_sec != c->st0.st_ctim.tv_sec ||
-	       st.st_ctim.tv_nsec != c->st0.st_ctim.tv_nsec;
+	/* the same descriptor: its device cannot change, so the comparison is the one it was */
+	return fstat(c->fd, &st) < 0 || !llmo_file_same(&st, &c->st0);
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "base/base64.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "kube/client.h"
@@ -101,12 +102,7 @@ static bool file_changed(const struct llmo__reg_tokens *t)
 
 	if (!t->file || stat(t->file, &st) != 0)
 		return false; /* gone for a moment (a Secret volume's swap): keep what we have */
-	return !t->file_st_ok || st.st_ino != t->file_st.st_ino || st.st_dev != t->file_st.st_dev ||
-	       st.st_size != t->file_st.st_size ||
-	       st.st_mtim.tv_sec != t->file_st.st_mtim.tv_sec ||
-	       st.st_mtim.tv_nsec != t->file_st.st_mtim.tv_nsec ||
-	       st.st_ctim.tv_sec != t->file_st.st_ctim.tv_sec ||
-	       st.st_ctim.tv_nsec != t->file_st.st_ctim.tv_nsec;
+	return !t->file_st_ok || !llmo_file_same(&st, &t->file_st);
 }
 
 /*
