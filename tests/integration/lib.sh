@@ -128,6 +128,14 @@ spec:
 ${3:-}
 YAML
 }
+# admin_token: the bearer token of the kubeconfig llmo server wrote (every registry scope too)
+admin_token() { sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1; }
+# mkmodel DIR SIZE: a model directory with random weights of SIZE bytes and a config.json
+mkmodel() {
+	mkdir -p "$1"
+	head -c "$2" /dev/urandom >"$1/weights.bin"
+	printf '{"architectures":["LlamaForCausalLM"]}' >"$1/config.json"
+}
 gateway_url() { announced gateway; }
 registry_url() { announced registry; }
 finish() {

@@ -20,7 +20,7 @@ CACHE="$LLMO_DATA/node-cache"
 
 server_start --disable controller,scheduler,agent,gateway
 URL=$(registry_url)
-TOKEN=$(sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1)
+TOKEN=$(admin_token)
 CA="$LLMO_DATA/pki/ca.crt"
 printf '%s\n' "$TOKEN" >"$LLMO_DATA/token"
 m() { "$LLMO" model "$1" --registry "$URL" --token "$TOKEN" --cacert "$CA" "${@:2}"; }
@@ -51,11 +51,6 @@ BG_PIDS+=($!)
 	--registry-token-file "$LLMO_DATA/token" --registry-cacert "$CA" 2>"$LLMO_DATA/agent.log" &
 BG_PIDS+=($!)
 
-mkmodel() { # DIR SIZE
-	mkdir -p "$1"
-	head -c "$2" /dev/urandom >"$1/weights.bin"
-	printf '{"architectures":["LlamaForCausalLM"]}' >"$1/config.json"
-}
 mkmodel "$LLMO_DATA/good" 900000
 mkmodel "$LLMO_DATA/bad" 900000
 for name in good bad; do

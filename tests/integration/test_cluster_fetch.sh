@@ -21,15 +21,10 @@ keep() { cp "$LLMO_DATA/out" "$LLMO_DATA/said"; }
 
 server_start --fake-gpus 1:A100:80Gi
 URL=$(registry_url)
-TOKEN=$(sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1)
+TOKEN=$(admin_token)
 CA="$LLMO_DATA/pki/ca.crt"
 printf '%s\n' "$TOKEN" >"$LLMO_DATA/token"
 m() { "$LLMO" model "$1" --registry "$URL" --token "$TOKEN" --cacert "$CA" "${@:2}"; }
-mkmodel() { # DIR SIZE
-	mkdir -p "$1"
-	head -c "$2" /dev/urandom >"$1/weights.bin"
-	printf '{"architectures":["LlamaForCausalLM"]}' >"$1/config.json"
-}
 NODE=gpu-node-2
 CACHE="$LLMO_DATA/nodecache"
 ALOG="$LLMO_DATA/agent.log"

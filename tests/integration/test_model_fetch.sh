@@ -26,18 +26,12 @@ modelRegistry:
 EOF
 server_start --fake-gpus 1:A100:80Gi --config "$LLMO_DATA/config.yaml"
 URL=$(registry_url)
-TOKEN=$(sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1)
+TOKEN=$(admin_token)
 CA="$LLMO_DATA/pki/ca.crt"
 R=(--registry "$URL" --token "$TOKEN" --cacert "$CA")
 m() { "$LLMO" model "$1" "${R[@]}" "${@:2}"; } # m SUBCOMMAND ARGS...
 F=("$LLMO" fetch "${R[@]}")
 tags() { [ "$(m list models/llama2 | tr '\n' ' ')" = "$1" ]; }
-
-mkmodel() { # DIR SIZE: a model directory with random weights of SIZE bytes
-	mkdir -p "$1"
-	head -c "$2" /dev/urandom >"$1/weights.bin"
-	printf '{"architectures":["LlamaForCausalLM"]}' >"$1/config.json"
-}
 
 # ---- push creates the LLMModel ----
 mkmodel "$LLMO_DATA/m1" 3000000

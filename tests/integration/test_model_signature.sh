@@ -17,7 +17,7 @@ mkdir -p "$LLMO_DATA/keys"
 export LLMO_TRUSTED_KEYS="$LLMO_DATA/keys"
 server_start --fake-gpus 1:A100:80Gi
 URL=$(registry_url)
-TOKEN=$(sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1)
+TOKEN=$(admin_token)
 R=(--registry "$URL" --token "$TOKEN" --cacert "$LLMO_DATA/pki/ca.crt")
 m() { "$LLMO" model "$1" "${R[@]}" "${@:2}"; } # m SUBCOMMAND ARGS...
 keep() { cp "$LLMO_DATA/out" "$LLMO_DATA/said"; } # what the last check printed

@@ -121,7 +121,7 @@ reg_stop
 server_start --config "$LLMO_DATA/config.yaml"
 wait_for 60 grep -q '^llmo registry listening on ' "$LLMO_DATA/stdout" || bad "llmo server's registry did not start"
 SURL=$(registry_url)
-TOKEN=$(sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$KUBECONFIG" | head -1)
+TOKEN=$(admin_token)
 check "llmo server: model pull through its registry, from the bucket" "$LLMO" model pull models/llama2:7b \
 	--registry "$SURL" --token "$TOKEN" --cacert "$LLMO_DATA/pki/ca.crt" --output "$LLMO_DATA/pulled-server"
 check "llmo server: the same files" diff -r "$LLMO_DATA/model" "$LLMO_DATA/pulled-server"
