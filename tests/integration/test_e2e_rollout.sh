@@ -14,7 +14,8 @@ jp() { k get "$@" 2>/dev/null; }
 LOAD_PID=""
 start_load() { # sequential completions through the gateway, every code to $1
 	: >"$1"
-	( while :; do
+	rm -f "$LLMO_DATA/stop-load"
+	( while [ ! -e "$LLMO_DATA/stop-load" ]; do
 		curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 "$(gateway_url)/v1/completions" \
 			-H 'Content-Type: application/json' \
 			-d '{"model":"chat","prompt":"Hello","max_tokens":4}' >>"$1"
@@ -22,7 +23,14 @@ start_load() { # sequential completions through the gateway, every code to $1
 	done ) &
 	LOAD_PID=$!
 }
-stop_load() { [ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; LOAD_PID=""; }
+# the loop ends after its current request: killed, its curl would go on writing to a file
+# already checked
+stop_load() {
+	[ -n "$LOAD_PID" ] || return 0
+	touch "$LLMO_DATA/stop-load"
+	wait "$LOAD_PID" 2>/dev/null
+	LOAD_PID=""
+}
 phase() { [ "$(jp llmw chat -n $NS -o jsonpath='{.status.rollout.phase}')" = "$1" ]; }
 versions_are() { # only pods of version $1, exactly $2 of them, none draining or deleted
 	local got

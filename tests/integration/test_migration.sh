@@ -11,8 +11,11 @@ NS=llm-workloads
 W=mig
 AGENT_PID='' LOOP_PID='' WATCH_PID=''
 stop_helpers() { # never leave a process behind, even when a check failed
+	# the request loop ends by itself after its current request (curl --max-time 30): killing
+	# it would leave that curl running while node-b's agent and replica are stopped under it
 	touch "$LLMO_DATA/stop"
-	for p in $LOOP_PID $WATCH_PID $AGENT_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	[ -z "$LOOP_PID" ] || wait "$LOOP_PID" 2>/dev/null
+	for p in $WATCH_PID $AGENT_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	LOOP_PID='' WATCH_PID='' AGENT_PID=''
 }
 trap 'stop_helpers; finish' EXIT
@@ -113,7 +116,7 @@ while i < len(text):
 assert 'DELETED' in saw, f'no deletion of {old} in the watch: {saw}'
 assert saw[0] == 'MODIFIED', f'{old} was not put to drain first: {saw}'
 EOF
-check "no request failed during the move" bash -c "! grep -vx 200 '$LLMO_DATA/codes'"
+cp -r "$LLMO_DATA" /tmp/migkeep; check "no request failed during the move" bash -c "! grep -vx 200 '$LLMO_DATA/codes'"
 echo "requests sent during the test: $(wc -l <"$LLMO_DATA/codes")"
 check "Events Migrating and Migrated on the workload" bash -c "
 	kubectl get events -n $NS -o jsonpath='{.items[*].reason}' | tr ' ' '\n' | grep -qx Migrating &&
