@@ -173,7 +173,8 @@ static const struct llmo_field model_registry_fields[] = {
 	F(MR, max_versions, "maxVersions", LLMO_FT_INT32, .flags = LLMO_FF_MIN | LLMO_FF_MAX,
 	  .min = 1, .max = 10000, .def = "10", .doc = "versions kept per model"),
 	F(MR, auto_cleanup, "autoCleanup", LLMO_FT_BOOL, .def = "true",
-	  .doc = "delete versions past maxVersions and unreferenced blobs"),
+	  .doc = "delete versions past maxVersions, and blobs no manifest uses (after a push or "
+		 "a DELETE)"),
 	F(MR, performance_threshold, "performanceThreshold", LLMO_FT_NUMBER, .flags = LLMO_FF_MIN,
 	  .min = 0, .def = "0",
 	  .doc = "a benchmarked version becomes `stable` when its tokens/s at the highest "

@@ -83,8 +83,10 @@ void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o)
 
 /*
  * Takes storage and checksum settings from the configuration file's
- * modelRegistry; with storageType s3, s3 (kept by the caller) is filled
- * and o points at it.
+ * modelRegistry (path NULL: the defaults, so that maxVersions and
+ * autoCleanup mean the same without a file; the storage path then comes
+ * from --storage only); with storageType s3, s3 (kept by the caller) is
+ * filled and o points at it.
  */
 static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_registry_opts *o,
 			struct llmo_reg_s3_opts *s3, bool checksum_given)
@@ -103,7 +105,7 @@ static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_r
 			path);
 		return 1;
 	}
-	if (!o->storage_path)
+	if (path && !o->storage_path)
 		o->storage_path = cfg->model_registry.storage_path;
 	if (!checksum_given)
 		o->checksum_validation = cfg->model_registry.checksum_validation;
@@ -176,7 +178,7 @@ int cmd_registry(int argc, char **argv)
 		}
 	}
 	opts.host = host;
-	if (config && apply_config(config, &cfg, &opts, &s3, checksum_given))
+	if (apply_config(config, &cfg, &opts, &s3, checksum_given))
 		goto out;
 	if (!opts.storage_path) {
 		status = cmd_usage_error(SUB, "no storage: give --storage DIR (or --config with "

@@ -23,6 +23,7 @@
 #include "base/base64.h"
 #include "base/clock.h"
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -325,12 +326,6 @@ int llmo_gateway_reload(struct llmo_gateway *gw, struct llmo_error *err)
 	return reload_backends(gw, err);
 }
 
-static bool file_changed(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino != b->st_ino || a->st_dev != b->st_dev || a->st_size != b->st_size ||
-	       a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
-}
-
 /*
  * path's identity, when it differs from *last: then *last takes it, so that a
  * broken file is reported once, not at every check.
@@ -339,7 +334,7 @@ static bool file_check(const char *path, struct stat *last)
 {
 	struct stat st;
 
-	if (!path || stat(path, &st) != 0 || !file_changed(&st, last))
+	if (!path || stat(path, &st) != 0 || llmo_file_same(&st, last))
 		return false;
 	*last = st;
 	return true;

@@ -394,20 +394,22 @@ struct gone {
 
 typedef LLMO_VEC(struct gone) gone_vec;
 
-static int gone_add(struct llmo_reg_store *s, const char *repo, const char *hex, gone_vec *gv,
-		    struct llmo_error *err)
+/*
+ * Manifest hex (still in blobs/), stored at stored_ns, into gv; nothing
+ * when type is not NULL and its artifactType is another.
+ */
+static int gone_push(struct llmo_reg_store *s, const char *hex, int64_t stored_ns,
+		     const char *type, gone_vec *gv, struct llmo_error *err)
 {
 	struct llmo_oci_manifest m;
 	struct gone *g;
-	char p[PATH_MAX];
 	int rc;
 
 	if ((rc = manifest_load(s, hex, &m, err)))
 		return rc;
-	if ((rc = gc_path(p, err, "%s/repositories/%s/_manifests/revisions/sha256/%s",
-			  llmo_reg_store_root(s), repo, hex))) {
+	if (type && !(m.artifact_type && strcmp(m.artifact_type, type) == 0)) {
 		llmo_oci_manifest_release(&m);
-		return rc;
+		return 0;
 	}
 	g = llmo_vec_push(gv);
 	if (!g) {
@@ -416,13 +418,34 @@ static int gone_add(struct llmo_reg_store *s, const char *repo, const char *hex,
 	}
 	memset(g, 0, sizeof(*g));
 	snprintf(g->hex, sizeof(g->hex), "%s", hex);
-	g->stored_ns = mtime_ns(p);
+	g->stored_ns = stored_ns;
 	if (m.has_config)
 		rc = llmo_strv_push(&g->refs, m.config.digest.hex);
 	for (size_t i = 0; !rc && i < m.refs.len; i++)
 		rc = llmo_strv_push(&g->refs, m.refs.items[i].digest.hex);
 	llmo_oci_manifest_release(&m);
 	return rc ? llmo_error_set(err, LLMO_ENOMEM, "out of memory") : 0;
+}
+
+int64_t llmo_reg_revision_stored_ns(struct llmo_reg_store *s, const char *repo,
+				    const struct llmo_digest *d)
+{
+	char p[PATH_MAX];
+
+	if (gc_path(p, NULL, "%s/repositories/%s/_manifests/revisions/sha256/%s",
+		    llmo_reg_store_root(s), repo, d->hex))
+		return -1;
+	return mtime_ns(p);
+}
+
+static int gone_add(struct llmo_reg_store *s, const char *repo, const char *hex, gone_vec *gv,
+		    struct llmo_error *err)
+{
+	struct llmo_digest d;
+
+	if (digest_of_hex(hex, &d))
+		return llmo_error_set(err, LLMO_EINVAL, "%s: not a digest", hex);
+	return gone_push(s, hex, llmo_reg_revision_stored_ns(s, repo, &d), NULL, gv, err);
 }
 
 /* Deletes manifest hex of repo after its referrers (recorded in gv as well). */
@@ -483,6 +506,26 @@ static int unlink_gone(struct llmo_reg_store *s, const char *repo, const gone_ve
 	}
 out:
 	llmo_hmap_release(&used, NULL);
+	return rc;
+}
+
+static void gone_release(gone_vec *gv)
+{
+	for (size_t i = 0; i < gv->len; i++)
+		llmo_strv_release(&gv->items[i].refs);
+	llmo_vec_release(gv);
+}
+
+int llmo_reg_unlink_deleted(struct llmo_reg_store *s, const char *repo,
+			    const struct llmo_digest *d, int64_t stored_ns, const char *artifact_type,
+			    struct llmo_error *err)
+{
+	gone_vec gv = LLMO_VEC_INIT;
+	int rc = gone_push(s, d->hex, stored_ns, artifact_type, &gv, err);
+
+	if (!rc)
+		rc = unlink_gone(s, repo, &gv, err);
+	gone_release(&gv);
 	return rc;
 }
 
@@ -557,9 +600,7 @@ int llmo_reg_prune(struct llmo_reg_store *s, const char *repo,
 	}
 	rc = unlink_gone(s, repo, &gv, err);
 out:
-	for (size_t i = 0; i < gv.len; i++)
-		llmo_strv_release(&gv.items[i].refs);
-	llmo_vec_release(&gv);
+	gone_release(&gv);
 	llmo_vec_release(&vs);
 	llmo_strv_release(&revs);
 	return rc;

@@ -127,4 +127,28 @@ int llmo_reg_prune(struct llmo_reg_store *s, const char *repo,
 		   const struct llmo_reg_prune_opts *o, struct llmo_strv *deleted,
 		   struct llmo_error *err);
 
+/*
+ * The time manifest d was stored in repo (its revision file's mtime), or -1
+ * when it is not there. Read before a DELETE of it, for
+ * llmo_reg_unlink_deleted.
+ */
+int64_t llmo_reg_revision_stored_ns(struct llmo_reg_store *s, const char *repo,
+				    const struct llmo_digest *d);
+
+/*
+ * After a DELETE of manifest d of repo (stored at stored_ns, from
+ * llmo_reg_revision_stored_ns before it), when its artifactType is
+ * artifact_type (NULL: any): removes the links of what it referred to as a
+ * prune does (unless a remaining manifest of repo uses it or the link was
+ * touched after stored_ns), so that the collection that follows frees
+ * their bytes at once instead of after the links' grace. Other manifests'
+ * links are left to the grace: an OCI client may delete a manifest and
+ * then its blobs, and expects 202 for those (the distribution-spec
+ * conformance suite does). The manifest's own blob must still be there (no
+ * collection ran since).
+ */
+int llmo_reg_unlink_deleted(struct llmo_reg_store *s, const char *repo,
+			    const struct llmo_digest *d, int64_t stored_ns, const char *artifact_type,
+			    struct llmo_error *err);
+
 #endif

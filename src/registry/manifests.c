@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "registry/gc.h"
 #include "registry/manifest.h"
 #include "registry/registry_int.h"
 
@@ -90,6 +91,11 @@ static void manifest_get(struct llmo__reg_req *req)
 }
 
 /* Runs again when its turn comes and when its S3 steps end (registry_int.h). */
+static void manifest_deleted(struct llmo__reg_req *req)
+{
+	llmo__reg_respond(req, 202, NULL, NULL, 0);
+}
+
 static void manifest_delete(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
@@ -99,11 +105,16 @@ static void manifest_delete(struct llmo__reg_req *req)
 
 	if (llmo__reg_records_turn(req, manifest_delete))
 		return;
-	if (!llmo__reg_records_ended(req))
+	if (!llmo__reg_records_ended(req)) {
+		/* what a collection after it needs (the revision goes with the delete) */
+		req->del_stored_ns = rt->by_digest ? llmo_reg_revision_stored_ns(r->store, rt->name,
+										  &rt->digest)
+						   : -1;
 		rc = rt->by_digest
 			     ? llmo_reg_manifest_delete_plan(r->store, rt->name, &rt->digest,
 							     &r->recs, &err)
 			     : llmo_reg_tag_delete_plan(r->store, rt->name, rt->tag, &r->recs, &err);
+	}
 	if (rc == LLMO_ENOTFOUND) {
 		llmo__reg_error(req, 404, "MANIFEST_UNKNOWN", "manifest unknown to registry");
 		return;
@@ -117,7 +128,15 @@ static void manifest_delete(struct llmo__reg_req *req)
 	LLMO_INFO(LOG, "manifest deleted", "repo=%s reference=%s%s tenant=%s", rt->name,
 		  rt->by_digest ? "sha256:" : "", rt->by_digest ? rt->digest.hex : rt->tag,
 		  req->who ? req->who->tenant : "-");
-	llmo__reg_respond(req, 202, NULL, NULL, 0);
+	/* a tag's DELETE leaves its manifest, and so every blob it uses */
+	if (r->gc_on_delete && rt->by_digest && req->del_stored_ns >= 0 &&
+	    llmo__reg_cleanup(req,
+			      &(struct llmo_reg_cleanup_of){.digest = rt->digest,
+							    .deleted = true,
+							    .stored_ns = req->del_stored_ns},
+			      manifest_deleted) == 1)
+		return; /* answered when the collection ends */
+	manifest_deleted(req);
 }
 
 /* ---- PUT /v2/<name>/manifests/<reference> ---- */
@@ -264,7 +283,8 @@ static void manifest_put_end(struct llmo__reg_req *req)
 		llmo__reg_add_header(req, "OCI-Subject", "%s", llmo_digest_str(&m.subject.digest, want));
 	if (r->max_versions > 0 && !m.has_subject && m.artifact_type &&
 	    strcmp(m.artifact_type, LLMO_MODEL_ARTIFACT_TYPE) == 0 &&
-	    llmo__reg_cleanup(req, &d, manifest_put_cleaned) == 1)
+	    llmo__reg_cleanup(req, &(struct llmo_reg_cleanup_of){.digest = d},
+			      manifest_put_cleaned) == 1)
 		goto out; /* answered when it ends, with the headers above */
 	llmo__reg_respond(req, 201, NULL, NULL, 0);
 out:

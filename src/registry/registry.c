@@ -484,6 +484,7 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	r->listen_port = opts->port;
 	r->upload_idle_ms = opts->upload_idle_ms;
 	r->max_versions = opts->auto_cleanup ? opts->max_versions : 0;
+	r->gc_on_delete = opts->auto_cleanup;
 	r->gc_grace_ms = opts->gc_grace_ms > 0 ? opts->gc_grace_ms : LLMO_REG_GC_GRACE_MS;
 	r->host = llmo_strdup(opts->host);
 	if (!r->host) {

@@ -94,7 +94,8 @@ struct llmo_registry_opts {
 	 * (artifactType LLMO_MODEL_ARTIFACT_TYPE) is pushed, versions of its
 	 * repository past max_versions (0: no limit) are deleted, oldest first,
 	 * keeping those tagged latest or stable, and unreferenced blobs are
-	 * garbage collected (gc.h). Nothing is deleted without auto_cleanup. */
+	 * garbage collected (gc.h); a manifest DELETE by digest collects the
+	 * garbage too. Nothing is deleted without auto_cleanup. */
 	int max_versions;
 	bool auto_cleanup;
 	int64_t gc_grace_ms; /* LLMO_REG_GC_GRACE_MS when 0 */

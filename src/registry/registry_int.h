@@ -57,6 +57,7 @@ struct llmo_registry {
 	int listen_port;        /* as asked (0: any) */
 	int64_t upload_idle_ms;
 	int max_versions; /* 0: versions are not pruned */
+	bool gc_on_delete; /* autoCleanup: a manifest DELETE collects the garbage (upkeep.c) */
 	int64_t gc_grace_ms;
 	struct evconnlistener *listener;
 	struct event *accept_ev; /* re-enables the listener after a failed accept */
@@ -155,6 +156,7 @@ struct llmo__reg_req {
 	bool has_digest;                 /* PUT/POST ?digest= */
 	size_t refs_fetched;             /* referrers: those before it were fetched (or failed) */
 	struct llmo_digest digest;
+	int64_t del_stored_ns; /* a manifest DELETE: its revision's mtime before it (gc.h) */
 	/* an upload whose session ended, still to be linked (S3: blobs.c, finish_stored) */
 	char up_repo[LLMO_REG_NAME_MAX + 1];
 	uint64_t up_size;
@@ -297,9 +299,18 @@ void llmo__reg_s3_active_changed(struct llmo_registry *r);
 
 /* ---- upkeep.c: the store's upkeep off the loop (storageType s3) ---- */
 
+/* What an autoCleanup follows: a push of digest, or a DELETE of it (stored at stored_ns). */
+struct llmo_reg_cleanup_of {
+	struct llmo_digest digest;
+	bool deleted;
+	int64_t stored_ns; /* deleted: llmo_reg_revision_stored_ns before the delete */
+};
+
 /*
- * autoCleanup after req's push of manifest pushed (into req->route.name):
- * prunes the versions beyond maxVersions and collects the garbage. With S3
+ * autoCleanup after req's push of manifest of->digest (into
+ * req->route.name): prunes the versions beyond maxVersions and collects the
+ * garbage; after req's DELETE of manifest of->digest (of->deleted, stored
+ * at of->stored_ns): removes the links only it used and collects. With S3
  * and the push holding the turn of record changes it runs on a worker, on a
  * clone of the store, keeping the turn until it ends, so that no other
  * change of the records comes between; returns 1 and again(req) runs on the
@@ -309,7 +320,7 @@ void llmo__reg_s3_active_changed(struct llmo_registry *r);
  * (llmo_registry_upkeep_failures_total{job="cleanup"}); the push itself has
  * succeeded either way.
  */
-int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_digest *pushed,
+int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_reg_cleanup_of *of,
 		      llmo__reg_req_fn again);
 /*
  * S3 at start (the store opened with defer_restore): restores the records

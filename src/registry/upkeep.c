@@ -45,7 +45,7 @@ struct llmo__reg_upkeep {
 	char *root;                   /* RESTORE: the storage directory */
 	struct llmo_reg_store *store; /* CLEANUP: the worker's clone of the registry's */
 	char repo[LLMO_REG_NAME_MAX + 1];
-	struct llmo_digest pushed;
+	struct llmo_reg_cleanup_of of;
 	int max_versions;
 	int64_t grace_ms;
 	int64_t started_ms;
@@ -83,14 +83,19 @@ static void gone_report(void *arg, enum llmo_reg_gc_kind kind, const char *repo,
 }
 
 /*
- * Prunes repo's versions beyond max_versions (keeping pushed), then, when
- * one went, collects the garbage of the whole store: on s in the caller's
- * thread. A failure is logged here; the push itself has succeeded.
+ * After a push (of->deleted false): prunes repo's versions beyond
+ * max_versions (keeping of->digest), then, when one went, collects the
+ * garbage of the whole store. After a DELETE of manifest of->digest:
+ * removes the links only it used when it was a model (gc.h), and collects. On s in the caller's
+ * thread. A failure is logged here; the push or the delete itself has
+ * succeeded.
  */
-static int cleanup_run(struct llmo_reg_store *s, const char *repo, const struct llmo_digest *pushed,
-		       int max_versions, int64_t grace_ms, struct llmo__reg_upkeep *u,
-		       size_t *pruned, struct llmo_reg_gc_stats *stats, struct llmo_error *err)
+static int cleanup_run(struct llmo_reg_store *s, const char *repo,
+		       const struct llmo_reg_cleanup_of *of, int max_versions, int64_t grace_ms,
+		       struct llmo__reg_upkeep *u, size_t *pruned, struct llmo_reg_gc_stats *stats,
+		       struct llmo_error *err)
 {
+	const struct llmo_digest *pushed = of->deleted ? NULL : &of->digest;
 	static const char *const aliases[] = {"latest", "stable"};
 	struct llmo_reg_prune_opts po = {.max_versions = max_versions,
 					 .artifact_type = LLMO_MODEL_ARTIFACT_TYPE,
@@ -101,11 +106,16 @@ static int cleanup_run(struct llmo_reg_store *s, const char *repo, const struct 
 				      .report = u ? gone_report : NULL,
 				      .arg = u};
 	struct llmo_strv deleted = LLMO_STRV_INIT;
-	int rc;
+	int rc = 0;
 
-	if ((rc = llmo_reg_prune(s, repo, &po, &deleted, err)))
+	if (of->deleted && llmo_reg_unlink_deleted(s, repo, &of->digest, of->stored_ns,
+						   LLMO_MODEL_ARTIFACT_TYPE, err))
+		/* its links then go after their grace, as before */
+		LLMO_WARN(LOG, "removing the deleted manifest's links failed",
+			  "repo=%s digest=sha256:%s error=\"%s\"", repo, of->digest.hex, err->msg);
+	if (pushed && (rc = llmo_reg_prune(s, repo, &po, &deleted, err)))
 		LLMO_WARN(LOG, "pruning versions failed", "repo=%s error=\"%s\"", repo, err->msg);
-	else if (deleted.len && (rc = llmo_reg_gc_run(s, &go, stats, err)))
+	else if ((of->deleted || deleted.len) && (rc = llmo_reg_gc_run(s, &go, stats, err)))
 		LLMO_WARN(LOG, "garbage collection failed", "error=\"%s\"", err->msg);
 	*pruned = deleted.len;
 	llmo_strv_release(&deleted);
@@ -140,7 +150,7 @@ static void cleanup_done(struct llmo_registry *r, struct llmo__reg_upkeep *u)
 	llmo__reg_resume(req, req->s3_again);
 }
 
-int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_digest *pushed,
+int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_reg_cleanup_of *of,
 		      llmo__reg_req_fn again)
 {
 	struct llmo_registry *r = req->reg;
@@ -160,7 +170,7 @@ int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_digest *pushe
 	u->r = r;
 	u->kind = UPKEEP_CLEANUP;
 	snprintf(u->repo, sizeof(u->repo), "%s", repo);
-	u->pushed = *pushed;
+	u->of = *of;
 	u->max_versions = r->max_versions;
 	u->grace_ms = r->gc_grace_ms;
 	u->started_ms = llmo_clock_mono_ms();
@@ -178,8 +188,8 @@ int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_digest *pushe
 no_worker:
 	LLMO_WARN(LOG, "S3 transfer made in the event loop", "op=cleanup error=\"%s\"", err.msg);
 inline_:
-	if (cleanup_run(r->store, repo, pushed, r->max_versions, r->gc_grace_ms, NULL, &pruned,
-			&stats, &err))
+	if (cleanup_run(r->store, repo, of, r->max_versions, r->gc_grace_ms, NULL, &pruned, &stats,
+			&err))
 		count_failure(r, "cleanup");
 	return 0;
 }
@@ -322,7 +332,7 @@ static void upkeep_run(struct llmo_reg_pool_job *pj, void *local)
 	struct llmo__reg_upkeep *u = (struct llmo__reg_upkeep *)pj;
 
 	if (u->kind == UPKEEP_CLEANUP) {
-		u->rc = cleanup_run(u->store, u->repo, &u->pushed, u->max_versions, u->grace_ms, u,
+		u->rc = cleanup_run(u->store, u->repo, &u->of, u->max_versions, u->grace_ms, u,
 				    &u->pruned, &u->stats, &u->err);
 		return;
 	}

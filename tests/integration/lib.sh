@@ -87,6 +87,26 @@ line_value() {
 	done
 	return 1
 }
+# registry_start STORE [FLAGS...]: `llmo registry` on STORE with anonymous access to everything,
+# on a free loopback port, logging to $LLMO_DATA/reg.log; sets URL and REG_PID.
+# registry_stop: stops it; an exit status other than 0 fails the test.
+REG_PID=
+registry_start() {
+	local store=$1
+	shift
+	: >"$LLMO_DATA/reg.out"
+	"$LLMO" registry --listen 127.0.0.1:0 --storage "$store" --anonymous '*' "$@" \
+		>"$LLMO_DATA/reg.out" 2>>"$LLMO_DATA/reg.log" &
+	REG_PID=$!
+	URL=$(line_value "$LLMO_DATA/reg.out" "llmo registry listening on") ||
+		{ echo "llmo registry did not start"; cat "$LLMO_DATA/reg.log"; exit 1; }
+}
+registry_stop() {
+	kill "$REG_PID" && wait "$REG_PID"
+	local rc=$?
+	[ "$rc" -eq 0 ] && ok || bad "llmo registry exited with status $rc"
+	REG_PID=
+}
 # sim_model NAME VERSION [inference-sim flags...]: an LLMModel (namespace $NS) of llama2:VERSION
 # whose replicas run `llmo inference-sim` on one machine
 sim_model() {

@@ -7,29 +7,9 @@
 # touching anything; usage errors exit 2, a missing storage 1.
 . "$(dirname "$0")/lib.sh"
 STORE="$LLMO_DATA/store"
-REG_PID=
 C=(curl -s --max-time 30)
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 blob_file() { echo "$STORE/blobs/sha256/${1:0:2}/$1"; }
-reg_start() {
-	: >"$LLMO_DATA/reg.out"
-	"$LLMO" registry --listen 127.0.0.1:0 --storage "$STORE" --anonymous '*' \
-		>"$LLMO_DATA/reg.out" 2>>"$LLMO_DATA/reg.log" &
-	REG_PID=$!
-	URL=
-	for _ in $(seq 1 200); do
-		URL=$(sed -n 's/^llmo registry listening on //p' "$LLMO_DATA/reg.out")
-		[ -n "$URL" ] && return 0
-		sleep 0.05
-	done
-	echo "llmo registry did not start"; cat "$LLMO_DATA/reg.log"; exit 1
-}
-reg_stop() {
-	kill "$REG_PID" && wait "$REG_PID"
-	local rc=$?
-	[ "$rc" -eq 0 ] && ok || bad "llmo registry exited with status $rc"
-	REG_PID=
-}
 trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null' EXIT
 push_blob() { # push_blob FILE: POST ?digest= (a link in models/x)
 	"${C[@]}" -o /dev/null -w '%{http_code}' -X POST --data-binary @"$1" \
@@ -37,7 +17,7 @@ push_blob() { # push_blob FILE: POST ?digest= (a link in models/x)
 }
 
 # ---- a model (config + 2 MiB layer), an unreferenced blob, two upload sessions ----
-reg_start
+registry_start "$STORE"
 head -c $((2 << 20)) /dev/urandom >"$LLMO_DATA/layer"
 printf '{"name":"x"}' >"$LLMO_DATA/config"
 head -c 3000 /dev/urandom >"$LLMO_DATA/orphan"
@@ -67,7 +47,7 @@ rc=$?
 [ "$rc" -eq 3 ] && ok || bad "gc while a registry serves: exit $rc, want 3"
 grep -q 'a registry server is using this storage' "$LLMO_DATA/gc.err" && ok || bad "gc's refusal: $(cat "$LLMO_DATA/gc.err")"
 [ -f "$(blob_file "$ORPHAN")" ] && [ -d "$STORE/uploads/$OLD" ] && ok || bad "a refused gc removed something"
-reg_stop
+registry_stop
 
 # ---- default grace (1h): the fresh orphan's link protects it; the old session goes ----
 out=$("$LLMO" registry gc --storage "$STORE" --dry-run)
@@ -102,12 +82,12 @@ tail -1 <<<"$out" | grep -q "^removed 0 blobs (0 bytes), 0 links, 0 uploads (0 b
 	ok || bad "a second gc finds nothing: $out"
 
 # ---- after gc the registry serves the model whole ----
-reg_start
+registry_start "$STORE"
 "${C[@]}" -o "$LLMO_DATA/got" "$URL/v2/models/x/blobs/sha256:$LAYER"
 cmp -s "$LLMO_DATA/got" "$LLMO_DATA/layer" && ok || bad "the layer after gc"
 [ "$("${C[@]}" -o /dev/null -w '%{http_code}' "$URL/v2/models/x/manifests/1")" = 200 ] && ok || bad "the manifest after gc"
 [ "$("${C[@]}" -o /dev/null -w '%{http_code}' "$URL/v2/models/x/blobs/sha256:$ORPHAN")" = 404 ] && ok || bad "the orphan after gc"
-reg_stop
+registry_stop
 
 # ---- a registry does not start while a collection holds the lock ----
 flock -x "$STORE/lock" "$LLMO" registry --listen 127.0.0.1:0 --storage "$STORE" >/dev/null 2>"$LLMO_DATA/err"

@@ -279,12 +279,67 @@ static void test_prune_oldest_unaliased(void **state)
 	llmo_strv_release(&deleted);
 }
 
+/*
+ * A manifest DELETE followed by llmo_reg_unlink_deleted and a collection:
+ * with young links (the collection's grace alone would keep them), what
+ * only the deleted manifest used goes at once; what another manifest uses,
+ * or a client asked for after the deleted one was stored, stays.
+ */
+static void test_unlink_deleted(void **state)
+{
+	struct llmo_digest cfg, own, shared, asked, gone, keep, lay[3];
+	struct llmo_reg_gc_stats gs = {0};
+	struct llmo_error err = {0};
+	int64_t stored;
+
+	(void)state;
+	cfg = blob("m", "config");
+	own = blob("m", "weights only the deleted one uses");
+	shared = blob("m", "shared tokenizer");
+	asked = blob("m", "weights a client asked for");
+	lay[0] = own;
+	lay[1] = shared;
+	lay[2] = asked;
+	gone = manifest("m", "v1", LLMO_MODEL_ARTIFACT_TYPE, &cfg, lay, 3, NULL, 60);
+	keep = manifest("m", "v2", LLMO_MODEL_ARTIFACT_TYPE, &cfg, &shared, 1, NULL, 30);
+	/* every link was made 60 s ago or later: younger than the grace (an hour) */
+	set_link_age("m", &own, 60);
+	set_link_age("m", &shared, 60);
+	set_link_age("m", &asked, 60);
+	/* a client asks for one blob now, after the manifest was stored */
+	assert_int_equal(llmo_reg_blob_stat(st, "m", &asked, NULL), 0);
+
+	stored = llmo_reg_revision_stored_ns(st, "m", &gone);
+	assert_true(stored > 0);
+	assert_int_equal(llmo_reg_manifest_delete(st, "m", &gone, &err), 0);
+	assert_int_equal(llmo_reg_revision_stored_ns(st, "m", &gone), -1);
+	/* not an image's manifest: nothing */
+	assert_int_equal(llmo_reg_unlink_deleted(st, "m", &gone, stored, "application/x-image", &err),
+			 0);
+	assert_true(have_link("m", &own));
+	assert_int_equal(
+		llmo_reg_unlink_deleted(st, "m", &gone, stored, LLMO_MODEL_ARTIFACT_TYPE, &err), 0);
+	assert_false(have_link("m", &own));
+	assert_true(have_link("m", &shared) && have_link("m", &cfg) && have_link("m", &asked));
+
+	assert_int_equal(llmo_reg_gc(st, LLMO_REG_GC_GRACE_MS, &gs, &err), 0);
+	/* the deleted manifest and its own weights */
+	assert_false(have_blob(&gone) || have_blob(&own));
+	assert_int_equal(gs.blobs_removed, 2);
+	assert_true(have_blob(&keep) && have_blob(&cfg) && have_blob(&shared) && have_blob(&asked));
+
+	/* a manifest whose blob is gone (collected already): an error, nothing removed */
+	assert_int_not_equal(llmo_reg_unlink_deleted(st, "m", &gone, stored, NULL, &err), 0);
+	assert_true(have_link("m", &shared) && have_link("m", &asked));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_gc_keeps_referenced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_unreadable_manifest_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_oldest_unaliased, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unlink_deleted, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

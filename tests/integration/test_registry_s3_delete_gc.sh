@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# autoCleanup after a manifest DELETE with storageType s3 (s3rver 3.7.1 on loopback, see
+# s3_lib.sh): `llmo model delete` of one of two versions removes the bytes only it used from
+# the bucket and the cache before it is answered (the collection on the cleanup worker), the
+# other version still pulls whole, and a registry started afresh on an empty cache restores
+# only what is left.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/s3_lib.sh"
+blob_in_bucket() { s3_keys "blobs/sha256/${1:0:2}/" | grep -q "/$1\$"; }
+export -f blob_in_bucket
+
+s3_start
+config "$S3_URL" "$BUCKET"
+reg_start
+reg_restored
+for v in 1 2; do
+	mkdir -p "$LLMO_DATA/model$v"
+	head -c $((3000 + v)) /dev/urandom >"$LLMO_DATA/model$v/w.bin"
+	check "model push models/m:$v" env LLMO_REGISTRY="$URL" "$LLMO" model push "$LLMO_DATA/model$v" \
+		--name models/m --version $v --type llm
+done
+W1=$(sha "$LLMO_DATA/model1/w.bin") W2=$(sha "$LLMO_DATA/model2/w.bin")
+check "both versions' weights are in the bucket" bash -c "blob_in_bucket $W1 && blob_in_bucket $W2"
+
+check "llmo model delete models/m:1" env LLMO_REGISTRY="$URL" "$LLMO" model delete models/m:1
+# the version's manifest, its config (which names the version) and its weights
+check "the cleanup ran on a worker and removed the version's three blobs" \
+	grep -q "cleanup done repo=models/m pruned=0 blobs_removed=3 links_removed=0 rc=0" "$REG_LOG"
+check "v1's weights are gone from the bucket, as soon as the DELETE was answered" \
+	bash -c "! blob_in_bucket $W1"
+check "and from the cache" bash -c "! find '$CACHE/blobs' -name '$W1' | grep -q ."
+check "v2's are there" bash -c "blob_in_bucket $W2"
+check "models/m:1 is gone" bash -c "! env LLMO_REGISTRY='$URL' '$LLMO' model pull models/m:1 --output '$LLMO_DATA/gone' 2>/dev/null"
+check "models/m:2 pulls" env LLMO_REGISTRY="$URL" "$LLMO" model pull models/m:2 --output "$LLMO_DATA/p2"
+check "the same file" cmp "$LLMO_DATA/model2/w.bin" "$LLMO_DATA/p2/w.bin"
+reg_stop
+
+# a registry on an empty cache restores what the bucket has left
+rm -rf "$CACHE"
+reg_start
+reg_restored
+check "after a restore from the bucket models/m:2 pulls" \
+	env LLMO_REGISTRY="$URL" "$LLMO" model pull models/m:2 --output "$LLMO_DATA/p3"
+check "the same file" cmp "$LLMO_DATA/model2/w.bin" "$LLMO_DATA/p3/w.bin"
+check "models/m:1 is not restored" bash -c "! env LLMO_REGISTRY='$URL' '$LLMO' model pull models/m:1 --output '$LLMO_DATA/gone2' 2>/dev/null"
+reg_stop
