@@ -175,6 +175,10 @@ static const struct llmo_field model_registry_fields[] = {
 	F(MR, auto_cleanup, "autoCleanup", LLMO_FT_BOOL, .def = "true",
 	  .doc = "delete versions past maxVersions, and blobs no manifest uses (after a push or "
 		 "a DELETE)"),
+	F(MR, gc_interval, "gcInterval", LLMO_FT_DURATION, .flags = LLMO_FF_MIN, .min = 0,
+	  .def = "1h",
+	  .doc = "with autoCleanup, a running registry also collects the garbage this often "
+		 "(what a blob DELETE or the links' grace left; 0 for never)"),
 	F(MR, performance_threshold, "performanceThreshold", LLMO_FT_NUMBER, .flags = LLMO_FF_MIN,
 	  .min = 0, .def = "0",
 	  .doc = "a benchmarked version becomes `stable` when its tokens/s at the highest "

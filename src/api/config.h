@@ -89,6 +89,7 @@ struct llmo_model_registry_config {
 	bool signature_validation;
 	int32_t max_versions;
 	bool auto_cleanup;
+	int64_t gc_interval; /* ns; 0: no periodic collection */
 	double performance_threshold;
 	char *fetch_image;     /* "": no init container (llmo controller only) */
 	char *node_cache_path; /* absolute, no "..", at most LLMO_NODE_CACHE_PATH_MAX */

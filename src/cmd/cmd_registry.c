@@ -111,6 +111,7 @@ static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_r
 		o->checksum_validation = cfg->model_registry.checksum_validation;
 	o->max_versions = cfg->model_registry.max_versions;
 	o->auto_cleanup = cfg->model_registry.auto_cleanup;
+	o->gc_interval_ms = cfg->model_registry.gc_interval / 1000000;
 	return 0;
 }
 

@@ -358,6 +358,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.checksum_validation = s->cfg->model_registry.checksum_validation;
 		o.max_versions = s->cfg->model_registry.max_versions;
 		o.auto_cleanup = s->cfg->model_registry.auto_cleanup;
+		o.gc_interval_ms = s->cfg->model_registry.gc_interval / 1000000;
 		if (!s->plain_http) {
 			o.tls_cert = cert;
 			o.tls_key = key;

@@ -400,6 +400,28 @@ void llmo__reg_dispatch(struct llmo__reg_req *req)
 
 /* ---- life cycle ---- */
 
+/* A periodic collection that could not start is tried again this soon (or at the interval). */
+#define GC_RETRY_MS 5000
+
+static void gc_arm(struct llmo_registry *r, int64_t ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
+	if (event_add(r->gc_ev, &tv) < 0)
+		LLMO_ERROR(LOG, "cannot arm the garbage collection timer: no periodic collection",
+			   NULL);
+}
+
+static void on_gc(evutil_socket_t fd, short what, void *arg)
+{
+	struct llmo_registry *r = arg;
+
+	(void)fd;
+	(void)what;
+	gc_arm(r, llmo__reg_collect(r) == 0 ? r->gc_interval_ms
+					   : LLMO_MIN(r->gc_interval_ms, GC_RETRY_MS));
+}
+
 static void on_expire(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_registry *r = arg;
@@ -485,6 +507,7 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	r->upload_idle_ms = opts->upload_idle_ms;
 	r->max_versions = opts->auto_cleanup ? opts->max_versions : 0;
 	r->gc_on_delete = opts->auto_cleanup;
+	r->gc_interval_ms = opts->auto_cleanup && opts->gc_interval_ms > 0 ? opts->gc_interval_ms : 0;
 	r->gc_grace_ms = opts->gc_grace_ms > 0 ? opts->gc_grace_ms : LLMO_REG_GC_GRACE_MS;
 	r->host = llmo_strdup(opts->host);
 	if (!r->host) {
@@ -514,6 +537,13 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	if (!r->expire_ev || event_add(r->expire_ev, &every) < 0) {
 		rc = llmo_error_set(err, LLMO_ENOMEM, "cannot make a timer");
 		goto fail;
+	}
+	if (r->gc_interval_ms > 0) {
+		if (!(r->gc_ev = evtimer_new(base, on_gc, r))) {
+			rc = llmo_error_set(err, LLMO_ENOMEM, "cannot make a timer");
+			goto fail;
+		}
+		gc_arm(r, r->gc_interval_ms);
 	}
 	if ((rc = llmo__reg_http_listen(r, err)))
 		goto fail;
@@ -551,6 +581,8 @@ void llmo_registry_free(struct llmo_registry *r)
 	llmo__reg_upkeep_free(r);
 	if (r->expire_ev)
 		event_free(r->expire_ev);
+	if (r->gc_ev)
+		event_free(r->gc_ev);
 	llmo_reg_store_free(r->store);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);

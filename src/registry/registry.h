@@ -98,6 +98,8 @@ struct llmo_registry_opts {
 	 * garbage too. Nothing is deleted without auto_cleanup. */
 	int max_versions;
 	bool auto_cleanup;
+	/* with auto_cleanup, a collection this often besides (modelRegistry.gcInterval); 0: none */
+	int64_t gc_interval_ms;
 	int64_t gc_grace_ms; /* LLMO_REG_GC_GRACE_MS when 0 */
 };
 

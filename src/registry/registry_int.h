@@ -57,6 +57,8 @@ struct llmo_registry {
 	int listen_port;        /* as asked (0: any) */
 	int64_t upload_idle_ms;
 	int max_versions; /* 0: versions are not pruned */
+	int64_t gc_interval_ms; /* 0: no periodic collection */
+	struct event *gc_ev;    /* its timer (one-shot, armed again after each try) */
 	bool gc_on_delete; /* autoCleanup: a manifest DELETE collects the garbage (upkeep.c) */
 	int64_t gc_grace_ms;
 	struct evconnlistener *listener;
@@ -299,10 +301,14 @@ void llmo__reg_s3_active_changed(struct llmo_registry *r);
 
 /* ---- upkeep.c: the store's upkeep off the loop (storageType s3) ---- */
 
-/* What an autoCleanup follows: a push of digest, or a DELETE of it (stored at stored_ns). */
+/*
+ * What an autoCleanup follows: a push of digest, a DELETE of it (stored at
+ * stored_ns), or the clock (periodic: modelRegistry.gcInterval).
+ */
 struct llmo_reg_cleanup_of {
 	struct llmo_digest digest;
 	bool deleted;
+	bool periodic;     /* the collection alone; digest unused */
 	int64_t stored_ns; /* deleted: llmo_reg_revision_stored_ns before the delete */
 };
 
@@ -322,6 +328,14 @@ struct llmo_reg_cleanup_of {
  */
 int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_reg_cleanup_of *of,
 		      llmo__reg_req_fn again);
+/*
+ * The periodic collection (registry.h, gc_interval_ms): with local storage
+ * in the loop at once; with S3 on a worker holding the turn of record
+ * changes. 0 when it ran or started; LLMO_EAGAIN when it cannot start now
+ * (the records are being restored or could not be, or the turn or the
+ * worker is taken): the caller tries again shortly.
+ */
+int llmo__reg_collect(struct llmo_registry *r);
 /*
  * S3 at start (the store opened with defer_restore): restores the records
  * on a worker, holding the turn of record changes until it ends, while the

@@ -95,7 +95,7 @@ static int cleanup_run(struct llmo_reg_store *s, const char *repo,
 		       struct llmo__reg_upkeep *u, size_t *pruned, struct llmo_reg_gc_stats *stats,
 		       struct llmo_error *err)
 {
-	const struct llmo_digest *pushed = of->deleted ? NULL : &of->digest;
+	const struct llmo_digest *pushed = of->deleted || of->periodic ? NULL : &of->digest;
 	static const char *const aliases[] = {"latest", "stable"};
 	struct llmo_reg_prune_opts po = {.max_versions = max_versions,
 					 .artifact_type = LLMO_MODEL_ARTIFACT_TYPE,
@@ -115,7 +115,7 @@ static int cleanup_run(struct llmo_reg_store *s, const char *repo,
 			  "repo=%s digest=sha256:%s error=\"%s\"", repo, of->digest.hex, err->msg);
 	if (pushed && (rc = llmo_reg_prune(s, repo, &po, &deleted, err)))
 		LLMO_WARN(LOG, "pruning versions failed", "repo=%s error=\"%s\"", repo, err->msg);
-	else if ((of->deleted || deleted.len) && (rc = llmo_reg_gc_run(s, &go, stats, err)))
+	else if ((!pushed || deleted.len) && (rc = llmo_reg_gc_run(s, &go, stats, err)))
 		LLMO_WARN(LOG, "garbage collection failed", "error=\"%s\"", err->msg);
 	*pruned = deleted.len;
 	llmo_strv_release(&deleted);
@@ -191,6 +191,44 @@ inline_:
 	if (cleanup_run(r->store, repo, of, r->max_versions, r->gc_grace_ms, NULL, &pruned, &stats,
 			&err))
 		count_failure(r, "cleanup");
+	return 0;
+}
+
+int llmo__reg_collect(struct llmo_registry *r)
+{
+	static const struct llmo_reg_cleanup_of of = {.periodic = true};
+	struct llmo_error err = {0};
+	struct llmo_reg_gc_stats stats = {0};
+	struct llmo__reg_upkeep *u;
+	size_t pruned = 0;
+
+	/* records being restored, or not restored, are not all the records: nothing is marked */
+	if (r->restoring || r->restore_failed)
+		return LLMO_EAGAIN;
+	if (!r->s3jobs) {
+		if (cleanup_run(r->store, "-", &of, 0, r->gc_grace_ms, NULL, &pruned, &stats, &err))
+			count_failure(r, "cleanup");
+		return 0;
+	}
+	if (r->rec_busy || r->rec_queue.head || r->upkeep)
+		return LLMO_EAGAIN;
+	if (!(u = calloc(1, sizeof(*u))))
+		return LLMO_EAGAIN;
+	u->r = r;
+	u->kind = UPKEEP_CLEANUP;
+	snprintf(u->repo, sizeof(u->repo), "-");
+	u->of = of;
+	u->grace_ms = r->gc_grace_ms;
+	u->started_ms = llmo_clock_mono_ms();
+	if (llmo_reg_store_clone(r->store, &u->store, &err) || upkeep_submit(r, u, &err)) {
+		LLMO_WARN(LOG, "periodic garbage collection not started", "error=\"%s\"", err.msg);
+		upkeep_release(u);
+		return LLMO_EAGAIN;
+	}
+	/* the turn, with no request: cleanup_done gives it back */
+	llmo__reg_records_hold(r);
+	LLMO_INFO(LOG, "S3 transfer started", "op=cleanup repo=- queued=%zu",
+		  llmo_reg_s3jobs_pending(r->s3jobs));
 	return 0;
 }
 

@@ -5,7 +5,9 @@
 # manifest uses, or whose link a client touched after the deleted manifest was stored, stays;
 # the remaining manifest still pulls whole; an image's manifest (not a model) leaves its young
 # blobs to the links' grace, so that a client can DELETE them next (202, as the OCI conformance
-# suite wants); with autoCleanup false nothing is collected.
+# suite wants); with autoCleanup false nothing is collected; with gcInterval 1s the periodic
+# collection removes an unreferenced blob once its link is older than the grace (an hour), not a
+# young one.
 . "$(dirname "$0")/lib.sh"
 STORE="$LLMO_DATA/store"
 C=(curl -s --max-time 30)
@@ -78,6 +80,23 @@ grep -q 'garbage collected.*blobs_removed=2' "$LLMO_DATA/reg.log" && ok ||
 [ -f "$(blob_file "$L4")" ] && [ -f "$(link_file "$L4")" ] && ok || bad "the image's young layer went"
 [ ! -e "$(blob_file "$M4")" ] && ok || bad "the image's manifest itself was not collected"
 [ "$(code -X DELETE "$URL/v2/models/x/blobs/sha256:$L4")" = 202 ] && ok || bad "DELETE of L4 after M4"
+registry_stop
+
+# ---- the periodic collection (gcInterval) ----
+printf 'modelRegistry:\n  gcInterval: 1s\n' >"$LLMO_DATA/config.yaml"
+registry_start "$STORE" --config "$LLMO_DATA/config.yaml"
+blob OLD 2000
+blob YOUNG 3000
+touch -d '2 hours ago' "$(link_file "$OLD")"
+gone() { [ ! -e "$(blob_file "$OLD")" ] && [ ! -e "$(link_file "$OLD")" ]; }
+check "a blob linked 2 hours ago, that no manifest uses, goes by itself" wait_for 30 gone
+[ -f "$(blob_file "$YOUNG")" ] && [ -f "$(link_file "$YOUNG")" ] && ok ||
+	bad "a blob linked just now went with it"
+[ "$(code "$URL/v2/models/x/manifests/v2")" = 200 ] && [ -f "$(blob_file "$L2")" ] && ok ||
+	bad "the periodic collection removed a manifest's blob"
+# this registry deleted nothing: its collections are the periodic ones
+sed -n '/listening/h; /listening/!H; ${x;p}' "$LLMO_DATA/reg.log" | grep -q 'garbage collected' && ok ||
+	bad "no collection logged by the registry with gcInterval 1s"
 registry_stop
 
 # ---- autoCleanup false: a DELETE collects nothing ----

@@ -3,7 +3,9 @@
 # s3_lib.sh): `llmo model delete` of one of two versions removes the bytes only it used from
 # the bucket and the cache before it is answered (the collection on the cleanup worker), the
 # other version still pulls whole, and a registry started afresh on an empty cache restores
-# only what is left.
+# only what is left; with gcInterval 1s the periodic collection runs on the cleanup worker and
+# removes from the bucket and the cache a blob no manifest uses whose link is older than the
+# grace, not a young one, nor the remaining version's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/s3_lib.sh"
 blob_in_bucket() { s3_keys "blobs/sha256/${1:0:2}/" | grep -q "/$1\$"; }
@@ -43,4 +45,29 @@ check "after a restore from the bucket models/m:2 pulls" \
 	env LLMO_REGISTRY="$URL" "$LLMO" model pull models/m:2 --output "$LLMO_DATA/p3"
 check "the same file" cmp "$LLMO_DATA/model2/w.bin" "$LLMO_DATA/p3/w.bin"
 check "models/m:1 is not restored" bash -c "! env LLMO_REGISTRY='$URL' '$LLMO' model pull models/m:1 --output '$LLMO_DATA/gone2' 2>/dev/null"
+reg_stop
+
+# ---- the periodic collection (gcInterval) ----
+sed -i '/^modelRegistry:$/a\  gcInterval: 1s' "$LLMO_DATA/config.yaml"
+reg_start
+reg_restored
+push_orphan() { # push_orphan FILE: POST ?digest= into models/orphan
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$1" \
+		"$URL/v2/models/orphan/blobs/uploads/?digest=sha256:$(sha "$1")")" = 201 ]
+}
+head -c 2000 /dev/urandom >"$LLMO_DATA/old"
+head -c 3000 /dev/urandom >"$LLMO_DATA/young"
+OLD=$(sha "$LLMO_DATA/old") YOUNG=$(sha "$LLMO_DATA/young")
+check "push an unreferenced blob" push_orphan "$LLMO_DATA/old"
+# it and its link look 2 hours old, in the bucket (s3rver's LastModified is its files' mtime)
+# and in the cache; the other blob is pushed after
+find "$LLMO_DATA/s3/$BUCKET" -type f -exec touch -d '2 hours ago' {} +
+touch -d '2 hours ago' "$CACHE/repositories/models/orphan/_layers/sha256/$OLD"
+check "push a young unreferenced blob" push_orphan "$LLMO_DATA/young"
+check "the old blob goes from the bucket by itself" wait_for 60 bash -c "! blob_in_bucket $OLD"
+check "and from the cache" bash -c "! find '$CACHE/blobs' -name '$OLD' | grep -q ."
+check "the young one stays" bash -c "blob_in_bucket $YOUNG"
+check "v2's weights stay" bash -c "blob_in_bucket $W2"
+check "the periodic collection ran on the cleanup worker" grep -q "cleanup done repo=- pruned=0" "$REG_LOG"
+check "models/m:2 pulls" env LLMO_REGISTRY="$URL" "$LLMO" model pull models/m:2 --output "$LLMO_DATA/p4"
 reg_stop
