@@ -90,12 +90,12 @@ static void manifest_get(struct llmo__reg_req *req)
 	llmo_buf_release(&b);
 }
 
-/* Runs again when its turn comes and when its S3 steps end (registry_int.h). */
 static void manifest_deleted(struct llmo__reg_req *req)
 {
 	llmo__reg_respond(req, 202, NULL, NULL, 0);
 }
 
+/* Runs again when its turn comes and when its S3 steps end (registry_int.h). */
 static void manifest_delete(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;

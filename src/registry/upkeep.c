@@ -83,12 +83,12 @@ static void gone_report(void *arg, enum llmo_reg_gc_kind kind, const char *repo,
 }
 
 /*
- * After a push (of->deleted false): prunes repo's versions beyond
- * max_versions (keeping of->digest), then, when one went, collects the
- * garbage of the whole store. After a DELETE of manifest of->digest:
- * removes the links only it used when it was a model (gc.h), and collects. On s in the caller's
- * thread. A failure is logged here; the push or the delete itself has
- * succeeded.
+ * On s, in the caller's thread. After a push: prunes repo's versions
+ * beyond max_versions (keeping of->digest), then, when one went, collects
+ * the garbage of the whole store. After a DELETE of manifest of->digest:
+ * removes the links only it used when it was a model (gc.h), then
+ * collects. Periodic: collects. A failure is logged here; the push or the
+ * delete itself has succeeded.
  */
 static int cleanup_run(struct llmo_reg_store *s, const char *repo,
 		       const struct llmo_reg_cleanup_of *of, int max_versions, int64_t grace_ms,
