@@ -192,6 +192,15 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 				       "autoCleanup runs (job=cleanup) and storageType s3 restores "
 				       "of the records at start (job=restore) that failed.",
 				       (const char *[]){"job"}, 1, &r->m_upkeep_failures, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_gc_runs_total",
+				       "Garbage collections that ended, by what started them: a "
+				       "pruning push (trigger=push), a manifest DELETE "
+				       "(trigger=delete), modelRegistry.gcInterval (trigger=periodic).",
+				       (const char *[]){"trigger"}, 1, &r->m_gc_runs, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_gc_removed_bytes_total",
+				       "Bytes of blobs the garbage collections removed (from the "
+				       "storage directory, or with storageType s3 from the bucket).",
+				       NULL, 0, &r->m_gc_bytes, err)) ||
 	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_token_reloads_total",
 				       "Changes of the token file (source=file) or the tokens "
 				       "Secret (source=secret) taken in (result=ok) or refused "

@@ -112,6 +112,8 @@ struct llmo_registry {
 	struct llmo_metric *m_s3_evictions;   /* s3: blobs evicted from the cache */
 	struct llmo_metric *m_s3_cache_bytes; /* s3: bytes cached */
 	struct llmo_metric *m_upkeep_failures; /* cleanups and restores that failed, by job */
+	struct llmo_metric *m_gc_runs;         /* collections that ended, by trigger */
+	struct llmo_metric *m_gc_bytes;        /* bytes they removed */
 	uint64_t evictions_seen; /* the store's eviction count last added to m_s3_evictions */
 };
 

@@ -54,6 +54,7 @@ struct llmo__reg_upkeep {
 	struct llmo_error err;
 	size_t pruned;
 	struct llmo_reg_gc_stats stats;
+	bool collected; /* a collection ran to its end */
 	struct llmo_strv gone; /* hex of the blobs removed */
 	bool gone_overflow;    /* more than GONE_MAX */
 };
@@ -93,7 +94,7 @@ static void gone_report(void *arg, enum llmo_reg_gc_kind kind, const char *repo,
 static int cleanup_run(struct llmo_reg_store *s, const char *repo,
 		       const struct llmo_reg_cleanup_of *of, int max_versions, int64_t grace_ms,
 		       struct llmo__reg_upkeep *u, size_t *pruned, struct llmo_reg_gc_stats *stats,
-		       struct llmo_error *err)
+		       bool *collected, struct llmo_error *err)
 {
 	const struct llmo_digest *pushed = of->deleted || of->periodic ? NULL : &of->digest;
 	static const char *const aliases[] = {"latest", "stable"};
@@ -117,9 +118,27 @@ static int cleanup_run(struct llmo_reg_store *s, const char *repo,
 		LLMO_WARN(LOG, "pruning versions failed", "repo=%s error=\"%s\"", repo, err->msg);
 	else if ((!pushed || deleted.len) && (rc = llmo_reg_gc_run(s, &go, stats, err)))
 		LLMO_WARN(LOG, "garbage collection failed", "error=\"%s\"", err->msg);
+	else
+		*collected = !pushed || deleted.len;
 	*pruned = deleted.len;
 	llmo_strv_release(&deleted);
 	return rc;
+}
+
+/* A cleanup ended (on the loop): failed, or its collection counted. */
+static void cleanup_count(struct llmo_registry *r, const struct llmo_reg_cleanup_of *of, int rc,
+			  bool collected, const struct llmo_reg_gc_stats *stats)
+{
+	if (rc) {
+		count_failure(r, "cleanup");
+		return;
+	}
+	if (!collected)
+		return;
+	llmo_metric_add(r->m_gc_runs,
+			(const char *[]){of->periodic ? "periodic" : of->deleted ? "delete" : "push"},
+			1);
+	llmo_metric_add(r->m_gc_bytes, NULL, (double)stats->bytes_removed);
 }
 
 /* The loop's store forgets the blobs the clone removed, and accounts those it cached. */
@@ -136,8 +155,7 @@ static void cleanup_done(struct llmo_registry *r, struct llmo__reg_upkeep *u)
 	if (u->gone_overflow)
 		llmo_reg_store_forget_all(r->store);
 	llmo_reg_store_adopt(r->store, u->store);
-	if (u->rc)
-		count_failure(r, "cleanup");
+	cleanup_count(r, &u->of, u->rc, u->collected, &u->stats);
 	LLMO_INFO(LOG, "cleanup done",
 		  "repo=%s pruned=%zu blobs_removed=%zu links_removed=%zu rc=%d ms=%" PRId64,
 		  u->repo, u->pruned, u->stats.blobs_removed, u->stats.links_removed, u->rc,
@@ -159,6 +177,8 @@ int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_reg_cleanup_o
 	struct llmo_reg_gc_stats stats = {0};
 	struct llmo__reg_upkeep *u;
 	size_t pruned = 0;
+	bool collected = false;
+	int rc;
 
 	/* local storage, or a push that does not hold the turn: in the loop, as it always was */
 	if (!r->s3jobs || r->rec_holder != req)
@@ -188,9 +208,9 @@ int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_reg_cleanup_o
 no_worker:
 	LLMO_WARN(LOG, "S3 transfer made in the event loop", "op=cleanup error=\"%s\"", err.msg);
 inline_:
-	if (cleanup_run(r->store, repo, of, r->max_versions, r->gc_grace_ms, NULL, &pruned, &stats,
-			&err))
-		count_failure(r, "cleanup");
+	rc = cleanup_run(r->store, repo, of, r->max_versions, r->gc_grace_ms, NULL, &pruned, &stats,
+			 &collected, &err);
+	cleanup_count(r, of, rc, collected, &stats);
 	return 0;
 }
 
@@ -206,8 +226,11 @@ int llmo__reg_collect(struct llmo_registry *r)
 	if (r->restoring || r->restore_failed)
 		return LLMO_EAGAIN;
 	if (!r->s3jobs) {
-		if (cleanup_run(r->store, "-", &of, 0, r->gc_grace_ms, NULL, &pruned, &stats, &err))
-			count_failure(r, "cleanup");
+		bool collected = false;
+		int rc = cleanup_run(r->store, "-", &of, 0, r->gc_grace_ms, NULL, &pruned, &stats,
+				     &collected, &err);
+
+		cleanup_count(r, &of, rc, collected, &stats);
 		return 0;
 	}
 	if (r->rec_busy || r->rec_queue.head || r->upkeep)
@@ -371,7 +394,7 @@ static void upkeep_run(struct llmo_reg_pool_job *pj, void *local)
 
 	if (u->kind == UPKEEP_CLEANUP) {
 		u->rc = cleanup_run(u->store, u->repo, &u->of, u->max_versions, u->grace_ms, u,
-				    &u->pruned, &u->stats, &u->err);
+				    &u->pruned, &u->stats, &u->collected, &u->err);
 		return;
 	}
 	if (!local)

@@ -64,6 +64,12 @@ stored_earlier "$M1" "$L1"; stored_earlier "$M3" "$L3"; stored_earlier "$M4" "$L
 [ -f "$(blob_file "$config")" ] && [ -f "$(link_file "$config")" ] && ok || bad "the config M2 uses went"
 grep -q 'garbage collected.*blobs_removed=2' "$LLMO_DATA/reg.log" && ok ||
 	bad "no collection of L1 and M1 logged: $(grep 'garbage' "$LLMO_DATA/reg.log")"
+metric() { "${C[@]}" "$URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+[ "$(metric 'llmo_registry_gc_runs_total{trigger="delete"}')" = 1 ] && ok ||
+	bad "gc runs after one DELETE: $(metric 'llmo_registry_gc_runs_total{trigger="delete"}')"
+want=$(( (1 << 20) + $(stat -c %s "$LLMO_DATA/manifest-v1") ))
+[ "$(metric llmo_registry_gc_removed_bytes_total)" = "$want" ] && ok ||
+	bad "bytes removed: $(metric llmo_registry_gc_removed_bytes_total), want L1 and M1's $want"
 # the remaining manifest pulls whole
 [ "$(code "$URL/v2/models/x/manifests/v2")" = 200 ] && ok || bad "v2's manifest"
 "${C[@]}" -o "$LLMO_DATA/got" "$URL/v2/models/x/blobs/sha256:$L2"
@@ -94,6 +100,8 @@ check "a blob linked 2 hours ago, that no manifest uses, goes by itself" wait_fo
 	bad "a blob linked just now went with it"
 [ "$(code "$URL/v2/models/x/manifests/v2")" = 200 ] && [ -f "$(blob_file "$L2")" ] && ok ||
 	bad "the periodic collection removed a manifest's blob"
+[ "$(metric 'llmo_registry_gc_runs_total{trigger="periodic"}')" -ge 1 ] && ok ||
+	bad "no periodic run counted: $("${C[@]}" "$URL/metrics" | grep gc_)"
 # this registry deleted nothing: its collections are the periodic ones
 sed -n '/listening/h; /listening/!H; ${x;p}' "$LLMO_DATA/reg.log" | grep -q 'garbage collected' && ok ||
 	bad "no collection logged by the registry with gcInterval 1s"

@@ -28,6 +28,8 @@ check "llmo model delete models/m:1" env LLMO_REGISTRY="$URL" "$LLMO" model dele
 # the version's manifest, its config (which names the version) and its weights
 check "the cleanup ran on a worker and removed the version's three blobs" \
 	grep -q "cleanup done repo=models/m pruned=0 blobs_removed=3 links_removed=0 rc=0" "$REG_LOG"
+check "counted: llmo_registry_gc_runs_total{trigger=\"delete\"} 1" bash -c \
+	"curl -s '$URL/metrics' | grep -qx 'llmo_registry_gc_runs_total{trigger=\"delete\"} 1'"
 check "v1's weights are gone from the bucket, as soon as the DELETE was answered" \
 	bash -c "! blob_in_bucket $W1"
 check "and from the cache" bash -c "! find '$CACHE/blobs' -name '$W1' | grep -q ."
@@ -69,5 +71,7 @@ check "and from the cache" bash -c "! find '$CACHE/blobs' -name '$OLD' | grep -q
 check "the young one stays" bash -c "blob_in_bucket $YOUNG"
 check "v2's weights stay" bash -c "blob_in_bucket $W2"
 check "the periodic collection ran on the cleanup worker" grep -q "cleanup done repo=- pruned=0" "$REG_LOG"
+check "and was counted" bash -c \
+	"curl -s '$URL/metrics' | grep -q '^llmo_registry_gc_runs_total{trigger=\"periodic\"} [1-9]'"
 check "models/m:2 pulls" env LLMO_REGISTRY="$URL" "$LLMO" model pull models/m:2 --output "$LLMO_DATA/p4"
 reg_stop
