@@ -975,6 +975,57 @@ static int delete_llmmodel(const struct opts *o, const char *repo, const struct 
 	return rc && rc != LLMO_ENOTFOUND ? 1 : 0;
 }
 
+/*
+ * Deletes the referrers (signatures) of repo@d, each by digest, printing
+ * each: they would outlive their subject otherwise. 0, or 1 after
+ * printing the error.
+ */
+static int delete_referrers(struct llmo_reg_client *c, const char *repo,
+			    const struct llmo_digest *d)
+{
+	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 128];
+	struct llmo_error err = {0};
+	struct llmo_buf idx;
+	json_t *j = NULL, *list;
+	int status = 1;
+
+	llmo_buf_init(&idx, LLMO_REG_CLIENT_BODY_MAX);
+	snprintf(path, sizeof(path), "/v2/%s/referrers/%s", repo, llmo_digest_str(d, ds));
+	if (llmo_reg_client_get(c, path, &idx, &err)) {
+		/* a registry without the referrers API has none to delete */
+		status = err.code == LLMO_ENOTFOUND ? 0 : fail(&err);
+		goto out;
+	}
+	if (llmo_json_load(idx.data, idx.len, "referrers", &j, &err)) {
+		status = fail(&err);
+		goto out;
+	}
+	list = json_object_get(j, "manifests");
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		json_t *desc = json_array_get(list, i);
+		const char *rd = json_string_value(json_object_get(desc, "digest"));
+		const char *type = json_string_value(json_object_get(desc, "artifactType"));
+		struct llmo_digest r;
+
+		if (!rd || llmo_digest_parse(rd, strlen(rd), &r, NULL)) {
+			fprintf(stderr, "llmo %s: %s: referrer %zu has no valid digest\n", SUB, path, i);
+			goto out;
+		}
+		snprintf(path, sizeof(path), "/v2/%s/manifests/%s", repo, llmo_digest_str(&r, ds));
+		/* gone meanwhile: as good as deleted */
+		if (llmo_reg_client_delete(c, path, &err) && err.code != LLMO_ENOTFOUND) {
+			status = fail(&err);
+			goto out;
+		}
+		printf("deleted referrer %s@%s (%s)\n", repo, ds, type ? type : "no artifactType");
+	}
+	status = 0;
+out:
+	json_decref(j);
+	llmo_buf_release(&idx);
+	return status;
+}
+
 static int cmd_delete(const struct opts *o)
 {
 	char repo[LLMO_REG_NAME_MAX + 1], ref[LLMO_REG_TAG_MAX + LLMO_DIGEST_STR_MAX];
@@ -997,6 +1048,9 @@ static int cmd_delete(const struct opts *o)
 		status = fail(&err);
 		goto out;
 	}
+	/* its signatures first: stopped halfway, it leaves the model, never signatures of nothing */
+	if (delete_referrers(c, repo, &d))
+		goto out;
 	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", repo, llmo_digest_str(&d, ds));
 	if (llmo_reg_client_delete(c, path, &err)) {
 		status = fail(&err);

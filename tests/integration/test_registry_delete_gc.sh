@@ -86,6 +86,29 @@ want=$(( (1 << 20) + $(stat -c %s "$LLMO_DATA/manifest-v1") ))
 [ -f "$(blob_file "$L4")" ] && [ -f "$(link_file "$L4")" ] && ok || bad "the image's young layer went"
 [ ! -e "$(blob_file "$M4")" ] && ok || bad "the image's manifest itself was not collected"
 [ "$(code -X DELETE "$URL/v2/models/x/blobs/sha256:$L4")" = 202 ] && ok || bad "DELETE of L4 after M4"
+
+# ---- llmo model delete: the signatures (referrers) go first, then the model and its bytes ----
+mkdir -p "$LLMO_DATA/model"
+head -c 5000 /dev/urandom >"$LLMO_DATA/model/w.bin"
+W=$(sha "$LLMO_DATA/model/w.bin")
+export LLMO_REGISTRY="$URL"
+check "model push models/s:1" "$LLMO" model push "$LLMO_DATA/model" --name models/s --version 1 --type llm
+check "model keygen" bash -c "'$LLMO' model keygen --key '$LLMO_DATA/k' >/dev/null"
+check "model sign" "$LLMO" model sign models/s:1 --key "$LLMO_DATA/k.key"
+MS=$("${C[@]}" -D - -o /dev/null "$URL/v2/models/s/manifests/1" | tr -d '\r' |
+	awk 'tolower($1) == "docker-content-digest:" {print $2}')
+SIG=$("${C[@]}" "$URL/v2/models/s/referrers/$MS" | python3 -c '
+import json, sys
+print(" ".join(m["digest"] for m in json.load(sys.stdin)["manifests"]))')
+check "one signature refers to it" test "$(wc -w <<<"$SIG")" = 1
+check "model delete models/s:1" bash -c "'$LLMO' model delete models/s:1 >'$LLMO_DATA/del.out'"
+check "it says the signature went, then the model" bash -c "
+	[ \"\$(sed -n 1p '$LLMO_DATA/del.out')\" = 'deleted referrer models/s@$SIG (application/vnd.llmo.signature.v1)' ] &&
+	[ \"\$(sed -n 2p '$LLMO_DATA/del.out')\" = 'deleted models/s@$MS' ]"
+check "the signature's manifest is gone" test "$(code "$URL/v2/models/s/manifests/$SIG")" = 404
+check "the model's manifest is gone" test "$(code "$URL/v2/models/s/manifests/$MS")" = 404
+check "and its weights" test ! -e "$(blob_file "$W")"
+unset LLMO_REGISTRY
 registry_stop
 
 # ---- the periodic collection (gcInterval) ----
