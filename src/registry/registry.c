@@ -189,9 +189,9 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 				     "queued or running on worker threads.",
 				     NULL, 0, &r->m_s3_active, err)) ||
 	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_upkeep_failures_total",
-				       "autoCleanup runs (job=cleanup) and storageType s3 restores "
-				       "of the records at start (job=restore) that failed.",
-				       (const char *[]){"job"}, 1, &r->m_upkeep_failures, err)) ||
+				       "autoCleanup runs (task=cleanup) and storageType s3 restores "
+				       "of the records at start (task=restore) that failed.",
+				       (const char *[]){"task"}, 1, &r->m_upkeep_failures, err)) ||
 	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_gc_runs_total",
 				       "Garbage collections that ended, by what started them: a "
 				       "pruning push (trigger=push), a manifest DELETE "
@@ -211,6 +211,9 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 				     "Bearer tokens the registry knows.", NULL, 0, &r->m_tokens,
 				     err)))
 		return rc;
+	/* at 0 from the start, so that increase() sees the first failure (rules.yaml) */
+	llmo_metric_add(r->m_upkeep_failures, (const char *[]){"cleanup"}, 0);
+	llmo_metric_add(r->m_upkeep_failures, (const char *[]){"restore"}, 0);
 	llmo__reg_uploads_changed(r);
 	return 0;
 }

@@ -325,7 +325,7 @@ struct llmo_reg_cleanup_of {
  * loop when it ends (the push is answered then: its client sees the cleanup
  * done, as with local storage). Otherwise (local storage, no worker) it runs
  * in the loop and returns 0. A failure is logged and counted
- * (llmo_registry_upkeep_failures_total{job="cleanup"}); the push itself has
+ * (llmo_registry_upkeep_failures_total{task="cleanup"}); the push itself has
  * succeeded either way.
  */
 int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_reg_cleanup_of *of,

@@ -94,7 +94,7 @@ for n in 2 3; do
 	check "version $n's layer reads back" bash -c "curl -sf '$URL/v2/$REPO/blobs/sha256:$(sha "$LLMO_DATA/l$n")' | cmp - '$LLMO_DATA/l$n'"
 done
 check "versions 2 and 3 stay in the bucket" bash -c "in_bucket $TAGS/ v2 && in_bucket $TAGS/ v3 && blob_in_bucket $M2 && blob_in_bucket $M3 && blob_in_bucket $L2"
-check "no cleanup failed" bash -c "! curl -sf '$URL/metrics' | grep -q '^llmo_registry_upkeep_failures_total{job=\"cleanup\"}'"
+check "no cleanup failed" bash -c "curl -sf '$URL/metrics' | grep -qx 'llmo_registry_upkeep_failures_total{task=\"cleanup\"} 0'"
 # a push whose client goes away during its cleanup: the cleanup runs to its end, then the
 # next change gets the turn
 mark
@@ -142,7 +142,7 @@ check "it fails, logged" wait_for 30 bash -c "since | grep -q 'records not resto
 code=$(curl -s --max-time 2 -D "$LLMO_DATA/503.head" -o "$LLMO_DATA/503.out" -w '%{http_code}' "$URL/v2/$REPO/manifests/v3")
 [ "$code" = 503 ] && ok || bad "a manifest read while the restore has failed: HTTP $code, want 503 at once"
 check "with Retry-After and the reason" bash -c "grep -qi '^Retry-After: 5' '$LLMO_DATA/503.head' && grep -q '\"code\":\"UNAVAILABLE\".*not restored from S3' '$LLMO_DATA/503.out'"
-check "counted" bash -c "curl -sf '$URL/metrics' | grep -q '^llmo_registry_upkeep_failures_total{job=\"restore\"} [1-9]'"
+check "counted" bash -c "curl -sf '$URL/metrics' | grep -q '^llmo_registry_upkeep_failures_total{task=\"restore\"} [1-9]'"
 check "/v2/ answers" curl -sf --max-time 2 -o /dev/null "$URL/v2/"
 proxy_start 0 "$DELAY" "$PORT"
 check "tried again once S3 is back, the records are restored" reg_restored
