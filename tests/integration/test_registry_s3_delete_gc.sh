@@ -5,7 +5,8 @@
 # other version still pulls whole, and a registry started afresh on an empty cache restores
 # only what is left; with gcInterval 1s the periodic collection runs on the cleanup worker and
 # removes from the bucket and the cache a blob no manifest uses whose link is older than the
-# grace, not a young one, nor the remaining version's.
+# grace, not a young one, nor the remaining version's; none runs while the records could not be
+# restored (S3 gone during the restore), one runs once they are, and the model survives.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/s3_lib.sh"
 blob_in_bucket() { s3_keys "blobs/sha256/${1:0:2}/" | grep -q "/$1\$"; }
@@ -75,3 +76,29 @@ check "and was counted" bash -c \
 	"curl -s '$URL/metrics' | grep -q '^llmo_registry_gc_runs_total{trigger=\"periodic\"} [1-9]'"
 check "models/m:2 pulls" env LLMO_REGISTRY="$URL" "$LLMO" model pull models/m:2 --output "$LLMO_DATA/p4"
 reg_stop
+
+# ---- no periodic collection while the records are not restored ----
+# (the proxy holds each piece 0.5 s, so that it can go while the restore runs, as the start's
+# check of the bucket needs S3)
+rm -rf "$CACHE"
+proxy_start 0 0.5
+PORT=${PROXY_URL##*:}
+config "$PROXY_URL" "$BUCKET"
+sed -i '/^modelRegistry:$/a\  gcInterval: 1s' "$LLMO_DATA/config.yaml"
+L0=$(wc -l <"$REG_LOG")
+reg_start
+check "a restore started" wait_for 30 bash -c "tail -n +$((L0 + 1)) '$REG_LOG' | grep -q 'S3 transfer started op=restore'"
+proxy_stop
+# two failures are 5 s apart (the retry): the collection's timer fired meanwhile
+check "the restore fails with S3 unreachable, and is tried again" \
+	wait_for 30 bash -c "[ \$(tail -n +$((L0 + 1)) '$REG_LOG' | grep -c 'records not restored from S3') -ge 2 ]"
+check "no collection ran meanwhile" bash -c "! tail -n +$((L0 + 1)) '$REG_LOG' | grep -q 'cleanup done\|garbage collected'"
+proxy_start 0 0 "$PORT"
+check "once S3 is back the records are restored" reg_restored
+check "then a periodic collection runs" \
+	wait_for 30 bash -c "tail -n +$((L0 + 1)) '$REG_LOG' | grep -q 'cleanup done repo=- pruned=0 .* rc=0'"
+check "v2's weights are still in the bucket" bash -c "blob_in_bucket $W2"
+check "models/m:2 pulls" env LLMO_REGISTRY="$URL" "$LLMO" model pull models/m:2 --output "$LLMO_DATA/p5"
+check "the same file" cmp "$LLMO_DATA/model2/w.bin" "$LLMO_DATA/p5/w.bin"
+reg_stop
+proxy_stop
