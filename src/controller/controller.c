@@ -72,9 +72,7 @@ bool llmo__pod_finished(const json_t *pod)
 int llmo__pod_endpoint(const json_t *pod, int port, char *out, size_t n)
 {
 	const char *ip = llmo_kube_str(pod, "status", "podIP");
-	const char *hp = json_string_value(json_object_get(
-		json_object_get(json_object_get(pod, "metadata"), "annotations"),
-		LLMO_ANNOTATION_HOST_PORTS));
+	const char *hp = llmo_kube_annotation(pod, LLMO_ANNOTATION_HOST_PORTS);
 	char key[16];
 	json_t *map;
 	json_int_t p = port;
@@ -282,9 +280,7 @@ static int read_replica(void *ctx, json_t *pod)
 	snprintf(key, sizeof(key), "%s/%s", ns, wl);
 	llmo__signals_scrape_replica(
 		&c->signals, key, ep,
-		json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"),
-								  "annotations"),
-						  LLMO_ANNOTATION_TLS_SERVER_NAME)),
+		llmo_kube_annotation(pod, LLMO_ANNOTATION_TLS_SERVER_NAME),
 		c->replica_ca_cert);
 	return 0;
 }
@@ -300,9 +296,7 @@ static int add_gateway_pod(void *ctx, json_t *pod)
 	struct gw_list *l = ctx;
 	const char *uid = llmo_kube_str(pod, "metadata", "uid");
 	const char *ip = llmo_kube_str(pod, "status", "podIP");
-	const char *ann = json_string_value(json_object_get(
-		json_object_get(json_object_get(pod, "metadata"), "annotations"),
-		"prometheus.io/port"));
+	const char *ann = llmo_kube_annotation(pod, "prometheus.io/port");
 	long port = ann ? strtol(ann, NULL, 10) : 0;
 	char url[160];
 	const json_t *c, *p;

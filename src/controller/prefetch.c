@@ -27,16 +27,10 @@ void llmo__prefetch_release_all(struct llmo_controller *c)
 	llmo_hmap_release(&c->prefetches, free);
 }
 
-static const char *annotation(const json_t *obj, const char *key)
-{
-	return json_string_value(
-		json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"), key));
-}
-
 /* The node's prefetch requests (new reference): {} when it has none or they cannot be read. */
 static json_t *requests_of(const json_t *node)
 {
-	const char *text = annotation(node, LLMO_ANNOTATION_PREFETCH);
+	const char *text = llmo_kube_annotation(node, LLMO_ANNOTATION_PREFETCH);
 	json_t *j = text && strlen(text) <= LLMO_PREFETCH_ANNOTATION_MAX ? json_loads(text, 0, NULL)
 									  : NULL;
 
@@ -49,7 +43,7 @@ static json_t *requests_of(const json_t *node)
 /* Whether the node's cached-models annotation lists the model manifest digest. */
 static bool node_holds(const json_t *node, const char *digest)
 {
-	const char *text = annotation(node, LLMO_ANNOTATION_CACHED_MODELS);
+	const char *text = llmo_kube_annotation(node, LLMO_ANNOTATION_CACHED_MODELS);
 	json_t *doc, *m;
 	bool found = false;
 	size_t i;
@@ -253,7 +247,7 @@ static int choose(const struct llmo__prefetch_in *in, const json_t *items, const
 
 int llmo__prefetch_sync(struct llmo_controller *c, const struct llmo__prefetch_in *in)
 {
-	const char *ref = in->tmpl ? annotation(in->tmpl, LLMO_ANNOTATION_MODEL_ARTIFACT) : NULL;
+	const char *ref = in->tmpl ? llmo_kube_annotation(in->tmpl, LLMO_ANNOTATION_MODEL_ARTIFACT) : NULL;
 	const char *digest = ref ? strchr(ref, '@') : NULL;
 	int64_t gpus = in->tmpl ? gpus_of(in->tmpl) : 0;
 	int32_t have = placed(in), need = 0, idle_cached = 0;

@@ -169,11 +169,6 @@ static const char *pod_label(const json_t *pod, const char *label)
 	return json_string_value(json_object_get(json_object_get(meta(pod), "labels"), label));
 }
 
-static const char *pod_annotation(const json_t *pod, const char *key)
-{
-	return json_string_value(json_object_get(json_object_get(meta(pod), "annotations"), key));
-}
-
 /*
  * A migration's replacement while the replica it replaces is still in
  * service (neither draining, deleted nor finished): an extra pod that no
@@ -181,7 +176,7 @@ static const char *pod_annotation(const json_t *pod, const char *key)
  */
 static bool pod_surge(const struct wl *s, const json_t *pod)
 {
-	const char *of = pod_annotation(pod, LLMO_ANNOTATION_MIGRATION_OF);
+	const char *of = llmo_kube_annotation(pod, LLMO_ANNOTATION_MIGRATION_OF);
 
 	for (size_t i = 0; of && i < s->pods.len; i++) {
 		const json_t *p = s->pods.items[i];
@@ -941,7 +936,7 @@ static int mark_migration(json_t *pod, const json_t *src)
 	if (rc)
 		return rc;
 	/* the rebalancer's choice of node, preferred (the scheduler still decides) */
-	if ((to = pod_annotation(src, LLMO_ANNOTATION_MIGRATE_TO)) && *to && strcmp(to, node) != 0) {
+	if ((to = llmo_kube_annotation(src, LLMO_ANNOTATION_MIGRATE_TO)) && *to && strcmp(to, node) != 0) {
 		json_t *aff = json_object_get(json_object_get(pod, "spec"), "affinity"), *na;
 
 		if (!aff && json_object_set_new(json_object_get(pod, "spec"), "affinity",
@@ -2065,7 +2060,7 @@ out:
 /* Whether the replica asks to be moved: its migrate annotation, other than "false". */
 static bool pod_wants_move(const json_t *pod)
 {
-	const char *v = pod_annotation(pod, LLMO_ANNOTATION_MIGRATE);
+	const char *v = llmo_kube_annotation(pod, LLMO_ANNOTATION_MIGRATE);
 
 	return v && v[0] && strcmp(v, "false") != 0;
 }
@@ -2109,7 +2104,7 @@ static void requeue_within(struct wl *s, int64_t ms)
  */
 static int migration_follow(struct wl *s, json_t *src, json_t *repl)
 {
-	const char *since_s = pod_annotation(repl, LLMO_ANNOTATION_MIGRATION_SINCE);
+	const char *since_s = llmo_kube_annotation(repl, LLMO_ANNOTATION_MIGRATION_SINCE);
 	const char *created = llmo_kube_str(repl, "metadata", "creationTimestamp");
 	const json_t *sched = llmo_kube_condition(repl, "PodScheduled");
 	const char *sreason = json_string_value(json_object_get(sched, "reason"));
@@ -2199,7 +2194,7 @@ static int migrate(struct wl *s)
 
 	for (size_t i = 0; i < s->pods.len; i++) {
 		json_t *p = s->pods.items[i];
-		const char *of = pod_annotation(p, LLMO_ANNOTATION_MIGRATION_OF);
+		const char *of = llmo_kube_annotation(p, LLMO_ANNOTATION_MIGRATION_OF);
 
 		if (!pod_surge(s, p))
 			continue;
@@ -2225,7 +2220,7 @@ static int migrate(struct wl *s)
 		return rc;
 	event(s, "Normal", "Migrating", "Migrating replica %s off node %s (%s): a replacement first",
 	      llmo_kube_str(src, "metadata", "name"), node,
-	      pod_annotation(src, LLMO_ANNOTATION_MIGRATE));
+	      llmo_kube_annotation(src, LLMO_ANNOTATION_MIGRATE));
 	s->surge++;
 	requeue_within(s, s->c->migrate_unschedulable_ms);
 	return 0;

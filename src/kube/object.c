@@ -13,6 +13,12 @@ const char *llmo_kube_str(const json_t *obj, const char *a, const char *b)
 	return json_string_value(json_object_get(json_object_get(obj, a), b));
 }
 
+const char *llmo_kube_annotation(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(obj, "metadata"), "annotations"), key));
+}
+
 int llmo_kube_object_key(const json_t *obj, char *key, size_t n)
 {
 	const char *ns = llmo_kube_str(obj, "metadata", "namespace");

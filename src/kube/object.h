@@ -10,6 +10,8 @@
 
 /* obj.a.b as a string, or NULL (also when obj or a level is missing). */
 const char *llmo_kube_str(const json_t *obj, const char *a, const char *b);
+/* obj.metadata.annotations[key] as a string, or NULL (keys hold dots: no path lookup). */
+const char *llmo_kube_annotation(const json_t *obj, const char *key);
 /*
  * "ns/name" of obj into key (ns empty for cluster-scoped objects). LLMO_EINVAL
  * without metadata.name, LLMO_ETOOBIG when it does not fit in n bytes.

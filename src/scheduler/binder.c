@@ -233,7 +233,7 @@ void llmo__binder_pod_request(const json_t *pod, struct llmo__binder_usage *u)
 				llmo__binder_sat_add(&u->v[r], m);
 		}
 	}
-	u->gpu_mem = quantity_bytes(llmo__binder_annotation(pod, LLMO_BINDER_GPU_MEMORY_ANNOTATION));
+	u->gpu_mem = quantity_bytes(llmo_kube_annotation(pod, LLMO_BINDER_GPU_MEMORY_ANNOTATION));
 }
 
 /* v * m rounded up, for v >= 0 and m >= 1; INT64_MAX when it does not fit. */
@@ -261,7 +261,7 @@ void llmo__binder_pod_demand(const struct llmo_binder *b, const json_t *pod,
 
 int64_t llmo__binder_node_gpu_memory(const json_t *node)
 {
-	const char *devs = llmo__binder_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *devs = llmo_kube_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
 	const char *label = llmo__binder_label(node, LLMO_BINDER_GPU_MEMORY_LABEL);
 	json_t *arr = devs ? json_loads(devs, 0, NULL) : NULL, *d;
 	int64_t least = 0, mib = 0;
@@ -348,12 +348,6 @@ bool llmo__binder_pod_shape(const struct llmo__binder_usage *req, struct llmo_sc
 	return true;
 }
 
-const char *llmo__binder_annotation(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(
-		json_object_get(json_object_get(obj, "metadata"), "annotations"), key));
-}
-
 /* Whether needle[0..len) occurs in hay, ASCII case ignored. */
 static bool contains_nocase(const char *hay, const char *needle, size_t len)
 {
@@ -404,7 +398,7 @@ static bool gpu_type_constrains(const char *spec)
  */
 static bool node_gpu_type_ok(const json_t *node, const char *spec)
 {
-	const char *devs = llmo__binder_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *devs = llmo_kube_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
 	const char *label = json_string_value(json_object_get(
 		json_object_get(json_object_get(node, "metadata"), "labels"),
 		LLMO_BINDER_GPU_PRODUCT_LABEL));
@@ -435,7 +429,7 @@ static bool node_gpu_type_ok(const json_t *node, const char *spec)
 
 bool llmo_binder_gpu_type_accepts(const json_t *pod, const json_t *node)
 {
-	const char *t = llmo__binder_annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
+	const char *t = llmo_kube_annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
 
 	return !gpu_type_constrains(t) || node_gpu_type_ok(node, t);
 }
@@ -446,7 +440,7 @@ bool llmo_binder_gpu_type_accepts(const json_t *pod, const json_t *node)
  */
 static void node_gpu_name(const json_t *node, char *out, size_t n)
 {
-	const char *devs = llmo__binder_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *devs = llmo_kube_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
 	const char *lbl = llmo__binder_label(node, LLMO_BINDER_GPU_PRODUCT_LABEL);
 	json_t *arr, *d;
 	size_t i;
@@ -637,7 +631,7 @@ struct llmo__binder_usage *llmo__binder_pass_used(struct llmo__binder_pass *p, c
  */
 const char *llmo__binder_pod_gpus(const struct llmo_binder *b, const json_t *pod, const char *key)
 {
-	const char *a = llmo__binder_annotation(pod, LLMO_BINDER_GPUS_ANNOTATION);
+	const char *a = llmo_kube_annotation(pod, LLMO_BINDER_GPUS_ANNOTATION);
 
 	if (a && *a)
 		return a;
@@ -721,7 +715,7 @@ int llmo__binder_pass_reserve(struct llmo__binder_pass *p, const char *node,
  */
 int llmo__binder_node_gpu_ids(const json_t *node, struct llmo_strv *ids)
 {
-	const char *devs = llmo__binder_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
+	const char *devs = llmo_kube_annotation(node, LLMO_BINDER_DEVICES_ANNOTATION);
 	json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
 	json_t *q = json_object_get(alloc, "nvidia.com/gpu"), *arr, *d;
 	int64_t have = 0;
@@ -1145,7 +1139,7 @@ static int choice_topology(struct choice *ch)
 	if (!ch->topo)
 		return LLMO_ENOMEM;
 	for (size_t i = 0; i < ch->nodes.len; i++) {
-		const char *devs = llmo__binder_annotation(ch->nodes.items[i], LLMO_BINDER_DEVICES_ANNOTATION);
+		const char *devs = llmo_kube_annotation(ch->nodes.items[i], LLMO_BINDER_DEVICES_ANNOTATION);
 		json_t *arr = devs ? json_loads(devs, 0, NULL) : NULL;
 
 		llmo_sched_topology_read(arr, &ch->topo[i]);
@@ -1623,7 +1617,7 @@ static const char *pod_gpu_type(const json_t *pod, const struct llmo__binder_usa
 
 	if (req->v[RES_GPU] <= 0 && req->gpu_mem <= 0)
 		return NULL;
-	t = llmo__binder_annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
+	t = llmo_kube_annotation(pod, LLMO_BINDER_GPU_TYPE_ANNOTATION);
 	return gpu_type_constrains(t) ? t : NULL;
 }
 

@@ -44,7 +44,7 @@ struct gang {
 /* The pod's group (its annotation), or NULL when it has none or a bad one. */
 const char *llmo__binder_pod_group(const json_t *pod)
 {
-	const char *g = llmo__binder_annotation(pod, LLMO_BINDER_POD_GROUP_ANNOTATION);
+	const char *g = llmo_kube_annotation(pod, LLMO_BINDER_POD_GROUP_ANNOTATION);
 
 	return g && *g && strlen(g) <= LLMO_BINDER_POD_GROUP_MAX ? g : NULL;
 }
@@ -52,7 +52,7 @@ const char *llmo__binder_pod_group(const json_t *pod)
 /* The pod's minMember into *min: 1 when absent; false when not 1..LLMO_BINDER_GANG_MAX. */
 static bool pod_group_min(const json_t *pod, int64_t *min)
 {
-	const char *v = llmo__binder_annotation(pod, LLMO_BINDER_POD_GROUP_MIN_ANNOTATION);
+	const char *v = llmo_kube_annotation(pod, LLMO_BINDER_POD_GROUP_MIN_ANNOTATION);
 	int64_t n = 0;
 
 	*min = 1;

@@ -321,9 +321,6 @@ int llmo__binder_preempt(struct llmo__binder_pass *p, const json_t *pod, const c
 
 /* ---- shared by binder.c, binder_gang.c and binder_preempt.c ---- */
 
-/* The value of the object's annotation key, or NULL. */
-const char *llmo__binder_annotation(const json_t *obj, const char *key);
-
 /* The queue order (binder.h): higher priority, then older, then key; ctx is the binder. */
 bool llmo__binder_pod_before(void *ctx, const char *ka, const char *kb);
 

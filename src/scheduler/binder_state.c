@@ -131,7 +131,7 @@ static int apply(struct llmo__binder_state *st, const struct pod_rec *r, int sig
 void llmo__binder_pod_held(const struct llmo_binder *b, const json_t *pod, const char *node,
 			   struct llmo__binder_usage *u)
 {
-	const char *share = llmo__binder_annotation(pod, LLMO_BINDER_GPU_SHARE_ANNOTATION);
+	const char *share = llmo_kube_annotation(pod, LLMO_BINDER_GPU_SHARE_ANNOTATION);
 	const struct llmo__binder_node *n = llmo__binder_state_node(b, node);
 	const json_t *obj;
 	int64_t milli = 0, total;
