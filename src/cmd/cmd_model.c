@@ -985,19 +985,12 @@ static int delete_referrers(struct llmo_reg_client *c, const char *repo,
 {
 	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 128];
 	struct llmo_error err = {0};
-	struct llmo_buf idx;
 	json_t *j = NULL, *list;
 	int status = 1;
 
-	llmo_buf_init(&idx, LLMO_REG_CLIENT_BODY_MAX);
-	snprintf(path, sizeof(path), "/v2/%s/referrers/%s", repo, llmo_digest_str(d, ds));
-	if (llmo_reg_client_get(c, path, &idx, &err)) {
+	if (llmo_model_referrers(c, repo, d, NULL, &j, &err)) {
 		/* a registry without the referrers API has none to delete */
 		status = err.code == LLMO_ENOTFOUND ? 0 : fail(&err);
-		goto out;
-	}
-	if (llmo_json_load(idx.data, idx.len, "referrers", &j, &err)) {
-		status = fail(&err);
 		goto out;
 	}
 	list = json_object_get(j, "manifests");
@@ -1008,7 +1001,8 @@ static int delete_referrers(struct llmo_reg_client *c, const char *repo,
 		struct llmo_digest r;
 
 		if (!rd || llmo_digest_parse(rd, strlen(rd), &r, NULL)) {
-			fprintf(stderr, "llmo %s: %s: referrer %zu has no valid digest\n", SUB, path, i);
+			fprintf(stderr, "llmo %s: the referrers of %s@%s: entry %zu has no valid digest\n",
+				SUB, repo, llmo_digest_str(d, ds), i);
 			goto out;
 		}
 		snprintf(path, sizeof(path), "/v2/%s/manifests/%s", repo, llmo_digest_str(&r, ds));
@@ -1022,7 +1016,6 @@ static int delete_referrers(struct llmo_reg_client *c, const char *repo,
 	status = 0;
 out:
 	json_decref(j);
-	llmo_buf_release(&idx);
 	return status;
 }
 

@@ -122,23 +122,35 @@ static bool check_signature(struct llmo_reg_client *c, const char *repo, json_t 
 	return ok;
 }
 
+int llmo_model_referrers(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
+			 const char *artifact_type, json_t **out, struct llmo_error *err)
+{
+	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 256];
+	struct llmo_buf idx;
+	int rc;
+
+	llmo_buf_init(&idx, LLMO_REG_CLIENT_BODY_MAX);
+	snprintf(path, sizeof(path), "/v2/%s/referrers/%s%s%s", repo, llmo_digest_str(d, ds),
+		 artifact_type ? "?artifactType=" : "", artifact_type ? artifact_type : "");
+	if (!(rc = llmo_reg_client_get(c, path, &idx, err)))
+		rc = llmo_json_load(idx.data, idx.len, "referrers", out, err);
+	llmo_buf_release(&idx);
+	return rc;
+}
+
 int llmo_model_verify(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
 		      struct llmo_sig_key *const *keys, size_t nkeys,
 		      const struct llmo_sig_key **signer, struct llmo_error *err)
 {
-	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 256];
-	struct llmo_buf idx;
+	char ds[LLMO_DIGEST_STR_MAX];
 	json_t *j = NULL, *list;
 	size_t checked = 0;
 	int rc;
 
 	if (nkeys == 0)
 		return llmo_error_set(err, LLMO_EDENIED, "no trusted public key to verify with");
-	llmo_buf_init(&idx, LLMO_REG_CLIENT_BODY_MAX);
-	snprintf(path, sizeof(path), "/v2/%s/referrers/%s?artifactType=%s", repo,
-		 llmo_digest_str(d, ds), LLMO_SIG_ARTIFACT_TYPE);
-	if ((rc = llmo_reg_client_get(c, path, &idx, err)) ||
-	    (rc = llmo_json_load(idx.data, idx.len, "referrers", &j, err)))
+	llmo_digest_str(d, ds);
+	if ((rc = llmo_model_referrers(c, repo, d, LLMO_SIG_ARTIFACT_TYPE, &j, err)))
 		goto out;
 	list = json_object_get(j, "manifests");
 	for (size_t i = 0; i < json_array_size(list); i++) {
@@ -163,7 +175,6 @@ int llmo_model_verify(struct llmo_reg_client *c, const char *repo, const struct 
 			    repo, ds, json_array_size(list), checked, nkeys);
 out:
 	json_decref(j);
-	llmo_buf_release(&idx);
 	return rc;
 }
 

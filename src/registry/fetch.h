@@ -117,6 +117,14 @@ int llmo_fetch(const struct llmo_fetch_opts *o, char *dir, struct llmo_digest *d
 	       struct llmo_error *err);
 
 /*
+ * The referrers of repo@d (artifact_type NULL: all of them) into *out, the
+ * index the registry answers (new reference). The client's errors, or a
+ * parse error naming "referrers".
+ */
+int llmo_model_referrers(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
+			 const char *artifact_type, json_t **out, struct llmo_error *err);
+
+/*
  * Whether the model manifest d of repo has a valid signature by one of
  * keys: 0, or LLMO_EDENIED with err saying how many signatures were
  * checked. *signer (may be NULL) gets the key that verified.
