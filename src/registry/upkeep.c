@@ -168,25 +168,28 @@ static void cleanup_done(struct llmo_registry *r, struct llmo__reg_upkeep *u)
 	llmo__reg_resume(req, req->s3_again);
 }
 
-int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_reg_cleanup_of *of,
-		      llmo__reg_req_fn again)
+/* A cleanup of repo after of, in the loop at once. */
+static void cleanup_inline(struct llmo_registry *r, const char *repo,
+			   const struct llmo_reg_cleanup_of *of)
 {
-	struct llmo_registry *r = req->reg;
-	const char *repo = req->route.name;
 	struct llmo_error err = {0};
 	struct llmo_reg_gc_stats stats = {0};
-	struct llmo__reg_upkeep *u;
 	size_t pruned = 0;
 	bool collected = false;
-	int rc;
+	int rc = cleanup_run(r->store, repo, of, r->max_versions, r->gc_grace_ms, NULL, &pruned,
+			     &stats, &collected, &err);
 
-	/* local storage, or a push that does not hold the turn: in the loop, as it always was */
-	if (!r->s3jobs || r->rec_holder != req)
-		goto inline_;
-	if (!(u = calloc(1, sizeof(*u)))) {
-		llmo_error_set(&err, LLMO_ENOMEM, "out of memory");
-		goto no_worker;
-	}
+	cleanup_count(r, of, rc, collected, &stats);
+}
+
+/* A cleanup of repo after of, queued for a worker on a clone of the store: 0, or an error. */
+static int cleanup_submit(struct llmo_registry *r, const char *repo,
+			  const struct llmo_reg_cleanup_of *of, struct llmo_error *err)
+{
+	struct llmo__reg_upkeep *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	u->r = r;
 	u->kind = UPKEEP_CLEANUP;
 	snprintf(u->repo, sizeof(u->repo), "%s", repo);
@@ -194,23 +197,34 @@ int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_reg_cleanup_o
 	u->max_versions = r->max_versions;
 	u->grace_ms = r->gc_grace_ms;
 	u->started_ms = llmo_clock_mono_ms();
-	if (llmo_reg_store_clone(r->store, &u->store, &err) || upkeep_submit(r, u, &err)) {
+	if (llmo_reg_store_clone(r->store, &u->store, err) || upkeep_submit(r, u, err)) {
 		upkeep_release(u);
-		goto no_worker;
+		return err->code ? err->code : LLMO_ENOMEM;
 	}
-	req->s3_again = again;
-	req->s3_done = false;
 	/* tests wait for this line to know the cleanup is in progress */
 	LLMO_INFO(LOG, "S3 transfer started", "op=cleanup repo=%s queued=%zu", repo,
 		  llmo_reg_s3jobs_pending(r->s3jobs));
-	llmo__reg_wait(req);
-	return 1;
-no_worker:
-	LLMO_WARN(LOG, "S3 transfer made in the event loop", "op=cleanup error=\"%s\"", err.msg);
-inline_:
-	rc = cleanup_run(r->store, repo, of, r->max_versions, r->gc_grace_ms, NULL, &pruned, &stats,
-			 &collected, &err);
-	cleanup_count(r, of, rc, collected, &stats);
+	return 0;
+}
+
+int llmo__reg_cleanup(struct llmo__reg_req *req, const struct llmo_reg_cleanup_of *of,
+		      llmo__reg_req_fn again)
+{
+	struct llmo_registry *r = req->reg;
+	struct llmo_error err = {0};
+
+	/* local storage, or a push that does not hold the turn: in the loop, as it always was */
+	if (r->s3jobs && r->rec_holder == req) {
+		if (!cleanup_submit(r, req->route.name, of, &err)) {
+			req->s3_again = again;
+			req->s3_done = false;
+			llmo__reg_wait(req);
+			return 1;
+		}
+		LLMO_WARN(LOG, "S3 transfer made in the event loop", "op=cleanup error=\"%s\"",
+			  err.msg);
+	}
+	cleanup_inline(r, req->route.name, of);
 	return 0;
 }
 
@@ -218,40 +232,22 @@ int llmo__reg_collect(struct llmo_registry *r)
 {
 	static const struct llmo_reg_cleanup_of of = {.periodic = true};
 	struct llmo_error err = {0};
-	struct llmo_reg_gc_stats stats = {0};
-	struct llmo__reg_upkeep *u;
-	size_t pruned = 0;
 
 	/* records being restored, or not restored, are not all the records: nothing is marked */
 	if (r->restoring || r->restore_failed)
 		return LLMO_EAGAIN;
 	if (!r->s3jobs) {
-		bool collected = false;
-		int rc = cleanup_run(r->store, "-", &of, 0, r->gc_grace_ms, NULL, &pruned, &stats,
-				     &collected, &err);
-
-		cleanup_count(r, &of, rc, collected, &stats);
+		cleanup_inline(r, "-", &of);
 		return 0;
 	}
 	if (r->rec_busy || r->rec_queue.head || r->upkeep)
 		return LLMO_EAGAIN;
-	if (!(u = calloc(1, sizeof(*u))))
-		return LLMO_EAGAIN;
-	u->r = r;
-	u->kind = UPKEEP_CLEANUP;
-	snprintf(u->repo, sizeof(u->repo), "-");
-	u->of = of;
-	u->grace_ms = r->gc_grace_ms;
-	u->started_ms = llmo_clock_mono_ms();
-	if (llmo_reg_store_clone(r->store, &u->store, &err) || upkeep_submit(r, u, &err)) {
+	if (cleanup_submit(r, "-", &of, &err)) {
 		LLMO_WARN(LOG, "periodic garbage collection not started", "error=\"%s\"", err.msg);
-		upkeep_release(u);
 		return LLMO_EAGAIN;
 	}
 	/* the turn, with no request: cleanup_done gives it back */
 	llmo__reg_records_hold(r);
-	LLMO_INFO(LOG, "S3 transfer started", "op=cleanup repo=- queued=%zu",
-		  llmo_reg_s3jobs_pending(r->s3jobs));
 	return 0;
 }
 
