@@ -472,18 +472,14 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	}
 	if (opts->gateway_pods) {
 		snprintf(gw_desc, sizeof(gw_desc), "the gateway pods %s", opts->gateway_pods);
-		gw_sel = strchr(opts->gateway_pods, '/');
-		if (!gw_sel || gw_sel == opts->gateway_pods || !gw_sel[1] ||
-		    (size_t)(gw_sel - opts->gateway_pods) >= sizeof(gw_ns)) {
+		gw_sel = llmo_kube_key_split(opts->gateway_pods, gw_ns, sizeof(gw_ns));
+		if (!gw_sel || !gw_ns[0] || !gw_sel[0]) {
 			free(c);
 			return llmo_error_set(err, LLMO_EINVAL,
 					      "controller: gateway pods \"%s\": want "
 					      "NAMESPACE/LABEL_SELECTOR",
 					      opts->gateway_pods);
 		}
-		memcpy(gw_ns, opts->gateway_pods, (size_t)(gw_sel - opts->gateway_pods));
-		gw_ns[gw_sel - opts->gateway_pods] = '\0';
-		gw_sel++;
 	}
 	rc = llmo__signals_init(&c->signals,
 				opts->gateway_pods     ? gw_desc
