@@ -185,7 +185,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 
 static void stream_later(struct ls_stream *s, int64_t ms)
 {
-	struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = llmo_clock_timeval(ms);
 
 	evtimer_add(s->timer, &tv);
 }

@@ -300,17 +300,6 @@ static void fmt_duration(long ms, char *out, size_t n)
 		snprintf(out, n, "%ldh%ldm%lds", ms / 3600000, (ms / 60000) % 60, (ms / 1000) % 60);
 }
 
-static struct timeval tv_ms(int64_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	return tv;
-}
-
 /* Letters, digits, '-', '_', '.' only, not "." or "..": safe as one path component. */
 static bool name_ok(const char *s, size_t max)
 {
@@ -1440,7 +1429,7 @@ static struct evhttp_connection *probe_https_conn(struct rt_probe *pr)
 
 static void probe_http(struct rt_probe *pr)
 {
-	struct timeval tv = tv_ms((int64_t)pr->timeout_s * 1000);
+	struct timeval tv = llmo_clock_timeval((int64_t)pr->timeout_s * 1000);
 	struct evhttp_request *req;
 	struct evkeyvalq *h;
 	char hostport[300];
@@ -1497,7 +1486,7 @@ static void probe_tcp(struct rt_probe *pr)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
-	struct timeval tv = tv_ms((int64_t)pr->timeout_s * 1000);
+	struct timeval tv = llmo_clock_timeval((int64_t)pr->timeout_s * 1000);
 	char port[16], why[300];
 
 	snprintf(port, sizeof(port), "%d", pr->port);
@@ -1600,7 +1589,7 @@ static int spawn(const char *path, char *const argv[], char *const envp[], const
 static void probe_exec(struct rt_probe *pr)
 {
 	struct rt_ctr *c = pr->ctr;
-	struct timeval tv = tv_ms((int64_t)pr->timeout_s * 1000);
+	struct timeval tv = llmo_clock_timeval((int64_t)pr->timeout_s * 1000);
 	char path[PATH_MAX], why[PATH_MAX + 64];
 	int e;
 
@@ -1681,7 +1670,7 @@ static void on_probe_timer(evutil_socket_t fd, short what, void *arg)
 
 static void probe_schedule(struct rt_probe *pr, int64_t delay_ms)
 {
-	struct timeval tv = tv_ms(delay_ms);
+	struct timeval tv = llmo_clock_timeval(delay_ms);
 
 	if (!pr->timer)
 		pr->timer = evtimer_new(pr->ctr->pod->rt->base, on_probe_timer, pr);
@@ -1760,7 +1749,7 @@ static long backoff_next(struct rt_ctr *c, int64_t ran_ms)
 
 static void arm_restart(struct rt_ctr *c, long delay_ms)
 {
-	struct timeval tv = tv_ms(delay_ms);
+	struct timeval tv = llmo_clock_timeval(delay_ms);
 
 	if (!c->restart_timer)
 		c->restart_timer = evtimer_new(c->pod->rt->base, on_restart_timer, c);
@@ -2006,7 +1995,7 @@ static bool ctr_has_processes(const struct rt_ctr *c)
 static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct rt_ctr *c = arg;
-	struct timeval tv = tv_ms(RT_SHIM_GRACE_MS);
+	struct timeval tv = llmo_clock_timeval(RT_SHIM_GRACE_MS);
 
 	if (c->shim_dead || c->kill_stage == 0)
 		return;
@@ -2039,7 +2028,7 @@ static void ctr_kill(struct rt_ctr *c, int64_t grace_ms)
 	c->kill_deadline_ms = now + grace_ms;
 	if (!c->kill_timer)
 		c->kill_timer = evtimer_new(c->pod->rt->base, on_kill_timer, c);
-	tv = tv_ms(grace_ms);
+	tv = llmo_clock_timeval(grace_ms);
 	if (c->kill_timer)
 		evtimer_add(c->kill_timer, &tv);
 	LLMO_INFO(LOG, "stopping container", "pod=%s/%s container=%s grace_ms=%" PRId64,
@@ -2586,7 +2575,7 @@ int llmo_runtime_new(struct event_base *base, const struct llmo_runtime_opts *op
 		     struct llmo_runtime **out, struct llmo_error *err)
 {
 	struct llmo_runtime *rt = NULL;
-	struct timeval poll_tv = tv_ms(RT_POLL_MS);
+	struct timeval poll_tv = llmo_clock_timeval(RT_POLL_MS);
 	struct llmo_buf b;
 	int rc = 0;
 

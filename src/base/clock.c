@@ -1,5 +1,6 @@
 #include "base/common.h"
 
+#include <sys/time.h>
 #include <time.h>
 
 #include "base/clock.h"
@@ -23,6 +24,17 @@ int64_t llmo_clock_mono_ns(void)
 int64_t llmo_clock_mono_ms(void)
 {
 	return clock_ns(CLOCK_MONOTONIC) / 1000000;
+}
+
+struct timeval llmo_clock_timeval(int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	return tv;
 }
 
 int64_t llmo_clock_wall_ms(void)

@@ -16,6 +16,10 @@ int64_t llmo_clock_mono_ms(void);
 /* CLOCK_REALTIME in milliseconds since the Unix epoch. */
 int64_t llmo_clock_wall_ms(void);
 
+struct timeval;
+/* ms (a negative one as 0) as the struct timeval libevent's timers take. */
+struct timeval llmo_clock_timeval(int64_t ms);
+
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant). */
 int64_t llmo_days_from_civil(int64_t y, int m, int d);
 /* Days in month m (1..12) of year y. */

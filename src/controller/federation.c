@@ -421,8 +421,7 @@ static void sync_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		llmo_informer_list(c->workloads, NULL, enqueue_placed, c);
 	}
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	tv = llmo_clock_timeval(ms);
 	event_add(f->timer, &tv);
 }
 

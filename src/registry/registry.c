@@ -417,7 +417,7 @@ void llmo__reg_dispatch(struct llmo__reg_req *req)
 
 static void gc_arm(struct llmo_registry *r, int64_t ms)
 {
-	struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = llmo_clock_timeval(ms);
 
 	if (event_add(r->gc_ev, &tv) < 0)
 		LLMO_ERROR(LOG, "cannot arm the garbage collection timer: no periodic collection",
