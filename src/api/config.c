@@ -168,6 +168,11 @@ static const struct llmo_field model_registry_fields[] = {
 		 "and time to first token per GPU type (off by default: it runs a replica)"),
 	F(MR, checksum_validation, "checksumValidation", LLMO_FT_BOOL, .def = "true",
 	  .doc = "verify every file's digest when it is read"),
+	F(MR, reverify_interval, "reverifyInterval", LLMO_FT_DURATION, .flags = LLMO_FF_MIN,
+	  .min = 0, .def = "1h",
+	  .doc = "with checksumValidation, a blob the registry verified whole at most this long "
+		 "ago, its file unchanged since, is served without hashing it again (0 for "
+		 "hashing every read)"),
 	F(MR, signature_validation, "signatureValidation", LLMO_FT_BOOL, .def = "false",
 	  .doc = "refuse models without a valid Ed25519 signature"),
 	F(MR, max_versions, "maxVersions", LLMO_FT_INT32, .flags = LLMO_FF_MIN | LLMO_FF_MAX,

@@ -86,6 +86,7 @@ struct llmo_model_registry_config {
 	int64_t cache_size; /* milli-bytes */
 	bool benchmark_on_register;
 	bool checksum_validation;
+	int64_t reverify_interval; /* ns; 0: every whole read of a blob is hashed */
 	bool signature_validation;
 	int32_t max_versions;
 	bool auto_cleanup;

@@ -8,6 +8,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/str.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -585,18 +586,6 @@ json_t *llmo__jsonpath(const json_t *obj, const char *path)
 
 /* ---- routing ---- */
 
-bool llmo_apiserver_loopback(const char *host)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return strcmp(host, "localhost") == 0;
-}
-
 static int split_path(char *path, char **seg, int max)
 {
 	int n = 0;
@@ -1104,7 +1093,7 @@ int llmo_apiserver_new(struct event_base *base, const struct llmo_apiserver_opts
 	srv->base = base;
 	srv->started_ms = llmo_clock_wall_ms();
 	srv->plain_http = opts->plain_http;
-	if (opts->plain_http && !llmo_apiserver_loopback(host)) {
+	if (opts->plain_http && !llmo_host_loopback(host)) {
 		rc = llmo_error_set(err, LLMO_EINVAL,
 				    "--insecure-http is only allowed on a loopback address, not %s",
 				    host);

@@ -43,11 +43,4 @@ const char *llmo_apiserver_url(const struct llmo_apiserver *srv);
 /* The kubeconfig path written for clients. */
 const char *llmo_apiserver_kubeconfig(const struct llmo_apiserver *srv);
 
-/*
- * Whether HOST (a numeric address or "localhost") is a loopback address: the
- * only kind plain HTTP may listen on (--insecure-http; llmo server's gateway
- * without a certificate).
- */
-bool llmo_apiserver_loopback(const char *host);
-
 #endif

@@ -1,5 +1,6 @@
 #include "base/common.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <strings.h>
 
@@ -181,6 +182,19 @@ bool llmo_str_has_suffix(const char *s, const char *suffix)
 	size_t n = strlen(s), m = strlen(suffix);
 
 	return m <= n && memcmp(s + n - m, suffix, m) == 0;
+}
+
+bool llmo_host_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return strcmp(host, "localhost") == 0;
 }
 
 /* Appends an owned string p (taking it) and keeps the NULL terminator. */

@@ -50,6 +50,13 @@ int llmo_parse_bool(const char *s, bool *out, struct llmo_error *err);
 int llmo_hex_digit(char c);
 
 bool llmo_str_has_prefix(const char *s, const char *prefix);
+/*
+ * Whether HOST (a numeric IPv4 or IPv6 address, or "localhost") is a
+ * loopback address (127.0.0.0/8, ::1): the only kind plain HTTP may listen
+ * on (--insecure-http; llmo server's gateway without a certificate), and
+ * the peers the registry sends blobs to without sendfile().
+ */
+bool llmo_host_loopback(const char *host);
 bool llmo_str_has_suffix(const char *s, const char *suffix);
 
 /*

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "api/config.h"
+#include "base/duration.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "cmd/cmd.h"
@@ -55,6 +56,13 @@ static const char usage[] =
 	"  --tls-key FILE            ... and this PEM key\n"
 	"  --checksum-validation B   verify blob digests when serving (default true, or\n"
 	"                            the configuration's modelRegistry.checksumValidation)\n"
+	"  --reverify-interval D     a blob verified whole at most D ago, its file unchanged\n"
+	"                            since, is sent without hashing it again; 0s: hash\n"
+	"                            every whole read (default 1h, or the configuration's\n"
+	"                            modelRegistry.reverifyInterval)\n"
+	"  --sendfile WHEN           plain HTTP: send blob files with sendfile() to\n"
+	"                            auto (peers not on loopback; the default), always\n"
+	"                            or never (read and written instead)\n"
 	"  --log-level LEVEL         debug | info | warn | error (default info)\n"
 	"  --log-json                log JSON lines instead of text\n";
 
@@ -89,7 +97,7 @@ void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o)
  * filled and o points at it.
  */
 static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_registry_opts *o,
-			struct llmo_reg_s3_opts *s3, bool checksum_given)
+			struct llmo_reg_s3_opts *s3, bool checksum_given, bool reverify_given)
 {
 	if (cmd_load_config(path, cfg))
 		return 1;
@@ -109,6 +117,8 @@ static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_r
 		o->storage_path = cfg->model_registry.storage_path;
 	if (!checksum_given)
 		o->checksum_validation = cfg->model_registry.checksum_validation;
+	if (!reverify_given)
+		o->reverify_ms = cfg->model_registry.reverify_interval / 1000000;
 	o->max_versions = cfg->model_registry.max_versions;
 	o->auto_cleanup = cfg->model_registry.auto_cleanup;
 	o->gc_interval_ms = cfg->model_registry.gc_interval / 1000000;
@@ -128,7 +138,7 @@ int cmd_registry(int argc, char **argv)
 	struct llmo_kube_config kc = {0};
 	struct event *hup = NULL;
 	char host[256] = "127.0.0.1";
-	bool checksum_given = false;
+	bool checksum_given = false, reverify_given = false;
 	int status = 1;
 
 	if (argc > 1 && strcmp(argv[1], "gc") == 0)
@@ -168,6 +178,25 @@ int cmd_registry(int argc, char **argv)
 			if (llmo_parse_bool(v, &opts.checksum_validation, &err))
 				return cmd_usage_error(SUB, "--checksum-validation: %s", err.msg);
 			checksum_given = true;
+		} else if (strcmp(name, "--sendfile") == 0) {
+			if (strcmp(v, "auto") == 0)
+				opts.sendfile = LLMO_REGISTRY_SENDFILE_AUTO;
+			else if (strcmp(v, "always") == 0)
+				opts.sendfile = LLMO_REGISTRY_SENDFILE_ALWAYS;
+			else if (strcmp(v, "never") == 0)
+				opts.sendfile = LLMO_REGISTRY_SENDFILE_NEVER;
+			else
+				return cmd_usage_error(SUB, "--sendfile wants auto, always or never, "
+							    "not \"%s\"", v);
+		} else if (strcmp(name, "--reverify-interval") == 0) {
+			int64_t ns = 0;
+
+			if (llmo_duration_parse(v, &ns, &err))
+				return cmd_usage_error(SUB, "--reverify-interval: %s", err.msg);
+			if (ns < 0)
+				return cmd_usage_error(SUB, "--reverify-interval: \"%s\" is negative", v);
+			opts.reverify_ms = ns / 1000000;
+			reverify_given = true;
 		} else if (strcmp(name, "--log-level") == 0) {
 			enum llmo_log_level lvl;
 
@@ -179,7 +208,7 @@ int cmd_registry(int argc, char **argv)
 		}
 	}
 	opts.host = host;
-	if (apply_config(config, &cfg, &opts, &s3, checksum_given))
+	if (apply_config(config, &cfg, &opts, &s3, checksum_given, reverify_given))
 		goto out;
 	if (!opts.storage_path) {
 		status = cmd_usage_error(SUB, "no storage: give --storage DIR (or --config with "

@@ -356,6 +356,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.port = s->registry_port;
 		o.storage_path = state;
 		o.checksum_validation = s->cfg->model_registry.checksum_validation;
+		o.reverify_ms = s->cfg->model_registry.reverify_interval / 1000000;
 		o.max_versions = s->cfg->model_registry.max_versions;
 		o.auto_cleanup = s->cfg->model_registry.auto_cleanup;
 		o.gc_interval_ms = s->cfg->model_registry.gc_interval / 1000000;
@@ -811,7 +812,7 @@ int cmd_server(int argc, char **argv)
 	if (s.gateway_keys_file && !s.disabled[PART_GATEWAY] && check_keys_file(s.gateway_keys_file))
 		return 1;
 	/* the API's rule for --insecure-http: no plain HTTP off this machine */
-	if (!s.disabled[PART_GATEWAY] && !s.gateway_tls_cert && !llmo_apiserver_loopback(gw_host))
+	if (!s.disabled[PART_GATEWAY] && !s.gateway_tls_cert && !llmo_host_loopback(gw_host))
 		return cmd_usage_error("server",
 				       "--gateway-listen %s: plain HTTP is only allowed on a loopback "
 				       "address; give --gateway-tls-cert and --gateway-tls-key",

@@ -47,6 +47,7 @@ static void blob_get(struct llmo__reg_req *req)
 	const char *range = llmo__reg_header(req, "Range");
 	struct llmo_error err = {0};
 	uint64_t size, first = 0, last = 0;
+	bool hash = false;
 	int fd = -1, rc;
 
 	/* S3: a blob the cache lacks is fetched on a worker first (runs this again) */
@@ -93,11 +94,16 @@ static void blob_get(struct llmo__reg_req *req)
 	}
 	if (rc == 0) {
 		/* a part cannot be checked alone: the whole blob, verified once and cached */
-		if (llmo_reg_store_verifies(r->store) &&
-		    (rc = llmo_reg_blob_check(r->store, &rt->digest, fd, &err))) {
-			close(fd);
-			llmo__reg_internal(req, &err);
-			return;
+		if (llmo_reg_store_verifies(r->store)) {
+			bool hashed;
+
+			rc = llmo_reg_blob_check(r->store, &rt->digest, fd, &hashed, &err);
+			llmo__reg_count_verified(r, hashed);
+			if (rc) {
+				close(fd);
+				llmo__reg_internal(req, &err);
+				return;
+			}
 		}
 		llmo__reg_add_header(req, "Content-Range", "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
 				     first, last, size);
@@ -125,8 +131,12 @@ static void blob_get(struct llmo__reg_req *req)
 		llmo_buf_release(&b);
 		return;
 	}
-	llmo__reg_respond_file(req, 200, OCTET, fd, 0, size,
-			       llmo_reg_store_verifies(r->store) ? &rt->digest : NULL);
+	if (llmo_reg_store_verifies(r->store)) {
+		/* hashed as it is sent, unless verified lately and unchanged since */
+		hash = !llmo_reg_blob_verified(r->store, &rt->digest, fd);
+		llmo__reg_count_verified(r, hash);
+	}
+	llmo__reg_respond_file(req, 200, OCTET, fd, 0, size, hash ? &rt->digest : NULL);
 }
 
 /* DELETE: runs again when its turn comes and when its S3 step ends (registry_int.h). */

@@ -46,6 +46,7 @@
 #include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "metrics/metrics.h"
 #include "registry/registry_int.h"
 
@@ -106,8 +107,9 @@ struct llmo__reg_conn {
 	/* file answer */
 	int fd;
 	uint64_t off, left;
-	bool streaming;  /* read into memory piece by piece (TLS, or hashing inline) */
+	bool streaming;  /* read into memory piece by piece (TLS, no sendfile, or hashing inline) */
 	bool sendfile;   /* queued as file segments the kernel sends (plain sockets) */
+	bool may_sendfile; /* plain socket, and sendfile() suits the peer (registry.h) */
 	bool verifying;  /* hashed inline as read, in c->hash (no worker thread) */
 	struct llmo_sha256 hash;
 	struct llmo_digest want;
@@ -528,7 +530,7 @@ void llmo__reg_respond_file(struct llmo__reg_req *req, int status, const char *c
 			return;
 		}
 	}
-	if (!c->reg->ssl_ctx && !c->verifying) {
+	if (c->may_sendfile && !c->verifying) {
 		c->sendfile = true;
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 		send_segments(c);
@@ -990,6 +992,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		port = ntohs(((struct sockaddr_in6 *)sa)->sin6_port);
 	}
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", addr, port);
+	c->may_sendfile = !r->ssl_ctx && (r->sendfile == LLMO_REGISTRY_SENDFILE_ALWAYS ||
+					  (r->sendfile == LLMO_REGISTRY_SENDFILE_AUTO &&
+					   !llmo_host_loopback(addr)));
 	if (r->ssl_ctx) {
 		SSL *ssl = SSL_new(r->ssl_ctx);
 

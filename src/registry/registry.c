@@ -40,6 +40,7 @@ void llmo_registry_opts_init(struct llmo_registry_opts *o)
 		.host = "127.0.0.1",
 		.port = LLMO_REGISTRY_PORT,
 		.checksum_validation = true,
+		.reverify_ms = LLMO_REGISTRY_REVERIFY_MS,
 		.upload_idle_ms = LLMO_REGISTRY_UPLOAD_IDLE_MS,
 	};
 }
@@ -149,6 +150,11 @@ void llmo__reg_count_corrupt(struct llmo_registry *r)
 	llmo_metric_add(r->m_corrupt, NULL, 1);
 }
 
+void llmo__reg_count_verified(struct llmo_registry *r, bool hashed)
+{
+	llmo_metric_add(r->m_verified, (const char *[]){hashed ? "hash" : "cache"}, 1);
+}
+
 void llmo__reg_uploads_changed(struct llmo_registry *r)
 {
 	llmo_metric_set(r->m_uploads, NULL, (double)llmo_reg_upload_count(r->store));
@@ -171,6 +177,12 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_corrupt_blobs_total",
 				       "Reads that found a stored blob not matching its digest.",
 				       NULL, 0, &r->m_corrupt, err)) ||
+	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_verified_reads_total",
+				       "Reads of blobs over 1 MiB (whole, or a range) checked against "
+				       "their digest: by hashing the blob (source=hash), or by a "
+				       "verification of the unchanged file within "
+				       "modelRegistry.reverifyInterval (source=cache).",
+				       (const char *[]){"source"}, 1, &r->m_verified, err)) ||
 	    (rc = llmo_metrics_gauge(r->metrics, "llmo_registry_upload_sessions",
 				     "Upload sessions open.", NULL, 0, &r->m_uploads, err)) ||
 	    (rc = llmo_metrics_counter(r->metrics, "llmo_registry_s3_cache_reads_total",
@@ -214,6 +226,8 @@ static int make_metrics(struct llmo_registry *r, struct llmo_error *err)
 	/* at 0 from the start, so that increase() sees the first failure (rules.yaml) */
 	llmo_metric_add(r->m_upkeep_failures, (const char *[]){"cleanup"}, 0);
 	llmo_metric_add(r->m_upkeep_failures, (const char *[]){"restore"}, 0);
+	llmo_metric_add(r->m_verified, (const char *[]){"hash"}, 0);
+	llmo_metric_add(r->m_verified, (const char *[]){"cache"}, 0);
 	llmo__reg_uploads_changed(r);
 	return 0;
 }
@@ -517,6 +531,7 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	llmo_hmap_init(&r->s3_fetches);
 	r->listen_port = opts->port;
 	r->upload_idle_ms = opts->upload_idle_ms;
+	r->sendfile = opts->sendfile;
 	r->max_versions = opts->auto_cleanup ? opts->max_versions : 0;
 	r->gc_on_delete = opts->auto_cleanup;
 	r->gc_interval_ms = opts->auto_cleanup && opts->gc_interval_ms > 0 ? opts->gc_interval_ms : 0;
@@ -528,6 +543,7 @@ int llmo_registry_new(struct event_base *base, const struct llmo_registry_opts *
 	}
 	so.root = opts->storage_path;
 	so.checksum_validation = opts->checksum_validation;
+	so.reverify_ms = opts->reverify_ms;
 	so.blob_max = opts->blob_max;
 	so.s3 = opts->s3;
 	/* the records are restored on a worker while the registry serves (upkeep.c) */

@@ -52,6 +52,8 @@ struct llmo_kube_client;
 #define LLMO_REGISTRY_WRITE_TIMEOUT_S 300
 /* Upload sessions not written to for this long are removed. */
 #define LLMO_REGISTRY_UPLOAD_IDLE_MS ((int64_t)24 * 3600 * 1000)
+/* modelRegistry.reverifyInterval's default: an hour. */
+#define LLMO_REGISTRY_REVERIFY_MS (3600 * 1000)
 /* Most entries one tags-list, catalog or referrers answer holds. */
 #define LLMO_REGISTRY_PAGE_MAX 10000
 
@@ -62,11 +64,32 @@ struct llmo_registry_token {
 	const char *scopes; /* space-separated: "repository:*:pull,push,delete" */
 };
 
+/*
+ * How a plain-HTTP answer sends a blob file: with sendfile() (no copy
+ * through the registry's memory), or read and written (pread, then write
+ * from memory). Over loopback the written bytes reach the client faster and
+ * cost it less CPU: the kernel hands the client the registry's own socket
+ * buffers, and those of sendfile() are page-cache pages it copies out one
+ * by one (docs/registry.md, "Throughput"). TLS answers are always read and
+ * encrypted.
+ */
+enum llmo_registry_sendfile {
+	LLMO_REGISTRY_SENDFILE_AUTO,   /* sendfile() except to loopback peers (the default) */
+	LLMO_REGISTRY_SENDFILE_ALWAYS, /* to every peer */
+	LLMO_REGISTRY_SENDFILE_NEVER,  /* to none */
+};
+
 struct llmo_registry_opts {
 	const char *host;         /* address to listen on: "127.0.0.1" */
 	int port;                 /* LLMO_REGISTRY_PORT; 0 picks a free port */
 	const char *storage_path; /* required: the storage root (store.h) */
 	bool checksum_validation; /* verify digests when serving (true) */
+	/* a blob over 1 MiB verified whole at most this long ago, its file
+	 * unchanged since, is sent without hashing it again
+	 * (modelRegistry.reverifyInterval; LLMO_REGISTRY_REVERIFY_MS by
+	 * default); 0: every whole read is hashed */
+	int64_t reverify_ms;
+	enum llmo_registry_sendfile sendfile;
 	uint64_t blob_max;        /* largest blob accepted; 0: LLMO_REG_BLOB_MAX_DEFAULT */
 	/* modelRegistry.storageType s3: the bucket holding the registry, with
 	 * storage_path a verified cache of it (s3cache.h). NULL: local only. */

@@ -64,6 +64,7 @@ struct llmo_registry {
 	struct evconnlistener *listener;
 	struct event *accept_ev; /* re-enables the listener after a failed accept */
 	SSL_CTX *ssl_ctx; /* NULL: plain HTTP */
+	enum llmo_registry_sendfile sendfile;
 	int port;
 	struct llmo_reg_store *store;
 	struct llmo_reg_hasher *hasher; /* verifies large blobs beside their sending */
@@ -106,6 +107,7 @@ struct llmo_registry {
 	struct llmo_metric *m_bytes_in;  /* blob bytes received */
 	struct llmo_metric *m_bytes_out; /* blob bytes sent */
 	struct llmo_metric *m_corrupt;   /* blobs found not to match their digest */
+	struct llmo_metric *m_verified;  /* verified reads, by source (hash, cache) */
 	struct llmo_metric *m_uploads;   /* upload sessions open */
 	struct llmo_metric *m_s3_cache;  /* s3: blob reads by cache result (hit, miss) */
 	struct llmo_metric *m_s3_active; /* s3: blob transfers queued or running */
@@ -398,6 +400,8 @@ void llmo__reg_auth_drop(struct llmo__reg_auth *g);
 bool llmo__reg_authorize(struct llmo__reg_req *req, const char *name, unsigned actions);
 void llmo__reg_count_bytes(struct llmo_registry *r, bool in, uint64_t n);
 void llmo__reg_count_corrupt(struct llmo_registry *r);
+/* A read of a blob over 1 MiB verified by hashing it (hashed) or from the cache. */
+void llmo__reg_count_verified(struct llmo_registry *r, bool hashed);
 void llmo__reg_uploads_changed(struct llmo_registry *r);
 
 /* ---- blobs.c ---- */

@@ -33,11 +33,14 @@ struct verified {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime, ctime;
+	int64_t at_ms; /* monotonic time of the verification */
 };
 
 struct llmo_reg_store {
 	char *root;
 	bool verify;
+	int64_t reverify_ms; /* opts.reverify_ms */
+	int (*clock)(clockid_t, struct timespec *);
 	uint64_t blob_max;
 	struct llmo_hmap uploads;  /* id -> struct llmo_reg_upload * */
 	struct llmo_hmap verified; /* digest hex -> struct verified * */
@@ -358,6 +361,8 @@ int llmo_reg_store_open(const struct llmo_reg_store_opts *opts, struct llmo_reg_
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	}
 	s->verify = opts->checksum_validation;
+	s->reverify_ms = opts->reverify_ms > 0 ? opts->reverify_ms : 0;
+	s->clock = opts->clock ? opts->clock : clock_gettime;
 	s->blob_max = opts->blob_max ? opts->blob_max : LLMO_REG_BLOB_MAX_DEFAULT;
 	llmo_hmap_init(&s->uploads);
 	llmo_hmap_init(&s->verified);
@@ -412,6 +417,8 @@ int llmo_reg_store_clone(const struct llmo_reg_store *s, struct llmo_reg_store *
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	}
 	c->verify = s->verify;
+	c->reverify_ms = s->reverify_ms;
+	c->clock = s->clock;
 	c->blob_max = s->blob_max;
 	llmo_hmap_init(&c->uploads);
 	llmo_hmap_init(&c->verified);
@@ -614,14 +621,50 @@ static bool same_file(const struct verified *v, const struct stat *st)
 	       v->ctime.tv_sec == st->st_ctim.tv_sec && v->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
+static int64_t mono_ms(const struct llmo_reg_store *s)
+{
+	struct timespec t;
+
+	if (s->clock(CLOCK_MONOTONIC, &t) < 0)
+		return INT64_MIN;
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * Whether the cache vouches for fd's file being blob d: verified whole and
+ * unchanged since; for a whole read (whole) also within reverify_ms (0:
+ * never), for a range read within reverify_ms or, when that is 0, ever.
+ */
+static bool cached(struct llmo_reg_store *s, const struct llmo_digest *d, const struct stat *st,
+		   bool whole)
+{
+	const struct verified *v = llmo_hmap_get(&s->verified, d->hex);
+	int64_t now;
+
+	if (!v || !same_file(v, st))
+		return false;
+	if (s->reverify_ms == 0)
+		return !whole;
+	now = mono_ms(s);
+	return now != INT64_MIN && now - v->at_ms < s->reverify_ms;
+}
+
+bool llmo_reg_blob_verified(struct llmo_reg_store *s, const struct llmo_digest *d, int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && cached(s, d, &st, true);
+}
+
 void llmo_reg_blob_mark_verified(struct llmo_reg_store *s, const struct llmo_digest *d, int fd)
 {
 	struct verified *v;
 	struct stat st;
 	struct timespec now;
+	int64_t at = mono_ms(s);
 	void *old = NULL;
 
-	if (fstat(fd, &st) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0)
+	if (fstat(fd, &st) < 0 || s->clock(CLOCK_REALTIME, &now) < 0 || at == INT64_MIN)
 		return;
 	/*
 	 * File times tick coarsely (a kernel tick): a write just after this
@@ -637,7 +680,7 @@ void llmo_reg_blob_mark_verified(struct llmo_reg_store *s, const struct llmo_dig
 	v = malloc(sizeof(*v));
 	if (!v)
 		return;
-	*v = (struct verified){st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
+	*v = (struct verified){st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim, at};
 	if (llmo_hmap_put(&s->verified, d->hex, v, &old)) {
 		free(v);
 		return;
@@ -729,18 +772,21 @@ static int mismatch(struct llmo_error *err, const struct llmo_digest *want,
 }
 
 int llmo_reg_blob_check(struct llmo_reg_store *s, const struct llmo_digest *d, int fd,
-			struct llmo_error *err)
+			bool *hashed, struct llmo_error *err)
 {
-	const struct verified *v = llmo_hmap_get(&s->verified, d->hex);
 	struct llmo_sha256 h = {0};
 	struct llmo_digest got;
 	struct stat st;
 	int rc;
 
+	if (hashed)
+		*hashed = false;
 	if (fstat(fd, &st) < 0)
 		return sys_err(err, errno, "blob", "stat");
-	if (v && same_file(v, &st))
+	if (cached(s, d, &st, false))
 		return 0;
+	if (hashed)
+		*hashed = true;
 	if ((rc = llmo_sha256_init(&h)))
 		return llmo_error_set(err, rc, "out of memory");
 	rc = llmo_sha256_fd(&h, fd, NULL);

@@ -29,12 +29,15 @@
  * the rename of identical verified bytes is atomic.
  *
  * Verification on read (checksum_validation): llmo_reg_blob_read_small
- * hashes what it read before returning it; the registry hashes full blob
- * downloads as it sends them; llmo_reg_blob_check serves range reads from
- * a cache of blobs verified whole (keyed by device, inode, size, mtime and
- * ctime, so any write to the file invalidates the entry; a file changed in
- * the last two seconds is not cached, as file times are coarse) and hashes
- * the whole blob first on a miss.
+ * hashes what it read before returning it. Larger blobs go by a cache of
+ * blobs verified whole (keyed by device, inode, size, mtime and ctime, so
+ * any write to the file invalidates the entry; a file changed in the last
+ * two seconds is not cached, as file times are coarse): the registry
+ * hashes a whole download as it sends it unless llmo_reg_blob_verified
+ * says the file was verified within opts.reverify_ms and is unchanged;
+ * llmo_reg_blob_check serves range reads from the cache (within
+ * reverify_ms, or at any age when that is 0) and hashes the whole blob
+ * first on a miss.
  *
  * With S3 (opts.s3, modelRegistry.storageType: s3) the same layout is
  * kept in a bucket and this directory is a cache of it: every write and
@@ -47,6 +50,8 @@
  * and the bucket.
  */
 #include "base/common.h"
+
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/error.h"
@@ -71,6 +76,13 @@ struct llmo_reg_store;
 struct llmo_reg_store_opts {
 	const char *root;
 	bool checksum_validation; /* verify digests on read */
+	/* a blob verified whole this long ago at most (ms), its file unchanged
+	 * since, is not hashed again when read (modelRegistry.reverifyInterval);
+	 * 0: whole reads are always hashed */
+	int64_t reverify_ms;
+	/* the clock of the verified cache's ages and of the racy-file rule
+	 * (tests move it); NULL: clock_gettime */
+	int (*clock)(clockid_t id, struct timespec *t);
 	uint64_t blob_max;        /* largest blob accepted; 0: LLMO_REG_BLOB_MAX_DEFAULT */
 	/* storageType s3: S3 is the store of record and root a verified cache
 	 * of it (s3cache.h); blob_max is then at most llmo_reg_s3_object_max.
@@ -200,13 +212,20 @@ int llmo_reg_blob_open(struct llmo_reg_store *s, const char *repo, const struct 
 
 /*
  * Makes sure the bytes of the open blob fd are those of d: from the cache
- * of verified blobs when fd's file is unchanged since it was verified,
- * else by hashing it whole (and caching the result). 0, or
+ * of verified blobs when fd's file is unchanged since it was verified
+ * (within reverify_ms, when that is not 0), else by hashing it whole (and
+ * caching the result; *hashed, may be NULL, says which). 0, or
  * LLMO_EINVALID_OBJECT when the content does not match (a corrupt or
  * tampered blob; err says what it hashes to), or LLMO_EIO.
  */
 int llmo_reg_blob_check(struct llmo_reg_store *s, const struct llmo_digest *d, int fd,
-			struct llmo_error *err);
+			bool *hashed, struct llmo_error *err);
+/*
+ * Whether a whole read of the open blob fd may skip hashing it: fd's file
+ * was verified to be d within reverify_ms (never, when that is 0) and is
+ * unchanged since.
+ */
+bool llmo_reg_blob_verified(struct llmo_reg_store *s, const struct llmo_digest *d, int fd);
 /* Records that fd's file was just hashed whole and matched d. */
 void llmo_reg_blob_mark_verified(struct llmo_reg_store *s, const struct llmo_digest *d, int fd);
 

@@ -416,24 +416,34 @@ check_fails "skopeo pull of a tampered layer" "${SKOPEO[@]}" copy -q --src-tls-v
 [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt "$(stat -c %s "$LLMO_DATA/src/${BIG#sha256:}")" ] && ok ||
 	bad "a tampered large blob was sent whole"
 expect_error 500 UNKNOWN "Range read of a tampered blob" "${AR[@]}" -H 'Range: bytes=0-9' "$URL/v2/models/x/blobs/$BIG"
-# the last byte of a blob of several pieces: the piece holding it is never sent
-flip_byte "$STORE/blobs/sha256/${LARGE:7:2}/${LARGE#sha256:}" $(((24 << 20) - 1))
-"${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" "$URL/v2/models/x/blobs/$LARGE"
-[ "$(stat -c %s "$LLMO_DATA/tampered")" -lt $((24 << 20)) ] && ok ||
-	bad "a blob tampered in its last byte was sent whole"
-# a byte in the middle, found while the answer is under way (the hash runs
-# beside the send): the 200 and most of the body went out, the end never does
-head -c $((24 << 20)) /dev/urandom >"$LLMO_DATA/mid"
-MID=sha256:$(sha "$LLMO_DATA/mid")
-expect_status 201 "push a blob to tamper in its middle" -X POST "${AW[@]}" \
-	--data-binary @"$LLMO_DATA/mid" "$URL/v2/models/x/blobs/uploads/?digest=$MID"
-flip_byte "$STORE/blobs/sha256/${MID:7:2}/${MID#sha256:}" $((12 << 20))
-got=$("${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" -w '%{http_code}' "$URL/v2/models/x/blobs/$MID")
-rc=$?
-[ "$got" = 200 ] && [ "$rc" = 18 ] && [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt $((24 << 20)) ] && ok ||
-	bad "a blob tampered in its middle: HTTP $got, curl exit $rc (want 200 and 18, a partial body)"
-grep -q "blob does not match its digest, not sent whole.*${MID#sha256:}" "$REG_LOG" && ok ||
-	bad "the mismatch found during the send is logged"
+# the last byte of a blob of several pieces, and one in the middle found while the answer is
+# under way (the hash runs beside the send: the 200 and most of the body went out, the end
+# never does); sent from memory (loopback peers, --sendfile auto) and with sendfile() (always)
+tamper_large() { # tamper_large MODE
+	flip_byte "$STORE/blobs/sha256/${LARGE:7:2}/${LARGE#sha256:}" $(((24 << 20) - 1))
+	"${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" "$URL/v2/models/x/blobs/$LARGE"
+	[ "$(stat -c %s "$LLMO_DATA/tampered")" -lt $((24 << 20)) ] && ok ||
+		bad "$1: a blob tampered in its last byte was sent whole"
+	flip_byte "$STORE/blobs/sha256/${LARGE:7:2}/${LARGE#sha256:}" $(((24 << 20) - 1))
+	head -c $((24 << 20)) /dev/urandom >"$LLMO_DATA/mid"
+	MID=sha256:$(sha "$LLMO_DATA/mid")
+	expect_status 201 "$1: push a blob to tamper in its middle" -X POST "${AW[@]}" \
+		--data-binary @"$LLMO_DATA/mid" "$URL/v2/models/x/blobs/uploads/?digest=$MID"
+	flip_byte "$STORE/blobs/sha256/${MID:7:2}/${MID#sha256:}" $((12 << 20))
+	got=$("${C[@]}" "${AR[@]}" -o "$LLMO_DATA/tampered" -w '%{http_code}' "$URL/v2/models/x/blobs/$MID")
+	rc=$?
+	[ "$got" = 200 ] && [ "$rc" = 18 ] && [ "$(stat -c %s "$LLMO_DATA/tampered")" -lt $((24 << 20)) ] && ok ||
+		bad "$1: a blob tampered in its middle: HTTP $got, curl exit $rc (want 200 and 18, a partial body)"
+	grep -q "blob does not match its digest, not sent whole.*${MID#sha256:}" "$REG_LOG" && ok ||
+		bad "$1: the mismatch found during the send is logged"
+	# the untouched blob, whole and the same
+	"${C[@]}" "${AR[@]}" -o "$LLMO_DATA/whole" "$URL/v2/models/x/blobs/$BIG"
+	cmp -s "$LLMO_DATA/whole" "$LLMO_DATA/src/${BIG#sha256:}" && ok || bad "$1: an intact blob"
+}
+flip_byte "$STORE/blobs/sha256/${BIG:7:2}/${BIG#sha256:}" 4096
+tamper_large "--sendfile auto (loopback: written)"
+reg_start --tokens "$LLMO_DATA/tokens" --sendfile always
+tamper_large "--sendfile always"
 flip_byte "$STORE/blobs/sha256/${CFG:7:2}/${CFG#sha256:}" 3
 expect_error 500 UNKNOWN "a tampered small blob" "${AR[@]}" "$URL/v2/models/x/blobs/$CFG"
 check "corrupt blobs are counted" bash -c "${C[*]} $URL/metrics | grep -q '^llmo_registry_corrupt_blobs_total [1-9]'"

@@ -158,8 +158,8 @@ static void test_tampered_blob_is_an_error(void **state)
 	assert_int_equal(llmo_reg_blob_put(st, "m", &d, "the model's weights", 19, NULL, &err), 0);
 	/* verified whole once; the check is then served from the cache */
 	assert_int_equal(llmo_reg_blob_open(st, "m", &d, &fd, &size, &err), 0);
-	assert_int_equal(llmo_reg_blob_check(st, &d, fd, &err), 0);
-	assert_int_equal(llmo_reg_blob_check(st, &d, fd, &err), 0);
+	assert_int_equal(llmo_reg_blob_check(st, &d, fd, NULL, &err), 0);
+	assert_int_equal(llmo_reg_blob_check(st, &d, fd, NULL, &err), 0);
 	close(fd);
 	tamper(&d, 4);
 	assert_int_equal(llmo_reg_blob_read_small(st, "m", &d, 1024, &b, &err),
@@ -168,7 +168,7 @@ static void test_tampered_blob_is_an_error(void **state)
 	assert_int_equal(b.len, 0);
 	/* the write changed the file's times: the cached verification no longer counts */
 	assert_int_equal(llmo_reg_blob_open(st, "m", &d, &fd, &size, &err), 0);
-	assert_int_equal(llmo_reg_blob_check(st, &d, fd, &err), LLMO_EINVALID_OBJECT);
+	assert_int_equal(llmo_reg_blob_check(st, &d, fd, NULL, &err), LLMO_EINVALID_OBJECT);
 	close(fd);
 	/* a store that does not verify hands the bytes out as they are */
 	llmo_reg_store_free(st);
@@ -176,6 +176,92 @@ static void test_tampered_blob_is_an_error(void **state)
 	assert_int_equal(llmo_reg_blob_read_small(st, "m", &d, 1024, &b, &err), 0);
 	assert_int_equal(b.len, 19);
 	llmo_buf_release(&b);
+}
+
+/* The verified cache's clock: the real one moved on by skew_s seconds. */
+static int64_t skew_s;
+
+static int skewed_clock(clockid_t id, struct timespec *t)
+{
+	int rc = clock_gettime(id, t);
+
+	t->tv_sec += (time_t)skew_s;
+	return rc;
+}
+
+static struct llmo_reg_store *open_reverify(int64_t reverify_ms)
+{
+	struct llmo_reg_store_opts o = {.root = dir, .checksum_validation = true,
+					.reverify_ms = reverify_ms, .clock = skewed_clock};
+	struct llmo_error err = {0};
+	struct llmo_reg_store *s = NULL;
+
+	skew_s = 0;
+	if (llmo_reg_store_open(&o, &s, &err))
+		fail_msg("open: %s", err.msg);
+	return s;
+}
+
+/* llmo_reg_blob_check's answer and whether it hashed (1) or went by the cache (0). */
+static int check_hashed(const struct llmo_digest *d, int fd)
+{
+	struct llmo_error err = {0};
+	bool hashed = false;
+
+	assert_int_equal(llmo_reg_blob_check(st, d, fd, &hashed, &err), 0);
+	return hashed;
+}
+
+static void test_verified_cache(void **state)
+{
+	struct llmo_digest d = digest_of("the model's weights");
+	struct llmo_error err = {0};
+	uint64_t size;
+	int fd;
+
+	llmo_reg_store_free(st);
+	st = open_reverify(60 * 1000);
+	assert_int_equal(llmo_reg_blob_put(st, "m", &d, "the model's weights", 19, NULL, &err), 0);
+	assert_int_equal(llmo_reg_blob_open(st, "m", &d, &fd, &size, &err), 0);
+	/* just written: its times may yet hide a write, so it is hashed each time */
+	assert_false(llmo_reg_blob_verified(st, &d, fd));
+	assert_int_equal(check_hashed(&d, fd), 1);
+	assert_int_equal(check_hashed(&d, fd), 1);
+	assert_false(llmo_reg_blob_verified(st, &d, fd));
+	/* three seconds on: the verification is cached, whole reads and ranges go by it */
+	skew_s = 3;
+	assert_int_equal(check_hashed(&d, fd), 1);
+	assert_true(llmo_reg_blob_verified(st, &d, fd));
+	assert_int_equal(check_hashed(&d, fd), 0);
+	/* a minute later it is too old: hashed again, then cached again */
+	skew_s = 3 + 60;
+	assert_false(llmo_reg_blob_verified(st, &d, fd));
+	assert_int_equal(check_hashed(&d, fd), 1);
+	assert_true(llmo_reg_blob_verified(st, &d, fd));
+	skew_s = 3 + 60 + 59;
+	assert_true(llmo_reg_blob_verified(st, &d, fd));
+	close(fd);
+	/* a write the clock cannot see (the file's ctime moves): no longer vouched for */
+	tamper(&d, 4);
+	assert_int_equal(llmo_reg_blob_open(st, "m", &d, &fd, &size, &err), 0);
+	assert_false(llmo_reg_blob_verified(st, &d, fd));
+	assert_int_equal(llmo_reg_blob_check(st, &d, fd, NULL, &err), LLMO_EINVALID_OBJECT);
+	close(fd);
+
+	/* reverify 0: whole reads are never vouched for, ranges are at any age */
+	llmo_reg_store_free(st);
+	st = open_reverify(0);
+	d = digest_of("other weights");
+	assert_int_equal(llmo_reg_blob_put(st, "m", &d, "other weights", 13, NULL, &err), 0);
+	assert_int_equal(llmo_reg_blob_open(st, "m", &d, &fd, &size, &err), 0);
+	skew_s = 3;
+	assert_int_equal(check_hashed(&d, fd), 1);
+	assert_int_equal(check_hashed(&d, fd), 0);
+	assert_false(llmo_reg_blob_verified(st, &d, fd));
+	skew_s = 100000;
+	assert_int_equal(check_hashed(&d, fd), 0);
+	assert_false(llmo_reg_blob_verified(st, &d, fd));
+	close(fd);
 }
 
 static void test_upload_streams_and_finishes(void **state)
@@ -477,6 +563,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_blob_put_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_blob_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verified_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_streams_and_finishes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_upload_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_resumes_after_reopen, setup, teardown),
