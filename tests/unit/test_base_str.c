@@ -242,6 +242,24 @@ static void assert_strv(const struct llmo_strv *v, const char *const *want, size
 	assert_null(v->items[n]);
 }
 
+static void test_host_loopback(void **state)
+{
+	(void)state;
+	assert_true(llmo_host_loopback("127.0.0.1"));
+	assert_true(llmo_host_loopback("127.255.0.9"));
+	assert_true(llmo_host_loopback("::1"));
+	assert_true(llmo_host_loopback("::ffff:127.0.0.1"));
+	assert_true(llmo_host_loopback("localhost"));
+	assert_false(llmo_host_loopback("128.0.0.1"));
+	assert_false(llmo_host_loopback("10.0.0.1"));
+	assert_false(llmo_host_loopback("0.0.0.0"));
+	assert_false(llmo_host_loopback("::"));
+	assert_false(llmo_host_loopback("::ffff:10.0.0.1"));
+	assert_false(llmo_host_loopback("fe80::1"));
+	assert_false(llmo_host_loopback("example.com"));
+	assert_false(llmo_host_loopback(""));
+}
+
 static void test_split(void **state)
 {
 	struct llmo_strv v = LLMO_STRV_INIT;
@@ -314,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_parse_double),
 		cmocka_unit_test(test_parse_bool),
 		cmocka_unit_test(test_prefix_suffix),
+		cmocka_unit_test(test_host_loopback),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_split_appends_and_grows),
 	};
