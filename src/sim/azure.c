@@ -129,9 +129,14 @@ int llmo_sim_azure_parse(struct llmo_sim_azure *t, const char *text, size_t len,
 {
 	struct llmo_sim_problems pb = {problems, file, 0, 0};
 	struct rows r = {t, 0};
-	int rc;
+	int rc = 0;
 
-	rc = llmo_sim_csv_parse(text, len, columns, LLMO_ARRAY_LEN(columns), row, &r, &pb);
+	if (llmo_sim_trace_is_jsonl(text, len))
+		r.rc = llmo_sim_mooncake_rows(t, text, len, &pb);
+	else
+		rc = llmo_sim_csv_parse(text, len, columns, LLMO_ARRAY_LEN(columns), row, &r, &pb);
+	if (r.rc == LLMO_ETOOBIG)
+		rc = r.rc;
 	rc = llmo_sim_problems_close(&pb, rc, r.rc);
 	if (!rc && t->requests.len == 0) {
 		llmo_sim_problem(&pb, 0, "no request rows");

@@ -1,7 +1,14 @@
 #ifndef LLMO_SIM_AZURE_H
 #define LLMO_SIM_AZURE_H
 /*
- * Reader for the Azure LLM inference traces (../shared/data/azure-llm-2023,
+ * Reader of request traces, in two formats told apart by the first byte
+ * ('{': JSON Lines). Either way every malformed row is a problem
+ * "FILE:LINE: message", a file with problems yields no request, rows need
+ * not be in time order (requests are sorted by arrival, stably), and the
+ * requests span at most LLMO_SIM_AZURE_SPAN_MAX (a longer trace is one
+ * problem, LLMO_ETOOBIG).
+ *
+ * The Azure LLM inference traces (../shared/data/azure-llm-2023,
  * AzureLLMInferenceDataset2023.upstream.md): CSV with the header
  *
  *     TIMESTAMP,ContextTokens,GeneratedTokens
@@ -14,7 +21,15 @@
  * Columns are found by name, in any order; other columns are ignored. The
  * CSV rules and caps are those of src/sim/csv.h. Every malformed row is a
  * problem "FILE:LINE: message"; a file with problems yields no request.
- * Rows need not be in time order: requests are sorted by arrival (stable).
+ *
+ * The Mooncake traces (../shared/data/mooncake, README.upstream.md; the
+ * FAST'25 release's conversation, tool-agent and synthetic traces): JSON
+ * Lines, one object a line with "timestamp" (milliseconds from the start of
+ * the trace: a number from 0 to LLMO_SIM_JSONL_TIMESTAMP_MAX), "input_length"
+ * and "output_length" (tokens: integers from 0 to LLMO_SIM_AZURE_TOKENS_MAX);
+ * other keys ("hash_ids") are ignored, duplicate keys refused. Lines of at
+ * most LLMO_SIM_JSONL_LINE_MAX bytes ("\r\n" allowed), no empty line but an
+ * end of line at the end of the file, at most LLMO_SIM_TRACE_ROWS_MAX lines.
  */
 #include "base/common.h"
 #include "base/str.h"
@@ -23,6 +38,11 @@
 #define LLMO_SIM_AZURE_TOKENS_MAX 10000000
 #define LLMO_SIM_AZURE_YEAR_MAX 2200 /* nanoseconds since 1970 fit an int64 until 2262 */
 #define LLMO_SIM_AZURE_SPAN_MAX (INT64_C(31) * 86400 * 1000000000) /* first to last request */
+#define LLMO_SIM_JSONL_LINE_MAX (1 << 20) /* bytes of one JSON line (hash_ids can be long) */
+/* milliseconds (epoch milliseconds fit too): the nanoseconds stay within an int64 */
+#define LLMO_SIM_JSONL_TIMESTAMP_MAX INT64_C(4000000000000)
+
+struct llmo_sim_problems;
 
 struct llmo_sim_request {
 	int64_t arrival; /* ns since the first request of the trace */
@@ -45,6 +65,16 @@ void llmo_sim_azure_release(struct llmo_sim_azure *t);
  */
 int llmo_sim_azure_parse(struct llmo_sim_azure *t, const char *text, size_t len,
 			 const char *file, struct llmo_strv *problems);
+
+/* Whether text is a JSON Lines trace (its first byte is '{') rather than CSV. */
+bool llmo_sim_trace_is_jsonl(const char *text, size_t len);
+/*
+ * (mooncake.c) The JSON Lines rows of text appended to t->requests, arrivals in
+ * ns as in the file; problems to pb. 0, LLMO_ETOOBIG (too many lines) or
+ * LLMO_ENOMEM; the caller checks pb for problems.
+ */
+int llmo_sim_mooncake_rows(struct llmo_sim_azure *t, const char *text, size_t len,
+			   struct llmo_sim_problems *pb);
 
 /* Reads and parses the file at path (see llmo_sim_csv_read for unreadable files). */
 int llmo_sim_azure_load(struct llmo_sim_azure *t, const char *path, struct llmo_strv *problems);

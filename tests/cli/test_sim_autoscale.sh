@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `llmo sim autoscale` end to end: exit statuses, the JSON keys, every policy,
 # determinism, --series, and malformed CSV reported as FILE:LINE (exactly the
-# report in bad-azure.expected).
+# report in bad-azure.expected); a Mooncake JSON Lines trace gives the same
+# results as the same requests written as Azure CSV, and its malformed lines
+# are reported as in bad-mooncake.expected.
 . "$(dirname "$0")/lib.sh"
 T=tests/data/sim/azure_conv_head.csv
 
@@ -61,5 +63,25 @@ head -1 "$tmp/s.csv" | grep -q "^t_s,arrivals,concurrency,waiting,replicas,ready
 	&& ok || bad "series header: $(head -1 "$tmp/s.csv")"
 arrivals=$(tail -n +2 "$tmp/s.csv" | awk -F, '{s += $2} END {print s}')
 [ "$arrivals" = 120 ] && ok || bad "series arrivals sum $arrivals, want 120"
+
+# Mooncake JSON Lines: the first 60 requests of ../shared/data/mooncake/synthetic_trace.jsonl,
+# and the same requests as Azure CSV (mooncake_head.csv, written from the JSON by a Python
+# script: timestamp ms after 2024-01-01 00:00:00, input_length, output_length): the same
+# replay, every key but the trace's name.
+M=tests/data/sim/mooncake_head
+for policy in predictive kpa; do
+	"$LLMO" sim autoscale --trace $M.jsonl --policy $policy --cold-start-s 10 --slo-ttft-ms 5000 \
+		>"$tmp/m.json" 2>"$tmp/err" || bad "jsonl $policy: $(cat "$tmp/err")"
+	"$LLMO" sim autoscale --trace $M.csv --policy $policy --cold-start-s 10 --slo-ttft-ms 5000 \
+		>"$tmp/m.csv.json" 2>"$tmp/err" || bad "csv $policy: $(cat "$tmp/err")"
+	[ "$(value requests "$tmp/m.json")" = 60 ] && ok || bad "jsonl requests: $(value requests "$tmp/m.json")"
+	diff <(grep -v '"trace"' "$tmp/m.json") <(grep -v '"trace"' "$tmp/m.csv.json") >/dev/null && ok ||
+		{ bad "jsonl and csv replays differ ($policy)"; diff "$tmp/m.json" "$tmp/m.csv.json"; }
+done
+"$LLMO" sim autoscale --trace tests/data/sim/bad-mooncake.jsonl >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] && [ ! -s "$tmp/out" ] && ok || bad "bad jsonl: exit $rc, printed $(cat "$tmp/out")"
+diff -u tests/data/sim/bad-mooncake.expected "$tmp/err" >/dev/null && ok \
+	|| { bad "bad jsonl report"; diff -u tests/data/sim/bad-mooncake.expected "$tmp/err"; }
 
 cli_finish test_sim_autoscale

@@ -1,6 +1,6 @@
 /*
- * Fuzz target for sim/azure.h, the Azure LLM inference trace reader, and
- * through it the autoscaling simulator.
+ * Fuzz target for sim/azure.h, the trace reader (Azure LLM inference CSV,
+ * Mooncake JSON Lines), and through it the autoscaling simulator.
  *
  * A parse either succeeds with no problems, one request per data line
  * (nothing dropped) in time order from 0, or fails with a known code, at
@@ -53,7 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	llmo_sim_azure_init(&t);
 	rc = llmo_sim_azure_parse(&t, text, size, "fuzz.csv", &problems);
 	if (rc == 0) {
-		if (problems.len != 0 || t.requests.len != fuzz_csv_data_lines(text, size) ||
+		/* CSV: a request per line after the header; JSON Lines: one per line */
+		size_t want = fuzz_csv_data_lines(text, size) +
+			      (llmo_sim_trace_is_jsonl(text, size) ? 1 : 0);
+
+		if (problems.len != 0 || t.requests.len != want ||
 		    t.requests.items[0].arrival != 0)
 			abort();
 		for (size_t i = 1; i < t.requests.len; i++)

@@ -144,6 +144,22 @@ check "bench load --trace --limit --max-tokens-cap runs" bench --target "$SIM_UR
 expect "trace replay with a limit and a cap" '
 assert r["sent"] == 4 and r["completed"] == 4, r
 assert r["completion_tokens"] == 5 + 6 + 1 + 6, r'
+# the same requests as a Mooncake trace (JSON Lines, timestamps in ms, in another order)
+cat >"$LLMO_DATA/trace.jsonl" <<'JSONL'
+{"timestamp": 1000, "input_length": 200, "output_length": 7, "hash_ids": [0, 1]}
+{"timestamp": 800, "input_length": 100, "output_length": 5, "hash_ids": [0]}
+{"timestamp": 1200, "input_length": 0, "output_length": 0, "hash_ids": []}
+{"timestamp": 1400, "input_length": 50, "output_length": 40, "hash_ids": [2]}
+{"timestamp": 1600, "input_length": 10, "output_length": 2, "hash_ids": [3]}
+JSONL
+check "bench load --trace FILE.jsonl runs" bench --target "$SIM_URL" --trace "$LLMO_DATA/trace.jsonl" \
+	--speedup 2
+expect "Mooncake trace replay" '
+assert r["sent"] == 5 and r["completed"] == 5, r
+assert r["prompt_tokens"] == 100 + 200 + 1 + 50 + 10, r
+assert r["completion_tokens"] == 5 + 7 + 1 + 40 + 2, r
+assert r["duration_s"] >= 0.4 + 0.05, r   # last arrival 0.8 s after the first, / 2
+assert r["duration_s"] < 0.4 + 2, r'
 
 # ---- a target that dies during the run: its requests fail, the run goes on ----
 printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,1,1\n2023-11-16 18:15:49,1,1\n' >"$LLMO_DATA/two.csv"

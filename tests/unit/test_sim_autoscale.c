@@ -1,5 +1,5 @@
 /*
- * The Azure LLM trace reader (src/sim/azure.h), its problems reported as
+ * The trace reader (src/sim/azure.h: Azure CSV, Mooncake JSON Lines), its problems reported as
  * FILE:LINE: message, and the autoscaling simulator (src/sim/autoscale.h) on
  * traces of a few requests whose outcome is worked out by hand.
  */
@@ -111,6 +111,103 @@ static void test_parse(void **state)
 	llmo_strv_release(&problems);
 	assert_int_equal(parse(&t, "2023-01-01 00:00:00,1,1\n2023-02-01 00:00:00,1,1\n", &problems),
 			 0);
+	llmo_sim_azure_release(&t);
+}
+
+static int parse_jsonl(struct llmo_sim_azure *t, const char *text, struct llmo_strv *problems)
+{
+	return llmo_sim_azure_parse(t, text, strlen(text), "m.jsonl", problems);
+}
+
+/* The Mooncake format: JSON Lines of timestamp (ms), input_length and output_length. */
+static void test_parse_jsonl(void **state)
+{
+	struct llmo_strv problems = LLMO_STRV_INIT;
+	struct llmo_sim_azure t;
+	char *huge;
+
+	(void)state;
+	llmo_sim_azure_init(&t);
+	assert_true(llmo_sim_trace_is_jsonl("{", 1));
+	assert_false(llmo_sim_trace_is_jsonl("TIMESTAMP,", 10));
+	assert_false(llmo_sim_trace_is_jsonl(" {", 2));
+	/* out of order lines sorted, stable; ms to ns; other keys ignored; \r\n and a real time */
+	assert_int_equal(parse_jsonl(&t,
+				     "{\"timestamp\": 3000, \"input_length\": 100, \"output_length\": 10, "
+				     "\"hash_ids\": [1, 2, 3]}\r\n"
+				     "{\"output_length\": 44, \"input_length\": 374, \"timestamp\": 1500}\n"
+				     "{\"timestamp\": 3000.0, \"input_length\": 5, \"output_length\": 0}  \n"
+				     "{\"timestamp\": 2000.25, \"input_length\": 7, \"output_length\": 1}\n",
+				     &problems),
+			 0);
+	assert_int_equal(problems.len, 0);
+	assert_int_equal(t.requests.len, 4);
+	assert_int_equal(t.requests.items[0].arrival, 0);
+	assert_int_equal(t.requests.items[0].context_tokens, 374);
+	assert_int_equal(t.requests.items[0].generated_tokens, 44);
+	assert_int_equal(t.requests.items[1].arrival, 500250000); /* 2000.25 - 1500 ms */
+	assert_int_equal(t.requests.items[2].arrival, 1500 * MS);
+	assert_int_equal(t.requests.items[2].context_tokens, 100); /* stable among equals */
+	assert_int_equal(t.requests.items[3].context_tokens, 5);
+	llmo_sim_azure_release(&t);
+
+	/* every bad line reported with its number; nothing kept */
+	assert_int_equal(parse_jsonl(&t,
+				     "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}\n"
+				     "\n"
+				     "{\"timestamp\": -1, \"input_length\": \"2\", \"output_length\": 1.5}\n"
+				     "{\"timestamp\": 5}\n"
+				     "[1]\n"
+				     "{\"timestamp\": 1, \"input_length\": 1, \"output_length\": 1} x\n"
+				     "{\"timestamp\": 1, \"timestamp\": 2, \"input_length\": 1, "
+				     "\"output_length\": 1}\n"
+				     "{\"timestamp\": \"now\", \"input_length\": 1, \"output_length\": 10000001}\n"
+				     "{\"timestamp\": 1, \"input_length\":\n",
+				     &problems),
+			 LLMO_EPARSE);
+	assert_int_equal(t.requests.len, 0);
+	assert_int_equal(problems.len, 12);
+	assert_string_equal(problems.items[0], "m.jsonl:2: an empty line (one JSON object a line)");
+	assert_string_equal(problems.items[1],
+			    "m.jsonl:3: timestamp: -1 is not from 0 to 4000000000000 milliseconds");
+	assert_string_equal(problems.items[2], "m.jsonl:3: input_length: a JSON string, want an "
+					       "integer from 0 to 10000000");
+	assert_string_equal(problems.items[3], "m.jsonl:3: output_length: 1.5 is not an integer");
+	assert_string_equal(problems.items[4], "m.jsonl:4: no \"input_length\"");
+	assert_string_equal(problems.items[5], "m.jsonl:4: no \"output_length\"");
+	assert_string_equal(problems.items[6], "m.jsonl:5: a JSON array, want an object");
+	assert_string_equal(problems.items[7], "m.jsonl:6: column 57: text after the object");
+	assert_non_null(strstr(problems.items[8], "m.jsonl:7: column "));
+	assert_non_null(strstr(problems.items[8], "duplicate object key"));
+	assert_string_equal(problems.items[9], "m.jsonl:8: timestamp: a JSON string, want "
+					       "milliseconds from the start of the trace");
+	assert_string_equal(problems.items[10],
+			    "m.jsonl:8: output_length: 10000001 is not from 0 to 10000000");
+	assert_non_null(strstr(problems.items[11], "m.jsonl:9: column "));
+	llmo_strv_release(&problems);
+
+	/* a line over the cap; the span cap as for CSV */
+	huge = malloc(LLMO_SIM_JSONL_LINE_MAX + 64);
+	assert_non_null(huge);
+	memset(huge, ' ', LLMO_SIM_JSONL_LINE_MAX + 63);
+	memcpy(huge, "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}", 55);
+	huge[LLMO_SIM_JSONL_LINE_MAX + 63] = '\0';
+	assert_int_equal(parse_jsonl(&t, huge, &problems), LLMO_EPARSE);
+	assert_string_equal(problems.items[0], "m.jsonl:1: a line of 1048639 bytes, limit is 1048576");
+	llmo_strv_release(&problems);
+	free(huge);
+	assert_int_equal(parse_jsonl(&t,
+				     "{\"timestamp\": 1700000000000, \"input_length\": 1, \"output_length\": 1}\n"
+				     "{\"timestamp\": 1702678400001, \"input_length\": 1, \"output_length\": 1}\n",
+				     &problems),
+			 LLMO_ETOOBIG);
+	assert_string_equal(problems.items[0], "m.jsonl: the requests span 31.0 days, limit is 31");
+	llmo_strv_release(&problems);
+	assert_int_equal(parse_jsonl(&t, "{\"timestamp\": 1700000000000, \"input_length\": 1, "
+					 "\"output_length\": 1}",
+				     &problems),
+			 0);
+	assert_int_equal(t.requests.len, 1);
 	llmo_sim_azure_release(&t);
 }
 
@@ -285,6 +382,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timestamp),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_jsonl),
 		cmocka_unit_test(test_queueing),
 		cmocka_unit_test(test_cold_start_from_zero),
 		cmocka_unit_test(test_scale_up_spreads_load),
