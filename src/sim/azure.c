@@ -134,7 +134,8 @@ int llmo_sim_azure_parse(struct llmo_sim_azure *t, const char *text, size_t len,
 	if (llmo_sim_trace_is_jsonl(text, len))
 		r.rc = llmo_sim_mooncake_rows(t, text, len, &pb);
 	else
-		rc = llmo_sim_csv_parse(text, len, columns, LLMO_ARRAY_LEN(columns), row, &r, &pb);
+		rc = llmo_sim_csv_parse(text, len, columns, LLMO_ARRAY_LEN(columns),
+					LLMO_SIM_REQUESTS_MAX, row, &r, &pb);
 	if (r.rc == LLMO_ETOOBIG)
 		rc = r.rc;
 	rc = llmo_sim_problems_close(&pb, rc, r.rc);
@@ -168,7 +169,7 @@ int llmo_sim_azure_parse(struct llmo_sim_azure *t, const char *text, size_t len,
 int llmo_sim_azure_load(struct llmo_sim_azure *t, const char *path, struct llmo_strv *problems)
 {
 	struct llmo_buf buf;
-	int rc = llmo_sim_csv_read(path, &buf, problems);
+	int rc = llmo_sim_csv_read(path, LLMO_SIM_REQUESTS_FILE_MAX, &buf, problems);
 
 	if (!rc)
 		rc = llmo_sim_azure_parse(t, buf.data, buf.len, path, problems);

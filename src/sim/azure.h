@@ -29,7 +29,9 @@
  * and "output_length" (tokens: integers from 0 to LLMO_SIM_AZURE_TOKENS_MAX);
  * other keys ("hash_ids") are ignored, duplicate keys refused. Lines of at
  * most LLMO_SIM_JSONL_LINE_MAX bytes ("\r\n" allowed), no empty line but an
- * end of line at the end of the file, at most LLMO_SIM_TRACE_ROWS_MAX lines.
+ * end of line at the end of the file, at most LLMO_SIM_REQUESTS_MAX lines.
+ *
+ * Either file is read whole, at most LLMO_SIM_REQUESTS_FILE_MAX bytes.
  */
 #include "base/common.h"
 #include "base/str.h"
@@ -37,7 +39,10 @@
 
 #define LLMO_SIM_AZURE_TOKENS_MAX 10000000
 #define LLMO_SIM_AZURE_YEAR_MAX 2200 /* nanoseconds since 1970 fit an int64 until 2262 */
-#define LLMO_SIM_AZURE_SPAN_MAX (INT64_C(31) * 86400 * 1000000000) /* first to last request */
+#define LLMO_SIM_AZURE_SPAN_MAX (INT64_C(366) * 86400 * 1000000000) /* first to last request */
+/* Requests of one trace, and bytes of its file (read whole): a week of Azure's busiest traces fits. */
+#define LLMO_SIM_REQUESTS_MAX 100000000
+#define LLMO_SIM_REQUESTS_FILE_MAX ((size_t)4 << 30)
 #define LLMO_SIM_JSONL_LINE_MAX (1 << 20) /* bytes of one JSON line (hash_ids can be long) */
 /* milliseconds (epoch milliseconds fit too): the nanoseconds stay within an int64 */
 #define LLMO_SIM_JSONL_TIMESTAMP_MAX INT64_C(4000000000000)

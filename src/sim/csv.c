@@ -47,7 +47,8 @@ int llmo_sim_problems_close(struct llmo_sim_problems *pb, int rc, int rows_rc)
 /* ---- CSV lines and columns ------------------------------------------------------- */
 
 int llmo_sim_csv_parse(const char *text, size_t len, const char *const *want, size_t nwant,
-		     llmo_sim_row_fn row, void *arg, struct llmo_sim_problems *pb)
+		       size_t rows_max, llmo_sim_row_fn row, void *arg,
+		       struct llmo_sim_problems *pb)
 {
 	char buf[LLMO_SIM_TRACE_LINE_MAX + 1];
 	char *fields[LLMO_SIM_TRACE_COLUMNS_MAX];
@@ -73,8 +74,8 @@ int llmo_sim_csv_parse(const char *text, size_t len, const char *const *want, si
 				return LLMO_EPARSE;
 			continue;
 		}
-		if (line > 1 && ++rows > LLMO_SIM_TRACE_ROWS_MAX) {
-			llmo_sim_problem(pb, line, "more than %d rows", LLMO_SIM_TRACE_ROWS_MAX);
+		if (line > 1 && ++rows > rows_max) {
+			llmo_sim_problem(pb, line, "more than %zu rows", rows_max);
 			return LLMO_ETOOBIG;
 		}
 		if (n == 0) {
@@ -167,13 +168,14 @@ bool llmo_sim_int_field(struct llmo_sim_problems *pb, size_t line, const char *c
 	return false;
 }
 
-int llmo_sim_csv_read(const char *path, struct llmo_buf *buf, struct llmo_strv *problems)
+int llmo_sim_csv_read(const char *path, size_t max, struct llmo_buf *buf,
+		      struct llmo_strv *problems)
 {
 	struct llmo_error err = {0};
 	int rc;
 
-	llmo_buf_init(buf, LLMO_SIM_TRACE_FILE_MAX);
-	rc = llmo_file_read(path, LLMO_SIM_TRACE_FILE_MAX, buf, &err);
+	llmo_buf_init(buf, max);
+	rc = llmo_file_read(path, max, buf, &err);
 	if (rc && llmo_strv_push(problems, err.msg))
 		rc = LLMO_ENOMEM;
 	return rc;

@@ -142,8 +142,8 @@ int llmo_sim_mooncake_rows(struct llmo_sim_azure *t, const char *text, size_t le
 		if (n > LLMO_SIM_JSONL_LINE_MAX) {
 			llmo_sim_problem(pb, line, "a line of %zu bytes, limit is %d", n,
 					 LLMO_SIM_JSONL_LINE_MAX);
-		} else if (++rows > LLMO_SIM_TRACE_ROWS_MAX) {
-			llmo_sim_problem(pb, line, "more than %d requests", LLMO_SIM_TRACE_ROWS_MAX);
+		} else if (++rows > LLMO_SIM_REQUESTS_MAX) {
+			llmo_sim_problem(pb, line, "more than %d requests", LLMO_SIM_REQUESTS_MAX);
 			return LLMO_ETOOBIG;
 		} else if ((rc = line_request(t, p, n, line, pb))) {
 			return rc;

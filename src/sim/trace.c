@@ -138,7 +138,7 @@ int llmo_sim_trace_parse_nodes(struct llmo_sim_trace *t, const char *text, size_
 	struct node_rows nr = {LLMO_VEC_INIT, LLMO_HMAP_INIT, 0};
 	int rc;
 
-	rc = llmo_sim_csv_parse(text, len, node_columns, LLMO_ARRAY_LEN(node_columns), node_row, &nr, &pb);
+	rc = llmo_sim_csv_parse(text, len, node_columns, LLMO_ARRAY_LEN(node_columns), LLMO_SIM_TRACE_ROWS_MAX, node_row, &nr, &pb);
 	rc = llmo_sim_problems_close(&pb, rc, nr.rc);
 	if (!rc)
 		rc = llmo_vec_append(&t->nodes, nr.rows.items, nr.rows.len);
@@ -216,7 +216,7 @@ int llmo_sim_trace_parse_pods(struct llmo_sim_trace *t, const char *text, size_t
 	struct pod_rows pr = {LLMO_VEC_INIT, 0};
 	int rc;
 
-	rc = llmo_sim_csv_parse(text, len, pod_columns, LLMO_ARRAY_LEN(pod_columns), pod_row, &pr, &pb);
+	rc = llmo_sim_csv_parse(text, len, pod_columns, LLMO_ARRAY_LEN(pod_columns), LLMO_SIM_TRACE_ROWS_MAX, pod_row, &pr, &pb);
 	rc = llmo_sim_problems_close(&pb, rc, pr.rc);
 	if (!rc)
 		rc = llmo_vec_append(&t->pods, pr.rows.items, pr.rows.len);
@@ -249,7 +249,7 @@ static int load(struct llmo_sim_trace *t, const char *path, struct llmo_strv *pr
 	struct llmo_buf buf;
 	int rc;
 
-	rc = llmo_sim_csv_read(path, &buf, problems);
+	rc = llmo_sim_csv_read(path, LLMO_SIM_TRACE_FILE_MAX, &buf, problems);
 	if (!rc)
 		rc = parse(t, buf.data, buf.len, path, problems);
 	llmo_buf_release(&buf);

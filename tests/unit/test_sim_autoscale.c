@@ -102,14 +102,14 @@ static void test_parse(void **state)
 	assert_int_equal(parse(&t, "", &problems), LLMO_EPARSE);
 	assert_string_equal(problems.items[0], "a.csv: no request rows");
 	llmo_strv_release(&problems);
-	/* At most 31 days from the first request to the last. */
-	assert_int_equal(parse(&t, "2023-01-01 00:00:00,1,1\n2023-02-01 00:00:00.000000001,1,1\n",
+	/* At most 366 days from the first request to the last. */
+	assert_int_equal(parse(&t, "2023-01-01 00:00:00,1,1\n2024-01-02 00:00:00.000000001,1,1\n",
 			       &problems),
 			 LLMO_ETOOBIG);
 	assert_int_equal(t.requests.len, 0);
-	assert_string_equal(problems.items[0], "a.csv: the requests span 31.0 days, limit is 31");
+	assert_string_equal(problems.items[0], "a.csv: the requests span 366.0 days, limit is 366");
 	llmo_strv_release(&problems);
-	assert_int_equal(parse(&t, "2023-01-01 00:00:00,1,1\n2023-02-01 00:00:00,1,1\n", &problems),
+	assert_int_equal(parse(&t, "2023-01-01 00:00:00,1,1\n2024-01-02 00:00:00,1,1\n", &problems),
 			 0);
 	llmo_sim_azure_release(&t);
 }
@@ -198,10 +198,10 @@ static void test_parse_jsonl(void **state)
 	free(huge);
 	assert_int_equal(parse_jsonl(&t,
 				     "{\"timestamp\": 1700000000000, \"input_length\": 1, \"output_length\": 1}\n"
-				     "{\"timestamp\": 1702678400001, \"input_length\": 1, \"output_length\": 1}\n",
+				     "{\"timestamp\": 1731622400001, \"input_length\": 1, \"output_length\": 1}\n",
 				     &problems),
 			 LLMO_ETOOBIG);
-	assert_string_equal(problems.items[0], "m.jsonl: the requests span 31.0 days, limit is 31");
+	assert_string_equal(problems.items[0], "m.jsonl: the requests span 366.0 days, limit is 366");
 	llmo_strv_release(&problems);
 	assert_int_equal(parse_jsonl(&t, "{\"timestamp\": 1700000000000, \"input_length\": 1, "
 					 "\"output_length\": 1}",
