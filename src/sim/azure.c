@@ -1,10 +1,14 @@
 #include "base/common.h"
 
+#include <math.h>
+
 #include "base/clock.h"
 #include "sim/azure.h"
 #include "sim/csv.h"
 
 static const char *const columns[] = {"TIMESTAMP", "ContextTokens", "GeneratedTokens"};
+/* BurstGPT (github.com/HPMLL/BurstGPT): Timestamp in seconds from the trace's start */
+static const char *const burst_columns[] = {"Timestamp", "Request tokens", "Response tokens"};
 
 void llmo_sim_azure_init(struct llmo_sim_azure *t)
 {
@@ -63,24 +67,19 @@ struct rows {
 	int rc;
 };
 
-static void row(void *arg, char **f, size_t line, struct llmo_sim_problems *pb)
+/*
+ * The token counts f[1] and f[2] (columns cols[1] and cols[2]) and, when
+ * they and the arrival ts are good (time_ok), the request.
+ */
+static void add_request(struct rows *r, char **f, const char *const *cols, size_t line,
+			struct llmo_sim_problems *pb, bool time_ok, int64_t ts)
 {
-	struct rows *r = arg;
 	struct llmo_sim_request *q;
-	char quoted[LLMO_STR_QUOTE_SIZE(64)];
-	int64_t ts, ctx, gen;
-	bool ok = true;
+	int64_t ctx, gen;
+	bool ok = time_ok;
 
-	if (!llmo_sim_azure_timestamp(f[0], &ts)) {
-		llmo_sim_problem(pb, line,
-				 "TIMESTAMP: %s is not a time \"YYYY-MM-DD HH:MM:SS[.fraction]\"",
-				 llmo_str_quote(quoted, f[0], strlen(f[0]), 64));
-		ok = false;
-	}
-	ok = llmo_sim_int_field(pb, line, "ContextTokens", f[1], 0, LLMO_SIM_AZURE_TOKENS_MAX,
-				&ctx) && ok;
-	ok = llmo_sim_int_field(pb, line, "GeneratedTokens", f[2], 0, LLMO_SIM_AZURE_TOKENS_MAX,
-				&gen) && ok;
+	ok = llmo_sim_int_field(pb, line, cols[1], f[1], 0, LLMO_SIM_AZURE_TOKENS_MAX, &ctx) && ok;
+	ok = llmo_sim_int_field(pb, line, cols[2], f[2], 0, LLMO_SIM_AZURE_TOKENS_MAX, &gen) && ok;
 	if (!ok || r->rc)
 		return;
 	q = llmo_vec_push(&r->t->requests);
@@ -91,6 +90,50 @@ static void row(void *arg, char **f, size_t line, struct llmo_sim_problems *pb)
 	q->arrival = ts; /* made relative once all rows are read */
 	q->context_tokens = (int32_t)ctx;
 	q->generated_tokens = (int32_t)gen;
+}
+
+static void row(void *arg, char **f, size_t line, struct llmo_sim_problems *pb)
+{
+	char quoted[LLMO_STR_QUOTE_SIZE(64)];
+	int64_t ts = 0;
+	bool ok = llmo_sim_azure_timestamp(f[0], &ts);
+
+	if (!ok)
+		llmo_sim_problem(pb, line,
+				 "TIMESTAMP: %s is not a time \"YYYY-MM-DD HH:MM:SS[.fraction]\"",
+				 llmo_str_quote(quoted, f[0], strlen(f[0]), 64));
+	add_request(arg, f, columns, line, pb, ok, ts);
+}
+
+/* A BurstGPT row: seconds (a decimal number), then the two token counts. */
+static void burst_row(void *arg, char **f, size_t line, struct llmo_sim_problems *pb)
+{
+	char quoted[LLMO_STR_QUOTE_SIZE(64)];
+	struct llmo_error err = {0};
+	double s = 0;
+	bool ok = llmo_parse_double(f[0], &s, &err) == 0 && s >= 0 &&
+		  s <= (double)LLMO_SIM_JSONL_TIMESTAMP_MAX / 1000;
+
+	if (!ok)
+		llmo_sim_problem(pb, line, "Timestamp: %s is not a number of seconds from 0 to %" PRId64,
+				 llmo_str_quote(quoted, f[0], strlen(f[0]), 64),
+				 LLMO_SIM_JSONL_TIMESTAMP_MAX / 1000);
+	add_request(arg, f, burst_columns, line, pb, ok, ok ? (int64_t)llround(s * 1e9) : 0);
+}
+
+/* Whether the CSV header (the first line of text) has a column named name. */
+static bool header_has(const char *text, size_t len, const char *name)
+{
+	const char *nl = memchr(text, '\n', len);
+	size_t n = nl ? (size_t)(nl - text) : len, k = strlen(name);
+
+	if (n > 0 && text[n - 1] == '\r')
+		n--;
+	for (size_t i = 0; i + k <= n; i++)
+		if ((i == 0 || text[i - 1] == ',') && memcmp(text + i, name, k) == 0 &&
+		    (i + k == n || text[i + k] == ','))
+			return true;
+	return false;
 }
 
 /* Stable merge sort by arrival (rows out of order keep their file order among equals). */
@@ -133,6 +176,9 @@ int llmo_sim_azure_parse(struct llmo_sim_azure *t, const char *text, size_t len,
 
 	if (llmo_sim_trace_is_jsonl(text, len))
 		r.rc = llmo_sim_mooncake_rows(t, text, len, &pb);
+	else if (header_has(text, len, "Request tokens") && !header_has(text, len, "TIMESTAMP"))
+		rc = llmo_sim_csv_parse(text, len, burst_columns, LLMO_ARRAY_LEN(burst_columns),
+					LLMO_SIM_REQUESTS_MAX, burst_row, &r, &pb);
 	else
 		rc = llmo_sim_csv_parse(text, len, columns, LLMO_ARRAY_LEN(columns),
 					LLMO_SIM_REQUESTS_MAX, row, &r, &pb);

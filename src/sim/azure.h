@@ -22,6 +22,13 @@
  * CSV rules and caps are those of src/sim/csv.h. Every malformed row is a
  * problem "FILE:LINE: message"; a file with problems yields no request.
  *
+ * The BurstGPT traces (github.com/HPMLL/BurstGPT, ChatGPT and GPT-4 on
+ * Azure): CSV whose header has "Timestamp", "Request tokens" and "Response
+ * tokens" (and no "TIMESTAMP"; the others, "Model", "Log Type", ... are
+ * ignored): Timestamp in seconds from the start of the trace, a decimal
+ * number from 0 to LLMO_SIM_JSONL_TIMESTAMP_MAX / 1000, the token counts
+ * as above.
+ *
  * The Mooncake traces (../shared/data/mooncake, README.upstream.md; the
  * FAST'25 release's conversation, tool-agent and synthetic traces): JSON
  * Lines, one object a line with "timestamp" (milliseconds from the start of

@@ -2,8 +2,8 @@
 # `llmo sim autoscale` end to end: exit statuses, the JSON keys, every policy,
 # determinism, --series, and malformed CSV reported as FILE:LINE (exactly the
 # report in bad-azure.expected); a Mooncake JSON Lines trace gives the same
-# results as the same requests written as Azure CSV, and its malformed lines
-# are reported as in bad-mooncake.expected.
+# results as the same requests written as Azure CSV and as BurstGPT CSV, and
+# its malformed lines are reported as in bad-mooncake.expected.
 . "$(dirname "$0")/lib.sh"
 T=tests/data/sim/azure_conv_head.csv
 
@@ -65,18 +65,21 @@ arrivals=$(tail -n +2 "$tmp/s.csv" | awk -F, '{s += $2} END {print s}')
 [ "$arrivals" = 120 ] && ok || bad "series arrivals sum $arrivals, want 120"
 
 # Mooncake JSON Lines: the first 60 requests of ../shared/data/mooncake/synthetic_trace.jsonl,
-# and the same requests as Azure CSV (mooncake_head.csv, written from the JSON by a Python
-# script: timestamp ms after 2024-01-01 00:00:00, input_length, output_length): the same
-# replay, every key but the trace's name.
+# and the same requests as Azure CSV (mooncake_head.csv: timestamp ms after 2024-01-01
+# 00:00:00) and as BurstGPT CSV (mooncake_head.burstgpt.csv: Timestamp in seconds, Request
+# and Response tokens), both written from the JSON by a Python script: the same replay, every
+# key but the trace's name.
 M=tests/data/sim/mooncake_head
 for policy in predictive kpa; do
-	"$LLMO" sim autoscale --trace $M.jsonl --policy $policy --cold-start-s 10 --slo-ttft-ms 5000 \
-		>"$tmp/m.json" 2>"$tmp/err" || bad "jsonl $policy: $(cat "$tmp/err")"
-	"$LLMO" sim autoscale --trace $M.csv --policy $policy --cold-start-s 10 --slo-ttft-ms 5000 \
-		>"$tmp/m.csv.json" 2>"$tmp/err" || bad "csv $policy: $(cat "$tmp/err")"
-	[ "$(value requests "$tmp/m.json")" = 60 ] && ok || bad "jsonl requests: $(value requests "$tmp/m.json")"
-	diff <(grep -v '"trace"' "$tmp/m.json") <(grep -v '"trace"' "$tmp/m.csv.json") >/dev/null && ok ||
-		{ bad "jsonl and csv replays differ ($policy)"; diff "$tmp/m.json" "$tmp/m.csv.json"; }
+	for f in jsonl csv burstgpt.csv; do
+		"$LLMO" sim autoscale --trace $M.$f --policy $policy --cold-start-s 10 --slo-ttft-ms 5000 \
+			>"$tmp/m.$f.json" 2>"$tmp/err" || bad "$f $policy: $(cat "$tmp/err")"
+	done
+	[ "$(value requests "$tmp/m.jsonl.json")" = 60 ] && ok || bad "jsonl requests: $(value requests "$tmp/m.jsonl.json")"
+	for f in csv burstgpt.csv; do
+		diff <(grep -v '"trace"' "$tmp/m.jsonl.json") <(grep -v '"trace"' "$tmp/m.$f.json") >/dev/null && ok ||
+			{ bad "jsonl and $f replays differ ($policy)"; diff "$tmp/m.jsonl.json" "$tmp/m.$f.json"; }
+	done
 done
 "$LLMO" sim autoscale --trace tests/data/sim/bad-mooncake.jsonl >"$tmp/out" 2>"$tmp/err"
 rc=$?

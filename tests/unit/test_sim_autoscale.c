@@ -1,5 +1,5 @@
 /*
- * The trace reader (src/sim/azure.h: Azure CSV, Mooncake JSON Lines), its problems reported as
+ * The trace reader (src/sim/azure.h: Azure and BurstGPT CSV, Mooncake JSON Lines), its problems reported as
  * FILE:LINE: message, and the autoscaling simulator (src/sim/autoscale.h) on
  * traces of a few requests whose outcome is worked out by hand.
  */
@@ -211,6 +211,59 @@ static void test_parse_jsonl(void **state)
 	llmo_sim_azure_release(&t);
 }
 
+/* BurstGPT: CSV with Timestamp in seconds, Request and Response tokens; other columns ignored. */
+static void test_parse_burstgpt(void **state)
+{
+	static const char good[] =
+		"Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\r\n"
+		"45.5,ChatGPT,1087,230,1317,Conversation log\r\n"
+		"5,ChatGPT,472,18,490,Conversation log\n"
+		"120,GPT-4,300,0,300,API log\n";
+	static const char bad[] = "Model,Timestamp,Response tokens,Request tokens\n"
+				  "GPT-4,-1,5,6\n"
+				  "GPT-4,soon,5,6\n"
+				  "GPT-4,7,x,6\n"
+				  "GPT-4,8,5\n";
+	static const char no_col[] = "Timestamp,Request tokens\n1,2\n";
+	/* an Azure header with an extra "Request tokens" column is read as Azure */
+	static const char azure[] = "TIMESTAMP,ContextTokens,GeneratedTokens,Request tokens\n"
+				    "2023-11-16 18:15:46,374,44,x\n";
+	struct llmo_strv problems = LLMO_STRV_INIT;
+	struct llmo_sim_azure t;
+
+	(void)state;
+	llmo_sim_azure_init(&t);
+	assert_int_equal(llmo_sim_azure_parse(&t, good, strlen(good), "b.csv", &problems), 0);
+	assert_int_equal(problems.len, 0);
+	assert_int_equal(t.requests.len, 3);
+	assert_int_equal(t.requests.items[0].arrival, 0);
+	assert_int_equal(t.requests.items[0].context_tokens, 472);
+	assert_int_equal(t.requests.items[1].arrival, 40500 * MS);
+	assert_int_equal(t.requests.items[1].generated_tokens, 230);
+	assert_int_equal(t.requests.items[2].arrival, 115 * SEC);
+	assert_int_equal(t.requests.items[2].generated_tokens, 0);
+	llmo_sim_azure_release(&t);
+
+	assert_int_equal(llmo_sim_azure_parse(&t, bad, strlen(bad), "b.csv", &problems),
+			 LLMO_EPARSE);
+	assert_int_equal(t.requests.len, 0);
+	assert_int_equal(problems.len, 4);
+	assert_string_equal(problems.items[0],
+			    "b.csv:2: Timestamp: \"-1\" is not a number of seconds from 0 to 4000000000");
+	assert_string_equal(problems.items[1],
+			    "b.csv:3: Timestamp: \"soon\" is not a number of seconds from 0 to 4000000000");
+	assert_non_null(strstr(problems.items[2], "b.csv:4: Response tokens: \"x\""));
+	assert_string_equal(problems.items[3], "b.csv:5: 3 fields, the header has 4");
+	llmo_strv_release(&problems);
+	assert_int_equal(llmo_sim_azure_parse(&t, no_col, strlen(no_col), "b.csv", &problems),
+			 LLMO_EPARSE);
+	assert_non_null(strstr(problems.items[0], "b.csv:1: no column \"Response tokens\""));
+	llmo_strv_release(&problems);
+	assert_int_equal(llmo_sim_azure_parse(&t, azure, strlen(azure), "a.csv", &problems), 0);
+	assert_int_equal(t.requests.items[0].context_tokens, 374);
+	llmo_sim_azure_release(&t);
+}
+
 /* A trace of n requests: arrival in ms, context and generated tokens. */
 static void make_trace(struct llmo_sim_azure *t, const int64_t (*rows)[3], size_t n)
 {
@@ -383,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_timestamp),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_jsonl),
+		cmocka_unit_test(test_parse_burstgpt),
 		cmocka_unit_test(test_queueing),
 		cmocka_unit_test(test_cold_start_from_zero),
 		cmocka_unit_test(test_scale_up_spreads_load),
