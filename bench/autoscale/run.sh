@@ -11,6 +11,8 @@
 #   DATA=../shared/data/azure-llm-2023   AzureLLMInferenceTrace_conv.csv (skipped if absent)
 #   SHAPES="diurnal bursty ramp step code"  generated traces (bench/autoscale/gen_trace.py)
 #   SEEDS="1 2 3"                        one generated trace per shape and seed
+#   TRACES="FILE..."                     more traces, any format llmo sim autoscale reads
+#                   (Azure or BurstGPT CSV, Mooncake JSON Lines)
 #   GEN=bench/autoscale/gen_trace.py     the generator; gen_heldout.py has held-out shapes
 #                   (SHAPES="sawtooth drop stairs spikes"), not used to develop the policy
 #   COLD_START=60   SLO_MS=1000   CAPACITY=8   (the simulator's flags; same for every policy)
@@ -24,7 +26,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/azure-llm-2023}
-SHAPES=${SHAPES:-"diurnal bursty ramp step code"}
+SHAPES=${SHAPES-"diurnal bursty ramp step code"}  # SHAPES= for none
 SEEDS=${SEEDS:-"1 2 3"}
 GEN=${GEN:-bench/autoscale/gen_trace.py}
 COLD_START=${COLD_START:-60}
@@ -49,6 +51,10 @@ if [ -f "$DATA/AzureLLMInferenceTrace_conv.csv" ]; then
 else
 	echo "bench: $DATA/AzureLLMInferenceTrace_conv.csv not found, generated traces only" >&2
 fi
+for t in ${TRACES:-}; do
+	[ -f "$t" ] || { echo "bench: $t: no such file" >&2; exit 1; }
+	traces+=("$t")
+done
 for shape in $SHAPES; do
 	for seed in $SEEDS; do
 		dur=3600
@@ -84,24 +90,25 @@ while pos < len(text):
 
 def name(path):
     b = os.path.basename(path)
-    return "azure-conv" if b.startswith("AzureLLMInferenceTrace_conv") else b[:-4]
+    return "azure-conv" if b.startswith("AzureLLMInferenceTrace_conv") else os.path.splitext(b)[0]
 
 by = {}
 for r in rows:
     by.setdefault(name(r["trace"]), {})[r["policy"]] = r
 r0 = rows[0]
+w = max([14] + [len(t) for t in by])
 print("cold start %.0f s, capacity %d, targets %s, SLO TTFT %.0f ms, warm-up %.0f s" % (
       r0["cold_start_s"], r0["replica_capacity"], r0["targets"], r0["slo_ttft_ms"], r0["warmup_s"]))
-print("%-14s %-10s %9s %8s %10s %7s %7s %8s" % ("trace", "policy", "gpu_h", "slo_%", "p95_ms",
+print("%-*s %-10s %9s %8s %10s %7s %7s %8s" % (w, "trace", "policy", "gpu_h", "slo_%", "p95_ms",
       "events", "max_r", "mape_%"))
 for t, ps in by.items():
     for p in ("predictive", "kpa", "reactive"):
         r = ps[p]
         mape = "-" if r["forecast_mape_pct"] is None else "%.1f" % r["forecast_mape_pct"]
-        print("%-14s %-10s %9.3f %8.2f %10.1f %7d %7d %8s" % (t, p, r["gpu_hours"],
+        print("%-*s %-10s %9.3f %8.2f %10.1f %7d %7d %8s" % (w, t, p, r["gpu_hours"],
               r["slo_attainment_pct"], r["p95_ttft_ms"], r["scale_events"], r["max_replicas"], mape))
 print()
-print("%-14s %16s %18s %16s %18s  %s" % ("trace", "pred/kpa gpu_h", "pred-kpa slo pts",
+print("%-*s %16s %18s %16s %18s  %s" % (w, "trace", "pred/kpa gpu_h", "pred-kpa slo pts",
       "pred/hpa gpu_h", "pred-hpa slo pts", "goal vs kpa"))
 met = 0
 for t, ps in by.items():
@@ -110,7 +117,7 @@ for t, ps in by.items():
     diff = p["slo_attainment_pct"] - k["slo_attainment_pct"]
     goal = (diff >= 0 and ratio <= 0.8) or (diff >= 5 and ratio <= 1.0)
     met += goal
-    print("%-14s %16.3f %+18.2f %16.3f %+18.2f  %s" % (t, ratio, diff,
+    print("%-*s %16.3f %+18.2f %16.3f %+18.2f  %s" % (w, t, ratio, diff,
           p["gpu_hours"] / h["gpu_hours"], p["slo_attainment_pct"] - h["slo_attainment_pct"],
           "met" if goal else "not met"))
 print()
