@@ -83,7 +83,6 @@ trap cleanup EXIT
 cc -O2 -D_GNU_SOURCE -std=c11 -Isrc -o "$WORK/parse" bench/gateway/parse.c src/gateway/body.c \
 	src/base/buf.c src/base/clock.c src/base/error.c src/base/str.c src/base/vec.c $(pkg-config --libs jansson)
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 . bench/gateway/lib.sh # run from the repository root (the cd above)
 
 # ---- backends, the gateway, nginx ------------------------------------------------
@@ -199,10 +198,9 @@ run_wrk() {
 	' "$out" >>"$WORK/results"
 	tail -n 1 "$WORK/results" | awk '{ printf "  %-8s c=%-5s %8s req/s  p50 %s ms  p99 %s ms  errors %s  proxy CPU %s us/req\n", $1, $2, $3, $4, $5, $6, $7 }'
 }
-# median COLUMN NAME CONNS
-median() {
-	awk -v n="$2" -v c="$3" -v col="$1" '$1 == n && $2 == c { print $col }' "$WORK/results" |
-		sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+# column_median COLUMN NAME CONNS
+column_median() {
+	awk -v n="$2" -v c="$3" -v col="$1" '$1 == n && $2 == c { print $col }' "$WORK/results" | median
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # the RSS of nginx: master and workers
@@ -238,7 +236,7 @@ done
 # wrk's latency excludes the delay, and no request waits behind another: the p99 is the
 # path's own. Direct, nginx and gateway alternate over the rounds, like the peak runs.
 if [ "$HALF" = 1 ]; then
-	HALF_RATE=$(median 3 gateway "$CONNS" | awk '{ printf "%d", $1 / 2 }')
+	HALF_RATE=$(column_median 3 gateway "$CONNS" | awk '{ printf "%d", $1 / 2 }')
 	awk -v c="$CONNS" -v r="$HALF_RATE" 'BEGIN { printf "local d = %.4f\n", c * 1000 / r }' \
 		>"$WORK/paced.lua"
 	cat "$WORK/post.lua" >>"$WORK/paced.lua"
@@ -284,10 +282,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 for c in "$CONNS" "$LIGHT_CONNS" "$BIG_CONNS" half; do
 	for t in direct nginx gateway; do
-		eval "RPS_${t}_$c=$(median 3 "$t" "$c")"
-		eval "P50_${t}_$c=$(median 4 "$t" "$c")"
-		eval "P99_${t}_$c=$(median 5 "$t" "$c")"
-		eval "CPU_${t}_$c=$(median 7 "$t" "$c")"
+		eval "RPS_${t}_$c=$(column_median 3 "$t" "$c")"
+		eval "P50_${t}_$c=$(column_median 4 "$t" "$c")"
+		eval "P99_${t}_$c=$(column_median 5 "$t" "$c")"
+		eval "CPU_${t}_$c=$(column_median 7 "$t" "$c")"
 	done
 done
 v() { eval "echo \${$1:-}"; }

@@ -10,13 +10,13 @@
 # Usage: bench/registry/delete_gc.sh [LLMO]   (default build/llmo)
 # Settings (environment): N=1000 (versions, and image manifests), D=50 (DELETEs on each)
 set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
 LLMO=${1:-build/llmo}
 N=${N:-1000}
 D=${D:-50}
 W=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$W"' EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start() { # start NAME AUTOCLEANUP: a registry on W/NAME; prints its port
 	local port
 	port=$(free_port)

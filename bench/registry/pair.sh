@@ -10,6 +10,7 @@
 # Usage: bench/registry/pair.sh BEFORE_LLMO AFTER_LLMO
 # Settings (environment): SIZE_MB=1024, PAIRS=8, BLOB=FILE (use this file)
 set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
 BEFORE=$1
 AFTER=$2
 SIZE_MB=${SIZE_MB:-1024}
@@ -21,7 +22,6 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 B=${BLOB:-$W/blob}
 [ -n "${BLOB:-}" ] || head -c $((SIZE_MB << 20)) /dev/urandom >"$B"
 D=sha256:$(sha256sum "$B" | cut -d' ' -f1)
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start() { # start BINARY: a registry holding the blob; prints its URL
 	local port u loc
 	port=$(free_port)
@@ -48,7 +48,6 @@ for i in $(seq 1 "$PAIRS"); do
 	printf 'pair %d  before %7.1f MB/s  after %7.1f MB/s\n' "$i" "$b" "$a"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 mb=$(echo "$BS" | median) ma=$(echo "$AS" | median)
 sha=$(openssl speed -seconds 2 -bytes 16384 sha256 2>/dev/null | awk '/^sha256/ {v=$NF} END {sub(/k$/, "", v); print v * 1000 / 1000000}')
 printf 'medians: before %.1f MB/s, after %.1f MB/s, ratio %.2f; after faster in %d of %d pairs\n' \

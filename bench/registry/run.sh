@@ -56,7 +56,6 @@ stop() {
 	PID=
 }
 trap 'stop; rm -rf "$WORK"' EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_http() {
 	for _ in $(seq 1 200); do
 		curl -sf "$1" >/dev/null 2>&1 && return 0
@@ -151,7 +150,6 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 stop
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 declare -A P L R C B
 for side in "${SIDES[@]}"; do
 	P[$side]=$(echo "${PUSH[$side]}" | median) L[$side]=$(echo "${PULL[$side]}" | median)

@@ -1,6 +1,7 @@
 # Shared by bench/registry/s3.sh, s3_stall.sh and s3_record_stall.sh (sourced): the work directory
 # W, removed at exit with the registry (PID), s3rver (S3PID) and the proxy (PXPID) stopped;
 # s3rver 3.7.1 on loopback with a bucket "bench", and `llmo registry` started on a free port.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 S3RVER=$PWD/.cache/s3rver/node_modules/.bin/s3rver
 [ -x "$S3RVER" ] || { echo "no s3rver: run scripts/setup.sh --tests" >&2; exit 1; }
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
@@ -43,7 +44,6 @@ start_registry() { # start_registry LLMO ARGS...: a registry on a free port; set
 stop() { kill "$PID"; wait "$PID" || true; PID=; }
 stall_report() { # stall_report WHAT: the medians of $W/before and $W/after ("V2_S WHAT_S" lines)
 	local bv av bp ap
-	median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 	bv=$(cut -d' ' -f1 "$W/before" | median) av=$(cut -d' ' -f1 "$W/after" | median)
 	bp=$(cut -d' ' -f2 "$W/before" | median) ap=$(cut -d' ' -f2 "$W/after" | median)
 	echo "medians: /v2/ before ${bv}s after ${av}s (after/before $(python3 -c "print('%.5f' % ($av / $bv))"));" \

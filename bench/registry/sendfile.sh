@@ -10,6 +10,7 @@
 # Usage: bench/registry/sendfile.sh LLMO      (e.g. build/llmo; about a minute)
 # Settings (environment): SIZE_MB=1024, N=6
 set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
 
 LLMO=$(realpath "${1:?usage: bench/registry/sendfile.sh LLMO}")
 SIZE_MB=${SIZE_MB:-1024}
@@ -18,7 +19,6 @@ W=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait; rm -rf "$W"' EXIT
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 head -c $((SIZE_MB << 20)) /dev/urandom >"$W/blob"
 D=$(sha256sum "$W/blob" | cut -d' ' -f1)
 declare -A PORT
@@ -40,7 +40,6 @@ for _ in $(seq 1 "$N"); do
 		echo "$mode $(echo "$s / 1000000" | bc -l)"
 	done
 done >"$W/pulls"
-median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 sha=$(openssl speed -seconds 2 -bytes 16384 sha256 2>/dev/null | awk '/^sha256/ {v=$NF} END {sub(/k$/, "", v); print v * 1000 / 1000000}')
 for mode in always auto; do
 	m=$(awk -v k="$mode" '$1 == k {print $2}' "$W/pulls" | median)
