@@ -83,6 +83,15 @@ struct llmo_s3_config;
 struct llmo_reg_s3_opts;
 /* The registry's S3 options from modelRegistry.s3 (o points into c; cmd_registry.c). */
 void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o);
+struct llmo_model_registry_config;
+struct llmo_registry_opts;
+/*
+ * What a running registry takes from modelRegistry besides its storage:
+ * checksumValidation, reverifyInterval, maxVersions, autoCleanup and
+ * gcInterval (cmd_registry.c; llmo registry and llmo server).
+ */
+void cmd_registry_config_opts(const struct llmo_model_registry_config *mr,
+			      struct llmo_registry_opts *o);
 /*
  * Splits "host:port" or "[v6]:port" (port 0..65535) into host (n bytes) and
  * *port. -1 when malformed or the host does not fit.

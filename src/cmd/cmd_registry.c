@@ -89,6 +89,16 @@ void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o)
 				       .cache_size = (uint64_t)(c->cache_size / 1000)};
 }
 
+void cmd_registry_config_opts(const struct llmo_model_registry_config *mr,
+			      struct llmo_registry_opts *o)
+{
+	o->checksum_validation = mr->checksum_validation;
+	o->reverify_ms = mr->reverify_interval / 1000000;
+	o->max_versions = mr->max_versions;
+	o->auto_cleanup = mr->auto_cleanup;
+	o->gc_interval_ms = mr->gc_interval / 1000000;
+}
+
 /*
  * Takes storage and checksum settings from the configuration file's
  * modelRegistry (path NULL: the defaults, so that maxVersions and
@@ -99,6 +109,9 @@ void cmd_s3_opts(const struct llmo_s3_config *c, struct llmo_reg_s3_opts *o)
 static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_registry_opts *o,
 			struct llmo_reg_s3_opts *s3, bool checksum_given, bool reverify_given)
 {
+	bool checksum = o->checksum_validation; /* the flags given win over the file */
+	int64_t reverify = o->reverify_ms;
+
 	if (cmd_load_config(path, cfg))
 		return 1;
 	if (path)
@@ -115,13 +128,11 @@ static int apply_config(const char *path, struct llmo_config *cfg, struct llmo_r
 	}
 	if (path && !o->storage_path)
 		o->storage_path = cfg->model_registry.storage_path;
-	if (!checksum_given)
-		o->checksum_validation = cfg->model_registry.checksum_validation;
-	if (!reverify_given)
-		o->reverify_ms = cfg->model_registry.reverify_interval / 1000000;
-	o->max_versions = cfg->model_registry.max_versions;
-	o->auto_cleanup = cfg->model_registry.auto_cleanup;
-	o->gc_interval_ms = cfg->model_registry.gc_interval / 1000000;
+	cmd_registry_config_opts(&cfg->model_registry, o);
+	if (checksum_given)
+		o->checksum_validation = checksum;
+	if (reverify_given)
+		o->reverify_ms = reverify;
 	return 0;
 }
 

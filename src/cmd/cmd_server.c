@@ -355,11 +355,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		o.host = s->registry_host;
 		o.port = s->registry_port;
 		o.storage_path = state;
-		o.checksum_validation = s->cfg->model_registry.checksum_validation;
-		o.reverify_ms = s->cfg->model_registry.reverify_interval / 1000000;
-		o.max_versions = s->cfg->model_registry.max_versions;
-		o.auto_cleanup = s->cfg->model_registry.auto_cleanup;
-		o.gc_interval_ms = s->cfg->model_registry.gc_interval / 1000000;
+		cmd_registry_config_opts(&s->cfg->model_registry, &o);
 		if (!s->plain_http) {
 			o.tls_cert = cert;
 			o.tls_key = key;

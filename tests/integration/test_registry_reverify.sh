@@ -5,7 +5,8 @@
 # later whole reads and ranges within the interval are sent without hashing, byte for byte the
 # same; a write to the file (a flipped byte) makes the next read hash it again, and the
 # tampered blob is never sent whole; past the interval a read hashes it again; with 0s every
-# whole read is hashed while ranges still go by the cache; the same with --sendfile always. Counted by
+# whole read is hashed while ranges still go by the cache; modelRegistry.reverifyInterval from
+# --config, and the flag over it; the same with --sendfile always. Counted by
 # llmo_registry_verified_reads_total{source=hash|cache}.
 . "$(dirname "$0")/lib.sh"
 STORE="$LLMO_DATA/store"
@@ -89,6 +90,19 @@ want_reads 2 0 "0s: two whole reads"
 [ "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-9' \
 	"$URL/v2/models/x/blobs/sha256:$B")" = 206 ] && ok || bad "0s: range"
 want_reads 2 1 "0s: a range after a verified whole read"
+registry_stop
+
+# ---- from the configuration file, and a flag given wins over it ----
+printf 'modelRegistry:\n  reverifyInterval: 0s\n' >"$LLMO_DATA/config.yaml"
+registry_start "$STORE" --config "$LLMO_DATA/config.yaml"
+get_same "config 0s: first read"
+get_same "config 0s: second read"
+want_reads 2 0 "reverifyInterval 0s in the file"
+registry_stop
+registry_start "$STORE" --config "$LLMO_DATA/config.yaml" --reverify-interval 1h
+get_same "config 0s, flag 1h: first read"
+get_same "config 0s, flag 1h: second read"
+want_reads 1 1 "--reverify-interval over the file's reverifyInterval"
 registry_stop
 
 # ---- the same with sendfile() (to loopback peers the default is to write from memory) ----
