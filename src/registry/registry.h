@@ -70,7 +70,7 @@ struct llmo_registry_token {
  * from memory). Over loopback the written bytes reach the client faster and
  * cost it less CPU: the kernel hands the client the registry's own socket
  * buffers, and those of sendfile() are page-cache pages it copies out one
- * by one (docs/registry.md, "Throughput"). TLS answers are always read and
+ * by one (docs/registry.md, "sendfile() or not"). TLS answers are always read and
  * encrypted.
  */
 enum llmo_registry_sendfile {

@@ -91,15 +91,18 @@ static int line_request(struct llmo_sim_azure *t, const char *s, size_t len, siz
 		return 0;
 	}
 	o = json_loadb(s, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
-	if (o && jerr.position < (int)len) {
-		/* text after the object: only blanks may follow it */
-		for (size_t i = (size_t)jerr.position; i < len && o; i++)
-			if (s[i] != ' ' && s[i] != '\t') {
-				json_decref(o);
-				o = NULL;
-				snprintf(jerr.text, sizeof(jerr.text), "text after the object");
-				jerr.column = (int)i + 1;
-			}
+	if (o) {
+		/* only blanks may follow the object */
+		size_t i = (size_t)jerr.position;
+
+		while (i < len && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		if (i < len) {
+			json_decref(o);
+			o = NULL;
+			snprintf(jerr.text, sizeof(jerr.text), "text after the object");
+			jerr.column = (int)i + 1;
+		}
 	}
 	if (!o) {
 		llmo_sim_problem(pb, line, "column %d: %s", jerr.column, jerr.text);
