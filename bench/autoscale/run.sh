@@ -19,6 +19,8 @@
 #   WARMUP=600      seconds replayed but not counted (every trace starts with one replica
 #                   and no history); WARMUP=0 counts everything
 #   ARGS=""         more flags for every run (e.g. "--itl-ms 30")
+#   ORACLE=1        also the predictive policy with a perfect forecast (--forecast oracle):
+#                   how much of the gap to the goal a better forecaster could close
 #   BUILDDIR=build-bench   where llmo is built (RelWithDebInfo, no sanitizers)
 #   LLMO=path       use this llmo binary instead of building one
 # Writes nothing into the repository but the build directory.
@@ -34,6 +36,7 @@ SLO_MS=${SLO_MS:-1000}
 CAPACITY=${CAPACITY:-8}
 WARMUP=${WARMUP:-600}
 ARGS=${ARGS:-}
+ORACLE=${ORACLE:-0}
 BUILDDIR=${BUILDDIR:-build-bench}
 
 if [ -z "${LLMO:-}" ]; then
@@ -66,8 +69,10 @@ for shape in $SHAPES; do
 	done
 done
 
+runs=(predictive kpa reactive)
+[ "$ORACLE" = 1 ] && runs+=("predictive --forecast oracle")
 for t in "${traces[@]}"; do
-	for policy in predictive kpa reactive; do
+	for policy in "${runs[@]}"; do
 		# shellcheck disable=SC2086
 		"$LLMO" sim autoscale --trace "$t" --policy $policy --cold-start-s "$COLD_START" \
 			--slo-ttft-ms "$SLO_MS" --replica-capacity "$CAPACITY" --warmup-s "$WARMUP" $ARGS
@@ -94,7 +99,7 @@ def name(path):
 
 by = {}
 for r in rows:
-    by.setdefault(name(r["trace"]), {})[r["policy"]] = r
+    by.setdefault(name(r["trace"]), {})[r.get("forecast", r["policy"])] = r
 r0 = rows[0]
 w = max([14] + [len(t) for t in by])
 print("cold start %.0f s, capacity %d, targets %s, SLO TTFT %.0f ms, warm-up %.0f s" % (
@@ -102,25 +107,45 @@ print("cold start %.0f s, capacity %d, targets %s, SLO TTFT %.0f ms, warm-up %.0
 print("%-*s %-10s %9s %8s %10s %7s %7s %8s" % (w, "trace", "policy", "gpu_h", "slo_%", "p95_ms",
       "events", "max_r", "mape_%"))
 for t, ps in by.items():
-    for p in ("predictive", "kpa", "reactive"):
+    for p in ("predictive", "kpa", "reactive", "oracle"):
+        if p not in ps:
+            continue
         r = ps[p]
         mape = "-" if r["forecast_mape_pct"] is None else "%.1f" % r["forecast_mape_pct"]
         print("%-*s %-10s %9.3f %8.2f %10.1f %7d %7d %8s" % (w, t, p, r["gpu_hours"],
               r["slo_attainment_pct"], r["p95_ttft_ms"], r["scale_events"], r["max_replicas"], mape))
+def goal(r, k):
+    """The issue's goal for r against KPA's k: (GPU-hour ratio, attainment difference, met)."""
+    ratio = r["gpu_hours"] / k["gpu_hours"]
+    diff = r["slo_attainment_pct"] - k["slo_attainment_pct"]
+    return ratio, diff, (diff >= 0 and ratio <= 0.8) or (diff >= 5 and ratio <= 1.0)
+
 print()
 print("%-*s %16s %18s %16s %18s  %s" % (w, "trace", "pred/kpa gpu_h", "pred-kpa slo pts",
       "pred/hpa gpu_h", "pred-hpa slo pts", "goal vs kpa"))
 met = 0
 for t, ps in by.items():
-    p, k, h = ps["predictive"], ps["kpa"], ps["reactive"]
-    ratio = p["gpu_hours"] / k["gpu_hours"]
-    diff = p["slo_attainment_pct"] - k["slo_attainment_pct"]
-    goal = (diff >= 0 and ratio <= 0.8) or (diff >= 5 and ratio <= 1.0)
-    met += goal
+    p, h = ps["predictive"], ps["reactive"]
+    ratio, diff, ok = goal(p, ps["kpa"])
+    met += ok
     print("%-*s %16.3f %+18.2f %16.3f %+18.2f  %s" % (w, t, ratio, diff,
           p["gpu_hours"] / h["gpu_hours"], p["slo_attainment_pct"] - h["slo_attainment_pct"],
-          "met" if goal else "not met"))
+          "met" if ok else "not met"))
 print()
 print("goal (attainment >= KPA's with <= 0.8x its GPU-hours, or +5 points at <= 1.0x): "
       "met on %d of %d traces" % (met, len(by)))
+if all("oracle" in ps for ps in by.values()):
+    print()
+    print("the predictive policy with a perfect forecast (oracle: the trace's own arrivals to come)")
+    print("%-*s %16s %18s %16s  %s" % (w, "trace", "orac/kpa gpu_h", "orac-kpa slo pts",
+          "orac/pred gpu_h", "goal vs kpa"))
+    met = 0
+    for t, ps in by.items():
+        o = ps["oracle"]
+        ratio, diff, ok = goal(o, ps["kpa"])
+        met += ok
+        print("%-*s %16.3f %+18.2f %16.3f  %s" % (w, t, ratio, diff,
+              o["gpu_hours"] / ps["predictive"]["gpu_hours"], "met" if ok else "not met"))
+    print()
+    print("met with a perfect forecast on %d of %d traces" % (met, len(by)))
 PY

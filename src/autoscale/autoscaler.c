@@ -140,6 +140,19 @@ static int check_policy(const struct llmo_scaling_policy *p, const char *dir,
 	return 0;
 }
 
+static int forecast_metric(const struct llmo_as_config *c)
+{
+	return c->forecast_metric ? c->forecast_metric : c->targets[0].metric;
+}
+
+/* Queueing sizing applies: slots and wait set, arrivals forecast, concurrency the first target. */
+static bool queue_sizing(const struct llmo_as_config *c)
+{
+	return c->replica_slots > 0 && c->slo_wait > 0 &&
+	       forecast_metric(c) == LLMO_METRIC_REQUESTS_PER_SECOND &&
+	       c->targets[0].metric == LLMO_METRIC_QUEUE_LENGTH;
+}
+
 int llmo_as_config_check(const struct llmo_as_config *c, struct llmo_error *err)
 {
 	if (c->policy < LLMO_AS_REACTIVE || c->policy > LLMO_AS_PREDICTIVE)
@@ -185,6 +198,9 @@ int llmo_as_config_check(const struct llmo_as_config *c, struct llmo_error *err)
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "queueing sizing: want 0 <= replica slots <= %d, SLO wait >= 0, 0 < SLO miss < 1",
 				      LLMO_AS_SLOTS_MAX);
+	if (c->oracle && !(c->policy == LLMO_AS_PREDICTIVE && queue_sizing(c)))
+		return llmo_error_set(err, LLMO_EINVAL,
+				      "oracle forecast: only for the predictive policy sizing by queueing (replica slots and an SLO wait set, requests_per_second forecast, queue_length the first target)");
 	if (c->forecast_metric && !strcmp(llmo_as_metric_name(c->forecast_metric), "?"))
 		return llmo_error_set(err, LLMO_EINVAL, "forecast metric: unknown metric %d",
 				      c->forecast_metric);
@@ -275,11 +291,6 @@ void llmo_as_free(struct llmo_autoscaler *as)
 const struct llmo_forecast *llmo_as_forecaster(const struct llmo_autoscaler *as)
 {
 	return as->cfg.policy == LLMO_AS_PREDICTIVE ? as->fc : NULL;
-}
-
-static int forecast_metric(const struct llmo_as_config *c)
-{
-	return c->forecast_metric ? c->forecast_metric : c->targets[0].metric;
 }
 
 /* Closes the ratio bucket when `now` is past it: one more target/forecast-metric ratio. */
@@ -816,12 +827,21 @@ static double fluid_project(const struct llmo_autoscaler *as, int64_t now, int32
 	return f.s + f.q;
 }
 
-/* Queueing sizing applies: slots and wait set, arrivals forecast, concurrency the first target. */
-static bool queue_sizing(const struct llmo_as_config *c)
+/*
+ * The oracle's rates (llmo_as_config.oracle) in the forecaster's terms: the
+ * mean of the bucket holding now + cold_start, and the largest bucket mean
+ * from the bucket being filled up to that one.
+ */
+static void oracle_rates(const struct llmo_as_config *c, int64_t bucket, int64_t now,
+			 double *at, double *max)
 {
-	return c->replica_slots > 0 && c->slo_wait > 0 &&
-	       forecast_metric(c) == LLMO_METRIC_REQUESTS_PER_SECOND &&
-	       c->targets[0].metric == LLMO_METRIC_QUEUE_LENGTH;
+	int64_t first = now / bucket, last = (now + c->cold_start) / bucket;
+
+	*at = *max = 0;
+	for (int64_t b = first; b <= last; b++) {
+		*at = c->oracle(c->oracle_arg, b * bucket, (b + 1) * bucket);
+		*max = LLMO_MAX(*max, *at);
+	}
 }
 
 /*
@@ -852,13 +872,19 @@ static int32_t queue_recommend(struct llmo_autoscaler *as, int64_t now, int32_t 
 {
 	const struct llmo_as_config *c = &as->cfg;
 	const struct llmo_forecast *fc = as->fc;
-	double hold, head, last, q = 0, at, peak, in_sys;
+	double hold, head = 0, last = 0, q = 0, at, peak, in_sys, f_at, f_max;
 	int32_t up, keep, want, drain, held;
 
 	ratio_advance(as, now);
 	hold = ratio_median(as);
 	if (!(hold > 0))
 		return -1;
+	if (c->oracle) {
+		oracle_rates(c, fc->bucket_ns, now, &f_at, &f_max);
+		goto size;
+	}
+	f_at = llmo_forecast_at(fc, h);
+	f_max = llmo_forecast_max(fc, h);
 	head = LLMO_MAX(0, llmo_forecast_err_quantile(fc, 0.5 * erfc(-c->forecast_z / sqrt(2))));
 	if (c->forecast_z > 0) {
 		/*
@@ -866,28 +892,28 @@ static int32_t queue_recommend(struct llmo_autoscaler *as, int64_t now, int32_t 
 		 * of Poisson arrivals at rate r varies by r / bucket (variance)
 		 * around r. What is left is the error of the rate itself.
 		 */
-		double noise = llmo_forecast_at(fc, h) / ((double)fc->bucket_ns / SEC);
+		double noise = f_at / ((double)fc->bucket_ns / SEC);
 		double rate_var = head * head / (c->forecast_z * c->forecast_z) - noise;
 
 		head = rate_var > 0 ? c->forecast_z * sqrt(rate_var) : 0;
 	}
 	last = fc->nhist ? fc->hist[(fc->nhist - 1) % LLMO_FORECAST_BUCKETS_MAX] : 0;
+size:
 	/* The requests in the system now, over the panic window; until then at the expected peak. */
 	window_mean(&as->obs[0], now, c->panic_window, &q);
-	in_sys = fluid_project(as, now, current, ready, q, LLMO_MAX(llmo_forecast_max(fc, h), last),
-			       hold, &held);
+	in_sys = fluid_project(as, now, current, ready, q, LLMO_MAX(f_max, last), hold, &held);
 	drain = drain_replicas(c, in_sys, hold);
-	at = LLMO_MAX(llmo_forecast_at(fc, h) + head, last);
-	peak = LLMO_MAX(llmo_forecast_max(fc, h) + head, last);
+	at = LLMO_MAX(f_at + head, last);
+	peak = LLMO_MAX(f_max + head, last);
 	up = LLMO_MAX(queue_replicas(c, at, hold), drain);
 	keep = LLMO_MAX(queue_replicas(c, peak, hold), held);
 	want = LLMO_MAX(up, LLMO_MIN(current, keep));
-	out->forecast = llmo_forecast_at(fc, h) * hold; /* in the first target's units */
+	out->forecast = f_at * hold; /* in the first target's units */
 	snprintf(out->reason, sizeof(out->reason),
-		 "arrivals forecast %.2f/s (+%.2f headroom, up to %.2f/s within %.0fs), %.2fs a request, %" PRId32
+		 "arrivals %s %.2f/s (+%.2f headroom, up to %.2f/s within %.0fs), %.2fs a request, %" PRId32
 		 " slots a replica -> %" PRId32,
-		 llmo_forecast_at(fc, h), head, peak, c->cold_start / 1e9, hold, c->replica_slots,
-		 want);
+		 c->oracle ? "to come" : "forecast", f_at, head, peak, c->cold_start / 1e9, hold,
+		 c->replica_slots, want);
 	return want;
 }
 

@@ -124,6 +124,18 @@ struct llmo_as_config {
 	int32_t replica_slots;
 	int64_t slo_wait;
 	double slo_miss;
+	/*
+	 * PREDICTIVE with queueing sizing, for the simulator only (never set
+	 * from a workload's spec): a perfect forecast. oracle(oracle_arg,
+	 * from, to) is the true mean arrival rate (requests/s) over
+	 * [from, to); when set it replaces the forecaster's forecast, its
+	 * headroom and the measured floor, and nothing else changes (the
+	 * queueing model, the backlog, the keep rule). It bounds what any
+	 * forecaster could give this sizing (`llmo sim autoscale --forecast
+	 * oracle`). NULL: the forecaster.
+	 */
+	double (*oracle)(void *oracle_arg, int64_t from, int64_t to);
+	void *oracle_arg;
 };
 
 /* Fills c with the defaults above for policy (1 target left to the caller: ntargets 0). */

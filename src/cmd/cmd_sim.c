@@ -278,6 +278,9 @@ static const char autoscale_usage[] =
 	"  --initial-replicas N       Ready replicas at the start (1)\n"
 	"  --warmup-s X               replay but do not count the first X seconds (0)\n"
 	"  --forecast-metric METRIC   predictive: the metric forecast (requests_per_second)\n"
+	"  --forecast model|oracle    predictive: the forecaster (model), or the trace's own\n"
+	"                             arrivals to come (oracle: a perfect forecast, to\n"
+	"                             bound what forecasting could give; not a policy)\n"
 	"  --forecast-z X             predictive: headroom for the forecast's error, in\n"
 	"                             standard deviations (1; the 0.84 quantile of the\n"
 	"                             recent errors with queueing sizing)\n"
@@ -470,7 +473,10 @@ static void print_num_or_null(const char *key, double v)
 static void print_autoscale(const struct llmo_sim_as_opts *o, const char *trace,
 			    const struct llmo_sim_as_result *r)
 {
-	printf("{\n  \"policy\": \"%s\",\n  \"trace\": ", llmo_as_policy_name(o->as.policy));
+	printf("{\n  \"policy\": \"%s\",", llmo_as_policy_name(o->as.policy));
+	if (o->oracle)
+		printf("\n  \"forecast\": \"oracle\",");
+	printf("\n  \"trace\": ");
 	print_json_string(trace);
 	printf(",\n  \"warmup_s\": %.1f,\n  \"requests\": %zu,\n  \"duration_s\": %.3f",
 	       (double)o->warmup / 1e9, r->requests, r->duration_s);
@@ -509,7 +515,7 @@ static int sim_autoscale(int argc, char **argv)
 	struct llmo_sim_azure trace;
 	size_t ntargets = 0;
 	int status = 1, policy = LLMO_AS_PREDICTIVE, forecast_metric = -1;
-	bool set[LLMO_ARRAY_LEN(knobs)] = {false};
+	bool oracle = false, set[LLMO_ARRAY_LEN(knobs)] = {false};
 	const char *vals[LLMO_ARRAY_LEN(knobs)] = {NULL};
 
 	llmo_sim_azure_init(&trace);
@@ -539,6 +545,13 @@ static int sim_autoscale(int argc, char **argv)
 				status = cmd_usage_error("sim autoscale", "--policy: %s", err.msg);
 				goto out;
 			}
+		} else if (strcmp(a, "--forecast") == 0) {
+			if (strcmp(v, "model") != 0 && strcmp(v, "oracle") != 0) {
+				status = cmd_usage_error("sim autoscale",
+							 "--forecast: \"%.64s\": want model or oracle", v);
+				goto out;
+			}
+			oracle = strcmp(v, "oracle") == 0;
 		} else if (strcmp(a, "--forecast-metric") == 0) {
 			struct llmo_as_target ft;
 			char buf[96];
@@ -581,6 +594,11 @@ static int sim_autoscale(int argc, char **argv)
 	}
 	if (forecast_metric >= 0)
 		o.as.forecast_metric = forecast_metric;
+	if (oracle && policy != LLMO_AS_PREDICTIVE) {
+		status = cmd_usage_error("sim autoscale", "--forecast oracle: only with --policy predictive");
+		goto out;
+	}
+	o.oracle = oracle;
 	if (!set[knob_index("--initial-replicas")])
 		o.initial_replicas = LLMO_MAX(o.as.min_replicas, 1);
 	if (llmo_sim_as_opts_check(&o, &err)) {

@@ -317,9 +317,36 @@ static void summarize(struct state *s, int64_t end, struct llmo_sim_as_result *r
 		res->replicas_created += s->reps.items[i].created >= w;
 }
 
+/* The first request arriving at t or later (the requests are sorted by arrival). */
+static size_t first_at(const struct llmo_sim_azure *trace, int64_t t)
+{
+	size_t lo = 0, hi = trace->requests.len;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (trace->requests.items[mid].arrival < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* llmo_as_config.oracle: the trace's mean arrival rate over [from, to). */
+static double trace_rate(void *arg, int64_t from, int64_t to)
+{
+	const struct llmo_sim_azure *trace = arg;
+
+	if (to <= from)
+		return 0;
+	return (double)(first_at(trace, to) - first_at(trace, from)) / ((double)(to - from) / SEC);
+}
+
 int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as_opts *o,
 		    struct llmo_sim_as_result *res, struct llmo_error *err)
 {
+	struct llmo_as_config cfg = o->as;
 	struct state s = {0};
 	struct llmo_autoscaler *as = NULL;
 	struct llmo_as_decision d = {0};
@@ -342,7 +369,11 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 				      "no request arrives after the warm-up (%.0f s; the trace spans %.0f s)",
 				      (double)o->warmup / SEC,
 				      (double)trace->requests.items[n - 1].arrival / SEC);
-	rc = llmo_as_new(&o->as, &as, err);
+	if (o->oracle) {
+		cfg.oracle = trace_rate;
+		cfg.oracle_arg = (void *)trace;
+	}
+	rc = llmo_as_new(&cfg, &as, err);
 	if (rc)
 		return rc;
 	s.o = o;
@@ -475,10 +506,13 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 	if (llmo_as_forecaster(as)) {
 		const struct llmo_forecast *fc = llmo_as_forecaster(as);
 
-		res->forecast_mape_pct = llmo_forecast_mape(fc);
-		res->season_buckets = llmo_forecast_season(fc);
-		res->relevels = fc->relevels;
+		/* The oracle's buckets are the forecaster's, whose forecasts it replaced. */
 		res->bucket_s = (double)fc->bucket_ns / SEC;
+		if (!o->oracle) {
+			res->forecast_mape_pct = llmo_forecast_mape(fc);
+			res->season_buckets = llmo_forecast_season(fc);
+			res->relevels = fc->relevels;
+		}
 	}
 out:
 	llmo_as_free(as);

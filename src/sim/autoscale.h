@@ -59,6 +59,12 @@ struct llmo_sim_as_opts {
 	int64_t sample;           /* between observations: 1 s */
 	int32_t initial_replicas; /* Ready at time 0: 1 */
 	int64_t warmup;           /* 0: results count requests arriving and cost from then on */
+	/*
+	 * PREDICTIVE sizing by queueing: a perfect forecast, the trace's own
+	 * arrivals to come (llmo_as_config.oracle), instead of the forecaster.
+	 * A bound for what forecasting could give, not a policy.
+	 */
+	bool oracle;
 	void (*on_sample)(void *arg, const struct llmo_sim_as_point *pt); /* optional */
 	void *arg;
 };

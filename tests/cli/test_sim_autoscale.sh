@@ -3,7 +3,7 @@
 # determinism, --series, and malformed CSV reported as FILE:LINE (exactly the
 # report in bad-azure.expected); a Mooncake JSON Lines trace gives the same
 # results as the same requests written as Azure CSV and as BurstGPT CSV, and
-# its malformed lines are reported as in bad-mooncake.expected.
+# its malformed lines are reported as in bad-mooncake.expected; --forecast oracle.
 . "$(dirname "$0")/lib.sh"
 T=tests/data/sim/azure_conv_head.csv
 
@@ -56,6 +56,17 @@ for policy in predictive reactive kpa; do
 	fi
 done
 [ "$(value forecast_mape_pct "$tmp/kpa.1")" = null ] && ok || bad "kpa has a forecast MAPE"
+
+# --forecast oracle: the JSON says so and has no forecast error; bad uses are usage errors.
+"$LLMO" sim autoscale --trace $T --cold-start-s 10 --forecast oracle >"$tmp/o.json" 2>"$tmp/err" \
+	|| bad "oracle: $(cat "$tmp/err")"
+[ "$(value forecast "$tmp/o.json")" = '"oracle"' ] && [ "$(value forecast_mape_pct "$tmp/o.json")" = null ] \
+	&& [ "$(value requests "$tmp/o.json")" = 120 ] && ok || bad "oracle JSON: $(cat "$tmp/o.json")"
+grep -q '"forecast":' "$tmp/predictive.1" && bad "model run names a forecast" || ok
+"$LLMO" sim autoscale --trace $T --forecast oracle --policy kpa >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "only with --policy predictive" "$tmp/err" && ok || bad "oracle kpa: $(cat "$tmp/err")"
+"$LLMO" sim autoscale --trace $T --forecast perfect >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q 'want model or oracle' "$tmp/err" && ok || bad "--forecast perfect: $(cat "$tmp/err")"
 
 # --series: a header and one line per second of the replay.
 "$LLMO" sim autoscale --trace $T --series "$tmp/s.csv" >"$tmp/out" || bad "series run"

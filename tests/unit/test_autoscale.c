@@ -659,6 +659,72 @@ static void test_predictive_shift_quiet(void **state)
 	llmo_as_free(as);
 }
 
+/* An oracle for test_predictive_oracle: 1 request/s before 330 s, 2/s from then on. */
+static double step_oracle(void *arg, int64_t from, int64_t to)
+{
+	int64_t step = S(330), at1 = LLMO_MAX(0, LLMO_MIN(to, step) - from),
+		at2 = LLMO_MAX(0, to - LLMO_MAX(from, step));
+
+	(*(int *)arg)++;
+	return ((double)at1 + 2.0 * (double)at2) / (double)(to - from);
+}
+
+/*
+ * A perfect forecast (the simulator's --forecast oracle) replaces the
+ * forecaster: with the configuration of test_predictive_queueing (1/s, 2 s
+ * a request, 1 slot a replica, 6 replicas for 1/s) and a cold start of
+ * 20 s (5 s buckets), the step to 2/s at 330 s is sized for at 312 s,
+ * when the bucket holding 332 s is the horizon's, though every arrival
+ * observed was 1/s. For 2/s (A = 4): Erlang B by its recursion B(7) =
+ * 0.06275, B(8) = 0.03042; C(7, 4) = 0.1351, C(8, 4) = 0.0590; tails
+ * x exp(-(c - 4) / 2): 0.0301 (7) and 0.0080 (8): 8 replicas.
+ */
+static void test_predictive_oracle(void **state)
+{
+	struct llmo_as_config c;
+	struct llmo_as_decision d;
+	struct llmo_autoscaler *as;
+	struct llmo_error err = {0};
+	int calls = 0;
+
+	(void)state;
+	queueing_config(&c, S(20), 1);
+	c.oracle = step_oracle;
+	c.oracle_arg = &calls;
+	as = flat_queue(&c, 2, 1);
+	llmo_as_decide(as, S(300), 6, 6, &d);
+	assert_int_equal(d.desired, 6);
+	assert_non_null(strstr(d.reason, "arrivals to come 1.00/s"));
+	/* buckets 300..305 to 320..325: five */
+	assert_int_equal(calls, 5);
+	llmo_as_decide(as, S(306), 6, 6, &d);
+	assert_int_equal(d.desired, 6); /* the horizon's bucket is 325..330 */
+	llmo_as_observe(as, S(312), LLMO_METRIC_QUEUE_LENGTH, 2);
+	llmo_as_observe(as, S(312), RPS, 1);
+	llmo_as_decide(as, S(312), 6, 6, &d);
+	assert_int_equal(d.desired, 8);
+	assert_non_null(strstr(d.reason, "arrivals to come 2.00/s"));
+	assert_true(d.forecast > 3.99 && d.forecast < 4.01); /* 2/s x 2 s */
+	llmo_as_free(as);
+
+	/* Without it, the forecaster: the flat 1/s it saw -> 6. */
+	c.oracle = NULL;
+	as = flat_queue(&c, 2, 1);
+	llmo_as_decide(as, S(312), 6, 6, &d);
+	assert_int_equal(d.desired, 6);
+	llmo_as_free(as);
+
+	/* Only for the predictive policy sizing by queueing. */
+	c.oracle = step_oracle;
+	c.slo_wait = 0;
+	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "oracle"));
+	hpa_config(&c);
+	c.oracle = step_oracle;
+	assert_int_equal(llmo_as_new(&c, &as, &err), LLMO_EINVAL);
+	assert_null(as);
+}
+
 static void test_config_errors(void **state)
 {
 	struct llmo_as_config c;
@@ -735,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_predictive_backlog),
 		cmocka_unit_test(test_predictive_shift),
 		cmocka_unit_test(test_predictive_shift_quiet),
+		cmocka_unit_test(test_predictive_oracle),
 		cmocka_unit_test(test_config_errors),
 	};
 

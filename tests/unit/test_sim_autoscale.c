@@ -398,6 +398,72 @@ static void test_scale_up_spreads_load(void **state)
 	llmo_sim_azure_release(&t);
 }
 
+/* Ready replicas at each whole second of a replay (on_sample). */
+struct ready_at {
+	int32_t ready[400];
+};
+
+static void note_ready(void *arg, const struct llmo_sim_as_point *pt)
+{
+	struct ready_at *r = arg;
+	int64_t s = pt->t / SEC;
+
+	if (pt->t % SEC == 0 && s >= 0 && s < (int64_t)LLMO_ARRAY_LEN(r->ready))
+		r->ready[s] = pt->ready;
+}
+
+/*
+ * opts.oracle: the predictive policy told the trace's own arrivals to come.
+ * One request a second for 300 s, then ten a second for 60 s, each in its
+ * slot 1.02 s (20 ms to the first token, 50 tokens of 20 ms), one slot a
+ * replica and a cold start of 20 s. With the forecaster, nothing before
+ * the step announces it: the replicas Ready at 300 s are those Ready at
+ * 250 s, and a queue builds until more are Ready. With the oracle, the
+ * bucket holding 300 s comes within the horizon at 280 s: the replicas
+ * ordered then are Ready at 300 s, and fewer requests miss the SLO.
+ */
+static void test_oracle(void **state)
+{
+	enum { QUIET = 300, BUSY = 60 };
+	static int64_t rows[QUIET + 10 * BUSY][3];
+	struct llmo_sim_as_result model, oracle;
+	struct ready_at rm = {{0}}, ro = {{0}};
+	struct llmo_sim_as_opts o;
+	struct llmo_error err = {0};
+	struct llmo_sim_azure t;
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i < QUIET; i++, n++)
+		memcpy(rows[n], (int64_t[3]){(int64_t)i * 1000, 0, 50}, sizeof(rows[n]));
+	for (int i = 0; i < 10 * BUSY; i++, n++)
+		memcpy(rows[n], (int64_t[3]){QUIET * 1000 + (int64_t)i * 100, 0, 50}, sizeof(rows[n]));
+	make_trace(&t, (const int64_t(*)[3])rows, n);
+	llmo_sim_as_opts_init(&o, LLMO_AS_PREDICTIVE);
+	o.slots = 1;
+	o.as.targets[0].target = 0.7;
+	o.as.forecast_metric = LLMO_METRIC_REQUESTS_PER_SECOND;
+	o.as.replica_slots = 1;
+	o.as.slo_wait = 500 * MS;
+	o.as.cold_start = 20 * SEC;
+	o.prefill_per_token = 0;
+	o.slo_ttft = 520 * MS;
+	o.on_sample = note_ready;
+	o.arg = &rm;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &model, &err), 0);
+	o.oracle = true;
+	o.arg = &ro;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &oracle, &err), 0);
+	assert_int_equal(rm.ready[300], rm.ready[250]);
+	assert_true(ro.ready[300] > ro.ready[250]);
+	assert_true(oracle.slo_attainment_pct > model.slo_attainment_pct);
+	/* Not for another policy. */
+	o.as.policy = LLMO_AS_KPA;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &oracle, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "oracle"));
+	llmo_sim_azure_release(&t);
+}
+
 static void test_deterministic_and_errors(void **state)
 {
 	static const int64_t rows[][3] = {{0, 500, 50},    {300, 100, 200}, {900, 2000, 20},
@@ -440,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_queueing),
 		cmocka_unit_test(test_cold_start_from_zero),
 		cmocka_unit_test(test_scale_up_spreads_load),
+		cmocka_unit_test(test_oracle),
 		cmocka_unit_test(test_deterministic_and_errors),
 	};
 
