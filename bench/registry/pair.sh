@@ -8,13 +8,16 @@
 # See docs/registry.md ("Throughput").
 #
 # Usage: bench/registry/pair.sh BEFORE_LLMO AFTER_LLMO
-# Settings (environment): SIZE_MB=1024, PAIRS=8, BLOB=FILE (use this file)
+# Settings (environment): SIZE_MB=1024, PAIRS=8, BLOB=FILE (use this file),
+#   ARGS="..." (more flags for both registries; "--reverify-interval 0s" hashes
+#   every pull, else a pull after the first is served by the cache of verified blobs)
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 BEFORE=$1
 AFTER=$2
 SIZE_MB=${SIZE_MB:-1024}
 PAIRS=${PAIRS:-8}
+ARGS=${ARGS:-}
 
 W=$(mktemp -d)
 PIDS=()
@@ -26,7 +29,8 @@ start() { # start BINARY: a registry holding the blob; prints its URL
 	local port u loc
 	port=$(free_port)
 	u=http://127.0.0.1:$port
-	"$1" registry --listen "127.0.0.1:$port" --storage "$W/store-$port" --anonymous '*' \
+	# shellcheck disable=SC2086
+	"$1" registry --listen "127.0.0.1:$port" --storage "$W/store-$port" --anonymous '*' $ARGS \
 		>/dev/null 2>"$W/log-$port" &
 	PIDS+=($!)
 	for _ in $(seq 1 200); do curl -sf "$u/v2/" >/dev/null && break; sleep 0.05; done

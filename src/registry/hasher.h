@@ -66,4 +66,11 @@ int llmo_reg_hasher_submit(struct llmo_reg_hasher *h, int fd, uint64_t len,
  */
 void llmo_reg_hash_job_cancel(struct llmo_reg_hash_job *job);
 
+/*
+ * For tests: called on the worker with the job's descriptor after the
+ * file's size was checked and before it is mapped (a test shrinks the file
+ * there). NULL in the program.
+ */
+extern void (*llmo__reg_hasher_before_map)(int fd);
+
 #endif
