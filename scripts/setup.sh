@@ -12,6 +12,7 @@ build_pkgs=(
 test_pkgs=(
   libcmocka-dev clang libclang-rt-dev python3 python3-yaml python3-kubernetes skopeo
   wrk nginx-light prometheus nodejs iproute2 util-linux
+  python3-botocore # checks the S3 tests' SigV4 signatures (tests/integration/sigv4_proxy.py)
 )
 # The S3-compatible server the S3 storage test (tests/integration/test_registry_s3.sh)
 # runs against: npm's s3rver, pinned, installed into the ignored .cache/s3rver.

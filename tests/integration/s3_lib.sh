@@ -1,5 +1,10 @@
 # Shared by the storageType s3 registry tests: s3rver 3.7.1 (npm; installed into .cache/s3rver
 # by scripts/setup.sh --tests) on loopback, and `llmo registry` on a configuration that uses it.
+# s3rver checks no signature: over plain HTTP the registry talks to sigv4_proxy.py in front of
+# it, which checks every request's SigV4 signature and body hash with botocore (Debian's
+# python3-botocore) and answers 403 as S3 would; each test ends by checking that the proxy
+# passed requests and refused none (sigv4_check). The tests' own requests (the s3 helper, to
+# look at or tamper with the bucket) go to s3rver directly.
 # Sourced after lib.sh; a test without node or s3rver is skipped.
 unset KUBECONFIG # llmo model would write LLMModels through it; this test has no API
 S3RVER="$PWD/.cache/s3rver/node_modules/.bin/s3rver"
@@ -8,36 +13,71 @@ if ! command -v node >/dev/null || [ ! -x "$S3RVER" ]; then
 	rm -rf "$LLMO_DATA"
 	exit 0
 fi
-REG_PID= S3_PID= PROXY_PID= S3_TLS=() S3_SCHEME=http PROXY_OPTS=()
+if ! /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
+	echo "SKIP: no python3-botocore (scripts/setup.sh --tests installs it)"
+	rm -rf "$LLMO_DATA"
+	exit 0
+fi
+REG_PID= S3_PID= PROXY_PID= SIGV4_PID= S3_TLS=() S3_SCHEME=http PROXY_OPTS=()
+SIGV4_LOG="$LLMO_DATA/sigv4.log"
 REG_LOG="$LLMO_DATA/registry.log"
 CACHE="$LLMO_DATA/cache"
 BUCKET=models
 PREFIX=reg
 trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null;
-      [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; finish' EXIT
+      [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; [ -n "$SIGV4_PID" ] && kill "$SIGV4_PID" 2>/dev/null;
+      sigv4_check; finish' EXIT
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-s3_start() { # s3rver on a free port, data under $LLMO_DATA/s3, bucket $BUCKET; sets S3_URL
+s3_start() { # s3rver on a free port, data under $LLMO_DATA/s3, bucket $BUCKET; sets S3RVER_URL
+	# (s3rver itself) and S3_URL (the signature-checking front over plain HTTP, else s3rver)
 	: >"$LLMO_DATA/s3.out"
 	# s3rver's continuation tokens use DES, which Node 17+ has only in OpenSSL's legacy provider
 	NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER" -d "$LLMO_DATA/s3" -a 127.0.0.1 -p 0 \
 		--silent --configure-bucket "$BUCKET" "${S3_TLS[@]}" >"$LLMO_DATA/s3.out" 2>&1 &
 	S3_PID=$!
-	S3_URL=
+	S3RVER_URL=
 	for _ in $(seq 1 200); do
-		S3_URL=$(sed -n "s/^S3rver listening on \\(.*\\)\$/$S3_SCHEME:\\/\\/\\1/p" "$LLMO_DATA/s3.out")
-		[ -n "$S3_URL" ] && { export S3_URL; return 0; }
+		S3RVER_URL=$(sed -n "s/^S3rver listening on \\(.*\\)\$/$S3_SCHEME:\\/\\/\\1/p" "$LLMO_DATA/s3.out")
+		[ -n "$S3RVER_URL" ] && break
 		kill -0 "$S3_PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	echo "s3rver did not start:"; cat "$LLMO_DATA/s3.out"; exit 1
+	[ -n "$S3RVER_URL" ] || { echo "s3rver did not start:"; cat "$LLMO_DATA/s3.out"; exit 1; }
+	export S3RVER_URL
+	S3_URL=$S3RVER_URL
+	[ "$S3_SCHEME" = http ] && sigv4_start
+	export S3_URL
 }
-s3_stop() { [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null; wait "$S3_PID" 2>/dev/null; S3_PID=; }
-s3() { # s3 CURL-ARGS... PATH: a signed request to s3rver (path below the bucket)
+sigv4_start() { # sigv4_proxy.py in front of s3rver; sets S3_URL
+	rm -f "$LLMO_DATA/sigv4.out"
+	/usr/bin/python3 "$(dirname "$0")/sigv4_proxy.py" --access-key S3RVER --secret-key S3RVER \
+		--log "$SIGV4_LOG" 127.0.0.1 "${S3RVER_URL##*:}" >"$LLMO_DATA/sigv4.out" 2>&1 &
+	SIGV4_PID=$!
+	wait_for 10 grep -q '^listening on ' "$LLMO_DATA/sigv4.out" ||
+		{ echo "sigv4_proxy.py did not start:"; cat "$LLMO_DATA/sigv4.out"; exit 1; }
+	S3_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$LLMO_DATA/sigv4.out")"
+}
+sigv4_check() { # the front passed requests and refused none (SIGV4_REFUSED: those expected)
+	[ -f "$SIGV4_LOG" ] || return 0
+	local passed refused
+	passed=$(grep -c '^ok ' "$SIGV4_LOG" || true)
+	refused=$(grep -c '^bad ' "$SIGV4_LOG" || true)
+	[ "$passed" -gt 0 ] && [ "$refused" -eq "${SIGV4_REFUSED:-0}" ] && ok ||
+		{ bad "sigv4_proxy.py passed $passed requests and refused $refused:"; grep '^bad ' "$SIGV4_LOG" | head -5; }
+	rm -f "$SIGV4_LOG"
+	SIGV4_REFUSED=0
+}
+s3_stop() {
+	[ -n "$SIGV4_PID" ] && kill "$SIGV4_PID" 2>/dev/null; wait "$SIGV4_PID" 2>/dev/null; SIGV4_PID=
+	[ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null; wait "$S3_PID" 2>/dev/null; S3_PID=
+	sigv4_check
+}
+s3() { # s3 CURL-ARGS... PATH: a signed request to s3rver itself (path below the bucket)
 	local path=${*: -1}
 	curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u S3RVER:S3RVER \
 		-H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-		"${@:1:$#-1}" "$S3_URL/$BUCKET/$path"
+		"${@:1:$#-1}" "$S3RVER_URL/$BUCKET/$path"
 }
 s3_keys() { # the keys under PREFIX/$1, one a line
 	s3 "?list-type=2&prefix=$PREFIX%2F${1//\//%2F}" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'

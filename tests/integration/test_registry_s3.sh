@@ -179,6 +179,15 @@ reg_fails "Couldn't connect\|Connection refused" "S3 down at start"
 s3_start
 config "$S3_URL" "$BUCKET"
 reg_fails "HTTP 403 InvalidAccessKeyId" "a wrong access key" AWS_ACCESS_KEY_ID=NOBODY
+# a wrong secret: the signature does not match (sigv4_proxy.py checks it; s3rver would not)
+reg_fails "HTTP 403 SignatureDoesNotMatch" "a wrong secret key" AWS_SECRET_ACCESS_KEY=wrong
+# the front also holds a body to its signed hash (here the empty body's, for 100000 bytes)
+code=$(curl -s -o "$LLMO_DATA/body" -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 -u S3RVER:S3RVER \
+	-H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+	-X PUT -T "$LLMO_DATA/small" "$S3_URL/$BUCKET/$PREFIX/not-signed-as-sent")
+[ "$code" = 403 ] && grep -q XAmzContentSHA256Mismatch "$LLMO_DATA/body" && ok ||
+	bad "a body that does not hash to x-amz-content-sha256: $code $(cat "$LLMO_DATA/body")"
+SIGV4_REFUSED=3 # those two starts' first request each, and that PUT
 config "$S3_URL" nosuchbucket
 reg_fails "HTTP 404 NoSuchBucket" "a missing bucket"
 cat >"$LLMO_DATA/creds" <<EOF

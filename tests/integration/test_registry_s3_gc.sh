@@ -35,7 +35,7 @@ reg_stop
 s3 -X PUT -T "$LLMO_DATA/y" "$PREFIX/blobs/sha256/${Y:0:2}/$Y" >/dev/null
 s3 -X PUT -T "$LLMO_DATA/y" "$PREFIX/blobs/sha256/zz/not-a-blob" >/dev/null
 args=()
-for i in $(seq 1000 1999); do args+=(-T /dev/null "$S3_URL/$BUCKET/$PREFIX/blobs/sha256/00/filler-$i"); done
+for i in $(seq 1000 1999); do args+=(-T /dev/null "$S3RVER_URL/$BUCKET/$PREFIX/blobs/sha256/00/filler-$i"); done
 curl -s -o /dev/null --aws-sigv4 aws:amz:us-east-1:s3 -u S3RVER:S3RVER \
 	-H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "${args[@]}"
 check "1000 filler keys in the bucket" test "$(s3 "?list-type=2&prefix=$PREFIX%2Fblobs%2Fsha256%2F00%2F" | grep -o '<KeyCount>[0-9]*' | cut -d'>' -f2)" = 1000
