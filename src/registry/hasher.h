@@ -8,11 +8,14 @@
  * hashing rate (docs/registry.md, "Throughput").
  *
  * A job hashes its own duplicate of the caller's descriptor from offset 0
- * for len bytes (pread, LLMO_DIGEST_READ_CHUNK at a time: the bytes come
- * from the page cache the send reads too) and reports on the event loop's
- * thread. Workers touch nothing but their job, the queue and a pipe; every
- * callback and store access stays on the loop (a worker logs only a pipe
- * it cannot write).
+ * for len bytes (from a memory map of it, 16 MiB at a time, else pread,
+ * LLMO_DIGEST_READ_CHUNK at a time: the bytes come from the page cache the
+ * send reads too; a file that shrinks meanwhile is an error, not a crash,
+ * see hasher.c) and reports on the event loop's thread. Workers touch
+ * nothing but their job, the queue and a pipe; every callback and store
+ * access stays on the loop (a worker logs only a pipe it cannot write).
+ * The first job installs a SIGBUS handler (hasher.c says how it passes
+ * other faults on).
  *
  * Threads: llmo_reg_hasher_new, _submit, _cancel and _free are for the
  * loop's thread only. Workers (at most LLMO_REG_HASHER_THREADS_MAX) start on
@@ -61,7 +64,7 @@ int llmo_reg_hasher_submit(struct llmo_reg_hasher *h, int fd, uint64_t len,
 
 /*
  * The caller no longer wants the result (its connection went away): fn is
- * not called, and the worker stops at its next piece. job must not be used
+ * not called, and the worker stops at its next window or piece. job must not be used
  * after.
  */
 void llmo_reg_hash_job_cancel(struct llmo_reg_hash_job *job);
