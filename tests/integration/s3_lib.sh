@@ -1,7 +1,7 @@
 # Shared by the storageType s3 registry tests: s3rver 3.7.1 (npm; installed into .cache/s3rver
 # by scripts/setup.sh --tests) on loopback, and `llmo registry` on a configuration that uses it.
-# s3rver checks no signature: over plain HTTP the registry talks to sigv4_proxy.py in front of
-# it, which checks every request's SigV4 signature and body hash with botocore (Debian's
+# s3rver checks no signature: the registry talks to sigv4_proxy.py in front of it (over HTTP,
+# or HTTPS with s3rver's certificate), which checks every request's SigV4 signature and body hash with botocore (Debian's
 # python3-botocore) and answers 403 as S3 would; each test ends by checking that the proxy
 # passed requests and refused none (sigv4_check). The tests' own requests (the s3 helper, to
 # look at or tamper with the bucket) go to s3rver directly.
@@ -30,7 +30,7 @@ trap '[ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; [ -n "$S3_PID" ] && kill
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 s3_start() { # s3rver on a free port, data under $LLMO_DATA/s3, bucket $BUCKET; sets S3RVER_URL
-	# (s3rver itself) and S3_URL (the signature-checking front over plain HTTP, else s3rver)
+	# (s3rver itself) and S3_URL (the signature-checking front)
 	: >"$LLMO_DATA/s3.out"
 	# s3rver's continuation tokens use DES, which Node 17+ has only in OpenSSL's legacy provider
 	NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER" -d "$LLMO_DATA/s3" -a 127.0.0.1 -p 0 \
@@ -45,18 +45,19 @@ s3_start() { # s3rver on a free port, data under $LLMO_DATA/s3, bucket $BUCKET; 
 	done
 	[ -n "$S3RVER_URL" ] || { echo "s3rver did not start:"; cat "$LLMO_DATA/s3.out"; exit 1; }
 	export S3RVER_URL
-	S3_URL=$S3RVER_URL
-	[ "$S3_SCHEME" = http ] && sigv4_start
+	sigv4_start
 	export S3_URL
 }
-sigv4_start() { # sigv4_proxy.py in front of s3rver; sets S3_URL
+sigv4_start() { # sigv4_proxy.py in front of s3rver (HTTPS with s3rver's certificate when it is); sets S3_URL
+	local tls=()
+	[ "$S3_SCHEME" = https ] && tls=(--tls-cert "${S3_TLS[3]}" --tls-key "${S3_TLS[1]}")
 	rm -f "$LLMO_DATA/sigv4.out"
 	/usr/bin/python3 "$(dirname "$0")/sigv4_proxy.py" --access-key S3RVER --secret-key S3RVER \
-		--log "$SIGV4_LOG" 127.0.0.1 "${S3RVER_URL##*:}" >"$LLMO_DATA/sigv4.out" 2>&1 &
+		--log "$SIGV4_LOG" ${tls[@]+"${tls[@]}"} 127.0.0.1 "${S3RVER_URL##*:}" >"$LLMO_DATA/sigv4.out" 2>&1 &
 	SIGV4_PID=$!
 	wait_for 10 grep -q '^listening on ' "$LLMO_DATA/sigv4.out" ||
 		{ echo "sigv4_proxy.py did not start:"; cat "$LLMO_DATA/sigv4.out"; exit 1; }
-	S3_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$LLMO_DATA/sigv4.out")"
+	S3_URL="$S3_SCHEME://127.0.0.1:$(sed -n 's/^listening on //p' "$LLMO_DATA/sigv4.out")"
 }
 sigv4_check() { # the front passed requests and refused none (SIGV4_REFUSED: those expected)
 	[ -f "$SIGV4_LOG" ] || return 0

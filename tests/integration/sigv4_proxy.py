@@ -4,14 +4,16 @@ with botocore (Debian's python3-botocore, AWS's own Python signer) before it
 passes the request on to an upstream S3 (s3rver, which checks no signature).
 
     sigv4_proxy.py --access-key AK --secret-key SK [--region R] [--log FILE]
-                   UPSTREAM_HOST UPSTREAM_PORT
+                   [--tls-cert CRT --tls-key KEY] UPSTREAM_HOST UPSTREAM_PORT
 
-Listens on 127.0.0.1 (a free port) and prints "listening on PORT". For each
+Listens on 127.0.0.1 (a free port; HTTPS with --tls-cert, to an HTTPS
+upstream) and prints "listening on PORT". For each
 request, as S3 would:
 
   - the Authorization header must be AWS4-HMAC-SHA256 with a Credential of
     AK/DATE/R/s3/aws4_request (DATE the day of x-amz-date), SignedHeaders that
-    include host and x-amz-date, and a Signature;
+    include host and x-amz-date, and a Signature; x-amz-date within 15
+    minutes of the clock;
   - the canonical request is rebuilt from the request as it arrived: the
     method, the path as sent, the query decoded and encoded again (RFC 3986,
     sorted), the signed headers, x-amz-content-sha256; botocore's
@@ -19,17 +21,20 @@ request, as S3 would:
   - the body must hash to x-amz-content-sha256 (unless UNSIGNED-PAYLOAD).
 
 A request that fails is answered 403 with S3's error (AccessDenied,
-InvalidAccessKeyId, SignatureDoesNotMatch, XAmzContentSHA256Mismatch) and
+InvalidAccessKeyId, RequestTimeTooSkewed, SignatureDoesNotMatch,
+XAmzContentSHA256Mismatch) and
 goes no further. Each request appends to the log "ok METHOD TARGET" or
 "bad CODE METHOD TARGET: why". A connection idle for 5 s between requests is
 closed, as s3rver's are. Stops on SIGTERM.
 """
 import argparse
+import datetime
 import hashlib
 import hmac
 import http.client
 import http.server
 import re
+import ssl
 import sys
 import threading
 from urllib.parse import parse_qsl, urlsplit
@@ -44,6 +49,8 @@ AUTH_RE = re.compile(
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 # An idle kept-alive connection is closed after this, as Node's HTTP server (s3rver) does.
 IDLE_S = 5
+# S3 refuses a request signed further than this from its own clock.
+SKEW_MAX_S = 15 * 60
 
 
 def main():
@@ -52,6 +59,9 @@ def main():
     ap.add_argument("--secret-key", required=True)
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--log")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (and --tls-key); "
+                    "the upstream is then HTTPS too, its certificate not checked")
+    ap.add_argument("--tls-key")
     ap.add_argument("upstream_host")
     ap.add_argument("upstream_port", type=int)
     a = ap.parse_args()
@@ -74,6 +84,11 @@ def main():
         amz_date = h.headers.get("x-amz-date", "")
         if not re.match(r"^\d{8}T\d{6}Z$", amz_date) or amz_date[:8] != day:
             return "AccessDenied", "x-amz-date %r against the scope's day %s" % (amz_date, day)
+        sent = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc)
+        skew = abs((datetime.datetime.now(datetime.timezone.utc) - sent).total_seconds())
+        if skew > SKEW_MAX_S:
+            return "RequestTimeTooSkewed", "x-amz-date %s is %.0f s off" % (amz_date, skew)
         if region != a.region or service != "s3":
             return "SignatureDoesNotMatch", "scope %s/%s" % (region, service)
         names = signed.split(";")
@@ -160,7 +175,11 @@ def main():
                 self.answer(403, [("Content-Type", "application/xml")], xml)
                 return
             log("ok %s %s" % (self.command, self.path))
-            up = http.client.HTTPConnection(a.upstream_host, a.upstream_port, timeout=120)
+            if a.tls_cert:
+                up = http.client.HTTPSConnection(a.upstream_host, a.upstream_port, timeout=120,
+                                                 context=ssl._create_unverified_context())
+            else:
+                up = http.client.HTTPConnection(a.upstream_host, a.upstream_port, timeout=120)
             try:
                 fwd = {k: v for k, v in self.headers.items() if k.lower() not in HOP | {"expect"}}
                 up.request(self.command, self.path, body=body if body or self.command in
@@ -175,6 +194,10 @@ def main():
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("listening on %d" % srv.server_address[1], flush=True)
     try:
         srv.serve_forever()

@@ -187,7 +187,14 @@ code=$(curl -s -o "$LLMO_DATA/body" -w '%{http_code}' --aws-sigv4 aws:amz:us-eas
 	-X PUT -T "$LLMO_DATA/small" "$S3_URL/$BUCKET/$PREFIX/not-signed-as-sent")
 [ "$code" = 403 ] && grep -q XAmzContentSHA256Mismatch "$LLMO_DATA/body" && ok ||
 	bad "a body that does not hash to x-amz-content-sha256: $code $(cat "$LLMO_DATA/body")"
-SIGV4_REFUSED=3 # those two starts' first request each, and that PUT
+# and a request signed at another time than now (S3 allows 15 minutes)
+code=$(curl -s -o "$LLMO_DATA/body" -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 -u S3RVER:S3RVER \
+	-H "x-amz-date: 20260101T000000Z" \
+	-H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+	"$S3_URL/$BUCKET/?list-type=2")
+[ "$code" = 403 ] && grep -q RequestTimeTooSkewed "$LLMO_DATA/body" && ok ||
+	bad "a request signed on 2026-01-01: $code $(cat "$LLMO_DATA/body")"
+SIGV4_REFUSED=4 # those two starts' first request each, that PUT and that listing
 config "$S3_URL" nosuchbucket
 reg_fails "HTTP 404 NoSuchBucket" "a missing bucket"
 cat >"$LLMO_DATA/creds" <<EOF
