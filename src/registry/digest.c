@@ -1,9 +1,15 @@
 /*
- * Digests and streaming SHA-256 (digest.h).
+ * Digests and streaming SHA-256 (digest.h), and hashing files from memory
+ * maps with a SIGBUS handler for files that shrink under them.
  */
 #include "base/common.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/str.h"
@@ -156,12 +162,119 @@ void llmo_sha256_release(struct llmo_sha256 *h)
 	h->len = 0;
 }
 
+void (*llmo__digest_before_map)(int fd);
+
+/* The way back from a SIGBUS while this thread hashes a mapped file (NULL otherwise). */
+static _Thread_local sigjmp_buf *volatile bus_jump;
+static struct sigaction bus_before; /* the SIGBUS action before ours */
+static pthread_mutex_t bus_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_sigbus(int sig, siginfo_t *info, void *uctx)
+{
+	if (bus_jump)
+		siglongjmp(*bus_jump, 1);
+	/* not a read of a file being hashed: what would have happened without us */
+	if ((bus_before.sa_flags & SA_SIGINFO) && bus_before.sa_sigaction) {
+		bus_before.sa_sigaction(sig, info, uctx);
+		return;
+	}
+	if (!(bus_before.sa_flags & SA_SIGINFO) && bus_before.sa_handler != SIG_DFL &&
+	    bus_before.sa_handler != SIG_IGN) {
+		bus_before.sa_handler(sig);
+		return;
+	}
+	/* the default action: the faulting access runs again and ends the process */
+	signal(SIGBUS, SIG_DFL);
+}
+
+/*
+ * Whether on_sigbus handles SIGBUS, installing it if not: checked at each
+ * llmo_sha256_mapped, as something else may have set its own since (the
+ * one found is then the one a foreign SIGBUS goes on to).
+ */
+static bool bus_ready(void)
+{
+	struct sigaction cur, sa;
+	bool ok;
+
+	pthread_mutex_lock(&bus_lock);
+	ok = sigaction(SIGBUS, NULL, &cur) == 0;
+	if (ok && !((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigbus)) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_sigbus;
+		sa.sa_flags = SA_SIGINFO;
+		sigemptyset(&sa.sa_mask);
+		ok = sigaction(SIGBUS, &sa, &bus_before) == 0;
+	}
+	pthread_mutex_unlock(&bus_lock);
+	return ok;
+}
+
+/*
+ * Hashes the window [off, off + n) of fd from a memory map into h: 0,
+ * LLMO_EUNSUPPORTED when it cannot be mapped, LLMO_EIO when the file shrank
+ * under the map (SIGBUS).
+ */
+static int hash_window(struct llmo_sha256 *h, int fd, uint64_t off, size_t n)
+{
+	unsigned char *m = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
+	sigjmp_buf env;
+	int rc = 0;
+
+	if (m == MAP_FAILED)
+		return LLMO_EUNSUPPORTED;
+	if (sigsetjmp(env, 1) == 0) {
+		bus_jump = &env;
+		for (size_t done = 0; done < n; done += LLMO_DIGEST_READ_CHUNK)
+			llmo_sha256_update(h, m + done, LLMO_MIN(n - done, LLMO_DIGEST_READ_CHUNK));
+	} else {
+		rc = LLMO_EIO;
+	}
+	bus_jump = NULL;
+	munmap(m, n);
+	return rc;
+}
+
+int llmo_sha256_mapped(struct llmo_sha256 *h, int fd, uint64_t *off, uint64_t len,
+		       bool (*stop)(void *arg), void *arg)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !bus_ready())
+		return LLMO_EUNSUPPORTED;
+	/* a map reads zeros past the end in the last page: the size is checked before and after */
+	if ((uint64_t)st.st_size < len) {
+		errno = EIO;
+		return LLMO_EIO;
+	}
+	if (llmo__digest_before_map)
+		llmo__digest_before_map(fd);
+	while (*off < len && !(stop && stop(arg))) {
+		size_t n = (size_t)LLMO_MIN(len - *off, (uint64_t)LLMO_DIGEST_MAP_WINDOW);
+		int rc = hash_window(h, fd, *off, n);
+
+		if (rc == LLMO_EUNSUPPORTED)
+			return rc;
+		if (rc || fstat(fd, &st) < 0 || (uint64_t)st.st_size < *off + n) {
+			errno = EIO;
+			return LLMO_EIO;
+		}
+		*off += n;
+	}
+	return 0;
+}
 int llmo_sha256_fd(struct llmo_sha256 *h, int fd, uint64_t *size)
 {
-	char *buf = malloc(LLMO_DIGEST_READ_CHUNK);
+	char *buf;
+	struct stat st;
 	uint64_t off = 0;
 	int rc = 0;
 
+	/* what is there now from a map; what could not be mapped or came since, read */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    llmo_sha256_mapped(h, fd, &off, (uint64_t)st.st_size, NULL, NULL) == LLMO_EIO)
+		return LLMO_EIO;
+	buf = malloc(LLMO_DIGEST_READ_CHUNK);
 	if (!buf)
 		return LLMO_ENOMEM;
 	for (;;) {

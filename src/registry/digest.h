@@ -67,12 +67,43 @@ int llmo_sha256_copy(struct llmo_sha256 *dst, const struct llmo_sha256 *src);
 void llmo_sha256_release(struct llmo_sha256 *h);
 
 /*
- * Hashes the open file fd from offset 0 to its end with pread, in
- * LLMO_DIGEST_READ_CHUNK pieces (never the whole file in memory), into h
- * (initialised by the caller, usually fresh). *size (may be NULL) receives
- * the bytes read. 0, LLMO_EIO (errno kept) or LLMO_ENOMEM.
+ * Hashes the open file fd from offset 0 to its end into h (initialised by
+ * the caller, usually fresh): a regular file from a memory map
+ * (llmo_sha256_mapped, below), the rest with pread in LLMO_DIGEST_READ_CHUNK
+ * pieces (never the whole file in memory). *size (may be NULL) receives the
+ * bytes hashed. 0, LLMO_EIO (errno kept; EIO for a file that shrank while
+ * it was mapped) or LLMO_ENOMEM.
  */
 #define LLMO_DIGEST_READ_CHUNK ((size_t)1 << 20)
 int llmo_sha256_fd(struct llmo_sha256 *h, int fd, uint64_t *size);
+
+/*
+ * Hashes bytes [*off, len) of the regular file fd into h from a memory map,
+ * LLMO_DIGEST_MAP_WINDOW bytes mapped at a time: the SHA-256 reads the page
+ * cache itself, without the copy a read makes (docs/registry.md, "Hashing
+ * from a memory map"). *off advances as windows are hashed; between two,
+ * stop(arg) (may be NULL) may end it early (0 returned, *off < len).
+ *
+ * A file shorter than len, or one that shrinks under the map, is LLMO_EIO
+ * (errno EIO), not a crash: the pages past a new end raise SIGBUS, and a
+ * handler (installed on first use, checked again at each call) jumps back
+ * here when the fault is in a map this thread is hashing; any other SIGBUS
+ * goes on to the action that was there before (by default the process
+ * ends, as it would have). LLMO_EUNSUPPORTED when the file cannot be mapped
+ * at all (*off says how far it got: the caller reads the rest).
+ *
+ * llmo_sha256_fd hashes this way first, and reads with pread what it could
+ * not map and what was appended after its fstat.
+ */
+#define LLMO_DIGEST_MAP_WINDOW ((size_t)16 << 20)
+int llmo_sha256_mapped(struct llmo_sha256 *h, int fd, uint64_t *off, uint64_t len,
+		       bool (*stop)(void *arg), void *arg);
+
+/*
+ * For tests: called with fd after llmo_sha256_mapped checked the file's
+ * size and before it maps (a test shrinks the file there). NULL in the
+ * program.
+ */
+extern void (*llmo__digest_before_map)(int fd);
 
 #endif

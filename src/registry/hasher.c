@@ -2,26 +2,16 @@
  * Blob hashing on worker threads (hasher.h), a pool.h pool whose workers
  * each own a LLMO_DIGEST_READ_CHUNK buffer.
  *
- * A worker hashes a blob from a memory map of it, MAP_WINDOW at a time:
- * the SHA-256 reads the page cache itself, without the copy a read() makes
- * (a fifth of a hashing pull's CPU, on the hashing thread, which is the
- * pull's critical path; docs/registry.md, "Hashing from a memory map").
- * A mapped file that shrinks under the worker raises SIGBUS on the pages
- * gone: a handler (installed once) jumps back to the worker, which reports
- * the file as shorter than announced, exactly as a short read would. A
- * SIGBUS anywhere else goes on to the handler that was there before ours
- * (or the default action: the process ends, as without us). The handler is
- * checked before each blob (and set again if something replaced it). Where
- * mmap fails the worker reads the file instead.
+ * A worker hashes a blob from a memory map of it (llmo_sha256_mapped in
+ * digest.h: the SHA-256 reads the page cache itself, without the copy a
+ * read() makes, a fifth of a hashing pull's CPU on the hashing thread,
+ * which is the pull's critical path); a file that shrank under the map is
+ * reported as shorter than announced, as a short read would be. Where it
+ * cannot map, the worker reads the file with pread.
  */
 #include "base/common.h"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "registry/hasher.h"
@@ -45,80 +35,10 @@ struct llmo_reg_hasher {
 	struct llmo_reg_pool *pool;
 };
 
-void (*llmo__reg_hasher_before_map)(int fd);
-
-/* Bytes of a blob mapped at once. */
-#define MAP_WINDOW ((size_t)16 << 20)
-
-/* The worker's way back from a SIGBUS while it reads a mapped blob (NULL otherwise). */
-static _Thread_local sigjmp_buf *volatile bus_jump;
-static struct sigaction bus_before; /* the SIGBUS action before ours */
-static pthread_mutex_t bus_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void on_sigbus(int sig, siginfo_t *info, void *uctx)
+/* llmo_sha256_mapped's stop: the job's connection went away. */
+static bool job_cancelled(void *pj)
 {
-	if (bus_jump)
-		siglongjmp(*bus_jump, 1);
-	/* not a read of a mapped blob: what would have happened without us */
-	if ((bus_before.sa_flags & SA_SIGINFO) && bus_before.sa_sigaction) {
-		bus_before.sa_sigaction(sig, info, uctx);
-		return;
-	}
-	if (!(bus_before.sa_flags & SA_SIGINFO) && bus_before.sa_handler != SIG_DFL &&
-	    bus_before.sa_handler != SIG_IGN) {
-		bus_before.sa_handler(sig);
-		return;
-	}
-	/* the default action: the faulting access runs again and ends the process */
-	signal(SIGBUS, SIG_DFL);
-}
-
-/*
- * Whether on_sigbus handles SIGBUS, installing it if not: checked before
- * each blob, as something else may have set its own since (the one found
- * is then the one a foreign SIGBUS goes on to).
- */
-static bool bus_ready(void)
-{
-	struct sigaction cur, sa;
-	bool ok;
-
-	pthread_mutex_lock(&bus_lock);
-	ok = sigaction(SIGBUS, NULL, &cur) == 0;
-	if (ok && !((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigbus)) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_sigaction = on_sigbus;
-		sa.sa_flags = SA_SIGINFO;
-		sigemptyset(&sa.sa_mask);
-		ok = sigaction(SIGBUS, &sa, &bus_before) == 0;
-	}
-	pthread_mutex_unlock(&bus_lock);
-	return ok;
-}
-
-/*
- * Hashes the window [off, off + n) of j's file from a memory map into sh:
- * 0, 1 when the file cannot be mapped (the caller reads it instead), or
- * LLMO_EIO when it shrank under the map (SIGBUS).
- */
-static int hash_mapped(struct llmo_reg_hash_job *j, struct llmo_sha256 *sh, uint64_t off, size_t n)
-{
-	unsigned char *m = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, j->fd, (off_t)off);
-	sigjmp_buf env;
-	int rc = 0;
-
-	if (m == MAP_FAILED)
-		return 1;
-	if (sigsetjmp(env, 1) == 0) {
-		bus_jump = &env;
-		for (size_t done = 0; done < n; done += LLMO_DIGEST_READ_CHUNK)
-			llmo_sha256_update(sh, m + done, LLMO_MIN(n - done, LLMO_DIGEST_READ_CHUNK));
-	} else {
-		rc = LLMO_EIO;
-	}
-	bus_jump = NULL;
-	munmap(m, n);
-	return rc;
+	return llmo_reg_pool_cancelled(pj);
 }
 
 /* Hashes j's file into j->got; sets j->rc and j->msg. buf: LLMO_DIGEST_READ_CHUNK bytes. */
@@ -126,35 +46,22 @@ static void job_run(struct llmo_reg_pool_job *pj, void *buf)
 {
 	struct llmo_reg_hash_job *j = (struct llmo_reg_hash_job *)pj;
 	struct llmo_sha256 sh = {0};
-	struct stat st;
 	uint64_t off = 0;
-	bool mapped;
+	int rc;
 
 	if (!buf || (j->rc = llmo_sha256_init(&sh))) {
 		j->rc = LLMO_ENOMEM;
 		snprintf(j->msg, sizeof(j->msg), "out of memory");
 		return;
 	}
-	/* a map reads zeros past the end in the last page: the size is checked before and after */
-	mapped = bus_ready() && fstat(j->fd, &st) == 0 && (uint64_t)st.st_size >= j->len;
-	if (mapped && llmo__reg_hasher_before_map)
-		llmo__reg_hasher_before_map(j->fd);
-	while (mapped && off < j->len && !llmo_reg_pool_cancelled(pj)) {
-		size_t n = (size_t)LLMO_MIN(j->len - off, (uint64_t)MAP_WINDOW);
-		int rc = hash_mapped(j, &sh, off, n);
-
-		if (rc == 1) {
-			mapped = false; /* no map (address space, descriptor): read the rest */
-			break;
-		}
-		if (rc || fstat(j->fd, &st) < 0 || (uint64_t)st.st_size < off + n) {
-			j->rc = LLMO_EIO;
-			snprintf(j->msg, sizeof(j->msg), "file shorter than announced");
-			goto out;
-		}
-		off += n;
+	/* from a memory map as far as it goes (a shrunk file is an error there), then reading */
+	rc = llmo_sha256_mapped(&sh, j->fd, &off, j->len, job_cancelled, pj);
+	if (rc == LLMO_EIO) {
+		j->rc = LLMO_EIO;
+		snprintf(j->msg, sizeof(j->msg), "file shorter than announced");
+		goto out;
 	}
-	while (!mapped && off < j->len) {
+	while (off < j->len) {
 		size_t want = j->len - off < LLMO_DIGEST_READ_CHUNK ? (size_t)(j->len - off)
 								     : LLMO_DIGEST_READ_CHUNK;
 		ssize_t n;

@@ -8,13 +8,13 @@
  * hashing rate (docs/registry.md, "Throughput").
  *
  * A job hashes its own duplicate of the caller's descriptor from offset 0
- * for len bytes (from a memory map of it, 16 MiB at a time, else pread,
+ * for len bytes (from a memory map of it, llmo_sha256_mapped, else pread,
  * LLMO_DIGEST_READ_CHUNK at a time: the bytes come from the page cache the
- * send reads too; a file that shrinks meanwhile is an error, not a crash,
- * see hasher.c) and reports on the event loop's thread. Workers touch
+ * send reads too; a file that shrinks meanwhile is an error, not a crash)
+ * and reports on the event loop's thread. Workers touch
  * nothing but their job, the queue and a pipe; every callback and store
  * access stays on the loop (a worker logs only a pipe it cannot write).
- * The first job installs a SIGBUS handler (hasher.c says how it passes
+ * The first job installs a SIGBUS handler (digest.h says how it passes
  * other faults on).
  *
  * Threads: llmo_reg_hasher_new, _submit, _cancel and _free are for the
@@ -68,12 +68,5 @@ int llmo_reg_hasher_submit(struct llmo_reg_hasher *h, int fd, uint64_t len,
  * after.
  */
 void llmo_reg_hash_job_cancel(struct llmo_reg_hash_job *job);
-
-/*
- * For tests: called on the worker with the job's descriptor after the
- * file's size was checked and before it is mapped (a test shrinks the file
- * there). NULL in the program.
- */
-extern void (*llmo__reg_hasher_before_map)(int fd);
 
 #endif

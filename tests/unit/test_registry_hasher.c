@@ -1,5 +1,6 @@
 /*
- * The blob hasher (registry/hasher.h): a job reports the digest of the
+ * Hashing files: llmo_sha256_fd and its memory maps (registry/digest.h),
+ * and the blob hasher (registry/hasher.h): a job reports the digest of the
  * file's first len bytes on the loop's thread; a file shorter than len is
  * an error, also when it shrinks while it is mapped (SIGBUS, caught); a
  * cancelled job never calls back; freeing the hasher with jobs queued or
@@ -112,7 +113,7 @@ static void test_digest_of_file(void **state)
 
 static int shrunk;
 
-/* llmo__reg_hasher_before_map for test_shrunk_under_map: the file loses its last 2 MiB. */
+/* llmo__digest_before_map for test_shrunk_under_map: the file loses its last 2 MiB. */
 static void shrink(int fd)
 {
 	shrunk++;
@@ -141,9 +142,9 @@ static void test_shrunk_under_map(void **state)
 	/* the action before the hasher's is the default (not cmocka's, which reports and goes on) */
 	signal(SIGBUS, SIG_DFL);
 	assert_int_equal(llmo_reg_hasher_new(r.base, &h, &err), 0);
-	llmo__reg_hasher_before_map = shrink;
+	llmo__digest_before_map = shrink;
 	assert_int_equal(hash_file(h, fd, FILE_LEN, &r), LLMO_EIO);
-	llmo__reg_hasher_before_map = NULL;
+	llmo__digest_before_map = NULL;
 	assert_int_equal(shrunk, 1); /* the file was to be mapped */
 
 	/* the same file written whole again: its digest, from the same workers */
@@ -171,6 +172,83 @@ static void test_shrunk_under_map(void **state)
 	event_base_free(r.base);
 	close(fd);
 	unlink(path);
+	free(data);
+}
+
+/* llmo__digest_before_map for test_sha256_fd: 7 bytes appended after the size was read. */
+static void grow(int fd)
+{
+	assert_int_equal(pwrite(fd, "appended", 7, (off_t)FILE_LEN), 7);
+}
+
+/*
+ * llmo_sha256_fd, which maps what a regular file holds: the digest and size
+ * of a file of several map windows; of a file that grows between its fstat
+ * and the map (the appended bytes read after); of an empty file; LLMO_EIO
+ * with errno EIO when the file shrinks under the map.
+ */
+static void test_sha256_fd(void **state)
+{
+	size_t big = LLMO_DIGEST_MAP_WINDOW + 5;
+	struct llmo_digest want, got;
+	struct llmo_sha256 h = {0};
+	char path[64], *data, *all;
+	uint64_t size = 0;
+	int fd = make_file(path, FILE_LEN, &data);
+
+	(void)state;
+	assert_true(fd >= 0);
+	all = malloc(big);
+	assert_non_null(all);
+	for (size_t i = 0; i < big; i++)
+		all[i] = (char)(i * 7 + (i >> 20));
+	assert_int_equal(pwrite(fd, all, big, 0), (ssize_t)big);
+	assert_int_equal(llmo_sha256_init(&h), 0);
+	assert_int_equal(llmo_sha256_fd(&h, fd, &size), 0);
+	assert_int_equal(size, big);
+	assert_int_equal(llmo_sha256_peek(&h, &got), 0);
+	assert_int_equal(llmo_digest_of(all, big, &want), 0);
+	assert_true(llmo_digest_equal(&got, &want));
+	llmo_sha256_release(&h);
+
+	/* grown after the size was read: the rest is read, all of it hashed */
+	assert_int_equal(ftruncate(fd, (off_t)FILE_LEN), 0);
+	assert_int_equal(pwrite(fd, data, FILE_LEN, 0), (ssize_t)FILE_LEN);
+	memcpy(all, data, FILE_LEN);
+	memcpy(all + FILE_LEN, "appended", 7);
+	llmo__digest_before_map = grow;
+	assert_int_equal(llmo_sha256_init(&h), 0);
+	assert_int_equal(llmo_sha256_fd(&h, fd, &size), 0);
+	llmo__digest_before_map = NULL;
+	assert_int_equal(size, FILE_LEN + 7);
+	assert_int_equal(llmo_sha256_peek(&h, &got), 0);
+	assert_int_equal(llmo_digest_of(all, FILE_LEN + 7, &want), 0);
+	assert_true(llmo_digest_equal(&got, &want));
+	llmo_sha256_release(&h);
+
+	/* shrunk under the map */
+	shrunk = 0;
+	llmo__digest_before_map = shrink;
+	assert_int_equal(llmo_sha256_init(&h), 0);
+	errno = 0;
+	assert_int_equal(llmo_sha256_fd(&h, fd, &size), LLMO_EIO);
+	assert_int_equal(errno, EIO);
+	llmo__digest_before_map = NULL;
+	assert_int_equal(shrunk, 1);
+	llmo_sha256_release(&h);
+
+	/* empty: nothing to map */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(llmo_sha256_init(&h), 0);
+	assert_int_equal(llmo_sha256_fd(&h, fd, &size), 0);
+	assert_int_equal(size, 0);
+	assert_int_equal(llmo_sha256_peek(&h, &got), 0);
+	assert_int_equal(llmo_digest_of("", 0, &want), 0);
+	assert_true(llmo_digest_equal(&got, &want));
+	llmo_sha256_release(&h);
+	close(fd);
+	unlink(path);
+	free(all);
 	free(data);
 }
 
@@ -216,6 +294,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest_of_file),
 		cmocka_unit_test(test_shrunk_under_map),
+		cmocka_unit_test(test_sha256_fd),
 		cmocka_unit_test(test_cancel_and_free),
 	};
 
