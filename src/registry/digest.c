@@ -183,8 +183,10 @@ static void on_sigbus(int sig, siginfo_t *info, void *uctx)
 		bus_before.sa_handler(sig);
 		return;
 	}
-	/* the default action: the faulting access runs again and ends the process */
+	/* the default action: pending until this handler returns, then it ends the process
+	 * (a fault or a kill -BUS alike) */
 	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
 }
 
 /*

@@ -124,8 +124,8 @@ static void shrink(int fd)
  * The blob is mapped and shrinks after its size was checked: the pages gone
  * raise SIGBUS on the worker, which reports the file as short (LLMO_EIO),
  * and the hasher goes on working. A SIGBUS elsewhere (a child touching a
- * page past the end of a map on its own thread) still ends the process,
- * as the default action it had before.
+ * page past the end of a map on its own thread, or a kill -BUS) still
+ * ends the process, as the default action it had before.
  */
 static void test_shrunk_under_map(void **state)
 {
@@ -165,6 +165,15 @@ static void test_shrunk_under_map(void **state)
 		if (m == MAP_FAILED)
 			_exit(3);
 		(void)m[(size_t)512 << 10]; /* past the end: SIGBUS */
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS);
+	/* nor is a SIGBUS sent to it (kill -BUS) */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		kill(getpid(), SIGBUS);
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
