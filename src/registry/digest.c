@@ -265,6 +265,7 @@ int llmo_sha256_mapped(struct llmo_sha256 *h, int fd, uint64_t *off, uint64_t le
 	}
 	return 0;
 }
+
 int llmo_sha256_fd(struct llmo_sha256 *h, int fd, uint64_t *size)
 {
 	char *buf;
@@ -272,8 +273,9 @@ int llmo_sha256_fd(struct llmo_sha256 *h, int fd, uint64_t *size)
 	uint64_t off = 0;
 	int rc = 0;
 
-	/* what is there now from a map; what could not be mapped or came since, read */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	/* what is there now from a map (not a regular file: nothing); what could not be mapped or
+	 * came since, read */
+	if (fstat(fd, &st) == 0 &&
 	    llmo_sha256_mapped(h, fd, &off, (uint64_t)st.st_size, NULL, NULL) == LLMO_EIO)
 		return LLMO_EIO;
 	buf = malloc(LLMO_DIGEST_READ_CHUNK);

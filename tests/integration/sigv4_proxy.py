@@ -110,11 +110,11 @@ def main():
         req.params = parse_qsl(target.query, keep_blank_values=True)
         req.context["timestamp"] = amz_date
         signer = S3SigV4Auth(Credentials(a.access_key, a.secret_key), "s3", a.region)
+        ours = signer.signed_headers(signer.headers_to_sign(req))
+        if ours != signed:
+            return "SignatureDoesNotMatch", "botocore signs %s" % ours
         canonical = signer.canonical_request(req)
         want = signer.signature(signer.string_to_sign(req, canonical), req)
-        if signer.signed_headers(signer.headers_to_sign(req)) != signed:
-            return "SignatureDoesNotMatch", "botocore signs %s" % signer.signed_headers(
-                signer.headers_to_sign(req))
         if not hmac.compare_digest(want, sig):
             return "SignatureDoesNotMatch", "canonical request %r" % canonical
         return None
