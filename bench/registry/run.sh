@@ -15,7 +15,11 @@
 # medians, the ratios to docker-registry, each skopeo pull's CPU time over its
 # wall time (near 1: skopeo's own core bounds the pull), and the SHA-256 rate
 # of `openssl speed` (measured in the same run) as the limit of a pull that
-# hashes what it sends. See bench/README.md.
+# hashes what it sends. With NGINX=1 (the default) nginx serves the same model
+# as static files (sendfile on, bench/registry/lib.sh) for the pulls only: a
+# server that does nothing but send the files, the reference for what skopeo
+# itself can pull on this machine; each registry's pull is also shown as a
+# share of it. See bench/README.md.
 #
 # Usage: bench/registry/run.sh            (from anywhere; about 5 minutes)
 # Settings (environment):
@@ -23,8 +27,9 @@
 #   ROUNDS=3        pushes and pulls per registry
 #   BUILDDIR=build-bench   where llmo is built (RelWithDebInfo, no sanitizers)
 #   NOVERIFY=1      also llmo without verification on read (0: only the other three)
+#   NGINX=1         also pulls from nginx serving the files (0: no nginx)
 # Installs what is missing: scripts/setup.sh --tests (skopeo), then Debian's
-# docker-registry (not needed by the tests, only here).
+# docker-registry and nginx-light (not needed by the tests, only here).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -32,13 +37,17 @@ SIZE_MB=${SIZE_MB:-1024}
 ROUNDS=${ROUNDS:-3}
 BUILDDIR=${BUILDDIR:-build-bench}
 NOVERIFY=${NOVERIFY:-1}
+NGINX=${NGINX:-1}
 SIDES=(llmo llmo-0s docker)
 if [ "$NOVERIFY" = 1 ]; then SIDES+=(llmo-nv); fi
+if [ "$NGINX" = 1 ]; then SIDES+=(nginx); fi
 
 # ---- what it needs ------------------------------------------------------------
 scripts/setup.sh --tests
 . bench/lib.sh
+. bench/registry/lib.sh
 need docker-registry docker-registry
+if [ "$NGINX" = 1 ]; then need nginx nginx-light; fi
 
 # ---- build (optimised, no sanitizers) -------------------------------------------
 cmake -S . -B "$BUILDDIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -66,14 +75,18 @@ wait_http() {
 now() { date +%s.%N; }
 SKOPEO=(skopeo --insecure-policy copy -q)
 
-start() { # llmo|llmo-0s|llmo-nv|docker: a registry on an empty store; sets HOSTPORT
+start() { # llmo|llmo-0s|llmo-nv|docker|nginx: a registry on an empty store; sets HOSTPORT
 	local port
 	stop
 	rm -rf "$WORK/store"
 	mkdir -p "$WORK/store"
 	port=$(free_port)
 	HOSTPORT=127.0.0.1:$port
-	if [ "$1" != docker ]; then
+	if [ "$1" = nginx ]; then
+		chmod 755 "$WORK" # nginx's worker runs as nobody when the script runs as root
+		nginx_registry "$WORK/nginx" "$HOSTPORT" "$SRC" bench/model 1
+		nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/stderr" &
+	elif [ "$1" != docker ]; then
 		local verify=true reverify=1h
 		if [ "$1" = llmo-nv ]; then verify=false; fi
 		if [ "$1" = llmo-0s ]; then reverify=0s; fi
@@ -96,19 +109,9 @@ EOF
 }
 
 # ---- the model: an OCI manifest, a config and one layer of random bytes --------------
-# (llmo's model file media type: skopeo copies it as it is; a tar layer it would gzip)
 SRC=$WORK/src
-mkdir -p "$SRC"
 echo "bench: making a ${SIZE_MB} MiB model"
-head -c $((SIZE_MB << 20)) /dev/urandom >"$SRC/layer"
-LAYER=$(sha256sum "$SRC/layer" | cut -d' ' -f1)
-mv "$SRC/layer" "$SRC/$LAYER"
-printf '{"name":"bench","version":"1"}' >"$SRC/config"
-CFG=$(sha256sum "$SRC/config" | cut -d' ' -f1)
-mv "$SRC/config" "$SRC/$CFG"
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.llmo.model.file.v1","digest":"sha256:%s","size":%d}]}' \
-	"$CFG" "$(stat -c %s "$SRC/$CFG")" "$LAYER" $((SIZE_MB << 20)) >"$SRC/manifest.json"
-printf 'Directory Transport Version: 1.1\n' >"$SRC/version"
+make_model "$SRC" "$SIZE_MB"
 BYTES=$((SIZE_MB << 20))
 
 # ---- rounds, alternating -------------------------------------------------------------
@@ -130,7 +133,9 @@ for r in $(seq 1 "$ROUNDS"); do
 	for side in "${SIDES[@]}"; do
 		start "$side"
 		t0=$(now)
-		"${SKOPEO[@]}" --dest-tls-verify=false "dir:$SRC" "docker://$HOSTPORT/bench/model:1"
+		if [ "$side" != nginx ]; then # nginx takes no push: it serves $SRC
+			"${SKOPEO[@]}" --dest-tls-verify=false "dir:$SRC" "docker://$HOSTPORT/bench/model:1"
+		fi
 		t1=$(now)
 		pull "$side" >"$WORK/first"
 		pull "$side" >"$WORK/repeat"
@@ -141,18 +146,20 @@ for r in $(seq 1 "$ROUNDS"); do
 		c=$(curl -sf -o /dev/null -w '%{speed_download}' "http://$HOSTPORT/v2/bench/model/blobs/sha256:$LAYER")
 		c=$(echo "$c / 1000000" | bc -l)
 		CURL[$side]+="$c "
-		PUSH[$side]+="$(mbps "$t0" "$t1") "
+		push=-
+		if [ "$side" != nginx ]; then push=$(mbps "$t0" "$t1"); PUSH[$side]+="$push "; fi
 		PULL[$side]+="$(mbps "$a" "$b") "
 		REPEAT[$side]+="$(mbps "$a2" "$b2") "
-		printf 'round %d %-7s push %6.1f  pull %6.1f  repeat pull %6.1f MB/s (skopeo CPU %.2f, %.2f)  curl pull %7.1f MB/s\n' \
-			"$r" "$side" "$(mbps "$t0" "$t1")" "$(mbps "$a" "$b")" "$(mbps "$a2" "$b2")" "$busy" "$busy2" "$c"
+		printf 'round %d %-7s push %6s  pull %6.1f  repeat pull %6.1f MB/s (skopeo CPU %.2f, %.2f)  curl pull %7.1f MB/s\n' \
+			"$r" "$side" "$(if [ "$push" = - ]; then echo -; else printf '%.1f' "$push"; fi)" "$(mbps "$a" "$b")" "$(mbps "$a2" "$b2")" \
+			"$busy" "$busy2" "$c"
 	done
 done
 stop
 
 declare -A P L R C B
 for side in "${SIDES[@]}"; do
-	P[$side]=$(echo "${PUSH[$side]}" | median) L[$side]=$(echo "${PULL[$side]}" | median)
+	P[$side]=$(echo "${PUSH[$side]:-0}" | median) L[$side]=$(echo "${PULL[$side]}" | median)
 	R[$side]=$(echo "${REPEAT[$side]}" | median) C[$side]=$(echo "${CURL[$side]}" | median)
 	B[$side]=$(echo "${BUSY[$side]}" | median)
 done
@@ -164,17 +171,28 @@ met() { if [ "$(echo "$1" | bc -l)" = 1 ]; then echo met; else echo "NOT met"; f
 echo
 echo "model: ${SIZE_MB} MiB, ${ROUNDS} rounds, skopeo $(skopeo --version | awk '{print $3}'), $(docker-registry --version 2>/dev/null | awk '{print $NF}' || true) docker-registry, medians (MB/s):"
 printf '%-22s %10s %10s %12s %12s %18s\n' "" "push" "pull" "repeat pull" "curl pull" "skopeo CPU / pull"
-declare -A NAME=([llmo]="llmo registry" [llmo-0s]="llmo, reverify 0s" [docker]="docker-registry" [llmo-nv]="llmo, no verify")
+declare -A NAME=([llmo]="llmo registry" [llmo-0s]="llmo, reverify 0s" [docker]="docker-registry"
+	[llmo-nv]="llmo, no verify" [nginx]="nginx, static files")
 for side in "${SIDES[@]}"; do
-	printf '%-22s %10.1f %10.1f %12.1f %12.1f %18.2f\n' "${NAME[$side]}" "${P[$side]}" "${L[$side]}" \
+	printf '%-22s %10s %10.1f %12.1f %12.1f %18.2f\n' "${NAME[$side]}" \
+		"$(if [ "$side" = nginx ]; then echo -; else printf '%.1f' "${P[$side]}"; fi)" "${L[$side]}" \
 		"${R[$side]}" "${C[$side]}" "${B[$side]}"
 done
 for side in "${SIDES[@]}"; do
 	[ "$side" = docker ] && continue
-	printf '%-22s %10.2f %10.2f %12.2f %12.2f\n' "ratio ${side}/dr" "$(ratio "${P[$side]}" "${P[docker]}")" \
+	printf '%-22s %10s %10.2f %12.2f %12.2f\n' "ratio ${side}/dr" \
+		"$(if [ "$side" = nginx ]; then echo -; else printf '%.2f' "$(ratio "${P[$side]}" "${P[docker]}")"; fi)" \
 		"$(ratio "${L[$side]}" "${L[docker]}")" "$(ratio "${R[$side]}" "${R[docker]}")" \
 		"$(ratio "${C[$side]}" "${C[docker]}")"
 done
+if [ "$NGINX" = 1 ]; then # the pulls as a share of the same pull from nginx's static files
+	for side in "${SIDES[@]}"; do
+		[ "$side" = nginx ] && continue
+		printf '%-22s %10s %10.2f %12.2f %12.2f\n' "ratio ${side}/nginx" - \
+			"$(ratio "${L[$side]}" "${L[nginx]}")" "$(ratio "${R[$side]}" "${R[nginx]}")" \
+			"$(ratio "${C[$side]}" "${C[nginx]}")"
+	done
+fi
 printf 'SHA-256 (openssl speed, one core, 16 KiB blocks): %.1f MB/s; a hashed curl pull (llmo, reverify 0s) = %.0f%% of it\n' \
 	"$sha" "$(echo "100 * ${C[llmo-0s]} / $sha" | bc -l)"
 printf 'goals: push >= docker-registry: %s; pull >= docker-registry: first %s, repeat %s; hashed curl pull >= 80%% of SHA-256: %s\n' \

@@ -258,6 +258,7 @@ static const char autoscale_usage[] =
 	"                          [--slo-ttft-ms N] [--cold-start-s N] [--replica-capacity N]\n"
 	"                          [--target METRIC=VALUE]... [--min N] [--max N]\n"
 	"                          [--series FILE] [more knobs below]\n"
+	"       llmo sim autoscale --trace FILE --schedule FILE [...]\n"
 	"\n"
 	"Replays the arrivals of an Azure LLM inference trace (CSV:\n"
 	"TIMESTAMP,ContextTokens,GeneratedTokens), a BurstGPT trace (CSV: Timestamp in\n"
@@ -289,6 +290,10 @@ static const char autoscale_usage[] =
 	"                             0 sizes by the target instead of by queueing\n"
 	"  --slo-miss X               predictive: share of requests allowed to wait\n"
 	"                             longer (0.01)\n"
+	"  --schedule FILE            replicas from a file instead of a policy (CSV\n"
+	"                             t_s,replicas: Ready replicas wanted from second t_s\n"
+	"                             on, the first at 0; each created a cold start\n"
+	"                             ahead); not with --policy or --forecast\n"
 	"  --series FILE              write one CSV line per sample (second)\n"
 	"  --ttft-base-ms X           fixed part of the prefill (20)\n"
 	"  --prefill-us-per-token X   prefill per prompt token (100)\n"
@@ -471,11 +476,16 @@ static void print_num_or_null(const char *key, double v)
 }
 
 static void print_autoscale(const struct llmo_sim_as_opts *o, const char *trace,
-			    const struct llmo_sim_as_result *r)
+			    const char *schedule, const struct llmo_sim_as_result *r)
 {
-	printf("{\n  \"policy\": \"%s\",", llmo_as_policy_name(o->as.policy));
+	printf("{\n  \"policy\": \"%s\",", o->schedule ? "schedule" : llmo_as_policy_name(o->as.policy));
 	if (o->oracle)
 		printf("\n  \"forecast\": \"oracle\",");
+	if (schedule) {
+		printf("\n  \"schedule\": ");
+		print_json_string(schedule);
+		printf(",");
+	}
 	printf("\n  \"trace\": ");
 	print_json_string(trace);
 	printf(",\n  \"warmup_s\": %.1f,\n  \"requests\": %zu,\n  \"duration_s\": %.3f",
@@ -505,7 +515,8 @@ static void print_autoscale(const struct llmo_sim_as_opts *o, const char *trace,
 
 static int sim_autoscale(int argc, char **argv)
 {
-	const char *trace_path = NULL, *series_path = NULL;
+	const char *trace_path = NULL, *series_path = NULL, *schedule_path = NULL;
+	struct llmo_sim_as_schedule schedule;
 	struct llmo_strv problems = LLMO_STRV_INIT;
 	struct llmo_as_target targets[LLMO_AS_TARGETS_MAX];
 	struct llmo_sim_as_result res;
@@ -515,10 +526,12 @@ static int sim_autoscale(int argc, char **argv)
 	struct llmo_sim_azure trace;
 	size_t ntargets = 0;
 	int status = 1, policy = LLMO_AS_PREDICTIVE, forecast_metric = -1;
-	bool oracle = false, set[LLMO_ARRAY_LEN(knobs)] = {false};
+	bool oracle = false, policy_set = false, forecast_set = false;
+	bool set[LLMO_ARRAY_LEN(knobs)] = {false};
 	const char *vals[LLMO_ARRAY_LEN(knobs)] = {NULL};
 
 	llmo_sim_azure_init(&trace);
+	llmo_sim_as_schedule_init(&schedule);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		size_t k = knob_index(a);
@@ -540,7 +553,10 @@ static int sim_autoscale(int argc, char **argv)
 			trace_path = v;
 		} else if (strcmp(a, "--series") == 0) {
 			series_path = v;
+		} else if (strcmp(a, "--schedule") == 0) {
+			schedule_path = v;
 		} else if (strcmp(a, "--policy") == 0) {
+			policy_set = true;
 			if (llmo_as_policy_parse(v, &policy, &err)) {
 				status = cmd_usage_error("sim autoscale", "--policy: %s", err.msg);
 				goto out;
@@ -552,6 +568,7 @@ static int sim_autoscale(int argc, char **argv)
 				goto out;
 			}
 			oracle = strcmp(v, "oracle") == 0;
+			forecast_set = true;
 		} else if (strcmp(a, "--forecast-metric") == 0) {
 			struct llmo_as_target ft;
 			char buf[96];
@@ -579,6 +596,13 @@ static int sim_autoscale(int argc, char **argv)
 		status = cmd_usage_error("sim autoscale", "--trace is required (see --help)");
 		goto out;
 	}
+	if (schedule_path && (policy_set || forecast_set)) {
+		status = cmd_usage_error("sim autoscale", "--schedule replaces the policy: no %s with it",
+					 policy_set ? "--policy" : "--forecast");
+		goto out;
+	}
+	if (schedule_path) /* the autoscaler only observes: KPA's is the cheapest to run */
+		policy = LLMO_AS_KPA;
 	/* Defaults depend on the policy, and the default target on the capacity: flags go last. */
 	autoscale_defaults(&o, policy);
 	for (size_t k = 0; k < LLMO_ARRAY_LEN(knobs); k++) {
@@ -605,10 +629,13 @@ static int sim_autoscale(int argc, char **argv)
 		status = cmd_usage_error("sim autoscale", "%s", err.msg);
 		goto out;
 	}
-	if (llmo_sim_azure_load(&trace, trace_path, &problems)) {
+	if (llmo_sim_azure_load(&trace, trace_path, &problems) ||
+	    (schedule_path && llmo_sim_as_schedule_load(&schedule, schedule_path, &problems))) {
 		print_problems(&problems);
 		goto out;
 	}
+	if (schedule_path)
+		o.schedule = &schedule;
 	if (policy == LLMO_AS_PREDICTIVE) {
 		/* Queueing sizing: the replica's slots, and the wait the SLO leaves a typical prompt. */
 		o.as.replica_slots = o.slots;
@@ -629,12 +656,13 @@ static int sim_autoscale(int argc, char **argv)
 	}
 	if (!series_close(&series, "autoscale", series_path))
 		goto out;
-	print_autoscale(&o, trace_path, &res);
+	print_autoscale(&o, trace_path, schedule_path, &res);
 	status = fflush(stdout) == 0 ? 0 : 1;
 out:
 	if (series.f)
 		fclose(series.f);
 	llmo_sim_azure_release(&trace);
+	llmo_sim_as_schedule_release(&schedule);
 	llmo_strv_release(&problems);
 	return status;
 }

@@ -4,6 +4,7 @@
 
 #include "base/vec.h"
 #include "sim/autoscale.h"
+#include "sim/csv.h"
 
 #define SEC INT64_C(1000000000)
 #define MS INT64_C(1000000)
@@ -11,6 +12,108 @@
 
 /* A replay that has not finished this long after the last arrival is abandoned. */
 #define DRAIN_LIMIT (30 * 86400 * SEC)
+
+/* ---- replica schedules ------------------------------------------------------------ */
+
+void llmo_sim_as_schedule_init(struct llmo_sim_as_schedule *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void llmo_sim_as_schedule_release(struct llmo_sim_as_schedule *s)
+{
+	llmo_vec_release(&s->steps);
+}
+
+static const char *const schedule_columns[] = {"t_s", "replicas"};
+
+struct schedule_rows {
+	struct llmo_sim_as_schedule *s;
+	int64_t last;  /* t_s of the row before, -1 before the first */
+	int rc;        /* LLMO_ENOMEM */
+};
+
+static void schedule_row(void *arg, char **f, size_t line, struct llmo_sim_problems *pb)
+{
+	struct schedule_rows *r = arg;
+	struct llmo_sim_as_step *st;
+	int64_t t, n, last = r->last;
+	bool ok = llmo_sim_int_field(pb, line, "t_s", f[0], 0, LLMO_SIM_AS_SCHEDULE_T_MAX, &t);
+
+	ok = llmo_sim_int_field(pb, line, "replicas", f[1], 0, LLMO_AS_REPLICAS_MAX, &n) && ok;
+	r->last = INT64_MAX; /* a bad row: the next one's time is not compared */
+	if (!ok)
+		return;
+	r->last = t;
+	if (last < 0 && t != 0) {
+		llmo_sim_problem(pb, line, "t_s: the first step is at %" PRId64 ", want 0", t);
+		return;
+	}
+	if (last >= 0 && last != INT64_MAX && t <= last) {
+		llmo_sim_problem(pb, line, "t_s: %" PRId64 " is not after the step before (%" PRId64 ")",
+				 t, last);
+		return;
+	}
+	if (pb->count) /* after a problem, rows are only checked */
+		return;
+	t *= SEC;
+	if (!(st = llmo_vec_push(&r->s->steps))) {
+		r->rc = LLMO_ENOMEM;
+		return;
+	}
+	st->t = t;
+	st->replicas = (int32_t)n;
+}
+
+int llmo_sim_as_schedule_parse(struct llmo_sim_as_schedule *s, const char *text, size_t len,
+			       const char *file, struct llmo_strv *problems)
+{
+	struct llmo_sim_problems pb = {problems, file, 0, 0};
+	struct schedule_rows r = {s, -1, 0};
+	int rc = llmo_sim_csv_parse(text, len, schedule_columns, LLMO_ARRAY_LEN(schedule_columns),
+				    LLMO_SIM_AS_STEPS_MAX, schedule_row, &r, &pb);
+
+	rc = llmo_sim_problems_close(&pb, rc, r.rc);
+	if (!rc && s->steps.len == 0) {
+		llmo_sim_problem(&pb, 0, "no step rows");
+		rc = pb.rc ? pb.rc : LLMO_EPARSE;
+	}
+	if (rc)
+		llmo_sim_as_schedule_release(s);
+	return rc;
+}
+
+int llmo_sim_as_schedule_load(struct llmo_sim_as_schedule *s, const char *path,
+			      struct llmo_strv *problems)
+{
+	struct llmo_buf buf;
+	int rc = llmo_sim_csv_read(path, LLMO_SIM_AS_SCHEDULE_FILE_MAX, &buf, problems);
+
+	if (!rc)
+		rc = llmo_sim_as_schedule_parse(s, buf.data, buf.len, path, problems);
+	llmo_buf_release(&buf);
+	return rc;
+}
+
+/*
+ * The replicas a schedule wants created at a decision at t: the most any step
+ * wants in [t, t + ahead). *cursor is the step in force at the previous
+ * decision (decisions come in time order).
+ */
+static int32_t schedule_want(const struct llmo_sim_as_schedule *s, int64_t t, int64_t ahead,
+			     size_t *cursor)
+{
+	size_t i = *cursor;
+	int32_t want;
+
+	while (i + 1 < s->steps.len && s->steps.items[i + 1].t <= t)
+		i++;
+	*cursor = i;
+	want = s->steps.items[i].replicas;
+	for (i++; i < s->steps.len && s->steps.items[i].t < t + ahead; i++)
+		want = LLMO_MAX(want, s->steps.items[i].replicas);
+	return want;
+}
 
 void llmo_sim_as_opts_init(struct llmo_sim_as_opts *o, int policy)
 {
@@ -253,6 +356,21 @@ int llmo_sim_as_opts_check(const struct llmo_sim_as_opts *o, struct llmo_error *
 		return llmo_error_set(err, LLMO_EINVAL,
 				      "initial replicas: want 0 to maxReplicas (%" PRId32 ")",
 				      o->as.max_replicas);
+	if (o->schedule) {
+		const struct llmo_sim_as_schedule *sc = o->schedule;
+
+		if (!sc->steps.len || sc->steps.items[0].t != 0)
+			return llmo_error_set(err, LLMO_EINVAL, "schedule: want a first step at 0");
+		for (size_t i = 0; i < sc->steps.len; i++)
+			if ((i && sc->steps.items[i].t <= sc->steps.items[i - 1].t) ||
+			    sc->steps.items[i].replicas < 0 ||
+			    sc->steps.items[i].replicas > LLMO_AS_REPLICAS_MAX)
+				return llmo_error_set(err, LLMO_EINVAL,
+						      "schedule: step %zu out of order or out of 0..%d replicas",
+						      i + 1, LLMO_AS_REPLICAS_MAX);
+		if (o->oracle)
+			return llmo_error_set(err, LLMO_EINVAL, "schedule: no forecast is used, no oracle");
+	}
 	return 0;
 }
 
@@ -352,6 +470,8 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 	struct llmo_as_decision d = {0};
 	size_t n = trace->requests.len;
 	int64_t next_sample = 0, next_decide = 0, end = 0, last_arrival;
+	int32_t initial;
+	size_t cursor = 0; /* schedule_want's */
 	double ready_sum = 0;
 	int64_t samples = 0;
 	int rc;
@@ -362,6 +482,7 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 	rc = llmo_sim_as_opts_check(o, err);
 	if (rc)
 		return rc;
+	initial = o->schedule ? o->schedule->steps.items[0].replicas : o->initial_replicas;
 	if (n == 0)
 		return llmo_error_set(err, LLMO_EINVAL, "the trace has no request");
 	if (trace->requests.items[n - 1].arrival < o->warmup)
@@ -384,12 +505,12 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory for %zu requests", n);
 		goto out;
 	}
-	rc = add_replicas(&s, o->initial_replicas);
+	rc = add_replicas(&s, initial);
 	for (size_t i = 0; !rc && i < s.reps.len; i++) {
 		s.reps.items[i].ready = true;
 		s.reps.items[i].ready_at = 0;
 	}
-	d.desired = o->initial_replicas;
+	d.desired = initial;
 	last_arrival = trace->requests.items[n - 1].arrival;
 	while (!rc && s.done < n) {
 		int64_t tn = next_sample;
@@ -450,7 +571,11 @@ int llmo_sim_as_run(const struct llmo_sim_azure *trace, const struct llmo_sim_as
 			int32_t current, ready, busy, want;
 
 			counts(&s, &current, &ready, &busy);
-			llmo_as_decide(as, tn, current, ready, &d);
+			if (o->schedule)
+				d.desired = schedule_want(o->schedule, tn,
+							  o->as.cold_start + o->interval, &cursor);
+			else
+				llmo_as_decide(as, tn, current, ready, &d);
 			want = d.desired;
 			/* The activator: waiting requests always get one replica. */
 			if (want == 0 && s.qhead < s.arrived)

@@ -37,6 +37,44 @@
 
 #define LLMO_SIM_AS_SLOTS_MAX 4096
 
+/*
+ * A replica schedule (`llmo sim autoscale --schedule FILE`): the Ready
+ * replicas wanted from each step's time on, replayed instead of an
+ * autoscaler's decisions. CSV (src/sim/csv.h) with the columns
+ *
+ *     t_s,replicas
+ *
+ * t_s whole seconds since the first request, the first step at 0 and each
+ * next one later (at most LLMO_SIM_AS_SCHEDULE_T_MAX), replicas 0 to
+ * LLMO_AS_REPLICAS_MAX; at most LLMO_SIM_AS_STEPS_MAX steps. Every malformed
+ * row is a problem "FILE:LINE: message"; a file with problems yields no step.
+ */
+#define LLMO_SIM_AS_STEPS_MAX 10000000
+#define LLMO_SIM_AS_SCHEDULE_T_MAX (INT64_C(366) * 86400)
+#define LLMO_SIM_AS_SCHEDULE_FILE_MAX ((size_t)256 << 20)
+
+struct llmo_sim_as_step {
+	int64_t t; /* ns since the first request */
+	int32_t replicas;
+};
+
+struct llmo_sim_as_schedule {
+	LLMO_VEC(struct llmo_sim_as_step) steps; /* by time, the first at 0 */
+};
+
+void llmo_sim_as_schedule_init(struct llmo_sim_as_schedule *s);
+void llmo_sim_as_schedule_release(struct llmo_sim_as_schedule *s);
+/*
+ * Parses len bytes (file names the text in messages) into s, which must be
+ * empty. 0; LLMO_EPARSE with each problem appended to problems (s left
+ * empty); LLMO_ETOOBIG; LLMO_ENOMEM.
+ */
+int llmo_sim_as_schedule_parse(struct llmo_sim_as_schedule *s, const char *text, size_t len,
+			       const char *file, struct llmo_strv *problems);
+/* Reads and parses the file at path (see llmo_sim_csv_read for unreadable files). */
+int llmo_sim_as_schedule_load(struct llmo_sim_as_schedule *s, const char *path,
+			      struct llmo_strv *problems);
+
 struct llmo_sim_as_point {
 	int64_t t;          /* ns since the first request */
 	int32_t arrivals;   /* in the last sample period */
@@ -65,6 +103,17 @@ struct llmo_sim_as_opts {
 	 * A bound for what forecasting could give, not a policy.
 	 */
 	bool oracle;
+	/*
+	 * Replicas from a schedule instead of the autoscaler (which still
+	 * observes, and whose decisions are not used): the first step's
+	 * replicas are Ready at time 0 (initial_replicas is not used), and each
+	 * decision at t asks for the most replicas any step wants in
+	 * [t, t + cold_start + interval), so that the replicas a step wants are
+	 * Ready by its time (created by the last decision that can) and leave at
+	 * the first decision after it ends; min and max replicas do not apply.
+	 * Waiting requests still get one replica (as from zero).
+	 */
+	const struct llmo_sim_as_schedule *schedule;
 	void (*on_sample)(void *arg, const struct llmo_sim_as_point *pt); /* optional */
 	void *arg;
 };

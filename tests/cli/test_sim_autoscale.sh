@@ -3,7 +3,7 @@
 # determinism, --series, and malformed CSV reported as FILE:LINE (exactly the
 # report in bad-azure.expected); a Mooncake JSON Lines trace gives the same
 # results as the same requests written as Azure CSV and as BurstGPT CSV, and
-# its malformed lines are reported as in bad-mooncake.expected; --forecast oracle.
+# its malformed lines are reported as in bad-mooncake.expected; --forecast oracle; --schedule.
 . "$(dirname "$0")/lib.sh"
 T=tests/data/sim/azure_conv_head.csv
 
@@ -67,6 +67,31 @@ grep -q '"forecast":' "$tmp/predictive.1" && bad "model run names a forecast" ||
 [ $? -eq 2 ] && grep -q "only with --policy predictive" "$tmp/err" && ok || bad "oracle kpa: $(cat "$tmp/err")"
 "$LLMO" sim autoscale --trace $T --forecast perfect >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q 'want model or oracle' "$tmp/err" && ok || bad "--forecast perfect: $(cat "$tmp/err")"
+
+# --schedule: a schedule of 2 replicas throughout replays as a fixed fleet of 2 does; a
+# schedule file's bad rows are FILE:LINE problems (exit 1); with --policy a usage error.
+printf 't_s,replicas\n0,2\n' >"$tmp/two.csv"
+"$LLMO" sim autoscale --trace $T --cold-start-s 10 --schedule "$tmp/two.csv" >"$tmp/sched.json" \
+	2>"$tmp/err" || bad "schedule: $(cat "$tmp/err")"
+"$LLMO" sim autoscale --trace $T --cold-start-s 10 --policy kpa --min 2 --max 2 \
+	--initial-replicas 2 >"$tmp/fixed.json" 2>"$tmp/err" || bad "fixed 2: $(cat "$tmp/err")"
+[ "$(value policy "$tmp/sched.json")" = '"schedule"' ] && ok || bad "schedule policy: $(value policy "$tmp/sched.json")"
+[ "$(value schedule "$tmp/sched.json")" = "\"$tmp/two.csv\"" ] && ok || bad "schedule path"
+for key in gpu_hours slo_attainment_pct p95_ttft_ms requests; do
+	[ "$(value $key "$tmp/sched.json")" = "$(value $key "$tmp/fixed.json")" ] && ok \
+		|| bad "schedule $key $(value $key "$tmp/sched.json") vs fixed $(value $key "$tmp/fixed.json")"
+done
+[ "$(value scale_events "$tmp/sched.json")" = 0 ] && ok || bad "schedule of 2: scale events"
+printf 't_s,replicas\n5,2\n60,x\n' >"$tmp/badsched.csv"
+"$LLMO" sim autoscale --trace $T --schedule "$tmp/badsched.csv" >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 1 ] && [ ! -s "$tmp/out" ] && ok || bad "bad schedule: want exit 1 and no JSON"
+printf '%s\n' "$tmp/badsched.csv:2: t_s: the first step is at 5, want 0" \
+	"$tmp/badsched.csv:3: replicas: \"x\": not an integer" >"$tmp/want"
+diff -u "$tmp/want" "$tmp/err" >/dev/null && ok || { bad "bad schedule report"; diff -u "$tmp/want" "$tmp/err"; }
+"$LLMO" sim autoscale --trace $T --schedule "$tmp/nosuch.csv" >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q "nosuch.csv" "$tmp/err" && ok || bad "missing schedule: $(cat "$tmp/err")"
+"$LLMO" sim autoscale --trace $T --schedule "$tmp/two.csv" --policy kpa >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "replaces the policy" "$tmp/err" && ok || bad "schedule + policy: $(cat "$tmp/err")"
 
 # --series: a header and one line per second of the replay.
 "$LLMO" sim autoscale --trace $T --series "$tmp/s.csv" >"$tmp/out" || bad "series run"

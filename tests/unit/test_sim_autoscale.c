@@ -464,6 +464,125 @@ static void test_oracle(void **state)
 	llmo_sim_azure_release(&t);
 }
 
+static int parse_schedule(struct llmo_sim_as_schedule *sc, const char *text,
+			  struct llmo_strv *problems)
+{
+	return llmo_sim_as_schedule_parse(sc, text, strlen(text), "s.csv", problems);
+}
+
+/* The schedule file: t_s,replicas rows from 0 on; every bad row named by its line. */
+static void test_schedule_parse(void **state)
+{
+	struct llmo_strv problems = LLMO_STRV_INIT;
+	struct llmo_sim_as_schedule sc;
+
+	(void)state;
+	llmo_sim_as_schedule_init(&sc);
+	assert_int_equal(parse_schedule(&sc, "replicas,t_s\r\n2,0\r\n5,90\n0,3600\n", &problems), 0);
+	assert_int_equal(problems.len, 0);
+	assert_int_equal(sc.steps.len, 3);
+	assert_int_equal(sc.steps.items[0].t, 0);
+	assert_int_equal(sc.steps.items[0].replicas, 2);
+	assert_int_equal(sc.steps.items[1].t, 90 * SEC);
+	assert_int_equal(sc.steps.items[1].replicas, 5);
+	assert_int_equal(sc.steps.items[2].t, 3600 * SEC);
+	assert_int_equal(sc.steps.items[2].replicas, 0);
+	llmo_sim_as_schedule_release(&sc);
+
+	assert_int_equal(parse_schedule(&sc,
+					"t_s,replicas\n"
+					"10,1\n"       /* 2: not at 0 */
+					"20,-1\n"      /* 3 */
+					"x,2\n"        /* 4 */
+					"40,2\n"       /* 5: after a bad time, not compared */
+					"40,3\n"       /* 6: not after 40 */
+					"50,100001\n", /* 7 */
+					&problems),
+			 LLMO_EPARSE);
+	assert_int_equal(sc.steps.len, 0);
+	assert_int_equal(problems.len, 5);
+	assert_string_equal(problems.items[0], "s.csv:2: t_s: the first step is at 10, want 0");
+	assert_non_null(strstr(problems.items[1], "s.csv:3: replicas:"));
+	assert_non_null(strstr(problems.items[2], "s.csv:4: t_s:"));
+	assert_string_equal(problems.items[3], "s.csv:6: t_s: 40 is not after the step before (40)");
+	assert_non_null(strstr(problems.items[4], "s.csv:7: replicas:"));
+	llmo_strv_release(&problems);
+	assert_int_equal(parse_schedule(&sc, "t_s,replicas\n", &problems), LLMO_EPARSE);
+	assert_string_equal(problems.items[0], "s.csv: no step rows");
+	llmo_strv_release(&problems);
+	assert_int_equal(parse_schedule(&sc, "t_s,count\n0,1\n", &problems), LLMO_EPARSE);
+	assert_non_null(strstr(problems.items[0], "s.csv:1: no column \"replicas\""));
+	llmo_strv_release(&problems);
+	assert_int_equal(llmo_sim_as_schedule_load(&sc, "/nonexistent/s.csv", &problems), LLMO_ENOTFOUND);
+	assert_non_null(strstr(problems.items[0], "/nonexistent/s.csv"));
+	llmo_strv_release(&problems);
+}
+
+/*
+ * opts.schedule: one request a second for 200 s, each 0.52 s in its slot (20
+ * ms to the first token, 50 tokens of 10 ms), one slot a replica, a cold
+ * start of 20 s, decisions every 2 s. The schedule 0: 1, 100: 3, 150: 2.
+ * The decision at 80 s is the first whose window [t, t + 22 s) holds 100:
+ * two replicas are created then, Ready at 100. At 150 the schedule wants 2:
+ * the request arriving at 150 went to replica 0 (the lowest free), so an idle
+ * one leaves at once. Every request finds replica 0 free and runs there at
+ * once. Replica 0 runs from 0 to the end (the last request, arrived at 199 s,
+ * ends at 199.52 s), one added replica from 80 s to the end, the other from
+ * 80 to 150 s: 199.52 + 119.52 + 70 s.
+ */
+static void test_schedule(void **state)
+{
+	static int64_t rows[200][3];
+	struct llmo_strv problems = LLMO_STRV_INIT;
+	struct llmo_sim_as_schedule sc;
+	struct ready_at ra = {{0}};
+	struct llmo_sim_as_result r;
+	struct llmo_sim_as_opts o;
+	struct llmo_error err = {0};
+	struct llmo_sim_azure t;
+	static const char text[] = "t_s,replicas\n0,1\n100,3\n150,2\n";
+
+	(void)state;
+	for (int i = 0; i < 200; i++)
+		memcpy(rows[i], (int64_t[3]){(int64_t)i * 1000, 0, 50}, sizeof(rows[i]));
+	make_trace(&t, (const int64_t(*)[3])rows, 200);
+	llmo_sim_as_schedule_init(&sc);
+	assert_int_equal(parse_schedule(&sc, text, &problems), 0);
+	llmo_sim_as_opts_init(&o, LLMO_AS_KPA);
+	o.slots = 1;
+	o.as.targets[0].target = 0.7;
+	o.as.cold_start = 20 * SEC;
+	o.prefill_per_token = 0;
+	o.itl = 10 * MS;
+	o.initial_replicas = 0; /* not used: the first step's replicas are Ready at 0 */
+	o.schedule = &sc;
+	o.on_sample = note_ready;
+	o.arg = &ra;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), 0);
+	assert_int_equal(ra.ready[0], 1);
+	assert_int_equal(ra.ready[99], 1);
+	assert_int_equal(ra.ready[100], 3);
+	assert_int_equal(ra.ready[149], 3);
+	assert_int_equal(ra.ready[150], 2);
+	assert_int_equal(ra.ready[199], 2);
+	assert_int_equal(r.scale_ups, 1);
+	assert_int_equal(r.scale_downs, 1);
+	assert_int_equal(r.replicas_created, 3);
+	assert_true(fabs(r.gpu_hours - (199.52 + 119.52 + 70) / 3600) < 1e-9);
+	assert_true(r.slo_attainment_pct == 100);
+
+	/* A hand-made schedule not starting at 0, and the oracle, are refused. */
+	sc.steps.items[0].t = SEC;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "first step at 0"));
+	sc.steps.items[0].t = 0;
+	o.oracle = true;
+	assert_int_equal(llmo_sim_as_run(&t, &o, &r, &err), LLMO_EINVAL);
+	assert_non_null(strstr(err.msg, "oracle"));
+	llmo_sim_as_schedule_release(&sc);
+	llmo_sim_azure_release(&t);
+}
+
 static void test_deterministic_and_errors(void **state)
 {
 	static const int64_t rows[][3] = {{0, 500, 50},    {300, 100, 200}, {900, 2000, 20},
@@ -507,6 +626,8 @@ int main(void)
 		cmocka_unit_test(test_cold_start_from_zero),
 		cmocka_unit_test(test_scale_up_spreads_load),
 		cmocka_unit_test(test_oracle),
+		cmocka_unit_test(test_schedule_parse),
+		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_deterministic_and_errors),
 	};
 
