@@ -454,6 +454,7 @@ int llmo_controller_new(struct llmo_kube_client *client, struct event_base *base
 	c->client = client;
 	c->base = base;
 	llmo_hmap_init(&c->heal);
+	llmo_hmap_init(&c->expect);
 	llmo_hmap_init(&c->rollouts);
 	llmo_hmap_init(&c->scalers);
 	llmo_hmap_init(&c->verticals);
@@ -735,6 +736,7 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo_workqueue_free(c->mq);
 	llmo_event_recorder_free(c->rec);
 	llmo_hmap_release(&c->heal, free_heal);
+	llmo_hmap_release(&c->expect, free);
 	llmo_hmap_release(&c->rollouts, free_rollout);
 	llmo__scale_release_all(c);
 	llmo__vertical_release_all(c);

@@ -76,6 +76,8 @@ struct llmo_controller {
 	struct llmo_event_recorder *rec;
 	struct llmo_leader *leader;
 	struct llmo_hmap heal; /* workload key -> struct llmo__heal * (owned) */
+	/* workload key -> its pod writes the pod informer has not shown yet (workload.c, malloc'd) */
+	struct llmo_hmap expect;
 	struct llmo_hmap rollouts; /* workload key -> struct llmo__rollout_mem * (owned) */
 	struct llmo_hmap scalers;  /* workload key -> autoscaler state (scale.c, owned) */
 	struct llmo_hmap verticals; /* workload key -> usage history (vertical.c, owned) */
@@ -109,6 +111,20 @@ struct llmo_controller {
 };
 
 int llmo__workload_reconcile(void *ctx, const char *key);
+
+/*
+ * Expectations (workload.c): a pod of workload key created (gone false) or
+ * deleted (gone true) by the controller at now (ms, monotonic), remembered
+ * until the pod informer shows it or LLMO__EXPECT_TIMEOUT_MS have passed.
+ * llmo__expect_pending: whether one is still missing from pods (the
+ * workload's pods as the cache has them; a delete is shown by an absent pod
+ * or one with a deletionTimestamp); those shown or expired are forgotten.
+ */
+#define LLMO__EXPECT_TIMEOUT_MS 30000
+void llmo__expect_add(struct llmo_controller *c, const char *key, const char *name, bool gone,
+		      int64_t now);
+bool llmo__expect_pending(struct llmo_controller *c, const char *key, json_t *const *pods,
+			  size_t npods, int64_t now);
 /* The controller's /metrics (exporter.c). */
 struct llmo_buf;
 int llmo__exporter_start(struct llmo_controller *c, const char *host, int port,

@@ -243,6 +243,95 @@ static int collect_pod(void *ctx, json_t *pod)
 	return 0;
 }
 
+/*
+ * Expectations (as Kubernetes' ReplicaSet controller keeps them): the pods
+ * are read from the informer's cache, which shows a create or a delete of
+ * ours a moment after the API answered it. A reconcile in that moment would
+ * act on a cache without it: create a second replica, or a second migration
+ * replacement (which then abandoned the migration). So each pod created or
+ * deleted is remembered until the cache shows it (present; absent or
+ * deleting), at most EXPECT_TIMEOUT_MS, and a reconcile that finds one still
+ * pending only looks again EXPECT_RECHECK_MS later.
+ */
+#define EXPECT_MAX 32
+#define EXPECT_RECHECK_MS 100
+
+struct expect {
+	size_t n;
+	struct {
+		char name[LLMO__CTRL_KEY_MAX];
+		bool gone; /* a delete: absent or with a deletionTimestamp */
+		int64_t until;
+	} e[EXPECT_MAX];
+};
+
+void llmo__expect_add(struct llmo_controller *c, const char *key, const char *name, bool gone,
+		      int64_t now)
+{
+	struct expect *x = llmo_hmap_get(&c->expect, key);
+
+	if (!x) {
+		if (!(x = calloc(1, sizeof(*x))))
+			return; /* without it, as before: the next reconcile may not see the write */
+		if (llmo_hmap_put(&c->expect, key, x, NULL)) {
+			free(x);
+			return;
+		}
+	}
+	if (x->n == EXPECT_MAX || strlen(name) >= sizeof(x->e[0].name))
+		return;
+	snprintf(x->e[x->n].name, sizeof(x->e[x->n].name), "%s", name);
+	x->e[x->n].gone = gone;
+	x->e[x->n].until = now + LLMO__EXPECT_TIMEOUT_MS;
+	x->n++;
+}
+
+bool llmo__expect_pending(struct llmo_controller *c, const char *key, json_t *const *pods,
+			  size_t npods, int64_t now)
+{
+	struct expect *x = llmo_hmap_get(&c->expect, key);
+	size_t kept = 0;
+	void *old = NULL;
+
+	if (!x)
+		return false;
+	for (size_t i = 0; i < x->n; i++) {
+		const json_t *found = NULL;
+
+		for (size_t j = 0; j < npods && !found; j++) {
+			const char *n = llmo_kube_str(pods[j], "metadata", "name");
+
+			if (n && strcmp(n, x->e[i].name) == 0)
+				found = pods[j];
+		}
+		if (x->e[i].gone ? !found || json_object_get(meta(found), "deletionTimestamp") : !!found)
+			continue;
+		if (now >= x->e[i].until) {
+			llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "pod write not seen",
+				 "workload=%s pod=%s op=%s after_ms=%d", key, x->e[i].name,
+				 x->e[i].gone ? "delete" : "create", LLMO__EXPECT_TIMEOUT_MS);
+			continue;
+		}
+		x->e[kept++] = x->e[i];
+	}
+	x->n = kept;
+	if (kept)
+		return true;
+	if (llmo_hmap_del(&c->expect, key, &old) == 0)
+		free(old);
+	return false;
+}
+
+static void expect_add(struct wl *s, const char *name, bool gone)
+{
+	llmo__expect_add(s->c, s->key, name, gone, llmo_clock_mono_ms());
+}
+
+static bool expect_pending(struct wl *s)
+{
+	return llmo__expect_pending(s->c, s->key, s->pods.items, s->pods.len, llmo_clock_mono_ms());
+}
+
 static int delete_pod(struct wl *s, const json_t *pod, bool graceful, const char *why)
 {
 	struct llmo_error err = {0};
@@ -266,6 +355,7 @@ static int delete_pod(struct wl *s, const json_t *pod, bool graceful, const char
 		return rc;
 	}
 	s->c->deleted++;
+	expect_add(s, pname, true);
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "replica deleted", "workload=%s pod=%s why=\"%s\"",
 		 s->key, pname, why);
 	return 0;
@@ -993,6 +1083,7 @@ static int create_pod(struct wl *s, const struct track *t, const json_t *src)
 		return rc;
 	}
 	s->c->created++;
+	expect_add(s, pname, false);
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "replica created", "workload=%s pod=%s hash=%s",
 		 s->key, pname, t->hash);
 	event(s, "Normal", "CreatedReplica", "Created replica %s (%s:%s, track %s)", pname,
@@ -3026,6 +3117,8 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 	if (!s.w) {
 		if (llmo_hmap_del(&c->heal, key, &old) == 0)
 			free(old);
+		if (llmo_hmap_del(&c->expect, key, &old) == 0)
+			free(old);
 		llmo__prefetch_forget(c, key);
 		return 0;
 	}
@@ -3036,6 +3129,10 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 	rc = llmo_informer_by_index(c->pods, LLMO_INFORMER_INDEX_OWNER, s.uid, collect_pod, &s);
 	if (rc)
 		goto out;
+	if (expect_pending(&s)) { /* the cache is behind our own writes: look again in a moment */
+		s.requeue_ms = EXPECT_RECHECK_MS;
+		goto out;
+	}
 	if (json_object_get(meta(s.w), "deletionTimestamp")) {
 		rc = finalize(&s);
 		goto out;
