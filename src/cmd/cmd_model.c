@@ -60,7 +60,8 @@ static const char usage[] =
 	"A model is an OCI artifact (artifactType " MODEL_ARTIFACT_TYPE "): a config with\n"
 	"its metadata and one layer per file, tagged NAME:V. Every download is checked\n"
 	"against its digest. Signatures are Ed25519 over the manifest digest, stored as\n"
-	"referrers of the model. docs/registry.md describes it all.\n"
+	"referrers of the model (listed in the referrers tag sha256-HEX on a registry\n"
+	"without the referrers API). docs/registry.md describes it all.\n"
 	"\n"
 	"  --registry URL      the registry (default $LLMO_REGISTRY, else " DEFAULT_REGISTRY ")\n"
 	"  --token TOKEN       bearer token (default $LLMO_REGISTRY_TOKEN)\n"
@@ -638,10 +639,10 @@ static int cmd_push(const struct opts *o)
 		goto out;
 	}
 	if (llmo_reg_client_manifest_put(c, o->name, o->version, LLMO_OCI_MANIFEST, man_text,
-					 strlen(man_text), &man_digest, &err) ||
+					 strlen(man_text), &man_digest, NULL, &err) ||
 	    (!o->no_latest && strcmp(o->version, "latest") != 0 &&
 	     llmo_reg_client_manifest_put(c, o->name, "latest", LLMO_OCI_MANIFEST, man_text,
-					  strlen(man_text), NULL, &err))) {
+					  strlen(man_text), NULL, NULL, &err))) {
 		status = fail(&err);
 		goto out;
 	}
@@ -986,10 +987,11 @@ static int delete_referrers(struct llmo_reg_client *c, const char *repo,
 	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 128];
 	struct llmo_error err = {0};
 	json_t *j = NULL, *list;
+	bool from_tag;
 	int status = 1;
 
-	if (llmo_model_referrers(c, repo, d, NULL, &j, &err)) {
-		/* a registry without the referrers API has none to delete */
+	if (llmo_model_referrers(c, repo, d, NULL, &j, &from_tag, &err)) {
+		/* neither the referrers API nor a referrers tag: none to delete */
 		status = err.code == LLMO_ENOTFOUND ? 0 : fail(&err);
 		goto out;
 	}
@@ -1012,6 +1014,16 @@ static int delete_referrers(struct llmo_reg_client *c, const char *repo,
 			goto out;
 		}
 		printf("deleted referrer %s@%s (%s)\n", repo, ds, type ? type : "no artifactType");
+	}
+	if (from_tag) { /* then the index that listed them */
+		char tag[LLMO_REFERRERS_TAG_MAX];
+
+		llmo_model_referrers_tag(d, tag);
+		if (llmo_model_referrers_tag_drop(c, repo, d, &err) && err.code != LLMO_ENOTFOUND) {
+			status = fail(&err);
+			goto out;
+		}
+		printf("deleted referrers tag %s:%s\n", repo, tag);
 	}
 	status = 0;
 out:
@@ -1079,7 +1091,7 @@ static int cmd_tag(const struct opts *o)
 		goto out;
 	if (llmo_reg_client_manifest_get(c, repo, ref, &body, &d, mt, &err) ||
 	    llmo_reg_client_manifest_put(c, repo, o->args[1], mt[0] ? mt : LLMO_OCI_MANIFEST,
-					 body.data, body.len, NULL, &err)) {
+					 body.data, body.len, NULL, NULL, &err)) {
 		status = fail(&err);
 		goto out;
 	}
@@ -1118,7 +1130,8 @@ static int cmd_sign(const struct opts *o)
 	struct llmo_digest d, empty, sd, ad;
 	struct llmo_buf body;
 	char now[LLMO_RFC3339_MAX], *text = NULL;
-	json_t *art = NULL;
+	json_t *art = NULL, *desc = NULL;
+	bool acked = false;
 	int status = 1, rc;
 
 	if (o->nargs != 1 || !o->key)
@@ -1156,14 +1169,39 @@ static int cmd_sign(const struct opts *o)
 		goto out;
 	}
 	if (llmo_reg_client_manifest_put(c, repo, llmo_digest_str(&ad, es), LLMO_OCI_MANIFEST, text,
-					 strlen(text), NULL, &err)) {
+					 strlen(text), NULL, &acked, &err)) {
 		status = fail(&err);
 		goto out;
 	}
 	printf("signed %s@%s with key %s (signature %s)\n", repo, ds, llmo_sig_key_id(k), es);
+	if (!acked) {
+		/*
+		 * No OCI-Subject in the answer: a registry without the referrers
+		 * API, which will not list the signature; the referrers tag does.
+		 */
+		char tag[LLMO_REFERRERS_TAG_MAX];
+
+		desc = json_pack("{s:s,s:s,s:I,s:s,s:O}", "mediaType", LLMO_OCI_MANIFEST, "digest", es,
+				 "size", (json_int_t)strlen(text), "artifactType",
+				 LLMO_SIG_ARTIFACT_TYPE, "annotations",
+				 json_object_get(art, "annotations"));
+		if (!desc) {
+			fprintf(stderr, "llmo model: out of memory\n");
+			goto out;
+		}
+		if (llmo_model_referrers_tag_add(c, repo, &d, desc, &err)) {
+			llmo_error_prefix(&err, "the registry has no referrers API, and its referrers tag: ");
+			status = fail(&err);
+			goto out;
+		}
+		llmo_model_referrers_tag(&d, tag);
+		printf("listed it in the referrers tag %s:%s (the registry has no referrers API)\n",
+		       repo, tag);
+	}
 	status = 0;
 out:
 	free(text);
+	json_decref(desc);
 	json_decref(art);
 	llmo_oci_manifest_release(&m);
 	llmo_buf_release(&body);

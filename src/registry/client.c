@@ -118,6 +118,7 @@ struct answer {
 	long status;
 	char location[HEADER_VALUE_MAX];
 	char content_type[256];
+	char oci_subject[128]; /* the OCI-Subject header, "" without */
 	struct llmo_buf error; /* the body of a failed request (its OCI error) */
 };
 
@@ -225,6 +226,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 
 	header_value(p, n, "Location", a->location, sizeof(a->location));
 	header_value(p, n, "Content-Type", a->content_type, sizeof(a->content_type));
+	header_value(p, n, "OCI-Subject", a->oci_subject, sizeof(a->oci_subject));
 	return n;
 }
 
@@ -545,7 +547,7 @@ int llmo_reg_client_blob_get(struct llmo_reg_client *c, const char *repo,
 
 int llmo_reg_client_manifest_put(struct llmo_reg_client *c, const char *repo, const char *ref,
 				 const char *media_type, const void *body, size_t len,
-				 struct llmo_digest *d, struct llmo_error *err)
+				 struct llmo_digest *d, bool *subject, struct llmo_error *err)
 {
 	struct source src = {.mem = body, .fd = -1, .len = len};
 	char url[URL_MAX];
@@ -557,6 +559,8 @@ int llmo_reg_client_manifest_put(struct llmo_reg_client *c, const char *repo, co
 	if ((rc = url_of(c, url, err, "/v2/%s/manifests/%s", repo, ref)))
 		return rc;
 	rc = perform(c, M_PUT, url, media_type, &src, NULL, &a, err);
+	if (!rc && subject)
+		*subject = a.oci_subject[0] != '\0';
 	answer_release(&a);
 	return rc;
 }

@@ -80,10 +80,14 @@ int llmo_reg_client_blob_get(struct llmo_reg_client *c, const char *repo,
 			     const struct llmo_digest *d, size_t max, struct llmo_buf *out,
 			     struct llmo_error *err);
 
-/* PUTs a manifest under ref (a tag or "sha256:..."); *d (may be NULL) gets its digest. */
+/*
+ * PUTs a manifest under ref (a tag or "sha256:..."); *d (may be NULL) gets its
+ * digest; *subject (may be NULL) whether the answer had an OCI-Subject header
+ * (a registry with the referrers API says so for a manifest with a subject).
+ */
 int llmo_reg_client_manifest_put(struct llmo_reg_client *c, const char *repo, const char *ref,
 				 const char *media_type, const void *body, size_t len,
-				 struct llmo_digest *d, struct llmo_error *err);
+				 struct llmo_digest *d, bool *subject, struct llmo_error *err);
 
 /*
  * GETs manifest ref into out (appended). *d (may be NULL) gets its digest,

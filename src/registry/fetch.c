@@ -122,20 +122,147 @@ static bool check_signature(struct llmo_reg_client *c, const char *repo, json_t 
 	return ok;
 }
 
-int llmo_model_referrers(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
-			 const char *artifact_type, json_t **out, struct llmo_error *err)
+void llmo_model_referrers_tag(const struct llmo_digest *d, char tag[LLMO_REFERRERS_TAG_MAX])
 {
-	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 256];
-	struct llmo_buf idx;
+	char *colon;
+
+	llmo_digest_str(d, tag);
+	colon = strchr(tag, ':');
+	if (colon)
+		*colon = '-';
+}
+
+/*
+ * The index under the referrers tag of repo@d into *out (new reference), its
+ * digest into *digest (may be NULL). LLMO_ENOTFOUND when there is none; a
+ * parse error naming "referrers tag" when it is not an index.
+ */
+static int tag_index(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
+		     json_t **out, struct llmo_digest *digest, struct llmo_error *err)
+{
+	char tag[LLMO_REFERRERS_TAG_MAX];
+	struct llmo_buf body;
 	int rc;
 
+	*out = NULL;
+	llmo_model_referrers_tag(d, tag);
+	llmo_buf_init(&body, LLMO_REG_CLIENT_BODY_MAX);
+	rc = llmo_reg_client_manifest_get(c, repo, tag, &body, digest, NULL, err);
+	if (!rc)
+		rc = llmo_json_load(body.data, body.len, "referrers tag", out, err);
+	if (!rc && !json_is_array(json_object_get(*out, "manifests"))) {
+		rc = llmo_error_set(err, LLMO_EPARSE, "referrers tag %s of %s: not an image index",
+				    tag, repo);
+		json_decref(*out);
+		*out = NULL;
+	}
+	llmo_buf_release(&body);
+	return rc;
+}
+
+int llmo_model_referrers(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
+			 const char *artifact_type, json_t **out, bool *from_tag,
+			 struct llmo_error *err)
+{
+	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 256];
+	struct llmo_error api = {0};
+	struct llmo_buf idx;
+	json_t *list, *keep;
+	size_t i;
+	int rc;
+
+	if (from_tag)
+		*from_tag = false;
 	llmo_buf_init(&idx, LLMO_REG_CLIENT_BODY_MAX);
 	snprintf(path, sizeof(path), "/v2/%s/referrers/%s%s%s", repo, llmo_digest_str(d, ds),
 		 artifact_type ? "?artifactType=" : "", artifact_type ? artifact_type : "");
-	if (!(rc = llmo_reg_client_get(c, path, &idx, err)))
+	if (!(rc = llmo_reg_client_get(c, path, &idx, &api)))
 		rc = llmo_json_load(idx.data, idx.len, "referrers", out, err);
 	llmo_buf_release(&idx);
+	if (rc != LLMO_ENOTFOUND) {
+		if (rc && api.code && err)
+			*err = api;
+		return rc;
+	}
+	/* No referrers API: the tag schema. Neither there: the API's 404 is the answer. */
+	if ((rc = tag_index(c, repo, d, out, NULL, err))) {
+		if (rc == LLMO_ENOTFOUND && err)
+			*err = api;
+		return rc;
+	}
+	if (from_tag)
+		*from_tag = true;
+	if (!artifact_type)
+		return 0;
+	/* what the API's ?artifactType= does: only the entries of that type */
+	list = json_object_get(*out, "manifests");
+	keep = json_array();
+	for (i = 0; keep && i < json_array_size(list); i++) {
+		json_t *e = json_array_get(list, i);
+		const char *t = json_string_value(json_object_get(e, "artifactType"));
+
+		if (t && strcmp(t, artifact_type) == 0 && json_array_append(keep, e))
+			break;
+	}
+	if (!keep || i < json_array_size(list) || json_object_set_new(*out, "manifests", keep)) {
+		json_decref(*out);
+		*out = NULL;
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int llmo_model_referrers_tag_add(struct llmo_reg_client *c, const char *repo,
+				 const struct llmo_digest *d, json_t *desc, struct llmo_error *err)
+{
+	char tag[LLMO_REFERRERS_TAG_MAX];
+	const char *dig = json_string_value(json_object_get(desc, "digest"));
+	json_t *idx = NULL, *list;
+	char *text = NULL;
+	size_t i;
+	int rc = tag_index(c, repo, d, &idx, NULL, err);
+
+	if (rc == LLMO_ENOTFOUND) {
+		idx = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType", LLMO_OCI_INDEX,
+				"manifests");
+		rc = idx ? 0 : llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	if (rc)
+		return rc;
+	list = json_object_get(idx, "manifests");
+	for (i = 0; dig && i < json_array_size(list); i++) {
+		const char *other = json_string_value(json_object_get(json_array_get(list, i), "digest"));
+
+		if (other && strcmp(other, dig) == 0)
+			break;
+	}
+	if ((i < json_array_size(list) ? json_array_set(list, i, desc) : json_array_append(list, desc)) ||
+	    !(text = llmo_json_dump(idx, false))) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto out;
+	}
+	llmo_model_referrers_tag(d, tag);
+	rc = llmo_reg_client_manifest_put(c, repo, tag, LLMO_OCI_INDEX, text, strlen(text), NULL,
+					  NULL, err);
+out:
+	free(text);
+	json_decref(idx);
 	return rc;
+}
+
+int llmo_model_referrers_tag_drop(struct llmo_reg_client *c, const char *repo,
+				  const struct llmo_digest *d, struct llmo_error *err)
+{
+	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 128];
+	struct llmo_digest id;
+	json_t *idx = NULL;
+	int rc = tag_index(c, repo, d, &idx, &id, err);
+
+	json_decref(idx);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", repo, llmo_digest_str(&id, ds));
+	return llmo_reg_client_delete(c, path, err);
 }
 
 int llmo_model_verify(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
@@ -150,7 +277,7 @@ int llmo_model_verify(struct llmo_reg_client *c, const char *repo, const struct 
 	if (nkeys == 0)
 		return llmo_error_set(err, LLMO_EDENIED, "no trusted public key to verify with");
 	llmo_digest_str(d, ds);
-	if ((rc = llmo_model_referrers(c, repo, d, LLMO_SIG_ARTIFACT_TYPE, &j, err)))
+	if ((rc = llmo_model_referrers(c, repo, d, LLMO_SIG_ARTIFACT_TYPE, &j, NULL, err)))
 		goto out;
 	list = json_object_get(j, "manifests");
 	for (size_t i = 0; i < json_array_size(list); i++) {

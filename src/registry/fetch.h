@@ -118,11 +118,34 @@ int llmo_fetch(const struct llmo_fetch_opts *o, char *dir, struct llmo_digest *d
 
 /*
  * The referrers of repo@d (artifact_type NULL: all of them) into *out, the
- * index the registry answers (new reference). The client's errors, or a
- * parse error naming "referrers".
+ * index the registry answers (new reference). A registry without the
+ * referrers API (404) is asked for the referrers tag instead (OCI 1.1's tag
+ * schema, below): its index, filtered by artifact_type; *from_tag (may be
+ * NULL) says which answered. LLMO_ENOTFOUND when neither has any; the
+ * client's errors, or a parse error naming "referrers".
  */
 int llmo_model_referrers(struct llmo_reg_client *c, const char *repo, const struct llmo_digest *d,
-			 const char *artifact_type, json_t **out, struct llmo_error *err);
+			 const char *artifact_type, json_t **out, bool *from_tag,
+			 struct llmo_error *err);
+
+/*
+ * OCI 1.1's referrers tag schema, for registries without the referrers API:
+ * the tag "sha256-HEX" (the subject's digest, ':' made '-') holds an image
+ * index of the subject's referrers, kept by the clients that push them.
+ */
+#define LLMO_REFERRERS_TAG_MAX (LLMO_DIGEST_STR_MAX)
+void llmo_model_referrers_tag(const struct llmo_digest *d, char tag[LLMO_REFERRERS_TAG_MAX]);
+/*
+ * Adds desc (a referrer's descriptor; an entry with its digest is replaced)
+ * to the referrers tag of repo@d, creating the index when there is none.
+ * Another client updating the tag at the same moment can lose one of the
+ * two entries (the tag schema has no compare-and-swap).
+ */
+int llmo_model_referrers_tag_add(struct llmo_reg_client *c, const char *repo,
+				 const struct llmo_digest *d, json_t *desc, struct llmo_error *err);
+/* Deletes the referrers tag's index of repo@d (by its digest). LLMO_ENOTFOUND when none. */
+int llmo_model_referrers_tag_drop(struct llmo_reg_client *c, const char *repo,
+				  const struct llmo_digest *d, struct llmo_error *err);
 
 /*
  * Whether the model manifest d of repo has a valid signature by one of

@@ -244,6 +244,100 @@ static void test_tampered_blob(void **state)
 
 /* ---- named keys and signatures ---- */
 
+/* The entries (digest, then the annotation "n") of the index under models/m's referrers tag. */
+static void tag_entries(char *out, size_t max)
+{
+	char tag[LLMO_REFERRERS_TAG_MAX];
+	struct llmo_error err = {0};
+	struct llmo_buf body;
+	json_t *j = NULL, *e;
+	size_t i, len = 0;
+
+	out[0] = '\0';
+	llmo_model_referrers_tag(&manifest_d, tag);
+	llmo_buf_init(&body, 1 << 20);
+	assert_int_equal(llmo_reg_client_manifest_get(client, "models/m", tag, &body, NULL, NULL, &err), 0);
+	assert_int_equal(llmo_json_load(body.data, body.len, "index", &j, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "mediaType")), LLMO_OCI_INDEX);
+	json_array_foreach(json_object_get(j, "manifests"), i, e)
+		len += (size_t)snprintf(out + len, max - len, "%s%s=%s", i ? " " : "",
+					json_string_value(json_object_get(e, "digest")) + 7,
+					json_string_value(json_object_get(json_object_get(e, "annotations"), "n")));
+	json_decref(j);
+	llmo_buf_release(&body);
+}
+
+/* Pushes to models/m a manifest of the empty config, no layer and annotation n = v; its digest. */
+static void push_small(const char *v, char ds[LLMO_DIGEST_STR_MAX])
+{
+	struct llmo_error err = {0};
+	struct llmo_digest empty, d;
+	char es[LLMO_DIGEST_STR_MAX], body[512];
+	int n;
+
+	assert_int_equal(llmo_digest_of("{}", 2, &empty), 0);
+	assert_int_equal(llmo_reg_client_blob_push_mem(client, "models/m", &empty, "{}", 2, &err), 0);
+	n = snprintf(body, sizeof(body),
+		     "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
+		     "\"digest\":\"%s\",\"size\":2},\"layers\":[],\"annotations\":{\"n\":\"%s\"}}",
+		     LLMO_OCI_MANIFEST, LLMO_OCI_EMPTY, llmo_digest_str(&empty, es), v);
+	assert_int_equal(llmo_digest_of(body, (size_t)n, &d), 0);
+	llmo_digest_str(&d, ds);
+	if (llmo_reg_client_manifest_put(client, "models/m", ds, LLMO_OCI_MANIFEST, body, (size_t)n,
+					 NULL, NULL, &err))
+		fail_msg("manifest push: %s", err.msg);
+}
+
+/*
+ * The referrers tag schema's writes (read back through an ordinary tag of
+ * llmo registry, which has the referrers API and so never needs one): the
+ * tag's name, an index created by the first entry, a second appended, an
+ * entry of the same digest replaced in place, the index dropped.
+ */
+static void test_referrers_tag(void **state)
+{
+	char a[LLMO_DIGEST_STR_MAX], b[LLMO_DIGEST_STR_MAX], want[512];
+	char tag[LLMO_REFERRERS_TAG_MAX], ds[LLMO_DIGEST_STR_MAX], got[512];
+	struct llmo_error err = {0};
+	struct llmo_buf body;
+	json_t *desc;
+
+	(void)state;
+	push_small("a", a);
+	push_small("b", b);
+	llmo_model_referrers_tag(&manifest_d, tag);
+	llmo_digest_str(&manifest_d, ds);
+	assert_int_equal(strncmp(tag, "sha256-", 7), 0);
+	assert_string_equal(tag + 7, ds + 7);
+	assert_int_equal(llmo_model_referrers_tag_drop(client, "models/m", &manifest_d, &err),
+			 LLMO_ENOTFOUND);
+
+	desc = json_pack("{s:s,s:s,s:i,s:{s:s}}", "mediaType", LLMO_OCI_MANIFEST, "digest", a, "size",
+			 10, "annotations", "n", "1");
+	assert_int_equal(llmo_model_referrers_tag_add(client, "models/m", &manifest_d, desc, &err), 0);
+	json_decref(desc);
+	tag_entries(got, sizeof(got));
+	snprintf(want, sizeof(want), "%s=1", a + 7);
+	assert_string_equal(got, want);
+	desc = json_pack("{s:s,s:s,s:i,s:{s:s}}", "mediaType", LLMO_OCI_MANIFEST, "digest", b, "size",
+			 10, "annotations", "n", "2");
+	assert_int_equal(llmo_model_referrers_tag_add(client, "models/m", &manifest_d, desc, &err), 0);
+	json_decref(desc);
+	desc = json_pack("{s:s,s:s,s:i,s:{s:s}}", "mediaType", LLMO_OCI_MANIFEST, "digest", a, "size",
+			 10, "annotations", "n", "3");
+	assert_int_equal(llmo_model_referrers_tag_add(client, "models/m", &manifest_d, desc, &err), 0);
+	json_decref(desc);
+	tag_entries(got, sizeof(got));
+	snprintf(want, sizeof(want), "%s=3 %s=2", a + 7, b + 7);
+	assert_string_equal(got, want);
+
+	assert_int_equal(llmo_model_referrers_tag_drop(client, "models/m", &manifest_d, &err), 0);
+	llmo_buf_init(&body, 1 << 20);
+	assert_int_equal(llmo_reg_client_manifest_get(client, "models/m", tag, &body, NULL, NULL, &err),
+			 LLMO_ENOTFOUND);
+	llmo_buf_release(&body);
+}
+
 static void test_key_names(void **state)
 {
 	static const struct {
@@ -331,6 +425,7 @@ static void sign_model(const char *priv)
 	struct llmo_digest empty, sd, ad;
 	char es[LLMO_DIGEST_STR_MAX], ss[LLMO_DIGEST_STR_MAX], ms[LLMO_DIGEST_STR_MAX];
 	char body[2048];
+	bool acked = false;
 	int n;
 
 	assert_int_equal(llmo_sig_key_load(priv, true, &k, &err), 0);
@@ -353,8 +448,10 @@ static void sign_model(const char *priv)
 		     manifest_len, LLMO_SIG_KEY_ANNOTATION, llmo_sig_key_id(k));
 	assert_int_equal(llmo_digest_of(body, (size_t)n, &ad), 0);
 	if (llmo_reg_client_manifest_put(client, "models/m", llmo_digest_str(&ad, es),
-					 LLMO_OCI_MANIFEST, body, (size_t)n, NULL, &err))
+					 LLMO_OCI_MANIFEST, body, (size_t)n, NULL, &acked, &err))
 		fail_msg("signature push: %s", err.msg);
+	/* llmo registry has the referrers API: it answers OCI-Subject, no referrers tag needed */
+	assert_true(acked);
 	llmo_sig_key_free(k);
 }
 
@@ -506,6 +603,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tampered_blob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_lru, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_referrers_tag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_key_ref, setup, teardown),
