@@ -736,7 +736,7 @@ void llmo_controller_free(struct llmo_controller *c)
 	llmo_workqueue_free(c->mq);
 	llmo_event_recorder_free(c->rec);
 	llmo_hmap_release(&c->heal, free_heal);
-	llmo_hmap_release(&c->expect, free);
+	llmo_hmap_release(&c->expect, llmo__expect_free);
 	llmo_hmap_release(&c->rollouts, free_rollout);
 	llmo__scale_release_all(c);
 	llmo__vertical_release_all(c);

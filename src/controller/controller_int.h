@@ -113,18 +113,22 @@ struct llmo_controller {
 int llmo__workload_reconcile(void *ctx, const char *key);
 
 /*
- * Expectations (workload.c): a pod of workload key created (gone false) or
- * deleted (gone true) by the controller at now (ms, monotonic), remembered
- * until the pod informer shows it or LLMO__EXPECT_TIMEOUT_MS have passed.
- * llmo__expect_pending: whether one is still missing from pods (the
- * workload's pods as the cache has them; a delete is shown by an absent pod
- * or one with a deletionTimestamp); those shown or expired are forgotten.
+ * Expectations (workload.c): a write by the controller at now (ms,
+ * monotonic) to pod name of workload key, remembered until the pod informer
+ * shows it or LLMO__EXPECT_TIMEOUT_MS have passed: CREATE (the pod is
+ * there), DELETE (absent, or with a deletionTimestamp), ANNOTATIONS (ann, a
+ * merge patch of annotations, key -> string or null: the pod has them, or is
+ * gone; ann is referenced, not taken). llmo__expect_pending: whether one is
+ * still missing from pods (the workload's pods as the cache has them); those
+ * shown or expired are forgotten. The map's values go with llmo__expect_free.
  */
 #define LLMO__EXPECT_TIMEOUT_MS 30000
-void llmo__expect_add(struct llmo_controller *c, const char *key, const char *name, bool gone,
-		      int64_t now);
+enum { LLMO__EXPECT_CREATE, LLMO__EXPECT_DELETE, LLMO__EXPECT_ANNOTATIONS };
+void llmo__expect_add(struct llmo_controller *c, const char *key, const char *name, int kind,
+		      json_t *ann, int64_t now);
 bool llmo__expect_pending(struct llmo_controller *c, const char *key, json_t *const *pods,
 			  size_t npods, int64_t now);
+void llmo__expect_free(void *x);
 /* The controller's /metrics (exporter.c). */
 struct llmo_buf;
 int llmo__exporter_start(struct llmo_controller *c, const char *host, int port,

@@ -245,13 +245,14 @@ static int collect_pod(void *ctx, json_t *pod)
 
 /*
  * Expectations (as Kubernetes' ReplicaSet controller keeps them): the pods
- * are read from the informer's cache, which shows a create or a delete of
- * ours a moment after the API answered it. A reconcile in that moment would
- * act on a cache without it: create a second replica, or a second migration
- * replacement (which then abandoned the migration). So each pod created or
- * deleted is remembered until the cache shows it (present; absent or
- * deleting), at most EXPECT_TIMEOUT_MS, and a reconcile that finds one still
- * pending only looks again EXPECT_RECHECK_MS later.
+ * are read from the informer's cache, which shows a write of ours a moment
+ * after the API answered it. A reconcile in that moment would act on a cache
+ * without it: create a second replica, or a second migration replacement
+ * (which then abandoned the migration), drain a second replica. So each pod
+ * created, deleted or annotated is remembered until the cache shows it (the
+ * pod present; absent or deleting; its annotations as patched), at most
+ * LLMO__EXPECT_TIMEOUT_MS, and a reconcile that finds one still pending only
+ * looks again EXPECT_RECHECK_MS later.
  */
 #define EXPECT_MAX 32
 #define EXPECT_RECHECK_MS 100
@@ -260,13 +261,23 @@ struct expect {
 	size_t n;
 	struct {
 		char name[LLMO__CTRL_KEY_MAX];
-		bool gone; /* a delete: absent or with a deletionTimestamp */
+		int kind;    /* LLMO__EXPECT_* */
+		json_t *ann; /* ANNOTATIONS: the patch (key -> string, or null: removed) */
 		int64_t until;
 	} e[EXPECT_MAX];
 };
 
-void llmo__expect_add(struct llmo_controller *c, const char *key, const char *name, bool gone,
-		      int64_t now)
+void llmo__expect_free(void *p)
+{
+	struct expect *x = p;
+
+	for (size_t i = 0; x && i < x->n; i++)
+		json_decref(x->e[i].ann);
+	free(x);
+}
+
+void llmo__expect_add(struct llmo_controller *c, const char *key, const char *name, int kind,
+		      json_t *ann, int64_t now)
 {
 	struct expect *x = llmo_hmap_get(&c->expect, key);
 
@@ -278,17 +289,42 @@ void llmo__expect_add(struct llmo_controller *c, const char *key, const char *na
 			return;
 		}
 	}
-	if (x->n == EXPECT_MAX || strlen(name) >= sizeof(x->e[0].name))
+	if (x->n == EXPECT_MAX || strlen(name) >= sizeof(x->e[0].name) ||
+	    (kind == LLMO__EXPECT_ANNOTATIONS && !json_is_object(ann)))
 		return;
 	snprintf(x->e[x->n].name, sizeof(x->e[x->n].name), "%s", name);
-	x->e[x->n].gone = gone;
+	x->e[x->n].kind = kind;
+	x->e[x->n].ann = kind == LLMO__EXPECT_ANNOTATIONS ? json_incref(ann) : NULL;
 	x->e[x->n].until = now + LLMO__EXPECT_TIMEOUT_MS;
 	x->n++;
+}
+
+/* Whether the cache's pod (NULL: none) shows the write e. */
+static bool expect_shown(const json_t *pod, int kind, const json_t *ann)
+{
+	const json_t *have, *v;
+	const char *k;
+
+	if (kind == LLMO__EXPECT_CREATE)
+		return pod != NULL;
+	if (!pod || json_object_get(meta(pod), "deletionTimestamp"))
+		return true; /* deleted: so are its annotations */
+	if (kind == LLMO__EXPECT_DELETE)
+		return false;
+	have = json_object_get(meta(pod), "annotations");
+	json_object_foreach((json_t *)ann, k, v) {
+		const json_t *h = json_object_get(have, k);
+
+		if (json_is_null(v) ? h != NULL : !json_equal(h, v))
+			return false;
+	}
+	return true;
 }
 
 bool llmo__expect_pending(struct llmo_controller *c, const char *key, json_t *const *pods,
 			  size_t npods, int64_t now)
 {
+	static const char *const ops[] = {"create", "delete", "annotate"};
 	struct expect *x = llmo_hmap_get(&c->expect, key);
 	size_t kept = 0;
 	void *old = NULL;
@@ -304,27 +340,27 @@ bool llmo__expect_pending(struct llmo_controller *c, const char *key, json_t *co
 			if (n && strcmp(n, x->e[i].name) == 0)
 				found = pods[j];
 		}
-		if (x->e[i].gone ? !found || json_object_get(meta(found), "deletionTimestamp") : !!found)
-			continue;
-		if (now >= x->e[i].until) {
+		if (!expect_shown(found, x->e[i].kind, x->e[i].ann) && now >= x->e[i].until)
 			llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "pod write not seen",
 				 "workload=%s pod=%s op=%s after_ms=%d", key, x->e[i].name,
-				 x->e[i].gone ? "delete" : "create", LLMO__EXPECT_TIMEOUT_MS);
+				 ops[x->e[i].kind], LLMO__EXPECT_TIMEOUT_MS);
+		else if (!expect_shown(found, x->e[i].kind, x->e[i].ann)) {
+			x->e[kept++] = x->e[i];
 			continue;
 		}
-		x->e[kept++] = x->e[i];
+		json_decref(x->e[i].ann);
 	}
 	x->n = kept;
 	if (kept)
 		return true;
 	if (llmo_hmap_del(&c->expect, key, &old) == 0)
-		free(old);
+		llmo__expect_free(old);
 	return false;
 }
 
-static void expect_add(struct wl *s, const char *name, bool gone)
+static void expect_add(struct wl *s, const char *name, int kind, json_t *ann)
 {
-	llmo__expect_add(s->c, s->key, name, gone, llmo_clock_mono_ms());
+	llmo__expect_add(s->c, s->key, name, kind, ann, llmo_clock_mono_ms());
 }
 
 static bool expect_pending(struct wl *s)
@@ -355,7 +391,7 @@ static int delete_pod(struct wl *s, const json_t *pod, bool graceful, const char
 		return rc;
 	}
 	s->c->deleted++;
-	expect_add(s, pname, true);
+	expect_add(s, pname, LLMO__EXPECT_DELETE, NULL);
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "replica deleted", "workload=%s pod=%s why=\"%s\"",
 		 s->key, pname, why);
 	return 0;
@@ -1083,7 +1119,7 @@ static int create_pod(struct wl *s, const struct track *t, const json_t *src)
 		return rc;
 	}
 	s->c->created++;
-	expect_add(s, pname, false);
+	expect_add(s, pname, LLMO__EXPECT_CREATE, NULL);
 	llmo_log(LLMO_LOG_INFO, LLMO__CTRL_LOG, "replica created", "workload=%s pod=%s hash=%s",
 		 s->key, pname, t->hash);
 	event(s, "Normal", "CreatedReplica", "Created replica %s (%s:%s, track %s)", pname,
@@ -1991,14 +2027,19 @@ static int patch_annotations(struct wl *s, const json_t *pod, json_t *ann)
 {
 	struct llmo_error err = {0};
 	const char *pname = llmo_kube_str(pod, "metadata", "name");
-	json_t *patch = ann ? json_pack("{s:{s:o}}", "metadata", "annotations", ann) : NULL;
+	json_t *patch = ann ? json_pack("{s:{s:O}}", "metadata", "annotations", ann) : NULL;
 	int rc;
 
-	if (!patch)
+	if (!patch) {
+		json_decref(ann);
 		return LLMO_ENOMEM;
+	}
 	rc = llmo_kube_patch(s->c->client, &llmo_kube_pods, s->ns, pname, NULL,
 			     LLMO_KUBE_PATCH_MERGE, patch, NULL, &err);
 	json_decref(patch);
+	if (!rc)
+		expect_add(s, pname, LLMO__EXPECT_ANNOTATIONS, ann);
+	json_decref(ann);
 	if (rc && rc != LLMO_ENOTFOUND)
 		llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "replica annotate failed",
 			 "workload=%s pod=%s error=\"%s\"", s->key, pname, err.msg);
@@ -3118,7 +3159,7 @@ int llmo__workload_reconcile(void *ctx, const char *key)
 		if (llmo_hmap_del(&c->heal, key, &old) == 0)
 			free(old);
 		if (llmo_hmap_del(&c->expect, key, &old) == 0)
-			free(old);
+			llmo__expect_free(old);
 		llmo__prefetch_forget(c, key);
 		return 0;
 	}
