@@ -30,6 +30,7 @@ to --out when given.
 """
 import argparse
 import concurrent.futures as cf
+import itertools
 import json
 import os
 import subprocess
@@ -66,8 +67,8 @@ class Search:
     def __init__(self, a):
         self.a = a
         self.cache = {}
-        self.tmp = tempfile.mkdtemp(prefix="clairvoyant.")
-        self.n = 0
+        self.tmp = tempfile.TemporaryDirectory(prefix="clairvoyant.")
+        self.files = itertools.count()  # a file per replay: the jobs run at once
 
     def write(self, r, path):
         with open(path, "w") as f:
@@ -86,8 +87,7 @@ class Search:
         key = tuple(r)
         if key in self.cache:
             return self.cache[key]
-        self.n += 1
-        path = os.path.join(self.tmp, "s%d.csv" % self.n)
+        path = os.path.join(self.tmp.name, "s%d.csv" % next(self.files))
         self.write(r, path)
         j = run_sim(self.a.llmo, self.a.trace, self.a.extra, self.a.warmup_s, schedule=path)
         os.unlink(path)
@@ -155,13 +155,13 @@ def main():
                         r, cur = batch[best], results[best]
                         changed += 1
                 print("clairvoyant: lambda %g sweep %d: %d moves, now %.4f GPU-h at %.3f%% (%d runs)"
-                      % (lam, sweep + 1, changed, cur[0], cur[1], s.n), file=sys.stderr)
+                      % (lam, sweep + 1, changed, cur[0], cur[1], len(s.cache)), file=sys.stderr)
                 if not changed:
                     break
 
     feasible = [(v[0], v[1], k) for k, v in s.cache.items() if v[1] >= goal]
     print("trace: %s, warm-up %d s, slots of %d s, %d schedules replayed"
-          % (a.trace, a.warmup_s, a.slot_s, s.n))
+          % (a.trace, a.warmup_s, a.slot_s, len(s.cache)))
     print("%-34s %10s %10s %14s" % ("", "gpu_h", "slo_%", "gpu_h / KPA"))
     print("%-34s %10.4f %10.3f %14.3f" % ("kpa (Knative defaults)", kpa["gpu_hours"],
                                            kpa["slo_attainment_pct"], 1.0))

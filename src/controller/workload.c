@@ -340,15 +340,16 @@ bool llmo__expect_pending(struct llmo_controller *c, const char *key, json_t *co
 			if (n && strcmp(n, x->e[i].name) == 0)
 				found = pods[j];
 		}
-		if (!expect_shown(found, x->e[i].kind, x->e[i].ann) && now >= x->e[i].until)
+		if (!expect_shown(found, x->e[i].kind, x->e[i].ann)) {
+			if (now < x->e[i].until) {
+				x->e[kept++] = x->e[i];
+				continue;
+			}
 			llmo_log(LLMO_LOG_WARN, LLMO__CTRL_LOG, "pod write not seen",
 				 "workload=%s pod=%s op=%s after_ms=%d", key, x->e[i].name,
 				 ops[x->e[i].kind], LLMO__EXPECT_TIMEOUT_MS);
-		else if (!expect_shown(found, x->e[i].kind, x->e[i].ann)) {
-			x->e[kept++] = x->e[i];
-			continue;
 		}
-		json_decref(x->e[i].ann);
+		json_decref(x->e[i].ann); /* shown, or given up */
 	}
 	x->n = kept;
 	if (kept)
