@@ -781,12 +781,50 @@ static int32_t drain_replicas(const struct llmo_as_config *c, double in_system, 
 }
 
 /*
+ * The replicas still starting at now by the autoscaler's own scale events,
+ * as groups {time ordered, count}, oldest first; returns how many groups.
+ * The events are replayed in order: a scale-up adds a group, a scale-down
+ * removes the newest replicas not yet Ready at its time (as the simulator
+ * and the controller remove them: not Ready first, newest first) and only
+ * then Ready ones, which are not in the groups. A scale-up cancelled so
+ * does not count as a replica coming (counted, two 4 -> 5 -> 4 flaps before
+ * a step made the backlog look drained a minute early and the order for it
+ * was cut by half). Groups ordered a cold start ago or more are Ready.
+ */
+static size_t starting_replicas(const struct llmo_autoscaler *as, int64_t now,
+				struct event out[LLMO_AS_EVENTS_MAX])
+{
+	int64_t cs = as->cfg.cold_start;
+	size_t n = 0, first = 0;
+
+	for (size_t k = 0; k < as->ev_len; k++) {
+		const struct event *e = &as->events[(as->ev_head + k) % LLMO_AS_EVENTS_MAX];
+		int32_t cut = -e->delta;
+
+		if (e->delta > 0) {
+			out[n++] = *e;
+			continue;
+		}
+		while (cut > 0 && n > 0 && out[n - 1].t > e->t - cs) {
+			int32_t m = LLMO_MIN(cut, out[n - 1].delta);
+
+			out[n - 1].delta -= m;
+			cut -= m;
+			n -= out[n - 1].delta == 0;
+		}
+	}
+	while (first < n && out[first].t <= now - cs)
+		first++;
+	memmove(out, out + first, (n - first) * sizeof(*out));
+	return n - first;
+}
+
+/*
  * The requests in the system (in service plus waiting) at now + cold_start,
  * when the replicas ordered now come Ready, by the fluid model: `in_system`
  * requests now, of which up to ready x replica_slots in service, arrivals at
  * lambda, and the replicas still starting (current - ready) Ready on the
- * autoscaler's own schedule: the scale-ups of the last cold start, oldest
- * first (a scale-down removes the newest starting replicas), each a cold
+ * autoscaler's own schedule (starting_replicas), oldest first, each a cold
  * start after it was ordered; any more than those, only at the end.
  *
  * Writes in *keep how many of the current replicas the backlog needs until
@@ -803,15 +841,15 @@ static double fluid_project(const struct llmo_autoscaler *as, int64_t now, int32
 	struct fluid f = {LLMO_MIN(in_system, cap), LLMO_MAX(0, in_system - cap)};
 	int32_t left = current - ready, fleet = ready;
 	int64_t t = now, end = now + c->cold_start;
+	struct event start[LLMO_AS_EVENTS_MAX];
+	size_t nstart = starting_replicas(as, now, start);
 
 	*keep = LLMO_MIN(drain_replicas(c, in_system, hold), fleet);
-	for (size_t k = 0; k < as->ev_len && left > 0; k++) {
-		const struct event *e = &as->events[(as->ev_head + k) % LLMO_AS_EVENTS_MAX];
+	for (size_t k = 0; k < nstart && left > 0; k++) {
+		const struct event *e = &start[k];
 		int32_t n;
 		double admit;
 
-		if (e->delta <= 0 || e->t <= now - c->cold_start)
-			continue;
 		n = LLMO_MIN(e->delta, left);
 		left -= n;
 		fluid_run(&f, cap, lambda, hold, (double)(e->t + c->cold_start - t) / SEC);
