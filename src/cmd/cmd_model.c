@@ -907,7 +907,7 @@ static int cmd_list(const struct opts *o)
 	struct llmo_reg_client *c = NULL;
 	struct llmo_error err = {0};
 	char path[LLMO_REG_NAME_MAX + 64];
-	struct llmo_buf body;
+	const char *key = o->nargs == 1 ? "tags" : "repositories";
 	json_t *j = NULL, *arr;
 	int status = 1;
 
@@ -919,15 +919,14 @@ static int cmd_list(const struct opts *o)
 		snprintf(path, sizeof(path), "/v2/%s/tags/list", o->args[0]);
 	else
 		snprintf(path, sizeof(path), "/v2/_catalog");
-	llmo_buf_init(&body, LLMO_REG_CLIENT_BODY_MAX);
 	if (client_of(o, &c))
 		goto out;
-	if (llmo_reg_client_get(c, path, &body, &err) ||
-	    llmo_json_load(body.data, body.len, path, &j, &err)) {
+	/* every page: registries split long lists (docker-registry's catalog by 100) */
+	if (llmo_reg_client_get_list(c, path, key, &j, &err)) {
 		status = fail(&err);
 		goto out;
 	}
-	arr = json_object_get(j, o->nargs == 1 ? "tags" : "repositories");
+	arr = json_object_get(j, key);
 	for (size_t i = 0; i < json_array_size(arr); i++)
 		if (json_is_string(json_array_get(arr, i)))
 			printf("%s%s%s\n", o->nargs == 1 ? o->args[0] : "", o->nargs == 1 ? ":" : "",
@@ -935,7 +934,6 @@ static int cmd_list(const struct opts *o)
 	status = 0;
 out:
 	json_decref(j);
-	llmo_buf_release(&body);
 	llmo_reg_client_free(c);
 	return status;
 }

@@ -119,6 +119,8 @@ struct answer {
 	char location[HEADER_VALUE_MAX];
 	char content_type[256];
 	char oci_subject[128]; /* the OCI-Subject header, "" without */
+	char next[URL_MAX];    /* the Link header's rel="next" target, "" without */
+	bool link_bad;         /* a Link header that does not parse */
 	struct llmo_buf error; /* the body of a failed request (its OCI error) */
 };
 
@@ -201,6 +203,119 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return 0;
 }
 
+/* ---- Link headers (RFC 8288) ---- */
+
+static size_t skip_ows(const char *v, size_t n, size_t i)
+{
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	return i;
+}
+
+static bool is_tchar(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* Whether the space-separated relation types rel[0..n) hold "next". */
+static bool rel_has_next(const char *rel, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && rel[j] != ' ')
+			j++;
+		if (j - i == 4 && strncasecmp(rel + i, "next", 4) == 0)
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+int llmo_reg_link_next(const char *v, size_t n, char *out, size_t max)
+{
+	size_t i = 0;
+
+	for (;;) {
+		size_t uri, uri_len;
+		bool next = false;
+
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		if (i == n)
+			return LLMO_ENOTFOUND;
+		if (v[i] != '<')
+			return LLMO_EPARSE;
+		uri = ++i;
+		while (i < n && v[i] != '>') {
+			/* no control character or space in a URI */
+			if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f)
+				return LLMO_EPARSE;
+			i++;
+		}
+		if (i == n)
+			return LLMO_EPARSE;
+		uri_len = i++ - uri;
+		/* parameters: ; name [= token | quoted-string] */
+		for (;;) {
+			char val[64];
+			size_t name, name_len, vlen = 0;
+			bool long_val = false;
+
+			i = skip_ows(v, n, i);
+			if (i == n || v[i] == ',')
+				break;
+			if (v[i] != ';')
+				return LLMO_EPARSE;
+			i = skip_ows(v, n, i + 1);
+			name = i;
+			while (i < n && is_tchar(v[i]))
+				i++;
+			if ((name_len = i - name) == 0)
+				return LLMO_EPARSE;
+			i = skip_ows(v, n, i);
+			if (i < n && v[i] == '=') {
+				i = skip_ows(v, n, i + 1);
+				if (i < n && v[i] == '"') {
+					for (i++; i < n && v[i] != '"'; i++) {
+						if (v[i] == '\\' && ++i == n)
+							return LLMO_EPARSE;
+						if (vlen < sizeof(val))
+							val[vlen++] = v[i];
+						else
+							long_val = true;
+					}
+					if (i++ == n)
+						return LLMO_EPARSE;
+				} else {
+					size_t t = i;
+
+					/* a token, leniently: up to the next ; , or space */
+					while (i < n && !strchr(";, \t", v[i]))
+						i++;
+					if (i == t)
+						return LLMO_EPARSE;
+					vlen = LLMO_MIN(i - t, sizeof(val));
+					long_val = i - t > sizeof(val);
+					memcpy(val, v + t, vlen);
+				}
+			}
+			if (name_len == 3 && strncasecmp(v + name, "rel", 3) == 0 && !long_val)
+				next = next || rel_has_next(val, vlen);
+		}
+		if (!next)
+			continue;
+		if (uri_len == 0)
+			return LLMO_EPARSE;
+		if (uri_len >= max)
+			return LLMO_ETOOBIG;
+		memcpy(out, v + uri, uri_len);
+		out[uri_len] = '\0';
+		return 0;
+	}
+}
+
 /* Copies a header's value (trimmed) when the line is "name: value". */
 static void header_value(const char *line, size_t n, const char *name, char *out, size_t max)
 {
@@ -227,6 +342,17 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 	header_value(p, n, "Location", a->location, sizeof(a->location));
 	header_value(p, n, "Content-Type", a->content_type, sizeof(a->content_type));
 	header_value(p, n, "OCI-Subject", a->oci_subject, sizeof(a->oci_subject));
+	if (n > 5 && strncasecmp(p, "Link:", 5) == 0 && !a->next[0]) {
+		char v[URL_MAX + 256] = "";
+		int rc;
+
+		header_value(p, n, "Link", v, sizeof(v));
+		rc = llmo_reg_link_next(v, strlen(v), a->next, sizeof(a->next));
+		if (rc && rc != LLMO_ENOTFOUND) {
+			a->next[0] = '\0';
+			a->link_bad = true;
+		}
+	}
 	return n;
 }
 
@@ -609,6 +735,90 @@ int llmo_reg_client_get(struct llmo_reg_client *c, const char *path, struct llmo
 		return rc;
 	rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
 	answer_release(&a);
+	return rc;
+}
+
+/* The URL of a next page: a path on the registry, or a URL under its base. */
+static int next_url(struct llmo_reg_client *c, const char *from, const char *next, char *url,
+		    struct llmo_error *err)
+{
+	size_t bl = strlen(c->base);
+
+	if (next[0] == '/')
+		return url_of(c, url, err, "%s", next);
+	if (strncmp(next, c->base, bl) == 0 && next[bl] == '/' && strlen(next) < URL_MAX) {
+		memcpy(url, next, strlen(next) + 1);
+		return 0;
+	}
+	return llmo_error_set(err, LLMO_EINVAL,
+			      "GET %s: the next page (Link rel=\"next\") \"%.200s\" is not on the registry %s",
+			      from, next, c->base);
+}
+
+int llmo_reg_client_get_list(struct llmo_reg_client *c, const char *path, const char *key,
+			     json_t **out, struct llmo_error *err)
+{
+	char url[URL_MAX], prev[URL_MAX];
+	struct llmo_buf body;
+	json_t *all = NULL, *page = NULL;
+	size_t pages = 0;
+	int rc;
+
+	*out = NULL;
+	llmo_buf_init(&body, LLMO_REG_CLIENT_BODY_MAX);
+	if ((rc = url_of(c, url, err, "%s", path)))
+		return rc;
+	for (;;) {
+		struct sink snk = {.buf = &body, .fd = -1};
+		struct answer a;
+		json_t *items;
+
+		llmo_buf_reset(&body);
+		rc = perform(c, M_GET, url, NULL, NULL, &snk, &a, err);
+		if (!rc && a.link_bad)
+			rc = llmo_error_set(err, LLMO_EPARSE, "GET %s: malformed Link header", url);
+		if (!rc)
+			rc = llmo_json_load(body.data, body.len, url, &page, err);
+		if (!rc) {
+			/* a page without the list (or "tags": null) has no entries */
+			items = json_object_get(page, key);
+			if (!json_is_object(page) || (items && !json_is_null(items) && !json_is_array(items)))
+				rc = llmo_error_set(err, LLMO_EPARSE,
+						    "GET %s: want an object with a \"%s\" array", url, key);
+			else if (!all) {
+				all = page;
+				page = NULL;
+				if (!json_is_array(items) && json_object_set_new(all, key, json_array()))
+					rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			} else if (items && json_array_extend(json_object_get(all, key), items)) {
+				rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+			}
+		}
+		json_decref(page);
+		page = NULL;
+		if (rc || !a.next[0]) {
+			answer_release(&a);
+			break;
+		}
+		if (++pages >= LLMO_REG_CLIENT_PAGES_MAX) {
+			rc = llmo_error_set(err, LLMO_ERANGE, "GET %s: more than %d pages", path,
+					    LLMO_REG_CLIENT_PAGES_MAX);
+			answer_release(&a);
+			break;
+		}
+		memcpy(prev, url, sizeof(url));
+		rc = next_url(c, prev, a.next, url, err);
+		answer_release(&a);
+		if (!rc && strcmp(url, prev) == 0)
+			rc = llmo_error_set(err, LLMO_EPARSE, "GET %s: the next page is this page", url);
+		if (rc)
+			break;
+	}
+	llmo_buf_release(&body);
+	if (rc)
+		json_decref(all);
+	else
+		*out = all;
 	return rc;
 }
 

@@ -16,12 +16,16 @@
  */
 #include "base/common.h"
 
+#include <jansson.h>
+
 #include "base/buf.h"
 #include "base/error.h"
 #include "registry/digest.h"
 
 /* Longest answer read into memory (manifests, lists, configs). */
 #define LLMO_REG_CLIENT_BODY_MAX ((size_t)4 << 20)
+/* Pages of one list llmo_reg_client_get_list follows at most. */
+#define LLMO_REG_CLIENT_PAGES_MAX 100000
 /* Give up on a request after this long without progress. */
 #define LLMO_REG_CLIENT_STALL_S 60L
 
@@ -104,6 +108,30 @@ int llmo_reg_client_manifest_get(struct llmo_reg_client *c, const char *repo, co
  */
 int llmo_reg_client_get(struct llmo_reg_client *c, const char *path, struct llmo_buf *out,
 			struct llmo_error *err);
+
+/*
+ * GETs a list that may come in pages ("/v2/_catalog", "/v2/NAME/tags/list",
+ * the referrers API): the JSON object of the first answer in *out, with the
+ * array named key ("repositories", "tags", "manifests") of every page after
+ * it appended, following each answer's Link rel="next" (a path on the
+ * registry, or a URL under its base; another host is an error). A page
+ * without key, or with it null, has no entries. LLMO_EPARSE for a page that
+ * is not such an object, a malformed Link, or a next page that is the same
+ * page; LLMO_ERANGE past LLMO_REG_CLIENT_PAGES_MAX pages; else as
+ * llmo_reg_client_get.
+ */
+int llmo_reg_client_get_list(struct llmo_reg_client *c, const char *path, const char *key,
+			     json_t **out, struct llmo_error *err);
+
+/*
+ * The target of the first link with relation type "next" in a Link header
+ * value (RFC 8288: `<URI>; rel="next"`, links separated by commas, rel a
+ * token or a quoted list of types), copied into out (max bytes with the
+ * NUL). 0; LLMO_ENOTFOUND without such a link; LLMO_EPARSE for a malformed
+ * value (a space or control character in a URI among them); LLMO_ETOOBIG
+ * when the target does not fit.
+ */
+int llmo_reg_link_next(const char *v, size_t n, char *out, size_t max);
 
 /* DELETEs path ("/v2/NAME/manifests/sha256:..."). */
 int llmo_reg_client_delete(struct llmo_reg_client *c, const char *path, struct llmo_error *err);

@@ -166,21 +166,18 @@ int llmo_model_referrers(struct llmo_reg_client *c, const char *repo, const stru
 {
 	char ds[LLMO_DIGEST_STR_MAX], path[LLMO_REG_NAME_MAX + 256];
 	struct llmo_error api = {0};
-	struct llmo_buf idx;
 	json_t *list, *keep;
 	size_t i;
 	int rc;
 
 	if (from_tag)
 		*from_tag = false;
-	llmo_buf_init(&idx, LLMO_REG_CLIENT_BODY_MAX);
 	snprintf(path, sizeof(path), "/v2/%s/referrers/%s%s%s", repo, llmo_digest_str(d, ds),
 		 artifact_type ? "?artifactType=" : "", artifact_type ? artifact_type : "");
-	if (!(rc = llmo_reg_client_get(c, path, &idx, &api)))
-		rc = llmo_json_load(idx.data, idx.len, "referrers", out, err);
-	llmo_buf_release(&idx);
+	/* every page of it (a registry may split a long list) */
+	rc = llmo_reg_client_get_list(c, path, "manifests", out, &api);
 	if (rc != LLMO_ENOTFOUND) {
-		if (rc && api.code && err)
+		if (rc && err)
 			*err = api;
 		return rc;
 	}

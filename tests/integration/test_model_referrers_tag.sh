@@ -8,22 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 unset KUBECONFIG # no API: llmo model would write LLMModels through it
-command -v docker-registry >/dev/null 2>&1 || { echo "docker-registry missing: run scripts/setup.sh --tests"; exit 1; }
-
-PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-URL=http://127.0.0.1:$PORT
-cat >"$LLMO_DATA/dr.yml" <<EOF
-version: 0.1
-log: {level: error}
-storage:
-  filesystem: {rootdirectory: $LLMO_DATA/dr}
-  delete: {enabled: true}
-http: {addr: "127.0.0.1:$PORT"}
-EOF
-docker-registry serve "$LLMO_DATA/dr.yml" >"$LLMO_DATA/dr.log" 2>&1 &
-DR_PID=$!
+docker_registry_start
 trap 'kill "$DR_PID" "${REG_PID:-}" 2>/dev/null; rm -rf "$LLMO_DATA"' EXIT
-wait_for 10 curl -sf "$URL/v2/" -o /dev/null || { bad "docker-registry did not start"; cat "$LLMO_DATA/dr.log"; }
+URL=$DR_URL
 
 M=(env LLMO_REGISTRY="$URL" "$LLMO" model)
 mkmodel "$LLMO_DATA/model" 100000

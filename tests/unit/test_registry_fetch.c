@@ -5,7 +5,8 @@
  * LRU eviction that spares pinned models and the one being fetched; the
  * cached-models report in the exact format the scheduler reads; named
  * public keys (an LLMModel's signature.keyRef) and a fetch that requires
- * a signature by one of them.
+ * a signature by one of them. The registry client's lists in pages (Link
+ * rel="next", parsed as RFC 8288 says).
  */
 #include "base/common.h"
 
@@ -338,6 +339,125 @@ static void test_referrers_tag(void **state)
 	llmo_buf_release(&body);
 }
 
+/* The rel="next" target of Link header values (RFC 8288), and values that do not parse. */
+static void test_link_next(void **state)
+{
+	static const struct {
+		const char *v, *want; /* want NULL: rc */
+		int rc;
+	} cases[] = {
+		{"</v2/_catalog?last=models%2Fr94&n=100>; rel=\"next\"", "/v2/_catalog?last=models%2Fr94&n=100", 0},
+		{"<https://r/v2/x/tags/list?n=2&last=b>;rel=next", "https://r/v2/x/tags/list?n=2&last=b", 0},
+		{"<a>; rel=\"first\", <b,c>; REL=\"prev NEXT\"", "b,c", 0},
+		{"  ,<a>; title=\"x,\\\"y\\\"\"; rel=\"next\" ; type=text/html", "a", 0},
+		{"<a>; rel=\"next\", <b>; rel=\"next\"", "a", 0},
+		{"<a>; rel=\"nextx\", <b>; rel=prev", NULL, LLMO_ENOTFOUND},
+		{"<a>; anchor=\"next\"", NULL, LLMO_ENOTFOUND},
+		{"", NULL, LLMO_ENOTFOUND},
+		{"a; rel=next", NULL, LLMO_EPARSE},
+		{"<a; rel=next", NULL, LLMO_EPARSE},
+		{"<a>; rel=\"next", NULL, LLMO_EPARSE},
+		{"<a>;; rel=next", NULL, LLMO_EPARSE},
+		{"<a>; rel=", NULL, LLMO_EPARSE},
+		{"<a> rel=next", NULL, LLMO_EPARSE},
+		{"<>; rel=next", NULL, LLMO_EPARSE},
+		{"<a b>; rel=next", NULL, LLMO_EPARSE},
+		{"<a\x01>; rel=next", NULL, LLMO_EPARSE},
+	};
+	char out[256], small[17];
+
+	(void)state;
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(cases); i++) {
+		int rc = llmo_reg_link_next(cases[i].v, strlen(cases[i].v), out, sizeof(out));
+
+		if (rc != (cases[i].want ? 0 : cases[i].rc))
+			fail_msg("case %zu (%s): rc %d", i, cases[i].v, rc);
+		if (cases[i].want)
+			assert_string_equal(out, cases[i].want);
+	}
+	/* 16 bytes and the NUL fit in 17, 17 do not */
+	assert_int_equal(llmo_reg_link_next("<0123456789abcdef>; rel=next", 28, small, sizeof(small)),
+			 0);
+	assert_string_equal(small, "0123456789abcdef");
+	assert_int_equal(llmo_reg_link_next("<0123456789abcdefg>; rel=next", 29, small, sizeof(small)),
+			 LLMO_ETOOBIG);
+}
+
+/* A tagged manifest of no layers in repo. */
+static void push_tagged(const char *repo, const char *tag)
+{
+	struct llmo_error err = {0};
+	struct llmo_digest empty;
+	char es[LLMO_DIGEST_STR_MAX], body[512];
+	int n;
+
+	assert_int_equal(llmo_digest_of("{}", 2, &empty), 0);
+	assert_int_equal(llmo_reg_client_blob_push_mem(client, repo, &empty, "{}", 2, &err), 0);
+	n = snprintf(body, sizeof(body),
+		     "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
+		     "\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
+		     LLMO_OCI_MANIFEST, LLMO_OCI_EMPTY, llmo_digest_str(&empty, es));
+	if (llmo_reg_client_manifest_put(client, repo, tag, LLMO_OCI_MANIFEST, body, (size_t)n,
+					 NULL, NULL, &err))
+		fail_msg("manifest push: %s", err.msg);
+}
+
+/* The list's entries joined by spaces. */
+static void list_of(const char *path, const char *key, char *out, size_t max)
+{
+	struct llmo_error err = {0};
+	json_t *j = NULL, *a;
+	size_t n = 0;
+
+	if (llmo_reg_client_get_list(client, path, key, &j, &err))
+		fail_msg("%s: %s", path, err.msg);
+	a = json_object_get(j, key);
+	out[0] = '\0';
+	for (size_t i = 0; i < json_array_size(a); i++)
+		n += (size_t)snprintf(out + n, max - n, "%s%s", i ? " " : "",
+				      json_string_value(json_array_get(a, i)));
+	json_decref(j);
+}
+
+/*
+ * Lists in pages: llmo registry splits a list by ?n= with a Link to the
+ * next page (the path and ?n=&last=), and llmo_reg_client_get_list follows
+ * every one; the other fields of the first page stay.
+ */
+static void test_list_pages(void **state)
+{
+	struct llmo_error err = {0};
+	char got[512];
+	json_t *j = NULL;
+
+	(void)state;
+	push_tagged("models/m", "p1");
+	push_tagged("models/m", "p2");
+	push_tagged("models/m", "p3");
+	push_tagged("models/z", "x");
+	list_of("/v2/models/m/tags/list?n=2", "tags", got, sizeof(got));
+	assert_string_equal(got, "1 p1 p2 p3");
+	list_of("/v2/models/m/tags/list?n=1", "tags", got, sizeof(got));
+	assert_string_equal(got, "1 p1 p2 p3");
+	list_of("/v2/models/m/tags/list", "tags", got, sizeof(got));
+	assert_string_equal(got, "1 p1 p2 p3");
+	list_of("/v2/_catalog?n=1", "repositories", got, sizeof(got));
+	assert_string_equal(got, "models/m models/z");
+	assert_int_equal(llmo_reg_client_get_list(client, "/v2/models/m/tags/list?n=1", "tags", &j,
+						  &err),
+			 0);
+	assert_string_equal(json_string_value(json_object_get(j, "name")), "models/m");
+	json_decref(j);
+	/* not a list: the key names another field's type */
+	assert_int_equal(llmo_reg_client_get_list(client, "/v2/models/m/tags/list", "name", &j, &err),
+			 LLMO_EPARSE);
+	assert_null(j);
+	assert_non_null(strstr(err.msg, "want an object with a \"name\" array"));
+	assert_int_equal(llmo_reg_client_get_list(client, "/v2/models/none/tags/list", "tags", &j,
+						  &err),
+			 LLMO_ENOTFOUND);
+}
+
 static void test_key_names(void **state)
 {
 	static const struct {
@@ -604,6 +724,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_evict_lru, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_referrers_tag, setup, teardown),
+		cmocka_unit_test(test_link_next),
+		cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_key_ref, setup, teardown),
