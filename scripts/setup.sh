@@ -14,6 +14,7 @@ test_pkgs=(
   wrk nginx-light prometheus nodejs iproute2 util-linux
   python3-botocore # checks the S3 tests' SigV4 signatures (tests/integration/sigv4_proxy.py)
   docker-registry # a registry without the referrers API (tests/integration/test_model_referrers_tag.sh)
+  apache2-utils # htpasswd: docker-registry's Basic auth users (tests/integration/test_model_auth.sh)
 )
 # The S3-compatible server the S3 storage test (tests/integration/test_registry_s3.sh)
 # runs against: npm's s3rver, pinned, installed into the ignored .cache/s3rver.

@@ -7,6 +7,7 @@
  */
 #include "base/common.h"
 
+#include "base/buf.h"
 #include "base/log.h"
 
 int cmd_validate(int argc, char **argv);
@@ -127,8 +128,27 @@ struct cmd_fetch_args {
 	char size[32];
 };
 void cmd_fetch_args_init(struct cmd_fetch_args *fa, const char *cache_dir,
-			 const struct llmo_config *cfg, const char *token_file, const char *cacert,
-			 bool plain_http, const char *trusted_keys);
+			 const struct llmo_config *cfg, const char *token_file,
+			 const char *creds_file, const char *cacert, bool plain_http,
+			 const char *trusted_keys);
+
+/*
+ * A registry's credentials as `llmo model` and `llmo fetch` take them:
+ * --token (else --token-file's first line) as the bearer token, --creds
+ * USER:PASSWORD (else --creds-file's first line, else $LLMO_REGISTRY_CREDS)
+ * as the user name and password. cmd_reg_auth_apply points co's token,
+ * username and password at them (valid until cmd_reg_auth_release); 0, or
+ * err naming the file or the flag (a value without ':', an empty user).
+ */
+struct llmo_reg_client_opts;
+struct llmo_error;
+struct cmd_reg_auth {
+	const char *token, *token_file, *creds, *creds_file;
+	struct llmo_buf tok, cred; /* read from the files; kept by apply */
+};
+int cmd_reg_auth_apply(struct cmd_reg_auth *a, struct llmo_reg_client_opts *co,
+		       struct llmo_error *err);
+void cmd_reg_auth_release(struct cmd_reg_auth *a);
 
 /*
  * The public key called name (an LLMModel's signature.keyRef) among the

@@ -21,6 +21,7 @@ static const char agent_usage[] =
 	"                  [--runtime local|none] [--state-dir DIR] [--keep-pods]\n"
 	"                  [--fake-gpus N[:MODEL:MEMORY[:D]]]\n"
 	"                  [--model-cache DIR [--registry-token-file FILE]\n"
+	"                   [--registry-creds-file FILE]\n"
 	"                   [--registry-cacert FILE | --registry-plain-http]]\n"
 	"                  [--metrics-listen ADDR:PORT]\n"
 	"       llmo agent --once [-o json|text] [--fake-gpus N[:MODEL:MEMORY[:D]]]\n"
@@ -56,6 +57,7 @@ static const char agent_usage[] =
 	"                      configuration gives cacheSize and signatureValidation\n"
 	"                      (trusted keys: $LLMO_TRUSTED_KEYS). docs/agent.md\n"
 	"  --registry-token-file FILE  bearer token for the registries of those models\n"
+	"  --registry-creds-file FILE  USER:PASSWORD for them (Basic, or for tokens)\n"
 	"  --registry-cacert FILE      CA of an https registry\n"
 	"  --registry-plain-http       the registries speak plain HTTP\n"
 	"  --metrics-listen A  serve /metrics, /healthz and /readyz on ADDR:PORT\n"
@@ -147,7 +149,7 @@ int cmd_agent(int argc, char **argv)
 {
 	const char *fake = NULL, *format = "text", *kubeconfig = NULL, *config = NULL;
 	const char *runtime = "local", *state_dir = NULL, *model_cache = NULL;
-	const char *reg_token = NULL, *reg_cacert = NULL;
+	const char *reg_token = NULL, *reg_creds = NULL, *reg_cacert = NULL;
 	char mhost[256] = "";
 	int mport = 0;
 	bool reg_plain = false;
@@ -193,6 +195,8 @@ int cmd_agent(int argc, char **argv)
 			model_cache = v;
 		} else if (strcmp(a, "--registry-token-file") == 0) {
 			reg_token = v;
+		} else if (strcmp(a, "--registry-creds-file") == 0) {
+			reg_creds = v;
 		} else if (strcmp(a, "--metrics-listen") == 0) {
 			if (cmd_parse_listen(v, mhost, sizeof(mhost), &mport))
 				return cmd_usage_error("agent", "--metrics-listen wants ADDR:PORT, not "
@@ -233,8 +237,8 @@ int cmd_agent(int argc, char **argv)
 		opts.fake_gpus = fake;
 		opts.run_pods = strcmp(runtime, "local") == 0;
 		if (model_cache) {
-			cmd_fetch_args_init(&fa, model_cache, &cfg, reg_token, reg_cacert, reg_plain,
-					    getenv("LLMO_TRUSTED_KEYS"));
+			cmd_fetch_args_init(&fa, model_cache, &cfg, reg_token, reg_creds, reg_cacert,
+					    reg_plain, getenv("LLMO_TRUSTED_KEYS"));
 			opts.fetch_args = fa.argv;
 			opts.model_cache_dir = model_cache;
 		}

@@ -4,6 +4,7 @@
  */
 #include "base/common.h"
 
+#include <openssl/crypto.h>
 #include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include "base/quantity.h"
 #include "base/str.h"
 #include "cmd/cmd.h"
+#include "registry/client.h"
 #include "registry/fetch.h"
 #include "registry/route.h"
 
@@ -32,7 +34,8 @@ static const char usage[] =
 	"                  [--require-signature] [--trusted-keys PATH] [--key-ref NAME]\n"
 	"                  [--pin NAME]\n"
 	"                  [--progress auto|bar|plain|none] [--reason-file FILE]\n"
-	"                  [--registry URL] [--token TOKEN | --token-file FILE] [--cacert FILE]\n"
+	"                  [--registry URL] [--token TOKEN | --token-file FILE]\n"
+	"                  [--creds USER:PASSWORD | --creds-file FILE] [--cacert FILE]\n"
 	"                  [--insecure] [--plain-http] [--exec -- COMMAND [ARGS...]]\n"
 	"       llmo fetch --await UID --cache-dir DIR [--reason-file FILE]\n"
 	"                  [--exec -- COMMAND [ARGS...]]\n"
@@ -64,7 +67,8 @@ static const char usage[] =
 	"                      of one with this host (default $LLMO_REGISTRY, else "
 	DEFAULT_REGISTRY ")\n"
 	"  --plain-http        a REFERENCE's host speaks plain HTTP (default https)\n"
-	"  --token, --token-file, --cacert, --insecure: as for `llmo model`\n"
+	"  --token, --token-file, --creds, --creds-file, --cacert, --insecure: as for\n"
+	"                      `llmo model`\n"
 	"\n"
 	"With --await UID (a replica's init container on a cluster, the cache mounted\n"
 	"read-only) it fetches nothing: it waits until the node's `llmo agent --runtime\n"
@@ -74,7 +78,8 @@ static const char usage[] =
 
 struct fopts {
 	const char *ref, *cache_dir, *cache_size, *config, *trusted_keys, *key_ref, *pin, *progress;
-	const char *reason_file, *registry, *token, *token_file, *cacert, *await_uid;
+	const char *reason_file, *registry, *token, *token_file, *creds, *creds_file, *cacert;
+	const char *await_uid;
 	bool insecure, require_signature, plain_http;
 	bool registry_given; /* --registry or $LLMO_REGISTRY */
 	char **exec;
@@ -147,6 +152,8 @@ static int parse(int argc, char **argv, struct fopts *o)
 		{"--registry", offsetof(struct fopts, registry)},
 		{"--token", offsetof(struct fopts, token)},
 		{"--token-file", offsetof(struct fopts, token_file)},
+		{"--creds", offsetof(struct fopts, creds)},
+		{"--creds-file", offsetof(struct fopts, creds_file)},
 		{"--cacert", offsetof(struct fopts, cacert)},
 		{"--await", offsetof(struct fopts, await_uid)},
 	};
@@ -386,9 +393,73 @@ int cmd_load_named_key(const char *trusted, const char *name, struct llmo_sig_ke
 	return 0;
 }
 
+/* The first line of path (trailing CR, LF, spaces and tabs off) into b, NUL-terminated. */
+static int first_line(const char *path, struct llmo_buf *b, struct llmo_error *err)
+{
+	char *nl;
+
+	if (llmo_file_read(path, 4096, b, err))
+		return err->code;
+	if ((nl = memchr(b->data, '\n', b->len)))
+		llmo_buf_truncate(b, (size_t)(nl - b->data));
+	while (b->len && strchr("\r \t", b->data[b->len - 1]))
+		b->data[--b->len] = '\0';
+	return 0;
+}
+
+int cmd_reg_auth_apply(struct cmd_reg_auth *a, struct llmo_reg_client_opts *co,
+		       struct llmo_error *err)
+{
+	const char *creds = a->creds, *what = "--creds";
+	char *colon;
+
+	llmo_buf_init(&a->tok, 4096);
+	llmo_buf_init(&a->cred, 4096);
+	co->token = a->token;
+	if (!a->token && a->token_file) {
+		if (first_line(a->token_file, &a->tok, err))
+			return err->code;
+		co->token = a->tok.data ? a->tok.data : "";
+	}
+	if (!creds && a->creds_file) {
+		if (first_line(a->creds_file, &a->cred, err))
+			return err->code;
+		creds = a->cred.data ? a->cred.data : "";
+		what = a->creds_file;
+	} else if (!creds && (creds = getenv("LLMO_REGISTRY_CREDS"))) {
+		what = "$LLMO_REGISTRY_CREDS";
+	}
+	if (!creds)
+		return 0;
+	if (creds != a->cred.data) {
+		llmo_buf_reset(&a->cred);
+		if (llmo_buf_puts(&a->cred, creds))
+			return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	colon = memchr(a->cred.data, ':', a->cred.len);
+	if (!colon || colon == a->cred.data)
+		return llmo_error_set(err, LLMO_EINVAL, "%s: want USER:PASSWORD (a user name, ':', "
+							"the password)", what);
+	*colon = '\0';
+	co->username = a->cred.data;
+	co->password = colon + 1;
+	return 0;
+}
+
+void cmd_reg_auth_release(struct cmd_reg_auth *a)
+{
+	if (a->tok.data)
+		OPENSSL_cleanse(a->tok.data, a->tok.len);
+	if (a->cred.data)
+		OPENSSL_cleanse(a->cred.data, a->cred.len);
+	llmo_buf_release(&a->tok);
+	llmo_buf_release(&a->cred);
+}
+
 void cmd_fetch_args_init(struct cmd_fetch_args *fa, const char *cache_dir,
-			 const struct llmo_config *cfg, const char *token_file, const char *cacert,
-			 bool plain_http, const char *trusted_keys)
+			 const struct llmo_config *cfg, const char *token_file,
+			 const char *creds_file, const char *cacert, bool plain_http,
+			 const char *trusted_keys)
 {
 	size_t n = 0;
 
@@ -403,6 +474,10 @@ void cmd_fetch_args_init(struct cmd_fetch_args *fa, const char *cache_dir,
 	if (token_file) {
 		fa->argv[n++] = "--token-file";
 		fa->argv[n++] = token_file;
+	}
+	if (creds_file) {
+		fa->argv[n++] = "--creds-file";
+		fa->argv[n++] = creds_file;
 	}
 	if (plain_http)
 		fa->argv[n++] = "--plain-http";
@@ -431,7 +506,7 @@ int cmd_fetch(int argc, char **argv)
 	struct llmo_config cfg;
 	struct llmo_error err = {0};
 	struct llmo_digest d;
-	struct llmo_buf tok;
+	struct cmd_reg_auth auth = {0};
 	struct bar bar = {0};
 	struct fopts o;
 	size_t nkeys = 0;
@@ -450,7 +525,10 @@ int cmd_fetch(int argc, char **argv)
 	if (llmo_model_ref_parse(o.ref, strlen(o.ref), o.registry, o.registry_given, o.plain_http,
 				 &mr, &err))
 		return cmd_usage_error(SUB, "%s", err.msg);
-	llmo_buf_init(&tok, 4096);
+	auth.token = o.token;
+	auth.token_file = o.token_file;
+	auth.creds = o.creds;
+	auth.creds_file = o.creds_file;
 	fo.cache_dir = o.cache_dir;
 	fo.repo = mr.repo;
 	fo.ref = mr.ref;
@@ -495,16 +573,10 @@ int cmd_fetch(int argc, char **argv)
 		fo.key_name = o.key_ref;
 	}
 	co.url = mr.url;
-	co.token = o.token;
 	co.cacert = o.cacert;
 	co.insecure = o.insecure;
-	if (o.token_file) {
-		if (llmo_file_read(o.token_file, 4096, &tok, &err))
-			goto fail;
-		while (tok.len && strchr("\r\n \t", tok.data[tok.len - 1]))
-			tok.data[--tok.len] = '\0';
-		co.token = tok.data;
-	}
+	if (cmd_reg_auth_apply(&auth, &co, &err))
+		goto fail;
 	if (llmo_reg_client_new(&co, &c, &err))
 		goto fail;
 	fo.client = c;
@@ -544,6 +616,6 @@ out:
 	if (have_cfg)
 		llmo_config_free(&cfg);
 	llmo_reg_client_free(c);
-	llmo_buf_release(&tok);
+	cmd_reg_auth_release(&auth);
 	return status;
 }

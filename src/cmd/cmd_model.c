@@ -54,7 +54,8 @@ static const char usage[] =
 	"       llmo model sign NAME:V|NAME@DIGEST --key PREFIX.key\n"
 	"       llmo model verify NAME:V|NAME@DIGEST --pub PREFIX.pub\n"
 	"  registry flags (every subcommand but keygen):\n"
-	"       [--registry URL] [--token TOKEN | --token-file FILE] [--cacert FILE] [--insecure]\n"
+	"       [--registry URL] [--token TOKEN | --token-file FILE]\n"
+	"       [--creds USER:PASSWORD | --creds-file FILE] [--cacert FILE] [--insecure]\n"
 	"  API flags (push, delete): [--kubeconfig FILE] [-n|--namespace NS] [--no-api]\n"
 	"\n"
 	"A model is an OCI artifact (artifactType " MODEL_ARTIFACT_TYPE "): a config with\n"
@@ -66,6 +67,10 @@ static const char usage[] =
 	"  --registry URL      the registry (default $LLMO_REGISTRY, else " DEFAULT_REGISTRY ")\n"
 	"  --token TOKEN       bearer token (default $LLMO_REGISTRY_TOKEN)\n"
 	"  --token-file FILE   read the token from FILE\n"
+	"  --creds USER:PASSWORD  a user name and password, for a registry that asks for\n"
+	"                      them (Basic) or hands out tokens for them (Docker's token\n"
+	"                      protocol) (default $LLMO_REGISTRY_CREDS)\n"
+	"  --creds-file FILE   read USER:PASSWORD from FILE's first line\n"
 	"  --cacert FILE       CA certificate of an https registry\n"
 	"  --insecure          https without checking the certificate\n"
 	"  --output DIR        where pull writes the files (default: NAME's last part)\n"
@@ -85,7 +90,7 @@ static const char usage[] =
 	"                      (default $LLMO_TRUSTED_KEYS)\n";
 
 struct opts {
-	const char *registry, *token, *token_file, *cacert;
+	const char *registry, *token, *token_file, *creds, *creds_file, *cacert;
 	bool insecure;
 	const char *name, *version, *type, *framework, *parameters, *quantization, *output;
 	const char *key, *pub;
@@ -103,6 +108,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"--registry", offsetof(struct opts, registry)},
 		{"--token", offsetof(struct opts, token)},
 		{"--token-file", offsetof(struct opts, token_file)},
+		{"--creds", offsetof(struct opts, creds)},
+		{"--creds-file", offsetof(struct opts, creds_file)},
 		{"--cacert", offsetof(struct opts, cacert)},
 		{"--name", offsetof(struct opts, name)},
 		{"--version", offsetof(struct opts, version)},
@@ -174,26 +181,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 static int client_of(const struct opts *o, struct llmo_reg_client **c)
 {
-	struct llmo_reg_client_opts co = {.url = o->registry, .token = o->token,
-					   .cacert = o->cacert, .insecure = o->insecure};
+	struct llmo_reg_client_opts co = {.url = o->registry, .cacert = o->cacert,
+					   .insecure = o->insecure};
+	struct cmd_reg_auth auth = {.token = o->token, .token_file = o->token_file,
+				    .creds = o->creds, .creds_file = o->creds_file};
 	struct llmo_error err = {0};
-	struct llmo_buf tok;
-	int rc;
+	int rc = cmd_reg_auth_apply(&auth, &co, &err);
 
-	llmo_buf_init(&tok, 4096);
-	if (o->token_file) {
-		if (llmo_file_read(o->token_file, 4096, &tok, &err)) {
-			fprintf(stderr, "llmo model: %s\n", err.msg);
-			llmo_buf_release(&tok);
-			return 1;
-		}
-		while (tok.len && (tok.data[tok.len - 1] == '\n' || tok.data[tok.len - 1] == '\r' ||
-				   tok.data[tok.len - 1] == ' '))
-			tok.data[--tok.len] = '\0';
-		co.token = tok.data;
-	}
-	rc = llmo_reg_client_new(&co, c, &err);
-	llmo_buf_release(&tok);
+	if (!rc)
+		rc = llmo_reg_client_new(&co, c, &err);
+	cmd_reg_auth_release(&auth);
 	if (rc) {
 		fprintf(stderr, "llmo model: %s\n", err.msg);
 		return 1;

@@ -297,7 +297,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 		if (llmo_mkdir_p(state, 0700, err) ||
 		    (kc->token && llmo_file_write_atomic(tokf, kc->token, strlen(kc->token), 0600, err)))
 			return -1;
-		cmd_fetch_args_init(&fa, cache, s->cfg, kc->token ? tokf : NULL,
+		cmd_fetch_args_init(&fa, cache, s->cfg, kc->token ? tokf : NULL, NULL,
 				    s->plain_http ? NULL : ca, s->plain_http, s->trusted_keys);
 		o.fetch_args = fa.argv;
 		o.model_cache_dir = cache;

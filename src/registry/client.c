@@ -4,14 +4,17 @@
 #include "base/common.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/base64.h"
 #include "base/json.h"
 #include "base/str.h"
 #include "registry/client.h"
+#include "registry/httphdr.h"
 #include "registry/route.h"
 
 #include "base/banned.h"
@@ -23,7 +26,8 @@
 struct llmo_reg_client {
 	CURL *h;
 	char *base;  /* the URL without a trailing slash */
-	char *authz; /* "Authorization: Bearer ..." or NULL */
+	char *authz; /* "Authorization: Bearer ..." (or Basic) sent, or NULL */
+	char *basic; /* "Authorization: Basic ..." of the credentials, or NULL */
 	char *cacert;
 	bool insecure;
 };
@@ -34,6 +38,35 @@ static CURLcode curl_init_rc;
 static void curl_init(void)
 {
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Frees a header that holds a credential, wiping it first. */
+static void free_secret(char *p)
+{
+	if (p) {
+		OPENSSL_cleanse(p, strlen(p));
+		free(p);
+	}
+}
+
+/* "Authorization: Basic base64(user:password)", or NULL out of memory. */
+static char *basic_header(const char *user, const char *password)
+{
+	struct llmo_buf b;
+	char *b64 = NULL, *out = NULL;
+
+	llmo_buf_init(&b, 16384);
+	if (!llmo_buf_appendf(&b, "%s:%s", user, password) &&
+	    !llmo_base64_encode(b.data, b.len, &b64)) {
+		llmo_buf_reset(&b);
+		if (!llmo_buf_appendf(&b, "Authorization: Basic %s", b64))
+			out = llmo_buf_detach(&b, NULL);
+		free_secret(b64);
+	}
+	if (b.data)
+		OPENSSL_cleanse(b.data, b.len);
+	llmo_buf_release(&b);
+	return out;
 }
 
 int llmo_reg_client_new(const struct llmo_reg_client_opts *o, struct llmo_reg_client **out,
@@ -65,6 +98,10 @@ int llmo_reg_client_new(const struct llmo_reg_client_opts *o, struct llmo_reg_cl
 	if (o->token && *o->token && !llmo_buf_appendf(&b, "Authorization: Bearer %s", o->token))
 		c->authz = llmo_buf_detach(&b, NULL);
 	llmo_buf_release(&b);
+	if (o->username && !(c->basic = basic_header(o->username, o->password ? o->password : ""))) {
+		llmo_reg_client_free(c);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
 	c->h = curl_easy_init();
 	if (!c->base || !c->h || (o->cacert && !c->cacert) || (o->token && *o->token && !c->authz)) {
 		llmo_reg_client_free(c);
@@ -81,10 +118,9 @@ void llmo_reg_client_free(struct llmo_reg_client *c)
 	if (c->h)
 		curl_easy_cleanup(c->h);
 	free(c->base);
-	if (c->authz) {
-		memset(c->authz, 0, strlen(c->authz));
-		free(c->authz);
-	}
+	if (c->authz != c->basic)
+		free_secret(c->authz);
+	free_secret(c->basic);
 	free(c->cacert);
 	free(c);
 }
@@ -120,6 +156,7 @@ struct answer {
 	char content_type[256];
 	char oci_subject[128]; /* the OCI-Subject header, "" without */
 	char next[URL_MAX];    /* the Link header's rel="next" target, "" without */
+	char www_auth[2048];   /* the first WWW-Authenticate header, "" without */
 	bool link_bad;         /* a Link header that does not parse */
 	struct llmo_buf error; /* the body of a failed request (its OCI error) */
 };
@@ -203,119 +240,6 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return 0;
 }
 
-/* ---- Link headers (RFC 8288) ---- */
-
-static size_t skip_ows(const char *v, size_t n, size_t i)
-{
-	while (i < n && (v[i] == ' ' || v[i] == '\t'))
-		i++;
-	return i;
-}
-
-static bool is_tchar(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-/* Whether the space-separated relation types rel[0..n) hold "next". */
-static bool rel_has_next(const char *rel, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-
-		while (j < n && rel[j] != ' ')
-			j++;
-		if (j - i == 4 && strncasecmp(rel + i, "next", 4) == 0)
-			return true;
-		i = j + 1;
-	}
-	return false;
-}
-
-int llmo_reg_link_next(const char *v, size_t n, char *out, size_t max)
-{
-	size_t i = 0;
-
-	for (;;) {
-		size_t uri, uri_len;
-		bool next = false;
-
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		if (i == n)
-			return LLMO_ENOTFOUND;
-		if (v[i] != '<')
-			return LLMO_EPARSE;
-		uri = ++i;
-		while (i < n && v[i] != '>') {
-			/* no control character or space in a URI */
-			if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f)
-				return LLMO_EPARSE;
-			i++;
-		}
-		if (i == n)
-			return LLMO_EPARSE;
-		uri_len = i++ - uri;
-		/* parameters: ; name [= token | quoted-string] */
-		for (;;) {
-			char val[64];
-			size_t name, name_len, vlen = 0;
-			bool long_val = false;
-
-			i = skip_ows(v, n, i);
-			if (i == n || v[i] == ',')
-				break;
-			if (v[i] != ';')
-				return LLMO_EPARSE;
-			i = skip_ows(v, n, i + 1);
-			name = i;
-			while (i < n && is_tchar(v[i]))
-				i++;
-			if ((name_len = i - name) == 0)
-				return LLMO_EPARSE;
-			i = skip_ows(v, n, i);
-			if (i < n && v[i] == '=') {
-				i = skip_ows(v, n, i + 1);
-				if (i < n && v[i] == '"') {
-					for (i++; i < n && v[i] != '"'; i++) {
-						if (v[i] == '\\' && ++i == n)
-							return LLMO_EPARSE;
-						if (vlen < sizeof(val))
-							val[vlen++] = v[i];
-						else
-							long_val = true;
-					}
-					if (i++ == n)
-						return LLMO_EPARSE;
-				} else {
-					size_t t = i;
-
-					/* a token, leniently: up to the next ; , or space */
-					while (i < n && !strchr(";, \t", v[i]))
-						i++;
-					if (i == t)
-						return LLMO_EPARSE;
-					vlen = LLMO_MIN(i - t, sizeof(val));
-					long_val = i - t > sizeof(val);
-					memcpy(val, v + t, vlen);
-				}
-			}
-			if (name_len == 3 && strncasecmp(v + name, "rel", 3) == 0 && !long_val)
-				next = next || rel_has_next(val, vlen);
-		}
-		if (!next)
-			continue;
-		if (uri_len == 0)
-			return LLMO_EPARSE;
-		if (uri_len >= max)
-			return LLMO_ETOOBIG;
-		memcpy(out, v + uri, uri_len);
-		out[uri_len] = '\0';
-		return 0;
-	}
-}
-
 /* Copies a header's value (trimmed) when the line is "name: value". */
 static void header_value(const char *line, size_t n, const char *name, char *out, size_t max)
 {
@@ -342,6 +266,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 	header_value(p, n, "Location", a->location, sizeof(a->location));
 	header_value(p, n, "Content-Type", a->content_type, sizeof(a->content_type));
 	header_value(p, n, "OCI-Subject", a->oci_subject, sizeof(a->oci_subject));
+	if (!a->www_auth[0])
+		header_value(p, n, "WWW-Authenticate", a->www_auth, sizeof(a->www_auth));
 	if (n > 5 && strncasecmp(p, "Link:", 5) == 0 && !a->next[0]) {
 		char v[URL_MAX + 256] = "";
 		int rc;
@@ -385,9 +311,9 @@ enum method { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE };
  * Runs one request against url (absolute). body: src (may be NULL: none);
  * answer: into snk on 2xx (may be NULL: dropped). Fills *a.
  */
-static int perform(struct llmo_reg_client *c, enum method m, const char *url,
-		   const char *content_type, struct source *src, struct sink *snk,
-		   struct answer *a, struct llmo_error *err)
+static int perform_once(struct llmo_reg_client *c, enum method m, const char *url,
+			const char *content_type, struct source *src, struct sink *snk,
+			struct answer *a, struct llmo_error *err)
 {
 	static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE"};
 	struct curl_slist *hdrs = NULL, *t;
@@ -494,6 +420,151 @@ static int perform(struct llmo_reg_client *c, enum method m, const char *url,
 static void answer_release(struct answer *a)
 {
 	llmo_buf_release(&a->error);
+}
+
+/* Appends "&" or "?", name=, and value escaped, to b (value "" adds nothing). */
+static int add_query(CURL *h, struct llmo_buf *b, const char *name, const char *value)
+{
+	char *e;
+	int rc;
+
+	if (!*value)
+		return 0;
+	if (!(e = curl_easy_escape(h, value, 0)))
+		return LLMO_ENOMEM;
+	rc = llmo_buf_appendf(b, "%c%s=%s", memchr(b->data, '?', b->len) ? '&' : '?', name, e);
+	curl_free(e);
+	return rc;
+}
+
+/*
+ * Docker's token protocol: GET realm?service=S&scope=SC, with the
+ * credentials as Basic when there are some (anonymous otherwise); the
+ * answer's "token" (or "access_token") is sent as Bearer from then on.
+ */
+static int fetch_token(struct llmo_reg_client *c, const struct llmo_reg_challenge *ch,
+		       struct llmo_error *err)
+{
+	struct llmo_buf url, body;
+	struct sink snk = {.fd = -1};
+	struct answer a;
+	char *sent = c->authz, *hdr = NULL;
+	const char *tok;
+	json_t *j = NULL;
+	int rc;
+
+	if (!llmo_str_has_prefix(ch->realm, "http://") && !llmo_str_has_prefix(ch->realm, "https://"))
+		return llmo_error_set(err, LLMO_EDENIED,
+				      "the registry asks for a token from realm \"%.200s\", not an http(s) URL",
+				      ch->realm);
+	llmo_buf_init(&url, URL_MAX);
+	llmo_buf_init(&body, 64 * 1024);
+	snk.buf = &body;
+	if (llmo_buf_puts(&url, ch->realm) || add_query(c->h, &url, "service", ch->service) ||
+	    add_query(c->h, &url, "scope", ch->scope)) {
+		rc = llmo_error_set(err, LLMO_EINVAL, "token URL too long");
+		goto out;
+	}
+	c->authz = c->basic;
+	rc = perform_once(c, M_GET, url.data, NULL, NULL, &snk, &a, err);
+	c->authz = sent;
+	answer_release(&a);
+	if (rc) {
+		llmo_error_prefix(err, "getting a token for %s: ", ch->scope[0] ? ch->scope : "the registry");
+		goto out;
+	}
+	if (llmo_json_load(body.data, body.len, url.data, &j, err)) {
+		rc = err ? err->code : LLMO_EPARSE;
+		goto out;
+	}
+	tok = json_string_value(json_object_get(j, "token"));
+	if (!tok || !*tok)
+		tok = json_string_value(json_object_get(j, "access_token"));
+	if (!tok || !*tok) {
+		rc = llmo_error_set(err, LLMO_EPARSE, "GET %s: no \"token\" in the answer", url.data);
+		goto out;
+	}
+	llmo_buf_reset(&url);
+	if (llmo_buf_appendf(&url, "Authorization: Bearer %s", tok) ||
+	    !(hdr = llmo_buf_detach(&url, NULL))) {
+		rc = llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (c->authz != c->basic)
+		free_secret(c->authz);
+	c->authz = hdr;
+out:
+	if (body.data)
+		OPENSSL_cleanse(body.data, body.len);
+	json_decref(j);
+	llmo_buf_release(&url);
+	llmo_buf_release(&body);
+	return rc;
+}
+
+/*
+ * Answers a 401's challenge: Basic with the credentials (once), Bearer by
+ * a token from its realm. 0 to send the request again; else LLMO_EDENIED
+ * with err (which holds the 401's error) saying why nothing more is tried,
+ * or the token request's own error.
+ */
+static int authenticate(struct llmo_reg_client *c, const struct answer *a, int round,
+			struct llmo_error *err)
+{
+	struct llmo_reg_challenge ch;
+	struct llmo_error t = {0};
+
+	if (llmo_reg_challenge_parse(a->www_auth, strlen(a->www_auth), &ch) || round >= 3)
+		return LLMO_EDENIED;
+	if (ch.scheme == LLMO_REG_AUTH_BASIC) {
+		if (!c->basic) {
+			llmo_error_prefix(err, "the registry asks for a user name and password (--creds): ");
+			return LLMO_EDENIED;
+		}
+		if (c->authz == c->basic) {
+			llmo_error_prefix(err, "the registry refused the user name and password: ");
+			return LLMO_EDENIED;
+		}
+		free_secret(c->authz);
+		c->authz = c->basic;
+		return 0;
+	}
+	if (ch.scheme != LLMO_REG_AUTH_BEARER || !ch.realm[0])
+		return LLMO_EDENIED;
+	/* a token given that the registry refuses, and no credentials to get another */
+	if (c->authz && !c->basic && strcmp(ch.error, "invalid_token") == 0)
+		return LLMO_EDENIED;
+	if (fetch_token(c, &ch, &t)) {
+		if (t.code == LLMO_EDENIED && !c->basic && !c->authz)
+			llmo_error_prefix(&t, "the registry asks for credentials (--creds or --token): ");
+		if (err)
+			*err = t;
+		return LLMO_EDENIED;
+	}
+	return 0;
+}
+
+/*
+ * perform_once, and again after answering a 401's challenge (at most three
+ * times: a token for the scope /v2/ names, then for a repository's, then
+ * for more actions), the body sent again from its start.
+ */
+static int perform(struct llmo_reg_client *c, enum method m, const char *url,
+		   const char *content_type, struct source *src, struct sink *snk,
+		   struct answer *a, struct llmo_error *err)
+{
+	for (int round = 0;; round++) {
+		int rc = perform_once(c, m, url, content_type, src, snk, a, err);
+
+		if (rc == 0 || a->status != 401 || !a->www_auth[0])
+			return rc;
+		if (authenticate(c, a, round, err))
+			return err && err->code ? err->code : rc;
+		llmo_error_clear(err);
+		answer_release(a);
+		if (src)
+			src->off = 0;
+	}
 }
 
 static int url_of(struct llmo_reg_client *c, char *out, struct llmo_error *err, const char *fmt,

@@ -3,8 +3,9 @@
 /*
  * struct llmo_reg_client: a small OCI Distribution client over libcurl,
  * what `llmo model` uses to push, pull, list and sign models. It speaks to
- * llmo's registry and to any other OCI registry that takes a bearer token
- * (or needs none).
+ * llmo's registry and to other OCI registries: a bearer token given is sent
+ * as it is; a 401's challenge is answered with the credentials given (Basic,
+ * or a token from the realm of a Bearer challenge: Docker's token protocol).
  *
  * Blobs go up from an open file with POST then PUT (the portable upload
  * every registry supports) and come down into an open file; both are
@@ -34,6 +35,12 @@ struct llmo_reg_client;
 struct llmo_reg_client_opts {
 	const char *url;    /* "http://127.0.0.1:5000" or "https://host:port" */
 	const char *token;  /* bearer token, or NULL */
+	/*
+	 * Credentials, or NULL: sent as Basic when the registry asks for
+	 * them, and to the realm of a Bearer challenge for a token (Docker's
+	 * token protocol), which is then sent instead.
+	 */
+	const char *username, *password;
 	const char *cacert; /* PEM file of the CA that signed an https registry, or NULL */
 	bool insecure;      /* https without verifying the certificate */
 };
@@ -122,16 +129,6 @@ int llmo_reg_client_get(struct llmo_reg_client *c, const char *path, struct llmo
  */
 int llmo_reg_client_get_list(struct llmo_reg_client *c, const char *path, const char *key,
 			     json_t **out, struct llmo_error *err);
-
-/*
- * The target of the first link with relation type "next" in a Link header
- * value (RFC 8288: `<URI>; rel="next"`, links separated by commas, rel a
- * token or a quoted list of types), copied into out (max bytes with the
- * NUL). 0; LLMO_ENOTFOUND without such a link; LLMO_EPARSE for a malformed
- * value (a space or control character in a URI among them); LLMO_ETOOBIG
- * when the target does not fit.
- */
-int llmo_reg_link_next(const char *v, size_t n, char *out, size_t max);
 
 /* DELETEs path ("/v2/NAME/manifests/sha256:..."). */
 int llmo_reg_client_delete(struct llmo_reg_client *c, const char *path, struct llmo_error *err);

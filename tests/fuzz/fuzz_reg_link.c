@@ -1,5 +1,5 @@
 /*
- * Fuzz target for llmo_reg_link_next (registry/client.h), which reads the
+ * Fuzz target for llmo_reg_link_next (registry/httphdr.h), which reads the
  * Link header of a registry's list answers (outside input). Any input gives
  * 0, LLMO_ENOTFOUND, LLMO_EPARSE or LLMO_ETOOBIG; a target found is a
  * non-empty NUL-terminated string that occurs in the input between '<' and
@@ -9,7 +9,7 @@
  */
 #include "base/common.h"
 
-#include "registry/client.h"
+#include "registry/httphdr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -156,8 +156,9 @@ mkmodel() {
 	head -c "$2" /dev/urandom >"$1/weights.bin"
 	printf '{"architectures":["LlamaForCausalLM"]}' >"$1/config.json"
 }
-# docker_registry_start: Debian's docker-registry (distribution 2.8) on a free loopback port,
-# its storage in $LLMO_DATA/dr (deletes allowed); sets DR_URL and DR_PID (stop: kill "$DR_PID")
+# docker_registry_start [YAML]: Debian's docker-registry (distribution 2.8) on a free loopback
+# port, its storage in $LLMO_DATA/dr (deletes allowed), YAML added to its configuration (an
+# auth: section); sets DR_URL and DR_PID (stop: kill "$DR_PID")
 docker_registry_start() {
 	local port
 	command -v docker-registry >/dev/null 2>&1 || { echo "docker-registry missing: run scripts/setup.sh --tests"; exit 1; }
@@ -170,10 +171,13 @@ storage:
   filesystem: {rootdirectory: $LLMO_DATA/dr}
   delete: {enabled: true}
 http: {addr: "127.0.0.1:$port"}
+${1:-}
 EOF
 	docker-registry serve "$LLMO_DATA/dr.yml" >"$LLMO_DATA/dr.log" 2>&1 &
 	DR_PID=$!
-	wait_for 10 curl -sf "$DR_URL/v2/" -o /dev/null || { bad "docker-registry did not start"; cat "$LLMO_DATA/dr.log"; }
+	# up: /v2/ answers (401 with auth)
+	wait_for 10 bash -c "curl -s -o /dev/null -w '%{http_code}' '$DR_URL/v2/' | grep -qE '200|401'" ||
+		{ bad "docker-registry did not start"; cat "$LLMO_DATA/dr.log"; }
 }
 gateway_url() { announced gateway; }
 registry_url() { announced registry; }

@@ -8,7 +8,8 @@
 # listed on the Node), a tampered one refused (ModelVerificationFailed, a Warning Event, the
 # init container's exit 1 and its line) and fetched again once repaired; a required signature
 # without trusted keys (ModelSignatureInvalid); a pod deleted takes its directory and pin; an
-# agent restart keeps a ready pod without fetching again and removes what dead pods left.
+# agent restart keeps a ready pod without fetching again and removes what dead pods left. The
+# agent has a user name and password for the registry (--registry-creds-file), not its token.
 . "$(dirname "$0")/lib.sh"
 trap '[ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null; finish' EXIT
 export KEEP=1
@@ -23,7 +24,9 @@ server_start --fake-gpus 1:A100:80Gi
 URL=$(registry_url)
 TOKEN=$(admin_token)
 CA="$LLMO_DATA/pki/ca.crt"
-printf '%s\n' "$TOKEN" >"$LLMO_DATA/token"
+# the agent's credentials as a user name and password: its fetch step gets a token for them
+# from the registry's /token (the Bearer challenge's realm), as from Harbor or GHCR
+printf 'agent:%s\n' "$TOKEN" >"$LLMO_DATA/creds"
 m() { "$LLMO" model "$1" --registry "$URL" --token "$TOKEN" --cacert "$CA" "${@:2}"; }
 NODE=gpu-node-2
 CACHE="$LLMO_DATA/nodecache"
@@ -32,7 +35,7 @@ MPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.
 agent_start() {
 	"$LLMO" agent --runtime none --node-name "$NODE" --kubeconfig "$KUBECONFIG" \
 		--state-dir "$LLMO_DATA/agent2" --fake-gpus 1:A100:80Gi --model-cache "$CACHE" \
-		--registry-token-file "$LLMO_DATA/token" --registry-cacert "$CA" \
+		--registry-creds-file "$LLMO_DATA/creds" --registry-cacert "$CA" \
 		--metrics-listen "127.0.0.1:$MPORT" 2>>"$ALOG" &
 	AGENT_PID=$!
 }

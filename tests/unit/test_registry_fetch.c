@@ -6,7 +6,7 @@
  * cached-models report in the exact format the scheduler reads; named
  * public keys (an LLMModel's signature.keyRef) and a fetch that requires
  * a signature by one of them. The registry client's lists in pages (Link
- * rel="next", parsed as RFC 8288 says).
+ * rel="next", parsed as RFC 8288 says) and its reading of WWW-Authenticate.
  */
 #include "base/common.h"
 
@@ -27,6 +27,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "registry/fetch.h"
+#include "registry/httphdr.h"
 #include "registry/manifest.h"
 #include "registry/registry.h"
 #include "registry/store.h"
@@ -383,6 +384,61 @@ static void test_link_next(void **state)
 			 LLMO_ETOOBIG);
 }
 
+/* WWW-Authenticate challenges (RFC 7235) as registries send them, and values that do not parse. */
+static void test_challenge(void **state)
+{
+	static const struct {
+		const char *v;
+		int rc;
+		enum llmo_reg_auth_scheme scheme;
+		const char *realm, *service, *scope, *error;
+	} cases[] = {
+		{"Bearer realm=\"https://auth.example/token\",service=\"registry.example\","
+		 "scope=\"repository:models/a:pull,push\"",
+		 0, LLMO_REG_AUTH_BEARER, "https://auth.example/token", "registry.example",
+		 "repository:models/a:pull,push", ""},
+		{"Basic realm=\"test\"", 0, LLMO_REG_AUTH_BASIC, "test", "", "", ""},
+		{"bearer REALM=http://a/t, Service = s ,error=\"invalid_token\"", 0,
+		 LLMO_REG_AUTH_BEARER, "http://a/t", "s", "", "invalid_token"},
+		{"Bearer realm=\"a\\\"b\"", 0, LLMO_REG_AUTH_BEARER, "a\"b", "", "", ""},
+		{"Basic realm=\"x\", Bearer realm=\"y\"", 0, LLMO_REG_AUTH_BASIC, "x", "", "", ""},
+		{"Negotiate", 0, LLMO_REG_AUTH_OTHER, "", "", "", ""},
+		{"Bearer", 0, LLMO_REG_AUTH_BEARER, "", "", "", ""},
+		{"", LLMO_EPARSE, 0, NULL, NULL, NULL, NULL},
+		{"=x", LLMO_EPARSE, 0, NULL, NULL, NULL, NULL},
+		{"Bearer realm=\"open", LLMO_EPARSE, 0, NULL, NULL, NULL, NULL},
+		{"Bearer realm=", LLMO_EPARSE, 0, NULL, NULL, NULL, NULL},
+		{"Bearer realm=\"x\",=y", LLMO_EPARSE, 0, NULL, NULL, NULL, NULL},
+		{"Bearer realm=\"a\x01b\"", LLMO_EPARSE, 0, NULL, NULL, NULL, NULL},
+		{"Bearer realm=a\x7f", LLMO_EPARSE, 0, NULL, NULL, NULL, NULL},
+	};
+	struct llmo_reg_challenge ch;
+	char big[LLMO_REG_CHALLENGE_VALUE_MAX + 32];
+
+	(void)state;
+	for (size_t i = 0; i < LLMO_ARRAY_LEN(cases); i++) {
+		int rc = llmo_reg_challenge_parse(cases[i].v, strlen(cases[i].v), &ch);
+
+		if (rc != cases[i].rc)
+			fail_msg("case %zu (%s): rc %d", i, cases[i].v, rc);
+		if (rc)
+			continue;
+		assert_int_equal(ch.scheme, cases[i].scheme);
+		assert_string_equal(ch.realm, cases[i].realm);
+		assert_string_equal(ch.service, cases[i].service);
+		assert_string_equal(ch.scope, cases[i].scope);
+		assert_string_equal(ch.error, cases[i].error);
+	}
+	/* a scope of LLMO_REG_CHALLENGE_VALUE_MAX bytes does not fit with its NUL; one less does */
+	for (int len = LLMO_REG_CHALLENGE_VALUE_MAX - 1; len <= LLMO_REG_CHALLENGE_VALUE_MAX; len++) {
+		int n = snprintf(big, sizeof(big), "Bearer scope=\"%0*d\"", len, 0);
+
+		assert_int_equal(llmo_reg_challenge_parse(big, (size_t)n, &ch),
+				 len < LLMO_REG_CHALLENGE_VALUE_MAX ? 0 : LLMO_ETOOBIG);
+	}
+	assert_int_equal(strlen(ch.scope), 0); /* memset by the failed parse */
+}
+
 /* A tagged manifest of no layers in repo. */
 static void push_tagged(const char *repo, const char *tag)
 {
@@ -725,6 +781,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_report_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_referrers_tag, setup, teardown),
 		cmocka_unit_test(test_link_next),
+		cmocka_unit_test(test_challenge),
 		cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_find, setup, teardown),
