@@ -365,6 +365,16 @@ static int perform_once(struct llmo_reg_client *c, enum method m, const char *ur
 	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, a);
+	if (m == M_GET || m == M_HEAD) {
+		/*
+		 * Registries send blob reads to their storage (a 307 to a
+		 * signed S3 or CDN URL). libcurl does not send our
+		 * Authorization to another host, scheme or port.
+		 */
+		curl_easy_setopt(c->h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c->h, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(c->h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	}
 	switch (m) {
 	case M_HEAD:
 		curl_easy_setopt(c->h, CURLOPT_NOBODY, 1L);
