@@ -467,6 +467,12 @@ static int fetch_token(struct llmo_reg_client *c, const struct llmo_reg_challeng
 		return llmo_error_set(err, LLMO_EDENIED,
 				      "the registry asks for a token from realm \"%.200s\", not an http(s) URL",
 				      ch->realm);
+	if (c->basic && llmo_str_has_prefix(c->base, "https://") &&
+	    !llmo_str_has_prefix(ch->realm, "https://"))
+		return llmo_error_set(err, LLMO_EDENIED,
+				      "the registry asks for a token from %.200s, plain http: the user "
+				      "name and password are not sent there in the clear",
+				      ch->realm);
 	llmo_buf_init(&url, URL_MAX);
 	llmo_buf_init(&body, 64 * 1024);
 	snk.buf = &body;

@@ -3,14 +3,15 @@
 # $LLMO_REGISTRY_CREDS): against Debian's docker-registry with htpasswd users (the
 # registry asks for Basic), and against llmo registry with tokens (a Bearer challenge:
 # the client gets a token from the realm for its credentials, Docker's token protocol).
-# Missing, wrong and malformed credentials fail with messages that say so.
+# Missing, wrong and malformed credentials fail with messages that say so; an https registry
+# naming a plain-http realm does not get them.
 . "$(dirname "$0")/lib.sh"
 unset KUBECONFIG LLMO_REGISTRY_TOKEN LLMO_REGISTRY_CREDS
 command -v htpasswd >/dev/null 2>&1 || { echo "htpasswd missing: run scripts/setup.sh --tests"; exit 1; }
 
 htpasswd -Bbn alice 's3cret:with:colons' >"$LLMO_DATA/htpasswd" 2>/dev/null || bad "htpasswd"
 docker_registry_start "auth: {htpasswd: {realm: llmo-test, path: $LLMO_DATA/htpasswd}}"
-trap 'kill "$DR_PID" "${REG_PID:-}" 2>/dev/null; rm -rf "$LLMO_DATA"' EXIT
+trap 'kill "$DR_PID" "${REG_PID:-}" "${STUB_PID:-}" 2>/dev/null; rm -rf "$LLMO_DATA"' EXIT
 code=$(curl -s -o /dev/null -w '%{http_code}' "$DR_URL/v2/")
 [ "$code" = 401 ] && ok || bad "docker-registry without credentials answered $code"
 
@@ -65,5 +66,43 @@ cmp -s "$LLMO_DATA/model/weights.bin" "$LLMO_DATA/pulled-b/weights.bin" && ok ||
 check "the token itself still works (--token)" bash -c "LLMO_REGISTRY='$URL' '$LLMO' model list \
 	--token '$TOKEN' | grep -qx models/b"
 registry_stop
+
+# an https registry that names a plain-http realm: the credentials are not sent there
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$LLMO_DATA/stub.key" -out "$LLMO_DATA/stub.crt" \
+	2>/dev/null || bad "openssl req"
+SPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$LLMO_DATA/tls_stub.py" <<'PY'
+import http.server, ssl, sys
+
+port, crt, key, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        with open(log, "a") as f:
+            f.write("%s auth=%s\n" % (self.path, "yes" if self.headers.get("Authorization") else "no"))
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Bearer realm="http://127.0.0.1:%d/token",service="s"' % port)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+s = http.server.HTTPServer(("127.0.0.1", port), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(crt, key)
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+s.serve_forever()
+PY
+/usr/bin/python3 "$LLMO_DATA/tls_stub.py" "$SPORT" "$LLMO_DATA/stub.crt" "$LLMO_DATA/stub.key" \
+	"$LLMO_DATA/tls_stub.log" &
+STUB_PID=$!
+wait_for 10 curl -s --cacert "$LLMO_DATA/stub.crt" -o /dev/null "https://127.0.0.1:$SPORT/v2/" ||
+	bad "the TLS stub did not start"
+fails "the registry asks for a token from http://127.0.0.1:$SPORT/token, plain http: the user name and password are not sent there in the clear" \
+	"$LLMO" model list --registry "https://127.0.0.1:$SPORT" --cacert "$LLMO_DATA/stub.crt" --creds alice:pw
+grep -q 'auth=yes' "$LLMO_DATA/tls_stub.log" && bad "credentials sent: $(cat "$LLMO_DATA/tls_stub.log")" || ok
+kill "$STUB_PID"
 trap - EXIT
 finish
