@@ -3,6 +3,7 @@
  */
 #include "base/common.h"
 
+#include <ctype.h>
 #include <jansson.h>
 
 #include "base/json.h"
@@ -496,6 +497,29 @@ static int referrer_cached(struct llmo__reg_req *req, size_t i, const struct llm
 	return 0;
 }
 
+/*
+ * Link: </v2/NAME/referrers/DIGEST?n=N&last=LAST[&artifactType=T]>; rel="next"
+ * (the artifact type percent-encoded: it holds '/' and '+').
+ */
+static void referrers_link(struct llmo__reg_req *req, const char *last, int64_t n,
+			   const char *filter)
+{
+	const struct llmo_reg_route *rt = &req->route;
+	char ds[LLMO_DIGEST_STR_MAX], enc[3 * LLMO_REG_MEDIA_TYPE_MAX + 1] = "";
+	size_t k = 0;
+
+	for (const char *p = filter; p && *p && k + 4 < sizeof(enc); p++) {
+		if (isalnum((unsigned char)*p) || strchr("-._~", *p))
+			enc[k++] = *p;
+		else
+			k += (size_t)snprintf(enc + k, sizeof(enc) - k, "%%%02X", (unsigned char)*p);
+	}
+	enc[k] = '\0';
+	llmo__reg_add_header(req, "Link", "</v2/%s/referrers/%s?n=%" PRId64 "&last=%s%s%s>; rel=\"next\"",
+			     rt->name, llmo_digest_str(&rt->digest, ds), n, last,
+			     filter ? "&artifactType=" : "", enc);
+}
+
 void llmo__reg_referrers(struct llmo__reg_req *req)
 {
 	struct llmo_registry *r = req->reg;
@@ -503,8 +527,11 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 	struct llmo_strv refs = LLMO_STRV_INIT;
 	struct llmo_error err = {0};
 	char filter[LLMO_REG_MEDIA_TYPE_MAX + 1];
+	char nbuf[32], last[LLMO_DIGEST_STR_MAX + 8];
+	int64_t n = REFERRERS_ANSWER_MAX;
 	json_t *list = NULL;
-	int rc, has_filter;
+	size_t i = 0;
+	int rc, has_filter, has_last;
 
 	if (req->method != LLMO__REG_GET) {
 		not_allowed(req, "GET");
@@ -516,6 +543,18 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 					sizeof(filter));
 	if (has_filter < 0) {
 		llmo__reg_error(req, 400, "UNSUPPORTED", "malformed artifactType parameter");
+		return;
+	}
+	/* pages: at most n entries, after the referrer `last` (the Link of the page before) */
+	rc = llmo_reg_query_get(req->query, req->query_len, "n", nbuf, sizeof(nbuf));
+	if (rc < 0 || (rc == 1 && llmo_parse_int_range(nbuf, 1, REFERRERS_ANSWER_MAX, &n, NULL))) {
+		llmo__reg_error(req, 400, "UNSUPPORTED", "n must be an integer from 1 to %d",
+				REFERRERS_ANSWER_MAX);
+		return;
+	}
+	has_last = llmo_reg_query_get(req->query, req->query_len, "last", last, sizeof(last));
+	if (has_last < 0) {
+		llmo__reg_error(req, 400, "UNSUPPORTED", "malformed last parameter");
 		return;
 	}
 	if (!llmo_reg_repo_exists(r->store, rt->name)) {
@@ -532,8 +571,10 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 		llmo__reg_error(req, 500, "UNKNOWN", "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < refs.len && json_array_size(list) < REFERRERS_ANSWER_MAX;
-	     i++) {
+	/* the referrers are in byte order: the page starts after `last` */
+	while (has_last == 1 && i < refs.len && strcmp(refs.items[i], last) <= 0)
+		i++;
+	for (; i < refs.len && json_array_size(list) < (size_t)n; i++) {
 		struct llmo_digest d;
 		json_t *desc;
 
@@ -560,6 +601,9 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 	}
 	if (has_filter == 1)
 		llmo__reg_add_header(req, "OCI-Filters-Applied", "artifactType");
+	/* a full page with referrers left to look at: the Link to the next */
+	if (json_array_size(list) == (size_t)n && i < refs.len)
+		referrers_link(req, refs.items[i - 1], n, has_filter == 1 ? filter : NULL);
 	respond_json(req, 200, LLMO_OCI_INDEX,
 		     json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType", LLMO_OCI_INDEX,
 			       "manifests", list));

@@ -514,6 +514,108 @@ static void test_list_pages(void **state)
 			 LLMO_ENOTFOUND);
 }
 
+/* A referrer of models/m:1 (manifest_d) of artifactType type, told apart by n; its digest in ds. */
+static void push_referrer(const char *type, int n, char ds[LLMO_DIGEST_STR_MAX])
+{
+	struct llmo_error err = {0};
+	struct llmo_digest empty, d;
+	char es[LLMO_DIGEST_STR_MAX], ms[LLMO_DIGEST_STR_MAX], body[1024];
+	int len;
+
+	assert_int_equal(llmo_digest_of("{}", 2, &empty), 0);
+	assert_int_equal(llmo_reg_client_blob_push_mem(client, "models/m", &empty, "{}", 2, &err), 0);
+	len = snprintf(body, sizeof(body),
+		       "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"artifactType\":\"%s\","
+		       "\"config\":{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":2},\"layers\":[],"
+		       "\"subject\":{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu},"
+		       "\"annotations\":{\"n\":\"%d\"}}",
+		       LLMO_OCI_MANIFEST, type, LLMO_OCI_EMPTY, llmo_digest_str(&empty, es),
+		       LLMO_OCI_MANIFEST, llmo_digest_str(&manifest_d, ms), manifest_len, n);
+	assert_int_equal(llmo_digest_of(body, (size_t)len, &d), 0);
+	llmo_digest_str(&d, ds);
+	if (llmo_reg_client_manifest_put(client, "models/m", ds, LLMO_OCI_MANIFEST, body, (size_t)len,
+					 NULL, NULL, &err))
+		fail_msg("referrer push: %s", err.msg);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * The referrers API in pages: llmo registry answers at most ?n= (1 to
+ * 1000) referrers in digest order after ?last= with a Link to the next
+ * page (the artifactType filter kept in it), and the client's
+ * llmo_model_referrers joins every page.
+ */
+static void test_referrers_pages(void **state)
+{
+	static const char *const types[] = {"application/vnd.a+json", "application/vnd.b"};
+	char ds[5][LLMO_DIGEST_STR_MAX], want[512] = "", got[512], path[512], ms[LLMO_DIGEST_STR_MAX];
+	struct llmo_error err = {0};
+	json_t *j = NULL, *list;
+	size_t k = 0;
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		push_referrer(types[i % 2], i, ds[i]);
+	qsort(ds, 5, sizeof(ds[0]), cmp_str);
+	for (int i = 0; i < 5; i++)
+		k += (size_t)snprintf(want + k, sizeof(want) - k, "%s%s", i ? " " : "", ds[i]);
+	llmo_digest_str(&manifest_d, ms);
+	for (int n = 1; n <= 6; n++) {
+		snprintf(path, sizeof(path), "/v2/models/m/referrers/%s?n=%d", ms, n);
+		if (llmo_reg_client_get_list(client, path, "manifests", &j, &err))
+			fail_msg("%s: %s", path, err.msg);
+		list = json_object_get(j, "manifests");
+		k = 0;
+		got[0] = '\0';
+		for (size_t i = 0; i < json_array_size(list); i++)
+			k += (size_t)snprintf(got + k, sizeof(got) - k, "%s%s", i ? " " : "",
+					      json_string_value(json_object_get(json_array_get(list, i),
+										"digest")));
+		assert_string_equal(got, want);
+		json_decref(j);
+	}
+	/* one page alone holds n: the server does split the list */
+	{
+		struct llmo_buf b;
+
+		llmo_buf_init(&b, 1 << 20);
+		snprintf(path, sizeof(path), "/v2/models/m/referrers/%s?n=2", ms);
+		assert_int_equal(llmo_reg_client_get(client, path, &b, &err), 0);
+		assert_int_equal(llmo_json_load(b.data, b.len, NULL, &j, &err), 0);
+		assert_int_equal(json_array_size(json_object_get(j, "manifests")), 2);
+		json_decref(j);
+		llmo_buf_release(&b);
+	}
+	/* filtered, one a page: the three of type a, every one of that type */
+	snprintf(path, sizeof(path), "/v2/models/m/referrers/%s?n=1&artifactType=%s", ms,
+		 "application%2Fvnd.a%2Bjson");
+	assert_int_equal(llmo_reg_client_get_list(client, path, "manifests", &j, &err), 0);
+	list = json_object_get(j, "manifests");
+	assert_int_equal(json_array_size(list), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(json_string_value(json_object_get(json_array_get(list, i),
+								      "artifactType")),
+				    types[0]);
+	json_decref(j);
+	/* and through llmo_model_referrers (the first page is all of them: 1000 a page) */
+	assert_int_equal(llmo_model_referrers(client, "models/m", &manifest_d, types[1], &j, NULL,
+					      &err),
+			 0);
+	assert_int_equal(json_array_size(json_object_get(j, "manifests")), 2);
+	json_decref(j);
+	/* n out of range */
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/v2/models/m/referrers/%s?n=%d", ms, i ? 1001 : 0);
+		assert_int_equal(llmo_reg_client_get_list(client, path, "manifests", &j, &err),
+				 LLMO_EINVAL);
+		assert_non_null(strstr(err.msg, "n must be an integer from 1 to 1000"));
+	}
+}
+
 static void test_key_names(void **state)
 {
 	static const struct {
@@ -783,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_link_next),
 		cmocka_unit_test(test_challenge),
 		cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_referrers_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_key_ref, setup, teardown),
