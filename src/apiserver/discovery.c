@@ -42,6 +42,16 @@ static void add_sub(json_t *list, const struct llmo_resource *res, const char *s
 	json_array_append_new(list, e);
 }
 
+/* The verbs a resource answers: create (reviews), get and list (metrics), or all. */
+static json_t *verbs_of(const struct llmo_resource *res)
+{
+	if (res->review)
+		return json_pack("[s]", "create");
+	if (res->metrics)
+		return json_pack("[s,s]", "get", "list");
+	return verbs_all();
+}
+
 static json_t *resource_list(struct llmo_apiserver *srv, const char *group, const char *version)
 {
 	json_t *list = json_array();
@@ -55,7 +65,7 @@ static json_t *resource_list(struct llmo_apiserver *srv, const char *group, cons
 			continue;
 		e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", res->plural, "singularName",
 			      res->singular, "namespaced", res->namespaced, "kind", res->kind,
-			      "verbs", res->review ? json_pack("[s]", "create") : verbs_all());
+			      "verbs", verbs_of(res));
 		if (res->short_names.len)
 			json_object_set_new(e, "shortNames", strlist_json(&res->short_names));
 		if (res->categories.len)
@@ -208,7 +218,7 @@ static json_t *aggregated_resource(const struct llmo_resource *res)
 			      response_kind(res->group, res->version, res->kind), "scope",
 			      res->namespaced ? "Namespaced" : "Cluster", "singularResource",
 			      res->singular, "verbs",
-			      res->review ? json_pack("[s]", "create") : verbs_all());
+			      verbs_of(res));
 	static const struct {
 		unsigned bit;
 		const char *name, *group, *version, *kind; /* kind NULL: the resource's */
@@ -419,6 +429,11 @@ static void add_paths(json_t *paths, const struct llmo_resource *res)
 	if (res->review) {
 		json_object_set_new(paths, base,
 				    json_pack("{s:o}", "post", operation(res, "create", false)));
+		return;
+	}
+	if (res->metrics) {
+		json_object_set_new(paths, base, json_pack("{s:o}", "get", operation(res, "list", false)));
+		json_object_set_new(paths, item, json_pack("{s:o}", "get", operation(res, "read", false)));
 		return;
 	}
 	json_object_set_new(paths, base,

@@ -9,6 +9,7 @@
 #include "apiserver/apiserver_int.h"
 #include "apiserver/kubepb.h"
 #include "api/schema.h"
+#include "api/usage.h"
 #include "api/validate.h"
 #include "apiserver/patch.h"
 #include "apiserver/selector.h"
@@ -2131,6 +2132,153 @@ static void handle_collection(struct llmo__req *r)
 	}
 }
 
+/* ---- metrics.k8s.io: NodeMetrics and PodMetrics from the agent's usage annotations ---- */
+
+/*
+ * The metrics object of a stored node or pod (res the metrics resource),
+ * or NULL: no usage published, a figure older than two refresh periods
+ * (the agent no longer measures it), or a pod not Running.
+ */
+static json_t *metrics_of(const struct llmo_resource *res, json_t *obj)
+{
+	json_t *meta = meta_of(obj), *m, *usage, *out;
+	const char *text = json_string_value(
+		json_object_get(json_object_get(meta, "annotations"), LLMO_ANNOTATION_USAGE));
+	const char *phase = json_string_value(llmo__jsonpath(obj, ".status.phase"));
+	const char *cname = json_string_value(llmo__jsonpath(obj, ".spec.containers[0].name"));
+	char cpu[32], mem[32], at[LLMO_RFC3339_MAX], now[LLMO_RFC3339_MAX], api[64];
+	struct llmo_usage u;
+
+	if (!text || llmo_usage_parse(text, &u, NULL) ||
+	    llmo_clock_wall_ms() - u.at_ms > 2 * LLMO_USAGE_REFRESH_MS)
+		return NULL;
+	if (res->namespaced && (!phase || strcmp(phase, "Running") != 0))
+		return NULL;
+	snprintf(cpu, sizeof(cpu), "%" PRId64 "m", u.cpu_milli);
+	if (u.memory % 1024 == 0)
+		snprintf(mem, sizeof(mem), "%" PRId64 "Ki", u.memory / 1024);
+	else
+		snprintf(mem, sizeof(mem), "%" PRId64, u.memory);
+	llmo_time_format_rfc3339(u.at_ms, false, at, sizeof(at));
+	llmo_time_format_rfc3339(llmo_clock_wall_ms(), false, now, sizeof(now));
+	llmo_resource_api_version(res, api, sizeof(api));
+	m = json_pack("{s:O?, s:s}", "name", json_object_get(meta, "name"), "creationTimestamp", now);
+	usage = json_pack("{s:s, s:s}", "cpu", cpu, "memory", mem);
+	if (!m || !usage) {
+		json_decref(m);
+		json_decref(usage);
+		return NULL;
+	}
+	if (res->namespaced)
+		json_object_set(m, "namespace", json_object_get(meta, "namespace"));
+	if (json_object_get(meta, "labels"))
+		json_object_set(m, "labels", json_object_get(meta, "labels"));
+	out = json_pack("{s:s, s:s, s:o, s:s, s:s}", "kind", res->kind, "apiVersion", api,
+			"metadata", m, "timestamp", at, "window", "15s");
+	if (!out) {
+		json_decref(usage);
+		return NULL;
+	}
+	/* a pod's usage is of all its processes: one entry, its first container's name */
+	if (res->namespaced)
+		json_object_set_new(out, "containers",
+				    json_pack("[{s:s, s:o}]", "name", cname ? cname : "main", "usage",
+					      usage));
+	else
+		json_object_set_new(out, "usage", usage);
+	return out;
+}
+
+struct metrics_ctx {
+	struct llmo__req *r;
+	struct llmo_selector *labels;
+	json_t *items;
+};
+
+static int metrics_item(void *ctx, const char *ns, const char *name, const char *data, int64_t rv)
+{
+	struct metrics_ctx *c = ctx;
+	json_t *obj = NULL, *m;
+
+	(void)ns;
+	(void)name;
+	(void)rv;
+	if (llmo_json_load(data, strlen(data), "stored object", &obj, NULL) || !json_is_object(obj) ||
+	    (c->labels && !llmo_selector_matches(c->labels, json_object_get(meta_of(obj), "labels")))) {
+		json_decref(obj);
+		return 0;
+	}
+	if ((m = metrics_of(c->r->res, obj)))
+		json_array_append_new(c->items, m);
+	json_decref(obj);
+	return 0;
+}
+
+/* GET of NodeMetrics and PodMetrics, one or a list (label selectors); nothing else. */
+static void handle_metrics(struct llmo__req *r)
+{
+	const char *ls = query(r, "labelSelector");
+	struct metrics_ctx c = {.r = r};
+	struct llmo_error err = {0};
+	char api[64], *data = NULL;
+	int64_t rv = 0;
+	bool more;
+	json_t *obj = NULL, *m;
+	int rc;
+
+	if (r->cmd != EVHTTP_REQ_GET || *r->sub || query_true(r, "watch")) {
+		llmo__reply_status(r->req, 405, "MethodNotAllowed", NULL,
+				   "only get and list are allowed on %s.%s", r->res->plural,
+				   r->res->group);
+		return;
+	}
+	if (r->has_name) {
+		rc = llmo_store_get(r->srv->store, r->res->store_key, r->ns, r->name, &data, &rv);
+		if (!rc && !llmo_json_load(data, strlen(data), "stored object", &obj, NULL) &&
+		    json_is_object(obj) && (m = metrics_of(r->res, obj))) {
+			json_t *items = r->want_table ? json_array() : NULL;
+
+			if (items) {
+				json_array_append_new(items, m);
+				llmo__reply_json(r->req, 200, llmo__table(r->res, items, "", true));
+				json_decref(items);
+			} else {
+				llmo__reply_json(r->req, 200, m);
+			}
+		} else if (rc && rc != LLMO_ENOTFOUND) {
+			reply_store_error(r, rc, r->name);
+		} else {
+			llmo__reply_status(r->req, 404, "NotFound", NULL, "%s.%s \"%s\" not found",
+					   r->res->singular, r->res->group, r->name);
+		}
+		json_decref(obj);
+		free(data);
+		return;
+	}
+	if (ls && *ls && llmo_selector_parse(ls, &c.labels, &err)) {
+		llmo__reply_status(r->req, 400, "BadRequest", NULL, "unable to parse requirement: %s",
+				   err.msg);
+		return;
+	}
+	c.items = json_array();
+	rc = c.items ? llmo_store_list(r->srv->store, r->res->store_key,
+				       r->res->namespaced ? (*r->ns ? r->ns : NULL) : "", NULL, NULL, 0,
+				       metrics_item, &c, &rv, &more)
+		     : LLMO_ENOMEM;
+	if (rc < 0) {
+		reply_store_error(r, rc, "");
+	} else if (r->want_table) {
+		llmo__reply_json(r->req, 200, llmo__table(r->res, c.items, "", false));
+	} else {
+		llmo_resource_api_version(r->res, api, sizeof(api));
+		llmo__reply_json(r->req, 200,
+				 json_pack("{s:s, s:s, s:{}, s:O}", "kind", r->res->list_kind,
+					   "apiVersion", api, "metadata", "items", c.items));
+	}
+	json_decref(c.items);
+	llmo_selector_free(c.labels);
+}
+
 void llmo__handle_resource(struct llmo__req *r)
 {
 	json_t *obj, *body = NULL;
@@ -2159,6 +2307,10 @@ void llmo__handle_resource(struct llmo__req *r)
 		else
 			llmo__reply_status(r->req, 405, "MethodNotAllowed", NULL,
 					   "only create is allowed on %s", r->res->plural);
+		return;
+	}
+	if (r->res->metrics) {
+		handle_metrics(r);
 		return;
 	}
 	if (!r->has_name) {

@@ -680,6 +680,8 @@ void llmo_rbac_forbidden_message(const struct llmo_user *user, const struct llmo
 	"{\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[" RO "]}," \
 	"{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"networkpolicies\"],"             \
 	"\"verbs\":[" RO "]},"                                                                    \
+	"{\"apiGroups\":[\"metrics.k8s.io\"],\"resources\":[\"pods\",\"nodes\"],"                  \
+	"\"verbs\":[" RO "]},"                                                                    \
 	"{\"apiGroups\":[\"llm.orchestrator.io\"],\"resources\":[\"*\"],\"verbs\":[" RO "]}"
 #define EDIT_RULES                                                                                \
 	"{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"endpoints\","                       \

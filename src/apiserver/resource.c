@@ -47,6 +47,9 @@ static const struct builtin builtins[] = {
 	 "SelfSubjectRulesReview", false, NULL, NULL, 0},
 	{"authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview",
 	 "SelfSubjectReview", false, NULL, NULL, 0},
+	/* the Metrics API (kubectl top), from the agent's usage annotations */
+	{"metrics.k8s.io", "v1beta1", "nodes", "nodemetrics", "NodeMetrics", false, NULL, NULL, 0},
+	{"metrics.k8s.io", "v1beta1", "pods", "podmetrics", "PodMetrics", true, NULL, NULL, 0},
 };
 
 static void resource_free(struct llmo_resource *res)
@@ -165,6 +168,21 @@ int llmo_resources_init(struct llmo_resources *r)
 		/* these groups hold only reviews here: answered, never stored */
 		res->review = strcmp(b->group, "authorization.k8s.io") == 0 ||
 			      strcmp(b->group, "authentication.k8s.io") == 0;
+		if (strcmp(b->group, "metrics.k8s.io") == 0) {
+			/* read from the core objects they describe */
+			size_t n = strlen(b->plural) + 2;
+			char *key = malloc(n);
+
+			if (key)
+				snprintf(key, n, "/%s", b->plural);
+			free(res->store_key);
+			res->store_key = key;
+			res->metrics = true;
+			if (!key) {
+				resource_free(res);
+				return LLMO_ENOMEM;
+			}
+		}
 		if ((rc = strlist_add_csv(&res->short_names, b->short_names)) ||
 		    (rc = strlist_add_csv(&res->categories, b->categories))) {
 			resource_free(res);

@@ -34,6 +34,8 @@ struct llmo_resource {
 	bool from_crd;   /* served because a CustomResourceDefinition says so */
 	bool review;     /* a review (SelfSubjectAccessReview, SelfSubjectReview): create
 			  * only, answered, nothing stored */
+	bool metrics;    /* metrics.k8s.io: read only, made from the usage the agent
+			  * publishes on the objects at store_key (core pods or nodes) */
 };
 
 enum llmo_subresource {

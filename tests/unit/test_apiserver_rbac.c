@@ -359,13 +359,14 @@ static void test_authorize_store(void **state)
 	assert_false(decide(s, &eve, "GET", "/api/v1/namespaces/team/pods", reason,
 			    sizeof(reason)));
 	/* the rules a SelfSubjectRulesReview lists: the 4 rules every authenticated
-	 * user has (discovery 1, public-info-viewer 1, basic-user 2), plus view's 6 in team
-	 * (core, namespaces, apps, leases, networkpolicies, llm.orchestrator.io) */
+	 * user has (discovery 1, public-info-viewer 1, basic-user 2), plus view's 7 in team
+	 * (core, namespaces, apps, leases, networkpolicies, metrics.k8s.io,
+	 * llm.orchestrator.io) */
 	{
 		json_t *rules = json_array();
 
 		assert_int_equal(llmo_rbac_rules(s, &bob, "team", rules, reason, sizeof(reason)), 0);
-		assert_int_equal(json_array_size(rules), 4 + 6);
+		assert_int_equal(json_array_size(rules), 4 + 7);
 		assert_string_equal(reason, "");
 		json_array_clear(rules);
 		assert_int_equal(llmo_rbac_rules(s, &bob, "other", rules, NULL, 0), 0);
