@@ -11,6 +11,8 @@
 #include "base/str.h"
 
 #include <arpa/inet.h>
+#include <strings.h>
+#include <sys/queue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <event2/buffer.h>
@@ -890,6 +892,125 @@ static bool authorize(struct llmo_apiserver *srv, struct evhttp_request *req,
 	return false;
 }
 
+/*
+ * Whether caller may impersonate: verb impersonate on GROUP/RESOURCE NAME (in
+ * namespace ns for service accounts). Otherwise answers 403 and returns false.
+ */
+static bool may_impersonate(struct llmo_apiserver *srv, struct evhttp_request *req,
+			    const struct llmo_user *caller, const char *group, const char *resource,
+			    const char *ns, const char *name)
+{
+	struct llmo_rbac_attrs a = {.resource_request = true};
+	char reason[1024], msg[2048];
+	bool allowed = false;
+
+	if (llmo_user_in_group(caller, LLMO_RBAC_MASTERS))
+		return true;
+	if (strlen(name) > LLMO_RBAC_SEGMENT_MAX || strlen(ns) > LLMO_RBAC_SEGMENT_MAX) {
+		llmo__reply_status(req, 400, "BadRequest", NULL, "an impersonated name is too long");
+		return false;
+	}
+	snprintf(a.verb, sizeof(a.verb), "impersonate");
+	snprintf(a.group, sizeof(a.group), "%s", group);
+	snprintf(a.resource, sizeof(a.resource), "%s", resource);
+	snprintf(a.ns, sizeof(a.ns), "%s", ns);
+	snprintf(a.name, sizeof(a.name), "%s", name);
+	if (llmo_rbac_authorize(srv->store, caller, &a, &allowed, reason, sizeof(reason))) {
+		llmo__reply_status(req, 500, "InternalError", NULL, "authorization failed");
+		return false;
+	}
+	if (allowed)
+		return true;
+	llmo_rbac_forbidden_message(caller, &a, reason, msg, sizeof(msg));
+	llmo__reply_status(req, 403, "Forbidden", NULL, "%s", msg);
+	return false;
+}
+
+/*
+ * Impersonation (kubectl --as USER [--as-group G]... [--as-uid U]): the
+ * Impersonate-User, Impersonate-Group (repeatable) and Impersonate-Uid
+ * headers, as kube-apiserver reads them. The caller needs the verb
+ * impersonate on users NAME (serviceaccounts NAME in NS for
+ * system:serviceaccount:NS:NAME), on groups G for each group and on
+ * authentication.k8s.io uids U; the request then runs as that user, in the
+ * groups given plus system:authenticated (and a service account's own
+ * groups), built in *out. caller itself without the headers; NULL after
+ * answering (400, 403).
+ */
+static const struct llmo_user *impersonate(struct llmo_apiserver *srv, struct evhttp_request *req,
+					   const struct llmo_user *caller, struct llmo_user *out)
+{
+	static const char sa_prefix[] = "system:serviceaccount:";
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *who = evhttp_find_header(h, "Impersonate-User");
+	const char *uid = evhttp_find_header(h, "Impersonate-Uid");
+	bool any = false;
+	struct evkeyval *kv;
+	char ns[LLMO_RBAC_SEGMENT_MAX + 1] = "", group[300];
+
+	TAILQ_FOREACH(kv, h, next) {
+		if (strncasecmp(kv->key, "Impersonate-", 12) != 0)
+			continue;
+		any = true;
+		if (strncasecmp(kv->key, "Impersonate-Extra-", 18) == 0) {
+			llmo__reply_status(req, 400, "BadRequest", NULL,
+					   "%s: impersonating user extras is not supported", kv->key);
+			return NULL;
+		}
+	}
+	if (!any)
+		return caller;
+	if (!who || !*who) {
+		llmo__reply_status(req, 400, "BadRequest", NULL,
+				   "impersonating groups or a uid needs Impersonate-User");
+		return NULL;
+	}
+	if (strncmp(who, sa_prefix, sizeof(sa_prefix) - 1) == 0) {
+		const char *rest = who + sizeof(sa_prefix) - 1, *colon = strchr(rest, ':');
+
+		if (!colon || colon == rest || !colon[1] ||
+		    (size_t)(colon - rest) > LLMO_RBAC_SEGMENT_MAX) {
+			llmo__reply_status(req, 400, "BadRequest", NULL,
+					   "Impersonate-User \"%s\": want system:serviceaccount:NS:NAME",
+					   who);
+			return NULL;
+		}
+		memcpy(ns, rest, (size_t)(colon - rest));
+		ns[colon - rest] = '\0';
+		if (!may_impersonate(srv, req, caller, "", "serviceaccounts", ns, colon + 1))
+			return NULL;
+	} else if (!may_impersonate(srv, req, caller, "", "users", "", who)) {
+		return NULL;
+	}
+	TAILQ_FOREACH(kv, h, next) {
+		if (strcasecmp(kv->key, "Impersonate-Group") != 0)
+			continue;
+		if (!may_impersonate(srv, req, caller, "", "groups", "", kv->value))
+			return NULL;
+		if (llmo_strv_push(&out->groups, kv->value))
+			goto oom;
+	}
+	if (uid && !may_impersonate(srv, req, caller, "authentication.k8s.io", "uids", "", uid))
+		return NULL;
+	out->name = strdup(who);
+	out->uid = uid ? strdup(uid) : NULL;
+	if (!out->name || (uid && !out->uid))
+		goto oom;
+	if (*ns) {
+		snprintf(group, sizeof(group), "system:serviceaccounts:%s", ns);
+		if (llmo_strv_push(&out->groups, "system:serviceaccounts") ||
+		    llmo_strv_push(&out->groups, group))
+			goto oom;
+	}
+	if (!llmo_user_in_group(out, LLMO_RBAC_AUTHENTICATED) &&
+	    llmo_strv_push(&out->groups, LLMO_RBAC_AUTHENTICATED))
+		goto oom;
+	return out;
+oom:
+	llmo__reply_status(req, 500, "InternalError", NULL, "out of memory");
+	return NULL;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct llmo_apiserver *srv = arg;
@@ -900,7 +1021,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const char *rawpath = u ? evhttp_uri_get_path(u) : NULL;
 	char *path = rawpath ? evhttp_uridecode(rawpath, 0, NULL) : NULL;
 	const struct llmo_user *user;
-	struct llmo_user sa_user = {0};
+	struct llmo_user sa_user = {0}, imp_user = {0};
 
 	/* atomic: llmo_apiserver_requests reads it from other threads */
 	__atomic_add_fetch(&srv->requests_total, 1, __ATOMIC_RELAXED);
@@ -920,6 +1041,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		llmo__reply_status(req, 401, "Unauthorized", NULL, "Unauthorized");
 		goto out;
 	}
+	if (!(user = impersonate(srv, req, user, &imp_user)))
+		goto out;
 	if (!authorize(srv, req, user, path, u ? evhttp_uri_get_query(u) : NULL))
 		goto out;
 	if (strcmp(path, "/metrics") == 0) {
@@ -939,6 +1062,7 @@ out:
 	srv->current = (struct llmo__current){0};
 	resync_crds(srv);
 	llmo_user_release(&sa_user);
+	llmo_user_release(&imp_user);
 	free(path);
 	if (u)
 		evhttp_uri_free(u);

@@ -1,6 +1,7 @@
 # RBAC with real kubectl: users from --token-file are refused (403, kube-apiserver's
 # wording) until a RoleBinding gives them a role; `kubectl auth can-i` answers from
-# SelfSubjectAccessReviews; the admin (system:masters) is never refused.
+# SelfSubjectAccessReviews; the admin (system:masters) is never refused; impersonation
+# (kubectl --as) needs the verb impersonate.
 # Run: LLMO=build/llmo bash tests/integration/test_rbac.sh
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -181,6 +182,36 @@ check "...also once one of the same name is made again (new uid)" test "$(curl_a
 check "review without attributes is 422" test "$(curl_as $BOB POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews '{"spec":{}}')" = 422
 check "non-resource review" test "$(cani $BOB get /metrics)" = no
 check "non-resource review, allowed path" test "$(cani $BOB get /healthz)" = yes
+
+# Impersonation (kubectl --as, --as-group): the admin may, as may rita (system:masters); bob may
+# not until a role gives him the verb impersonate on users; the request then runs as the
+# impersonated user, in the groups given and system:authenticated
+imp_out() { "$@" 2>&1 | tail -1; }
+check "--as: the admin acts as nobody (forbidden as nobody)" sh -c "'$KUBECTL' get secrets -n team --as nobody 2>&1 |
+	grep -q 'User \"nobody\" cannot list resource \"secrets\"'"
+check "auth can-i --as answers for nobody" test "$(admin auth can-i list secrets -n team --as nobody)" = no
+check "--as-group adds the group" sh -c "'$KUBECTL' auth whoami --as bob --as-group ops -o jsonpath='{.status.userInfo.groups}' |
+	grep -qx '\[\"ops\",\"system:authenticated\"\]'"
+check "--as a service account gets its groups" sh -c "'$KUBECTL' auth whoami --as system:serviceaccount:team:robot -o jsonpath='{.status.userInfo.groups}' |
+	grep -qx '\[\"system:serviceaccounts\",\"system:serviceaccounts:team\",\"system:authenticated\"\]'"
+check "rita (system:masters) may impersonate" sh -c "'$KUBECTL' --kubeconfig /dev/null --server '$LLMO_URL' \
+	--certificate-authority '$CA' --token '$ROOT' auth whoami --as olga --as-group ops | grep -q 'olga'"
+out=$(imp_out as $BOB get pods -n team --as olga)
+[ "$out" = 'Error from server (Forbidden): users "olga" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope' ] &&
+	ok || bad "bob --as olga: $out"
+printf '%s\n' 'apiVersion: rbac.authorization.k8s.io/v1' 'kind: ClusterRole' 'metadata: {name: impersonate-olga}' \
+	'rules: [{apiGroups: [""], resources: [users], resourceNames: [olga], verbs: [impersonate]}]' | admin apply -f - >/dev/null
+admin create clusterrolebinding bob-impersonates --clusterrole=impersonate-olga --user=bob >/dev/null
+check "bob may impersonate olga once bound" sh -c "'$KUBECTL' --kubeconfig /dev/null --server '$LLMO_URL' \
+	--certificate-authority '$CA' --token '$BOB' auth whoami --as olga | grep -q 'olga'"
+out=$(imp_out as $BOB get pods -n team --as olga --as-group ops)
+[ "$out" = 'Error from server (Forbidden): groups "ops" is forbidden: User "bob" cannot impersonate resource "groups" in API group "" at the cluster scope' ] &&
+	ok || bad "bob --as olga --as-group ops: $out"
+out=$(imp_out as $BOB get pods -n team --as rita)
+[ "$out" = 'Error from server (Forbidden): users "rita" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope' ] &&
+	ok || bad "bob --as rita: $out"
+check "a group without a user is 400" test "$(curl -s --cacert "$CA" -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer $ROOT" -H 'Impersonate-Group: ops' "$LLMO_URL/api/v1/namespaces/team/pods")" = 400
 
 # Decisions come from the RBAC cache, which every binding change above emptied (each
 # binding applied to the very next request: the checks before prove it).
