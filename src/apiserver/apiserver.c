@@ -673,6 +673,13 @@ static void route_resource(struct llmo_apiserver *srv, struct evhttp_request *re
 		goto not_found;
 	evhttp_parse_query_str(query ? query : "", &r.query);
 	r.want_table = wants_table(req);
+	{
+		const char *inc = evhttp_find_header(&r.query, "includeObject");
+
+		r.include = inc && strcmp(inc, "None") == 0     ? LLMO__INCLUDE_NONE
+			    : inc && strcmp(inc, "Object") == 0 ? LLMO__INCLUDE_OBJECT
+								: LLMO__INCLUDE_METADATA;
+	}
 	llmo__handle_resource(&r);
 	evhttp_clear_headers(&r.query);
 	return;

@@ -115,6 +115,13 @@ struct llmo_apiserver {
 };
 
 /* One request to a resource URL, parsed. */
+/* What a Table's rows carry as "object" (?includeObject=, as kube-apiserver reads it). */
+enum llmo__include {
+	LLMO__INCLUDE_METADATA, /* Metadata (the default): PartialObjectMetadata */
+	LLMO__INCLUDE_NONE,     /* None: no object */
+	LLMO__INCLUDE_OBJECT,   /* Object: the whole object (kubectl --sort-by asks for it) */
+};
+
 struct llmo__req {
 	struct llmo_apiserver *srv;
 	struct evhttp_request *req;
@@ -127,6 +134,7 @@ struct llmo__req {
 	char sub[32];
 	bool has_name;
 	bool want_table;
+	enum llmo__include include; /* a Table's rows' object: ?includeObject= */
 	int64_t grace; /* a delete's gracePeriodSeconds; -1: the object's default */
 };
 
@@ -239,7 +247,7 @@ void llmo__handle_resource(struct llmo__req *r);                              /*
 bool llmo__handle_discovery(struct llmo_apiserver *srv, struct evhttp_request *req,
 			    const char *path);                                      /* discovery.c */
 json_t *llmo__table(const struct llmo_resource *res, const json_t *items, const char *rv,
-		    bool single);                                              /* table.c */
+		    enum llmo__include include);                               /* table.c */
 void llmo__watch_start(struct llmo__req *r);                                  /* watch.c */
 int llmo__watch_observer(void *ctx, const struct llmo_store_event *ev);     /* watch.c */
 void llmo__watch_close_all(struct llmo_apiserver *srv);                       /* watch.c */

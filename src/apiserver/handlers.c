@@ -1435,7 +1435,7 @@ static void handle_list(struct llmo__req *r)
 		list_rv = json_integer_value(json_object_get(tok, "rv"));
 	snprintf(rvbuf, sizeof(rvbuf), "%" PRId64, list_rv);
 	if (r->want_table) {
-		llmo__reply_json(r->req, 200, llmo__table(r->res, c.items, rvbuf, false));
+		llmo__reply_json(r->req, 200, llmo__table(r->res, c.items, rvbuf, r->include));
 		goto out;
 	}
 	evbuffer_add_printf(c.out, "],\"metadata\":{\"resourceVersion\":\"%s\"", rvbuf);
@@ -1465,7 +1465,7 @@ static void handle_get(struct llmo__req *r, json_t *obj)
 		const char *rv = meta_str(obj, "resourceVersion");
 
 		json_array_append(items, obj);
-		llmo__reply_json(r->req, 200, llmo__table(r->res, items, rv ? rv : "", true));
+		llmo__reply_json(r->req, 200, llmo__table(r->res, items, rv ? rv : "", r->include));
 		json_decref(items);
 		json_decref(obj);
 		return;
@@ -2240,7 +2240,7 @@ static void handle_metrics(struct llmo__req *r)
 
 			if (items) {
 				json_array_append_new(items, m);
-				llmo__reply_json(r->req, 200, llmo__table(r->res, items, "", true));
+				llmo__reply_json(r->req, 200, llmo__table(r->res, items, "", r->include));
 				json_decref(items);
 			} else {
 				llmo__reply_json(r->req, 200, m);
@@ -2268,7 +2268,7 @@ static void handle_metrics(struct llmo__req *r)
 	if (rc < 0) {
 		reply_store_error(r, rc, "");
 	} else if (r->want_table) {
-		llmo__reply_json(r->req, 200, llmo__table(r->res, c.items, "", false));
+		llmo__reply_json(r->req, 200, llmo__table(r->res, c.items, "", r->include));
 	} else {
 		llmo_resource_api_version(r->res, api, sizeof(api));
 		llmo__reply_json(r->req, 200,

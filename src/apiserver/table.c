@@ -703,7 +703,7 @@ static json_t *column_def(const char *name, const char *type, const char *format
 }
 
 json_t *llmo__table(const struct llmo_resource *res, const json_t *items, const char *rv,
-		    bool single)
+		    enum llmo__include include)
 {
 	json_t *defs = json_array(), *rows = json_array();
 	const struct bcol *bcols = NULL;
@@ -765,11 +765,16 @@ json_t *llmo__table(const struct llmo_resource *res, const json_t *items, const 
 			}
 			json_array_append_new(cells, age_cell(json_object_get(meta, "creationTimestamp")));
 		}
-		partial = json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
-				    "meta.k8s.io/v1", "metadata", meta);
+		if (include == LLMO__INCLUDE_NONE) {
+			json_array_append_new(rows, json_pack("{s:o}", "cells", cells));
+			continue;
+		}
+		partial = include == LLMO__INCLUDE_OBJECT
+				  ? json_incref(item)
+				  : json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata",
+					      "apiVersion", "meta.k8s.io/v1", "metadata", meta);
 		json_array_append_new(rows, json_pack("{s:o, s:o}", "cells", cells, "object", partial));
 	}
-	(void)single;
 	return json_pack("{s:s, s:s, s:{s:s}, s:o, s:o}", "kind", "Table", "apiVersion",
 			 "meta.k8s.io/v1", "metadata", "resourceVersion", rv ? rv : "",
 			 "columnDefinitions", defs, "rows", rows);

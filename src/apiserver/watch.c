@@ -29,6 +29,7 @@ struct llmo__watch {
 	struct llmo_selector *labels;
 	struct llmo_field_selector *fields;
 	bool table;
+	enum llmo__include include;
 	bool bookmarks;
 	int64_t last_rv;
 	struct event *timeout;
@@ -182,7 +183,7 @@ static void deliver_obj(struct llmo__watch *w, const char *type, json_t *obj, in
 			json_t *t;
 
 			snprintf(rvs, sizeof(rvs), "%" PRId64, rv);
-			t = llmo__table(w->res, items, rvs, true);
+			t = llmo__table(w->res, items, rvs, w->include);
 			send_event(w, type, t);
 			json_decref(t);
 			json_decref(items);
@@ -323,6 +324,7 @@ void llmo__watch_start(struct llmo__req *r)
 	w->req = r->req;
 	w->res = r->res;
 	w->table = r->want_table;
+	w->include = r->include;
 	w->bookmarks = bm && (strcmp(bm, "true") == 0 || strcmp(bm, "True") == 0 ||
 			      strcmp(bm, "1") == 0);
 	if (r->res->namespaced && *r->ns && !(w->ns = strdup(r->ns)))

@@ -122,6 +122,17 @@ row "rolebindings -o wide" "readers ClusterRole/view AGE alice team-a tables/bot
 	bash -c "kubectl get rolebinding readers -n $NS -o wide --no-headers | sed -E 's/ [0-9]+s / AGE /'"
 row "namespaces" "tables Active AGE" bash -c "kubectl get ns tables --no-headers | sed -E 's/ [0-9]+s$/ AGE/'"
 # custom resources keep their CRD's printer columns
+# --sort-by on a field outside metadata: kubectl asks for rows with the whole object
+# (includeObject=Object); zz-1's image sorts before web-1's, its name after
+k run zz-1 -n $NS --image=aaa --restart=Never >/dev/null
+check "--sort-by=.spec.containers[0].image" bash -c "[ \"\$(kubectl get pods -n $NS --no-headers \
+	--sort-by='.spec.containers[0].image' | awk '{print \$1}' | tr '\n' ' ')\" = 'zz-1 web-1 ' ]"
+check "includeObject=None: rows without objects" bash -c "kubectl get --raw \
+	'/api/v1/namespaces/$NS/pods?includeObject=None' -v=0 >/dev/null; curl -sk \
+	-H 'Accept: application/json;as=Table;v=v1;g=meta.k8s.io' -H \"Authorization: Bearer \$(cat '$LLMO_DATA/token')\" \
+	'$LLMO_URL/api/v1/namespaces/$NS/pods?includeObject=None' | python3 -c 'import json, sys
+rows = json.load(sys.stdin)[\"rows\"]
+assert len(rows) == 2 and all(\"object\" not in r for r in rows), rows'"
 EX="$(dirname "$0")/../../examples/my-llm-workload.yaml"
 k apply -f "$EX" >/dev/null || bad "apply $EX"
 row "llmworkloads: the CRD's columns" "NAME MODEL VERSION PHASE READY AGE" k get llmw -n llm-workloads
