@@ -850,6 +850,19 @@ static int store_observer(void *ctx, const struct llmo_store_event *ev)
 	return llmo__watch_observer(ctx, ev);
 }
 
+/*
+ * llmo_rbac_authorize, through the decision cache unless writes wait for
+ * their commit: a decision read from an uncommitted binding must not
+ * outlive a rollback.
+ */
+static int rbac_decide(struct llmo_apiserver *srv, const struct llmo_user *user,
+		       const struct llmo_rbac_attrs *a, bool *allowed, char *reason, size_t n)
+{
+	if (srv->batch_open)
+		return llmo_rbac_authorize(srv->store, user, a, allowed, reason, n);
+	return llmo_rbac_cache_authorize(&srv->rbac_cache, srv->store, user, a, allowed, reason, n);
+}
+
 /* RBAC: true when user may make this request; otherwise answers it (403) and returns false. */
 static bool authorize(struct llmo_apiserver *srv, struct evhttp_request *req,
 		      const struct llmo_user *user, const char *path, const char *query)
@@ -869,15 +882,7 @@ static bool authorize(struct llmo_apiserver *srv, struct evhttp_request *req,
 				   "a name or namespace in the path is too long");
 		return false;
 	}
-	/*
-	 * Not from the cache while writes wait for their commit: a decision
-	 * read from an uncommitted binding must not outlive a rollback.
-	 */
-	if (srv->batch_open)
-		rc = llmo_rbac_authorize(srv->store, user, &a, &allowed, reason, sizeof(reason));
-	else
-		rc = llmo_rbac_cache_authorize(&srv->rbac_cache, srv->store, user, &a, &allowed,
-					       reason, sizeof(reason));
+	rc = rbac_decide(srv, user, &a, &allowed, reason, sizeof(reason));
 	if (rc) {
 		llmo__reply_status(req, 500, "InternalError", NULL, "authorization failed: %s",
 				   llmo_strerror(rc));
@@ -922,7 +927,7 @@ static bool may_impersonate(struct llmo_apiserver *srv, struct evhttp_request *r
 	snprintf(a.resource, sizeof(a.resource), "%s", resource);
 	snprintf(a.ns, sizeof(a.ns), "%s", ns);
 	snprintf(a.name, sizeof(a.name), "%s", name);
-	if (llmo_rbac_authorize(srv->store, caller, &a, &allowed, reason, sizeof(reason))) {
+	if (rbac_decide(srv, caller, &a, &allowed, reason, sizeof(reason))) {
 		llmo__reply_status(req, 500, "InternalError", NULL, "authorization failed");
 		return false;
 	}

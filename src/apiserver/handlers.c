@@ -1323,19 +1323,30 @@ static const char *const *field_selectable(const struct llmo_resource *res)
 }
 
 /* Parses labelSelector and fieldSelector; replies 400 and returns false on error. */
-static bool parse_selectors(struct llmo__req *r, struct llmo_selector **labels,
-			    struct llmo_field_selector **fields)
+/* ?labelSelector= into *labels (NULL without one). false after answering 400. */
+static bool parse_label_selector(struct llmo__req *r, struct llmo_selector **labels)
 {
-	const char *ls = query(r, "labelSelector"), *fs = query(r, "fieldSelector");
+	const char *ls = query(r, "labelSelector");
 	struct llmo_error err = {0};
 
 	*labels = NULL;
-	*fields = NULL;
 	if (ls && *ls && llmo_selector_parse(ls, labels, &err)) {
 		llmo__reply_status(r->req, 400, "BadRequest", NULL, "unable to parse requirement: %s",
 				   err.msg);
 		return false;
 	}
+	return true;
+}
+
+static bool parse_selectors(struct llmo__req *r, struct llmo_selector **labels,
+			    struct llmo_field_selector **fields)
+{
+	const char *fs = query(r, "fieldSelector");
+	struct llmo_error err = {0};
+
+	*fields = NULL;
+	if (!parse_label_selector(r, labels))
+		return false;
 	if (fs && *fs &&
 	    (llmo_field_selector_parse(fs, fields, &err) ||
 	     llmo_field_selector_check(*fields, field_selectable(r->res), &err))) {
@@ -2217,9 +2228,7 @@ static int metrics_item(void *ctx, const char *ns, const char *name, const char 
 /* GET of NodeMetrics and PodMetrics, one or a list (label selectors); nothing else. */
 static void handle_metrics(struct llmo__req *r)
 {
-	const char *ls = query(r, "labelSelector");
 	struct metrics_ctx c = {.r = r};
-	struct llmo_error err = {0};
 	char api[64], *data = NULL;
 	int64_t rv = 0;
 	bool more;
@@ -2255,11 +2264,8 @@ static void handle_metrics(struct llmo__req *r)
 		free(data);
 		return;
 	}
-	if (ls && *ls && llmo_selector_parse(ls, &c.labels, &err)) {
-		llmo__reply_status(r->req, 400, "BadRequest", NULL, "unable to parse requirement: %s",
-				   err.msg);
+	if (!parse_label_selector(r, &c.labels))
 		return;
-	}
 	c.items = json_array();
 	rc = c.items ? llmo_store_list(r->srv->store, r->res->store_key,
 				       r->res->namespaced ? (*r->ns ? r->ns : NULL) : "", NULL, NULL, 0,

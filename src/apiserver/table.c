@@ -89,6 +89,29 @@ static json_t *path_text(const json_t *obj, const char *path)
 	return json_string(v ? v : "");
 }
 
+/* Appends one item to the comma-separated list in b. */
+static void list_addf(struct llmo_buf *b, const char *fmt, ...) LLMO_PRINTF(2, 3);
+
+static void list_addf(struct llmo_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->len)
+		llmo_buf_putc(b, ',');
+	va_start(ap, fmt);
+	llmo_buf_vappendf(b, fmt, ap);
+	va_end(ap);
+}
+
+/* The list in b as a cell, `empty` when it has no item; b is released. */
+static json_t *list_cell(struct llmo_buf *b, const char *empty)
+{
+	json_t *out = json_string(b->len ? b->data : empty);
+
+	llmo_buf_release(b);
+	return out;
+}
+
 /* Cells that are one field: a string ("<none>" or "" without it) or an integer (0). */
 #define STR_CELL(fn, path)                                                                         \
 	static json_t *fn(const json_t *o)                                                         \
@@ -111,55 +134,56 @@ static json_t *path_text(const json_t *obj, const char *path)
 		return labels_text(llmo__jsonpath(o, path));                                       \
 	}
 
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* "k=v,k2=v2" in key order (labels.FormatLabels), "<none>" when empty. */
 static json_t *labels_text(const json_t *m)
 {
-	const char *keys[64];
-	size_t n = 0, k;
+	const char **keys = malloc((json_object_size(m) + 1) * sizeof(*keys));
+	size_t n = 0;
 	const char *key;
-	json_t *v;
 	struct llmo_buf b;
-	json_t *out;
+	json_t *v;
 
+	if (!keys)
+		return json_string("<none>");
 	json_object_foreach((json_t *)m, key, v) {
-		if (n < LLMO_ARRAY_LEN(keys) && json_is_string(v))
+		if (json_is_string(v))
 			keys[n++] = key;
 	}
-	/* insertion sort: label maps are small */
-	for (size_t i = 1; i < n; i++)
-		for (k = i; k > 0 && strcmp(keys[k - 1], keys[k]) > 0; k--) {
-			const char *t = keys[k];
-
-			keys[k] = keys[k - 1];
-			keys[k - 1] = t;
-		}
+	qsort(keys, n, sizeof(*keys), cmp_key);
 	llmo_buf_init(&b, 64 * 1024);
-	for (k = 0; k < n; k++)
-		llmo_buf_appendf(&b, "%s%s=%s", k ? "," : "", keys[k],
-				 json_string_value(json_object_get(m, keys[k])));
-	out = str_or_none(b.data);
-	llmo_buf_release(&b);
-	return out;
+	for (size_t k = 0; k < n; k++)
+		list_addf(&b, "%s=%s", keys[k], json_string_value(json_object_get(m, keys[k])));
+	free(keys);
+	return list_cell(&b, "<none>");
+}
+
+/* Appends to b the string at .key of each element of arr (key NULL: each element). */
+static void join_into(struct llmo_buf *b, const json_t *arr, const char *key)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(arr, i, e) {
+		const char *v = json_string_value(key ? json_object_get(e, key) : e);
+
+		if (v)
+			list_addf(b, "%s", v);
+	}
 }
 
 /* The values at .key of each element of the array at path, joined by commas. */
 static json_t *joined(const json_t *obj, const char *path, const char *key)
 {
-	const json_t *arr = llmo__jsonpath(obj, path);
 	struct llmo_buf b;
-	size_t i;
-	json_t *e, *out;
 
 	llmo_buf_init(&b, 64 * 1024);
-	json_array_foreach(arr, i, e) {
-		const char *v = json_string_value(json_object_get(e, key));
-
-		if (v)
-			llmo_buf_appendf(&b, "%s%s", b.len ? "," : "", v);
-	}
-	out = str_or_none(b.data);
-	llmo_buf_release(&b);
-	return out;
+	join_into(&b, llmo__jsonpath(obj, path), key);
+	return list_cell(&b, "<none>");
 }
 
 /* ---- pods: READY (ready/total containers), STATUS, RESTARTS like kubectl ---- */
@@ -244,18 +268,16 @@ static json_t *node_roles(const json_t *node)
 	static const char prefix[] = "node-role.kubernetes.io/";
 	struct llmo_buf b;
 	const char *key;
-	json_t *v, *out;
+	json_t *v;
 
 	llmo_buf_init(&b, 64 * 1024);
 	json_object_foreach((json_t *)labels, key, v) {
 		if (strncmp(key, prefix, sizeof(prefix) - 1) == 0 && key[sizeof(prefix) - 1])
-			llmo_buf_appendf(&b, "%s%s", b.len ? "," : "", key + sizeof(prefix) - 1);
+			list_addf(&b, "%s", key + sizeof(prefix) - 1);
 		else if (strcmp(key, "kubernetes.io/role") == 0 && json_string_value(v))
-			llmo_buf_appendf(&b, "%s%s", b.len ? "," : "", json_string_value(v));
+			list_addf(&b, "%s", json_string_value(v));
 	}
-	out = str_or_none(b.data);
-	llmo_buf_release(&b);
-	return out;
+	return list_cell(&b, "<none>");
 }
 
 static json_t *node_address(const json_t *node, const char *type)
@@ -367,25 +389,14 @@ STR_CELL(svc_cluster_ip, ".spec.clusterIP")
 
 static json_t *svc_external_ip(const json_t *svc)
 {
-	json_t *ips = joined(svc, ".status.loadBalancer.ingress", "ip");
+	struct llmo_buf b;
 
-	if (strcmp(json_string_value(ips), "<none>") == 0) {
-		const json_t *ext = llmo__jsonpath(svc, ".spec.externalIPs");
-		struct llmo_buf b;
-		size_t i;
-		json_t *e;
-
-		llmo_buf_init(&b, 64 * 1024);
-		json_array_foreach(ext, i, e)
-			if (json_string_value(e))
-				llmo_buf_appendf(&b, "%s%s", b.len ? "," : "", json_string_value(e));
-		if (b.len) {
-			json_decref(ips);
-			ips = json_string(b.data);
-		}
-		llmo_buf_release(&b);
-	}
-	return ips;
+	/* the load balancer's addresses, else the service's externalIPs */
+	llmo_buf_init(&b, 64 * 1024);
+	join_into(&b, llmo__jsonpath(svc, ".status.loadBalancer.ingress"), "ip");
+	if (!b.len)
+		join_into(&b, llmo__jsonpath(svc, ".spec.externalIPs"), NULL);
+	return list_cell(&b, "<none>");
 }
 
 /* "80/TCP,443:30443/TCP" */
@@ -394,22 +405,19 @@ static json_t *svc_ports(const json_t *svc)
 	const json_t *ports = llmo__jsonpath(svc, ".spec.ports");
 	struct llmo_buf b;
 	size_t i;
-	json_t *p, *out;
+	json_t *p;
 
 	llmo_buf_init(&b, 64 * 1024);
 	json_array_foreach(ports, i, p) {
 		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
 		const char *proto = json_string_value(json_object_get(p, "protocol"));
 
-		llmo_buf_appendf(&b, "%s%" JSON_INTEGER_FORMAT, b.len ? "," : "",
-				 json_integer_value(json_object_get(p, "port")));
+		list_addf(&b, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(p, "port")));
 		if (np)
 			llmo_buf_appendf(&b, ":%" JSON_INTEGER_FORMAT, np);
 		llmo_buf_appendf(&b, "/%s", proto ? proto : "TCP");
 	}
-	out = str_or_none(b.data);
-	llmo_buf_release(&b);
-	return out;
+	return list_cell(&b, "<none>");
 }
 
 LABELS_CELL(svc_selector, ".spec.selector")
@@ -475,16 +483,14 @@ static json_t *pvc_modes(const json_t *o)
 					       {"ReadWriteOncePod", "RWOP"}};
 	struct llmo_buf b;
 	size_t i;
-	json_t *m, *out;
+	json_t *m;
 
 	llmo_buf_init(&b, 4096);
 	json_array_foreach(modes, i, m)
 		for (size_t k = 0; k < LLMO_ARRAY_LEN(names); k++)
 			if (json_string_value(m) && strcmp(json_string_value(m), names[k][0]) == 0)
-				llmo_buf_appendf(&b, "%s%s", b.len ? "," : "", names[k][1]);
-	out = json_string(b.data ? b.data : "");
-	llmo_buf_release(&b);
-	return out;
+				list_addf(&b, "%s", names[k][1]);
+	return list_cell(&b, "");
 }
 
 TEXT_CELL(pvc_class, ".spec.storageClassName")
@@ -495,7 +501,7 @@ static json_t *ep_endpoints(const json_t *o)
 	const json_t *subsets = llmo__jsonpath(o, ".subsets");
 	struct llmo_buf b;
 	size_t i, j, k, shown = 0, total = 0;
-	json_t *s, *a, *p, *out;
+	json_t *s, *a, *p;
 
 	llmo_buf_init(&b, 64 * 1024);
 	json_array_foreach(subsets, i, s) {
@@ -507,21 +513,19 @@ static json_t *ep_endpoints(const json_t *o)
 			if (!json_array_size(ports)) {
 				total++;
 				if (ip && shown < 3 && ++shown)
-					llmo_buf_appendf(&b, "%s%s", b.len ? "," : "", ip);
+					list_addf(&b, "%s", ip);
 			}
 			json_array_foreach(ports, k, p) {
 				total++;
 				if (ip && shown < 3 && ++shown)
-					llmo_buf_appendf(&b, "%s%s:%" JSON_INTEGER_FORMAT, b.len ? "," : "",
-							 ip, json_integer_value(json_object_get(p, "port")));
+					list_addf(&b, "%s:%" JSON_INTEGER_FORMAT, ip,
+						  json_integer_value(json_object_get(p, "port")));
 			}
 		}
 	}
 	if (total > shown)
 		llmo_buf_appendf(&b, " + %zu more...", total - shown);
-	out = str_or_none(b.data);
-	llmo_buf_release(&b);
-	return out;
+	return list_cell(&b, "<none>");
 }
 
 static json_t *ns_status(const json_t *o)
@@ -549,7 +553,7 @@ static json_t *subjects_of(const json_t *o, const char *kind)
 	const json_t *subs = llmo__jsonpath(o, ".subjects");
 	struct llmo_buf b;
 	size_t i;
-	json_t *sub, *out;
+	json_t *sub;
 
 	llmo_buf_init(&b, 64 * 1024);
 	json_array_foreach(subs, i, sub) {
@@ -560,13 +564,11 @@ static json_t *subjects_of(const json_t *o, const char *kind)
 		if (!k || !n || strcmp(k, kind) != 0)
 			continue;
 		if (strcmp(kind, "ServiceAccount") == 0)
-			llmo_buf_appendf(&b, "%s%s/%s", b.len ? "," : "", ns ? ns : "", n);
+			list_addf(&b, "%s/%s", ns ? ns : "", n);
 		else
-			llmo_buf_appendf(&b, "%s%s", b.len ? "," : "", n);
+			list_addf(&b, "%s", n);
 	}
-	out = json_string(b.data ? b.data : "");
-	llmo_buf_release(&b);
-	return out;
+	return list_cell(&b, "");
 }
 
 static json_t *binding_users(const json_t *o)

@@ -325,6 +325,46 @@ void llmo__reg_manifest(struct llmo__reg_req *req)
 
 /* ---- lists: tags and catalog ---- */
 
+#define PAGE_LAST_MAX (LLMO_REG_NAME_MAX + 2)
+_Static_assert(LLMO_DIGEST_STR_MAX + 8 <= PAGE_LAST_MAX, "a referrer's last fits the buffer");
+
+/*
+ * A page's query: ?n= (min to max, default max) in *n, ?last= (at most
+ * last_max - 1 bytes, last_max <= PAGE_LAST_MAX) in last with *has_last.
+ * false after answering 400.
+ */
+static bool page_query(struct llmo__reg_req *req, int64_t min, int64_t max, size_t last_max,
+		       int64_t *n, char last[PAGE_LAST_MAX], bool *has_last)
+{
+	char nbuf[32];
+	int rc;
+
+	*n = max;
+	rc = llmo_reg_query_get(req->query, req->query_len, "n", nbuf, sizeof(nbuf));
+	if (rc < 0 || (rc == 1 && llmo_parse_int_range(nbuf, min, max, n, NULL))) {
+		llmo__reg_error(req, 400, "UNSUPPORTED", "n must be an integer from %" PRId64 " to %" PRId64,
+				min, max);
+		return false;
+	}
+	rc = llmo_reg_query_get(req->query, req->query_len, "last", last, last_max);
+	if (rc < 0) {
+		llmo__reg_error(req, 400, "UNSUPPORTED", "malformed last parameter");
+		return false;
+	}
+	*has_last = rc == 1;
+	return true;
+}
+
+/* The index of the first entry of list (sorted in byte order) after last. */
+static size_t page_start(const struct llmo_strv *list, const char *last, bool has_last)
+{
+	size_t i = 0;
+
+	while (has_last && i < list->len && strcmp(list->items[i], last) <= 0)
+		i++;
+	return i;
+}
+
 /*
  * The page of list (sorted) after ?last= and at most ?n= long, as a JSON
  * array in *page, and the Link to the next page when there is one.
@@ -333,26 +373,15 @@ void llmo__reg_manifest(struct llmo__reg_req *req)
 static bool paginate(struct llmo__reg_req *req, const struct llmo_strv *list, const char *path,
 		     json_t **page)
 {
-	char nbuf[32], last[LLMO_REG_NAME_MAX + 2];
-	int64_t n = LLMO_REGISTRY_PAGE_MAX;
-	size_t i = 0, taken = 0;
-	int rc;
+	char last[PAGE_LAST_MAX];
+	bool has_last;
+	int64_t n;
+	size_t i, taken = 0;
 
 	*page = NULL;
-	rc = llmo_reg_query_get(req->query, req->query_len, "n", nbuf, sizeof(nbuf));
-	if (rc < 0 || (rc == 1 && llmo_parse_int_range(nbuf, 0, LLMO_REGISTRY_PAGE_MAX, &n, NULL))) {
-		llmo__reg_error(req, 400, "UNSUPPORTED", "n must be an integer from 0 to %d",
-				LLMO_REGISTRY_PAGE_MAX);
+	if (!page_query(req, 0, LLMO_REGISTRY_PAGE_MAX, sizeof(last), &n, last, &has_last))
 		return false;
-	}
-	rc = llmo_reg_query_get(req->query, req->query_len, "last", last, sizeof(last));
-	if (rc < 0) {
-		llmo__reg_error(req, 400, "UNSUPPORTED", "malformed last parameter");
-		return false;
-	}
-	if (rc == 1)
-		while (i < list->len && strcmp(list->items[i], last) <= 0)
-			i++;
+	i = page_start(list, last, has_last);
 	*page = json_array();
 	if (!*page) {
 		llmo__reg_error(req, 500, "UNKNOWN", "out of memory");
@@ -526,12 +555,12 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 	const struct llmo_reg_route *rt = &req->route;
 	struct llmo_strv refs = LLMO_STRV_INIT;
 	struct llmo_error err = {0};
-	char filter[LLMO_REG_MEDIA_TYPE_MAX + 1];
-	char nbuf[32], last[LLMO_DIGEST_STR_MAX + 8];
-	int64_t n = REFERRERS_ANSWER_MAX;
+	char filter[LLMO_REG_MEDIA_TYPE_MAX + 1], last[PAGE_LAST_MAX];
+	bool has_last;
+	int64_t n;
 	json_t *list = NULL;
-	size_t i = 0;
-	int rc, has_filter, has_last;
+	size_t i;
+	int rc, has_filter;
 
 	if (req->method != LLMO__REG_GET) {
 		not_allowed(req, "GET");
@@ -546,17 +575,8 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 		return;
 	}
 	/* pages: at most n entries, after the referrer `last` (the Link of the page before) */
-	rc = llmo_reg_query_get(req->query, req->query_len, "n", nbuf, sizeof(nbuf));
-	if (rc < 0 || (rc == 1 && llmo_parse_int_range(nbuf, 1, REFERRERS_ANSWER_MAX, &n, NULL))) {
-		llmo__reg_error(req, 400, "UNSUPPORTED", "n must be an integer from 1 to %d",
-				REFERRERS_ANSWER_MAX);
+	if (!page_query(req, 1, REFERRERS_ANSWER_MAX, LLMO_DIGEST_STR_MAX + 8, &n, last, &has_last))
 		return;
-	}
-	has_last = llmo_reg_query_get(req->query, req->query_len, "last", last, sizeof(last));
-	if (has_last < 0) {
-		llmo__reg_error(req, 400, "UNSUPPORTED", "malformed last parameter");
-		return;
-	}
 	if (!llmo_reg_repo_exists(r->store, rt->name)) {
 		llmo__reg_error(req, 404, "NAME_UNKNOWN", "repository name not known to registry");
 		return;
@@ -571,10 +591,8 @@ void llmo__reg_referrers(struct llmo__reg_req *req)
 		llmo__reg_error(req, 500, "UNKNOWN", "out of memory");
 		goto out;
 	}
-	/* the referrers are in byte order: the page starts after `last` */
-	while (has_last == 1 && i < refs.len && strcmp(refs.items[i], last) <= 0)
-		i++;
-	for (; i < refs.len && json_array_size(list) < (size_t)n; i++) {
+	for (i = page_start(&refs, last, has_last); i < refs.len && json_array_size(list) < (size_t)n;
+	     i++) {
 		struct llmo_digest d;
 		json_t *desc;
 
