@@ -7,7 +7,7 @@ TEST_BUILD ?= build-test
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: run test build setup test-build fuzz clean
+.PHONY: run test build setup test-build fuzz clean build-llm-orchestrator test-llm-orchestrator
 
 setup:
 	bash scripts/setup.sh
@@ -28,6 +28,10 @@ test: build
 	cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
+
+# The names the specification's "Development Setup" uses.
+build-llm-orchestrator: build
+test-llm-orchestrator: test
 
 # Longer fuzzing runs (clang + libFuzzer), FUZZ_SECONDS per target.
 fuzz:

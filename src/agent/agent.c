@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <event2/event.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -14,6 +15,7 @@
 #include "agent/podfetch.h"
 #include "agent/prefetch.h"
 #include "agent/runtime.h"
+#include "agent/selfpod.h"
 #include "api/usage.h"
 #include "base/base64.h"
 #include "base/buf.h"
@@ -78,6 +80,13 @@ struct llmo_agent {
 	bool node_last_ok;
 	bool synced_once;
 	bool started;
+	/* llmo server's own pod (selfpod.h); NULL: none */
+	const struct llmo_selfpod *self;
+	char self_key[KEY_MAX]; /* "ns/name" */
+	const char *self_name;	/* its name, in self_key */
+	bool self_published;	/* its last write went through */
+	uint64_t self_cpu_us;	/* its CPU time at self_ms (monotonic; 0: none yet) */
+	int64_t self_ms;
 	struct llmo_metrics *metrics;  /* llmo_agent_write_metrics */
 	struct llmo_metric *m_fetches; /* model fetches the agent ran, by kind and result */
 };
@@ -542,6 +551,18 @@ static void publish_node_usage(struct llmo_agent *a, const json_t *cur)
 	a->node_last_ok = true;
 }
 
+/* Writes llmo server's own pod (selfpod.h); a failure is tried again at the next heartbeat. */
+static void self_publish(struct llmo_agent *a)
+{
+	struct llmo_error err = {0};
+
+	a->self_published = llmo_selfpod_publish(a->client, a->self, a->node, a->host_ip,
+						 &err) == 0;
+	if (!a->self_published)
+		llmo_log(LLMO_LOG_WARN, LOG, "the server's pod could not be written",
+			 "error=\"%s\"", err.msg);
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_agent *a = arg;
@@ -584,6 +605,10 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 		publish_cached_models(a, cur);
 		prefetch_step(a, cur);
 		publish_node_usage(a, cur);
+		if (a->self && (!a->self_published ||
+				(llmo_informer_synced(a->pods) &&
+				 !llmo_informer_get(a->pods, a->self->ns, a->self_name))))
+			self_publish(a);
 	}
 	json_decref(cur);
 }
@@ -658,18 +683,8 @@ static void forget(struct llmo_agent *a, const char *uid)
 static int finish_delete(struct llmo_agent *a, const char *ns, const char *name, const char *uid)
 {
 	struct llmo_error err = {0};
-	struct llmo_buf path;
-	json_t *opts = json_pack("{s:s, s:s, s:i, s:{s:s}}", "apiVersion", "v1", "kind",
-				 "DeleteOptions", "gracePeriodSeconds", 0, "preconditions", "uid",
-				 uid);
-	int rc;
+	int rc = llmo_kube_delete_now(a->client, &llmo_kube_pods, ns, name, uid, &err);
 
-	llmo_buf_init(&path, 1024);
-	rc = opts ? llmo_kube_path(&llmo_kube_pods, ns, name, NULL, &path) : LLMO_ENOMEM;
-	if (!rc)
-		rc = llmo_kube_request(a->client, "DELETE", path.data, NULL, opts, NULL, NULL, &err);
-	llmo_buf_release(&path);
-	json_decref(opts);
 	if (rc == LLMO_ENOTFOUND || rc == LLMO_ECONFLICT)
 		return 0;
 	if (rc)
@@ -789,6 +804,12 @@ static int reconcile(void *ctx, const char *key)
 	if (!name)
 		return 0;
 	pod = llmo_informer_get(a->pods, ns, name);
+	if (a->self && strcmp(key, a->self_key) == 0) {
+		/* not run here; deleted, it is made again (as kubelet mirrors a static pod) */
+		if (!pod || llmo_kube_str(pod, "metadata", "deletionTimestamp"))
+			self_publish(a);
+		return 0;
+	}
 	if (!pod)
 		return 0;
 	uid = llmo_kube_str(pod, "metadata", "uid");
@@ -815,20 +836,21 @@ static int reconcile(void *ctx, const char *key)
  * The published value is the one on the informer's copy of the pod, so an
  * agent that restarts carries on from it.
  */
-static void publish_usage(struct llmo_agent *a, const char *uid, const char *key)
+static void publish_usage(struct llmo_agent *a, const char *key, struct llmo_usage *now)
 {
 	struct llmo_error err = {0};
-	struct llmo_usage now = {0}, last;
+	struct llmo_usage last;
 	char ns[KEY_MAX], text[LLMO_USAGE_TEXT_MAX];
-	const char *name = llmo_kube_key_split(key, ns, sizeof(ns)), *cur;
+	const char *name = llmo_kube_key_split(key, ns, sizeof(ns)), *cur, *uid;
 	json_t *pod, *patch;
 	int rc;
 
-	if (llmo_runtime_pod_usage(a->rt, uid, &now.cpu_milli, &now.memory) || !name)
+	if (!name)
 		return;
-	now.at_ms = llmo_clock_wall_ms();
+	now->at_ms = llmo_clock_wall_ms();
 	pod = llmo_informer_get(a->pods, ns, name);
-	if (!pod || !llmo_kube_condition_true(pod, "Ready"))
+	uid = llmo_kube_str(pod, "metadata", "uid");
+	if (!pod || !uid || !llmo_kube_condition_true(pod, "Ready"))
 		return; /* a replica that serves nothing has no usage worth scaling on */
 	{
 		/* its GPUs as NVML measured them at the last heartbeat */
@@ -837,16 +859,16 @@ static void publish_usage(struct llmo_agent *a, const char *uid, const char *key
 			LLMO_RUNTIME_ANN_GPUS));
 		uint64_t gmem = 0;
 
-		now.has_gpu = gpus && llmo_gpu_pod_usage(&a->info.gpus, gpus, &now.gpu_pct,
-							 &gmem) == 0;
-		now.gpu_memory = now.has_gpu && gmem <= INT64_MAX ? (int64_t)gmem : 0;
+		now->has_gpu = gpus && llmo_gpu_pod_usage(&a->info.gpus, gpus, &now->gpu_pct,
+							  &gmem) == 0;
+		now->gpu_memory = now->has_gpu && gmem <= INT64_MAX ? (int64_t)gmem : 0;
 	}
 	cur = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"),
 								"annotations"),
 						LLMO_ANNOTATION_USAGE));
 	if (!llmo_usage_worth_publishing(cur && !llmo_usage_parse(cur, &last, NULL) ? &last : NULL,
-					 &now) ||
-	    llmo_usage_format(&now, text, sizeof(text)))
+					 now) ||
+	    llmo_usage_format(now, text, sizeof(text)))
 		return;
 	patch = json_pack("{s:{s:{s:s}, s:s}}", "metadata", "annotations", LLMO_ANNOTATION_USAGE,
 			  text, "uid", uid);
@@ -859,6 +881,39 @@ static void publish_usage(struct llmo_agent *a, const char *uid, const char *key
 			 err.msg);
 }
 
+/* The process's own usage since the last call: CPU of every thread, resident memory. */
+static int self_usage(struct llmo_agent *a, struct llmo_usage *now)
+{
+	struct rusage ru;
+	int64_t ms = llmo_clock_mono_ms(), dt = ms - a->self_ms;
+	uint64_t us, prev = a->self_cpu_us;
+	unsigned long long size, resident;
+	long page = sysconf(_SC_PAGESIZE);
+	char buf[128];
+	FILE *f;
+	bool ok;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return LLMO_EIO;
+	us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
+	     (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+	a->self_cpu_us = us;
+	a->self_ms = ms;
+	if (!prev || dt <= 0)
+		return LLMO_EAGAIN;
+	f = fopen("/proc/self/statm", "re");
+	if (!f)
+		return LLMO_EIO;
+	ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%llu %llu", &size, &resident) == 2;
+	fclose(f);
+	if (!ok || page <= 0)
+		return LLMO_EIO;
+	/* (us - prev) microseconds of CPU over dt milliseconds: (us - prev) / dt millicores */
+	now->cpu_milli = (int64_t)((double)(us > prev ? us - prev : 0) / (double)dt + 0.5);
+	now->memory = (int64_t)((uint64_t)resident * (uint64_t)page);
+	return 0;
+}
+
 static void on_usage(evutil_socket_t fd, short what, void *arg)
 {
 	struct llmo_agent *a = arg;
@@ -868,8 +923,18 @@ static void on_usage(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while (llmo_hmap_next(&a->uid_key, &it, &uid, &key))
-		publish_usage(a, uid, key);
+	while (llmo_hmap_next(&a->uid_key, &it, &uid, &key)) {
+		struct llmo_usage now = {0};
+
+		if (llmo_runtime_pod_usage(a->rt, uid, &now.cpu_milli, &now.memory) == 0)
+			publish_usage(a, key, &now);
+	}
+	if (a->self) {
+		struct llmo_usage now = {0};
+
+		if (self_usage(a, &now) == 0)
+			publish_usage(a, a->self_key, &now);
+	}
 }
 
 static void enqueue(struct llmo_agent *a, const json_t *pod)
@@ -911,10 +976,17 @@ static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 
 static void on_pod_delete(void *ctx, json_t *obj)
 {
+	struct llmo_agent *a = ctx;
 	const char *uid = llmo_kube_str(obj, "metadata", "uid");
+	char key[KEY_MAX];
 
+	if (a->self && llmo_kube_object_key(obj, key, sizeof(key)) == 0 &&
+	    strcmp(key, a->self_key) == 0) {
+		llmo_workqueue_add(a->queue, key);
+		return;
+	}
 	if (uid)
-		pod_gone(ctx, uid);
+		pod_gone(a, uid);
 }
 
 static const struct llmo_informer_handlers pod_h = {on_pod_add, on_pod_update, on_pod_delete};
@@ -1176,6 +1248,20 @@ int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,
 			rc = fetch_for_kubelet_new(a, opts, err);
 		goto out;
 	}
+	if (opts->self_pod) {
+		char pod[256];
+
+		a->self = opts->self_pod;
+		if (llmo_selfpod_name(a->self, a->node, pod, sizeof(pod)) ||
+		    snprintf(a->self_key, sizeof(a->self_key), "%s/%s", a->self->ns, pod) >=
+			    (int)sizeof(a->self_key)) {
+			rc = llmo_error_set(err, LLMO_EINVAL, "agent: the server's pod name %s-%s "
+							      "is too long",
+					    a->self->name, a->node);
+			goto out;
+		}
+		a->self_name = a->self_key + strlen(a->self->ns) + 1;
+	}
 	ro.state_dir = opts->state_dir;
 	ro.shim_path = opts->shim_path;
 	ro.node_name = a->node;
@@ -1248,6 +1334,14 @@ int llmo_agent_start(struct llmo_agent *a, struct llmo_error *err)
 	if (renew_lease(a, err))
 		llmo_log(LLMO_LOG_WARN, LOG, "lease creation failed", "node=%s error=\"%s\"",
 			 a->node, err->msg);
+	if (a->self) {
+		if (a->logs && a->self->log_path &&
+		    (rc = llmo_logserver_set_file(a->logs, a->self->ns, a->self_name,
+						  a->self->container, a->self->log_path,
+						  a->self->prev_log_path, err)))
+			return rc;
+		self_publish(a);
+	}
 	rc = llmo_informer_start(a->pods, err);
 	if (rc)
 		return rc;

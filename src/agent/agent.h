@@ -21,6 +21,7 @@
 
 struct event_base;
 struct llmo_agent;
+struct llmo_selfpod;
 
 #define LLMO_AGENT_HEARTBEAT_MS 10000L
 #define LLMO_AGENT_LEASE_SECONDS 40
@@ -57,6 +58,13 @@ struct llmo_agent_opts {
 	 */
 	const char *const *fetch_args;
 	const char *model_cache_dir;
+	/*
+	 * The process the agent runs in, shown as a static pod (agent/selfpod.h):
+	 * llmo server's own, published at start, made again when deleted, its
+	 * usage measured and its log served like a container's. Borrowed: it
+	 * must outlive the agent. NULL: none. Only with run_pods.
+	 */
+	const struct llmo_selfpod *self_pod;
 };
 
 int llmo_agent_new(struct llmo_kube_client *client, struct event_base *base,

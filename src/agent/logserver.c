@@ -74,9 +74,15 @@ struct ls_stream {
 
 TAILQ_HEAD(ls_stream_list, ls_stream);
 
+/* A log no container of the runtime writes (llmo_logserver_set_file). */
+struct ls_file {
+	char *ns, *pod, *ctr, *path, *prev;
+};
+
 struct llmo_logserver {
 	struct event_base *base;
 	struct llmo_runtime *rt;
+	struct ls_file file; /* ns NULL: none */
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	int port;
@@ -293,14 +299,40 @@ static bool send_chunk(struct ls_stream *s, struct evbuffer *out)
 	return true;
 }
 
+/* Where a container's log is: the file set by llmo_logserver_set_file, or the runtime's. */
+static int log_path(struct llmo_logserver *ls, const char *ns, const char *pod, const char *ctr,
+		    bool previous, char *out, size_t n, bool *running, struct llmo_error *err)
+{
+	const struct ls_file *f = &ls->file;
+	const char *path;
+
+	if (!f->ns || strcmp(ns, f->ns) != 0 || strcmp(pod, f->pod) != 0)
+		return llmo_runtime_log_path(ls->rt, ns, pod, ctr, previous, out, n, running, err);
+	*running = false;
+	if (strcmp(ctr, f->ctr) != 0)
+		return llmo_error_set(err, LLMO_ENOTFOUND, "container \"%s\" in pod \"%s\" not found",
+				      ctr, pod);
+	path = previous ? f->prev : f->path;
+	if (!path || access(path, F_OK) != 0)
+		return llmo_error_set(err, LLMO_ENOTFOUND,
+				      previous ? "previous terminated container \"%s\" in pod \"%s\" "
+						 "not found"
+					       : "the log of container \"%s\" in pod \"%s\" is "
+						 "not there",
+				      ctr, pod);
+	if (snprintf(out, n, "%s", path) >= (int)n)
+		return llmo_error_set(err, LLMO_EINVAL, "log path longer than %zu bytes", n);
+	*running = !previous;
+	return 0;
+}
+
 /* Whether the run s reads is over (a later run, or no process). */
 static bool run_over(struct ls_stream *s)
 {
 	char path[PATH_MAX];
 	bool running = false;
 
-	if (llmo_runtime_log_path(s->ls->rt, s->ns, s->pod, s->ctr, false, path, sizeof(path),
-				  &running, NULL))
+	if (log_path(s->ls, s->ns, s->pod, s->ctr, false, path, sizeof(path), &running, NULL))
 		return true;
 	return !running || strcmp(path, s->path) != 0;
 }
@@ -540,8 +572,8 @@ static void handle_logs(struct llmo_logserver *ls, struct evhttp_request *req,
 	}
 	if (!parse_query(req, uri, s, &previous, &tail))
 		goto fail;
-	rc = llmo_runtime_log_path(ls->rt, s->ns, s->pod, s->ctr, previous, s->path,
-				   sizeof(s->path), &running, &err);
+	rc = log_path(ls, s->ns, s->pod, s->ctr, previous, s->path, sizeof(s->path), &running,
+		      &err);
 	if (rc) {
 		if (rc == LLMO_ENOTFOUND)
 			reply_text(req, 404, "Not Found", err.msg);
@@ -662,6 +694,35 @@ fail:
 	return rc;
 }
 
+static void file_release(struct ls_file *f)
+{
+	free(f->ns);
+	free(f->pod);
+	free(f->ctr);
+	free(f->path);
+	free(f->prev);
+	memset(f, 0, sizeof(*f));
+}
+
+int llmo_logserver_set_file(struct llmo_logserver *ls, const char *ns, const char *pod,
+			    const char *ctr, const char *path, const char *prev_path,
+			    struct llmo_error *err)
+{
+	struct ls_file *f = &ls->file;
+
+	file_release(f);
+	f->ns = llmo_strdup(ns);
+	f->pod = llmo_strdup(pod);
+	f->ctr = llmo_strdup(ctr);
+	f->path = llmo_strdup(path);
+	f->prev = prev_path ? llmo_strdup(prev_path) : NULL;
+	if (!f->ns || !f->pod || !f->ctr || !f->path || (prev_path && !f->prev)) {
+		file_release(f);
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 int llmo_logserver_port(const struct llmo_logserver *ls)
 {
 	return ls->port;
@@ -687,5 +748,6 @@ void llmo_logserver_free(struct llmo_logserver *ls)
 		memset(ls->token, 0, strlen(ls->token));
 		free(ls->token);
 	}
+	file_release(&ls->file);
 	free(ls);
 }

@@ -53,6 +53,17 @@ struct llmo_logserver_opts {
 int llmo_logserver_new(struct event_base *base, struct llmo_runtime *rt,
 		       const struct llmo_logserver_opts *opts, struct llmo_logserver **out,
 		       struct llmo_error *err);
+/*
+ * Serves the log of container ctr of pod ns/pod from a file no container of
+ * the runtime writes: llmo server's own log, for its static pod (agent.h).
+ * path is the CRI file of the current run, which goes on as long as the log
+ * server (follow streams until the client leaves); prev_path the previous
+ * run's (previous=true), NULL for none. One such log; a second call replaces
+ * the first. Errors: LLMO_ENOMEM.
+ */
+int llmo_logserver_set_file(struct llmo_logserver *ls, const char *ns, const char *pod,
+			    const char *ctr, const char *path, const char *prev_path,
+			    struct llmo_error *err);
 /* The port it listens on. */
 int llmo_logserver_port(const struct llmo_logserver *ls);
 /* Closes every connection (open replies end abruptly) and frees ls. */

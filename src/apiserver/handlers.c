@@ -1315,7 +1315,8 @@ static const char *const field_selectable_events[] = {
 
 static const char *const *field_selectable(const struct llmo_resource *res)
 {
-	if (!*res->group && strcmp(res->plural, "pods") == 0)
+	/* PodMetrics are selected by their pod's fields, as metrics-server does */
+	if ((!*res->group || res->metrics) && strcmp(res->plural, "pods") == 0)
 		return field_selectable_pods;
 	if (!*res->group && strcmp(res->plural, "events") == 0)
 		return field_selectable_events;
@@ -2203,6 +2204,7 @@ static json_t *metrics_of(const struct llmo_resource *res, json_t *obj)
 struct metrics_ctx {
 	struct llmo__req *r;
 	struct llmo_selector *labels;
+	struct llmo_field_selector *fields; /* over the Pod or Node */
 	json_t *items;
 };
 
@@ -2215,7 +2217,8 @@ static int metrics_item(void *ctx, const char *ns, const char *name, const char 
 	(void)name;
 	(void)rv;
 	if (llmo_json_load(data, strlen(data), "stored object", &obj, NULL) || !json_is_object(obj) ||
-	    (c->labels && !llmo_selector_matches(c->labels, json_object_get(meta_of(obj), "labels")))) {
+	    (c->labels && !llmo_selector_matches(c->labels, json_object_get(meta_of(obj), "labels"))) ||
+	    (c->fields && !llmo_field_selector_matches(c->fields, obj))) {
 		json_decref(obj);
 		return 0;
 	}
@@ -2225,7 +2228,7 @@ static int metrics_item(void *ctx, const char *ns, const char *name, const char 
 	return 0;
 }
 
-/* GET of NodeMetrics and PodMetrics, one or a list (label selectors); nothing else. */
+/* GET of NodeMetrics and PodMetrics, one or a list (label and field selectors); nothing else. */
 static void handle_metrics(struct llmo__req *r)
 {
 	struct metrics_ctx c = {.r = r};
@@ -2264,7 +2267,7 @@ static void handle_metrics(struct llmo__req *r)
 		free(data);
 		return;
 	}
-	if (!parse_label_selector(r, &c.labels))
+	if (!parse_selectors(r, &c.labels, &c.fields))
 		return;
 	c.items = json_array();
 	rc = c.items ? llmo_store_list(r->srv->store, r->res->store_key,
@@ -2283,6 +2286,7 @@ static void handle_metrics(struct llmo__req *r)
 	}
 	json_decref(c.items);
 	llmo_selector_free(c.labels);
+	llmo_field_selector_free(c.fields);
 }
 
 void llmo__handle_resource(struct llmo__req *r)

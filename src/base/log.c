@@ -20,6 +20,8 @@
 static _Atomic int log_level = LLMO_LOG_INFO;
 static atomic_bool log_json;
 static _Atomic(FILE *) log_out; /* NULL: stderr */
+static _Atomic(llmo_log_tee_fn) log_tee;
+static void *_Atomic log_tee_ctx;
 
 static const char *const log_names[] = {"debug", "info", "warn", "error", "off"};
 
@@ -71,6 +73,13 @@ void llmo_log_set_json(bool on)
 void llmo_log_set_output(FILE *f)
 {
 	atomic_store(&log_out, f);
+}
+
+void llmo_log_set_tee(llmo_log_tee_fn fn, void *ctx)
+{
+	atomic_store(&log_tee, NULL);
+	atomic_store(&log_tee_ctx, ctx);
+	atomic_store(&log_tee, fn);
 }
 
 /* Whether s must be quoted to stand as one value in a key=value list. */
@@ -367,6 +376,7 @@ void llmo_vlog(enum llmo_log_level lvl, const char *component, const char *msg,
 	char kv[LLMO_LOG_LINE_MAX];
 	struct log_line l;
 	bool kv_cut = false, in_quote = false;
+	llmo_log_tee_fn tee;
 	FILE *f;
 	int n;
 
@@ -438,6 +448,9 @@ void llmo_vlog(enum llmo_log_level lvl, const char *component, const char *msg,
 	}
 	fwrite(l.b.data, 1, l.b.len, f);
 	fflush(f);
+	tee = atomic_load(&log_tee);
+	if (tee)
+		tee(atomic_load(&log_tee_ctx), l.b.data, l.b.len - 1);
 out:
 	llmo_buf_release(&l.b);
 }

@@ -78,6 +78,16 @@ void llmo_log_set_json(bool on);
 void llmo_log_set_output(FILE *f);
 
 /*
+ * A copy of every line written: fn(ctx, line, len) with the line's text
+ * without its newline, called on the logging thread after the line is
+ * written to the output (so fn must be thread-safe and must not log).
+ * llmo server keeps its own log this way (for `kubectl logs`). NULL fn:
+ * none. Set it before other threads log, and clear it after they stopped.
+ */
+typedef void (*llmo_log_tee_fn)(void *ctx, const char *line, size_t len);
+void llmo_log_set_tee(llmo_log_tee_fn fn, void *ctx);
+
+/*
  * Writes one line at lvl when lvl is enabled. component names the
  * subsystem ("scheduler"), msg says what happened; either may be NULL.
  * kvfmt is a printf format for the key=value part, or NULL for none.

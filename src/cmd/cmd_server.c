@@ -11,6 +11,8 @@
  */
 #include "api/config.h"
 #include "agent/agent.h"
+#include "agent/crilog.h"
+#include "agent/selfpod.h"
 #include "apiserver/apiserver.h"
 #include "base/clock.h"
 #include "base/file.h"
@@ -27,6 +29,7 @@
 #include "scheduler/binder.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -147,6 +150,11 @@ struct server {
 	int64_t stop_ms; /* when the first stop signal came (monotonic) */
 	char shim[4096];
 	const char *trusted_keys; /* $LLMO_TRUSTED_KEYS: signatureValidation, spec.signature */
+	/* the server's own pod (agent/selfpod.h) and its log, as a container's */
+	struct llmo_selfpod self;
+	struct llmo_strv cmdline;
+	int log_fd; /* DATA_DIR/logs/server.log; -1: not kept */
+	char log_path[4096], prev_log_path[4096];
 };
 
 /* What main writes into a part's quit pipe. */
@@ -301,6 +309,7 @@ static int part_start(struct part *p, struct llmo_kube_config *kc, struct llmo_e
 				    s->plain_http ? NULL : ca, s->plain_http, s->trusted_keys);
 		o.fetch_args = fa.argv;
 		o.model_cache_dir = cache;
+		o.self_pod = &s->self;
 		if (llmo_agent_new(p->client, p->base, &o, (struct llmo_agent **)&p->obj, err))
 			return -1;
 		return llmo_agent_start(p->obj, err);
@@ -556,6 +565,90 @@ static void on_server_signal(evutil_socket_t fd, short what, void *arg)
 	stop_parts(s);
 }
 
+/* ---- the server's own log and pod ---- */
+
+static void on_log_line(void *ctx, const char *line, size_t len)
+{
+	struct server *s = ctx;
+
+	llmo_cri_write_line(s->log_fd, "stderr", false, line, len);
+}
+
+/*
+ * Keeps the server's log as the shim keeps a container's (CRI format), for
+ * `kubectl logs` of its pod: DATA_DIR/logs/server.log for this start, the
+ * previous start's moved to server.previous.log. Without it the server runs
+ * on (logging to stderr only) and says why.
+ */
+static void log_keep(struct server *s, const char *data_dir)
+{
+	struct llmo_error err = {0};
+	char dir[4096];
+
+	s->log_fd = -1;
+	if (snprintf(dir, sizeof(dir), "%s/logs", data_dir) >= (int)sizeof(dir) ||
+	    snprintf(s->log_path, sizeof(s->log_path), "%s/server.log", dir) >=
+		    (int)sizeof(s->log_path) ||
+	    snprintf(s->prev_log_path, sizeof(s->prev_log_path), "%s/server.previous.log", dir) >=
+		    (int)sizeof(s->prev_log_path)) {
+		fprintf(stderr, "llmo server: --data-dir is too long to keep a log under it\n");
+		return;
+	}
+	if (llmo_mkdir_p(dir, 0700, &err)) {
+		fprintf(stderr, "llmo server: its log is not kept (kubectl logs): %s\n", err.msg);
+		return;
+	}
+	if (rename(s->log_path, s->prev_log_path) && errno != ENOENT)
+		fprintf(stderr, "llmo server: cannot move %s to %s: %s\n", s->log_path,
+			s->prev_log_path, strerror(errno));
+	s->log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (s->log_fd < 0) {
+		fprintf(stderr, "llmo server: its log is not kept (kubectl logs): %s: %s\n",
+			s->log_path, strerror(errno));
+		return;
+	}
+	llmo_log_set_tee(on_log_line, s);
+}
+
+static void log_close(struct server *s)
+{
+	if (s->log_fd < 0)
+		return;
+	llmo_log_set_tee(NULL, NULL);
+	close(s->log_fd);
+	s->log_fd = -1;
+}
+
+/* The server as a pod for the agent to show (agent/selfpod.h). */
+static void self_pod_init(struct server *s)
+{
+	struct llmo_buf b;
+	struct llmo_error err = {0};
+
+	llmo_buf_init(&b, 1 << 16);
+	/* the command line as the process has it: NUL-separated */
+	if (llmo_file_read("/proc/self/cmdline", 1 << 16, &b, &err) == 0) {
+		for (size_t i = 0; i < b.len; i += strlen(b.data + i) + 1)
+			llmo_strv_push(&s->cmdline, b.data + i);
+	}
+	llmo_buf_release(&b);
+	s->self = (struct llmo_selfpod){
+		.ns = s->cfg->operator_.namespace_ && *s->cfg->operator_.namespace_
+			      ? s->cfg->operator_.namespace_
+			      : "llm-orchestrator",
+		.name = "llmo-server",
+		.deployment = "llm-orchestrator",
+		.component = "server",
+		.container = "llmo",
+		.image = s->shim,
+		.argv = (const char *const *)s->cmdline.items,
+		.started_ms = llmo_clock_wall_ms(),
+		.pid = (long)getpid(),
+		.log_path = s->log_fd >= 0 ? s->log_path : NULL,
+		.prev_log_path = s->log_fd >= 0 ? s->prev_log_path : NULL,
+	};
+}
+
 static void announce(struct llmo_apiserver *srv)
 {
 	printf("llmo server listening on %s\nexport KUBECONFIG=%s\n", llmo_apiserver_url(srv),
@@ -577,6 +670,7 @@ static int serve(struct server *s)
 		return 1;
 	}
 	s->shim[n] = '\0';
+	self_pod_init(s);
 	if (pipe(s->done) < 0) {
 		fprintf(stderr, "llmo server: pipe: %s\n", strerror(errno));
 		return 1;
@@ -688,7 +782,8 @@ int cmd_server(int argc, char **argv)
 			   .gateway_hold_max = -1,
 			   .gateway_scrape_ms = LLMO_GATEWAY_SCRAPE_MS,
 			   .gw_lock = PTHREAD_MUTEX_INITIALIZER,
-			   .gw_cond = PTHREAD_COND_INITIALIZER};
+			   .gw_cond = PTHREAD_COND_INITIALIZER,
+			   .log_fd = -1};
 	char gw_host[256] = "127.0.0.1", reg_host[256] = "127.0.0.1";
 	struct event_base *base;
 	char host[256], dir[4096];
@@ -827,11 +922,13 @@ int cmd_server(int argc, char **argv)
 		data_dir = dir;
 	}
 	opts.data_dir = data_dir;
+	log_keep(&s, data_dir);
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "llmo server: cannot create the event loop\n");
 		llmo_config_free(&cfg);
+		log_close(&s);
 		return 1;
 	}
 	if (llmo_apiserver_new(base, &opts, &srv, &err)) {
@@ -851,5 +948,7 @@ out:
 	llmo_apiserver_free(srv);
 	event_base_free(base);
 	llmo_config_free(&cfg);
+	log_close(&s);
+	llmo_strv_release(&s.cmdline);
 	return status;
 }

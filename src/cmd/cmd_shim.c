@@ -47,13 +47,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "agent/crilog.h"
 #include "agent/runtime.h"
 #include "base/clock.h"
 #include "base/buf.h"
@@ -85,43 +84,6 @@ struct shim_stream {
 	char buf[LLMO_RUNTIME_LOG_PARTIAL_MAX];
 };
 
-/* "2026-11-26T19:40:00.123456789Z" (RFC 3339 with nanoseconds, UTC). */
-static void shim_timestamp(char *out, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-	char sec[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%s.%09ldZ", sec, (long)ts.tv_nsec);
-}
-
-/* One CRI line, in a single write so that readers never see half of it. */
-static void shim_write_line(int logfd, const char *stream, bool partial, const char *text,
-			    size_t len)
-{
-	char prefix[96];
-	char ts[48];
-	struct iovec iov[3];
-	int plen;
-
-	shim_timestamp(ts, sizeof(ts));
-	plen = snprintf(prefix, sizeof(prefix), "%s %s %c ", ts, stream, partial ? 'P' : 'F');
-	if (plen < 0)
-		return;
-	iov[0].iov_base = prefix;
-	iov[0].iov_len = (size_t)plen;
-	iov[1].iov_base = (void *)text;
-	iov[1].iov_len = len;
-	iov[2].iov_base = "\n";
-	iov[2].iov_len = 1;
-	/* a full disk loses log lines, never the command's exit status */
-	while (writev(logfd, iov, 3) < 0 && errno == EINTR)
-		;
-}
-
 /* Splits n bytes read from s into CRI lines. */
 static void shim_feed(int logfd, struct shim_stream *s, const char *data, size_t n)
 {
@@ -132,7 +94,7 @@ static void shim_feed(int logfd, struct shim_stream *s, const char *data, size_t
 
 		if (take > room) {
 			memcpy(s->buf + s->len, data, room);
-			shim_write_line(logfd, s->name, true, s->buf, sizeof(s->buf));
+			llmo_cri_write_line(logfd, s->name, true, s->buf, sizeof(s->buf));
 			s->len = 0;
 			data += room;
 			n -= room;
@@ -143,7 +105,7 @@ static void shim_feed(int logfd, struct shim_stream *s, const char *data, size_t
 		data += take;
 		n -= take;
 		if (nl) {
-			shim_write_line(logfd, s->name, false, s->buf, s->len);
+			llmo_cri_write_line(logfd, s->name, false, s->buf, s->len);
 			s->len = 0;
 			data++;
 			n--;
@@ -166,7 +128,7 @@ static void shim_read(int logfd, struct shim_stream *s)
 	close(s->fd);
 	s->fd = -1;
 	if (s->len > 0) {
-		shim_write_line(logfd, s->name, false, s->buf, s->len);
+		llmo_cri_write_line(logfd, s->name, false, s->buf, s->len);
 		s->len = 0;
 	}
 }
@@ -329,7 +291,7 @@ int cmd_shim(int argc, char **argv)
 	if (sigfd < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
 	    pipe2(failp, O_CLOEXEC) < 0) {
 		snprintf(msg, sizeof(msg), "cannot set up the shim: %s", strerror(errno));
-		shim_write_line(logfd, "stderr", false, msg, strlen(msg));
+		llmo_cri_write_line(logfd, "stderr", false, msg, strlen(msg));
 		shim_write_exit(exitpath, 128, 0, llmo_clock_wall_ms(), "StartError", msg);
 		goto out;
 	}
@@ -337,7 +299,7 @@ int cmd_shim(int argc, char **argv)
 	child = fork();
 	if (child < 0) {
 		snprintf(msg, sizeof(msg), "cannot fork: %s", strerror(errno));
-		shim_write_line(logfd, "stderr", false, msg, strlen(msg));
+		llmo_cri_write_line(logfd, "stderr", false, msg, strlen(msg));
 		shim_write_exit(exitpath, 128, 0, started_ms, "StartError", msg);
 		goto out;
 	}
@@ -366,7 +328,7 @@ int cmd_shim(int argc, char **argv)
 			snprintf(msg, sizeof(msg), "exec: \"%s\": %s", cmd[0], strerror(failed[1]));
 		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 			;
-		shim_write_line(logfd, "stderr", false, msg, strlen(msg));
+		llmo_cri_write_line(logfd, "stderr", false, msg, strlen(msg));
 		rc = shim_write_exit(exitpath, 128, 0, started_ms, "StartError", msg) ? 1 : 0;
 		goto out;
 	}
@@ -418,9 +380,9 @@ int cmd_shim(int argc, char **argv)
 	}
 	/* pipes still held open by something outside the group: log what was cut */
 	if (out.fd >= 0 && out.len > 0)
-		shim_write_line(logfd, out.name, false, out.buf, out.len);
+		llmo_cri_write_line(logfd, out.name, false, out.buf, out.len);
 	if (errs.fd >= 0 && errs.len > 0)
-		shim_write_line(logfd, errs.name, false, errs.buf, errs.len);
+		llmo_cri_write_line(logfd, errs.name, false, errs.buf, errs.len);
 	if (WIFSIGNALED(status))
 		rc = shim_write_exit(exitpath, 128 + WTERMSIG(status), WTERMSIG(status), started_ms,
 				     NULL, NULL);

@@ -871,3 +871,23 @@ int llmo_kube_delete(struct llmo_kube_client *c, const struct llmo_kube_resource
 	llmo_buf_release(&p);
 	return rc;
 }
+
+int llmo_kube_delete_now(struct llmo_kube_client *c, const struct llmo_kube_resource *r,
+			 const char *ns, const char *name, const char *uid, struct llmo_error *err)
+{
+	json_t *opts = json_pack("{s:s, s:s, s:i, s:{s:s}}", "apiVersion", "v1", "kind",
+				 "DeleteOptions", "gracePeriodSeconds", 0, "preconditions", "uid",
+				 uid);
+	struct llmo_buf p;
+	int rc;
+
+	if (!opts)
+		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
+	llmo_buf_init(&p, CLIENT_URL_MAX);
+	rc = llmo_kube_path(r, ns, name, NULL, &p);
+	rc = rc ? path_error(rc, err)
+		: llmo_kube_request(c, "DELETE", p.data, NULL, opts, NULL, NULL, err);
+	llmo_buf_release(&p);
+	json_decref(opts);
+	return rc;
+}

@@ -172,5 +172,12 @@ enum llmo_kube_propagation {
 int llmo_kube_delete(struct llmo_kube_client *c, const struct llmo_kube_resource *r, const char *ns,
 		     const char *name, enum llmo_kube_propagation propagation, json_t **out,
 		     struct llmo_error *err);
+/*
+ * DELETEs ns/name at once (gracePeriodSeconds 0) on the precondition that it
+ * is the object uid, as the kubelet ends a pod it stopped. LLMO_ENOTFOUND or
+ * LLMO_ECONFLICT when it is gone or another object has the name now.
+ */
+int llmo_kube_delete_now(struct llmo_kube_client *c, const struct llmo_kube_resource *r,
+			 const char *ns, const char *name, const char *uid, struct llmo_error *err);
 
 #endif

@@ -23,12 +23,12 @@ EOF
 k patch node gpu-1 --subresource=status --type=merge -p \
 	'{"status":{"allocatable":{"cpu":"4","memory":"8Gi"},"capacity":{"cpu":"4","memory":"8Gi"},"conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
 k annotate node gpu-1 "llm.orchestrator.io/usage={\"cpu\":1500,\"memory\":2147483648,\"netRx\":0,\"netTx\":0,\"at\":\"$now\"}" >/dev/null
-mkpod() { # mkpod NAME PHASE USAGE-JSON|"": a pod in ns top, labelled app=NAME's prefix
+mkpod() { # mkpod NAME PHASE USAGE-JSON|"" [NODE]: a pod in ns top (on gpu-1), labelled app=NAME's prefix
 	k apply -n top -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod
 metadata: {name: $1, labels: {app: ${1%%-*}}}
-spec: {nodeName: gpu-1, containers: [{name: server, image: x}]}
+spec: {nodeName: ${4:-gpu-1}, containers: [{name: server, image: x}]}
 EOF
 	k patch pod "$1" -n top --subresource=status --type=merge -p "{\"status\":{\"phase\":\"$2\"}}" >/dev/null
 	[ -z "$3" ] || k annotate pod "$1" -n top "llm.orchestrator.io/usage=$3" >/dev/null
@@ -36,7 +36,7 @@ EOF
 k create namespace top >/dev/null
 mkpod web-1 Running "{\"cpu\":250,\"memory\":104857600,\"at\":\"$now\"}"
 mkpod web-2 Running "{\"cpu\":1200,\"memory\":1073741824,\"gpu\":40,\"gpuMemory\":1000,\"at\":\"$now\"}"
-mkpod api-1 Running "{\"cpu\":10,\"memory\":5000,\"at\":\"$now\"}"
+mkpod api-1 Running "{\"cpu\":10,\"memory\":5000,\"at\":\"$now\"}" gpu-2
 mkpod idle-1 Running ""
 mkpod done-1 Succeeded "{\"cpu\":5,\"memory\":4096,\"at\":\"$now\"}"
 mkpod stale-1 Running "{\"cpu\":5,\"memory\":4096,\"at\":\"$old\"}"
@@ -58,6 +58,16 @@ check "top pods: only the three Running with a recent figure" bash -c \
 check "top pods -l app=web" bash -c \
 	"[ \"\$(kubectl top pods -n top -l app=web --no-headers | awk '{print \$1}' | sort | tr '\n' ' ')\" = 'web-1 web-2 ' ]"
 row "top pods -A" "top web-1 250m 100Mi" k top pods -A
+# field selectors select by the pod's fields, as metrics-server does (api-1 is on gpu-2)
+check "top pods --field-selector spec.nodeName=gpu-1" bash -c \
+	"[ \"\$(kubectl top pods -A --field-selector spec.nodeName=gpu-1 --no-headers | awk '{print \$2}' | sort | tr '\n' ' ')\" = 'web-1 web-2 ' ]"
+check "top pods --field-selector metadata.name=api-1" bash -c \
+	"[ \"\$(kubectl top pods -n top --field-selector metadata.name=api-1 --no-headers | awk '{print \$1}')\" = api-1 ]"
+check "NodeMetrics ?fieldSelector=metadata.name=: gpu-1 alone, none for gpu-9" bash -c \
+	"kubectl get --raw '/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.name%3Dgpu-1' | grep -q '\"name\":\"gpu-1\"' &&
+	 [ \"\$(kubectl get --raw '/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=metadata.name%3Dgpu-9' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"items\"]))')\" = 0 ]"
+check_fails "top pods --field-selector on a field pods do not have" k top pods -n top --field-selector spec.bogus=1
+grep -q 'spec.bogus' "$LLMO_DATA/out" && ok || bad "bogus field: $(cat "$LLMO_DATA/out")"
 row "top pod web-1 --containers" "web-1 server 250m 100Mi" k top pod web-1 -n top --containers
 check_fails "top pod idle-1 (no figure)" k top pod idle-1 -n top
 grep -q 'podmetrics.metrics.k8s.io "idle-1" not found' "$LLMO_DATA/out" && ok || bad "idle-1: $(cat "$LLMO_DATA/out")"

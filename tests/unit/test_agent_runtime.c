@@ -7,6 +7,7 @@
  */
 #include "base/common.h"
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -23,6 +24,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "agent/crilog.h"
 #include "agent/logserver.h"
 #include "agent/runtime.h"
 #include "base/buf.h"
@@ -1065,6 +1067,48 @@ static void test_logserver(void **state)
 	json_decref(follow);
 }
 
+/* A log no container writes (llmo server's own, llmo_logserver_set_file): current and previous. */
+static void test_logserver_file(void **state)
+{
+	struct fx *f = *state;
+	struct llmo_logserver_opts lo = {.token = TOKEN};
+	struct llmo_logserver *ls = NULL;
+	char cur[PATH_MAX], prev[PATH_MAX], gone[PATH_MAX];
+	int port, fd;
+
+	assert_int_equal(llmo_logserver_new(f->base, f->rt, &lo, &ls, NULL), 0);
+	port = llmo_logserver_port(ls);
+	snprintf(cur, sizeof(cur), "%s/server.log", f->dir);
+	snprintf(prev, sizeof(prev), "%s/server.previous.log", f->dir);
+	snprintf(gone, sizeof(gone), "%s/none.log", f->dir);
+	fd = open(cur, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	llmo_cri_write_line(fd, "stderr", false, "now 1", 5);
+	llmo_cri_write_line(fd, "stderr", false, "now 2", 5);
+	close(fd);
+	fd = open(prev, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	llmo_cri_write_line(fd, "stderr", false, "before", 6);
+	close(fd);
+
+	assert_int_equal(llmo_logserver_set_file(ls, "sys", "srv-node", "llmo", cur, prev, NULL), 0);
+	expect_body(f, port, "/containerLogs/sys/srv-node/llmo", 200, "now 1\nnow 2\n");
+	expect_body(f, port, "/containerLogs/sys/srv-node/llmo?tailLines=1", 200, "now 2\n");
+	expect_body(f, port, "/containerLogs/sys/srv-node/llmo?previous=true", 200, "before\n");
+	expect_body(f, port, "/containerLogs/sys/srv-node/other", 404,
+		    "container \"other\" in pod \"srv-node\" not found\n");
+	/* another pod, or the same name in another namespace: the runtime's (none here) */
+	expect_body(f, port, "/containerLogs/other/srv-node/llmo", 404, NULL);
+	/* no previous run (its file is not there), and no previous file at all */
+	assert_int_equal(llmo_logserver_set_file(ls, "sys", "srv-node", "llmo", cur, gone, NULL), 0);
+	expect_body(f, port, "/containerLogs/sys/srv-node/llmo?previous=true", 404,
+		    "previous terminated container \"llmo\" in pod \"srv-node\" not found\n");
+	assert_int_equal(llmo_logserver_set_file(ls, "sys", "srv-node", "llmo", cur, NULL, NULL), 0);
+	expect_body(f, port, "/containerLogs/sys/srv-node/llmo?previous=true", 404, NULL);
+	expect_body(f, port, "/containerLogs/sys/srv-node/llmo", 200, "now 1\nnow 2\n");
+	llmo_logserver_free(ls);
+}
+
 /* A client that leaves a followed stream: the server notices and frees it. */
 static void test_logserver_client_leaves(void **state)
 {
@@ -1118,6 +1162,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logserver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logserver_client_leaves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logserver_file, setup, teardown),
 	};
 
 	llmo_log_set_level(LLMO_LOG_WARN);

@@ -446,6 +446,43 @@ static void test_default_output_is_stderr(void **state)
 	assert_string_equal(captured(), "");
 }
 
+struct tee_seen {
+	int calls;
+	char text[256];
+};
+
+static void tee_fn(void *ctx, const char *line, size_t len)
+{
+	struct tee_seen *t = ctx;
+
+	t->calls++;
+	assert_true(len < sizeof(t->text));
+	memcpy(t->text, line, len);
+	t->text[len] = '\0';
+}
+
+/* The tee gets each written line, without its newline; not lines below the level; none once cleared. */
+static void test_tee(void **state)
+{
+	struct tee_seen t = {0};
+	char *masked;
+
+	(void)state;
+	llmo_log_set_tee(tee_fn, &t);
+	llmo_log(LLMO_LOG_WARN, "server", "copied", "n=%d", 2);
+	llmo_log(LLMO_LOG_DEBUG, "server", "below the level", NULL);
+	assert_int_equal(t.calls, 1);
+	masked = mask_ts(t.text, 0);
+	assert_string_equal(masked, "TS warn server copied n=2");
+	free(masked);
+	/* the output has the same line, with its newline */
+	assert_int_equal(strlen(captured()), strlen(t.text) + 1);
+	assert_memory_equal(captured(), t.text, strlen(t.text));
+	llmo_log_set_tee(NULL, NULL);
+	llmo_log(LLMO_LOG_ERROR, "server", "not copied", NULL);
+	assert_int_equal(t.calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +497,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_text_truncation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_truncation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_output_is_stderr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tee, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
