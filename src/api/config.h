@@ -40,6 +40,7 @@ struct llmo_scheduler_config {
 	double model_affinity_weight;
 	double performance_weight;
 	double node_affinity_weight;
+	double pod_affinity_weight;
 	int32_t parallelism;
 	bool predictive_scaling;
 	LLMO_LIST(struct llmo_qos_class) qos_classes;

@@ -64,6 +64,9 @@ static const char *const why_text[WHY_N] = {
 	"Insufficient nvidia.com/gpu",	     "node(s) didn't match gpuType",
 	NULL, /* WHY_GPU_MEMORY names the pod's memory: llmo__binder_format_reasons */
 	"node(s) didn't match Pod's node affinity/selector",
+	"node(s) didn't match pod affinity rules",
+	"node(s) didn't match pod anti-affinity rules",
+	"node(s) didn't satisfy existing pods anti-affinity rules",
 	"node(s) were not ready",	     "node(s) were unschedulable",
 };
 
@@ -907,6 +910,19 @@ static void node_check(const struct llmo__binder_pass *p, const json_t *node, co
 		nf->why = WHY_SELECTOR;
 		return;
 	}
+	switch (p->podaff ? llmo_sched_podaff_check(p->podaff, node) : LLMO_SCHED_PODAFF_OK) {
+	case LLMO_SCHED_PODAFF_OK:
+		break;
+	case LLMO_SCHED_PODAFF_AFFINITY:
+		nf->why = WHY_POD_AFFINITY;
+		return;
+	case LLMO_SCHED_PODAFF_ANTI:
+		nf->why = WHY_POD_ANTI_AFFINITY;
+		return;
+	case LLMO_SCHED_PODAFF_EXISTING_ANTI:
+		nf->why = WHY_EXISTING_ANTI_AFFINITY;
+		return;
+	}
 	if (gpu_type && !node_gpu_type_ok(node, gpu_type)) {
 		nf->why = WHY_GPU_TYPE;
 		return;
@@ -1040,6 +1056,43 @@ static json_t *first_fit(struct llmo__binder_pass *p, json_t **nodes, size_t n,
 	}
 	llmo_buf_reset(gpus);
 	return NULL;
+}
+
+static bool podaff_scores(const struct llmo_sched_podaff *pa, json_t *const *nodes, size_t n,
+			  double *out);
+
+/*
+ * First fit for a pod without GPUs, but among the nodes its inter-pod
+ * affinity scores highest (the first of those in name order).
+ */
+static json_t *first_fit_preferred(struct llmo__binder_pass *p, json_t **nodes, size_t n,
+				   const struct llmo__binder_usage *req, struct llmo_buf *gpus,
+				   int *rc)
+{
+	double *sc = n && p->podaff ? calloc(n, sizeof(*sc)) : NULL;
+	json_t *best = NULL, *chosen;
+	double top = -1;
+
+	if (n && p->podaff && !sc) {
+		*rc = LLMO_ENOMEM;
+		return NULL;
+	}
+	if (!sc || !podaff_scores(p->podaff, nodes, n, sc)) {
+		free(sc);
+		return first_fit(p, nodes, n, req, gpus);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (sc[i] > top && first_fit(p, &nodes[i], 1, req, gpus)) {
+			top = sc[i];
+			best = nodes[i];
+		}
+	}
+	free(sc);
+	/* the GPU ids (none, or a share) of the node taken */
+	chosen = best ? first_fit(p, &best, 1, req, gpus) : NULL;
+	if (!chosen)
+		llmo_buf_reset(gpus);
+	return chosen;
 }
 
 /* The nodes that passed the filters, as the policies' cluster (see the top of this file). */
@@ -1180,9 +1233,31 @@ static int topology_pick(const struct choice *ch, size_t i, int k, uint8_t *out)
  * node that reports its topology (ch->topo). False when every one is 0
  * (the policy alone decides).
  */
-static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
-			 const struct llmo_sched_pod *shape, const struct choice *ch,
-			 double *extra)
+/*
+ * The inter-pod affinity scores of nodes[0..n) into raw (LLMO_SCHED_PODAFF_
+ * SCORE_MAX for the best); false when none differs from another.
+ */
+static bool podaff_scores(const struct llmo_sched_podaff *pa, json_t *const *nodes, size_t n,
+			  double *out)
+{
+	int64_t lo = 0, hi = 0, *raw;
+
+	if (!pa || !llmo_sched_podaff_scores(pa) || !n || !(raw = calloc(n, sizeof(*raw))))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		raw[i] = llmo_sched_podaff_score(pa, nodes[i]);
+		lo = LLMO_MIN(lo, raw[i]);
+		hi = LLMO_MAX(hi, raw[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = llmo_sched_podaff_normalize(raw[i], lo, hi);
+	free(raw);
+	return hi > lo;
+}
+
+static bool extra_scores(const struct llmo_binder *b, const struct llmo_sched_podaff *pa,
+			 const json_t *pod, const struct llmo_sched_pod *shape,
+			 const struct choice *ch, double *extra)
 {
 	json_t *model = b->performance_weight > 0 ? pod_model(b, pod) : NULL;
 	const struct llmo__binder_qos *q = pod_qos(b, pod);
@@ -1223,6 +1298,16 @@ static bool extra_scores(const struct llmo_binder *b, const json_t *pod,
 	}
 	for (size_t i = 0; most > 0 && i < ch->nodes.len; i++)
 		extra[i] -= 100.0 * llmo_sched_untolerated_preferred(pod, ch->nodes.items[i]) / most;
+	if (b->pod_affinity_weight > 0 && ch->nodes.len) {
+		double *pas = calloc(ch->nodes.len, sizeof(*pas));
+
+		if (pas && podaff_scores(pa, ch->nodes.items, ch->nodes.len, pas)) {
+			for (size_t i = 0; i < ch->nodes.len; i++)
+				extra[i] += b->pod_affinity_weight * pas[i];
+			any = true;
+		}
+		free(pas);
+	}
 	for (size_t i = 0; ch->topo && i < ch->nodes.len; i++) {
 		uint8_t g[LLMO_SCHED_POD_GPUS_MAX];
 		int d = topology_pick(ch, i, shape->num_gpu, g);
@@ -1290,7 +1375,7 @@ json_t *llmo__binder_choose(struct llmo__binder_pass *p, const json_t *pod, json
 	*rc = 0;
 	llmo_buf_reset(gpus);
 	if (!llmo__binder_pod_shape(req, &shape))
-		return first_fit(p, cands, n, req, gpus);
+		return first_fit_preferred(p, cands, n, req, gpus, rc);
 	llmo_sched_workload_init(&w);
 	llmo_sched_cluster_init(&ch.c);
 	memset(&pol, 0, sizeof(pol));
@@ -1312,7 +1397,7 @@ json_t *llmo__binder_choose(struct llmo__binder_pass *p, const json_t *pod, json
 		goto out;
 	/* a GPU memory request asks a different share per node: scored node by node */
 	per_node = req->gpu_mem > 0 ? ch.shapes.items : NULL;
-	if (extra_scores(b, pod, &shape, &ch, extra) || per_node)
+	if (extra_scores(b, p->podaff, pod, &shape, &ch, extra) || per_node)
 		*rc = place_scored(&pol, &ch, &shape, per_node, extra, &pl);
 	else
 		*rc = llmo_sched_policy_place(&pol, &ch.c, &shape, -1, &b->rng, &pl);
@@ -1566,6 +1651,9 @@ int llmo__binder_format_reasons(size_t n_nodes, const struct llmo__binder_whys *
 	int rc;
 
 	rc = llmo_buf_appendf(msg, "0/%zu nodes are available", n_nodes);
+	if (w->invalid[0])
+		return rc ? rc : llmo_buf_appendf(msg, ": the pod's affinity is not valid: %s.",
+						  w->invalid);
 	for (int r = 0; r < WHY_N && !rc; r++) {
 		if (r == WHY_SELECTOR) {
 			for (size_t t = 0; t < w->ntaints && !rc; t++) {
@@ -1644,14 +1732,96 @@ static void filter_part(void *ctx, size_t part, size_t lo, size_t hi)
 		node_check(j->p, j->p->nodes.items[i], j->pod, j->req, j->gpu_type, &j->fits[i]);
 }
 
+/* A namespace's labels for namespaceSelectors (podaffinity.h). */
+static const json_t *ns_labels(void *ctx, const char *ns)
+{
+	struct llmo_binder *b = ctx;
+	json_t *obj = b->namespaces ? llmo_informer_get(b->namespaces, NULL, ns) : NULL;
+
+	return json_object_get(json_object_get(obj, "metadata"), "labels");
+}
+
+struct placed_ctx {
+	struct llmo__binder_pass *p;
+	const char *self;
+	int rc;
+};
+
+/* A pod on a node (bound, or assumed bound by this binder) into the pass's pod affinity. */
+static int add_placed(void *ctx, json_t *pod)
+{
+	struct placed_ctx *c = ctx;
+	struct llmo_binder *b = c->p->b;
+	char key[LLMO_BINDER_KEY_MAX];
+	const struct llmo__binder_node *n;
+	const char *node;
+
+	if (llmo_kube_object_key(pod, key, sizeof(key)) || strcmp(key, c->self) == 0 ||
+	    llmo__binder_pod_finished(pod))
+		return 0;
+	node = llmo_kube_str(pod, "spec", "nodeName");
+	if (!node)
+		node = llmo_hmap_get(&b->assumed, key);
+	n = node ? llmo__binder_state_node(b, node) : NULL;
+	if (n && (c->rc = llmo_sched_podaff_add(c->p->podaff, pod, n->obj)) != 0)
+		return c->rc;
+	return 0;
+}
+
+/*
+ * The pass's inter-pod affinity state for pod: its terms and the placed
+ * pods that bear on it (every pod when it has terms, else those with terms
+ * of their own). A malformed term of the pod is said in w->invalid.
+ */
+static int podaff_build(struct llmo__binder_pass *p, const json_t *pod, const char *self,
+			struct llmo__binder_whys *w)
+{
+	struct llmo_binder *b = p->b;
+	struct placed_ctx c = {.p = p, .self = self};
+	struct llmo_error err = {0};
+	char ns[LLMO_BINDER_KEY_MAX];
+	const char *key, *name;
+	size_t it = 0;
+	int rc;
+
+	llmo_sched_podaff_free(p->podaff);
+	p->podaff = NULL;
+	rc = llmo_sched_podaff_new(pod, ns_labels, b, &p->podaff, &err);
+	if (rc == LLMO_EINVAL) {
+		snprintf(w->invalid, sizeof(w->invalid), "%s", err.msg);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (llmo_sched_podaff_own(p->podaff)) {
+		llmo_informer_list(b->pods, NULL, add_placed, &c);
+		return c.rc;
+	}
+	while (!c.rc && llmo_hmap_next(&b->affinity_pods, &it, &key, NULL)) {
+		json_t *other;
+
+		name = llmo_kube_key_split(key, ns, sizeof(ns));
+		other = name ? llmo_informer_get(b->pods, ns, name) : NULL;
+		if (other)
+			add_placed(&c, other);
+	}
+	return c.rc;
+}
+
 int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
 			const struct llmo__binder_usage *req, struct llmo__binder_whys *w,
 			struct llmo__binder_objv *cands, struct llmo__binder_objv *shorts)
 {
 	struct filter_job j = {.p = p, .pod = pod, .req = req, .gpu_type = pod_gpu_type(pod, req)};
+	char self[LLMO_BINDER_KEY_MAX];
 	int rc = 0;
 
 	w->gpu_mem = req->gpu_mem;
+	if (llmo_kube_object_key(pod, self, sizeof(self)))
+		self[0] = '\0';
+	rc = podaff_build(p, pod, self, w);
+	if (rc || w->invalid[0])
+		return rc; /* a malformed term: no node is tried (llmo__binder_format_reasons) */
 	/*
 	 * On a large cluster the nodes are checked on the pool's threads (each
 	 * a fixed slice; they only read), then counted here in node order, so
@@ -1778,6 +1948,7 @@ out:
 	llmo_vec_release(&cands.v);
 	llmo_vec_release(&shorts.v);
 	llmo_vec_release(&p.nodes);
+	llmo_sched_podaff_free(p.podaff);
 	llmo_hmap_release(&p.used, free_usage);
 	llmo_hmap_release(&p.gpu_used, free_usage);
 	return rc;
@@ -1907,6 +2078,19 @@ static bool pod_holds_node(const json_t *pod)
 	return node && *node && !llmo__binder_pod_finished(pod);
 }
 
+/* Keeps b->affinity_pods: the keys of pods with inter-pod affinity terms. */
+static void note_affinity(struct llmo_binder *b, const json_t *pod)
+{
+	char key[LLMO_BINDER_KEY_MAX];
+
+	if (llmo_kube_object_key(pod, key, sizeof(key)))
+		return;
+	if (!llmo_sched_podaff_has_terms(pod))
+		llmo_hmap_del(&b->affinity_pods, key, NULL);
+	else if (llmo_hmap_put(&b->affinity_pods, key, NULL, NULL))
+		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", key);
+}
+
 static void on_pod_add(void *ctx, json_t *obj)
 {
 	struct llmo_binder *b = ctx;
@@ -1915,6 +2099,7 @@ static void on_pod_add(void *ctx, json_t *obj)
 
 	if (llmo_kube_object_key(obj, key, sizeof(key)) == 0 && llmo__binder_state_pod(b, key, obj))
 		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", key);
+	note_affinity(b, obj);
 	if (sched && strcmp(sched, b->name) == 0)
 		note_class(b, obj);
 	if (llmo__binder_pod_pending(b, obj))
@@ -1929,6 +2114,7 @@ static void on_pod_update(void *ctx, json_t *old_obj, json_t *new_obj)
 	if (llmo_kube_object_key(new_obj, key, sizeof(key)) == 0 &&
 	    llmo__binder_state_pod(b, key, new_obj))
 		llmo_log(LLMO_LOG_WARN, LOG_COMPONENT, "out of memory", "pod=%s", key);
+	note_affinity(b, new_obj);
 	if (pod_holds_node(old_obj) && !pod_holds_node(new_obj)) {
 		requeue_all(b);
 	} else if (llmo__binder_pod_pending(b, new_obj)) {
@@ -1958,6 +2144,7 @@ static void on_pod_delete(void *ctx, json_t *obj)
 		held = held || llmo__binder_nominated_node(b, obj, key);
 		forget_assumed(b, key);
 		llmo_hmap_del(&b->evicting, key, NULL);
+		llmo_hmap_del(&b->affinity_pods, key, NULL);
 	}
 	if (held)
 		requeue_all(b);
@@ -2025,10 +2212,12 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	llmo_hmap_init(&b->assumed_gpus);
 	llmo_hmap_init(&b->nominated);
 	llmo_hmap_init(&b->evicting);
+	llmo_hmap_init(&b->affinity_pods);
 	llmo__binder_state_init(&b->state);
 	b->overcommit = 1;
 	b->affinity_weight = 1;
 	b->node_affinity_weight = 1;
+	b->pod_affinity_weight = 1;
 	b->performance_weight = 1;
 	b->policy = LLMO_SCHED_LLMO;
 	llmo_rng_seed(&b->rng, (uint64_t)llmo_clock_wall_ms());
@@ -2052,6 +2241,10 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	if (!rc)
 		rc = llmo_informer_new(client, &llmo_kube_llmmodels, NULL, NULL, base, &none_h, b,
 				       &b->models, err);
+	/* namespaces' labels, for pod affinity terms' namespaceSelectors */
+	if (!rc)
+		rc = llmo_informer_new(client, &llmo_kube_namespaces, NULL, NULL, base, &none_h, b,
+				       &b->namespaces, err);
 	if (!rc)
 		llmo_workqueue_set_order(b->queue, llmo__binder_pod_before, b);
 out:
@@ -2080,9 +2273,12 @@ int llmo_binder_start(struct llmo_binder *b, struct llmo_error *err)
 	rc = llmo_informer_start(b->workloads, err);
 	if (!rc)
 		rc = llmo_informer_start(b->models, err);
+	if (!rc)
+		rc = llmo_informer_start(b->namespaces, err);
 	if (!rc && b->leader)
 		rc = llmo_leader_start(b->leader, err);
 	if (rc) {
+		llmo_informer_stop(b->namespaces);
 		llmo_informer_stop(b->models);
 		llmo_informer_stop(b->workloads);
 		llmo_informer_stop(b->pods);
@@ -2108,12 +2304,14 @@ void llmo_binder_free(struct llmo_binder *b)
 	llmo_informer_free(b->nodes);
 	llmo_informer_free(b->workloads);
 	llmo_informer_free(b->models);
+	llmo_informer_free(b->namespaces);
 	llmo_workqueue_free(b->queue);
 	llmo_event_recorder_free(b->rec);
 	llmo_hmap_release(&b->assumed, free_str);
 	llmo_hmap_release(&b->assumed_gpus, free_str);
 	llmo_hmap_release(&b->nominated, free_str);
 	llmo_hmap_release(&b->evicting, NULL);
+	llmo_hmap_release(&b->affinity_pods, NULL);
 	llmo_sched_pool_free(b->pool);
 	llmo__binder_state_release(&b->state);
 	for (size_t i = 0; i < b->nqos; i++)
@@ -2205,6 +2403,11 @@ void llmo_binder_set_node_affinity_weight(struct llmo_binder *b, double weight)
 	b->node_affinity_weight = weight > 0 ? weight : 0;
 }
 
+void llmo_binder_set_pod_affinity_weight(struct llmo_binder *b, double weight)
+{
+	b->pod_affinity_weight = weight > 0 ? weight : 0;
+}
+
 int llmo_binder_set_parallelism(struct llmo_binder *b, int threads)
 {
 	struct llmo_sched_pool *pool = NULL;
@@ -2236,6 +2439,7 @@ int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_con
 	/* strategy 1 is performance-aware (src/api/config.c) */
 	llmo_binder_set_performance_weight(b, sc->strategy == 1 ? sc->performance_weight : 0);
 	llmo_binder_set_node_affinity_weight(b, sc->node_affinity_weight);
+	llmo_binder_set_pod_affinity_weight(b, sc->pod_affinity_weight);
 	rc = llmo_binder_set_parallelism(b, sc->parallelism);
 	if (rc)
 		return llmo_error_set(err, rc, "scheduler.parallelism %d: cannot start its threads (%s)",

@@ -262,6 +262,12 @@ void llmo_binder_set_performance_weight(struct llmo_binder *b, double weight);
 /* The preferred node affinity score's weight (default 1; 0 turns it off; negative counts as 0). */
 void llmo_binder_set_node_affinity_weight(struct llmo_binder *b, double weight);
 /*
+ * The weight of the inter-pod affinity score (podaffinity.h: 0..100 from the
+ * preferred terms of the pod and of the pods placed) against the policy's
+ * score; 0 turns it off (the required terms still filter). Default 1.
+ */
+void llmo_binder_set_pod_affinity_weight(struct llmo_binder *b, double weight);
+/*
  * Threads that filter and score nodes in decisions over at least
  * LLMO_SCHED_PARALLEL_MIN_NODES nodes (policy.h): 1 serial (the default
  * before this is called), 0 the online CPUs up to 16, at most

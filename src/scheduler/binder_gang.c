@@ -257,6 +257,7 @@ out:
 	llmo__binder_plan_free(plan);
 	llmo_buf_release(&names);
 	llmo_vec_release(&q.nodes);
+	llmo_sched_podaff_free(q.podaff);
 	llmo_hmap_release(&q.used, free);
 	llmo_hmap_release(&q.gpu_used, free);
 	return rc;

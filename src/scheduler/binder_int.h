@@ -16,6 +16,7 @@
 #include "kube/client.h"
 #include "scheduler/binder.h"
 #include "scheduler/cluster.h"
+#include "scheduler/podaffinity.h"
 #include "scheduler/policy.h"
 #include "scheduler/pool.h"
 
@@ -37,7 +38,8 @@ enum { RES_CPU, RES_MEMORY, RES_GPU, RES_N };
  * after gpuType.
  */
 enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_GPU_TYPE, WHY_GPU_MEMORY, WHY_SELECTOR,
-       WHY_NOT_READY, WHY_UNSCHEDULABLE, WHY_N };
+       WHY_POD_AFFINITY, WHY_POD_ANTI_AFFINITY, WHY_EXISTING_ANTI_AFFINITY, WHY_NOT_READY,
+       WHY_UNSCHEDULABLE, WHY_N };
 
 /* Distinct untolerated taints named in one message; further ones are counted together. */
 #define LLMO__BINDER_TAINTS_MAX 8
@@ -54,6 +56,7 @@ struct llmo__binder_whys {
 	size_t ntaints;
 	int other_taints; /* nodes with a taint past LLMO__BINDER_TAINTS_MAX distinct ones */
 	int64_t gpu_mem;  /* the pod's GPU memory (bytes), named by WHY_GPU_MEMORY */
+	char invalid[LLMO_ERRMSG_MAX]; /* the pod's malformed affinity term; "": none */
 };
 
 /* A list of borrowed objects (nodes of the pass). */
@@ -152,6 +155,8 @@ struct llmo_binder {
 	 * other members are queued too) sees them leaving, not as victims again.
 	 */
 	struct llmo_hmap evicting;
+	/* keys of the pods with podAffinity or podAntiAffinity (what may bear on any decision) */
+	struct llmo_hmap affinity_pods;
 	struct llmo__binder_state state;
 	size_t bound;
 	size_t evicted; /* victims evicted */
@@ -161,6 +166,8 @@ struct llmo_binder {
 	double affinity_weight; /* model affinity score weight (>= 0) */
 	double performance_weight; /* performance score weight (>= 0) */
 	double node_affinity_weight; /* preferred node affinity score weight (>= 0) */
+	double pod_affinity_weight;  /* inter-pod affinity score weight (>= 0) */
+	struct llmo_informer *namespaces; /* their labels, for namespaceSelectors */
 	/* threads that filter and score nodes on large clusters; NULL: serial */
 	struct llmo_sched_pool *pool;
 	double overcommit; /* cpu and memory allocatable multiplier (>= 1) */
@@ -189,6 +196,8 @@ struct llmo__binder_pass {
 	struct llmo_hmap used;	   /* node name -> struct llmo__binder_usage * (owned) */
 	struct llmo_hmap gpu_used; /* "node\x1fGPU id" -> int64_t * milli-GPUs (owned) */
 	LLMO_VEC(json_t *) nodes;
+	/* the pod being filtered's inter-pod affinity (podaffinity.h); NULL: none yet */
+	struct llmo_sched_podaff *podaff;
 	int rc;
 };
 

@@ -49,6 +49,12 @@
  * Preferred node affinity: terms' weights summed per node and normalised to
  * 0..100 steer a pod to the node it prefers most (test_preferred_affinity).
  *
+ * Inter-pod affinity: required anti-affinity spreads pods over hosts and
+ * says so when no node is left, required affinity follows a pod's zone, a
+ * placed pod's anti-affinity keeps others out of its zone, a malformed term
+ * is named (test_pod_affinity); preferred anti-affinity steers GPU and CPU
+ * pods away from a pod (test_pod_affinity_preferred).
+ *
  * Topology: a 2-GPU pod avoids a node whose free GPUs span two NVLink
  * domains and takes two GPUs of one domain where the lowest-numbered would
  * span two (test_topology).
@@ -1518,6 +1524,186 @@ static void test_gpu_memory_late_node(void **state)
 	fixture_stop(&f);
 }
 
+/* The pod w->pod is bound to some node. */
+static bool bound(void *ctx)
+{
+	struct wait *w = ctx;
+
+	return node_field(w->f, w->pod, false)[0] != '\0';
+}
+
+/* A pod term: {labelSelector: {matchLabels: {app: APP}}, topologyKey: KEY}. */
+static json_t *aff_term(const char *app, const char *key)
+{
+	return json_pack("{s:{s:{s:s}}, s:s}", "labelSelector", "matchLabels", "app", app,
+			 "topologyKey", key);
+}
+
+/* Sets spec.affinity.KIND.FIELD of p to the one term t (weighted when weight > 0). */
+static void set_affinity(json_t *p, const char *kind, int weight, json_t *t)
+{
+	json_t *spec = json_object_get(p, "spec"), *aff = json_object_get(spec, "affinity");
+	json_t *item = weight > 0 ? json_pack("{s:i, s:o}", "weight", weight, "podAffinityTerm", t)
+				  : t;
+
+	if (!aff) {
+		aff = json_object();
+		json_object_set_new(spec, "affinity", aff);
+	}
+	json_object_set_new(aff, kind,
+			    json_pack("{s:[o]}",
+				      weight > 0 ? "preferredDuringSchedulingIgnoredDuringExecution"
+						 : "requiredDuringSchedulingIgnoredDuringExecution",
+				      item));
+}
+
+static void set_label(json_t *p, const char *key, const char *value)
+{
+	json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"), key,
+			    json_string(value));
+}
+
+/*
+ * Required inter-pod (anti-)affinity through the API. Nodes of 4 GPUs: gpu-a
+ * and gpu-b in zone z1, gpu-c in z2, each with its hostname label. cache
+ * (app=cache) runs on gpu-c and keeps app=batch pods out of its zone.
+ *   - web-1..3 (app=web, anti-affinity to app=web by host) land on three
+ *     different nodes (the policy alone packs them onto one); web-4 finds
+ *     none: "0/3 nodes are available: 3 node(s) didn't match pod
+ *     anti-affinity rules.";
+ *   - api (affinity to app=cache by zone) goes to gpu-c, the only node of
+ *     cache's zone;
+ *   - batch (app=batch) prefers zone z2 (node affinity, weight 100) but
+ *     cache's anti-affinity keeps it in z1;
+ *   - a pod with a term without topologyKey is tried nowhere, and says why.
+ */
+static void test_pod_affinity(void **state)
+{
+	static const char *const nodes[] = {"gpu-a", "gpu-b", "gpu-c"};
+	static const char *const zones[] = {"z1", "z1", "z2"};
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	char seen[3][64], patch[256];
+	json_t *p;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	for (int i = 0; i < 3; i++) {
+		add_node(&f, nodes[i], "4");
+		snprintf(patch, sizeof(patch),
+			 "{\"metadata\":{\"labels\":{\"kubernetes.io/hostname\":\"%s\","
+			 "\"topology.kubernetes.io/zone\":\"%s\"}}}",
+			 nodes[i], zones[i]);
+		patch_node(&f, nodes[i], patch);
+	}
+	p = pod("cache", "1", NULL, NULL, "gpu-c", "gpu-c-0");
+	set_label(p, "app", "cache");
+	set_affinity(p, "podAntiAffinity", 0, aff_term("batch", "topology.kubernetes.io/zone"));
+	put(&f, &llmo_kube_pods, p);
+	b = start_binder(&f);
+
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "web-%d", i + 1);
+		p = pod(name, "1", NULL, NULL, NULL, NULL);
+		set_label(p, "app", "web");
+		set_affinity(p, "podAntiAffinity", 0, aff_term("web", "kubernetes.io/hostname"));
+		put(&f, &llmo_kube_pods, p);
+		w.pod = name;
+		w.node = NULL;
+		assert_true(run_until(f.base, bound, &w, WAIT_MS));
+		snprintf(seen[i], sizeof(seen[i]), "%s", node_field(&f, name, false));
+	}
+	assert_string_not_equal(seen[0], seen[1]);
+	assert_string_not_equal(seen[0], seen[2]);
+	assert_string_not_equal(seen[1], seen[2]);
+	p = pod("web-4", "1", NULL, NULL, NULL, NULL);
+	set_label(p, "app", "web");
+	set_affinity(p, "podAntiAffinity", 0, aff_term("web", "kubernetes.io/hostname"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "web-4";
+	w.event_text = "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+
+	p = pod("api", "1", NULL, NULL, NULL, NULL);
+	set_affinity(p, "podAffinity", 0, aff_term("cache", "topology.kubernetes.io/zone"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "api";
+	w.node = "gpu-c";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+
+	p = pod("batch", "1", NULL, NULL, NULL, NULL);
+	set_label(p, "app", "batch");
+	json_object_set_new(json_object_get(p, "spec"), "affinity",
+			    json_pack("{s:{s:[{s:i, s:{s:[{s:s, s:s, s:[s]}]}}]}}", "nodeAffinity",
+				      "preferredDuringSchedulingIgnoredDuringExecution", "weight",
+				      100, "preference", "matchExpressions", "key",
+				      "topology.kubernetes.io/zone", "operator", "In", "values",
+				      "z2"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "batch";
+	w.node = NULL;
+	assert_true(run_until(f.base, bound, &w, WAIT_MS));
+	assert_string_not_equal(node_field(&f, "batch", false), "gpu-c");
+
+	p = pod("bad", "1", NULL, NULL, NULL, NULL);
+	set_affinity(p, "podAntiAffinity", 0,
+		     json_pack("{s:{s:{s:s}}}", "labelSelector", "matchLabels", "app", "web"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "bad";
+	w.event_text = "0/3 nodes are available: the pod's affinity is not valid: "
+		       "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuring"
+		       "Execution[0].topologyKey: Required value: can not be empty.";
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
+/*
+ * Preferred anti-affinity: noisy (app=noisy) holds one of n-a's two GPUs.
+ * quiet (1 GPU) and cpu-quiet (no GPU) prefer (weight 50) to be away from
+ * it by host: both go to n-b, where the policy's packing (quiet) and first
+ * fit in name order (cpu-quiet) would take n-a.
+ */
+static void test_pod_affinity_preferred(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	json_t *p;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	add_node(&f, "n-a", "2");
+	add_node(&f, "n-b", "2");
+	patch_node(&f, "n-a", "{\"metadata\":{\"labels\":{\"kubernetes.io/hostname\":\"n-a\"}}}");
+	patch_node(&f, "n-b", "{\"metadata\":{\"labels\":{\"kubernetes.io/hostname\":\"n-b\"}}}");
+	p = pod("noisy", "1", NULL, NULL, "n-a", "n-a-0");
+	set_label(p, "app", "noisy");
+	put(&f, &llmo_kube_pods, p);
+	b = start_binder(&f);
+
+	p = pod("quiet", "1", NULL, NULL, NULL, NULL);
+	set_affinity(p, "podAntiAffinity", 50, aff_term("noisy", "kubernetes.io/hostname"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "quiet";
+	w.node = "n-b";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+
+	p = pod("cpu-quiet", "0", NULL, NULL, NULL, NULL);
+	set_affinity(p, "podAntiAffinity", 50, aff_term("noisy", "kubernetes.io/hostname"));
+	put(&f, &llmo_kube_pods, p);
+	w.pod = "cpu-quiet";
+	w.node = "n-b";
+	assert_true(run_until(f.base, waited, &w, WAIT_MS));
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1542,6 +1728,8 @@ int main(void)
 		cmocka_unit_test(test_gpu_memory_filter),
 		cmocka_unit_test(test_gpu_memory_preempt),
 		cmocka_unit_test(test_gpu_memory_late_node),
+		cmocka_unit_test(test_pod_affinity),
+		cmocka_unit_test(test_pod_affinity_preferred),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
