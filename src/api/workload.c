@@ -21,6 +21,7 @@ static const char *const toleration_ops[] = {"Exists", "Equal", NULL};
 static const char *const taint_effects[] = {"NoSchedule", "PreferNoSchedule", "NoExecute", NULL};
 static const char *const compliance_levels[] = {"basic", "strict", "enterprise", NULL};
 static const char *const data_classes[] = {"public", "internal", "confidential", NULL};
+static const char *const spread_modes[] = {"required", "preferred", NULL};
 static const char *const workload_phases[] = {"Pending", "Deploying", "Running", "Scaling",
 					      "Updating", "Degraded", "Failed", "Terminating",
 					      NULL};
@@ -141,12 +142,19 @@ static const struct llmo_field toleration_fields[] = {
 	END,
 };
 
+static const struct llmo_field spread_fields[] = {
+	F(struct llmo_spread, topology_key, "topologyKey", LLMO_FT_STRING),
+	F(struct llmo_spread, mode, "mode", LLMO_FT_ENUM, .enums = spread_modes),
+	END,
+};
+
 static const struct llmo_field placement_fields[] = {
 	F(struct llmo_placement, clusters, "clusters", LLMO_FT_STRLIST),
 	F(struct llmo_placement, strategy, "strategy", LLMO_FT_ENUM, .enums = placement_strategies),
 	F(struct llmo_placement, node_selector, "nodeSelector", LLMO_FT_STRMAP),
 	F(struct llmo_placement, tolerations, "tolerations", LLMO_FT_LIST, .sub = toleration_fields,
 	  .elem_size = sizeof(struct llmo_toleration)),
+	F(struct llmo_placement, spread, "spread", LLMO_FT_OBJECT, .sub = spread_fields),
 	END,
 };
 

@@ -145,11 +145,18 @@ struct llmo_toleration {
 	int effect; /* 1 NoSchedule, 2 PreferNoSchedule, 3 NoExecute */
 };
 
+/* spec.placement.spread: absent when topology_key is NULL (the API server defaults it). */
+struct llmo_spread {
+	char *topology_key;
+	int mode; /* 1 required, 2 preferred */
+};
+
 struct llmo_placement {
 	struct llmo_strlist clusters;
 	int strategy; /* enum llmo_placement_strategy */
 	struct llmo_strmap node_selector;
 	LLMO_LIST(struct llmo_toleration) tolerations;
+	struct llmo_spread spread;
 };
 
 struct llmo_security {

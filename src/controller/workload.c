@@ -834,6 +834,51 @@ static json_t *replica_labels(const struct wl *s, const char *version)
 	return labels;
 }
 
+/*
+ * spec.placement.spread into the pod spec: an anti-affinity term against the
+ * workload's replicas of the same template, by the spread's topologyKey,
+ * required or preferred (weight 100). Nothing without a spread.
+ */
+static int spread_term(const struct wl *s, const json_t *spread, json_t *podspec)
+{
+	const char *key = json_string_value(json_object_get(spread, "topologyKey"));
+	const char *mode = json_string_value(json_object_get(spread, "mode"));
+	bool required = mode && strcmp(mode, "required") == 0;
+	char wl[64];
+	json_t *term, *aff;
+
+	if (!json_is_object(spread))
+		return 0;
+	label_value(s->name, wl);
+	/*
+	 * matchLabelKeys: the replicas of this template only (its hash label is
+	 * set after the hash, so it cannot be written here), so that a rollout's
+	 * new replicas are not kept out by the old ones
+	 */
+	term = json_pack("{s:{s:{s:s}}, s:[s], s:s}", "labelSelector", "matchLabels",
+			 LLMO_LABEL_WORKLOAD, wl, "matchLabelKeys", LLMO_LABEL_TEMPLATE_HASH,
+			 "topologyKey", key && *key ? key : "kubernetes.io/hostname");
+	if (term && !required)
+		term = json_pack("{s:i, s:o}", "weight", 100, "podAffinityTerm", term);
+	if (!term)
+		return LLMO_ENOMEM;
+	aff = json_object_get(podspec, "affinity");
+	if (!aff && json_object_set_new(podspec, "affinity", aff = json_object()))
+		aff = NULL;
+	if (!aff) {
+		json_decref(term);
+		return LLMO_ENOMEM;
+	}
+	if (json_object_set_new(aff, "podAntiAffinity",
+					json_pack("{s:[o]}",
+						  required
+							  ? "requiredDuringSchedulingIgnoredDuringExecution"
+							  : "preferredDuringSchedulingIgnoredDuringExecution",
+						  term)))
+		return LLMO_ENOMEM;
+	return 0;
+}
+
 /* The Kubernetes toleration object of a spec.placement.tolerations entry (same shape). */
 static int build_template(struct wl *s, struct track *t)
 {
@@ -998,7 +1043,9 @@ static int build_template(struct wl *s, struct track *t)
 		json_object_set_new(spec, "tolerations",
 				    json_deep_copy(json_object_get(placement, "tolerations")));
 	/* nothing is added for basic/public (or unset): such templates keep their hash */
-	if (spec && (rc = llmo__security_node_affinity(wspec, spec))) {
+	if (spec && !(rc = spread_term(s, json_object_get(placement, "spread"), spec)))
+		rc = llmo__security_node_affinity(wspec, spec);
+	if (rc) {
 		json_decref(spec);
 		json_decref(labels);
 		json_decref(annotations);
@@ -2448,11 +2495,23 @@ static int manage_track(struct wl *s, int k)
 	}
 	if (old_active > 0) {
 		int64_t excess = t->ready + old_ready - (t->desired - unavail);
+		/*
+		 * a Deployment's cleanup of unhealthy old replicas: at the surge
+		 * bound, old ones that are not ready (say, Pending) would block
+		 * the rollout for good; up to total - minimum - new not ready go
+		 */
+		int64_t cleanup = t->replicas + old_active - (t->desired - unavail) -
+				  (t->replicas - t->ready);
 
 		/* old replicas that serve nothing go once their replacements exist */
 		if (t->replicas >= t->desired)
 			rc = remove_pods(s, k, (int)old_active, false, false,
 					 "replaced by the new template");
+		else if (cleanup > 0 && old_active > old_ready)
+			rc = remove_pods(s, k,
+					 (int)(cleanup < old_active - old_ready ? cleanup
+										: old_active - old_ready),
+					 false, false, "replaced by the new template");
 		if (!rc && excess > 0)
 			rc = remove_pods(s, k, (int)(excess < old_ready ? excess : old_ready), false,
 					 true, "replaced by the new template");

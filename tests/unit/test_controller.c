@@ -1987,6 +1987,23 @@ static void test_vertical(void **state)
  * takes the least loaded replicas: of three ready ones, the one with 5
  * requests in flight stays.
  */
+/*
+ * The models llama2 7b and v2, and the workload chat of n replicas of 7b
+ * rolled with maxSurge surge and maxUnavailable 0; returns once v says so.
+ */
+static void rolling_chat(struct kube_fixture *f, struct versions *v, int n, int surge)
+{
+	json_t *wl = workload("chat", n);
+
+	put(f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	put(f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
+	json_object_set_new(json_object_get(wl, "spec"), "deploymentStrategy",
+			    json_pack("{s:s, s:{s:i, s:i}}", "type", "rolling", "rolling",
+				      "maxSurge", surge, "maxUnavailable", 0));
+	put(f, &llmo_kube_llmworkloads, wl);
+	assert_true(run_until(f->base, has_versions, v, WAIT_MS));
+}
+
 static void test_rolling_and_least_loaded(void **state)
 {
 	struct kube_fixture f;
@@ -1997,18 +2014,10 @@ static void test_rolling_and_least_loaded(void **state)
 	struct want w = {.f = &f, .workload = "chat", .pods = 3};
 	struct pods p;
 	char url[64];
-	json_t *wl;
 
 	(void)state;
 	c = start_with_gw(&f, &g, &o, url, sizeof(url));
-	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
-	put(&f, &llmo_kube_llmmodels, model("llama2-v2", "v2", "registry.local/models/llama2:v2"));
-	wl = workload("chat", 4);
-	json_object_set_new(json_object_get(wl, "spec"), "deploymentStrategy",
-			    json_pack("{s:s, s:{s:i, s:i}}", "type", "rolling", "rolling",
-				      "maxSurge", 2, "maxUnavailable", 0));
-	put(&f, &llmo_kube_llmworkloads, wl);
-	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	rolling_chat(&f, &v, 4, 2);
 	set_pods(&f, "chat", "Running", true);
 	run_until(f.base, never_true, NULL, 300);
 	set_version(&f, "v2");
@@ -2987,6 +2996,167 @@ static void test_security(void **state)
 	fixture_stop(&f);
 }
 
+/*
+ * spec.placement.spread: each replica gets an anti-affinity term against the
+ * workload's replicas of its template (matchLabelKeys: the template hash). "wide" (spread {}: the API server's
+ * defaults, hostname and preferred) gets a preferred term of weight 100;
+ * "zonal" (required, by zone) a required one, beside the node affinity of
+ * its complianceLevel; "plain" none.
+ */
+static void test_spread(void **state)
+{
+	struct kube_fixture f;
+	struct llmo_controller *c;
+	struct want w = {.f = &f, .workload = "wide", .pods = 1};
+	json_t *wide = workload("wide", 1), *zonal = workload("zonal", 1), *aff, *term;
+	struct pods p;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	make_ns(&f);
+	c = start_controller(&f, false, NULL);
+	put(&f, &llmo_kube_llmmodels, model("llama2-7b", "7b", "registry.local/models/llama2:7b"));
+	json_object_set_new(json_object_get(wide, "spec"), "placement",
+			    json_pack("{s:{}}", "spread"));
+	json_object_set_new(json_object_get(zonal, "spec"), "placement",
+			    json_pack("{s:{s:s, s:s}}", "spread", "mode", "required", "topologyKey",
+				      "topology.kubernetes.io/zone"));
+	json_object_set_new(json_object_get(zonal, "spec"), "security",
+			    json_pack("{s:s}", "complianceLevel", "strict"));
+	put(&f, &llmo_kube_llmworkloads, wide);
+	put(&f, &llmo_kube_llmworkloads, zonal);
+	put(&f, &llmo_kube_llmworkloads, workload("plain", 1));
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	w.workload = "zonal";
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+	w.workload = "plain";
+	assert_true(run_until(f.base, has_pods, &w, WAIT_MS));
+
+	list_pods(&f, "wide", &p);
+	aff = json_object_get(json_object_get(p.items[0], "spec"), "affinity");
+	term = json_array_get(json_object_get(json_object_get(aff, "podAntiAffinity"),
+					      "preferredDuringSchedulingIgnoredDuringExecution"),
+			      0);
+	assert_int_equal(json_integer_value(json_object_get(term, "weight")), 100);
+	term = json_object_get(term, "podAffinityTerm");
+	assert_string_equal(json_string_value(json_object_get(term, "topologyKey")),
+			    "kubernetes.io/hostname");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(term, "labelSelector"),
+						    "matchLabels"),
+				    "llm.orchestrator.io/workload")),
+			    "wide");
+	assert_int_equal(json_object_size(json_object_get(json_object_get(term, "labelSelector"),
+							   "matchLabels")),
+			 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(term,
+									      "matchLabelKeys"),
+							     0)),
+			    "llm.orchestrator.io/template-hash");
+	json_decref(p.list);
+
+	list_pods(&f, "zonal", &p);
+	aff = json_object_get(json_object_get(p.items[0], "spec"), "affinity");
+	term = json_array_get(json_object_get(json_object_get(aff, "podAntiAffinity"),
+					      "requiredDuringSchedulingIgnoredDuringExecution"),
+			      0);
+	assert_string_equal(json_string_value(json_object_get(term, "topologyKey")),
+			    "topology.kubernetes.io/zone");
+	assert_null(json_object_get(json_object_get(aff, "podAntiAffinity"),
+				    "preferredDuringSchedulingIgnoredDuringExecution"));
+	assert_int_equal(json_array_size(required_terms(json_object_get(p.items[0], "spec"))), 1);
+	json_decref(p.list);
+
+	list_pods(&f, "plain", &p);
+	assert_null(json_object_get(json_object_get(p.items[0], "spec"), "affinity"));
+	json_decref(p.list);
+
+	llmo_controller_free(c);
+	fixture_stop(&f);
+}
+
+/* Whether pod is gone, being deleted or draining. */
+static bool pod_leaving(struct kube_fixture *f, const char *pod)
+{
+	json_t *obj = NULL;
+	bool gone;
+
+	if (llmo_kube_get(f->client, &llmo_kube_pods, NS, pod, &obj, NULL))
+		return true;
+	gone = json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp") ||
+	       annotation_of(obj, LLMO_ANNOTATION_DRAINING);
+	json_decref(obj);
+	return gone;
+}
+
+struct leaving {
+	struct kube_fixture *f;
+	const char *pod;
+};
+
+static bool leaving(void *ctx)
+{
+	struct leaving *l = ctx;
+
+	return pod_leaving(l->f, l->pod);
+}
+
+/*
+ * A rolling update at its surge bound with an old replica that is not ready
+ * (Pending): as a Deployment cleans up unhealthy old replicas, the Pending
+ * one goes once the new replica is ready (before, the rollout waited for it
+ * for good), the two ready old ones stay (maxUnavailable 0).
+ */
+static void test_rolling_unready_old(void **state)
+{
+	struct kube_fixture f;
+	static struct fake_gw g;
+	struct llmo_controller *c;
+	struct llmo_controller_opts o = {0};
+	struct versions v = {.f = &f, .v1 = "7b", .v2 = "v2", .n1 = 3};
+	struct leaving l = {.f = &f};
+	char pending[128], fresh[128];
+	struct pods p;
+	char url[64];
+
+	(void)state;
+	c = start_with_gw(&f, &g, &o, url, sizeof(url));
+	rolling_chat(&f, &v, 3, 1);
+	set_pods(&f, "chat", "Running", true);
+	list_pods(&f, "chat", &p);
+	snprintf(pending, sizeof(pending), "%s", meta_str(p.items[0], "name"));
+	json_decref(p.list);
+	pod_status(&f, pending, "Pending", "PodScheduled", "False", "Unschedulable");
+	run_until(f.base, never_true, NULL, 300);
+
+	set_version(&f, "v2");
+	v.n2 = 1;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	list_pods(&f, "chat", &p);
+	fresh[0] = '\0';
+	for (size_t i = 0; i < p.n; i++)
+		if (strcmp(json_string_value(json_object_get(
+				   json_object_get(json_object_get(p.items[i], "metadata"), "labels"),
+				   LLMO_LABEL_VERSION)),
+			   "v2") == 0)
+			snprintf(fresh, sizeof(fresh), "%s", meta_str(p.items[i], "name"));
+	json_decref(p.list);
+	assert_true(fresh[0]);
+	/* not ready yet: the Pending old one stays (total 4 - minimum 3 - 1 new not ready) */
+	run_until(f.base, never_true, NULL, 500);
+	assert_false(pod_leaving(&f, pending));
+	pod_status(&f, fresh, "Running", "Ready", "True", "Ready");
+	l.pod = pending;
+	assert_true(run_until(f.base, leaving, &l, WAIT_MS));
+	/* the ready old replicas stay until more new ones are ready */
+	v.n1 = 2;
+	v.n2 = 2;
+	assert_true(run_until(f.base, has_versions, &v, WAIT_MS));
+	llmo_controller_free(c);
+	fixture_stop(&f);
+	fake_gw_stop(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3015,6 +3185,8 @@ int main(void)
 		cmocka_unit_test(test_security_levels_schedule),
 		cmocka_unit_test(test_node_affinity_require),
 		cmocka_unit_test(test_security),
+		cmocka_unit_test(test_spread),
+		cmocka_unit_test(test_rolling_unready_old),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
