@@ -69,6 +69,10 @@ static const struct llmo_field scheduler_fields[] = {
 	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 100, .def = "1",
 	  .doc = "weight of the inter-pod affinity score (0..100: the weights of the preferred "
 		 "pod (anti-)affinity terms met by the pods already in a node's topology domain)"),
+	F(SC, topology_spread_weight, "topologySpreadWeight", LLMO_FT_NUMBER,
+	  .flags = LLMO_FF_MIN | LLMO_FF_MAX, .min = 0, .max = 100, .def = "2",
+	  .doc = "weight of the topology spread score (0..100: nodes whose domains hold the "
+		 "fewest matching pods score most) of ScheduleAnyway constraints"),
 	F(SC, parallelism, "parallelism", LLMO_FT_INT32, .flags = LLMO_FF_MIN | LLMO_FF_MAX,
 	  .min = 0, .max = 64, .def = "0",
 	  .doc = "threads that filter and score nodes on clusters of 2048 nodes or more: "

@@ -41,6 +41,7 @@ struct llmo_scheduler_config {
 	double performance_weight;
 	double node_affinity_weight;
 	double pod_affinity_weight;
+	double topology_spread_weight;
 	int32_t parallelism;
 	bool predictive_scaling;
 	LLMO_LIST(struct llmo_qos_class) qos_classes;

@@ -67,6 +67,8 @@ static const char *const why_text[WHY_N] = {
 	"node(s) didn't match pod affinity rules",
 	"node(s) didn't match pod anti-affinity rules",
 	"node(s) didn't satisfy existing pods anti-affinity rules",
+	"node(s) didn't match pod topology spread constraints (missing required label)",
+	"node(s) didn't match pod topology spread constraints",
 	"node(s) were not ready",	     "node(s) were unschedulable",
 };
 
@@ -923,6 +925,16 @@ static void node_check(const struct llmo__binder_pass *p, const json_t *node, co
 		nf->why = WHY_EXISTING_ANTI_AFFINITY;
 		return;
 	}
+	switch (p->spread ? llmo_sched_spread_check(p->spread, node) : LLMO_SCHED_SPREAD_OK) {
+	case LLMO_SCHED_SPREAD_OK:
+		break;
+	case LLMO_SCHED_SPREAD_MISSING_LABEL:
+		nf->why = WHY_SPREAD_LABEL;
+		return;
+	case LLMO_SCHED_SPREAD_SKEW:
+		nf->why = WHY_SPREAD;
+		return;
+	}
 	if (gpu_type && !node_gpu_type_ok(node, gpu_type)) {
 		nf->why = WHY_GPU_TYPE;
 		return;
@@ -1058,26 +1070,28 @@ static json_t *first_fit(struct llmo__binder_pass *p, json_t **nodes, size_t n,
 	return NULL;
 }
 
-static bool podaff_scores(const struct llmo_sched_podaff *pa, json_t *const *nodes, size_t n,
-			  double *out);
+static bool soft_scores(const struct llmo_binder *b, const struct llmo_sched_podaff *pa,
+			const struct llmo_sched_spread *spread, json_t *const *nodes, size_t n,
+			double *out);
 
 /*
  * First fit for a pod without GPUs, but among the nodes its inter-pod
- * affinity scores highest (the first of those in name order).
+ * affinity and topology spread score highest (the first of those in name
+ * order).
  */
 static json_t *first_fit_preferred(struct llmo__binder_pass *p, json_t **nodes, size_t n,
 				   const struct llmo__binder_usage *req, struct llmo_buf *gpus,
 				   int *rc)
 {
-	double *sc = n && p->podaff ? calloc(n, sizeof(*sc)) : NULL;
+	double *sc = n ? calloc(n, sizeof(*sc)) : NULL;
 	json_t *best = NULL, *chosen;
 	double top = -1;
 
-	if (n && p->podaff && !sc) {
+	if (n && !sc) {
 		*rc = LLMO_ENOMEM;
 		return NULL;
 	}
-	if (!sc || !podaff_scores(p->podaff, nodes, n, sc)) {
+	if (!sc || !soft_scores(p->b, p->podaff, p->spread, nodes, n, sc)) {
 		free(sc);
 		return first_fit(p, nodes, n, req, gpus);
 	}
@@ -1255,9 +1269,39 @@ static bool podaff_scores(const struct llmo_sched_podaff *pa, json_t *const *nod
 	return hi > lo;
 }
 
+/*
+ * The weighted inter-pod affinity and topology spread scores of
+ * nodes[0..n) into out; false when neither tells the nodes apart.
+ */
+static bool soft_scores(const struct llmo_binder *b, const struct llmo_sched_podaff *pa,
+			const struct llmo_sched_spread *spread, json_t *const *nodes, size_t n,
+			double *out)
+{
+	double *one = calloc(n ? n : 1, sizeof(*one));
+	bool any = false;
+
+	if (!one)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		out[i] = 0;
+	if (b->pod_affinity_weight > 0 && podaff_scores(pa, nodes, n, one)) {
+		for (size_t i = 0; i < n; i++)
+			out[i] += b->pod_affinity_weight * one[i];
+		any = true;
+	}
+	if (b->spread_weight > 0 && spread && llmo_sched_spread_score(spread, nodes, n, one)) {
+		for (size_t i = 0; i < n; i++)
+			out[i] += b->spread_weight * one[i];
+		any = true;
+	}
+	free(one);
+	return any;
+}
+
 static bool extra_scores(const struct llmo_binder *b, const struct llmo_sched_podaff *pa,
-			 const json_t *pod, const struct llmo_sched_pod *shape,
-			 const struct choice *ch, double *extra)
+			 const struct llmo_sched_spread *spread, const json_t *pod,
+			 const struct llmo_sched_pod *shape, const struct choice *ch,
+			 double *extra)
 {
 	json_t *model = b->performance_weight > 0 ? pod_model(b, pod) : NULL;
 	const struct llmo__binder_qos *q = pod_qos(b, pod);
@@ -1298,15 +1342,15 @@ static bool extra_scores(const struct llmo_binder *b, const struct llmo_sched_po
 	}
 	for (size_t i = 0; most > 0 && i < ch->nodes.len; i++)
 		extra[i] -= 100.0 * llmo_sched_untolerated_preferred(pod, ch->nodes.items[i]) / most;
-	if (b->pod_affinity_weight > 0 && ch->nodes.len) {
-		double *pas = calloc(ch->nodes.len, sizeof(*pas));
+	if (ch->nodes.len) {
+		double *soft = calloc(ch->nodes.len, sizeof(*soft));
 
-		if (pas && podaff_scores(pa, ch->nodes.items, ch->nodes.len, pas)) {
+		if (soft && soft_scores(b, pa, spread, ch->nodes.items, ch->nodes.len, soft)) {
 			for (size_t i = 0; i < ch->nodes.len; i++)
-				extra[i] += b->pod_affinity_weight * pas[i];
+				extra[i] += soft[i];
 			any = true;
 		}
-		free(pas);
+		free(soft);
 	}
 	for (size_t i = 0; ch->topo && i < ch->nodes.len; i++) {
 		uint8_t g[LLMO_SCHED_POD_GPUS_MAX];
@@ -1397,7 +1441,7 @@ json_t *llmo__binder_choose(struct llmo__binder_pass *p, const json_t *pod, json
 		goto out;
 	/* a GPU memory request asks a different share per node: scored node by node */
 	per_node = req->gpu_mem > 0 ? ch.shapes.items : NULL;
-	if (extra_scores(b, p->podaff, pod, &shape, &ch, extra) || per_node)
+	if (extra_scores(b, p->podaff, p->spread, pod, &shape, &ch, extra) || per_node)
 		*rc = place_scored(&pol, &ch, &shape, per_node, extra, &pl);
 	else
 		*rc = llmo_sched_policy_place(&pol, &ch.c, &shape, -1, &b->rng, &pl);
@@ -1652,8 +1696,7 @@ int llmo__binder_format_reasons(size_t n_nodes, const struct llmo__binder_whys *
 
 	rc = llmo_buf_appendf(msg, "0/%zu nodes are available", n_nodes);
 	if (w->invalid[0])
-		return rc ? rc : llmo_buf_appendf(msg, ": the pod's affinity is not valid: %s.",
-						  w->invalid);
+		return rc ? rc : llmo_buf_appendf(msg, ": %s.", w->invalid);
 	for (int r = 0; r < WHY_N && !rc; r++) {
 		if (r == WHY_SELECTOR) {
 			for (size_t t = 0; t < w->ntaints && !rc; t++) {
@@ -1747,23 +1790,33 @@ struct placed_ctx {
 	int rc;
 };
 
-/* A pod on a node (bound, or assumed bound by this binder) into the pass's pod affinity. */
-static int add_placed(void *ctx, json_t *pod)
+/*
+ * The node a placed pod is on (bound, or assumed bound by this binder), or
+ * NULL for a pod not placed, finished, or the pod being placed (self).
+ */
+static const json_t *placed_node(const struct llmo_binder *b, const json_t *pod, const char *self)
 {
-	struct placed_ctx *c = ctx;
-	struct llmo_binder *b = c->p->b;
 	char key[LLMO_BINDER_KEY_MAX];
 	const struct llmo__binder_node *n;
 	const char *node;
 
-	if (llmo_kube_object_key(pod, key, sizeof(key)) || strcmp(key, c->self) == 0 ||
+	if (llmo_kube_object_key(pod, key, sizeof(key)) || strcmp(key, self) == 0 ||
 	    llmo__binder_pod_finished(pod))
-		return 0;
+		return NULL;
 	node = llmo_kube_str(pod, "spec", "nodeName");
 	if (!node)
 		node = llmo_hmap_get(&b->assumed, key);
 	n = node ? llmo__binder_state_node(b, node) : NULL;
-	if (n && (c->rc = llmo_sched_podaff_add(c->p->podaff, pod, n->obj)) != 0)
+	return n ? n->obj : NULL;
+}
+
+/* A placed pod into the pass's pod affinity. */
+static int add_placed(void *ctx, json_t *pod)
+{
+	struct placed_ctx *c = ctx;
+	const json_t *node = placed_node(c->p->b, pod, c->self);
+
+	if (node && (c->rc = llmo_sched_podaff_add(c->p->podaff, pod, node)) != 0)
 		return c->rc;
 	return 0;
 }
@@ -1788,7 +1841,8 @@ static int podaff_build(struct llmo__binder_pass *p, const json_t *pod, const ch
 	p->podaff = NULL;
 	rc = llmo_sched_podaff_new(pod, ns_labels, b, &p->podaff, &err);
 	if (rc == LLMO_EINVAL) {
-		snprintf(w->invalid, sizeof(w->invalid), "%s", err.msg);
+		snprintf(w->invalid, sizeof(w->invalid), "the pod's affinity is not valid: %s",
+			 err.msg);
 		return 0;
 	}
 	if (rc)
@@ -1808,6 +1862,49 @@ static int podaff_build(struct llmo__binder_pass *p, const json_t *pod, const ch
 	return c.rc;
 }
 
+/* A placed pod into the pass's topology spread counts. */
+static int add_spread_pod(void *ctx, json_t *pod)
+{
+	struct placed_ctx *c = ctx;
+	const json_t *node = placed_node(c->p->b, pod, c->self);
+
+	if (node && (c->rc = llmo_sched_spread_add_pod(c->p->spread, pod, node)) != 0)
+		return c->rc;
+	return 0;
+}
+
+/*
+ * The pass's topology spread state for pod (spread.h), over every node and
+ * placed pod; none without constraints. A malformed one is said in w->invalid.
+ */
+static int spread_build(struct llmo__binder_pass *p, const json_t *pod, const char *self,
+			struct llmo__binder_whys *w)
+{
+	struct placed_ctx c = {.p = p, .self = self};
+	struct llmo_error err = {0};
+	int rc;
+
+	llmo_sched_spread_free(p->spread);
+	p->spread = NULL;
+	if (!json_object_get(json_object_get(pod, "spec"), "topologySpreadConstraints"))
+		return 0;
+	rc = llmo_sched_spread_new(pod, &p->spread, &err);
+	if (rc == LLMO_EINVAL) {
+		snprintf(w->invalid, sizeof(w->invalid),
+			 "the pod's topology spread constraints are not valid: %s", err.msg);
+		return 0;
+	}
+	for (size_t i = 0; !rc && i < p->nodes.len; i++)
+		rc = llmo_sched_spread_add_node(p->spread, p->nodes.items[i]);
+	if (!rc) {
+		llmo_informer_list(p->b->pods, NULL, add_spread_pod, &c);
+		rc = c.rc;
+	}
+	if (!rc)
+		llmo_sched_spread_done(p->spread);
+	return rc;
+}
+
 int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
 			const struct llmo__binder_usage *req, struct llmo__binder_whys *w,
 			struct llmo__binder_objv *cands, struct llmo__binder_objv *shorts)
@@ -1820,6 +1917,8 @@ int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
 	if (llmo_kube_object_key(pod, self, sizeof(self)))
 		self[0] = '\0';
 	rc = podaff_build(p, pod, self, w);
+	if (!rc && !w->invalid[0])
+		rc = spread_build(p, pod, self, w);
 	if (rc || w->invalid[0])
 		return rc; /* a malformed term: no node is tried (llmo__binder_format_reasons) */
 	/*
@@ -1949,6 +2048,7 @@ out:
 	llmo_vec_release(&shorts.v);
 	llmo_vec_release(&p.nodes);
 	llmo_sched_podaff_free(p.podaff);
+	llmo_sched_spread_free(p.spread);
 	llmo_hmap_release(&p.used, free_usage);
 	llmo_hmap_release(&p.gpu_used, free_usage);
 	return rc;
@@ -2218,6 +2318,7 @@ int llmo_binder_new(struct llmo_kube_client *client, struct event_base *base,
 	b->affinity_weight = 1;
 	b->node_affinity_weight = 1;
 	b->pod_affinity_weight = 1;
+	b->spread_weight = 2;
 	b->performance_weight = 1;
 	b->policy = LLMO_SCHED_LLMO;
 	llmo_rng_seed(&b->rng, (uint64_t)llmo_clock_wall_ms());
@@ -2408,6 +2509,11 @@ void llmo_binder_set_pod_affinity_weight(struct llmo_binder *b, double weight)
 	b->pod_affinity_weight = weight > 0 ? weight : 0;
 }
 
+void llmo_binder_set_spread_weight(struct llmo_binder *b, double weight)
+{
+	b->spread_weight = weight > 0 ? weight : 0;
+}
+
 int llmo_binder_set_parallelism(struct llmo_binder *b, int threads)
 {
 	struct llmo_sched_pool *pool = NULL;
@@ -2440,6 +2546,7 @@ int llmo_binder_configure(struct llmo_binder *b, const struct llmo_scheduler_con
 	llmo_binder_set_performance_weight(b, sc->strategy == 1 ? sc->performance_weight : 0);
 	llmo_binder_set_node_affinity_weight(b, sc->node_affinity_weight);
 	llmo_binder_set_pod_affinity_weight(b, sc->pod_affinity_weight);
+	llmo_binder_set_spread_weight(b, sc->topology_spread_weight);
 	rc = llmo_binder_set_parallelism(b, sc->parallelism);
 	if (rc)
 		return llmo_error_set(err, rc, "scheduler.parallelism %d: cannot start its threads (%s)",

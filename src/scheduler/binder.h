@@ -268,6 +268,13 @@ void llmo_binder_set_node_affinity_weight(struct llmo_binder *b, double weight);
  */
 void llmo_binder_set_pod_affinity_weight(struct llmo_binder *b, double weight);
 /*
+ * The weight of the topology spread score (spread.h: 0..100, the fewest
+ * matching pods in the node's domains scoring most) of pods with
+ * ScheduleAnyway constraints; 0 turns it off (DoNotSchedule still filters).
+ * Default 2, as kube-scheduler weighs PodTopologySpread.
+ */
+void llmo_binder_set_spread_weight(struct llmo_binder *b, double weight);
+/*
  * Threads that filter and score nodes in decisions over at least
  * LLMO_SCHED_PARALLEL_MIN_NODES nodes (policy.h): 1 serial (the default
  * before this is called), 0 the online CPUs up to 16, at most

@@ -258,6 +258,7 @@ out:
 	llmo_buf_release(&names);
 	llmo_vec_release(&q.nodes);
 	llmo_sched_podaff_free(q.podaff);
+	llmo_sched_spread_free(q.spread);
 	llmo_hmap_release(&q.used, free);
 	llmo_hmap_release(&q.gpu_used, free);
 	return rc;

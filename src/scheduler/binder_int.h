@@ -17,6 +17,7 @@
 #include "scheduler/binder.h"
 #include "scheduler/cluster.h"
 #include "scheduler/podaffinity.h"
+#include "scheduler/spread.h"
 #include "scheduler/policy.h"
 #include "scheduler/pool.h"
 
@@ -38,8 +39,8 @@ enum { RES_CPU, RES_MEMORY, RES_GPU, RES_N };
  * after gpuType.
  */
 enum { WHY_CPU, WHY_MEMORY, WHY_GPU, WHY_GPU_TYPE, WHY_GPU_MEMORY, WHY_SELECTOR,
-       WHY_POD_AFFINITY, WHY_POD_ANTI_AFFINITY, WHY_EXISTING_ANTI_AFFINITY, WHY_NOT_READY,
-       WHY_UNSCHEDULABLE, WHY_N };
+       WHY_POD_AFFINITY, WHY_POD_ANTI_AFFINITY, WHY_EXISTING_ANTI_AFFINITY, WHY_SPREAD_LABEL,
+       WHY_SPREAD, WHY_NOT_READY, WHY_UNSCHEDULABLE, WHY_N };
 
 /* Distinct untolerated taints named in one message; further ones are counted together. */
 #define LLMO__BINDER_TAINTS_MAX 8
@@ -56,7 +57,8 @@ struct llmo__binder_whys {
 	size_t ntaints;
 	int other_taints; /* nodes with a taint past LLMO__BINDER_TAINTS_MAX distinct ones */
 	int64_t gpu_mem;  /* the pod's GPU memory (bytes), named by WHY_GPU_MEMORY */
-	char invalid[LLMO_ERRMSG_MAX]; /* the pod's malformed affinity term; "": none */
+	/* the pod's malformed affinity term or spread constraint, whole message; "": none */
+	char invalid[LLMO_ERRMSG_MAX + 64];
 };
 
 /* A list of borrowed objects (nodes of the pass). */
@@ -167,6 +169,7 @@ struct llmo_binder {
 	double performance_weight; /* performance score weight (>= 0) */
 	double node_affinity_weight; /* preferred node affinity score weight (>= 0) */
 	double pod_affinity_weight;  /* inter-pod affinity score weight (>= 0) */
+	double spread_weight;	     /* topology spread score weight (>= 0) */
 	struct llmo_informer *namespaces; /* their labels, for namespaceSelectors */
 	/* threads that filter and score nodes on large clusters; NULL: serial */
 	struct llmo_sched_pool *pool;
@@ -198,6 +201,8 @@ struct llmo__binder_pass {
 	LLMO_VEC(json_t *) nodes;
 	/* the pod being filtered's inter-pod affinity (podaffinity.h); NULL: none yet */
 	struct llmo_sched_podaff *podaff;
+	/* its topology spread constraints (spread.h); NULL: none */
+	struct llmo_sched_spread *spread;
 	int rc;
 };
 

@@ -46,15 +46,17 @@ grep -q "container nope is not valid for pod $POD" "$LLMO_DATA/out" && ok || bad
 
 # deleted, it comes back (a new uid), and -f sees the lines that says so
 uid1=$(field '{.metadata.uid}')
-kubectl --request-timeout=60s -n "$NS" logs -f "$POD" --tail=0 >"$LLMO_DATA/follow" 2>&1 &
+kubectl --request-timeout=60s -n "$NS" logs -f "$POD" --tail=1 >"$LLMO_DATA/follow" 2>&1 &
 FOLLOW=$!
+# following once the last line came (--tail=1), so the lines after are seen
+check "logs -f started" wait_for 20 test -s "$LLMO_DATA/follow"
 check "kubectl delete pod" k delete pod "$POD" --wait=false
 check "the pod is made again" wait_for 20 sh -c \
 	"u=\$(kubectl -n $NS get pod $POD -o jsonpath='{.metadata.uid}') && [ -n \"\$u\" ] && [ \"\$u\" != '$uid1' ]"
 check "Running again" wait_for 20 sh -c \
 	"[ \"\$(kubectl -n $NS get pod $POD -o jsonpath='{.status.phase}')\" = Running ]"
 check "logs -f followed the server's new lines" wait_for 20 \
-	grep -q "published the server's pod pod=$NS/$POD" "$LLMO_DATA/follow"
+	grep -q "replaced the server's pod pod=$NS/$POD" "$LLMO_DATA/follow"
 kill "$FOLLOW" 2>/dev/null; wait "$FOLLOW" 2>/dev/null
 
 # a restart: the same pod, one restart more, and the last run's log as --previous
@@ -67,7 +69,7 @@ check "RESTARTS 1 in kubectl get pods" bash -c \
 	"kubectl get pods -n $NS --no-headers | tr -s ' ' | grep -q '^$POD 1/1 Running 1 '"
 k logs deployment/llm-orchestrator --previous >"$LLMO_DATA/prev" 2>&1
 check "--previous: the last run ended with its stop" grep -q "info server stopping signal=15" "$LLMO_DATA/prev"
-check "... and holds the deletion seen before" grep -q "published the server's pod" "$LLMO_DATA/prev"
+check "... and holds the deletion seen before" grep -q "replaced the server's pod" "$LLMO_DATA/prev"
 k logs deployment/llm-orchestrator >"$LLMO_DATA/cur" 2>&1
 check "the current log is this run's alone" bash -c \
 	"grep -q 'info apiserver listening' '$LLMO_DATA/cur' && ! grep -q 'server stopping' '$LLMO_DATA/cur'"

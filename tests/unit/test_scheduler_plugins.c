@@ -53,7 +53,8 @@
  * says so when no node is left, required affinity follows a pod's zone, a
  * placed pod's anti-affinity keeps others out of its zone, a malformed term
  * is named (test_pod_affinity); preferred anti-affinity steers GPU and CPU
- * pods away from a pod (test_pod_affinity_preferred).
+ * pods away from a pod (test_pod_affinity_preferred). Topology spread keeps
+ * zones within maxSkew and says so (test_topology_spread).
  *
  * Topology: a 2-GPU pod avoids a node whose free GPUs span two NVLink
  * domains and takes two GPUs of one domain where the lowest-numbered would
@@ -1704,6 +1705,77 @@ static void test_pod_affinity_preferred(void **state)
 	fixture_stop(&f);
 }
 
+/*
+ * Topology spread: gpu-a and gpu-b in zone z1, gpu-c in z2 (4 GPUs each);
+ * web pods with maxSkew 1 by zone (DoNotSchedule, nodeAffinityPolicy
+ * Ignore): the zones never drift more than one apart (after four, two in
+ * each). The fifth goes to some zone Z (3 against 2); a sixth that may only
+ * use Z (nodeSelector) would make it 4 against 2, so Z's nodes refuse it
+ * for the constraint and the others for the selector.
+ */
+static void test_topology_spread(void **state)
+{
+	static const char *const nodes[] = {"gpu-a", "gpu-b", "gpu-c"};
+	static const char *const zones[] = {"z1", "z1", "z2"};
+	struct kube_fixture f;
+	struct llmo_binder *b;
+	struct wait w = {.f = &f};
+	char patch[256], msg[256], name[16];
+	int z1 = 0, z2 = 0;
+	bool fifth_z1 = false;
+	json_t *p;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f), 0);
+	for (int i = 0; i < 3; i++) {
+		add_node(&f, nodes[i], "4");
+		snprintf(patch, sizeof(patch),
+			 "{\"metadata\":{\"labels\":{\"topology.kubernetes.io/zone\":\"%s\"}}}",
+			 zones[i]);
+		patch_node(&f, nodes[i], patch);
+	}
+	b = start_binder(&f);
+	for (int i = 0; i < 6; i++) {
+		const char *node;
+
+		snprintf(name, sizeof(name), "web-%d", i + 1);
+		p = pod(name, "1", NULL, NULL, NULL, NULL);
+		set_label(p, "app", "web");
+		json_object_set_new(json_object_get(p, "spec"), "topologySpreadConstraints",
+				    json_pack("[{s:i, s:s, s:s, s:{s:{s:s}}, s:s}]", "maxSkew", 1,
+					      "topologyKey", "topology.kubernetes.io/zone",
+					      "whenUnsatisfiable", "DoNotSchedule", "labelSelector",
+					      "matchLabels", "app", "web", "nodeAffinityPolicy",
+					      "Ignore"));
+		if (i == 5)
+			json_object_set_new(json_object_get(p, "spec"), "nodeSelector",
+					    json_pack("{s:s}", "topology.kubernetes.io/zone",
+						      fifth_z1 ? "z1" : "z2"));
+		put(&f, &llmo_kube_pods, p);
+		w.pod = name;
+		if (i == 5)
+			break;
+		w.node = NULL;
+		assert_true(run_until(f.base, bound, &w, WAIT_MS));
+		node = node_field(&f, name, false);
+		fifth_z1 = strcmp(node, "gpu-c") != 0;
+		z1 += fifth_z1;
+		z2 += !fifth_z1;
+		assert_true(z1 - z2 <= 1 && z2 - z1 <= 1);
+		if (i == 3)
+			assert_true(z1 == 2 && z2 == 2);
+	}
+	snprintf(msg, sizeof(msg),
+		 "0/3 nodes are available: %d node(s) didn't match Pod's node affinity/selector, "
+		 "%d node(s) didn't match pod topology spread constraints.",
+		 fifth_z1 ? 1 : 2, fifth_z1 ? 2 : 1);
+	w.event_text = msg;
+	assert_true(run_until(f.base, message_is, &w, WAIT_MS));
+
+	llmo_binder_free(b);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1730,6 +1802,7 @@ int main(void)
 		cmocka_unit_test(test_gpu_memory_late_node),
 		cmocka_unit_test(test_pod_affinity),
 		cmocka_unit_test(test_pod_affinity_preferred),
+		cmocka_unit_test(test_topology_spread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
