@@ -55,6 +55,7 @@ echo "  export KUBECONFIG=$KUBECONFIG"
 echo "  kubectl get llmw -A"
 echo "  kubectl describe llmw my-llm-workload -n $NS"
 echo "  curl http://$GATEWAY/v1/models"
+echo "  kubectl logs -n llm-orchestrator deployment/llm-orchestrator   # the server's own log"
 echo "(the other examples wait for resources this machine may not have: kubectl describe"
 echo " pod says why)"
 # Ctrl-C reaches the server directly (it is in the terminal's process group): the

@@ -85,6 +85,7 @@ struct llmo_agent {
 	char self_key[KEY_MAX]; /* "ns/name" */
 	const char *self_name;	/* its name, in self_key */
 	bool self_published;	/* its last write went through */
+	bool self_tried;	/* written at least once */
 	uint64_t self_cpu_us;	/* its CPU time at self_ms (monotonic; 0: none yet) */
 	int64_t self_ms;
 	struct llmo_metrics *metrics;  /* llmo_agent_write_metrics */
@@ -409,11 +410,11 @@ static int renew_lease(struct llmo_agent *a, struct llmo_error *err)
 	return rc;
 }
 
-static int ensure_lease_namespace(struct llmo_agent *a)
+static int ensure_namespace(struct llmo_agent *a, const char *name)
 {
 	struct llmo_error err = {0};
 	json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
-			       "metadata", "name", LLMO_AGENT_LEASE_NAMESPACE);
+			       "metadata", "name", name);
 	int rc = ns ? llmo_kube_create(a->client, &llmo_kube_namespaces, NULL, ns, NULL, &err)
 		    : LLMO_ENOMEM;
 
@@ -556,11 +557,15 @@ static void self_publish(struct llmo_agent *a)
 {
 	struct llmo_error err = {0};
 
+	bool was = a->self_published || !a->self_tried;
+
+	a->self_tried = true;
 	a->self_published = llmo_selfpod_publish(a->client, a->self, a->node, a->host_ip,
 						 &err) == 0;
+	/* said once, not at every heartbeat while it stays so */
 	if (!a->self_published)
-		llmo_log(LLMO_LOG_WARN, LOG, "the server's pod could not be written",
-			 "error=\"%s\"", err.msg);
+		llmo_log(was ? LLMO_LOG_WARN : LLMO_LOG_DEBUG, LOG,
+			 "the server's pod could not be written", "error=\"%s\"", err.msg);
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
@@ -1330,7 +1335,7 @@ int llmo_agent_start(struct llmo_agent *a, struct llmo_error *err)
 	rc = register_node(a, err);
 	if (rc)
 		return rc;
-	ensure_lease_namespace(a);
+	ensure_namespace(a, LLMO_AGENT_LEASE_NAMESPACE);
 	if (renew_lease(a, err))
 		llmo_log(LLMO_LOG_WARN, LOG, "lease creation failed", "node=%s error=\"%s\"",
 			 a->node, err->msg);
@@ -1340,6 +1345,7 @@ int llmo_agent_start(struct llmo_agent *a, struct llmo_error *err)
 						  a->self->container, a->self->log_path,
 						  a->self->prev_log_path, err)))
 			return rc;
+		ensure_namespace(a, a->self->ns);
 		self_publish(a);
 	}
 	rc = llmo_informer_start(a->pods, err);

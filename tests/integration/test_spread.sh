@@ -66,5 +66,10 @@ check "spread preferred instead" bash -c "$(declare -f workload); W=$W; NS=$NS; 
 check "all three replicas run, two on one node" wait_for 180 sh -c \
 	"r=\$($(declare -f replicas k); NS=$NS; W=$W; replicas | tr '\n' ,);
 	 [ \"\$r\" = 'node-a Running,node-a Running,node-b Running,' ] || [ \"\$r\" = 'node-a Running,node-b Running,node-b Running,' ]"
-check "their term is preferred now" sh -c \
-	"kubectl get pods -n $NS -l llm.orchestrator.io/workload=$W -o jsonpath='{.items[*].spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight}' | grep -qx '100 100 100'"
+# the live replicas' preferred term weights (old ones may still be on their way out)
+weights() {
+	k get pods -n $NS -l llm.orchestrator.io/workload=$W -o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}{"|"}{.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight}{"\n"}{end}' |
+		sed -n 's/^|//p' | tr '\n' ,
+}
+check "their term is preferred now" wait_for 30 sh -c \
+	"[ \"\$($(declare -f weights k); NS=$NS; W=$W; weights)\" = '100,100,100,' ]"
