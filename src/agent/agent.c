@@ -556,7 +556,6 @@ static void publish_node_usage(struct llmo_agent *a, const json_t *cur)
 static void self_publish(struct llmo_agent *a)
 {
 	struct llmo_error err = {0};
-
 	bool was = a->self_published || !a->self_tried;
 
 	a->self_tried = true;
@@ -891,12 +890,7 @@ static int self_usage(struct llmo_agent *a, struct llmo_usage *now)
 {
 	struct rusage ru;
 	int64_t ms = llmo_clock_mono_ms(), dt = ms - a->self_ms;
-	uint64_t us, prev = a->self_cpu_us;
-	unsigned long long size, resident;
-	long page = sysconf(_SC_PAGESIZE);
-	char buf[128];
-	FILE *f;
-	bool ok;
+	uint64_t us, prev = a->self_cpu_us, rss;
 
 	if (getrusage(RUSAGE_SELF, &ru))
 		return LLMO_EIO;
@@ -906,16 +900,12 @@ static int self_usage(struct llmo_agent *a, struct llmo_usage *now)
 	a->self_ms = ms;
 	if (!prev || dt <= 0)
 		return LLMO_EAGAIN;
-	f = fopen("/proc/self/statm", "re");
-	if (!f)
-		return LLMO_EIO;
-	ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%llu %llu", &size, &resident) == 2;
-	fclose(f);
-	if (!ok || page <= 0)
+	rss = llmo_runtime_proc_rss((long)getpid());
+	if (!rss)
 		return LLMO_EIO;
 	/* (us - prev) microseconds of CPU over dt milliseconds: (us - prev) / dt millicores */
 	now->cpu_milli = (int64_t)((double)(us > prev ? us - prev : 0) / (double)dt + 0.5);
-	now->memory = (int64_t)((uint64_t)resident * (uint64_t)page);
+	now->memory = (int64_t)rss;
 	return 0;
 }
 

@@ -441,7 +441,7 @@ static int proc_sweep(pid_t sid, uint64_t start, int sig, pid_t except)
 }
 
 /* Resident set size of pid, bytes (the second field of /proc/PID/statm, in pages); 0 if gone. */
-static uint64_t proc_rss(pid_t pid)
+uint64_t llmo_runtime_proc_rss(long pid)
 {
 	char path[64], buf[128];
 	unsigned long long size, resident;
@@ -489,7 +489,7 @@ static void proc_usage(pid_t sid, uint64_t start, uint64_t *ticks, uint64_t *rss
 		    state_dead(ps.state))
 			continue;
 		*ticks += ps.utime + ps.stime;
-		*rss += proc_rss((pid_t)pid);
+		*rss += llmo_runtime_proc_rss(pid);
 	}
 	closedir(d);
 }

@@ -145,6 +145,9 @@ int llmo_runtime_log_path(struct llmo_runtime *rt, const char *ns, const char *p
 int llmo_runtime_pod_usage(struct llmo_runtime *rt, const char *uid, int64_t *cpu_milli,
 			   int64_t *memory);
 
+/* The resident set of process pid, bytes (/proc/PID/statm); 0 when it cannot be read. */
+uint64_t llmo_runtime_proc_rss(long pid);
+
 /* Whether the runtime still tracks uid (synced, or being removed). */
 bool llmo_runtime_pod_known(struct llmo_runtime *rt, const char *uid);
 

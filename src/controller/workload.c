@@ -2498,20 +2498,18 @@ static int manage_track(struct wl *s, int k)
 		/*
 		 * a Deployment's cleanup of unhealthy old replicas: at the surge
 		 * bound, old ones that are not ready (say, Pending) would block
-		 * the rollout for good; up to total - minimum - new not ready go
+		 * the rollout for good; up to total - minimum - new not ready go,
+		 * that is old + new ready - minimum
 		 */
-		int64_t cleanup = t->replicas + old_active - (t->desired - unavail) -
-				  (t->replicas - t->ready);
+		int64_t cleanup = old_active + t->ready - (t->desired - unavail);
 
 		/* old replicas that serve nothing go once their replacements exist */
 		if (t->replicas >= t->desired)
 			rc = remove_pods(s, k, (int)old_active, false, false,
 					 "replaced by the new template");
 		else if (cleanup > 0 && old_active > old_ready)
-			rc = remove_pods(s, k,
-					 (int)(cleanup < old_active - old_ready ? cleanup
-										: old_active - old_ready),
-					 false, false, "replaced by the new template");
+			rc = remove_pods(s, k, (int)LLMO_MIN(cleanup, old_active - old_ready), false,
+					 false, "replaced by the new template");
 		if (!rc && excess > 0)
 			rc = remove_pods(s, k, (int)(excess < old_ready ? excess : old_ready), false,
 					 true, "replaced by the new template");

@@ -1235,21 +1235,9 @@ static int topology_pick(const struct choice *ch, size_t i, int k, uint8_t *out)
 }
 
 /*
- * The score plugins beyond the policy (binder.h) per node of ch into
- * extra[0..nodes): the model affinity score times the weight, the
- * performance score times its weight (minus 200 times it on a node whose
- * benchmarked time to first token misses the pod's QoS class's maxLatency
- * while another node meets it), the preferred node affinity score
- * (100 * matching terms' weights / the largest such sum) times its weight,
- * minus 100 *
- * untolerated PreferNoSchedule taints / the most of any node, and for a pod
- * of k >= 2 whole GPUs minus 100 * (domains spanned - 1) / (k - 1) on a
- * node that reports its topology (ch->topo). False when every one is 0
- * (the policy alone decides).
- */
-/*
- * The inter-pod affinity scores of nodes[0..n) into raw (LLMO_SCHED_PODAFF_
- * SCORE_MAX for the best); false when none differs from another.
+ * The normalised inter-pod affinity scores of nodes[0..n) into out
+ * (LLMO_SCHED_PODAFF_SCORE_MAX for the best); false when none differs from
+ * another.
  */
 static bool podaff_scores(const struct llmo_sched_podaff *pa, json_t *const *nodes, size_t n,
 			  double *out)
@@ -1298,6 +1286,19 @@ static bool soft_scores(const struct llmo_binder *b, const struct llmo_sched_pod
 	return any;
 }
 
+/*
+ * The score plugins beyond the policy (binder.h) per node of ch into
+ * extra[0..nodes): the model affinity score times the weight, the
+ * performance score times its weight (minus 200 times it on a node whose
+ * benchmarked time to first token misses the pod's QoS class's maxLatency
+ * while another node meets it), the preferred node affinity score
+ * (100 * matching terms' weights / the largest such sum) times its weight,
+ * minus 100 * untolerated PreferNoSchedule taints / the most of any node,
+ * the inter-pod affinity and topology spread scores times their weights
+ * (soft_scores), and for a pod of k >= 2 whole GPUs minus 100 * (domains
+ * spanned - 1) / (k - 1) on a node that reports its topology (ch->topo).
+ * False when every one is 0 (the policy alone decides).
+ */
 static bool extra_scores(const struct llmo_binder *b, const struct llmo_sched_podaff *pa,
 			 const struct llmo_sched_spread *spread, const json_t *pod,
 			 const struct llmo_sched_pod *shape, const struct choice *ch,
@@ -1810,24 +1811,29 @@ static const json_t *placed_node(const struct llmo_binder *b, const json_t *pod,
 	return n ? n->obj : NULL;
 }
 
-/* A placed pod into the pass's pod affinity. */
+/* A placed pod into the pass's inter-pod affinity and topology spread counts. */
 static int add_placed(void *ctx, json_t *pod)
 {
 	struct placed_ctx *c = ctx;
 	const json_t *node = placed_node(c->p->b, pod, c->self);
 
-	if (node && (c->rc = llmo_sched_podaff_add(c->p->podaff, pod, node)) != 0)
-		return c->rc;
-	return 0;
+	if (!node)
+		return 0;
+	c->rc = llmo_sched_podaff_add(c->p->podaff, pod, node);
+	if (!c->rc && c->p->spread)
+		c->rc = llmo_sched_spread_add_pod(c->p->spread, pod, node);
+	return c->rc;
 }
 
 /*
- * The pass's inter-pod affinity state for pod: its terms and the placed
- * pods that bear on it (every pod when it has terms, else those with terms
- * of their own). A malformed term of the pod is said in w->invalid.
+ * The pass's inter-pod affinity (podaffinity.h) and topology spread
+ * (spread.h) state for pod: its terms and constraints (a malformed one is
+ * said in w->invalid), every node for the spread, and one scan of the
+ * placed pods that bear on it: all of them when the pod has terms or
+ * constraints of its own, else those with terms of their own.
  */
-static int podaff_build(struct llmo__binder_pass *p, const json_t *pod, const char *self,
-			struct llmo__binder_whys *w)
+static int placement_build(struct llmo__binder_pass *p, const json_t *pod, const char *self,
+			   struct llmo__binder_whys *w)
 {
 	struct llmo_binder *b = p->b;
 	struct placed_ctx c = {.p = p, .self = self};
@@ -1839,70 +1845,42 @@ static int podaff_build(struct llmo__binder_pass *p, const json_t *pod, const ch
 
 	llmo_sched_podaff_free(p->podaff);
 	p->podaff = NULL;
+	llmo_sched_spread_free(p->spread);
+	p->spread = NULL;
 	rc = llmo_sched_podaff_new(pod, ns_labels, b, &p->podaff, &err);
 	if (rc == LLMO_EINVAL) {
 		snprintf(w->invalid, sizeof(w->invalid), "the pod's affinity is not valid: %s",
 			 err.msg);
 		return 0;
 	}
+	if (!rc && json_object_get(json_object_get(pod, "spec"), "topologySpreadConstraints")) {
+		rc = llmo_sched_spread_new(pod, &p->spread, &err);
+		if (rc == LLMO_EINVAL) {
+			snprintf(w->invalid, sizeof(w->invalid),
+				 "the pod's topology spread constraints are not valid: %s",
+				 err.msg);
+			return 0;
+		}
+		for (size_t i = 0; !rc && i < p->nodes.len; i++)
+			rc = llmo_sched_spread_add_node(p->spread, p->nodes.items[i]);
+	}
 	if (rc)
 		return rc;
-	if (llmo_sched_podaff_own(p->podaff)) {
+	if (llmo_sched_podaff_own(p->podaff) || p->spread) {
 		llmo_informer_list(b->pods, NULL, add_placed, &c);
-		return c.rc;
+	} else {
+		while (!c.rc && llmo_hmap_next(&b->affinity_pods, &it, &key, NULL)) {
+			json_t *other;
+
+			name = llmo_kube_key_split(key, ns, sizeof(ns));
+			other = name ? llmo_informer_get(b->pods, ns, name) : NULL;
+			if (other)
+				add_placed(&c, other);
+		}
 	}
-	while (!c.rc && llmo_hmap_next(&b->affinity_pods, &it, &key, NULL)) {
-		json_t *other;
-
-		name = llmo_kube_key_split(key, ns, sizeof(ns));
-		other = name ? llmo_informer_get(b->pods, ns, name) : NULL;
-		if (other)
-			add_placed(&c, other);
-	}
-	return c.rc;
-}
-
-/* A placed pod into the pass's topology spread counts. */
-static int add_spread_pod(void *ctx, json_t *pod)
-{
-	struct placed_ctx *c = ctx;
-	const json_t *node = placed_node(c->p->b, pod, c->self);
-
-	if (node && (c->rc = llmo_sched_spread_add_pod(c->p->spread, pod, node)) != 0)
-		return c->rc;
-	return 0;
-}
-
-/*
- * The pass's topology spread state for pod (spread.h), over every node and
- * placed pod; none without constraints. A malformed one is said in w->invalid.
- */
-static int spread_build(struct llmo__binder_pass *p, const json_t *pod, const char *self,
-			struct llmo__binder_whys *w)
-{
-	struct placed_ctx c = {.p = p, .self = self};
-	struct llmo_error err = {0};
-	int rc;
-
-	llmo_sched_spread_free(p->spread);
-	p->spread = NULL;
-	if (!json_object_get(json_object_get(pod, "spec"), "topologySpreadConstraints"))
-		return 0;
-	rc = llmo_sched_spread_new(pod, &p->spread, &err);
-	if (rc == LLMO_EINVAL) {
-		snprintf(w->invalid, sizeof(w->invalid),
-			 "the pod's topology spread constraints are not valid: %s", err.msg);
-		return 0;
-	}
-	for (size_t i = 0; !rc && i < p->nodes.len; i++)
-		rc = llmo_sched_spread_add_node(p->spread, p->nodes.items[i]);
-	if (!rc) {
-		llmo_informer_list(p->b->pods, NULL, add_spread_pod, &c);
-		rc = c.rc;
-	}
-	if (!rc)
+	if (!c.rc && p->spread)
 		llmo_sched_spread_done(p->spread);
-	return rc;
+	return c.rc;
 }
 
 int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
@@ -1916,9 +1894,7 @@ int llmo__binder_filter(struct llmo__binder_pass *p, const json_t *pod,
 	w->gpu_mem = req->gpu_mem;
 	if (llmo_kube_object_key(pod, self, sizeof(self)))
 		self[0] = '\0';
-	rc = podaff_build(p, pod, self, w);
-	if (!rc && !w->invalid[0])
-		rc = spread_build(p, pod, self, w);
+	rc = placement_build(p, pod, self, w);
 	if (rc || w->invalid[0])
 		return rc; /* a malformed term: no node is tried (llmo__binder_format_reasons) */
 	/*

@@ -21,6 +21,38 @@ static json_t *labels_of(const json_t *obj)
 	return json_object_get(json_object_get(obj, "metadata"), "labels");
 }
 
+json_t *llmo_sched_term_selector(const json_t *term, const json_t *owner_labels, bool mismatch)
+{
+	static const char *const keys[2] = {"matchLabelKeys", "mismatchLabelKeys"};
+	const json_t *sel = json_object_get(term, "labelSelector");
+	json_t *out, *exprs;
+
+	if (!json_is_object(sel))
+		return NULL;
+	out = json_deep_copy(sel);
+	exprs = json_object_get(out, "matchExpressions");
+	if (!exprs && out) {
+		exprs = json_array();
+		json_object_set_new(out, "matchExpressions", exprs);
+	}
+	for (int k = 0; k < (mismatch ? 2 : 1) && json_is_array(exprs); k++) {
+		const json_t *list = json_object_get(term, keys[k]), *v;
+		size_t i;
+
+		json_array_foreach(list, i, v) {
+			const char *val = json_string_value(
+				json_object_get(owner_labels, json_string_value(v)));
+
+			if (val)
+				json_array_append_new(exprs,
+						      json_pack("{s:s, s:s, s:[s]}", "key",
+								json_string_value(v), "operator",
+								k ? "NotIn" : "In", "values", val));
+		}
+	}
+	return out;
+}
+
 bool llmo_sched_toleration_matches(const json_t *toleration, const json_t *taint)
 {
 	const char *t_effect = str_or_empty(toleration, "effect");

@@ -43,6 +43,16 @@
 #define LLMO_SCHED_MODEL_LABEL "llm.orchestrator.io/model"
 #define LLMO_SCHED_VERSION_LABEL "llm.orchestrator.io/version"
 
+/*
+ * The labelSelector of a pod affinity term or topology spread constraint
+ * (term) with its matchLabelKeys folded in as "KEY In (VALUE)", and with
+ * mismatch also its mismatchLabelKeys as "KEY NotIn (VALUE)", for each KEY
+ * among owner_labels (the pod the term belongs to); keys the owner lacks
+ * are left out. A new reference; NULL when the term has no labelSelector
+ * (or without memory).
+ */
+json_t *llmo_sched_term_selector(const json_t *term, const json_t *owner_labels, bool mismatch);
+
 /* Whether toleration (a pod spec.tolerations entry) tolerates taint (a node spec.taints entry). */
 bool llmo_sched_toleration_matches(const json_t *toleration, const json_t *taint);
 

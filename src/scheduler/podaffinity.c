@@ -9,10 +9,10 @@
 #include "base/common.h"
 
 #include "apiserver/selector.h"
-#include "base/buf.h"
 #include "base/hmap.h"
 #include "base/str.h"
 #include "base/vec.h"
+#include "scheduler/filter.h"
 #include "scheduler/podaffinity.h"
 
 #include "base/banned.h"
@@ -83,42 +83,6 @@ static const char *label(const json_t *labels, const char *key)
 	return json_string_value(json_object_get(labels, key));
 }
 
-/*
- * The term's labelSelector with matchLabelKeys / mismatchLabelKeys folded in
- * as In / NotIn of the owner's values (a new reference; NULL when the term
- * has no labelSelector).
- */
-static json_t *selector_json(const json_t *term, const json_t *owner_labels)
-{
-	static const char *const keys[2] = {"matchLabelKeys", "mismatchLabelKeys"};
-	const json_t *sel = json_object_get(term, "labelSelector");
-	json_t *out, *exprs;
-
-	if (!json_is_object(sel))
-		return NULL;
-	out = json_deep_copy(sel);
-	exprs = json_object_get(out, "matchExpressions");
-	if (!exprs && out) {
-		exprs = json_array();
-		json_object_set_new(out, "matchExpressions", exprs);
-	}
-	for (int k = 0; k < 2 && json_is_array(exprs); k++) {
-		const json_t *list = json_object_get(term, keys[k]), *v;
-		size_t i;
-
-		json_array_foreach(list, i, v) {
-			const char *val = label(owner_labels, json_string_value(v));
-
-			if (val)
-				json_array_append_new(exprs,
-						      json_pack("{s:s, s:s, s:[s]}", "key",
-								json_string_value(v), "operator",
-								k ? "NotIn" : "In", "values", val));
-		}
-	}
-	return out;
-}
-
 static int term_parse(const json_t *j, const char *owner_ns, const json_t *owner_labels,
 		      int64_t weight, const char *where, struct term *t, struct llmo_error *err)
 {
@@ -138,7 +102,7 @@ static int term_parse(const json_t *j, const char *owner_ns, const json_t *owner
 	t->key = llmo_strdup(key);
 	if (!t->key)
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
-	sel = selector_json(j, owner_labels);
+	sel = llmo_sched_term_selector(j, owner_labels, true);
 	rc = llmo_selector_from_json(sel, &t->sel, err);
 	json_decref(sel);
 	if (rc) {

@@ -54,10 +54,8 @@ static int parse_one(const json_t *j, const json_t *pod, size_t i, struct constr
 	const char *when = json_string_value(json_object_get(j, "whenUnsatisfiable"));
 	const char *nap = json_string_value(json_object_get(j, "nodeAffinityPolicy"));
 	const char *ntp = json_string_value(json_object_get(j, "nodeTaintsPolicy"));
-	const json_t *sel = json_object_get(j, "labelSelector"), *keys, *k;
-	json_t *full = NULL;
+	json_t *full;
 	char where[64];
-	size_t n;
 	int rc;
 
 	llmo_hmap_init(&c->counts);
@@ -98,24 +96,7 @@ static int parse_one(const json_t *j, const json_t *pod, size_t i, struct constr
 	if (!c->key)
 		return llmo_error_set(err, LLMO_ENOMEM, "out of memory");
 	/* matchLabelKeys: KEY in (the pod's value), for each KEY the pod has */
-	if (json_is_object(sel)) {
-		json_t *exprs;
-
-		full = json_deep_copy(sel);
-		exprs = json_object_get(full, "matchExpressions");
-		if (full && !exprs)
-			json_object_set_new(full, "matchExpressions", exprs = json_array());
-		keys = json_object_get(j, "matchLabelKeys");
-		json_array_foreach(keys, n, k) {
-			const char *v = label(pod, json_string_value(k));
-
-			if (v && json_is_array(exprs))
-				json_array_append_new(exprs,
-						      json_pack("{s:s, s:s, s:[s]}", "key",
-								json_string_value(k), "operator",
-								"In", "values", v));
-		}
-	}
+	full = llmo_sched_term_selector(j, labels_of(pod), false);
 	rc = llmo_selector_from_json(full, &c->sel, err);
 	json_decref(full);
 	if (rc) {
